@@ -1,0 +1,51 @@
+// Package router routes requests to native Go handlers and sends everything
+// else to a fallback, typically the Python app run by the wsgi package. It
+// is Tornado's tornado.routing plus FallbackHandler, built on
+// [github.com/go-chi/chi/v5], for teams that move an app to Go one route at
+// a time.
+//
+// # Routes
+//
+// A [Router] has chi's methods (Get, Post, Handle, Route, Mount, Use, With,
+// Group), takes chi patterns ("/users/{id}", "/files/*",
+// "/n/{n:[0-9]+}") and plain net/http handlers and middlewares. URL
+// parameters are read with [chi.URLParam] or r.PathValue.
+//
+//	r := router.New()
+//	r.Use(middleware.Stack(middleware.Options{}))
+//	r.Get("/users/{id}", showUser).Name("user")
+//	r.Fallback(pythonApp)
+//
+// # Fallback
+//
+// [Router.Fallback] receives every request that no Go route serves: an
+// unknown path, and also a known path with another method, so that Python
+// keeps serving POST /users after Go took over GET /users. This holds inside
+// sub-routers made with [Router.Route] and [Router.Mount]. A route that
+// should answer a real 405 says so with [Route.Allow].
+//
+// # Named routes
+//
+// [Route.Name] names a route and [Router.URL] builds its path from
+// parameters, percent-encoding them like Tornado's reverse_url. Names are
+// unique: a duplicate panics at registration.
+//
+//	u, err := r.URL("user", "id", "42") // "/users/42"
+//
+// # Hosts
+//
+// [Hosts] puts a Router per host rule ("api.example.com",
+// "*.example.com") in front, with a default Router for every other host.
+//
+// # Inventory
+//
+// [Router.Inventory] and [Hosts.Inventory] list every route with its
+// method, full pattern, name and target ([TargetGo] or [TargetFallback]).
+//
+// # Errors
+//
+// Registration mistakes (a duplicate name, a nil handler, an invalid host
+// rule) panic with a "router: " prefix; chi's own checks panic with
+// "chi: ". At request time nothing panics: unmatched requests go to the
+// fallback, or get a 404 or 405.
+package router

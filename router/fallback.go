@@ -1,0 +1,87 @@
+package router
+
+import (
+	"context"
+	"net/http"
+)
+
+// Target says who serves a route: Go code, or the fallback (typically the
+// Python app).
+type Target string
+
+// The targets listed in the inventory.
+const (
+	// TargetGo is a native Go handler.
+	TargetGo Target = "go"
+	// TargetFallback is the fallback: the WSGI container, or a proxy to
+	// the old app.
+	TargetFallback Target = "fallback"
+)
+
+// Targeter is implemented by handlers that tell the inventory who they
+// are when mounted with [Router.Mount]; [github.com/graft-dev/graft/fallback.Handler] reports
+// [TargetFallback].
+type Targeter interface {
+	RouteTarget() Target
+}
+
+// Fallback makes h receive every request that no Go route of the Router
+// serves: unknown paths, and also known paths requested with another method
+// (Go implements GET /users while Python still handles POST /users: the
+// POST reaches h, not a 405), unless the route opted into a real 405 with
+// [Route.Allow]. The same holds inside routers created with [Router.Route]
+// and attached with [Router.Mount], unless they have a fallback of their
+// own. The Router's Use middlewares run before h.
+//
+// Note: inside h, chi's route context may hold a stale pattern ("/api/*")
+// and a sub-router relative RoutePath; use r.URL, not them.
+func (r *Router) Fallback(h http.Handler) {
+	if h == nil {
+		panic("router: Fallback(nil)")
+	}
+	fb := fallbackHandler{h}.ServeHTTP
+	r.mux.NotFound(fb)
+	r.mux.MethodNotAllowed(fb)
+	r.reg.add(&entry{method: "*", pattern: wildcard(r.prefix), target: TargetFallback})
+}
+
+// fallbackHandler marks the request as served by the fallback.
+type fallbackHandler struct{ h http.Handler }
+
+func (f fallbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	MarkFallback(r.Context())
+	f.h.ServeHTTP(w, r)
+}
+
+// Dispatch records what the router did with one request, for access logs
+// and metrics: a middleware in front of the router puts an empty *Dispatch
+// in the request context with [WithDispatch] and reads it once the
+// request is served. Written by the request's goroutine only.
+type Dispatch struct {
+	// Fallback is true when the request went to a fallback.
+	Fallback bool
+}
+
+type dispatchKey struct{}
+
+func (dispatchKey) String() string { return "router context value Dispatch" }
+
+// WithDispatch returns a copy of ctx carrying d for the router to fill in.
+func WithDispatch(ctx context.Context, d *Dispatch) context.Context {
+	return context.WithValue(ctx, dispatchKey{}, d)
+}
+
+// DispatchFrom returns the *Dispatch set with [WithDispatch], or nil.
+func DispatchFrom(ctx context.Context) *Dispatch {
+	d, _ := ctx.Value(dispatchKey{}).(*Dispatch)
+	return d
+}
+
+// MarkFallback records in ctx's [Dispatch], if any, that the request went
+// to a fallback. Fallback handlers that are mounted rather than set with
+// [Router.Fallback] call it themselves.
+func MarkFallback(ctx context.Context) {
+	if d := DispatchFrom(ctx); d != nil {
+		d.Fallback = true
+	}
+}

@@ -1,0 +1,77 @@
+package router
+
+// RouteInfo is one line of the route inventory.
+type RouteInfo struct {
+	// Host is the host rule the route belongs to ("api.example.com",
+	// "*.example.com"), "" for the default host or a plain Router. Set
+	// by [Hosts.Inventory] only.
+	Host string
+	// Method is the HTTP method, or "*" for every method (Handle, Mount,
+	// the fallback).
+	Method string
+	// Pattern is the full chi pattern, including the prefixes of Route
+	// and Mount.
+	Pattern string
+	// Name is the route name given with [Route.Name], or "".
+	Name string
+	// Target says who serves the route.
+	Target Target
+	// Allow is true when a method mismatch on the pattern gets a 405
+	// rather than the fallback (see [Route.Allow]).
+	Allow bool
+}
+
+// Inventory lists every route of the Router's tree (the Router made by
+// [New] and everything derived from or mounted into it) in registration
+// order, with routers attached by [Router.Mount] expanded in place. The
+// fallbacks are listed as "* prefix/*" with [TargetFallback]. Use it for
+// docs, a debug endpoint or migration reports.
+func (r *Router) Inventory() []RouteInfo {
+	var out []RouteInfo
+	r.reg.list("", &out)
+	return out
+}
+
+func (g *registry) list(prefix string, out *[]RouteInfo) {
+	g.mu.RLock()
+	entries := append([]*entry(nil), g.entries...)
+	g.mu.RUnlock()
+	for _, e := range entries {
+		if e.sub != nil {
+			e.sub.list(join(prefix, e.pattern), out)
+			continue
+		}
+		g.mu.RLock()
+		*out = append(*out, RouteInfo{
+			Method: e.method, Pattern: join(prefix, e.pattern), Name: e.name,
+			Target: e.target, Allow: e.allow,
+		})
+		g.mu.RUnlock()
+	}
+}
+
+// URL builds the path of the route called name, substituting the
+// parameters given as key/value pairs ("id", "42"). Values are
+// percent-encoded with [Escape]: UTF-8, a space as "%20", "+" as "%2B", and
+// "/" kept only in the catch-all "*". The path is absolute even when the
+// Router is mounted into another one. URL returns an error wrapping
+// [ErrUnknownRoute], [ErrMissingParam], [ErrUnknownParam],
+// [ErrInvalidParam] (empty value, or no match for the parameter's regexp)
+// or [ErrOddParams].
+func (r *Router) URL(name string, pairs ...string) (string, error) {
+	g := r.reg
+	for {
+		g.mu.RLock()
+		p := g.parent
+		g.mu.RUnlock()
+		if p == nil {
+			break
+		}
+		g = p
+	}
+	t := g.lookup(name)
+	if t == nil {
+		return "", errorf(ErrUnknownRoute, name)
+	}
+	return t.build(name, pairs)
+}

@@ -1,0 +1,100 @@
+package router
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Handle adds a route for pattern that matches every method, or only one
+// when pattern has chi's "METHOD /path" form.
+func (r *Router) Handle(pattern string, h http.Handler) *Route {
+	method := "*"
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		method, pattern = strings.ToUpper(pattern[:i]), strings.TrimLeft(pattern[i+1:], " \t")
+		r.mux.Method(method, pattern, h)
+	} else {
+		r.mux.Handle(pattern, h)
+	}
+	return r.record(method, pattern)
+}
+
+// HandleFunc is [Router.Handle] for a handler function.
+func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
+	return r.Handle(pattern, h)
+}
+
+// Method adds a route for pattern that matches method.
+func (r *Router) Method(method, pattern string, h http.Handler) *Route {
+	r.mux.Method(method, pattern, h)
+	return r.record(strings.ToUpper(method), pattern)
+}
+
+// MethodFunc is [Router.Method] for a handler function.
+func (r *Router) MethodFunc(method, pattern string, h http.HandlerFunc) *Route {
+	return r.Method(method, pattern, h)
+}
+
+// Connect adds a route for pattern that matches the CONNECT method.
+func (r *Router) Connect(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodConnect, pattern, h)
+}
+
+// Delete adds a route for pattern that matches the DELETE method.
+func (r *Router) Delete(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodDelete, pattern, h)
+}
+
+// Get adds a route for pattern that matches the GET method. Note: as with
+// chi, HEAD is not implied; a HEAD request goes to the fallback unless a
+// HEAD route exists.
+func (r *Router) Get(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodGet, pattern, h)
+}
+
+// Head adds a route for pattern that matches the HEAD method.
+func (r *Router) Head(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodHead, pattern, h)
+}
+
+// Options adds a route for pattern that matches the OPTIONS method.
+func (r *Router) Options(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodOptions, pattern, h)
+}
+
+// Patch adds a route for pattern that matches the PATCH method.
+func (r *Router) Patch(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodPatch, pattern, h)
+}
+
+// Post adds a route for pattern that matches the POST method.
+func (r *Router) Post(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodPost, pattern, h)
+}
+
+// Put adds a route for pattern that matches the PUT method.
+func (r *Router) Put(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodPut, pattern, h)
+}
+
+// Trace adds a route for pattern that matches the TRACE method.
+func (r *Router) Trace(pattern string, h http.HandlerFunc) *Route {
+	return r.Method(http.MethodTrace, pattern, h)
+}
+
+// record adds a registered route to the inventory and returns its handle.
+func (r *Router) record(method, pattern string) *Route {
+	if pattern == "" || pattern[0] != '/' {
+		panic(fmt.Sprintf("router: routing pattern must begin with '/' in %q", pattern))
+	}
+	r.state.built = true
+	set := r.state.methods[pattern]
+	if set == nil {
+		set = &methodSet{}
+		r.state.methods[pattern] = set
+	}
+	set.add(method)
+	e := &entry{method: method, pattern: join(r.prefix, pattern), target: TargetGo}
+	r.reg.add(e)
+	return &Route{router: r, entry: e, local: pattern}
+}

@@ -1,0 +1,45 @@
+package router
+
+// Route is the handle returned by the registration methods, used to name a
+// route or to give it a real 405. Ignoring it is fine: chi code that calls
+// r.Get(...) as a statement compiles unchanged.
+type Route struct {
+	router *Router
+	entry  *entry
+	local  string // pattern on the router's own chi mux
+}
+
+// Name names the route, so that [Router.URL] can build its path. Names are
+// unique across the whole router tree, including Routers attached with
+// [Router.Mount]; a duplicate name, an empty one or a pattern that cannot be
+// reversed panics. Name returns rt for chaining.
+func (rt *Route) Name(name string) *Route {
+	rt.router.reg.addName(name, rt.entry.pattern)
+	rt.router.reg.mu.Lock()
+	rt.entry.name = name
+	rt.router.reg.mu.Unlock()
+	return rt
+}
+
+// Allow makes a request for the route's pattern with a method that no route
+// registers on it get a real "405 Method Not Allowed", with an Allow header
+// listing the registered methods, instead of going to the fallback. It
+// applies to the pattern, so to every method registered on it, before or
+// after the call. Methods that chi does not know (PROPFIND, ...) still go
+// to the fallback. Allow returns rt for chaining.
+func (rt *Route) Allow() *Route {
+	r := rt.router
+	set := r.state.methods[rt.local]
+	if !set.strict {
+		set.strict = true
+		for _, m := range stdMethods {
+			if !set.has(m) {
+				r.base.Method(m, rt.local, set)
+			}
+		}
+	}
+	r.reg.mu.Lock()
+	rt.entry.allow = true
+	r.reg.mu.Unlock()
+	return rt
+}

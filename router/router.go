@@ -1,0 +1,170 @@
+package router
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Router is a chi router that also keeps route names (for [Router.URL]),
+// an inventory of its routes (for [Router.Inventory]) and a fallback that
+// receives every request no Go route serves (see [Router.Fallback]).
+//
+// Make one with [New]. Routers derived with [Router.With],
+// [Router.Group] and [Router.Route] share the names and the inventory of
+// the Router they come from; a Router made by New and attached with
+// [Router.Mount] joins them.
+//
+// Handlers and middlewares are plain net/http types, so anything written
+// for chi works unchanged. Register routes before serving requests; a
+// Router is safe for concurrent use once it serves.
+type Router struct {
+	mux    chi.Router // where routes go; an inline mux after With or Group
+	base   *chi.Mux   // the non-inline mux behind mux
+	reg    *registry  // names and inventory, shared by the whole tree
+	prefix string     // full pattern of base in the tree, "" at the root
+	state  *muxState  // per base mux
+}
+
+// muxState is what the Router knows about one chi mux.
+type muxState struct {
+	// built reports whether chi has built the mux handler, which it does
+	// at the first route, mount or With. Before that chi skips the
+	// middlewares of Use and calls the NotFound handler directly.
+	built bool
+	// methods lists the methods registered per pattern, for Allow.
+	methods map[string]*methodSet
+}
+
+var (
+	_ http.Handler = (*Router)(nil)
+	_ chi.Routes   = (*Router)(nil)
+)
+
+// New returns an empty Router. With no fallback set, unmatched requests get
+// chi's defaults: 404, and 405 with an Allow header.
+func New() *Router {
+	m := chi.NewRouter()
+	return &Router{mux: m, base: m, reg: newRegistry(), state: newMuxState()}
+}
+
+func newMuxState() *muxState {
+	return &muxState{methods: make(map[string]*methodSet)}
+}
+
+// ServeHTTP dispatches the request to the matching route, or to the
+// fallback.
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !r.state.built {
+		// chi would skip the Use middlewares here; a graft app that is
+		// still all Python must log and tag its requests all the same.
+		chi.Chain(r.base.Middlewares()...).Handler(r.base.NotFoundHandler()).ServeHTTP(w, req)
+		return
+	}
+	r.base.ServeHTTP(w, req)
+}
+
+// Use appends middlewares to the stack of the Router. As with chi, they
+// must be added before the first route, and they also run for requests that
+// go to the fallback.
+func (r *Router) Use(middlewares ...func(http.Handler) http.Handler) {
+	r.mux.Use(middlewares...)
+}
+
+// With returns a Router that adds middlewares to the routes registered
+// through it, as chi's With does.
+func (r *Router) With(middlewares ...func(http.Handler) http.Handler) *Router {
+	r.state.built = true
+	return &Router{mux: r.mux.With(middlewares...), base: r.base, reg: r.reg, prefix: r.prefix, state: r.state}
+}
+
+// Group calls fn with a Router that has a copy of the middleware stack, as
+// chi's Group does, and returns it.
+func (r *Router) Group(fn func(r *Router)) *Router {
+	g := r.With()
+	if fn != nil {
+		fn(g)
+	}
+	return g
+}
+
+// Route mounts a new sub-Router at pattern, lets fn fill it in and returns
+// it. Its routes are named and listed with their full pattern, and it
+// inherits the fallback.
+func (r *Router) Route(pattern string, fn func(r *Router)) *Router {
+	if fn == nil {
+		panic(fmt.Sprintf("router: attempting to Route() a nil subrouter on %q", pattern))
+	}
+	m := chi.NewRouter()
+	sub := &Router{mux: m, base: m, reg: r.reg, prefix: join(r.prefix, pattern), state: newMuxState()}
+	fn(sub)
+	r.state.built = true
+	r.mux.Mount(pattern, m)
+	return sub
+}
+
+// Mount attaches h at pattern: h receives every request for pattern,
+// pattern/ and pattern/*, whatever the method, with r.URL left unchanged.
+//
+// When h is a *Router, its names and routes join this Router's (a
+// duplicate name panics), it inherits the fallback unless it has its own,
+// and [Router.URL] on either builds full paths. A Router can be mounted
+// only once. Any other handler is listed in the inventory as one route,
+// "* pattern/*", whose target is [TargetGo], or what its RouteTarget
+// method returns (see [Targeter]).
+func (r *Router) Mount(pattern string, h http.Handler) {
+	if h == nil {
+		panic(fmt.Sprintf("router: attempting to Mount() a nil handler on %q", pattern))
+	}
+	full := join(r.prefix, pattern)
+	if sub, ok := h.(*Router); ok {
+		r.reg.link(sub.reg, full)
+		r.state.built = true
+		r.mux.Mount(pattern, sub.base)
+		r.reg.add(&entry{method: "*", pattern: full, sub: sub.reg})
+		return
+	}
+	target := TargetGo
+	if t, ok := h.(Targeter); ok {
+		target = t.RouteTarget()
+	}
+	r.state.built = true
+	r.mux.Mount(pattern, h)
+	r.reg.add(&entry{method: "*", pattern: wildcard(full), target: target})
+}
+
+// Routes returns chi's view of the routes, for [chi.Walk]. See
+// [Router.Inventory] for names and targets.
+func (r *Router) Routes() []chi.Route { return r.base.Routes() }
+
+// Middlewares returns the middleware stack of the Router.
+func (r *Router) Middlewares() chi.Middlewares { return r.base.Middlewares() }
+
+// Match reports whether a Go route (or mount) serves method and path. Pass
+// a fresh [chi.NewRouteContext]: it is modified.
+func (r *Router) Match(rctx *chi.Context, method, path string) bool {
+	return r.base.Match(rctx, method, path)
+}
+
+// Find returns the full pattern of the Go route that serves method and path,
+// or "" when the request would go to the fallback. Pass a fresh
+// [chi.NewRouteContext]: it is modified.
+func (r *Router) Find(rctx *chi.Context, method, path string) string {
+	return r.base.Find(rctx, method, path)
+}
+
+// join appends a chi pattern to the prefix it is mounted under: chi routes
+// "/api/x" under Route("/api/") to the sub-router's "/x".
+func join(prefix, pattern string) string {
+	return strings.TrimSuffix(prefix, "/") + pattern
+}
+
+// wildcard returns the catch-all pattern chi registers for a mount.
+func wildcard(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return p + "*"
+	}
+	return p + "/*"
+}
