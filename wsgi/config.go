@@ -1,0 +1,169 @@
+package wsgi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config configures a Container. The zero value of every field but App is
+// a documented default.
+type Config struct {
+	// App names the WSGI application like gunicorn does: "module:callable",
+	// "module:attr.path", or "module:factory()" for an app factory called
+	// with no arguments. "module" alone means "module:application".
+	App string
+
+	// Python is the interpreter that runs the workers: "python3" (found on
+	// PATH) when empty. A virtualenv's bin/python works. Debian's packages
+	// (python3-flask, ...) install into /usr/bin/python3.
+	Python string
+
+	// Dir is the workers' working directory, also put first on sys.path
+	// (gunicorn's --chdir). Empty means the Go process's directory.
+	Dir string
+
+	// PythonPath lists extra sys.path entries, put after Dir.
+	PythonPath []string
+
+	// Env lists extra "KEY=VALUE" environment variables for the workers, on
+	// top of the Go process's environment.
+	Env []string
+
+	// Workers is the number of worker processes: runtime.NumCPU() when 0.
+	Workers int
+
+	// Threads is the number of threads running requests in each worker
+	// (Tornado's executor): 1 when 0. Threads share one GIL, so they help
+	// I/O-bound apps only; the app must be thread safe.
+	Threads int
+
+	// Timeout bounds the time a worker spends on one request, from the
+	// moment it receives it to the end of its response. A request over it is
+	// answered 504 (or aborted if its headers are out), the worker's Python
+	// stacks are logged and the worker is killed and replaced. 30s when 0;
+	// negative means no limit.
+	Timeout time.Duration
+
+	// MaxQueue bounds the requests waiting for a free worker thread; more
+	// are answered 503 at once. 1024 when 0; negative means none may wait.
+	MaxQueue int
+
+	// QueueTimeout bounds the time a request waits for a free worker thread
+	// before it is answered 503 with Retry-After. 30s when 0.
+	QueueTimeout time.Duration
+
+	// ScriptName is the prefix the app is mounted at (SCRIPT_NAME), such as
+	// "/legacy". Requests under it see the rest of the path in PATH_INFO.
+	// The router's mounts add to it per request (see WithMount).
+	ScriptName string
+
+	// BodyBuffer is the largest request body passed to the worker in memory;
+	// larger bodies are spooled to an unlinked temporary file first, so that
+	// neither Go nor Python holds them in memory and a slow upload never
+	// holds a worker. 64 KiB when 0.
+	BodyBuffer int
+
+	// MaxBodySize rejects larger request bodies with 413. 0 means no limit
+	// (like gunicorn); a front proxy or http.MaxBytesHandler may set one.
+	MaxBodySize int64
+
+	// TempDir is where request bodies are spooled: os.TempDir() when empty.
+	TempDir string
+
+	// ResponseBuffer is how many bytes of a streamed response Go takes from
+	// a worker ahead of the client: a response that fits frees the worker at
+	// once, however slow the client; a larger one streams with backpressure.
+	// 1 MiB when 0.
+	ResponseBuffer int
+
+	// StartTimeout bounds the start of a worker, up to the app's import.
+	// 60s when 0.
+	StartTimeout time.Duration
+
+	// Logger receives the container's logs and everything the workers log:
+	// their stderr, wsgi.errors and Python's logging. slog.Default() when nil.
+	Logger *slog.Logger
+
+	// ErrorHandler writes the response when the container cannot get one
+	// from the app (err wraps one of the Err* values of this package).
+	// DefaultErrorHandler when nil.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// appSpec matches "module[:attr.path[()]]".
+var appSpec = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(\(\))?)?$`)
+
+// withDefaults validates c and returns a copy with defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.App == "" {
+		errs = append(errs, errors.New("App is empty; want module:callable"))
+	} else if !appSpec.MatchString(c.App) {
+		errs = append(errs, fmt.Errorf("App %q is not module:callable (or module:factory())", c.App))
+	}
+	if c.Python == "" {
+		c.Python = "python3"
+	}
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("Workers %d is negative", c.Workers))
+	} else if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("Threads %d is negative", c.Threads))
+	} else if c.Threads == 0 {
+		c.Threads = 1
+	}
+	if c.Workers*c.Threads > 1<<15 {
+		errs = append(errs, fmt.Errorf("Workers*Threads %d is too large", c.Workers*c.Threads))
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 1024
+	} else if c.MaxQueue < 0 {
+		c.MaxQueue = 0
+	}
+	if c.QueueTimeout < 0 {
+		errs = append(errs, fmt.Errorf("QueueTimeout %v is negative", c.QueueTimeout))
+	} else if c.QueueTimeout == 0 {
+		c.QueueTimeout = 30 * time.Second
+	}
+	if c.ScriptName != "" && (c.ScriptName[0] != '/' || strings.HasSuffix(c.ScriptName, "/")) {
+		errs = append(errs, fmt.Errorf("ScriptName %q must start with / and not end with /", c.ScriptName))
+	}
+	if c.BodyBuffer < 0 || c.ResponseBuffer < 0 || c.MaxBodySize < 0 || c.StartTimeout < 0 {
+		errs = append(errs, errors.New("BodyBuffer, ResponseBuffer, MaxBodySize and StartTimeout must not be negative"))
+	}
+	if c.BodyBuffer == 0 {
+		c.BodyBuffer = 64 << 10
+	}
+	if c.ResponseBuffer == 0 {
+		c.ResponseBuffer = 1 << 20
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 60 * time.Second
+	}
+	for _, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("Env entry %q is not KEY=VALUE", kv))
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ErrorHandler == nil {
+		c.ErrorHandler = DefaultErrorHandler
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("wsgi: invalid config: %w", errors.Join(errs...))
+	}
+	return c, nil
+}

@@ -1,0 +1,147 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Container is an http.Handler that runs a WSGI application (PEP 3333) in
+// supervised Python worker processes: Tornado's WSGIContainer, done so that
+// it can serve production traffic. Create it with New; it is ready to serve
+// when New returns. Stop it with Shutdown.
+type Container struct {
+	cfg Config
+	tr  Transport
+	log *slog.Logger
+}
+
+var _ http.Handler = (*Container)(nil)
+
+// New validates cfg, starts the workers and waits until every one has
+// imported the app. An app that cannot load (ImportError, a syntax error, a
+// crash at import) makes New fail with a *LoadError carrying the Python
+// traceback.
+func New(cfg Config) (*Container, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	pl, err := newPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Container{cfg: cfg, tr: pl, log: cfg.Logger}, nil
+}
+
+// NewWithTransport returns a Container that sends requests over tr instead
+// of starting worker processes: the seam for other transports. cfg is
+// validated as for New; its process settings are up to tr.
+func NewWithTransport(cfg Config, tr Transport) (*Container, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Container{cfg: cfg, tr: tr, log: cfg.Logger}, nil
+}
+
+// Config returns the container's configuration, with defaults filled in.
+func (c *Container) Config() Config { return c.cfg }
+
+// Shutdown stops taking requests (new ones get 503), lets in-flight
+// requests finish until ctx is done, then stops the workers. Call it after
+// http.Server.Shutdown, which stops accepting connections first.
+func (c *Container) Shutdown(ctx context.Context) error {
+	return c.tr.Shutdown(ctx)
+}
+
+// Environ returns the environ's string keys for r as the app would see
+// them (CGI keys, HTTP_* keys, wsgi.url_scheme and graft.* keys), without
+// running Python and without reading r.Body. wsgi.input, wsgi.errors and
+// the other non-string wsgi.* keys are added by the worker. CONTENT_LENGTH
+// is r.ContentLength when known (a chunked body gets its length once read).
+func (c *Container) Environ(r *http.Request) map[string]string {
+	n := r.ContentLength
+	if n == 0 && r.Method == http.MethodGet || n == 0 && r.Method == http.MethodHead {
+		n = -1
+	}
+	pairs := environ(nil, r, c.cfg.ScriptName+Mount(r.Context()), n)
+	m := make(map[string]string, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		m[pairs[i]] = pairs[i+1]
+	}
+	return m
+}
+
+// ServeHTTP runs the app for r.
+func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	trace := TraceFrom(ctx)
+	if trace != nil {
+		trace.Served = true
+	}
+	inline, file, n, err := c.readBody(r)
+	if err != nil {
+		c.fail(w, r, err, "")
+		return
+	}
+	pairs := environ(make([]string, 0, 64), r, c.cfg.ScriptName+Mount(ctx), n)
+	queued := time.Now()
+	ex, err := c.tr.Start(ctx, &Request{Env: pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout})
+	if trace != nil {
+		trace.Queued = time.Since(queued)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // the client left while queued: nobody to answer
+		}
+		c.fail(w, r, err, "")
+		return
+	}
+	if trace != nil {
+		trace.Worker = ex.Worker()
+	}
+	c.respond(w, r, ex)
+}
+
+// fail answers r through the error handler, logging why.
+func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, traceback string) {
+	attrs := []any{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("error", err.Error())}
+	if id := requestID(r); id != "" {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
+	if traceback != "" {
+		attrs = append(attrs, slog.String("traceback", traceback))
+	}
+	level := slog.LevelError
+	switch StatusOf(err) {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
+		level = slog.LevelWarn
+	}
+	c.log.Log(r.Context(), level, "wsgi: request failed", attrs...)
+	c.cfg.ErrorHandler(w, r, err)
+}
+
+// requestID finds the request's id: graft.request_id, else X-Request-ID.
+func requestID(r *http.Request) string {
+	if id, ok := ExtraEnviron(r.Context())["graft.request_id"]; ok {
+		return id
+	}
+	return r.Header.Get("X-Request-Id")
+}
+
+// statusCode parses the code of a WSGI status line ("200 OK").
+func statusCode(status string) (int, error) {
+	if len(status) < 3 {
+		return 0, errors.New("wsgi: bad status " + strconv.Quote(status))
+	}
+	code, err := strconv.Atoi(status[:3])
+	if err != nil || code < 100 {
+		return 0, errors.New("wsgi: bad status " + strconv.Quote(status))
+	}
+	return code, nil
+}

@@ -1,0 +1,137 @@
+package wsgi
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// ctxKey is the type of the context keys of this package; its values are
+// unexported so that only this package's accessors can set them.
+type ctxKey int
+
+const (
+	envKey ctxKey = iota
+	mountKey
+	schemeKey
+	traceKey
+)
+
+// envEntry is one extra environ key carried by a request context, kept as a
+// linked list so that adding one never copies the others.
+type envEntry struct {
+	key, value string
+	next       *envEntry
+}
+
+// WithEnviron returns a copy of ctx that makes the container add key=value to
+// the environ of the request. It is how Go middleware hands information to
+// the Python app: an identity ("REMOTE_USER", "AUTH_TYPE") or a
+// server-specific key ("graft.request_id", "graft.user_roles", ...).
+//
+// Only REMOTE_USER, AUTH_TYPE and lower-case keys starting with "graft." are
+// accepted: every other key is derived from the request by the container and
+// must not be overridden. Other keys are programmer errors and panic. Since
+// clients can only send headers, which always become HTTP_* keys (and
+// headers containing "_" are dropped), a client can never forge these keys.
+// A later call for the same key wins.
+func WithEnviron(ctx context.Context, key, value string) context.Context {
+	if !allowedExtraKey(key) {
+		panic("wsgi: WithEnviron: key " + key + " is not REMOTE_USER, AUTH_TYPE or graft.*")
+	}
+	head, _ := ctx.Value(envKey).(*envEntry)
+	return context.WithValue(ctx, envKey, &envEntry{key: key, value: value, next: head})
+}
+
+func allowedExtraKey(key string) bool {
+	switch key {
+	case "REMOTE_USER", "AUTH_TYPE":
+		return true
+	}
+	if !strings.HasPrefix(key, "graft.") || len(key) == len("graft.") {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ExtraEnviron returns the extra environ keys set on ctx with WithEnviron, oldest
+// first, with later values for the same key overriding earlier ones.
+func ExtraEnviron(ctx context.Context) map[string]string {
+	head, _ := ctx.Value(envKey).(*envEntry)
+	if head == nil {
+		return nil
+	}
+	m := make(map[string]string)
+	for e := head; e != nil; e = e.next {
+		if _, seen := m[e.key]; !seen {
+			m[e.key] = e.value
+		}
+	}
+	return m
+}
+
+// WithMount returns a copy of ctx telling the container that the app is
+// mounted at prefix: SCRIPT_NAME becomes prefix and PATH_INFO the rest of
+// the path, so that url_for (Flask) and reverse (Django) build URLs under the
+// prefix. prefix has no trailing slash ("/legacy"); "" means the root. It is
+// matched against the request's escaped path; a request outside the prefix is
+// served with SCRIPT_NAME "" and the whole path. Mounts nest: an inner mount
+// is relative to the outer one.
+func WithMount(ctx context.Context, prefix string) context.Context {
+	prefix = strings.TrimRight(prefix, "/")
+	if outer, ok := ctx.Value(mountKey).(string); ok {
+		prefix = outer + prefix
+	}
+	return context.WithValue(ctx, mountKey, prefix)
+}
+
+// Mount returns the mount prefix set with WithMount, or "".
+func Mount(ctx context.Context) string {
+	s, _ := ctx.Value(mountKey).(string)
+	return s
+}
+
+// WithURLScheme returns a copy of ctx that sets wsgi.url_scheme ("http" or
+// "https") for the request, overriding what the connection says. Trusted
+// proxy middleware uses it for X-Forwarded-Proto; "https" also sets
+// HTTPS=on.
+func WithURLScheme(ctx context.Context, scheme string) context.Context {
+	return context.WithValue(ctx, schemeKey, scheme)
+}
+
+// URLScheme returns the scheme set with WithURLScheme, or "".
+func URLScheme(ctx context.Context) string {
+	s, _ := ctx.Value(schemeKey).(string)
+	return s
+}
+
+// Trace records how the container served one request. Middleware (the
+// access log) puts an empty *Trace in the request context with WithTrace;
+// the container fills it in. A Trace is written by the request's goroutine
+// only, before ServeHTTP returns.
+type Trace struct {
+	// Served is true once the container handled the request.
+	Served bool
+	// Worker is the pid of the Python worker that ran the app, or 0 when
+	// none did (queue full, timeout while waiting, ...).
+	Worker int
+	// Queued is the time spent waiting for a free worker.
+	Queued time.Duration
+}
+
+// WithTrace returns a copy of ctx carrying t for the container to fill in.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey, t)
+}
+
+// TraceFrom returns the *Trace set with WithTrace, or nil.
+func TraceFrom(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey).(*Trace)
+	return t
+}

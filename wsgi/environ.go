@@ -1,0 +1,259 @@
+package wsgi
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// hopByHop lists request headers that net/http (or graft) handles and that
+// never reach the app (PEP 3333 "Other HTTP Features"). "Proxy" is dropped
+// too: as HTTP_PROXY it would shadow the proxy environment variable of the
+// same name (httpoxy).
+var hopByHop = map[string]bool{
+	"Connection":        true,
+	"Keep-Alive":        true,
+	"Proxy-Connection":  true,
+	"Te":                true,
+	"Trailer":           true,
+	"Transfer-Encoding": true,
+	"Upgrade":           true,
+	"Expect":            true,
+	"Proxy":             true,
+}
+
+// commonKeys maps frequent canonical header names to their environ keys, so
+// the hot path does not build them. It is never written after init.
+var commonKeys = func() map[string]string {
+	m := make(map[string]string)
+	for _, h := range []string{
+		"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Cookie", "Dnt", "If-Modified-Since", "If-None-Match", "Origin", "Pragma", "Referer",
+		"Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode",
+		"Sec-Fetch-Site", "Sec-Fetch-User", "Upgrade-Insecure-Requests", "User-Agent",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id",
+		"X-Requested-With", "X-Csrftoken",
+	} {
+		m[h] = envKeyFor(h)
+	}
+	return m
+}()
+
+// envKeyFor returns "HTTP_" + the header name upper-cased with '-' as '_'.
+func envKeyFor(name string) string {
+	b := make([]byte, 0, 5+len(name))
+	b = append(b, "HTTP_"...)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '-':
+			c = '_'
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// environ builds the CGI part of the environ of r as key/value pairs
+// appended to pairs. bodyLen is the length of the request body as it will
+// be passed to the app (-1 when unknown). mount is the SCRIPT_NAME prefix.
+func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []string {
+	rawPath, rawQuery := splitRequestURI(r)
+	script, pathInfo := splitMount(rawPath, mount)
+
+	scheme := URLScheme(r.Context())
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+	}
+	name, port := serverNamePort(r, scheme)
+	remoteAddr, remotePort := splitHostPort(r.RemoteAddr)
+
+	pairs = append(pairs,
+		"REQUEST_METHOD", r.Method,
+		"SCRIPT_NAME", script,
+		"PATH_INFO", pathInfo,
+		"QUERY_STRING", rawQuery,
+		"REQUEST_URI", r.RequestURI,
+		"RAW_URI", r.RequestURI,
+		"SERVER_NAME", name,
+		"SERVER_PORT", port,
+		"SERVER_PROTOCOL", r.Proto,
+		"REMOTE_ADDR", remoteAddr,
+		"wsgi.url_scheme", scheme,
+	)
+	if remotePort != "" {
+		pairs = append(pairs, "REMOTE_PORT", remotePort)
+	}
+	if scheme == "https" {
+		pairs = append(pairs, "HTTPS", "on")
+	}
+	if r.Host != "" {
+		pairs = append(pairs, "HTTP_HOST", r.Host)
+	}
+	if bodyLen >= 0 {
+		pairs = append(pairs, "CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))
+	}
+	// Headers listed in Connection are hop-by-hop too.
+	var connHeaders []string
+	for _, v := range r.Header["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				connHeaders = append(connHeaders, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	for k, vs := range r.Header {
+		if len(vs) == 0 || hopByHop[k] || strings.IndexByte(k, '_') >= 0 || contains(connHeaders, k) {
+			continue
+		}
+		var key string
+		switch k {
+		case "Content-Type":
+			key = "CONTENT_TYPE"
+		case "Content-Length":
+			continue // set from the body actually passed
+		case "Host":
+			continue // r.Host is authoritative
+		default:
+			var ok bool
+			if key, ok = commonKeys[k]; !ok {
+				key = envKeyFor(k)
+			}
+		}
+		v := vs[0]
+		if len(vs) > 1 {
+			sep := ","
+			if k == "Cookie" {
+				sep = "; "
+			}
+			v = strings.Join(vs, sep)
+		}
+		pairs = append(pairs, key, v)
+	}
+	for k, v := range ExtraEnviron(r.Context()) {
+		pairs = append(pairs, k, v)
+	}
+	return pairs
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// splitRequestURI returns the raw (still escaped) path and query of r as
+// received. The request line is used verbatim so that raw non-ASCII bytes
+// reach the app byte for byte; absolute-form targets give just their path.
+func splitRequestURI(r *http.Request) (path, query string) {
+	uri := r.RequestURI
+	if uri == "" || uri[0] != '/' {
+		// Absolute form (proxy requests), "*", or a request built in Go.
+		if uri == "*" {
+			return "*", ""
+		}
+		if r.URL == nil {
+			return "/", ""
+		}
+		return r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	if i := strings.IndexByte(uri, '?'); i >= 0 {
+		return uri[:i], uri[i+1:]
+	}
+	return uri, ""
+}
+
+// splitMount splits the escaped path into SCRIPT_NAME and PATH_INFO for an
+// app mounted at prefix, and percent-decodes both (once). A path outside the
+// prefix keeps SCRIPT_NAME empty.
+func splitMount(rawPath, prefix string) (script, pathInfo string) {
+	if prefix != "" && strings.HasPrefix(rawPath, prefix) &&
+		(len(rawPath) == len(prefix) || rawPath[len(prefix)] == '/') {
+		return unquote(prefix), unquote(rawPath[len(prefix):])
+	}
+	return "", unquote(rawPath)
+}
+
+// unquote percent-decodes s to bytes (kept in a string, which the worker
+// turns into latin-1 code points). '+' stays '+'; malformed escapes stay
+// literal, as in gunicorn and Tornado.
+func unquote(s string) string {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// serverNamePort derives SERVER_NAME and SERVER_PORT from the Host header
+// (IPv6 literals lose their brackets), with the scheme's default port when
+// Host has none, and from the listener's address when there is no Host.
+func serverNamePort(r *http.Request, scheme string) (string, string) {
+	defPort := "80"
+	if scheme == "https" {
+		defPort = "443"
+	}
+	host := r.Host
+	if host != "" {
+		if h, p, err := net.SplitHostPort(host); err == nil {
+			if p == "" {
+				p = defPort
+			}
+			if h != "" {
+				return h, p
+			}
+		} else if !strings.Contains(strings.Trim(host, "[]"), ":") || host[0] == '[' {
+			return strings.Trim(host, "[]"), defPort
+		}
+	}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if h, p, err := net.SplitHostPort(la.String()); err == nil {
+			return h, p
+		}
+	}
+	return "localhost", defPort
+}
+
+// splitHostPort splits a "host:port" remote address; an address that is not
+// in that form is returned whole.
+func splitHostPort(addr string) (host, port string) {
+	if h, p, err := net.SplitHostPort(addr); err == nil {
+		return h, p
+	}
+	return addr, ""
+}

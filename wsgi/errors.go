@@ -1,0 +1,62 @@
+package wsgi
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Errors passed to Config.ErrorHandler. Each maps to the status that
+// DefaultErrorHandler answers with.
+var (
+	// ErrAppError: the app raised before sending headers (500).
+	ErrAppError = errors.New("wsgi: the application raised an exception")
+	// ErrWorkerDied: the worker process died while running the request (502).
+	ErrWorkerDied = errors.New("wsgi: the worker died while serving the request")
+	// ErrTimeout: the request ran over Config.Timeout (504).
+	ErrTimeout = errors.New("wsgi: request timed out")
+	// ErrQueueFull: Config.MaxQueue requests were already waiting (503).
+	ErrQueueFull = errors.New("wsgi: too many requests waiting for a worker")
+	// ErrQueueTimeout: no worker was free within Config.QueueTimeout (503).
+	ErrQueueTimeout = errors.New("wsgi: no worker became free in time")
+	// ErrClosed: the container is shutting down (503).
+	ErrClosed = errors.New("wsgi: container is shut down")
+	// ErrBodyTooLarge: the request body is over Config.MaxBodySize (413).
+	ErrBodyTooLarge = errors.New("wsgi: request body too large")
+	// ErrBadBody: the request body could not be read (400).
+	ErrBadBody = errors.New("wsgi: request body could not be read")
+	// ErrProtocol: a worker sent something graft cannot parse (502).
+	ErrProtocol = errors.New("wsgi: protocol error from worker")
+)
+
+// StatusOf returns the HTTP status for an error from the container: the
+// status listed with each Err* value, 502 for anything else.
+func StatusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrAppError):
+		return http.StatusInternalServerError
+	case errors.Is(err, ErrTimeout):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout), errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrBadBody):
+		return http.StatusBadRequest
+	default:
+		return http.StatusBadGateway
+	}
+}
+
+// DefaultErrorHandler answers with StatusOf(err) and its status text as a
+// plain-text body, adding "Retry-After: 1" to 503s. It never reveals the
+// Python traceback to the client; the container logs it.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	code := StatusOf(err)
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if code == http.StatusRequestEntityTooLarge || code == http.StatusBadRequest {
+		w.Header().Set("Connection", "close")
+	}
+	http.Error(w, http.StatusText(code), code)
+}

@@ -1,0 +1,332 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// pool is graft's Transport: Config.Workers supervised Python processes
+// with Config.Threads request slots each, and a bounded queue of requests
+// waiting for a slot.
+type pool struct {
+	cfg   Config
+	log   *slog.Logger
+	spawn func(*exec.Cmd) error
+	sp    *spawner
+
+	mu      sync.Mutex
+	procs   map[*proc]bool
+	idle    []*proc     // one entry per free slot; the most recently freed last
+	waiters []chan *proc // requests waiting for a slot, oldest first
+	closed  bool
+	active  sync.WaitGroup // requests holding a slot
+	backoff time.Duration
+	stopped chan struct{} // closed when shutdown starts
+}
+
+var _ Transport = (*pool)(nil)
+
+// newPool starts cfg.Workers workers and waits until each has imported the
+// app. If any cannot, it stops them all and returns the Python error.
+func newPool(cfg Config) (*pool, error) {
+	pl := &pool{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		procs:   make(map[*proc]bool),
+		stopped: make(chan struct{}),
+		sp:      newSpawner(),
+	}
+	pl.spawn = pl.sp.start
+	type result struct {
+		p   *proc
+		err error
+	}
+	results := make(chan result, cfg.Workers)
+	for i := 0; i < cfg.Workers; i++ {
+		go func() {
+			p, err := pl.startAndWait()
+			results <- result{p, err}
+		}()
+	}
+	var errs []error
+	var started []*proc
+	for i := 0; i < cfg.Workers; i++ {
+		r := <-results
+		if r.err != nil {
+			errs = append(errs, r.err)
+		} else {
+			started = append(started, r.p)
+		}
+	}
+	if len(errs) > 0 {
+		pl.mu.Lock()
+		pl.closed = true
+		pl.mu.Unlock()
+		close(pl.stopped)
+		for _, p := range started {
+			p.kill()
+			<-p.exited
+		}
+		pl.sp.stop()
+		return nil, errs[0]
+	}
+	pl.mu.Lock()
+	for _, p := range started {
+		pl.addLocked(p)
+	}
+	pl.mu.Unlock()
+	pl.log.Info("wsgi: workers ready", slog.String("app", cfg.App), slog.Int("workers", cfg.Workers),
+		slog.Int("threads", cfg.Threads), slog.String("python", cfg.Python))
+	return pl, nil
+}
+
+// startAndWait starts a worker and waits for its app to load.
+func (pl *pool) startAndWait() (*proc, error) {
+	p, err := pl.startProc()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case err = <-p.ready:
+	case <-time.After(pl.cfg.StartTimeout):
+		err = fmt.Errorf("wsgi: worker %d did not load the app within %v", p.pid, pl.cfg.StartTimeout)
+	}
+	if err != nil {
+		p.kill()
+		<-p.exited
+		var le *LoadError
+		if !errors.As(err, &le) {
+			err = fmt.Errorf("%w (%s)", err, p.exitStatus())
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// addLocked puts a ready worker into service.
+func (pl *pool) addLocked(p *proc) {
+	pl.procs[p] = true
+	for i := 0; i < pl.cfg.Threads; i++ {
+		pl.releaseLocked(p)
+	}
+}
+
+// Start implements Transport.
+func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
+	p, err := pl.acquire(ctx)
+	if err != nil {
+		if req.BodyFile != nil {
+			req.BodyFile.Close()
+		}
+		return nil, err
+	}
+	return p.send(req)
+}
+
+// acquire takes a free slot, waiting in the queue if none is free.
+func (pl *pool) acquire(ctx context.Context) (*proc, error) {
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		return nil, ErrClosed
+	}
+	for len(pl.idle) > 0 {
+		p := pl.idle[len(pl.idle)-1]
+		pl.idle = pl.idle[:len(pl.idle)-1]
+		if pl.usableLocked(p) {
+			pl.active.Add(1)
+			pl.mu.Unlock()
+			return p, nil
+		}
+	}
+	if len(pl.waiters) >= pl.cfg.MaxQueue {
+		pl.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	ch := make(chan *proc, 1)
+	pl.waiters = append(pl.waiters, ch)
+	pl.mu.Unlock()
+
+	t := time.NewTimer(pl.cfg.QueueTimeout)
+	defer t.Stop()
+	var err error
+	select {
+	case p := <-ch:
+		return p, nil // release counted it active
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-t.C:
+		err = ErrQueueTimeout
+	case <-pl.stopped:
+		err = ErrClosed
+	}
+	pl.mu.Lock()
+	for i, w := range pl.waiters {
+		if w == ch {
+			pl.waiters = append(pl.waiters[:i], pl.waiters[i+1:]...)
+			break
+		}
+	}
+	pl.mu.Unlock()
+	select {
+	case p := <-ch: // handed a slot while giving up: pass it on
+		pl.active.Done()
+		pl.release(p)
+	default:
+	}
+	return nil, err
+}
+
+// usableLocked reports whether p can take a request.
+func (pl *pool) usableLocked(p *proc) bool {
+	if !pl.procs[p] {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.retired
+}
+
+// release returns a slot of p, handing it to the oldest waiter if any.
+func (pl *pool) release(p *proc) {
+	pl.mu.Lock()
+	pl.active.Done()
+	pl.releaseLocked(p)
+	pl.mu.Unlock()
+}
+
+func (pl *pool) releaseLocked(p *proc) {
+	if !pl.usableLocked(p) {
+		return
+	}
+	if len(pl.waiters) > 0 {
+		ch := pl.waiters[0]
+		pl.waiters = pl.waiters[1:]
+		pl.active.Add(1)
+		ch <- p
+		return
+	}
+	pl.idle = append(pl.idle, p)
+}
+
+// gone removes a dead worker and starts its replacement.
+func (pl *pool) gone(p *proc, err error) {
+	pl.mu.Lock()
+	delete(pl.procs, p)
+	p.mu.Lock()
+	inflight := len(p.streams)
+	p.streams = nil
+	p.mu.Unlock()
+	// The dead worker's in-flight requests end through p.dead; their
+	// slots are counted as released here.
+	for i := 0; i < inflight; i++ {
+		pl.active.Done()
+	}
+	kept := pl.idle[:0]
+	for _, q := range pl.idle {
+		if q != p {
+			kept = append(kept, q)
+		}
+	}
+	pl.idle = kept
+	closed := pl.closed
+	pl.mu.Unlock()
+	if closed {
+		return
+	}
+	attrs := []any{slog.Int("worker", p.pid), slog.String("exit", p.exitStatus()),
+		slog.Int64("served", p.served.Load())}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	pl.log.Warn("wsgi: worker died; starting a replacement", attrs...)
+	go pl.replace(time.Since(p.started) < 2*time.Second)
+}
+
+// replace starts a new worker, backing off while workers die young or
+// fail to load, so a broken app never becomes a fork loop.
+func (pl *pool) replace(young bool) {
+	for {
+		pl.mu.Lock()
+		if young {
+			pl.backoff = min(max(pl.backoff*2, 100*time.Millisecond), 10*time.Second)
+		} else {
+			pl.backoff = 0
+		}
+		wait := pl.backoff
+		pl.mu.Unlock()
+		if wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-pl.stopped:
+				return
+			}
+		}
+		p, err := pl.startAndWait()
+		if err == nil {
+			pl.mu.Lock()
+			if pl.closed {
+				pl.mu.Unlock()
+				p.kill()
+				return
+			}
+			pl.addLocked(p)
+			pl.mu.Unlock()
+			pl.log.Info("wsgi: worker ready", slog.Int("worker", p.pid))
+			return
+		}
+		pl.log.Error("wsgi: could not start a replacement worker", slog.String("error", err.Error()))
+		young = true
+	}
+}
+
+// Shutdown implements Transport: no new requests, in-flight ones finish
+// (until ctx is done), then the workers get EOF on their sockets and exit;
+// any still running after that are killed.
+func (pl *pool) Shutdown(ctx context.Context) error {
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		return nil
+	}
+	pl.closed = true
+	close(pl.stopped)
+	pl.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() {
+		pl.active.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = fmt.Errorf("wsgi: shutdown: %w", ctx.Err())
+	}
+	pl.mu.Lock()
+	procs := make([]*proc, 0, len(pl.procs))
+	for p := range pl.procs {
+		procs = append(procs, p)
+	}
+	pl.mu.Unlock()
+	for _, p := range procs {
+		p.retire()
+		p.conn.CloseWrite() // EOF: the worker exits
+	}
+	for _, p := range procs {
+		select {
+		case <-p.exited:
+		case <-time.After(2 * time.Second):
+			p.kill()
+			<-p.exited
+		}
+	}
+	pl.sp.stop()
+	return err
+}

@@ -1,0 +1,79 @@
+package wsgi
+
+import (
+	"context"
+	"os"
+	"time"
+)
+
+// Transport carries WSGI requests to a Python runtime and their responses
+// back. It is the seam between the HTTP side (Container) and where Python
+// runs: graft's transport is a pool of supervised worker processes; another
+// one (an in-process CPython, say) can plug in behind the same interface.
+type Transport interface {
+	// Start hands req to the app, waiting for a free worker within the
+	// queue limits, and returns the exchange its response arrives on. It
+	// fails with ErrQueueFull, ErrQueueTimeout, ErrClosed or ctx's error.
+	Start(ctx context.Context, req *Request) (Exchange, error)
+	// Shutdown stops taking requests, waits for in-flight exchanges to end
+	// (or ctx to be done) and stops the runtime.
+	Shutdown(ctx context.Context) error
+}
+
+// Request is one WSGI request as a transport receives it.
+type Request struct {
+	// Env holds the environ's string keys and values, alternating.
+	Env []string
+	// Body is the request body when it is small enough to be inline.
+	Body []byte
+	// BodyFile is a spooled body, read from offset 0; the transport closes it.
+	BodyFile *os.File
+	// Timeout bounds the app's time on the request; <= 0 means none.
+	Timeout time.Duration
+}
+
+// Exchange is the response side of one request in a transport.
+type Exchange interface {
+	// Next returns the next part of the response, blocking until one
+	// arrives or ctx is done (then it returns ctx's error).
+	Next(ctx context.Context) (Part, error)
+	// Cancel tells the app that the client went away: it stops iterating,
+	// its iterable's close() is called, and later parts are discarded.
+	Cancel()
+	// Worker identifies the worker that runs the request (a pid).
+	Worker() int
+}
+
+// PartKind tells what a Part carries.
+type PartKind uint8
+
+// The kinds of Part, in the order they can arrive: either one
+// PartResponse, or PartHead, any PartData and PartFile, then PartEnd. A
+// PartEnd with a non-nil Err may come at any time.
+const (
+	PartResponse PartKind = iota + 1 // status, headers and the whole body
+	PartHead                         // status and headers of a streamed response
+	PartData                         // a chunk of a streamed body
+	PartFile                         // a byte range of a file to send
+	PartEnd                          // end of the response; Err says how it ended
+)
+
+// Part is a piece of a response.
+type Part struct {
+	Kind PartKind
+	// Status ("200 OK") and Header (name, value, name, value, ...) are set
+	// on PartResponse and PartHead.
+	Status string
+	Header []string
+	// Data is the body (PartResponse) or a chunk (PartData).
+	Data []byte
+	// File, Offset and Count describe a PartFile; the receiver closes File.
+	File   *os.File
+	Offset int64
+	Count  int64
+	// Err, on PartEnd, is nil for a complete response; otherwise it wraps
+	// ErrAppError, ErrWorkerDied, ErrTimeout or ErrProtocol.
+	Err error
+	// Traceback is the Python traceback that goes with an ErrAppError.
+	Traceback string
+}

@@ -1,0 +1,586 @@
+"""graft's WSGI worker program.
+
+The Go process starts this program once per worker with the configured
+interpreter, embedded in the Go binary. It imports the WSGI application and
+then serves requests that Go sends over a socketpair inherited as file
+descriptor 3. Go owns HTTP: this program never sees a socket to a client, it
+only speaks graft's framing with its parent.
+
+Framing (all integers little endian), one 8-byte header per frame:
+
+    u8 type | u8 flags | u16 stream | u32 length   then `length` payload bytes
+
+Go -> worker: REQ (environ block, then the inline body or a spooled body's
+file descriptor passed with SCM_RIGHTS), CANCEL (client went away).
+Worker -> Go: READY, FAIL (app did not load), RESP (status, headers and the
+whole body: the fast path), HEAD / DATA / FILE / END (streamed responses),
+ERROR (app raised before headers were sent), LOG (a `logging` record).
+
+The worker exits when its socket reaches EOF, i.e. when Go goes away.
+"""
+
+import array
+import faulthandler
+import io
+import logging
+import os
+import queue
+import select
+import signal
+import socket
+import stat
+import struct
+import sys
+import threading
+import traceback
+
+# Frame types; keep in sync with frame.go.
+REQ, CANCEL = 1, 2
+READY, FAIL, RESP, HEAD, DATA, FILE, END, ERROR, LOG = 16, 17, 18, 19, 20, 21, 22, 23, 24
+
+# Frame flags.
+F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
+F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
+F_ABORT = 1  # END: the response failed after headers were sent; abort it
+F_CANCELLED = 2  # END: the response was cut short after a CANCEL
+
+HEADER = struct.Struct("<BBHI")
+U32 = struct.Struct("<I")
+FILE_RANGE = struct.Struct("<Qq")
+MAX_FRAME = 1 << 30
+
+# Hop-by-hop headers an app must not set (PEP 3333, "Other HTTP Features").
+HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+# Bytes allowed in a header name (RFC 9110 token).
+TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Control characters not allowed in a status line or header value (tab is).
+CONTROL = str.maketrans("", "", "".join(chr(c) for c in range(32) if c != 9) + "\x7f")
+
+
+class Cancelled(Exception):
+    """Raised inside the response loop when Go says the client went away."""
+
+
+class Conn:
+    """The socket to Go: a buffered frame reader and a locked frame writer.
+
+    Every read is a recvmsg with room for file descriptors: Go passes spooled
+    request bodies with SCM_RIGHTS, and a plain recv would make the kernel
+    drop them. Received descriptors queue up in arrival order; the REQ frame
+    that carries one (flag F_BODY_FD) takes the oldest.
+    """
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray(1 << 16)
+        self.start = 0
+        self.end = 0
+        self.fds = []
+        self.lock = threading.Lock()
+        self.cmsg_space = socket.CMSG_SPACE(4 * 4)
+
+    def _fill(self):
+        """Read more bytes; return False on EOF."""
+        buf = self.buf
+        if self.start == self.end:
+            self.start = self.end = 0
+        elif self.end == len(buf):
+            # Move the partial frame to the front (or grow for a big one).
+            live = self.end - self.start
+            if self.start == 0:
+                buf.extend(bytes(len(buf)))
+            else:
+                buf[:live] = buf[self.start : self.end]
+                self.start, self.end = 0, live
+        view = memoryview(buf)[self.end :]
+        n, anc, _flags, _addr = self.sock.recvmsg_into([view], self.cmsg_space)
+        view.release()
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+                self.fds.extend(fds)
+        if n == 0:
+            return False
+        self.end += n
+        return True
+
+    def read_frame(self):
+        """Return (type, flags, stream, payload bytes), or None on EOF."""
+        while self.end - self.start < 8:
+            if not self._fill():
+                return None
+        kind, flags, stream, length = HEADER.unpack_from(self.buf, self.start)
+        if length > MAX_FRAME:
+            raise ValueError("graft: frame too large: %d bytes" % length)
+        need = 8 + length
+        if len(self.buf) < need:
+            self.buf.extend(bytes(need - len(self.buf)))
+        while self.end - self.start < need:
+            if not self._fill():
+                return None
+        payload = bytes(self.buf[self.start + 8 : self.start + need])
+        self.start += need
+        return kind, flags, stream, payload
+
+    def pending(self):
+        """True when a frame (or part of one) is waiting to be read."""
+        if self.end > self.start:
+            return True
+        r, _, _ = select.select([self.sock], [], [], 0)
+        return bool(r)
+
+    def send(self, kind, stream, payload=b"", flags=0):
+        data = HEADER.pack(kind, flags, stream, len(payload)) + payload
+        with self.lock:
+            self.sock.sendall(data)
+
+    def send_fd(self, kind, stream, payload, fd):
+        data = HEADER.pack(kind, 0, stream, len(payload)) + payload
+        with self.lock:
+            socket.send_fds(self.sock, [data], [fd])
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: iterates a file-like in blocks (PEP 3333).
+
+    When the app returns one of these around a real file, the worker does not
+    read the file: it passes the descriptor to Go, which sends it with
+    sendfile, and the worker is free at once.
+    """
+
+    def __init__(self, filelike, block_size=8192):
+        self.filelike = filelike
+        self.block_size = block_size
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        read, size = self.filelike.read, self.block_size
+        while True:
+            data = read(size)
+            if not data:
+                return
+            yield data
+
+    def real_file(self):
+        """Return (fd, offset, size) if the wrapped object is a regular file."""
+        try:
+            fd = self.filelike.fileno()
+            st = os.fstat(fd)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            # Honour the Python-level position (buffered reads move it).
+            offset = self.filelike.tell()
+        except (AttributeError, OSError, ValueError):
+            offset = os.lseek(fd, 0, os.SEEK_CUR)
+        return fd, offset, max(st.st_size - offset, 0)
+
+
+class ErrorStream:
+    """wsgi.errors: text written here reaches Go's logger, tagged with the worker."""
+
+    def __init__(self, logger):
+        self._log = logger
+        self._buf = ""
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("wsgi.errors.write() takes str, not %s" % type(s).__name__)
+        self._buf += s
+        if "\n" in self._buf:
+            lines, _, self._buf = self._buf.rpartition("\n")
+            self._log.error("%s", lines)
+        return len(s)
+
+    def writelines(self, seq):
+        for s in seq:
+            self.write(s)
+
+    def flush(self):
+        if self._buf:
+            self._log.error("%s", self._buf)
+            self._buf = ""
+
+
+class GoLogHandler(logging.Handler):
+    """Sends `logging` records to Go as LOG frames: level, logger name, text."""
+
+    def __init__(self, conn):
+        super().__init__()
+        self.conn = conn
+
+    def emit(self, record):
+        try:
+            msg = self.format(record)
+            payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
+            self.conn.send(LOG, 0, payload)
+        except Exception:
+            self.handleError(record)
+
+
+def check_status(status):
+    if type(status) is not str:
+        raise TypeError("start_response: status must be str, not %s" % type(status).__name__)
+    code = status[:3]
+    if not (code.isdigit() and code.isascii() and (len(status) == 3 or status[3] == " ")):
+        raise ValueError("start_response: status %r is not '<3 digits> <reason>'" % status)
+    if not 200 <= int(code) <= 999:
+        raise ValueError("start_response: status %r: informational (1xx) statuses cannot be sent by a WSGI app" % status)
+    if status.translate(CONTROL) != status:
+        raise ValueError("start_response: status %r contains control characters" % status)
+    try:
+        status.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("start_response: status %r is not latin-1" % status) from None
+
+
+def check_headers(headers):
+    """Validate headers; return (flat list for the head block, content length or -1)."""
+    if type(headers) is not list:
+        raise TypeError("start_response: headers must be a list, not %s" % type(headers).__name__)
+    flat = []
+    length = -1
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            raise TypeError("start_response: header %r is not a (name, value) tuple" % (item,))
+        name, value = item
+        if type(name) is not str or type(value) is not str:
+            raise TypeError("start_response: header %r: name and value must be str" % (item,))
+        if not name or not TOKEN.issuperset(name.encode("latin-1", "replace")):
+            raise ValueError("start_response: invalid header name %r" % name)
+        if value.translate(CONTROL) != value:
+            raise ValueError("start_response: header %s: value %r contains CR, LF or control characters" % (name, value))
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError("start_response: header %s: value %r is not latin-1 (encode it, RFC 2047)" % (name, value)) from None
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            raise ValueError("start_response: hop-by-hop header %s is not allowed from a WSGI app" % name)
+        if lower == "content-length":
+            v = value.strip()
+            if not v.isdigit():
+                raise ValueError("start_response: invalid Content-Length %r" % value)
+            length = int(v)
+        flat.append(name)
+        flat.append(value)
+    return flat, length
+
+
+class Request:
+    """One request's response state: start_response, write and the send loop."""
+
+    __slots__ = ("conn", "stream", "status", "headers", "length", "sent", "head_sent", "cancel")
+
+    def __init__(self, conn, stream):
+        self.conn = conn
+        self.stream = stream
+        self.status = None
+        self.headers = None
+        self.length = -1  # the app's Content-Length, -1 when none
+        self.sent = 0  # body bytes sent
+        self.head_sent = False
+        self.cancel = None  # a callable raising Cancelled, set by the serving loop
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the traceback
+        elif self.status is not None:
+            raise AssertionError("start_response called a second time without exc_info")
+        check_status(status)
+        flat, length = check_headers(headers)
+        self.status, self.headers, self.length = status, flat, length
+        return self.write
+
+    def head_block(self):
+        return "\0".join([self.status] + self.headers).encode("latin-1")
+
+    def _send_head(self):
+        if self.status is None:
+            raise AssertionError("the WSGI app returned body data before calling start_response")
+        self.conn.send(HEAD, self.stream, self.head_block())
+        self.head_sent = True
+
+    def write(self, data):
+        """The write() callable that start_response returns (PEP 3333)."""
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("write() takes bytes, not %s" % type(data).__name__)
+            data = bytes(data)
+        if not self.head_sent:
+            self._send_head()
+        if self.length >= 0:
+            room = self.length - self.sent
+            if len(data) > room:
+                data = data[:room]  # never more than the app's Content-Length
+        if data:
+            self.sent += len(data)
+            self.conn.send(DATA, self.stream, data)
+        if self.cancel is not None:
+            self.cancel()
+
+    def finish(self, result):
+        """Send the response for the iterable the app returned."""
+        if type(result) in (list, tuple) and not self.head_sent:
+            # Fast path: the whole response in one frame.
+            body = b"".join(result)
+            if self.status is None:
+                raise AssertionError("the WSGI app returned without calling start_response")
+            if 0 <= self.length < len(body):
+                body = body[: self.length]
+            self.sent = len(body)
+            head = self.head_block()
+            self.conn.send(RESP, self.stream, U32.pack(len(head)) + head + body)
+            return
+        if type(result) is FileWrapper and not self.head_sent and self.status is not None:
+            real = result.real_file()
+            if real is not None:
+                fd, offset, size = real
+                if self.length >= 0:
+                    size = min(size, self.length)
+                self._send_head()
+                self.conn.send_fd(FILE, self.stream, FILE_RANGE.pack(offset, size), fd)
+                self.sent = size
+                self.conn.send(END, self.stream)
+                return
+        write = self.write
+        for chunk in result:
+            if chunk:
+                write(chunk)
+                if 0 <= self.length <= self.sent:
+                    break  # the declared length is reached: stop iterating
+            elif self.cancel is not None:
+                self.cancel()
+        if not self.head_sent:
+            # Empty body: status and headers still go out (in one frame).
+            if self.status is None:
+                raise AssertionError("the WSGI app returned without calling start_response")
+            head = self.head_block()
+            self.conn.send(RESP, self.stream, U32.pack(len(head)) + head)
+            return
+        self.conn.send(END, self.stream)
+
+
+class Worker:
+    """Runs the app for requests read from the socket to Go."""
+
+    def __init__(self, conn, app, threads, multiprocess, log):
+        self.conn = conn
+        self.app = app
+        self.threads = threads
+        self.log = log
+        self.errors = ErrorStream(logging.getLogger("wsgi.errors"))
+        self.base = {
+            "wsgi.version": (1, 0),
+            "wsgi.errors": self.errors,
+            "wsgi.multithread": threads > 1,
+            "wsgi.multiprocess": multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+            "SERVER_SOFTWARE": "graft",
+            "graft.worker_pid": os.getpid(),
+        }
+        self.cancelled = set()  # streams Go cancelled (threaded mode)
+
+    def environ(self, flags, payload):
+        """Decode a REQ payload into (environ, inline body)."""
+        (env_len,) = U32.unpack_from(payload)
+        block = payload[4 : 4 + env_len]
+        env = self.base.copy()
+        if flags & F_ENV_LP:
+            # Rare: a value holds NUL (a decoded %00 in the path), so the
+            # block is u32-length-prefixed strings instead of NUL-separated.
+            pos, end, items = 0, len(block), []
+            while pos < end:
+                (n,) = U32.unpack_from(block, pos)
+                items.append(block[pos + 4 : pos + 4 + n].decode("latin-1"))
+                pos += 4 + n
+            it = iter(items)
+        else:
+            it = iter(block.decode("latin-1").split("\0"))
+        env.update(zip(it, it))
+        return env, payload[4 + env_len :]
+
+    def handle(self, stream, flags, payload, fd, cancel):
+        env, body = self.environ(flags, payload)
+        if flags & F_BODY_FD:
+            inp = os.fdopen(fd, "rb", buffering=1 << 16)
+        else:
+            inp = io.BytesIO(body)
+        env["wsgi.input"] = inp
+        req = Request(self.conn, stream)
+        req.cancel = cancel
+        result = None
+        try:
+            result = self.app(env, req.start_response)
+            req.finish(result)
+        except Cancelled:
+            self.conn.send(END, stream, flags=F_CANCELLED)
+        except BaseException as exc:
+            tb = traceback.format_exc()
+            if req.head_sent:
+                self.conn.send(END, stream, tb.encode("utf-8", "replace"), flags=F_ABORT)
+            else:
+                self.conn.send(ERROR, stream, tb.encode("utf-8", "replace"))
+            if not isinstance(exc, Exception):
+                raise  # SystemExit, KeyboardInterrupt: let the worker die
+        finally:
+            try:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            except Exception:
+                self.log.exception("close() of the WSGI response iterable raised")
+            finally:
+                inp.close()
+                self.errors.flush()
+
+    def cancel_check(self, stream):
+        """Return a callable that raises Cancelled once Go cancelled `stream`."""
+        if self.threads > 1:
+            cancelled = self.cancelled
+
+            def check():
+                if stream in cancelled:
+                    raise Cancelled()
+
+            return check
+        conn = self.conn
+
+        def poll():
+            # Single-threaded: nothing else reads the socket, so look for a
+            # CANCEL frame without blocking. One select() per chunk.
+            if conn.pending():
+                frame = conn.read_frame()
+                if frame is None:
+                    os._exit(0)  # Go is gone
+                if frame[0] != CANCEL:
+                    raise RuntimeError("graft: unexpected frame %d while streaming" % frame[0])
+                if frame[2] == stream:
+                    raise Cancelled()
+                # A CANCEL for an earlier, finished response: stale, ignore.
+
+        return poll
+
+    def serve(self):
+        if self.threads > 1:
+            return self.serve_threaded()
+        conn = self.conn
+        while True:
+            frame = conn.read_frame()
+            if frame is None:
+                return
+            kind, flags, stream, payload = frame
+            if kind == REQ:
+                fd = conn.fds.pop(0) if flags & F_BODY_FD else -1
+                self.handle(stream, flags, payload, fd, self.cancel_check(stream))
+            # A CANCEL that arrives after the response ended is stale: ignore.
+
+    def serve_threaded(self):
+        """T threads run requests; this thread reads frames and routes CANCELs."""
+        jobs = queue.SimpleQueue()
+
+        def run():
+            while True:
+                job = jobs.get()
+                if job is None:
+                    return
+                stream, flags, payload, fd = job
+                self.cancelled.discard(stream)
+                try:
+                    self.handle(stream, flags, payload, fd, self.cancel_check(stream))
+                except BaseException:
+                    os._exit(1)  # SystemExit in a thread: the whole worker goes
+
+        for i in range(self.threads):
+            threading.Thread(target=run, name="graft-wsgi-%d" % i, daemon=True).start()
+        conn = self.conn
+        while True:
+            frame = conn.read_frame()
+            if frame is None:
+                return
+            kind, flags, stream, payload = frame
+            if kind == REQ:
+                fd = conn.fds.pop(0) if flags & F_BODY_FD else -1
+                jobs.put((stream, flags, payload, fd))
+            elif kind == CANCEL:
+                self.cancelled.add(stream)
+
+
+def load_app(spec):
+    """Import `module:attr.path` or `module:factory()`; the default attr is `application`."""
+    module, _, expr = spec.partition(":")
+    expr = expr or "application"
+    call = expr.endswith("()")
+    if call:
+        expr = expr[:-2]
+    __import__(module)
+    obj = sys.modules[module]
+    for part in expr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AttributeError("module %r has no attribute %r (app spec %r)" % (module, expr, spec)) from None
+    if call:
+        obj = obj()
+    if not callable(obj):
+        raise TypeError("app spec %r names a %s, which is not callable" % (spec, type(obj).__name__))
+    return obj
+
+
+def main():
+    # argv: app spec, threads, multiprocess (0/1), then extra sys.path entries.
+    spec, threads, multiprocess = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    for p in reversed(sys.argv[4:]):
+        sys.path.insert(0, p)
+    sock = socket.socket(fileno=3)
+    conn = Conn(sock)
+
+    # Python-level logging goes to Go as LOG frames; a fatal signal or a
+    # SIGUSR1 from Go (request timeout) dumps every thread's stack to stderr,
+    # which Go also logs.
+    root = logging.getLogger()
+    root.addHandler(GoLogHandler(conn))
+    log = logging.getLogger("graft.worker")
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Go decides when workers stop
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+
+    try:
+        app = load_app(spec)
+    except BaseException:
+        conn.send(FAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
+        sys.exit(3)
+    version = "%d.%d.%d" % sys.version_info[:3]
+    conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
+    try:
+        Worker(conn, app, threads, multiprocess, log).serve()
+    finally:
+        sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: Go has already moved on
+
+
+if __name__ == "__main__":
+    main()
