@@ -1,0 +1,52 @@
+package router
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+type fakeTarget struct{ http.Handler }
+
+func (fakeTarget) RouteTarget() Target { return TargetFallback }
+
+func TestInventory(t *testing.T) {
+	r := New()
+	r.Get("/users/{id}", reply("")).Name("user")
+	r.Handle("POST /users", reply(""))
+	r.Get("/strict", reply("")).Allow()
+	r.Route("/api", func(r *Router) {
+		r.With().Put("/items/{id}", reply("")).Name("item")
+	})
+	sub := New()
+	sub.Delete("/x", reply(""))
+	r.Mount("/admin", sub)
+	r.Mount("/legacy", fakeTarget{reply("")})
+	r.Mount("/static/", reply(""))
+	r.Fallback(reply(""))
+
+	want := []RouteInfo{
+		{Method: "GET", Pattern: "/users/{id}", Name: "user", Target: TargetGo},
+		{Method: "POST", Pattern: "/users", Target: TargetGo},
+		{Method: "GET", Pattern: "/strict", Target: TargetGo, Allow: true},
+		{Method: "PUT", Pattern: "/api/items/{id}", Name: "item", Target: TargetGo},
+		{Method: "DELETE", Pattern: "/admin/x", Target: TargetGo},
+		{Method: "*", Pattern: "/legacy/*", Target: TargetFallback},
+		{Method: "*", Pattern: "/static/*", Target: TargetGo},
+		{Method: "*", Pattern: "/*", Target: TargetFallback},
+	}
+	if got := r.Inventory(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", got, want)
+	}
+
+	h := NewHosts()
+	h.Host("api.example.com").Get("/a", reply(""))
+	h.Default(sub)
+	want = []RouteInfo{
+		{Host: "api.example.com", Method: "GET", Pattern: "/a", Target: TargetGo},
+		{Method: "DELETE", Pattern: "/x", Target: TargetGo},
+	}
+	if got := h.Inventory(); !reflect.DeepEqual(got, want) {
+		t.Errorf("hosts: got\n%+v\nwant\n%+v", got, want)
+	}
+}

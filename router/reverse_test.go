@@ -1,0 +1,112 @@
+package router
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+)
+
+// Tornado §1e items 44-46: URLSpecReverseTest, test_reverse_url and
+// test_decode_argument_plus, with chi patterns instead of regexps.
+func TestURL(t *testing.T) {
+	r := New()
+	r.Get("/favicon.ico", reply("")).Name("favicon")
+	r.Get("/api/v1/foo/{x}", reply("")).Name("v1")
+	r.Get("/api/v{n:[0-9]+}/foo/{x:[a-z]+}", reply("")).Name("vn")
+	r.Get("/api.v1/foo/{id:[0-9]+}/icon.png", reply("")).Name("icon")
+	r.Get("/decode_arg/{arg}", reply("")).Name("arg")
+	r.Get("/decode_all/*", reply("")).Name("all")
+	r.Get("/n/{id:[0-9]{1,3}}", reply("")).Name("braces")
+	r.Get("/file.{ext}", reply("")).Name("ext")
+	r.Route("/v2/{tenant}", func(r *Router) {
+		r.Get("/users/{id}", reply("")).Name("tenant-user")
+	})
+	sub := New()
+	sub.Get("/", reply("")).Name("admin")
+	sub.Get("/u/{id}", reply("")).Name("admin-user")
+	r.Mount("/admin", sub)
+
+	tests := []struct {
+		name  string
+		route string
+		pairs []string
+		want  string
+		err   error
+	}{
+		{"no params", "favicon", nil, "/favicon.ico", nil},
+		{"plain", "v1", []string{"x", "bar"}, "/api/v1/foo/bar", nil},
+		{"regexps", "vn", []string{"n", "2", "x", "bar"}, "/api/v2/foo/bar", nil},
+		{"regexp mismatch", "vn", []string{"n", "two", "x", "bar"}, "", ErrInvalidParam},
+		{"literal dots", "icon", []string{"id", strconv.Itoa(5)}, "/api.v1/foo/5/icon.png", nil},
+		{"ascii", "arg", []string{"arg", "foo"}, "/decode_arg/foo", nil},
+		{"number", "arg", []string{"arg", strconv.Itoa(42)}, "/decode_arg/42", nil},
+		{"latin-1 byte", "arg", []string{"arg", "\xe9"}, "/decode_arg/%E9", nil},
+		{"utf-8", "arg", []string{"arg", "é"}, "/decode_arg/%C3%A9", nil},
+		{"space and plus", "arg", []string{"arg", "1 + 1"}, "/decode_arg/1%20%2B%201", nil},
+		{"slash in param", "arg", []string{"arg", "a b/é"}, "/decode_arg/a%20b%2F%C3%A9", nil},
+		{"slash in catch-all", "all", []string{"*", "a b/é"}, "/decode_all/a%20b/%C3%A9", nil},
+		{"empty catch-all", "all", nil, "/decode_all/", nil},
+		{"reserved chars", "arg", []string{"arg", "?#%&="}, "/decode_arg/%3F%23%25%26%3D", nil},
+		{"unreserved chars", "arg", []string{"arg", "a-b._~"}, "/decode_arg/a-b._~", nil},
+		{"nested braces regexp", "braces", []string{"id", "123"}, "/n/123", nil},
+		{"nested braces mismatch", "braces", []string{"id", "1234"}, "", ErrInvalidParam},
+		{"mid-segment param", "ext", []string{"ext", "png"}, "/file.png", nil},
+		{"subrouter prefix", "tenant-user", []string{"tenant", "acme", "id", "7"}, "/v2/acme/users/7", nil},
+		{"mounted index", "admin", nil, "/admin/", nil},
+		{"mounted param", "admin-user", []string{"id", "7"}, "/admin/u/7", nil},
+		{"later value wins", "arg", []string{"arg", "a", "arg", "b"}, "/decode_arg/b", nil},
+		{"unknown name", "nope", nil, "", ErrUnknownRoute},
+		{"missing param", "arg", nil, "", ErrMissingParam},
+		{"empty param", "arg", []string{"arg", ""}, "", ErrInvalidParam},
+		{"unknown param", "arg", []string{"arg", "a", "typo", "b"}, "", ErrUnknownParam},
+		{"odd pairs", "arg", []string{"arg"}, "", ErrOddParams},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := r.URL(tc.route, tc.pairs...)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err: got %v, want %v", err, tc.err)
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// A mounted Router builds absolute paths too.
+	if got, _ := sub.URL("admin-user", "id", "1"); got != "/admin/u/1" {
+		t.Errorf("URL from the mounted Router: got %q, want %q", got, "/admin/u/1")
+	}
+}
+
+// Tornado §1e 46 and the round trip: the path built by URL routes back to
+// the route, and Param gives the original value.
+func TestParamRoundTrip(t *testing.T) {
+	var got string
+	r := New()
+	r.Get("/decode_arg/{arg}", func(_ http.ResponseWriter, req *http.Request) {
+		got = Param(req, "arg")
+	}).Name("arg")
+	for _, tc := range []struct{ path, want string }{
+		{"/decode_arg/1%20%2B%201", "1 + 1"},
+		{"/decode_arg/1%20+%201", "1 + 1"},
+		{"/decode_arg/a%2Fb", "a/b"},
+		{"/decode_arg/%25", "%"},
+		{"/decode_arg/%C3%A9", "é"},
+	} {
+		got = "<not routed>"
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.path, nil))
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestParseTemplateErrors(t *testing.T) {
+	for _, p := range []string{"/a/{id", "/a/{}", "/a/*/b", "/a/{id:(}"} {
+		if _, err := parseTemplate(p); err == nil {
+			t.Errorf("parseTemplate(%q): no error", p)
+		}
+	}
+}
