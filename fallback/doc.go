@@ -1,0 +1,35 @@
+// Package fallback is Tornado's FallbackHandler for graft: the handler that
+// receives every request the Go routes do not serve and passes it to the
+// old app.
+//
+// # Usage
+//
+// The app is any [http.Handler]: the in-process WSGI container of the wsgi
+// package, or an [httputil.ReverseProxy] to an existing gunicorn for teams
+// not ready to run Python in-process.
+//
+//	r := router.New()
+//	r.Get("/users", listUsers)                     // already in Go
+//	r.Fallback(&fallback.Handler{App: container}) // everything else
+//
+// # Mounting at a prefix
+//
+// An app mounted at a prefix must see it as SCRIPT_NAME, so that Flask's
+// url_for and Django's reverse build URLs under it:
+//
+//	r.Mount("/legacy", &fallback.Handler{App: container, Prefix: "/legacy"})
+//
+// For the WSGI container, the Handler only tells the container the prefix
+// (wsgi.WithMount): r.URL is not rewritten, the container splits SCRIPT_NAME
+// and PATH_INFO from the escaped path and decodes PATH_INFO once, and
+// REQUEST_URI keeps the original. For other apps, [Handler.StripPrefix]
+// strips the prefix from the request URL, as [http.StripPrefix] does, and
+// sets X-Forwarded-Prefix (werkzeug's ProxyFix(x_prefix=1)) and optionally
+// a SCRIPT_NAME header (gunicorn, from forwarded_allow_ips only).
+//
+// # Security
+//
+// With StripPrefix, the client's own X-Forwarded-Prefix and SCRIPT_NAME
+// headers are always removed, so a client cannot choose the prefix the app
+// sees.
+package fallback

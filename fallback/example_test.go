@@ -1,0 +1,37 @@
+package fallback_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+
+	"github.com/graft-dev/graft/fallback"
+	"github.com/graft-dev/graft/router"
+)
+
+// Teams not ready to run Python in-process keep gunicorn and put a reverse
+// proxy behind the fallback. Here the old app is mounted at /legacy.
+func ExampleHandler_reverseProxy() {
+	gunicorn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "python saw %s, prefix %s", r.URL.Path, r.Header.Get("X-Forwarded-Prefix"))
+	}))
+	defer gunicorn.Close()
+	target, _ := url.Parse(gunicorn.URL)
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
+
+	r := router.New()
+	r.Get("/users", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	r.Mount("/legacy", &fallback.Handler{App: proxy, Prefix: "/legacy", StripPrefix: true})
+
+	for _, p := range []string{"/users", "/legacy/blog/1"} {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest("GET", p, nil))
+		fmt.Println(p, "->", w.Body.String())
+	}
+	// Output:
+	// /users -> go
+	// /legacy/blog/1 -> python saw /blog/1, prefix /legacy
+}

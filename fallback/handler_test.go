@@ -1,0 +1,179 @@
+package fallback
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// seen is what a fake WSGI app observed about a request.
+type seen struct {
+	method, path, rawPath, requestURI, mount, body string
+}
+
+// fakeApp records what the container would be given.
+func fakeApp(got *seen) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		*got = seen{r.Method, r.URL.Path, r.URL.RawPath, r.RequestURI, wsgi.Mount(r.Context()), string(b)}
+		io.WriteString(w, "python")
+	}
+}
+
+// The SCRIPT_NAME/PATH_INFO split, as far as it is visible without Python:
+// the container gets the mount prefix through the context and the request
+// unchanged (Tornado §1e 47, 48).
+func TestMountPrefix(t *testing.T) {
+	var got seen
+	app := fakeApp(&got)
+	r := router.New()
+	r.Get("/users", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	r.Mount("/legacy", &Handler{App: app, Prefix: "/legacy/"})
+	r.Route("/api", func(r *router.Router) {
+		r.Get("/items/{id}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+		r.Mount("/old", &Handler{App: app, Prefix: "/api/old"})
+	})
+	r.Fallback(&Handler{App: app})
+
+	tests := []struct {
+		name, method, target string
+		want                 seen
+	}{
+		{"root fallback keeps the full path", "GET", "/app/x/%C3%A9?q=1",
+			seen{"GET", "/app/x/é", "", "/app/x/%C3%A9?q=1", "", ""}},
+		{"method mismatch", "POST", "/users",
+			seen{"POST", "/users", "", "/users", "", "body"}},
+		{"unknown method", "PROPFIND", "/users",
+			seen{"PROPFIND", "/users", "", "/users", "", "body"}},
+		{"mounted", "GET", "/legacy/a/b",
+			seen{"GET", "/legacy/a/b", "", "/legacy/a/b", "/legacy", ""}},
+		{"mount root", "GET", "/legacy",
+			seen{"GET", "/legacy", "", "/legacy", "/legacy", ""}},
+		{"escaped slash decoded once", "GET", "/legacy/x%2Fy",
+			seen{"GET", "/legacy/x/y", "/legacy/x%2Fy", "/legacy/x%2Fy", "/legacy", ""}},
+		{"invalid utf-8 passes", "GET", "/legacy/g/%FF",
+			seen{"GET", "/legacy/g/\xff", "", "/legacy/g/%FF", "/legacy", ""}},
+		{"mount in subrouter", "DELETE", "/api/old/z",
+			seen{"DELETE", "/api/old/z", "", "/api/old/z", "/api/old", ""}},
+		{"subrouter miss goes to root fallback", "GET", "/api/nope",
+			seen{"GET", "/api/nope", "", "/api/nope", "", ""}},
+		{"subrouter mismatch goes to root fallback", "PUT", "/api/items/1",
+			seen{"PUT", "/api/items/1", "", "/api/items/1", "", "body"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got = seen{}
+			var body io.Reader
+			if tc.want.body != "" {
+				body = bytes.NewBufferString(tc.want.body)
+			}
+			d := &router.Dispatch{}
+			req := httptest.NewRequest(tc.method, tc.target, body)
+			req = req.WithContext(router.WithDispatch(req.Context(), d))
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if w.Body.String() != "python" {
+				t.Fatalf("got body %q, want %q", w.Body.String(), "python")
+			}
+			if got != tc.want {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+			if !d.Fallback {
+				t.Errorf("Dispatch.Fallback not set")
+			}
+		})
+	}
+}
+
+// StripPrefix serves a reverse proxy to an existing gunicorn.
+func TestStripPrefixProxy(t *testing.T) {
+	type upstream struct{ uri, prefix, script string }
+	var got upstream
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = upstream{r.RequestURI, r.Header.Get("X-Forwarded-Prefix"), r.Header.Get("Script_name")}
+	}))
+	defer backend.Close()
+	u, _ := url.Parse(backend.URL)
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }}
+	h := &Handler{App: proxy, Prefix: "/legacy", StripPrefix: true, ScriptNameHeader: true}
+
+	tests := []struct {
+		name, target string
+		spoof        bool
+		want         upstream
+	}{
+		{"strip", "/legacy/a/b?x=1", false, upstream{"/a/b?x=1", "/legacy", "/legacy"}},
+		{"root", "/legacy", false, upstream{"/", "/legacy", "/legacy"}},
+		{"escaped slash stays encoded", "/legacy/x%2Fy", false, upstream{"/x%2Fy", "/legacy", "/legacy"}},
+		{"not at a segment boundary", "/legacyx", true, upstream{"/legacyx", "", ""}},
+		{"outside the prefix", "/other", true, upstream{"/other", "", ""}},
+		{"spoofed headers replaced", "/legacy/a", true, upstream{"/a", "/legacy", "/legacy"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got = upstream{}
+			req := httptest.NewRequest("GET", tc.target, nil)
+			if tc.spoof {
+				req.Header.Set("X-Forwarded-Prefix", "/evil")
+				req.Header["SCRIPT_NAME"] = []string{"/evil"}
+				req.Header.Set("Script_name", "/evil")
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+			if tc.spoof && req.Header.Get("X-Forwarded-Prefix") != "/evil" {
+				t.Errorf("the caller's request was modified")
+			}
+		})
+	}
+}
+
+func TestMisconfigured(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	for _, tc := range []struct {
+		name string
+		h    *Handler
+		err  error
+	}{
+		{"nil app", &Handler{Logger: logger}, ErrNoApp},
+		{"relative prefix", &Handler{App: http.NotFoundHandler(), Prefix: "legacy", Logger: logger}, ErrBadPrefix},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			tc.h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+			if w.Code != http.StatusBadGateway {
+				t.Errorf("got %d, want 502", w.Code)
+			}
+			var got error
+			tc.h.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) { got = err }
+			tc.h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+			if !errors.Is(got, tc.err) {
+				t.Errorf("ErrorHandler got %v, want %v", got, tc.err)
+			}
+		})
+	}
+	if !bytes.Contains(logs.Bytes(), []byte("fallback: misconfigured")) {
+		t.Errorf("nothing logged: %q", logs.String())
+	}
+}
+
+func TestInventoryTarget(t *testing.T) {
+	r := router.New()
+	r.Mount("/legacy", &Handler{App: http.NotFoundHandler(), Prefix: "/legacy"})
+	inv := r.Inventory()
+	if len(inv) != 1 || inv[0].Target != router.TargetFallback || inv[0].Pattern != "/legacy/*" {
+		t.Errorf("got %+v", inv)
+	}
+}
