@@ -1,0 +1,112 @@
+package middleware
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httplog/v3"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// Attribute keys added by [AccessLog] to httplog's request line.
+const (
+	AttrRequestID = "request.id"   // the id set by RequestID
+	AttrRoute     = "http.route"   // the route pattern, or "fallback"
+	AttrTarget    = "graft.target" // "go", "wsgi" or "fallback"
+	AttrWorker    = "graft.worker" // pid of the Python worker, when one ran
+	AttrQueued    = "graft.queued" // time spent waiting for a worker
+)
+
+// DefaultLogOptions returns the httplog options [AccessLog] uses when given
+// nil: level Info, the ECS schema, panics recovered (500 unless a status
+// was sent), Content-Type and Origin request headers and the Content-Type
+// response header logged, no bodies. Remember that httplog applies its
+// own defaults only to a nil *Options: start from this when customising.
+func DefaultLogOptions() *httplog.Options {
+	return &httplog.Options{
+		Level:              slog.LevelInfo,
+		Schema:             httplog.SchemaECS,
+		RecoverPanics:      true,
+		LogRequestHeaders:  []string{"Content-Type", "Origin"},
+		LogResponseHeaders: []string{"Content-Type"},
+	}
+}
+
+// AccessLog returns a middleware that writes one line per request to
+// logger (slog.Default() if nil) with httplog, whether Go or Python served
+// it: method, path, status, bytes and duration from httplog, plus the
+// request id, the route pattern ("fallback" for the fallback), the target
+// ("go", "wsgi" for the WSGI container, "fallback" for another fallback
+// such as a reverse proxy), and for the container the worker pid and the
+// queueing time. o is copied, never modified; nil means
+// [DefaultLogOptions]. With RecoverPanics (the default) it is also the
+// panic recovery: do not add chi's Recoverer.
+//
+// Install it with [router.Router.Use], so that the route pattern is known,
+// after [RequestID]. It does not set httplog's LogExtraAttrs (which would
+// buffer every request body, uploads to Python included); attributes go
+// through httplog.SetAttrs.
+func AccessLog(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.Handler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if o == nil {
+		o = DefaultLogOptions()
+	}
+	opts := *o
+	requestLogger := httplog.RequestLogger(logger, &opts)
+	return func(next http.Handler) http.Handler {
+		return requestLogger(annotate(next))
+	}
+}
+
+// requestState is the per-request record that the router and the WSGI
+// container fill in for the access log.
+type requestState struct {
+	trace    wsgi.Trace
+	dispatch router.Dispatch
+}
+
+// annotate runs inside httplog: it gives the router and the container
+// somewhere to report, and adds the attributes once the request is served,
+// even when it panics.
+func annotate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &requestState{}
+		ctx := wsgi.WithTrace(r.Context(), &st.trace)
+		ctx = router.WithDispatch(ctx, &st.dispatch)
+		defer func() {
+			httplog.SetAttrs(ctx, st.attrs(r)...)
+		}()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (st *requestState) attrs(r *http.Request) []slog.Attr {
+	attrs := make([]slog.Attr, 0, 5)
+	if id := RequestIDFromContext(r.Context()); id != "" {
+		attrs = append(attrs, slog.String(AttrRequestID, id))
+	}
+	route, target := "", "go"
+	switch {
+	case st.trace.Served:
+		route, target = "fallback", "wsgi"
+	case st.dispatch.Fallback:
+		route, target = "fallback", "fallback"
+	default:
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			route = rctx.RoutePattern()
+		}
+	}
+	attrs = append(attrs, slog.String(AttrRoute, route), slog.String(AttrTarget, target))
+	if st.trace.Served {
+		if st.trace.Worker != 0 {
+			attrs = append(attrs, slog.Int(AttrWorker, st.trace.Worker))
+		}
+		attrs = append(attrs, slog.Duration(AttrQueued, st.trace.Queued))
+	}
+	return attrs
+}

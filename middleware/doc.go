@@ -1,0 +1,41 @@
+// Package middleware holds graft's request middlewares: request ids,
+// access logs, trusted proxies and the identity handoff to the Python app.
+// Each is a plain func(http.Handler) http.Handler, usable with chi's Use and
+// With; [Stack] puts the usual ones together in the right order.
+//
+// # Trusted proxies
+//
+// [TrustProxies] honours X-Forwarded-For, X-Forwarded-Proto,
+// X-Forwarded-Host and RFC 7239 Forwarded only when the socket peer is in
+// the configured [Proxies], and sets r.RemoteAddr, r.Host and the scheme
+// ([Scheme], wsgi.url_scheme) for Go and Python alike. Without
+// configuration nothing is trusted.
+//
+// # Request ids
+//
+// [RequestID] gives each request a UUIDv7, sent back as X-Request-ID,
+// readable with [RequestIDFromContext] (and chi's middleware.GetReqID), and
+// passed to Python as HTTP_X_REQUEST_ID and graft.request_id. An incoming
+// id is kept only from a trusted proxy and when [ValidRequestID] accepts
+// it.
+//
+// # Access logs
+//
+// [AccessLog] writes one line per request with [github.com/go-chi/httplog/v3]
+// on log/slog, whether Go or Python served it, with the request id, the
+// route pattern, the target (go, wsgi, fallback), the Python worker,
+// status, bytes and duration. It also recovers panics.
+//
+// # Identity handoff
+//
+// Go middleware that authenticated a user passes it to Python as
+// REMOTE_USER with [WithRemoteUser], and other facts as graft.* environ
+// keys with [WithEnviron]. Clients cannot set these keys: headers only ever
+// become HTTP_* keys.
+//
+// # Order
+//
+//	r.Use(middleware.Stack(middleware.Options{Proxies: proxies}))
+//	// = TrustProxies(proxies), RequestID(proxies), AccessLog(nil, nil)
+//	r.Use(authenticate) // may call WithRemoteUser
+package middleware

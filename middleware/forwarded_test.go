@@ -1,0 +1,87 @@
+package middleware
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestResolveForwarding(t *testing.T) {
+	p := MustParseProxies("10.0.0.0/8", "192.168.1.1", "fd00::/8")
+	tests := []struct {
+		name    string
+		headers map[string][]string
+		client  string // "" = none
+		proto   string
+		host    string
+	}{
+		{"none", nil, "", "", ""},
+		{"xff single", map[string][]string{"X-Forwarded-For": {"203.0.113.7"}}, "203.0.113.7:0", "", ""},
+		{"xff skips trusted hops", map[string][]string{"X-Forwarded-For": {"203.0.113.7, 10.0.0.2, 192.168.1.1"}}, "203.0.113.7:0", "", ""},
+		{"xff spoofed left part ignored", map[string][]string{"X-Forwarded-For": {"1.1.1.1, 203.0.113.7, 10.0.0.2"}}, "203.0.113.7:0", "", ""},
+		{"xff several lines", map[string][]string{"X-Forwarded-For": {"1.1.1.1, 203.0.113.7", "10.0.0.2"}}, "203.0.113.7:0", "", ""},
+		{"xff all trusted: leftmost", map[string][]string{"X-Forwarded-For": {"10.1.1.1, 10.0.0.2"}}, "10.1.1.1:0", "", ""},
+		{"xff garbage stops the walk", map[string][]string{"X-Forwarded-For": {"evil, 10.0.0.3"}}, "10.0.0.3:0", "", ""},
+		{"xff garbage only", map[string][]string{"X-Forwarded-For": {"not-an-ip"}}, "", "", ""},
+		{"xff with port", map[string][]string{"X-Forwarded-For": {"203.0.113.7:4711"}}, "203.0.113.7:4711", "", ""},
+		{"xff ipv6", map[string][]string{"X-Forwarded-For": {"2001:db8::1, fd00::1"}}, "[2001:db8::1]:0", "", ""},
+		{"xff mapped ipv4", map[string][]string{"X-Forwarded-For": {"::ffff:203.0.113.7"}}, "203.0.113.7:0", "", ""},
+		{"xfp and xfh", map[string][]string{
+			"X-Forwarded-For": {"203.0.113.7"}, "X-Forwarded-Proto": {"HTTPS"}, "X-Forwarded-Host": {"www.example.com:8443"},
+		}, "203.0.113.7:0", "https", "www.example.com:8443"},
+		{"xfp rightmost wins", map[string][]string{"X-Forwarded-Proto": {"http, https"}}, "", "https", ""},
+		{"xfp invalid", map[string][]string{"X-Forwarded-Proto": {"javascript"}}, "", "", ""},
+		{"xfh invalid", map[string][]string{"X-Forwarded-Host": {"evil.com/path"}}, "", "", ""},
+		{"xfh injection", map[string][]string{"X-Forwarded-Host": {"a.com\r\nX: y"}}, "", "", ""},
+		{"forwarded", map[string][]string{"Forwarded": {`for=203.0.113.7;proto=https;host=example.com`}}, "203.0.113.7:0", "https", "example.com"},
+		{"forwarded wins over xff", map[string][]string{
+			"Forwarded": {`for=203.0.113.7`}, "X-Forwarded-For": {"198.51.100.1"},
+		}, "203.0.113.7:0", "", ""},
+		{"forwarded quoted ipv6 with port", map[string][]string{"Forwarded": {`for="[2001:db8:cafe::17]:4711"`}}, "[2001:db8:cafe::17]:4711", "", ""},
+		{"forwarded chain", map[string][]string{"Forwarded": {`for=1.1.1.1, for=203.0.113.7;proto=https, for=10.0.0.2;proto=http`}}, "203.0.113.7:0", "https", ""},
+		{"forwarded proto from nearer hop", map[string][]string{"Forwarded": {`for=203.0.113.7, for=10.0.0.2;proto=https;host=h.example`}}, "203.0.113.7:0", "https", "h.example"},
+		{"forwarded case-insensitive names", map[string][]string{"Forwarded": {`For=203.0.113.7;PROTO=https`}}, "203.0.113.7:0", "https", ""},
+		{"forwarded several lines", map[string][]string{"Forwarded": {`for=1.1.1.1`, `for=203.0.113.7`}}, "203.0.113.7:0", "", ""},
+		{"forwarded unknown stops", map[string][]string{"Forwarded": {`for=1.1.1.1, for=unknown, for=10.0.0.2`}}, "10.0.0.2:0", "", ""},
+		{"forwarded obfuscated stops", map[string][]string{"Forwarded": {`for=_hidden, for=10.0.0.2`}}, "10.0.0.2:0", "", ""},
+		{"forwarded syntax error stops", map[string][]string{"Forwarded": {`for=1.1.1.1;;=x, for=10.0.0.2`}}, "10.0.0.2:0", "", ""},
+		{"forwarded unclosed quote", map[string][]string{"Forwarded": {`for="1.1.1.1`}}, "", "", ""},
+		{"forwarded escaped quote", map[string][]string{"Forwarded": {`for="1.1.1.1\"x", for=10.0.0.2`}}, "10.0.0.2:0", "", ""},
+		{"forwarded comma in quotes", map[string][]string{"Forwarded": {`for=203.0.113.7;host="a,b"`}}, "203.0.113.7:0", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := resolveForwarding(http.Header(tc.headers), p)
+			client := ""
+			if f.client.IsValid() {
+				client = f.client.String()
+			}
+			if client != tc.client || f.proto != tc.proto || f.host != tc.host {
+				t.Errorf("got (%q, %q, %q), want (%q, %q, %q)", client, f.proto, f.host, tc.client, tc.proto, tc.host)
+			}
+		})
+	}
+}
+
+func TestParseProxies(t *testing.T) {
+	p, err := ParseProxies("10.0.0.0/8", " 127.0.0.1 ", "::1", "::ffff:172.16.0.0/108")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"10.1.2.3": true, "11.0.0.1": false, "127.0.0.1": true, "::ffff:127.0.0.1": true,
+		"::1": true, "::2": false, "172.16.5.5": true, "172.32.0.1": false,
+	} {
+		if got := p.Contains(remoteAddr(addr)); got != want {
+			t.Errorf("Contains(%s): got %v, want %v", addr, got, want)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "nope", "::ffff:1.2.3.4/64"} {
+		if _, err := ParseProxies(bad); err == nil {
+			t.Errorf("ParseProxies(%q): no error", bad)
+		}
+	}
+	var none *Proxies
+	if none.Contains(remoteAddr("127.0.0.1")) {
+		t.Errorf("nil Proxies trusts")
+	}
+}
