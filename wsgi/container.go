@@ -3,6 +3,7 @@ package wsgi
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -14,9 +15,10 @@ import (
 // it can serve production traffic. Create it with New; it is ready to serve
 // when New returns. Stop it with Shutdown.
 type Container struct {
-	cfg Config
-	tr  Transport
-	log *slog.Logger
+	cfg   Config
+	tr    Transport
+	log   *slog.Logger
+	pairs pairsPool
 }
 
 var _ http.Handler = (*Container)(nil)
@@ -88,23 +90,40 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err, "")
 		return
 	}
-	pairs := environ(make([]string, 0, 64), r, c.cfg.ScriptName+Mount(ctx), n)
+	if file != nil {
+		defer file.Close()
+	}
+	pairs := c.pairs.get()
+	defer c.pairs.put(pairs)
+	*pairs = environ(*pairs, r, c.cfg.ScriptName+Mount(ctx), n)
+	req := &Request{Env: *pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout}
 	queued := time.Now()
-	ex, err := c.tr.Start(ctx, &Request{Env: pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout})
-	if trace != nil {
-		trace.Queued = time.Since(queued)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return // the client left while queued: nobody to answer
+	for attempt := 1; ; attempt++ {
+		ex, err := c.tr.Start(ctx, req)
+		if trace != nil {
+			trace.Queued = time.Since(queued)
 		}
-		c.fail(w, r, err, "")
-		return
+		if err != nil {
+			if ctx.Err() != nil {
+				return // the client left while queued: nobody to answer
+			}
+			c.fail(w, r, err, "")
+			return
+		}
+		if trace != nil {
+			trace.Worker = ex.Worker()
+		}
+		if !c.respond(w, r, ex, attempt < 3) {
+			return
+		}
+		// The worker died before starting the request: try another.
+		if file != nil {
+			if _, err := file.Seek(0, io.SeekStart); err != nil {
+				c.fail(w, r, err, "")
+				return
+			}
+		}
 	}
-	if trace != nil {
-		trace.Worker = ex.Worker()
-	}
-	c.respond(w, r, ex)
 }
 
 // fail answers r through the error handler, logging why.

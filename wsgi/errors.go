@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -27,6 +28,10 @@ var (
 	// ErrProtocol: a worker sent something graft cannot parse (502).
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
 )
+
+// errNotStarted: the worker died before it began the request, which can
+// therefore be sent to another worker.
+var errNotStarted = fmt.Errorf("%w before starting the request", ErrWorkerDied)
 
 // StatusOf returns the HTTP status for an error from the container: the
 // status listed with each Err* value, 502 for anything else.

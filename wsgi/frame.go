@@ -9,8 +9,8 @@ import (
 // Frame types. Go sends the first group, workers the second; keep in sync
 // with worker.py.
 const (
-	frameReq    byte = 1  // environ block + inline body (or a body fd)
-	frameCancel byte = 2  // the client went away: stop iterating
+	frameReq    byte = 1 // environ block + inline body (or a body fd)
+	frameCancel byte = 2 // the client went away: stop iterating
 
 	frameReady byte = 16 // the app is imported: pid \0 version \0 executable
 	frameFail  byte = 17 // the app could not be imported: traceback

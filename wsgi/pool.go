@@ -19,14 +19,16 @@ type pool struct {
 	spawn func(*exec.Cmd) error
 	sp    *spawner
 
-	mu      sync.Mutex
-	procs   map[*proc]bool
-	idle    []*proc     // one entry per free slot; the most recently freed last
-	waiters []chan *proc // requests waiting for a slot, oldest first
-	closed  bool
-	active  sync.WaitGroup // requests holding a slot
-	backoff time.Duration
-	stopped chan struct{} // closed when shutdown starts
+	mu       sync.Mutex
+	procs    map[*proc]bool
+	list     []*proc      // the procs in service, in start order
+	waiters  []chan *proc // requests waiting for a slot, oldest first
+	prefetch bool         // allow one prefetched request per fast worker
+	bufs     bufPool
+	closed   bool
+	active   sync.WaitGroup // requests holding a slot
+	backoff  time.Duration
+	stopped  chan struct{} // closed when shutdown starts
 }
 
 var _ Transport = (*pool)(nil)
@@ -35,11 +37,12 @@ var _ Transport = (*pool)(nil)
 // app. If any cannot, it stops them all and returns the Python error.
 func newPool(cfg Config) (*pool, error) {
 	pl := &pool{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		procs:   make(map[*proc]bool),
-		stopped: make(chan struct{}),
-		sp:      newSpawner(),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		procs:    make(map[*proc]bool),
+		stopped:  make(chan struct{}),
+		sp:       newSpawner(),
+		prefetch: true,
 	}
 	pl.spawn = pl.sp.start
 	type result struct {
@@ -111,8 +114,8 @@ func (pl *pool) startAndWait() (*proc, error) {
 // addLocked puts a ready worker into service.
 func (pl *pool) addLocked(p *proc) {
 	pl.procs[p] = true
-	for i := 0; i < pl.cfg.Threads; i++ {
-		pl.releaseLocked(p)
+	pl.list = append(pl.list, p)
+	for pl.handOffLocked() {
 	}
 }
 
@@ -120,26 +123,52 @@ func (pl *pool) addLocked(p *proc) {
 func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 	p, err := pl.acquire(ctx)
 	if err != nil {
-		if req.BodyFile != nil {
-			req.BodyFile.Close()
-		}
 		return nil, err
 	}
 	return p.send(req)
 }
 
-// acquire takes a free slot, waiting in the queue if none is free.
+// pickLocked takes a slot on the worker that should get the next request,
+// or returns nil when all are full. A worker with a free thread is
+// preferred (the least busy); failing that, a request may be prefetched:
+// queued in the socket of a busy worker whose requests are fast, so that
+// the worker finds its next request waiting instead of sleeping until Go
+// sends it (NGINX Unit's trick). Slow apps get no prefetch, so that no
+// request waits behind a slow one.
+func (pl *pool) pickLocked() *proc {
+	var best *proc
+	for _, p := range pl.list {
+		if p.retired.Load() {
+			continue
+		}
+		if best == nil || p.inflight < best.inflight {
+			best = p
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	limit := pl.cfg.Threads
+	if pl.prefetch && best.fast() {
+		limit++
+	}
+	if best.inflight >= limit {
+		return nil
+	}
+	best.inflight++
+	pl.active.Add(1)
+	return best
+}
+
+// acquire takes a slot on a worker, waiting in the queue if none is free.
 func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
 		return nil, ErrClosed
 	}
-	for len(pl.idle) > 0 {
-		p := pl.idle[len(pl.idle)-1]
-		pl.idle = pl.idle[:len(pl.idle)-1]
-		if pl.usableLocked(p) {
-			pl.active.Add(1)
+	if len(pl.waiters) == 0 {
+		if p := pl.pickLocked(); p != nil {
 			pl.mu.Unlock()
 			return p, nil
 		}
@@ -157,7 +186,7 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	var err error
 	select {
 	case p := <-ch:
-		return p, nil // release counted it active
+		return p, nil
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-t.C:
@@ -175,65 +204,55 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	pl.mu.Unlock()
 	select {
 	case p := <-ch: // handed a slot while giving up: pass it on
-		pl.active.Done()
 		pl.release(p)
 	default:
 	}
 	return nil, err
 }
 
-// usableLocked reports whether p can take a request.
-func (pl *pool) usableLocked(p *proc) bool {
-	if !pl.procs[p] {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.retired
-}
-
-// release returns a slot of p, handing it to the oldest waiter if any.
+// release frees a slot of p and hands free slots to waiting requests.
 func (pl *pool) release(p *proc) {
 	pl.mu.Lock()
-	pl.active.Done()
-	pl.releaseLocked(p)
+	if pl.procs[p] { // else gone() has given its slots back
+		p.inflight--
+		pl.active.Done()
+	}
+	for pl.handOffLocked() {
+	}
 	pl.mu.Unlock()
 }
 
-func (pl *pool) releaseLocked(p *proc) {
-	if !pl.usableLocked(p) {
-		return
+// handOffLocked gives a free slot to the oldest waiting request, if both
+// exist.
+func (pl *pool) handOffLocked() bool {
+	if len(pl.waiters) == 0 {
+		return false
 	}
-	if len(pl.waiters) > 0 {
-		ch := pl.waiters[0]
-		pl.waiters = pl.waiters[1:]
-		pl.active.Add(1)
-		ch <- p
-		return
+	p := pl.pickLocked()
+	if p == nil {
+		return false
 	}
-	pl.idle = append(pl.idle, p)
+	ch := pl.waiters[0]
+	pl.waiters = pl.waiters[1:]
+	ch <- p
+	return true
 }
 
 // gone removes a dead worker and starts its replacement.
 func (pl *pool) gone(p *proc, err error) {
 	pl.mu.Lock()
 	delete(pl.procs, p)
-	p.mu.Lock()
-	inflight := len(p.streams)
-	p.streams = nil
-	p.mu.Unlock()
-	// The dead worker's in-flight requests end through p.dead; their
-	// slots are counted as released here.
-	for i := 0; i < inflight; i++ {
-		pl.active.Done()
-	}
-	kept := pl.idle[:0]
-	for _, q := range pl.idle {
-		if q != p {
-			kept = append(kept, q)
+	for i, q := range pl.list {
+		if q == p {
+			pl.list = append(pl.list[:i], pl.list[i+1:]...)
+			break
 		}
 	}
-	pl.idle = kept
+	// The dead worker's in-flight requests end through p.dead; their
+	// slots are given back here.
+	for ; p.inflight > 0; p.inflight-- {
+		pl.active.Done()
+	}
 	closed := pl.closed
 	pl.mu.Unlock()
 	if closed {

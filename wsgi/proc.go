@@ -33,8 +33,12 @@ type proc struct {
 	mu      sync.Mutex
 	streams map[uint16]*stream
 	nextID  uint16
-	free    int  // free request slots (threads)
-	retired bool // takes no new requests (dying or shutting down)
+	seq     uint64 // requests sent so far
+	running uint64 // at death: seq of the oldest unfinished request
+
+	inflight int          // requests sent and not finished; guarded by pool.mu
+	retired  atomic.Bool  // takes no new requests (dying or shutting down)
+	ewma     atomic.Int64 // smoothed request time in ns, for the prefetch gate
 
 	ready    chan error    // startup result: nil once READY, else why not
 	dead     chan struct{} // closed when the worker is gone
@@ -123,7 +127,6 @@ func (pl *pool) startProc() (*proc, error) {
 		conn:    conn,
 		started: time.Now(),
 		streams: make(map[uint16]*stream),
-		free:    cfg.Threads,
 		ready:   make(chan error, 1),
 		dead:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -155,7 +158,7 @@ func (p *proc) logOutput(r *os.File) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		p.log.Info(sc.Text(), slog.String("stream", "stderr"))
+		p.log.Info(sc.Text(), slog.String("stream", "stdio"))
 	}
 }
 
@@ -277,6 +280,9 @@ func (p *proc) stream(id uint16) *stream {
 
 // done ends stream s with its final part and frees its slot.
 func (p *proc) done(s *stream, final Part) {
+	d := int64(time.Since(s.start))
+	old := p.ewma.Load()
+	p.ewma.Store(old - old/8 + d/8)
 	s.finish(final)
 	p.mu.Lock()
 	delete(p.streams, s.id)
@@ -289,12 +295,6 @@ func (p *proc) done(s *stream, final Part) {
 // caller holds one of p's free slots.
 func (p *proc) send(req *Request) (*stream, error) {
 	p.mu.Lock()
-	if p.streams == nil {
-		// The worker died between acquire and send; Next reports it.
-		p.mu.Unlock()
-		p.pool.active.Done()
-		return &stream{proc: p, parts: make(chan Part), gone: make(chan struct{})}, nil
-	}
 	for {
 		p.nextID++
 		if _, busy := p.streams[p.nextID]; !busy {
@@ -304,18 +304,20 @@ func (p *proc) send(req *Request) (*stream, error) {
 	s := &stream{
 		id:    p.nextID,
 		proc:  p,
-		parts: make(chan Part, 64),
+		parts: make(chan Part, 4),
 		space: make(chan struct{}, 1),
 		gone:  make(chan struct{}),
 		start: time.Now(),
 	}
+	p.seq++
+	s.seq = p.seq
 	p.streams[s.id] = s
 	p.mu.Unlock()
 
 	var flags byte
-	buf := getBuf()
-	defer putBuf(buf)
-	b := append((*buf)[:0], make([]byte, frameHeaderSize+4)...)
+	buf := p.pool.bufs.get()
+	defer p.pool.bufs.put(buf)
+	b := append((*buf)[:0], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // header, env length
 	b, lp := appendEnv(b, req.Env)
 	if lp {
 		flags |= flagEnvLP
@@ -323,7 +325,6 @@ func (p *proc) send(req *Request) (*stream, error) {
 	binary.LittleEndian.PutUint32(b[frameHeaderSize:], uint32(len(b)-frameHeaderSize-4))
 	if req.BodyFile != nil {
 		flags |= flagBodyFD
-		defer req.BodyFile.Close()
 	} else {
 		b = append(b, req.Body...)
 	}
@@ -390,11 +391,14 @@ func (p *proc) timeout(s *stream) {
 }
 
 // retire stops p from taking new requests.
-func (p *proc) retire() {
-	p.mu.Lock()
-	p.retired = true
-	p.mu.Unlock()
-}
+func (p *proc) retire() { p.retired.Store(true) }
+
+// prefetchBelow is the smoothed request time under which a worker may get
+// a prefetched request.
+const prefetchBelow = 10 * time.Millisecond
+
+// fast reports whether p's requests are quick enough to prefetch for.
+func (p *proc) fast() bool { return time.Duration(p.ewma.Load()) < prefetchBelow }
 
 // kill stops the process now.
 func (p *proc) kill() {
@@ -409,6 +413,14 @@ func (p *proc) kill() {
 // the reason. In-flight requests see it through p.dead.
 func (p *proc) die(err error) {
 	p.retire()
+	p.mu.Lock()
+	// Anything sent after the oldest unfinished request never started.
+	// With none unfinished, anything sent after the last one never did.
+	p.running = p.seq
+	for _, s := range p.streams {
+		p.running = min(p.running, s.seq)
+	}
+	p.mu.Unlock()
 	close(p.dead)
 	p.conn.Close()
 	select {

@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,8 +9,10 @@ import (
 	"strconv"
 )
 
-// respond copies the app's response from ex to w.
-func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange) {
+// respond copies the app's response from ex to w. If the worker died
+// before starting the request and retry is true, it writes nothing and
+// returns true, so that the request can be sent again.
+func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool) (retried bool) {
 	ctx := r.Context()
 	var (
 		headerSent bool
@@ -22,7 +25,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange)
 		if err != nil {
 			// The client went away: stop the app, close() its iterable.
 			ex.Cancel()
-			return
+			return false
 		}
 		switch p.Kind {
 		case PartResponse, PartHead:
@@ -30,7 +33,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange)
 			if err != nil {
 				ex.Cancel()
 				c.fail(w, r, fmt.Errorf("%w: %v", ErrProtocol, err), "")
-				return
+				return false
 			}
 			if p.Kind == PartResponse {
 				if declared < 0 && bodyAllowed(code) && (r.Method != http.MethodHead || len(p.Data) > 0) {
@@ -40,7 +43,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange)
 				w.WriteHeader(code)
 				n, _ := w.Write(p.Data)
 				c.checkLength(r, declared, int64(n))
-				return
+				return false
 			}
 			w.WriteHeader(code)
 			headerSent = true
@@ -49,7 +52,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange)
 			written += int64(n)
 			if err != nil {
 				ex.Cancel()
-				return
+				return false
 			}
 			if flusher != nil && len(p.Data) > 0 {
 				flusher.Flush()
@@ -59,16 +62,19 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange)
 			written += n
 			if err != nil {
 				ex.Cancel()
-				return
+				return false
 			}
 		case PartEnd:
+			if retry && !headerSent && errors.Is(p.Err, errNotStarted) {
+				return true
+			}
 			if p.Err == nil {
 				c.checkLength(r, declared, written)
-				return
+				return false
 			}
 			if !headerSent {
 				c.fail(w, r, p.Err, p.Traceback)
-				return
+				return false
 			}
 			c.log.Error("wsgi: response failed after headers were sent; aborting the connection",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),

@@ -12,6 +12,7 @@ import (
 // goroutine takes them with Next.
 type stream struct {
 	id   uint16
+	seq  uint64 // order of sending on the worker
 	proc *proc
 
 	parts chan Part
@@ -22,6 +23,7 @@ type stream struct {
 	gone     chan struct{} // closed by Cancel: discard the rest
 	goneOnce sync.Once
 	timedOut atomic.Bool
+	answered atomic.Bool // a frame of the response arrived
 	timer    *time.Timer
 	start    time.Time
 }
@@ -42,6 +44,11 @@ func (s *stream) Next(ctx context.Context) (Part, error) {
 		}
 		if s.timedOut.Load() {
 			return Part{Kind: PartEnd, Err: ErrTimeout}, nil
+		}
+		if s.proc.pool.cfg.Threads == 1 && !s.answered.Load() && s.seq > s.proc.running {
+			// Single-threaded workers run requests in order: one sent
+			// after the request that was running never started.
+			return Part{Kind: PartEnd, Err: errNotStarted}, nil
 		}
 		return Part{Kind: PartEnd, Err: ErrWorkerDied}, nil
 	case <-ctx.Done():
@@ -72,6 +79,7 @@ func (s *stream) Cancel() {
 // buffer is pending. It returns false if the request was cancelled, in
 // which case the part is dropped (and a file in it closed).
 func (s *stream) push(p Part, limit int64) bool {
+	s.answered.Store(true)
 	select {
 	case <-s.gone:
 		if p.File != nil {
@@ -103,6 +111,7 @@ func (s *stream) push(p Part, limit int64) bool {
 
 // finish delivers the final part of the response.
 func (s *stream) finish(p Part) {
+	s.answered.Store(true)
 	if s.timer != nil {
 		s.timer.Stop()
 	}

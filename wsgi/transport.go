@@ -26,7 +26,8 @@ type Request struct {
 	Env []string
 	// Body is the request body when it is small enough to be inline.
 	Body []byte
-	// BodyFile is a spooled body, read from offset 0; the transport closes it.
+	// BodyFile is a spooled body, read from offset 0. The caller closes it
+	// once the exchange has ended.
 	BodyFile *os.File
 	// Timeout bounds the app's time on the request; <= 0 means none.
 	Timeout time.Duration

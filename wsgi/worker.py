@@ -20,6 +20,7 @@ The worker exits when its socket reaches EOF, i.e. when Go goes away.
 """
 
 import array
+import collections
 import faulthandler
 import io
 import logging
@@ -118,7 +119,10 @@ class Conn:
         return True
 
     def read_frame(self):
-        """Return (type, flags, stream, payload bytes), or None on EOF."""
+        """Return (type, flags, stream, payload, fd), or None on EOF.
+
+        fd is the descriptor a REQ frame with F_BODY_FD carries, else -1.
+        """
         while self.end - self.start < 8:
             if not self._fill():
                 return None
@@ -133,7 +137,10 @@ class Conn:
                 return None
         payload = bytes(self.buf[self.start + 8 : self.start + need])
         self.start += need
-        return kind, flags, stream, payload
+        fd = -1
+        if kind == REQ and flags & F_BODY_FD:
+            fd = self.fds.pop(0)
+        return kind, flags, stream, payload, fd
 
     def pending(self):
         """True when a frame (or part of one) is waiting to be read."""
@@ -401,7 +408,9 @@ class Worker:
             "SERVER_SOFTWARE": "graft",
             "graft.worker_pid": os.getpid(),
         }
-        self.cancelled = set()  # streams Go cancelled (threaded mode)
+        self.cancelled = set()  # running or queued streams Go cancelled
+        self.backlog = collections.deque()  # prefetched REQ frames (single thread)
+        self.current = -1  # the stream being served (single thread)
 
     def environ(self, flags, payload):
         """Decode a REQ payload into (environ, inline body)."""
@@ -423,8 +432,16 @@ class Worker:
         return env, payload[4 + env_len :]
 
     def handle(self, stream, flags, payload, fd, cancel):
+        if stream in self.cancelled:
+            # The client left while this request waited in the worker's
+            # socket (prefetched): the app never sees it.
+            self.cancelled.discard(stream)
+            if fd >= 0:
+                os.close(fd)
+            self.conn.send(END, stream, flags=F_CANCELLED)
+            return
         env, body = self.environ(flags, payload)
-        if flags & F_BODY_FD:
+        if fd >= 0:
             inp = os.fdopen(fd, "rb", buffering=1 << 16)
         else:
             inp = io.BytesIO(body)
@@ -458,60 +475,76 @@ class Worker:
 
     def cancel_check(self, stream):
         """Return a callable that raises Cancelled once Go cancelled `stream`."""
+        cancelled = self.cancelled
         if self.threads > 1:
-            cancelled = self.cancelled
-
+            # The reader thread records CANCEL frames; just look.
             def check():
                 if stream in cancelled:
+                    cancelled.discard(stream)
                     raise Cancelled()
 
             return check
-        conn = self.conn
+        conn, backlog = self.conn, self.backlog
 
         def poll():
-            # Single-threaded: nothing else reads the socket, so look for a
-            # CANCEL frame without blocking. One select() per chunk.
-            if conn.pending():
+            # Single-threaded: nothing else reads the socket, so look for
+            # frames without blocking (one select() per chunk). A REQ is a
+            # prefetched next request: keep it for later. A CANCEL is for
+            # this response or for a prefetched one.
+            while conn.pending():
                 frame = conn.read_frame()
                 if frame is None:
                     os._exit(0)  # Go is gone
-                if frame[0] != CANCEL:
-                    raise RuntimeError("graft: unexpected frame %d while streaming" % frame[0])
-                if frame[2] == stream:
-                    raise Cancelled()
-                # A CANCEL for an earlier, finished response: stale, ignore.
+                if frame[0] == REQ:
+                    backlog.append(frame)
+                elif frame[0] == CANCEL:
+                    self.note_cancel(frame[2])
+            if stream in cancelled:
+                cancelled.discard(stream)
+                raise Cancelled()
 
         return poll
+
+    def note_cancel(self, stream):
+        """Record a CANCEL for the running or a prefetched request; others are stale."""
+        if stream == self.current or any(f[2] == stream for f in self.backlog):
+            self.cancelled.add(stream)
 
     def serve(self):
         if self.threads > 1:
             return self.serve_threaded()
-        conn = self.conn
+        conn, backlog = self.conn, self.backlog
         while True:
-            frame = conn.read_frame()
-            if frame is None:
-                return
-            kind, flags, stream, payload = frame
+            if backlog:
+                frame = backlog.popleft()
+            else:
+                frame = conn.read_frame()
+                if frame is None:
+                    return
+            kind, flags, stream, payload, fd = frame
             if kind == REQ:
-                fd = conn.fds.pop(0) if flags & F_BODY_FD else -1
+                self.current = stream
                 self.handle(stream, flags, payload, fd, self.cancel_check(stream))
-            # A CANCEL that arrives after the response ended is stale: ignore.
+                self.current = -1
+                self.cancelled.discard(stream)  # stream ids are reused
+            # A CANCEL read here is for a response that already ended: stale.
 
     def serve_threaded(self):
         """T threads run requests; this thread reads frames and routes CANCELs."""
         jobs = queue.SimpleQueue()
+        queued = set()  # streams received and not yet finished
+        lock = threading.Lock()  # makes "still queued? then mark cancelled" atomic
 
         def run():
             while True:
-                job = jobs.get()
-                if job is None:
-                    return
-                stream, flags, payload, fd = job
-                self.cancelled.discard(stream)
+                stream, flags, payload, fd = jobs.get()
                 try:
                     self.handle(stream, flags, payload, fd, self.cancel_check(stream))
                 except BaseException:
                     os._exit(1)  # SystemExit in a thread: the whole worker goes
+                with lock:
+                    queued.discard(stream)
+                    self.cancelled.discard(stream)  # stream ids are reused
 
         for i in range(self.threads):
             threading.Thread(target=run, name="graft-wsgi-%d" % i, daemon=True).start()
@@ -520,12 +553,15 @@ class Worker:
             frame = conn.read_frame()
             if frame is None:
                 return
-            kind, flags, stream, payload = frame
+            kind, flags, stream, payload, fd = frame
             if kind == REQ:
-                fd = conn.fds.pop(0) if flags & F_BODY_FD else -1
+                with lock:
+                    queued.add(stream)
                 jobs.put((stream, flags, payload, fd))
             elif kind == CANCEL:
-                self.cancelled.add(stream)
+                with lock:
+                    if stream in queued:
+                        self.cancelled.add(stream)
 
 
 def load_app(spec):
