@@ -1,0 +1,524 @@
+"""WSGI apps for graft's wsgi package tests.
+
+Each behaviour app `name` also exists as `validated_name`, the same app
+wrapped in wsgiref.validate.validator, which checks both sides of PEP 3333.
+
+Apps that coordinate with the test use the directory in $GRAFT_TEST_DIR:
+they wait for files the test creates, or record calls in files the test
+reads. Most take their parameters from the query string.
+"""
+
+import hashlib
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from urllib.parse import parse_qsl
+from wsgiref.validate import validator
+
+TEST_DIR = os.environ.get("GRAFT_TEST_DIR", "")
+log = logging.getLogger("apps")
+
+
+def _q(environ):
+    return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+
+
+def _path(name):
+    return os.path.join(TEST_DIR, name)
+
+
+def _touch(name, text=""):
+    with open(_path(name), "a") as f:
+        f.write(text)
+
+
+def _wait_for(name, timeout=10.0):
+    """Block until the test creates file `name` (or fail after timeout)."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(_path(name)):
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for " + name)
+        time.sleep(0.005)
+
+
+def _text(start_response, body, status="200 OK", extra=()):
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))] + list(extra))
+    return [body]
+
+
+APPS = []
+
+
+def app(fn):
+    APPS.append(fn.__name__)
+    return fn
+
+
+@app
+def hello(environ, start_response):
+    return _text(start_response, "Hello, world!\n")
+
+
+def make():
+    """An app factory (module:make())."""
+    return hello
+
+
+NOT_CALLABLE = 42
+
+
+@app
+def pid(environ, start_response):
+    return _text(start_response, str(os.getpid()))
+
+
+@app
+def environ_dump(environ, start_response):
+    """The environ as JSON: str values verbatim (latin-1 code points, ASCII
+    escaped), other values described by type."""
+    out, types = {}, {}
+    for k, v in environ.items():
+        if type(v) is str:
+            out[k] = v
+        else:
+            types[k] = type(v).__name__
+    inp, err = environ["wsgi.input"], environ["wsgi.errors"]
+    doc = {
+        "env": out,
+        "types": types,
+        "dict": type(environ) is dict,
+        "version": list(environ["wsgi.version"]),
+        "multithread": environ["wsgi.multithread"],
+        "multiprocess": environ["wsgi.multiprocess"],
+        "run_once": environ["wsgi.run_once"],
+        "input_terminated": environ.get("wsgi.input_terminated"),
+        "file_wrapper": callable(environ.get("wsgi.file_wrapper")),
+        "input_api": all(hasattr(inp, a) for a in ("read", "readline", "readlines", "__iter__")),
+        "errors_api": all(hasattr(err, a) for a in ("write", "writelines", "flush")),
+        "body": environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode("latin-1"),
+    }
+    body = json.dumps(doc, ensure_ascii=True).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@app
+def body(environ, start_response):
+    """Reads wsgi.input the way ?mode= says; returns what each call gave as JSON."""
+    q = _q(environ)
+    mode = q.get("mode", "read")
+    n = int(q.get("n", "5"))
+    inp = environ["wsgi.input"]
+    calls = []
+    if mode == "read":  # read() with no argument: not allowed by the validator
+        calls.append(inp.read())
+        calls.append(inp.read())
+    elif mode == "read_all":
+        calls.append(inp.read(-1))
+        calls.append(inp.read(10))
+    elif mode == "readn":
+        while True:
+            chunk = inp.read(n)
+            calls.append(chunk)
+            if not chunk:
+                break
+    elif mode == "readline":
+        while True:
+            line = inp.readline()
+            calls.append(line)
+            if not line:
+                break
+    elif mode == "readlinen":
+        while True:
+            line = inp.readline(n)
+            calls.append(line)
+            if not line:
+                break
+    elif mode == "readlines":
+        calls.extend(inp.readlines())
+        calls.append(inp.read(1))
+    elif mode == "iter":
+        calls.extend(iter(inp))
+    elif mode == "cl":
+        # Read exactly CONTENT_LENGTH, then check that EOF is simulated.
+        cl = int(environ.get("CONTENT_LENGTH") or 0)
+        calls.append(inp.read(cl))
+        calls.append(inp.read(100))
+    elif mode == "hash":
+        h, total = hashlib.sha256(), 0
+        while True:
+            chunk = inp.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+            total += len(chunk)
+        return _text(start_response, json.dumps({"len": total, "sha256": h.hexdigest(),
+                                                 "cl": environ.get("CONTENT_LENGTH")}))
+    doc = {"calls": [c.decode("latin-1") for c in calls], "cl": environ.get("CONTENT_LENGTH")}
+    return _text(start_response, json.dumps(doc))
+
+
+@app
+def logs(environ, start_response):
+    """Logs ?m= through every channel a Python app has."""
+    m = _q(environ).get("m", "marker")
+    err = environ["wsgi.errors"]
+    err.write("errors-write-%s\n" % m)
+    err.writelines(["errors-lines-%s" % m, "\n"])
+    err.flush()
+    print("stdout-print-%s" % m)
+    print("stderr-print-%s" % m, file=sys.stderr)
+    log.warning("logging-warning-%s", m)
+    logging.getLogger("apps.child").error("logging-error-%s", m)
+    return _text(start_response, str(os.getpid()))
+
+
+@app
+def bad_start(environ, start_response):
+    """Misuses start_response the way ?case= says."""
+    case = _q(environ).get("case", "")
+    ct = ("Content-Type", "text/plain")
+    if case == "status":
+        start_response("20 OK", [ct])
+    elif case == "status_noreason":
+        start_response("OK 200", [ct])
+    elif case == "status_type":
+        start_response(b"200 OK", [ct])
+    elif case == "value_type":
+        start_response("200 OK", [ct, ("X-Number", 1)])
+    elif case == "name_type":
+        start_response("200 OK", [ct, (b"X-Bytes", "v")])
+    elif case == "crlf":
+        start_response("200 OK", [ct, ("X-Split", "a\r\nSet-Cookie: evil=1")])
+    elif case == "hop":
+        start_response("200 OK", [ct, ("Connection", "close")])
+    elif case == "hop_te":
+        start_response("200 OK", [ct, ("Transfer-Encoding", "chunked")])
+    elif case == "not_list":
+        start_response("200 OK", (ct,))
+    elif case == "not_tuple":
+        start_response("200 OK", [["Content-Type", "text/plain"]])
+    elif case == "twice":
+        start_response("200 OK", [ct])
+        start_response("200 OK", [ct])
+    elif case == "no_start":
+        return [b"body without start_response"]
+    elif case == "non_latin1":
+        start_response("200 OK", [ct, ("X-Name", "\u20ac")])
+    return [b"should not be sent"]
+
+
+@app
+def write_app(environ, start_response):
+    """Uses the write() callable, then yields more: all of it, in order."""
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"one,")
+    write(b"")
+    write(b"two,")
+
+    def rest():
+        yield b"three,"
+        yield b"four"
+
+    return rest()
+
+
+@app
+def write_cl(environ, start_response):
+    """write() past Content-Length: only Content-Length bytes go out."""
+    write = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    write(b"0123")
+    write(b"456789")
+    return []
+
+
+@app
+def late_start(environ, start_response):
+    """start_response is called on the first iteration (PEP 3333 C4)."""
+
+    def gen():
+        start_response("201 Created", [("Content-Type", "text/plain"), ("X-Late", "yes")])
+        yield b"late"
+
+    return gen()
+
+
+@app
+def empty_chunks(environ, start_response):
+    """Headers must wait for the first non-empty chunk: the app yields b''
+    then blocks until the test creates ?go=."""
+    q = _q(environ)
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Head", "sent")])
+        yield b""
+        yield b""
+        _wait_for(q["go"])
+        yield b"data"
+
+    return gen()
+
+
+@app
+def exc_before(environ, start_response):
+    """start_response with exc_info before any byte is sent replaces the headers."""
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-First", "1")])
+        yield b""
+        try:
+            raise ValueError("handled")
+        except ValueError:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("X-Second", "2")],
+                           sys.exc_info())
+        yield b"error page"
+
+    return gen()
+
+
+@app
+def exc_after(environ, start_response):
+    """start_response with exc_info after headers went out re-raises: the
+    response is aborted."""
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"partial"
+        try:
+            raise ValueError("exc-after-marker")
+        except ValueError:
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
+        yield b"never"
+
+    return gen()
+
+
+@app
+def stream(environ, start_response):
+    """Yields ?n= chunks; before chunk i>0 it waits for the test to create
+    <tok>-<i>. The test checks that each chunk arrives before the next one is
+    produced."""
+    q = _q(environ)
+    n, tok = int(q.get("n", "3")), q.get("tok", "s")
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        for i in range(n):
+            if i:
+                _wait_for("%s-%d" % (tok, i))
+            _touch("%s-produced-%d" % (tok, i))
+            yield ("data: chunk %d\n\n" % i).encode()
+
+    return gen()
+
+
+@app
+def sse(environ, start_response):
+    """Server-sent events with sleeps between them."""
+    q = _q(environ)
+    n, gap = int(q.get("n", "3")), float(q.get("gap", "0.2"))
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+        for i in range(n):
+            if i:
+                time.sleep(gap)
+            yield ("data: %d\n\n" % i).encode()
+
+    return gen()
+
+
+@app
+def length(environ, start_response):
+    """Content-Length vs body: ?cl= declared, ?body= sent, ?how=list|gen|tuple."""
+    q = _q(environ)
+    data = q.get("body", "").encode()
+    headers = [("Content-Type", "text/plain")]
+    if "cl" in q:
+        headers.append(("Content-Length", q["cl"]))
+    start_response(q.get("status", "200 OK"), headers)
+    how = q.get("how", "list")
+    if how == "list":
+        return [data[:3], data[3:]]
+    if how == "tuple":
+        return (data,)
+    if how == "empty":
+        return []
+
+    def gen():
+        for i in range(0, len(data), 2):
+            yield data[i:i + 2]
+
+    return gen()
+
+
+@app
+def status(environ, start_response):
+    """Answers ?code= with a body the server must drop for 204/304."""
+    q = _q(environ)
+    code = q.get("code", "204")
+    headers = [("X-Status", code)]
+    if code not in ("204", "304"):
+        headers.append(("Content-Type", "text/plain"))
+    if "cl" in q:
+        headers.append(("Content-Length", q["cl"]))
+    start_response(code + " Whatever", headers)
+    if q.get("how") == "gen":
+        return iter([b"must ", b"not be sent"])
+    return [b"must not be sent"]
+
+
+class ClosingIter:
+    """An iterable whose close() records itself in <tok>-closed."""
+
+    def __init__(self, tok, mode):
+        self.tok, self.mode = tok, mode
+
+    def __iter__(self):
+        yield b"first;"
+        if self.mode == "error":
+            raise RuntimeError("closing-iter-error")
+        if self.mode == "forever":
+            while True:
+                time.sleep(0.02)
+                yield b"tick;" * 100
+        yield b"last"
+
+    def close(self):
+        _touch(self.tok + "-closed", "closed\n")
+
+
+@app
+def closing(environ, start_response):
+    """?mode=ok|error|forever|before, ?tok= names the file close() writes."""
+    q = _q(environ)
+    mode = q.get("mode", "ok")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    it = ClosingIter(q.get("tok", "c"), mode)
+    if mode == "before":
+        # Iterating raises before any byte is out: a 500, and close() anyway.
+        class Early(ClosingIter):
+            def __iter__(self):
+                raise RuntimeError("closing-before")
+                yield b""  # noqa
+
+        it = Early(q.get("tok", "c"), mode)
+    return it
+
+
+@app
+def filewrap(environ, start_response):
+    """Returns wsgi.file_wrapper around ?file= (in the test dir) from
+    ?offset=, with ?cl= as Content-Length; ?kind=bytesio wraps a BytesIO."""
+    q = _q(environ)
+    headers = [("Content-Type", "application/octet-stream")]
+    if "cl" in q:
+        headers.append(("Content-Length", q["cl"]))
+    if q.get("kind") == "bytesio":
+        with open(_path(q["file"]), "rb") as f:
+            f.seek(int(q.get("offset", "0")))
+            filelike = io.BytesIO(f.read())
+    else:
+        filelike = open(_path(q["file"]), "rb")
+        filelike.seek(int(q.get("offset", "0")))
+    start_response("200 OK", headers)
+    return environ["wsgi.file_wrapper"](filelike, 4096)
+
+
+@app
+def raise_before(environ, start_response):
+    raise ValueError("raise-before-marker")
+
+
+@app
+def raise_after(environ, start_response):
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"partial"
+        raise ValueError("raise-after-marker")
+
+    return gen()
+
+
+@app
+def die(environ, start_response):
+    """Kills its own worker the way ?how= says (after noting its pid in ?tok=)."""
+    q = _q(environ)
+    _touch(q.get("tok", "died"), str(os.getpid()))
+    how = q.get("how", "kill")
+    if how == "kill":
+        os.kill(os.getpid(), 9)
+    elif how == "exit":
+        os._exit(1)
+    elif how == "segv":
+        import ctypes
+
+        ctypes.string_at(0)
+    elif how == "sysexit":
+        raise SystemExit(2)
+    time.sleep(5)
+    return _text(start_response, "still alive")
+
+
+def hang_forever_in_this_function():
+    time.sleep(60)
+
+
+@app
+def hang(environ, start_response):
+    hang_forever_in_this_function()
+    return _text(start_response, "woke up")
+
+
+@app
+def block(environ, start_response):
+    """Records ?tok= in calls, notes <tok>-started, waits for <tok>-go."""
+    tok = _q(environ).get("tok", "b")
+    _touch("calls", tok + "\n")
+    _touch(tok + "-started")
+    _wait_for(tok + "-go", 20)
+    return _text(start_response, "released " + tok + " pid " + str(os.getpid()))
+
+
+@app
+def sleep(environ, start_response):
+    time.sleep(float(_q(environ).get("s", "1")))
+    return _text(start_response, str(os.getpid()))
+
+
+_barrier = threading.Barrier(4, timeout=5)
+
+
+@app
+def barrier(environ, start_response):
+    """Four requests must be inside the app at once."""
+    idx = _barrier.wait()
+    return _text(start_response, json.dumps({"multithread": environ["wsgi.multithread"],
+                                             "thread": threading.current_thread().name, "idx": idx}))
+
+
+_MIB = b"\xa5" * (1 << 20)
+
+
+@app
+def download(environ, start_response):
+    """?mib= chunks of 1 MiB."""
+    n = int(_q(environ).get("mib", "1"))
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(n << 20))])
+        for _ in range(n):
+            yield _MIB
+
+    return gen()
+
+
+for _name in APPS:
+    globals()["validated_" + _name] = validator(globals()[_name])

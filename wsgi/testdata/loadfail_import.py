@@ -1,0 +1,7 @@
+"""An app module whose own import fails (LoadError test)."""
+
+import graft_no_such_module_for_tests  # noqa: F401
+
+
+def application(environ, start_response):
+    return []
