@@ -3,6 +3,8 @@ package wsgi
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -223,4 +225,9 @@ func ctxHandler(f func(r *http.Request) context.Context) func(http.Handler) http
 			h.ServeHTTP(w, r.WithContext(f(r)))
 		})
 	}
+}
+
+func sha256hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
