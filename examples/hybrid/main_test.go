@@ -157,4 +157,3 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
-
