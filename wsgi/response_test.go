@@ -1,0 +1,464 @@
+package wsgi
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLogging: wsgi.errors, print to stdout and stderr, and `logging`
+// records all reach Config.Logger tagged with the worker's pid.
+func TestLogging(t *testing.T) {
+	variants(t, "logs", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		pid := pidOf(t, a.srv.URL+"/?m=M1")
+		markers := []string{"errors-write-M1", "errors-lines-M1", "stdout-print-M1", "stderr-print-M1",
+			"logging-warning-M1", "logging-error-M1"}
+		logHas(t, a.logs, 5*time.Second, markers...)
+		for _, m := range markers {
+			if l := logLine(a.logs, m); !strings.Contains(l, fmt.Sprintf("worker=%d", pid)) {
+				t.Errorf("log line for %s not tagged worker=%d: %s", m, pid, l)
+			}
+		}
+		if l := logLine(a.logs, "logging-warning-M1"); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "logger=apps") {
+			t.Errorf("logging record lost its level or logger: %s", l)
+		}
+		if l := logLine(a.logs, "logging-error-M1"); !strings.Contains(l, "level=ERROR") {
+			t.Errorf("logging.error not at ERROR: %s", l)
+		}
+	})
+}
+
+// TestStartResponseErrors: misuse of start_response is a 500 with a clear
+// message in the log, and the worker keeps serving.
+func TestStartResponseErrors(t *testing.T) {
+	cases := []struct{ name, msg string }{
+		{"status", "is not '<3 digits> <reason>'"},
+		{"status_noreason", "is not '<3 digits> <reason>'"},
+		{"status_type", "status must be str"},
+		{"value_type", "name and value must be str"},
+		{"name_type", "name and value must be str"},
+		{"crlf", "contains CR, LF"},
+		{"hop", "hop-by-hop header Connection"},
+		{"hop_te", "hop-by-hop header Transfer-Encoding"},
+		{"not_list", "headers must be a list"},
+		{"not_tuple", "is not a (name, value) tuple"},
+		{"twice", "start_response called a second time without exc_info"},
+		{"no_start", "without calling start_response"},
+		{"non_latin1", "is not latin-1"},
+	}
+	variants(t, "bad_start", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		var pid0 int
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				resp, b, err := get(t, nil, "GET", a.srv.URL+"/?case="+tc.name, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 500 {
+					t.Errorf("status %d, want 500", resp.StatusCode)
+				}
+				if bytes.Contains(b, []byte("should not")) || resp.Header.Get("X-Split") != "" || resp.Header.Get("Set-Cookie") != "" {
+					t.Errorf("the app's response leaked: %q %v", b, resp.Header)
+				}
+				if !strings.Contains(app, "validated") { // the validator raises its own AssertionErrors
+					logHas(t, a.logs, 2*time.Second, tc.msg)
+				}
+				logHas(t, a.logs, 2*time.Second, "path=/")
+				if pid0 == 0 {
+					pid0 = a.c.tr.(*pool).anyPID()
+				} else if p := a.c.tr.(*pool).anyPID(); p != pid0 {
+					t.Errorf("worker changed from %d to %d", pid0, p)
+				}
+			})
+		}
+	})
+}
+
+// anyPID returns the pid of some live worker.
+func (pl *pool) anyPID() int {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for p := range pl.procs {
+		return p.pid
+	}
+	return 0
+}
+
+// TestResponseBasics covers write(), start_response on first iteration,
+// and exc_info replacing headers not yet sent.
+func TestResponseBasics(t *testing.T) {
+	cases := []struct {
+		app        string
+		status     int
+		body       string
+		header     map[string]string
+		noHeader   []string
+		wantLength string
+	}{
+		{app: "write_app", status: 200, body: "one,two,three,four"},
+		{app: "write_cl", status: 200, body: "01234", wantLength: "5"},
+		{app: "late_start", status: 201, body: "late", header: map[string]string{"X-Late": "yes"}},
+		{app: "exc_before", status: 503, body: "error page", header: map[string]string{"X-Second": "2"}, noHeader: []string{"X-First"}},
+		{app: "hello", status: 200, body: "Hello, world!\n", wantLength: "14"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.app, func(t *testing.T) {
+			variants(t, tc.app, func(t *testing.T, app string) {
+				a := startApp(t, app, Config{}, nil)
+				resp, b, err := get(t, nil, "GET", a.srv.URL+"/", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != tc.status || string(b) != tc.body {
+					t.Errorf("got %d %q, want %d %q", resp.StatusCode, b, tc.status, tc.body)
+				}
+				for k, v := range tc.header {
+					if resp.Header.Get(k) != v {
+						t.Errorf("header %s = %q, want %q", k, resp.Header.Get(k), v)
+					}
+				}
+				for _, k := range tc.noHeader {
+					if v := resp.Header.Get(k); v != "" {
+						t.Errorf("header %s = %q, want none", k, v)
+					}
+				}
+				if tc.wantLength != "" && resp.Header.Get("Content-Length") != tc.wantLength {
+					t.Errorf("Content-Length %q, want %q", resp.Header.Get("Content-Length"), tc.wantLength)
+				}
+			})
+		})
+	}
+}
+
+// TestHeadersWaitForBody: headers go out with the first non-empty chunk,
+// not at start_response nor on empty chunks.
+func TestHeadersWaitForBody(t *testing.T) {
+	variants(t, "empty_chunks", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		type result struct {
+			resp *http.Response
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			resp, err := http.Get(a.srv.URL + "/?go=go")
+			done <- result{resp, err}
+		}()
+		select {
+		case r := <-done:
+			t.Fatalf("headers arrived before any body chunk: %v %v", r.resp, r.err)
+		case <-time.After(400 * time.Millisecond):
+		}
+		touch(t, a.dir, "go")
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		b, _ := io.ReadAll(r.resp.Body)
+		r.resp.Body.Close()
+		if string(b) != "data" || r.resp.Header.Get("X-Head") != "sent" {
+			t.Errorf("got %q %v", b, r.resp.Header)
+		}
+	})
+}
+
+// TestExcInfoAfterHeaders: start_response(exc_info) after headers were
+// sent re-raises, and the connection is aborted; the worker lives on.
+func TestExcInfoAfterHeaders(t *testing.T) {
+	variants(t, "exc_after", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		pid := a.c.tr.(*pool).anyPID()
+		for i := 0; i < 2; i++ {
+			resp, b, err := get(t, nil, "GET", a.srv.URL+"/", nil)
+			if err == nil {
+				t.Errorf("response completed (%d %q); want an aborted connection", resp.StatusCode, b)
+			}
+			if !strings.HasPrefix(string(b), "partial") {
+				t.Errorf("body %q, want the partial chunk", b)
+			}
+		}
+		logHas(t, a.logs, 2*time.Second, "exc-after-marker", "aborting the connection")
+		if p := a.c.tr.(*pool).anyPID(); p != pid {
+			t.Errorf("worker %d replaced by %d", pid, p)
+		}
+	})
+}
+
+// TestStreaming: each chunk reaches the client before the app produces the
+// next one.
+func TestStreaming(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		t.Run(fmt.Sprint("threads=", threads), func(t *testing.T) {
+			variants(t, "stream", func(t *testing.T, app string) {
+				a := startApp(t, app, Config{Threads: threads}, nil)
+				resp, err := http.Get(a.srv.URL + "/?n=4&tok=s")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				br := bufio.NewReader(resp.Body)
+				for i := 0; i < 4; i++ {
+					ev := make(chan string, 1)
+					go func() {
+						var s string
+						for !strings.HasSuffix(s, "\n\n") {
+							l, err := br.ReadString('\n')
+							s += l
+							if err != nil {
+								break
+							}
+						}
+						ev <- s
+					}()
+					select {
+					case s := <-ev:
+						if want := fmt.Sprintf("data: chunk %d\n\n", i); s != want {
+							t.Fatalf("chunk %d = %q, want %q", i, s, want)
+						}
+					case <-time.After(5 * time.Second):
+						t.Fatalf("chunk %d did not arrive while the app waits", i)
+					}
+					if exists(a.dir, fmt.Sprintf("s-produced-%d", i+1)) {
+						t.Fatalf("chunk %d produced before the test released it", i+1)
+					}
+					if i < 3 {
+						touch(t, a.dir, fmt.Sprintf("s-%d", i+1))
+					}
+				}
+				if rest, _ := io.ReadAll(br); len(rest) != 0 {
+					t.Errorf("trailing bytes %q", rest)
+				}
+			})
+		})
+	}
+}
+
+// TestSSE: events spaced by sleeps arrive spaced, not all at the end.
+func TestSSE(t *testing.T) {
+	variants(t, "sse", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		start := time.Now()
+		resp, err := http.Get(a.srv.URL + "/?n=4&gap=0.2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Errorf("Content-Type %q", resp.Header.Get("Content-Type"))
+		}
+		br := bufio.NewReader(resp.Body)
+		var at []time.Duration
+		for i := 0; i < 4; i++ {
+			l, err := br.ReadString('\n')
+			if err != nil || l != fmt.Sprintf("data: %d\n", i) {
+				t.Fatalf("event %d: %q %v", i, l, err)
+			}
+			br.ReadString('\n')
+			at = append(at, time.Since(start))
+		}
+		for i := 1; i < 4; i++ {
+			if gap := at[i] - at[i-1]; gap < 120*time.Millisecond {
+				t.Errorf("event %d came %v after event %d: buffered, not streamed (%v)", i, gap, i-1, at)
+			}
+		}
+	})
+}
+
+// TestContentLength: never more bytes than the app's Content-Length; fewer
+// closes the connection; HEAD keeps headers without a body; 204 and 304
+// have no body.
+func TestContentLength(t *testing.T) {
+	cases := []struct {
+		name, method, query string
+		status              int
+		body                string
+		length              string // "" = don't check, "-" = must be absent
+		truncated           bool
+	}{
+		{"more, list", "GET", "cl=5&body=0123456789&how=list", 200, "01234", "5", false},
+		{"more, tuple", "GET", "cl=5&body=0123456789&how=tuple", 200, "01234", "5", false},
+		{"more, generator", "GET", "cl=5&body=0123456789&how=gen", 200, "01234", "5", false},
+		{"exact, generator", "GET", "cl=10&body=0123456789&how=gen", 200, "0123456789", "10", false},
+		{"none, list: computed", "GET", "body=0123456789&how=list", 200, "0123456789", "10", false},
+		{"none, empty", "GET", "how=empty", 200, "", "0", false},
+		{"fewer, list", "GET", "cl=10&body=abc&how=list", 200, "abc", "10", true},
+		{"fewer, generator", "GET", "cl=10&body=abc&how=gen", 200, "abc", "10", true},
+		{"fewer, empty", "GET", "cl=4&how=empty", 200, "", "4", true},
+		{"HEAD list", "HEAD", "cl=13&body=0123456789abc&how=list", 200, "", "13", false},
+		{"HEAD generator", "HEAD", "cl=13&body=0123456789abc&how=gen", 200, "", "13", false},
+		{"HEAD empty body keeps length", "HEAD", "cl=13&how=empty", 200, "", "13", false},
+	}
+	variants(t, "length", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				resp, b, err := get(t, nil, tc.method, a.srv.URL+"/?"+tc.query, nil)
+				if tc.truncated {
+					if err != io.ErrUnexpectedEOF {
+						t.Errorf("body read error %v, want unexpected EOF (connection closed)", err)
+					}
+				} else if err != nil {
+					t.Errorf("body read error %v", err)
+				}
+				if resp.StatusCode != tc.status || string(b) != tc.body {
+					t.Errorf("got %d %q, want %d %q", resp.StatusCode, b, tc.status, tc.body)
+				}
+				// The validator hides the list behind an iterator: no length to compute.
+				computed := strings.Contains(tc.name, "computed")
+				if got := resp.Header.Get("Content-Length"); tc.length != "" && got != tc.length &&
+					!(computed && strings.Contains(app, "validated")) {
+					t.Errorf("Content-Length %q, want %q", got, tc.length)
+				}
+			})
+		}
+		if !strings.Contains(a.logs.String(), "fewer bytes than its Content-Length") {
+			t.Errorf("short response not logged")
+		}
+	})
+	statusCases := []struct {
+		query    string
+		code     int
+		noLength bool
+	}{
+		{"code=204", 204, true},
+		{"code=204&how=gen", 204, true},
+		{"code=204&cl=16", 204, true},
+		{"code=304", 304, false},
+		{"code=304&how=gen", 304, false},
+		{"code=304&cl=16", 304, false},
+	}
+	variants(t, "status", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		for _, tc := range statusCases {
+			t.Run(tc.query, func(t *testing.T) {
+				// Raw, so that a body the client would ignore is seen.
+				conn, err := net.Dial("tcp", a.srv.Listener.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(conn, "GET /?%s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", tc.query)
+				raw, _ := io.ReadAll(conn)
+				head, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+				if !strings.HasPrefix(head, fmt.Sprintf("HTTP/1.1 %d ", tc.code)) {
+					t.Fatalf("response %q", raw)
+				}
+				if body != "" {
+					t.Errorf("body %q, want none", body)
+				}
+				if tc.noLength && strings.Contains(strings.ToLower(head), "content-length") {
+					t.Errorf("Content-Length on %d: %q", tc.code, head)
+				}
+				if !strings.Contains(head, "X-Status: ") {
+					t.Errorf("the app's headers are missing: %q", head)
+				}
+			})
+		}
+	})
+}
+
+// TestCloseCalled: close() on the iterable is called after success, after
+// an error, and within a second of the client going away mid-stream; the
+// worker is free again afterwards.
+func TestCloseCalled(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		t.Run(fmt.Sprint("threads=", threads), func(t *testing.T) {
+			variants(t, "closing", func(t *testing.T, app string) {
+				a := startApp(t, app, Config{Workers: 1, Threads: threads}, nil)
+				closed := func(tok string) func() bool {
+					return func() bool { return exists(a.dir, tok+"-closed") }
+				}
+				t.Run("success", func(t *testing.T) {
+					b := mustGet(t, a.srv.URL+"/?mode=ok&tok=ok")
+					if string(b) != "first;last" {
+						t.Errorf("body %q", b)
+					}
+					waitFor(t, time.Second, "close() after success", closed("ok"))
+				})
+				t.Run("error during iteration", func(t *testing.T) {
+					_, b, err := get(t, nil, "GET", a.srv.URL+"/?mode=error&tok=err", nil)
+					if err == nil || string(b) != "first;" {
+						t.Errorf("got %q %v, want the first chunk then an abort", b, err)
+					}
+					waitFor(t, time.Second, "close() after an error", closed("err"))
+					logHas(t, a.logs, time.Second, "closing-iter-error")
+				})
+				t.Run("error before the first chunk", func(t *testing.T) {
+					resp, _, _ := get(t, nil, "GET", a.srv.URL+"/?mode=before&tok=before", nil)
+					if resp.StatusCode != 500 {
+						t.Errorf("status %d, want 500", resp.StatusCode)
+					}
+					waitFor(t, time.Second, "close() after an early error", closed("before"))
+				})
+				t.Run("client disconnect", func(t *testing.T) {
+					resp, err := http.Get(a.srv.URL + "/?mode=forever&tok=gone")
+					if err != nil {
+						t.Fatal(err)
+					}
+					buf := make([]byte, 6)
+					if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first;" {
+						t.Fatalf("read %q %v", buf, err)
+					}
+					resp.Body.Close() // closes the connection mid-stream
+					waitFor(t, time.Second, "close() after the client went away", closed("gone"))
+					// The only worker thread(s) must be free again.
+					for i := 0; i < threads; i++ {
+						if b := mustGet(t, a.srv.URL+"/?mode=ok&tok=after"); string(b) != "first;last" {
+							t.Errorf("next request got %q", b)
+						}
+					}
+				})
+			})
+		})
+	}
+}
+
+// TestFileWrapper: wsgi.file_wrapper around a real file (descriptor passed
+// to Go) from a non-zero position and with a short Content-Length, and
+// around a BytesIO (iteration).
+func TestFileWrapper(t *testing.T) {
+	data := make([]byte, 300000)
+	rand.Read(data)
+	cases := []struct {
+		name, query string
+		want        []byte
+	}{
+		{"file", "file=data.bin", data},
+		{"file from offset", "file=data.bin&offset=1000", data[1000:]},
+		{"file from offset, short Content-Length", "file=data.bin&offset=1000&cl=500", data[1000:1500]},
+		{"file, Content-Length 0", "file=data.bin&cl=0", nil},
+		{"empty file", "file=empty.bin", nil},
+		{"bytesio", "file=data.bin&kind=bytesio", data},
+		{"bytesio from offset, short Content-Length", "file=data.bin&kind=bytesio&offset=7&cl=100", data[7:107]},
+	}
+	variants(t, "filewrap", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, nil)
+		if err := os.WriteFile(filepath.Join(a.dir, "data.bin"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		touch(t, a.dir, "empty.bin")
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				for i := 0; i < 2; i++ { // twice: the worker must be reusable
+					b := mustGet(t, a.srv.URL+"/?"+tc.query)
+					if !bytes.Equal(b, tc.want) {
+						t.Fatalf("got %d bytes, want %d (equal prefix: %v)", len(b), len(tc.want),
+							len(b) > 0 && len(tc.want) > 0 && b[0] == tc.want[0])
+					}
+				}
+			})
+		}
+	})
+}
