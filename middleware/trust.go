@@ -44,9 +44,17 @@ var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded
 // be fooled by a client's copy and does not apply them twice; from an
 // untrusted peer X-Forwarded-Prefix is removed too. A nil p trusts nobody:
 // the headers are only removed. X-Real-Ip is neither read nor removed.
+//
+// Only the outermost TrustProxies of a request acts: wrapping a
+// [github.com/graft-dev/graft/router.Hosts] with it (so that host rules see the forwarded host) and
+// also using [Stack] in the host Routers is fine.
 func TrustProxies(p *Proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, done := r.Context().Value(proxyKey).(*peerInfo); done {
+				next.ServeHTTP(w, r) // already resolved further out
+				return
+			}
 			info := &peerInfo{peer: remoteAddr(r.RemoteAddr), scheme: "http"}
 			if r.TLS != nil {
 				info.scheme = "https"

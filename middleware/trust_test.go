@@ -87,3 +87,21 @@ func TestSchemeWithoutMiddleware(t *testing.T) {
 		t.Errorf("got %q, want https", got)
 	}
 }
+
+// Only the outermost TrustProxies acts, so that a trusted proxy's request
+// id survives a second Stack inside a host Router.
+func TestTrustProxiesOnce(t *testing.T) {
+	p := MustParseProxies("10.0.0.0/8")
+	var id, addr string
+	inner := Stack(Options{Proxies: p})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, addr = RequestIDFromContext(r.Context()), r.RemoteAddr
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "10.0.0.1:1"
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	req.Header.Set("X-Request-ID", "edge-123")
+	TrustProxies(p)(inner).ServeHTTP(httptest.NewRecorder(), req)
+	if id != "edge-123" || addr != "203.0.113.7:0" {
+		t.Errorf("got id %q addr %q, want edge-123 203.0.113.7:0", id, addr)
+	}
+}
