@@ -38,7 +38,8 @@ func newDjango(t *testing.T, cfg Config) (*Container, *logBuffer) {
 var djangoCSRFToken = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"`)
 
 func TestDjango(t *testing.T) {
-	c, logs := newDjango(t, Config{})
+	files := t.TempDir() // served at /files/<name>
+	c, logs := newDjango(t, Config{Env: []string{"GRAFT_FILES_DIR=" + files}})
 	srv := newServer(t, c)
 
 	t.Run("Routing", func(t *testing.T) {
@@ -119,6 +120,14 @@ func TestDjango(t *testing.T) {
 
 	t.Run("Redirect", func(t *testing.T) {
 		e2eTestRedirect(t, srv.URL, "/redirect/", "/hello/world/")
+	})
+
+	t.Run("Download", func(t *testing.T) {
+		e2eTestDownload(t, srv.URL, files, "/files/", "/download/")
+	})
+
+	t.Run("Stream", func(t *testing.T) {
+		e2eTestStream(t, srv.URL, "/stream/")
 	})
 
 	t.Run("NonASCII", func(t *testing.T) {

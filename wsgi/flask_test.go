@@ -16,6 +16,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -203,6 +205,7 @@ type e2eUploadCase struct {
 	}
 	chunked bool // no Content-Length: Transfer-Encoding: chunked
 	spooled bool // the body is over BodyBuffer (64 KiB)
+	expect  bool // Expect: 100-continue (curl's default for large bodies)
 }
 
 func e2eUploadCases() []e2eUploadCase {
@@ -224,6 +227,9 @@ func e2eUploadCases() []e2eUploadCase {
 			{"doc", "a.txt", small}, {"blobs", "c.bin", large},
 		}},
 		{name: "empty-file", spooled: true, files: []file{{"doc", "empty.txt", nil}, {"blobs", "c.bin", large}}},
+		{name: "expect-continue", spooled: true, expect: true, files: []file{
+			{"doc", "a.txt", small}, {"blobs", "c.bin", large},
+		}},
 	}
 }
 
@@ -241,9 +247,13 @@ func e2eTestUpload(t *testing.T, base, path string) {
 			if tc.chunked {
 				r = io.MultiReader(r) // unknown length: the client sends it chunked
 			}
+			hdr := http.Header{"Content-Type": {ctype}}
+			if tc.expect {
+				hdr.Set("Expect", "100-continue")
+			}
 			var got e2eUpload
 			c := newE2EClient(t, base, false)
-			c.json(http.MethodPost, path, http.Header{"Content-Type": {ctype}}, r, http.StatusOK, &got)
+			c.json(http.MethodPost, path, hdr, r, http.StatusOK, &got)
 			if g, w := e2eSortFiles(got.Files), e2eSortFiles(want); !reflect.DeepEqual(g, w) {
 				t.Errorf("files the app received:\n%+v\nwant:\n%+v", g, w)
 			}
@@ -357,7 +367,8 @@ var e2eRemoteUserCases = []struct {
 
 func TestFlask(t *testing.T) {
 	requirePython(t, "flask")
-	c, logs := newContainer(t, Config{App: "flaskapp:app"})
+	files := t.TempDir() // served at /files/<name>
+	c, logs := newContainer(t, Config{App: "flaskapp:app", Env: []string{"GRAFT_FILES_DIR=" + files}})
 	srv := newServer(t, c)
 
 	t.Run("Routing", func(t *testing.T) {
@@ -485,6 +496,30 @@ func TestFlask(t *testing.T) {
 
 	t.Run("Redirect", func(t *testing.T) {
 		e2eTestRedirect(t, srv.URL, "/redirect", "/hello/world")
+	})
+
+	t.Run("Download", func(t *testing.T) {
+		e2eTestDownload(t, srv.URL, files, "/files/", "/download")
+		// send_file(conditional=True) answers ranges and conditional GETs.
+		const n = 300000
+		if err := os.WriteFile(filepath.Join(files, "range.bin"), e2ePattern(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cl := newE2EClient(t, srv.URL, false)
+		resp, b := cl.do(http.MethodGet, "/files/range.bin", http.Header{"Range": {"bytes=70000-70009"}}, nil)
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(b, e2ePattern(n)[70000:70010]) ||
+			resp.Header.Get("Content-Range") != "bytes 70000-70009/300000" {
+			t.Errorf("range request = %d Content-Range %q body %q", resp.StatusCode, resp.Header.Get("Content-Range"), e2eTrim(b))
+		}
+		etag := resp.Header.Get("ETag")
+		resp, b = cl.do(http.MethodGet, "/files/range.bin", http.Header{"If-None-Match": {etag}}, nil)
+		if etag == "" || resp.StatusCode != http.StatusNotModified || len(b) != 0 {
+			t.Errorf("If-None-Match %q = %d with %d body bytes, want 304", etag, resp.StatusCode, len(b))
+		}
+	})
+
+	t.Run("Stream", func(t *testing.T) {
+		e2eTestStream(t, srv.URL, "/stream")
 	})
 
 	t.Run("NonASCII", func(t *testing.T) {
@@ -777,6 +812,9 @@ func e2eTestCookie(t *testing.T, base, setPath, getPath string) {
 	if !strings.Contains(sc, "flavour=chocolate") || !strings.Contains(sc, "HttpOnly") {
 		t.Errorf("Set-Cookie = %q", sc)
 	}
+	if n := len(resp.Cookies()); n != 2 {
+		t.Errorf("got %d cookies, want 2 Set-Cookie headers: %q", n, sc)
+	}
 	var got struct {
 		Flavour *string `json:"flavour"`
 	}
@@ -851,4 +889,72 @@ func e2eTestNonASCII(t *testing.T, srv *httptest.Server, prefix, pattern string,
 			t.Errorf("GET %q (raw bytes): view got %q, want café", p, got.Name)
 		}
 	})
+}
+
+// e2ePattern returns the bytes the apps' /download views serve.
+func e2ePattern(n int) []byte {
+	unit := append([]byte("graft"), make([]byte, 256)...)
+	for i := 0; i < 256; i++ {
+		unit[5+i] = byte(i)
+	}
+	return bytes.Repeat(unit, n/len(unit)+1)[:n]
+}
+
+// e2eDownloadSizes are the sizes of the files the download tests serve.
+var e2eDownloadSizes = []int{0, 1, 100<<10 + 1, 3<<20 + 5}
+
+// e2eTestDownload gets files the app serves through wsgi.file_wrapper (Go
+// sends them with sendfile) and checks every byte: files the test writes
+// into dir and the app serves by path at filesPath+name (Content-Length
+// known), and unlinked temporary files at tmpPath?n= (length unknown to the
+// app).
+func e2eTestDownload(t *testing.T, base, dir, filesPath, tmpPath string) {
+	check := func(t *testing.T, p string, n int, sized bool) {
+		cl := newE2EClient(t, base, false)
+		resp, b := cl.get(p)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d: %s", p, resp.StatusCode, e2eTrim(b))
+		}
+		if sized && resp.ContentLength != int64(n) {
+			t.Errorf("GET %s: Content-Length = %d, want %d", p, resp.ContentLength, n)
+		}
+		if want := e2ePattern(n); !bytes.Equal(b, want) {
+			t.Errorf("GET %s: got %d bytes (sha256 %x), want %d (sha256 %x)", p, len(b), sha256.Sum256(b), n, sha256.Sum256(want))
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/octet-stream" {
+			t.Errorf("GET %s: Content-Type = %q", p, ct)
+		}
+		resp, b = cl.do(http.MethodHead, p, nil, nil)
+		if resp.StatusCode != 200 || len(b) != 0 || sized && resp.ContentLength != int64(n) {
+			t.Errorf("HEAD %s = %d, %d body bytes, Content-Length %d", p, resp.StatusCode, len(b), resp.ContentLength)
+		}
+	}
+	for _, n := range e2eDownloadSizes {
+		t.Run(fmt.Sprint("file-", n), func(t *testing.T) {
+			name := fmt.Sprintf("data-%d.bin", n)
+			if err := os.WriteFile(filepath.Join(dir, name), e2ePattern(n), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			check(t, filesPath+name, n, true)
+		})
+		t.Run(fmt.Sprint("tempfile-", n), func(t *testing.T) {
+			check(t, fmt.Sprintf("%s?n=%d", tmpPath, n), n, false)
+		})
+	}
+}
+
+// e2eTestStream gets a response the app streams from a generator.
+func e2eTestStream(t *testing.T, base, path string) {
+	for _, n := range []int{0, 1, 500} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			resp, b := newE2EClient(t, base, false).get(fmt.Sprintf("%s?n=%d", path, n))
+			var want strings.Builder
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&want, "chunk %d\n", i)
+			}
+			if resp.StatusCode != 200 || string(b) != want.String() {
+				t.Errorf("GET %s?n=%d = %d, %d bytes %q, want %d bytes", path, n, resp.StatusCode, len(b), e2eTrim(b), want.Len())
+			}
+		})
+	}
 }

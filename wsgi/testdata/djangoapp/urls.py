@@ -20,4 +20,7 @@ urlpatterns = [
     path("urls/", views.urls, name="urls"),
     path("boom/", views.boom, name="boom"),
     path("whoami/", views.whoami, name="whoami"),
+    path("download/", views.download, name="download"),
+    path("files/<str:name>", views.files, name="files"),
+    path("stream/", views.stream, name="stream"),
 ]

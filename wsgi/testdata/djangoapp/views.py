@@ -1,7 +1,9 @@
 import hashlib
 import json
+import os
+import tempfile
 
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -83,6 +85,7 @@ def session_get(request):
 def cookie_set(request):
     resp = JsonResponse({"ok": True})
     resp.set_cookie("flavour", request.GET.get("v", "plain"), httponly=True)
+    resp.set_cookie("size", "large", path="/")
     return resp
 
 
@@ -132,3 +135,33 @@ def whoami(request):
             "keys": sorted(k for k in meta if "REMOTE_USER" in k.upper()),
         }
     )
+
+
+def pattern(n):
+    """n bytes of the pattern download tests check: b"graft" + bytes 0..255, repeated."""
+    unit = b"graft" + bytes(range(256))
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def files(request, name):
+    # A file the test wrote into $GRAFT_FILES_DIR. FileResponse sets
+    # Content-Length from the path; Django's WSGIHandler hands the file to
+    # wsgi.file_wrapper, which graft turns into sendfile from Go.
+    if "/" in name or name.startswith("."):
+        return HttpResponse(status=404)
+    path = os.path.join(os.environ["GRAFT_FILES_DIR"], name)
+    return FileResponse(open(path, "rb"), content_type="application/octet-stream")
+
+
+def download(request):
+    # FileResponse over a real but unlinked file: no Content-Length; still
+    # passed through wsgi.file_wrapper.
+    f = tempfile.TemporaryFile()
+    f.write(pattern(int(request.GET["n"])))
+    f.seek(0)
+    return FileResponse(f, content_type="application/octet-stream", filename="data.bin")
+
+
+def stream(request):
+    n = int(request.GET.get("n", "5"))
+    return StreamingHttpResponse(("chunk %d\n" % i for i in range(n)), content_type="text/plain")

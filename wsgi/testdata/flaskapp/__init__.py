@@ -9,10 +9,22 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import threading
 import time
 
-from flask import Flask, abort, jsonify, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    request,
+    send_file,
+    send_from_directory,
+    session,
+    url_for,
+)
 
 app = Flask(__name__)
 app.config.update(
@@ -87,6 +99,7 @@ def session_get():
 def cookie_set():
     resp = jsonify(ok=True)
     resp.set_cookie("flavour", request.args.get("v", "plain"), httponly=True)
+    resp.set_cookie("size", "large", path="/")
     return resp
 
 
@@ -159,3 +172,38 @@ def pid():
         multithread=request.environ["wsgi.multithread"],
         multiprocess=request.environ["wsgi.multiprocess"],
     )
+
+
+def pattern(n):
+    """n bytes of the pattern download tests check: b"graft" + bytes 0..255, repeated."""
+    unit = b"graft" + bytes(range(256))
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+@app.get("/files/<name>")
+def files(name):
+    # A file the test wrote into $GRAFT_FILES_DIR: send_file knows its size
+    # (Content-Length, Range, ETag) and hands it to wsgi.file_wrapper, which
+    # graft turns into sendfile from Go.
+    return send_from_directory(os.environ["GRAFT_FILES_DIR"], name, mimetype="application/octet-stream")
+
+
+@app.get("/download")
+def download():
+    # A real but unlinked file of unknown name: no Content-Length; still
+    # passed through wsgi.file_wrapper.
+    f = tempfile.TemporaryFile()
+    f.write(pattern(int(request.args["n"])))
+    f.seek(0)
+    return send_file(f, mimetype="application/octet-stream", download_name="data.bin")
+
+
+@app.get("/stream")
+def stream():
+    n = int(request.args.get("n", "5"))
+
+    def gen():
+        for i in range(n):
+            yield "chunk %d\n" % i
+
+    return Response(gen(), mimetype="text/plain")
