@@ -59,7 +59,7 @@ func (g *registry) addName(name, pattern string) {
 	parent, prefix := g.parent, g.prefix
 	g.mu.Unlock()
 	if parent != nil {
-		parent.addName(name, prefix+pattern)
+		parent.addName(name, join(prefix, pattern))
 	}
 }
 
@@ -80,7 +80,7 @@ func (g *registry) link(child *registry, prefix string) {
 	}
 	child.mu.Unlock()
 	for n, p := range names {
-		g.addName(n, prefix+p)
+		g.addName(n, join(prefix, p))
 	}
 }
 
