@@ -66,7 +66,7 @@ func TestDjango(t *testing.T) {
 			query *string
 		}{
 			{"/items/42/", 42, nil},
-			{"/items/7/?q=%C3%A9t%C3%A9+x", 7, ptr("été x")},
+			{"/items/7/?q=%C3%A9t%C3%A9+x", 7, e2ePtr("été x")},
 		} {
 			t.Run(tc.path, func(t *testing.T) {
 				var got struct {

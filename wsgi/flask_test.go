@@ -395,7 +395,7 @@ func TestFlask(t *testing.T) {
 			query *string
 		}{
 			{"/items/42", 42, nil},
-			{"/items/7?q=%C3%A9t%C3%A9+x", 7, ptr("été x")},
+			{"/items/7?q=%C3%A9t%C3%A9+x", 7, e2ePtr("été x")},
 		} {
 			t.Run(tc.path, func(t *testing.T) {
 				var got struct {
@@ -741,7 +741,7 @@ func TestFlaskConcurrent(t *testing.T) {
 	t.Logf("per-worker request counts: %v; threads used: %d", pids, len(threads))
 }
 
-func ptr[T any](v T) *T { return &v }
+func e2ePtr[T any](v T) *T { return &v }
 
 // e2eTestJSON posts a JSON document and checks the echo.
 func e2eTestJSON(t *testing.T, base, path string) {
