@@ -520,5 +520,16 @@ def download(environ, start_response):
     return gen()
 
 
+@app
+def dispatch(environ, start_response):
+    """Routes /<name>/... to the app <name> of this module (several
+    behaviours in one container)."""
+    name = environ.get("PATH_INFO", "/").strip("/").split("/")[0] or "hello"
+    target = globals().get(name)
+    if name not in APPS or name == "dispatch":
+        return _text(start_response, "no app " + name, "404 Not Found")
+    return target(environ, start_response)
+
+
 for _name in APPS:
     globals()["validated_" + _name] = validator(globals()[_name])

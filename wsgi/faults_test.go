@@ -1,0 +1,325 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pids returns the pids of the pool's live workers.
+func (pl *pool) pids() []int {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	var out []int
+	for p := range pl.procs {
+		out = append(out, p.pid)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func poolOf(c *Container) *pool { return c.tr.(*pool) }
+
+// TestAppException: an exception before headers is a 500 with the
+// traceback, method, path and request id logged; after headers it aborts
+// the connection. The worker keeps serving after both.
+func TestAppException(t *testing.T) {
+	variants(t, "dispatch", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{}, ctxHandler(func(r *http.Request) context.Context {
+			if id := r.URL.Query().Get("rid"); id != "" {
+				return WithEnviron(r.Context(), "graft.request_id", id)
+			}
+			return r.Context()
+		}))
+		pid := pidOf(t, a.srv.URL+"/pid")
+
+		req, _ := http.NewRequest("POST", a.srv.URL+"/raise_before/x?q=1", strings.NewReader("b"))
+		req.Header.Set("X-Request-ID", "rid-from-header")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 500 {
+			t.Errorf("status %d, want 500", resp.StatusCode)
+		}
+		logHas(t, a.logs, 2*time.Second, "raise-before-marker", "Traceback (most recent call last)")
+		l := logLine(a.logs, "wsgi: request failed")
+		for _, want := range []string{"method=POST", "path=/raise_before/x", "request_id=rid-from-header", "raise-before-marker"} {
+			if !strings.Contains(l, want) {
+				t.Errorf("failure log lacks %q: %s", want, l)
+			}
+		}
+		if p := pidOf(t, a.srv.URL+"/pid"); p != pid {
+			t.Errorf("worker %d replaced by %d after an exception", pid, p)
+		}
+
+		resp, _, _ = get(t, nil, "GET", a.srv.URL+"/raise_before?rid=rid-from-ctx", nil)
+		if resp.StatusCode != 500 {
+			t.Errorf("status %d, want 500", resp.StatusCode)
+		}
+		logHas(t, a.logs, 2*time.Second, "request_id=rid-from-ctx")
+
+		_, b, err := get(t, nil, "GET", a.srv.URL+"/raise_after?rid=rid-after", nil)
+		if err == nil || string(b) != "partial" {
+			t.Errorf("got %q %v, want the partial body then an abort", b, err)
+		}
+		logHas(t, a.logs, 2*time.Second, "raise-after-marker", "request_id=rid-after", "path=/raise_after")
+		if p := pidOf(t, a.srv.URL+"/pid"); p != pid {
+			t.Errorf("worker %d replaced by %d after an exception", pid, p)
+		}
+	})
+}
+
+// TestWorkerDeath: a worker dying mid-request fails only that request
+// (502), and a replacement worker takes over.
+func TestWorkerDeath(t *testing.T) {
+	cases := []struct {
+		how    string
+		status int
+		log    string
+	}{
+		{"kill", 502, "killed by signal killed"},
+		{"exit", 502, "exit status 1"},
+		{"segv", 502, "Segmentation fault"},
+		{"sysexit", 500, "SystemExit"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.how, func(t *testing.T) {
+			variants(t, "dispatch", func(t *testing.T, app string) {
+				a := startApp(t, app, Config{Workers: 2}, nil)
+				before := poolOf(a.c).pids()
+				var wg sync.WaitGroup
+				wg.Add(1)
+				var slowStatus int
+				var slowBody string
+				go func() { // keeps the other worker busy: it must not be affected
+					defer wg.Done()
+					resp, b, err := get(t, nil, "GET", a.srv.URL+"/sleep?s=1", nil)
+					if err != nil {
+						slowBody = err.Error()
+					}
+					slowStatus, slowBody = resp.StatusCode, slowBody+string(b)
+				}()
+				time.Sleep(300 * time.Millisecond)
+				resp, b, _ := get(t, nil, "GET", a.srv.URL+"/die?how="+tc.how+"&tok=died", nil)
+				if resp.StatusCode != tc.status {
+					t.Errorf("dying request: status %d, want %d (%s)", resp.StatusCode, tc.status, b)
+				}
+				wg.Wait()
+				if slowStatus != 200 {
+					t.Errorf("the request on the other worker failed: %d %s", slowStatus, slowBody)
+				}
+				dead, err := strconv.Atoi(readFile(t, a.dir, "died"))
+				if err != nil || !slices.Contains(before, dead) {
+					t.Fatalf("dead worker pid %q not among %v", readFile(t, a.dir, "died"), before)
+				}
+				waitFor(t, 5*time.Second, "the dead worker to be reaped", func() bool { return !pidAlive(dead) })
+				logHas(t, a.logs, 3*time.Second, "worker died", tc.log)
+				waitFor(t, 10*time.Second, "a replacement worker", func() bool {
+					now := poolOf(a.c).pids()
+					return len(now) == 2 && !slices.Contains(now, dead)
+				})
+				// Two concurrent requests: one lands on the replacement.
+				served := concurrentPIDs(t, a.srv.URL+"/sleep?s=0.3", 2)
+				replaced := false
+				for _, p := range served {
+					replaced = replaced || !slices.Contains(before, p)
+				}
+				if !replaced {
+					t.Errorf("no replacement served a request: served by %v, workers before %v", served, before)
+				}
+			})
+		})
+	}
+}
+
+// concurrentPIDs sends n concurrent requests to an app answering its pid.
+func concurrentPIDs(t *testing.T, url string, n int) []int {
+	t.Helper()
+	out := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, b, err := get(t, nil, "GET", url, nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Errorf("GET %s: %v %d %s", url, err, resp.StatusCode, b)
+				return
+			}
+			out[i], _ = strconv.Atoi(string(b))
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// TestTimeout: a hung request gets 504 within 2s with the Python stack in
+// the log, and its worker is replaced.
+func TestTimeout(t *testing.T) {
+	variants(t, "dispatch", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{Timeout: time.Second}, nil)
+		pid := pidOf(t, a.srv.URL+"/pid")
+		start := time.Now()
+		resp, _, _ := get(t, nil, "GET", a.srv.URL+"/hang", nil)
+		took := time.Since(start)
+		if resp.StatusCode != 504 {
+			t.Errorf("status %d, want 504", resp.StatusCode)
+		}
+		if took > 2*time.Second || took < time.Second {
+			t.Errorf("504 after %v, want 1-2s", took)
+		}
+		logHas(t, a.logs, 3*time.Second, "request timed out", `File \"`, "hang_forever_in_this_function")
+		waitFor(t, 5*time.Second, "the hung worker to be gone", func() bool { return !pidAlive(pid) })
+		waitFor(t, 10*time.Second, "a replacement worker", func() bool {
+			resp, b, err := get(t, nil, "GET", a.srv.URL+"/pid", nil)
+			return err == nil && resp.StatusCode == 200 && string(b) != strconv.Itoa(pid)
+		})
+	})
+}
+
+// TestLoadError: apps that cannot load make New fail fast with a
+// *LoadError carrying the traceback.
+func TestLoadError(t *testing.T) {
+	cases := []struct {
+		app     string
+		workers int
+		want    []string
+	}{
+		{"graft_missing_module_xyz:app", 1, []string{"ModuleNotFoundError", "graft_missing_module_xyz"}},
+		{"loadfail_import", 1, []string{"ModuleNotFoundError", "graft_no_such_module_for_tests", "loadfail_import.py"}},
+		{"apps:nope", 1, []string{"AttributeError", "nope"}},
+		{"apps:hello.nope", 1, []string{"AttributeError"}},
+		{"apps:NOT_CALLABLE", 1, []string{"TypeError", "not callable"}},
+		{"apps", 1, []string{"AttributeError", "application"}},
+		{"loadfail_syntax", 2, []string{"SyntaxError", "loadfail_syntax.py"}},
+		{"loadfail_raise:application", 2, []string{"RuntimeError", "loadfail-raise-marker", "Traceback"}},
+		{"loadfail_exit", 1, []string{"exit status 7"}},
+		{"loadfail_factory:make()", 1, []string{"ValueError", "loadfail-factory-marker", "Traceback"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.app, func(t *testing.T) {
+			logs := &logBuffer{}
+			start := time.Now()
+			c, err := New(Config{App: tc.app, Python: testPython(t), Dir: testdataDir(t), Workers: tc.workers,
+				StartTimeout: 20 * time.Second, Logger: newTestLogger(logs)})
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("New took %v", took)
+			}
+			if err == nil {
+				c.Shutdown(context.Background())
+				t.Fatal("New succeeded")
+			}
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("error %T is not a *LoadError: %v", err, err)
+			}
+			if le.App != tc.app {
+				t.Errorf("LoadError.App = %q", le.App)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+	t.Run("factory ok", func(t *testing.T) {
+		a := startApp(t, "apps:make()", Config{}, nil)
+		if b := mustGet(t, a.srv.URL); string(b) != "Hello, world!\n" {
+			t.Errorf("body %q", b)
+		}
+	})
+}
+
+// TestBadConfig: invalid configurations are rejected by New.
+func TestBadConfig(t *testing.T) {
+	py := testPython(t)
+	cases := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no app", Config{}, "App is empty"},
+		{"bad spec", Config{App: "my app"}, "is not module:callable"},
+		{"empty attr", Config{App: "apps:"}, "is not module:callable"},
+		{"path spec", Config{App: "testdata/apps.py:hello"}, "is not module:callable"},
+		{"call with args", Config{App: "apps:make(1)"}, "is not module:callable"},
+		{"negative workers", Config{App: "apps:hello", Workers: -1}, "Workers -1 is negative"},
+		{"negative threads", Config{App: "apps:hello", Threads: -2}, "Threads -2 is negative"},
+		{"too many", Config{App: "apps:hello", Workers: 1 << 10, Threads: 1 << 10}, "too large"},
+		{"negative queue timeout", Config{App: "apps:hello", QueueTimeout: -time.Second}, "QueueTimeout"},
+		{"script name without slash", Config{App: "apps:hello", ScriptName: "legacy"}, "ScriptName"},
+		{"script name with trailing slash", Config{App: "apps:hello", ScriptName: "/legacy/"}, "ScriptName"},
+		{"negative body buffer", Config{App: "apps:hello", BodyBuffer: -1}, "must not be negative"},
+		{"negative max body", Config{App: "apps:hello", MaxBodySize: -1}, "must not be negative"},
+		{"negative response buffer", Config{App: "apps:hello", ResponseBuffer: -1}, "must not be negative"},
+		{"negative start timeout", Config{App: "apps:hello", StartTimeout: -1}, "must not be negative"},
+		{"env without =", Config{App: "apps:hello", Env: []string{"FOO"}}, "not KEY=VALUE"},
+		{"env without key", Config{App: "apps:hello", Env: []string{"=x"}}, "not KEY=VALUE"},
+		{"missing python", Config{App: "apps:hello", Python: "/nonexistent/python3"}, "/nonexistent/python3"},
+		{"several errors", Config{App: "", Workers: -1}, "Workers -1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			if cfg.Python == "" {
+				cfg.Python = py
+			}
+			cfg.Dir = testdataDir(t)
+			if cfg.Workers == 0 {
+				cfg.Workers = 1
+			}
+			c, err := New(cfg)
+			if err == nil {
+				c.Shutdown(context.Background())
+				t.Fatal("New accepted the config")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+			var le *LoadError
+			if errors.As(err, &le) {
+				t.Errorf("config error reported as a LoadError: %v", err)
+			}
+		})
+	}
+	t.Run("defaults", func(t *testing.T) {
+		c, err := NewWithTransport(Config{App: "apps:hello", MaxQueue: -1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := c.Config()
+		if got.Threads != 1 || got.Timeout != 30*time.Second || got.MaxQueue != 0 || got.QueueTimeout != 30*time.Second ||
+			got.BodyBuffer != 64<<10 || got.ResponseBuffer != 1<<20 || got.StartTimeout != 60*time.Second ||
+			got.Python != "python3" || got.Workers < 1 || got.Logger == nil || got.ErrorHandler == nil {
+			t.Errorf("defaults: %+v", got)
+		}
+	})
+}
+
+func newTestLogger(logs *logBuffer) *slogLogger { return slogNew(logs) }
+
+// TestStatusOf maps every error to its status.
+func TestStatusOf(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{ErrAppError, 500}, {ErrWorkerDied, 502}, {ErrTimeout, 504}, {ErrQueueFull, 503}, {ErrQueueTimeout, 503},
+		{ErrClosed, 503}, {ErrBodyTooLarge, 413}, {ErrBadBody, 400}, {ErrProtocol, 502},
+		{fmt.Errorf("wrapped: %w", ErrTimeout), 504}, {errors.New("other"), 502},
+	} {
+		if got := StatusOf(tc.err); got != tc.want {
+			t.Errorf("StatusOf(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
