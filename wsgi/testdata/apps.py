@@ -482,7 +482,7 @@ def block(environ, start_response):
     tok = _q(environ).get("tok", "b")
     _touch("calls", tok + "\n")
     _touch(tok + "-started")
-    _wait_for(tok + "-go", 20)
+    _wait_for(tok + "-go", 8)
     return _text(start_response, "released " + tok + " pid " + str(os.getpid()))
 
 
