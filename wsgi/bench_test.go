@@ -1,0 +1,67 @@
+package wsgi
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// browserRequest is a typical browser GET with a dozen headers.
+func browserRequest() *http.Request {
+	r := httptest.NewRequest("GET", "/articles/2024/graft-and-wsgi?page=2&sort=date", nil)
+	h := r.Header
+	h.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
+	h.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8")
+	h.Set("Accept-Language", "en-US,en;q=0.9,fr;q=0.8")
+	h.Set("Accept-Encoding", "gzip, deflate, br")
+	h.Set("Cookie", "sessionid=abcdef0123456789; csrftoken=0123456789abcdef")
+	h.Set("Referer", "https://example.com/articles/")
+	h.Set("Sec-Fetch-Dest", "document")
+	h.Set("Sec-Fetch-Mode", "navigate")
+	h.Set("Sec-Fetch-Site", "same-origin")
+	h.Set("Upgrade-Insecure-Requests", "1")
+	h.Set("Cache-Control", "max-age=0")
+	h.Set("Connection", "keep-alive")
+	return r
+}
+
+func BenchmarkEnviron(b *testing.B) {
+	r := browserRequest()
+	buf := make([]byte, 0, 4096)
+	pairs := make([]string, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		pairs = environ(pairs[:0], r, "", -1)
+		buf, _ = appendEnv(buf[:0], pairs)
+	}
+}
+
+func BenchmarkHello(b *testing.B) {
+	b.Run("1 worker", func(b *testing.B) {
+		c, _ := newContainer(b, Config{App: "apps:hello", Workers: 1})
+		r := browserRequest()
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+	b.Run("2 workers parallel", func(b *testing.B) {
+		c, _ := newContainer(b, Config{App: "apps:hello", Workers: 2})
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			r := browserRequest()
+			for pb.Next() {
+				w := httptest.NewRecorder()
+				c.ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Errorf("status %d: %s", w.Code, w.Body)
+					return
+				}
+			}
+		})
+	})
+}
