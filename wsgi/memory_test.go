@@ -73,7 +73,9 @@ func (w *rssWatch) check(t *testing.T, limit int64) {
 	t.Logf("RSS growth: Go %.1f MiB, worker %.1f MiB", float64(gGo)/(1<<20), float64(gW)/(1<<20))
 	goLimit := limit
 	if raceEnabled {
-		goLimit = limit * 3 / 2 // shadow memory of the garbage 1 MiB chunks
+		// The race detector's shadow memory for reused heap makes Go's RSS
+		// meaningless here; the worker's is still checked.
+		goLimit = 1 << 62
 	}
 	if gGo > goLimit {
 		t.Errorf("Go RSS grew by %d MiB, want < %d MiB", gGo>>20, goLimit>>20)
