@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pythonForTests is $GRAFT_PYTHON or Debian's interpreter; missing Python
+// fails the test.
+func pythonForTests(t *testing.T) string {
+	py := os.Getenv("GRAFT_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if _, err := exec.LookPath(py); err != nil {
+		t.Fatalf("python %s not found: %v", py, err)
+	}
+	return py
+}
+
+// startShop writes the embedded app to a temp dir, as the command does,
+// starts its workers and serves newHandler on a test server. It returns the
+// server with the Go routes on, and one sharing the same workers with them
+// rolled back to Flask (-go=false).
+func startShop(t *testing.T, mount string) (goSrv, pySrv *httptest.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := writeApp(dir); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := loadCatalog(dir + "/shop/products.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	o := options{python: pythonForTests(t), workers: 2, threads: 1, mount: mount, goRoutes: true}
+	app, err := startApp(o, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goSrv = httptest.NewServer(newHandler(app, cat, o, log))
+	o.goRoutes = false
+	pySrv = httptest.NewServer(newHandler(app, cat, o, log))
+	t.Cleanup(func() {
+		goSrv.Close()
+		pySrv.Close()
+		app.Shutdown(t.Context())
+	})
+	return goSrv, pySrv
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, c *http.Client, method, u, ctype, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// TestMigratedRoutesMatchFlask checks that Go's versions of the migrated
+// routes answer exactly what Flask's do, byte for byte, for hits and misses.
+func TestMigratedRoutesMatchFlask(t *testing.T) {
+	goSrv, pySrv := startShop(t, "/shop")
+	for _, path := range []string{
+		"/shop/api/products",
+		"/shop/api/products/1",
+		"/shop/api/products/3",
+		"/shop/api/products/99",
+	} {
+		t.Run(path, func(t *testing.T) {
+			g := do(t, nil, "GET", goSrv.URL+path, "", "")
+			p := do(t, nil, "GET", pySrv.URL+path, "", "")
+			if g.header.Get("X-Served-By") != "go" || p.header.Get("X-Served-By") != "python" {
+				t.Fatalf("X-Served-By: Go server %q, rolled-back server %q; want go and python",
+					g.header.Get("X-Served-By"), p.header.Get("X-Served-By"))
+			}
+			if g.status != p.status || g.body != p.body {
+				t.Errorf("Go answered %d %q\nFlask answered %d %q", g.status, g.body, p.status, p.body)
+			}
+			if g.header.Get("Content-Type") != p.header.Get("Content-Type") {
+				t.Errorf("Content-Type: Go %q, Flask %q", g.header.Get("Content-Type"), p.header.Get("Content-Type"))
+			}
+		})
+	}
+	// The JSON's links, built by Go, lead to the Flask page and back to Go.
+	var prod map[string]any
+	g := do(t, nil, "GET", goSrv.URL+"/shop/api/products/2", "", "")
+	if err := json.Unmarshal([]byte(g.body), &prod); err != nil {
+		t.Fatal(err)
+	}
+	if page := do(t, nil, "GET", goSrv.URL+prod["url"].(string), "", ""); page.status != 200 || !strings.Contains(page.body, "<h1>Moka pot</h1>") {
+		t.Errorf("GET %v: %d %q", prod["url"], page.status, page.body)
+	}
+	if self := do(t, nil, "GET", goSrv.URL+prod["api_url"].(string), "", ""); self.body != g.body {
+		t.Errorf("GET %v: %q, want %q", prod["api_url"], self.body, g.body)
+	}
+}
+
+// TestLinksUnderMount checks that Flask's url_for builds links under the
+// prefix Go mounted it at, and that nothing outside the prefix reaches it.
+func TestLinksUnderMount(t *testing.T) {
+	srv, _ := startShop(t, "/shop")
+	page := do(t, nil, "GET", srv.URL+"/shop/", "", "")
+	if page.status != 200 || page.header.Get("X-Served-By") != "python" {
+		t.Fatalf("GET /shop/: %d %v", page.status, page.header)
+	}
+	for _, link := range []string{
+		`href="/shop/"`, `href="/shop/cart"`, `href="/shop/api/products"`,
+		`href="/shop/products/1"`, `href="/shop/api/products/1"`,
+	} {
+		if !strings.Contains(page.body, link) {
+			t.Errorf("the Flask index has no %s:\n%s", link, page.body)
+		}
+	}
+	if r := do(t, nil, "GET", srv.URL+"/shop/products/1", "", ""); !strings.Contains(r.body, `action="/shop/cart"`) {
+		t.Errorf("the product form does not post under the prefix:\n%s", r.body)
+	}
+	// /shop without the slash is Flask's redirect, under the prefix.
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if r := do(t, c, "GET", srv.URL+"/shop", "", ""); r.status/100 != 3 || !strings.HasSuffix(r.header.Get("Location"), "/shop/") {
+		t.Errorf("GET /shop: %d Location %q, want a redirect to /shop/", r.status, r.header.Get("Location"))
+	}
+	// Outside the prefix: Go's landing page and Go's 404, never Flask.
+	if r := do(t, nil, "GET", srv.URL+"/", "", ""); r.status != 200 || !strings.Contains(r.body, "This page is Go") {
+		t.Errorf("GET /: %d %q", r.status, r.body)
+	}
+	if r := do(t, nil, "GET", srv.URL+"/products/1", "", ""); r.status != 404 || r.header.Get("X-Served-By") != "" {
+		t.Errorf("GET /products/1 outside the prefix: %d %v, want Go's 404", r.status, r.header)
+	}
+}
+
+var requestIDInPage = regexp.MustCompile(`<code id="request-id">([^<]*)</code>`)
+
+// TestRequestIDShared checks that the id in the X-Request-ID header is the
+// one Flask saw as environ["graft.request_id"].
+func TestRequestIDShared(t *testing.T) {
+	srv, _ := startShop(t, "/shop")
+	seen := map[string]bool{}
+	for _, path := range []string{"/shop/", "/shop/products/4", "/shop/cart"} {
+		r := do(t, nil, "GET", srv.URL+path, "", "")
+		id := r.header.Get("X-Request-Id")
+		m := requestIDInPage.FindStringSubmatch(r.body)
+		if id == "" || m == nil || m[1] != id {
+			t.Fatalf("GET %s: X-Request-ID %q, Flask printed %q", path, id, m)
+		}
+		if seen[id] {
+			t.Errorf("request id %s used twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+// TestPostToMigratedPathReachesFlask checks that Go took over GET only:
+// POST on the same path, and the session and form around it, are Flask's.
+func TestPostToMigratedPathReachesFlask(t *testing.T) {
+	srv, _ := startShop(t, "/shop")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+
+	r := do(t, c, "POST", srv.URL+"/shop/api/products/2", "application/json", `{"quantity": 3}`)
+	if r.status != 200 || r.header.Get("X-Served-By") != "python" || !strings.Contains(r.body, `"cart_count":3`) {
+		t.Fatalf("POST /shop/api/products/2: %d %v %q", r.status, r.header, r.body)
+	}
+	if !strings.Contains(r.body, `"cart_url":"/shop/cart"`) {
+		t.Errorf("cart_url is not under the prefix: %q", r.body)
+	}
+	if g := do(t, c, "GET", srv.URL+"/shop/api/products/2", "", ""); g.header.Get("X-Served-By") != "go" {
+		t.Errorf("GET on the same path was served by %q, want go", g.header.Get("X-Served-By"))
+	}
+
+	// The HTML form: POST, redirect to the cart under the prefix, flash
+	// message and cart from the session cookie.
+	form := url.Values{"product": {"1"}, "quantity": {"2"}}.Encode()
+	r = do(t, c, "POST", srv.URL+"/shop/cart", "application/x-www-form-urlencoded", form)
+	if r.status != 200 || !strings.Contains(r.body, "<h1>Your cart</h1>") {
+		t.Fatalf("POST /shop/cart: %d %q", r.status, r.body)
+	}
+	for _, want := range []string{"Added 2 × Espresso cup", `3 × <a href="/shop/products/2">Moka pot</a>`,
+		`2 × <a href="/shop/products/1">Espresso cup</a>`, `<span id="total">121.70</span>`, "Cart (5)"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the cart page has no %q:\n%s", want, r.body)
+		}
+	}
+	if r := do(t, c, "POST", srv.URL+"/shop/api/products/99", "application/json", `{}`); r.status != 404 || r.body != "{\"error\":\"not found\"}\n" {
+		t.Errorf("POST /shop/api/products/99: %d %q", r.status, r.body)
+	}
+}
+
+// TestRootMount serves the app with no prefix: the same routes, at /.
+func TestRootMount(t *testing.T) {
+	goSrv, pySrv := startShop(t, "")
+	g := do(t, nil, "GET", goSrv.URL+"/api/products/1", "", "")
+	p := do(t, nil, "GET", pySrv.URL+"/api/products/1", "", "")
+	if g.header.Get("X-Served-By") != "go" || g.body != p.body || !strings.Contains(g.body, `"url":"/products/1"`) {
+		t.Errorf("Go %v %q\nFlask %q", g.header, g.body, p.body)
+	}
+	if r := do(t, nil, "GET", goSrv.URL+"/", "", ""); !strings.Contains(r.body, `href="/products/1"`) {
+		t.Errorf("GET /: %d %q, want the Flask index", r.status, r.body)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil || o.mount != "/shop" || !o.goRoutes || o.python != defaultPython() {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	tests := []struct {
+		args    []string
+		wantErr bool
+	}{
+		{[]string{"-mount", "", "-go=false"}, false},
+		{[]string{"-mount", "/a/b"}, false},
+		{[]string{"-mount", "shop"}, true},
+		{[]string{"-mount", "/shop/"}, true},
+		{[]string{"-threads", "0"}, true},
+		{[]string{"shop:app"}, true},
+		{[]string{"-nope"}, true},
+	}
+	for _, tc := range tests {
+		_, err := parseFlags(tc.args)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseFlags(%q) error %v, want error %v", tc.args, err, tc.wantErr)
+		}
+	}
+}
+
+// TestStartAppHint checks that an interpreter without Flask fails with a
+// hint naming -python /usr/bin/python3.
+func TestStartAppHint(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeApp(dir); err != nil {
+		t.Fatal(err)
+	}
+	// An interpreter that cannot import Flask: a package named flask that
+	// fails to import shadows Debian's.
+	shadow := t.TempDir()
+	os.MkdirAll(shadow+"/flask", 0o755)
+	os.WriteFile(shadow+"/flask/__init__.py", []byte("raise ModuleNotFoundError(\"No module named 'flask'\", name='flask')\n"), 0o644)
+	script := shadow + "/python"
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nPYTHONPATH="+shadow+" exec "+pythonForTests(t)+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// wsgi.New must return the load error; a hang is a graft bug, reported
+	// as a failure rather than a test timeout.
+	errc := make(chan error, 1)
+	go func() {
+		app, err := startApp(options{python: script, workers: 1, threads: 1}, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if app != nil {
+			app.Shutdown(context.Background())
+		}
+		errc <- err
+	}()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("wsgi.New did not return within 20s for an app whose import fails")
+	}
+	if err == nil || !strings.Contains(err.Error(), "-python /usr/bin/python3") || !strings.Contains(err.Error(), "flask") {
+		t.Errorf("startApp with no Flask: %v", err)
+	}
+}
