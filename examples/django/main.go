@@ -1,0 +1,454 @@
+// Command django is graft's Django migration example: a Django project
+// (pyapp: the legacysite project and its notes app, with the admin) served
+// under a prefix, with authentication and one API route moved to Go.
+//
+//	django [-bind 127.0.0.1:8000] [-python /usr/bin/python3] [-chdir DIR]
+//	       [-workers N] [-threads N] [-mount /legacy] [-go=true]
+//	       [-state DIR] [-admin-user admin] [-admin-password PW]
+//	       [-token TOKEN=USER]...
+//
+// Django is served under -mount (default /legacy) with no FORCE_SCRIPT_NAME:
+// graft passes the prefix as SCRIPT_NAME, so reverse(), redirects and the
+// relative STATIC_URL all carry it. Go serves:
+//
+//   - /legacy/static/...: the admin's static files, straight from the
+//     django/contrib/admin/static directory of the interpreter;
+//   - the API area /legacy/api/...: Go checks "Authorization: Bearer TOKEN"
+//     (401 without a valid token) and passes the user to Django as
+//     REMOTE_USER, which Django's RemoteUserMiddleware logs in. A client's
+//     own Remote-User header never reaches REMOTE_USER;
+//   - GET /legacy/api/whoami/ natively, with the JSON of the Django view it
+//     replaces (-go=false rolls it back to Django).
+//
+// Everything else under the prefix, including the admin at /legacy/admin/
+// (its login form, CSRF and session cookies), is Django. Every response
+// carries an X-Request-ID; Django sees the same id as
+// request.META["graft.request_id"].
+//
+// At start, Go runs "python -m django graft_setup" once, before the
+// workers: it migrates the sqlite3 database (-state DIR/db.sqlite3; a
+// temporary directory removed at exit when -state is empty), makes sure
+// the superuser -admin-user exists with password -admin-password, and adds
+// demo notes. With no -admin-password or -token, random ones are generated
+// and logged.
+//
+// The project needs an interpreter with Django: Debian's python3-django
+// installs into /usr/bin/python3, the default -python when it exists. The
+// project is embedded in the binary and written to a temporary directory at
+// start, unless -chdir names a directory holding it.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/graft-dev/graft/fallback"
+	"github.com/graft-dev/graft/middleware"
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// pyapp is the Django project, written to a temporary directory at start.
+// The patterns name files, so that __init__.py files are included and
+// __pycache__ is not.
+//
+//go:embed pyapp/legacysite/*.py pyapp/notes/*.py pyapp/notes/migrations/*.py
+//go:embed pyapp/notes/management/*.py pyapp/notes/management/commands/*.py
+//go:embed pyapp/notes/templates/notes/*.html
+var pyapp embed.FS
+
+const (
+	appSpec  = "legacysite.wsgi:application"
+	settings = "legacysite.settings"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "django:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	bind, python, chdir, mount, state string
+	adminUser, adminPassword          string
+	workers, threads                  int
+	goRoutes                          bool
+	tokens                            tokenFlag // token -> user
+}
+
+// tokenFlag collects -token TOKEN=USER.
+type tokenFlag map[string]string
+
+func (f tokenFlag) String() string { return "" }
+
+func (f tokenFlag) Set(s string) error {
+	tok, user, ok := strings.Cut(s, "=")
+	if !ok || tok == "" || user == "" {
+		return errors.New("want TOKEN=USER")
+	}
+	f[tok] = user
+	return nil
+}
+
+// defaultPython is Debian's interpreter, which python3-django installs
+// into, when it exists; the python3 on PATH otherwise.
+func defaultPython() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
+}
+
+func parseFlags(args []string) (options, error) {
+	o := options{tokens: tokenFlag{}}
+	fs := flag.NewFlagSet("django", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: django [flags]\n\nServes the Django project of pyapp under -mount, with its API authenticated by Go.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.bind, "bind", "127.0.0.1:8000", "address to listen on")
+	fs.StringVar(&o.python, "python", defaultPython(), "Python interpreter with Django (/usr/bin/python3 when it exists, else python3 on PATH)")
+	fs.StringVar(&o.chdir, "chdir", "", "directory holding the legacysite project (default: a copy of the one embedded in the binary)")
+	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
+	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
+	fs.StringVar(&o.mount, "mount", "/legacy", "prefix Django is served under (\"\" for the root)")
+	fs.BoolVar(&o.goRoutes, "go", true, "serve GET <mount>/api/whoami/ in Go (false: roll it back to Django)")
+	fs.StringVar(&o.state, "state", "", "directory for the sqlite3 database and the secret key (default: a temporary one, removed at exit)")
+	fs.StringVar(&o.adminUser, "admin-user", "admin", "username of the demo superuser")
+	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
+	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return o, errors.New("no arguments expected")
+	}
+	if o.workers < 1 || o.threads < 1 {
+		return o, errors.New("-workers and -threads must be at least 1")
+	}
+	if o.mount != "" && (!strings.HasPrefix(o.mount, "/") || strings.HasSuffix(o.mount, "/")) {
+		return o, fmt.Errorf("-mount %q must start with / and not end with /", o.mount)
+	}
+	if o.adminUser == "" {
+		return o, errors.New("-admin-user is empty")
+	}
+	return o, nil
+}
+
+// writeApp writes the embedded Django project into dir.
+func writeApp(dir string) error {
+	sub, err := fs.Sub(pyapp, "pyapp")
+	if err != nil {
+		return err
+	}
+	return os.CopyFS(dir, sub)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// project is a prepared Django project: its directory, the environment of
+// its processes and the admin's static directory.
+type project struct {
+	dir       string
+	env       []string
+	staticDir string
+}
+
+// hint is added to the errors of an interpreter that cannot run Django.
+func hint(python string) string {
+	return fmt.Sprintf("\n\nThe project needs Django: on Debian, apt-get install python3-django and run with -python /usr/bin/python3 (now -python %s).", python)
+}
+
+// prepare runs graft_setup (migrate, superuser, demo notes) once with the
+// workers' interpreter and environment, and finds the admin's static files.
+func prepare(ctx context.Context, o options, dir, state string) (*project, error) {
+	keyFile := filepath.Join(state, "secret_key")
+	key, err := os.ReadFile(keyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		key = []byte(randomHex(32))
+		err = os.WriteFile(keyFile, key, 0o600)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &project{dir: dir, env: []string{
+		"DJANGO_SETTINGS_MODULE=" + settings,
+		"GRAFT_DJANGO_DB=" + filepath.Join(state, "db.sqlite3"),
+		"GRAFT_DJANGO_SECRET_KEY=" + strings.TrimSpace(string(key)),
+	}}
+
+	out, err := python(ctx, o.python, dir, "-c", "import django, os; print(os.path.dirname(django.__file__))")
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot import django: %v\n%s%s", o.python, err, out, hint(o.python))
+	}
+	p.staticDir = filepath.Join(strings.TrimSpace(out), "contrib", "admin", "static")
+	if _, err := os.Stat(filepath.Join(p.staticDir, "admin", "css", "base.css")); err != nil {
+		return nil, fmt.Errorf("the admin's static files: %w", err)
+	}
+
+	env := append(append(os.Environ(), p.env...),
+		"GRAFT_ADMIN_USER="+o.adminUser, "GRAFT_ADMIN_PASSWORD="+o.adminPassword)
+	cmd := exec.CommandContext(ctx, o.python, "-m", "django", "graft_setup")
+	cmd.Dir, cmd.Env = dir, env
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("python -m django graft_setup: %v\n%s", err, b)
+	}
+	return p, nil
+}
+
+// python runs the interpreter in dir and returns its output.
+func python(ctx context.Context, py, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, py, args...)
+	cmd.Dir = dir
+	b, err := cmd.CombinedOutput()
+	return string(b), err
+}
+
+// startApp starts the Django workers.
+func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) {
+	app, err := wsgi.New(wsgi.Config{
+		App: appSpec, Python: o.python, Dir: p.dir, Env: p.env,
+		Workers: o.workers, Threads: o.threads, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, hint(o.python))
+	}
+	return app, nil
+}
+
+func run(args []string) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	dir := o.chdir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "graft-django-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := writeApp(tmp); err != nil {
+			return err
+		}
+		dir = tmp
+	}
+	state := o.state
+	if state == "" {
+		tmp, err := os.MkdirTemp("", "graft-django-state-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		state = tmp
+	} else if err := os.MkdirAll(state, 0o700); err != nil {
+		return err
+	}
+	generated := o.adminPassword == ""
+	if generated {
+		o.adminPassword = randomHex(8)
+	}
+	if len(o.tokens) == 0 {
+		o.tokens[randomHex(16)] = "alice"
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	p, err := prepare(ctx, o, dir, state)
+	cancel()
+	if err != nil {
+		return err
+	}
+	app, err := startApp(o, p, log)
+	if err != nil {
+		return err
+	}
+	h := newHandler(app, o, p.staticDir, log)
+
+	ln, err := net.Listen("tcp", o.bind)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	base := "http://" + ln.Addr().String()
+	log.Info("django: listening", slog.String("url", base+"/"), slog.String("django", base+o.mount+"/"),
+		slog.String("state", state), slog.Bool("go_routes", o.goRoutes))
+	admin := []any{slog.String("url", base+o.mount+"/admin/"), slog.String("user", o.adminUser)}
+	if generated {
+		admin = append(admin, slog.String("password", o.adminPassword))
+	}
+	log.Info("django: admin", admin...)
+	for tok, user := range o.tokens {
+		log.Info("django: API token", slog.String("user", user),
+			slog.String("try", fmt.Sprintf("curl -H 'Authorization: Bearer %s' %s%s/api/whoami/", tok, base, o.mount)))
+	}
+	return serve(srv, ln, app, log)
+}
+
+// newHandler builds the router: under o.mount, the admin's static files,
+// the bearer-authenticated API area with its Go route, and Django for the
+// rest; a Go landing page at / when Django has a prefix.
+func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger) http.Handler {
+	r := router.New()
+	r.Use(middleware.Stack(middleware.Options{Logger: log}))
+	django := &fallback.Handler{App: app, Prefix: o.mount}
+
+	site := func(s *router.Router) {
+		// STATIC_URL is "static/", which Django prefixes with SCRIPT_NAME.
+		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir))
+		s.Get("/static/*", static.ServeHTTP).Name("static")
+		s.Head("/static/*", static.ServeHTTP)
+
+		// The API area: every request, Go's or Django's, passes bearerAuth.
+		// It wraps each handler rather than going through api.Use: a
+		// sub-router with no route of its own (-go=false) skips its Use
+		// middlewares and would let unauthenticated requests through to
+		// Django: router.Route mounts the bare chi mux, which skips its
+		// middlewares until it has a route. A graft bug, to be fixed in
+		// package router.
+		auth := bearerAuth(o.tokens)
+		s.Route("/api", func(api *router.Router) {
+			if o.goRoutes {
+				api.Get("/whoami/", auth(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					notes := o.mount + "/api/notes/" // reverse("api_notes"), still Django
+					writeJSON(w, http.StatusOK, whoami{
+						Username: middleware.RemoteUser(req.Context()),
+						AuthType: "Bearer", NotesURL: notes,
+					})
+				})).ServeHTTP).Name("api_whoami")
+			}
+			api.Fallback(auth(django))
+		})
+		s.Fallback(django)
+	}
+	if o.mount == "" {
+		site(r)
+		return r
+	}
+	r.Route(o.mount, site)
+	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+		landing.Execute(w, map[string]any{
+			"Mount": o.mount, "Go": o.goRoutes,
+			"RequestID": middleware.RequestIDFromContext(req.Context()),
+		})
+	}).Name("home")
+	return r
+}
+
+// whoami is the JSON of GET api/whoami/, as the Django view
+// notes.views.whoami builds it.
+type whoami struct {
+	Username string `json:"username"`
+	AuthType string `json:"auth_type"`
+	NotesURL string `json:"notes_url"`
+}
+
+// bearerAuth lets through requests with "Authorization: Bearer TOKEN" for
+// a known token, passing its user to Django as REMOTE_USER (AUTH_TYPE
+// Bearer); others get a 401 from Go and never reach Django.
+func bearerAuth(tokens map[string]string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			user := ""
+			if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+				for t, u := range tokens {
+					if subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
+						user = u
+					}
+				}
+			}
+			if user == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="notes"`)
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or invalid bearer token"})
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(middleware.WithRemoteUser(r.Context(), user, "Bearer")))
+		})
+	}
+}
+
+// staticFiles serves the files under dir, without directory listings.
+func staticFiles(dir string) http.Handler {
+	files := http.FileServer(http.Dir(dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Served-By", "go")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+var landing = template.Must(template.New("landing").Parse(`<!doctype html>
+<title>graft Django example</title>
+<h1>graft Django example</h1>
+<p>This page is Go. The Django project is mounted at <a href="{{.Mount}}/">{{.Mount}}/</a>.</p>
+<ul>
+<li><a href="{{.Mount}}/">{{.Mount}}/</a>: Django's notes, with reverse()-built links under the prefix</li>
+<li><a href="{{.Mount}}/admin/">{{.Mount}}/admin/</a>: the Django admin (password login); its static files come from Go</li>
+<li>{{.Mount}}/api/whoami/ (needs a bearer token, see the log): {{if .Go}}served by Go{{else}}rolled back to Django (-go=false){{end}};
+{{.Mount}}/api/notes/: Django, logged in as the token's user through REMOTE_USER</li>
+</ul>
+<p>Request id <code>{{.RequestID}}</code>.</p>
+`))
+
+// serve runs srv until SIGINT or SIGTERM, then shuts down gracefully:
+// first the listener and in-flight requests, then the Python workers.
+func serve(srv *http.Server, ln net.Listener, app *wsgi.Container, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		app.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("django: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if cerr := app.Shutdown(sctx); err == nil {
+		err = cerr
+	}
+	return err
+}

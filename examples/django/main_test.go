@@ -1,0 +1,563 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pythonForTests is $GRAFT_PYTHON or Debian's interpreter; missing Python
+// fails the test.
+func pythonForTests(t *testing.T) string {
+	py := os.Getenv("GRAFT_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if _, err := exec.LookPath(py); err != nil {
+		t.Fatalf("python %s not found: %v", py, err)
+	}
+	return py
+}
+
+const (
+	testToken    = "alice-secret-token"
+	testPassword = "correct horse battery staple"
+)
+
+// startSite prepares the embedded project as the command does (a fresh
+// database in a temp dir), starts its workers and serves newHandler on a
+// test server.
+func startSite(t *testing.T, mount string, goRoutes bool) *httptest.Server {
+	t.Helper()
+	dir, state := t.TempDir(), t.TempDir()
+	if err := writeApp(dir); err != nil {
+		t.Fatal(err)
+	}
+	o := options{
+		python: pythonForTests(t), workers: 2, threads: 1, mount: mount, goRoutes: goRoutes,
+		adminUser: "admin", adminPassword: testPassword, tokens: tokenFlag{testToken: "alice"},
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	p, err := prepare(ctx, o, dir, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app, err := startApp(o, p, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(newHandler(app, o, p.staticDir, log))
+	t.Cleanup(func() {
+		srv.Close()
+		app.Shutdown(context.Background())
+	})
+	return srv
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func get(t *testing.T, u string, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) response {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func decode(t *testing.T, r response) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+		t.Fatalf("%d %q: %v", r.status, r.body, err)
+	}
+	return v
+}
+
+const bearer = "Bearer " + testToken
+
+// TestGoRouteMatchesDjango checks that Go's whoami answers what the Django
+// view it replaced answers (-go=false rolls it back), and that the API
+// area needs the token either way.
+func TestGoRouteMatchesDjango(t *testing.T) {
+	goSrv := startSite(t, "/legacy", true)
+	pySrv := startSite(t, "/legacy", false)
+	g := get(t, goSrv.URL+"/legacy/api/whoami/", "Authorization", bearer)
+	p := get(t, pySrv.URL+"/legacy/api/whoami/", "Authorization", bearer)
+	if g.header.Get("X-Served-By") != "go" || p.header.Get("X-Served-By") != "python" {
+		t.Fatalf("X-Served-By: %q and %q, want go and python", g.header.Get("X-Served-By"), p.header.Get("X-Served-By"))
+	}
+	gv, pv := decode(t, g), decode(t, p)
+	want := map[string]any{"username": "alice", "auth_type": "Bearer", "notes_url": "/legacy/api/notes/"}
+	if fmt.Sprint(gv) != fmt.Sprint(want) || fmt.Sprint(pv) != fmt.Sprint(want) {
+		t.Errorf("whoami: Go %v, Django %v, want %v", gv, pv, want)
+	}
+	if g.status != p.status || g.header.Get("Content-Type") != p.header.Get("Content-Type") {
+		t.Errorf("Go %d %q, Django %d %q", g.status, g.header.Get("Content-Type"), p.status, p.header.Get("Content-Type"))
+	}
+	// No token, a wrong one, or a client's Remote-User header: Go's 401,
+	// with or without the Go route.
+	for _, srv := range []*httptest.Server{goSrv, pySrv} {
+		for _, h := range [][]string{nil, {"Authorization", "Bearer nope"}, {"Remote-User", "alice"}, {"Authorization", testToken}} {
+			for _, path := range []string{"/legacy/api/whoami/", "/legacy/api/notes/"} {
+				r := get(t, srv.URL+path, h...)
+				if r.status != 401 || r.header.Get("X-Served-By") != "go" || r.header.Get("WWW-Authenticate") == "" {
+					t.Errorf("GET %s with %q: %d %v %q, want Go's 401", path, h, r.status, r.header, r.body)
+				}
+			}
+		}
+	}
+}
+
+// TestRemoteUserFromGo checks that the user Go authenticated is the one
+// Django's RemoteUserMiddleware logs in, for reads and writes, and that a
+// client's Remote-User header logs nobody in.
+func TestRemoteUserFromGo(t *testing.T) {
+	srv := startSite(t, "/legacy", true)
+
+	r := get(t, srv.URL+"/legacy/api/notes/", "Authorization", bearer, "Remote-User", "admin")
+	v := decode(t, r)
+	if r.status != 200 || v["user"] != "alice" || r.header.Get("X-Served-By") != "python" {
+		t.Fatalf("GET /legacy/api/notes/: %d %v", r.status, v)
+	}
+	if id := r.header.Get("X-Request-Id"); id == "" || v["request_id"] != id {
+		t.Errorf("X-Request-ID %q, Django saw %v", id, v["request_id"])
+	}
+	notes := v["notes"].([]any)
+	if len(notes) != 2 {
+		t.Fatalf("alice's notes: %v", notes)
+	}
+	for _, n := range notes {
+		n := n.(map[string]any)
+		if n["owner"] != "alice" || !regexp.MustCompile(`^/legacy/notes/\d+/$`).MatchString(n["url"].(string)) {
+			t.Errorf("note %v: want alice's, with a reverse() URL under /legacy", n)
+		}
+	}
+
+	// A write: Django creates the note for the REMOTE_USER, no CSRF token
+	// needed for the token-authenticated API.
+	req, _ := http.NewRequest("POST", srv.URL+"/legacy/api/notes/", strings.NewReader(`{"title": "From Go's user"}`))
+	req.Header.Set("Authorization", bearer)
+	req.Header.Set("Content-Type", "application/json")
+	if r := do(t, req); r.status != 201 || !strings.Contains(r.body, `"owner": "alice"`) {
+		t.Errorf("POST /legacy/api/notes/: %d %q", r.status, r.body)
+	}
+
+	// Outside the API, Go authenticates nobody: Remote-User becomes
+	// HTTP_REMOTE_USER, which Django ignores.
+	for _, h := range []string{"Remote-User", "Remote_User", "X-Remote-User"} {
+		page := get(t, srv.URL+"/legacy/", h, "admin")
+		if page.status != 200 || strings.Contains(page.body, "signed in as") {
+			t.Errorf("GET /legacy/ with %s: admin: %d, signed in:\n%s", h, page.status, page.body)
+		}
+	}
+	// And the admin still wants its login.
+	if r := get(t, srv.URL+"/legacy/admin/", "Remote-User", "admin"); r.status != 302 {
+		t.Errorf("GET /legacy/admin/ with Remote-User: admin: %d, want the redirect to the login", r.status)
+	}
+}
+
+var requestIDInPage = regexp.MustCompile(`<code id="request-id">([^<]*)</code>`)
+
+// TestDjangoUnderPrefix checks Django's views under the prefix: reverse()
+// links, redirects, the shared request id, the static files from Go, and
+// nothing outside the prefix.
+func TestDjangoUnderPrefix(t *testing.T) {
+	srv := startSite(t, "/legacy", true)
+	page := get(t, srv.URL+"/legacy/")
+	if page.status != 200 || page.header.Get("X-Served-By") != "python" {
+		t.Fatalf("GET /legacy/: %d %v", page.status, page.header)
+	}
+	for _, want := range []string{`href="/legacy/"`, `href="/legacy/admin/"`, `href="/legacy/notes/1/"`,
+		`<code>/legacy/api/notes/</code>`, `under <code>/legacy</code>`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the index has no %s:\n%s", want, page.body)
+		}
+	}
+	if m := requestIDInPage.FindStringSubmatch(page.body); m == nil || m[1] != page.header.Get("X-Request-Id") {
+		t.Errorf("X-Request-ID %q, Django printed %q", page.header.Get("X-Request-Id"), m)
+	}
+	if r := get(t, srv.URL+"/legacy/notes/1/"); r.status != 200 || !strings.Contains(r.body, `href="/legacy/admin/notes/note/1/change/"`) {
+		t.Errorf("GET /legacy/notes/1/: %d\n%s", r.status, r.body)
+	}
+	// APPEND_SLASH and the admin's login redirect stay under the prefix.
+	if r := get(t, srv.URL+"/legacy/notes/1"); r.status != 301 || r.header.Get("Location") != "/legacy/notes/1/" {
+		t.Errorf("GET /legacy/notes/1: %d Location %q", r.status, r.header.Get("Location"))
+	}
+	if r := get(t, srv.URL+"/legacy/admin/"); r.status != 302 || r.header.Get("Location") != "/legacy/admin/login/?next=/legacy/admin/" {
+		t.Errorf("GET /legacy/admin/: %d Location %q", r.status, r.header.Get("Location"))
+	}
+	login := get(t, srv.URL+"/legacy/admin/login/?next=/legacy/admin/")
+	if !strings.Contains(login.body, `href="/legacy/static/admin/css/base.css"`) {
+		t.Fatalf("the login page does not take its CSS from /legacy/static/:\n%s", login.body)
+	}
+	css := get(t, srv.URL+"/legacy/static/admin/css/base.css")
+	if css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") || css.header.Get("X-Served-By") != "" {
+		t.Errorf("GET /legacy/static/admin/css/base.css: %d %v", css.status, css.header)
+	}
+	for _, path := range []string{"/legacy/static/admin/", "/legacy/static/admin/css/nope.css", "/legacy/static/../settings.py"} {
+		if r := get(t, srv.URL+path); r.status != 404 && r.status/100 != 3 {
+			t.Errorf("GET %s: %d, want a 404", path, r.status)
+		}
+	}
+	// Outside the prefix: Go's page and Go's 404.
+	if r := get(t, srv.URL+"/"); r.status != 200 || !strings.Contains(r.body, "This page is Go") {
+		t.Errorf("GET /: %d %q", r.status, r.body)
+	}
+	if r := get(t, srv.URL+"/admin/"); r.status != 404 || r.header.Get("X-Served-By") != "" {
+		t.Errorf("GET /admin/: %d %v, want Go's 404", r.status, r.header)
+	}
+}
+
+// TestRootMount serves Django with no prefix.
+func TestRootMount(t *testing.T) {
+	srv := startSite(t, "", true)
+	if r := get(t, srv.URL+"/"); !strings.Contains(r.body, `href="/notes/1/"`) || !strings.Contains(r.body, `href="/admin/"`) {
+		t.Errorf("GET /: %d\n%s", r.status, r.body)
+	}
+	if r := get(t, srv.URL+"/api/whoami/", "Authorization", bearer); r.header.Get("X-Served-By") != "go" || !strings.Contains(r.body, `"notes_url":"/api/notes/"`) {
+		t.Errorf("GET /api/whoami/: %d %q", r.status, r.body)
+	}
+	if r := get(t, srv.URL+"/static/admin/css/base.css"); r.status != 200 {
+		t.Errorf("GET /static/admin/css/base.css: %d", r.status)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-token", "a=alice", "-token", "b=bob"})
+	if err != nil || o.mount != "/legacy" || !o.goRoutes || o.python != defaultPython() ||
+		o.tokens["a"] != "alice" || o.tokens["b"] != "bob" || o.adminUser != "admin" {
+		t.Errorf("parseFlags: %+v, %v", o, err)
+	}
+	for _, args := range [][]string{
+		{"-token", "nouser"}, {"-token", "=bob"}, {"-mount", "legacy"}, {"-mount", "/legacy/"},
+		{"-workers", "0"}, {"-admin-user", ""}, {"extra"}, {"-nope"},
+	} {
+		if _, err := parseFlags(args); err == nil {
+			t.Errorf("parseFlags(%q): no error", args)
+		}
+	}
+}
+
+// TestAdminInBrowser logs in to the Django admin under /legacy with
+// headless Chromium driven by chromedriver: the login form, its CSRF token
+// and cookies, the redirects, and the admin's static files served by Go.
+func TestAdminInBrowser(t *testing.T) {
+	srv := startSite(t, "/legacy", true)
+	wd := startBrowser(t)
+	defer func() {
+		if t.Failed() {
+			// Outside t.TempDir, which is removed with the test.
+			wd.screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-django-admin-%d.png", time.Now().UnixNano())))
+		}
+	}()
+
+	wd.navigate(t, srv.URL+"/legacy/admin/")
+	want := srv.URL + "/legacy/admin/login/?next=/legacy/admin/"
+	if u := wd.currentURL(t); u != want {
+		t.Fatalf("GET /legacy/admin/ ended at %s, want the login page %s", u, want)
+	}
+	wd.sendKeys(t, wd.find(t, "#id_username"), "admin")
+	wd.sendKeys(t, wd.find(t, "#id_password"), testPassword)
+	wd.click(t, wd.find(t, `#login-form input[type="submit"]`))
+
+	wd.waitFor(t, func() bool { return wd.currentURL(t) == srv.URL+"/legacy/admin/" })
+	src := wd.source(t)
+	for _, want := range []string{"Site administration", `href="/legacy/admin/notes/note/"`, "Log out"} {
+		if !strings.Contains(src, want) {
+			t.Errorf("the admin index has no %q:\n%s", want, src)
+		}
+	}
+
+	// The stylesheet the page links to: the browser loaded it with 200 and
+	// applied it, and it is served without cookies.
+	href, _ := wd.execute(t, `return document.querySelector('link[rel="stylesheet"][href$="/base.css"]').href`).(string)
+	if href != srv.URL+"/legacy/static/admin/css/base.css" {
+		t.Fatalf("base.css link: %q", href)
+	}
+	resources := wd.execute(t, `return performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus])`)
+	loaded := false
+	for _, e := range resources.([]any) {
+		if e := e.([]any); e[0] == href {
+			loaded = e[1] == float64(200)
+		}
+	}
+	if !loaded {
+		t.Errorf("the browser did not load %s with 200: %v", href, resources)
+	}
+	if bg := wd.execute(t, `return getComputedStyle(document.getElementById('header')).backgroundColor`); bg == "rgba(0, 0, 0, 0)" || bg == "" {
+		t.Errorf("the admin header has background %v: base.css not applied", bg)
+	}
+	resp, err := http.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("GET %s: %d %q", href, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	// The notes' change list, through the admin's own links.
+	wd.navigate(t, srv.URL+"/legacy/admin/notes/note/")
+	if src := wd.source(t); !strings.Contains(src, "Keep the admin in Django") || !strings.Contains(src, "Select note to change") {
+		t.Errorf("the notes change list:\n%s", src)
+	}
+}
+
+// A minimal W3C WebDriver client for chromedriver: JSON over net/http.
+
+type webDriver struct {
+	base string // http://127.0.0.1:PORT/session/ID
+}
+
+// startBrowser runs chromedriver and opens a headless Chromium session,
+// both stopped at the end of the test.
+func startBrowser(t *testing.T) *webDriver {
+	t.Helper()
+	driver, browser := "/usr/bin/chromedriver", "/usr/bin/chromium"
+	for _, p := range []string{driver, browser} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the browser test needs Debian's chromium and chromium-driver: %v", err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	var log syncBuffer
+	cmd := exec.Command(driver, fmt.Sprintf("--port=%d", port))
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("chromedriver output:\n%s", log.String())
+		}
+	})
+	root := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(root + "/status")
+		if err == nil {
+			var st struct {
+				Value struct{ Ready bool }
+			}
+			json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			if st.Value.Ready {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chromedriver not ready after 15s: %v\n%s", err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
+		"browserName": "chrome",
+		"goog:chromeOptions": map[string]any{
+			"binary": browser,
+			"args": []string{
+				"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+				"--disable-background-networking", "--disable-component-update", "--disable-sync",
+				"--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir(), "--window-size=1280,900",
+			},
+		},
+	}}}
+	var sess struct {
+		SessionID string `json:"sessionId"`
+	}
+	if err := call(http.MethodPost, root+"/session", caps, &sess); err != nil || sess.SessionID == "" {
+		t.Fatalf("new session: %v\n%s", err, log.String())
+	}
+	wd := &webDriver{base: root + "/session/" + sess.SessionID}
+	t.Cleanup(func() { call(http.MethodDelete, wd.base, nil, nil) })
+	if err := call(http.MethodPost, wd.base+"/timeouts", map[string]int{"pageLoad": 20000, "script": 10000, "implicit": 0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
+
+// call sends one WebDriver command and decodes its "value" into out.
+func call(method, u string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c := &http.Client{Timeout: 60 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("webdriver %s %s: %s: %s", method, u, resp.Status, b)
+	}
+	if out == nil {
+		return nil
+	}
+	var v struct{ Value json.RawMessage }
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	return json.Unmarshal(v.Value, out)
+}
+
+func (wd *webDriver) do(t *testing.T, method, path string, in, out any) {
+	t.Helper()
+	if err := call(method, wd.base+path, in, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (wd *webDriver) navigate(t *testing.T, u string) {
+	t.Helper()
+	wd.do(t, http.MethodPost, "/url", map[string]string{"url": u}, nil)
+}
+
+func (wd *webDriver) currentURL(t *testing.T) string {
+	t.Helper()
+	var u string
+	wd.do(t, http.MethodGet, "/url", nil, &u)
+	return u
+}
+
+func (wd *webDriver) source(t *testing.T) string {
+	t.Helper()
+	var s string
+	wd.do(t, http.MethodGet, "/source", nil, &s)
+	return s
+}
+
+// elementKey is the W3C key of an element reference.
+const elementKey = "element-6066-11e4-a52e-4f735466cecf"
+
+func (wd *webDriver) find(t *testing.T, css string) string {
+	t.Helper()
+	var el map[string]string
+	wd.do(t, http.MethodPost, "/element", map[string]string{"using": "css selector", "value": css}, &el)
+	if el[elementKey] == "" {
+		t.Fatalf("no element %s", css)
+	}
+	return el[elementKey]
+}
+
+func (wd *webDriver) sendKeys(t *testing.T, el, text string) {
+	t.Helper()
+	wd.do(t, http.MethodPost, "/element/"+url.PathEscape(el)+"/value", map[string]string{"text": text}, nil)
+}
+
+func (wd *webDriver) click(t *testing.T, el string) {
+	t.Helper()
+	wd.do(t, http.MethodPost, "/element/"+url.PathEscape(el)+"/click", map[string]any{}, nil)
+}
+
+func (wd *webDriver) execute(t *testing.T, script string) any {
+	t.Helper()
+	var v any
+	wd.do(t, http.MethodPost, "/execute/sync", map[string]any{"script": script, "args": []any{}}, &v)
+	return v
+}
+
+func (wd *webDriver) waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out at %s:\n%s", wd.currentURL(t), wd.source(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// screenshot saves the page as a PNG, for failures.
+func (wd *webDriver) screenshot(t *testing.T, path string) {
+	var b64 string
+	if err := call(http.MethodGet, wd.base+"/screenshot", nil, &b64); err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	png, err := base64.StdEncoding.DecodeString(b64)
+	if err == nil {
+		err = os.WriteFile(path, png, 0o644)
+	}
+	t.Logf("screenshot of the failure: %s (%v)", path, err)
+}
+
+// syncBuffer is a bytes.Buffer safe for chromedriver's output goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
