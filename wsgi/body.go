@@ -38,6 +38,9 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		if r.ContentLength > 0 {
 			return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadBody, io.ErrUnexpectedEOF)
 		}
+		if cfg.MaxBodySize > 0 && int64(m) > cfg.MaxBodySize {
+			return nil, nil, 0, ErrBodyTooLarge
+		}
 		return head[:m], nil, int64(m), nil
 	}
 	if err != nil {

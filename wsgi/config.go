@@ -82,6 +82,35 @@ type Config struct {
 	// 1 MiB when 0.
 	ResponseBuffer int
 
+	// NoPreload starts every worker as a fresh interpreter that imports the
+	// app itself. By default (false) one preload process (a zygote) imports
+	// the app once, freezes the garbage collector's view (gc.freeze) and
+	// forks the workers: they share its memory copy-on-write and replacements
+	// start in milliseconds. Set NoPreload for apps that break when forked
+	// after import (threads or connections opened at import time).
+	NoPreload bool
+
+	// MaxRequests recycles a worker after it has served this many requests
+	// (gunicorn's --max-requests), plus a random 0..MaxRequestsJitter so
+	// workers do not all recycle at once. Its replacement is ready before
+	// it stops taking requests, and it finishes what it has. 0: never.
+	MaxRequests int
+	// MaxRequestsJitter: see MaxRequests.
+	MaxRequestsJitter int
+
+	// MaxRSS recycles a worker whose resident memory, checked after each
+	// request, is over this many bytes (uWSGI's reload-on-rss). 0: never.
+	MaxRSS int64
+
+	// MaxLifetime recycles a worker older than this (plus up to 10%, so
+	// workers started together leave apart). 0: never.
+	MaxLifetime time.Duration
+
+	// SlowRequest logs the Python stacks of a worker (faulthandler) once
+	// when one of its requests has run this long, with the request's method,
+	// path and id. 0: never.
+	SlowRequest time.Duration
+
 	// StartTimeout bounds the start of a worker, up to the app's import.
 	// 60s when 0.
 	StartTimeout time.Duration
@@ -141,6 +170,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BodyBuffer < 0 || c.ResponseBuffer < 0 || c.MaxBodySize < 0 || c.StartTimeout < 0 {
 		errs = append(errs, errors.New("BodyBuffer, ResponseBuffer, MaxBodySize and StartTimeout must not be negative"))
+	}
+	if c.MaxRequests < 0 || c.MaxRequestsJitter < 0 || c.MaxRSS < 0 || c.MaxLifetime < 0 || c.SlowRequest < 0 {
+		errs = append(errs, errors.New("MaxRequests, MaxRequestsJitter, MaxRSS, MaxLifetime and SlowRequest must not be negative"))
 	}
 	if c.BodyBuffer == 0 {
 		c.BodyBuffer = 64 << 10

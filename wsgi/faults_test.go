@@ -86,7 +86,7 @@ func TestWorkerDeath(t *testing.T) {
 		status int
 		log    string
 	}{
-		{"kill", 502, "killed by signal killed"},
+		{"kill", 502, "killed by signal 9 (killed)"},
 		{"exit", 502, "exit status 1"},
 		{"segv", 502, "Segmentation fault"},
 		{"sysexit", 500, "SystemExit"},

@@ -11,16 +11,19 @@ import (
 const (
 	frameReq    byte = 1 // environ block + inline body (or a body fd)
 	frameCancel byte = 2 // the client went away: stop iterating
+	frameFork   byte = 3 // to the zygote: fork a worker on the attached fds
 
-	frameReady byte = 16 // the app is imported: pid \0 version \0 executable
-	frameFail  byte = 17 // the app could not be imported: traceback
-	frameResp  byte = 18 // u32 head length | head | whole body
-	frameHead  byte = 19 // head of a streamed response
-	frameData  byte = 20 // a body chunk of a streamed response
-	frameFile  byte = 21 // u64 offset | i64 count, a file descriptor attached
-	frameEnd   byte = 22 // end of a streamed response (flags: abort, cancelled)
-	frameError byte = 23 // the app raised before sending headers: traceback
-	frameLog   byte = 24 // a logging record: levelno \0 logger \0 message
+	frameReady  byte = 16 // the app is imported: pid \0 version \0 executable
+	frameFail   byte = 17 // the app could not be imported: traceback
+	frameResp   byte = 18 // u32 head length | head | whole body
+	frameHead   byte = 19 // head of a streamed response
+	frameData   byte = 20 // a body chunk of a streamed response
+	frameFile   byte = 21 // u64 offset | i64 count, a file descriptor attached
+	frameEnd    byte = 22 // end of a streamed response (flags: abort, cancelled)
+	frameError  byte = 23 // the app raised before sending headers: traceback
+	frameLog    byte = 24 // a logging record: levelno \0 logger \0 message
+	frameForked byte = 25 // from the zygote: u32 pid of the forked worker
+	frameExited byte = 26 // from the zygote: pid \0 how a worker ended
 )
 
 // Frame flags.

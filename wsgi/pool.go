@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -19,22 +21,28 @@ type pool struct {
 	spawn func(*exec.Cmd) error
 	sp    *spawner
 
-	mu       sync.Mutex
-	procs    map[*proc]bool
-	list     []*proc      // the procs in service, in start order
-	waiters  []chan *proc // requests waiting for a slot, oldest first
-	prefetch bool         // allow one prefetched request per fast worker
-	bufs     bufPool
-	closed   bool
-	active   sync.WaitGroup // requests holding a slot
-	backoff  time.Duration
-	stopped  chan struct{} // closed when shutdown starts
+	mu        sync.Mutex
+	procs     map[*proc]bool
+	list      []*proc      // the procs in service, in start order
+	waiters   []chan *proc // requests waiting for a slot, oldest first
+	prefetch  bool         // allow one prefetched request per fast worker
+	bufs      bufPool
+	closed    bool
+	active    sync.WaitGroup // requests holding a slot
+	backoff   time.Duration
+	stopped   chan struct{} // closed when shutdown starts
+	cur       *gen          // the generation new workers come from
+	genSeq    int
+	restarts  map[string]int64 // worker replacements by reason
+	reloadMu  sync.Mutex       // one reload at a time
+	reloading bool
 }
 
 var _ Transport = (*pool)(nil)
 
-// newPool starts cfg.Workers workers and waits until each has imported the
-// app. If any cannot, it stops them all and returns the Python error.
+// newPool starts the first generation of workers and waits until each has
+// imported the app. If any cannot, it stops them all and returns the
+// Python error.
 func newPool(cfg Config) (*pool, error) {
 	pl := &pool{
 		cfg:      cfg,
@@ -43,22 +51,58 @@ func newPool(cfg Config) (*pool, error) {
 		stopped:  make(chan struct{}),
 		sp:       newSpawner(),
 		prefetch: true,
+		restarts: make(map[string]int64),
 	}
 	pl.spawn = pl.sp.start
+	g, procs, err := pl.startGeneration()
+	if err != nil {
+		pl.mu.Lock()
+		pl.closed = true
+		pl.mu.Unlock()
+		close(pl.stopped)
+		pl.sp.stop()
+		return nil, err
+	}
+	pl.mu.Lock()
+	pl.cur = g
+	for _, p := range procs {
+		pl.addLocked(p)
+	}
+	pl.mu.Unlock()
+	go pl.watch()
+	pl.log.Info("wsgi: workers ready", slog.String("app", cfg.App), slog.Int("workers", cfg.Workers),
+		slog.Int("threads", cfg.Threads), slog.String("python", cfg.Python), slog.Bool("preload", !cfg.NoPreload))
+	return pl, nil
+}
+
+// startGeneration starts a generation: its zygote (unless NoPreload) and
+// cfg.Workers workers, all ready. On failure nothing of it is left running.
+func (pl *pool) startGeneration() (*gen, []*proc, error) {
+	pl.mu.Lock()
+	pl.genSeq++
+	g := &gen{id: pl.genSeq}
+	pl.mu.Unlock()
+	if !pl.cfg.NoPreload {
+		z, err := pl.startZygote(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.zyg = z
+	}
 	type result struct {
 		p   *proc
 		err error
 	}
-	results := make(chan result, cfg.Workers)
-	for i := 0; i < cfg.Workers; i++ {
+	results := make(chan result, pl.cfg.Workers)
+	for i := 0; i < pl.cfg.Workers; i++ {
 		go func() {
-			p, err := pl.startAndWait()
+			p, err := pl.startAndWait(g)
 			results <- result{p, err}
 		}()
 	}
 	var errs []error
 	var started []*proc
-	for i := 0; i < cfg.Workers; i++ {
+	for i := 0; i < pl.cfg.Workers; i++ {
 		r := <-results
 		if r.err != nil {
 			errs = append(errs, r.err)
@@ -67,30 +111,32 @@ func newPool(cfg Config) (*pool, error) {
 		}
 	}
 	if len(errs) > 0 {
-		pl.mu.Lock()
-		pl.closed = true
-		pl.mu.Unlock()
-		close(pl.stopped)
 		for _, p := range started {
+			p.leaving.Store(true)
 			p.kill()
 			<-p.exited
 		}
-		pl.sp.stop()
-		return nil, errs[0]
+		if g.zyg != nil {
+			g.zyg.stop()
+		}
+		return nil, nil, errs[0]
 	}
-	pl.mu.Lock()
-	for _, p := range started {
-		pl.addLocked(p)
-	}
-	pl.mu.Unlock()
-	pl.log.Info("wsgi: workers ready", slog.String("app", cfg.App), slog.Int("workers", cfg.Workers),
-		slog.Int("threads", cfg.Threads), slog.String("python", cfg.Python))
-	return pl, nil
+	return g, started, nil
 }
 
-// startAndWait starts a worker and waits for its app to load.
-func (pl *pool) startAndWait() (*proc, error) {
-	p, err := pl.startProc()
+// startAndWait starts a worker of generation g and waits for its app to
+// load. A dead zygote is restarted first.
+func (pl *pool) startAndWait(g *gen) (*proc, error) {
+	if g.zyg != nil && !g.zyg.alive() {
+		z, err := pl.startZygote(g)
+		if err != nil {
+			return nil, err
+		}
+		pl.mu.Lock()
+		g.zyg = z
+		pl.mu.Unlock()
+	}
+	p, err := pl.startProc(g)
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +146,10 @@ func (pl *pool) startAndWait() (*proc, error) {
 		err = fmt.Errorf("wsgi: worker %d did not load the app within %v", p.pid, pl.cfg.StartTimeout)
 	}
 	if err != nil {
+		p.leaving.Store(true)
 		p.kill()
 		<-p.exited
-		var le *LoadError
-		if !errors.As(err, &le) {
-			err = fmt.Errorf("%w (%s)", err, p.exitStatus())
-		}
-		return nil, err
+		return nil, startFailure(pl.cfg.App, err, p.output, p.exitStatus())
 	}
 	return p, nil
 }
@@ -149,7 +192,7 @@ func (pl *pool) pickLocked() *proc {
 		return nil
 	}
 	limit := pl.cfg.Threads
-	if pl.prefetch && best.fast() {
+	if best.inflight == limit && pl.prefetch && pl.cfg.MaxQueue > 0 && best.fast() {
 		limit++
 	}
 	if best.inflight >= limit {
@@ -216,6 +259,9 @@ func (pl *pool) release(p *proc) {
 	if pl.procs[p] { // else gone() has given its slots back
 		p.inflight--
 		pl.active.Done()
+		if p.inflight == 0 && p.leaving.Load() {
+			p.closeIdle() // a drained worker: let it exit
+		}
 	}
 	for pl.handOffLocked() {
 	}
@@ -238,7 +284,8 @@ func (pl *pool) handOffLocked() bool {
 	return true
 }
 
-// gone removes a dead worker and starts its replacement.
+// gone removes a dead worker and, unless it left on purpose, starts its
+// replacement.
 func (pl *pool) gone(p *proc, err error) {
 	pl.mu.Lock()
 	delete(pl.procs, p)
@@ -254,21 +301,30 @@ func (pl *pool) gone(p *proc, err error) {
 		pl.active.Done()
 	}
 	closed := pl.closed
+	leaving := p.leaving.Load()
+	reason := "crash"
+	if p.timedOutKill.Load() {
+		reason = "timeout"
+	}
+	if !leaving && !closed {
+		pl.restarts[reason]++
+	}
 	pl.mu.Unlock()
-	if closed {
+	if closed || leaving {
+		p.log.Info("wsgi: worker exited", slog.String("exit", p.exitStatus()), slog.Int64("served", p.served.Load()))
 		return
 	}
-	attrs := []any{slog.Int("worker", p.pid), slog.String("exit", p.exitStatus()),
-		slog.Int64("served", p.served.Load())}
-	if err != nil {
+	attrs := []any{slog.String("exit", p.exitStatus()), slog.Int64("served", p.served.Load()), slog.String("reason", reason)}
+	if err != nil && !errors.Is(err, io.EOF) {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	pl.log.Warn("wsgi: worker died; starting a replacement", attrs...)
+	p.log.Warn("wsgi: worker died; starting a replacement", attrs...)
 	go pl.replace(time.Since(p.started) < 2*time.Second)
 }
 
-// replace starts a new worker, backing off while workers die young or
-// fail to load, so a broken app never becomes a fork loop.
+// replace starts a new worker of the current generation, backing off while
+// workers die young or fail to load, so a broken app never becomes a fork
+// loop.
 func (pl *pool) replace(young bool) {
 	for {
 		pl.mu.Lock()
@@ -278,6 +334,7 @@ func (pl *pool) replace(young bool) {
 			pl.backoff = 0
 		}
 		wait := pl.backoff
+		g := pl.cur
 		pl.mu.Unlock()
 		if wait > 0 {
 			select {
@@ -286,17 +343,22 @@ func (pl *pool) replace(young bool) {
 				return
 			}
 		}
-		p, err := pl.startAndWait()
+		p, err := pl.startAndWait(g)
 		if err == nil {
 			pl.mu.Lock()
-			if pl.closed {
+			if pl.closed || pl.cur != g {
+				// Shut down or reloaded meanwhile: this one is not needed.
 				pl.mu.Unlock()
+				p.leaving.Store(true)
 				p.kill()
+				if pl.cur != g {
+					continue
+				}
 				return
 			}
 			pl.addLocked(p)
 			pl.mu.Unlock()
-			pl.log.Info("wsgi: worker ready", slog.Int("worker", p.pid))
+			p.log.Info("wsgi: worker ready")
 			return
 		}
 		pl.log.Error("wsgi: could not start a replacement worker", slog.String("error", err.Error()))
@@ -334,9 +396,20 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 		procs = append(procs, p)
 	}
 	pl.mu.Unlock()
+	zygotes := map[*zygote]bool{}
 	for _, p := range procs {
 		p.retire()
+		p.leaving.Store(true)
 		p.conn.CloseWrite() // EOF: the worker exits
+		if p.gen.zyg != nil {
+			zygotes[p.gen.zyg] = true
+		}
+	}
+	if pl.cur != nil && pl.cur.zyg != nil {
+		zygotes[pl.cur.zyg] = true
+	}
+	for z := range zygotes {
+		z.stop()
 	}
 	for _, p := range procs {
 		select {
@@ -344,6 +417,14 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 		case <-time.After(2 * time.Second):
 			p.kill()
 			<-p.exited
+		}
+	}
+	for z := range zygotes {
+		select {
+		case <-z.dead:
+		case <-time.After(2 * time.Second):
+			syscall.Kill(z.pid, syscall.SIGKILL)
+			<-z.dead
 		}
 	}
 	pl.sp.stop()

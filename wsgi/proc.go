@@ -22,7 +22,8 @@ import (
 // proc is one Python worker process and the Go side of its socket.
 type proc struct {
 	pool    *pool
-	cmd     *exec.Cmd
+	gen     *gen
+	cmd     *exec.Cmd // nil for a worker forked by a zygote
 	pid     int
 	conn    *net.UnixConn
 	started time.Time
@@ -36,112 +37,164 @@ type proc struct {
 	seq     uint64 // requests sent so far
 	running uint64 // at death: seq of the oldest unfinished request
 
-	inflight int          // requests sent and not finished; guarded by pool.mu
-	retired  atomic.Bool  // takes no new requests (dying or shutting down)
-	ewma     atomic.Int64 // smoothed request time in ns, for the prefetch gate
+	inflight     int          // requests sent and not finished; guarded by pool.mu
+	retired      atomic.Bool  // takes no new requests (dying, recycled, shutting down)
+	leaving      atomic.Bool  // retired on purpose: its exit needs no replacement
+	recycling    atomic.Bool  // a replacement is being started
+	timedOutKill atomic.Bool  // killed for a request timeout
+	ewma         atomic.Int64 // smoothed request time in ns, for the prefetch gate
 
 	ready    chan error    // startup result: nil once READY, else why not
 	dead     chan struct{} // closed when the worker is gone
 	exited   chan struct{} // closed when the process has been reaped
-	exitErr  error
+	exitDesc string        // how it ended, set before exited is closed
 	served   atomic.Int64
 	killOnce sync.Once
+	limit    int64         // requests before recycling (max-requests + jitter); 0: none
+	out      *os.File      // read end of the worker's stdout/stderr
+	output   *outputLog    // what it printed
+	lifetime time.Duration // age at which to recycle; 0: none
 }
 
-// startProc starts one worker process and its reader goroutine. It returns
-// before the app is imported; wait on p.ready.
-func (pl *pool) startProc() (*proc, error) {
-	cfg := pl.cfg
+// newProc prepares the Go side of a worker: its socket and output pipe.
+// The caller starts the process on childSock and outW, then closes them.
+func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("wsgi: socketpair: %w", err)
+		return nil, nil, nil, fmt.Errorf("wsgi: socketpair: %w", err)
 	}
 	parentF := os.NewFile(uintptr(fds[0]), "graft-worker-socket")
-	childF := os.NewFile(uintptr(fds[1]), "graft-worker-socket-child")
-	defer childF.Close()
+	childSock = os.NewFile(uintptr(fds[1]), "graft-worker-socket-child")
 	fc, err := net.FileConn(parentF)
 	parentF.Close()
 	if err != nil {
-		return nil, fmt.Errorf("wsgi: socket: %w", err)
+		childSock.Close()
+		return nil, nil, nil, fmt.Errorf("wsgi: socket: %w", err)
 	}
-	conn := fc.(*net.UnixConn)
-
-	// The worker program reaches Python through a pipe, so nothing is
-	// written to disk.
-	srcR, srcW, err := os.Pipe()
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("wsgi: pipe: %w", err)
-	}
-	defer srcR.Close()
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		conn.Close()
-		srcW.Close()
+		fc.Close()
+		childSock.Close()
+		return nil, nil, nil, fmt.Errorf("wsgi: pipe: %w", err)
+	}
+	p = &proc{
+		pool:     pl,
+		gen:      g,
+		conn:     fc.(*net.UnixConn),
+		started:  time.Now(),
+		streams:  make(map[uint16]*stream),
+		ready:    make(chan error, 1),
+		dead:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		limit:    pl.requestLimit(),
+		lifetime: pl.lifetimeFor(),
+	}
+	p.log = pl.log
+	p.out = outR
+	p.output = newOutputLog()
+	return p, childSock, outW, nil
+}
+
+// start begins serving once the process exists: p.pid is set.
+func (p *proc) start() {
+	p.log = p.pool.log.With(slog.Int("worker", p.pid))
+	go p.output.run(p.log, p.out)
+	go p.readLoop()
+}
+
+// pythonCmd builds the command that runs the worker program in mode
+// ("worker" or "zygote") with extra files from fd 3 on; the program itself
+// arrives on the last of them, through the returned pipe.
+func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.Cmd, error) {
+	cfg := pl.cfg
+	path, err := exec.LookPath(cfg.Python)
+	if err != nil {
+		return nil, fmt.Errorf("wsgi: python interpreter %q: %w", cfg.Python, err)
+	}
+	srcR, srcW, err := os.Pipe()
+	if err != nil {
 		return nil, fmt.Errorf("wsgi: pipe: %w", err)
 	}
-	defer outW.Close()
-
-	args := []string{cfg.Python, "-c", bootstrap, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1)}
-	if cfg.Dir != "" {
-		args = append(args, cfg.Dir)
-	} else {
-		args = append(args, ".")
+	dir := cfg.Dir
+	if dir == "" {
+		dir = "."
 	}
+	args := []string{cfg.Python, "-c", bootstrap, mode, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1), dir}
 	args = append(args, cfg.PythonPath...)
 	cmd := &exec.Cmd{
-		Path:       cfg.Python,
+		Path:       path,
 		Args:       args,
 		Dir:        cfg.Dir,
 		Env:        append(append(os.Environ(), cfg.Env...), "PYTHONUNBUFFERED=1"),
-		Stdout:     outW,
-		Stderr:     outW,
-		ExtraFiles: []*os.File{childF, srcR}, // fd 3: socket, fd 4: program
+		Stdout:     out,
+		Stderr:     out,
+		ExtraFiles: append(files, srcR), // fd 3: socket; fd 4: the program
 		SysProcAttr: &syscall.SysProcAttr{
 			Setpgid:   true,            // terminal signals go to Go, which decides
 			Pdeathsig: syscall.SIGKILL, // never outlive the Go process
 		},
 	}
-	if lp, err := exec.LookPath(cfg.Python); err == nil {
-		cmd.Path = lp
-	} else {
-		conn.Close()
-		srcW.Close()
-		outR.Close()
-		return nil, fmt.Errorf("wsgi: python interpreter %q: %w", cfg.Python, err)
-	}
 	if err := pl.spawn(cmd); err != nil {
-		conn.Close()
+		srcR.Close()
 		srcW.Close()
-		outR.Close()
 		return nil, fmt.Errorf("wsgi: start %s: %w", cfg.Python, err)
 	}
+	srcR.Close()
 	go func() {
 		srcW.Write(workerSource)
 		srcW.Close()
 	}()
-	p := &proc{
-		pool:    pl,
-		cmd:     cmd,
-		pid:     cmd.Process.Pid,
-		conn:    conn,
-		started: time.Now(),
-		streams: make(map[uint16]*stream),
-		ready:   make(chan error, 1),
-		dead:    make(chan struct{}),
-		exited:  make(chan struct{}),
+	return cmd, nil
+}
+
+// startProc starts one worker of generation g: forked by g's zygote in
+// preload mode, else a fresh interpreter. It returns before the app is
+// imported; wait on p.ready.
+func (pl *pool) startProc(g *gen) (*proc, error) {
+	if g.zyg != nil {
+		return g.zyg.fork()
 	}
-	p.log = cfg.Logger.With(slog.Int("worker", p.pid))
-	go p.logOutput(outR)
+	p, childSock, outW, err := pl.newProc(g)
+	if err != nil {
+		return nil, err
+	}
+	defer childSock.Close()
+	defer outW.Close()
+	cmd, err := pl.pythonCmd("worker", outW, childSock)
+	if err != nil {
+		p.conn.Close()
+		return nil, err
+	}
+	p.cmd, p.pid = cmd, cmd.Process.Pid
 	go func() {
-		p.exitErr = cmd.Wait()
+		err := cmd.Wait()
+		p.exitDesc = describeExit(err)
 		close(p.exited)
 		// The socket's EOF normally wakes the reader first; closing the
 		// socket here covers a worker whose descendants keep it open.
 		p.conn.Close()
 	}()
-	go p.readLoop()
+	p.start()
 	return p, nil
+}
+
+// signalDesc words a death by signal: "killed by signal 9 (killed)".
+func signalDesc(sig syscall.Signal) string {
+	return fmt.Sprintf("killed by signal %d (%s)", int(sig), sig)
+}
+
+// describeExit says how a process ended, from cmd.Wait's error.
+func describeExit(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return signalDesc(ws.Signal())
+		}
+	}
+	return err.Error()
 }
 
 func boolArg(b bool) string {
@@ -151,15 +204,62 @@ func boolArg(b bool) string {
 	return "0"
 }
 
-// logOutput logs the worker's stdout and stderr line by line: prints,
-// warnings, faulthandler's stack dumps.
-func (p *proc) logOutput(r *os.File) {
+// outputLog logs a process's stdout and stderr line by line (prints,
+// warnings, faulthandler's stack dumps) and keeps the last lines, to
+// explain a process that dies before it is ready.
+type outputLog struct {
+	mu   sync.Mutex
+	last []string
+	done chan struct{} // closed at EOF
+}
+
+func newOutputLog() *outputLog { return &outputLog{done: make(chan struct{})} }
+
+// run reads r until EOF. Lines longer than 64 KiB are logged in pieces.
+func (o *outputLog) run(log *slog.Logger, r *os.File) {
+	defer close(o.done)
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		p.log.Info(sc.Text(), slog.String("stream", "stdio"))
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, _, err := br.ReadLine()
+		if len(line) > 0 || err == nil {
+			log.Info(string(line), slog.String("stream", "stdio"))
+			o.mu.Lock()
+			if len(o.last) == 20 {
+				o.last = o.last[1:]
+			}
+			o.last = append(o.last, string(line))
+			o.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
 	}
+}
+
+// tail returns the last lines read, waiting up to a second for EOF.
+func (o *outputLog) tail() string {
+	select {
+	case <-o.done:
+	case <-time.After(time.Second):
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.last, "\n")
+}
+
+// startFailure explains a process that ended before loading the app: a
+// *LoadError with its last output and how it ended.
+func startFailure(app string, err error, out *outputLog, exit string) error {
+	var le *LoadError
+	if errors.As(err, &le) {
+		return err
+	}
+	tb := out.tail()
+	if tb != "" {
+		tb += "\n"
+	}
+	return &LoadError{App: app, Traceback: tb + "the process ended before loading the app (" + exit + "): " + err.Error()}
 }
 
 // readLoop reads the worker's frames until its socket closes, then retires
@@ -192,7 +292,7 @@ func (p *proc) read(fc *frameConn) error {
 			p.ready <- &LoadError{App: p.pool.cfg.App, Traceback: string(payload)}
 			return errors.New("app failed to load")
 		case frameLog:
-			p.logRecord(payload)
+			logRecord(p.log, payload)
 			continue
 		}
 		s := p.stream(h.stream)
@@ -254,7 +354,7 @@ func (p *proc) read(fc *frameConn) error {
 }
 
 // logRecord logs a Python logging record sent as a LOG frame.
-func (p *proc) logRecord(payload []byte) {
+func logRecord(log *slog.Logger, payload []byte) {
 	lvl, rest, _ := strings.Cut(string(payload), "\x00")
 	name, msg, _ := strings.Cut(rest, "\x00")
 	n, _ := strconv.Atoi(lvl)
@@ -267,7 +367,7 @@ func (p *proc) logRecord(payload []byte) {
 	case n < 20:
 		level = slog.LevelDebug
 	}
-	p.log.Log(context.Background(), level, msg, slog.String("logger", name))
+	log.Log(context.Background(), level, msg, slog.String("logger", name))
 }
 
 // stream returns the in-flight stream with id, or nil.
@@ -289,6 +389,7 @@ func (p *proc) done(s *stream, final Part) {
 	p.mu.Unlock()
 	p.served.Add(1)
 	p.pool.release(p)
+	p.pool.afterRequest(p)
 }
 
 // send writes a request to the worker and registers its stream. The
@@ -379,10 +480,11 @@ func (p *proc) timeout(s *stream) {
 	default:
 	}
 	s.timedOut.Store(true)
+	p.timedOutKill.Store(true)
 	p.log.Error("request timed out; dumping the worker's Python stacks and killing it",
 		slog.Duration("timeout", p.pool.cfg.Timeout), slog.Duration("running", time.Since(s.start)))
 	p.retire()
-	p.cmd.Process.Signal(syscall.SIGUSR1)
+	p.signal(syscall.SIGUSR1)
 	select {
 	case <-p.exited:
 	case <-time.After(500 * time.Millisecond):
@@ -397,14 +499,28 @@ func (p *proc) retire() { p.retired.Store(true) }
 // a prefetched request.
 const prefetchBelow = 10 * time.Millisecond
 
-// fast reports whether p's requests are quick enough to prefetch for.
-func (p *proc) fast() bool { return time.Duration(p.ewma.Load()) < prefetchBelow }
+// fast reports whether a request may be prefetched to p: its requests
+// are usually quick, and the ones it runs now have not been running long
+// (so none of them is the rare slow one a request would wait behind).
+func (p *proc) fast() bool {
+	if time.Duration(p.ewma.Load()) >= prefetchBelow {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.streams {
+		if time.Since(s.start) >= prefetchBelow/2 {
+			return false
+		}
+	}
+	return true
+}
 
 // kill stops the process now.
 func (p *proc) kill() {
 	p.killOnce.Do(func() {
 		p.retire()
-		p.cmd.Process.Kill()
+		p.signal(syscall.SIGKILL)
 		p.conn.Close()
 	})
 }
@@ -432,18 +548,27 @@ func (p *proc) die(err error) {
 	p.pool.gone(p, err)
 }
 
-// exitStatus describes how the process ended.
+// exitStatus describes how the process ended, once it has.
 func (p *proc) exitStatus() string {
-	if p.exitErr == nil {
-		return "exit status 0"
+	select {
+	case <-p.exited:
+		return p.exitDesc
+	default:
+		return "running"
 	}
-	var ee *exec.ExitError
-	if errors.As(p.exitErr, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by signal " + ws.Signal().String()
-		}
+}
+
+// signal sends sig to the worker process.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cmd != nil {
+		p.cmd.Process.Signal(sig)
+		return
 	}
-	return p.exitErr.Error()
+	select {
+	case <-p.exited: // reaped: the pid may belong to someone else now
+	default:
+		syscall.Kill(p.pid, sig)
+	}
 }
 
 var _ io.Closer = (*net.UnixConn)(nil)

@@ -15,6 +15,9 @@ file descriptor passed with SCM_RIGHTS), CANCEL (client went away).
 Worker -> Go: READY, FAIL (app did not load), RESP (status, headers and the
 whole body: the fast path), HEAD / DATA / FILE / END (streamed responses),
 ERROR (app raised before headers were sent), LOG (a `logging` record).
+In preload mode the first process is a zygote: Go sends it FORK (with the
+new worker's descriptors), it answers FORKED (the pid) and EXITED (a child's
+exit status).
 
 The worker exits when its socket reaches EOF, i.e. when Go goes away.
 """
@@ -36,8 +39,8 @@ import threading
 import traceback
 
 # Frame types; keep in sync with frame.go.
-REQ, CANCEL = 1, 2
-READY, FAIL, RESP, HEAD, DATA, FILE, END, ERROR, LOG = 16, 17, 18, 19, 20, 21, 22, 23, 24
+REQ, CANCEL, FORK = 1, 2, 3
+READY, FAIL, RESP, HEAD, DATA, FILE, END, ERROR, LOG, FORKED, EXITED = range(16, 27)
 
 # Frame flags.
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
@@ -585,37 +588,149 @@ def load_app(spec):
     return obj
 
 
+def serve_worker(conn, app, threads, multiprocess):
+    """Announce readiness on conn and serve requests until Go goes away."""
+    version = "%d.%d.%d" % sys.version_info[:3]
+    conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
+    try:
+        Worker(conn, app, threads, multiprocess, logging.getLogger("graft.worker")).serve()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: Go has already moved on
+
+
+def set_pdeathsig():
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
+
+
+def zygote(conn, app, threads, multiprocess):
+    """Preload mode: fork workers on demand from this process, which has
+    imported the app once.
+
+    Before forking, the garbage collector's view is frozen (gc.freeze) so
+    that collections in the workers do not touch the shared pages of the
+    preloaded app, which then stay shared copy-on-write.
+
+    Go sends FORK frames carrying two descriptors: the new worker's socket
+    and the pipe its stdout/stderr go to. The zygote answers FORKED with the
+    child's pid, and EXITED with the status of every child it reaps.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    sock = conn.sock
+    while True:
+        reap(conn)
+        r, _, _ = select.select([sock], [], [], 0.2)
+        if not r and not conn.end > conn.start:
+            continue
+        frame = conn.read_frame()
+        if frame is None:
+            break  # Go closed the control socket: no more forks
+        kind, _, tag, _, _ = frame
+        if kind != FORK:
+            continue
+        fds = conn.fds[:2]
+        del conn.fds[:2]
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            conn.send(FORKED, tag, U32.pack(0))
+            continue
+        pid = os.fork()
+        if pid == 0:
+            # The child: become a worker on the descriptors Go sent.
+            try:
+                set_pdeathsig()
+                os.dup2(fds[1], 1)
+                os.dup2(fds[1], 2)
+                os.close(fds[1])
+                sock.close()
+                wconn = Conn(socket.socket(fileno=fds[0]))
+                root = logging.getLogger()
+                for h in list(root.handlers):
+                    if isinstance(h, GoLogHandler):
+                        root.removeHandler(h)
+                root.addHandler(GoLogHandler(wconn))
+                serve_worker(wconn, app, threads, multiprocess)
+            finally:
+                os._exit(1)
+        for fd in fds:
+            os.close(fd)
+        conn.send(FORKED, tag, U32.pack(pid))
+    # Wait for the workers still running (they exit on EOF of their
+    # sockets), so none is left without a parent that reaps it.
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        report_exit(conn, pid, status)
+    os._exit(0)
+
+
+def reap(conn):
+    """Report the exit of every child that has ended."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        report_exit(conn, pid, status)
+
+
+def report_exit(conn, pid, status):
+    # "pid\0signal\0N" or "pid\0exit\0N"; Go words it.
+    if os.WIFSIGNALED(status):
+        what = "signal\0%d" % os.WTERMSIG(status)
+    else:
+        what = "exit\0%d" % os.waitstatus_to_exitcode(status)
+    try:
+        conn.send(EXITED, 0, ("%d\0%s" % (pid, what)).encode())
+    except OSError:
+        pass
+
+
 def main():
-    # argv: app spec, threads, multiprocess (0/1), then extra sys.path entries.
-    spec, threads, multiprocess = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-    for p in reversed(sys.argv[4:]):
+    # argv: mode (worker|zygote), app spec, threads, multiprocess (0/1),
+    # then sys.path entries to put first.
+    mode, spec, threads, multiprocess = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+    for p in reversed(sys.argv[5:]):
         sys.path.insert(0, p)
-    sock = socket.socket(fileno=3)
-    conn = Conn(sock)
+    conn = Conn(socket.socket(fileno=3))
 
     # Python-level logging goes to Go as LOG frames; a fatal signal or a
-    # SIGUSR1 from Go (request timeout) dumps every thread's stack to stderr,
-    # which Go also logs.
-    root = logging.getLogger()
-    root.addHandler(GoLogHandler(conn))
-    log = logging.getLogger("graft.worker")
+    # SIGUSR1 from Go (request timeout, slow request) dumps every thread's
+    # stack to stderr, which Go also logs.
+    logging.getLogger().addHandler(GoLogHandler(conn))
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Go decides when workers stop
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    if mode == "zygote":
+        set_pdeathsig()
 
     try:
         app = load_app(spec)
     except BaseException:
         conn.send(FAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
-        sys.exit(3)
-    version = "%d.%d.%d" % sys.version_info[:3]
-    conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
-    try:
-        Worker(conn, app, threads, multiprocess, log).serve()
-    finally:
         sys.stderr.flush()
-    os._exit(0)  # skip interpreter teardown: Go has already moved on
+        os._exit(3)
+    if mode == "zygote":
+        conn.send(READY, 0, ("%d" % os.getpid()).encode())
+        zygote(conn, app, threads, multiprocess)
+    serve_worker(conn, app, threads, multiprocess)
 
 
 if __name__ == "__main__":

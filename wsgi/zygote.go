@@ -1,0 +1,261 @@
+package wsgi
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// gen is a generation of workers: the ones running the same code. A
+// reload starts a new generation and retires the old one.
+type gen struct {
+	id  int
+	zyg *zygote // nil unless Config.Preload
+}
+
+// zygote is the preload process of a generation: it imported the app once
+// and forks workers on request, so they share its memory copy-on-write and
+// start in milliseconds.
+type zygote struct {
+	pl       *pool
+	g        *gen
+	pid      int
+	wait     func() error // reaps the zygote
+	exitDesc string       // how it ended, set before dead is closed
+	conn     *net.UnixConn
+	log      *slog.Logger
+
+	wmu sync.Mutex // serialises writes to conn
+
+	mu       sync.Mutex
+	nextTag  uint16
+	forks    map[uint16]*forking // FORKs waiting for FORKED
+	children map[int]*proc       // forked workers not yet reaped
+
+	ready chan error
+	dead  chan struct{}
+}
+
+// forking is a FORK waiting for its answer.
+type forking struct {
+	p    *proc
+	done chan int // the pid; 0 if the fork failed
+}
+
+// startZygote starts the zygote of g and waits until it has imported the
+// app (or failed to).
+func (pl *pool) startZygote(g *gen) (*zygote, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("wsgi: socketpair: %w", err)
+	}
+	parentF := os.NewFile(uintptr(fds[0]), "graft-zygote-socket")
+	childF := os.NewFile(uintptr(fds[1]), "graft-zygote-socket-child")
+	fc, err := net.FileConn(parentF)
+	parentF.Close()
+	if err != nil {
+		return nil, fmt.Errorf("wsgi: socket: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		fc.Close()
+		childF.Close()
+		return nil, fmt.Errorf("wsgi: pipe: %w", err)
+	}
+	cmd, err := pl.pythonCmd("zygote", outW, childF)
+	outW.Close()
+	childF.Close() // the zygote has its copy; ours would hide its EOF
+	if err != nil {
+		outR.Close()
+		fc.Close()
+		return nil, err
+	}
+	z := &zygote{
+		pl: pl, g: g, conn: fc.(*net.UnixConn),
+		pid:      cmd.Process.Pid,
+		wait:     cmd.Wait,
+		forks:    make(map[uint16]*forking),
+		children: make(map[int]*proc),
+		ready:    make(chan error, 1),
+		dead:     make(chan struct{}),
+	}
+	z.log = pl.log.With(slog.Int("zygote", z.pid))
+	out := newOutputLog()
+	go out.run(z.log, outR)
+	go z.readLoop()
+
+	var werr error
+	select {
+	case werr = <-z.ready:
+	case <-time.After(pl.cfg.StartTimeout):
+		werr = fmt.Errorf("wsgi: the preload process %d did not load the app within %v", z.pid, pl.cfg.StartTimeout)
+	}
+	if werr != nil {
+		z.stop()
+		select {
+		case <-z.dead:
+		case <-time.After(2 * time.Second):
+			syscall.Kill(z.pid, syscall.SIGKILL)
+			<-z.dead
+		}
+		return nil, startFailure(pl.cfg.App, werr, out, z.exitDesc)
+	}
+	return z, nil
+}
+
+// readLoop handles the zygote's frames until it exits.
+func (z *zygote) readLoop() {
+	fc := newFrameConn(z.conn)
+	started := false
+	var err error
+	for {
+		var h frameHeader
+		var payload []byte
+		h, payload, err = fc.next()
+		if err != nil {
+			break
+		}
+		switch h.kind {
+		case frameReady:
+			started = true
+			z.ready <- nil
+		case frameFail:
+			started = true
+			z.ready <- &LoadError{App: z.pl.cfg.App, Traceback: string(payload)}
+		case frameLog:
+			logRecord(z.log, payload)
+		case frameForked:
+			pid := 0
+			if len(payload) >= 4 {
+				pid = int(binary.LittleEndian.Uint32(payload))
+			}
+			z.mu.Lock()
+			f := z.forks[h.stream]
+			delete(z.forks, h.stream)
+			if f != nil && pid > 0 {
+				f.p.pid = pid
+				z.children[pid] = f.p
+			}
+			z.mu.Unlock()
+			if f != nil {
+				f.done <- pid
+			}
+		case frameExited:
+			f := strings.Split(string(payload), "\x00")
+			if len(f) != 3 {
+				continue
+			}
+			pid, _ := strconv.Atoi(f[0])
+			n, _ := strconv.Atoi(f[2])
+			desc := fmt.Sprintf("exit status %d", n)
+			if f[1] == "signal" {
+				desc = signalDesc(syscall.Signal(n))
+			}
+			z.mu.Lock()
+			p := z.children[pid]
+			delete(z.children, pid)
+			z.mu.Unlock()
+			if p != nil {
+				p.exitDesc = desc
+				close(p.exited)
+				p.conn.Close()
+			}
+		}
+	}
+	fc.closeFDs()
+	if !started {
+		z.ready <- fmt.Errorf("wsgi: the preload process exited before loading the app: %w", err)
+	}
+	z.exitDesc = describeExit(z.wait())
+	z.conn.Close()
+	// Its workers die with it (they have PR_SET_PDEATHSIG); make sure, and
+	// mark them reaped once they are gone.
+	z.mu.Lock()
+	orphans := z.children
+	z.children = map[int]*proc{}
+	for _, f := range z.forks {
+		f.done <- 0
+	}
+	z.forks = map[uint16]*forking{}
+	z.mu.Unlock()
+	for pid, p := range orphans {
+		syscall.Kill(pid, syscall.SIGKILL)
+		go func() {
+			for syscall.Kill(pid, 0) == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			p.exitDesc = "killed with its preload process"
+			close(p.exited)
+			p.conn.Close()
+		}()
+	}
+	close(z.dead)
+}
+
+// fork asks the zygote for a new worker.
+func (z *zygote) fork() (*proc, error) {
+	p, childSock, outW, err := z.pl.newProc(z.g)
+	if err != nil {
+		return nil, err
+	}
+	defer childSock.Close()
+	defer outW.Close()
+	f := &forking{p: p, done: make(chan int, 1)}
+	z.mu.Lock()
+	z.nextTag++
+	tag := z.nextTag
+	z.forks[tag] = f
+	z.mu.Unlock()
+
+	var b [frameHeaderSize]byte
+	putFrameHeader(b[:], frameHeader{kind: frameFork, stream: tag})
+	z.wmu.Lock()
+	_, _, err = z.conn.WriteMsgUnix(b[:], syscall.UnixRights(int(childSock.Fd()), int(outW.Fd())), nil)
+	z.wmu.Unlock()
+	var pid int
+	if err == nil {
+		select {
+		case pid = <-f.done:
+		case <-z.dead:
+		case <-time.After(z.pl.cfg.StartTimeout):
+		}
+	}
+	if pid == 0 {
+		z.mu.Lock()
+		delete(z.forks, tag)
+		z.mu.Unlock()
+		p.conn.Close()
+		if err == nil {
+			err = errors.New("the preload process could not fork")
+		}
+		return nil, fmt.Errorf("wsgi: fork a worker: %w", err)
+	}
+	p.start()
+	return p, nil
+}
+
+// alive reports whether the zygote can still fork.
+func (z *zygote) alive() bool {
+	select {
+	case <-z.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop closes the zygote's control socket: it forks no more and exits once
+// its workers have exited.
+func (z *zygote) stop() {
+	z.wmu.Lock()
+	z.conn.CloseWrite()
+	z.wmu.Unlock()
+}
