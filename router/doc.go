@@ -24,6 +24,11 @@
 // sub-routers made with [Router.Route] and [Router.Mount]. A route that
 // should answer a real 405 says so with [Route.Allow].
 //
+// A Router's Use middlewares run before its fallback, even while the Router
+// has no Go route, where plain chi skips them: a sub-router that only has
+// an authentication middleware and a fallback still authenticates every
+// request it passes to Python.
+//
 // # Named routes
 //
 // [Route.Name] names a route and [Router.URL] builds its path from

@@ -3,6 +3,8 @@ package router
 import (
 	"context"
 	"net/http"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // Target says who serves a route: Go code, or the fallback (typically the
@@ -39,10 +41,34 @@ func (r *Router) Fallback(h http.Handler) {
 	if h == nil {
 		panic("router: Fallback(nil)")
 	}
-	fb := fallbackHandler{h}.ServeHTTP
-	r.mux.NotFound(fb)
-	r.mux.MethodNotAllowed(fb)
+	fb := http.HandlerFunc(fallbackHandler{h}.ServeHTTP)
+	if r.mux != r.base {
+		// As chi does for an inline mux (With, Group): the fallback of
+		// the whole mux, behind the group's middlewares.
+		fb = chi.Chain(r.mux.Middlewares()...).HandlerFunc(fb).ServeHTTP
+	}
+	r.setFallback(fb)
 	r.reg.add(&entry{method: "*", pattern: wildcard(r.prefix), target: TargetFallback})
+}
+
+// setFallback makes fb the fallback of the Router's mux and hands it down
+// to the mounted sub-Routers that have none; chi hands it down to mounted
+// *chi.Mux handlers.
+func (r *Router) setFallback(fb http.HandlerFunc) {
+	r.state.fallback = fb
+	r.base.NotFound(fb)
+	r.base.MethodNotAllowed(fb)
+	for _, sub := range r.state.subs {
+		sub.inheritFallback(fb)
+	}
+}
+
+// inheritFallback gives r the fallback fb of the Router it is mounted on,
+// unless r has one already, as chi does for a mounted mux.
+func (r *Router) inheritFallback(fb http.HandlerFunc) {
+	if r.state.fallback == nil {
+		r.setFallback(fb)
+	}
 }
 
 // fallbackHandler marks the request as served by the fallback.

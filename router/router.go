@@ -36,6 +36,15 @@ type muxState struct {
 	built bool
 	// methods lists the methods registered per pattern, for Allow.
 	methods map[string]*methodSet
+	// fallback is the NotFound and MethodNotAllowed handler of the mux,
+	// set by Fallback or inherited from the Router it is mounted on; nil
+	// for chi's defaults.
+	fallback http.HandlerFunc
+	// subs are the Routers mounted on the mux (by Route, or by Mount of a
+	// *Router), for fallback inheritance: chi only propagates its NotFound
+	// handler into sub-muxes that are *chi.Mux, and a Router is mounted as
+	// itself so that its ServeHTTP guard runs (see Router.ServeHTTP).
+	subs []*Router
 }
 
 var (
@@ -55,11 +64,14 @@ func newMuxState() *muxState {
 }
 
 // ServeHTTP dispatches the request to the matching route, or to the
-// fallback.
+// fallback. The Use middlewares run even while the Router has no route.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !r.state.built {
 		// chi would skip the Use middlewares here; a graft app that is
-		// still all Python must log and tag its requests all the same.
+		// still all Python must log and tag its requests all the same, and
+		// a sub-router (mounted as a *Router, not as its chi mux, for this
+		// reason) must not let a request reach its fallback past an
+		// authentication middleware.
 		chi.Chain(r.base.Middlewares()...).Handler(r.base.NotFoundHandler()).ServeHTTP(w, req)
 		return
 	}
@@ -68,7 +80,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // Use appends middlewares to the stack of the Router. As with chi, they
 // must be added before the first route, and they also run for requests that
-// go to the fallback.
+// go to the fallback, even while the Router (or a sub-Router) has no route.
 func (r *Router) Use(middlewares ...func(http.Handler) http.Handler) {
 	r.mux.Use(middlewares...)
 }
@@ -100,8 +112,7 @@ func (r *Router) Route(pattern string, fn func(r *Router)) *Router {
 	m := chi.NewRouter()
 	sub := &Router{mux: m, base: m, reg: r.reg, prefix: join(r.prefix, pattern), state: newMuxState()}
 	fn(sub)
-	r.state.built = true
-	r.mux.Mount(pattern, m)
+	r.mount(pattern, sub)
 	return sub
 }
 
@@ -121,8 +132,7 @@ func (r *Router) Mount(pattern string, h http.Handler) {
 	full := join(r.prefix, pattern)
 	if sub, ok := h.(*Router); ok {
 		r.reg.link(sub.reg, full)
-		r.state.built = true
-		r.mux.Mount(pattern, sub.base)
+		r.mount(pattern, sub)
 		r.reg.add(&entry{method: "*", pattern: full, sub: sub.reg})
 		return
 	}
@@ -133,6 +143,18 @@ func (r *Router) Mount(pattern string, h http.Handler) {
 	r.state.built = true
 	r.mux.Mount(pattern, h)
 	r.reg.add(&entry{method: "*", pattern: wildcard(full), target: target})
+}
+
+// mount attaches the sub-Router itself, not its chi mux: chi would serve an
+// empty mux without its Use middlewares, where Router.ServeHTTP runs them.
+// chi then no longer hands the fallback down, so mount does it.
+func (r *Router) mount(pattern string, sub *Router) {
+	r.state.built = true
+	r.mux.Mount(pattern, sub)
+	r.state.subs = append(r.state.subs, sub)
+	if r.state.fallback != nil {
+		sub.inheritFallback(r.state.fallback)
+	}
 }
 
 // Routes returns chi's view of the routes, for [chi.Walk]. See
