@@ -4,11 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/httplog/v3"
-
-	"github.com/graft-dev/graft/router"
-	"github.com/graft-dev/graft/wsgi"
 )
 
 // Attribute keys added by [AccessLog] to httplog's request line.
@@ -63,23 +59,14 @@ func AccessLog(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.
 	}
 }
 
-// requestState is the per-request record that the router and the WSGI
-// container fill in for the access log.
-type requestState struct {
-	trace    wsgi.Trace
-	dispatch router.Dispatch
-}
-
 // annotate runs inside httplog: it gives the router and the container
 // somewhere to report, and adds the attributes once the request is served,
 // even when it panics.
 func annotate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{}
-		ctx := wsgi.WithTrace(r.Context(), &st.trace)
-		ctx = router.WithDispatch(ctx, &st.dispatch)
+		st, ctx := ensureState(r.Context())
 		defer func() {
-			httplog.SetAttrs(ctx, st.attrs(r)...)
+			httplog.SetAttrs(ctx, st.attrs(r.WithContext(ctx))...)
 		}()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -90,17 +77,7 @@ func (st *requestState) attrs(r *http.Request) []slog.Attr {
 	if id := RequestIDFromContext(r.Context()); id != "" {
 		attrs = append(attrs, slog.String(AttrRequestID, id))
 	}
-	route, target := "", "go"
-	switch {
-	case st.trace.Served:
-		route, target = "fallback", "wsgi"
-	case st.dispatch.Fallback:
-		route, target = "fallback", "fallback"
-	default:
-		if rctx := chi.RouteContext(r.Context()); rctx != nil {
-			route = rctx.RoutePattern()
-		}
-	}
+	route, target := st.routeTarget(r)
 	attrs = append(attrs, slog.String(AttrRoute, route), slog.String(AttrTarget, target))
 	if st.trace.Served {
 		if st.trace.Worker != 0 {

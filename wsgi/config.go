@@ -111,6 +111,11 @@ type Config struct {
 	// path and id. 0: never.
 	SlowRequest time.Duration
 
+	// AutoReload watches the .py files under Dir and PythonPath and reloads
+	// the workers (see Container.Reload) when one changes. For development;
+	// off by default.
+	AutoReload bool
+
 	// StartTimeout bounds the start of a worker, up to the app's import.
 	// 60s when 0.
 	StartTimeout time.Duration

@@ -36,7 +36,11 @@ func New(cfg Config) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Container{cfg: cfg, tr: pl, log: cfg.Logger}, nil
+	c := &Container{cfg: cfg, tr: pl, log: cfg.Logger}
+	if cfg.AutoReload {
+		go c.autoReload(pl.stopped)
+	}
+	return c, nil
 }
 
 // NewWithTransport returns a Container that sends requests over tr instead
@@ -52,6 +56,19 @@ func NewWithTransport(cfg Config, tr Transport) (*Container, error) {
 
 // Config returns the container's configuration, with defaults filled in.
 func (c *Container) Config() Config { return c.cfg }
+
+// Reload replaces the workers with new ones running freshly imported code,
+// without failing a request: the new workers start and import the app;
+// only when all are ready do the old ones stop taking requests and drain.
+// If the new code fails to load, the old workers keep serving and the
+// error (a *LoadError with the traceback) is returned.
+func (c *Container) Reload(ctx context.Context) error {
+	rl, ok := c.tr.(interface{ Reload(context.Context) error })
+	if !ok {
+		return errors.New("wsgi: this transport cannot reload")
+	}
+	return rl.Reload(ctx)
+}
 
 // Shutdown stops taking requests (new ones get 503), lets in-flight
 // requests finish until ctx is done, then stops the workers. Call it after
@@ -96,7 +113,8 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pairs := c.pairs.get()
 	defer c.pairs.put(pairs)
 	*pairs = environ(*pairs, r, c.cfg.ScriptName+Mount(ctx), n)
-	req := &Request{Env: *pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout}
+	req := &Request{Env: *pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout,
+		Method: r.Method, Path: r.URL.Path, ID: requestID(r)}
 	queued := time.Now()
 	for attempt := 1; ; attempt++ {
 		ex, err := c.tr.Start(ctx, req)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -34,7 +35,8 @@ type pool struct {
 	cur       *gen          // the generation new workers come from
 	genSeq    int
 	restarts  map[string]int64 // worker replacements by reason
-	reloadMu  sync.Mutex       // one reload at a time
+	queueWait prometheus.Histogram
+	reloadMu  sync.Mutex // one reload at a time
 	reloading bool
 }
 
@@ -45,13 +47,14 @@ var _ Transport = (*pool)(nil)
 // Python error.
 func newPool(cfg Config) (*pool, error) {
 	pl := &pool{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		procs:    make(map[*proc]bool),
-		stopped:  make(chan struct{}),
-		sp:       newSpawner(),
-		prefetch: true,
-		restarts: make(map[string]int64),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		procs:     make(map[*proc]bool),
+		stopped:   make(chan struct{}),
+		sp:        newSpawner(),
+		prefetch:  true,
+		restarts:  make(map[string]int64),
+		queueWait: newQueueWait(),
 	}
 	pl.spawn = pl.sp.start
 	g, procs, err := pl.startGeneration()
@@ -213,6 +216,7 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	if len(pl.waiters) == 0 {
 		if p := pl.pickLocked(); p != nil {
 			pl.mu.Unlock()
+			pl.queueWait.Observe(0)
 			return p, nil
 		}
 	}
@@ -224,11 +228,13 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	pl.waiters = append(pl.waiters, ch)
 	pl.mu.Unlock()
 
+	start := time.Now()
 	t := time.NewTimer(pl.cfg.QueueTimeout)
 	defer t.Stop()
 	var err error
 	select {
 	case p := <-ch:
+		pl.queueWait.Observe(time.Since(start).Seconds())
 		return p, nil
 	case <-ctx.Done():
 		err = ctx.Err()

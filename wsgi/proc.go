@@ -403,12 +403,15 @@ func (p *proc) send(req *Request) (*stream, error) {
 		}
 	}
 	s := &stream{
-		id:    p.nextID,
-		proc:  p,
-		parts: make(chan Part, 4),
-		space: make(chan struct{}, 1),
-		gone:  make(chan struct{}),
-		start: time.Now(),
+		id:     p.nextID,
+		proc:   p,
+		parts:  make(chan Part, 4),
+		space:  make(chan struct{}, 1),
+		gone:   make(chan struct{}),
+		start:  time.Now(),
+		method: req.Method,
+		path:   req.Path,
+		reqID:  req.ID,
 	}
 	p.seq++
 	s.seq = p.seq
@@ -437,6 +440,9 @@ func (p *proc) send(req *Request) (*stream, error) {
 	putFrameHeader(b, frameHeader{kind: frameReq, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
 	if req.Timeout > 0 {
 		s.timer = time.AfterFunc(req.Timeout, func() { p.timeout(s) })
+	}
+	if d := p.pool.cfg.SlowRequest; d > 0 {
+		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
 	}
 	p.wmu.Lock()
 	err := writeAll(p.conn, b, req.BodyFile)
@@ -481,7 +487,8 @@ func (p *proc) timeout(s *stream) {
 	}
 	s.timedOut.Store(true)
 	p.timedOutKill.Store(true)
-	p.log.Error("request timed out; dumping the worker's Python stacks and killing it",
+	p.log.Error("wsgi: request timed out; the worker's Python stacks follow, then it is killed",
+		slog.String("method", s.method), slog.String("path", s.path), slog.String("request_id", s.reqID),
 		slog.Duration("timeout", p.pool.cfg.Timeout), slog.Duration("running", time.Since(s.start)))
 	p.retire()
 	p.signal(syscall.SIGUSR1)
@@ -490,6 +497,21 @@ func (p *proc) timeout(s *stream) {
 	case <-time.After(500 * time.Millisecond):
 	}
 	p.kill()
+}
+
+// slowRequest logs a request that has run for Config.SlowRequest, with
+// the worker's Python stacks (faulthandler dumps them on SIGUSR1 to the
+// worker's stderr, which is logged).
+func (p *proc) slowRequest(s *stream) {
+	select {
+	case <-p.dead:
+		return
+	default:
+	}
+	p.log.Warn("wsgi: slow request; the worker's Python stacks follow",
+		slog.String("method", s.method), slog.String("path", s.path), slog.String("request_id", s.reqID),
+		slog.Duration("running", time.Since(s.start)))
+	p.signal(syscall.SIGUSR1)
 }
 
 // retire stops p from taking new requests.

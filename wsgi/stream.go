@@ -24,8 +24,12 @@ type stream struct {
 	goneOnce sync.Once
 	timedOut atomic.Bool
 	answered atomic.Bool // a frame of the response arrived
-	timer    *time.Timer
+	timer    *time.Timer // request timeout
+	slow     *time.Timer // slow-request log
 	start    time.Time
+	method   string
+	path     string
+	reqID    string
 }
 
 func (s *stream) Worker() int { return s.proc.pid }
@@ -114,6 +118,9 @@ func (s *stream) finish(p Part) {
 	s.answered.Store(true)
 	if s.timer != nil {
 		s.timer.Stop()
+	}
+	if s.slow != nil {
+		s.slow.Stop()
 	}
 	select {
 	case s.parts <- p:

@@ -31,6 +31,8 @@ type Request struct {
 	BodyFile *os.File
 	// Timeout bounds the app's time on the request; <= 0 means none.
 	Timeout time.Duration
+	// Method, Path and ID describe the request in logs and status pages.
+	Method, Path, ID string
 }
 
 // Exchange is the response side of one request in a transport.

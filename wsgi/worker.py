@@ -628,10 +628,24 @@ def zygote(conn, app, threads, multiprocess):
     gc.collect()
     gc.freeze()
     sock = conn.sock
+    # SIGCHLD wakes the loop through this pipe, so exits are reported at once.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     while True:
         reap(conn)
-        r, _, _ = select.select([sock], [], [], 0.2)
-        if not r and not conn.end > conn.start:
+        if conn.end > conn.start:
+            r = [sock]
+        else:
+            r, _, _ = select.select([sock, wake_r], [], [], 1.0)
+        if wake_r in r:
+            try:
+                os.read(wake_r, 512)
+            except BlockingIOError:
+                pass
+        if sock not in r:
             continue
         frame = conn.read_frame()
         if frame is None:
@@ -650,6 +664,10 @@ def zygote(conn, app, threads, multiprocess):
         if pid == 0:
             # The child: become a worker on the descriptors Go sent.
             try:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.close(wake_r)
+                os.close(wake_w)
                 set_pdeathsig()
                 os.dup2(fds[1], 1)
                 os.dup2(fds[1], 2)

@@ -2,7 +2,8 @@
 // routes natively in Go and passes everything else to a Python WSGI app.
 //
 //	hybrid [-bind 127.0.0.1:8000] [-python python3] [-chdir DIR]
-//	       [-workers N] [-threads N] [-mount PREFIX] [module:callable]
+//	       [-workers N] [-threads N] [-mount PREFIX] [production flags]
+//	       [module:callable]
 //
 // With no module:callable it serves a small standard-library WSGI app that
 // ships inside the binary, so it runs on any machine with python3. Go
@@ -10,7 +11,9 @@
 // GET /api/routes (the route inventory); every other request, including
 // other methods on those paths, reaches Python. -mount serves the Python
 // app under a prefix only (it then sees SCRIPT_NAME=PREFIX). Request ids
-// and access logs are on; logs go to stderr.
+// and access logs are on; logs go to stderr. The production flags are
+// those of wsgiserve (-preload, -max-requests, -max-rss, -reload,
+// -metrics-bind, ...); SIGHUP reloads the Python workers.
 package main
 
 import (
@@ -24,12 +27,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -50,6 +53,7 @@ func main() {
 type options struct {
 	bind, python, chdir, mount, app string
 	workers, threads                int
+	ops                             ops.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -65,7 +69,11 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
+	o.ops.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if err := o.ops.Validate(); err != nil {
 		return o, err
 	}
 	switch fs.NArg() {
@@ -104,30 +112,38 @@ func run(args []string) error {
 		}
 		o.app, o.chdir = "legacy:app", dir
 	}
-	app, err := wsgi.New(wsgi.Config{
+	cfg := wsgi.Config{
 		App: o.app, Python: o.python, Dir: o.chdir,
 		Workers: o.workers, Threads: o.threads, Logger: log,
-	})
+	}
+	o.ops.Apply(&cfg)
+	app, err := wsgi.New(cfg)
 	if err != nil {
 		return err
 	}
-	h := newHandler(app, o.mount, log)
+	var reg *prometheus.Registry
+	if o.ops.MetricsBind != "" {
+		reg = prometheus.NewRegistry()
+	}
+	h := newHandler(app, o.mount, log, reg)
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {
 		app.Shutdown(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("hybrid: listening", slog.String("url", "http://"+ln.Addr().String()+"/"), slog.String("app", o.app))
-	return serve(srv, ln, app, log)
+	return o.ops.Serve(h, ln, app, reg, log)
 }
 
 // newHandler builds the router: Go routes first, the Python app as the
-// fallback (or mounted under mount).
-func newHandler(app http.Handler, mount string, log *slog.Logger) http.Handler {
+// fallback (or mounted under mount). With reg, request metrics go there.
+func newHandler(app http.Handler, mount string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := router.New()
 	r.Use(middleware.Stack(middleware.Options{Logger: log}))
+	if reg != nil {
+		r.Use(middleware.Metrics(reg))
+	}
 
 	r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"status": "ok"})
@@ -157,27 +173,4 @@ func newHandler(app http.Handler, mount string, log *slog.Logger) http.Handler {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
-}
-
-// serve runs srv until SIGINT or SIGTERM, then shuts down gracefully:
-// first the listener and in-flight requests, then the Python workers.
-func serve(srv *http.Server, ln net.Listener, app *wsgi.Container, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		app.Shutdown(context.Background())
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("hybrid: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if cerr := app.Shutdown(sctx); err == nil {
-		err = cerr
-	}
-	return err
 }

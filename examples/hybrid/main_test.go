@@ -38,7 +38,7 @@ func startHybrid(t *testing.T, mount string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(app, mount, log))
+	srv := httptest.NewServer(newHandler(app, mount, log, nil))
 	t.Cleanup(func() {
 		srv.Close()
 		app.Shutdown(t.Context())

@@ -2,10 +2,17 @@
 // like gunicorn's:
 //
 //	wsgiserve [-bind 127.0.0.1:8000] [-workers N] [-threads N] [-python PATH]
-//	          [-chdir DIR] [-timeout 30s] module:callable
+//	          [-chdir DIR] [-timeout 30s] [production flags] module:callable
+//
+// Production flags: -preload (default on), -max-requests N,
+// -max-requests-jitter N, -max-rss MIB, -max-lifetime DURATION,
+// -slow-request DURATION, -reload (development), -graceful-timeout
+// DURATION (default 30s), -metrics-bind ADDR (/metrics, /status, /healthz,
+// /readyz on a separate listener).
 //
 // It logs to stderr, exits non-zero with the Python traceback when the app
-// cannot load, and shuts down gracefully on SIGINT and SIGTERM.
+// cannot load, shuts down gracefully on SIGINT and SIGTERM, and reloads the
+// workers without dropping a request on SIGHUP.
 package main
 
 import (
@@ -15,12 +22,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -43,7 +48,12 @@ func run(args []string) error {
 	python := fs.String("python", "python3", "Python interpreter that runs the workers")
 	chdir := fs.String("chdir", "", "directory to run the workers in, prepended to sys.path")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout (e.g. 30s; 0 disables)")
+	var of ops.Flags
+	of.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := of.Validate(); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -58,10 +68,12 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	c, err := wsgi.New(wsgi.Config{
+	cfg := wsgi.Config{
 		App: fs.Arg(0), Python: *python, Dir: *chdir,
 		Workers: *workers, Threads: *threads, Timeout: *timeout, Logger: log,
-	})
+	}
+	of.Apply(&cfg)
+	c, err := wsgi.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -70,25 +82,6 @@ func run(args []string) error {
 		c.Shutdown(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("wsgiserve: listening", slog.String("addr", ln.Addr().String()), slog.String("app", fs.Arg(0)))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		c.Shutdown(context.Background())
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("wsgiserve: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	if cerr := c.Shutdown(sctx); err == nil {
-		err = cerr
-	}
-	return err
+	return of.Serve(c, ln, c, nil, log)
 }

@@ -1,0 +1,143 @@
+// Package ops holds what graft's example servers share: the production
+// flags of the worker pool (named like gunicorn's), and a serve loop with
+// graceful shutdown, SIGHUP reloads and an operations listener for
+// metrics, status and probes.
+package ops
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// Flags are the worker-pool flags shared by the examples.
+type Flags struct {
+	Preload           bool
+	MaxRequests       int
+	MaxRequestsJitter int
+	MaxRSSMiB         int64
+	MaxLifetime       time.Duration
+	SlowRequest       time.Duration
+	Reload            bool
+	GracefulTimeout   time.Duration
+	MetricsBind       string
+}
+
+// Register defines the flags on fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
+	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
+	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
+	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many MiB after a request (0: never)")
+	fs.DurationVar(&f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this, e.g. 1h (0: never)")
+	fs.DurationVar(&f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this (0: never)")
+	fs.BoolVar(&f.Reload, "reload", false, "development: reload the workers when a .py file changes")
+	fs.DurationVar(&f.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
+	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate address (e.g. 127.0.0.1:9100)")
+}
+
+// Validate checks the flag values.
+func (f *Flags) Validate() error {
+	if f.MaxRequests < 0 || f.MaxRequestsJitter < 0 || f.MaxRSSMiB < 0 || f.MaxLifetime < 0 ||
+		f.SlowRequest < 0 || f.GracefulTimeout < 0 {
+		return errors.New("-max-requests, -max-requests-jitter, -max-rss, -max-lifetime, -slow-request and -graceful-timeout must not be negative")
+	}
+	return nil
+}
+
+// Apply copies the flags into cfg.
+func (f *Flags) Apply(cfg *wsgi.Config) {
+	cfg.NoPreload = !f.Preload
+	cfg.MaxRequests = f.MaxRequests
+	cfg.MaxRequestsJitter = f.MaxRequestsJitter
+	cfg.MaxRSS = f.MaxRSSMiB << 20
+	cfg.MaxLifetime = f.MaxLifetime
+	cfg.SlowRequest = f.SlowRequest
+	cfg.AutoReload = f.Reload
+}
+
+// Serve serves h on ln with app behind it until SIGINT or SIGTERM, then
+// shuts down gracefully: the listener closes, in-flight requests get
+// GracefulTimeout to finish, then the workers stop. SIGHUP reloads the
+// workers without failing a request. reg, if not nil, gets the container's
+// metrics and is served on MetricsBind.
+func (f *Flags) Serve(h http.Handler, ln net.Listener, app *wsgi.Container, reg *prometheus.Registry, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	var opsSrv *http.Server
+	if f.MetricsBind != "" {
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+		}
+		opsLn, err := net.Listen("tcp", f.MetricsBind)
+		if err != nil {
+			return fmt.Errorf("-metrics-bind: %w", err)
+		}
+		opsSrv = &http.Server{Handler: OpsHandler(app, reg), ReadHeaderTimeout: 10 * time.Second}
+		go opsSrv.Serve(opsLn)
+		log.Info("operations listener", slog.String("url", "http://"+opsLn.Addr().String()+"/status"))
+	}
+
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	for {
+		select {
+		case err := <-errc:
+			app.Shutdown(context.Background())
+			return err
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				log.Info("SIGHUP: reloading the workers")
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+					defer cancel()
+					if err := app.Reload(ctx); err != nil {
+						log.Error("reload failed; the old workers keep serving", slog.String("error", err.Error()))
+					}
+				}()
+				continue
+			}
+			log.Info("shutting down", slog.String("signal", s.String()), slog.Duration("graceful_timeout", f.GracefulTimeout))
+			ctx, cancel := context.WithTimeout(context.Background(), f.GracefulTimeout)
+			defer cancel()
+			err := srv.Shutdown(ctx)
+			if cerr := app.Shutdown(ctx); err == nil {
+				err = cerr
+			}
+			if opsSrv != nil {
+				opsSrv.Close()
+			}
+			return err
+		}
+	}
+}
+
+// OpsHandler serves the operations endpoints: /metrics (Prometheus: the
+// container's metrics plus whatever reg holds, Go and process metrics
+// included), /status (HTML; JSON with ?format=json), /healthz (liveness)
+// and /readyz (readiness).
+func OpsHandler(app *wsgi.Container, reg *prometheus.Registry) http.Handler {
+	reg.MustRegister(app, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /status", app.StatusHandler())
+	mux.Handle("GET /healthz", app.LiveHandler())
+	mux.Handle("GET /readyz", app.ReadyHandler())
+	return mux
+}

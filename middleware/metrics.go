@@ -1,0 +1,60 @@
+package middleware
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics returns a middleware that counts requests and times them in
+// Prometheus metrics registered with reg (prometheus.DefaultRegisterer when
+// nil), whether Go or Python served them:
+//
+//	graft_http_requests_total{target, route, status}
+//	graft_http_request_duration_seconds{target, route}
+//
+// target is "go", "wsgi" (the container ran the app) or "fallback" (another
+// fallback handler); route is the Go route pattern, or "fallback". Put it
+// after [Stack] (or [AccessLog]), with the router's Use:
+//
+//	r.Use(middleware.Stack(o), middleware.Metrics(nil))
+//
+// It panics if the metrics are already registered with reg.
+func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
+	if reg == nil {
+		reg = prometheus.DefaultRegisterer
+	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "graft_http_requests_total",
+		Help: "HTTP requests by target (go, wsgi, fallback), route pattern and status.",
+	}, []string{"target", "route", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "graft_http_request_duration_seconds",
+		Help:    "Time to serve HTTP requests, by target and route pattern.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"target", "route"})
+	reg.MustRegister(requests, duration)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st, ctx := ensureState(r.Context())
+			ww, ok := w.(middleware.WrapResponseWriter)
+			if !ok {
+				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			}
+			start := time.Now()
+			defer func() {
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				route, target := st.routeTarget(r.WithContext(ctx))
+				requests.WithLabelValues(target, route, strconv.Itoa(status)).Inc()
+				duration.WithLabelValues(target, route).Observe(time.Since(start).Seconds())
+			}()
+			next.ServeHTTP(ww, r.WithContext(ctx))
+		})
+	}
+}

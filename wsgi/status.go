@@ -1,0 +1,189 @@
+package wsgi
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Status is a snapshot of the worker pool, for status pages and tools.
+type Status struct {
+	App        string           `json:"app"`
+	Python     string           `json:"python"`
+	Ready      bool             `json:"ready"`
+	Generation int              `json:"generation"` // increases with each reload
+	Reloading  bool             `json:"reloading"`
+	Queued     int              `json:"queued"`    // requests waiting for a worker
+	MaxQueue   int              `json:"max_queue"` // Config.MaxQueue
+	Workers    []WorkerStatus   `json:"workers"`   // in start order
+	Restarts   map[string]int64 `json:"restarts"`  // replacements by reason
+	Threads    int              `json:"threads"`   // per worker
+	Preload    bool             `json:"preload"`   // workers forked from a zygote
+	Time       time.Time        `json:"time"`
+}
+
+// WorkerStatus describes one worker process.
+type WorkerStatus struct {
+	PID        int             `json:"pid"`
+	State      string          `json:"state"` // "idle", "busy" or "draining"
+	Generation int             `json:"generation"`
+	Served     int64           `json:"served"`    // requests finished
+	RSS        int64           `json:"rss_bytes"` // resident memory
+	Started    time.Time       `json:"started"`
+	Age        float64         `json:"age_seconds"`
+	Requests   []RequestStatus `json:"requests"` // in flight, oldest first
+}
+
+// RequestStatus is a request in flight on a worker.
+type RequestStatus struct {
+	Method  string  `json:"method"`
+	Path    string  `json:"path"`
+	ID      string  `json:"request_id,omitempty"`
+	Running float64 `json:"running_seconds"`
+}
+
+// statusReporter is implemented by transports that can describe
+// themselves; the worker pool does.
+type statusReporter interface{ status() Status }
+
+// Status returns a snapshot of the workers and the queue.
+func (c *Container) Status() Status {
+	if sr, ok := c.tr.(statusReporter); ok {
+		return sr.status()
+	}
+	return Status{App: c.cfg.App, Ready: true, Time: time.Now()}
+}
+
+// Ready reports whether the container can serve requests now: it is not
+// shut down and at least one worker takes requests. During a reload the
+// old workers serve until the new ones are ready, so it stays ready.
+func (c *Container) Ready() bool { return c.Status().Ready }
+
+// ReadyHandler answers 200 "ready" when Ready, else 503 "not ready": a
+// readiness probe (Kubernetes) to mount wherever you like.
+func (c *Container) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if c.Ready() {
+			w.Write([]byte("ready\n"))
+			return
+		}
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	})
+}
+
+// LiveHandler answers 200 "ok" while the Go process serves requests: a
+// liveness probe. It does not depend on the workers, which the container
+// replaces by itself; restarting the pod would not help them.
+func (c *Container) LiveHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write([]byte("ok\n"))
+	})
+}
+
+// StatusHandler serves the status page: HTML for browsers, JSON when the
+// request asks for it (Accept: application/json, or ?format=json). Like
+// uwsgitop or gunicorn's control socket, built in. It shows request paths,
+// so mount it where only operators can reach it.
+func (c *Container) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := c.Status()
+		w.Header().Set("Cache-Control", "no-store")
+		if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
+			w.Header().Set("Content-Type", "application/json")
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			enc.Encode(st)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		statusPage.Execute(w, st)
+	})
+}
+
+// status implements statusReporter.
+func (pl *pool) status() Status {
+	pl.mu.Lock()
+	st := Status{
+		App: pl.cfg.App, Python: pl.cfg.Python, Queued: len(pl.waiters), MaxQueue: pl.cfg.MaxQueue,
+		Reloading: pl.reloading, Restarts: make(map[string]int64, len(pl.restarts)),
+		Threads: pl.cfg.Threads, Preload: !pl.cfg.NoPreload, Time: time.Now(),
+	}
+	if pl.cur != nil {
+		st.Generation = pl.cur.id
+	}
+	for k, v := range pl.restarts {
+		st.Restarts[k] = v
+	}
+	procs := append([]*proc(nil), pl.list...)
+	inflight := make([]int, len(procs))
+	for i, p := range procs {
+		inflight[i] = p.inflight
+	}
+	st.Ready = !pl.closed
+	pl.mu.Unlock()
+
+	anyServing := false
+	now := time.Now()
+	for i, p := range procs {
+		ws := WorkerStatus{PID: p.pid, Generation: p.gen.id, Served: p.served.Load(),
+			Started: p.started, Age: now.Sub(p.started).Seconds(), State: "idle"}
+		switch {
+		case p.retired.Load():
+			ws.State = "draining"
+		case inflight[i] > 0:
+			ws.State = "busy"
+		}
+		if ws.State != "draining" {
+			anyServing = true
+		}
+		ws.RSS, _ = procRSS(p.pid)
+		p.mu.Lock()
+		for _, s := range p.streams {
+			ws.Requests = append(ws.Requests, RequestStatus{Method: s.method, Path: s.path, ID: s.reqID,
+				Running: now.Sub(s.start).Seconds()})
+		}
+		p.mu.Unlock()
+		sort.Slice(ws.Requests, func(a, b int) bool { return ws.Requests[a].Running > ws.Requests[b].Running })
+		st.Workers = append(st.Workers, ws)
+	}
+	st.Ready = st.Ready && anyServing
+	return st
+}
+
+var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
+	"mib": func(b int64) string {
+		return strings.TrimRight(strings.TrimRight(fmtFloat(float64(b)/(1<<20)), "0"), ".")
+	},
+	"secs": func(s float64) string { return fmtFloat(s) },
+}).Parse(`<!doctype html>
+<meta charset="utf-8">
+<title>graft: {{.App}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em}
+table{border-collapse:collapse}
+td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.busy{color:#a60}.draining{color:#888}.idle{color:#080}
+</style>
+<h1>{{.App}}</h1>
+<p>{{if .Ready}}ready{{else}}<b>not ready</b>{{end}}{{if .Reloading}}, reloading{{end}} ·
+generation {{.Generation}} · {{len .Workers}} workers × {{.Threads}} threads{{if .Preload}} (preloaded){{end}} ·
+queue {{.Queued}}/{{.MaxQueue}} · {{.Python}}</p>
+<table>
+<tr><th>pid</th><th>state</th><th>gen</th><th>served</th><th>RSS MiB</th><th>age s</th><th>current requests</th></tr>
+{{range .Workers}}<tr><td>{{.PID}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Generation}}</td><td>{{.Served}}</td>
+<td>{{mib .RSS}}</td><td>{{secs .Age}}</td>
+<td>{{range .Requests}}{{.Method}} {{.Path}} ({{secs .Running}} s){{if .ID}} <small>{{.ID}}</small>{{end}}<br>{{end}}</td></tr>
+{{end}}</table>
+<p>Restarts: {{range $k, $v := .Restarts}}{{$k}} {{$v}} · {{else}}none{{end}}</p>
+<p><small>{{.Time.Format "2006-01-02 15:04:05 MST"}} · <a href="?format=json">JSON</a></small></p>
+`))
+
+func fmtFloat(f float64) string {
+	b, _ := json.Marshal(float64(int64(f*10)) / 10)
+	return string(b)
+}
