@@ -87,7 +87,7 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 		"REMOTE_ADDR", remoteAddr,
 		"wsgi.url_scheme", scheme,
 	)
-	if remotePort != "" {
+	if remotePort != "" && remotePort != "0" { // ":0": a proxy gave no port
 		pairs = append(pairs, "REMOTE_PORT", remotePort)
 	}
 	if scheme == "https" {

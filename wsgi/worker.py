@@ -157,6 +157,16 @@ class Conn:
         with self.lock:
             self.sock.sendall(data)
 
+    def send_parts(self, kind, stream, parts):
+        """Send one frame whose payload is the concatenation of parts."""
+        size = 0
+        for p in parts:
+            size += len(p)
+        parts.insert(0, HEADER.pack(kind, 0, stream, size))
+        data = b"".join(parts)
+        with self.lock:
+            self.sock.sendall(data)
+
     def send_fd(self, kind, stream, payload, fd):
         data = HEADER.pack(kind, 0, stream, len(payload)) + payload
         with self.lock:
@@ -296,7 +306,7 @@ def check_headers(headers):
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
-    __slots__ = ("conn", "stream", "status", "headers", "length", "sent", "head_sent", "cancel")
+    __slots__ = ("conn", "stream", "status", "headers", "length", "sent", "head_sent", "check")
 
     def __init__(self, conn, stream):
         self.conn = conn
@@ -306,7 +316,7 @@ class Request:
         self.length = -1  # the app's Content-Length, -1 when none
         self.sent = 0  # body bytes sent
         self.head_sent = False
-        self.cancel = None  # a callable raising Cancelled, set by the serving loop
+        self.check = None  # check(stream) raises Cancelled once Go cancelled it
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -346,8 +356,7 @@ class Request:
         if data:
             self.sent += len(data)
             self.conn.send(DATA, self.stream, data)
-        if self.cancel is not None:
-            self.cancel()
+        self.check(self.stream)
 
     def finish(self, result):
         """Send the response for the iterable the app returned."""
@@ -360,7 +369,7 @@ class Request:
                 body = body[: self.length]
             self.sent = len(body)
             head = self.head_block()
-            self.conn.send(RESP, self.stream, U32.pack(len(head)) + head + body)
+            self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
             return
         if type(result) is FileWrapper and not self.head_sent and self.status is not None:
             real = result.real_file()
@@ -379,8 +388,8 @@ class Request:
                 write(chunk)
                 if 0 <= self.length <= self.sent:
                     break  # the declared length is reached: stop iterating
-            elif self.cancel is not None:
-                self.cancel()
+            else:
+                self.check(self.stream)
         if not self.head_sent:
             # Empty body: status and headers still go out (in one frame).
             if self.status is None:
@@ -434,7 +443,7 @@ class Worker:
         env.update(zip(it, it))
         return env, payload[4 + env_len :]
 
-    def handle(self, stream, flags, payload, fd, cancel):
+    def handle(self, stream, flags, payload, fd):
         if stream in self.cancelled:
             # The client left while this request waited in the worker's
             # socket (prefetched): the app never sees it.
@@ -450,7 +459,7 @@ class Worker:
             inp = io.BytesIO(body)
         env["wsgi.input"] = inp
         req = Request(self.conn, stream)
-        req.cancel = cancel
+        req.check = self.check_cancel
         result = None
         try:
             result = self.app(env, req.start_response)
@@ -476,37 +485,27 @@ class Worker:
                 inp.close()
                 self.errors.flush()
 
-    def cancel_check(self, stream):
-        """Return a callable that raises Cancelled once Go cancelled `stream`."""
+    def check_cancel(self, stream):
+        """Raise Cancelled if Go cancelled `stream` (called between chunks)."""
         cancelled = self.cancelled
-        if self.threads > 1:
-            # The reader thread records CANCEL frames; just look.
-            def check():
-                if stream in cancelled:
-                    cancelled.discard(stream)
-                    raise Cancelled()
-
-            return check
-        conn, backlog = self.conn, self.backlog
-
-        def poll():
+        if self.threads == 1:
             # Single-threaded: nothing else reads the socket, so look for
             # frames without blocking (one select() per chunk). A REQ is a
             # prefetched next request: keep it for later. A CANCEL is for
             # this response or for a prefetched one.
+            conn = self.conn
             while conn.pending():
                 frame = conn.read_frame()
                 if frame is None:
                     os._exit(0)  # Go is gone
                 if frame[0] == REQ:
-                    backlog.append(frame)
+                    self.backlog.append(frame)
                 elif frame[0] == CANCEL:
                     self.note_cancel(frame[2])
-            if stream in cancelled:
-                cancelled.discard(stream)
-                raise Cancelled()
-
-        return poll
+        # Threaded: the reader thread records CANCEL frames; just look.
+        if stream in cancelled:
+            cancelled.discard(stream)
+            raise Cancelled()
 
     def note_cancel(self, stream):
         """Record a CANCEL for the running or a prefetched request; others are stale."""
@@ -527,7 +526,7 @@ class Worker:
             kind, flags, stream, payload, fd = frame
             if kind == REQ:
                 self.current = stream
-                self.handle(stream, flags, payload, fd, self.cancel_check(stream))
+                self.handle(stream, flags, payload, fd)
                 self.current = -1
                 self.cancelled.discard(stream)  # stream ids are reused
             # A CANCEL read here is for a response that already ended: stale.
@@ -542,7 +541,7 @@ class Worker:
             while True:
                 stream, flags, payload, fd = jobs.get()
                 try:
-                    self.handle(stream, flags, payload, fd, self.cancel_check(stream))
+                    self.handle(stream, flags, payload, fd)
                 except BaseException:
                     os._exit(1)  # SystemExit in a thread: the whole worker goes
                 with lock:
