@@ -5,7 +5,7 @@
 //	django [-bind 127.0.0.1:8000] [-python /usr/bin/python3] [-chdir DIR]
 //	       [-workers N] [-threads N] [-mount /legacy] [-go=true]
 //	       [-state DIR] [-admin-user admin] [-admin-password PW]
-//	       [-token TOKEN=USER]...
+//	       [-token TOKEN=USER]... [production flags]
 //
 // Django is served under -mount (default /legacy) with no FORCE_SCRIPT_NAME:
 // graft passes the prefix as SCRIPT_NAME, so reverse(), redirects and the
@@ -32,6 +32,14 @@
 // demo notes. With no -admin-password or -token, random ones are generated
 // and logged.
 //
+// The production flags are those of wsgiserve: -preload (default on),
+// -max-requests N, -max-requests-jitter N, -max-rss MIB, -max-lifetime
+// DURATION, -slow-request DURATION, -reload (development),
+// -graceful-timeout DURATION (default 30s) and -metrics-bind ADDR, which
+// serves /metrics (with per-route request metrics), /status, /healthz and
+// /readyz on a separate listener. SIGINT and SIGTERM shut down gracefully;
+// SIGHUP reloads the Django workers without failing a request.
+//
 // The project needs an interpreter with Django: Debian's python3-django
 // installs into /usr/bin/python3, the default -python when it exists. The
 // project is embedded in the binary and written to a temporary directory at
@@ -55,12 +63,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -95,6 +104,7 @@ type options struct {
 	workers, threads                  int
 	goRoutes                          bool
 	tokens                            tokenFlag // token -> user
+	ops                               ops.Flags
 }
 
 // tokenFlag collects -token TOKEN=USER.
@@ -111,15 +121,6 @@ func (f tokenFlag) Set(s string) error {
 	return nil
 }
 
-// defaultPython is Debian's interpreter, which python3-django installs
-// into, when it exists; the python3 on PATH otherwise.
-func defaultPython() string {
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		return "/usr/bin/python3"
-	}
-	return "python3"
-}
-
 func parseFlags(args []string) (options, error) {
 	o := options{tokens: tokenFlag{}}
 	fs := flag.NewFlagSet("django", flag.ContinueOnError)
@@ -128,7 +129,7 @@ func parseFlags(args []string) (options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.bind, "bind", "127.0.0.1:8000", "address to listen on")
-	fs.StringVar(&o.python, "python", defaultPython(), "Python interpreter with Django (/usr/bin/python3 when it exists, else python3 on PATH)")
+	fs.StringVar(&o.python, "python", ops.DefaultPython(), "Python interpreter with Django (/usr/bin/python3 when it exists, else python3 on PATH)")
 	fs.StringVar(&o.chdir, "chdir", "", "directory holding the legacysite project (default: a copy of the one embedded in the binary)")
 	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
@@ -138,7 +139,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.adminUser, "admin-user", "admin", "username of the demo superuser")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
 	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
+	o.ops.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if err := o.ops.Validate(); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -230,12 +235,14 @@ func python(ctx context.Context, py, dir string, args ...string) (string, error)
 	return string(b), err
 }
 
-// startApp starts the Django workers.
+// startApp starts the Django workers, with the production flags of o.ops.
 func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) {
-	app, err := wsgi.New(wsgi.Config{
+	cfg := wsgi.Config{
 		App: appSpec, Python: o.python, Dir: p.dir, Env: p.env,
 		Workers: o.workers, Threads: o.threads, Logger: log,
-	})
+	}
+	o.ops.Apply(&cfg)
+	app, err := wsgi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, hint(o.python))
 	}
@@ -293,14 +300,17 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	h := newHandler(app, o, p.staticDir, log)
+	var reg *prometheus.Registry
+	if o.ops.MetricsBind != "" {
+		reg = prometheus.NewRegistry()
+	}
+	h := newHandler(app, o, p.staticDir, log, reg)
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {
 		app.Shutdown(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	base := "http://" + ln.Addr().String()
 	log.Info("django: listening", slog.String("url", base+"/"), slog.String("django", base+o.mount+"/"),
 		slog.String("state", state), slog.Bool("go_routes", o.goRoutes))
@@ -313,15 +323,19 @@ func run(args []string) error {
 		log.Info("django: API token", slog.String("user", user),
 			slog.String("try", fmt.Sprintf("curl -H 'Authorization: Bearer %s' %s%s/api/whoami/", tok, base, o.mount)))
 	}
-	return serve(srv, ln, app, log)
+	return o.ops.Serve(h, ln, app, reg, log)
 }
 
 // newHandler builds the router: under o.mount, the admin's static files,
 // the bearer-authenticated API area with its Go route, and Django for the
-// rest; a Go landing page at / when Django has a prefix.
-func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger) http.Handler {
+// rest; a Go landing page at / when Django has a prefix. With reg, request
+// metrics go there.
+func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := router.New()
 	r.Use(middleware.Stack(middleware.Options{Logger: log}))
+	if reg != nil {
+		r.Use(middleware.Metrics(reg))
+	}
 	django := &fallback.Handler{App: app, Prefix: o.mount}
 
 	site := func(s *router.Router) {
@@ -330,25 +344,20 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger)
 		s.Get("/static/*", static.ServeHTTP).Name("static")
 		s.Head("/static/*", static.ServeHTTP)
 
-		// The API area: every request, Go's or Django's, passes bearerAuth.
-		// It wraps each handler rather than going through api.Use: a
-		// sub-router with no route of its own (-go=false) skips its Use
-		// middlewares and would let unauthenticated requests through to
-		// Django: router.Route mounts the bare chi mux, which skips its
-		// middlewares until it has a route. A graft bug, to be fixed in
-		// package router.
-		auth := bearerAuth(o.tokens)
+		// The API area: every request, Go's or Django's, passes bearerAuth,
+		// even with no Go route under /api (-go=false).
 		s.Route("/api", func(api *router.Router) {
+			api.Use(bearerAuth(o.tokens))
 			if o.goRoutes {
-				api.Get("/whoami/", auth(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				api.Get("/whoami/", func(w http.ResponseWriter, req *http.Request) {
 					notes := o.mount + "/api/notes/" // reverse("api_notes"), still Django
 					writeJSON(w, http.StatusOK, whoami{
 						Username: middleware.RemoteUser(req.Context()),
 						AuthType: "Bearer", NotesURL: notes,
 					})
-				})).ServeHTTP).Name("api_whoami")
+				}).Name("api_whoami")
 			}
-			api.Fallback(auth(django))
+			api.Fallback(django)
 		})
 		s.Fallback(django)
 	}
@@ -429,26 +438,3 @@ var landing = template.Must(template.New("landing").Parse(`<!doctype html>
 </ul>
 <p>Request id <code>{{.RequestID}}</code>.</p>
 `))
-
-// serve runs srv until SIGINT or SIGTERM, then shuts down gracefully:
-// first the listener and in-flight requests, then the Python workers.
-func serve(srv *http.Server, ln net.Listener, app *wsgi.Container, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		app.Shutdown(context.Background())
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("django: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if cerr := app.Shutdown(sctx); err == nil {
-		err = cerr
-	}
-	return err
-}

@@ -20,6 +20,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/examples/internal/ops"
 )
 
 // pythonForTests is $GRAFT_PYTHON or Debian's interpreter; missing Python
@@ -52,6 +56,7 @@ func startSite(t *testing.T, mount string, goRoutes bool) *httptest.Server {
 	o := options{
 		python: pythonForTests(t), workers: 2, threads: 1, mount: mount, goRoutes: goRoutes,
 		adminUser: "admin", adminPassword: testPassword, tokens: tokenFlag{testToken: "alice"},
+		ops: ops.Flags{Preload: true},
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -64,7 +69,7 @@ func startSite(t *testing.T, mount string, goRoutes bool) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(app, o, p.staticDir, log))
+	srv := httptest.NewServer(newHandler(app, o, p.staticDir, log, nil))
 	t.Cleanup(func() {
 		srv.Close()
 		app.Shutdown(context.Background())
@@ -265,13 +270,15 @@ func TestRootMount(t *testing.T) {
 
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-token", "a=alice", "-token", "b=bob"})
-	if err != nil || o.mount != "/legacy" || !o.goRoutes || o.python != defaultPython() ||
-		o.tokens["a"] != "alice" || o.tokens["b"] != "bob" || o.adminUser != "admin" {
+	if err != nil || o.mount != "/legacy" || !o.goRoutes || o.python != ops.DefaultPython() ||
+		o.tokens["a"] != "alice" || o.tokens["b"] != "bob" || o.adminUser != "admin" ||
+		!o.ops.Preload || o.ops.GracefulTimeout != 30*time.Second {
 		t.Errorf("parseFlags: %+v, %v", o, err)
 	}
 	for _, args := range [][]string{
 		{"-token", "nouser"}, {"-token", "=bob"}, {"-mount", "legacy"}, {"-mount", "/legacy/"},
 		{"-workers", "0"}, {"-admin-user", ""}, {"extra"}, {"-nope"},
+		{"-max-rss", "-1"}, {"-slow-request", "-1s"},
 	} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q): no error", args)
@@ -560,4 +567,59 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestAPIAuthWithoutPython checks, against a stand-in for Django, that the
+// API area's bearerAuth (api.Use) runs with and without the Go route, and
+// that with a registry, as -metrics-bind gives, the router counts requests.
+func TestAPIAuthWithoutPython(t *testing.T) {
+	for _, goRoutes := range []bool{true, false} {
+		t.Run(fmt.Sprintf("go=%v", goRoutes), func(t *testing.T) {
+			var reached []string
+			var mu sync.Mutex
+			django := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				reached = append(reached, r.URL.Path)
+				mu.Unlock()
+				io.WriteString(w, "django")
+			})
+			reg := prometheus.NewRegistry()
+			o := options{mount: "/legacy", goRoutes: goRoutes, tokens: tokenFlag{testToken: "alice"}}
+			srv := httptest.NewServer(newHandler(django, o, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), reg))
+			defer srv.Close()
+			for _, path := range []string{"/legacy/api/whoami/", "/legacy/api/notes/"} {
+				if r := get(t, srv.URL+path); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+					t.Errorf("GET %s with no token: %d %q, want Go's 401", path, r.status, r.body)
+				}
+				if r := get(t, srv.URL+path, "Authorization", bearer); r.status != 200 {
+					t.Errorf("GET %s with the token: %d %q", path, r.status, r.body)
+				}
+			}
+			if r := get(t, srv.URL+"/legacy/"); r.status != 200 || r.body != "django" {
+				t.Errorf("GET /legacy/: %d %q", r.status, r.body)
+			}
+			want := []string{"/legacy/api/whoami/", "/legacy/api/notes/", "/legacy/"}
+			if goRoutes {
+				want = want[1:]
+			}
+			if fmt.Sprint(reached) != fmt.Sprint(want) {
+				t.Errorf("Django got %v, want %v", reached, want)
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := 0.0
+			for _, mf := range mfs {
+				if mf.GetName() == "graft_http_requests_total" {
+					for _, m := range mf.GetMetric() {
+						total += m.GetCounter().GetValue()
+					}
+				}
+			}
+			if total != 5 {
+				t.Errorf("graft_http_requests_total sums to %v, want 5", total)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@
 //
 //	flask [-bind 127.0.0.1:8000] [-python /usr/bin/python3] [-chdir DIR]
 //	      [-workers N] [-threads N] [-mount /shop] [-go=true]
+//	      [production flags]
 //
 // The Flask app is served under -mount (default /shop): it sees
 // SCRIPT_NAME=/shop, so its url_for links carry the prefix with no change
@@ -16,6 +17,14 @@
 // Every response carries an X-Request-ID; Flask sees the same id as
 // environ["graft.request_id"] and prints it at the bottom of its pages.
 // Access logs go to stderr.
+//
+// The production flags are those of wsgiserve: -preload (default on),
+// -max-requests N, -max-requests-jitter N, -max-rss MIB, -max-lifetime
+// DURATION, -slow-request DURATION, -reload (development),
+// -graceful-timeout DURATION (default 30s) and -metrics-bind ADDR, which
+// serves /metrics (with per-route request metrics), /status, /healthz and
+// /readyz on a separate listener. SIGINT and SIGTERM shut down gracefully;
+// SIGHUP reloads the Flask workers without failing a request.
 //
 // The app needs an interpreter with Flask: Debian's python3-flask installs
 // into /usr/bin/python3, the default -python when it exists. The app is
@@ -38,13 +47,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -73,15 +82,7 @@ type options struct {
 	bind, python, chdir, mount string
 	workers, threads           int
 	goRoutes                   bool
-}
-
-// defaultPython is Debian's interpreter, which python3-flask installs into,
-// when it exists; the python3 on PATH otherwise.
-func defaultPython() string {
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		return "/usr/bin/python3"
-	}
-	return "python3"
+	ops                        ops.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -92,13 +93,17 @@ func parseFlags(args []string) (options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.bind, "bind", "127.0.0.1:8000", "address to listen on")
-	fs.StringVar(&o.python, "python", defaultPython(), "Python interpreter with Flask (/usr/bin/python3 when it exists, else python3 on PATH)")
+	fs.StringVar(&o.python, "python", ops.DefaultPython(), "Python interpreter with Flask (/usr/bin/python3 when it exists, else python3 on PATH)")
 	fs.StringVar(&o.chdir, "chdir", "", "directory holding the shop package (default: a copy of the one embedded in the binary)")
 	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
+	o.ops.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if err := o.ops.Validate(); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -132,13 +137,16 @@ func newSecret() string {
 	return hex.EncodeToString(b)
 }
 
-// startApp starts the Flask workers for the shop package in dir.
+// startApp starts the Flask workers for the shop package in dir, with the
+// production flags of o.ops.
 func startApp(o options, dir string, log *slog.Logger) (*wsgi.Container, error) {
-	app, err := wsgi.New(wsgi.Config{
+	cfg := wsgi.Config{
 		App: appSpec, Python: o.python, Dir: dir,
 		Workers: o.workers, Threads: o.threads, Logger: log,
 		Env: []string{"SHOP_SECRET_KEY=" + newSecret()},
-	})
+	}
+	o.ops.Apply(&cfg)
+	app, err := wsgi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n\nThe shop needs Flask: on Debian, apt-get install python3-flask and run with -python /usr/bin/python3 (now -python %s).", err, o.python)
 	}
@@ -175,17 +183,20 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	h := newHandler(app, cat, o, log)
+	var reg *prometheus.Registry
+	if o.ops.MetricsBind != "" {
+		reg = prometheus.NewRegistry()
+	}
+	h := newHandler(app, cat, o, log, reg)
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {
 		app.Shutdown(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("flask: listening", slog.String("url", "http://"+ln.Addr().String()+"/"),
 		slog.String("flask", o.mount+"/"), slog.Bool("go_routes", o.goRoutes))
-	return serve(srv, ln, app, log)
+	return o.ops.Serve(h, ln, app, reg, log)
 }
 
 // product is one entry of products.json, the data Go and Python share.
@@ -219,9 +230,13 @@ func loadCatalog(path string) (*catalog, error) {
 
 // newHandler builds the router: the migrated Go routes and the Flask app
 // under o.mount, and a Go landing page at / when the app has a prefix.
-func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger) http.Handler {
+// With reg, request metrics go there.
+func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := router.New()
 	r.Use(middleware.Stack(middleware.Options{Logger: log}))
+	if reg != nil {
+		r.Use(middleware.Metrics(reg))
+	}
 
 	shop := func(s *router.Router) {
 		if o.goRoutes {
@@ -299,26 +314,3 @@ var landing = template.Must(template.New("landing").Parse(`<!doctype html>
 </ul>
 <p>Request id <code>{{.RequestID}}</code>.</p>
 `))
-
-// serve runs srv until SIGINT or SIGTERM, then shuts down gracefully:
-// first the listener and in-flight requests, then the Python workers.
-func serve(srv *http.Server, ln net.Listener, app *wsgi.Container, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		app.Shutdown(context.Background())
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("flask: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if cerr := app.Shutdown(sctx); err == nil {
-		err = cerr
-	}
-	return err
-}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/examples/internal/ops"
 )
 
 // pythonForTests is $GRAFT_PYTHON or Debian's interpreter; missing Python
@@ -45,14 +50,15 @@ func startShop(t *testing.T, mount string) (goSrv, pySrv *httptest.Server) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o := options{python: pythonForTests(t), workers: 2, threads: 1, mount: mount, goRoutes: true}
+	o := options{python: pythonForTests(t), workers: 2, threads: 1, mount: mount, goRoutes: true,
+		ops: ops.Flags{Preload: true}}
 	app, err := startApp(o, dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	goSrv = httptest.NewServer(newHandler(app, cat, o, log))
+	goSrv = httptest.NewServer(newHandler(app, cat, o, log, nil))
 	o.goRoutes = false
-	pySrv = httptest.NewServer(newHandler(app, cat, o, log))
+	pySrv = httptest.NewServer(newHandler(app, cat, o, log, nil))
 	t.Cleanup(func() {
 		goSrv.Close()
 		pySrv.Close()
@@ -235,7 +241,8 @@ func TestRootMount(t *testing.T) {
 
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil)
-	if err != nil || o.mount != "/shop" || !o.goRoutes || o.python != defaultPython() {
+	if err != nil || o.mount != "/shop" || !o.goRoutes || o.python != ops.DefaultPython() ||
+		!o.ops.Preload || o.ops.GracefulTimeout != 30*time.Second || o.ops.MetricsBind != "" {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 	tests := []struct {
@@ -249,6 +256,11 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-threads", "0"}, true},
 		{[]string{"shop:app"}, true},
 		{[]string{"-nope"}, true},
+		{[]string{"-preload=false", "-max-requests", "1000", "-max-requests-jitter", "50", "-max-rss", "512",
+			"-max-lifetime", "1h", "-slow-request", "5s", "-reload", "-graceful-timeout", "10s",
+			"-metrics-bind", "127.0.0.1:9100"}, false},
+		{[]string{"-max-requests", "-1"}, true},
+		{[]string{"-graceful-timeout", "-1s"}, true},
 	}
 	for _, tc := range tests {
 		_, err := parseFlags(tc.args)
@@ -278,7 +290,7 @@ func TestStartAppHint(t *testing.T) {
 	// as a failure rather than a test timeout.
 	errc := make(chan error, 1)
 	go func() {
-		app, err := startApp(options{python: script, workers: 1, threads: 1}, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		app, err := startApp(options{python: script, workers: 1, threads: 1, ops: ops.Flags{Preload: true}}, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if app != nil {
 			app.Shutdown(context.Background())
 		}
@@ -292,5 +304,46 @@ func TestStartAppHint(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "-python /usr/bin/python3") || !strings.Contains(err.Error(), "flask") {
 		t.Errorf("startApp with no Flask: %v", err)
+	}
+}
+
+// TestMetrics checks that with a registry, as -metrics-bind gives, the
+// router counts the requests of Go's routes and of the fallback.
+func TestMetrics(t *testing.T) {
+	cat := &catalog{list: []product{{ID: 1, Name: "Espresso cup", PriceCents: 450, Stock: 3}}}
+	cat.byID = map[int]product{1: cat.list[0]}
+	flask := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "flask") })
+	reg := prometheus.NewRegistry()
+	o := options{mount: "/shop", goRoutes: true}
+	srv := httptest.NewServer(newHandler(flask, cat, o, slog.New(slog.NewTextHandler(io.Discard, nil)), reg))
+	defer srv.Close()
+	for _, path := range []string{"/shop/api/products/1", "/shop/api/products/1", "/shop/cart"} {
+		if r := do(t, nil, "GET", srv.URL+path, "", ""); r.status != 200 {
+			t.Fatalf("GET %s: %d %q", path, r.status, r.body)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "graft_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			got[l["target"]+" "+l["route"]+" "+l["status"]] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"go /shop/api/products/{id:[0-9]+} 200": 2,
+		"fallback fallback 200":                 1,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("graft_http_requests_total: %v, want %v", got, want)
 	}
 }

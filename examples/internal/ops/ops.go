@@ -1,7 +1,8 @@
 // Package ops holds what graft's example servers share: the production
-// flags of the worker pool (named like gunicorn's), and a serve loop with
+// flags of the worker pool (named like gunicorn's), a serve loop with
 // graceful shutdown, SIGHUP reloads and an operations listener for
-// metrics, status and probes.
+// metrics, status and probes, and the default interpreter of the examples
+// that need Debian's Python packages.
 package ops
 
 import (
@@ -23,6 +24,16 @@ import (
 
 	"github.com/graft-dev/graft/wsgi"
 )
+
+// DefaultPython is Debian's interpreter, /usr/bin/python3, which the
+// python3-flask and python3-django packages install into, when it exists;
+// the python3 on PATH otherwise.
+func DefaultPython() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
+}
 
 // Flags are the worker-pool flags shared by the examples.
 type Flags struct {
