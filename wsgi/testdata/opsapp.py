@@ -1,0 +1,40 @@
+"""WSGI app for graft's operations tests (wsgi/ops_test.go and
+examples/wsgiserve/main_test.go): recycling, reloads, drain, metrics,
+status page, slow-request log.
+
+Every answer is "VERSION PID" unless the path says otherwise. Reload tests
+copy this file and edit the VERSION line.
+"""
+
+import os
+import time
+from urllib.parse import parse_qsl
+
+VERSION = "v1"
+
+# Memory kept on purpose by /alloc, so that the worker's RSS grows.
+_kept = []
+
+
+def ops_sleepy_function(seconds):
+    time.sleep(seconds)
+
+
+def _answer(start_response, body, status="200 OK"):
+    body = body.encode("utf-8")
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def app(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    q = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+    if path == "/alloc":
+        # b"x" * n writes every page, so it is resident.
+        _kept.append(b"x" * (int(q.get("mib", "50")) << 20))
+    elif path == "/sleep":
+        ops_sleepy_function(float(q.get("s", "1")))
+    return _answer(start_response, "%s %d" % (VERSION, os.getpid()))
+
+
+application = app
