@@ -77,9 +77,9 @@ func (pl *pool) recycle(p *proc, reason string) {
 // drain stops p from taking requests and lets it exit once the requests
 // it has are done.
 func (pl *pool) drain(p *proc) {
-	p.leaving.Store(true)
+	pl.mu.Lock() // retired before leaving, both under the lock pickLocked holds
 	p.retire()
-	pl.mu.Lock()
+	p.leaving.Store(true)
 	idle := p.inflight == 0
 	pl.mu.Unlock()
 	if idle {

@@ -204,7 +204,13 @@ func testOpsMetrics(t *testing.T, noPreload bool) {
 	}
 
 	// Per-worker RSS and served counts, labelled by pid.
-	opsWaitFor(t, 5*time.Second, "one worker again after recycling", func() bool { return len(c.Status().Workers) == 1 })
+	// Settled means one worker that is below its budget: a worker at its
+	// 5 requests is recycled asynchronously and would turn "draining"
+	// while serving the slow request below.
+	opsWaitFor(t, 5*time.Second, "one fresh worker again after recycling", func() bool {
+		ws := c.Status().Workers
+		return len(ws) == 1 && ws[0].Served < 5
+	})
 	st := c.Status()
 	for _, w := range st.Workers {
 		pid := strconv.Itoa(w.PID)

@@ -265,7 +265,7 @@ func (pl *pool) release(p *proc) {
 	if pl.procs[p] { // else gone() has given its slots back
 		p.inflight--
 		pl.active.Done()
-		if p.inflight == 0 && p.leaving.Load() {
+		if p.inflight == 0 && p.retired.Load() && p.leaving.Load() {
 			p.closeIdle() // a drained worker: let it exit
 		}
 	}
@@ -294,6 +294,12 @@ func (pl *pool) handOffLocked() bool {
 // replacement.
 func (pl *pool) gone(p *proc, err error) {
 	pl.mu.Lock()
+	if !pl.procs[p] {
+		// Never put into service (it failed to start, or its generation
+		// was discarded): whoever started it handles that.
+		pl.mu.Unlock()
+		return
+	}
 	delete(pl.procs, p)
 	for i, q := range pl.list {
 		if q == p {

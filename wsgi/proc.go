@@ -170,9 +170,7 @@ func (pl *pool) startProc(g *gen) (*proc, error) {
 		err := cmd.Wait()
 		p.exitDesc = describeExit(err)
 		close(p.exited)
-		// The socket's EOF normally wakes the reader first; closing the
-		// socket here covers a worker whose descendants keep it open.
-		p.conn.Close()
+		p.closeAfterExit()
 	}()
 	p.start()
 	return p, nil
@@ -181,6 +179,20 @@ func (pl *pool) startProc(g *gen) (*proc, error) {
 // signalDesc words a death by signal: "killed by signal 9 (killed)".
 func signalDesc(sig syscall.Signal) string {
 	return fmt.Sprintf("killed by signal %d (%s)", int(sig), sig)
+}
+
+// closeAfterExit closes the socket of a worker that has exited, once its
+// reader has read what the worker sent before exiting (a FAIL frame, say):
+// EOF normally ends the reader first; closing covers a worker whose
+// descendants keep the socket open.
+func (p *proc) closeAfterExit() {
+	go func() {
+		select {
+		case <-p.dead:
+		case <-time.After(time.Second):
+			p.conn.Close()
+		}
+	}()
 }
 
 // describeExit says how a process ended, from cmd.Wait's error.

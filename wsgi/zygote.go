@@ -166,7 +166,7 @@ func (z *zygote) readLoop() {
 			if p != nil {
 				p.exitDesc = desc
 				close(p.exited)
-				p.conn.Close()
+				p.closeAfterExit()
 			}
 		}
 	}
