@@ -14,13 +14,6 @@ import (
 	"time"
 )
 
-// gen is a generation of workers: the ones running the same code. A
-// reload starts a new generation and retires the old one.
-type gen struct {
-	id  int
-	zyg *zygote // nil unless Config.Preload
-}
-
 // zygote is the preload process of a generation: it imported the app once
 // and forks workers on request, so they share its memory copy-on-write and
 // start in milliseconds.
