@@ -8,6 +8,16 @@ import (
 	"os"
 )
 
+// declaredLength is a request's CONTENT_LENGTH before its body is read:
+// its Content-Length; -1 (no CONTENT_LENGTH) when unknown (chunked) and
+// for a GET or HEAD without a body.
+func declaredLength(r *http.Request) int64 {
+	if r.ContentLength == 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return -1
+	}
+	return r.ContentLength
+}
+
 // readBody reads the request body before a worker is leased, so that a
 // slow upload never holds Python. Bodies up to Config.BodyBuffer stay in
 // memory; larger ones (and chunked ones that grow past it) are spooled to
@@ -16,10 +26,7 @@ import (
 func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n int64, err error) {
 	cfg := &c.cfg
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		if r.ContentLength == 0 && r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return nil, nil, 0, nil
-		}
-		return nil, nil, -1, nil
+		return nil, nil, min(declaredLength(r), 0), nil
 	}
 	if cfg.MaxBodySize > 0 && r.ContentLength > cfg.MaxBodySize {
 		return nil, nil, 0, ErrBodyTooLarge

@@ -83,11 +83,7 @@ func (c *Container) Shutdown(ctx context.Context) error {
 // the other non-string wsgi.* keys are added by the worker. CONTENT_LENGTH
 // is r.ContentLength when known (a chunked body gets its length once read).
 func (c *Container) Environ(r *http.Request) map[string]string {
-	n := r.ContentLength
-	if n == 0 && r.Method == http.MethodGet || n == 0 && r.Method == http.MethodHead {
-		n = -1
-	}
-	pairs := environ(nil, r, c.cfg.ScriptName+Mount(r.Context()), n)
+	pairs := environ(nil, r, c.cfg.ScriptName+Mount(r.Context()), declaredLength(r))
 	m := make(map[string]string, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		m[pairs[i]] = pairs[i+1]
@@ -165,7 +161,7 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 
 // requestID finds the request's id: graft.request_id, else X-Request-ID.
 func requestID(r *http.Request) string {
-	if id, ok := ExtraEnviron(r.Context())["graft.request_id"]; ok {
+	if id, ok := extraValue(r.Context(), "graft.request_id"); ok {
 		return id
 	}
 	return r.Header.Get("X-Request-Id")

@@ -60,20 +60,46 @@ func allowedExtraKey(key string) bool {
 	return true
 }
 
-// ExtraEnviron returns the extra environ keys set on ctx with WithEnviron, oldest
-// first, with later values for the same key overriding earlier ones.
+// ExtraEnviron returns the extra environ keys set on ctx with
+// WithEnviron; for a key set more than once, the latest value.
 func ExtraEnviron(ctx context.Context) map[string]string {
+	var m map[string]string
+	eachExtra(ctx, func(k, v string) {
+		if m == nil {
+			m = make(map[string]string)
+		}
+		m[k] = v
+	})
+	return m
+}
+
+// extraValue returns the latest value set for key with WithEnviron.
+func extraValue(ctx context.Context, key string) (string, bool) {
 	head, _ := ctx.Value(envKey).(*envEntry)
-	if head == nil {
-		return nil
-	}
-	m := make(map[string]string)
 	for e := head; e != nil; e = e.next {
-		if _, seen := m[e.key]; !seen {
-			m[e.key] = e.value
+		if e.key == key {
+			return e.value, true
 		}
 	}
-	return m
+	return "", false
+}
+
+// eachExtra calls fn for each key set with WithEnviron, once, with its
+// latest value, without allocating.
+func eachExtra(ctx context.Context, fn func(key, value string)) {
+	head, _ := ctx.Value(envKey).(*envEntry)
+	for e := head; e != nil; e = e.next {
+		shadowed := false
+		for n := head; n != e; n = n.next {
+			if n.key == e.key {
+				shadowed = true
+				break
+			}
+		}
+		if !shadowed {
+			fn(e.key, e.value)
+		}
+	}
 }
 
 // WithMount returns a copy of ctx telling the container that the app is

@@ -136,9 +136,7 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 		}
 		pairs = append(pairs, key, v)
 	}
-	for k, v := range ExtraEnviron(r.Context()) {
-		pairs = append(pairs, k, v)
-	}
+	eachExtra(r.Context(), func(k, v string) { pairs = append(pairs, k, v) })
 	return pairs
 }
 

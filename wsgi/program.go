@@ -29,6 +29,7 @@ type LoadError struct {
 	Traceback string
 }
 
+// Error implements error: the exception line first, then the traceback.
 func (e *LoadError) Error() string {
 	tb := strings.TrimSpace(e.Traceback)
 	last := tb

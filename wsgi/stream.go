@@ -32,6 +32,7 @@ type stream struct {
 	reqID    string
 }
 
+// Worker implements Exchange: the pid of the worker process.
 func (s *stream) Worker() int { return s.proc.pid }
 
 // Next implements Exchange.
