@@ -29,6 +29,7 @@ import io
 import logging
 import os
 import queue
+import re
 import select
 import signal
 import socket
@@ -67,10 +68,10 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     )
 )
-# Bytes allowed in a header name (RFC 9110 token).
-TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-# Control characters not allowed in a status line or header value (tab is).
-CONTROL = str.maketrans("", "", "".join(chr(c) for c in range(32) if c != 9) + "\x7f")
+# A header name (RFC 9110 token), and the control characters not allowed in
+# a status line or header value (tab is allowed).
+is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
+has_control = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
 
 
 class Cancelled(Exception):
@@ -94,6 +95,7 @@ class Conn:
         self.fds = []
         self.lock = threading.Lock()
         self.cmsg_space = socket.CMSG_SPACE(4 * 4)
+        self.poller = None
 
     def _fill(self):
         """Read more bytes; return False on EOF."""
@@ -149,8 +151,10 @@ class Conn:
         """True when a frame (or part of one) is waiting to be read."""
         if self.end > self.start:
             return True
-        r, _, _ = select.select([self.sock], [], [], 0)
-        return bool(r)
+        if self.poller is None:
+            self.poller = select.poll()  # poll, not select: any fd number works
+            self.poller.register(self.sock, select.POLLIN)
+        return bool(self.poller.poll(0))
 
     def send(self, kind, stream, payload=b"", flags=0):
         data = HEADER.pack(kind, flags, stream, len(payload)) + payload
@@ -262,7 +266,7 @@ def check_status(status):
         raise ValueError("start_response: status %r is not '<3 digits> <reason>'" % status)
     if not 200 <= int(code) <= 999:
         raise ValueError("start_response: status %r: informational (1xx) statuses cannot be sent by a WSGI app" % status)
-    if status.translate(CONTROL) != status:
+    if has_control(status):
         raise ValueError("start_response: status %r contains control characters" % status)
     try:
         status.encode("latin-1")
@@ -282,14 +286,15 @@ def check_headers(headers):
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError("start_response: header %r: name and value must be str" % (item,))
-        if not name or not TOKEN.issuperset(name.encode("latin-1", "replace")):
+        if not is_token(name):
             raise ValueError("start_response: invalid header name %r" % name)
-        if value.translate(CONTROL) != value:
+        if has_control(value):
             raise ValueError("start_response: header %s: value %r contains CR, LF or control characters" % (name, value))
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError("start_response: header %s: value %r is not latin-1 (encode it, RFC 2047)" % (name, value)) from None
+        if not value.isascii():
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise ValueError("start_response: header %s: value %r is not latin-1 (encode it, RFC 2047)" % (name, value)) from None
         lower = name.lower()
         if lower in HOP_BY_HOP:
             raise ValueError("start_response: hop-by-hop header %s is not allowed from a WSGI app" % name)

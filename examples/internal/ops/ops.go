@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -97,7 +95,7 @@ func (f *Flags) Serve(h http.Handler, ln net.Listener, app *wsgi.Container, reg 
 		if err != nil {
 			return fmt.Errorf("-metrics-bind: %w", err)
 		}
-		opsSrv = &http.Server{Handler: OpsHandler(app, reg), ReadHeaderTimeout: 10 * time.Second}
+		opsSrv = &http.Server{Handler: app.OpsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
 		go opsSrv.Serve(opsLn)
 		log.Info("operations listener", slog.String("url", "http://"+opsLn.Addr().String()+"/status"))
 	}
@@ -137,18 +135,4 @@ func (f *Flags) Serve(h http.Handler, ln net.Listener, app *wsgi.Container, reg 
 			return err
 		}
 	}
-}
-
-// OpsHandler serves the operations endpoints: /metrics (Prometheus: the
-// container's metrics plus whatever reg holds, Go and process metrics
-// included), /status (HTML; JSON with ?format=json), /healthz (liveness)
-// and /readyz (readiness).
-func OpsHandler(app *wsgi.Container, reg *prometheus.Registry) http.Handler {
-	reg.MustRegister(app, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /status", app.StatusHandler())
-	mux.Handle("GET /healthz", app.LiveHandler())
-	mux.Handle("GET /readyz", app.ReadyHandler())
-	return mux
 }
