@@ -25,7 +25,6 @@ type pool struct {
 	procs     map[*proc]bool
 	list      []*proc      // the procs in service, in start order
 	waiters   []chan *proc // requests waiting for a slot, oldest first
-	prefetch  bool         // allow one prefetched request per fast worker
 	bufs      bufPool
 	closed    bool
 	active    sync.WaitGroup // requests holding a slot
@@ -51,7 +50,6 @@ func newPool(cfg Config) (*pool, error) {
 		procs:     make(map[*proc]bool),
 		stopped:   make(chan struct{}),
 		sp:        newSpawner(),
-		prefetch:  true,
 		restarts:  make(map[string]int64),
 		queueWait: newQueueWait(),
 	}

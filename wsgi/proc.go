@@ -35,6 +35,7 @@ type proc struct {
 	recycling    atomic.Bool  // a replacement is being started
 	timedOutKill atomic.Bool  // killed for a request timeout
 	ewma         atomic.Int64 // smoothed request time in ns, for the prefetch gate
+	lastDone     time.Time    // when the last response ended (reader goroutine only)
 
 	ready    chan error    // startup result: nil once READY, else why not
 	dead     chan struct{} // closed when the worker is gone

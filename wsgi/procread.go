@@ -129,14 +129,25 @@ func (p *proc) stream(id uint16) *stream {
 
 // done ends stream s with its final part and frees its slot.
 func (p *proc) done(s *stream, final Part) {
-	d := int64(time.Since(s.start))
+	s.stopTimers()
+	// The request's service time: from when it was sent, or from the end
+	// of the previous one if it waited behind it (prefetched).
+	now := time.Now()
+	began := s.start
+	if p.lastDone.After(began) {
+		began = p.lastDone
+	}
+	p.lastDone = now
+	d := int64(now.Sub(began))
 	old := p.ewma.Load()
 	p.ewma.Store(old - old/8 + d/8)
-	s.finish(final)
+	// Account for the request before its client can see the end of it, so
+	// that status and metrics read afterwards agree.
 	p.mu.Lock()
 	delete(p.streams, s.id)
 	p.mu.Unlock()
 	p.served.Add(1)
 	p.pool.release(p)
+	s.finish(final)
 	p.pool.afterRequest(p)
 }

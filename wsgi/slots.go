@@ -15,11 +15,12 @@ func (pl *pool) addLocked(p *proc) {
 
 // pickLocked takes a slot on the worker that should get the next request,
 // or returns nil when all are full. A worker with a free thread is
-// preferred (the least busy); failing that, a request may be prefetched:
-// queued in the socket of a busy worker whose requests are fast, so that
-// the worker finds its next request waiting instead of sleeping until Go
-// sends it (NGINX Unit's trick). Slow apps get no prefetch, so that no
-// request waits behind a slow one.
+// preferred (the least busy); failing that, up to Config.Prefetch requests
+// may be queued in the socket of a busy worker whose requests are fast, so
+// that the worker finds its next requests waiting instead of sleeping until
+// Go sends them, and Go reads several responses per read (NGINX Unit's
+// trick). Slow apps, and workers running a request that is not young, get
+// no prefetch, so that no request waits behind a slow one.
 func (pl *pool) pickLocked() *proc {
 	var best *proc
 	for _, p := range pl.list {
@@ -34,8 +35,8 @@ func (pl *pool) pickLocked() *proc {
 		return nil
 	}
 	limit := pl.cfg.Threads
-	if best.inflight == limit && pl.prefetch && pl.cfg.MaxQueue > 0 && best.fast() {
-		limit++
+	if best.inflight >= limit && pl.cfg.Prefetch > 0 && pl.cfg.MaxQueue > 0 && best.fast() {
+		limit += pl.cfg.Prefetch
 	}
 	if best.inflight >= limit {
 		return nil

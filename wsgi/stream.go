@@ -114,15 +114,19 @@ func (s *stream) push(p Part, limit int64) bool {
 	return true
 }
 
-// finish delivers the final part of the response.
-func (s *stream) finish(p Part) {
-	s.answered.Store(true)
+// stopTimers stops the request's timeout and slow-request timers.
+func (s *stream) stopTimers() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
 	if s.slow != nil {
 		s.slow.Stop()
 	}
+}
+
+// finish delivers the final part of the response.
+func (s *stream) finish(p Part) {
+	s.answered.Store(true)
 	select {
 	case s.parts <- p:
 	case <-s.gone:
