@@ -31,6 +31,13 @@ func (p *proc) send(req *Request) (*stream, error) {
 	}
 	p.seq++
 	s.seq = p.seq
+	// The timers are set before the stream is visible to the reader.
+	if req.Timeout > 0 {
+		s.timer = time.AfterFunc(req.Timeout, func() { p.timeout(s) })
+	}
+	if d := p.pool.cfg.SlowRequest; d > 0 {
+		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
+	}
 	p.streams[s.id] = s
 	p.mu.Unlock()
 
@@ -50,23 +57,16 @@ func (p *proc) send(req *Request) (*stream, error) {
 	}
 	*buf = b
 	if len(b)-frameHeaderSize > maxFrame {
+		s.stopTimers()
 		p.forget(s)
 		return nil, fmt.Errorf("wsgi: request too large for one frame")
 	}
 	putFrameHeader(b, frameHeader{kind: frameReq, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
-	if req.Timeout > 0 {
-		s.timer = time.AfterFunc(req.Timeout, func() { p.timeout(s) })
-	}
-	if d := p.pool.cfg.SlowRequest; d > 0 {
-		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
-	}
 	p.wmu.Lock()
 	err := writeAll(p.conn, b, req.BodyFile)
 	p.wmu.Unlock()
 	if err != nil {
-		if s.timer != nil {
-			s.timer.Stop()
-		}
+		s.stopTimers()
 		// The worker is gone or broken; its reader retires it.
 		p.kill()
 		return s, nil // Next reports ErrWorkerDied once the reader notices
