@@ -44,41 +44,16 @@ func TestDjango(t *testing.T) {
 
 	t.Run("Routing", func(t *testing.T) {
 		cl := newE2EClient(t, srv.URL, false)
-		for _, tc := range []struct{ path, want string }{
+		e2eTestPages(t, cl, []e2ePage{
 			{"/", "django index"},
 			{"/hello/bob/", "hello bob"},
 			{"/hello/a%20b/", "hello a b"},
 			{"/hello/x%3Fy/", "hello x?y"},
-		} {
-			t.Run(tc.path, func(t *testing.T) {
-				resp, b := cl.get(tc.path)
-				if resp.StatusCode != 200 || string(b) != tc.want {
-					t.Errorf("GET %s = %d %q, want 200 %q", tc.path, resp.StatusCode, b, tc.want)
-				}
-				if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
-					t.Errorf("Content-Type = %q", ct)
-				}
-			})
-		}
-		for _, tc := range []struct {
-			path  string
-			id    int
-			query *string
-		}{
+		})
+		e2eTestItems(t, cl, []e2eItem{
 			{"/items/42/", 42, nil},
 			{"/items/7/?q=%C3%A9t%C3%A9+x", 7, e2ePtr("été x")},
-		} {
-			t.Run(tc.path, func(t *testing.T) {
-				var got struct {
-					ID int     `json:"id"`
-					Q  *string `json:"q"`
-				}
-				cl.json(http.MethodGet, tc.path, nil, nil, 200, &got)
-				if got.ID != tc.id || e2eStr(got.Q) != e2eStr(tc.query) {
-					t.Errorf("got id=%d q=%s, want id=%d q=%s", got.ID, e2eStr(got.Q), tc.id, e2eStr(tc.query))
-				}
-			})
-		}
+		})
 		if resp, _ := cl.get("/items/abc/"); resp.StatusCode != 404 {
 			t.Errorf("GET /items/abc/ = %d, want 404", resp.StatusCode)
 		}
@@ -88,10 +63,7 @@ func TestDjango(t *testing.T) {
 			t.Errorf("GET /hello/bob?x=1 = %d Location %q, want 301 to /hello/bob/?x=1", resp.StatusCode, loc)
 		}
 		// HEAD: Django runs the GET view; net/http drops the body.
-		resp, b := cl.do(http.MethodHead, "/hello/bob/", nil, nil)
-		if resp.StatusCode != 200 || len(b) != 0 || resp.ContentLength != int64(len("hello bob")) {
-			t.Errorf("HEAD /hello/bob/ = %d, body %q, Content-Length %d", resp.StatusCode, b, resp.ContentLength)
-		}
+		e2eTestHead(t, cl, "/hello/bob/", "hello bob")
 	})
 
 	t.Run("JSON", func(t *testing.T) {

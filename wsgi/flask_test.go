@@ -294,24 +294,61 @@ func e2eRawGet(t testing.TB, srv *httptest.Server, target string) (*http.Respons
 // e2eWaitLog waits (briefly) for the container log to contain every string.
 func e2eWaitLog(t testing.TB, logs *logBuffer, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s := logs.String()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(s, w) {
-				missing = w
-				break
+	if missing, s := logWait(logs, 5*time.Second, want...); missing != "" {
+		t.Errorf("container log lacks %q; log:\n%s", missing, e2eTrim([]byte(s)))
+	}
+}
+
+// e2ePage is a page of the Routing tests: GET path answers 200 with the
+// HTML body want.
+type e2ePage struct{ path, want string }
+
+func e2eTestPages(t *testing.T, cl *e2eClient, pages []e2ePage) {
+	t.Helper()
+	for _, tc := range pages {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, b := cl.get(tc.path)
+			if resp.StatusCode != 200 || string(b) != tc.want {
+				t.Errorf("GET %s = %d %q, want 200 %q", tc.path, resp.StatusCode, b, tc.want)
 			}
-		}
-		if missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("container log lacks %q; log:\n%s", missing, e2eTrim([]byte(s)))
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+			if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+		})
+	}
+}
+
+// e2eItem is a request to the items view: GET path answers the JSON of
+// item id with the query parameter q (nil: none).
+type e2eItem struct {
+	path  string
+	id    int
+	query *string
+}
+
+func e2eTestItems(t *testing.T, cl *e2eClient, items []e2eItem) {
+	t.Helper()
+	for _, tc := range items {
+		t.Run(tc.path, func(t *testing.T) {
+			var got struct {
+				ID int     `json:"id"`
+				Q  *string `json:"q"`
+			}
+			cl.json(http.MethodGet, tc.path, nil, nil, 200, &got)
+			if got.ID != tc.id || e2eStr(got.Q) != e2eStr(tc.query) {
+				t.Errorf("got id=%d q=%s, want id=%d q=%s", got.ID, e2eStr(got.Q), tc.id, e2eStr(tc.query))
+			}
+		})
+	}
+}
+
+// e2eTestHead checks that HEAD path answers like GET, whose body is want,
+// with no body.
+func e2eTestHead(t *testing.T, cl *e2eClient, path, want string) {
+	t.Helper()
+	resp, b := cl.do(http.MethodHead, path, nil, nil)
+	if resp.StatusCode != 200 || len(b) != 0 || resp.ContentLength != int64(len(want)) {
+		t.Errorf("HEAD %s = %d, body %q, Content-Length %d", path, resp.StatusCode, b, resp.ContentLength)
 	}
 }
 
@@ -373,50 +410,22 @@ func TestFlask(t *testing.T) {
 
 	t.Run("Routing", func(t *testing.T) {
 		cl := newE2EClient(t, srv.URL, false)
-		for _, tc := range []struct{ path, want string }{
+		e2eTestPages(t, cl, []e2ePage{
 			{"/", "flask index"},
 			{"/hello/bob", "hello bob"},
 			{"/hello/a%20b", "hello a b"},
 			{"/hello/x%3Fy", "hello x?y"},
-		} {
-			t.Run(tc.path, func(t *testing.T) {
-				resp, b := cl.get(tc.path)
-				if resp.StatusCode != 200 || string(b) != tc.want {
-					t.Errorf("GET %s = %d %q, want 200 %q", tc.path, resp.StatusCode, b, tc.want)
-				}
-				if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
-					t.Errorf("Content-Type = %q", ct)
-				}
-			})
-		}
-		for _, tc := range []struct {
-			path  string
-			id    int
-			query *string
-		}{
+		})
+		e2eTestItems(t, cl, []e2eItem{
 			{"/items/42", 42, nil},
 			{"/items/7?q=%C3%A9t%C3%A9+x", 7, e2ePtr("été x")},
-		} {
-			t.Run(tc.path, func(t *testing.T) {
-				var got struct {
-					ID int     `json:"id"`
-					Q  *string `json:"q"`
-				}
-				cl.json(http.MethodGet, tc.path, nil, nil, 200, &got)
-				if got.ID != tc.id || e2eStr(got.Q) != e2eStr(tc.query) {
-					t.Errorf("got id=%d q=%s, want id=%d q=%s", got.ID, e2eStr(got.Q), tc.id, e2eStr(tc.query))
-				}
-			})
-		}
+		})
 		// <int:...> does not match: the framework's 404.
 		if resp, _ := cl.get("/items/abc"); resp.StatusCode != 404 {
 			t.Errorf("GET /items/abc = %d, want 404", resp.StatusCode)
 		}
 		// HEAD: Flask answers with the GET view's headers and no body.
-		resp, b := cl.do(http.MethodHead, "/hello/bob", nil, nil)
-		if resp.StatusCode != 200 || len(b) != 0 || resp.ContentLength != int64(len("hello bob")) {
-			t.Errorf("HEAD /hello/bob = %d, body %q, Content-Length %d", resp.StatusCode, b, resp.ContentLength)
-		}
+		e2eTestHead(t, cl, "/hello/bob", "hello bob")
 	})
 
 	t.Run("JSON", func(t *testing.T) {

@@ -189,21 +189,27 @@ func decodeJSON(t testing.TB, b []byte, v any) {
 // logHas polls the container log for every substring in subs.
 func logHas(t testing.TB, logs *logBuffer, timeout time.Duration, subs ...string) {
 	t.Helper()
+	if missing, s := logWait(logs, timeout, subs...); missing != "" {
+		t.Fatalf("log lacks %q; log:\n%s", missing, s)
+	}
+}
+
+// logWait polls the container log until it holds every substring in subs
+// or timeout has passed. It returns the first one missing ("" when none
+// is) and the log.
+func logWait(logs *logBuffer, timeout time.Duration, subs ...string) (missing, log string) {
 	deadline := time.Now().Add(timeout)
 	for {
-		s := logs.String()
-		missing := ""
+		log = logs.String()
+		missing = ""
 		for _, sub := range subs {
-			if !strings.Contains(s, sub) {
+			if !strings.Contains(log, sub) {
 				missing = sub
 				break
 			}
 		}
-		if missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log lacks %q; log:\n%s", missing, s)
+		if missing == "" || time.Now().After(deadline) {
+			return missing, log
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

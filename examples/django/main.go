@@ -57,7 +57,6 @@ import (
 	"flag"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -150,25 +149,13 @@ func parseFlags(args []string) (options, error) {
 		fs.Usage()
 		return o, errors.New("no arguments expected")
 	}
-	if o.workers < 1 || o.threads < 1 {
-		return o, errors.New("-workers and -threads must be at least 1")
-	}
-	if o.mount != "" && (!strings.HasPrefix(o.mount, "/") || strings.HasSuffix(o.mount, "/")) {
-		return o, fmt.Errorf("-mount %q must start with / and not end with /", o.mount)
+	if err := ops.CheckPool(o.workers, o.threads, o.mount); err != nil {
+		return o, err
 	}
 	if o.adminUser == "" {
 		return o, errors.New("-admin-user is empty")
 	}
 	return o, nil
-}
-
-// writeApp writes the embedded Django project into dir.
-func writeApp(dir string) error {
-	sub, err := fs.Sub(pyapp, "pyapp")
-	if err != nil {
-		return err
-	}
-	return os.CopyFS(dir, sub)
 }
 
 func randomHex(n int) string {
@@ -261,14 +248,11 @@ func run(args []string) error {
 
 	dir := o.chdir
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "graft-django-")
+		tmp, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-django-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		if err := writeApp(tmp); err != nil {
-			return err
-		}
+		defer cleanup()
 		dir = tmp
 	}
 	state := o.state
@@ -300,10 +284,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var reg *prometheus.Registry
-	if o.ops.MetricsBind != "" {
-		reg = prometheus.NewRegistry()
-	}
+	reg := o.ops.Registry()
 	h := newHandler(app, o, p.staticDir, log, reg)
 
 	ln, err := net.Listen("tcp", o.bind)
@@ -331,11 +312,7 @@ func run(args []string) error {
 // rest; a Go landing page at / when Django has a prefix. With reg, request
 // metrics go there.
 func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
-	r := router.New()
-	r.Use(middleware.Stack(middleware.Options{Logger: log}))
-	if reg != nil {
-		r.Use(middleware.Metrics(reg))
-	}
+	r := ops.NewRouter(log, reg)
 	django := &fallback.Handler{App: app, Prefix: o.mount}
 
 	site := func(s *router.Router) {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,20 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/graft-dev/graft/examples/internal/opstest"
 )
-
-// pythonForTests is $GRAFT_PYTHON or Debian's interpreter; missing Python
-// fails the test.
-func pythonForTests(t *testing.T) string {
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python %s not found: %v", py, err)
-	}
-	return py
-}
 
 const (
 	testToken    = "alice-secret-token"
@@ -49,12 +36,9 @@ const (
 // test server.
 func startSite(t *testing.T, mount string, goRoutes bool) *httptest.Server {
 	t.Helper()
-	dir, state := t.TempDir(), t.TempDir()
-	if err := writeApp(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, state := opstest.Unpack(t, pyapp, "pyapp"), t.TempDir()
 	o := options{
-		python: pythonForTests(t), workers: 2, threads: 1, mount: mount, goRoutes: goRoutes,
+		python: opstest.Python(t), workers: 2, threads: 1, mount: mount, goRoutes: goRoutes,
 		adminUser: "admin", adminPassword: testPassword, tokens: tokenFlag{testToken: "alice"},
 		ops: ops.Flags{Preload: true},
 	}
@@ -64,17 +48,12 @@ func startSite(t *testing.T, mount string, goRoutes bool) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := opstest.Logger()
 	app, err := startApp(o, p, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(app, o, p.staticDir, log, nil))
-	t.Cleanup(func() {
-		srv.Close()
-		app.Shutdown(context.Background())
-	})
-	return srv
+	return opstest.Serve(t, app, newHandler(app, o, p.staticDir, log, nil))
 }
 
 type response struct {
@@ -585,7 +564,7 @@ func TestAPIAuthWithoutPython(t *testing.T) {
 			})
 			reg := prometheus.NewRegistry()
 			o := options{mount: "/legacy", goRoutes: goRoutes, tokens: tokenFlag{testToken: "alice"}}
-			srv := httptest.NewServer(newHandler(django, o, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), reg))
+			srv := httptest.NewServer(newHandler(django, o, t.TempDir(), opstest.Logger(), reg))
 			defer srv.Close()
 			for _, path := range []string{"/legacy/api/whoami/", "/legacy/api/notes/"} {
 				if r := get(t, srv.URL+path); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
@@ -605,17 +584,9 @@ func TestAPIAuthWithoutPython(t *testing.T) {
 			if fmt.Sprint(reached) != fmt.Sprint(want) {
 				t.Errorf("Django got %v, want %v", reached, want)
 			}
-			mfs, err := reg.Gather()
-			if err != nil {
-				t.Fatal(err)
-			}
 			total := 0.0
-			for _, mf := range mfs {
-				if mf.GetName() == "graft_http_requests_total" {
-					for _, m := range mf.GetMetric() {
-						total += m.GetCounter().GetValue()
-					}
-				}
+			for _, n := range opstest.RequestCounts(t, reg) {
+				total += n
 			}
 			if total != 5 {
 				t.Errorf("graft_http_requests_total sums to %v, want 5", total)

@@ -42,14 +42,12 @@ import (
 	"flag"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -110,23 +108,10 @@ func parseFlags(args []string) (options, error) {
 		fs.Usage()
 		return o, errors.New("no arguments expected")
 	}
-	if o.workers < 1 || o.threads < 1 {
-		return o, errors.New("-workers and -threads must be at least 1")
-	}
-	if o.mount != "" && (!strings.HasPrefix(o.mount, "/") || strings.HasSuffix(o.mount, "/")) {
-		return o, fmt.Errorf("-mount %q must start with / and not end with /", o.mount)
+	if err := ops.CheckPool(o.workers, o.threads, o.mount); err != nil {
+		return o, err
 	}
 	return o, nil
-}
-
-// writeApp writes the embedded Flask app into dir, which then holds the
-// shop package.
-func writeApp(dir string) error {
-	sub, err := fs.Sub(pyapp, "pyapp")
-	if err != nil {
-		return err
-	}
-	return os.CopyFS(dir, sub)
 }
 
 // newSecret returns a random key for Flask's session cookie, shared by all
@@ -165,14 +150,11 @@ func run(args []string) error {
 
 	dir := o.chdir
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "graft-flask-")
+		tmp, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-flask-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		if err := writeApp(tmp); err != nil {
-			return err
-		}
+		defer cleanup()
 		dir = tmp
 	}
 	cat, err := loadCatalog(filepath.Join(dir, "shop", "products.json"))
@@ -183,10 +165,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var reg *prometheus.Registry
-	if o.ops.MetricsBind != "" {
-		reg = prometheus.NewRegistry()
-	}
+	reg := o.ops.Registry()
 	h := newHandler(app, cat, o, log, reg)
 
 	ln, err := net.Listen("tcp", o.bind)
@@ -232,11 +211,7 @@ func loadCatalog(path string) (*catalog, error) {
 // under o.mount, and a Go landing page at / when the app has a prefix.
 // With reg, request metrics go there.
 func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg *prometheus.Registry) http.Handler {
-	r := router.New()
-	r.Use(middleware.Stack(middleware.Options{Logger: log}))
-	if reg != nil {
-		r.Use(middleware.Metrics(reg))
-	}
+	r := ops.NewRouter(log, reg)
 
 	shop := func(s *router.Router) {
 		if o.goRoutes {

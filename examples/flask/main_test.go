@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,20 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/graft-dev/graft/examples/internal/opstest"
 )
-
-// pythonForTests is $GRAFT_PYTHON or Debian's interpreter; missing Python
-// fails the test.
-func pythonForTests(t *testing.T) string {
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python %s not found: %v", py, err)
-	}
-	return py
-}
 
 // startShop writes the embedded app to a temp dir, as the command does,
 // starts its workers and serves newHandler on a test server. It returns the
@@ -41,29 +27,22 @@ func pythonForTests(t *testing.T) string {
 // rolled back to Flask (-go=false).
 func startShop(t *testing.T, mount string) (goSrv, pySrv *httptest.Server) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := writeApp(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := opstest.Unpack(t, pyapp, "pyapp")
 	cat, err := loadCatalog(dir + "/shop/products.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o := options{python: pythonForTests(t), workers: 2, threads: 1, mount: mount, goRoutes: true,
+	log := opstest.Logger()
+	o := options{python: opstest.Python(t), workers: 2, threads: 1, mount: mount, goRoutes: true,
 		ops: ops.Flags{Preload: true}}
 	app, err := startApp(o, dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	goSrv = httptest.NewServer(newHandler(app, cat, o, log, nil))
+	goSrv = opstest.Serve(t, app, newHandler(app, cat, o, log, nil))
 	o.goRoutes = false
 	pySrv = httptest.NewServer(newHandler(app, cat, o, log, nil))
-	t.Cleanup(func() {
-		goSrv.Close()
-		pySrv.Close()
-		app.Shutdown(t.Context())
-	})
+	t.Cleanup(pySrv.Close) // before goSrv's cleanup stops the workers
 	return goSrv, pySrv
 }
 
@@ -273,24 +252,21 @@ func TestParseFlags(t *testing.T) {
 // TestStartAppHint checks that an interpreter without Flask fails with a
 // hint naming -python /usr/bin/python3.
 func TestStartAppHint(t *testing.T) {
-	dir := t.TempDir()
-	if err := writeApp(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := opstest.Unpack(t, pyapp, "pyapp")
 	// An interpreter that cannot import Flask: a package named flask that
 	// fails to import shadows Debian's.
 	shadow := t.TempDir()
 	os.MkdirAll(shadow+"/flask", 0o755)
 	os.WriteFile(shadow+"/flask/__init__.py", []byte("raise ModuleNotFoundError(\"No module named 'flask'\", name='flask')\n"), 0o644)
 	script := shadow + "/python"
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nPYTHONPATH="+shadow+" exec "+pythonForTests(t)+" \"$@\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nPYTHONPATH="+shadow+" exec "+opstest.Python(t)+" \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// wsgi.New must return the load error; a hang is a graft bug, reported
 	// as a failure rather than a test timeout.
 	errc := make(chan error, 1)
 	go func() {
-		app, err := startApp(options{python: script, workers: 1, threads: 1, ops: ops.Flags{Preload: true}}, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		app, err := startApp(options{python: script, workers: 1, threads: 1, ops: ops.Flags{Preload: true}}, dir, opstest.Logger())
 		if app != nil {
 			app.Shutdown(context.Background())
 		}
@@ -315,30 +291,14 @@ func TestMetrics(t *testing.T) {
 	flask := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "flask") })
 	reg := prometheus.NewRegistry()
 	o := options{mount: "/shop", goRoutes: true}
-	srv := httptest.NewServer(newHandler(flask, cat, o, slog.New(slog.NewTextHandler(io.Discard, nil)), reg))
+	srv := httptest.NewServer(newHandler(flask, cat, o, opstest.Logger(), reg))
 	defer srv.Close()
 	for _, path := range []string{"/shop/api/products/1", "/shop/api/products/1", "/shop/cart"} {
 		if r := do(t, nil, "GET", srv.URL+path, "", ""); r.status != 200 {
 			t.Fatalf("GET %s: %d %q", path, r.status, r.body)
 		}
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "graft_http_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			got[l["target"]+" "+l["route"]+" "+l["status"]] = m.GetCounter().GetValue()
-		}
-	}
+	got := opstest.RequestCounts(t, reg)
 	want := map[string]float64{
 		"go /shop/api/products/{id:[0-9]+} 200": 2,
 		"fallback fallback 200":                 1,

@@ -18,7 +18,7 @@ package main
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,8 +27,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -39,8 +37,10 @@ import (
 	"github.com/graft-dev/graft/wsgi"
 )
 
+// pyapp is the bundled WSGI app, written to a temporary directory at start.
+//
 //go:embed pyapp/legacy.py
-var legacyApp []byte
+var pyapp embed.FS
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -84,11 +84,8 @@ func parseFlags(args []string) (options, error) {
 		fs.Usage()
 		return o, errors.New("at most one module:callable argument")
 	}
-	if o.workers < 1 || o.threads < 1 {
-		return o, errors.New("-workers and -threads must be at least 1")
-	}
-	if o.mount != "" && (!strings.HasPrefix(o.mount, "/") || strings.HasSuffix(o.mount, "/")) {
-		return o, fmt.Errorf("-mount %q must start with / and not end with /", o.mount)
+	if err := ops.CheckPool(o.workers, o.threads, o.mount); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -102,14 +99,11 @@ func run(args []string) error {
 
 	if o.app == "" {
 		// The bundled app: write it where the workers can import it.
-		dir, err := os.MkdirTemp("", "graft-hybrid-")
+		dir, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-hybrid-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		if err := os.WriteFile(filepath.Join(dir, "legacy.py"), legacyApp, 0o644); err != nil {
-			return err
-		}
+		defer cleanup()
 		o.app, o.chdir = "legacy:app", dir
 	}
 	cfg := wsgi.Config{
@@ -121,10 +115,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var reg *prometheus.Registry
-	if o.ops.MetricsBind != "" {
-		reg = prometheus.NewRegistry()
-	}
+	reg := o.ops.Registry()
 	h := newHandler(app, o.mount, log, reg)
 
 	ln, err := net.Listen("tcp", o.bind)
@@ -139,11 +130,7 @@ func run(args []string) error {
 // newHandler builds the router: Go routes first, the Python app as the
 // fallback (or mounted under mount). With reg, request metrics go there.
 func newHandler(app http.Handler, mount string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
-	r := router.New()
-	r.Use(middleware.Stack(middleware.Options{Logger: log}))
-	if reg != nil {
-		r.Use(middleware.Metrics(reg))
-	}
+	r := ops.NewRouter(log, reg)
 
 	r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"status": "ok"})

@@ -3,47 +3,27 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/wsgi"
 )
-
-// pythonForTests is $GRAFT_PYTHON or Debian's interpreter; missing Python
-// fails the test.
-func pythonForTests(t *testing.T) string {
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python %s not found: %v", py, err)
-	}
-	return py
-}
 
 // startHybrid serves the example's handler (with the bundled stdlib app)
 // on a test server.
 func startHybrid(t *testing.T, mount string) *httptest.Server {
 	t.Helper()
 	dir, _ := filepath.Abs("pyapp")
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: pythonForTests(t), Dir: dir, Workers: 2, Logger: log})
+	log := opstest.Logger()
+	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: opstest.Python(t), Dir: dir, Workers: 2, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(app, mount, log, nil))
-	t.Cleanup(func() {
-		srv.Close()
-		app.Shutdown(t.Context())
-	})
-	return srv
+	return opstest.Serve(t, app, newHandler(app, mount, log, nil))
 }
 
 func TestHybrid(t *testing.T) {

@@ -22,19 +22,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func testPython(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python interpreter %s not found (set GRAFT_PYTHON): %v", py, err)
-	}
-	return py
-}
+	"github.com/graft-dev/graft/examples/internal/opstest"
+)
 
 // buildServe builds wsgiserve into a temporary directory.
 func buildServe(t testing.TB) string {
@@ -92,7 +82,7 @@ func startServe(t *testing.T, bin string, withOps bool, args ...string) *served 
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := []string{"-bind", "127.0.0.1:0", "-python", testPython(t), "-chdir", td, "-graceful-timeout", "10s"}
+	all := []string{"-bind", "127.0.0.1:0", "-python", opstest.Python(t), "-chdir", td, "-graceful-timeout", "10s"}
 	if withOps {
 		all = append(all, "-metrics-bind", "127.0.0.1:0")
 	}

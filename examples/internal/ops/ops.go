@@ -10,16 +10,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/middleware"
+	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -31,6 +35,50 @@ func DefaultPython() string {
 		return "/usr/bin/python3"
 	}
 	return "python3"
+}
+
+// Unpack copies the files of fsys under root (an embedded Python app) into
+// a new temporary directory named after pattern, as os.MkdirTemp does. The
+// caller runs cleanup, which removes the directory, when done with it.
+func Unpack(fsys fs.FS, root, pattern string) (dir string, cleanup func(), err error) {
+	sub, err := fs.Sub(fsys, root)
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err = os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if err := os.CopyFS(dir, sub); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return dir, cleanup, nil
+}
+
+// CheckPool checks the -workers, -threads and -mount flags of an example:
+// at least one worker and thread, and a mount that is empty or starts but
+// does not end with /.
+func CheckPool(workers, threads int, mount string) error {
+	if workers < 1 || threads < 1 {
+		return errors.New("-workers and -threads must be at least 1")
+	}
+	if mount != "" && (!strings.HasPrefix(mount, "/") || strings.HasSuffix(mount, "/")) {
+		return fmt.Errorf("-mount %q must start with / and not end with /", mount)
+	}
+	return nil
+}
+
+// NewRouter returns a router with the examples' middleware: request ids
+// and access logs to log and, with reg, request metrics there.
+func NewRouter(log *slog.Logger, reg *prometheus.Registry) *router.Router {
+	r := router.New()
+	r.Use(middleware.Stack(middleware.Options{Logger: log}))
+	if reg != nil {
+		r.Use(middleware.Metrics(reg))
+	}
+	return r
 }
 
 // Flags are the worker-pool flags shared by the examples.
@@ -66,6 +114,15 @@ func (f *Flags) Validate() error {
 		return errors.New("-max-requests, -max-requests-jitter, -max-rss, -max-lifetime, -slow-request and -graceful-timeout must not be negative")
 	}
 	return nil
+}
+
+// Registry returns a new registry for the metrics served on MetricsBind,
+// or nil when there is no -metrics-bind.
+func (f *Flags) Registry() *prometheus.Registry {
+	if f.MetricsBind == "" {
+		return nil
+	}
+	return prometheus.NewRegistry()
 }
 
 // Apply copies the flags into cfg.
