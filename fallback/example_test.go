@@ -20,7 +20,10 @@ func ExampleHandler_reverseProxy() {
 	}))
 	defer gunicorn.Close()
 	target, _ := url.Parse(gunicorn.URL)
-	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host // redirects and absolute URLs name the client's host
+	}}
 
 	r := router.New()
 	r.Get("/users", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
