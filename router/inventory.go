@@ -1,24 +1,26 @@
 package router
 
-// RouteInfo is one line of the route inventory.
+// RouteInfo is one line of the route inventory. Its JSON form, for a debug
+// endpoint or a migration report, has snake_case keys: host, method,
+// pattern, name, target, allow.
 type RouteInfo struct {
 	// Host is the host rule the route belongs to ("api.example.com",
 	// "*.example.com"), "" for the default host or a plain Router. Set
 	// by [Hosts.Inventory] only.
-	Host string
+	Host string `json:"host"`
 	// Method is the HTTP method, or "*" for every method (Handle, Mount,
 	// the fallback).
-	Method string
+	Method string `json:"method"`
 	// Pattern is the full chi pattern, including the prefixes of Route
 	// and Mount.
-	Pattern string
+	Pattern string `json:"pattern"`
 	// Name is the route name given with [Route.Name], or "".
-	Name string
+	Name string `json:"name"`
 	// Target says who serves the route.
-	Target Target
+	Target Target `json:"target"`
 	// Allow is true when a method mismatch on the pattern gets a 405
 	// rather than the fallback (see [Route.Allow]).
-	Allow bool
+	Allow bool `json:"allow"`
 }
 
 // Inventory lists every route of the Router's tree (the Router made by

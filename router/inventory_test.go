@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"testing"
@@ -48,5 +49,20 @@ func TestInventory(t *testing.T) {
 	}
 	if got := h.Inventory(); !reflect.DeepEqual(got, want) {
 		t.Errorf("hosts: got\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// The inventory's JSON keys are snake_case and stable, for debug endpoints
+// and migration reports.
+func TestInventoryJSON(t *testing.T) {
+	h := NewHosts()
+	h.Host("api.example.com").Get("/users/{id}", reply("")).Name("user").Allow()
+	b, err := json.Marshal(h.Inventory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"host":"api.example.com","method":"GET","pattern":"/users/{id}","name":"user","target":"go","allow":true}]`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
 	}
 }
