@@ -2,7 +2,7 @@ package router
 
 // RouteInfo is one line of the route inventory. Its JSON form, for a debug
 // endpoint or a migration report, has snake_case keys: host, method,
-// pattern, name, target, allow.
+// pattern, name, target, allow, implicit.
 type RouteInfo struct {
 	// Host is the host rule the route belongs to ("api.example.com",
 	// "*.example.com"), "" for the default host or a plain Router. Set
@@ -21,6 +21,11 @@ type RouteInfo struct {
 	// Allow is true when a method mismatch on the pattern gets a 405
 	// rather than the fallback (see [Route.Allow]).
 	Allow bool `json:"allow"`
+	// Implicit is true for a route the Router added on its own: the HEAD
+	// route of a GET route's pattern, served by the GET handler with the
+	// body discarded, until a HEAD route is registered on the pattern
+	// (see [Router.Get]).
+	Implicit bool `json:"implicit"`
 }
 
 // Inventory lists every route of the Router's tree (the Router made by
@@ -46,7 +51,7 @@ func (g *registry) list(prefix string, out *[]RouteInfo) {
 		g.mu.RLock()
 		*out = append(*out, RouteInfo{
 			Method: e.method, Pattern: join(prefix, e.pattern), Name: e.name,
-			Target: e.target, Allow: e.allow,
+			Target: e.target, Allow: e.allow, Implicit: e.implicit,
 		})
 		g.mu.RUnlock()
 	}

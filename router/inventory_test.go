@@ -28,8 +28,10 @@ func TestInventory(t *testing.T) {
 
 	want := []RouteInfo{
 		{Method: "GET", Pattern: "/users/{id}", Name: "user", Target: TargetGo},
+		{Method: "HEAD", Pattern: "/users/{id}", Target: TargetGo, Implicit: true},
 		{Method: "POST", Pattern: "/users", Target: TargetGo},
 		{Method: "GET", Pattern: "/strict", Target: TargetGo, Allow: true},
+		{Method: "HEAD", Pattern: "/strict", Target: TargetGo, Implicit: true},
 		{Method: "PUT", Pattern: "/api/items/{id}", Name: "item", Target: TargetGo},
 		{Method: "DELETE", Pattern: "/admin/x", Target: TargetGo},
 		{Method: "*", Pattern: "/legacy/*", Target: TargetFallback},
@@ -45,6 +47,7 @@ func TestInventory(t *testing.T) {
 	h.Default(sub)
 	want = []RouteInfo{
 		{Host: "api.example.com", Method: "GET", Pattern: "/a", Target: TargetGo},
+		{Host: "api.example.com", Method: "HEAD", Pattern: "/a", Target: TargetGo, Implicit: true},
 		{Method: "DELETE", Pattern: "/x", Target: TargetGo},
 	}
 	if got := h.Inventory(); !reflect.DeepEqual(got, want) {
@@ -56,12 +59,15 @@ func TestInventory(t *testing.T) {
 // and migration reports.
 func TestInventoryJSON(t *testing.T) {
 	h := NewHosts()
-	h.Host("api.example.com").Get("/users/{id}", reply("")).Name("user").Allow()
+	api := h.Host("api.example.com")
+	api.Get("/users/{id}", reply("")).Name("user").Allow()
+	api.Head("/users/{id}", reply(""))
 	b, err := json.Marshal(h.Inventory())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `[{"host":"api.example.com","method":"GET","pattern":"/users/{id}","name":"user","target":"go","allow":true}]`
+	want := `[{"host":"api.example.com","method":"GET","pattern":"/users/{id}","name":"user","target":"go","allow":true,"implicit":false},` +
+		`{"host":"api.example.com","method":"HEAD","pattern":"/users/{id}","name":"","target":"go","allow":false,"implicit":false}]`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}

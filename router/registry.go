@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -22,12 +23,13 @@ type registry struct {
 // entry is one line of the inventory. A mounted Router is an entry with sub
 // set; its routes are expanded under pattern when the inventory is listed.
 type entry struct {
-	method  string
-	pattern string // full pattern, relative to the registry's tree
-	name    string
-	target  Target
-	allow   bool
-	sub     *registry
+	method   string
+	pattern  string // full pattern, relative to the registry's tree
+	name     string
+	target   Target
+	allow    bool
+	implicit bool // the HEAD route a GET route implies
+	sub      *registry
 }
 
 func newRegistry() *registry {
@@ -37,6 +39,13 @@ func newRegistry() *registry {
 func (g *registry) add(e *entry) {
 	g.mu.Lock()
 	g.entries = append(g.entries, e)
+	g.mu.Unlock()
+}
+
+// remove drops e from the inventory.
+func (g *registry) remove(e *entry) {
+	g.mu.Lock()
+	g.entries = slices.DeleteFunc(g.entries, func(x *entry) bool { return x == e })
 	g.mu.Unlock()
 }
 
