@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"net/http"
@@ -63,6 +64,11 @@ type DjangoSigner struct {
 	// them.
 	LegacySHA1 bool
 
+	// Untimed signs and verifies as django.core.signing.Signer does, with
+	// no timestamp (value:signature), rather than as TimestampSigner.
+	// Such values never expire: Unsign and Loads refuse a maxAge.
+	Untimed bool
+
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -95,7 +101,8 @@ func (s *DjangoSigner) signature(h func() hash.Hash, key, value string) string {
 }
 
 // Sign returns value signed and timestamped now, as
-// TimestampSigner.sign does: value:timestamp:signature.
+// TimestampSigner.sign does: value:timestamp:signature (value:signature,
+// as Signer.sign does, when Untimed).
 func (s *DjangoSigner) Sign(value string) (string, error) {
 	if s.SecretKey == "" {
 		return "", ErrNoKey
@@ -104,7 +111,10 @@ func (s *DjangoSigner) Sign(value string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := value + ":" + base62Encode(nowFunc(s.Now).Unix())
+	v := value
+	if !s.Untimed {
+		v += ":" + base62Encode(nowFunc(s.Now).Unix())
+	}
 	return v + ":" + s.signature(h, s.SecretKey, v), nil
 }
 
@@ -112,7 +122,8 @@ func (s *DjangoSigner) Sign(value string) (string, error) {
 // returns it with the time it was signed. With maxAge > 0 a value signed
 // longer ago is rejected with [ErrExpired], as signing's max_age does;
 // zero means no limit, Django's max_age=None. A malformed value is
-// [ErrMalformed], a tampered or foreign one [ErrBadSignature].
+// [ErrMalformed], a tampered or foreign one [ErrBadSignature]. When
+// Untimed, signedAt is zero.
 func (s *DjangoSigner) Unsign(signed string, maxAge time.Duration) (value string, signedAt time.Time, err error) {
 	ks, err := keys(s.SecretKey, s.FallbackKeys)
 	if err != nil {
@@ -121,6 +132,9 @@ func (s *DjangoSigner) Unsign(signed string, maxAge time.Duration) (value string
 	h, err := s.hash()
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	if s.Untimed && maxAge > 0 {
+		return "", time.Time{}, errors.New("session: a max age needs timestamped values (DjangoSigner.Untimed is set)")
 	}
 	v, sig, ok := cutLast(signed, ":")
 	if !ok {
@@ -136,6 +150,9 @@ func (s *DjangoSigner) Unsign(signed string, maxAge time.Duration) (value string
 	}
 	if !verified {
 		return "", time.Time{}, fmt.Errorf("%w: Django signed value not signed with this key and salt, or tampered with", ErrBadSignature)
+	}
+	if s.Untimed {
+		return v, time.Time{}, nil
 	}
 	value, ts, ok := cutLast(v, ":")
 	if !ok {
@@ -275,6 +292,9 @@ func (d *Django) DecodeStored(sessionData string) (Session, error) {
 func (d *Django) decode(value, salt string, maxAge time.Duration) (Session, error) {
 	tree, err := d.signer(salt).load(value, maxAge)
 	if err != nil {
+		if errors.Is(err, ErrMalformed) && salt == DjangoCookieSessionSalt && isSessionKey(value) {
+			return nil, fmt.Errorf("%w: this looks like the key of a database, cache or file session, not a signed-cookies session: look up its session_data and call DecodeStored", ErrMalformed)
+		}
 		return nil, err
 	}
 	m, ok := tree.(map[string]any)
@@ -318,6 +338,20 @@ func (d *Django) Load(r *http.Request) (Session, error) {
 		return Session{}, nil
 	}
 	return d.Decode(c.Value)
+}
+
+// isSessionKey reports whether v looks like the session key of Django's
+// stored backends: 32 lowercase letters and digits.
+func isSessionKey(v string) bool {
+	if len(v) != 32 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 const base62Digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -42,6 +42,7 @@ type djangoArg struct {
 	MaxAge    *int64 `json:"max_age,omitempty"`
 	Cookie    string `json:"cookie,omitempty"`
 	Token     string `json:"token,omitempty"`
+	Untimed   bool   `json:"untimed,omitempty"`
 }
 
 type djangoOut struct {
@@ -306,6 +307,43 @@ func TestDjangoExpiry(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestDjangoUntimed: values of signing.Signer, with no timestamp, both
+// ways.
+func TestDjangoUntimed(t *testing.T) {
+	const salt = "myapp.unsubscribe"
+	py := django(t, "dumps", djangoArg{Expr: `{"user": 7, "list": "news"}`, Salt: salt, Untimed: true})[0].Value
+	s := &DjangoSigner{SecretKey: djangoKey, Salt: salt, Untimed: true}
+	var got map[string]any
+	if err := s.Loads(py, 0, &got); err != nil || got["list"] != "news" {
+		t.Fatalf("Loads(Django's Signer value %q) = %v, %v", py, got, err)
+	}
+	if err := s.Loads(py, time.Hour, &got); err == nil || errors.Is(err, ErrExpired) || !strings.HasPrefix(err.Error(), "session: ") {
+		t.Errorf("Loads with a max age and no timestamp: %v, want a usage error", err)
+	}
+	if err := (&DjangoSigner{SecretKey: djangoKey, Salt: salt}).Loads(py, 0, &got); !errors.Is(err, ErrMalformed) {
+		t.Errorf("timed Loads of an untimed value: %v, want ErrMalformed", err)
+	}
+	v, err := s.Dumps(map[string]any{"user": 8}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(v, ":") != 1 {
+		t.Errorf("untimed value %q has a timestamp", v)
+	}
+	if r := django(t, "loads", djangoArg{Value: v, Salt: salt, Untimed: true, Expr: `{"user": 8}`})[0]; !r.Equal {
+		t.Errorf("Signer.unsign_object(Go's %q) = %s, %s", v, r.Repr, r.Error)
+	}
+}
+
+// TestDjangoDatabaseKeyHint: the cookie of a database session holds a
+// key, and the error says so.
+func TestDjangoDatabaseKeyHint(t *testing.T) {
+	_, err := (&Django{SecretKey: "k"}).Decode("x2f9k3l0a8b7c6d5e4f3g2h1i0j9k8l7")
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "DecodeStored") {
+		t.Errorf("Decode(a session key): %v", err)
+	}
+}
 
 // TestDjangoRejects checks bad values with no Python involved.
 func TestDjangoRejects(t *testing.T) {

@@ -5,9 +5,9 @@ wrote with them, and posts Go's CSRF tokens through CsrfViewMiddleware.
 Reads one JSON request on stdin, writes one JSON list of results:
 
   {"op": "dumps", "key": K, "cases": [{"expr", "salt", "compress",
-   "algorithm", "at", "key"}]}                   -> [{"value": V}]
+   "algorithm", "at", "key", "untimed"}]}        -> [{"value": V}]
   {"op": "loads", "key": K, "cases": [{"value", "salt", "max_age", "expr",
-   "key"}]}                        -> [{"equal", "repr", "error"}]
+   "key", "untimed"}]}                        -> [{"equal", "repr", "error"}]
   {"op": "session_mint" | "stored_mint", "key": K, "cases": [{"expr", "at"}]}
                                                  -> [{"value": V}]
   {"op": "session_open" | "stored_open", "key": K, "cases": [{"value",
@@ -15,6 +15,7 @@ Reads one JSON request on stdin, writes one JSON list of results:
   {"op": "csrf", "key": K, "cases": [{"cookie", "token"}]}
                                    -> [{"status": CODE, "body": TEXT}]
 
+untimed uses signing.Signer (no timestamp) instead of TimestampSigner;
 session_* use the signed_cookies backend (SESSION_COOKIE_AGE max_age
 applies), stored_* the database backend's encode/decode.
 """
@@ -70,13 +71,17 @@ def run(op, case):
     from django.core import signing
     from django.contrib.sessions.backends import db, signed_cookies
     if op == "dumps":
-        signer = signing.TimestampSigner(case.get("key"), salt=case["salt"], algorithm=case.get("algorithm"))
+        cls = signing.Signer if case.get("untimed") else signing.TimestampSigner
+        signer = cls(case.get("key"), salt=case["salt"], algorithm=case.get("algorithm"))
         with at(case):
             return {"value": signer.sign_object(eval(case["expr"], NS), compress=case.get("compress", False))}
     if op == "loads":
         want = eval(case["expr"], NS)
         try:
-            got = signing.loads(case["value"], key=case.get("key"), salt=case["salt"], max_age=case.get("max_age"))
+            if case.get("untimed"):
+                got = signing.Signer(case.get("key"), salt=case["salt"]).unsign_object(case["value"])
+            else:
+                got = signing.loads(case["value"], key=case.get("key"), salt=case["salt"], max_age=case.get("max_age"))
         except Exception as e:  # noqa: BLE001 - the test wants the class
             return {"equal": False, "repr": "", "error": type(e).__name__}
         return {"equal": canon(got) == canon(want), "repr": repr(got), "error": None}
