@@ -15,8 +15,8 @@ import (
 // Session is a decoded session dict. JSON objects are map[string]any,
 // arrays []any, numbers json.Number (so that Python integers of any size
 // survive a round trip through Go), and Flask's tagged values are [Tuple],
-// []byte, [Markup], uuid.UUID and time.Time. A nil Session encodes as an
-// empty one.
+// []byte, [Markup], uuid.UUID and time.Time (in UTC, to the second: Flask
+// stores HTTP dates). A nil Session encodes as an empty one.
 type Session map[string]any
 
 // Unmarshal stores the session in v as encoding/json stores a document in
