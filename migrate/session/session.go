@@ -79,10 +79,17 @@ func decodePayload(p string) ([]byte, error) {
 	return out, nil
 }
 
+// minCompress is the smallest payload encodePayload compresses. Smaller
+// ones fit in a cookie either way, and setting up a zlib compressor costs
+// far more (hundreds of microseconds, most of a megabyte of garbage) than
+// signing them.
+const minCompress = 512
+
 // encodePayload is the inverse of decodePayload. Like both frameworks, it
-// compresses only when that saves at least two bytes.
+// compresses only when that saves at least two bytes; unlike them, only
+// payloads of minCompress bytes or more (the frameworks read both forms).
 func encodePayload(data []byte, compress bool) string {
-	if compress {
+	if compress && len(data) >= minCompress {
 		var buf bytes.Buffer
 		zw := zlib.NewWriter(&buf) // level 6, Python's zlib.compress default
 		zw.Write(data)
