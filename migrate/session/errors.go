@@ -2,8 +2,11 @@ package session
 
 import "errors"
 
-// Errors of the decoders. Each error they return wraps exactly one of
-// these, with details; test with errors.Is.
+// Errors of the decoders. An error caused by the value being decoded
+// wraps exactly one of ErrMalformed, ErrBadSignature, ErrExpired and
+// ErrPayload, with details (never the value itself, which is a
+// credential); test with errors.Is. Configuration errors are ErrNoKey or
+// plain "session: ..." errors.
 var (
 	// ErrMalformed is a value that does not have the framework's shape
 	// (separators, base64, timestamp): a truncated, mangled or foreign
