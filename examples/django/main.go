@@ -336,6 +336,7 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger,
 			}
 			api.Fallback(django)
 		})
+		registerCSRF(s, o.mount) // csrf.go: a Go form that posts to Django
 		s.Fallback(django)
 	}
 	if o.mount == "" {

@@ -234,6 +234,7 @@ func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg
 				writeJSON(w, http.StatusOK, productJSON(r, o.mount, p))
 			}).Name("api_product")
 		}
+		registerSession(s, app, o.mount) // session.go: Go routes that share Flask's session
 		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount})
 	}
 	if o.mount == "" {

@@ -4,6 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from .models import Note
 
@@ -35,6 +36,16 @@ def index(request):
 def note_detail(request, pk):
     note = get_object_or_404(Note.objects.select_related("owner"), pk=pk)
     return _served_by_python(render(request, "notes/detail.html", {"note": note, "request_id": _request_id(request)}))
+
+
+@require_POST
+def feedback(request):
+    # CSRF-protected like every view: CsrfViewMiddleware has checked the
+    # token that Go put in the form against the csrftoken cookie.
+    message = request.POST.get("message", "").strip()
+    if not message:
+        return _served_by_python(HttpResponse("Empty message.", status=400, content_type="text/plain"))
+    return _served_by_python(render(request, "notes/feedback.html", {"message": message, "request_id": _request_id(request)}))
 
 
 def whoami(request):

@@ -67,6 +67,9 @@ def create_app():
         return {
             "request_id": request.environ.get("graft.request_id", ""),
             "cart_count": sum(cart().values()),
+            # Set by the login that moved to Go (examples/flask/session.go),
+            # in this app's own session cookie.
+            "user": session.get("user"),
         }
 
     @app.after_request
@@ -98,6 +101,12 @@ def create_app():
         add_to_cart(pid, quantity)
         flash(f"Added {quantity} × {products[pid]['name']} to your cart.")
         return redirect(url_for("show_cart"))
+
+    @app.get("/account")
+    def account():
+        # Go serves the login form and POST /login and /logout now; this
+        # page only reads what Go put in the session.
+        return render_template("account.html")
 
     # The JSON API. Go serves the two GET routes now; these stay as the
     # rollback path.

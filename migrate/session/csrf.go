@@ -1,0 +1,148 @@
+package session
+
+import (
+	"crypto/rand"
+	"net/http"
+	"time"
+)
+
+// Django CSRF defaults, from django.conf.global_settings and
+// django.middleware.csrf.
+const (
+	// DjangoCSRFCookieName is Django's CSRF_COOKIE_NAME default.
+	DjangoCSRFCookieName = "csrftoken"
+	// DjangoCSRFField is the form field CsrfViewMiddleware reads.
+	DjangoCSRFField = "csrfmiddlewaretoken"
+	// DjangoCSRFCookieAge is Django's CSRF_COOKIE_AGE default, a year
+	// (31449600 s).
+	DjangoCSRFCookieAge = 52 * 7 * 24 * time.Hour
+)
+
+const (
+	csrfChars        = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	csrfSecretLength = 32
+	csrfTokenLength  = 2 * csrfSecretLength
+)
+
+// DjangoCSRF gives a form that Go renders a CSRF token that Django's
+// CsrfViewMiddleware accepts when the form is posted to a Django view. It
+// uses the CSRF cookie's secret, or sets a new cookie, as django.middleware.csrf.get_token
+// does; no secret key is involved. Its zero value uses Django's defaults.
+// Projects with CSRF_USE_SESSIONS = True keep the secret in the session
+// instead, which this does not support.
+type DjangoCSRF struct {
+	// CookieName is the project's CSRF_COOKIE_NAME. Empty means
+	// DjangoCSRFCookieName.
+	CookieName string
+
+	// CookiePath and CookieDomain are CSRF_COOKIE_PATH (empty means "/")
+	// and CSRF_COOKIE_DOMAIN; CookieSecure and CookieHTTPOnly are
+	// CSRF_COOKIE_SECURE and CSRF_COOKIE_HTTPONLY. The cookie is SameSite
+	// Lax, Django's default.
+	CookiePath, CookieDomain     string
+	CookieSecure, CookieHTTPOnly bool
+
+	// CookieAge is CSRF_COOKIE_AGE. Zero means DjangoCSRFCookieAge.
+	CookieAge time.Duration
+}
+
+// Token returns a CSRF token for a form that posts to Django, to put in
+// its csrfmiddlewaretoken field (or send as X-CSRFToken). It is masked
+// afresh on every call, like Django's (against BREACH), over the secret of
+// the request's CSRF cookie. When the request has no valid CSRF cookie,
+// Token makes a new secret and sets the cookie on w, in Django 3.2's
+// format (the masked 64-character token, which later Django versions
+// accept too), so call it before writing the response's header.
+func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
+	name := c.CookieName
+	if name == "" {
+		name = DjangoCSRFCookieName
+	}
+	var secret []byte
+	if ck, err := r.Cookie(name); err == nil {
+		secret = csrfSecret(ck.Value)
+	}
+	if secret == nil {
+		secret = csrfRandom()
+		path, age := c.CookiePath, c.CookieAge
+		if path == "" {
+			path = "/"
+		}
+		if age == 0 {
+			age = DjangoCSRFCookieAge
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name: name, Value: csrfMask(secret), Path: path, Domain: c.CookieDomain,
+			MaxAge: int(age / time.Second), Secure: c.CookieSecure, HttpOnly: c.CookieHTTPOnly,
+			SameSite: http.SameSiteLaxMode,
+		})
+	}
+	w.Header().Add("Vary", "Cookie")
+	return csrfMask(secret)
+}
+
+// csrfSecret returns the secret of a CSRF cookie: a 32-character secret
+// as is, a 64-character masked token unmasked, anything else nil.
+func csrfSecret(v string) []byte {
+	idx := make([]byte, len(v))
+	for i := 0; i < len(v); i++ {
+		j := csrfIndex(v[i])
+		if j < 0 {
+			return nil
+		}
+		idx[i] = byte(j)
+	}
+	switch len(v) {
+	case csrfSecretLength:
+		return idx
+	case csrfTokenLength:
+		mask, cipher := idx[:csrfSecretLength], idx[csrfSecretLength:]
+		out := make([]byte, csrfSecretLength)
+		for i := range out {
+			out[i] = byte((int(cipher[i]) - int(mask[i]) + len(csrfChars)) % len(csrfChars))
+		}
+		return out
+	}
+	return nil
+}
+
+func csrfIndex(b byte) int {
+	switch {
+	case 'a' <= b && b <= 'z':
+		return int(b - 'a')
+	case 'A' <= b && b <= 'Z':
+		return int(b-'A') + 26
+	case '0' <= b && b <= '9':
+		return int(b-'0') + 52
+	}
+	return -1
+}
+
+// csrfRandom returns 32 random character indexes.
+func csrfRandom() []byte {
+	out := make([]byte, 0, csrfSecretLength)
+	var buf [64]byte
+	for len(out) < csrfSecretLength {
+		rand.Read(buf[:])
+		for _, b := range buf {
+			// 248 = 4 * 62: reject the rest, so that every character is
+			// equally likely.
+			if b < 248 && len(out) < csrfSecretLength {
+				out = append(out, b%62)
+			}
+		}
+	}
+	return out
+}
+
+// csrfMask is Django's _mask_cipher_secret: a random mask followed by the
+// secret shifted by it.
+func csrfMask(secret []byte) string {
+	mask := csrfRandom()
+	out := make([]byte, csrfTokenLength)
+	for i := range mask {
+		out[i] = csrfChars[mask[i]]
+		out[csrfSecretLength+i] = csrfChars[(int(secret[i])+int(mask[i]))%len(csrfChars)]
+	}
+	return string(out)
+}

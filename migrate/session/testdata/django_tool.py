@@ -1,0 +1,123 @@
+"""The Django side of migrate/session's tests: signs values and sessions
+with django.core.signing and the session backends, verifies what Go
+wrote with them, and posts Go's CSRF tokens through CsrfViewMiddleware.
+
+Reads one JSON request on stdin, writes one JSON list of results:
+
+  {"op": "dumps", "key": K, "cases": [{"expr", "salt", "compress",
+   "algorithm", "at", "key", "untimed"}]}        -> [{"value": V}]
+  {"op": "loads", "key": K, "cases": [{"value", "salt", "max_age", "expr",
+   "key", "untimed"}]}                        -> [{"equal", "repr", "error"}]
+  {"op": "session_mint" | "stored_mint", "key": K, "cases": [{"expr", "at"}]}
+                                                 -> [{"value": V}]
+  {"op": "session_open" | "stored_open", "key": K, "cases": [{"value",
+   "expr"}]}                       -> [{"equal", "repr"}]
+  {"op": "csrf", "key": K, "cases": [{"cookie", "token"}]}
+                                   -> [{"status": CODE, "body": TEXT}]
+
+untimed uses signing.Signer (no timestamp) instead of TimestampSigner;
+session_* use the signed_cookies backend (SESSION_COOKIE_AGE max_age
+applies), stored_* the database backend's encode/decode.
+"""
+import datetime
+import json
+import sys
+import uuid
+from unittest import mock
+
+import django
+from django.conf import settings
+
+from canon import canon
+
+NS = {"uuid": uuid, "datetime": datetime}
+
+
+def form_view(request):
+    from django.http import HttpResponse
+    return HttpResponse("ok: " + request.POST.get("msg", ""))
+
+
+urlpatterns = []
+
+
+def setup(key):
+    settings.configure(
+        SECRET_KEY=key,
+        DEBUG=False,
+        ALLOWED_HOSTS=["testserver"],
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions"],
+        DATABASES={},
+        SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+        ],
+        ROOT_URLCONF=__name__,
+        USE_TZ=True,
+    )
+    django.setup()
+    from django.urls import path
+    urlpatterns.append(path("form/", form_view))
+
+
+def at(case):
+    if case.get("at"):
+        return mock.patch("time.time", return_value=float(case["at"]))
+    return mock.patch.dict({})  # no-op context
+
+
+def run(op, case):
+    from django.core import signing
+    from django.contrib.sessions.backends import db, signed_cookies
+    if op == "dumps":
+        cls = signing.Signer if case.get("untimed") else signing.TimestampSigner
+        signer = cls(case.get("key"), salt=case["salt"], algorithm=case.get("algorithm"))
+        with at(case):
+            return {"value": signer.sign_object(eval(case["expr"], NS), compress=case.get("compress", False))}
+    if op == "loads":
+        want = eval(case["expr"], NS)
+        try:
+            if case.get("untimed"):
+                got = signing.Signer(case.get("key"), salt=case["salt"]).unsign_object(case["value"])
+            else:
+                got = signing.loads(case["value"], key=case.get("key"), salt=case["salt"], max_age=case.get("max_age"))
+        except Exception as e:  # noqa: BLE001 - the test wants the class
+            return {"equal": False, "repr": "", "error": type(e).__name__}
+        return {"equal": canon(got) == canon(want), "repr": repr(got), "error": None}
+    if op == "session_mint":
+        s = signed_cookies.SessionStore()
+        s.update(eval(case["expr"], NS))
+        with at(case):
+            s.save()
+        return {"value": s.session_key}
+    if op == "stored_mint":
+        return {"value": db.SessionStore().encode(eval(case["expr"], NS))}
+    if op in ("session_open", "stored_open"):
+        if op == "session_open":
+            got = signed_cookies.SessionStore(session_key=case["value"]).load()
+        else:
+            got = db.SessionStore().decode(case["value"])
+        want = eval(case["expr"], NS)
+        return {"equal": canon(got) == canon(want), "repr": repr(got)}
+    if op == "csrf":
+        from django.test import Client
+        client = Client(enforce_csrf_checks=True)
+        if case.get("cookie"):
+            client.cookies["csrftoken"] = case["cookie"]
+        data = {"msg": "hello"}
+        if case.get("token") is not None:
+            data["csrfmiddlewaretoken"] = case["token"]
+        resp = client.post("/form/", data)
+        return {"status": resp.status_code, "body": resp.content.decode()[:200]}
+    raise SystemExit("unknown op %r" % op)
+
+
+def main():
+    req = json.load(sys.stdin)
+    setup(req["key"])
+    json.dump([run(req["op"], c) for c in req["cases"]], sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
