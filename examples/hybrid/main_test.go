@@ -23,7 +23,8 @@ func startHybrid(t *testing.T, mount string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return opstest.Serve(t, app, newHandler(app, mount, log, nil))
+	f := opstest.Flags(t)
+	return opstest.Serve(t, app, newHandler(&f, app, mount, log, nil))
 }
 
 func TestHybrid(t *testing.T) {
@@ -124,9 +125,12 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{nil, false},
 		{[]string{"-mount", "/legacy", "app:app"}, false},
+		{[]string{"app:app", "-mount", "/legacy", "-timeout", "30"}, false},
+		{[]string{"app:app", "-timeout", "30x"}, true},
+		{[]string{"-chdir", "/nonexistent"}, true},
 		{[]string{"-mount", "legacy"}, true},
 		{[]string{"-mount", "/legacy/"}, true},
-		{[]string{"-workers", "0"}, true},
+		{[]string{"-workers", "-1"}, true},
 		{[]string{"a:b", "c:d"}, true},
 		{[]string{"-nope"}, true},
 	}
