@@ -120,7 +120,7 @@ func (f tokenFlag) Set(s string) error {
 func parseFlags(args []string) (options, error) {
 	o := options{tokens: tokenFlag{}}
 	fs := cli.NewFlagSet("django")
-	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "directory holding the legacysite project (default: a copy of the one embedded in the binary)"})
+	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` holding the legacysite project (default: a copy of the one embedded in the binary)"})
 	fs.StringVar(&o.mount, "mount", "/legacy", "prefix Django is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve GET <mount>/api/whoami/ in Go (false: roll it back to Django)")
 	fs.StringVar(&o.state, "state", "", "directory for the sqlite3 database and the secret key (default: a temporary one, removed at exit)")

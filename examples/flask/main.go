@@ -82,7 +82,7 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := cli.NewFlagSet("flask")
-	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "directory holding the shop package (default: a copy of the one embedded in the binary)"})
+	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` holding the shop package (default: a copy of the one embedded in the binary)"})
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
 	pos, err := cli.Parse(fs, synopsis, args)

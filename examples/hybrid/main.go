@@ -52,7 +52,7 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := cli.NewFlagSet("hybrid")
-	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "directory of the Python app, first on sys.path"})
+	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` of the Python app, first on sys.path"})
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {

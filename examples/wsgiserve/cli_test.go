@@ -54,7 +54,7 @@ func TestCommandLine(t *testing.T) {
 		stderr []string // substrings
 	}{
 		{"-h", []string{"-h"}, 0, "usage: wsgiserve [flags] module:callable [flags]", nil},
-		{"--help after the app", []string{"marker:app", "--help"}, 0, "-start-timeout value", nil},
+		{"--help after the app", []string{"marker:app", "--help"}, 0, "-start-timeout DURATION", nil},
 		{"bad duration", []string{"marker:app", "-timeout", "soon"}, 2, "",
 			[]string{"wsgiserve: invalid value \"soon\" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)\nRun 'wsgiserve -h' for the flags.\n"}},
 		{"unknown flag", []string{"-wokers", "2", "marker:app"}, 2, "", []string{"flag provided but not defined: -wokers"}},

@@ -18,7 +18,7 @@ import (
 type Defaults struct {
 	// Workers is the -workers default; 0 means one per CPU.
 	Workers int
-	// ChdirUsage is the help text of -chdir.
+	// ChdirUsage is the help text of -chdir, with `DIR` in backquotes.
 	ChdirUsage string
 }
 
@@ -47,11 +47,11 @@ type Flags struct {
 
 // Register defines the flags on fs.
 func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
-	ListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "address to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (default "+wsgi.DefaultBind+"; ignored under systemd socket activation)")
-	fs.StringVar(&f.Python, "python", DefaultPython(), "Python interpreter that runs the workers, such as a virtualenv's bin/python (default: $GRAFT_PYTHON, else /usr/bin/python3 when it exists, else python3)")
+	ListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
+	fs.StringVar(&f.Python, "python", DefaultPython(), "`PATH` of the Python interpreter that runs the workers, such as a virtualenv's bin/python; the default is $GRAFT_PYTHON, else /usr/bin/python3 when it exists, else python3")
 	chdir := d.ChdirUsage
 	if chdir == "" {
-		chdir = "directory to run the workers in, first on sys.path"
+		chdir = "the workers' working `DIR`, first on sys.path"
 	}
 	fs.StringVar(&f.Chdir, "chdir", "", chdir)
 	workers := "number of Python worker processes"
@@ -60,18 +60,18 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	}
 	fs.IntVar(&f.Workers, "workers", d.Workers, workers)
 	fs.IntVar(&f.Threads, "threads", 1, "threads per worker process")
-	DurationVar(fs, &f.Timeout, "timeout", 30*time.Second, "per-request timeout: 504, the Python stacks logged, the worker replaced (0: none)")
-	DurationVar(fs, &f.StartTimeout, "start-timeout", 60*time.Second, "how long a worker may take to start and import the app")
-	DurationVar(fs, &f.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
-	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate (with its chain): serve HTTPS, with HTTP/2, on every -bind")
-	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key of -certfile")
-	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate address (e.g. 127.0.0.1:9100)")
+	DurationVar(fs, &f.Timeout, "timeout", 30*time.Second, "per-request `TIMEOUT`: 504, the Python stacks logged, the worker replaced (0: none)")
+	DurationVar(fs, &f.StartTimeout, "start-timeout", 60*time.Second, "how long (`DURATION`) a worker may take to start and import the app")
+	DurationVar(fs, &f.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long (`DURATION`) in-flight requests may take to finish")
+	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate `FILE` (with its chain): serve HTTPS, with HTTP/2, on every -bind")
+	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
+	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
-	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many MiB after a request (0: never)")
-	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this (0: never)")
-	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this (0: never)")
+	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
+	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this `DURATION` (0: never)")
+	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this `DURATION` (0: never)")
 	fs.BoolVar(&f.Reload, "reload", false, "development: reload the workers when a .py file changes")
 	fs.IntVar(&f.Limits.Line, "limit-request-line", 0, "largest request line in bytes (0: 4094)")
 	fs.IntVar(&f.Limits.Fields, "limit-request-fields", 0, "most header fields in a request (0: 100)")

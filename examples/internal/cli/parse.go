@@ -55,7 +55,7 @@ func Parse(fs *flag.FlagSet, synopsis string, args []string) ([]string, error) {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
 			var b bytes.Buffer
-			fmt.Fprintf(&b, "%s\n\nflags:\n", strings.TrimRight(synopsis, "\n"))
+			fmt.Fprintf(&b, "%s\n\nFlags may come before or after the arguments. Durations are seconds (30, 2.5)\nor Go durations (30s, 1m30s, 500ms).\n\nflags:\n", strings.TrimRight(synopsis, "\n"))
 			fs.SetOutput(&b)
 			fs.PrintDefaults()
 			fs.SetOutput(io.Discard)
@@ -134,10 +134,10 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 // DurationVar defines a duration flag that takes plain seconds or Go's
-// form.
+// form (the usage header of Parse says so).
 func DurationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
 	*p = value
-	fs.Var((*durationValue)(p), name, usage+" (seconds, or a duration such as 30s or 1m)")
+	fs.Var((*durationValue)(p), name, usage)
 }
 
 // listValue is a repeatable string flag; the first Set replaces the

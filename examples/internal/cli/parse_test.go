@@ -112,8 +112,8 @@ func TestMainExitCodes(t *testing.T) {
 		stdout, stderr     string // substrings
 		notStdout, notErrs string
 	}{
-		{[]string{"-h"}, 0, "usage: test [flags] module:callable\n\nflags:\n  -access-log", "", "", ""},
-		{[]string{"--help"}, 0, "-timeout value", "", "", ""},
+		{[]string{"-h"}, 0, "usage: test [flags] module:callable\n\nFlags may come before", "", "", ""},
+		{[]string{"--help"}, 0, "-timeout TIMEOUT", "", "", ""},
 		{[]string{"app:app", "-help"}, 0, "-limit-request-field-size", "", "", ""},
 		{[]string{"-timeout", "x"}, 2, "", "test: invalid value \"x\" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)\nRun 'test -h' for the flags.\n", "", "-access-log"},
 		{[]string{"-chdir", "/nonexistent"}, 1, "", "test: cannot chdir to /nonexistent: no such file or directory\n", "", "flags"},
@@ -179,5 +179,21 @@ func TestAccessLogOptions(t *testing.T) {
 	o := AccessLogOptions(false)
 	if o.Schema.RequestUserAgent != "" || o.Schema.RequestURL != "" || o.Schema.RequestRemoteIP == "" || len(o.LogRequestHeaders) != 0 {
 		t.Errorf("concise access log options: %+v", o.Schema)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"GET /x => HTTP 200 (2.262375ms)", "GET /x => HTTP 200 (2.26ms)"},
+		{"GET /x => HTTP 200 (436.19µs)", "GET /x => HTTP 200 (436µs)"},
+		{"GET /x => HTTP 200 (25.648µs)", "GET /x => HTTP 200 (25.6µs)"},
+		{"GET /x => HTTP 200 (1m2.345678s)", "GET /x => HTTP 200 (1m2.3s)"},
+		{"GET /x (y) => HTTP 200 (999ns)", "GET /x (y) => HTTP 200 (999ns)"},
+		{"GET /x => HTTP 200", "GET /x => HTTP 200"},
+		{"GET /x => HTTP 200 (soon)", "GET /x => HTTP 200 (soon)"},
+	} {
+		if got := shortDuration(tc.in); got != tc.want {
+			t.Errorf("shortDuration(%q) = %q; want %q", tc.in, got, tc.want)
+		}
 	}
 }
