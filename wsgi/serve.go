@@ -25,7 +25,8 @@ type ServeConfig struct {
 
 	// Limits bounds the request line and header fields of every plain HTTP
 	// connection, application and operations listener alike (see [Guard]).
-	// Zero values are gunicorn's defaults.
+	// Zero values are gunicorn's defaults. Connections of a TLS listener
+	// are bounded by net/http's own header limit (1 MiB) instead.
 	Limits RequestLimits
 
 	// NoHTTP2 serves HTTP/1.1 only over TLS. By default TLS listeners
