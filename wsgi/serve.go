@@ -185,10 +185,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			case <-rctx.Done():
 				return
 			case <-hup:
-				// The container logs the outcome, and a failure's traceback.
-				if err := app.Reload(rctx); err != nil {
-					log.Debug("wsgi: serve: reload", slog.String("error", err.Error()))
-				}
+				// The container logs the outcome, and a failure with its
+				// traceback: once, so not here.
+				_ = app.Reload(rctx)
 			}
 		}
 	}()
@@ -207,8 +206,8 @@ wait:
 			break wait
 		case s := <-sigc:
 			if s == syscall.SIGHUP {
-				if app == nil {
-					log.Warn("SIGHUP: no container to reload")
+				if _, ok := app.reloader(); !ok {
+					log.Warn("SIGHUP: the container cannot reload")
 					continue
 				}
 				log.Info("SIGHUP: reloading the workers")
@@ -272,6 +271,19 @@ wait:
 		log.Info("stopped")
 	}
 	return errors.Join(errs...)
+}
+
+// reloader returns the transport's Reload method, if it has one. c may
+// be nil.
+func (c *Container) reloader() (func(context.Context) error, bool) {
+	if c == nil {
+		return nil, false
+	}
+	rl, ok := c.tr.(interface{ Reload(context.Context) error })
+	if !ok {
+		return nil, false
+	}
+	return rl.Reload, true
 }
 
 // listenerURL is the URL a client reaches ln at: http(s)://host:port, or

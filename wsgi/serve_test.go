@@ -67,7 +67,14 @@ func writeServeApp(t *testing.T, version string) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := strings.Replace(serveApp, `"v1"`, `"`+version+`"`, 1)
-	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte(src), 0o644); err != nil {
+	f := filepath.Join(dir, "serveapp.py")
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An old mtime, so that Python's bytecode cache of this version is not
+	// taken for an edit made within the same second.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(f, old, old); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -98,22 +105,48 @@ func TestServeSignals(t *testing.T) {
 	if got, err := fetch(s.ops + "/readyz"); err != nil {
 		t.Fatalf("operations listener /readyz: %q, %v", got, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte(strings.Replace(serveApp, `"v1"`, `"v2"`, 1)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte(strings.Replace(serveApp, `"v1"`, `"v22"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	waitFor(t, 30*time.Second, "the reload", func() bool {
 		got, _ := fetch(s.url + "/")
-		return strings.HasPrefix(got, "v2 ")
+		return strings.HasPrefix(got, "v22 ")
 	})
 	if !strings.Contains(s.logs.String(), "SIGHUP: reloading the workers") {
 		t.Error("no SIGHUP line in the log")
 	}
 
+	// Code that does not import: the old workers keep serving, and the
+	// failure is logged once.
+	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte("raise RuntimeError('broken on purpose')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "the failed reload", func() bool { return strings.Contains(s.logs.String(), "reload failed") })
+	if got, err := fetch(s.url + "/"); err != nil || !strings.HasPrefix(got, "v22 ") {
+		t.Errorf("after a failed reload: %q, %v; want v22 still serving", got, err)
+	}
+	// Another reload after it: by the time it is done, anything the
+	// failed one logs is in.
+	// (Each version has another length, so that a bytecode cache with the
+	// same mtime is not taken for it.)
+	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte(strings.Replace(serveApp, `"v1"`, `"v333"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "the reload to v333", func() bool {
+		got, _ := fetch(s.url + "/")
+		return strings.HasPrefix(got, "v333 ")
+	})
+	if n := strings.Count(s.logs.String(), "reload failed"); n != 1 {
+		t.Errorf("the failed reload is logged %d times; want once", n)
+	}
+
 	slow := make(chan error, 1)
 	go func() {
 		got, err := fetch(s.url + "/sleep?s=1")
-		if err == nil && !strings.HasPrefix(got, "v2 ") {
+		if err == nil && !strings.HasPrefix(got, "v333 ") {
 			err = fmt.Errorf("answer %q", got)
 		}
 		slow <- err
