@@ -85,7 +85,8 @@ type ServeConfig struct {
 //	return wsgi.Serve(context.Background(), ls, handler, app, wsgi.ServeConfig{})
 //
 // app may be nil for a server without a container, if ls has no
-// operations listener or cfg.OpsHandler is set. Serve returns nil after a
+// operations listener or cfg.OpsHandler is set. Serve closes the
+// listeners of ls in every case. It returns nil after a
 // graceful shutdown, and an error if a listener fails or the shutdown
 // outlasts GracefulTimeout. It logs a "listening" line per listener, with
 // its URL, once every listener serves.
@@ -93,6 +94,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if ls == nil || len(ls.Main) == 0 {
 		return errors.New("wsgi: serve: no listener")
 	}
+	defer ls.Close() // those whose Serve never began, and after an error
 	if h == nil {
 		return errors.New("wsgi: serve: nil handler")
 	}
@@ -263,9 +265,6 @@ wait:
 			opsSrv.Close()
 		}
 		ocancel()
-	}
-	for _, ln := range ls.all() {
-		ln.Close() // those whose Serve never began
 	}
 	if len(errs) == 0 {
 		log.Info("stopped")

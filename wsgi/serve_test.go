@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -243,6 +244,9 @@ func TestServeBadArguments(t *testing.T) {
 				t.Errorf("Serve: %v; want %q", err, tc.want)
 			}
 		})
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the listener is open after Serve failed: %v", err)
 	}
 }
 
