@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,7 +37,8 @@ type ListenConfig struct {
 	// CertFile and KeyFile are PEM files of a certificate (with its chain)
 	// and its key: with them, every listener of Binds serves HTTPS (HTTP/2
 	// and HTTP/1.1). Both or neither. The operations listener stays plain
-	// HTTP.
+	// HTTP. [Listeners.ReloadCertificate] (SIGHUP under [Serve]) reads them
+	// again.
 	CertFile, KeyFile string
 
 	// SocketMode is the permission bits of the Unix sockets Listen creates:
@@ -59,6 +61,39 @@ type Listeners struct {
 	// TLS, when not nil, makes Serve speak TLS on every Main listener
 	// (with its Certificates or GetCertificate).
 	TLS *tls.Config
+
+	cert *certFiles // the certificate Listen loaded, if any
+}
+
+// ReloadCertificate reads the certificate and key files given to [Listen]
+// again, for a renewed certificate: new TLS handshakes use it, and if it
+// does not load, the current one stays and the error says why. [Serve]
+// calls it on SIGHUP. It does nothing for a TLS config set by hand.
+func (ls *Listeners) ReloadCertificate() error {
+	if ls.cert == nil {
+		return nil
+	}
+	return ls.cert.load()
+}
+
+// certFiles is a certificate and key read from files, replaceable while
+// handshakes read it.
+type certFiles struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+func (c *certFiles) load() error {
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("wsgi: certificate: %w", err)
+	}
+	c.cur.Store(&cert)
+	return nil
+}
+
+func (c *certFiles) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return c.cur.Load(), nil
 }
 
 // Close closes every listener, for a program that stops before [Serve]
@@ -102,11 +137,11 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 	}
 	ls := &Listeners{}
 	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("wsgi: listen: certificate: %w", err)
+		ls.cert = &certFiles{certFile: cfg.CertFile, keyFile: cfg.KeyFile}
+		if err := ls.cert.load(); err != nil {
+			return nil, err
 		}
-		ls.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ls.TLS = &tls.Config{GetCertificate: ls.cert.get, MinVersion: tls.VersionTLS12}
 	}
 	if !cfg.NoSocketActivation {
 		main, ops, err := activated()

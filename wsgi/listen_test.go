@@ -50,7 +50,7 @@ func TestListenBinds(t *testing.T) {
 		{"unix over a file", ListenConfig{Binds: []string{"unix:" + notSock}}, "exists and is not a socket"},
 		{"unix in a missing dir", ListenConfig{Binds: []string{"unix:/nonexistent/dir/s.sock"}}, "no such file or directory"},
 		{"cert without key", ListenConfig{CertFile: "cert.pem"}, "needs both CertFile and KeyFile"},
-		{"missing cert", ListenConfig{CertFile: "/nonexistent.pem", KeyFile: "/nonexistent.key"}, "wsgi: listen: certificate: open /nonexistent.pem"},
+		{"missing cert", ListenConfig{CertFile: "/nonexistent.pem", KeyFile: "/nonexistent.key"}, "wsgi: certificate: open /nonexistent.pem"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ls, err := Listen(tc.cfg)
@@ -163,15 +163,16 @@ func TestListenUnixSocket(t *testing.T) {
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and localhost
-// and its key into dir, and returns their paths and a pool trusting it.
-func writeCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+// and its key into dir, with the given serial number, and returns their
+// paths and a pool trusting it.
+func writeCert(t testing.TB, dir string, serial int64) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
+		SerialNumber:          big.NewInt(serial),
 		Subject:               pkix.Name{CommonName: "graft test"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(time.Hour),
@@ -209,7 +210,7 @@ func writeCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.C
 // TLS with a generated certificate: HTTP/2 is negotiated by default, to the
 // Python app as well as to Go; NoHTTP2 keeps HTTP/1.1.
 func TestServeTLS(t *testing.T) {
-	certFile, keyFile, pool := writeCert(t, t.TempDir())
+	certFile, keyFile, pool := writeCert(t, t.TempDir(), 1)
 	c, logs := newContainer(t, Config{App: "opsapp:app"})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/go", func(w http.ResponseWriter, r *http.Request) {
@@ -391,5 +392,62 @@ func TestSocketActivationOtherPID(t *testing.T) {
 	defer ls.Close()
 	if _, ok := ls.Main[0].Addr().(*net.TCPAddr); !ok || os.Getenv("LISTEN_FDS") != "1" {
 		t.Errorf("Listen took descriptors meant for another process")
+	}
+}
+
+// SIGHUP rereads the certificate files: a renewed certificate serves new
+// handshakes; one that does not load leaves the current one.
+func TestServeCertificateReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := writeCert(t, dir, 1)
+	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ls.Main[0].Addr().String()
+	logs := &logBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ls, http.NotFoundHandler(), nil, ServeConfig{Logger: slogNew(logs)}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	waitFor(t, 10*time.Second, "the listening line", func() bool { return strings.Contains(logs.String(), "msg=listening") })
+	serial := func() int64 {
+		t.Helper()
+		// Only the served certificate's serial matters here.
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	if got := serial(); got != 1 {
+		t.Fatalf("serial %d; want 1", got)
+	}
+
+	writeCert(t, dir, 2)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the renewed certificate", func() bool { return serial() == 2 })
+	if !strings.Contains(logs.String(), "SIGHUP: certificate reloaded") {
+		t.Errorf("no reload line:\n%s", logs)
+	}
+
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the failed reload", func() bool {
+		return strings.Contains(logs.String(), "SIGHUP: the certificate did not load; the current one stays")
+	})
+	if got := serial(); got != 2 {
+		t.Errorf("serial %d after a bad certificate file; want 2, the current one", got)
+	}
+	if err := ls.ReloadCertificate(); err == nil || !strings.Contains(err.Error(), "wsgi: certificate:") {
+		t.Errorf("ReloadCertificate of a bad file: %v", err)
 	}
 }

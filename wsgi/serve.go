@@ -52,9 +52,10 @@ type ServeConfig struct {
 	OpsHandler http.Handler
 
 	// NoSignals leaves the process's signals alone: cancel ctx to shut
-	// down, and call [Container.Reload] yourself. By default SIGINT and
-	// SIGTERM shut down gracefully (a second one stops at once) and SIGHUP
-	// reloads the workers.
+	// down, and call [Container.Reload] and [Listeners.ReloadCertificate]
+	// yourself. By default SIGINT and SIGTERM shut down gracefully (a
+	// second one stops at once) and SIGHUP reloads the workers and the
+	// certificate.
 	NoSignals bool
 
 	// Logger receives the serve loop's logs: the container's logger when
@@ -69,7 +70,8 @@ type ServeConfig struct {
 // GracefulTimeout to finish, the workers stop, and the operations
 // listener, which serves until then, closes. SIGHUP reloads the workers
 // without failing a request ([Container.Reload]; one reload at a time,
-// and a SIGHUP during a reload runs one more after it).
+// and a SIGHUP during a reload runs one more after it), and rereads the
+// certificate files given to [Listen] ([Listeners.ReloadCertificate]).
 //
 // ls comes from [Listen], before [New]:
 //
@@ -208,8 +210,17 @@ wait:
 			break wait
 		case s := <-sigc:
 			if s == syscall.SIGHUP {
+				if ls.cert != nil {
+					if err := ls.ReloadCertificate(); err != nil {
+						log.Error("SIGHUP: the certificate did not load; the current one stays", slog.String("error", err.Error()))
+					} else {
+						log.Info("SIGHUP: certificate reloaded")
+					}
+				}
 				if _, ok := app.reloader(); !ok {
-					log.Warn("SIGHUP: the container cannot reload")
+					if app != nil {
+						log.Warn("SIGHUP: the container cannot reload")
+					}
 					continue
 				}
 				log.Info("SIGHUP: reloading the workers")
