@@ -5,7 +5,7 @@
 //	django [-bind 127.0.0.1:8000] [-python /usr/bin/python3] [-chdir DIR]
 //	       [-workers N] [-threads N] [-mount /legacy] [-go=true]
 //	       [-state DIR] [-admin-user admin] [-admin-password PW]
-//	       [-token TOKEN=USER]... [production flags]
+//	       [-token TOKEN=USER]... [server flags]
 //
 // Django is served under -mount (default /legacy) with no FORCE_SCRIPT_NAME:
 // graft passes the prefix as SCRIPT_NAME, so reverse(), redirects and the
@@ -32,12 +32,15 @@
 // demo notes. With no -admin-password or -token, random ones are generated
 // and logged.
 //
-// The production flags are those of wsgiserve: -preload (default on),
-// -max-requests N, -max-requests-jitter N, -max-rss MIB, -max-lifetime
-// DURATION, -slow-request DURATION, -reload (development),
-// -graceful-timeout DURATION (default 30s) and -metrics-bind ADDR, which
-// serves /metrics (with per-route request metrics), /status, /healthz and
-// /readyz on a separate listener. SIGINT and SIGTERM shut down gracefully;
+// The server flags are those of wsgiserve (see django -h): repeatable
+// -bind (HOST:PORT or unix:/path), -certfile/-keyfile (HTTPS with HTTP/2),
+// -timeout, -start-timeout, -preload (default on), -max-requests N,
+// -max-requests-jitter N, -max-rss MIB, -max-lifetime D, -slow-request D,
+// -reload (development), -graceful-timeout D (default 30s), the
+// -limit-request-* flags, -access-log=false, -access-log-verbose, and
+// -metrics-bind ADDR, which serves /metrics (with per-route request
+// metrics), /status, /healthz and /readyz on a separate listener.
+// Durations take plain seconds (30) or Go's form (30s). SIGINT and SIGTERM shut down gracefully;
 // SIGHUP reloads the Django workers without failing a request.
 //
 // The project needs an interpreter with Django: Debian's python3-django
@@ -54,11 +57,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -68,7 +69,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -89,21 +90,17 @@ const (
 	settings = "legacysite.settings"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "django:", err)
-		os.Exit(1)
-	}
-}
+const synopsis = "usage: django [flags]\n\nServes the Django project of pyapp under -mount, with its API authenticated by Go."
+
+func main() { cli.Main("django", run) }
 
 // options are the command-line flags.
 type options struct {
-	bind, python, chdir, mount, state string
-	adminUser, adminPassword          string
-	workers, threads                  int
-	goRoutes                          bool
-	tokens                            tokenFlag // token -> user
-	ops                               ops.Flags
+	mount, state             string
+	adminUser, adminPassword string
+	goRoutes                 bool
+	tokens                   tokenFlag // token -> user
+	cli.Flags
 }
 
 // tokenFlag collects -token TOKEN=USER.
@@ -122,38 +119,29 @@ func (f tokenFlag) Set(s string) error {
 
 func parseFlags(args []string) (options, error) {
 	o := options{tokens: tokenFlag{}}
-	fs := flag.NewFlagSet("django", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: django [flags]\n\nServes the Django project of pyapp under -mount, with its API authenticated by Go.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.bind, "bind", "127.0.0.1:8000", "address to listen on")
-	fs.StringVar(&o.python, "python", ops.DefaultPython(), "Python interpreter with Django (/usr/bin/python3 when it exists, else python3 on PATH)")
-	fs.StringVar(&o.chdir, "chdir", "", "directory holding the legacysite project (default: a copy of the one embedded in the binary)")
-	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
-	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
+	fs := cli.NewFlagSet("django")
+	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` holding the legacysite project (default: a copy of the one embedded in the binary)"})
 	fs.StringVar(&o.mount, "mount", "/legacy", "prefix Django is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve GET <mount>/api/whoami/ in Go (false: roll it back to Django)")
 	fs.StringVar(&o.state, "state", "", "directory for the sqlite3 database and the secret key (default: a temporary one, removed at exit)")
 	fs.StringVar(&o.adminUser, "admin-user", "admin", "username of the demo superuser")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
 	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
-	o.ops.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := cli.Parse(fs, synopsis, args)
+	if err != nil {
 		return o, err
 	}
-	if err := o.ops.Validate(); err != nil {
+	if len(pos) > 0 {
+		return o, cli.Usagef("no arguments expected, got %q", pos)
+	}
+	if err := o.Check(); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return o, errors.New("no arguments expected")
-	}
-	if err := ops.CheckPool(o.workers, o.threads, o.mount); err != nil {
+	if err := cli.CheckMount(o.mount); err != nil {
 		return o, err
 	}
 	if o.adminUser == "" {
-		return o, errors.New("-admin-user is empty")
+		return o, cli.Usagef("-admin-user is empty")
 	}
 	return o, nil
 }
@@ -195,9 +183,9 @@ func prepare(ctx context.Context, o options, dir, state string) (*project, error
 		"GRAFT_DJANGO_SECRET_KEY=" + strings.TrimSpace(string(key)),
 	}}
 
-	out, err := python(ctx, o.python, dir, "-c", "import django, os; print(os.path.dirname(django.__file__))")
+	out, err := python(ctx, o.Python, dir, "-c", "import django, os; print(os.path.dirname(django.__file__))")
 	if err != nil {
-		return nil, fmt.Errorf("%s cannot import django: %v\n%s%s", o.python, err, out, hint(o.python))
+		return nil, fmt.Errorf("%s cannot import django: %v\n%s%s", o.Python, err, out, hint(o.Python))
 	}
 	p.staticDir = filepath.Join(strings.TrimSpace(out), "contrib", "admin", "static")
 	if _, err := os.Stat(filepath.Join(p.staticDir, "admin", "css", "base.css")); err != nil {
@@ -206,7 +194,7 @@ func prepare(ctx context.Context, o options, dir, state string) (*project, error
 
 	env := append(append(os.Environ(), p.env...),
 		"GRAFT_ADMIN_USER="+o.adminUser, "GRAFT_ADMIN_PASSWORD="+o.adminPassword)
-	cmd := exec.CommandContext(ctx, o.python, "-m", "django", "graft_setup")
+	cmd := exec.CommandContext(ctx, o.Python, "-m", "django", "graft_setup")
 	cmd.Dir, cmd.Env = dir, env
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("python -m django graft_setup: %v\n%s", err, b)
@@ -222,16 +210,13 @@ func python(ctx context.Context, py, dir string, args ...string) (string, error)
 	return string(b), err
 }
 
-// startApp starts the Django workers, with the production flags of o.ops.
+// startApp starts the Django workers, with the server flags of o.
 func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) {
-	cfg := wsgi.Config{
-		App: appSpec, Python: o.python, Dir: p.dir, Env: p.env,
-		Workers: o.workers, Threads: o.threads, Logger: log,
-	}
-	o.ops.Apply(&cfg)
+	cfg := o.Config(appSpec, p.dir, log)
+	cfg.Env = p.env
 	app, err := wsgi.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w%s", err, hint(o.python))
+		return nil, fmt.Errorf("%w%s", err, hint(o.Python))
 	}
 	return app, nil
 }
@@ -239,16 +224,18 @@ func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) 
 func run(args []string) error {
 	o, err := parseFlags(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	dir := o.chdir
+	ls, err := o.Listen()
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	dir := o.Chdir
 	if dir == "" {
-		tmp, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-django-")
+		tmp, cleanup, err := cli.Unpack(pyapp, "pyapp", "graft-django-")
 		if err != nil {
 			return err
 		}
@@ -284,16 +271,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := o.ops.Registry()
-	h := newHandler(app, o, p.staticDir, log, reg)
-
-	ln, err := net.Listen("tcp", o.bind)
-	if err != nil {
-		app.Shutdown(context.Background())
-		return err
-	}
-	base := "http://" + ln.Addr().String()
-	log.Info("django: listening", slog.String("url.full", base+"/"), slog.String("graft.mount", o.mount+"/"),
+	reg := cli.Registry(ls)
+	base := listenerBase(ls)
+	log.Info("django: serving", slog.String("url.full", base+o.mount+"/"),
 		slog.String("graft.state", state), slog.Bool("graft.go_routes", o.goRoutes))
 	admin := []any{slog.String("url.full", base+o.mount+"/admin/"), slog.String("user.name", o.adminUser)}
 	if generated {
@@ -304,7 +284,20 @@ func run(args []string) error {
 		log.Info("django: API token", slog.String("user.name", user),
 			slog.String("graft.try", fmt.Sprintf("curl -H 'Authorization: Bearer %s' %s%s/api/whoami/", tok, base, o.mount)))
 	}
-	return o.ops.Serve(h, ln, app, reg, log)
+	return wsgi.Serve(context.Background(), ls, newHandler(app, o, p.staticDir, log, reg), app, o.ServeConfig(reg, log))
+}
+
+// listenerBase is the URL of the first listener, for the links logged at
+// start: http(s)://HOST:PORT, or http://localhost behind a Unix socket.
+func listenerBase(ls *wsgi.Listeners) string {
+	addr := ls.Main[0].Addr()
+	switch {
+	case addr.Network() == "unix":
+		return "http://localhost"
+	case ls.TLS != nil:
+		return "https://" + addr.String()
+	}
+	return "http://" + addr.String()
 }
 
 // newHandler builds the router: under o.mount, the admin's static files,
@@ -312,7 +305,7 @@ func run(args []string) error {
 // rest; a Go landing page at / when Django has a prefix. With reg, request
 // metrics go there.
 func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
-	r := ops.NewRouter(log, reg)
+	r := o.NewRouter(log, reg)
 	django := &fallback.Handler{App: app, Prefix: o.mount}
 
 	site := func(s *router.Router) {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
 )
 
@@ -38,9 +38,8 @@ func startSite(t *testing.T, mount string, goRoutes bool) *httptest.Server {
 	t.Helper()
 	dir, state := opstest.Unpack(t, pyapp, "pyapp"), t.TempDir()
 	o := options{
-		python: opstest.Python(t), workers: 2, threads: 1, mount: mount, goRoutes: goRoutes,
+		mount: mount, goRoutes: goRoutes, Flags: opstest.Flags(t),
 		adminUser: "admin", adminPassword: testPassword, tokens: tokenFlag{testToken: "alice"},
-		ops: ops.Flags{Preload: true},
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -249,14 +248,14 @@ func TestRootMount(t *testing.T) {
 
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-token", "a=alice", "-token", "b=bob"})
-	if err != nil || o.mount != "/legacy" || !o.goRoutes || o.python != ops.DefaultPython() ||
+	if err != nil || o.mount != "/legacy" || !o.goRoutes || o.Python != cli.DefaultPython() ||
 		o.tokens["a"] != "alice" || o.tokens["b"] != "bob" || o.adminUser != "admin" ||
-		!o.ops.Preload || o.ops.GracefulTimeout != 30*time.Second {
+		!o.Preload || o.GracefulTimeout != 30*time.Second {
 		t.Errorf("parseFlags: %+v, %v", o, err)
 	}
 	for _, args := range [][]string{
 		{"-token", "nouser"}, {"-token", "=bob"}, {"-mount", "legacy"}, {"-mount", "/legacy/"},
-		{"-workers", "0"}, {"-admin-user", ""}, {"extra"}, {"-nope"},
+		{"-workers", "-1"}, {"-admin-user", ""}, {"extra"}, {"-nope"},
 		{"-max-rss", "-1"}, {"-slow-request", "-1s"},
 	} {
 		if _, err := parseFlags(args); err == nil {
@@ -343,7 +342,7 @@ func startBrowser(t *testing.T) *webDriver {
 	driver, browser := "/usr/bin/chromedriver", "/usr/bin/chromium"
 	for _, p := range []string{driver, browser} {
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("the browser test needs Debian's chromium and chromium-driver: %v", err)
+			t.Fatalf("the browser test needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver): %v", err)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -563,7 +562,7 @@ func TestAPIAuthWithoutPython(t *testing.T) {
 				io.WriteString(w, "django")
 			})
 			reg := prometheus.NewRegistry()
-			o := options{mount: "/legacy", goRoutes: goRoutes, tokens: tokenFlag{testToken: "alice"}}
+			o := options{mount: "/legacy", goRoutes: goRoutes, tokens: tokenFlag{testToken: "alice"}, Flags: opstest.Flags(t)}
 			srv := httptest.NewServer(newHandler(django, o, t.TempDir(), opstest.Logger(), reg))
 			defer srv.Close()
 			for _, path := range []string{"/legacy/api/whoami/", "/legacy/api/notes/"} {
@@ -592,5 +591,24 @@ func TestAPIAuthWithoutPython(t *testing.T) {
 				t.Errorf("graft_http_requests_total sums to %v, want 5", total)
 			}
 		})
+	}
+}
+
+// A port in use fails the command before Python starts (run returns at
+// once with the bind error; the metrics port likewise).
+func TestBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, args := range [][]string{
+		{"-bind", busy.Addr().String()},
+		{"-bind", "127.0.0.1:0", "-metrics-bind", busy.Addr().String()},
+	} {
+		err := run(append(args, "-python", "/nonexistent/python"))
+		if err == nil || !strings.Contains(err.Error(), "listen tcp "+busy.Addr().String()) {
+			t.Errorf("run(%q): %v; want the bind error", args, err)
+		}
 	}
 }

@@ -4,7 +4,7 @@
 //
 //	flask [-bind 127.0.0.1:8000] [-python /usr/bin/python3] [-chdir DIR]
 //	      [-workers N] [-threads N] [-mount /shop] [-go=true]
-//	      [production flags]
+//	      [server flags]
 //
 // The Flask app is served under -mount (default /shop): it sees
 // SCRIPT_NAME=/shop, so its url_for links carry the prefix with no change
@@ -18,12 +18,15 @@
 // environ["graft.request_id"] and prints it at the bottom of its pages.
 // Access logs go to stderr.
 //
-// The production flags are those of wsgiserve: -preload (default on),
-// -max-requests N, -max-requests-jitter N, -max-rss MIB, -max-lifetime
-// DURATION, -slow-request DURATION, -reload (development),
-// -graceful-timeout DURATION (default 30s) and -metrics-bind ADDR, which
-// serves /metrics (with per-route request metrics), /status, /healthz and
-// /readyz on a separate listener. SIGINT and SIGTERM shut down gracefully;
+// The server flags are those of wsgiserve (see flask -h): repeatable
+// -bind (HOST:PORT or unix:/path), -certfile/-keyfile (HTTPS with HTTP/2),
+// -timeout, -start-timeout, -preload (default on), -max-requests N,
+// -max-requests-jitter N, -max-rss MIB, -max-lifetime D, -slow-request D,
+// -reload (development), -graceful-timeout D (default 30s), the
+// -limit-request-* flags, -access-log=false, -access-log-verbose, and
+// -metrics-bind ADDR, which serves /metrics (with per-route request
+// metrics), /status, /healthz and /readyz on a separate listener.
+// Durations take plain seconds (30) or Go's form (30s). SIGINT and SIGTERM shut down gracefully;
 // SIGHUP reloads the Flask workers without failing a request.
 //
 // The app needs an interpreter with Flask: Debian's python3-flask installs
@@ -38,12 +41,9 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,7 +51,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -68,50 +68,34 @@ var pyapp embed.FS
 // appSpec is the WSGI app: the shop package's app factory.
 const appSpec = "shop:create_app()"
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "flask:", err)
-		os.Exit(1)
-	}
-}
+const synopsis = "usage: flask [flags]\n\nServes the Flask shop of pyapp/shop under -mount, with two JSON routes in Go."
+
+func main() { cli.Main("flask", run) }
 
 // options are the command-line flags.
 type options struct {
-	bind, python, chdir, mount string
-	workers, threads           int
-	goRoutes                   bool
-	ops                        ops.Flags
+	mount    string
+	goRoutes bool
+	cli.Flags
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("flask", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: flask [flags]\n\nServes the Flask shop of pyapp/shop under -mount, with two JSON routes in Go.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.bind, "bind", "127.0.0.1:8000", "address to listen on")
-	fs.StringVar(&o.python, "python", ops.DefaultPython(), "Python interpreter with Flask (/usr/bin/python3 when it exists, else python3 on PATH)")
-	fs.StringVar(&o.chdir, "chdir", "", "directory holding the shop package (default: a copy of the one embedded in the binary)")
-	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
-	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
+	fs := cli.NewFlagSet("flask")
+	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` holding the shop package (default: a copy of the one embedded in the binary)"})
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
-	o.ops.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := cli.Parse(fs, synopsis, args)
+	if err != nil {
 		return o, err
 	}
-	if err := o.ops.Validate(); err != nil {
+	if len(pos) > 0 {
+		return o, cli.Usagef("no arguments expected, got %q", pos)
+	}
+	if err := o.Check(); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return o, errors.New("no arguments expected")
-	}
-	if err := ops.CheckPool(o.workers, o.threads, o.mount); err != nil {
-		return o, err
-	}
-	return o, nil
+	return o, cli.CheckMount(o.mount)
 }
 
 // newSecret returns a random key for Flask's session cookie, shared by all
@@ -123,17 +107,13 @@ func newSecret() string {
 }
 
 // startApp starts the Flask workers for the shop package in dir, with the
-// production flags of o.ops.
+// server flags of o.
 func startApp(o options, dir string, log *slog.Logger) (*wsgi.Container, error) {
-	cfg := wsgi.Config{
-		App: appSpec, Python: o.python, Dir: dir,
-		Workers: o.workers, Threads: o.threads, Logger: log,
-		Env: []string{"SHOP_SECRET_KEY=" + newSecret()},
-	}
-	o.ops.Apply(&cfg)
+	cfg := o.Config(appSpec, dir, log)
+	cfg.Env = []string{"SHOP_SECRET_KEY=" + newSecret()}
 	app, err := wsgi.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n\nThe shop needs Flask: on Debian, apt-get install python3-flask and run with -python /usr/bin/python3 (now -python %s).", err, o.python)
+		return nil, fmt.Errorf("%w\n\nThe shop needs Flask: on Debian, apt-get install python3-flask and run with -python /usr/bin/python3 (now -python %s).", err, o.Python)
 	}
 	return app, nil
 }
@@ -141,16 +121,18 @@ func startApp(o options, dir string, log *slog.Logger) (*wsgi.Container, error) 
 func run(args []string) error {
 	o, err := parseFlags(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	dir := o.chdir
+	ls, err := o.Listen()
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	dir := o.Chdir
 	if dir == "" {
-		tmp, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-flask-")
+		tmp, cleanup, err := cli.Unpack(pyapp, "pyapp", "graft-flask-")
 		if err != nil {
 			return err
 		}
@@ -165,17 +147,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := o.ops.Registry()
-	h := newHandler(app, cat, o, log, reg)
-
-	ln, err := net.Listen("tcp", o.bind)
-	if err != nil {
-		app.Shutdown(context.Background())
-		return err
-	}
-	log.Info("flask: listening", slog.String("url.full", "http://"+ln.Addr().String()+"/"),
-		slog.String("graft.mount", o.mount+"/"), slog.Bool("graft.go_routes", o.goRoutes))
-	return o.ops.Serve(h, ln, app, reg, log)
+	reg := cli.Registry(ls)
+	log.Info("flask: serving", slog.String("graft.mount", o.mount+"/"), slog.Bool("graft.go_routes", o.goRoutes))
+	return wsgi.Serve(context.Background(), ls, newHandler(app, cat, o, log, reg), app, o.ServeConfig(reg, log))
 }
 
 // product is one entry of products.json, the data Go and Python share.
@@ -211,7 +185,7 @@ func loadCatalog(path string) (*catalog, error) {
 // under o.mount, and a Go landing page at / when the app has a prefix.
 // With reg, request metrics go there.
 func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg *prometheus.Registry) http.Handler {
-	r := ops.NewRouter(log, reg)
+	r := o.NewRouter(log, reg)
 
 	shop := func(s *router.Router) {
 		if o.goRoutes {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -17,7 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
 )
 
@@ -33,8 +34,7 @@ func startShop(t *testing.T, mount string) (goSrv, pySrv *httptest.Server) {
 		t.Fatal(err)
 	}
 	log := opstest.Logger()
-	o := options{python: opstest.Python(t), workers: 2, threads: 1, mount: mount, goRoutes: true,
-		ops: ops.Flags{Preload: true}}
+	o := options{mount: mount, goRoutes: true, Flags: opstest.Flags(t)}
 	app, err := startApp(o, dir, log)
 	if err != nil {
 		t.Fatal(err)
@@ -220,8 +220,8 @@ func TestRootMount(t *testing.T) {
 
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil)
-	if err != nil || o.mount != "/shop" || !o.goRoutes || o.python != ops.DefaultPython() ||
-		!o.ops.Preload || o.ops.GracefulTimeout != 30*time.Second || o.ops.MetricsBind != "" {
+	if err != nil || o.mount != "/shop" || !o.goRoutes || o.Python != cli.DefaultPython() ||
+		!o.Preload || o.GracefulTimeout != 30*time.Second || o.MetricsBind != "" {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 	tests := []struct {
@@ -266,7 +266,7 @@ func TestStartAppHint(t *testing.T) {
 	// as a failure rather than a test timeout.
 	errc := make(chan error, 1)
 	go func() {
-		app, err := startApp(options{python: script, workers: 1, threads: 1, ops: ops.Flags{Preload: true}}, dir, opstest.Logger())
+		app, err := startApp(options{Flags: scriptFlags(t, script)}, dir, opstest.Logger())
 		if app != nil {
 			app.Shutdown(context.Background())
 		}
@@ -290,7 +290,7 @@ func TestMetrics(t *testing.T) {
 	cat.byID = map[int]product{1: cat.list[0]}
 	flask := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "flask") })
 	reg := prometheus.NewRegistry()
-	o := options{mount: "/shop", goRoutes: true}
+	o := options{mount: "/shop", goRoutes: true, Flags: opstest.Flags(t)}
 	srv := httptest.NewServer(newHandler(flask, cat, o, opstest.Logger(), reg))
 	defer srv.Close()
 	for _, path := range []string{"/shop/api/products/1", "/shop/api/products/1", "/shop/cart"} {
@@ -305,5 +305,31 @@ func TestMetrics(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("graft_http_requests_total: %v, want %v", got, want)
+	}
+}
+
+// scriptFlags are the test flags with one worker running interpreter py.
+func scriptFlags(t *testing.T, py string) cli.Flags {
+	f := opstest.Flags(t)
+	f.Python, f.Workers = py, 1
+	return f
+}
+
+// A port in use fails the command before Python starts (run returns at
+// once with the bind error; the metrics port likewise).
+func TestBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, args := range [][]string{
+		{"-bind", busy.Addr().String()},
+		{"-bind", "127.0.0.1:0", "-metrics-bind", busy.Addr().String()},
+	} {
+		err := run(append(args, "-python", "/nonexistent/python"))
+		if err == nil || !strings.Contains(err.Error(), "listen tcp "+busy.Addr().String()) {
+			t.Errorf("run(%q): %v; want the bind error", args, err)
+		}
 	}
 }

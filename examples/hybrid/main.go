@@ -1,9 +1,9 @@
 // Command hybrid is graft's main example: one Go server that answers some
 // routes natively in Go and passes everything else to a Python WSGI app.
 //
-//	hybrid [-bind 127.0.0.1:8000] [-python python3] [-chdir DIR]
-//	       [-workers N] [-threads N] [-mount PREFIX] [production flags]
-//	       [module:callable]
+//	hybrid [-bind 127.0.0.1:8000] [-python PATH] [-chdir DIR]
+//	       [-workers N] [-threads N] [-mount PREFIX] [server flags]
+//	       [module:callable] [flags]
 //
 // With no module:callable it serves a small standard-library WSGI app that
 // ships inside the binary, so it runs on any machine with python3. Go
@@ -11,26 +11,23 @@
 // GET /api/routes (the route inventory); every other request, including
 // other methods on those paths, reaches Python. -mount serves the Python
 // app under a prefix only (it then sees SCRIPT_NAME=PREFIX). Request ids
-// and access logs are on; logs go to stderr. The production flags are
-// those of wsgiserve (-preload, -max-requests, -max-rss, -reload,
-// -metrics-bind, ...); SIGHUP reloads the Python workers.
+// and access logs are on; logs go to stderr. The server flags are those of
+// wsgiserve (-timeout, -certfile, -keyfile, repeatable -bind, -preload,
+// -max-requests, -max-rss, -reload, -metrics-bind, ...; see hybrid -h);
+// SIGHUP reloads the Python workers.
 package main
 
 import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
-	"flag"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -42,52 +39,36 @@ import (
 //go:embed pyapp/legacy.py
 var pyapp embed.FS
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "hybrid:", err)
-		os.Exit(1)
-	}
-}
+const synopsis = "usage: hybrid [flags] [module:callable] [flags]\n\nServes Go routes under /api and a Python WSGI app (the bundled one by default) for the rest."
+
+func main() { cli.Main("hybrid", run) }
 
 // options are the command-line flags.
 type options struct {
-	bind, python, chdir, mount, app string
-	workers, threads                int
-	ops                             ops.Flags
+	mount, app string
+	cli.Flags
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("hybrid", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: hybrid [flags] [module:callable]\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.bind, "bind", "127.0.0.1:8000", "address to listen on")
-	fs.StringVar(&o.python, "python", "python3", "Python interpreter that runs the workers")
-	fs.StringVar(&o.chdir, "chdir", "", "directory of the Python app, prepended to sys.path")
-	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
-	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
+	fs := cli.NewFlagSet("hybrid")
+	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` of the Python app, first on sys.path"})
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
-	o.ops.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := cli.Parse(fs, synopsis, args)
+	if err != nil {
 		return o, err
 	}
-	if err := o.ops.Validate(); err != nil {
-		return o, err
-	}
-	switch fs.NArg() {
+	switch len(pos) {
 	case 0:
 	case 1:
-		o.app = fs.Arg(0)
+		o.app = pos[0]
 	default:
-		fs.Usage()
-		return o, errors.New("at most one module:callable argument")
+		return o, cli.Usagef("at most one module:callable argument, got %d", len(pos))
 	}
-	if err := ops.CheckPool(o.workers, o.threads, o.mount); err != nil {
+	if err := o.Check(); err != nil {
 		return o, err
 	}
-	return o, nil
+	return o, cli.CheckMount(o.mount)
 }
 
 func run(args []string) error {
@@ -97,40 +78,34 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
+	ls, err := o.Listen()
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	dir := o.Chdir
 	if o.app == "" {
 		// The bundled app: write it where the workers can import it.
-		dir, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-hybrid-")
+		tmp, cleanup, err := cli.Unpack(pyapp, "pyapp", "graft-hybrid-")
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		o.app, o.chdir = "legacy:app", dir
+		o.app, dir = "legacy:app", tmp
 	}
-	cfg := wsgi.Config{
-		App: o.app, Python: o.python, Dir: o.chdir,
-		Workers: o.workers, Threads: o.threads, Logger: log,
-	}
-	o.ops.Apply(&cfg)
-	app, err := wsgi.New(cfg)
+	app, err := wsgi.New(o.Config(o.app, dir, log))
 	if err != nil {
 		return err
 	}
-	reg := o.ops.Registry()
-	h := newHandler(app, o.mount, log, reg)
-
-	ln, err := net.Listen("tcp", o.bind)
-	if err != nil {
-		app.Shutdown(context.Background())
-		return err
-	}
-	log.Info("hybrid: listening", slog.String("url.full", "http://"+ln.Addr().String()+"/"), slog.String("graft.app", o.app))
-	return o.ops.Serve(h, ln, app, reg, log)
+	reg := cli.Registry(ls)
+	log.Info("hybrid: serving", slog.String("graft.app", o.app), slog.String("graft.mount", o.mount+"/"))
+	return wsgi.Serve(context.Background(), ls, newHandler(&o.Flags, app, o.mount, log, reg), app, o.ServeConfig(reg, log))
 }
 
 // newHandler builds the router: Go routes first, the Python app as the
 // fallback (or mounted under mount). With reg, request metrics go there.
-func newHandler(app http.Handler, mount string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
-	r := ops.NewRouter(log, reg)
+func newHandler(f *cli.Flags, app http.Handler, mount string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
+	r := f.NewRouter(log, reg)
 
 	r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"status": "ok"})

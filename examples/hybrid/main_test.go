@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -23,7 +24,8 @@ func startHybrid(t *testing.T, mount string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return opstest.Serve(t, app, newHandler(app, mount, log, nil))
+	f := opstest.Flags(t)
+	return opstest.Serve(t, app, newHandler(&f, app, mount, log, nil))
 }
 
 func TestHybrid(t *testing.T) {
@@ -124,9 +126,12 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{nil, false},
 		{[]string{"-mount", "/legacy", "app:app"}, false},
+		{[]string{"app:app", "-mount", "/legacy", "-timeout", "30"}, false},
+		{[]string{"app:app", "-timeout", "30x"}, true},
+		{[]string{"-chdir", "/nonexistent"}, true},
 		{[]string{"-mount", "legacy"}, true},
 		{[]string{"-mount", "/legacy/"}, true},
-		{[]string{"-workers", "0"}, true},
+		{[]string{"-workers", "-1"}, true},
 		{[]string{"a:b", "c:d"}, true},
 		{[]string{"-nope"}, true},
 	}
@@ -134,6 +139,25 @@ func TestParseFlags(t *testing.T) {
 		_, err := parseFlags(tc.args)
 		if (err != nil) != tc.wantErr {
 			t.Errorf("parseFlags(%q) error %v, want error %v", tc.args, err, tc.wantErr)
+		}
+	}
+}
+
+// A port in use fails the command before Python starts (run returns at
+// once with the bind error; the metrics port likewise).
+func TestBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, args := range [][]string{
+		{"-bind", busy.Addr().String()},
+		{"-bind", "127.0.0.1:0", "-metrics-bind", busy.Addr().String()},
+	} {
+		err := run(append(args, "-python", "/nonexistent/python"))
+		if err == nil || !strings.Contains(err.Error(), "listen tcp "+busy.Addr().String()) {
+			t.Errorf("run(%q): %v; want the bind error", args, err)
 		}
 	}
 }

@@ -1,87 +1,91 @@
 // Command wsgiserve serves any WSGI application on graft, with flags named
 // like gunicorn's:
 //
-//	wsgiserve [-bind 127.0.0.1:8000] [-workers N] [-threads N] [-python PATH]
-//	          [-chdir DIR] [-timeout 30s] [production flags] module:callable
+//	wsgiserve [flags] module:callable [flags]
 //
-// Production flags: -preload (default on), -max-requests N,
-// -max-requests-jitter N, -max-rss MIB, -max-lifetime DURATION,
-// -slow-request DURATION, -reload (development), -graceful-timeout
-// DURATION (default 30s), -metrics-bind ADDR (/metrics, /status, /healthz,
-// /readyz on a separate listener).
+// Flags may come before or after module:callable. Durations take plain
+// seconds (-timeout 30) or Go's form (-timeout 30s). The main ones:
 //
-// It logs to stderr, exits non-zero with the Python traceback when the app
-// cannot load, shuts down gracefully on SIGINT and SIGTERM, and reloads the
-// workers without dropping a request on SIGHUP.
+//	-bind ADDR              HOST:PORT or unix:/path/to.sock, repeatable (default 127.0.0.1:8000)
+//	-workers N -threads N   worker processes (default one per CPU) and threads in each
+//	-python PATH -chdir DIR the interpreter (default $GRAFT_PYTHON, else /usr/bin/python3) and the app's directory
+//	-timeout D              per request (default 30s); -start-timeout D, for a worker to import the app (60s)
+//	-certfile F -keyfile F  HTTPS, with HTTP/2, on every -bind
+//	-metrics-bind ADDR      /metrics, /status, /healthz, /readyz on a separate listener
+//	-graceful-timeout D     on SIGTERM/SIGINT (default 30s)
+//
+// and the production flags -preload (default on), -max-requests N,
+// -max-requests-jitter N, -max-rss MIB, -max-lifetime D, -slow-request D,
+// -reload (development), -limit-request-line N, -limit-request-fields N,
+// -limit-request-field-size N, -access-log=false, -access-log-verbose. Run
+// wsgiserve -h for all of them.
+//
+// Every listener is bound before Python starts, so a port in use fails at
+// once. Under systemd socket activation (LISTEN_FDS), the sockets systemd
+// passes replace -bind; one named "ops" is the operations listener. Each
+// request gets an X-Request-ID and an access-log line on stderr (off with
+// -access-log=false). wsgiserve exits non-zero with the Python traceback
+// when the app cannot load, shuts down gracefully on SIGINT and SIGTERM,
+// and reloads the workers without failing a request on SIGHUP.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"log/slog"
-	"net"
+	"net/http"
 	"os"
-	"time"
 
-	"github.com/graft-dev/graft/examples/internal/ops"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/wsgi"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "wsgiserve:", err)
-		os.Exit(1)
+const synopsis = "usage: wsgiserve [flags] module:callable [flags]\n\nServes the WSGI application module:callable (gunicorn's form) on graft."
+
+func main() { cli.Main("wsgiserve", run) }
+
+// parseFlags parses the command line: the flags and the one
+// module:callable.
+func parseFlags(args []string) (cli.Flags, string, error) {
+	var f cli.Flags
+	fs := cli.NewFlagSet("wsgiserve")
+	f.Register(fs, cli.Defaults{})
+	pos, err := cli.Parse(fs, synopsis, args)
+	if err != nil {
+		return f, "", err
 	}
+	if len(pos) != 1 {
+		return f, "", cli.Usagef("want one module:callable argument, got %d", len(pos))
+	}
+	return f, pos[0], f.Check()
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("wsgiserve", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: wsgiserve [flags] module:callable\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	bind := fs.String("bind", "127.0.0.1:8000", "address to listen on")
-	workers := fs.Int("workers", 0, "number of worker processes (0: one per CPU)")
-	threads := fs.Int("threads", 1, "threads per worker process")
-	python := fs.String("python", "python3", "Python interpreter that runs the workers")
-	chdir := fs.String("chdir", "", "directory to run the workers in, prepended to sys.path")
-	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout (e.g. 30s; 0 disables)")
-	var of ops.Flags
-	of.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	f, app, err := parseFlags(args)
+	if err != nil {
 		return err
-	}
-	if err := of.Validate(); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("want exactly one module:callable argument")
-	}
-	if *workers < 0 || *threads < 1 || *timeout < 0 {
-		return errors.New("-workers must be >= 0, -threads >= 1 and -timeout >= 0")
-	}
-	if *timeout == 0 {
-		*timeout = -1 // wsgi.Config: negative means no limit
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	cfg := wsgi.Config{
-		App: fs.Arg(0), Python: *python, Dir: *chdir,
-		Workers: *workers, Threads: *threads, Timeout: *timeout, Logger: log,
-	}
-	of.Apply(&cfg)
-	c, err := wsgi.New(cfg)
+	ls, err := f.Listen()
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *bind)
+	defer ls.Close()
+	c, err := wsgi.New(f.Config(app, f.Chdir, log))
 	if err != nil {
-		c.Shutdown(context.Background())
 		return err
 	}
-	log.Info("wsgiserve: listening", slog.String("url.full", "http://"+ln.Addr().String()+"/"), slog.String("graft.app", fs.Arg(0)))
-	return of.Serve(c, ln, c, nil, log)
+	reg := cli.Registry(ls)
+	return wsgi.Serve(context.Background(), ls, newHandler(&f, c, log, reg), c, f.ServeConfig(reg, log))
+}
+
+// newHandler puts the container behind the access log and request ids
+// (unless -access-log=false) and, with reg, request metrics.
+func newHandler(f *cli.Flags, c *wsgi.Container, log *slog.Logger, reg *prometheus.Registry) http.Handler {
+	r := f.NewRouter(log, reg)
+	r.Fallback(&fallback.Handler{App: c})
+	return r
 }

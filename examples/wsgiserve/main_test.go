@@ -63,7 +63,7 @@ func (l *lockedBuf) String() string {
 // served is a running wsgiserve.
 type served struct {
 	cmd     *exec.Cmd
-	url     string // the app
+	url     string // the app's first listener: http://, https:// or unix:
 	opsURL  string // the operations listener, if any
 	stderr  *lockedBuf
 	waited  chan struct{}
@@ -71,8 +71,8 @@ type served struct {
 }
 
 var (
-	listenRe = regexp.MustCompile(`msg="wsgiserve: listening" url.full=http://(\S+)/ `)
-	opsRe    = regexp.MustCompile(`msg="operations listener" url.full=(http://\S+)/status`)
+	listenRe = regexp.MustCompile(`msg=listening url=(\S+)`)
+	opsRe    = regexp.MustCompile(`msg="operations listener" url=(http://\S+)/status`)
 )
 
 // startServe runs wsgiserve with args and waits until it listens.
@@ -82,13 +82,20 @@ func startServe(t *testing.T, bin string, withOps bool, args ...string) *served 
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := []string{"-bind", "127.0.0.1:0", "-python", opstest.Python(t), "-chdir", td, "-graceful-timeout", "10s"}
+	// Flags before and after the app, as gunicorn takes them; a plain
+	// number of seconds.
+	all := []string{"-bind", "127.0.0.1:0", "-python", opstest.Python(t), "opsapp:app", "-chdir", td, "-graceful-timeout", "10"}
 	if withOps {
 		all = append(all, "-metrics-bind", "127.0.0.1:0")
 	}
 	all = append(all, args...)
-	all = append(all, "opsapp:app")
-	cmd := exec.Command(bin, all...)
+	return startCmd(t, exec.Command(bin, all...), withOps)
+}
+
+// startCmd starts cmd, a wsgiserve command, and waits until it listens
+// (and has its operations listener, with withOps).
+func startCmd(t *testing.T, cmd *exec.Cmd, withOps bool) *served {
+	t.Helper()
 	pr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +146,7 @@ func startServe(t *testing.T, bin string, withOps bool, args ...string) *served 
 	}
 	select {
 	case a := <-addrc:
-		s.url = "http://" + a
+		s.url = a
 	case <-s.waited:
 		t.Fatalf("wsgiserve exited before listening: %v\n%s", s.waitErr, s.stderr)
 	case <-timeout:

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// Defaults are what differs between the examples' flags.
+type Defaults struct {
+	// Workers is the -workers default; 0 means one per CPU.
+	Workers int
+	// ChdirUsage is the help text of -chdir, with `DIR` in backquotes.
+	ChdirUsage string
+}
+
+// Flags are the server flags of every example, named like gunicorn's.
+type Flags struct {
+	Binds             []string
+	Python            string
+	Chdir             string
+	Workers, Threads  int
+	Timeout           time.Duration
+	StartTimeout      time.Duration
+	GracefulTimeout   time.Duration
+	CertFile, KeyFile string
+	MetricsBind       string
+	Preload           bool
+	MaxRequests       int
+	MaxRequestsJitter int
+	MaxRSSMiB         int64
+	MaxLifetime       time.Duration
+	SlowRequest       time.Duration
+	Reload            bool
+	Limits            wsgi.RequestLimits
+	AccessLog         bool
+	AccessLogVerbose  bool
+}
+
+// Register defines the flags on fs.
+func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
+	ListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
+	fs.StringVar(&f.Python, "python", DefaultPython(), "`PATH` of the Python interpreter that runs the workers, such as a virtualenv's bin/python; the default is $GRAFT_PYTHON, else /usr/bin/python3 when it exists, else python3")
+	chdir := d.ChdirUsage
+	if chdir == "" {
+		chdir = "the workers' working `DIR`, first on sys.path"
+	}
+	fs.StringVar(&f.Chdir, "chdir", "", chdir)
+	workers := "number of Python worker processes"
+	if d.Workers == 0 {
+		workers += " (0: one per CPU)"
+	}
+	fs.IntVar(&f.Workers, "workers", d.Workers, workers)
+	fs.IntVar(&f.Threads, "threads", 1, "threads per worker process")
+	DurationVar(fs, &f.Timeout, "timeout", 30*time.Second, "per-request `TIMEOUT`: 504, the Python stacks logged, the worker replaced (0: none)")
+	DurationVar(fs, &f.StartTimeout, "start-timeout", 60*time.Second, "how long (`DURATION`) a worker may take to start and import the app")
+	DurationVar(fs, &f.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long (`DURATION`) in-flight requests may take to finish")
+	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate `FILE` (with its chain): serve HTTPS, with HTTP/2, on every -bind")
+	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
+	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
+	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
+	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
+	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
+	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
+	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this `DURATION` (0: never)")
+	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this `DURATION` (0: never)")
+	fs.BoolVar(&f.Reload, "reload", false, "development: reload the workers when a .py file changes")
+	fs.IntVar(&f.Limits.Line, "limit-request-line", 0, "largest request line in bytes (0: 4094)")
+	fs.IntVar(&f.Limits.Fields, "limit-request-fields", 0, "most header fields in a request (0: 100)")
+	fs.IntVar(&f.Limits.FieldSize, "limit-request-field-size", 0, "largest header field in bytes (0: 8190)")
+	fs.BoolVar(&f.AccessLog, "access-log", true, "log one line per request and give each an X-Request-ID (-access-log=false: neither)")
+	fs.BoolVar(&f.AccessLogVerbose, "access-log-verbose", false, "log every field of each request (URL, client, headers, bytes, user agent) in the access log")
+}
+
+// Check checks the flag values, and that -chdir is a directory, before
+// anything starts.
+func (f *Flags) Check() error {
+	var bad []string
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"-workers", int64(f.Workers)}, {"-max-requests", int64(f.MaxRequests)},
+		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB},
+		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
+		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-max-lifetime", int64(f.MaxLifetime)},
+		{"-slow-request", int64(f.SlowRequest)}, {"-limit-request-line", int64(f.Limits.Line)},
+		{"-limit-request-fields", int64(f.Limits.Fields)}, {"-limit-request-field-size", int64(f.Limits.FieldSize)},
+	} {
+		if n.v < 0 {
+			bad = append(bad, n.name)
+		}
+	}
+	if len(bad) > 0 {
+		return Usagef("%s must not be negative", strings.Join(bad, ", "))
+	}
+	if f.Threads < 1 {
+		return Usagef("-threads must be at least 1")
+	}
+	if (f.CertFile == "") != (f.KeyFile == "") {
+		return Usagef("-certfile and -keyfile go together")
+	}
+	for _, b := range f.Binds {
+		if b == "" {
+			return Usagef("-bind is empty")
+		}
+	}
+	return CheckDir(f.Chdir)
+}
+
+// CheckDir checks that dir, when not empty, is a directory the workers
+// can run in: "cannot chdir to DIR: ..." otherwise.
+func CheckDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot chdir to %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cannot chdir to %s: not a directory", dir)
+	}
+	return nil
+}
+
+// CheckMount checks a -mount flag: empty, or starting but not ending
+// with /.
+func CheckMount(mount string) error {
+	if mount != "" && (!strings.HasPrefix(mount, "/") || strings.HasSuffix(mount, "/")) {
+		return Usagef("-mount %q must start with / and not end with /", mount)
+	}
+	return nil
+}
+
+// Listen binds every listener of the flags: -bind (or systemd's sockets)
+// and -metrics-bind. Call it before starting Python, so that a busy port
+// fails at once.
+func (f *Flags) Listen() (*wsgi.Listeners, error) {
+	return wsgi.Listen(wsgi.ListenConfig{
+		Binds: f.Binds, OpsBind: f.MetricsBind, CertFile: f.CertFile, KeyFile: f.KeyFile,
+	})
+}
+
+// Config returns the container's configuration for app, with dir as its
+// directory (-chdir, or where the example unpacked its app).
+func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
+	timeout := f.Timeout
+	if timeout == 0 {
+		timeout = -1 // wsgi.Config: negative means no limit
+	}
+	return wsgi.Config{
+		App: app, Python: f.Python, Dir: dir,
+		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
+		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
+		MaxRSS: f.MaxRSSMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
+		AutoReload: f.Reload, Logger: log,
+	}
+}
+
+// Registry returns a new registry for the metrics of the operations
+// listener, or nil when ls has none.
+func Registry(ls *wsgi.Listeners) *prometheus.Registry {
+	if ls.Ops == nil {
+		return nil
+	}
+	return prometheus.NewRegistry()
+}
+
+// ServeConfig returns the serve loop's configuration: reg (from Registry)
+// is served on the operations listener.
+func (f *Flags) ServeConfig(reg *prometheus.Registry, log *slog.Logger) wsgi.ServeConfig {
+	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, Limits: f.Limits, Registry: reg, Logger: log}
+}

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NewFlagSet returns a flag set that reports its errors instead of
+// printing them with the whole usage: [Parse] and [Main] do the printing.
+func NewFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// HelpError is returned by [Parse] for -h, -help or --help: Usage is the
+// text to print. It matches flag.ErrHelp with errors.Is.
+type HelpError struct{ Usage string }
+
+func (e *HelpError) Error() string { return "help requested" }
+
+// Unwrap returns flag.ErrHelp.
+func (e *HelpError) Unwrap() error { return flag.ErrHelp }
+
+// UsageError is a command-line mistake: [Main] prints it with a pointer to
+// -h, not the whole usage, and exits 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the mistake.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a *UsageError.
+func Usagef(format string, args ...any) error {
+	return &UsageError{fmt.Errorf(format, args...)}
+}
+
+// Parse parses args into fs, with flags allowed before and after the
+// positional arguments (gunicorn's "app:app -w 2" as well as "-w 2
+// app:app"), and returns the positional ones. "--" ends the flags. For -h
+// it returns a *HelpError whose usage starts with synopsis; a bad flag or
+// value is a *UsageError naming it.
+func Parse(fs *flag.FlagSet, synopsis string, args []string) ([]string, error) {
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "%s\n\nFlags may come before or after the arguments. Durations are seconds (30, 2.5)\nor Go durations (30s, 1m30s, 500ms).\n\nflags:\n", strings.TrimRight(synopsis, "\n"))
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+			return nil, &HelpError{Usage: b.String()}
+		}
+		if err != nil {
+			return nil, &UsageError{err}
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// Main runs a command: run gets the arguments and returns its error.
+// Usage goes to stdout with exit status 0 for -h; a *UsageError is printed
+// with a pointer to -h and exits 2; another error exits 1.
+func Main(name string, run func(args []string) error) {
+	os.Exit(exitCode(name, run(os.Args[1:]), os.Stdout, os.Stderr))
+}
+
+// exitCode prints err as Main does and returns the exit status.
+func exitCode(name string, err error, stdout, stderr io.Writer) int {
+	var help *HelpError
+	var usage *UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &help):
+		io.WriteString(stdout, help.Usage)
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s -h' for the flags.\n", name, err, name)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+}
+
+// durationValue is a duration flag in plain seconds ("30", "0.5",
+// gunicorn's form) or Go's form ("30s", "1m30s").
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// ParseDuration parses plain seconds ("30", "2.5") or a Go duration
+// ("30s", "1m30s", "500ms").
+func ParseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXpPnN_") {
+		if f > float64(1<<63-1)/float64(time.Second) || f < -float64(1<<63-1)/float64(time.Second) {
+			return 0, errors.New("out of range")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)")
+	}
+	return d, nil
+}
+
+// DurationVar defines a duration flag that takes plain seconds or Go's
+// form (the usage header of Parse says so).
+func DurationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
+}
+
+// listValue is a repeatable string flag; the first Set replaces the
+// default.
+type listValue struct {
+	p   *[]string
+	set bool
+}
+
+func (l *listValue) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ", ")
+}
+
+func (l *listValue) Set(s string) error {
+	if !l.set {
+		*l.p, l.set = nil, true
+	}
+	*l.p = append(*l.p, s)
+	return nil
+}
+
+// ListVar defines a repeatable string flag with a default.
+func ListVar(fs *flag.FlagSet, p *[]string, name string, value []string, usage string) {
+	*p = value
+	fs.Var(&listValue{p: p}, name, usage)
+}

@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// parse parses args as an example with the server flags and one optional
+// positional argument would.
+func parse(args []string) (Flags, []string, error) {
+	var f Flags
+	fs := NewFlagSet("test")
+	f.Register(fs, Defaults{Workers: 2})
+	pos, err := Parse(fs, "usage: test [flags] module:callable", args)
+	if err == nil {
+		err = f.Check()
+	}
+	return f, pos, err
+}
+
+func TestParse(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(f Flags, pos []string) bool
+		wantErr string // substring; "" for success
+	}{
+		{"defaults", nil, func(f Flags, pos []string) bool {
+			return len(pos) == 0 && reflect.DeepEqual(f.Binds, []string{wsgi.DefaultBind}) && f.Workers == 2 &&
+				f.Threads == 1 && f.Timeout == 30*time.Second && f.StartTimeout == 60*time.Second &&
+				f.GracefulTimeout == 30*time.Second && f.Preload && f.AccessLog && !f.AccessLogVerbose &&
+				f.Python == DefaultPython() && f.Limits == wsgi.RequestLimits{}
+		}, ""},
+		{"flags after the positional", []string{"app:app", "-workers", "3", "-timeout", "5"}, func(f Flags, pos []string) bool {
+			return reflect.DeepEqual(pos, []string{"app:app"}) && f.Workers == 3 && f.Timeout == 5*time.Second
+		}, ""},
+		{"flags around the positional", []string{"-threads", "4", "app:app", "-preload=false"}, func(f Flags, pos []string) bool {
+			return reflect.DeepEqual(pos, []string{"app:app"}) && f.Threads == 4 && !f.Preload
+		}, ""},
+		{"double dash ends the flags", []string{"-workers", "1", "--", "-app"}, func(f Flags, pos []string) bool {
+			return reflect.DeepEqual(pos, []string{"-app"}) && f.Workers == 1
+		}, ""},
+		{"plain seconds", []string{"-timeout", "30", "-graceful-timeout", "2.5", "-start-timeout", "90", "-slow-request", "0.25"}, func(f Flags, _ []string) bool {
+			return f.Timeout == 30*time.Second && f.GracefulTimeout == 2500*time.Millisecond &&
+				f.StartTimeout == 90*time.Second && f.SlowRequest == 250*time.Millisecond
+		}, ""},
+		{"go durations", []string{"-timeout", "1m30s", "-max-lifetime", "1h", "-graceful-timeout=500ms"}, func(f Flags, _ []string) bool {
+			return f.Timeout == 90*time.Second && f.MaxLifetime == time.Hour && f.GracefulTimeout == 500*time.Millisecond
+		}, ""},
+		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
+			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
+		}, ""},
+		{"several binds", []string{"-bind", "0.0.0.0:80", "-bind", "unix:/run/app.sock"}, func(f Flags, _ []string) bool {
+			return reflect.DeepEqual(f.Binds, []string{"0.0.0.0:80", "unix:/run/app.sock"})
+		}, ""},
+		{"tls and limits", []string{"-certfile", "c.pem", "-keyfile", "k.pem", "-limit-request-line", "8190", "-limit-request-fields", "50", "-limit-request-field-size", "1000"}, func(f Flags, _ []string) bool {
+			return f.CertFile == "c.pem" && f.KeyFile == "k.pem" && f.Limits == wsgi.RequestLimits{Line: 8190, Fields: 50, FieldSize: 1000} &&
+				f.ServeConfig(nil, nil).Limits == f.Limits
+		}, ""},
+		{"chdir", []string{"-chdir", dir}, func(f Flags, _ []string) bool { return f.Chdir == dir }, ""},
+		{"bad duration", []string{"-timeout", "soon"}, nil, `invalid value "soon" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)`},
+		{"bad duration after the positional", []string{"app:app", "-graceful-timeout", "1x"}, nil, `for flag -graceful-timeout`},
+		{"bad int", []string{"-workers", "two"}, nil, `invalid value "two" for flag -workers`},
+		{"unknown flag", []string{"-worker", "2"}, nil, "flag provided but not defined: -worker"},
+		{"missing value", []string{"app:app", "-timeout"}, nil, "flag needs an argument: -timeout"},
+		{"negative", []string{"-timeout", "-1", "-max-requests", "-5"}, nil, "-max-requests, -timeout must not be negative"},
+		{"no threads", []string{"-threads", "0"}, nil, "-threads must be at least 1"},
+		{"cert without key", []string{"-certfile", "c.pem"}, nil, "-certfile and -keyfile go together"},
+		{"missing chdir", []string{"-chdir", "/nonexistent/app"}, nil, "cannot chdir to /nonexistent/app: no such file or directory"},
+		{"chdir to a file", []string{"-chdir", file}, nil, "cannot chdir to " + file + ": not a directory"},
+		{"empty bind", []string{"-bind", ""}, nil, "-bind is empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, pos, err := parse(tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parse(%q): error %v; want %q", tc.args, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse(%q): %v", tc.args, err)
+			}
+			if !tc.check(f, pos) {
+				t.Errorf("parse(%q): %+v, positional %q", tc.args, f, pos)
+			}
+		})
+	}
+}
+
+// -h, -help and --help print the usage on stdout and exit 0; a mistake
+// prints one line naming it and exits 2, not the usage.
+func TestMainExitCodes(t *testing.T) {
+	tests := []struct {
+		args               []string
+		code               int
+		stdout, stderr     string // substrings
+		notStdout, notErrs string
+	}{
+		{[]string{"-h"}, 0, "usage: test [flags] module:callable\n\nFlags may come before", "", "", ""},
+		{[]string{"--help"}, 0, "-timeout TIMEOUT", "", "", ""},
+		{[]string{"app:app", "-help"}, 0, "-limit-request-field-size", "", "", ""},
+		{[]string{"-timeout", "x"}, 2, "", "test: invalid value \"x\" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)\nRun 'test -h' for the flags.\n", "", "-access-log"},
+		{[]string{"-chdir", "/nonexistent"}, 1, "", "test: cannot chdir to /nonexistent: no such file or directory\n", "", "flags"},
+		{nil, 0, "", "", "usage", ""},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, _, err := parse(tc.args)
+			var stdout, stderr bytes.Buffer
+			code := exitCode("test", err, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) ||
+				(tc.notStdout != "" && strings.Contains(stdout.String(), tc.notStdout)) ||
+				(tc.notErrs != "" && strings.Contains(stderr.String(), tc.notErrs)) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+					code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+			}
+			if tc.code == 0 && tc.stdout != "" && !errors.Is(err, flag.ErrHelp) {
+				t.Errorf("error %v is not flag.ErrHelp", err)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30", 30 * time.Second, true}, {"0", 0, true}, {"0.5", 500 * time.Millisecond, true},
+		{"30s", 30 * time.Second, true}, {"1m30s", 90 * time.Second, true}, {"250ms", 250 * time.Millisecond, true},
+		{"-1", -time.Second, true}, {"", 0, false}, {"NaN", 0, false}, {"inf", 0, false}, {"0x10", 0, false},
+		{"1e300", 0, false}, {"thirty", 0, false}, {"30 s", 0, false},
+	} {
+		got, err := ParseDuration(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v (ok %v)", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestDefaultPython(t *testing.T) {
+	t.Setenv("GRAFT_PYTHON", "/opt/venv/bin/python")
+	if got := DefaultPython(); got != "/opt/venv/bin/python" {
+		t.Errorf("DefaultPython with GRAFT_PYTHON: %q", got)
+	}
+	t.Setenv("GRAFT_PYTHON", "")
+	want := "python3"
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		want = "/usr/bin/python3"
+	}
+	if got := DefaultPython(); got != want {
+		t.Errorf("DefaultPython: %q; want %q", got, want)
+	}
+}
+
+// The default access line stays short; -access-log-verbose logs every
+// field.
+func TestAccessLogOptions(t *testing.T) {
+	if o := AccessLogOptions(true); o.Schema.RequestUserAgent == "" {
+		t.Error("verbose access log without the user agent")
+	}
+	o := AccessLogOptions(false)
+	if o.Schema.RequestUserAgent != "" || o.Schema.RequestURL != "" || o.Schema.RequestRemoteIP == "" || len(o.LogRequestHeaders) != 0 {
+		t.Errorf("concise access log options: %+v", o.Schema)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"GET /x => HTTP 200 (2.262375ms)", "GET /x => HTTP 200 (2.26ms)"},
+		{"GET /x => HTTP 200 (436.19µs)", "GET /x => HTTP 200 (436µs)"},
+		{"GET /x => HTTP 200 (25.648µs)", "GET /x => HTTP 200 (25.6µs)"},
+		{"GET /x => HTTP 200 (1m2.345678s)", "GET /x => HTTP 200 (1m2.3s)"},
+		{"GET /x (y) => HTTP 200 (999ns)", "GET /x (y) => HTTP 200 (999ns)"},
+		{"GET /x => HTTP 200", "GET /x => HTTP 200"},
+		{"GET /x => HTTP 200 (soon)", "GET /x => HTTP 200 (soon)"},
+	} {
+		if got := shortDuration(tc.in); got != tc.want {
+			t.Errorf("shortDuration(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package main
+
+// Command-line tests of the wsgiserve binary: usage and mistakes, binding
+// before Python starts, several binds with a Unix socket, TLS with HTTP/2,
+// systemd socket activation and the access log.
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/graft-dev/graft/examples/internal/opstest"
+)
+
+// markerApp writes an app whose import creates the file "imported" next
+// to it, and returns its directory: a test sees whether Python started.
+func markerApp(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := "import os\nopen(os.path.join(os.path.dirname(__file__), 'imported'), 'w').close()\n" +
+		"def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n"
+	if err := os.WriteFile(filepath.Join(dir, "marker.py"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestCommandLine runs wsgiserve with command lines that must end before
+// any worker starts: help, mistakes, a directory or a port that cannot be
+// used.
+func TestCommandLine(t *testing.T) {
+	bin := buildServe(t)
+	py := opstest.Python(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string   // substring
+		stderr []string // substrings
+	}{
+		{"-h", []string{"-h"}, 0, "usage: wsgiserve [flags] module:callable [flags]", nil},
+		{"--help after the app", []string{"marker:app", "--help"}, 0, "-start-timeout DURATION", nil},
+		{"bad duration", []string{"marker:app", "-timeout", "soon"}, 2, "",
+			[]string{"wsgiserve: invalid value \"soon\" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)\nRun 'wsgiserve -h' for the flags.\n"}},
+		{"unknown flag", []string{"-wokers", "2", "marker:app"}, 2, "", []string{"flag provided but not defined: -wokers"}},
+		{"no app", nil, 2, "", []string{"want one module:callable argument, got 0"}},
+		{"missing chdir", []string{"-chdir", "/nonexistent/app", "marker:app"}, 1, "",
+			[]string{"wsgiserve: cannot chdir to /nonexistent/app: no such file or directory\n"}},
+		{"busy port", []string{"-bind", busy.Addr().String(), "marker:app"}, 1, "",
+			[]string{"listen tcp " + busy.Addr().String(), "address already in use"}},
+		{"busy second port", []string{"-bind", "127.0.0.1:0", "-bind", busy.Addr().String(), "marker:app"}, 1, "",
+			[]string{"address already in use"}},
+		{"busy metrics port", []string{"-metrics-bind", busy.Addr().String(), "-bind", "127.0.0.1:0", "marker:app"}, 1, "",
+			[]string{"wsgiserve: wsgi: operations listener: listen tcp " + busy.Addr().String()}},
+		{"missing certificate", []string{"-bind", "127.0.0.1:0", "-certfile", "/nonexistent.pem", "-keyfile", "/nonexistent.key", "marker:app"}, 1, "",
+			[]string{"certificate: open /nonexistent.pem"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := markerApp(t)
+			args := tc.args
+			if tc.name != "missing chdir" {
+				args = append([]string{"-chdir", dir}, args...)
+			}
+			cmd := exec.Command(bin, append([]string{"-python", py}, args...)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) {
+				t.Errorf("exit %d, stdout %q; want exit %d, stdout with %q", code, stdout.String(), tc.code, tc.stdout)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr %q; want %q", stderr.String(), want)
+				}
+			}
+			if code != 0 && strings.Contains(stderr.String(), "-access-log") {
+				t.Errorf("a mistake dumps the usage:\n%s", stderr.String())
+			}
+			if strings.Contains(stderr.String(), "listening") {
+				t.Errorf("logged listening:\n%s", stderr.String())
+			}
+			if _, err := os.Stat(filepath.Join(dir, "imported")); err == nil {
+				t.Errorf("Python imported the app before the command line failed")
+			}
+		})
+	}
+}
+
+// get does GET url with client and returns the status, X-Request-ID and
+// body.
+func get(t *testing.T, client *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Errorf("GET %s: %s %q", url, resp.Status, b)
+	}
+	return resp, string(b)
+}
+
+// unixClient talks HTTP over the Unix socket at path.
+func unixClient(path string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		},
+	}}
+}
+
+// Several -bind flags, one a Unix socket: the app answers on each.
+func TestSeveralBinds(t *testing.T) {
+	bin := buildServe(t)
+	sock := filepath.Join(t.TempDir(), "wsgiserve.sock")
+	s := startServe(t, bin, false, "-workers", "1", "-bind", "unix:"+sock)
+	if _, body := get(t, http.DefaultClient, s.url+"/pid"); !strings.HasPrefix(body, "v1 ") {
+		t.Errorf("TCP: %q", body)
+	}
+	if _, body := get(t, unixClient(sock), "http://wsgiserve/pid"); !strings.HasPrefix(body, "v1 ") {
+		t.Errorf("unix socket: %q", body)
+	}
+	if !strings.Contains(s.stderr.String(), "msg=listening url=unix:"+sock) {
+		t.Errorf("no listening line for the socket:\n%s", s.stderr)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket %v, %v; want mode 0660", fi, err)
+	}
+}
+
+// -certfile and -keyfile: HTTPS, with HTTP/2 negotiated.
+func TestTLS(t *testing.T) {
+	bin := buildServe(t)
+	certFile, keyFile, pool := opstest.WriteCert(t, t.TempDir())
+	s := startServe(t, bin, false, "-workers", "1", "-certfile", certFile, "-keyfile", keyFile)
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("listening on %s; want https://", s.url)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	resp, body := get(t, client, s.url+"/pid")
+	if resp.Proto != "HTTP/2.0" || !strings.HasPrefix(body, "v1 ") {
+		t.Errorf("%s %q; want HTTP/2.0 and the app's answer", resp.Proto, body)
+	}
+}
+
+// systemd socket activation: wsgiserve started with the listener as
+// descriptor 3, LISTEN_FDS=1 and LISTEN_PID its own pid (the shell sets
+// LISTEN_PID=$$, then execs it) serves on that socket, not on -bind.
+func TestSocketActivation(t *testing.T) {
+	bin := buildServe(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, _ := filepath.Abs("../../wsgi/testdata")
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin,
+		"-python", opstest.Python(t), "-chdir", td, "-workers", "1", "-bind", "127.0.0.1:0", "opsapp:app")
+	cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
+	cmd.ExtraFiles = []*os.File{f}
+	s := startCmd(t, cmd, false)
+	f.Close()
+	ln.Close() // only wsgiserve's copy is left
+	if want := "http://" + ln.Addr().String(); s.url != want {
+		t.Errorf("listening on %s; want the passed socket %s", s.url, want)
+	}
+	if _, body := get(t, http.DefaultClient, "http://"+ln.Addr().String()+"/pid"); !strings.HasPrefix(body, "v1 ") {
+		t.Errorf("answer %q on the passed socket", body)
+	}
+}
+
+// The access log: one short line per request with its id, on by default;
+// -access-log-verbose adds fields; -access-log=false turns off the log and
+// the ids.
+func TestAccessLog(t *testing.T) {
+	bin := buildServe(t)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    bool // an access line and an X-Request-ID
+		verbose bool
+	}{
+		{"default", nil, true, false},
+		{"verbose", []string{"-access-log-verbose"}, true, true},
+		{"off", []string{"-access-log=false"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServe(t, bin, false, append([]string{"-workers", "1"}, tc.args...)...)
+			req, _ := http.NewRequest("GET", s.url+"/pid?q=1", nil)
+			req.Header.Set("User-Agent", "graft-test-agent")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			id := resp.Header.Get("X-Request-Id")
+			if (id != "") != tc.want {
+				t.Fatalf("X-Request-ID %q; want one: %v", id, tc.want)
+			}
+			var line string
+			waitLine := func() bool {
+				for _, l := range strings.Split(s.stderr.String(), "\n") {
+					if strings.Contains(l, `msg="GET /pid?q=1 => HTTP 200`) {
+						line = l
+						return true
+					}
+				}
+				return false
+			}
+			if !tc.want {
+				// Once wsgiserve has exited, its stderr is all read.
+				s.cmd.Process.Signal(syscall.SIGTERM)
+				<-s.waited
+				if waitLine() {
+					t.Errorf("access line with -access-log=false: %s", line)
+				}
+				return
+			}
+			opstest.WaitFor(t, "the access line", waitLine)
+			if !strings.Contains(line, "request.id="+id) || !strings.Contains(line, "graft.target=wsgi") {
+				t.Errorf("access line without the request id %s or the target: %s", id, line)
+			}
+			if tc.verbose != strings.Contains(line, "graft-test-agent") {
+				t.Errorf("user agent in the access line: %v; want %v: %s", !tc.verbose, tc.verbose, line)
+			}
+			if !tc.verbose && len(line) > 200 {
+				t.Errorf("access line of %d characters; want at most 200: %s", len(line), line)
+			}
+		})
+	}
+}

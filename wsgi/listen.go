@@ -1,0 +1,271 @@
+package wsgi
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// DefaultBind is the address [Listen] binds when it is given none.
+const DefaultBind = "127.0.0.1:8000"
+
+// ListenConfig says where a server listens. The zero value listens on
+// [DefaultBind] over plain HTTP, or on the sockets systemd passed.
+type ListenConfig struct {
+	// Binds lists the addresses to serve the application on, like
+	// gunicorn's --bind: "host:port" for TCP (":8000" is every interface,
+	// "[::1]:8000" an IPv6 address) and "unix:/path/to.sock" for a Unix
+	// socket, as a reverse proxy on the same host uses. [DefaultBind] when
+	// empty. Ignored when systemd passes sockets (see Listen).
+	Binds []string
+
+	// OpsBind is the address of the operations listener, which [Serve]
+	// gives the container's metrics, status page and probes
+	// ([Container.OpsHandler]): keep it where only operators reach it, such
+	// as "127.0.0.1:9100". Same forms as Binds; no operations listener when
+	// empty.
+	OpsBind string
+
+	// CertFile and KeyFile are PEM files of a certificate (with its chain)
+	// and its key: with them, every listener of Binds serves HTTPS (HTTP/2
+	// and HTTP/1.1). Both or neither. The operations listener stays plain
+	// HTTP. [Listeners.ReloadCertificate] (SIGHUP under [Serve]) reads them
+	// again.
+	CertFile, KeyFile string
+
+	// SocketMode is the permission bits of the Unix sockets Listen creates:
+	// 0660 when 0, so that the service's user and group may connect (put
+	// the reverse proxy's user in that group, or use 0666).
+	SocketMode fs.FileMode
+
+	// NoSocketActivation ignores sockets passed by systemd.
+	NoSocketActivation bool
+}
+
+// Listeners are a server's open sockets. [Listen] opens them before the
+// container starts its workers, so that a busy port fails at once; [Serve]
+// serves on them and closes them. The fields may also be filled by hand.
+type Listeners struct {
+	// Main are the listeners of the application.
+	Main []net.Listener
+	// Ops is the operations listener, or nil.
+	Ops net.Listener
+	// TLS, when not nil, makes Serve speak TLS on every Main listener
+	// (with its Certificates or GetCertificate).
+	TLS *tls.Config
+
+	cert *certFiles // the certificate Listen loaded, if any
+}
+
+// ReloadCertificate reads the certificate and key files given to [Listen]
+// again, for a renewed certificate: new TLS handshakes use it, and if it
+// does not load, the current one stays and the error says why. [Serve]
+// calls it on SIGHUP. It does nothing for a TLS config set by hand.
+func (ls *Listeners) ReloadCertificate() error {
+	if ls.cert == nil {
+		return nil
+	}
+	return ls.cert.load()
+}
+
+// certFiles is a certificate and key read from files, replaceable while
+// handshakes read it.
+type certFiles struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+func (c *certFiles) load() error {
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("wsgi: certificate: %w", err)
+	}
+	c.cur.Store(&cert)
+	return nil
+}
+
+func (c *certFiles) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return c.cur.Load(), nil
+}
+
+// Close closes every listener, for a program that stops before [Serve]
+// (for example because [New] failed). Closing listeners that Serve already
+// closed is harmless.
+func (ls *Listeners) Close() error {
+	var errs []error
+	for _, ln := range ls.all() {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (ls *Listeners) all() []net.Listener {
+	all := append([]net.Listener(nil), ls.Main...)
+	if ls.Ops != nil {
+		all = append(all, ls.Ops)
+	}
+	return all
+}
+
+// Listen opens the listeners of cfg, or returns an error naming the
+// address that could not be bound, having closed the others. Call it
+// before [New], so that a port in use fails in milliseconds rather than
+// after the app's import, and pass its result to [Serve].
+//
+// Socket activation: when systemd started the process with sockets
+// (LISTEN_PID is this process and LISTEN_FDS > 0), Listen uses them
+// instead of Binds, in order, and removes the LISTEN_* variables from the
+// environment so that no child sees them. A socket named "ops" in
+// LISTEN_FDNAMES (FileDescriptorName=ops in the .socket unit) is the
+// operations listener, in place of OpsBind.
+func Listen(cfg ListenConfig) (*Listeners, error) {
+	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+		return nil, errors.New("wsgi: listen: a certificate needs both CertFile and KeyFile")
+	}
+	if cfg.SocketMode == 0 {
+		cfg.SocketMode = 0o660
+	}
+	ls := &Listeners{}
+	if cfg.CertFile != "" {
+		ls.cert = &certFiles{certFile: cfg.CertFile, keyFile: cfg.KeyFile}
+		if err := ls.cert.load(); err != nil {
+			return nil, err
+		}
+		ls.TLS = &tls.Config{GetCertificate: ls.cert.get, MinVersion: tls.VersionTLS12}
+	}
+	if !cfg.NoSocketActivation {
+		main, ops, err := activated()
+		if err != nil {
+			return nil, err
+		}
+		ls.Main, ls.Ops = main, ops
+	}
+	fail := func(err error) (*Listeners, error) {
+		ls.Close()
+		return nil, err
+	}
+	if len(ls.Main) == 0 {
+		binds := cfg.Binds
+		if len(binds) == 0 {
+			binds = []string{DefaultBind}
+		}
+		for _, b := range binds {
+			ln, err := listen(b, cfg.SocketMode)
+			if err != nil {
+				return fail(fmt.Errorf("wsgi: %w", err))
+			}
+			ls.Main = append(ls.Main, ln)
+		}
+	}
+	if ls.Ops == nil && cfg.OpsBind != "" {
+		ln, err := listen(cfg.OpsBind, cfg.SocketMode)
+		if err != nil {
+			return fail(fmt.Errorf("wsgi: operations listener: %w", err))
+		}
+		ls.Ops = ln
+	}
+	return ls, nil
+}
+
+// listen binds one address: "unix:PATH" or a TCP "host:port".
+func listen(addr string, mode fs.FileMode) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return listenUnix(path, mode)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("bind %q: want host:port or unix:/path/to.sock", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return ln, nil
+}
+
+// listenUnix binds a Unix socket at path, removing a stale socket file
+// that no server answers on, and sets its permissions to mode.
+func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
+	if path == "" {
+		return nil, errors.New("bind \"unix:\": want unix:/path/to.sock")
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("bind unix:%s: the file exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("bind unix:%s: another server is listening on it", path)
+		}
+		// Left by a server that died: nobody answers on it.
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("bind unix:%s: removing the stale socket: %w", path, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("bind unix:%s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// listenFDsStart is the first descriptor systemd passes (SD_LISTEN_FDS_START).
+const listenFDsStart = 3
+
+// activated returns the listening sockets systemd passed to this process,
+// if any: the one named "ops" apart. It unsets the LISTEN_* variables.
+func activated() (main []net.Listener, ops net.Listener, err error) {
+	pid, fds, names := os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES")
+	if pid == "" || fds == "" || pid != strconv.Itoa(os.Getpid()) {
+		return nil, nil, nil
+	}
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_FDNAMES")
+	n, err := strconv.Atoi(fds)
+	if err != nil || n < 0 || n > 1024 {
+		return nil, nil, fmt.Errorf("wsgi: socket activation: LISTEN_FDS=%q is not a count of sockets", fds)
+	}
+	var nameList []string
+	if names != "" {
+		nameList = strings.Split(names, ":")
+	}
+	var all []net.Listener
+	for i := range n {
+		fd := listenFDsStart + i
+		name := "LISTEN_FD_" + strconv.Itoa(fd)
+		if i < len(nameList) && nameList[i] != "" {
+			name = nameList[i]
+		}
+		syscall.CloseOnExec(fd)
+		f := os.NewFile(uintptr(fd), name)
+		ln, err := net.FileListener(f)
+		f.Close() // FileListener has its own copy
+		if err != nil {
+			for _, l := range all {
+				l.Close()
+			}
+			return nil, nil, fmt.Errorf("wsgi: socket activation: descriptor %d (%s) is not a listening stream socket: %w", fd, name, err)
+		}
+		all = append(all, ln)
+		if name == "ops" && ops == nil {
+			ops = ln
+		} else {
+			main = append(main, ln)
+		}
+	}
+	return main, ops, nil
+}

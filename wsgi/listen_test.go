@@ -1,0 +1,453 @@
+package wsgi
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestListenBinds(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	notSock := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notSock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     ListenConfig
+		wantErr string // "" for success
+	}{
+		{"default", ListenConfig{Binds: []string{"127.0.0.1:0"}}, ""},
+		{"several", ListenConfig{Binds: []string{"127.0.0.1:0", "127.0.0.1:0", "unix:" + filepath.Join(t.TempDir(), "s.sock")}}, ""},
+		{"busy port", ListenConfig{Binds: []string{busy.Addr().String()}}, "address already in use"},
+		{"busy second bind", ListenConfig{Binds: []string{"127.0.0.1:0", busy.Addr().String()}}, busy.Addr().String()},
+		{"busy ops port", ListenConfig{Binds: []string{"127.0.0.1:0"}, OpsBind: busy.Addr().String()}, "wsgi: operations listener: listen tcp " + busy.Addr().String()},
+		{"no port", ListenConfig{Binds: []string{"localhost"}}, `wsgi: bind "localhost": want host:port or unix:/path/to.sock`},
+		{"empty unix", ListenConfig{Binds: []string{"unix:"}}, "want unix:/path/to.sock"},
+		{"unix over a file", ListenConfig{Binds: []string{"unix:" + notSock}}, "exists and is not a socket"},
+		{"unix in a missing dir", ListenConfig{Binds: []string{"unix:/nonexistent/dir/s.sock"}}, "no such file or directory"},
+		{"cert without key", ListenConfig{CertFile: "cert.pem"}, "needs both CertFile and KeyFile"},
+		{"missing cert", ListenConfig{CertFile: "/nonexistent.pem", KeyFile: "/nonexistent.key"}, "wsgi: certificate: open /nonexistent.pem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ls, err := Listen(tc.cfg)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Listen: %v", err)
+				}
+				if len(ls.Main) != len(tc.cfg.Binds) {
+					t.Errorf("%d listeners for %d binds", len(ls.Main), len(tc.cfg.Binds))
+				}
+				if err := ls.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				ls.Close()
+				t.Fatalf("Listen(%+v): no error; want %q", tc.cfg, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Listen error %q; want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A failed bind closes the listeners already open: the address is free
+// again at once.
+func TestListenFailureClosesTheOthers(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	if _, err := Listen(ListenConfig{Binds: []string{"unix:" + sock}, OpsBind: busy.Addr().String()}); err == nil {
+		t.Fatal("Listen with a busy OpsBind: no error")
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unix socket of a failed Listen is left: %v", err)
+	}
+}
+
+func TestListenUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "graft.sock")
+
+	// A stale socket file, left by a server that died, is replaced.
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("no stale socket to test with: %v", err)
+	}
+
+	ls, err := Listen(ListenConfig{Binds: []string{"unix:" + sock}})
+	if err != nil {
+		t.Fatalf("Listen over a stale socket: %v", err)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode %v; want 0660", fi.Mode().Perm())
+	}
+	// A live one is not taken over.
+	if ls2, err := Listen(ListenConfig{Binds: []string{"unix:" + sock}}); err == nil {
+		ls2.Close()
+		t.Error("Listen on a socket another server listens on: no error")
+	} else if !strings.Contains(err.Error(), "another server is listening on it") {
+		t.Errorf("Listen on a live socket: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &logBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ls, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "%s %s %s", r.Proto, r.Host, r.RemoteAddr)
+		}), nil, ServeConfig{NoSignals: true, Logger: slogNew(logs)})
+	}()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	resp, err := client.Get("http://graft/")
+	if err != nil {
+		t.Fatalf("GET over the unix socket: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(b), "HTTP/1.1 graft") {
+		t.Errorf("answer %q over the unix socket", b)
+	}
+	if !strings.Contains(logs.String(), "url=unix:"+sock) {
+		t.Errorf("no listening line with the socket's path:\n%s", logs)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the socket file is left after Serve returned: %v", err)
+	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and localhost
+// and its key into dir, with the given serial number, and returns their
+// paths and a pool trusting it.
+func writeCert(t testing.TB, dir string, serial int64) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(serial),
+		Subject:               pkix.Name{CommonName: "graft test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, pool
+}
+
+// TLS with a generated certificate: HTTP/2 is negotiated by default, to the
+// Python app as well as to Go; NoHTTP2 keeps HTTP/1.1.
+func TestServeTLS(t *testing.T) {
+	certFile, keyFile, pool := writeCert(t, t.TempDir(), 1)
+	c, logs := newContainer(t, Config{App: "opsapp:app"})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/go", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %v", r.Proto, r.TLS != nil)
+	})
+	mux.Handle("/", c)
+	for _, tc := range []struct {
+		name      string
+		noHTTP2   bool
+		wantProto string
+	}{{"h2", false, "HTTP/2.0"}, {"http1.1 only", true, "HTTP/1.1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, CertFile: certFile, KeyFile: keyFile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- Serve(ctx, ls, mux, nil, ServeConfig{NoSignals: true, NoHTTP2: tc.noHTTP2, Logger: slogNew(logs)})
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			client := &http.Client{Transport: &http.Transport{
+				TLSClientConfig:   &tls.Config{RootCAs: pool},
+				ForceAttemptHTTP2: true,
+			}}
+			base := "https://" + ls.Main[0].Addr().String()
+			for _, path := range []string{"/go", "/pid"} {
+				resp, err := client.Get(base + path)
+				if err != nil {
+					t.Fatalf("GET %s: %v", path, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || resp.Proto != tc.wantProto {
+					t.Errorf("GET %s: %s %s %q; want 200 over %s", path, resp.Proto, resp.Status, b, tc.wantProto)
+				}
+				if path == "/go" && string(b) != tc.wantProto+" true" {
+					t.Errorf("the handler saw %q", b)
+				}
+			}
+			// Plain HTTP on a TLS listener is refused.
+			resp, err := http.Get("http://" + ls.Main[0].Addr().String() + "/go")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("plain HTTP on the TLS listener: %s", resp.Status)
+				}
+			}
+			if !strings.Contains(logs.String(), "url="+base) {
+				t.Errorf("no listening line with %s:\n%s", base, logs)
+			}
+		})
+	}
+}
+
+// Socket activation: the server is a child process given the listener as
+// descriptor 3 with LISTEN_FDS=1 and LISTEN_PID set to its own pid (a
+// shell sets LISTEN_PID=$$ and execs it), as systemd does. A second
+// socket named "ops" becomes the operations listener.
+func TestSocketActivation(t *testing.T) {
+	if os.Getenv("GRAFT_TEST_ACTIVATED") == "1" {
+		return // the helper of TestSocketActivationHelper runs instead
+	}
+	web, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer web.Close()
+	ops, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ops.Close()
+	webFile, err := web.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer webFile.Close()
+	opsFile, err := ops.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opsFile.Close()
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, exe, "-test.run=^TestSocketActivationHelper$")
+	cmd.Env = append(os.Environ(), "GRAFT_TEST_ACTIVATED=1", "LISTEN_FDS=2", "LISTEN_FDNAMES=web:ops")
+	cmd.ExtraFiles = []*os.File{webFile, opsFile}
+	logs := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("the activated server exited with %v:\n%s", err, logs)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("the activated server did not stop on SIGTERM:\n%s", logs)
+		}
+	}()
+	// Our copies of the listeners are closed: only the child accepts.
+	webFile.Close()
+	opsFile.Close()
+	web.Close()
+	ops.Close()
+
+	get := func(url string) string {
+		t.Helper()
+		var last error
+		for range 100 {
+			resp, err := http.Get(url)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return string(b)
+			}
+			last = err
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("GET %s: %v\nserver output:\n%s", url, last, logs)
+		return ""
+	}
+	got := get("http://" + web.Addr().String() + "/")
+	want := fmt.Sprintf("pid=%d listen_fds=", cmd.Process.Pid)
+	if got != want {
+		t.Errorf("the activated server answered %q; want %q (served by the child, LISTEN_* unset)", got, want)
+	}
+	if got := get("http://" + ops.Addr().String() + "/ops"); got != "ops" {
+		t.Errorf("the ops socket answered %q; want ops", got)
+	}
+}
+
+// TestSocketActivationHelper is the child of TestSocketActivation.
+func TestSocketActivationHelper(t *testing.T) {
+	if os.Getenv("GRAFT_TEST_ACTIVATED") != "1" {
+		return
+	}
+	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:1"}}) // ignored: systemd's sockets win
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls.Main) != 1 || ls.Ops == nil {
+		t.Fatalf("activated listeners: %d main, ops %v; want 1 and the ops socket", len(ls.Main), ls.Ops)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "pid=%d listen_fds=%s", os.Getpid(), os.Getenv("LISTEN_FDS"))
+	})
+	ops := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ops") })
+	if err := Serve(context.Background(), ls, h, nil, ServeConfig{OpsHandler: ops}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// LISTEN_PID of another process (the parent's, inherited) is not ours:
+// the descriptors are not taken.
+func TestSocketActivationOtherPID(t *testing.T) {
+	t.Setenv("LISTEN_PID", strconv.Itoa(os.Getppid()))
+	t.Setenv("LISTEN_FDS", "1")
+	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	if _, ok := ls.Main[0].Addr().(*net.TCPAddr); !ok || os.Getenv("LISTEN_FDS") != "1" {
+		t.Errorf("Listen took descriptors meant for another process")
+	}
+}
+
+// SIGHUP rereads the certificate files: a renewed certificate serves new
+// handshakes; one that does not load leaves the current one.
+func TestServeCertificateReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := writeCert(t, dir, 1)
+	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ls.Main[0].Addr().String()
+	logs := &logBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ls, http.NotFoundHandler(), nil, ServeConfig{Logger: slogNew(logs)}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	waitFor(t, 10*time.Second, "the listening line", func() bool { return strings.Contains(logs.String(), "msg=listening") })
+	serial := func() int64 {
+		t.Helper()
+		// Only the served certificate's serial matters here.
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	if got := serial(); got != 1 {
+		t.Fatalf("serial %d; want 1", got)
+	}
+
+	writeCert(t, dir, 2)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the renewed certificate", func() bool { return serial() == 2 })
+	if !strings.Contains(logs.String(), "SIGHUP: certificate reloaded") {
+		t.Errorf("no reload line:\n%s", logs)
+	}
+
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the failed reload", func() bool {
+		return strings.Contains(logs.String(), "SIGHUP: the certificate did not load; the current one stays")
+	})
+	if got := serial(); got != 2 {
+		t.Errorf("serial %d after a bad certificate file; want 2, the current one", got)
+	}
+	if err := ls.ReloadCertificate(); err == nil || !strings.Contains(err.Error(), "wsgi: certificate:") {
+		t.Errorf("ReloadCertificate of a bad file: %v", err)
+	}
+}

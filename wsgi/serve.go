@@ -1,0 +1,310 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ServeConfig configures [Serve]. The zero value is a documented default
+// for every field.
+type ServeConfig struct {
+	// GracefulTimeout bounds a shutdown: the time in-flight requests get to
+	// finish, after the listeners close, before connections are cut and the
+	// workers stopped (gunicorn's --graceful-timeout). 30s when 0.
+	GracefulTimeout time.Duration
+
+	// Limits bounds the request line and header fields of every plain HTTP
+	// connection, application and operations listener alike (see [Guard]).
+	// Zero values are gunicorn's defaults. Connections of a TLS listener
+	// are bounded by net/http's own header limit (1 MiB) instead.
+	Limits RequestLimits
+
+	// NoHTTP2 serves HTTP/1.1 only over TLS. By default TLS listeners
+	// offer HTTP/2 and HTTP/1.1 (ALPN).
+	NoHTTP2 bool
+
+	// ReadHeaderTimeout bounds the time a client takes to send a request's
+	// headers (slowloris): 10s when 0.
+	ReadHeaderTimeout time.Duration
+
+	// IdleTimeout closes keep-alive connections idle for this long: 2
+	// minutes when 0.
+	IdleTimeout time.Duration
+
+	// Registry is the Prometheus registry the operations listener serves
+	// at /metrics, with the container's collectors added (see
+	// [Container.OpsHandler]); register your own metrics in it too, such as
+	// middleware.Metrics. A new registry when nil.
+	Registry *prometheus.Registry
+
+	// OpsHandler is what the operations listener serves:
+	// app.OpsHandler(Registry) when nil.
+	OpsHandler http.Handler
+
+	// NoSignals leaves the process's signals alone: cancel ctx to shut
+	// down, and call [Container.Reload] and [Listeners.ReloadCertificate]
+	// yourself. By default SIGINT and SIGTERM shut down gracefully (a
+	// second one stops at once) and SIGHUP reloads the workers and the
+	// certificate.
+	NoSignals bool
+
+	// Logger receives the serve loop's logs: the container's logger when
+	// nil (slog.Default() without a container).
+	Logger *slog.Logger
+}
+
+// Serve serves h on the listeners of ls, with app (the container behind
+// h) managed for the life of the server, until ctx is done or the process
+// gets SIGINT or SIGTERM. Then it shuts down in the reverse order of the
+// start: the application listeners close and in-flight requests get
+// GracefulTimeout to finish, the workers stop, and the operations
+// listener, which serves until then, closes. SIGHUP reloads the workers
+// without failing a request ([Container.Reload]; one reload at a time,
+// and a SIGHUP during a reload runs one more after it), and rereads the
+// certificate files given to [Listen] ([Listeners.ReloadCertificate]).
+//
+// ls comes from [Listen], before [New]:
+//
+//	ls, err := wsgi.Listen(wsgi.ListenConfig{Binds: []string{":8000"}, OpsBind: "127.0.0.1:9100"})
+//	if err != nil {
+//		return err // the port is in use: no worker was started
+//	}
+//	defer ls.Close()
+//	app, err := wsgi.New(wsgi.Config{App: "mysite.wsgi:application"})
+//	if err != nil {
+//		return err
+//	}
+//	return wsgi.Serve(context.Background(), ls, handler, app, wsgi.ServeConfig{})
+//
+// app may be nil for a server without a container, if ls has no
+// operations listener or cfg.OpsHandler is set. Serve closes the
+// listeners of ls in every case. It returns nil after a
+// graceful shutdown, and an error if a listener fails or the shutdown
+// outlasts GracefulTimeout. It logs a "listening" line per listener, with
+// its URL, once every listener serves.
+func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, cfg ServeConfig) error {
+	if ls == nil || len(ls.Main) == 0 {
+		return errors.New("wsgi: serve: no listener")
+	}
+	defer ls.Close() // those whose Serve never began, and after an error
+	if h == nil {
+		return errors.New("wsgi: serve: nil handler")
+	}
+	if cfg.GracefulTimeout < 0 || cfg.ReadHeaderTimeout < 0 || cfg.IdleTimeout < 0 {
+		return errors.New("wsgi: serve: GracefulTimeout, ReadHeaderTimeout and IdleTimeout must not be negative")
+	}
+	if cfg.GracefulTimeout == 0 {
+		cfg.GracefulTimeout = 30 * time.Second
+	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
+	}
+	log := cfg.Logger
+	if log == nil {
+		if app != nil {
+			log = app.log
+		} else {
+			log = slog.Default()
+		}
+	}
+	opsHandler := cfg.OpsHandler
+	if ls.Ops != nil && opsHandler == nil {
+		if app == nil {
+			return errors.New("wsgi: serve: an operations listener needs a container or ServeConfig.OpsHandler")
+		}
+		opsHandler = app.OpsHandler(cfg.Registry)
+	}
+
+	var sigc chan os.Signal
+	if !cfg.NoSignals {
+		sigc = make(chan os.Signal, 4)
+		signal.Notify(sigc, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigc)
+	}
+
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
+	errc := make(chan error, len(ls.Main)+1)
+	serve := func(what string, serve func() error) {
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("wsgi: serve: %s: %w", what, err)
+		}
+	}
+
+	// Start: the operations listener, then the application's.
+	var opsSrv *http.Server
+	if ls.Ops != nil {
+		opsSrv = newServer(opsHandler)
+		ln := Guard(ls.Ops, cfg.Limits)
+		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
+		log.Info("operations listener", slog.String("url", listenerURL(ls.Ops, false)+"/status"))
+	}
+	srv := newServer(h)
+	if ls.TLS != nil {
+		srv.TLSConfig = ls.TLS.Clone()
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(!cfg.NoHTTP2)
+	}
+	for _, ln := range ls.Main {
+		if ls.TLS != nil {
+			go serve(ln.Addr().String(), func() error { return srv.ServeTLS(ln, "", "") })
+		} else {
+			gl := Guard(ln, cfg.Limits)
+			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })
+		}
+	}
+	for _, ln := range ls.Main {
+		log.Info("listening", slog.String("url", listenerURL(ln, ls.TLS != nil)))
+	}
+
+	// Reloads run one at a time; a SIGHUP during a reload asks for one
+	// more, since the code may have changed again since it began.
+	rctx, stopReloads := context.WithCancel(context.Background())
+	hup := make(chan struct{}, 1)
+	reloads := make(chan struct{})
+	go func() {
+		defer close(reloads)
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-hup:
+				// The container logs the outcome, and a failure with its
+				// traceback: once, so not here.
+				_ = app.Reload(rctx)
+			}
+		}
+	}()
+
+	var failed error
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", slog.String("reason", context.Cause(ctx).Error()),
+				slog.Duration("graceful_timeout", cfg.GracefulTimeout))
+			break wait
+		case err := <-errc:
+			failed = err
+			log.Error("shutting down: a listener failed", slog.String("error", err.Error()))
+			break wait
+		case s := <-sigc:
+			if s == syscall.SIGHUP {
+				if ls.cert != nil {
+					if err := ls.ReloadCertificate(); err != nil {
+						log.Error("SIGHUP: the certificate did not load; the current one stays", slog.String("error", err.Error()))
+					} else {
+						log.Info("SIGHUP: certificate reloaded")
+					}
+				}
+				if _, ok := app.reloader(); !ok {
+					if app != nil {
+						log.Warn("SIGHUP: the container cannot reload")
+					}
+					continue
+				}
+				log.Info("SIGHUP: reloading the workers")
+				select {
+				case hup <- struct{}{}:
+				default: // one is pending already
+				}
+				continue
+			}
+			log.Info("shutting down", slog.String("signal", s.String()),
+				slog.Duration("graceful_timeout", cfg.GracefulTimeout))
+			break wait
+		}
+	}
+
+	// Stop, in the reverse order.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.GracefulTimeout)
+	defer cancel()
+	if sigc != nil {
+		go func() {
+			for {
+				select {
+				case s := <-sigc:
+					if s != syscall.SIGHUP {
+						log.Warn("second signal: stopping now", slog.String("signal", s.String()))
+						cancel()
+						return
+					}
+				case <-sctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	stopReloads()
+	var errs []error
+	if failed != nil {
+		errs = append(errs, failed)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		errs = append(errs, fmt.Errorf("wsgi: serve: requests still running after the graceful timeout (%v) were cut: %w", cfg.GracefulTimeout, err))
+	}
+	<-reloads
+	if app != nil {
+		if err := app.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if opsSrv != nil {
+		octx, ocancel := context.WithTimeout(context.Background(), time.Second)
+		if opsSrv.Shutdown(octx) != nil {
+			opsSrv.Close()
+		}
+		ocancel()
+	}
+	if len(errs) == 0 {
+		log.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// reloader returns the transport's Reload method, if it has one. c may
+// be nil.
+func (c *Container) reloader() (func(context.Context) error, bool) {
+	if c == nil {
+		return nil, false
+	}
+	rl, ok := c.tr.(interface{ Reload(context.Context) error })
+	if !ok {
+		return nil, false
+	}
+	return rl.Reload, true
+}
+
+// listenerURL is the URL a client reaches ln at: http(s)://host:port, or
+// unix:/path for a Unix socket.
+func listenerURL(ln net.Listener, tls bool) string {
+	addr := ln.Addr()
+	if addr.Network() == "unix" {
+		return "unix:" + addr.String()
+	}
+	if tls {
+		return "https://" + addr.String()
+	}
+	return "http://" + addr.String()
+}

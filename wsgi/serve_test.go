@@ -1,0 +1,274 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serveApp is the Python app of the serve-loop tests: "VERSION PID", and
+// /sleep?s=N sleeps first.
+const serveApp = `import os, time
+VERSION = "v1"
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/sleep":
+        time.sleep(float(environ["QUERY_STRING"].split("=")[1]))
+    body = ("%s %d" % (VERSION, os.getpid())).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`
+
+// served is a Serve call running in the background.
+type served struct {
+	ls   *Listeners
+	logs *logBuffer
+	done chan error
+	url  string
+	ops  string
+}
+
+// startServe listens on loopback (and an operations listener), starts a
+// container of serveApp in dir, and runs Serve with cfg.
+func startServe(t *testing.T, ctx context.Context, dir string, cfg ServeConfig) *served {
+	t.Helper()
+	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, OpsBind: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	c, err := New(Config{App: "serveapp:app", Dir: dir, Python: testPython(t), Workers: 2, Logger: slogNew(logs)})
+	if err != nil {
+		ls.Close()
+		t.Fatal(err)
+	}
+	s := &served{ls: ls, logs: logs, done: make(chan error, 1),
+		url: "http://" + ls.Main[0].Addr().String(), ops: "http://" + ls.Ops.Addr().String()}
+	go func() { s.done <- Serve(ctx, ls, c, c, cfg) }()
+	t.Cleanup(func() {
+		c.Shutdown(context.Background())
+		if t.Failed() {
+			t.Logf("log:\n%s", logs)
+		}
+	})
+	waitFor(t, 10*time.Second, "the listening line", func() bool { return strings.Contains(logs.String(), "msg=listening") })
+	return s
+}
+
+func writeServeApp(t *testing.T, version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := strings.Replace(serveApp, `"v1"`, `"`+version+`"`, 1)
+	f := filepath.Join(dir, "serveapp.py")
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An old mtime, so that Python's bytecode cache of this version is not
+	// taken for an edit made within the same second.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(f, old, old); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func fetch(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("%s", resp.Status)
+	}
+	return string(b), err
+}
+
+// SIGHUP reloads the workers with the code on disk; SIGTERM drains a
+// request in flight, stops the workers, then the operations listener, and
+// Serve returns nil.
+func TestServeSignals(t *testing.T) {
+	dir := writeServeApp(t, "v1")
+	s := startServe(t, context.Background(), dir, ServeConfig{GracefulTimeout: 20 * time.Second})
+	if got, err := fetch(s.url + "/"); err != nil || !strings.HasPrefix(got, "v1 ") {
+		t.Fatalf("before SIGHUP: %q, %v", got, err)
+	}
+	if got, err := fetch(s.ops + "/readyz"); err != nil {
+		t.Fatalf("operations listener /readyz: %q, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte(strings.Replace(serveApp, `"v1"`, `"v22"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "the reload", func() bool {
+		got, _ := fetch(s.url + "/")
+		return strings.HasPrefix(got, "v22 ")
+	})
+	if !strings.Contains(s.logs.String(), "SIGHUP: reloading the workers") {
+		t.Error("no SIGHUP line in the log")
+	}
+
+	// Code that does not import: the old workers keep serving, and the
+	// failure is logged once.
+	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte("raise RuntimeError('broken on purpose')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "the failed reload", func() bool { return strings.Contains(s.logs.String(), "reload failed") })
+	if got, err := fetch(s.url + "/"); err != nil || !strings.HasPrefix(got, "v22 ") {
+		t.Errorf("after a failed reload: %q, %v; want v22 still serving", got, err)
+	}
+	// Another reload after it: by the time it is done, anything the
+	// failed one logs is in.
+	// (Each version has another length, so that a bytecode cache with the
+	// same mtime is not taken for it.)
+	if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte(strings.Replace(serveApp, `"v1"`, `"v333"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "the reload to v333", func() bool {
+		got, _ := fetch(s.url + "/")
+		return strings.HasPrefix(got, "v333 ")
+	})
+	if n := strings.Count(s.logs.String(), "reload failed"); n != 1 {
+		t.Errorf("the failed reload is logged %d times; want once", n)
+	}
+
+	slow := make(chan error, 1)
+	go func() {
+		got, err := fetch(s.url + "/sleep?s=1")
+		if err == nil && !strings.HasPrefix(got, "v333 ") {
+			err = fmt.Errorf("answer %q", got)
+		}
+		slow <- err
+	}()
+	waitFor(t, 10*time.Second, "the slow request to start", func() bool {
+		return strings.Contains(s.mustStatus(t), `"/sleep"`)
+	})
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if err := <-slow; err != nil {
+		t.Errorf("the request in flight at SIGTERM: %v", err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("Serve after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return after SIGTERM")
+	}
+	for _, u := range []string{s.url + "/", s.ops + "/healthz"} {
+		if _, err := fetch(u); err == nil {
+			t.Errorf("%s still answers after Serve returned", u)
+		}
+	}
+	log := s.logs.String()
+	iShut, iStopped := strings.Index(log, "msg=\"shutting down\" signal=terminated"), strings.Index(log, "msg=stopped")
+	if iShut < 0 || iStopped < iShut {
+		t.Errorf("want a shutdown line, then stopped")
+	}
+}
+
+// mustStatus returns the status page's JSON.
+func (s *served) mustStatus(t *testing.T) string {
+	t.Helper()
+	got, err := fetch(s.ops + "/status?format=json")
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	return got
+}
+
+// Cancelling ctx shuts down like SIGTERM; a request outlasting
+// GracefulTimeout is cut and Serve says so.
+func TestServeGracefulTimeout(t *testing.T) {
+	dir := writeServeApp(t, "v1")
+	ctx, cancel := context.WithCancel(context.Background())
+	s := startServe(t, ctx, dir, ServeConfig{GracefulTimeout: 200 * time.Millisecond, NoSignals: true})
+	slow := make(chan error, 1)
+	go func() {
+		_, err := fetch(s.url + "/sleep?s=20")
+		slow <- err
+	}()
+	waitFor(t, 10*time.Second, "the slow request to start", func() bool {
+		return strings.Contains(s.mustStatus(t), `"/sleep"`)
+	})
+	cancel()
+	select {
+	case err := <-s.done:
+		if err == nil || !strings.Contains(err.Error(), "graceful timeout (200ms)") {
+			t.Errorf("Serve: %v; want the graceful timeout named", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return within 15s of a 200ms graceful timeout")
+	}
+	if err := <-slow; err == nil {
+		t.Error("the request outlasting the graceful timeout succeeded")
+	}
+	if !strings.Contains(s.logs.String(), "reason=\"context canceled\"") {
+		t.Errorf("no shutdown reason in the log")
+	}
+}
+
+func TestServeBadArguments(t *testing.T) {
+	h := http.NotFoundHandler()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tc := range []struct {
+		name string
+		ls   *Listeners
+		cfg  ServeConfig
+		want string
+	}{
+		{"no listener", &Listeners{}, ServeConfig{}, "wsgi: serve: no listener"},
+		{"nil listeners", nil, ServeConfig{}, "wsgi: serve: no listener"},
+		{"negative timeout", &Listeners{Main: []net.Listener{ln}}, ServeConfig{GracefulTimeout: -1}, "must not be negative"},
+		{"ops without container", &Listeners{Main: []net.Listener{ln}, Ops: ln}, ServeConfig{}, "an operations listener needs a container or ServeConfig.OpsHandler"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Serve(context.Background(), tc.ls, h, nil, tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Serve: %v; want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the listener is open after Serve failed: %v", err)
+	}
+}
+
+// A server's main: bind first (a busy port fails before any worker
+// starts), start the workers, then serve until SIGTERM.
+func ExampleServe() {
+	ls, err := Listen(ListenConfig{
+		Binds:   []string{"127.0.0.1:8000", "unix:/run/myapp/http.sock"},
+		OpsBind: "127.0.0.1:9100", // /metrics, /status, /healthz, /readyz
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ls.Close()
+	app, err := New(Config{App: "mysite.wsgi:application", Dir: "/srv/mysite"})
+	if err != nil {
+		log.Fatal(err) // the app did not import: the traceback is in err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.Handle("/", app)
+	if err := Serve(context.Background(), ls, mux, app, ServeConfig{GracefulTimeout: 30 * time.Second}); err != nil {
+		log.Fatal(err)
+	}
+}
