@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -90,4 +91,20 @@ func noSniff(h http.Header) {
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil
 	}
+}
+
+// readFull reads into buf until it is full or r ends. Unlike io.ReadFull,
+// it returns io.EOF for a clean end of r before buf is full, and any other
+// error as is, so that a chunked body cut short (io.ErrUnexpectedEOF from
+// net/http) is never taken for a complete one.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
