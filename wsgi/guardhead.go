@@ -113,9 +113,10 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 			return h, reject(http.StatusBadRequest, "space or control byte in request target")
 		}
 	}
-	switch version {
-	case "HTTP/1.1", "HTTP/1.0":
-	case "HTTP/2.0":
+	switch {
+	case len(version) == 8 && version[:7] == "HTTP/1." && isDigit(version[7]):
+		// HTTP/1.2 and later minors are read as HTTP/1.1 (RFC 9110 §2.5).
+	case version == "HTTP/2.0":
 		if method == "PRI" && string(target) == "*" && len(b) == eol+4 {
 			h.preface = true
 			return h, nil
