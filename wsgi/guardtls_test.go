@@ -62,6 +62,18 @@ func TestGuardTLS(t *testing.T) {
 		}
 	})
 
+	t.Run("HTTP/2 no sniffed Content-Type", func(t *testing.T) {
+		for _, mode := range []string{"fast", "stream", "file", "exc_info"} {
+			resp, b, err := get(t, e.client, "GET", "https://"+e.addr+"/nosniff?mode="+mode, nil)
+			if err != nil || resp.ProtoMajor != 2 || string(b) != boundaryHTML {
+				t.Fatalf("%s: %v %v %q", mode, resp.Proto, err, b)
+			}
+			if ct, ok := resp.Header["Content-Type"]; ok {
+				t.Errorf("%s: Content-Type %q sent; the app sent none", mode, ct)
+			}
+		}
+	})
+
 	dial := func(t *testing.T, proto string) *tls.Conn {
 		cfg := e.cfg.Clone()
 		cfg.NextProtos = []string{proto}
