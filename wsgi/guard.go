@@ -189,11 +189,11 @@ func (g *guardConn) bodyRead(n int) {
 
 // fill reads more bytes from the connection into g.in.
 func (g *guardConn) fill() error {
-	if len(g.in) == 0 {
-		g.in = g.buf[:0]
-	}
 	if cap(g.in)-len(g.in) < 1024 {
-		g.buf = make([]byte, 2*len(g.in)+4096)
+		// Move what is left to the front of buf, or to a larger buf.
+		if len(g.buf)-len(g.in) < 1024 {
+			g.buf = make([]byte, 2*len(g.in)+4096)
+		}
 		g.in = g.buf[:copy(g.buf, g.in)]
 	}
 	n, err := g.Conn.Read(g.in[len(g.in):cap(g.in)])

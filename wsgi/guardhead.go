@@ -104,8 +104,8 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 	if sp1 <= 0 || sp2 <= sp1+1 || sp2 == len(line)-1 {
 		return h, reject(http.StatusBadRequest, "malformed request line")
 	}
-	method, target, version := string(line[:sp1]), line[sp1+1:sp2], string(line[sp2+1:])
-	if !isToken(method) {
+	method, target, version := line[:sp1], line[sp1+1:sp2], string(line[sp2+1:])
+	if !isTokenBytes(method) {
 		return h, reject(http.StatusBadRequest, "malformed method")
 	}
 	for _, c := range target {
@@ -117,7 +117,7 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 	case len(version) == 8 && version[:7] == "HTTP/1." && isDigit(version[7]):
 		// HTTP/1.2 and later minors are read as HTTP/1.1 (RFC 9110 §2.5).
 	case version == "HTTP/2.0":
-		if method == "PRI" && string(target) == "*" && len(b) == eol+4 {
+		if string(method) == "PRI" && string(target) == "*" && len(b) == eol+4 {
 			h.preface = true
 			return h, nil
 		}
@@ -139,10 +139,10 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 	switch {
 	case len(target) > 0 && target[0] == '/': // origin-form
 	case string(target) == "*": // asterisk-form
-		if method != http.MethodOptions {
+		if string(method) != http.MethodOptions {
 			return h, reject(http.StatusBadRequest, "asterisk-form target on a method other than OPTIONS")
 		}
-	case method == http.MethodConnect: // authority-form
+	case string(method) == http.MethodConnect: // authority-form
 		if h.cutFrom != h.cutTo || !validAuthority(string(target), true) {
 			return h, reject(http.StatusBadRequest, "CONNECT target is not host:port")
 		}
@@ -169,23 +169,23 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 			return h, rej
 		}
 		switch {
-		case strings.EqualFold(name, "Content-Length"):
+		case bytes.EqualFold(name, []byte("Content-Length")):
 			clCount++
 			n, ok := parseLength(value)
 			if !ok {
 				return h, reject(http.StatusBadRequest, "bad Content-Length")
 			}
 			h.length = n
-		case strings.EqualFold(name, "Transfer-Encoding"):
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			teCount++
-			te = value
-		case strings.EqualFold(name, "Host"):
+			te = string(value)
+		case bytes.EqualFold(name, []byte("Host")):
 			hostCount++
-			if !validAuthority(value, false) {
+			if !validAuthority(string(value), false) {
 				return h, reject(http.StatusBadRequest, "bad Host header")
 			}
-		case strings.EqualFold(name, "Upgrade"):
-			h.upgrade = value != ""
+		case bytes.EqualFold(name, []byte("Upgrade")):
+			h.upgrade = len(value) > 0
 		}
 	}
 	switch {
@@ -213,22 +213,23 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 
 // parseField splits a header (or trailer) field line and checks it: no
 // obs-fold, a token name directly followed by ':', and a value without
-// control bytes (NUL, CR, LF, DEL; HTAB is allowed).
-func parseField(line []byte) (name, value string, rej *rejection) {
+// control bytes (NUL, CR, LF, DEL; HTAB is allowed). The value is trimmed
+// of spaces and tabs.
+func parseField(line []byte) (name, value []byte, rej *rejection) {
 	if line[0] == ' ' || line[0] == '\t' {
-		return "", "", reject(http.StatusBadRequest, "obsolete line folding")
+		return nil, nil, reject(http.StatusBadRequest, "obsolete line folding")
 	}
 	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 || !isToken(string(line[:colon])) {
-		return "", "", reject(http.StatusBadRequest, "malformed header field name")
+	if colon <= 0 || !isTokenBytes(line[:colon]) {
+		return nil, nil, reject(http.StatusBadRequest, "malformed header field name")
 	}
 	v := line[colon+1:]
 	for _, c := range v {
 		if c < ' ' && c != '\t' || c == 0x7f {
-			return "", "", reject(http.StatusBadRequest, "control byte in header field value")
+			return nil, nil, reject(http.StatusBadRequest, "control byte in header field value")
 		}
 	}
-	return string(line[:colon]), strings.Trim(string(v), " \t"), nil
+	return line[:colon], bytes.Trim(v, " \t"), nil
 }
 
 // checkTransferEncoding accepts exactly "chunked" (RFC 9112 §6.1: graft
@@ -256,16 +257,16 @@ func checkTransferEncoding(te string) *rejection {
 }
 
 // parseLength parses a Content-Length value: digits only, no sign, no list.
-func parseLength(v string) (int64, bool) {
-	if v == "" || len(v) > 18 {
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
 		return 0, false
 	}
 	var n int64
-	for i := 0; i < len(v); i++ {
-		if !isDigit(v[i]) {
+	for _, c := range v {
+		if !isDigit(c) {
 			return 0, false
 		}
-		n = n*10 + int64(v[i]-'0')
+		n = n*10 + int64(c-'0')
 	}
 	return n, true
 }
@@ -365,12 +366,27 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+		if !isTchar(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func isTokenBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !isTchar(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTchar(c byte) bool {
+	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

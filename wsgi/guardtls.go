@@ -23,8 +23,12 @@ const TLSHandshakeTimeout = 10 * time.Second
 // leaves no request boundary to disagree on; any other is returned guarded,
 // with a ConnectionState method from which net/http sets Request.TLS.
 // config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
-// HTTP to it gets a 400, as from net/http.
+// HTTP to it gets a 400, as from net/http. It panics if config is nil or
+// has no certificate (no Certificates, GetCertificate or GetConfigForClient).
 func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
+	if config == nil || len(config.Certificates) == 0 && config.GetCertificate == nil && config.GetConfigForClient == nil {
+		panic("wsgi: GuardTLS needs a tls.Config with a certificate")
+	}
 	cfg := config.Clone()
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
