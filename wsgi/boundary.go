@@ -93,16 +93,17 @@ func noSniff(h http.Header) {
 	}
 }
 
-// readFull reads into buf until it is full or r ends. Unlike io.ReadFull,
-// it returns io.EOF for a clean end of r before buf is full, and any other
-// error as is, so that a chunked body cut short (io.ErrUnexpectedEOF from
-// net/http) is never taken for a complete one.
+// readFull reads into buf until it is full (then it returns a nil error,
+// like io.ReadFull) or r ends. Unlike io.ReadFull, it returns io.EOF for a
+// clean end of r before buf is full, and any other error as is, so that a
+// chunked body cut short (io.ErrUnexpectedEOF from net/http) is never
+// taken for a complete one.
 func readFull(r io.Reader, buf []byte) (int, error) {
 	n := 0
 	for n < len(buf) {
 		m, err := r.Read(buf[n:])
 		n += m
-		if err != nil {
+		if err != nil && n < len(buf) {
 			return n, err
 		}
 	}

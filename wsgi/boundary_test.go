@@ -2,10 +2,12 @@ package wsgi
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +163,71 @@ func rawHEAD(t testing.TB, addr, raw string) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// TestReadFull checks readFull's end-of-body rules.
+func TestReadFull(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		r       io.Reader
+		size    int
+		wantN   int
+		wantErr error
+	}{
+		{"full, EOF with the last bytes", &eofWith{data: "abcd"}, 4, 4, nil},
+		{"full, more to come", strings.NewReader("abcdef"), 4, 4, nil},
+		{"clean end before full", strings.NewReader("ab"), 4, 2, io.EOF},
+		{"cut short", io.MultiReader(strings.NewReader("ab"), errReader{io.ErrUnexpectedEOF}), 4, 2, io.ErrUnexpectedEOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := readFull(tc.r, make([]byte, tc.size))
+			if n != tc.wantN || err != tc.wantErr {
+				t.Errorf("readFull = %d, %v; want %d, %v", n, err, tc.wantN, tc.wantErr)
+			}
+		})
+	}
+}
+
+// eofWith returns all its data and io.EOF in one Read.
+type eofWith struct{ data string }
+
+func (r *eofWith) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if r.data == "" {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// TestChunkedUploadCutShort checks, without Guard, that a chunked body
+// whose client stops mid-chunk is a 400 and never reaches the app
+// truncated (a large one, spooled, and a small one).
+func TestChunkedUploadCutShort(t *testing.T) {
+	e := startBoundary(t, false, RequestLimits{})
+	for _, size := range []int{10, 200 << 10} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			conn, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(conn, "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s",
+				size+100, strings.Repeat("x", size))
+			conn.(*net.TCPConn).CloseWrite()
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 400 || strings.Contains(string(b), "body_len") {
+				t.Errorf("status %d body %q, want 400 without the app", resp.StatusCode, b)
+			}
+		})
+	}
 }
