@@ -519,3 +519,26 @@ func TestGuardPipelinedRejectionWaits(t *testing.T) {
 		t.Errorf("statuses %v bodies %q closed %v", res.status, res.body, res.closed)
 	}
 }
+
+// TestGuardH2C checks that HTTP/2 with prior knowledge on a plain listener
+// (when the server enables it) passes through the guard after its preface.
+func TestGuardH2C(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Proto))
+	}))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Listener = Guard(srv.Listener, RequestLimits{})
+	srv.Start()
+	defer srv.Close()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	for i := 0; i < 2; i++ {
+		resp, b, err := get(t, &http.Client{Transport: tr}, "GET", srv.URL+"/x", nil)
+		if err != nil || resp.ProtoMajor != 2 || string(b) != "HTTP/2.0" {
+			t.Fatalf("%v %v %q", resp.Proto, err, b)
+		}
+	}
+}
