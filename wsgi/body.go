@@ -40,8 +40,8 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 	}
 	// Unknown (chunked) or large: read up to the buffer size, then spool.
 	head := make([]byte, cfg.BodyBuffer+1)
-	m, err := io.ReadFull(r.Body, head)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	m, err := readFull(r.Body, head) // io.EOF: the whole body is in head
+	if err == io.EOF {
 		if r.ContentLength > 0 {
 			return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadBody, io.ErrUnexpectedEOF)
 		}

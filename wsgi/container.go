@@ -98,6 +98,10 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if trace != nil {
 		trace.Served = true
 	}
+	if err := targetError(r); err != nil {
+		c.fail(w, r, err, "")
+		return
+	}
 	inline, file, n, err := c.readBody(r)
 	if err != nil {
 		c.fail(w, r, err, "")

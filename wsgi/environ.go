@@ -61,7 +61,7 @@ func envKeyFor(name string) string {
 // appended to pairs. bodyLen is the length of the request body as it will
 // be passed to the app (-1 when unknown). mount is the SCRIPT_NAME prefix.
 func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []string {
-	rawPath, rawQuery := splitRequestURI(r)
+	rawPath, rawQuery, uri := requestTarget(r)
 	script, pathInfo := splitMount(rawPath, mount)
 
 	scheme := URLScheme(r.Context())
@@ -79,8 +79,8 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 		"SCRIPT_NAME", script,
 		"PATH_INFO", pathInfo,
 		"QUERY_STRING", rawQuery,
-		"REQUEST_URI", r.RequestURI,
-		"RAW_URI", r.RequestURI,
+		"REQUEST_URI", uri,
+		"RAW_URI", uri,
 		"SERVER_NAME", name,
 		"SERVER_PORT", port,
 		"SERVER_PROTOCOL", r.Proto,
@@ -147,27 +147,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// splitRequestURI returns the raw (still escaped) path and query of r as
-// received. The request line is used verbatim so that raw non-ASCII bytes
-// reach the app byte for byte; absolute-form targets give just their path.
-func splitRequestURI(r *http.Request) (path, query string) {
-	uri := r.RequestURI
-	if uri == "" || uri[0] != '/' {
-		// Absolute form (proxy requests), "*", or a request built in Go.
-		if uri == "*" {
-			return "*", ""
-		}
-		if r.URL == nil {
-			return "/", ""
-		}
-		return r.URL.EscapedPath(), r.URL.RawQuery
-	}
-	if i := strings.IndexByte(uri, '?'); i >= 0 {
-		return uri[:i], uri[i+1:]
-	}
-	return uri, ""
 }
 
 // splitMount splits the escaped path into SCRIPT_NAME and PATH_INFO for an

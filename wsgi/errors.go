@@ -45,7 +45,7 @@ func StatusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrBadBody):
+	case errors.Is(err, ErrBadBody), errors.Is(err, ErrBadTarget):
 		return http.StatusBadRequest
 	default:
 		return http.StatusBadGateway

@@ -1,18 +1,424 @@
 package wsgi
 
-import "net"
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
-// placeholder: the hardening branch replaces this file
-
-// RequestLimits bounds the request line and header fields a plain HTTP
-// connection may send (gunicorn's --limit-request-line,
-// --limit-request-fields and --limit-request-field_size). Zero values are
-// gunicorn's defaults: 4094, 100 and 8190.
+// RequestLimits bounds a request's head. Zero fields take gunicorn's
+// defaults: Line 4094, Fields 100, FieldSize 8190. Negative values count as
+// zero. net/http's own Server.MaxHeaderBytes (1 MiB by default) still
+// applies after the guard and must be at least Line+Fields*(FieldSize+2).
 type RequestLimits struct {
-	Line, Fields, FieldSize int
+	// Line is the longest request line accepted, in bytes without its
+	// CRLF; a longer one is answered with 414 URI Too Long.
+	Line int
+	// Fields is the most header fields (and, separately, trailer fields of
+	// a chunked body) accepted; more are answered with 431.
+	Fields int
+	// FieldSize is the longest header field line accepted (name, colon and
+	// value, without CRLF); a longer one is answered with 431.
+	FieldSize int
 }
 
-// Guard returns ln with every accepted connection held to lim.
+// Defaults of RequestLimits, those of gunicorn's limit_request_line,
+// limit_request_fields and limit_request_field_size.
+const (
+	DefaultLimitRequestLine      = 4094
+	DefaultLimitRequestFields    = 100
+	DefaultLimitRequestFieldSize = 8190
+)
+
+func (l RequestLimits) withDefaults() RequestLimits {
+	if l.Line <= 0 {
+		l.Line = DefaultLimitRequestLine
+	}
+	if l.Fields <= 0 {
+		l.Fields = DefaultLimitRequestFields
+	}
+	if l.FieldSize <= 0 {
+		l.FieldSize = DefaultLimitRequestFieldSize
+	}
+	return l
+}
+
+// maxChunkLine bounds a chunk-size line (size and extensions).
+const maxChunkLine = 4096
+
+// Guard returns a listener whose connections are checked request by request
+// before net/http parses them: it follows each plain HTTP/1.x connection's
+// request boundaries (the head, then the body by Content-Length or chunked
+// framing) and hands net/http only heads it accepts. A request that a front
+// proxy could frame differently, or that is malformed or over lim, is
+// answered by the guard with 400, 414, 431, 501 or 505 and the connection is
+// closed; nothing after it on the connection is ever served. See
+// docs/operations.md for the full list. A fragment in the request target is
+// cut before net/http sees it.
+//
+// Guard is for listeners carrying plain HTTP (use GuardTLS for TLS). A
+// connection that turns into something else (the h2c preface, or a 101
+// Switching Protocols or 2xx answer to CONNECT written by the handler) is
+// passed through unchecked from then on.
 func Guard(ln net.Listener, lim RequestLimits) net.Listener {
-	return ln
+	return &guardListener{Listener: ln, lim: lim.withDefaults()}
+}
+
+type guardListener struct {
+	net.Listener
+	lim RequestLimits
+}
+
+func (l *guardListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newGuardConn(c, l.lim), nil
+}
+
+// guardState is where in the request stream a guarded connection is.
+type guardState int
+
+const (
+	stHead      guardState = iota // reading a request head
+	stBody                        // Content-Length body bytes
+	stChunkSize                   // a chunk-size line
+	stChunkData                   // chunk data
+	stChunkCRLF                   // the CRLF after chunk data
+	stTrailer                     // trailer fields after the last chunk
+	stPass                        // not HTTP/1.x any more: pass through
+)
+
+// guardConn is a connection checked by Guard. net/http reads it from one
+// goroutine at a time; Write and Close may come from others.
+type guardConn struct {
+	net.Conn
+	lim RequestLimits
+
+	buf    []byte // backing array of in
+	in     []byte // bytes read from Conn, not yet given to net/http
+	ready  int    // in[:ready] is checked and may be given out
+	st     guardState
+	remain int64 // bytes left of the body or chunk
+	scan   headScanner
+	dead   bool // broken body framing: EOF from now on, net/http answers
+
+	watch  atomic.Int32 // 1: an Upgrade request, 2: a CONNECT is in flight
+	tunnel atomic.Bool  // the handler switched protocols
+
+	mu     sync.Mutex
+	rej    *rejection // a refused head, answered at Close
+	closed bool
+}
+
+func newGuardConn(c net.Conn, lim RequestLimits) *guardConn {
+	return &guardConn{Conn: c, lim: lim}
+}
+
+// Read gives net/http the checked bytes of the connection.
+func (g *guardConn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if g.ready > 0 {
+			n := copy(p, g.in[:g.ready])
+			g.in = g.in[n:]
+			g.ready -= n
+			return n, nil
+		}
+		if g.st == stHead && g.tunnel.Load() {
+			g.st = stPass
+		}
+		if g.st == stPass {
+			if len(g.in) > 0 {
+				g.ready = len(g.in)
+				continue
+			}
+			return g.Conn.Read(p)
+		}
+		if g.dead {
+			return 0, io.EOF
+		}
+		if g.rejected() {
+			if len(p) == 1 {
+				// net/http's background read while the previous request's
+				// handler runs: block until it aborts the read, so that the
+				// handler is not cancelled; the answer goes out at Close.
+				return g.discard()
+			}
+			return 0, io.EOF
+		}
+		if (g.st == stBody || g.st == stChunkData) && len(g.in) == 0 {
+			// Body bytes go straight to net/http.
+			if int64(len(p)) > g.remain {
+				p = p[:g.remain]
+			}
+			n, err := g.Conn.Read(p)
+			g.bodyRead(n)
+			return n, err
+		}
+		if g.step() {
+			continue
+		}
+		if err := g.fill(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// bodyRead accounts for n body bytes given out.
+func (g *guardConn) bodyRead(n int) {
+	g.remain -= int64(n)
+	if g.remain > 0 {
+		return
+	}
+	if g.st == stBody {
+		g.st = stHead
+	} else {
+		g.st = stChunkCRLF
+	}
+}
+
+// fill reads more bytes from the connection into g.in.
+func (g *guardConn) fill() error {
+	if cap(g.in)-len(g.in) < 1024 {
+		// Move what is left to the front of buf, or to a larger buf.
+		if len(g.buf)-len(g.in) < 1024 {
+			g.buf = make([]byte, 2*len(g.in)+4096)
+		}
+		g.in = g.buf[:copy(g.buf, g.in)]
+	}
+	n, err := g.Conn.Read(g.in[len(g.in):cap(g.in)])
+	g.in = g.in[:len(g.in)+n]
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// step checks what it can of g.in and reports whether it made progress
+// (bytes became ready, the state changed or the request was refused).
+func (g *guardConn) step() bool {
+	switch g.st {
+	case stHead:
+		if g.scan.pos == 0 && len(g.in) >= 2 && g.in[0] == '\r' && g.in[1] == '\n' {
+			g.in = g.in[2:] // an empty line before a request (RFC 9112 §2.2)
+			return true
+		}
+		end, rej := g.scan.scan(g.in, g.lim, false)
+		if rej == nil && end < 0 {
+			return false
+		}
+		g.scan = headScanner{}
+		var h headInfo
+		if rej == nil {
+			h, rej = checkRequestHead(g.in[:end], g.lim)
+		}
+		if rej != nil {
+			g.refuse(rej)
+			return true
+		}
+		if h.cutFrom < h.cutTo {
+			cut := h.cutTo - h.cutFrom
+			copy(g.in[h.cutFrom:], g.in[h.cutTo:])
+			g.in = g.in[:len(g.in)-cut]
+			end -= cut
+		}
+		g.ready = end
+		g.watch.Store(0)
+		switch {
+		case h.preface:
+			g.st = stPass
+		case h.chunked:
+			g.st = stChunkSize
+		case h.length > 0:
+			g.st, g.remain = stBody, h.length
+		}
+		if h.connect {
+			g.watch.Store(2)
+		} else if h.upgrade {
+			g.watch.Store(1)
+		}
+		return true
+	case stBody, stChunkData:
+		n := min(int64(len(g.in)), g.remain)
+		g.ready = int(n)
+		g.bodyRead(int(n))
+		return true
+	case stChunkSize:
+		i := bytes.IndexByte(g.in, '\n')
+		if i < 0 {
+			if len(g.in) > maxChunkLine {
+				g.dead = true
+				return true
+			}
+			return false
+		}
+		size, ok := parseChunkLine(g.in[:i+1])
+		if !ok || i+1 > maxChunkLine {
+			g.dead = true
+			return true
+		}
+		g.ready = i + 1
+		if size == 0 {
+			g.st = stTrailer
+		} else {
+			g.st, g.remain = stChunkData, size
+		}
+		return true
+	case stChunkCRLF:
+		if len(g.in) >= 1 && g.in[0] != '\r' || len(g.in) >= 2 && g.in[1] != '\n' {
+			g.dead = true
+			return true
+		}
+		if len(g.in) < 2 {
+			return false
+		}
+		g.ready, g.st = 2, stChunkSize
+		return true
+	case stTrailer:
+		// Trailer fields, checked like header fields; the scanner bounds
+		// how many bytes this can buffer.
+		end, rej := g.scan.scan(g.in, g.lim, true)
+		if rej == nil && end < 0 {
+			return false
+		}
+		g.scan = headScanner{}
+		for line := g.in[:max(end, 0)]; rej == nil && len(line) > 2; {
+			eol := bytes.IndexByte(line, '\n')
+			_, _, rej = parseField(line[:eol-1])
+			line = line[eol+1:]
+		}
+		if rej != nil {
+			g.dead = true
+			return true
+		}
+		g.ready, g.st = end, stHead
+		return true
+	}
+	return false
+}
+
+// parseChunkLine parses a chunk-size line including its CRLF: hex digits,
+// then optional chunk extensions (no control bytes but HTAB).
+func parseChunkLine(line []byte) (int64, bool) {
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return 0, false
+	}
+	line = line[:len(line)-2]
+	var n int64
+	i := 0
+	for ; i < len(line) && isHexDigit(line[i]); i++ {
+		if i == 15 {
+			return 0, false // over 2^60: no real body, maybe an overflow
+		}
+		c := line[i]
+		switch {
+		case isDigit(c):
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		n = n<<4 | int64(c)
+	}
+	if i == 0 {
+		return 0, false
+	}
+	ext := line[i:]
+	for len(ext) > 0 && (ext[0] == ' ' || ext[0] == '\t') {
+		ext = ext[1:]
+	}
+	if len(ext) > 0 && ext[0] != ';' {
+		return 0, false
+	}
+	for _, c := range ext {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// refuse records a refused head. It is answered when net/http closes the
+// connection, after any response still being written.
+func (g *guardConn) refuse(rej *rejection) {
+	g.mu.Lock()
+	g.rej = rej
+	g.mu.Unlock()
+}
+
+func (g *guardConn) rejected() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rej != nil
+}
+
+// discard reads and drops bytes until the connection's read fails (its
+// deadline passes, or the client leaves).
+func (g *guardConn) discard() (int, error) {
+	var buf [512]byte
+	for {
+		if _, err := g.Conn.Read(buf[:]); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Write watches for the handler switching protocols.
+func (g *guardConn) Write(p []byte) (int, error) {
+	if w := g.watch.Load(); w != 0 && !g.tunnel.Load() {
+		if bytes.HasPrefix(p, []byte("HTTP/1.1 101 ")) ||
+			w == 2 && len(p) > 9 && bytes.HasPrefix(p, []byte("HTTP/1.")) && p[8] == ' ' && p[9] == '2' {
+			g.tunnel.Store(true)
+		}
+	}
+	return g.Conn.Write(p)
+}
+
+// Close answers a refused request, then closes the connection.
+func (g *guardConn) Close() error {
+	g.mu.Lock()
+	rej := g.rej
+	first := !g.closed
+	g.closed = true
+	g.mu.Unlock()
+	if rej != nil && first {
+		g.answer(rej)
+	}
+	return g.Conn.Close()
+}
+
+// answer writes the response for rej and lets the client read it before
+// the connection closes: a close with unread request bytes would reset
+// the connection and could destroy the response in flight.
+func (g *guardConn) answer(rej *rejection) {
+	body := fmt.Sprintf("%d %s: %s\n", rej.code, http.StatusText(rej.code), rej.reason)
+	resp := "HTTP/1.1 " + strconv.Itoa(rej.code) + " " + http.StatusText(rej.code) + "\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
+		"Connection: close\r\n\r\n" + body
+	g.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	if _, err := io.WriteString(g.Conn, resp); err != nil {
+		return
+	}
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := g.Conn.(closeWriter); ok {
+		if cw.CloseWrite() == nil {
+			g.Conn.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+			io.Copy(io.Discard, io.LimitReader(g.Conn, 256<<10))
+		}
+	}
 }

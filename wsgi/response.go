@@ -104,6 +104,7 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 		}
 		h[ck] = append(h[ck], value)
 	}
+	noSniff(h) // no Content-Type the app did not send
 	if !bodyAllowed(code) {
 		// RFC 9110: no body, and no Content-Length on 1xx and 204.
 		if code != http.StatusNotModified {

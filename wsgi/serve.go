@@ -25,8 +25,8 @@ type ServeConfig struct {
 
 	// Limits bounds the request line and header fields of every plain HTTP
 	// connection, application and operations listener alike (see [Guard]).
-	// Zero values are gunicorn's defaults. Connections of a TLS listener
-	// are bounded by net/http's own header limit (1 MiB) instead.
+	// Zero values are gunicorn's defaults. HTTP/1.x over TLS is checked
+	// too (see [GuardTLS]); HTTP/2 keeps net/http's own rules.
 	Limits RequestLimits
 
 	// NoHTTP2 serves HTTP/1.1 only over TLS. By default TLS listeners
@@ -160,14 +160,21 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	}
 	srv := newServer(h)
 	if ls.TLS != nil {
+		// GuardTLS does the handshakes with this config; net/http reads
+		// its NextProtos to set up its HTTP/2 server.
 		srv.TLSConfig = ls.TLS.Clone()
+		srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		if cfg.NoHTTP2 {
+			srv.TLSConfig.NextProtos = []string{"http/1.1"}
+		}
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(!cfg.NoHTTP2)
 	}
 	for _, ln := range ls.Main {
 		if ls.TLS != nil {
-			go serve(ln.Addr().String(), func() error { return srv.ServeTLS(ln, "", "") })
+			gl := GuardTLS(ln, srv.TLSConfig, cfg.Limits)
+			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })
 		} else {
 			gl := Guard(ln, cfg.Limits)
 			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })

@@ -1,0 +1,111 @@
+package wsgi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// This file holds the container's own checks at the HTTP boundary, which
+// hold with or without Guard in front (a user's own http.Server).
+
+// ErrBadTarget: the request target is not one the container accepts: an
+// absolute-form target whose scheme is not http or https or whose host is
+// not a valid Host value, or "*" on a method other than OPTIONS (400).
+var ErrBadTarget = errors.New("wsgi: bad request target")
+
+// requestTarget returns the request target of r as received, without any
+// fragment ("#..." is cut at the first '#', which net/http leaves in
+// place), and its raw (still escaped) path and query. The request line is
+// used verbatim so that raw non-ASCII bytes reach the app byte for byte.
+// An absolute-form target gives its path ("/" when it has none);
+// asterisk-form gives path "*"; authority-form (CONNECT host:port) gives
+// an empty path.
+func requestTarget(r *http.Request) (path, query, uri string) {
+	uri = r.RequestURI
+	if i := strings.IndexByte(uri, '#'); i >= 0 {
+		uri = uri[:i]
+	}
+	rest := uri
+	switch {
+	case uri == "" && r.URL != nil: // a request built in Go
+		u := *r.URL
+		u.Fragment, u.RawFragment = "", ""
+		return u.EscapedPath(), u.RawQuery, u.RequestURI()
+	case uri == "*":
+		return "*", "", uri
+	case uri[0] == '/':
+	case r.Method == http.MethodConnect && !strings.Contains(uri, "://"):
+		return "", "", uri
+	default: // absolute-form: drop scheme://authority
+		if i := strings.Index(rest, "://"); i >= 0 {
+			rest = rest[i+3:]
+		}
+		if i := strings.IndexAny(rest, "/?"); i >= 0 {
+			rest = rest[i:]
+		} else {
+			rest = ""
+		}
+		if rest == "" || rest[0] == '?' {
+			rest = "/" + rest
+		}
+	}
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		return rest[:i], rest[i+1:], uri
+	}
+	return rest, "", uri
+}
+
+// targetError checks the forms of request target that net/http accepts
+// more leniently than the container: absolute-form must be http or https
+// with a valid host and no userinfo (RFC 9112 §3.2.2; r.Host, and so
+// HTTP_HOST, is then that host), and "*" is for OPTIONS only.
+func targetError(r *http.Request) error {
+	uri := r.RequestURI
+	switch {
+	case uri == "" || uri[0] == '/':
+		return nil
+	case uri == "*":
+		if r.Method != http.MethodOptions {
+			return ErrBadTarget
+		}
+		return nil
+	case r.Method == http.MethodConnect && !strings.Contains(uri, "://"):
+		if !validAuthority(r.Host, true) {
+			return ErrBadTarget
+		}
+		return nil
+	}
+	if absoluteFormError(uri) != "" || r.URL == nil || r.URL.User != nil ||
+		!strings.EqualFold(r.Host, r.URL.Host) {
+		return ErrBadTarget
+	}
+	return nil
+}
+
+// noSniff keeps net/http from guessing a Content-Type for a response whose
+// app sent none: a nil value in the map marks the header as set and writes
+// nothing.
+func noSniff(h http.Header) {
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
+}
+
+// readFull reads into buf until it is full (then it returns a nil error,
+// like io.ReadFull) or r ends. Unlike io.ReadFull, it returns io.EOF for a
+// clean end of r before buf is full, and any other error as is, so that a
+// chunked body cut short (io.ErrUnexpectedEOF from net/http) is never
+// taken for a complete one.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil && n < len(buf) {
+			return n, err
+		}
+	}
+	return n, nil
+}

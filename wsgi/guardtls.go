@@ -1,0 +1,148 @@
+package wsgi
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"time"
+)
+
+// TLSHandshakeTimeout bounds a TLS handshake on a GuardTLS listener.
+const TLSHandshakeTimeout = 10 * time.Second
+
+// GuardTLS returns a TLS listener (like tls.NewListener) whose HTTP/1.x
+// connections are checked as by Guard. Serve it with http.Server.Serve, not
+// ServeTLS. The handshake is done before the connection is handed to
+// net/http (concurrently, within TLSHandshakeTimeout, so a slow client
+// holds up no other): a connection that negotiated "h2" by ALPN is returned
+// as the *tls.Conn itself, for net/http's HTTP/2 server, whose framing
+// leaves no request boundary to disagree on; any other is returned guarded,
+// with a ConnectionState method from which net/http sets Request.TLS.
+// config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
+// HTTP to it gets a 400, as from net/http. It panics if config is nil or
+// has no certificate (no Certificates, GetCertificate or GetConfigForClient).
+func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
+	if config == nil || len(config.Certificates) == 0 && config.GetCertificate == nil && config.GetConfigForClient == nil {
+		panic("wsgi: GuardTLS needs a tls.Config with a certificate")
+	}
+	cfg := config.Clone()
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(),
+		conns: make(chan net.Conn), done: make(chan struct{})}
+	go l.acceptLoop()
+	return l
+}
+
+type tlsGuardListener struct {
+	ln    net.Listener
+	cfg   *tls.Config
+	lim   RequestLimits
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+
+	mu  sync.Mutex
+	err error // the error that ended acceptLoop
+}
+
+// tlsGuardConn is a guarded connection over TLS.
+type tlsGuardConn struct {
+	*guardConn
+	tc *tls.Conn
+}
+
+// ConnectionState lets net/http fill Request.TLS.
+func (c *tlsGuardConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+func (l *tlsGuardListener) acceptLoop() {
+	var delay time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Temporary, as net/http treats it: back off and retry.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-l.done:
+					return
+				}
+			}
+			l.mu.Lock()
+			l.err = err
+			l.mu.Unlock()
+			l.Close()
+			return
+		}
+		delay = 0
+		go l.handshake(c)
+	}
+}
+
+func (l *tlsGuardListener) handshake(c net.Conn) {
+	tc := tls.Server(c, l.cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), TLSHandshakeTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-l.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			re.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
+		c.Close()
+		return
+	}
+	var out net.Conn = tc
+	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+		out = &tlsGuardConn{guardConn: newGuardConn(tc, l.lim), tc: tc}
+	}
+	select {
+	case l.conns <- out:
+	case <-l.done:
+		out.Close()
+	}
+}
+
+func looksLikeHTTP(hdr [5]byte) bool {
+	return slices.Contains([]string{"GET /", "HEAD ", "POST ", "PUT /", "OPTIO"}, string(hdr[:]))
+}
+
+func (l *tlsGuardListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.err != nil {
+			return nil, l.err
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *tlsGuardListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.done)
+		err = l.ln.Close()
+	})
+	return err
+}
+
+func (l *tlsGuardListener) Addr() net.Addr { return l.ln.Addr() }
