@@ -41,15 +41,16 @@ import (
 //   - the Content-Type of the name's extension ([mime.TypeByExtension]),
 //     else sniffed from the content of uncompressed files.
 //
-// Directories are 404 (no listings, no index files). Paths with a ".."
-// or "." segment, an empty segment, a backslash or a NUL byte, decoded or
-// not, are 400; with [NewStaticDir], symbolic links may not leave the
-// directory ([os.Root]).
+// Directories are 404 (no listings, no index files). So are paths with a
+// ".." or "." segment, an empty segment, a backslash or a NUL byte,
+// decoded or not, as WhiteNoise and http.FileServer answer them; with
+// [NewStaticDir], symbolic links may not leave the directory ([os.Root]).
 type Static struct {
 	// Prefix is the URL path the files are served under, such as
 	// "/static/": a request for Prefix+"css/app.css" gets the file
 	// "css/app.css". Requests not under Prefix are 404. "" (the default)
-	// means "/": mount the Static behind http.StripPrefix, or at the root.
+	// serves the whole path: mount the Static at the root, or behind
+	// http.StripPrefix("/static/"), which leaves "css/app.css".
 	Prefix string
 
 	// MaxAge is the Cache-Control max-age of files whose names are not
@@ -130,19 +131,18 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // name returns the file name the request asks for, or the error status.
 func (s *Static) name(r *http.Request) (string, int) {
 	prefix := s.Prefix
-	if prefix == "" {
-		prefix = "/"
+	if prefix == "" && !strings.HasPrefix(r.URL.Path, "/") {
+		prefix = "" // behind http.StripPrefix("/static/"): "css/app.css"
+	} else if !strings.HasSuffix(prefix, "/") {
+		prefix += "/" // "/static" serves "/static/x", not "/staticx"
 	}
 	// Both forms are checked: Path is decoded once ("..%2f" is "../"),
 	// RawPath, when set, is what the client sent.
 	for _, p := range []string{r.URL.Path, r.URL.RawPath} {
 		if strings.ContainsAny(p, "\\\x00") || strings.Contains(strings.ToLower(p), "%00") ||
 			strings.Contains(strings.ToLower(p), "%5c") {
-			return "", http.StatusBadRequest
+			return "", http.StatusNotFound
 		}
-	}
-	if !strings.HasSuffix(prefix, "/") {
-		prefix += "/" // "/static" serves "/static/x", not "/staticx"
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok || rest == "" || strings.HasSuffix(rest, "/") {
@@ -150,11 +150,11 @@ func (s *Static) name(r *http.Request) (string, int) {
 	}
 	for seg := range strings.SplitSeq(rest, "/") {
 		if seg == "" || seg == "." || seg == ".." {
-			return "", http.StatusBadRequest
+			return "", http.StatusNotFound
 		}
 	}
 	if !fs.ValidPath(rest) {
-		return "", http.StatusBadRequest
+		return "", http.StatusNotFound
 	}
 	return rest, http.StatusOK
 }

@@ -57,6 +57,7 @@ import (
 	"flag"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -68,6 +69,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/files"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -104,6 +106,7 @@ type options struct {
 	goRoutes                          bool
 	tokens                            tokenFlag // token -> user
 	ops                               ops.Flags
+	files                             files.Flags
 }
 
 // tokenFlag collects -token TOKEN=USER.
@@ -139,10 +142,14 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
 	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
 	o.ops.Register(fs)
+	o.files.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if err := o.ops.Validate(); err != nil {
+		return o, err
+	}
+	if err := o.files.Validate(); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -179,6 +186,8 @@ func hint(python string) string {
 
 // prepare runs graft_setup (migrate, superuser, demo notes) once with the
 // workers' interpreter and environment, and finds the admin's static files.
+// With dir "" (the project embedded in the binary), graft_setup is left to
+// startApp, which runs it in the container's copy of the project.
 func prepare(ctx context.Context, o options, dir, state string) (*project, error) {
 	keyFile := filepath.Join(state, "secret_key")
 	key, err := os.ReadFile(keyFile)
@@ -195,7 +204,7 @@ func prepare(ctx context.Context, o options, dir, state string) (*project, error
 		"GRAFT_DJANGO_SECRET_KEY=" + strings.TrimSpace(string(key)),
 	}}
 
-	out, err := python(ctx, o.python, dir, "-c", "import django, os; print(os.path.dirname(django.__file__))")
+	out, err := python(ctx, o.python, os.TempDir(), "-c", "import django, os; print(os.path.dirname(django.__file__))")
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot import django: %v\n%s%s", o.python, err, out, hint(o.python))
 	}
@@ -204,14 +213,25 @@ func prepare(ctx context.Context, o options, dir, state string) (*project, error
 		return nil, fmt.Errorf("the admin's static files: %w", err)
 	}
 
+	if dir == "" {
+		return p, nil // embedded: setup runs in the container's copy (startApp)
+	}
+	if err := p.setup(ctx, o, dir); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// setup runs graft_setup in dir: migrate, superuser, demo notes.
+func (p *project) setup(ctx context.Context, o options, dir string) error {
 	env := append(append(os.Environ(), p.env...),
 		"GRAFT_ADMIN_USER="+o.adminUser, "GRAFT_ADMIN_PASSWORD="+o.adminPassword)
 	cmd := exec.CommandContext(ctx, o.python, "-m", "django", "graft_setup")
 	cmd.Dir, cmd.Env = dir, env
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("python -m django graft_setup: %v\n%s", err, b)
+		return fmt.Errorf("python -m django graft_setup: %v\n%s", err, b)
 	}
-	return p, nil
+	return nil
 }
 
 // python runs the interpreter in dir and returns its output.
@@ -223,15 +243,32 @@ func python(ctx context.Context, py, dir string, args ...string) (string, error)
 }
 
 // startApp starts the Django workers, with the production flags of o.ops.
+// With p.dir "", the workers run the project embedded in the binary
+// (wsgi.Config.AppFS) and graft_setup runs in their copy first.
 func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) {
 	cfg := wsgi.Config{
 		App: appSpec, Python: o.python, Dir: p.dir, Env: p.env,
 		Workers: o.workers, Threads: o.threads, Logger: log,
 	}
+	if p.dir == "" {
+		sub, err := fs.Sub(pyapp, "pyapp")
+		if err != nil {
+			return nil, err
+		}
+		cfg.AppFS = sub
+	}
 	o.ops.Apply(&cfg)
 	app, err := wsgi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, hint(o.python))
+	}
+	if p.dir == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := p.setup(ctx, o, app.AppDir()); err != nil {
+			app.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	return app, nil
 }
@@ -246,15 +283,7 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	dir := o.chdir
-	if dir == "" {
-		tmp, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-django-")
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		dir = tmp
-	}
+	dir := o.chdir // "": the embedded project (see startApp)
 	state := o.state
 	if state == "" {
 		tmp, err := os.MkdirTemp("", "graft-django-state-")
@@ -313,11 +342,14 @@ func run(args []string) error {
 // metrics go there.
 func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := ops.NewRouter(log, reg)
-	django := &fallback.Handler{App: app, Prefix: o.mount}
+	django := &fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.files.Sendfile(log)}
+	if err := o.files.Mount(r, log); err != nil {
+		panic(err) // the directories were checked by parseFlags
+	}
 
 	site := func(s *router.Router) {
 		// STATIC_URL is "static/", which Django prefixes with SCRIPT_NAME.
-		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir))
+		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir, log))
 		s.Get("/static/*", static.ServeHTTP).Name("static")
 		s.Head("/static/*", static.ServeHTTP)
 
@@ -384,16 +416,15 @@ func bearerAuth(tokens map[string]string) func(http.Handler) http.Handler {
 	}
 }
 
-// staticFiles serves the files under dir, without directory listings.
-func staticFiles(dir string) http.Handler {
-	files := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
-			http.NotFound(w, r)
-			return
-		}
-		files.ServeHTTP(w, r)
-	})
+// staticFiles serves the files under dir with fallback.Static: ETags,
+// Range, no directory listings, no escapes from dir.
+func staticFiles(dir string, log *slog.Logger) http.Handler {
+	s, err := fallback.NewStaticDir(dir)
+	if err != nil {
+		panic(err) // prepare checked that dir exists
+	}
+	s.Logger = log
+	return s
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

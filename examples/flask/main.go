@@ -42,6 +42,7 @@ import (
 	"flag"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,6 +52,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/files"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -58,11 +60,12 @@ import (
 	"github.com/graft-dev/graft/wsgi"
 )
 
-// pyapp is the Flask app, written to a temporary directory at start. The
-// patterns name files, so that __init__.py is included and __pycache__ is
-// not.
+// pyapp is the Flask app, carried by the binary: the workers import it from
+// the container's private copy (wsgi.Config.AppFS), and Go serves its
+// static/ folder. The patterns name files, so that __init__.py is included
+// and __pycache__ is not.
 //
-//go:embed pyapp/shop/*.py pyapp/shop/*.json pyapp/shop/templates/*.html
+//go:embed pyapp/shop/*.py pyapp/shop/*.json pyapp/shop/templates/*.html pyapp/shop/static/*
 var pyapp embed.FS
 
 // appSpec is the WSGI app: the shop package's app factory.
@@ -81,6 +84,7 @@ type options struct {
 	workers, threads           int
 	goRoutes                   bool
 	ops                        ops.Flags
+	files                      files.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -98,10 +102,14 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
 	o.ops.Register(fs)
+	o.files.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if err := o.ops.Validate(); err != nil {
+		return o, err
+	}
+	if err := o.files.Validate(); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -122,13 +130,17 @@ func newSecret() string {
 	return hex.EncodeToString(b)
 }
 
-// startApp starts the Flask workers for the shop package in dir, with the
+// startApp starts the Flask workers for the shop package in dir, or in
+// the binary's own copy when dir is "" (wsgi.Config.AppFS), with the
 // production flags of o.ops.
 func startApp(o options, dir string, log *slog.Logger) (*wsgi.Container, error) {
 	cfg := wsgi.Config{
 		App: appSpec, Python: o.python, Dir: dir,
 		Workers: o.workers, Threads: o.threads, Logger: log,
 		Env: []string{"SHOP_SECRET_KEY=" + newSecret()},
+	}
+	if dir == "" {
+		cfg.AppFS = embeddedApp()
 	}
 	o.ops.Apply(&cfg)
 	app, err := wsgi.New(cfg)
@@ -148,16 +160,13 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	dir := o.chdir
+	dir := o.chdir // "": the app embedded in the binary
+	var cat *catalog
 	if dir == "" {
-		tmp, cleanup, err := ops.Unpack(pyapp, "pyapp", "graft-flask-")
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		dir = tmp
+		cat, err = loadCatalogFS(embeddedApp(), "shop/products.json")
+	} else {
+		cat, err = loadCatalog(filepath.Join(dir, "shop", "products.json"))
 	}
-	cat, err := loadCatalog(filepath.Join(dir, "shop", "products.json"))
 	if err != nil {
 		return err
 	}
@@ -178,6 +187,32 @@ func run(args []string) error {
 	return o.ops.Serve(h, ln, app, reg, log)
 }
 
+// embeddedApp is the app's tree: the shop package at its root.
+func embeddedApp() fs.FS {
+	sub, err := fs.Sub(pyapp, "pyapp")
+	if err != nil {
+		panic(err) // "pyapp" is a valid name
+	}
+	return sub
+}
+
+// shopStatic serves the shop's static folder: the embedded one, or the
+// one under -chdir (nil if it has none: Flask serves its own).
+func shopStatic(chdir string) *fallback.Static {
+	if chdir != "" {
+		s, err := fallback.NewStaticDir(filepath.Join(chdir, "shop", "static"))
+		if err != nil {
+			return nil
+		}
+		return s
+	}
+	sub, err := fs.Sub(pyapp, "pyapp/shop/static")
+	if err != nil {
+		panic(err) // a valid name
+	}
+	return fallback.NewStatic(sub)
+}
+
 // product is one entry of products.json, the data Go and Python share.
 type product struct {
 	ID         int    `json:"id"`
@@ -193,7 +228,12 @@ type catalog struct {
 }
 
 func loadCatalog(path string) (*catalog, error) {
-	b, err := os.ReadFile(path)
+	return loadCatalogFS(os.DirFS(filepath.Dir(path)), filepath.Base(path))
+}
+
+// loadCatalogFS reads products.json from fsys.
+func loadCatalogFS(fsys fs.FS, path string) (*catalog, error) {
+	b, err := fs.ReadFile(fsys, path)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +274,16 @@ func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg
 				writeJSON(w, http.StatusOK, productJSON(r, o.mount, p))
 			}).Name("api_product")
 		}
-		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount})
+		// Flask's static folder, from the binary (or -chdir): Python never
+		// sees these.
+		if static := shopStatic(o.chdir); static != nil {
+			static.Prefix, static.Logger = o.mount+"/static/", log
+			s.Handle("/static/*", static).Name("static")
+		}
+		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.files.Sendfile(log)})
+	}
+	if err := o.files.Mount(r, log); err != nil {
+		panic(err) // the directories were checked by parseFlags
 	}
 	if o.mount == "" {
 		shop(r)
