@@ -171,8 +171,15 @@ func (w *sendfileWriter) Flush() {
 // Unwrap is for http.ResponseController.
 func (w *sendfileWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// finish sends the file the app named, if it named one.
+// finish, deferred, sends the file the app named, if it named one. An app
+// that set the header and returned without writing anything counts.
 func (w *sendfileWriter) finish() {
+	if p := recover(); p != nil {
+		panic(p) // the app's panic (http.ErrAbortHandler): nothing to send
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
 	if w.header == "" {
 		return
 	}

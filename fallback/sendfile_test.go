@@ -290,3 +290,70 @@ func TestSendfileNoRoots(t *testing.T) {
 		})
 	}
 }
+
+// The writer's edge cases, with Go apps standing in for the container.
+func TestSendfileWriter(t *testing.T) {
+	d := newDownloads(t)
+	file := filepath.Join(d.dir, "a.txt")
+	tests := []struct {
+		name string
+		app  http.HandlerFunc
+		code int
+		body string
+	}{
+		{"header only, nothing written", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+		}, 200, d.content},
+		{"body write refused", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+			w.Header().Set("Content-Length", "5")
+			if _, err := io.WriteString(w, "hello"); err == nil {
+				t.Error("the body write succeeded")
+			}
+		}, 200, d.content},
+		{"ReadFrom refused", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+			if _, err := w.(io.ReaderFrom).ReadFrom(strings.NewReader("hello")); err == nil {
+				t.Error("ReadFrom succeeded")
+			}
+		}, 200, d.content},
+		{"informational response first", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Set("X-Sendfile", file)
+			w.WriteHeader(200)
+		}, 200, d.content},
+		{"no header streams through", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "plain")
+			w.(http.Flusher).Flush()
+		}, 200, "plain"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &Handler{App: tc.app, Sendfile: &Sendfile{Roots: []string{d.dir}, Logger: slog.New(slog.DiscardHandler)}}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.code || string(b) != tc.body || resp.Header.Get("X-Sendfile") != "" {
+				t.Errorf("got %d %.40q %v", resp.StatusCode, b, resp.Header)
+			}
+		})
+	}
+	t.Run("panic passes", func(t *testing.T) {
+		h := &Handler{App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+			panic(http.ErrAbortHandler)
+		}), Sendfile: &Sendfile{Roots: []string{d.dir}}}
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("recovered %v", p)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	})
+}

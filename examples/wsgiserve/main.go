@@ -4,6 +4,11 @@
 //	wsgiserve [-bind 127.0.0.1:8000] [-workers N] [-threads N] [-python PATH]
 //	          [-chdir DIR] [-timeout 30s] [production flags] module:callable
 //
+// -static /PREFIX/=DIR (repeatable) serves the files of DIR under /PREFIX/
+// from Go (fallback.Static: ETag, Range, immutable caching of hashed names,
+// .br/.gz variants); -sendfile-root DIR (repeatable) lets the app answer
+// "X-Sendfile: /path" for files under DIR, which Go then sends.
+//
 // Production flags: -preload (default on), -max-requests N,
 // -max-requests-jitter N, -max-rss MIB, -max-lifetime DURATION,
 // -slow-request DURATION, -reload (development), -graceful-timeout
@@ -25,6 +30,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/graft-dev/graft/examples/internal/files"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -50,10 +56,15 @@ func run(args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout (e.g. 30s; 0 disables)")
 	var of ops.Flags
 	of.Register(fs)
+	var ff files.Flags
+	ff.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := of.Validate(); err != nil {
+		return err
+	}
+	if err := ff.Validate(); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -83,5 +94,10 @@ func run(args []string) error {
 		return err
 	}
 	log.Info("wsgiserve: listening", slog.String("addr", ln.Addr().String()), slog.String("app", fs.Arg(0)))
-	return of.Serve(c, ln, c, nil, log)
+	h, err := ff.Handler(c, log)
+	if err != nil {
+		c.Shutdown(context.Background())
+		return err
+	}
+	return of.Serve(h, ln, c, nil, log)
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,21 @@ func (f *Flags) Mount(r *router.Router, log *slog.Logger) error {
 		log.Info("static files", slog.String("prefix", st.Prefix), slog.String("dir", st.Dir))
 	}
 	return nil
+}
+
+// Handler returns app as it is when no flag is set; otherwise a router
+// with the -static mounts in front of app, which gets the -sendfile-root
+// roots.
+func (f *Flags) Handler(app http.Handler, log *slog.Logger) (http.Handler, error) {
+	if len(f.Static) == 0 && len(f.SendfileRoots) == 0 {
+		return app, nil
+	}
+	r := router.New()
+	if err := f.Mount(r, log); err != nil {
+		return nil, err
+	}
+	r.Fallback(&fallback.Handler{App: app, Sendfile: f.Sendfile(log), Logger: log})
+	return r, nil
 }
 
 // Sendfile returns the fallback.Sendfile of the -sendfile-root flags, or

@@ -1,0 +1,88 @@
+package files
+
+import (
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFlags(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		err  string // "" means valid
+	}{
+		{"none", nil, ""},
+		{"static", []string{"-static", "/static/=" + dir, "-static", "/media/=" + dir}, ""},
+		{"sendfile roots", []string{"-sendfile-root", dir, "-sendfile-root", dir}, ""},
+		{"no equals", []string{"-static", "/static/"}, "want /PREFIX/=DIR"},
+		{"prefix without slashes", []string{"-static", "static=" + dir}, "want /PREFIX/=DIR"},
+		{"prefix without trailing slash", []string{"-static", "/static=" + dir}, "want /PREFIX/=DIR"},
+		{"empty dir", []string{"-static", "/static/="}, "want /PREFIX/=DIR"},
+		{"twice", []string{"-static", "/s/=" + dir, "-static", "/s/=" + dir}, "given twice"},
+		{"missing static dir", []string{"-static", "/s/=" + filepath.Join(dir, "nope")}, "not a directory"},
+		{"missing root", []string{"-sendfile-root", filepath.Join(dir, "nope")}, "not a directory"},
+		{"empty root", []string{"-sendfile-root", ""}, "empty directory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Flags
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			f.Register(fs)
+			err := fs.Parse(tc.args)
+			if err == nil {
+				err = f.Validate()
+			}
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("got %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestHandler(t *testing.T) {
+	static, files := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(static, "app.css"), []byte("css"), 0o644)
+	os.WriteFile(filepath.Join(files, "report.txt"), []byte("report"), 0o644)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/download" {
+			w.Header().Set("X-Sendfile", filepath.Join(files, "report.txt"))
+			return
+		}
+		io.WriteString(w, "app")
+	})
+	log := slog.New(slog.DiscardHandler)
+
+	var none Flags
+	if h, _ := none.Handler(app, log); h == nil {
+		t.Fatal("nil handler")
+	}
+	f := Flags{Static: []Static{{"/static/", static}}, SendfileRoots: []string{files}}
+	h, err := f.Handler(app, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{
+		"/static/app.css": "css",
+		"/download":       "report",
+		"/other":          "app",
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
+		if w.Body.String() != want || w.Header().Get("X-Sendfile") != "" {
+			t.Errorf("%s: %d %q %v, want %q", target, w.Code, w.Body.String(), w.Header(), want)
+		}
+	}
+	bad := Flags{Static: []Static{{"/static/", filepath.Join(static, "nope")}}}
+	if _, err := bad.Handler(app, log); err == nil {
+		t.Error("a missing -static directory was accepted")
+	}
+}
