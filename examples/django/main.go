@@ -42,8 +42,15 @@
 //
 // The project needs an interpreter with Django: Debian's python3-django
 // installs into /usr/bin/python3, the default -python when it exists. The
-// project is embedded in the binary and written to a temporary directory at
-// start, unless -chdir names a directory holding it.
+// project is embedded in the binary (wsgi.Config.AppFS): the binary alone
+// is the deploy, and the workers import the project from a private
+// read-only copy, removed at exit; -chdir names a directory holding the
+// project instead.
+//
+// -static /PREFIX/=DIR (repeatable) serves more static files from Go, such
+// as a STATIC_ROOT after collectstatic; -sendfile-root DIR (repeatable)
+// lets Django views answer "X-Sendfile: /path" for files under DIR, which
+// Go then sends.
 package main
 
 import (

@@ -28,8 +28,14 @@
 //
 // The app needs an interpreter with Flask: Debian's python3-flask installs
 // into /usr/bin/python3, the default -python when it exists. The app is
-// embedded in the binary and written to a temporary directory at start,
-// unless -chdir names a directory holding the shop package.
+// embedded in the binary (wsgi.Config.AppFS): the binary alone is the
+// deploy, and the workers import the app from a private read-only copy,
+// removed at exit; -chdir names a directory holding the shop package
+// instead. Go serves the shop's static/ folder (fallback.Static).
+//
+// -static /PREFIX/=DIR (repeatable) serves more static files from Go;
+// -sendfile-root DIR (repeatable) lets Flask's send_file (with
+// use_x_sendfile) hand files under DIR to Go.
 package main
 
 import (
