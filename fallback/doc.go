@@ -27,6 +27,14 @@
 // sets X-Forwarded-Prefix (werkzeug's ProxyFix(x_prefix=1)) and optionally
 // a SCRIPT_NAME header (gunicorn, from forwarded_allow_ips only).
 //
+// # Files
+//
+// [Static] serves the app's static files from Go, WhiteNoise-style (ETag,
+// conditional requests, Range, immutable caching of hashed names,
+// precompressed variants), from a directory or an embedded tree.
+// [Sendfile], set on a Handler, sends the files the app names in
+// X-Sendfile or X-Accel-Redirect headers, from configured roots only.
+//
 // # Security
 //
 // With StripPrefix, the client's own X-Forwarded-Prefix and SCRIPT_NAME
