@@ -22,7 +22,7 @@ import (
 
 // staticTree writes a STATIC_ROOT-like tree under a new directory and
 // returns the root (dir/static) and a file outside it (dir/secret.txt).
-func staticTree(t *testing.T) (root, secret string) {
+func staticTree(t testing.TB) (root, secret string) {
 	t.Helper()
 	dir := t.TempDir()
 	root = filepath.Join(dir, "static")
@@ -74,7 +74,7 @@ func staticTree(t *testing.T) (root, secret string) {
 	return root, secret
 }
 
-func gz(t *testing.T, s string) string {
+func gz(t testing.TB, s string) string {
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	io.WriteString(zw, s)
