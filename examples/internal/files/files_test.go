@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graft-dev/graft/fallback"
+	"github.com/graft-dev/graft/router"
 )
 
 func TestFlags(t *testing.T) {
@@ -84,5 +87,39 @@ func TestHandler(t *testing.T) {
 	bad := Flags{Static: []Static{{"/static/", filepath.Join(static, "nope")}}}
 	if _, err := bad.Handler(app, log); err == nil {
 		t.Error("a missing -static directory was accepted")
+	}
+}
+
+// A -static prefix inside a prefix the app is mounted at wins over the
+// app's fallback, in either order of registration.
+func TestMountUnderAppPrefix(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "x.css"), []byte("css"), 0o644)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") })
+	f := Flags{Static: []Static{{"/legacy/static/", dir}}}
+	log := slog.New(slog.DiscardHandler)
+	for _, first := range []string{"static", "app"} {
+		t.Run(first+" first", func(t *testing.T) {
+			r := router.New()
+			mountApp := func() {
+				r.Route("/legacy", func(s *router.Router) { s.Fallback(&fallback.Handler{App: app, Prefix: "/legacy"}) })
+			}
+			if first == "app" {
+				mountApp()
+			}
+			if err := f.Mount(r, log); err != nil {
+				t.Fatal(err)
+			}
+			if first == "static" {
+				mountApp()
+			}
+			for target, want := range map[string]string{"/legacy/static/x.css": "css", "/legacy/other": "app", "/legacy/static/nope.css": "404 page not found\n"} {
+				w := httptest.NewRecorder()
+				r.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
+				if w.Body.String() != want {
+					t.Errorf("%s: %q, want %q", target, w.Body.String(), want)
+				}
+			}
+		})
 	}
 }
