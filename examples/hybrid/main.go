@@ -13,7 +13,9 @@
 // app under a prefix only (it then sees SCRIPT_NAME=PREFIX). Request ids
 // and access logs are on; logs go to stderr. The production flags are
 // those of wsgiserve (-preload, -max-requests, -max-rss, -reload,
-// -metrics-bind, ...); SIGHUP reloads the Python workers.
+// -metrics-bind, ...); SIGHUP reloads the Python workers. -static
+// /PREFIX/=DIR and -sendfile-root DIR (both repeatable) serve static files
+// and the app's X-Sendfile downloads from Go, as in wsgiserve.
 package main
 
 import (
@@ -30,6 +32,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/files"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -54,6 +57,7 @@ type options struct {
 	bind, python, chdir, mount, app string
 	workers, threads                int
 	ops                             ops.Flags
+	files                           files.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -70,10 +74,14 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
 	o.ops.Register(fs)
+	o.files.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if err := o.ops.Validate(); err != nil {
+		return o, err
+	}
+	if err := o.files.Validate(); err != nil {
 		return o, err
 	}
 	switch fs.NArg() {
@@ -116,7 +124,11 @@ func run(args []string) error {
 		return err
 	}
 	reg := o.ops.Registry()
-	h := newHandler(app, o.mount, log, reg)
+	h, err := o.files.Front(newHandler(o.files.WithSendfile(app, log), o.mount, log, reg), log)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {

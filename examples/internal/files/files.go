@@ -118,6 +118,31 @@ func (f *Flags) Handler(app http.Handler, log *slog.Logger) (http.Handler, error
 	return r, nil
 }
 
+// WithSendfile returns app behind a fallback.Handler with the
+// -sendfile-root roots, or app itself without any; for a main that mounts
+// app with fallback.Handlers of its own (which then need no Sendfile).
+func (f *Flags) WithSendfile(app http.Handler, log *slog.Logger) http.Handler {
+	sf := f.Sendfile(log)
+	if sf == nil {
+		return app
+	}
+	return &fallback.Handler{App: app, Sendfile: sf, Logger: log}
+}
+
+// Front returns h with the -static mounts in front of it (a router whose
+// fallback is h), or h itself without any.
+func (f *Flags) Front(h http.Handler, log *slog.Logger) (http.Handler, error) {
+	if len(f.Static) == 0 {
+		return h, nil
+	}
+	r := router.New()
+	if err := f.Mount(r, log); err != nil {
+		return nil, err
+	}
+	r.Fallback(h)
+	return r, nil
+}
+
 // Sendfile returns the fallback.Sendfile of the -sendfile-root flags, or
 // nil without any.
 func (f *Flags) Sendfile(log *slog.Logger) *fallback.Sendfile {

@@ -123,3 +123,40 @@ func TestMountUnderAppPrefix(t *testing.T) {
 		})
 	}
 }
+
+// WithSendfile and Front, for mains with routers of their own.
+func TestFrontWithSendfile(t *testing.T) {
+	static, protected := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(static, "app.css"), []byte("css"), 0o644)
+	os.WriteFile(filepath.Join(protected, "r.txt"), []byte("report"), 0o644)
+	py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/legacy/dl" {
+			w.Header().Set("X-Sendfile", filepath.Join(protected, "r.txt"))
+			return
+		}
+		io.WriteString(w, "py")
+	})
+	log := slog.New(slog.DiscardHandler)
+	f := Flags{Static: []Static{{"/static/", static}}, SendfileRoots: []string{protected}}
+	inner := router.New()
+	inner.Get("/api/x", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	inner.Mount("/legacy", &fallback.Handler{App: f.WithSendfile(py, log), Prefix: "/legacy"})
+	h, err := f.Front(inner, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{"/static/app.css": "css", "/api/x": "go", "/legacy/a": "py", "/legacy/dl": "report"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
+		if w.Body.String() != want {
+			t.Errorf("%s: %d %q, want %q", target, w.Code, w.Body.String(), want)
+		}
+	}
+	var none Flags
+	if h, _ := none.Front(inner, log); h != http.Handler(inner) {
+		t.Error("Front without -static changed the handler")
+	}
+	if none.WithSendfile(py, log) == nil {
+		t.Error("nil handler")
+	}
+}
