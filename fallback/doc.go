@@ -31,6 +31,14 @@
 // prefix from the request URL, as [http.StripPrefix] does, and sets
 // X-Forwarded-Prefix for werkzeug's ProxyFix(x_prefix=1).
 //
+// # Files
+//
+// [Static] serves the app's static files from Go, WhiteNoise-style (ETag,
+// conditional requests, Range, immutable caching of hashed names,
+// precompressed variants), from a directory or an embedded tree.
+// [Sendfile], set on a Handler, sends the files the app names in
+// X-Sendfile or X-Accel-Redirect headers, from configured roots only.
+//
 // # Security
 //
 // With StripPrefix or ScriptNameHeader, the client's own

@@ -1,7 +1,6 @@
 package fallback
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,62 +12,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/graft-dev/graft/router"
 )
 
-// testPython returns the interpreter the tests run gunicorn with:
-// $GRAFT_PYTHON, else Debian's /usr/bin/python3. A missing interpreter
-// fails the test: it never skips.
-func testPython(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python interpreter %s not found (set GRAFT_PYTHON): %v", py, err)
-	}
-	return py
-}
-
 // requireGunicorn fails the test unless gunicorn and Flask are importable
 // by testPython.
 func requireGunicorn(t testing.TB) {
 	t.Helper()
-	py := testPython(t)
-	for mod, pkg := range map[string]string{"gunicorn": "gunicorn", "flask": "python3-flask"} {
-		if out, err := exec.Command(py, "-c", "import "+mod).CombinedOutput(); err != nil {
-			t.Fatalf("python module %s is not importable by %s (apt-get install %s): %v\n%s", mod, py, pkg, err, out)
-		}
-	}
-}
-
-// lockedBuffer collects a process's output for failure messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	testPython(t, "gunicorn", "flask")
 }
 
 // startGunicorn runs a real gunicorn serving app (module:callable in
 // testdata/) on a listener handed over as fd 3, and returns a reverse
 // proxy to it and gunicorn's log. gunicorn stops when the test ends.
-func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *lockedBuffer) {
+func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *syncBuffer) {
 	t.Helper()
 	requireGunicorn(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -85,7 +45,7 @@ func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *lockedBuf
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	cmd := exec.Command(testPython(t), "-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
 		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5", app)
 	cmd.ExtraFiles = []*os.File{f}
@@ -146,7 +106,7 @@ var spoof = map[string]string{
 
 // runGunicornCases sends each case through a front server serving h to
 // gunicorn and compares what the Flask app saw.
-func runGunicornCases(t *testing.T, h http.Handler, logs *lockedBuffer, cases []gunicornCase) {
+func runGunicornCases(t *testing.T, h http.Handler, logs *syncBuffer, cases []gunicornCase) {
 	front := httptest.NewServer(h)
 	defer front.Close()
 	client := &http.Client{

@@ -58,6 +58,10 @@ type Handler struct {
 	// default). Default false.
 	ScriptNameHeader bool
 
+	// Sendfile, if not nil, sends the files the app names in X-Sendfile or
+	// X-Accel-Redirect response headers from Go (see [Sendfile]).
+	Sendfile *Sendfile
+
 	// ErrorHandler replies when the Handler is misconfigured (see
 	// [ErrNoApp], [ErrBadPrefix]). If nil, the error is logged to Logger
 	// and the reply is 502 Bad Gateway.
@@ -87,6 +91,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	if sw := h.Sendfile.writer(w, r); sw != nil {
+		defer sw.finish()
+		w = sw
 	}
 	if h.StripPrefix || h.ScriptNameHeader {
 		h.App.ServeHTTP(w, h.forward(r, prefix))

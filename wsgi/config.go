@@ -3,6 +3,7 @@ package wsgi
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -27,6 +28,14 @@ type Config struct {
 	// Dir is the workers' working directory, also put first on sys.path
 	// (gunicorn's --chdir). Empty means the Go process's directory.
 	Dir string
+
+	// AppFS, if not nil, is the app's source tree (typically an embed.FS,
+	// narrowed with fs.Sub), so that the binary carries the app: New copies
+	// it to a private read-only directory under TempDir (0700; removed by
+	// Shutdown, or by the next start after a kill -9), which becomes Dir;
+	// Dir must then be empty. Reload imports from the same copy. See
+	// Container.AppDir and docs/operations.md. nil: the app is on disk.
+	AppFS fs.FS
 
 	// PythonPath lists extra sys.path entries, put after Dir.
 	PythonPath []string

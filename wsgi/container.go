@@ -32,7 +32,7 @@ func New(cfg Config) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl, err := newPool(cfg)
+	pl, err := newPoolFromAppFS(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (c *Container) Reload(ctx context.Context) error {
 // requests finish until ctx is done, then stops the workers. Call it after
 // http.Server.Shutdown, which stops accepting connections first.
 func (c *Container) Shutdown(ctx context.Context) error {
-	return c.tr.Shutdown(ctx)
+	return c.removeAppFSCopy(c.tr.Shutdown(ctx))
 }
 
 // Environ returns the environ's string keys for r as the app would see

@@ -42,7 +42,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				}
 				w.WriteHeader(code)
 				n, _ := w.Write(p.Data)
-				c.checkLength(r, declared, int64(n))
+				c.checkLength(w, r, declared, int64(n))
 				return false
 			}
 			w.WriteHeader(code)
@@ -69,7 +69,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return true
 			}
 			if p.Err == nil {
-				c.checkLength(r, declared, written)
+				c.checkLength(w, r, declared, written)
 				return false
 			}
 			if !headerSent {
@@ -117,9 +117,11 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 
 // checkLength logs a response shorter than the app's Content-Length.
 // net/http then closes the connection, so the client cannot mistake it
-// for a complete response.
-func (c *Container) checkLength(r *http.Request, declared, written int64) {
-	if declared >= 0 && written < declared && r.Method != http.MethodHead {
+// for a complete response. A writer that dropped the Content-Length (one
+// that sends something else, such as fallback's X-Sendfile) is not warned
+// about.
+func (c *Container) checkLength(w http.ResponseWriter, r *http.Request, declared, written int64) {
+	if declared >= 0 && written < declared && r.Method != http.MethodHead && w.Header().Get("Content-Length") != "" {
 		c.log.Warn("wsgi: app sent fewer bytes than its Content-Length; closing the connection",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int64("content_length", declared), slog.Int64("sent", written))

@@ -45,8 +45,15 @@
 //
 // The project needs an interpreter with Django: Debian's python3-django
 // installs into /usr/bin/python3, the default -python when it exists. The
-// project is embedded in the binary and written to a temporary directory at
-// start, unless -chdir names a directory holding it.
+// project is embedded in the binary (wsgi.Config.AppFS): the binary alone
+// is the deploy, and the workers import the project from a private
+// read-only copy, removed at exit; -chdir names a directory holding the
+// project instead.
+//
+// -static /PREFIX/=DIR (repeatable) serves more static files from Go, such
+// as a STATIC_ROOT after collectstatic; -sendfile-root DIR (repeatable)
+// lets Django views answer "X-Sendfile: /path" for files under DIR, which
+// Go then sends.
 package main
 
 import (
@@ -59,6 +66,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -167,6 +175,8 @@ func hint(python string) string {
 
 // prepare runs graft_setup (migrate, superuser, demo notes) once with the
 // workers' interpreter and environment, and finds the admin's static files.
+// With dir "" (the project embedded in the binary), graft_setup is left to
+// startApp, which runs it in the container's copy of the project.
 func prepare(ctx context.Context, o options, dir, state string) (*project, error) {
 	keyFile := filepath.Join(state, "secret_key")
 	key, err := os.ReadFile(keyFile)
@@ -183,7 +193,7 @@ func prepare(ctx context.Context, o options, dir, state string) (*project, error
 		"GRAFT_DJANGO_SECRET_KEY=" + strings.TrimSpace(string(key)),
 	}}
 
-	out, err := python(ctx, o.Python, dir, "-c", "import django, os; print(os.path.dirname(django.__file__))")
+	out, err := python(ctx, o.Python, os.TempDir(), "-c", "import django, os; print(os.path.dirname(django.__file__))")
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot import django: %v\n%s%s", o.Python, err, out, hint(o.Python))
 	}
@@ -192,14 +202,25 @@ func prepare(ctx context.Context, o options, dir, state string) (*project, error
 		return nil, fmt.Errorf("the admin's static files: %w", err)
 	}
 
+	if dir == "" {
+		return p, nil // embedded: setup runs in the container's copy (startApp)
+	}
+	if err := p.setup(ctx, o, dir); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// setup runs graft_setup in dir: migrate, superuser, demo notes.
+func (p *project) setup(ctx context.Context, o options, dir string) error {
 	env := append(append(os.Environ(), p.env...),
 		"GRAFT_ADMIN_USER="+o.adminUser, "GRAFT_ADMIN_PASSWORD="+o.adminPassword)
 	cmd := exec.CommandContext(ctx, o.Python, "-m", "django", "graft_setup")
 	cmd.Dir, cmd.Env = dir, env
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("python -m django graft_setup: %v\n%s", err, b)
+		return fmt.Errorf("python -m django graft_setup: %v\n%s", err, b)
 	}
-	return p, nil
+	return nil
 }
 
 // python runs the interpreter in dir and returns its output.
@@ -211,12 +232,29 @@ func python(ctx context.Context, py, dir string, args ...string) (string, error)
 }
 
 // startApp starts the Django workers, with the server flags of o.
+// With p.dir "", the workers run the project embedded in the binary
+// (wsgi.Config.AppFS) and graft_setup runs in their copy first.
 func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) {
 	cfg := o.Config(appSpec, p.dir, log)
 	cfg.Env = p.env
+	if p.dir == "" {
+		sub, err := fs.Sub(pyapp, "pyapp")
+		if err != nil {
+			return nil, err
+		}
+		cfg.AppFS = sub
+	}
 	app, err := wsgi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, hint(o.Python))
+	}
+	if p.dir == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := p.setup(ctx, o, app.AppDir()); err != nil {
+			app.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	return app, nil
 }
@@ -233,15 +271,7 @@ func run(args []string) error {
 		return err
 	}
 	defer ls.Close()
-	dir := o.Chdir
-	if dir == "" {
-		tmp, cleanup, err := cli.Unpack(pyapp, "pyapp", "graft-django-")
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		dir = tmp
-	}
+	dir := o.Chdir // "": the embedded project (see startApp)
 	state := o.state
 	if state == "" {
 		tmp, err := os.MkdirTemp("", "graft-django-state-")
@@ -306,11 +336,14 @@ func listenerBase(ls *wsgi.Listeners) string {
 // metrics go there.
 func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := o.NewRouter(log, reg)
-	django := &fallback.Handler{App: app, Prefix: o.mount}
+	django := &fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.Files.Sendfile(log)}
+	if err := o.Files.Mount(r, log); err != nil {
+		panic(err) // the directories were checked by parseFlags
+	}
 
 	site := func(s *router.Router) {
 		// STATIC_URL is "static/", which Django prefixes with SCRIPT_NAME.
-		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir))
+		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir, log))
 		s.Get("/static/*", static.ServeHTTP).Name("static")
 		s.Head("/static/*", static.ServeHTTP)
 
@@ -378,16 +411,15 @@ func bearerAuth(tokens map[string]string) func(http.Handler) http.Handler {
 	}
 }
 
-// staticFiles serves the files under dir, without directory listings.
-func staticFiles(dir string) http.Handler {
-	files := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
-			http.NotFound(w, r)
-			return
-		}
-		files.ServeHTTP(w, r)
-	})
+// staticFiles serves the files under dir with fallback.Static: ETags,
+// Range, no directory listings, no escapes from dir.
+func staticFiles(dir string, log *slog.Logger) http.Handler {
+	s, err := fallback.NewStaticDir(dir)
+	if err != nil {
+		panic(err) // prepare checked that dir exists
+	}
+	s.Logger = log
+	return s
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

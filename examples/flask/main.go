@@ -31,8 +31,14 @@
 //
 // The app needs an interpreter with Flask: Debian's python3-flask installs
 // into /usr/bin/python3, the default -python when it exists. The app is
-// embedded in the binary and written to a temporary directory at start,
-// unless -chdir names a directory holding the shop package.
+// embedded in the binary (wsgi.Config.AppFS): the binary alone is the
+// deploy, and the workers import the app from a private read-only copy,
+// removed at exit; -chdir names a directory holding the shop package
+// instead. Go serves the shop's static/ folder (fallback.Static).
+//
+// -static /PREFIX/=DIR (repeatable) serves more static files from Go;
+// -sendfile-root DIR (repeatable) lets Flask's send_file (with
+// use_x_sendfile) hand files under DIR to Go.
 package main
 
 import (
@@ -43,6 +49,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -58,11 +65,12 @@ import (
 	"github.com/graft-dev/graft/wsgi"
 )
 
-// pyapp is the Flask app, written to a temporary directory at start. The
-// patterns name files, so that __init__.py is included and __pycache__ is
-// not.
+// pyapp is the Flask app, carried by the binary: the workers import it from
+// the container's private copy (wsgi.Config.AppFS), and Go serves its
+// static/ folder. The patterns name files, so that __init__.py is included
+// and __pycache__ is not.
 //
-//go:embed pyapp/shop/*.py pyapp/shop/*.json pyapp/shop/templates/*.html
+//go:embed pyapp/shop/*.py pyapp/shop/*.json pyapp/shop/templates/*.html pyapp/shop/static/*
 var pyapp embed.FS
 
 // appSpec is the WSGI app: the shop package's app factory.
@@ -106,11 +114,15 @@ func newSecret() string {
 	return hex.EncodeToString(b)
 }
 
-// startApp starts the Flask workers for the shop package in dir, with the
+// startApp starts the Flask workers for the shop package in dir, or in
+// the binary's own copy when dir is "" (wsgi.Config.AppFS), with the
 // server flags of o.
 func startApp(o options, dir string, log *slog.Logger) (*wsgi.Container, error) {
 	cfg := o.Config(appSpec, dir, log)
 	cfg.Env = []string{"SHOP_SECRET_KEY=" + newSecret()}
+	if dir == "" {
+		cfg.AppFS = embeddedApp()
+	}
 	app, err := wsgi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n\nThe shop needs Flask: on Debian, apt-get install python3-flask and run with -python /usr/bin/python3 (now -python %s).", err, o.Python)
@@ -130,16 +142,13 @@ func run(args []string) error {
 		return err
 	}
 	defer ls.Close()
-	dir := o.Chdir
+	dir := o.Chdir // "": the app embedded in the binary
+	var cat *catalog
 	if dir == "" {
-		tmp, cleanup, err := cli.Unpack(pyapp, "pyapp", "graft-flask-")
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		dir = tmp
+		cat, err = loadCatalogFS(embeddedApp(), "shop/products.json")
+	} else {
+		cat, err = loadCatalog(filepath.Join(dir, "shop", "products.json"))
 	}
-	cat, err := loadCatalog(filepath.Join(dir, "shop", "products.json"))
 	if err != nil {
 		return err
 	}
@@ -150,6 +159,32 @@ func run(args []string) error {
 	reg := cli.Registry(ls)
 	log.Info("flask: serving", slog.String("graft.mount", o.mount+"/"), slog.Bool("graft.go_routes", o.goRoutes))
 	return wsgi.Serve(context.Background(), ls, newHandler(app, cat, o, log, reg), app, o.ServeConfig(reg, log))
+}
+
+// embeddedApp is the app's tree: the shop package at its root.
+func embeddedApp() fs.FS {
+	sub, err := fs.Sub(pyapp, "pyapp")
+	if err != nil {
+		panic(err) // "pyapp" is a valid name
+	}
+	return sub
+}
+
+// shopStatic serves the shop's static folder: the embedded one, or the
+// one under -chdir (nil if it has none: Flask serves its own).
+func shopStatic(chdir string) *fallback.Static {
+	if chdir != "" {
+		s, err := fallback.NewStaticDir(filepath.Join(chdir, "shop", "static"))
+		if err != nil {
+			return nil
+		}
+		return s
+	}
+	sub, err := fs.Sub(pyapp, "pyapp/shop/static")
+	if err != nil {
+		panic(err) // a valid name
+	}
+	return fallback.NewStatic(sub)
 }
 
 // product is one entry of products.json, the data Go and Python share.
@@ -167,7 +202,12 @@ type catalog struct {
 }
 
 func loadCatalog(path string) (*catalog, error) {
-	b, err := os.ReadFile(path)
+	return loadCatalogFS(os.DirFS(filepath.Dir(path)), filepath.Base(path))
+}
+
+// loadCatalogFS reads products.json from fsys.
+func loadCatalogFS(fsys fs.FS, path string) (*catalog, error) {
+	b, err := fs.ReadFile(fsys, path)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +249,16 @@ func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg
 			}).Name("api_product")
 		}
 		registerSession(s, app, o.mount) // session.go: Go routes that share Flask's session
-		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount})
+		// Flask's static folder, from the binary (or -chdir): Python never
+		// sees these.
+		if static := shopStatic(o.Chdir); static != nil {
+			static.Prefix, static.Logger = o.mount+"/static/", log
+			s.Handle("/static/*", static).Name("static")
+		}
+		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.Files.Sendfile(log)})
+	}
+	if err := o.Files.Mount(r, log); err != nil {
+		panic(err) // the directories were checked by parseFlags
 	}
 	if o.mount == "" {
 		shop(r)

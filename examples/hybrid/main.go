@@ -14,7 +14,9 @@
 // and access logs are on; logs go to stderr. The server flags are those of
 // wsgiserve (-timeout, -certfile, -keyfile, repeatable -bind, -preload,
 // -max-requests, -max-rss, -reload, -metrics-bind, ...; see hybrid -h);
-// SIGHUP reloads the Python workers.
+// SIGHUP reloads the Python workers. -static /PREFIX/=DIR and
+// -sendfile-root DIR (both repeatable) serve static files and the app's
+// X-Sendfile downloads from Go, as in wsgiserve.
 package main
 
 import (
@@ -98,8 +100,13 @@ func run(args []string) error {
 		return err
 	}
 	reg := cli.Registry(ls)
+	h, err := o.Files.Front(newHandler(&o.Flags, o.Files.WithSendfile(app, log), o.mount, log, reg), log)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
 	log.Info("hybrid: serving", slog.String("graft.app", o.app), slog.String("graft.mount", o.mount+"/"))
-	return wsgi.Serve(context.Background(), ls, newHandler(&o.Flags, app, o.mount, log, reg), app, o.ServeConfig(reg, log))
+	return wsgi.Serve(context.Background(), ls, h, app, o.ServeConfig(reg, log))
 }
 
 // newHandler builds the router: Go routes first, the Python app as the

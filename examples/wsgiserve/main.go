@@ -14,6 +14,10 @@
 //	-metrics-bind ADDR      /metrics, /status, /healthz, /readyz on a separate listener
 //	-graceful-timeout D     on SIGTERM/SIGINT (default 30s)
 //
+// -static /PREFIX/=DIR (repeatable) serves the files of DIR under /PREFIX/
+// from Go; -sendfile-root DIR (repeatable) lets the app answer
+// "X-Sendfile: /path" for files under DIR, which Go then sends.
+//
 // and the production flags -preload (default on), -max-requests N,
 // -max-requests-jitter N, -max-rss MIB, -max-lifetime D, -slow-request D,
 // -reload (development), -limit-request-line N, -limit-request-fields N,
@@ -79,13 +83,23 @@ func run(args []string) error {
 		return err
 	}
 	reg := cli.Registry(ls)
-	return wsgi.Serve(context.Background(), ls, newHandler(&f, c, log, reg), c, f.ServeConfig(reg, log))
+	h, err := newHandler(&f, c, log, reg)
+	if err != nil {
+		c.Shutdown(context.Background())
+		return err
+	}
+	return wsgi.Serve(context.Background(), ls, h, c, f.ServeConfig(reg, log))
 }
 
 // newHandler puts the container behind the access log and request ids
-// (unless -access-log=false) and, with reg, request metrics.
-func newHandler(f *cli.Flags, c *wsgi.Container, log *slog.Logger, reg *prometheus.Registry) http.Handler {
+// (unless -access-log=false) and, with reg, request metrics; -static
+// mounts are served from Go in front of it, and -sendfile-root lets the
+// app answer X-Sendfile.
+func newHandler(f *cli.Flags, c *wsgi.Container, log *slog.Logger, reg *prometheus.Registry) (http.Handler, error) {
 	r := f.NewRouter(log, reg)
-	r.Fallback(&fallback.Handler{App: c})
-	return r
+	if err := f.Files.Mount(r, log); err != nil {
+		return nil, err
+	}
+	r.Fallback(&fallback.Handler{App: c, Sendfile: f.Files.Sendfile(log)})
+	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/graft-dev/graft/examples/internal/files"
 	"log/slog"
 	"os"
 	"strings"
@@ -43,6 +44,8 @@ type Flags struct {
 	Limits            wsgi.RequestLimits
 	AccessLog         bool
 	AccessLogVerbose  bool
+	// Files are -static and -sendfile-root.
+	Files files.Flags
 }
 
 // Register defines the flags on fs.
@@ -78,6 +81,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.Limits.FieldSize, "limit-request-field-size", 0, "largest header field in bytes (0: 8190)")
 	fs.BoolVar(&f.AccessLog, "access-log", true, "log one line per request and give each an X-Request-ID (-access-log=false: neither)")
 	fs.BoolVar(&f.AccessLogVerbose, "access-log-verbose", false, "log every field of each request (URL, client, headers, bytes, user agent) in the access log")
+	f.Files.Register(fs)
 }
 
 // Check checks the flag values, and that -chdir is a directory, before
@@ -112,6 +116,9 @@ func (f *Flags) Check() error {
 		if b == "" {
 			return Usagef("-bind is empty")
 		}
+	}
+	if err := f.Files.Validate(); err != nil {
+		return Usagef("%v", err)
 	}
 	return CheckDir(f.Chdir)
 }

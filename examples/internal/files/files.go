@@ -1,0 +1,153 @@
+// Package files holds the file-serving flags of graft's example servers:
+// -static /PREFIX/=DIR (repeatable) mounts a fallback.Static, so that Go
+// serves the app's static files and the Python workers never see them;
+// -sendfile-root DIR (repeatable) lets the app answer with an X-Sendfile
+// header naming a file under DIR, which Go then sends.
+package files
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/graft-dev/graft/fallback"
+	"github.com/graft-dev/graft/router"
+)
+
+// Static is one -static flag: files of Dir served under Prefix.
+type Static struct {
+	Prefix, Dir string
+}
+
+// Flags are the file-serving flags.
+type Flags struct {
+	Static        []Static
+	SendfileRoots []string
+}
+
+// staticFlag collects -static /PREFIX/=DIR.
+type staticFlag struct{ f *Flags }
+
+func (s staticFlag) String() string { return "" }
+
+func (s staticFlag) Set(v string) error {
+	prefix, dir, ok := strings.Cut(v, "=")
+	if !ok || dir == "" || !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") {
+		return errors.New("want /PREFIX/=DIR, the prefix starting and ending with /")
+	}
+	for _, st := range s.f.Static {
+		if st.Prefix == prefix {
+			return fmt.Errorf("prefix %s given twice", prefix)
+		}
+	}
+	s.f.Static = append(s.f.Static, Static{Prefix: prefix, Dir: dir})
+	return nil
+}
+
+// rootFlag collects -sendfile-root DIR.
+type rootFlag struct{ f *Flags }
+
+func (r rootFlag) String() string { return "" }
+
+func (r rootFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("empty directory")
+	}
+	abs, err := filepath.Abs(v)
+	if err != nil {
+		return err
+	}
+	r.f.SendfileRoots = append(r.f.SendfileRoots, abs)
+	return nil
+}
+
+// Register defines -static and -sendfile-root on fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.Var(staticFlag{f}, "static", "serve the files of DIR under /PREFIX/ from Go, as /PREFIX/=DIR (repeatable): ETag, Range, immutable caching of hashed names, .br/.gz variants")
+	fs.Var(rootFlag{f}, "sendfile-root", "let the app answer X-Sendfile: /path for files under DIR, sent by Go (repeatable; none: the header passes through)")
+}
+
+// Validate checks that the directories exist.
+func (f *Flags) Validate() error {
+	for _, st := range f.Static {
+		if info, err := os.Stat(st.Dir); err != nil || !info.IsDir() {
+			return fmt.Errorf("-static %s=%s: not a directory", st.Prefix, st.Dir)
+		}
+	}
+	for _, dir := range f.SendfileRoots {
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			return fmt.Errorf("-sendfile-root %s: not a directory", dir)
+		}
+	}
+	return nil
+}
+
+// Mount mounts a fallback.Static for each -static flag on r, logging to
+// log. Mount before the routes under the same prefix, such as the
+// app's fallback.
+func (f *Flags) Mount(r *router.Router, log *slog.Logger) error {
+	for _, st := range f.Static {
+		s, err := fallback.NewStaticDir(st.Dir)
+		if err != nil {
+			return fmt.Errorf("-static %s=%s: %w", st.Prefix, st.Dir, err)
+		}
+		s.Prefix, s.Logger = st.Prefix, log
+		r.Handle(st.Prefix+"*", s)
+		log.Info("static files", slog.String("graft.prefix", st.Prefix), slog.String("graft.dir", st.Dir))
+	}
+	return nil
+}
+
+// Handler returns app as it is when no flag is set; otherwise a router
+// with the -static mounts in front of app, which gets the -sendfile-root
+// roots.
+func (f *Flags) Handler(app http.Handler, log *slog.Logger) (http.Handler, error) {
+	if len(f.Static) == 0 && len(f.SendfileRoots) == 0 {
+		return app, nil
+	}
+	r := router.New()
+	if err := f.Mount(r, log); err != nil {
+		return nil, err
+	}
+	r.Fallback(&fallback.Handler{App: app, Sendfile: f.Sendfile(log), Logger: log})
+	return r, nil
+}
+
+// WithSendfile returns app behind a fallback.Handler with the
+// -sendfile-root roots, or app itself without any; for a main that mounts
+// app with fallback.Handlers of its own (which then need no Sendfile).
+func (f *Flags) WithSendfile(app http.Handler, log *slog.Logger) http.Handler {
+	sf := f.Sendfile(log)
+	if sf == nil {
+		return app
+	}
+	return &fallback.Handler{App: app, Sendfile: sf, Logger: log}
+}
+
+// Front returns h with the -static mounts in front of it (a router whose
+// fallback is h), or h itself without any.
+func (f *Flags) Front(h http.Handler, log *slog.Logger) (http.Handler, error) {
+	if len(f.Static) == 0 {
+		return h, nil
+	}
+	r := router.New()
+	if err := f.Mount(r, log); err != nil {
+		return nil, err
+	}
+	r.Fallback(h)
+	return r, nil
+}
+
+// Sendfile returns the fallback.Sendfile of the -sendfile-root flags, or
+// nil without any.
+func (f *Flags) Sendfile(log *slog.Logger) *fallback.Sendfile {
+	if len(f.SendfileRoots) == 0 {
+		return nil
+	}
+	return &fallback.Sendfile{Roots: f.SendfileRoots, Logger: log}
+}

@@ -1,0 +1,108 @@
+package opstest
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// listening matches the "listening" log line of an example and its URL.
+var listening = regexp.MustCompile(`listening.* url=(http://[^ ]+?)/?(\s|$)`)
+
+// SingleBinary builds the example in the current directory with go build,
+// copies the binary alone to an empty directory and runs it there with
+// args, -python Python(t) and -bind 127.0.0.1:0, its TMPDIR a fresh
+// directory. It returns the server's base URL ("http://127.0.0.1:PORT").
+// When the test ends the server gets SIGTERM; the test then fails if it
+// did not exit or left anything in its TMPDIR (such as the app's copy).
+func SingleBinary(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	built := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command(goBin, "build", "-o", built, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	empty := t.TempDir()
+	bin := filepath.Join(empty, name)
+	b, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 1 {
+		t.Fatalf("the run directory holds %d entries, want the binary alone", len(entries))
+	}
+
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, append([]string{"-python", Python(t), "-bind", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = empty
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var log strings.Builder
+	urls := make(chan string, 1)
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			log.WriteString(line + "\n")
+			if m := listening.FindStringSubmatch(line); m != nil {
+				select {
+				case urls <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("%s did not exit on SIGTERM", name)
+		}
+		if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("%s left %v in its TMPDIR", name, names)
+		}
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, log.String())
+		}
+	})
+	select {
+	case u := <-urls:
+		return strings.TrimSuffix(u, "/")
+	case <-exited:
+		t.Fatalf("%s exited before listening:\n%s", name, log.String())
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("%s did not start listening:\n%s", name, log.String())
+	}
+	return ""
+}

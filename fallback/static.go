@@ -1,0 +1,355 @@
+package fallback
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Static serves the static files of a Python app (Django's STATIC_ROOT
+// after collectstatic, a Flask static/ folder, or the same files embedded
+// in the binary) from Go, WhiteNoise-style, so that the Python workers
+// never see these requests. Create it with [NewStatic] or [NewStaticDir];
+// a Static must not be modified once it serves requests.
+//
+// It answers GET and HEAD (405 otherwise) with:
+//   - ETag (from size and modification time, or from the content for
+//     files without one, such as embed.FS files) and Last-Modified;
+//     conditional requests (If-None-Match, If-Modified-Since, If-Match,
+//     If-Unmodified-Since, If-Range) and byte ranges, by [http.ServeContent];
+//   - Cache-Control "public, max-age=31536000, immutable" for names that
+//     [Static.Immutable] says carry a content hash, "public, max-age=N"
+//     ([Static.MaxAge]) for the others;
+//   - the precompressed variant NAME.br or NAME.gz when it exists and the
+//     client accepts that encoding (Content-Encoding set, Vary:
+//     Accept-Encoding on every response for a name with variants);
+//   - the Content-Type of the name's extension ([mime.TypeByExtension]),
+//     else sniffed from the content of uncompressed files.
+//
+// Directories are 404 (no listings, no index files). So are paths with a
+// ".." or "." segment, an empty segment, a backslash or a NUL byte,
+// decoded or not, as WhiteNoise and http.FileServer answer them; with
+// [NewStaticDir], symbolic links may not leave the directory ([os.Root]).
+type Static struct {
+	// Prefix is the URL path the files are served under, such as
+	// "/static/": a request for Prefix+"css/app.css" gets the file
+	// "css/app.css". Requests not under Prefix are 404. "" (the default)
+	// serves the whole path: mount the Static at the root, or behind
+	// http.StripPrefix("/static/"), which leaves "css/app.css".
+	Prefix string
+
+	// MaxAge is the Cache-Control max-age of files whose names are not
+	// immutable: 60 seconds (WhiteNoise's default) when 0; negative means
+	// "no-cache" (clients revalidate every time, cheaply, with the ETag).
+	MaxAge time.Duration
+
+	// Immutable reports whether a file name (slash-separated, relative to
+	// the root) carries a hash of its content, so that it can be cached
+	// forever. [HashedName] (Django's ManifestStaticFilesStorage names)
+	// when nil.
+	Immutable func(name string) bool
+
+	// Logger receives errors reading files (not 404s). slog.Default() when
+	// nil.
+	Logger *slog.Logger
+
+	fsys  fs.FS
+	etags sync.Map // name -> content ETag, for files with no ModTime
+}
+
+var _ http.Handler = (*Static)(nil)
+
+// NewStatic returns a Static serving the files of fsys, such as an
+// embed.FS narrowed with [fs.Sub]. fsys is trusted not to hand out files
+// outside itself (embed.FS, [os.Root.FS] and fs.Sub of them do not;
+// [os.DirFS] follows symbolic links anywhere: use [NewStaticDir] for a
+// directory).
+func NewStatic(fsys fs.FS) *Static {
+	return &Static{fsys: fsys}
+}
+
+// NewStaticDir returns a Static serving the files under dir, which must
+// exist. Symbolic links are followed only while they stay inside dir. The
+// directory stays open until the process exits; its files are read on
+// every request, so a deploy that replaces them is seen at once.
+func NewStaticDir(dir string) (*Static, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fallback: static directory: %w", err)
+	}
+	return NewStatic(root.FS()), nil
+}
+
+// hashedName matches the names ManifestStaticFilesStorage writes: the
+// original name with the first 12 hex digits of the file's MD5 inserted
+// before the extension ("app.3f2a9c1b4d5e.css").
+var hashedName = regexp.MustCompile(`\.[0-9a-f]{12}\.[^./]+$`)
+
+// HashedName reports whether name looks like a name written by Django's
+// ManifestStaticFilesStorage (and WhiteNoise's CompressedManifest storage):
+// "NAME.HASH.EXT" with HASH 12 lowercase hex digits. Compressed variants
+// (".gz", ".br") are judged by the name they compress.
+func HashedName(name string) bool {
+	name = strings.TrimSuffix(strings.TrimSuffix(name, ".br"), ".gz")
+	return hashedName.MatchString(name)
+}
+
+// ServeHTTP serves the file named by the request path.
+func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.fsys == nil {
+		s.readFailed(w, r, r.URL.Path, errors.New("Static has no files: create it with NewStatic or NewStaticDir"))
+		return
+	}
+	name, status := s.name(r)
+	if status != http.StatusOK {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	s.serve(w, r, name)
+}
+
+// name returns the file name the request asks for, or the error status.
+func (s *Static) name(r *http.Request) (string, int) {
+	prefix := s.Prefix
+	if prefix == "" && !strings.HasPrefix(r.URL.Path, "/") {
+		prefix = "" // behind http.StripPrefix("/static/"): "css/app.css"
+	} else if !strings.HasSuffix(prefix, "/") {
+		prefix += "/" // "/static" serves "/static/x", not "/staticx"
+	}
+	// Both forms are checked: Path is decoded once ("..%2f" is "../"),
+	// RawPath, when set, is what the client sent.
+	for _, p := range []string{r.URL.Path, r.URL.RawPath} {
+		if strings.ContainsAny(p, "\\\x00") || strings.Contains(strings.ToLower(p), "%00") ||
+			strings.Contains(strings.ToLower(p), "%5c") {
+			return "", http.StatusNotFound
+		}
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	if !ok || rest == "" || strings.HasSuffix(rest, "/") {
+		return "", http.StatusNotFound
+	}
+	for seg := range strings.SplitSeq(rest, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", http.StatusNotFound
+		}
+	}
+	if !fs.ValidPath(rest) {
+		return "", http.StatusNotFound
+	}
+	return rest, http.StatusOK
+}
+
+// serve sends name, or its best precompressed variant.
+func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
+	f, info, err := s.open(name)
+	if err != nil {
+		s.openFailed(w, r, name, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+
+	ctype := mime.TypeByExtension(path.Ext(name))
+	file, encoding := f, ""
+	variants := false
+	accept := r.Header.Values("Accept-Encoding")
+	for _, enc := range [...]struct{ token, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+		vf, vinfo, err := s.open(name + enc.ext)
+		if err != nil {
+			continue
+		}
+		variants = true
+		if encoding == "" && acceptsEncoding(accept, enc.token) {
+			file, info, encoding = vf, vinfo, enc.token
+			defer vf.Close()
+			continue
+		}
+		vf.Close()
+	}
+	if variants {
+		h.Add("Vary", "Accept-Encoding")
+	}
+	if encoding != "" {
+		h.Set("Content-Encoding", encoding)
+		if ctype == "" {
+			ctype = "application/octet-stream" // never sniff compressed bytes
+		}
+	}
+	if ctype != "" {
+		h.Set("Content-Type", ctype)
+	}
+	h.Set("Cache-Control", s.cacheControl(name))
+
+	rs, err := s.seeker(file, info)
+	if err != nil {
+		s.readFailed(w, r, name, err)
+		return
+	}
+	etag, err := s.etag(name+encoding, info, rs)
+	if err != nil {
+		s.readFailed(w, r, name, err)
+		return
+	}
+	h.Set("Etag", etag)
+	if encoding != "" && r.Header.Get("Range") == "" {
+		// ServeContent leaves the length out of encoded responses (for
+		// compressing middleware); a precompressed file's is known.
+		h.Set("Content-Length", strconv.FormatInt(info.Size(), 10))
+	}
+	http.ServeContent(w, r, name, info.ModTime(), rs)
+}
+
+// open opens name and returns it if it is a regular file.
+func (s *Static) open(name string) (fs.File, fs.FileInfo, error) {
+	f, err := s.fsys.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fs.ErrNotExist // directories and devices are not served
+	}
+	return f, info, nil
+}
+
+// seeker returns f as an io.ReadSeeker, reading it into memory if its
+// fs.FS does not provide one.
+func (s *Static) seeker(f fs.File, info fs.FileInfo) (io.ReadSeeker, error) {
+	if rs, ok := f.(io.ReadSeeker); ok {
+		return rs, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f, info.Size()+1))
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(b), nil
+}
+
+// etag is a strong ETag for the file: size and modification time (like
+// nginx) when it has one, else a hash of the content, computed once.
+func (s *Static) etag(key string, info fs.FileInfo, rs io.ReadSeeker) (string, error) {
+	if mt := info.ModTime(); !mt.IsZero() {
+		return `"` + strconv.FormatInt(mt.UnixNano(), 36) + "-" + strconv.FormatInt(info.Size(), 36) + `"`, nil
+	}
+	if e, ok := s.etags.Load(key); ok {
+		return e.(string), nil
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(sum, rs); err != nil {
+		return "", err
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	e := `"` + base64.RawURLEncoding.EncodeToString(sum.Sum(nil)[:18]) + `"`
+	s.etags.Store(key, e)
+	return e, nil
+}
+
+func (s *Static) cacheControl(name string) string {
+	immutable := s.Immutable
+	if immutable == nil {
+		immutable = HashedName
+	}
+	if immutable(name) {
+		return "public, max-age=31536000, immutable"
+	}
+	switch {
+	case s.MaxAge < 0:
+		return "no-cache"
+	case s.MaxAge == 0:
+		return "public, max-age=60"
+	}
+	return "public, max-age=" + strconv.FormatInt(int64(s.MaxAge/time.Second), 10)
+}
+
+func (s *Static) openFailed(w http.ResponseWriter, r *http.Request, name string, err error) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || errors.Is(err, fs.ErrPermission) ||
+		errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR) {
+		http.NotFound(w, r)
+		return
+	}
+	// os.Root refuses links that leave the root with an error of its own.
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
+		http.NotFound(w, r)
+		return
+	}
+	s.readFailed(w, r, name, err)
+}
+
+func (s *Static) readFailed(w http.ResponseWriter, r *http.Request, name string, err error) {
+	logger := s.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.LogAttrs(r.Context(), slog.LevelError, "fallback: static file unreadable",
+		slog.String("file", name), slog.String("error", err.Error()), slog.String("url.path", r.URL.Path))
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// acceptsEncoding reports whether the Accept-Encoding field values accept
+// coding (RFC 9110 §12.5.3): listed, or matched by "*", with a q-value
+// above 0. No field means identity only.
+func acceptsEncoding(values []string, coding string) bool {
+	star, found := false, false
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ",") {
+			token, params, _ := strings.Cut(item, ";")
+			token = strings.TrimSpace(token)
+			ok := qNonZero(params)
+			switch {
+			case strings.EqualFold(token, coding):
+				if !ok {
+					return false // an explicit refusal wins over "*"
+				}
+				found = true
+			case token == "*":
+				star = ok
+			}
+		}
+	}
+	return found || star
+}
+
+// qNonZero reports whether the parameters of an Accept-Encoding item
+// ("q=0.5") leave it acceptable: a q of 0 (0, 0.0, 0.000) refuses it.
+func qNonZero(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		q, err := strconv.ParseFloat(v, 64)
+		if err != nil || q < 0 || q > 1 {
+			return false // malformed: not accepted
+		}
+		return q > 0
+	}
+	return true
+}

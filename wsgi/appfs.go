@@ -1,0 +1,267 @@
+package wsgi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// The app inside the binary (Config.AppFS): the workers import the app
+// from a private, read-only copy of the tree, made when the container
+// starts and removed by Shutdown. Its layout, under Config.TempDir:
+//
+//	graft-app-PID-START-RANDOM/  0700, owned by the server's user
+//	    app/                     the tree: directories 0500, files 0400
+//	                             (0500 if executable); Config.Dir
+//	    pycache/                 PYTHONPYCACHEPREFIX: the bytecode
+//
+// PID and START (the process's start time in clock ticks since boot, from
+// /proc, or 0 where there is none) name the server that made it: a copy
+// whose server is gone (kill -9, a crash, a power cut with a persistent
+// temporary directory) is removed by the next server to start there.
+// START tells a live process that reused the PID (PID 1 in a container
+// restarted on a persistent volume) from the owner.
+
+const appCopyPrefix = "graft-app-"
+
+// newPoolFromAppFS is newPool for a cfg whose AppFS is set: it copies the
+// tree first and points cfg.Dir at the copy, and removes the copy if the
+// workers do not start. Without AppFS it is newPool.
+func newPoolFromAppFS(cfg *Config) (*pool, error) {
+	if cfg.AppFS == nil {
+		return newPool(*cfg)
+	}
+	if cfg.Dir != "" {
+		return nil, errors.New("wsgi: invalid config: Dir and AppFS are both set; AppFS's copy is the workers' directory")
+	}
+	dir, err := copyAppFS(cfg.AppFS, cfg.TempDir, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = filepath.Join(dir, "app")
+	env := append([]string(nil), cfg.Env...)
+	if !hasEnv(env, "PYTHONPYCACHEPREFIX") {
+		env = append(env, "PYTHONPYCACHEPREFIX="+filepath.Join(dir, "pycache"))
+	}
+	cfg.Env = env
+	pl, err := newPool(*cfg)
+	if err != nil {
+		removeAppCopy(dir)
+		return nil, err
+	}
+	return pl, nil
+}
+
+// removeAppFSCopy removes the copy of AppFS, if any, once the workers are
+// gone; it returns err, the error of the shutdown, or the removal's.
+func (c *Container) removeAppFSCopy(err error) error {
+	if c.cfg.AppFS == nil || c.cfg.Dir == "" {
+		return err
+	}
+	if rerr := removeAppCopy(filepath.Dir(c.cfg.Dir)); rerr != nil && err == nil {
+		err = fmt.Errorf("wsgi: removing the app's copy: %w", rerr)
+	}
+	return err
+}
+
+// AppDir returns the directory the workers run in: Config.Dir, or the
+// private copy of Config.AppFS (read-only; removed by Shutdown), for
+// tools that must run in the same tree (Django's "manage.py migrate").
+// "" means the Go process's working directory.
+func (c *Container) AppDir() string { return c.cfg.Dir }
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// copyAppFS removes the stale copies under tmp and makes a new one of
+// fsys, returning its top directory.
+func copyAppFS(fsys fs.FS, tmp string, log *slog.Logger) (string, error) {
+	if tmp == "" {
+		tmp = os.TempDir()
+	}
+	for _, stale := range staleAppCopies(tmp) {
+		if err := removeAppCopy(stale); err != nil {
+			log.Warn("wsgi: could not remove a stale copy of an app", slog.String("dir", stale), slog.String("error", err.Error()))
+		} else {
+			log.Info("wsgi: removed the copy of an app left by a server that is gone", slog.String("dir", stale))
+		}
+	}
+	pid := os.Getpid()
+	dir, err := os.MkdirTemp(tmp, appCopyPrefix+strconv.Itoa(pid)+"-"+procStart(pid)+"-")
+	if err != nil {
+		return "", fmt.Errorf("wsgi: copying AppFS: %w", err)
+	}
+	// MkdirTemp makes it 0700 already; say so for the reader.
+	if err := os.Chmod(dir, 0o700); err == nil {
+		err = os.Mkdir(filepath.Join(dir, "pycache"), 0o700)
+		if err == nil {
+			err = writeTree(fsys, filepath.Join(dir, "app"))
+		}
+		if err == nil {
+			return dir, nil
+		}
+		removeAppCopy(dir)
+		return "", fmt.Errorf("wsgi: copying AppFS: %w", err)
+	}
+	removeAppCopy(dir)
+	return "", fmt.Errorf("wsgi: copying AppFS: %w", err)
+}
+
+// writeTree copies fsys to the new directory dst, read-only: files are
+// 0400 (0500 when executable), directories 0500 once filled.
+func writeTree(fsys fs.FS, dst string) error {
+	var dirs []string
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, filepath.FromSlash(name))
+		info, err := fs.Stat(fsys, name) // follows a symbolic link
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.IsDir() && d.IsDir():
+			dirs = append(dirs, target)
+			return os.Mkdir(target, 0o700)
+		case info.IsDir():
+			return fmt.Errorf("%s: a symbolic link to a directory is not copied", name)
+		case !info.Mode().IsRegular():
+			return fmt.Errorf("%s: not a regular file", name)
+		}
+		return copyFile(fsys, name, target, info.Mode())
+	})
+	if err != nil {
+		return err
+	}
+	for i := len(dirs) - 1; i >= 0; i-- { // deepest first
+		if err := os.Chmod(dirs[i], 0o500); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(fsys fs.FS, name, target string, mode fs.FileMode) error {
+	src, err := fsys.Open(name)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	perm := fs.FileMode(0o400)
+	if mode&0o111 != 0 {
+		perm = 0o500
+	}
+	if err := dst.Chmod(perm); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// removeAppCopy removes a copy, making its directories writable first.
+func removeAppCopy(dir string) error {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+// staleAppCopies lists the copies under tmp that belong to this user and
+// whose server is no longer running.
+func staleAppCopies(tmp string) []string {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil
+	}
+	var stale []string
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), appCopyPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		parts := strings.SplitN(rest, "-", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[0])
+		if err != nil || pid <= 0 {
+			continue
+		}
+		path := filepath.Join(tmp, e.Name())
+		if !ownedByMe(path) || serverAlive(pid, parts[1]) {
+			continue
+		}
+		stale = append(stale, path)
+	}
+	return stale
+}
+
+// serverAlive reports whether the process pid that started at start is
+// running. A process we may not signal (another user's) counts as alive.
+func serverAlive(pid int, start string) bool {
+	err := syscall.Kill(pid, 0)
+	if errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	if now := procStart(pid); err == nil && now != "0" && start != "0" && now != start {
+		return false // the PID was reused
+	}
+	return true
+}
+
+func ownedByMe(path string) bool {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid() && info.Mode().Perm()&0o077 == 0
+}
+
+// procStart returns the start time of process pid in clock ticks since
+// boot (/proc/PID/stat, field 22), or "0" where /proc has none.
+func procStart(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "0"
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "0"
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	// fields[0] is field 3 (state), so field 22 is fields[19].
+	if len(fields) < 20 {
+		return "0"
+	}
+	if _, err := strconv.ParseUint(fields[19], 10, 64); err != nil {
+		return "0"
+	}
+	return fields[19]
+}
