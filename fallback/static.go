@@ -308,7 +308,7 @@ func (s *Static) readFailed(w http.ResponseWriter, r *http.Request, name string,
 		logger = slog.Default()
 	}
 	logger.LogAttrs(r.Context(), slog.LevelError, "fallback: static file unreadable",
-		slog.String("file", name), slog.String("error", err.Error()), slog.String("url.path", r.URL.Path))
+		slog.String("graft.file", name), slog.String("error", err.Error()), slog.String("url.path", r.URL.Path))
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
