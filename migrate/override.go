@@ -69,6 +69,9 @@ func verifyOverride(secret []byte, v string, now time.Time) (side Side, ok bool)
 func (m *Migrator) override(r *http.Request) (side Side, present, ok bool) {
 	v := r.Header.Get(m.o.OverrideHeader)
 	if v == "" {
+		if !cookieMayHave(r.Header, m.o.OverrideCookie) {
+			return "", false, false
+		}
 		c, err := r.Cookie(m.o.OverrideCookie)
 		if err != nil {
 			return "", false, false
@@ -77,4 +80,15 @@ func (m *Migrator) override(r *http.Request) (side Side, present, ok bool) {
 	}
 	side, ok = verifyOverride(m.o.OverrideSecret, v, m.now())
 	return side, true, ok
+}
+
+// cookieMayHave is a cheap test that spares parsing the cookies of most
+// requests.
+func cookieMayHave(h http.Header, name string) bool {
+	for _, v := range h["Cookie"] {
+		if strings.Contains(v, name) {
+			return true
+		}
+	}
+	return false
 }

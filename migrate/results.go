@@ -376,14 +376,13 @@ func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 // Routes returns the status of every staged route, in registration order.
 func (m *Migrator) Routes() []RouteStatus {
 	snap := m.snap.Load()
-	_, order := m.routes()
+	routes, order := m.routes()
 	out := make([]RouteStatus, 0, len(order))
-	for _, sr := range m.r.StagedRoutes() {
-		rs := snap.routes[routeKey{sr.Method, sr.Pattern}]
-		if rs == nil || len(out) > 0 && slices.ContainsFunc(out, func(x RouteStatus) bool { return x.Route == rs.key }) {
-			continue
+	for _, k := range order {
+		sr := routes[k]
+		if rs := snap.routes[routeKey{sr.Method, sr.Pattern}]; rs != nil {
+			out = append(out, rs.stats.status(rs, snap))
 		}
-		out = append(out, rs.stats.status(rs, snap))
 	}
 	return out
 }

@@ -47,6 +47,11 @@ func (w *window) sum(now time.Time, span time.Duration) slot {
 	return t
 }
 
+// rollbackable reports whether automatic rollback applies to the route:
+// it has a configuration (an unconfigured route keeps today's behaviour)
+// and a fallback to drop to.
+func (rs *routeState) rollbackable() bool { return rs.configured && rs.covered }
+
 // window counts a request served in the canary or go stage and rolls the
 // route back if Go's 5xx rate calls for it.
 func (m *Migrator) window(rs *routeState, side Side, status int) {

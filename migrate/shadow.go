@@ -24,7 +24,7 @@ import (
 // serve has side (handler h) serve r alone. window says whether the
 // request counts in the rollback window.
 func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState, side Side, h http.Handler, window bool) {
-	if !window {
+	if !window || !rs.rollbackable() {
 		start := time.Now()
 		h.ServeHTTP(w, r)
 		rs.stats.served(side, time.Since(start))
@@ -32,17 +32,17 @@ func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState,
 	}
 	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
 	start := time.Now()
+	completed := false
 	defer func() {
-		// A panic still counts as a 5xx of its side before it unwinds.
 		status := ww.Status()
-		if p := recover(); p != nil {
+		if !completed { // a panic counts as a 5xx of its side
 			status = http.StatusInternalServerError
-			defer panic(p)
 		}
 		rs.stats.served(side, time.Since(start))
 		m.window(rs, side, status)
 	}()
 	h.ServeHTTP(ww, r)
+	completed = true
 }
 
 // safeMethod reports whether method may be shadowed by default.
@@ -124,7 +124,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 			status = http.StatusInternalServerError
 		}
 		rs.stats.served(primary, dur)
-		if window {
+		if window && rs.rollbackable() {
 			m.window(rs, primary, status)
 		}
 		if !completed { // the primary panicked: nothing to compare
@@ -317,7 +317,7 @@ func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary
 		}
 		kept = append(kept, d)
 	}
-	if primary == SideGo {
+	if primary == SideGo && rs.rollbackable() {
 		m.windowCompare(rs, len(kept) > 0)
 	}
 	if len(kept) == 0 {
