@@ -255,3 +255,9 @@ func (e *env) metric(t testing.TB, name string, labels ...string) float64 {
 	}
 	return 0
 }
+
+func newServer(t testing.TB, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
