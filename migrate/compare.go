@@ -203,13 +203,13 @@ func (c *comparer) body(py, gov *Response) {
 		switch {
 		case perr == nil && gerr == nil:
 			c.json("", pv, gv)
-			return
 		case perr == nil:
 			c.add("body", "JSON", "not JSON: "+gerr.Error())
-			return
+		case gerr == nil:
+			c.add("body", "not JSON: "+perr.Error(), "JSON")
+		default: // neither is JSON: compare them as text
+			c.text(py.Body, gov.Body)
 		}
-		// Python's body is not JSON: compare it as text.
-		c.text(py.Body, gov.Body)
 	case kindText:
 		c.text(py.Body, gov.Body)
 	default:

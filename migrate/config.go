@@ -91,9 +91,7 @@ type fileParser struct {
 // line returns the line of the byte at off, skipping the whitespace and
 // separators that precede a value.
 func (p *fileParser) line(off int64) int {
-	if off > int64(len(p.data)) {
-		off = int64(len(p.data))
-	}
+	off = max(0, min(off, int64(len(p.data))))
 	for off < int64(len(p.data)) && strings.IndexByte(" \t\r\n,:", p.data[off]) >= 0 {
 		off++
 	}
