@@ -1,0 +1,66 @@
+package migrate
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// BenchmarkShadowClientLatency measures what a client waits for a route
+// served by real Flask with shadowing off (stage python) and at 100%
+// (stage shadow: the Go candidate runs and is compared in the
+// background), with noise learning at the default rate and off.
+// ns/op is the client's latency, one request at a time.
+func BenchmarkShadowClientLatency(b *testing.B) {
+	py := startPython(b, "flaskmig:app")
+	for _, bc := range []struct {
+		name  string
+		stage Stage
+		noise float64
+	}{
+		{"off", StagePython, 0},
+		{"shadow100", StageShadow, 0},
+		{"shadow100-nonoise", StageShadow, -1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := newEnv(b, py, Options{NoiseSample: bc.noise, Routes: []RouteConfig{{Route: "GET /api/order/{id}", Stage: bc.stage}}}, func(r *router.Router) {
+				r.Get("/api/order/{id}", func(w http.ResponseWriter, r *http.Request) {
+					writeJSONBody(w, fmt.Sprintf(`{"name":"Ada","id":%s,"score":1,"tags":["a","b"],"active":true}`, chi.URLParam(r, "id")))
+				})
+			})
+			client := &http.Client{}
+			url := e.srv.URL + "/api/order/7"
+			get := func() {
+				res, err := client.Get(url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Fatalf("status %d", res.StatusCode)
+				}
+			}
+			for i := 0; i < 50; i++ { // warm up
+				get()
+			}
+			e.settle()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				get()
+			}
+			b.StopTimer()
+			e.settle()
+			st := e.status(b, "GET /api/order/{id}")
+			if bc.stage == StageShadow && st.Counts.Mismatched != 0 {
+				b.Fatalf("mismatches: %v", st.MismatchPointers)
+			}
+			b.ReportMetric(float64(st.Counts.Compared), "compared")
+		})
+	}
+}
