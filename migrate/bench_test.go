@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/router"
 )
@@ -61,6 +63,36 @@ func BenchmarkShadowClientLatency(b *testing.B) {
 				b.Fatalf("mismatches: %v", st.MismatchPointers)
 			}
 			b.ReportMetric(float64(st.Counts.Compared), "compared")
+		})
+	}
+}
+
+// BenchmarkGoRouteOverhead measures what a Migrator adds to a Go route
+// in stage go (no configuration), in process, against the same router
+// without one.
+func BenchmarkGoRouteOverhead(b *testing.B) {
+	for _, withMigrator := range []bool{false, true} {
+		name := "router"
+		if withMigrator {
+			name = "router+migrator"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := router.New()
+			r.Get("/api/users/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+			r.Fallback(http.NotFoundHandler())
+			if withMigrator {
+				if _, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			req := httptest.NewRequest("GET", "/api/users/1", nil)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := httptest.NewRecorder()
+				for pb.Next() {
+					r.ServeHTTP(w, req)
+				}
+			})
 		})
 	}
 }

@@ -58,11 +58,9 @@ type routeStats struct {
 	recent    []Mismatch // ring
 	next      int
 	recentMax int
-	latPy     []float64 // ring of ms
-	latGo     []float64
-	latPyNext int
-	latGoNext int
 	win       window
+
+	latPy, latGo latencyRing
 }
 
 func newRouteStats(key string, recent int, met *metrics) *routeStats {
@@ -107,24 +105,35 @@ func (s *routeStats) served(side Side, d time.Duration) {
 
 // latency records one duration of side, served or shadow.
 func (s *routeStats) latency(side Side, d time.Duration) {
-	ms := float64(d) / float64(time.Millisecond)
-	s.mu.Lock()
 	if side == SidePython {
 		s.durPy.Observe(d.Seconds())
-		s.latPy, s.latPyNext = ring(s.latPy, s.latPyNext, ms)
+		s.latPy.add(d)
 	} else {
 		s.durGo.Observe(d.Seconds())
-		s.latGo, s.latGoNext = ring(s.latGo, s.latGoNext, ms)
+		s.latGo.add(d)
 	}
-	s.mu.Unlock()
 }
 
-func ring(buf []float64, next int, v float64) ([]float64, int) {
-	if len(buf) < latencySamples {
-		return append(buf, v), 0
+// latencyRing keeps the last latencySamples durations without a lock:
+// a writer claims a slot with an atomic counter.
+type latencyRing struct {
+	n     atomic.Uint64
+	slots [latencySamples]atomic.Int64
+}
+
+func (l *latencyRing) add(d time.Duration) {
+	i := l.n.Add(1) - 1
+	l.slots[i%latencySamples].Store(int64(d))
+}
+
+// ms returns the recorded durations in milliseconds.
+func (l *latencyRing) ms() []float64 {
+	n := min(l.n.Load(), latencySamples)
+	out := make([]float64, 0, n)
+	for i := uint64(0); i < n; i++ {
+		out = append(out, float64(l.slots[i].Load())/float64(time.Millisecond))
 	}
-	buf[next] = v
-	return buf, (next + 1) % latencySamples
+	return out
 }
 
 // Percentiles are two percentiles of recent durations, in milliseconds;
@@ -362,7 +371,7 @@ func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 		st.NoisePointers = append(st.NoisePointers, k)
 	}
 	sort.Strings(st.NoisePointers)
-	st.Latency = Latency{Python: percentiles(s.latPy), Go: percentiles(s.latGo)}
+	st.Latency = Latency{Python: percentiles(s.latPy.ms()), Go: percentiles(s.latGo.ms())}
 	st.RecentMismatches = make([]Mismatch, 0, len(s.recent))
 	if len(s.recent) < s.recentMax {
 		st.RecentMismatches = append(st.RecentMismatches, s.recent...)
