@@ -91,8 +91,9 @@ func (s *routeStats) setStage(st Stage) {
 
 func (s *routeStats) outcome(o string) { s.outcomes[o].Inc() }
 
-// served counts a request served by side and its duration.
-func (s *routeStats) served(side Side, d time.Duration) {
+// served counts a request served by side; it is called before the side
+// serves, so that the count is there when the client has its answer.
+func (s *routeStats) served(side Side) {
 	if side == SidePython {
 		s.python.Add(1)
 		s.servedPy.Inc()
@@ -100,7 +101,6 @@ func (s *routeStats) served(side Side, d time.Duration) {
 		s.goCount.Add(1)
 		s.servedGo.Inc()
 	}
-	s.latency(side, d)
 }
 
 // latency records one duration of side, served or shadow.

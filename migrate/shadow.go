@@ -24,10 +24,11 @@ import (
 // serve has side (handler h) serve r alone. window says whether the
 // request counts in the rollback window.
 func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState, side Side, h http.Handler, window bool) {
+	rs.stats.served(side)
 	if !window || !rs.rollbackable() {
 		start := time.Now()
 		h.ServeHTTP(w, r)
-		rs.stats.served(side, time.Since(start))
+		rs.stats.latency(side, time.Since(start))
 		return
 	}
 	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
@@ -38,7 +39,7 @@ func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState,
 		if !completed { // a panic counts as a 5xx of its side
 			status = http.StatusInternalServerError
 		}
-		rs.stats.served(side, time.Since(start))
+		rs.stats.latency(side, time.Since(start))
 		m.window(rs, side, status)
 	}()
 	h.ServeHTTP(ww, r)
@@ -112,6 +113,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	}()
 
 	// The primary serves the client through a tee.
+	rs.stats.served(primary)
 	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
 	capt := newCapture(m.o.MaxResponseBytes)
 	ww.Tee(capt)
@@ -123,7 +125,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		if !completed {
 			status = http.StatusInternalServerError
 		}
-		rs.stats.served(primary, dur)
+		rs.stats.latency(primary, dur)
 		if window && rs.rollbackable() {
 			m.window(rs, primary, status)
 		}
