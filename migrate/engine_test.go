@@ -1,0 +1,175 @@
+package migrate
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// pair builds a router whose Go route and scripted fallback answer with
+// goH and pyH, and a Migrator with o and cfg (none if cfg.Route is "").
+func pair(t testing.TB, goH, pyH http.HandlerFunc, o Options, cfg RouteConfig) (*router.Router, *Migrator, *env) {
+	t.Helper()
+	r := router.New()
+	r.Get("/x", goH)
+	r.Fallback(pyH)
+	e := &env{r: r, reg: prometheus.NewRegistry(), logs: &logBuffer{}}
+	o.Registerer = e.reg
+	o.Logger = newTextLogger(e.logs)
+	if cfg.Route != "" {
+		o.Routes = []RouteConfig{cfg}
+	}
+	m, err := New(r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	return r, m, e
+}
+
+func hit(r http.Handler, hdr ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "/x", nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestMismatchRedaction(t *testing.T) {
+	r, m, e := pair(t,
+		func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "sid", Value: "go-secret"})
+			io.WriteString(w, "go body")
+		},
+		func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "sid", Value: "py-secret"})
+			io.WriteString(w, "python body")
+		},
+		Options{NoiseSample: -1}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+	hit(r, "Cookie", "sid=client-secret", "Authorization", "Bearer token-secret", "X-Other", "kept")
+	m.jobs.Wait()
+	st, _ := m.Route("GET /x")
+	if len(st.RecentMismatches) != 1 {
+		t.Fatalf("%+v", st.Counts)
+	}
+	mm := st.RecentMismatches[0]
+	all := mm.RequestHeader.Get("Cookie") + mm.RequestHeader.Get("Authorization") + mm.Python.Header.Get("Set-Cookie") + mm.Go.Header.Get("Set-Cookie")
+	if strings.Contains(all, "secret") || mm.RequestHeader.Get("Cookie") != redacted || mm.Go.Header.Get("Set-Cookie") != redacted {
+		t.Fatalf("secrets not redacted: %+v", mm)
+	}
+	if mm.RequestHeader.Get("X-Other") != "kept" || mm.Python.Body != "python body" || mm.Go.Body != "go body" {
+		t.Fatalf("%+v", mm)
+	}
+	if got := e.metric(t, "graft_migrate_comparisons_total", "route", "GET /x", "outcome", "mismatch"); got != 1 {
+		t.Fatalf("mismatch metric = %v", got)
+	}
+}
+
+func TestNormalizeHook(t *testing.T) {
+	r, m, _ := pair(t,
+		func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Location", "https://new.example/a") },
+		func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Location", "https://old.example/a") },
+		Options{NoiseSample: -1, Normalize: func(route string, side Side, resp *Response) {
+			if route != "GET /x" {
+				panic(route)
+			}
+			resp.Header.Set("Location", strings.Replace(resp.Header.Get("Location"), "old.example", "new.example", 1))
+		}}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+	hit(r)
+	m.jobs.Wait()
+	if st, _ := m.Route("GET /x"); st.Counts.Matched != 1 {
+		t.Fatalf("%+v %v", st.Counts, st.MismatchPointers)
+	}
+}
+
+func TestMismatchRollback(t *testing.T) {
+	r, m, e := pair(t,
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go") },
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") },
+		Options{NoiseSample: -1}, RouteConfig{Route: "GET /x", Stage: StageGo, ShadowSample: 1})
+	for i := 0; i < 50; i++ {
+		if got := hit(r).Body.String(); got != "go" {
+			t.Fatalf("request %d served %q before the rollback", i, got)
+		}
+		m.jobs.Wait()
+	}
+	st, _ := m.Route("GET /x")
+	if st.Rollback == nil || !strings.Contains(st.Rollback.Reason, "go mismatch rate 100.0% (50 of 50 reverse-shadow comparisons") {
+		t.Fatalf("rollback %+v, counts %+v", st.Rollback, st.Counts)
+	}
+	if got := hit(r).Body.String(); got != "python" {
+		t.Fatalf("after the rollback: %q", got)
+	}
+	if !strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Fatal(e.logs)
+	}
+}
+
+func TestNoRollbackWithoutConfig(t *testing.T) {
+	// An unconfigured route keeps today's behaviour: Go serves, failing or not.
+	r, m, _ := pair(t,
+		func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) },
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") },
+		Options{}, RouteConfig{})
+	for i := 0; i < 100; i++ {
+		if code := hit(r).Code; code != 500 {
+			t.Fatalf("request %d: %d", i, code)
+		}
+	}
+	if st, _ := m.Route("GET /x"); st.Rollback != nil {
+		t.Fatal(st.Rollback)
+	}
+}
+
+func TestStickyKeys(t *testing.T) {
+	req := func(ctx context.Context, hdr ...string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+		r.RemoteAddr = "192.0.2.7:4321"
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		return r
+	}
+	bg := context.Background()
+	user := wsgi.WithEnviron(bg, "REMOTE_USER", "ada")
+	ident := func(*http.Request) string { return "id-42" }
+	for _, tc := range []struct {
+		sticky string
+		r      *http.Request
+		ident  func(*http.Request) string
+		want   string
+	}{
+		{"", req(bg), nil, "192.0.2.7"},
+		{"addr", req(bg, "X-User", "u"), nil, "192.0.2.7"},
+		{"cookie:session", req(bg, "Cookie", "a=1; session=s1"), nil, "s1"},
+		{"cookie:session", req(bg), nil, "192.0.2.7"},
+		{"header:x-user", req(bg, "X-User", "u9"), nil, "u9"},
+		{"remote_user", req(user), nil, "ada"},
+		{"remote_user", req(bg), nil, "192.0.2.7"},
+		{"identity", req(user), nil, "ada"},
+		{"identity", req(user), ident, "id-42"},
+	} {
+		s, err := parseSticky(tc.sticky)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.key(tc.r, tc.ident); got != tc.want {
+			t.Errorf("%q: key %q, want %q", tc.sticky, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"cookie", "cookie:", "header:a b", "session", "addr:x", "remote_user:x"} {
+		if _, err := parseSticky(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
