@@ -44,14 +44,17 @@ type Diff struct {
 	Go     string `json:"go"`
 }
 
-// DefaultCompareHeaders are the headers compared when neither the route
-// nor [Options].CompareHeaders names any. Set-Cookie is compared by the
-// names of the cookies set, never by value.
-var DefaultCompareHeaders = []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie"}
+// DefaultCompareHeaders returns the headers compared when neither the
+// route nor [Options].CompareHeaders names any: Content-Type, Location,
+// Cache-Control and Set-Cookie. Set-Cookie is compared by the names of the
+// cookies set, never by value.
+func DefaultCompareHeaders() []string {
+	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie"}
+}
 
 // CompareOptions tune [Compare].
 type CompareOptions struct {
-	// Headers are the headers compared; nil means DefaultCompareHeaders.
+	// Headers are the headers compared; nil means DefaultCompareHeaders().
 	Headers []string
 	// MaxDiffs caps the differences reported; 0 means 100.
 	MaxDiffs int
@@ -81,7 +84,7 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 	}
 	headers := o.Headers
 	if headers == nil {
-		headers = DefaultCompareHeaders
+		headers = DefaultCompareHeaders()
 	}
 	for _, h := range headers {
 		h = http.CanonicalHeaderKey(h)

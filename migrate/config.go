@@ -259,8 +259,9 @@ func (p *fileParser) route() (RouteConfig, error) {
 	return rc, nil
 }
 
-// Check reports the first invalid field of c, with a "migrate: " prefix.
-// It does not check whether the route exists.
+// Check reports the first invalid field of c, with a "migrate: " prefix,
+// and normalises c.Route ("get  /x" becomes "GET /x"). It does not check
+// whether the route exists.
 func (c *RouteConfig) Check() error {
 	for _, f := range []string{"route", "stage", "percent", "sticky", "shadow_sample", "noise_sample", "ignore", "headers"} {
 		if err := c.checkField(f); err != nil {

@@ -75,6 +75,14 @@
 //
 // # Metrics
 //
-// See metrics.go for the Prometheus metrics: requests per side,
-// comparisons per outcome, rollbacks, overrides, durations, stages.
+// A Migrator registers these Prometheus metrics with [Options].Registerer:
+//
+//	graft_migrate_requests_total{route, side}        requests served by python or go
+//	graft_migrate_comparisons_total{route, outcome}  match, mismatch, candidate_error,
+//	                                                 candidate_panic, candidate_timeout,
+//	                                                 dropped, skipped
+//	graft_migrate_rollbacks_total{route}             automatic rollbacks
+//	graft_migrate_overrides_total{result}            tester overrides: accepted, rejected
+//	graft_migrate_duration_seconds{route, side}      time each side took, served or shadow
+//	graft_migrate_stage{route, stage}                1 for the stage in effect
 package migrate

@@ -52,7 +52,7 @@ type Options struct {
 	// 10 comparisons of each route always learn.
 	NoiseSample float64
 	// CompareHeaders are the response headers compared unless a route
-	// names its own; nil means [DefaultCompareHeaders].
+	// names its own; nil means [DefaultCompareHeaders]().
 	CompareHeaders []string
 	// Normalize, if not nil, is called on each side's response before
 	// comparison (both Python runs included), to rewrite what is known to
@@ -121,7 +121,9 @@ func (o *Options) defaults() {
 		o.NoiseSample = 0.1
 	}
 	if o.CompareHeaders == nil {
-		o.CompareHeaders = DefaultCompareHeaders
+		o.CompareHeaders = DefaultCompareHeaders()
+	} else {
+		o.CompareHeaders = canonicalHeaders(o.CompareHeaders)
 	}
 	if o.RecentMismatches <= 0 {
 		o.RecentMismatches = 20

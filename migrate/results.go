@@ -214,7 +214,9 @@ type Mismatch struct {
 
 // Sample is one side's response in a Mismatch.
 type Sample struct {
-	Status int         `json:"status"`
+	// Status is the status code.
+	Status int `json:"status"`
+	// Header holds the response headers, with Set-Cookie values redacted.
 	Header http.Header `json:"header"`
 	// Body is the body, truncated to 4 KiB.
 	Body string `json:"body"`

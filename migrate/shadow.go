@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -214,9 +213,6 @@ func again(r *http.Request, body []byte) *http.Request {
 	}
 	return c
 }
-
-// errTimeout marks a shadow run that did not finish in time.
-var errTimeout = errors.New("migrate: shadow run timed out")
 
 // run runs h on the shadow request r under the timeout, recovering a
 // panic. It returns when h does, however long that takes.
