@@ -283,6 +283,9 @@ func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary
 	if primary == SideGo {
 		py, gr = cr.resp, presp
 	}
+	if cand.Method == http.MethodHead { // net/http drops HEAD bodies: only headers count
+		py, gr = withoutBody(py), withoutBody(gr)
+	}
 	if m.o.Normalize != nil {
 		m.o.Normalize(rs.key, SidePython, py)
 		m.o.Normalize(rs.key, SideGo, gr)
@@ -297,11 +300,17 @@ func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary
 	if noiseRate > 0 && (st.learns.Load() < noiseWarmup || rand.Float64() < noiseRate) {
 		second := make(chan result, 1)
 		go func() { second <- m.run(sr.Fallback, again(cand, body)) }()
-		if r2, ok := m.wait(second); ok && r2.panic == nil {
-			if m.o.Normalize != nil {
-				m.o.Normalize(rs.key, SidePython, r2.resp)
+		// Two runs with different statuses (an error, a rate limit) are not
+		// comparable: learning from them would hide real mismatches.
+		if r2, ok := m.wait(second); ok && r2.panic == nil && r2.resp.Status == py.Status {
+			p2 := r2.resp
+			if cand.Method == http.MethodHead {
+				p2 = withoutBody(p2)
 			}
-			st.learn(Compare(py, r2.resp, copts))
+			if m.o.Normalize != nil {
+				m.o.Normalize(rs.key, SidePython, p2)
+			}
+			st.learn(Compare(py, p2, copts))
 		}
 	}
 
@@ -329,6 +338,13 @@ func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary
 		Python:        sample(py), Go: sample(gr),
 		Diffs: kept, Diff: readableDiff(kept),
 	}, noisy)
+}
+
+// withoutBody returns a copy of r with an empty body.
+func withoutBody(r *Response) *Response {
+	c := *r
+	c.Body, c.Size, c.Truncated, c.Sum = nil, 0, false, sha256.Sum256(nil)
+	return &c
 }
 
 // ignored reports whether pointer p is covered by the ignore list: a JSON

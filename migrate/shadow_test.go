@@ -34,6 +34,9 @@ func TestShadowFlask(t *testing.T) {
 		r.Get("/api/order/{id}", func(w http.ResponseWriter, r *http.Request) {
 			writeJSONBody(w, fmt.Sprintf(`{"name":"Ada","id":%s,"score":1,"tags":["a","b"],"active":true}`, chi.URLParam(r, "id")))
 		})
+		r.Head("/api/order/{id}", func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, `{"id":1}`)
+		})
 		r.Get("/api/diff/{id}", func(w http.ResponseWriter, r *http.Request) {
 			writeJSONBody(w, fmt.Sprintf(`{"id":%s,"name":"Ada","email":"other@example.com"}`, chi.URLParam(r, "id")))
 		})
@@ -60,7 +63,7 @@ func TestShadowFlask(t *testing.T) {
 			writeJSONBody(w, `{"shadow":"","request_id":"`+r.Header.Get("X-Request-Id")+`"}`)
 		})
 	})
-	for _, route := range []string{"GET /api/order/{id}", "GET /api/users/{id}", "POST /api/items", "GET /api/items", "GET /api/side", "GET /api/page", "GET /api/shadow"} {
+	for _, route := range []string{"GET /api/order/{id}", "HEAD /api/order/{id}", "GET /api/users/{id}", "POST /api/items", "GET /api/items", "GET /api/side", "GET /api/page", "GET /api/shadow"} {
 		if _, err := e.m.SetRoute("test", RouteConfig{Route: route, Stage: StageShadow}); err != nil {
 			t.Fatal(err)
 		}
@@ -78,6 +81,16 @@ func TestShadowFlask(t *testing.T) {
 		st := e.status(t, "GET /api/order/{id}")
 		if st.Counts.Compared != 1 || st.Counts.Matched != 1 || st.Counts.Mismatched != 0 {
 			t.Fatalf("counts = %+v, mismatches %+v", st.Counts, st.RecentMismatches)
+		}
+	})
+
+	t.Run("HEAD compares status and headers, not bodies", func(t *testing.T) {
+		if code, body := e.do(t, http.MethodHead, "/api/order/7", ""); code != 200 || body != "" {
+			t.Fatalf("client got %d %q", code, body)
+		}
+		e.settle()
+		if st := e.status(t, "HEAD /api/order/{id}"); st.Counts.Matched != 1 {
+			t.Fatalf("counts %+v %v", st.Counts, st.RecentMismatches)
 		}
 	})
 
