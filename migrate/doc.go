@@ -19,7 +19,8 @@
 // [StageCanary] (a sticky percentage is served by Go) or [StageGo] (the
 // default). A global and a per-route force-python switch override the
 // stage on the next request. python, shadow and canary need a fallback:
-// setting them on a route that no fallback covers is an error.
+// setting them on a route that no fallback covers is an error. A HEAD
+// route with no configuration follows the GET route of its pattern.
 //
 // # Shadow comparison
 //

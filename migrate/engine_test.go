@@ -173,3 +173,32 @@ func TestStickyKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadFollowsGet(t *testing.T) {
+	r := router.New()
+	r.Get("/x", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "go") })
+	r.Head("/x", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "go") })
+	r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "python") }))
+	m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(),
+		Routes: []RouteConfig{{Route: "GET /x", Stage: StagePython}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	side := func() string {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest("HEAD", "/x", nil))
+		return rec.Header().Get("X-Side")
+	}
+	if got := side(); got != "python" {
+		t.Fatalf("HEAD of a GET in stage python served by %s", got)
+	}
+	if st, _ := m.Route("HEAD /x"); st.Stage != StagePython || st.Counts.Python != 1 {
+		t.Fatalf("HEAD status %+v", st)
+	}
+	if _, err := m.SetRoute("test", RouteConfig{Route: "HEAD /x", Stage: StageGo}); err != nil {
+		t.Fatal(err)
+	}
+	if got := side(); got != "go" {
+		t.Fatalf("HEAD configured go served by %s", got)
+	}
+}

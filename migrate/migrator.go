@@ -281,6 +281,20 @@ func (m *Migrator) publishLocked() {
 		s.routes[routeKey{sr.Method, sr.Pattern}] = rs
 		st.setStage(effectiveStage(s, rs))
 	}
+	// HEAD follows GET: a HEAD route with no configuration of its own takes
+	// the GET route's, so that a GET in python or shadow does not have Go
+	// answer its HEAD requests.
+	for k, rs := range s.routes {
+		if k.method == http.MethodHead && !rs.configured {
+			if get := s.routes[routeKey{http.MethodGet, k.pattern}]; get != nil && get.configured {
+				head := *get
+				head.key, head.stats, head.covered, head.configured = rs.key, rs.stats, rs.covered, false
+				head.cfg.Route = rs.key
+				s.routes[k] = &head
+				rs.stats.setStage(effectiveStage(s, &head))
+			}
+		}
+	}
 	m.snap.Store(s)
 }
 
