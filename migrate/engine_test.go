@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -200,5 +201,51 @@ func TestHeadFollowsGet(t *testing.T) {
 	}
 	if got := side(); got != "go" {
 		t.Fatalf("HEAD configured go served by %s", got)
+	}
+}
+
+// TestConcurrentChanges serves requests while stages and kill switches
+// change; -race checks that each request reads one snapshot.
+func TestConcurrentChanges(t *testing.T) {
+	r, m, _ := pair(t,
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go") },
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") },
+		Options{}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if b := hit(r, "X-User", "u").Body.String(); b != "go" && b != "python" {
+					t.Errorf("body %q", b)
+					return
+				}
+			}
+		}()
+	}
+	stages := []RouteConfig{
+		{Route: "GET /x", Stage: StageShadow},
+		{Route: "GET /x", Stage: StageCanary, Percent: 50, Sticky: "header:X-User", ShadowSample: 0.5},
+		{Route: "GET /x", Stage: StageGo, ShadowSample: 1},
+		{Route: "GET /x", Stage: StagePython},
+	}
+	for i := 0; i < 200; i++ {
+		if _, err := m.SetRoute("test", stages[i%len(stages)]); err != nil {
+			t.Fatal(err)
+		}
+		m.SetForcePython("test", "", i%3 == 0)
+		m.Routes()
+	}
+	close(done)
+	wg.Wait()
+	if err := m.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }

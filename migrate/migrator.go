@@ -37,8 +37,9 @@ type Migrator struct {
 	fileSum   [32]byte // of the stages file last loaded or written
 	fileOK    bool
 
-	sem  chan struct{} // shadow runs in flight
-	jobs sync.WaitGroup
+	sem    chan struct{} // shadow runs in flight
+	jobs   sync.WaitGroup
+	closed atomic.Bool // set by Shutdown: no new shadow runs
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -124,9 +125,11 @@ func New(r *router.Router, o Options) (*Migrator, error) {
 	return m, nil
 }
 
-// Shutdown stops watching the stages file and waits for the shadow runs
-// in flight, or for ctx.
+// Shutdown stops watching the stages file and starting shadow runs (the
+// stages still apply: requests are served as before, without comparison),
+// and waits for the shadow runs in flight, or for ctx.
 func (m *Migrator) Shutdown(ctx context.Context) error {
+	m.closed.Store(true)
 	m.stopOnce.Do(func() { close(m.stop) })
 	m.watching.Wait()
 	done := make(chan struct{})

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -69,6 +71,7 @@ type result struct {
 	resp  *Response
 	dur   time.Duration
 	panic any
+	stack []byte
 }
 
 // serveCompared has primary serve r, and, when r is eligible, runs the
@@ -79,7 +82,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	if primary == SideGo {
 		ph, ch = sr.Go, sr.Fallback
 	}
-	if sr.Fallback == nil || sample <= 0 || (!safeMethod(r.Method) && !rs.cfg.ShadowUnsafe) ||
+	if sr.Fallback == nil || sample <= 0 || m.closed.Load() || (!safeMethod(r.Method) && !rs.cfg.ShadowUnsafe) ||
 		(sample < 1 && rand.Float64() >= sample) {
 		m.serve(w, r, rs, primary, ph, window)
 		return
@@ -224,7 +227,7 @@ func (m *Migrator) run(h http.Handler, r *http.Request) (res result) {
 	defer func() {
 		res.dur = time.Since(start)
 		if p := recover(); p != nil {
-			res.panic = p
+			res.panic, res.stack = p, debug.Stack()
 			return
 		}
 		status := cw.status
@@ -275,7 +278,9 @@ func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary
 		st.candidateErrors.Add(1)
 		st.candidatePanics.Add(1)
 		st.outcome(outcomePanic)
-		m.log.Warn("migrate: shadow run panicked", "route", rs.key, "side", string(candSide), "panic", fmt.Sprint(cr.panic))
+		m.log.Warn("migrate: shadow run panicked",
+			slog.String("route", rs.key), slog.String("side", string(candSide)),
+			slog.String("panic", fmt.Sprint(cr.panic)), slog.String("stack", string(cr.stack)))
 		return
 	}
 	st.latency(candSide, cr.dur)
