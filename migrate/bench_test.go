@@ -96,3 +96,38 @@ func BenchmarkGoRouteOverhead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShadowInProcess measures, in process with a scripted Python
+// side, the time ServeHTTP takes (what the client waits for) with
+// shadowing off and at 100%; the comparison work runs after it, on other
+// goroutines, and is waited for outside the timer every 64 requests.
+func BenchmarkShadowInProcess(b *testing.B) {
+	for _, stage := range []Stage{StagePython, StageShadow} {
+		b.Run(string(stage), func(b *testing.B) {
+			r, m, _ := pair(b,
+				func(w http.ResponseWriter, r *http.Request) {
+					writeJSONBody(w, `{"name":"Ada","id":7,"score":1,"tags":["a","b"],"active":true}`)
+				},
+				func(w http.ResponseWriter, r *http.Request) {
+					writeJSONBody(w, `{"active": true, "id": 7, "name": "Ada", "score": 1.0, "tags": ["a", "b"]}`)
+				},
+				Options{MaxConcurrent: 128}, RouteConfig{Route: "GET /x", Stage: stage})
+			req := httptest.NewRequest("GET", "/x", nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r.ServeHTTP(httptest.NewRecorder(), req)
+				if i%64 == 63 {
+					b.StopTimer()
+					m.jobs.Wait()
+					b.StartTimer()
+				}
+			}
+			b.StopTimer()
+			m.jobs.Wait()
+			if st, _ := m.Route("GET /x"); st.Counts.Mismatched != 0 || st.Counts.Dropped != 0 {
+				b.Fatalf("%+v", st.Counts)
+			}
+		})
+	}
+}
