@@ -210,6 +210,13 @@ func (m *Migrator) applyLocked(f *File, who string) error {
 	return nil
 }
 
+// clone returns a copy of c that shares no slice with it: the snapshot's
+// configurations are read by requests and must never change.
+func (c RouteConfig) clone() RouteConfig {
+	c.Ignore, c.Headers = slices.Clone(c.Ignore), slices.Clone(c.Headers)
+	return c
+}
+
 func equalConfig(a, b RouteConfig) bool {
 	a.line, b.line = 0, 0
 	return a.Route == b.Route && a.Stage == b.Stage && a.Percent == b.Percent && a.Sticky == b.Sticky &&
@@ -321,7 +328,7 @@ func (m *Migrator) Config(route string) (c RouteConfig, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c, ok := m.cfg[key]; ok {
-		return c, true
+		return c.clone(), true
 	}
 	routes, _ := m.routes()
 	if _, ok := routes[key]; !ok {
@@ -358,7 +365,7 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 		delete(m.rollbacks, c.Route)
 	}
 	c.line = 0
-	m.cfg[c.Route] = c
+	m.cfg[c.Route] = c.clone()
 	m.publishLocked()
 	werr := m.writeBackLocked()
 	m.mu.Unlock()
