@@ -350,7 +350,7 @@ func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 	st := RouteStatus{
 		Route: rs.key, Stage: stageOf(rs.cfg), Effective: effectiveStage(snap, rs), Percent: rs.cfg.Percent,
 		ForcePython: rs.covered && (snap.forceAll || rs.cfg.ForcePython), Fallback: rs.covered,
-		Config: rs.cfg, Rollback: rs.rollback,
+		Config: rs.cfg.clone(), Rollback: rs.rollback,
 		Counts: Counts{
 			Python: s.python.Load(), Go: s.goCount.Load(),
 			Compared: s.compared.Load(), Matched: s.matched.Load(), Mismatched: s.mismatched.Load(), Noise: s.noise.Load(),
