@@ -2,12 +2,17 @@ package migrate
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -247,5 +252,38 @@ func TestConcurrentChanges(t *testing.T) {
 	wg.Wait()
 	if err := m.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWriteBackFailure(t *testing.T) {
+	dir := t.TempDir() + "/cfg"
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stages.json")
+	os.WriteFile(path, []byte(`{"routes": [{"route": "GET /x", "stage": "go"}]}`), 0o644)
+	r := router.New()
+	r.Get("/x", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go") })
+	r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") }))
+	m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: path, PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(t.Context())
+	os.RemoveAll(dir) // the file cannot be written any more
+	admin := httptest.NewServer(m.Handler(AdminOptions{}))
+	defer admin.Close()
+	res, err := http.Post(admin.URL+"/force-python", "application/json", strings.NewReader(`{"route": "GET /x", "on": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(fmt.Sprint(out["warning"]), "not saved") || out["force_python"] != true {
+		t.Fatalf("%d %v", res.StatusCode, out)
+	}
+	if got := hit(r).Body.String(); got != "python" {
+		t.Fatalf("the kill switch did not apply: %q", got)
 	}
 }
