@@ -66,6 +66,9 @@ const missing = "(missing)"
 // maxShown is the longest value shown in a Diff.
 const maxShown = 200
 
+// maxPointer is the longest pointer kept; longer ones are cut.
+const maxPointer = 512
+
 // Compare lists the differences between python's and goResp's responses:
 // the status, the headers named in o, and the body: JSON structurally
 // (key order and whitespace ignored, numbers compared by value, so that
@@ -107,6 +110,9 @@ func (c *comparer) full() bool { return len(c.diffs) >= c.max }
 func (c *comparer) add(ptr, py, gov string) {
 	if c.full() {
 		return
+	}
+	if len(ptr) > maxPointer { // bounded memory for the per-pointer counts
+		ptr = shorten(ptr[:maxPointer])
 	}
 	c.diffs = append(c.diffs, Diff{Pointer: ptr, Python: shorten(py), Go: shorten(gov)})
 }
