@@ -112,7 +112,11 @@ func (c *comparer) add(ptr, py, gov string) {
 		return
 	}
 	if len(ptr) > maxPointer { // bounded memory for the per-pointer counts
-		ptr = shorten(ptr[:maxPointer])
+		cut := maxPointer
+		for cut > 0 && ptr[cut]&0xc0 == 0x80 {
+			cut--
+		}
+		ptr = ptr[:cut] + "…"
 	}
 	c.diffs = append(c.diffs, Diff{Pointer: ptr, Python: shorten(py), Go: shorten(gov)})
 }
