@@ -17,7 +17,7 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	} else {
 		r.mux.Handle(pattern, h)
 	}
-	return r.record(method, pattern, h)
+	return r.record(method, pattern).staged(h)
 }
 
 // HandleFunc is [Router.Handle] for a handler function.
@@ -29,7 +29,7 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	h = r.stage(strings.ToUpper(method), pattern, h)
 	r.mux.Method(method, pattern, h)
-	return r.record(strings.ToUpper(method), pattern, h)
+	return r.record(strings.ToUpper(method), pattern).staged(h)
 }
 
 // MethodFunc is [Router.Method] for a handler function.
@@ -85,8 +85,7 @@ func (r *Router) Trace(pattern string, h http.HandlerFunc) *Route {
 }
 
 // record adds a registered route to the inventory and returns its handle.
-// h is the handler given to chi, a *stagedHandler for a staged route.
-func (r *Router) record(method, pattern string, h http.Handler) *Route {
+func (r *Router) record(method, pattern string) *Route {
 	if pattern == "" || pattern[0] != '/' {
 		panic(fmt.Sprintf("router: routing pattern must begin with '/' in %q", pattern))
 	}
@@ -98,7 +97,6 @@ func (r *Router) record(method, pattern string, h http.Handler) *Route {
 	}
 	set.add(method)
 	e := &entry{method: method, pattern: join(r.prefix, pattern), target: TargetGo}
-	e.stage, _ = h.(*stagedHandler)
 	r.reg.add(e)
 	return &Route{router: r, entry: e, local: pattern}
 }

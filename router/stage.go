@@ -72,9 +72,9 @@ type stagedHandler struct {
 	router *Router // the Router the route was registered on
 	local  string  // pattern on the Router
 
-	once  sync.Once
-	root  *registry
-	route string // full pattern, set by once
+	once sync.Once
+	root *registry
+	full string // full pattern, set by once
 }
 
 // stage wraps h for a route registered with one method; a nil h stays nil
@@ -86,10 +86,21 @@ func (r *Router) stage(method, pattern string, h http.Handler) http.Handler {
 	return &stagedHandler{h: h, method: method, router: r, local: pattern}
 }
 
+// staged records in the inventory that the route's handler h (as given to
+// chi) is staged, when it is.
+func (rt *Route) staged(h http.Handler) *Route {
+	if sh, ok := h.(*stagedHandler); ok {
+		rt.router.reg.mu.Lock()
+		rt.entry.stage = sh
+		rt.router.reg.mu.Unlock()
+	}
+	return rt
+}
+
 func (s *stagedHandler) resolve() {
 	s.once.Do(func() {
 		s.root = s.router.reg.root()
-		s.route = s.router.reg.fullPattern(join(s.router.prefix, s.local))
+		s.full = s.router.reg.fullPattern(join(s.router.prefix, s.local))
 	})
 }
 
@@ -100,10 +111,10 @@ func (s *stagedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.h.ServeHTTP(w, r)
 		return
 	}
-	(*st).ServeStaged(w, r, s.staged(s.route))
+	(*st).ServeStaged(w, r, s.route(s.full))
 }
 
-func (s *stagedHandler) staged(pattern string) StagedRoute {
+func (s *stagedHandler) route(pattern string) StagedRoute {
 	sr := StagedRoute{Method: s.method, Pattern: pattern, Go: s.h}
 	if fb := s.router.state.fallback; fb != nil {
 		sr.Fallback = fb
@@ -146,11 +157,14 @@ func (g *registry) staged(prefix string, out *[]StagedRoute) {
 	entries := append([]*entry(nil), g.entries...)
 	g.mu.RUnlock()
 	for _, e := range entries {
+		g.mu.RLock()
+		sub, sh := e.sub, e.stage
+		g.mu.RUnlock()
 		switch {
-		case e.sub != nil:
-			e.sub.staged(join(prefix, e.pattern), out)
-		case e.stage != nil:
-			*out = append(*out, e.stage.staged(join(prefix, e.pattern)))
+		case sub != nil:
+			sub.staged(join(prefix, e.pattern), out)
+		case sh != nil:
+			*out = append(*out, sh.route(join(prefix, e.pattern)))
 		}
 	}
 }
