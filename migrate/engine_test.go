@@ -287,3 +287,45 @@ func TestWriteBackFailure(t *testing.T) {
 		t.Fatalf("the kill switch did not apply: %q", got)
 	}
 }
+
+// TestRoutesJSON checks the keys of GET /routes that the issue names.
+func TestRoutesJSON(t *testing.T) {
+	_, m, _ := pair(t,
+		func(w http.ResponseWriter, r *http.Request) {},
+		func(w http.ResponseWriter, r *http.Request) {},
+		Options{}, RouteConfig{Route: "GET /x", Stage: StageCanary, Percent: 2.5})
+	rec := httptest.NewRecorder()
+	m.Handler(AdminOptions{}).ServeHTTP(rec, httptest.NewRequest("GET", "/routes", nil))
+	var list []map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || len(list) != 1 {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	obj := list[0]
+	for _, k := range []string{"route", "stage", "percent", "force_python", "counts", "mismatch_pointers", "noise_pointers", "latency_ms", "rollback", "recent_mismatches"} {
+		if _, ok := obj[k]; !ok {
+			t.Errorf("missing %q", k)
+		}
+	}
+	counts := obj["counts"].(map[string]any)
+	for _, k := range []string{"python", "go", "compared", "matched", "mismatched", "noise", "candidate_errors", "dropped"} {
+		if _, ok := counts[k]; !ok {
+			t.Errorf("missing counts.%s", k)
+		}
+	}
+	lat := obj["latency_ms"].(map[string]any)
+	for _, side := range []string{"python", "go"} {
+		p := lat[side].(map[string]any)
+		if _, ok := p["p50"]; !ok {
+			t.Errorf("missing latency_ms.%s.p50", side)
+		}
+		if _, ok := p["p99"]; !ok {
+			t.Errorf("missing latency_ms.%s.p99", side)
+		}
+	}
+	if obj["route"] != "GET /x" || obj["stage"] != "canary" || obj["percent"] != 2.5 || obj["rollback"] != nil {
+		t.Errorf("%v", obj)
+	}
+	if rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("Content-Type %q", rec.Header().Get("Content-Type"))
+	}
+}
