@@ -48,8 +48,8 @@ type Options struct {
 	MaxConcurrent int
 	// NoiseSample is the share (0 to 1) of compared requests for which
 	// Python is called a second time to learn noise, unless a route sets
-	// its own; 0 means 0.1, a negative value turns learning off. The first
-	// 10 comparisons of each route always learn.
+	// its own; 0 means 0.02, a negative value turns learning off. The first
+	// 20 comparisons of each route always learn.
 	NoiseSample float64
 	// CompareHeaders are the response headers compared unless a route
 	// names its own; nil means [DefaultCompareHeaders]().
@@ -118,7 +118,7 @@ func (o *Options) defaults() {
 		o.MaxConcurrent = 32
 	}
 	if o.NoiseSample == 0 {
-		o.NoiseSample = 0.1
+		o.NoiseSample = 0.02
 	}
 	if o.CompareHeaders == nil {
 		o.CompareHeaders = DefaultCompareHeaders()

@@ -35,7 +35,7 @@ const maxPointers = 1000
 const latencySamples = 1024
 
 // noiseWarmup is how many comparisons of a route always learn noise.
-const noiseWarmup = 10
+const noiseWarmup = 20
 
 // routeStats are the results of one route, kept across configuration
 // changes.
