@@ -176,7 +176,8 @@ type Counts struct {
 	CandidateTimeouts int64 `json:"candidate_timeouts"`
 	// Dropped counts requests not shadowed because MaxConcurrent shadow
 	// runs were in flight; Skipped, those not shadowed because their body
-	// was bigger than MaxBodyBytes or could not be read.
+	// was bigger than MaxBodyBytes or could not be read, or not compared
+	// because the client went away before its answer was complete.
 	Dropped int64 `json:"dropped"`
 	Skipped int64 `json:"skipped"`
 	// NoiseRuns counts Python's second calls, made to learn noise.

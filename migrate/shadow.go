@@ -131,7 +131,13 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		if window && rs.rollbackable() {
 			m.window(rs, primary, status)
 		}
-		if !completed { // the primary panicked: nothing to compare
+		if !completed || r.Context().Err() != nil {
+			// The primary panicked, or the client went away (its answer
+			// may be cut short): nothing to compare.
+			if completed {
+				rs.stats.skipped.Add(1)
+				rs.stats.outcome(outcomeSkipped)
+			}
 			go func() { <-res; j.release() }()
 			return
 		}
