@@ -32,6 +32,7 @@ const maxAdminBody = 64 << 10
 // (or under http.StripPrefix) behind the application's authentication:
 //
 //	GET  /routes        JSON array of [RouteStatus], one per staged route
+//	                    (?route=GET+/x: that route only)
 //	POST /routes        {"route": "GET /x", "stage": "canary", "percent": 5, ...}:
 //	                    changes the fields given (see [RouteConfig]) and
 //	                    answers the route's new RouteStatus
@@ -51,6 +52,15 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /routes", func(w http.ResponseWriter, r *http.Request) {
+		if route := r.URL.Query().Get("route"); route != "" {
+			st, ok := m.Route(route)
+			if !ok {
+				badRequest(w, fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", route))
+				return
+			}
+			writeJSON(w, http.StatusOK, []RouteStatus{st})
+			return
+		}
 		writeJSON(w, http.StatusOK, m.Routes())
 	})
 	mux.HandleFunc("POST /routes", func(w http.ResponseWriter, r *http.Request) {

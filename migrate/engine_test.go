@@ -329,3 +329,25 @@ func TestRoutesJSON(t *testing.T) {
 		t.Errorf("Content-Type %q", rec.Header().Get("Content-Type"))
 	}
 }
+
+func TestRoutesFilter(t *testing.T) {
+	_, m, _ := pair(t, func(http.ResponseWriter, *http.Request) {}, func(http.ResponseWriter, *http.Request) {}, Options{}, RouteConfig{})
+	h := m.Handler(AdminOptions{})
+	for _, tc := range []struct {
+		query string
+		code  int
+	}{
+		{"?route=GET+/x", 200},
+		{"?route=get%20/x", 200},
+		{"?route=GET+/nope", 400},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/routes"+tc.query, nil))
+		if rec.Code != tc.code {
+			t.Fatalf("%s: %d %s", tc.query, rec.Code, rec.Body)
+		}
+		if tc.code == 200 && !strings.Contains(rec.Body.String(), `"route": "GET /x"`) {
+			t.Fatalf("%s: %s", tc.query, rec.Body)
+		}
+	}
+}
