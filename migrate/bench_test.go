@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -129,5 +130,75 @@ func BenchmarkShadowInProcess(b *testing.B) {
 				b.Fatalf("%+v", st.Counts)
 			}
 		})
+	}
+}
+
+// BenchmarkShadowClientLatencyAB serves two routes backed by the same
+// Flask view, one with shadowing off (stage python) and one at 100%
+// (stage shadow), alternating blocks of 100 sequential requests so that
+// both see the same machine load. It reports each side's mean client
+// latency (off-us/req, shadow-us/req) and their ratio (shadow/off), with
+// noise learning at its default rate and off.
+func BenchmarkShadowClientLatencyAB(b *testing.B) {
+	py := startPython(b, "flaskmig:app")
+	b.Run("noise-default", func(b *testing.B) { benchAB(b, py, 0) })
+	b.Run("noise-off", func(b *testing.B) { benchAB(b, py, -1) })
+}
+
+func benchAB(b *testing.B, py http.Handler, noise float64) {
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, fmt.Sprintf(`{"name":"Ada","id":%s,"score":1,"tags":["a","b"],"active":true}`, chi.URLParam(r, "id")))
+	}
+	e := newEnv(b, py, Options{NoiseSample: noise, Routes: []RouteConfig{
+		{Route: "GET /api/order/{id}", Stage: StagePython},
+		{Route: "GET /api/order2/{id}", Stage: StageShadow},
+	}}, func(r *router.Router) {
+		r.Get("/api/order/{id}", handler)
+		r.Get("/api/order2/{id}", handler)
+	})
+	client := &http.Client{}
+	get := func(url string) {
+		res, err := client.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	urls := [2]string{e.srv.URL + "/api/order/7", e.srv.URL + "/api/order2/7"}
+	for i := 0; i < 100; i++ { // warm up, and let noise learning pass its first 20
+		get(urls[0])
+		get(urls[1])
+	}
+	e.settle()
+	const block = 100
+	var spent [2]time.Duration
+	var n [2]int
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		for side := 0; side < 2 && done < b.N; side++ {
+			k := min(block, b.N-done)
+			start := time.Now()
+			for i := 0; i < k; i++ {
+				get(urls[side])
+			}
+			spent[side] += time.Since(start)
+			n[side] += k
+			done += k
+			b.StopTimer()
+			e.settle()
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	if n[0] > 0 && n[1] > 0 {
+		off := float64(spent[0].Microseconds()) / float64(n[0])
+		sh := float64(spent[1].Microseconds()) / float64(n[1])
+		b.ReportMetric(off, "off-us/req")
+		b.ReportMetric(sh, "shadow-us/req")
+		b.ReportMetric(sh/off, "shadow/off")
+	}
+	if st := e.status(b, "GET /api/order2/{id}"); st.Counts.Mismatched != 0 {
+		b.Fatalf("mismatches: %v", st.MismatchPointers)
 	}
 }

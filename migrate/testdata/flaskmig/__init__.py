@@ -14,6 +14,7 @@ app.config.update(PROPAGATE_EXCEPTIONS=True)
 
 
 @app.get("/api/order/<int:user_id>")
+@app.get("/api/order2/<int:user_id>")
 def order(user_id):
     # jsonify sorts the keys; Go writes them in struct order.
     return jsonify(id=user_id, name="Ada", score=1.0, tags=["a", "b"], active=True)
