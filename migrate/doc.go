@@ -25,8 +25,8 @@
 // # Shadow comparison
 //
 // In the shadow stage, Python's response goes to the client as it is
-// produced; the Go handler runs at the same time on a copy of the request
-// (a context for which [IsShadow] is true, with the same request id),
+// produced; once Python is done, the Go handler runs in the background on
+// a copy of the request (a context for which [IsShadow] is true, with the same request id),
 // under [Options].Timeout, with panics recovered and at most
 // [Options].MaxConcurrent runs in flight (more are dropped and counted).
 // Only GET, HEAD and OPTIONS are shadowed unless the route sets

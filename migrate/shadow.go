@@ -97,24 +97,20 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	}
 	m.jobs.Add(1)
 	j := &job{m: m}
-	j.refs.Store(2)
+	j.refs.Store(1)
 	body, ok := m.bufferBody(r)
 	if !ok {
-		j.refs.Store(1)
 		j.release()
 		rs.stats.skipped.Add(1)
 		rs.stats.outcome(outcomeSkipped)
 		m.serve(w, r, rs, primary, ph, window)
 		return
 	}
+	// The copy is made now, while chi's route context is the request's.
 	cand := m.shadowRequest(r, body)
-	res := make(chan result, 1)
-	go func() {
-		defer j.release()
-		res <- m.run(ch, cand)
-	}()
 
-	// The primary serves the client through a tee.
+	// The primary serves the client through a tee; the other side runs
+	// once it is done, so that it never competes with the client's request.
 	rs.stats.served(primary)
 	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
 	capt := newCapture(m.o.MaxResponseBytes)
@@ -138,14 +134,14 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 				rs.stats.skipped.Add(1)
 				rs.stats.outcome(outcomeSkipped)
 			}
-			go func() { <-res; j.release() }()
+			j.release()
 			return
 		}
 		if status == 0 {
 			status = http.StatusOK
 		}
 		presp := capt.response(status, w.Header().Clone())
-		go m.finish(j, rs, sr, primary, presp, res, cand, body)
+		go m.finish(j, rs, sr, primary, ch, presp, cand, body)
 	}()
 	ph.ServeHTTP(ww, r)
 	completed = true
@@ -246,7 +242,7 @@ func (m *Migrator) run(h http.Handler, r *http.Request) (res result) {
 	return res
 }
 
-// wait waits for a shadow run up to the timeout from now.
+// wait waits for a shadow run up to the timeout.
 func (m *Migrator) wait(res <-chan result) (result, bool) {
 	t := time.NewTimer(m.o.Timeout)
 	defer t.Stop()
@@ -263,11 +259,19 @@ func (m *Migrator) wait(res <-chan result) (result, bool) {
 	}
 }
 
-// finish waits for the candidate, learns noise if sampled, compares and
-// records. It runs on its own goroutine.
-func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary Side, presp *Response, res <-chan result, cand *http.Request, body []byte) {
+// finish runs the candidate ch on cand, learns noise if sampled, compares
+// and records. It runs on its own goroutine; the candidate on another, so
+// that a stuck one is counted as a timeout (it keeps its slot of the
+// semaphore until it returns).
+func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte) {
 	defer j.release()
 	st := rs.stats
+	res := make(chan result, 1)
+	j.refs.Add(1)
+	go func() {
+		defer j.release()
+		res <- m.run(ch, cand)
+	}()
 	cr, ok := m.wait(res)
 	candSide := SideGo
 	if primary == SideGo {
