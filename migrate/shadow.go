@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -52,18 +51,10 @@ func safeMethod(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
-// job is one shadow run: it holds a slot of the semaphore until both the
-// candidate and the comparison are done.
-type job struct {
-	m    *Migrator
-	refs atomic.Int32
-}
-
-func (j *job) release() {
-	if j.refs.Add(-1) == 0 {
-		<-j.m.sem
-		j.m.jobs.Done()
-	}
+// releaseSlot ends a shadow run: it frees its slot of the semaphore.
+func (m *Migrator) releaseSlot() {
+	<-m.sem
+	m.jobs.Done()
 }
 
 // result is what a run of one side produced.
@@ -96,11 +87,9 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		return
 	}
 	m.jobs.Add(1)
-	j := &job{m: m}
-	j.refs.Store(1)
 	body, ok := m.bufferBody(r)
 	if !ok {
-		j.release()
+		m.releaseSlot()
 		rs.stats.skipped.Add(1)
 		rs.stats.outcome(outcomeSkipped)
 		m.serve(w, r, rs, primary, ph, window)
@@ -134,14 +123,14 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 				rs.stats.skipped.Add(1)
 				rs.stats.outcome(outcomeSkipped)
 			}
-			j.release()
+			m.releaseSlot()
 			return
 		}
 		if status == 0 {
 			status = http.StatusOK
 		}
 		presp := capt.response(status, w.Header().Clone())
-		go m.finish(j, rs, sr, primary, ch, presp, cand, body)
+		go m.finish(rs, sr, primary, ch, presp, cand, body)
 	}()
 	ph.ServeHTTP(ww, r)
 	completed = true
@@ -242,46 +231,37 @@ func (m *Migrator) run(h http.Handler, r *http.Request) (res result) {
 	return res
 }
 
-// wait waits for a shadow run up to the timeout.
-func (m *Migrator) wait(res <-chan result) (result, bool) {
-	t := time.NewTimer(m.o.Timeout)
-	defer t.Stop()
-	select {
-	case r := <-res:
-		return r, true
-	case <-t.C:
-		select {
-		case r := <-res:
-			return r, true
-		default:
-			return result{}, false
+// runTimed runs h on the shadow request r like run, and reports false if
+// it took longer than the timeout, when onTimeout (if not nil) has been
+// called, on another goroutine, as soon as the timeout passed.
+func (m *Migrator) runTimed(h http.Handler, r *http.Request, onTimeout func()) (result, bool) {
+	t := time.AfterFunc(m.o.Timeout, func() {
+		if onTimeout != nil {
+			onTimeout()
 		}
-	}
+	})
+	res := m.run(h, r)
+	return res, t.Stop()
 }
 
-// finish runs the candidate ch on cand, learns noise if sampled, compares
-// and records. It runs on its own goroutine; the candidate on another, so
-// that a stuck one is counted as a timeout (it keeps its slot of the
-// semaphore until it returns).
-func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte) {
-	defer j.release()
+// finish runs the other side ch on cand, learns noise if sampled,
+// compares and records. It runs on its own goroutine and holds the shadow
+// run's slot until the other side returns, however long that takes; past
+// the timeout it is counted as a timeout and its answer ignored.
+func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte) {
+	defer m.releaseSlot()
 	st := rs.stats
-	res := make(chan result, 1)
-	j.refs.Add(1)
-	go func() {
-		defer j.release()
-		res <- m.run(ch, cand)
-	}()
-	cr, ok := m.wait(res)
+	cr, ok := m.runTimed(ch, cand, func() {
+		st.candidateErrors.Add(1)
+		st.candidateTimeouts.Add(1)
+		st.outcome(outcomeTimeout)
+	})
 	candSide := SideGo
 	if primary == SideGo {
 		candSide = SidePython
 	}
 	switch {
 	case !ok:
-		st.candidateErrors.Add(1)
-		st.candidateTimeouts.Add(1)
-		st.outcome(outcomeTimeout)
 		return
 	case cr.panic != nil:
 		st.latency(candSide, cr.dur)
@@ -313,11 +293,9 @@ func (m *Migrator) finish(j *job, rs *routeState, sr router.StagedRoute, primary
 		noiseRate = m.o.NoiseSample
 	}
 	if noiseRate > 0 && (st.learns.Load() < noiseWarmup || rand.Float64() < noiseRate) {
-		second := make(chan result, 1)
-		go func() { second <- m.run(sr.Fallback, again(cand, body)) }()
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
-		if r2, ok := m.wait(second); ok && r2.panic == nil && r2.resp.Status == py.Status {
+		if r2, ok := m.runTimed(sr.Fallback, again(cand, body), nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
 			p2 := r2.resp
 			if cand.Method == http.MethodHead {
 				p2 = withoutBody(p2)
