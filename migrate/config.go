@@ -34,9 +34,9 @@ type RouteConfig struct {
 	// canary and go stages, of the Go-served requests, compared against
 	// Python (reverse shadow; 0 means none).
 	ShadowSample float64 `json:"shadow_sample,omitempty"`
-	// NoiseSample is the share (0 to 1) of compared requests for which
-	// Python is called a second time to learn noise; 0 means
-	// [Options].NoiseSample.
+	// NoiseSample is the share (0 to 1) of comparisons with unexplained
+	// differences for which Python is called a second time to learn noise;
+	// 0 means [Options].NoiseSample.
 	NoiseSample float64 `json:"noise_sample,omitempty"`
 	// Ignore lists what is never counted as a mismatch: JSON pointers
 	// ("/generated_at", which also covers everything under it) and header

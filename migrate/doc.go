@@ -35,10 +35,11 @@
 //
 // [Compare] compares status, headers and body (JSON structurally, per
 // JSON pointer; text line by line; anything else by hash). Noise is
-// learned as Diffy does: for a sample of comparisons Python is called a
-// second time, and the pointers where Python differs from itself are no
-// longer counted. Routes can also ignore pointers and headers, and
-// [Options].Normalize rewrites responses before comparison.
+// learned as Diffy does: on a route's first comparisons, then on a sample
+// of those with unexplained differences, Python is called a second time,
+// and the pointers where Python differs from itself are no longer counted.
+// Routes can also ignore pointers and headers, and [Options].Normalize
+// rewrites responses before comparison.
 //
 // # Canary
 //

@@ -46,10 +46,11 @@ type Options struct {
 	// MaxConcurrent caps the shadow runs in flight; requests beyond it are
 	// not shadowed and are counted as dropped. 0 means 32.
 	MaxConcurrent int
-	// NoiseSample is the share (0 to 1) of compared requests for which
-	// Python is called a second time to learn noise, unless a route sets
-	// its own; 0 means 0.02, a negative value turns learning off. The first
-	// 20 comparisons of each route always learn.
+	// NoiseSample is the share (0 to 1) of comparisons with differences
+	// not yet explained for which Python is called a second time, to learn
+	// which of them are noise, unless a route sets its own; 0 means 0.1, a
+	// negative value turns learning off. The first 20 comparisons of each
+	// route always learn; comparisons that match never do.
 	NoiseSample float64
 	// CompareHeaders are the response headers compared unless a route
 	// names its own; nil means [DefaultCompareHeaders]().
@@ -118,7 +119,7 @@ func (o *Options) defaults() {
 		o.MaxConcurrent = 32
 	}
 	if o.NoiseSample == 0 {
-		o.NoiseSample = 0.02
+		o.NoiseSample = 0.1
 	}
 	if o.CompareHeaders == nil {
 		o.CompareHeaders = DefaultCompareHeaders()

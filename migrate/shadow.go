@@ -287,12 +287,16 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	}
 	copts := CompareOptions{Headers: rs.headers}
 
-	// Learn noise: Python against itself.
+	diffs := Compare(py, gr, copts)
+	kept, noisy := m.unexplained(rs, diffs)
+
+	// Learn noise, Python against itself: on a route's first comparisons,
+	// then on a sample of those with differences not yet explained.
 	noiseRate := rs.cfg.NoiseSample
 	if noiseRate == 0 {
 		noiseRate = m.o.NoiseSample
 	}
-	if noiseRate > 0 && (st.learns.Load() < noiseWarmup || rand.Float64() < noiseRate) {
+	if noiseRate > 0 && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
 		if r2, ok := m.runTimed(sr.Fallback, again(cand, body), nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
@@ -304,19 +308,10 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 				m.o.Normalize(rs.key, SidePython, p2)
 			}
 			st.learn(Compare(py, p2, copts))
+			kept, noisy = m.unexplained(rs, diffs)
 		}
 	}
 
-	diffs := Compare(py, gr, copts)
-	var kept []Diff
-	noisy := false
-	for _, d := range diffs {
-		if ignored(rs.cfg.Ignore, d.Pointer) || st.isNoise(d.Pointer) {
-			noisy = true
-			continue
-		}
-		kept = append(kept, d)
-	}
 	if primary == SideGo && rs.rollbackable() {
 		m.windowCompare(rs, len(kept) > 0)
 	}
@@ -338,6 +333,19 @@ func withoutBody(r *Response) *Response {
 	c := *r
 	c.Body, c.Size, c.Truncated, c.Sum = nil, 0, false, sha256.Sum256(nil)
 	return &c
+}
+
+// unexplained returns the differences that are neither ignored nor
+// learned noise, and whether any was.
+func (m *Migrator) unexplained(rs *routeState, diffs []Diff) (kept []Diff, noisy bool) {
+	for _, d := range diffs {
+		if ignored(rs.cfg.Ignore, d.Pointer) || rs.stats.isNoise(d.Pointer) {
+			noisy = true
+			continue
+		}
+		kept = append(kept, d)
+	}
+	return kept, noisy
 }
 
 // ignored reports whether pointer p is covered by the ignore list: a JSON
