@@ -51,6 +51,14 @@
 // [Router.Inventory] and [Hosts.Inventory] list every route with its
 // method, full pattern, name and target ([TargetGo] or [TargetFallback]).
 //
+// # Stages
+//
+// A route registered for one method (Get, Post, Method, Handle("GET
+// /path", ...)) is staged: a [Stager] set with [Router.SetStager] decides
+// who serves each of its requests, the Go handler or the fallback (the
+// migrate package does this, route by route). [Router.StagedRoutes] lists
+// them with the fallback that covers each. Without a Stager, Go serves.
+//
 // # Errors
 //
 // Registration mistakes (a duplicate name, a nil handler, an invalid host

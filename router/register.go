@@ -11,10 +11,10 @@ import (
 func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	method := "*"
 	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
-		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " \t"), h)
+		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " 	"), h)
 	}
 	r.mux.Handle(pattern, h)
-	return r.record(method, pattern)
+	return r.record(method, pattern).staged(h)
 }
 
 // HandleFunc is [Router.Handle] for a handler function.
@@ -26,8 +26,9 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 // serves HEAD (see [Router.Get]).
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	method = strings.ToUpper(method)
+	h = r.stage(method, pattern, h)
 	r.mux.Method(method, pattern, h)
-	rt := r.record(method, pattern)
+	rt := r.record(method, pattern).staged(h)
 	r.followHead(method, pattern, h)
 	return rt
 }

@@ -1,0 +1,85 @@
+package migrate
+
+import (
+	"crypto/sha256"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestCompare(t *testing.T) {
+	withHeader := func(r *Response, kv ...string) *Response {
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Header.Add(kv[i], kv[i+1])
+		}
+		return r
+	}
+	big := strings.Repeat("x", 100)
+	truncated := func(body string) *Response {
+		r := resp("application/json", body)
+		r.Truncated, r.Size = true, 5000
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		py, gr *Response
+		want   []string // pointers
+	}{
+		{"key order and whitespace", resp("application/json", `{"b": [1, 2], "a": {"x": null}}`), resp("application/json", `{"a":{"x":null},"b":[1,2]}`), nil},
+		{"1.0 equals 1, 1e-07 equals 1e-7", resp("application/json", `{"price": 10.0, "ratio": 1e-07}`), resp("application/json", `{"ratio":1e-7,"price":10}`), nil},
+		{"big integers compared exactly", resp("application/json", `{"big":1152921504606846976}`), resp("application/json", `{"big":1152921504606846977}`), []string{"/big"}},
+		{"escapes", resp("application/json", `{"name": "caf\u00e9 <b>&"}`), resp("application/json", `{"name":"café \u003cb\u003e\u0026"}`), nil},
+		{"nested pointers, escaped keys", resp("application/json", `{"a/b":{"c~d":[1,2,3]}}`), resp("application/json", `{"a/b":{"c~d":[1,5]}}`), []string{"/a~1b/c~0d/1", "/a~1b/c~0d/2"}},
+		{"missing and extra keys", resp("application/json", `{"a":1,"b":2}`), resp("application/json", `{"a":1,"c":3}`), []string{"/b", "/c"}},
+		{"type change at the root", resp("application/json", `{}`), resp("application/json", `[]`), []string{"body"}},
+		{"Go not JSON", resp("application/json", `{}`), resp("application/json", `<html>`), []string{"body"}},
+		{"status", &Response{Status: 200, Header: http.Header{}}, &Response{Status: 404, Header: http.Header{}}, []string{"status"}},
+		{"content type normalised", resp("application/json; charset=UTF-8", `1`), resp("application/json;charset=utf-8", `1`), nil},
+		{"content type differs", resp("application/json", `1`), resp("text/plain; charset=utf-8", `1`), []string{"header:Content-Type"}},
+		{"Set-Cookie by names only", withHeader(resp("text/plain", "x"), "Set-Cookie", "session=abc; Path=/", "Set-Cookie", "csrf=1"), withHeader(resp("text/plain", "x"), "Set-Cookie", "csrf=2", "Set-Cookie", "session=zzz"), nil},
+		{"Set-Cookie names differ", withHeader(resp("text/plain", "x"), "Set-Cookie", "session=abc"), resp("text/plain", "x"), []string{"header:Set-Cookie"}},
+		{"Cache-Control order", withHeader(resp("text/plain", "x"), "Cache-Control", "no-cache, private"), withHeader(resp("text/plain", "x"), "Cache-Control", "Private,no-cache"), nil},
+		{"Location", withHeader(resp("text/plain", ""), "Location", "/a"), withHeader(resp("text/plain", ""), "Location", "http://h/a"), []string{"header:Location"}},
+		{"text line endings and trailing space", resp("text/html", "<p>\r\n  a  \r\n</p>\r\n\r\n"), resp("text/html", "<p>\n  a\n</p>\n"), nil},
+		{"text lines", resp("text/html", "a\nb\nc"), resp("text/html", "a\nB\nc\nd"), []string{"body:line 2", "body:line 4"}},
+		{"binary by hash", resp("image/png", "\x89PNG1"), resp("image/png", "\x89PNG2"), []string{"body"}},
+		{"binary equal", resp("image/png", "\x89PNG1"), resp("image/png", "\x89PNG1"), nil},
+		{"truncated bodies by hash", truncated(`{"a":1}`), truncated(`{"a":1}`), nil},
+		{"truncated bodies differ", truncated(`{"a":1}`), truncated(`{"a":2}`), []string{"body"}},
+		{"long values shortened", resp("application/json", `"`+big+big+big+`"`), resp("application/json", `""`), []string{"body"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			diffs := Compare(tc.py, tc.gr, CompareOptions{})
+			var got []string
+			for _, d := range diffs {
+				got = append(got, d.Pointer)
+				if len(d.Python) > maxShown+30 {
+					t.Errorf("value of %s not shortened: %d bytes", d.Pointer, len(d.Python))
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("pointers %v, want %v (diffs %+v)", got, tc.want, diffs)
+			}
+		})
+	}
+	t.Run("MaxDiffs", func(t *testing.T) {
+		a, b := resp("application/json", `[1,2,3,4,5]`), resp("application/json", `[5,4,3,2,1,0]`)
+		if d := Compare(a, b, CompareOptions{MaxDiffs: 2}); len(d) != 2 {
+			t.Fatalf("%d diffs", len(d))
+		}
+	})
+	_ = sha256.Size
+}
+
+func TestIgnored(t *testing.T) {
+	list := []string{"/generated_at", "/meta", "ETag"}
+	for p, want := range map[string]bool{
+		"/generated_at": true, "/generated_at_x": false, "/meta/a/b": true, "/metadata": false,
+		"header:Etag": true, "header:Date": false, "status": false,
+	} {
+		if got := ignored(list, p); got != want {
+			t.Errorf("ignored(%q) = %v", p, got)
+		}
+	}
+}

@@ -1,0 +1,231 @@
+package migrate
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/router"
+)
+
+func writeFile(t testing.TB, path, data string) {
+	t.Helper()
+	if err := writeAtomic(path, []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const stagesPython = `{"force_python": false, "routes": [
+  {"route": "GET /api/side", "stage": "python"}
+]}
+`
+
+// TestStagesFile edits the stages file under a running Migrator serving a
+// real Flask app.
+func TestStagesFile(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stages.json")
+	writeFile(t, path, stagesPython)
+	e := newEnv(t, py, Options{StagesFile: path, PollInterval: 10 * time.Millisecond}, func(r *router.Router) {
+		r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+	})
+	served := func() string { _, b := e.get(t, "/api/side"); return b }
+	if got := served(); got != "python\n" {
+		t.Fatalf("at start: %q", got)
+	}
+
+	t.Run("an edit is picked up without a restart", func(t *testing.T) {
+		writeFile(t, path, strings.Replace(stagesPython, `"python"`, `"go"`, 1))
+		eventually(t, "the edit to apply", func() bool { return served() == "go\n" })
+		if !strings.Contains(e.logs.String(), `route="GET /api/side" from=python to=go by=file`) {
+			t.Fatalf("change not logged:\n%s", e.logs)
+		}
+	})
+
+	t.Run("a broken edit keeps the old stages", func(t *testing.T) {
+		for _, bad := range []struct{ data, err string }{
+			{`{"routes": [` + "\n" + `{"route": "GET /api/side", "stage": "pyhton"}]}`, "line 2: unknown stage"},
+			{`{"routes": [` + "\n\n" + `{"route": "GET /nope", "stage": "python"}]}`, `line 3: unknown route "GET /nope"`},
+			{`{"routes": [` + "\n" + `{"route": "GET /api/side", "stage": "python",` + "\n" + `"precent": 5}]}`, `line 3: unknown key "precent"`},
+			{`{"routes": [{"route": "GET /api/side", "stage": "python"}`, "unexpected end"},
+		} {
+			writeFile(t, path, bad.data)
+			eventually(t, "the error to be logged: "+bad.err+"\n"+e.logs.String(), func() bool { return strings.Contains(strings.ReplaceAll(e.logs.String(), `\"`, `"`), bad.err) })
+			if got := served(); got != "go\n" {
+				t.Fatalf("after %q: served %q, want the old stage go", bad.data, got)
+			}
+			if err := e.m.Reload(); err == nil || !strings.Contains(err.Error(), bad.err) {
+				t.Fatalf("Reload() = %v, want %q", err, bad.err)
+			}
+		}
+	})
+
+	t.Run("a ConfigMap symlink swap is picked up", func(t *testing.T) {
+		cm := t.TempDir()
+		for _, v := range []string{"..v1", "..v2"} {
+			os.Mkdir(filepath.Join(cm, v), 0o755)
+		}
+		os.WriteFile(filepath.Join(cm, "..v1", "stages.json"), []byte(stagesPython), 0o644)
+		os.WriteFile(filepath.Join(cm, "..v2", "stages.json"), []byte(strings.Replace(stagesPython, `"python"`, `"go"`, 1)), 0o644)
+		if err := os.Symlink("..v1", filepath.Join(cm, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(cm, "stages.json")
+		os.Symlink(filepath.Join("..data", "stages.json"), link)
+		e2 := newEnv(t, e.m.r.StagedRoutes()[0].Fallback, Options{StagesFile: link, PollInterval: 10 * time.Millisecond}, func(r *router.Router) {
+			r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+		})
+		if _, got := e2.get(t, "/api/side"); got != "python\n" {
+			t.Fatalf("at start: %q", got)
+		}
+		// Swap ..data as the kubelet does: a new link renamed over it.
+		os.Symlink("..v2", filepath.Join(cm, "..data_tmp"))
+		if err := os.Rename(filepath.Join(cm, "..data_tmp"), filepath.Join(cm, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the swap to apply", func() bool { _, b := e2.get(t, "/api/side"); return b == "go\n" })
+	})
+
+	t.Run("admin changes are written back", func(t *testing.T) {
+		code, out := e.post(t, "/routes", `{"route": "GET /api/side", "stage": "canary", "percent": 12.5, "sticky": "cookie:sid"}`)
+		if code != 200 || out["warning"] != nil {
+			t.Fatalf("POST /routes: %d %v", code, out)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := ParseFile(data)
+		if err != nil {
+			t.Fatalf("written file does not parse: %v\n%s", err, data)
+		}
+		if len(f.Routes) != 1 || f.Routes[0].Stage != StageCanary || f.Routes[0].Percent != 12.5 || f.Routes[0].Sticky != "cookie:sid" {
+			t.Fatalf("written file: %s", data)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Fatalf("temporary files left: %v", entries)
+		}
+	})
+}
+
+func TestNewErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name     string
+		fallback bool
+		file     string
+		routes   []RouteConfig
+		err      string
+	}{
+		{"unknown route in code", true, "", []RouteConfig{{Route: "GET /nope", Stage: StageShadow}}, `migrate: unknown route "GET /nope"`},
+		{"stage without fallback", false, "", []RouteConfig{{Route: "GET /x", Stage: StageShadow}}, "stage shadow needs Python, but no fallback covers the route"},
+		{"canary without fallback, in the file", false, "{\"routes\": [\n {\"route\": \"GET /x\", \"stage\": \"canary\", \"percent\": 5}]}", nil, "line 2: route \"GET /x\": stage canary needs Python"},
+		{"go without fallback is fine", false, `{"routes": [{"route": "GET /x", "stage": "go"}]}`, nil, ""},
+		{"missing file", true, "-", nil, "migrate: reading stages file"},
+		{"bad percent", true, "", []RouteConfig{{Route: "GET /x", Stage: StageCanary, Percent: 12.345}}, "not a multiple of 0.01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := router.New()
+			r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+			if tc.fallback {
+				r.Fallback(http.NotFoundHandler())
+			}
+			o := Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), Routes: tc.routes}
+			switch tc.file {
+			case "":
+			case "-":
+				o.StagesFile = filepath.Join(dir, "missing.json")
+			default:
+				o.StagesFile = filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
+				os.WriteFile(o.StagesFile, []byte(tc.file), 0o644)
+			}
+			m, err := New(r, o)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Shutdown(t.Context())
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("New() = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestAdminErrors(t *testing.T) {
+	r := router.New()
+	r.Get("/covered", func(http.ResponseWriter, *http.Request) {})
+	r.Route("/bare", func(sub *router.Router) {
+		sub.Get("/x", func(http.ResponseWriter, *http.Request) {})
+	})
+	r.Fallback(http.NotFoundHandler())
+	nofb := router.New()
+	nofb.Get("/go-only", func(http.ResponseWriter, *http.Request) {})
+	nofb.Mount("/", r)
+	e := &env{r: nofb, reg: prometheus.NewRegistry(), logs: &logBuffer{}}
+	m, err := New(nofb, Options{Registerer: e.reg, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	e.admin = newServer(t, m.Handler(AdminOptions{}))
+	for _, tc := range []struct {
+		path, body, err string
+	}{
+		{"/routes", `{"stage": "go"}`, `missing "route"`},
+		{"/routes", `{"route": "GET /nope", "stage": "go"}`, `unknown route "GET /nope"`},
+		{"/routes", `{"route": "GET /covered", "stage": "gone"}`, `unknown stage "gone"`},
+		{"/routes", `{"route": "GET /covered", "stage": "canary", "percent": 101}`, "percent 101 is not between 0 and 100"},
+		{"/routes", `{"route": "GET /covered", "stage": "canary", "sticky": "session"}`, `unknown sticky key "session"`},
+		{"/routes", `{"route": "GET /covered", "stage": "canary", "precent": 5}`, `unknown field "precent"`},
+		{"/routes", `{"route": "GET /go-only", "stage": "shadow"}`, "no fallback covers the route"},
+		{"/routes", `{"route": "GET /covered", "shadow_sample": 2}`, "shadow_sample 2 is not between 0 and 1"},
+		{"/routes", `not json`, "invalid JSON"},
+		{"/force-python", `{"route": "GET /covered"}`, `missing "on"`},
+		{"/force-python", `{"on": true}`, `either "route" or "all"`},
+		{"/force-python", `{"route": "GET /go-only", "on": true}`, "no fallback covers the route"},
+		{"/force-python", `{"route": "GET /nope", "on": true}`, "unknown route"},
+	} {
+		t.Run(tc.path+" "+tc.body, func(t *testing.T) {
+			code, out := e.post(t, tc.path, tc.body)
+			if code != http.StatusBadRequest || !strings.Contains(out["error"].(string), tc.err) {
+				t.Fatalf("%d %v, want 400 with %q", code, out, tc.err)
+			}
+		})
+	}
+	t.Run("form content type", func(t *testing.T) {
+		res, err := http.Post(e.admin.URL+"/routes", "application/x-www-form-urlencoded", strings.NewReader("route=GET+/covered&stage=python"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	})
+	t.Run("sub-router routes are listed with their full pattern", func(t *testing.T) {
+		st := e.status(t, "GET /bare/x")
+		if !st.Fallback || st.Stage != StageGo {
+			t.Fatalf("%+v", st)
+		}
+		if st := e.status(t, "GET /go-only"); st.Fallback {
+			t.Fatalf("%+v", st)
+		}
+	})
+	t.Run("GET / without a console is 404", func(t *testing.T) {
+		res, _ := http.Get(e.admin.URL + "/")
+		res.Body.Close()
+		if res.StatusCode != 404 {
+			t.Fatal(res.StatusCode)
+		}
+	})
+}

@@ -1,0 +1,86 @@
+package migrate
+
+import (
+	"crypto/sha256"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func FuzzParseFile(f *testing.F) {
+	for _, s := range []string{
+		`{"force_python": false, "routes": [{"route": "GET /api/users/{id}", "stage": "canary", "percent": 25, "sticky": "cookie:session", "shadow_sample": 0.1, "ignore": ["/generated_at"]}]}`,
+		`{"routes": []}`,
+		`{"force_python": true}`,
+		`{"routes": [{"route": "get /x", "stage": "shadow", "headers": ["ETag"], "shadow_unsafe": true, "noise_sample": 0.5}]}`,
+		"{\"routes\": [\n{\"route\": \"GET /x\", \"stage\": \"pyhton\"}]}",
+		`{"routes": [{"route": "GET /x"}, {"route": "GET /x"}]}`,
+		`{"routes": [{"route": "GET /x", "percent": 1e400}]}`,
+		`{"routes": [{"route": "GET /x", "ignore": [""]}]} trailing`,
+		`[`, ``, `null`, `{"routes": {}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := ParseFile(data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "migrate: stages file line ") {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, rc := range file.Routes {
+			if err := rc.Check(); err != nil {
+				t.Fatalf("parsed route fails Check: %v", err)
+			}
+			if seen[rc.Route] {
+				t.Fatalf("duplicate route %q accepted", rc.Route)
+			}
+			seen[rc.Route] = true
+			if rc.Percent < 0 || rc.Percent > 100 {
+				t.Fatalf("percent %v accepted", rc.Percent)
+			}
+		}
+	})
+}
+
+func resp(ct, body string) *Response {
+	r := &Response{Status: 200, Header: http.Header{"Content-Type": {ct}}, Body: []byte(body), Size: int64(len(body))}
+	r.Sum = sha256.Sum256(r.Body)
+	return r
+}
+
+func FuzzCompareJSON(f *testing.F) {
+	for _, p := range [][2]string{
+		{`{"a":1,"b":[1,2]}`, `{"b":[1,2],"a":1.0}`},
+		{`{"price": 10.0, "ratio": 1e-07}`, `{"ratio":1e-7,"price":10}`},
+		{`{"big":1152921504606846976}`, `{"big":1152921504606846977}`},
+		{`{"a/b":{"c~d":null}}`, `{"a/b":{"c~d":false}}`},
+		{`[1,"x",{"y":[]}]`, `[1,"x",{"y":[0]},2]`},
+		{`"caf\u00e9 <b>&"`, `"café \u003cb\u003e\u0026"`},
+		{`{"a":1}`, `not json`},
+		{`1e999999999`, `2`},
+	} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ra, rb := resp("application/json", a), resp("application/json", b)
+		if d := Compare(ra, ra, CompareOptions{}); len(d) != 0 {
+			t.Fatalf("a body differs from itself: %v", d)
+		}
+		ab := Compare(ra, rb, CompareOptions{MaxDiffs: 1000})
+		ba := Compare(rb, ra, CompareOptions{MaxDiffs: 1000})
+		if (len(ab) == 0) != (len(ba) == 0) {
+			t.Fatalf("not symmetric: %v / %v", ab, ba)
+		}
+		for _, d := range ab {
+			if d.Pointer != "body" && d.Pointer != "status" && !strings.HasPrefix(d.Pointer, "/") && !strings.HasPrefix(d.Pointer, "body:line ") && !strings.HasPrefix(d.Pointer, "header:") {
+				t.Fatalf("bad pointer %q", d.Pointer)
+			}
+			if len(d.Python) > maxShown+40 || len(d.Go) > maxShown+40 {
+				t.Fatalf("value not shortened: %d/%d bytes", len(d.Python), len(d.Go))
+			}
+		}
+	})
+}

@@ -1,0 +1,91 @@
+package migrate
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// TestShadowLimits checks the body cap and the concurrency limit, with a
+// scripted fallback (the Python side does not matter here).
+func TestShadowLimits(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 8)
+	r := router.New()
+	r.Get("/slow", func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+	})
+	r.Post("/upload", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	})
+	r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	}))
+	m, err := New(r, Options{
+		Registerer: prometheus.NewRegistry(), Logger: discardLogger(),
+		MaxConcurrent: 1, MaxBodyBytes: 10, NoiseSample: -1,
+		Routes: []RouteConfig{
+			{Route: "GET /slow", Stage: StageShadow},
+			{Route: "POST /upload", Stage: StageShadow, ShadowUnsafe: true},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(method, path, body string) string {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		return rec.Body.String()
+	}
+
+	t.Run("a body within the cap is given to both sides", func(t *testing.T) {
+		if got := serve("POST", "/upload", "0123456789"); got != "0123456789" {
+			t.Fatalf("client got %q", got)
+		}
+		m.jobs.Wait()
+		if st, _ := m.Route("POST /upload"); st.Counts.Matched != 1 {
+			t.Fatalf("counts %+v %v", st.Counts, st.RecentMismatches)
+		}
+	})
+	t.Run("a bigger body is not shadowed and reaches Python whole", func(t *testing.T) {
+		if got := serve("POST", "/upload", "0123456789abc"); got != "0123456789abc" {
+			t.Fatalf("client got %q", got)
+		}
+		// Without a Content-Length (chunked), the cap is found by reading.
+		req := httptest.NewRequest("POST", "/upload", strings.NewReader("0123456789abcdef"))
+		req.ContentLength = -1
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		if got := rec.Body.String(); got != "0123456789abcdef" {
+			t.Fatalf("client got %q", got)
+		}
+		m.jobs.Wait()
+		if st, _ := m.Route("POST /upload"); st.Counts.Skipped != 2 || st.Counts.Compared != 1 {
+			t.Fatalf("counts %+v", st.Counts)
+		}
+	})
+	t.Run("beyond MaxConcurrent, requests are not shadowed and are counted as dropped", func(t *testing.T) {
+		serve("GET", "/slow", "")
+		<-started // the one slot is taken by the stuck candidate
+		serve("GET", "/slow", "")
+		serve("GET", "/slow", "")
+		st, _ := m.Route("GET /slow")
+		if st.Counts.Dropped != 2 || st.Counts.Python != 3 {
+			t.Fatalf("counts %+v", st.Counts)
+		}
+		close(release)
+		m.jobs.Wait()
+		if len(started) != 0 {
+			t.Fatalf("a dropped request ran the candidate")
+		}
+	})
+}

@@ -1,0 +1,423 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// serve has side (handler h) serve r alone. window says whether the
+// request counts in the rollback window.
+func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState, side Side, h http.Handler, window bool) {
+	rs.stats.served(side)
+	if !window || !rs.rollbackable() {
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		rs.stats.latency(side, time.Since(start))
+		return
+	}
+	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
+	start := time.Now()
+	completed := false
+	defer func() {
+		status := ww.Status()
+		if !completed { // a panic counts as a 5xx of its side
+			status = http.StatusInternalServerError
+		}
+		rs.stats.latency(side, time.Since(start))
+		m.window(rs, side, status)
+	}()
+	h.ServeHTTP(ww, r)
+	completed = true
+}
+
+// safeMethod reports whether method may be shadowed by default.
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// releaseSlot ends a shadow run: it frees its slot of the semaphore.
+func (m *Migrator) releaseSlot() {
+	<-m.sem
+	m.jobs.Done()
+}
+
+// result is what a run of one side produced.
+type result struct {
+	resp  *Response
+	dur   time.Duration
+	panic any
+	stack []byte
+}
+
+// serveCompared has primary serve r, and, when r is eligible, runs the
+// other side on a copy of r and compares both responses in the
+// background. sample is the share of requests compared.
+func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *routeState, sr router.StagedRoute, primary Side, sample float64, window bool) {
+	ph, ch := sr.Fallback, sr.Go
+	if primary == SideGo {
+		ph, ch = sr.Go, sr.Fallback
+	}
+	if sr.Fallback == nil || sample <= 0 || m.closed.Load() || (!safeMethod(r.Method) && !rs.cfg.ShadowUnsafe) ||
+		(sample < 1 && rand.Float64() >= sample) {
+		m.serve(w, r, rs, primary, ph, window)
+		return
+	}
+	select {
+	case m.sem <- struct{}{}:
+	default:
+		rs.stats.dropped.Add(1)
+		rs.stats.outcome(outcomeDropped)
+		m.serve(w, r, rs, primary, ph, window)
+		return
+	}
+	m.jobs.Add(1)
+	body, ok := m.bufferBody(r)
+	if !ok {
+		m.releaseSlot()
+		rs.stats.skipped.Add(1)
+		rs.stats.outcome(outcomeSkipped)
+		m.serve(w, r, rs, primary, ph, window)
+		return
+	}
+	// The copy is made now, while chi's route context is the request's.
+	cand := m.shadowRequest(r, body)
+
+	// The primary serves the client through a tee; the other side runs
+	// once it is done, so that it never competes with the client's request.
+	rs.stats.served(primary)
+	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
+	capt := newCapture(m.o.MaxResponseBytes)
+	ww.Tee(capt)
+	start := time.Now()
+	completed := false
+	defer func() {
+		dur := time.Since(start)
+		status := ww.Status()
+		if !completed {
+			status = http.StatusInternalServerError
+		}
+		rs.stats.latency(primary, dur)
+		if window && rs.rollbackable() {
+			m.window(rs, primary, status)
+		}
+		if !completed || r.Context().Err() != nil {
+			// The primary panicked, or the client went away (its answer
+			// may be cut short): nothing to compare.
+			if completed {
+				rs.stats.skipped.Add(1)
+				rs.stats.outcome(outcomeSkipped)
+			}
+			m.releaseSlot()
+			return
+		}
+		if status == 0 {
+			status = http.StatusOK
+		}
+		presp := capt.response(status, w.Header().Clone())
+		go m.finish(rs, sr, primary, ch, presp, cand, body)
+	}()
+	ph.ServeHTTP(ww, r)
+	completed = true
+}
+
+// bufferBody reads r's body (up to MaxBodyBytes) so that both sides can
+// read it, and puts it back on r; ok is false when the body is too big or
+// cannot be read (r then gets what was read and the rest).
+func (m *Migrator) bufferBody(r *http.Request) (body []byte, ok bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
+	if r.ContentLength > m.o.MaxBodyBytes {
+		return nil, false
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, m.o.MaxBodyBytes+1))
+	orig := r.Body
+	switch {
+	case err != nil:
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), errReader{err}), orig}
+		return nil, false
+	case int64(len(buf)) > m.o.MaxBodyBytes:
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), orig), orig}
+		return nil, false
+	}
+	r.Body = readCloser{bytes.NewReader(buf), orig}
+	return buf, true
+}
+
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (rc readCloser) Close() error { return rc.c.Close() }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// shadowRequest makes the copy of r a shadow run serves: its own body,
+// headers and chi route context, marked as a shadow run, not canceled with
+// the client, and without the hooks (router.Dispatch, wsgi.Trace) that
+// only the request's goroutine may write.
+func (m *Migrator) shadowRequest(r *http.Request, body []byte) *http.Request {
+	ctx := context.WithoutCancel(r.Context())
+	ctx = context.WithValue(ctx, shadowCtxKey, true)
+	ctx = router.WithDispatch(ctx, nil)
+	ctx = wsgi.WithTrace(ctx, nil)
+	ctx = wsgi.WithEnviron(ctx, "graft.shadow", "1")
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx.Clone())
+	}
+	c := r.Clone(ctx)
+	if body != nil {
+		c.Body = io.NopCloser(bytes.NewReader(body))
+	} else {
+		c.Body = http.NoBody
+	}
+	return c
+}
+
+// again makes another copy of a shadow request, for Python's second call.
+func again(r *http.Request, body []byte) *http.Request {
+	ctx := r.Context()
+	if rctx := chi.RouteContext(ctx); rctx != nil {
+		ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx.Clone())
+	}
+	c := r.Clone(ctx)
+	if body != nil {
+		c.Body = io.NopCloser(bytes.NewReader(body))
+	} else {
+		c.Body = http.NoBody
+	}
+	return c
+}
+
+// run runs h on the shadow request r under the timeout, recovering a
+// panic. It returns when h does, however long that takes.
+func (m *Migrator) run(h http.Handler, r *http.Request) (res result) {
+	ctx, cancel := context.WithTimeout(r.Context(), m.o.Timeout)
+	defer cancel()
+	cw := &captureWriter{hdr: http.Header{}, body: newCapture(m.o.MaxResponseBytes)}
+	start := time.Now()
+	defer func() {
+		res.dur = time.Since(start)
+		if p := recover(); p != nil {
+			res.panic, res.stack = p, debug.Stack()
+			return
+		}
+		status := cw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		res.resp = cw.body.response(status, cw.hdr)
+	}()
+	h.ServeHTTP(cw, r.WithContext(ctx))
+	return res
+}
+
+// runTimed runs h on the shadow request r like run, and reports false if
+// it took longer than the timeout, when onTimeout (if not nil) has been
+// called, on another goroutine, as soon as the timeout passed.
+func (m *Migrator) runTimed(h http.Handler, r *http.Request, onTimeout func()) (result, bool) {
+	t := time.AfterFunc(m.o.Timeout, func() {
+		if onTimeout != nil {
+			onTimeout()
+		}
+	})
+	res := m.run(h, r)
+	return res, t.Stop()
+}
+
+// finish runs the other side ch on cand, learns noise if sampled,
+// compares and records. It runs on its own goroutine and holds the shadow
+// run's slot until the other side returns, however long that takes; past
+// the timeout it is counted as a timeout and its answer ignored.
+func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte) {
+	defer m.releaseSlot()
+	st := rs.stats
+	cr, ok := m.runTimed(ch, cand, func() {
+		st.candidateErrors.Add(1)
+		st.candidateTimeouts.Add(1)
+		st.outcome(outcomeTimeout)
+	})
+	candSide := SideGo
+	if primary == SideGo {
+		candSide = SidePython
+	}
+	switch {
+	case !ok:
+		return
+	case cr.panic != nil:
+		st.latency(candSide, cr.dur)
+		st.candidateErrors.Add(1)
+		st.candidatePanics.Add(1)
+		st.outcome(outcomePanic)
+		m.log.Warn("migrate: shadow run panicked",
+			slog.String("route", rs.key), slog.String("side", string(candSide)),
+			slog.String("panic", fmt.Sprint(cr.panic)), slog.String("stack", string(cr.stack)))
+		return
+	}
+	st.latency(candSide, cr.dur)
+	py, gr := presp, cr.resp
+	if primary == SideGo {
+		py, gr = cr.resp, presp
+	}
+	if cand.Method == http.MethodHead { // net/http drops HEAD bodies: only headers count
+		py, gr = withoutBody(py), withoutBody(gr)
+	}
+	if m.o.Normalize != nil {
+		m.o.Normalize(rs.key, SidePython, py)
+		m.o.Normalize(rs.key, SideGo, gr)
+	}
+	copts := CompareOptions{Headers: rs.headers}
+
+	diffs := Compare(py, gr, copts)
+	kept, noisy := m.unexplained(rs, diffs)
+
+	// Learn noise, Python against itself: on a route's first comparisons,
+	// then on a sample of those with differences not yet explained.
+	noiseRate := rs.cfg.NoiseSample
+	if noiseRate == 0 {
+		noiseRate = m.o.NoiseSample
+	}
+	if noiseRate > 0 && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
+		// Two runs with different statuses (an error, a rate limit) are not
+		// comparable: learning from them would hide real mismatches.
+		if r2, ok := m.runTimed(sr.Fallback, again(cand, body), nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
+			p2 := r2.resp
+			if cand.Method == http.MethodHead {
+				p2 = withoutBody(p2)
+			}
+			if m.o.Normalize != nil {
+				m.o.Normalize(rs.key, SidePython, p2)
+			}
+			st.learn(Compare(py, p2, copts))
+			kept, noisy = m.unexplained(rs, diffs)
+		}
+	}
+
+	if primary == SideGo && rs.rollbackable() {
+		m.windowCompare(rs, len(kept) > 0)
+	}
+	if len(kept) == 0 {
+		st.record(nil, noisy)
+		return
+	}
+	st.record(&Mismatch{
+		At:            m.now().UTC(),
+		Request:       cand.Method + " " + cand.URL.RequestURI() + " " + cand.Proto,
+		RequestHeader: redactHeader(cand.Header),
+		Python:        sample(py), Go: sample(gr),
+		Diffs: kept, Diff: readableDiff(kept),
+	}, noisy)
+}
+
+// withoutBody returns a copy of r with an empty body.
+func withoutBody(r *Response) *Response {
+	c := *r
+	c.Body, c.Size, c.Truncated, c.Sum = nil, 0, false, sha256.Sum256(nil)
+	return &c
+}
+
+// unexplained returns the differences that are neither ignored nor
+// learned noise, and whether any was.
+func (m *Migrator) unexplained(rs *routeState, diffs []Diff) (kept []Diff, noisy bool) {
+	for _, d := range diffs {
+		if ignored(rs.cfg.Ignore, d.Pointer) || rs.stats.isNoise(d.Pointer) {
+			noisy = true
+			continue
+		}
+		kept = append(kept, d)
+	}
+	return kept, noisy
+}
+
+// ignored reports whether pointer p is covered by the ignore list: a JSON
+// pointer covers itself and everything under it, a header name covers
+// "header:Name".
+func ignored(list []string, p string) bool {
+	for _, ig := range list {
+		if ig[0] == '/' {
+			if p == ig || strings.HasPrefix(p, ig+"/") {
+				return true
+			}
+		} else if strings.HasPrefix(p, "header:") && strings.EqualFold(p[len("header:"):], ig) {
+			return true
+		}
+	}
+	return false
+}
+
+// captureWriter is the ResponseWriter of a shadow run: nothing reaches
+// the client.
+type captureWriter struct {
+	hdr    http.Header
+	status int
+	body   *capture
+}
+
+func (c *captureWriter) Header() http.Header { return c.hdr }
+
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 && code >= 200 {
+		c.status = code
+	}
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(b)
+}
+
+// Flush does nothing: a shadow run has nobody to flush to.
+func (c *captureWriter) Flush() {}
+
+// capture keeps the first max bytes of a body and hashes all of it.
+type capture struct {
+	buf       []byte
+	max       int64
+	size      int64
+	sum       hash.Hash
+	truncated bool
+}
+
+func newCapture(max int64) *capture { return &capture{max: max, sum: sha256.New()} }
+
+func (c *capture) Write(b []byte) (int, error) {
+	c.sum.Write(b)
+	c.size += int64(len(b))
+	if room := c.max - int64(len(c.buf)); room > 0 {
+		n := min(int64(len(b)), room)
+		c.buf = append(c.buf, b[:n]...)
+		if n < int64(len(b)) {
+			c.truncated = true
+		}
+	} else if len(b) > 0 {
+		c.truncated = true
+	}
+	return len(b), nil
+}
+
+func (c *capture) response(status int, hdr http.Header) *Response {
+	r := &Response{Status: status, Header: hdr, Body: c.buf, Size: c.size, Truncated: c.truncated}
+	c.sum.Sum(r.Sum[:0])
+	return r
+}
