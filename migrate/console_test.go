@@ -287,6 +287,23 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("rollback", func(t *testing.T) {
+		const order = "GET /api/order/{id}"
+		e.m.rollback(order, "go 5xx rate 40% over 50 requests in 1m0s (python 0%)")
+		page, _, _ := consoleGet(t, srv.URL)
+		if !strings.Contains(page, "Rolled back to Python automatically") || !strings.Contains(page, "go 5xx rate 40% over 50 requests") {
+			t.Fatalf("the page does not show the rollback and its reason:\n%s", page)
+		}
+		// Setting a stage re-enables the route.
+		f := url.Values{"csrf": {token}, "route": {order}, "stage": {"go"}}
+		if code, _, body := consolePost(t, srv.URL, "/console/stage", f, cookie, origin...); code != http.StatusSeeOther {
+			t.Fatalf("%d %q", code, body)
+		}
+		if st := e.status(t, order); st.Rollback != nil || st.Effective != StageGo {
+			t.Errorf("after re-enabling: rollback %v, effective %s", st.Rollback, st.Effective)
+		}
+	})
+
 	t.Run("routing", func(t *testing.T) {
 		for _, tc := range []struct {
 			method, path string
