@@ -3,7 +3,7 @@
 //
 //	hybrid [-bind 127.0.0.1:8000] [-python python3] [-chdir DIR]
 //	       [-workers N] [-threads N] [-mount PREFIX] [production flags]
-//	       [module:callable]
+//	       [-stages FILE] [-admin-bind ADDR] [module:callable]
 //
 // With no module:callable it serves a small standard-library WSGI app that
 // ships inside the binary, so it runs on any machine with python3. Go
@@ -13,7 +13,8 @@
 // app under a prefix only (it then sees SCRIPT_NAME=PREFIX). Request ids
 // and access logs are on; logs go to stderr. The production flags are
 // those of wsgiserve (-preload, -max-requests, -max-rss, -reload,
-// -metrics-bind, ...); SIGHUP reloads the Python workers.
+// -metrics-bind, ...); SIGHUP reloads the Python workers. -stages and
+// -admin-bind migrate the Go routes in stages (see migrate.go).
 package main
 
 import (
@@ -54,6 +55,7 @@ type options struct {
 	bind, python, chdir, mount, app string
 	workers, threads                int
 	ops                             ops.Flags
+	migrate                         migrateFlags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -70,6 +72,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
 	o.ops.Register(fs)
+	o.migrate.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -117,6 +120,12 @@ func run(args []string) error {
 	}
 	reg := o.ops.Registry()
 	h := newHandler(app, o.mount, log, reg)
+	mg, err := startMigration(h, o.migrate, log, reg)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
+	defer mg.stop()
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {
