@@ -4,7 +4,7 @@
 //
 //	flask [-bind 127.0.0.1:8000] [-python /usr/bin/python3] [-chdir DIR]
 //	      [-workers N] [-threads N] [-mount /shop] [-go=true]
-//	      [production flags]
+//	      [production flags] [-stages FILE] [-admin-bind ADDR]
 //
 // The Flask app is served under -mount (default /shop): it sees
 // SCRIPT_NAME=/shop, so its url_for links carry the prefix with no change
@@ -25,6 +25,12 @@
 // serves /metrics (with per-route request metrics), /status, /healthz and
 // /readyz on a separate listener. SIGINT and SIGTERM shut down gracefully;
 // SIGHUP reloads the Flask workers without failing a request.
+//
+// -stages FILE and -admin-bind ADDR migrate the Go routes in stages, with
+// the admin API and the migration console on ADDR. stages.json puts GET
+// /shop/api/search, a Go port with a real difference (see migrate.go), in
+// shadow and GET /shop/api/products/{id} in a 50% canary by the session
+// cookie; SIGHUP also reloads the stages file.
 //
 // The app needs an interpreter with Flask: Debian's python3-flask installs
 // into /usr/bin/python3, the default -python when it exists. The app is
@@ -51,6 +57,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -81,6 +88,7 @@ type options struct {
 	workers, threads           int
 	goRoutes                   bool
 	ops                        ops.Flags
+	migrate                    migration.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -98,6 +106,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
 	o.ops.Register(fs)
+	o.migrate.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -167,6 +176,12 @@ func run(args []string) error {
 	}
 	reg := o.ops.Registry()
 	h := newHandler(app, cat, o, log, reg)
+	mg, err := migration.Start(h, o.migrate, log, reg)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
+	defer mg.Stop()
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {
@@ -233,6 +248,9 @@ func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg
 				}
 				writeJSON(w, http.StatusOK, productJSON(r, o.mount, p))
 			}).Name("api_product")
+			if o.migrate.Stages != "" {
+				migratingRoutes(s, r, cat, o)
+			}
 		}
 		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount})
 	}

@@ -14,7 +14,9 @@
 // and access logs are on; logs go to stderr. The production flags are
 // those of wsgiserve (-preload, -max-requests, -max-rss, -reload,
 // -metrics-bind, ...); SIGHUP reloads the Python workers. -stages and
-// -admin-bind migrate the Go routes in stages (see migrate.go).
+// -admin-bind migrate the Go routes in stages (stages.json is an
+// example; the admin API and the migration console are served on
+// -admin-bind).
 package main
 
 import (
@@ -31,6 +33,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -55,7 +58,7 @@ type options struct {
 	bind, python, chdir, mount, app string
 	workers, threads                int
 	ops                             ops.Flags
-	migrate                         migrateFlags
+	migrate                         migration.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -72,7 +75,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
 	o.ops.Register(fs)
-	o.migrate.register(fs)
+	o.migrate.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -120,12 +123,12 @@ func run(args []string) error {
 	}
 	reg := o.ops.Registry()
 	h := newHandler(app, o.mount, log, reg)
-	mg, err := startMigration(h, o.migrate, log, reg)
+	mg, err := migration.Start(h, o.migrate, log, reg)
 	if err != nil {
 		app.Shutdown(context.Background())
 		return err
 	}
-	defer mg.stop()
+	defer mg.Stop()
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {

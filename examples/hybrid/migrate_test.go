@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/migrate"
 	"github.com/graft-dev/graft/wsgi"
@@ -41,14 +42,14 @@ func startStaged(t *testing.T, mount, stages string) (*httptest.Server, string, 
 		t.Fatal(err)
 	}
 	h := newHandler(app, mount, log, nil)
-	mg, err := startMigration(h, migrateFlags{stages: file, adminBind: "127.0.0.1:0"}, log, nil)
+	mg, err := migration.Start(h, migration.Flags{Stages: file, AdminBind: "127.0.0.1:0"}, log, nil)
 	if err != nil {
 		app.Shutdown(t.Context())
 		t.Fatal(err)
 	}
 	srv := opstest.Serve(t, app, h)
-	t.Cleanup(mg.stop) // before the server and the workers stop
-	return srv, "http://" + mg.adminAddr, file
+	t.Cleanup(mg.Stop) // before the server and the workers stop
+	return srv, "http://" + mg.AdminAddr(), file
 }
 
 // routeStatus fetches one route from the admin API's GET /routes.
@@ -266,9 +267,9 @@ func TestHybridMigrationErrors(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "stages.json")
 			os.WriteFile(file, []byte(stages), 0o644)
 			h := newHandler(http.NotFoundHandler(), tc.mount, opstest.Logger(), nil)
-			mg, err := startMigration(h, migrateFlags{stages: file}, opstest.Logger(), nil)
+			mg, err := migration.Start(h, migration.Flags{Stages: file}, opstest.Logger(), nil)
 			if err == nil {
-				mg.stop()
+				mg.Stop()
 				t.Fatal("no error")
 			}
 			if !strings.Contains(err.Error(), tc.want) {
@@ -277,14 +278,14 @@ func TestHybridMigrationErrors(t *testing.T) {
 		})
 	}
 	h := newHandler(http.NotFoundHandler(), "", opstest.Logger(), nil)
-	if _, err := startMigration(h, migrateFlags{stages: filepath.Join(t.TempDir(), "missing.json")}, opstest.Logger(), nil); err == nil {
+	if _, err := migration.Start(h, migration.Flags{Stages: filepath.Join(t.TempDir(), "missing.json")}, opstest.Logger(), nil); err == nil {
 		t.Error("a missing stages file: no error")
 	}
-	if mg, err := startMigration(h, migrateFlags{}, opstest.Logger(), nil); mg != nil || err != nil {
+	if mg, err := migration.Start(h, migration.Flags{}, opstest.Logger(), nil); mg != nil || err != nil {
 		t.Errorf("without -stages and -admin-bind: %v, %v; want no migration", mg, err)
 	}
 	o, err := parseFlags([]string{"-stages", "s.json", "-admin-bind", "127.0.0.1:9091"})
-	if err != nil || o.migrate.stages != "s.json" || o.migrate.adminBind != "127.0.0.1:9091" {
+	if err != nil || o.migrate.Stages != "s.json" || o.migrate.AdminBind != "127.0.0.1:9091" {
 		t.Errorf("parseFlags: %+v, %v", o.migrate, err)
 	}
 }
