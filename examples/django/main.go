@@ -6,6 +6,7 @@
 //	       [-workers N] [-threads N] [-mount /legacy] [-go=true]
 //	       [-state DIR] [-admin-user admin] [-admin-password PW]
 //	       [-token TOKEN=USER]... [production flags]
+//	       [-stages FILE] [-admin-bind ADDR]
 //
 // Django is served under -mount (default /legacy) with no FORCE_SCRIPT_NAME:
 // graft passes the prefix as SCRIPT_NAME, so reverse(), redirects and the
@@ -40,6 +41,12 @@
 // /readyz on a separate listener. SIGINT and SIGTERM shut down gracefully;
 // SIGHUP reloads the Django workers without failing a request.
 //
+// -stages FILE and -admin-bind ADDR migrate the Go routes in stages, with
+// the admin API and the migration console on ADDR. stages.json puts GET
+// /legacy/api/meta/, a Go port with a real difference (see migrate.go),
+// in shadow and GET /legacy/api/whoami/ in a 50% canary by the
+// authenticated user (REMOTE_USER); SIGHUP also reloads the stages file.
+//
 // The project needs an interpreter with Django: Debian's python3-django
 // installs into /usr/bin/python3, the default -python when it exists. The
 // project is embedded in the binary and written to a temporary directory at
@@ -68,6 +75,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -104,6 +112,7 @@ type options struct {
 	goRoutes                          bool
 	tokens                            tokenFlag // token -> user
 	ops                               ops.Flags
+	migrate                           migration.Flags
 }
 
 // tokenFlag collects -token TOKEN=USER.
@@ -139,6 +148,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
 	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
 	o.ops.Register(fs)
+	o.migrate.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -286,6 +296,12 @@ func run(args []string) error {
 	}
 	reg := o.ops.Registry()
 	h := newHandler(app, o, p.staticDir, log, reg)
+	mg, err := migration.Start(h, o.migrate, log, reg)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
+	defer mg.Stop()
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {
@@ -333,6 +349,9 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger,
 						AuthType: "Bearer", NotesURL: notes,
 					})
 				}).Name("api_whoami")
+				if o.migrate.Stages != "" {
+					migratingRoutes(api)
+				}
 			}
 			api.Fallback(django)
 		})
