@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -244,7 +245,9 @@ func (c *console) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	err := c.m.SetForcePython(c.user(r), route, on)
 	if err != nil && route != "" {
-		if _, known := c.m.Config(route); !known || !strings.Contains(err.Error(), "not saved") {
+		// An invalid change is not made; a change made but not written
+		// to the stages file is a warning.
+		if cfg, known := c.m.Config(route); !known || cfg.ForcePython != on {
 			c.message(w, http.StatusBadRequest, "Bad request", err.Error())
 			return
 		}
@@ -345,8 +348,8 @@ func (c *console) page(w http.ResponseWriter, r *http.Request) {
 			cr.Pointers = append(cr.Pointers, pointerCount{ptr, n})
 		}
 		slices.SortFunc(cr.Pointers, func(a, b pointerCount) int {
-			if a.Count != b.Count {
-				return int(b.Count - a.Count)
+			if c := cmp.Compare(b.Count, a.Count); c != 0 {
+				return c
 			}
 			return strings.Compare(a.Pointer, b.Pointer)
 		})

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -392,5 +394,40 @@ func TestResponseLines(t *testing.T) {
 	want = "HTTP 500\nContent-Type: application/json\n\n{\"a\":\n… (9000 bytes in all)"
 	if got := strings.Join(responseLines(s), "\n"); got != want {
 		t.Errorf("truncated: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestConsoleWriteBackWarning checks that a change the stages file cannot
+// record is made all the same, and that the console says so.
+func TestConsoleWriteBackWarning(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	dir := filepath.Join(t.TempDir(), "conf")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "stages.json")
+	if err := os.WriteFile(file, []byte(`{"routes": [{"route": "GET /api/diff/{id}", "stage": "shadow"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, py, Options{StagesFile: file}, diffRoutes)
+	srv := consoleServer(t, e.m, ConsoleOptions{}, nil)
+	_, cookie, token := consoleGet(t, srv.URL)
+	if err := os.RemoveAll(dir); err != nil { // the file cannot be written back now
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/console/stage", url.Values{"csrf": {token}, "route": {"GET /api/diff/{id}"}, "stage": {"canary"}, "percent": {"10"}}},
+		{"/console/kill", url.Values{"csrf": {token}, "route": {"GET /api/diff/{id}"}, "on": {"1"}}},
+	} {
+		code, _, body := consolePost(t, srv.URL, tc.path, tc.form, cookie, "Origin", srv.URL)
+		if code != http.StatusOK || !strings.Contains(body, "The change is in effect, but") || !strings.Contains(body, "not saved") {
+			t.Errorf("POST %s: %d %q, want the change made with a warning", tc.path, code, body)
+		}
+	}
+	if st := e.status(t, "GET /api/diff/{id}"); st.Stage != StageCanary || st.Percent != 10 || !st.Config.ForcePython {
+		t.Errorf("stage %s %v%%, force_python %v; want canary 10%% with the kill switch on", st.Stage, st.Percent, st.Config.ForcePython)
 	}
 }
