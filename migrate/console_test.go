@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -430,4 +431,46 @@ func TestConsoleWriteBackWarning(t *testing.T) {
 	if st := e.status(t, "GET /api/diff/{id}"); st.Stage != StageCanary || st.Percent != 10 || !st.Config.ForcePython {
 		t.Errorf("stage %s %v%%, force_python %v; want canary 10%% with the kill switch on", st.Stage, st.Percent, st.Config.ForcePython)
 	}
+}
+
+// FuzzSideBySide checks that each column of the side-by-side diff is its
+// side's text, line for line, and that equal lines face each other.
+func FuzzSideBySide(f *testing.F) {
+	f.Add("a\nb\nc", "a\nx\nc")
+	f.Add("", "a")
+	f.Add("{\n  \"id\": 1\n}", "{\n  \"id\": \"1\",\n  \"x\": 2\n}")
+	f.Add("a\na\nb", "b\na\na")
+	f.Fuzz(func(t *testing.T, py, g string) {
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, "\n")
+		}
+		a, b := split(py), split(g)
+		if len(a) > 100 || len(b) > 100 {
+			return
+		}
+		var left, right []string
+		for _, r := range sideBySide(a, b) {
+			switch r.Kind {
+			case "same":
+				if r.Python != r.Go {
+					t.Fatalf("a same row with %q and %q", r.Python, r.Go)
+				}
+				left, right = append(left, r.Python), append(right, r.Go)
+			case "changed":
+				left, right = append(left, r.Python), append(right, r.Go)
+			case "python":
+				left = append(left, r.Python)
+			case "go":
+				right = append(right, r.Go)
+			default:
+				t.Fatalf("row kind %q", r.Kind)
+			}
+		}
+		if !slices.Equal(left, a) || !slices.Equal(right, b) {
+			t.Fatalf("columns %q | %q, want %q | %q", left, right, a, b)
+		}
+	})
 }
