@@ -86,10 +86,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	if g < n*35/100 || p < n*35/100 {
 		t.Errorf("at canary 50%%: Python served %d, Go %d of %d users", p, g, n)
 	}
-	after := e.status(t, route)
-	if after.Counts.Go != int64(g) || after.Counts.Python != int64(20+p) {
-		t.Errorf("counts python %d go %d, want %d and %d", after.Counts.Python, after.Counts.Go, 20+p, g)
-	}
+	// A request is counted once its handler has returned, which can be
+	// just after the client has the response.
+	var after RouteStatus
+	eventually(t, "the counts", func() bool {
+		after = e.status(t, route)
+		return after.Counts.Go == int64(g) && after.Counts.Python == int64(20+p)
+	})
 	// The page shows the split.
 	wd.Navigate(t, srv.URL+"/")
 	if src := wd.Source(t); !strings.Contains(src, fmt.Sprintf("Go %d", g)) {
