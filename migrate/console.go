@@ -284,7 +284,7 @@ func securityHeaders(w http.ResponseWriter, nonce string) {
 func styleNonce() string {
 	b := make([]byte, 16)
 	rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b) // no "+" or "/", which the template would escape
 }
 
 // message answers a small page with a title, a text and a link back to

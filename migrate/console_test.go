@@ -147,7 +147,7 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the page loads something or runs a script:\n%s", page)
 		}
 		nonce := regexp.MustCompile(`<style nonce="([^"]+)">`).FindStringSubmatch(page)
-		if nonce == nil || !strings.Contains(csp, "'nonce-"+nonce[1]+"'") {
+		if nonce == nil || !strings.Contains(csp, "'nonce-"+html.UnescapeString(nonce[1])+"'") {
 			t.Errorf("the style sheet's nonce %v is not the CSP's: %s", nonce, csp)
 		}
 	})
