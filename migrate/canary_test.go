@@ -214,7 +214,7 @@ func TestKillSwitch(t *testing.T) {
 			t.Fatalf("after %s: served %q, want %q", s.body, got, s.want)
 		}
 	}
-	if !strings.Contains(e.logs.String(), "force_python=true by=admin") {
+	if !strings.Contains(e.logs.String(), "graft.force_python=true user.name=admin") {
 		t.Fatalf("change not logged with who:\n%s", e.logs)
 	}
 }

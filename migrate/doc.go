@@ -62,9 +62,9 @@
 //
 // # The migration console
 //
-// The HTML console is served by the [AdminOptions].Console handler, which
-// the admin handler calls for every request its JSON API does not take
-// (GET / first). The console reads the state with [Migrator.Routes] (the
+// The HTML console, [Migrator.Console], is served by the
+// [AdminOptions].Console handler, which the admin handler calls for every
+// request its JSON API does not take (GET / first). The console reads the state with [Migrator.Routes] (the
 // same [RouteStatus] values GET /routes encodes, recent mismatches
 // included) and changes it with [Migrator.Config] + [Migrator.SetRoute]
 // (stage, percentage; this also re-enables a rolled-back route) and

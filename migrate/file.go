@@ -22,7 +22,7 @@ func (m *Migrator) Reload() error {
 	err := m.loadFile("file")
 	if err != nil {
 		m.log.Error("migrate: stages file not applied; the old stages stay",
-			slog.String("file", m.o.StagesFile), slog.String("error", err.Error()))
+			slog.String("graft.file", m.o.StagesFile), slog.String("error", err.Error()))
 	}
 	return err
 }

@@ -44,7 +44,7 @@ func TestStagesFile(t *testing.T) {
 	t.Run("an edit is picked up without a restart", func(t *testing.T) {
 		writeFile(t, path, strings.Replace(stagesPython, `"python"`, `"go"`, 1))
 		eventually(t, "the edit to apply", func() bool { return served() == "go\n" })
-		if !strings.Contains(e.logs.String(), `route="GET /api/side" from=python to=go by=file`) {
+		if !strings.Contains(e.logs.String(), `graft.route="GET /api/side" graft.from=python graft.to=go user.name=file`) {
 			t.Fatalf("change not logged:\n%s", e.logs)
 		}
 	})

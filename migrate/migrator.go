@@ -186,7 +186,7 @@ func (m *Migrator) applyLocked(f *File, who string) error {
 		next[c.Route] = c
 	}
 	if f.ForcePython != m.forceAll {
-		m.logChange(who, "all", "force_python", f.ForcePython)
+		m.logChange(who, "all", f.ForcePython)
 	}
 	m.forceAll = f.ForcePython
 	for k, old := range m.cfg {
@@ -234,19 +234,19 @@ func stageOf(c RouteConfig) Stage {
 
 func (m *Migrator) logRoute(who, key string, old, c RouteConfig) {
 	m.log.Info("migrate: route changed",
-		slog.String("route", key),
-		slog.String("from", describe(old)),
-		slog.String("to", describe(c)),
-		slog.String("by", who),
-		slog.Time("at", m.now().UTC()))
+		slog.String("graft.route", key),
+		slog.String("graft.from", describe(old)),
+		slog.String("graft.to", describe(c)),
+		slog.String("user.name", who),
+		slog.Time("graft.at", m.now().UTC()))
 }
 
-func (m *Migrator) logChange(who, what, field string, on bool) {
+func (m *Migrator) logChange(who, what string, on bool) {
 	m.log.Info("migrate: kill switch changed",
-		slog.String("route", what),
-		slog.String(field, fmt.Sprint(on)),
-		slog.String("by", who),
-		slog.Time("at", m.now().UTC()))
+		slog.String("graft.route", what),
+		slog.Bool("graft.force_python", on),
+		slog.String("user.name", who),
+		slog.Time("graft.at", m.now().UTC()))
 }
 
 // describe shows a configuration in a log line.
@@ -361,7 +361,7 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 	}
 	m.logRoute(who, c.Route, old, c)
 	if m.rollbacks[c.Route] != nil {
-		m.log.Info("migrate: rollback cleared", slog.String("route", c.Route), slog.String("by", who))
+		m.log.Info("migrate: rollback cleared", slog.String("graft.route", c.Route), slog.String("user.name", who))
 		delete(m.rollbacks, c.Route)
 	}
 	c.line = 0
@@ -382,7 +382,7 @@ func (m *Migrator) SetForcePython(who, route string, on bool) error {
 	defer m.mu.Unlock()
 	if route == "" {
 		if m.forceAll != on {
-			m.logChange(who, "all", "force_python", on)
+			m.logChange(who, "all", on)
 		}
 		m.forceAll = on
 		m.publishLocked()
@@ -405,7 +405,7 @@ func (m *Migrator) SetForcePython(who, route string, on bool) error {
 		c = RouteConfig{Route: key}
 	}
 	if c.ForcePython != on {
-		m.logChange(who, key, "force_python", on)
+		m.logChange(who, key, on)
 	}
 	c.ForcePython = on
 	m.cfg[key] = c
@@ -450,7 +450,7 @@ func (m *Migrator) rollback(key, reason string) {
 	rb := &Rollback{Reason: reason, At: m.now().UTC()}
 	m.rollbacks[key] = rb
 	m.log.Error("migrate: route rolled back to python",
-		slog.String("route", key), slog.String("reason", reason), slog.Time("at", rb.At))
+		slog.String("graft.route", key), slog.String("graft.reason", reason), slog.Time("graft.at", rb.At))
 	m.metrics.rollbacks.WithLabelValues(key).Inc()
 	m.publishLocked()
 }

@@ -269,8 +269,8 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		st.candidatePanics.Add(1)
 		st.outcome(outcomePanic)
 		m.log.Warn("migrate: shadow run panicked",
-			slog.String("route", rs.key), slog.String("side", string(candSide)),
-			slog.String("panic", fmt.Sprint(cr.panic)), slog.String("stack", string(cr.stack)))
+			slog.String("graft.route", rs.key), slog.String("graft.side", string(candSide)),
+			slog.String("error", fmt.Sprint(cr.panic)), slog.String("error.stack_trace", string(cr.stack)))
 		return
 	}
 	st.latency(candSide, cr.dur)

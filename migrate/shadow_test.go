@@ -143,6 +143,8 @@ func TestShadowFlask(t *testing.T) {
 		if n := posts.Load(); n != 0 {
 			t.Fatalf("Go POST handler ran %d times", n)
 		}
+		// Counted when the handler returns, which can follow the response.
+		eventually(t, "the POST counted", func() bool { return e.status(t, "POST /api/items").Counts.Python == 1 })
 		if st := e.status(t, "POST /api/items"); st.Counts.Compared != 0 || st.Counts.Python != 1 {
 			t.Fatalf("counts %+v", st.Counts)
 		}

@@ -6,6 +6,7 @@
 //	       [-workers N] [-threads N] [-mount /legacy] [-go=true]
 //	       [-state DIR] [-admin-user admin] [-admin-password PW]
 //	       [-token TOKEN=USER]... [server flags]
+//	       [-stages FILE] [-admin-bind ADDR]
 //
 // Django is served under -mount (default /legacy) with no FORCE_SCRIPT_NAME:
 // graft passes the prefix as SCRIPT_NAME, so reverse(), redirects and the
@@ -43,6 +44,12 @@
 // Durations take plain seconds (30) or Go's form (30s). SIGINT and SIGTERM shut down gracefully;
 // SIGHUP reloads the Django workers without failing a request.
 //
+// -stages FILE and -admin-bind ADDR migrate the Go routes in stages, with
+// the admin API and the migration console on ADDR. stages.json puts GET
+// /legacy/api/meta/, a Go port with a real difference (see migrate.go),
+// in shadow and GET /legacy/api/whoami/ in a 50% canary by the
+// authenticated user (REMOTE_USER); SIGHUP also reloads the stages file.
+//
 // The project needs an interpreter with Django: Debian's python3-django
 // installs into /usr/bin/python3, the default -python when it exists. The
 // project is embedded in the binary (wsgi.Config.AppFS): the binary alone
@@ -78,6 +85,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -109,6 +117,7 @@ type options struct {
 	goRoutes                 bool
 	tokens                   tokenFlag // token -> user
 	cli.Flags
+	migrate                  migration.Flags
 }
 
 // tokenFlag collects -token TOKEN=USER.
@@ -135,6 +144,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.adminUser, "admin-user", "admin", "username of the demo superuser")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
 	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
+	o.migrate.Register(fs)
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
 		return o, err
@@ -302,6 +312,13 @@ func run(args []string) error {
 		return err
 	}
 	reg := cli.Registry(ls)
+	h := newHandler(app, o, p.staticDir, log, reg)
+	mg, err := migration.Start(h, o.migrate, log, reg)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
+	defer mg.Stop()
 	base := listenerBase(ls)
 	log.Info("django: serving", slog.String("url.full", base+o.mount+"/"),
 		slog.String("graft.state", state), slog.Bool("graft.go_routes", o.goRoutes))
@@ -314,7 +331,7 @@ func run(args []string) error {
 		log.Info("django: API token", slog.String("user.name", user),
 			slog.String("graft.try", fmt.Sprintf("curl -H 'Authorization: Bearer %s' %s%s/api/whoami/", tok, base, o.mount)))
 	}
-	return wsgi.Serve(context.Background(), ls, newHandler(app, o, p.staticDir, log, reg), app, o.ServeConfig(reg, log))
+	return wsgi.Serve(context.Background(), ls, h, app, o.ServeConfig(reg, log))
 }
 
 // listenerBase is the URL of the first listener, for the links logged at
@@ -359,6 +376,9 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger,
 						AuthType: "Bearer", NotesURL: notes,
 					})
 				}).Name("api_whoami")
+				if o.migrate.Stages != "" {
+					migratingRoutes(api)
+				}
 			}
 			api.Fallback(django)
 		})

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,6 +20,7 @@ import (
 
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/browsertest"
 )
 
 const (
@@ -269,25 +266,25 @@ func TestParseFlags(t *testing.T) {
 // and cookies, the redirects, and the admin's static files served by Go.
 func TestAdminInBrowser(t *testing.T) {
 	srv := startSite(t, "/legacy", true)
-	wd := startBrowser(t)
+	wd := browsertest.Start(t)
 	defer func() {
 		if t.Failed() {
 			// Outside t.TempDir, which is removed with the test.
-			wd.screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-django-admin-%d.png", time.Now().UnixNano())))
+			wd.Screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-django-admin-%d.png", time.Now().UnixNano())))
 		}
 	}()
 
-	wd.navigate(t, srv.URL+"/legacy/admin/")
+	wd.Navigate(t, srv.URL+"/legacy/admin/")
 	want := srv.URL + "/legacy/admin/login/?next=/legacy/admin/"
-	if u := wd.currentURL(t); u != want {
+	if u := wd.CurrentURL(t); u != want {
 		t.Fatalf("GET /legacy/admin/ ended at %s, want the login page %s", u, want)
 	}
-	wd.sendKeys(t, wd.find(t, "#id_username"), "admin")
-	wd.sendKeys(t, wd.find(t, "#id_password"), testPassword)
-	wd.click(t, wd.find(t, `#login-form input[type="submit"]`))
+	wd.SendKeys(t, wd.Find(t, "#id_username"), "admin")
+	wd.SendKeys(t, wd.Find(t, "#id_password"), testPassword)
+	wd.Click(t, wd.Find(t, `#login-form input[type="submit"]`))
 
-	wd.waitFor(t, func() bool { return wd.currentURL(t) == srv.URL+"/legacy/admin/" })
-	src := wd.source(t)
+	wd.WaitFor(t, func() bool { return wd.CurrentURL(t) == srv.URL+"/legacy/admin/" })
+	src := wd.Source(t)
 	for _, want := range []string{"Site administration", `href="/legacy/admin/notes/note/"`, "Log out"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("the admin index has no %q:\n%s", want, src)
@@ -296,11 +293,11 @@ func TestAdminInBrowser(t *testing.T) {
 
 	// The stylesheet the page links to: the browser loaded it with 200 and
 	// applied it, and it is served without cookies.
-	href, _ := wd.execute(t, `return document.querySelector('link[rel="stylesheet"][href$="/base.css"]').href`).(string)
+	href, _ := wd.Execute(t, `return document.querySelector('link[rel="stylesheet"][href$="/base.css"]').href`).(string)
 	if href != srv.URL+"/legacy/static/admin/css/base.css" {
 		t.Fatalf("base.css link: %q", href)
 	}
-	resources := wd.execute(t, `return performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus])`)
+	resources := wd.Execute(t, `return performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus])`)
 	loaded := false
 	for _, e := range resources.([]any) {
 		if e := e.([]any); e[0] == href {
@@ -310,7 +307,7 @@ func TestAdminInBrowser(t *testing.T) {
 	if !loaded {
 		t.Errorf("the browser did not load %s with 200: %v", href, resources)
 	}
-	if bg := wd.execute(t, `return getComputedStyle(document.getElementById('header')).backgroundColor`); bg == "rgba(0, 0, 0, 0)" || bg == "" {
+	if bg := wd.Execute(t, `return getComputedStyle(document.getElementById('header')).backgroundColor`); bg == "rgba(0, 0, 0, 0)" || bg == "" {
 		t.Errorf("the admin header has background %v: base.css not applied", bg)
 	}
 	resp, err := http.Get(href)
@@ -323,228 +320,10 @@ func TestAdminInBrowser(t *testing.T) {
 	}
 
 	// The notes' change list, through the admin's own links.
-	wd.navigate(t, srv.URL+"/legacy/admin/notes/note/")
-	if src := wd.source(t); !strings.Contains(src, "Keep the admin in Django") || !strings.Contains(src, "Select note to change") {
+	wd.Navigate(t, srv.URL+"/legacy/admin/notes/note/")
+	if src := wd.Source(t); !strings.Contains(src, "Keep the admin in Django") || !strings.Contains(src, "Select note to change") {
 		t.Errorf("the notes change list:\n%s", src)
 	}
-}
-
-// A minimal W3C WebDriver client for chromedriver: JSON over net/http.
-
-type webDriver struct {
-	base string // http://127.0.0.1:PORT/session/ID
-}
-
-// startBrowser runs chromedriver and opens a headless Chromium session,
-// both stopped at the end of the test.
-func startBrowser(t *testing.T) *webDriver {
-	t.Helper()
-	driver, browser := "/usr/bin/chromedriver", "/usr/bin/chromium"
-	for _, p := range []string{driver, browser} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("the browser test needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver): %v", err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-
-	var log syncBuffer
-	cmd := exec.Command(driver, fmt.Sprintf("--port=%d", port))
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("chromedriver output:\n%s", log.String())
-		}
-	})
-	root := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(root + "/status")
-		if err == nil {
-			var st struct {
-				Value struct{ Ready bool }
-			}
-			json.NewDecoder(resp.Body).Decode(&st)
-			resp.Body.Close()
-			if st.Value.Ready {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("chromedriver not ready after 15s: %v\n%s", err, log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
-	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
-		"browserName": "chrome",
-		"goog:chromeOptions": map[string]any{
-			"binary": browser,
-			"args": []string{
-				"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-				"--disable-background-networking", "--disable-component-update", "--disable-sync",
-				"--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir(), "--window-size=1280,900",
-			},
-		},
-	}}}
-	var sess struct {
-		SessionID string `json:"sessionId"`
-	}
-	if err := call(http.MethodPost, root+"/session", caps, &sess); err != nil || sess.SessionID == "" {
-		t.Fatalf("new session: %v\n%s", err, log.String())
-	}
-	wd := &webDriver{base: root + "/session/" + sess.SessionID}
-	t.Cleanup(func() { call(http.MethodDelete, wd.base, nil, nil) })
-	if err := call(http.MethodPost, wd.base+"/timeouts", map[string]int{"pageLoad": 20000, "script": 10000, "implicit": 0}, nil); err != nil {
-		t.Fatal(err)
-	}
-	return wd
-}
-
-// call sends one WebDriver command and decodes its "value" into out.
-func call(method, u string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, u, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	c := &http.Client{Timeout: 60 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("webdriver %s %s: %s: %s", method, u, resp.Status, b)
-	}
-	if out == nil {
-		return nil
-	}
-	var v struct{ Value json.RawMessage }
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	return json.Unmarshal(v.Value, out)
-}
-
-func (wd *webDriver) do(t *testing.T, method, path string, in, out any) {
-	t.Helper()
-	if err := call(method, wd.base+path, in, out); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (wd *webDriver) navigate(t *testing.T, u string) {
-	t.Helper()
-	wd.do(t, http.MethodPost, "/url", map[string]string{"url": u}, nil)
-}
-
-func (wd *webDriver) currentURL(t *testing.T) string {
-	t.Helper()
-	var u string
-	wd.do(t, http.MethodGet, "/url", nil, &u)
-	return u
-}
-
-func (wd *webDriver) source(t *testing.T) string {
-	t.Helper()
-	var s string
-	wd.do(t, http.MethodGet, "/source", nil, &s)
-	return s
-}
-
-// elementKey is the W3C key of an element reference.
-const elementKey = "element-6066-11e4-a52e-4f735466cecf"
-
-func (wd *webDriver) find(t *testing.T, css string) string {
-	t.Helper()
-	var el map[string]string
-	wd.do(t, http.MethodPost, "/element", map[string]string{"using": "css selector", "value": css}, &el)
-	if el[elementKey] == "" {
-		t.Fatalf("no element %s", css)
-	}
-	return el[elementKey]
-}
-
-func (wd *webDriver) sendKeys(t *testing.T, el, text string) {
-	t.Helper()
-	wd.do(t, http.MethodPost, "/element/"+url.PathEscape(el)+"/value", map[string]string{"text": text}, nil)
-}
-
-func (wd *webDriver) click(t *testing.T, el string) {
-	t.Helper()
-	wd.do(t, http.MethodPost, "/element/"+url.PathEscape(el)+"/click", map[string]any{}, nil)
-}
-
-func (wd *webDriver) execute(t *testing.T, script string) any {
-	t.Helper()
-	var v any
-	wd.do(t, http.MethodPost, "/execute/sync", map[string]any{"script": script, "args": []any{}}, &v)
-	return v
-}
-
-func (wd *webDriver) waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out at %s:\n%s", wd.currentURL(t), wd.source(t))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// screenshot saves the page as a PNG, for failures.
-func (wd *webDriver) screenshot(t *testing.T, path string) {
-	var b64 string
-	if err := call(http.MethodGet, wd.base+"/screenshot", nil, &b64); err != nil {
-		t.Logf("screenshot: %v", err)
-		return
-	}
-	png, err := base64.StdEncoding.DecodeString(b64)
-	if err == nil {
-		err = os.WriteFile(path, png, 0o644)
-	}
-	t.Logf("screenshot of the failure: %s (%v)", path, err)
-}
-
-// syncBuffer is a bytes.Buffer safe for chromedriver's output goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestAPIAuthWithoutPython checks, against a stand-in for Django, that the

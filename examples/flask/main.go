@@ -4,7 +4,7 @@
 //
 //	flask [-bind 127.0.0.1:8000] [-python /usr/bin/python3] [-chdir DIR]
 //	      [-workers N] [-threads N] [-mount /shop] [-go=true]
-//	      [server flags]
+//	      [server flags] [-stages FILE] [-admin-bind ADDR]
 //
 // The Flask app is served under -mount (default /shop): it sees
 // SCRIPT_NAME=/shop, so its url_for links carry the prefix with no change
@@ -28,6 +28,12 @@
 // metrics), /status, /healthz and /readyz on a separate listener.
 // Durations take plain seconds (30) or Go's form (30s). SIGINT and SIGTERM shut down gracefully;
 // SIGHUP reloads the Flask workers without failing a request.
+//
+// -stages FILE and -admin-bind ADDR migrate the Go routes in stages, with
+// the admin API and the migration console on ADDR. stages.json puts GET
+// /shop/api/search, a Go port with a real difference (see migrate.go), in
+// shadow and GET /shop/api/products/{id} in a 50% canary by the session
+// cookie; SIGHUP also reloads the stages file.
 //
 // The app needs an interpreter with Flask: Debian's python3-flask installs
 // into /usr/bin/python3, the default -python when it exists. The app is
@@ -59,6 +65,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -85,6 +92,7 @@ type options struct {
 	mount    string
 	goRoutes bool
 	cli.Flags
+	migrate  migration.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -93,6 +101,7 @@ func parseFlags(args []string) (options, error) {
 	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` holding the shop package (default: a copy of the one embedded in the binary)"})
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
+	o.migrate.Register(fs)
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
 		return o, err
@@ -157,8 +166,15 @@ func run(args []string) error {
 		return err
 	}
 	reg := cli.Registry(ls)
+	h := newHandler(app, cat, o, log, reg)
+	mg, err := migration.Start(h, o.migrate, log, reg)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
+	defer mg.Stop()
 	log.Info("flask: serving", slog.String("graft.mount", o.mount+"/"), slog.Bool("graft.go_routes", o.goRoutes))
-	return wsgi.Serve(context.Background(), ls, newHandler(app, cat, o, log, reg), app, o.ServeConfig(reg, log))
+	return wsgi.Serve(context.Background(), ls, h, app, o.ServeConfig(reg, log))
 }
 
 // embeddedApp is the app's tree: the shop package at its root.
@@ -247,6 +263,9 @@ func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg
 				}
 				writeJSON(w, http.StatusOK, productJSON(r, o.mount, p))
 			}).Name("api_product")
+			if o.migrate.Stages != "" {
+				migratingRoutes(s, r, cat, o)
+			}
 		}
 		registerSession(s, app, o.mount) // session.go: Go routes that share Flask's session
 		// Flask's static folder, from the binary (or -chdir): Python never

@@ -3,7 +3,7 @@
 //
 //	hybrid [-bind 127.0.0.1:8000] [-python PATH] [-chdir DIR]
 //	       [-workers N] [-threads N] [-mount PREFIX] [server flags]
-//	       [module:callable] [flags]
+//	       [-stages FILE] [-admin-bind ADDR] [module:callable] [flags]
 //
 // With no module:callable it serves a small standard-library WSGI app that
 // ships inside the binary, so it runs on any machine with python3. Go
@@ -17,6 +17,9 @@
 // SIGHUP reloads the Python workers. -static /PREFIX/=DIR and
 // -sendfile-root DIR (both repeatable) serve static files and the app's
 // X-Sendfile downloads from Go, as in wsgiserve.
+// -stages and -admin-bind migrate the Go routes in stages (stages.json
+// is an example; the admin API and the migration console are served on
+// -admin-bind).
 package main
 
 import (
@@ -30,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -49,6 +53,7 @@ func main() { cli.Main("hybrid", run) }
 type options struct {
 	mount, app string
 	cli.Flags
+	migrate migration.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -56,6 +61,7 @@ func parseFlags(args []string) (options, error) {
 	fs := cli.NewFlagSet("hybrid")
 	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` of the Python app, first on sys.path"})
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
+	o.migrate.Register(fs)
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
 		return o, err
@@ -100,7 +106,14 @@ func run(args []string) error {
 		return err
 	}
 	reg := cli.Registry(ls)
-	h, err := o.Files.Front(newHandler(&o.Flags, o.Files.WithSendfile(app, log), o.mount, log, reg), log)
+	routes := newHandler(&o.Flags, o.Files.WithSendfile(app, log), o.mount, log, reg)
+	mg, err := migration.Start(routes, o.migrate, log, reg)
+	if err != nil {
+		app.Shutdown(context.Background())
+		return err
+	}
+	defer mg.Stop()
+	h, err := o.Files.Front(routes, log)
 	if err != nil {
 		app.Shutdown(context.Background())
 		return err

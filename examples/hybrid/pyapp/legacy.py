@@ -2,13 +2,15 @@
 
 It stands for the Python app a team is moving to Go. Go already serves
 /api/health and /api/users/{id}; this app still serves everything else,
-including a Python version of the users route for the methods Go does
-not handle yet.
+including the old implementation of GET /api/users/{id} and
+/api/hello/{name}, which answer when the migration stages (-stages) send
+those routes to Python or compare them with Go.
 """
 
 import html
 import json
-from urllib.parse import parse_qs
+import time
+from urllib.parse import parse_qs, quote
 
 
 def _page(start_response, status, body, ctype="text/html; charset=utf-8"):
@@ -57,11 +59,44 @@ def show_environ(environ, start_response):
 
 
 def users(environ, start_response):
-    # Go serves GET /api/users/{id}; the other methods still land here.
     method = environ["REQUEST_METHOD"]
+    user_id = environ["PATH_INFO"][len("/api/users/"):]
+    if method == "GET" and "/" not in user_id:
+        return show_user(environ, start_response, user_id)
+    # Go serves GET /api/users/{id}; the other methods still land here.
     return _page(start_response, "200 OK",
                  json.dumps({"served_by": "python", "method": method, "path": environ["PATH_INFO"]}) + "\n",
                  "application/json")
+
+
+def show_user(environ, start_response, user_id):
+    # The old implementation of GET /api/users/{id}, which Go's replaces.
+    # Two differences with Go's answer show up when the route is in the
+    # shadow stage: the id is a number here and a string in Go (a real
+    # difference to fix), and generated_at changes on every call (noise,
+    # which the comparison learns by calling Python twice).
+    if not user_id.isdigit():
+        return _page(start_response, "404 Not Found", json.dumps({"error": "no such user"}) + "\n", "application/json")
+    body = {
+        "id": int(user_id),
+        "served_by": "python",
+        "request_id": environ.get("graft.request_id", ""),
+        "generated_at": time.time(),
+    }
+    return _page(start_response, "200 OK", json.dumps(body) + "\n", "application/json")
+
+
+def hello_api(environ, start_response):
+    # The old implementation of GET /api/hello/{name}: the same answer as
+    # Go's, so that a canary with reverse shadow matches. X-Served-By says
+    # which side answered (Go does not set it).
+    # PEP 3333: PATH_INFO holds the path's bytes decoded as latin-1.
+    name = environ["PATH_INFO"][len("/api/hello/"):].encode("latin-1").decode("utf-8", "replace")
+    body = json.dumps({"hello": name, "self": "/api/hello/" + quote(name, safe="")}) + "\n"
+    data = body.encode("utf-8")
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                              ("X-Served-By", "python")])
+    return [data]
 
 
 ROUTES = {"/": index, "/hello": hello, "/echo": echo, "/environ": show_environ}
@@ -72,6 +107,8 @@ def app(environ, start_response):
     view = ROUTES.get(path)
     if view is None and path.startswith("/api/users/"):
         view = users
+    if view is None and path.startswith("/api/hello/") and "/" not in path[len("/api/hello/"):]:
+        view = hello_api
     if view is None:
         return _page(start_response, "404 Not Found", "<p>Not found (said Python).</p>\n")
     return view(environ, start_response)

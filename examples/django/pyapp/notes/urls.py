@@ -12,4 +12,5 @@ urlpatterns = [
     # and passes the user as REMOTE_USER.
     path("api/whoami/", views.api_whoami, name="api_whoami"),  # GET moved to Go
     path("api/notes/", views.api_notes, name="api_notes"),
+    path("api/meta/", views.api_meta, name="api_meta"),  # GET being migrated: Go's runs in shadow
 ]

@@ -1,3 +1,4 @@
+import datetime
 import json
 
 from django.http import HttpResponse, JsonResponse
@@ -86,4 +87,20 @@ def api_notes(request):
         "user": request.user.get_username(),
         "request_id": _request_id(request),
         "notes": [note_json(n) for n in notes],
+    }))
+
+
+# When the API's current version was released. main.go's port of api_meta
+# (migrate.go) has the same value; Django's JSON encoder writes it to the
+# millisecond, Go to the microsecond, which the shadow comparison reports.
+API_RELEASED = datetime.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=datetime.timezone.utc)
+
+
+def api_meta(request):
+    return _served_by_python(JsonResponse({
+        "api": "notes",
+        "version": "1.2",
+        "released": API_RELEASED,
+        "title_max": Note._meta.get_field("title").max_length,
+        "request_id": _request_id(request),
     }))

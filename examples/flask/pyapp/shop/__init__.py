@@ -122,6 +122,15 @@ def create_app():
             return jsonify(error="no such product"), 404
         return jsonify(product_json(p))
 
+    # Being migrated: Go's port (main.go's migratingRoutes) runs in the
+    # shadow stage, compared against this one. Products sorted by name.
+    @app.get("/api/search")
+    def api_search():
+        q = request.args.get("q", "")
+        found = [product_json(p) for p in sorted(products.values(), key=lambda p: p["name"])
+                 if q and q.casefold() in p["name"].casefold()]
+        return jsonify(query=q, count=len(found), products=found)
+
     # Not migrated: Go serves only GET on this path, so POST still comes here.
     @app.post("/api/products/<int:pid>")
     def api_add_to_cart(pid):

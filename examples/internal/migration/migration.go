@@ -1,0 +1,126 @@
+// Package migration wires graft's migrate package into the example
+// servers: the -stages and -admin-bind flags, a Migrator over the staged Go
+// routes of the example's router, the admin API and migration console on
+// their own listener, and a reload of the stages file on SIGHUP.
+package migration
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/migrate"
+	"github.com/graft-dev/graft/router"
+)
+
+// Flags are the migration flags of an example.
+type Flags struct {
+	// Stages is -stages FILE.
+	Stages string
+	// AdminBind is -admin-bind ADDR.
+	AdminBind string
+}
+
+// Register defines the flags on fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Stages, "stages", "", "JSON stages file: the migration stage of each Go route (python, shadow, canary, go); reloaded when it changes and on SIGHUP, rewritten by the admin API and console")
+	fs.StringVar(&f.AdminBind, "admin-bind", "", "serve the migration admin API and console on this separate address (e.g. 127.0.0.1:9091); it has no authentication of its own")
+}
+
+// Migration is a running migration: the Migrator of the Go routes and the
+// admin listener.
+type Migration struct {
+	m         *migrate.Migrator
+	admin     *http.Server
+	adminAddr string
+	sighup    chan os.Signal
+}
+
+// Start puts the staged Go routes of h (the example's *router.Router,
+// with its routes and fallbacks registered) under a Migrator when -stages
+// or -admin-bind is given, and returns nil, nil otherwise. It serves the
+// admin API with the console on -admin-bind, and reloads the stages file
+// on SIGHUP. The Migrator's metrics go to reg, or nowhere when reg is nil.
+func Start(h http.Handler, f Flags, log *slog.Logger, reg *prometheus.Registry) (*Migration, error) {
+	if f.Stages == "" && f.AdminBind == "" {
+		return nil, nil
+	}
+	r, ok := h.(*router.Router)
+	if !ok {
+		return nil, errors.New("migration: the handler is not a *router.Router")
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := migrate.New(r, migrate.Options{StagesFile: f.Stages, Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	mg := &Migration{m: m}
+	if f.AdminBind != "" {
+		ln, err := net.Listen("tcp", f.AdminBind)
+		if err != nil {
+			m.Shutdown(context.Background())
+			return nil, fmt.Errorf("-admin-bind: %w", err)
+		}
+		mg.adminAddr = ln.Addr().String()
+		mg.admin = &http.Server{Handler: AdminHandler(m), ReadHeaderTimeout: 10 * time.Second}
+		go mg.admin.Serve(ln)
+		log.Info("migration console", slog.String("url.full", "http://"+mg.adminAddr+"/"))
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			log.Warn("the migration admin listener is not on a loopback address and has no authentication: put it behind your own",
+				slog.String("graft.addr", mg.adminAddr))
+		}
+	}
+	if f.Stages != "" {
+		mg.sighup = make(chan os.Signal, 1)
+		signal.Notify(mg.sighup, syscall.SIGHUP)
+		go func() {
+			for range mg.sighup {
+				if m.Reload() == nil {
+					log.Info("SIGHUP: stages file reloaded", slog.String("graft.file", f.Stages))
+				}
+			}
+		}()
+	}
+	return mg, nil
+}
+
+// AdminHandler is the admin JSON API of m with the console at /.
+func AdminHandler(m *migrate.Migrator) http.Handler {
+	return m.Handler(migrate.AdminOptions{Console: m.Console(migrate.ConsoleOptions{})})
+}
+
+// AdminAddr returns the address of the admin listener, "" without one.
+func (mg *Migration) AdminAddr() string { return mg.adminAddr }
+
+// Migrator returns the Migrator.
+func (mg *Migration) Migrator() *migrate.Migrator { return mg.m }
+
+// Stop closes the admin listener, stops watching the stages file and
+// waits for the shadow runs in flight. It does nothing on nil.
+func (mg *Migration) Stop() {
+	if mg == nil {
+		return
+	}
+	if mg.sighup != nil {
+		signal.Stop(mg.sighup)
+		close(mg.sighup)
+	}
+	if mg.admin != nil {
+		mg.admin.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mg.m.Shutdown(ctx)
+}

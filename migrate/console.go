@@ -1,0 +1,392 @@
+package migrate
+
+import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// ConsoleOptions configure the migration console ([Migrator.Console]).
+type ConsoleOptions struct {
+	// User names who makes a change, for the log; nil means the
+	// REMOTE_USER set by Go middleware (middleware.WithRemoteUser) in
+	// the request context, else "console".
+	User func(*http.Request) string
+	// Secret keys the CSRF tokens of the console's forms; empty means a
+	// random secret made by Console, so that tokens last as long as the
+	// process. Give every replica the same secret when one console URL is
+	// balanced over several processes.
+	Secret []byte
+	// TrustedOrigins are origins ("https://admin.example.com") allowed to
+	// post the console's forms besides the request's own host, for a
+	// console behind a proxy that rewrites the Host header.
+	TrustedOrigins []string
+}
+
+// consoleCookie holds the per-browser CSRF nonce; the forms carry its
+// HMAC under the console's secret.
+const consoleCookie = "graft_console_csrf"
+
+// maxConsoleForm caps the body of a console form post.
+const maxConsoleForm = 16 << 10
+
+//go:embed console.html
+var consoleFS embed.FS
+
+var consoleTemplate = template.Must(template.New("console.html").Funcs(template.FuncMap{
+	"ms":  func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"pct": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
+	"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+}).ParseFS(consoleFS, "console.html"))
+
+// Console returns the migration console, the HTML page to plug into the
+// admin handler as [AdminOptions].Console:
+//
+//	admin := m.Handler(migrate.AdminOptions{Console: m.Console(migrate.ConsoleOptions{})})
+//
+// GET / shows every staged route: its stage, the split of traffic
+// between Python and Go, the match rate and the noise of the comparisons,
+// both sides' latency, the automatic rollback in effect with its reason,
+// and the recent mismatches with a side-by-side diff. Its forms change a
+// route's stage and canary percentage (which also re-enables a
+// rolled-back route) and flip the per-route and global kill switches; they
+// post to console/stage and console/kill relative to the page, so the
+// console works under [http.StripPrefix] when the page is the prefix with
+// its trailing slash.
+//
+// The forms are protected against cross-site request forgery three ways:
+// a token in a hidden field, the HMAC of a random nonce kept in a
+// SameSite=Strict cookie; the Origin header (or, without one, the
+// Referer), which must name the request's host or a trusted origin; and
+// Sec-Fetch-Site, which must not say cross-site. A post that fails any
+// check gets a 403 that says which. The page sends a Content-Security-Policy
+// that allows no script and no external resource.
+func (m *Migrator) Console(o ConsoleOptions) http.Handler {
+	c := &console{m: m, user: o.User, secret: o.Secret, trusted: map[string]bool{}}
+	if len(c.secret) == 0 {
+		c.secret = make([]byte, 32)
+		rand.Read(c.secret)
+	}
+	if c.user == nil {
+		c.user = consoleUser
+	}
+	for _, origin := range o.TrustedOrigins {
+		if u, err := url.Parse(origin); err == nil && u.Host != "" {
+			c.trusted[strings.ToLower(u.Host)] = true
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", c.page)
+	mux.HandleFunc("POST /console/stage", c.protect(c.setStage))
+	mux.HandleFunc("POST /console/kill", c.protect(c.kill))
+	return mux
+}
+
+// console serves the migration console.
+type console struct {
+	m       *Migrator
+	user    func(*http.Request) string
+	secret  []byte
+	trusted map[string]bool // hosts of ConsoleOptions.TrustedOrigins
+}
+
+func consoleUser(r *http.Request) string {
+	if u := wsgi.ExtraEnviron(r.Context())["REMOTE_USER"]; u != "" {
+		return u
+	}
+	return "console"
+}
+
+// token returns the CSRF token of a nonce.
+func (c *console) token(nonce string) string {
+	mac := hmac.New(sha256.New, c.secret)
+	mac.Write([]byte("graft migrate console csrf\x00"))
+	mac.Write([]byte(nonce))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// nonce returns the browser's CSRF nonce, setting a new cookie when it has
+// none (or a malformed one).
+func (c *console) nonce(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(consoleCookie); err == nil && validNonce(ck.Value) {
+		return ck.Value
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	n := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{
+		Name: consoleCookie, Value: n, Path: "/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
+	return n
+}
+
+func validNonce(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 24
+}
+
+// protect runs h only for a form post that passes the CSRF checks, and
+// answers 403 with the reason otherwise.
+func (c *console) protect(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := c.check(w, r); err != nil {
+			c.m.log.Warn("migrate: console post refused",
+				slog.String("graft.reason", err.Error()), slog.String("client.ip", r.RemoteAddr))
+			c.message(w, http.StatusForbidden, "Forbidden", err.Error()+" Reload the console and try again.")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// check applies the CSRF checks to a form post.
+func (c *console) check(w http.ResponseWriter, r *http.Request) error {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("migrate: console: cross-site request refused (Sec-Fetch-Site: %s).", site)
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !c.sameHost(r, origin) {
+			return fmt.Errorf("migrate: console: request from another origin refused (Origin %q, host %q).", origin, r.Host)
+		}
+	} else if ref := r.Header.Get("Referer"); ref != "" {
+		if !c.sameHost(r, ref) {
+			return fmt.Errorf("migrate: console: request from another site refused (Referer %q, host %q).", ref, r.Host)
+		}
+	} else {
+		return errors.New("migrate: console: the request has neither an Origin nor a Referer header, so where it comes from cannot be checked.")
+	}
+	ck, err := r.Cookie(consoleCookie)
+	if err != nil || !validNonce(ck.Value) {
+		return errors.New("migrate: console: the CSRF cookie is missing (the browser must accept the console's cookie).")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxConsoleForm)
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("migrate: console: unreadable form: %v.", err)
+	}
+	if got := r.PostForm.Get("csrf"); !hmac.Equal([]byte(got), []byte(c.token(ck.Value))) {
+		return errors.New("migrate: console: missing or invalid CSRF token.")
+	}
+	return nil
+}
+
+// sameHost reports whether the URL u names r's host or a trusted origin.
+func (c *console) sameHost(r *http.Request, u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return false
+	}
+	h := strings.ToLower(p.Host)
+	return h == strings.ToLower(r.Host) || c.trusted[h]
+}
+
+// setStage handles the stage form: route, stage, percent.
+func (c *console) setStage(w http.ResponseWriter, r *http.Request) {
+	route := r.PostForm.Get("route")
+	cfg, ok := c.m.Config(route)
+	if !ok {
+		c.message(w, http.StatusBadRequest, "Bad request", fmt.Sprintf("migrate: console: unknown route %q.", route))
+		return
+	}
+	stage, err := ParseStage(r.PostForm.Get("stage"))
+	if err != nil {
+		c.message(w, http.StatusBadRequest, "Bad request", err.Error())
+		return
+	}
+	cfg.Stage = stage
+	if s := strings.TrimSpace(r.PostForm.Get("percent")); s != "" {
+		p, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			c.message(w, http.StatusBadRequest, "Bad request", fmt.Sprintf("migrate: console: percent %q is not a number.", s))
+			return
+		}
+		cfg.Percent = p
+	}
+	st, err := c.m.SetRoute(c.user(r), cfg)
+	if err != nil && st.Route == "" {
+		c.message(w, http.StatusBadRequest, "Bad request", err.Error())
+		return
+	}
+	c.done(w, err)
+}
+
+// kill handles the kill switch form: route (or all=1) and on=1 or 0.
+func (c *console) kill(w http.ResponseWriter, r *http.Request) {
+	var on bool
+	switch r.PostForm.Get("on") {
+	case "1":
+		on = true
+	case "0":
+	default:
+		c.message(w, http.StatusBadRequest, "Bad request", `migrate: console: "on" must be 1 or 0.`)
+		return
+	}
+	route := r.PostForm.Get("route")
+	if all := r.PostForm.Get("all") == "1"; all == (route != "") {
+		c.message(w, http.StatusBadRequest, "Bad request", `migrate: console: give either a route or all=1.`)
+		return
+	}
+	err := c.m.SetForcePython(c.user(r), route, on)
+	if err != nil && route != "" {
+		// An invalid change is not made; a change made but not written
+		// to the stages file is a warning.
+		if cfg, known := c.m.Config(route); !known || cfg.ForcePython != on {
+			c.message(w, http.StatusBadRequest, "Bad request", err.Error())
+			return
+		}
+	}
+	c.done(w, err)
+}
+
+// done ends a successful change: back to the page (303, relative to the
+// form's URL), or a page with the warning when the stages file could not
+// be written.
+func (c *console) done(w http.ResponseWriter, warn error) {
+	if warn != nil {
+		c.message(w, http.StatusOK, "Changed, with a warning",
+			"The change is in effect, but: "+warn.Error())
+		return
+	}
+	w.Header().Set("Location", "../")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// securityHeaders sets the headers of every console page; nonce allows
+// the page's one inline style sheet.
+func securityHeaders(w http.ResponseWriter, nonce string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+func styleNonce() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b) // no "+" or "/", which the template would escape
+}
+
+// message answers a small page with a title, a text and a link back to
+// the console.
+func (c *console) message(w http.ResponseWriter, status int, title, text string) {
+	nonce := styleNonce()
+	securityHeaders(w, nonce)
+	w.WriteHeader(status)
+	consoleTemplate.ExecuteTemplate(w, "message", map[string]any{
+		"Nonce": nonce, "Title": title, "Text": text, "Status": status,
+	})
+}
+
+// consolePage is what the page template shows.
+type consolePage struct {
+	Nonce, Token, User string
+	ForcePython        bool
+	Stages             []Stage
+	Routes             []consoleRoute
+	At                 time.Time
+}
+
+// consoleRoute is one route's card.
+type consoleRoute struct {
+	RouteStatus
+	ID        string
+	Served    int64
+	GoShare   string // "12.5%" of the requests served by Go
+	MatchRate string // "99.2%", or "" with no comparison
+	Pointers  []pointerCount
+	Recent    []consoleMismatch // newest first
+}
+
+type pointerCount struct {
+	Pointer string
+	Count   int64
+}
+
+type consoleMismatch struct {
+	Mismatch
+	Headers []string // request headers, "Name: value", sorted
+	Rows    []diffRow
+}
+
+func (c *console) page(w http.ResponseWriter, r *http.Request) {
+	p := consolePage{
+		Nonce: styleNonce(), Token: c.token(c.nonce(w, r)), User: c.user(r),
+		ForcePython: c.m.ForcePython(), At: time.Now(),
+		Stages: []Stage{StagePython, StageShadow, StageCanary, StageGo},
+	}
+	for i, st := range c.m.Routes() {
+		cr := consoleRoute{RouteStatus: st, ID: fmt.Sprintf("route-%d", i+1)}
+		cr.Served = st.Counts.Python + st.Counts.Go
+		if cr.Served > 0 {
+			cr.GoShare = percent(st.Counts.Go, cr.Served)
+		}
+		if st.Counts.Compared > 0 {
+			cr.MatchRate = percent(st.Counts.Matched, st.Counts.Compared)
+		}
+		for ptr, n := range st.MismatchPointers {
+			cr.Pointers = append(cr.Pointers, pointerCount{ptr, n})
+		}
+		slices.SortFunc(cr.Pointers, func(a, b pointerCount) int {
+			if c := cmp.Compare(b.Count, a.Count); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Pointer, b.Pointer)
+		})
+		for j := len(st.RecentMismatches) - 1; j >= 0; j-- {
+			mm := st.RecentMismatches[j]
+			cm := consoleMismatch{Mismatch: mm, Rows: sideBySide(responseLines(mm.Python), responseLines(mm.Go))}
+			for _, k := range sortedKeys(mm.RequestHeader) {
+				for _, v := range mm.RequestHeader[k] {
+					cm.Headers = append(cm.Headers, k+": "+v)
+				}
+			}
+			cr.Recent = append(cr.Recent, cm)
+		}
+		p.Routes = append(p.Routes, cr)
+	}
+	securityHeaders(w, p.Nonce)
+	if err := consoleTemplate.Execute(w, p); err != nil {
+		c.m.log.Error("migrate: console page", slog.String("error", err.Error()))
+	}
+}
+
+// percent formats part/whole as a percentage with one decimal, never
+// rounding a part short of the whole up to 100%.
+func percent(part, whole int64) string {
+	v := float64(part) * 100 / float64(whole)
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	if s == "100.0" && part < whole {
+		s = "99.9"
+	}
+	return s + "%"
+}
+
+func sortedKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

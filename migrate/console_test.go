@@ -1,0 +1,476 @@
+package migrate
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/graft-dev/graft/middleware"
+	"github.com/graft-dev/graft/router"
+)
+
+// diffRoutes registers the Go side of flaskmig's /api/diff/{id}, which
+// answers another email than Flask's, and /api/order/{id}.
+func diffRoutes(r *router.Router) {
+	r.Get("/api/diff/{id}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, fmt.Sprintf(`{"id":%s,"name":"Ada Lovelace","email":"other@example.com"}`, chi.URLParam(r, "id")))
+	})
+	r.Get("/api/order/{id}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, fmt.Sprintf(`{"name":"Ada","id":%s,"score":1,"tags":["a","b"],"active":true}`, chi.URLParam(r, "id")))
+	})
+}
+
+// consoleServer serves the admin handler with the console, behind mw.
+func consoleServer(t *testing.T, m *Migrator, o ConsoleOptions, mw func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
+	var h http.Handler = m.Handler(AdminOptions{Console: m.Console(o)})
+	if mw != nil {
+		h = mw(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// consoleGet loads the page and returns it with the CSRF cookie and token.
+func consoleGet(t *testing.T, base string) (page string, cookie *http.Cookie, token string) {
+	t.Helper()
+	res, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /: %d %s", res.StatusCode, b)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == consoleCookie {
+			cookie = c
+		}
+	}
+	m := csrfField.FindStringSubmatch(string(b))
+	if cookie == nil || m == nil {
+		t.Fatalf("GET /: no CSRF cookie (%v) or token in the page", res.Cookies())
+	}
+	return string(b), cookie, m[1]
+}
+
+// consolePost posts a form with optional header pairs.
+func consolePost(t *testing.T, base, path string, form url.Values, cookie *http.Cookie, hdr ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if cookie != nil {
+		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, html.UnescapeString(string(b))
+}
+
+// TestConsole checks the console page against a real Flask app, its CSRF
+// protection, and the changes its forms make.
+func TestConsole(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	e := newEnv(t, py, Options{Routes: []RouteConfig{{Route: "GET /api/diff/{id}", Stage: StageShadow}}}, diffRoutes)
+	srv := consoleServer(t, e.m, ConsoleOptions{TrustedOrigins: []string{"https://admin.example.com"}}, nil)
+	const route = "GET /api/diff/{id}"
+
+	if code, body := e.get(t, "/api/diff/3"); code != 200 || !strings.Contains(body, "ada@example.com") {
+		t.Fatalf("GET /api/diff/3: %d %q, want Flask's answer", code, body)
+	}
+	e.settle()
+
+	t.Run("page", func(t *testing.T) {
+		res, err := http.Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		page := string(b)
+		csp := res.Header.Get("Content-Security-Policy")
+		if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(csp, "default-src 'none'") ||
+			res.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("headers %v", res.Header)
+		}
+		var ck *http.Cookie
+		for _, c := range res.Cookies() {
+			if c.Name == consoleCookie {
+				ck = c
+			}
+		}
+		if ck == nil || ck.SameSite != http.SameSiteStrictMode || !ck.HttpOnly {
+			t.Errorf("CSRF cookie %+v, want HttpOnly and SameSite=Strict", ck)
+		}
+		for _, want := range []string{
+			`data-route="GET /api/diff/{id}"`, `data-route="GET /api/order/{id}"`,
+			`data-effective="shadow"`, `<b class="match-rate">0.0%</b>`, `<td class="mono">/email</td>`,
+			"GET /api/diff/3 HTTP/1.1", `"email": "ada@example.com"`, `"email": "other@example.com"`,
+			`<tr class="changed"><td>  &#34;email&#34;: &#34;ada@example.com&#34;,</td><td>  &#34;email&#34;: &#34;other@example.com&#34;,</td></tr>`,
+			`<b id="user">console</b>`,
+		} {
+			if !strings.Contains(page, want) && !strings.Contains(page, strings.ReplaceAll(want, `"`, "&#34;")) {
+				t.Errorf("the page has no %s", want)
+			}
+		}
+		if strings.Contains(page, "<script") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
+			t.Errorf("the page loads something or runs a script:\n%s", page)
+		}
+		nonce := regexp.MustCompile(`<style nonce="([^"]+)">`).FindStringSubmatch(page)
+		if nonce == nil || !strings.Contains(csp, "'nonce-"+html.UnescapeString(nonce[1])+"'") {
+			t.Errorf("the style sheet's nonce %v is not the CSP's: %s", nonce, csp)
+		}
+	})
+
+	_, cookie, token := consoleGet(t, srv.URL)
+	other := &http.Cookie{Name: consoleCookie, Value: strings.Repeat("A", 32)}
+	origin := []string{"Origin", srv.URL}
+	stageForm := url.Values{"csrf": {token}, "route": {route}, "stage": {"canary"}, "percent": {"50"}}
+	without := func(k string) url.Values {
+		f := url.Values{}
+		for key, v := range stageForm {
+			if key != k {
+				f[key] = v
+			}
+		}
+		return f
+	}
+	with := func(k, v string) url.Values {
+		f := without(k)
+		f.Set(k, v)
+		return f
+	}
+
+	t.Run("CSRF", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			form   url.Values
+			cookie *http.Cookie
+			hdr    []string
+			want   string
+		}{
+			{"no cookie", stageForm, nil, origin, "CSRF cookie is missing"},
+			{"no token", without("csrf"), cookie, origin, "invalid CSRF token"},
+			{"wrong token", with("csrf", "x"+token[1:]), cookie, origin, "invalid CSRF token"},
+			{"another browser's cookie", stageForm, other, origin, "invalid CSRF token"},
+			{"cross-site origin", stageForm, cookie, []string{"Origin", "https://evil.example"}, "another origin"},
+			{"null origin", stageForm, cookie, []string{"Origin", "null"}, "another origin"},
+			{"cross-site referer", stageForm, cookie, []string{"Referer", "https://evil.example/x"}, "another site"},
+			{"Sec-Fetch-Site", stageForm, cookie, []string{"Origin", srv.URL, "Sec-Fetch-Site", "cross-site"}, "cross-site request refused"},
+			{"no origin nor referer", stageForm, cookie, nil, "neither an Origin nor a Referer"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				code, _, body := consolePost(t, srv.URL, "/console/stage", tc.form, tc.cookie, tc.hdr...)
+				if code != http.StatusForbidden || !strings.Contains(body, tc.want) {
+					t.Errorf("%d %q, want 403 saying %q", code, body, tc.want)
+				}
+				if c, _ := e.m.Config(route); c.Stage != StageShadow {
+					t.Errorf("the refused post changed the stage to %s", c.Stage)
+				}
+			})
+		}
+		// The kill switch form is protected the same way.
+		code, _, _ := consolePost(t, srv.URL, "/console/kill", url.Values{"all": {"1"}, "on": {"1"}}, cookie, origin...)
+		if code != http.StatusForbidden || e.m.ForcePython() {
+			t.Errorf("kill switch without a token: %d, force_python %v", code, e.m.ForcePython())
+		}
+	})
+
+	t.Run("bad input", func(t *testing.T) {
+		tests := []struct {
+			form url.Values
+			want string
+		}{
+			{with("stage", "bogus"), "bogus"},
+			{with("percent", "half"), `percent "half" is not a number`},
+			{with("percent", "150"), "percent"},
+			{with("route", "GET /nope"), `unknown route "GET /nope"`},
+		}
+		for _, tc := range tests {
+			code, _, body := consolePost(t, srv.URL, "/console/stage", tc.form, cookie, origin...)
+			if code != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+				t.Errorf("%v: %d %q, want 400 saying %q", tc.form, code, body, tc.want)
+			}
+		}
+		if c, _ := e.m.Config(route); c.Stage != StageShadow {
+			t.Errorf("bad input changed the stage to %s", c.Stage)
+		}
+		for _, f := range []url.Values{{"csrf": {token}, "all": {"1"}, "on": {"yes"}}, {"csrf": {token}, "on": {"1"}}, {"csrf": {token}, "route": {"GET /nope"}, "on": {"1"}}} {
+			if code, _, body := consolePost(t, srv.URL, "/console/kill", f, cookie, origin...); code != http.StatusBadRequest {
+				t.Errorf("kill %v: %d %q, want 400", f, code, body)
+			}
+		}
+	})
+
+	t.Run("stage", func(t *testing.T) {
+		code, hdr, body := consolePost(t, srv.URL, "/console/stage", stageForm, cookie, "Referer", srv.URL+"/")
+		if code != http.StatusSeeOther || hdr.Get("Location") != "../" {
+			t.Fatalf("%d %v %q, want 303 to ../", code, hdr, body)
+		}
+		if c, _ := e.m.Config(route); c.Stage != StageCanary || c.Percent != 50 {
+			t.Errorf("config %+v, want canary 50%%", c)
+		}
+		if st := e.status(t, route); st.Effective != StageCanary || st.Percent != 50 {
+			t.Errorf("GET /routes: %s %v%%", st.Effective, st.Percent)
+		}
+		if !strings.Contains(e.logs.String(), `user.name=console`) {
+			t.Errorf("the change is not logged as made by console:\n%s", e.logs)
+		}
+		// A trusted origin may post too.
+		f := with("stage", "shadow")
+		if code, _, body := consolePost(t, srv.URL, "/console/stage", f, cookie, "Origin", "https://admin.example.com"); code != http.StatusSeeOther {
+			t.Errorf("from a trusted origin: %d %q", code, body)
+		}
+		if c, _ := e.m.Config(route); c.Stage != StageShadow || c.Percent != 50 {
+			t.Errorf("config %+v, want shadow (50%% kept)", c)
+		}
+	})
+
+	t.Run("kill switches", func(t *testing.T) {
+		kill := func(f url.Values) {
+			t.Helper()
+			f.Set("csrf", token)
+			if code, _, body := consolePost(t, srv.URL, "/console/kill", f, cookie, origin...); code != http.StatusSeeOther {
+				t.Fatalf("kill %v: %d %q", f, code, body)
+			}
+		}
+		kill(url.Values{"route": {route}, "on": {"1"}})
+		if st := e.status(t, route); !st.ForcePython || st.Effective != StagePython {
+			t.Errorf("after the route's kill switch: force_python %v, effective %s", st.ForcePython, st.Effective)
+		}
+		if code, body := e.get(t, "/api/diff/4"); code != 200 || !strings.Contains(body, "ada@example.com") {
+			t.Errorf("GET /api/diff/4 with the kill switch: %d %q", code, body)
+		}
+		page, _, _ := consoleGet(t, srv.URL)
+		if !strings.Contains(page, "Release kill switch") {
+			t.Errorf("the page does not offer to release the route's kill switch")
+		}
+		kill(url.Values{"route": {route}, "on": {"0"}})
+		kill(url.Values{"all": {"1"}, "on": {"1"}})
+		if !e.m.ForcePython() || e.status(t, "GET /api/order/{id}").Effective != StagePython {
+			t.Errorf("the global kill switch is not on")
+		}
+		if page, _, _ := consoleGet(t, srv.URL); !strings.Contains(page, `id="global-kill"`) {
+			t.Errorf("the page does not show the global kill switch")
+		}
+		kill(url.Values{"all": {"1"}, "on": {"0"}})
+		if e.m.ForcePython() || e.status(t, route).ForcePython {
+			t.Errorf("the kill switches are still on")
+		}
+	})
+
+	t.Run("rollback", func(t *testing.T) {
+		const order = "GET /api/order/{id}"
+		e.m.rollback(order, "go 5xx rate 40% over 50 requests in 1m0s (python 0%)")
+		page, _, _ := consoleGet(t, srv.URL)
+		if !strings.Contains(page, "Rolled back to Python automatically") || !strings.Contains(page, "go 5xx rate 40% over 50 requests") {
+			t.Fatalf("the page does not show the rollback and its reason:\n%s", page)
+		}
+		// Setting a stage re-enables the route.
+		f := url.Values{"csrf": {token}, "route": {order}, "stage": {"go"}}
+		if code, _, body := consolePost(t, srv.URL, "/console/stage", f, cookie, origin...); code != http.StatusSeeOther {
+			t.Fatalf("%d %q", code, body)
+		}
+		if st := e.status(t, order); st.Rollback != nil || st.Effective != StageGo {
+			t.Errorf("after re-enabling: rollback %v, effective %s", st.Rollback, st.Effective)
+		}
+	})
+
+	t.Run("routing", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			code         int
+		}{
+			{"GET", "/console/stage", http.StatusMethodNotAllowed},
+			{"GET", "/nope", http.StatusNotFound},
+			{"GET", "/routes", http.StatusOK},
+		} {
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.code {
+				t.Errorf("%s %s: %d, want %d", tc.method, tc.path, res.StatusCode, tc.code)
+			}
+		}
+	})
+}
+
+// TestConsoleUser checks that a change is logged as made by the user Go
+// middleware authenticated.
+func TestConsoleUser(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	e := newEnv(t, py, Options{}, diffRoutes)
+	auth := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(middleware.WithRemoteUser(r.Context(), "alice", "Basic")))
+		})
+	}
+	srv := consoleServer(t, e.m, ConsoleOptions{}, auth)
+	page, cookie, token := consoleGet(t, srv.URL)
+	if !strings.Contains(page, `<b id="user">alice</b>`) {
+		t.Errorf("the page does not say who is signed in")
+	}
+	f := url.Values{"csrf": {token}, "route": {"GET /api/order/{id}"}, "stage": {"shadow"}}
+	if code, _, body := consolePost(t, srv.URL, "/console/stage", f, cookie, "Origin", srv.URL); code != http.StatusSeeOther {
+		t.Fatalf("%d %q", code, body)
+	}
+	if !strings.Contains(e.logs.String(), "user.name=alice") {
+		t.Errorf("the change is not logged as made by alice:\n%s", e.logs)
+	}
+}
+
+func TestSideBySide(t *testing.T) {
+	tests := []struct {
+		name    string
+		py, go_ string
+		want    string // rows as kind:python|go
+	}{
+		{"equal", "a\nb", "a\nb", "same:a|a same:b|b"},
+		{"changed line", "a\nb\nc", "a\nx\nc", "same:a|a changed:b|x same:c|c"},
+		{"python only", "a\nb\nc", "a\nc", "same:a|a python:b| same:c|c"},
+		{"go only", "a\nc", "a\nb\nc", "same:a|a go:|b same:c|c"},
+		{"run", "a\nb\nc\nz", "a\nx\nz", "same:a|a changed:b|x python:c| same:z|z"},
+		{"empty", "", "a", "go:|a"},
+	}
+	split := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, "\n")
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, r := range sideBySide(split(tc.py), split(tc.go_)) {
+				got = append(got, r.Kind+":"+r.Python+"|"+r.Go)
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("got %q, want %q", strings.Join(got, " "), tc.want)
+			}
+		})
+	}
+}
+
+func TestResponseLines(t *testing.T) {
+	s := Sample{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"b":1.0,"a":"<x>"}`, Size: 19}
+	want := "HTTP 200\nContent-Type: application/json\n\n{\n  \"a\": \"<x>\",\n  \"b\": 1.0\n}"
+	if got := strings.Join(responseLines(s), "\n"); got != want {
+		t.Errorf("JSON: got\n%s\nwant\n%s", got, want)
+	}
+	s = Sample{Status: 500, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"a":`, Size: 9000}
+	want = "HTTP 500\nContent-Type: application/json\n\n{\"a\":\n… (9000 bytes in all)"
+	if got := strings.Join(responseLines(s), "\n"); got != want {
+		t.Errorf("truncated: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestConsoleWriteBackWarning checks that a change the stages file cannot
+// record is made all the same, and that the console says so.
+func TestConsoleWriteBackWarning(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	dir := filepath.Join(t.TempDir(), "conf")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "stages.json")
+	if err := os.WriteFile(file, []byte(`{"routes": [{"route": "GET /api/diff/{id}", "stage": "shadow"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, py, Options{StagesFile: file}, diffRoutes)
+	srv := consoleServer(t, e.m, ConsoleOptions{}, nil)
+	_, cookie, token := consoleGet(t, srv.URL)
+	if err := os.RemoveAll(dir); err != nil { // the file cannot be written back now
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/console/stage", url.Values{"csrf": {token}, "route": {"GET /api/diff/{id}"}, "stage": {"canary"}, "percent": {"10"}}},
+		{"/console/kill", url.Values{"csrf": {token}, "route": {"GET /api/diff/{id}"}, "on": {"1"}}},
+	} {
+		code, _, body := consolePost(t, srv.URL, tc.path, tc.form, cookie, "Origin", srv.URL)
+		if code != http.StatusOK || !strings.Contains(body, "The change is in effect, but") || !strings.Contains(body, "not saved") {
+			t.Errorf("POST %s: %d %q, want the change made with a warning", tc.path, code, body)
+		}
+	}
+	if st := e.status(t, "GET /api/diff/{id}"); st.Stage != StageCanary || st.Percent != 10 || !st.Config.ForcePython {
+		t.Errorf("stage %s %v%%, force_python %v; want canary 10%% with the kill switch on", st.Stage, st.Percent, st.Config.ForcePython)
+	}
+}
+
+// FuzzSideBySide checks that each column of the side-by-side diff is its
+// side's text, line for line, and that equal lines face each other.
+func FuzzSideBySide(f *testing.F) {
+	f.Add("a\nb\nc", "a\nx\nc")
+	f.Add("", "a")
+	f.Add("{\n  \"id\": 1\n}", "{\n  \"id\": \"1\",\n  \"x\": 2\n}")
+	f.Add("a\na\nb", "b\na\na")
+	f.Fuzz(func(t *testing.T, py, g string) {
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, "\n")
+		}
+		a, b := split(py), split(g)
+		if len(a) > 100 || len(b) > 100 {
+			return
+		}
+		var left, right []string
+		for _, r := range sideBySide(a, b) {
+			switch r.Kind {
+			case "same":
+				if r.Python != r.Go {
+					t.Fatalf("a same row with %q and %q", r.Python, r.Go)
+				}
+				left, right = append(left, r.Python), append(right, r.Go)
+			case "changed":
+				left, right = append(left, r.Python), append(right, r.Go)
+			case "python":
+				left = append(left, r.Python)
+			case "go":
+				right = append(right, r.Go)
+			default:
+				t.Fatalf("row kind %q", r.Kind)
+			}
+		}
+		if !slices.Equal(left, a) || !slices.Equal(right, b) {
+			t.Fatalf("columns %q | %q, want %q | %q", left, right, a, b)
+		}
+	})
+}
