@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Errors passed to Config.ErrorHandler. Each maps to the status that
@@ -64,4 +65,23 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Connection", "close")
 	}
 	http.Error(w, http.StatusText(code), code)
+}
+
+// LoadError reports an app that could not be imported: an ImportError, a
+// missing attribute, a syntax error, an exception raised at import.
+type LoadError struct {
+	// App is the configured app spec.
+	App string
+	// Traceback is the Python traceback.
+	Traceback string
+}
+
+// Error implements error: the exception line first, then the traceback.
+func (e *LoadError) Error() string {
+	tb := strings.TrimSpace(e.Traceback)
+	last := tb
+	if i := strings.LastIndexByte(tb, '\n'); i >= 0 {
+		last = tb[i+1:]
+	}
+	return fmt.Sprintf("wsgi: app %q failed to load: %s\n%s", e.App, last, tb)
 }

@@ -2,11 +2,9 @@ package wsgi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,67 +82,148 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 	return p.send(req)
 }
 
-// Shutdown implements Transport: no new requests, in-flight ones finish
-// (until ctx is done), then the workers get EOF on their sockets and exit;
-// any still running after that are killed.
-func (pl *pool) Shutdown(ctx context.Context) error {
+// acquire takes a slot on a worker, waiting in the queue if none is free.
+func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
-		return nil
+		return nil, ErrClosed
 	}
-	pl.closed = true
-	close(pl.stopped)
+	if len(pl.waiters) == 0 {
+		if p := pl.pickLocked(); p != nil {
+			pl.mu.Unlock()
+			pl.queueWait.Observe(0)
+			return p, nil
+		}
+	}
+	if len(pl.waiters) >= pl.cfg.MaxQueue {
+		pl.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	ch := make(chan *proc, 1)
+	pl.waiters = append(pl.waiters, ch)
 	pl.mu.Unlock()
 
-	drained := make(chan struct{})
-	go func() {
-		pl.active.Wait()
-		close(drained)
-	}()
+	start := time.Now()
+	t := time.NewTimer(pl.cfg.QueueTimeout)
+	defer t.Stop()
 	var err error
 	select {
-	case <-drained:
+	case p := <-ch:
+		pl.queueWait.Observe(time.Since(start).Seconds())
+		return p, nil
 	case <-ctx.Done():
-		err = fmt.Errorf("wsgi: shutdown: %w", ctx.Err())
+		err = ctx.Err()
+	case <-t.C:
+		err = ErrQueueTimeout
+	case <-pl.stopped:
+		err = ErrClosed
 	}
 	pl.mu.Lock()
-	procs := make([]*proc, 0, len(pl.procs))
-	for p := range pl.procs {
-		procs = append(procs, p)
+	for i, w := range pl.waiters {
+		if w == ch {
+			pl.waiters = append(pl.waiters[:i], pl.waiters[i+1:]...)
+			break
+		}
 	}
 	pl.mu.Unlock()
-	zygotes := map[*zygote]bool{}
-	for _, p := range procs {
-		p.retire()
-		p.leaving.Store(true)
-		p.conn.CloseWrite() // EOF: the worker exits
-		if p.gen.zyg != nil {
-			zygotes[p.gen.zyg] = true
+	select {
+	case p := <-ch: // handed a slot while giving up: pass it on
+		pl.release(p)
+	default:
+	}
+	return nil, err
+}
+
+// pickLocked takes a slot on the worker that should get the next request,
+// or returns nil when all are full. A worker with a free thread is
+// preferred (the least busy); failing that, up to Config.Prefetch requests
+// may be queued in the socket of a busy worker whose requests are fast, so
+// that the worker finds its next requests waiting instead of sleeping until
+// Go sends them, and Go reads several responses per read (NGINX Unit's
+// trick). Slow apps, and workers running a request that is not young, get
+// no prefetch, so that no request waits behind a slow one.
+func (pl *pool) pickLocked() *proc {
+	var best *proc
+	for _, p := range pl.list {
+		if p.retired.Load() {
+			continue
+		}
+		if best == nil || p.inflight < best.inflight {
+			best = p
 		}
 	}
-	if pl.cur != nil && pl.cur.zyg != nil {
-		zygotes[pl.cur.zyg] = true
+	if best == nil {
+		return nil
 	}
-	for z := range zygotes {
-		z.stop()
+	limit := pl.cfg.Threads
+	if best.inflight >= limit && pl.cfg.Prefetch > 0 && pl.cfg.MaxQueue > 0 && best.fast() {
+		limit += pl.cfg.Prefetch
 	}
-	for _, p := range procs {
-		select {
-		case <-p.exited:
-		case <-time.After(2 * time.Second):
-			p.kill()
-			<-p.exited
+	if best.inflight >= limit {
+		return nil
+	}
+	best.inflight++
+	pl.active.Add(1)
+	return best
+}
+
+// handOffLocked gives a free slot to the oldest waiting request, if both
+// exist.
+func (pl *pool) handOffLocked() bool {
+	if len(pl.waiters) == 0 {
+		return false
+	}
+	p := pl.pickLocked()
+	if p == nil {
+		return false
+	}
+	ch := pl.waiters[0]
+	pl.waiters = pl.waiters[1:]
+	ch <- p
+	return true
+}
+
+// addLocked puts a ready worker into service.
+func (pl *pool) addLocked(p *proc) {
+	pl.procs[p] = true
+	pl.list = append(pl.list, p)
+	for pl.handOffLocked() {
+	}
+}
+
+// release frees a slot of p and hands free slots to waiting requests.
+func (pl *pool) release(p *proc) {
+	pl.mu.Lock()
+	if pl.procs[p] { // else gone() has given its slots back
+		p.inflight--
+		pl.active.Done()
+		if p.inflight == 0 && p.retired.Load() && p.leaving.Load() {
+			p.closeIdle() // a drained worker: let it exit
 		}
 	}
-	for z := range zygotes {
-		select {
-		case <-z.dead:
-		case <-time.After(2 * time.Second):
-			syscall.Kill(z.pid, syscall.SIGKILL)
-			<-z.dead
+	for pl.handOffLocked() {
+	}
+	pl.mu.Unlock()
+}
+
+// prefetchBelow is the smoothed request time under which a worker may get
+// a prefetched request.
+const prefetchBelow = 10 * time.Millisecond
+
+// fast reports whether a request may be prefetched to p: its requests
+// are usually quick, and the ones it runs now have not been running long
+// (so none of them is the rare slow one a request would wait behind).
+func (p *proc) fast() bool {
+	if time.Duration(p.ewma.Load()) >= prefetchBelow {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.streams {
+		if time.Since(s.start) >= prefetchBelow/2 {
+			return false
 		}
 	}
-	pl.sp.stop()
-	return err
+	return true
 }

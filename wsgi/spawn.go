@@ -1,9 +1,80 @@
 package wsgi
 
 import (
+	_ "embed"
+	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"syscall"
 )
+
+// workerSource is the worker program, run by each worker's interpreter.
+//
+//go:embed worker.py
+var workerSource []byte
+
+// bootstrap is the interpreter's -c program: it reads the worker program
+// from file descriptor 4 and runs it as __main__, so nothing is written to
+// disk and tracebacks name "graft-worker.py".
+const bootstrap = `import sys
+with open(4, "rb") as f:
+    src = f.read()
+exec(compile(src, "graft-worker.py", "exec"))
+`
+
+// pythonCmd builds the command that runs the worker program in mode
+// ("worker" or "zygote") with extra files from fd 3 on; the program itself
+// arrives on the last of them, through the returned pipe.
+func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.Cmd, error) {
+	cfg := pl.cfg
+	path, err := exec.LookPath(cfg.Python)
+	if err != nil {
+		return nil, fmt.Errorf("wsgi: python interpreter %q: %w", cfg.Python, err)
+	}
+	srcR, srcW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("wsgi: pipe: %w", err)
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		dir = "."
+	}
+	args := []string{cfg.Python, "-c", bootstrap, mode, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1), dir}
+	args = append(args, cfg.PythonPath...)
+	cmd := &exec.Cmd{
+		Path:       path,
+		Args:       args,
+		Dir:        cfg.Dir,
+		Env:        append(append(os.Environ(), cfg.Env...), "PYTHONUNBUFFERED=1"),
+		Stdout:     out,
+		Stderr:     out,
+		ExtraFiles: append(files, srcR), // fd 3: socket; fd 4: the program
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:   true,            // terminal signals go to Go, which decides
+			Pdeathsig: syscall.SIGKILL, // never outlive the Go process
+		},
+	}
+	if err := pl.spawn(cmd); err != nil {
+		srcR.Close()
+		srcW.Close()
+		return nil, fmt.Errorf("wsgi: start %s: %w", cfg.Python, err)
+	}
+	srcR.Close()
+	go func() {
+		srcW.Write(workerSource)
+		srcW.Close()
+	}()
+	return cmd, nil
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
 
 // spawner starts processes from one OS thread that never exits. Linux
 // delivers Pdeathsig when the thread that forked a child exits, not the

@@ -93,12 +93,7 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 	}
 	if werr != nil {
 		z.stop()
-		select {
-		case <-z.dead:
-		case <-time.After(2 * time.Second):
-			syscall.Kill(z.pid, syscall.SIGKILL)
-			<-z.dead
-		}
+		waitOrKill(z.dead, exitGrace, z.kill)
 		return nil, startFailure(pl.cfg.App, werr, out, z.exitDesc)
 	}
 	return z, nil
@@ -183,7 +178,7 @@ func (z *zygote) readLoop() {
 		syscall.Kill(pid, syscall.SIGKILL)
 		go func() {
 			for syscall.Kill(pid, 0) == nil {
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(orphanPoll)
 			}
 			p.exitDesc = "killed with its preload process"
 			close(p.exited)
@@ -244,6 +239,9 @@ func (z *zygote) alive() bool {
 		return true
 	}
 }
+
+// kill stops the zygote now.
+func (z *zygote) kill() { syscall.Kill(z.pid, syscall.SIGKILL) }
 
 // stop closes the zygote's control socket: it forks no more and exits once
 // its workers have exited.

@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -62,7 +61,7 @@ func (pl *pool) recycle(p *proc, reason string) {
 			pl.mu.Unlock()
 			p.log.Error("wsgi: could not start a replacement to recycle a worker; it keeps serving",
 				slog.String("reason", reason), slog.String("error", err.Error()))
-			time.AfterFunc(5*time.Second, func() { p.recycling.Store(false) })
+			time.AfterFunc(recycleRetry, func() { p.recycling.Store(false) })
 			return
 		}
 		pl.addLocked(np)
@@ -74,117 +73,9 @@ func (pl *pool) recycle(p *proc, reason string) {
 	}()
 }
 
-// drain stops p from taking requests and lets it exit once the requests
-// it has are done.
-func (pl *pool) drain(p *proc) {
-	pl.mu.Lock() // retired before leaving, both under the lock pickLocked holds
-	p.retire()
-	p.leaving.Store(true)
-	idle := p.inflight == 0
-	pl.mu.Unlock()
-	if idle {
-		p.closeIdle()
-	}
-	// Otherwise release() closes it when its last request ends.
-}
-
-// closeIdle closes a drained worker's socket for writing: it reads EOF and
-// exits.
-func (p *proc) closeIdle() {
-	p.wmu.Lock()
-	p.conn.CloseWrite()
-	p.wmu.Unlock()
-}
-
-// Reload starts a new generation of workers with freshly imported code and,
-// once every one of them is ready, retires the old ones, which finish their
-// requests and exit. No request fails during a reload. If the new code does
-// not load, the old workers keep serving and the error is returned.
-func (pl *pool) Reload(ctx context.Context) error {
-	pl.reloadMu.Lock()
-	defer pl.reloadMu.Unlock()
-	pl.mu.Lock()
-	if pl.closed {
-		pl.mu.Unlock()
-		return ErrClosed
-	}
-	pl.reloading = true
-	pl.mu.Unlock()
-	defer func() {
-		pl.mu.Lock()
-		pl.reloading = false
-		pl.mu.Unlock()
-	}()
-
-	type result struct {
-		g     *gen
-		procs []*proc
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		g, procs, err := pl.startGeneration()
-		done <- result{g, procs, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		go func() { // do not leave the new generation running
-			if r := <-done; r.err == nil {
-				pl.discard(r.g, r.procs)
-			}
-		}()
-		return fmt.Errorf("wsgi: reload: %w", ctx.Err())
-	}
-	if r.err != nil {
-		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String("error", r.err.Error()))
-		return fmt.Errorf("wsgi: reload: %w", r.err)
-	}
-	pl.mu.Lock()
-	if pl.closed {
-		pl.mu.Unlock()
-		pl.discard(r.g, r.procs)
-		return ErrClosed
-	}
-	old := append([]*proc(nil), pl.list...)
-	oldGen := pl.cur
-	pl.cur = r.g
-	for _, p := range r.procs {
-		pl.addLocked(p)
-	}
-	pl.restarts["reload"] += int64(len(old))
-	pl.mu.Unlock()
-	for _, p := range old {
-		pl.drain(p)
-	}
-	if oldGen != nil && oldGen.zyg != nil {
-		z := oldGen.zyg
-		go func() {
-			for _, p := range old {
-				<-p.exited
-			}
-			z.stop()
-		}()
-	}
-	pl.log.Info("wsgi: reloaded", slog.Int("workers", len(r.procs)), slog.Int("generation", r.g.id))
-	return nil
-}
-
-// discard stops a generation that was started but not put into service.
-func (pl *pool) discard(g *gen, procs []*proc) {
-	for _, p := range procs {
-		p.leaving.Store(true)
-		p.kill()
-	}
-	if g.zyg != nil {
-		g.zyg.stop()
-	}
-}
-
 // watch recycles workers past MaxLifetime and samples their memory.
 func (pl *pool) watch() {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(watchInterval)
 	defer t.Stop()
 	for {
 		select {
