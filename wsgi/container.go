@@ -120,7 +120,8 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return // the client left while queued: nobody to answer
+				c.ended(w, r, false)
+				return
 			}
 			c.fail(w, r, err, "")
 			return
@@ -155,8 +156,10 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 	for {
 		p, err := ex.Next(ctx)
 		if err != nil {
-			// The client went away: stop the app, close() its iterable.
+			// The request's context is done: stop the app, close() its
+			// iterable.
 			ex.Cancel()
+			c.ended(w, r, headerSent)
 			return false
 		}
 		switch p.Kind {
@@ -176,6 +179,10 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				n, _ := w.Write(p.Data)
 				c.checkLength(r, declared, int64(n))
 				return false
+			}
+			if p.Length > 0 && declared < 0 && bodyAllowed(code) {
+				w.Header().Set("Content-Length", strconv.FormatInt(p.Length, 10))
+				declared = p.Length
 			}
 			w.WriteHeader(code)
 			headerSent = true
@@ -273,6 +280,29 @@ func sendFile(w http.ResponseWriter, p Part) (int64, error) {
 		return rf.ReadFrom(src)
 	}
 	return io.Copy(w, src)
+}
+
+// ended answers a request whose context is done before its response is
+// complete. A client that went away (net/http cancels the request's
+// context when the connection closes) gets nothing: there is nobody to
+// answer. A deadline set by a middleware (context.WithTimeout,
+// http.TimeoutHandler) is a timeout like Config.Timeout: 504 if the headers
+// are not out yet, else the response is aborted, so that the client cannot
+// mistake the part it got for a whole response.
+func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent bool) {
+	ctx := r.Context()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return
+	}
+	err := fmt.Errorf("%w: %w", ErrTimeout, context.Cause(ctx))
+	if !headerSent {
+		c.fail(w, r, err, "")
+		return
+	}
+	c.log.Error("wsgi: request deadline exceeded after headers were sent; aborting the connection",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("request_id", requestID(r)), slog.String("error", err.Error()))
+	panic(http.ErrAbortHandler)
 }
 
 // fail answers r through the error handler, logging why.

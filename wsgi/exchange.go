@@ -84,7 +84,7 @@ func (p *proc) send(req *Request) (*stream, error) {
 		b = append(b, req.Body...)
 	}
 	*buf = b
-	if len(b)-frameHeaderSize > maxFrame {
+	if len(b)-frameHeaderSize > p.pool.maxRequest {
 		s.stopTimers()
 		p.forget(s)
 		return nil, fmt.Errorf("wsgi: request too large for one frame")
@@ -141,7 +141,8 @@ func (s *stream) Next(ctx context.Context) (Part, error) {
 
 // took accounts for a part leaving the buffer.
 func (s *stream) took(p Part) Part {
-	if n := int64(len(p.Data)); n > 0 && s.buffered.Add(-n) <= int64(s.proc.pool.cfg.ResponseBuffer) {
+	if n := int64(len(p.Data)); n > 0 {
+		s.buffered.Add(-n)
 		select {
 		case s.space <- struct{}{}:
 		default:
@@ -182,7 +183,22 @@ func (s *stream) push(p Part, limit int64) bool {
 		return false
 	default:
 	}
+	// Wait until the part fits in the window, unless nothing is pending:
+	// Go never holds more than the window of a response (a frame is never
+	// larger than the window, see bodyFrameSize).
 	n := int64(len(p.Data))
+	for n > 0 {
+		b := s.buffered.Load()
+		if b == 0 || b+n <= limit {
+			break
+		}
+		select {
+		case <-s.space:
+		case <-s.gone:
+			return false
+		}
+	}
+	s.buffered.Add(n)
 	select {
 	case s.parts <- p:
 	case <-s.gone:
@@ -190,15 +206,6 @@ func (s *stream) push(p Part, limit int64) bool {
 			p.File.Close()
 		}
 		return false
-	}
-	if n > 0 && s.buffered.Add(n) > limit {
-		for s.buffered.Load() > limit {
-			select {
-			case <-s.space:
-			case <-s.gone:
-				return false
-			}
-		}
 	}
 	return true
 }

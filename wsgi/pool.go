@@ -19,21 +19,24 @@ type pool struct {
 	spawn func(*exec.Cmd) error
 	sp    *spawner
 
-	mu        sync.Mutex
-	procs     map[*proc]bool
-	list      []*proc      // the procs in service, in start order
-	waiters   []chan *proc // requests waiting for a slot, oldest first
-	bufs      bufPool
-	closed    bool
-	active    sync.WaitGroup // requests holding a slot
-	backoff   time.Duration
-	stopped   chan struct{} // closed when shutdown starts
-	cur       *gen          // the generation new workers come from
-	genSeq    int
-	restarts  map[string]int64 // worker replacements by reason
-	queueWait prometheus.Histogram
-	reloadMu  sync.Mutex // one reload at a time
-	reloading bool
+	mu         sync.Mutex
+	procs      map[*proc]bool
+	list       []*proc      // the procs in service, in start order
+	waiters    []chan *proc // requests waiting for a slot, oldest first
+	bufs       bufPool
+	closed     bool
+	active     sync.WaitGroup // requests holding a slot
+	backoff    time.Duration
+	stopped    chan struct{}    // closed when shutdown starts
+	cur        *gen             // the generation new workers come from
+	zygotes    map[*zygote]bool // preload processes not yet exited
+	maxRequest int              // largest REQ payload: maxFrame (tests lower it)
+	bg         sync.WaitGroup   // supervisor goroutines (see goBackground)
+	genSeq     int
+	restarts   map[string]int64 // worker replacements by reason
+	queueWait  prometheus.Histogram
+	reloadMu   sync.Mutex // one reload at a time
+	reloading  bool
 }
 
 var _ Transport = (*pool)(nil)
@@ -43,13 +46,15 @@ var _ Transport = (*pool)(nil)
 // Python error.
 func newPool(cfg Config) (*pool, error) {
 	pl := &pool{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		procs:     make(map[*proc]bool),
-		stopped:   make(chan struct{}),
-		sp:        newSpawner(),
-		restarts:  make(map[string]int64),
-		queueWait: newQueueWait(),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		procs:      make(map[*proc]bool),
+		zygotes:    make(map[*zygote]bool),
+		maxRequest: maxFrame,
+		stopped:    make(chan struct{}),
+		sp:         newSpawner(),
+		restarts:   make(map[string]int64),
+		queueWait:  newQueueWait(),
 	}
 	pl.spawn = pl.sp.start
 	g, procs, err := pl.startGeneration()
@@ -67,7 +72,7 @@ func newPool(cfg Config) (*pool, error) {
 		pl.addLocked(p)
 	}
 	pl.mu.Unlock()
-	go pl.watch()
+	pl.goBackground(pl.watch)
 	pl.log.Info("wsgi: workers ready", slog.String("app", cfg.App), slog.Int("workers", cfg.Workers),
 		slog.Int("threads", cfg.Threads), slog.String("python", cfg.Python), slog.Bool("preload", !cfg.NoPreload))
 	return pl, nil
@@ -79,7 +84,11 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.send(req)
+	s, err := p.send(req)
+	if err != nil {
+		return nil, err // not a typed nil: s is a nil *stream here
+	}
+	return s, nil
 }
 
 // acquire takes a slot on a worker, waiting in the queue if none is free.

@@ -91,12 +91,12 @@ func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 	return p, childSock, outW, nil
 }
 
-// startProc starts one worker of generation g: forked by g's zygote in
+// startProc starts one worker of generation g: forked by z, g's zygote, in
 // preload mode, else a fresh interpreter. It returns before the app is
 // imported; wait on p.ready.
-func (pl *pool) startProc(g *gen) (*proc, error) {
-	if g.zyg != nil {
-		return g.zyg.fork()
+func (pl *pool) startProc(g *gen, z *zygote) (*proc, error) {
+	if z != nil {
+		return z.fork()
 	}
 	p, childSock, outW, err := pl.newProc(g)
 	if err != nil {
@@ -185,11 +185,22 @@ func (p *proc) read(fc *frameConn) error {
 			body := append([]byte(nil), payload[4+n:]...)
 			p.done(s, Part{Kind: PartResponse, Status: status, Header: hdr, Data: body})
 		case frameHead:
+			var size int64
+			if h.flags&flagSized != 0 {
+				if len(payload) < 8 {
+					return fmt.Errorf("%w: short HEAD", ErrProtocol)
+				}
+				size = int64(binary.LittleEndian.Uint64(payload))
+				if size <= 0 {
+					return fmt.Errorf("%w: bad HEAD body length", ErrProtocol)
+				}
+				payload = payload[8:]
+			}
 			status, hdr, err := parseHead(payload)
 			if err != nil {
 				return err
 			}
-			s.push(Part{Kind: PartHead, Status: status, Header: hdr}, limit)
+			s.push(Part{Kind: PartHead, Status: status, Header: hdr, Length: size}, limit)
 		case frameData:
 			s.push(Part{Kind: PartData, Data: append([]byte(nil), payload...)}, limit)
 		case frameFile:

@@ -43,17 +43,16 @@ func (pl *pool) recycle(p *proc, reason string) {
 	if !p.recycling.CompareAndSwap(false, true) {
 		return
 	}
-	go func() {
-		pl.mu.Lock()
-		g := pl.cur
-		pl.mu.Unlock()
+	pl.goBackground(func() {
+		g := pl.current()
 		np, err := pl.startAndWait(g)
 		pl.mu.Lock()
-		if pl.closed || !pl.procs[p] {
+		if pl.closed || !pl.procs[p] || pl.cur != g {
+			// Shut down, p died, or reloaded (p is draining): np is not
+			// needed.
 			pl.mu.Unlock()
 			if np != nil {
-				np.leaving.Store(true)
-				np.kill()
+				pl.dismiss(np)
 			}
 			return
 		}
@@ -70,7 +69,7 @@ func (pl *pool) recycle(p *proc, reason string) {
 		p.log.Info("wsgi: recycling worker", slog.String("reason", reason),
 			slog.Int64("served", p.served.Load()), slog.Int("replacement", np.pid))
 		pl.drain(p)
-	}()
+	})
 }
 
 // watch recycles workers past MaxLifetime and samples their memory.

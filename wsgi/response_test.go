@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -36,6 +37,23 @@ func TestLogging(t *testing.T) {
 			t.Errorf("logging.error not at ERROR: %s", l)
 		}
 	})
+}
+
+// TestErrorsPerRequest: wsgi.errors is one stream per request, so that
+// the partial lines of concurrent requests on a threaded worker never mix.
+func TestErrorsPerRequest(t *testing.T) {
+	a := startApp(t, "errors_lines", Config{Workers: 1, Threads: 2}, nil)
+	var wg sync.WaitGroup
+	for _, tok := range []string{"first", "second"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mustGet(t, a.srv.URL+"/?s=0.3&tok="+tok)
+		}()
+		time.Sleep(100 * time.Millisecond) // the second begins while the first sleeps
+	}
+	wg.Wait()
+	logHas(t, a.logs, 5*time.Second, "first begins ... first ends", "second begins ... second ends")
 }
 
 // TestStartResponseErrors: misuse of start_response is a 500 with a clear

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 )
 
@@ -41,7 +42,8 @@ func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.C
 	if dir == "" {
 		dir = "."
 	}
-	args := []string{cfg.Python, "-c", bootstrap, mode, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1), dir}
+	args := []string{cfg.Python, "-c", bootstrap, mode, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1),
+		strconv.Itoa(bodyFrameSize(cfg.ResponseBuffer)), dir}
 	args = append(args, cfg.PythonPath...)
 	cmd := &exec.Cmd{
 		Path:       path,
@@ -81,7 +83,9 @@ func boolArg(b bool) string {
 // process, so workers forked from an arbitrary goroutine's thread could be
 // killed early if the Go runtime retired that thread.
 type spawner struct {
-	reqs chan spawnReq
+	mu     sync.Mutex
+	closed bool
+	reqs   chan spawnReq
 }
 
 type spawnReq struct {
@@ -100,13 +104,27 @@ func newSpawner() *spawner {
 	return s
 }
 
-// start runs cmd.Start on the spawner's thread.
+// start runs cmd.Start on the spawner's thread. After stop it fails with
+// ErrClosed.
 func (s *spawner) start(cmd *exec.Cmd) error {
 	done := make(chan error, 1)
-	s.reqs <- spawnReq{cmd: cmd, done: done}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.reqs <- spawnReq{cmd: cmd, done: done} // the spawner always receives
+	s.mu.Unlock()
 	return <-done
 }
 
 // stop ends the spawner goroutine; its thread is then discarded by the
 // runtime, which is harmless once no worker remains.
-func (s *spawner) stop() { close(s.reqs) }
+func (s *spawner) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.reqs)
+	}
+}

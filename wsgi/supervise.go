@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -46,8 +47,46 @@ const (
 // gen is a generation of workers: the ones running the same code. A
 // reload starts a new generation and retires the old one.
 type gen struct {
-	id  int
-	zyg *zygote // nil unless Config.Preload
+	id int
+
+	mu  sync.Mutex // guards zyg, and serialises restarting it
+	zyg *zygote    // nil with Config.NoPreload
+}
+
+// zygote returns g's preload process, or nil.
+func (g *gen) zygote() *zygote {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.zyg
+}
+
+// goBackground runs fn in a supervisor goroutine that Shutdown waits for,
+// unless the pool is shut down; it reports whether fn was started. The
+// caller holds pl.mu.
+func (pl *pool) goBackgroundLocked(fn func()) bool {
+	if pl.closed {
+		return false
+	}
+	pl.bg.Add(1)
+	go func() {
+		defer pl.bg.Done()
+		fn()
+	}()
+	return true
+}
+
+// goBackground is goBackgroundLocked for a caller not holding pl.mu.
+func (pl *pool) goBackground(fn func()) bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.goBackgroundLocked(fn)
+}
+
+// current returns the generation new workers come from.
+func (pl *pool) current() *gen {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.cur
 }
 
 // startGeneration starts a generation: its zygote (unless NoPreload) and
@@ -62,7 +101,7 @@ func (pl *pool) startGeneration() (*gen, []*proc, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		g.zyg = z
+		g.zyg = z // g is not shared yet
 	}
 	type result struct {
 		p   *proc
@@ -86,13 +125,11 @@ func (pl *pool) startGeneration() (*gen, []*proc, error) {
 		}
 	}
 	if len(errs) > 0 {
-		for _, p := range started {
-			p.leaving.Store(true)
-			p.kill()
-			<-p.exited
-		}
-		if g.zyg != nil {
-			g.zyg.stop()
+		pl.discard(g, started)
+		for _, err := range errs {
+			if errors.Is(err, ErrClosed) {
+				return nil, nil, ErrClosed
+			}
 		}
 		return nil, nil, errs[0]
 	}
@@ -100,33 +137,56 @@ func (pl *pool) startGeneration() (*gen, []*proc, error) {
 }
 
 // startAndWait starts a worker of generation g and waits for its app to
-// load. A dead zygote is restarted first.
+// load. A dead zygote is restarted first. It fails with ErrClosed once
+// Shutdown has begun.
 func (pl *pool) startAndWait(g *gen) (*proc, error) {
-	if g.zyg != nil && !g.zyg.alive() {
-		z, err := pl.startZygote(g)
-		if err != nil {
-			return nil, err
-		}
-		pl.mu.Lock()
-		g.zyg = z
-		pl.mu.Unlock()
-	}
-	p, err := pl.startProc(g)
+	z, err := pl.liveZygote(g)
 	if err != nil {
 		return nil, err
 	}
+	p, err := pl.startProc(g, z)
+	if err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(pl.cfg.StartTimeout)
+	defer t.Stop()
 	select {
 	case err = <-p.ready:
-	case <-time.After(pl.cfg.StartTimeout):
+	case <-t.C:
 		err = fmt.Errorf("wsgi: worker %d did not load the app within %v", p.pid, pl.cfg.StartTimeout)
+	case <-pl.stopped:
+		pl.dismiss(p)
+		return nil, ErrClosed
 	}
 	if err != nil {
-		p.leaving.Store(true)
-		p.kill()
-		<-p.exited
+		pl.dismiss(p)
 		return nil, startFailure(pl.cfg.App, err, p.output, p.exitStatus())
 	}
 	return p, nil
+}
+
+// liveZygote returns g's preload process (nil without preload), starting a
+// new one if it died.
+func (pl *pool) liveZygote(g *gen) (*zygote, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.zyg == nil || g.zyg.alive() {
+		return g.zyg, nil
+	}
+	z, err := pl.startZygote(g)
+	if err != nil {
+		return nil, err
+	}
+	g.zyg = z
+	return z, nil
+}
+
+// dismiss stops a worker that is not (or no longer) in service and waits
+// until it has exited.
+func (pl *pool) dismiss(p *proc) {
+	p.leaving.Store(true)
+	p.kill()
+	<-p.exited
 }
 
 // gone removes a dead worker and, unless it left on purpose, starts its
@@ -157,11 +217,14 @@ func (pl *pool) gone(p *proc, err error) {
 	if p.timedOutKill.Load() {
 		reason = "timeout"
 	}
+	young := time.Since(p.started) < youngDeath
+	replacing := false
 	if !leaving && !closed {
 		pl.restarts[reason]++
+		replacing = pl.goBackgroundLocked(func() { pl.replace(young) })
 	}
 	pl.mu.Unlock()
-	if closed || leaving {
+	if !replacing {
 		p.log.Info("wsgi: worker exited", slog.String("exit", p.exitStatus()), slog.Int64("served", p.served.Load()))
 		return
 	}
@@ -170,12 +233,11 @@ func (pl *pool) gone(p *proc, err error) {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	p.log.Warn("wsgi: worker died; starting a replacement", attrs...)
-	go pl.replace(time.Since(p.started) < youngDeath)
 }
 
 // replace starts a new worker of the current generation, backing off while
 // workers die young or fail to load, so a broken app never becomes a fork
-// loop.
+// loop. It gives up when the pool shuts down.
 func (pl *pool) replace(young bool) {
 	for {
 		pl.mu.Lock()
@@ -188,46 +250,73 @@ func (pl *pool) replace(young bool) {
 		g := pl.cur
 		pl.mu.Unlock()
 		if wait > 0 {
+			t := time.NewTimer(wait)
 			select {
-			case <-time.After(wait):
+			case <-t.C:
 			case <-pl.stopped:
+				t.Stop()
 				return
 			}
 		}
 		p, err := pl.startAndWait(g)
-		if err == nil {
-			pl.mu.Lock()
-			if pl.closed || pl.cur != g {
-				// Shut down or reloaded meanwhile: this one is not needed.
-				pl.mu.Unlock()
-				p.leaving.Store(true)
-				p.kill()
-				if pl.cur != g {
-					continue
-				}
-				return
-			}
-			pl.addLocked(p)
-			pl.mu.Unlock()
-			p.log.Info("wsgi: worker ready")
+		if errors.Is(err, ErrClosed) {
 			return
 		}
-		pl.log.Error("wsgi: could not start a replacement worker", slog.String("error", err.Error()))
-		young = true
+		if err != nil {
+			pl.log.Error("wsgi: could not start a replacement worker", slog.String("error", err.Error()))
+			young = true
+			continue
+		}
+		pl.mu.Lock()
+		closed, reloaded := pl.closed, pl.cur != g
+		if !closed && !reloaded {
+			pl.addLocked(p)
+		}
+		pl.mu.Unlock()
+		if closed || reloaded {
+			// Shut down or reloaded meanwhile: this one is not needed, but
+			// after a reload a worker of the new generation is.
+			pl.dismiss(p)
+			if closed {
+				return
+			}
+			continue
+		}
+		p.log.Info("wsgi: worker ready")
+		return
 	}
 }
 
 // Reload starts a new generation of workers with freshly imported code and,
 // once every one of them is ready, retires the old ones, which finish their
 // requests and exit. No request fails during a reload. If the new code does
-// not load, the old workers keep serving and the error is returned.
+// not load, the old workers keep serving and the error is returned; if the
+// pool shuts down meanwhile, the error wraps ErrClosed.
 func (pl *pool) Reload(ctx context.Context) error {
 	pl.reloadMu.Lock()
 	defer pl.reloadMu.Unlock()
+
+	type result struct {
+		g     *gen
+		procs []*proc
+		err   error
+	}
+	done := make(chan result)
+	abandon := make(chan struct{})
 	pl.mu.Lock()
-	if pl.closed {
+	started := pl.goBackgroundLocked(func() {
+		g, procs, err := pl.startGeneration()
+		select {
+		case done <- result{g, procs, err}:
+		case <-abandon: // do not leave the new generation running
+			if err == nil {
+				pl.discard(g, procs)
+			}
+		}
+	})
+	if !started {
 		pl.mu.Unlock()
-		return ErrClosed
+		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
 	}
 	pl.reloading = true
 	pl.mu.Unlock()
@@ -237,26 +326,15 @@ func (pl *pool) Reload(ctx context.Context) error {
 		pl.mu.Unlock()
 	}()
 
-	type result struct {
-		g     *gen
-		procs []*proc
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		g, procs, err := pl.startGeneration()
-		done <- result{g, procs, err}
-	}()
 	var r result
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		go func() { // do not leave the new generation running
-			if r := <-done; r.err == nil {
-				pl.discard(r.g, r.procs)
-			}
-		}()
+		close(abandon)
 		return fmt.Errorf("wsgi: reload: %w", ctx.Err())
+	}
+	if errors.Is(r.err, ErrClosed) {
+		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
 	}
 	if r.err != nil {
 		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String("error", r.err.Error()))
@@ -266,7 +344,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 	if pl.closed {
 		pl.mu.Unlock()
 		pl.discard(r.g, r.procs)
-		return ErrClosed
+		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
 	}
 	old := append([]*proc(nil), pl.list...)
 	oldGen := pl.cur
@@ -275,18 +353,20 @@ func (pl *pool) Reload(ctx context.Context) error {
 		pl.addLocked(p)
 	}
 	pl.restarts["reload"] += int64(len(old))
+	// The old generation's zygote stops once its workers have left.
+	if oldGen != nil {
+		if z := oldGen.zygote(); z != nil {
+			pl.goBackgroundLocked(func() {
+				for _, p := range old {
+					<-p.exited
+				}
+				z.stop()
+			})
+		}
+	}
 	pl.mu.Unlock()
 	for _, p := range old {
 		pl.drain(p)
-	}
-	if oldGen != nil && oldGen.zyg != nil {
-		z := oldGen.zyg
-		go func() {
-			for _, p := range old {
-				<-p.exited
-			}
-			z.stop()
-		}()
 	}
 	pl.log.Info("wsgi: reloaded", slog.Int("workers", len(r.procs)), slog.Int("generation", r.g.id))
 	return nil
@@ -295,11 +375,10 @@ func (pl *pool) Reload(ctx context.Context) error {
 // discard stops a generation that was started but not put into service.
 func (pl *pool) discard(g *gen, procs []*proc) {
 	for _, p := range procs {
-		p.leaving.Store(true)
-		p.kill()
+		pl.dismiss(p)
 	}
-	if g.zyg != nil {
-		g.zyg.stop()
+	if z := g.zygote(); z != nil {
+		z.stop()
 	}
 }
 
@@ -327,7 +406,8 @@ func (p *proc) closeIdle() {
 
 // Shutdown implements Transport: no new requests, in-flight ones finish
 // (until ctx is done), then the workers get EOF on their sockets and exit;
-// any still running after that are killed.
+// any still running after that are killed. When it returns, no process of
+// the pool is left and none will be started.
 func (pl *pool) Shutdown(ctx context.Context) error {
 	pl.mu.Lock()
 	if pl.closed {
@@ -355,25 +435,27 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 		procs = append(procs, p)
 	}
 	pl.mu.Unlock()
-	zygotes := map[*zygote]bool{}
 	for _, p := range procs {
 		p.retire()
 		p.leaving.Store(true)
-		p.conn.CloseWrite() // EOF: the worker exits
-		if p.gen.zyg != nil {
-			zygotes[p.gen.zyg] = true
-		}
-	}
-	if pl.cur != nil && pl.cur.zyg != nil {
-		zygotes[pl.cur.zyg] = true
-	}
-	for z := range zygotes {
-		z.stop()
+		p.closeIdle() // EOF: the worker exits
 	}
 	for _, p := range procs {
 		waitOrKill(p.exited, exitGrace, p.kill)
 	}
-	for z := range zygotes {
+	// Supervisor goroutines (replacements, recycling, reloads) see that the
+	// pool is closed and stop what they were starting.
+	pl.bg.Wait()
+	pl.mu.Lock()
+	zygotes := make([]*zygote, 0, len(pl.zygotes))
+	for z := range pl.zygotes {
+		zygotes = append(zygotes, z)
+	}
+	pl.mu.Unlock()
+	for _, z := range zygotes {
+		z.stop()
+	}
+	for _, z := range zygotes {
 		waitOrKill(z.dead, exitGrace, z.kill)
 	}
 	pl.sp.stop()

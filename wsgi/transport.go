@@ -70,6 +70,10 @@ type Part struct {
 	Header []string
 	// Data is the body (PartResponse) or a chunk (PartData).
 	Data []byte
+	// Length, on PartHead, is the length of the body to come when the
+	// transport knows it (the app returned a list of bytes), else 0. The
+	// Container then sends it as Content-Length, as for a PartResponse.
+	Length int64
 	// File, Offset and Count describe a PartFile; the receiver closes File.
 	File   *os.File
 	Offset int64

@@ -35,6 +35,7 @@ const (
 const (
 	flagBodyFD    byte = 1 // REQ: the body is a file descriptor (SCM_RIGHTS)
 	flagEnvLP     byte = 2 // REQ: length-prefixed environ (a value holds NUL)
+	flagSized     byte = 1 // HEAD: u64 body length, then the head block
 	flagAbort     byte = 1 // END: the app failed after headers were sent
 	flagCancelled byte = 2 // END: iteration stopped after a CANCEL
 )
@@ -47,7 +48,16 @@ const (
 	// file descriptors and responses stream in chunks, so only a huge
 	// environ or a huge single chunk could come near it.
 	maxFrame = 1 << 30
+	// maxBodyFrame bounds the body bytes of a RESP or DATA frame: the
+	// worker cuts larger chunks (see bodyFrameSize).
+	maxBodyFrame = 256 << 10
 )
+
+// bodyFrameSize is the largest body a worker puts in one frame: the
+// response window (Config.ResponseBuffer), at most maxBodyFrame. Whatever
+// the app's chunking, Go then never holds more than the window of one
+// response, and reads frames into a buffer of a fixed size.
+func bodyFrameSize(window int) int { return min(window, maxBodyFrame) }
 
 // frameHeader is a decoded frame header.
 type frameHeader struct {

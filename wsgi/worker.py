@@ -46,11 +46,13 @@ READY, FAIL, RESP, HEAD, DATA, FILE, END, ERROR, LOG, FORKED, EXITED = range(16,
 # Frame flags.
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
+F_SIZED = 1  # HEAD: the body's length (u64) precedes the head block
 F_ABORT = 1  # END: the response failed after headers were sent; abort it
 F_CANCELLED = 2  # END: the response was cut short after a CANCEL
 
 HEADER = struct.Struct("<BBHI")
 U32 = struct.Struct("<I")
+U64 = struct.Struct("<Q")
 FILE_RANGE = struct.Struct("<Qq")
 MAX_FRAME = 1 << 30
 
@@ -217,7 +219,11 @@ class FileWrapper:
 
 
 class ErrorStream:
-    """wsgi.errors: text written here reaches Go's logger, tagged with the worker."""
+    """wsgi.errors: text written here reaches Go's logger, tagged with the worker.
+
+    Each request gets its own stream, so that the partial lines of requests
+    running on other threads never mix with its own.
+    """
 
     def __init__(self, logger):
         self._log = logger
@@ -311,14 +317,16 @@ def check_headers(headers):
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
-    __slots__ = ("conn", "stream", "status", "headers", "length", "sent", "head_sent", "check")
+    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check")
 
-    def __init__(self, conn, stream):
+    def __init__(self, conn, stream, chunk):
         self.conn = conn
         self.stream = stream
+        self.chunk = chunk  # the largest body frame: Go's response window at most
         self.status = None
         self.headers = None
         self.length = -1  # the app's Content-Length, -1 when none
+        self.sized = -1  # the body's length when known before it is sent
         self.sent = 0  # body bytes sent
         self.head_sent = False
         self.check = None  # check(stream) raises Cancelled once Go cancelled it
@@ -343,7 +351,10 @@ class Request:
     def _send_head(self):
         if self.status is None:
             raise AssertionError("the WSGI app returned body data before calling start_response")
-        self.conn.send(HEAD, self.stream, self.head_block())
+        if self.sized >= 0:
+            self.conn.send(HEAD, self.stream, U64.pack(self.sized) + self.head_block(), F_SIZED)
+        else:
+            self.conn.send(HEAD, self.stream, self.head_block())
         self.head_sent = True
 
     def write(self, data):
@@ -354,28 +365,54 @@ class Request:
             data = bytes(data)
         if not self.head_sent:
             self._send_head()
+        n = len(data)
         if self.length >= 0:
-            room = self.length - self.sent
-            if len(data) > room:
-                data = data[:room]  # never more than the app's Content-Length
-        if data:
-            self.sent += len(data)
-            self.conn.send(DATA, self.stream, data)
-        self.check(self.stream)
+            n = min(n, self.length - self.sent)  # never more than the app's Content-Length
+        chunk = self.chunk
+        if n <= chunk:
+            if n:
+                self.sent += n
+                self.conn.send(DATA, self.stream, data if n == len(data) else data[:n])
+            self.check(self.stream)
+            return
+        # A chunk larger than Go's window goes in window-sized frames, so
+        # that Go never holds more than the window, whatever the app yields;
+        # a cancelled request stops between frames.
+        view = memoryview(data)
+        for pos in range(0, n, chunk):
+            part = view[pos : min(pos + chunk, n)]
+            self.sent += len(part)
+            self.conn.send(DATA, self.stream, part)
+            self.check(self.stream)
 
     def finish(self, result):
         """Send the response for the iterable the app returned."""
         if type(result) in (list, tuple) and not self.head_sent:
-            # Fast path: the whole response in one frame.
-            body = b"".join(result)
             if self.status is None:
                 raise AssertionError("the WSGI app returned without calling start_response")
-            if 0 <= self.length < len(body):
-                body = body[: self.length]
-            self.sent = len(body)
-            head = self.head_block()
-            self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
-            return
+            size = 0
+            for item in result:
+                if type(item) is not bytes:
+                    size = -1  # bytes-likes (or mistakes): join() decides
+                    break
+                size += len(item)
+            if 0 <= self.length < size:
+                size = self.length
+            if size <= self.chunk:
+                # Fast path: the whole response in one frame.
+                body = b"".join(result)
+                if 0 <= self.length < len(body):
+                    body = body[: self.length]
+                if len(body) <= self.chunk:
+                    self.sent = len(body)
+                    head = self.head_block()
+                    self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
+                    return
+                result = [body]
+            else:
+                # Larger than Go's window: streamed in window-sized frames,
+                # with its length known up front as on the fast path.
+                self.sized = size
         if type(result) is FileWrapper and not self.head_sent and self.status is not None:
             real = result.real_file()
             if real is not None:
@@ -408,15 +445,15 @@ class Request:
 class Worker:
     """Runs the app for requests read from the socket to Go."""
 
-    def __init__(self, conn, app, threads, multiprocess, log):
+    def __init__(self, conn, app, threads, multiprocess, chunk, log):
         self.conn = conn
         self.app = app
         self.threads = threads
+        self.chunk = chunk
         self.log = log
-        self.errors = ErrorStream(logging.getLogger("wsgi.errors"))
+        self.errors_log = logging.getLogger("wsgi.errors")
         self.base = {
             "wsgi.version": (1, 0),
-            "wsgi.errors": self.errors,
             "wsgi.multithread": threads > 1,
             "wsgi.multiprocess": multiprocess,
             "wsgi.run_once": False,
@@ -463,7 +500,8 @@ class Worker:
         else:
             inp = io.BytesIO(body)
         env["wsgi.input"] = inp
-        req = Request(self.conn, stream)
+        errors = env["wsgi.errors"] = ErrorStream(self.errors_log)
+        req = Request(self.conn, stream, self.chunk)
         req.check = self.check_cancel
         result = None
         try:
@@ -488,7 +526,7 @@ class Worker:
                 self.log.exception("close() of the WSGI response iterable raised")
             finally:
                 inp.close()
-                self.errors.flush()
+                errors.flush()
 
     def check_cancel(self, stream):
         """Raise Cancelled if Go cancelled `stream` (called between chunks)."""
@@ -592,12 +630,12 @@ def load_app(spec):
     return obj
 
 
-def serve_worker(conn, app, threads, multiprocess):
+def serve_worker(conn, app, threads, multiprocess, chunk):
     """Announce readiness on conn and serve requests until Go goes away."""
     version = "%d.%d.%d" % sys.version_info[:3]
     conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
     try:
-        Worker(conn, app, threads, multiprocess, logging.getLogger("graft.worker")).serve()
+        Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -615,7 +653,7 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess):
+def zygote(conn, app, threads, multiprocess, chunk):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
@@ -683,7 +721,7 @@ def zygote(conn, app, threads, multiprocess):
                     if isinstance(h, GoLogHandler):
                         root.removeHandler(h)
                 root.addHandler(GoLogHandler(wconn))
-                serve_worker(wconn, app, threads, multiprocess)
+                serve_worker(wconn, app, threads, multiprocess, chunk)
             finally:
                 os._exit(1)
         for fd in fds:
@@ -726,9 +764,11 @@ def report_exit(conn, pid, status):
 
 def main():
     # argv: mode (worker|zygote), app spec, threads, multiprocess (0/1),
+    # the largest body frame in bytes,
     # then sys.path entries to put first.
     mode, spec, threads, multiprocess = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-    for p in reversed(sys.argv[5:]):
+    chunk = int(sys.argv[5])
+    for p in reversed(sys.argv[6:]):
         sys.path.insert(0, p)
     conn = Conn(socket.socket(fileno=3))
 
@@ -751,8 +791,8 @@ def main():
         os._exit(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess)
-    serve_worker(conn, app, threads, multiprocess)
+        zygote(conn, app, threads, multiprocess, chunk)
+    serve_worker(conn, app, threads, multiprocess, chunk)
 
 
 if __name__ == "__main__":

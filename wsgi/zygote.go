@@ -83,17 +83,27 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 	z.log = pl.log.With(slog.Int("zygote", z.pid))
 	out := newOutputLog()
 	go out.run(z.log, outR)
+	pl.mu.Lock()
+	pl.zygotes[z] = true // Shutdown waits for every zygote
+	pl.mu.Unlock()
 	go z.readLoop()
 
 	var werr error
+	t := time.NewTimer(pl.cfg.StartTimeout)
+	defer t.Stop()
 	select {
 	case werr = <-z.ready:
-	case <-time.After(pl.cfg.StartTimeout):
+	case <-t.C:
 		werr = fmt.Errorf("wsgi: the preload process %d did not load the app within %v", z.pid, pl.cfg.StartTimeout)
+	case <-pl.stopped:
+		werr = ErrClosed
 	}
 	if werr != nil {
 		z.stop()
 		waitOrKill(z.dead, exitGrace, z.kill)
+		if werr == ErrClosed {
+			return nil, werr
+		}
 		return nil, startFailure(pl.cfg.App, werr, out, z.exitDesc)
 	}
 	return z, nil
@@ -185,6 +195,9 @@ func (z *zygote) readLoop() {
 			p.conn.Close()
 		}()
 	}
+	z.pl.mu.Lock()
+	delete(z.pl.zygotes, z)
+	z.pl.mu.Unlock()
 	close(z.dead)
 }
 
