@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Container is an http.Handler that runs a WSGI application (PEP 3333) in
@@ -16,10 +20,14 @@ import (
 // it can serve production traffic. Create it with New; it is ready to serve
 // when New returns. Stop it with Shutdown.
 type Container struct {
-	cfg   Config
-	tr    Transport
-	log   *slog.Logger
-	pairs pairsPool
+	cfg       Config
+	tr        Transport
+	log       *slog.Logger
+	pairs     pairsPool
+	queueWait prometheus.Histogram
+	closed    atomic.Bool
+	done      chan struct{} // closed by Shutdown
+	closeOnce sync.Once
 }
 
 var _ http.Handler = (*Container)(nil)
@@ -37,22 +45,35 @@ func New(cfg Config) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{cfg: cfg, tr: pl, log: cfg.Logger}
-	if cfg.AutoReload {
-		go c.autoReload(pl.stopped)
-	}
-	return c, nil
+	return assemble(cfg, pl), nil
 }
 
 // NewWithTransport returns a Container that sends requests over tr instead
 // of starting worker processes: the seam for other transports. cfg is
-// validated as for New; its process settings are up to tr.
+// validated as for New; its process settings are up to tr. What the
+// Container can do beyond serving depends on the optional interfaces tr
+// implements: [Reloader] (Reload, AutoReload) and [StatusReporter]
+// (Status, Ready, the status page and the worker metrics).
 func NewWithTransport(cfg Config, tr Transport) (*Container, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return &Container{cfg: cfg, tr: tr, log: cfg.Logger}, nil
+	if cfg.AutoReload {
+		if _, ok := tr.(Reloader); !ok {
+			return nil, errors.New("wsgi: invalid config: AutoReload needs a transport that implements Reloader")
+		}
+	}
+	return assemble(cfg, tr), nil
+}
+
+// assemble returns the Container for cfg (validated) and tr.
+func assemble(cfg Config, tr Transport) *Container {
+	c := &Container{cfg: cfg, tr: tr, log: cfg.Logger, queueWait: newQueueWait(), done: make(chan struct{})}
+	if cfg.AutoReload {
+		go c.autoReload(c.done)
+	}
+	return c
 }
 
 // Config returns the container's configuration, with defaults filled in.
@@ -63,10 +84,11 @@ func (c *Container) Config() Config { return c.cfg }
 // only when all are ready do the old ones stop taking requests and drain.
 // If the new code fails to load, the old workers keep serving and the
 // error (a *LoadError with the traceback) is returned.
+// It fails with ErrNoReload if the transport is not a [Reloader].
 func (c *Container) Reload(ctx context.Context) error {
-	rl, ok := c.tr.(interface{ Reload(context.Context) error })
+	rl, ok := c.tr.(Reloader)
 	if !ok {
-		return errors.New("wsgi: this transport cannot reload")
+		return ErrNoReload
 	}
 	return rl.Reload(ctx)
 }
@@ -75,6 +97,10 @@ func (c *Container) Reload(ctx context.Context) error {
 // requests finish until ctx is done, then stops the workers. Call it after
 // http.Server.Shutdown, which stops accepting connections first.
 func (c *Container) Shutdown(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		close(c.done)
+	})
 	return c.tr.Shutdown(ctx)
 }
 
@@ -112,11 +138,12 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*pairs = environ(*pairs, r, c.cfg.ScriptName+Mount(ctx), n)
 	req := &Request{Env: *pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout,
 		Method: r.Method, Path: r.URL.Path, ID: requestID(r)}
-	queued := time.Now()
 	for attempt := 1; ; attempt++ {
+		queued := time.Now()
 		ex, err := c.tr.Start(ctx, req)
+		waited := time.Since(queued)
 		if trace != nil {
-			trace.Queued = time.Since(queued)
+			trace.Queued += waited
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -126,13 +153,14 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err, "")
 			return
 		}
+		c.queueWait.Observe(waited.Seconds())
 		if trace != nil {
 			trace.Worker = ex.Worker()
 		}
-		if !c.respond(w, r, ex, attempt < 3) {
+		if !c.respond(w, r, ex, attempt < maxAttempts) {
 			return
 		}
-		// The worker died before starting the request: try another.
+		// The app never saw the request (ErrNotStarted): try again.
 		if file != nil {
 			if _, err := file.Seek(0, io.SeekStart); err != nil {
 				c.fail(w, r, err, "")
@@ -142,9 +170,15 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// respond copies the app's response from ex to w. If the worker died
-// before starting the request and retry is true, it writes nothing and
-// returns true, so that the request can be sent again.
+// maxAttempts bounds how many times a request is sent to the transport:
+// it is sent again only when the transport reports that the app never
+// started it (ErrNotStarted), so retrying is safe whatever its method.
+const maxAttempts = 3
+
+// respond copies the app's response from ex to w. If the transport reports
+// that the app never started the request (ErrNotStarted) and retry is
+// true, it writes nothing and returns true, so that the request can be
+// sent again.
 func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool) (retried bool) {
 	ctx := r.Context()
 	var (
@@ -204,7 +238,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 		case PartEnd:
-			if retry && !headerSent && errors.Is(p.Err, errNotStarted) {
+			if retry && !headerSent && errors.Is(p.Err, ErrNotStarted) {
 				return true
 			}
 			if p.Err == nil {

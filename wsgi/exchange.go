@@ -131,7 +131,7 @@ func (s *stream) Next(ctx context.Context) (Part, error) {
 		if s.proc.pool.cfg.Threads == 1 && !s.answered.Load() && s.seq > s.proc.running {
 			// Single-threaded workers run requests in order: one sent
 			// after the request that was running never started.
-			return Part{Kind: PartEnd, Err: errNotStarted}, nil
+			return Part{Kind: PartEnd, Err: ErrNotStarted}, nil
 		}
 		return Part{Kind: PartEnd, Err: ErrWorkerDied}, nil
 	case <-ctx.Done():

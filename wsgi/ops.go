@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -50,16 +49,16 @@ type RequestStatus struct {
 	Running float64 `json:"running_seconds"`
 }
 
-// statusReporter is implemented by transports that can describe
-// themselves; the worker pool does.
-type statusReporter interface{ status() Status }
-
-// Status returns a snapshot of the workers and the queue.
+// Status returns a snapshot of the workers and the queue, as the
+// transport reports them ([StatusReporter]); for a transport that cannot,
+// only App, Ready and Time are set.
 func (c *Container) Status() Status {
-	if sr, ok := c.tr.(statusReporter); ok {
-		return sr.status()
+	if sr, ok := c.tr.(StatusReporter); ok {
+		st := sr.Status()
+		st.Ready = st.Ready && !c.closed.Load()
+		return st
 	}
-	return Status{App: c.cfg.App, Ready: true, Time: time.Now()}
+	return Status{App: c.cfg.App, Ready: !c.closed.Load(), Time: time.Now()}
 }
 
 // Ready reports whether the container can serve requests now: it is not
@@ -108,56 +107,6 @@ func (c *Container) StatusHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		statusPage.Execute(w, st)
 	})
-}
-
-// status implements statusReporter.
-func (pl *pool) status() Status {
-	pl.mu.Lock()
-	st := Status{
-		App: pl.cfg.App, Python: pl.cfg.Python, Queued: len(pl.waiters), MaxQueue: pl.cfg.MaxQueue,
-		Reloading: pl.reloading, Restarts: make(map[string]int64, len(pl.restarts)),
-		Threads: pl.cfg.Threads, Preload: !pl.cfg.NoPreload, Time: time.Now(),
-	}
-	if pl.cur != nil {
-		st.Generation = pl.cur.id
-	}
-	for k, v := range pl.restarts {
-		st.Restarts[k] = v
-	}
-	procs := append([]*proc(nil), pl.list...)
-	inflight := make([]int, len(procs))
-	for i, p := range procs {
-		inflight[i] = p.inflight
-	}
-	st.Ready = !pl.closed
-	pl.mu.Unlock()
-
-	anyServing := false
-	now := time.Now()
-	for i, p := range procs {
-		ws := WorkerStatus{PID: p.pid, Generation: p.gen.id, Served: p.served.Load(),
-			Started: p.started, Age: now.Sub(p.started).Seconds(), State: "idle"}
-		switch {
-		case p.retired.Load():
-			ws.State = "draining"
-		case inflight[i] > 0:
-			ws.State = "busy"
-		}
-		if ws.State != "draining" {
-			anyServing = true
-		}
-		ws.RSS, _ = procRSS(p.pid)
-		p.mu.Lock()
-		for _, s := range p.streams {
-			ws.Requests = append(ws.Requests, RequestStatus{Method: s.method, Path: s.path, ID: s.reqID,
-				Running: now.Sub(s.start).Seconds()})
-		}
-		p.mu.Unlock()
-		sort.Slice(ws.Requests, func(a, b int) bool { return ws.Requests[a].Running > ws.Requests[b].Running })
-		st.Workers = append(st.Workers, ws)
-	}
-	st.Ready = st.Ready && anyServing
-	return st
 }
 
 var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
@@ -220,9 +169,7 @@ func (c *Container) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descWorkers, descBusyThreads, descQueue, descRestarts, descRSS, descServed, descReady} {
 		ch <- d
 	}
-	if pl, ok := c.tr.(*pool); ok {
-		pl.queueWait.Describe(ch)
-	}
+	c.queueWait.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -250,9 +197,7 @@ func (c *Container) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
-	if pl, ok := c.tr.(*pool); ok {
-		pl.queueWait.Collect(ch)
-	}
+	c.queueWait.Collect(ch)
 }
 
 // newQueueWait is the histogram of the time requests wait for a worker.

@@ -2,12 +2,12 @@ package wsgi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os/exec"
+	"sort"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // pool is graft's Transport: Config.Workers supervised Python processes
@@ -34,8 +34,7 @@ type pool struct {
 	bg         sync.WaitGroup   // supervisor goroutines (see goBackground)
 	genSeq     int
 	restarts   map[string]int64 // worker replacements by reason
-	queueWait  prometheus.Histogram
-	reloadMu   sync.Mutex // one reload at a time
+	reloadMu   sync.Mutex       // one reload at a time
 	reloading  bool
 }
 
@@ -54,7 +53,6 @@ func newPool(cfg Config) (*pool, error) {
 		stopped:    make(chan struct{}),
 		sp:         newSpawner(),
 		restarts:   make(map[string]int64),
-		queueWait:  newQueueWait(),
 	}
 	pl.spawn = pl.sp.start
 	g, procs, err := pl.startGeneration()
@@ -101,7 +99,6 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	if len(pl.waiters) == 0 {
 		if p := pl.pickLocked(); p != nil {
 			pl.mu.Unlock()
-			pl.queueWait.Observe(0)
 			return p, nil
 		}
 	}
@@ -113,13 +110,11 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	pl.waiters = append(pl.waiters, ch)
 	pl.mu.Unlock()
 
-	start := time.Now()
 	t := time.NewTimer(pl.cfg.QueueTimeout)
 	defer t.Stop()
 	var err error
 	select {
 	case p := <-ch:
-		pl.queueWait.Observe(time.Since(start).Seconds())
 		return p, nil
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -235,4 +230,112 @@ func (p *proc) fast() bool {
 		}
 	}
 	return true
+}
+
+// Shutdown implements Transport: no new requests, in-flight ones finish
+// (until ctx is done), then the workers get EOF on their sockets and exit;
+// any still running after that are killed. When it returns, no process of
+// the pool is left and none will be started.
+func (pl *pool) Shutdown(ctx context.Context) error {
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		return nil
+	}
+	pl.closed = true
+	close(pl.stopped)
+	pl.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() {
+		pl.active.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = fmt.Errorf("wsgi: shutdown: %w", ctx.Err())
+	}
+	pl.mu.Lock()
+	procs := make([]*proc, 0, len(pl.procs))
+	for p := range pl.procs {
+		procs = append(procs, p)
+	}
+	pl.mu.Unlock()
+	for _, p := range procs {
+		p.retire()
+		p.leaving.Store(true)
+		p.closeIdle() // EOF: the worker exits
+	}
+	for _, p := range procs {
+		waitOrKill(p.exited, exitGrace, p.kill)
+	}
+	// Supervisor goroutines (replacements, recycling, reloads) see that the
+	// pool is closed and stop what they were starting.
+	pl.bg.Wait()
+	pl.mu.Lock()
+	zygotes := make([]*zygote, 0, len(pl.zygotes))
+	for z := range pl.zygotes {
+		zygotes = append(zygotes, z)
+	}
+	pl.mu.Unlock()
+	for _, z := range zygotes {
+		z.stop()
+	}
+	for _, z := range zygotes {
+		waitOrKill(z.dead, exitGrace, z.kill)
+	}
+	pl.sp.stop()
+	return err
+}
+
+// Status implements StatusReporter.
+func (pl *pool) Status() Status {
+	pl.mu.Lock()
+	st := Status{
+		App: pl.cfg.App, Python: pl.cfg.Python, Queued: len(pl.waiters), MaxQueue: pl.cfg.MaxQueue,
+		Reloading: pl.reloading, Restarts: make(map[string]int64, len(pl.restarts)),
+		Threads: pl.cfg.Threads, Preload: !pl.cfg.NoPreload, Time: time.Now(),
+	}
+	if pl.cur != nil {
+		st.Generation = pl.cur.id
+	}
+	for k, v := range pl.restarts {
+		st.Restarts[k] = v
+	}
+	procs := append([]*proc(nil), pl.list...)
+	inflight := make([]int, len(procs))
+	for i, p := range procs {
+		inflight[i] = p.inflight
+	}
+	st.Ready = !pl.closed
+	pl.mu.Unlock()
+
+	anyServing := false
+	now := time.Now()
+	for i, p := range procs {
+		ws := WorkerStatus{PID: p.pid, Generation: p.gen.id, Served: p.served.Load(),
+			Started: p.started, Age: now.Sub(p.started).Seconds(), State: "idle"}
+		switch {
+		case p.retired.Load():
+			ws.State = "draining"
+		case inflight[i] > 0:
+			ws.State = "busy"
+		}
+		if ws.State != "draining" {
+			anyServing = true
+		}
+		ws.RSS, _ = procRSS(p.pid)
+		p.mu.Lock()
+		for _, s := range p.streams {
+			ws.Requests = append(ws.Requests, RequestStatus{Method: s.method, Path: s.path, ID: s.reqID,
+				Running: now.Sub(s.start).Seconds()})
+		}
+		p.mu.Unlock()
+		sort.Slice(ws.Requests, func(a, b int) bool { return ws.Requests[a].Running > ws.Requests[b].Running })
+		st.Workers = append(st.Workers, ws)
+	}
+	st.Ready = st.Ready && anyServing
+	return st
 }

@@ -38,7 +38,7 @@ func idlePool(t *testing.T) *pool {
 		t.Fatal(err)
 	}
 	pl := &pool{cfg: cfg, log: cfg.Logger, procs: map[*proc]bool{}, zygotes: map[*zygote]bool{},
-		stopped: make(chan struct{}), restarts: map[string]int64{}, maxRequest: maxFrame, queueWait: newQueueWait()}
+		stopped: make(chan struct{}), restarts: map[string]int64{}, maxRequest: maxFrame}
 	ours, _ := socketPair(t)
 	p := &proc{pool: pl, conn: ours, streams: map[uint16]*stream{}, dead: make(chan struct{}),
 		exited: make(chan struct{}), log: cfg.Logger}
