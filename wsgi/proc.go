@@ -55,7 +55,7 @@ type proc struct {
 // newProc prepares the Go side of a worker: its socket and output pipe.
 // The caller starts the process on childSock and outW, then closes them.
 func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("wsgi: socketpair: %w", err)
 	}

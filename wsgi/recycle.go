@@ -1,12 +1,8 @@
 package wsgi
 
 import (
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -105,18 +101,4 @@ func (pl *pool) lifetimeFor() time.Duration {
 		return 0
 	}
 	return pl.cfg.MaxLifetime + rand.N(pl.cfg.MaxLifetime/10+1)
-}
-
-// procRSS returns the resident memory of a process in bytes.
-func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("wsgi: bad statm for %d", pid)
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize()), err
 }

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 )
 
 // workerSource is the worker program, run by each worker's interpreter.
@@ -46,17 +45,14 @@ func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.C
 		strconv.Itoa(bodyFrameSize(cfg.ResponseBuffer)), dir}
 	args = append(args, cfg.PythonPath...)
 	cmd := &exec.Cmd{
-		Path:       path,
-		Args:       args,
-		Dir:        cfg.Dir,
-		Env:        append(append(os.Environ(), cfg.Env...), "PYTHONUNBUFFERED=1"),
-		Stdout:     out,
-		Stderr:     out,
-		ExtraFiles: append(files, srcR), // fd 3: socket; fd 4: the program
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,            // terminal signals go to Go, which decides
-			Pdeathsig: syscall.SIGKILL, // never outlive the Go process
-		},
+		Path:        path,
+		Args:        args,
+		Dir:         cfg.Dir,
+		Env:         append(append(os.Environ(), cfg.Env...), "PYTHONUNBUFFERED=1"),
+		Stdout:      out,
+		Stderr:      out,
+		ExtraFiles:  append(files, srcR), // fd 3: socket; fd 4: the program
+		SysProcAttr: sysProcAttr(),
 	}
 	if err := pl.spawn(cmd); err != nil {
 		srcR.Close()
@@ -79,9 +75,9 @@ func boolArg(b bool) string {
 }
 
 // spawner starts processes from one OS thread that never exits. Linux
-// delivers Pdeathsig when the thread that forked a child exits, not the
-// process, so workers forked from an arbitrary goroutine's thread could be
-// killed early if the Go runtime retired that thread.
+// delivers Pdeathsig (see sysProcAttr) when the thread that forked a child
+// exits, not the process, so workers forked from an arbitrary goroutine's
+// thread could be killed early if the Go runtime retired that thread.
 type spawner struct {
 	mu     sync.Mutex
 	closed bool

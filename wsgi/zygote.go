@@ -46,7 +46,7 @@ type forking struct {
 // startZygote starts the zygote of g and waits until it has imported the
 // app (or failed to).
 func (pl *pool) startZygote(g *gen) (*zygote, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("wsgi: socketpair: %w", err)
 	}
