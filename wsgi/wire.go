@@ -11,8 +11,10 @@ import (
 	"syscall"
 )
 
-// Frame types. Go sends the first group, workers the second; keep in sync
-// with worker.py.
+// Frame types. Go sends the first group, workers the second. worker.py
+// has the same constants (frameReq is REQ, flagBodyFD is F_BODY_FD,
+// frameHeaderSize is HEADER_SIZE, maxFrame is MAX_FRAME), and
+// TestProtocolConstants checks that the two files agree.
 const (
 	frameReq    byte = 1 // environ block + inline body (or a body fd)
 	frameCancel byte = 2 // the client went away: stop iterating

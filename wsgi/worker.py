@@ -39,22 +39,40 @@ import sys
 import threading
 import traceback
 
-# Frame types; keep in sync with frame.go.
-REQ, CANCEL, FORK = 1, 2, 3
-READY, FAIL, RESP, HEAD, DATA, FILE, END, ERROR, LOG, FORKED, EXITED = range(16, 27)
-
-# Frame flags.
+# Protocol constants. wire.go has the same ones (frameReq is REQ, flagBodyFD
+# is F_BODY_FD, maxFrame is MAX_FRAME); TestProtocolConstants parses both
+# files and fails unless they agree, name for name and value for value.
+# Frame types, Go to worker:
+REQ = 1  # environ block + inline body (or a body fd)
+CANCEL = 2  # the client went away: stop iterating
+FORK = 3  # to the zygote: fork a worker on the attached fds
+# Frame types, worker to Go:
+READY = 16  # the app is imported: pid \0 version \0 executable
+FAIL = 17  # the app could not be imported: traceback
+RESP = 18  # u32 head length | head | whole body
+HEAD = 19  # head of a streamed response
+DATA = 20  # a body chunk of a streamed response
+FILE = 21  # u64 offset | i64 count, a file descriptor attached
+END = 22  # end of a streamed response (flags: abort, cancelled)
+ERROR = 23  # the app raised before sending headers: traceback
+LOG = 24  # a logging record: levelno \0 logger \0 message
+FORKED = 25  # from the zygote: u32 pid of the forked worker
+EXITED = 26  # from the zygote: pid \0 how a worker ended
+# Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
 F_SIZED = 1  # HEAD: the body's length (u64) precedes the head block
 F_ABORT = 1  # END: the response failed after headers were sent; abort it
 F_CANCELLED = 2  # END: the response was cut short after a CANCEL
 
+MAX_FRAME = 1073741824  # the largest payload of a frame
+HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
+
 HEADER = struct.Struct("<BBHI")
+assert HEADER.size == HEADER_SIZE
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 FILE_RANGE = struct.Struct("<Qq")
-MAX_FRAME = 1 << 30
 
 # Hop-by-hop headers an app must not set (PEP 3333, "Other HTTP Features").
 HOP_BY_HOP = frozenset(
@@ -130,19 +148,19 @@ class Conn:
 
         fd is the descriptor a REQ frame with F_BODY_FD carries, else -1.
         """
-        while self.end - self.start < 8:
+        while self.end - self.start < HEADER_SIZE:
             if not self._fill():
                 return None
         kind, flags, stream, length = HEADER.unpack_from(self.buf, self.start)
         if length > MAX_FRAME:
             raise ValueError("graft: frame too large: %d bytes" % length)
-        need = 8 + length
+        need = HEADER_SIZE + length
         if len(self.buf) < need:
             self.buf.extend(bytes(need - len(self.buf)))
         while self.end - self.start < need:
             if not self._fill():
                 return None
-        payload = bytes(self.buf[self.start + 8 : self.start + need])
+        payload = bytes(self.buf[self.start + HEADER_SIZE : self.start + need])
         self.start += need
         fd = -1
         if kind == REQ and flags & F_BODY_FD:
