@@ -17,10 +17,12 @@ var workerSource []byte
 
 // bootstrap is the interpreter's -c program: it reads the worker program
 // from file descriptor 4 and runs it as __main__, so nothing is written to
-// disk and tracebacks name "graft-worker.py".
-const bootstrap = `import sys
+// disk. Tracebacks name "graft-worker.py" and show its source lines, which
+// are put in linecache's cache (an entry without mtime is never dropped).
+const bootstrap = `import linecache
 with open(4, "rb") as f:
     src = f.read()
+linecache.cache["graft-worker.py"] = (len(src), None, src.decode("utf-8").splitlines(True), "graft-worker.py")
 exec(compile(src, "graft-worker.py", "exec"))
 `
 

@@ -23,6 +23,7 @@ The worker exits when its socket reaches EOF, i.e. when Go goes away.
 """
 
 import array
+import atexit
 import collections
 import faulthandler
 import io
@@ -558,7 +559,7 @@ class Worker:
             while conn.pending():
                 frame = conn.read_frame()
                 if frame is None:
-                    os._exit(0)  # Go is gone
+                    leave(0)  # Go is gone
                 if frame[0] == REQ:
                     self.backlog.append(frame)
                 elif frame[0] == CANCEL:
@@ -604,7 +605,7 @@ class Worker:
                 try:
                     self.handle(stream, flags, payload, fd)
                 except BaseException:
-                    os._exit(1)  # SystemExit in a thread: the whole worker goes
+                    leave(1)  # SystemExit in a thread: the whole worker goes
                 with lock:
                     queued.discard(stream)
                     self.cancelled.discard(stream)  # stream ids are reused
@@ -652,12 +653,41 @@ def serve_worker(conn, app, threads, multiprocess, chunk):
     """Announce readiness on conn and serve requests until Go goes away."""
     version = "%d.%d.%d" % sys.version_info[:3]
     conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
+    Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
+    leave(0)
+
+
+def leave(code):
+    """Exit the process like Python would, minus the interpreter teardown.
+
+    atexit hooks run (the app's, and logging's, which flushes and closes
+    every handler), then stdout and stderr are flushed; what they log or
+    print still reaches Go, which reads the socket until the process exits.
+    Teardown is skipped: request threads may still be running, and Go has
+    moved on.
+    """
     try:
-        Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(0)  # skip interpreter teardown: Go has already moved on
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass  # a failing hook has printed its traceback; exit anyway
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
+MIN_PYTHON = (3, 9)
+
+
+def python_problem():
+    """Why this interpreter cannot run the worker, or None."""
+    if tuple(sys.version_info[:2]) >= MIN_PYTHON:
+        return None
+    return "graft's worker needs Python %d.%d or later; %s is Python %d.%d.%d" % (
+        MIN_PYTHON + (sys.executable,) + tuple(sys.version_info[:3])
+    )
 
 
 def set_pdeathsig():
@@ -694,18 +724,21 @@ def zygote(conn, app, threads, multiprocess, chunk):
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    poller = select.poll()  # poll, as everywhere in this program: any fd number works
+    poller.register(sock, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
     while True:
         reap(conn)
         if conn.end > conn.start:
-            r = [sock]
+            ready = {sock.fileno()}
         else:
-            r, _, _ = select.select([sock, wake_r], [], [], 1.0)
-        if wake_r in r:
+            ready = {fd for fd, _ in poller.poll(1000)}
+        if wake_r in ready:
             try:
                 os.read(wake_r, 512)
             except BlockingIOError:
                 pass
-        if sock not in r:
+        if sock.fileno() not in ready:
             continue
         frame = conn.read_frame()
         if frame is None:
@@ -753,7 +786,7 @@ def zygote(conn, app, threads, multiprocess, chunk):
         except ChildProcessError:
             break
         report_exit(conn, pid, status)
-    os._exit(0)
+    leave(0)
 
 
 def reap(conn):
@@ -797,16 +830,19 @@ def main():
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Go decides when workers stop
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: leave(0))
     if mode == "zygote":
         set_pdeathsig()
 
+    problem = python_problem()
+    if problem:
+        conn.send(FAIL, 0, problem.encode("utf-8", "replace"))
+        leave(3)
     try:
         app = load_app(spec)
     except BaseException:
         conn.send(FAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
-        sys.stderr.flush()
-        os._exit(3)
+        leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
         zygote(conn, app, threads, multiprocess, chunk)
