@@ -118,9 +118,9 @@ func (h *Handler) strip(r *http.Request, prefix string) *http.Request {
 		path = rest
 	}
 	r2.URL.Path, r2.URL.RawPath = path, rest
-	r2.Header.Set("X-Forwarded-Prefix", wsgi.Mount(r.Context())+prefix)
+	r2.Header.Set("X-Forwarded-Prefix", wsgi.MountPrefix(r.Context())+prefix)
 	if h.ScriptNameHeader {
-		r2.Header["SCRIPT_NAME"] = []string{wsgi.Mount(r.Context()) + prefix}
+		r2.Header["SCRIPT_NAME"] = []string{wsgi.MountPrefix(r.Context()) + prefix}
 	}
 	return r2
 }

@@ -110,7 +110,7 @@ func (c *Container) Shutdown(ctx context.Context) error {
 // the other non-string wsgi.* keys are added by the worker. CONTENT_LENGTH
 // is r.ContentLength when known (a chunked body gets its length once read).
 func (c *Container) Environ(r *http.Request) map[string]string {
-	pairs := environ(nil, r, c.cfg.ScriptName+Mount(r.Context()), declaredLength(r))
+	pairs := environ(nil, r, c.cfg.ScriptName+MountPrefix(r.Context()), declaredLength(r))
 	m := make(map[string]string, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		m[pairs[i]] = pairs[i+1]
@@ -135,7 +135,7 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	pairs := c.pairs.get()
 	defer c.pairs.put(pairs)
-	*pairs = environ(*pairs, r, c.cfg.ScriptName+Mount(ctx), n)
+	*pairs = environ(*pairs, r, c.cfg.ScriptName+MountPrefix(ctx), n)
 	req := &Request{Env: *pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout,
 		Method: r.Method, Path: r.URL.Path, ID: requestID(r)}
 	for attempt := 1; ; attempt++ {
@@ -250,9 +250,9 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 			c.log.Error("wsgi: response failed after headers were sent; aborting the connection",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.String("request_id", requestID(r)), slog.String("error", p.Err.Error()),
-				slog.String("traceback", p.Traceback))
+				slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+				slog.String(logRequestID, requestID(r)), slog.String(logError, p.Err.Error()),
+				slog.String(logTraceback, p.Traceback))
 			panic(http.ErrAbortHandler)
 		}
 	}
@@ -293,8 +293,8 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 func (c *Container) checkLength(r *http.Request, declared, written int64) {
 	if declared >= 0 && written < declared && r.Method != http.MethodHead {
 		c.log.Warn("wsgi: app sent fewer bytes than its Content-Length; closing the connection",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int64("content_length", declared), slog.Int64("sent", written))
+			slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+			slog.Int64("content_length", declared), slog.Int64(logBytesSent, written))
 	}
 }
 
@@ -334,20 +334,20 @@ func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent boo
 		return
 	}
 	c.log.Error("wsgi: request deadline exceeded after headers were sent; aborting the connection",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("request_id", requestID(r)), slog.String("error", err.Error()))
+		slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+		slog.String(logRequestID, requestID(r)), slog.String(logError, err.Error()))
 	panic(http.ErrAbortHandler)
 }
 
 // fail answers r through the error handler, logging why.
 func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, traceback string) {
-	attrs := []any{slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("error", err.Error())}
+	attrs := []any{slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+		slog.String(logError, err.Error())}
 	if id := requestID(r); id != "" {
-		attrs = append(attrs, slog.String("request_id", id))
+		attrs = append(attrs, slog.String(logRequestID, id))
 	}
 	if traceback != "" {
-		attrs = append(attrs, slog.String("traceback", traceback))
+		attrs = append(attrs, slog.String(logTraceback, traceback))
 	}
 	level := slog.LevelError
 	switch StatusOf(err) {

@@ -273,7 +273,7 @@ func (p *proc) timeout(s *stream) {
 	s.timedOut.Store(true)
 	p.timedOutKill.Store(true)
 	p.log.Error("wsgi: request timed out; the worker's Python stacks follow, then it is killed",
-		slog.String("method", s.method), slog.String("path", s.path), slog.String("request_id", s.reqID),
+		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
 		slog.Duration("timeout", p.pool.cfg.Timeout), slog.Duration("running", time.Since(s.start)))
 	p.retire()
 	p.signal(syscall.SIGUSR1)
@@ -290,7 +290,7 @@ func (p *proc) slowRequest(s *stream) {
 	default:
 	}
 	p.log.Warn("wsgi: slow request; the worker's Python stacks follow",
-		slog.String("method", s.method), slog.String("path", s.path), slog.String("request_id", s.reqID),
+		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
 		slog.Duration("running", time.Since(s.start)))
 	p.signal(syscall.SIGUSR1)
 }

@@ -53,7 +53,7 @@ func TestAppException(t *testing.T) {
 		}
 		logHas(t, a.logs, 2*time.Second, "raise-before-marker", "Traceback (most recent call last)")
 		l := logLine(a.logs, "wsgi: request failed")
-		for _, want := range []string{"method=POST", "path=/raise_before/x", "request_id=rid-from-header", "raise-before-marker"} {
+		for _, want := range []string{"http.request.method=POST", "url.path=/raise_before/x", "request.id=rid-from-header", "raise-before-marker"} {
 			if !strings.Contains(l, want) {
 				t.Errorf("failure log lacks %q: %s", want, l)
 			}
@@ -66,13 +66,13 @@ func TestAppException(t *testing.T) {
 		if resp.StatusCode != 500 {
 			t.Errorf("status %d, want 500", resp.StatusCode)
 		}
-		logHas(t, a.logs, 2*time.Second, "request_id=rid-from-ctx")
+		logHas(t, a.logs, 2*time.Second, "request.id=rid-from-ctx")
 
 		_, b, err := get(t, nil, "GET", a.srv.URL+"/raise_after?rid=rid-after", nil)
 		if err == nil || string(b) != "partial" {
 			t.Errorf("got %q %v, want the partial body then an abort", b, err)
 		}
-		logHas(t, a.logs, 2*time.Second, "raise-after-marker", "request_id=rid-after", "path=/raise_after")
+		logHas(t, a.logs, 2*time.Second, "raise-after-marker", "request.id=rid-after", "url.path=/raise_after")
 		if p := pidOf(t, a.srv.URL+"/pid"); p != pid {
 			t.Errorf("worker %d replaced by %d after an exception", pid, p)
 		}

@@ -55,7 +55,7 @@ func FuzzEnviron(f *testing.F) {
 		r.Header["Accept"] = []string{"a"}
 		ctx := WithEnviron(context.Background(), "graft.request_id", hval)
 		r = r.WithContext(WithMount(ctx, mount))
-		pairs := environ(nil, r, Mount(r.Context()), -1)
+		pairs := environ(nil, r, MountPrefix(r.Context()), -1)
 		if len(pairs)%2 != 0 {
 			t.Fatalf("odd pairs %q", pairs)
 		}

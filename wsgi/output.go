@@ -84,5 +84,5 @@ func logRecord(log *slog.Logger, payload []byte) {
 	case n < 20:
 		level = slog.LevelDebug
 	}
-	log.Log(context.Background(), level, msg, slog.String("logger", name))
+	log.Log(context.Background(), level, msg, slog.String(logLogger, name))
 }

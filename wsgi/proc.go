@@ -122,7 +122,7 @@ func (pl *pool) startProc(g *gen, z *zygote) (*proc, error) {
 
 // start begins serving once the process exists: p.pid is set.
 func (p *proc) start() {
-	p.log = p.pool.log.With(slog.Int("worker", p.pid))
+	p.log = p.pool.log.With(slog.Int(logWorker, p.pid))
 	go p.output.run(p.log, p.out)
 	go p.readLoop()
 }

@@ -55,7 +55,7 @@ func (pl *pool) recycle(p *proc, reason string) {
 		if err != nil {
 			pl.mu.Unlock()
 			p.log.Error("wsgi: could not start a replacement to recycle a worker; it keeps serving",
-				slog.String("reason", reason), slog.String("error", err.Error()))
+				slog.String("reason", reason), slog.String(logError, err.Error()))
 			time.AfterFunc(recycleRetry, func() { p.recycling.Store(false) })
 			return
 		}

@@ -30,7 +30,7 @@ func TestLogging(t *testing.T) {
 				t.Errorf("log line for %s not tagged worker=%d: %s", m, pid, l)
 			}
 		}
-		if l := logLine(a.logs, "logging-warning-M1"); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "logger=apps") {
+		if l := logLine(a.logs, "logging-warning-M1"); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "log.logger=apps") {
 			t.Errorf("logging record lost its level or logger: %s", l)
 		}
 		if l := logLine(a.logs, "logging-error-M1"); !strings.Contains(l, "level=ERROR") {
@@ -92,7 +92,7 @@ func TestStartResponseErrors(t *testing.T) {
 				if !strings.Contains(app, "validated") { // the validator raises its own AssertionErrors
 					logHas(t, a.logs, 2*time.Second, tc.msg)
 				}
-				logHas(t, a.logs, 2*time.Second, "path=/")
+				logHas(t, a.logs, 2*time.Second, "url.path=/")
 				if pid0 == 0 {
 					pid0 = a.c.tr.(*pool).anyPID()
 				} else if p := a.c.tr.(*pool).anyPID(); p != pid0 {

@@ -230,7 +230,7 @@ func (pl *pool) gone(p *proc, err error) {
 	}
 	attrs := []any{slog.String("exit", p.exitStatus()), slog.Int64("served", p.served.Load()), slog.String("reason", reason)}
 	if err != nil && !errors.Is(err, io.EOF) {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String(logError, err.Error()))
 	}
 	p.log.Warn("wsgi: worker died; starting a replacement", attrs...)
 }
@@ -263,7 +263,7 @@ func (pl *pool) replace(young bool) {
 			return
 		}
 		if err != nil {
-			pl.log.Error("wsgi: could not start a replacement worker", slog.String("error", err.Error()))
+			pl.log.Error("wsgi: could not start a replacement worker", slog.String(logError, err.Error()))
 			young = true
 			continue
 		}
@@ -337,7 +337,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
 	}
 	if r.err != nil {
-		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String("error", r.err.Error()))
+		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, r.err.Error()))
 		return fmt.Errorf("wsgi: reload: %w", r.err)
 	}
 	pl.mu.Lock()
