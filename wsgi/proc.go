@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -169,62 +168,20 @@ func (p *proc) read(fc *frameConn) error {
 			}
 			continue // a late frame for a request Go gave up on
 		}
-		switch h.kind {
-		case frameResp:
-			if len(payload) < 4 {
-				return fmt.Errorf("%w: short RESP", ErrProtocol)
-			}
-			n := binary.LittleEndian.Uint32(payload)
-			if uint64(n) > uint64(len(payload)-4) {
-				return fmt.Errorf("%w: bad RESP head length", ErrProtocol)
-			}
-			status, hdr, err := parseHead(payload[4 : 4+n])
-			if err != nil {
+		part, err := decodePart(h, payload)
+		if err != nil {
+			return err
+		}
+		if part.Kind == PartFile {
+			if part.File, err = fc.takeFD("wsgi.file_wrapper"); err != nil {
 				return err
 			}
-			body := append([]byte(nil), payload[4+n:]...)
-			p.done(s, Part{Kind: PartResponse, Status: status, Header: hdr, Data: body})
-		case frameHead:
-			var size int64
-			if h.flags&flagSized != 0 {
-				if len(payload) < 8 {
-					return fmt.Errorf("%w: short HEAD", ErrProtocol)
-				}
-				size = int64(binary.LittleEndian.Uint64(payload))
-				if size <= 0 {
-					return fmt.Errorf("%w: bad HEAD body length", ErrProtocol)
-				}
-				payload = payload[8:]
-			}
-			status, hdr, err := parseHead(payload)
-			if err != nil {
-				return err
-			}
-			s.push(Part{Kind: PartHead, Status: status, Header: hdr, Length: size}, limit)
-		case frameData:
-			s.push(Part{Kind: PartData, Data: append([]byte(nil), payload...)}, limit)
-		case frameFile:
-			if len(payload) < 16 {
-				return fmt.Errorf("%w: short FILE", ErrProtocol)
-			}
-			f, err := fc.takeFD("wsgi.file_wrapper")
-			if err != nil {
-				return err
-			}
-			s.push(Part{Kind: PartFile, File: f,
-				Offset: int64(binary.LittleEndian.Uint64(payload)),
-				Count:  int64(binary.LittleEndian.Uint64(payload[8:]))}, limit)
-		case frameEnd:
-			var err error
-			var tb string
-			if h.flags&flagAbort != 0 {
-				err, tb = ErrAppError, string(payload)
-			}
-			p.done(s, Part{Kind: PartEnd, Err: err, Traceback: tb})
-		case frameError:
-			p.done(s, Part{Kind: PartEnd, Err: ErrAppError, Traceback: string(payload)})
+		}
+		switch part.Kind {
+		case PartResponse, PartEnd:
+			p.done(s, part)
 		default:
-			return fmt.Errorf("%w: unknown frame type %d", ErrProtocol, h.kind)
+			s.push(part, limit)
 		}
 	}
 }

@@ -287,6 +287,64 @@ func parseEnv(b []byte, lp bool) ([]string, error) {
 	return out, nil
 }
 
+// decodePart decodes a frame of a response (RESP, HEAD, DATA, FILE, END or
+// ERROR) into the Part it carries. The Part does not alias payload. The
+// file of a PartFile rides with the frame; the caller attaches it.
+func decodePart(h frameHeader, payload []byte) (Part, error) {
+	switch h.kind {
+	case frameResp:
+		if len(payload) < 4 {
+			return Part{}, fmt.Errorf("%w: short RESP", ErrProtocol)
+		}
+		n := binary.LittleEndian.Uint32(payload)
+		if uint64(n) > uint64(len(payload)-4) {
+			return Part{}, fmt.Errorf("%w: bad RESP head length", ErrProtocol)
+		}
+		status, hdr, err := parseHead(payload[4 : 4+n])
+		if err != nil {
+			return Part{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		body := append([]byte(nil), payload[4+n:]...)
+		return Part{Kind: PartResponse, Status: status, Header: hdr, Data: body}, nil
+	case frameHead:
+		var size int64
+		if h.flags&flagSized != 0 {
+			if len(payload) < 8 {
+				return Part{}, fmt.Errorf("%w: short HEAD", ErrProtocol)
+			}
+			size = int64(binary.LittleEndian.Uint64(payload))
+			if size <= 0 {
+				return Part{}, fmt.Errorf("%w: bad HEAD body length", ErrProtocol)
+			}
+			payload = payload[8:]
+		}
+		status, hdr, err := parseHead(payload)
+		if err != nil {
+			return Part{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		return Part{Kind: PartHead, Status: status, Header: hdr, Length: size}, nil
+	case frameData:
+		return Part{Kind: PartData, Data: append([]byte(nil), payload...)}, nil
+	case frameFile:
+		if len(payload) < 16 {
+			return Part{}, fmt.Errorf("%w: short FILE", ErrProtocol)
+		}
+		off, count := int64(binary.LittleEndian.Uint64(payload)), int64(binary.LittleEndian.Uint64(payload[8:]))
+		if off < 0 || count < 0 {
+			return Part{}, fmt.Errorf("%w: bad FILE range %d+%d", ErrProtocol, off, count)
+		}
+		return Part{Kind: PartFile, Offset: off, Count: count}, nil
+	case frameEnd:
+		if h.flags&flagAbort != 0 {
+			return Part{Kind: PartEnd, Err: ErrAppError, Traceback: string(payload)}, nil
+		}
+		return Part{Kind: PartEnd}, nil
+	case frameError:
+		return Part{Kind: PartEnd, Err: ErrAppError, Traceback: string(payload)}, nil
+	}
+	return Part{}, fmt.Errorf("%w: unknown frame type %d", ErrProtocol, h.kind)
+}
+
 // parseHead splits a response head block, "status\0name\0value\0...", as
 // written by the worker.
 func parseHead(b []byte) (status string, headers []string, err error) {
