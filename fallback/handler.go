@@ -123,7 +123,7 @@ func (h *Handler) forward(r *http.Request, prefix string) *http.Request {
 	if prefix == "" {
 		return r2
 	}
-	full := wsgi.Mount(r.Context()) + prefix
+	full := wsgi.MountPrefix(r.Context()) + prefix
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), full)
 	if !ok || rest != "" && rest[0] != '/' {
 		return r2

@@ -24,7 +24,7 @@ type seen struct {
 func fakeApp(got *seen) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		*got = seen{r.Method, r.URL.Path, r.URL.RawPath, r.RequestURI, wsgi.Mount(r.Context()), string(b)}
+		*got = seen{r.Method, r.URL.Path, r.URL.RawPath, r.RequestURI, wsgi.MountPrefix(r.Context()), string(b)}
 		io.WriteString(w, "python")
 	}
 }

@@ -32,7 +32,7 @@ func TestAttributeKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := map[string]string{} // key -> first position
-	for _, dir := range []string{".", "../router", "../fallback", "../migrate", "../examples"} {
+	for _, dir := range []string{".", "../router", "../fallback", "../migrate", "../wsgi", "../examples"} {
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err

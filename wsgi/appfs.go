@@ -94,9 +94,9 @@ func copyAppFS(fsys fs.FS, tmp string, log *slog.Logger) (string, error) {
 	}
 	for _, stale := range staleAppCopies(tmp) {
 		if err := removeAppCopy(stale); err != nil {
-			log.Warn("wsgi: could not remove a stale copy of an app", slog.String("dir", stale), slog.String("error", err.Error()))
+			log.Warn("wsgi: could not remove a stale copy of an app", slog.String("graft.dir", stale), slog.String("error", err.Error()))
 		} else {
-			log.Info("wsgi: removed the copy of an app left by a server that is gone", slog.String("dir", stale))
+			log.Info("wsgi: removed the copy of an app left by a server that is gone", slog.String("graft.dir", stale))
 		}
 	}
 	pid := os.Getpid()

@@ -45,7 +45,7 @@ func (c *Container) autoReload(stop <-chan struct{}) {
 		c.log.Info("wsgi: a .py file changed; reloading")
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StartTimeout)
 		if err := c.Reload(ctx); err != nil {
-			c.log.Error("wsgi: autoreload failed; the old code keeps serving", slog.String("error", err.Error()))
+			c.log.Error("wsgi: autoreload failed; the old code keeps serving", slog.String(logError, err.Error()))
 		}
 		cancel()
 	}

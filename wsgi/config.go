@@ -118,6 +118,7 @@ type Config struct {
 
 	// MaxRSS recycles a worker whose resident memory, checked after each
 	// request, is over this many bytes (uWSGI's reload-on-rss). 0: never.
+	// Linux only: New rejects it elsewhere.
 	MaxRSS int64
 
 	// MaxLifetime recycles a worker older than this (plus up to 10%, so
@@ -201,6 +202,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxRequests < 0 || c.MaxRequestsJitter < 0 || c.MaxRSS < 0 || c.MaxLifetime < 0 || c.SlowRequest < 0 {
 		errs = append(errs, errors.New("MaxRequests, MaxRequestsJitter, MaxRSS, MaxLifetime and SlowRequest must not be negative"))
+	}
+	if c.MaxRSS > 0 && !rssSupported {
+		errs = append(errs, errors.New("MaxRSS needs Linux (/proc), where resident memory is read"))
 	}
 	if c.BodyBuffer == 0 {
 		c.BodyBuffer = 64 << 10

@@ -3,11 +3,16 @@ package wsgi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Container is an http.Handler that runs a WSGI application (PEP 3333) in
@@ -15,10 +20,14 @@ import (
 // it can serve production traffic. Create it with New; it is ready to serve
 // when New returns. Stop it with Shutdown.
 type Container struct {
-	cfg   Config
-	tr    Transport
-	log   *slog.Logger
-	pairs pairsPool
+	cfg       Config
+	tr        Transport
+	log       *slog.Logger
+	pairs     pairsPool
+	queueWait prometheus.Histogram
+	closed    atomic.Bool
+	done      chan struct{} // closed by Shutdown
+	closeOnce sync.Once
 }
 
 var _ http.Handler = (*Container)(nil)
@@ -36,22 +45,35 @@ func New(cfg Config) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{cfg: cfg, tr: pl, log: cfg.Logger}
-	if cfg.AutoReload {
-		go c.autoReload(pl.stopped)
-	}
-	return c, nil
+	return assemble(cfg, pl), nil
 }
 
 // NewWithTransport returns a Container that sends requests over tr instead
 // of starting worker processes: the seam for other transports. cfg is
-// validated as for New; its process settings are up to tr.
+// validated as for New; its process settings are up to tr. What the
+// Container can do beyond serving depends on the optional interfaces tr
+// implements: [Reloader] (Reload, AutoReload) and [StatusReporter]
+// (Status, Ready, the status page and the worker metrics).
 func NewWithTransport(cfg Config, tr Transport) (*Container, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return &Container{cfg: cfg, tr: tr, log: cfg.Logger}, nil
+	if cfg.AutoReload {
+		if _, ok := tr.(Reloader); !ok {
+			return nil, errors.New("wsgi: invalid config: AutoReload needs a transport that implements Reloader")
+		}
+	}
+	return assemble(cfg, tr), nil
+}
+
+// assemble returns the Container for cfg (validated) and tr.
+func assemble(cfg Config, tr Transport) *Container {
+	c := &Container{cfg: cfg, tr: tr, log: cfg.Logger, queueWait: newQueueWait(), done: make(chan struct{})}
+	if cfg.AutoReload {
+		go c.autoReload(c.done)
+	}
+	return c
 }
 
 // Config returns the container's configuration, with defaults filled in.
@@ -62,10 +84,11 @@ func (c *Container) Config() Config { return c.cfg }
 // only when all are ready do the old ones stop taking requests and drain.
 // If the new code fails to load, the old workers keep serving and the
 // error (a *LoadError with the traceback) is returned.
+// It fails with ErrNoReload if the transport is not a [Reloader].
 func (c *Container) Reload(ctx context.Context) error {
-	rl, ok := c.tr.(interface{ Reload(context.Context) error })
+	rl, ok := c.tr.(Reloader)
 	if !ok {
-		return errors.New("wsgi: this transport cannot reload")
+		return ErrNoReload
 	}
 	return rl.Reload(ctx)
 }
@@ -74,6 +97,10 @@ func (c *Container) Reload(ctx context.Context) error {
 // requests finish until ctx is done, then stops the workers. Call it after
 // http.Server.Shutdown, which stops accepting connections first.
 func (c *Container) Shutdown(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		close(c.done)
+	})
 	return c.removeAppFSCopy(c.tr.Shutdown(ctx))
 }
 
@@ -83,7 +110,7 @@ func (c *Container) Shutdown(ctx context.Context) error {
 // the other non-string wsgi.* keys are added by the worker. CONTENT_LENGTH
 // is r.ContentLength when known (a chunked body gets its length once read).
 func (c *Container) Environ(r *http.Request) map[string]string {
-	pairs := environ(nil, r, c.cfg.ScriptName+Mount(r.Context()), declaredLength(r))
+	pairs := environ(nil, r, c.cfg.ScriptName+MountPrefix(r.Context()), declaredLength(r))
 	m := make(map[string]string, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		m[pairs[i]] = pairs[i+1]
@@ -112,29 +139,32 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	pairs := c.pairs.get()
 	defer c.pairs.put(pairs)
-	*pairs = environ(*pairs, r, c.cfg.ScriptName+Mount(ctx), n)
+	*pairs = environ(*pairs, r, c.cfg.ScriptName+MountPrefix(ctx), n)
 	req := &Request{Env: *pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout,
 		Method: r.Method, Path: r.URL.Path, ID: requestID(r)}
-	queued := time.Now()
 	for attempt := 1; ; attempt++ {
+		queued := time.Now()
 		ex, err := c.tr.Start(ctx, req)
+		waited := time.Since(queued)
 		if trace != nil {
-			trace.Queued = time.Since(queued)
+			trace.Queued += waited
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return // the client left while queued: nobody to answer
+				c.ended(w, r, false)
+				return
 			}
 			c.fail(w, r, err, "")
 			return
 		}
+		c.queueWait.Observe(waited.Seconds())
 		if trace != nil {
 			trace.Worker = ex.Worker()
 		}
-		if !c.respond(w, r, ex, attempt < 3) {
+		if !c.respond(w, r, ex, attempt < maxAttempts) {
 			return
 		}
-		// The worker died before starting the request: try another.
+		// The app never saw the request (ErrNotStarted): try again.
 		if file != nil {
 			if _, err := file.Seek(0, io.SeekStart); err != nil {
 				c.fail(w, r, err, "")
@@ -144,15 +174,187 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxAttempts bounds how many times a request is sent to the transport:
+// it is sent again only when the transport reports that the app never
+// started it (ErrNotStarted), so retrying is safe whatever its method.
+const maxAttempts = 3
+
+// respond copies the app's response from ex to w. If the transport reports
+// that the app never started the request (ErrNotStarted) and retry is
+// true, it writes nothing and returns true, so that the request can be
+// sent again.
+func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool) (retried bool) {
+	ctx := r.Context()
+	var (
+		headerSent bool
+		declared   int64 = -1 // the app's Content-Length
+		written    int64
+		flusher, _ = w.(http.Flusher)
+	)
+	for {
+		p, err := ex.Next(ctx)
+		if err != nil {
+			// The request's context is done: stop the app, close() its
+			// iterable.
+			ex.Cancel()
+			c.ended(w, r, headerSent)
+			return false
+		}
+		switch p.Kind {
+		case PartResponse, PartHead:
+			code, err := c.writeHead(w, p, &declared)
+			if err != nil {
+				ex.Cancel()
+				c.fail(w, r, fmt.Errorf("%w: %v", ErrProtocol, err), "")
+				return false
+			}
+			if p.Kind == PartResponse {
+				if declared < 0 && bodyAllowed(code) && (r.Method != http.MethodHead || len(p.Data) > 0) {
+					w.Header().Set("Content-Length", strconv.Itoa(len(p.Data)))
+					declared = int64(len(p.Data))
+				}
+				w.WriteHeader(code)
+				n, _ := w.Write(p.Data)
+				c.checkLength(w, r, declared, int64(n))
+				return false
+			}
+			if p.Length > 0 && declared < 0 && bodyAllowed(code) {
+				w.Header().Set("Content-Length", strconv.FormatInt(p.Length, 10))
+				declared = p.Length
+			}
+			w.WriteHeader(code)
+			headerSent = true
+		case PartData:
+			n, err := w.Write(p.Data)
+			written += int64(n)
+			if err != nil {
+				ex.Cancel()
+				return false
+			}
+			if flusher != nil && len(p.Data) > 0 {
+				flusher.Flush()
+			}
+		case PartFile:
+			n, err := sendFile(w, p)
+			written += n
+			if err != nil {
+				ex.Cancel()
+				return false
+			}
+		case PartEnd:
+			if retry && !headerSent && errors.Is(p.Err, ErrNotStarted) {
+				return true
+			}
+			if p.Err == nil {
+				c.checkLength(w, r, declared, written)
+				return false
+			}
+			if !headerSent {
+				c.fail(w, r, p.Err, p.Traceback)
+				return false
+			}
+			c.log.Error("wsgi: response failed after headers were sent; aborting the connection",
+				slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+				slog.String(logRequestID, requestID(r)), slog.String(logError, p.Err.Error()),
+				slog.String(logTraceback, p.Traceback))
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// writeHead copies status and headers into w and returns the status code.
+func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (int, error) {
+	code, err := statusCode(p.Status)
+	if err != nil {
+		return 0, err
+	}
+	h := w.Header()
+	for i := 0; i+1 < len(p.Header); i += 2 {
+		name, value := p.Header[i], p.Header[i+1]
+		ck := http.CanonicalHeaderKey(name)
+		if ck == "Content-Length" {
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("bad Content-Length %q", value)
+			}
+			*declared = n
+		}
+		h[ck] = append(h[ck], value)
+	}
+	noSniff(h) // no Content-Type the app did not send
+	if !bodyAllowed(code) {
+		// RFC 9110: no body, and no Content-Length on 1xx and 204.
+		if code != http.StatusNotModified {
+			h.Del("Content-Length")
+		}
+		*declared = -1
+	}
+	return code, nil
+}
+
+// checkLength logs a response shorter than the app's Content-Length.
+// net/http then closes the connection, so the client cannot mistake it
+// for a complete response. A writer that dropped the Content-Length (one
+// that sends something else, such as fallback's X-Sendfile) is not warned
+// about.
+func (c *Container) checkLength(w http.ResponseWriter, r *http.Request, declared, written int64) {
+	if declared >= 0 && written < declared && r.Method != http.MethodHead && w.Header().Get("Content-Length") != "" {
+		c.log.Warn("wsgi: app sent fewer bytes than its Content-Length; closing the connection",
+			slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+			slog.Int64("graft.content_length", declared), slog.Int64(logBytesSent, written))
+	}
+}
+
+func bodyAllowed(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+// sendFile sends a file range from wsgi.file_wrapper. ReadFrom is called
+// directly, not through io.Copy, so that net/http can use sendfile(2).
+func sendFile(w http.ResponseWriter, p Part) (int64, error) {
+	defer p.File.Close()
+	if _, err := p.File.Seek(p.Offset, io.SeekStart); err != nil {
+		return 0, err
+	}
+	src := &io.LimitedReader{R: p.File, N: p.Count}
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(w, src)
+}
+
+// ended answers a request whose context is done before its response is
+// complete. A client that went away (net/http cancels the request's
+// context when the connection closes) gets nothing: there is nobody to
+// answer. A deadline set by a middleware (context.WithTimeout,
+// http.TimeoutHandler) is a timeout like Config.Timeout: 504 if the headers
+// are not out yet, else the response is aborted, so that the client cannot
+// mistake the part it got for a whole response.
+func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent bool) {
+	ctx := r.Context()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return
+	}
+	err := fmt.Errorf("%w: %w", ErrTimeout, context.Cause(ctx))
+	if !headerSent {
+		c.fail(w, r, err, "")
+		return
+	}
+	c.log.Error("wsgi: request deadline exceeded after headers were sent; aborting the connection",
+		slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+		slog.String(logRequestID, requestID(r)), slog.String(logError, err.Error()))
+	panic(http.ErrAbortHandler)
+}
+
 // fail answers r through the error handler, logging why.
 func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, traceback string) {
-	attrs := []any{slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("error", err.Error())}
+	attrs := []any{slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+		slog.String(logError, err.Error())}
 	if id := requestID(r); id != "" {
-		attrs = append(attrs, slog.String("request_id", id))
+		attrs = append(attrs, slog.String(logRequestID, id))
 	}
 	if traceback != "" {
-		attrs = append(attrs, slog.String("traceback", traceback))
+		attrs = append(attrs, slog.String(logTraceback, traceback))
 	}
 	level := slog.LevelError
 	switch StatusOf(err) {

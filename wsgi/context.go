@@ -6,15 +6,18 @@ import (
 	"time"
 )
 
-// ctxKey is the type of the context keys of this package; its values are
-// unexported so that only this package's accessors can set them.
-type ctxKey int
+// contextKey is a key for a value this package keeps in a context (chi's
+// style: a pointer, so keys never collide, to an unexported type, so that
+// only this package's functions set and read them).
+type contextKey struct{ name string }
 
-const (
-	envKey ctxKey = iota
-	mountKey
-	schemeKey
-	traceKey
+func (k *contextKey) String() string { return "wsgi context value " + k.name }
+
+var (
+	environCtxKey = &contextKey{"Environ"}
+	mountCtxKey   = &contextKey{"MountPrefix"}
+	schemeCtxKey  = &contextKey{"URLScheme"}
+	traceCtxKey   = &contextKey{"Trace"}
 )
 
 // envEntry is one extra environ key carried by a request context, kept as a
@@ -25,9 +28,10 @@ type envEntry struct {
 }
 
 // WithEnviron returns a copy of ctx that makes the container add key=value to
-// the environ of the request. It is how Go middleware hands information to
-// the Python app: an identity ("REMOTE_USER", "AUTH_TYPE") or a
-// server-specific key ("graft.request_id", "graft.user_roles", ...).
+// the environ of the request. It is the one way Go code hands information
+// to the Python app (graft's middleware uses it too): an identity
+// ("REMOTE_USER", "AUTH_TYPE") or a server-specific key
+// ("graft.request_id", "graft.user_roles", ...).
 //
 // Only REMOTE_USER, AUTH_TYPE and lower-case keys starting with "graft." are
 // accepted: every other key is derived from the request by the container and
@@ -39,8 +43,8 @@ func WithEnviron(ctx context.Context, key, value string) context.Context {
 	if !allowedExtraKey(key) {
 		panic("wsgi: WithEnviron: key " + key + " is not REMOTE_USER, AUTH_TYPE or graft.*")
 	}
-	head, _ := ctx.Value(envKey).(*envEntry)
-	return context.WithValue(ctx, envKey, &envEntry{key: key, value: value, next: head})
+	head, _ := ctx.Value(environCtxKey).(*envEntry)
+	return context.WithValue(ctx, environCtxKey, &envEntry{key: key, value: value, next: head})
 }
 
 func allowedExtraKey(key string) bool {
@@ -75,7 +79,7 @@ func ExtraEnviron(ctx context.Context) map[string]string {
 
 // extraValue returns the latest value set for key with WithEnviron.
 func extraValue(ctx context.Context, key string) (string, bool) {
-	head, _ := ctx.Value(envKey).(*envEntry)
+	head, _ := ctx.Value(environCtxKey).(*envEntry)
 	for e := head; e != nil; e = e.next {
 		if e.key == key {
 			return e.value, true
@@ -87,7 +91,7 @@ func extraValue(ctx context.Context, key string) (string, bool) {
 // eachExtra calls fn for each key set with WithEnviron, once, with its
 // latest value, without allocating.
 func eachExtra(ctx context.Context, fn func(key, value string)) {
-	head, _ := ctx.Value(envKey).(*envEntry)
+	head, _ := ctx.Value(environCtxKey).(*envEntry)
 	for e := head; e != nil; e = e.next {
 		shadowed := false
 		for n := head; n != e; n = n.next {
@@ -111,15 +115,15 @@ func eachExtra(ctx context.Context, fn func(key, value string)) {
 // is relative to the outer one.
 func WithMount(ctx context.Context, prefix string) context.Context {
 	prefix = strings.TrimRight(prefix, "/")
-	if outer, ok := ctx.Value(mountKey).(string); ok {
+	if outer, ok := ctx.Value(mountCtxKey).(string); ok {
 		prefix = outer + prefix
 	}
-	return context.WithValue(ctx, mountKey, prefix)
+	return context.WithValue(ctx, mountCtxKey, prefix)
 }
 
-// Mount returns the mount prefix set with WithMount, or "".
-func Mount(ctx context.Context) string {
-	s, _ := ctx.Value(mountKey).(string)
+// MountPrefix returns the mount prefix set with WithMount, or "".
+func MountPrefix(ctx context.Context) string {
+	s, _ := ctx.Value(mountCtxKey).(string)
 	return s
 }
 
@@ -128,12 +132,12 @@ func Mount(ctx context.Context) string {
 // proxy middleware uses it for X-Forwarded-Proto; "https" also sets
 // HTTPS=on.
 func WithURLScheme(ctx context.Context, scheme string) context.Context {
-	return context.WithValue(ctx, schemeKey, scheme)
+	return context.WithValue(ctx, schemeCtxKey, scheme)
 }
 
 // URLScheme returns the scheme set with WithURLScheme, or "".
 func URLScheme(ctx context.Context) string {
-	s, _ := ctx.Value(schemeKey).(string)
+	s, _ := ctx.Value(schemeCtxKey).(string)
 	return s
 }
 
@@ -153,11 +157,11 @@ type Trace struct {
 
 // WithTrace returns a copy of ctx carrying t for the container to fill in.
 func WithTrace(ctx context.Context, t *Trace) context.Context {
-	return context.WithValue(ctx, traceKey, t)
+	return context.WithValue(ctx, traceCtxKey, t)
 }
 
 // TraceFrom returns the *Trace set with WithTrace, or nil.
 func TraceFrom(ctx context.Context) *Trace {
-	t, _ := ctx.Value(traceKey).(*Trace)
+	t, _ := ctx.Value(traceCtxKey).(*Trace)
 	return t
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // hopByHop lists request headers that net/http (or graft) handles and that
@@ -233,4 +234,21 @@ func splitHostPort(addr string) (host, port string) {
 		return h, p
 	}
 	return addr, ""
+}
+
+// pairsPool recycles environ key/value slices. The zero value is ready.
+type pairsPool struct{ p sync.Pool }
+
+func (pp *pairsPool) get() *[]string {
+	if s, ok := pp.p.Get().(*[]string); ok {
+		return s
+	}
+	s := make([]string, 0, 64)
+	return &s
+}
+
+func (pp *pairsPool) put(s *[]string) {
+	clear(*s) // drop references to request strings
+	*s = (*s)[:0]
+	pp.p.Put(s)
 }

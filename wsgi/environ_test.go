@@ -3,6 +3,7 @@ package wsgi
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -482,5 +483,23 @@ func TestWithEnvironRejectsKeys(t *testing.T) {
 	}
 	for _, key := range []string{"REMOTE_USER", "AUTH_TYPE", "graft.request_id", "graft.a.b_c9"} {
 		WithEnviron(context.Background(), key, "v") // must not panic
+	}
+}
+
+// TestContextKeys: the context keys print like chi's.
+func TestContextKeys(t *testing.T) {
+	for key, want := range map[*contextKey]string{
+		environCtxKey: "wsgi context value Environ",
+		mountCtxKey:   "wsgi context value MountPrefix",
+		schemeCtxKey:  "wsgi context value URLScheme",
+		traceCtxKey:   "wsgi context value Trace",
+	} {
+		if got := fmt.Sprint(key); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	ctx := WithMount(WithMount(context.Background(), "/outer/"), "/inner")
+	if got := MountPrefix(ctx); got != "/outer/inner" {
+		t.Errorf("MountPrefix: %q, want /outer/inner", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Errors passed to Config.ErrorHandler. Each maps to the status that
@@ -29,9 +30,17 @@ var (
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
 )
 
-// errNotStarted: the worker died before it began the request, which can
-// therefore be sent to another worker.
-var errNotStarted = fmt.Errorf("%w before starting the request", ErrWorkerDied)
+// ErrNotStarted is the retry signal of a [Transport]: a PartEnd whose Err
+// wraps it says that the app never began the request (its worker died with
+// the request still waiting in its socket). The Container then sends the
+// request again, up to three times in all, whatever its method; a
+// transport must not use it for a request the app may have seen. It wraps
+// ErrWorkerDied (502), which is the answer once the attempts are used up.
+var ErrNotStarted = fmt.Errorf("%w before starting the request", ErrWorkerDied)
+
+// ErrNoReload is returned by Container.Reload when the transport does not
+// implement [Reloader].
+var ErrNoReload = errors.New("wsgi: this transport cannot reload")
 
 // StatusOf returns the HTTP status for an error from the container: the
 // status listed with each Err* value, 502 for anything else.
@@ -64,4 +73,23 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Connection", "close")
 	}
 	http.Error(w, http.StatusText(code), code)
+}
+
+// LoadError reports an app that could not be imported: an ImportError, a
+// missing attribute, a syntax error, an exception raised at import.
+type LoadError struct {
+	// App is the configured app spec.
+	App string
+	// Traceback is the Python traceback.
+	Traceback string
+}
+
+// Error implements error: the exception line first, then the traceback.
+func (e *LoadError) Error() string {
+	tb := strings.TrimSpace(e.Traceback)
+	last := tb
+	if i := strings.LastIndexByte(tb, '\n'); i >= 0 {
+		last = tb[i+1:]
+	}
+	return fmt.Sprintf("wsgi: app %q failed to load: %s\n%s", e.App, last, tb)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func TestAppException(t *testing.T) {
 		}
 		logHas(t, a.logs, 2*time.Second, "raise-before-marker", "Traceback (most recent call last)")
 		l := logLine(a.logs, "wsgi: request failed")
-		for _, want := range []string{"method=POST", "path=/raise_before/x", "request_id=rid-from-header", "raise-before-marker"} {
+		for _, want := range []string{"http.request.method=POST", "url.path=/raise_before/x", "request.id=rid-from-header", "raise-before-marker"} {
 			if !strings.Contains(l, want) {
 				t.Errorf("failure log lacks %q: %s", want, l)
 			}
@@ -65,13 +66,13 @@ func TestAppException(t *testing.T) {
 		if resp.StatusCode != 500 {
 			t.Errorf("status %d, want 500", resp.StatusCode)
 		}
-		logHas(t, a.logs, 2*time.Second, "request_id=rid-from-ctx")
+		logHas(t, a.logs, 2*time.Second, "request.id=rid-from-ctx")
 
 		_, b, err := get(t, nil, "GET", a.srv.URL+"/raise_after?rid=rid-after", nil)
 		if err == nil || string(b) != "partial" {
 			t.Errorf("got %q %v, want the partial body then an abort", b, err)
 		}
-		logHas(t, a.logs, 2*time.Second, "raise-after-marker", "request_id=rid-after", "path=/raise_after")
+		logHas(t, a.logs, 2*time.Second, "raise-after-marker", "request.id=rid-after", "url.path=/raise_after")
 		if p := pidOf(t, a.srv.URL+"/pid"); p != pid {
 			t.Errorf("worker %d replaced by %d after an exception", pid, p)
 		}
@@ -196,7 +197,8 @@ func TestLoadError(t *testing.T) {
 	}{
 		{"graft_missing_module_xyz:app", 1, []string{"ModuleNotFoundError", "graft_missing_module_xyz"}},
 		{"loadfail_import", 1, []string{"ModuleNotFoundError", "graft_no_such_module_for_tests", "loadfail_import.py"}},
-		{"apps:nope", 1, []string{"AttributeError", "nope"}},
+		// The worker program's own frames show their source lines.
+		{"apps:nope", 1, []string{"AttributeError", "nope", `File "graft-worker.py"`, `raise AttributeError("module %r has no attribute`}},
 		{"apps:hello.nope", 1, []string{"AttributeError"}},
 		{"apps:NOT_CALLABLE", 1, []string{"TypeError", "not callable"}},
 		{"apps", 1, []string{"AttributeError", "application"}},
@@ -238,6 +240,48 @@ func TestLoadError(t *testing.T) {
 			t.Errorf("body %q", b)
 		}
 	})
+}
+
+// TestPythonTooOld: an interpreter older than 3.9 is a load error that
+// says so (the interpreter here claims to be 3.8 through a sitecustomize).
+func TestPythonTooOld(t *testing.T) {
+	for _, noPreload := range []bool{false, true} {
+		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
+			_, err := New(Config{App: "apps:hello", Python: testPython(t), Dir: testdataDir(t), Workers: 1,
+				NoPreload: noPreload, Env: []string{"PYTHONPATH=" + filepath.Join(testdataDir(t), "oldpython")},
+				Logger: newTestLogger(&logBuffer{})})
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("New: %v, want a *LoadError", err)
+			}
+			if want := "graft's worker needs Python 3.9 or later; " + testPython(t) + " is Python 3.8.10"; !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
+		})
+	}
+}
+
+// TestExitHooks: a worker that exits runs the app's atexit hooks and
+// flushes logging (a MemoryHandler's records reach their file), in
+// preload mode (hooks registered in the zygote) and without.
+func TestExitHooks(t *testing.T) {
+	for _, noPreload := range []bool{false, true} {
+		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
+			dir := t.TempDir()
+			c, _ := newContainer(t, Config{App: "exithooks", NoPreload: noPreload, Env: []string{"GRAFT_TEST_DIR=" + dir}})
+			srv := newServer(t, c)
+			pid := pidOf(t, srv.URL)
+			if err := c.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !exists(dir, fmt.Sprintf("atexit-%d", pid)) {
+				t.Errorf("the atexit hook of worker %d did not run", pid)
+			}
+			if log := readFile(t, dir, "exithooks.log"); !strings.Contains(log, fmt.Sprintf("served-by-%d", pid)) {
+				t.Errorf("buffered log records were not flushed at exit; log: %q", log)
+			}
+		})
+	}
 }
 
 // TestBadConfig: invalid configurations are rejected by New.

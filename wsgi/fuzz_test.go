@@ -3,6 +3,7 @@ package wsgi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,7 +56,7 @@ func FuzzEnviron(f *testing.F) {
 		r.Header["Accept"] = []string{"a"}
 		ctx := WithEnviron(context.Background(), "graft.request_id", hval)
 		r = r.WithContext(WithMount(ctx, mount))
-		pairs := environ(nil, r, Mount(r.Context()), -1)
+		pairs := environ(nil, r, MountPrefix(r.Context()), -1)
 		if len(pairs)%2 != 0 {
 			t.Fatalf("odd pairs %q", pairs)
 		}
@@ -103,6 +104,8 @@ func FuzzFrame(f *testing.F) {
 	f.Add([]byte("200 OK\x00Content-Type\x00text/plain"))
 	f.Add([]byte("\xff\xff\xff\xff\xff\xff\xff\xff"))
 	f.Add([]byte("a\x00b\x00\x00"))
+	f.Add([]byte("\x05\x00\x00\x00\x00\x00\x00\x00200 OK\x00Content-Length\x005")) // a sized HEAD
+	f.Add([]byte("\x06\x00\x00\x00200 OKbody"))                                    // a RESP
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Frame header: decode, re-encode, compare.
 		if h, err := parseFrameHeader(data); err == nil {
@@ -135,6 +138,24 @@ func FuzzFrame(f *testing.F) {
 		// Arbitrary blocks must never panic.
 		parseEnv(data, false)
 		parseEnv(data, true)
+		// Response frames: never panic; what decodes is well formed.
+		for _, kind := range []byte{frameResp, frameHead, frameData, frameFile, frameEnd, frameError} {
+			for _, flags := range []byte{0, 1} {
+				p, err := decodePart(frameHeader{kind: kind, flags: flags}, data)
+				if err != nil {
+					if !errors.Is(err, ErrProtocol) {
+						t.Fatalf("decodePart(%d, %q): %v does not wrap ErrProtocol", kind, data, err)
+					}
+					continue
+				}
+				if p.Length < 0 || p.Offset < 0 || p.Count < 0 || len(p.Header)%2 != 0 {
+					t.Fatalf("decodePart(%d, %d, %q) = %+v", kind, flags, data, p)
+				}
+				if len(data) > 0 && len(p.Data) > 0 && &p.Data[0] == &data[len(data)-len(p.Data)] {
+					t.Fatalf("decodePart(%d, %q): Data aliases the frame", kind, data)
+				}
+			}
+		}
 		// Response heads: never panic; a parsed head re-joins to the input.
 		if status, hdr, err := parseHead(data); err == nil {
 			joined := strings.Join(append([]string{status}, hdr...), "\x00")

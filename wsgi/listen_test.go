@@ -150,7 +150,7 @@ func TestListenUnixSocket(t *testing.T) {
 	if !strings.HasPrefix(string(b), "HTTP/1.1 graft") {
 		t.Errorf("answer %q over the unix socket", b)
 	}
-	if !strings.Contains(logs.String(), "url=unix:"+sock) {
+	if !strings.Contains(logs.String(), "url.full=unix:"+sock) {
 		t.Errorf("no listening line with the socket's path:\n%s", logs)
 	}
 	cancel()
@@ -265,7 +265,7 @@ func TestServeTLS(t *testing.T) {
 					t.Errorf("plain HTTP on the TLS listener: %s", resp.Status)
 				}
 			}
-			if !strings.Contains(logs.String(), "url="+base) {
+			if !strings.Contains(logs.String(), "url.full="+base) {
 				t.Errorf("no listening line with %s:\n%s", base, logs)
 			}
 		})

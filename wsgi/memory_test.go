@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,4 +164,89 @@ func TestMemoryDownload(t *testing.T) {
 		t.Fatalf("read %d bytes (%v), want %d", n, err, bigSize)
 	}
 	w.check(t, rssLimit)
+}
+
+// heapWatch samples the peak of Go's heap (live and not yet collected
+// objects). Unlike RSS it means something under the race detector too. The
+// GC runs at 10% growth meanwhile, so that garbage does not hide a leak.
+type heapWatch struct {
+	base, peak uint64
+	gcPercent  int
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func watchHeap() *heapWatch {
+	h := &heapWatch{gcPercent: debug.SetGCPercent(10), stop: make(chan struct{})}
+	runtime.GC()
+	h.base = heapObjects()
+	h.peak = h.base
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		tk := time.NewTicker(time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-tk.C:
+				h.peak = max(h.peak, heapObjects())
+			}
+		}
+	}()
+	return h
+}
+
+// check fails t if the heap grew by more than limit bytes.
+func (h *heapWatch) check(t *testing.T, limit uint64) {
+	t.Helper()
+	close(h.stop)
+	h.wg.Wait()
+	debug.SetGCPercent(h.gcPercent)
+	growth := h.peak - h.base
+	t.Logf("Go heap growth: %.1f MiB", float64(growth)/(1<<20))
+	if growth > limit {
+		t.Errorf("Go heap grew by %.1f MiB, want < %d MiB", float64(growth)/(1<<20), limit>>20)
+	}
+}
+
+// TestMemoryOneChunk: a 200 MiB response in a single chunk (a list of one
+// bytes, a generator of one, one write() call) streams through Go in
+// window-sized frames: Go's memory grows by a few MiB, not by the body.
+func TestMemoryOneChunk(t *testing.T) {
+	const mib = 200
+	a := startApp(t, "dispatch", Config{}, nil)
+	for _, how := range []string{"list", "gen", "write"} {
+		t.Run(how, func(t *testing.T) {
+			heap := watchHeap()
+			rss := watchRSS(os.Getpid()) // Go only: the worker holds the app's body
+			resp, err := http.Get(a.srv.URL + fmt.Sprintf("/onechunk?mib=%d&how=%s", mib, how))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || n != mib<<20 {
+				t.Fatalf("read %d bytes (%v), want %d", n, err, mib<<20)
+			}
+			if how == "list" && resp.ContentLength != mib<<20 {
+				t.Errorf("Content-Length %d, want %d (the length of a list is known)", resp.ContentLength, mib<<20)
+			}
+			heap.check(t, 8<<20)
+			close(rss.stop)
+			rss.wg.Wait()
+			g := rss.peakGo - rss.baseGo
+			t.Logf("Go RSS growth: %.1f MiB", float64(g)/(1<<20))
+			if !raceEnabled && g > 16<<20 {
+				t.Errorf("Go RSS grew by %.1f MiB, want < 16 MiB", float64(g)/(1<<20))
+			}
+		})
+	}
 }

@@ -681,7 +681,7 @@ func TestOpsSlowRequestLog(t *testing.T) {
 		if d := time.Since(start); d < time.Second {
 			t.Fatalf("the slow request took %v; want >= 1s", d)
 		}
-		logHas(t, logs, 3*time.Second, "slow request", "path=/sleep")
+		logHas(t, logs, 3*time.Second, "slow request", "url.path=/sleep")
 		waitFor(t, 3*time.Second, "the faulthandler stack naming ops_sleepy_function", func() bool {
 			return faulthandlerLine.MatchString(logs.String())
 		})
@@ -691,7 +691,7 @@ func TestOpsSlowRequestLog(t *testing.T) {
 			t.Errorf("%d slow request reports for one request; want exactly 1:\n%s", n, s)
 		}
 		line := logLine(logs, "slow request")
-		for _, want := range []string{"method=GET", "path=/sleep", "level=WARN"} {
+		for _, want := range []string{"http.request.method=GET", "url.path=/sleep", "level=WARN"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("slow request log line lacks %q: %s", want, line)
 			}

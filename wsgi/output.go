@@ -2,9 +2,11 @@ package wsgi
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +31,7 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 	for {
 		line, _, err := br.ReadLine()
 		if len(line) > 0 || err == nil {
-			log.Info(string(line), slog.String("stream", "stdio"))
+			log.Info(string(line), slog.String("graft.stream", "stdio"))
 			o.mu.Lock()
 			if len(o.last) == 20 {
 				o.last = o.last[1:]
@@ -47,7 +49,7 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 func (o *outputLog) tail() string {
 	select {
 	case <-o.done:
-	case <-time.After(time.Second):
+	case <-time.After(outputTailWait):
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -66,4 +68,21 @@ func startFailure(app string, err error, out *outputLog, exit string) error {
 		tb += "\n"
 	}
 	return &LoadError{App: app, Traceback: tb + "the process ended before loading the app (" + exit + "): " + err.Error()}
+}
+
+// logRecord logs a Python logging record sent as a LOG frame.
+func logRecord(log *slog.Logger, payload []byte) {
+	lvl, rest, _ := strings.Cut(string(payload), "\x00")
+	name, msg, _ := strings.Cut(rest, "\x00")
+	n, _ := strconv.Atoi(lvl)
+	level := slog.LevelInfo
+	switch {
+	case n >= 40:
+		level = slog.LevelError
+	case n >= 30:
+		level = slog.LevelWarn
+	case n < 20:
+		level = slog.LevelDebug
+	}
+	log.Log(context.Background(), level, msg, slog.String(logLogger, name))
 }

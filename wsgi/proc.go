@@ -1,6 +1,8 @@
 package wsgi
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -49,29 +51,143 @@ type proc struct {
 	lifetime time.Duration // age at which to recycle; 0: none
 }
 
-// retire stops p from taking new requests.
-func (p *proc) retire() { p.retired.Store(true) }
-
-// prefetchBelow is the smoothed request time under which a worker may get
-// a prefetched request.
-const prefetchBelow = 10 * time.Millisecond
-
-// fast reports whether a request may be prefetched to p: its requests
-// are usually quick, and the ones it runs now have not been running long
-// (so none of them is the rare slow one a request would wait behind).
-func (p *proc) fast() bool {
-	if time.Duration(p.ewma.Load()) >= prefetchBelow {
-		return false
+// newProc prepares the Go side of a worker: its socket and output pipe.
+// The caller starts the process on childSock and outW, then closes them.
+func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
+	fds, err := socketpair()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("wsgi: socketpair: %w", err)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.streams {
-		if time.Since(s.start) >= prefetchBelow/2 {
-			return false
+	parentF := os.NewFile(uintptr(fds[0]), "graft-worker-socket")
+	childSock = os.NewFile(uintptr(fds[1]), "graft-worker-socket-child")
+	fc, err := net.FileConn(parentF)
+	parentF.Close()
+	if err != nil {
+		childSock.Close()
+		return nil, nil, nil, fmt.Errorf("wsgi: socket: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		fc.Close()
+		childSock.Close()
+		return nil, nil, nil, fmt.Errorf("wsgi: pipe: %w", err)
+	}
+	p = &proc{
+		pool:     pl,
+		gen:      g,
+		conn:     fc.(*net.UnixConn),
+		started:  time.Now(),
+		streams:  make(map[uint16]*stream),
+		ready:    make(chan error, 1),
+		dead:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		limit:    pl.requestLimit(),
+		lifetime: pl.lifetimeFor(),
+	}
+	p.log = pl.log
+	p.out = outR
+	p.output = newOutputLog()
+	return p, childSock, outW, nil
+}
+
+// startProc starts one worker of generation g: forked by z, g's zygote, in
+// preload mode, else a fresh interpreter. It returns before the app is
+// imported; wait on p.ready.
+func (pl *pool) startProc(g *gen, z *zygote) (*proc, error) {
+	if z != nil {
+		return z.fork()
+	}
+	p, childSock, outW, err := pl.newProc(g)
+	if err != nil {
+		return nil, err
+	}
+	defer childSock.Close()
+	defer outW.Close()
+	cmd, err := pl.pythonCmd("worker", outW, childSock)
+	if err != nil {
+		p.conn.Close()
+		return nil, err
+	}
+	p.cmd, p.pid = cmd, cmd.Process.Pid
+	go func() {
+		err := cmd.Wait()
+		p.exitDesc = describeExit(err)
+		close(p.exited)
+		p.closeAfterExit()
+	}()
+	p.start()
+	return p, nil
+}
+
+// start begins serving once the process exists: p.pid is set.
+func (p *proc) start() {
+	p.log = p.pool.log.With(slog.Int(logWorker, p.pid))
+	go p.output.run(p.log, p.out)
+	go p.readLoop()
+}
+
+// readLoop reads the worker's frames until its socket closes, then retires
+// it.
+func (p *proc) readLoop() {
+	fc := newFrameConn(p.conn)
+	err := p.read(fc)
+	fc.closeFDs()
+	p.die(err)
+}
+
+func (p *proc) read(fc *frameConn) error {
+	limit := int64(p.pool.cfg.ResponseBuffer)
+	started := false
+	for {
+		h, payload, err := fc.next()
+		if err != nil {
+			if !started {
+				p.ready <- fmt.Errorf("wsgi: worker %d exited before loading the app: %w", p.pid, err)
+			}
+			return err
+		}
+		switch h.kind {
+		case frameReady:
+			started = true
+			p.ready <- nil
+			continue
+		case frameFail:
+			started = true
+			p.ready <- &LoadError{App: p.pool.cfg.App, Traceback: string(payload)}
+			return errors.New("app failed to load")
+		case frameLog:
+			logRecord(p.log, payload)
+			continue
+		}
+		s := p.stream(h.stream)
+		if s == nil {
+			if h.kind == frameFile {
+				if f, err := fc.takeFD("file"); err == nil {
+					f.Close()
+				}
+			}
+			continue // a late frame for a request Go gave up on
+		}
+		part, err := decodePart(h, payload)
+		if err != nil {
+			return err
+		}
+		if part.Kind == PartFile {
+			if part.File, err = fc.takeFD("wsgi.file_wrapper"); err != nil {
+				return err
+			}
+		}
+		switch part.Kind {
+		case PartResponse, PartEnd:
+			p.done(s, part)
+		default:
+			s.push(part, limit)
 		}
 	}
-	return true
 }
+
+// retire stops p from taking new requests.
+func (p *proc) retire() { p.retired.Store(true) }
 
 // kill stops the process now.
 func (p *proc) kill() {
@@ -80,6 +196,19 @@ func (p *proc) kill() {
 		p.signal(syscall.SIGKILL)
 		p.conn.Close()
 	})
+}
+
+// signal sends sig to the worker process.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cmd != nil {
+		p.cmd.Process.Signal(sig)
+		return
+	}
+	select {
+	case <-p.exited: // reaped: the pid may belong to someone else now
+	default:
+		syscall.Kill(p.pid, sig)
+	}
 }
 
 // die runs once when the reader stops: the worker is finished, whatever
@@ -96,13 +225,36 @@ func (p *proc) die(err error) {
 	p.mu.Unlock()
 	close(p.dead)
 	p.conn.Close()
-	select {
-	case <-p.exited:
-	case <-time.After(2 * time.Second):
-		p.kill()
-		<-p.exited
-	}
+	waitOrKill(p.exited, exitGrace, p.kill)
 	p.pool.gone(p, err)
+}
+
+// waitOrKill waits up to grace for exited to be closed; if it is not, it
+// calls kill and waits for it then. Every process graft stops goes through
+// here: asked to leave first, killed if it does not.
+func waitOrKill(exited <-chan struct{}, grace time.Duration, kill func()) {
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-exited:
+	case <-t.C:
+		kill()
+		<-exited
+	}
+}
+
+// closeAfterExit closes the socket of a worker that has exited, once its
+// reader has read what the worker sent before exiting (a FAIL frame, say):
+// EOF normally ends the reader first; closing covers a worker whose
+// descendants keep the socket open.
+func (p *proc) closeAfterExit() {
+	go func() {
+		select {
+		case <-p.dead:
+		case <-time.After(lastWordsGrace):
+			p.conn.Close()
+		}
+	}()
 }
 
 // exitStatus describes how the process ended, once it has.
@@ -115,15 +267,21 @@ func (p *proc) exitStatus() string {
 	}
 }
 
-// signal sends sig to the worker process.
-func (p *proc) signal(sig syscall.Signal) {
-	if p.cmd != nil {
-		p.cmd.Process.Signal(sig)
-		return
+// describeExit says how a process ended, from cmd.Wait's error.
+func describeExit(err error) string {
+	if err == nil {
+		return "exit status 0"
 	}
-	select {
-	case <-p.exited: // reaped: the pid may belong to someone else now
-	default:
-		syscall.Kill(p.pid, sig)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return signalDesc(ws.Signal())
+		}
 	}
+	return err.Error()
+}
+
+// signalDesc words a death by signal: "killed by signal 9 (killed)".
+func signalDesc(sig syscall.Signal) string {
+	return fmt.Sprintf("killed by signal %d (%s)", int(sig), sig)
 }

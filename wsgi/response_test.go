@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,17 +26,34 @@ func TestLogging(t *testing.T) {
 			"logging-warning-M1", "logging-error-M1"}
 		logHas(t, a.logs, 5*time.Second, markers...)
 		for _, m := range markers {
-			if l := logLine(a.logs, m); !strings.Contains(l, fmt.Sprintf("worker=%d", pid)) {
-				t.Errorf("log line for %s not tagged worker=%d: %s", m, pid, l)
+			if l := logLine(a.logs, m); !strings.Contains(l, fmt.Sprintf("graft.worker=%d", pid)) {
+				t.Errorf("log line for %s not tagged graft.worker=%d: %s", m, pid, l)
 			}
 		}
-		if l := logLine(a.logs, "logging-warning-M1"); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "logger=apps") {
+		if l := logLine(a.logs, "logging-warning-M1"); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "log.logger=apps") {
 			t.Errorf("logging record lost its level or logger: %s", l)
 		}
 		if l := logLine(a.logs, "logging-error-M1"); !strings.Contains(l, "level=ERROR") {
 			t.Errorf("logging.error not at ERROR: %s", l)
 		}
 	})
+}
+
+// TestErrorsPerRequest: wsgi.errors is one stream per request, so that
+// the partial lines of concurrent requests on a threaded worker never mix.
+func TestErrorsPerRequest(t *testing.T) {
+	a := startApp(t, "errors_lines", Config{Workers: 1, Threads: 2}, nil)
+	var wg sync.WaitGroup
+	for _, tok := range []string{"first", "second"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mustGet(t, a.srv.URL+"/?s=0.3&tok="+tok)
+		}()
+		time.Sleep(100 * time.Millisecond) // the second begins while the first sleeps
+	}
+	wg.Wait()
+	logHas(t, a.logs, 5*time.Second, "first begins ... first ends", "second begins ... second ends")
 }
 
 // TestStartResponseErrors: misuse of start_response is a 500 with a clear
@@ -74,7 +92,7 @@ func TestStartResponseErrors(t *testing.T) {
 				if !strings.Contains(app, "validated") { // the validator raises its own AssertionErrors
 					logHas(t, a.logs, 2*time.Second, tc.msg)
 				}
-				logHas(t, a.logs, 2*time.Second, "path=/")
+				logHas(t, a.logs, 2*time.Second, "url.path=/")
 				if pid0 == 0 {
 					pid0 = a.c.tr.(*pool).anyPID()
 				} else if p := a.c.tr.(*pool).anyPID(); p != pid0 {

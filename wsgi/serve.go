@@ -156,7 +156,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		opsSrv = newServer(opsHandler)
 		ln := Guard(ls.Ops, cfg.Limits)
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
-		log.Info("operations listener", slog.String("url", listenerURL(ls.Ops, false)+"/status"))
+		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
 	}
 	srv := newServer(h)
 	if ls.TLS != nil {
@@ -181,7 +181,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		}
 	}
 	for _, ln := range ls.Main {
-		log.Info("listening", slog.String("url", listenerURL(ln, ls.TLS != nil)))
+		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
 	}
 
 	// Reloads run one at a time; a SIGHUP during a reload asks for one
@@ -208,8 +208,8 @@ wait:
 	for {
 		select {
 		case <-ctx.Done():
-			log.Info("shutting down", slog.String("reason", context.Cause(ctx).Error()),
-				slog.Duration("graceful_timeout", cfg.GracefulTimeout))
+			log.Info("shutting down", slog.String("graft.reason", context.Cause(ctx).Error()),
+				slog.Duration("graft.graceful_timeout", cfg.GracefulTimeout))
 			break wait
 		case err := <-errc:
 			failed = err
@@ -237,8 +237,8 @@ wait:
 				}
 				continue
 			}
-			log.Info("shutting down", slog.String("signal", s.String()),
-				slog.Duration("graceful_timeout", cfg.GracefulTimeout))
+			log.Info("shutting down", slog.String("graft.signal", s.String()),
+				slog.Duration("graft.graceful_timeout", cfg.GracefulTimeout))
 			break wait
 		}
 	}
@@ -252,7 +252,7 @@ wait:
 				select {
 				case s := <-sigc:
 					if s != syscall.SIGHUP {
-						log.Warn("second signal: stopping now", slog.String("signal", s.String()))
+						log.Warn("second signal: stopping now", slog.String("graft.signal", s.String()))
 						cancel()
 						return
 					}

@@ -173,7 +173,7 @@ func TestServeSignals(t *testing.T) {
 		}
 	}
 	log := s.logs.String()
-	iShut, iStopped := strings.Index(log, "msg=\"shutting down\" signal=terminated"), strings.Index(log, "msg=stopped")
+	iShut, iStopped := strings.Index(log, "msg=\"shutting down\" graft.signal=terminated"), strings.Index(log, "msg=stopped")
 	if iShut < 0 || iStopped < iShut {
 		t.Errorf("want a shutdown line, then stopped")
 	}
@@ -215,7 +215,7 @@ func TestServeGracefulTimeout(t *testing.T) {
 	if err := <-slow; err == nil {
 		t.Error("the request outlasting the graceful timeout succeeded")
 	}
-	if !strings.Contains(s.logs.String(), "reason=\"context canceled\"") {
+	if !strings.Contains(s.logs.String(), "graft.reason=\"context canceled\"") {
 		t.Errorf("no shutdown reason in the log")
 	}
 }

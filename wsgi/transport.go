@@ -10,14 +10,38 @@ import (
 // back. It is the seam between the HTTP side (Container) and where Python
 // runs: graft's transport is a pool of supervised worker processes; another
 // one (an in-process CPython, say) can plug in behind the same interface.
+//
+// The Container owns everything HTTP: the request body, the environ, the
+// status line, headers and Content-Length, errors and their statuses,
+// deadlines, retries (see ErrNotStarted) and the time requests wait in
+// Start (the graft_wsgi_queue_wait_seconds metric and Trace.Queued).
+// Optional capabilities are separate interfaces, as net/http does with
+// http.Flusher: [Reloader] and [StatusReporter].
 type Transport interface {
 	// Start hands req to the app, waiting for a free worker within the
 	// queue limits, and returns the exchange its response arrives on. It
-	// fails with ErrQueueFull, ErrQueueTimeout, ErrClosed or ctx's error.
+	// fails with ErrQueueFull, ErrQueueTimeout, ErrClosed or ctx's error,
+	// and then returns a nil Exchange.
 	Start(ctx context.Context, req *Request) (Exchange, error)
 	// Shutdown stops taking requests, waits for in-flight exchanges to end
 	// (or ctx to be done) and stops the runtime.
 	Shutdown(ctx context.Context) error
+}
+
+// Reloader is implemented by transports that can replace the app's code
+// without failing a request; [Container.Reload] and Config.AutoReload use
+// it. Reload fails with a *LoadError if the new code does not load, and
+// with an error wrapping ErrClosed once the transport is shut down.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}
+
+// StatusReporter is implemented by transports that can describe their
+// workers; [Container.Status], Ready, the status page and the worker
+// metrics use it. Without it the Container reports only whether it is shut
+// down.
+type StatusReporter interface {
+	Status() Status
 }
 
 // Request is one WSGI request as a transport receives it.
@@ -70,12 +94,17 @@ type Part struct {
 	Header []string
 	// Data is the body (PartResponse) or a chunk (PartData).
 	Data []byte
+	// Length, on PartHead, is the length of the body to come when the
+	// transport knows it (the app returned a list of bytes), else 0. The
+	// Container then sends it as Content-Length, as for a PartResponse.
+	Length int64
 	// File, Offset and Count describe a PartFile; the receiver closes File.
 	File   *os.File
 	Offset int64
 	Count  int64
 	// Err, on PartEnd, is nil for a complete response; otherwise it wraps
-	// ErrAppError, ErrWorkerDied, ErrTimeout or ErrProtocol.
+	// ErrAppError, ErrWorkerDied (ErrNotStarted: the request may be sent
+	// again), ErrTimeout or ErrProtocol.
 	Err error
 	// Traceback is the Python traceback that goes with an ErrAppError.
 	Traceback string

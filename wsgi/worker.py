@@ -23,6 +23,7 @@ The worker exits when its socket reaches EOF, i.e. when Go goes away.
 """
 
 import array
+import atexit
 import collections
 import faulthandler
 import io
@@ -39,20 +40,40 @@ import sys
 import threading
 import traceback
 
-# Frame types; keep in sync with frame.go.
-REQ, CANCEL, FORK = 1, 2, 3
-READY, FAIL, RESP, HEAD, DATA, FILE, END, ERROR, LOG, FORKED, EXITED = range(16, 27)
-
-# Frame flags.
+# Protocol constants. wire.go has the same ones (frameReq is REQ, flagBodyFD
+# is F_BODY_FD, maxFrame is MAX_FRAME); TestProtocolConstants parses both
+# files and fails unless they agree, name for name and value for value.
+# Frame types, Go to worker:
+REQ = 1  # environ block + inline body (or a body fd)
+CANCEL = 2  # the client went away: stop iterating
+FORK = 3  # to the zygote: fork a worker on the attached fds
+# Frame types, worker to Go:
+READY = 16  # the app is imported: pid \0 version \0 executable
+FAIL = 17  # the app could not be imported: traceback
+RESP = 18  # u32 head length | head | whole body
+HEAD = 19  # head of a streamed response
+DATA = 20  # a body chunk of a streamed response
+FILE = 21  # u64 offset | i64 count, a file descriptor attached
+END = 22  # end of a streamed response (flags: abort, cancelled)
+ERROR = 23  # the app raised before sending headers: traceback
+LOG = 24  # a logging record: levelno \0 logger \0 message
+FORKED = 25  # from the zygote: u32 pid of the forked worker
+EXITED = 26  # from the zygote: pid \0 how a worker ended
+# Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
+F_SIZED = 1  # HEAD: the body's length (u64) precedes the head block
 F_ABORT = 1  # END: the response failed after headers were sent; abort it
 F_CANCELLED = 2  # END: the response was cut short after a CANCEL
 
+MAX_FRAME = 1073741824  # the largest payload of a frame
+HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
+
 HEADER = struct.Struct("<BBHI")
+assert HEADER.size == HEADER_SIZE
 U32 = struct.Struct("<I")
+U64 = struct.Struct("<Q")
 FILE_RANGE = struct.Struct("<Qq")
-MAX_FRAME = 1 << 30
 
 # Hop-by-hop headers an app must not set (PEP 3333, "Other HTTP Features").
 HOP_BY_HOP = frozenset(
@@ -128,19 +149,19 @@ class Conn:
 
         fd is the descriptor a REQ frame with F_BODY_FD carries, else -1.
         """
-        while self.end - self.start < 8:
+        while self.end - self.start < HEADER_SIZE:
             if not self._fill():
                 return None
         kind, flags, stream, length = HEADER.unpack_from(self.buf, self.start)
         if length > MAX_FRAME:
             raise ValueError("graft: frame too large: %d bytes" % length)
-        need = 8 + length
+        need = HEADER_SIZE + length
         if len(self.buf) < need:
             self.buf.extend(bytes(need - len(self.buf)))
         while self.end - self.start < need:
             if not self._fill():
                 return None
-        payload = bytes(self.buf[self.start + 8 : self.start + need])
+        payload = bytes(self.buf[self.start + HEADER_SIZE : self.start + need])
         self.start += need
         fd = -1
         if kind == REQ and flags & F_BODY_FD:
@@ -217,7 +238,11 @@ class FileWrapper:
 
 
 class ErrorStream:
-    """wsgi.errors: text written here reaches Go's logger, tagged with the worker."""
+    """wsgi.errors: text written here reaches Go's logger, tagged with the worker.
+
+    Each request gets its own stream, so that the partial lines of requests
+    running on other threads never mix with its own.
+    """
 
     def __init__(self, logger):
         self._log = logger
@@ -311,14 +336,16 @@ def check_headers(headers):
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
-    __slots__ = ("conn", "stream", "status", "headers", "length", "sent", "head_sent", "check")
+    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check")
 
-    def __init__(self, conn, stream):
+    def __init__(self, conn, stream, chunk):
         self.conn = conn
         self.stream = stream
+        self.chunk = chunk  # the largest body frame: Go's response window at most
         self.status = None
         self.headers = None
         self.length = -1  # the app's Content-Length, -1 when none
+        self.sized = -1  # the body's length when known before it is sent
         self.sent = 0  # body bytes sent
         self.head_sent = False
         self.check = None  # check(stream) raises Cancelled once Go cancelled it
@@ -343,7 +370,10 @@ class Request:
     def _send_head(self):
         if self.status is None:
             raise AssertionError("the WSGI app returned body data before calling start_response")
-        self.conn.send(HEAD, self.stream, self.head_block())
+        if self.sized >= 0:
+            self.conn.send(HEAD, self.stream, U64.pack(self.sized) + self.head_block(), F_SIZED)
+        else:
+            self.conn.send(HEAD, self.stream, self.head_block())
         self.head_sent = True
 
     def write(self, data):
@@ -354,28 +384,54 @@ class Request:
             data = bytes(data)
         if not self.head_sent:
             self._send_head()
+        n = len(data)
         if self.length >= 0:
-            room = self.length - self.sent
-            if len(data) > room:
-                data = data[:room]  # never more than the app's Content-Length
-        if data:
-            self.sent += len(data)
-            self.conn.send(DATA, self.stream, data)
-        self.check(self.stream)
+            n = min(n, self.length - self.sent)  # never more than the app's Content-Length
+        chunk = self.chunk
+        if n <= chunk:
+            if n:
+                self.sent += n
+                self.conn.send(DATA, self.stream, data if n == len(data) else data[:n])
+            self.check(self.stream)
+            return
+        # A chunk larger than Go's window goes in window-sized frames, so
+        # that Go never holds more than the window, whatever the app yields;
+        # a cancelled request stops between frames.
+        view = memoryview(data)
+        for pos in range(0, n, chunk):
+            part = view[pos : min(pos + chunk, n)]
+            self.sent += len(part)
+            self.conn.send(DATA, self.stream, part)
+            self.check(self.stream)
 
     def finish(self, result):
         """Send the response for the iterable the app returned."""
         if type(result) in (list, tuple) and not self.head_sent:
-            # Fast path: the whole response in one frame.
-            body = b"".join(result)
             if self.status is None:
                 raise AssertionError("the WSGI app returned without calling start_response")
-            if 0 <= self.length < len(body):
-                body = body[: self.length]
-            self.sent = len(body)
-            head = self.head_block()
-            self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
-            return
+            size = 0
+            for item in result:
+                if type(item) is not bytes:
+                    size = -1  # bytes-likes (or mistakes): join() decides
+                    break
+                size += len(item)
+            if 0 <= self.length < size:
+                size = self.length
+            if size <= self.chunk:
+                # Fast path: the whole response in one frame.
+                body = b"".join(result)
+                if 0 <= self.length < len(body):
+                    body = body[: self.length]
+                if len(body) <= self.chunk:
+                    self.sent = len(body)
+                    head = self.head_block()
+                    self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
+                    return
+                result = [body]
+            else:
+                # Larger than Go's window: streamed in window-sized frames,
+                # with its length known up front as on the fast path.
+                self.sized = size
         if type(result) is FileWrapper and not self.head_sent and self.status is not None:
             real = result.real_file()
             if real is not None:
@@ -408,15 +464,15 @@ class Request:
 class Worker:
     """Runs the app for requests read from the socket to Go."""
 
-    def __init__(self, conn, app, threads, multiprocess, log):
+    def __init__(self, conn, app, threads, multiprocess, chunk, log):
         self.conn = conn
         self.app = app
         self.threads = threads
+        self.chunk = chunk
         self.log = log
-        self.errors = ErrorStream(logging.getLogger("wsgi.errors"))
+        self.errors_log = logging.getLogger("wsgi.errors")
         self.base = {
             "wsgi.version": (1, 0),
-            "wsgi.errors": self.errors,
             "wsgi.multithread": threads > 1,
             "wsgi.multiprocess": multiprocess,
             "wsgi.run_once": False,
@@ -463,7 +519,8 @@ class Worker:
         else:
             inp = io.BytesIO(body)
         env["wsgi.input"] = inp
-        req = Request(self.conn, stream)
+        errors = env["wsgi.errors"] = ErrorStream(self.errors_log)
+        req = Request(self.conn, stream, self.chunk)
         req.check = self.check_cancel
         result = None
         try:
@@ -488,7 +545,7 @@ class Worker:
                 self.log.exception("close() of the WSGI response iterable raised")
             finally:
                 inp.close()
-                self.errors.flush()
+                errors.flush()
 
     def check_cancel(self, stream):
         """Raise Cancelled if Go cancelled `stream` (called between chunks)."""
@@ -502,7 +559,7 @@ class Worker:
             while conn.pending():
                 frame = conn.read_frame()
                 if frame is None:
-                    os._exit(0)  # Go is gone
+                    leave(0)  # Go is gone
                 if frame[0] == REQ:
                     self.backlog.append(frame)
                 elif frame[0] == CANCEL:
@@ -548,7 +605,7 @@ class Worker:
                 try:
                     self.handle(stream, flags, payload, fd)
                 except BaseException:
-                    os._exit(1)  # SystemExit in a thread: the whole worker goes
+                    leave(1)  # SystemExit in a thread: the whole worker goes
                 with lock:
                     queued.discard(stream)
                     self.cancelled.discard(stream)  # stream ids are reused
@@ -592,16 +649,45 @@ def load_app(spec):
     return obj
 
 
-def serve_worker(conn, app, threads, multiprocess):
+def serve_worker(conn, app, threads, multiprocess, chunk):
     """Announce readiness on conn and serve requests until Go goes away."""
     version = "%d.%d.%d" % sys.version_info[:3]
     conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
+    Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
+    leave(0)
+
+
+def leave(code):
+    """Exit the process like Python would, minus the interpreter teardown.
+
+    atexit hooks run (the app's, and logging's, which flushes and closes
+    every handler), then stdout and stderr are flushed; what they log or
+    print still reaches Go, which reads the socket until the process exits.
+    Teardown is skipped: request threads may still be running, and Go has
+    moved on.
+    """
     try:
-        Worker(conn, app, threads, multiprocess, logging.getLogger("graft.worker")).serve()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(0)  # skip interpreter teardown: Go has already moved on
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass  # a failing hook has printed its traceback; exit anyway
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
+MIN_PYTHON = (3, 9)
+
+
+def python_problem():
+    """Why this interpreter cannot run the worker, or None."""
+    if tuple(sys.version_info[:2]) >= MIN_PYTHON:
+        return None
+    return "graft's worker needs Python %d.%d or later; %s is Python %d.%d.%d" % (
+        MIN_PYTHON + (sys.executable,) + tuple(sys.version_info[:3])
+    )
 
 
 def set_pdeathsig():
@@ -615,7 +701,7 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess):
+def zygote(conn, app, threads, multiprocess, chunk):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
@@ -638,18 +724,21 @@ def zygote(conn, app, threads, multiprocess):
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    poller = select.poll()  # poll, as everywhere in this program: any fd number works
+    poller.register(sock, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
     while True:
         reap(conn)
         if conn.end > conn.start:
-            r = [sock]
+            ready = {sock.fileno()}
         else:
-            r, _, _ = select.select([sock, wake_r], [], [], 1.0)
-        if wake_r in r:
+            ready = {fd for fd, _ in poller.poll(1000)}
+        if wake_r in ready:
             try:
                 os.read(wake_r, 512)
             except BlockingIOError:
                 pass
-        if sock not in r:
+        if sock.fileno() not in ready:
             continue
         frame = conn.read_frame()
         if frame is None:
@@ -683,7 +772,7 @@ def zygote(conn, app, threads, multiprocess):
                     if isinstance(h, GoLogHandler):
                         root.removeHandler(h)
                 root.addHandler(GoLogHandler(wconn))
-                serve_worker(wconn, app, threads, multiprocess)
+                serve_worker(wconn, app, threads, multiprocess, chunk)
             finally:
                 os._exit(1)
         for fd in fds:
@@ -697,7 +786,7 @@ def zygote(conn, app, threads, multiprocess):
         except ChildProcessError:
             break
         report_exit(conn, pid, status)
-    os._exit(0)
+    leave(0)
 
 
 def reap(conn):
@@ -726,9 +815,11 @@ def report_exit(conn, pid, status):
 
 def main():
     # argv: mode (worker|zygote), app spec, threads, multiprocess (0/1),
+    # the largest body frame in bytes,
     # then sys.path entries to put first.
     mode, spec, threads, multiprocess = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-    for p in reversed(sys.argv[5:]):
+    chunk = int(sys.argv[5])
+    for p in reversed(sys.argv[6:]):
         sys.path.insert(0, p)
     conn = Conn(socket.socket(fileno=3))
 
@@ -739,20 +830,23 @@ def main():
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Go decides when workers stop
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: leave(0))
     if mode == "zygote":
         set_pdeathsig()
 
+    problem = python_problem()
+    if problem:
+        conn.send(FAIL, 0, problem.encode("utf-8", "replace"))
+        leave(3)
     try:
         app = load_app(spec)
     except BaseException:
         conn.send(FAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
-        sys.stderr.flush()
-        os._exit(3)
+        leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess)
-    serve_worker(conn, app, threads, multiprocess)
+        zygote(conn, app, threads, multiprocess, chunk)
+    serve_worker(conn, app, threads, multiprocess, chunk)
 
 
 if __name__ == "__main__":

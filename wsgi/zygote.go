@@ -46,7 +46,7 @@ type forking struct {
 // startZygote starts the zygote of g and waits until it has imported the
 // app (or failed to).
 func (pl *pool) startZygote(g *gen) (*zygote, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("wsgi: socketpair: %w", err)
 	}
@@ -80,24 +80,29 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 		ready:    make(chan error, 1),
 		dead:     make(chan struct{}),
 	}
-	z.log = pl.log.With(slog.Int("zygote", z.pid))
+	z.log = pl.log.With(slog.Int("graft.zygote", z.pid))
 	out := newOutputLog()
 	go out.run(z.log, outR)
+	pl.mu.Lock()
+	pl.zygotes[z] = true // Shutdown waits for every zygote
+	pl.mu.Unlock()
 	go z.readLoop()
 
 	var werr error
+	t := time.NewTimer(pl.cfg.StartTimeout)
+	defer t.Stop()
 	select {
 	case werr = <-z.ready:
-	case <-time.After(pl.cfg.StartTimeout):
+	case <-t.C:
 		werr = fmt.Errorf("wsgi: the preload process %d did not load the app within %v", z.pid, pl.cfg.StartTimeout)
+	case <-pl.stopped:
+		werr = ErrClosed
 	}
 	if werr != nil {
 		z.stop()
-		select {
-		case <-z.dead:
-		case <-time.After(2 * time.Second):
-			syscall.Kill(z.pid, syscall.SIGKILL)
-			<-z.dead
+		waitOrKill(z.dead, exitGrace, z.kill)
+		if werr == ErrClosed {
+			return nil, werr
 		}
 		return nil, startFailure(pl.cfg.App, werr, out, z.exitDesc)
 	}
@@ -183,13 +188,16 @@ func (z *zygote) readLoop() {
 		syscall.Kill(pid, syscall.SIGKILL)
 		go func() {
 			for syscall.Kill(pid, 0) == nil {
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(orphanPoll)
 			}
 			p.exitDesc = "killed with its preload process"
 			close(p.exited)
 			p.conn.Close()
 		}()
 	}
+	z.pl.mu.Lock()
+	delete(z.pl.zygotes, z)
+	z.pl.mu.Unlock()
 	close(z.dead)
 }
 
@@ -244,6 +252,9 @@ func (z *zygote) alive() bool {
 		return true
 	}
 }
+
+// kill stops the zygote now.
+func (z *zygote) kill() { syscall.Kill(z.pid, syscall.SIGKILL) }
 
 // stop closes the zygote's control socket: it forks no more and exits once
 // its workers have exited.

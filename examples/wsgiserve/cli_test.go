@@ -145,7 +145,7 @@ func TestSeveralBinds(t *testing.T) {
 	if _, body := get(t, unixClient(sock), "http://wsgiserve/pid"); !strings.HasPrefix(body, "v1 ") {
 		t.Errorf("unix socket: %q", body)
 	}
-	if !strings.Contains(s.stderr.String(), "msg=listening url=unix:"+sock) {
+	if !strings.Contains(s.stderr.String(), "msg=listening url.full=unix:"+sock) {
 		t.Errorf("no listening line for the socket:\n%s", s.stderr)
 	}
 	fi, err := os.Stat(sock)

@@ -180,6 +180,18 @@ def logs(environ, start_response):
 
 
 @app
+def errors_lines(environ, start_response):
+    """Writes one line to wsgi.errors in two parts, ?s= seconds apart:
+    "<tok> begins ... <tok> ends"."""
+    q = _q(environ)
+    tok, err = q.get("tok", "t"), environ["wsgi.errors"]
+    err.write("%s begins ... " % tok)
+    time.sleep(float(q.get("s", "0.2")))
+    err.write("%s ends\n" % tok)
+    return _text(start_response, tok)
+
+
+@app
 def bad_start(environ, start_response):
     """Misuses start_response the way ?case= says."""
     case = _q(environ).get("case", "")
@@ -381,10 +393,12 @@ class ClosingIter:
         self.tok, self.mode = tok, mode
 
     def __iter__(self):
+        if self.mode == "late":
+            time.sleep(0.5)  # past the test's deadline, before any byte is out
         yield b"first;"
         if self.mode == "error":
             raise RuntimeError("closing-iter-error")
-        if self.mode == "forever":
+        if self.mode in ("forever", "late"):
             while True:
                 time.sleep(0.02)
                 yield b"tick;" * 100
@@ -396,7 +410,7 @@ class ClosingIter:
 
 @app
 def closing(environ, start_response):
-    """?mode=ok|error|forever|before, ?tok= names the file close() writes."""
+    """?mode=ok|error|forever|late|before, ?tok= names the file close() writes."""
     q = _q(environ)
     mode = q.get("mode", "ok")
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -518,6 +532,22 @@ def download(environ, start_response):
             yield _MIB
 
     return gen()
+
+
+@app
+def onechunk(environ, start_response):
+    """?mib= MiB in a single chunk: returned in a list (?how=list), yielded
+    by a generator (?how=gen) or passed to write() (?how=write)."""
+    q = _q(environ)
+    body = b"z" * (int(q.get("mib", "1")) << 20)
+    how = q.get("how", "list")
+    write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    if how == "write":
+        write(body)
+        return []
+    if how == "gen":
+        return iter([body])
+    return [body]
 
 
 @app

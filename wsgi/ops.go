@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Status is a snapshot of the worker pool, for status pages and tools.
@@ -45,16 +49,16 @@ type RequestStatus struct {
 	Running float64 `json:"running_seconds"`
 }
 
-// statusReporter is implemented by transports that can describe
-// themselves; the worker pool does.
-type statusReporter interface{ status() Status }
-
-// Status returns a snapshot of the workers and the queue.
+// Status returns a snapshot of the workers and the queue, as the
+// transport reports them ([StatusReporter]); for a transport that cannot,
+// only App, Ready and Time are set.
 func (c *Container) Status() Status {
-	if sr, ok := c.tr.(statusReporter); ok {
-		return sr.status()
+	if sr, ok := c.tr.(StatusReporter); ok {
+		st := sr.Status()
+		st.Ready = st.Ready && !c.closed.Load()
+		return st
 	}
-	return Status{App: c.cfg.App, Ready: true, Time: time.Now()}
+	return Status{App: c.cfg.App, Ready: !c.closed.Load(), Time: time.Now()}
 }
 
 // Ready reports whether the container can serve requests now: it is not
@@ -105,56 +109,6 @@ func (c *Container) StatusHandler() http.Handler {
 	})
 }
 
-// status implements statusReporter.
-func (pl *pool) status() Status {
-	pl.mu.Lock()
-	st := Status{
-		App: pl.cfg.App, Python: pl.cfg.Python, Queued: len(pl.waiters), MaxQueue: pl.cfg.MaxQueue,
-		Reloading: pl.reloading, Restarts: make(map[string]int64, len(pl.restarts)),
-		Threads: pl.cfg.Threads, Preload: !pl.cfg.NoPreload, Time: time.Now(),
-	}
-	if pl.cur != nil {
-		st.Generation = pl.cur.id
-	}
-	for k, v := range pl.restarts {
-		st.Restarts[k] = v
-	}
-	procs := append([]*proc(nil), pl.list...)
-	inflight := make([]int, len(procs))
-	for i, p := range procs {
-		inflight[i] = p.inflight
-	}
-	st.Ready = !pl.closed
-	pl.mu.Unlock()
-
-	anyServing := false
-	now := time.Now()
-	for i, p := range procs {
-		ws := WorkerStatus{PID: p.pid, Generation: p.gen.id, Served: p.served.Load(),
-			Started: p.started, Age: now.Sub(p.started).Seconds(), State: "idle"}
-		switch {
-		case p.retired.Load():
-			ws.State = "draining"
-		case inflight[i] > 0:
-			ws.State = "busy"
-		}
-		if ws.State != "draining" {
-			anyServing = true
-		}
-		ws.RSS, _ = procRSS(p.pid)
-		p.mu.Lock()
-		for _, s := range p.streams {
-			ws.Requests = append(ws.Requests, RequestStatus{Method: s.method, Path: s.path, ID: s.reqID,
-				Running: now.Sub(s.start).Seconds()})
-		}
-		p.mu.Unlock()
-		sort.Slice(ws.Requests, func(a, b int) bool { return ws.Requests[a].Running > ws.Requests[b].Running })
-		st.Workers = append(st.Workers, ws)
-	}
-	st.Ready = st.Ready && anyServing
-	return st
-}
-
 var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	"mib": func(b int64) string {
 		return strings.TrimRight(strings.TrimRight(fmtFloat(float64(b)/(1<<20)), "0"), ".")
@@ -186,4 +140,95 @@ queue {{.Queued}}/{{.MaxQueue}} · {{.Python}}</p>
 func fmtFloat(f float64) string {
 	b, _ := json.Marshal(float64(int64(f*10)) / 10)
 	return string(b)
+}
+
+// Metrics of the worker pool, in Prometheus form.
+var (
+	descWorkers = prometheus.NewDesc("graft_wsgi_workers",
+		"Python worker processes by state (idle, busy, draining).", []string{"state"}, nil)
+	descBusyThreads = prometheus.NewDesc("graft_wsgi_requests_in_flight",
+		"Requests being run by Python workers.", nil, nil)
+	descQueue = prometheus.NewDesc("graft_wsgi_queue_depth",
+		"Requests waiting for a free worker.", nil, nil)
+	descRestarts = prometheus.NewDesc("graft_wsgi_worker_restarts_total",
+		"Workers replaced, by reason: crash, timeout, max-requests, max-rss, lifetime, reload.", []string{"reason"}, nil)
+	descRSS = prometheus.NewDesc("graft_wsgi_worker_rss_bytes",
+		"Resident memory of each worker process.", []string{"pid"}, nil)
+	descServed = prometheus.NewDesc("graft_wsgi_worker_requests_total",
+		"Requests finished by each live worker process.", []string{"pid"}, nil)
+	descReady = prometheus.NewDesc("graft_wsgi_ready",
+		"1 when the container takes requests, else 0.", nil, nil)
+)
+
+// restartReasons are reported even before they happen, so that rates work.
+var restartReasons = []string{"crash", "timeout", "max-requests", "max-rss", "lifetime", "reload"}
+
+// Describe implements prometheus.Collector: register the container with
+// prometheus.MustRegister(container) to export its metrics.
+func (c *Container) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descWorkers, descBusyThreads, descQueue, descRestarts, descRSS, descServed, descReady} {
+		ch <- d
+	}
+	c.queueWait.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (c *Container) Collect(ch chan<- prometheus.Metric) {
+	st := c.Status()
+	states := map[string]int{"idle": 0, "busy": 0, "draining": 0}
+	inflight := 0
+	for _, w := range st.Workers {
+		states[w.State]++
+		inflight += len(w.Requests)
+		pid := strconv.Itoa(w.PID)
+		ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(w.RSS), pid)
+		ch <- prometheus.MustNewConstMetric(descServed, prometheus.CounterValue, float64(w.Served), pid)
+	}
+	for state, n := range states {
+		ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(descBusyThreads, prometheus.GaugeValue, float64(inflight))
+	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(st.Queued))
+	for _, reason := range restartReasons {
+		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(st.Restarts[reason]), reason)
+	}
+	ready := 0.0
+	if st.Ready {
+		ready = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
+	c.queueWait.Collect(ch)
+}
+
+// newQueueWait is the histogram of the time requests wait for a worker.
+func newQueueWait() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "graft_wsgi_queue_wait_seconds",
+		Help:    "Time requests waited for a free worker (0 when one was free).",
+		Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 30},
+	})
+}
+
+// OpsHandler returns a handler for the operations endpoints, to mount on a
+// listener only operators reach:
+//
+//	/metrics  Prometheus: the container's metrics, Go and process metrics,
+//	          and whatever else reg holds (middleware.Metrics, your own)
+//	/status   the status page (HTML; JSON with ?format=json)
+//	/healthz  liveness (LiveHandler)
+//	/readyz   readiness (ReadyHandler)
+//
+// It registers the container and the Go and process collectors with reg
+// (a new registry when nil), and panics if they are already registered.
+func (c *Container) OpsHandler(reg *prometheus.Registry) http.Handler {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /status", c.StatusHandler())
+	mux.Handle("GET /healthz", c.LiveHandler())
+	mux.Handle("GET /readyz", c.ReadyHandler())
+	return mux
 }

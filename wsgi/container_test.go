@@ -1,0 +1,364 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The tests in this file drive the Container through a scripted Transport:
+// the HTTP side (respond, retries, HEAD, Content-Length, deadlines, error
+// mapping) in milliseconds and without Python. The real-Python tests are in
+// the other files.
+
+// fakeTransport answers each Start with the next step of its script; once
+// the script is used up it repeats the last step.
+type fakeTransport struct {
+	mu     sync.Mutex
+	script []fakeStep
+	starts int
+	bodies []string // the request body each Start saw
+	closed bool
+}
+
+// fakeStep is one Start: an error, a Start that waits for ctx (queued
+// forever), or an exchange.
+type fakeStep struct {
+	err   error
+	block bool
+	ex    *fakeExchange
+}
+
+func (ft *fakeTransport) Start(ctx context.Context, req *Request) (Exchange, error) {
+	ft.mu.Lock()
+	if ft.closed {
+		ft.mu.Unlock()
+		return nil, ErrClosed
+	}
+	step := ft.script[min(ft.starts, len(ft.script)-1)]
+	ft.starts++
+	body := string(req.Body)
+	if req.BodyFile != nil {
+		b, _ := io.ReadAll(req.BodyFile)
+		body = string(b)
+	}
+	ft.bodies = append(ft.bodies, body)
+	ft.mu.Unlock()
+	switch {
+	case step.block:
+		<-ctx.Done()
+		return nil, ctx.Err()
+	case step.err != nil:
+		return nil, step.err
+	}
+	return step.ex.clone(), nil
+}
+
+func (ft *fakeTransport) Shutdown(ctx context.Context) error {
+	ft.mu.Lock()
+	ft.closed = true
+	ft.mu.Unlock()
+	return nil
+}
+
+func (ft *fakeTransport) startCount() int {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	return ft.starts
+}
+
+// fakeExchange returns its parts in order, then waits for ctx (an app
+// that never finishes) unless the last part was a PartResponse or PartEnd.
+type fakeExchange struct {
+	parts     []Part
+	cancelled *atomic.Bool
+}
+
+func (x *fakeExchange) clone() *fakeExchange {
+	return &fakeExchange{parts: append([]Part(nil), x.parts...), cancelled: x.cancelled}
+}
+
+func (x *fakeExchange) Next(ctx context.Context) (Part, error) {
+	if len(x.parts) > 0 {
+		p := x.parts[0]
+		x.parts = x.parts[1:]
+		return p, nil
+	}
+	<-ctx.Done()
+	return Part{}, ctx.Err()
+}
+
+func (x *fakeExchange) Cancel()     { x.cancelled.Store(true) }
+func (x *fakeExchange) Worker() int { return 4242 }
+
+// exchange scripts one exchange.
+func exchange(parts ...Part) fakeStep {
+	return fakeStep{ex: &fakeExchange{parts: parts, cancelled: new(atomic.Bool)}}
+}
+
+func response(status string, body string, header ...string) Part {
+	return Part{Kind: PartResponse, Status: status, Header: header, Data: []byte(body)}
+}
+
+func head(status string, header ...string) Part {
+	return Part{Kind: PartHead, Status: status, Header: header}
+}
+
+func data(s string) Part              { return Part{Kind: PartData, Data: []byte(s)} }
+func end(err error) Part              { return Part{Kind: PartEnd, Err: err} }
+func endTB(err error, tb string) Part { return Part{Kind: PartEnd, Err: err, Traceback: tb} }
+
+// fakeContainer serves a Container over ft on a loopback server.
+func fakeContainer(t *testing.T, ft *fakeTransport, cfg Config, wrap func(http.Handler) http.Handler) (*Container, *httptest.Server, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	cfg.App = "fake:app"
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	c, err := NewWithTransport(cfg, ft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h http.Handler = c
+	if wrap != nil {
+		h = wrap(c)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return c, srv, logs
+}
+
+// TestRespond: how parts become HTTP responses.
+func TestRespond(t *testing.T) {
+	cases := []struct {
+		name   string
+		method string
+		step   fakeStep
+		status int
+		body   string
+		header map[string]string // "" means absent
+		abort  bool              // the client sees a cut response
+		log    string
+	}{
+		{name: "whole response gets Content-Length", step: exchange(response("200 OK", "hello", "Content-Type", "text/plain")),
+			status: 200, body: "hello", header: map[string]string{"Content-Length": "5", "Content-Type": "text/plain"}},
+		{name: "app's Content-Length kept", step: exchange(response("201 Created", "hi", "Content-Length", "2")),
+			status: 201, body: "hi", header: map[string]string{"Content-Length": "2"}},
+		{name: "HEAD with the body the app made", method: "HEAD", step: exchange(response("200 OK", "hello")),
+			status: 200, header: map[string]string{"Content-Length": "5"}},
+		{name: "HEAD with no body invents no length", method: "HEAD", step: exchange(response("200 OK", "")),
+			status: 200, header: map[string]string{"Content-Length": ""}},
+		{name: "204 drops Content-Length", step: exchange(response("204 No Content", "", "Content-Length", "0")),
+			status: 204, header: map[string]string{"Content-Length": ""}},
+		{name: "repeated headers", step: exchange(response("200 OK", "", "Set-Cookie", "a=1", "Set-Cookie", "b=2")),
+			status: 200, header: map[string]string{"Set-Cookie": "a=1"}},
+		{name: "streamed", step: exchange(head("200 OK"), data("ab"), data("cd"), end(nil)),
+			status: 200, body: "abcd", header: map[string]string{"Content-Length": ""}},
+		{name: "streamed with a known length", step: exchange(Part{Kind: PartHead, Status: "200 OK", Length: 4}, data("ab"), data("cd"), end(nil)),
+			status: 200, body: "abcd", header: map[string]string{"Content-Length": "4"}},
+		{name: "streamed short of its Content-Length", step: exchange(head("200 OK", "Content-Length", "10"), data("abc"), end(nil)),
+			status: 200, abort: true, log: "fewer bytes than its Content-Length"},
+		{name: "app error before headers", step: exchange(endTB(ErrAppError, "Traceback: boom")),
+			status: 500, body: "Internal Server Error\n", log: "Traceback: boom"},
+		{name: "app error after headers", step: exchange(head("200 OK"), data("part"), endTB(ErrAppError, "Traceback: late")),
+			status: 200, abort: true, log: "Traceback: late"},
+		{name: "worker died", step: exchange(end(ErrWorkerDied)), status: 502},
+		{name: "timeout", step: exchange(end(ErrTimeout)), status: 504},
+		{name: "protocol error", step: exchange(end(fmt.Errorf("%w: junk", ErrProtocol))), status: 502},
+		{name: "bad status line", step: exchange(response("OK", "x")), status: 502, log: "bad status"},
+		{name: "bad Content-Length", step: exchange(response("200 OK", "x", "Content-Length", "x1")), status: 502, log: "bad Content-Length"},
+		{name: "queue full", step: fakeStep{err: ErrQueueFull}, status: 503, header: map[string]string{"Retry-After": "1"}},
+		{name: "queue timeout", step: fakeStep{err: ErrQueueTimeout}, status: 503},
+		{name: "shut down", step: fakeStep{err: ErrClosed}, status: 503},
+		{name: "other transport error", step: fakeStep{err: errors.New("no luck")}, status: 502, log: "no luck"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, srv, logs := fakeContainer(t, &fakeTransport{script: []fakeStep{tc.step}}, Config{}, nil)
+			method := tc.method
+			if method == "" {
+				method = "GET"
+			}
+			req, _ := http.NewRequest(method, srv.URL+"/x", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.abort != (err != nil) {
+				t.Errorf("body read error %v, want an abort: %v", err, tc.abort)
+			}
+			if !tc.abort && tc.status < 300 && string(b) != tc.body {
+				t.Errorf("body %q, want %q", b, tc.body)
+			}
+			for k, v := range tc.header {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s: %q, want %q", k, got, v)
+				}
+			}
+			if strings.Contains(string(b), "Traceback") {
+				t.Errorf("the traceback reached the client: %q", b)
+			}
+			if tc.log != "" {
+				logHas(t, logs, time.Second, tc.log)
+			}
+		})
+	}
+}
+
+// TestRetryNotStarted: a request the app never started (ErrNotStarted) is
+// sent again, up to three attempts, with its spooled body rewound.
+func TestRetryNotStarted(t *testing.T) {
+	notStarted := exchange(end(ErrNotStarted))
+	ok := exchange(response("200 OK", "done"))
+	body := strings.Repeat("b", 100<<10) // over BodyBuffer: spooled to a file
+	cases := []struct {
+		name   string
+		script []fakeStep
+		status int
+		starts int
+	}{
+		{"second attempt", []fakeStep{notStarted, ok}, 200, 2},
+		{"third attempt", []fakeStep{notStarted, notStarted, ok}, 200, 3},
+		{"attempts used up", []fakeStep{notStarted, notStarted, notStarted, ok}, 502, 3},
+		{"a started request is not retried", []fakeStep{exchange(end(ErrWorkerDied)), ok}, 502, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeTransport{script: tc.script}
+			_, srv, _ := fakeContainer(t, ft, Config{BodyBuffer: 1024}, nil)
+			resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if n := ft.startCount(); n != tc.starts {
+				t.Errorf("%d attempts, want %d", n, tc.starts)
+			}
+			for i, b := range ft.bodies {
+				if b != body {
+					t.Errorf("attempt %d saw a body of %d bytes, want %d", i+1, len(b), len(body))
+				}
+			}
+		})
+	}
+}
+
+// TestDeadlineFake: a middleware's deadline gives 504 and cancels the
+// exchange; a client that goes away gets nothing written and cancels it too.
+func TestDeadlineFake(t *testing.T) {
+	cases := []struct {
+		name   string
+		step   fakeStep
+		status int  // 0: the request is expected to fail client-side
+		abort  bool // headers out, then cut
+	}{
+		{"waiting for the app", exchange(), 504, false},
+		{"queued", fakeStep{block: true}, 504, false},
+		{"streaming", exchange(head("200 OK"), data("part")), 200, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeTransport{script: []fakeStep{tc.step}}
+			_, srv, logs := fakeContainer(t, ft, Config{}, withDeadline(50*time.Millisecond))
+			resp, err := http.Get(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.abort != (err != nil) {
+				t.Errorf("body read error %v, want an abort: %v", err, tc.abort)
+			}
+			if tc.step.ex != nil {
+				waitFor(t, time.Second, "Cancel", tc.step.ex.cancelled.Load)
+			}
+			logHas(t, logs, time.Second, "request timed out")
+		})
+	}
+	t.Run("client gone", func(t *testing.T) {
+		step := exchange()
+		var wrote atomic.Int32
+		spy := func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.ServeHTTP(&statusSpy{ResponseWriter: w, wrote: &wrote}, r)
+			})
+		}
+		_, srv, logs := fakeContainer(t, &fakeTransport{script: []fakeStep{step}}, Config{}, spy)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/", nil)
+		if _, err := http.DefaultClient.Do(req); err == nil {
+			t.Fatal("request succeeded")
+		}
+		waitFor(t, time.Second, "Cancel", step.ex.cancelled.Load)
+		if n := wrote.Load(); n != 0 {
+			t.Errorf("%d responses written to a client that went away", n)
+		}
+		if strings.Contains(logs.String(), "request failed") {
+			t.Errorf("logged as a failure:\n%s", logs)
+		}
+	})
+}
+
+// TestContainerOwnsQueueWait: the Container measures the wait in Start
+// (Trace.Queued) and says which worker served (Trace.Worker).
+func TestContainerOwnsQueueWait(t *testing.T) {
+	ft := &fakeTransport{script: []fakeStep{exchange(response("200 OK", "x"))}}
+	slow := &slowStart{Transport: ft, wait: 20 * time.Millisecond}
+	c, err := NewWithTransport(Config{App: "fake:app", Logger: slog.New(slog.DiscardHandler)}, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr Trace
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(WithTrace(r.Context(), &tr))
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	if w.Code != 200 || !tr.Served || tr.Worker != 4242 || tr.Queued < slow.wait {
+		t.Errorf("code %d, trace %+v; want 200, served by 4242 after >= %v", w.Code, tr, slow.wait)
+	}
+	st := c.Status()
+	if !st.Ready || st.App != "fake:app" {
+		t.Errorf("status %+v of a transport without StatusReporter", st)
+	}
+	if err := c.Reload(context.Background()); !errors.Is(err, ErrNoReload) {
+		t.Errorf("Reload: %v, want ErrNoReload", err)
+	}
+	c.Shutdown(context.Background())
+	if c.Ready() {
+		t.Error("ready after Shutdown")
+	}
+	if _, err := NewWithTransport(Config{App: "fake:app", AutoReload: true}, ft); err == nil {
+		t.Error("AutoReload accepted with a transport that cannot reload")
+	}
+}
+
+// slowStart delays Start, like a queue.
+type slowStart struct {
+	Transport
+	wait time.Duration
+}
+
+func (s *slowStart) Start(ctx context.Context, req *Request) (Exchange, error) {
+	time.Sleep(s.wait)
+	return s.Transport.Start(ctx, req)
+}

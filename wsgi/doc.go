@@ -1,0 +1,85 @@
+/*
+Package wsgi runs a Python WSGI application (PEP 3333) behind a Go
+net/http server: [Container] is an [http.Handler] whose requests are
+answered by Python worker processes that Go starts, supervises, recycles
+and reloads. Go owns HTTP; Python only ever sees WSGI environs.
+
+	c, err := wsgi.New(wsgi.Config{App: "myproject.wsgi:application", Dir: "/srv/app"})
+	if err != nil {
+		log.Fatal(err) // a *LoadError carries the Python traceback
+	}
+	defer c.Shutdown(context.Background())
+	http.ListenAndServe(":8080", c)
+
+# The request path
+
+A request crosses these files, in this order:
+
+  - container.go: [Container.ServeHTTP] reads the body (body.go: small
+    bodies in memory, larger ones spooled to an unlinked file), builds the
+    environ (environ.go, plus what Go code put in the context, see below),
+    hands a [Request] to the [Transport], retries it if the app never
+    started it, and copies the response to the client (respond). What goes
+    wrong before the headers are out is answered by [Config.ErrorHandler]
+    (fail); after that, the response is aborted.
+  - pool.go: graft's transport takes a request slot on the least busy
+    worker, or queues the request (acquire, pick, release).
+  - exchange.go: one request's life on a worker: it is framed and written
+    to the worker's socket (send), the parts of its response are pushed by
+    the worker's reader and taken by the request's goroutine
+    ([Exchange.Next]), with at most [Config.ResponseBuffer] bytes held
+    ahead of the client; timeouts, slow-request dumps and cancellation live
+    here too.
+  - wire.go: the framing, mirrored by worker.py, the Python program every
+    worker runs (TestProtocolConstants keeps their constants equal).
+  - proc.go: one worker process: how it starts, its read loop, its death.
+    spawn.go: the interpreter's command line. zygote.go: the preload
+    process that forks workers. output.go: what workers print and log.
+  - supervise.go and recycle.go: generations of workers, replacement of
+    dead ones, reload, drain; recycling by request count, memory and age.
+  - ops.go: status, readiness, Prometheus metrics and the ops handler.
+  - platform_linux.go, platform_other.go: what differs by OS (Pdeathsig,
+    SOCK_CLOEXEC, /proc).
+
+# The transport
+
+[Transport] is the seam between the HTTP side and wherever Python runs.
+[New] uses graft's own transport, the pool of supervised processes;
+[NewWithTransport] plugs in another one. A transport turns a [Request] into
+an [Exchange], a stream of [Part] values: either one PartResponse, or a
+PartHead, PartData and PartFile parts, and a final PartEnd. Optional
+capabilities are separate interfaces, as net/http does with [http.Flusher]:
+[Reloader] for [Container.Reload] and Config.AutoReload, [StatusReporter]
+for [Container.Status] and the worker metrics. The Container owns what it
+can do or measure itself: the HTTP response, error statuses, deadlines,
+retries and the time requests wait for a worker.
+
+# Errors
+
+Errors handed to [Config.ErrorHandler] wrap one of the Err* values
+([ErrAppError], [ErrWorkerDied], [ErrTimeout], [ErrQueueFull],
+[ErrQueueTimeout], [ErrClosed], [ErrBodyTooLarge], [ErrBadBody],
+[ErrProtocol]); [StatusOf] maps them to HTTP statuses and
+[DefaultErrorHandler] answers with that status, never with the traceback,
+which is logged. [ErrNotStarted] is the transport's retry signal: the app
+never saw the request, which is sent again. An app that cannot be imported
+makes [New] and [Container.Reload] fail with a [*LoadError]. A failure
+after the headers were sent aborts the response ([http.ErrAbortHandler]),
+so that the client never mistakes a cut response for a complete one.
+
+A request whose context ends early is cancelled in the app (its
+iterable's close() is called). If the context's deadline passed (a
+middleware's context.WithTimeout), the client gets 504, like for
+[Config.Timeout]; if the client went away, nothing is written.
+
+# Context handoff
+
+Go code hands information to the Python app through the request context:
+[WithEnviron] adds REMOTE_USER, AUTH_TYPE or graft.* keys to the environ
+(it is the only way to set them, so clients can never forge them),
+[WithMount] sets the SCRIPT_NAME prefix an app is mounted at (read back
+with [MountPrefix]), [WithURLScheme] sets wsgi.url_scheme, and [WithTrace]
+lets an access log learn which worker served a request and how long it
+waited for one.
+*/
+package wsgi

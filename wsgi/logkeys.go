@@ -1,0 +1,16 @@
+package wsgi
+
+// Keys of the attributes the container's log lines carry. Where httplog
+// has a name for the thing (in its ECS schema, the default), the key is
+// that name, so that the container's lines and the access log's line for a
+// request are filtered and joined alike; the other keys are graft's own.
+const (
+	logMethod    = "http.request.method"
+	logPath      = "url.path"
+	logRequestID = "request.id"
+	logError     = "error"             // httplog.ErrorKey; its schemas rename it (error.message in ECS)
+	logTraceback = "error.stack_trace" // a Python traceback
+	logBytesSent = "http.response.body.bytes"
+	logLogger    = "log.logger"   // the name of a Python logger
+	logWorker    = "graft.worker" // the pid of a worker process (as in the access log)
+)

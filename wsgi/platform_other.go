@@ -1,0 +1,42 @@
+//go:build !linux
+
+package wsgi
+
+import (
+	"errors"
+	"syscall"
+)
+
+// socketpair returns a connected pair of Unix stream sockets, both
+// close-on-exec. Without SOCK_CLOEXEC the flag is set under
+// syscall.ForkLock, so that no process started meanwhile inherits them.
+func socketpair() ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return fds, err
+	}
+	syscall.CloseOnExec(fds[0])
+	syscall.CloseOnExec(fds[1])
+	return fds, nil
+}
+
+// sysProcAttr is how Python processes are started: in their own process
+// group (terminal signals go to Go, which decides). There is no Pdeathsig
+// outside Linux: a worker (and a zygote) exits when its socket to Go
+// reaches EOF, which the kernel delivers when the Go process dies, however
+// it dies; only a worker stuck in a request outlives Go until that request
+// ends.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// procRSS is not available: resident memory is read from /proc on Linux
+// only. Status reports 0 and Config.MaxRSS is rejected.
+func procRSS(pid int) (int64, error) {
+	return 0, errors.New("wsgi: the resident memory of a process is only read on Linux")
+}
+
+// rssSupported: MaxRSS and the RSS of workers work here.
+const rssSupported = false

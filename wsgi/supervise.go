@@ -1,0 +1,405 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// The supervisor's timings. They bound how long Go waits for a process
+// that should already be going, or paces restarts; none is configurable.
+const (
+	// exitGrace is how long a process told to stop (its socket closed)
+	// gets to exit before it is killed.
+	exitGrace = 2 * time.Second
+	// stackDumpGrace is how long a timed-out worker gets to dump its Python
+	// stacks (SIGUSR1) before it is killed.
+	stackDumpGrace = 500 * time.Millisecond
+	// lastWordsGrace is how long the reader of an exited worker may go on
+	// reading what it sent before exiting, before its socket is closed.
+	lastWordsGrace = time.Second
+	// outputTailWait is how long a start failure waits for the last
+	// output of the dead process.
+	outputTailWait = time.Second
+	// cancelWriteTimeout bounds writing a CANCEL frame to a worker that
+	// does not read its socket.
+	cancelWriteTimeout = time.Second
+	// youngDeath: a worker that dies younger than this is replaced with
+	// exponential backoff, from minBackoff up to maxBackoff, so that a
+	// broken app never becomes a fork loop.
+	youngDeath = 2 * time.Second
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
+	// recycleRetry is how long a worker whose replacement failed to start
+	// keeps serving before recycling is tried again.
+	recycleRetry = 5 * time.Second
+	// watchInterval is how often worker lifetimes are checked.
+	watchInterval = time.Second
+	// orphanPoll is how often the workers of a dead zygote are checked for
+	// exit.
+	orphanPoll = 10 * time.Millisecond
+)
+
+// gen is a generation of workers: the ones running the same code. A
+// reload starts a new generation and retires the old one.
+type gen struct {
+	id int
+
+	mu  sync.Mutex // guards zyg, and serialises restarting it
+	zyg *zygote    // nil with Config.NoPreload
+}
+
+// zygote returns g's preload process, or nil.
+func (g *gen) zygote() *zygote {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.zyg
+}
+
+// goBackground runs fn in a supervisor goroutine that Shutdown waits for,
+// unless the pool is shut down; it reports whether fn was started. The
+// caller holds pl.mu.
+func (pl *pool) goBackgroundLocked(fn func()) bool {
+	if pl.closed {
+		return false
+	}
+	pl.bg.Add(1)
+	go func() {
+		defer pl.bg.Done()
+		fn()
+	}()
+	return true
+}
+
+// goBackground is goBackgroundLocked for a caller not holding pl.mu.
+func (pl *pool) goBackground(fn func()) bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.goBackgroundLocked(fn)
+}
+
+// current returns the generation new workers come from.
+func (pl *pool) current() *gen {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.cur
+}
+
+// startGeneration starts a generation: its zygote (unless NoPreload) and
+// cfg.Workers workers, all ready. On failure nothing of it is left running.
+func (pl *pool) startGeneration() (*gen, []*proc, error) {
+	pl.mu.Lock()
+	pl.genSeq++
+	g := &gen{id: pl.genSeq}
+	pl.mu.Unlock()
+	if !pl.cfg.NoPreload {
+		z, err := pl.startZygote(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.zyg = z // g is not shared yet
+	}
+	type result struct {
+		p   *proc
+		err error
+	}
+	results := make(chan result, pl.cfg.Workers)
+	for i := 0; i < pl.cfg.Workers; i++ {
+		go func() {
+			p, err := pl.startAndWait(g)
+			results <- result{p, err}
+		}()
+	}
+	var errs []error
+	var started []*proc
+	for i := 0; i < pl.cfg.Workers; i++ {
+		r := <-results
+		if r.err != nil {
+			errs = append(errs, r.err)
+		} else {
+			started = append(started, r.p)
+		}
+	}
+	if len(errs) > 0 {
+		pl.discard(g, started)
+		for _, err := range errs {
+			if errors.Is(err, ErrClosed) {
+				return nil, nil, ErrClosed
+			}
+		}
+		return nil, nil, errs[0]
+	}
+	return g, started, nil
+}
+
+// startAndWait starts a worker of generation g and waits for its app to
+// load. A dead zygote is restarted first. It fails with ErrClosed once
+// Shutdown has begun.
+func (pl *pool) startAndWait(g *gen) (*proc, error) {
+	z, err := pl.liveZygote(g)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pl.startProc(g, z)
+	if err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(pl.cfg.StartTimeout)
+	defer t.Stop()
+	select {
+	case err = <-p.ready:
+	case <-t.C:
+		err = fmt.Errorf("wsgi: worker %d did not load the app within %v", p.pid, pl.cfg.StartTimeout)
+	case <-pl.stopped:
+		pl.dismiss(p)
+		return nil, ErrClosed
+	}
+	if err != nil {
+		pl.dismiss(p)
+		return nil, startFailure(pl.cfg.App, err, p.output, p.exitStatus())
+	}
+	return p, nil
+}
+
+// liveZygote returns g's preload process (nil without preload), starting a
+// new one if it died.
+func (pl *pool) liveZygote(g *gen) (*zygote, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.zyg == nil || g.zyg.alive() {
+		return g.zyg, nil
+	}
+	z, err := pl.startZygote(g)
+	if err != nil {
+		return nil, err
+	}
+	g.zyg = z
+	return z, nil
+}
+
+// dismiss stops a worker that is not (or no longer) in service and waits
+// until it has exited.
+func (pl *pool) dismiss(p *proc) {
+	p.leaving.Store(true)
+	p.kill()
+	<-p.exited
+}
+
+// gone removes a dead worker and, unless it left on purpose, starts its
+// replacement.
+func (pl *pool) gone(p *proc, err error) {
+	pl.mu.Lock()
+	if !pl.procs[p] {
+		// Never put into service (it failed to start, or its generation
+		// was discarded): whoever started it handles that.
+		pl.mu.Unlock()
+		return
+	}
+	delete(pl.procs, p)
+	for i, q := range pl.list {
+		if q == p {
+			pl.list = append(pl.list[:i], pl.list[i+1:]...)
+			break
+		}
+	}
+	// The dead worker's in-flight requests end through p.dead; their
+	// slots are given back here.
+	for ; p.inflight > 0; p.inflight-- {
+		pl.active.Done()
+	}
+	closed := pl.closed
+	leaving := p.leaving.Load()
+	reason := "crash"
+	if p.timedOutKill.Load() {
+		reason = "timeout"
+	}
+	young := time.Since(p.started) < youngDeath
+	replacing := false
+	if !leaving && !closed {
+		pl.restarts[reason]++
+		replacing = pl.goBackgroundLocked(func() { pl.replace(young) })
+	}
+	pl.mu.Unlock()
+	if !replacing {
+		p.log.Info("wsgi: worker exited", slog.String("graft.exit", p.exitStatus()), slog.Int64("graft.served", p.served.Load()))
+		return
+	}
+	attrs := []any{slog.String("graft.exit", p.exitStatus()), slog.Int64("graft.served", p.served.Load()), slog.String("graft.reason", reason)}
+	if err != nil && !errors.Is(err, io.EOF) {
+		attrs = append(attrs, slog.String(logError, err.Error()))
+	}
+	p.log.Warn("wsgi: worker died; starting a replacement", attrs...)
+}
+
+// replace starts a new worker of the current generation, backing off while
+// workers die young or fail to load, so a broken app never becomes a fork
+// loop. It gives up when the pool shuts down.
+func (pl *pool) replace(young bool) {
+	for {
+		pl.mu.Lock()
+		if young {
+			pl.backoff = min(max(pl.backoff*2, minBackoff), maxBackoff)
+		} else {
+			pl.backoff = 0
+		}
+		wait := pl.backoff
+		g := pl.cur
+		pl.mu.Unlock()
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-pl.stopped:
+				t.Stop()
+				return
+			}
+		}
+		p, err := pl.startAndWait(g)
+		if errors.Is(err, ErrClosed) {
+			return
+		}
+		if err != nil {
+			pl.log.Error("wsgi: could not start a replacement worker", slog.String(logError, err.Error()))
+			young = true
+			continue
+		}
+		pl.mu.Lock()
+		closed, reloaded := pl.closed, pl.cur != g
+		if !closed && !reloaded {
+			pl.addLocked(p)
+		}
+		pl.mu.Unlock()
+		if closed || reloaded {
+			// Shut down or reloaded meanwhile: this one is not needed, but
+			// after a reload a worker of the new generation is.
+			pl.dismiss(p)
+			if closed {
+				return
+			}
+			continue
+		}
+		p.log.Info("wsgi: worker ready")
+		return
+	}
+}
+
+// Reload starts a new generation of workers with freshly imported code and,
+// once every one of them is ready, retires the old ones, which finish their
+// requests and exit. No request fails during a reload. If the new code does
+// not load, the old workers keep serving and the error is returned; if the
+// pool shuts down meanwhile, the error wraps ErrClosed.
+func (pl *pool) Reload(ctx context.Context) error {
+	pl.reloadMu.Lock()
+	defer pl.reloadMu.Unlock()
+
+	type result struct {
+		g     *gen
+		procs []*proc
+		err   error
+	}
+	done := make(chan result)
+	abandon := make(chan struct{})
+	pl.mu.Lock()
+	started := pl.goBackgroundLocked(func() {
+		g, procs, err := pl.startGeneration()
+		select {
+		case done <- result{g, procs, err}:
+		case <-abandon: // do not leave the new generation running
+			if err == nil {
+				pl.discard(g, procs)
+			}
+		}
+	})
+	if !started {
+		pl.mu.Unlock()
+		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+	}
+	pl.reloading = true
+	pl.mu.Unlock()
+	defer func() {
+		pl.mu.Lock()
+		pl.reloading = false
+		pl.mu.Unlock()
+	}()
+
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		close(abandon)
+		return fmt.Errorf("wsgi: reload: %w", ctx.Err())
+	}
+	if errors.Is(r.err, ErrClosed) {
+		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+	}
+	if r.err != nil {
+		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, r.err.Error()))
+		return fmt.Errorf("wsgi: reload: %w", r.err)
+	}
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		pl.discard(r.g, r.procs)
+		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+	}
+	old := append([]*proc(nil), pl.list...)
+	oldGen := pl.cur
+	pl.cur = r.g
+	for _, p := range r.procs {
+		pl.addLocked(p)
+	}
+	pl.restarts["reload"] += int64(len(old))
+	// The old generation's zygote stops once its workers have left.
+	if oldGen != nil {
+		if z := oldGen.zygote(); z != nil {
+			pl.goBackgroundLocked(func() {
+				for _, p := range old {
+					<-p.exited
+				}
+				z.stop()
+			})
+		}
+	}
+	pl.mu.Unlock()
+	for _, p := range old {
+		pl.drain(p)
+	}
+	pl.log.Info("wsgi: reloaded", slog.Int("graft.workers", len(r.procs)), slog.Int("graft.generation", r.g.id))
+	return nil
+}
+
+// discard stops a generation that was started but not put into service.
+func (pl *pool) discard(g *gen, procs []*proc) {
+	for _, p := range procs {
+		pl.dismiss(p)
+	}
+	if z := g.zygote(); z != nil {
+		z.stop()
+	}
+}
+
+// drain stops p from taking requests and lets it exit once the requests
+// it has are done.
+func (pl *pool) drain(p *proc) {
+	pl.mu.Lock() // retired before leaving, both under the lock pickLocked holds
+	p.retire()
+	p.leaving.Store(true)
+	idle := p.inflight == 0
+	pl.mu.Unlock()
+	if idle {
+		p.closeIdle()
+	}
+	// Otherwise release() closes it when its last request ends.
+}
+
+// closeIdle closes a drained worker's socket for writing: it reads EOF and
+// exits.
+func (p *proc) closeIdle() {
+	p.wmu.Lock()
+	p.conn.CloseWrite()
+	p.wmu.Unlock()
+}

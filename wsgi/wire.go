@@ -1,0 +1,393 @@
+package wsgi
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Frame types. Go sends the first group, workers the second. worker.py
+// has the same constants (frameReq is REQ, flagBodyFD is F_BODY_FD,
+// frameHeaderSize is HEADER_SIZE, maxFrame is MAX_FRAME), and
+// TestProtocolConstants checks that the two files agree.
+const (
+	frameReq    byte = 1 // environ block + inline body (or a body fd)
+	frameCancel byte = 2 // the client went away: stop iterating
+	frameFork   byte = 3 // to the zygote: fork a worker on the attached fds
+
+	frameReady  byte = 16 // the app is imported: pid \0 version \0 executable
+	frameFail   byte = 17 // the app could not be imported: traceback
+	frameResp   byte = 18 // u32 head length | head | whole body
+	frameHead   byte = 19 // head of a streamed response
+	frameData   byte = 20 // a body chunk of a streamed response
+	frameFile   byte = 21 // u64 offset | i64 count, a file descriptor attached
+	frameEnd    byte = 22 // end of a streamed response (flags: abort, cancelled)
+	frameError  byte = 23 // the app raised before sending headers: traceback
+	frameLog    byte = 24 // a logging record: levelno \0 logger \0 message
+	frameForked byte = 25 // from the zygote: u32 pid of the forked worker
+	frameExited byte = 26 // from the zygote: pid \0 how a worker ended
+)
+
+// Frame flags.
+const (
+	flagBodyFD    byte = 1 // REQ: the body is a file descriptor (SCM_RIGHTS)
+	flagEnvLP     byte = 2 // REQ: length-prefixed environ (a value holds NUL)
+	flagSized     byte = 1 // HEAD: u64 body length, then the head block
+	flagAbort     byte = 1 // END: the app failed after headers were sent
+	flagCancelled byte = 2 // END: iteration stopped after a CANCEL
+)
+
+const (
+	// frameHeaderSize is the size of a frame header:
+	// u8 type | u8 flags | u16 stream | u32 payload length, little endian.
+	frameHeaderSize = 8
+	// maxFrame bounds a frame's payload; larger request bodies are passed as
+	// file descriptors and responses stream in chunks, so only a huge
+	// environ or a huge single chunk could come near it.
+	maxFrame = 1 << 30
+	// maxBodyFrame bounds the body bytes of a RESP or DATA frame: the
+	// worker cuts larger chunks (see bodyFrameSize).
+	maxBodyFrame = 256 << 10
+)
+
+// bodyFrameSize is the largest body a worker puts in one frame: the
+// response window (Config.ResponseBuffer), at most maxBodyFrame. Whatever
+// the app's chunking, Go then never holds more than the window of one
+// response, and reads frames into a buffer of a fixed size.
+func bodyFrameSize(window int) int { return min(window, maxBodyFrame) }
+
+// frameHeader is a decoded frame header.
+type frameHeader struct {
+	kind   byte
+	flags  byte
+	stream uint16
+	length uint32
+}
+
+// errFrameTooLarge reports a frame whose announced length exceeds maxFrame.
+var errFrameTooLarge = errors.New("wsgi: frame too large")
+
+// putFrameHeader writes h into b[:8].
+func putFrameHeader(b []byte, h frameHeader) {
+	b[0] = h.kind
+	b[1] = h.flags
+	binary.LittleEndian.PutUint16(b[2:], h.stream)
+	binary.LittleEndian.PutUint32(b[4:], h.length)
+}
+
+// parseFrameHeader decodes b[:8].
+func parseFrameHeader(b []byte) (frameHeader, error) {
+	if len(b) < frameHeaderSize {
+		return frameHeader{}, fmt.Errorf("wsgi: short frame header (%d bytes)", len(b))
+	}
+	h := frameHeader{
+		kind:   b[0],
+		flags:  b[1],
+		stream: binary.LittleEndian.Uint16(b[2:]),
+		length: binary.LittleEndian.Uint32(b[4:]),
+	}
+	if h.length > maxFrame {
+		return h, fmt.Errorf("%w: %d bytes", errFrameTooLarge, h.length)
+	}
+	return h, nil
+}
+
+// frameConn reads and writes frames on a worker's socket. Reads go through
+// ReadMsgUnix with room for ancillary data, because a worker may attach a
+// file descriptor to a frame (wsgi.file_wrapper) and a plain read would make
+// the kernel drop it. Only one goroutine reads; writes are serialised by the
+// caller.
+type frameConn struct {
+	c    *net.UnixConn
+	buf  []byte
+	r, w int
+	oob  []byte
+	fds  []int // received descriptors not yet claimed by a FILE frame
+}
+
+func newFrameConn(c *net.UnixConn) *frameConn {
+	return &frameConn{c: c, buf: make([]byte, 64<<10), oob: make([]byte, syscall.CmsgSpace(4*4))}
+}
+
+// fill reads more bytes into the buffer.
+func (f *frameConn) fill() error {
+	if f.r == f.w {
+		f.r, f.w = 0, 0
+	} else if f.w == len(f.buf) {
+		n := copy(f.buf, f.buf[f.r:f.w])
+		f.r, f.w = 0, n
+	}
+	n, oobn, _, _, err := f.c.ReadMsgUnix(f.buf[f.w:], f.oob)
+	if oobn > 0 {
+		if msgs, perr := syscall.ParseSocketControlMessage(f.oob[:oobn]); perr == nil {
+			for _, m := range msgs {
+				if fds, perr := syscall.ParseUnixRights(&m); perr == nil {
+					f.fds = append(f.fds, fds...)
+				}
+			}
+		}
+	}
+	f.w += n
+	if n == 0 && err == nil {
+		err = io.EOF
+	}
+	if n > 0 {
+		return nil
+	}
+	return err
+}
+
+// next returns the next frame. Its payload aliases the read buffer and is
+// valid only until the following call.
+func (f *frameConn) next() (frameHeader, []byte, error) {
+	for f.w-f.r < frameHeaderSize {
+		if err := f.fill(); err != nil {
+			return frameHeader{}, nil, err
+		}
+	}
+	h, err := parseFrameHeader(f.buf[f.r:])
+	if err != nil {
+		return h, nil, err
+	}
+	need := frameHeaderSize + int(h.length)
+	if need > len(f.buf) {
+		// A large frame: grow the buffer to hold it whole.
+		nb := make([]byte, need)
+		f.w = copy(nb, f.buf[f.r:f.w])
+		f.r = 0
+		f.buf = nb
+	} else if len(f.buf)-f.r < need {
+		f.w = copy(f.buf, f.buf[f.r:f.w])
+		f.r = 0
+	}
+	for f.w-f.r < need {
+		if err := f.fill(); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return h, nil, err
+		}
+	}
+	p := f.buf[f.r+frameHeaderSize : f.r+need]
+	f.r += need
+	if len(f.buf) > 1<<20 && f.r == f.w {
+		f.buf, f.r, f.w = make([]byte, 64<<10), 0, 0 // don't keep a huge buffer
+	}
+	return h, p, nil
+}
+
+// takeFD returns the oldest received file descriptor as a file.
+func (f *frameConn) takeFD(name string) (*os.File, error) {
+	if len(f.fds) == 0 {
+		return nil, errors.New("wsgi: FILE frame without a file descriptor")
+	}
+	fd := f.fds[0]
+	f.fds = f.fds[1:]
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// closeFDs closes descriptors that were never claimed.
+func (f *frameConn) closeFDs() {
+	for _, fd := range f.fds {
+		syscall.Close(fd)
+	}
+	f.fds = nil
+}
+
+// writeAll writes b, attaching file (if not nil) to its first byte.
+func writeAll(c *net.UnixConn, b []byte, file *os.File) error {
+	if file != nil {
+		n, _, err := c.WriteMsgUnix(b, syscall.UnixRights(int(file.Fd())), nil)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("wsgi: short write with descriptor")
+		}
+		b = b[n:]
+	}
+	for len(b) > 0 {
+		n, err := c.Write(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// appendEnv appends the environ block for pairs (key, value, key, value, ...)
+// to b. The fast form is NUL-separated, which the worker splits with one
+// C-level call; when any string contains NUL (a %00 in the path decodes to
+// one), every string is u32-length-prefixed instead and lp is true.
+func appendEnv(b []byte, pairs []string) (out []byte, lp bool) {
+	for _, s := range pairs {
+		for i := 0; i < len(s); i++ {
+			if s[i] == 0 {
+				lp = true
+				break
+			}
+		}
+		if lp {
+			break
+		}
+	}
+	if lp {
+		for _, s := range pairs {
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+			b = append(b, s...)
+		}
+		return b, true
+	}
+	for i, s := range pairs {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, s...)
+	}
+	return b, false
+}
+
+// parseEnv decodes an environ block written by appendEnv, for tests and
+// fuzzing; the worker has its own decoder.
+func parseEnv(b []byte, lp bool) ([]string, error) {
+	var out []string
+	if !lp {
+		if len(b) == 0 {
+			return nil, nil
+		}
+		start := 0
+		for i := 0; i <= len(b); i++ {
+			if i == len(b) || b[i] == 0 {
+				out = append(out, string(b[start:i]))
+				start = i + 1
+			}
+		}
+	} else {
+		for len(b) > 0 {
+			if len(b) < 4 {
+				return nil, errors.New("wsgi: truncated environ length")
+			}
+			n := binary.LittleEndian.Uint32(b)
+			if uint64(n) > uint64(len(b)-4) {
+				return nil, errors.New("wsgi: environ string overruns block")
+			}
+			out = append(out, string(b[4:4+n]))
+			b = b[4+n:]
+		}
+	}
+	if len(out)%2 != 0 {
+		return nil, errors.New("wsgi: odd number of environ strings")
+	}
+	return out, nil
+}
+
+// decodePart decodes a frame of a response (RESP, HEAD, DATA, FILE, END or
+// ERROR) into the Part it carries. The Part does not alias payload. The
+// file of a PartFile rides with the frame; the caller attaches it.
+func decodePart(h frameHeader, payload []byte) (Part, error) {
+	switch h.kind {
+	case frameResp:
+		if len(payload) < 4 {
+			return Part{}, fmt.Errorf("%w: short RESP", ErrProtocol)
+		}
+		n := binary.LittleEndian.Uint32(payload)
+		if uint64(n) > uint64(len(payload)-4) {
+			return Part{}, fmt.Errorf("%w: bad RESP head length", ErrProtocol)
+		}
+		status, hdr, err := parseHead(payload[4 : 4+n])
+		if err != nil {
+			return Part{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		body := append([]byte(nil), payload[4+n:]...)
+		return Part{Kind: PartResponse, Status: status, Header: hdr, Data: body}, nil
+	case frameHead:
+		var size int64
+		if h.flags&flagSized != 0 {
+			if len(payload) < 8 {
+				return Part{}, fmt.Errorf("%w: short HEAD", ErrProtocol)
+			}
+			size = int64(binary.LittleEndian.Uint64(payload))
+			if size <= 0 {
+				return Part{}, fmt.Errorf("%w: bad HEAD body length", ErrProtocol)
+			}
+			payload = payload[8:]
+		}
+		status, hdr, err := parseHead(payload)
+		if err != nil {
+			return Part{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		return Part{Kind: PartHead, Status: status, Header: hdr, Length: size}, nil
+	case frameData:
+		return Part{Kind: PartData, Data: append([]byte(nil), payload...)}, nil
+	case frameFile:
+		if len(payload) < 16 {
+			return Part{}, fmt.Errorf("%w: short FILE", ErrProtocol)
+		}
+		off, count := int64(binary.LittleEndian.Uint64(payload)), int64(binary.LittleEndian.Uint64(payload[8:]))
+		if off < 0 || count < 0 {
+			return Part{}, fmt.Errorf("%w: bad FILE range %d+%d", ErrProtocol, off, count)
+		}
+		return Part{Kind: PartFile, Offset: off, Count: count}, nil
+	case frameEnd:
+		if h.flags&flagAbort != 0 {
+			return Part{Kind: PartEnd, Err: ErrAppError, Traceback: string(payload)}, nil
+		}
+		return Part{Kind: PartEnd}, nil
+	case frameError:
+		return Part{Kind: PartEnd, Err: ErrAppError, Traceback: string(payload)}, nil
+	}
+	return Part{}, fmt.Errorf("%w: unknown frame type %d", ErrProtocol, h.kind)
+}
+
+// parseHead splits a response head block, "status\0name\0value\0...", as
+// written by the worker.
+func parseHead(b []byte) (status string, headers []string, err error) {
+	parts := splitNUL(b)
+	if len(parts)%2 != 1 {
+		return "", nil, errors.New("wsgi: malformed response head")
+	}
+	return parts[0], parts[1:], nil
+}
+
+func splitNUL(b []byte) []string {
+	n := 1
+	for _, c := range b {
+		if c == 0 {
+			n++
+		}
+	}
+	out := make([]string, 0, n)
+	start := 0
+	for i, c := range b {
+		if c == 0 {
+			out = append(out, string(b[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, string(b[start:]))
+}
+
+// bufPool recycles byte buffers (encoded requests). Buffers that grew past
+// 256 KiB are dropped rather than kept. The zero value is ready to use.
+type bufPool struct{ p sync.Pool }
+
+func (bp *bufPool) get() *[]byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+func (bp *bufPool) put(b *[]byte) {
+	if cap(*b) <= 256<<10 {
+		*b = (*b)[:0]
+		bp.p.Put(b)
+	}
+}
