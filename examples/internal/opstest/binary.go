@@ -14,7 +14,7 @@ import (
 )
 
 // listening matches the "listening" log line of an example and its URL.
-var listening = regexp.MustCompile(`listening.* url=(http://[^ ]+?)/?(\s|$)`)
+var listening = regexp.MustCompile(`listening.* url.full=(http://[^ ]+?)/?(\s|$)`)
 
 // SingleBinary builds the example in the current directory with go build,
 // copies the binary alone to an empty directory and runs it there with
