@@ -12,11 +12,12 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	method := "*"
 	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
 		method, pattern = strings.ToUpper(pattern[:i]), strings.TrimLeft(pattern[i+1:], " \t")
+		h = r.stage(method, pattern, h)
 		r.mux.Method(method, pattern, h)
 	} else {
 		r.mux.Handle(pattern, h)
 	}
-	return r.record(method, pattern)
+	return r.record(method, pattern, h)
 }
 
 // HandleFunc is [Router.Handle] for a handler function.
@@ -26,8 +27,9 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 
 // Method adds a route for pattern that matches method.
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
+	h = r.stage(strings.ToUpper(method), pattern, h)
 	r.mux.Method(method, pattern, h)
-	return r.record(strings.ToUpper(method), pattern)
+	return r.record(strings.ToUpper(method), pattern, h)
 }
 
 // MethodFunc is [Router.Method] for a handler function.
@@ -83,7 +85,8 @@ func (r *Router) Trace(pattern string, h http.HandlerFunc) *Route {
 }
 
 // record adds a registered route to the inventory and returns its handle.
-func (r *Router) record(method, pattern string) *Route {
+// h is the handler given to chi, a *stagedHandler for a staged route.
+func (r *Router) record(method, pattern string, h http.Handler) *Route {
 	if pattern == "" || pattern[0] != '/' {
 		panic(fmt.Sprintf("router: routing pattern must begin with '/' in %q", pattern))
 	}
@@ -95,6 +98,7 @@ func (r *Router) record(method, pattern string) *Route {
 	}
 	set.add(method)
 	e := &entry{method: method, pattern: join(r.prefix, pattern), target: TargetGo}
+	e.stage, _ = h.(*stagedHandler)
 	r.reg.add(e)
 	return &Route{router: r, entry: e, local: pattern}
 }

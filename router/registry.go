@@ -17,6 +17,8 @@ type registry struct {
 
 	parent *registry // set by Mount
 	prefix string    // full mount pattern in the parent tree
+
+	stager stagerBox // see Router.SetStager; used on the root only
 }
 
 // entry is one line of the inventory. A mounted Router is an entry with sub
@@ -28,6 +30,7 @@ type entry struct {
 	target  Target
 	allow   bool
 	sub     *registry
+	stage   *stagedHandler // a staged route (see stage.go), or nil
 }
 
 func newRegistry() *registry {

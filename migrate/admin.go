@@ -1,0 +1,190 @@
+package migrate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// AdminOptions configure the admin handler.
+type AdminOptions struct {
+	// Console, if not nil, serves every request the JSON API does not:
+	// GET / (the HTML migration console) and its own paths (form posts,
+	// assets). It is where the console plugs in; nil means 404.
+	Console http.Handler
+	// User names who makes a change, for the log; nil means the
+	// REMOTE_USER set by Go middleware (middleware.WithRemoteUser) in
+	// the request context, else "admin".
+	User func(*http.Request) string
+}
+
+// maxAdminBody caps the JSON bodies of the admin API.
+const maxAdminBody = 64 << 10
+
+// Handler returns the admin API, a handler to serve on its own listener
+// (or under http.StripPrefix) behind the application's authentication:
+//
+//	GET  /routes        JSON array of [RouteStatus], one per staged route
+//	POST /routes        {"route": "GET /x", "stage": "canary", "percent": 5, ...}:
+//	                    changes the fields given (see [RouteConfig]) and
+//	                    answers the route's new RouteStatus
+//	GET  /force-python  {"force_python": bool}: the global kill switch
+//	POST /force-python  {"route": "GET /x", "on": true} or {"all": true, "on": true}:
+//	                    flips a kill switch and answers the new state
+//
+// POST bodies must be JSON with Content-Type application/json (which a
+// cross-site form cannot send). Bad input gets a 400 with
+// {"error": "..."}; an answer to a change that could not be written to the
+// stages file (it is made in memory all the same) carries "warning".
+// Anything else goes to o.Console.
+func (m *Migrator) Handler(o AdminOptions) http.Handler {
+	user := o.User
+	if user == nil {
+		user = defaultUser
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /routes", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, m.Routes())
+	})
+	mux.HandleFunc("POST /routes", func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readJSONBody(w, r)
+		if !ok {
+			return
+		}
+		var head struct {
+			Route string `json:"route"`
+		}
+		if err := json.Unmarshal(body, &head); err != nil {
+			badRequest(w, fmt.Errorf("migrate: invalid JSON body: %v", err))
+			return
+		}
+		if head.Route == "" {
+			badRequest(w, errors.New("migrate: missing \"route\" (\"METHOD /pattern\")"))
+			return
+		}
+		c, ok := m.Config(head.Route)
+		if !ok {
+			badRequest(w, fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", head.Route))
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			badRequest(w, fmt.Errorf("migrate: invalid route change: %v", strings.TrimPrefix(err.Error(), "json: ")))
+			return
+		}
+		if c.Stage != "" {
+			if _, err := ParseStage(string(c.Stage)); err != nil {
+				badRequest(w, err)
+				return
+			}
+		}
+		st, err := m.SetRoute(user(r), c)
+		if err != nil && st.Route == "" {
+			badRequest(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, withWarning{st, errString(err)})
+	})
+	mux.HandleFunc("GET /force-python", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]bool{"force_python": m.ForcePython()})
+	})
+	mux.HandleFunc("POST /force-python", func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readJSONBody(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Route string `json:"route"`
+			All   bool   `json:"all"`
+			On    *bool  `json:"on"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			badRequest(w, fmt.Errorf("migrate: invalid force-python body: %v", strings.TrimPrefix(err.Error(), "json: ")))
+			return
+		}
+		switch {
+		case req.On == nil:
+			badRequest(w, errors.New("migrate: missing \"on\": true or false"))
+			return
+		case req.All == (req.Route != ""):
+			badRequest(w, errors.New("migrate: give either \"route\" or \"all\": true"))
+			return
+		}
+		err := m.SetForcePython(user(r), req.Route, *req.On)
+		if req.All {
+			writeJSON(w, http.StatusOK, map[string]any{"all": true, "force_python": m.ForcePython(), "warning": errString(err)})
+			return
+		}
+		st, ok := m.Route(req.Route)
+		if !ok || err != nil && !strings.Contains(err.Error(), "not saved") {
+			badRequest(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, withWarning{st, errString(err)})
+	})
+	if o.Console != nil {
+		mux.Handle("/", o.Console)
+	}
+	return mux
+}
+
+// withWarning is a RouteStatus answered by the admin API.
+type withWarning struct {
+	RouteStatus
+	Warning string `json:"warning,omitempty"`
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func defaultUser(r *http.Request) string {
+	if u := wsgi.ExtraEnviron(r.Context())["REMOTE_USER"]; u != "" {
+		return u
+	}
+	return "admin"
+}
+
+// readJSONBody reads a small JSON request body, or answers 400.
+func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		badRequest(w, errors.New("migrate: the body must be JSON, with Content-Type: application/json"))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		badRequest(w, fmt.Errorf("migrate: reading the body: %v", err))
+		return nil, false
+	}
+	return body, true
+}
+
+func badRequest(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, "migrate: encoding JSON: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

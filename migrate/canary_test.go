@@ -1,0 +1,262 @@
+package migrate
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// sideRouter has a Go route answering "go" and a scripted fallback
+// answering "python": a fast in-process pair for the bucketing tests.
+func sideRouter(t testing.TB, cfg RouteConfig, o Options) (*router.Router, *Migrator) {
+	t.Helper()
+	r := router.New()
+	r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+	r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") }))
+	o.Registerer = prometheus.NewRegistry()
+	o.Logger = discardLogger()
+	o.Routes = []RouteConfig{cfg}
+	m, err := New(r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, m
+}
+
+func sideOf(t testing.TB, h http.Handler, hdr ...string) string {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/api/side", nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return strings.TrimSpace(rec.Body.String())
+}
+
+func TestCanarySticky(t *testing.T) {
+	r, m := sideRouter(t, RouteConfig{Route: "GET /api/side", Stage: StageCanary, Percent: 25, Sticky: "header:X-User"}, Options{})
+
+	t.Run("a key stays on its side for 1000 requests", func(t *testing.T) {
+		for k := 0; k < 10; k++ {
+			key := fmt.Sprintf("user-%d", k)
+			first := sideOf(t, r, "X-User", key)
+			for i := 0; i < 1000; i++ {
+				if got := sideOf(t, r, "X-User", key); got != first {
+					t.Fatalf("%s: request %d went to %s, the first to %s", key, i, got, first)
+				}
+			}
+		}
+	})
+
+	onGo := map[string]bool{}
+	t.Run("the split is within 2 points of the target over 10,000 keys", func(t *testing.T) {
+		for _, pct := range []float64{25, 1, 50, 99.5} {
+			if pct != 25 {
+				if _, err := m.SetRoute("test", RouteConfig{Route: "GET /api/side", Stage: StageCanary, Percent: pct, Sticky: "header:X-User"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := 0
+			for k := 0; k < 10000; k++ {
+				key := fmt.Sprintf("user-%d", k)
+				if sideOf(t, r, "X-User", key) == "go" {
+					n++
+					if pct == 25 {
+						onGo[key] = true
+					}
+				}
+			}
+			if got := float64(n) / 100; got < pct-2 || got > pct+2 {
+				t.Errorf("at %g%%, %.2f%% of keys went to Go", pct, got)
+			}
+		}
+	})
+
+	t.Run("raising the percentage keeps earlier users on Go", func(t *testing.T) {
+		for _, pct := range []float64{25.01, 30, 60, 100} {
+			if _, err := m.SetRoute("test", RouteConfig{Route: "GET /api/side", Stage: StageCanary, Percent: pct, Sticky: "header:X-User"}); err != nil {
+				t.Fatal(err)
+			}
+			for key := range onGo {
+				if got := sideOf(t, r, "X-User", key); got != "go" {
+					t.Fatalf("at %g%%, %s (on Go at 25%%) went to %s", pct, key, got)
+				}
+			}
+		}
+	})
+
+	t.Run("requests without the key fall back to the address", func(t *testing.T) {
+		first := sideOf(t, r)
+		for i := 0; i < 100; i++ {
+			if got := sideOf(t, r); got != first {
+				t.Fatalf("request %d without key went to %s, the first to %s", i, got, first)
+			}
+		}
+	})
+}
+
+func TestBucketSaltedByRoute(t *testing.T) {
+	same := 0
+	for k := 0; k < 1000; k++ {
+		key := fmt.Sprint(k)
+		if (Bucket("GET /a", key) < 1000) == (Bucket("GET /b", key) < 1000) {
+			same++
+		}
+	}
+	// With independent buckets about 82% agree at 10%; identical ones 100%.
+	if same > 900 {
+		t.Fatalf("%d of 1000 keys on the same side of two routes: buckets are not salted by route", same)
+	}
+}
+
+func TestOverride(t *testing.T) {
+	secret := []byte("tester-secret")
+	r, m := sideRouter(t, RouteConfig{Route: "GET /api/side", Stage: StagePython}, Options{OverrideSecret: secret})
+	future := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name, header, cookie, want string
+		rejected                   int64
+	}{
+		{"none", "", "", "python", 0},
+		{"signed header", SignOverride(secret, SideGo, future), "", "go", 0},
+		{"signed cookie", "", SignOverride(secret, SideGo, future), "go", 0},
+		{"unsigned", "go", "", "python", 1},
+		{"bad signature", SignOverride([]byte("other"), SideGo, future), "", "python", 1},
+		{"expired", SignOverride(secret, SideGo, time.Now().Add(-time.Minute)), "", "python", 1},
+		{"tampered side", strings.Replace(SignOverride(secret, SidePython, future), "python", "go", 1), "", "python", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := m.Route("GET /api/side")
+			var hdr []string
+			if tc.header != "" {
+				hdr = append(hdr, DefaultOverrideHeader, tc.header)
+			}
+			if tc.cookie != "" {
+				hdr = append(hdr, "Cookie", "a=b; "+DefaultOverrideCookie+"="+tc.cookie)
+			}
+			if got := sideOf(t, r, hdr...); got != tc.want {
+				t.Fatalf("served by %s, want %s", got, tc.want)
+			}
+			after, _ := m.Route("GET /api/side")
+			if d := after.Counts.OverridesRejected - before.Counts.OverridesRejected; d != tc.rejected {
+				t.Fatalf("rejected +%d, want +%d", d, tc.rejected)
+			}
+		})
+	}
+	t.Run("the kill switch wins over an override", func(t *testing.T) {
+		if err := m.SetForcePython("test", "", true); err != nil {
+			t.Fatal(err)
+		}
+		defer m.SetForcePython("test", "", false)
+		if got := sideOf(t, r, DefaultOverrideHeader, SignOverride(secret, SideGo, future)); got != "python" {
+			t.Fatalf("served by %s", got)
+		}
+	})
+}
+
+// TestCanaryFlask rolls a route out against a real Flask app.
+func TestCanaryFlask(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	e := newEnv(t, py, Options{Routes: []RouteConfig{{Route: "GET /api/side", Stage: StageCanary, Percent: 50, Sticky: "cookie:session"}}}, func(r *router.Router) {
+		r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+	})
+	sides := map[string]int{}
+	for k := 0; k < 30; k++ {
+		cookie := fmt.Sprintf("session=s%d", k)
+		_, first := e.get(t, "/api/side", "Cookie", cookie)
+		for i := 0; i < 5; i++ {
+			if _, got := e.get(t, "/api/side", "Cookie", cookie); got != first {
+				t.Fatalf("%s: %q then %q", cookie, first, got)
+			}
+		}
+		sides[first]++
+	}
+	if sides["go\n"] == 0 || sides["python\n"] == 0 {
+		t.Fatalf("sides %v: want both at 50%%", sides)
+	}
+	st := e.status(t, "GET /api/side")
+	if st.Counts.Go+st.Counts.Python != 180 || st.Counts.Go != int64(6*sides["go\n"]) {
+		t.Fatalf("counts %+v, sides %v", st.Counts, sides)
+	}
+}
+
+// TestKillSwitch flips the kill switches through the admin API.
+func TestKillSwitch(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	e := newEnv(t, py, Options{}, func(r *router.Router) {
+		r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+	})
+	steps := []struct {
+		body, want string
+	}{
+		{"", "go\n"}, // no configuration: stage go
+		{`{"all": true, "on": true}`, "python\n"},
+		{`{"all": true, "on": false}`, "go\n"},
+		{`{"route": "GET /api/side", "on": true}`, "python\n"},
+		{`{"route": "GET /api/side", "on": false}`, "go\n"},
+	}
+	for _, s := range steps {
+		if s.body != "" {
+			if code, out := e.post(t, "/force-python", s.body); code != 200 {
+				t.Fatalf("POST /force-python %s: %d %v", s.body, code, out)
+			}
+		}
+		if _, got := e.get(t, "/api/side"); got != s.want {
+			t.Fatalf("after %s: served %q, want %q", s.body, got, s.want)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "force_python=true by=admin") {
+		t.Fatalf("change not logged with who:\n%s", e.logs)
+	}
+}
+
+// TestRollback makes a failing Go route roll back by itself.
+func TestRollback(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	e := newEnv(t, py, Options{Routes: []RouteConfig{{Route: "GET /api/side", Stage: StageCanary, Percent: 100}}}, func(r *router.Router) {
+		r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "broken", http.StatusBadGateway)
+		})
+	})
+	for i := 0; i < 50; i++ {
+		if code, _ := e.get(t, "/api/side"); code != http.StatusBadGateway {
+			t.Fatalf("request %d: status %d before the rollback", i, code)
+		}
+	}
+	// The 50th failure crossed the threshold: the next request is Python's.
+	if code, body := e.get(t, "/api/side"); code != 200 || body != "python\n" {
+		t.Fatalf("after 50 failures: %d %q", code, body)
+	}
+	st := e.status(t, "GET /api/side")
+	if st.Rollback == nil || !strings.Contains(st.Rollback.Reason, "go 5xx rate 100.0% (50 of 50 requests") || st.Effective != StagePython || st.Stage != StageCanary {
+		t.Fatalf("status %+v, rollback %+v", st, st.Rollback)
+	}
+	if !strings.Contains(e.logs.String(), "level=ERROR msg=\"migrate: route rolled back to python\"") {
+		t.Fatalf("no ERROR log:\n%s", e.logs)
+	}
+	if n := e.metric(t, "graft_migrate_rollbacks_total", "route", "GET /api/side"); n != 1 {
+		t.Fatalf("rollbacks metric %v", n)
+	}
+	// It sticks until a person sets the route again.
+	if err := e.m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := e.get(t, "/api/side"); body != "python\n" {
+		t.Fatalf("rollback did not stick: %q", body)
+	}
+	if code, out := e.post(t, "/routes", `{"route": "GET /api/side", "percent": 100}`); code != 200 || out["rollback"] != nil {
+		t.Fatalf("re-enable: %d %v", code, out)
+	}
+	if code, _ := e.get(t, "/api/side"); code != http.StatusBadGateway {
+		t.Fatalf("after re-enabling, status %d", code)
+	}
+}

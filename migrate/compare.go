@@ -1,0 +1,388 @@
+package migrate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Response is one side's response, captured for comparison: what the
+// comparer and the [Options].Normalize hook see.
+type Response struct {
+	// Status is the status code.
+	Status int
+	// Header holds the response headers.
+	Header http.Header
+	// Body holds the body, up to [Options].MaxResponseBytes.
+	Body []byte
+	// Size is the length of the whole body.
+	Size int64
+	// Truncated is true when the body was longer than Body; such bodies
+	// are compared by length and hash only.
+	Truncated bool
+	// Sum is the SHA-256 of the whole body.
+	Sum [sha256.Size]byte
+}
+
+// Diff is one difference between the Python and the Go response.
+type Diff struct {
+	// Pointer says where: "status", "header:Name", a JSON pointer into the
+	// body ("/user/name", "/items/3"), "body:line N" for a line of a text
+	// body, or "body" for the body as a whole.
+	Pointer string `json:"pointer"`
+	// Python and Go are the two values, shortened; "(missing)" when a side
+	// has none.
+	Python string `json:"python"`
+	Go     string `json:"go"`
+}
+
+// DefaultCompareHeaders are the headers compared when neither the route
+// nor [Options].CompareHeaders names any. Set-Cookie is compared by the
+// names of the cookies set, never by value.
+var DefaultCompareHeaders = []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie"}
+
+// CompareOptions tune [Compare].
+type CompareOptions struct {
+	// Headers are the headers compared; nil means DefaultCompareHeaders.
+	Headers []string
+	// MaxDiffs caps the differences reported; 0 means 100.
+	MaxDiffs int
+}
+
+// missing is how a value absent from one side is shown.
+const missing = "(missing)"
+
+// maxShown is the longest value shown in a Diff.
+const maxShown = 200
+
+// Compare lists the differences between python's and goResp's responses:
+// the status, the headers named in o, and the body: JSON structurally
+// (key order and whitespace ignored, numbers compared by value, so that
+// Python's 1.0 equals Go's 1; one Diff per JSON pointer), text (text/*,
+// XML, JavaScript, HTML) line by line after normalising line endings and
+// trailing whitespace, anything else (and truncated bodies) by length and
+// SHA-256. The kind of body is taken from Python's Content-Type.
+func Compare(python, goResp *Response, o CompareOptions) []Diff {
+	max := o.MaxDiffs
+	if max <= 0 {
+		max = 100
+	}
+	c := &comparer{max: max}
+	if python.Status != goResp.Status {
+		c.add("status", strconv.Itoa(python.Status), strconv.Itoa(goResp.Status))
+	}
+	headers := o.Headers
+	if headers == nil {
+		headers = DefaultCompareHeaders
+	}
+	for _, h := range headers {
+		h = http.CanonicalHeaderKey(h)
+		pv, gv := headerValue(python.Header, h), headerValue(goResp.Header, h)
+		if pv != gv {
+			c.add("header:"+h, pv, gv)
+		}
+	}
+	c.body(python, goResp)
+	return c.diffs
+}
+
+type comparer struct {
+	diffs []Diff
+	max   int
+}
+
+func (c *comparer) full() bool { return len(c.diffs) >= c.max }
+
+func (c *comparer) add(ptr, py, gov string) {
+	if c.full() {
+		return
+	}
+	c.diffs = append(c.diffs, Diff{Pointer: ptr, Python: shorten(py), Go: shorten(gov)})
+}
+
+func shorten(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	cut := maxShown
+	for cut > 0 && s[cut]&0xc0 == 0x80 { // keep UTF-8 whole
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d bytes)", len(s))
+}
+
+// headerValue returns the comparable form of header h.
+func headerValue(hdr http.Header, h string) string {
+	vals := hdr.Values(h)
+	if len(vals) == 0 {
+		return missing
+	}
+	switch h {
+	case "Set-Cookie":
+		var names []string
+		for _, v := range vals {
+			name, _, _ := strings.Cut(v, "=")
+			names = append(names, strings.TrimSpace(name))
+		}
+		sort.Strings(names)
+		return "cookies: " + strings.Join(names, ", ")
+	case "Content-Type":
+		mt, params, err := mime.ParseMediaType(strings.Join(vals, ", "))
+		if err != nil {
+			return strings.ToLower(strings.TrimSpace(strings.Join(vals, ", ")))
+		}
+		keys := make([]string, 0, len(params))
+		for k := range params {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := params[k]
+			if k == "charset" {
+				v = strings.ToLower(v)
+			}
+			mt += "; " + k + "=" + v
+		}
+		return mt
+	case "Cache-Control":
+		var dirs []string
+		for _, v := range vals {
+			for _, d := range strings.Split(v, ",") {
+				if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+					dirs = append(dirs, d)
+				}
+			}
+		}
+		sort.Strings(dirs)
+		return strings.Join(dirs, ", ")
+	}
+	return strings.Join(vals, ", ")
+}
+
+// bodyKind is how a body is compared.
+type bodyKind int
+
+const (
+	kindBytes bodyKind = iota
+	kindJSON
+	kindText
+)
+
+func kindOf(hdr http.Header) bodyKind {
+	mt, _, err := mime.ParseMediaType(hdr.Get("Content-Type"))
+	if err != nil {
+		return kindBytes
+	}
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return kindJSON
+	case strings.HasPrefix(mt, "text/"), mt == "application/xml", strings.HasSuffix(mt, "+xml"),
+		mt == "application/javascript", mt == "application/x-www-form-urlencoded":
+		return kindText
+	}
+	return kindBytes
+}
+
+func (c *comparer) body(py, gov *Response) {
+	if py.Truncated || gov.Truncated {
+		c.bytes(py, gov)
+		return
+	}
+	switch kindOf(py.Header) {
+	case kindJSON:
+		pv, perr := decodeJSON(py.Body)
+		gv, gerr := decodeJSON(gov.Body)
+		switch {
+		case perr == nil && gerr == nil:
+			c.json("", pv, gv)
+			return
+		case perr == nil:
+			c.add("body", "JSON", "not JSON: "+gerr.Error())
+			return
+		}
+		// Python's body is not JSON: compare it as text.
+		c.text(py.Body, gov.Body)
+	case kindText:
+		c.text(py.Body, gov.Body)
+	default:
+		c.bytes(py, gov)
+	}
+}
+
+func (c *comparer) bytes(py, gov *Response) {
+	if py.Size != gov.Size || py.Sum != gov.Sum {
+		c.add("body", sizeHash(py), sizeHash(gov))
+	}
+}
+
+func sizeHash(r *Response) string {
+	return fmt.Sprintf("%d bytes, sha256 %s", r.Size, hex.EncodeToString(r.Sum[:8]))
+}
+
+// decodeJSON decodes one JSON value, keeping numbers as written.
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("data after the JSON value")
+	}
+	return v, nil
+}
+
+// escapePointer escapes a key for a JSON pointer (RFC 6901).
+func escapePointer(k string) string {
+	if !strings.ContainsAny(k, "~/") {
+		return k
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+}
+
+func rootOr(p string) string {
+	if p == "" {
+		return "body"
+	}
+	return p
+}
+
+func (c *comparer) json(ptr string, pv, gv any) {
+	if c.full() {
+		return
+	}
+	switch p := pv.(type) {
+	case map[string]any:
+		g, ok := gv.(map[string]any)
+		if !ok {
+			c.add(rootOr(ptr), render(pv), render(gv))
+			return
+		}
+		keys := make([]string, 0, len(p)+len(g))
+		for k := range p {
+			keys = append(keys, k)
+		}
+		for k := range g {
+			if _, dup := p[k]; !dup {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			sub := ptr + "/" + escapePointer(k)
+			a, inP := p[k]
+			b, inG := g[k]
+			switch {
+			case !inP:
+				c.add(sub, missing, render(b))
+			case !inG:
+				c.add(sub, render(a), missing)
+			default:
+				c.json(sub, a, b)
+			}
+		}
+	case []any:
+		g, ok := gv.([]any)
+		if !ok {
+			c.add(rootOr(ptr), render(pv), render(gv))
+			return
+		}
+		for i := 0; i < len(p) || i < len(g); i++ {
+			sub := ptr + "/" + strconv.Itoa(i)
+			switch {
+			case i >= len(p):
+				c.add(sub, missing, render(g[i]))
+			case i >= len(g):
+				c.add(sub, render(p[i]), missing)
+			default:
+				c.json(sub, p[i], g[i])
+			}
+		}
+	case json.Number:
+		g, ok := gv.(json.Number)
+		if !ok || !numbersEqual(p, g) {
+			c.add(rootOr(ptr), render(pv), render(gv))
+		}
+	default: // string, bool, nil
+		if pv != gv {
+			c.add(rootOr(ptr), render(pv), render(gv))
+		}
+	}
+}
+
+// numbersEqual compares two JSON numbers by value: integers exactly,
+// others as float64 (which is what Python's float is).
+func numbersEqual(a, b json.Number) bool {
+	if a == b {
+		return true
+	}
+	ai, aerr := strconv.ParseInt(string(a), 10, 64)
+	bi, berr := strconv.ParseInt(string(b), 10, 64)
+	if aerr == nil && berr == nil {
+		return ai == bi
+	}
+	af, aerr := strconv.ParseFloat(string(a), 64)
+	bf, berr := strconv.ParseFloat(string(b), 64)
+	if aerr != nil || berr != nil {
+		return false
+	}
+	return af == bf
+}
+
+// render shows a JSON value compactly.
+func render(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// normalizeText splits a text body into lines with line endings and
+// trailing whitespace removed, and trailing blank lines dropped.
+func normalizeText(b []byte) []string {
+	s := strings.ReplaceAll(string(b), "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t\f\v")
+	}
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+func (c *comparer) text(pb, gb []byte) {
+	if bytes.Equal(pb, gb) {
+		return
+	}
+	pl, gl := normalizeText(pb), normalizeText(gb)
+	if slices.Equal(pl, gl) {
+		return
+	}
+	for i := 0; i < len(pl) || i < len(gl); i++ {
+		a, b := missing, missing
+		if i < len(pl) {
+			a = pl[i]
+		}
+		if i < len(gl) {
+			b = gl[i]
+		}
+		if a != b {
+			c.add("body:line "+strconv.Itoa(i+1), a, b)
+			if c.full() {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,362 @@
+package migrate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/textproto"
+	"strings"
+)
+
+// RouteConfig is the configuration of one Go route, as written in the
+// stages file and taken by [Migrator.SetRoute]. Its zero value (with
+// Route set) is the default: stage go, no sampling.
+type RouteConfig struct {
+	// Route is "METHOD /pattern" with the route's full chi pattern
+	// ("GET /api/users/{id}").
+	Route string `json:"route"`
+	// Stage is the route's stage; "" means go.
+	Stage Stage `json:"stage,omitempty"`
+	// Percent is the share of requests Go serves in the canary stage,
+	// 0 to 100 in steps of 0.01. It is kept, but unused, in other stages.
+	Percent float64 `json:"percent,omitempty"`
+	// Sticky names what keeps a user on one side in the canary stage:
+	// "cookie:NAME", "header:NAME", "remote_user" (REMOTE_USER set by Go
+	// middleware), "identity" ([Options].Identity, else REMOTE_USER) or
+	// "addr" (the client address). "" means "addr". Requests without the
+	// key fall back to the address.
+	Sticky string `json:"sticky,omitempty"`
+	// ShadowSample is the share (0 to 1) of requests compared: in the
+	// shadow stage, of the Python-served requests (0 means 1: all); in the
+	// canary and go stages, of the Go-served requests, compared against
+	// Python (reverse shadow; 0 means none).
+	ShadowSample float64 `json:"shadow_sample,omitempty"`
+	// NoiseSample is the share (0 to 1) of compared requests for which
+	// Python is called a second time to learn noise; 0 means
+	// [Options].NoiseSample.
+	NoiseSample float64 `json:"noise_sample,omitempty"`
+	// Ignore lists what is never counted as a mismatch: JSON pointers
+	// ("/generated_at", which also covers everything under it) and header
+	// names ("ETag").
+	Ignore []string `json:"ignore,omitempty"`
+	// Headers lists the response headers compared; empty means
+	// [Options].CompareHeaders.
+	Headers []string `json:"headers,omitempty"`
+	// ShadowUnsafe lets requests with methods other than GET, HEAD and
+	// OPTIONS be shadowed. Only set it when the candidate has no side
+	// effects in shadow runs (see [IsShadow]).
+	ShadowUnsafe bool `json:"shadow_unsafe,omitempty"`
+	// ForcePython makes Python serve the route whatever its stage (the
+	// per-route kill switch).
+	ForcePython bool `json:"force_python,omitempty"`
+
+	line int // in the stages file, for errors
+}
+
+// File is the content of a stages file:
+//
+//	{"force_python": false, "routes": [{"route": "GET /api/users/{id}",
+//	  "stage": "canary", "percent": 25, "sticky": "cookie:session",
+//	  "shadow_sample": 0.1, "ignore": ["/generated_at"]}]}
+type File struct {
+	// ForcePython makes Python serve every staged route that a fallback
+	// covers (the global kill switch).
+	ForcePython bool `json:"force_python"`
+	// Routes configures routes; routes not listed are in stage go.
+	Routes []RouteConfig `json:"routes"`
+}
+
+// ParseFile parses a stages file. It checks the syntax, the keys and the
+// values of each route (stage, percent, sticky key, samples), and reports
+// the line of the first error; whether the routes exist is checked by the
+// Migrator that loads the file.
+func ParseFile(data []byte) (*File, error) {
+	p := &fileParser{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
+	p.dec.UseNumber()
+	f, err := p.file()
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+type fileParser struct {
+	data []byte
+	dec  *json.Decoder
+}
+
+// line returns the line of the byte at off, skipping the whitespace and
+// separators that precede a value.
+func (p *fileParser) line(off int64) int {
+	if off > int64(len(p.data)) {
+		off = int64(len(p.data))
+	}
+	for off < int64(len(p.data)) && strings.IndexByte(" \t\r\n,:", p.data[off]) >= 0 {
+		off++
+	}
+	return 1 + bytes.Count(p.data[:off], []byte{'\n'})
+}
+
+func (p *fileParser) errorf(off int64, format string, args ...any) error {
+	return fmt.Errorf("migrate: stages file line %d: %s", p.line(off), fmt.Sprintf(format, args...))
+}
+
+// syntax turns a decoder error into one with a line.
+func (p *fileParser) syntax(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return p.errorf(se.Offset-1, "%v", se)
+	case errors.As(err, &te):
+		return p.errorf(te.Offset, "%v", te)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return p.errorf(int64(len(p.data)), "unexpected end of file")
+	}
+	return p.errorf(p.dec.InputOffset(), "%v", err)
+}
+
+func (p *fileParser) delim(want json.Delim) error {
+	off := p.dec.InputOffset()
+	t, err := p.dec.Token()
+	if err != nil {
+		return p.syntax(err)
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return p.errorf(off, "expected %q, found %v", want, tokenString(t))
+	}
+	return nil
+}
+
+func tokenString(t json.Token) string {
+	switch v := t.(type) {
+	case json.Delim:
+		return fmt.Sprintf("%q", string(v))
+	case string:
+		return fmt.Sprintf("string %q", v)
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%v", t)
+}
+
+// object reads the keys of an object and calls fn for each, with the
+// offset of the key; fn must consume the value.
+func (p *fileParser) object(fn func(key string, off int64) error) error {
+	if err := p.delim('{'); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for p.dec.More() {
+		off := p.dec.InputOffset()
+		t, err := p.dec.Token()
+		if err != nil {
+			return p.syntax(err)
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			return p.errorf(off, "duplicate key %q", key)
+		}
+		seen[key] = true
+		if err := fn(key, off); err != nil {
+			return err
+		}
+	}
+	return p.delim('}')
+}
+
+func (p *fileParser) value(v any) error {
+	if err := p.dec.Decode(v); err != nil {
+		return p.syntax(err)
+	}
+	return nil
+}
+
+func (p *fileParser) file() (*File, error) {
+	f := &File{Routes: []RouteConfig{}}
+	routes := map[string]int{}
+	err := p.object(func(key string, off int64) error {
+		switch key {
+		case "force_python":
+			return p.value(&f.ForcePython)
+		case "routes":
+			if err := p.delim('['); err != nil {
+				return err
+			}
+			for p.dec.More() {
+				rc, err := p.route()
+				if err != nil {
+					return err
+				}
+				if first, dup := routes[rc.Route]; dup {
+					return fmt.Errorf("migrate: stages file line %d: route %q already configured on line %d", rc.line, rc.Route, first)
+				}
+				routes[rc.Route] = rc.line
+				f.Routes = append(f.Routes, rc)
+			}
+			return p.delim(']')
+		}
+		return p.errorf(off, "unknown key %q (want force_python or routes)", key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.dec.Token(); err != io.EOF {
+		return nil, p.errorf(p.dec.InputOffset(), "data after the top-level object")
+	}
+	return f, nil
+}
+
+func (p *fileParser) route() (RouteConfig, error) {
+	start := p.dec.InputOffset()
+	rc := RouteConfig{line: p.line(start)}
+	err := p.object(func(key string, off int64) error {
+		var err error
+		switch key {
+		case "route":
+			err = p.value(&rc.Route)
+		case "stage":
+			var s string
+			if err = p.value(&s); err == nil {
+				if rc.Stage, err = ParseStage(s); err != nil {
+					return p.errorf(off, "unknown stage %q (want python, shadow, canary or go)", s)
+				}
+			}
+		case "percent":
+			err = p.value(&rc.Percent)
+		case "sticky":
+			err = p.value(&rc.Sticky)
+		case "shadow_sample":
+			err = p.value(&rc.ShadowSample)
+		case "noise_sample":
+			err = p.value(&rc.NoiseSample)
+		case "ignore":
+			err = p.value(&rc.Ignore)
+		case "headers":
+			err = p.value(&rc.Headers)
+		case "shadow_unsafe":
+			err = p.value(&rc.ShadowUnsafe)
+		case "force_python":
+			err = p.value(&rc.ForcePython)
+		default:
+			return p.errorf(off, "unknown key %q in route", key)
+		}
+		if err != nil {
+			return err
+		}
+		if verr := rc.checkField(key); verr != nil {
+			return p.errorf(off, "%v", strings.TrimPrefix(verr.Error(), "migrate: "))
+		}
+		return nil
+	})
+	if err != nil {
+		return rc, err
+	}
+	if rc.Route == "" {
+		return rc, fmt.Errorf("migrate: stages file line %d: route without a \"route\" key", rc.line)
+	}
+	return rc, nil
+}
+
+// Check reports the first invalid field of c, with a "migrate: " prefix.
+// It does not check whether the route exists.
+func (c *RouteConfig) Check() error {
+	for _, f := range []string{"route", "stage", "percent", "sticky", "shadow_sample", "noise_sample", "ignore", "headers"} {
+		if err := c.checkField(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkField validates and normalises one field.
+func (c *RouteConfig) checkField(key string) error {
+	switch key {
+	case "route":
+		k, err := normalizeRoute(c.Route)
+		if err != nil {
+			return err
+		}
+		c.Route = k
+	case "stage":
+		if c.Stage == "" {
+			return nil
+		}
+		_, err := ParseStage(string(c.Stage))
+		return err
+	case "percent":
+		if math.IsNaN(c.Percent) || c.Percent < 0 || c.Percent > 100 {
+			return fmt.Errorf("migrate: percent %v is not between 0 and 100", c.Percent)
+		}
+		if bp := math.Round(c.Percent * 100); math.Abs(bp-c.Percent*100) > 1e-6 {
+			return fmt.Errorf("migrate: percent %v is not a multiple of 0.01", c.Percent)
+		}
+	case "sticky":
+		if _, err := parseSticky(c.Sticky); err != nil {
+			return err
+		}
+	case "shadow_sample", "noise_sample":
+		v := c.ShadowSample
+		if key == "noise_sample" {
+			v = c.NoiseSample
+		}
+		if math.IsNaN(v) || v < 0 || v > 1 {
+			return fmt.Errorf("migrate: %s %v is not between 0 and 1", key, v)
+		}
+	case "ignore":
+		for _, s := range c.Ignore {
+			if s == "" {
+				return errors.New("migrate: empty entry in ignore (want a JSON pointer such as \"/generated_at\" or a header name)")
+			}
+			if s[0] != '/' && !validHeaderName(s) {
+				return fmt.Errorf("migrate: ignore entry %q is neither a JSON pointer (starting with \"/\") nor a header name", s)
+			}
+		}
+	case "headers":
+		for _, s := range c.Headers {
+			if !validHeaderName(s) {
+				return fmt.Errorf("migrate: %q in headers is not a header name", s)
+			}
+		}
+	}
+	return nil
+}
+
+// normalizeRoute checks "METHOD /pattern" and returns it with an
+// upper-case method and one space.
+func normalizeRoute(s string) (string, error) {
+	method, pattern, ok := strings.Cut(strings.TrimSpace(s), " ")
+	pattern = strings.TrimSpace(pattern)
+	if !ok || method == "" || !strings.HasPrefix(pattern, "/") {
+		return "", fmt.Errorf("migrate: route %q is not \"METHOD /pattern\"", s)
+	}
+	if !validHeaderName(method) {
+		return "", fmt.Errorf("migrate: route %q has an invalid method", s)
+	}
+	return strings.ToUpper(method) + " " + pattern, nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalHeaders returns the canonical forms of names.
+func canonicalHeaders(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = textproto.CanonicalMIMEHeaderKey(n)
+	}
+	return out
+}

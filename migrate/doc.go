@@ -1,0 +1,80 @@
+// Package migrate moves a route from Python to Go in stages, in process:
+// it decides, for every request of a staged Go route of a
+// [github.com/graft-dev/graft/router.Router], whether Python (the
+// router's fallback) or Go serves it, compares the two, and rolls back by
+// itself when Go misbehaves.
+//
+//	r := router.New()
+//	r.Get("/api/users/{id}", showUser)
+//	r.Fallback(pythonApp)
+//	m, err := migrate.New(r, migrate.Options{StagesFile: "stages.json", Logger: logger})
+//	...
+//	go http.ListenAndServe("127.0.0.1:9090", auth(m.Handler(migrate.AdminOptions{})))
+//
+// # Stages
+//
+// Every Go route registered for one method has a [Stage]:
+// [StagePython] (deployed dark: Python serves), [StageShadow] (Python
+// serves; Go runs on a copy and the responses are compared),
+// [StageCanary] (a sticky percentage is served by Go) or [StageGo] (the
+// default). A global and a per-route force-python switch override the
+// stage on the next request. python, shadow and canary need a fallback:
+// setting them on a route that no fallback covers is an error.
+//
+// # Shadow comparison
+//
+// In the shadow stage, Python's response goes to the client as it is
+// produced; the Go handler runs at the same time on a copy of the request
+// (a context for which [IsShadow] is true, with the same request id),
+// under [Options].Timeout, with panics recovered and at most
+// [Options].MaxConcurrent runs in flight (more are dropped and counted).
+// Only GET, HEAD and OPTIONS are shadowed unless the route sets
+// ShadowUnsafe. The canary and go stages can compare a sample of Go's
+// responses against Python the same way (reverse shadow).
+//
+// [Compare] compares status, headers and body (JSON structurally, per
+// JSON pointer; text line by line; anything else by hash). Noise is
+// learned as Diffy does: for a sample of comparisons Python is called a
+// second time, and the pointers where Python differs from itself are no
+// longer counted. Routes can also ignore pointers and headers, and
+// [Options].Normalize rewrites responses before comparison.
+//
+// # Canary
+//
+// [Bucket] hashes the route and a sticky key (a cookie, a header,
+// REMOTE_USER, an identity, or the client address) to one of 10,000
+// buckets: a user stays on one side, and raising the percentage only adds
+// users. Testers force a side with a signed override ([SignOverride]).
+// When Go's 5xx rate, or its reverse-shadow mismatch rate, goes above
+// [RollbackPolicy].Threshold, the route drops to python until a person
+// sets it again.
+//
+// # Control
+//
+// The configuration lives in an atomically swapped snapshot. It comes from
+// a stages file ([File], [ParseFile]) polled for changes and reloaded by
+// [Migrator.Reload] (call it on SIGHUP), from [Migrator.SetRoute] and
+// [Migrator.SetForcePython], or from the admin API ([Migrator.Handler]).
+// Changes made in process are written back to the file atomically. Every
+// change is logged with who made it.
+//
+// # The migration console
+//
+// The HTML console is served by the [AdminOptions].Console handler, which
+// the admin handler calls for every request its JSON API does not take
+// (GET / first). The console reads the state with [Migrator.Routes] (the
+// same [RouteStatus] values GET /routes encodes, recent mismatches
+// included) and changes it with [Migrator.Config] + [Migrator.SetRoute]
+// (stage, percentage; this also re-enables a rolled-back route) and
+// [Migrator.SetForcePython] (kill switches), passing the person's name as
+// who. Its forms are its own (with their CSRF protection); the JSON API
+// only accepts Content-Type: application/json, which forms cannot send.
+// A console written in JavaScript can use the JSON API instead:
+// GET routes, POST routes, POST force-python, relative to the console's
+// URL.
+//
+// # Metrics
+//
+// See metrics.go for the Prometheus metrics: requests per side,
+// comparisons per outcome, rollbacks, overrides, durations, stages.
+package migrate

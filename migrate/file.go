@@ -1,0 +1,134 @@
+package migrate
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Reload reads the stages file again and applies it, logging changes as
+// made by "file". A file that cannot be read, parsed or validated changes
+// nothing: the error says why (with its line), and the old stages stay.
+// The owner of the process calls it on SIGHUP; the file is also polled.
+// Without a stages file, Reload does nothing.
+func (m *Migrator) Reload() error {
+	if m.o.StagesFile == "" {
+		return nil
+	}
+	err := m.loadFile("file")
+	if err != nil {
+		m.log.Error("migrate: stages file not applied; the old stages stay",
+			slog.String("file", m.o.StagesFile), slog.String("error", err.Error()))
+	}
+	return err
+}
+
+// loadFile reads, parses and applies the stages file.
+func (m *Migrator) loadFile(who string) error {
+	data, err := os.ReadFile(m.o.StagesFile)
+	if err != nil {
+		return fmt.Errorf("migrate: reading stages file: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	f, err := ParseFile(data)
+	if err != nil {
+		return fmt.Errorf("%w (in %s)", err, m.o.StagesFile)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.applyLocked(f, who); err != nil {
+		return fmt.Errorf("%w (in %s)", err, m.o.StagesFile)
+	}
+	m.fileSum, m.fileOK = sum, true
+	return nil
+}
+
+// watch polls the stages file until Shutdown. It reads the file each
+// time (stat alone misses a ConfigMap's symlink swap to a file with the
+// same size and time) and reloads when its content changed.
+func (m *Migrator) watch() {
+	defer m.watching.Done()
+	t := time.NewTicker(m.o.PollInterval)
+	defer t.Stop()
+	var lastBad [32]byte
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		data, err := os.ReadFile(m.o.StagesFile)
+		if err != nil {
+			continue // mid-swap, or removed: keep the stages
+		}
+		sum := sha256.Sum256(data)
+		m.mu.Lock()
+		same := m.fileOK && sum == m.fileSum
+		m.mu.Unlock()
+		if same || sum == lastBad {
+			continue
+		}
+		if err := m.Reload(); err != nil {
+			lastBad = sum
+		}
+	}
+}
+
+// writeBackLocked writes the configuration to the stages file, if any,
+// atomically: a temporary file in the same directory, renamed over it. A
+// symlink is followed, so that the link stays.
+func (m *Migrator) writeBackLocked() error {
+	if m.o.StagesFile == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(m.fileLocked(), "", "  ")
+	if err != nil {
+		return fmt.Errorf("migrate: writing stages file: %w", err)
+	}
+	data = append(data, '\n')
+	err = writeAtomic(m.o.StagesFile, data)
+	if err != nil {
+		err = fmt.Errorf("migrate: change applied in memory but not saved to %s: %w", m.o.StagesFile, err)
+		m.log.Error("migrate: writing stages file", slog.String("error", err.Error()))
+		return err
+	}
+	m.fileSum, m.fileOK = sha256.Sum256(data), true
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(name, mode)
+	}
+	if err == nil {
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// testPython returns $GRAFT_PYTHON, else Debian's /usr/bin/python3 (where
+// python3-flask and python3-django install); a missing one fails the test.
+func testPython(t testing.TB) string {
+	t.Helper()
+	py := os.Getenv("GRAFT_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if _, err := exec.LookPath(py); err != nil {
+		t.Fatalf("python interpreter %s not found (set GRAFT_PYTHON, or apt-get install python3): %v", py, err)
+	}
+	return py
+}
+
+// requirePython fails the test unless `import mod` works.
+func requirePython(t testing.TB, mods ...string) {
+	t.Helper()
+	for _, m := range mods {
+		out, err := exec.Command(testPython(t), "-c", "import "+m).CombinedOutput()
+		if err != nil {
+			t.Fatalf("python module %s is not importable by %s (apt-get install python3-%s): %v\n%s", m, testPython(t), m, err, out)
+		}
+	}
+}
+
+// logBuffer collects log output.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startPython starts the container for app ("flaskmig:app",
+// "djangomig.wsgi:application") from testdata/.
+func startPython(t testing.TB, app string, env ...string) *wsgi.Container {
+	t.Helper()
+	mod := "flask"
+	if strings.HasPrefix(app, "django") {
+		mod = "django"
+		env = append(env, "DJANGO_SETTINGS_MODULE=djangomig.settings")
+	}
+	requirePython(t, mod)
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := wsgi.New(wsgi.Config{
+		App: app, Python: testPython(t), Dir: dir, Workers: 2, Env: env,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("wsgi.New(%s): %v", app, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.Shutdown(ctx)
+	})
+	return c
+}
+
+// env is a router with a Migrator, served.
+type env struct {
+	r     *router.Router
+	m     *Migrator
+	srv   *httptest.Server
+	admin *httptest.Server
+	logs  *logBuffer
+	reg   *prometheus.Registry
+}
+
+// newEnv registers routes (with fb as the fallback, unless nil), makes a
+// Migrator with o and serves both the app and the admin API.
+func newEnv(t testing.TB, fb http.Handler, o Options, routes func(r *router.Router)) *env {
+	t.Helper()
+	r := router.New()
+	routes(r)
+	if fb != nil {
+		r.Fallback(fb)
+	}
+	e := &env{r: r, logs: &logBuffer{}, reg: prometheus.NewRegistry()}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
+	}
+	o.Registerer = e.reg
+	m, err := New(r, o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.m = m
+	e.srv = httptest.NewServer(r)
+	e.admin = httptest.NewServer(m.Handler(AdminOptions{}))
+	t.Cleanup(func() {
+		e.srv.Close()
+		e.admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return e
+}
+
+// get fetches path, with optional header pairs, and returns status and body.
+func (e *env) get(t testing.TB, path string, hdr ...string) (int, string) {
+	t.Helper()
+	return e.do(t, http.MethodGet, path, "", hdr...)
+}
+
+func (e *env) do(t testing.TB, method, path, body string, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// settle waits for the comparisons in flight.
+func (e *env) settle() { e.m.jobs.Wait() }
+
+// status returns the route's status through GET /routes of the admin API.
+func (e *env) status(t testing.TB, route string) RouteStatus {
+	t.Helper()
+	res, err := http.Get(e.admin.URL + "/routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var list []RouteStatus
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range list {
+		if st.Route == route {
+			return st
+		}
+	}
+	t.Fatalf("route %q not in GET /routes", route)
+	return RouteStatus{}
+}
+
+// post sends a JSON body to the admin API.
+func (e *env) post(t testing.TB, path, body string) (int, map[string]any) {
+	t.Helper()
+	res, err := http.Post(e.admin.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, out
+}
+
+// eventually polls cond until it holds or 10s pass (a deadline for
+// background work, not a timing assertion).
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// writeJSONHandler answers v as JSON.
+func writeJSONBody(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, body)
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// metric returns the value of the counter or gauge name with the label
+// pairs given, from the env's registry.
+func (e *env) metric(t testing.TB, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if got[labels[i]] != labels[i+1] {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}

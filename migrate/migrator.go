@@ -1,0 +1,484 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// Migrator holds the stage of every staged Go route of a Router and
+// serves their requests accordingly: it is the Router's [router.Stager].
+// Make one with [New] once the routes and the fallback are registered.
+//
+// Stages live in an immutable snapshot swapped atomically; each request
+// reads it once, so a change (admin API, stages file, kill switch,
+// rollback) takes effect on the next request.
+type Migrator struct {
+	o       Options
+	r       *router.Router
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+
+	snap atomic.Pointer[snapshot]
+
+	mu        sync.Mutex // serialises changes to the fields below and to the file
+	cfg       map[string]RouteConfig
+	forceAll  bool
+	rollbacks map[string]*Rollback
+	stats     map[string]*routeStats
+	fileSum   [32]byte // of the stages file last loaded or written
+	fileOK    bool
+
+	sem  chan struct{} // shadow runs in flight
+	jobs sync.WaitGroup
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	watching sync.WaitGroup
+}
+
+var _ router.Stager = (*Migrator)(nil)
+
+// Rollback records an automatic rollback of a route.
+type Rollback struct {
+	// Reason says which rate exceeded the threshold.
+	Reason string `json:"reason"`
+	// At is when the route was rolled back.
+	At time.Time `json:"at"`
+}
+
+// routeKey identifies a staged route without building its string.
+type routeKey struct{ method, pattern string }
+
+// snapshot is the immutable state requests read.
+type snapshot struct {
+	forceAll bool
+	routes   map[routeKey]*routeState
+}
+
+// routeState is one route's configuration, ready for requests.
+type routeState struct {
+	key        string
+	cfg        RouteConfig
+	configured bool
+	bp         int // canary percentage in basis points
+	sticky     sticky
+	headers    []string
+	covered    bool
+	rollback   *Rollback
+	stats      *routeStats
+}
+
+// New returns a Migrator for the staged routes of r (see
+// [router.Router.StagedRoutes]) and makes it r's Stager. It loads
+// o.StagesFile (and starts watching it) or o.Routes, and fails with a
+// "migrate: " error if a route is unknown, if a python, shadow or canary
+// stage is set on a route that no fallback covers, or if the metrics
+// cannot be registered. Call [Migrator.Shutdown] to stop watching the file.
+func New(r *router.Router, o Options) (*Migrator, error) {
+	if r == nil {
+		return nil, fmt.Errorf("migrate: New: nil router")
+	}
+	o.defaults()
+	met, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	m := &Migrator{
+		o: o, r: r, log: o.Logger, metrics: met, now: time.Now,
+		cfg: map[string]RouteConfig{}, rollbacks: map[string]*Rollback{}, stats: map[string]*routeStats{},
+		sem: make(chan struct{}, o.MaxConcurrent), stop: make(chan struct{}),
+	}
+	if o.StagesFile != "" {
+		if err := m.loadFile("file"); err != nil {
+			met.unregister(o.Registerer)
+			return nil, err
+		}
+		m.watching.Add(1)
+		go m.watch()
+	} else {
+		f := &File{ForcePython: o.ForcePython, Routes: o.Routes}
+		for i := range f.Routes {
+			if err := f.Routes[i].Check(); err != nil {
+				met.unregister(o.Registerer)
+				return nil, err
+			}
+		}
+		m.mu.Lock()
+		err := m.applyLocked(f, "code")
+		m.mu.Unlock()
+		if err != nil {
+			met.unregister(o.Registerer)
+			return nil, err
+		}
+	}
+	r.SetStager(m)
+	return m, nil
+}
+
+// Shutdown stops watching the stages file and waits for the shadow runs
+// in flight, or for ctx.
+func (m *Migrator) Shutdown(ctx context.Context) error {
+	m.stopOnce.Do(func() { close(m.stop) })
+	m.watching.Wait()
+	done := make(chan struct{})
+	go func() { m.jobs.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("migrate: shutdown: %w", ctx.Err())
+	}
+}
+
+// routes returns the staged routes of the router by key.
+func (m *Migrator) routes() (map[string]router.StagedRoute, []string) {
+	list := m.r.StagedRoutes()
+	byKey := make(map[string]router.StagedRoute, len(list))
+	order := make([]string, 0, len(list))
+	for _, sr := range list {
+		k := sr.Key()
+		if _, dup := byKey[k]; !dup {
+			order = append(order, k)
+		}
+		byKey[k] = sr
+	}
+	return byKey, order
+}
+
+// validate checks a route configuration against the router.
+func validate(c RouteConfig, routes map[string]router.StagedRoute) error {
+	sr, ok := routes[c.Route]
+	if !ok {
+		return fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", c.Route)
+	}
+	if c.Stage.needsFallback() && sr.Fallback == nil {
+		return fmt.Errorf("migrate: route %q: stage %s needs Python, but no fallback covers the route", c.Route, c.Stage)
+	}
+	return nil
+}
+
+// applyLocked validates f and makes it the configuration, logging every
+// change as made by who. Rollbacks of routes whose configuration did not
+// change stay.
+func (m *Migrator) applyLocked(f *File, who string) error {
+	routes, _ := m.routes()
+	next := make(map[string]RouteConfig, len(f.Routes))
+	for _, c := range f.Routes {
+		if err := validate(c, routes); err != nil {
+			if c.line > 0 {
+				return fmt.Errorf("migrate: stages file line %d: %s", c.line, err.Error()[len("migrate: "):])
+			}
+			return err
+		}
+		c.line = 0
+		next[c.Route] = c
+	}
+	if f.ForcePython != m.forceAll {
+		m.logChange(who, "all", "force_python", f.ForcePython)
+	}
+	m.forceAll = f.ForcePython
+	for k, old := range m.cfg {
+		if _, ok := next[k]; !ok {
+			m.logRoute(who, k, old, RouteConfig{Route: k})
+			delete(m.rollbacks, k)
+		}
+	}
+	for k, c := range next {
+		old, ok := m.cfg[k]
+		if !ok {
+			old = RouteConfig{Route: k}
+		}
+		if !equalConfig(old, c) {
+			m.logRoute(who, k, old, c)
+			delete(m.rollbacks, k)
+		}
+	}
+	m.cfg = next
+	m.publishLocked()
+	return nil
+}
+
+func equalConfig(a, b RouteConfig) bool {
+	a.line, b.line = 0, 0
+	return a.Route == b.Route && a.Stage == b.Stage && a.Percent == b.Percent && a.Sticky == b.Sticky &&
+		a.ShadowSample == b.ShadowSample && a.NoiseSample == b.NoiseSample &&
+		slices.Equal(a.Ignore, b.Ignore) && slices.Equal(a.Headers, b.Headers) &&
+		a.ShadowUnsafe == b.ShadowUnsafe && a.ForcePython == b.ForcePython
+}
+
+func stageOf(c RouteConfig) Stage {
+	if c.Stage == "" {
+		return StageGo
+	}
+	return c.Stage
+}
+
+func (m *Migrator) logRoute(who, key string, old, c RouteConfig) {
+	m.log.Info("migrate: route changed",
+		slog.String("route", key),
+		slog.String("from", describe(old)),
+		slog.String("to", describe(c)),
+		slog.String("by", who),
+		slog.Time("at", m.now().UTC()))
+}
+
+func (m *Migrator) logChange(who, what, field string, on bool) {
+	m.log.Info("migrate: kill switch changed",
+		slog.String("route", what),
+		slog.String(field, fmt.Sprint(on)),
+		slog.String("by", who),
+		slog.Time("at", m.now().UTC()))
+}
+
+// describe shows a configuration in a log line.
+func describe(c RouteConfig) string {
+	s := string(stageOf(c))
+	if stageOf(c) == StageCanary {
+		s += fmt.Sprintf(" %g%%", c.Percent)
+	}
+	if c.ForcePython {
+		s += " force_python"
+	}
+	if c.ShadowSample > 0 {
+		s += fmt.Sprintf(" shadow_sample=%g", c.ShadowSample)
+	}
+	return s
+}
+
+// publishLocked builds and swaps in a new snapshot.
+func (m *Migrator) publishLocked() {
+	routes, order := m.routes()
+	s := &snapshot{forceAll: m.forceAll, routes: make(map[routeKey]*routeState, len(routes))}
+	for _, k := range order {
+		sr := routes[k]
+		st := m.stats[k]
+		if st == nil {
+			st = newRouteStats(k, m.o.RecentMismatches, m.metrics)
+			m.stats[k] = st
+		}
+		c, configured := m.cfg[k]
+		if !configured {
+			c = RouteConfig{Route: k}
+		}
+		stk, _ := parseSticky(c.Sticky)
+		headers := m.o.CompareHeaders
+		if len(c.Headers) > 0 {
+			headers = canonicalHeaders(c.Headers)
+		}
+		rs := &routeState{
+			key: k, cfg: c, configured: configured, bp: int(c.Percent*100 + 0.5), sticky: stk,
+			headers: headers, covered: sr.Fallback != nil, rollback: m.rollbacks[k], stats: st,
+		}
+		s.routes[routeKey{sr.Method, sr.Pattern}] = rs
+		st.setStage(effectiveStage(s, rs))
+	}
+	m.snap.Store(s)
+}
+
+// effectiveStage is the stage a route's requests see, after the kill
+// switches and rollbacks.
+func effectiveStage(s *snapshot, rs *routeState) Stage {
+	if rs.covered && (s.forceAll || rs.cfg.ForcePython || rs.rollback != nil) {
+		return StagePython
+	}
+	return stageOf(rs.cfg)
+}
+
+// Config returns the configuration of route ("GET /api/users/{id}"), the
+// default one for a staged route with none; ok is false for an unknown
+// route.
+func (m *Migrator) Config(route string) (c RouteConfig, ok bool) {
+	key, err := normalizeRoute(route)
+	if err != nil {
+		return RouteConfig{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.cfg[key]; ok {
+		return c, true
+	}
+	routes, _ := m.routes()
+	if _, ok := routes[key]; !ok {
+		return RouteConfig{}, false
+	}
+	return RouteConfig{Route: key}, true
+}
+
+// SetRoute replaces the configuration of c.Route, logging the change as
+// made by who, writes the stages file back if there is one, and returns
+// the route's new status. It clears the route's automatic rollback: this
+// is how a person re-enables a rolled-back route. The error says what is
+// wrong with c (an unknown route, an invalid field, a stage that needs a
+// fallback on a route no fallback covers); the change is then not made.
+// A failure to write the stages file is returned too, but the change is
+// made (in memory) all the same, so that a kill switch always works.
+func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
+	if err := c.Check(); err != nil {
+		return RouteStatus{}, err
+	}
+	m.mu.Lock()
+	routes, _ := m.routes()
+	if err := validate(c, routes); err != nil {
+		m.mu.Unlock()
+		return RouteStatus{}, err
+	}
+	old, ok := m.cfg[c.Route]
+	if !ok {
+		old = RouteConfig{Route: c.Route}
+	}
+	m.logRoute(who, c.Route, old, c)
+	if m.rollbacks[c.Route] != nil {
+		m.log.Info("migrate: rollback cleared", slog.String("route", c.Route), slog.String("by", who))
+		delete(m.rollbacks, c.Route)
+	}
+	c.line = 0
+	m.cfg[c.Route] = c
+	m.publishLocked()
+	werr := m.writeBackLocked()
+	m.mu.Unlock()
+	st, _ := m.Route(c.Route)
+	return st, werr
+}
+
+// SetForcePython turns the kill switch of route on or off, or the global
+// one when route is "", logging the change as made by who. It takes effect
+// on the next request. Like SetRoute, it writes the stages file back and
+// makes the change even if that fails (returning the error).
+func (m *Migrator) SetForcePython(who, route string, on bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if route == "" {
+		if m.forceAll != on {
+			m.logChange(who, "all", "force_python", on)
+		}
+		m.forceAll = on
+		m.publishLocked()
+		return m.writeBackLocked()
+	}
+	key, err := normalizeRoute(route)
+	if err != nil {
+		return err
+	}
+	routes, _ := m.routes()
+	sr, ok := routes[key]
+	if !ok {
+		return fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", route)
+	}
+	if on && sr.Fallback == nil {
+		return fmt.Errorf("migrate: route %q: force_python needs Python, but no fallback covers the route", key)
+	}
+	c, ok := m.cfg[key]
+	if !ok {
+		c = RouteConfig{Route: key}
+	}
+	if c.ForcePython != on {
+		m.logChange(who, key, "force_python", on)
+	}
+	c.ForcePython = on
+	m.cfg[key] = c
+	m.publishLocked()
+	return m.writeBackLocked()
+}
+
+// ForcePython reports whether the global kill switch is on.
+func (m *Migrator) ForcePython() bool { return m.snap.Load().forceAll }
+
+// fileLocked returns the configuration as a File, routes in registration
+// order.
+func (m *Migrator) fileLocked() *File {
+	f := &File{ForcePython: m.forceAll, Routes: []RouteConfig{}}
+	_, order := m.routes()
+	seen := map[string]bool{}
+	for _, k := range order {
+		if c, ok := m.cfg[k]; ok {
+			f.Routes = append(f.Routes, c)
+			seen[k] = true
+		}
+	}
+	for k, c := range m.cfg { // routes that disappeared from the router
+		if !seen[k] {
+			f.Routes = append(f.Routes, c)
+		}
+	}
+	return f
+}
+
+// rollback drops route to python after an automatic decision.
+func (m *Migrator) rollback(key, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rollbacks[key] != nil {
+		return
+	}
+	c := m.cfg[key]
+	if s := stageOf(c); s != StageCanary && s != StageGo {
+		return
+	}
+	rb := &Rollback{Reason: reason, At: m.now().UTC()}
+	m.rollbacks[key] = rb
+	m.log.Error("migrate: route rolled back to python",
+		slog.String("route", key), slog.String("reason", reason), slog.Time("at", rb.At))
+	m.metrics.rollbacks.WithLabelValues(key).Inc()
+	m.publishLocked()
+}
+
+// ServeStaged serves a request of a staged route by its stage; it
+// implements [router.Stager].
+func (m *Migrator) ServeStaged(w http.ResponseWriter, r *http.Request, sr router.StagedRoute) {
+	s := m.snap.Load()
+	rs := s.routes[routeKey{sr.Method, sr.Pattern}]
+	if rs == nil { // registered after New
+		sr.Go.ServeHTTP(w, r)
+		return
+	}
+	fb := sr.Fallback
+	if fb != nil && (s.forceAll || rs.cfg.ForcePython || rs.rollback != nil) {
+		m.serve(w, r, rs, SidePython, fb, false)
+		return
+	}
+	if side, present, ok := m.override(r); present {
+		if ok && (side == SideGo || fb != nil) {
+			rs.stats.overrides.Add(1)
+			m.metrics.overrides.WithLabelValues("accepted").Inc()
+			h := sr.Go
+			if side == SidePython {
+				h = fb
+			}
+			m.serve(w, r, rs, side, h, false)
+			return
+		}
+		rs.stats.overridesRejected.Add(1)
+		m.metrics.overrides.WithLabelValues("rejected").Inc()
+	}
+	stage := stageOf(rs.cfg)
+	if fb == nil {
+		stage = StageGo
+	}
+	switch stage {
+	case StagePython:
+		m.serve(w, r, rs, SidePython, fb, false)
+	case StageShadow:
+		sample := rs.cfg.ShadowSample
+		if sample == 0 {
+			sample = 1
+		}
+		m.serveCompared(w, r, rs, sr, SidePython, sample, false)
+	case StageCanary:
+		if Bucket(rs.key, rs.sticky.key(r, m.o.Identity)) < rs.bp {
+			m.serveCompared(w, r, rs, sr, SideGo, rs.cfg.ShadowSample, true)
+		} else {
+			m.serve(w, r, rs, SidePython, fb, true)
+		}
+	default:
+		m.serveCompared(w, r, rs, sr, SideGo, rs.cfg.ShadowSample, true)
+	}
+}

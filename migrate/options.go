@@ -1,0 +1,144 @@
+package migrate
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configure a [Migrator]. The zero value is usable: no stages
+// file, every route in stage go, shadowing with the defaults below.
+type Options struct {
+	// Logger receives stage changes (INFO), rollbacks and stages-file
+	// errors (ERROR); nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the Prometheus metrics (see metrics.go); nil
+	// means prometheus.DefaultRegisterer. New fails if they are already
+	// registered there.
+	Registerer prometheus.Registerer
+
+	// StagesFile is the JSON stages file (see [File]) loaded by New,
+	// reloaded when it changes on disk (polled every PollInterval; a
+	// Kubernetes ConfigMap's symlink swap counts) and by
+	// [Migrator.Reload], and where admin changes are written back
+	// (atomically: a temporary file renamed over it). "" means none.
+	StagesFile string
+	// PollInterval is how often StagesFile is checked; 0 means 2s.
+	PollInterval time.Duration
+	// Routes configures routes when there is no StagesFile (ignored when
+	// there is one).
+	Routes []RouteConfig
+	// ForcePython sets the global kill switch at start when there is no
+	// StagesFile.
+	ForcePython bool
+
+	// MaxBodyBytes caps the request body buffered for a shadow run;
+	// requests with bigger bodies are not shadowed. 0 means 1 MiB.
+	MaxBodyBytes int64
+	// MaxResponseBytes caps each response body kept for comparison;
+	// bigger bodies are compared by length and hash. 0 means 1 MiB.
+	MaxResponseBytes int64
+	// Timeout bounds a shadow run (the candidate, and Python's second
+	// call); 0 means 5s. The client never waits for it.
+	Timeout time.Duration
+	// MaxConcurrent caps the shadow runs in flight; requests beyond it are
+	// not shadowed and are counted as dropped. 0 means 32.
+	MaxConcurrent int
+	// NoiseSample is the share (0 to 1) of compared requests for which
+	// Python is called a second time to learn noise, unless a route sets
+	// its own; 0 means 0.1, a negative value turns learning off. The first
+	// 10 comparisons of each route always learn.
+	NoiseSample float64
+	// CompareHeaders are the response headers compared unless a route
+	// names its own; nil means [DefaultCompareHeaders].
+	CompareHeaders []string
+	// Normalize, if not nil, is called on each side's response before
+	// comparison (both Python runs included), to rewrite what is known to
+	// differ (a host name, a date format). It runs on a background
+	// goroutine and may modify resp.
+	Normalize func(route string, side Side, resp *Response)
+	// RecentMismatches is how many mismatches each route keeps; 0 means 20.
+	RecentMismatches int
+
+	// OverrideSecret is the HMAC key of tester overrides (see
+	// [SignOverride]); empty means overrides are ignored (and counted).
+	OverrideSecret []byte
+	// OverrideCookie and OverrideHeader carry tester overrides; "" means
+	// [DefaultOverrideCookie] and [DefaultOverrideHeader].
+	OverrideCookie string
+	OverrideHeader string
+	// Identity returns the user a request is bucketed by for the sticky
+	// key "identity"; nil means REMOTE_USER as set by Go middleware
+	// (middleware.WithRemoteUser).
+	Identity func(*http.Request) string
+
+	// Rollback is the automatic rollback policy of the canary and go
+	// stages.
+	Rollback RollbackPolicy
+}
+
+// RollbackPolicy says when a route in the canary or go stage drops to
+// python by itself: when, over Window, Go's 5xx rate (or, with reverse
+// shadow, its mismatch rate) exceeds Threshold over at least MinRequests
+// requests while Python's does not.
+type RollbackPolicy struct {
+	// Disabled turns automatic rollback off.
+	Disabled bool
+	// Threshold is the rate above which Go is rolled back; 0 means 0.05.
+	Threshold float64
+	// MinRequests is the fewest Go requests (or comparisons) in the window
+	// for a decision; 0 means 50.
+	MinRequests int
+	// Window is the period the rates are measured over; 0 means 1 minute.
+	Window time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.DefaultRegisterer
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = 1 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 32
+	}
+	if o.NoiseSample == 0 {
+		o.NoiseSample = 0.1
+	}
+	if o.CompareHeaders == nil {
+		o.CompareHeaders = DefaultCompareHeaders
+	}
+	if o.RecentMismatches <= 0 {
+		o.RecentMismatches = 20
+	}
+	if o.OverrideCookie == "" {
+		o.OverrideCookie = DefaultOverrideCookie
+	}
+	if o.OverrideHeader == "" {
+		o.OverrideHeader = DefaultOverrideHeader
+	}
+	if o.Rollback.Threshold <= 0 {
+		o.Rollback.Threshold = 0.05
+	}
+	if o.Rollback.MinRequests <= 0 {
+		o.Rollback.MinRequests = 50
+	}
+	if o.Rollback.Window <= 0 {
+		o.Rollback.Window = time.Minute
+	}
+}

@@ -1,0 +1,404 @@
+package migrate
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Comparison outcomes, as counted in metrics.
+const (
+	outcomeMatch    = "match"
+	outcomeMismatch = "mismatch"
+	outcomeError    = "candidate_error"
+	outcomePanic    = "candidate_panic"
+	outcomeTimeout  = "candidate_timeout"
+	outcomeDropped  = "dropped"
+	outcomeSkipped  = "skipped"
+)
+
+// maxNoise caps the noise pointers learned per route.
+const maxNoise = 1000
+
+// maxPointers caps the distinct mismatch pointers counted per route.
+const maxPointers = 1000
+
+// latencySamples is how many recent durations per side feed p50/p99.
+const latencySamples = 1024
+
+// noiseWarmup is how many comparisons of a route always learn noise.
+const noiseWarmup = 10
+
+// routeStats are the results of one route, kept across configuration
+// changes.
+type routeStats struct {
+	key string
+
+	python, goCount                                        atomic.Int64
+	compared, matched, mismatched, noise                   atomic.Int64
+	candidateErrors, candidatePanics, candidateTimeouts    atomic.Int64
+	dropped, skipped, overrides, overridesRejected, learns atomic.Int64
+
+	servedPy, servedGo prometheus.Counter
+	durPy, durGo       prometheus.Observer
+	outcomes           map[string]prometheus.Counter
+	stageGauge         *prometheus.GaugeVec
+
+	mu        sync.Mutex
+	pointers  map[string]int64
+	noiseSet  map[string]bool
+	recent    []Mismatch // ring
+	next      int
+	recentMax int
+	latPy     []float64 // ring of ms
+	latGo     []float64
+	latPyNext int
+	latGoNext int
+	win       window
+}
+
+func newRouteStats(key string, recent int, met *metrics) *routeStats {
+	s := &routeStats{
+		key: key, recentMax: recent,
+		servedPy: met.requests.WithLabelValues(key, string(SidePython)),
+		servedGo: met.requests.WithLabelValues(key, string(SideGo)),
+		durPy:    met.duration.WithLabelValues(key, string(SidePython)),
+		durGo:    met.duration.WithLabelValues(key, string(SideGo)),
+		outcomes: map[string]prometheus.Counter{}, stageGauge: met.stage,
+		pointers: map[string]int64{}, noiseSet: map[string]bool{},
+	}
+	for _, o := range []string{outcomeMatch, outcomeMismatch, outcomeError, outcomePanic, outcomeTimeout, outcomeDropped, outcomeSkipped} {
+		s.outcomes[o] = met.comparisons.WithLabelValues(key, o)
+	}
+	return s
+}
+
+func (s *routeStats) setStage(st Stage) {
+	for _, x := range []Stage{StagePython, StageShadow, StageCanary, StageGo} {
+		v := 0.0
+		if x == st {
+			v = 1
+		}
+		s.stageGauge.WithLabelValues(s.key, string(x)).Set(v)
+	}
+}
+
+func (s *routeStats) outcome(o string) { s.outcomes[o].Inc() }
+
+// served counts a request served by side and its duration.
+func (s *routeStats) served(side Side, d time.Duration) {
+	if side == SidePython {
+		s.python.Add(1)
+		s.servedPy.Inc()
+	} else {
+		s.goCount.Add(1)
+		s.servedGo.Inc()
+	}
+	s.latency(side, d)
+}
+
+// latency records one duration of side, served or shadow.
+func (s *routeStats) latency(side Side, d time.Duration) {
+	ms := float64(d) / float64(time.Millisecond)
+	s.mu.Lock()
+	if side == SidePython {
+		s.durPy.Observe(d.Seconds())
+		s.latPy, s.latPyNext = ring(s.latPy, s.latPyNext, ms)
+	} else {
+		s.durGo.Observe(d.Seconds())
+		s.latGo, s.latGoNext = ring(s.latGo, s.latGoNext, ms)
+	}
+	s.mu.Unlock()
+}
+
+func ring(buf []float64, next int, v float64) ([]float64, int) {
+	if len(buf) < latencySamples {
+		return append(buf, v), 0
+	}
+	buf[next] = v
+	return buf, (next + 1) % latencySamples
+}
+
+// Percentiles are two percentiles of recent durations, in milliseconds;
+// both 0 with no sample.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+}
+
+func percentiles(buf []float64) Percentiles {
+	if len(buf) == 0 {
+		return Percentiles{}
+	}
+	s := slices.Clone(buf)
+	slices.Sort(s)
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		i = max(0, min(i, len(s)-1))
+		return math.Round(s[i]*1000) / 1000
+	}
+	return Percentiles{P50: at(0.50), P99: at(0.99)}
+}
+
+// Counts are a route's counters since start.
+type Counts struct {
+	// Python and Go count the requests each side served.
+	Python int64 `json:"python"`
+	Go     int64 `json:"go"`
+	// Compared counts the comparisons made; Matched + Mismatched ==
+	// Compared. Noise counts the matched comparisons whose only
+	// differences were noise (learned or ignored).
+	Compared   int64 `json:"compared"`
+	Matched    int64 `json:"matched"`
+	Mismatched int64 `json:"mismatched"`
+	Noise      int64 `json:"noise"`
+	// CandidateErrors counts shadow runs that failed: panics, timeouts
+	// and other errors, also counted on their own.
+	CandidateErrors   int64 `json:"candidate_errors"`
+	CandidatePanics   int64 `json:"candidate_panics"`
+	CandidateTimeouts int64 `json:"candidate_timeouts"`
+	// Dropped counts requests not shadowed because MaxConcurrent shadow
+	// runs were in flight; Skipped, those not shadowed because their body
+	// was bigger than MaxBodyBytes or could not be read.
+	Dropped int64 `json:"dropped"`
+	Skipped int64 `json:"skipped"`
+	// NoiseRuns counts Python's second calls, made to learn noise.
+	NoiseRuns int64 `json:"noise_runs"`
+	// Overrides counts requests steered by a valid tester override;
+	// OverridesRejected, overrides ignored (unsigned, badly signed,
+	// expired).
+	Overrides         int64 `json:"overrides"`
+	OverridesRejected int64 `json:"overrides_rejected"`
+}
+
+// Latency holds the recent percentiles of each side.
+type Latency struct {
+	Python Percentiles `json:"python"`
+	Go     Percentiles `json:"go"`
+}
+
+// Mismatch is one recorded mismatch, with secrets redacted.
+type Mismatch struct {
+	// At is when the comparison was made.
+	At time.Time `json:"at"`
+	// Request is the request line ("GET /api/users/1?x=y HTTP/1.1").
+	Request string `json:"request"`
+	// RequestHeader holds the request headers, with Cookie and
+	// Authorization values redacted.
+	RequestHeader http.Header `json:"request_header"`
+	// Python and Go are the two responses.
+	Python Sample `json:"python"`
+	Go     Sample `json:"go"`
+	// Diffs are the differences that made the mismatch (noise excluded).
+	Diffs []Diff `json:"diffs"`
+	// Diff is Diffs as readable text: per pointer, "- python" and "+ go".
+	Diff string `json:"diff"`
+}
+
+// Sample is one side's response in a Mismatch.
+type Sample struct {
+	Status int         `json:"status"`
+	Header http.Header `json:"header"`
+	// Body is the body, truncated to 4 KiB.
+	Body string `json:"body"`
+	// Size is the length of the whole body.
+	Size int64 `json:"size"`
+}
+
+// maxSampleBody is the longest body kept in a Mismatch.
+const maxSampleBody = 4 << 10
+
+const redacted = "[redacted]"
+
+func redactHeader(h http.Header) http.Header {
+	out := h.Clone()
+	if out == nil {
+		out = http.Header{}
+	}
+	for _, k := range []string{"Cookie", "Authorization", "Proxy-Authorization", "Set-Cookie"} {
+		for i := range out[k] {
+			out[k][i] = redacted
+		}
+	}
+	return out
+}
+
+func sample(r *Response) Sample {
+	b := r.Body
+	body := string(b)
+	if len(b) > maxSampleBody {
+		cut := maxSampleBody
+		for cut > 0 && b[cut]&0xc0 == 0x80 {
+			cut--
+		}
+		body = string(b[:cut]) + "…"
+	}
+	return Sample{Status: r.Status, Header: redactHeader(r.Header), Body: body, Size: r.Size}
+}
+
+// readableDiff renders diffs for people.
+func readableDiff(diffs []Diff) string {
+	var b strings.Builder
+	for _, d := range diffs {
+		fmt.Fprintf(&b, "%s\n- python: %s\n+ go:     %s\n", d.Pointer, d.Python, d.Go)
+	}
+	return b.String()
+}
+
+// isNoise reports whether p was learned as noise.
+func (s *routeStats) isNoise(p string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.noiseSet[p]
+}
+
+// learn adds the pointers where Python differed from itself to the noise.
+func (s *routeStats) learn(diffs []Diff) {
+	s.learns.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range diffs {
+		if len(s.noiseSet) >= maxNoise {
+			return
+		}
+		s.noiseSet[d.Pointer] = true
+	}
+}
+
+// record counts one comparison; diffs are the mismatching differences
+// (noise removed) and noisy tells whether noise was removed.
+func (s *routeStats) record(m *Mismatch, noisy bool) {
+	s.compared.Add(1)
+	if m == nil {
+		s.matched.Add(1)
+		if noisy {
+			s.noise.Add(1)
+		}
+		s.outcome(outcomeMatch)
+		return
+	}
+	s.mismatched.Add(1)
+	s.outcome(outcomeMismatch)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range m.Diffs {
+		if _, ok := s.pointers[d.Pointer]; ok || len(s.pointers) < maxPointers {
+			s.pointers[d.Pointer]++
+		}
+	}
+	if len(s.recent) < s.recentMax {
+		s.recent = append(s.recent, *m)
+	} else {
+		s.recent[s.next] = *m
+		s.next = (s.next + 1) % s.recentMax
+	}
+}
+
+// RouteStatus is the state and the results of one staged route, as
+// listed by GET /routes.
+type RouteStatus struct {
+	// Route is "METHOD /pattern".
+	Route string `json:"route"`
+	// Stage is the configured stage; Effective is the stage requests
+	// see, python when a kill switch or a rollback applies.
+	Stage     Stage `json:"stage"`
+	Effective Stage `json:"effective"`
+	// Percent is the canary percentage.
+	Percent float64 `json:"percent"`
+	// ForcePython is true when a kill switch (the route's or the global
+	// one) makes Python serve the route.
+	ForcePython bool `json:"force_python"`
+	// Fallback is true when a fallback covers the route (so it can be in
+	// the python, shadow and canary stages).
+	Fallback bool `json:"fallback"`
+	// Config is the route's whole configuration.
+	Config RouteConfig `json:"config"`
+	// Counts are the counters since start.
+	Counts Counts `json:"counts"`
+	// MismatchPointers counts the mismatches per pointer.
+	MismatchPointers map[string]int64 `json:"mismatch_pointers"`
+	// NoisePointers lists the pointers learned as noise, sorted.
+	NoisePointers []string `json:"noise_pointers"`
+	// Latency has each side's p50 and p99, in milliseconds.
+	Latency Latency `json:"latency_ms"`
+	// Rollback is the automatic rollback in effect, or nil.
+	Rollback *Rollback `json:"rollback"`
+	// RecentMismatches are the last mismatches, oldest first.
+	RecentMismatches []Mismatch `json:"recent_mismatches"`
+}
+
+func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
+	st := RouteStatus{
+		Route: rs.key, Stage: stageOf(rs.cfg), Effective: effectiveStage(snap, rs), Percent: rs.cfg.Percent,
+		ForcePython: rs.covered && (snap.forceAll || rs.cfg.ForcePython), Fallback: rs.covered,
+		Config: rs.cfg, Rollback: rs.rollback,
+		Counts: Counts{
+			Python: s.python.Load(), Go: s.goCount.Load(),
+			Compared: s.compared.Load(), Matched: s.matched.Load(), Mismatched: s.mismatched.Load(), Noise: s.noise.Load(),
+			CandidateErrors: s.candidateErrors.Load(), CandidatePanics: s.candidatePanics.Load(), CandidateTimeouts: s.candidateTimeouts.Load(),
+			Dropped: s.dropped.Load(), Skipped: s.skipped.Load(), NoiseRuns: s.learns.Load(),
+			Overrides: s.overrides.Load(), OverridesRejected: s.overridesRejected.Load(),
+		},
+	}
+	if st.Config.Ignore == nil {
+		st.Config.Ignore = []string{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.MismatchPointers = make(map[string]int64, len(s.pointers))
+	for k, v := range s.pointers {
+		st.MismatchPointers[k] = v
+	}
+	st.NoisePointers = make([]string, 0, len(s.noiseSet))
+	for k := range s.noiseSet {
+		st.NoisePointers = append(st.NoisePointers, k)
+	}
+	sort.Strings(st.NoisePointers)
+	st.Latency = Latency{Python: percentiles(s.latPy), Go: percentiles(s.latGo)}
+	st.RecentMismatches = make([]Mismatch, 0, len(s.recent))
+	if len(s.recent) < s.recentMax {
+		st.RecentMismatches = append(st.RecentMismatches, s.recent...)
+	} else {
+		st.RecentMismatches = append(st.RecentMismatches, s.recent[s.next:]...)
+		st.RecentMismatches = append(st.RecentMismatches, s.recent[:s.next]...)
+	}
+	return st
+}
+
+// Routes returns the status of every staged route, in registration order.
+func (m *Migrator) Routes() []RouteStatus {
+	snap := m.snap.Load()
+	routes, order := m.routes()
+	out := make([]RouteStatus, 0, len(order))
+	for _, k := range order {
+		sr := routes[k]
+		if rs := snap.routes[routeKey{sr.Method, sr.Pattern}]; rs != nil {
+			out = append(out, rs.stats.status(rs, snap))
+		}
+	}
+	return out
+}
+
+// Route returns the status of one staged route ("GET /api/users/{id}");
+// ok is false for an unknown route.
+func (m *Migrator) Route(route string) (st RouteStatus, ok bool) {
+	key, err := normalizeRoute(route)
+	if err != nil {
+		return RouteStatus{}, false
+	}
+	snap := m.snap.Load()
+	method, pattern, _ := strings.Cut(key, " ")
+	rs := snap.routes[routeKey{method, pattern}]
+	if rs == nil {
+		return RouteStatus{}, false
+	}
+	return rs.stats.status(rs, snap), true
+}

@@ -1,0 +1,266 @@
+package migrate
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/graft-dev/graft/middleware"
+	"github.com/graft-dev/graft/router"
+)
+
+// shadowSeen is what a Go candidate saw of its context.
+type shadowSeen struct {
+	shadow    bool
+	requestID string
+	header    string
+}
+
+// TestShadowFlask runs Go candidates in the shadow stage against a real
+// Flask app.
+func TestShadowFlask(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	var posts atomic.Int64
+	release := make(chan struct{})
+	seen := make(chan shadowSeen, 4)
+	e := newEnv(t, py, Options{Timeout: 500 * time.Millisecond}, func(r *router.Router) {
+		r.Use(middleware.RequestID(nil))
+		r.Get("/api/order/{id}", func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, fmt.Sprintf(`{"name":"Ada","id":%s,"score":1,"tags":["a","b"],"active":true}`, chi.URLParam(r, "id")))
+		})
+		r.Get("/api/diff/{id}", func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, fmt.Sprintf(`{"id":%s,"name":"Ada","email":"other@example.com"}`, chi.URLParam(r, "id")))
+		})
+		r.Get("/api/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, fmt.Sprintf(`{"id":%s,"name":"Ada","generated_at":%d.5}`, chi.URLParam(r, "id"), time.Now().Unix()))
+		})
+		r.Post("/api/items", func(w http.ResponseWriter, r *http.Request) {
+			posts.Add(1)
+			writeJSONBody(w, `{"ok":true,"method":"POST"}`)
+		})
+		r.Get("/api/items", func(w http.ResponseWriter, r *http.Request) {
+			<-release
+			writeJSONBody(w, `{"ok":true,"method":"GET"}`)
+		})
+		r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) {
+			panic("candidate bug")
+		})
+		r.Get("/api/page", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			w.Write([]byte("<html>\n<body>Hello\n</body>\n</html>\n"))
+		})
+		r.Get("/api/shadow", func(w http.ResponseWriter, r *http.Request) {
+			seen <- shadowSeen{IsShadow(r.Context()), middleware.RequestIDFromContext(r.Context()), r.Header.Get("X-Request-Id")}
+			writeJSONBody(w, `{"shadow":"","request_id":"`+r.Header.Get("X-Request-Id")+`"}`)
+		})
+	})
+	for _, route := range []string{"GET /api/order/{id}", "GET /api/users/{id}", "POST /api/items", "GET /api/items", "GET /api/side", "GET /api/page", "GET /api/shadow"} {
+		if _, err := e.m.SetRoute("test", RouteConfig{Route: route, Stage: StageShadow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.m.SetRoute("test", RouteConfig{Route: "GET /api/diff/{id}", Stage: StageShadow, Ignore: []string{"/email"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("equal JSON in another key order matches", func(t *testing.T) {
+		code, body := e.get(t, "/api/order/7")
+		if code != 200 || !strings.Contains(body, `"active":true,"id":7`) {
+			t.Fatalf("client got %d %q, want Flask's sorted JSON", code, body)
+		}
+		e.settle()
+		st := e.status(t, "GET /api/order/{id}")
+		if st.Counts.Compared != 1 || st.Counts.Matched != 1 || st.Counts.Mismatched != 0 {
+			t.Fatalf("counts = %+v, mismatches %+v", st.Counts, st.RecentMismatches)
+		}
+	})
+
+	t.Run("a real difference is reported at its pointer", func(t *testing.T) {
+		e.get(t, "/api/diff/3")
+		e.settle()
+		st := e.status(t, "GET /api/diff/{id}")
+		if st.Counts.Mismatched != 1 || len(st.MismatchPointers) != 1 || st.MismatchPointers["/name"] != 1 {
+			t.Fatalf("counts %+v, pointers %v (want only /name; /email is ignored)", st.Counts, st.MismatchPointers)
+		}
+		mm := st.RecentMismatches[0]
+		if mm.Request != "GET /api/diff/3 HTTP/1.1" || !strings.Contains(mm.Diff, "/name\n- python: \"Ada Lovelace\"\n+ go:     \"Ada\"") {
+			t.Fatalf("mismatch %q:\n%s", mm.Request, mm.Diff)
+		}
+		if !strings.Contains(mm.Python.Body, "Ada Lovelace") || !strings.Contains(mm.Go.Body, `"name":"Ada"`) {
+			t.Fatalf("bodies: %q / %q", mm.Python.Body, mm.Go.Body)
+		}
+	})
+
+	t.Run("a timestamp is learned as noise", func(t *testing.T) {
+		for i := 0; i < 5; i++ {
+			if code, _ := e.get(t, "/api/users/1"); code != 200 {
+				t.Fatalf("status %d", code)
+			}
+			e.settle()
+		}
+		st := e.status(t, "GET /api/users/{id}")
+		if st.Counts.Compared != 5 || st.Counts.Mismatched != 0 || st.Counts.Noise != 5 {
+			t.Fatalf("counts %+v, mismatches %v", st.Counts, st.MismatchPointers)
+		}
+		if len(st.NoisePointers) != 1 || st.NoisePointers[0] != "/generated_at" {
+			t.Fatalf("noise pointers %v, want [/generated_at]", st.NoisePointers)
+		}
+	})
+
+	t.Run("text and HTML are compared after normalisation", func(t *testing.T) {
+		e.get(t, "/api/page")
+		e.settle()
+		if st := e.status(t, "GET /api/page"); st.Counts.Matched != 1 {
+			t.Fatalf("counts %+v, %v", st.Counts, st.RecentMismatches)
+		}
+	})
+
+	t.Run("POST is not shadowed by default", func(t *testing.T) {
+		code, body := e.do(t, http.MethodPost, "/api/items", "{}", "Content-Type", "application/json")
+		if code != 200 || !strings.Contains(body, `"method":"POST"`) {
+			t.Fatalf("client got %d %q", code, body)
+		}
+		e.settle()
+		if n := posts.Load(); n != 0 {
+			t.Fatalf("Go POST handler ran %d times", n)
+		}
+		if st := e.status(t, "POST /api/items"); st.Counts.Compared != 0 || st.Counts.Python != 1 {
+			t.Fatalf("counts %+v", st.Counts)
+		}
+		if _, err := e.m.SetRoute("test", RouteConfig{Route: "POST /api/items", Stage: StageShadow, ShadowUnsafe: true}); err != nil {
+			t.Fatal(err)
+		}
+		e.do(t, http.MethodPost, "/api/items", "{}", "Content-Type", "application/json")
+		e.settle()
+		if n := posts.Load(); n != 1 {
+			t.Fatalf("with shadow_unsafe, Go POST handler ran %d times, want 1", n)
+		}
+		if st := e.status(t, "POST /api/items"); st.Counts.Matched != 1 {
+			t.Fatalf("counts %+v %v", st.Counts, st.RecentMismatches)
+		}
+	})
+
+	t.Run("a panicking candidate never affects the client", func(t *testing.T) {
+		code, body := e.get(t, "/api/side")
+		if code != 200 || body != "python\n" {
+			t.Fatalf("client got %d %q", code, body)
+		}
+		e.settle()
+		if st := e.status(t, "GET /api/side"); st.Counts.CandidatePanics != 1 || st.Counts.CandidateErrors != 1 || st.Counts.Compared != 0 {
+			t.Fatalf("counts %+v", st.Counts)
+		}
+	})
+
+	t.Run("a stuck candidate never affects the client", func(t *testing.T) {
+		// The Go handler blocks until release is closed: the client's
+		// answer arriving before that shows it never waits for Go.
+		code, body := e.get(t, "/api/items")
+		if code != 200 || !strings.Contains(body, `"method":"GET"`) {
+			t.Fatalf("client got %d %q", code, body)
+		}
+		eventually(t, "the timeout to be counted", func() bool {
+			return e.status(t, "GET /api/items").Counts.CandidateTimeouts == 1
+		})
+		close(release)
+		e.settle()
+	})
+
+	t.Run("the candidate knows it is a shadow run and has the request id", func(t *testing.T) {
+		code, body := e.get(t, "/api/shadow")
+		if code != 200 {
+			t.Fatal(code)
+		}
+		var py struct{ Shadow, RequestID string }
+		json.Unmarshal([]byte(strings.ReplaceAll(body, "request_id", "RequestID")), &py)
+		s := <-seen
+		if !s.shadow || s.requestID == "" || s.requestID != py.RequestID || s.header != py.RequestID {
+			t.Fatalf("candidate saw %+v; Python saw request id %q", s, py.RequestID)
+		}
+		if py.Shadow != "" {
+			t.Fatalf("the primary Python run has graft.shadow=%q", py.Shadow)
+		}
+		e.settle()
+	})
+}
+
+// TestReverseShadow has Go serve and Python run as the shadow.
+func TestReverseShadow(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/shadow", Stage: StageGo, ShadowSample: 1}}}, func(r *router.Router) {
+		r.Use(middleware.RequestID(nil))
+		r.Get("/api/shadow", func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, `{"shadow":"","request_id":"`+r.Header.Get("X-Request-Id")+`"}`)
+		})
+	})
+	code, body := e.get(t, "/api/shadow")
+	if code != 200 || !strings.HasPrefix(body, `{"shadow":""`) {
+		t.Fatalf("client got %d %q, want Go's answer", code, body)
+	}
+	e.settle()
+	st := e.status(t, "GET /api/shadow")
+	if st.Counts.Go != 1 || st.Counts.Mismatched != 1 || len(st.MismatchPointers) != 1 || st.MismatchPointers["/shadow"] != 1 {
+		t.Fatalf("counts %+v, pointers %v: Python's shadow run should differ at /shadow only", st.Counts, st.MismatchPointers)
+	}
+	if !strings.Contains(st.RecentMismatches[0].Python.Body, `"shadow":"1"`) {
+		t.Fatalf("Python's shadow run did not see graft.shadow=1: %q", st.RecentMismatches[0].Python.Body)
+	}
+}
+
+// TestShadowDjango compares Go candidates with a real Django app.
+func TestShadowDjango(t *testing.T) {
+	py := startPython(t, "djangomig.wsgi:application")
+	e := newEnv(t, py, Options{Routes: []RouteConfig{
+		{Route: "GET /api/users/{id}", Stage: StageShadow},
+		{Route: "GET /api/time/{id}", Stage: StageShadow},
+	}}, func(r *router.Router) {
+		r.Get("/api/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+			role := "admin"
+			if chi.URLParam(r, "id") == "2" {
+				role = "staff"
+			}
+			writeJSONBody(w, fmt.Sprintf(`{"id":%s,"name":"Grace","roles":[%q],"score":10}`, chi.URLParam(r, "id"), role))
+		})
+		r.Get("/api/time/{id}", func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, fmt.Sprintf(`{"id":%s,"now":%q}`, chi.URLParam(r, "id"), time.Now().UTC().Format(time.RFC3339Nano)))
+		})
+	})
+	for _, tc := range []struct {
+		path    string
+		matched bool
+		pointer string
+	}{
+		{"/api/users/1", true, ""},
+		{"/api/users/2", false, "/roles/0"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			before := e.status(t, "GET /api/users/{id}")
+			if code, body := e.get(t, tc.path); code != 200 || !strings.HasPrefix(body, `{"name": "Grace"`) {
+				t.Fatalf("client got %d %q, want Django's answer", code, body)
+			}
+			e.settle()
+			st := e.status(t, "GET /api/users/{id}")
+			if got := st.Counts.Matched - before.Counts.Matched; got != map[bool]int64{true: 1}[tc.matched] {
+				t.Fatalf("matched +%d; counts %+v, pointers %v", got, st.Counts, st.MismatchPointers)
+			}
+			if tc.pointer != "" && st.MismatchPointers[tc.pointer] != 1 {
+				t.Fatalf("pointers %v, want %s", st.MismatchPointers, tc.pointer)
+			}
+		})
+	}
+	t.Run("Django's timestamp is learned as noise", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			e.get(t, "/api/time/1")
+			e.settle()
+		}
+		st := e.status(t, "GET /api/time/{id}")
+		if st.Counts.Mismatched != 0 || len(st.NoisePointers) != 1 || st.NoisePointers[0] != "/now" {
+			t.Fatalf("counts %+v, noise %v, mismatches %v", st.Counts, st.NoisePointers, st.MismatchPointers)
+		}
+	})
+}

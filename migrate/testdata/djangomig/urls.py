@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("api/users/<int:user_id>", views.user, name="user"),
+    path("api/time/<int:user_id>", views.timed, name="timed"),
+]

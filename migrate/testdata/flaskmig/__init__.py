@@ -1,0 +1,50 @@
+"""The Python side of graft's migrate tests (migrate/*_test.go).
+
+Served as "flaskmig:app". Each view is the "old implementation" of a Go
+route the tests register, answering the way Flask does (jsonify sorts keys,
+floats keep their ".0"), so that the comparison meets real Python output.
+"""
+
+import time
+
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+app.config.update(PROPAGATE_EXCEPTIONS=True)
+
+
+@app.get("/api/order/<int:user_id>")
+def order(user_id):
+    # jsonify sorts the keys; Go writes them in struct order.
+    return jsonify(id=user_id, name="Ada", score=1.0, tags=["a", "b"], active=True)
+
+
+@app.get("/api/diff/<int:user_id>")
+def diff(user_id):
+    return jsonify(id=user_id, name="Ada Lovelace", email="ada@example.com")
+
+
+@app.get("/api/users/<int:user_id>")
+def users(user_id):
+    # generated_at differs from one call to the next: noise to be learned.
+    return jsonify(id=user_id, name="Ada", generated_at=time.time())
+
+
+@app.route("/api/items", methods=["GET", "POST"])
+def items():
+    return jsonify(ok=True, method=request.method)
+
+
+@app.get("/api/side")
+def side():
+    return "python\n"
+
+
+@app.get("/api/page")
+def page():
+    return "<html>\r\n<body>Hello   \r\n</body>\r\n</html>\r\n\r\n", 200, {"Content-Type": "text/html; charset=utf-8"}
+
+
+@app.get("/api/shadow")
+def shadow():
+    return jsonify(shadow=request.environ.get("graft.shadow", ""), request_id=request.headers.get("X-Request-Id", ""))

@@ -1,0 +1,156 @@
+package router
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Stager decides who serves a request that a staged Go route matched: the
+// Go handler, the fallback (the Python app), or one of them while the other
+// runs on a copy for comparison. The router only hands the choice over; the
+// migrate package implements Stager (stages, shadowing, canary rollout).
+//
+// ServeStaged is called for every request a staged route matches, inside
+// the Router's middlewares, with chi's route context set. It must serve the
+// request through route.Go or route.Fallback (route.Fallback is nil when no
+// fallback covers the route).
+type Stager interface {
+	ServeStaged(w http.ResponseWriter, r *http.Request, route StagedRoute)
+}
+
+// StagedRoute is one staged Go route: a route registered for one method
+// (Get, Post, Method, Handle("GET /path", ...), ...). Routes that match
+// every method (Handle without a method, Mount) are not staged: Go always
+// serves them.
+type StagedRoute struct {
+	// Method is the route's method ("GET").
+	Method string
+	// Pattern is the route's full chi pattern, with the prefixes of Route
+	// and Mount ("/api/users/{id}").
+	Pattern string
+	// Go is the route's Go handler.
+	Go http.Handler
+	// Fallback is the fallback that serves the route's requests that Go
+	// does not serve (see [Router.Fallback]), or nil when no fallback
+	// covers the route.
+	Fallback http.Handler
+}
+
+// Key returns "METHOD /pattern", the name of the route in stage
+// configurations ("GET /api/users/{id}").
+func (s StagedRoute) Key() string { return s.Method + " " + s.Pattern }
+
+// SetStager makes s decide who serves the requests of every staged route of
+// the Router's tree, including routes registered before the call and the
+// routes of Routers mounted into it; nil restores the default (Go serves).
+// Call it on the Router made by [New] that serves requests.
+func (r *Router) SetStager(s Stager) {
+	g := r.reg.root()
+	if s == nil {
+		g.stager.Store(nil)
+		return
+	}
+	g.stager.Store(&s)
+}
+
+// StagedRoutes lists the staged routes of the Router's tree in
+// registration order, with their full patterns, Go handlers and the
+// fallback that covers each (nil when none does). Call it once the routes
+// and fallbacks are registered.
+func (r *Router) StagedRoutes() []StagedRoute {
+	var out []StagedRoute
+	r.reg.staged("", &out)
+	return out
+}
+
+// stagedHandler is what chi calls for a staged route: it hands the request
+// to the tree's Stager, or to the Go handler when there is none.
+type stagedHandler struct {
+	h      http.Handler
+	method string
+	router *Router // the Router the route was registered on
+	local  string  // pattern on the Router
+
+	once  sync.Once
+	root  *registry
+	route string // full pattern, set by once
+}
+
+// stage wraps h for a route registered with one method; a nil h stays nil
+// so that chi reports it.
+func (r *Router) stage(method, pattern string, h http.Handler) http.Handler {
+	if h == nil || method == "*" {
+		return h
+	}
+	return &stagedHandler{h: h, method: method, router: r, local: pattern}
+}
+
+func (s *stagedHandler) resolve() {
+	s.once.Do(func() {
+		s.root = s.router.reg.root()
+		s.route = s.router.reg.fullPattern(join(s.router.prefix, s.local))
+	})
+}
+
+func (s *stagedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.resolve()
+	st := s.root.stager.Load()
+	if st == nil {
+		s.h.ServeHTTP(w, r)
+		return
+	}
+	(*st).ServeStaged(w, r, s.staged(s.route))
+}
+
+func (s *stagedHandler) staged(pattern string) StagedRoute {
+	sr := StagedRoute{Method: s.method, Pattern: pattern, Go: s.h}
+	if fb := s.router.state.fallback; fb != nil {
+		sr.Fallback = fb
+	}
+	return sr
+}
+
+// stagerBox holds a registry's Stager; only the root registry's is used.
+type stagerBox = atomic.Pointer[Stager]
+
+// root returns the registry of the outermost tree g is mounted in.
+func (g *registry) root() *registry {
+	for {
+		g.mu.RLock()
+		p := g.parent
+		g.mu.RUnlock()
+		if p == nil {
+			return g
+		}
+		g = p
+	}
+}
+
+// fullPattern prefixes p, a pattern of g's tree, with the mount patterns
+// of the trees g is mounted in.
+func (g *registry) fullPattern(p string) string {
+	for {
+		g.mu.RLock()
+		parent, prefix := g.parent, g.prefix
+		g.mu.RUnlock()
+		if parent == nil {
+			return p
+		}
+		p, g = join(prefix, p), parent
+	}
+}
+
+func (g *registry) staged(prefix string, out *[]StagedRoute) {
+	g.mu.RLock()
+	entries := append([]*entry(nil), g.entries...)
+	g.mu.RUnlock()
+	for _, e := range entries {
+		switch {
+		case e.sub != nil:
+			e.sub.staged(join(prefix, e.pattern), out)
+		case e.stage != nil:
+			*out = append(*out, e.stage.staged(join(prefix, e.pattern)))
+		}
+	}
+}
