@@ -22,14 +22,19 @@
 // For the WSGI container, the Handler only tells the container the prefix
 // (wsgi.WithMount): r.URL is not rewritten, the container splits SCRIPT_NAME
 // and PATH_INFO from the escaped path and decodes PATH_INFO once, and
-// REQUEST_URI keeps the original. For other apps, [Handler.StripPrefix]
-// strips the prefix from the request URL, as [http.StripPrefix] does, and
-// sets X-Forwarded-Prefix (werkzeug's ProxyFix(x_prefix=1)) and optionally
-// a SCRIPT_NAME header (gunicorn, from forwarded_allow_ips only).
+// REQUEST_URI keeps the original.
+//
+// For a reverse proxy to gunicorn, set [Handler.ScriptNameHeader]: the path
+// is sent whole with a SCRIPT_NAME header, gunicorn cuts the prefix off
+// itself, and the app sees the same SCRIPT_NAME, PATH_INFO and request URI
+// as in the container. For other servers, [Handler.StripPrefix] strips the
+// prefix from the request URL, as [http.StripPrefix] does, and sets
+// X-Forwarded-Prefix for werkzeug's ProxyFix(x_prefix=1).
 //
 // # Security
 //
-// With StripPrefix, the client's own X-Forwarded-Prefix and SCRIPT_NAME
-// headers are always removed, so a client cannot choose the prefix the app
-// sees.
+// With StripPrefix or ScriptNameHeader, the client's own
+// X-Forwarded-Prefix, SCRIPT_NAME and PATH_INFO headers (in any letter
+// case) are always removed, so a client cannot choose the prefix or the
+// path the app sees.
 package fallback

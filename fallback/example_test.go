@@ -20,7 +20,10 @@ func ExampleHandler_reverseProxy() {
 	}))
 	defer gunicorn.Close()
 	target, _ := url.Parse(gunicorn.URL)
-	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host // redirects and absolute URLs name the client's host
+	}}
 
 	r := router.New()
 	r.Get("/users", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
@@ -34,4 +37,28 @@ func ExampleHandler_reverseProxy() {
 	// Output:
 	// /users -> go
 	// /legacy/blog/1 -> python saw /blog/1, prefix /legacy
+}
+
+// In front of gunicorn, ScriptNameHeader sends the path whole with a
+// SCRIPT_NAME header: gunicorn cuts the prefix off itself, and the app sees
+// SCRIPT_NAME=/legacy, PATH_INFO=/blog/1, as it would in-process.
+func ExampleHandler_gunicorn() {
+	gunicorn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "gunicorn got %s, SCRIPT_NAME %s", r.URL.Path, r.Header.Get("Script_name"))
+	}))
+	defer gunicorn.Close()
+	target, _ := url.Parse(gunicorn.URL)
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host
+	}}
+
+	r := router.New()
+	r.Mount("/legacy", &fallback.Handler{App: proxy, Prefix: "/legacy", ScriptNameHeader: true})
+
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/legacy/blog/1", nil))
+	fmt.Println(w.Body.String())
+	// Output:
+	// gunicorn got /legacy/blog/1, SCRIPT_NAME /legacy
 }

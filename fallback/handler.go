@@ -34,17 +34,28 @@ type Handler struct {
 	// means the root.
 	Prefix string
 
-	// StripPrefix is for apps that are not the WSGI container, such as a
-	// reverse proxy to gunicorn: the prefix is removed from r.URL.Path and
+	// StripPrefix is for apps that are not the WSGI container and read the
+	// mount prefix from X-Forwarded-Prefix, such as a reverse proxy to a
+	// WSGI server whose app is wrapped in werkzeug's
+	// ProxyFix(x_prefix=1): the prefix is removed from r.URL.Path and
 	// r.URL.RawPath (at a segment boundary, on the escaped path, so that
-	// "%2F" stays encoded), and X-Forwarded-Prefix is set to it. If false
-	// (the default) r.URL is left alone and the prefix goes to the
-	// container through the request context.
+	// "%2F" stays encoded; the mount root becomes "/") and
+	// X-Forwarded-Prefix is set to it. If false (the default) r.URL is
+	// left alone and the prefix goes to the container through the request
+	// context.
 	StripPrefix bool
 
-	// ScriptNameHeader, with StripPrefix, also sets a SCRIPT_NAME request
-	// header, which gunicorn turns into SCRIPT_NAME when the request
-	// comes from one of its forwarded_allow_ips. Default false.
+	// ScriptNameHeader is for a reverse proxy to gunicorn, which takes
+	// SCRIPT_NAME from a SCRIPT_NAME request header and then cuts it off
+	// the front of the request path itself. The path is therefore sent
+	// whole, as the client sent it, with a SCRIPT_NAME header naming the
+	// prefix, and no X-Forwarded-Prefix: the app sees SCRIPT_NAME=Prefix,
+	// PATH_INFO the rest (decoded once), RAW_URI the client's URI, and
+	// url_for builds URLs under the prefix without ProxyFix. It implies
+	// StripPrefix's proxy mode (the prefix is not passed through the
+	// context), and replaces its path rewrite. gunicorn 22 and later
+	// honour the header only from forwarded_allow_ips (127.0.0.1 by
+	// default). Default false.
 	ScriptNameHeader bool
 
 	// ErrorHandler replies when the Handler is misconfigured (see
@@ -77,8 +88,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if h.StripPrefix {
-		h.App.ServeHTTP(w, h.strip(r, prefix))
+	if h.StripPrefix || h.ScriptNameHeader {
+		h.App.ServeHTTP(w, h.forward(r, prefix))
 		return
 	}
 	if prefix != "" {
@@ -94,20 +105,25 @@ func (h *Handler) prefix() (string, error) {
 	return strings.TrimRight(h.Prefix, "/"), nil
 }
 
-// strip returns a copy of r with prefix removed from its URL and the
-// forwarding headers set, or unchanged but for the client's own copies of
-// these headers when r is not under prefix.
-func (h *Handler) strip(r *http.Request, prefix string) *http.Request {
+// forward returns a copy of r for a proxy: the client's own copies of the
+// headers that choose the prefix removed, and, when r is under prefix (and
+// any enclosing wsgi mount), the prefix passed on as [Handler.StripPrefix]
+// or [Handler.ScriptNameHeader] say.
+func (h *Handler) forward(r *http.Request, prefix string) *http.Request {
 	r2 := r.Clone(r.Context())
-	r2.Header.Del("X-Forwarded-Prefix")
-	r2.Header.Del("Script_name")
-	delete(r2.Header, "SCRIPT_NAME")
+	dropPrefixHeaders(r2.Header)
 	if prefix == "" {
 		return r2
 	}
-	escaped := r.URL.EscapedPath()
-	rest, ok := strings.CutPrefix(escaped, prefix)
+	full := wsgi.Mount(r.Context()) + prefix
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), full)
 	if !ok || rest != "" && rest[0] != '/' {
+		return r2
+	}
+	if h.ScriptNameHeader {
+		// gunicorn splits SCRIPT_NAME off the path it receives: the
+		// path must still start with it.
+		r2.Header["SCRIPT_NAME"] = []string{full}
 		return r2
 	}
 	if rest == "" {
@@ -118,11 +134,21 @@ func (h *Handler) strip(r *http.Request, prefix string) *http.Request {
 		path = rest
 	}
 	r2.URL.Path, r2.URL.RawPath = path, rest
-	r2.Header.Set("X-Forwarded-Prefix", wsgi.Mount(r.Context())+prefix)
-	if h.ScriptNameHeader {
-		r2.Header["SCRIPT_NAME"] = []string{wsgi.Mount(r.Context()) + prefix}
-	}
+	r2.Header.Set("X-Forwarded-Prefix", full)
 	return r2
+}
+
+// dropPrefixHeaders removes the request headers with which a client could
+// choose the prefix or the path the app sees: X-Forwarded-Prefix (ProxyFix),
+// and SCRIPT_NAME and PATH_INFO in any letter case (gunicorn reads both
+// from headers).
+func dropPrefixHeaders(hdr http.Header) {
+	for k := range hdr {
+		if strings.EqualFold(k, "X-Forwarded-Prefix") || strings.EqualFold(k, "SCRIPT_NAME") ||
+			strings.EqualFold(k, "PATH_INFO") {
+			delete(hdr, k)
+		}
+	}
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {

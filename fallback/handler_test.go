@@ -94,43 +94,64 @@ func TestMountPrefix(t *testing.T) {
 	}
 }
 
-// StripPrefix serves a reverse proxy to an existing gunicorn.
+// StripPrefix and ScriptNameHeader serve a reverse proxy to an existing
+// WSGI server; gunicorn_test.go checks what a real gunicorn makes of them.
 func TestStripPrefixProxy(t *testing.T) {
-	type upstream struct{ uri, prefix, script string }
+	type upstream struct{ uri, prefix, script, pathInfo string }
 	var got upstream
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = upstream{r.RequestURI, r.Header.Get("X-Forwarded-Prefix"), r.Header.Get("Script_name")}
+		got = upstream{r.RequestURI, r.Header.Get("X-Forwarded-Prefix"), r.Header.Get("Script_name"), r.Header.Get("Path_info")}
 	}))
 	defer backend.Close()
 	u, _ := url.Parse(backend.URL)
 	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }}
-	h := &Handler{App: proxy, Prefix: "/legacy", StripPrefix: true, ScriptNameHeader: true}
+	strip := &Handler{App: proxy, Prefix: "/legacy", StripPrefix: true}
+	script := &Handler{App: proxy, Prefix: "/legacy", StripPrefix: true, ScriptNameHeader: true}
+	scriptOnly := &Handler{App: proxy, Prefix: "/legacy", ScriptNameHeader: true}
 
 	tests := []struct {
-		name, target string
-		spoof        bool
-		want         upstream
+		name   string
+		h      *Handler
+		target string
+		mount  string // enclosing wsgi mount
+		spoof  bool
+		want   upstream
 	}{
-		{"strip", "/legacy/a/b?x=1", false, upstream{"/a/b?x=1", "/legacy", "/legacy"}},
-		{"root", "/legacy", false, upstream{"/", "/legacy", "/legacy"}},
-		{"escaped slash stays encoded", "/legacy/x%2Fy", false, upstream{"/x%2Fy", "/legacy", "/legacy"}},
-		{"not at a segment boundary", "/legacyx", true, upstream{"/legacyx", "", ""}},
-		{"outside the prefix", "/other", true, upstream{"/other", "", ""}},
-		{"spoofed headers replaced", "/legacy/a", true, upstream{"/a", "/legacy", "/legacy"}},
+		{"strip", strip, "/legacy/a/b?x=1", "", false, upstream{"/a/b?x=1", "/legacy", "", ""}},
+		{"strip root", strip, "/legacy", "", false, upstream{"/", "/legacy", "", ""}},
+		{"strip keeps an escaped slash encoded", strip, "/legacy/x%2Fy", "", false, upstream{"/x%2Fy", "/legacy", "", ""}},
+		{"strip not at a segment boundary", strip, "/legacyx", "", true, upstream{"/legacyx", "", "", ""}},
+		{"strip outside the prefix", strip, "/other", "", true, upstream{"/other", "", "", ""}},
+		{"strip spoofed headers replaced", strip, "/legacy/a", "", true, upstream{"/a", "/legacy", "", ""}},
+		{"strip under an enclosing mount", strip, "/outer/legacy/a", "/outer", false, upstream{"/a", "/outer/legacy", "", ""}},
+		{"script name keeps the path", script, "/legacy/a/b?x=1", "", false, upstream{"/legacy/a/b?x=1", "", "/legacy", ""}},
+		{"script name root", script, "/legacy", "", false, upstream{"/legacy", "", "/legacy", ""}},
+		{"script name escaped slash", script, "/legacy/x%2Fy", "", false, upstream{"/legacy/x%2Fy", "", "/legacy", ""}},
+		{"script name not at a segment boundary", script, "/legacyx", "", true, upstream{"/legacyx", "", "", ""}},
+		{"script name outside the prefix", script, "/other", "", true, upstream{"/other", "", "", ""}},
+		{"script name spoofed headers replaced", script, "/legacy/a", "", true, upstream{"/legacy/a", "", "/legacy", ""}},
+		{"script name under an enclosing mount", script, "/outer/legacy/a", "/outer", false, upstream{"/outer/legacy/a", "", "/outer/legacy", ""}},
+		{"script name without StripPrefix", scriptOnly, "/legacy/a", "", true, upstream{"/legacy/a", "", "/legacy", ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got = upstream{}
 			req := httptest.NewRequest("GET", tc.target, nil)
+			if tc.mount != "" {
+				req = req.WithContext(wsgi.WithMount(req.Context(), tc.mount))
+			}
 			if tc.spoof {
 				req.Header.Set("X-Forwarded-Prefix", "/evil")
 				req.Header["SCRIPT_NAME"] = []string{"/evil"}
 				req.Header.Set("Script_name", "/evil")
+				req.Header["script_name"] = []string{"/evil"}
+				req.Header.Set("Path_info", "/admin")
+				req.Header["PATH_INFO"] = []string{"/admin"}
 			}
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
+			tc.h.ServeHTTP(w, req)
 			if got != tc.want {
-				t.Errorf("got %+v, want %+v", got, tc.want)
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 			if tc.spoof && req.Header.Get("X-Forwarded-Prefix") != "/evil" {
 				t.Errorf("the caller's request was modified")

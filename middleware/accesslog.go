@@ -7,7 +7,9 @@ import (
 	"github.com/go-chi/httplog/v3"
 )
 
-// Attribute keys added by [AccessLog] to httplog's request line.
+// Attribute keys added by [AccessLog] to httplog's request line. Like every
+// key graft logs, they are httplog's (request.id) or graft's own (graft.*);
+// docs/middleware.md lists them all.
 const (
 	AttrRequestID = "request.id"   // the id set by RequestID
 	AttrRoute     = "http.route"   // the route pattern, or "fallback"

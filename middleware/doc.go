@@ -30,7 +30,7 @@
 //
 // Go middleware that authenticated a user passes it to Python as
 // REMOTE_USER with [WithRemoteUser], and other facts as graft.* environ
-// keys with [WithEnviron]. Clients cannot set these keys: headers only ever
+// keys with [github.com/graft-dev/graft/wsgi.WithEnviron]. Clients cannot set these keys: headers only ever
 // become HTTP_* keys.
 //
 // # Order

@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"strings"
 
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -13,6 +12,10 @@ import (
 // identity over, and Django's RemoteUserMiddleware or Flask code reading
 // request.environ["REMOTE_USER"] picks it up. An empty user returns ctx
 // unchanged.
+//
+// Other facts go to Python as graft.* environ keys with
+// [github.com/graft-dev/graft/wsgi.WithEnviron], the one rule for extra
+// environ keys.
 //
 // Note: only Go code can set these keys. Clients send headers, which become
 // HTTP_* keys, and the container drops headers containing "_"; so neither
@@ -33,21 +36,4 @@ func WithRemoteUser(ctx context.Context, user, authType string) context.Context 
 // RemoteUser returns the user set with [WithRemoteUser], or "".
 func RemoteUser(ctx context.Context) string {
 	return wsgi.ExtraEnviron(ctx)["REMOTE_USER"]
-}
-
-// WithEnviron returns a copy of ctx that passes key=value to the Python
-// app's environ, for keys under "graft." ("graft.user_roles",
-// "graft.tenant"): lower-case letters, digits, "." and "_". Other keys
-// are programmer errors and panic with a "middleware: " prefix; use
-// [WithRemoteUser] for REMOTE_USER and AUTH_TYPE.
-func WithEnviron(ctx context.Context, key, value string) context.Context {
-	if !strings.HasPrefix(key, "graft.") || key == "graft." {
-		panic("middleware: WithEnviron: key " + key + " is not under graft.")
-	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
-			panic("middleware: WithEnviron: invalid key " + key)
-		}
-	}
-	return wsgi.WithEnviron(ctx, key, value)
 }

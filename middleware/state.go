@@ -17,17 +17,17 @@ type requestState struct {
 	dispatch router.Dispatch
 }
 
-type stateKey struct{}
+var stateKey = &contextKey{"State"}
 
 // ensureState returns the request's state, adding one to ctx (with the
 // hooks the router and the container report through) if it has none, so
 // that the access log and the metrics share one.
 func ensureState(ctx context.Context) (*requestState, context.Context) {
-	if st, ok := ctx.Value(stateKey{}).(*requestState); ok {
+	if st, ok := ctx.Value(stateKey).(*requestState); ok {
 		return st, ctx
 	}
 	st := &requestState{}
-	ctx = context.WithValue(ctx, stateKey{}, st)
+	ctx = context.WithValue(ctx, stateKey, st)
 	ctx = wsgi.WithTrace(ctx, &st.trace)
 	ctx = router.WithDispatch(ctx, &st.dispatch)
 	return st, ctx

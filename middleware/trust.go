@@ -12,11 +12,6 @@ import (
 // proxyKey is the context key of *peerInfo.
 var proxyKey = &contextKey{"Peer"}
 
-// contextKey is the type of the context keys of this package.
-type contextKey struct{ name string }
-
-func (k *contextKey) String() string { return "graft middleware context value " + k.name }
-
 // peerInfo is what TrustProxies learnt about a request.
 type peerInfo struct {
 	peer   netip.Addr // the socket peer, before any rewrite

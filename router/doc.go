@@ -11,6 +11,10 @@
 // "/n/{n:[0-9]+}") and plain net/http handlers and middlewares. URL
 // parameters are read with [chi.URLParam] or r.PathValue.
 //
+// Unlike chi, and like http.ServeMux, a GET route also serves HEAD, with
+// the body discarded and the GET's headers kept, unless a HEAD route is
+// registered on the same pattern (see [Router.Get]).
+//
 //	r := router.New()
 //	r.Use(middleware.Stack(middleware.Options{}))
 //	r.Get("/users/{id}", showUser).Name("user")

@@ -88,18 +88,22 @@ type Dispatch struct {
 	Fallback bool
 }
 
-type dispatchKey struct{}
+// contextKey is the type of the context keys of this package, in chi's
+// style: a pointer, so that keys never collide, with a name for debugging.
+type contextKey struct{ name string }
 
-func (dispatchKey) String() string { return "router context value Dispatch" }
+func (k *contextKey) String() string { return "graft/router context value " + k.name }
+
+var dispatchKey = &contextKey{"Dispatch"}
 
 // WithDispatch returns a copy of ctx carrying d for the router to fill in.
 func WithDispatch(ctx context.Context, d *Dispatch) context.Context {
-	return context.WithValue(ctx, dispatchKey{}, d)
+	return context.WithValue(ctx, dispatchKey, d)
 }
 
 // DispatchFrom returns the *Dispatch set with [WithDispatch], or nil.
 func DispatchFrom(ctx context.Context) *Dispatch {
-	d, _ := ctx.Value(dispatchKey{}).(*Dispatch)
+	d, _ := ctx.Value(dispatchKey).(*Dispatch)
 	return d
 }
 

@@ -1,24 +1,31 @@
 package router
 
-// RouteInfo is one line of the route inventory.
+// RouteInfo is one line of the route inventory. Its JSON form, for a debug
+// endpoint or a migration report, has snake_case keys: host, method,
+// pattern, name, target, allow, implicit.
 type RouteInfo struct {
 	// Host is the host rule the route belongs to ("api.example.com",
 	// "*.example.com"), "" for the default host or a plain Router. Set
 	// by [Hosts.Inventory] only.
-	Host string
+	Host string `json:"host"`
 	// Method is the HTTP method, or "*" for every method (Handle, Mount,
 	// the fallback).
-	Method string
+	Method string `json:"method"`
 	// Pattern is the full chi pattern, including the prefixes of Route
 	// and Mount.
-	Pattern string
+	Pattern string `json:"pattern"`
 	// Name is the route name given with [Route.Name], or "".
-	Name string
+	Name string `json:"name"`
 	// Target says who serves the route.
-	Target Target
+	Target Target `json:"target"`
 	// Allow is true when a method mismatch on the pattern gets a 405
 	// rather than the fallback (see [Route.Allow]).
-	Allow bool
+	Allow bool `json:"allow"`
+	// Implicit is true for a route the Router added on its own: the HEAD
+	// route of a GET route's pattern, served by the GET handler with the
+	// body discarded, until a HEAD route is registered on the pattern
+	// (see [Router.Get]).
+	Implicit bool `json:"implicit"`
 }
 
 // Inventory lists every route of the Router's tree (the Router made by
@@ -44,7 +51,7 @@ func (g *registry) list(prefix string, out *[]RouteInfo) {
 		g.mu.RLock()
 		*out = append(*out, RouteInfo{
 			Method: e.method, Pattern: join(prefix, e.pattern), Name: e.name,
-			Target: e.target, Allow: e.allow,
+			Target: e.target, Allow: e.allow, Implicit: e.implicit,
 		})
 		g.mu.RUnlock()
 	}

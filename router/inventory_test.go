@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"testing"
@@ -27,8 +28,10 @@ func TestInventory(t *testing.T) {
 
 	want := []RouteInfo{
 		{Method: "GET", Pattern: "/users/{id}", Name: "user", Target: TargetGo},
+		{Method: "HEAD", Pattern: "/users/{id}", Target: TargetGo, Implicit: true},
 		{Method: "POST", Pattern: "/users", Target: TargetGo},
 		{Method: "GET", Pattern: "/strict", Target: TargetGo, Allow: true},
+		{Method: "HEAD", Pattern: "/strict", Target: TargetGo, Implicit: true},
 		{Method: "PUT", Pattern: "/api/items/{id}", Name: "item", Target: TargetGo},
 		{Method: "DELETE", Pattern: "/admin/x", Target: TargetGo},
 		{Method: "*", Pattern: "/legacy/*", Target: TargetFallback},
@@ -44,9 +47,28 @@ func TestInventory(t *testing.T) {
 	h.Default(sub)
 	want = []RouteInfo{
 		{Host: "api.example.com", Method: "GET", Pattern: "/a", Target: TargetGo},
+		{Host: "api.example.com", Method: "HEAD", Pattern: "/a", Target: TargetGo, Implicit: true},
 		{Method: "DELETE", Pattern: "/x", Target: TargetGo},
 	}
 	if got := h.Inventory(); !reflect.DeepEqual(got, want) {
 		t.Errorf("hosts: got\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// The inventory's JSON keys are snake_case and stable, for debug endpoints
+// and migration reports.
+func TestInventoryJSON(t *testing.T) {
+	h := NewHosts()
+	api := h.Host("api.example.com")
+	api.Get("/users/{id}", reply("")).Name("user").Allow()
+	api.Head("/users/{id}", reply(""))
+	b, err := json.Marshal(h.Inventory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"host":"api.example.com","method":"GET","pattern":"/users/{id}","name":"user","target":"go","allow":true,"implicit":false},` +
+		`{"host":"api.example.com","method":"HEAD","pattern":"/users/{id}","name":"","target":"go","allow":false,"implicit":false}]`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
 	}
 }

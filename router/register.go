@@ -11,12 +11,9 @@ import (
 func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	method := "*"
 	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
-		method, pattern = strings.ToUpper(pattern[:i]), strings.TrimLeft(pattern[i+1:], " \t")
-		h = r.stage(method, pattern, h)
-		r.mux.Method(method, pattern, h)
-	} else {
-		r.mux.Handle(pattern, h)
+		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " \t"), h)
 	}
+	r.mux.Handle(pattern, h)
 	return r.record(method, pattern, h)
 }
 
@@ -25,11 +22,15 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 	return r.Handle(pattern, h)
 }
 
-// Method adds a route for pattern that matches method.
+// Method adds a route for pattern that matches method. A GET route also
+// serves HEAD (see [Router.Get]).
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
-	h = r.stage(strings.ToUpper(method), pattern, h)
+	method = strings.ToUpper(method)
+	h = r.stage(method, pattern, h)
 	r.mux.Method(method, pattern, h)
-	return r.record(strings.ToUpper(method), pattern, h)
+	rt := r.record(method, pattern, h)
+	r.followHead(method, pattern, h)
+	return rt
 }
 
 // MethodFunc is [Router.Method] for a handler function.
@@ -47,14 +48,19 @@ func (r *Router) Delete(pattern string, h http.HandlerFunc) *Route {
 	return r.Method(http.MethodDelete, pattern, h)
 }
 
-// Get adds a route for pattern that matches the GET method. Note: as with
-// chi, HEAD is not implied; a HEAD request goes to the fallback unless a
-// HEAD route exists.
+// Get adds a route for pattern that matches the GET method. Unlike chi, and
+// like http.ServeMux, it also serves HEAD: h runs with the request's method
+// HEAD, its body is discarded, and the response has the headers a GET gets,
+// Content-Length included when h sets it or writes a small body (up to
+// 2 KiB for HTTP/1, 4 KiB for HTTP/2, as net/http buffers). A HEAD route
+// registered on the same pattern, before or after, serves HEAD instead.
+// The inventory lists the implied route with [RouteInfo.Implicit].
 func (r *Router) Get(pattern string, h http.HandlerFunc) *Route {
 	return r.Method(http.MethodGet, pattern, h)
 }
 
-// Head adds a route for pattern that matches the HEAD method.
+// Head adds a route for pattern that matches the HEAD method. It takes
+// over HEAD from a GET route on the same pattern.
 func (r *Router) Head(pattern string, h http.HandlerFunc) *Route {
 	return r.Method(http.MethodHead, pattern, h)
 }

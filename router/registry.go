@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -24,13 +25,14 @@ type registry struct {
 // entry is one line of the inventory. A mounted Router is an entry with sub
 // set; its routes are expanded under pattern when the inventory is listed.
 type entry struct {
-	method  string
-	pattern string // full pattern, relative to the registry's tree
-	name    string
-	target  Target
-	allow   bool
-	sub     *registry
-	stage   *stagedHandler // a staged route (see stage.go), or nil
+	method   string
+	pattern  string // full pattern, relative to the registry's tree
+	name     string
+	target   Target
+	allow    bool
+	implicit bool // the HEAD route a GET route implies
+	sub      *registry
+	stage    *stagedHandler // a staged route (see stage.go), or nil
 }
 
 func newRegistry() *registry {
@@ -40,6 +42,13 @@ func newRegistry() *registry {
 func (g *registry) add(e *entry) {
 	g.mu.Lock()
 	g.entries = append(g.entries, e)
+	g.mu.Unlock()
+}
+
+// remove drops e from the inventory.
+func (g *registry) remove(e *entry) {
+	g.mu.Lock()
+	g.entries = slices.DeleteFunc(g.entries, func(x *entry) bool { return x == e })
 	g.mu.Unlock()
 }
 

@@ -74,7 +74,7 @@ func TestRouterDispatch(t *testing.T) {
 		{"unknown path", "GET", "/nope", 200, "fallback GET /nope"},
 		{"method mismatch", "POST", "/users", 200, "fallback POST /users"},
 		{"method mismatch with param", "DELETE", "/users/7", 200, "fallback DELETE /users/7"},
-		{"HEAD is not GET", "HEAD", "/users", 200, "fallback HEAD /users"},
+		{"HEAD follows GET", "HEAD", "/users", 200, ""},
 		{"unknown method", "PROPFIND", "/users", 200, "fallback PROPFIND /users"},
 		{"subrouter native", "GET", "/api/items/1", 200, "go item"},
 		{"subrouter miss", "GET", "/api/nope", 200, "fallback GET /api/nope"},
@@ -114,7 +114,7 @@ func TestAllowHeader(t *testing.T) {
 	if code != 405 {
 		t.Fatalf("got %d, want 405", code)
 	}
-	if got, want := hdr.Get("Allow"), "GET, POST"; got != want {
+	if got, want := hdr.Get("Allow"), "GET, HEAD, POST"; got != want {
 		t.Errorf("Allow: got %q, want %q", got, want)
 	}
 }

@@ -293,16 +293,16 @@ func run(args []string) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	log.Info("django: listening", slog.String("url", base+"/"), slog.String("django", base+o.mount+"/"),
-		slog.String("state", state), slog.Bool("go_routes", o.goRoutes))
-	admin := []any{slog.String("url", base+o.mount+"/admin/"), slog.String("user", o.adminUser)}
+	log.Info("django: listening", slog.String("url.full", base+"/"), slog.String("graft.mount", o.mount+"/"),
+		slog.String("graft.state", state), slog.Bool("graft.go_routes", o.goRoutes))
+	admin := []any{slog.String("url.full", base+o.mount+"/admin/"), slog.String("user.name", o.adminUser)}
 	if generated {
-		admin = append(admin, slog.String("password", o.adminPassword))
+		admin = append(admin, slog.String("graft.password", o.adminPassword))
 	}
 	log.Info("django: admin", admin...)
 	for tok, user := range o.tokens {
-		log.Info("django: API token", slog.String("user", user),
-			slog.String("try", fmt.Sprintf("curl -H 'Authorization: Bearer %s' %s%s/api/whoami/", tok, base, o.mount)))
+		log.Info("django: API token", slog.String("user.name", user),
+			slog.String("graft.try", fmt.Sprintf("curl -H 'Authorization: Bearer %s' %s%s/api/whoami/", tok, base, o.mount)))
 	}
 	return o.ops.Serve(h, ln, app, reg, log)
 }

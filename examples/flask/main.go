@@ -173,8 +173,8 @@ func run(args []string) error {
 		app.Shutdown(context.Background())
 		return err
 	}
-	log.Info("flask: listening", slog.String("url", "http://"+ln.Addr().String()+"/"),
-		slog.String("flask", o.mount+"/"), slog.Bool("go_routes", o.goRoutes))
+	log.Info("flask: listening", slog.String("url.full", "http://"+ln.Addr().String()+"/"),
+		slog.String("graft.mount", o.mount+"/"), slog.Bool("graft.go_routes", o.goRoutes))
 	return o.ops.Serve(h, ln, app, reg, log)
 }
 

@@ -123,7 +123,7 @@ func run(args []string) error {
 		app.Shutdown(context.Background())
 		return err
 	}
-	log.Info("hybrid: listening", slog.String("url", "http://"+ln.Addr().String()+"/"), slog.String("app", o.app))
+	log.Info("hybrid: listening", slog.String("url.full", "http://"+ln.Addr().String()+"/"), slog.String("graft.app", o.app))
 	return o.ops.Serve(h, ln, app, reg, log)
 }
 

@@ -82,6 +82,6 @@ func run(args []string) error {
 		c.Shutdown(context.Background())
 		return err
 	}
-	log.Info("wsgiserve: listening", slog.String("addr", ln.Addr().String()), slog.String("app", fs.Arg(0)))
+	log.Info("wsgiserve: listening", slog.String("url.full", "http://"+ln.Addr().String()+"/"), slog.String("graft.app", fs.Arg(0)))
 	return of.Serve(c, ln, c, nil, log)
 }

@@ -71,8 +71,8 @@ type served struct {
 }
 
 var (
-	listenRe = regexp.MustCompile(`msg="wsgiserve: listening" addr=(\S+)`)
-	opsRe    = regexp.MustCompile(`msg="operations listener" url=(http://\S+)/status`)
+	listenRe = regexp.MustCompile(`msg="wsgiserve: listening" url.full=http://(\S+)/ `)
+	opsRe    = regexp.MustCompile(`msg="operations listener" url.full=(http://\S+)/status`)
 )
 
 // startServe runs wsgiserve with args and waits until it listens.

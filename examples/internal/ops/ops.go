@@ -154,7 +154,7 @@ func (f *Flags) Serve(h http.Handler, ln net.Listener, app *wsgi.Container, reg 
 		}
 		opsSrv = &http.Server{Handler: app.OpsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
 		go opsSrv.Serve(opsLn)
-		log.Info("operations listener", slog.String("url", "http://"+opsLn.Addr().String()+"/status"))
+		log.Info("operations listener", slog.String("url.full", "http://"+opsLn.Addr().String()+"/status"))
 	}
 
 	sig := make(chan os.Signal, 2)
@@ -179,7 +179,7 @@ func (f *Flags) Serve(h http.Handler, ln net.Listener, app *wsgi.Container, reg 
 				}()
 				continue
 			}
-			log.Info("shutting down", slog.String("signal", s.String()), slog.Duration("graceful_timeout", f.GracefulTimeout))
+			log.Info("shutting down", slog.String("graft.signal", s.String()), slog.Duration("graft.graceful_timeout", f.GracefulTimeout))
 			ctx, cancel := context.WithTimeout(context.Background(), f.GracefulTimeout)
 			defer cancel()
 			err := srv.Shutdown(ctx)

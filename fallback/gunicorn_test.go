@@ -1,0 +1,245 @@
+package fallback
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// testPython returns the interpreter the tests run gunicorn with:
+// $GRAFT_PYTHON, else Debian's /usr/bin/python3. A missing interpreter
+// fails the test: it never skips.
+func testPython(t testing.TB) string {
+	t.Helper()
+	py := os.Getenv("GRAFT_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if _, err := exec.LookPath(py); err != nil {
+		t.Fatalf("python interpreter %s not found (set GRAFT_PYTHON): %v", py, err)
+	}
+	return py
+}
+
+// requireGunicorn fails the test unless gunicorn and Flask are importable
+// by testPython.
+func requireGunicorn(t testing.TB) {
+	t.Helper()
+	py := testPython(t)
+	for mod, pkg := range map[string]string{"gunicorn": "gunicorn", "flask": "python3-flask"} {
+		if out, err := exec.Command(py, "-c", "import "+mod).CombinedOutput(); err != nil {
+			t.Fatalf("python module %s is not importable by %s (apt-get install %s): %v\n%s", mod, py, pkg, err, out)
+		}
+	}
+}
+
+// lockedBuffer collects a process's output for failure messages.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startGunicorn runs a real gunicorn serving app (module:callable in
+// testdata/) on a listener handed over as fd 3, and returns a reverse
+// proxy to it and gunicorn's log. gunicorn stops when the test ends.
+func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *lockedBuffer) {
+	t.Helper()
+	requireGunicorn(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close() // f keeps the socket listening
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	cmd := exec.Command(testPython(t), "-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
+		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5", app)
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	err = cmd.Start()
+	f.Close()
+	if err != nil {
+		t.Fatalf("start gunicorn: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	target := &url.URL{Scheme: "http", Host: addr}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // the app builds absolute URLs for the client's host
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			t.Errorf("proxy to gunicorn: %v\ngunicorn log:\n%s", err, logs.String())
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}, logs
+}
+
+// observed is what testdata/prefixapp.py reports.
+type observed struct {
+	ScriptName      string `json:"script_name"`
+	PathInfo        string `json:"path_info"`
+	RawURI          string `json:"raw_uri"`
+	Rest            string `json:"rest"`
+	URLFor          string `json:"url_for"`
+	ForwardedPrefix string `json:"forwarded_prefix"`
+	PathInfoHeader  string `json:"path_info_header"`
+}
+
+type gunicornCase struct {
+	name, method, target string
+	header               map[string]string // sent as is, not canonicalised
+	want                 observed
+	redirect             string // if set, the app must answer 308 to the front server's URL + redirect
+
+}
+
+// spoof is what a client may send to choose the prefix the app sees.
+var spoof = map[string]string{
+	"SCRIPT_NAME": "/evil", "script_name": "/evil", "PATH_INFO": "/admin",
+	"X-Forwarded-Prefix": "/evil",
+}
+
+// runGunicornCases sends each case through a front server serving h to
+// gunicorn and compares what the Flask app saw.
+func runGunicornCases(t *testing.T, h http.Handler, logs *lockedBuffer, cases []gunicornCase) {
+	front := httptest.NewServer(h)
+	defer front.Close()
+	client := &http.Client{
+		Timeout:       60 * time.Second, // the first request waits for gunicorn to boot
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, front.URL+tc.target, strings.NewReader("body"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header[k] = []string{v}
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%v\ngunicorn log:\n%s", err, logs.String())
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.redirect != "" {
+				if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusPermanentRedirect || loc != front.URL+tc.redirect {
+					t.Fatalf("got %d to %q, want 308 to %q", resp.StatusCode, loc, front.URL+tc.redirect)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s\ngunicorn log:\n%s", resp.StatusCode, body, logs.String())
+			}
+			var got observed
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			if got != tc.want {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// ScriptNameHeader in front of a real gunicorn: gunicorn splits
+// SCRIPT_NAME off the path itself, so the path reaches it whole, and the
+// app sees the mount as SCRIPT_NAME, the rest decoded once as PATH_INFO,
+// the client's URI as RAW_URI, and url_for builds URLs under the mount.
+// Before the fix the path was stripped and gunicorn answered 500.
+func TestGunicornScriptNameHeader(t *testing.T) {
+	proxy, logs := startGunicorn(t, "prefixapp:app")
+	r := router.New()
+	r.Get("/go", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	r.Mount("/legacy", &Handler{App: proxy, Prefix: "/legacy", StripPrefix: true, ScriptNameHeader: true})
+	r.Fallback(&Handler{App: proxy, StripPrefix: true, ScriptNameHeader: true})
+
+	under := func(pathInfo, rawURI, rest string) observed {
+		return observed{ScriptName: "/legacy", PathInfo: pathInfo, RawURI: rawURI, Rest: rest, URLFor: "/legacy/a%20b/c"}
+	}
+	runGunicornCases(t, r, logs, []gunicornCase{
+		{"mounted", "GET", "/legacy/a/b?x=1", nil, under("/a/b", "/legacy/a/b?x=1", "a/b"), ""},
+		{"post", "POST", "/legacy/a", nil, under("/a", "/legacy/a", "a"), ""},
+		// PATH_INFO "": Flask redirects to the mount root with a slash.
+		{name: "mount root", method: "GET", target: "/legacy", redirect: "/legacy/"},
+		{"mount root with slash", "GET", "/legacy/", nil, under("/", "/legacy/", ""), ""},
+		{"escaped slash decoded once", "GET", "/legacy/x%2Fy", nil, under("/x/y", "/legacy/x%2Fy", "x/y"), ""},
+		{"utf-8", "GET", "/legacy/caf%C3%A9", nil, under("/caf\u00c3\u00a9", "/legacy/caf%C3%A9", "café"), ""},
+		{"prefix repeated in the path", "GET", "/legacy/x/legacy/y", nil,
+			under("/x/legacy/y", "/legacy/x/legacy/y", "x/legacy/y"), ""},
+		{"spoofed headers under the mount", "GET", "/legacy/a", spoof, under("/a", "/legacy/a", "a"), ""},
+		{"root fallback", "GET", "/blog/1", nil,
+			observed{PathInfo: "/blog/1", RawURI: "/blog/1", Rest: "blog/1", URLFor: "/a%20b/c"}, ""},
+		{"spoofed headers at the root", "GET", "/blog/1", spoof,
+			observed{PathInfo: "/blog/1", RawURI: "/blog/1", Rest: "blog/1", URLFor: "/a%20b/c"}, ""},
+	})
+}
+
+// StripPrefix alone, for apps that read X-Forwarded-Prefix with werkzeug's
+// ProxyFix(x_prefix=1): the path reaches gunicorn stripped.
+func TestGunicornStripPrefix(t *testing.T) {
+	proxy, logs := startGunicorn(t, "prefixapp:proxyfix")
+	r := router.New()
+	r.Get("/go", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	r.Mount("/legacy", &Handler{App: proxy, Prefix: "/legacy", StripPrefix: true})
+	r.Fallback(&Handler{App: proxy, StripPrefix: true})
+
+	under := func(pathInfo, rawURI, rest string) observed {
+		return observed{ScriptName: "/legacy", PathInfo: pathInfo, RawURI: rawURI, Rest: rest,
+			URLFor: "/legacy/a%20b/c", ForwardedPrefix: "/legacy"}
+	}
+	runGunicornCases(t, r, logs, []gunicornCase{
+		{"mounted", "GET", "/legacy/a/b?x=1", nil, under("/a/b", "/a/b?x=1", "a/b"), ""},
+		{"mount root", "GET", "/legacy", nil, under("/", "/", ""), ""},
+		{"escaped slash decoded once", "GET", "/legacy/x%2Fy", nil, under("/x/y", "/x%2Fy", "x/y"), ""},
+		{"spoofed headers under the mount", "GET", "/legacy/a", spoof, under("/a", "/a", "a"), ""},
+		{"spoofed headers at the root", "GET", "/blog/1", spoof,
+			observed{PathInfo: "/blog/1", RawURI: "/blog/1", Rest: "blog/1", URLFor: "/a%20b/c"}, ""},
+	})
+}
