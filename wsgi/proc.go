@@ -212,6 +212,8 @@ func (p *proc) read(fc *frameConn) error {
 			p.done(s, Part{Kind: PartEnd, Err: err, Traceback: tb})
 		case frameError:
 			p.done(s, Part{Kind: PartEnd, Err: ErrAppError, Traceback: string(payload)})
+		case frameCallResult:
+			p.callDone(s, payload)
 		default:
 			return fmt.Errorf("%w: unknown frame type %d", ErrProtocol, h.kind)
 		}
