@@ -347,6 +347,8 @@ func isSigned(args string) bool {
 	return a == "signed=True"
 }
 
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 var djangoVar = regexp.MustCompile(`<(?:([^>:]+):)?([^>]+)>`)
 
 func translateDjangoRoute(b *strings.Builder, pc wirePiece, last bool, params []RouteParam) ([]RouteParam, error) {
@@ -428,7 +430,10 @@ func translateRegex(b *strings.Builder, re string, last bool, params []RoutePara
 			if end < 0 {
 				return params, fmt.Errorf("regex %q: unbalanced parentheses", re)
 			}
-			gt := strings.IndexByte(s[i:], '>')
+			gt := strings.IndexByte(s[i:end], '>')
+			if gt < 0 || !paramName.MatchString(s[i+4:i+gt]) {
+				return params, fmt.Errorf("regex %q: bad group name", re)
+			}
 			name := s[i+4 : i+gt]
 			inner := s[i+gt+1 : end]
 			if inner == ".*" && last && end == len(s)-1 {
