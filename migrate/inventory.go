@@ -116,7 +116,8 @@ type Coverage struct {
 // [router.Hosts.Inventory]). The stage of each Go route comes from m (its
 // effective stage, see [Migrator.Route]); a nil m means every Go route is
 // at the go stage. Fallback entries and routes of other hosts than the
-// default one are ignored.
+// default one are ignored, and so are the implicit HEAD routes of GET
+// routes (the GET route stands for both).
 //
 // A Python route is matched by a Go route with the same segments, the same
 // parameter positions and the same constraints (parameter names may
@@ -138,16 +139,12 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 	}
 	var gos []*goEntry
 	for _, ri := range goRoutes {
-		if ri.Target != router.TargetGo || ri.Host != "" {
-			continue
+		if ri.Target != router.TargetGo || ri.Host != "" || ri.Implicit {
+			continue // implicit HEAD routes follow their GET route
 		}
 		g := &goEntry{GoRoute: GoRoute{Method: ri.Method, Pattern: ri.Pattern, Name: ri.Name, Stage: StageGo}}
 		if m != nil && ri.Method != "*" {
-			method := ri.Method
-			if ri.Implicit {
-				method = http.MethodGet // served by the GET route
-			}
-			if st, ok := m.Route(method + " " + ri.Pattern); ok {
+			if st, ok := m.Route(ri.Method + " " + ri.Pattern); ok {
 				g.Stage = st.Effective
 			}
 		}
@@ -442,12 +439,12 @@ func relateSegment(g, p segment) (relation, string) {
 		return relNone, ""
 	case g.param && !p.param:
 		if fullMatch(g.re, p.static) {
-			return relWider, fmt.Sprintf("Go's parameter %s also takes Python's literal %q", describeRe(g.re), p.static)
+			return relWider, fmt.Sprintf("Go's parameter (%s) also takes Python's literal %q", describeRe(g.re), p.static)
 		}
 		return relNone, ""
 	case !g.param && p.param:
 		if fullMatch(p.re, g.static) {
-			return relNarrower, fmt.Sprintf("Go's literal %q is one value of Python's parameter %s", g.static, describeRe(p.re))
+			return relNarrower, fmt.Sprintf("Go's literal %q is one value of Python's parameter (%s)", g.static, describeRe(p.re))
 		}
 		return relNone, ""
 	}
@@ -543,6 +540,9 @@ func (inv *Inventory) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if inv.Framework == "unknown" {
+		fmt.Fprintf(w, "(The Python app is neither Flask nor Django, or graft could not find one behind its WSGI wrappers: its routes cannot be listed.)\n")
 	}
 	if len(inv.GoOnly) > 0 {
 		fmt.Fprintf(w, "\nGo routes that match no Python route:\n")

@@ -508,7 +508,38 @@ func segmentRegex(re string) (string, error) {
 	if t.MaxCap() > 0 {
 		return "", fmt.Errorf("regex %q has nested groups", re)
 	}
+	if topLevelAlternation(re) {
+		// chi anchors the constraint as ^re$, which would bind to the
+		// first and last alternatives only.
+		re = "(?:" + re + ")"
+	}
 	return re, nil
+}
+
+// topLevelAlternation reports whether re has a "|" outside groups and
+// classes.
+func topLevelAlternation(re string) bool {
+	depth, inClass := 0, false
+	for i := 0; i < len(re); i++ {
+		switch c := re[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			inClass = c != ']'
+		case c == '[':
+			inClass = true
+			if i+1 < len(re) && re[i+1] == ']' {
+				i++ // a literal ] first in a class
+			}
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			return true
+		}
+	}
+	return false
 }
 
 // canMatchSlash reports whether a regexp may match a string with "/".
@@ -535,4 +566,21 @@ func canMatchSlash(re *syntax.Regexp) bool {
 		}
 	}
 	return false
+}
+
+// Under returns a copy of m for an app served under prefix by the
+// router (a fallback.Handler with Prefix, a Router.Mount), which passes
+// the prefix as SCRIPT_NAME instead of Config.ScriptName: every
+// translated pattern gets prefix in front. prefix is "" or starts with
+// "/" and does not end with one.
+func (m *AppRouteMap) Under(prefix string) *AppRouteMap {
+	out := *m
+	out.Routes = make([]AppRoute, len(m.Routes))
+	for i, r := range m.Routes {
+		if r.Pattern != "" {
+			r.Pattern = joinPattern(prefix, r.Pattern)
+		}
+		out.Routes[i] = r
+	}
+	return &out
 }

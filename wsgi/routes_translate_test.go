@@ -37,6 +37,8 @@ func TestTranslateRoutes(t *testing.T) {
 		{"flask any", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "l", Converter: "any", Regex: "(?:en|fr)"}}}}, "/{l:(?:en|fr)}", ""},
 		{"flask any with slash", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "l", Converter: "any", Args: "'a/b'", Regex: "(?:a/b)"}}}}, "", `can match "/"`},
 		{"flask float signed", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "f", Converter: "float", Args: "signed=True"}}}}, `/{f:-?[0-9]+\.[0-9]+}`, ""},
+		{"regex alternation in group", []wirePiece{{Kind: "regex", Text: `^(?P<app>auth|notes)/$`}}, "/{app:(?:auth|notes)}/", ""},
+		{"regex alternation in class only", []wirePiece{{Kind: "regex", Text: `^(?P<c>[|a]+)/$`}}, "/{c:[|a]+}/", ""},
 		{"unknown kind", []wirePiece{{Kind: "quux"}}, "", "unknown route piece"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -68,6 +68,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -101,7 +102,7 @@ type options struct {
 	bind, python, chdir, mount, state string
 	adminUser, adminPassword          string
 	workers, threads                  int
-	goRoutes                          bool
+	goRoutes, routes                  bool
 	tokens                            tokenFlag // token -> user
 	ops                               ops.Flags
 }
@@ -138,6 +139,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.adminUser, "admin-user", "admin", "username of the demo superuser")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
 	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
+	fs.BoolVar(&o.routes, "routes", false, "print the migration inventory (the Python app's routes joined with Go's) and exit")
 	o.ops.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -286,6 +288,10 @@ func run(args []string) error {
 	}
 	reg := o.ops.Registry()
 	h := newHandler(app, o, p.staticDir, log, reg)
+	if o.routes {
+		defer app.Shutdown(context.Background())
+		return inventory.Print(os.Stdout, app, o.mount, h)
+	}
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {

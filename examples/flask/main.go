@@ -51,6 +51,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -79,7 +80,7 @@ func main() {
 type options struct {
 	bind, python, chdir, mount string
 	workers, threads           int
-	goRoutes                   bool
+	goRoutes, routes           bool
 	ops                        ops.Flags
 }
 
@@ -97,6 +98,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
+	fs.BoolVar(&o.routes, "routes", false, "print the migration inventory (the Python app's routes joined with Go's) and exit")
 	o.ops.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -167,6 +169,10 @@ func run(args []string) error {
 	}
 	reg := o.ops.Registry()
 	h := newHandler(app, cat, o, log, reg)
+	if o.routes {
+		defer app.Shutdown(context.Background())
+		return inventory.Print(os.Stdout, app, o.mount, h)
+	}
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {

@@ -2,13 +2,14 @@
 // routes natively in Go and passes everything else to a Python WSGI app.
 //
 //	hybrid [-bind 127.0.0.1:8000] [-python python3] [-chdir DIR]
-//	       [-workers N] [-threads N] [-mount PREFIX] [production flags]
+//	       [-workers N] [-threads N] [-mount PREFIX] [-routes] [production flags]
 //	       [module:callable]
 //
 // With no module:callable it serves a small standard-library WSGI app that
 // ships inside the binary, so it runs on any machine with python3. Go
 // serves GET /api/health, GET /api/users/{id}, GET /api/hello/{name} and
-// GET /api/routes (the route inventory); every other request, including
+// GET /api/routes (the migration inventory: the Python app's routes joined
+// with Go's, as JSON; -routes prints it as a table and exits); every other request, including
 // other methods on those paths, reaches Python. -mount serves the Python
 // app under a prefix only (it then sees SCRIPT_NAME=PREFIX). Request ids
 // and access logs are on; logs go to stderr. The production flags are
@@ -30,6 +31,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/ops"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -53,6 +55,7 @@ func main() {
 type options struct {
 	bind, python, chdir, mount, app string
 	workers, threads                int
+	routes                          bool
 	ops                             ops.Flags
 }
 
@@ -69,6 +72,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.workers, "workers", 2, "number of Python worker processes")
 	fs.IntVar(&o.threads, "threads", 1, "threads per worker process")
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
+	fs.BoolVar(&o.routes, "routes", false, "print the migration inventory (the Python app's routes joined with Go's) and exit")
 	o.ops.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -117,6 +121,10 @@ func run(args []string) error {
 	}
 	reg := o.ops.Registry()
 	h := newHandler(app, o.mount, log, reg)
+	if o.routes {
+		defer app.Shutdown(context.Background())
+		return inventory.Print(os.Stdout, app, o.mount, h)
+	}
 
 	ln, err := net.Listen("tcp", o.bind)
 	if err != nil {
@@ -145,9 +153,7 @@ func newHandler(app http.Handler, mount string, log *slog.Logger, reg *prometheu
 		self, _ := r.URL("hello", "name", router.Param(req, "name"))
 		writeJSON(w, map[string]string{"hello": router.Param(req, "name"), "self": self})
 	}).Name("hello")
-	r.Get("/api/routes", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, r.Inventory())
-	}).Name("routes")
+	r.Get("/api/routes", apiRoutes(app, mount, r)).Name("routes")
 
 	if mount == "" {
 		r.Fallback(&fallback.Handler{App: app})
