@@ -47,6 +47,9 @@ func (e *CallError) Error() string {
 	return fmt.Sprintf("wsgi: control call %q failed in Python: %s", e.Name, e.Message)
 }
 
+// Unwrap returns ErrAppError: the app's Python code raised.
+func (e *CallError) Unwrap() error { return ErrAppError }
+
 // call runs c on the container's transport.
 func (c *Container) call(ctx context.Context, call *Call) (json.RawMessage, error) {
 	cl, ok := c.tr.(Caller)

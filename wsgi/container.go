@@ -20,6 +20,7 @@ type Container struct {
 	tr    Transport
 	log   *slog.Logger
 	pairs pairsPool
+	ident identityState // see identity.go
 }
 
 var _ http.Handler = (*Container)(nil)

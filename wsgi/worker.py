@@ -1043,8 +1043,9 @@ def identity_django(environ):
         user = get_user(request)
         if not getattr(user, "is_authenticated", False):
             return None
+        pk = user.pk
         return {
-            "id": user.pk,
+            "id": pk if isinstance(pk, (int, str)) else str(pk),
             "username": user.get_username(),
             "is_staff": bool(getattr(user, "is_staff", False)),
             "is_superuser": bool(getattr(user, "is_superuser", False)),
@@ -1056,29 +1057,52 @@ def identity_django(environ):
 
 def identity_flask(environ):
     """graft:flask: Flask's session (as the app's session interface opens
-    it) and flask-login's user id, or None when the session is empty."""
-    found = [a for _, fw, a, _ in find_apps(_worker_app[0]) if fw == "flask"]
-    if not found:
-        raise RuntimeError("graft:flask: the WSGI app is not (and does not wrap) a Flask app")
-    app = found[0]
-    with app.request_context(environ):
-        import flask
-
-        sess = app.session_interface.open_session(app, flask.request)
+    it: signed and checked with its SECRET_KEY) and flask-login's user
+    id, or None when the session is empty."""
+    app = _flask_app()
+    with app.request_context(environ) as ctx:
+        sess = ctx.session  # opened by push(), as for a request
         if not sess:
             return None
-        data = dict(sess)
+        data = _jsonable(dict(sess))
         user_id = data.get("_user_id")
-        if user_id is None:
-            try:
-                import flask_login
+        if user_id is None and "flask_login" in sys.modules:
+            import flask_login
 
-                user = flask_login.current_user
-                if getattr(user, "is_authenticated", False):
-                    user_id = user.get_id()
-            except ImportError:
-                pass
+            user = flask_login.current_user
+            if getattr(user, "is_authenticated", False):
+                user_id = user.get_id()
         return {"user_id": user_id, "session": data}
+
+
+def _flask_app():
+    if _flask[0] is None:
+        found = [a for _, fw, a, _ in find_apps(_worker_app[0]) if fw == "flask"]
+        if not found:
+            raise RuntimeError("graft:flask: the WSGI app is not (and does not wrap) a Flask app")
+        _flask[0] = found[0]
+    return _flask[0]
+
+
+_flask = [None]
+
+
+def _jsonable(v):
+    """Session values as JSON: what Flask's tagged JSON can hold (tuples,
+    bytes, datetimes, UUIDs, Markup) in their plain JSON form."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, bytes):
+        import base64
+
+        return base64.b64encode(v).decode("ascii")
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v if not isinstance(v, str) else str(v)
+    return str(v)
 
 
 IDENTITY_HOOKS = {"graft:django": identity_django, "graft:flask": identity_flask}
@@ -1091,6 +1115,8 @@ def load_hook(spec):
     if fn is not None:
         return fn
     fn = IDENTITY_HOOKS.get(spec)
+    if fn is None and spec.startswith("graft:"):
+        raise ValueError("unknown identity hook %r; graft ships %s" % (spec, ", ".join(sorted(IDENTITY_HOOKS))))
     if fn is None:
         module, sep, attr = spec.partition(":")
         if not sep or not module or not attr:
