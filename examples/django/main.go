@@ -18,7 +18,10 @@
 //     REMOTE_USER, which Django's RemoteUserMiddleware logs in. A client's
 //     own Remote-User header never reaches REMOTE_USER;
 //   - GET /legacy/api/whoami/ natively, with the JSON of the Django view it
-//     replaces (-go=false rolls it back to Django).
+//     replaces (-go=false rolls it back to Django);
+//   - GET /legacy/me/: the user logged in to Django (through the admin's
+//     login form), asked from Django with graft's identity hook
+//     (wsgi.Config.IdentityHook "graft:django"); 401 when anonymous.
 //
 // Everything else under the prefix, including the admin at /legacy/admin/
 // (its login form, CSRF and session cookies), is Django. Every response
@@ -230,6 +233,7 @@ func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) 
 		App: appSpec, Python: o.python, Dir: p.dir, Env: p.env,
 		Workers: o.workers, Threads: o.threads, Logger: log,
 	}
+	identityConfig(&cfg)
 	o.ops.Apply(&cfg)
 	app, err := wsgi.New(cfg)
 	if err != nil {
@@ -342,6 +346,7 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger,
 			}
 			api.Fallback(django)
 		})
+		identityRoutes(s, app)
 		s.Fallback(django)
 	}
 	if o.mount == "" {
