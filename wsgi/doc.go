@@ -55,6 +55,16 @@ which is logged. An app that cannot be imported makes [New] and
 were sent aborts the response ([http.ErrAbortHandler]), so that the client
 never mistakes a cut response for a complete one.
 
+# Control calls
+
+Besides requests, the container asks the workers questions about the app
+([Caller]): [Container.AppRoutes] returns the Flask or Django app's own
+route map translated to chi patterns, and [Container.Identity] and
+[Container.IdentityMiddleware] run [Config].IdentityHook to learn who a
+request's user is (cached per session; [IdentityFrom] reads it). They do
+not count as requests. routes.go, identity.go and call.go hold them; the
+worker's side is the "Control calls" section of worker.py.
+
 # Context handoff
 
 Go middleware hands information to the Python app through the request
