@@ -359,3 +359,46 @@ func BenchmarkIdentity(b *testing.B) {
 		})
 	}
 }
+
+// A worker that dies or hangs in a hook gives ErrWorkerDied or ErrTimeout,
+// and is replaced.
+func TestIdentityHookKillsWorker(t *testing.T) {
+	requirePython(t, "flask")
+	for _, tc := range []struct {
+		hook    string
+		timeout time.Duration
+		want    error
+	}{
+		{"rmflask:exit_hook", 0, ErrWorkerDied},
+		{"rmflask:slow_hook", 500 * time.Millisecond, ErrTimeout},
+	} {
+		t.Run(tc.hook, func(t *testing.T) {
+			c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: tc.hook, Timeout: tc.timeout})
+			srv := newServer(t, c)
+			_, err := c.Identity(context.Background(), httptest.NewRequest("GET", "/", nil))
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), `control call "identity" on worker`) {
+				t.Fatalf("Identity: %v, want %v", err, tc.want)
+			}
+			eventuallyServes(t, srv.URL+"/")
+		})
+	}
+}
+
+// eventuallyServes waits for url to answer 200 (a replacement worker).
+func eventuallyServes(t *testing.T, u string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: no 200 from a replacement worker (%v)", u, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -163,3 +163,15 @@ def list_hook(environ):
 
 def echo_hook(environ):
     return {"cookie": environ.get("HTTP_COOKIE", ""), "path": environ.get("PATH_INFO", "")}
+
+
+def exit_hook(environ):
+    import os
+
+    os._exit(1)
+
+
+def slow_hook(environ):
+    import time
+
+    time.sleep(30)
