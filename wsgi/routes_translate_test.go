@@ -71,3 +71,34 @@ func FuzzTranslateRegex(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRouteMap: whatever a worker answers to a routes call gives a
+// route map or an error, never a panic, and every pattern it gives is one
+// chi accepts.
+func FuzzParseRouteMap(f *testing.F) {
+	for _, s := range []string{
+		`{"apps":[{"mount":"","framework":"flask","class":"flask.app.Flask","wrappers":[],"routes":[{"rule":"/a/<int:x>","pieces":[{"kind":"flask","parts":[{"text":"/a/"},{"param":"x","converter":"int","regex":"\\d+"}]}],"methods":["GET"],"endpoint":"a"}]}]}`,
+		`{"apps":[{"mount":"/api","framework":"django","routes":[{"rule":"^x/(?P<y>[a-z]+)/$","pieces":[{"kind":"regex","text":"^x/(?P<y>[a-z]+)/$"}]}]}]}`,
+		`{"apps":[{"framework":"django","routes":[{"pieces":[{"kind":"django-route","text":"<path:p>","converters":{"p":{"converter":"path"}}}]}]}]}`,
+		`{"apps":[]}`, `null`, `{`, `{"apps":[{"routes":[{"pieces":[{"kind":"flask","parts":[{"param":"x","converter":"any","regex":"(?:a|b"}]}]}]}]}`,
+	} {
+		f.Add([]byte(s), "")
+		f.Add([]byte(s), "/legacy")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, scriptName string) {
+		m, err := parseRouteMap(data, scriptName)
+		if err != nil {
+			return
+		}
+		for _, r := range m.Routes {
+			if r.Pattern == "" && r.Untranslatable == "" {
+				t.Fatalf("route %+v has neither a pattern nor a reason", r)
+			}
+			if r.Pattern != "" {
+				if err := checkChi(r.Pattern); err != nil {
+					t.Fatalf("pattern %q: %v", r.Pattern, err)
+				}
+			}
+		}
+	})
+}
