@@ -90,35 +90,11 @@ func TestIdentityFlask(t *testing.T) {
 // graft:django through the admin's login form (a real POST with its CSRF
 // token): Go sees the user, groups included.
 func TestIdentityDjango(t *testing.T) {
-	requirePython(t, "django")
-	db := filepath.Join(t.TempDir(), "db.sqlite3")
-	env := []string{"GRAFT_DJANGO_DB=" + db, "DJANGO_SETTINGS_MODULE=rmdjango.settings"}
-	const password = "correct horse battery staple"
-	cmd := exec.Command(testPython(t), "rmdjango/setup_db.py", password)
-	cmd.Dir = testdataDir(t)
-	cmd.Env = append(cmd.Environ(), append(env, "PYTHONPATH="+testdataDir(t))...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("setup_db: %v\n%s", err, out)
-	}
+	env := djangoUsers(t)
 	c, _ := newContainer(t, Config{App: "rmdjango.wsgi:application", Env: env, Threads: 2,
 		IdentityHook: "graft:django", IdentityCookies: []string{"sessionid"}})
 	srv := identityServer(t, c)
-
-	login := func(user string) *e2eClient {
-		cl := newE2EClient(t, srv.URL, true)
-		_, page := cl.get("/admin/login/?next=/admin/")
-		m := djangoCSRFToken.FindSubmatch(page)
-		if m == nil {
-			t.Fatalf("no CSRF token in the login form:\n%s", page)
-		}
-		resp := form(cl, "/admin/login/?next=/admin/", url.Values{
-			"csrfmiddlewaretoken": {string(m[1])}, "username": {user}, "password": {password}, "next": {"/admin/"},
-		})
-		if resp.StatusCode != http.StatusFound {
-			t.Fatalf("login %s: %d, want 302", user, resp.StatusCode)
-		}
-		return cl
-	}
+	login := func(user string) *e2eClient { return djangoLogin(t, srv.URL, user) }
 
 	anon := newE2EClient(t, srv.URL, true)
 	if id := whoami(t, anon); id != nil {
@@ -400,5 +376,75 @@ func eventuallyServes(t *testing.T, u string) {
 			t.Fatalf("GET %s: no 200 from a replacement worker (%v)", u, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const djangoPassword = "correct horse battery staple"
+
+// djangoUsers makes the rmdjango database with its users (ada, bob) and
+// returns the workers' environment.
+func djangoUsers(t testing.TB) []string {
+	t.Helper()
+	requirePython(t, "django")
+	db := filepath.Join(t.TempDir(), "db.sqlite3")
+	env := []string{"GRAFT_DJANGO_DB=" + db, "DJANGO_SETTINGS_MODULE=rmdjango.settings"}
+	cmd := exec.Command(testPython(t), "rmdjango/setup_db.py", djangoPassword)
+	cmd.Dir = testdataDir(t)
+	cmd.Env = append(cmd.Environ(), append(env, "PYTHONPATH="+testdataDir(t))...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("setup_db: %v\n%s", err, out)
+	}
+	return env
+}
+
+// djangoLogin logs user in through the admin's login form (with its CSRF
+// token) and returns the client holding the session.
+func djangoLogin(t testing.TB, base, user string) *e2eClient {
+	t.Helper()
+	cl := newE2EClient(t, base, true)
+	_, page := cl.get("/admin/login/?next=/admin/")
+	m := djangoCSRFToken.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the login form:\n%s", page)
+	}
+	resp := form(cl, "/admin/login/?next=/admin/", url.Values{
+		"csrfmiddlewaretoken": {string(m[1])}, "username": {user}, "password": {djangoPassword}, "next": {"/admin/"},
+	})
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("login %s: %d, want 302", user, resp.StatusCode)
+	}
+	return cl
+}
+
+// One graft:django lookup: Django's session (sqlite3) and user, groups
+// included, from the cache and from Python.
+func BenchmarkIdentityDjango(b *testing.B) {
+	env := djangoUsers(b)
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", 0}, {"uncached", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c, _ := newContainer(b, Config{App: "rmdjango.wsgi:application", Env: env,
+				IdentityHook: "graft:django", IdentityCookies: []string{"sessionid"}, IdentityTTL: bc.ttl})
+			srv := httptest.NewServer(c)
+			b.Cleanup(srv.Close)
+			cl := djangoLogin(b, srv.URL, "ada")
+			u, _ := url.Parse(srv.URL)
+			req := httptest.NewRequest("GET", "/", nil)
+			for _, ck := range cl.hc.Jar.Cookies(u) {
+				req.AddCookie(ck)
+			}
+			ctx := context.Background()
+			if id, err := c.Identity(ctx, req); err != nil || id.String("username") != "ada" {
+				b.Fatalf("%v %v", id, err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Identity(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
