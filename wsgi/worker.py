@@ -15,6 +15,9 @@ file descriptor passed with SCM_RIGHTS), CANCEL (client went away).
 Worker -> Go: READY, FAIL (app did not load), RESP (status, headers and the
 whole body: the fast path), HEAD / DATA / FILE / END (streamed responses),
 ERROR (app raised before headers were sent), LOG (a `logging` record).
+Go also sends CALL (a control call: the app's route map, an identity hook)
+outside of any request; the worker answers CALL_RESULT, a JSON object (see
+the "Control calls" section).
 In preload mode the first process is a zygote: Go sends it FORK (with the
 new worker's descriptors), it answers FORKED (the pid) and EXITED (a child's
 exit status).
