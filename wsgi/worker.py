@@ -817,6 +817,14 @@ def _framework(obj):
     return None
 
 
+def _label(obj):
+    """How a wrapper is named in the route map: its class, or a function's
+    own qualified name."""
+    if inspect.isfunction(obj):
+        return "%s.%s" % (obj.__module__, obj.__qualname__)
+    return _qualname(obj)
+
+
 def find_apps(app):
     """Find the framework apps behind WSGI wrappers: a list of
     (mount prefix, framework or None, app, [wrapper names])."""
@@ -868,7 +876,8 @@ def find_apps(app):
                     nexts.append(v)
             if getattr(obj, "__wrapped__", None) is not None:
                 nexts.append(obj.__wrapped__)
-        name = chain if owner is not None else chain + [_qualname(obj) if not inspect.isfunction(obj) else "%s.%s" % (obj.__module__, obj.__qualname__)]
+        # A bound method stands for its object; anything else is a wrapper.
+        name = chain if owner is not None else chain + [_label(obj)]
         for v in nexts:
             todo.append((v, mount, name))
     if not found:
