@@ -269,3 +269,39 @@ type noCallTransport struct{}
 
 func (noCallTransport) Start(context.Context, *Request) (Exchange, error) { return nil, ErrClosed }
 func (noCallTransport) Shutdown(context.Context) error                    { return nil }
+
+// A control call does not wait behind a running request: it takes an idle
+// worker, or a free thread of a threaded worker (where it runs on a thread
+// of its own while the request goes on).
+func TestAppRoutesBesideBusyWorker(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		workers int
+		threads int
+	}{{"idle worker", 2, 1}, {"threaded worker", 1, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startApp(t, "block", Config{Workers: tc.workers, Threads: tc.threads, Prefetch: -1}, nil)
+			done := make(chan string, 1)
+			go func() {
+				_, body, _ := get(t, nil, "GET", e.srv.URL+"/?tok=b1", nil)
+				done <- string(body)
+			}()
+			waitFor(t, 10*time.Second, "the request to start", func() bool { return exists(e.dir, "b1-started") })
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			m, err := e.c.AppRoutes(ctx)
+			if err != nil || m.Framework != "unknown" {
+				t.Fatalf("AppRoutes beside a running request: %v, %+v", err, m)
+			}
+			select {
+			case b := <-done:
+				t.Fatalf("the blocked request ended before it was released: %q", b)
+			default:
+			}
+			touch(t, e.dir, "b1-go")
+			if b := <-done; !strings.HasPrefix(b, "released b1") {
+				t.Fatalf("blocked request: %q", b)
+			}
+		})
+	}
+}
