@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,10 @@ type AdminOptions struct {
 	// REMOTE_USER set by Go middleware (middleware.WithRemoteUser) in
 	// the request context, else "admin".
 	User func(*http.Request) string
+	// PythonRoutes, if not nil, gives the Python app's route map for
+	// GET /inventory, the migration inventory ([Inventory]) as JSON;
+	// typically the [wsgi.Container]'s AppRoutes. nil: no /inventory.
+	PythonRoutes func(context.Context) (*wsgi.AppRouteMap, error)
 }
 
 // maxAdminBody caps the JSON bodies of the admin API.
@@ -39,6 +44,7 @@ const maxAdminBody = 64 << 10
 //	GET  /force-python  {"force_python": bool}: the global kill switch
 //	POST /force-python  {"route": "GET /x", "on": true} or {"all": true, "on": true}:
 //	                    flips a kill switch and answers the new state
+//	GET  /inventory     the migration [Inventory] (with o.PythonRoutes only)
 //
 // POST bodies must be JSON with Content-Type application/json (which a
 // cross-site form cannot send). Bad input gets a 400 with
@@ -142,6 +148,9 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, withWarning{st, errString(err)})
 	})
+	if o.PythonRoutes != nil {
+		mux.HandleFunc("GET /inventory", m.inventoryHandler(o.PythonRoutes))
+	}
 	if o.Console != nil {
 		mux.Handle("/", o.Console)
 	}

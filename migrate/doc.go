@@ -75,6 +75,16 @@
 // GET routes, POST routes, POST force-python, relative to the console's
 // URL.
 //
+// # The migration inventory
+//
+// [NewInventory] joins the Python app's route map
+// ([github.com/graft-dev/graft/wsgi.Container.AppRoutes]) with the
+// router's inventory: which methods of each Python route Go serves and at
+// which stage, the Go-only routes, the conflicts (partial captures,
+// shadowed routes, different constraints, trailing slashes) and the
+// coverage. [Inventory.WriteTable] prints it; the admin API serves it at
+// GET /inventory when [AdminOptions].PythonRoutes is set.
+//
 // # Metrics
 //
 // A Migrator registers these Prometheus metrics with [Options].Registerer:

@@ -11,7 +11,7 @@ import (
 func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	method := "*"
 	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
-		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " 	"), h)
+		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " \t"), h)
 	}
 	r.mux.Handle(pattern, h)
 	return r.record(method, pattern).staged(h)

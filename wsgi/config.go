@@ -147,6 +147,30 @@ type Config struct {
 	// from the app (err wraps one of the Err* values of this package).
 	// DefaultErrorHandler when nil.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// IdentityHook names the Python function that tells who a request's
+	// user is (Container.Identity, Container.IdentityMiddleware):
+	// "module:function", called in a worker with the request's environ and
+	// returning a JSON-serialisable dict, or None for an anonymous request.
+	// graft ships "graft:django" (Django's session and auth middleware) and
+	// "graft:flask" (the Flask session and flask-login's user id). Empty
+	// (the default): no identity lookups.
+	IdentityHook string
+
+	// IdentityTTL is how long an identity is cached per session (see
+	// IdentityCookies): 10s when 0; negative turns the cache off. A logout
+	// or a permission change in Python reaches Go within this time.
+	IdentityTTL time.Duration
+
+	// IdentityCacheSize bounds the cached identities (least recently used
+	// out first): 10000 when 0.
+	IdentityCacheSize int
+
+	// IdentityCookies names the cookies that identify a session, whose
+	// values key the identity cache ("sessionid" for Django, "session" for
+	// Flask). Empty (the default): the whole Cookie and Authorization
+	// headers key it, which is right for any hook but caches less.
+	IdentityCookies []string
 }
 
 // appSpec matches "module[:attr.path[()]]".
@@ -220,6 +244,7 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("Env entry %q is not KEY=VALUE", kv))
 		}
 	}
+	errs = append(errs, c.identityDefaults()...)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -28,6 +28,7 @@ type Container struct {
 	closed    atomic.Bool
 	done      chan struct{} // closed by Shutdown
 	closeOnce sync.Once
+	ident     identityState // see identity.go
 }
 
 var _ http.Handler = (*Container)(nil)

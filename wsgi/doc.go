@@ -72,6 +72,16 @@ iterable's close() is called). If the context's deadline passed (a
 middleware's context.WithTimeout), the client gets 504, like for
 [Config.Timeout]; if the client went away, nothing is written.
 
+# Control calls
+
+Besides requests, the container asks the workers questions about the app
+([Caller]): [Container.AppRoutes] returns the Flask or Django app's own
+route map translated to chi patterns, and [Container.Identity] and
+[Container.IdentityMiddleware] run [Config].IdentityHook to learn who a
+request's user is (cached per session; [IdentityFrom] reads it). They do
+not count as requests. routes.go, identity.go and call.go hold them; the
+worker's side is the "Control calls" section of worker.py.
+
 # Context handoff
 
 Go code hands information to the Python app through the request context:

@@ -168,6 +168,10 @@ func (p *proc) read(fc *frameConn) error {
 			}
 			continue // a late frame for a request Go gave up on
 		}
+		if h.kind == frameCallResult {
+			p.callDone(s, payload) // a control call's answer (see call.go)
+			continue
+		}
 		part, err := decodePart(h, payload)
 		if err != nil {
 			return err

@@ -19,6 +19,7 @@ const (
 	frameReq    byte = 1 // environ block + inline body (or a body fd)
 	frameCancel byte = 2 // the client went away: stop iterating
 	frameFork   byte = 3 // to the zygote: fork a worker on the attached fds
+	frameCall   byte = 4 // a control call: environ block + name \0 argument
 
 	frameReady  byte = 16 // the app is imported: pid \0 version \0 executable
 	frameFail   byte = 17 // the app could not be imported: traceback
@@ -31,6 +32,8 @@ const (
 	frameLog    byte = 24 // a logging record: levelno \0 logger \0 message
 	frameForked byte = 25 // from the zygote: u32 pid of the forked worker
 	frameExited byte = 26 // from the zygote: pid \0 how a worker ended
+	// frameCallResult answers a frameCall: a JSON object.
+	frameCallResult byte = 27
 )
 
 // Frame flags.

@@ -15,6 +15,9 @@ file descriptor passed with SCM_RIGHTS), CANCEL (client went away).
 Worker -> Go: READY, FAIL (app did not load), RESP (status, headers and the
 whole body: the fast path), HEAD / DATA / FILE / END (streamed responses),
 ERROR (app raised before headers were sent), LOG (a `logging` record).
+Go also sends CALL (a control call: the app's route map, an identity hook)
+outside of any request; the worker answers CALL_RESULT, a JSON object (see
+the "Control calls" section).
 In preload mode the first process is a zygote: Go sends it FORK (with the
 new worker's descriptors), it answers FORKED (the pid) and EXITED (a child's
 exit status).
@@ -47,6 +50,7 @@ import traceback
 REQ = 1  # environ block + inline body (or a body fd)
 CANCEL = 2  # the client went away: stop iterating
 FORK = 3  # to the zygote: fork a worker on the attached fds
+CALL = 4  # a control call (route map, identity): environ block | name \0 argument
 # Frame types, worker to Go:
 READY = 16  # the app is imported: pid \0 version \0 executable
 FAIL = 17  # the app could not be imported: traceback
@@ -59,6 +63,7 @@ ERROR = 23  # the app raised before sending headers: traceback
 LOG = 24  # a logging record: levelno \0 logger \0 message
 FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
+CALL_RESULT = 27  # the control call's JSON result
 # Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
@@ -560,7 +565,7 @@ class Worker:
                 frame = conn.read_frame()
                 if frame is None:
                     leave(0)  # Go is gone
-                if frame[0] == REQ:
+                if frame[0] == REQ or frame[0] == CALL:
                     self.backlog.append(frame)
                 elif frame[0] == CANCEL:
                     self.note_cancel(frame[2])
@@ -591,6 +596,8 @@ class Worker:
                 self.handle(stream, flags, payload, fd)
                 self.current = -1
                 self.cancelled.discard(stream)  # stream ids are reused
+            elif kind == CALL:
+                handle_call(self, stream, flags, payload)
             # A CANCEL read here is for a response that already ended: stale.
 
     def serve_threaded(self):
@@ -622,6 +629,8 @@ class Worker:
                 with lock:
                     queued.add(stream)
                 jobs.put((stream, flags, payload, fd))
+            elif kind == CALL:
+                start_call(self, stream, flags, payload)
             elif kind == CANCEL:
                 with lock:
                     if stream in queued:
@@ -811,6 +820,435 @@ def report_exit(conn, pid, status):
         conn.send(EXITED, 0, ("%d\0%s" % (pid, what)).encode())
     except OSError:
         pass
+
+
+# ---------------------------------------------------------------------------
+# Control calls (Go's CALL frames): the app's route map and identity hooks.
+#
+# A CALL frame's payload is laid out like a REQ's: u32 environ length, the
+# environ block, then "name\0argument". The worker answers with one
+# CALL_RESULT frame on the same stream, a JSON object: {"ok": true,
+# "value": ...} or {"ok": false, "error": "...", "traceback": "..."}.
+# A call is not a request: it never reaches the app's WSGI callable and Go
+# does not count it towards max-requests.
+# ---------------------------------------------------------------------------
+
+import inspect  # noqa: E402
+import json  # noqa: E402
+
+
+def handle_call(worker, stream, flags, payload):
+    """Run one control call and send its CALL_RESULT."""
+    try:
+        env, rest = worker.environ(flags, payload)
+        name, _, arg = bytes(rest).decode("utf-8").partition("\0")
+        fn = CALLS.get(name)
+        if fn is None:
+            raise ValueError("unknown control call %r" % name)
+        out = {"ok": True, "value": fn(worker, env, arg)}
+        try:
+            data = json.dumps(out, default=_json_default, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError("the %s call returned a value that is not JSON-serialisable: %s" % (name, exc)) from None
+    except BaseException as exc:
+        data = json.dumps(
+            {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc), "traceback": traceback.format_exc()}
+        )
+        if not isinstance(exc, Exception):
+            worker.conn.send(CALL_RESULT, stream, data.encode("utf-8"))
+            raise
+    worker.conn.send(CALL_RESULT, stream, data.encode("utf-8"))
+
+
+def _json_default(o):
+    # Identity hooks may return dates, UUIDs or sets: say so instead of
+    # guessing a representation.
+    raise TypeError("%s object %r" % (type(o).__name__, o))
+
+
+def start_call(worker, stream, flags, payload):
+    """Threaded workers: run calls on one long-lived thread of their own,
+    so that frameworks keeping per-thread state (Django's database
+    connections) reuse it instead of leaking a connection per call."""
+    q = getattr(worker, "call_queue", None)
+    if q is None:
+        q = worker.call_queue = queue.SimpleQueue()
+
+        def run():
+            while True:
+                handle_call(worker, *q.get())
+
+        threading.Thread(target=run, name="graft-call", daemon=True).start()
+    q.put((stream, flags, payload))
+
+
+# --- the route map ---------------------------------------------------------
+
+_WRAPPER_ATTRS = ("app", "application", "wsgi_app", "_app", "wrapped", "__wrapped__", "wsgi_application")
+
+
+def _qualname(obj):
+    t = obj if isinstance(obj, type) else type(obj)
+    return "%s.%s" % (t.__module__, t.__qualname__)
+
+
+def _framework(obj):
+    if hasattr(obj, "url_map") and hasattr(obj, "view_functions") and "flask" in sys.modules:
+        import flask
+
+        if isinstance(obj, flask.Flask):
+            return "flask"
+    if "django.core.handlers.wsgi" in sys.modules:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        if isinstance(obj, WSGIHandler):
+            return "django"
+    return None
+
+
+def _label(obj):
+    """How a wrapper is named in the route map: its class, or a function's
+    own qualified name."""
+    if inspect.isfunction(obj):
+        return "%s.%s" % (obj.__module__, obj.__qualname__)
+    return _qualname(obj)
+
+
+def find_apps(app):
+    """Find the framework apps behind WSGI wrappers: a list of
+    (mount prefix, framework or None, app, [wrapper names])."""
+    found = []
+    seen = set()
+    # Breadth first, so that the outermost framework app wins.
+    todo = collections.deque([(app, "", [])])
+    while todo:
+        obj, mount, chain = todo.popleft()
+        if id(obj) in seen or len(seen) > 1000:
+            continue
+        seen.add(id(obj))
+        fw = _framework(obj)
+        if fw is not None:
+            found.append((mount, fw, obj, chain))
+            continue
+        mounts = getattr(obj, "mounts", None)
+        if isinstance(mounts, dict) and hasattr(obj, "app"):
+            # werkzeug's DispatcherMiddleware: an app, and apps by prefix.
+            name = chain + [_qualname(obj)]
+            todo.append((obj.app, mount, name))
+            for prefix, sub in sorted(mounts.items()):
+                todo.append((sub, mount + prefix, name))
+            continue
+        nexts = []
+        owner = getattr(obj, "__self__", None)
+        if owner is not None and inspect.ismethod(obj):
+            nexts.append(owner)  # app.wsgi_app: the Flask app itself
+        if not inspect.isroutine(obj) or owner is not None:
+            for attr in _WRAPPER_ATTRS:
+                try:
+                    v = inspect.getattr_static(obj, attr)
+                except AttributeError:
+                    continue
+                if v is not None and not isinstance(v, (str, bytes, int, float, type(None))):
+                    try:
+                        v = getattr(obj, attr)
+                    except Exception:
+                        continue
+                    if callable(v) or _framework(v):
+                        nexts.append(v)
+        if inspect.isfunction(obj):
+            for cell in obj.__closure__ or ():
+                try:
+                    v = cell.cell_contents
+                except ValueError:
+                    continue
+                if callable(v) and not inspect.isclass(v) and not inspect.isbuiltin(v):
+                    nexts.append(v)
+            if getattr(obj, "__wrapped__", None) is not None:
+                nexts.append(obj.__wrapped__)
+        # A bound method stands for its object; anything else is a wrapper.
+        name = chain if owner is not None else chain + [_label(obj)]
+        for v in nexts:
+            todo.append((v, mount, name))
+    if not found:
+        found.append(("", None, app, []))
+    return found
+
+
+def _source(obj):
+    """(module, qualified name, file, line) of a view function or class."""
+    target = obj
+    try:
+        target = inspect.unwrap(obj)
+    except Exception:
+        pass
+    module = getattr(target, "__module__", "") or ""
+    name = getattr(target, "__qualname__", "") or getattr(target, "__name__", "") or type(target).__name__
+    path, line = "", 0
+    try:
+        path = inspect.getsourcefile(target) or ""
+        if inspect.isclass(target):
+            line = inspect.getsourcelines(target)[1]
+        else:
+            code = getattr(target, "__code__", None)
+            line = code.co_firstlineno if code is not None else 0
+    except (TypeError, OSError):
+        pass
+    return module, name, path, line
+
+
+_FLASK_VAR = re.compile(r"<(?:(?P<conv>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>.*?)\))?:)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
+
+
+def flask_routes(app):
+    out = []
+    for rule in app.url_map.iter_rules():
+        parts = []
+        pos = 0
+        text = rule.rule
+        for m in _FLASK_VAR.finditer(text):
+            if m.start() > pos:
+                parts.append({"text": text[pos : m.start()]})
+            conv = rule._converters.get(m.group("name"))
+            parts.append(
+                {
+                    "param": m.group("name"),
+                    "converter": m.group("conv") or "default",
+                    "args": m.group("args") or "",
+                    "regex": getattr(conv, "regex", ""),
+                    "class": _qualname(conv) if conv is not None else "",
+                }
+            )
+            pos = m.end()
+        if pos < len(text):
+            parts.append({"text": text[pos:]})
+        view = app.view_functions.get(rule.endpoint)
+        module, name, path, line = _source(view) if view is not None else ("", "", "", 0)
+        out.append(
+            {
+                "rule": text,
+                "pieces": [{"kind": "flask", "parts": parts}],
+                "methods": sorted(rule.methods or ()),
+                "endpoint": rule.endpoint,
+                "host": rule.host or rule.subdomain or "",
+                "module": module,
+                "view": name,
+                "file": path,
+                "line": line,
+                "redirect": bool(rule.redirect_to),
+            }
+        )
+    return out
+
+
+def _django_methods(view):
+    """The methods a Django view declares, or None when it takes any."""
+    cls = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    if cls is not None and hasattr(cls, "http_method_names"):
+        names = [m for m in cls.http_method_names if hasattr(cls, m)]
+        if "get" in names and "head" not in names:
+            names.append("head")  # View.setup() maps HEAD to get()
+        return sorted(m.upper() for m in names)
+    fn = view
+    for _ in range(20):
+        code = getattr(fn, "__code__", None)
+        if code is not None and "request_method_list" in code.co_freevars and fn.__closure__:
+            cell = fn.__closure__[code.co_freevars.index("request_method_list")]
+            try:
+                return sorted(str(m).upper() for m in cell.cell_contents)
+            except ValueError:
+                break
+        fn = getattr(fn, "__wrapped__", None)
+        if fn is None:
+            break
+    return None
+
+
+def _django_piece(pattern):
+    from django.urls.converters import get_converters
+    from django.urls.resolvers import RoutePattern
+
+    if isinstance(pattern, RoutePattern):
+        names = {id(c): n for n, c in get_converters().items()}
+        convs = {}
+        for param, conv in pattern.converters.items():
+            convs[param] = {"converter": names.get(id(conv), _qualname(conv)), "regex": getattr(conv, "regex", ""), "class": _qualname(conv)}
+        return {"kind": "django-route", "text": str(pattern._route), "converters": convs}
+    return {"kind": "regex", "text": pattern.regex.pattern}
+
+
+def django_routes(handler):
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    out = []
+
+    def walk(patterns, pieces, namespace):
+        for p in patterns:
+            piece = _django_piece(p.pattern)
+            if isinstance(p, URLResolver):
+                ns = namespace
+                if p.namespace:
+                    ns = namespace + [p.namespace]
+                walk(p.url_patterns, pieces + [piece], ns)
+            elif isinstance(p, URLPattern):
+                view = p.callback
+                module, name, path, line = _source(getattr(view, "view_class", None) or view)
+                full = ":".join(namespace + [p.name]) if p.name else ""
+                out.append(
+                    {
+                        "rule": "".join(x["text"] for x in pieces + [piece]),
+                        "pieces": pieces + [piece],
+                        "methods": _django_methods(view),
+                        "endpoint": full,
+                        "module": module,
+                        "view": name,
+                        "file": path,
+                        "line": line,
+                    }
+                )
+
+    walk(get_resolver().url_patterns, [], [])
+    return out
+
+
+def call_routes(worker, env, arg):
+    apps = []
+    for mount, fw, obj, chain in find_apps(worker.app):
+        entry = {"mount": mount, "framework": fw or "unknown", "wrappers": chain, "class": _qualname(obj)}
+        if fw == "flask":
+            entry["routes"] = flask_routes(obj)
+        elif fw == "django":
+            entry["routes"] = django_routes(obj)
+        else:
+            entry["routes"] = []
+        apps.append(entry)
+    return {"apps": apps}
+
+
+# --- identity ----------------------------------------------------------------
+
+
+def identity_django(environ):
+    """graft:django: the user of Django's session and auth middleware, or
+    None for an anonymous request. Runs Django's request_started and
+    request_finished signals around the lookup, as a request would (they
+    manage the database connections)."""
+    from django.contrib.auth import get_user
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.core import signals
+    from django.core.handlers.wsgi import WSGIRequest
+
+    signals.request_started.send(sender=identity_django, environ=environ)
+    try:
+        request = WSGIRequest(environ)
+        SessionMiddleware(lambda r: None).process_request(request)
+        user = get_user(request)
+        if not getattr(user, "is_authenticated", False):
+            return None
+        pk = user.pk
+        return {
+            "id": pk if isinstance(pk, (int, str)) else str(pk),
+            "username": user.get_username(),
+            "is_staff": bool(getattr(user, "is_staff", False)),
+            "is_superuser": bool(getattr(user, "is_superuser", False)),
+            "groups": sorted(g.name for g in user.groups.all()) if hasattr(user, "groups") else [],
+        }
+    finally:
+        signals.request_finished.send(sender=identity_django)
+
+
+def identity_flask(environ):
+    """graft:flask: Flask's session (as the app's session interface opens
+    it: signed and checked with its SECRET_KEY) and flask-login's user
+    id, or None when the session is empty."""
+    app = _flask_app()
+    with app.request_context(environ) as ctx:
+        sess = ctx.session  # opened by push(), as for a request
+        if not sess:
+            return None
+        data = _jsonable(dict(sess))
+        user_id = data.get("_user_id")
+        if user_id is None and "flask_login" in sys.modules:
+            import flask_login
+
+            user = flask_login.current_user
+            if getattr(user, "is_authenticated", False):
+                user_id = user.get_id()
+        return {"user_id": user_id, "session": data}
+
+
+def _flask_app():
+    if _flask[0] is None:
+        found = [a for _, fw, a, _ in find_apps(_worker_app[0]) if fw == "flask"]
+        if not found:
+            raise RuntimeError("graft:flask: the WSGI app is not (and does not wrap) a Flask app")
+        _flask[0] = found[0]
+    return _flask[0]
+
+
+_flask = [None]
+
+
+def _jsonable(v):
+    """Session values as JSON: what Flask's tagged JSON can hold (tuples,
+    bytes, datetimes, UUIDs, Markup) in their plain JSON form."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, bytes):
+        import base64
+
+        return base64.b64encode(v).decode("ascii")
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v if not isinstance(v, str) else str(v)
+    return str(v)
+
+
+IDENTITY_HOOKS = {"graft:django": identity_django, "graft:flask": identity_flask}
+_worker_app = [None]  # the loaded app, for hooks that need it
+_hooks = {}
+
+
+def load_hook(spec):
+    fn = _hooks.get(spec)
+    if fn is not None:
+        return fn
+    fn = IDENTITY_HOOKS.get(spec)
+    if fn is None and spec.startswith("graft:"):
+        raise ValueError("unknown identity hook %r; graft ships %s" % (spec, ", ".join(sorted(IDENTITY_HOOKS))))
+    if fn is None:
+        module, sep, attr = spec.partition(":")
+        if not sep or not module or not attr:
+            raise ValueError("identity hook %r is not module:function" % spec)
+        __import__(module)
+        fn = sys.modules[module]
+        for part in attr.split("."):
+            try:
+                fn = getattr(fn, part)
+            except AttributeError:
+                raise AttributeError("identity hook %r: module %r has no attribute %r" % (spec, module, attr)) from None
+        if not callable(fn):
+            raise TypeError("identity hook %r names a %s, which is not callable" % (spec, type(fn).__name__))
+    _hooks[spec] = fn
+    return fn
+
+
+def call_identity(worker, env, hook):
+    _worker_app[0] = worker.app
+    env["wsgi.input"] = io.BytesIO(b"")
+    value = load_hook(hook)(env)
+    if value is not None and not isinstance(value, dict):
+        raise TypeError("identity hook %r returned a %s; want a dict or None" % (hook, type(value).__name__))
+    return value
+
+
+CALLS = {"routes": call_routes, "identity": call_identity}
+
+# ---------------------------------------------------------------------------
+# End of control calls.
+# ---------------------------------------------------------------------------
 
 
 def main():

@@ -19,7 +19,10 @@
 //     REMOTE_USER, which Django's RemoteUserMiddleware logs in. A client's
 //     own Remote-User header never reaches REMOTE_USER;
 //   - GET /legacy/api/whoami/ natively, with the JSON of the Django view it
-//     replaces (-go=false rolls it back to Django).
+//     replaces (-go=false rolls it back to Django);
+//   - GET /legacy/me/: the user logged in to Django (through the admin's
+//     login form), asked from Django with graft's identity hook
+//     (wsgi.Config.IdentityHook "graft:django"); 401 when anonymous.
 //
 // Everything else under the prefix, including the admin at /legacy/admin/
 // (its login form, CSRF and session cookies), is Django. Every response
@@ -85,6 +88,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -115,9 +119,10 @@ type options struct {
 	mount, state             string
 	adminUser, adminPassword string
 	goRoutes                 bool
+	routes                   bool
 	tokens                   tokenFlag // token -> user
 	cli.Flags
-	migrate                  migration.Flags
+	migrate migration.Flags
 }
 
 // tokenFlag collects -token TOKEN=USER.
@@ -144,6 +149,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.adminUser, "admin-user", "admin", "username of the demo superuser")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "password of the demo superuser (default: random, logged at start)")
 	fs.Var(o.tokens, "token", "API token as TOKEN=USER, repeatable (default: a random token for alice, logged at start)")
+	fs.BoolVar(&o.routes, "routes", false, "print the migration inventory (the Python app's routes joined with Go's) and exit")
 	o.migrate.Register(fs)
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
@@ -254,6 +260,7 @@ func startApp(o options, p *project, log *slog.Logger) (*wsgi.Container, error) 
 		}
 		cfg.AppFS = sub
 	}
+	identityConfig(&cfg)
 	app, err := wsgi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, hint(o.Python))
@@ -276,11 +283,13 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	ls, err := o.Listen()
-	if err != nil {
-		return err
+	ls := &wsgi.Listeners{} // -routes serves nothing
+	if !o.routes {
+		if ls, err = o.Listen(); err != nil {
+			return err
+		}
+		defer ls.Close()
 	}
-	defer ls.Close()
 	dir := o.Chdir // "": the embedded project (see startApp)
 	state := o.state
 	if state == "" {
@@ -313,6 +322,10 @@ func run(args []string) error {
 	}
 	reg := cli.Registry(ls)
 	h := newHandler(app, o, p.staticDir, log, reg)
+	if o.routes {
+		defer app.Shutdown(context.Background())
+		return inventory.Print(os.Stdout, app, o.mount, h)
+	}
 	mg, err := migration.Start(h, o.migrate, log, reg)
 	if err != nil {
 		app.Shutdown(context.Background())
@@ -383,6 +396,7 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger,
 			api.Fallback(django)
 		})
 		registerCSRF(s, o.mount) // csrf.go: a Go form that posts to Django
+		identityRoutes(s, app)
 		s.Fallback(django)
 	}
 	if o.mount == "" {

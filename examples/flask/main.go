@@ -65,6 +65,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -91,8 +92,9 @@ func main() { cli.Main("flask", run) }
 type options struct {
 	mount    string
 	goRoutes bool
+	routes   bool
 	cli.Flags
-	migrate  migration.Flags
+	migrate migration.Flags
 }
 
 func parseFlags(args []string) (options, error) {
@@ -101,6 +103,7 @@ func parseFlags(args []string) (options, error) {
 	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` holding the shop package (default: a copy of the one embedded in the binary)"})
 	fs.StringVar(&o.mount, "mount", "/shop", "prefix the Flask app is served under (\"\" for the root)")
 	fs.BoolVar(&o.goRoutes, "go", true, "serve the migrated routes in Go (false: roll them back to Flask)")
+	fs.BoolVar(&o.routes, "routes", false, "print the migration inventory (the Python app's routes joined with Go's) and exit")
 	o.migrate.Register(fs)
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
@@ -146,11 +149,13 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	ls, err := o.Listen()
-	if err != nil {
-		return err
+	ls := &wsgi.Listeners{} // -routes serves nothing
+	if !o.routes {
+		if ls, err = o.Listen(); err != nil {
+			return err
+		}
+		defer ls.Close()
 	}
-	defer ls.Close()
 	dir := o.Chdir // "": the app embedded in the binary
 	var cat *catalog
 	if dir == "" {
@@ -167,6 +172,10 @@ func run(args []string) error {
 	}
 	reg := cli.Registry(ls)
 	h := newHandler(app, cat, o, log, reg)
+	if o.routes {
+		defer app.Shutdown(context.Background())
+		return inventory.Print(os.Stdout, app, o.mount, h)
+	}
 	mg, err := migration.Start(h, o.migrate, log, reg)
 	if err != nil {
 		app.Shutdown(context.Background())

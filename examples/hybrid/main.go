@@ -3,12 +3,14 @@
 //
 //	hybrid [-bind 127.0.0.1:8000] [-python PATH] [-chdir DIR]
 //	       [-workers N] [-threads N] [-mount PREFIX] [server flags]
-//	       [-stages FILE] [-admin-bind ADDR] [module:callable] [flags]
+//	       [-stages FILE] [-admin-bind ADDR] [-routes]
+//	       [module:callable] [flags]
 //
 // With no module:callable it serves a small standard-library WSGI app that
 // ships inside the binary, so it runs on any machine with python3. Go
 // serves GET /api/health, GET /api/users/{id}, GET /api/hello/{name} and
-// GET /api/routes (the route inventory); every other request, including
+// GET /api/routes (the migration inventory: the Python app's routes joined
+// with Go's, as JSON; -routes prints it as a table and exits); every other request, including
 // other methods on those paths, reaches Python. -mount serves the Python
 // app under a prefix only (it then sees SCRIPT_NAME=PREFIX). Request ids
 // and access logs are on; logs go to stderr. The server flags are those of
@@ -33,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/middleware"
@@ -52,6 +55,7 @@ func main() { cli.Main("hybrid", run) }
 // options are the command-line flags.
 type options struct {
 	mount, app string
+	routes     bool
 	cli.Flags
 	migrate migration.Flags
 }
@@ -61,6 +65,7 @@ func parseFlags(args []string) (options, error) {
 	fs := cli.NewFlagSet("hybrid")
 	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` of the Python app, first on sys.path"})
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
+	fs.BoolVar(&o.routes, "routes", false, "print the migration inventory (the Python app's routes joined with Go's) and exit")
 	o.migrate.Register(fs)
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
@@ -86,11 +91,13 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	ls, err := o.Listen()
-	if err != nil {
-		return err
+	ls := &wsgi.Listeners{} // -routes serves nothing
+	if !o.routes {
+		if ls, err = o.Listen(); err != nil {
+			return err
+		}
+		defer ls.Close()
 	}
-	defer ls.Close()
 	dir := o.Chdir
 	if o.app == "" {
 		// The bundled app: write it where the workers can import it.
@@ -107,6 +114,10 @@ func run(args []string) error {
 	}
 	reg := cli.Registry(ls)
 	routes := newHandler(&o.Flags, o.Files.WithSendfile(app, log), o.mount, log, reg)
+	if o.routes {
+		defer app.Shutdown(context.Background())
+		return inventory.Print(os.Stdout, app, o.mount, routes)
+	}
 	mg, err := migration.Start(routes, o.migrate, log, reg)
 	if err != nil {
 		app.Shutdown(context.Background())
@@ -140,9 +151,7 @@ func newHandler(f *cli.Flags, app http.Handler, mount string, log *slog.Logger, 
 		self, _ := r.URL("hello", "name", router.Param(req, "name"))
 		writeJSON(w, map[string]string{"hello": router.Param(req, "name"), "self": self})
 	}).Name("hello")
-	r.Get("/api/routes", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, r.Inventory())
-	}).Name("routes")
+	r.Get("/api/routes", apiRoutes(app, mount, r)).Name("routes")
 
 	if mount == "" {
 		r.Fallback(&fallback.Handler{App: app})

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/graft-dev/graft/examples/internal/opstest"
+)
+
+// -routes prints the shop's routes joined with the Go routes, and exits.
+func TestRoutesFlag(t *testing.T) {
+	out := opstest.Stdout(t, func() error {
+		return run([]string{"-routes", "-python", opstest.Python(t), "-workers", "1"})
+	})
+	for _, want := range []string{
+		"PYTHON ROUTE (flask)",
+		"/shop/api/products/{pid:[0-9]+}",
+		"/api/products [api_products]",
+		"2 of 8 Python routes (25%) served by Go",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-routes output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,579 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// Inventory is the migration inventory: the Python app's own routes
+// ([wsgi.Container.AppRoutes]) joined with the Go router's
+// ([router.Router.Inventory]). Build it with [NewInventory]; it encodes
+// to JSON as is and prints as a table with [Inventory.WriteTable].
+type Inventory struct {
+	// Framework is the Python app's framework ("flask", "django",
+	// "unknown", "mixed").
+	Framework string `json:"framework"`
+	// Python has one line per Python route, in the framework's order.
+	Python []PythonRoute `json:"python"`
+	// GoOnly lists the Go routes that match no Python route: new Go-only
+	// routes, or a typo in a pattern meant to take over a Python route.
+	GoOnly []GoRoute `json:"go_only"`
+	// Conflicts lists the Go routes that overlap a Python route without
+	// matching it exactly.
+	Conflicts []Conflict `json:"conflicts"`
+	// Coverage counts the Python routes Go serves.
+	Coverage Coverage `json:"coverage"`
+}
+
+// PythonRoute is one Python route and who serves it now.
+type PythonRoute struct {
+	// Rule, Pattern, Untranslatable, Methods, Endpoint and View are the
+	// Python route's (see [wsgi.AppRoute]). Methods is nil for a route
+	// that takes any method.
+	Rule           string   `json:"rule"`
+	Pattern        string   `json:"pattern"`
+	Untranslatable string   `json:"untranslatable,omitempty"`
+	Methods        []string `json:"methods"`
+	Endpoint       string   `json:"endpoint"`
+	View           string   `json:"view"`
+	// Go lists the Go routes with the same pattern (up to parameter
+	// names) and constraints, one per method, with their stage.
+	Go []GoRoute `json:"go"`
+	// Status is "go" when Go serves every method of the route at the go
+	// stage, "migrating" when a Go route exists for some method but not
+	// every method is served by Go yet (missing, or in the python,
+	// shadow or canary stage), "python" when no Go route matches it, and
+	// "unknown" when its pattern cannot be translated (see
+	// Untranslatable), so that it cannot be matched.
+	Status string `json:"status"`
+}
+
+// GoRoute is a Go route of the router's inventory.
+type GoRoute struct {
+	// Method is the route's method, "*" for every method.
+	Method string `json:"method"`
+	// Pattern is the route's full chi pattern.
+	Pattern string `json:"pattern"`
+	// Name is the route's name, if any.
+	Name string `json:"name,omitempty"`
+	// Stage is the stage requests see (the effective stage): always go
+	// without a Migrator, and for routes that are not staged (every
+	// method, Mount).
+	Stage Stage `json:"stage"`
+}
+
+// Conflict is a Go route that overlaps a Python route without matching
+// it.
+type Conflict struct {
+	// Kind is one of:
+	//   - "partial": the Go pattern captures only part of the Python
+	//     route ("/users/me" or "/users/{id:[0-9]+}" against Flask's
+	//     "/users/<name>"); the rest stays with Python.
+	//   - "shadows": the Go pattern captures all of a more specific Python
+	//     route ("/users/{id}" against "/users/me"), which Python's own
+	//     precedence would have sent elsewhere.
+	//   - "constraint": same shape, but the parameter constraints differ
+	//     (Django's <int:pk> against a Go {pk} that accepts letters).
+	//   - "trailing-slash": the patterns differ only by a trailing slash,
+	//     which chi treats as two routes and Flask and Django redirect.
+	Kind string `json:"kind"`
+	// Go is the Go route.
+	Go GoRoute `json:"go"`
+	// PythonRule and PythonPattern identify the Python route.
+	PythonRule    string `json:"python_rule"`
+	PythonPattern string `json:"python_pattern"`
+	// Detail says what differs.
+	Detail string `json:"detail"`
+}
+
+// Coverage counts the Python routes Go serves.
+type Coverage struct {
+	// Total is the number of Python routes; Served, how many have Status
+	// "go"; Migrating, how many "migrating"; Unknown, how many cannot be
+	// matched (untranslatable patterns).
+	Total     int `json:"total"`
+	Served    int `json:"served"`
+	Migrating int `json:"migrating"`
+	Unknown   int `json:"unknown"`
+	// Percent is Served/Total in percent, 0 with no Python routes.
+	Percent float64 `json:"percent"`
+	// Summary is "N of M Python routes (P%) served by Go".
+	Summary string `json:"summary"`
+}
+
+// NewInventory joins the Python route map py with goRoutes, the Go
+// router's inventory ([router.Router.Inventory] or
+// [router.Hosts.Inventory]). The stage of each Go route comes from m (its
+// effective stage, see [Migrator.Route]); a nil m means every Go route is
+// at the go stage. Fallback entries and routes of other hosts than the
+// default one are ignored, and so are the implicit HEAD routes of GET
+// routes (the GET route stands for both).
+//
+// A Python route is matched by a Go route with the same segments, the same
+// parameter positions and the same constraints (parameter names may
+// differ). Methods are compared as Python declares them, leaving out the
+// HEAD and OPTIONS Flask adds to every rule (Go's GET routes serve HEAD);
+// a route that declares no methods (a plain Django view) is served by Go
+// when Go serves GET.
+func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator) *Inventory {
+	inv := &Inventory{Framework: "unknown", Python: []PythonRoute{}, GoOnly: []GoRoute{}, Conflicts: []Conflict{}}
+	var pyRoutes []wsgi.AppRoute
+	if py != nil {
+		inv.Framework = py.Framework
+		pyRoutes = py.Routes
+	}
+	type goEntry struct {
+		GoRoute
+		segs    []segment
+		matched bool
+	}
+	var gos []*goEntry
+	for _, ri := range goRoutes {
+		if ri.Target != router.TargetGo || ri.Host != "" || ri.Implicit {
+			continue // implicit HEAD routes follow their GET route
+		}
+		g := &goEntry{GoRoute: GoRoute{Method: ri.Method, Pattern: ri.Pattern, Name: ri.Name, Stage: StageGo}}
+		if m != nil && ri.Method != "*" {
+			if st, ok := m.Route(ri.Method + " " + ri.Pattern); ok {
+				g.Stage = st.Effective
+			}
+		}
+		g.segs = parseSegments(ri.Pattern)
+		gos = append(gos, g)
+	}
+	pySegs := make([][]segment, len(pyRoutes))
+	for i, pr := range pyRoutes {
+		if pr.Pattern != "" {
+			pySegs[i] = parseSegments(pr.Pattern)
+		}
+	}
+	for i, pr := range pyRoutes {
+		line := PythonRoute{Rule: pr.Rule, Pattern: pr.Pattern, Untranslatable: pr.Untranslatable,
+			Methods: pr.Methods, Endpoint: pr.Endpoint, View: viewName(pr), Go: []GoRoute{}}
+		if pr.Pattern == "" {
+			line.Status = "unknown"
+			inv.Python = append(inv.Python, line)
+			continue
+		}
+		for _, g := range gos {
+			if !methodsOverlap(g.Method, pr.Methods) {
+				continue
+			}
+			rel, detail := relate(g.segs, pySegs[i])
+			switch rel {
+			case relEqual:
+				line.Go = append(line.Go, g.GoRoute)
+				g.matched = true
+				continue
+			case relWider, relNarrower, relOverlap:
+				kind := "partial"
+				switch {
+				case sameShape(g.segs, pySegs[i]):
+					kind = "constraint"
+				case rel == relWider:
+					kind = "shadows"
+				}
+				inv.Conflicts = append(inv.Conflicts, Conflict{Kind: kind, Go: g.GoRoute, PythonRule: pr.Rule, PythonPattern: pr.Pattern, Detail: detail})
+			case relNone:
+				if g.Pattern != pr.Pattern && strings.TrimSuffix(g.Pattern, "/") == strings.TrimSuffix(pr.Pattern, "/") {
+					inv.Conflicts = append(inv.Conflicts, Conflict{Kind: "trailing-slash", Go: g.GoRoute, PythonRule: pr.Rule, PythonPattern: pr.Pattern,
+						Detail: fmt.Sprintf("Go serves %s, Python %s: chi treats them as two routes", g.Pattern, pr.Pattern)})
+				}
+				continue
+			}
+			g.matched = true // it overlaps a Python route: not Go-only
+		}
+		line.Status = routeStatus(pr.Methods, line.Go)
+		inv.Python = append(inv.Python, line)
+	}
+	for _, g := range gos {
+		if !g.matched {
+			inv.GoOnly = append(inv.GoOnly, g.GoRoute)
+		}
+	}
+	c := &inv.Coverage
+	for _, l := range inv.Python {
+		c.Total++
+		switch l.Status {
+		case "go":
+			c.Served++
+		case "migrating":
+			c.Migrating++
+		case "unknown":
+			c.Unknown++
+		}
+	}
+	if c.Total > 0 {
+		c.Percent = float64(c.Served) * 100 / float64(c.Total)
+	}
+	c.Summary = fmt.Sprintf("%d of %d Python routes (%.0f%%) served by Go", c.Served, c.Total, c.Percent)
+	return inv
+}
+
+// Inventory joins py with the Migrator's router (see [NewInventory]).
+func (m *Migrator) Inventory(py *wsgi.AppRouteMap) *Inventory {
+	return NewInventory(py, m.r.Inventory(), m)
+}
+
+func viewName(r wsgi.AppRoute) string {
+	if r.Module == "" {
+		return r.View
+	}
+	return r.Module + "." + r.View
+}
+
+// neededMethods are the methods Go must serve for a Python route to be
+// served: its declared methods without the automatic HEAD and OPTIONS,
+// GET for a route that declares none.
+func neededMethods(methods []string) []string {
+	if methods == nil {
+		return []string{http.MethodGet}
+	}
+	var out []string
+	hasGet := slices.Contains(methods, http.MethodGet)
+	for _, m := range methods {
+		if m == http.MethodOptions || (m == http.MethodHead && hasGet) {
+			continue
+		}
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		out = methods
+	}
+	return out
+}
+
+func methodsOverlap(goMethod string, py []string) bool {
+	return goMethod == "*" || py == nil || slices.Contains(py, goMethod)
+}
+
+func routeStatus(methods []string, gos []GoRoute) string {
+	if len(gos) == 0 {
+		return "python"
+	}
+	for _, need := range neededMethods(methods) {
+		ok := false
+		for _, g := range gos {
+			if (g.Method == need || g.Method == "*") && g.Stage == StageGo {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return "migrating"
+		}
+	}
+	return "go"
+}
+
+// segment is one "/"-separated piece of a chi pattern.
+type segment struct {
+	static   string
+	param    bool
+	re       string // constraint, "" for any text without "/"
+	catchAll bool
+}
+
+// parseSegments splits a chi pattern. A segment that mixes text and
+// parameters ("v{n}.json") is kept as a regex of its own.
+func parseSegments(p string) []segment {
+	var out []segment
+	for _, s := range splitPattern(p) {
+		switch {
+		case s == "*":
+			out = append(out, segment{catchAll: true})
+		case !strings.Contains(s, "{"):
+			out = append(out, segment{static: s})
+		case s[0] == '{' && s[len(s)-1] == '}' && matchingBrace(s, 0) == len(s)-1:
+			name, re, _ := strings.Cut(s[1:len(s)-1], ":")
+			_ = name
+			out = append(out, segment{param: true, re: re})
+		default:
+			out = append(out, segment{param: true, re: mixedRegex(s)})
+		}
+	}
+	return out
+}
+
+// splitPattern splits at "/" outside braces.
+func splitPattern(p string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case '/':
+			if depth == 0 {
+				if i > 0 {
+					out = append(out, p[start:i])
+				}
+				start = i + 1
+			}
+		}
+	}
+	return append(out, p[start:])
+}
+
+func matchingBrace(s string, open int) int {
+	depth := 0
+	for i := open; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// mixedRegex turns a segment like "v{n:[0-9]+}.json" into one regex.
+func mixedRegex(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '{' {
+			end := matchingBrace(s, i)
+			if end < 0 {
+				b.WriteString(regexp.QuoteMeta(s[i:]))
+				break
+			}
+			_, re, ok := strings.Cut(s[i+1:end], ":")
+			if !ok || re == "" {
+				re = "[^/]+"
+			}
+			b.WriteString("(?:" + re + ")")
+			i = end + 1
+			continue
+		}
+		j := strings.IndexByte(s[i:], '{')
+		if j < 0 {
+			j = len(s) - i
+		}
+		b.WriteString(regexp.QuoteMeta(s[i : i+j]))
+		i += j
+	}
+	return b.String()
+}
+
+type relation int
+
+const (
+	relNone     relation = iota // disjoint
+	relEqual                    // the same paths
+	relWider                    // Go matches every path of the Python route, and more
+	relNarrower                 // Go matches some paths of the Python route only
+	relOverlap                  // they share some paths; neither contains the other
+)
+
+// relate compares a Go pattern with a Python pattern, segment by segment.
+func relate(g, p []segment) (relation, string) {
+	rel := relEqual
+	var details []string
+	add := func(r relation, d string) {
+		if d != "" {
+			details = append(details, d)
+		}
+		switch {
+		case r == relEqual:
+		case rel == relEqual:
+			rel = r
+		case rel != r:
+			rel = relOverlap
+		}
+	}
+	for i := 0; ; i++ {
+		switch {
+		case i == len(g) && i == len(p):
+			return rel, strings.Join(details, "; ")
+		case i < len(g) && g[i].catchAll:
+			if i == len(p)-1 && p[i].catchAll {
+				return combine(rel, relEqual, details)
+			}
+			return combine(rel, relWider, append(details, "Go's catch-all takes the rest of the path"))
+		case i < len(p) && p[i].catchAll:
+			return combine(rel, relNarrower, append(details, "Python's path parameter takes the rest of the path"))
+		case i == len(g) || i == len(p):
+			return relNone, ""
+		}
+		r, d := relateSegment(g[i], p[i])
+		if r == relNone {
+			return relNone, ""
+		}
+		add(r, d)
+	}
+}
+
+func combine(rel, r relation, details []string) (relation, string) {
+	switch {
+	case r == relEqual:
+	case rel == relEqual:
+		rel = r
+	case rel != r:
+		rel = relOverlap
+	}
+	return rel, strings.Join(details, "; ")
+}
+
+func relateSegment(g, p segment) (relation, string) {
+	switch {
+	case !g.param && !p.param:
+		if g.static == p.static {
+			return relEqual, ""
+		}
+		return relNone, ""
+	case g.param && !p.param:
+		if fullMatch(g.re, p.static) {
+			return relWider, fmt.Sprintf("Go's parameter (%s) also takes Python's literal %q", describeRe(g.re), p.static)
+		}
+		return relNone, ""
+	case !g.param && p.param:
+		if fullMatch(p.re, g.static) {
+			return relNarrower, fmt.Sprintf("Go's literal %q is one value of Python's parameter (%s)", g.static, describeRe(p.re))
+		}
+		return relNone, ""
+	}
+	if sameRegex(g.re, p.re) {
+		return relEqual, ""
+	}
+	switch {
+	case g.re == "":
+		return relWider, fmt.Sprintf("constraint: Go's parameter accepts any segment, Python's only %s", describeRe(p.re))
+	case p.re == "":
+		return relNarrower, fmt.Sprintf("constraint: Go's parameter accepts only %s, Python's any segment", describeRe(g.re))
+	}
+	return relOverlap, fmt.Sprintf("constraint: Go's parameter accepts %s, Python's %s", describeRe(g.re), describeRe(p.re))
+}
+
+func describeRe(re string) string {
+	if re == "" {
+		return "any segment"
+	}
+	return "/" + re + "/"
+}
+
+// fullMatch reports whether the constraint re ("" for any segment)
+// accepts the whole of s.
+func fullMatch(re, s string) bool {
+	if re == "" {
+		return s != ""
+	}
+	rx, err := regexp.Compile("^(?:" + re + ")$")
+	return err == nil && rx.MatchString(s)
+}
+
+// sameRegex compares two constraints after simplification, so that
+// `\d+` and `[0-9]+` are the same.
+func sameRegex(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if a == "" || b == "" {
+		return false
+	}
+	return canonRe(a) == canonRe(b)
+}
+
+func canonRe(s string) string {
+	re, err := syntax.Parse(s, syntax.Perl)
+	if err != nil {
+		return s
+	}
+	return re.Simplify().String()
+}
+
+// sameShape reports whether two patterns have parameters and literals at
+// the same places.
+func sameShape(g, p []segment) bool {
+	if len(g) != len(p) {
+		return false
+	}
+	for i := range g {
+		if g[i].param != p[i].param || g[i].catchAll != p[i].catchAll || (!g[i].param && g[i].static != p[i].static) {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteTable prints the inventory as text tables: the Python routes with
+// who serves them, the Go-only routes, the conflicts, and the coverage.
+func (inv *Inventory) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "PYTHON ROUTE (%s)\tMETHODS\tGO PATTERN\tGO SERVES\tSTATUS\n", inv.Framework)
+	for _, l := range inv.Python {
+		methods := "any"
+		if l.Methods != nil {
+			methods = strings.Join(l.Methods, ",")
+		}
+		pattern := l.Pattern
+		if pattern == "" {
+			pattern = "(untranslatable: " + l.Untranslatable + ")"
+		}
+		var served []string
+		for _, g := range l.Go {
+			served = append(served, g.Method+":"+string(g.Stage))
+		}
+		if len(served) == 0 {
+			served = []string{"-"}
+		}
+		name := l.Rule
+		if l.Endpoint != "" {
+			name += " [" + l.Endpoint + "]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, methods, pattern, strings.Join(served, " "), l.Status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if inv.Framework == "unknown" {
+		fmt.Fprintf(w, "(The Python app is neither Flask nor Django, or graft could not find one behind its WSGI wrappers: its routes cannot be listed.)\n")
+	}
+	if len(inv.GoOnly) > 0 {
+		fmt.Fprintf(w, "\nGo routes that match no Python route:\n")
+		for _, g := range inv.GoOnly {
+			fmt.Fprintf(w, "  %s %s (%s)\n", g.Method, g.Pattern, g.Stage)
+		}
+	}
+	if len(inv.Conflicts) > 0 {
+		fmt.Fprintf(w, "\nConflicts:\n")
+		for _, c := range inv.Conflicts {
+			fmt.Fprintf(w, "  %s: Go %s %s vs Python %s: %s\n", c.Kind, c.Go.Method, c.Go.Pattern, c.PythonRule, c.Detail)
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s", inv.Coverage.Summary)
+	if inv.Coverage.Migrating > 0 || inv.Coverage.Unknown > 0 {
+		_, err = fmt.Fprintf(w, "; %d migrating, %d untranslatable", inv.Coverage.Migrating, inv.Coverage.Unknown)
+	}
+	if err == nil {
+		_, err = fmt.Fprintln(w)
+	}
+	return err
+}
+
+// inventoryHandler answers GET /inventory of the admin API.
+func (m *Migrator) inventoryHandler(routes func(context.Context) (*wsgi.AppRouteMap, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		py, err := routes(r.Context())
+		if err != nil {
+			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "migrate: reading the Python route map: " + err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, m.Inventory(py))
+	}
+}

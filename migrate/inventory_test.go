@@ -1,0 +1,250 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+func okHandler(w http.ResponseWriter, r *http.Request) {}
+
+func pyRoute(rule, pattern string, methods ...string) wsgi.AppRoute {
+	r := wsgi.AppRoute{Framework: "django", Rule: rule, Pattern: pattern, Endpoint: rule}
+	if len(methods) > 0 {
+		r.Methods = methods
+	}
+	return r
+}
+
+func TestInventoryJoin(t *testing.T) {
+	type conflict struct{ kind, goRoute, pyRule string }
+	for _, tc := range []struct {
+		name      string
+		py        []wsgi.AppRoute
+		goRoutes  func(r *router.Router)
+		status    map[string]string // Python rule -> status
+		goOnly    []string          // "METHOD pattern"
+		conflicts []conflict
+		summary   string
+	}{
+		{
+			name: "exact match up to parameter names and equivalent regexps",
+			py: []wsgi.AppRoute{
+				pyRoute("items/<int:pk>/", "/items/{pk:[0-9]+}/"),
+				pyRoute("^archive/(?P<y>\\d{4})/$", `/archive/{y:\d{4}}/`),
+				pyRoute("about/", "/about/"),
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/items/{id:[0-9]+}/", okHandler)
+				r.Get("/archive/{year:[0-9]{4}}/", okHandler)
+			},
+			status:  map[string]string{"items/<int:pk>/": "go", "^archive/(?P<y>\\d{4})/$": "go", "about/": "python"},
+			summary: "2 of 3 Python routes (67%) served by Go",
+		},
+		{
+			name: "constraint differs: Django <int:pk> against a Go {pk} that accepts letters",
+			py:   []wsgi.AppRoute{pyRoute("items/<int:pk>/", "/items/{pk:[0-9]+}/")},
+			goRoutes: func(r *router.Router) {
+				r.Get("/items/{pk}/", okHandler)
+			},
+			status:    map[string]string{"items/<int:pk>/": "python"},
+			conflicts: []conflict{{"constraint", "GET /items/{pk}/", "items/<int:pk>/"}},
+			summary:   "0 of 1 Python routes (0%) served by Go",
+		},
+		{
+			name: "Go captures part of a Python route",
+			py:   []wsgi.AppRoute{pyRoute("/users/<name>", "/users/{name}", "GET", "HEAD", "OPTIONS")},
+			goRoutes: func(r *router.Router) {
+				r.Get("/users/me", okHandler)
+			},
+			status:    map[string]string{"/users/<name>": "python"},
+			conflicts: []conflict{{"partial", "GET /users/me", "/users/<name>"}},
+		},
+		{
+			name: "Go shadows a more specific Python route",
+			py: []wsgi.AppRoute{
+				pyRoute("/users/me", "/users/me", "GET", "HEAD", "OPTIONS"),
+				pyRoute("/users/<int:id>", "/users/{id:[0-9]+}", "GET", "HEAD", "OPTIONS"),
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/users/{id}", okHandler)
+			},
+			status: map[string]string{"/users/me": "python", "/users/<int:id>": "python"},
+			conflicts: []conflict{
+				{"shadows", "GET /users/{id}", "/users/me"},
+				{"constraint", "GET /users/{id}", "/users/<int:id>"},
+			},
+		},
+		{
+			name: "catch-alls",
+			py: []wsgi.AppRoute{
+				pyRoute("docs/<path:p>", "/docs/*"),
+				pyRoute("static/a.css", "/static/a.css"),
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/docs/*", okHandler)
+				r.Get("/static/*", okHandler)
+				r.Get("/docs/intro/{x}", okHandler)
+			},
+			status: map[string]string{"docs/<path:p>": "go", "static/a.css": "python"},
+			conflicts: []conflict{
+				{"partial", "GET /docs/intro/{x}", "docs/<path:p>"},
+				{"shadows", "GET /static/*", "static/a.css"},
+			},
+		},
+		{
+			name: "methods: Flask's HEAD and OPTIONS are implied, Django's undeclared methods need GET",
+			py: []wsgi.AppRoute{
+				pyRoute("/cart", "/cart", "GET", "HEAD", "OPTIONS", "POST"),
+				pyRoute("/login", "/login", "OPTIONS", "POST"),
+				pyRoute("plain/", "/plain/"),
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/cart", okHandler)
+				r.Post("/login", okHandler)
+				r.Get("/plain/", okHandler)
+				r.Delete("/cart", okHandler) // Python takes no DELETE on /cart
+			},
+			status:  map[string]string{"/cart": "migrating", "/login": "go", "plain/": "go"},
+			goOnly:  []string{"DELETE /cart"},
+			summary: "2 of 3 Python routes (67%) served by Go",
+		},
+		{
+			name: "Go-only routes, trailing slashes and untranslatable routes",
+			py: []wsgi.AppRoute{
+				pyRoute("orders/", "/orders/"),
+				{Rule: "paint/<color:c>/", Untranslatable: "custom converter"},
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/orders", okHandler)
+				r.Get("/healthz", okHandler)
+				r.Handle("/metrics", http.HandlerFunc(okHandler))
+			},
+			status:    map[string]string{"orders/": "python", "paint/<color:c>/": "unknown"},
+			goOnly:    []string{"GET /orders", "GET /healthz", "* /metrics"},
+			conflicts: []conflict{{"trailing-slash", "GET /orders", "orders/"}},
+			summary:   "0 of 2 Python routes (0%) served by Go",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := router.New()
+			tc.goRoutes(r)
+			inv := NewInventory(&wsgi.AppRouteMap{Framework: "django", Routes: tc.py}, r.Inventory(), nil)
+			for _, l := range inv.Python {
+				if want, ok := tc.status[l.Rule]; ok && l.Status != want {
+					t.Errorf("%s: status %q, want %q (go %+v)", l.Rule, l.Status, want, l.Go)
+				}
+			}
+			var goOnly []string
+			for _, g := range inv.GoOnly {
+				if g.Method != "HEAD" {
+					goOnly = append(goOnly, g.Method+" "+g.Pattern)
+				}
+			}
+			if !slices.Equal(goOnly, tc.goOnly) {
+				t.Errorf("go-only %q, want %q", goOnly, tc.goOnly)
+			}
+			var got []conflict
+			for _, c := range inv.Conflicts {
+				if c.Go.Method != "HEAD" {
+					got = append(got, conflict{c.Kind, c.Go.Method + " " + c.Go.Pattern, c.PythonRule})
+				}
+			}
+			if !slices.Equal(got, tc.conflicts) {
+				t.Errorf("conflicts %+v\nwant %+v\n(%+v)", got, tc.conflicts, inv.Conflicts)
+			}
+			if tc.summary != "" && inv.Coverage.Summary != tc.summary {
+				t.Errorf("summary %q, want %q", inv.Coverage.Summary, tc.summary)
+			}
+			var buf bytes.Buffer
+			if err := inv.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), inv.Coverage.Summary) {
+				t.Errorf("table (%v):\n%s", err, buf.String())
+			}
+			if _, err := json.Marshal(inv); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Stages come from the Migrator; the admin API serves the inventory of a
+// real Flask app.
+func TestInventoryStagesAndAdmin(t *testing.T) {
+	c := startPython(t, "flaskmig:app")
+	e := newEnv(t, c, Options{Routes: []RouteConfig{{Route: "GET /api/users/{user_id:[0-9]+}", Stage: StageShadow}}}, func(r *router.Router) {
+		r.Get("/api/order/{id:[0-9]+}", okHandler)
+		r.Get("/api/users/{user_id:[0-9]+}", okHandler)
+		r.Get("/api/items", okHandler)
+		r.Get("/api/new", okHandler)
+	})
+	admin := httptest.NewServer(e.m.Handler(AdminOptions{PythonRoutes: c.AppRoutes}))
+	t.Cleanup(admin.Close)
+	resp, err := http.Get(admin.URL + "/inventory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /inventory: %d %s", resp.StatusCode, body)
+	}
+	var inv Inventory
+	if err := json.Unmarshal(body, &inv); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]PythonRoute{}
+	for _, l := range inv.Python {
+		status[l.Rule] = l
+	}
+	for rule, want := range map[string]string{
+		"/api/order/<int:user_id>": "go",
+		"/api/users/<int:user_id>": "migrating", // shadow stage
+		"/api/items":               "migrating", // POST still Python
+		"/api/side":                "python",
+	} {
+		if got := status[rule].Status; got != want {
+			t.Errorf("%s: status %q, want %q (%+v)", rule, got, want, status[rule].Go)
+		}
+	}
+	if g := status["/api/users/<int:user_id>"].Go; len(g) == 0 || g[0].Stage != StageShadow {
+		t.Errorf("users route's Go side %+v, want stage shadow", g)
+	}
+	if inv.Framework != "flask" || !strings.HasSuffix(inv.Coverage.Summary, "served by Go") || inv.Coverage.Served < 1 {
+		t.Errorf("framework %q coverage %+v", inv.Framework, inv.Coverage)
+	}
+	found := false
+	for _, g := range inv.GoOnly {
+		found = found || g.Pattern == "/api/new"
+	}
+	if !found {
+		t.Errorf("go-only %+v: want /api/new", inv.GoOnly)
+	}
+
+	// A Python side that fails answers 502 with the reason.
+	failing := httptest.NewServer(e.m.Handler(AdminOptions{PythonRoutes: func(ctx context.Context) (*wsgi.AppRouteMap, error) {
+		return nil, wsgi.ErrTimeout
+	}}))
+	t.Cleanup(failing.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", failing.URL+"/inventory", nil)
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusBadGateway || !strings.Contains(string(b2), "Python route map") {
+		t.Errorf("failing route map: %d %s", resp2.StatusCode, b2)
+	}
+}

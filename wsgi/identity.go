@@ -1,0 +1,299 @@
+package wsgi
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Identity is who a request's user is, as the Python identity hook
+// ([Config].IdentityHook) answered: the JSON object it returned, decoded
+// (numbers are float64, as encoding/json decodes them). nil means
+// anonymous: the hook returned None.
+//
+// The built-in hooks return, for "graft:django": id, username, is_staff,
+// is_superuser and groups (a list of names); for "graft:flask": user_id
+// (flask-login's, or null) and session (the Flask session's content).
+type Identity map[string]any
+
+// String returns the value of key if it is a string, else "".
+func (id Identity) String(key string) string {
+	s, _ := id[key].(string)
+	return s
+}
+
+// Bool returns the value of key if it is a boolean, else false.
+func (id Identity) Bool(key string) bool {
+	b, _ := id[key].(bool)
+	return b
+}
+
+// Defaults of the identity cache.
+const (
+	defaultIdentityTTL       = 10 * time.Second
+	defaultIdentityCacheSize = 10000
+)
+
+// hookSpec matches "module:function" and graft's "graft:name" hooks.
+var hookSpec = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+// identityDefaults validates and fills in the identity fields of c.
+func (c *Config) identityDefaults() []error {
+	var errs []error
+	if c.IdentityHook != "" && !hookSpec.MatchString(c.IdentityHook) {
+		errs = append(errs, fmt.Errorf("IdentityHook %q is not module:function (or graft:django, graft:flask)", c.IdentityHook))
+	} else if strings.HasPrefix(c.IdentityHook, "graft:") && c.IdentityHook != "graft:django" && c.IdentityHook != "graft:flask" {
+		errs = append(errs, fmt.Errorf("IdentityHook %q: graft ships graft:django and graft:flask only", c.IdentityHook))
+	}
+	if c.IdentityTTL == 0 {
+		c.IdentityTTL = defaultIdentityTTL
+	}
+	if c.IdentityCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("IdentityCacheSize %d is negative", c.IdentityCacheSize))
+	} else if c.IdentityCacheSize == 0 {
+		c.IdentityCacheSize = defaultIdentityCacheSize
+	}
+	for _, name := range c.IdentityCookies {
+		if name == "" || !isToken(name) {
+			errs = append(errs, fmt.Errorf("IdentityCookies: %q is not a cookie name", name))
+		}
+	}
+	return errs
+}
+
+
+// ErrNoIdentityHook is returned by [Container.Identity] when
+// [Config].IdentityHook is empty.
+var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.IdentityHook)")
+
+// Identity asks the Python app who r's user is: it runs
+// [Config].IdentityHook in a worker with r's environ (headers, cookies,
+// path and what Go middleware added; an empty body), and returns the
+// answer, nil for an anonymous request.
+//
+// Answers are cached for [Config].IdentityTTL per session: the values of
+// the [Config].IdentityCookies cookies, or the whole Cookie and
+// Authorization headers when none are configured. Concurrent lookups for
+// the same session make one call. Errors are not cached: a hook that raises
+// gives a [*CallError] (which wraps [ErrAppError]), a hook that returns
+// something else than a dict or None too; a worker that does not answer
+// gives ErrTimeout or ErrWorkerDied.
+func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, error) {
+	if c.cfg.IdentityHook == "" {
+		return nil, ErrNoIdentityHook
+	}
+	cache := c.ident.get(c.cfg)
+	key := identityKey(r, c.cfg.IdentityCookies)
+	if cache == nil {
+		return c.lookupIdentity(ctx, r)
+	}
+	return cache.lookup(ctx, key, func(ctx context.Context) (Identity, error) {
+		return c.lookupIdentity(ctx, r)
+	})
+}
+
+// lookupIdentity runs the hook, uncached.
+func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (Identity, error) {
+	env := environ(nil, r, c.cfg.ScriptName+MountPrefix(r.Context()), 0)
+	raw, err := c.call(ctx, &Call{Name: "identity", Arg: c.cfg.IdentityHook, Env: env})
+	if err != nil {
+		return nil, err
+	}
+	var id Identity
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return nil, fmt.Errorf("wsgi: identity hook %s: %w: %v", c.cfg.IdentityHook, ErrProtocol, err)
+	}
+	return id, nil
+}
+
+// IdentityMiddleware looks up the identity of every request (see
+// [Container.Identity]) and puts it in the request context, where
+// [IdentityFrom] finds it. A lookup that fails is answered by
+// [Config].ErrorHandler (a hook that raises: 500; Python too busy: 503;
+// too slow: 504), never passed on as an anonymous request.
+func (c *Container) IdentityMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := c.Identity(r.Context(), r)
+		if err != nil {
+			attrs := []any{slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error())}
+			var ce *CallError
+			if errors.As(err, &ce) {
+				attrs = append(attrs, slog.String("traceback", ce.Traceback))
+			}
+			c.log.Log(r.Context(), slog.LevelError, "wsgi: identity lookup failed", attrs...)
+			c.cfg.ErrorHandler(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+	})
+}
+
+// identityCtxKey is the context key of the identity, in chi's style.
+type identityCtxKey struct{ name string }
+
+func (k *identityCtxKey) String() string { return "wsgi context value " + k.name }
+
+var identityContextKey = &identityCtxKey{"identity"}
+
+// identityBox tells "looked up, anonymous" from "not looked up".
+type identityBox struct{ id Identity }
+
+// WithIdentity returns a copy of ctx carrying id, as
+// [Container.IdentityMiddleware] does (for tests, or another source of
+// identity).
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityContextKey, identityBox{id})
+}
+
+// IdentityFrom returns the identity [Container.IdentityMiddleware] put in
+// ctx; ok is false when no identity was looked up, and id is nil (with ok
+// true) for an anonymous request.
+func IdentityFrom(ctx context.Context) (id Identity, ok bool) {
+	b, ok := ctx.Value(identityContextKey).(identityBox)
+	return b.id, ok
+}
+
+// identityKey is the cache key of r: a hash (the cache never holds a
+// session cookie) of the configured cookies, or of the Cookie and
+// Authorization headers.
+func identityKey(r *http.Request, cookies []string) [32]byte {
+	h := sha256.New()
+	if len(cookies) == 0 {
+		for _, v := range r.Header.Values("Cookie") {
+			h.Write([]byte(v))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+		for _, v := range r.Header.Values("Authorization") {
+			h.Write([]byte(v))
+			h.Write([]byte{0})
+		}
+	} else {
+		for _, name := range cookies {
+			h.Write([]byte(name))
+			h.Write([]byte{0})
+			for _, ck := range r.CookiesNamed(name) {
+				h.Write([]byte(ck.Value))
+				h.Write([]byte{0})
+			}
+			h.Write([]byte{1})
+		}
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// identityState is the Container's identity cache, made at first use.
+type identityState struct {
+	once  sync.Once
+	cache *identityCache
+}
+
+// get returns the cache, or nil when caching is off (IdentityTTL < 0).
+func (s *identityState) get(cfg Config) *identityCache {
+	s.once.Do(func() {
+		if cfg.IdentityTTL > 0 {
+			s.cache = newIdentityCache(cfg.IdentityCacheSize, cfg.IdentityTTL, time.Now)
+		}
+	})
+	return s.cache
+}
+
+// identityCache is a bounded LRU cache of identities with a time to live,
+// with one lookup in flight per key.
+type identityCache struct {
+	size int
+	ttl  time.Duration
+	now  func() time.Time
+
+	mu       sync.Mutex
+	lru      *list.List // of *identityEntry, most recent first
+	entries  map[[32]byte]*list.Element
+	inflight map[[32]byte]*identityFlight
+}
+
+type identityEntry struct {
+	key     [32]byte
+	id      Identity
+	expires time.Time
+}
+
+type identityFlight struct {
+	done chan struct{}
+	id   Identity
+	err  error
+}
+
+func newIdentityCache(size int, ttl time.Duration, now func() time.Time) *identityCache {
+	return &identityCache{size: size, ttl: ttl, now: now, lru: list.New(),
+		entries: make(map[[32]byte]*list.Element), inflight: make(map[[32]byte]*identityFlight)}
+}
+
+// lookup returns the cached identity for key, or calls fetch once for
+// all the callers that want key at the same time, and caches a success.
+func (c *identityCache) lookup(ctx context.Context, key [32]byte, fetch func(context.Context) (Identity, error)) (Identity, error) {
+	c.mu.Lock()
+	if el, ok := c.entries[key]; ok {
+		e := el.Value.(*identityEntry)
+		if c.now().Before(e.expires) {
+			c.lru.MoveToFront(el)
+			c.mu.Unlock()
+			return e.id, nil
+		}
+		c.lru.Remove(el)
+		delete(c.entries, key)
+	}
+	if f, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.id, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &identityFlight{done: make(chan struct{})}
+	c.inflight[key] = f
+	c.mu.Unlock()
+
+	// The lookup is shared, so it runs on its own: a caller that leaves
+	// does not end it for the others.
+	go func() {
+		f.id, f.err = fetch(context.WithoutCancel(ctx))
+		c.mu.Lock()
+		delete(c.inflight, key)
+		if f.err == nil {
+			c.entries[key] = c.lru.PushFront(&identityEntry{key: key, id: f.id, expires: c.now().Add(c.ttl)})
+			for c.lru.Len() > c.size {
+				old := c.lru.Back()
+				c.lru.Remove(old)
+				delete(c.entries, old.Value.(*identityEntry).key)
+			}
+		}
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	select {
+	case <-f.done:
+		return f.id, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// len returns the number of cached identities.
+func (c *identityCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}

@@ -1,0 +1,450 @@
+package wsgi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// identityServer serves c with GET /go/whoami in Go (behind the identity
+// middleware, answering IdentityFrom as JSON) and everything else in
+// Python.
+func identityServer(t testing.TB, c *Container) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("GET /go/whoami", c.IdentityMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := IdentityFrom(r.Context())
+		if !ok {
+			http.Error(w, "no identity looked up", 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(id)
+	})))
+	mux.Handle("/", c)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func whoami(t *testing.T, cl *e2eClient) Identity {
+	t.Helper()
+	var id Identity
+	cl.json("GET", "/go/whoami", nil, nil, 200, &id)
+	return id
+}
+
+func form(cl *e2eClient, path string, vals url.Values) *http.Response {
+	resp, _ := cl.do("POST", path, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, strings.NewReader(vals.Encode()))
+	return resp
+}
+
+// graft:flask through a real login: the Flask view writes the session,
+// Go reads who is logged in.
+func TestIdentityFlask(t *testing.T) {
+	requirePython(t, "flask")
+	for _, ttl := range []time.Duration{0, -1} { // cached (10s), uncached
+		t.Run("ttl="+ttl.String(), func(t *testing.T) {
+			c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: "graft:flask", IdentityTTL: ttl})
+			srv := identityServer(t, c)
+			cl := newE2EClient(t, srv.URL, true)
+			if id := whoami(t, cl); id != nil {
+				t.Fatalf("before login: %v, want null", id)
+			}
+			if resp := form(cl, "/login", url.Values{"user": {"ada"}, "id": {"7"}}); resp.StatusCode != 200 {
+				t.Fatalf("login: %d", resp.StatusCode)
+			}
+			want := Identity{"user_id": "7", "session": map[string]any{"user": "ada", "_user_id": "7"}}
+			if id := whoami(t, cl); !reflect.DeepEqual(id, want) {
+				t.Fatalf("after login: %v, want %v", id, want)
+			}
+			// Logging out changes the cookie: the next lookup is fresh.
+			form(cl, "/logout", nil)
+			if id := whoami(t, cl); id != nil {
+				t.Fatalf("after logout: %v, want null", id)
+			}
+			// A forged cookie is not a session.
+			forged := newE2EClient(t, srv.URL, false)
+			resp, body := forged.do("GET", "/go/whoami", http.Header{"Cookie": {"session=eyJ1c2VyIjoiZXZlIn0.Zx.forged"}}, nil)
+			if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "null" {
+				t.Fatalf("forged cookie: %d %s", resp.StatusCode, body)
+			}
+			if st := c.Status(); st.Workers[0].Served < 2 {
+				t.Errorf("the app's own requests were not served? %+v", st.Workers)
+			}
+		})
+	}
+}
+
+// graft:django through the admin's login form (a real POST with its CSRF
+// token): Go sees the user, groups included.
+func TestIdentityDjango(t *testing.T) {
+	env := djangoUsers(t)
+	c, _ := newContainer(t, Config{App: "rmdjango.wsgi:application", Env: env, Threads: 2,
+		IdentityHook: "graft:django", IdentityCookies: []string{"sessionid"}})
+	srv := identityServer(t, c)
+	login := func(user string) *e2eClient { return djangoLogin(t, srv.URL, user) }
+
+	anon := newE2EClient(t, srv.URL, true)
+	if id := whoami(t, anon); id != nil {
+		t.Fatalf("anonymous: %v", id)
+	}
+	ada := login("ada")
+	want := Identity{"id": 1.0, "username": "ada", "is_staff": true, "is_superuser": false, "groups": []any{"authors", "editors"}}
+	if id := whoami(t, ada); !reflect.DeepEqual(id, want) {
+		t.Fatalf("ada: %v, want %v", id, want)
+	}
+	bob := login("bob")
+	if id := whoami(t, bob); id.String("username") != "bob" || !id.Bool("is_superuser") || len(id["groups"].([]any)) != 0 {
+		t.Fatalf("bob: %v", id)
+	}
+	// Both sessions are cached, each under its own sessionid.
+	if n := c.ident.get(c.cfg).len(); n != 3 {
+		t.Errorf("%d cached identities, want 3 (anonymous, ada, bob)", n)
+	}
+	if id := whoami(t, ada); id.String("username") != "ada" {
+		t.Fatalf("ada again: %v", id)
+	}
+}
+
+// Hooks that fail are errors with the Python traceback, answered 500 by
+// the middleware; the worker keeps serving.
+func TestIdentityBrokenHooks(t *testing.T) {
+	requirePython(t, "flask")
+	for _, tc := range []struct{ hook, want string }{
+		{"rmflask:broken_hook", "RuntimeError: the hook is broken on purpose"},
+		{"rmflask:list_hook", "returned a list; want a dict or None"},
+		{"rmflask:bad_value_hook", "not JSON-serialisable"},
+		{"rmflask:no_such_hook", "has no attribute 'no_such_hook'"},
+		{"no_such_module:hook", "ModuleNotFoundError"},
+	} {
+		t.Run(tc.hook, func(t *testing.T) {
+			c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: tc.hook})
+			srv := identityServer(t, c)
+			req := httptest.NewRequest("GET", "/", nil)
+			_, err := c.Identity(context.Background(), req)
+			var ce *CallError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Message, tc.want) || !errors.Is(err, ErrAppError) || ce.Traceback == "" {
+				t.Fatalf("Identity: %v (%#v); want a CallError with %q", err, ce, tc.want)
+			}
+			cl := newE2EClient(t, srv.URL, false)
+			if resp, _ := cl.get("/go/whoami"); resp.StatusCode != 500 {
+				t.Errorf("middleware answered %d, want 500", resp.StatusCode)
+			}
+			if !strings.Contains(logs.String(), "identity lookup failed") {
+				t.Errorf("the failure is not logged:\n%s", logs.String())
+			}
+			if resp, body := cl.get("/"); resp.StatusCode != 200 || string(body) != "index" {
+				t.Errorf("the app after the failed hook: %d %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// The hook gets the request's environ: cookies, path, what Go added.
+func TestIdentityEnviron(t *testing.T) {
+	requirePython(t, "flask")
+	c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: "rmflask:echo_hook", IdentityTTL: -1})
+	req := httptest.NewRequest("GET", "/some/path", nil)
+	req.Header.Set("Cookie", "a=1; b=\xe9")
+	id, err := c.Identity(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.String("cookie") != "a=1; b=\u00e9" || id.String("path") != "/some/path" {
+		t.Errorf("hook saw %v", id)
+	}
+	none, _ := newContainer(t, Config{App: "rmflask:app"})
+	if _, err := none.Identity(context.Background(), req); !errors.Is(err, ErrNoIdentityHook) {
+		t.Errorf("no hook: %v", err)
+	}
+}
+
+func TestIdentityConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{App: "a:b", IdentityHook: "nocolon"}, "IdentityHook"},
+		{Config{App: "a:b", IdentityHook: "a:b c"}, "IdentityHook"},
+		{Config{App: "a:b", IdentityHook: "graft:nosuch"}, "graft ships graft:django and graft:flask only"},
+		{Config{App: "a:b", IdentityCacheSize: -1}, "IdentityCacheSize"},
+		{Config{App: "a:b", IdentityCookies: []string{"a;b"}}, "IdentityCookies"},
+	} {
+		if _, err := tc.cfg.withDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error about %s", tc.cfg, err, tc.want)
+		}
+	}
+	cfg, err := Config{App: "a:b", IdentityHook: "graft:django"}.withDefaults()
+	if err != nil || cfg.IdentityTTL != 10*time.Second || cfg.IdentityCacheSize != 10000 {
+		t.Errorf("defaults: %v %v %v", err, cfg.IdentityTTL, cfg.IdentityCacheSize)
+	}
+}
+
+// The cache: time to live, LRU bound, one lookup per key at a time,
+// errors not cached, keys per cookie.
+func TestIdentityCache(t *testing.T) {
+	var now atomic.Int64
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	key := func(s string) [32]byte { var k [32]byte; copy(k[:], s); return k }
+	var calls atomic.Int64
+	fetch := func(id Identity, err error) func(context.Context) (Identity, error) {
+		return func(context.Context) (Identity, error) { calls.Add(1); return id, err }
+	}
+	ctx := context.Background()
+
+	t.Run("TTL", func(t *testing.T) {
+		c := newIdentityCache(10, 10*time.Second, clock)
+		calls.Store(0)
+		c.lookup(ctx, key("a"), fetch(Identity{"u": "a"}, nil))
+		now.Add(int64(9 * time.Second))
+		id, _ := c.lookup(ctx, key("a"), fetch(Identity{"u": "other"}, nil))
+		if id.String("u") != "a" || calls.Load() != 1 {
+			t.Fatalf("within TTL: %v after %d calls", id, calls.Load())
+		}
+		now.Add(int64(2 * time.Second))
+		id, _ = c.lookup(ctx, key("a"), fetch(Identity{"u": "b"}, nil))
+		if id.String("u") != "b" || calls.Load() != 2 {
+			t.Fatalf("after TTL: %v after %d calls", id, calls.Load())
+		}
+	})
+	t.Run("LRU", func(t *testing.T) {
+		c := newIdentityCache(2, time.Hour, clock)
+		calls.Store(0)
+		c.lookup(ctx, key("a"), fetch(nil, nil))
+		c.lookup(ctx, key("b"), fetch(nil, nil))
+		c.lookup(ctx, key("a"), fetch(nil, nil)) // a is now the most recent
+		c.lookup(ctx, key("c"), fetch(nil, nil)) // b goes
+		if c.len() != 2 || calls.Load() != 3 {
+			t.Fatalf("len %d calls %d", c.len(), calls.Load())
+		}
+		c.lookup(ctx, key("a"), fetch(nil, nil))
+		if calls.Load() != 3 {
+			t.Errorf("a was evicted")
+		}
+		c.lookup(ctx, key("b"), fetch(nil, nil))
+		if calls.Load() != 4 {
+			t.Errorf("b was kept")
+		}
+	})
+	t.Run("Errors", func(t *testing.T) {
+		c := newIdentityCache(2, time.Hour, clock)
+		calls.Store(0)
+		boom := errors.New("boom")
+		if _, err := c.lookup(ctx, key("a"), fetch(nil, boom)); err != boom {
+			t.Fatal(err)
+		}
+		if _, err := c.lookup(ctx, key("a"), fetch(Identity{}, nil)); err != nil || calls.Load() != 2 || c.len() != 1 {
+			t.Fatalf("error cached? %v calls %d len %d", err, calls.Load(), c.len())
+		}
+	})
+	t.Run("OneLookupPerKey", func(t *testing.T) {
+		c := newIdentityCache(10, time.Hour, clock)
+		release := make(chan struct{})
+		var n atomic.Int64
+		slow := func(context.Context) (Identity, error) { n.Add(1); <-release; return Identity{"u": "x"}, nil }
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if id, err := c.lookup(ctx, key("k"), slow); err != nil || id.String("u") != "x" {
+					t.Errorf("%v %v", id, err)
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		close(release)
+		wg.Wait()
+		if n.Load() != 1 {
+			t.Errorf("%d lookups for one key", n.Load())
+		}
+		// A caller that gives up does not wait for the lookup.
+		block := make(chan struct{})
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := c.lookup(cctx, key("z"), func(context.Context) (Identity, error) { <-block; return nil, nil }); err != context.Canceled {
+			t.Errorf("cancelled caller: %v", err)
+		}
+		close(block)
+	})
+	t.Run("Keys", func(t *testing.T) {
+		r1 := httptest.NewRequest("GET", "/", nil)
+		r1.Header.Set("Cookie", "sessionid=abc; csrftoken=1")
+		r2 := httptest.NewRequest("GET", "/", nil)
+		r2.Header.Set("Cookie", "csrftoken=2; sessionid=abc")
+		r3 := httptest.NewRequest("GET", "/", nil)
+		r3.Header.Set("Cookie", "sessionid=abd; csrftoken=1")
+		only := []string{"sessionid"}
+		if identityKey(r1, only) != identityKey(r2, only) || identityKey(r1, only) == identityKey(r3, only) {
+			t.Error("keys by the sessionid cookie")
+		}
+		if identityKey(r1, nil) == identityKey(r2, nil) {
+			t.Error("keys by the whole Cookie header")
+		}
+		r4 := httptest.NewRequest("GET", "/", nil)
+		r4.Header.Set("Authorization", "Bearer x")
+		if identityKey(r4, nil) == identityKey(httptest.NewRequest("GET", "/", nil), nil) {
+			t.Error("the Authorization header is part of the default key")
+		}
+	})
+}
+
+// One identity lookup through the container: from the cache, and from
+// Python (the graft:flask hook on a real Flask session).
+func BenchmarkIdentity(b *testing.B) {
+	requirePython(b, "flask")
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", 0}, {"uncached", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c, _ := newContainer(b, Config{App: "rmflask:app", IdentityHook: "graft:flask", IdentityTTL: bc.ttl})
+			srv := httptest.NewServer(c)
+			b.Cleanup(srv.Close)
+			resp, err := http.PostForm(srv.URL+"/login", url.Values{"user": {"ada"}, "id": {"7"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			req := httptest.NewRequest("GET", "/", nil)
+			for _, ck := range resp.Cookies() {
+				req.AddCookie(ck)
+			}
+			ctx := context.Background()
+			if id, err := c.Identity(ctx, req); err != nil || id.String("user_id") != "7" {
+				b.Fatalf("%v %v", id, err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Identity(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// A worker that dies or hangs in a hook gives ErrWorkerDied or ErrTimeout,
+// and is replaced.
+func TestIdentityHookKillsWorker(t *testing.T) {
+	requirePython(t, "flask")
+	for _, tc := range []struct {
+		hook    string
+		timeout time.Duration
+		want    error
+	}{
+		{"rmflask:exit_hook", 0, ErrWorkerDied},
+		{"rmflask:slow_hook", 500 * time.Millisecond, ErrTimeout},
+	} {
+		t.Run(tc.hook, func(t *testing.T) {
+			c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: tc.hook, Timeout: tc.timeout})
+			srv := newServer(t, c)
+			_, err := c.Identity(context.Background(), httptest.NewRequest("GET", "/", nil))
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), `control call "identity" on worker`) {
+				t.Fatalf("Identity: %v, want %v", err, tc.want)
+			}
+			eventuallyServes(t, srv.URL+"/")
+		})
+	}
+}
+
+// eventuallyServes waits for url to answer 200 (a replacement worker).
+func eventuallyServes(t *testing.T, u string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: no 200 from a replacement worker (%v)", u, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const djangoPassword = "correct horse battery staple"
+
+// djangoUsers makes the rmdjango database with its users (ada, bob) and
+// returns the workers' environment.
+func djangoUsers(t testing.TB) []string {
+	t.Helper()
+	requirePython(t, "django")
+	db := filepath.Join(t.TempDir(), "db.sqlite3")
+	env := []string{"GRAFT_DJANGO_DB=" + db, "DJANGO_SETTINGS_MODULE=rmdjango.settings"}
+	cmd := exec.Command(testPython(t), "rmdjango/setup_db.py", djangoPassword)
+	cmd.Dir = testdataDir(t)
+	cmd.Env = append(cmd.Environ(), append(env, "PYTHONPATH="+testdataDir(t))...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("setup_db: %v\n%s", err, out)
+	}
+	return env
+}
+
+// djangoLogin logs user in through the admin's login form (with its CSRF
+// token) and returns the client holding the session.
+func djangoLogin(t testing.TB, base, user string) *e2eClient {
+	t.Helper()
+	cl := newE2EClient(t, base, true)
+	_, page := cl.get("/admin/login/?next=/admin/")
+	m := djangoCSRFToken.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the login form:\n%s", page)
+	}
+	resp := form(cl, "/admin/login/?next=/admin/", url.Values{
+		"csrfmiddlewaretoken": {string(m[1])}, "username": {user}, "password": {djangoPassword}, "next": {"/admin/"},
+	})
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("login %s: %d, want 302", user, resp.StatusCode)
+	}
+	return cl
+}
+
+// One graft:django lookup: Django's session (sqlite3) and user, groups
+// included, from the cache and from Python.
+func BenchmarkIdentityDjango(b *testing.B) {
+	env := djangoUsers(b)
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", 0}, {"uncached", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c, _ := newContainer(b, Config{App: "rmdjango.wsgi:application", Env: env,
+				IdentityHook: "graft:django", IdentityCookies: []string{"sessionid"}, IdentityTTL: bc.ttl})
+			srv := httptest.NewServer(c)
+			b.Cleanup(srv.Close)
+			cl := djangoLogin(b, srv.URL, "ada")
+			u, _ := url.Parse(srv.URL)
+			req := httptest.NewRequest("GET", "/", nil)
+			for _, ck := range cl.hc.Jar.Cookies(u) {
+				req.AddCookie(ck)
+			}
+			ctx := context.Background()
+			if id, err := c.Identity(ctx, req); err != nil || id.String("username") != "ada" {
+				b.Fatalf("%v %v", id, err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Identity(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,104 @@
+package wsgi
+
+import (
+	"strings"
+	"testing"
+)
+
+// Translation of Python route pieces without Python: the regex subset of
+// re_path, Django route converters, and what must be refused.
+func TestTranslateRoutes(t *testing.T) {
+	conv := func(name string) map[string]wireConv { return map[string]wireConv{} }
+	for _, tc := range []struct {
+		name    string
+		pieces  []wirePiece
+		pattern string
+		why     string
+	}{
+		{"django route", []wirePiece{{Kind: "django-route", Text: "a/<int:id>/<slug:s>/<x>/"}}, "/a/{id:[0-9]+}/{s:[-a-zA-Z0-9_]+}/{x}/", ""},
+		{"django include", []wirePiece{{Kind: "regex", Text: "^api/"}, {Kind: "django-route", Text: "v<int:n>/"}}, "/api/v{n:[0-9]+}/", ""},
+		{"regex escapes", []wirePiece{{Kind: "regex", Text: `^feed\.xml$`}}, "/feed.xml", ""},
+		{"regex Z anchor", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>\d+)\Z`}}, `/a/{n:\d+}`, ""},
+		{"regex class with slash excluded", []wirePiece{{Kind: "regex", Text: `^f/(?P<n>[^/]+)/$`}}, "/f/{n:[^/]+}/", ""},
+		{"regex rest", []wirePiece{{Kind: "regex", Text: `^static/(?P<p>.*)$`}}, "/static/*", ""},
+		{"regex lookahead", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>(?!x)\w+)/$`}}, "", "not RE2"},
+		{"regex backreference", []wirePiece{{Kind: "regex", Text: `^(?P<a>x)/(?P=a)/$`}}, "", "named groups"},
+		{"regex dot outside group", []wirePiece{{Kind: "regex", Text: `^a.b/$`}}, "", "outside a named group"},
+		{"regex optional slash", []wirePiece{{Kind: "regex", Text: `^a/?$`}}, "", "outside a named group"},
+		{"regex alternation", []wirePiece{{Kind: "regex", Text: `^(a|b)/$`}}, "", "only named groups"},
+		{"regex no anchor", []wirePiece{{Kind: "regex", Text: `^a/`}}, "", "no end anchor"},
+		{"regex group spans slash", []wirePiece{{Kind: "regex", Text: `^a/(?P<p>.+)/b/$`}}, "", `can match "/"`},
+		{"regex nested group", []wirePiece{{Kind: "regex", Text: `^a/(?P<p>([0-9])+)/$`}}, "", "nested groups"},
+		{"regex anchor in prefix", []wirePiece{{Kind: "regex", Text: `^a/$`}, {Kind: "django-route", Text: "b/"}}, "", "end anchor in an include"},
+		{"path mid route", []wirePiece{{Kind: "django-route", Text: "<path:p>/x/"}}, "", "not at the end"},
+		{"path in prefix", []wirePiece{{Kind: "django-route", Text: "<path:p>"}, {Kind: "django-route", Text: "x/"}}, "", "not at the end"},
+		{"custom converter", []wirePiece{{Kind: "django-route", Text: "<yyyy:y>/", Converters: conv("y")}}, "", "custom converter"},
+		{"chi metacharacter", []wirePiece{{Kind: "django-route", Text: "a*b/"}}, "", "chi reads"},
+		{"flask any", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "l", Converter: "any", Regex: "(?:en|fr)"}}}}, "/{l:(?:en|fr)}", ""},
+		{"flask any with slash", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "l", Converter: "any", Args: "'a/b'", Regex: "(?:a/b)"}}}}, "", `can match "/"`},
+		{"flask float signed", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "f", Converter: "float", Args: "signed=True"}}}}, `/{f:-?[0-9]+\.[0-9]+}`, ""},
+		{"regex alternation in group", []wirePiece{{Kind: "regex", Text: `^(?P<app>auth|notes)/$`}}, "/{app:(?:auth|notes)}/", ""},
+		{"regex alternation in class only", []wirePiece{{Kind: "regex", Text: `^(?P<c>[|a]+)/$`}}, "/{c:[|a]+}/", ""},
+		{"unknown kind", []wirePiece{{Kind: "quux"}}, "", "unknown route piece"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _, why := translate(tc.pieces)
+			if why == "" {
+				if err := checkChi(p); err != nil {
+					why = err.Error()
+				}
+			}
+			if p != tc.pattern && tc.why == "" || tc.why != "" && !strings.Contains(why, tc.why) || tc.why == "" && why != "" {
+				t.Errorf("translate = %q, %q; want %q, %q", p, why, tc.pattern, tc.why)
+			}
+		})
+	}
+}
+
+// FuzzTranslateRegex: any regex route gives a pattern chi accepts, or a
+// reason; never a panic.
+func FuzzTranslateRegex(f *testing.F) {
+	for _, s := range []string{`^a/(?P<n>[0-9]+)/$`, `^(?P<p>.*)$`, `^x\.y/(?P<a>[^/]{2})/(?P<b>\w+)\Z`, `^(?P<a>(`, `^a/(?P<`, `\`, `^(?P<x>[)]+)/$`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, re string) {
+		p, _, why := translate([]wirePiece{{Kind: "regex", Text: re}})
+		if why != "" {
+			return
+		}
+		if err := checkChi(p); err != nil && !strings.Contains(p, "{") {
+			t.Fatalf("%q translated to %q, which chi rejects: %v", re, p, err)
+		}
+	})
+}
+
+// FuzzParseRouteMap: whatever a worker answers to a routes call gives a
+// route map or an error, never a panic, and every pattern it gives is one
+// chi accepts.
+func FuzzParseRouteMap(f *testing.F) {
+	for _, s := range []string{
+		`{"apps":[{"mount":"","framework":"flask","class":"flask.app.Flask","wrappers":[],"routes":[{"rule":"/a/<int:x>","pieces":[{"kind":"flask","parts":[{"text":"/a/"},{"param":"x","converter":"int","regex":"\\d+"}]}],"methods":["GET"],"endpoint":"a"}]}]}`,
+		`{"apps":[{"mount":"/api","framework":"django","routes":[{"rule":"^x/(?P<y>[a-z]+)/$","pieces":[{"kind":"regex","text":"^x/(?P<y>[a-z]+)/$"}]}]}]}`,
+		`{"apps":[{"framework":"django","routes":[{"pieces":[{"kind":"django-route","text":"<path:p>","converters":{"p":{"converter":"path"}}}]}]}]}`,
+		`{"apps":[]}`, `null`, `{`, `{"apps":[{"routes":[{"pieces":[{"kind":"flask","parts":[{"param":"x","converter":"any","regex":"(?:a|b"}]}]}]}]}`,
+	} {
+		f.Add([]byte(s), "")
+		f.Add([]byte(s), "/legacy")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, scriptName string) {
+		m, err := parseRouteMap(data, scriptName)
+		if err != nil {
+			return
+		}
+		for _, r := range m.Routes {
+			if r.Pattern == "" && r.Untranslatable == "" {
+				t.Fatalf("route %+v has neither a pattern nor a reason", r)
+			}
+			if r.Pattern != "" {
+				if err := checkChi(r.Pattern); err != nil {
+					t.Fatalf("pattern %q: %v", r.Pattern, err)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,49 @@
+from django.contrib import admin
+from django.urls import include, path, re_path, register_converter
+
+from . import views
+
+
+class ColorConverter:
+    regex = "red|green"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(ColorConverter, "color")
+
+api_patterns = (
+    [
+        path("ping/<int:version>/", views.ping, name="ping"),
+        re_path(r"^legacy/(?P<code>[A-Z]{3})/$", views.legacy, name="legacy"),
+    ],
+    "api",
+)
+
+shop_patterns = (
+    [
+        path("", views.index, name="home"),
+        path("items/<int:pk>/", views.ItemView.as_view(), name="item"),
+        path("items/<int:pk>/edit/", views.edit, name="edit"),
+        path("buy/", views.buy, name="buy"),
+        path("api/", include(api_patterns, namespace="api")),
+    ],
+    "shop",
+)
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("articles/<int:pk>/", views.article, name="article"),
+    path("tags/<slug:slug>/", views.by_slug, name="tag"),
+    path("u/<uuid:u>/", views.by_uuid, name="uuid"),
+    path("docs/<path:rest>", views.doc, name="docs"),
+    path("paint/<color:c>/", views.color, name="paint"),
+    re_path(r"^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", views.archive, name="archive"),
+    re_path(r"^n/([0-9]+)/$", views.unnamed),
+    re_path(r"^shop/", include(shop_patterns, namespace="shop")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,66 @@
+from django.http import HttpResponse, JsonResponse
+from django.views import View
+from django.views.decorators.http import require_http_methods, require_POST
+
+
+def index(request):
+    return HttpResponse("rmdjango")
+
+
+def article(request, pk):
+    return HttpResponse("article %d" % pk)
+
+
+def by_slug(request, slug):
+    return HttpResponse(slug)
+
+
+def archive(request, year, month):
+    return HttpResponse("%s-%s" % (year, month))
+
+
+def legacy(request, code):
+    return HttpResponse(code)
+
+
+def by_uuid(request, u):
+    return HttpResponse(str(u))
+
+
+def doc(request, rest):
+    return HttpResponse(rest)
+
+
+def color(request, c):
+    return HttpResponse(c)
+
+
+def unnamed(request, n):
+    return HttpResponse(n)
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request, pk):
+    return HttpResponse("edit %d" % pk)
+
+
+@require_POST
+def buy(request):
+    return HttpResponse("bought")
+
+
+class ItemView(View):
+    http_method_names = ["get", "put", "delete"]
+
+    def get(self, request, pk):
+        return JsonResponse({"pk": pk})
+
+    def put(self, request, pk):
+        return JsonResponse({"pk": pk})
+
+    def delete(self, request, pk):
+        return JsonResponse({"pk": pk})
+
+
+def ping(request, version):
+    return HttpResponse("pong")

@@ -1,0 +1,177 @@
+"""A Flask app for the route-map and identity tests: blueprints,
+converters of every kind, and the same app behind common WSGI wrappers."""
+
+from flask import Blueprint, Flask, jsonify, request, session
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter
+
+
+class ColorConverter(BaseConverter):
+    regex = "(?:red|green)"
+
+
+app = Flask(__name__)
+app.secret_key = "graft-routemap-test-secret"
+app.url_map.converters["color"] = ColorConverter
+
+
+@app.route("/")
+def index():
+    return "index"
+
+
+@app.route("/items/<int:item_id>")
+def item(item_id):
+    return jsonify(item=item_id)
+
+
+@app.route("/items/<int:item_id>", methods=["PUT", "DELETE"])
+def item_write(item_id):
+    return jsonify(item=item_id, method=request.method)
+
+
+@app.route("/users/<name>/")
+def user(name):
+    return name
+
+
+@app.route("/files/<path:p>")
+def files(p):
+    return p
+
+
+@app.route("/u/<uuid:u>")
+def by_uuid(u):
+    return str(u)
+
+
+@app.route("/price/<float:f>")
+def price(f):
+    return str(f)
+
+
+@app.route("/delta/<int(signed=True):d>")
+def delta(d):
+    return str(d)
+
+
+@app.route("/page/<int(min=1):n>")
+def page(n):
+    return str(n)
+
+
+@app.route("/lang/<any(en, fr):lang>/home")
+def lang(lang):
+    return lang
+
+
+@app.route("/code/<string(length=2):code>")
+def code(code):
+    return code
+
+
+@app.route("/paint/<color:c>")
+def paint(c):
+    return c
+
+
+@app.route("/tree/<path:p>/leaf")
+def leaf(p):
+    return p
+
+
+@app.route("/login", methods=["POST"])
+def login():
+    session["user"] = request.form["user"]
+    session["_user_id"] = request.form.get("id", "1")  # where flask-login keeps it
+    return "ok"
+
+
+@app.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return "ok"
+
+
+shop = Blueprint("shop", __name__, url_prefix="/shop")
+
+
+@shop.route("/")
+def shop_index():
+    return "shop"
+
+
+@shop.route("/cart/<int:line>", methods=["GET", "POST"])
+def cart_line(line):
+    return str(line)
+
+
+app.register_blueprint(shop)
+
+api = Flask("api")
+
+
+@api.route("/v1/ping")
+def ping():
+    return "pong"
+
+
+def plain(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"not a framework"]
+
+
+# The same app behind wrappers, as deployments have it.
+proxied = ProxyFix(app, x_for=1)
+dispatched = DispatcherMiddleware(app, {"/api": api})
+
+
+def _closure_wrapper(inner):
+    def wsgi(environ, start_response):
+        return inner(environ, start_response)
+
+    return wsgi
+
+
+closure = _closure_wrapper(proxied)
+wsgi_app_chain = app.wsgi_app  # a bound method of the Flask app
+
+
+def _whitenoise():
+    try:
+        from whitenoise import WhiteNoise
+    except ImportError:
+        return None
+    return WhiteNoise(app)
+
+
+whitenoised = _whitenoise()
+
+
+def broken_hook(environ):
+    raise RuntimeError("the hook is broken on purpose")
+
+
+def bad_value_hook(environ):
+    return {"when": object()}
+
+
+def list_hook(environ):
+    return ["not", "a", "dict"]
+
+
+def echo_hook(environ):
+    return {"cookie": environ.get("HTTP_COOKIE", ""), "path": environ.get("PATH_INFO", "")}
+
+
+def exit_hook(environ):
+    import os
+
+    os._exit(1)
+
+
+def slow_hook(environ):
+    import time
+
+    time.sleep(30)
