@@ -3,7 +3,6 @@ package wsgi
 import (
 	"context"
 	"io/fs"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -44,9 +43,9 @@ func (c *Container) autoReload(stop <-chan struct{}) {
 		pending = false
 		c.log.Info("wsgi: a .py file changed; reloading")
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StartTimeout)
-		if err := c.Reload(ctx); err != nil {
-			c.log.Error("wsgi: autoreload failed; the old code keeps serving", slog.String(logError, err.Error()))
-		}
+		// A failure is logged by the transport, with its traceback, once
+		// (pool.Reload); not again here.
+		_ = c.Reload(ctx)
 		cancel()
 	}
 }

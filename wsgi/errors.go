@@ -3,6 +3,7 @@ package wsgi
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -86,10 +87,26 @@ type LoadError struct {
 
 // Error implements error: the exception line first, then the traceback.
 func (e *LoadError) Error() string {
+	return e.headline() + "\n" + strings.TrimSpace(e.Traceback)
+}
+
+// headline is the first line of Error: the app and the exception line.
+func (e *LoadError) headline() string {
 	tb := strings.TrimSpace(e.Traceback)
 	last := tb
 	if i := strings.LastIndexByte(tb, '\n'); i >= 0 {
 		last = tb[i+1:]
 	}
-	return fmt.Sprintf("wsgi: app %q failed to load: %s\n%s", e.App, last, tb)
+	return fmt.Sprintf("wsgi: app %q failed to load: %s", e.App, last)
+}
+
+// errorAttrs are the log attributes of err: the error, and for a
+// *LoadError its exception line as the error and its Python traceback
+// under error.stack_trace (a multi-line value: see NewTextHandler).
+func errorAttrs(err error) []any {
+	var le *LoadError
+	if errors.As(err, &le) && le.Traceback != "" {
+		return []any{slog.String(logError, le.headline()), slog.String(logTraceback, strings.TrimRight(le.Traceback, "\n"))}
+	}
+	return []any{slog.String(logError, err.Error())}
 }

@@ -713,7 +713,7 @@ func TestOpsSlowRequestLog(t *testing.T) {
 func TestOpsAutoreload(t *testing.T) {
 	preloadVariants(t, func(t *testing.T, noPreload bool) {
 		dir := copyOpsApp(t)
-		c, _ := newContainer(t, Config{App: "opsapp:app", Dir: dir, Workers: 2, NoPreload: noPreload, AutoReload: true})
+		c, logs := newContainer(t, Config{App: "opsapp:app", Dir: dir, Workers: 2, NoPreload: noPreload, AutoReload: true})
 		srv := newServer(t, c)
 		gen0 := c.Status().Generation
 		lg := startLoad(t, srv.URL+"/pid", 3)
@@ -742,6 +742,33 @@ func TestOpsAutoreload(t *testing.T) {
 		}
 		if st := c.Status(); st.Generation != gen0+1 {
 			t.Errorf("Generation %d after one edit; want %d (one reload)", st.Generation, gen0+1)
+		}
+
+		// Code that does not import: the failure is logged once, with the
+		// traceback as its own attribute, and v2 keeps serving.
+		editOpsApp(t, dir, func(s string) string {
+			s = strings.Replace(s, `VERSION = "v2"`, `VERSION = "v3"`, 1)
+			return strings.Replace(s, "import os\n", "import os\nraise RuntimeError('broken on purpose')\n", 1)
+		})
+		logHas(t, logs, 10*time.Second, "reload failed")
+		if v, _ := mustAnswer(t, srv.URL+"/pid"); v != "v2" {
+			t.Errorf("version %q after a failed autoreload; want v2", v)
+		}
+		// A good edit after it: once it is served, whatever the failed
+		// reload logs is in.
+		editOpsApp(t, dir, func(s string) string {
+			return strings.Replace(s, "raise RuntimeError('broken on purpose')\n", "", 1)
+		})
+		waitFor(t, 10*time.Second, "v3 after fixing the code", func() bool {
+			v, _ := mustAnswer(t, srv.URL+"/pid")
+			return v == "v3"
+		})
+		log := logs.String()
+		if n := strings.Count(log, "RuntimeError('broken on purpose')"); n != 1 {
+			t.Errorf("the failed reload's traceback is logged %d times; want once:\n%s", n, log)
+		}
+		if line := logLine(logs, "reload failed"); !strings.Contains(line, logTraceback+"=") || !strings.Contains(line, "RuntimeError") {
+			t.Errorf("the failed reload's line lacks the traceback attribute: %s", line)
 		}
 	})
 }

@@ -331,13 +331,17 @@ func (pl *pool) Reload(ctx context.Context) error {
 	case r = <-done:
 	case <-ctx.Done():
 		close(abandon)
-		return fmt.Errorf("wsgi: reload: %w", ctx.Err())
+		err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
+		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
+		return err
 	}
 	if errors.Is(r.err, ErrClosed) {
 		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
 	}
 	if r.err != nil {
-		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, r.err.Error()))
+		// Logged here, once, with the traceback as its own attribute: the
+		// callers (Serve, AutoReload) do not log it again.
+		pl.log.Error("wsgi: reload failed; the old workers keep serving", errorAttrs(r.err)...)
 		return fmt.Errorf("wsgi: reload: %w", r.err)
 	}
 	pl.mu.Lock()
