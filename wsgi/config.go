@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -255,4 +258,28 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("wsgi: invalid config: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// checkProcess checks what New needs before it starts Python: a working
+// directory that exists and an interpreter that does, so that neither is
+// reported as the other (exec's "no such file or directory" for a missing
+// directory names the interpreter).
+func (c Config) checkProcess() error {
+	if c.Dir != "" && c.AppFS == nil {
+		fi, err := os.Stat(c.Dir)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("wsgi: cannot chdir to %s: %w", c.Dir, err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("wsgi: cannot chdir to %s: %w", c.Dir, syscall.ENOTDIR)
+		}
+	}
+	if _, err := exec.LookPath(c.Python); err != nil {
+		return fmt.Errorf("wsgi: python interpreter %s not found (Config.Python; a virtualenv's bin/python works): %w", c.Python, err)
+	}
+	return nil
 }

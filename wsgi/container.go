@@ -42,6 +42,9 @@ func New(cfg Config) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.checkProcess(); err != nil {
+		return nil, err
+	}
 	pl, err := newPoolFromAppFS(&cfg)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
@@ -81,13 +82,55 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 type LoadError struct {
 	// App is the configured app spec.
 	App string
+	// Python is the interpreter that tried to import it (Config.Python).
+	Python string
 	// Traceback is the Python traceback.
 	Traceback string
 }
 
-// Error implements error: the exception line first, then the traceback.
+// Error implements error: the exception line first, then a hint when the
+// interpreter lacks a framework (see Hint), then the traceback.
 func (e *LoadError) Error() string {
-	return e.headline() + "\n" + strings.TrimSpace(e.Traceback)
+	s := e.headline()
+	if h := e.Hint(); h != "" {
+		s += "\n" + h
+	}
+	return s + "\n" + strings.TrimSpace(e.Traceback)
+}
+
+// Hint returns advice for a load error that is most likely the wrong
+// interpreter: a ModuleNotFoundError for a web framework or a library
+// every app of its kind has (flask, django, werkzeug, ...). It names the
+// interpreter and how to pick another. "" for other errors.
+func (e *LoadError) Hint() string {
+	m := missingModule.FindStringSubmatch(e.Traceback)
+	if m == nil {
+		return ""
+	}
+	top, _, _ := strings.Cut(m[len(m)-1], ".")
+	if !frameworkModules[top] {
+		return ""
+	}
+	py := e.Python
+	if py == "" {
+		py = "the interpreter"
+	}
+	return fmt.Sprintf("%s cannot import %s: install it for that interpreter, or pick one that has it with "+
+		"Config.Python (the examples' -python flag), such as /usr/bin/python3 (Debian's python3-%s) or a virtualenv's bin/python",
+		py, top, strings.ReplaceAll(top, "_", "-"))
+}
+
+// missingModule finds the last ModuleNotFoundError of a traceback.
+var missingModule = regexp.MustCompile(`(?m)^ModuleNotFoundError: No module named '([A-Za-z0-9_.]+)'\s*$`)
+
+// frameworkModules are the modules whose absence means the interpreter is
+// not the app's: web frameworks and what they are made of.
+var frameworkModules = map[string]bool{
+	"flask": true, "werkzeug": true, "jinja2": true, "markupsafe": true, "itsdangerous": true, "click": true,
+	"django": true, "rest_framework": true, "asgiref": true, "sqlparse": true, "whitenoise": true,
+	"pyramid": true, "falcon": true, "bottle": true, "webob": true, "sqlalchemy": true, "flask_sqlalchemy": true,
+	"flask_login": true, "flask_wtf": true, "wtforms": true, "psycopg2": true, "psycopg": true, "pymysql": true,
+	"MySQLdb": true, "celery": true, "redis": true, "requests": true, "gunicorn": true,
 }
 
 // headline is the first line of Error: the app and the exception line.
@@ -106,7 +149,11 @@ func (e *LoadError) headline() string {
 func errorAttrs(err error) []any {
 	var le *LoadError
 	if errors.As(err, &le) && le.Traceback != "" {
-		return []any{slog.String(logError, le.headline()), slog.String(logTraceback, strings.TrimRight(le.Traceback, "\n"))}
+		msg := le.headline()
+		if h := le.Hint(); h != "" {
+			msg += "; " + h
+		}
+		return []any{slog.String(logError, msg), slog.String(logTraceback, strings.TrimRight(le.Traceback, "\n"))}
 	}
 	return []any{slog.String(logError, err.Error())}
 }

@@ -242,6 +242,49 @@ func TestLoadError(t *testing.T) {
 	})
 }
 
+// TestLoadErrorInterpreterHint: an interpreter without the app's framework
+// (the packages of this one are hidden by a sitecustomize) fails with an
+// error that names it and says how to pick another; a missing module of
+// the app's own gets no such hint.
+func TestLoadErrorInterpreterHint(t *testing.T) {
+	hide := []string{"PYTHONPATH=" + filepath.Join(testdataDir(t), "nopackages")}
+	for _, tc := range []struct {
+		app, hint string
+		noPreload bool
+	}{
+		{"flaskapp:app", "cannot import flask", false},
+		{"djangoapp.wsgi:application", "cannot import django", true},
+		{"loadfail_import", "", false},
+	} {
+		t.Run(tc.app, func(t *testing.T) {
+			_, err := New(Config{App: tc.app, Python: testPython(t), Dir: testdataDir(t), Workers: 1, Env: hide,
+				NoPreload: tc.noPreload, Logger: newTestLogger(&logBuffer{})})
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("New: %v, want a *LoadError", err)
+			}
+			if le.Python != testPython(t) {
+				t.Errorf("LoadError.Python = %q, want %q", le.Python, testPython(t))
+			}
+			if tc.hint == "" {
+				if h := le.Hint(); h != "" || strings.Contains(err.Error(), "Config.Python") {
+					t.Errorf("a missing module of the app's own got a hint: %q", h)
+				}
+				return
+			}
+			for _, want := range []string{"ModuleNotFoundError", testPython(t) + " " + tc.hint,
+				"Config.Python (the examples' -python flag)", "/usr/bin/python3", "virtualenv's bin/python"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+			if first, _, _ := strings.Cut(err.Error(), "\nTraceback"); !strings.Contains(first, tc.hint) {
+				t.Errorf("the hint is not before the traceback:\n%v", err)
+			}
+		})
+	}
+}
+
 // TestPythonTooOld: an interpreter older than 3.9 is a load error that
 // says so (the interpreter here claims to be 3.8 through a sitecustomize).
 func TestPythonTooOld(t *testing.T) {
@@ -309,7 +352,14 @@ func TestBadConfig(t *testing.T) {
 		{"negative start timeout", Config{App: "apps:hello", StartTimeout: -1}, "must not be negative"},
 		{"env without =", Config{App: "apps:hello", Env: []string{"FOO"}}, "not KEY=VALUE"},
 		{"env without key", Config{App: "apps:hello", Env: []string{"=x"}}, "not KEY=VALUE"},
-		{"missing python", Config{App: "apps:hello", Python: "/nonexistent/python3"}, "/nonexistent/python3"},
+		{"missing python", Config{App: "apps:hello", Python: "/nonexistent/python3"},
+			"wsgi: python interpreter /nonexistent/python3 not found (Config.Python"},
+		{"python not on PATH", Config{App: "apps:hello", Python: "graft-no-such-python3"},
+			"wsgi: python interpreter graft-no-such-python3 not found"},
+		{"missing dir", Config{App: "apps:hello", Dir: "/nonexistent/graft-app"},
+			"wsgi: cannot chdir to /nonexistent/graft-app: no such file or directory"},
+		{"dir is a file", Config{App: "apps:hello", Dir: "testdata/apps.py"},
+			"wsgi: cannot chdir to testdata/apps.py: not a directory"},
 		{"several errors", Config{App: "", Workers: -1}, "Workers -1"},
 	}
 	for _, tc := range cases {
@@ -318,7 +368,9 @@ func TestBadConfig(t *testing.T) {
 			if cfg.Python == "" {
 				cfg.Python = py
 			}
-			cfg.Dir = testdataDir(t)
+			if cfg.Dir == "" {
+				cfg.Dir = testdataDir(t)
+			}
 			if cfg.Workers == 0 {
 				cfg.Workers = 1
 			}

@@ -58,16 +58,19 @@ func (o *outputLog) tail() string {
 
 // startFailure explains a process that ended before loading the app: a
 // *LoadError with its last output and how it ended.
-func startFailure(app string, err error, out *outputLog, exit string) error {
+func startFailure(app, python string, err error, out *outputLog, exit string) error {
 	var le *LoadError
 	if errors.As(err, &le) {
+		if le.Python == "" {
+			le.Python = python
+		}
 		return err
 	}
 	tb := out.tail()
 	if tb != "" {
 		tb += "\n"
 	}
-	return &LoadError{App: app, Traceback: tb + "the process ended before loading the app (" + exit + "): " + err.Error()}
+	return &LoadError{App: app, Python: python, Traceback: tb + "the process ended before loading the app (" + exit + "): " + err.Error()}
 }
 
 // logRecord logs a Python logging record sent as a LOG frame.

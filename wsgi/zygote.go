@@ -104,7 +104,7 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 		if werr == ErrClosed {
 			return nil, werr
 		}
-		return nil, startFailure(pl.cfg.App, werr, out, z.exitDesc)
+		return nil, startFailure(pl.cfg.App, pl.cfg.Python, werr, out, z.exitDesc)
 	}
 	return z, nil
 }
