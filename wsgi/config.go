@@ -138,8 +138,12 @@ type Config struct {
 	// off by default.
 	AutoReload bool
 
-	// StartTimeout bounds the start of a worker, up to the app's import.
-	// 60s when 0.
+	// StartTimeout bounds the start of a worker (or of the preload
+	// process), up to the end of the app's import, like gunicorn's
+	// --timeout at boot. A process over it has its Python stack logged
+	// once (at ERROR, graft.stack: where the import hangs) and is killed;
+	// New or Reload then fails with an error wrapping ErrStartTimeout. 60s
+	// when 0.
 	StartTimeout time.Duration
 
 	// Logger receives the container's logs and everything the workers log:

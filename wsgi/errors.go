@@ -32,6 +32,12 @@ var (
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
 )
 
+// ErrStartTimeout is wrapped by the error of New or Container.Reload (and
+// logged for a replacement worker) when the app has not loaded within
+// Config.StartTimeout: its import hangs. The Python stack where it hangs
+// is logged once, at ERROR, under graft.stack, and the process is killed.
+var ErrStartTimeout = errors.New("wsgi: the app did not load within Config.StartTimeout")
+
 // ErrNotStarted is the retry signal of a [Transport]: a PartEnd whose Err
 // wraps it says that the app never began the request (its worker died with
 // the request still waiting in its socket). The Container then sends the

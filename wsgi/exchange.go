@@ -276,6 +276,8 @@ func (p *proc) timeout(s *stream) {
 		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
 		slog.Duration("graft.timeout", p.pool.cfg.Timeout), slog.Duration("graft.running", time.Since(s.start)))
 	p.retire()
+	p.output.expectDump(slog.LevelError, "wsgi: Python stacks of the timed-out request's worker",
+		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID))
 	p.signal(syscall.SIGUSR1)
 	waitOrKill(p.exited, stackDumpGrace, p.kill)
 }
@@ -292,5 +294,7 @@ func (p *proc) slowRequest(s *stream) {
 	p.log.Warn("wsgi: slow request; the worker's Python stacks follow",
 		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
 		slog.Duration("graft.running", time.Since(s.start)))
+	p.output.expectDump(slog.LevelWarn, "wsgi: Python stacks of the slow request's worker",
+		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID))
 	p.signal(syscall.SIGUSR1)
 }

@@ -179,6 +179,17 @@ func TestTimeout(t *testing.T) {
 			t.Errorf("504 after %v, want 1-2s", took)
 		}
 		logHas(t, a.logs, 3*time.Second, "request timed out", `File \"`, "hang_forever_in_this_function")
+		// The stacks are one record at the headline's level (ERROR),
+		// with the request's attributes.
+		stack := logLine(a.logs, "graft.stack=")
+		for _, want := range []string{"level=ERROR", "hang_forever_in_this_function", "url.path=/hang", "graft.worker="} {
+			if !strings.Contains(stack, want) {
+				t.Errorf("the stack record lacks %q: %s", want, stack)
+			}
+		}
+		if n := strings.Count(a.logs.String(), "graft.stack="); n != 1 {
+			t.Errorf("%d stack records for one timeout; want 1", n)
+		}
 		waitFor(t, 5*time.Second, "the hung worker to be gone", func() bool { return !pidAlive(pid) })
 		waitFor(t, 10*time.Second, "a replacement worker", func() bool {
 			resp, b, err := get(t, nil, "GET", a.srv.URL+"/pid", nil)

@@ -10,6 +10,7 @@ const (
 	logRequestID = "request.id"
 	logError     = "error"             // httplog.ErrorKey; its schemas rename it (error.message in ECS)
 	logTraceback = "error.stack_trace" // a Python traceback
+	logStack     = "graft.stack"       // a dump of a live process's Python stacks (faulthandler)
 	logBytesSent = "http.response.body.bytes"
 	logLogger    = "log.logger"   // the name of a Python logger
 	logWorker    = "graft.worker" // the pid of a worker process (as in the access log)

@@ -687,8 +687,15 @@ func TestOpsSlowRequestLog(t *testing.T) {
 		})
 		time.Sleep(500 * time.Millisecond) // a second report would be here by now
 		s := logs.String()
-		if n := strings.Count(s, "slow request"); n != 1 {
+		if n := strings.Count(s, `msg="wsgi: slow request`); n != 1 {
 			t.Errorf("%d slow request reports for one request; want exactly 1:\n%s", n, s)
+		}
+		// The stacks are one record at the headline's level (WARN).
+		if stack := logLine(logs, "graft.stack="); !strings.Contains(stack, "level=WARN") || !strings.Contains(stack, "url.path=/sleep") {
+			t.Errorf("the slow request's stack record is not at WARN with the request's path: %s", stack)
+		}
+		if n := strings.Count(s, "graft.stack="); n != 1 {
+			t.Errorf("%d stack records for one slow request; want 1:\n%s", n, s)
 		}
 		line := logLine(logs, "slow request")
 		for _, want := range []string{"http.request.method=GET", "url.path=/sleep", "level=WARN"} {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,35 +14,129 @@ import (
 )
 
 // outputLog logs a process's stdout and stderr line by line (prints,
-// warnings, faulthandler's stack dumps) and keeps the last lines, to
-// explain a process that dies before it is ready.
+// warnings) and keeps the last lines, to explain a process that dies
+// before it is ready. A Python stack dump (faulthandler's, on SIGUSR1 or a
+// fatal signal) is gathered into one record whose graft.stack attribute
+// holds the whole dump: at the level and with the attributes given by
+// expectDump, the reason Go asked for it, else at ERROR.
 type outputLog struct {
-	mu   sync.Mutex
-	last []string
-	done chan struct{} // closed at EOF
+	mu     sync.Mutex
+	last   []string
+	expect *dumpReason   // why the next dump was asked for
+	done   chan struct{} // closed at EOF
+}
+
+// dumpReason is how a stack dump that Go asked for is logged.
+type dumpReason struct {
+	level slog.Level
+	msg   string
+	attrs []any
 }
 
 func newOutputLog() *outputLog { return &outputLog{done: make(chan struct{})} }
 
+// dumpQuiet is how long the end of a stack dump waits for another line of
+// it before the dump is logged. faulthandler writes a dump at once, from a
+// signal handler; a dump of a process that is then killed ends at EOF.
+const dumpQuiet = 100 * time.Millisecond
+
+// faulthandler's thread headers, and the lines of a dump after one: frames
+// and "<no Python frame>" are indented, threads are separated by a blank
+// line.
+var (
+	dumpHeader = regexp.MustCompile(`^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]+|Stack) \(most recent call first\):$`)
+)
+
+func dumpContinues(line string) bool {
+	return line == "" || strings.HasPrefix(line, "  ") || dumpHeader.MatchString(line)
+}
+
+// expectDump says how to log the next stack dump: Go is about to ask the
+// process for one.
+func (o *outputLog) expectDump(level slog.Level, msg string, attrs ...any) {
+	o.mu.Lock()
+	o.expect = &dumpReason{level: level, msg: msg, attrs: attrs}
+	o.mu.Unlock()
+}
+
 // run reads r until EOF. Lines longer than 64 KiB are logged in pieces.
 func (o *outputLog) run(log *slog.Logger, r *os.File) {
 	defer close(o.done)
-	defer r.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		defer r.Close()
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			line, _, err := br.ReadLine()
+			if len(line) > 0 || err == nil {
+				lines <- string(line)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var dump []string
+	quiet := time.NewTimer(dumpQuiet)
+	quiet.Stop()
+	defer quiet.Stop()
 	for {
-		line, _, err := br.ReadLine()
-		if len(line) > 0 || err == nil {
-			log.Info(string(line), slog.String("graft.stream", "stdio"))
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				o.logDump(log, dump)
+				return
+			}
+			if dumpHeader.MatchString(line) || (dump != nil && dumpContinues(line)) {
+				dump = append(dump, line)
+				quiet.Reset(dumpQuiet)
+				continue
+			}
+			if dump != nil {
+				quiet.Stop()
+				o.logDump(log, dump)
+				dump = nil
+			}
+			log.Info(line, slog.String("graft.stream", "stdio"))
 			o.mu.Lock()
 			if len(o.last) == 20 {
 				o.last = o.last[1:]
 			}
-			o.last = append(o.last, string(line))
+			o.last = append(o.last, line)
 			o.mu.Unlock()
+		case <-quiet.C:
+			o.logDump(log, dump)
+			dump = nil
 		}
-		if err != nil {
-			return
-		}
+	}
+}
+
+// logDump logs a stack dump as one record.
+func (o *outputLog) logDump(log *slog.Logger, dump []string) {
+	for len(dump) > 0 && dump[len(dump)-1] == "" {
+		dump = dump[:len(dump)-1]
+	}
+	if len(dump) == 0 {
+		return
+	}
+	o.mu.Lock()
+	why := o.expect
+	o.expect = nil
+	o.mu.Unlock()
+	if why == nil {
+		why = &dumpReason{level: slog.LevelError, msg: "wsgi: Python stacks"}
+	}
+	attrs := append(why.attrs[:len(why.attrs):len(why.attrs)], slog.String(logStack, strings.Join(dump, "\n")))
+	log.Log(context.Background(), why.level, why.msg, attrs...)
+}
+
+// wait waits up to outputTailWait for EOF: everything the process wrote
+// is logged.
+func (o *outputLog) wait() {
+	select {
+	case <-o.done:
+	case <-time.After(outputTailWait):
 	}
 }
 

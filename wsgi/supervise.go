@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -153,7 +154,10 @@ func (pl *pool) startAndWait(g *gen) (*proc, error) {
 	select {
 	case err = <-p.ready:
 	case <-t.C:
-		err = fmt.Errorf("wsgi: worker %d did not load the app within %v", p.pid, pl.cfg.StartTimeout)
+		pl.startTimedOut(p.log, p.output, p.signal, "worker")
+		pl.dismiss(p)
+		p.output.wait()
+		return nil, pl.startTimeoutError("worker", p.pid)
 	case <-pl.stopped:
 		pl.dismiss(p)
 		return nil, ErrClosed
@@ -163,6 +167,25 @@ func (pl *pool) startAndWait(g *gen) (*proc, error) {
 		return nil, startFailure(pl.cfg.App, pl.cfg.Python, err, p.output, p.exitStatus())
 	}
 	return p, nil
+}
+
+// startTimedOut handles a process (a worker, or a preload process) that
+// has not loaded the app within Config.StartTimeout: it asks the process
+// for its Python stacks, which out logs once, at ERROR, and the caller
+// then kills it.
+func (pl *pool) startTimedOut(log *slog.Logger, out *outputLog, signal func(syscall.Signal), what string) {
+	log.Error("wsgi: the app did not load in time; the Python stack of its import follows, then the "+what+" is killed",
+		slog.String("graft.app", pl.cfg.App), slog.Duration("graft.start_timeout", pl.cfg.StartTimeout))
+	out.expectDump(slog.LevelError, "wsgi: Python stacks of the "+what+" that did not load the app in time",
+		slog.String("graft.app", pl.cfg.App))
+	signal(syscall.SIGUSR1)
+	time.Sleep(stackDumpGrace)
+}
+
+// startTimeoutError is the error of a start that timed out.
+func (pl *pool) startTimeoutError(what string, pid int) error {
+	return fmt.Errorf("%w (%v): the %s %d was still importing %q; its Python stack is in the log",
+		ErrStartTimeout, pl.cfg.StartTimeout, what, pid, pl.cfg.App)
 }
 
 // liveZygote returns g's preload process (nil without preload), starting a

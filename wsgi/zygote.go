@@ -94,7 +94,11 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 	select {
 	case werr = <-z.ready:
 	case <-t.C:
-		werr = fmt.Errorf("wsgi: the preload process %d did not load the app within %v", z.pid, pl.cfg.StartTimeout)
+		pl.startTimedOut(z.log, out, func(sig syscall.Signal) { syscall.Kill(z.pid, sig) }, "preload process")
+		z.kill()
+		<-z.dead
+		out.wait()
+		return nil, pl.startTimeoutError("preload process", z.pid)
 	case <-pl.stopped:
 		werr = ErrClosed
 	}

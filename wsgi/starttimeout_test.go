@@ -1,0 +1,108 @@
+package wsgi
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hangLine is the frame of testdata/slowimport.py where its import hangs,
+// as faulthandler prints it (quoted by the text handler).
+var hangLine = regexp.MustCompile(`File \\"[^"\\]*slowimport\.py\\", line \d+ in graft_import_hangs_here`)
+
+// stackPID returns the pid (graft.worker or graft.zygote) of the one
+// record holding a stack dump.
+func stackPID(t *testing.T, log string) int {
+	t.Helper()
+	m := regexp.MustCompile(`graft\.(?:worker|zygote)=(\d+)[^\n]*graft\.stack=`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no stack record with a pid in the log:\n%s", log)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+// TestStartTimeout: an app whose import hangs makes New fail after
+// StartTimeout with an error that says so; the log holds the Python stack
+// of the import, once, at ERROR, and no process is left.
+func TestStartTimeout(t *testing.T) {
+	for _, noPreload := range []bool{false, true} {
+		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
+			logs := &logBuffer{}
+			start := time.Now()
+			c, err := New(Config{App: "slowimport", Python: testPython(t), Dir: testdataDir(t), Workers: 2,
+				NoPreload: noPreload, StartTimeout: 2 * time.Second, Logger: newTestLogger(logs)})
+			took := time.Since(start)
+			if err == nil {
+				c.Shutdown(t.Context())
+				t.Fatal("New succeeded with an import that hangs")
+			}
+			if !errors.Is(err, ErrStartTimeout) || !strings.Contains(err.Error(), "StartTimeout (2s)") ||
+				!strings.Contains(err.Error(), `still importing "slowimport"`) {
+				t.Errorf("error %q; want ErrStartTimeout naming 2s and the app", err)
+			}
+			if took < 2*time.Second || took > 10*time.Second {
+				t.Errorf("New failed after %v; want soon after the 2s StartTimeout", took)
+			}
+			log := logs.String()
+			want := 1
+			if noPreload {
+				want = 2 // each worker imports the app, and each is stuck
+			}
+			if n := strings.Count(log, "graft.stack="); n != want {
+				t.Fatalf("%d stack records; want %d:\n%s", n, want, log)
+			}
+			if n := len(hangLine.FindAllString(log, -1)); n != want {
+				t.Errorf("the hanging frame appears %d times; want %d:\n%s", n, want, log)
+			}
+			for _, line := range strings.Split(log, "\n") {
+				if strings.Contains(line, "graft.stack=") && !strings.Contains(line, "level=ERROR") {
+					t.Errorf("stack record not at ERROR: %s", line)
+				}
+				if strings.Contains(line, "graft.stream=stdio") {
+					t.Errorf("a line of the dump was logged on its own: %s", line)
+				}
+			}
+			if strings.Contains(err.Error(), "graft_import_hangs_here") {
+				t.Errorf("the error repeats the stack, which is logged: %v", err)
+			}
+			pid := stackPID(t, log)
+			waitFor(t, 5*time.Second, "the stuck process to be gone", func() bool { return !pidAlive(pid) })
+		})
+	}
+}
+
+// TestStartTimeoutReplacement: a replacement worker whose import hangs is
+// killed after StartTimeout with its stack logged once; the pool keeps
+// trying, and serves again once the import works.
+func TestStartTimeoutReplacement(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "hang")
+	c, logs := newContainer(t, Config{App: "slowimport", NoPreload: true, StartTimeout: 2 * time.Second,
+		Env: []string{"GRAFT_HANG_FLAG=" + flag}})
+	srv := newServer(t, c)
+	pid, _ := strconv.Atoi(string(mustGet(t, srv.URL)))
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	logHas(t, logs, 10*time.Second, "could not start a replacement worker", "StartTimeout")
+	os.Remove(flag)
+	waitFor(t, 20*time.Second, "a replacement worker", func() bool {
+		b, err := fetch(srv.URL)
+		return err == nil && b != strconv.Itoa(pid) && b != ""
+	})
+	log := logs.String()
+	if !hangLine.MatchString(log) {
+		t.Errorf("no stack of the hanging import in the log:\n%s", log)
+	}
+	if n, m := strings.Count(log, "graft.stack="), strings.Count(log, "could not start a replacement worker"); n != m {
+		t.Errorf("%d stack records for %d timed-out starts; want one each:\n%s", n, m, log)
+	}
+}
