@@ -71,7 +71,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(wsgi.NewTextHandler(os.Stderr, nil)) // tracebacks readable below their line
 
 	ls, err := f.Listen()
 	if err != nil {
