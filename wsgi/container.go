@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -205,6 +206,10 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			return false
 		}
 		switch p.Kind {
+		case PartHints:
+			if !headerSent {
+				writeHints(w, r, p.Header)
+			}
 		case PartResponse, PartHead:
 			code, err := c.writeHead(w, p, &declared)
 			if err != nil {
@@ -264,6 +269,26 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// writeHints sends a 103 Early Hints response with the app's headers
+// (wsgi.early_hints), and only those: the headers a middleware has set for
+// the final response are put back afterwards, and the hints do not stay
+// for it. HTTP/1.0 has no 1xx responses: nothing is sent.
+func writeHints(w http.ResponseWriter, r *http.Request, hints []string) {
+	if !r.ProtoAtLeast(1, 1) {
+		return
+	}
+	h := w.Header()
+	saved := h.Clone()
+	clear(h)
+	for i := 0; i+1 < len(hints); i += 2 {
+		ck := http.CanonicalHeaderKey(hints[i])
+		h[ck] = append(h[ck], hints[i+1])
+	}
+	w.WriteHeader(http.StatusEarlyHints)
+	clear(h)
+	maps.Copy(h, saved)
 }
 
 // writeHead copies status and headers into w and returns the status code.

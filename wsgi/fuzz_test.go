@@ -106,6 +106,7 @@ func FuzzFrame(f *testing.F) {
 	f.Add([]byte("a\x00b\x00\x00"))
 	f.Add([]byte("\x05\x00\x00\x00\x00\x00\x00\x00200 OK\x00Content-Length\x005")) // a sized HEAD
 	f.Add([]byte("\x06\x00\x00\x00200 OKbody"))                                    // a RESP
+	f.Add([]byte("Link\x00</a.css>; rel=preload\x00Link\x00</b.js>"))              // HINTS
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Frame header: decode, re-encode, compare.
 		if h, err := parseFrameHeader(data); err == nil {
@@ -139,7 +140,7 @@ func FuzzFrame(f *testing.F) {
 		parseEnv(data, false)
 		parseEnv(data, true)
 		// Response frames: never panic; what decodes is well formed.
-		for _, kind := range []byte{frameResp, frameHead, frameData, frameFile, frameEnd, frameError} {
+		for _, kind := range []byte{frameResp, frameHead, frameData, frameFile, frameEnd, frameError, frameHints} {
 			for _, flags := range []byte{0, 1} {
 				p, err := decodePart(frameHeader{kind: kind, flags: flags}, data)
 				if err != nil {

@@ -74,22 +74,23 @@ type Exchange interface {
 // PartKind tells what a Part carries.
 type PartKind uint8
 
-// The kinds of Part, in the order they can arrive: either one
-// PartResponse, or PartHead, any PartData and PartFile, then PartEnd. A
-// PartEnd with a non-nil Err may come at any time.
+// The kinds of Part, in the order they can arrive: any PartHints, then
+// either one PartResponse, or PartHead, any PartData and PartFile, then
+// PartEnd. A PartEnd with a non-nil Err may come at any time.
 const (
 	PartResponse PartKind = iota + 1 // status, headers and the whole body
 	PartHead                         // status and headers of a streamed response
 	PartData                         // a chunk of a streamed body
 	PartFile                         // a byte range of a file to send
 	PartEnd                          // end of the response; Err says how it ended
+	PartHints                        // headers for a 103 Early Hints (wsgi.early_hints)
 )
 
 // Part is a piece of a response.
 type Part struct {
 	Kind PartKind
 	// Status ("200 OK") and Header (name, value, name, value, ...) are set
-	// on PartResponse and PartHead.
+	// on PartResponse and PartHead; Header alone on PartHints.
 	Status string
 	Header []string
 	// Data is the body (PartResponse) or a chunk (PartData).

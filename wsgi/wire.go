@@ -34,6 +34,8 @@ const (
 	frameExited byte = 26 // from the zygote: pid \0 how a worker ended
 	// frameCallResult answers a frameCall: a JSON object.
 	frameCallResult byte = 27
+	// frameHints is wsgi.early_hints: name \0 value \0 ... for a 103.
+	frameHints byte = 28
 )
 
 // Frame flags.
@@ -290,8 +292,8 @@ func parseEnv(b []byte, lp bool) ([]string, error) {
 	return out, nil
 }
 
-// decodePart decodes a frame of a response (RESP, HEAD, DATA, FILE, END or
-// ERROR) into the Part it carries. The Part does not alias payload. The
+// decodePart decodes a frame of a response (HINTS, RESP, HEAD, DATA,
+// FILE, END or ERROR) into the Part it carries. The Part does not alias payload. The
 // file of a PartFile rides with the frame; the caller attaches it.
 func decodePart(h frameHeader, payload []byte) (Part, error) {
 	switch h.kind {
@@ -344,6 +346,12 @@ func decodePart(h frameHeader, payload []byte) (Part, error) {
 		return Part{Kind: PartEnd}, nil
 	case frameError:
 		return Part{Kind: PartEnd, Err: ErrAppError, Traceback: string(payload)}, nil
+	case frameHints:
+		hdr := splitNUL(payload)
+		if len(payload) == 0 || len(hdr)%2 != 0 {
+			return Part{}, fmt.Errorf("%w: malformed HINTS", ErrProtocol)
+		}
+		return Part{Kind: PartHints, Header: hdr}, nil
 	}
 	return Part{}, fmt.Errorf("%w: unknown frame type %d", ErrProtocol, h.kind)
 }

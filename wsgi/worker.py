@@ -64,6 +64,7 @@ LOG = 24  # a logging record: levelno \0 logger \0 message
 FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
 CALL_RESULT = 27  # the control call's JSON result
+HINTS = 28  # wsgi.early_hints: name \0 value \0 ... for a 103 Early Hints
 # Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
@@ -304,34 +305,34 @@ def check_status(status):
         raise ValueError("start_response: status %r is not latin-1" % status) from None
 
 
-def check_headers(headers):
+def check_headers(headers, who="start_response"):
     """Validate headers; return (flat list for the head block, content length or -1)."""
     if type(headers) is not list:
-        raise TypeError("start_response: headers must be a list, not %s" % type(headers).__name__)
+        raise TypeError("%s: headers must be a list, not %s" % (who, type(headers).__name__))
     flat = []
     length = -1
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
-            raise TypeError("start_response: header %r is not a (name, value) tuple" % (item,))
+            raise TypeError("%s: header %r is not a (name, value) tuple" % (who, item))
         name, value = item
         if type(name) is not str or type(value) is not str:
-            raise TypeError("start_response: header %r: name and value must be str" % (item,))
+            raise TypeError("%s: header %r: name and value must be str" % (who, item))
         if not is_token(name):
-            raise ValueError("start_response: invalid header name %r" % name)
+            raise ValueError("%s: invalid header name %r" % (who, name))
         if has_control(value):
-            raise ValueError("start_response: header %s: value %r contains CR, LF or control characters" % (name, value))
+            raise ValueError("%s: header %s: value %r contains CR, LF or control characters" % (who, name, value))
         if not value.isascii():
             try:
                 value.encode("latin-1")
             except UnicodeEncodeError:
-                raise ValueError("start_response: header %s: value %r is not latin-1 (encode it, RFC 2047)" % (name, value)) from None
+                raise ValueError("%s: header %s: value %r is not latin-1 (encode it, RFC 2047)" % (who, name, value)) from None
         lower = name.lower()
         if lower in HOP_BY_HOP:
-            raise ValueError("start_response: hop-by-hop header %s is not allowed from a WSGI app" % name)
+            raise ValueError("%s: hop-by-hop header %s is not allowed from a WSGI app" % (who, name))
         if lower == "content-length":
             v = value.strip()
             if not v.isdigit():
-                raise ValueError("start_response: invalid Content-Length %r" % value)
+                raise ValueError("%s: invalid Content-Length %r" % (who, value))
             length = int(v)
         flat.append(name)
         flat.append(value)
@@ -368,6 +369,19 @@ class Request:
         flat, length = check_headers(headers)
         self.status, self.headers, self.length = status, flat, length
         return self.write
+
+    def early_hints(self, headers):
+        """wsgi.early_hints (as in gunicorn 25): send a 103 Early Hints
+        response with these (name, value) headers, validated as
+        start_response validates them, before the final response. Go sends
+        it (not over HTTP/1.0, which has no 1xx responses). Once the final
+        response's headers are out it does nothing: it is too late."""
+        flat, _ = check_headers(headers, "wsgi.early_hints")
+        for name in flat[::2]:
+            if name.lower() in ("content-length", "transfer-encoding"):
+                raise ValueError("wsgi.early_hints: %s is not allowed in a 103 response" % name)
+        if flat and not self.head_sent:
+            self.conn.send(HINTS, self.stream, "\0".join(flat).encode("latin-1"))
 
     def head_block(self):
         return "\0".join([self.status] + self.headers).encode("latin-1")
@@ -527,6 +541,7 @@ class Worker:
         errors = env["wsgi.errors"] = ErrorStream(self.errors_log)
         req = Request(self.conn, stream, self.chunk)
         req.check = self.check_cancel
+        env["wsgi.early_hints"] = req.early_hints
         result = None
         try:
             result = self.app(env, req.start_response)
