@@ -14,7 +14,8 @@ Go -> worker: REQ (environ block, then the inline body or a spooled body's
 file descriptor passed with SCM_RIGHTS), CANCEL (client went away).
 Worker -> Go: READY, FAIL (app did not load), RESP (status, headers and the
 whole body: the fast path), HEAD / DATA / FILE / END (streamed responses),
-ERROR (app raised before headers were sent), LOG (a `logging` record).
+ERROR (app raised before headers were sent), LOG (a `logging` record),
+HINTS (wsgi.early_hints: headers for a 103 Early Hints before the response).
 Go also sends CALL (a control call: the app's route map, an identity hook)
 outside of any request; the worker answers CALL_RESULT, a JSON object (see
 the "Control calls" section).
