@@ -63,7 +63,10 @@ Errors handed to [Config.ErrorHandler] wrap one of the Err* values
 [DefaultErrorHandler] answers with that status, never with the traceback,
 which is logged. [ErrNotStarted] is the transport's retry signal: the app
 never saw the request, which is sent again. An app that cannot be imported
-makes [New] and [Container.Reload] fail with a [*LoadError]. A failure
+makes [New] and [Container.Reload] fail with a [*LoadError] (whose Hint
+names the interpreter when a framework is missing); one whose import hangs
+fails them after [Config].StartTimeout with an error wrapping
+[ErrStartTimeout], the Python stack of the import being logged. A failure
 after the headers were sent aborts the response ([http.ErrAbortHandler]),
 so that the client never mistakes a cut response for a complete one.
 
@@ -71,6 +74,13 @@ A request whose context ends early is cancelled in the app (its
 iterable's close() is called). If the context's deadline passed (a
 middleware's context.WithTimeout), the client gets 504, like for
 [Config.Timeout]; if the client went away, nothing is written.
+
+# Logs
+
+Everything goes to [Config].Logger with httplog's keys. Python tracebacks
+(error.stack_trace) and stack dumps (graft.stack) are multi-line values;
+[NewTextHandler] prints them below their record's line for people, a JSON
+handler keeps them as one string for machines.
 
 # Control calls
 
