@@ -88,7 +88,9 @@ func (c *Container) Config() Config { return c.cfg }
 // without failing a request: the new workers start and import the app;
 // only when all are ready do the old ones stop taking requests and drain.
 // If the new code fails to load, the old workers keep serving and the
-// error (a *LoadError with the traceback) is returned.
+// error (a *LoadError with the traceback, or one wrapping ErrStartTimeout)
+// is returned; graft's transport has logged it, with the traceback, so
+// callers need not log it again.
 // It fails with ErrNoReload if the transport is not a [Reloader].
 func (c *Container) Reload(ctx context.Context) error {
 	rl, ok := c.tr.(Reloader)

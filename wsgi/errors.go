@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -120,6 +122,10 @@ func (e *LoadError) Hint() string {
 	py := e.Python
 	if py == "" {
 		py = "the interpreter"
+	} else if !filepath.IsAbs(py) {
+		if path, err := exec.LookPath(py); err == nil && path != py {
+			py += " (" + path + ")" // "python3 (/usr/local/bin/python3)": which one it was
+		}
 	}
 	return fmt.Sprintf("%s cannot import %s: install it for that interpreter, or pick one that has it with "+
 		"Config.Python (the examples' -python flag), such as /usr/bin/python3 (Debian's python3-%s) or a virtualenv's bin/python",

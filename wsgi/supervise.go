@@ -355,7 +355,9 @@ func (pl *pool) Reload(ctx context.Context) error {
 	case <-ctx.Done():
 		close(abandon)
 		err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
-		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
+		if !errors.Is(err, context.Canceled) { // the caller gave up on purpose (a shutdown): no failure
+			pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
+		}
 		return err
 	}
 	if errors.Is(r.err, ErrClosed) {
