@@ -124,10 +124,10 @@ func (c *Container) IdentityMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := c.Identity(r.Context(), r)
 		if err != nil {
-			attrs := []any{slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error())}
+			attrs := []any{slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path), slog.String(logError, err.Error())}
 			var ce *CallError
 			if errors.As(err, &ce) {
-				attrs = append(attrs, slog.String("traceback", ce.Traceback))
+				attrs = append(attrs, slog.String(logTraceback, ce.Traceback))
 			}
 			c.log.Log(r.Context(), slog.LevelError, "wsgi: identity lookup failed", attrs...)
 			c.cfg.ErrorHandler(w, r, err)

@@ -16,7 +16,7 @@ func TestRoutesFlag(t *testing.T) {
 		"PYTHON ROUTE (flask)",
 		"/shop/api/products/{pid:[0-9]+}",
 		"/api/products [api_products]",
-		"2 of 8 Python routes (25%) served by Go",
+		"3 of 10 Python routes (30%) served by Go", // the API pair and the static folder (fallback.Static)
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("-routes output lacks %q:\n%s", want, out)
