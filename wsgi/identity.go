@@ -70,7 +70,6 @@ func (c *Config) identityDefaults() []error {
 	return errs
 }
 
-
 // ErrNoIdentityHook is returned by [Container.Identity] when
 // [Config].IdentityHook is empty.
 var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.IdentityHook)")
