@@ -51,7 +51,7 @@ func cpuTime() time.Duration {
 // route of a graft Router behind the default middleware Stack (proxies,
 // request id, access log). The log goes to slog's JSON or text handler
 // writing to io.Discard, to a file (one write per request, as with
-// os.Stderr), or to a file through a LogWriter. cpu-ns/op is the
+// os.Stderr), or to a file through a LogWriter; or to NewLogHandler. cpu-ns/op is the
 // process's CPU time per request (GC and the flush timer included).
 func BenchmarkStack(b *testing.B) {
 	stacked := func(h slog.Handler) http.Handler {
@@ -80,6 +80,11 @@ func BenchmarkStack(b *testing.B) {
 		{"stack/text-logwriter-file", func() (http.Handler, func() error) {
 			lw := NewLogWriter(file(), 0)
 			return stacked(slog.NewTextHandler(lw, nil)), lw.Close
+		}},
+		{"stack/loghandler", func() (http.Handler, func() error) { return stacked(NewLogHandler(io.Discard, nil)), nil }},
+		{"stack/loghandler-logwriter-file", func() (http.Handler, func() error) {
+			lw := NewLogWriter(file(), 0)
+			return stacked(NewLogHandler(lw, nil)), lw.Close
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
