@@ -5,7 +5,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -16,11 +19,15 @@ const soBusyPoll = 46
 // handler writes "Hello world!\n", the baseline of the Go CPU measurement.
 // -nodelay=false turns TCP_NODELAY off on accepted connections (Go turns
 // it on); -busy-poll N sets SO_BUSY_POLL to N microseconds (Linux).
+// -cpuprofile writes a CPU profile until SIGTERM or SIGINT
+// (bench/suite/stackserver is the same for a native route behind graft's
+// middleware stack).
 func serveBare(args []string) {
 	fs := flag.NewFlagSet("serve-bare", flag.ExitOnError)
 	bind := fs.String("bind", "127.0.0.1:8000", "address to listen on")
 	nodelay := fs.Bool("nodelay", true, "TCP_NODELAY on accepted connections")
 	busyPoll := fs.Int("busy-poll", 0, "SO_BUSY_POLL in microseconds on accepted connections (Linux; 0: off)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until SIGTERM or SIGINT")
 	fs.Parse(args)
 	ln, err := net.Listen("tcp", *bind)
 	if err != nil {
@@ -31,6 +38,20 @@ func serveBare(args []string) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write(body)
 	})
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+		<-sig
+		pprof.StopCPUProfile()
+		os.Exit(0)
+	}()
 	log.Fatal(http.Serve(&tunedListener{ln.(*net.TCPListener), *nodelay, *busyPoll}, h))
 }
 

@@ -67,7 +67,7 @@ func main() {
 	flag.Float64Var(&o.secs, "secs", 5, "seconds of measured load per run (whole seconds: wrk's unit)")
 	flag.Float64Var(&o.warmup, "warmup", 1, "seconds of unmeasured load before each run")
 	flag.StringVar(&o.workers, "workers", "1,2", "worker counts to run, comma-separated")
-	flag.StringVar(&o.cases, "cases", "", "cases to run, comma-separated (default: all): "+strings.Join(caseNames(), ","))
+	flag.StringVar(&o.cases, "cases", "", "cases to run, comma-separated (default: all; none: only the Go CPU measurement): "+strings.Join(caseNames(), ","))
 	flag.StringVar(&o.servers, "servers", "", "servers to run, comma-separated (default: all): "+strings.Join(serverNames(), ","))
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python interpreter with Flask, Django, gunicorn, tornado and waitress")
 	flag.StringVar(&o.docs, "docs", "docs", "directory of performance.md and the charts")
@@ -141,9 +141,11 @@ func measure(o options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	cases, err := pick(o.cases, allCases, func(c caseDef) string { return c.Name })
-	if err != nil {
-		return nil, err
+	var cases []caseDef
+	if o.cases != "none" {
+		if cases, err = pick(o.cases, allCases, func(c caseDef) string { return c.Name }); err != nil {
+			return nil, err
+		}
 	}
 	servers, err := pick(o.servers, allServers, func(s serverDef) string { return s.Name })
 	if err != nil {

@@ -146,77 +146,14 @@ func report(res *Results) string {
 		}
 		p("  * %s: %s, `%s`, %s%s.\n", c.Name, c.Title, c.App, c.Path, script)
 	}
-	p("\n### Throughput: graft's requests per second over each peer's\n\n")
-	p("| case | workers | graft req/s |")
-	for _, s := range peers {
-		p(" ÷ %s |", s)
+	if len(cases) > 0 {
+		mainTables(p, idx, cases, workers, servers, peers)
 	}
-	p("\n|---|---|---|%s\n", strings.Repeat("---|", len(peers)))
-	for _, c := range cases {
-		for _, w := range workers {
-			p("| %s | %d | %s |", c.Name, w, f0(median(idx[key{"graft", c.Name, w}], func(r Run) float64 { return r.RPS })))
-			for _, s := range peers {
-				p(" %s |", f2(ratio(idx, s, c.Name, w)))
-			}
-			p("\n")
-		}
-	}
-	p("\n![graft's throughput over each peer's](%s)\n", chartThroughput)
-	p("\n### Latency: p50 / p99 in ms\n\n| case | workers |")
-	for _, s := range servers {
-		p(" %s |", s)
-	}
-	p("\n|---|---|%s\n", strings.Repeat("---|", len(servers)))
-	for _, c := range cases {
-		for _, w := range workers {
-			p("| %s | %d |", c.Name, w)
-			for _, s := range servers {
-				rs := idx[key{s, c.Name, w}]
-				p(" %s / %s |", f2(median(rs, func(r Run) float64 { return r.P50ms })), f2(median(rs, func(r Run) float64 { return r.P99ms })))
-			}
-			p("\n")
-		}
-	}
-	p("\n![p99 latency](%s)\n", chartLatency)
-	p("\n### CPU time per request (µs) and peak memory (MiB)\n\n")
-	p("CPU: utime+stime of the server's process tree from `/proc/PID/stat`, before and after the measured run, divided by the requests served; graft's is split into its Go process + its Python processes. Memory: the sum of `VmHWM` (peak RSS) over the tree at the end of the run (graft: total, and the Go process's own). wrk's own CPU is not counted.\n\n")
-	p("| case | workers |")
-	for _, s := range servers {
-		p(" %s CPU |", s)
-	}
-	for _, s := range servers {
-		p(" %s MiB |", s)
-	}
-	p("\n|---|---|%s\n", strings.Repeat("---|", 2*len(servers)))
-	for _, c := range cases {
-		for _, w := range workers {
-			p("| %s | %d |", c.Name, w)
-			for _, s := range servers {
-				rs := idx[key{s, c.Name, w}]
-				goc, pyc := median(rs, func(r Run) float64 { return r.GoCPUus }), median(rs, func(r Run) float64 { return r.PyCPUus })
-				if s == "graft" {
-					p(" %s + %s |", f0(goc), f0(pyc))
-				} else {
-					p(" %s |", f0(goc+pyc))
-				}
-			}
-			for _, s := range servers {
-				rs := idx[key{s, c.Name, w}]
-				if s == "graft" {
-					p(" %s (Go %s) |", f0(median(rs, func(r Run) float64 { return r.PeakMiB })), f0(median(rs, func(r Run) float64 { return r.GoPeakMiB })))
-				} else {
-					p(" %s |", f0(median(rs, func(r Run) float64 { return r.PeakMiB })))
-				}
-			}
-			p("\n")
-		}
-	}
-	p("\n![CPU time per request](%s)\n", chartCPU)
 	if len(res.GoCPU) > 0 {
 		gidx := index(res.GoCPU)
 		bare := median(gidx[key{"bare", "gocpu", 2}], func(r Run) float64 { return r.GoCPUus })
 		p("\n### Go CPU per request\n\n")
-		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×. The hybrid server has 2 Python workers; its access log goes to stderr (a file here) through `middleware.LogWriter`.\n\n")
+		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×. The hybrid server has 2 Python workers; its access log goes to stderr (a file here) as JSON lines through `middleware.NewLogHandler` and `middleware.LogWriter`. The native route's handler encodes a small map with `encoding/json`; the bare handler writes a constant. GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback).\n\n")
 		p("| server | req/s | Go CPU µs/request | ÷ bare |\n|---|---|---|---|\n")
 		for _, g := range goCPUServers {
 			rs := gidx[key{g.Name, "gocpu", 2}]
@@ -319,4 +256,74 @@ func writeDocs(dir, section string, res *Results) error {
 		}
 	}
 	return nil
+}
+
+// mainTables writes the throughput, latency, CPU and memory tables.
+func mainTables(p func(string, ...any), idx map[key][]Run, cases []caseDef, workers []int, servers, peers []string) {
+	p("\n### Throughput: graft's requests per second over each peer's\n\n")
+	p("| case | workers | graft req/s |")
+	for _, s := range peers {
+		p(" ÷ %s |", s)
+	}
+	p("\n|---|---|---|%s\n", strings.Repeat("---|", len(peers)))
+	for _, c := range cases {
+		for _, w := range workers {
+			p("| %s | %d | %s |", c.Name, w, f0(median(idx[key{"graft", c.Name, w}], func(r Run) float64 { return r.RPS })))
+			for _, s := range peers {
+				p(" %s |", f2(ratio(idx, s, c.Name, w)))
+			}
+			p("\n")
+		}
+	}
+	p("\n![graft's throughput over each peer's](%s)\n", chartThroughput)
+	p("\n### Latency: p50 / p99 in ms\n\n| case | workers |")
+	for _, s := range servers {
+		p(" %s |", s)
+	}
+	p("\n|---|---|%s\n", strings.Repeat("---|", len(servers)))
+	for _, c := range cases {
+		for _, w := range workers {
+			p("| %s | %d |", c.Name, w)
+			for _, s := range servers {
+				rs := idx[key{s, c.Name, w}]
+				p(" %s / %s |", f2(median(rs, func(r Run) float64 { return r.P50ms })), f2(median(rs, func(r Run) float64 { return r.P99ms })))
+			}
+			p("\n")
+		}
+	}
+	p("\n![p99 latency](%s)\n", chartLatency)
+	p("\n### CPU time per request (µs) and peak memory (MiB)\n\n")
+	p("CPU: utime+stime of the server's process tree from `/proc/PID/stat`, before and after the measured run, divided by the requests served; graft's is split into its Go process + its Python processes. Memory: the sum of `VmHWM` (peak RSS) over the tree at the end of the run (graft: total, and the Go process's own). wrk's own CPU is not counted.\n\n")
+	p("| case | workers |")
+	for _, s := range servers {
+		p(" %s CPU |", s)
+	}
+	for _, s := range servers {
+		p(" %s MiB |", s)
+	}
+	p("\n|---|---|%s\n", strings.Repeat("---|", 2*len(servers)))
+	for _, c := range cases {
+		for _, w := range workers {
+			p("| %s | %d |", c.Name, w)
+			for _, s := range servers {
+				rs := idx[key{s, c.Name, w}]
+				goc, pyc := median(rs, func(r Run) float64 { return r.GoCPUus }), median(rs, func(r Run) float64 { return r.PyCPUus })
+				if s == "graft" {
+					p(" %s + %s |", f0(goc), f0(pyc))
+				} else {
+					p(" %s |", f0(goc+pyc))
+				}
+			}
+			for _, s := range servers {
+				rs := idx[key{s, c.Name, w}]
+				if s == "graft" {
+					p(" %s (Go %s) |", f0(median(rs, func(r Run) float64 { return r.PeakMiB })), f0(median(rs, func(r Run) float64 { return r.GoPeakMiB })))
+				} else {
+					p(" %s |", f0(median(rs, func(r Run) float64 { return r.PeakMiB })))
+				}
+			}
+			p("\n")
+		}
+	}
+	p("\n![CPU time per request](%s)\n", chartCPU)
 }
