@@ -153,7 +153,7 @@ func report(res *Results) string {
 		gidx := index(res.GoCPU)
 		bare := median(gidx[key{"bare", "gocpu", 2}], func(r Run) float64 { return r.GoCPUus })
 		p("\n### Go CPU per request\n\n")
-		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×. The hybrid server has 2 Python workers; its access log goes to stderr (a file here) as JSON lines through `middleware.NewLogHandler` and `middleware.LogWriter`. The native route's handler encodes a small map with `encoding/json`; the bare handler writes a constant. GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback).\n\n")
+		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×. The hybrid server has 2 Python workers; it logs an access line per request, its default, to stderr (a file here) through `middleware.LogWriter`. The native route's handler encodes a small map with `encoding/json`; the bare handler writes a constant. GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback).\n\n")
 		p("| server | req/s | Go CPU µs/request | ÷ bare |\n|---|---|---|---|\n")
 		for _, g := range goCPUServers {
 			rs := gidx[key{g.Name, "gocpu", 2}]

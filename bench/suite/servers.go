@@ -60,7 +60,7 @@ type serverDef struct {
 }
 
 var allServers = []serverDef{
-	{Name: "graft", GoRoot: true, Note: "examples/wsgiserve (examples/hybrid for the mixed case), -workers N -threads 1",
+	{Name: "graft", GoRoot: true, Note: "examples/wsgiserve (examples/hybrid for the mixed case), -workers N -threads 1, an access line per request (the examples' default; the peers log none)",
 		cmd: func(e *env, c caseDef, w, port int) []string {
 			bin := e.wsgiserve
 			if c.Hybrid {
