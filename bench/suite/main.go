@@ -54,6 +54,7 @@ type options struct {
 	skipGoCPU   bool
 	threadsWrk  int
 	connections int
+	baseline    string
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.BoolVar(&o.skipGoCPU, "skip-gocpu", false, "skip the Go CPU per request measurement")
 	flag.IntVar(&o.threadsWrk, "wrk-threads", 2, "wrk threads (-t)")
 	flag.IntVar(&o.connections, "c", 64, "wrk connections (-c) for the small-request cases")
+	flag.StringVar(&o.baseline, "baseline-hybrid", "", "also measure the Go CPU of this examples/hybrid binary (built from another commit), as the baseline-native and baseline-bridged rows")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("suite: ")
@@ -133,6 +135,13 @@ func measure(o options) (*Results, error) {
 		return nil, err
 	}
 	defer env.cleanup()
+	goServers := goCPUServers
+	if o.baseline != "" {
+		if env.baseline, err = filepath.Abs(o.baseline); err != nil {
+			return nil, err
+		}
+		goServers = append(append([]goCPUDef{}, goCPUServers...), baselineServers...)
+	}
 	res := &Results{
 		Machine: machine(o.python), Command: commandLine(),
 		Rounds: o.rounds, Secs: o.secs, Started: time.Now().UTC().Format(time.RFC3339),
@@ -178,7 +187,7 @@ func measure(o options) (*Results, error) {
 		if !o.skipGoCPU {
 			l := load
 			l.conns = o.connections
-			for _, g := range rotateGo(goCPUServers, round) {
+			for _, g := range rotateGo(goServers, round) {
 				log.Printf("round %d/%d: Go CPU, %s", round+1, o.rounds, g.Name)
 				r, err := runGoCPU(env, g, l)
 				if err != nil {

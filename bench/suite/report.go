@@ -155,7 +155,7 @@ func report(res *Results) string {
 		p("\n### Go CPU per request\n\n")
 		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×. The hybrid server has 2 Python workers; it logs an access line per request, its default, to stderr (a file here) through `middleware.LogWriter`. The native route's handler encodes a small map with `encoding/json`; the bare handler writes a constant. GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback).\n\n")
 		p("| server | req/s | Go CPU µs/request | ÷ bare |\n|---|---|---|---|\n")
-		for _, g := range goCPUServers {
+		for _, g := range slices.Concat(goCPUServers, baselineServers) {
 			rs := gidx[key{g.Name, "gocpu", 2}]
 			if len(rs) == 0 {
 				continue
@@ -220,7 +220,7 @@ func charts(res *Results) map[string]string {
 		gidx := index(res.GoCPU)
 		g := chart{title: "Go process CPU per request, µs (same wrk load, one run)", unit: "µs", legend: []string{"Go CPU"}}
 		pn := panel{title: "Go CPU per request"}
-		for _, d := range goCPUServers {
+		for _, d := range slices.Concat(goCPUServers, baselineServers) {
 			if rs := gidx[key{d.Name, "gocpu", 2}]; len(rs) > 0 {
 				pn.bars = append(pn.bars, bar{label: d.Name, segs: []float64{median(rs, func(r Run) float64 { return r.GoCPUus })}})
 			}

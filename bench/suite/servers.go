@@ -102,6 +102,7 @@ type env struct {
 	dir, python       string
 	wsgiserve, hybrid string
 	self              string // this program, for serve-bare
+	baseline          string // -baseline-hybrid, or ""
 	tmp               string
 }
 
@@ -255,6 +256,7 @@ func measureLoad(e *env, root int, goRoot bool, url, script string, l loadOption
 type goCPUDef struct {
 	Name, Title string
 	hybrid      bool   // examples/hybrid, else the bare net/http server
+	baseline    bool   // the -baseline-hybrid binary instead of this tree's examples/hybrid
 	path        string // request path
 	env         []string
 	bareArgs    []string
@@ -280,7 +282,11 @@ func runGoCPU(e *env, g goCPUDef, l loadOptions) (*Run, error) {
 	}
 	argv := append([]string{e.self, "serve-bare", "-bind", addr(port)}, g.bareArgs...)
 	if g.hybrid {
-		argv = []string{e.hybrid, "-bind", addr(port), "-workers", "2", "-threads", "1", "-python", e.python, "-chdir", e.dir, "bare:hello"}
+		bin := e.hybrid
+		if g.baseline {
+			bin = e.baseline
+		}
+		argv = []string{bin, "-bind", addr(port), "-workers", "2", "-threads", "1", "-python", e.python, "-chdir", e.dir, "bare:hello"}
 	}
 	p, err := start(e, g.Name, argv, g.env, port, g.path)
 	if err != nil {
@@ -288,4 +294,11 @@ func runGoCPU(e *env, g goCPUDef, l loadOptions) (*Run, error) {
 	}
 	defer p.stop()
 	return measureLoad(e, p.cmd.Process.Pid, true, "http://"+addr(port)+g.path, "", l)
+}
+
+// baselineServers are measured with -baseline-hybrid: the same native and
+// bridged requests on an examples/hybrid built from another commit.
+var baselineServers = []goCPUDef{
+	{Name: "baseline-native", Title: "baseline binary (-baseline-hybrid), native route", hybrid: true, baseline: true, path: "/api/health"},
+	{Name: "baseline-bridged", Title: "baseline binary (-baseline-hybrid), bridged request", hybrid: true, baseline: true, path: "/"},
 }
