@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -101,6 +102,35 @@ func BenchmarkStack(b *testing.B) {
 				done()
 			}
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// BenchmarkLogHandler formats one access log record like httplog's
+// (strings, numbers, two header groups, graft's attributes) with slog's
+// JSON handler and with NewLogHandler, to io.Discard.
+func BenchmarkLogHandler(b *testing.B) {
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "GET /api/health => HTTP 200 (1.2ms)", 0)
+	r.AddAttrs(
+		slog.String("url.full", "http://127.0.0.1:8000/api/health"), slog.String("http.request.method", "GET"),
+		slog.String("url.path", "/api/health"), slog.String("client.ip", "127.0.0.1:50000"),
+		slog.String("server.address", "127.0.0.1:8000"), slog.String("url.scheme", "http"),
+		slog.String("network.protocol.version", "HTTP/1.1"),
+		slog.Any("http.request.headers", slog.GroupValue(slog.String("Content-Type", "application/json"))),
+		slog.Int64("http.request.body.size", 0), slog.String("user_agent.original", "wrk"), slog.String("http.request.referrer", ""),
+		slog.Any("http.response.headers", slog.GroupValue(slog.String("Content-Type", "application/json"))),
+		slog.Int("http.response.status_code", 200), slog.Int64("event.duration", 1234567), slog.Int("http.response.body.size", 16),
+		slog.String(AttrRequestID, "019acd2e-8f3a-7c41-9d2e-5b6a7c8d9e0f"), slog.String(AttrRoute, "/api/health"), slog.String(AttrTarget, "go"),
+	)
+	for _, bc := range []struct {
+		name string
+		h    slog.Handler
+	}{{"slog-json", slog.NewJSONHandler(io.Discard, nil)}, {"loghandler", NewLogHandler(io.Discard, nil)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.h.Handle(context.Background(), r)
+			}
 		})
 	}
 }
