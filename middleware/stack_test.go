@@ -98,3 +98,27 @@ func TestStackMatchesChain(t *testing.T) {
 		})
 	}
 }
+
+// A Stack inside another (a host Router's) keeps the outer request id and
+// logs the same one; the response carries it once.
+func TestNestedStackKeepsID(t *testing.T) {
+	var outerLog, innerLog bytes.Buffer
+	var seenID string
+	inner := Stack(Options{Logger: slog.New(slog.NewJSONHandler(&innerLog, nil))})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenID = RequestIDFromContext(r.Context())
+	}))
+	h := Stack(Options{Logger: slog.New(slog.NewJSONHandler(&outerLog, nil))})(inner)
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-Request-Id", "client-chosen") // untrusted: replaced
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	ids := w.Header().Values(RequestIDHeader)
+	if len(ids) != 1 || ids[0] != seenID || seenID == "client-chosen" || seenID == "" {
+		t.Fatalf("response ids %q, handler saw %q", ids, seenID)
+	}
+	for _, l := range []*bytes.Buffer{&outerLog, &innerLog} {
+		if !bytes.Contains(l.Bytes(), []byte(`"request.id":"`+seenID+`"`)) {
+			t.Errorf("log %s lacks %s", l.String(), seenID)
+		}
+	}
+}
