@@ -76,7 +76,7 @@ func annotate(next http.Handler) http.Handler {
 		ctx := r.Context()
 		c := infoFrom(ctx)
 		if c == nil || !c.traced {
-			_, ctx = ensureState(ctx)
+			_, ctx, _ = ensureState(ctx)
 			c = infoFrom(ctx)
 			r = r.WithContext(ctx)
 		}

@@ -39,8 +39,8 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 	reg.MustRegister(requests, duration)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st, ctx := ensureState(r.Context())
-			if ctx != r.Context() {
+			st, ctx, changed := ensureState(r.Context())
+			if changed {
 				r = r.WithContext(ctx)
 			}
 			ww, ok := w.(middleware.WrapResponseWriter)

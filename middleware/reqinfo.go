@@ -61,6 +61,7 @@ func infoFrom(ctx context.Context) *reqInfo {
 // that they are applied with a single copy of it.
 type rewrite struct {
 	ctx    context.Context
+	newCtx bool        // ctx is not the request's own (contexts are not compared: not all are comparable)
 	remote string      // new RemoteAddr, or ""
 	host   string      // new Host, or ""
 	header http.Header // new header map, or nil
@@ -74,7 +75,7 @@ func begin(r *http.Request) (*reqInfo, rewrite) {
 		return c, rewrite{ctx: ctx}
 	}
 	c := &reqInfo{Context: ctx}
-	return c, rewrite{ctx: c}
+	return c, rewrite{ctx: c, newCtx: true}
 }
 
 // headers returns the header map to change: a copy of r's, made once.
@@ -94,7 +95,7 @@ func (rw *rewrite) headers(r *http.Request) http.Header {
 // apply returns r with the changes: r itself when there are none, else
 // one shallow copy.
 func (rw *rewrite) apply(r *http.Request) *http.Request {
-	if rw.ctx == r.Context() && rw.remote == "" && rw.host == "" && rw.header == nil {
+	if !rw.newCtx && rw.remote == "" && rw.host == "" && rw.header == nil {
 		return r
 	}
 	r = r.WithContext(rw.ctx)
@@ -129,7 +130,7 @@ func (c *reqInfo) trust(r *http.Request, p *Proxies, rw *rewrite) {
 	}
 	if fwd.proto != "" {
 		c.scheme = fwd.proto
-		rw.ctx = wsgi.WithURLScheme(rw.ctx, fwd.proto)
+		rw.ctx, rw.newCtx = wsgi.WithURLScheme(rw.ctx, fwd.proto), true
 	}
 	if fwd.client.IsValid() {
 		rw.remote = fwd.client.String()
@@ -165,7 +166,7 @@ func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies,
 	c.resHdr[0], c.reqHdr[0] = id, id
 	w.Header()[RequestIDHeader] = c.resHdr[:]
 	rw.headers(r)[RequestIDHeader] = c.reqHdr[:]
-	rw.ctx = wsgi.WithEnviron(rw.ctx, "graft.request_id", id)
+	rw.ctx, rw.newCtx = wsgi.WithEnviron(rw.ctx, "graft.request_id", id), true
 }
 
 // hook puts the state's hooks (the container's Trace, the router's
@@ -176,21 +177,21 @@ func (c *reqInfo) hook(rw *rewrite) {
 	}
 	c.traced = true
 	rw.ctx = wsgi.WithTrace(rw.ctx, &c.state.trace)
-	rw.ctx = router.WithDispatch(rw.ctx, &c.state.dispatch)
+	rw.ctx, rw.newCtx = router.WithDispatch(rw.ctx, &c.state.dispatch), true
 }
 
 // ensureState returns the request's state and the context to serve it
-// with (ctx itself when the hooks are already there), so that the access
-// log and the metrics share one.
-func ensureState(ctx context.Context) (*requestState, context.Context) {
+// with, and whether that is a new context (when the hooks were not there
+// yet), so that the access log and the metrics share one state.
+func ensureState(ctx context.Context) (*requestState, context.Context, bool) {
 	c := infoFrom(ctx)
 	rw := rewrite{ctx: ctx}
 	if c == nil {
 		c = &reqInfo{Context: ctx}
-		rw.ctx = c
+		rw.ctx, rw.newCtx = c, true
 	}
 	c.hook(&rw)
-	return &c.state, rw.ctx
+	return &c.state, rw.ctx, rw.newCtx
 }
 
 // logAttrs appends the access log's attributes for the request.

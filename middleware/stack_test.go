@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	chimw "github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -120,5 +123,29 @@ func TestNestedStackKeepsID(t *testing.T) {
 		if !bytes.Contains(l.Bytes(), []byte(`"request.id":"`+seenID+`"`)) {
 			t.Errorf("log %s lacks %s", l.String(), seenID)
 		}
+	}
+}
+
+// sliceCtx is a context that is not comparable (a struct value holding a
+// slice), as a user's own context type may be.
+type sliceCtx struct {
+	context.Context
+	tags []string
+}
+
+// graft's middlewares never compare contexts: an inner middleware that
+// has nothing to change keeps a non-comparable context without panicking.
+func TestNonComparableContext(t *testing.T) {
+	var got string
+	inner := chi.Chain(TrustProxies(nil), RequestID(nil), AccessLog(slog.New(slog.NewTextHandler(io.Discard, nil)), nil), Metrics(prometheus.NewRegistry())).
+		Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = RequestIDFromContext(r.Context()) }))
+	wrap := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r.WithContext(sliceCtx{r.Context(), []string{"x"}}))
+	})
+	h := Stack(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})(wrap)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if got == "" || got != w.Header().Get(RequestIDHeader) {
+		t.Errorf("inner saw id %q, response %q", got, w.Header().Get(RequestIDHeader))
 	}
 }
