@@ -44,14 +44,14 @@ func serveBare(args []string) {
 			log.Fatal(err)
 		}
 		pprof.StartCPUProfile(f)
+		go func() {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+			<-sig
+			pprof.StopCPUProfile()
+			os.Exit(0)
+		}()
 	}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-		<-sig
-		pprof.StopCPUProfile()
-		os.Exit(0)
-	}()
 	log.Fatal(http.Serve(&tunedListener{ln.(*net.TCPListener), *nodelay, *busyPoll}, h))
 }
 

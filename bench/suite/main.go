@@ -122,15 +122,28 @@ func main() {
 
 // measure runs everything o asks for.
 func measure(o options) (*Results, error) {
-	for _, tool := range []string{"wrk", "uwsgi", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%s not found: apt-get install -y wrk uwsgi uwsgi-plugin-python3 (and Go for building the servers)", tool)
+	workers, err := parseInts(o.workers)
+	if err != nil {
+		return nil, err
+	}
+	var cases []caseDef
+	if o.cases != "none" {
+		if cases, err = pick(o.cases, allCases, func(c caseDef) string { return c.Name }); err != nil {
+			return nil, err
 		}
 	}
-	if out, err := exec.Command(o.python, "-c", "import flask, django, gunicorn, tornado, waitress").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%s lacks a package (apt-get install -y python3-flask python3-django gunicorn python3-tornado python3-waitress): %s", o.python, out)
+	servers, err := pick(o.servers, allServers, func(s serverDef) string { return s.Name })
+	if err != nil {
+		return nil, err
 	}
-	env, err := setup(o.python)
+	if err := checkTools(o.python, cases, servers); err != nil {
+		return nil, err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	env, err := setup(root, o.python)
 	if err != nil {
 		return nil, err
 	}
@@ -145,20 +158,6 @@ func measure(o options) (*Results, error) {
 	res := &Results{
 		Machine: machine(o.python), Command: commandLine(),
 		Rounds: o.rounds, Secs: o.secs, Started: time.Now().UTC().Format(time.RFC3339),
-	}
-	workers, err := parseInts(o.workers)
-	if err != nil {
-		return nil, err
-	}
-	var cases []caseDef
-	if o.cases != "none" {
-		if cases, err = pick(o.cases, allCases, func(c caseDef) string { return c.Name }); err != nil {
-			return nil, err
-		}
-	}
-	servers, err := pick(o.servers, allServers, func(s serverDef) string { return s.Name })
-	if err != nil {
-		return nil, err
 	}
 	load := loadOptions{threads: o.threadsWrk, secs: o.secs, warmup: o.warmup}
 	for round := 0; round < o.rounds; round++ {
@@ -257,4 +256,40 @@ func commandLine() string {
 		args = append(args, a)
 	}
 	return strings.Join(args, " ")
+}
+
+// checkTools reports the first missing program or Python package that
+// the cases and servers need, with how to install it.
+func checkTools(python string, cases []caseDef, servers []serverDef) error {
+	need := map[string]bool{"wrk": true, "go": true}
+	mods := []string{}
+	for _, s := range servers {
+		switch s.Name {
+		case "uwsgi":
+			need["uwsgi"] = true
+		case "gunicorn", "tornado", "waitress":
+			mods = append(mods, s.Name)
+		}
+	}
+	for _, c := range cases {
+		switch c.Name {
+		case "flask", "mixed":
+			mods = append(mods, "flask")
+		case "django":
+			mods = append(mods, "django")
+		}
+	}
+	for tool := range need {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found: apt-get install -y wrk uwsgi uwsgi-plugin-python3 (and Go to build the servers)", tool)
+		}
+	}
+	if len(mods) > 0 {
+		if out, err := exec.Command(python, "-c", "import "+strings.Join(mods, ", ")).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s lacks a package (apt-get install -y python3-flask python3-django gunicorn python3-tornado python3-waitress): %s", python, out)
+		}
+	} else if _, err := exec.LookPath(python); err != nil {
+		return fmt.Errorf("python %s not found: %v", python, err)
+	}
+	return nil
 }

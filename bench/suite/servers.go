@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -108,8 +109,9 @@ type env struct {
 
 func (e *env) cleanup() { os.RemoveAll(e.tmp) }
 
-// setup builds examples/wsgiserve and examples/hybrid and unpacks the apps.
-func setup(python string) (*env, error) {
+// setup builds examples/wsgiserve and examples/hybrid of the module at
+// root and unpacks the apps.
+func setup(root, python string) (*env, error) {
 	tmp, err := os.MkdirTemp("", "graft-suite-")
 	if err != nil {
 		return nil, err
@@ -122,9 +124,11 @@ func setup(python string) (*env, error) {
 		return nil, err
 	}
 	for bin, pkg := range map[string]string{e.wsgiserve: "./examples/wsgiserve", e.hybrid: "./examples/hybrid"} {
-		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
 			e.cleanup()
-			return nil, fmt.Errorf("go build %s (run the suite from the repository root): %v\n%s", pkg, err, out)
+			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	}
 	if e.self, err = os.Executable(); err != nil {
@@ -301,4 +305,23 @@ func runGoCPU(e *env, g goCPUDef, l loadOptions) (*Run, error) {
 var baselineServers = []goCPUDef{
 	{Name: "baseline-native", Title: "baseline binary (-baseline-hybrid), native route", hybrid: true, baseline: true, path: "/api/health"},
 	{Name: "baseline-bridged", Title: "baseline binary (-baseline-hybrid), bridged request", hybrid: true, baseline: true, path: "/"},
+}
+
+// moduleRoot returns the directory of graft's go.mod, looking up from the
+// working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(b), "module github.com/graft-dev/graft\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("not inside the graft repository: run the suite from its root")
+		}
+		dir = parent
+	}
 }

@@ -4,10 +4,13 @@ import (
 	"encoding/xml"
 	"io"
 	"math"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const wrkOutput = `Running 5s test @ http://127.0.0.1:8000/
@@ -132,5 +135,62 @@ func TestWriteDocs(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, c)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// serve-bare answers, with the socket options of the Go CPU variants.
+func TestServeBare(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go serveBare([]string{"-bind", addr(port), "-nodelay=false", "-busy-poll", "50"})
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr(port) + "/")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	if string(body) != "Hello world!\n" {
+		t.Errorf("got %q", body)
+	}
+}
+
+// The whole pipeline on one case and one server: build, start, wrk,
+// /proc, report. It needs wrk and Python.
+func TestEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Fatal("wrk not found: apt-get install -y wrk")
+	}
+	py := os.Getenv("GRAFT_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if _, err := exec.LookPath(py); err != nil {
+		t.Fatalf("python %s not found (set GRAFT_PYTHON): %v", py, err)
+	}
+	res, err := measure(options{rounds: 1, secs: 1, warmup: 1, workers: "1", cases: "hello", servers: "graft",
+		python: py, skipGoCPU: true, threadsWrk: 1, connections: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(res.Runs))
+	}
+	r := res.Runs[0]
+	if r.Error != "" || r.Requests == 0 || r.RPS <= 0 || r.Errors != 0 || r.P99ms <= 0 {
+		t.Fatalf("run %+v", r)
+	}
+	if _, ok := readStat(os.Getpid()); ok && (r.GoCPUus <= 0 || r.PyCPUus <= 0 || r.PeakMiB <= 0) {
+		t.Errorf("no CPU or memory measured: %+v", r)
+	}
+	if md := report(res); !strings.Contains(md, "| hello | 1 | ") {
+		t.Errorf("report:\n%s", md)
 	}
 }
