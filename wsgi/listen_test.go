@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 func TestListenBinds(t *testing.T) {
@@ -129,7 +131,7 @@ func TestListenUnixSocket(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Serve(ctx, ls, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +310,7 @@ func TestSocketActivation(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, exe, "-test.run=^TestSocketActivationHelper$")
 	cmd.Env = append(os.Environ(), "GRAFT_TEST_ACTIVATED=1", "LISTEN_FDS=2", "LISTEN_FDNAMES=web:ops")
 	cmd.ExtraFiles = []*os.File{webFile, opsFile}
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -405,7 +407,7 @@ func TestServeCertificateReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ls.Main[0].Addr().String()
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, ls, http.NotFoundHandler(), nil, ServeConfig{Logger: slogNew(logs)}) }()
