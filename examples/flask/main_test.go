@@ -20,6 +20,7 @@ import (
 
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // startShop writes the embedded app to a temp dir, as the command does,
@@ -259,7 +260,7 @@ func TestStartAppHint(t *testing.T) {
 	os.MkdirAll(shadow+"/flask", 0o755)
 	os.WriteFile(shadow+"/flask/__init__.py", []byte("raise ModuleNotFoundError(\"No module named 'flask'\", name='flask')\n"), 0o644)
 	script := shadow + "/python"
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nPYTHONPATH="+shadow+" exec "+opstest.Python(t)+" \"$@\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nPYTHONPATH="+shadow+" exec "+pythontest.Python(t)+" \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// wsgi.New must return the load error; a hang is a graft bug, reported

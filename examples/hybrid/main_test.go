@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -20,7 +21,7 @@ func startHybrid(t *testing.T, mount string) *httptest.Server {
 	t.Helper()
 	dir, _ := filepath.Abs("pyapp")
 	log := opstest.Logger()
-	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: opstest.Python(t), Dir: dir, Workers: 2, Logger: log})
+	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: pythontest.Python(t), Dir: dir, Workers: 2, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

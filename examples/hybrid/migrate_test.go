@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/graft-dev/graft/examples/internal/cli"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/internal/pythontest"
 
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/examples/internal/opstest"
@@ -38,7 +40,7 @@ func startStaged(t *testing.T, mount, stages string) (*httptest.Server, string, 
 	}
 	dir, _ := filepath.Abs("pyapp")
 	log := opstest.Logger()
-	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: opstest.Python(t), Dir: dir, Workers: 2, Logger: log})
+	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: pythontest.Python(t), Dir: dir, Workers: 2, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // markerApp writes an app whose import creates the file "imported" next
@@ -40,7 +41,7 @@ func markerApp(t *testing.T) string {
 // used.
 func TestCommandLine(t *testing.T) {
 	bin := buildServe(t)
-	py := opstest.Python(t)
+	py := pythontest.Python(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestSocketActivation(t *testing.T) {
 	}
 	td, _ := filepath.Abs("../../wsgi/testdata")
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin,
-		"-python", opstest.Python(t), "-chdir", td, "-workers", "1", "-bind", "127.0.0.1:0", "opsapp:app")
+		"-python", pythontest.Python(t), "-chdir", td, "-workers", "1", "-bind", "127.0.0.1:0", "opsapp:app")
 	cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
 	cmd.ExtraFiles = []*os.File{f}
 	s := startCmd(t, cmd, false)

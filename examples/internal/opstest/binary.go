@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // listening matches the "listening" log line of an example and its URL.
@@ -18,7 +20,7 @@ var listening = regexp.MustCompile(`listening.* url.full=(http://[^ ]+?)/?(\s|$)
 
 // SingleBinary builds the example in the current directory with go build,
 // copies the binary alone to an empty directory and runs it there with
-// args, -python Python(t) and -bind 127.0.0.1:0, its TMPDIR a fresh
+// args, -python pythontest.Python(t) and -bind 127.0.0.1:0, its TMPDIR a fresh
 // directory. It returns the server's base URL ("http://127.0.0.1:PORT").
 // When the test ends the server gets SIGTERM; the test then fails if it
 // did not exit or left anything in its TMPDIR (such as the app's copy).
@@ -46,7 +48,7 @@ func SingleBinary(t *testing.T, name string, args ...string) string {
 	}
 
 	tmp := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"-python", Python(t), "-bind", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-python", pythontest.Python(t), "-bind", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = empty
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	stderr, err := cmd.StderrPipe()

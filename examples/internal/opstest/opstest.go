@@ -1,5 +1,5 @@
 // Package opstest holds the test helpers of graft's example servers: the
-// interpreter the tests run, the embedded app unpacked for a test, the
+// embedded app unpacked for a test, the
 // examples' default flags, a test server over a container's workers and a
 // generated TLS certificate.
 package opstest
@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,22 +27,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/wsgi"
 )
-
-// Python is $GRAFT_PYTHON or Debian's interpreter; missing Python fails
-// the test.
-func Python(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python %s not found (set GRAFT_PYTHON): %v", py, err)
-	}
-	return py
-}
 
 // Unpack writes the files of fsys under root into a temporary directory,
 // as the commands do at start, removed when the test ends.
@@ -63,7 +49,7 @@ func Flags(t testing.TB) cli.Flags {
 	t.Helper()
 	var f cli.Flags
 	f.Register(cli.NewFlagSet("test"), cli.Defaults{Workers: 2})
-	f.Python = Python(t)
+	f.Python = pythontest.Python(t)
 	return f
 }
 
