@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -318,19 +317,4 @@ func scriptFlags(t *testing.T, py string) cli.Flags {
 
 // A port in use fails the command before Python starts (run returns at
 // once with the bind error; the metrics port likewise).
-func TestBusyPort(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	for _, args := range [][]string{
-		{"-bind", busy.Addr().String()},
-		{"-bind", "127.0.0.1:0", "-metrics-bind", busy.Addr().String()},
-	} {
-		err := run(append(args, "-python", "/nonexistent/python"))
-		if err == nil || !strings.Contains(err.Error(), "listen tcp "+busy.Addr().String()) {
-			t.Errorf("run(%q): %v; want the bind error", args, err)
-		}
-	}
-}
+func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }

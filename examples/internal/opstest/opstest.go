@@ -1,7 +1,9 @@
 // Package opstest holds the test helpers of graft's example servers: the
-// embedded app unpacked for a test, the
-// examples' default flags, a test server over a container's workers and a
-// generated TLS certificate.
+// embedded app unpacked for a test, the examples' default flags, a test
+// server over a container's workers, a generated TLS certificate, the
+// single-binary run, the busy-port check, page checks and the migration's
+// stages file, admin API and route status. The interpreter comes from
+// internal/pythontest.
 package opstest
 
 import (
