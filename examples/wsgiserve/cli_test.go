@@ -21,6 +21,7 @@ import (
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/testcert"
 )
 
 // markerApp writes an app whose import creates the file "imported" next
@@ -158,7 +159,7 @@ func TestSeveralBinds(t *testing.T) {
 // -certfile and -keyfile: HTTPS, with HTTP/2 negotiated.
 func TestTLS(t *testing.T) {
 	bin := buildServe(t)
-	certFile, keyFile, pool := opstest.WriteCert(t, t.TempDir())
+	certFile, keyFile, pool := testcert.Write(t, t.TempDir(), 1)
 	s := startServe(t, bin, false, "-workers", "1", "-certfile", certFile, "-keyfile", keyFile)
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("listening on %s; want https://", s.url)
