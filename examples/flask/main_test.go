@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // startShop writes the embedded app to a temp dir, as the command does,
@@ -28,22 +30,31 @@ import (
 // rolled back to Flask (-go=false).
 func startShop(t *testing.T, mount string) (goSrv, pySrv *httptest.Server) {
 	t.Helper()
-	dir := opstest.Unpack(t, pyapp, "pyapp")
-	cat, err := loadCatalog(dir + "/shop/products.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := opstest.Logger()
 	o := options{mount: mount, goRoutes: true, Flags: opstest.Flags(t)}
-	app, err := startApp(o, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, cat := startShopApp(t, o, log)
 	goSrv = opstest.Serve(t, app, newHandler(app, cat, o, log, nil))
 	o.goRoutes = false
 	pySrv = httptest.NewServer(newHandler(app, cat, o, log, nil))
 	t.Cleanup(pySrv.Close) // before goSrv's cleanup stops the workers
 	return goSrv, pySrv
+}
+
+// startShopApp writes the embedded app to a temp dir, as the command does,
+// loads its catalog and starts its workers with o, for opstest.Serve or
+// opstest.ServeStaged, which stop them.
+func startShopApp(t *testing.T, o options, log *slog.Logger) (*wsgi.Container, *catalog) {
+	t.Helper()
+	dir := opstest.Unpack(t, pyapp, "pyapp")
+	cat, err := loadCatalog(dir + "/shop/products.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := startApp(o, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, cat
 }
 
 type response struct {

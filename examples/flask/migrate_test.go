@@ -18,18 +18,10 @@ import (
 // server and the admin URL.
 func startStagedShop(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
-	dir := opstest.Unpack(t, pyapp, "pyapp")
-	cat, err := loadCatalog(dir + "/shop/products.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := opstest.Logger()
 	o := options{Flags: opstest.Flags(t), mount: "/shop", goRoutes: true,
 		migrate: migration.Flags{Stages: opstest.StagesFile(t, ""), AdminBind: "127.0.0.1:0"}}
-	app, err := startApp(o, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, cat := startShopApp(t, o, log)
 	srv, admin, _ := opstest.ServeStaged(t, app, newHandler(app, cat, o, log, nil), o.migrate.Stages, log)
 	return srv, admin
 }
