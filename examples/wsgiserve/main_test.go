@@ -22,23 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/internal/pythontest"
 )
-
-// buildServe builds wsgiserve into a temporary directory.
-func buildServe(t testing.TB) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "wsgiserve")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // served is a running wsgiserve.
 type served struct {
@@ -220,7 +206,7 @@ var variants = []struct {
 }{{"preload", nil}, {"nopreload", []string{"-preload=false"}}}
 
 func TestGracefulDrainOnSIGTERM(t *testing.T) {
-	bin := buildServe(t)
+	bin := opstest.Build(t, "wsgiserve")
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			s := startServe(t, bin, false, append([]string{"-workers", "2"}, v.args...)...)
@@ -299,7 +285,7 @@ func TestGracefulDrainOnSIGTERM(t *testing.T) {
 }
 
 func TestNoOrphansAfterKill9(t *testing.T) {
-	bin := buildServe(t)
+	bin := opstest.Build(t, "wsgiserve")
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			s := startServe(t, bin, true, append([]string{"-workers", "2"}, v.args...)...)

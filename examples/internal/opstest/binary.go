@@ -18,22 +18,30 @@ import (
 // listening matches the "listening" log line of an example and its URL.
 var listening = regexp.MustCompile(`listening.* url.full=(http://[^ ]+?)/?(\s|$)`)
 
-// SingleBinary builds the example in the current directory with go build,
-// copies the binary alone to an empty directory and runs it there with
-// args, -python pythontest.Python(t) and -bind 127.0.0.1:0, its TMPDIR a fresh
-// directory. It returns the server's base URL ("http://127.0.0.1:PORT").
-// When the test ends the server gets SIGTERM; the test then fails if it
-// did not exit or left anything in its TMPDIR (such as the app's copy).
-func SingleBinary(t *testing.T, name string, args ...string) string {
+// Build builds the command in the current directory with go build into a
+// temporary directory, as name, and returns the binary's path.
+func Build(t testing.TB, name string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	built := filepath.Join(t.TempDir(), name)
-	if out, err := exec.Command(goBin, "build", "-o", built, ".").CombinedOutput(); err != nil {
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// SingleBinary builds the example in the current directory with Build,
+// copies the binary alone to an empty directory and runs it there with
+// args, -python pythontest.Python(t) and -bind 127.0.0.1:0, its TMPDIR a
+// fresh directory. It returns the server's base URL ("http://127.0.0.1:PORT").
+// When the test ends the server gets SIGTERM; the test then fails if it
+// did not exit or left anything in its TMPDIR (such as the app's copy).
+func SingleBinary(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	built := Build(t, name)
 	empty := t.TempDir()
 	bin := filepath.Join(empty, name)
 	b, err := os.ReadFile(built)
