@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // The tests in this file drive the Container through a scripted Transport:
@@ -118,9 +120,9 @@ func end(err error) Part              { return Part{Kind: PartEnd, Err: err} }
 func endTB(err error, tb string) Part { return Part{Kind: PartEnd, Err: err, Traceback: tb} }
 
 // fakeContainer serves a Container over ft on a loopback server.
-func fakeContainer(t *testing.T, ft *fakeTransport, cfg Config, wrap func(http.Handler) http.Handler) (*Container, *httptest.Server, *logBuffer) {
+func fakeContainer(t *testing.T, ft *fakeTransport, cfg Config, wrap func(http.Handler) http.Handler) (*Container, *httptest.Server, *pythontest.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	cfg.App = "fake:app"
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	c, err := NewWithTransport(cfg, ft)

@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // -routes prints the shop's routes joined with the Go routes, and exits.
 func TestRoutesFlag(t *testing.T) {
 	out := opstest.Stdout(t, func() error {
-		return run([]string{"-routes", "-python", opstest.Python(t), "-workers", "1"})
+		return run([]string{"-routes", "-python", pythontest.Python(t, "flask"), "-workers", "1"})
 	})
 	for _, want := range []string{
 		"PYTHON ROUTE (flask)",
