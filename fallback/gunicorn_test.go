@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/router"
 )
 
@@ -22,13 +23,13 @@ import (
 // by testPython.
 func requireGunicorn(t testing.TB) {
 	t.Helper()
-	testPython(t, "gunicorn", "flask")
+	pythontest.Python(t, "gunicorn", "flask")
 }
 
 // startGunicorn runs a real gunicorn serving app (module:callable in
 // testdata/) on a listener handed over as fd 3, and returns a reverse
 // proxy to it and gunicorn's log. gunicorn stops when the test ends.
-func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *syncBuffer) {
+func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *pythontest.Buffer) {
 	t.Helper()
 	requireGunicorn(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -45,8 +46,8 @@ func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *syncBuffe
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	cmd := exec.Command(testPython(t), "-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
+	logs := &pythontest.Buffer{}
+	cmd := exec.Command(pythontest.Python(t), "-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
 		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5", app)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -106,7 +107,7 @@ var spoof = map[string]string{
 
 // runGunicornCases sends each case through a front server serving h to
 // gunicorn and compares what the Flask app saw.
-func runGunicornCases(t *testing.T, h http.Handler, logs *syncBuffer, cases []gunicornCase) {
+func runGunicornCases(t *testing.T, h http.Handler, logs *pythontest.Buffer, cases []gunicornCase) {
 	front := httptest.NewServer(h)
 	defer front.Close()
 	client := &http.Client{

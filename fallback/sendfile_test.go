@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -47,10 +48,10 @@ func newDownloads(t *testing.T) downloads {
 
 // startDL starts testdata/<app> in a real container behind a Handler with
 // sf, and returns the server and the log.
-func startDL(t *testing.T, app string, mods []string, d downloads, sf *Sendfile, env ...string) (*httptest.Server, *syncBuffer) {
+func startDL(t *testing.T, app string, mods []string, d downloads, sf *Sendfile, env ...string) (*httptest.Server, *pythontest.Buffer) {
 	t.Helper()
-	py := testPython(t, mods...)
-	logs := &syncBuffer{}
+	py := pythontest.Python(t, mods...)
+	logs := &pythontest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	td, err := filepath.Abs("testdata")
 	if err != nil {
@@ -79,7 +80,7 @@ type dlCase struct {
 	log                  string // a substring of the log
 }
 
-func runDL(t *testing.T, srv *httptest.Server, logs *syncBuffer, tests []dlCase) {
+func runDL(t *testing.T, srv *httptest.Server, logs *pythontest.Buffer, tests []dlCase) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

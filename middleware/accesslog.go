@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -48,6 +49,15 @@ func DefaultLogOptions() *httplog.Options {
 // buffer every request body, uploads to Python included); attributes go
 // through httplog.SetAttrs.
 func AccessLog(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.Handler {
+	requestLogger := newRequestLogger(logger, o)
+	return func(next http.Handler) http.Handler {
+		return requestLogger(annotate(next))
+	}
+}
+
+// newRequestLogger returns httplog's middleware for logger and o (see
+// [AccessLog] for the defaults).
+func newRequestLogger(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -55,31 +65,34 @@ func AccessLog(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.
 		o = DefaultLogOptions()
 	}
 	opts := *o
-	requestLogger := httplog.RequestLogger(logger, &opts)
-	return func(next http.Handler) http.Handler {
-		return requestLogger(annotate(next))
-	}
+	return httplog.RequestLogger(logger, &opts)
 }
 
 // annotate runs inside httplog: it gives the router and the container
-// somewhere to report, and adds the attributes once the request is served,
-// even when it panics.
+// somewhere to report (unless [Stack] already did), and adds the
+// attributes once the request is served, even when it panics.
 func annotate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, ctx := ensureState(r.Context())
+		ctx := r.Context()
+		c := infoFrom(ctx)
+		if c == nil || !c.traced {
+			_, ctx, _ = ensureState(ctx)
+			c = infoFrom(ctx)
+			r = r.WithContext(ctx)
+		}
 		defer func() {
-			httplog.SetAttrs(ctx, st.attrs(r.WithContext(ctx))...)
+			var buf [5]slog.Attr
+			httplog.SetAttrs(ctx, c.logAttrs(ctx, buf[:0])...)
 		}()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r)
 	})
 }
 
-func (st *requestState) attrs(r *http.Request) []slog.Attr {
-	attrs := make([]slog.Attr, 0, 5)
-	if id := RequestIDFromContext(r.Context()); id != "" {
-		attrs = append(attrs, slog.String(AttrRequestID, id))
-	}
-	route, target := st.routeTarget(r)
+// appendAttrs appends the attributes the router and the container
+// reported: the route, the target and, for the container, the worker and
+// the queueing time.
+func (st *requestState) appendAttrs(ctx context.Context, attrs []slog.Attr) []slog.Attr {
+	route, target := st.routeTarget(ctx)
 	attrs = append(attrs, slog.String(AttrRoute, route), slog.String(AttrTarget, target))
 	if st.trace.Served {
 		if st.trace.Worker != 0 {

@@ -39,7 +39,10 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 	reg.MustRegister(requests, duration)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st, ctx := ensureState(r.Context())
+			st, ctx, changed := ensureState(r.Context())
+			if changed {
+				r = r.WithContext(ctx)
+			}
 			ww, ok := w.(middleware.WrapResponseWriter)
 			if !ok {
 				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
@@ -50,11 +53,11 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 				if status == 0 {
 					status = http.StatusOK
 				}
-				route, target := st.routeTarget(r.WithContext(ctx))
+				route, target := st.routeTarget(ctx)
 				requests.WithLabelValues(target, route, strconv.Itoa(status)).Inc()
 				duration.WithLabelValues(target, route).Observe(time.Since(start).Seconds())
 			}()
-			next.ServeHTTP(ww, r.WithContext(ctx))
+			next.ServeHTTP(ww, r)
 		})
 	}
 }

@@ -67,10 +67,3 @@ func TestRequestID(t *testing.T) {
 		})
 	}
 }
-
-func TestRequestIDsAreOrdered(t *testing.T) {
-	a, b := newRequestID(), newRequestID()
-	if !(a < b) {
-		t.Errorf("%q then %q: not increasing", a, b)
-	}
-}

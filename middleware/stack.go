@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/httplog/v3"
 )
 
@@ -22,7 +21,10 @@ type Options struct {
 
 // Stack returns graft's standard middlewares in the order that makes them
 // work together: [TrustProxies], [RequestID], then [AccessLog] (which
-// recovers panics). Add it first, with [router.Router.Use]:
+// recovers panics). It behaves as chi.Chain of the three, but does their
+// work in one step: one record, one context layer of its own and one copy
+// of the request instead of one each. Add it first, with
+// [router.Router.Use]:
 //
 //	r := router.New()
 //	r.Use(middleware.Stack(middleware.Options{
@@ -30,9 +32,16 @@ type Options struct {
 //		Proxies: middleware.MustParseProxies("10.0.0.0/8"),
 //	}))
 func Stack(o Options) func(http.Handler) http.Handler {
-	return chi.Chain(
-		TrustProxies(o.Proxies),
-		RequestID(o.Proxies),
-		AccessLog(o.Logger, o.Log),
-	).Handler
+	ids := new(idGenerator)
+	requestLogger := newRequestLogger(o.Logger, o.Log)
+	return func(next http.Handler) http.Handler {
+		logged := requestLogger(annotate(next))
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, rw := begin(r)
+			c.trust(r, o.Proxies, &rw)
+			c.name(w, r, o.Proxies, ids, &rw)
+			c.hook(&rw)
+			logged.ServeHTTP(w, rw.apply(r))
+		})
+	}
 }

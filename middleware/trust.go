@@ -1,22 +1,10 @@
 package middleware
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/netip"
-
-	"github.com/graft-dev/graft/wsgi"
 )
-
-// proxyKey is the context key of *peerInfo.
-var proxyKey = &contextKey{"Peer"}
-
-// peerInfo is what TrustProxies learnt about a request.
-type peerInfo struct {
-	peer   netip.Addr // the socket peer, before any rewrite
-	scheme string     // "http" or "https"
-}
 
 // forwardingHeaders are consumed by TrustProxies and never passed on.
 var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"}
@@ -46,41 +34,9 @@ var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded
 func TrustProxies(p *Proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, done := r.Context().Value(proxyKey).(*peerInfo); done {
-				next.ServeHTTP(w, r) // already resolved further out
-				return
-			}
-			info := &peerInfo{peer: remoteAddr(r.RemoteAddr), scheme: "http"}
-			if r.TLS != nil {
-				info.scheme = "https"
-			}
-			trusted := p.Contains(info.peer)
-			var fwd forwarding
-			if trusted {
-				fwd = resolveForwarding(r.Header, p)
-			}
-			ctx := context.WithValue(r.Context(), proxyKey, info)
-			if fwd.proto != "" {
-				info.scheme = fwd.proto
-				ctx = wsgi.WithURLScheme(ctx, fwd.proto)
-			}
-			r = r.WithContext(ctx)
-			if fwd.client.IsValid() {
-				r.RemoteAddr = fwd.client.String()
-			}
-			if fwd.host != "" {
-				r.Host = fwd.host
-			}
-			if hasAny(r.Header, trusted) {
-				r.Header = r.Header.Clone()
-				for _, k := range forwardingHeaders {
-					r.Header.Del(k)
-				}
-				if !trusted {
-					r.Header.Del("X-Forwarded-Prefix")
-				}
-			}
-			next.ServeHTTP(w, r)
+			c, rw := begin(r)
+			c.trust(r, p, &rw)
+			next.ServeHTTP(w, rw.apply(r))
 		})
 	}
 }
@@ -99,8 +55,8 @@ func hasAny(h http.Header, trusted bool) bool {
 // given by a trusted proxy (see [TrustProxies]), else "https" for a TLS
 // connection and "http" otherwise.
 func Scheme(r *http.Request) string {
-	if info, _ := r.Context().Value(proxyKey).(*peerInfo); info != nil {
-		return info.scheme
+	if c := infoFrom(r.Context()); c != nil && c.proxied {
+		return c.scheme
 	}
 	if r.TLS != nil {
 		return "https"
@@ -111,8 +67,8 @@ func Scheme(r *http.Request) string {
 // peerAddr returns the socket peer of r: the one TrustProxies saw, or
 // r.RemoteAddr when it did not run.
 func peerAddr(r *http.Request) netip.Addr {
-	if info, _ := r.Context().Value(proxyKey).(*peerInfo); info != nil {
-		return info.peer
+	if c := infoFrom(r.Context()); c != nil && c.proxied {
+		return c.peer
 	}
 	return remoteAddr(r.RemoteAddr)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -27,7 +28,7 @@ func pair(t testing.TB, goH, pyH http.HandlerFunc, o Options, cfg RouteConfig) (
 	r := router.New()
 	r.Get("/x", goH)
 	r.Fallback(pyH)
-	e := &env{r: r, reg: prometheus.NewRegistry(), logs: &logBuffer{}}
+	e := &env{r: r, reg: prometheus.NewRegistry(), logs: &pythontest.Buffer{}}
 	o.Registerer = e.reg
 	o.Logger = newTextLogger(e.logs)
 	if cfg.Route != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/router"
 )
 
@@ -171,7 +172,7 @@ func TestAdminErrors(t *testing.T) {
 	nofb := router.New()
 	nofb.Get("/go-only", func(http.ResponseWriter, *http.Request) {})
 	nofb.Mount("/", r)
-	e := &env{r: nofb, reg: prometheus.NewRegistry(), logs: &logBuffer{}}
+	e := &env{r: nofb, reg: prometheus.NewRegistry(), logs: &pythontest.Buffer{}}
 	m, err := New(nofb, Options{Registerer: e.reg, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,69 +1,23 @@
 package migrate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
-
-// testPython returns $GRAFT_PYTHON, else Debian's /usr/bin/python3 (where
-// python3-flask and python3-django install); a missing one fails the test.
-func testPython(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python interpreter %s not found (set GRAFT_PYTHON, or apt-get install python3): %v", py, err)
-	}
-	return py
-}
-
-// requirePython fails the test unless `import mod` works.
-func requirePython(t testing.TB, mods ...string) {
-	t.Helper()
-	for _, m := range mods {
-		out, err := exec.Command(testPython(t), "-c", "import "+m).CombinedOutput()
-		if err != nil {
-			t.Fatalf("python module %s is not importable by %s (apt-get install python3-%s): %v\n%s", m, testPython(t), m, err, out)
-		}
-	}
-}
-
-// logBuffer collects log output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // startPython starts the container for app ("flaskmig:app",
 // "djangomig.wsgi:application") from testdata/.
@@ -74,13 +28,13 @@ func startPython(t testing.TB, app string, env ...string) *wsgi.Container {
 		mod = "django"
 		env = append(env, "DJANGO_SETTINGS_MODULE=djangomig.settings")
 	}
-	requirePython(t, mod)
+	pythontest.Python(t, mod)
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := wsgi.New(wsgi.Config{
-		App: app, Python: testPython(t), Dir: dir, Workers: 2, Env: env,
+		App: app, Python: pythontest.Python(t), Dir: dir, Workers: 2, Env: env,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -100,7 +54,7 @@ type env struct {
 	m     *Migrator
 	srv   *httptest.Server
 	admin *httptest.Server
-	logs  *logBuffer
+	logs  *pythontest.Buffer
 	reg   *prometheus.Registry
 }
 
@@ -113,7 +67,7 @@ func newEnv(t testing.TB, fb http.Handler, o Options, routes func(r *router.Rout
 	if fb != nil {
 		r.Fallback(fb)
 	}
-	e := &env{r: r, logs: &logBuffer{}, reg: prometheus.NewRegistry()}
+	e := &env{r: r, logs: &pythontest.Buffer{}, reg: prometheus.NewRegistry()}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
 	}

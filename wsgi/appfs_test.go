@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // embeddedApp is testdata/appfs, as a binary would carry it ("all:" keeps
@@ -32,29 +34,6 @@ func appFS(t testing.TB) fs.FS {
 	return sub
 }
 
-// newAppFSContainer is newContainer for a cfg with AppFS (and no Dir).
-func newAppFSContainer(t testing.TB, cfg Config) (*Container, *logBuffer) {
-	t.Helper()
-	logs := &logBuffer{}
-	cfg.Python = testPython(t)
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New(%s): %v", cfg.App, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := c.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("container log:\n%s", logs.String())
-		}
-	})
-	return c, logs
-}
-
 // copies lists the entries of tmp.
 func copies(t testing.TB, tmp string) []string {
 	t.Helper()
@@ -70,9 +49,9 @@ func copies(t testing.TB, tmp string) []string {
 }
 
 func TestAppFS(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	tmp := t.TempDir()
-	c, _ := newAppFSContainer(t, Config{App: "embedded:app", AppFS: appFS(t), TempDir: tmp, Workers: 2})
+	c, _ := newContainer(t, Config{App: "embedded:app", AppFS: appFS(t), TempDir: tmp, Workers: 2})
 	srv := newServer(t, c)
 
 	dir := c.AppDir()
@@ -164,7 +143,7 @@ func TestAppFS(t *testing.T) {
 
 // A Django project's templates, opened by path, from the copy.
 func TestAppFSDjango(t *testing.T) {
-	requirePython(t, "django")
+	pythontest.Python(t, "django")
 	mfs := fstest.MapFS{}
 	root := filepath.Join(testdataDir(t), "djangoapp")
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -180,7 +159,7 @@ func TestAppFSDjango(t *testing.T) {
 		return nil
 	})
 	tmp := t.TempDir()
-	c, _ := newAppFSContainer(t, Config{App: "djangoapp.wsgi:application", AppFS: mfs, TempDir: tmp, Workers: 1,
+	c, _ := newContainer(t, Config{App: "djangoapp.wsgi:application", AppFS: mfs, TempDir: tmp, Workers: 1,
 		Env: []string{"GRAFT_DJANGO_DB=" + filepath.Join(t.TempDir(), "db.sqlite3"), "DJANGO_SETTINGS_MODULE=djangoapp.settings"}})
 	srv := newServer(t, c)
 	if b := string(mustGet(t, srv.URL+"/csrf/form/")); !strings.Contains(b, "csrfmiddlewaretoken") {
@@ -193,7 +172,7 @@ func TestAppFSDjango(t *testing.T) {
 }
 
 func TestAppFSErrors(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	tmp := t.TempDir()
 	for _, tc := range []struct {
 		name string
@@ -205,7 +184,7 @@ func TestAppFSErrors(t *testing.T) {
 		{"unreadable tree", Config{App: "embedded:app", AppFS: fstest.MapFS{"a": &fstest.MapFile{Mode: fs.ModeSymlink}}}, "copying AppFS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.TempDir, tc.cfg.Python, tc.cfg.Workers = tmp, testPython(t), 1
+			tc.cfg.TempDir, tc.cfg.Python, tc.cfg.Workers = tmp, pythontest.Python(t), 1
 			tc.cfg.Logger = slog.New(slog.DiscardHandler)
 			c, err := New(tc.cfg)
 			if err == nil {
@@ -224,10 +203,10 @@ func TestAppFSErrors(t *testing.T) {
 
 // The copy of a server killed with SIGKILL is removed by the next start.
 func TestAppFSStaleCopyAfterKill(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	tmp := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAppFSChildServer$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "GRAFT_APPFS_CHILD_TMP="+tmp, "GRAFT_PYTHON="+testPython(t))
+	cmd.Env = append(os.Environ(), "GRAFT_APPFS_CHILD_TMP="+tmp, "GRAFT_PYTHON="+pythontest.Python(t))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +234,7 @@ func TestAppFSStaleCopyAfterKill(t *testing.T) {
 		t.Fatalf("the killed server's copy should still be there: %v", err)
 	}
 
-	c, logs := newAppFSContainer(t, Config{App: "embedded:app", AppFS: appFS(t), TempDir: tmp, Workers: 1})
+	c, logs := newContainer(t, Config{App: "embedded:app", AppFS: appFS(t), TempDir: tmp, Workers: 1})
 	if _, err := os.Stat(filepath.Dir(childDir)); !os.IsNotExist(err) {
 		t.Errorf("the stale copy %s is still there (%v)", childDir, err)
 	}
@@ -275,7 +254,7 @@ func TestAppFSChildServer(t *testing.T) {
 		return
 	}
 	c, err := New(Config{App: "embedded:app", AppFS: appFS(t), TempDir: tmp, Workers: 1,
-		Python: testPython(t), Logger: slog.New(slog.DiscardHandler)})
+		Python: pythontest.Python(t), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -299,18 +299,21 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 	if err != nil {
 		return 0, err
 	}
-	h := w.Header()
+	// Check before copying anything: a response refused here (502) must
+	// not carry the app's other headers, such as its Set-Cookie.
 	for i := 0; i+1 < len(p.Header); i += 2 {
-		name, value := p.Header[i], p.Header[i+1]
-		ck := http.CanonicalHeaderKey(name)
-		if ck == "Content-Length" {
-			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("bad Content-Length %q", value)
+		if http.CanonicalHeaderKey(p.Header[i]) == "Content-Length" {
+			n, err := strconv.ParseInt(p.Header[i+1], 10, 64)
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("bad Content-Length %q", p.Header[i+1])
 			}
 			*declared = n
 		}
-		h[ck] = append(h[ck], value)
+	}
+	h := w.Header()
+	for i := 0; i+1 < len(p.Header); i += 2 {
+		ck := http.CanonicalHeaderKey(p.Header[i])
+		h[ck] = append(h[ck], p.Header[i+1])
 	}
 	noSniff(h) // no Content-Type the app did not send
 	if !bodyAllowed(code) {

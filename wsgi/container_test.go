@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // The tests in this file drive the Container through a scripted Transport:
@@ -118,9 +120,9 @@ func end(err error) Part              { return Part{Kind: PartEnd, Err: err} }
 func endTB(err error, tb string) Part { return Part{Kind: PartEnd, Err: err, Traceback: tb} }
 
 // fakeContainer serves a Container over ft on a loopback server.
-func fakeContainer(t *testing.T, ft *fakeTransport, cfg Config, wrap func(http.Handler) http.Handler) (*Container, *httptest.Server, *logBuffer) {
+func fakeContainer(t *testing.T, ft *fakeTransport, cfg Config, wrap func(http.Handler) http.Handler) (*Container, *httptest.Server, *pythontest.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	cfg.App = "fake:app"
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	c, err := NewWithTransport(cfg, ft)
@@ -175,6 +177,9 @@ func TestRespond(t *testing.T) {
 		{name: "protocol error", step: exchange(end(fmt.Errorf("%w: junk", ErrProtocol))), status: 502},
 		{name: "bad status line", step: exchange(response("OK", "x")), status: 502, log: "bad status"},
 		{name: "bad Content-Length", step: exchange(response("200 OK", "x", "Content-Length", "x1")), status: 502, log: "bad Content-Length"},
+		{name: "bad Content-Length drops the app's other headers", step: exchange(response("200 OK", "x", "Set-Cookie", "s=1", "Content-Length", "x1")),
+			status: 502, header: map[string]string{"Set-Cookie": ""}, log: "bad Content-Length"},
+		{name: "negative Content-Length", step: exchange(response("200 OK", "x", "Content-Length", "-1")), status: 502, log: "bad Content-Length"},
 		{name: "queue full", step: fakeStep{err: ErrQueueFull}, status: 503, header: map[string]string{"Retry-After": "1"}},
 		{name: "queue timeout", step: fakeStep{err: ErrQueueTimeout}, status: 503},
 		{name: "shut down", step: fakeStep{err: ErrClosed}, status: 503},

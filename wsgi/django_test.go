@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // End-to-end tests of a real Django project (testdata/djangoapp) served by
@@ -19,12 +21,12 @@ import (
 
 // newDjango migrates a fresh sqlite3 database in a temp dir and starts a
 // container for the project with cfg (App and Env are filled in).
-func newDjango(t *testing.T, cfg Config) (*Container, *logBuffer) {
+func newDjango(t *testing.T, cfg Config) (*Container, *pythontest.Buffer) {
 	t.Helper()
-	requirePython(t, "django")
+	pythontest.Python(t, "django")
 	db := filepath.Join(t.TempDir(), "db.sqlite3")
 	env := []string{"GRAFT_DJANGO_DB=" + db, "DJANGO_SETTINGS_MODULE=djangoapp.settings"}
-	cmd := exec.Command(testPython(t), "-m", "django", "migrate", "--noinput", "-v0")
+	cmd := exec.Command(pythontest.Python(t), "-m", "django", "migrate", "--noinput", "-v0")
 	cmd.Dir = testdataDir(t)
 	cmd.Env = append(cmd.Environ(), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // pids returns the pids of the pool's live workers.
@@ -220,9 +222,9 @@ func TestLoadError(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.app, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &pythontest.Buffer{}
 			start := time.Now()
-			c, err := New(Config{App: tc.app, Python: testPython(t), Dir: testdataDir(t), Workers: tc.workers,
+			c, err := New(Config{App: tc.app, Python: pythontest.Python(t), Dir: testdataDir(t), Workers: tc.workers,
 				StartTimeout: 20 * time.Second, Logger: newTestLogger(logs)})
 			if took := time.Since(start); took > 5*time.Second {
 				t.Errorf("New took %v", took)
@@ -268,14 +270,14 @@ func TestLoadErrorInterpreterHint(t *testing.T) {
 		{"loadfail_import", "", false},
 	} {
 		t.Run(tc.app, func(t *testing.T) {
-			_, err := New(Config{App: tc.app, Python: testPython(t), Dir: testdataDir(t), Workers: 1, Env: hide,
-				NoPreload: tc.noPreload, Logger: newTestLogger(&logBuffer{})})
+			_, err := New(Config{App: tc.app, Python: pythontest.Python(t), Dir: testdataDir(t), Workers: 1, Env: hide,
+				NoPreload: tc.noPreload, Logger: newTestLogger(&pythontest.Buffer{})})
 			var le *LoadError
 			if !errors.As(err, &le) {
 				t.Fatalf("New: %v, want a *LoadError", err)
 			}
-			if le.Python != testPython(t) {
-				t.Errorf("LoadError.Python = %q, want %q", le.Python, testPython(t))
+			if le.Python != pythontest.Python(t) {
+				t.Errorf("LoadError.Python = %q, want %q", le.Python, pythontest.Python(t))
 			}
 			if tc.hint == "" {
 				if h := le.Hint(); h != "" || strings.Contains(err.Error(), "Config.Python") {
@@ -283,7 +285,7 @@ func TestLoadErrorInterpreterHint(t *testing.T) {
 				}
 				return
 			}
-			for _, want := range []string{"ModuleNotFoundError", testPython(t) + " " + tc.hint,
+			for _, want := range []string{"ModuleNotFoundError", pythontest.Python(t) + " " + tc.hint,
 				"Config.Python (the examples' -python flag)", "/usr/bin/python3", "virtualenv's bin/python"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error lacks %q:\n%v", want, err)
@@ -301,14 +303,14 @@ func TestLoadErrorInterpreterHint(t *testing.T) {
 func TestPythonTooOld(t *testing.T) {
 	for _, noPreload := range []bool{false, true} {
 		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
-			_, err := New(Config{App: "apps:hello", Python: testPython(t), Dir: testdataDir(t), Workers: 1,
+			_, err := New(Config{App: "apps:hello", Python: pythontest.Python(t), Dir: testdataDir(t), Workers: 1,
 				NoPreload: noPreload, Env: []string{"PYTHONPATH=" + filepath.Join(testdataDir(t), "oldpython")},
-				Logger: newTestLogger(&logBuffer{})})
+				Logger: newTestLogger(&pythontest.Buffer{})})
 			var le *LoadError
 			if !errors.As(err, &le) {
 				t.Fatalf("New: %v, want a *LoadError", err)
 			}
-			if want := "graft's worker needs Python 3.9 or later; " + testPython(t) + " is Python 3.8.10"; !strings.Contains(err.Error(), want) {
+			if want := "graft's worker needs Python 3.9 or later; " + pythontest.Python(t) + " is Python 3.8.10"; !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q lacks %q", err, want)
 			}
 		})
@@ -340,7 +342,7 @@ func TestExitHooks(t *testing.T) {
 
 // TestBadConfig: invalid configurations are rejected by New.
 func TestBadConfig(t *testing.T) {
-	py := testPython(t)
+	py := pythontest.Python(t)
 	cases := []struct {
 		name string
 		cfg  Config
@@ -413,7 +415,7 @@ func TestBadConfig(t *testing.T) {
 	})
 }
 
-func newTestLogger(logs *logBuffer) *slogLogger { return slogNew(logs) }
+func newTestLogger(logs *pythontest.Buffer) *slogLogger { return slogNew(logs) }
 
 // TestStatusOf maps every error to its status.
 func TestStatusOf(t *testing.T) {

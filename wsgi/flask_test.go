@@ -25,6 +25,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // End-to-end tests of a real Flask app (testdata/flaskapp) served by the
@@ -292,7 +294,7 @@ func e2eRawGet(t testing.TB, srv *httptest.Server, target string) (*http.Respons
 }
 
 // e2eWaitLog waits (briefly) for the container log to contain every string.
-func e2eWaitLog(t testing.TB, logs *logBuffer, want ...string) {
+func e2eWaitLog(t testing.TB, logs *pythontest.Buffer, want ...string) {
 	t.Helper()
 	if missing, s := logWait(logs, 5*time.Second, want...); missing != "" {
 		t.Errorf("container log lacks %q; log:\n%s", missing, e2eTrim([]byte(s)))
@@ -403,7 +405,7 @@ var e2eRemoteUserCases = []struct {
 }
 
 func TestFlask(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	files := t.TempDir() // served at /files/<name>
 	c, logs := newContainer(t, Config{App: "flaskapp:app", Env: []string{"GRAFT_FILES_DIR=" + files}})
 	srv := newServer(t, c)
@@ -602,7 +604,7 @@ func TestFlask(t *testing.T) {
 // TestFlaskScriptName serves the Flask app mounted at /legacy by the
 // container's own configuration.
 func TestFlaskScriptName(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	c, _ := newContainer(t, Config{App: "flaskapp:app", ScriptName: "/legacy"})
 	testFlaskMounted(t, newServer(t, c))
 }
@@ -684,7 +686,7 @@ func testFlaskMounted(t *testing.T, srv *httptest.Server) {
 // TestFlaskConcurrent runs 200 concurrent requests through 2 workers of 2
 // threads each.
 func TestFlaskConcurrent(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	c, _ := newContainer(t, Config{App: "flaskapp:app", Workers: 2, Threads: 2})
 	srv := newServer(t, c)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}

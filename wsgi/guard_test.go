@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // seenLog records every request net/http hands to the handler, to prove
@@ -51,7 +53,7 @@ func (s *seenLog) lastURL() string {
 type boundaryEnv struct {
 	addr string
 	seen *seenLog
-	logs *logBuffer
+	logs *pythontest.Buffer
 }
 
 func startBoundary(t testing.TB, guard bool, lim RequestLimits) *boundaryEnv {

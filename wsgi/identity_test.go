@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // identityServer serves c with GET /go/whoami in Go (behind the identity
@@ -53,7 +55,7 @@ func form(cl *e2eClient, path string, vals url.Values) *http.Response {
 // graft:flask through a real login: the Flask view writes the session,
 // Go reads who is logged in.
 func TestIdentityFlask(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	for _, ttl := range []time.Duration{0, -1} { // cached (10s), uncached
 		t.Run("ttl="+ttl.String(), func(t *testing.T) {
 			c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: "graft:flask", IdentityTTL: ttl})
@@ -121,7 +123,7 @@ func TestIdentityDjango(t *testing.T) {
 // Hooks that fail are errors with the Python traceback, answered 500 by
 // the middleware; the worker keeps serving.
 func TestIdentityBrokenHooks(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	for _, tc := range []struct{ hook, want string }{
 		{"rmflask:broken_hook", "RuntimeError: the hook is broken on purpose"},
 		{"rmflask:list_hook", "returned a list; want a dict or None"},
@@ -154,7 +156,7 @@ func TestIdentityBrokenHooks(t *testing.T) {
 
 // The hook gets the request's environ: cookies, path, what Go added.
 func TestIdentityEnviron(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: "rmflask:echo_hook", IdentityTTL: -1})
 	req := httptest.NewRequest("GET", "/some/path", nil)
 	req.Header.Set("Cookie", "a=1; b=\xe9")
@@ -304,7 +306,7 @@ func TestIdentityCache(t *testing.T) {
 // One identity lookup through the container: from the cache, and from
 // Python (the graft:flask hook on a real Flask session).
 func BenchmarkIdentity(b *testing.B) {
-	requirePython(b, "flask")
+	pythontest.Python(b, "flask")
 	for _, bc := range []struct {
 		name string
 		ttl  time.Duration
@@ -339,7 +341,7 @@ func BenchmarkIdentity(b *testing.B) {
 // A worker that dies or hangs in a hook gives ErrWorkerDied or ErrTimeout,
 // and is replaced.
 func TestIdentityHookKillsWorker(t *testing.T) {
-	requirePython(t, "flask")
+	pythontest.Python(t, "flask")
 	for _, tc := range []struct {
 		hook    string
 		timeout time.Duration
@@ -385,10 +387,10 @@ const djangoPassword = "correct horse battery staple"
 // returns the workers' environment.
 func djangoUsers(t testing.TB) []string {
 	t.Helper()
-	requirePython(t, "django")
+	pythontest.Python(t, "django")
 	db := filepath.Join(t.TempDir(), "db.sqlite3")
 	env := []string{"GRAFT_DJANGO_DB=" + db, "DJANGO_SETTINGS_MODULE=rmdjango.settings"}
-	cmd := exec.Command(testPython(t), "rmdjango/setup_db.py", djangoPassword)
+	cmd := exec.Command(pythontest.Python(t), "rmdjango/setup_db.py", djangoPassword)
 	cmd.Dir = testdataDir(t)
 	cmd.Env = append(cmd.Environ(), append(env, "PYTHONPATH="+testdataDir(t))...)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -2,17 +2,10 @@ package wsgi
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/testcert"
 )
 
 func TestListenBinds(t *testing.T) {
@@ -129,7 +125,7 @@ func TestListenUnixSocket(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Serve(ctx, ls, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -162,55 +158,10 @@ func TestListenUnixSocket(t *testing.T) {
 	}
 }
 
-// writeCert writes a self-signed certificate for 127.0.0.1 and localhost
-// and its key into dir, with the given serial number, and returns their
-// paths and a pool trusting it.
-func writeCert(t testing.TB, dir string, serial int64) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "graft test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, pool
-}
-
 // TLS with a generated certificate: HTTP/2 is negotiated by default, to the
 // Python app as well as to Go; NoHTTP2 keeps HTTP/1.1.
 func TestServeTLS(t *testing.T) {
-	certFile, keyFile, pool := writeCert(t, t.TempDir(), 1)
+	certFile, keyFile, pool := testcert.Write(t, t.TempDir(), 1)
 	c, logs := newContainer(t, Config{App: "opsapp:app"})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/go", func(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +259,7 @@ func TestSocketActivation(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, exe, "-test.run=^TestSocketActivationHelper$")
 	cmd.Env = append(os.Environ(), "GRAFT_TEST_ACTIVATED=1", "LISTEN_FDS=2", "LISTEN_FDNAMES=web:ops")
 	cmd.ExtraFiles = []*os.File{webFile, opsFile}
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -399,13 +350,13 @@ func TestSocketActivationOtherPID(t *testing.T) {
 // handshakes; one that does not load leaves the current one.
 func TestServeCertificateReload(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile, _ := writeCert(t, dir, 1)
+	certFile, keyFile, _ := testcert.Write(t, dir, 1)
 	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, CertFile: certFile, KeyFile: keyFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ls.Main[0].Addr().String()
-	logs := &logBuffer{}
+	logs := &pythontest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, ls, http.NotFoundHandler(), nil, ServeConfig{Logger: slogNew(logs)}) }()
@@ -430,7 +381,7 @@ func TestServeCertificateReload(t *testing.T) {
 		t.Fatalf("serial %d; want 1", got)
 	}
 
-	writeCert(t, dir, 2)
+	testcert.Write(t, dir, 2)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	waitFor(t, 10*time.Second, "the renewed certificate", func() bool { return serial() == 2 })
 	if !strings.Contains(logs.String(), "SIGHUP: certificate reloaded") {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // noTime drops the time from records, for stable output.
@@ -101,7 +103,7 @@ func (w *syncWriter) String() string {
 // with TextHandler (the traceback below the line, readable) and with
 // slog.JSONHandler (one string).
 func TestTracebackLogs(t *testing.T) {
-	text, js := &logBuffer{}, &logBuffer{}
+	text, js := &pythontest.Buffer{}, &pythontest.Buffer{}
 	for _, h := range []struct {
 		name    string
 		handler slog.Handler

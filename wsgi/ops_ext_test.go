@@ -11,16 +11,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -91,24 +90,6 @@ func opsWaitFor(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b = append(s.b, p...)
-	return len(p), nil
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.b)
-}
-
 func opsGet(url string) error {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -136,15 +117,12 @@ func TestOpsMetrics(t *testing.T) {
 }
 
 func testOpsMetrics(t *testing.T, noPreload bool) {
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
+	py := pythontest.Python(t)
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuf{}
+	logs := &pythontest.Buffer{}
 	c, err := wsgi.New(wsgi.Config{App: "opsapp:app", Python: py, Dir: dir, Workers: 1, NoPreload: noPreload,
 		MaxRequests: 5, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

@@ -10,13 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // pythonLines runs a Python program in testdata/ and decodes one JSON
 // value per line of its output into out's elements.
 func pythonLines(t *testing.T, env []string, args ...string) [][]any {
 	t.Helper()
-	cmd := exec.Command(testPython(t), args...)
+	cmd := exec.Command(pythontest.Python(t), args...)
 	cmd.Dir = testdataDir(t)
 	cmd.Env = append(cmd.Environ(), append(env, "PYTHONPATH="+testdataDir(t))...)
 	out, err := cmd.Output()
@@ -69,7 +71,7 @@ func appRoutes(t *testing.T, c *Container) *AppRouteMap {
 }
 
 func TestAppRoutesFlask(t *testing.T) {
-	requirePython(t, "flask", "whitenoise")
+	pythontest.Python(t, "flask", "whitenoise")
 	want := pythonLines(t, nil, "-c", flaskListing, "app")
 	wantAPI := pythonLines(t, nil, "-c", flaskListing, "api")
 	for _, tc := range []struct {
@@ -162,7 +164,7 @@ func equalRows(a, b [][]any) bool {
 }
 
 func TestAppRoutesDjango(t *testing.T) {
-	requirePython(t, "django", "whitenoise")
+	pythontest.Python(t, "django", "whitenoise")
 	env := []string{"GRAFT_DJANGO_DB=" + filepath.Join(t.TempDir(), "db.sqlite3"), "DJANGO_SETTINGS_MODULE=rmdjango.settings"}
 	want := pythonLines(t, env, "rmdjango/list_urls.py")
 	for _, app := range []string{"rmdjango.wsgi:application", "rmdjango.wsgi:whitenoised"} {

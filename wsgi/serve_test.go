@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // serveApp is the Python app of the serve-loop tests: "VERSION PID", and
@@ -31,7 +33,7 @@ def app(environ, start_response):
 // served is a Serve call running in the background.
 type served struct {
 	ls   *Listeners
-	logs *logBuffer
+	logs *pythontest.Buffer
 	done chan error
 	url  string
 	ops  string
@@ -45,8 +47,8 @@ func startServe(t *testing.T, ctx context.Context, dir string, cfg ServeConfig) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
-	c, err := New(Config{App: "serveapp:app", Dir: dir, Python: testPython(t), Workers: 2, Logger: slogNew(logs)})
+	logs := &pythontest.Buffer{}
+	c, err := New(Config{App: "serveapp:app", Dir: dir, Python: pythontest.Python(t), Workers: 2, Logger: slogNew(logs)})
 	if err != nil {
 		ls.Close()
 		t.Fatal(err)

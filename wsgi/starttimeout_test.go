@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // hangLine is the frame of testdata/slowimport.py where its import hangs,
@@ -35,9 +37,9 @@ func stackPID(t *testing.T, log string) int {
 func TestStartTimeout(t *testing.T) {
 	for _, noPreload := range []bool{false, true} {
 		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &pythontest.Buffer{}
 			start := time.Now()
-			c, err := New(Config{App: "slowimport", Python: testPython(t), Dir: testdataDir(t), Workers: 2,
+			c, err := New(Config{App: "slowimport", Python: pythontest.Python(t), Dir: testdataDir(t), Workers: 2,
 				NoPreload: noPreload, StartTimeout: 2 * time.Second, Logger: newTestLogger(logs)})
 			took := time.Since(start)
 			if err == nil {

@@ -18,13 +18,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // appEnv is a started test app: its container, logs, server and the
 // directory ($GRAFT_TEST_DIR) the app coordinates through.
 type appEnv struct {
 	c    *Container
-	logs *logBuffer
+	logs *pythontest.Buffer
 	srv  *httptest.Server
 	dir  string
 }
@@ -187,7 +189,7 @@ func decodeJSON(t testing.TB, b []byte, v any) {
 }
 
 // logHas polls the container log for every substring in subs.
-func logHas(t testing.TB, logs *logBuffer, timeout time.Duration, subs ...string) {
+func logHas(t testing.TB, logs *pythontest.Buffer, timeout time.Duration, subs ...string) {
 	t.Helper()
 	if missing, s := logWait(logs, timeout, subs...); missing != "" {
 		t.Fatalf("log lacks %q; log:\n%s", missing, s)
@@ -197,7 +199,7 @@ func logHas(t testing.TB, logs *logBuffer, timeout time.Duration, subs ...string
 // logWait polls the container log until it holds every substring in subs
 // or timeout has passed. It returns the first one missing ("" when none
 // is) and the log.
-func logWait(logs *logBuffer, timeout time.Duration, subs ...string) (missing, log string) {
+func logWait(logs *pythontest.Buffer, timeout time.Duration, subs ...string) (missing, log string) {
 	deadline := time.Now().Add(timeout)
 	for {
 		log = logs.String()
@@ -216,7 +218,7 @@ func logWait(logs *logBuffer, timeout time.Duration, subs ...string) (missing, l
 }
 
 // logLine returns the first log line containing sub, or "".
-func logLine(logs *logBuffer, sub string) string {
+func logLine(logs *pythontest.Buffer, sub string) string {
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, sub) {
 			return l

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +21,7 @@ import (
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/internal/browsertest"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 const (
@@ -33,23 +34,33 @@ const (
 // test server.
 func startSite(t *testing.T, mount string, goRoutes bool) *httptest.Server {
 	t.Helper()
-	dir, state := opstest.Unpack(t, pyapp, "pyapp"), t.TempDir()
 	o := options{
 		mount: mount, goRoutes: goRoutes, Flags: opstest.Flags(t),
 		adminUser: "admin", adminPassword: testPassword, tokens: tokenFlag{testToken: "alice"},
 	}
+	log := opstest.Logger()
+	app, h := startProject(t, o, log)
+	return opstest.Serve(t, app, h)
+}
+
+// startProject unpacks and prepares the embedded project with o as the
+// command does (a fresh database in a temp dir) and starts its workers;
+// it returns them and newHandler over them, for opstest.Serve or
+// opstest.ServeStaged, which stop the workers.
+func startProject(t *testing.T, o options, log *slog.Logger) (*wsgi.Container, http.Handler) {
+	t.Helper()
+	dir, state := opstest.Unpack(t, pyapp, "pyapp"), t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	p, err := prepare(ctx, o, dir, state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := opstest.Logger()
 	app, err := startApp(o, p, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return opstest.Serve(t, app, newHandler(app, o, p.staticDir, log, nil))
+	return app, newHandler(app, o, p.staticDir, log, nil)
 }
 
 type response struct {
@@ -375,19 +386,4 @@ func TestAPIAuthWithoutPython(t *testing.T) {
 
 // A port in use fails the command before Python starts (run returns at
 // once with the bind error; the metrics port likewise).
-func TestBusyPort(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	for _, args := range [][]string{
-		{"-bind", busy.Addr().String()},
-		{"-bind", "127.0.0.1:0", "-metrics-bind", busy.Addr().String()},
-	} {
-		err := run(append(args, "-python", "/nonexistent/python"))
-		if err == nil || !strings.Contains(err.Error(), "listen tcp "+busy.Addr().String()) {
-			t.Errorf("run(%q): %v; want the bind error", args, err)
-		}
-	}
-}
+func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/examples/internal/opstest"
@@ -25,71 +20,19 @@ const stagedUsers = 200
 // URL.
 func startStagedSite(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
-	stages, err := os.ReadFile("stages.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "stages.json")
-	if err := os.WriteFile(file, stages, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	tokens := tokenFlag{testToken: "alice"}
 	for i := range stagedUsers {
 		tokens[fmt.Sprintf("tok-%d", i)] = fmt.Sprintf("user-%d", i)
 	}
-	dir, state := opstest.Unpack(t, pyapp, "pyapp"), t.TempDir()
 	o := options{
 		Flags: opstest.Flags(t), mount: "/legacy", goRoutes: true,
 		adminUser: "admin", adminPassword: testPassword, tokens: tokens,
-		migrate: migration.Flags{Stages: file, AdminBind: "127.0.0.1:0"},
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	p, err := prepare(ctx, o, dir, state)
-	if err != nil {
-		t.Fatal(err)
+		migrate: migration.Flags{Stages: opstest.StagesFile(t, ""), AdminBind: "127.0.0.1:0"},
 	}
 	log := opstest.Logger()
-	app, err := startApp(o, p, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHandler(app, o, p.staticDir, log, nil)
-	mg, err := migration.Start(h, o.migrate, log, nil)
-	if err != nil {
-		app.Shutdown(t.Context())
-		t.Fatal(err)
-	}
-	srv := opstest.Serve(t, app, h)
-	t.Cleanup(mg.Stop) // before the server and the workers stop
-	return srv, "http://" + mg.AdminAddr()
-}
-
-func routeStatus(t *testing.T, admin, route string) migrate.RouteStatus {
-	t.Helper()
-	r := get(t, admin+"/routes")
-	var list []migrate.RouteStatus
-	if err := json.Unmarshal([]byte(r.body), &list); err != nil {
-		t.Fatalf("GET /routes: %d %q: %v", r.status, r.body, err)
-	}
-	for _, st := range list {
-		if st.Route == route {
-			return st
-		}
-	}
-	t.Fatalf("%s is not in GET /routes: %s", route, r.body)
-	return migrate.RouteStatus{}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	app, h := startProject(t, o, log)
+	srv, admin, _ := opstest.ServeStaged(t, app, h, o.migrate.Stages, log)
+	return srv, admin
 }
 
 // TestShadowMeta runs the Go port of api/meta/ in the shadow stage against
@@ -109,8 +52,8 @@ func TestShadowMeta(t *testing.T) {
 		t.Errorf("without a token: %d", r.status)
 	}
 	var st migrate.RouteStatus
-	waitFor(t, "the comparisons", func() bool {
-		st = routeStatus(t, admin, route)
+	opstest.WaitFor(t, "the comparisons", func() bool {
+		st = opstest.RouteStatus(t, admin, route)
 		return st.Counts.Compared == n
 	})
 	if st.Counts.Mismatched != n || len(st.MismatchPointers) != 1 || st.MismatchPointers["/released"] != n {
@@ -151,8 +94,8 @@ func TestCanaryWhoami(t *testing.T) {
 		}
 	}
 	var st migrate.RouteStatus
-	waitFor(t, "the reverse-shadow comparisons", func() bool {
-		st = routeStatus(t, admin, route)
+	opstest.WaitFor(t, "the reverse-shadow comparisons", func() bool {
+		st = opstest.RouteStatus(t, admin, route)
 		return st.Counts.Compared > 0 && st.Counts.Compared+st.Counts.Dropped >= int64(sides["go"])/4
 	})
 	if st.Counts.Mismatched != 0 {

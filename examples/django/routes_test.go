@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // -routes prints the project's routes (admin and notes, through include()
 // and namespaces) joined with the Go routes, and exits.
 func TestRoutesFlag(t *testing.T) {
 	out := opstest.Stdout(t, func() error {
-		return run([]string{"-routes", "-python", opstest.Python(t), "-workers", "1", "-admin-password", "x"})
+		return run([]string{"-routes", "-python", pythontest.Python(t, "django"), "-workers", "1", "-admin-password", "x"})
 	})
 	for _, want := range []string{
 		"PYTHON ROUTE (django)",

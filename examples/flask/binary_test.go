@@ -1,9 +1,6 @@
 package main
 
 import (
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
@@ -15,29 +12,11 @@ import (
 // its static folder (Go's fallback.Static), and leaves nothing behind.
 func TestSingleBinary(t *testing.T) {
 	base := opstest.SingleBinary(t, "flask", "-workers", "1")
-	for _, tc := range []struct {
-		path, want string
-		header     map[string]string
-	}{
-		{"/shop/", "/shop/static/shop.css", nil},
-		{"/shop/products/1", "<html", nil},
-		{"/shop/api/products", `"count"`, map[string]string{"X-Served-By": "go"}},
-		{"/shop/static/shop.css", "font-family", map[string]string{
+	opstest.CheckPages(t, base, []opstest.Page{
+		{Path: "/shop/", Want: "/shop/static/shop.css"},
+		{Path: "/shop/products/1", Want: "<html"},
+		{Path: "/shop/api/products", Want: `"count"`, Header: map[string]string{"X-Served-By": "go"}},
+		{Path: "/shop/static/shop.css", Want: "font-family", Header: map[string]string{
 			"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=60"}},
-	} {
-		resp, err := http.Get(base + tc.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(b), tc.want) {
-			t.Errorf("GET %s: %d %.300q", tc.path, resp.StatusCode, b)
-		}
-		for k, v := range tc.header {
-			if got := resp.Header.Get(k); got != v {
-				t.Errorf("GET %s: %s %q, want %q", tc.path, k, got, v)
-			}
-		}
-	}
+	})
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -20,6 +20,8 @@ import (
 
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // startShop writes the embedded app to a temp dir, as the command does,
@@ -28,22 +30,31 @@ import (
 // rolled back to Flask (-go=false).
 func startShop(t *testing.T, mount string) (goSrv, pySrv *httptest.Server) {
 	t.Helper()
-	dir := opstest.Unpack(t, pyapp, "pyapp")
-	cat, err := loadCatalog(dir + "/shop/products.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := opstest.Logger()
 	o := options{mount: mount, goRoutes: true, Flags: opstest.Flags(t)}
-	app, err := startApp(o, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, cat := startShopApp(t, o, log)
 	goSrv = opstest.Serve(t, app, newHandler(app, cat, o, log, nil))
 	o.goRoutes = false
 	pySrv = httptest.NewServer(newHandler(app, cat, o, log, nil))
 	t.Cleanup(pySrv.Close) // before goSrv's cleanup stops the workers
 	return goSrv, pySrv
+}
+
+// startShopApp writes the embedded app to a temp dir, as the command does,
+// loads its catalog and starts its workers with o, for opstest.Serve or
+// opstest.ServeStaged, which stop them.
+func startShopApp(t *testing.T, o options, log *slog.Logger) (*wsgi.Container, *catalog) {
+	t.Helper()
+	dir := opstest.Unpack(t, pyapp, "pyapp")
+	cat, err := loadCatalog(dir + "/shop/products.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := startApp(o, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, cat
 }
 
 type response struct {
@@ -259,7 +270,7 @@ func TestStartAppHint(t *testing.T) {
 	os.MkdirAll(shadow+"/flask", 0o755)
 	os.WriteFile(shadow+"/flask/__init__.py", []byte("raise ModuleNotFoundError(\"No module named 'flask'\", name='flask')\n"), 0o644)
 	script := shadow + "/python"
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nPYTHONPATH="+shadow+" exec "+opstest.Python(t)+" \"$@\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nPYTHONPATH="+shadow+" exec "+pythontest.Python(t)+" \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// wsgi.New must return the load error; a hang is a graft bug, reported
@@ -317,19 +328,4 @@ func scriptFlags(t *testing.T, py string) cli.Flags {
 
 // A port in use fails the command before Python starts (run returns at
 // once with the bind error; the metrics port likewise).
-func TestBusyPort(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	for _, args := range [][]string{
-		{"-bind", busy.Addr().String()},
-		{"-bind", "127.0.0.1:0", "-metrics-bind", busy.Addr().String()},
-	} {
-		err := run(append(args, "-python", "/nonexistent/python"))
-		if err == nil || !strings.Contains(err.Error(), "listen tcp "+busy.Addr().String()) {
-			t.Errorf("run(%q): %v; want the bind error", args, err)
-		}
-	}
-}
+func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }

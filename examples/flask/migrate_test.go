@@ -1,16 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/examples/internal/opstest"
@@ -22,62 +18,12 @@ import (
 // server and the admin URL.
 func startStagedShop(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
-	dir := opstest.Unpack(t, pyapp, "pyapp")
-	cat, err := loadCatalog(dir + "/shop/products.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages, err := os.ReadFile("stages.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "stages.json")
-	if err := os.WriteFile(file, stages, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	log := opstest.Logger()
 	o := options{Flags: opstest.Flags(t), mount: "/shop", goRoutes: true,
-		migrate: migration.Flags{Stages: file, AdminBind: "127.0.0.1:0"}}
-	app, err := startApp(o, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHandler(app, cat, o, log, nil)
-	mg, err := migration.Start(h, o.migrate, log, nil)
-	if err != nil {
-		app.Shutdown(t.Context())
-		t.Fatal(err)
-	}
-	srv := opstest.Serve(t, app, h)
-	t.Cleanup(mg.Stop) // before the server and the workers stop
-	return srv, "http://" + mg.AdminAddr()
-}
-
-func routeStatus(t *testing.T, admin, route string) migrate.RouteStatus {
-	t.Helper()
-	r := do(t, http.DefaultClient, "GET", admin+"/routes", "", "")
-	var list []migrate.RouteStatus
-	if err := json.Unmarshal([]byte(r.body), &list); err != nil {
-		t.Fatalf("GET /routes: %d %q: %v", r.status, r.body, err)
-	}
-	for _, st := range list {
-		if st.Route == route {
-			return st
-		}
-	}
-	t.Fatalf("%s is not in GET /routes: %s", route, r.body)
-	return migrate.RouteStatus{}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		migrate: migration.Flags{Stages: opstest.StagesFile(t, ""), AdminBind: "127.0.0.1:0"}}
+	app, cat := startShopApp(t, o, log)
+	srv, admin, _ := opstest.ServeStaged(t, app, newHandler(app, cat, o, log, nil), o.migrate.Stages, log)
+	return srv, admin
 }
 
 // TestShadowSearch runs the Go port of /shop/api/search in the shadow
@@ -93,8 +39,8 @@ func TestShadowSearch(t *testing.T) {
 		}
 	}
 	var st migrate.RouteStatus
-	waitFor(t, "the comparisons", func() bool {
-		st = routeStatus(t, admin, route)
+	opstest.WaitFor(t, "the comparisons", func() bool {
+		st = opstest.RouteStatus(t, admin, route)
 		return st.Counts.Compared == 2
 	})
 	if st.Counts.Matched != 1 || st.Counts.Mismatched != 1 || st.MismatchPointers["/count"] != 1 {
@@ -135,8 +81,8 @@ func TestCanaryProduct(t *testing.T) {
 		t.Errorf("at 50%%: %v of %d sessions", sides, users)
 	}
 	var st migrate.RouteStatus
-	waitFor(t, "the reverse-shadow comparisons", func() bool {
-		st = routeStatus(t, admin, route)
+	opstest.WaitFor(t, "the reverse-shadow comparisons", func() bool {
+		st = opstest.RouteStatus(t, admin, route)
 		return st.Counts.Compared > 0 && st.Counts.Go == int64(sides["go"])
 	})
 	if st.Stage != migrate.StageCanary || st.Percent != 50 || st.Counts.Mismatched != 0 {

@@ -5,18 +5,19 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // -routes prints the shop's routes joined with the Go routes, and exits.
 func TestRoutesFlag(t *testing.T) {
 	out := opstest.Stdout(t, func() error {
-		return run([]string{"-routes", "-python", opstest.Python(t), "-workers", "1"})
+		return run([]string{"-routes", "-python", pythontest.Python(t, "flask"), "-workers", "1"})
 	})
 	for _, want := range []string{
 		"PYTHON ROUTE (flask)",
 		"/shop/api/products/{pid:[0-9]+}",
 		"/api/products [api_products]",
-		"2 of 8 Python routes (25%) served by Go",
+		"3 of 10 Python routes (30%) served by Go", // the API pair and the static folder (fallback.Static)
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("-routes output lacks %q:\n%s", want, out)

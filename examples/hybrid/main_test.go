@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,19 +11,31 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/wsgi"
 )
+
+// startLegacy starts 2 workers of the bundled stdlib app; opstest.Serve
+// stops them.
+func startLegacy(t *testing.T, log *slog.Logger) *wsgi.Container {
+	t.Helper()
+	dir, err := filepath.Abs("pyapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: pythontest.Python(t), Dir: dir, Workers: 2, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
 
 // startHybrid serves the example's handler (with the bundled stdlib app)
 // on a test server.
 func startHybrid(t *testing.T, mount string) *httptest.Server {
 	t.Helper()
-	dir, _ := filepath.Abs("pyapp")
 	log := opstest.Logger()
-	app, err := wsgi.New(wsgi.Config{App: "legacy:app", Python: opstest.Python(t), Dir: dir, Workers: 2, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := startLegacy(t, log)
 	f := opstest.Flags(t)
 	return opstest.Serve(t, app, newHandler(&f, app, mount, log, nil))
 }
@@ -145,19 +157,4 @@ func TestParseFlags(t *testing.T) {
 
 // A port in use fails the command before Python starts (run returns at
 // once with the bind error; the metrics port likewise).
-func TestBusyPort(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	for _, args := range [][]string{
-		{"-bind", busy.Addr().String()},
-		{"-bind", "127.0.0.1:0", "-metrics-bind", busy.Addr().String()},
-	} {
-		err := run(append(args, "-python", "/nonexistent/python"))
-		if err == nil || !strings.Contains(err.Error(), "listen tcp "+busy.Addr().String()) {
-			t.Errorf("run(%q): %v; want the bind error", args, err)
-		}
-	}
-}
+func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/migrate"
 )
 
@@ -34,7 +35,7 @@ def about():
 		t.Fatal(err)
 	}
 	out := opstest.Stdout(t, func() error {
-		return run([]string{"-routes", "-python", opstest.Python(t), "-workers", "1", "-chdir", dir, "routesapp:app"})
+		return run([]string{"-routes", "-python", pythontest.Python(t), "-workers", "1", "-chdir", dir, "routesapp:app"})
 	})
 	for _, want := range []string{
 		"PYTHON ROUTE (flask)",

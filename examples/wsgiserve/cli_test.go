@@ -20,6 +20,8 @@ import (
 	"testing"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/testcert"
 )
 
 // markerApp writes an app whose import creates the file "imported" next
@@ -39,8 +41,8 @@ func markerApp(t *testing.T) string {
 // any worker starts: help, mistakes, a directory or a port that cannot be
 // used.
 func TestCommandLine(t *testing.T) {
-	bin := buildServe(t)
-	py := opstest.Python(t)
+	bin := opstest.Build(t, "wsgiserve")
+	py := pythontest.Python(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +138,7 @@ func unixClient(path string) *http.Client {
 
 // Several -bind flags, one a Unix socket: the app answers on each.
 func TestSeveralBinds(t *testing.T) {
-	bin := buildServe(t)
+	bin := opstest.Build(t, "wsgiserve")
 	sock := filepath.Join(t.TempDir(), "wsgiserve.sock")
 	s := startServe(t, bin, false, "-workers", "1", "-bind", "unix:"+sock)
 	if _, body := get(t, http.DefaultClient, s.url+"/pid"); !strings.HasPrefix(body, "v1 ") {
@@ -156,8 +158,8 @@ func TestSeveralBinds(t *testing.T) {
 
 // -certfile and -keyfile: HTTPS, with HTTP/2 negotiated.
 func TestTLS(t *testing.T) {
-	bin := buildServe(t)
-	certFile, keyFile, pool := opstest.WriteCert(t, t.TempDir())
+	bin := opstest.Build(t, "wsgiserve")
+	certFile, keyFile, pool := testcert.Write(t, t.TempDir(), 1)
 	s := startServe(t, bin, false, "-workers", "1", "-certfile", certFile, "-keyfile", keyFile)
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("listening on %s; want https://", s.url)
@@ -173,7 +175,7 @@ func TestTLS(t *testing.T) {
 // descriptor 3, LISTEN_FDS=1 and LISTEN_PID its own pid (the shell sets
 // LISTEN_PID=$$, then execs it) serves on that socket, not on -bind.
 func TestSocketActivation(t *testing.T) {
-	bin := buildServe(t)
+	bin := opstest.Build(t, "wsgiserve")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +186,7 @@ func TestSocketActivation(t *testing.T) {
 	}
 	td, _ := filepath.Abs("../../wsgi/testdata")
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin,
-		"-python", opstest.Python(t), "-chdir", td, "-workers", "1", "-bind", "127.0.0.1:0", "opsapp:app")
+		"-python", pythontest.Python(t), "-chdir", td, "-workers", "1", "-bind", "127.0.0.1:0", "opsapp:app")
 	cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
 	cmd.ExtraFiles = []*os.File{f}
 	s := startCmd(t, cmd, false)
@@ -202,7 +204,7 @@ func TestSocketActivation(t *testing.T) {
 // -access-log-verbose adds fields; -access-log=false turns off the log and
 // the ids.
 func TestAccessLog(t *testing.T) {
-	bin := buildServe(t)
+	bin := opstest.Build(t, "wsgiserve")
 	for _, tc := range []struct {
 		name    string
 		args    []string

@@ -43,6 +43,7 @@ import (
 
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/fallback"
+	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -71,7 +72,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(wsgi.NewTextHandler(os.Stderr, nil)) // tracebacks readable below their line
+	// Logs are batched (one write per 200 ms or 64 KiB, not per request);
+	// Close writes the rest once the server and the workers have stopped.
+	lw := middleware.NewLogWriter(os.Stderr, 0)
+	defer lw.Close()
+	log := slog.New(wsgi.NewTextHandler(lw, nil)) // tracebacks readable below their line
 
 	ls, err := f.Listen()
 	if err != nil {

@@ -18,54 +18,20 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
 )
-
-// buildServe builds wsgiserve into a temporary directory.
-func buildServe(t testing.TB) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "wsgiserve")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// lockedBuf collects a process's stderr.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) add(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s)
-	l.b.WriteByte('\n')
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // served is a running wsgiserve.
 type served struct {
 	cmd     *exec.Cmd
 	url     string // the app's first listener: http://, https:// or unix:
 	opsURL  string // the operations listener, if any
-	stderr  *lockedBuf
+	stderr  *pythontest.Buffer
 	waited  chan struct{}
 	waitErr error
 }
@@ -84,7 +50,7 @@ func startServe(t *testing.T, bin string, withOps bool, args ...string) *served 
 	}
 	// Flags before and after the app, as gunicorn takes them; a plain
 	// number of seconds.
-	all := []string{"-bind", "127.0.0.1:0", "-python", opstest.Python(t), "opsapp:app", "-chdir", td, "-graceful-timeout", "10"}
+	all := []string{"-bind", "127.0.0.1:0", "-python", pythontest.Python(t), "opsapp:app", "-chdir", td, "-graceful-timeout", "10"}
 	if withOps {
 		all = append(all, "-metrics-bind", "127.0.0.1:0")
 	}
@@ -103,7 +69,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, withOps bool) *served {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &served{cmd: cmd, stderr: &lockedBuf{}, waited: make(chan struct{})}
+	s := &served{cmd: cmd, stderr: &pythontest.Buffer{}, waited: make(chan struct{})}
 	addrc := make(chan string, 1)
 	opsc := make(chan string, 1)
 	go func() {
@@ -111,7 +77,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, withOps bool) *served {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			s.stderr.add(line)
+			fmt.Fprintln(s.stderr, line)
 			if m := listenRe.FindStringSubmatch(line); m != nil {
 				addrc <- m[1]
 			}
@@ -240,7 +206,7 @@ var variants = []struct {
 }{{"preload", nil}, {"nopreload", []string{"-preload=false"}}}
 
 func TestGracefulDrainOnSIGTERM(t *testing.T) {
-	bin := buildServe(t)
+	bin := opstest.Build(t, "wsgiserve")
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			s := startServe(t, bin, false, append([]string{"-workers", "2"}, v.args...)...)
@@ -319,7 +285,7 @@ func TestGracefulDrainOnSIGTERM(t *testing.T) {
 }
 
 func TestNoOrphansAfterKill9(t *testing.T) {
-	bin := buildServe(t)
+	bin := opstest.Build(t, "wsgiserve")
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			s := startServe(t, bin, true, append([]string{"-workers", "2"}, v.args...)...)

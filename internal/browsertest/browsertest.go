@@ -16,9 +16,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // Driver and Browser are the paths of Debian's chromium-driver and
@@ -49,7 +50,7 @@ func Start(t testing.TB) *WebDriver {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	var log syncBuffer
+	var log pythontest.Buffer
 	cmd := exec.Command(Driver, fmt.Sprintf("--port=%d", port))
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -240,22 +241,4 @@ func (wd *WebDriver) Screenshot(t testing.TB, path string) {
 		err = os.WriteFile(path, png, 0o644)
 	}
 	t.Logf("screenshot of the failure: %s (%v)", path, err)
-}
-
-// syncBuffer is a bytes.Buffer safe for chromedriver's output goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

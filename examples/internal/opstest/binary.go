@@ -11,27 +11,37 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // listening matches the "listening" log line of an example and its URL.
 var listening = regexp.MustCompile(`listening.* url.full=(http://[^ ]+?)/?(\s|$)`)
 
-// SingleBinary builds the example in the current directory with go build,
-// copies the binary alone to an empty directory and runs it there with
-// args, -python Python(t) and -bind 127.0.0.1:0, its TMPDIR a fresh
-// directory. It returns the server's base URL ("http://127.0.0.1:PORT").
-// When the test ends the server gets SIGTERM; the test then fails if it
-// did not exit or left anything in its TMPDIR (such as the app's copy).
-func SingleBinary(t *testing.T, name string, args ...string) string {
+// Build builds the command in the current directory with go build into a
+// temporary directory, as name, and returns the binary's path.
+func Build(t testing.TB, name string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	built := filepath.Join(t.TempDir(), name)
-	if out, err := exec.Command(goBin, "build", "-o", built, ".").CombinedOutput(); err != nil {
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// SingleBinary builds the example in the current directory with Build,
+// copies the binary alone to an empty directory and runs it there with
+// args, -python pythontest.Python(t) and -bind 127.0.0.1:0, its TMPDIR a
+// fresh directory. It returns the server's base URL ("http://127.0.0.1:PORT").
+// When the test ends the server gets SIGTERM; the test then fails if it
+// did not exit or left anything in its TMPDIR (such as the app's copy).
+func SingleBinary(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	built := Build(t, name)
 	empty := t.TempDir()
 	bin := filepath.Join(empty, name)
 	b, err := os.ReadFile(built)
@@ -46,7 +56,7 @@ func SingleBinary(t *testing.T, name string, args ...string) string {
 	}
 
 	tmp := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"-python", Python(t), "-bind", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-python", pythontest.Python(t), "-bind", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = empty
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	stderr, err := cmd.StderrPipe()

@@ -1,49 +1,27 @@
 // Package opstest holds the test helpers of graft's example servers: the
-// interpreter the tests run, the embedded app unpacked for a test, the
-// examples' default flags, a test server over a container's workers and a
-// generated TLS certificate.
+// embedded app unpacked for a test, the examples' default flags, a test
+// server over a container's workers, the single-binary run, the busy-port
+// check, page checks and the migration's stages file, admin API and route
+// status. The interpreter comes from internal/pythontest, certificates
+// from internal/testcert.
 package opstest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/wsgi"
 )
-
-// Python is $GRAFT_PYTHON or Debian's interpreter; missing Python fails
-// the test.
-func Python(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("GRAFT_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if _, err := exec.LookPath(py); err != nil {
-		t.Fatalf("python %s not found (set GRAFT_PYTHON): %v", py, err)
-	}
-	return py
-}
 
 // Unpack writes the files of fsys under root into a temporary directory,
 // as the commands do at start, removed when the test ends.
@@ -63,7 +41,7 @@ func Flags(t testing.TB) cli.Flags {
 	t.Helper()
 	var f cli.Flags
 	f.Register(cli.NewFlagSet("test"), cli.Defaults{Workers: 2})
-	f.Python = Python(t)
+	f.Python = pythontest.Python(t)
 	return f
 }
 
@@ -106,50 +84,6 @@ func RequestCounts(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return got
-}
-
-// WriteCert writes a self-signed certificate for 127.0.0.1 and localhost
-// and its key into dir, and returns their paths and a pool trusting it.
-func WriteCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "graft test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, pool
 }
 
 // WaitFor polls cond for up to 20 seconds and fails the test if it never

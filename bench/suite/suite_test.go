@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/xml"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const wrkOutput = `Running 5s test @ http://127.0.0.1:8000/
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.10ms    1.20ms  40.00ms   90.00%
+    Req/Sec    10.50k     1.00k   12.00k    70.00%
+  Latency Distribution
+     50%    2.90ms
+     75%    3.50ms
+     90%    4.20ms
+     99%  850.00us
+  104500 requests in 5.00s, 12.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:  20900.00
+Transfer/sec:      2.40MB
+`
+
+func TestParseWrk(t *testing.T) {
+	r, err := parseWrk(wrkOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.rps != 20900 || r.requests != 104500 || r.p50 != 2.9 || r.p99 != 0.85 || r.errors != 7 {
+		t.Errorf("got %+v", *r)
+	}
+	if _, err := parseWrk("wrk: connection refused"); err == nil {
+		t.Error("no error for output without results")
+	}
+	r, err = parseWrk(strings.Replace(wrkOutput, "99%  850.00us", "99%    1.20s", 1))
+	if err != nil || r.p99 != 1200 {
+		t.Errorf("p99 in seconds: %v, %v", r, err)
+	}
+}
+
+func TestReadStat(t *testing.T) {
+	st, ok := readStat(os.Getpid())
+	if !ok {
+		t.Skip("no /proc on this system") // the suite reports no CPU column there
+	}
+	if st.ppid != os.Getppid() {
+		t.Errorf("ppid %d, want %d", st.ppid, os.Getppid())
+	}
+	if tr := tree(os.Getpid()); tr == nil || tr[os.Getpid()].ppid != st.ppid {
+		t.Errorf("tree: %v", tr)
+	}
+}
+
+func TestCPUSplit(t *testing.T) {
+	before := map[int]procStat{1: {cpu: 100}, 2: {ppid: 1, cpu: 50}}
+	after := map[int]procStat{1: {cpu: 300}, 2: {ppid: 1, cpu: 80}, 3: {ppid: 1, cpu: 10}}
+	if g, o := cpuSplit(1, true, before, after); g != 200 || o != 40 {
+		t.Errorf("Go root: %v %v", g, o)
+	}
+	if g, o := cpuSplit(1, false, before, after); g != 0 || o != 240 {
+		t.Errorf("Python root: %v %v", g, o)
+	}
+}
+
+func sample() *Results {
+	res := &Results{Command: "go run ./bench/suite -quick", Rounds: 2, Secs: 2}
+	for round := range 2 {
+		for i, s := range []string{"graft", "gunicorn", "uwsgi"} {
+			res.Runs = append(res.Runs, Run{Server: s, Case: "hello", Workers: 2, Round: round,
+				RPS: float64(1000 * (3 - i) * (round + 1)), P50ms: 1, P99ms: float64(i + 1), Requests: 100, GoCPUus: 10, PyCPUus: 20, PeakMiB: 50})
+		}
+	}
+	res.Runs = append(res.Runs, Run{Server: "uwsgi", Case: "stream", Workers: 2}, Run{Server: "graft", Case: "stream", Workers: 2, Error: "boom"})
+	res.GoCPU = []Run{{Server: "bare", Case: "gocpu", Workers: 2, RPS: 100, Requests: 10, GoCPUus: 20}, {Server: "native", Case: "gocpu", Workers: 2, RPS: 90, Requests: 10, GoCPUus: 30}}
+	return res
+}
+
+func TestReport(t *testing.T) {
+	res := sample()
+	idx := index(res.Runs)
+	if got := ratio(idx, "gunicorn", "hello", 2); got != 1.5 {
+		t.Errorf("graft/gunicorn = %v, want 1.5", got)
+	}
+	if got := ratio(idx, "uwsgi", "stream", 2); !math.IsNaN(got) {
+		t.Errorf("ratio without runs = %v, want NaN", got)
+	}
+	md := report(res)
+	for _, want := range []string{beginMarker, endMarker, "| hello | 2 | 4500 | 1.50 | 3.00 |", "| 10 + 20 |", "| 1.50 |", "boom", "no complete response"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// The charts are well-formed XML.
+func TestCharts(t *testing.T) {
+	for name, svg := range charts(sample()) {
+		d := xml.NewDecoder(strings.NewReader(svg))
+		for {
+			_, err := d.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+}
+
+// writeDocs replaces the section between the markers, and only it.
+func TestWriteDocs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "performance.md")
+	os.WriteFile(path, []byte("# Performance\n\nintro\n\n"+beginMarker+"\nold\n"+endMarker+"\n\n## After\n"), 0o644)
+	res := sample()
+	if err := writeDocs(dir, report(res), res); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	s := string(b)
+	if strings.Contains(s, "\nold\n") || !strings.HasPrefix(s, "# Performance\n\nintro\n\n"+beginMarker) || !strings.HasSuffix(s, endMarker+"\n\n## After\n") {
+		t.Errorf("got:\n%s", s)
+	}
+	for _, c := range []string{chartThroughput, chartLatency, chartCPU, chartGoCPU} {
+		if _, err := os.Stat(filepath.Join(dir, c)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// serve-bare answers, with the socket options of the Go CPU variants.
+func TestServeBare(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go serveBare([]string{"-bind", addr(port), "-nodelay=false", "-busy-poll", "50"})
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr(port) + "/")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	if string(body) != "Hello world!\n" {
+		t.Errorf("got %q", body)
+	}
+}
+
+// The whole pipeline on one case and one server: build, start, wrk,
+// /proc, report. It needs wrk and Python.
+func TestEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Fatal("wrk not found: apt-get install -y wrk")
+	}
+	py := os.Getenv("GRAFT_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if _, err := exec.LookPath(py); err != nil {
+		t.Fatalf("python %s not found (set GRAFT_PYTHON): %v", py, err)
+	}
+	res, err := measure(options{rounds: 1, secs: 1, warmup: 1, workers: "1", cases: "hello", servers: "graft",
+		python: py, skipGoCPU: true, threadsWrk: 1, connections: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(res.Runs))
+	}
+	r := res.Runs[0]
+	if r.Error != "" || r.Requests == 0 || r.RPS <= 0 || r.Errors != 0 || r.P99ms <= 0 {
+		t.Fatalf("run %+v", r)
+	}
+	if _, ok := readStat(os.Getpid()); ok && (r.GoCPUus <= 0 || r.PyCPUus <= 0 || r.PeakMiB <= 0) {
+		t.Errorf("no CPU or memory measured: %+v", r)
+	}
+	if md := report(res); !strings.Contains(md, "| hello | 1 | ") {
+		t.Errorf("report:\n%s", md)
+	}
+}

@@ -1,0 +1,7 @@
+// Package pythontest holds the test helpers graft's packages share for
+// the Python side: the interpreter a test runs (Python), which fails the
+// test, never skips it, with the apt-get line to run when the interpreter
+// or a module is missing, and a concurrency-safe Buffer for the logs and
+// output of the workers and other processes a test starts. Only tests
+// import it.
+package pythontest

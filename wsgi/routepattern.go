@@ -1,0 +1,359 @@
+package wsgi
+
+// Translation of the Python app's route patterns (Flask rules, Django
+// routes and regexes) into chi patterns, keeping each converter as a
+// constraint and refusing what cannot be translated exactly.
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+)
+
+// Constraints of the converters graft translates.
+const (
+	reInt      = `[0-9]+`
+	reSlug     = `[-a-zA-Z0-9_]+`
+	reFloat    = `[0-9]+\.[0-9]+`
+	reUUIDAny  = `[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}`
+	reUUIDLow  = `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+	catchAllAt = "*"
+)
+
+// translate turns a route's pieces into a chi pattern (with a leading
+// "/"), or says why it cannot.
+func translate(pieces []wirePiece) (pattern string, params []RouteParam, why string) {
+	var b strings.Builder
+	for i, pc := range pieces {
+		last := i == len(pieces)-1
+		var err error
+		switch pc.Kind {
+		case "flask":
+			params, err = translateFlask(&b, pc.Parts, params)
+		case "django-route":
+			params, err = translateDjangoRoute(&b, pc, last, params)
+		case "regex":
+			params, err = translateRegex(&b, pc.Text, last, params)
+		default:
+			err = fmt.Errorf("unknown route piece kind %q", pc.Kind)
+		}
+		if err != nil {
+			return "", params, err.Error()
+		}
+	}
+	p := b.String()
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	// A catch-all may only end the pattern.
+	if i := strings.Index(p, "*"); i >= 0 && i != len(p)-1 && !insideBraces(p, i) {
+		return "", params, "a path parameter is followed by more of the route; chi's catch-all (*) must end a pattern"
+	}
+	return p, params, ""
+}
+
+// insideBraces reports whether p[i] is inside a {...} parameter.
+func insideBraces(p string, i int) bool {
+	depth := 0
+	for j := 0; j < i; j++ {
+		switch p[j] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		}
+	}
+	return depth > 0
+}
+
+// writeStatic appends literal route text, which must not contain chi's
+// metacharacters.
+func writeStatic(b *strings.Builder, s string) error {
+	if strings.ContainsAny(s, "{}*") {
+		return fmt.Errorf("the literal text %q holds a character chi reads as a parameter or a wildcard", s)
+	}
+	b.WriteString(s)
+	return nil
+}
+
+// writeParam appends {name} or {name:re}.
+func writeParam(b *strings.Builder, params []RouteParam, name, conv, re string) []RouteParam {
+	if re == "" {
+		fmt.Fprintf(b, "{%s}", name)
+	} else {
+		fmt.Fprintf(b, "{%s:%s}", name, re)
+	}
+	return append(params, RouteParam{Name: name, Converter: conv, Regex: re})
+}
+
+func translateFlask(b *strings.Builder, parts []wirePart, params []RouteParam) ([]RouteParam, error) {
+	for i, pt := range parts {
+		if pt.Param == "" {
+			if err := writeStatic(b, pt.Text); err != nil {
+				return params, err
+			}
+			continue
+		}
+		last := i == len(parts)-1
+		conv, args := pt.Converter, strings.TrimSpace(pt.Args)
+		switch {
+		case (conv == "default" || conv == "string") && args == "":
+			params = writeParam(b, params, pt.Param, conv, "")
+		case conv == "int" && args == "":
+			params = writeParam(b, params, pt.Param, conv, reInt)
+		case conv == "int" && isSigned(args):
+			params = writeParam(b, params, pt.Param, conv, "-?"+reInt)
+		case conv == "float" && args == "":
+			params = writeParam(b, params, pt.Param, conv, reFloat)
+		case conv == "float" && isSigned(args):
+			params = writeParam(b, params, pt.Param, conv, "-?"+reFloat)
+		case conv == "uuid":
+			params = writeParam(b, params, pt.Param, conv, reUUIDAny)
+		case conv == "path":
+			if !last {
+				return params, fmt.Errorf("path parameter <%s> is not at the end; chi's catch-all (*) must end a pattern", pt.Param)
+			}
+			b.WriteString(catchAllAt)
+			params = append(params, RouteParam{Name: pt.Param, Converter: conv})
+		case conv == "any" || conv == "string":
+			re, err := segmentRegex(pt.Regex)
+			if err != nil {
+				return params, fmt.Errorf("<%s:%s>: %v", conv, pt.Param, err)
+			}
+			params = writeParam(b, params, pt.Param, conv, re)
+		case conv == "int" || conv == "float":
+			return params, fmt.Errorf("<%s(%s):%s>: min, max and fixed_digits have no chi equivalent", conv, pt.Args, pt.Param)
+		default:
+			return params, fmt.Errorf("<%s:%s>: custom converter %s (its to_python may reject what its regex accepts)", conv, pt.Param, pt.Class)
+		}
+	}
+	return params, nil
+}
+
+// isSigned reports whether converter arguments are just signed=True.
+func isSigned(args string) bool {
+	a := strings.ReplaceAll(args, " ", "")
+	return a == "signed=True"
+}
+
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+var djangoVar = regexp.MustCompile(`<(?:([^>:]+):)?([^>]+)>`)
+
+func translateDjangoRoute(b *strings.Builder, pc wirePiece, last bool, params []RouteParam) ([]RouteParam, error) {
+	text := pc.Text
+	pos := 0
+	for _, m := range djangoVar.FindAllStringSubmatchIndex(text, -1) {
+		if err := writeStatic(b, text[pos:m[0]]); err != nil {
+			return params, err
+		}
+		name := text[m[4]:m[5]]
+		conv := "str"
+		if m[2] >= 0 {
+			conv = text[m[2]:m[3]]
+		}
+		if c, ok := pc.Converters[name]; ok && c.Converter != "" {
+			conv = c.Converter
+		}
+		end := m[1] == len(text)
+		switch conv {
+		case "str":
+			params = writeParam(b, params, name, conv, "")
+		case "int":
+			params = writeParam(b, params, name, conv, reInt)
+		case "slug":
+			params = writeParam(b, params, name, conv, reSlug)
+		case "uuid":
+			params = writeParam(b, params, name, conv, reUUIDLow)
+		case "path":
+			if !last || !end {
+				return params, fmt.Errorf("path parameter <%s> is not at the end; chi's catch-all (*) must end a pattern", name)
+			}
+			b.WriteString(catchAllAt)
+			params = append(params, RouteParam{Name: name, Converter: conv})
+		default:
+			return params, fmt.Errorf("<%s:%s>: custom converter %s (its to_python may reject what its regex accepts)", conv, name, pc.Converters[name].Class)
+		}
+		pos = m[1]
+	}
+	return params, writeStatic(b, text[pos:])
+}
+
+// translateRegex translates the simple regexes of re_path and url(): an
+// optional "^", literal text, named groups whose content never matches
+// "/", and "$" or "\Z" at the very end.
+func translateRegex(b *strings.Builder, re string, last bool, params []RouteParam) ([]RouteParam, error) {
+	s := strings.TrimPrefix(re, "^")
+	if strings.HasSuffix(s, `\Z`) {
+		if !last {
+			return params, fmt.Errorf("regex %q: end anchor in an include() prefix", re)
+		}
+		s = strings.TrimSuffix(s, `\Z`)
+	} else if strings.HasSuffix(s, "$") && !strings.HasSuffix(s, `\$`) {
+		if !last {
+			return params, fmt.Errorf("regex %q: end anchor in an include() prefix", re)
+		}
+		s = strings.TrimSuffix(s, "$")
+	} else if last {
+		return params, fmt.Errorf("regex %q has no end anchor: it matches any path that starts like it", re)
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(s) {
+				return params, fmt.Errorf("regex %q ends with a backslash", re)
+			}
+			e := s[i+1]
+			if isRegexLiteralEscape(e) {
+				b.WriteByte(e)
+				i += 2
+				continue
+			}
+			return params, fmt.Errorf("regex %q: \\%c outside a named group has no chi equivalent", re, e)
+		case c == '(':
+			if !strings.HasPrefix(s[i:], "(?P<") {
+				return params, fmt.Errorf("regex %q: only named groups (?P<name>...) can be translated", re)
+			}
+			end := closingParen(s, i)
+			if end < 0 {
+				return params, fmt.Errorf("regex %q: unbalanced parentheses", re)
+			}
+			gt := strings.IndexByte(s[i:end], '>')
+			if gt < 0 || !paramName.MatchString(s[i+4:i+gt]) {
+				return params, fmt.Errorf("regex %q: bad group name", re)
+			}
+			name := s[i+4 : i+gt]
+			inner := s[i+gt+1 : end]
+			if inner == ".*" && last && end == len(s)-1 {
+				// The rest of the path, empty or not: chi's catch-all.
+				b.WriteString(catchAllAt)
+				params = append(params, RouteParam{Name: name, Converter: "regex", Regex: ""})
+				i = end + 1
+				continue
+			}
+			rx, err := segmentRegex(inner)
+			if err != nil {
+				return params, fmt.Errorf("regex %q, group %s: %v", re, name, err)
+			}
+			params = writeParam(b, params, name, "regex", rx)
+			i = end + 1
+		case strings.IndexByte(".^$*+?{}[]|)", c) >= 0:
+			return params, fmt.Errorf("regex %q: %q outside a named group has no chi equivalent", re, c)
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return params, nil
+}
+
+func isRegexLiteralEscape(c byte) bool {
+	return strings.IndexByte(`./-_~+?()[]|^$\`, c) >= 0
+}
+
+// closingParen returns the index of the parenthesis closing s[open].
+func closingParen(s string, open int) int {
+	depth := 0
+	inClass := false
+	for i := open; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '[':
+			inClass = true
+		case ']':
+			inClass = false
+		case '(':
+			if !inClass {
+				depth++
+			}
+		case ')':
+			if !inClass {
+				depth--
+				if depth == 0 {
+					return i
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// segmentRegex checks that a Python parameter regex means the same in Go
+// (RE2) and cannot match "/", which a chi parameter never sees, and
+// returns it with capturing groups made non-capturing.
+func segmentRegex(re string) (string, error) {
+	if re == "" {
+		return "", fmt.Errorf("empty regex")
+	}
+	t, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return "", fmt.Errorf("regex %q is not RE2 (Go) syntax: %v", re, err)
+	}
+	if canMatchSlash(t) {
+		return "", fmt.Errorf("regex %q can match \"/\", which chi parameters never span", re)
+	}
+	if t.MaxCap() > 0 {
+		return "", fmt.Errorf("regex %q has nested groups", re)
+	}
+	if topLevelAlternation(re) {
+		// chi anchors the constraint as ^re$, which would bind to the
+		// first and last alternatives only.
+		re = "(?:" + re + ")"
+	}
+	return re, nil
+}
+
+// topLevelAlternation reports whether re has a "|" outside groups and
+// classes.
+func topLevelAlternation(re string) bool {
+	depth, inClass := 0, false
+	for i := 0; i < len(re); i++ {
+		switch c := re[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			inClass = c != ']'
+		case c == '[':
+			inClass = true
+			if i+1 < len(re) && re[i+1] == ']' {
+				i++ // a literal ] first in a class
+			}
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			return true
+		}
+	}
+	return false
+}
+
+// canMatchSlash reports whether a regexp may match a string with "/".
+func canMatchSlash(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return true
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if r == '/' {
+				return true
+			}
+		}
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '/' && '/' <= re.Rune[i+1] {
+				return true
+			}
+		}
+	}
+	for _, sub := range re.Sub {
+		if canMatchSlash(sub) {
+			return true
+		}
+	}
+	return false
+}
