@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // Call is a control call: a question the container asks the Python app
@@ -137,31 +136,6 @@ func (pl *pool) acquireIdle(ctx context.Context) (*proc, error) {
 // that the worker's death, timeouts and status pages treat it like a
 // request. The caller holds one of p's slots.
 func (p *proc) sendCall(call *Call) (*stream, error) {
-	p.mu.Lock()
-	for {
-		p.nextID++
-		if _, busy := p.streams[p.nextID]; !busy {
-			break
-		}
-	}
-	s := &stream{
-		id:     p.nextID,
-		proc:   p,
-		parts:  make(chan Part, 1),
-		space:  make(chan struct{}, 1),
-		gone:   make(chan struct{}),
-		start:  time.Now(),
-		method: "CALL",
-		path:   call.Name,
-	}
-	p.seq++
-	s.seq = p.seq
-	if d := p.pool.cfg.Timeout; d > 0 {
-		s.timer = time.AfterFunc(d, func() { p.timeout(s) })
-	}
-	p.streams[s.id] = s
-	p.mu.Unlock()
-
 	b := make([]byte, frameHeaderSize+4, 512)
 	b, lp := appendEnv(b, call.Env)
 	binary.LittleEndian.PutUint32(b[frameHeaderSize:], uint32(len(b)-frameHeaderSize-4))
@@ -173,15 +147,18 @@ func (p *proc) sendCall(call *Call) (*stream, error) {
 		flags = flagEnvLP
 	}
 	if len(b)-frameHeaderSize > maxFrame {
-		s.stopTimers()
-		p.forget(s)
+		p.pool.release(p)
 		return nil, errors.New("control call too large for one frame")
 	}
-	putFrameHeader(b, frameHeader{kind: frameCall, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
-	p.wmu.Lock()
-	err := writeAll(p.conn, b, nil)
-	p.wmu.Unlock()
-	if err != nil {
+	s := &stream{
+		proc:   p,
+		parts:  make(chan Part, 1),
+		space:  make(chan struct{}, 1),
+		gone:   make(chan struct{}),
+		method: "CALL",
+		path:   call.Name,
+	}
+	if err := p.post(s, frameCall, flags, b, nil, p.pool.cfg.Timeout, false); err != nil {
 		s.stopTimers()
 		p.kill() // its reader retires it; Next reports the death
 	}

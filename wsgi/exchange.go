@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,36 +40,6 @@ type stream struct {
 // send writes a request to the worker and registers its stream. The
 // caller holds one of p's free slots.
 func (p *proc) send(req *Request) (*stream, error) {
-	p.mu.Lock()
-	for {
-		p.nextID++
-		if _, busy := p.streams[p.nextID]; !busy {
-			break
-		}
-	}
-	s := &stream{
-		id:     p.nextID,
-		proc:   p,
-		parts:  make(chan Part, 4),
-		space:  make(chan struct{}, 1),
-		gone:   make(chan struct{}),
-		start:  time.Now(),
-		method: req.Method,
-		path:   req.Path,
-		reqID:  req.ID,
-	}
-	p.seq++
-	s.seq = p.seq
-	// The timers are set before the stream is visible to the reader.
-	if req.Timeout > 0 {
-		s.timer = time.AfterFunc(req.Timeout, func() { p.timeout(s) })
-	}
-	if d := p.pool.cfg.SlowRequest; d > 0 {
-		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
-	}
-	p.streams[s.id] = s
-	p.mu.Unlock()
-
 	var flags byte
 	buf := p.pool.bufs.get()
 	defer p.pool.bufs.put(buf)
@@ -85,15 +56,19 @@ func (p *proc) send(req *Request) (*stream, error) {
 	}
 	*buf = b
 	if len(b)-frameHeaderSize > p.pool.maxRequest {
-		s.stopTimers()
-		p.forget(s)
+		p.pool.release(p)
 		return nil, fmt.Errorf("wsgi: request too large for one frame")
 	}
-	putFrameHeader(b, frameHeader{kind: frameReq, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
-	p.wmu.Lock()
-	err := writeAll(p.conn, b, req.BodyFile)
-	p.wmu.Unlock()
-	if err != nil {
+	s := &stream{
+		proc:   p,
+		parts:  make(chan Part, 4),
+		space:  make(chan struct{}, 1),
+		gone:   make(chan struct{}),
+		method: req.Method,
+		path:   req.Path,
+		reqID:  req.ID,
+	}
+	if err := p.post(s, frameReq, flags, b, req.BodyFile, req.Timeout, true); err != nil {
 		s.stopTimers()
 		// The worker is gone or broken; its reader retires it.
 		p.kill()
@@ -102,12 +77,39 @@ func (p *proc) send(req *Request) (*stream, error) {
 	return s, nil
 }
 
-// forget unregisters a stream that never reached the worker.
-func (p *proc) forget(s *stream) {
+// post registers s and writes its frame b (which starts with room for the
+// frame header) to the worker, holding the write lock throughout: the
+// order of the streams' sequence numbers is then the order in which the
+// worker reads their frames, which die relies on to tell the requests a
+// single-threaded worker never started. With two sends racing, numbering
+// under one lock and writing under another let a later-numbered request
+// reach the worker first: the request that killed it was then retried,
+// and one that never started was failed. The timers are set before the
+// stream is visible to the reader.
+func (p *proc) post(s *stream, kind, flags byte, b []byte, body *os.File, timeout time.Duration, slowLog bool) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
 	p.mu.Lock()
-	delete(p.streams, s.id)
+	for {
+		p.nextID++
+		if _, busy := p.streams[p.nextID]; !busy {
+			break
+		}
+	}
+	s.id = p.nextID
+	p.seq++
+	s.seq = p.seq
+	s.start = time.Now()
+	if timeout > 0 {
+		s.timer = time.AfterFunc(timeout, func() { p.timeout(s) })
+	}
+	if d := p.pool.cfg.SlowRequest; d > 0 && slowLog {
+		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
+	}
+	p.streams[s.id] = s
 	p.mu.Unlock()
-	p.pool.release(p)
+	putFrameHeader(b, frameHeader{kind: kind, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
+	return writeAll(p.conn, b, body)
 }
 
 // Worker implements Exchange: the pid of the worker process.
