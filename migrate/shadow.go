@@ -181,20 +181,18 @@ func (m *Migrator) shadowRequest(r *http.Request, body []byte) *http.Request {
 	ctx = router.WithDispatch(ctx, nil)
 	ctx = wsgi.WithTrace(ctx, nil)
 	ctx = wsgi.WithEnviron(ctx, "graft.shadow", "1")
-	if rctx := chi.RouteContext(r.Context()); rctx != nil {
-		ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx.Clone())
-	}
-	c := r.Clone(ctx)
-	if body != nil {
-		c.Body = io.NopCloser(bytes.NewReader(body))
-	} else {
-		c.Body = http.NoBody
-	}
-	return c
+	return copyRequest(r.WithContext(ctx), body)
 }
 
 // again makes another copy of a shadow request, for Python's second call.
 func again(r *http.Request, body []byte) *http.Request {
+	return copyRequest(r, body)
+}
+
+// copyRequest returns a copy of r in r's context with a chi route context
+// and a body of its own, so that two handlers can serve r and the copy
+// at the same time.
+func copyRequest(r *http.Request, body []byte) *http.Request {
 	ctx := r.Context()
 	if rctx := chi.RouteContext(ctx); rctx != nil {
 		ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx.Clone())
