@@ -311,9 +311,22 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 		}
 	}
 	h := w.Header()
+	// The values of names not yet in h share one backing array, as
+	// net/http's own header parsing does: one allocation, not one per
+	// header. Each slice is capped, so a later append copies.
+	var vals []string
 	for i := 0; i+1 < len(p.Header); i += 2 {
 		ck := http.CanonicalHeaderKey(p.Header[i])
-		h[ck] = append(h[ck], p.Header[i+1])
+		if old, ok := h[ck]; ok {
+			h[ck] = append(old, p.Header[i+1])
+			continue
+		}
+		if len(vals) == 0 {
+			vals = make([]string, (len(p.Header)-i)/2)
+		}
+		vals[0] = p.Header[i+1]
+		h[ck] = vals[:1:1]
+		vals = vals[1:]
 	}
 	noSniff(h) // no Content-Type the app did not send
 	if !bodyAllowed(code) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -366,22 +367,19 @@ func parseHead(b []byte) (status string, headers []string, err error) {
 	return parts[0], parts[1:], nil
 }
 
+// splitNUL splits b at its NUL bytes. The strings are substrings of one
+// copy of b: two allocations whatever the number of fields.
 func splitNUL(b []byte) []string {
-	n := 1
-	for _, c := range b {
-		if c == 0 {
-			n++
+	s := string(b)
+	out := make([]string, 0, 1+strings.Count(s, "\x00"))
+	for {
+		i := strings.IndexByte(s, 0)
+		if i < 0 {
+			return append(out, s)
 		}
+		out = append(out, s[:i])
+		s = s[i+1:]
 	}
-	out := make([]string, 0, n)
-	start := 0
-	for i, c := range b {
-		if c == 0 {
-			out = append(out, string(b[start:i]))
-			start = i + 1
-		}
-	}
-	return append(out, string(b[start:]))
 }
 
 // bufPool recycles byte buffers (encoded requests). Buffers that grew past
