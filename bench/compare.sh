@@ -10,8 +10,10 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.." || exit 1 # the repository root, for go build ./examples/wsgiserve
 app=${1:-hello}; rounds=${2:-3}; secs=${3:-5}; workers=${4:-2}
+appdir=$here # where the app module is; every server runs there
 case $app in
-  hello) spec=hello_app:app;; flask) spec=flask_hello:app;; django) spec=django_hello:app;;
+  hello) spec=hello_app:app;; flask) spec=flask_hello:app;;
+  django) spec=django_app:app; appdir="$here/suite/apps";; # the suite's Django project
   *) echo "unknown app $app (hello|flask|django)"; exit 2;;
 esac
 py=${PYTHON:-/usr/bin/python3}
@@ -24,7 +26,7 @@ run() { # name cmd... (PORT in args is replaced); prints req/s
   local name=$1; shift
   port=$((port + 1))
   local cmd=("${@//PORT/$port}")
-  (cd "$here" && exec setsid "${cmd[@]}") >"/tmp/compare-$name.log" 2>&1 &
+  (cd "$appdir" && exec setsid "${cmd[@]}") >"/tmp/compare-$name.log" 2>&1 &
   local pid=$!
   for _ in $(seq 150); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
   wrk -t2 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null 2>&1
@@ -41,10 +43,10 @@ for r in $(seq "$rounds"); do
   echo "round $r ($app, $workers workers, wrk -t2 -c64 -d${secs}s)" >&2
   for s in graft gunicorn uwsgi tornado; do
     case $s in
-      graft) v=$(run graft "$bin" -bind 127.0.0.1:PORT -workers "$workers" -threads 1 -python "$py" -chdir "$here" -access-log=false "$spec");;
+      graft) v=$(run graft "$bin" -bind 127.0.0.1:PORT -workers "$workers" -threads 1 -python "$py" -chdir "$appdir" -access-log=false "$spec");;
       gunicorn) v=$(run gunicorn "$py" -m gunicorn -k gthread --threads 1 -w "$workers" -b 127.0.0.1:PORT "$spec");;
       uwsgi) v=$(run uwsgi uwsgi --plugin python3 --http11-socket 127.0.0.1:PORT --master --processes "$workers" --module "$spec" --disable-logging);;
-      tornado) v=$(run tornado "$py" tornado_serve.py "$spec" PORT);;
+      tornado) v=$(run tornado "$py" "$here/tornado_serve.py" "$spec" PORT);;
     esac
     tot[$s]=$(python3 -c "print(${tot[$s]:-0} + $v)")
   done
