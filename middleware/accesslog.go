@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/httplog/v3"
 )
@@ -35,29 +36,49 @@ func DefaultLogOptions() *httplog.Options {
 }
 
 // AccessLog returns a middleware that writes one line per request to
-// logger (slog.Default() if nil) with httplog, whether Go or Python served
-// it: method, path, status, bytes and duration from httplog, plus the
-// request id, the route pattern ("fallback" for the fallback), the target
-// ("go", "wsgi" for the WSGI container, "fallback" for another fallback
-// such as a reverse proxy), and for the container the worker pid and the
-// queueing time. o is copied, never modified; nil means
-// [DefaultLogOptions]. With RecoverPanics (the default) it is also the
-// panic recovery: do not add chi's Recoverer.
+// logger (slog.Default() if nil), whether Go or Python served it: the
+// line of httplog v3's RequestLogger (message, level per status, the
+// schema's fields, the headers asked for), plus the request id, the route
+// pattern ("fallback" for the fallback), the target ("go", "wsgi" for the
+// WSGI container, "fallback" for another fallback such as a reverse
+// proxy), and for the container the worker pid and the queueing time. o
+// is copied, never modified; nil means [DefaultLogOptions]. With
+// RecoverPanics (the default) it is also the panic recovery: do not add
+// chi's Recoverer.
+//
+// Unless o logs bodies (LogRequestBody, LogResponseBody) or sets
+// LogExtraAttrs, the line is built by graft itself, with httplog's
+// semantics and keys but without its per-request allocations; handlers
+// add attributes to it with [SetAttrs], and httplog.SetAttrs and
+// httplog.SetError do not reach it. With any of those three set, the
+// request goes through httplog.RequestLogger itself (which buffers the
+// bodies), and both [SetAttrs] and httplog.SetAttrs reach the line.
 //
 // Install it with [router.Router.Use], so that the route pattern is known,
-// after [RequestID]. It does not set httplog's LogExtraAttrs (which would
-// buffer every request body, uploads to Python included); attributes go
-// through httplog.SetAttrs.
+// after [RequestID].
 func AccessLog(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.Handler {
-	requestLogger := newRequestLogger(logger, o)
+	al := newAccessLog(logger, o, false)
 	return func(next http.Handler) http.Handler {
-		return requestLogger(annotate(next))
+		if al.httplog != nil {
+			return al.httplog(annotate(next, false))
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, rw := begin(r)
+			c.hook(&rw)
+			al.graft.serve(c, next, w, rw.apply(r))
+		})
 	}
 }
 
-// newRequestLogger returns httplog's middleware for logger and o (see
-// [AccessLog] for the defaults).
-func newRequestLogger(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.Handler {
+// accessLog is one of graft's request logger and httplog's.
+type accessLog struct {
+	graft   *requestLogger
+	httplog func(http.Handler) http.Handler
+}
+
+// newAccessLog returns the access log for logger and o (see [AccessLog]
+// for the defaults); brief is [Options.Brief].
+func newAccessLog(logger *slog.Logger, o *httplog.Options, brief bool) accessLog {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -65,13 +86,21 @@ func newRequestLogger(logger *slog.Logger, o *httplog.Options) func(http.Handler
 		o = DefaultLogOptions()
 	}
 	opts := *o
-	return httplog.RequestLogger(logger, &opts)
+	if needsHTTPLog(&opts) {
+		return accessLog{httplog: httplog.RequestLogger(logger, &opts)}
+	}
+	s := opts.Schema
+	if s == nil {
+		s = httplog.SchemaECS
+	}
+	return accessLog{graft: &requestLogger{logger: logger, o: opts, s: s, brief: brief}}
 }
 
-// annotate runs inside httplog: it gives the router and the container
-// somewhere to report (unless [Stack] already did), and adds the
-// attributes once the request is served, even when it panics.
-func annotate(next http.Handler) http.Handler {
+// annotate runs inside httplog's RequestLogger: it gives the router and
+// the container somewhere to report (unless [Stack] already did), and
+// adds [SetAttrs]'s and graft's attributes once the request is served,
+// even when it panics.
+func annotate(next http.Handler, brief bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		c := infoFrom(ctx)
@@ -80,9 +109,14 @@ func annotate(next http.Handler) http.Handler {
 			c = infoFrom(ctx)
 			r = r.WithContext(ctx)
 		}
+		mine := !c.access.on
+		c.access.on = true
 		defer func() {
 			var buf [5]slog.Attr
-			httplog.SetAttrs(ctx, c.logAttrs(ctx, buf[:0])...)
+			if mine {
+				httplog.SetAttrs(ctx, c.access.extra...)
+			}
+			httplog.SetAttrs(ctx, c.appendLogAttrs(ctx, buf[:0], brief)...)
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -90,15 +124,24 @@ func annotate(next http.Handler) http.Handler {
 
 // appendAttrs appends the attributes the router and the container
 // reported: the route, the target and, for the container, the worker and
-// the queueing time.
-func (st *requestState) appendAttrs(ctx context.Context, attrs []slog.Attr) []slog.Attr {
+// the queueing time. brief ([Options.Brief]) leaves out the route of the
+// fallback and a queueing time under 100ms, and rounds the others.
+func (st *requestState) appendAttrs(ctx context.Context, attrs []slog.Attr, brief bool) []slog.Attr {
 	route, target := st.routeTarget(ctx)
-	attrs = append(attrs, slog.String(AttrRoute, route), slog.String(AttrTarget, target))
+	if !brief || route != "fallback" {
+		attrs = append(attrs, slog.String(AttrRoute, route))
+	}
+	attrs = append(attrs, slog.String(AttrTarget, target))
 	if st.trace.Served {
 		if st.trace.Worker != 0 {
 			attrs = append(attrs, slog.Int(AttrWorker, st.trace.Worker))
 		}
-		attrs = append(attrs, slog.Duration(AttrQueued, st.trace.Queued))
+		switch q := st.trace.Queued; {
+		case !brief:
+			attrs = append(attrs, slog.Duration(AttrQueued, q))
+		case q >= 100*time.Millisecond:
+			attrs = append(attrs, slog.Duration(AttrQueued, round3(q)))
+		}
 	}
 	return attrs
 }

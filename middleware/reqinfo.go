@@ -32,6 +32,8 @@ type reqInfo struct {
 
 	traced bool         // the state's hooks are in the context
 	state  requestState // what the router and the container report
+
+	access accessState // the access log's response writer, attributes and buffers
 }
 
 var infoKey = &contextKey{"Info"}
@@ -194,10 +196,11 @@ func ensureState(ctx context.Context) (*requestState, context.Context, bool) {
 	return &c.state, rw.ctx, rw.newCtx
 }
 
-// logAttrs appends the access log's attributes for the request.
-func (c *reqInfo) logAttrs(ctx context.Context, attrs []slog.Attr) []slog.Attr {
+// appendLogAttrs appends graft's attributes for the request's access
+// line; brief is [Options.Brief].
+func (c *reqInfo) appendLogAttrs(ctx context.Context, attrs []slog.Attr, brief bool) []slog.Attr {
 	if c.id != "" {
 		attrs = append(attrs, slog.String(AttrRequestID, c.id))
 	}
-	return c.state.appendAttrs(ctx, attrs)
+	return c.state.appendAttrs(ctx, attrs, brief)
 }

@@ -15,13 +15,22 @@ type Options struct {
 	// Proxies are the trusted proxies, for forwarding headers and incoming
 	// request ids. If nil, nobody is trusted.
 	Proxies *Proxies
-	// Log is passed to httplog. If nil, DefaultLogOptions() is used.
+	// Log are the access log's options, as for [AccessLog]. If nil,
+	// DefaultLogOptions() is used.
 	Log *httplog.Options
+	// Brief shortens the access line for reading on a terminal: the
+	// duration in the message rounded to three significant digits, the
+	// client address (the schema's RequestRemoteIP) without its port, no
+	// http.route for the fallback (graft.target says who answered), and
+	// graft.queued only when it is 100ms or more, rounded likewise. When
+	// Log needs httplog's own logger (see [AccessLog]), only the last two
+	// apply. The zero value logs every field as httplog would.
+	Brief bool
 }
 
 // Stack returns graft's standard middlewares in the order that makes them
 // work together: [TrustProxies], [RequestID], then [AccessLog] (which
-// recovers panics). It behaves as chi.Chain of the three, but does their
+// recovers panics; see it for [SetAttrs] and httplog.SetAttrs). It behaves as chi.Chain of the three, but does their
 // work in one step: one record, one context layer of its own and one copy
 // of the request instead of one each. Add it first, with
 // [router.Router.Use]:
@@ -33,15 +42,22 @@ type Options struct {
 //	}))
 func Stack(o Options) func(http.Handler) http.Handler {
 	ids := new(idGenerator)
-	requestLogger := newRequestLogger(o.Logger, o.Log)
+	al := newAccessLog(o.Logger, o.Log, o.Brief)
 	return func(next http.Handler) http.Handler {
-		logged := requestLogger(annotate(next))
+		var logged http.Handler
+		if al.httplog != nil {
+			logged = al.httplog(annotate(next, o.Brief))
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, rw := begin(r)
 			c.trust(r, o.Proxies, &rw)
 			c.name(w, r, o.Proxies, ids, &rw)
 			c.hook(&rw)
-			logged.ServeHTTP(w, rw.apply(r))
+			if logged != nil {
+				logged.ServeHTTP(w, rw.apply(r))
+				return
+			}
+			al.graft.serve(c, next, w, rw.apply(r))
 		})
 	}
 }

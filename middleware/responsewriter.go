@@ -1,0 +1,122 @@
+package middleware
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+)
+
+// responseWriter records the status and the size of a response for the
+// access log. It lives inside the request's record (reqInfo), so wrapping
+// costs no allocation; the handler gets it as one of the named types
+// below, chosen by what the underlying writer supports (as chi's
+// middleware.NewWrapResponseWriter does), so that type assertions for
+// http.Flusher, http.Hijacker, io.ReaderFrom and http.Pusher answer as
+// they would without the log, and Unwrap lets http.ResponseController
+// reach the connection.
+type responseWriter struct {
+	http.ResponseWriter
+	status int // the final status sent, 0 until one is
+	bytes  int // body bytes written
+}
+
+// WriteHeader records the first final status; informational (1xx) ones
+// other than 101 Switching Protocols pass through unrecorded.
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.status == 0 {
+		w.status = code
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *responseWriter) flush() {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.ResponseWriter.(http.Flusher).Flush()
+}
+
+func (w *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return w.ResponseWriter.(http.Hijacker).Hijack()
+}
+
+func (w *responseWriter) readFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
+	w.bytes += int(n)
+	return n, err
+}
+
+// The variants: each has the methods of responseWriter plus the optional
+// interfaces the underlying writer has. Converting a *responseWriter to
+// one of them is free.
+// They share one underlying type, so that a pointer to the record's
+// wrappedWriter converts to any of them.
+type (
+	wrappedWriter           struct{ responseWriter }
+	flushWriter             struct{ responseWriter }
+	hijackWriter            struct{ responseWriter }
+	flushHijackWriter       struct{ responseWriter }
+	flushHijackReaderWriter struct{ responseWriter } // net/http's HTTP/1 writer
+	flushPushWriter         struct{ responseWriter } // HTTP/2
+)
+
+func (w *flushWriter) Flush()             { w.flush() }
+func (w *flushHijackWriter) Flush()       { w.flush() }
+func (w *flushHijackReaderWriter) Flush() { w.flush() }
+func (w *flushPushWriter) Flush()         { w.flush() }
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return w.hijack()
+}
+func (w *flushHijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return w.hijack()
+}
+func (w *flushHijackReaderWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return w.hijack()
+}
+func (w *flushHijackReaderWriter) ReadFrom(r io.Reader) (int64, error) { return w.readFrom(r) }
+func (w *flushPushWriter) Push(target string, opts *http.PushOptions) error {
+	return w.ResponseWriter.(http.Pusher).Push(target, opts)
+}
+
+// wrap points w at under and returns it as the variant that matches
+// under's optional interfaces.
+func (w *wrappedWriter) wrap(under http.ResponseWriter) http.ResponseWriter {
+	w.ResponseWriter = under
+	_, fl := under.(http.Flusher)
+	_, hj := under.(http.Hijacker)
+	_, rf := under.(io.ReaderFrom)
+	_, ps := under.(http.Pusher)
+	switch {
+	case fl && hj && rf:
+		return (*flushHijackReaderWriter)(w)
+	case fl && ps:
+		return (*flushPushWriter)(w)
+	case fl && hj:
+		return (*flushHijackWriter)(w)
+	case hj:
+		return (*hijackWriter)(w)
+	case fl:
+		return (*flushWriter)(w)
+	}
+	return w
+}
