@@ -421,3 +421,21 @@ func TestAccessLogStatus(t *testing.T) {
 		t.Errorf("code %d lines %v", resp.StatusCode, lines)
 	}
 }
+
+func TestRound3(t *testing.T) {
+	for _, tc := range []struct {
+		in   time.Duration
+		want string
+	}{
+		{2262375 * time.Nanosecond, "2.26ms"},
+		{436190 * time.Nanosecond, "436µs"},
+		{25648 * time.Nanosecond, "25.6µs"},
+		{time.Minute + 2345678*time.Microsecond, "1m2.3s"},
+		{999, "999ns"},
+		{3 * time.Hour, "3h0m0s"},
+	} {
+		if got := round3(tc.in).String(); got != tc.want {
+			t.Errorf("round3(%v) = %s; want %s", tc.in, got, tc.want)
+		}
+	}
+}

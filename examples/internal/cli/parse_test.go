@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,18 +186,25 @@ func TestAccessLogOptions(t *testing.T) {
 	}
 }
 
-func TestShortDuration(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"GET /x => HTTP 200 (2.262375ms)", "GET /x => HTTP 200 (2.26ms)"},
-		{"GET /x => HTTP 200 (436.19µs)", "GET /x => HTTP 200 (436µs)"},
-		{"GET /x => HTTP 200 (25.648µs)", "GET /x => HTTP 200 (25.6µs)"},
-		{"GET /x => HTTP 200 (1m2.345678s)", "GET /x => HTTP 200 (1m2.3s)"},
-		{"GET /x (y) => HTTP 200 (999ns)", "GET /x (y) => HTTP 200 (999ns)"},
-		{"GET /x => HTTP 200", "GET /x => HTTP 200"},
-		{"GET /x => HTTP 200 (soon)", "GET /x => HTTP 200 (soon)"},
+// The default line, as a terminal shows it: duration rounded to three
+// digits, client without port, no route for the fallback.
+func TestConciseLine(t *testing.T) {
+	var buf bytes.Buffer
+	r := (&Flags{AccessLog: true}).NewRouter(slog.New(slog.NewTextHandler(&buf, nil)), nil)
+	r.Get("/x", func(w http.ResponseWriter, _ *http.Request) { time.Sleep(2262375 * time.Nanosecond) })
+	r.Fallback(http.NotFoundHandler())
+	for _, tc := range []struct{ path, want, not string }{
+		{"/x", "http.route=/x graft.target=go", ""},
+		{"/nope", "graft.target=fallback", "http.route"},
 	} {
-		if got := shortDuration(tc.in); got != tc.want {
-			t.Errorf("shortDuration(%q) = %q; want %q", tc.in, got, tc.want)
+		buf.Reset()
+		req := httptest.NewRequest("GET", tc.path, nil)
+		req.RemoteAddr = "192.0.2.7:41234"
+		r.ServeHTTP(httptest.NewRecorder(), req)
+		line := buf.String()
+		if !regexp.MustCompile(`msg="GET `+tc.path+` => HTTP \d{3} \((\d{3}|\d{2}\.\d|\d\.\d{1,2}|\d{1,2})(ns|µs|ms)\)" client=192\.0\.2\.7 bytes=\d+ request\.id=`).MatchString(line) ||
+			!strings.Contains(line, tc.want) || tc.not != "" && strings.Contains(line, tc.not) {
+			t.Errorf("line %q", line)
 		}
 	}
 }
