@@ -21,10 +21,13 @@
 //
 // # Access logs
 //
-// [AccessLog] writes one line per request with [github.com/go-chi/httplog/v3]
-// on log/slog, whether Go or Python served it, with the request id, the
-// route pattern, the target (go, wsgi, fallback), the Python worker,
-// status, bytes and duration. It also recovers panics.
+// [AccessLog] writes one line per request on log/slog, whether Go or
+// Python served it: the line of [github.com/go-chi/httplog/v3]'s
+// RequestLogger, built by graft without its per-request allocations
+// (unless bodies are logged, then by httplog itself), with the request
+// id, the route pattern, the target (go, wsgi, fallback), the Python
+// worker, status, bytes and duration. Handlers add attributes with
+// [SetAttrs]. It also recovers panics.
 //
 // # Identity handoff
 //

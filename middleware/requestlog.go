@@ -165,7 +165,8 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	attrs = appendAttr(attrs, durationAttr(s.ResponseDuration, d))
 	attrs = appendAttr(attrs, slog.Int(s.ResponseBytes, st.w.bytes))
 	if errors.Is(ctx.Err(), context.Canceled) {
-		attrs = append(attrs, slog.Any(httplog.ErrorKey, httplog.ErrClientAborted), slog.String(s.ErrorType, "ClientAborted"))
+		attrs = append(attrs, slog.Any(httplog.ErrorKey, httplog.ErrClientAborted))
+		attrs = appendAttr(attrs, slog.String(s.ErrorType, "ClientAborted"))
 	}
 	attrs = append(attrs, st.extra...)
 	attrs = c.appendLogAttrs(ctx, attrs, l.brief)

@@ -160,6 +160,7 @@ func TestRequestLoggerMatchesHTTPLog(t *testing.T) {
 		{name: "ErrAbortHandler", o: DefaultLogOptions(), method: "GET", target: "/abort", handler: panicking(http.ErrAbortHandler, 0)},
 		{name: "client abort", o: DefaultLogOptions(), method: "GET", target: "/gone", ctx: canceled, handler: ok},
 		{name: "concise", o: concise, method: "GET", target: "/c", handler: ok},
+		{name: "concise abort", o: concise, method: "GET", target: "/c", ctx: canceled, handler: ok},
 		{name: "concise panic", o: concise, method: "GET", target: "/c", handler: panicking("boom", 0)},
 		{name: "otel", o: withHeaders(otel), method: "GET", target: "/o", handler: ok},
 		{name: "gcp", o: withHeaders(gcp), method: "GET", target: "/g", handler: ok},
