@@ -85,22 +85,34 @@ func (h *logHandler) WithGroup(name string) slog.Handler {
 }
 
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	return h.write(r.Time, r.Level, r.Message, &r, nil)
+}
+
+// write formats and writes one line: the attributes of r if not nil, else
+// attrs. The access log calls it with attrs, skipping the slog.Record
+// (which copies the attributes past its fifth into a new slice).
+func (h *logHandler) write(t time.Time, level slog.Level, msg string, r *slog.Record, attrs []slog.Attr) error {
 	bp := h.pool.Get().(*[]byte)
 	b := append((*bp)[:0], '{')
-	if !r.Time.IsZero() {
+	if !t.IsZero() {
 		b = append(b, `"time":`...)
-		b = appendJSONTime(b, r.Time.Round(0))
+		b = appendJSONTime(b, t.Round(0))
 		b = append(b, ',')
 	}
 	b = append(b, `"level":`...)
-	b = appendJSONString(b, r.Level.String())
+	b = appendJSONString(b, level.String())
 	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, r.Message)
+	b = appendJSONString(b, msg)
 	b = append(b, h.pre...)
-	r.Attrs(func(a slog.Attr) bool {
+	if r != nil {
+		r.Attrs(func(a slog.Attr) bool {
+			b = appendJSONAttr(b, a)
+			return true
+		})
+	}
+	for _, a := range attrs {
 		b = appendJSONAttr(b, a)
-		return true
-	})
+	}
 	b = append(b, '}', '\n')
 	h.mu.Lock()
 	_, err := h.w.Write(b)

@@ -174,9 +174,13 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 		attrs = groupAttrs(attrs, s.GroupDelimiter)
 	}
 
-	rec2 := slog.NewRecord(end, lvl, msg, 0)
-	rec2.AddAttrs(attrs...)
-	l.logger.Handler().Handle(ctx, rec2)
+	if h, ok := l.logger.Handler().(*logHandler); ok {
+		h.write(end, lvl, msg, nil, attrs) // the same line, without a slog.Record
+		return
+	}
+	line := slog.NewRecord(end, lvl, msg, 0)
+	line.AddAttrs(attrs...)
+	l.logger.Handler().Handle(ctx, line)
 }
 
 // appendAttr appends a unless the schema leaves its key empty.

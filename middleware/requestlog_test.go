@@ -23,11 +23,15 @@ import (
 )
 
 // serveLogged serves req with mw around h, logging JSON to a buffer at
-// level min, and returns the recorder, the lines and what ServeHTTP
-// panicked with.
-func serveLogged(mw func(*slog.Logger) func(http.Handler) http.Handler, min slog.Level, h http.Handler, req *http.Request) (w *httptest.ResponseRecorder, lines []map[string]any, rec any) {
+// level min with slog's JSON handler (or NewLogHandler, if own), and
+// returns the recorder, the lines and what ServeHTTP panicked with.
+func serveLogged(mw func(*slog.Logger) func(http.Handler) http.Handler, min slog.Level, h http.Handler, req *http.Request, own ...bool) (w *httptest.ResponseRecorder, lines []map[string]any, rec any) {
 	var buf bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: min}))
+	newHandler := func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }
+	if len(own) > 0 && own[0] {
+		newHandler = NewLogHandler
+	}
+	logger := slog.New(newHandler(&buf, &slog.HandlerOptions{Level: min}))
 	w = httptest.NewRecorder()
 	func() {
 		defer func() { rec = recover() }()
@@ -185,34 +189,41 @@ func TestRequestLoggerMatchesHTTPLog(t *testing.T) {
 				}
 				return r
 			}
-			o1, o2 := *tc.o, *tc.o
+			o1 := *tc.o
 			want, wantLines, wantRec := serveLogged(func(l *slog.Logger) func(http.Handler) http.Handler {
 				return httplog.RequestLogger(l, &o1)
 			}, tc.min, tc.handler, req())
-			got, gotLines, gotRec := serveLogged(func(l *slog.Logger) func(http.Handler) http.Handler {
-				return AccessLog(l, &o2)
-			}, tc.min, tc.handler, req())
-			if want.Code != got.Code || want.Body.String() != got.Body.String() {
-				t.Errorf("response %d %q, httplog's %d %q", got.Code, got.Body, want.Code, want.Body)
-			}
-			if (wantRec == nil) != (gotRec == nil) || wantRec != nil && wantRec != gotRec {
-				t.Errorf("panicked with %v, httplog with %v", gotRec, wantRec)
-			}
-			if len(wantLines) != len(gotLines) {
-				t.Fatalf("%d lines, httplog's %d:\n%v\n%v", len(gotLines), len(wantLines), gotLines, wantLines)
-			}
 			s := tc.o.Schema
 			if s == nil {
 				s = httplog.SchemaECS
 			}
-			for i := range gotLines {
-				if gotLines[i][AttrTarget] != "go" {
-					t.Errorf("graft.target %v, want go", gotLines[i][AttrTarget])
-				}
-				normalize(t, gotLines[i], s)
+			for i := range wantLines {
 				normalize(t, wantLines[i], s)
-				if !reflect.DeepEqual(gotLines[i], wantLines[i]) {
-					t.Errorf("line\n%v\nhttplog's\n%v", gotLines[i], wantLines[i])
+			}
+			// NewLogHandler gets the line without a slog.Record: the
+			// same line.
+			for _, own := range []bool{false, true} {
+				o2 := *tc.o
+				got, gotLines, gotRec := serveLogged(func(l *slog.Logger) func(http.Handler) http.Handler {
+					return AccessLog(l, &o2)
+				}, tc.min, tc.handler, req(), own)
+				if want.Code != got.Code || want.Body.String() != got.Body.String() {
+					t.Errorf("response %d %q, httplog's %d %q", got.Code, got.Body, want.Code, want.Body)
+				}
+				if (wantRec == nil) != (gotRec == nil) || wantRec != nil && wantRec != gotRec {
+					t.Errorf("panicked with %v, httplog with %v", gotRec, wantRec)
+				}
+				if len(wantLines) != len(gotLines) {
+					t.Fatalf("NewLogHandler %v: %d lines, httplog's %d:\n%v\n%v", own, len(gotLines), len(wantLines), gotLines, wantLines)
+				}
+				for i := range gotLines {
+					if gotLines[i][AttrTarget] != "go" {
+						t.Errorf("graft.target %v, want go", gotLines[i][AttrTarget])
+					}
+					normalize(t, gotLines[i], s)
+					if !reflect.DeepEqual(gotLines[i], wantLines[i]) {
+						t.Errorf("NewLogHandler %v: line\n%v\nhttplog's\n%v", own, gotLines[i], wantLines[i])
+					}
 				}
 			}
 		})
