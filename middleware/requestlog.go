@@ -41,7 +41,6 @@ type accessState struct {
 	on    bool          // a graft access log is logging the request
 	extra []slog.Attr   // from SetAttrs
 	w     wrappedWriter // the response writer the handler gets
-	attrs [24]slog.Attr // the line's attributes, built once
 	hdrs  [4]slog.Attr  // the header groups' attributes
 }
 
@@ -77,7 +76,8 @@ func (l *requestLogger) serve(c *reqInfo, next http.Handler, w http.ResponseWrit
 // finish logs the line; rec is what the handler panicked with, if it did.
 func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWriter, r *http.Request, start time.Time, rec any) {
 	s := l.s
-	attrs := st.attrs[:0]
+	var attrBuf [24]slog.Attr // on the stack: handlers copy attributes
+	attrs := attrBuf[:0]
 	if rec != nil {
 		if l.o.RecoverPanics && st.w.status == 0 && r.Header.Get("Connection") != "Upgrade" {
 			ww.WriteHeader(http.StatusInternalServerError)
