@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
@@ -450,4 +451,22 @@ func TestRound3(t *testing.T) {
 			t.Errorf("round3(%v) = %s; want %s", tc.in, got, tc.want)
 		}
 	}
+}
+
+// appendURL writes what url.URL.String does, for request URIs of every
+// form.
+func FuzzAppendURL(f *testing.F) {
+	for _, s := range []string{"/", "/a/b?x=1&y=%20", "/a%2Fb/c%20d", "/p?", "*", "http://h.example/x?q", "//h/x",
+		"/a:b", "/x#frag", "/é", "/%zz", "https://u:p@h:8/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := url.ParseRequestURI(s)
+		if err != nil {
+			return
+		}
+		if got, want := string(appendURL([]byte("x"), u)), "x"+u.String(); got != want {
+			t.Errorf("appendURL(%q) = %q; want %q", s, got, want)
+		}
+	})
 }
