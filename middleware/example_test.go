@@ -2,8 +2,11 @@ package middleware_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -53,4 +56,26 @@ func ExampleWithRemoteUser() {
 	r.ServeHTTP(httptest.NewRecorder(), req)
 	// Output:
 	// alice Bearer
+}
+
+// A handler adds attributes to its request's access line.
+func ExampleSetAttrs() {
+	keep := []string{"level", "http.response.status_code", "http.route", "graft.order"}
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if !slices.Contains(keep, a.Key) { // leave out what changes from run to run
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	r := router.New()
+	r.Use(middleware.Stack(middleware.Options{Logger: logger}))
+	r.Post("/orders", func(w http.ResponseWriter, r *http.Request) {
+		middleware.SetAttrs(r.Context(), slog.Int("graft.order", 42))
+		w.WriteHeader(http.StatusCreated)
+	})
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/orders", nil))
+	// Output:
+	// level=INFO http.response.status_code=201 graft.order=42 http.route=/orders
 }
