@@ -30,9 +30,11 @@ type Options struct {
 
 // Stack returns graft's standard middlewares in the order that makes them
 // work together: [TrustProxies], [RequestID], then [AccessLog] (which
-// recovers panics; see it for [SetAttrs] and httplog.SetAttrs). It behaves as chi.Chain of the three, but does their
+// recovers panics). It behaves as chi.Chain of the three, but does their
 // work in one step: one record, one context layer of its own and one copy
-// of the request instead of one each. Add it first, with
+// of the request instead of one each. Handlers add attributes to the
+// access line with [SetAttrs]; httplog.SetAttrs reaches it only when Log
+// needs httplog's own logger (see [AccessLog]). Add it first, with
 // [router.Router.Use]:
 //
 //	r := router.New()
