@@ -12,9 +12,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -469,4 +472,79 @@ func FuzzAppendURL(f *testing.F) {
 			t.Errorf("appendURL(%q) = %q; want %q", s, got, want)
 		}
 	})
+}
+
+// Over a real connection, http.ResponseController reaches net/http's
+// writer through the access log's: hijacking and flushing work, and
+// io.Copy from a file takes the ReaderFrom path; the line counts the bytes.
+func TestAccessLogRealConnection(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f.txt")
+	if err := os.WriteFile(file, []byte("from a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		body    string
+		bytes   float64
+	}{
+		{"hijack", func(w http.ResponseWriter, r *http.Request) {
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("Hijack: %v", err)
+				return
+			}
+			defer conn.Close()
+			brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+			brw.Flush()
+		}, "hi", 0},
+		{"flush", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "part1 ")
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+			io.WriteString(w, "part2")
+		}, "part1 part2", 11},
+		{"readfrom", func(w http.ResponseWriter, r *http.Request) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			if _, ok := w.(io.ReaderFrom); !ok {
+				t.Error("no io.ReaderFrom")
+			}
+			io.Copy(w, f)
+		}, "from a file", 11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var buf bytes.Buffer
+			lw := &lockedWriter{&buf, &mu}
+			logged := Stack(Options{Logger: slog.New(slog.NewJSONHandler(lw, nil))})(tc.handler)
+			served := make(chan struct{}, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				logged.ServeHTTP(w, r)
+				served <- struct{}{} // the line is written
+			}))
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != tc.body {
+				t.Errorf("body %q, want %q", body, tc.body)
+			}
+			<-served
+			mu.Lock()
+			defer mu.Unlock()
+			lines := logLines(t, &buf)
+			if len(lines) != 1 || lines[0]["http.response.body.bytes"] != tc.bytes {
+				t.Errorf("lines %v, want one with %v bytes", lines, tc.bytes)
+			}
+		})
+	}
 }
