@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -22,6 +23,10 @@ const (
 	transportRing     = "ring"     // (b) shared-memory rings, futex wake-ups
 	transportRingSpin = "ringspin" // (c) (b) with a spin before sleeping
 )
+
+// errRingUnsupported is what starting a ring peer returns on platforms
+// other than linux/amd64.
+var errRingUnsupported = fmt.Errorf("ring bench: the shared-memory ring is unsupported on %s/%s (it needs linux/amd64: futex, memfd, x86-64 store order)", runtime.GOOS, runtime.GOARCH)
 
 // peer is one Python peer process and the client that talks to it.
 type peer struct {

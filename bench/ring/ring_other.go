@@ -3,9 +3,7 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"runtime"
 	"time"
 )
 
@@ -13,9 +11,6 @@ import (
 // transport: only linux/amd64 (futex and memfd are Linux's, and the
 // Python peer's publication relies on x86-64's store order).
 const ringSupported = false
-
-// errRingUnsupported is what newRing returns on other platforms.
-var errRingUnsupported = fmt.Errorf("ring bench: the shared-memory ring is unsupported on %s/%s (it needs linux/amd64: futex, memfd, x86-64 store order)", runtime.GOOS, runtime.GOARCH)
 
 // ringLink is the shared-memory transport; on this platform it cannot be
 // created.
