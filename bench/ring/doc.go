@@ -8,7 +8,7 @@
 //
 //	go run ./bench/ring                     # 5 rounds of 1 s per cell
 //	go run ./bench/ring -rounds 7 -secs 2 -spin 20us
-//	go run ./bench/ring -transports sock,ring -conc 1 -work 0
+//	go run ./bench/ring -transports sock,ringefd -conc 1 -work 0
 //
 // It starts one Python peer (peer.py, embedded; -python, default
 // $GRAFT_PYTHON, else /usr/bin/python3; only the standard library) per
@@ -21,7 +21,11 @@
 //   - ring: two single-producer single-consumer byte rings in a sealed
 //     memfd mapped by both processes, the sleeping side woken with
 //     futex(2) only when it said it sleeps;
-//   - ringspin: ring, each side polling for -spin before it sleeps.
+//   - ringspin: ring, each side polling for -spin before it sleeps;
+//   - ringefd: ring, woken through eventfds instead of futexes: Go's
+//     reader waits in the netpoller as it does for a socket, the peer in
+//     poll(2) (NGINX Unit's shared-memory queue with a notification
+//     socket).
 //
 // Each transport runs "direct" (the requesting goroutine sends and reads
 // its own answer, one at a time) with 1 requester, and "handoff" (as wsgi

@@ -41,7 +41,7 @@ func main() {
 	flag.Float64Var(&o.secs, "secs", 1, "seconds per cell")
 	flag.StringVar(&conc, "conc", "1,8,64", "concurrent Go requesters (handoff); direct runs with 1")
 	flag.StringVar(&work, "work", "0,30", "µs of CPU the peer burns per message (0-255)")
-	flag.StringVar(&transports, "transports", "sock,ring,ringspin", "transports to compare")
+	flag.StringVar(&transports, "transports", "sock,ring,ringspin,ringefd", "transports to compare")
 	flag.IntVar(&o.reqSize, "req", 200, "request payload bytes")
 	flag.IntVar(&o.respSize, "resp", 100, "answer payload bytes")
 	flag.DurationVar(&o.spin, "spin", 50*time.Microsecond, "ringspin: how long each side polls before sleeping")

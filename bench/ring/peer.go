@@ -22,6 +22,7 @@ const (
 	transportSock     = "sock"     // (a) the socketpair
 	transportRing     = "ring"     // (b) shared-memory rings, futex wake-ups
 	transportRingSpin = "ringspin" // (c) (b) with a spin before sleeping
+	transportRingEFD  = "ringefd"  // (b) with eventfd wake-ups (Go's through the netpoller)
 )
 
 // errRingUnsupported is what starting a ring peer returns on platforms
@@ -51,7 +52,7 @@ type dialOptions struct {
 func startPeer(transport string, o dialOptions) (*peer, error) {
 	var (
 		l     link
-		file  *os.File
+		files []*os.File
 		args  []string
 		onEnd func()
 	)
@@ -61,26 +62,32 @@ func startPeer(transport string, o dialOptions) (*peer, error) {
 		if err != nil {
 			return nil, err
 		}
-		l, file, args = s, f, []string{"sock"}
-	case transportRing, transportRingSpin:
+		l, files, args = s, []*os.File{f}, []string{"sock"}
+	case transportRing, transportRingSpin, transportRingEFD:
 		spin := time.Duration(0)
 		if transport == transportRingSpin {
 			spin = o.spin
 		}
-		r, f, err := newRing(o.window, spin)
+		efd := transport == transportRingEFD
+		r, fs, err := newRing(o.window, spin, efd)
 		if err != nil {
 			return nil, err
 		}
-		l, file, onEnd = r, f, r.peerExited
+		l, files, onEnd = r, fs, r.peerExited
 		args = []string{"ring", strconv.Itoa(ringSize(o.window)), strconv.FormatInt(spin.Nanoseconds(), 10)}
+		if efd {
+			args = append(args, "eventfd")
+		}
 	default:
-		return nil, fmt.Errorf("ring bench: unknown transport %q (want %s, %s or %s)", transport, transportSock, transportRing, transportRingSpin)
+		return nil, fmt.Errorf("ring bench: unknown transport %q (want %s, %s, %s or %s)", transport, transportSock, transportRing, transportRingSpin, transportRingEFD)
 	}
 	cmd := exec.Command(o.python, append([]string{"-c", peerSource}, args...)...)
-	cmd.ExtraFiles = []*os.File{file} // fd 3
+	cmd.ExtraFiles = files // from fd 3 on
 	cmd.Stderr = o.stderr
 	err := cmd.Start()
-	file.Close()
+	for _, f := range files {
+		f.Close()
+	}
 	if err != nil {
 		l.close()
 		return nil, fmt.Errorf("ring bench: starting %s: %w", o.python, err)

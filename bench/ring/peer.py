@@ -3,9 +3,12 @@
 Run by bench/ring (go run ./bench/ring, or its test), never by hand:
 
     python3 peer.py sock             # fd 3: one end of an AF_UNIX socketpair
-    python3 peer.py ring SIZE SPIN   # fd 3: a sealed memfd of SIZE bytes
-                                     # holding two rings (see ring_linux.go);
-                                     # SPIN: ns to poll before sleeping
+    python3 peer.py ring SIZE SPIN [eventfd]
+                                     # fd 3: a sealed memfd of SIZE bytes
+                                     # holding two rings (ring_linux_amd64.go);
+                                     # SPIN: ns to poll before sleeping;
+                                     # eventfd: sleep on fd 4, wake Go
+                                     # through fd 5, instead of futexes
 
 Frames are an 8-byte header, '<IHBB': payload length, stream, op, flags,
 then the payload. Ops (frame.go has the same constants):
@@ -116,10 +119,11 @@ SYS_FUTEX = 202  # x86-64; the ring is x86-64 only (see fence())
 FUTEX_WAIT, FUTEX_WAKE = 0, 1
 
 
-def serve_ring(size, spin_ns):
+def serve_ring(size, spin_ns, eventfds):
     import ctypes
     import mmap
     import platform
+    import select
     import threading
 
     if platform.machine() not in ('x86_64', 'AMD64'):
@@ -166,6 +170,12 @@ def serve_ring(size, spin_ns):
         release()
 
     ppid = os.getppid()
+    if eventfds:
+        sleep_fd, wake_fd = 4, 5
+        poller = select.poll()
+        poller.register(sleep_fd, select.POLLIN)
+        poll = poller.poll
+        eventfd_read, eventfd_write = os.eventfd_read, os.eventfd_write
     unpack_from, pack_into = HEADER.unpack_from, HEADER.pack_into
     qbase, rbase = DATA, DATA + cap
 
@@ -199,9 +209,17 @@ def serve_ring(size, spin_ns):
                 tail = req_tail.value
             if tail == head:
                 req_sleep.value = 1
-                # The kernel re-reads req_tail after a full barrier and
-                # sleeps only if it is still `head`: no lost wake-up.
-                syscall(SYS_FUTEX, req_tail_p, FUTEX_WAIT, head, timeout_p, None, 0)
+                if eventfds:
+                    # Dekker with Go's store of req_tail and load of
+                    # req_sleep: fence, then look again before sleeping.
+                    fence()
+                    if req_tail.value == head and poll(200):
+                        eventfd_read(sleep_fd)
+                else:
+                    # The kernel re-reads req_tail after a full barrier
+                    # and sleeps only if it is still `head`: no lost
+                    # wake-up.
+                    syscall(SYS_FUTEX, req_tail_p, FUTEX_WAIT, head, timeout_p, None, 0)
                 req_sleep.value = 0
                 if os.getppid() != ppid:
                     return  # Go died without a word: no EOF to tell us
@@ -229,17 +247,20 @@ def serve_ring(size, spin_ns):
             resp_tail.value = rtail  # publish: the data stores came first (TSO)
             fence()
             if resp_sleep.value:
-                syscall(SYS_FUTEX, resp_tail_p, FUTEX_WAKE, 1, None, None, 0)
+                if eventfds:
+                    eventfd_write(wake_fd, 1)
+                else:
+                    syscall(SYS_FUTEX, resp_tail_p, FUTEX_WAKE, 1, None, None, 0)
 
 
 def main(argv):
     try:
         if argv[1:2] == ['sock']:
             serve_sock()
-        elif argv[1:2] == ['ring'] and len(argv) == 4:
-            serve_ring(int(argv[2]), int(argv[3]))
+        elif argv[1:2] == ['ring'] and len(argv) in (4, 5) and argv[4:] in ([], ['eventfd']):
+            serve_ring(int(argv[2]), int(argv[3]), len(argv) == 5)
         else:
-            raise ProtocolError('usage: peer.py sock | peer.py ring SIZE SPIN_NS')
+            raise ProtocolError('usage: peer.py sock | peer.py ring SIZE SPIN_NS [eventfd]')
     except ProtocolError as e:
         print('bench/ring peer: %s' % e, file=sys.stderr)
         sys.exit(2)

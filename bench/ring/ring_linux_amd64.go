@@ -42,6 +42,8 @@ const (
 	sealGrow       = 0x4
 	futexWait      = 0
 	futexWake      = 1
+	efdCloexec     = 0x80000
+	efdNonblock    = 0x800
 )
 
 // ringLink is transports (b) and (c): two single-producer single-consumer
@@ -49,7 +51,11 @@ const (
 // Python and answers Python → Go, each with a futex word (the ring's
 // tail) for the consumer to sleep on and a sleep flag that tells the
 // producer whether to wake it. With spin > 0 a consumer polls its ring
-// that long before it sleeps.
+// that long before it sleeps. With eventfds (ringefd) the consumers
+// sleep on an eventfd instead of the futex: Go's through the netpoller,
+// as it waits for a socket, Python's in poll(2); the producer writes the
+// eventfd when the sleep flag is set (NGINX Unit's design, with an
+// eventfd for its notification socket).
 //
 // Go's producers are serialized by a mutex (several goroutines send);
 // the answer ring has one consumer, the goroutine in recv. A send never
@@ -68,6 +74,12 @@ type ringLink struct {
 
 	closed atomic.Bool // the peer exited or close was called
 	once   sync.Once
+
+	// With eventfds: Go sleeps reading goEFD (the peer writes it), the
+	// peer sleeps on pyEFD (Go writes it).
+	goEFD  *os.File
+	pyEFD  int
+	efdBuf [8]byte // the consumer's
 }
 
 var (
@@ -87,9 +99,48 @@ func ringSize(window int) int {
 }
 
 // newRing creates the shared memory for window frames in flight and
-// maps it; the returned file is the peer's fd 3 (the caller closes it
-// once the peer started).
-func newRing(window int, spin time.Duration) (*ringLink, *os.File, error) {
+// maps it; the returned files are the peer's fd 3 (the memfd) and, with
+// eventfds, fds 4 (the peer sleeps on it) and 5 (the peer wakes Go
+// with it). The caller closes them once the peer started.
+func newRing(window int, spin time.Duration, eventfds bool) (*ringLink, []*os.File, error) {
+	r, f, err := newRingMem(window, spin)
+	if err != nil || !eventfds {
+		return r, []*os.File{f}, err
+	}
+	pyFD, _, e := syscall.Syscall(syscall.SYS_EVENTFD2, 0, efdCloexec, 0)
+	if e != 0 {
+		f.Close()
+		return nil, nil, fmt.Errorf("ring bench: eventfd: %w", e)
+	}
+	goFD, _, e := syscall.Syscall(syscall.SYS_EVENTFD2, 0, efdCloexec|efdNonblock, 0)
+	if e != 0 {
+		f.Close()
+		syscall.Close(int(pyFD))
+		return nil, nil, fmt.Errorf("ring bench: eventfd: %w", e)
+	}
+	// Go writes pyFD with plain write(2) calls; a second descriptor of
+	// it goes to the peer.
+	pyDup, err := syscall.Dup(int(pyFD))
+	if err != nil {
+		f.Close()
+		syscall.Close(int(pyFD))
+		syscall.Close(int(goFD))
+		return nil, nil, fmt.Errorf("ring bench: dup: %w", err)
+	}
+	syscall.CloseOnExec(pyDup)
+	r.pyEFD = int(pyFD)
+	r.goEFD = os.NewFile(goFD, "eventfd-go") // non-blocking: the netpoller waits for it
+	goDup, err := syscall.Dup(int(goFD))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("ring bench: dup: %w", err)
+	}
+	syscall.CloseOnExec(goDup)
+	return r, []*os.File{f, os.NewFile(uintptr(pyDup), "eventfd-peer-wait"), os.NewFile(uintptr(goDup), "eventfd-peer-wake")}, nil
+}
+
+// newRingMem creates and maps the sealed memfd.
+func newRingMem(window int, spin time.Duration) (*ringLink, *os.File, error) {
 	size := ringSize(window)
 	name := []byte("graft-ring\x00")
 	fd, _, e := syscall.Syscall(sysMemfdCreate, uintptr(unsafe.Pointer(&name[0])), mfdCloexec|mfdAllowSeal, 0)
@@ -128,6 +179,16 @@ func (r *ringLink) word(off int) *uint32 { return (*uint32)(unsafe.Pointer(&r.me
 // consumer, which then finds closed set.
 func (r *ringLink) peerExited() {
 	r.closed.Store(true)
+	r.wakeSelf()
+}
+
+// wakeSelf wakes Go's consumer, wherever it sleeps.
+func (r *ringLink) wakeSelf() {
+	if r.goEFD != nil {
+		one := [8]byte{1}
+		r.goEFD.Write(one[:])
+		return
+	}
 	futex(r.word(offRespTail), futexWake, 1<<30, nil)
 }
 
@@ -157,7 +218,12 @@ func (r *ringLink) send(h header, payload []byte) error {
 	sleeping := atomic.LoadUint32(r.word(offReqSleep)) != 0
 	r.mu.Unlock()
 	if sleeping {
-		futex(r.word(offReqTail), futexWake, 1, nil)
+		if r.goEFD != nil {
+			one := [8]byte{1}
+			syscall.Write(r.pyEFD, one[:])
+		} else {
+			futex(r.word(offReqTail), futexWake, 1, nil)
+		}
 	}
 	return nil
 }
@@ -198,7 +264,13 @@ func (r *ringLink) recv(fn func(h header, payload []byte)) error {
 			}
 		}
 		atomic.StoreUint32(r.word(offRespSleep), 1) // XCHG: a full barrier
-		if atomic.LoadUint32(tailp) == r.head {
+		if r.goEFD != nil {
+			if atomic.LoadUint32(tailp) == r.head {
+				if _, err := r.goEFD.Read(r.efdBuf[:]); err != nil {
+					return fmt.Errorf("ring bench: eventfd: %w", err)
+				}
+			}
+		} else if atomic.LoadUint32(tailp) == r.head {
 			// Sleeps only if the tail is still r.head; the timeout is
 			// a second line of defence for a missed peerExited.
 			ts := syscall.NsecToTimespec(int64(100 * time.Millisecond))
@@ -248,7 +320,7 @@ func (r *ringLink) consume(tail uint32, fn func(h header, payload []byte)) error
 func (r *ringLink) close() error {
 	r.once.Do(func() {
 		r.closed.Store(true)
-		futex(r.word(offRespTail), futexWake, 1<<30, nil)
+		r.wakeSelf()
 	})
 	return nil
 }

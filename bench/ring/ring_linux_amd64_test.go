@@ -23,7 +23,7 @@ func FuzzRingConsume(f *testing.F) {
 	f.Add(frame, uint32(8), uint32(0))      // torn: header only
 	f.Add([]byte{0xff, 0xff, 0xff, 0x7f, 0, 0, 1, 0}, uint32(8), uint32(0))
 	f.Add(frame, uint32(1<<31), uint32(5))
-	r, file, err := newRing(4, 0)
+	r, file, err := newRingMem(4, 0)
 	if err != nil {
 		f.Fatal(err)
 	}

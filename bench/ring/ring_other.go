@@ -17,7 +17,7 @@ const ringSupported = false
 type ringLink struct{}
 
 // newRing reports errRingUnsupported.
-func newRing(window int, spin time.Duration) (*ringLink, *os.File, error) {
+func newRing(window int, spin time.Duration, eventfds bool) (*ringLink, []*os.File, error) {
 	return nil, nil, errRingUnsupported
 }
 

@@ -79,6 +79,9 @@ func TestExchange(t *testing.T) {
 		{transportRing, false, 8},
 		{transportRingSpin, true, 1},
 		{transportRingSpin, false, 8},
+		{transportRingEFD, true, 1},
+		{transportRingEFD, false, 1},
+		{transportRingEFD, false, 8},
 	}
 	for _, tc := range tests {
 		name := tc.transport + map[bool]string{true: "/direct", false: "/handoff"}[tc.direct] + "/" + string(rune('0'+tc.conc))
@@ -112,7 +115,7 @@ func TestExchange(t *testing.T) {
 // learns it from the process's exit.
 func TestPeerDeath(t *testing.T) {
 	py := pythontest.Python(t, "ctypes", "mmap")
-	for _, tr := range []string{transportSock, transportRing, transportRingSpin} {
+	for _, tr := range []string{transportSock, transportRing, transportRingSpin, transportRingEFD} {
 		for _, direct := range []bool{true, false} {
 			t.Run(tr+map[bool]string{true: "/direct", false: "/handoff"}[direct], func(t *testing.T) {
 				if tr != transportSock && !ringSupported {
@@ -157,7 +160,7 @@ func TestPeerDeath(t *testing.T) {
 // stderr and exit status 2; Go's call fails.
 func TestPeerProtocolError(t *testing.T) {
 	py := pythontest.Python(t, "ctypes", "mmap")
-	for _, tr := range []string{transportSock, transportRing} {
+	for _, tr := range []string{transportSock, transportRing, transportRingEFD} {
 		t.Run(tr, func(t *testing.T) {
 			if tr != transportSock && !ringSupported {
 				return
