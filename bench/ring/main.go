@@ -168,6 +168,31 @@ func run(o options, out, logw io.Writer) error {
 		}
 		fmt.Fprintln(out)
 	}
+	if len(o.transports) > 1 {
+		base := o.transports[0]
+		fmt.Fprintf(out, "#### against %s: medians of the per-round ratios\n\n", base)
+		fmt.Fprintln(out, "| peer work µs | requesters | transport | round trips/s | p50 | Go CPU/msg | Python CPU/msg |")
+		fmt.Fprintln(out, "|---|---|---|---|---|---|---|")
+		for _, w := range o.work {
+			for _, m := range modes {
+				for _, tr := range o.transports[1:] {
+					ratio := func(f func(result) float64) float64 {
+						var v []result
+						for i, r := range results[cellKey{w, m, tr}] {
+							v = append(v, result{rate: f(r) / f(results[cellKey{w, m, base}][i])})
+						}
+						return median(v, func(r result) float64 { return r.rate })
+					}
+					fmt.Fprintf(out, "| %d | %v | %s | %.2f | %.2f | %.2f | %.2f |\n", w, m, tr,
+						ratio(func(r result) float64 { return r.rate }),
+						ratio(func(r result) float64 { return r.p50 }),
+						ratio(func(r result) float64 { return r.goCPU }),
+						ratio(func(r result) float64 { return r.pyCPU }))
+				}
+			}
+		}
+		fmt.Fprintln(out)
+	}
 	fmt.Fprintf(out, "load average at end: %s\n", loadavg())
 	return nil
 }
