@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +237,48 @@ func TestReportFallbackCost(t *testing.T) {
 	// Without the -no-fallback row (an older -json file), no comparison.
 	if md := report(sample()); strings.Contains(md, "with and without a fallback") {
 		t.Errorf("comparison without its rows:\n%s", md)
+	}
+}
+
+// Each round of the Go CPU measurement starts with another server, and
+// runs native-nofallback right before native in even rounds and right
+// after it in odd ones.
+func TestRotateGo(t *testing.T) {
+	names := func(s []goCPUDef) []string {
+		var n []string
+		for _, g := range s {
+			n = append(n, g.Name)
+		}
+		return n
+	}
+	first := map[string]bool{}
+	for round := range len(goCPUServers) {
+		got := names(rotateGo(goCPUServers, round))
+		if len(got) != len(goCPUServers) {
+			t.Fatalf("round %d: %v", round, got)
+		}
+		first[got[0]] = true
+		i, j := slices.Index(got, "native"), slices.Index(got, "native-nofallback")
+		if want := i - 1; round%2 == 1 {
+			want = i + 1
+			if j != want {
+				t.Errorf("round %d: native-nofallback at %d, want %d (after native): %v", round, j, want, got)
+			}
+		} else if j != want {
+			t.Errorf("round %d: native-nofallback at %d, want %d (before native): %v", round, j, want, got)
+		}
+		for _, g := range goCPUServers {
+			if !slices.Contains(got, g.Name) {
+				t.Errorf("round %d lacks %s: %v", round, g.Name, got)
+			}
+		}
+	}
+	if len(first) < len(goCPUServers)-1 {
+		t.Errorf("only %d servers ever run first: %v", len(first), first)
+	}
+	// Without native, the order is rotate's.
+	bare := []goCPUDef{{Name: "bare"}, {Name: "native-nofallback"}, {Name: "bridged"}}
+	if got := names(rotateGo(bare, 1)); !slices.Equal(got, []string{"native-nofallback", "bridged", "bare"}) {
+		t.Errorf("without native: %v", got)
 	}
 }
