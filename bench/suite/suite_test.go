@@ -216,13 +216,13 @@ func TestReportFallbackCost(t *testing.T) {
 	}{
 		// Per-round ratios: CPU 1.05, 1.00, 0.90 and req/s 0.95, 1.00, 1.10; medians 1.00.
 		{"within", []float64{42, 80, 108}, []float64{950, 2000, 3300},
-			[]string{"| with the fallback (idle) | 2000 | 80.0 |", "| with no fallback (`-no-fallback`) | 2000 | 80.0 |", "| with ÷ without | 1.00 | 1.00 |", "**Within 10%**: Go CPU per request +0.0%, req/s +0.0%"}},
+			[]string{"| with the fallback (idle) | 2000 | 80.0 |", "| with no fallback (`-no-fallback`) | 2000 | 80.0 |", "| with ÷ without | 1.00 | 1.00 |", "**Both within 10%**: with the idle fallback, Go CPU per request +0.0% (within), req/s +0.0% (within)."}},
 		// CPU +12.5% in the median round: over the target.
 		{"cpu over", []float64{45, 90, 135}, []float64{1000, 2000, 3000},
-			[]string{"| with ÷ without | 1.00 | 1.12 |", "**Not within 10%**: Go CPU per request +12.5%, req/s +0.0%"}},
+			[]string{"| with ÷ without | 1.00 | 1.12 |", "**Not both within 10%**: with the idle fallback, Go CPU per request +12.5% (not within), req/s +0.0% (within)."}},
 		// req/s -15%: over the target although the CPU is the same.
 		{"rps under", []float64{40, 80, 120}, []float64{850, 1700, 2550},
-			[]string{"| with ÷ without | 0.85 | 1.00 |", "**Not within 10%**: Go CPU per request +0.0%, req/s -15.0%"}},
+			[]string{"| with ÷ without | 0.85 | 1.00 |", "**Not both within 10%**: with the idle fallback, Go CPU per request +0.0% (within), req/s -15.0% (not within)."}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
