@@ -7,8 +7,9 @@
 // Python processes (utime+stime of the process tree from /proc), and the
 // peak memory (the sum of VmHWM over the tree). It also measures the Go
 // process's own CPU per request for a bare net/http handler, a native
-// route of examples/hybrid through the default middleware stack and a
-// request bridged to Python, under the same load.
+// route of examples/hybrid through the default middleware stack (with its
+// fallback configured and idle, and with -no-fallback, side by side in
+// each round) and a request bridged to Python, under the same load.
 //
 // From the repository root:
 //
