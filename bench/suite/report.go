@@ -78,6 +78,67 @@ func ratio(idx map[key][]Run, peer, cas string, workers int) float64 {
 	return med(v)
 }
 
+// pairedRatio is the median over rounds of f(a)/f(b), pairing the runs
+// of the same round (NaN when no round has both).
+func pairedRatio(a, b []Run, f func(Run) float64) float64 {
+	byRound := map[int]float64{}
+	for _, r := range b {
+		byRound[r.Round] = f(r)
+	}
+	var v []float64
+	for _, r := range a {
+		if d, ok := byRound[r.Round]; ok && d > 0 {
+			v = append(v, f(r)/d)
+		}
+	}
+	return med(v)
+}
+
+// fallbackTarget is issue 11's bound on what an idle fallback may cost
+// the native routes: at most 10% more Go CPU per request and 10% fewer
+// requests per second than the same routes with no fallback.
+const fallbackTarget = 0.10
+
+// fallbackCost writes the comparison of the native route with the
+// fallback configured (its Python workers idle) against the same route of
+// the same binary with -no-fallback, and whether it is within
+// fallbackTarget. It writes nothing unless both were measured.
+func fallbackCost(p func(string, ...any), gidx map[key][]Run) {
+	with, without := gidx[key{"native", "gocpu", 2}], gidx[key{"native-nofallback", "gocpu", 2}]
+	if len(with) == 0 || len(without) == 0 {
+		return
+	}
+	rps := func(r Run) float64 { return r.RPS }
+	cpu := func(r Run) float64 { return r.GoCPUus }
+	rr, cr := pairedRatio(with, without, rps), pairedRatio(with, without, cpu)
+	p("\n#### The native route with and without a fallback\n\n")
+	p("The same route (`GET /api/health`) of the same `examples/hybrid` binary through the same middleware, with the fallback configured (2 Python workers started, idle: no request reaches them) and with `-no-fallback` (no Python at all), in the same rounds, run one right after the other in alternating order. Target of issue 11: with the fallback within %.0f%% of without, i.e. at most %.0f%% more Go CPU per request and at most %.0f%% fewer requests per second. Ratios are medians of the per-round ratios.\n\n", 100*fallbackTarget, 100*fallbackTarget, 100*fallbackTarget)
+	p("| native route | req/s | Go CPU µs/request |\n|---|---|---|\n")
+	p("| with the fallback (idle) | %s | %s |\n", f0(median(with, rps)), f1(median(with, cpu)))
+	p("| with no fallback (`-no-fallback`) | %s | %s |\n", f0(median(without, rps)), f1(median(without, cpu)))
+	p("| with ÷ without | %s | %s |\n\n", f2(rr), f2(cr))
+	if math.IsNaN(rr) || math.IsNaN(cr) {
+		p("No round measured both: the target cannot be judged from this run.\n")
+		return
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "within"
+		}
+		return "not within"
+	}
+	cok, rok := cr <= 1+fallbackTarget, rr >= 1-fallbackTarget
+	both := "Both within"
+	if !cok || !rok {
+		both = "Not both within"
+	}
+	p("**%s %.0f%%**: with the idle fallback, Go CPU per request %s (%s), req/s %s (%s).\n",
+		both, 100*fallbackTarget, signedPct(cr), verdict(cok), signedPct(rr), verdict(rok))
+}
+
+// signedPct writes a ratio as a signed percentage change: 1.034 is "+3.4%".
+func signedPct(r float64) string { return fmt.Sprintf("%+.1f%%", 100*(r-1)) }
+
 // dimensions returns the cases, worker counts and servers present, in the
 // suite's order.
 func dimensions(res *Results) (cases []caseDef, workers []int, servers []string) {
@@ -153,7 +214,7 @@ func report(res *Results) string {
 		gidx := index(res.GoCPU)
 		bare := median(gidx[key{"bare", "gocpu", 2}], func(r Run) float64 { return r.GoCPUus })
 		p("\n### Go CPU per request\n\n")
-		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×. The hybrid server has 2 Python workers; it logs an access line per request, its default, to stderr (a file here) through `middleware.LogWriter`. The native route's handler encodes a small map with `encoding/json`; the bare handler writes a constant. GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback).\n\n")
+		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×, and the native route with the fallback configured within 10%% of the same route with none (see below). The hybrid server has 2 Python workers (none with `-no-fallback`); it logs an access line per request, its default, to stderr (a file here) through `middleware.LogWriter`. The native route's handler encodes a small map with `encoding/json`; the bare handler writes a constant. GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback).\n\n")
 		p("| server | req/s | Go CPU µs/request | ÷ bare |\n|---|---|---|---|\n")
 		for _, g := range slices.Concat(goCPUServers, baselineServers) {
 			rs := gidx[key{g.Name, "gocpu", 2}]
@@ -164,6 +225,7 @@ func report(res *Results) string {
 			p("| %s | %s | %s | %s |\n", g.Title, f0(median(rs, func(r Run) float64 { return r.RPS })), f1(c), f2(c/bare))
 		}
 		p("\n![Go CPU per request](%s)\n", chartGoCPU)
+		fallbackCost(p, gidx)
 	}
 	var bad []string
 	for _, r := range append(slices.Clone(res.Runs), res.GoCPU...) {

@@ -260,6 +260,7 @@ func measureLoad(e *env, root int, goRoot bool, url, script string, l loadOption
 type goCPUDef struct {
 	Name, Title string
 	hybrid      bool   // examples/hybrid, else the bare net/http server
+	noFallback  bool   // examples/hybrid -no-fallback: the same Go routes, no fallback, no Python
 	baseline    bool   // the -baseline-hybrid binary instead of this tree's examples/hybrid
 	path        string // request path
 	env         []string
@@ -269,6 +270,7 @@ type goCPUDef struct {
 var goCPUServers = []goCPUDef{
 	{Name: "bare", Title: "bare net/http hello handler", path: "/"},
 	{Name: "native", Title: "examples/hybrid, native Go route (/api/health) through the default middleware stack", hybrid: true, path: "/api/health"},
+	{Name: "native-nofallback", Title: "examples/hybrid -no-fallback, the same native route with no fallback (no Python started)", hybrid: true, noFallback: true, path: "/api/health"},
 	{Name: "bridged", Title: "examples/hybrid, request bridged to Python (bare WSGI hello)", hybrid: true, path: "/"},
 	{Name: "bare-gomaxprocs1", Title: "bare, GOMAXPROCS=1", path: "/", env: []string{"GOMAXPROCS=1"}},
 	{Name: "native-gomaxprocs1", Title: "native route, GOMAXPROCS=1", hybrid: true, path: "/api/health", env: []string{"GOMAXPROCS=1"}},
@@ -278,7 +280,7 @@ var goCPUServers = []goCPUDef{
 }
 
 // runGoCPU measures the Go process's CPU per request of g, with 2 workers
-// for the hybrid servers.
+// for the hybrid servers that have a fallback.
 func runGoCPU(e *env, g goCPUDef, l loadOptions) (*Run, error) {
 	port, err := freePort()
 	if err != nil {
@@ -291,6 +293,9 @@ func runGoCPU(e *env, g goCPUDef, l loadOptions) (*Run, error) {
 			bin = e.baseline
 		}
 		argv = []string{bin, "-bind", addr(port), "-workers", "2", "-threads", "1", "-python", e.python, "-chdir", e.dir, "bare:hello"}
+		if g.noFallback {
+			argv = []string{bin, "-bind", addr(port), "-no-fallback"}
+		}
 	}
 	p, err := start(e, g.Name, argv, g.env, port, g.path)
 	if err != nil {

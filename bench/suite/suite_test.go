@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,92 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if md := report(res); !strings.Contains(md, "| hello | 1 | ") {
 		t.Errorf("report:\n%s", md)
+	}
+}
+
+// The native route with and without a fallback: both rows, the per-round
+// ratios and the verdict against the 10% target.
+func TestReportFallbackCost(t *testing.T) {
+	goRuns := func(cpuWith, rpsWith []float64) []Run {
+		var rs []Run
+		for round := range 3 {
+			rs = append(rs,
+				Run{Server: "bare", Case: "gocpu", Workers: 2, Round: round, RPS: 100, Requests: 10, GoCPUus: 20},
+				Run{Server: "native", Case: "gocpu", Workers: 2, Round: round, RPS: rpsWith[round], Requests: 10, GoCPUus: cpuWith[round]},
+				Run{Server: "native-nofallback", Case: "gocpu", Workers: 2, Round: round, RPS: 1000 * float64(round+1), Requests: 10, GoCPUus: 40 * float64(round+1)})
+		}
+		return rs
+	}
+	tests := []struct {
+		name             string
+		cpuWith, rpsWith []float64 // per round; without: 40, 80, 120 µs and 1000, 2000, 3000 req/s
+		want             []string
+	}{
+		// Per-round ratios: CPU 1.05, 1.00, 0.90 and req/s 0.95, 1.00, 1.10; medians 1.00.
+		{"within", []float64{42, 80, 108}, []float64{950, 2000, 3300},
+			[]string{"| with the fallback (idle) | 2000 | 80.0 |", "| with no fallback (`-no-fallback`) | 2000 | 80.0 |", "| with ÷ without | 1.00 | 1.00 |", "**Both within 10%**: with the idle fallback, Go CPU per request +0.0% (within), req/s +0.0% (within)."}},
+		// CPU +12.5% in the median round: over the target.
+		{"cpu over", []float64{45, 90, 135}, []float64{1000, 2000, 3000},
+			[]string{"| with ÷ without | 1.00 | 1.12 |", "**Not both within 10%**: with the idle fallback, Go CPU per request +12.5% (not within), req/s +0.0% (within)."}},
+		// req/s -15%: over the target although the CPU is the same.
+		{"rps under", []float64{40, 80, 120}, []float64{850, 1700, 2550},
+			[]string{"| with ÷ without | 0.85 | 1.00 |", "**Not both within 10%**: with the idle fallback, Go CPU per request +0.0% (within), req/s -15.0% (not within)."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			md := report(&Results{Rounds: 3, Secs: 3, GoCPU: goRuns(tc.cpuWith, tc.rpsWith)})
+			for _, want := range append(tc.want, "#### The native route with and without a fallback", "| examples/hybrid -no-fallback, the same native route with no fallback (no Python started) |") {
+				if !strings.Contains(md, want) {
+					t.Errorf("report lacks %q:\n%s", want, md)
+				}
+			}
+		})
+	}
+	// Without the -no-fallback row (an older -json file), no comparison.
+	if md := report(sample()); strings.Contains(md, "with and without a fallback") {
+		t.Errorf("comparison without its rows:\n%s", md)
+	}
+}
+
+// Each round of the Go CPU measurement starts with another server, and
+// runs native-nofallback right before native in even rounds and right
+// after it in odd ones.
+func TestRotateGo(t *testing.T) {
+	names := func(s []goCPUDef) []string {
+		var n []string
+		for _, g := range s {
+			n = append(n, g.Name)
+		}
+		return n
+	}
+	first := map[string]bool{}
+	for round := range len(goCPUServers) {
+		got := names(rotateGo(goCPUServers, round))
+		if len(got) != len(goCPUServers) {
+			t.Fatalf("round %d: %v", round, got)
+		}
+		first[got[0]] = true
+		i, j := slices.Index(got, "native"), slices.Index(got, "native-nofallback")
+		if want := i - 1; round%2 == 1 {
+			want = i + 1
+			if j != want {
+				t.Errorf("round %d: native-nofallback at %d, want %d (after native): %v", round, j, want, got)
+			}
+		} else if j != want {
+			t.Errorf("round %d: native-nofallback at %d, want %d (before native): %v", round, j, want, got)
+		}
+		for _, g := range goCPUServers {
+			if !slices.Contains(got, g.Name) {
+				t.Errorf("round %d lacks %s: %v", round, g.Name, got)
+			}
+		}
+	}
+	if len(first) < len(goCPUServers)-1 {
+		t.Errorf("only %d servers ever run first: %v", len(first), first)
+	}
+	// Without native, the order is rotate's.
+	bare := []goCPUDef{{Name: "bare"}, {Name: "native-nofallback"}, {Name: "bridged"}}
+	if got := names(rotateGo(bare, 1)); !slices.Equal(got, []string{"native-nofallback", "bridged", "bare"}) {
+		t.Errorf("without native: %v", got)
 	}
 }

@@ -5,6 +5,7 @@
 //	       [-workers N] [-threads N] [-mount PREFIX] [server flags]
 //	       [-stages FILE] [-admin-bind ADDR] [-routes]
 //	       [module:callable] [flags]
+//	hybrid -no-fallback [-bind 127.0.0.1:8000] [server flags]
 //
 // With no module:callable it serves a small standard-library WSGI app that
 // ships inside the binary, so it runs on any machine with python3. Go
@@ -22,15 +23,25 @@
 // -stages and -admin-bind migrate the Go routes in stages (stages.json
 // is an example; the admin API and the migration console are served on
 // -admin-bind).
+//
+// -no-fallback serves the same Go routes through the same middleware with
+// no fallback at all: no Python is started, a path Go does not serve gets
+// the router's 404 and another method on a Go path a 405 with Allow. It
+// is the baseline that shows what the idle fallback costs the Go routes
+// (bench/suite measures both); it takes no module:callable and refuses the
+// flags that configure Python (-python, -workers, -mount, -stages, ...).
 package main
 
 import (
 	"context"
 	"embed"
 	"encoding/json"
+	"flag"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -56,6 +67,7 @@ func main() { cli.Main("hybrid", run) }
 type options struct {
 	mount, app string
 	routes     bool
+	noFallback bool
 	cli.Flags
 	migrate migration.Flags
 }
@@ -66,6 +78,7 @@ func parseFlags(args []string) (options, error) {
 	o.Register(fs, cli.Defaults{Workers: 2, ChdirUsage: "`DIR` of the Python app, first on sys.path"})
 	fs.StringVar(&o.mount, "mount", "", "serve the Python app under this prefix only (default: it gets every path Go does not serve)")
 	fs.BoolVar(&o.routes, "routes", false, "print the migration inventory (the Python app's routes joined with Go's) and exit")
+	fs.BoolVar(&o.noFallback, "no-fallback", false, "serve the Go routes alone, with no fallback and no Python started: other paths get 404, other methods on the Go paths 405 (the baseline of the fallback's cost); no module:callable, none of the Python flags")
 	o.migrate.Register(fs)
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
@@ -78,10 +91,42 @@ func parseFlags(args []string) (options, error) {
 	default:
 		return o, cli.Usagef("at most one module:callable argument, got %d", len(pos))
 	}
+	if o.noFallback {
+		if err := checkNoFallback(fs, o.app); err != nil {
+			return o, err
+		}
+	}
 	if err := o.Check(); err != nil {
 		return o, err
 	}
 	return o, cli.CheckMount(o.mount)
+}
+
+// pythonFlags configure the Python app, its workers or what only exists
+// with them (the inventory, the migration stages, the workers' status on
+// -metrics-bind): -no-fallback refuses them rather than ignore them.
+var pythonFlags = []string{
+	"python", "chdir", "workers", "threads", "timeout", "start-timeout", "preload",
+	"max-requests", "max-requests-jitter", "max-rss", "max-lifetime", "slow-request", "reload",
+	"sendfile-root", "mount", "routes", "stages", "admin-bind", "metrics-bind",
+}
+
+// checkNoFallback refuses, under -no-fallback, a module:callable and the
+// pythonFlags set on the command line.
+func checkNoFallback(fs *flag.FlagSet, app string) error {
+	if app != "" {
+		return cli.Usagef("-no-fallback serves no Python app: drop the module:callable argument %q", app)
+	}
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(pythonFlags, f.Name) {
+			set = append(set, "-"+f.Name)
+		}
+	})
+	if len(set) > 0 {
+		return cli.Usagef("-no-fallback starts no Python; drop %s", strings.Join(set, ", "))
+	}
+	return nil
 }
 
 func run(args []string) error {
@@ -102,6 +147,15 @@ func run(args []string) error {
 		}
 		defer ls.Close()
 	}
+	reg := cli.Registry(ls)
+	if o.noFallback {
+		h, err := o.Files.Front(newHandler(&o.Flags, nil, "", log, reg), log)
+		if err != nil {
+			return err
+		}
+		log.Info("hybrid: serving the Go routes only, with no fallback (-no-fallback)")
+		return wsgi.Serve(context.Background(), ls, h, nil, o.ServeConfig(reg, log))
+	}
 	dir := o.Chdir
 	if o.app == "" {
 		// The bundled app: write it where the workers can import it.
@@ -116,7 +170,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := cli.Registry(ls)
 	routes := newHandler(&o.Flags, o.Files.WithSendfile(app, log), o.mount, log, reg)
 	if o.routes {
 		defer app.Shutdown(context.Background())
@@ -138,7 +191,9 @@ func run(args []string) error {
 }
 
 // newHandler builds the router: Go routes first, the Python app as the
-// fallback (or mounted under mount). With reg, request metrics go there.
+// fallback (or mounted under mount). With app nil (-no-fallback) there is
+// no fallback: the router's 404, and 405 with Allow. With reg, request
+// metrics go there.
 func newHandler(f *cli.Flags, app http.Handler, mount string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := f.NewRouter(log, reg)
 
@@ -157,9 +212,11 @@ func newHandler(f *cli.Flags, app http.Handler, mount string, log *slog.Logger, 
 	}).Name("hello")
 	r.Get("/api/routes", apiRoutes(app, mount, r)).Name("routes")
 
-	if mount == "" {
+	switch {
+	case app == nil:
+	case mount == "":
 		r.Fallback(&fallback.Handler{App: app})
-	} else {
+	default:
 		r.Mount(mount, &fallback.Handler{App: app, Prefix: mount})
 	}
 	return r
