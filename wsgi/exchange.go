@@ -78,17 +78,20 @@ func (p *proc) send(req *Request) (*stream, error) {
 }
 
 // post registers s and writes its frame b (which starts with room for the
-// frame header) to the worker, holding the write lock throughout: the
-// order of the streams' sequence numbers is then the order in which the
-// worker reads their frames, which die relies on to tell the requests a
-// single-threaded worker never started. With two sends racing, numbering
-// under one lock and writing under another let a later-numbered request
-// reach the worker first: the request that killed it was then retried,
-// and one that never started was failed. The timers are set before the
+// frame header) to the worker. Frames reach the worker in the order of
+// the streams' sequence numbers, which die relies on to tell the requests
+// a single-threaded worker never started: numbering and queueing happen
+// under p.mu, and only the holder of p.wmu writes. When another request
+// is writing, b is copied to p.queued and that writer sends it after its
+// own frame, with every other frame queued meanwhile, in one write: under
+// load a worker's requests go out in batches, one system call each. A
+// frame carrying a descriptor (a spooled body) is written on its own,
+// after whatever was queued before it. The timers are set before the
 // stream is visible to the reader.
 func (p *proc) post(s *stream, kind, flags byte, b []byte, body *os.File, timeout time.Duration, slowLog bool) error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
+	if body != nil {
+		p.wmu.Lock()
+	}
 	p.mu.Lock()
 	for {
 		p.nextID++
@@ -107,9 +110,72 @@ func (p *proc) post(s *stream, kind, flags byte, b []byte, body *os.File, timeou
 		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
 	}
 	p.streams[s.id] = s
-	p.mu.Unlock()
 	putFrameHeader(b, frameHeader{kind: kind, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
-	return writeAll(p.conn, b, body)
+	if body == nil {
+		if !p.wmu.TryLock() {
+			p.queued = append(p.queued, b...)
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+		return p.flush(writeAll(p.conn, b, nil))
+	}
+	// Frames queued before this one go first.
+	batch := p.takeQueuedLocked()
+	p.mu.Unlock()
+	err := p.writeBatch(batch)
+	if err == nil {
+		err = writeAll(p.conn, b, body)
+	}
+	return p.flush(err)
+}
+
+// takeQueuedLocked takes the queued frames, leaving the spare buffer in
+// their place. The caller holds p.mu and p.wmu.
+func (p *proc) takeQueuedLocked() []byte {
+	batch := p.queued
+	p.queued, p.spare = p.spare[:0], nil
+	return batch
+}
+
+// writeBatch writes frames taken from the queue, then keeps their buffer
+// as the spare. The caller holds p.wmu.
+func (p *proc) writeBatch(batch []byte) error {
+	var err error
+	if len(batch) > 0 {
+		err = writeAll(p.conn, batch, nil)
+	}
+	if cap(batch) > 256<<10 {
+		batch = nil // don't keep a buffer grown by a large body
+	}
+	p.mu.Lock()
+	p.spare = batch[:0]
+	p.mu.Unlock()
+	return err
+}
+
+// flush writes the frames queued while the caller, who holds p.wmu,
+// wrote its own, then releases p.wmu. It returns err, the caller's write
+// error, or the first error of its own writes; after an error the queued
+// frames are dropped (the caller kills the worker: its requests fail with
+// ErrNotStarted or ErrWorkerDied).
+func (p *proc) flush(err error) error {
+	for {
+		p.mu.Lock()
+		if len(p.queued) == 0 {
+			p.wmu.Unlock()
+			p.mu.Unlock()
+			return err
+		}
+		batch := p.takeQueuedLocked()
+		p.mu.Unlock()
+		if err != nil {
+			batch = batch[:0] // dropped
+		}
+		if werr := p.writeBatch(batch); err == nil {
+			err = werr
+		}
+	}
 }
 
 // Worker implements Exchange: the pid of the worker process.
@@ -165,11 +231,17 @@ func (s *stream) Cancel() {
 func (p *proc) cancel(id uint16) {
 	var b [frameHeaderSize]byte
 	putFrameHeader(b[:], frameHeader{kind: frameCancel, stream: id})
-	p.wmu.Lock()
+	p.mu.Lock()
+	if !p.wmu.TryLock() {
+		p.queued = append(p.queued, b[:]...) // the writer sends it
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
 	p.conn.SetWriteDeadline(time.Now().Add(cancelWriteTimeout))
 	p.conn.Write(b[:])
 	p.conn.SetWriteDeadline(time.Time{})
-	p.wmu.Unlock()
+	p.flush(nil)
 }
 
 // push delivers p to the request, waiting while more than the response

@@ -23,9 +23,11 @@ type proc struct {
 	started time.Time
 	log     *slog.Logger
 
-	wmu sync.Mutex // serialises writes to conn
+	wmu sync.Mutex // held by the one goroutine writing to conn
 
 	mu      sync.Mutex
+	queued  []byte // frames waiting for the holder of wmu to write them
+	spare   []byte // queued's other buffer, while a batch is written
 	streams map[uint16]*stream
 	nextID  uint16
 	seq     uint64 // requests sent so far

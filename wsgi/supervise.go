@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"syscall"
 	"time"
@@ -430,5 +431,5 @@ func (pl *pool) drain(p *proc) {
 func (p *proc) closeIdle() {
 	p.wmu.Lock()
 	p.conn.CloseWrite()
-	p.wmu.Unlock()
+	p.flush(net.ErrClosed) // frames queued meanwhile (cancels) have nowhere to go
 }

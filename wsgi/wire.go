@@ -139,8 +139,8 @@ func (f *frameConn) fill() error {
 		}
 	}
 	f.w += n
-	if n == 0 && err == nil {
-		err = io.EOF
+	if n == 0 && (err == nil || errors.Is(err, io.EOF)) {
+		err = io.EOF // plain, so that next can tell a frame cut short
 	}
 	if n > 0 {
 		return nil
