@@ -66,23 +66,29 @@ func (h *TextHandler) Enabled(ctx context.Context, level slog.Level) bool {
 // Handle implements slog.Handler: one Write to w per record, its line and
 // then its multi-line values.
 func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
-	var block []slog.Attr
-	msg := r.Message
-	if first, rest, ok := strings.Cut(msg, "\n"); ok {
-		msg = first
-		block = append(block, slog.String(slog.MessageKey, rest))
-	}
-	line := slog.NewRecord(r.Time, r.Level, msg, r.PC)
-	r.Attrs(func(a slog.Attr) bool {
-		a.Value = a.Value.Resolve()
-		if !h.group && a.Value.Kind() == slog.KindString && strings.Contains(a.Value.String(), "\n") {
-			block = append(block, a)
-		} else {
-			line.AddAttrs(a)
+	line, block := r, h.block
+	if h.multiLine(r) {
+		// Rebuild the line without its multi-line values (rare: most
+		// records, access lines among them, go to the inner handler as
+		// they are).
+		block = nil
+		msg := r.Message
+		if first, rest, ok := strings.Cut(msg, "\n"); ok {
+			msg = first
+			block = append(block, slog.String(slog.MessageKey, rest))
 		}
-		return true
-	})
-	block = append(block, h.block...)
+		line = slog.NewRecord(r.Time, r.Level, msg, r.PC)
+		r.Attrs(func(a slog.Attr) bool {
+			a.Value = a.Value.Resolve()
+			if !h.group && multiLine(a.Value) {
+				block = append(block, a)
+			} else {
+				line.AddAttrs(a)
+			}
+			return true
+		})
+		block = append(block, h.block...)
+	}
 
 	h.out.mu.Lock()
 	defer h.out.mu.Unlock()
@@ -98,6 +104,28 @@ func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
 		h.out.buf = nil // do not keep one huge record's buffer
 	}
 	return err
+}
+
+// multiLine reports whether r has a value to print below its line: a
+// message or (outside a group) a string attribute spanning several lines.
+func (h *TextHandler) multiLine(r slog.Record) bool {
+	if strings.Contains(r.Message, "\n") {
+		return true
+	}
+	if h.group {
+		return false
+	}
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = multiLine(a.Value.Resolve())
+		return !found
+	})
+	return found
+}
+
+// multiLine reports whether v is a string of several lines.
+func multiLine(v slog.Value) bool {
+	return v.Kind() == slog.KindString && strings.Contains(v.String(), "\n")
 }
 
 // appendBlock appends a multi-line value below a record's line: the key
@@ -149,7 +177,7 @@ func (h *TextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	h2.block = h.block[:len(h.block):len(h.block)]
 	for _, a := range attrs {
 		a.Value = a.Value.Resolve()
-		if a.Value.Kind() == slog.KindString && strings.Contains(a.Value.String(), "\n") {
+		if multiLine(a.Value) {
 			h2.block = append(h2.block, a)
 		} else {
 			inline = append(inline, a)
