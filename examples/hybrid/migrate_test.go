@@ -31,9 +31,14 @@ func startStaged(t *testing.T, mount, stages string) (*httptest.Server, string, 
 	return srv, admin, file, mg
 }
 
-func getWith(t *testing.T, u string, cookie string) (*http.Response, string) {
+// send sends method u, with cookie unless it is "", and returns the
+// response, its body read.
+func send(t *testing.T, method, u, cookie string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
 	}
@@ -54,7 +59,7 @@ func TestHybridShadow(t *testing.T) {
 	srv, admin, _, _ := startStaged(t, "", "")
 	const route, n = "GET /api/users/{id}", 15
 	for i := range n {
-		resp, body := getWith(t, fmt.Sprintf("%s/api/users/%d", srv.URL, 40+i), "")
+		resp, body := send(t, "GET", fmt.Sprintf("%s/api/users/%d", srv.URL, 40+i), "")
 		if resp.StatusCode != 200 || !strings.Contains(body, `"served_by": "python"`) || !strings.Contains(body, fmt.Sprintf(`"id": %d,`, 40+i)) {
 			t.Fatalf("GET /api/users/%d in shadow: %d %q, want Python's answer", 40+i, resp.StatusCode, body)
 		}
@@ -87,7 +92,7 @@ func TestHybridShadow(t *testing.T) {
 	}
 
 	// The console shows it.
-	resp, page := getWith(t, admin+"/", "")
+	resp, page := send(t, "GET", admin+"/", "")
 	if resp.StatusCode != 200 || !strings.Contains(page, `data-route="GET /api/users/{id}"`) || !strings.Contains(page, `<td class="mono">/id</td>`) {
 		t.Errorf("console: %d\n%s", resp.StatusCode, page)
 	}
@@ -100,7 +105,7 @@ func TestHybridCanary(t *testing.T) {
 	srv, admin, file, _ := startStaged(t, "", "")
 	const route = "GET /api/hello/{name}"
 	side := func(uid int) string {
-		resp, body := getWith(t, srv.URL+"/api/hello/a%20b", fmt.Sprintf("uid=user-%d", uid))
+		resp, body := send(t, "GET", srv.URL+"/api/hello/a%20b", fmt.Sprintf("uid=user-%d", uid))
 		if resp.StatusCode != 200 || !strings.Contains(body, `"self":`) || !strings.Contains(body, `/api/hello/a%20b"`) {
 			t.Fatalf("GET /api/hello/a%%20b: %d %q", resp.StatusCode, body)
 		}
@@ -186,7 +191,7 @@ func TestHybridStagesFileReload(t *testing.T) {
 	}
 	write(`{"routes": [{"route": "GET /api/users/{id}", "stage": "go"}]}`)
 	opstest.WaitFor(t, "the edit", func() bool { return opstest.RouteStatus(t, admin, route).Stage == migrate.StageGo })
-	if _, body := getWith(t, srv.URL+"/api/users/7", ""); !strings.Contains(body, `"served_by":"go"`) {
+	if _, body := send(t, "GET", srv.URL+"/api/users/7", ""); !strings.Contains(body, `"served_by":"go"`) {
 		t.Errorf("in stage go: %q", body)
 	}
 	write(`{"routes": [{"route": "GET /api/users/{id}", "stage": "python"},
@@ -198,7 +203,7 @@ func TestHybridStagesFileReload(t *testing.T) {
 	if st := opstest.RouteStatus(t, admin, route); st.Stage != migrate.StageGo {
 		t.Errorf("a broken stages file changed the stage to %s", st.Stage)
 	}
-	if _, body := getWith(t, srv.URL+"/api/users/7", ""); !strings.Contains(body, `"served_by":"go"`) {
+	if _, body := send(t, "GET", srv.URL+"/api/users/7", ""); !strings.Contains(body, `"served_by":"go"`) {
 		t.Errorf("after a broken edit: %q", body)
 	}
 }

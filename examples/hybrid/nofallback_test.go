@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -21,22 +20,6 @@ import (
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/examples/internal/opstest"
 )
-
-// get sends method path to base and returns the response, its body read.
-func get(t *testing.T, method, url string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
 
 // With no fallback the Go routes answer as in TestHybrid, through the
 // same middleware (request ids), and what Python would serve gets the
@@ -68,7 +51,7 @@ func TestNoFallbackHandler(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			resp, body := get(t, tc.method, srv.URL+tc.path)
+			resp, body := send(t, tc.method, srv.URL+tc.path, "")
 			if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
 				t.Fatalf("got %d %q, want %d containing %q", resp.StatusCode, body, tc.status, tc.want)
 			}
@@ -180,10 +163,10 @@ func TestNoFallbackCommand(t *testing.T) {
 	}
 	base = strings.TrimSuffix(base, "/")
 
-	if resp, body := get(t, "GET", base+"/api/health"); resp.StatusCode != 200 || !strings.Contains(body, `"status":"ok"`) {
+	if resp, body := send(t, "GET", base+"/api/health", ""); resp.StatusCode != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Errorf("GET /api/health: %d %q", resp.StatusCode, body)
 	}
-	if resp, body := get(t, "GET", base+"/hello?name=graft"); resp.StatusCode != 404 || strings.Contains(body, "Python") {
+	if resp, body := send(t, "GET", base+"/hello?name=graft", ""); resp.StatusCode != 404 || strings.Contains(body, "Python") {
 		t.Errorf("GET /hello: %d %q, want the router's 404", resp.StatusCode, body)
 	}
 	if runtime.GOOS == "linux" {
