@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -65,37 +66,55 @@ func (h *TextHandler) Enabled(ctx context.Context, level slog.Level) bool {
 
 // Handle implements slog.Handler: one Write to w per record, its line and
 // then its multi-line values.
+//
+// Most records (access lines among them) have no multi-line value: they
+// go to the inner handler as they are, and if the line it formats has no
+// escaped newline (\n), which every string value with a newline would
+// show, the line is final. Otherwise the record is formatted again without
+// its multi-line values, which go below it.
 func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
-	line, block := r, h.block
-	if h.multiLine(r) {
-		// Rebuild the line without its multi-line values (rare: most
-		// records, access lines among them, go to the inner handler as
-		// they are).
-		block = nil
-		msg := r.Message
-		if first, rest, ok := strings.Cut(msg, "\n"); ok {
-			msg = first
-			block = append(block, slog.String(slog.MessageKey, rest))
-		}
-		line = slog.NewRecord(r.Time, r.Level, msg, r.PC)
-		r.Attrs(func(a slog.Attr) bool {
-			a.Value = a.Value.Resolve()
-			if !h.group && multiLine(a.Value) {
-				block = append(block, a)
-			} else {
-				line.AddAttrs(a)
-			}
-			return true
-		})
-		block = append(block, h.block...)
-	}
-
 	h.out.mu.Lock()
 	defer h.out.mu.Unlock()
 	h.out.buf = h.out.buf[:0]
+	block := h.block
+	if !strings.Contains(r.Message, "\n") {
+		if err := h.inner.Handle(ctx, r); err != nil {
+			return err
+		}
+		if h.group || !bytes.Contains(h.out.buf, []byte(escapedNewline)) {
+			return h.flush(block)
+		}
+		h.out.buf = h.out.buf[:0]
+	}
+	block = nil
+	msg := r.Message
+	if first, rest, ok := strings.Cut(msg, "\n"); ok {
+		msg = first
+		block = append(block, slog.String(slog.MessageKey, rest))
+	}
+	line := slog.NewRecord(r.Time, r.Level, msg, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		a.Value = a.Value.Resolve()
+		if !h.group && multiLine(a.Value) {
+			block = append(block, a)
+		} else {
+			line.AddAttrs(a)
+		}
+		return true
+	})
+	block = append(block, h.block...)
 	if err := h.inner.Handle(ctx, line); err != nil {
 		return err
 	}
+	return h.flush(block)
+}
+
+// escapedNewline is how slog's text handler writes a newline in a value.
+const escapedNewline = `\n`
+
+// flush writes the formatted line, then block below it, in one Write; the
+// caller holds h.out.mu.
+func (h *TextHandler) flush(block []slog.Attr) error {
 	for _, a := range block {
 		h.out.buf = appendBlock(h.out.buf, a.Key, a.Value.String())
 	}
@@ -104,23 +123,6 @@ func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
 		h.out.buf = nil // do not keep one huge record's buffer
 	}
 	return err
-}
-
-// multiLine reports whether r has a value to print below its line: a
-// message or (outside a group) a string attribute spanning several lines.
-func (h *TextHandler) multiLine(r slog.Record) bool {
-	if strings.Contains(r.Message, "\n") {
-		return true
-	}
-	if h.group {
-		return false
-	}
-	found := false
-	r.Attrs(func(a slog.Attr) bool {
-		found = multiLine(a.Value.Resolve())
-		return !found
-	})
-	return found
 }
 
 // multiLine reports whether v is a string of several lines.

@@ -41,6 +41,10 @@ func TestTextHandler(t *testing.T) {
 		{"group", func(l *slog.Logger) { l.WithGroup("g").Info("m", "s", "x\ny") },
 			"level=INFO msg=m g.s=\"x\\ny\"\n"},
 		{"below level", func(l *slog.Logger) { l.Debug("m", "s", "x\ny") }, ""},
+		// A backslash and an n in a value look like an escaped newline in
+		// the formatted line: the record is formatted again, the same.
+		{"backslash n", func(l *slog.Logger) { l.Info("m", "p", `C:\new`, "q", "a b\\n") },
+			"level=INFO msg=m p=C:\\new q=\"a b\\\\n\"\n"},
 		{"LogValuer", func(l *slog.Logger) { l.Info("m", "e", errValue{errors.New("a\nb")}) },
 			"level=INFO msg=m\n  e:\n    a\n    b\n"},
 	} {
