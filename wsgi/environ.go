@@ -100,17 +100,21 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 	if bodyLen >= 0 {
 		pairs = append(pairs, "CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))
 	}
-	// Headers listed in Connection are hop-by-hop too.
-	var connHeaders []string
+	// Headers listed in Connection are hop-by-hop too (names compared
+	// without regard to case; no allocation for the usual few).
+	var tokens [8]string
+	connHeaders := tokens[:0]
 	for _, v := range r.Header["Connection"] {
-		for _, f := range strings.Split(v, ",") {
+		for v != "" {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
 			if f = strings.TrimSpace(f); f != "" {
-				connHeaders = append(connHeaders, http.CanonicalHeaderKey(f))
+				connHeaders = append(connHeaders, f)
 			}
 		}
 	}
 	for k, vs := range r.Header {
-		if len(vs) == 0 || hopByHop[k] || strings.IndexByte(k, '_') >= 0 || contains(connHeaders, k) {
+		if len(vs) == 0 || hopByHop[k] || strings.IndexByte(k, '_') >= 0 || containsFold(connHeaders, k) {
 			continue
 		}
 		var key string
@@ -141,9 +145,11 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 	return pairs
 }
 
-func contains(list []string, s string) bool {
+// containsFold reports whether list holds s, compared without regard to
+// case (header names).
+func containsFold(list []string, s string) bool {
 	for _, x := range list {
-		if x == s {
+		if strings.EqualFold(x, s) {
 			return true
 		}
 	}
@@ -207,6 +213,9 @@ func serverNamePort(r *http.Request, scheme string) (string, string) {
 		defPort = "443"
 	}
 	host := r.Host
+	if host != "" && !strings.Contains(host, ":") {
+		return strings.Trim(host, "[]"), defPort // no port (and no error to make)
+	}
 	if host != "" {
 		if h, p, err := net.SplitHostPort(host); err == nil {
 			if p == "" {
