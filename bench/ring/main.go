@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/graft-dev/graft/bench/internal/sysinfo"
 )
 
 // options are the command-line flags.
@@ -97,7 +99,7 @@ type cellKey struct {
 // prints the medians as Markdown tables to out, progress to logw.
 func run(o options, out, logw io.Writer) error {
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, %s/%s, %s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), pythonVersion(o.python))
-	fmt.Fprintf(out, "load average at start: %s\n", loadavg())
+	fmt.Fprintf(out, "load average at start: %s\n", sysinfo.LoadAverage())
 	fmt.Fprintf(out, "request %d B, answer %d B, %d rounds of %gs per cell, spin %v, window %d\n\n", o.reqSize, o.respSize, o.rounds, o.secs, o.spin, o.window)
 	modes := []mode{{direct: true, conc: 1}}
 	for _, c := range o.conc {
@@ -193,7 +195,7 @@ func run(o options, out, logw io.Writer) error {
 		}
 		fmt.Fprintln(out)
 	}
-	fmt.Fprintf(out, "load average at end: %s\n", loadavg())
+	fmt.Fprintf(out, "load average at end: %s\n", sysinfo.LoadAverage())
 	return nil
 }
 
@@ -211,19 +213,6 @@ func median(rs []result, f func(result) float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-// loadavg is /proc/loadavg's first three fields, or "n/a".
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "n/a"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // pythonVersion is the interpreter's version line.

@@ -37,6 +37,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/graft-dev/graft/bench/internal/sysinfo"
 )
 
 // options are the command-line flags.
@@ -202,7 +204,7 @@ func measure(o options) (*Results, error) {
 		}
 	}
 	res.Finished = time.Now().UTC().Format(time.RFC3339)
-	res.Machine.LoadEnd = loadavg()
+	res.Machine.LoadEnd = sysinfo.LoadAverage()
 	return res, nil
 }
 

@@ -123,16 +123,3 @@ func statusKB(pid int, field string) float64 {
 	}
 	return 0
 }
-
-// loadavg returns /proc/loadavg's first three fields.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}

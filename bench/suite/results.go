@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/graft-dev/graft/bench/internal/sysinfo"
 )
 
 // Results is everything one run of the suite measured.
@@ -42,7 +44,7 @@ type Machine struct {
 }
 
 func machine(python string) Machine {
-	m := Machine{Cores: strconv.Itoa(runtime.NumCPU()), Go: runtime.Version(), LoadStart: loadavg(), Wrk: wrkVersion()}
+	m := Machine{Cores: strconv.Itoa(runtime.NumCPU()), Go: runtime.Version(), LoadStart: sysinfo.LoadAverage(), Wrk: wrkVersion()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(l, "model name") {
