@@ -389,13 +389,7 @@ func relate(g, p []segment) (relation, string) {
 		if d != "" {
 			details = append(details, d)
 		}
-		switch {
-		case r == relEqual:
-		case rel == relEqual:
-			rel = r
-		case rel != r:
-			rel = relOverlap
-		}
+		rel = rel.with(r)
 	}
 	for i := 0; ; i++ {
 		switch {
@@ -419,15 +413,22 @@ func relate(g, p []segment) (relation, string) {
 	}
 }
 
+// combine returns rel joined with r (see with), and the details.
 func combine(rel, r relation, details []string) (relation, string) {
+	return rel.with(r), strings.Join(details, "; ")
+}
+
+// with joins what two parts of a comparison found: equal parts change
+// nothing, the first difference decides, and two different differences
+// make an overlap.
+func (rel relation) with(r relation) relation {
 	switch {
 	case r == relEqual:
-	case rel == relEqual:
-		rel = r
-	case rel != r:
-		rel = relOverlap
+		return rel
+	case rel == relEqual, rel == r:
+		return r
 	}
-	return rel, strings.Join(details, "; ")
+	return relOverlap
 }
 
 func relateSegment(g, p segment) (relation, string) {

@@ -2,7 +2,6 @@ package wsgi
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,16 +135,10 @@ func (pl *pool) acquireIdle(ctx context.Context) (*proc, error) {
 // that the worker's death, timeouts and status pages treat it like a
 // request. The caller holds one of p's slots.
 func (p *proc) sendCall(call *Call) (*stream, error) {
-	b := make([]byte, frameHeaderSize+4, 512)
-	b, lp := appendEnv(b, call.Env)
-	binary.LittleEndian.PutUint32(b[frameHeaderSize:], uint32(len(b)-frameHeaderSize-4))
+	b, flags := appendEnvFrame(make([]byte, 0, 512), call.Env)
 	b = append(b, call.Name...)
 	b = append(b, 0)
 	b = append(b, call.Arg...)
-	var flags byte
-	if lp {
-		flags = flagEnvLP
-	}
 	if len(b)-frameHeaderSize > maxFrame {
 		p.pool.release(p)
 		return nil, errors.New("control call too large for one frame")

@@ -2,7 +2,6 @@ package wsgi
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
@@ -40,15 +39,9 @@ type stream struct {
 // send writes a request to the worker and registers its stream. The
 // caller holds one of p's free slots.
 func (p *proc) send(req *Request) (*stream, error) {
-	var flags byte
 	buf := p.pool.bufs.get()
 	defer p.pool.bufs.put(buf)
-	b := append((*buf)[:0], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // header, env length
-	b, lp := appendEnv(b, req.Env)
-	if lp {
-		flags |= flagEnvLP
-	}
-	binary.LittleEndian.PutUint32(b[frameHeaderSize:], uint32(len(b)-frameHeaderSize-4))
+	b, flags := appendEnvFrame((*buf)[:0], req.Env)
 	if req.BodyFile != nil {
 		flags |= flagBodyFD
 	} else {

@@ -227,6 +227,20 @@ func writeAll(c *net.UnixConn, b []byte, file *os.File) error {
 	return nil
 }
 
+// appendEnvFrame starts a frame whose payload begins with an environ
+// block (REQ, CALL): room for the frame header, the block's u32 length,
+// the block. It returns the frame so far and flagEnvLP if the block is
+// length-prefixed (see appendEnv).
+func appendEnvFrame(b []byte, pairs []string) ([]byte, byte) {
+	b = append(b, make([]byte, frameHeaderSize+4)...)
+	b, lp := appendEnv(b, pairs)
+	binary.LittleEndian.PutUint32(b[frameHeaderSize:], uint32(len(b)-frameHeaderSize-4))
+	if lp {
+		return b, flagEnvLP
+	}
+	return b, 0
+}
+
 // appendEnv appends the environ block for pairs (key, value, key, value, ...)
 // to b. The fast form is NUL-separated, which the worker splits with one
 // C-level call; when any string contains NUL (a %00 in the path decodes to
