@@ -143,18 +143,8 @@ func (p *proc) sendCall(call *Call) (*stream, error) {
 		p.pool.release(p)
 		return nil, errors.New("control call too large for one frame")
 	}
-	s := &stream{
-		proc:   p,
-		parts:  make(chan Part, 1),
-		space:  make(chan struct{}, 1),
-		gone:   make(chan struct{}),
-		method: "CALL",
-		path:   call.Name,
-	}
-	if err := p.post(s, frameCall, flags, b, nil, p.pool.cfg.Timeout, false); err != nil {
-		s.stopTimers()
-		p.kill() // its reader retires it; Next reports the death
-	}
+	s := p.pool.newStream("CALL", call.Name, "", 1)
+	p.post(s, frameCall, flags, b, nil, p.pool.cfg.Timeout, false)
 	return s, nil
 }
 
@@ -166,6 +156,6 @@ func (p *proc) callDone(s *stream, payload []byte) {
 	p.mu.Lock()
 	delete(p.streams, s.id)
 	p.mu.Unlock()
-	p.pool.release(p)
+	p.pool.free(p) // the reader kicks, as for done
 	s.finish(Part{Kind: PartResponse, Data: append([]byte(nil), payload...)})
 }

@@ -153,10 +153,10 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		queued := time.Now()
 		ex, err := c.tr.Start(ctx, req)
 		waited := time.Since(queued)
-		if trace != nil {
-			trace.Queued += waited
-		}
 		if err != nil {
+			if trace != nil {
+				trace.Queued += waited
+			}
 			if ctx.Err() != nil {
 				c.ended(w, r, false)
 				return
@@ -164,11 +164,7 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err, "")
 			return
 		}
-		c.queueWait.Observe(waited.Seconds())
-		if trace != nil {
-			trace.Worker = ex.Worker()
-		}
-		if !c.respond(w, r, ex, attempt < maxAttempts) {
+		if !c.respond(w, r, ex, attempt < maxAttempts, waited) {
 			return
 		}
 		// The app never saw the request (ErrNotStarted): try again.
@@ -190,7 +186,7 @@ const maxAttempts = 3
 // that the app never started the request (ErrNotStarted) and retry is
 // true, it writes nothing and returns true, so that the request can be
 // sent again.
-func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool) (retried bool) {
+func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool, waited time.Duration) (retried bool) {
 	ctx := r.Context()
 	var (
 		headerSent bool
@@ -198,14 +194,20 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 		written    int64
 		flusher, _ = w.(http.Flusher)
 	)
-	for {
+	for first := true; ; first = false {
 		p, err := ex.Next(ctx)
 		if err != nil {
 			// The request's context is done: stop the app, close() its
 			// iterable.
 			ex.Cancel()
+			if first {
+				c.queued(ctx, ex, waited)
+			}
 			c.ended(w, r, headerSent)
 			return false
+		}
+		if first {
+			c.queued(ctx, ex, waited)
 		}
 		switch p.Kind {
 		case PartHints:
@@ -270,6 +272,21 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				slog.String(logTraceback, p.Traceback))
 			panic(http.ErrAbortHandler)
 		}
+	}
+}
+
+// queued accounts for the time a request waited for a worker (the
+// queue-wait metric, Trace.Queued) and notes its worker in the Trace, once
+// the first part of its response (or its end) has come: waited is its
+// time in Start, to which a QueueWaiter's wait is added.
+func (c *Container) queued(ctx context.Context, ex Exchange, waited time.Duration) {
+	if q, ok := ex.(QueueWaiter); ok {
+		waited += q.QueueWait()
+	}
+	c.queueWait.Observe(waited.Seconds())
+	if trace := TraceFrom(ctx); trace != nil {
+		trace.Queued += waited
+		trace.Worker = ex.Worker()
 	}
 }
 

@@ -11,13 +11,16 @@ import (
 	"time"
 )
 
-// stream is one request in flight on a worker: the Exchange of the process
-// transport. The worker's reader goroutine pushes parts; the request's
+// stream is one request on the process transport: its Exchange. A
+// request that finds every worker busy is a stream too, queued with its
+// frame ready (see pool.Start), and gets its worker from the goroutine that
+// frees a slot. The worker's reader goroutine pushes parts; the request's
 // goroutine takes them with Next.
 type stream struct {
 	id   uint16
-	seq  uint64 // order of sending on the worker
-	proc *proc
+	seq  uint64                // order of sending on the worker
+	proc atomic.Pointer[proc]  // the worker, once the request has one
+	pool *pool
 
 	parts chan Part
 	// buffered counts body bytes pushed and not yet taken; the reader stops
@@ -26,6 +29,9 @@ type stream struct {
 	space    chan struct{} // signalled when buffered drops
 	gone     chan struct{} // closed by Cancel: discard the rest
 	goneOnce sync.Once
+	ended    chan struct{} // closed by end: no more parts will come
+	endErr   error         // why, set before ended is closed
+	endOnce  sync.Once
 	timedOut atomic.Bool
 	answered atomic.Bool // a frame of the response arrived
 	timer    *time.Timer // request timeout
@@ -34,13 +40,34 @@ type stream struct {
 	method   string
 	path     string
 	reqID    string
+
+	// A queued request: its frame (flags, timeout) until a worker takes it,
+	// and then how long it waited. Guarded by pool.mu.
+	frame   *[]byte
+	flags   byte
+	timeout time.Duration
+	waited  time.Duration
 }
 
-// send writes a request to the worker and registers its stream. The
-// caller holds one of p's free slots.
-func (p *proc) send(req *Request) (*stream, error) {
-	buf := p.pool.bufs.get()
-	defer p.pool.bufs.put(buf)
+// newStream returns the stream of a request (or a control call, with a
+// smaller part buffer: its answer is one part).
+func (pl *pool) newStream(method, path, id string, parts int) *stream {
+	return &stream{
+		pool:   pl,
+		parts:  make(chan Part, parts),
+		space:  make(chan struct{}, 1),
+		gone:   make(chan struct{}),
+		ended:  make(chan struct{}),
+		method: method,
+		path:   path,
+		reqID:  id,
+	}
+}
+
+// encode builds req's REQ frame in a pooled buffer, with room for the frame
+// header: the environ, then the body when it is inline.
+func (pl *pool) encode(req *Request) (*[]byte, byte, error) {
+	buf := pl.bufs.get()
 	b, flags := appendEnvFrame((*buf)[:0], req.Env)
 	if req.BodyFile != nil {
 		flags |= flagBodyFD
@@ -48,44 +75,82 @@ func (p *proc) send(req *Request) (*stream, error) {
 		b = append(b, req.Body...)
 	}
 	*buf = b
-	if len(b)-frameHeaderSize > p.pool.maxRequest {
+	if len(b)-frameHeaderSize > pl.maxRequest {
+		pl.bufs.put(buf)
+		return nil, 0, fmt.Errorf("wsgi: request too large for one frame")
+	}
+	return buf, flags, nil
+}
+
+// send writes a request to the worker and registers its stream. The
+// caller holds one of p's free slots; on an error, send gives it back.
+func (p *proc) send(req *Request) (*stream, error) {
+	buf, flags, err := p.pool.encode(req)
+	if err != nil {
 		p.pool.release(p)
-		return nil, fmt.Errorf("wsgi: request too large for one frame")
+		return nil, err
 	}
-	s := &stream{
-		proc:   p,
-		parts:  make(chan Part, 4),
-		space:  make(chan struct{}, 1),
-		gone:   make(chan struct{}),
-		method: req.Method,
-		path:   req.Path,
-		reqID:  req.ID,
-	}
-	if err := p.post(s, frameReq, flags, b, req.BodyFile, req.Timeout, true); err != nil {
-		s.stopTimers()
-		// The worker is gone or broken; its reader retires it.
-		p.kill()
-		return s, nil // Next reports ErrWorkerDied once the reader notices
-	}
+	defer p.pool.bufs.put(buf)
+	s := p.pool.newStream(req.Method, req.Path, req.ID, 4)
+	p.post(s, frameReq, flags, *buf, req.BodyFile, req.Timeout, true)
 	return s, nil
 }
 
+// end ends s without a response (or the rest of one): Next returns the
+// parts already pushed, then a PartEnd with err.
+func (s *stream) end(err error) {
+	s.endOnce.Do(func() {
+		s.endErr = err
+		close(s.ended)
+	})
+}
+
 // post registers s and writes its frame b (which starts with room for the
-// frame header) to the worker. Frames reach the worker in the order of
-// the streams' sequence numbers, which die relies on to tell the requests
-// a single-threaded worker never started: numbering and queueing happen
-// under p.mu, and only the holder of p.wmu writes. When another request
-// is writing, b is copied to p.queued and that writer sends it after its
-// own frame, with every other frame queued meanwhile, in one write: under
-// load a worker's requests go out in batches, one system call each. A
-// frame carrying a descriptor (a spooled body) is written on its own,
-// after whatever was queued before it. The timers are set before the
-// stream is visible to the reader.
-func (p *proc) post(s *stream, kind, flags byte, b []byte, body *os.File, timeout time.Duration, slowLog bool) error {
+// frame header) to the worker, with any frames queued before it. A frame
+// carrying a descriptor (a spooled body) is written on its own, after
+// whatever was queued before it. If the worker cannot take it, post kills
+// the worker: s ends when its reader notices.
+func (p *proc) post(s *stream, kind, flags byte, b []byte, body *os.File, timeout time.Duration, slowLog bool) {
 	if body != nil {
 		p.wmu.Lock()
 	}
 	p.mu.Lock()
+	if !p.registerLocked(s, kind, flags, b, timeout, slowLog) {
+		p.mu.Unlock()
+		if body != nil {
+			p.wmu.Unlock()
+		}
+		return
+	}
+	if body == nil {
+		p.queued = append(p.queued, b...)
+		p.mu.Unlock()
+		p.write()
+		return
+	}
+	batch := p.takeQueuedLocked()
+	p.mu.Unlock()
+	err := p.writeBatch(batch)
+	if err == nil {
+		err = writeAll(p.conn, b, body)
+	}
+	if p.flush(err) != nil {
+		p.kill() // its reader retires it; s ends with the others
+	}
+}
+
+// registerLocked numbers s, sets its timers and makes it visible to the
+// reader, and puts the header of its frame b in place. Frames reach the
+// worker in the order of their sequence numbers, which die relies on to
+// tell the requests a single-threaded worker never started: numbering and
+// queueing happen under p.mu, and frames are written in queue order. It
+// returns false, having ended s with ErrNotStarted, if the worker is gone.
+// The caller holds p.mu.
+func (p *proc) registerLocked(s *stream, kind, flags byte, b []byte, timeout time.Duration, slowLog bool) bool {
+	if p.down {
+		s.end(ErrNotStarted) // never sent: safe to send elsewhere
+		return false
+	}
 	for {
 		p.nextID++
 		if _, busy := p.streams[p.nextID]; !busy {
@@ -103,24 +168,87 @@ func (p *proc) post(s *stream, kind, flags byte, b []byte, body *os.File, timeou
 		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
 	}
 	p.streams[s.id] = s
+	s.proc.Store(p)
 	putFrameHeader(b, frameHeader{kind: kind, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
-	if body == nil {
-		if !p.wmu.TryLock() {
-			p.queued = append(p.queued, b...)
+	return true
+}
+
+// write writes the queued frames unless another goroutine is writing (it
+// will write them), waiting for the socket if need be. A write error
+// kills the worker.
+func (p *proc) write() {
+	if !p.wmu.TryLock() {
+		return
+	}
+	if p.flush(nil) != nil {
+		p.kill()
+	}
+}
+
+// kick writes the queued frames like write, but without waiting: the
+// reader goroutine sends the frames of the requests it handed slots to,
+// and must never block on a worker that is itself blocked writing to Go.
+// What the socket does not take at once is written by a goroutine of its
+// own.
+func (p *proc) kick() {
+	if !p.wmu.TryLock() {
+		return
+	}
+	for {
+		p.mu.Lock()
+		if len(p.queued) == 0 {
+			p.wmu.Unlock()
 			p.mu.Unlock()
-			return nil
+			return
 		}
+		batch := p.takeQueuedLocked()
 		p.mu.Unlock()
-		return p.flush(writeAll(p.conn, b, nil))
+		n, err := p.tryWrite(batch)
+		if err != nil {
+			p.writeBatch(batch[:0])
+			p.flush(err)
+			p.kill()
+			return
+		}
+		if n < len(batch) {
+			go func() {
+				err := writeAll(p.conn, batch[n:], nil)
+				if err == nil {
+					err = p.writeBatch(batch[:0])
+				}
+				if p.flush(err) != nil {
+					p.kill()
+				}
+			}()
+			return
+		}
+		p.writeBatch(batch[:0])
 	}
-	// Frames queued before this one go first.
-	batch := p.takeQueuedLocked()
-	p.mu.Unlock()
-	err := p.writeBatch(batch)
+}
+
+// tryWrite makes one non-blocking write of b and returns how much of it
+// the socket took.
+func (p *proc) tryWrite(b []byte) (int, error) {
+	var n int
+	var werr error
+	err := p.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				return true
+			}
+		}
+	})
 	if err == nil {
-		err = writeAll(p.conn, b, body)
+		err = werr
 	}
-	return p.flush(err)
+	if err == syscall.EAGAIN {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // takeQueuedLocked takes the queued frames, leaving the spare buffer in
@@ -171,30 +299,32 @@ func (p *proc) flush(err error) error {
 	}
 }
 
-// Worker implements Exchange: the pid of the worker process.
-func (s *stream) Worker() int { return s.proc.pid }
+// Worker implements Exchange: the pid of the worker process, 0 while the
+// request waits for one.
+func (s *stream) Worker() int {
+	if p := s.proc.Load(); p != nil {
+		return p.pid
+	}
+	return 0
+}
+
+// QueueWait implements QueueWaiter: how long the request waited for a
+// worker, once it has one (or gave up waiting).
+func (s *stream) QueueWait() time.Duration { return s.waited }
 
 // Next implements Exchange.
 func (s *stream) Next(ctx context.Context) (Part, error) {
 	select {
 	case p := <-s.parts:
 		return s.took(p), nil
-	case <-s.proc.dead:
-		// Parts that arrived before the worker died come first.
+	case <-s.ended:
+		// Parts that arrived before the end come first.
 		select {
 		case p := <-s.parts:
 			return s.took(p), nil
 		default:
 		}
-		if s.timedOut.Load() {
-			return Part{Kind: PartEnd, Err: ErrTimeout}, nil
-		}
-		if s.proc.pool.cfg.Threads == 1 && !s.answered.Load() && s.seq > s.proc.running {
-			// Single-threaded workers run requests in order: one sent
-			// after the request that was running never started.
-			return Part{Kind: PartEnd, Err: ErrNotStarted}, nil
-		}
-		return Part{Kind: PartEnd, Err: ErrWorkerDied}, nil
+		return Part{Kind: PartEnd, Err: s.endErr}, nil
 	case <-ctx.Done():
 		return Part{}, ctx.Err()
 	}
@@ -216,25 +346,34 @@ func (s *stream) took(p Part) Part {
 func (s *stream) Cancel() {
 	s.goneOnce.Do(func() {
 		close(s.gone)
-		s.proc.cancel(s.id)
+		if s.proc.Load() == nil && s.pool.unqueue(s) {
+			return // it never reached a worker
+		}
+		if p := s.proc.Load(); p != nil {
+			p.cancel(s.id)
+		}
 	})
 }
 
-// cancel tells the worker that the client of stream id went away.
+// cancel tells the worker that the client of stream id went away. The
+// CANCEL frame goes after the frames queued before it (its request's
+// among them); writing waits at most cancelWriteTimeout for a worker that
+// does not read, and then kills it.
 func (p *proc) cancel(id uint16) {
 	var b [frameHeaderSize]byte
 	putFrameHeader(b[:], frameHeader{kind: frameCancel, stream: id})
 	p.mu.Lock()
-	if !p.wmu.TryLock() {
-		p.queued = append(p.queued, b[:]...) // the writer sends it
-		p.mu.Unlock()
-		return
-	}
+	p.queued = append(p.queued, b[:]...)
 	p.mu.Unlock()
+	if !p.wmu.TryLock() {
+		return // the writer sends it
+	}
 	p.conn.SetWriteDeadline(time.Now().Add(cancelWriteTimeout))
-	p.conn.Write(b[:])
+	err := p.flush(nil)
 	p.conn.SetWriteDeadline(time.Time{})
-	p.flush(nil)
+	if err != nil {
+		p.kill()
+	}
 }
 
 // push delivers p to the request, waiting while more than the response
@@ -324,7 +463,7 @@ func (p *proc) done(s *stream, final Part) {
 	delete(p.streams, s.id)
 	p.mu.Unlock()
 	p.served.Add(1)
-	p.pool.release(p)
+	p.pool.free(p) // the reader sends the next requests' frames (kick)
 	s.finish(final)
 	p.pool.afterRequest(p)
 }

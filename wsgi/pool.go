@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,7 +23,12 @@ type pool struct {
 	mu         sync.Mutex
 	procs      map[*proc]bool
 	list       []*proc      // the procs in service, in start order
-	waiters    []chan *proc // requests waiting for a slot, oldest first
+	waiters    []waiter     // requests waiting for a slot, oldest first
+	expiry     *time.Timer  // fails the waiters older than QueueTimeout
+	expiryOn   bool         // expiry is armed
+	unsent     []*proc      // workers given queued frames by a hand-off (see kick)
+	unsentSpare []*proc
+	hasUnsent  atomic.Bool // len(unsent) > 0
 	bufs       bufPool
 	closed     bool
 	active     sync.WaitGroup // requests holding a slot
@@ -69,23 +75,68 @@ func newPool(cfg Config) (*pool, error) {
 	for _, p := range procs {
 		pl.addLocked(p)
 	}
-	pl.mu.Unlock()
+	pl.mu.Unlock() // nothing is queued yet: no kick
 	pl.goBackground(pl.watch)
 	pl.log.Info("wsgi: workers ready", slog.String("graft.app", cfg.App), slog.Int("graft.workers", cfg.Workers),
 		slog.Int("graft.threads", cfg.Threads), slog.String("graft.python", cfg.Python), slog.Bool("graft.preload", !cfg.NoPreload))
 	return pl, nil
 }
 
-// Start implements Transport.
+// waiter is a request waiting for a slot: either a stream whose frame is
+// ready, which the goroutine that frees a slot sends (the request's own
+// goroutine sleeps once, until its response, instead of also waking up to
+// send it), or a goroutine blocked in acquire (a spooled body, whose
+// descriptor its own goroutine sends; a control call).
+type waiter struct {
+	s     *stream
+	ch    chan *proc // nil sent on it: ErrQueueTimeout
+	since time.Time
+}
+
+// Start implements Transport. A request without a spooled body is encoded
+// first; if every slot is taken it is queued with its frame, and Start
+// returns at once: its stream gets a worker, or ends with ErrQueueTimeout
+// or ErrClosed, later (see QueueWaiter).
 func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
-	p, err := pl.acquire(ctx)
+	if req.BodyFile != nil {
+		p, err := pl.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s, err := p.send(req)
+		if err != nil {
+			return nil, err // not a typed nil: s is a nil *stream here
+		}
+		return s, nil
+	}
+	buf, flags, err := pl.encode(req)
 	if err != nil {
 		return nil, err
 	}
-	s, err := p.send(req)
-	if err != nil {
-		return nil, err // not a typed nil: s is a nil *stream here
+	s := pl.newStream(req.Method, req.Path, req.ID, 4)
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		pl.bufs.put(buf)
+		return nil, ErrClosed
 	}
+	if len(pl.waiters) == 0 {
+		if p := pl.pickLocked(); p != nil {
+			pl.mu.Unlock()
+			p.post(s, frameReq, flags, *buf, nil, req.Timeout, true)
+			pl.bufs.put(buf)
+			return s, nil
+		}
+	}
+	if len(pl.waiters) >= pl.cfg.MaxQueue {
+		pl.mu.Unlock()
+		pl.bufs.put(buf)
+		return nil, ErrQueueFull
+	}
+	s.frame, s.flags, s.timeout = buf, flags, req.Timeout
+	pl.waiters = append(pl.waiters, waiter{s: s, since: time.Now()})
+	pl.armExpiryLocked()
+	pl.mu.Unlock()
 	return s, nil
 }
 
@@ -107,25 +158,25 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 		return nil, ErrQueueFull
 	}
 	ch := make(chan *proc, 1)
-	pl.waiters = append(pl.waiters, ch)
+	pl.waiters = append(pl.waiters, waiter{ch: ch, since: time.Now()})
+	pl.armExpiryLocked()
 	pl.mu.Unlock()
 
-	t := time.NewTimer(pl.cfg.QueueTimeout)
-	defer t.Stop()
 	var err error
 	select {
 	case p := <-ch:
-		return p, nil
+		if p != nil {
+			return p, nil
+		}
+		return nil, ErrQueueTimeout
 	case <-ctx.Done():
 		err = ctx.Err()
-	case <-t.C:
-		err = ErrQueueTimeout
 	case <-pl.stopped:
 		err = ErrClosed
 	}
 	pl.mu.Lock()
 	for i, w := range pl.waiters {
-		if w == ch {
+		if w.ch == ch {
 			pl.waiters = append(pl.waiters[:i], pl.waiters[i+1:]...)
 			break
 		}
@@ -133,10 +184,78 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	pl.mu.Unlock()
 	select {
 	case p := <-ch: // handed a slot while giving up: pass it on
-		pl.release(p)
+		if p != nil {
+			pl.release(p)
+		}
 	default:
 	}
 	return nil, err
+}
+
+// unqueue takes a queued stream out of the queue, when its client goes
+// away before it has a worker. It returns false if s is no longer queued
+// (it has a worker, or has ended).
+func (pl *pool) unqueue(s *stream) bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for i, w := range pl.waiters {
+		if w.s == s {
+			pl.waiters = append(pl.waiters[:i], pl.waiters[i+1:]...)
+			s.waited = time.Since(w.since)
+			pl.bufs.put(s.frame)
+			s.frame = nil
+			return true
+		}
+	}
+	return false
+}
+
+// armExpiryLocked sets the queue's timer for when its oldest request has
+// waited Config.QueueTimeout, unless it is set already. One timer serves
+// the whole queue: requests wait in order and have the same limit, so when
+// it fires it fails every request over the limit and is set again for the
+// oldest one left (a request handed a slot meanwhile just makes it fire
+// early, for nothing).
+func (pl *pool) armExpiryLocked() {
+	if pl.expiryOn || len(pl.waiters) == 0 {
+		return
+	}
+	d := time.Until(pl.waiters[0].since.Add(pl.cfg.QueueTimeout))
+	if pl.expiry == nil {
+		pl.expiry = time.AfterFunc(d, pl.expire)
+	} else {
+		pl.expiry.Reset(d)
+	}
+	pl.expiryOn = true
+}
+
+// expire fails the requests that have waited Config.QueueTimeout.
+func (pl *pool) expire() {
+	pl.mu.Lock()
+	pl.expiryOn = false
+	now := time.Now()
+	n := 0
+	for n < len(pl.waiters) && now.Sub(pl.waiters[n].since) >= pl.cfg.QueueTimeout {
+		n++
+	}
+	late := append([]waiter(nil), pl.waiters[:n]...)
+	pl.waiters = append(pl.waiters[:0], pl.waiters[n:]...)
+	for _, w := range late {
+		if w.s != nil {
+			w.s.waited = now.Sub(w.since)
+			pl.bufs.put(w.s.frame)
+			w.s.frame = nil
+		}
+	}
+	pl.armExpiryLocked()
+	pl.mu.Unlock()
+	for _, w := range late {
+		if w.s != nil {
+			w.s.end(ErrQueueTimeout)
+		} else {
+			w.ch <- nil
+		}
+	}
 }
 
 // pickLocked takes a slot on the worker that should get the next request,
@@ -173,7 +292,8 @@ func (pl *pool) pickLocked() *proc {
 }
 
 // handOffLocked gives a free slot to the oldest waiting request, if both
-// exist.
+// exist. A queued stream's frame goes into the worker's write queue: kick
+// sends it once the pool's lock is released.
 func (pl *pool) handOffLocked() bool {
 	if len(pl.waiters) == 0 {
 		return false
@@ -182,13 +302,31 @@ func (pl *pool) handOffLocked() bool {
 	if p == nil {
 		return false
 	}
-	ch := pl.waiters[0]
+	w := pl.waiters[0]
+	pl.waiters[0] = waiter{}
 	pl.waiters = pl.waiters[1:]
-	ch <- p
+	if w.ch != nil {
+		w.ch <- p
+		return true
+	}
+	s := w.s
+	s.waited = time.Since(w.since)
+	p.mu.Lock()
+	if p.registerLocked(s, frameReq, s.flags, *s.frame, s.timeout, true) {
+		p.queued = append(p.queued, *s.frame...)
+		if n := len(pl.unsent); n == 0 || pl.unsent[n-1] != p {
+			pl.unsent = append(pl.unsent, p)
+			pl.hasUnsent.Store(true)
+		}
+	}
+	p.mu.Unlock()
+	pl.bufs.put(s.frame)
+	s.frame = nil
 	return true
 }
 
-// addLocked puts a ready worker into service.
+// addLocked puts a ready worker into service. The caller calls kick after
+// releasing pl.mu.
 func (pl *pool) addLocked(p *proc) {
 	pl.procs[p] = true
 	pl.list = append(pl.list, p)
@@ -196,8 +334,18 @@ func (pl *pool) addLocked(p *proc) {
 	}
 }
 
-// release frees a slot of p and hands free slots to waiting requests.
+// release frees a slot of p, hands free slots to waiting requests and
+// sends the frames of those it gave one.
 func (pl *pool) release(p *proc) {
+	pl.free(p)
+	pl.kick()
+}
+
+// free frees a slot of p and hands free slots to waiting requests; the
+// caller calls kick afterwards (the reader goroutine does once it has
+// handled the frames of one read, so that the requests its responses made
+// room for go out in one write per worker).
+func (pl *pool) free(p *proc) {
 	pl.mu.Lock()
 	if pl.procs[p] { // else gone() has given its slots back
 		p.inflight--
@@ -207,6 +355,28 @@ func (pl *pool) release(p *proc) {
 		}
 	}
 	for pl.handOffLocked() {
+	}
+	pl.mu.Unlock()
+}
+
+// kick sends the frames that hand-offs queued, without waiting for a
+// worker's socket (see proc.kick).
+func (pl *pool) kick() {
+	if !pl.hasUnsent.Load() {
+		return
+	}
+	pl.mu.Lock()
+	ps := pl.unsent
+	pl.unsent, pl.unsentSpare = pl.unsentSpare[:0], nil
+	pl.hasUnsent.Store(false)
+	pl.mu.Unlock()
+	for i, p := range ps {
+		p.kick()
+		ps[i] = nil
+	}
+	pl.mu.Lock()
+	if pl.unsentSpare == nil {
+		pl.unsentSpare = ps[:0]
 	}
 	pl.mu.Unlock()
 }
@@ -243,8 +413,27 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	pl.closed = true
-	close(pl.stopped)
+	close(pl.stopped) // requests blocked in acquire see it
+	var queued []*stream
+	kept := pl.waiters[:0]
+	for _, w := range pl.waiters {
+		if w.s == nil {
+			kept = append(kept, w)
+			continue
+		}
+		w.s.waited = time.Since(w.since)
+		pl.bufs.put(w.s.frame)
+		w.s.frame = nil
+		queued = append(queued, w.s)
+	}
+	pl.waiters = kept
+	if pl.expiry != nil {
+		pl.expiry.Stop()
+	}
 	pl.mu.Unlock()
+	for _, s := range queued {
+		s.end(ErrClosed)
+	}
 
 	drained := make(chan struct{})
 	go func() {

@@ -40,7 +40,11 @@ func idlePool(t *testing.T) *pool {
 	pl := &pool{cfg: cfg, log: cfg.Logger, procs: map[*proc]bool{}, zygotes: map[*zygote]bool{},
 		stopped: make(chan struct{}), restarts: map[string]int64{}, maxRequest: maxFrame}
 	ours, _ := socketPair(t)
-	p := &proc{pool: pl, conn: ours, streams: map[uint16]*stream{}, dead: make(chan struct{}),
+	raw, err := ours.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{pool: pl, conn: ours, raw: raw, streams: map[uint16]*stream{}, dead: make(chan struct{}),
 		exited: make(chan struct{}), log: cfg.Logger}
 	pl.procs[p] = true
 	pl.list = append(pl.list, p)

@@ -20,6 +20,7 @@ type proc struct {
 	cmd     *exec.Cmd // nil for a worker forked by a zygote
 	pid     int
 	conn    *net.UnixConn
+	raw     syscall.RawConn // conn's, for kick's writes that never wait
 	started time.Time
 	log     *slog.Logger
 
@@ -32,6 +33,7 @@ type proc struct {
 	nextID  uint16
 	seq     uint64 // requests sent so far
 	running uint64 // at death: seq of the oldest unfinished request
+	down    bool   // the reader has stopped: no stream may be registered
 
 	inflight     int          // requests sent and not finished; guarded by pool.mu
 	retired      atomic.Bool  // takes no new requests (dying, recycled, shutting down)
@@ -74,10 +76,20 @@ func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 		childSock.Close()
 		return nil, nil, nil, fmt.Errorf("wsgi: pipe: %w", err)
 	}
+	uc := fc.(*net.UnixConn)
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		uc.Close()
+		childSock.Close()
+		outR.Close()
+		outW.Close()
+		return nil, nil, nil, fmt.Errorf("wsgi: socket: %w", err)
+	}
 	p = &proc{
 		pool:     pl,
 		gen:      g,
-		conn:     fc.(*net.UnixConn),
+		conn:     uc,
+		raw:      raw,
 		started:  time.Now(),
 		streams:  make(map[uint16]*stream),
 		ready:    make(chan error, 1),
@@ -141,6 +153,12 @@ func (p *proc) read(fc *frameConn) error {
 	limit := int64(p.pool.cfg.ResponseBuffer)
 	started := false
 	for {
+		if !fc.buffered() {
+			// Before a read that may wait: send the requests that the
+			// responses of the last read made room for, in one write per
+			// worker.
+			p.pool.kick()
+		}
 		h, payload, err := fc.next()
 		if err != nil {
 			if !started {
@@ -210,6 +228,9 @@ func (p *proc) signal(sig syscall.Signal) {
 		p.cmd.Process.Signal(sig)
 		return
 	}
+	if p.pid <= 0 {
+		return // not started: kill(0, sig) would signal Go's own process group
+	}
 	select {
 	case <-p.exited: // reaped: the pid may belong to someone else now
 	default:
@@ -218,21 +239,39 @@ func (p *proc) signal(sig syscall.Signal) {
 }
 
 // die runs once when the reader stops: the worker is finished, whatever
-// the reason. In-flight requests see it through p.dead.
+// the reason. Its in-flight requests end here.
 func (p *proc) die(err error) {
 	p.retire()
 	p.mu.Lock()
+	p.down = true
 	// Anything sent after the oldest unfinished request never started.
 	// With none unfinished, anything sent after the last one never did.
 	p.running = p.seq
 	for _, s := range p.streams {
 		p.running = min(p.running, s.seq)
 	}
+	for _, s := range p.streams {
+		s.end(p.deathError(s))
+	}
 	p.mu.Unlock()
 	close(p.dead)
 	p.conn.Close()
 	waitOrKill(p.exited, exitGrace, p.kill)
 	p.pool.gone(p, err)
+}
+
+// deathError is how a request in flight on a dead worker ends: ErrTimeout
+// if it was killed for it; ErrNotStarted if the worker, single-threaded,
+// runs requests in order and had not reached this one; else
+// ErrWorkerDied. The caller holds p.mu, after die has set p.running.
+func (p *proc) deathError(s *stream) error {
+	switch {
+	case s.timedOut.Load():
+		return ErrTimeout
+	case p.pool.cfg.Threads == 1 && !s.answered.Load() && s.seq > p.running:
+		return ErrNotStarted
+	}
+	return ErrWorkerDied
 }
 
 // waitOrKill waits up to grace for exited to be closed; if it is not, it

@@ -62,6 +62,7 @@ func (pl *pool) recycle(p *proc, reason string) {
 		pl.addLocked(np)
 		pl.restarts[reason]++
 		pl.mu.Unlock()
+		pl.kick()
 		p.log.Info("wsgi: recycling worker", slog.String("graft.reason", reason),
 			slog.Int64("graft.served", p.served.Load()), slog.Int("graft.replacement", np.pid))
 		pl.drain(p)

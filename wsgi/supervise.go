@@ -297,6 +297,7 @@ func (pl *pool) replace(young bool) {
 			pl.addLocked(p)
 		}
 		pl.mu.Unlock()
+		pl.kick()
 		if closed || reloaded {
 			// Shut down or reloaded meanwhile: this one is not needed, but
 			// after a reload a worker of the new generation is.
@@ -395,6 +396,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 		}
 	}
 	pl.mu.Unlock()
+	pl.kick()
 	for _, p := range old {
 		pl.drain(p)
 	}

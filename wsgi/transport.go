@@ -19,9 +19,10 @@ import (
 // http.Flusher: [Reloader] and [StatusReporter].
 type Transport interface {
 	// Start hands req to the app, waiting for a free worker within the
-	// queue limits, and returns the exchange its response arrives on. It
-	// fails with ErrQueueFull, ErrQueueTimeout, ErrClosed or ctx's error,
-	// and then returns a nil Exchange.
+	// queue limits, and returns the exchange its response arrives on (or,
+	// see QueueWaiter, returns it while the request waits for a worker).
+	// It fails with ErrQueueFull, ErrQueueTimeout, ErrClosed or ctx's
+	// error, and then returns a nil Exchange.
 	Start(ctx context.Context, req *Request) (Exchange, error)
 	// Shutdown stops taking requests, waits for in-flight exchanges to end
 	// (or ctx to be done) and stops the runtime.
@@ -57,6 +58,19 @@ type Request struct {
 	Timeout time.Duration
 	// Method, Path and ID describe the request in logs and status pages.
 	Method, Path, ID string
+}
+
+// QueueWaiter is implemented by an Exchange that Start may return while its
+// request still waits for a worker: graft's process transport does so when
+// every worker is busy, so that the request's goroutine sleeps once, until
+// its response, instead of also waking up to send the request. Until the
+// request has a worker, Exchange.Worker returns 0 and Next waits; if it
+// never gets one, Next returns a PartEnd with ErrQueueTimeout or
+// ErrClosed. QueueWait reports how long it waited, once Next has returned
+// its last part (or Cancel was called); the Container adds it to the time
+// spent in Start for the queue-wait metric and Trace.Queued.
+type QueueWaiter interface {
+	QueueWait() time.Duration
 }
 
 // Exchange is the response side of one request in a transport.

@@ -187,6 +187,16 @@ func (f *frameConn) next() (frameHeader, []byte, error) {
 	return h, p, nil
 }
 
+// buffered reports whether a whole frame is in the buffer: next returns
+// it without reading.
+func (f *frameConn) buffered() bool {
+	if f.w-f.r < frameHeaderSize {
+		return false
+	}
+	h, err := parseFrameHeader(f.buf[f.r:])
+	return err != nil || f.w-f.r >= frameHeaderSize+int(h.length)
+}
+
 // takeFD returns the oldest received file descriptor as a file.
 func (f *frameConn) takeFD(name string) (*os.File, error) {
 	if len(f.fds) == 0 {
