@@ -18,8 +18,8 @@ import (
 // goroutine takes them with Next.
 type stream struct {
 	id   uint16
-	seq  uint64                // order of sending on the worker
-	proc atomic.Pointer[proc]  // the worker, once the request has one
+	seq  uint64               // order of sending on the worker
+	proc atomic.Pointer[proc] // the worker, once the request has one
 	pool *pool
 
 	parts chan Part
