@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
 	"io"
 	"log/slog"
 	"net/http"
@@ -366,4 +367,71 @@ type slowStart struct {
 func (s *slowStart) Start(ctx context.Context, req *Request) (Exchange, error) {
 	time.Sleep(s.wait)
 	return s.Transport.Start(ctx, req)
+}
+
+// queuedExchange is an exchange returned while its request still waits
+// for a worker (a QueueWaiter), as graft's pool returns one.
+type queuedExchange struct {
+	*fakeExchange
+	wait time.Duration
+}
+
+func (x *queuedExchange) QueueWait() time.Duration { return x.wait }
+
+// queuedStart returns every exchange of its transport as a queuedExchange
+// that waited wait.
+type queuedStart struct {
+	Transport
+	wait time.Duration
+}
+
+func (q *queuedStart) Start(ctx context.Context, req *Request) (Exchange, error) {
+	ex, err := q.Transport.Start(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &queuedExchange{fakeExchange: ex.(*fakeExchange), wait: q.wait}, nil
+}
+
+// TestContainerAddsQueueWait: for an exchange that is a QueueWaiter, the
+// Container adds its QueueWait to the time spent in Start, in the Trace and
+// the queue-wait metric, whether the response came or the client left
+// while it waited.
+func TestContainerAddsQueueWait(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		step  fakeStep
+		leave bool
+	}{
+		{name: "answered", step: exchange(response("200 OK", "x"))},
+		{name: "client left while queued", step: exchange(), leave: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeTransport{script: []fakeStep{tc.step}}
+			q := &queuedStart{Transport: ft, wait: 3 * time.Second}
+			c, err := NewWithTransport(Config{App: "fake:app", Logger: slog.New(slog.DiscardHandler)}, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Shutdown(context.Background())
+			var tr Trace
+			ctx, cancel := context.WithCancel(WithTrace(context.Background(), &tr))
+			if tc.leave {
+				cancel()
+			}
+			defer cancel()
+			r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+			c.ServeHTTP(httptest.NewRecorder(), r)
+			if tr.Queued < q.wait || tr.Worker != 4242 {
+				t.Errorf("trace %+v; want Queued >= %v (the exchange's wait) and Worker 4242", tr, q.wait)
+			}
+			var m dto.Metric
+			if err := c.queueWait.Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			if h := m.GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() < q.wait.Seconds() {
+				t.Errorf("queue-wait metric: %d samples, sum %vs; want 1 of >= %v", h.GetSampleCount(), h.GetSampleSum(), q.wait)
+			}
+		})
+	}
 }
