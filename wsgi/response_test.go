@@ -57,7 +57,10 @@ func TestErrorsPerRequest(t *testing.T) {
 }
 
 // TestStartResponseErrors: misuse of start_response is a 500 with a clear
-// message in the log, and the worker keeps serving.
+// message in the log, and the worker keeps serving. Every case runs twice:
+// the worker remembers statuses and header names it has checked, and the
+// second time round they are remembered ("200 OK", X-Split, whose name was
+// fine the first time), yet every response must still fail.
 func TestStartResponseErrors(t *testing.T) {
 	cases := []struct{ name, msg string }{
 		{"status", "is not '<3 digits> <reason>'"},
@@ -77,8 +80,10 @@ func TestStartResponseErrors(t *testing.T) {
 	variants(t, "bad_start", func(t *testing.T, app string) {
 		a := startApp(t, app, Config{}, nil)
 		var pid0 int
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
+		for i := range 2 * len(cases) {
+			tc := cases[i%len(cases)]
+			round := []string{"first", "again"}[i/len(cases)]
+			t.Run(round+"/"+tc.name, func(t *testing.T) {
 				resp, b, err := get(t, nil, "GET", a.srv.URL+"/?case="+tc.name, nil)
 				if err != nil {
 					t.Fatal(err)

@@ -290,9 +290,21 @@ class GoLogHandler(logging.Handler):
             self.handleError(record)
 
 
+# Statuses and header names that passed the checks below. An app sends a
+# handful of each, so each is checked once instead of on every response; the
+# memos stop growing at MEMO_MAX entries, so that an app making names up
+# cannot grow them without bound. (Adding to a set or dict is atomic under
+# the GIL: threads may share them.)
+MEMO_MAX = 256
+checked_statuses = set()
+checked_names = {}  # header name -> its lower-case form
+
+
 def check_status(status):
     if type(status) is not str:
         raise TypeError("start_response: status must be str, not %s" % type(status).__name__)
+    if status in checked_statuses:
+        return
     code = status[:3]
     if not (code.isdigit() and code.isascii() and (len(status) == 3 or status[3] == " ")):
         raise ValueError("start_response: status %r is not '<3 digits> <reason>'" % status)
@@ -304,6 +316,8 @@ def check_status(status):
         status.encode("latin-1")
     except UnicodeEncodeError:
         raise ValueError("start_response: status %r is not latin-1" % status) from None
+    if len(checked_statuses) < MEMO_MAX:
+        checked_statuses.add(status)
 
 
 def check_headers(headers, who="start_response"):
@@ -318,8 +332,15 @@ def check_headers(headers, who="start_response"):
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError("%s: header %r: name and value must be str" % (who, item))
-        if not is_token(name):
-            raise ValueError("%s: invalid header name %r" % (who, name))
+        lower = checked_names.get(name)
+        if lower is None:
+            if not is_token(name):
+                raise ValueError("%s: invalid header name %r" % (who, name))
+            lower = name.lower()
+            if lower in HOP_BY_HOP:
+                raise ValueError("%s: hop-by-hop header %s is not allowed from a WSGI app" % (who, name))
+            if len(checked_names) < MEMO_MAX:
+                checked_names[name] = lower
         if has_control(value):
             raise ValueError("%s: header %s: value %r contains CR, LF or control characters" % (who, name, value))
         if not value.isascii():
@@ -327,9 +348,6 @@ def check_headers(headers, who="start_response"):
                 value.encode("latin-1")
             except UnicodeEncodeError:
                 raise ValueError("%s: header %s: value %r is not latin-1 (encode it, RFC 2047)" % (who, name, value)) from None
-        lower = name.lower()
-        if lower in HOP_BY_HOP:
-            raise ValueError("%s: hop-by-hop header %s is not allowed from a WSGI app" % (who, name))
         if lower == "content-length":
             v = value.strip()
             if not v.isdigit():
