@@ -394,8 +394,12 @@ func (p *proc) fast() bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var now time.Time // read once, and only if there are streams
 	for _, s := range p.streams {
-		if time.Since(s.start) >= prefetchBelow/2 {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if now.Sub(s.start) >= prefetchBelow/2 {
 			return false
 		}
 	}
