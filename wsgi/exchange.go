@@ -420,6 +420,11 @@ func (s *stream) push(p Part, limit int64) bool {
 func (s *stream) finish(p Part) {
 	s.answered.Store(true)
 	select {
+	case s.parts <- p: // the usual case: room in the buffer, no select
+		return
+	default:
+	}
+	select {
 	case s.parts <- p:
 	case <-s.gone:
 	}
