@@ -187,9 +187,9 @@ func (p *proc) write() {
 
 // kick writes the queued frames like write, but without waiting: the
 // reader goroutine sends the frames of the requests it handed slots to,
-// and must never block on a worker that is itself blocked writing to Go.
-// What the socket does not take at once is written by a goroutine of its
-// own.
+// and must never block on a worker that is itself blocked writing to Go
+// (nor should a request whose client left, sending a CANCEL). What the
+// socket does not take at once is written by a goroutine of its own.
 func (p *proc) kick() {
 	if !p.wmu.TryLock() {
 		return
@@ -357,23 +357,15 @@ func (s *stream) Cancel() {
 
 // cancel tells the worker that the client of stream id went away. The
 // CANCEL frame goes after the frames queued before it (its request's
-// among them); writing waits at most cancelWriteTimeout for a worker that
-// does not read, and then kills it.
+// among them), written like the reader's (kick): the request's goroutine
+// never waits on a worker that does not read.
 func (p *proc) cancel(id uint16) {
 	var b [frameHeaderSize]byte
 	putFrameHeader(b[:], frameHeader{kind: frameCancel, stream: id})
 	p.mu.Lock()
 	p.queued = append(p.queued, b[:]...)
 	p.mu.Unlock()
-	if !p.wmu.TryLock() {
-		return // the writer sends it
-	}
-	p.conn.SetWriteDeadline(time.Now().Add(cancelWriteTimeout))
-	err := p.flush(nil)
-	p.conn.SetWriteDeadline(time.Time{})
-	if err != nil {
-		p.kill()
-	}
+	p.kick()
 }
 
 // push delivers p to the request, waiting while more than the response

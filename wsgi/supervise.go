@@ -27,9 +27,6 @@ const (
 	// outputTailWait is how long a start failure waits for the last
 	// output of the dead process.
 	outputTailWait = time.Second
-	// cancelWriteTimeout bounds writing a CANCEL frame to a worker that
-	// does not read its socket.
-	cancelWriteTimeout = time.Second
 	// youngDeath: a worker that dies younger than this is replaced with
 	// exponential backoff, from minBackoff up to maxBackoff, so that a
 	// broken app never becomes a fork loop.
