@@ -166,47 +166,61 @@ func TestShutdownEndsQueued(t *testing.T) {
 
 // TestKickNeverWaits: the reader goroutine sends queued frames with kick,
 // which must not wait for a worker that does not read (it may be blocked
-// writing to Go, whose reader would then never read it: a deadlock). What
-// the socket does not take at once is written in the background, whole and
-// in order.
+// writing to Go, whose reader would then never read it: a deadlock), and
+// neither may a request whose client left, sending its CANCEL. What the
+// socket does not take at once is written in the background, whole and in
+// order.
 func TestKickNeverWaits(t *testing.T) {
-	pl := idlePool(t)
-	p := pl.list[0]
-	ours, theirs := socketPair(t) // theirs: the worker's end, read late
-	raw, err := ours.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
+	frames := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB: more than a socket buffer
+	var cancel7 [frameHeaderSize]byte
+	putFrameHeader(cancel7[:], frameHeader{kind: frameCancel, stream: 7})
+	for _, tc := range []struct {
+		name string
+		send func(p *proc)
+		want []byte
+	}{
+		{"kick", (*proc).kick, frames},
+		{"cancel", func(p *proc) { p.cancel(7) }, append(append([]byte(nil), frames...), cancel7[:]...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := idlePool(t)
+			p := pl.list[0]
+			ours, theirs := socketPair(t) // theirs: the worker's end, read late
+			raw, err := ours.SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.conn, p.raw = ours, raw
+			p.mu.Lock()
+			p.queued = append(p.queued, frames...)
+			p.mu.Unlock()
+			sent := make(chan struct{})
+			go func() {
+				tc.send(p)
+				close(sent)
+			}()
+			select {
+			case <-sent:
+			case <-time.After(5 * time.Second):
+				t.Fatal("waited for a worker that does not read")
+			}
+			got := make([]byte, len(tc.want))
+			theirs.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(theirs, got); err != nil {
+				t.Fatalf("reading what was sent: %v", err)
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Fatal("the frames arrived changed or out of order")
+			}
+			waitFor(t, 5*time.Second, "the background writer to release the socket", func() bool {
+				if p.wmu.TryLock() {
+					p.wmu.Unlock()
+					return true
+				}
+				return false
+			})
+		})
 	}
-	p.conn, p.raw = ours, raw
-	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB: more than a socket buffer
-	p.mu.Lock()
-	p.queued = append(p.queued, want...)
-	p.mu.Unlock()
-	kicked := make(chan struct{})
-	go func() {
-		p.kick()
-		close(kicked)
-	}()
-	select {
-	case <-kicked:
-	case <-time.After(5 * time.Second):
-		t.Fatal("kick waited for a worker that does not read")
-	}
-	got := make([]byte, len(want))
-	theirs.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(theirs, got); err != nil {
-		t.Fatalf("reading what kick sent: %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("the frames arrived changed or out of order")
-	}
-	waitFor(t, 5*time.Second, "the background writer to release the socket", func() bool {
-		if p.wmu.TryLock() {
-			p.wmu.Unlock()
-			return true
-		}
-		return false
-	})
 }
 
 // TestRegisterOnDeadWorker: a request handed to a worker whose reader has
