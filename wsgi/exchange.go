@@ -34,7 +34,7 @@ type stream struct {
 	endOnce  sync.Once
 	timedOut atomic.Bool
 	answered atomic.Bool // a frame of the response arrived
-	timer    *time.Timer // request timeout
+	deadline time.Time   // the request's timeout, if any (see proc.checkTimeouts)
 	slow     *time.Timer // slow-request log
 	start    time.Time
 	method   string
@@ -162,7 +162,8 @@ func (p *proc) registerLocked(s *stream, kind, flags byte, b []byte, timeout tim
 	s.seq = p.seq
 	s.start = time.Now()
 	if timeout > 0 {
-		s.timer = time.AfterFunc(timeout, func() { p.timeout(s) })
+		s.deadline = s.start.Add(timeout)
+		p.armTimeoutLocked(s.deadline)
 	}
 	if d := p.pool.cfg.SlowRequest; d > 0 && slowLog {
 		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
@@ -422,11 +423,9 @@ func (s *stream) finish(p Part) {
 	}
 }
 
-// stopTimers stops the request's timeout and slow-request timers.
+// stopTimers stops the request's slow-request timer. (Its timeout needs
+// no stopping: the worker's timer looks at the requests still in flight.)
 func (s *stream) stopTimers() {
-	if s.timer != nil {
-		s.timer.Stop()
-	}
 	if s.slow != nil {
 		s.slow.Stop()
 	}
@@ -463,6 +462,58 @@ func (p *proc) done(s *stream, final Part) {
 	p.pool.free(p) // the reader sends the next requests' frames (kick)
 	s.finish(final)
 	p.pool.afterRequest(p)
+}
+
+// armTimeoutLocked makes p's timeout timer fire by at, the deadline of a
+// request just registered. One timer per worker serves all its requests:
+// requests are registered in order and usually share Config.Timeout, so a
+// new deadline is rarely earlier than the one the timer is set for, and
+// the request path makes no timer operation (a timer per request cost an
+// allocation and two operations on the runtime's timer heap). The caller
+// holds p.mu.
+func (p *proc) armTimeoutLocked(at time.Time) {
+	if !p.timeoutAt.IsZero() && !at.Before(p.timeoutAt) {
+		return // the timer fires earlier: checkTimeouts sets it again then
+	}
+	p.timeoutAt = at
+	if p.timeoutTimer == nil {
+		p.timeoutTimer = time.AfterFunc(time.Until(at), p.checkTimeouts)
+	} else {
+		p.timeoutTimer.Reset(time.Until(at))
+	}
+}
+
+// checkTimeouts runs when p's timeout timer fires: the request over its
+// deadline (the oldest, if several) is timed out; otherwise the timer is
+// set for the earliest deadline still ahead.
+func (p *proc) checkTimeouts() {
+	p.mu.Lock()
+	p.timeoutAt = time.Time{}
+	if p.down {
+		p.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	var late *stream
+	var next time.Time
+	for _, s := range p.streams {
+		switch {
+		case s.deadline.IsZero():
+		case !now.Before(s.deadline):
+			if late == nil || s.deadline.Before(late.deadline) {
+				late = s
+			}
+		case next.IsZero() || s.deadline.Before(next):
+			next = s.deadline
+		}
+	}
+	if late == nil && !next.IsZero() {
+		p.armTimeoutLocked(next)
+	}
+	p.mu.Unlock()
+	if late != nil {
+		p.timeout(late) // kills the worker: its other requests end too
+	}
 }
 
 // timeout handles a request over its time limit: it dumps the worker's

@@ -247,3 +247,22 @@ func TestRegisterOnDeadWorker(t *testing.T) {
 		t.Errorf("the request was queued (%d bytes) or registered (%d streams)", len(p.queued), len(p.streams))
 	}
 }
+
+// TestTimeoutEarlierDeadline: one timer per worker serves its requests'
+// timeouts; a request registered after another but with an earlier
+// deadline still times out at its own deadline.
+func TestTimeoutEarlierDeadline(t *testing.T) {
+	a := startApp(t, "dispatch", Config{Workers: 1, Threads: 2, Timeout: time.Minute}, nil)
+	releaseAll(t, a)
+	pl := a.c.tr.(*pool)
+	long := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=A"), Method: "GET", Path: "/block", Timeout: 20 * time.Second})
+	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	short := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=B"), Method: "GET", Path: "/block", Timeout: 500 * time.Millisecond})
+	if _, err := body(t, short); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("B: %v, want ErrTimeout at its own deadline", err)
+	}
+	// The worker was killed for B: A, still running on it, ends too.
+	if _, err := body(t, long); !errors.Is(err, ErrWorkerDied) {
+		t.Fatalf("A: %v, want ErrWorkerDied", err)
+	}
+}

@@ -35,6 +35,9 @@ type proc struct {
 	running uint64 // at death: seq of the oldest unfinished request
 	down    bool   // the reader has stopped: no stream may be registered
 
+	timeoutTimer *time.Timer // fires at timeoutAt: see checkTimeouts
+	timeoutAt    time.Time   // zero: the timer is not set
+
 	inflight     int          // requests sent and not finished; guarded by pool.mu
 	retired      atomic.Bool  // takes no new requests (dying, recycled, shutting down)
 	leaving      atomic.Bool  // retired on purpose: its exit needs no replacement
@@ -252,6 +255,9 @@ func (p *proc) die(err error) {
 	}
 	for _, s := range p.streams {
 		s.end(p.deathError(s))
+	}
+	if p.timeoutTimer != nil {
+		p.timeoutTimer.Stop()
 	}
 	p.mu.Unlock()
 	close(p.dead)
