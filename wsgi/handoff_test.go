@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +267,57 @@ func TestTimeoutEarlierDeadline(t *testing.T) {
 	// The worker was killed for B: A, still running on it, ends too.
 	if _, err := body(t, long); !errors.Is(err, ErrWorkerDied) {
 		t.Fatalf("A: %v, want ErrWorkerDied", err)
+	}
+}
+
+// TestOneBlockResponse: a body that an iterable (not a list) yields in one
+// block holding the whole declared Content-Length, as Flask's and Django's
+// responses do, reaches Go in one frame, as a list's does: one
+// PartResponse instead of a head, data and an end. Any other body is
+// streamed. close() is called either way.
+func TestOneBlockResponse(t *testing.T) {
+	a := startApp(t, "dispatch", Config{Workers: 1}, nil)
+	pl := a.c.tr.(*pool)
+	for _, tc := range []struct {
+		name, query string
+		kinds       []PartKind
+		body        string
+	}{
+		{"one block, declared length", "blocks=hello&length=5", []PartKind{PartResponse}, "hello"},
+		{"generator starting late", "blocks=hello&length=5&gen=1", []PartKind{PartResponse}, "hello"},
+		{"block longer than declared", "blocks=hello!!&length=5", []PartKind{PartResponse}, "hello"},
+		{"empty first block", "blocks=,hello&length=5", []PartKind{PartResponse}, "hello"},
+		{"declared zero", "blocks=&length=0", []PartKind{PartResponse}, ""},
+		{"first block short", "blocks=hel,lo&length=5", []PartKind{PartHead, PartData, PartData, PartEnd}, "hello"},
+		{"no declared length", "blocks=hello", []PartKind{PartHead, PartData, PartEnd}, "hello"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(filepath.Join(a.dir, "one-block-closed"))
+			ex := startNow(t, pl, &Request{Env: blockEnv("/one_block", tc.query), Method: "GET", Path: "/one_block"})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var kinds []PartKind
+			var b strings.Builder
+			for {
+				p, err := ex.Next(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kinds = append(kinds, p.Kind)
+				b.Write(p.Data)
+				if p.Kind == PartResponse || p.Kind == PartEnd {
+					if p.Err != nil {
+						t.Fatalf("ended with %v", p.Err)
+					}
+					break
+				}
+			}
+			if !slices.Equal(kinds, tc.kinds) || b.String() != tc.body {
+				t.Errorf("parts %v, body %q; want %v, %q", kinds, b.String(), tc.kinds, tc.body)
+			}
+			if !strings.Contains(tc.query, "gen=1") {
+				waitFor(t, 5*time.Second, "close()", func() bool { return exists(a.dir, "one-block-closed") })
+			}
+		})
 	}
 }

@@ -483,6 +483,23 @@ class Request:
                 return
         write = self.write
         for chunk in result:
+            length = self.length  # a generator may call start_response late
+            if (
+                not self.head_sent
+                and type(chunk) is bytes
+                and 0 <= length <= len(chunk)
+                and length <= self.chunk
+                and self.status is not None
+            ):
+                # A block that holds the whole declared body, before any was
+                # sent (Flask's and Django's responses: one block and a
+                # Content-Length): the response goes in one frame, as a
+                # list's does. Nothing yielded after it could be sent.
+                body = chunk[:length]
+                self.sent = len(body)
+                head = self.head_block()
+                self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
+                return
             if chunk:
                 write(chunk)
                 if 0 <= self.length <= self.sent:

@@ -550,6 +550,45 @@ def onechunk(environ, start_response):
     return [body]
 
 
+class _Blocks:
+    """An iterable that is not a list (like Flask's and Django's responses),
+    whose close() records itself in one-block-closed."""
+
+    def __init__(self, blocks):
+        self._it = iter(blocks)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._it)
+
+    def close(self):
+        _touch("one-block-closed", "closed\n")
+
+
+@app
+def one_block(environ, start_response):
+    """A body in blocks of an iterable that is not a list. ?blocks= the
+    blocks, comma-separated; ?length= the Content-Length to declare (none
+    when absent); ?gen=1 calls start_response inside a generator, at the
+    first block."""
+    q = _q(environ)
+    blocks = [b.encode() for b in q.get("blocks", "").split(",")]
+    headers = [("Content-Type", "text/plain")]
+    if "length" in q:
+        headers.append(("Content-Length", q["length"]))
+    if q.get("gen"):
+
+        def gen():
+            start_response("200 OK", headers)
+            yield from blocks
+
+        return gen()
+    start_response("200 OK", headers)
+    return _Blocks(blocks)
+
+
 @app
 def dispatch(environ, start_response):
     """Routes /<name>/... to the app <name> of this module (several
