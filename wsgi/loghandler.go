@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -109,26 +110,44 @@ func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if h.inner != nil {
 		return h.handleSlog(ctx, r)
 	}
+	return h.write(r.Time, r.Level, r.Message, &r, nil)
+}
+
+// HandleAttrs writes what Handle writes for a record of time t (none if
+// zero), level, msg and attrs, without a slog.Record (which copies the
+// attributes past its fifth into a new slice). Like Handle, it does not
+// check Enabled. graft's access log calls it for each request.
+func (h *TextHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	if h.inner != nil {
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		return h.handleSlog(ctx, r)
+	}
+	return h.write(t, level, msg, nil, attrs)
+}
+
+// write formats and writes one record: the attributes of r if not nil,
+// else attrs.
+func (h *TextHandler) write(t time.Time, level slog.Level, msg string, r *slog.Record, attrs []slog.Attr) error {
 	l := h.out.pool.Get().(*textLine)
 	l.b = l.b[:0]
 	l.prefix = append(l.prefix[:0], h.prefix...)
 	var block []slog.Attr // the record's multi-line values
-	if !r.Time.IsZero() {
+	if !t.IsZero() {
 		l.b = append(l.b, "time="...)
-		l.b = appendTextTime(l.b, r.Time.Round(0))
+		l.b = appendTextTime(l.b, t.Round(0))
 		l.b = append(l.b, ' ')
 	}
 	l.b = append(l.b, "level="...)
-	l.b = appendTextString(l.b, r.Level.String())
+	l.b = appendTextString(l.b, level.String())
 	l.b = append(l.b, " msg="...)
-	msg := r.Message
 	if first, rest, ok := strings.Cut(msg, "\n"); ok {
 		msg = first
 		block = append(block, slog.String(slog.MessageKey, rest))
 	}
 	l.b = appendTextString(l.b, msg)
 	l.b = append(l.b, h.pre...)
-	r.Attrs(func(a slog.Attr) bool {
+	add := func(a slog.Attr) bool {
 		if !h.group {
 			a.Value = a.Value.Resolve()
 			if multiLine(a.Value) {
@@ -138,7 +157,13 @@ func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
 		}
 		l.appendAttr(a)
 		return true
-	})
+	}
+	if r != nil {
+		r.Attrs(add)
+	}
+	for _, a := range attrs {
+		add(a)
+	}
 	l.b = append(l.b, '\n')
 	for _, a := range block {
 		l.b = appendBlock(l.b, a.Key, a.Value.String())

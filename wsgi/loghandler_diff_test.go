@@ -59,8 +59,20 @@ func (p *textPair) handle(t testing.TB, r slog.Record) {
 	if (errOwn == nil) != (errSlog == nil) {
 		t.Fatalf("Handle: error %v, slog's way %v", errOwn, errSlog)
 	}
-	if got, want := p.ownOut.String(), p.slogOut.String(); got != want {
+	want := p.slogOut.String()
+	if got := p.ownOut.String(); got != want {
 		t.Fatalf("record %q:\ngot  %q\nwant %q", r.Message, got, want)
+	}
+	// HandleAttrs writes the same, both ways.
+	var attrs []slog.Attr
+	r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+	for _, h := range []slog.Handler{p.own, p.slog} {
+		p.ownOut.Reset()
+		p.slogOut.Reset()
+		h.(*TextHandler).HandleAttrs(ctx, r.Time, r.Level, r.Message, attrs)
+		if got := p.ownOut.String() + p.slogOut.String(); got != want {
+			t.Fatalf("HandleAttrs, record %q (through slog: %v):\ngot  %q\nwant %q", r.Message, h == p.slog, got, want)
+		}
 	}
 }
 
