@@ -148,14 +148,16 @@ func (h *TextHandler) write(t time.Time, level slog.Level, msg string, r *slog.R
 	l.b = appendTextString(l.b, msg)
 	l.b = append(l.b, h.pre...)
 	add := func(a slog.Attr) bool {
-		if !h.group {
+		k := a.Value.Kind()
+		if k == slog.KindLogValuer {
 			a.Value = a.Value.Resolve()
-			if multiLine(a.Value) {
-				block = append(block, a)
-				return true
-			}
+			k = a.Value.Kind()
 		}
-		l.appendAttr(a)
+		if k == slog.KindString && !h.group && strings.Contains(a.Value.String(), "\n") {
+			block = append(block, a)
+			return true
+		}
+		l.appendResolved(a, k)
 		return true
 	}
 	if r != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -293,6 +294,9 @@ func FuzzTextHandler(f *testing.F) {
 	f.Add("k", "Traceback:\n  File \"x.py\"\n", "", "first\nsecond", int64(-1), 1e21, uint8(255))
 	f.Add("", "", "", "", int64(0), math.Inf(1), uint8(0))
 	f.Fuzz(func(t *testing.T, key, value, group, msg string, n int64, x float64, shape uint8) {
+		if got, want := string(appendQuoted(nil, value)), strconv.Quote(value); got != want {
+			t.Fatalf("appendQuoted(%q) = %s, want %s", value, got, want)
+		}
 		p := newTextPair(&slog.HandlerOptions{Level: slog.LevelDebug})
 		attrs := []slog.Attr{
 			slog.String(key, value), slog.Int64(key, n), slog.Float64(value, x), slog.Any(key, errors.New(value)),

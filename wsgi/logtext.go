@@ -27,30 +27,68 @@ type textLine struct {
 // group's name back off the prefix when nothing of the group was
 // written; the attributes after it get the group's name.
 func (l *textLine) appendAttr(a slog.Attr) bool {
-	a.Value = a.Value.Resolve()
-	if a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil {
-		return false
+	k := a.Value.Kind()
+	if k == slog.KindLogValuer {
+		a.Value = a.Value.Resolve()
+		k = a.Value.Kind()
 	}
-	if a.Value.Kind() == slog.KindAny {
-		if src, ok := a.Value.Any().(*slog.Source); ok {
+	return l.appendResolved(a, k)
+}
+
+// appendResolved is appendAttr for a resolved attribute of kind k.
+func (l *textLine) appendResolved(a slog.Attr, k slog.Kind) bool {
+	switch k {
+	case slog.KindString:
+		l.appendKey(a.Key)
+		l.b = appendTextString(l.b, a.Value.String())
+	case slog.KindInt64:
+		l.appendKey(a.Key)
+		l.b = strconv.AppendInt(l.b, a.Value.Int64(), 10)
+	case slog.KindUint64:
+		l.appendKey(a.Key)
+		l.b = strconv.AppendUint(l.b, a.Value.Uint64(), 10)
+	case slog.KindFloat64:
+		l.appendKey(a.Key)
+		l.b = strconv.AppendFloat(l.b, a.Value.Float64(), 'g', -1, 64)
+	case slog.KindBool:
+		l.appendKey(a.Key)
+		l.b = strconv.AppendBool(l.b, a.Value.Bool())
+	case slog.KindDuration:
+		l.appendKey(a.Key)
+		l.b = append(l.b, a.Value.Duration().String()...)
+	case slog.KindTime:
+		l.appendKey(a.Key)
+		l.b = appendTextTime(l.b, a.Value.Time())
+	case slog.KindGroup:
+		return l.appendGroup(a.Key, a.Value.Group())
+	default:
+		x := a.Value.Any()
+		if a.Key == "" && x == nil {
+			return false
+		}
+		if src, ok := x.(*slog.Source); ok {
 			if src == nil || *src == (slog.Source{}) {
 				return false
 			}
-			a.Value = slog.StringValue(fmt.Sprintf("%s:%d", src.File, src.Line))
+			l.appendKey(a.Key)
+			l.b = appendTextString(l.b, fmt.Sprintf("%s:%d", src.File, src.Line))
+			return true
 		}
-	}
-	if a.Value.Kind() != slog.KindGroup {
 		l.appendKey(a.Key)
-		l.b = appendTextValue(l.b, a.Value)
-		return true
+		l.b = appendTextAny(l.b, x)
 	}
-	attrs := a.Value.Group()
+	return true
+}
+
+// appendGroup appends a group's attributes, their keys after key and a
+// dot (after nothing if key is empty: the group is inlined).
+func (l *textLine) appendGroup(key string, attrs []slog.Attr) bool {
 	if len(attrs) == 0 {
 		return true
 	}
 	pos := len(l.b)
-	if a.Key != "" {
-		l.prefix = append(append(l.prefix, a.Key...), '.')
+	if key != "" {
+		l.prefix = append(append(l.prefix, key...), '.')
 	}
 	written := false
 	for _, ga := range attrs {
@@ -62,8 +100,8 @@ func (l *textLine) appendAttr(a slog.Attr) bool {
 		l.b = l.b[:pos]
 		return false
 	}
-	if a.Key != "" {
-		l.prefix = l.prefix[:len(l.prefix)-len(a.Key)-1]
+	if key != "" {
+		l.prefix = l.prefix[:len(l.prefix)-len(key)-1]
 	}
 	return true
 }
@@ -78,32 +116,9 @@ func (l *textLine) appendKey(key string) {
 	case !needsQuoting(string(l.prefix)) && !needsQuoting(key):
 		l.b = append(append(l.b, l.prefix...), key...)
 	default:
-		l.b = strconv.AppendQuote(l.b, string(l.prefix)+key)
+		l.b = appendQuoted(l.b, string(l.prefix)+key)
 	}
 	l.b = append(l.b, '=')
-}
-
-// appendTextValue appends a resolved value that is not a group as slog's
-// text handler does: strings quoted if they need it, times in
-// RFC 3339 with milliseconds, numbers, booleans and durations bare.
-func appendTextValue(b []byte, v slog.Value) []byte {
-	switch v.Kind() {
-	case slog.KindString:
-		return appendTextString(b, v.String())
-	case slog.KindInt64:
-		return strconv.AppendInt(b, v.Int64(), 10)
-	case slog.KindUint64:
-		return strconv.AppendUint(b, v.Uint64(), 10)
-	case slog.KindFloat64:
-		return strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
-	case slog.KindBool:
-		return strconv.AppendBool(b, v.Bool())
-	case slog.KindDuration:
-		return append(b, v.Duration().String()...)
-	case slog.KindTime:
-		return appendTextTime(b, v.Time())
-	}
-	return appendTextAny(b, v.Any())
 }
 
 // appendTextAny appends an Any value: a TextMarshaler's text, a byte
@@ -141,10 +156,65 @@ func appendTextAny(b []byte, x any) (out []byte) {
 // appendTextString appends s, quoted as by strconv.Quote if it needs to be.
 func appendTextString(b []byte, s string) []byte {
 	if needsQuoting(s) {
-		return strconv.AppendQuote(b, s)
+		return appendQuoted(b, s)
 	}
 	return append(b, s...)
 }
+
+// appendQuoted appends strconv.Quote(s): for ASCII, '"' and '\\'
+// escaped, \a \b \f \n \r \t \v, other control characters and DEL as
+// \xXX; strings with other bytes go to strconv.
+func appendQuoted(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\a':
+			b = append(b, '\\', 'a')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\v':
+			b = append(b, '\\', 'v')
+		default:
+			b = append(b, '\\', 'x', lowerHex[c>>4], lowerHex[c&0xf])
+		}
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const lowerHex = "0123456789abcdef"
+
+// textSafe[c] is true for the ASCII bytes slog's text handler writes
+// without quoting: not a control character, space, '=' or '"'. Bytes
+// from 0x80 are false: needsQuoting looks at their rune.
+var textSafe = func() (t [256]bool) {
+	for c := 0x21; c < utf8.RuneSelf; c++ {
+		t[c] = c != '=' && c != '"'
+	}
+	return t
+}()
 
 // needsQuoting reports whether slog's text handler quotes s: when it is
 // empty or holds a space, '=', '"', an ASCII control character, invalid
@@ -154,10 +224,23 @@ func needsQuoting(s string) bool {
 	if s == "" {
 		return true
 	}
+	for i := 0; i < len(s); i++ {
+		if !textSafe[s[i]] {
+			if s[i] < utf8.RuneSelf {
+				return true
+			}
+			return runesNeedQuoting(s[i:])
+		}
+	}
+	return false
+}
+
+// runesNeedQuoting is needsQuoting from the first non-ASCII byte.
+func runesNeedQuoting(s string) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c <= ' ' || c == '=' || c == '"' {
+			if !textSafe[c] {
 				return true
 			}
 			i++
