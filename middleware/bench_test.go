@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // discardWriter is a ResponseWriter that allocates nothing, so that the
@@ -52,7 +53,8 @@ func cpuTime() time.Duration {
 // route of a graft Router behind the default middleware Stack (proxies,
 // request id, access log). The log goes to slog's JSON or text handler
 // writing to io.Discard, to a file (one write per request, as with
-// os.Stderr), or to a file through a LogWriter; or to NewLogHandler. cpu-ns/op is the
+// os.Stderr), or to a file through a LogWriter; or to wsgi.NewTextHandler
+// (the examples' handler) or NewLogHandler. cpu-ns/op is the
 // process's CPU time per request (GC and the flush timer included).
 func BenchmarkStack(b *testing.B) {
 	stacked := func(h slog.Handler) http.Handler {
@@ -81,6 +83,11 @@ func BenchmarkStack(b *testing.B) {
 		{"stack/text-logwriter-file", func() (http.Handler, func() error) {
 			lw := NewLogWriter(file(), 0)
 			return stacked(slog.NewTextHandler(lw, nil)), lw.Close
+		}},
+		{"stack/wsgi-text", func() (http.Handler, func() error) { return stacked(wsgi.NewTextHandler(io.Discard, nil)), nil }},
+		{"stack/wsgi-text-logwriter-file", func() (http.Handler, func() error) {
+			lw := NewLogWriter(file(), 0)
+			return stacked(wsgi.NewTextHandler(lw, nil)), lw.Close
 		}},
 		{"stack/loghandler", func() (http.Handler, func() error) { return stacked(NewLogHandler(io.Discard, nil)), nil }},
 		{"stack/loghandler-logwriter-file", func() (http.Handler, func() error) {

@@ -8,8 +8,12 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // tee sends each record to two handlers, so that both format the very
@@ -106,6 +110,26 @@ func TestLogHandlerAccessLog(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	if fast.Len() == 0 || fast.String() != std.String() {
 		t.Errorf("got  %s\nwant %s", fast.String(), std.String())
+	}
+}
+
+// The access log through wsgi.TextHandler (which the access log calls
+// without a slog.Record) is the line slog.TextHandler writes, but for
+// what differs from one request to the next (time, duration, request id).
+func TestTextHandlerAccessLog(t *testing.T) {
+	varying := regexp.MustCompile(`time=\S+ |\([^)]*\)"|event.duration=\d+|request.id=\S+`)
+	line := func(h slog.Handler, out *bytes.Buffer) string {
+		s := Stack(Options{Logger: slog.New(h)})(http.HandlerFunc(hello))
+		req := httptest.NewRequest("GET", "/hello?q=\"x\"", nil)
+		req.Header.Set("Origin", "https://example.com")
+		req.Header.Set("User-Agent", "a \"quoted\" agent")
+		s.ServeHTTP(httptest.NewRecorder(), req)
+		return varying.ReplaceAllString(out.String(), "…")
+	}
+	var own, std bytes.Buffer
+	got, want := line(wsgi.NewTextHandler(&own, nil), &own), line(slog.NewTextHandler(&std, nil), &std)
+	if !strings.Contains(want, "http.response.status_code=200") || got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 

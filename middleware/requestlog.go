@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-chi/httplog/v3"
+
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // requestLogger is graft's access log: the line of httplog v3's
@@ -174,8 +176,12 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 		attrs = groupAttrs(attrs, s.GroupDelimiter)
 	}
 
-	if h, ok := l.logger.Handler().(*logHandler); ok {
-		h.write(end, lvl, msg, nil, attrs) // the same line, without a slog.Record
+	switch h := l.logger.Handler().(type) { // the same line, without a slog.Record
+	case *logHandler:
+		h.write(end, lvl, msg, nil, attrs)
+		return
+	case *wsgi.TextHandler:
+		h.HandleAttrs(ctx, end, lvl, msg, attrs)
 		return
 	}
 	line := slog.NewRecord(end, lvl, msg, 0)

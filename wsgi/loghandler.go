@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -30,9 +31,27 @@ import (
 // below the line; values in groups (and all of a record's attributes
 // after Logger.WithGroup) stay quoted in it. For machines, use
 // [slog.JSONHandler], which keeps each value as one string.
+//
+// The line is the one slog.TextHandler writes, byte for byte, but
+// TextHandler formats it itself, into one pooled buffer, with values
+// formatted by kind (strconv for numbers, fmt's %+v only for slog.Any
+// values that are neither TextMarshalers nor byte slices, as slog does),
+// Logger.With's attributes formatted once and Logger.WithGroup's names
+// kept as a key prefix. With [slog.HandlerOptions] ReplaceAttr or
+// AddSource set, it hands the line to slog.TextHandler instead (same
+// output, more work per record). Each record is one Write to w, under a
+// mutex shared by the handlers derived from one NewTextHandler.
 type TextHandler struct {
-	inner slog.Handler // a slog.TextHandler writing into out.buf
 	out   *textOut
+	level slog.Leveler // nil: slog.LevelInfo
+	// inner is set with ReplaceAttr or AddSource: a slog.TextHandler
+	// writing into out.buf, which formats the line.
+	inner slog.Handler
+	// pre holds the attributes of Logger.With, formatted (each after a
+	// space), and prefix the group names for the record's keys (each
+	// followed by a dot), when inner is nil.
+	pre    []byte
+	prefix string
 	// block holds the multi-line values of Logger.With, printed after each
 	// record's line.
 	block []slog.Attr
@@ -40,11 +59,13 @@ type TextHandler struct {
 }
 
 // textOut is what the handlers derived from one TextHandler share: the
-// writer, and the buffer the inner handler formats a line into.
+// writer and its mutex, the pool of line buffers, and the buffer inner
+// formats a line into.
 type textOut struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
+	mu   sync.Mutex
+	w    io.Writer
+	buf  []byte
+	pool sync.Pool // of *textLine
 }
 
 func (o *textOut) Write(p []byte) (int, error) {
@@ -55,24 +76,119 @@ func (o *textOut) Write(p []byte) (int, error) {
 // NewTextHandler returns a TextHandler writing to w, with opts as for
 // slog.NewTextHandler (nil: the defaults).
 func NewTextHandler(w io.Writer, opts *slog.HandlerOptions) *TextHandler {
-	out := &textOut{w: w}
-	return &TextHandler{inner: slog.NewTextHandler(out, opts), out: out}
+	return newTextHandler(w, opts, opts != nil && (opts.ReplaceAttr != nil || opts.AddSource))
 }
 
-// Enabled implements slog.Handler.
-func (h *TextHandler) Enabled(ctx context.Context, level slog.Level) bool {
-	return h.inner.Enabled(ctx, level)
+// newTextHandler is NewTextHandler; viaSlog makes it hand every line to
+// slog.TextHandler (as the tests do, to compare the two ways).
+func newTextHandler(w io.Writer, opts *slog.HandlerOptions, viaSlog bool) *TextHandler {
+	if opts == nil {
+		opts = &slog.HandlerOptions{}
+	}
+	out := &textOut{w: w}
+	out.pool.New = func() any { return &textLine{b: make([]byte, 0, 1024)} }
+	h := &TextHandler{out: out, level: opts.Level}
+	if viaSlog {
+		h.inner = slog.NewTextHandler(out, opts)
+	}
+	return h
+}
+
+// Enabled implements slog.Handler: it reports whether level is at least
+// the Level option (slog.LevelInfo if nil).
+func (h *TextHandler) Enabled(_ context.Context, level slog.Level) bool {
+	min := slog.LevelInfo
+	if h.level != nil {
+		min = h.level.Level()
+	}
+	return level >= min
 }
 
 // Handle implements slog.Handler: one Write to w per record, its line and
 // then its multi-line values.
-//
-// Most records (access lines among them) have no multi-line value: they
-// go to the inner handler as they are, and if the line it formats has no
-// escaped newline (\n), which every string value with a newline would
-// show, the line is final. Otherwise the record is formatted again without
-// its multi-line values, which go below it.
 func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.inner != nil {
+		return h.handleSlog(ctx, r)
+	}
+	return h.write(r.Time, r.Level, r.Message, &r, nil)
+}
+
+// HandleAttrs writes what Handle writes for a record of time t (none if
+// zero), level, msg and attrs, without a slog.Record (which copies the
+// attributes past its fifth into a new slice). Like Handle, it does not
+// check Enabled. graft's access log calls it for each request.
+func (h *TextHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	if h.inner != nil {
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		return h.handleSlog(ctx, r)
+	}
+	return h.write(t, level, msg, nil, attrs)
+}
+
+// write formats and writes one record: the attributes of r if not nil,
+// else attrs.
+func (h *TextHandler) write(t time.Time, level slog.Level, msg string, r *slog.Record, attrs []slog.Attr) error {
+	l := h.out.pool.Get().(*textLine)
+	l.b = l.b[:0]
+	l.prefix = append(l.prefix[:0], h.prefix...)
+	var block []slog.Attr // the record's multi-line values
+	if !t.IsZero() {
+		l.b = append(l.b, "time="...)
+		l.b = appendTextTime(l.b, t.Round(0))
+		l.b = append(l.b, ' ')
+	}
+	l.b = append(l.b, "level="...)
+	l.b = appendTextString(l.b, level.String())
+	l.b = append(l.b, " msg="...)
+	if first, rest, ok := strings.Cut(msg, "\n"); ok {
+		msg = first
+		block = append(block, slog.String(slog.MessageKey, rest))
+	}
+	l.b = appendTextString(l.b, msg)
+	l.b = append(l.b, h.pre...)
+	add := func(a slog.Attr) bool {
+		k := a.Value.Kind()
+		if k == slog.KindLogValuer {
+			a.Value = a.Value.Resolve()
+			k = a.Value.Kind()
+		}
+		if k == slog.KindString && !h.group && strings.Contains(a.Value.String(), "\n") {
+			block = append(block, a)
+			return true
+		}
+		l.appendResolved(a, k)
+		return true
+	}
+	if r != nil {
+		r.Attrs(add)
+	}
+	for _, a := range attrs {
+		add(a)
+	}
+	l.b = append(l.b, '\n')
+	for _, a := range block {
+		l.b = appendBlock(l.b, a.Key, a.Value.String())
+	}
+	for _, a := range h.block {
+		l.b = appendBlock(l.b, a.Key, a.Value.String())
+	}
+	h.out.mu.Lock()
+	_, err := h.out.w.Write(l.b)
+	h.out.mu.Unlock()
+	if cap(l.b) <= 64<<10 && cap(l.prefix) <= 64<<10 {
+		h.out.pool.Put(l) // not one huge record's buffer
+	}
+	return err
+}
+
+// handleSlog is Handle with inner formatting the line. Most records
+// (access lines among them) have no multi-line value: they go to inner as
+// they are, and if the line it formats has no escaped newline (\n), which
+// every string value with a newline would show, the line is final.
+// Otherwise the record is formatted again without its multi-line values,
+// which go below it.
+func (h *TextHandler) handleSlog(ctx context.Context, r slog.Record) error {
 	h.out.mu.Lock()
 	defer h.out.mu.Unlock()
 	h.out.buf = h.out.buf[:0]
@@ -112,7 +228,7 @@ func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
 // escapedNewline is how slog's text handler writes a newline in a value.
 const escapedNewline = `\n`
 
-// flush writes the formatted line, then block below it, in one Write; the
+// flush writes inner's line, then block below it, in one Write; the
 // caller holds h.out.mu.
 func (h *TextHandler) flush(block []slog.Attr) error {
 	for _, a := range block {
@@ -168,34 +284,63 @@ func appendEscaped(b []byte, s string) []byte {
 	return b
 }
 
-// WithAttrs implements slog.Handler.
+// WithAttrs implements slog.Handler: top-level multi-line values go to
+// the block below each record's line, the others are formatted once.
 func (h *TextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
 	h2 := *h
-	if h.group {
+	if h.inner != nil && h.group {
 		h2.inner = h.inner.WithAttrs(attrs)
 		return &h2
 	}
-	var inline []slog.Attr
 	h2.block = h.block[:len(h.block):len(h.block)]
-	for _, a := range attrs {
-		a.Value = a.Value.Resolve()
-		if multiLine(a.Value) {
-			h2.block = append(h2.block, a)
-		} else {
-			inline = append(inline, a)
+	var inline []slog.Attr
+	if !h.group {
+		for _, a := range attrs {
+			a.Value = a.Value.Resolve()
+			if multiLine(a.Value) {
+				h2.block = append(h2.block, a)
+			} else {
+				inline = append(inline, a)
+			}
+		}
+	} else {
+		inline = attrs
+	}
+	if h.inner != nil {
+		h2.inner = h.inner.WithAttrs(inline)
+		return &h2
+	}
+	// As slog's: if no attribute was written, neither the attributes nor
+	// the prefix change.
+	l := textLine{b: h.pre[:len(h.pre):len(h.pre)], prefix: []byte(h.prefix)}
+	written := false
+	for _, a := range inline {
+		if l.appendAttr(a) {
+			written = true
 		}
 	}
-	h2.inner = h.inner.WithAttrs(inline)
+	if written {
+		h2.pre, h2.prefix = l.b, string(l.prefix)
+	}
 	return &h2
 }
 
-// WithGroup implements slog.Handler.
+// WithGroup implements slog.Handler: the record's keys (and those of
+// later Logger.With calls) get name and a dot before them, and all their
+// values stay in the line.
 func (h *TextHandler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
 	h2 := *h
-	h2.inner = h.inner.WithGroup(name)
+	if h.inner != nil {
+		h2.inner = h.inner.WithGroup(name)
+	} else {
+		h2.prefix = h.prefix + name + "."
+	}
 	h2.group = true
 	return &h2
 }
