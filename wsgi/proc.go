@@ -174,10 +174,8 @@ func (p *proc) read(fc *frameConn) error {
 			p.callDone(s, payload) // a control call's answer (see call.go)
 			continue
 		}
-		var part Part
-		if h.kind == frameData && len(payload) > 0 {
-			part = fc.dataPart(payload, h.stream, bodyFrameSize(int(limit)))
-		} else if part, err = decodePart(h, payload); err != nil {
+		part, err := fc.part(h, payload, bodyFrameSize(int(limit)))
+		if err != nil {
 			return err
 		}
 		if part.Kind == PartFile {

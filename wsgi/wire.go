@@ -189,9 +189,19 @@ func (f *frameConn) next() (frameHeader, []byte, error) {
 	return h, p, nil
 }
 
-// pooledData is the smallest DATA payload that dataPart puts in a
-// recycled buffer; smaller ones are plain copies (decodePart).
-const pooledData = 16 << 10
+// part decodes a response frame read by next into its Part (see
+// decodePart). A DATA frame's body goes in a recycled buffer, together
+// with the DATA frames of the same stream that the same reads brought,
+// up to max bytes (see dataPart).
+func (f *frameConn) part(h frameHeader, payload []byte, max int) (Part, error) {
+	if h.kind == frameData && len(payload) > 0 {
+		return f.dataPart(payload, h.stream, max), nil
+	}
+	return decodePart(h, payload)
+}
+
+// dataRound is the unit a recycled DATA buffer's size is rounded up to.
+const dataRound = 16 << 10
 
 // dataBuf is a recycled buffer holding the payload of a large DATA frame.
 // The Part carrying it gives it back with release once its bytes are
@@ -213,7 +223,7 @@ type dataBuf struct {
 func (f *frameConn) dataPart(payload []byte, id uint16, max int) Part {
 	d, _ := f.data.Get().(*dataBuf)
 	if d == nil || cap(d.b) < len(payload) {
-		d = &dataBuf{b: make([]byte, 0, (len(payload)+pooledData-1)&^(pooledData-1)), home: &f.data}
+		d = &dataBuf{b: make([]byte, 0, (len(payload)+dataRound-1)&^(dataRound-1)), home: &f.data}
 	}
 	d.b = append(d.b[:0], payload...)
 	for {
