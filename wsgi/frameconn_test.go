@@ -59,7 +59,7 @@ func readFrames(fc *frameConn, handle func(frameHeader, []byte) error) error {
 // cut and timed in different ways, and checks that every frame arrives
 // whole and in order, and how the read ends.
 func TestFrameConnRead(t *testing.T) {
-	big := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160 KB: more than the 64 KiB buffer
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB: more than the read buffer (readBufSize)
 	frames := [][]byte{
 		testFrame(frameResp, 1, []byte("\x06\x00\x00\x00200 OKhello")),
 		testFrame(frameData, 2, big),
