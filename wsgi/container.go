@@ -239,12 +239,13 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			headerSent = true
 		case PartData:
 			n, err := w.Write(p.Data)
+			p.release() // written: its buffer can take another frame
 			written += int64(n)
 			if err != nil {
 				ex.Cancel()
 				return false
 			}
-			if flusher != nil && len(p.Data) > 0 {
+			if flusher != nil && n > 0 {
 				flusher.Flush()
 			}
 		case PartFile:

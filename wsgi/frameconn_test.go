@@ -3,12 +3,17 @@ package wsgi
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // testFrame encodes one frame.
@@ -54,7 +59,7 @@ func readFrames(fc *frameConn, handle func(frameHeader, []byte) error) error {
 // cut and timed in different ways, and checks that every frame arrives
 // whole and in order, and how the read ends.
 func TestFrameConnRead(t *testing.T) {
-	big := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160 KB: more than the 64 KiB buffer
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB: more than the read buffer (readBufSize)
 	frames := [][]byte{
 		testFrame(frameResp, 1, []byte("\x06\x00\x00\x00200 OKhello")),
 		testFrame(frameData, 2, big),
@@ -189,4 +194,179 @@ func fcntlGetFD(fd uintptr) (int, error) {
 		return 0, errno
 	}
 	return int(r), nil
+}
+
+// dataParts reads frames as the worker's reader does (next, then part with
+// a maximum of max body bytes) until EOF, and returns the parts with
+// their stream ids. Each Data is copied out and the part released as soon
+// as it is read, unless hold > 0: then up to hold parts stay unreleased
+// (as in the request's channel), and their bytes are checked to be
+// intact when released, so that a recycled buffer reused too early shows.
+func dataParts(t testing.TB, fc *frameConn, max, hold int) (ids []uint16, parts []Part) {
+	t.Helper()
+	type held struct {
+		p    Part
+		want []byte
+	}
+	var pending []held
+	releaseOne := func() {
+		h := pending[0]
+		pending = pending[1:]
+		if !bytes.Equal(h.p.Data, h.want) {
+			t.Fatalf("a held part's bytes changed before it was released")
+		}
+		h.p.release()
+	}
+	for {
+		h, payload, err := fc.next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("reading ended with %v", err)
+			}
+			break
+		}
+		p, err := fc.part(h, payload, max)
+		if err != nil {
+			t.Fatalf("part: %v", err)
+		}
+		cp := p
+		cp.Data, cp.buf = bytes.Clone(p.Data), nil
+		ids, parts = append(ids, h.stream), append(parts, cp)
+		if p.buf != nil {
+			pending = append(pending, held{p, cp.Data})
+			if len(pending) > hold {
+				releaseOne()
+			}
+		}
+	}
+	for len(pending) > 0 {
+		releaseOne()
+	}
+	return ids, parts
+}
+
+// TestFrameConnDataParts: the DATA frames of a stream that one read
+// brought become one part, up to the maximum, never across a frame of
+// another kind or stream, nor with a frame only partly read.
+func TestFrameConnDataParts(t *testing.T) {
+	d := func(stream uint16, s string) []byte { return testFrame(frameData, stream, []byte(s)) }
+	end := func(stream uint16) []byte { return testFrame(frameEnd, stream, nil) }
+	type part struct {
+		stream uint16
+		kind   PartKind
+		data   string
+	}
+	big := strings.Repeat("x", 40<<10)
+	tests := []struct {
+		name   string
+		writes [][]byte // each written whole, the reader draining the socket between them
+		max    int
+		want   []part
+	}{
+		{"one stream", [][]byte{bytes.Join([][]byte{d(1, "a"), d(1, "bc"), d(1, "def"), end(1)}, nil)}, 1 << 20,
+			[]part{{1, PartData, "abcdef"}, {1, PartEnd, ""}}},
+		{"two streams interleaved", [][]byte{bytes.Join([][]byte{d(1, "a"), d(1, "b"), d(2, "c"), d(2, "d"), d(1, "e"), end(2), d(1, "f"), end(1)}, nil)}, 1 << 20,
+			[]part{{1, PartData, "ab"}, {2, PartData, "cd"}, {1, PartData, "e"}, {2, PartEnd, ""}, {1, PartData, "f"}, {1, PartEnd, ""}}},
+		{"up to the maximum", [][]byte{bytes.Join([][]byte{d(1, "aaaa"), d(1, "bbbb"), d(1, "cc"), d(1, "dddd"), end(1)}, nil)}, 10,
+			[]part{{1, PartData, "aaaabbbbcc"}, {1, PartData, "dddd"}, {1, PartEnd, ""}}},
+		{"a first frame over the maximum alone", [][]byte{bytes.Join([][]byte{d(1, "aaaaaa"), d(1, "b"), end(1)}, nil)}, 4,
+			[]part{{1, PartData, "aaaaaa"}, {1, PartData, "b"}, {1, PartEnd, ""}}},
+		{"not across another kind", [][]byte{bytes.Join([][]byte{d(1, "a"), testFrame(frameHints, 1, []byte("Link\x00</s.css>")), d(1, "b"), end(1)}, nil)}, 1 << 20,
+			[]part{{1, PartData, "a"}, {1, PartHints, ""}, {1, PartData, "b"}, {1, PartEnd, ""}}},
+		{"empty DATA frames", [][]byte{bytes.Join([][]byte{d(1, ""), d(1, "a"), d(1, ""), d(1, "b"), end(1)}, nil)}, 1 << 20,
+			[]part{{1, PartData, ""}, {1, PartData, "a"}, {1, PartData, ""}, {1, PartData, "b"}, {1, PartEnd, ""}}},
+		{"separate reads", [][]byte{d(1, "a"), d(1, "b"), end(1)}, 1 << 20,
+			[]part{{1, PartData, "a"}, {1, PartData, "b"}, {1, PartEnd, ""}}},
+		{"a frame cut by the read", [][]byte{append(d(1, big), d(1, big)[:100]...), d(1, big)[100:], end(1)}, 1 << 20,
+			[]part{{1, PartData, big}, {1, PartData, big}, {1, PartEnd, ""}}},
+		{"large frames", [][]byte{bytes.Join([][]byte{d(1, big), d(1, big), d(1, big), end(1)}, nil)}, 100 << 10,
+			[]part{{1, PartData, big + big}, {1, PartData, big}, {1, PartEnd, ""}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, peer := socketPairConns(t)
+			fc := newFrameConn(c)
+			// The first write is in the socket before the reader starts;
+			// each next one waits until the reader took everything before
+			// it, so that no read can bring both.
+			first := tt.writes[0]
+			if _, err := syscall.Write(peer, first); err != nil {
+				t.Fatal(err)
+			}
+			werr := make(chan error, 1)
+			go func() {
+				defer syscall.Shutdown(peer, syscall.SHUT_WR)
+				for _, w := range tt.writes[1:] {
+					deadline := time.Now().Add(5 * time.Second)
+					for {
+						n, err := unreadBytes(c)
+						if err != nil {
+							werr <- err
+							return
+						}
+						if n == 0 {
+							break
+						}
+						if time.Now().After(deadline) {
+							werr <- errors.New("the reader did not drain the socket")
+							return
+						}
+						time.Sleep(time.Millisecond)
+					}
+					if _, err := syscall.Write(peer, w); err != nil {
+						werr <- err
+						return
+					}
+				}
+				werr <- nil
+			}()
+			ids, parts := dataParts(t, fc, tt.max, 2)
+			if err := <-werr; err != nil {
+				t.Fatal(err)
+			}
+			var got []part
+			for i, p := range parts {
+				got = append(got, part{ids[i], p.Kind, string(p.Data)})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("parts:\n got %s\nwant %s", describeParts(got), describeParts(tt.want))
+			}
+		})
+	}
+}
+
+// unreadBytes is how many bytes wait in c's receive queue (FIONREAD).
+func unreadBytes(c *net.UnixConn) (int, error) {
+	fionread := uintptr(0x541B) // Linux
+	if runtime.GOOS == "darwin" {
+		fionread = 0x4004667f
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int32
+	var errno syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, fionread, uintptr(unsafe.Pointer(&n)))
+	}); err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, fmt.Errorf("FIONREAD: %w", errno)
+	}
+	return int(n), nil
+}
+
+// describeParts formats parts for a test failure, long data cut short.
+func describeParts[P any](parts []P) string {
+	var b strings.Builder
+	for _, p := range parts {
+		s := fmt.Sprintf("%+v", p)
+		if len(s) > 80 {
+			s = s[:60] + fmt.Sprintf("...(%d bytes)", len(s))
+		}
+		b.WriteString("\n  " + s)
+	}
+	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -163,6 +164,107 @@ func FuzzFrame(f *testing.F) {
 			if joined != string(data) || len(hdr)%2 != 0 {
 				t.Fatalf("parseHead(%q) = %q %q", data, status, hdr)
 			}
+		}
+	})
+}
+
+// FuzzFrameConnData sends a sequence of DATA, HINTS and END frames of a
+// few streams, written in arbitrary pieces, through a socketpair and reads
+// them back as the worker's reader does: every part is one frame or a run
+// of consecutive DATA frames of one stream, with their bytes in order and
+// intact (while earlier parts are still held), and at most the limit
+// unless it is a single frame.
+func FuzzFrameConnData(f *testing.F) {
+	f.Add([]byte{0, 1, 3, 5, 0, 1, 7, 7, 0, 2, 1, 1, 1, 1, 0, 0, 2, 2, 0, 0}, []byte{3, 50, 9}, uint16(100))
+	f.Add([]byte{0, 1, 255, 255, 0, 1, 255, 255, 0, 1, 255, 255, 0, 1, 255, 255, 0, 1, 255, 255, 2, 1, 0, 0}, []byte{200}, uint16(0))
+	f.Add([]byte{0, 1, 0, 0, 0, 1, 1, 1, 3, 1, 0, 0, 0, 1, 2, 2}, []byte{}, uint16(1))
+	f.Fuzz(func(t *testing.T, spec, cuts []byte, max16 uint16) {
+		limit := int(max16)<<4 + 1
+		type frame struct {
+			kind   byte
+			stream uint16
+			data   []byte
+		}
+		var frames []frame
+		var wire []byte
+		for i := 0; i+3 < len(spec) && len(frames) < 64; i += 4 {
+			fr := frame{stream: uint16(spec[i+1]%3 + 1)}
+			switch spec[i] % 4 {
+			case 0, 1:
+				fr.kind = frameData
+				fr.data = make([]byte, int(spec[i+2])*int(spec[i+3]))
+				for j := range fr.data {
+					fr.data[j] = byte(len(frames)*7 + j)
+				}
+			case 2:
+				fr.kind = frameEnd
+			case 3:
+				fr.kind = frameHints
+				fr.data = []byte("Link\x00</s.css>")
+			}
+			frames = append(frames, fr)
+			wire = append(wire, testFrame(fr.kind, fr.stream, fr.data)...)
+		}
+		c, peer := socketPairConns(t)
+		go func() {
+			defer syscall.Shutdown(peer, syscall.SHUT_WR)
+			b := wire
+			for i := 0; len(b) > 0; i++ {
+				n := len(b)
+				if len(cuts) > 0 {
+					// At most about 64 writes: tiny pieces of a large
+					// input would only make the fuzzer slow.
+					n = min(n, max(int(cuts[i%len(cuts)])*97+1, len(wire)/64))
+				}
+				if _, err := syscall.Write(peer, b[:n]); err != nil {
+					return
+				}
+				b = b[n:]
+			}
+		}()
+		ids, parts := dataParts(t, newFrameConn(c), limit, 3)
+		next := 0 // the first frame not yet matched
+		for i, p := range parts {
+			if next == len(frames) {
+				t.Fatalf("part %d (%d bytes) beyond the frames sent", i, len(p.Data))
+			}
+			fr := frames[next]
+			if fr.stream != ids[i] {
+				t.Fatalf("part %d: stream %d, want frame %d's %d", i, ids[i], next, fr.stream)
+			}
+			switch fr.kind {
+			case frameData:
+				if p.Kind != PartData {
+					t.Fatalf("part %d: kind %d, want DATA (frame %d)", i, p.Kind, next)
+				}
+				var want []byte
+				n := 0
+				for next < len(frames) && frames[next].kind == frameData && frames[next].stream == ids[i] &&
+					(n == 0 || len(want) < len(p.Data) && len(frames[next].data) > 0) {
+					want = append(want, frames[next].data...)
+					next++
+					n++
+				}
+				if !bytes.Equal(p.Data, want) {
+					t.Fatalf("part %d: %d bytes that are not frames %d..%d (%d bytes)", i, len(p.Data), next-n, next-1, len(want))
+				}
+				if n > 1 && len(p.Data) > limit {
+					t.Fatalf("part %d: %d frames in %d bytes, over the maximum %d", i, n, len(p.Data), limit)
+				}
+			case frameEnd:
+				if p.Kind != PartEnd {
+					t.Fatalf("part %d: kind %d, want END (frame %d)", i, p.Kind, next)
+				}
+				next++
+			case frameHints:
+				if p.Kind != PartHints {
+					t.Fatalf("part %d: kind %d, want HINTS (frame %d)", i, p.Kind, next)
+				}
+				next++
+			}
+		}
+		if next != len(frames) {
+			t.Fatalf("%d of %d frames arrived", next, len(frames))
 		}
 	})
 }

@@ -195,7 +195,7 @@ func (p *proc) read(fc *frameConn) error {
 			p.callDone(s, payload) // a control call's answer (see call.go)
 			continue
 		}
-		part, err := decodePart(h, payload)
+		part, err := fc.part(h, payload, bodyFrameSize(int(limit)))
 		if err != nil {
 			return err
 		}

@@ -123,4 +123,6 @@ type Part struct {
 	Err error
 	// Traceback is the Python traceback that goes with an ErrAppError.
 	Traceback string
+
+	buf *dataBuf // Data's recycled buffer (see release), or nil
 }

@@ -7,10 +7,13 @@ import (
 	"go/token"
 	"go/types"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // TestProtocolConstants: wire.go and worker.py define the same frame
@@ -129,4 +132,48 @@ func workerConstants(t *testing.T) map[string]int64 {
 		out[name], _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	return out
+}
+
+// workerSendScript drives worker.py's Conn.send over a scripted socket
+// whose sendmsg sends only part of what it is given (as a signal can make
+// it do), and checks that the bytes that went out are the frame.
+const workerSendScript = `
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("graft_worker", sys.argv[1])
+w = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(w)
+
+class Sock:
+    def __init__(self, cut):
+        self.out, self.cut, self.msgs = bytearray(), cut, 0
+    def sendall(self, b):
+        self.out += bytes(b)
+    def sendmsg(self, bufs):
+        self.msgs += 1
+        data = b"".join(bytes(b) for b in bufs)
+        n = min(len(data), self.cut)
+        self.out += data[:n]
+        return n
+
+for cut in (1, 3, 8, 9, 20000, 1 << 30):
+    for size in (0, 100, w.GATHER - 1, w.GATHER, 100000):
+        for kind in (bytes, memoryview):
+            payload = kind(bytes(i % 251 for i in range(size)))
+            s = Sock(cut)
+            w.Conn(s).send(w.DATA, 7, payload, 0)
+            want = w.HEADER.pack(w.DATA, 0, 7, size) + bytes(payload)
+            assert bytes(s.out) == want, (cut, size, kind, len(s.out))
+            assert (s.msgs == 1) == (size >= w.GATHER), (size, s.msgs)
+print("ok")
+`
+
+// TestWorkerSendGather: a large payload goes out in one sendmsg with its
+// header, finished with sendall when sendmsg sent only part of it; the
+// frame's bytes are the same whatever was cut where.
+func TestWorkerSendGather(t *testing.T) {
+	py := pythontest.Python(t)
+	out, err := exec.Command(py, "-c", workerSendScript, "worker.py").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("%v\n%s", err, out)
+	}
 }

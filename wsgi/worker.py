@@ -76,6 +76,10 @@ F_CANCELLED = 2  # END: the response was cut short after a CANCEL
 MAX_FRAME = 1073741824  # the largest payload of a frame
 HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
 
+# Payloads from this size on are sent without copying them behind their
+# frame header (Conn.send).
+GATHER = 16384
+
 HEADER = struct.Struct("<BBHI")
 assert HEADER.size == HEADER_SIZE
 U32 = struct.Struct("<I")
@@ -185,9 +189,21 @@ class Conn:
         return bool(self.poller.poll(0))
 
     def send(self, kind, stream, payload=b"", flags=0):
-        data = HEADER.pack(kind, flags, stream, len(payload)) + payload
+        head = HEADER.pack(kind, flags, stream, len(payload))
+        if len(payload) < GATHER:
+            data = head + payload
+            with self.lock:
+                self.sock.sendall(data)
+            return
+        # A large payload (a body chunk) is not copied behind its header:
+        # both go in one sendmsg, gathered by the kernel.
         with self.lock:
-            self.sock.sendall(data)
+            n = self.sock.sendmsg([head, payload])
+            if n < len(head):
+                self.sock.sendall(head[n:])
+                n = len(head)
+            if n < len(head) + len(payload):
+                self.sock.sendall(memoryview(payload)[n - len(head) :])
 
     def send_parts(self, kind, stream, parts):
         """Send one frame whose payload is the concatenation of parts."""

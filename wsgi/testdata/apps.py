@@ -534,6 +534,47 @@ def download(environ, start_response):
     return gen()
 
 
+_PATTERN = bytes(range(251)) * 64  # byte i of a body is i % 251
+
+
+@app
+def pattern(environ, start_response):
+    """A body whose byte i is i % 251, in chunks of the ?sizes= (comma
+    separated), yielded by a generator (?how=gen), passed to write()
+    (?how=write) or returned in a list (?how=list); ?types= cycles through
+    bytes, bytearray and memoryview chunks (b, a, m) for write(); ?cl=1
+    declares the Content-Length."""
+    q = _q(environ)
+    sizes = [int(x) for x in q.get("sizes", "1").split(",")]
+    kinds = q.get("types", "b")
+    how = q.get("how", "gen")
+    total = sum(sizes)
+    reps = total // len(_PATTERN) + 2
+    body = _PATTERN * reps if reps > 1 else _PATTERN
+    chunks, pos = [], 0
+    for i, n in enumerate(sizes):
+        off = pos % 251
+        c = body[off : off + n] if n <= len(body) - off else (bytes(range(251)) * (n // 251 + 2))[off : off + n]
+        kind = kinds[i % len(kinds)]
+        if kind == "a":
+            c = bytearray(c)
+        elif kind == "m":
+            c = memoryview(c)
+        chunks.append(c)
+        pos += n
+    headers = [("Content-Type", "application/octet-stream")]
+    if q.get("cl") == "1":
+        headers.append(("Content-Length", str(total)))
+    write = start_response("200 OK", headers)
+    if how == "write":
+        for c in chunks:
+            write(c)
+        return []
+    if how == "list":
+        return [bytes(c) for c in chunks]
+    return (bytes(c) for c in chunks)
+
+
 @app
 def onechunk(environ, start_response):
     """?mib= MiB in a single chunk: returned in a list (?how=list), yielded
