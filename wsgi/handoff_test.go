@@ -66,16 +66,26 @@ func body(t *testing.T, ex Exchange) (string, error) {
 	}
 }
 
+// busyWorker starts the dispatch app on one worker without prefetch and
+// keeps that worker busy with request A (/block?tok=A), so that the next
+// requests wait in the pool's queue.
+func busyWorker(t *testing.T, cfg Config) (*appEnv, *pool, Exchange) {
+	t.Helper()
+	cfg.Workers, cfg.Prefetch = 1, -1
+	a := startApp(t, "dispatch", cfg, nil)
+	releaseAll(t, a)
+	pl := a.c.tr.(*pool)
+	first := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=A"), Method: "GET", Path: "/block"})
+	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	return a, pl, first
+}
+
 // TestQueuedRequestsSentByHandOff: with the only worker busy, Start queues
 // requests with their frames and returns at once; the goroutine that frees
 // the slot sends them, in order, and each reports how long it waited and
 // which worker ran it.
 func TestQueuedRequestsSentByHandOff(t *testing.T) {
-	a := startApp(t, "dispatch", Config{Workers: 1, Prefetch: -1}, nil)
-	releaseAll(t, a)
-	pl := a.c.tr.(*pool)
-	first := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=A"), Method: "GET", Path: "/block"})
-	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	a, pl, first := busyWorker(t, Config{})
 	var queued []Exchange
 	for _, tok := range []string{"B", "C"} {
 		ex := startNow(t, pl, &Request{Env: blockEnv("/block", "tok="+tok), Method: "GET", Path: "/block"})
@@ -116,11 +126,7 @@ func TestQueuedRequestsSentByHandOff(t *testing.T) {
 // ones still queued get a worker afterwards.
 func TestQueueExpiresOldestFirst(t *testing.T) {
 	const limit = 600 * time.Millisecond
-	a := startApp(t, "dispatch", Config{Workers: 1, Prefetch: -1, QueueTimeout: limit}, nil)
-	releaseAll(t, a)
-	pl := a.c.tr.(*pool)
-	first := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=A"), Method: "GET", Path: "/block"})
-	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	a, pl, first := busyWorker(t, Config{QueueTimeout: limit})
 	b := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=B"), Method: "GET", Path: "/block"})
 	time.Sleep(limit / 2)
 	c := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=C"), Method: "GET", Path: "/block"})
@@ -147,11 +153,7 @@ func TestQueueExpiresOldestFirst(t *testing.T) {
 // TestShutdownEndsQueued: requests queued when the pool shuts down end with
 // ErrClosed; the one running finishes.
 func TestShutdownEndsQueued(t *testing.T) {
-	a := startApp(t, "dispatch", Config{Workers: 1, Prefetch: -1}, nil)
-	releaseAll(t, a)
-	pl := a.c.tr.(*pool)
-	first := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=A"), Method: "GET", Path: "/block"})
-	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	a, pl, first := busyWorker(t, Config{})
 	b := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=B"), Method: "GET", Path: "/block"})
 	done := make(chan error, 1)
 	go func() { done <- pl.Shutdown(context.Background()) }()
