@@ -125,7 +125,7 @@ func TestQueuedRequestsSentByHandOff(t *testing.T) {
 // request when that request has waited QueueTimeout, not before, and the
 // ones still queued get a worker afterwards.
 func TestQueueExpiresOldestFirst(t *testing.T) {
-	const limit = 600 * time.Millisecond
+	const limit = 2 * time.Second // C, queued at half of it, has a second to spare
 	a, pl, first := busyWorker(t, Config{QueueTimeout: limit})
 	b := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=B"), Method: "GET", Path: "/block"})
 	time.Sleep(limit / 2)
