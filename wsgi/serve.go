@@ -171,6 +171,11 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(!cfg.NoHTTP2)
 	}
+	// Logged before serving, so that the line comes before any request's:
+	// the sockets have been listening since Listen.
+	for _, ln := range ls.Main {
+		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
+	}
 	for _, ln := range ls.Main {
 		if ls.TLS != nil {
 			gl := GuardTLS(ln, srv.TLSConfig, cfg.Limits)
@@ -179,9 +184,6 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			gl := Guard(ln, cfg.Limits)
 			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })
 		}
-	}
-	for _, ln := range ls.Main {
-		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
 	}
 
 	// Reloads run one at a time; a SIGHUP during a reload asks for one
