@@ -50,9 +50,10 @@ an [Exchange], a stream of [Part] values: either one PartResponse, or a
 PartHead, PartData and PartFile parts, and a final PartEnd. Optional
 capabilities are separate interfaces, as net/http does with [http.Flusher]:
 [Reloader] for [Container.Reload] and Config.AutoReload, [StatusReporter]
-for [Container.Status] and the worker metrics. The Container owns what it
-can do or measure itself: the HTTP response, error statuses, deadlines,
-retries and the time requests wait for a worker.
+for [Container.Status] and the worker metrics, and [QueueWaiter] on an
+Exchange returned while its request still waits for a worker. The
+Container owns what it can do or measure itself: the HTTP response, error
+statuses, deadlines, retries and the time requests wait for a worker.
 
 # Errors
 
