@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -21,10 +22,26 @@ var (
 )
 
 // envEntry is one extra environ key carried by a request context, kept as a
-// linked list so that adding one never copies the others.
+// linked list so that adding one never copies the others. It is itself the
+// context layer that carries it (one allocation per key, not two).
 type envEntry struct {
-	key, value string
-	next       *envEntry
+	context.Context // the parent
+	key, value      string
+	next            *envEntry
+}
+
+// Value answers environCtxKey with the newest entry; anything else goes to
+// the parent.
+func (e *envEntry) Value(key any) any {
+	if key == environCtxKey {
+		return e
+	}
+	return e.Context.Value(key)
+}
+
+// String describes the layer, as context.WithValue's do.
+func (e *envEntry) String() string {
+	return fmt.Sprintf("%v.WithEnviron(%q, %q)", e.Context, e.key, e.value)
 }
 
 // WithEnviron returns a copy of ctx that makes the container add key=value to
@@ -44,7 +61,7 @@ func WithEnviron(ctx context.Context, key, value string) context.Context {
 		panic("wsgi: WithEnviron: key " + key + " is not REMOTE_USER, AUTH_TYPE or graft.*")
 	}
 	head, _ := ctx.Value(environCtxKey).(*envEntry)
-	return context.WithValue(ctx, environCtxKey, &envEntry{key: key, value: value, next: head})
+	return &envEntry{Context: ctx, key: key, value: value, next: head}
 }
 
 func allowedExtraKey(key string) bool {

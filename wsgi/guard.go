@@ -388,6 +388,24 @@ func (g *guardConn) Write(p []byte) (int, error) {
 	return g.Conn.Write(p)
 }
 
+// ReadFrom hands a response body to the connection's own ReadFrom, so that
+// net/http reaches sendfile(2) and splice(2) through the guard (a
+// *net.TCPConn's ReadFrom; net/http calls it with the head already written,
+// for the body of a response that is not chunked: a file of
+// wsgi.file_wrapper, fallback.Static, X-Sendfile). Without it net/http copies
+// every file through a 32 KiB buffer. Bytes that might switch the
+// connection to a tunnel (a handler's 101 or 2xx to CONNECT) go through
+// Write, which watches for them.
+func (g *guardConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := g.Conn.(io.ReaderFrom); ok && (g.watch.Load() == 0 || g.tunnel.Load()) {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{g}, r)
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
 // Close answers a refused request, then closes the connection.
 func (g *guardConn) Close() error {
 	g.mu.Lock()

@@ -2,13 +2,16 @@ package wsgi
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -542,5 +545,90 @@ func TestGuardH2C(t *testing.T) {
 		if err != nil || resp.ProtoMajor != 2 || string(b) != "HTTP/2.0" {
 			t.Fatalf("%v %v %q", resp.Proto, err, b)
 		}
+	}
+}
+
+// readFromConn counts the calls of its ReadFrom, which it passes on to the
+// TCP connection's (sendfile, splice).
+type readFromConn struct {
+	*net.TCPConn
+	calls *atomic.Int32
+}
+
+func (c readFromConn) ReadFrom(r io.Reader) (int64, error) {
+	c.calls.Add(1)
+	return c.TCPConn.ReadFrom(r)
+}
+
+type readFromListener struct {
+	net.Listener
+	calls *atomic.Int32
+}
+
+func (l readFromListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return readFromConn{c.(*net.TCPConn), l.calls}, nil
+}
+
+// TestGuardReadFrom checks that a guarded connection hands a response
+// body sent with ReadFrom (a file: sendfile(2)) to the connection's own
+// ReadFrom, and that while a protocol switch may come (an Upgrade
+// request) the body goes through the guard's Write instead, whole either
+// way.
+func TestGuardReadFrom(t *testing.T) {
+	body := make([]byte, 1<<20+123)
+	for i := range body {
+		body[i] = byte(i*7 + i>>9)
+	}
+	path := t.TempDir() + "/f.bin"
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		http.ServeContent(w, r, "f.bin", time.Time{}, f)
+	}))
+	srv.Listener = Guard(readFromListener{srv.Listener, &calls}, RequestLimits{})
+	srv.Start()
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		name      string
+		header    string
+		wantCalls bool
+	}{
+		{"plain", "", true},
+		{"upgrade asked", "Connection: Upgrade\r\nUpgrade: echo\r\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := calls.Load()
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(conn, "GET /f.bin HTTP/1.1\r\n"+hostH+tc.header+"\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 200 || !bytes.Equal(got, body) {
+				t.Fatalf("status %d, %d bytes (want %d), err %v", resp.StatusCode, len(got), len(body), err)
+			}
+			if called := calls.Load() > before; called != tc.wantCalls {
+				t.Errorf("connection's ReadFrom called: %v, want %v", called, tc.wantCalls)
+			}
+		})
 	}
 }
