@@ -214,15 +214,19 @@ func report(res *Results) string {
 		gidx := index(res.GoCPU)
 		bare := median(gidx[key{"bare", "gocpu", 2}], func(r Run) float64 { return r.GoCPUus })
 		p("\n### Go CPU per request\n\n")
-		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×, and the native route with the fallback configured within 10%% of the same route with none (see below). The hybrid server has 2 Python workers (none with `-no-fallback`); it logs an access line per request, its default, to stderr (a file here) through `middleware.LogWriter`. The native route's handler encodes a small map with `encoding/json`; the bare handler writes a constant. GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback).\n\n")
-		p("| server | req/s | Go CPU µs/request | ÷ bare |\n|---|---|---|---|\n")
+		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×, and the native route with the fallback configured within 10%% of the same route with none (see below). The hybrid server has 2 Python workers (none with `-no-fallback`); it logs an access line per request, its default, to stderr (a file here) through `middleware.LogWriter`. The native route's handler writes a constant JSON body, as the bare handler writes its constant text (a baseline binary older than that encodes a small map with `encoding/json`). GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback). The last column divides each round's Go CPU by the bare handler's in the same round: their spread is the machine's noise.\n\n")
+		p("| server | req/s | Go CPU µs/request | ÷ bare | ÷ bare, each round |\n|---|---|---|---|---|\n")
+		bareRounds := map[int]float64{}
+		for _, r := range gidx[key{"bare", "gocpu", 2}] {
+			bareRounds[r.Round] = r.GoCPUus
+		}
 		for _, g := range slices.Concat(goCPUServers, baselineServers) {
 			rs := gidx[key{g.Name, "gocpu", 2}]
 			if len(rs) == 0 {
 				continue
 			}
 			c := median(rs, func(r Run) float64 { return r.GoCPUus })
-			p("| %s | %s | %s | %s |\n", g.Title, f0(median(rs, func(r Run) float64 { return r.RPS })), f1(c), f2(c/bare))
+			p("| %s | %s | %s | %s | %s |\n", g.Title, f0(median(rs, func(r Run) float64 { return r.RPS })), f1(c), f2(c/bare), roundRatios(rs, bareRounds))
 		}
 		p("\n![Go CPU per request](%s)\n", chartGoCPU)
 		fallbackCost(p, gidx)
@@ -242,6 +246,23 @@ func report(res *Results) string {
 	}
 	p("\n%s\n", endMarker)
 	return b.String()
+}
+
+// roundRatios lists, round by round, a run's Go CPU divided by the bare
+// handler's in the same round ("1.71, 1.35, 1.43"); "–" for a round
+// without both.
+func roundRatios(rs []Run, bare map[int]float64) string {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b Run) int { return a.Round - b.Round })
+	var out []string
+	for _, r := range rs {
+		if b := bare[r.Round]; b > 0 {
+			out = append(out, f2(r.GoCPUus/b))
+		} else {
+			out = append(out, "–")
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func firstLine(s, def string) string {
