@@ -548,3 +548,46 @@ func TestAccessLogRealConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessLogCompleteNotAborted checks that a client that leaves once
+// it has the whole response (its Content-Length) is not logged as gone
+// before the response was sent, and that one that leaves earlier is.
+func TestAccessLogCompleteNotAborted(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	body := func(cl string, n int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cl != "" {
+				w.Header().Set("Content-Length", cl)
+			}
+			w.Write([]byte("0123456789"[:n]))
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		ctx     context.Context
+		handler http.Handler
+		aborted bool
+	}{
+		{"whole body, client gone", canceled, body("10", 10), false},
+		{"part of the body, client gone", canceled, body("10", 5), true},
+		{"no Content-Length, client gone", canceled, body("", 10), true},
+		{"whole body, client there", context.Background(), body("10", 10), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, own := range []bool{false, true} {
+				r := httptest.NewRequest("GET", "/dl", nil).WithContext(tc.ctx)
+				_, lines, _ := serveLogged(func(l *slog.Logger) func(http.Handler) http.Handler {
+					return AccessLog(l, DefaultLogOptions())
+				}, 0, tc.handler, r, own)
+				if len(lines) != 1 {
+					t.Fatalf("%d lines", len(lines))
+				}
+				_, has := lines[0][httplog.ErrorKey]
+				if has != tc.aborted {
+					t.Errorf("NewLogHandler %v: error attribute %v, want aborted %v: %v", own, has, tc.aborted, lines[0])
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 )
 
 // responseWriter records the status and the size of a response for the
@@ -41,6 +42,19 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += n
 	return n, err
+}
+
+// complete reports whether the whole response went out: a status, and as
+// many body bytes as its Content-Length. A client that closes the
+// connection once it has them, before the handler returns (common for
+// downloads), did not leave "before the response was sent": the access
+// log does not call it aborted.
+func (w *responseWriter) complete() bool {
+	if w.status == 0 {
+		return false
+	}
+	cl := w.Header().Get("Content-Length")
+	return cl != "" && cl == strconv.Itoa(w.bytes)
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.

@@ -248,11 +248,17 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			if flusher != nil && n > 0 {
 				flusher.Flush()
 			}
+			if complete(ex, r, declared, written) {
+				return false
+			}
 		case PartFile:
 			n, err := sendFile(w, p)
 			written += n
 			if err != nil {
 				ex.Cancel()
+				return false
+			}
+			if complete(ex, r, declared, written) {
 				return false
 			}
 		case PartEnd:
@@ -274,6 +280,17 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// complete reports whether the request's goroutine may leave before the
+// end of the response: the client has the whole body (written reached the
+// app's Content-Length) and ex let it go (see Completer).
+func complete(ex Exchange, r *http.Request, declared, written int64) bool {
+	if declared <= 0 || written < declared || r.Method == http.MethodHead {
+		return false
+	}
+	c, ok := ex.(Completer)
+	return ok && c.Complete()
 }
 
 // queued accounts for the time a request waited for a worker (the

@@ -435,3 +435,80 @@ func TestContainerAddsQueueWait(t *testing.T) {
 		})
 	}
 }
+
+// completingExchange is a fakeExchange that implements Completer: lets
+// says what Complete answers (false: the end has arrived already).
+type completingExchange struct {
+	*fakeExchange
+	lets      bool
+	completed atomic.Int32 // calls of Complete
+	nexts     atomic.Int32 // calls of Next
+}
+
+func (x *completingExchange) Complete() bool { x.completed.Add(1); return x.lets }
+
+func (x *completingExchange) Next(ctx context.Context) (Part, error) {
+	x.nexts.Add(1)
+	return x.fakeExchange.Next(ctx)
+}
+
+type completingTransport struct {
+	ex *completingExchange
+}
+
+func (t *completingTransport) Start(ctx context.Context, req *Request) (Exchange, error) {
+	return t.ex, nil
+}
+func (t *completingTransport) Shutdown(ctx context.Context) error { return nil }
+
+// TestContainerLeavesCompleteResponse checks that once the client has the
+// whole body (the app's Content-Length), the Container asks a Completer
+// to let it go and returns without waiting for the end, and that it reads
+// the end as usual when the exchange says it has come, or when the body is
+// not whole yet.
+func TestContainerLeavesCompleteResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		method    string
+		parts     []Part
+		lets      bool
+		completes int32 // calls of Complete
+		nexts     int32 // calls of Next
+	}{
+		// No final part where the Container must leave: Next would wait
+		// for ctx, and a Container that does not leave when it may hangs
+		// until the deadline.
+		{"whole body: leaves", "GET", []Part{head("200 OK", "Content-Length", "6"), data("abc"), data("def")}, true, 1, 3},
+		{"end already there", "GET", []Part{head("200 OK", "Content-Length", "6"), data("abcdef"), end(nil)}, false, 1, 3},
+		{"no Content-Length", "GET", []Part{head("200 OK"), data("abcdef"), end(nil)}, true, 0, 3},
+		{"HEAD", "HEAD", []Part{head("200 OK", "Content-Length", "6"), end(nil)}, true, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := &completingExchange{fakeExchange: &fakeExchange{parts: tc.parts, cancelled: new(atomic.Bool)}, lets: tc.lets}
+			c, err := NewWithTransport(Config{App: "fake:app", Logger: slog.New(slog.DiscardHandler)}, &completingTransport{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Shutdown(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, httptest.NewRequest(tc.method, "/", nil).WithContext(ctx))
+			if ctx.Err() != nil {
+				t.Fatal("the Container waited for the end")
+			}
+			if tc.method == "GET" && w.Body.String() != "abcdef" {
+				t.Errorf("body %q", w.Body)
+			}
+			if got := x.completed.Load(); got != tc.completes {
+				t.Errorf("Complete called %d times, want %d", got, tc.completes)
+			}
+			if got := x.nexts.Load(); got != tc.nexts {
+				t.Errorf("Next called %d times, want %d", got, tc.nexts)
+			}
+			if x.cancelled.Load() {
+				t.Error("Cancel called on a complete response")
+			}
+		})
+	}
+}

@@ -33,9 +33,10 @@ type stream struct {
 	endErr   error         // why, set before ended is closed
 	endOnce  sync.Once
 	timedOut atomic.Bool
-	answered atomic.Bool // a frame of the response arrived
-	deadline time.Time   // the request's timeout, if any (see proc.checkTimeouts)
-	slow     *time.Timer // slow-request log
+	answered atomic.Bool  // a frame of the response arrived
+	settled  atomic.Int32 // who owns the final part: see Complete
+	deadline time.Time    // the request's timeout, if any (see proc.checkTimeouts)
+	slow     *time.Timer  // slow-request log
 	start    time.Time
 	method   string
 	path     string
@@ -309,6 +310,26 @@ func (s *stream) Worker() int {
 	return 0
 }
 
+// settled states: the final part goes to the request's goroutine, or the
+// request's goroutine has left (Complete) and the reader handles it.
+const (
+	settledOpen int32 = iota
+	settledLeft
+	settledEnded
+)
+
+// Complete implements Completer: it returns false if the final part has
+// been delivered already.
+func (s *stream) Complete() bool {
+	if !s.settled.CompareAndSwap(settledOpen, settledLeft) {
+		return false
+	}
+	// Nobody takes parts any more: drop any (none should come after a
+	// whole body), rather than ever block the reader on them.
+	s.goneOnce.Do(func() { close(s.gone) })
+	return true
+}
+
 // QueueWait implements QueueWaiter: how long the request waited for a
 // worker, once it has one (or gave up waiting).
 func (s *stream) QueueWait() time.Duration { return s.waited }
@@ -423,6 +444,24 @@ func (s *stream) finish(p Part) {
 	}
 }
 
+// endAfterComplete handles the final part of a request whose goroutine
+// left once the client had the whole body (see Complete): an error the app
+// raised after it is logged here, since nobody else will see it.
+func (p *proc) endAfterComplete(s *stream, final Part) {
+	if final.Err == nil {
+		return
+	}
+	attrs := []slog.Attr{slog.String(logMethod, s.method), slog.String(logPath, s.path),
+		slog.String(logError, final.Err.Error())}
+	if s.reqID != "" {
+		attrs = append(attrs, slog.String(logRequestID, s.reqID))
+	}
+	if final.Traceback != "" {
+		attrs = append(attrs, slog.String(logTraceback, final.Traceback))
+	}
+	p.log.LogAttrs(context.Background(), slog.LevelError, "wsgi: app failed after its whole response was sent", attrs...)
+}
+
 // stopTimers stops the request's slow-request timer. (Its timeout needs
 // no stopping: the worker's timer looks at the requests still in flight.)
 func (s *stream) stopTimers() {
@@ -460,7 +499,11 @@ func (p *proc) done(s *stream, final Part) {
 	p.mu.Unlock()
 	p.served.Add(1)
 	p.pool.free(p) // the reader sends the next requests' frames (kick)
-	s.finish(final)
+	if s.settled.CompareAndSwap(settledOpen, settledEnded) {
+		s.finish(final)
+	} else {
+		p.endAfterComplete(s, final)
+	}
 	p.pool.afterRequest(p)
 }
 

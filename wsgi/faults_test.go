@@ -432,3 +432,52 @@ func TestStatusOf(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteResponsesFreeWorker: streamed responses with a
+// Content-Length, whose handlers return once the body is whole (before the
+// worker's END is read: see Completer), leave no slot held: many in
+// parallel on one worker, every body whole, the worker idle afterwards.
+func TestCompleteResponsesFreeWorker(t *testing.T) {
+	a := startApp(t, "dispatch", Config{}, nil)
+	const clients, each = 4, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*each)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				resp, b, err := get(t, nil, "GET", a.srv.URL+"/length?cl=10&body=0123456789&how=gen", nil)
+				if err != nil || resp.StatusCode != 200 || string(b) != "0123456789" {
+					errs <- fmt.Errorf("status %v, body %q, err %v", resp.StatusCode, b, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	pl := poolOf(a.c)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pl.mu.Lock()
+		held := pl.list[0].inflight
+		pl.mu.Unlock()
+		if held == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d slots still held after every response was whole", held)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := pl.list[0].served.Load(); got < clients*each {
+		t.Errorf("worker served %d requests, want at least %d", got, clients*each)
+	}
+	if resp, b, err := get(t, nil, "GET", a.srv.URL+"/hello", nil); err != nil || resp.StatusCode != 200 {
+		t.Errorf("after: %v %q %v", resp.StatusCode, b, err)
+	}
+}
