@@ -73,17 +73,16 @@ type QueueWaiter interface {
 	QueueWait() time.Duration
 }
 
-// Completer is implemented by an Exchange that can be left before its
-// end: once the client has the whole body (the bytes written reached the
-// response's Content-Length), the Container calls Complete and, if it
-// returns true, returns from ServeHTTP at once instead of waiting for the
-// PartEnd, which may come only after the app's iterable has finished (net/http can
-// then read the client's next request, and a client that closes the
-// connection as soon as it has the body is not logged as gone before the
-// response was sent). The exchange then handles the end itself, logging
-// an error the app raised after its body. Complete returns false if the
-// end has arrived already: the Container reads it with Next as usual.
-// graft's process transport implements it.
+// Completer is implemented by an Exchange that can be left before its end.
+// Once the client has the whole body (the bytes written reached the
+// response's Content-Length), the Container calls Complete; if it returns
+// true, ServeHTTP returns at once instead of waiting for the PartEnd:
+// net/http can read the client's next request, and a client that closes
+// the connection as soon as it has the body does not find its handler
+// still running. The exchange then handles the end itself, and logs an
+// error reported after the body. Complete returns false if the end has
+// arrived already: the Container reads it with Next as usual. graft's
+// process transport implements it.
 type Completer interface {
 	Complete() bool
 }
