@@ -80,7 +80,11 @@ func (l *guardListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newGuardConn(c, l.lim), nil
+	g := newGuardConn(c, l.lim)
+	if _, ok := c.(io.ReaderFrom); ok {
+		return readFromGuardConn{g}, nil
+	}
+	return g, nil
 }
 
 // guardState is where in the request stream a guarded connection is.
@@ -388,17 +392,21 @@ func (g *guardConn) Write(p []byte) (int, error) {
 	return g.Conn.Write(p)
 }
 
-// ReadFrom hands a response body to the connection's own ReadFrom, so that
-// net/http reaches sendfile(2) and splice(2) through the guard (a
-// *net.TCPConn's ReadFrom; net/http calls it with the head already written,
-// for the body of a response that is not chunked: a file of
-// wsgi.file_wrapper, fallback.Static, X-Sendfile). Without it net/http copies
-// every file through a 32 KiB buffer. Bytes that might switch the
-// connection to a tunnel (a handler's 101 or 2xx to CONNECT) go through
-// Write, which watches for them.
-func (g *guardConn) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := g.Conn.(io.ReaderFrom); ok && (g.watch.Load() == 0 || g.tunnel.Load()) {
-		return rf.ReadFrom(r)
+// readFromGuardConn is a guarded connection whose own connection has a
+// ReadFrom (a *net.TCPConn: sendfile(2), splice(2)), which it passes on:
+// net/http sends a response body through the connection's ReadFrom only
+// if the connection has one, and without it copies every file
+// (wsgi.file_wrapper, fallback.Static, X-Sendfile) through a 32 KiB buffer.
+// Other connections (TLS) keep net/http's own copy.
+type readFromGuardConn struct{ *guardConn }
+
+// ReadFrom hands a response body (net/http calls it with the head already
+// written, for a body that is not chunked) to the connection's ReadFrom.
+// Bytes that might switch the connection to a tunnel (a handler's 101 or
+// 2xx to CONNECT) go through Write, which watches for them.
+func (g readFromGuardConn) ReadFrom(r io.Reader) (int64, error) {
+	if g.watch.Load() == 0 || g.tunnel.Load() {
+		return g.Conn.(io.ReaderFrom).ReadFrom(r)
 	}
 	return io.Copy(writerOnly{g}, r)
 }
