@@ -53,3 +53,19 @@ func BenchmarkTextHandler(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTextQuote: quoting an access line's message, with an ASCII
+// duration unit and with "µs" (a printable rune beyond ASCII).
+func BenchmarkTextQuote(b *testing.B) {
+	for _, bc := range []struct{ name, msg string }{
+		{"ms", "GET /api/health => HTTP 200 (33.4ms)"},
+		{"micro-s", "GET /api/health => HTTP 200 (33.4µs)"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			buf := make([]byte, 0, 256)
+			for b.Loop() {
+				buf = appendTextString(buf[:0], bc.msg)
+			}
+		})
+	}
+}

@@ -119,6 +119,9 @@ var quotingCases = []string{
 	"\x00", "\x1b[2J", "del\x7f", "é", "日本語", "nbsp\u00a0x", "zw\u200bx", "ls\u2028x", "ogham\u1680x",
 	"\xff", "a\xc3", "\ufffd", "emoji😀", "-", ".", "...", "=", `"`, " lead", "trail ", "ideographic\u3000space",
 	"combining e\u0301", "private\ue000use", "unassigned\U000e0080",
+	// Quoted with printable runes beyond ASCII (kept as they are), then an
+	// escape, or a rune strconv escapes after them.
+	"GET / => HTTP 200 (33.4µs)", "é \"q\"\n\ttab", "日本 \x01", "µs \xff", "é \u2028", "é \ufffd x", "\u00a0é",
 }
 
 func TestTextHandlerSameAsSlog(t *testing.T) {
