@@ -77,7 +77,7 @@ func (pl *pool) Call(ctx context.Context, call *Call) (json.RawMessage, error) {
 		if err != nil {
 			// Give up waiting; the answer is dropped when it comes, and
 			// the slot is freed then.
-			s.goneOnce.Do(func() { close(s.gone) })
+			s.leave()
 			return nil, fmt.Errorf("wsgi: control call %q: %w", call.Name, err)
 		}
 		if part.Kind == PartEnd {

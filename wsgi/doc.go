@@ -26,13 +26,19 @@ A request crosses these files, in this order:
     worker, or queues the request (acquire, pick, release).
   - exchange.go: one request's life on a worker: it is framed and written
     to the worker's socket (send), the parts of its response are pushed by
-    the worker's reader and taken by the request's goroutine
+    whoever reads the socket and taken by the request's goroutine
     ([Exchange.Next]), with at most [Config.ResponseBuffer] bytes held
     ahead of the client; timeouts, slow-request dumps and cancellation live
     here too.
+  - reader.go: who reads a worker's socket. A request's goroutine reads
+    its own response when nobody else does (no hand-off from another
+    goroutine); the worker's reader goroutine reads at startup, under load
+    and for requests whose goroutine left; an idle worker's socket is
+    polled for its background threads' logs, and its exit is seen through
+    its reaper.
   - wire.go: the framing, mirrored by worker.py, the Python program every
     worker runs (TestProtocolConstants keeps their constants equal).
-  - proc.go: one worker process: how it starts, its read loop, its death.
+  - proc.go: one worker process: how it starts and its death.
     spawn.go: the interpreter's command line. zygote.go: the preload
     process that forks workers. output.go: what workers print and log.
   - supervise.go and recycle.go: generations of workers, replacement of

@@ -14,8 +14,9 @@ import (
 // stream is one request on the process transport: its Exchange. A
 // request that finds every worker busy is a stream too, queued with its
 // frame ready (see pool.Start), and gets its worker from the goroutine that
-// frees a slot. The worker's reader goroutine pushes parts; the request's
-// goroutine takes them with Next.
+// frees a slot. Whoever reads the worker's socket pushes parts (see
+// reader.go); the request's goroutine takes them with Next, reading the
+// socket itself when nobody else does.
 type stream struct {
 	id   uint16
 	seq  uint64               // order of sending on the worker
@@ -36,11 +37,15 @@ type stream struct {
 	answered atomic.Bool  // a frame of the response arrived
 	settled  atomic.Int32 // who owns the final part: see Complete
 	deadline time.Time    // the request's timeout, if any (see proc.checkTimeouts)
-	slow     *time.Timer  // slow-request log
-	start    time.Time
-	method   string
-	path     string
-	reqID    string
+	// unhook stops the hook that interrupts the goroutine's read when its
+	// context ends (see proc.readFor); the request's goroutine only.
+	unhook      func() bool
+	interrupted bool        // the hook interrupted the read; guarded by proc.mu
+	slow        *time.Timer // slow-request log
+	start       time.Time
+	method      string
+	path        string
+	reqID       string
 
 	// A queued request: its frame (flags, timeout) until a worker takes it,
 	// and then how long it waited. Guarded by pool.mu.
@@ -326,34 +331,116 @@ func (s *stream) Complete() bool {
 	}
 	// Nobody takes parts any more: drop any (none should come after a
 	// whole body), rather than ever block the reader on them.
-	s.goneOnce.Do(func() { close(s.gone) })
+	s.leave()
 	return true
+}
+
+// leave is how a request's goroutine stops taking parts before the end of
+// the response without cancelling it: what the worker still sends for s is
+// read by somebody else (see ensureReaderLocked) and dropped.
+func (s *stream) leave() {
+	s.unhookCtx()
+	s.goneOnce.Do(func() { close(s.gone) })
+	if p := s.proc.Load(); p != nil {
+		p.mu.Lock()
+		p.ensureReaderLocked()
+		p.mu.Unlock()
+	}
 }
 
 // QueueWait implements QueueWaiter: how long the request waited for a
 // worker, once it has one (or gave up waiting).
 func (s *stream) QueueWait() time.Duration { return s.waited }
 
-// Next implements Exchange.
+// Next implements Exchange. When nobody reads the worker's socket, the
+// request's goroutine reads it (see reader.go).
 func (s *stream) Next(ctx context.Context) (Part, error) {
-	select {
-	case p := <-s.parts:
-		return s.took(p), nil
-	case <-s.ended:
-		// Parts that arrived before the end come first.
+	for {
 		select {
-		case p := <-s.parts:
-			return s.took(p), nil
+		case part := <-s.parts:
+			return s.took(part), nil
+		case <-s.ended:
+			return s.endPart(), nil
 		default:
 		}
-		return Part{Kind: PartEnd, Err: s.endErr}, nil
-	case <-ctx.Done():
-		return Part{}, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			s.unhookCtx()
+			return Part{}, err
+		}
+		var lead <-chan struct{}
+		p := s.proc.Load()
+		if p != nil { // nil: queued, the worker's reader answers
+			var led bool
+			if led, lead = p.takeTokenFor(s); led {
+				if err := p.readFor(ctx, s); err != nil {
+					s.unhookCtx()
+					return Part{}, err
+				}
+				continue
+			}
+		}
+		select {
+		case part := <-s.parts:
+			if lead != nil {
+				p.unfollow()
+			}
+			return s.took(part), nil
+		case <-s.ended:
+			if lead != nil {
+				p.unfollow()
+			}
+			return s.endPart(), nil
+		case <-ctx.Done():
+			if lead != nil {
+				p.unfollow()
+			}
+			s.unhookCtx()
+			return Part{}, ctx.Err()
+		case <-lead:
+			p.followed(s)
+			if err := p.readFor(ctx, s); err != nil {
+				s.unhookCtx()
+				return Part{}, err
+			}
+		}
+	}
+}
+
+// endPart returns the end of a stream that has ended: the parts that
+// arrived before the end come first.
+func (s *stream) endPart() Part {
+	s.unhookCtx()
+	select {
+	case p := <-s.parts:
+		return s.took(p)
+	default:
+	}
+	return Part{Kind: PartEnd, Err: s.endErr}
+}
+
+// hasEnded reports whether s has ended.
+func (s *stream) hasEnded() bool {
+	select {
+	case <-s.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// unhookCtx stops the context hook of the request's reads, if it has one.
+func (s *stream) unhookCtx() {
+	if s.unhook != nil {
+		s.unhook()
+		s.unhook = nil
 	}
 }
 
 // took accounts for a part leaving the buffer.
 func (s *stream) took(p Part) Part {
+	if p.Kind == PartResponse || p.Kind == PartEnd {
+		s.unhookCtx() // the last part
+	}
 	if n := int64(len(p.Data)); n > 0 {
 		s.buffered.Add(-n)
 		select {
@@ -366,6 +453,7 @@ func (s *stream) took(p Part) Part {
 
 // Cancel implements Exchange.
 func (s *stream) Cancel() {
+	s.unhookCtx()
 	s.goneOnce.Do(func() {
 		close(s.gone)
 		if s.proc.Load() == nil && s.pool.unqueue(s) {
@@ -386,6 +474,7 @@ func (p *proc) cancel(id uint16) {
 	putFrameHeader(b[:], frameHeader{kind: frameCancel, stream: id})
 	p.mu.Lock()
 	p.queued = append(p.queued, b[:]...)
+	p.ensureReaderLocked() // for the rest of the response, and its end
 	p.mu.Unlock()
 	p.kick()
 }

@@ -314,6 +314,7 @@ func (pl *pool) handOffLocked() bool {
 	p.mu.Lock()
 	if p.registerLocked(s, frameReq, s.flags, *s.frame, s.timeout, true) {
 		p.queued = append(p.queued, *s.frame...)
+		p.ensureReaderLocked() // s's goroutine waits without knowing p
 		if n := len(pl.unsent); n == 0 || pl.unsent[n-1] != p {
 			pl.unsent = append(pl.unsent, p)
 			pl.hasUnsent.Store(true)

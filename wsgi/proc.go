@@ -21,6 +21,7 @@ type proc struct {
 	pid     int
 	conn    *net.UnixConn
 	raw     syscall.RawConn // conn's, for kick's writes that never wait
+	fc      *frameConn      // conn's frame reader: the read token's holder only (see reader.go)
 	started time.Time
 	log     *slog.Logger
 
@@ -35,6 +36,15 @@ type proc struct {
 	running uint64 // at death: seq of the oldest unfinished request
 	down    bool   // the reader has stopped: no stream may be registered
 
+	// The read token (see reader.go), guarded by mu.
+	reading   bool          // somebody holds it: reads conn, or is being handed it
+	following int           // requests' goroutines waiting on lead for it
+	leader    *stream       // the request whose goroutine reads, if one does
+	readErr   error         // a leader's read failed: for the reader goroutine
+	lead      chan struct{} // hands the token to a following request
+	wake      chan struct{} // hands the token to the reader goroutine
+	startedUp bool          // READY or FAIL came (the token's holder only)
+
 	timeoutTimer *time.Timer // fires at timeoutAt: see checkTimeouts
 	timeoutAt    time.Time   // zero: the timer is not set
 
@@ -44,7 +54,7 @@ type proc struct {
 	recycling    atomic.Bool  // a replacement is being started
 	timedOutKill atomic.Bool  // killed for a request timeout
 	ewma         atomic.Int64 // smoothed request time in ns, for the prefetch gate
-	lastDone     time.Time    // when the last response ended (reader goroutine only)
+	lastDone     time.Time    // when the last response ended (the token's holder only)
 
 	ready    chan error    // startup result: nil once READY, else why not
 	dead     chan struct{} // closed when the worker is gone
@@ -93,6 +103,10 @@ func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 		gen:      g,
 		conn:     uc,
 		raw:      raw,
+		fc:       newFrameConn(uc),
+		reading:  true, // the reader goroutine's, until the app is loaded
+		lead:     make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 		started:  time.Now(),
 		streams:  make(map[uint16]*stream),
 		ready:    make(chan error, 1),
@@ -143,76 +157,6 @@ func (p *proc) start() {
 	go p.readLoop()
 }
 
-// readLoop reads the worker's frames until its socket closes, then retires
-// it.
-func (p *proc) readLoop() {
-	fc := newFrameConn(p.conn)
-	err := p.read(fc)
-	fc.closeFDs()
-	p.die(err)
-}
-
-func (p *proc) read(fc *frameConn) error {
-	limit := int64(p.pool.cfg.ResponseBuffer)
-	started := false
-	for {
-		if !fc.buffered() {
-			// Before a read that may wait: send the requests that the
-			// responses of the last read made room for, in one write per
-			// worker.
-			p.pool.kick()
-		}
-		h, payload, err := fc.next()
-		if err != nil {
-			if !started {
-				p.ready <- fmt.Errorf("wsgi: worker %d exited before loading the app: %w", p.pid, err)
-			}
-			return err
-		}
-		switch h.kind {
-		case frameReady:
-			started = true
-			p.ready <- nil
-			continue
-		case frameFail:
-			started = true
-			p.ready <- &LoadError{App: p.pool.cfg.App, Traceback: string(payload)}
-			return errors.New("app failed to load")
-		case frameLog:
-			logRecord(p.log, payload)
-			continue
-		}
-		s := p.stream(h.stream)
-		if s == nil {
-			if h.kind == frameFile {
-				if f, err := fc.takeFD("file"); err == nil {
-					f.Close()
-				}
-			}
-			continue // a late frame for a request Go gave up on
-		}
-		if h.kind == frameCallResult {
-			p.callDone(s, payload) // a control call's answer (see call.go)
-			continue
-		}
-		part, err := fc.part(h, payload, bodyFrameSize(int(limit)))
-		if err != nil {
-			return err
-		}
-		if part.Kind == PartFile {
-			if part.File, err = fc.takeFD("wsgi.file_wrapper"); err != nil {
-				return err
-			}
-		}
-		switch part.Kind {
-		case PartResponse, PartEnd:
-			p.done(s, part)
-		default:
-			s.push(part, limit)
-		}
-	}
-}
-
 // retire stops p from taking new requests.
 func (p *proc) retire() { p.retired.Store(true) }
 
@@ -241,8 +185,8 @@ func (p *proc) signal(sig syscall.Signal) {
 	}
 }
 
-// die runs once when the reader stops: the worker is finished, whatever
-// the reason. Its in-flight requests end here.
+// die runs once when the reader goroutine stops: the worker is finished,
+// whatever the reason. Its in-flight requests end here.
 func (p *proc) die(err error) {
 	p.retire()
 	p.mu.Lock()

@@ -137,6 +137,7 @@ func (f *frameConn) fill() error {
 		f.r, f.w = 0, n
 	}
 	n, oobn, _, _, err := f.c.ReadMsgUnix(f.buf[f.w:], f.oob)
+	n, oobn = max(n, 0), max(oobn, 0) // -1 with some errors (a deadline): the buffer stays as it was
 	if oobn > 0 {
 		if msgs, perr := syscall.ParseSocketControlMessage(f.oob[:oobn]); perr == nil {
 			for _, m := range msgs {

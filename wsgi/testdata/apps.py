@@ -180,6 +180,21 @@ def logs(environ, start_response):
 
 
 @app
+def bglog(environ, start_response):
+    """Starts a thread that logs "background-<m>" ?s= seconds later, after
+    the response: a record sent while the worker has no request."""
+    q = _q(environ)
+    m, s = q.get("m", "marker"), float(q.get("s", "0.3"))
+
+    def later():
+        time.sleep(s)
+        log.warning("background-%s", m)
+
+    threading.Thread(target=later, daemon=True).start()
+    return _text(start_response, str(os.getpid()))
+
+
+@app
 def errors_lines(environ, start_response):
     """Writes one line to wsgi.errors in two parts, ?s= seconds apart:
     "<tok> begins ... <tok> ends"."""

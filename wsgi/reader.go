@@ -1,0 +1,351 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Who reads a worker's socket.
+//
+// One goroutine at a time reads a worker's socket: the holder of its read
+// token (proc.reading, under proc.mu). Frames are dispatched the same way
+// whoever reads them (readFrame): parts are pushed to their streams, a
+// final part frees the request's slot.
+//
+// A request whose goroutine waits for a part while nobody reads takes the
+// token and reads itself (it leads, in Next): its response reaches the
+// goroutine that writes it to the client without a hand-off from another
+// goroutine, a wake-up less per response when a worker has one request in
+// flight. Frames of other requests it reads on the way are pushed to them.
+// Once its own stream has a part, the leader passes the token on
+// (passLocked): to a request's goroutine waiting for it (following), else
+// to the reader goroutine if other requests are in flight, else to nobody.
+//
+// The worker's reader goroutine (readLoop) holds the token at startup until
+// the app is loaded, then whenever requests are in flight that no goroutine
+// of theirs waits on: requests handed a worker by another goroutine (the
+// queue's hand-off), requests whose goroutine left before the end (Cancel,
+// Complete, a control call given up). It gives the token up before a read
+// that may wait, when a request's goroutine follows or nothing is in flight.
+// Under load it keeps the token and hands parts over as before: the
+// requests there were queued, and the goroutine that wakes for a response
+// would be a wake-up either way.
+//
+// An idle worker's socket is not read. What an app's background threads
+// log between requests (LOG frames) is read by the reader goroutine every
+// idlePoll, and the end of a worker that exits between requests is noticed
+// through its reaper (p.exited), which wakes the reader goroutine to read
+// its last frames and the end of the socket.
+
+// idlePoll is how often the socket of a worker with no request in flight
+// is read, for the records its app's background threads log.
+const idlePoll = 100 * time.Millisecond
+
+// pollWait is how long such a read waits for more frames.
+const pollWait = time.Millisecond
+
+// aLongTimeAgo is a read deadline that makes a blocked read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// readLoop is the worker's reader goroutine: it reads when nobody else does
+// (see above) and ends the worker when its socket fails or ends.
+func (p *proc) readLoop() {
+	err := p.readAll()
+	if !p.startedUp {
+		p.ready <- fmt.Errorf("wsgi: worker %d exited before loading the app: %w", p.pid, err)
+	}
+	p.fc.closeFDs()
+	p.die(err)
+}
+
+// readAll reads while the reader goroutine holds the token and waits for it
+// otherwise. It returns what ended the socket.
+func (p *proc) readAll() error {
+	tick := time.NewTicker(idlePoll)
+	defer tick.Stop()
+	exited := p.exited
+	for {
+		if err := p.readBusy(); err != nil {
+			return err
+		}
+		for held := false; !held; {
+			select {
+			case <-p.wake:
+				if err := p.handedError(); err != nil {
+					return err
+				}
+				held = true
+			case <-exited: // read the last frames and the end
+				exited = nil
+				held = p.takeToken()
+			case <-tick.C:
+				if held = p.takeToken(); held {
+					if err := p.poll(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+}
+
+// readBusy reads and dispatches frames until it has given the token up (see
+// yieldLocked) or the socket fails.
+func (p *proc) readBusy() error {
+	for {
+		if !p.fc.buffered() {
+			// Before a read that may wait: send the requests that the
+			// responses of the last read made room for, in one write per
+			// worker.
+			p.pool.kick()
+			p.mu.Lock()
+			yielded := p.yieldLocked()
+			p.mu.Unlock()
+			if yielded {
+				return nil
+			}
+		}
+		if err := p.readFrame(); err != nil {
+			return err
+		}
+	}
+}
+
+// yieldLocked gives the reader goroutine's token up, once the app is
+// loaded and the process has not exited, to a request's goroutine waiting
+// for it, or to nobody when no request is in flight. The caller holds p.mu.
+func (p *proc) yieldLocked() bool {
+	if !p.startedUp || p.hasExited() {
+		return false
+	}
+	switch {
+	case p.following > 0:
+		p.lead <- struct{}{}
+	case len(p.streams) == 0:
+		p.reading = false
+	default:
+		return false
+	}
+	return true
+}
+
+// poll reads what an idle worker sent, waiting at most pollWait.
+func (p *proc) poll() error {
+	p.conn.SetReadDeadline(time.Now().Add(pollWait))
+	for {
+		err := p.readFrame()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			p.conn.SetReadDeadline(time.Time{})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// takeToken takes the read token for the reader goroutine if nobody holds
+// it.
+func (p *proc) takeToken() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reading {
+		return false
+	}
+	p.reading = true
+	return true
+}
+
+// handedError returns the read error a leader handed over with the token.
+func (p *proc) handedError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.readErr
+	p.readErr = nil
+	return err
+}
+
+// hasExited reports whether the process has been reaped.
+func (p *proc) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// ensureReaderLocked wakes the reader goroutine if requests are in flight
+// and nobody reads: for a request given a worker by another goroutine, or
+// one whose goroutine left before its end. The caller holds p.mu.
+func (p *proc) ensureReaderLocked() {
+	if !p.reading && !p.down && len(p.streams) > 0 {
+		p.reading = true
+		p.wake <- struct{}{}
+	}
+}
+
+// readFrame reads the worker's next frame and dispatches it. The caller
+// holds the read token.
+func (p *proc) readFrame() error {
+	h, payload, err := p.fc.next()
+	if err != nil {
+		return err
+	}
+	switch h.kind {
+	case frameReady:
+		p.startedUp = true
+		p.ready <- nil
+		return nil
+	case frameFail:
+		p.startedUp = true
+		p.ready <- &LoadError{App: p.pool.cfg.App, Traceback: string(payload)}
+		return errors.New("app failed to load")
+	case frameLog:
+		logRecord(p.log, payload)
+		return nil
+	}
+	s := p.stream(h.stream)
+	if s == nil {
+		if h.kind == frameFile {
+			if f, err := p.fc.takeFD("file"); err == nil {
+				f.Close()
+			}
+		}
+		return nil // a late frame for a request Go gave up on
+	}
+	if h.kind == frameCallResult {
+		p.callDone(s, payload) // a control call's answer (see call.go)
+		return nil
+	}
+	limit := int64(p.pool.cfg.ResponseBuffer)
+	part, err := p.fc.part(h, payload, bodyFrameSize(int(limit)))
+	if err != nil {
+		return err
+	}
+	if part.Kind == PartFile {
+		if part.File, err = p.fc.takeFD("wsgi.file_wrapper"); err != nil {
+			return err
+		}
+	}
+	switch part.Kind {
+	case PartResponse, PartEnd:
+		p.done(s, part)
+	default:
+		s.push(part, limit)
+	}
+	return nil
+}
+
+// takeTokenFor lets s's goroutine lead if nobody reads, or else counts it
+// among the goroutines following, and returns the channel the token comes
+// on then (nil for a worker that is gone).
+func (p *proc) takeTokenFor(s *stream) (led bool, lead <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return false, nil
+	}
+	if !p.reading {
+		p.reading, p.leader = true, s
+		return true, nil
+	}
+	p.following++
+	return false, p.lead
+}
+
+// followed is how a following goroutine, handed the token, becomes s's
+// leader.
+func (p *proc) followed(s *stream) {
+	p.mu.Lock()
+	p.following--
+	p.leader = s
+	p.mu.Unlock()
+}
+
+// unfollow is how a following goroutine stops waiting for the token (its
+// part came first): if the token was handed over as the last follower
+// left, it is passed on again.
+func (p *proc) unfollow() {
+	p.mu.Lock()
+	p.following--
+	if p.following == 0 && len(p.lead) > 0 {
+		<-p.lead
+		p.passLocked(nil)
+	}
+	p.mu.Unlock()
+}
+
+// readFor reads the worker's socket on s's goroutine, which holds the read
+// token, until s has a part or has ended, then passes the token on. If ctx
+// ends first, the read is interrupted and readFor returns ctx's error.
+func (p *proc) readFor(ctx context.Context, s *stream) error {
+	if s.unhook == nil && ctx.Done() != nil {
+		s.unhook = context.AfterFunc(ctx, func() { p.interrupt(s) })
+	}
+	var err error
+	for len(s.parts) == 0 && !s.hasEnded() {
+		if !p.fc.buffered() {
+			p.pool.kick() // as the reader goroutine does (readBusy)
+		}
+		if err = p.readFrame(); err != nil {
+			break
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leader = nil
+	interrupted := s.interrupted
+	if interrupted {
+		s.interrupted = false
+		p.conn.SetReadDeadline(time.Time{})
+	}
+	if err != nil && !(interrupted && errors.Is(err, os.ErrDeadlineExceeded)) {
+		// The socket failed or ended: the reader goroutine ends the
+		// worker (die), and s with it.
+		p.readErr = err
+		p.wake <- struct{}{}
+		return nil
+	}
+	p.passLocked(s)
+	if err != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// interrupt makes the read of s's goroutine return, if it is reading: its
+// request's context is done.
+func (p *proc) interrupt(s *stream) {
+	p.mu.Lock()
+	if p.leader == s {
+		s.interrupted = true
+		p.conn.SetReadDeadline(aLongTimeAgo)
+	}
+	p.mu.Unlock()
+}
+
+// passLocked hands the read token on from a request's goroutine, s's (or
+// nobody's), that reads no more: to a request's goroutine waiting for it,
+// else to the reader goroutine if another request is in flight or the
+// process has exited (it reads the end), else to nobody: the next request's
+// goroutine takes it. s's own stream, if still in flight, is left unread
+// until its goroutine comes back for the next part (or leaves: see
+// stream.leave). The caller holds p.mu.
+func (p *proc) passLocked(s *stream) {
+	others := len(p.streams)
+	if s != nil && p.streams[s.id] == s {
+		others--
+	}
+	switch {
+	case p.following > 0:
+		p.lead <- struct{}{}
+	case others > 0 || p.hasExited():
+		p.wake <- struct{}{}
+	default:
+		p.reading = false
+	}
+}
