@@ -116,13 +116,15 @@ func (p *proc) readBusy() error {
 
 // yieldLocked gives the reader goroutine's token up, once the app is
 // loaded and the process has not exited, to a request's goroutine waiting
-// for it, or to nobody when no request is in flight. The caller holds p.mu.
+// for it when every request in flight has one waiting (else the token
+// would soon come back, a wake-up each way), or to nobody when no request
+// is in flight. The caller holds p.mu.
 func (p *proc) yieldLocked() bool {
 	if !p.startedUp || p.hasExited() {
 		return false
 	}
 	switch {
-	case p.following > 0:
+	case p.following > 0 && p.following == len(p.streams):
 		p.lead <- struct{}{}
 	case len(p.streams) == 0:
 		p.reading = false
