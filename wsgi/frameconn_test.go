@@ -132,6 +132,34 @@ func TestFrameConnRead(t *testing.T) {
 	}
 }
 
+// TestFrameConnDeadline: a read cut short by a deadline (a leader whose
+// client left, the idle poll) leaves the frame it was in the middle of for
+// the next read, which gets it whole.
+func TestFrameConnDeadline(t *testing.T) {
+	for _, cut := range []int{0, 3, frameHeaderSize, frameHeaderSize + 5} {
+		t.Run(fmt.Sprintf("cut at %d", cut), func(t *testing.T) {
+			c, peer := socketPairConns(t)
+			fc := newFrameConn(c)
+			frame := testFrame(frameData, 7, []byte("0123456789abcdef"))
+			if _, err := syscall.Write(peer, frame[:cut]); cut > 0 && err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if _, _, err := fc.next(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("next with half a frame and a deadline: %v, want a deadline error", err)
+			}
+			c.SetReadDeadline(time.Time{})
+			if _, err := syscall.Write(peer, frame[cut:]); err != nil {
+				t.Fatal(err)
+			}
+			h, payload, err := fc.next()
+			if err != nil || h.kind != frameData || h.stream != 7 || string(payload) != "0123456789abcdef" {
+				t.Fatalf("next after the deadline: %+v %q %v, want the whole frame", h, payload, err)
+			}
+		})
+	}
+}
+
 // TestFrameConnDescriptor checks that a descriptor sent with a frame is
 // received with it, close-on-exec, and that reading goes on after the
 // read that carried it (the kernel ends such a read early).

@@ -106,7 +106,8 @@ func parseFrameHeader(b []byte) (frameHeader, error) {
 // frameConn reads and writes frames on a worker's socket. Reads go through
 // ReadMsgUnix with room for ancillary data, because a worker may attach a
 // file descriptor to a frame (wsgi.file_wrapper) and a plain read would make
-// the kernel drop it. Only one goroutine reads; writes are serialised by the
+// the kernel drop it. One goroutine at a time reads (the holder of the
+// worker's read token, see reader.go); writes are serialised by the
 // caller.
 type frameConn struct {
 	c    *net.UnixConn
