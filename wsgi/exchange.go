@@ -419,14 +419,7 @@ func (s *stream) endPart() Part {
 }
 
 // hasEnded reports whether s has ended.
-func (s *stream) hasEnded() bool {
-	select {
-	case <-s.ended:
-		return true
-	default:
-		return false
-	}
-}
+func (s *stream) hasEnded() bool { return isClosed(s.ended) }
 
 // unhookCtx stops the context hook of the request's reads, if it has one.
 func (s *stream) unhookCtx() {

@@ -252,6 +252,17 @@ func (p *proc) closeAfterExit() {
 	}()
 }
 
+// isClosed reports whether ch, a channel closed to signal an event, is
+// closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // exitStatus describes how the process ended, once it has.
 func (p *proc) exitStatus() string {
 	select {

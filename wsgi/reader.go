@@ -171,14 +171,7 @@ func (p *proc) handedError() error {
 }
 
 // hasExited reports whether the process has been reaped.
-func (p *proc) hasExited() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) hasExited() bool { return isClosed(p.exited) }
 
 // ensureReaderLocked wakes the reader goroutine if requests are in flight
 // and nobody reads: for a request given a worker by another goroutine, or

@@ -248,14 +248,7 @@ func (z *zygote) fork() (*proc, error) {
 }
 
 // alive reports whether the zygote can still fork.
-func (z *zygote) alive() bool {
-	select {
-	case <-z.dead:
-		return false
-	default:
-		return true
-	}
-}
+func (z *zygote) alive() bool { return !isClosed(z.dead) }
 
 // kill stops the zygote now.
 func (z *zygote) kill() { syscall.Kill(z.pid, syscall.SIGKILL) }
