@@ -26,24 +26,28 @@ func TestIdleWorker(t *testing.T) {
 			logHas(t, a.logs, 3*time.Second, "background-"+m)
 		}
 	})
-	t.Run("killed between requests", func(t *testing.T) {
-		a := startApp(t, "dispatch", Config{Workers: 1}, nil)
-		pid, err := strconv.Atoi(string(mustGet(t, a.srv.URL+"/pid")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		logHas(t, a.logs, 3*time.Second, "worker died", "killed by signal 9")
-		waitFor(t, 10*time.Second, "a replacement worker", func() bool {
-			now := poolOf(a.c).pids()
-			return len(now) == 1 && now[0] != pid
+	for _, preload := range []bool{true, false} {
+		// Two reapers: the zygote reports its children's exits, and a
+		// worker started without it is waited for by Go.
+		t.Run("killed between requests, preload "+strconv.FormatBool(preload), func(t *testing.T) {
+			a := startApp(t, "dispatch", Config{Workers: 1, NoPreload: !preload}, nil)
+			pid, err := strconv.Atoi(string(mustGet(t, a.srv.URL+"/pid")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			logHas(t, a.logs, 3*time.Second, "worker died", "killed by signal 9")
+			waitFor(t, 10*time.Second, "a replacement worker", func() bool {
+				now := poolOf(a.c).pids()
+				return len(now) == 1 && now[0] != pid
+			})
+			if got, _ := strconv.Atoi(string(mustGet(t, a.srv.URL+"/pid"))); got == pid || got == 0 {
+				t.Errorf("served by pid %d after worker %d was killed", got, pid)
+			}
 		})
-		if got, _ := strconv.Atoi(string(mustGet(t, a.srv.URL+"/pid"))); got == pid || got == 0 {
-			t.Errorf("served by pid %d after worker %d was killed", got, pid)
-		}
-	})
+	}
 }
 
 // TestReaderHandOver: requests whose goroutines read the worker's socket
