@@ -29,10 +29,10 @@ import (
 // of theirs waits on: requests handed a worker by another goroutine (the
 // queue's hand-off), requests whose goroutine left before the end (Cancel,
 // Complete, a control call given up). It gives the token up before a read
-// that may wait, when a request's goroutine follows or nothing is in flight.
-// Under load it keeps the token and hands parts over as before: the
-// requests there were queued, and the goroutine that wakes for a response
-// would be a wake-up either way.
+// that may wait, when nothing is in flight or every request in flight has
+// its goroutine following. Under load it keeps the token and hands parts
+// over as before: the requests there were queued, and handing the token
+// back and forth would cost a wake-up each way.
 //
 // An idle worker's socket is not read. What an app's background threads
 // log between requests (LOG frames) is read by the reader goroutine every
@@ -46,9 +46,6 @@ const idlePoll = 100 * time.Millisecond
 
 // pollWait is how long such a read waits for more frames.
 const pollWait = time.Millisecond
-
-// aLongTimeAgo is a read deadline that makes a blocked read return at once.
-var aLongTimeAgo = time.Unix(1, 0)
 
 // readLoop is the worker's reader goroutine: it reads when nobody else does
 // (see above) and ends the worker when its socket fails or ends.
@@ -318,7 +315,7 @@ func (p *proc) interrupt(s *stream) {
 	p.mu.Lock()
 	if p.leader == s {
 		s.interrupted = true
-		p.conn.SetReadDeadline(aLongTimeAgo)
+		p.conn.SetReadDeadline(time.Unix(1, 0)) // long past: the read returns at once
 	}
 	p.mu.Unlock()
 }
