@@ -278,24 +278,26 @@ func (p *proc) readFor(ctx context.Context, s *stream) error {
 	if s.unhook == nil && ctx.Done() != nil {
 		s.unhook = context.AfterFunc(ctx, func() { p.interrupt(s) })
 	}
-	var err error
-	for len(s.parts) == 0 && !s.hasEnded() {
+	// A context that ended before s led (its hook fired then, and found
+	// another reader) is seen here; one that ends from now on interrupts
+	// the read.
+	err := ctx.Err()
+	cut := err != nil
+	for err == nil && len(s.parts) == 0 && !s.hasEnded() {
 		if !p.fc.buffered() {
 			p.pool.kick() // as the reader goroutine does (readBusy)
 		}
-		if err = p.readFrame(); err != nil {
-			break
-		}
+		err = p.readFrame()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.leader = nil
-	interrupted := s.interrupted
-	if interrupted {
+	if s.interrupted {
 		s.interrupted = false
 		p.conn.SetReadDeadline(time.Time{})
+		cut = cut || errors.Is(err, os.ErrDeadlineExceeded)
 	}
-	if err != nil && !(interrupted && errors.Is(err, os.ErrDeadlineExceeded)) {
+	if err != nil && !cut {
 		// The socket failed or ended: the reader goroutine ends the
 		// worker (die), and s with it.
 		p.readErr = err
@@ -303,7 +305,7 @@ func (p *proc) readFor(ctx context.Context, s *stream) error {
 		return nil
 	}
 	p.passLocked(s)
-	if err != nil {
+	if cut {
 		return ctx.Err()
 	}
 	return nil
