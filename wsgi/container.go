@@ -228,6 +228,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				}
 				w.WriteHeader(code)
 				n, _ := w.Write(p.Data)
+				p.release() // written: its buffer can take another response
 				c.checkLength(w, r, declared, int64(n))
 				return false
 			}

@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -157,6 +158,40 @@ func TestFrameConnDeadline(t *testing.T) {
 				t.Fatalf("next after the deadline: %+v %q %v, want the whole frame", h, payload, err)
 			}
 		})
+	}
+}
+
+// TestFrameConnResponsePart: a RESP frame's body comes in a recycled
+// buffer of its own, not in the read buffer the next read overwrites.
+func TestFrameConnResponsePart(t *testing.T) {
+	c, peer := socketPairConns(t)
+	fc := newFrameConn(c)
+	head := "200 OK\x00Content-Type\x00text/plain"
+	payload := binary.LittleEndian.AppendUint32(nil, uint32(len(head)))
+	payload = append(append(payload, head...), "hello, body"...)
+	for i := range 3 {
+		if _, err := syscall.Write(peer, testFrame(frameResp, 1, payload)); err != nil {
+			t.Fatal(err)
+		}
+		h, b, err := fc.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := fc.part(h, b, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Kind != PartResponse || p.Status != "200 OK" || string(p.Data) != "hello, body" || p.buf == nil {
+			t.Fatalf("round %d: %+v", i, p)
+		}
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(fc.buf)))
+		if at := uintptr(unsafe.Pointer(&p.Data[0])); at >= start && at < start+uintptr(len(fc.buf)) {
+			t.Fatalf("round %d: the body aliases the read buffer", i)
+		}
+		p.release()
+		if p.Data != nil || p.buf != nil {
+			t.Fatalf("round %d: release left %+v", i, p)
+		}
 	}
 }
 

@@ -212,8 +212,18 @@ func (f *frameConn) buffered() bool {
 // with the DATA frames of the same stream that the same reads brought,
 // up to max bytes (see dataPart).
 func (f *frameConn) part(h frameHeader, payload []byte, max int) (Part, error) {
-	if h.kind == frameData && len(payload) > 0 {
+	switch {
+	case h.kind == frameData && len(payload) > 0:
 		return f.dataPart(payload, h.stream, max), nil
+	case h.kind == frameResp:
+		// The whole body of a response (up to the window) goes in a
+		// recycled buffer too, given back once it is written.
+		p, body, err := decodeResp(payload)
+		if err == nil && len(body) > 0 {
+			d := f.dataBuf(body)
+			p.Data, p.buf = d.b, d
+		}
+		return p, err
 	}
 	return decodePart(h, payload)
 }
@@ -239,11 +249,7 @@ type dataBuf struct {
 // anything (a yielded block is never held back). Buffers are sized to
 // what they first held, rounded up to 16 KiB.
 func (f *frameConn) dataPart(payload []byte, id uint16, max int) Part {
-	d, _ := f.data.Get().(*dataBuf)
-	if d == nil || cap(d.b) < len(payload) {
-		d = &dataBuf{b: make([]byte, 0, (len(payload)+dataRound-1)&^(dataRound-1)), home: &f.data}
-	}
-	d.b = append(d.b[:0], payload...)
+	d := f.dataBuf(payload)
 	for {
 		more := f.bufferedData(id, max-len(d.b))
 		if more == nil {
@@ -252,6 +258,16 @@ func (f *frameConn) dataPart(payload []byte, id uint16, max int) Part {
 		d.b = append(d.b, more...)
 	}
 	return Part{Kind: PartData, Data: d.b, buf: d}
+}
+
+// dataBuf returns a recycled buffer holding a copy of payload.
+func (f *frameConn) dataBuf(payload []byte) *dataBuf {
+	d, _ := f.data.Get().(*dataBuf)
+	if d == nil || cap(d.b) < len(payload) {
+		d = &dataBuf{b: make([]byte, 0, (len(payload)+dataRound-1)&^(dataRound-1)), home: &f.data}
+	}
+	d.b = append(d.b[:0], payload...)
+	return d
 }
 
 // bufferedData consumes and returns the payload of the next frame if it
@@ -406,19 +422,11 @@ func parseEnv(b []byte, lp bool) ([]string, error) {
 func decodePart(h frameHeader, payload []byte) (Part, error) {
 	switch h.kind {
 	case frameResp:
-		if len(payload) < 4 {
-			return Part{}, fmt.Errorf("%w: short RESP", ErrProtocol)
+		p, body, err := decodeResp(payload)
+		if err == nil {
+			p.Data = append([]byte(nil), body...)
 		}
-		n := binary.LittleEndian.Uint32(payload)
-		if uint64(n) > uint64(len(payload)-4) {
-			return Part{}, fmt.Errorf("%w: bad RESP head length", ErrProtocol)
-		}
-		status, hdr, err := parseHead(payload[4 : 4+n])
-		if err != nil {
-			return Part{}, fmt.Errorf("%w: %v", ErrProtocol, err)
-		}
-		body := append([]byte(nil), payload[4+n:]...)
-		return Part{Kind: PartResponse, Status: status, Header: hdr, Data: body}, nil
+		return p, err
 	case frameHead:
 		var size int64
 		if h.flags&flagSized != 0 {
@@ -462,6 +470,23 @@ func decodePart(h frameHeader, payload []byte) (Part, error) {
 		return Part{Kind: PartHints, Header: hdr}, nil
 	}
 	return Part{}, fmt.Errorf("%w: unknown frame type %d", ErrProtocol, h.kind)
+}
+
+// decodeResp decodes a RESP frame's payload: the response part without its
+// body, and the body, which aliases payload.
+func decodeResp(payload []byte) (Part, []byte, error) {
+	if len(payload) < 4 {
+		return Part{}, nil, fmt.Errorf("%w: short RESP", ErrProtocol)
+	}
+	n := binary.LittleEndian.Uint32(payload)
+	if uint64(n) > uint64(len(payload)-4) {
+		return Part{}, nil, fmt.Errorf("%w: bad RESP head length", ErrProtocol)
+	}
+	status, hdr, err := parseHead(payload[4 : 4+n])
+	if err != nil {
+		return Part{}, nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	return Part{Kind: PartResponse, Status: status, Header: hdr}, payload[4+n:], nil
 }
 
 // parseHead splits a response head block, "status\0name\0value\0...", as
