@@ -328,8 +328,12 @@ func (p *proc) interrupt(s *stream) {
 // process has exited (it reads the end), else to nobody: the next request's
 // goroutine takes it. s's own stream, if still in flight, is left unread
 // until its goroutine comes back for the next part (or leaves: see
-// stream.leave). The caller holds p.mu.
+// stream.leave). On a worker that is gone the token is dropped: nobody
+// reads any more. The caller holds p.mu.
 func (p *proc) passLocked(s *stream) {
+	if p.down {
+		return
+	}
 	others := len(p.streams)
 	if s != nil && p.streams[s.id] == s {
 		others--
