@@ -33,9 +33,9 @@ A request crosses these files, in this order:
   - reader.go: who reads a worker's socket. A request's goroutine reads
     its own response when nobody else does (no hand-off from another
     goroutine); the worker's reader goroutine reads at startup, under load
-    and for requests whose goroutine left; an idle worker's socket is
-    polled for its background threads' logs, and its exit is seen through
-    its reaper.
+    and for requests whose goroutine left, and waits in the socket of a
+    worker idle for 50 ms (its background threads' logs); a worker's exit
+    is seen through its reaper.
   - wire.go: the framing, mirrored by worker.py, the Python program every
     worker runs (TestProtocolConstants keeps their constants equal).
   - proc.go: one worker process: how it starts and its death.

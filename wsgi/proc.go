@@ -44,6 +44,11 @@ type proc struct {
 	lead      chan struct{} // hands the token to a following request
 	wake      chan struct{} // hands the token to the reader goroutine
 	startedUp bool          // READY or FAIL came (the token's holder only)
+	// The reader goroutine reads an idle worker (see idleRead): since
+	// sequence number idleSeq, after idleTimer fired.
+	idleReading bool
+	idleSeq     uint64
+	idleTimer   *time.Timer
 
 	timeoutTimer *time.Timer // fires at timeoutAt: see checkTimeouts
 	timeoutAt    time.Time   // zero: the timer is not set
@@ -202,6 +207,9 @@ func (p *proc) die(err error) {
 	}
 	if p.timeoutTimer != nil {
 		p.timeoutTimer.Stop()
+	}
+	if p.idleTimer != nil {
+		p.idleTimer.Stop()
 	}
 	p.mu.Unlock()
 	close(p.dead)

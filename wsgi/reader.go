@@ -34,18 +34,21 @@ import (
 // over as before: the requests there were queued, and handing the token
 // back and forth would cost a wake-up each way.
 //
-// An idle worker's socket is not read. What an app's background threads
-// log between requests (LOG frames) is read by the reader goroutine every
-// idlePoll, and the end of a worker that exits between requests is noticed
-// through its reaper (p.exited), which wakes the reader goroutine to read
-// its last frames and the end of the socket.
+// A worker that has just gone idle is not read at once: the next request's
+// goroutine would find the reader goroutine in the read and have to wait for
+// it to hand the response over. Once the token has been free for
+// idleReadAfter (idleRead), the reader goroutine takes it and waits in the
+// read, at no cost while the worker stays idle: what an app's background
+// threads log between requests (LOG frames) is read then, and the first
+// request after the pause is read by it and handed over, as before the read
+// token. The end of a worker that exits between requests is noticed through
+// its reaper (p.exited), which wakes the reader goroutine to read its last
+// frames and the end of the socket.
 
-// idlePoll is how often the socket of a worker with no request in flight
-// is read, for the records its app's background threads log.
-const idlePoll = 100 * time.Millisecond
-
-// pollWait is how long such a read waits for more frames.
-const pollWait = time.Millisecond
+// idleReadAfter is how long a worker's socket may go unread while the
+// worker has no request in flight: how late a record logged by a
+// background thread of a worker that has just gone idle can be.
+const idleReadAfter = 50 * time.Millisecond
 
 // readLoop is the worker's reader goroutine: it reads when nobody else does
 // (see above) and ends the worker when its socket fails or ends.
@@ -61,8 +64,6 @@ func (p *proc) readLoop() {
 // readAll reads while the reader goroutine holds the token and waits for it
 // otherwise. It returns what ended the socket.
 func (p *proc) readAll() error {
-	tick := time.NewTicker(idlePoll)
-	defer tick.Stop()
 	exited := p.exited
 	for {
 		if err := p.readBusy(); err != nil {
@@ -78,12 +79,6 @@ func (p *proc) readAll() error {
 			case <-exited: // read the last frames and the end
 				exited = nil
 				held = p.takeToken()
-			case <-tick.C:
-				if held = p.takeToken(); held {
-					if err := p.poll(); err != nil {
-						return err
-					}
-				}
 			}
 		}
 	}
@@ -115,35 +110,51 @@ func (p *proc) readBusy() error {
 // loaded and the process has not exited, to a request's goroutine waiting
 // for it when every request in flight has one waiting (else the token
 // would soon come back, a wake-up each way), or to nobody when no request
-// is in flight. The caller holds p.mu.
+// is in flight, unless it reads an idle worker (see idleRead) and no
+// request has come since. The caller holds p.mu.
 func (p *proc) yieldLocked() bool {
 	if !p.startedUp || p.hasExited() {
 		return false
 	}
 	switch {
 	case p.following > 0 && p.following == len(p.streams):
+		p.idleReading = false
 		p.lead <- struct{}{}
 	case len(p.streams) == 0:
-		p.reading = false
+		if p.idleReading && p.seq == p.idleSeq {
+			return false // only LOG frames: go on waiting in the read
+		}
+		p.freeTokenLocked()
 	default:
 		return false
 	}
 	return true
 }
 
-// poll reads what an idle worker sent, waiting at most pollWait.
-func (p *proc) poll() error {
-	p.conn.SetReadDeadline(time.Now().Add(pollWait))
-	for {
-		err := p.readFrame()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			p.conn.SetReadDeadline(time.Time{})
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+// freeTokenLocked leaves the read token to nobody: the next request's
+// goroutine takes it, or the reader goroutine once it has been free for
+// idleReadAfter. The caller holds p.mu.
+func (p *proc) freeTokenLocked() {
+	p.reading, p.idleReading = false, false
+	if p.idleTimer == nil {
+		p.idleTimer = time.AfterFunc(idleReadAfter, p.idleRead)
+	} else {
+		p.idleTimer.Reset(idleReadAfter)
 	}
+}
+
+// idleRead runs when the read token has been free for idleReadAfter: the
+// reader goroutine takes it and waits in the read of the idle worker's
+// socket. (A run left over from an earlier pause may come sooner; it only
+// starts the wait sooner.)
+func (p *proc) idleRead() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reading || p.down {
+		return
+	}
+	p.reading, p.idleReading, p.idleSeq = true, true, p.seq
+	p.wake <- struct{}{}
 }
 
 // takeToken takes the read token for the reader goroutine if nobody holds
@@ -344,6 +355,6 @@ func (p *proc) passLocked(s *stream) {
 	case others > 0 || p.hasExited():
 		p.wake <- struct{}{}
 	default:
-		p.reading = false
+		p.freeTokenLocked()
 	}
 }

@@ -12,17 +12,19 @@ import (
 	"time"
 )
 
-// TestIdleWorker: nobody reads the socket of a worker without a request in
-// flight (see reader.go), yet what it logs then is logged, and its death
-// then is noticed and it is replaced.
+// TestIdleWorker: nobody reads the socket of a worker that has just gone
+// idle (see reader.go), yet what it logs then is logged, and its death then
+// is noticed and it is replaced.
 func TestIdleWorker(t *testing.T) {
 	t.Run("logs between requests", func(t *testing.T) {
 		a := startApp(t, "dispatch", Config{Workers: 1}, nil)
-		for i := range 3 {
+		// The record comes after the response, while the worker has no
+		// request: 10 ms after, while nobody reads its socket (read once
+		// idleReadAfter is over), or 300 ms after, while the reader
+		// goroutine waits in it.
+		for i, s := range []string{"0.01", "0.3", "0.01", "0.3"} {
 			m := "idle" + strconv.Itoa(i)
-			mustGet(t, a.srv.URL+"/bglog?s=0.3&m="+m)
-			// The record comes 0.3 s after the response, while the worker
-			// has no request: the idle poll reads it.
+			mustGet(t, a.srv.URL+"/bglog?s="+s+"&m="+m)
 			logHas(t, a.logs, 3*time.Second, "background-"+m)
 		}
 	})
