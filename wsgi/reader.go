@@ -19,7 +19,9 @@ import (
 // token and reads itself (it leads, in Next): its response reaches the
 // goroutine that writes it to the client without a hand-off from another
 // goroutine, a wake-up less per response when a worker has one request in
-// flight. Frames of other requests it reads on the way are pushed to them.
+// flight. Frames of other requests it reads on the way are pushed to them
+// (waiting, as the reader goroutine would, while one of them has a full
+// response buffer).
 // Once its own stream has a part, the leader passes the token on
 // (passLocked): to a request's goroutine waiting for it (following), else
 // to the reader goroutine if other requests are in flight, else to nobody.
