@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,5 +80,36 @@ func TestBigResponseBytes(t *testing.T) {
 			}
 			wg.Wait()
 		})
+	}
+}
+
+// TestWorkerSendBuffer: a worker's end of its socket has a send buffer
+// larger than the system's default (workerSendBuffer, capped by the
+// kernel), so that a big response's frames seldom wait for Go to read.
+// The worker reports its socket's SO_SNDBUF itself.
+func TestWorkerSendBuffer(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the defaults compared with are Linux's") // the suite's CI runs Linux
+	}
+	def, err := os.ReadFile("/proc/sys/net/core/wmem_default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dflt, err := strconv.Atoi(strings.TrimSpace(string(def)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newContainer(t, Config{App: "apps:sndbuf", NoPreload: true})
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 200 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	got, err := strconv.Atoi(w.Body.String())
+	if err != nil {
+		t.Fatalf("the app answered %q", w.Body)
+	}
+	if got <= dflt {
+		t.Errorf("the worker's send buffer is %d bytes, the system's default %d: SO_SNDBUF was not set", got, dflt)
 	}
 }

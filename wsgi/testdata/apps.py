@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -76,6 +77,16 @@ NOT_CALLABLE = 42
 @app
 def pid(environ, start_response):
     return _text(start_response, str(os.getpid()))
+
+
+@app
+def sndbuf(environ, start_response):
+    """The send buffer (SO_SNDBUF) of this worker's socket to Go (fd 3)."""
+    s = socket.socket(fileno=os.dup(3))
+    try:
+        return _text(start_response, str(s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)))
+    finally:
+        s.close()
 
 
 @app
