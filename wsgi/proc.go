@@ -77,8 +77,8 @@ type proc struct {
 // socket, which the kernel doubles: room for a few frames of the largest
 // size (maxBodyFrame), so that a worker sending a big response seldom
 // waits for Go to read. The default (208 KiB on Linux, 8 KiB on macOS)
-// holds less than one such frame. Measured (docs/performance.md, "Big
-// responses"): 10 MiB downloads through one worker, medians of 8 rounds,
+// holds less than one such frame. Measured (docs/performance.md, "The
+// sixth pass"): 10 MiB downloads through one worker, medians of 8 rounds,
 // 99 -> 105 per second, the Go process's CPU 8.3 -> 7.6 ms and the
 // worker's 3.1 -> 2.9 ms per download.
 const workerSendBuffer = 1 << 20
