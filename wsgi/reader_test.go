@@ -113,12 +113,16 @@ func TestReaderHandOver(t *testing.T) {
 			}
 			wg.Wait()
 			pl := poolOf(c)
-			waitFor(t, 5*time.Second, "every slot free and nobody reading", func() bool {
+			// Idle: no request in flight, and nobody holding the read token
+			// for one; the reader goroutine may hold it to wait in the idle
+			// worker's socket (idleRead, idleReadAfter after the last
+			// response), which is how a worker that went idle is read.
+			waitFor(t, 5*time.Second, "every slot free and nobody reading for a request", func() bool {
 				pl.mu.Lock()
 				defer pl.mu.Unlock()
 				for _, p := range pl.list {
 					p.mu.Lock()
-					busy := p.inflight > 0 || len(p.streams) > 0 || p.reading || p.following > 0
+					busy := p.inflight > 0 || len(p.streams) > 0 || p.reading && !p.idleReading || p.following > 0 || p.leader != nil
 					p.mu.Unlock()
 					if busy {
 						return false
