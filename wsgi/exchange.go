@@ -379,21 +379,22 @@ func (s *stream) Next(ctx context.Context) (Part, error) {
 				continue
 			}
 		}
+		// Whatever comes first but the token, a following goroutine
+		// stops following.
+		unfollow := func() {
+			if lead != nil {
+				p.unfollow()
+			}
+		}
 		select {
 		case part := <-s.parts:
-			if lead != nil {
-				p.unfollow()
-			}
+			unfollow()
 			return s.took(part), nil
 		case <-s.ended:
-			if lead != nil {
-				p.unfollow()
-			}
+			unfollow()
 			return s.endPart(), nil
 		case <-ctx.Done():
-			if lead != nil {
-				p.unfollow()
-			}
+			unfollow()
 			s.unhookCtx()
 			return Part{}, ctx.Err()
 		case <-lead:
