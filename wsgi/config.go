@@ -72,11 +72,12 @@ type Config struct {
 
 	// Prefetch is how many requests may wait in the socket of a busy worker
 	// when every worker is busy, so that it goes from one to the next without
-	// sleeping, and Go reads several responses at a time. Only workers whose
-	// requests are fast (under 10ms on average, and none running for 5ms
-	// yet) get them. If a single-threaded worker dies, the requests it had
-	// not started are sent to another worker. 4 when 0; negative turns
-	// prefetching off.
+	// sleeping, and Go reads several responses at a time. A worker gets as
+	// many as its average request time adds up to less than 10ms for, up to
+	// Prefetch (a worker averaging 2ms gets 4; one averaging 10ms or more
+	// none), and none while one of its requests has been running for 5ms.
+	// If a single-threaded worker dies, the requests it had not started are
+	// sent to another worker. 8 when 0; negative turns prefetching off.
 	Prefetch int
 
 	// ScriptName is the prefix the app is mounted at (SCRIPT_NAME), such as
@@ -211,7 +212,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Timeout = 30 * time.Second
 	}
 	if c.Prefetch == 0 {
-		c.Prefetch = 4
+		c.Prefetch = 8
 	} else if c.Prefetch < 0 {
 		c.Prefetch = 0
 	}

@@ -260,8 +260,8 @@ func (pl *pool) expire() {
 
 // pickLocked takes a slot on the worker that should get the next request,
 // or returns nil when all are full. A worker with a free thread is
-// preferred (the least busy); failing that, up to Config.Prefetch requests
-// may be queued in the socket of a busy worker whose requests are fast, so
+// preferred (the least busy); failing that, requests may be queued in the
+// socket of a busy worker whose requests are fast (see prefetchDepth), so
 // that the worker finds its next requests waiting instead of sleeping until
 // Go sends them, and Go reads several responses per read (NGINX Unit's
 // trick). Slow apps, and workers running a request that is not young, get
@@ -280,8 +280,8 @@ func (pl *pool) pickLocked() *proc {
 		return nil
 	}
 	limit := pl.cfg.Threads
-	if best.inflight >= limit && pl.cfg.Prefetch > 0 && pl.cfg.MaxQueue > 0 && best.fast() {
-		limit += pl.cfg.Prefetch
+	if best.inflight >= limit && pl.cfg.Prefetch > 0 && pl.cfg.MaxQueue > 0 {
+		limit += best.prefetchDepth(pl.cfg.Prefetch)
 	}
 	if best.inflight >= limit {
 		return nil
@@ -382,16 +382,23 @@ func (pl *pool) kick() {
 	pl.mu.Unlock()
 }
 
-// prefetchBelow is the smoothed request time under which a worker may get
-// a prefetched request.
-const prefetchBelow = 10 * time.Millisecond
+// prefetchBudget is how much of a worker's work, counted in its smoothed
+// request time, may wait in its socket: a prefetched request expects to
+// wait no longer than this behind the requests ahead of it.
+const prefetchBudget = 10 * time.Millisecond
 
-// fast reports whether a request may be prefetched to p: its requests
-// are usually quick, and the ones it runs now have not been running long
-// (so none of them is the rare slow one a request would wait behind).
-func (p *proc) fast() bool {
-	if time.Duration(p.ewma.Load()) >= prefetchBelow {
-		return false
+// prefetchDepth returns how many requests may wait in p's socket beyond
+// its threads: the most whose smoothed request times add up to less than
+// prefetchBudget, up to max (none for a worker whose requests take the
+// budget or more); none while one of its requests has been running for
+// half the budget (the rare slow one a request would wait behind).
+func (p *proc) prefetchDepth(max int) int {
+	n := max
+	if avg := p.ewma.Load(); avg > 0 && (int64(prefetchBudget)-1)/avg < int64(n) {
+		n = int((int64(prefetchBudget) - 1) / avg)
+	}
+	if n == 0 {
+		return 0
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -400,11 +407,11 @@ func (p *proc) fast() bool {
 		if now.IsZero() {
 			now = time.Now()
 		}
-		if now.Sub(s.start) >= prefetchBelow/2 {
-			return false
+		if now.Sub(s.start) >= prefetchBudget/2 {
+			return 0
 		}
 	}
-	return true
+	return n
 }
 
 // Shutdown implements Transport: no new requests, in-flight ones finish

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // socketPair returns the two ends of a Unix stream socketpair.
@@ -65,5 +66,79 @@ func TestStartFailedSendIsNil(t *testing.T) {
 	}
 	if n := pl.list[0].inflight; n != 0 {
 		t.Errorf("%d slots still held", n)
+	}
+}
+
+// TestPrefetchDepth: a busy worker gets as many prefetched requests as
+// take less than prefetchBudget at its smoothed request time, up to
+// Config.Prefetch, and none while one of its requests has been running for
+// half the budget.
+func TestPrefetchDepth(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		avg     time.Duration // the worker's smoothed request time
+		running time.Duration // how long its oldest request has run; 0: none
+		max     int
+		want    int
+	}{
+		{"no request yet", 0, 0, 8, 8},
+		{"hello", 50 * time.Microsecond, 0, 8, 8},
+		{"flask", 300 * time.Microsecond, time.Millisecond, 8, 8},
+		{"1ms", time.Millisecond, 0, 16, 9},
+		{"3ms", 3 * time.Millisecond, 0, 8, 3},
+		{"just under the budget", prefetchBudget - 1, 0, 8, 1},
+		{"at the budget", prefetchBudget, 0, 8, 0},
+		{"slow app", time.Second, 0, 8, 0},
+		{"a request running for half the budget", 50 * time.Microsecond, prefetchBudget / 2, 8, 0},
+		{"a young request", 50 * time.Microsecond, prefetchBudget/2 - time.Millisecond, 8, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &proc{streams: map[uint16]*stream{}}
+			p.ewma.Store(int64(tc.avg))
+			if tc.running > 0 {
+				p.streams[1] = &stream{start: time.Now().Add(-tc.running)}
+			}
+			if got := p.prefetchDepth(tc.max); got != tc.want {
+				t.Errorf("prefetchDepth(%d) with %v average, oldest running %v = %d, want %d", tc.max, tc.avg, tc.running, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPickPrefetch: with its thread taken, the pool's one worker takes
+// Config.Prefetch more requests while its requests are fast, fewer as they
+// get slower, and none with prefetching off.
+func TestPickPrefetch(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		prefetch int
+		avg      time.Duration
+		want     int // slots taken before pickLocked returns nil
+	}{
+		{"default", 0, 100 * time.Microsecond, 1 + 8},
+		{"slower", 0, 4 * time.Millisecond, 1 + 2},
+		{"slow", 0, 20 * time.Millisecond, 1},
+		{"off", -1, 100 * time.Microsecond, 1},
+		{"deeper", 32, 100 * time.Microsecond, 1 + 32},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := idlePool(t)
+			pl.cfg.Prefetch = tc.prefetch
+			cfg, err := pl.cfg.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl.cfg = cfg
+			pl.list[0].ewma.Store(int64(tc.avg))
+			got := 0
+			pl.mu.Lock()
+			for pl.pickLocked() != nil {
+				got++
+			}
+			pl.mu.Unlock()
+			if got != tc.want {
+				t.Errorf("took %d slots, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -58,7 +58,7 @@ type proc struct {
 	leaving      atomic.Bool  // retired on purpose: its exit needs no replacement
 	recycling    atomic.Bool  // a replacement is being started
 	timedOutKill atomic.Bool  // killed for a request timeout
-	ewma         atomic.Int64 // smoothed request time in ns, for the prefetch gate
+	ewma         atomic.Int64 // smoothed request time in ns, for the prefetch depth
 	lastDone     time.Time    // when the last response ended (the token's holder only)
 
 	ready    chan error    // startup result: nil once READY, else why not
