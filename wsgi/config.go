@@ -73,9 +73,9 @@ type Config struct {
 	// Prefetch is how many requests may wait in the socket of a busy worker
 	// when every worker is busy, so that it goes from one to the next without
 	// sleeping, and Go reads several responses at a time. A worker gets as
-	// many as its average request time adds up to less than 10ms for, up to
-	// Prefetch (a worker averaging 2ms gets 4; one averaging 10ms or more
-	// none), and none while one of its requests has been running for 5ms.
+	// many as take less than 10ms in all at its average request time, up to
+	// Prefetch (one averaging 2ms gets 4; one averaging 10ms or more none),
+	// and none while one of its requests has been running for 5ms.
 	// If a single-threaded worker dies, the requests it had not started are
 	// sent to another worker. 8 when 0; negative turns prefetching off.
 	Prefetch int

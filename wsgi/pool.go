@@ -389,11 +389,11 @@ const prefetchBudget = 10 * time.Millisecond
 
 // prefetchDepth returns how many requests may wait in p's socket beyond
 // its threads: the most whose smoothed request times add up to less than
-// prefetchBudget, up to max (none for a worker whose requests take the
+// prefetchBudget, up to most (none for a worker whose requests take the
 // budget or more); none while one of its requests has been running for
 // half the budget (the rare slow one a request would wait behind).
-func (p *proc) prefetchDepth(max int) int {
-	n := max
+func (p *proc) prefetchDepth(most int) int {
+	n := most
 	if avg := p.ewma.Load(); avg > 0 && (int64(prefetchBudget)-1)/avg < int64(n) {
 		n = int((int64(prefetchBudget) - 1) / avg)
 	}
