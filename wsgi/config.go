@@ -15,6 +15,10 @@ import (
 	"time"
 )
 
+// DefaultPrefetch is Config.Prefetch's default: the most requests that may
+// wait in the socket of a busy worker whose requests are fast.
+const DefaultPrefetch = 8
+
 // Config configures a Container. The zero value of every field but App is
 // a documented default.
 type Config struct {
@@ -77,7 +81,8 @@ type Config struct {
 	// Prefetch (one averaging 2ms gets 4; one averaging 10ms or more none),
 	// and none while one of its requests has been running for 5ms.
 	// If a single-threaded worker dies, the requests it had not started are
-	// sent to another worker. 8 when 0; negative turns prefetching off.
+	// sent to another worker. DefaultPrefetch when 0; negative turns
+	// prefetching off.
 	Prefetch int
 
 	// ScriptName is the prefix the app is mounted at (SCRIPT_NAME), such as
@@ -212,7 +217,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Timeout = 30 * time.Second
 	}
 	if c.Prefetch == 0 {
-		c.Prefetch = 8
+		c.Prefetch = DefaultPrefetch
 	} else if c.Prefetch < 0 {
 		c.Prefetch = 0
 	}

@@ -20,7 +20,7 @@
 //
 // The server flags are those of wsgiserve (see flask -h): repeatable
 // -bind (HOST:PORT or unix:/path), -certfile/-keyfile (HTTPS with HTTP/2),
-// -timeout, -start-timeout, -preload (default on), -max-requests N,
+// -timeout, -start-timeout, -preload (default on), -prefetch N, -max-requests N,
 // -max-requests-jitter N, -max-rss MIB, -max-lifetime D, -slow-request D,
 // -reload (development), -graceful-timeout D (default 30s), the
 // -limit-request-* flags, -access-log=false, -access-log-verbose, and

@@ -86,6 +86,7 @@ func TestNoFallbackFlags(t *testing.T) {
 		{[]string{"-no-fallback", "-workers", "2", "-python", "/usr/bin/python3"}, "-no-fallback starts no Python; drop -python, -workers"},
 		{[]string{"-no-fallback", "-mount", "/legacy"}, "drop -mount"},
 		{[]string{"-no-fallback", "-routes"}, "drop -routes"},
+		{[]string{"-no-fallback", "-prefetch", "2"}, "drop -prefetch"},
 		{[]string{"-no-fallback", "-stages", "stages.json", "-admin-bind", "127.0.0.1:0"}, "drop -admin-bind, -stages"},
 		{[]string{"-no-fallback", "-metrics-bind", "127.0.0.1:0"}, "drop -metrics-bind"},
 		{[]string{"-no-fallback", "-sendfile-root", "/tmp"}, "drop -sendfile-root"},

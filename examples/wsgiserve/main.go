@@ -18,7 +18,7 @@
 // from Go; -sendfile-root DIR (repeatable) lets the app answer
 // "X-Sendfile: /path" for files under DIR, which Go then sends.
 //
-// and the production flags -preload (default on), -max-requests N,
+// and the production flags -preload (default on), -prefetch N, -max-requests N,
 // -max-requests-jitter N, -max-rss MIB, -max-lifetime D, -slow-request D,
 // -reload (development), -limit-request-line N, -limit-request-fields N,
 // -limit-request-field-size N, -access-log=false, -access-log-verbose. Run

@@ -35,6 +35,7 @@ type Flags struct {
 	CertFile, KeyFile string
 	MetricsBind       string
 	Preload           bool
+	Prefetch          int
 	MaxRequests       int
 	MaxRequestsJitter int
 	MaxRSSMiB         int64
@@ -70,6 +71,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
 	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
+	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
 	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
@@ -92,7 +94,7 @@ func (f *Flags) Check() error {
 		name string
 		v    int64
 	}{
-		{"-workers", int64(f.Workers)}, {"-max-requests", int64(f.MaxRequests)},
+		{"-workers", int64(f.Workers)}, {"-prefetch", int64(f.Prefetch)}, {"-max-requests", int64(f.MaxRequests)},
 		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-max-lifetime", int64(f.MaxLifetime)},
@@ -168,8 +170,12 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 	if timeout == 0 {
 		timeout = -1 // wsgi.Config: negative means no limit
 	}
+	prefetch := f.Prefetch
+	if prefetch == 0 {
+		prefetch = -1 // wsgi.Config: negative means none
+	}
 	return wsgi.Config{
-		App: app, Python: f.Python, Dir: dir,
+		App: app, Python: f.Python, Dir: dir, Prefetch: prefetch,
 		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
 		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
 		MaxRSS: f.MaxRSSMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,

@@ -65,6 +65,16 @@ func TestParse(t *testing.T) {
 		{"go durations", []string{"-timeout", "1m30s", "-max-lifetime", "1h", "-graceful-timeout=500ms"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 90*time.Second && f.MaxLifetime == time.Hour && f.GracefulTimeout == 500*time.Millisecond
 		}, ""},
+		{"prefetch by default", nil, func(f Flags, _ []string) bool {
+			return f.Prefetch == wsgi.DefaultPrefetch && f.Config("a:b", "", nil).Prefetch == wsgi.DefaultPrefetch
+		}, ""},
+		{"prefetch 3", []string{"-prefetch", "3"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).Prefetch == 3
+		}, ""},
+		{"prefetch off", []string{"-prefetch", "0"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).Prefetch < 0
+		}, ""},
+		{"negative prefetch", []string{"-prefetch", "-1"}, nil, "-prefetch must not be negative"},
 		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
 		}, ""},
