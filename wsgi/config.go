@@ -101,6 +101,10 @@ type Config struct {
 	MaxBodySize int64
 
 	// TempDir is where request bodies are spooled: os.TempDir() when empty.
+	// Spool files are unlinked at once; up to 8 of bodies up to 4 MiB are
+	// kept open for the next bodies (writing into a kept file's pages costs
+	// less than a new file's), so a disk-backed TempDir sees their pages
+	// written back now and then; on tmpfs nothing reaches a disk.
 	TempDir string
 
 	// ResponseBuffer is how many bytes of a streamed response Go takes from

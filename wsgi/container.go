@@ -30,6 +30,7 @@ type Container struct {
 	done      chan struct{} // closed by Shutdown
 	closeOnce sync.Once
 	ident     identityState // see identity.go
+	spool     spoolPool     // files of spooled request bodies (body.go)
 }
 
 var _ http.Handler = (*Container)(nil)
@@ -108,7 +109,9 @@ func (c *Container) Shutdown(ctx context.Context) error {
 		c.closed.Store(true)
 		close(c.done)
 	})
-	return c.removeAppFSCopy(c.tr.Shutdown(ctx))
+	err := c.removeAppFSCopy(c.tr.Shutdown(ctx))
+	c.spool.close()
+	return err
 }
 
 // Environ returns the environ's string keys for r as the app would see
@@ -141,8 +144,9 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err, "")
 		return
 	}
+	var done bool // the app is done with the body's file (see respond)
 	if file != nil {
-		defer file.Close()
+		defer func() { c.spool.put(file, n, done) }()
 	}
 	pairs := c.pairs.get()
 	defer c.pairs.put(pairs)
@@ -164,7 +168,7 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err, "")
 			return
 		}
-		if !c.respond(w, r, ex, attempt < maxAttempts, waited) {
+		if !c.respond(w, r, ex, attempt < maxAttempts, waited, &done) {
 			return
 		}
 		// The app never saw the request (ErrNotStarted): try again.
@@ -185,8 +189,10 @@ const maxAttempts = 3
 // respond copies the app's response from ex to w. If the transport reports
 // that the app never started the request (ErrNotStarted) and retry is
 // true, it writes nothing and returns true, so that the request can be
-// sent again.
-func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool, waited time.Duration) (retried bool) {
+// sent again. It sets *done once the response's final part came from the
+// app (a whole response, or an end without error): the app is done with
+// the request's body.
+func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool, waited time.Duration, done *bool) (retried bool) {
 	ctx := r.Context()
 	var (
 		headerSent bool
@@ -222,6 +228,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 			if p.Kind == PartResponse {
+				*done = true
 				if declared < 0 && bodyAllowed(code) && (r.Method != http.MethodHead || len(p.Data) > 0) {
 					w.Header().Set("Content-Length", strconv.Itoa(len(p.Data)))
 					declared = int64(len(p.Data))
@@ -267,6 +274,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return true
 			}
 			if p.Err == nil {
+				*done = true
 				c.checkLength(w, r, declared, written)
 				return false
 			}

@@ -2,11 +2,15 @@ package wsgi
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,4 +220,116 @@ func TestMaxBodySize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpoolReuse: the file of a spooled body is kept for the next spooled
+// body once the app has sent its whole response, ends where each new body
+// does (a smaller body after a larger one), and is closed instead when the
+// app failed or the body is larger than spoolKeepMax. A body read by a
+// streamed response is kept too.
+func TestSpoolReuse(t *testing.T) {
+	a := startApp(t, "body", Config{BodyBuffer: 1024}, nil)
+	kept := func() []*os.File {
+		a.c.spool.mu.Lock()
+		defer a.c.spool.mu.Unlock()
+		return slices.Clone(a.c.spool.free)
+	}
+	var last []*os.File
+	for _, tc := range []struct {
+		name    string
+		size    int
+		chunked bool
+		mode    string
+		want    int  // files kept afterwards
+		same    bool // the one kept is the one kept before
+	}{
+		{"first spooled body", 3 << 20, false, "hash", 1, false},
+		{"a smaller one in the same file", 2000, false, "hash", 1, true},
+		{"chunked, in the same file", 1 << 20, true, "hash", 1, true},
+		{"read by a streamed response", 300 << 10, false, "stream", 1, true},
+		{"the app failed: closed", 5000, false, "raise", 0, false},
+		{"a new file", 4000, false, "hash", 1, false},
+		{"read again after the response", 3000, false, "late", 1, true},
+		{"larger than kept: closed", spoolKeepMax + 1, false, "hash", 0, false},
+		{"an inline body keeps nothing", 100, false, "hash", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := strings.Repeat("graft spool test", tc.size/16+1)[:tc.size]
+			var r io.Reader = strings.NewReader(data)
+			if tc.chunked {
+				r = hideLen{r}
+			}
+			req, _ := http.NewRequest("POST", a.srv.URL+"/?mode="+tc.mode, r)
+			if tc.chunked {
+				req.ContentLength = -1
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			switch tc.mode {
+			case "hash":
+				var d struct {
+					Len    int    `json:"len"`
+					Sha256 string `json:"sha256"`
+				}
+				decodeJSON(t, b, &d)
+				if d.Len != tc.size || d.Sha256 != sha256hex(data) {
+					t.Errorf("app read %d bytes (sha256 %.8s), want %d (%.8s)", d.Len, d.Sha256, tc.size, sha256hex(data))
+				}
+			case "stream":
+				total := 0
+				for _, l := range strings.Fields(string(b)) {
+					n, _ := strconv.Atoi(l)
+					total += n
+				}
+				if total != tc.size {
+					t.Errorf("app read %d bytes, want %d", total, tc.size)
+				}
+			case "raise":
+				if resp.StatusCode != http.StatusInternalServerError {
+					t.Errorf("status %d, want 500", resp.StatusCode)
+				}
+			case "late":
+				// The worker closed its descriptor before the response's
+				// end: the late read finds the file closed, never the
+				// next body.
+				waitFor(t, 5*time.Second, "the late read's log line", func() bool {
+					return strings.Contains(a.logs.String(), "late read:")
+				})
+				if !strings.Contains(a.logs.String(), "late read: closed") {
+					t.Errorf("the app read its body after the response: %s", a.logs.String())
+				}
+			}
+			now := kept()
+			if len(now) != tc.want {
+				t.Fatalf("%d files kept, want %d", len(now), tc.want)
+			}
+			if tc.want > 0 && len(last) > 0 && (now[0] == last[0]) != tc.same {
+				t.Errorf("kept the same file: %v, want %v", now[0] == last[0], tc.same)
+			}
+			last = now
+		})
+	}
+	// Shutdown closes the kept files.
+	a.c.spool.put(mustSpool(t, a.c), 10, true)
+	f := kept()[0]
+	if err := a.c.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(kept()) != 0 || f.Close() == nil {
+		t.Error("Shutdown left a kept file open")
+	}
+}
+
+// mustSpool returns a spool file of c's.
+func mustSpool(t *testing.T, c *Container) *os.File {
+	t.Helper()
+	f, _, err := c.spool.get(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

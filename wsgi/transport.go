@@ -52,7 +52,10 @@ type Request struct {
 	// Body is the request body when it is small enough to be inline.
 	Body []byte
 	// BodyFile is a spooled body, read from offset 0. The caller closes it
-	// once the exchange has ended.
+	// once the exchange has ended, or gives it to another request once the
+	// response's final part (a PartResponse, or a PartEnd without error)
+	// has come: by then the transport and the app must hold no descriptor
+	// of it, and read it no more.
 	BodyFile *os.File
 	// Timeout bounds the app's time on the request; <= 0 means none.
 	Timeout time.Duration

@@ -377,7 +377,7 @@ def check_headers(headers, who="start_response"):
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
-    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check")
+    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check", "body_file")
 
     def __init__(self, conn, stream, chunk):
         self.conn = conn
@@ -390,6 +390,17 @@ class Request:
         self.sent = 0  # body bytes sent
         self.head_sent = False
         self.check = None  # check(stream) raises Cancelled once Go cancelled it
+        self.body_file = None  # wsgi.input when it reads a spooled body's file
+
+    def close_body_file(self):
+        """Close the spooled body's file before the response's final frame:
+        once that frame arrives Go may write another request's body into the
+        same file, so nothing here may read it afterwards (wsgi.input then
+        raises ValueError, as any closed file)."""
+        f = self.body_file
+        if f is not None:
+            self.body_file = None
+            f.close()
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -479,6 +490,7 @@ class Request:
                 if len(body) <= self.chunk:
                     self.sent = len(body)
                     head = self.head_block()
+                    self.close_body_file()
                     self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
                     return
                 result = [body]
@@ -495,6 +507,7 @@ class Request:
                 self._send_head()
                 self.conn.send_fd(FILE, self.stream, FILE_RANGE.pack(offset, size), fd)
                 self.sent = size
+                self.close_body_file()
                 self.conn.send(END, self.stream)
                 return
         write = self.write
@@ -514,6 +527,7 @@ class Request:
                 body = chunk[:length]
                 self.sent = len(body)
                 head = self.head_block()
+                self.close_body_file()
                 self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
                 return
             if chunk:
@@ -527,8 +541,10 @@ class Request:
             if self.status is None:
                 raise AssertionError("the WSGI app returned without calling start_response")
             head = self.head_block()
+            self.close_body_file()
             self.conn.send(RESP, self.stream, U32.pack(len(head)) + head)
             return
+        self.close_body_file()
         self.conn.send(END, self.stream)
 
 
@@ -593,12 +609,15 @@ class Worker:
         errors = env["wsgi.errors"] = ErrorStream(self.errors_log)
         req = Request(self.conn, stream, self.chunk)
         req.check = self.check_cancel
+        if fd >= 0:
+            req.body_file = inp
         env["wsgi.early_hints"] = req.early_hints
         result = None
         try:
             result = self.app(env, req.start_response)
             req.finish(result)
         except Cancelled:
+            req.close_body_file()
             self.conn.send(END, stream, flags=F_CANCELLED)
         except BaseException as exc:
             tb = traceback.format_exc()

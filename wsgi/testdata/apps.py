@@ -171,6 +171,34 @@ def body(environ, start_response):
             total += len(chunk)
         return _text(start_response, json.dumps({"len": total, "sha256": h.hexdigest(),
                                                  "cl": environ.get("CONTENT_LENGTH")}))
+    elif mode == "raise":
+        inp.read(1)
+        raise RuntimeError("read a byte of the body, then failed")
+    elif mode == "late":
+        # Reads wsgi.input again in the iterable's close(), after the
+        # response: a spooled body's file is closed by then, since Go may
+        # already have written another request's body into it.
+        class Late(list):
+            def close(self):
+                try:
+                    log.warning("late read: %d bytes", len(inp.read()))
+                except ValueError:
+                    log.warning("late read: closed")
+
+        inp.read()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return Late([b"ok"])
+    elif mode == "stream":
+        # A streamed response (HEAD, DATA, END) that reads the body as it goes.
+        def chunks():
+            while True:
+                chunk = inp.read(1 << 16)
+                if not chunk:
+                    return
+                yield b"%d\n" % len(chunk)
+
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return chunks()
     doc = {"calls": [c.decode("latin-1") for c in calls], "cl": environ.get("CONTENT_LENGTH")}
     return _text(start_response, json.dumps(doc))
 
