@@ -27,6 +27,37 @@ type hideLen struct{ r io.Reader }
 
 func (h hideLen) Read(p []byte) (int, error) { return h.r.Read(p) }
 
+// post POSTs body to url, with a Content-Length of length, or chunked
+// (its length hidden) when length is negative, and returns the response
+// with its body read.
+func post(t *testing.T, url string, body io.Reader, length int64) (*http.Response, []byte) {
+	t.Helper()
+	if length < 0 {
+		body = hideLen{body}
+	}
+	req, err := http.NewRequest("POST", url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = length
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, b
+}
+
+// bodyLength is the length post sends for a body of size bytes: -1
+// (chunked) when chunked.
+func bodyLength(size int, chunked bool) int64 {
+	if chunked {
+		return -1
+	}
+	return int64(size)
+}
+
 // TestInput reads wsgi.input every PEP 3333 way, for bodies passed inline,
 // sent chunked, and spooled to a file descriptor.
 func TestInput(t *testing.T) {
@@ -64,20 +95,7 @@ func TestInput(t *testing.T) {
 						continue
 					}
 					t.Run(m.mode, func(t *testing.T) {
-						var r io.Reader = strings.NewReader(body)
-						if dl.chunked {
-							r = hideLen{r}
-						}
-						req, _ := http.NewRequest("POST", a.srv.URL+"/?n=4&mode="+m.mode, r)
-						if dl.chunked {
-							req.ContentLength = -1
-						}
-						resp, err := http.DefaultClient.Do(req)
-						if err != nil {
-							t.Fatal(err)
-						}
-						b, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
+						resp, b := post(t, a.srv.URL+"/?n=4&mode="+m.mode, strings.NewReader(body), bodyLength(len(body), dl.chunked))
 						if resp.StatusCode != 200 {
 							t.Fatalf("status %d: %s\n%s", resp.StatusCode, b, a.logs)
 						}
@@ -109,20 +127,7 @@ func TestInputLarge(t *testing.T) {
 			{"chunked buffer+1", 1025, true}, {"3MiB", 3 << 20, false}, {"3MiB chunked", 3 << 20, true}} {
 			t.Run(tc.name, func(t *testing.T) {
 				data := strings.Repeat("0123456789abcdef", tc.size/16+1)[:tc.size]
-				var r io.Reader = strings.NewReader(data)
-				if tc.chunked {
-					r = hideLen{r}
-				}
-				req, _ := http.NewRequest("POST", a.srv.URL+"/?mode=hash", r)
-				if tc.chunked {
-					req.ContentLength = -1
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				_, b := post(t, a.srv.URL+"/?mode=hash", strings.NewReader(data), bodyLength(tc.size, tc.chunked))
 				var d struct {
 					Len    int    `json:"len"`
 					Sha256 string `json:"sha256"`
@@ -199,20 +204,7 @@ func TestMaxBodySize(t *testing.T) {
 				{"chunked way over", 1 << 20, true, 413},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					var r io.Reader = strings.NewReader(strings.Repeat("z", tc.size))
-					if tc.chunked {
-						r = hideLen{r}
-					}
-					req, _ := http.NewRequest("POST", a.srv.URL+"/?mode=hash", r)
-					if tc.chunked {
-						req.ContentLength = -1
-					}
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
+					resp, b := post(t, a.srv.URL+"/?mode=hash", strings.NewReader(strings.Repeat("z", tc.size)), bodyLength(tc.size, tc.chunked))
 					if resp.StatusCode != tc.want {
 						t.Errorf("status %d, want %d: %s", resp.StatusCode, tc.want, b)
 					}
@@ -255,20 +247,7 @@ func TestSpoolReuse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := strings.Repeat("graft spool test", tc.size/16+1)[:tc.size]
-			var r io.Reader = strings.NewReader(data)
-			if tc.chunked {
-				r = hideLen{r}
-			}
-			req, _ := http.NewRequest("POST", a.srv.URL+"/?mode="+tc.mode, r)
-			if tc.chunked {
-				req.ContentLength = -1
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := post(t, a.srv.URL+"/?mode="+tc.mode, strings.NewReader(data), bodyLength(tc.size, tc.chunked))
 			switch tc.mode {
 			case "hash":
 				var d struct {

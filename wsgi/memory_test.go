@@ -114,21 +114,7 @@ func TestMemoryUpload(t *testing.T) {
 	for _, chunked := range []bool{false, true} {
 		t.Run(fmt.Sprint("chunked=", chunked), func(t *testing.T) {
 			w := watchRSS(pid)
-			var body io.Reader = &patternReader{n: bigSize}
-			if chunked {
-				body = hideLen{body}
-			}
-			req, _ := http.NewRequest("POST", a.srv.URL+"/body?mode=hash", body)
-			req.ContentLength = bigSize
-			if chunked {
-				req.ContentLength = -1
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			_, b := post(t, a.srv.URL+"/body?mode=hash", &patternReader{n: bigSize}, bodyLength(bigSize, chunked))
 			w.check(t, rssLimit)
 			if !strings.Contains(string(b), fmt.Sprintf(`"len": %d`, bigSize)) {
 				t.Errorf("app saw %s", b)
