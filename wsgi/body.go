@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +42,14 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		return inline, nil, r.ContentLength, nil
 	}
 	// Unknown (chunked) or large: read up to the buffer size, then spool.
-	head := make([]byte, cfg.BodyBuffer+1)
+	// The buffer is a recycled one (a new 64 KiB per upload was garbage
+	// for the collector to chase).
+	hb := c.heads.get()
+	defer c.heads.put(hb)
+	if cap(*hb) < cfg.BodyBuffer+1 {
+		*hb = make([]byte, cfg.BodyBuffer+1)
+	}
+	head := (*hb)[:cfg.BodyBuffer+1]
 	m, err := readFull(r.Body, head) // io.EOF: the whole body is in head
 	if err == io.EOF {
 		if r.ContentLength > 0 {
@@ -50,7 +58,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		if cfg.MaxBodySize > 0 && int64(m) > cfg.MaxBodySize {
 			return nil, nil, 0, ErrBodyTooLarge
 		}
-		return head[:m], nil, int64(m), nil
+		return bytes.Clone(head[:m]), nil, int64(m), nil
 	}
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadBody, err)

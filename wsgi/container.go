@@ -31,6 +31,7 @@ type Container struct {
 	closeOnce sync.Once
 	ident     identityState // see identity.go
 	spool     spoolPool     // files of spooled request bodies (body.go)
+	heads     bufPool       // readBody's buffers for bodies of unknown or large size
 }
 
 var _ http.Handler = (*Container)(nil)

@@ -514,8 +514,9 @@ func splitNUL(b []byte) []string {
 	}
 }
 
-// bufPool recycles byte buffers (encoded requests). Buffers that grew past
-// 256 KiB are dropped rather than kept. The zero value is ready to use.
+// bufPool recycles byte buffers (encoded requests, request bodies being
+// read). Buffers that grew past 256 KiB are dropped rather than kept. The
+// zero value is ready to use.
 type bufPool struct{ p sync.Pool }
 
 func (bp *bufPool) get() *[]byte {
