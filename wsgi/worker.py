@@ -488,10 +488,7 @@ class Request:
                 if 0 <= self.length < len(body):
                     body = body[: self.length]
                 if len(body) <= self.chunk:
-                    self.sent = len(body)
-                    head = self.head_block()
-                    self.close_body_file()
-                    self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
+                    self._send_whole(body)
                     return
                 result = [body]
             else:
@@ -507,8 +504,7 @@ class Request:
                 self._send_head()
                 self.conn.send_fd(FILE, self.stream, FILE_RANGE.pack(offset, size), fd)
                 self.sent = size
-                self.close_body_file()
-                self.conn.send(END, self.stream)
+                self._send_end()
                 return
         write = self.write
         for chunk in result:
@@ -524,11 +520,7 @@ class Request:
                 # sent (Flask's and Django's responses: one block and a
                 # Content-Length): the response goes in one frame, as a
                 # list's does. Nothing yielded after it could be sent.
-                body = chunk[:length]
-                self.sent = len(body)
-                head = self.head_block()
-                self.close_body_file()
-                self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
+                self._send_whole(chunk[:length])
                 return
             if chunk:
                 write(chunk)
@@ -540,10 +532,22 @@ class Request:
             # Empty body: status and headers still go out (in one frame).
             if self.status is None:
                 raise AssertionError("the WSGI app returned without calling start_response")
-            head = self.head_block()
-            self.close_body_file()
-            self.conn.send(RESP, self.stream, U32.pack(len(head)) + head)
+            self._send_whole(b"")
             return
+        self._send_end()
+
+    # The response's final frame goes out through one of these two, after
+    # the spooled body's file is closed (see close_body_file).
+
+    def _send_whole(self, body):
+        """Send the whole response, head and body, in one RESP frame."""
+        self.sent = len(body)
+        head = self.head_block()
+        self.close_body_file()
+        self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
+
+    def _send_end(self):
+        """End a streamed response (HEAD, DATA or FILE frames before it)."""
         self.close_body_file()
         self.conn.send(END, self.stream)
 
