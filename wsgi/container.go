@@ -48,6 +48,11 @@ func New(cfg Config) (*Container, error) {
 	if err := cfg.checkProcess(); err != nil {
 		return nil, err
 	}
+	if cfg.BatchScheduling {
+		if err := batchScheduling(); err != nil {
+			cfg.Logger.Warn("wsgi: batch scheduling refused; the default policy stays", slog.String(logError, err.Error()))
+		}
+	}
 	pl, err := newPoolFromAppFS(&cfg)
 	if err != nil {
 		return nil, err

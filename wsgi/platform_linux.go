@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 )
 
 // socketpair returns a connected pair of Unix stream sockets, both
@@ -37,3 +38,65 @@ func procRSS(pid int) (int64, error) {
 
 // rssSupported: MaxRSS and the RSS of workers work here.
 const rssSupported = true
+
+// Linux's scheduling policies (sched(7)).
+const (
+	schedOther       = 0
+	schedBatch       = 3
+	schedResetOnFork = 0x40000000
+)
+
+// batchScheduling moves every thread of this process from SCHED_OTHER to
+// SCHED_BATCH (Config.BatchScheduling). A thread keeps the policy of the
+// thread that started it, so the Go runtime's later threads and the
+// processes they start inherit it; a thread started during a pass by one
+// not yet moved is moved by the next pass, and the loop ends after a pass
+// that moved none. Threads under another policy are left alone.
+func batchScheduling() error {
+	for pass := 0; pass < 8; pass++ {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("wsgi: batch scheduling: %w", err)
+		}
+		moved := 0
+		for _, task := range tasks {
+			tid, err := strconv.Atoi(task.Name())
+			if err != nil {
+				continue
+			}
+			policy, err := schedPolicy(tid)
+			if err == syscall.ESRCH {
+				continue // the thread exited
+			}
+			if err != nil {
+				return fmt.Errorf("wsgi: batch scheduling: sched_getscheduler(%d): %w", tid, err)
+			}
+			if policy&^schedResetOnFork != schedOther {
+				continue
+			}
+			var param int32 // struct sched_param's priority: 0 outside real time
+			_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid),
+				uintptr(schedBatch|policy&schedResetOnFork), uintptr(unsafe.Pointer(&param)))
+			if errno == syscall.ESRCH {
+				continue
+			}
+			if errno != 0 {
+				return fmt.Errorf("wsgi: batch scheduling: sched_setscheduler(%d, SCHED_BATCH): %w", tid, errno)
+			}
+			moved++
+		}
+		if moved == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// schedPolicy returns the scheduling policy of thread (or process) tid.
+func schedPolicy(tid int) (int, error) {
+	policy, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(policy), nil
+}

@@ -40,3 +40,7 @@ func procRSS(pid int) (int64, error) {
 
 // rssSupported: MaxRSS and the RSS of workers work here.
 const rssSupported = false
+
+// batchScheduling: SCHED_BATCH is Linux's; Config.BatchScheduling does
+// nothing elsewhere.
+func batchScheduling() error { return nil }
