@@ -36,6 +36,7 @@ type Flags struct {
 	MetricsBind       string
 	Preload           bool
 	Prefetch          int
+	SchedBatch        bool
 	MaxRequests       int
 	MaxRequestsJitter int
 	MaxRSSMiB         int64
@@ -72,6 +73,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
+	fs.BoolVar(&f.SchedBatch, "sched-batch", true, "Linux: run the server and its workers under SCHED_BATCH, so that Go's wake-ups do not preempt the app mid-request on shared CPUs; -sched-batch=false keeps the default policy")
 	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
@@ -179,7 +181,7 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
 		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
 		MaxRSS: f.MaxRSSMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
-		AutoReload: f.Reload, Logger: log,
+		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, Logger: log,
 	}
 }
 

@@ -75,6 +75,12 @@ func TestParse(t *testing.T) {
 			return f.Config("a:b", "", nil).Prefetch < 0
 		}, ""},
 		{"negative prefetch", []string{"-prefetch", "-1"}, nil, "-prefetch must not be negative"},
+		{"batch scheduling by default", nil, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).BatchScheduling
+		}, ""},
+		{"no batch scheduling", []string{"-sched-batch=false"}, func(f Flags, _ []string) bool {
+			return !f.Config("a:b", "", nil).BatchScheduling
+		}, ""},
 		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
 		}, ""},
