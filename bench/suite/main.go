@@ -28,6 +28,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -59,6 +60,7 @@ type options struct {
 	threadsWrk  int
 	connections int
 	baseline    string
+	peersBatch  bool
 }
 
 func main() {
@@ -82,6 +84,7 @@ func main() {
 	flag.BoolVar(&o.skipGoCPU, "skip-gocpu", false, "skip the Go CPU per request measurement")
 	flag.IntVar(&o.threadsWrk, "wrk-threads", 2, "wrk threads (-t)")
 	flag.IntVar(&o.connections, "c", 64, "wrk connections (-c) for the small-request cases")
+	flag.BoolVar(&o.peersBatch, "peers-sched-batch", false, "run the peers under SCHED_BATCH too (chrt -b 0), the policy graft's examples choose (-sched-batch)")
 	flag.StringVar(&o.baseline, "baseline-hybrid", "", "also measure the Go CPU of this examples/hybrid binary (built from another commit), as the baseline-native and baseline-bridged rows")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -143,6 +146,11 @@ func measure(o options) (*Results, error) {
 	if err := checkTools(o.python, cases, servers); err != nil {
 		return nil, err
 	}
+	if o.peersBatch {
+		if _, err := exec.LookPath("chrt"); err != nil {
+			return nil, errors.New("-peers-sched-batch: chrt not found: apt-get install -y util-linux")
+		}
+	}
 	root, err := moduleRoot()
 	if err != nil {
 		return nil, err
@@ -152,6 +160,7 @@ func measure(o options) (*Results, error) {
 		return nil, err
 	}
 	defer env.cleanup()
+	env.peersBatch = o.peersBatch
 	goServers := goCPUServers
 	if o.baseline != "" {
 		if env.baseline, err = filepath.Abs(o.baseline); err != nil {
@@ -160,7 +169,7 @@ func measure(o options) (*Results, error) {
 		goServers = append(append([]goCPUDef{}, goCPUServers...), baselineServers...)
 	}
 	res := &Results{
-		Machine: machine(o.python), Command: commandLine(),
+		Machine: machine(o.python), Command: commandLine(), PeersBatch: o.peersBatch,
 		Rounds: o.rounds, Secs: o.secs, Started: time.Now().UTC().Format(time.RFC3339),
 	}
 	load := loadOptions{threads: o.threadsWrk, secs: o.secs, warmup: o.warmup}

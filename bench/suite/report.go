@@ -199,6 +199,9 @@ func report(res *Results) string {
 			p("  * %s: %s.\n", s.Name, s.Note)
 		}
 	}
+	if res.PeersBatch {
+		p("* The peers ran under `SCHED_BATCH` (`chrt --batch 0`, `-peers-sched-batch`), as graft does.\n")
+	}
 	p("* Cases:\n")
 	for _, c := range cases {
 		script := ""

@@ -20,6 +20,8 @@ type Results struct {
 	Finished string
 	Runs     []Run // one per server, case, worker count and round
 	GoCPU    []Run // the Go CPU measurement
+	// PeersBatch: the peers ran under SCHED_BATCH (-peers-sched-batch).
+	PeersBatch bool `json:",omitempty"`
 }
 
 // Run is one measured wrk run against one server.

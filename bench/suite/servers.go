@@ -104,6 +104,7 @@ type env struct {
 	wsgiserve, hybrid string
 	self              string // this program, for serve-bare
 	baseline          string // -baseline-hybrid, or ""
+	peersBatch        bool   // -peers-sched-batch
 	tmp               string
 }
 
@@ -219,7 +220,12 @@ func runOne(e *env, s serverDef, c caseDef, w int, l loadOptions) (*Run, error) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := start(e, s.Name, s.cmd(e, c, w, port), nil, port, "/")
+	argv := s.cmd(e, c, w, port)
+	if e.peersBatch && !s.GoRoot {
+		// chrt execs the server: the pid measured is the server's.
+		argv = append([]string{"chrt", "--batch", "0"}, argv...)
+	}
+	p, err := start(e, s.Name, argv, nil, port, "/")
 	if err != nil {
 		return nil, err
 	}
