@@ -137,9 +137,10 @@ type Config struct {
 	// CPUs are kept busy by the workers waits a little longer for one. It
 	// changes nothing while CPUs are idle. Threads under another policy
 	// (real time, idle) are left alone. If the system refuses the change
-	// (a seccomp filter), New logs a warning and goes on. Nothing happens
-	// outside Linux. false (the default) leaves scheduling alone; graft's
-	// example servers turn it on (-sched-batch).
+	// (a seccomp filter), New logs a warning and goes on; outside Linux
+	// nothing happens; either way Container.Config then reports it false.
+	// false (the default) leaves scheduling alone; graft's example servers
+	// turn it on (-sched-batch).
 	BatchScheduling bool
 
 	// MaxRequests recycles a worker after it has served this many requests

@@ -49,8 +49,13 @@ func New(cfg Config) (*Container, error) {
 		return nil, err
 	}
 	if cfg.BatchScheduling {
-		if err := batchScheduling(); err != nil {
+		// Config reports what is in effect.
+		switch err := batchScheduling(); {
+		case errors.Is(err, errors.ErrUnsupported):
+			cfg.BatchScheduling = false // not Linux
+		case err != nil:
 			cfg.Logger.Warn("wsgi: batch scheduling refused; the default policy stays", slog.String(logError, err.Error()))
+			cfg.BatchScheduling = false
 		}
 	}
 	pl, err := newPoolFromAppFS(&cfg)

@@ -42,5 +42,5 @@ func procRSS(pid int) (int64, error) {
 const rssSupported = false
 
 // batchScheduling: SCHED_BATCH is Linux's; Config.BatchScheduling does
-// nothing elsewhere.
-func batchScheduling() error { return nil }
+// nothing elsewhere (New reports it off).
+func batchScheduling() error { return errors.ErrUnsupported }

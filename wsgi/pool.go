@@ -78,7 +78,8 @@ func newPool(cfg Config) (*pool, error) {
 	pl.mu.Unlock() // nothing is queued yet: no kick
 	pl.goBackground(pl.watch)
 	pl.log.Info("wsgi: workers ready", slog.String("graft.app", cfg.App), slog.Int("graft.workers", cfg.Workers),
-		slog.Int("graft.threads", cfg.Threads), slog.String("graft.python", cfg.Python), slog.Bool("graft.preload", !cfg.NoPreload))
+		slog.Int("graft.threads", cfg.Threads), slog.String("graft.python", cfg.Python), slog.Bool("graft.preload", !cfg.NoPreload),
+		slog.Bool("graft.sched_batch", cfg.BatchScheduling))
 	return pl, nil
 }
 

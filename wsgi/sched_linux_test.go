@@ -81,6 +81,9 @@ func TestBatchSchedulingChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Shutdown(t.Context())
+	if got := c.Config().BatchScheduling; got != batch {
+		t.Errorf("Config().BatchScheduling = %v, want %v", got, batch)
+	}
 
 	// Threads the runtime starts after New: goroutines locked to threads
 	// of their own, all alive at once.
