@@ -124,3 +124,22 @@ func BenchmarkDownload(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPrefetchDepth: the check a pick makes on a busy worker, with
+// one request running and eight prefetched (the default depth).
+func BenchmarkPrefetchDepth(b *testing.B) {
+	p := &proc{streams: map[uint16]*stream{}}
+	p.ewma.Store(int64(50 * time.Microsecond))
+	now := time.Now()
+	for id := uint16(1); id <= 9; id++ {
+		s := &stream{id: id, start: now.Add(time.Hour)} // never old, however long the loop runs
+		p.streams[id] = s
+		p.sent = append(p.sent, s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if p.prefetchDepth(DefaultPrefetch) != DefaultPrefetch {
+			b.Fatal("no prefetch")
+		}
+	}
+}

@@ -155,6 +155,7 @@ func (p *proc) callDone(s *stream, payload []byte) {
 	s.stopTimers()
 	p.mu.Lock()
 	delete(p.streams, s.id)
+	p.trimSentLocked()
 	p.mu.Unlock()
 	p.pool.free(p) // the reader kicks, as for done
 	s.finish(Part{Kind: PartResponse, Data: append([]byte(nil), payload...)})

@@ -175,6 +175,7 @@ func (p *proc) registerLocked(s *stream, kind, flags byte, b []byte, timeout tim
 		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
 	}
 	p.streams[s.id] = s
+	p.sent = append(p.sent, s)
 	s.proc.Store(p)
 	putFrameHeader(b, frameHeader{kind: kind, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
 	return true
@@ -579,6 +580,7 @@ func (p *proc) done(s *stream, final Part) {
 	// that status and metrics read afterwards agree.
 	p.mu.Lock()
 	delete(p.streams, s.id)
+	p.trimSentLocked()
 	p.mu.Unlock()
 	p.served.Add(1)
 	p.pool.free(p) // the reader sends the next requests' frames (kick)

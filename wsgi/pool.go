@@ -403,16 +403,29 @@ func (p *proc) prefetchDepth(most int) int {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var now time.Time // read once, and only if there are streams
-	for _, s := range p.streams {
-		if now.IsZero() {
-			now = time.Now()
-		}
-		if now.Sub(s.start) >= prefetchBudget/2 {
-			return 0
-		}
+	p.trimSentLocked()
+	if len(p.sent) > 0 && time.Since(p.sent[0].start) >= prefetchBudget/2 {
+		return 0 // the oldest request in flight
 	}
 	return n
+}
+
+// trimSentLocked drops from the front of p.sent the streams no longer in
+// flight (a stream id may be in use again by then: the stream itself is
+// compared). A stream ended behind an older one still in flight stays
+// until that one ends; p.sent holds at most as many as were sent since.
+// The caller holds p.mu.
+func (p *proc) trimSentLocked() {
+	i := 0
+	for i < len(p.sent) && p.streams[p.sent[i].id] != p.sent[i] {
+		p.sent[i] = nil
+		i++
+	}
+	if i == len(p.sent) {
+		p.sent = p.sent[:0] // keep the array: the usual case, every request answered
+	} else if i > 0 {
+		p.sent = p.sent[i:]
+	}
 }
 
 // Shutdown implements Transport: no new requests, in-flight ones finish

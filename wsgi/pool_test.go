@@ -72,31 +72,45 @@ func TestStartFailedSendIsNil(t *testing.T) {
 // TestPrefetchDepth: a busy worker gets as many prefetched requests as
 // take less than prefetchBudget at its smoothed request time, up to
 // Config.Prefetch, and none while one of its requests has been running for
-// half the budget.
+// half the budget. Requests that ended are not looked at, even when their
+// stream id is in use again.
 func TestPrefetchDepth(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		avg     time.Duration // the worker's smoothed request time
 		running time.Duration // how long its oldest request has run; 0: none
+		ended   time.Duration // a request sent this long ago and ended; 0: none
+		reused  bool          // the ended request's id is in use again (by the running one)
 		max     int
 		want    int
 	}{
-		{"no request yet", 0, 0, 8, 8},
-		{"hello", 50 * time.Microsecond, 0, 8, 8},
-		{"flask", 300 * time.Microsecond, time.Millisecond, 8, 8},
-		{"1ms", time.Millisecond, 0, 16, 9},
-		{"3ms", 3 * time.Millisecond, 0, 8, 3},
-		{"just under the budget", prefetchBudget - 1, 0, 8, 1},
-		{"at the budget", prefetchBudget, 0, 8, 0},
-		{"slow app", time.Second, 0, 8, 0},
-		{"a request running for half the budget", 50 * time.Microsecond, prefetchBudget / 2, 8, 0},
-		{"a young request", 50 * time.Microsecond, prefetchBudget/2 - time.Millisecond, 8, 8},
+		{"no request yet", 0, 0, 0, false, 8, 8},
+		{"hello", 50 * time.Microsecond, 0, 0, false, 8, 8},
+		{"flask", 300 * time.Microsecond, time.Millisecond, 0, false, 8, 8},
+		{"1ms", time.Millisecond, 0, 0, false, 16, 9},
+		{"3ms", 3 * time.Millisecond, 0, 0, false, 8, 3},
+		{"just under the budget", prefetchBudget - 1, 0, 0, false, 8, 1},
+		{"at the budget", prefetchBudget, 0, 0, false, 8, 0},
+		{"slow app", time.Second, 0, 0, false, 8, 0},
+		{"a request running for half the budget", 50 * time.Microsecond, prefetchBudget / 2, 0, false, 8, 0},
+		{"a young request", 50 * time.Microsecond, prefetchBudget/2 - time.Millisecond, 0, false, 8, 8},
+		{"an old request that ended", 50 * time.Microsecond, 0, time.Second, false, 8, 8},
+		{"an old request that ended, behind a young one", 50 * time.Microsecond, time.Millisecond, time.Second, false, 8, 8},
+		{"an old request that ended, its id reused", 50 * time.Microsecond, time.Millisecond, time.Second, true, 8, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &proc{streams: map[uint16]*stream{}}
 			p.ewma.Store(int64(tc.avg))
+			if tc.ended > 0 {
+				p.sent = append(p.sent, &stream{id: 1, start: time.Now().Add(-tc.ended)})
+			}
 			if tc.running > 0 {
-				p.streams[1] = &stream{start: time.Now().Add(-tc.running)}
+				s := &stream{id: 2, start: time.Now().Add(-tc.running)}
+				if tc.reused {
+					s.id = 1
+				}
+				p.streams[s.id] = s
+				p.sent = append(p.sent, s)
 			}
 			if got := p.prefetchDepth(tc.max); got != tc.want {
 				t.Errorf("prefetchDepth(%d) with %v average, oldest running %v = %d, want %d", tc.max, tc.avg, tc.running, got, tc.want)

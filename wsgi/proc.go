@@ -31,6 +31,10 @@ type proc struct {
 	queued  []byte // frames waiting for the holder of wmu to write them
 	spare   []byte // queued's other buffer, while a batch is written
 	streams map[uint16]*stream
+	// sent holds the streams in the order they were registered, oldest
+	// first; ones already gone from streams are trimmed from its front
+	// (trimSentLocked), so its first element is the oldest in flight.
+	sent    []*stream
 	nextID  uint16
 	seq     uint64 // requests sent so far
 	running uint64 // at death: seq of the oldest unfinished request
