@@ -130,9 +130,9 @@ type Config struct {
 	// few cores, Go's many short wake-ups (a client's request, a worker's
 	// response) otherwise preempt the workers in the middle of the app's
 	// code, thousands of times a second, and the app runs with cold caches;
-	// measured on 2 cores, Flask and Django served 10-25% more requests with
-	// lower latency, and the Go side spent less CPU per request
-	// (docs/performance.md). It applies to the whole process: Go code
+	// measured on 2 cores, Flask and Django served about a fifth more
+	// requests with a lower p99, and the Go side spent a quarter less CPU
+	// per request (docs/performance.md). It applies to the whole process: Go code
 	// besides graft's is scheduled the same way, and a native route whose
 	// CPUs are kept busy by the workers waits a little longer for one. It
 	// changes nothing while CPUs are idle. Threads under another policy
