@@ -366,22 +366,16 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 		}
 	}
 	h := w.Header()
-	// The values of names not yet in h share one backing array, as
-	// net/http's own header parsing does: one allocation, not one per
-	// header. Each slice is capped, so a later append copies.
-	var vals []string
+	// The value of a name not yet in h is a slice of p.Header itself
+	// (transports hand the Part over: see Part.Header), so no allocation
+	// per header. Each slice is capped, so a later append copies.
 	for i := 0; i+1 < len(p.Header); i += 2 {
 		ck := http.CanonicalHeaderKey(p.Header[i])
 		if old, ok := h[ck]; ok {
 			h[ck] = append(old, p.Header[i+1])
 			continue
 		}
-		if len(vals) == 0 {
-			vals = make([]string, (len(p.Header)-i)/2)
-		}
-		vals[0] = p.Header[i+1]
-		h[ck] = vals[:1:1]
-		vals = vals[1:]
+		h[ck] = p.Header[i+1 : i+2 : i+2]
 	}
 	noSniff(h) // no Content-Type the app did not send
 	if !bodyAllowed(code) {

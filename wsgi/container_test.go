@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -510,5 +511,29 @@ func TestContainerLeavesCompleteResponse(t *testing.T) {
 				t.Error("Cancel called on a complete response")
 			}
 		})
+	}
+}
+
+// The response's header values are slices of the Part's Header; a value
+// added later (by middleware, after the head) must not overwrite the next
+// header's value in that shared array.
+func TestWriteHeadValuesStayApart(t *testing.T) {
+	c := &Container{}
+	w := httptest.NewRecorder()
+	p := Part{Kind: PartResponse, Status: "200 OK", Header: []string{"X-A", "1", "X-B", "2", "x-a", "3", "X-C", "4"}}
+	var declared int64 = -1
+	if _, err := c.writeHead(w, p, &declared); err != nil {
+		t.Fatal(err)
+	}
+	h := w.Header()
+	h.Add("X-B", "5")
+	h["X-C"] = append(h["X-C"], "6")
+	for name, want := range map[string][]string{"X-A": {"1", "3"}, "X-B": {"2", "5"}, "X-C": {"4", "6"}} {
+		if got := h[name]; !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	if !slices.Equal(p.Header, []string{"X-A", "1", "X-B", "2", "x-a", "3", "X-C", "4"}) {
+		t.Errorf("the Part's header changed: %q", p.Header)
 	}
 }

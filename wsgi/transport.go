@@ -121,7 +121,9 @@ const (
 type Part struct {
 	Kind PartKind
 	// Status ("200 OK") and Header (name, value, name, value, ...) are set
-	// on PartResponse and PartHead; Header alone on PartHints.
+	// on PartResponse and PartHead; Header alone on PartHints. The
+	// Container keeps slices of Header as the response's header values:
+	// a transport must not change it once the Part is handed over.
 	Status string
 	Header []string
 	// Data is the body (PartResponse) or a chunk (PartData).
