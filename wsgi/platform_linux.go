@@ -43,6 +43,7 @@ const rssSupported = true
 const (
 	schedOther       = 0
 	schedBatch       = 3
+	schedIdle        = 5
 	schedResetOnFork = 0x40000000
 )
 

@@ -16,8 +16,6 @@ import (
 	"github.com/graft-dev/graft/internal/pythontest"
 )
 
-const schedIdle = 5
-
 // Config.BatchScheduling moves the Go process's threads, the threads it
 // starts afterwards and the workers with their threads to SCHED_BATCH,
 // and leaves a thread under another policy alone; without it nothing
