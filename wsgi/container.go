@@ -24,7 +24,7 @@ type Container struct {
 	cfg       Config
 	tr        Transport
 	log       *slog.Logger
-	pairs     pairsPool
+	reqs      requestPool
 	queueWait prometheus.Histogram
 	closed    atomic.Bool
 	done      chan struct{} // closed by Shutdown
@@ -159,11 +159,11 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if file != nil {
 		defer func() { c.spool.put(file, n, done) }()
 	}
-	pairs := c.pairs.get()
-	defer c.pairs.put(pairs)
-	*pairs = environ(*pairs, r, c.cfg.ScriptName+MountPrefix(ctx), n)
-	req := &Request{Env: *pairs, Body: inline, BodyFile: file, Timeout: c.cfg.Timeout,
-		Method: r.Method, Path: r.URL.Path, ID: requestID(r)}
+	req := c.reqs.get()
+	defer c.reqs.put(req)
+	req.Env = environ(req.Env, r, c.cfg.ScriptName+MountPrefix(ctx), n)
+	req.Body, req.BodyFile, req.Timeout = inline, file, c.cfg.Timeout
+	req.Method, req.Path, req.ID = r.Method, r.URL.Path, requestID(r)
 	for attempt := 1; ; attempt++ {
 		queued := time.Now()
 		ex, err := c.tr.Start(ctx, req)
@@ -179,7 +179,11 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err, "")
 			return
 		}
-		if !c.respond(w, r, ex, attempt < maxAttempts, waited, &done) {
+		retry := c.respond(w, r, ex, attempt < maxAttempts, waited, &done)
+		if rel, ok := ex.(Releaser); ok {
+			rel.Release()
+		}
+		if !retry {
 			return
 		}
 		// The app never saw the request (ErrNotStarted): try again.

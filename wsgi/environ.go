@@ -245,19 +245,19 @@ func splitHostPort(addr string) (host, port string) {
 	return addr, ""
 }
 
-// pairsPool recycles environ key/value slices. The zero value is ready.
-type pairsPool struct{ p sync.Pool }
+// requestPool recycles the Requests the Container hands its transport,
+// with their environ slices. The zero value is ready.
+type requestPool struct{ p sync.Pool }
 
-func (pp *pairsPool) get() *[]string {
-	if s, ok := pp.p.Get().(*[]string); ok {
-		return s
+func (rp *requestPool) get() *Request {
+	if r, ok := rp.p.Get().(*Request); ok {
+		return r
 	}
-	s := make([]string, 0, 64)
-	return &s
+	return &Request{Env: make([]string, 0, 64)}
 }
 
-func (pp *pairsPool) put(s *[]string) {
-	clear(*s) // drop references to request strings
-	*s = (*s)[:0]
-	pp.p.Put(s)
+func (rp *requestPool) put(r *Request) {
+	clear(r.Env) // drop references to request strings
+	*r = Request{Env: r.Env[:0]}
+	rp.p.Put(r)
 }

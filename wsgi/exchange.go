@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,11 +37,19 @@ type stream struct {
 	timedOut atomic.Bool
 	answered atomic.Bool  // a frame of the response arrived
 	settled  atomic.Int32 // who owns the final part: see Complete
-	deadline time.Time    // the request's timeout, if any (see proc.checkTimeouts)
+	// refs counts who still uses a request's stream: the request's
+	// goroutine, until Release, and the transport, until done. The last to
+	// let go recycles it (see recycle) if the exchange ended the ordinary
+	// way; any other end leaves it to the garbage collector.
+	refs     atomic.Int32
+	deadline time.Time // the request's timeout, if any (see proc.checkTimeouts)
 	// unhook stops the hook that interrupts the goroutine's read when its
-	// context ends (see proc.readFor); the request's goroutine only.
+	// context ends (see proc.readFor); the request's goroutine only, as is
+	// hooked, set if the hook ran.
 	unhook      func() bool
+	hooked      bool
 	interrupted bool        // the hook interrupted the read; guarded by proc.mu
+	expired     bool        // checkTimeouts took it to time out; guarded by proc.mu
 	slow        *time.Timer // slow-request log
 	start       time.Time
 	method      string
@@ -55,7 +64,23 @@ type stream struct {
 	waited  time.Duration
 }
 
-// newStream returns the stream of a request (or a control call, with a
+// requestParts is how many parts of a response a request's stream holds
+// before the reader waits for the request's goroutine to take them.
+const requestParts = 4
+
+// requestStream returns a stream for req: a recycled one if there is one.
+func (pl *pool) requestStream(req *Request) *stream {
+	s, _ := pl.spareStreams.Get().(*stream)
+	if s == nil {
+		s = pl.newStream(req.Method, req.Path, req.ID, requestParts)
+	} else {
+		s.method, s.path, s.reqID = req.Method, req.Path, req.ID
+	}
+	s.refs.Store(2) // the request's goroutine and the transport
+	return s
+}
+
+// newStream returns a new stream for a request (or a control call, with a
 // smaller part buffer: its answer is one part).
 func (pl *pool) newStream(method, path, id string, parts int) *stream {
 	return &stream{
@@ -97,7 +122,7 @@ func (p *proc) send(req *Request) (*stream, error) {
 		return nil, err
 	}
 	defer p.pool.bufs.put(buf)
-	s := p.pool.newStream(req.Method, req.Path, req.ID, 4)
+	s := p.pool.requestStream(req)
 	p.post(s, frameReq, flags, *buf, req.BodyFile, req.Timeout, true)
 	return s, nil
 }
@@ -426,9 +451,42 @@ func (s *stream) hasEnded() bool { return isClosed(s.ended) }
 // unhookCtx stops the context hook of the request's reads, if it has one.
 func (s *stream) unhookCtx() {
 	if s.unhook != nil {
-		s.unhook()
+		s.hooked = !s.unhook() // false: it has run, or is running
 		s.unhook = nil
 	}
+}
+
+// Release implements Releaser. A stream whose request's goroutine left it
+// before its end (Cancel, Complete) or whose context hook ran is not
+// recycled: another goroutine may still hold it.
+func (s *stream) Release() {
+	s.unhookCtx()
+	if s.hooked || isClosed(s.gone) {
+		return
+	}
+	s.unref()
+}
+
+// unref lets go of one reference to s; the last one recycles it.
+func (s *stream) unref() {
+	if s.refs.Add(-1) == 0 {
+		s.recycle()
+	}
+}
+
+// recycle keeps s for another request. Its channels are reused as they
+// are: an ordinary end closes none of them and leaves no part behind (a
+// stream that would need new ones is dropped instead).
+func (s *stream) recycle() {
+	if len(s.parts) > 0 || isClosed(s.ended) || isClosed(s.gone) {
+		return
+	}
+	select {
+	case <-s.space: // a signal nobody waited for
+	default:
+	}
+	*s = stream{pool: s.pool, parts: s.parts, space: s.space, gone: s.gone, ended: s.ended}
+	s.pool.spareStreams.Put(s)
 }
 
 // took accounts for a part leaving the buffer.
@@ -546,12 +604,11 @@ func (p *proc) endAfterComplete(s *stream, final Part) {
 	p.log.LogAttrs(context.Background(), slog.LevelError, "wsgi: app failed after its whole response was sent", attrs...)
 }
 
-// stopTimers stops the request's slow-request timer. (Its timeout needs
-// no stopping: the worker's timer looks at the requests still in flight.)
-func (s *stream) stopTimers() {
-	if s.slow != nil {
-		s.slow.Stop()
-	}
+// stopTimers stops the request's slow-request timer, and reports false if
+// it had fired. (Its timeout needs no stopping: the worker's timer looks
+// at the requests still in flight.)
+func (s *stream) stopTimers() bool {
+	return s.slow == nil || s.slow.Stop()
 }
 
 // stream returns the in-flight stream with id, or nil.
@@ -562,9 +619,12 @@ func (p *proc) stream(id uint16) *stream {
 	return s
 }
 
-// done ends stream s with its final part and frees its slot.
+// done ends stream s with its final part and frees its slot. Once the
+// part is delivered the transport lets go of s, unless something may still
+// hold it: its slow-request log or its timeout (which use the stream after
+// they fire), or the worker's list of requests sent (see trimSentLocked).
 func (p *proc) done(s *stream, final Part) {
-	s.stopTimers()
+	quiet := s.stopTimers()
 	// The request's service time: from when it was sent, or from the end
 	// of the previous one if it waited behind it (prefetched).
 	now := time.Now()
@@ -581,11 +641,15 @@ func (p *proc) done(s *stream, final Part) {
 	p.mu.Lock()
 	delete(p.streams, s.id)
 	p.trimSentLocked()
+	quiet = quiet && !s.expired && !slices.Contains(p.sent, s)
 	p.mu.Unlock()
 	p.served.Add(1)
 	p.pool.free(p) // the reader sends the next requests' frames (kick)
 	if s.settled.CompareAndSwap(settledOpen, settledEnded) {
 		s.finish(final)
+		if quiet {
+			s.unref() // the last use of s here
+		}
 	} else {
 		p.endAfterComplete(s, final)
 	}
@@ -637,6 +701,9 @@ func (p *proc) checkTimeouts() {
 	}
 	if late == nil && !next.IsZero() {
 		p.armTimeoutLocked(next)
+	}
+	if late != nil {
+		late.expired = true // used below: never recycled (see done)
 	}
 	p.mu.Unlock()
 	if late != nil {

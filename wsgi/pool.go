@@ -20,28 +20,29 @@ type pool struct {
 	spawn func(*exec.Cmd) error
 	sp    *spawner
 
-	mu          sync.Mutex
-	procs       map[*proc]bool
-	list        []*proc     // the procs in service, in start order
-	waiters     []waiter    // requests waiting for a slot, oldest first
-	expiry      *time.Timer // fails the waiters older than QueueTimeout
-	expiryOn    bool        // expiry is armed
-	unsent      []*proc     // workers given queued frames by a hand-off (see kick)
-	unsentSpare []*proc
-	hasUnsent   atomic.Bool // len(unsent) > 0
-	bufs        bufPool
-	closed      bool
-	active      sync.WaitGroup // requests holding a slot
-	backoff     time.Duration
-	stopped     chan struct{}    // closed when shutdown starts
-	cur         *gen             // the generation new workers come from
-	zygotes     map[*zygote]bool // preload processes not yet exited
-	maxRequest  int              // largest REQ payload: maxFrame (tests lower it)
-	bg          sync.WaitGroup   // supervisor goroutines (see goBackground)
-	genSeq      int
-	restarts    map[string]int64 // worker replacements by reason
-	reloadMu    sync.Mutex       // one reload at a time
-	reloading   bool
+	mu           sync.Mutex
+	procs        map[*proc]bool
+	list         []*proc     // the procs in service, in start order
+	waiters      []waiter    // requests waiting for a slot, oldest first
+	expiry       *time.Timer // fails the waiters older than QueueTimeout
+	expiryOn     bool        // expiry is armed
+	unsent       []*proc     // workers given queued frames by a hand-off (see kick)
+	unsentSpare  []*proc
+	hasUnsent    atomic.Bool // len(unsent) > 0
+	bufs         bufPool
+	spareStreams sync.Pool // recycled request streams (see stream.recycle)
+	closed       bool
+	active       sync.WaitGroup // requests holding a slot
+	backoff      time.Duration
+	stopped      chan struct{}    // closed when shutdown starts
+	cur          *gen             // the generation new workers come from
+	zygotes      map[*zygote]bool // preload processes not yet exited
+	maxRequest   int              // largest REQ payload: maxFrame (tests lower it)
+	bg           sync.WaitGroup   // supervisor goroutines (see goBackground)
+	genSeq       int
+	restarts     map[string]int64 // worker replacements by reason
+	reloadMu     sync.Mutex       // one reload at a time
+	reloading    bool
 }
 
 var _ Transport = (*pool)(nil)
@@ -114,7 +115,7 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := pl.newStream(req.Method, req.Path, req.ID, 4)
+	s := pl.requestStream(req)
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()

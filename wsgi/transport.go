@@ -22,7 +22,10 @@ type Transport interface {
 	// queue limits, and returns the exchange its response arrives on (or,
 	// see QueueWaiter, returns it while the request waits for a worker).
 	// It fails with ErrQueueFull, ErrQueueTimeout, ErrClosed or ctx's
-	// error, and then returns a nil Exchange.
+	// error, and then returns a nil Exchange. req and the arrays of its
+	// Env and Body stay the caller's: the Container reuses them once the
+	// exchange has ended (or Start has failed), so a transport must not
+	// keep them past that (Env's strings it may keep).
 	Start(ctx context.Context, req *Request) (Exchange, error)
 	// Shutdown stops taking requests, waits for in-flight exchanges to end
 	// (or ctx to be done) and stops the runtime.
@@ -88,6 +91,15 @@ type QueueWaiter interface {
 // process transport implements it.
 type Completer interface {
 	Complete() bool
+}
+
+// Releaser is implemented by an Exchange that can be recycled: the
+// Container calls Release once it has ended the exchange (its last Next,
+// Cancel or Complete returned) and calls none of its methods afterwards.
+// graft's process transport then reuses the exchange, and its channels,
+// for a later request, if the exchange ended the ordinary way.
+type Releaser interface {
+	Release()
 }
 
 // Exchange is the response side of one request in a transport.
