@@ -29,7 +29,7 @@ A request crosses these files, in this order:
     whoever reads the socket and taken by the request's goroutine
     ([Exchange.Next]), with at most [Config.ResponseBuffer] bytes held
     ahead of the client; timeouts, slow-request dumps and cancellation live
-    here too.
+    here too, and the reuse of a stream once both sides are done with it.
   - reader.go: who reads a worker's socket. A request's goroutine reads
     its own response when nobody else does (no hand-off from another
     goroutine); the worker's reader goroutine reads at startup, under load
@@ -56,8 +56,13 @@ an [Exchange], a stream of [Part] values: either one PartResponse, or a
 PartHead, PartData and PartFile parts, and a final PartEnd. Optional
 capabilities are separate interfaces, as net/http does with [http.Flusher]:
 [Reloader] for [Container.Reload] and Config.AutoReload, [StatusReporter]
-for [Container.Status] and the worker metrics, and [QueueWaiter] on an
-Exchange returned while its request still waits for a worker. The
+for [Container.Status] and the worker metrics, [QueueWaiter] on an
+Exchange returned while its request still waits for a worker, [Completer]
+on one the Container may leave once the client has the whole body, and
+[Releaser] on one that can be reused once the Container is done with it
+(graft's transport reuses a request's exchange, and the Container its
+[Request], so that the fast path allocates nothing of its own but the
+response head that net/http keeps). The
 Container owns what it can do or measure itself: the HTTP response, error
 statuses, deadlines, retries and the time requests wait for a worker.
 

@@ -196,12 +196,16 @@ func (p *proc) registerLocked(s *stream, kind, flags byte, b []byte, timeout tim
 		s.deadline = s.start.Add(timeout)
 		p.armTimeoutLocked(s.deadline)
 	}
-	if d := p.pool.cfg.SlowRequest; d > 0 && slowLog {
-		s.slow = time.AfterFunc(d, func() { p.slowRequest(s) })
-	}
 	p.streams[s.id] = s
 	p.sent = append(p.sent, s)
 	s.proc.Store(p)
+	if d := p.pool.cfg.SlowRequest; d > 0 && slowLog {
+		if s.slow == nil {
+			s.slow = time.AfterFunc(d, s.slowFired)
+		} else {
+			s.slow.Reset(d) // a recycled stream's, stopped before it fired
+		}
+	}
 	putFrameHeader(b, frameHeader{kind: kind, flags: flags, stream: s.id, length: uint32(len(b) - frameHeaderSize)})
 	return true
 }
@@ -476,7 +480,8 @@ func (s *stream) unref() {
 
 // recycle keeps s for another request. Its channels are reused as they
 // are: an ordinary end closes none of them and leaves no part behind (a
-// stream that would need new ones is dropped instead).
+// stream that would need new ones is dropped instead); so is its
+// slow-request timer, stopped before it fired.
 func (s *stream) recycle() {
 	if len(s.parts) > 0 || isClosed(s.ended) || isClosed(s.gone) {
 		return
@@ -485,7 +490,7 @@ func (s *stream) recycle() {
 	case <-s.space: // a signal nobody waited for
 	default:
 	}
-	*s = stream{pool: s.pool, parts: s.parts, space: s.space, gone: s.gone, ended: s.ended}
+	*s = stream{pool: s.pool, parts: s.parts, space: s.space, gone: s.gone, ended: s.ended, slow: s.slow}
 	s.pool.spareStreams.Put(s)
 }
 
@@ -729,6 +734,13 @@ func (p *proc) timeout(s *stream) {
 		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID))
 	p.signal(syscall.SIGUSR1)
 	waitOrKill(p.exited, stackDumpGrace, p.kill)
+}
+
+// slowFired runs when s has run for Config.SlowRequest.
+func (s *stream) slowFired() {
+	if p := s.proc.Load(); p != nil {
+		p.slowRequest(s)
+	}
 }
 
 // slowRequest logs a request that has run for Config.SlowRequest, with

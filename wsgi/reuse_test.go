@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +71,7 @@ func TestStreamReuse(t *testing.T) {
 		{name: "whole response", path: "/length?body=abc&how=tuple", reused: true},
 		{name: "streamed response", path: "/length?body=abcdef&how=gen", reused: true},
 		{name: "app error", path: "/raise_before", reused: true},
+		{name: "slow-request log armed", cfg: Config{SlowRequest: 10 * time.Second}, path: "/length?body=abc&how=tuple", reused: true},
 		{name: "client left", path: "/sleep?s=0.3", cancel: 50 * time.Millisecond},
 		{name: "left once the client had the body", path: "/length?body=abcdef&cl=6&how=gen"},
 		{name: "slow-request log", cfg: Config{SlowRequest: 50 * time.Millisecond}, path: "/sleep?s=0.3"},
@@ -153,5 +155,28 @@ func TestStreamReuseUnderLoad(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestSlowRequestLogReusedStream: a recycled stream's slow-request timer is
+// armed again for its next request. Quick and slow requests alternate, so
+// that a slow one is likely to get the stream of the quick one before it:
+// each slow request is reported once, and no quick one.
+func TestSlowRequestLogReusedStream(t *testing.T) {
+	c, logs := newContainer(t, Config{App: "apps:dispatch", SlowRequest: 100 * time.Millisecond})
+	const slow = 3
+	for i := range slow {
+		if code, _ := serveBody(context.Background(), c, "/hello"); code != 200 {
+			t.Fatalf("quick request %d: status %d", i, code)
+		}
+		if code, _ := serveBody(context.Background(), c, fmt.Sprintf("/sleep?s=0.25&n=%d", i)); code != 200 {
+			t.Fatalf("slow request %d: status %d", i, code)
+		}
+	}
+	waitFor(t, 3*time.Second, "a report for each slow request", func() bool {
+		return strings.Count(logs.String(), `msg="wsgi: slow request;`) >= slow
+	})
+	if s := logs.String(); strings.Count(s, `msg="wsgi: slow request;`) != slow || strings.Contains(s, "url.path=/hello") {
+		t.Errorf("want exactly %d slow-request reports, none for /hello:\n%s", slow, s)
 	}
 }
