@@ -179,11 +179,7 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err, "")
 			return
 		}
-		retry := c.respond(w, r, ex, attempt < maxAttempts, waited, &done)
-		if rel, ok := ex.(Releaser); ok {
-			rel.Release()
-		}
-		if !retry {
+		if !c.respond(w, r, ex, attempt < maxAttempts, waited, &done) {
 			return
 		}
 		// The app never saw the request (ErrNotStarted): try again.
@@ -206,8 +202,12 @@ const maxAttempts = 3
 // true, it writes nothing and returns true, so that the request can be
 // sent again. It sets *done once the response's final part came from the
 // app (a whole response, or an end without error): the app is done with
-// the request's body.
+// the request's body. It releases ex (see Releaser) when it returns, or
+// aborts the response.
 func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool, waited time.Duration, done *bool) (retried bool) {
+	if rel, ok := ex.(Releaser); ok {
+		defer rel.Release()
+	}
 	ctx := r.Context()
 	var (
 		headerSent bool

@@ -537,3 +537,107 @@ func TestWriteHeadValuesStayApart(t *testing.T) {
 		t.Errorf("the Part's header changed: %q", p.Header)
 	}
 }
+
+// releasingExchange is a fakeExchange that implements Releaser and
+// records any use after Release.
+type releasingExchange struct {
+	*fakeExchange
+	released atomic.Int32
+	late     atomic.Bool // a method called after Release
+}
+
+func (x *releasingExchange) Release() { x.released.Add(1) }
+
+func (x *releasingExchange) Next(ctx context.Context) (Part, error) {
+	x.late.CompareAndSwap(false, x.released.Load() > 0)
+	return x.fakeExchange.Next(ctx)
+}
+
+func (x *releasingExchange) Cancel() {
+	x.late.CompareAndSwap(false, x.released.Load() > 0)
+	x.fakeExchange.Cancel()
+}
+
+func (x *releasingExchange) Worker() int {
+	x.late.CompareAndSwap(false, x.released.Load() > 0)
+	return x.fakeExchange.Worker()
+}
+
+// releasingTransport answers each Start with the next exchange and notes
+// the path of each request (not the Request: it is the Container's).
+type releasingTransport struct {
+	exs   []*releasingExchange
+	paths []string
+}
+
+func (t *releasingTransport) Start(ctx context.Context, req *Request) (Exchange, error) {
+	t.paths = append(t.paths, req.Path)
+	x := t.exs[0]
+	t.exs = t.exs[1:]
+	return x, nil
+}
+func (t *releasingTransport) Shutdown(ctx context.Context) error { return nil }
+
+// TestContainerReleases: the Container releases every exchange it started
+// once, after its last use of it, however the exchange ended (a retry
+// releases the first attempt's too).
+func TestContainerReleases(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attempts [][]Part
+		leave    time.Duration // the client leaves after this long; 0: never
+		status   int
+	}{
+		{"whole response", [][]Part{{response("200 OK", "hi")}}, 0, 200},
+		{"streamed", [][]Part{{head("200 OK"), data("hi"), end(nil)}}, 0, 200},
+		{"app error", [][]Part{{end(ErrAppError)}}, 0, 500},
+		{"retried", [][]Part{{end(ErrNotStarted)}, {response("200 OK", "hi")}}, 0, 200},
+		{"client left", [][]Part{{head("200 OK"), data("h")}}, 50 * time.Millisecond, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &releasingTransport{}
+			for _, parts := range tc.attempts {
+				tr.exs = append(tr.exs, &releasingExchange{fakeExchange: &fakeExchange{parts: parts, cancelled: new(atomic.Bool)}})
+			}
+			all := slices.Clone(tr.exs)
+			c, err := NewWithTransport(Config{App: "fake:app", Logger: slog.New(slog.DiscardHandler)}, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Shutdown(context.Background())
+			ctx := context.Background()
+			if tc.leave > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.leave)
+				defer cancel()
+			}
+			w := httptest.NewRecorder()
+			func() {
+				defer func() {
+					// Once the head is out, a client that left gets an
+					// aborted response: net/http's server recovers it.
+					if v := recover(); v != nil && v != http.ErrAbortHandler {
+						panic(v)
+					}
+				}()
+				c.ServeHTTP(w, httptest.NewRequest("GET", "/first", nil).WithContext(ctx))
+			}()
+			if w.Code != tc.status {
+				t.Errorf("status %d, want %d", w.Code, tc.status)
+			}
+			for i, x := range all {
+				if n := x.released.Load(); n != 1 {
+					t.Errorf("attempt %d: released %d times, want once", i+1, n)
+				}
+				if x.late.Load() {
+					t.Errorf("attempt %d: used after Release", i+1)
+				}
+			}
+			for i, path := range tr.paths {
+				if path != "/first" {
+					t.Errorf("attempt %d was started with path %q", i+1, path)
+				}
+			}
+		})
+	}
+}

@@ -94,8 +94,9 @@ type Completer interface {
 }
 
 // Releaser is implemented by an Exchange that can be recycled: the
-// Container calls Release once it has ended the exchange (its last Next,
-// Cancel or Complete returned) and calls none of its methods afterwards.
+// Container calls Release once it is done with the exchange (its last
+// Next, Cancel or Complete returned), also when it aborts the response,
+// and calls none of its methods afterwards.
 // graft's process transport then reuses the exchange, and its channels,
 // for a later request, if the exchange ended the ordinary way.
 type Releaser interface {
