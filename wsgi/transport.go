@@ -23,9 +23,9 @@ type Transport interface {
 	// see QueueWaiter, returns it while the request waits for a worker).
 	// It fails with ErrQueueFull, ErrQueueTimeout, ErrClosed or ctx's
 	// error, and then returns a nil Exchange. req and the arrays of its
-	// Env and Body stay the caller's: the Container reuses them once the
-	// exchange has ended (or Start has failed), so a transport must not
-	// keep them past that (Env's strings it may keep).
+	// Env and Body stay the caller's: the Container may reuse them once
+	// the exchange has ended (or Start has failed), so a transport must
+	// not keep them past that (Env's strings it may keep).
 	Start(ctx context.Context, req *Request) (Exchange, error)
 	// Shutdown stops taking requests, waits for in-flight exchanges to end
 	// (or ctx to be done) and stops the runtime.
@@ -96,9 +96,9 @@ type Completer interface {
 // Releaser is implemented by an Exchange that can be recycled: the
 // Container calls Release once it is done with the exchange (its last
 // Next, Cancel or Complete returned), also when it aborts the response,
-// and calls none of its methods afterwards.
-// graft's process transport then reuses the exchange, and its channels,
-// for a later request, if the exchange ended the ordinary way.
+// and calls none of its methods afterwards. graft's process transport
+// then reuses the exchange, and its channels, for a later request, if the
+// exchange ended the ordinary way.
 type Releaser interface {
 	Release()
 }
