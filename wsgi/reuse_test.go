@@ -74,11 +74,12 @@ func TestStreamReuse(t *testing.T) {
 		{name: "slow-request log armed", cfg: Config{SlowRequest: 10 * time.Second}, path: "/length?body=abc&how=tuple", reused: true},
 		{name: "client left", path: "/sleep?s=0.3", cancel: 50 * time.Millisecond},
 		{name: "left once the client had the body", path: "/length?body=abcdef&cl=6&how=gen"},
-		{name: "slow-request log", cfg: Config{SlowRequest: 50 * time.Millisecond}, path: "/sleep?s=0.3"},
+		{name: "slow-request log", cfg: Config{SlowRequest: 50 * time.Millisecond}, path: "/sleep?s=0.5"},
 		{name: "timed out", cfg: Config{Timeout: 200 * time.Millisecond}, path: "/sleep?s=5"},
 		// The answer comes while the worker dumps its stacks, before it
-		// is killed: the timeout has the stream then.
-		{name: "answered as it timed out", cfg: Config{Timeout: 200 * time.Millisecond}, path: "/sleep?s=0.3"},
+		// is killed (stackDumpGrace after the timeout): the timeout has
+		// the stream then.
+		{name: "answered as it timed out", cfg: Config{Timeout: 200 * time.Millisecond}, path: "/sleep?s=0.5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
@@ -163,13 +164,13 @@ func TestStreamReuseUnderLoad(t *testing.T) {
 // that a slow one is likely to get the stream of the quick one before it:
 // each slow request is reported once, and no quick one.
 func TestSlowRequestLogReusedStream(t *testing.T) {
-	c, logs := newContainer(t, Config{App: "apps:dispatch", SlowRequest: 100 * time.Millisecond})
+	c, logs := newContainer(t, Config{App: "apps:dispatch", SlowRequest: 200 * time.Millisecond})
 	const slow = 3
 	for i := range slow {
 		if code, _ := serveBody(context.Background(), c, "/hello"); code != 200 {
 			t.Fatalf("quick request %d: status %d", i, code)
 		}
-		if code, _ := serveBody(context.Background(), c, fmt.Sprintf("/sleep?s=0.25&n=%d", i)); code != 200 {
+		if code, _ := serveBody(context.Background(), c, fmt.Sprintf("/sleep?s=0.5&n=%d", i)); code != 200 {
 			t.Fatalf("slow request %d: status %d", i, code)
 		}
 	}
