@@ -118,8 +118,8 @@ func TestStreamReuse(t *testing.T) {
 }
 
 // TestStreamReuseUnderLoad: many clients at once, some leaving at random
-// moments, on workers with two threads (responses out of order): every
-// answer is the one for its own request.
+// moments, on workers with two threads (responses out of order), for every
+// way a response ends: every answer is the one for its own request.
 func TestStreamReuseUnderLoad(t *testing.T) {
 	c, _ := newContainer(t, Config{App: "apps:length", Workers: 2, Threads: 2})
 	var wg sync.WaitGroup
@@ -131,7 +131,10 @@ func TestStreamReuseUnderLoad(t *testing.T) {
 			rnd := rand.New(rand.NewPCG(uint64(g), 1))
 			for i := range 150 {
 				want := fmt.Sprintf("g%dr%d", g, i)
-				how := [...]string{"tuple", "gen", "list"}[i%3]
+				// A whole response, a streamed one, one with a known
+				// length, and a streamed one with a Content-Length (its
+				// goroutine leaves once the client has the body).
+				how := [...]string{"tuple", "gen", "list", fmt.Sprintf("gen&cl=%d", len(want))}[i%4]
 				r := httptest.NewRequest("GET", "/?how="+how+"&body="+want, nil)
 				ctx, cancel := context.WithCancel(context.Background())
 				if rnd.IntN(5) == 0 {
