@@ -484,3 +484,20 @@ func statusCode(status string) (int, error) {
 	}
 	return code, nil
 }
+
+// requestPool recycles the Requests the Container hands its transport,
+// with their environ slices. The zero value is ready.
+type requestPool struct{ p sync.Pool }
+
+func (rp *requestPool) get() *Request {
+	if r, ok := rp.p.Get().(*Request); ok {
+		return r
+	}
+	return &Request{Env: make([]string, 0, 64)}
+}
+
+func (rp *requestPool) put(r *Request) {
+	clear(r.Env) // drop references to request strings
+	*r = Request{Env: r.Env[:0]}
+	rp.p.Put(r)
+}

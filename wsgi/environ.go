@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // hopByHop lists request headers that net/http (or graft) handles and that
@@ -243,21 +242,4 @@ func splitHostPort(addr string) (host, port string) {
 		return h, p
 	}
 	return addr, ""
-}
-
-// requestPool recycles the Requests the Container hands its transport,
-// with their environ slices. The zero value is ready.
-type requestPool struct{ p sync.Pool }
-
-func (rp *requestPool) get() *Request {
-	if r, ok := rp.p.Get().(*Request); ok {
-		return r
-	}
-	return &Request{Env: make([]string, 0, 64)}
-}
-
-func (rp *requestPool) put(r *Request) {
-	clear(r.Env) // drop references to request strings
-	*r = Request{Env: r.Env[:0]}
-	rp.p.Put(r)
 }
