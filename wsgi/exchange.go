@@ -17,8 +17,9 @@ import (
 // frame ready (see pool.Start), and gets its worker from the goroutine that
 // frees a slot. Whoever reads the worker's socket pushes parts (see
 // reader.go); the request's goroutine takes them with Next, reading the
-// socket itself when nobody else does. Once both are done with a stream
-// that ended the ordinary way, it serves another request (see Release).
+// socket itself when nobody else does. Once the request's goroutine and
+// the transport are both done with a stream that ended the ordinary way,
+// it serves another request (see Release).
 type stream struct {
 	id   uint16
 	seq  uint64               // order of sending on the worker
