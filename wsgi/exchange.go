@@ -462,14 +462,9 @@ func (s *stream) unhookCtx() {
 	}
 }
 
-// Release implements Releaser. A stream whose request's goroutine left it
-// before its end (Cancel, Complete) or whose context hook ran is not
-// recycled: another goroutine may still hold it.
+// Release implements Releaser: the request's goroutine lets go of s.
 func (s *stream) Release() {
 	s.unhookCtx()
-	if s.hooked || isClosed(s.gone) {
-		return
-	}
 	s.unref()
 }
 
@@ -480,12 +475,16 @@ func (s *stream) unref() {
 	}
 }
 
-// recycle keeps s for another request. Its channels are reused as they
-// are: an ordinary end closes none of them and leaves no part behind (a
-// stream that would need new ones is dropped instead); so is its
-// slow-request timer, stopped before it fired.
+// recycle keeps s for another request, unless it did not end the ordinary
+// way: its request's goroutine left it before its end (Cancel, Complete:
+// the reader may still read for it), its context hook ran (it may still
+// be running), or a part is left. Its channels are reused as they are (an
+// ordinary end closes none of them), and so is its slow-request timer,
+// stopped before it fired (see done). (hooked, written by the request's
+// goroutine, is seen here through refs, whose last decrement comes after
+// it.)
 func (s *stream) recycle() {
-	if len(s.parts) > 0 || isClosed(s.ended) || isClosed(s.gone) {
+	if s.hooked || len(s.parts) > 0 || isClosed(s.ended) || isClosed(s.gone) {
 		return
 	}
 	select {
