@@ -47,6 +47,16 @@ A request crosses these files, in this order:
   - platform_linux.go, platform_other.go: what differs by OS (Pdeathsig,
     SOCK_CLOEXEC, /proc).
 
+# Serving
+
+[Listen] binds the sockets before anything starts (systemd socket
+activation, TLS, an operations listener) and [Serve] serves them, with
+graceful shutdown, signals and reloads (listen.go, serve.go); [Guard]
+checks request heads at the HTTP boundary (guard.go). heapfloor.go holds
+[StartHeapFloor], the floor under the Go heap's size before a collection
+that [ServeConfig].MinHeap asks for: a server with a small live heap
+otherwise collects dozens of times a second.
+
 # The transport
 
 [Transport] is the seam between the HTTP side and wherever Python runs.

@@ -238,6 +238,7 @@ func TestServeBadArguments(t *testing.T) {
 		{"no listener", &Listeners{}, ServeConfig{}, "wsgi: serve: no listener"},
 		{"nil listeners", nil, ServeConfig{}, "wsgi: serve: no listener"},
 		{"negative timeout", &Listeners{Main: []net.Listener{ln}}, ServeConfig{GracefulTimeout: -1}, "must not be negative"},
+		{"negative heap floor", &Listeners{Main: []net.Listener{ln}}, ServeConfig{MinHeap: -1}, "MinHeap must not be negative"},
 		{"ops without container", &Listeners{Main: []net.Listener{ln}, Ops: ln}, ServeConfig{}, "an operations listener needs a container or ServeConfig.OpsHandler"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,6 +250,34 @@ func TestServeBadArguments(t *testing.T) {
 	}
 	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("the listener is open after Serve failed: %v", err)
+	}
+}
+
+// ServeConfig.MinHeap raises GOGC while Serve runs (the heap of the test
+// is small) and Serve puts it back when it returns. Not parallel: GOGC is
+// the process's.
+func TestServeMinHeap(t *testing.T) {
+	t.Setenv("GOGC", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, &Listeners{Main: []net.Listener{ln}}, http.NotFoundHandler(), nil,
+			ServeConfig{MinHeap: 256 << 20, NoSignals: true, Logger: slogNew(io.Discard)})
+	}()
+	waitFor(t, 10*time.Second, "Serve to raise GOGC", func() bool {
+		p, _ := gcStats()
+		return p >= 1000
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if p, _ := gcStats(); p != 100 {
+		t.Errorf("GOGC is %d after Serve returned, want 100", p)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // soBusyPoll is Linux's SO_BUSY_POLL socket option.
@@ -18,7 +20,9 @@ const soBusyPoll = 46
 // serveBare is the "serve-bare" subcommand: a bare net/http server whose
 // handler writes "Hello world!\n", the baseline of the Go CPU measurement.
 // -nodelay=false turns TCP_NODELAY off on accepted connections (Go turns
-// it on); -busy-poll N sets SO_BUSY_POLL to N microseconds (Linux).
+// it on); -busy-poll N sets SO_BUSY_POLL to N microseconds (Linux);
+// -min-heap N is the heap floor in MiB, as for the examples (the same
+// default, so that both sides of the comparison collect alike).
 // -cpuprofile writes a CPU profile until SIGTERM or SIGINT
 // (bench/suite/stackserver is the same for a native route behind graft's
 // middleware stack).
@@ -28,7 +32,13 @@ func serveBare(args []string) {
 	nodelay := fs.Bool("nodelay", true, "TCP_NODELAY on accepted connections")
 	busyPoll := fs.Int("busy-poll", 0, "SO_BUSY_POLL in microseconds on accepted connections (Linux; 0: off)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until SIGTERM or SIGINT")
+	minHeap := fs.Int64("min-heap", wsgi.DefaultMinHeap>>20, "heap floor in MiB (wsgi.StartHeapFloor; 0: Go's default)")
 	fs.Parse(args)
+	stopFloor, err := wsgi.StartHeapFloor(*minHeap << 20)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer stopFloor()
 	ln, err := net.Listen("tcp", *bind)
 	if err != nil {
 		log.Fatal(err)

@@ -61,7 +61,7 @@ type serverDef struct {
 }
 
 var allServers = []serverDef{
-	{Name: "graft", GoRoot: true, Note: "examples/wsgiserve (examples/hybrid for the mixed case), -workers N -threads 1, an access line per request and SCHED_BATCH (the examples' defaults; the peers log none and run under the default policy)",
+	{Name: "graft", GoRoot: true, Note: "examples/wsgiserve (examples/hybrid for the mixed case), -workers N -threads 1, an access line per request, SCHED_BATCH and a 16 MiB heap floor (the examples' defaults; the peers log none and run under the default policy)",
 		cmd: func(e *env, c caseDef, w, port int) []string {
 			bin := e.wsgiserve
 			if c.Hybrid {

@@ -37,6 +37,7 @@ type Flags struct {
 	Preload           bool
 	Prefetch          int
 	SchedBatch        bool
+	MinHeapMiB        int64
 	MaxRequests       int
 	MaxRequestsJitter int
 	MaxRSSMiB         int64
@@ -74,6 +75,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
 	fs.BoolVar(&f.SchedBatch, "sched-batch", true, "Linux: run the server and its workers under SCHED_BATCH, so that Go's wake-ups do not preempt the app mid-request on shared CPUs; -sched-batch=false keeps the default policy")
+	fs.Int64Var(&f.MinHeapMiB, "min-heap", wsgi.DefaultMinHeap>>20, "let the Go heap grow to this many `MiB` before the garbage collector runs, while the live heap is small (GOGC applies above; 0: Go's default, 4 MiB)")
 	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
@@ -97,7 +99,7 @@ func (f *Flags) Check() error {
 		v    int64
 	}{
 		{"-workers", int64(f.Workers)}, {"-prefetch", int64(f.Prefetch)}, {"-max-requests", int64(f.MaxRequests)},
-		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB},
+		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-limit-request-line", int64(f.Limits.Line)},
@@ -109,6 +111,17 @@ func (f *Flags) Check() error {
 	}
 	if len(bad) > 0 {
 		return Usagef("%s must not be negative", strings.Join(bad, ", "))
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB}} {
+		if n.v > 1<<43-1 { // MiB to bytes must fit in an int64
+			bad = append(bad, n.name)
+		}
+	}
+	if len(bad) > 0 {
+		return Usagef("%s: too many MiB", strings.Join(bad, ", "))
 	}
 	if f.Threads < 1 {
 		return Usagef("-threads must be at least 1")
@@ -197,5 +210,5 @@ func Registry(ls *wsgi.Listeners) *prometheus.Registry {
 // ServeConfig returns the serve loop's configuration: reg (from Registry)
 // is served on the operations listener.
 func (f *Flags) ServeConfig(reg *prometheus.Registry, log *slog.Logger) wsgi.ServeConfig {
-	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, Limits: f.Limits, Registry: reg, Logger: log}
+	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, Limits: f.Limits, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
 }

@@ -81,6 +81,17 @@ func TestParse(t *testing.T) {
 		{"no batch scheduling", []string{"-sched-batch=false"}, func(f Flags, _ []string) bool {
 			return !f.Config("a:b", "", nil).BatchScheduling
 		}, ""},
+		{"heap floor by default", nil, func(f Flags, _ []string) bool {
+			return f.ServeConfig(nil, nil).MinHeap == wsgi.DefaultMinHeap
+		}, ""},
+		{"heap floor 64 MiB", []string{"-min-heap", "64"}, func(f Flags, _ []string) bool {
+			return f.ServeConfig(nil, nil).MinHeap == 64<<20
+		}, ""},
+		{"no heap floor", []string{"-min-heap", "0"}, func(f Flags, _ []string) bool {
+			return f.ServeConfig(nil, nil).MinHeap == 0
+		}, ""},
+		{"negative heap floor", []string{"-min-heap", "-1"}, nil, "-min-heap must not be negative"},
+		{"heap floor past int64", []string{"-min-heap", "8796093022208", "-max-rss", "9000000000000"}, nil, "-max-rss, -min-heap: too many MiB"},
 		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
 		}, ""},
