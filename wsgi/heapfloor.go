@@ -27,21 +27,21 @@ const goHeapMinimum = 4 << 20
 // buffers; about 2 MiB in examples/hybrid) and allocates a few KiB per
 // request, so with Go's default goal (twice the live heap, at least 4 MiB)
 // it collects about 60 times a second under load, each cycle scanning
-// every goroutine's stack: measured, about a tenth of the Go CPU of a
-// native route (docs/performance.md, "The tenth pass"). With a floor the
-// heap may grow to the floor before a cycle starts: the resident memory
-// grows by about the floor, the collections become rare.
+// every goroutine's stack. With a floor the heap may grow to the floor
+// before a cycle starts: the resident memory grows by about the floor, the
+// collections become rare (16 MiB took a seventh off the Go CPU of a
+// native route: docs/performance.md, "The tenth pass").
 //
 // The floor applies only while the live heap is small: after each
 // collection the GOGC it sets is the smallest that puts the next goal at
 // the floor, and never below the GOGC environment variable's (100 when
 // unset), so a live heap past half the floor or so is collected as it
-// would be without one. GOGC=off leaves the collector alone (stop does nothing), and
-// GOMEMLIMIT still bounds the heap. The floor acts on the whole process:
-// two floors at once each set what the larger asks for while both run,
-// and a stop restores the environment's GOGC, which the other floor
-// raises again after the next collection. A call of debug.SetGCPercent
-// while a floor runs may be overridden at a later collection.
+// would be without one. GOGC=off leaves the collector alone (stop does
+// nothing), and GOMEMLIMIT still bounds the heap. GOGC is the process's:
+// run one floor at a time (with two, the one that last changed GOGC wins
+// until the other's goal changes), and know that a call of
+// debug.SetGCPercent while a floor runs may be overridden at a later
+// collection. stop restores the environment's GOGC.
 //
 // floor must not be negative; 0 does nothing. [Serve] starts one for
 // [ServeConfig.MinHeap].

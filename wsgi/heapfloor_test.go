@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"testing"
+	"time"
 )
 
 func TestGCPercentFor(t *testing.T) {
@@ -90,6 +91,7 @@ func TestHeapFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer stop() // after a failure too
 	minPercent := int(floor * 100 / goHeapMinimum / 2) // well above 100, for the heap of the test
 	if p, _ := gcStats(); p < minPercent {
 		t.Errorf("GOGC is %d with a %d MiB floor and a small heap, want %d or more", p, floor>>20, minPercent)
@@ -100,18 +102,20 @@ func TestHeapFloor(t *testing.T) {
 	}
 	// A live heap past the floor: the next collections go back to GOGC's
 	// own goal; once it is garbage, the floor again.
+	// The floor's cleanups run on their own goroutine, after the
+	// collection: wait for them.
 	heapSink = make([]byte, floor)
-	runtime.GC()
-	runtime.GC()
-	if p, _ := gcStats(); p != 100 {
-		t.Errorf("GOGC is %d with a live heap past the floor, want 100", p)
-	}
+	waitFor(t, 10*time.Second, "GOGC back to 100 with a live heap past the floor", func() bool {
+		runtime.GC()
+		p, _ := gcStats()
+		return p == 100
+	})
 	heapSink = nil
-	runtime.GC()
-	runtime.GC()
-	if p, _ := gcStats(); p < minPercent {
-		t.Errorf("GOGC is %d once the big live heap is gone, want %d or more", p, minPercent)
-	}
+	waitFor(t, 10*time.Second, "the floor back once the big live heap is gone", func() bool {
+		runtime.GC()
+		p, _ := gcStats()
+		return p >= minPercent
+	})
 	stop()
 	stop() // a second stop does nothing
 	if p, _ := gcStats(); p != 100 {

@@ -60,9 +60,10 @@ type ServeConfig struct {
 
 	// MinHeap is a floor, in bytes, under the Go heap's size before the
 	// garbage collector runs, while Serve runs: see [StartHeapFloor]. It
-	// costs about that much resident memory and makes collections rare
-	// for a server whose live heap is small (the examples ask for
-	// [DefaultMinHeap]). 0 leaves the collector alone.
+	// costs up to that much resident memory (half of it in the examples)
+	// and makes collections rare for a server whose live heap is small
+	// (the examples ask for [DefaultMinHeap]). 0 leaves the collector
+	// alone.
 	MinHeap int64
 
 	// Logger receives the serve loop's logs: the container's logger when

@@ -34,11 +34,9 @@ func serveBare(args []string) {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file until SIGTERM or SIGINT")
 	minHeap := fs.Int64("min-heap", wsgi.DefaultMinHeap>>20, "heap floor in MiB (wsgi.StartHeapFloor; 0: Go's default)")
 	fs.Parse(args)
-	stopFloor, err := wsgi.StartHeapFloor(*minHeap << 20)
-	if err != nil {
+	if _, err := wsgi.StartHeapFloor(*minHeap << 20); err != nil { // for the life of the process
 		log.Fatal(err)
 	}
-	defer stopFloor()
 	ln, err := net.Listen("tcp", *bind)
 	if err != nil {
 		log.Fatal(err)
