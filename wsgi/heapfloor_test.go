@@ -91,7 +91,7 @@ func TestHeapFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop() // after a failure too
+	defer stop()                                       // after a failure too
 	minPercent := int(floor * 100 / goHeapMinimum / 2) // well above 100, for the heap of the test
 	if p, _ := gcStats(); p < minPercent {
 		t.Errorf("GOGC is %d with a %d MiB floor and a small heap, want %d or more", p, floor>>20, minPercent)
@@ -131,27 +131,22 @@ func TestHeapFloor(t *testing.T) {
 		t.Errorf("GOGC is %d after collections following stop, want 100", p)
 	}
 
-	t.Run("GOGC=off", func(t *testing.T) {
-		t.Setenv("GOGC", "off")
-		stop, err := StartHeapFloor(64 << 20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		if p, _ := gcStats(); p != 100 {
-			t.Errorf("GOGC is %d, want it left alone (100)", p)
-		}
-	})
-	t.Run("zero", func(t *testing.T) {
-		stop, err := StartHeapFloor(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		if p, _ := gcStats(); p != 100 {
-			t.Errorf("GOGC is %d, want it left alone (100)", p)
-		}
-	})
+	for _, tc := range []struct {
+		name, env string
+		floor     int64
+	}{{"GOGC=off", "off", 64 << 20}, {"zero", "", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOGC", tc.env)
+			stop, err := StartHeapFloor(tc.floor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			if p, _ := gcStats(); p != 100 {
+				t.Errorf("GOGC is %d, want it left alone (100)", p)
+			}
+		})
+	}
 	t.Run("negative", func(t *testing.T) {
 		if _, err := StartHeapFloor(-1); err == nil {
 			t.Error("a negative floor was accepted")
