@@ -112,16 +112,16 @@ func (f *Flags) Check() error {
 	if len(bad) > 0 {
 		return Usagef("%s must not be negative", strings.Join(bad, ", "))
 	}
-	for _, n := range []struct {
-		name string
-		v    int64
-	}{{"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB}} {
-		if n.v > 1<<43-1 { // MiB to bytes must fit in an int64
-			bad = append(bad, n.name)
-		}
+	const maxMiB = 1<<43 - 1 // MiB to bytes must fit in an int64
+	var huge []string
+	if f.MaxRSSMiB > maxMiB {
+		huge = append(huge, "-max-rss")
 	}
-	if len(bad) > 0 {
-		return Usagef("%s: too many MiB", strings.Join(bad, ", "))
+	if f.MinHeapMiB > maxMiB {
+		huge = append(huge, "-min-heap")
+	}
+	if len(huge) > 0 {
+		return Usagef("%s: too many MiB", strings.Join(huge, ", "))
 	}
 	if f.Threads < 1 {
 		return Usagef("-threads must be at least 1")
