@@ -109,8 +109,10 @@ type Config struct {
 
 	// ResponseBuffer is how many bytes of a streamed response Go takes from
 	// a worker ahead of the client: a response that fits frees the worker at
-	// once, however slow the client; a larger one streams with backpressure.
-	// 1 MiB when 0.
+	// once, however slow the client; a larger one streams with backpressure
+	// (a client that stops reading holds the worker until Timeout, then the
+	// worker is killed and replaced and the response cut short). 1 MiB when
+	// 0.
 	ResponseBuffer int
 
 	// NoPreload starts every worker as a fresh interpreter that imports the

@@ -39,6 +39,9 @@ type stream struct {
 	timedOut atomic.Bool
 	answered atomic.Bool  // a frame of the response arrived
 	settled  atomic.Int32 // who owns the final part: see Complete
+	// truncated: a part was dropped when the worker's socket was closed
+	// (see push); the response can only end with an error.
+	truncated atomic.Bool
 	// refs counts who still uses a request's stream: the request's
 	// goroutine, until Release, and the transport, until done. The last to
 	// let go recycles it (see recycle) if the exchange ended the ordinary
@@ -539,15 +542,20 @@ func (p *proc) cancel(id uint16) {
 }
 
 // push delivers p to the request, waiting while more than the response
-// buffer is pending. It returns false if the request was cancelled, in
-// which case the part is dropped (and a file in it closed).
-func (s *stream) push(p Part, limit int64) bool {
+// buffer is pending. It returns false if the part was dropped (and a file
+// in it closed): the request was cancelled, or the worker's socket was
+// closed (cut, see proc.closeSocket) while the part waited for the
+// request's goroutine, which has then missed a part: the stream is
+// truncated, and drops the rest.
+func (s *stream) push(p Part, limit int64, cut <-chan struct{}) bool {
 	s.answered.Store(true)
+	if s.truncated.Load() {
+		p.drop()
+		return false
+	}
 	select {
 	case <-s.gone:
-		if p.File != nil {
-			p.File.Close()
-		}
+		p.drop()
 		return false
 	default:
 	}
@@ -563,6 +571,10 @@ func (s *stream) push(p Part, limit int64) bool {
 		select {
 		case <-s.space:
 		case <-s.gone:
+			p.drop()
+			return false
+		case <-cut:
+			s.truncate(p)
 			return false
 		}
 	}
@@ -570,26 +582,58 @@ func (s *stream) push(p Part, limit int64) bool {
 	select {
 	case s.parts <- p:
 	case <-s.gone:
-		if p.File != nil {
-			p.File.Close()
-		}
+		p.drop()
+		return false
+	case <-cut:
+		s.truncate(p)
 		return false
 	}
 	return true
 }
 
-// finish delivers the final part of the response.
-func (s *stream) finish(p Part) {
+// truncate drops p, a part the request's goroutine did not take before
+// the worker's socket was closed: the response is cut short. Frames behind
+// it may be left unread (see deathError).
+func (s *stream) truncate(p Part) {
+	p.drop()
+	s.truncated.Store(true)
+	if pr := s.proc.Load(); pr != nil {
+		pr.lost.Store(true)
+	}
+}
+
+// cutError is how a response that cannot be completed ends: ErrTimeout if
+// its worker was killed for it, else ErrWorkerDied.
+func (s *stream) cutError() error {
+	if s.timedOut.Load() {
+		return ErrTimeout
+	}
+	return ErrWorkerDied
+}
+
+// finish delivers the final part of the response, unless a part before it
+// was dropped (truncated) or it cannot be delivered before the worker's
+// socket is closed (cut): then the response ends with cutError instead.
+func (s *stream) finish(p Part, cut <-chan struct{}) {
 	s.answered.Store(true)
-	select {
-	case s.parts <- p: // the usual case: room in the buffer, no select
-		return
-	default:
+	if !s.truncated.Load() {
+		select {
+		case s.parts <- p: // the usual case: room in the buffer, no select
+			return
+		default:
+		}
+		select {
+		case s.parts <- p:
+			return
+		case <-s.gone:
+			p.drop()
+			return
+		case <-cut:
+			s.truncate(p)
+		}
 	}
-	select {
-	case s.parts <- p:
-	case <-s.gone:
-	}
+	p.drop()
+	s.end(s.cutError())
 }
 
 // endAfterComplete handles the final part of a request whose goroutine
@@ -652,7 +696,7 @@ func (p *proc) done(s *stream, final Part) {
 	p.served.Add(1)
 	p.pool.free(p) // the reader sends the next requests' frames (kick)
 	if s.settled.CompareAndSwap(settledOpen, settledEnded) {
-		s.finish(final)
+		s.finish(final, p.cut)
 		if quiet {
 			s.unref() // the last use of s here
 		}

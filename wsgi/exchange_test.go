@@ -83,3 +83,74 @@ func TestQueuedFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestPushCut: a part waiting for room (the response buffer full, or the
+// part buffer full of small parts) is dropped when the worker's socket is
+// closed, instead of waiting for a client that does not read; the stream
+// is then truncated: its later parts are dropped, and the request's
+// goroutine gets the parts it had, then an error, never a clean end.
+func TestPushCut(t *testing.T) {
+	const limit = 100
+	for _, tc := range []struct {
+		name  string
+		parts []int // data sizes pushed before the one that waits
+		next  int   // its size
+	}{
+		{"response buffer full", []int{60}, 60},
+		{"part buffer full", []int{1, 1, 1, 1}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := &proc{cut: make(chan struct{})}
+			s := (&pool{}).newStream("GET", "/", "id", requestParts)
+			s.proc.Store(pr)
+			for _, n := range tc.parts {
+				if !s.push(Part{Kind: PartData, Data: make([]byte, n)}, limit, pr.cut) {
+					t.Fatalf("push of %d bytes failed", n)
+				}
+			}
+			pushed := make(chan bool)
+			go func() { pushed <- s.push(Part{Kind: PartData, Data: make([]byte, tc.next)}, limit, pr.cut) }()
+			select {
+			case ok := <-pushed:
+				t.Fatalf("push did not wait for room (returned %v)", ok)
+			case <-time.After(50 * time.Millisecond):
+			}
+			pr.cutOnce.Do(func() { close(pr.cut) })
+			select {
+			case ok := <-pushed:
+				if ok {
+					t.Fatal("push delivered the part after the cut")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("push still waits after the cut")
+			}
+			if !s.truncated.Load() || !pr.lost.Load() {
+				t.Errorf("truncated %v, lost %v: want both", s.truncated.Load(), pr.lost.Load())
+			}
+			// Later parts are dropped, even with room for them; the final
+			// part becomes an error.
+			<-s.parts
+			if s.push(Part{Kind: PartData, Data: make([]byte, 1)}, limit, pr.cut) {
+				t.Error("a part after the dropped one was delivered")
+			}
+			s.finish(Part{Kind: PartEnd}, pr.cut)
+			var got []PartKind
+			for {
+				p, err := s.Next(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p.Kind)
+				if p.Kind == PartEnd {
+					if p.Err != ErrWorkerDied {
+						t.Errorf("the response ended with %v, want ErrWorkerDied", p.Err)
+					}
+					break
+				}
+			}
+			if len(got) != len(tc.parts) {
+				t.Errorf("parts taken: %v; want the %d left of those pushed before the cut, then the end", got, len(tc.parts)-1)
+			}
+		})
+	}
+}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -198,6 +201,70 @@ func TestTimeout(t *testing.T) {
 			return err == nil && resp.StatusCode == 200 && string(b) != strconv.Itoa(pid)
 		})
 	})
+}
+
+// TestStalledClient: a client that asks for a big response and never reads
+// it fills the response buffer, and the worker's socket behind it, so the
+// worker's socket is left unread while the response waits for that client.
+// When the worker is killed for its timeout, or exits, Go stops waiting
+// for the client: the worker is replaced at once (not when the client
+// leaves) and a request queued meanwhile is served by the replacement; the
+// stalled client gets the response cut short (the connection closed before
+// its Content-Length), never a clean end.
+func TestStalledClient(t *testing.T) {
+	for _, tc := range []struct {
+		name, query string
+		timeout     time.Duration
+		log         string
+	}{
+		{"timeout", "", time.Second, "graft.reason=timeout"},
+		{"exit", "&exit_after=0.5", time.Minute, `graft.exit="exit status 3"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, "dispatch", Config{Timeout: tc.timeout}, nil)
+			pid := pidOf(t, a.srv.URL+"/pid")
+			// The stalled client: a small receive buffer, never read
+			// until the end of the test.
+			d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+				var err error
+				c.Control(func(fd uintptr) {
+					err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+				})
+				return err
+			}}
+			conn, err := d.Dial("tcp", strings.TrimPrefix(a.srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			const mib = 256
+			fmt.Fprintf(conn, "GET /download?mib=%d%s HTTP/1.1\r\nHost: x\r\n\r\n", mib, tc.query)
+			// A request for the only worker, queued behind the download
+			// (which has run long enough by then to get no other request
+			// prefetched behind it).
+			time.Sleep(300 * time.Millisecond)
+			client := &http.Client{Timeout: tc.timeout%time.Minute + 5*time.Second}
+			start := time.Now()
+			resp, b, err := get(t, client, "GET", a.srv.URL+"/pid", nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("the queued request: %v %d %s", err, resp.StatusCode, b)
+			}
+			if got, _ := strconv.Atoi(string(b)); got == pid || got == 0 {
+				t.Errorf("the queued request was served by worker %s; want a replacement of %d", b, pid)
+			}
+			t.Logf("the queued request was served after %v", time.Since(start))
+			logHas(t, a.logs, 3*time.Second, "worker died; starting a replacement", tc.log)
+			// The stalled client now reads: the response ends short.
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			n, err := io.Copy(io.Discard, conn)
+			if err != nil {
+				t.Fatalf("reading the stalled response: %v after %d bytes", err, n)
+			}
+			if n >= mib<<20 {
+				t.Errorf("the stalled client got %d bytes: want the response cut short of %d", n, mib<<20)
+			}
+		})
+	}
 }
 
 // TestLoadError: apps that cannot load make New fail fast with a
@@ -479,5 +546,40 @@ func TestCompleteResponsesFreeWorker(t *testing.T) {
 	}
 	if resp, b, err := get(t, nil, "GET", a.srv.URL+"/hello", nil); err != nil || resp.StatusCode != 200 {
 		t.Errorf("after: %v %q %v", resp.StatusCode, b, err)
+	}
+}
+
+// TestDeathError: how the requests in flight on a dead worker end. A
+// request that a single-threaded worker had not reached may be sent again
+// (ErrNotStarted), unless Go dropped frames when it closed the socket
+// (lost), since it then cannot tell whether the worker reached it.
+func TestDeathError(t *testing.T) {
+	for _, tc := range []struct {
+		name                             string
+		threads                          int
+		seq, running                     uint64
+		answered, timedOut, lost, truncd bool
+		want                             error
+	}{
+		{name: "not reached", threads: 1, seq: 5, running: 3, want: ErrNotStarted},
+		{name: "not reached, frames lost", threads: 1, seq: 5, running: 3, lost: true, want: ErrWorkerDied},
+		{name: "the oldest unfinished", threads: 1, seq: 3, running: 3, want: ErrWorkerDied},
+		{name: "answered", threads: 1, seq: 5, running: 3, answered: true, want: ErrWorkerDied},
+		{name: "threaded", threads: 4, seq: 5, running: 3, want: ErrWorkerDied},
+		{name: "timed out", threads: 1, seq: 3, running: 3, timedOut: true, want: ErrTimeout},
+		{name: "timed out before it was reached", threads: 1, seq: 5, running: 3, timedOut: true, want: ErrTimeout},
+		{name: "timed out, cut short", threads: 1, seq: 3, running: 3, answered: true, timedOut: true, lost: true, truncd: true, want: ErrTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &proc{pool: &pool{cfg: Config{Threads: tc.threads}}, running: tc.running}
+			p.lost.Store(tc.lost)
+			s := &stream{seq: tc.seq}
+			s.answered.Store(tc.answered)
+			s.timedOut.Store(tc.timedOut)
+			s.truncated.Store(tc.truncd)
+			if got := p.deathError(s); got != tc.want {
+				t.Errorf("deathError = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -75,6 +75,14 @@ type proc struct {
 	out      *os.File      // read end of the worker's stdout/stderr
 	output   *outputLog    // what it printed
 	lifetime time.Duration // age at which to recycle; 0: none
+
+	// cut is closed when Go closes the worker's socket (closeSocket): it
+	// reads no more of it, so the reader must not wait any longer for a
+	// request's goroutine to take a part (see stream.push). lost: a part
+	// was dropped then, so frames may have been left unread.
+	cut     chan struct{}
+	cutOnce sync.Once
+	lost    atomic.Bool
 }
 
 // workerSendBuffer is the send buffer (SO_SNDBUF) of a worker's end of its
@@ -134,6 +142,7 @@ func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 		ready:    make(chan error, 1),
 		dead:     make(chan struct{}),
 		exited:   make(chan struct{}),
+		cut:      make(chan struct{}),
 		limit:    pl.requestLimit(),
 		lifetime: pl.lifetimeFor(),
 	}
@@ -158,7 +167,7 @@ func (pl *pool) startProc(g *gen, z *zygote) (*proc, error) {
 	defer outW.Close()
 	cmd, err := pl.pythonCmd("worker", outW, childSock)
 	if err != nil {
-		p.conn.Close()
+		p.closeSocket()
 		return nil, err
 	}
 	p.cmd, p.pid = cmd, cmd.Process.Pid
@@ -187,8 +196,17 @@ func (p *proc) kill() {
 	p.killOnce.Do(func() {
 		p.retire()
 		p.signal(syscall.SIGKILL)
-		p.conn.Close()
+		p.closeSocket()
 	})
+}
+
+// closeSocket closes the worker's socket: Go reads and writes no more of
+// it. A reader waiting for a request's goroutine to take a part stops
+// waiting (see stream.push): a client that does not read must not keep a
+// dead or killed worker from being replaced.
+func (p *proc) closeSocket() {
+	p.cutOnce.Do(func() { close(p.cut) })
+	p.conn.Close()
 }
 
 // signal sends sig to the worker process.
@@ -230,23 +248,21 @@ func (p *proc) die(err error) {
 	}
 	p.mu.Unlock()
 	close(p.dead)
-	p.conn.Close()
+	p.closeSocket()
 	waitOrKill(p.exited, exitGrace, p.kill)
 	p.pool.gone(p, err)
 }
 
 // deathError is how a request in flight on a dead worker ends: ErrTimeout
 // if it was killed for it; ErrNotStarted if the worker, single-threaded,
-// runs requests in order and had not reached this one; else
+// runs requests in order and had not reached this one (which Go cannot
+// tell once frames may have been left unread: see p.lost); else
 // ErrWorkerDied. The caller holds p.mu, after die has set p.running.
 func (p *proc) deathError(s *stream) error {
-	switch {
-	case s.timedOut.Load():
-		return ErrTimeout
-	case p.pool.cfg.Threads == 1 && !s.answered.Load() && s.seq > p.running:
+	if !s.timedOut.Load() && p.pool.cfg.Threads == 1 && !s.answered.Load() && s.seq > p.running && !p.lost.Load() {
 		return ErrNotStarted
 	}
-	return ErrWorkerDied
+	return s.cutError()
 }
 
 // waitOrKill waits up to grace for exited to be closed; if it is not, it
@@ -272,7 +288,7 @@ func (p *proc) closeAfterExit() {
 		select {
 		case <-p.dead:
 		case <-time.After(lastWordsGrace):
-			p.conn.Close()
+			p.closeSocket()
 		}
 	}()
 }

@@ -46,6 +46,13 @@ import (
 // token. The end of a worker that exits between requests is noticed through
 // its reaper (p.exited), which wakes the reader goroutine to read its last
 // frames and the end of the socket.
+//
+// Whoever reads never waits on a client for good: a reader waiting for a
+// request's goroutine to take a part (a client that does not read a big
+// response) stops waiting once Go closes the worker's socket (closeSocket:
+// the worker was killed, for its timeout say, or exited a second ago).
+// That response is cut short (stream.truncate) and the reader goes on to
+// the end of the socket, so that the worker is replaced at once.
 
 // idleReadAfter is how long a worker's socket may go unread while the
 // worker has no request in flight: how late a record logged by a
@@ -240,7 +247,7 @@ func (p *proc) readFrame() error {
 	case PartResponse, PartEnd:
 		p.done(s, part)
 	default:
-		s.push(part, limit)
+		s.push(part, limit, p.cut)
 	}
 	return nil
 }

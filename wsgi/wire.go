@@ -296,6 +296,15 @@ func (p *Part) release() {
 	}
 }
 
+// drop discards a part nobody will take: its buffer goes back to its pool
+// and its file, if any, is closed.
+func (p *Part) drop() {
+	p.release()
+	if p.File != nil {
+		p.File.Close()
+	}
+}
+
 // takeFD returns the oldest received file descriptor as a file.
 func (f *frameConn) takeFD(name string) (*os.File, error) {
 	if len(f.fds) == 0 {

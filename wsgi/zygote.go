@@ -196,7 +196,7 @@ func (z *zygote) readLoop() {
 			}
 			p.exitDesc = "killed with its preload process"
 			close(p.exited)
-			p.conn.Close()
+			p.closeSocket()
 		}()
 	}
 	z.pl.mu.Lock()
@@ -237,7 +237,7 @@ func (z *zygote) fork() (*proc, error) {
 		z.mu.Lock()
 		delete(z.forks, tag)
 		z.mu.Unlock()
-		p.conn.Close()
+		p.closeSocket()
 		if err == nil {
 			err = errors.New("the preload process could not fork")
 		}

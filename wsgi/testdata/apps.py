@@ -576,8 +576,12 @@ _MIB = b"\xa5" * (1 << 20)
 
 @app
 def download(environ, start_response):
-    """?mib= chunks of 1 MiB."""
-    n = int(_q(environ).get("mib", "1"))
+    """?mib= chunks of 1 MiB; ?exit_after=S: the worker exits (status 3)
+    S seconds after the request began, whatever it is doing then."""
+    q = _q(environ)
+    n = int(q.get("mib", "1"))
+    if "exit_after" in q:
+        threading.Timer(float(q["exit_after"]), os._exit, (3,)).start()
 
     def gen():
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
