@@ -153,12 +153,8 @@ func (sp *spoolPool) get(dir string) (f *os.File, reused bool, err error) {
 		}
 		f.Close()
 	}
-	f, err = os.CreateTemp(dir, "graft-body-*")
-	if err != nil {
-		return nil, false, err
-	}
-	os.Remove(f.Name()) // unlinked: the space is freed when the last descriptor closes
-	return f, false, nil
+	f, err = tempFile(dir, "graft-body-*")
+	return f, false, err
 }
 
 // put keeps f, which held a body of size bytes, for another body if the

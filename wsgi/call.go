@@ -158,5 +158,5 @@ func (p *proc) callDone(s *stream, payload []byte) {
 	p.trimSentLocked()
 	p.mu.Unlock()
 	p.pool.free(p) // the reader kicks, as for done
-	s.finish(Part{Kind: PartResponse, Data: append([]byte(nil), payload...)}, p.cut)
+	s.finish(Part{Kind: PartResponse, Data: append([]byte(nil), payload...)}, p)
 }

@@ -100,20 +100,29 @@ type Config struct {
 	// (like gunicorn); a front proxy or http.MaxBytesHandler may set one.
 	MaxBodySize int64
 
-	// TempDir is where request bodies are spooled: os.TempDir() when empty.
+	// TempDir is where request bodies are spooled, and responses spilled
+	// (see ResponseSpill): os.TempDir() when empty.
 	// Spool files are unlinked at once; up to 8 of bodies up to 4 MiB are
 	// kept open for the next bodies (writing into a kept file's pages costs
 	// less than a new file's), so a disk-backed TempDir sees their pages
 	// written back now and then; on tmpfs nothing reaches a disk.
 	TempDir string
 
-	// ResponseBuffer is how many bytes of a streamed response Go takes from
-	// a worker ahead of the client: a response that fits frees the worker at
-	// once, however slow the client; a larger one streams with backpressure
-	// (a client that stops reading holds the worker until Timeout, then the
-	// worker is killed and replaced and the response cut short). 1 MiB when
-	// 0.
+	// ResponseBuffer is how many bytes of a streamed response Go holds in
+	// memory ahead of the client: a response that fits frees the worker at
+	// once, however slow the client. Of a larger one, what the client has
+	// not taken spills to a file (see ResponseSpill). 1 MiB when 0.
 	ResponseBuffer int
+
+	// ResponseSpill is how many bytes of a response Go may keep in an
+	// unlinked temporary file in TempDir when its client reads more slowly
+	// than the worker sends, so that a slow client holds neither the
+	// worker nor, with Threads > 1, the worker's other responses. Past it
+	// the response streams with backpressure: the worker waits for the
+	// client (until Timeout: then it is killed and replaced, and the
+	// response cut short). DefaultResponseSpill (1 GiB, as nginx's
+	// proxy_max_temp_file_size) when 0; negative: never spill.
+	ResponseSpill int64
 
 	// NoPreload starts every worker as a fresh interpreter that imports the
 	// app itself. By default (false) one preload process (a zygote) imports
@@ -276,6 +285,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ResponseBuffer == 0 {
 		c.ResponseBuffer = 1 << 20
+	}
+	if c.ResponseSpill == 0 {
+		c.ResponseSpill = DefaultResponseSpill
+	} else if c.ResponseSpill < 0 {
+		c.ResponseSpill = 0
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 60 * time.Second

@@ -30,6 +30,8 @@ A request crosses these files, in this order:
     ([Exchange.Next]), with at most [Config.ResponseBuffer] bytes held
     ahead of the client; timeouts, slow-request dumps and cancellation live
     here too, and the reuse of a stream once both sides are done with it.
+  - spill.go: what a slow client has not taken of a bigger response goes
+    to a file ([Config.ResponseSpill]), so that it holds no worker.
   - reader.go: who reads a worker's socket. A request's goroutine reads
     its own response when nobody else does (no hand-off from another
     goroutine); the worker's reader goroutine reads at startup, under load

@@ -40,8 +40,13 @@ type stream struct {
 	answered atomic.Bool  // a frame of the response arrived
 	settled  atomic.Int32 // who owns the final part: see Complete
 	// truncated: a part was dropped when the worker's socket was closed
-	// (see push); the response can only end with an error.
+	// (see deliver); the response can only end with an error.
 	truncated atomic.Bool
+	// spill holds the rest of the response in a file while its client
+	// reads slowly (spill.go); nil otherwise. noSpill: a spill file
+	// failed, the response does without.
+	spill   atomic.Pointer[spill]
+	noSpill atomic.Bool
 	// refs counts who still uses a request's stream: the request's
 	// goroutine, until Release, and the transport, until done. The last to
 	// let go recycles it (see recycle) if the exchange ended the ordinary
@@ -376,6 +381,7 @@ func (s *stream) Complete() bool {
 func (s *stream) leave() {
 	s.unhookCtx()
 	s.goneOnce.Do(func() { close(s.gone) })
+	s.closeSpill()
 	if p := s.proc.Load(); p != nil {
 		p.mu.Lock()
 		p.ensureReaderLocked()
@@ -393,10 +399,16 @@ func (s *stream) Next(ctx context.Context) (Part, error) {
 	for {
 		select {
 		case part := <-s.parts:
+			if part.Kind == partSpilled {
+				continue // the spill is looked at below
+			}
 			return s.took(part), nil
 		case <-s.ended:
 			return s.endPart(), nil
 		default:
+		}
+		if part, ok := s.fromSpill(); ok {
+			return part, nil
 		}
 		if err := ctx.Err(); err != nil {
 			s.unhookCtx()
@@ -424,6 +436,9 @@ func (s *stream) Next(ctx context.Context) (Part, error) {
 		select {
 		case part := <-s.parts:
 			unfollow()
+			if part.Kind == partSpilled {
+				continue
+			}
 			return s.took(part), nil
 		case <-s.ended:
 			unfollow()
@@ -446,11 +461,21 @@ func (s *stream) Next(ctx context.Context) (Part, error) {
 // arrived before the end come first.
 func (s *stream) endPart() Part {
 	s.unhookCtx()
-	select {
-	case p := <-s.parts:
-		return s.took(p)
-	default:
+	for {
+		select {
+		case p := <-s.parts:
+			if p.Kind == partSpilled {
+				continue
+			}
+			return s.took(p)
+		default:
+		}
+		break
 	}
+	if p, ok := s.fromSpill(); ok {
+		return p
+	}
+	s.closeSpill()
 	return Part{Kind: PartEnd, Err: s.endErr}
 }
 
@@ -487,7 +512,7 @@ func (s *stream) unref() {
 // goroutine, is seen here through refs, whose last decrement comes after
 // it.)
 func (s *stream) recycle() {
-	if s.hooked || len(s.parts) > 0 || isClosed(s.ended) || isClosed(s.gone) {
+	if s.hooked || len(s.parts) > 0 || isClosed(s.ended) || isClosed(s.gone) || s.spill.Load() != nil {
 		return
 	}
 	select {
@@ -516,6 +541,7 @@ func (s *stream) took(p Part) Part {
 // Cancel implements Exchange.
 func (s *stream) Cancel() {
 	s.unhookCtx()
+	s.closeSpill()
 	s.goneOnce.Do(func() {
 		close(s.gone)
 		if s.proc.Load() == nil && s.pool.unqueue(s) {
@@ -541,13 +567,28 @@ func (p *proc) cancel(id uint16) {
 	p.kick()
 }
 
-// push delivers p to the request, waiting while more than the response
-// buffer is pending. It returns false if the part was dropped (and a file
-// in it closed): the request was cancelled, or the worker's socket was
-// closed (cut, see proc.closeSocket) while the part waited for the
-// request's goroutine, which has then missed a part: the stream is
-// truncated, and drops the rest.
-func (s *stream) push(p Part, limit int64, cut <-chan struct{}) bool {
+// push hands p, a part of s's response before its final one, to the
+// request's goroutine (see deliver).
+func (s *stream) push(p Part, pr *proc) bool { return s.deliver(p, pr, false) }
+
+// finish hands the final part of s's response to the request's goroutine
+// (see deliver); if a part before it was dropped, or it is, when Go closed
+// the worker's socket, the response ends with cutError instead.
+func (s *stream) finish(p Part, pr *proc) {
+	if !s.deliver(p, pr, true) && s.truncated.Load() {
+		s.end(s.cutError())
+	}
+}
+
+// deliver hands p, a part of s's response, to the request's goroutine
+// through its buffer, waiting while the buffer is full (ResponseBuffer
+// bytes of data, the final part apart, or requestParts parts); once p has
+// waited spillAfter, and while s spills, through its spill file instead
+// (see spill.go). It returns false if p was dropped (and a file in it
+// closed): the request's goroutine is gone, or Go closed the worker's
+// socket (pr.cut) while p waited: then the request's goroutine misses a
+// part, so the stream is truncated (it drops the rest).
+func (s *stream) deliver(p Part, pr *proc, final bool) bool {
 	s.answered.Store(true)
 	if s.truncated.Load() {
 		p.drop()
@@ -559,36 +600,76 @@ func (s *stream) push(p Part, limit int64, cut <-chan struct{}) bool {
 		return false
 	default:
 	}
-	// Wait until the part fits in the window, unless nothing is pending:
-	// Go never holds more than the window of a response (a frame is never
-	// larger than the window, see bodyFrameSize).
 	n := int64(len(p.Data))
-	for n > 0 {
-		b := s.buffered.Load()
-		if b == 0 || b+n <= limit {
-			break
+	if final {
+		n = 0 // never held back by the window: it frees the worker's slot
+	}
+	limit := int64(pr.pool.cfg.ResponseBuffer)
+	var spillAt *time.Timer // armed at the first wait
+	defer func() {
+		if spillAt != nil {
+			spillAt.Stop()
+		}
+	}()
+	for {
+		if sp := s.spill.Load(); sp != nil {
+			if s.spillPart(sp, p, pr) {
+				return true
+			}
+			// The spill takes no more: back to the buffer once it has
+			// been read to its end (and for good if its file failed).
+			select {
+			case <-sp.drained:
+				s.spill.CompareAndSwap(sp, nil)
+				sp.close()
+				if sp.failed {
+					s.noSpill.Store(true)
+				}
+				continue
+			case <-s.gone:
+				p.drop()
+				return false
+			case <-pr.cut:
+				s.truncate(p)
+				return false
+			}
+		}
+		// Go never holds more than the window of a response, unless
+		// nothing is pending (a frame is never larger than the window, see
+		// bodyFrameSize).
+		var send chan Part
+		if b := s.buffered.Load(); n == 0 || b == 0 || b+n <= limit {
+			send = s.parts
+			select {
+			case send <- p: // the usual case: room at once, no timer
+				s.buffered.Add(n)
+				return true
+			default:
+			}
+		}
+		if spillAt == nil && pr.pool.cfg.ResponseSpill > 0 && !s.noSpill.Load() {
+			spillAt = time.NewTimer(spillAfter)
+		}
+		var spillC <-chan time.Time
+		if spillAt != nil {
+			spillC = spillAt.C
 		}
 		select {
-		case <-s.space:
+		case send <- p: // nil while the window is full
+			s.buffered.Add(n)
+			return true
+		case <-s.space: // the window may have room: look again
 		case <-s.gone:
 			p.drop()
 			return false
-		case <-cut:
+		case <-pr.cut:
 			s.truncate(p)
 			return false
+		case <-spillC:
+			spillAt = nil // fired: a later wait arms another
+			s.spill.CompareAndSwap(nil, newSpill())
 		}
 	}
-	s.buffered.Add(n)
-	select {
-	case s.parts <- p:
-	case <-s.gone:
-		p.drop()
-		return false
-	case <-cut:
-		s.truncate(p)
-		return false
-	}
-	return true
 }
 
 // truncate drops p, a part the request's goroutine did not take before
@@ -609,31 +690,6 @@ func (s *stream) cutError() error {
 		return ErrTimeout
 	}
 	return ErrWorkerDied
-}
-
-// finish delivers the final part of the response, unless a part before it
-// was dropped (truncated) or it cannot be delivered before the worker's
-// socket is closed (cut): then the response ends with cutError instead.
-func (s *stream) finish(p Part, cut <-chan struct{}) {
-	s.answered.Store(true)
-	if !s.truncated.Load() {
-		select {
-		case s.parts <- p: // the usual case: room in the buffer, no select
-			return
-		default:
-		}
-		select {
-		case s.parts <- p:
-			return
-		case <-s.gone:
-			p.drop()
-			return
-		case <-cut:
-			s.truncate(p)
-		}
-	}
-	p.drop()
-	s.end(s.cutError())
 }
 
 // endAfterComplete handles the final part of a request whose goroutine
@@ -696,7 +752,7 @@ func (p *proc) done(s *stream, final Part) {
 	p.served.Add(1)
 	p.pool.free(p) // the reader sends the next requests' frames (kick)
 	if s.settled.CompareAndSwap(settledOpen, settledEnded) {
-		s.finish(final, p.cut)
+		s.finish(final, p)
 		if quiet {
 			s.unref() // the last use of s here
 		}

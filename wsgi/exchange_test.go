@@ -100,16 +100,17 @@ func TestPushCut(t *testing.T) {
 		{"part buffer full", []int{1, 1, 1, 1}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pr := &proc{cut: make(chan struct{})}
+			// ResponseSpill 0: the parts wait for room, never spill.
+			pr := &proc{cut: make(chan struct{}), pool: &pool{cfg: Config{ResponseBuffer: limit}}}
 			s := (&pool{}).newStream("GET", "/", "id", requestParts)
 			s.proc.Store(pr)
 			for _, n := range tc.parts {
-				if !s.push(Part{Kind: PartData, Data: make([]byte, n)}, limit, pr.cut) {
+				if !s.push(Part{Kind: PartData, Data: make([]byte, n)}, pr) {
 					t.Fatalf("push of %d bytes failed", n)
 				}
 			}
 			pushed := make(chan bool)
-			go func() { pushed <- s.push(Part{Kind: PartData, Data: make([]byte, tc.next)}, limit, pr.cut) }()
+			go func() { pushed <- s.push(Part{Kind: PartData, Data: make([]byte, tc.next)}, pr) }()
 			select {
 			case ok := <-pushed:
 				t.Fatalf("push did not wait for room (returned %v)", ok)
@@ -130,10 +131,10 @@ func TestPushCut(t *testing.T) {
 			// Later parts are dropped, even with room for them; the final
 			// part becomes an error.
 			<-s.parts
-			if s.push(Part{Kind: PartData, Data: make([]byte, 1)}, limit, pr.cut) {
+			if s.push(Part{Kind: PartData, Data: make([]byte, 1)}, pr) {
 				t.Error("a part after the dropped one was delivered")
 			}
-			s.finish(Part{Kind: PartEnd}, pr.cut)
+			s.finish(Part{Kind: PartEnd}, pr)
 			var got []PartKind
 			for {
 				p, err := s.Next(context.Background())

@@ -203,9 +203,10 @@ func TestTimeout(t *testing.T) {
 	})
 }
 
-// TestStalledClient: a client that asks for a big response and never reads
-// it fills the response buffer, and the worker's socket behind it, so the
-// worker's socket is left unread while the response waits for that client.
+// TestStalledClient: without a spill file (ResponseSpill < 0), a client
+// that asks for a big response and never reads it fills the response
+// buffer, and the worker's socket behind it, so the worker's socket is left
+// unread while the response waits for that client.
 // When the worker is killed for its timeout, or exits, Go stops waiting
 // for the client: the worker is replaced at once (not when the client
 // leaves) and a request queued meanwhile is served by the replacement; the
@@ -221,7 +222,9 @@ func TestStalledClient(t *testing.T) {
 		{"exit", "&exit_after=0.5", time.Minute, `graft.exit="exit status 3"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := startApp(t, "dispatch", Config{Timeout: tc.timeout}, nil)
+			// No spill file: the worker waits for the client (see
+			// TestResponseSpill for the default).
+			a := startApp(t, "dispatch", Config{Timeout: tc.timeout, ResponseSpill: -1}, nil)
 			pid := pidOf(t, a.srv.URL+"/pid")
 			// The stalled client: a small receive buffer, never read
 			// until the end of the test.

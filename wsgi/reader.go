@@ -233,8 +233,7 @@ func (p *proc) readFrame() error {
 		p.callDone(s, payload) // a control call's answer (see call.go)
 		return nil
 	}
-	limit := int64(p.pool.cfg.ResponseBuffer)
-	part, err := p.fc.part(h, payload, bodyFrameSize(int(limit)))
+	part, err := p.fc.part(h, payload, bodyFrameSize(p.pool.cfg.ResponseBuffer))
 	if err != nil {
 		return err
 	}
@@ -247,7 +246,7 @@ func (p *proc) readFrame() error {
 	case PartResponse, PartEnd:
 		p.done(s, part)
 	default:
-		s.push(part, limit, p.cut)
+		s.push(part, p)
 	}
 	return nil
 }

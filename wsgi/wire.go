@@ -296,6 +296,17 @@ func (p *Part) release() {
 	}
 }
 
+// emptyDataBuf returns a recycled buffer of n bytes, for a spilled
+// response's bytes read back (see spill.take).
+func (f *frameConn) emptyDataBuf(n int) *dataBuf {
+	d, _ := f.data.Get().(*dataBuf)
+	if d == nil || cap(d.b) < n {
+		d = &dataBuf{b: make([]byte, 0, (n+dataRound-1)&^(dataRound-1)), home: &f.data}
+	}
+	d.b = d.b[:n]
+	return d
+}
+
 // drop discards a part nobody will take: its buffer goes back to its pool
 // and its file, if any, is closed.
 func (p *Part) drop() {
