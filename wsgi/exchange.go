@@ -612,62 +612,59 @@ func (s *stream) deliver(p Part, pr *proc, final bool) bool {
 		}
 	}()
 	for {
-		if sp := s.spill.Load(); sp != nil {
+		// Where p may go: the buffer (send), or the spill; what to wait
+		// for if neither takes it now.
+		var send chan Part
+		var drained <-chan struct{}
+		var spillC <-chan time.Time
+		sp := s.spill.Load()
+		if sp != nil {
 			if s.spillPart(sp, p, pr) {
 				return true
 			}
 			// The spill takes no more: back to the buffer once it has
 			// been read to its end (and for good if its file failed).
-			select {
-			case <-sp.drained:
-				s.spill.CompareAndSwap(sp, nil)
-				sp.close()
-				if sp.failed {
-					s.noSpill.Store(true)
+			drained = sp.drained
+		} else {
+			// Go never holds more than the window of a response, unless
+			// nothing is pending (a frame is never larger than the
+			// window, see bodyFrameSize).
+			if b := s.buffered.Load(); n == 0 || b == 0 || b+n <= limit {
+				send = s.parts
+				select {
+				case send <- p: // the usual case: room at once, no timer
+					s.buffered.Add(n)
+					return true
+				default:
 				}
-				continue
-			case <-s.gone:
-				p.drop()
-				return false
-			case <-pr.cut:
-				s.truncate(p)
-				return false
 			}
-		}
-		// Go never holds more than the window of a response, unless
-		// nothing is pending (a frame is never larger than the window, see
-		// bodyFrameSize).
-		var send chan Part
-		if b := s.buffered.Load(); n == 0 || b == 0 || b+n <= limit {
-			send = s.parts
-			select {
-			case send <- p: // the usual case: room at once, no timer
-				s.buffered.Add(n)
-				return true
-			default:
+			if spillAt == nil && pr.pool.cfg.ResponseSpill > 0 && !s.noSpill.Load() {
+				spillAt = time.NewTimer(spillAfter)
 			}
-		}
-		if spillAt == nil && pr.pool.cfg.ResponseSpill > 0 && !s.noSpill.Load() {
-			spillAt = time.NewTimer(spillAfter)
-		}
-		var spillC <-chan time.Time
-		if spillAt != nil {
-			spillC = spillAt.C
+			if spillAt != nil {
+				spillC = spillAt.C
+			}
 		}
 		select {
 		case send <- p: // nil while the window is full
 			s.buffered.Add(n)
 			return true
 		case <-s.space: // the window may have room: look again
+		case <-spillC:
+			spillAt = nil // fired: a later wait arms another
+			s.spill.CompareAndSwap(nil, newSpill())
+		case <-drained:
+			s.spill.Store(nil)
+			sp.close()
+			if sp.failed {
+				s.noSpill.Store(true)
+			}
 		case <-s.gone:
 			p.drop()
 			return false
 		case <-pr.cut:
 			s.truncate(p)
 			return false
-		case <-spillC:
-			spillAt = nil // fired: a later wait arms another
-			s.spill.CompareAndSwap(nil, newSpill())
 		}
 	}
 }

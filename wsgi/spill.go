@@ -12,7 +12,7 @@ import (
 //
 // Whoever reads a worker's socket hands each response's parts to its
 // request's goroutine through a small buffer: ResponseBuffer bytes, at
-// most requestParts parts (see stream.push). When that goroutine falls
+// most requestParts parts (see stream.deliver). When that goroutine falls
 // behind, because its client reads slowly or not at all, the reader would
 // have to wait for it, and while it waits nothing else is read from the
 // worker's socket: the worker's thread sending that response is held by
@@ -21,8 +21,9 @@ import (
 // the reader spills it, and the rest of that response, to an unlinked
 // temporary file in TempDir (ResponseSpill bytes at most) and goes on
 // reading at once: the worker is free, as behind a buffering proxy. The
-// request's goroutine takes the parts still in the buffer, then the
-// spilled bytes in order, then the response's end (stream.Next). When the
+// request's goroutine takes the parts still in the buffer, then what was
+// spilled, in order (stream.Next): the spilled bytes, read back in parts of
+// up to a frame, and the parts that carry no bytes (the head, the end). When the
 // next part would take the file past ResponseSpill, or a write to it
 // fails, the reader waits until the request's goroutine has read the file
 // to its end, then goes back to the buffer and waits for the client
@@ -38,19 +39,26 @@ const spillAfter = 10 * time.Millisecond
 // proxy_max_temp_file_size.
 const DefaultResponseSpill = 1 << 30
 
-// spill is the part of a response kept in a file for its request's
-// goroutine. The reader writes it (the holder of the worker's read token,
-// one goroutine at a time); the request's goroutine reads it.
+// spill is the rest of a response kept for its request's goroutine. The
+// reader adds to it (the holder of the worker's read token, one goroutine
+// at a time); the request's goroutine takes from it.
 type spill struct {
 	mu      sync.Mutex
-	f       *os.File      // nil until the first bytes are spilled
+	queue   []spilled     // what is to be taken, in order
+	f       *os.File      // the spilled bytes; nil until the first
 	size    int64         // bytes written to f
-	off     int64         // bytes read back from f
-	final   *Part         // the response's final part, once it came
-	drained chan struct{} // closed once full and read to its end (see wait)
-	full    bool          // takes no more: the next part waits for drained
+	off     int64         // bytes taken from f
+	drained chan struct{} // closed once full and taken to its end
+	full    bool          // takes no more: the reader waits for drained
 	failed  bool          // full because the file could not be written
 	closed  bool          // the request's goroutine is gone, or took the end
+}
+
+// spilled is one item of a spill: a run of bytes in its file, or a part
+// that carries no bytes of the body.
+type spilled struct {
+	bytes int64 // > 0: that many bytes of the file, from spill.off
+	part  Part
 }
 
 func newSpill() *spill { return &spill{drained: make(chan struct{})} }
@@ -69,7 +77,7 @@ func (s *stream) fromSpill() (Part, bool) {
 	pr := s.proc.Load()
 	p, ok := sp.take(pr, bodyFrameSize(pr.pool.cfg.ResponseBuffer))
 	if ok && p.Kind != PartData {
-		p = s.took(p) // the last part: as from the buffer
+		p = s.took(p) // as from the buffer (took unhooks for the last part)
 	}
 	return p, ok
 }
@@ -90,6 +98,9 @@ func (s *stream) spillPart(sp *spill, p Part, pr *proc) bool {
 	case sp.full:
 		sp.mu.Unlock()
 		return false
+	case p.Kind == PartData && len(p.Data) == 0:
+		sp.mu.Unlock()
+		return true // nothing to write to the client
 	case p.Kind == PartData:
 		if !sp.writeLocked(p.Data, pr) {
 			sp.full = true
@@ -97,9 +108,14 @@ func (s *stream) spillPart(sp *spill, p Part, pr *proc) bool {
 			sp.mu.Unlock()
 			return false
 		}
+		if n := len(sp.queue); n > 0 && sp.queue[n-1].bytes > 0 {
+			sp.queue[n-1].bytes += int64(len(p.Data))
+		} else {
+			sp.queue = append(sp.queue, spilled{bytes: int64(len(p.Data))})
+		}
 		p.drop()
 	default:
-		sp.final = &p
+		sp.queue = append(sp.queue, spilled{part: p})
 	}
 	sp.mu.Unlock()
 	select {
@@ -144,56 +160,61 @@ func (sp *spill) close() {
 }
 
 // take returns the spill's next part for the request's goroutine: up to
-// max spilled bytes, or the final part once they are all read; ok is false
-// when there is nothing yet (or any more).
+// max spilled bytes, or the part next in line; ok is false when there is
+// nothing yet (or any more). Taking the response's last part lets go of
+// the spill.
 func (sp *spill) take(pr *proc, max int) (p Part, ok bool) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if sp.closed {
+	if sp.closed || len(sp.queue) == 0 {
 		return Part{}, false
 	}
-	if sp.off < sp.size {
-		n := int(min(int64(max), sp.size-sp.off))
-		d := pr.fc.emptyDataBuf(n)
-		if _, err := sp.f.ReadAt(d.b, sp.off); err != nil {
-			d.home.Put(d)
+	next := &sp.queue[0]
+	if next.bytes == 0 {
+		p = next.part
+		sp.queue = sp.queue[1:]
+		if p.Kind == PartResponse || p.Kind == PartEnd {
 			sp.closeLocked()
-			return Part{Kind: PartEnd, Err: fmt.Errorf("%w: reading back a spilled response: %v", ErrWorkerDied, err)}, true
 		}
-		sp.off += int64(n)
 		sp.closeIfDrainedLocked()
-		return Part{Kind: PartData, Data: d.b, buf: d}, true
-	}
-	if sp.final != nil {
-		p := *sp.final
-		sp.final = nil
-		sp.closeLocked()
 		return p, true
 	}
-	return Part{}, false
+	n := int(min(int64(max), next.bytes))
+	d := pr.fc.emptyDataBuf(n)
+	if _, err := sp.f.ReadAt(d.b, sp.off); err != nil {
+		d.home.Put(d)
+		sp.closeLocked()
+		return Part{Kind: PartEnd, Err: fmt.Errorf("%w: reading back a spilled response: %v", ErrWorkerDied, err)}, true
+	}
+	sp.off += int64(n)
+	if next.bytes -= int64(n); next.bytes == 0 {
+		sp.queue = sp.queue[1:]
+	}
+	sp.closeIfDrainedLocked()
+	return Part{Kind: PartData, Data: d.b, buf: d}, true
 }
 
 // closeIfDrainedLocked tells the reader waiting on a full spill that it
-// has been read to its end. The caller holds sp.mu.
+// has been taken to its end. The caller holds sp.mu.
 func (sp *spill) closeIfDrainedLocked() {
-	if sp.full && sp.off == sp.size && !isClosed(sp.drained) {
+	if sp.full && len(sp.queue) == 0 && !isClosed(sp.drained) {
 		close(sp.drained)
 	}
 }
 
 // closeLocked lets go of the spill: its file is closed (its space freed,
-// being unlinked), and parts spilled from now on are dropped. The caller
-// holds sp.mu.
+// being unlinked), the parts in it are dropped, and so are parts spilled
+// from now on. The caller holds sp.mu.
 func (sp *spill) closeLocked() {
 	sp.closed = true
 	if sp.f != nil {
 		sp.f.Close()
 		sp.f = nil
 	}
-	if sp.final != nil {
-		sp.final.drop()
-		sp.final = nil
+	for _, x := range sp.queue {
+		x.part.drop()
 	}
+	sp.queue = nil
 }
 
 // closeSpill lets go of s's spill, if it has one: its request's goroutine

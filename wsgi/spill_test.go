@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -164,6 +165,37 @@ func TestSpill(t *testing.T) {
 		}
 		if sp := s.spill.Load(); !sp.closed || sp.f != nil {
 			t.Error("the spill file is still open after the end")
+		}
+	})
+	t.Run("parts", func(t *testing.T) {
+		// Early hints fill the buffer: the head waits, and spills, then
+		// the body and the end follow it there, in order.
+		s, pr := newStream(t, 1<<20)
+		for range requestParts {
+			s.push(Part{Kind: PartHints, Header: []string{"Link", "</a.css>"}}, pr)
+		}
+		s.push(Part{Kind: PartHead, Status: "200 OK"}, pr)
+		s.push(data(0, 60), pr)
+		s.push(data(60, 60), pr)
+		s.finish(Part{Kind: PartEnd}, pr)
+		var kinds []PartKind
+		var body []byte
+		for {
+			p, err := s.Next(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(kinds); p.Kind != PartData || n == 0 || kinds[n-1] != PartData {
+				kinds = append(kinds, p.Kind) // a run of data counts once
+			}
+			body = append(body, p.Data...)
+			if p.Kind == PartEnd {
+				break
+			}
+		}
+		want := []PartKind{PartHints, PartHints, PartHints, PartHints, PartHead, PartData, PartEnd}
+		if !slices.Equal(kinds, want) || len(body) != 120 {
+			t.Errorf("parts %v and %d bytes, want %v and 120 bytes", kinds, len(body), want)
 		}
 	})
 	t.Run("limit", func(t *testing.T) {
