@@ -92,6 +92,7 @@ func TestNoFallbackFlags(t *testing.T) {
 		{[]string{"-no-fallback", "-metrics-bind", "127.0.0.1:0"}, "drop -metrics-bind"},
 		{[]string{"-no-fallback", "-sendfile-root", "/tmp"}, "drop -sendfile-root"},
 		{[]string{"-no-fallback", "-preload=false"}, "drop -preload"},
+		{[]string{"-no-fallback", "-response-spill", "0"}, "drop -response-spill"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

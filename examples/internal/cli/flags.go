@@ -41,6 +41,7 @@ type Flags struct {
 	MaxRequests       int
 	MaxRequestsJitter int
 	MaxRSSMiB         int64
+	ResponseSpillMiB  int64
 	MaxLifetime       time.Duration
 	SlowRequest       time.Duration
 	Reload            bool
@@ -79,6 +80,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
+	fs.Int64Var(&f.ResponseSpillMiB, "response-spill", wsgi.DefaultResponseSpill>>20, "keep up to this many `MiB` of a response that a slow client has not taken in a temporary file ($TMPDIR), so that it holds no worker; past it the worker waits for the client (0: never spill)")
 	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this `DURATION` (0: never)")
 	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this `DURATION` (0: never)")
 	fs.BoolVar(&f.Reload, "reload", false, "development: reload the workers when a .py file changes")
@@ -100,6 +102,7 @@ func (f *Flags) Check() error {
 	}{
 		{"-workers", int64(f.Workers)}, {"-prefetch", int64(f.Prefetch)}, {"-max-requests", int64(f.MaxRequests)},
 		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB},
+		{"-response-spill", f.ResponseSpillMiB},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-limit-request-line", int64(f.Limits.Line)},
@@ -119,6 +122,9 @@ func (f *Flags) Check() error {
 	}
 	if f.MinHeapMiB > maxMiB {
 		huge = append(huge, "-min-heap")
+	}
+	if f.ResponseSpillMiB > maxMiB {
+		huge = append(huge, "-response-spill")
 	}
 	if len(huge) > 0 {
 		return Usagef("%s: too many MiB", strings.Join(huge, ", "))
@@ -189,12 +195,16 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 	if prefetch == 0 {
 		prefetch = -1 // wsgi.Config: negative means none
 	}
+	spill := f.ResponseSpillMiB << 20
+	if spill == 0 {
+		spill = -1 // wsgi.Config: negative means never
+	}
 	return wsgi.Config{
 		App: app, Python: f.Python, Dir: dir, Prefetch: prefetch,
 		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
 		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
 		MaxRSS: f.MaxRSSMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
-		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, Logger: log,
+		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, ResponseSpill: spill, Logger: log,
 	}
 }
 

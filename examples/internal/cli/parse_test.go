@@ -92,6 +92,17 @@ func TestParse(t *testing.T) {
 		}, ""},
 		{"negative heap floor", []string{"-min-heap", "-1"}, nil, "-min-heap must not be negative"},
 		{"heap floor past int64", []string{"-min-heap", "8796093022208", "-max-rss", "9000000000000"}, nil, "-max-rss, -min-heap: too many MiB"},
+		{"response spill by default", nil, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).ResponseSpill == wsgi.DefaultResponseSpill
+		}, ""},
+		{"response spill 64 MiB", []string{"-response-spill", "64"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).ResponseSpill == 64<<20
+		}, ""},
+		{"no response spill", []string{"-response-spill", "0"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).ResponseSpill < 0
+		}, ""},
+		{"negative response spill", []string{"-response-spill", "-1"}, nil, "-response-spill must not be negative"},
+		{"response spill past int64", []string{"-response-spill", "8796093022208"}, nil, "-response-spill: too many MiB"},
 		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
 		}, ""},
