@@ -655,8 +655,7 @@ func (s *stream) deliver(p Part, pr *proc, final bool) bool {
 			s.spill.CompareAndSwap(nil, newSpill())
 		case <-drained:
 			s.spill.Store(nil)
-			sp.close()
-			if sp.failed {
+			if sp.close() { // its file failed: this response spills no more
 				s.noSpill.Store(true)
 			}
 		case <-s.gone:

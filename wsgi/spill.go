@@ -22,11 +22,11 @@ import (
 // temporary file in TempDir (ResponseSpill bytes at most) and goes on
 // reading at once: the worker is free, as behind a buffering proxy. The
 // request's goroutine takes the parts still in the buffer, then what was
-// spilled, in order (stream.Next): the spilled bytes, read back in parts of
-// up to a frame, and the parts that carry no bytes (the head, the end). When the
-// next part would take the file past ResponseSpill, or a write to it
-// fails, the reader waits until the request's goroutine has read the file
-// to its end, then goes back to the buffer and waits for the client
+// spilled, in order (stream.Next): the spilled bytes, read back in parts
+// of up to a frame, and the parts that carry no bytes (the head, the end).
+// When the next part would take the file past ResponseSpill, or a write to
+// it fails, the reader waits until the request's goroutine has taken the
+// spill to its end, then goes back to the buffer and waits for the client
 // there: backpressure, as before, as nginx does past
 // proxy_max_temp_file_size.
 
@@ -151,12 +151,13 @@ func (sp *spill) writeLocked(b []byte, pr *proc) bool {
 	return true
 }
 
-// close lets go of a spill that has been read to its end, once the reader
-// goes back to the buffer.
-func (sp *spill) close() {
+// close lets go of the spill (see closeLocked) and reports whether its
+// file failed.
+func (sp *spill) close() (failed bool) {
 	sp.mu.Lock()
+	defer sp.mu.Unlock()
 	sp.closeLocked()
-	sp.mu.Unlock()
+	return sp.failed
 }
 
 // take returns the spill's next part for the request's goroutine: up to
