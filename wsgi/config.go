@@ -124,6 +124,13 @@ type Config struct {
 	// proxy_max_temp_file_size) when 0; negative: never spill.
 	ResponseSpill int64
 
+	// SendTimeout is how long a write of a streamed response (its body's
+	// parts, a file) may wait for a client that takes none of it: the
+	// connection is then closed, and what the response held is let go (a
+	// spill file: see ResponseSpill). 60s when 0, as nginx's send_timeout;
+	// negative: no limit.
+	SendTimeout time.Duration
+
 	// NoPreload starts every worker as a fresh interpreter that imports the
 	// app itself. By default (false) one preload process (a zygote) imports
 	// the app once, freezes the garbage collector's view (gc.freeze) and
@@ -290,6 +297,11 @@ func (c Config) withDefaults() (Config, error) {
 		c.ResponseSpill = DefaultResponseSpill
 	} else if c.ResponseSpill < 0 {
 		c.ResponseSpill = 0
+	}
+	if c.SendTimeout == 0 {
+		c.SendTimeout = 60 * time.Second
+	} else if c.SendTimeout < 0 {
+		c.SendTimeout = 0
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 60 * time.Second

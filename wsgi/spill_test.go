@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -282,4 +283,40 @@ func TestSpill(t *testing.T) {
 			t.Error("a part was taken after the request's goroutine left")
 		}
 	})
+}
+
+// TestSendTimeout: a client that takes none of a streamed response for
+// SendTimeout is disconnected, and what its response held is let go: the
+// spill file is closed (none is left open), the worker is free.
+func TestSendTimeout(t *testing.T) {
+	a := startApp(t, "dispatch", Config{SendTimeout: 500 * time.Millisecond, Timeout: time.Minute}, nil)
+	conn := dialSmallWindow(t, a.srv.URL)
+	fmt.Fprintf(conn, "GET /download?mib=32 HTTP/1.1\r\nHost: x\r\n\r\n")
+	logHas(t, a.logs, 5*time.Second, "took none of the response for SendTimeout", "graft.send_timeout=500ms")
+	waitFor(t, 5*time.Second, "the spill file to be closed", func() bool { return spillFiles(t) == 0 })
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, conn)
+	if err != nil || n >= 32<<20 {
+		t.Errorf("the client read %d bytes (%v): want the connection closed before the end", n, err)
+	}
+	resp, b, err := get(t, nil, "GET", a.srv.URL+"/hello", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("after the timeout: %v %d %s", err, resp.StatusCode, b)
+	}
+}
+
+// spillFiles counts this process's open spill files (0 where /proc is
+// not there to say).
+func spillFiles(t *testing.T) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.Contains(target, "graft-response") {
+			n++
+		}
+	}
+	return n
 }
