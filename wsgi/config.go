@@ -124,11 +124,12 @@ type Config struct {
 	// proxy_max_temp_file_size) when 0; negative: never spill.
 	ResponseSpill int64
 
-	// SendTimeout is how long a write of a streamed response (its body's
-	// parts, a file) may wait for a client that takes none of it: the
-	// connection is then closed, and what the response held is let go (a
-	// spill file: see ResponseSpill). 60s when 0, as nginx's send_timeout;
-	// negative: no limit.
+	// SendTimeout is how long a response that spilled (see ResponseSpill)
+	// may wait for a client that takes none of it: Go then gives the
+	// client up, as nginx does after send_timeout: the file is dropped,
+	// the app told to stop, and the connection closed (ErrClientStalled)
+	// once the client takes something or leaves. 60s when 0; negative: no
+	// limit.
 	SendTimeout time.Duration
 
 	// NoPreload starts every worker as a fresh interpreter that imports the

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -215,31 +214,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 		declared   int64 = -1 // the app's Content-Length
 		written    int64
 		flusher, _ = w.(http.Flusher)
-		rc         *http.ResponseController // for the write deadline: see sendBy
-		armed      time.Time                // when the write deadline was last set
 	)
-	defer func() {
-		if rc != nil {
-			rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
-		}
-	}()
-	// sendBy bounds the writes of a streamed response by SendTimeout. The
-	// deadline moves at most 64 times per SendTimeout (once a second by
-	// default), not at every part.
-	sendBy := func() {
-		if c.cfg.SendTimeout <= 0 {
-			return
-		}
-		now := time.Now()
-		if now.Sub(armed) <= c.cfg.SendTimeout/64 {
-			return
-		}
-		if rc == nil {
-			rc = http.NewResponseController(w)
-		}
-		armed = now
-		rc.SetWriteDeadline(now.Add(c.cfg.SendTimeout))
-	}
 	for first := true; ; first = false {
 		p, err := ex.Next(ctx)
 		if err != nil {
@@ -286,12 +261,10 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			w.WriteHeader(code)
 			headerSent = true
 		case PartData:
-			sendBy()
 			n, err := w.Write(p.Data)
 			p.release() // written: its buffer can take another frame
 			written += int64(n)
 			if err != nil {
-				c.sendFailed(r, err, written)
 				ex.Cancel()
 				return false
 			}
@@ -302,11 +275,9 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 		case PartFile:
-			sendBy()
 			n, err := sendFile(w, p)
 			written += n
 			if err != nil {
-				c.sendFailed(r, err, written)
 				ex.Cancel()
 				return false
 			}
@@ -332,17 +303,6 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				slog.String(logTraceback, p.Traceback))
 			panic(http.ErrAbortHandler)
 		}
-	}
-}
-
-// sendFailed logs a write of the response that failed for SendTimeout
-// (other failures are the client leaving: nothing to say).
-func (c *Container) sendFailed(r *http.Request, err error, written int64) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.log.Warn("wsgi: the client took none of the response for SendTimeout; closing the connection",
-			slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
-			slog.String(logRequestID, requestID(r)), slog.Duration("graft.send_timeout", c.cfg.SendTimeout),
-			slog.Int64(logBytesSent, written))
 	}
 }
 

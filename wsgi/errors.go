@@ -32,6 +32,10 @@ var (
 	ErrBadBody = errors.New("wsgi: request body could not be read")
 	// ErrProtocol: a worker sent something graft cannot parse (502).
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
+	// ErrClientStalled: the client took none of a response that waited for
+	// it in a spill file for Config.SendTimeout. Its headers are out by
+	// then, so the response is aborted (502 otherwise).
+	ErrClientStalled = errors.New("wsgi: the client stopped taking the response")
 )
 
 // ErrStartTimeout is wrapped by the error of New or Container.Reload (and

@@ -525,6 +525,9 @@ func (s *stream) recycle() {
 
 // took accounts for a part leaving the buffer.
 func (s *stream) took(p Part) Part {
+	if sp := s.spill.Load(); sp != nil {
+		sp.taken.Store(time.Now().UnixNano()) // the client makes progress
+	}
 	if p.Kind == PartResponse || p.Kind == PartEnd {
 		s.unhookCtx() // the last part
 	}
@@ -551,6 +554,25 @@ func (s *stream) Cancel() {
 			p.cancel(s.id)
 		}
 	})
+}
+
+// giveUp ends s with err from another goroutine than the request's: the
+// rest of its response is dropped (and its app told to stop, if the
+// worker is still on it), and the request's goroutine gets the parts it
+// had, then err.
+func (s *stream) giveUp(err error) {
+	s.goneOnce.Do(func() {
+		close(s.gone)
+		if p := s.proc.Load(); p != nil {
+			p.mu.Lock()
+			current := p.streams[s.id] == s
+			p.mu.Unlock()
+			if current {
+				p.cancel(s.id)
+			}
+		}
+	})
+	s.end(err)
 }
 
 // cancel tells the worker that the client of stream id went away. The
@@ -652,7 +674,7 @@ func (s *stream) deliver(p Part, pr *proc, final bool) bool {
 		case <-s.space: // the window may have room: look again
 		case <-spillC:
 			spillAt = nil // fired: a later wait arms another
-			s.spill.CompareAndSwap(nil, newSpill())
+			s.spill.Store(newSpill(s, pr))
 		case <-drained:
 			s.spill.Store(nil)
 			if sp.close() { // its file failed: this response spills no more

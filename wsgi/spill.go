@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +53,10 @@ type spill struct {
 	full    bool          // takes no more: the reader waits for drained
 	failed  bool          // full because the file could not be written
 	closed  bool          // the request's goroutine is gone, or took the end
+	// idle gives up on a client that takes nothing for SendTimeout (see
+	// watch); taken is when the request's goroutine last took a part.
+	idle  *time.Timer
+	taken atomic.Int64
 }
 
 // spilled is one item of a spill: a run of bytes in its file, or a part
@@ -61,7 +66,45 @@ type spilled struct {
 	part  Part
 }
 
-func newSpill() *spill { return &spill{drained: make(chan struct{})} }
+// newSpill returns the spill of s's response, watched for a client that
+// takes nothing for SendTimeout (see idleFor).
+func newSpill(s *stream, pr *proc) *spill {
+	sp := &spill{drained: make(chan struct{})}
+	sp.taken.Store(time.Now().UnixNano())
+	if t := pr.pool.cfg.SendTimeout; t > 0 {
+		sp.idle = time.AfterFunc(t, func() { sp.idleFor(s, pr, t) })
+	}
+	return sp
+}
+
+// idleFor runs when the client of s may have taken nothing of its response
+// for timeout: if so, Go gives up on it, as nginx does after send_timeout,
+// so that a client that stops reading does not keep the spill file: the
+// file is dropped, the app told to stop (CANCEL), and the response ends
+// with an error, so that the request's goroutine closes the connection
+// once its write to the client returns. Else it looks again when timeout
+// has passed since the last part was taken.
+func (sp *spill) idleFor(s *stream, pr *proc, timeout time.Duration) {
+	if left := timeout - time.Since(time.Unix(0, sp.taken.Load())); left > 0 {
+		sp.mu.Lock()
+		if !sp.closed {
+			sp.idle.Reset(left)
+		}
+		sp.mu.Unlock()
+		return
+	}
+	sp.mu.Lock()
+	if sp.closed {
+		sp.mu.Unlock()
+		return
+	}
+	sp.closeLocked()
+	sp.mu.Unlock()
+	pr.log.Warn("wsgi: the client took none of the response for SendTimeout; giving it up",
+		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
+		slog.Duration("graft.send_timeout", timeout))
+	s.giveUp(fmt.Errorf("%w: the client took none of it for %v", ErrClientStalled, timeout))
+}
 
 // partSpilled is a notice in a request's part buffer: its response's
 // spill has more for it. It never leaves the stream (see Next).
@@ -170,6 +213,7 @@ func (sp *spill) take(pr *proc, max int) (p Part, ok bool) {
 	if sp.closed || len(sp.queue) == 0 {
 		return Part{}, false
 	}
+	sp.taken.Store(time.Now().UnixNano())
 	next := &sp.queue[0]
 	if next.bytes == 0 {
 		p = next.part
@@ -208,6 +252,9 @@ func (sp *spill) closeIfDrainedLocked() {
 // from now on. The caller holds sp.mu.
 func (sp *spill) closeLocked() {
 	sp.closed = true
+	if sp.idle != nil {
+		sp.idle.Stop()
+	}
 	if sp.f != nil {
 		sp.f.Close()
 		sp.f = nil

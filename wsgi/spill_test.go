@@ -285,13 +285,15 @@ func TestSpill(t *testing.T) {
 	})
 }
 
-// TestSendTimeout: a client that takes none of a streamed response for
-// SendTimeout is disconnected, and what its response held is let go: the
-// spill file is closed (none is left open), the worker is free.
+// TestSendTimeout: a client that takes none of a spilled response for
+// SendTimeout is given up: the spill file is closed (none is left open),
+// and once the client reads, its connection ends before the response's
+// end; the worker serves on.
 func TestSendTimeout(t *testing.T) {
 	a := startApp(t, "dispatch", Config{SendTimeout: 500 * time.Millisecond, Timeout: time.Minute}, nil)
 	conn := dialSmallWindow(t, a.srv.URL)
 	fmt.Fprintf(conn, "GET /download?mib=32 HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, 3*time.Second, "a spill file", func() bool { return spillFiles(t) > 0 })
 	logHas(t, a.logs, 5*time.Second, "took none of the response for SendTimeout", "graft.send_timeout=500ms")
 	waitFor(t, 5*time.Second, "the spill file to be closed", func() bool { return spillFiles(t) == 0 })
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
