@@ -72,7 +72,9 @@ func newSpill(s *stream, pr *proc) *spill {
 	sp := &spill{drained: make(chan struct{})}
 	sp.taken.Store(time.Now().UnixNano())
 	if t := pr.pool.cfg.SendTimeout; t > 0 {
+		sp.mu.Lock() // idleFor reads sp.idle under it
 		sp.idle = time.AfterFunc(t, func() { sp.idleFor(s, pr, t) })
+		sp.mu.Unlock()
 	}
 	return sp
 }
