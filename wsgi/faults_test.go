@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -226,20 +224,9 @@ func TestStalledClient(t *testing.T) {
 			// TestResponseSpill for the default).
 			a := startApp(t, "dispatch", Config{Timeout: tc.timeout, ResponseSpill: -1}, nil)
 			pid := pidOf(t, a.srv.URL+"/pid")
-			// The stalled client: a small receive buffer, never read
-			// until the end of the test.
-			d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-				var err error
-				c.Control(func(fd uintptr) {
-					err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-				})
-				return err
-			}}
-			conn, err := d.Dial("tcp", strings.TrimPrefix(a.srv.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			// The stalled client: it reads nothing until the end of the
+			// test.
+			conn := dialSmallWindow(t, a.srv.URL)
 			const mib = 256
 			fmt.Fprintf(conn, "GET /download?mib=%d%s HTTP/1.1\r\nHost: x\r\n\r\n", mib, tc.query)
 			// A request for the only worker, queued behind the download
