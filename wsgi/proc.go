@@ -78,7 +78,7 @@ type proc struct {
 
 	// cut is closed when Go closes the worker's socket (closeSocket): it
 	// reads no more of it, so the reader must not wait any longer for a
-	// request's goroutine to take a part (see stream.push). lost: a part
+	// request's goroutine to take a part (see stream.deliver). lost: a part
 	// was dropped then, so frames may have been left unread.
 	cut     chan struct{}
 	cutOnce sync.Once
@@ -202,7 +202,7 @@ func (p *proc) kill() {
 
 // closeSocket closes the worker's socket: Go reads and writes no more of
 // it. A reader waiting for a request's goroutine to take a part stops
-// waiting (see stream.push): a client that does not read must not keep a
+// waiting (see stream.deliver): a client that does not read must not keep a
 // dead or killed worker from being replaced.
 func (p *proc) closeSocket() {
 	p.cutOnce.Do(func() { close(p.cut) })

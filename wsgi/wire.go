@@ -262,11 +262,8 @@ func (f *frameConn) dataPart(payload []byte, id uint16, max int) Part {
 
 // dataBuf returns a recycled buffer holding a copy of payload.
 func (f *frameConn) dataBuf(payload []byte) *dataBuf {
-	d, _ := f.data.Get().(*dataBuf)
-	if d == nil || cap(d.b) < len(payload) {
-		d = &dataBuf{b: make([]byte, 0, (len(payload)+dataRound-1)&^(dataRound-1)), home: &f.data}
-	}
-	d.b = append(d.b[:0], payload...)
+	d := f.emptyDataBuf(len(payload))
+	copy(d.b, payload)
 	return d
 }
 
@@ -296,8 +293,8 @@ func (p *Part) release() {
 	}
 }
 
-// emptyDataBuf returns a recycled buffer of n bytes, for a spilled
-// response's bytes read back (see spill.take).
+// emptyDataBuf returns a recycled buffer of n bytes (to fill: a frame's
+// payload, a spilled response's bytes read back).
 func (f *frameConn) emptyDataBuf(n int) *dataBuf {
 	d, _ := f.data.Get().(*dataBuf)
 	if d == nil || cap(d.b) < n {
