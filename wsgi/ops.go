@@ -27,6 +27,12 @@ type Status struct {
 	Threads    int              `json:"threads"`   // per worker
 	Preload    bool             `json:"preload"`   // workers forked from a zygote
 	Time       time.Time        `json:"time"`
+	// Responses that spilled to a file for a slow client (see
+	// Config.ResponseSpill) since the start, their bytes, and the spill
+	// files open now.
+	SpilledResponses int64 `json:"spilled_responses"`
+	SpilledBytes     int64 `json:"spilled_bytes"`
+	SpillFiles       int64 `json:"spill_files"`
 }
 
 // WorkerStatus describes one worker process.
@@ -134,6 +140,7 @@ queue {{.Queued}}/{{.MaxQueue}} · {{.Python}}</p>
 <td>{{range .Requests}}{{.Method}} {{.Path}} ({{secs .Running}} s){{if .ID}} <small>{{.ID}}</small>{{end}}<br>{{end}}</td></tr>
 {{end}}</table>
 <p>Restarts: {{range $k, $v := .Restarts}}{{$k}} {{$v}} · {{else}}none{{end}}</p>
+<p>Spilled for slow clients: {{.SpilledResponses}} responses, {{.SpilledBytes}} bytes; {{.SpillFiles}} spill files open</p>
 <p><small>{{.Time.Format "2006-01-02 15:04:05 MST"}} · <a href="?format=json">JSON</a></small></p>
 `))
 
@@ -158,6 +165,12 @@ var (
 		"Requests finished by each live worker process.", []string{"pid"}, nil)
 	descReady = prometheus.NewDesc("graft_wsgi_ready",
 		"1 when the container takes requests, else 0.", nil, nil)
+	descSpills = prometheus.NewDesc("graft_wsgi_spilled_responses_total",
+		"Responses that spilled to a file for a slow client (Config.ResponseSpill).", nil, nil)
+	descSpilledBytes = prometheus.NewDesc("graft_wsgi_spilled_bytes_total",
+		"Bytes of responses spilled to files for slow clients.", nil, nil)
+	descSpillFiles = prometheus.NewDesc("graft_wsgi_spill_files",
+		"Spill files open now: responses waiting in a file for a slow client.", nil, nil)
 )
 
 // restartReasons are reported even before they happen, so that rates work.
@@ -166,7 +179,8 @@ var restartReasons = []string{"crash", "timeout", "max-requests", "max-rss", "li
 // Describe implements prometheus.Collector: register the container with
 // prometheus.MustRegister(container) to export its metrics.
 func (c *Container) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWorkers, descBusyThreads, descQueue, descRestarts, descRSS, descServed, descReady} {
+	for _, d := range []*prometheus.Desc{descWorkers, descBusyThreads, descQueue, descRestarts, descRSS, descServed, descReady,
+		descSpills, descSpilledBytes, descSpillFiles} {
 		ch <- d
 	}
 	c.queueWait.Describe(ch)
@@ -197,6 +211,9 @@ func (c *Container) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
+	ch <- prometheus.MustNewConstMetric(descSpills, prometheus.CounterValue, float64(st.SpilledResponses))
+	ch <- prometheus.MustNewConstMetric(descSpilledBytes, prometheus.CounterValue, float64(st.SpilledBytes))
+	ch <- prometheus.MustNewConstMetric(descSpillFiles, prometheus.GaugeValue, float64(st.SpillFiles))
 	c.queueWait.Collect(ch)
 }
 

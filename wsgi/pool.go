@@ -43,6 +43,10 @@ type pool struct {
 	restarts     map[string]int64 // worker replacements by reason
 	reloadMu     sync.Mutex       // one reload at a time
 	reloading    bool
+
+	// Responses spilled for slow clients (spill.go): how many, how many
+	// bytes, and how many spill files are open now.
+	spills, spilledBytes, spillFiles atomic.Int64
 }
 
 var _ Transport = (*pool)(nil)
@@ -513,6 +517,7 @@ func (pl *pool) Status() Status {
 		App: pl.cfg.App, Python: pl.cfg.Python, Queued: len(pl.waiters), MaxQueue: pl.cfg.MaxQueue,
 		Reloading: pl.reloading, Restarts: make(map[string]int64, len(pl.restarts)),
 		Threads: pl.cfg.Threads, Preload: !pl.cfg.NoPreload, Time: time.Now(),
+		SpilledResponses: pl.spills.Load(), SpilledBytes: pl.spilledBytes.Load(), SpillFiles: pl.spillFiles.Load(),
 	}
 	if pl.cur != nil {
 		st.Generation = pl.cur.id

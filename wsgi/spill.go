@@ -44,6 +44,7 @@ const DefaultResponseSpill = 1 << 30
 // reader adds to it (the holder of the worker's read token, one goroutine
 // at a time); the request's goroutine takes from it.
 type spill struct {
+	pl      *pool // its counters
 	mu      sync.Mutex
 	queue   []spilled     // what is to be taken, in order
 	f       *os.File      // the spilled bytes; nil until the first
@@ -69,7 +70,8 @@ type spilled struct {
 // newSpill returns the spill of s's response, watched for a client that
 // takes nothing for SendTimeout (see idleFor).
 func newSpill(s *stream, pr *proc) *spill {
-	sp := &spill{drained: make(chan struct{})}
+	sp := &spill{pl: pr.pool, drained: make(chan struct{})}
+	pr.pool.spills.Add(1)
 	sp.taken.Store(time.Now().UnixNano())
 	if t := pr.pool.cfg.SendTimeout; t > 0 {
 		sp.mu.Lock() // idleFor reads sp.idle under it
@@ -180,7 +182,9 @@ func (sp *spill) writeLocked(b []byte, pr *proc) bool {
 	}
 	var err error
 	if sp.f == nil {
-		sp.f, err = tempFile(pr.pool.cfg.TempDir, "graft-response-*")
+		if sp.f, err = tempFile(pr.pool.cfg.TempDir, "graft-response-*"); err == nil {
+			sp.pl.spillFiles.Add(1)
+		}
 	}
 	if err == nil {
 		// Bytes written past size by a write that failed are never read.
@@ -193,6 +197,7 @@ func (sp *spill) writeLocked(b []byte, pr *proc) bool {
 		return false
 	}
 	sp.size += int64(len(b))
+	sp.pl.spilledBytes.Add(int64(len(b)))
 	return true
 }
 
@@ -260,6 +265,7 @@ func (sp *spill) closeLocked() {
 	if sp.f != nil {
 		sp.f.Close()
 		sp.f = nil
+		sp.pl.spillFiles.Add(-1)
 	}
 	for _, x := range sp.queue {
 		x.part.drop()

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/graft-dev/graft/internal/pythontest"
 )
 
@@ -55,6 +57,16 @@ func TestResponseSpill(t *testing.T) {
 			if took := time.Since(start); took > time.Second {
 				t.Errorf("the next request took %v", took)
 			}
+			// The status and the metrics count it.
+			if st := a.c.Status(); st.SpilledResponses != 1 || st.SpilledBytes <= 0 || st.SpillFiles != 1 {
+				t.Errorf("status: %d spilled responses, %d bytes, %d files; want 1, some, 1",
+					st.SpilledResponses, st.SpilledBytes, st.SpillFiles)
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(a.c)
+			if got := gauge(t, reg, "graft_wsgi_spill_files"); got != 1 {
+				t.Errorf("graft_wsgi_spill_files = %v, want 1", got)
+			}
 			runtime.GC()
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
@@ -76,8 +88,32 @@ func TestResponseSpill(t *testing.T) {
 					t.Fatalf("byte %d is %d, want %d", i, c, i%251)
 				}
 			}
+			waitFor(t, 5*time.Second, "no spill file open", func() bool { return a.c.Status().SpillFiles == 0 })
+			if st := a.c.Status(); st.SpilledBytes > int64(total) {
+				t.Errorf("%d bytes spilled of a %d-byte response", st.SpilledBytes, total)
+			}
 		})
 	}
+}
+
+// gauge returns the value of the metric name (without labels) in reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			m := mf.GetMetric()[0]
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 // dialSmallWindow connects to a test server with a small receive buffer:
