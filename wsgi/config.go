@@ -117,10 +117,11 @@ type Config struct {
 	// ResponseSpill is how many bytes of a response Go may keep in an
 	// unlinked temporary file in TempDir when its client reads more slowly
 	// than the worker sends, so that a slow client holds neither the
-	// worker nor, with Threads > 1, the worker's other responses. Past it
-	// the response streams with backpressure: the worker waits for the
-	// client (until Timeout: then it is killed and replaced, and the
-	// response cut short). DefaultResponseSpill (1 GiB, as nginx's
+	// worker nor, with Threads > 1, the worker's other responses (the file
+	// is emptied whenever the client has taken all of it). Past it the
+	// response streams with backpressure: the worker waits for the client
+	// (until Timeout: then it is killed and replaced, and the response
+	// cut short). DefaultResponseSpill (1 GiB, as nginx's
 	// proxy_max_temp_file_size) when 0; negative: never spill.
 	ResponseSpill int64
 

@@ -82,23 +82,25 @@ func newSpill(s *stream, pr *proc) *spill {
 }
 
 // idleFor runs when the client of s may have taken nothing of its response
-// for timeout: if so, Go gives up on it, as nginx does after send_timeout,
+// for timeout while some of it waited: if so, Go gives up on it, as nginx
+// does after send_timeout,
 // so that a client that stops reading does not keep the spill file: the
 // file is dropped, the app told to stop (CANCEL), and the response ends
 // with an error, so that the request's goroutine closes the connection
 // once its write to the client returns. Else it looks again when timeout
 // has passed since the last part was taken.
 func (sp *spill) idleFor(s *stream, pr *proc, timeout time.Duration) {
-	if left := timeout - time.Since(time.Unix(0, sp.taken.Load())); left > 0 {
-		sp.mu.Lock()
-		if !sp.closed {
-			sp.idle.Reset(left)
-		}
+	sp.mu.Lock()
+	if sp.closed {
 		sp.mu.Unlock()
 		return
 	}
-	sp.mu.Lock()
-	if sp.closed {
+	left := timeout - time.Since(time.Unix(0, sp.taken.Load()))
+	if len(sp.queue) == 0 && s.buffered.Load() == 0 {
+		left = timeout // nothing waits for the client: the app is slow, not it
+	}
+	if left > 0 {
+		sp.idle.Reset(left)
 		sp.mu.Unlock()
 		return
 	}
@@ -241,6 +243,11 @@ func (sp *spill) take(pr *proc, max int) (p Part, ok bool) {
 	sp.off += int64(n)
 	if next.bytes -= int64(n); next.bytes == 0 {
 		sp.queue = sp.queue[1:]
+	}
+	if sp.off == sp.size && sp.f.Truncate(0) == nil {
+		// All taken: the file holds no disk while the client takes it
+		// (or not), nor while more comes.
+		sp.off, sp.size = 0, 0
 	}
 	sp.closeIfDrainedLocked()
 	return Part{Kind: PartData, Data: d.b, buf: d}, true

@@ -3,6 +3,7 @@ package wsgi
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -299,6 +300,54 @@ func TestSpill(t *testing.T) {
 		}
 		if n := strings.Count(logs.String(), "cannot spill"); n != 1 {
 			t.Errorf("%d errors logged for one response whose file failed; want 1:\n%s", n, logs.String())
+		}
+	})
+	t.Run("send timeout", func(t *testing.T) {
+		const timeout = 50 * time.Millisecond
+		// A client that caught up waits for a slow app: not given up.
+		s, pr := newStream(t, 1<<20)
+		pr.pool.cfg.SendTimeout = timeout
+		for i := range 4 {
+			s.push(data(i*60, 60), pr)
+		}
+		if s.spill.Load() == nil {
+			t.Fatal("no spill")
+		}
+		var body []byte
+		for len(body) < 240 {
+			p, err := s.Next(context.Background())
+			if err != nil || p.Kind != PartData {
+				t.Fatalf("part %v, %v", p.Kind, err)
+			}
+			body = append(body, p.Data...)
+		}
+		time.Sleep(3 * timeout)
+		s.push(data(240, 60), pr)
+		s.finish(Part{Kind: PartEnd}, pr)
+		rest, end := read(t, s)
+		if end.Err != nil || len(body)+len(rest) != 300 {
+			t.Errorf("%d bytes, %v: want 300 and a clean end", len(body)+len(rest), end.Err)
+		}
+		// A client that takes nothing while some waits for it: given up.
+		s, pr = newStream(t, 1<<20)
+		pr.pool.cfg.SendTimeout = timeout
+		for i := range 4 {
+			s.push(data(i*60, 60), pr)
+		}
+		time.Sleep(3 * timeout)
+		sp := s.spill.Load()
+		sp.mu.Lock()
+		closed := sp.closed
+		sp.mu.Unlock()
+		if !closed {
+			t.Fatal("the spill of a client that took nothing is still open")
+		}
+		if s.push(data(240, 60), pr) {
+			t.Error("a part was taken for a client given up")
+		}
+		_, end = read(t, s)
+		if !errors.Is(end.Err, ErrClientStalled) {
+			t.Errorf("the response ended with %v, want ErrClientStalled", end.Err)
 		}
 	})
 	t.Run("leave", func(t *testing.T) {
