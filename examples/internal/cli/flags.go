@@ -42,6 +42,7 @@ type Flags struct {
 	MaxRequestsJitter int
 	MaxRSSMiB         int64
 	ResponseSpillMiB  int64
+	SendTimeout       time.Duration
 	MaxLifetime       time.Duration
 	SlowRequest       time.Duration
 	Reload            bool
@@ -81,6 +82,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
 	fs.Int64Var(&f.ResponseSpillMiB, "response-spill", wsgi.DefaultResponseSpill>>20, "keep up to this many `MiB` of a response that a slow client has not taken in a temporary file ($TMPDIR), so that it holds no worker; past it the worker waits for the client (0: never spill)")
+	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a spilled response for this long (`DURATION`): its file dropped, the app told to stop (0: never)")
 	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this `DURATION` (0: never)")
 	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this `DURATION` (0: never)")
 	fs.BoolVar(&f.Reload, "reload", false, "development: reload the workers when a .py file changes")
@@ -105,7 +107,7 @@ func (f *Flags) Check() error {
 		{"-response-spill", f.ResponseSpillMiB},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-max-lifetime", int64(f.MaxLifetime)},
-		{"-slow-request", int64(f.SlowRequest)}, {"-limit-request-line", int64(f.Limits.Line)},
+		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
 		{"-limit-request-fields", int64(f.Limits.Fields)}, {"-limit-request-field-size", int64(f.Limits.FieldSize)},
 	} {
 		if n.v < 0 {
@@ -199,12 +201,16 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 	if spill == 0 {
 		spill = -1 // wsgi.Config: negative means never
 	}
+	send := f.SendTimeout
+	if send == 0 {
+		send = -1 // wsgi.Config: negative means no limit
+	}
 	return wsgi.Config{
 		App: app, Python: f.Python, Dir: dir, Prefetch: prefetch,
 		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
 		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
 		MaxRSS: f.MaxRSSMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
-		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, ResponseSpill: spill, Logger: log,
+		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, ResponseSpill: spill, SendTimeout: send, Logger: log,
 	}
 }
 

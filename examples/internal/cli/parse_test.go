@@ -103,6 +103,16 @@ func TestParse(t *testing.T) {
 		}, ""},
 		{"negative response spill", []string{"-response-spill", "-1"}, nil, "-response-spill must not be negative"},
 		{"response spill past int64", []string{"-response-spill", "8796093022208"}, nil, "-response-spill: too many MiB"},
+		{"send timeout by default", nil, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).SendTimeout == 60*time.Second
+		}, ""},
+		{"send timeout 5s", []string{"-send-timeout", "5"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).SendTimeout == 5*time.Second
+		}, ""},
+		{"no send timeout", []string{"-send-timeout", "0"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).SendTimeout < 0
+		}, ""},
+		{"negative send timeout", []string{"-send-timeout", "-1s"}, nil, "-send-timeout must not be negative"},
 		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
 		}, ""},
