@@ -44,7 +44,8 @@ type DjangoSigner struct {
 	SecretKey string
 
 	// FallbackKeys are older keys that values are still accepted with,
-	// as Django 4.1's SECRET_KEY_FALLBACKS.
+	// as Django 4.1's SECRET_KEY_FALLBACKS. Empty strings are skipped,
+	// never a key.
 	FallbackKeys []string
 
 	// Salt namespaces the signatures. Empty means DjangoSigningSalt, the
@@ -241,7 +242,8 @@ type Django struct {
 	SecretKey string
 
 	// FallbackKeys are older keys that sessions are still accepted with,
-	// as Django 4.1's SECRET_KEY_FALLBACKS.
+	// as Django 4.1's SECRET_KEY_FALLBACKS. Empty strings are skipped,
+	// never a key.
 	FallbackKeys []string
 
 	// Algorithm and LegacySHA1 are as for [DjangoSigner].

@@ -30,7 +30,8 @@ type Flask struct {
 
 	// FallbackKeys are older keys that cookies are still accepted with,
 	// as Flask 3.1's SECRET_KEY_FALLBACKS: rotate by making the old key a
-	// fallback and a new one SecretKey, in Go and Python alike.
+	// fallback and a new one SecretKey, in Go and Python alike. Empty
+	// strings are skipped, never a key.
 	FallbackKeys []string
 
 	// MaxAge is the app's PERMANENT_SESSION_LIFETIME: Flask rejects older

@@ -180,10 +180,20 @@ func nowFunc(now func() time.Time) time.Time {
 	return time.Now()
 }
 
-// keys returns the key then the fallbacks, or ErrNoKey.
+// keys returns the key then the fallbacks, or ErrNoKey. An empty fallback
+// is skipped: it is what []string{os.Getenv("OLD_SECRET_KEY")} gives with
+// no rotation under way, and a value signed with the empty key is one
+// anybody can forge.
 func keys(key string, fallbacks []string) ([]string, error) {
 	if key == "" {
 		return nil, ErrNoKey
 	}
-	return append([]string{key}, fallbacks...), nil
+	ks := make([]string, 1, 1+len(fallbacks))
+	ks[0] = key
+	for _, k := range fallbacks {
+		if k != "" {
+			ks = append(ks, k)
+		}
+	}
+	return ks, nil
 }
