@@ -352,3 +352,51 @@ func TestRoutesFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestMiddlewareHeader checks that a response header set by a middleware
+// before the route's handler runs reaches both sides' responses alike:
+// it is neither a difference between identical sides (which, in a canary
+// comparing, rolled the route back) nor learned as noise that then hid a
+// real difference in the same header.
+func TestMiddlewareHeader(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		cfg      RouteConfig
+		goCache  string // the Go handler's Cache-Control, if it sets one
+		mismatch bool
+	}{
+		{"shadow, same", RouteConfig{Route: "GET /x", Stage: StageShadow}, "", false},
+		{"shadow, Go differs", RouteConfig{Route: "GET /x", Stage: StageShadow}, "public, max-age=86400", true},
+		{"canary comparing, same", RouteConfig{Route: "GET /x", Stage: StageCanary, Percent: 100, ShadowSample: 1}, "", false},
+		{"canary comparing, Go differs", RouteConfig{Route: "GET /x", Stage: StageCanary, Percent: 100, ShadowSample: 1}, "public, max-age=86400", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, `{"n": 1}`) })
+			e := newEnv(t, py, Options{Routes: []RouteConfig{c.cfg}}, func(r *router.Router) {
+				r.Use(func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						w.Header().Set("Cache-Control", "private")
+						next.ServeHTTP(w, r)
+					})
+				})
+				r.Get("/x", func(w http.ResponseWriter, r *http.Request) {
+					if c.goCache != "" {
+						w.Header().Set("Cache-Control", c.goCache)
+					}
+					writeJSONBody(w, `{"n": 1}`)
+				})
+			})
+			for range 60 {
+				e.get(t, "/x")
+				e.settle()
+			}
+			st := e.status(t, "GET /x")
+			if got := st.Counts.Mismatched > 0; got != c.mismatch {
+				t.Errorf("mismatched %d of %d (noise %v), want a mismatch: %v", st.Counts.Mismatched, st.Counts.Compared, st.NoisePointers, c.mismatch)
+			}
+			if st.Rollback != nil && !c.mismatch {
+				t.Errorf("identical sides rolled back: %s", st.Rollback.Reason)
+			}
+		})
+	}
+}

@@ -97,6 +97,13 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	}
 	// The copy is made now, while chi's route context is the request's.
 	cand := m.shadowRequest(r, body)
+	// What the middleware put in the response header before the route's
+	// handler runs is in the primary's response: the other side's runs
+	// start with it too, or it would look like a difference between them.
+	var pre http.Header
+	if len(w.Header()) > 0 {
+		pre = w.Header().Clone()
+	}
 
 	// The primary serves the client through a tee; the other side runs
 	// once it is done, so that it never competes with the client's request.
@@ -130,7 +137,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 			status = http.StatusOK
 		}
 		presp := capt.response(status, w.Header().Clone())
-		go m.finish(rs, sr, primary, ch, presp, cand, body)
+		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)
 	}()
 	ph.ServeHTTP(ww, r)
 	completed = true
@@ -207,11 +214,16 @@ func copyRequest(r *http.Request, body []byte) *http.Request {
 }
 
 // run runs h on the shadow request r under the timeout, recovering a
-// panic. It returns when h does, however long that takes.
-func (m *Migrator) run(h http.Handler, r *http.Request) (res result) {
+// panic, with a response header that starts as a copy of pre. It returns
+// when h does, however long that takes.
+func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res result) {
 	ctx, cancel := context.WithTimeout(r.Context(), m.o.Timeout)
 	defer cancel()
-	cw := &captureWriter{hdr: http.Header{}, body: newCapture(m.o.MaxResponseBytes)}
+	hdr := http.Header{}
+	if len(pre) > 0 {
+		hdr = pre.Clone()
+	}
+	cw := &captureWriter{hdr: hdr, body: newCapture(m.o.MaxResponseBytes)}
 	start := time.Now()
 	defer func() {
 		res.dur = time.Since(start)
@@ -232,24 +244,25 @@ func (m *Migrator) run(h http.Handler, r *http.Request) (res result) {
 // runTimed runs h on the shadow request r like run, and reports false if
 // it took longer than the timeout, when onTimeout (if not nil) has been
 // called, on another goroutine, as soon as the timeout passed.
-func (m *Migrator) runTimed(h http.Handler, r *http.Request, onTimeout func()) (result, bool) {
+func (m *Migrator) runTimed(h http.Handler, r *http.Request, pre http.Header, onTimeout func()) (result, bool) {
 	t := time.AfterFunc(m.o.Timeout, func() {
 		if onTimeout != nil {
 			onTimeout()
 		}
 	})
-	res := m.run(h, r)
+	res := m.run(h, r, pre)
 	return res, t.Stop()
 }
 
-// finish runs the other side ch on cand, learns noise if sampled,
+// finish runs the other side ch on cand (with pre, the header the
+// primary's response started with), learns noise if sampled,
 // compares and records. It runs on its own goroutine and holds the shadow
 // run's slot until the other side returns, however long that takes; past
 // the timeout it is counted as a timeout and its answer ignored.
-func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte) {
+func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte, pre http.Header) {
 	defer m.releaseSlot()
 	st := rs.stats
-	cr, ok := m.runTimed(ch, cand, func() {
+	cr, ok := m.runTimed(ch, cand, pre, func() {
 		st.candidateErrors.Add(1)
 		st.candidateTimeouts.Add(1)
 		st.outcome(outcomeTimeout)
@@ -297,7 +310,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	if noiseRate > 0 && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
-		if r2, ok := m.runTimed(sr.Fallback, again(cand, body), nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
+		if r2, ok := m.runTimed(sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
 			p2 := r2.resp
 			if cand.Method == http.MethodHead {
 				p2 = withoutBody(p2)
