@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,5 +260,60 @@ func TestRollback(t *testing.T) {
 	}
 	if code, _ := e.get(t, "/api/side"); code != http.StatusBadGateway {
 		t.Fatalf("after re-enabling, status %d", code)
+	}
+}
+
+// TestRollbackCleared re-enables a rolled-back route, through the API and
+// through the stages file: the failures from before that decision no
+// longer count, so one new failure among many good requests does not roll
+// it back again.
+func TestRollbackCleared(t *testing.T) {
+	for _, how := range []string{"SetRoute", "stages file"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "stages.json")
+			writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "go"}]}`)
+			var fail atomic.Bool
+			fail.Store(true)
+			py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+			e := newEnv(t, py, Options{StagesFile: path, PollInterval: time.Hour}, func(r *router.Router) {
+				r.Get("/x", func(w http.ResponseWriter, r *http.Request) {
+					if fail.Load() {
+						http.Error(w, "boom", http.StatusInternalServerError)
+						return
+					}
+					io.WriteString(w, "go\n")
+				})
+			})
+			for range 60 {
+				e.get(t, "/x")
+			}
+			if e.status(t, "GET /x").Rollback == nil {
+				t.Fatal("60 failures: no rollback")
+			}
+			fail.Store(false)
+			if how == "SetRoute" {
+				if _, err := e.m.SetRoute("ops", RouteConfig{Route: "GET /x", Stage: StageGo}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "go", "percent": 100}]}`)
+				if err := e.m.Reload(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if st := e.status(t, "GET /x"); st.Rollback != nil {
+				t.Fatalf("rollback not cleared: %+v", st.Rollback)
+			}
+			for range 200 {
+				if _, body := e.get(t, "/x"); body != "go\n" {
+					t.Fatalf("re-enabled route served %q", body)
+				}
+			}
+			fail.Store(true)
+			e.get(t, "/x")
+			if rb := e.status(t, "GET /x").Rollback; rb != nil {
+				t.Errorf("one failure in 201 requests after re-enabling rolled the route back: %s", rb.Reason)
+			}
+		})
 	}
 }

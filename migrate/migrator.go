@@ -192,7 +192,7 @@ func (m *Migrator) applyLocked(f *File, who string) error {
 	for k, old := range m.cfg {
 		if _, ok := next[k]; !ok {
 			m.logRoute(who, k, old, RouteConfig{Route: k})
-			delete(m.rollbacks, k)
+			m.clearRollbackLocked(k)
 		}
 	}
 	for k, c := range next {
@@ -202,7 +202,7 @@ func (m *Migrator) applyLocked(f *File, who string) error {
 		}
 		if !equalConfig(old, c) {
 			m.logRoute(who, k, old, c)
-			delete(m.rollbacks, k)
+			m.clearRollbackLocked(k)
 		}
 	}
 	m.cfg = next
@@ -362,8 +362,8 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 	m.logRoute(who, c.Route, old, c)
 	if m.rollbacks[c.Route] != nil {
 		m.log.Info("migrate: rollback cleared", slog.String("graft.route", c.Route), slog.String("user.name", who))
-		delete(m.rollbacks, c.Route)
 	}
+	m.clearRollbackLocked(c.Route)
 	c.line = 0
 	m.cfg[c.Route] = c.clone()
 	m.publishLocked()
@@ -434,6 +434,22 @@ func (m *Migrator) fileLocked() *File {
 		}
 	}
 	return f
+}
+
+// clearRollbackLocked forgets the automatic rollback of route key, if
+// any, and the requests that led to it: a person's decision starts the
+// rollback window afresh, so that the failures from before it do not roll
+// the route back again at the first new one.
+func (m *Migrator) clearRollbackLocked(key string) {
+	if m.rollbacks[key] == nil {
+		return
+	}
+	delete(m.rollbacks, key)
+	if st := m.stats[key]; st != nil {
+		st.mu.Lock()
+		st.win = window{}
+		st.mu.Unlock()
+	}
 }
 
 // rollback drops route to python after an automatic decision.
