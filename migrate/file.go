@@ -29,6 +29,14 @@ func (m *Migrator) Reload() error {
 
 // loadFile reads, parses and applies the stages file.
 func (m *Migrator) loadFile(who string) error {
+	// Read under the lock, so that a change written back meanwhile is
+	// never undone by what the file held before it.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.loadFileLocked(who)
+}
+
+func (m *Migrator) loadFileLocked(who string) error {
 	data, err := os.ReadFile(m.o.StagesFile)
 	if err != nil {
 		return fmt.Errorf("migrate: reading stages file: %w", err)
@@ -38,13 +46,30 @@ func (m *Migrator) loadFile(who string) error {
 	if err != nil {
 		return fmt.Errorf("%w (in %s)", err, m.o.StagesFile)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if err := m.applyLocked(f, who); err != nil {
 		return fmt.Errorf("%w (in %s)", err, m.o.StagesFile)
 	}
 	m.fileSum, m.fileOK = sum, true
 	return nil
+}
+
+// syncFileLocked applies the stages file first if it changed on disk
+// since it was last read or written, so that a change made through the
+// API or the console goes on top of an edit of the file, which writing
+// back would otherwise undo. An edit that does not apply is left alone:
+// writeBackLocked then does not overwrite it.
+func (m *Migrator) syncFileLocked() {
+	if m.o.StagesFile == "" {
+		return
+	}
+	data, err := os.ReadFile(m.o.StagesFile)
+	if err != nil || m.fileOK && sha256.Sum256(data) == m.fileSum {
+		return // removed (written back afresh), or as graft left it
+	}
+	if err := m.loadFileLocked("file"); err != nil {
+		m.log.Error("migrate: stages file not applied; the old stages stay",
+			slog.String("graft.file", m.o.StagesFile), slog.String("error", err.Error()))
+	}
 }
 
 // watch polls the stages file until Shutdown. It reads the file each
@@ -73,17 +98,27 @@ func (m *Migrator) watch() {
 			continue
 		}
 		if err := m.Reload(); err != nil {
-			lastBad = sum
+			lastBad = sum // reported once, until the file changes
+		} else {
+			lastBad = [32]byte{} // the same bad edit again is reported again
 		}
 	}
 }
 
 // writeBackLocked writes the configuration to the stages file, if any,
 // atomically: a temporary file in the same directory, renamed over it. A
-// symlink is followed, so that the link stays.
+// symlink is followed, so that the link stays. A file that changed on
+// disk since graft last read or wrote it (an edit syncFileLocked could
+// not apply) is not overwritten: the change stays in memory only, and the
+// error says so.
 func (m *Migrator) writeBackLocked() error {
 	if m.o.StagesFile == "" {
 		return nil
+	}
+	if cur, err := os.ReadFile(m.o.StagesFile); err == nil && m.fileOK && sha256.Sum256(cur) != m.fileSum {
+		err := fmt.Errorf("migrate: change applied in memory but not saved: %s was edited and the edit does not apply (see the log); fix it, and it replaces the stages", m.o.StagesFile)
+		m.log.Error("migrate: writing stages file", slog.String("error", err.Error()))
+		return err
 	}
 	data, err := json.MarshalIndent(m.fileLocked(), "", "  ")
 	if err != nil {

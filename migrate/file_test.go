@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,5 +229,103 @@ func TestAdminErrors(t *testing.T) {
 		if res.StatusCode != 404 {
 			t.Fatal(res.StatusCode)
 		}
+	})
+}
+
+// TestFileAndAPIChanges mixes edits of the stages file with changes
+// through the API: neither undoes the other, and a bad edit is reported
+// each time it comes back.
+func TestFileAndAPIChanges(t *testing.T) {
+	const both = `{"routes": [{"route": "GET /a", "stage": "python"}, {"route": "GET /b", "stage": "python"}]}`
+	setup := func(t *testing.T, poll time.Duration) (*env, string) {
+		path := filepath.Join(t.TempDir(), "stages.json")
+		writeFile(t, path, both)
+		py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+		e := newEnv(t, py, Options{StagesFile: path, PollInterval: poll}, func(r *router.Router) {
+			r.Get("/a", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+			r.Get("/b", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+		})
+		return e, path
+	}
+	served := func(e *env, path string) string { _, b := e.get(t, path); return b }
+
+	t.Run("an edit not yet read is applied, then the change goes on top", func(t *testing.T) {
+		e, path := setup(t, time.Hour)
+		writeFile(t, path, strings.Replace(both, `"GET /b", "stage": "python"`, `"GET /b", "stage": "go"`, 1))
+		if code, out := e.post(t, "/routes", `{"route": "GET /a", "stage": "go"}`); code != 200 {
+			t.Fatalf("POST /routes: %d %v", code, out)
+		}
+		if a, b := served(e, "/a"), served(e, "/b"); a != "go\n" || b != "go\n" {
+			t.Fatalf("/a served by %q, /b by %q; want go for both", a, b)
+		}
+		data, _ := os.ReadFile(path)
+		f, err := ParseFile(data)
+		if err != nil || len(f.Routes) != 2 || f.Routes[0].Stage != StageGo || f.Routes[1].Stage != StageGo {
+			t.Fatalf("file written back: %v\n%s", err, data)
+		}
+		if !strings.Contains(e.logs.String(), `graft.route="GET /b" graft.from=python graft.to=go user.name=file`) {
+			t.Fatalf("the edit was not logged as the file's:\n%s", e.logs)
+		}
+	})
+
+	t.Run("a bad edit is never overwritten", func(t *testing.T) {
+		e, path := setup(t, time.Hour)
+		bad := `{"routes": [{"route": "GET /b", "stage": "pyhton"}]}`
+		writeFile(t, path, bad)
+		err := e.m.SetForcePython("ops", "", true)
+		if err == nil || !strings.Contains(err.Error(), "not saved") {
+			t.Fatalf("SetForcePython: %v, want the change not saved", err)
+		}
+		if !e.m.ForcePython() || served(e, "/a") != "python\n" {
+			t.Fatal("the kill switch did not take effect in memory")
+		}
+		if data, _ := os.ReadFile(path); string(data) != bad {
+			t.Fatalf("the bad edit was overwritten:\n%s", data)
+		}
+		if !strings.Contains(e.logs.String(), `unknown stage \"pyhton\"`) {
+			t.Fatalf("the bad edit was not reported:\n%s", e.logs)
+		}
+	})
+
+	t.Run("a reload never undoes a change made meanwhile", func(t *testing.T) {
+		e, _ := setup(t, time.Hour)
+		var stop atomic.Bool
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for !stop.Load() {
+				e.m.Reload()
+			}
+		}()
+		lost := 0
+		for range 500 {
+			if err := e.m.SetForcePython("ops", "", true); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Microsecond)
+			if !e.m.ForcePython() {
+				lost++
+			}
+			if err := e.m.SetForcePython("ops", "", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stop.Store(true)
+		<-done
+		if lost > 0 {
+			t.Errorf("the kill switch was off again right after it was set, %d times in 500", lost)
+		}
+	})
+
+	t.Run("the same bad edit is reported again after a good one", func(t *testing.T) {
+		e, path := setup(t, 10*time.Millisecond)
+		count := func() int { return strings.Count(e.logs.String(), "stages file not applied") }
+		bad := `{"routes": [{"route": "GET /a", "stage": "pyhton"}]}`
+		writeFile(t, path, bad)
+		eventually(t, "the first report", func() bool { return count() == 1 })
+		writeFile(t, path, `{"routes": [{"route": "GET /a", "stage": "go"}]}`)
+		eventually(t, "the good edit", func() bool { return served(e, "/a") == "go\n" })
+		writeFile(t, path, bad)
+		eventually(t, "the second report", func() bool { return count() == 2 })
 	})
 }

@@ -355,6 +355,7 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 		m.mu.Unlock()
 		return RouteStatus{}, err
 	}
+	m.syncFileLocked()
 	old, ok := m.cfg[c.Route]
 	if !ok {
 		old = RouteConfig{Route: c.Route}
@@ -380,6 +381,7 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 func (m *Migrator) SetForcePython(who, route string, on bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.syncFileLocked()
 	if route == "" {
 		if m.forceAll != on {
 			m.logChange(who, "all", on)
