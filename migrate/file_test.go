@@ -96,6 +96,9 @@ func TestStagesFile(t *testing.T) {
 	})
 
 	t.Run("admin changes are written back", func(t *testing.T) {
+		// The last bad edit is fixed first: one that does not apply is
+		// never overwritten (TestFileAndAPIChanges).
+		writeFile(t, path, strings.Replace(stagesPython, `"python"`, `"go"`, 1))
 		code, out := e.post(t, "/routes", `{"route": "GET /api/side", "stage": "canary", "percent": 12.5, "sticky": "cookie:sid"}`)
 		if code != 200 || out["warning"] != nil {
 			t.Fatalf("POST /routes: %d %v", code, out)
