@@ -424,15 +424,21 @@ func sendFile(w http.ResponseWriter, p Part) (int64, error) {
 }
 
 // ended answers a request whose context is done before its response is
-// complete. A client that went away (net/http cancels the request's
-// context when the connection closes) gets nothing: there is nobody to
-// answer. A deadline set by a middleware (context.WithTimeout,
-// http.TimeoutHandler) is a timeout like Config.Timeout: 504 if the headers
-// are not out yet, else the response is aborted, so that the client cannot
-// mistake the part it got for a whole response.
+// complete. A client that went away gets nothing: net/http cancels the
+// request's context when a read of the connection finds its end, whether
+// the client closed it or only shut down its sending side (a half-close,
+// which net/http cannot tell apart), so the connection is closed without
+// another byte, as nginx does (its 499); returning would have net/http
+// send what the app never said (an empty 200, or the clean end of a
+// chunked body cut short). A deadline set by a middleware
+// (context.WithTimeout, http.TimeoutHandler) is a timeout like
+// Config.Timeout: 504 if the headers are not out yet, else the response is
+// aborted, so that the client cannot mistake the part it got for a whole
+// response.
 func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent bool) {
 	ctx := r.Context()
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		abortResponse(w)
 		return
 	}
 	err := fmt.Errorf("%w: %w", ErrTimeout, context.Cause(ctx))
@@ -443,6 +449,19 @@ func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent boo
 	c.log.Error("wsgi: request deadline exceeded after headers were sent; aborting the connection",
 		slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
 		slog.String(logRequestID, requestID(r)), slog.String(logError, err.Error()))
+	panic(http.ErrAbortHandler)
+}
+
+// abortResponse ends w's response for a client that went away, sending
+// nothing more: the HTTP/1 connection is taken from net/http and closed
+// (the access line keeps the status sent, if any, and logs the client as
+// gone); where it cannot be (HTTP/2, whose streams are reset by the client
+// anyway), the handler is aborted with http.ErrAbortHandler.
+func abortResponse(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+		return
+	}
 	panic(http.ErrAbortHandler)
 }
 

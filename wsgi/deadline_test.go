@@ -3,6 +3,7 @@ package wsgi
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -124,5 +125,61 @@ func (s *statusSpy) WriteHeader(code int) {
 func (s *statusSpy) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
+	}
+}
+
+// TestClientHalfClose: a client that shuts down its sending side while its
+// request is served counts as gone (net/http cannot tell the two apart):
+// it gets no invented response (an empty 200 before the app's, or a
+// chunked body closed cleanly after part of it), only the connection
+// closed, and the app is cancelled.
+func TestClientHalfClose(t *testing.T) {
+	a := startApp(t, "closing", Config{Workers: 1}, nil)
+	for _, c := range []struct {
+		name, target string
+		waitFor      string // the response's bytes to read before the half-close
+	}{
+		{"before the response", "/?mode=late&tok=early", ""},
+		{"mid-stream", "/?mode=forever&tok=mid", "first;"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", a.srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(conn, "GET "+c.target+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			buf := make([]byte, 4096)
+			for !strings.Contains(string(got), c.waitFor) {
+				n, err := conn.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					t.Fatalf("before the half-close: %v after %q", err, got)
+				}
+			}
+			if c.waitFor == "" {
+				time.Sleep(100 * time.Millisecond) // the app is running, nothing sent yet
+			}
+			conn.(*net.TCPConn).CloseWrite()
+			rest, err := io.ReadAll(conn)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the connection stayed open after the half-close; read %q", rest)
+			}
+			got = append(got, rest...)
+			switch {
+			case c.waitFor == "" && len(got) > 0:
+				t.Errorf("a response the app never gave: %q", got)
+			case c.waitFor != "" && strings.HasSuffix(string(got), "0\r\n\r\n"):
+				t.Errorf("the chunked body was ended cleanly after part of it: %q", got[max(0, len(got)-60):])
+			}
+		})
+	}
+	waitFor(t, 5*time.Second, "the app cancelled", func() bool { return exists(a.dir, "early-closed") && exists(a.dir, "mid-closed") })
+	if b := mustGet(t, a.srv.URL+"/?mode=ok&tok=ok"); string(b) != "first;last" {
+		t.Errorf("next request: %q", b)
 	}
 }

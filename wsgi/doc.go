@@ -97,7 +97,8 @@ so that the client never mistakes a cut response for a complete one.
 A request whose context ends early is cancelled in the app (its
 iterable's close() is called). If the context's deadline passed (a
 middleware's context.WithTimeout), the client gets 504, like for
-[Config.Timeout]; if the client went away, nothing is written.
+[Config.Timeout]; if the client went away (or half-closed its connection),
+nothing more is written: the connection is closed.
 
 # Logs
 
