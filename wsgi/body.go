@@ -37,7 +37,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 	if r.ContentLength > 0 && r.ContentLength <= int64(cfg.BodyBuffer) {
 		inline = make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, inline); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadBody, err)
+			return nil, nil, 0, badBody(err)
 		}
 		return inline, nil, r.ContentLength, nil
 	}
@@ -53,7 +53,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 	m, err := readFull(r.Body, head) // io.EOF: the whole body is in head
 	if err == io.EOF {
 		if r.ContentLength > 0 {
-			return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadBody, io.ErrUnexpectedEOF)
+			return nil, nil, 0, badBody(io.ErrUnexpectedEOF)
 		}
 		if cfg.MaxBodySize > 0 && int64(m) > cfg.MaxBodySize {
 			return nil, nil, 0, ErrBodyTooLarge
@@ -61,7 +61,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		return bytes.Clone(head[:m]), nil, int64(m), nil
 	}
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadBody, err)
+		return nil, nil, 0, badBody(err)
 	}
 	f, reused, err := c.spool.get(cfg.TempDir)
 	if err != nil {
@@ -86,7 +86,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		if errors.As(err, &pe) {
 			return nil, nil, 0, fmt.Errorf("wsgi: spool request body: %w", err)
 		}
-		return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadBody, err)
+		return nil, nil, 0, badBody(err)
 	}
 	if cfg.MaxBodySize > 0 && n > cfg.MaxBodySize {
 		f.Close()
@@ -109,6 +109,15 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		return nil, nil, 0, fmt.Errorf("wsgi: spool request body: %w", err)
 	}
 	return nil, f, n, nil
+}
+
+// badBody is the error of a body read that failed with err: ErrBadBody,
+// or ErrBodyTimeout as it is.
+func badBody(err error) error {
+	if errors.Is(err, ErrBodyTimeout) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrBadBody, err)
 }
 
 // fileWriter hides the file's ReadFrom, which would copy through its own

@@ -30,6 +30,9 @@ var (
 	ErrBodyTooLarge = errors.New("wsgi: request body too large")
 	// ErrBadBody: the request body could not be read (400).
 	ErrBadBody = errors.New("wsgi: request body could not be read")
+	// ErrBodyTimeout: the client sent none of the request body for
+	// ServeConfig.BodyTimeout (408).
+	ErrBodyTimeout = errors.New("wsgi: the client stopped sending the request body")
 	// ErrProtocol: a worker sent something graft cannot parse (502).
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
 	// ErrClientStalled: the client took none of a response that waited for
@@ -68,6 +71,8 @@ func StatusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrBodyTimeout):
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBadBody), errors.Is(err, ErrBadTarget):
 		return http.StatusBadRequest
 	default:

@@ -41,6 +41,16 @@ type ServeConfig struct {
 	// minutes when 0.
 	IdleTimeout time.Duration
 
+	// BodyTimeout bounds how long a read of a request's body waits for the
+	// client's next bytes (nginx's client_body_timeout), on the
+	// application listeners: a client that sends none of its body for this
+	// long fails the read (the container answers 408, [ErrBodyTimeout],
+	// and the connection closes), rather than holding the connection and
+	// its handler forever. It is not a limit on the whole upload, which may
+	// take as long as it keeps sending. [DefaultBodyTimeout] (60s) when 0;
+	// negative: no limit.
+	BodyTimeout time.Duration
+
 	// Registry is the Prometheus registry the operations listener serves
 	// at /metrics, with the container's collectors added (see
 	// [Container.OpsHandler]); register your own metrics in it too, such as
@@ -120,6 +130,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
 	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		if app != nil {
@@ -168,6 +181,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		ln := Guard(ls.Ops, cfg.Limits)
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
 		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
+	}
+	if cfg.BodyTimeout > 0 {
+		h = withBodyTimeout(h, cfg.BodyTimeout)
 	}
 	srv := newServer(h)
 	if ls.TLS != nil {

@@ -303,3 +303,53 @@ func ExampleServe() {
 		log.Fatal(err)
 	}
 }
+
+// TestServeBodyTimeout: a client that stops sending its request body gets
+// 408 after BodyTimeout and its connection closed; a slow but steady
+// upload, and an app that runs past BodyTimeout after the body is in, are
+// not cut short.
+func TestServeBodyTimeout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startServe(t, ctx, writeServeApp(t, "v1"), ServeConfig{BodyTimeout: 300 * time.Millisecond, NoSignals: true})
+	addr := strings.TrimPrefix(s.url, "http://")
+	for _, c := range []struct {
+		name   string
+		head   string
+		body   []string      // written one by one...
+		gap    time.Duration // ...this far apart
+		status string
+	}{
+		{"stalled upload", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n", []string{"abc"}, 0, "408"},
+		{"stalled chunked upload", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", []string{"3\r\nabc\r\n"}, 0, "408"},
+		{"slow but steady upload", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n", []string{"a", "b", "c", "d", "e", "f"}, 150 * time.Millisecond, "200"},
+		{"app longer than the timeout", "POST /sleep?s=0.8 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", []string{"hello"}, 0, "200"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(conn, c.head)
+			for i, b := range c.body {
+				if i > 0 {
+					time.Sleep(c.gap)
+				}
+				io.WriteString(conn, b)
+			}
+			start := time.Now()
+			got, err := io.ReadAll(conn) // until the server closes
+			if err != nil {
+				t.Fatalf("%v after %q (%v)", err, got, time.Since(start))
+			}
+			if !strings.HasPrefix(string(got), "HTTP/1.1 "+c.status+" ") {
+				t.Fatalf("got %q, want %s", got, c.status)
+			}
+		})
+	}
+	if !strings.Contains(s.logs.String(), ErrBodyTimeout.Error()) {
+		t.Errorf("the 408 was not logged:\n%s", s.logs)
+	}
+}

@@ -43,6 +43,7 @@ type Flags struct {
 	MaxRSSMiB         int64
 	ResponseSpillMiB  int64
 	SendTimeout       time.Duration
+	BodyTimeout       time.Duration
 	MaxLifetime       time.Duration
 	SlowRequest       time.Duration
 	Reload            bool
@@ -83,6 +84,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
 	fs.Int64Var(&f.ResponseSpillMiB, "response-spill", wsgi.DefaultResponseSpill>>20, "keep up to this many `MiB` of a response that a slow client has not taken in a temporary file ($TMPDIR), so that it holds no worker; past it the worker waits for the client (0: never spill)")
 	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a spilled response for this long (`DURATION`): its file dropped, the app told to stop (0: never)")
+	DurationVar(fs, &f.BodyTimeout, "body-timeout", wsgi.DefaultBodyTimeout, "answer 408 to a client that sends none of its request body for this long (`DURATION`; 0: never)")
 	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this `DURATION` (0: never)")
 	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this `DURATION` (0: never)")
 	fs.BoolVar(&f.Reload, "reload", false, "development: reload the workers when a .py file changes")
@@ -107,7 +109,7 @@ func (f *Flags) Check() error {
 		{"-response-spill", f.ResponseSpillMiB},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-max-lifetime", int64(f.MaxLifetime)},
-		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
+		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-body-timeout", int64(f.BodyTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
 		{"-limit-request-fields", int64(f.Limits.Fields)}, {"-limit-request-field-size", int64(f.Limits.FieldSize)},
 	} {
 		if n.v < 0 {
@@ -226,5 +228,9 @@ func Registry(ls *wsgi.Listeners) *prometheus.Registry {
 // ServeConfig returns the serve loop's configuration: reg (from Registry)
 // is served on the operations listener.
 func (f *Flags) ServeConfig(reg *prometheus.Registry, log *slog.Logger) wsgi.ServeConfig {
-	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, Limits: f.Limits, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
+	body := f.BodyTimeout
+	if body == 0 {
+		body = -1 // wsgi.ServeConfig: negative means no limit
+	}
+	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, Limits: f.Limits, BodyTimeout: body, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
 }

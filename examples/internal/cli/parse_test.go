@@ -113,6 +113,13 @@ func TestParse(t *testing.T) {
 			return f.Config("a:b", "", nil).SendTimeout < 0
 		}, ""},
 		{"negative send timeout", []string{"-send-timeout", "-1s"}, nil, "-send-timeout must not be negative"},
+		{"body timeout by default", nil, func(f Flags, _ []string) bool {
+			return f.ServeConfig(nil, nil).BodyTimeout == wsgi.DefaultBodyTimeout
+		}, ""},
+		{"no body timeout", []string{"-body-timeout", "0"}, func(f Flags, _ []string) bool {
+			return f.ServeConfig(nil, nil).BodyTimeout < 0
+		}, ""},
+		{"negative body timeout", []string{"-body-timeout", "-2"}, nil, "-body-timeout must not be negative"},
 		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
 		}, ""},
