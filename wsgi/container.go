@@ -477,7 +477,7 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 	}
 	level := slog.LevelError
 	switch StatusOf(err) {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
+	case http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
 		level = slog.LevelWarn
 	}
 	c.log.Log(r.Context(), level, "wsgi: request failed", attrs...)
