@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -279,6 +280,15 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			written += n
 			if err != nil {
 				ex.Cancel()
+				var pe *os.PathError
+				if errors.As(err, &pe) && ctx.Err() == nil {
+					// The file, not the client, failed (a descriptor not
+					// open for reading): never a clean short response.
+					c.log.Error("wsgi: sending the file of wsgi.file_wrapper failed; aborting the connection",
+						slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+						slog.String(logRequestID, requestID(r)), slog.String(logError, err.Error()))
+					panic(http.ErrAbortHandler)
+				}
 				return false
 			}
 			if complete(ex, r, declared, written) {

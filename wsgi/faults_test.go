@@ -573,3 +573,36 @@ func TestDeathError(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseIsTheRequests: the time and the faults of the iterable's
+// close() are its own request's, never the next one's: a close() that runs
+// past the Timeout times out its request (whose response is cut short),
+// and a close() that kills the worker fails its request; the request that
+// came next, which the worker had not started, is served by the
+// replacement.
+func TestCloseIsTheRequests(t *testing.T) {
+	for _, mode := range []string{"sleep", "exit"} {
+		t.Run(mode, func(t *testing.T) {
+			a := startApp(t, "dispatch", Config{Workers: 1, Threads: 1, Timeout: 2 * time.Second}, nil)
+			first := make(chan error, 1)
+			go func() {
+				resp, err := http.Get(a.srv.URL + "/slow_close?close=" + mode + "&tok=" + mode)
+				if err != nil {
+					first <- err
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				first <- fmt.Errorf("read %q: %w", b, err)
+			}()
+			waitFor(t, 5*time.Second, "close() to begin", func() bool { return exists(a.dir, mode+"-closing") })
+			resp, b, err := get(t, nil, "GET", a.srv.URL+"/hello", nil)
+			if err != nil || resp.StatusCode != 200 || string(b) != "Hello, world!\n" {
+				t.Errorf("the next request: %v %q %v; want 200 from a replacement", resp.StatusCode, b, err)
+			}
+			if err := <-first; errors.Unwrap(err) == nil {
+				t.Errorf("the request whose close() failed ended cleanly: %v", err)
+			}
+		})
+	}
+}

@@ -76,6 +76,7 @@ func TestStartResponseErrors(t *testing.T) {
 		{"twice", "start_response called a second time without exc_info"},
 		{"no_start", "without calling start_response"},
 		{"non_latin1", "is not latin-1"},
+		{"length_twice", "Content-Length given twice"},
 	}
 	variants(t, "bad_start", func(t *testing.T, app string) {
 		a := startApp(t, app, Config{}, nil)
@@ -457,14 +458,15 @@ func TestFileWrapper(t *testing.T) {
 	cases := []struct {
 		name, query string
 		want        []byte
+		length      string // Content-Length, when the worker passes the file to Go
 	}{
-		{"file", "file=data.bin", data},
-		{"file from offset", "file=data.bin&offset=1000", data[1000:]},
-		{"file from offset, short Content-Length", "file=data.bin&offset=1000&cl=500", data[1000:1500]},
-		{"file, Content-Length 0", "file=data.bin&cl=0", nil},
-		{"empty file", "file=empty.bin", nil},
-		{"bytesio", "file=data.bin&kind=bytesio", data},
-		{"bytesio from offset, short Content-Length", "file=data.bin&kind=bytesio&offset=7&cl=100", data[7:107]},
+		{"file", "file=data.bin", data, "300000"},
+		{"file from offset", "file=data.bin&offset=1000", data[1000:], "299000"},
+		{"file from offset, short Content-Length", "file=data.bin&offset=1000&cl=500", data[1000:1500], "500"},
+		{"file, Content-Length 0", "file=data.bin&cl=0", nil, "0"},
+		{"empty file", "file=empty.bin", nil, "0"},
+		{"bytesio", "file=data.bin&kind=bytesio", data, ""},
+		{"bytesio from offset, short Content-Length", "file=data.bin&kind=bytesio&offset=7&cl=100", data[7:107], "100"},
 	}
 	variants(t, "filewrap", func(t *testing.T, app string) {
 		a := startApp(t, app, Config{}, nil)
@@ -475,13 +477,65 @@ func TestFileWrapper(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				for i := 0; i < 2; i++ { // twice: the worker must be reusable
-					b := mustGet(t, a.srv.URL+"/?"+tc.query)
+					resp, b, err := get(t, nil, "GET", a.srv.URL+"/?"+tc.query, nil)
+					if err != nil || resp.StatusCode != 200 {
+						t.Fatalf("%v %v", resp.StatusCode, err)
+					}
 					if !bytes.Equal(b, tc.want) {
 						t.Fatalf("got %d bytes, want %d (equal prefix: %v)", len(b), len(tc.want),
 							len(b) > 0 && len(tc.want) > 0 && b[0] == tc.want[0])
 					}
+					// The validator's wrapper hides the file: it is iterated.
+					if got := resp.Header.Get("Content-Length"); !strings.Contains(app, "validated") && got != tc.length {
+						t.Errorf("Content-Length %q, want %q", got, tc.length)
+					}
 				}
 			})
 		}
+		t.Run("a file whose size is 0 but is not empty (/proc)", func(t *testing.T) {
+			b := mustGet(t, a.srv.URL+"/?file=/proc/self/status")
+			if !bytes.Contains(b, []byte("\nPid:")) {
+				t.Errorf("got %q, want the file's content", b)
+			}
+		})
+		t.Run("a file not open for reading", func(t *testing.T) {
+			resp, err := http.Get(a.srv.URL + "/?file=data.bin&kind=writeonly")
+			if err == nil {
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode == 200 {
+					t.Fatalf("a complete 200 of %d bytes; want an error", len(b))
+				}
+			}
+			if !strings.Contains(app, "validated") {
+				logHas(t, a.logs, 2*time.Second, "sending the file of wsgi.file_wrapper failed")
+			}
+		})
 	})
+}
+
+// TestNonBytesItems: an item of the app's iterable that is not bytes is
+// the app's error (PEP 3333), even an empty one (None, "", 0): 500 before
+// the headers, an aborted response after them, never a silent skip.
+func TestNonBytesItems(t *testing.T) {
+	a := startApp(t, "bad_items", Config{}, nil)
+	for _, how := range []string{"gen", "list"} {
+		for _, c := range []string{"str", "empty_str", "none", "zero", "empty_list", "none_after_data"} {
+			t.Run(how+"/"+c, func(t *testing.T) {
+				resp, err := http.Get(a.srv.URL + "/?how=" + how + "&case=" + c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 && err == nil {
+					t.Fatalf("a complete 200: %q", b)
+				}
+				if resp.StatusCode != 200 && resp.StatusCode != 500 {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+				logHas(t, a.logs, 2*time.Second, "TypeError")
+			})
+		}
+	}
 }

@@ -250,7 +250,8 @@ class FileWrapper:
             st = os.fstat(fd)
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return None
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+            # A size of 0 may be a lie (/proc files): iterating finds out.
             return None
         try:
             # Honour the Python-level position (buffered reads move it).
@@ -368,6 +369,9 @@ def check_headers(headers, who="start_response"):
             v = value.strip()
             if not v.isdigit():
                 raise ValueError("%s: invalid Content-Length %r" % (who, value))
+            if length >= 0:
+                # Which one would the client believe? (RFC 9110 8.6)
+                raise ValueError("%s: Content-Length given twice" % who)
             length = int(v)
         flat.append(name)
         flat.append(value)
@@ -377,10 +381,11 @@ def check_headers(headers, who="start_response"):
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
-    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check", "body_file")
+    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check", "body_file", "closer", "log")
 
-    def __init__(self, conn, stream, chunk):
+    def __init__(self, conn, stream, chunk, log):
         self.conn = conn
+        self.log = log  # the worker's logger, for close()'s exceptions
         self.stream = stream
         self.chunk = chunk  # the largest body frame: Go's response window at most
         self.status = None
@@ -391,6 +396,23 @@ class Request:
         self.head_sent = False
         self.check = None  # check(stream) raises Cancelled once Go cancelled it
         self.body_file = None  # wsgi.input when it reads a spooled body's file
+        self.closer = None  # the close() of the app's iterable, until called
+
+    def close_result(self):
+        """Call the close() of the app's iterable (PEP 3333), once, before
+        the response's final frame: until that frame Go counts the request
+        as running, so the time close() takes (Django's request_finished
+        handlers) is the request's, under its Timeout, and if the worker
+        dies in it, it is this request that failed, never the next one,
+        which has not started. An exception is logged: the response is
+        complete all the same."""
+        close = self.closer
+        if close is not None:
+            self.closer = None
+            try:
+                close()
+            except Exception:
+                self.log.exception("close() of the WSGI response iterable raised")
 
     def close_body_file(self):
         """Close the spooled body's file before the response's final frame:
@@ -501,6 +523,8 @@ class Request:
                 fd, offset, size = real
                 if self.length >= 0:
                     size = min(size, self.length)
+                if size > 0:
+                    self.sized = size  # Go sends a Content-Length, and sendfile
                 self._send_head()
                 self.conn.send_fd(FILE, self.stream, FILE_RANGE.pack(offset, size), fd)
                 self.sent = size
@@ -523,10 +547,12 @@ class Request:
                 self._send_whole(chunk[:length])
                 return
             if chunk:
-                write(chunk)
+                write(chunk)  # which checks its type
                 if 0 <= self.length <= self.sent:
                     break  # the declared length is reached: stop iterating
             else:
+                if type(chunk) is not bytes and not isinstance(chunk, (bytearray, memoryview)):
+                    raise TypeError("the WSGI app's iterable yielded %s, not bytes" % type(chunk).__name__)
                 self.check(self.stream)
         if not self.head_sent:
             # Empty body: status and headers still go out (in one frame).
@@ -537,17 +563,20 @@ class Request:
         self._send_end()
 
     # The response's final frame goes out through one of these two, after
-    # the spooled body's file is closed (see close_body_file).
+    # the iterable's close() (see close_result) and once the spooled body's
+    # file is closed (see close_body_file).
 
     def _send_whole(self, body):
         """Send the whole response, head and body, in one RESP frame."""
         self.sent = len(body)
         head = self.head_block()
+        self.close_result()
         self.close_body_file()
         self.conn.send_parts(RESP, self.stream, [U32.pack(len(head)), head, body])
 
     def _send_end(self):
         """End a streamed response (HEAD, DATA or FILE frames before it)."""
+        self.close_result()
         self.close_body_file()
         self.conn.send(END, self.stream)
 
@@ -611,20 +640,23 @@ class Worker:
             inp = io.BytesIO(body)
         env["wsgi.input"] = inp
         errors = env["wsgi.errors"] = ErrorStream(self.errors_log)
-        req = Request(self.conn, stream, self.chunk)
+        req = Request(self.conn, stream, self.chunk, self.log)
         req.check = self.check_cancel
         if fd >= 0:
             req.body_file = inp
         env["wsgi.early_hints"] = req.early_hints
-        result = None
         try:
             result = self.app(env, req.start_response)
+            req.closer = getattr(result, "close", None)
             req.finish(result)
         except Cancelled:
+            req.close_result()
             req.close_body_file()
             self.conn.send(END, stream, flags=F_CANCELLED)
         except BaseException as exc:
             tb = traceback.format_exc()
+            req.close_result()
+            req.close_body_file()
             if req.head_sent:
                 self.conn.send(END, stream, tb.encode("utf-8", "replace"), flags=F_ABORT)
             else:
@@ -632,15 +664,8 @@ class Worker:
             if not isinstance(exc, Exception):
                 raise  # SystemExit, KeyboardInterrupt: let the worker die
         finally:
-            try:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
-            except Exception:
-                self.log.exception("close() of the WSGI response iterable raised")
-            finally:
-                inp.close()
-                errors.flush()
+            inp.close()
+            errors.flush()
 
     def check_cancel(self, stream):
         """Raise Cancelled if Go cancelled `stream` (called between chunks)."""

@@ -277,6 +277,8 @@ def bad_start(environ, start_response):
         return [b"body without start_response"]
     elif case == "non_latin1":
         start_response("200 OK", [ct, ("X-Name", "\u20ac")])
+    elif case == "length_twice":
+        start_response("200 OK", [ct, ("Content-Length", "3"), ("Content-Length", "18")])
     return [b"should not be sent"]
 
 
@@ -480,10 +482,56 @@ def closing(environ, start_response):
     return it
 
 
+class SlowClose:
+    """Yields b"body;" then, in close(), ?close=sleep sleeps 10 s and
+    ?close=exit kills the worker, after touching <tok>-closing."""
+
+    def __init__(self, tok, mode):
+        self.tok, self.mode = tok, mode
+
+    def __iter__(self):
+        yield b"body;"
+
+    def close(self):
+        _touch(self.tok + "-closing")
+        if self.mode == "sleep":
+            time.sleep(10)
+        elif self.mode == "exit":
+            os._exit(7)
+
+
+@app
+def slow_close(environ, start_response):
+    """A response whose iterable's close() is slow or kills the worker."""
+    q = _q(environ)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return SlowClose(q.get("tok", "sc"), q.get("close", "sleep"))
+
+
+@app
+def bad_items(environ, start_response):
+    """Yields (?how=gen) or returns in a list (?how=list) the items ?case=
+    names, at least one of them not bytes (PEP 3333 requires bytes)."""
+    q = _q(environ)
+    items = {
+        "str": ["text"],
+        "empty_str": [""],
+        "none": [None],
+        "zero": [0],
+        "empty_list": [[]],
+        "none_after_data": [b"data;", None],
+    }[q["case"]]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    if q.get("how") == "list":
+        return list(items)
+    return (item for item in items)
+
+
 @app
 def filewrap(environ, start_response):
     """Returns wsgi.file_wrapper around ?file= (in the test dir) from
-    ?offset=, with ?cl= as Content-Length; ?kind=bytesio wraps a BytesIO."""
+    ?offset=, with ?cl= as Content-Length; ?kind=bytesio wraps a BytesIO,
+    ?kind=writeonly a file open for writing only."""
     q = _q(environ)
     headers = [("Content-Type", "application/octet-stream")]
     if "cl" in q:
@@ -492,6 +540,9 @@ def filewrap(environ, start_response):
         with open(_path(q["file"]), "rb") as f:
             f.seek(int(q.get("offset", "0")))
             filelike = io.BytesIO(f.read())
+    elif q.get("kind") == "writeonly":
+        # A mistake: a regular file, but not open for reading.
+        filelike = os.fdopen(os.open(_path(q["file"]), os.O_WRONLY), "wb")
     else:
         filelike = open(_path(q["file"]), "rb")
         filelike.seek(int(q.get("offset", "0")))
