@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/graft-dev/graft/wsgi"
@@ -47,10 +48,13 @@ const maxAdminBody = 64 << 10
 //	GET  /inventory     the migration [Inventory] (with o.PythonRoutes only)
 //
 // POST bodies must be JSON with Content-Type application/json (which a
-// cross-site form cannot send). Bad input gets a 400 with
+// cross-site form cannot send), and are read as strictly as the stages
+// file: one object, whose keys are the documented ones, each at most once
+// (case counts), with nothing after it. Bad input gets a 400 with
 // {"error": "..."}; an answer to a change that could not be written to the
 // stages file (it is made in memory all the same) carries "warning".
-// Anything else goes to o.Console.
+// Another method on these paths gets a 405 with an Allow header and
+// {"error": "..."}. Anything else goes to o.Console.
 func (m *Migrator) Handler(o AdminOptions) http.Handler {
 	user := o.User
 	if user == nil {
@@ -74,26 +78,23 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		if !ok {
 			return
 		}
-		var head struct {
-			Route string `json:"route"`
-		}
-		if err := json.Unmarshal(body, &head); err != nil {
-			badRequest(w, fmt.Errorf("migrate: invalid JSON body: %v", err))
+		var given RouteConfig
+		if err := decodeBody(body, &given); err != nil {
+			badRequest(w, err)
 			return
 		}
-		if head.Route == "" {
+		if given.Route == "" {
 			badRequest(w, errors.New("migrate: missing \"route\" (\"METHOD /pattern\")"))
 			return
 		}
-		c, ok := m.Config(head.Route)
+		c, ok := m.Config(given.Route)
 		if !ok {
-			badRequest(w, fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", head.Route))
+			badRequest(w, fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", given.Route))
 			return
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			badRequest(w, fmt.Errorf("migrate: invalid route change: %v", strings.TrimPrefix(err.Error(), "json: ")))
+		// The fields given replace the route's; decodeBody checked them.
+		if err := json.Unmarshal(body, &c); err != nil {
+			badRequest(w, fmt.Errorf("migrate: invalid JSON body: %v", strings.TrimPrefix(err.Error(), "json: ")))
 			return
 		}
 		if c.Stage != "" {
@@ -122,10 +123,8 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			All   bool   `json:"all"`
 			On    *bool  `json:"on"`
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			badRequest(w, fmt.Errorf("migrate: invalid force-python body: %v", strings.TrimPrefix(err.Error(), "json: ")))
+		if err := decodeBody(body, &req); err != nil {
+			badRequest(w, err)
 			return
 		}
 		switch {
@@ -148,13 +147,29 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, withWarning{st, errString(err)})
 	})
+	// The API's paths answer other methods themselves, with 405 and the
+	// API's JSON error, before the console's catch-all could take them.
+	mux.HandleFunc("/routes", methodNotAllowed("GET, HEAD, POST"))
+	mux.HandleFunc("/force-python", methodNotAllowed("GET, HEAD, POST"))
 	if o.PythonRoutes != nil {
 		mux.HandleFunc("GET /inventory", m.inventoryHandler(o.PythonRoutes))
+		mux.HandleFunc("/inventory", methodNotAllowed("GET, HEAD"))
 	}
 	if o.Console != nil {
 		mux.Handle("/", o.Console)
 	}
 	return mux
+}
+
+// methodNotAllowed answers a method an API path does not take: 405, with
+// the Allow header and a JSON error.
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
+			"error": fmt.Sprintf("migrate: method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow),
+		})
+	}
 }
 
 // withWarning is a RouteStatus answered by the admin API.
@@ -190,6 +205,60 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
+}
+
+// decodeBody decodes body, one JSON object, into v, a pointer to a
+// struct, as strictly as the stages file is read: a key that is not one of
+// v's JSON names exactly (case counts), a key given twice, anything but
+// an object, and anything after it are errors (which answer 400).
+func decodeBody(body []byte, v any) error {
+	names := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			names[name] = true
+		}
+	}
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("migrate: invalid JSON body: "+format, args...)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return invalid("want one JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return invalid("%v", err)
+		}
+		key, _ := tok.(string) // in an object, a key is a string
+		switch {
+		case !names[key]:
+			return invalid("unknown field %q", key)
+		case seen[key]:
+			return invalid("duplicate key %q", key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return invalid("%v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("data after the JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return invalid("%v", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
 }
 
 func badRequest(w http.ResponseWriter, err error) {

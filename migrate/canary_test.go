@@ -191,33 +191,52 @@ func TestCanaryFlask(t *testing.T) {
 	}
 }
 
-// TestKillSwitch flips the kill switches through the admin API.
+// TestKillSwitch flips the kill switches through the admin API. The
+// global one acts on the configured routes only: a Go-only route with no
+// configuration (a health check Flask does not know) stays in Go, also
+// after its own switch was turned on and off again.
 func TestKillSwitch(t *testing.T) {
 	py := startPython(t, "flaskmig:app")
-	e := newEnv(t, py, Options{}, func(r *router.Router) {
+	e := newEnv(t, py, Options{Routes: []RouteConfig{{Route: "GET /api/side", Stage: StageGo}}}, func(r *router.Router) {
 		r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+		r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	})
-	steps := []struct {
-		body, want string
-	}{
-		{"", "go\n"}, // no configuration: stage go
-		{`{"all": true, "on": true}`, "python\n"},
-		{`{"all": true, "on": false}`, "go\n"},
-		{`{"route": "GET /api/side", "on": true}`, "python\n"},
-		{`{"route": "GET /api/side", "on": false}`, "go\n"},
+	served := func(path string) string {
+		code, body := e.get(t, path)
+		if code != http.StatusOK {
+			return fmt.Sprint(code)
+		}
+		return body
 	}
-	for _, s := range steps {
-		if s.body != "" {
-			if code, out := e.post(t, "/force-python", s.body); code != 200 {
-				t.Fatalf("POST /force-python %s: %d %v", s.body, code, out)
+	for _, s := range []struct {
+		body, side, health string
+	}{
+		{"", "go\n", "ok\n"},
+		{`{"all": true, "on": true}`, "python\n", "ok\n"},
+		{`{"all": true, "on": false}`, "go\n", "ok\n"},
+		{`{"route": "GET /api/side", "on": true}`, "python\n", "ok\n"},
+		{`{"route": "GET /api/side", "on": false}`, "go\n", "ok\n"},
+		{`{"route": "GET /api/health", "on": true}`, "go\n", "404"}, // Flask has no /api/health
+		{`{"route": "GET /api/health", "on": false}`, "go\n", "ok\n"},
+		{`{"all": true, "on": true}`, "python\n", "ok\n"}, // /api/health is unconfigured again
+		{`{"all": true, "on": false}`, "go\n", "ok\n"},
+	} {
+		t.Run(s.body, func(t *testing.T) {
+			if s.body != "" {
+				if code, out := e.post(t, "/force-python", s.body); code != 200 {
+					t.Fatalf("POST /force-python %s: %d %v", s.body, code, out)
+				}
 			}
-		}
-		if _, got := e.get(t, "/api/side"); got != s.want {
-			t.Fatalf("after %s: served %q, want %q", s.body, got, s.want)
-		}
+			if side, health := served("/api/side"), served("/api/health"); side != s.side || health != s.health {
+				t.Fatalf("/api/side served %q, /api/health %q; want %q and %q", side, health, s.side, s.health)
+			}
+		})
 	}
 	if !strings.Contains(e.logs.String(), "graft.force_python=true user.name=admin") {
 		t.Fatalf("change not logged with who:\n%s", e.logs)
+	}
+	if st := e.status(t, "GET /api/side"); st.Config.ForcePython || st.Stage != StageGo {
+		t.Fatalf("/api/side: %+v", st.Config)
 	}
 }
 

@@ -71,8 +71,9 @@ const maxPointer = 512
 
 // Compare lists the differences between python's and goResp's responses:
 // the status, the headers named in o, and the body: JSON structurally
-// (key order and whitespace ignored, numbers compared by value, so that
-// Python's 1.0 equals Go's 1; one Diff per JSON pointer), text (text/*,
+// (key order and whitespace ignored, numbers compared by their exact
+// value, so that Python's 1.0 equals Go's 1 and integers beyond 64 bits
+// are not rounded; one Diff per JSON pointer), text (text/*,
 // XML, JavaScript, HTML) line by line after normalising line endings and
 // trailing whitespace, anything else (and truncated bodies) by length and
 // SHA-256. The kind of body is taken from Python's Content-Type.
@@ -335,8 +336,10 @@ func (c *comparer) json(ptr string, pv, gv any) {
 	}
 }
 
-// numbersEqual compares two JSON numbers by value: integers exactly,
-// others as float64 (which is what Python's float is).
+// numbersEqual compares two JSON numbers by their exact decimal value,
+// whatever their size or form: 1, 1.0, 1e0 and 10E-1 are equal, and so are
+// 0 and -0.0, while 10000000000000000001 and 10000000000000000000 (beyond
+// int64, where float64 would round them alike) are not.
 func numbersEqual(a, b json.Number) bool {
 	if a == b {
 		return true
@@ -346,12 +349,73 @@ func numbersEqual(a, b json.Number) bool {
 	if aerr == nil && berr == nil {
 		return ai == bi
 	}
-	af, aerr := strconv.ParseFloat(string(a), 64)
-	bf, berr := strconv.ParseFloat(string(b), 64)
-	if aerr != nil || berr != nil {
+	ad, aok := parseDecimal(string(a))
+	bd, bok := parseDecimal(string(b))
+	return aok && bok && ad == bd
+}
+
+// decimal is the exact value of a JSON number literal in a canonical
+// form: digits (no leading or trailing zero; "" for zero) times ten to
+// the power exp, negated when neg. An exponent beyond ±2^62, which no
+// program writes, is kept as written (bigExp, with the shift in exp):
+// such numbers are equal when written with the same exponent.
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int64
+	bigExp string
+}
+
+// parseDecimal returns the canonical form of a JSON number literal; ok is
+// false if s is not one. It works on the text, so that a number with a
+// huge exponent or a million digits costs no more than reading it.
+func parseDecimal(s string) (d decimal, ok bool) {
+	if strings.HasPrefix(s, "-") {
+		d.neg, s = true, s[1:]
+	}
+	mant, exp, hasExp := s, "", false
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp, hasExp = s[:i], s[i+1:], true
+	}
+	expSign := ""
+	if exp != "" && (exp[0] == '+' || exp[0] == '-') {
+		expSign, exp = exp[:1], exp[1:]
+	}
+	ip, frac, dot := strings.Cut(mant, ".")
+	if !allDigits(ip) || dot && !allDigits(frac) || hasExp && !allDigits(exp) {
+		return decimal{}, false
+	}
+	digits := strings.TrimLeft(ip+frac, "0")
+	if digits == "" {
+		return decimal{}, true // zero, whatever its sign and exponent
+	}
+	d.digits = strings.TrimRight(digits, "0")
+	d.exp = int64(len(digits)-len(d.digits)) - int64(len(frac))
+	if !hasExp {
+		return d, true
+	}
+	if e, err := strconv.ParseInt(expSign+exp, 10, 64); err == nil && e > -1<<62 && e < 1<<62 {
+		d.exp += e
+		return d, true
+	}
+	if expSign == "+" {
+		expSign = ""
+	}
+	d.bigExp = expSign + strings.TrimLeft(exp, "0")
+	return d, true
+}
+
+// allDigits reports whether s is a non-empty run of ASCII digits.
+func allDigits(s string) bool {
+	if s == "" {
 		return false
 	}
-	return af == bf
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // render shows a JSON value compactly.

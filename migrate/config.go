@@ -36,7 +36,8 @@ type RouteConfig struct {
 	ShadowSample float64 `json:"shadow_sample,omitempty"`
 	// NoiseSample is the share (0 to 1) of comparisons with unexplained
 	// differences for which Python is called a second time to learn noise;
-	// 0 means [Options].NoiseSample.
+	// 0 means [Options].NoiseSample. Only GET, HEAD and OPTIONS requests
+	// learn noise.
 	NoiseSample float64 `json:"noise_sample,omitempty"`
 	// Ignore lists what is never counted as a mismatch: JSON pointers
 	// ("/generated_at", which also covers everything under it) and header
@@ -47,10 +48,12 @@ type RouteConfig struct {
 	Headers []string `json:"headers,omitempty"`
 	// ShadowUnsafe lets requests with methods other than GET, HEAD and
 	// OPTIONS be shadowed. Only set it when the candidate has no side
-	// effects in shadow runs (see [IsShadow]).
+	// effects in shadow runs (see [IsShadow]). Such requests never learn
+	// noise: Python runs each of them once.
 	ShadowUnsafe bool `json:"shadow_unsafe,omitempty"`
 	// ForcePython makes Python serve the route whatever its stage (the
-	// per-route kill switch).
+	// per-route kill switch). [Migrator.SetForcePython] removes a
+	// configuration that held nothing else when it turns the switch off.
 	ForcePython bool `json:"force_python,omitempty"`
 
 	line int // in the stages file, for errors
@@ -62,8 +65,11 @@ type RouteConfig struct {
 //	  "stage": "canary", "percent": 25, "sticky": "cookie:session",
 //	  "shadow_sample": 0.1, "ignore": ["/generated_at"]}]}
 type File struct {
-	// ForcePython makes Python serve every staged route that a fallback
-	// covers (the global kill switch).
+	// ForcePython makes Python serve every configured route (one listed
+	// in Routes, and a HEAD route that follows its GET route's
+	// configuration) that a fallback covers: the global kill switch. It
+	// acts on the routes being migrated; a route with no configuration (a
+	// Go-only health check, a route migrated long ago) stays in go.
 	ForcePython bool `json:"force_python"`
 	// Routes configures routes; routes not listed are in stage go.
 	Routes []RouteConfig `json:"routes"`

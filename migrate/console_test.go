@@ -282,8 +282,11 @@ func TestConsole(t *testing.T) {
 		}
 		kill(url.Values{"route": {route}, "on": {"0"}})
 		kill(url.Values{"all": {"1"}, "on": {"1"}})
-		if !e.m.ForcePython() || e.status(t, "GET /api/order/{id}").Effective != StagePython {
+		if !e.m.ForcePython() || e.status(t, route).Effective != StagePython {
 			t.Errorf("the global kill switch is not on")
+		}
+		if st := e.status(t, "GET /api/order/{id}"); st.Effective != StageGo || st.ForcePython {
+			t.Errorf("the global kill switch sent an unconfigured route to Python: effective %s", st.Effective)
 		}
 		if page, _, _ := consoleGet(t, srv.URL); !strings.Contains(page, `id="global-kill"`) {
 			t.Errorf("the page does not show the global kill switch")

@@ -17,10 +17,13 @@
 // [StagePython] (deployed dark: Python serves), [StageShadow] (Python
 // serves; Go runs on a copy and the responses are compared),
 // [StageCanary] (a sticky percentage is served by Go) or [StageGo] (the
-// default). A global and a per-route force-python switch override the
-// stage on the next request. python, shadow and canary need a fallback:
+// default). A global force-python switch overrides the stage of every
+// configured route (a route with no configuration is not being migrated
+// and stays in go), and a per-route one that of its route, on the next
+// request. python, shadow and canary need a fallback:
 // setting them on a route that no fallback covers is an error. A HEAD
-// route with no configuration follows the GET route of its pattern.
+// route with no configuration follows the GET route of its pattern (its
+// stage, kill switches and canary buckets).
 //
 // # Shadow comparison
 //
@@ -29,15 +32,20 @@
 // a copy of the request (a context for which [IsShadow] is true, with the same request id),
 // under [Options].Timeout, with panics recovered and at most
 // [Options].MaxConcurrent runs in flight (more are dropped and counted).
+// Go cannot stop a handler: a run past its timeout is counted as a
+// timeout but keeps its slot until the handler returns
+// ([RouteStatus].OverdueRuns).
 // Only GET, HEAD and OPTIONS are shadowed unless the route sets
 // ShadowUnsafe. The canary and go stages can compare a sample of Go's
 // responses against Python the same way (reverse shadow).
 //
 // [Compare] compares status, headers and body (JSON structurally, per
-// JSON pointer; text line by line; anything else by hash). Noise is
-// learned as Diffy does: on a route's first comparisons, then on a sample
-// of those with unexplained differences, Python is called a second time,
-// and the pointers where Python differs from itself are no longer counted.
+// JSON pointer, numbers by exact value; text line by line; anything else
+// by hash). Noise is learned as Diffy does: on a route's first
+// comparisons, then on a sample of those with unexplained differences,
+// Python is called a second time (for GET, HEAD and OPTIONS only, never
+// for a request with side effects), and the pointers where Python differs
+// from itself are no longer counted.
 // Routes can also ignore pointers and headers, and [Options].Normalize
 // rewrites responses before comparison.
 //
@@ -97,4 +105,6 @@
 //	graft_migrate_overrides_total{result}            tester overrides: accepted, rejected
 //	graft_migrate_duration_seconds{route, side}      time each side took, served or shadow
 //	graft_migrate_stage{route, stage}                1 for the stage in effect
+//	graft_migrate_shadow_overdue{route}              shadow runs past their timeout,
+//	                                                 still holding a slot
 package migrate

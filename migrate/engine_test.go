@@ -181,33 +181,71 @@ func TestStickyKeys(t *testing.T) {
 	}
 }
 
+// TestHeadFollowsGet checks that an explicit HEAD route with no
+// configuration of its own follows its GET route's: its stage, its kill
+// switches, and its canary buckets, so that a user gets GET and HEAD from
+// the same side.
 func TestHeadFollowsGet(t *testing.T) {
-	r := router.New()
-	r.Get("/x", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "go") })
-	r.Head("/x", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "go") })
-	r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "python") }))
-	m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(),
-		Routes: []RouteConfig{{Route: "GET /x", Stage: StagePython}}})
-	if err != nil {
-		t.Fatal(err)
+	setup := func(t *testing.T, get RouteConfig) (*router.Router, *Migrator) {
+		r := router.New()
+		r.Get("/x", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "go") })
+		r.Head("/x", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "go") })
+		r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Side", "python") }))
+		m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), Routes: []RouteConfig{get}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, m
 	}
-	side := func() string {
+	side := func(r http.Handler, method, uid string) string {
 		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, httptest.NewRequest("HEAD", "/x", nil))
+		req := httptest.NewRequest(method, "/x", nil)
+		req.Header.Set("Cookie", "uid="+uid)
+		r.ServeHTTP(rec, req)
 		return rec.Header().Get("X-Side")
 	}
-	if got := side(); got != "python" {
-		t.Fatalf("HEAD of a GET in stage python served by %s", got)
-	}
-	if st, _ := m.Route("HEAD /x"); st.Stage != StagePython || st.Counts.Python != 1 {
-		t.Fatalf("HEAD status %+v", st)
-	}
-	if _, err := m.SetRoute("test", RouteConfig{Route: "HEAD /x", Stage: StageGo}); err != nil {
-		t.Fatal(err)
-	}
-	if got := side(); got != "go" {
-		t.Fatalf("HEAD configured go served by %s", got)
-	}
+
+	t.Run("stage", func(t *testing.T) {
+		r, m := setup(t, RouteConfig{Route: "GET /x", Stage: StagePython})
+		if got := side(r, "HEAD", "u"); got != "python" {
+			t.Fatalf("HEAD of a GET in stage python served by %s", got)
+		}
+		if st, _ := m.Route("HEAD /x"); st.Stage != StagePython || st.Counts.Python != 1 {
+			t.Fatalf("HEAD status %+v", st)
+		}
+		if _, err := m.SetRoute("test", RouteConfig{Route: "HEAD /x", Stage: StageGo}); err != nil {
+			t.Fatal(err)
+		}
+		if got := side(r, "HEAD", "u"); got != "go" {
+			t.Fatalf("HEAD configured go served by %s", got)
+		}
+	})
+
+	t.Run("canary buckets HEAD as GET", func(t *testing.T) {
+		r, _ := setup(t, RouteConfig{Route: "GET /x", Stage: StageCanary, Percent: 50, Sticky: "cookie:uid"})
+		sides := map[string]int{}
+		for i := range 200 {
+			uid := fmt.Sprint("user-", i)
+			get, head := side(r, "GET", uid), side(r, "HEAD", uid)
+			if get != head {
+				t.Fatalf("%s: GET served by %s, HEAD by %s", uid, get, head)
+			}
+			sides[get]++
+		}
+		if sides["go"] == 0 || sides["python"] == 0 {
+			t.Fatalf("sides %v at 50%%", sides)
+		}
+	})
+
+	t.Run("the global kill switch", func(t *testing.T) {
+		r, m := setup(t, RouteConfig{Route: "GET /x", Stage: StageGo})
+		if err := m.SetForcePython("test", "", true); err != nil {
+			t.Fatal(err)
+		}
+		if get, head := side(r, "GET", "u"), side(r, "HEAD", "u"); get != "python" || head != "python" {
+			t.Fatalf("with the global kill switch, GET served by %s, HEAD by %s", get, head)
+		}
+	})
 }
 
 // TestConcurrentChanges serves requests while stages and kill switches

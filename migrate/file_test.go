@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -195,6 +196,15 @@ func TestAdminErrors(t *testing.T) {
 		{"/routes", `{"route": "GET /go-only", "stage": "shadow"}`, "no fallback covers the route"},
 		{"/routes", `{"route": "GET /covered", "shadow_sample": 2}`, "shadow_sample 2 is not between 0 and 1"},
 		{"/routes", `not json`, "invalid JSON"},
+		{"/routes", `{"route": "GET /covered", "stage": "python", "stage": "go"}`, `duplicate key "stage"`},
+		{"/routes", `{"route": "GET /covered", "Stage": "python"}`, `unknown field "Stage"`},
+		{"/routes", `{"route": "GET /covered", "stage": "python"} {"route": "GET /covered", "stage": "go"}`, "data after the JSON object"},
+		{"/routes", `{"route": "GET /covered", "percent": "5"}`, "invalid JSON body: cannot unmarshal string"},
+		{"/routes", `["GET /covered"]`, "want one JSON object"},
+		{"/force-python", `{"all": true, "on": true} {"all": true, "on": false}`, "data after the JSON object"},
+		{"/force-python", `{"all": true, "on": true, "on": false}`, `duplicate key "on"`},
+		{"/force-python", `{"all": true, "On": true}`, `unknown field "On"`},
+		{"/force-python", `{"all": true, "on": true} trailing`, "data after the JSON object"},
 		{"/force-python", `{"route": "GET /covered"}`, `missing "on"`},
 		{"/force-python", `{"on": true}`, `either "route" or "all"`},
 		{"/force-python", `{"route": "GET /go-only", "on": true}`, "no fallback covers the route"},
@@ -207,6 +217,48 @@ func TestAdminErrors(t *testing.T) {
 			}
 		})
 	}
+	if m.ForcePython() {
+		t.Fatal("a refused body turned the global kill switch on")
+	}
+	if c, _ := m.Config("GET /covered"); c.Stage != "" {
+		t.Fatalf("a refused body changed the route: %+v", c)
+	}
+	t.Run("other methods on the API paths", func(t *testing.T) {
+		// With a console, its catch-all must not take the API's paths.
+		console := newServer(t, m.Handler(AdminOptions{Console: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "console")
+		})}))
+		for _, srv := range []string{e.admin.URL, console.URL} {
+			for _, tc := range []struct{ method, path string }{
+				{"PUT", "/routes"}, {"DELETE", "/routes"}, {"PATCH", "/routes"},
+				{"PUT", "/force-python"}, {"DELETE", "/force-python"},
+			} {
+				req, _ := http.NewRequest(tc.method, srv+tc.path, strings.NewReader(`{}`))
+				req.Header.Set("Content-Type", "application/json")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out map[string]string
+				err = json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD, POST" ||
+					err != nil || !strings.Contains(out["error"], "method "+tc.method+" not allowed") {
+					t.Errorf("%s %s: %d, Allow %q, %v %v; want 405 with Allow and a JSON error",
+						tc.method, tc.path, res.StatusCode, res.Header.Get("Allow"), out, err)
+				}
+			}
+		}
+		res, err := http.Get(console.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(b) != "console" {
+			t.Fatalf("GET / went to %q, not the console", b)
+		}
+	})
 	t.Run("form content type", func(t *testing.T) {
 		res, err := http.Post(e.admin.URL+"/routes", "application/x-www-form-urlencoded", strings.NewReader("route=GET+/covered&stage=python"))
 		if err != nil {

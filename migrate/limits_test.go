@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -88,4 +90,59 @@ func TestShadowLimits(t *testing.T) {
 			t.Fatalf("a dropped request ran the candidate")
 		}
 	})
+}
+
+// TestOverdueRuns checks that a shadow run past its timeout, which keeps
+// its slot until its handler returns, is shown as such (route status and
+// gauge) while it holds the slot, and logged when it returns.
+func TestOverdueRuns(t *testing.T) {
+	release := make(chan struct{})
+	py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+	e := newEnv(t, py, Options{Timeout: 20 * time.Millisecond, MaxConcurrent: 1, NoiseSample: -1, Routes: []RouteConfig{
+		{Route: "GET /hang", Stage: StageShadow},
+		{Route: "GET /other", Stage: StageShadow},
+	}}, func(r *router.Router) {
+		r.Get("/hang", func(w http.ResponseWriter, r *http.Request) { <-release })
+		r.Get("/other", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+	})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the Migrator's Shutdown, which waits for the run
+	overdue := func() (int64, float64) {
+		return e.status(t, "GET /hang").OverdueRuns, e.metric(t, "graft_migrate_shadow_overdue", "route", "GET /hang")
+	}
+	e.get(t, "/hang")
+	eventually(t, "the timeout", func() bool { return e.status(t, "GET /hang").Counts.CandidateTimeouts == 1 })
+	for _, tc := range []struct {
+		name    string
+		release bool
+		overdue int64
+		dropped int64 // of GET /other
+	}{
+		{"past its timeout, the run holds the only slot", false, 1, 1},
+		{"once the handler returns, the slot is free", true, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.release {
+				free()
+				e.settle()
+			}
+			if n, g := overdue(); n != tc.overdue || g != float64(tc.overdue) {
+				t.Errorf("overdue_runs %d, gauge %v; want %d", n, g, tc.overdue)
+			}
+			before := e.status(t, "GET /other").Counts
+			e.get(t, "/other")
+			if tc.release { // else nothing to wait for, but the stuck run
+				e.settle()
+			}
+			after := e.status(t, "GET /other").Counts
+			if d := after.Dropped - before.Dropped; d != tc.dropped {
+				t.Errorf("GET /other dropped +%d, want +%d", d, tc.dropped)
+			}
+		})
+	}
+	if !strings.Contains(e.logs.String(), `level=WARN msg="migrate: shadow run returned after its timeout`) ||
+		!strings.Contains(e.logs.String(), `graft.route="GET /hang" graft.side=go`) {
+		t.Errorf("no WARN for the overdue run:\n%s", e.logs)
+	}
 }

@@ -16,6 +16,7 @@ import (
 //	graft_migrate_overrides_total{result}              tester overrides: accepted, rejected
 //	graft_migrate_duration_seconds{route, side}        time each side took (served or shadow run)
 //	graft_migrate_stage{route, stage}                  1 for the stage in effect, 0 for the others
+//	graft_migrate_shadow_overdue{route}                shadow runs past their timeout, still holding a slot
 type metrics struct {
 	requests    *prometheus.CounterVec
 	comparisons *prometheus.CounterVec
@@ -23,6 +24,7 @@ type metrics struct {
 	overrides   *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	stage       *prometheus.GaugeVec
+	overdue     *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -52,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "graft_migrate_stage",
 			Help: "1 for the stage in effect for each staged route (after kill switches and rollbacks).",
 		}, []string{"route", "stage"}),
+		overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "graft_migrate_shadow_overdue",
+			Help: "Shadow runs past their timeout whose handler has not returned yet: each holds one of MaxConcurrent slots until it does.",
+		}, []string{"route"}),
 	}
 	var done []prometheus.Collector
 	for _, c := range m.collectors() {
@@ -71,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.comparisons, m.rollbacks, m.overrides, m.duration, m.stage}
+	return []prometheus.Collector{m.requests, m.comparisons, m.rollbacks, m.overrides, m.duration, m.stage, m.overdue}
 }
 
 func (m *metrics) unregister(reg prometheus.Registerer) {

@@ -70,7 +70,9 @@ type routeState struct {
 	key        string
 	cfg        RouteConfig
 	configured bool
-	bp         int // canary percentage in basis points
+	followsGet bool   // a HEAD route without configuration, with its GET route's
+	bucket     string // what Bucket hashes with the sticky key: the GET route's key for a HEAD that follows it
+	bp         int    // canary percentage in basis points
 	sticky     sticky
 	headers    []string
 	covered    bool
@@ -285,7 +287,7 @@ func (m *Migrator) publishLocked() {
 			headers = canonicalHeaders(c.Headers)
 		}
 		rs := &routeState{
-			key: k, cfg: c, configured: configured, bp: int(c.Percent*100 + 0.5), sticky: stk,
+			key: k, cfg: c, configured: configured, bucket: k, bp: int(c.Percent*100 + 0.5), sticky: stk,
 			headers: headers, covered: sr.Fallback != nil, rollback: m.rollbacks[k], stats: st,
 		}
 		s.routes[routeKey{sr.Method, sr.Pattern}] = rs
@@ -293,12 +295,13 @@ func (m *Migrator) publishLocked() {
 	}
 	// HEAD follows GET: a HEAD route with no configuration of its own takes
 	// the GET route's, so that a GET in python or shadow does not have Go
-	// answer its HEAD requests.
+	// answer its HEAD requests, and buckets like it, so that a canary user
+	// gets GET and HEAD from the same side.
 	for k, rs := range s.routes {
 		if k.method == http.MethodHead && !rs.configured {
 			if get := s.routes[routeKey{http.MethodGet, k.pattern}]; get != nil && get.configured {
 				head := *get
-				head.key, head.stats, head.covered, head.configured = rs.key, rs.stats, rs.covered, false
+				head.key, head.stats, head.covered, head.configured, head.followsGet = rs.key, rs.stats, rs.covered, false, true
 				head.cfg.Route = rs.key
 				s.routes[k] = &head
 				rs.stats.setStage(effectiveStage(s, &head))
@@ -308,10 +311,18 @@ func (m *Migrator) publishLocked() {
 	m.snap.Store(s)
 }
 
+// killed reports whether a kill switch makes Python serve the route: its
+// own, or the global one, which acts on the routes being migrated (those
+// with a configuration, and a HEAD that follows its GET's) and leaves the
+// others (a health check never migrated) to Go.
+func killed(s *snapshot, rs *routeState) bool {
+	return rs.covered && (rs.cfg.ForcePython || s.forceAll && (rs.configured || rs.followsGet))
+}
+
 // effectiveStage is the stage a route's requests see, after the kill
 // switches and rollbacks.
 func effectiveStage(s *snapshot, rs *routeState) Stage {
-	if rs.covered && (s.forceAll || rs.cfg.ForcePython || rs.rollback != nil) {
+	if killed(s, rs) || rs.covered && rs.rollback != nil {
 		return StagePython
 	}
 	return stageOf(rs.cfg)
@@ -376,7 +387,12 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 
 // SetForcePython turns the kill switch of route on or off, or the global
 // one when route is "", logging the change as made by who. It takes effect
-// on the next request. Like SetRoute, it writes the stages file back and
+// on the next request. The global switch sends the configured routes to
+// Python (see [File].ForcePython); a route's own switch sends that route,
+// configured or not. Turning a route's switch off removes its
+// configuration when the switch was all it held, so that a route that was
+// not configured before is not configured after (no automatic rollback,
+// no global switch). Like SetRoute, it writes the stages file back and
 // makes the change even if that fails (returning the error).
 func (m *Migrator) SetForcePython(who, route string, on bool) error {
 	m.mu.Lock()
@@ -410,7 +426,15 @@ func (m *Migrator) SetForcePython(who, route string, on bool) error {
 		m.logChange(who, key, on)
 	}
 	c.ForcePython = on
-	m.cfg[key] = c
+	if !on && equalConfig(c, RouteConfig{Route: key}) {
+		// The switch was all the route's configuration: it goes back to
+		// none, and with it the automatic rollback, as when the stages
+		// file stops listing a route.
+		delete(m.cfg, key)
+		m.clearRollbackLocked(key)
+	} else {
+		m.cfg[key] = c
+	}
 	m.publishLocked()
 	return m.writeBackLocked()
 }
@@ -483,7 +507,7 @@ func (m *Migrator) ServeStaged(w http.ResponseWriter, r *http.Request, sr router
 		return
 	}
 	fb := sr.Fallback
-	if fb != nil && (s.forceAll || rs.cfg.ForcePython || rs.rollback != nil) {
+	if fb != nil && (killed(s, rs) || rs.rollback != nil) {
 		m.serve(w, r, rs, SidePython, fb, false)
 		return
 	}
@@ -515,7 +539,7 @@ func (m *Migrator) ServeStaged(w http.ResponseWriter, r *http.Request, sr router
 		}
 		m.serveCompared(w, r, rs, sr, SidePython, sample, false)
 	case StageCanary:
-		if Bucket(rs.key, rs.sticky.key(r, m.o.Identity)) < rs.bp {
+		if Bucket(rs.bucket, rs.sticky.key(r, m.o.Identity)) < rs.bp {
 			m.serveCompared(w, r, rs, sr, SideGo, rs.cfg.ShadowSample, true)
 		} else {
 			m.serve(w, r, rs, SidePython, fb, true)

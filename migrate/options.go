@@ -41,16 +41,22 @@ type Options struct {
 	// bigger bodies are compared by length and hash. 0 means 1 MiB.
 	MaxResponseBytes int64
 	// Timeout bounds a shadow run (the candidate, and Python's second
-	// call); 0 means 5s. The client never waits for it.
+	// call); 0 means 5s. The client never waits for it. At the timeout the
+	// handler's context is canceled and the run counted as a timeout, but
+	// Go cannot stop the handler: the run keeps its slot (MaxConcurrent)
+	// until the handler returns (see [RouteStatus].OverdueRuns).
 	Timeout time.Duration
-	// MaxConcurrent caps the shadow runs in flight; requests beyond it are
-	// not shadowed and are counted as dropped. 0 means 32.
+	// MaxConcurrent caps the shadow runs in flight, those past their
+	// timeout included; requests beyond it are not shadowed and are
+	// counted as dropped. 0 means 32.
 	MaxConcurrent int
 	// NoiseSample is the share (0 to 1) of comparisons with differences
 	// not yet explained for which Python is called a second time, to learn
 	// which of them are noise, unless a route sets its own; 0 means 0.1, a
 	// negative value turns learning off. The first 20 comparisons of each
-	// route always learn; comparisons that match never do.
+	// route always learn; comparisons that match never do, and neither do
+	// requests with a method other than GET, HEAD and OPTIONS (shadowed
+	// with ShadowUnsafe), which Python must not run twice.
 	NoiseSample float64
 	// CompareHeaders are the response headers compared unless a route
 	// names its own; nil means [DefaultCompareHeaders]().

@@ -46,11 +46,13 @@ type routeStats struct {
 	compared, matched, mismatched, noise                   atomic.Int64
 	candidateErrors, candidatePanics, candidateTimeouts    atomic.Int64
 	dropped, skipped, overrides, overridesRejected, learns atomic.Int64
+	overdue                                                atomic.Int64 // shadow runs past their timeout, still running
 
 	servedPy, servedGo prometheus.Counter
 	durPy, durGo       prometheus.Observer
 	outcomes           map[string]prometheus.Counter
 	stageGauge         *prometheus.GaugeVec
+	overdueGauge       prometheus.Gauge
 
 	mu        sync.Mutex
 	pointers  map[string]int64
@@ -70,7 +72,7 @@ func newRouteStats(key string, recent int, met *metrics) *routeStats {
 		servedGo: met.requests.WithLabelValues(key, string(SideGo)),
 		durPy:    met.duration.WithLabelValues(key, string(SidePython)),
 		durGo:    met.duration.WithLabelValues(key, string(SideGo)),
-		outcomes: map[string]prometheus.Counter{}, stageGauge: met.stage,
+		outcomes: map[string]prometheus.Counter{}, stageGauge: met.stage, overdueGauge: met.overdue.WithLabelValues(key),
 		pointers: map[string]int64{}, noiseSet: map[string]bool{},
 	}
 	for _, o := range []string{outcomeMatch, outcomeMismatch, outcomeError, outcomePanic, outcomeTimeout, outcomeDropped, outcomeSkipped} {
@@ -90,6 +92,13 @@ func (s *routeStats) setStage(st Stage) {
 }
 
 func (s *routeStats) outcome(o string) { s.outcomes[o].Inc() }
+
+// overdueRun counts a shadow run that passed its timeout (d 1) or, later,
+// returned (d -1).
+func (s *routeStats) overdueRun(d int64) {
+	s.overdue.Add(d)
+	s.overdueGauge.Add(float64(d))
+}
 
 // served counts a request served by side; it is called before the side
 // serves, so that the count is there when the client has its answer.
@@ -175,9 +184,11 @@ type Counts struct {
 	CandidatePanics   int64 `json:"candidate_panics"`
 	CandidateTimeouts int64 `json:"candidate_timeouts"`
 	// Dropped counts requests not shadowed because MaxConcurrent shadow
-	// runs were in flight; Skipped, those not shadowed because their body
-	// was bigger than MaxBodyBytes or could not be read, or not compared
-	// because the client went away before its answer was complete.
+	// runs were in flight (a run past its timeout is among them until its
+	// handler returns: see RouteStatus.OverdueRuns); Skipped, those not
+	// shadowed because their body was bigger than MaxBodyBytes or could not
+	// be read, or not compared because the client went away before its
+	// answer was complete.
 	Dropped int64 `json:"dropped"`
 	Skipped int64 `json:"skipped"`
 	// NoiseRuns counts Python's second calls, made to learn noise.
@@ -343,6 +354,12 @@ type RouteStatus struct {
 	Latency Latency `json:"latency_ms"`
 	// Rollback is the automatic rollback in effect, or nil.
 	Rollback *Rollback `json:"rollback"`
+	// OverdueRuns counts the route's shadow runs past their timeout
+	// (counted in CandidateTimeouts) whose handler has not returned yet.
+	// Go cannot stop a handler: each holds one of [Options].MaxConcurrent
+	// slots until it returns, and with every slot held, no route is
+	// compared (their requests are counted as dropped).
+	OverdueRuns int64 `json:"overdue_runs"`
 	// RecentMismatches are the last mismatches, oldest first.
 	RecentMismatches []Mismatch `json:"recent_mismatches"`
 }
@@ -350,8 +367,8 @@ type RouteStatus struct {
 func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 	st := RouteStatus{
 		Route: rs.key, Stage: stageOf(rs.cfg), Effective: effectiveStage(snap, rs), Percent: rs.cfg.Percent,
-		ForcePython: rs.covered && (snap.forceAll || rs.cfg.ForcePython), Fallback: rs.covered,
-		Config: rs.cfg.clone(), Rollback: rs.rollback,
+		ForcePython: killed(snap, rs), Fallback: rs.covered,
+		Config: rs.cfg.clone(), Rollback: rs.rollback, OverdueRuns: s.overdue.Load(),
 		Counts: Counts{
 			Python: s.python.Load(), Go: s.goCount.Load(),
 			Compared: s.compared.Load(), Matched: s.matched.Load(), Mismatched: s.mismatched.Load(), Noise: s.noise.Load(),

@@ -241,17 +241,31 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 	return res
 }
 
-// runTimed runs h on the shadow request r like run, and reports false if
-// it took longer than the timeout, when onTimeout (if not nil) has been
-// called, on another goroutine, as soon as the timeout passed.
-func (m *Migrator) runTimed(h http.Handler, r *http.Request, pre http.Header, onTimeout func()) (result, bool) {
+// runTimed runs h, side's handler of route rs, on the shadow request r
+// like run, and reports false if it took longer than the timeout. As soon
+// as the timeout passes, onTimeout (if not nil) is called, on another
+// goroutine, and the run counts as overdue until h returns: Go cannot stop
+// a handler, so the run keeps its shadow slot until then. An overdue run
+// that returns is logged at WARN.
+func (m *Migrator) runTimed(rs *routeState, side Side, h http.Handler, r *http.Request, pre http.Header, onTimeout func()) (result, bool) {
+	fired := make(chan struct{})
 	t := time.AfterFunc(m.o.Timeout, func() {
+		defer close(fired)
+		rs.stats.overdueRun(1)
 		if onTimeout != nil {
 			onTimeout()
 		}
 	})
 	res := m.run(h, r, pre)
-	return res, t.Stop()
+	if t.Stop() {
+		return res, true
+	}
+	<-fired
+	rs.stats.overdueRun(-1)
+	m.log.Warn("migrate: shadow run returned after its timeout; it held a shadow slot until now",
+		slog.String("graft.route", rs.key), slog.String("graft.side", string(side)),
+		slog.Duration("graft.duration", res.dur), slog.Duration("graft.timeout", m.o.Timeout))
+	return res, false
 }
 
 // finish runs the other side ch on cand (with pre, the header the
@@ -262,15 +276,15 @@ func (m *Migrator) runTimed(h http.Handler, r *http.Request, pre http.Header, on
 func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte, pre http.Header) {
 	defer m.releaseSlot()
 	st := rs.stats
-	cr, ok := m.runTimed(ch, cand, pre, func() {
-		st.candidateErrors.Add(1)
-		st.candidateTimeouts.Add(1)
-		st.outcome(outcomeTimeout)
-	})
 	candSide := SideGo
 	if primary == SideGo {
 		candSide = SidePython
 	}
+	cr, ok := m.runTimed(rs, candSide, ch, cand, pre, func() {
+		st.candidateErrors.Add(1)
+		st.candidateTimeouts.Add(1)
+		st.outcome(outcomeTimeout)
+	})
 	switch {
 	case !ok:
 		return
@@ -302,15 +316,17 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	kept, noisy := m.unexplained(rs, diffs)
 
 	// Learn noise, Python against itself: on a route's first comparisons,
-	// then on a sample of those with differences not yet explained.
+	// then on a sample of those with differences not yet explained. Never
+	// for a method that is not safe (shadow_unsafe): Python would run the
+	// request a second time, with its side effects.
 	noiseRate := rs.cfg.NoiseSample
 	if noiseRate == 0 {
 		noiseRate = m.o.NoiseSample
 	}
-	if noiseRate > 0 && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
+	if noiseRate > 0 && safeMethod(cand.Method) && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
-		if r2, ok := m.runTimed(sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
+		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
 			p2 := r2.resp
 			if cand.Method == http.MethodHead {
 				p2 = withoutBody(p2)

@@ -279,3 +279,43 @@ func TestShadowDjango(t *testing.T) {
 		}
 	})
 }
+
+// TestNoiseLearningSafeMethodsOnly checks that noise is learned (Python
+// called a second time) only for safe methods: with shadow_unsafe, a POST
+// runs in Python once per client request, whichever side serves it.
+func TestNoiseLearningSafeMethodsOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		method string
+		cfg    RouteConfig
+		python int64 // Python runs per client request
+		learns bool
+	}{
+		{"shadow GET learns noise", http.MethodGet, RouteConfig{Route: "GET /x", Stage: StageShadow}, 2, true},
+		{"shadow POST with shadow_unsafe", http.MethodPost, RouteConfig{Route: "POST /x", Stage: StageShadow, ShadowUnsafe: true}, 1, false},
+		{"reverse shadow POST with shadow_unsafe", http.MethodPost, RouteConfig{Route: "POST /x", Stage: StageGo, ShadowSample: 1, ShadowUnsafe: true}, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var runs atomic.Int64
+			py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				runs.Add(1)
+				writeJSONBody(w, `{"n": 1}`)
+			})
+			e := newEnv(t, py, Options{Routes: []RouteConfig{tc.cfg}}, func(r *router.Router) {
+				r.Method(tc.method, "/x", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, `{"n": 1}`) }))
+			})
+			const requests = 5
+			for range requests {
+				e.do(t, tc.method, "/x", "charge=1")
+				e.settle()
+			}
+			st := e.status(t, tc.cfg.Route)
+			if got := runs.Load(); got != tc.python*requests {
+				t.Errorf("Python ran %d times for %d requests, want %d", got, requests, tc.python*requests)
+			}
+			if st.Counts.Compared != requests || (st.Counts.NoiseRuns > 0) != tc.learns {
+				t.Errorf("counts %+v, want %d comparisons and noise learned: %v", st.Counts, requests, tc.learns)
+			}
+		})
+	}
+}
