@@ -12,7 +12,8 @@ import (
 
 // ErrBadTarget: the request target is not one the container accepts: an
 // absolute-form target whose scheme is not http or https or whose host is
-// not a valid Host value, or "*" on a method other than OPTIONS (400).
+// not a valid Host value, "*" on a method other than OPTIONS, or a CONNECT
+// target that is not host:port (400).
 var ErrBadTarget = errors.New("wsgi: bad request target")
 
 // requestTarget returns the request target of r as received, without any
@@ -58,27 +59,24 @@ func requestTarget(r *http.Request) (path, query, uri string) {
 }
 
 // targetError checks the forms of request target that net/http accepts
-// more leniently than the container: absolute-form must be http or https
-// with a valid host and no userinfo (RFC 9112 §3.2.2; r.Host, and so
-// HTTP_HOST, is then that host), and "*" is for OPTIONS only.
+// more leniently than the container, by the guard's rules
+// (targetFormError): CONNECT takes host:port only, "*" is for OPTIONS
+// only, and absolute-form must be http or https with a valid host and no
+// userinfo (RFC 9112 §3.2.2; r.Host, and so HTTP_HOST, is then that host).
+// A request built in Go (no RequestURI) is not checked.
 func targetError(r *http.Request) error {
 	uri := r.RequestURI
-	switch {
-	case uri == "" || uri[0] == '/':
-		return nil
-	case uri == "*":
-		if r.Method != http.MethodOptions {
-			return ErrBadTarget
-		}
-		return nil
-	case r.Method == http.MethodConnect && !strings.Contains(uri, "://"):
-		if !validAuthority(r.Host, true) {
-			return ErrBadTarget
-		}
+	if uri == "" {
 		return nil
 	}
-	if absoluteFormError(uri) != "" || r.URL == nil || r.URL.User != nil ||
-		!strings.EqualFold(r.Host, r.URL.Host) {
+	if targetFormError(r.Method, uri) != "" {
+		return ErrBadTarget
+	}
+	if r.Method == http.MethodConnect || uri[0] == '/' || uri[0] == '*' {
+		return nil // authority-, origin- or asterisk-form: nothing more to check
+	}
+	// absolute-form: net/http's idea of the host must be the target's.
+	if r.URL == nil || r.URL.User != nil || !strings.EqualFold(r.Host, r.URL.Host) {
 		return ErrBadTarget
 	}
 	return nil

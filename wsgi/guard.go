@@ -63,9 +63,14 @@ const maxChunkLine = 4096
 // cut before net/http sees it.
 //
 // Guard is for listeners carrying plain HTTP (use GuardTLS for TLS). A
-// connection that turns into something else (the h2c preface, or a 101
-// Switching Protocols or 2xx answer to CONNECT written by the handler) is
-// passed through unchecked from then on.
+// connection that stops being HTTP/1.x is passed through unchecked from
+// then on: after the h2c preface, and after a handler hijacks it (a
+// WebSocket, a CONNECT tunnel), which the guard learns only from the
+// server's ConnState hook: install [GuardConnState] on the http.Server
+// that serves the listener. Without it a hijacked connection stays
+// checked as HTTP/1.x, so a tunnel's bytes are refused. A 101 or 2xx
+// response alone switches nothing: while net/http keeps reading the
+// connection, every request on it is checked.
 func Guard(ln net.Listener, lim RequestLimits) net.Listener {
 	return &guardListener{Listener: ln, lim: lim.withDefaults()}
 }
@@ -87,6 +92,33 @@ func (l *guardListener) Accept() (net.Conn, error) {
 	return g, nil
 }
 
+// GuardConnState returns an http.Server ConnState hook that tells the
+// connections of a Guard or GuardTLS listener when a handler hijacks them,
+// then calls next (which may be nil). Install it on every server that
+// serves a guarded listener (Serve does):
+//
+//	srv.ConnState = wsgi.GuardConnState(srv.ConnState)
+//
+// A hijacked connection has left net/http, which parses no more requests
+// on it: the guard passes its bytes through unchecked from then on (a
+// WebSocket's frames, a CONNECT tunnel's bytes), and answers nothing at
+// Close. Without the hook the guard cannot tell a hijacked connection from
+// one net/http still reads and keeps checking it, so a tunnel fails (its
+// bytes are refused as a malformed request); a 101 or 2xx response never
+// switches the guard off by itself. The hook recognizes the connections
+// the guarded listener returns, so Guard must be the listener the server
+// accepts from (wrap other listeners inside it, not around it).
+func GuardConnState(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
+	return func(c net.Conn, s http.ConnState) {
+		if g, ok := c.(interface{ guard() *guardConn }); ok && s == http.StateHijacked {
+			g.guard().hijack()
+		}
+		if next != nil {
+			next(c, s)
+		}
+	}
+}
+
 // guardState is where in the request stream a guarded connection is.
 type guardState int
 
@@ -99,6 +131,10 @@ const (
 	stTrailer                     // trailer fields after the last chunk
 	stPass                        // not HTTP/1.x any more: pass through
 )
+
+// maxEarly bounds the bytes the guard holds unchecked after a request
+// that may become a tunnel (Upgrade, CONNECT) while its handler runs.
+const maxEarly = 64 << 10
 
 // guardConn is a connection checked by Guard. net/http reads it from one
 // goroutine at a time; Write and Close may come from others.
@@ -113,9 +149,12 @@ type guardConn struct {
 	remain int64 // bytes left of the body or chunk
 	scan   headScanner
 	dead   bool // broken body framing: EOF from now on, net/http answers
+	// mayTunnel: the last head was a CONNECT or carried Upgrade, so its
+	// handler may hijack the connection and the bytes after the head may
+	// be a tunnel's rather than a request.
+	mayTunnel bool
 
-	watch  atomic.Int32 // 1: an Upgrade request, 2: a CONNECT is in flight
-	tunnel atomic.Bool  // the handler switched protocols
+	hijacked atomic.Bool // a handler took the connection (GuardConnState)
 
 	mu     sync.Mutex
 	rej    *rejection // a refused head, answered at Close
@@ -124,6 +163,20 @@ type guardConn struct {
 
 func newGuardConn(c net.Conn, lim RequestLimits) *guardConn {
 	return &guardConn{Conn: c, lim: lim}
+}
+
+// guard lets GuardConnState find the guardConn inside the connection types
+// the guarded listeners return.
+func (g *guardConn) guard() *guardConn { return g }
+
+// hijack records that a handler took the connection: net/http reads no
+// more requests from it. A refusal of bytes read ahead is dropped: the
+// connection is the handler's to answer on.
+func (g *guardConn) hijack() {
+	g.mu.Lock()
+	g.rej = nil
+	g.mu.Unlock()
+	g.hijacked.Store(true)
 }
 
 // Read gives net/http the checked bytes of the connection.
@@ -138,8 +191,8 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			g.ready -= n
 			return n, nil
 		}
-		if g.st == stHead && g.tunnel.Load() {
-			g.st = stPass
+		if g.st != stPass && g.hijacked.Load() {
+			g.st = stPass // the handler's now, whatever it is
 		}
 		if g.st == stPass {
 			if len(g.in) > 0 {
@@ -160,6 +213,14 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
+		if g.st == stHead && g.mayTunnel && len(p) == 1 {
+			// net/http's background read while the handler of a CONNECT or
+			// Upgrade request runs: what follows may be a tunnel's bytes,
+			// not a request, so it is held unchecked until either the
+			// handler hijacks the connection (then it is passed through)
+			// or net/http reads on (then it is checked as a request head).
+			return g.holdEarly()
+		}
 		if (g.st == stBody || g.st == stChunkData) && len(g.in) == 0 {
 			// Body bytes go straight to net/http.
 			if int64(len(p)) > g.remain {
@@ -176,6 +237,19 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// holdEarly reads into g.in, giving nothing out, until the read fails
+// (net/http aborts it with a deadline, or the client leaves) or maxEarly
+// bytes are held; then it returns 0 and no error, which ends net/http's
+// background read without a byte.
+func (g *guardConn) holdEarly() (int, error) {
+	for len(g.in) < maxEarly {
+		if err := g.fill(); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 // bodyRead accounts for n body bytes given out.
@@ -240,7 +314,7 @@ func (g *guardConn) step() bool {
 			end -= cut
 		}
 		g.ready = end
-		g.watch.Store(0)
+		g.mayTunnel = h.connect || h.upgrade
 		switch {
 		case h.preface:
 			g.st = stPass
@@ -248,11 +322,6 @@ func (g *guardConn) step() bool {
 			g.st = stChunkSize
 		case h.length > 0:
 			g.st, g.remain = stBody, h.length
-		}
-		if h.connect {
-			g.watch.Store(2)
-		} else if h.upgrade {
-			g.watch.Store(1)
 		}
 		return true
 	case stBody, stChunkData:
@@ -314,8 +383,17 @@ func (g *guardConn) step() bool {
 	return false
 }
 
+// maxChunkDigits is the most hex digits of a chunk size, leading zeros
+// included: net/http's chunked reader refuses more, and the guard must not
+// pass a size line that net/http then fails on mid-body.
+const maxChunkDigits = 16
+
 // parseChunkLine parses a chunk-size line including its CRLF: hex digits,
-// then optional chunk extensions (no control bytes but HTAB).
+// then optional chunk extensions (";...", no control bytes but HTAB) or
+// spaces and tabs, as net/http's chunked reader reads it. Leading
+// zeros are fine up to maxChunkDigits digits; a size of 2^60 or more is
+// refused (no real body is that large, and it could overflow). The caller
+// bounds the line's length (maxChunkLine).
 func parseChunkLine(line []byte) (int64, bool) {
 	if len(line) < 3 || line[len(line)-2] != '\r' {
 		return 0, false
@@ -324,8 +402,8 @@ func parseChunkLine(line []byte) (int64, bool) {
 	var n int64
 	i := 0
 	for ; i < len(line) && isHexDigit(line[i]); i++ {
-		if i == 15 {
-			return 0, false // over 2^60: no real body, maybe an overflow
+		if i == maxChunkDigits || n >= 1<<56 {
+			return 0, false // too many digits, or the size reaches 2^60
 		}
 		c := line[i]
 		switch {
@@ -342,11 +420,14 @@ func parseChunkLine(line []byte) (int64, bool) {
 		return 0, false
 	}
 	ext := line[i:]
-	for len(ext) > 0 && (ext[0] == ' ' || ext[0] == '\t') {
-		ext = ext[1:]
-	}
 	if len(ext) > 0 && ext[0] != ';' {
-		return 0, false
+		// Only whitespace may follow the digits: net/http cuts the line
+		// at ';' and parses all that comes before as hex, so it refuses
+		// whitespace before the extensions, which RFC 9112 allows.
+		if len(bytes.Trim(ext, " \t")) > 0 {
+			return 0, false
+		}
+		ext = nil
 	}
 	for _, c := range ext {
 		if c < ' ' && c != '\t' || c == 0x7f {
@@ -381,17 +462,6 @@ func (g *guardConn) discard() (int, error) {
 	}
 }
 
-// Write watches for the handler switching protocols.
-func (g *guardConn) Write(p []byte) (int, error) {
-	if w := g.watch.Load(); w != 0 && !g.tunnel.Load() {
-		if bytes.HasPrefix(p, []byte("HTTP/1.1 101 ")) ||
-			w == 2 && len(p) > 9 && bytes.HasPrefix(p, []byte("HTTP/1.")) && p[8] == ' ' && p[9] == '2' {
-			g.tunnel.Store(true)
-		}
-	}
-	return g.Conn.Write(p)
-}
-
 // readFromGuardConn is a guarded connection whose own connection has a
 // ReadFrom (a *net.TCPConn: sendfile(2), splice(2)), which it passes on:
 // net/http sends a response body through the connection's ReadFrom only
@@ -402,17 +472,9 @@ type readFromGuardConn struct{ *guardConn }
 
 // ReadFrom hands a response body (net/http calls it with the head already
 // written, for a body that is not chunked) to the connection's ReadFrom.
-// Bytes that might switch the connection to a tunnel (a handler's 101 or
-// 2xx to CONNECT) go through Write, which watches for them.
 func (g readFromGuardConn) ReadFrom(r io.Reader) (int64, error) {
-	if g.watch.Load() == 0 || g.tunnel.Load() {
-		return g.Conn.(io.ReaderFrom).ReadFrom(r)
-	}
-	return io.Copy(writerOnly{g}, r)
+	return g.Conn.(io.ReaderFrom).ReadFrom(r)
 }
-
-// writerOnly hides a writer's ReadFrom from io.Copy.
-type writerOnly struct{ io.Writer }
 
 // Close answers a refused request, then closes the connection.
 func (g *guardConn) Close() error {

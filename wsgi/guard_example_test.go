@@ -21,6 +21,7 @@ func ExampleGuard() {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Println("served", r.URL.Path)
 	})}
+	srv.ConnState = wsgi.GuardConnState(srv.ConnState) // hijacked connections (WebSockets) pass through
 	go srv.Serve(wsgi.Guard(ln, wsgi.RequestLimits{})) // gunicorn's limits: 4094, 100, 8190
 	defer srv.Close()
 

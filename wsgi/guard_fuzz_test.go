@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"slices"
 	"strings"
 	"testing"
@@ -88,5 +89,55 @@ func FuzzGuard(f *testing.F) {
 			}
 		}
 		g.Close()
+	})
+}
+
+// FuzzChunkLine compares the chunk-size parser with net/http's chunked
+// reader, which reads what the guard passes: a line the guard accepts,
+// net/http reads with the same size (the guard never passes a line
+// net/http then fails on mid-body); and a line net/http accepts, the
+// guard accepts too unless its size reaches 2^60 or its extensions carry a
+// control byte.
+func FuzzChunkLine(f *testing.F) {
+	for _, tc := range chunkLineCases {
+		f.Add([]byte(tc.line))
+	}
+	f.Add([]byte("00000000000000000000000000000000000000000000000001\r\n"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if len(line) > maxChunkLine || bytes.IndexByte(line, '\n') != len(line)-1 {
+			return // the guard refuses a longer line before parsing it
+		}
+		size, ok := parseChunkLine(line)
+		// net/http, with one data byte: 1 byte read means a size of 1 or
+		// more accepted, io.EOF a size of 0.
+		cr := httputil.NewChunkedReader(bytes.NewReader(append(slices.Clip(line), 'X')))
+		var one [1]byte
+		n, err := cr.Read(one[:])
+		netOK := n == 1 || n == 0 && err == io.EOF
+		if ok {
+			if !netOK || (size == 0) != (n == 0) {
+				t.Fatalf("guard size %d; net/http read %d, %v", size, n, err)
+			}
+			if size > 0 && size < 1<<12 {
+				body := slices.Concat(line, bytes.Repeat([]byte("X"), int(size)), []byte("\r\n0\r\n\r\n"))
+				got, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(body)))
+				if err != nil || int64(len(got)) != size {
+					t.Fatalf("guard size %d; net/http read %d bytes, %v", size, len(got), err)
+				}
+			}
+			return
+		}
+		if !netOK {
+			return
+		}
+		i := 0
+		for i < len(line) && isHexDigit(line[i]) {
+			i++
+		}
+		digits := line[:i]
+		control := slices.ContainsFunc(line[:len(line)-2], func(c byte) bool { return c < ' ' && c != '\t' || c == 0x7f })
+		if len(bytes.TrimLeft(digits, "0")) <= 15 && !control {
+			t.Fatalf("guard refuses %q, which net/http reads", line)
+		}
 	})
 }

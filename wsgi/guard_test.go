@@ -3,12 +3,14 @@ package wsgi
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,6 +204,15 @@ var smugglingCases = []guardCase{
 		"Transfer-Encoding: chunked\r\n\r\n3\r\nabcXX\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"},
 	{name: "chunk size overflow", want: []int{400}, raw: "POST /a HTTP/1.1\r\n" + hostH +
 		"Transfer-Encoding: chunked\r\n\r\n10000000000000003\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"},
+	{name: "chunk size of 2^60", want: []int{400}, raw: "POST /a HTTP/1.1\r\n" + hostH +
+		"Transfer-Encoding: chunked\r\n\r\n1000000000000000\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"},
+	// net/http refuses more than 16 digits, leading zeros included.
+	{name: "chunk size of 17 digits", want: []int{400}, raw: "POST /a HTTP/1.1\r\n" + hostH +
+		"Transfer-Encoding: chunked\r\n\r\n00000000000000003\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"},
+	{name: "chunk sizes with leading zeros", want: []int{200, 200}, raw: "POST /a HTTP/1.1\r\n" + hostH +
+		"Transfer-Encoding: chunked\r\n\r\n0000000000000003\r\nabc\r\n02;x=1\r\nde\r\n0000000000000000\r\n\r\n" +
+		"GET /last HTTP/1.1\r\n" + hostH + "Connection: close\r\n\r\n",
+		env: map[string]string{"body_sha256": sha256hex("abcde")}},
 	{name: "chunk extension with a control byte", want: []int{400}, raw: "POST /a HTTP/1.1\r\n" + hostH +
 		"Transfer-Encoding: chunked\r\n\r\n3;x=\ra\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"},
 	{name: "last chunk ended by bare LF", want: []int{400}, raw: "POST /a HTTP/1.1\r\n" + hostH +
@@ -211,6 +222,11 @@ var smugglingCases = []guardCase{
 	{name: "valid request, then CL and TE", want: []int{200, 400}, raw: "GET /one HTTP/1.1\r\n" + hostH + "\r\n" +
 		"POST /two HTTP/1.1\r\n" + hostH + "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
 		"GET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"},
+	// The app answers CONNECT 200 with a body: the connection stays
+	// net/http's (nothing hijacked it), so it stays checked.
+	{name: "CONNECT answered, then CL and TE", want: []int{200, 400}, raw: "CONNECT example.com:443 HTTP/1.1\r\n" +
+		"Host: example.com:443\r\n\r\nPOST /echo HTTP/1.1\r\n" + hostH + "Content-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"},
 	{name: "request-like bodies stay bodies", want: []int{200, 200, 200}, raw: "POST /cl HTTP/1.1\r\n" + hostH +
 		"Content-Length: 35\r\n\r\n" + hiddenReq +
 		"POST /chunked HTTP/1.1\r\n" + hostH + "Transfer-Encoding: chunked\r\n\r\n" +
@@ -246,6 +262,10 @@ var targetCases = []guardCase{
 		env: map[string]string{"REQUEST_METHOD": "CONNECT", "PATH_INFO": "", "QUERY_STRING": "",
 			"REQUEST_URI": "example.com:443", "HTTP_HOST": "example.com:443", "SERVER_NAME": "example.com", "SERVER_PORT": "443"}},
 	{name: "authority-form CONNECT without port", want: []int{400}, raw: "CONNECT example.com HTTP/1.1\r\nHost: example.com\r\n\r\n"},
+	{name: "CONNECT with origin-form", want: []int{400}, raw: "CONNECT /echo HTTP/1.1\r\n" + hostH + "\r\n"},
+	{name: "CONNECT with absolute-form", want: []int{400}, raw: "CONNECT http://example.com:443/ HTTP/1.1\r\n" + hostH + "\r\n"},
+	{name: "CONNECT with a fragment", want: []int{400}, raw: "CONNECT example.com:443#f HTTP/1.1\r\n" + hostH + "\r\n"},
+	{name: "authority-form GET", want: []int{400}, raw: "GET example.com:443 HTTP/1.1\r\n" + hostH + "\r\n"},
 	{name: "Host with a slash", want: []int{400}, raw: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"},
 	{name: "two Hosts", want: []int{400}, raw: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
 	{name: "no Host on HTTP/1.1", want: []int{400}, raw: "GET / HTTP/1.1\r\n\r\n"},
@@ -425,9 +445,10 @@ func TestGuardKeepAlive(t *testing.T) {
 	resp.Body.Close()
 }
 
-// TestGuardUpgrade checks that a connection the handler switches to
-// another protocol (101) is passed through unchecked afterwards, and that
-// an Upgrade header the handler ignores switches nothing.
+// TestGuardUpgrade checks that a connection the handler hijacks and
+// switches to another protocol (101) is passed through unchecked
+// afterwards, and that an Upgrade header the handler ignores switches
+// nothing.
 func TestGuardUpgrade(t *testing.T) {
 	seen := &seenLog{}
 	srv := httptest.NewUnstartedServer(seen.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -447,6 +468,7 @@ func TestGuardUpgrade(t *testing.T) {
 		n, _ := brw.Read(buf)
 		conn.Write(buf[:n])
 	})))
+	srv.Config.ConnState = GuardConnState(nil)
 	srv.Listener = Guard(srv.Listener, RequestLimits{})
 	srv.Start()
 	defer srv.Close()
@@ -575,9 +597,8 @@ func (l readFromListener) Accept() (net.Conn, error) {
 
 // TestGuardReadFrom checks that a guarded connection hands a response
 // body sent with ReadFrom (a file: sendfile(2)) to the connection's own
-// ReadFrom, and that while a protocol switch may come (an Upgrade
-// request) the body goes through the guard's Write instead, whole either
-// way.
+// ReadFrom, whole, after an Upgrade request too (the guard watches no
+// response bytes: only a hijack switches it off).
 func TestGuardReadFrom(t *testing.T) {
 	body := make([]byte, 1<<20+123)
 	for i := range body {
@@ -607,7 +628,7 @@ func TestGuardReadFrom(t *testing.T) {
 		wantCalls bool
 	}{
 		{"plain", "", true},
-		{"upgrade asked", "Connection: Upgrade\r\nUpgrade: echo\r\n", false},
+		{"upgrade asked", "Connection: Upgrade\r\nUpgrade: echo\r\n", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := calls.Load()
@@ -628,6 +649,233 @@ func TestGuardReadFrom(t *testing.T) {
 			}
 			if called := calls.Load() > before; called != tc.wantCalls {
 				t.Errorf("connection's ReadFrom called: %v, want %v", called, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// smuggleAfter is a CL+TE request hiding GET /smuggled, sent right after a
+// request whose answer might have switched the guard off.
+const smuggleAfter = "POST /echo HTTP/1.1\r\n" + hostH + "Content-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n" +
+	"0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + hostH + "\r\n"
+
+// startGuardedGo serves h on a Guard listener, or a GuardTLS one (HTTP/1.1)
+// when useTLS, with GuardConnState installed when hook. It returns a
+// function that opens a raw connection to it.
+func startGuardedGo(t *testing.T, h http.Handler, useTLS, hook bool) func() net.Conn {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	if hook {
+		srv.Config.ConnState = GuardConnState(nil)
+	}
+	var clientCfg *tls.Config
+	if useTLS {
+		// Borrow httptest's certificate and a client config trusting it.
+		ts := httptest.NewUnstartedServer(nil)
+		ts.StartTLS()
+		srvCfg := ts.TLS.Clone()
+		srvCfg.NextProtos = []string{"http/1.1"}
+		clientCfg = ts.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		clientCfg.NextProtos = []string{"http/1.1"}
+		ts.Close()
+		srv.Listener = GuardTLS(srv.Listener, srvCfg, RequestLimits{})
+	} else {
+		srv.Listener = Guard(srv.Listener, RequestLimits{})
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return func() net.Conn {
+		var conn net.Conn
+		var err error
+		if useTLS {
+			conn, err = tls.Dial("tcp", srv.Listener.Addr().String(), clientCfg)
+		} else {
+			conn, err = net.Dial("tcp", srv.Listener.Addr().String())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+}
+
+// TestGuardSwitchWithoutHijack checks that a 2xx answer to CONNECT or a
+// 101 that the handler writes without hijacking the connection leaves it
+// checked: net/http goes on reading requests from it, so a smuggling shape
+// after it is refused and the request it hides is never served.
+func TestGuardSwitchWithoutHijack(t *testing.T) {
+	cases := []struct {
+		name  string
+		first string
+		h     http.HandlerFunc
+		want  []int
+	}{
+		{"CONNECT answered 200 with a body", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+			func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>not a tunnel</html>")) }, []int{200, 400}},
+		{"CONNECT answered 204", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+			func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, []int{204, 400}},
+		{"101 by WriteHeader", "GET /ws HTTP/1.1\r\n" + hostH + "Connection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+			func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Connection", "Upgrade")
+				w.Header().Set("Upgrade", "echo")
+				w.WriteHeader(http.StatusSwitchingProtocols)
+			}, []int{101, 400}},
+	}
+	for _, tc := range cases {
+		for _, useTLS := range []bool{false, true} {
+			for _, slow := range []bool{false, true} {
+				name := tc.name
+				if useTLS {
+					name += "/TLS"
+				}
+				if slow {
+					name += "/bytewise"
+				}
+				t.Run(name, func(t *testing.T) {
+					seen := &seenLog{}
+					dial := startGuardedGo(t, seen.wrap(tc.h), useTLS, true)
+					res := exchangeOn(t, dial(), tc.first+smuggleAfter, slow)
+					if !equalInts(res.status, tc.want) || !res.closed {
+						t.Errorf("statuses %v closed %v, want %v closed; bodies %q", res.status, res.closed, tc.want, res.body)
+					}
+					for _, r := range seen.all() {
+						if strings.Contains(r, "smuggled") {
+							t.Errorf("hidden request served: %q", r)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestGuardHijackTunnel checks CONNECT and Upgrade tunnels a Go handler
+// hijacks: with GuardConnState installed the tunnel's bytes pass through
+// unchecked, those the client sent before the answer included (held, not
+// refused, while the handler ran), and nothing is added at the close;
+// without it the guard keeps checking and refuses them.
+func TestGuardHijackTunnel(t *testing.T) {
+	// Not a request: a bare LF, a NUL, then what would be a smuggling
+	// shape if it were read as HTTP.
+	tunnel := "\x00\x01\r\nnot HTTP\n\x7f" + smuggleAfter
+	const connect = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+	const upgrade = "GET /ws HTTP/1.1\r\n" + hostH + "Connection: Upgrade\r\nUpgrade: echo\r\n\r\n"
+	cases := []struct {
+		name  string
+		first string // sent, then (unless early) the answer read before tunnel
+		early bool   // tunnel sent with first and just after, before the answer
+		hook  bool   // GuardConnState installed
+		want  string // what follows the 200 or 101 answer, to the close
+	}{
+		{"CONNECT", connect, false, true, tunnel},
+		{"CONNECT, early bytes", connect, true, true, tunnel},
+		{"Upgrade", upgrade, false, true, tunnel},
+		{"Upgrade, early bytes", upgrade, true, true, tunnel},
+		{"CONNECT without the hook", connect, false, false, "HTTP/1.1 400 Bad Request\r\n"},
+	}
+	handler := func(t *testing.T) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(100 * time.Millisecond) // early bytes reach net/http's background read
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			if r.Method == http.MethodConnect {
+				brw.WriteString("HTTP/1.1 200 Connection established\r\n\r\n")
+			} else {
+				brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+			}
+			brw.Flush()
+			io.CopyN(conn, brw, int64(len(tunnel))) // echo, until EOF at most
+		})
+	}
+	for _, tc := range cases {
+		for _, useTLS := range []bool{false, true} {
+			name := tc.name
+			if useTLS {
+				name += "/TLS"
+			}
+			t.Run(name, func(t *testing.T) {
+				seen := &seenLog{}
+				conn := startGuardedGo(t, seen.wrap(handler(t)), useTLS, tc.hook)()
+				conn.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(conn)
+				if tc.early {
+					// The bare LF in the first part would have the part
+					// refused as a request head; the rest comes while the
+					// handler runs.
+					io.WriteString(conn, tc.first+tunnel[:13])
+					time.Sleep(30 * time.Millisecond)
+					io.WriteString(conn, tunnel[13:])
+				} else {
+					io.WriteString(conn, tc.first)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil || resp.StatusCode != 200 && resp.StatusCode != 101 {
+					t.Fatalf("answer %v, %v", resp, err)
+				}
+				if !tc.early {
+					io.WriteString(conn, tunnel)
+				}
+				got, err := io.ReadAll(br)
+				if err != nil {
+					t.Fatalf("after %d bytes: %v", len(got), err)
+				}
+				if tc.hook && string(got) != tc.want || !tc.hook && !strings.HasPrefix(string(got), tc.want) {
+					t.Errorf("tunnel gave %q, want %q", got, tc.want)
+				}
+				if n := len(seen.all()); n != 1 {
+					t.Errorf("%d requests served, want 1: %q", n, seen.all())
+				}
+			})
+		}
+	}
+}
+
+// chunkLineCases are chunk-size lines (CRLF included) and how the guard
+// reads them: size, or ok false for a line it refuses.
+var chunkLineCases = []struct {
+	line string
+	size int64
+	ok   bool
+}{
+	{"3\r\n", 3, true},
+	{"0\r\n", 0, true},
+	{"aBc\r\n", 0xabc, true},
+	{"0000000000000003\r\n", 3, true}, // 16 digits
+	{"0000000000000000\r\n", 0, true},
+	{"000000000000000a;x=1\r\n", 10, true},
+	{"fffffffffffffff\r\n", 1<<60 - 1, true},
+	{"0fffffffffffffff\r\n", 1<<60 - 1, true},
+	{"3;ext=\"q v\"\r\n", 3, true},
+	{"3;\tx\r\n", 3, true},
+	{"3 \t\r\n", 3, true},
+	{"1000000000000000\r\n", 0, false},  // 2^60
+	{"ffffffffffffffff\r\n", 0, false},  // 2^64-1
+	{"00000000000000003\r\n", 0, false}, // 17 digits: net/http refuses them
+	{"10000000000000003\r\n", 0, false},
+	{"3 ;x\r\n", 0, false}, // net/http parses "3 " as the size
+	{"3 x\r\n", 0, false},
+	{";x\r\n", 0, false},
+	{"\r\n", 0, false},
+	{"3\n", 0, false},
+	{"3;x\x01\r\n", 0, false},
+	{"3;x\x7f\r\n", 0, false},
+	{"-3\r\n", 0, false},
+	{"0x3\r\n", 0, false},
+}
+
+// TestGuardChunkLine checks the chunk-size parser: leading zeros are
+// fine up to net/http's 16 digits, sizes of 2^60 and more are refused.
+func TestGuardChunkLine(t *testing.T) {
+	for _, tc := range chunkLineCases {
+		t.Run(strconv.Quote(tc.line), func(t *testing.T) {
+			size, ok := parseChunkLine([]byte(tc.line))
+			if ok != tc.ok || ok && size != tc.size {
+				t.Errorf("parseChunkLine = %d, %v; want %d, %v", size, ok, tc.size, tc.ok)
 			}
 		})
 	}

@@ -132,25 +132,12 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 	http10 := version == "HTTP/1.0"
 
 	// The request target (RFC 9112 §3.2).
+	if msg := targetFormError(string(method), string(target)); msg != "" {
+		return h, reject(http.StatusBadRequest, msg)
+	}
+	h.connect = string(method) == http.MethodConnect
 	if i := bytes.IndexByte(target, '#'); i >= 0 {
 		h.cutFrom, h.cutTo = sp1+1+i, sp2
-		target = target[:i]
-	}
-	switch {
-	case len(target) > 0 && target[0] == '/': // origin-form
-	case string(target) == "*": // asterisk-form
-		if string(method) != http.MethodOptions {
-			return h, reject(http.StatusBadRequest, "asterisk-form target on a method other than OPTIONS")
-		}
-	case string(method) == http.MethodConnect: // authority-form
-		if h.cutFrom != h.cutTo || !validAuthority(string(target), true) {
-			return h, reject(http.StatusBadRequest, "CONNECT target is not host:port")
-		}
-		h.connect = true
-	default: // absolute-form
-		if msg := absoluteFormError(string(target)); msg != "" {
-			return h, reject(http.StatusBadRequest, msg)
-		}
 	}
 
 	// Header fields.
@@ -269,6 +256,35 @@ func parseLength(v []byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
+}
+
+// targetFormError checks a request target's form against its method (RFC
+// 9112 §3.2), for the guard and for the container (targetError) alike:
+// CONNECT takes authority-form only (host:port, no fragment), and no other
+// method takes it; "*" is for OPTIONS only; any other target is
+// origin-form ("/...") or an absolute-form target that absoluteFormError
+// accepts. A fragment ("#...") is ignored but on CONNECT. It returns ""
+// when the target is acceptable.
+func targetFormError(method, target string) string {
+	if method == http.MethodConnect {
+		if !validAuthority(target, true) { // a '#' is not valid in it
+			return "CONNECT target is not host:port"
+		}
+		return ""
+	}
+	if i := strings.IndexByte(target, '#'); i >= 0 {
+		target = target[:i]
+	}
+	switch {
+	case target != "" && target[0] == '/':
+		return ""
+	case target == "*":
+		if method != http.MethodOptions {
+			return "asterisk-form target on a method other than OPTIONS"
+		}
+		return ""
+	}
+	return absoluteFormError(target)
 }
 
 // absoluteFormError checks an absolute-form target: an http or https

@@ -165,6 +165,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ConnState:         GuardConnState(nil), // every listener is guarded
 		}
 	}
 	errc := make(chan error, len(ls.Main)+1)
