@@ -448,7 +448,7 @@ func sendFile(w http.ResponseWriter, p Part) (int64, error) {
 func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent bool) {
 	ctx := r.Context()
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		abortResponse(w)
+		abortResponse(w, headerSent)
 		return
 	}
 	err := fmt.Errorf("%w: %w", ErrTimeout, context.Cause(ctx))
@@ -465,14 +465,17 @@ func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent boo
 // abortResponse ends w's response for a client that went away, sending
 // nothing more: the HTTP/1 connection is taken from net/http and closed
 // (the access line keeps the status sent, if any, and logs the client as
-// gone); where it cannot be (HTTP/2, whose streams are reset by the client
-// anyway), the handler is aborted with http.ErrAbortHandler.
-func abortResponse(w http.ResponseWriter) {
+// gone). Where it cannot be taken (HTTP/2, whose stream the client reset,
+// or a test's recorder), a response whose headers are out is aborted with
+// http.ErrAbortHandler, and otherwise nothing is written.
+func abortResponse(w http.ResponseWriter, headerSent bool) {
 	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		conn.Close()
 		return
 	}
-	panic(http.ErrAbortHandler)
+	if headerSent {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // fail answers r through the error handler, logging why.

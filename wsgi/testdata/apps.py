@@ -175,9 +175,11 @@ def body(environ, start_response):
         inp.read(1)
         raise RuntimeError("read a byte of the body, then failed")
     elif mode == "late":
-        # Reads wsgi.input again in the iterable's close(), after the
-        # response: a spooled body's file is closed by then, since Go may
-        # already have written another request's body into it.
+        # Reads wsgi.input again in the iterable's close(): it runs before
+        # the response's last frame, so the spooled body's file is still
+        # this request's (at its end, since the body was read): never
+        # another request's body, which Go may write into the file once
+        # that frame has gone.
         class Late(list):
             def close(self):
                 try:
