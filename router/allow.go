@@ -20,7 +20,8 @@ var stdMethods = [...]string{
 type methodSet struct {
 	methods []string // "*" for a route that matches every method
 	strict  bool
-	head    *entry // the inventory entry of the HEAD route implied by GET, if any
+	allowed []*entry // the inventory entries Allow was called on
+	head    *entry   // the inventory entry of the HEAD route implied by GET, if any
 }
 
 func (s *methodSet) add(m string) {

@@ -46,7 +46,8 @@ func (hh headHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // flushes, or writes more than net/http buffers (2 KiB for HTTP/1, 4 KiB
 // for HTTP/2). A handler that returns before that gets the Content-Length
 // and the sniffed Content-Type its GET response has; one that streams gets
-// neither, as its GET response is chunked.
+// neither, as its GET response is chunked; one that writes nothing gets
+// neither, as with net/http.
 type headWriter struct {
 	w      http.ResponseWriter
 	limit  int64  // bytes net/http buffers before it sends the headers
@@ -110,7 +111,10 @@ func (hw *headWriter) finish() {
 
 // send passes the headers on, once, completing them as net/http completes
 // a GET's: the sniffed Content-Type, and when the handler is done (the
-// body was buffered whole), the Content-Length.
+// body was buffered whole), the Content-Length. A handler that wrote
+// nothing gets no Content-Length, as net/http does for HEAD: it may have
+// skipped the body because the method is HEAD, and a length of 0 would
+// contradict its GET's (RFC 9110 §8.6).
 func (hw *headWriter) send(done bool) {
 	if hw.sent {
 		return
@@ -124,7 +128,7 @@ func (hw *headWriter) send(done bool) {
 		if !hasType && !encoded && len(hw.sniff) > 0 {
 			h.Set("Content-Type", http.DetectContentType(hw.sniff))
 		}
-		if _, ok := h["Content-Length"]; done && !ok && h.Get("Trailer") == "" {
+		if _, ok := h["Content-Length"]; done && !ok && hw.n > 0 && h.Get("Trailer") == "" {
 			h.Set("Content-Length", strconv.FormatInt(hw.n, 10))
 		}
 	}

@@ -52,7 +52,8 @@ func (r *Router) Delete(pattern string, h http.HandlerFunc) *Route {
 // like http.ServeMux, it also serves HEAD: h runs with the request's method
 // HEAD, its body is discarded, and the response has the headers a GET gets,
 // Content-Length included when h sets it or writes a small body (up to
-// 2 KiB for HTTP/1, 4 KiB for HTTP/2, as net/http buffers). A HEAD route
+// 2 KiB for HTTP/1, 4 KiB for HTTP/2, as net/http buffers), and left out
+// when h writes nothing (it may skip the body on HEAD). A HEAD route
 // registered on the same pattern, before or after, serves HEAD instead.
 // The inventory lists the implied route with [RouteInfo.Implicit].
 func (r *Router) Get(pattern string, h http.HandlerFunc) *Route {
@@ -102,6 +103,15 @@ func (r *Router) record(method, pattern string) *Route {
 		r.state.methods[pattern] = set
 	}
 	set.add(method)
+	if method == "*" && set.strict {
+		// chi gives the new route every method, 405 stubs included: the
+		// pattern has nothing left to refuse (see Route.Allow).
+		r.reg.mu.Lock()
+		for _, e := range set.allowed {
+			e.allow = false
+		}
+		r.reg.mu.Unlock()
+	}
 	e := &entry{method: method, pattern: join(r.prefix, pattern), target: TargetGo}
 	r.reg.add(e)
 	return &Route{router: r, entry: e, local: pattern}

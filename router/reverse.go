@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -107,6 +108,11 @@ func (t *template) build(name string, pairs []string) (string, error) {
 			return "", fmt.Errorf("%w %q for route %q (%s)", ErrUnknownParam, pairs[k], name, t.pattern)
 		}
 	}
+	type checked struct {
+		p      part
+		v, enc string
+	}
+	var checks []checked
 	var b strings.Builder
 	b.Grow(len(t.pattern) + 16)
 	for _, p := range t.parts {
@@ -124,12 +130,30 @@ func (t *template) build(name string, pairs []string) (string, error) {
 			return "", fmt.Errorf("%w %q for route %q: empty value", ErrInvalidParam, p.name, name)
 		}
 		enc := Escape(v, p.name == "*")
-		if p.re != nil && !p.re.MatchString(enc) {
-			return "", fmt.Errorf("%w %q for route %q: %q does not match %s", ErrInvalidParam, p.name, name, v, p.re)
+		if p.re != nil {
+			checks = append(checks, checked{p, v, enc})
 		}
 		b.WriteString(enc)
 	}
-	return b.String(), nil
+	path := b.String()
+	// chi matches the regexps against the path as it routes it: the
+	// decoded r.URL.Path, unless an escape changes its meaning (%2F, %2B,
+	// ...), in which case net/http keeps the escaped form in RawPath and
+	// chi routes on that.
+	raw := true
+	if u, err := url.Parse(path); err == nil {
+		raw = u.RawPath != ""
+	}
+	for _, c := range checks {
+		seen := c.v
+		if raw {
+			seen = c.enc
+		}
+		if !c.p.re.MatchString(seen) {
+			return "", fmt.Errorf("%w %q for route %q: %q does not match %s", ErrInvalidParam, c.p.name, name, c.v, c.p.re)
+		}
+	}
+	return path, nil
 }
 
 func (t *template) has(name string) bool {

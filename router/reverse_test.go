@@ -80,6 +80,58 @@ func TestURL(t *testing.T) {
 	}
 }
 
+// A parameter's regexp is checked against the value as chi will match it:
+// decoded, unless the path has an escape that net/http keeps in RawPath
+// (%2F, %2B, ...). URL succeeds exactly when the route serves the path.
+func TestURLRegexpAsRouted(t *testing.T) {
+	r := New()
+	var served bool
+	var got string
+	h := func(_ http.ResponseWriter, req *http.Request) { served, got = true, Param(req, "v") }
+	r.Get(`/tag/{v:\p{L}+}`, h).Name("letters")
+	r.Get("/words/{v:[a-z ]+}", h).Name("words")
+	r.Get("/pct/{v:[A-Za-z0-9%+]+}", h).Name("pct")
+	r.Get("/sum/{v:[0-9 +]+}", h).Name("sum")
+	r.Get(`/two/{a}/{v:\p{L}+}`, h).Name("two")
+	r.Fallback(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+
+	tests := []struct {
+		name  string
+		route string
+		pairs []string
+		path  string // what Escape builds; URL returns it when the route serves it
+		ok    bool
+	}{
+		{"decoded letters", "letters", []string{"v", "café"}, "/tag/caf%C3%A9", true},
+		{"decoded space", "words", []string{"v", "a b"}, "/words/a%20b", true},
+		{"escapes are not what chi sees", "pct", []string{"v", "é"}, "/pct/%C3%A9", false},
+		{"percent sign", "pct", []string{"v", "a%b"}, "/pct/a%25b", true},
+		{"plus kept escaped", "sum", []string{"v", "1 + 1"}, "/sum/1%20%2B%201", false},
+		{"plus matched escaped", "pct", []string{"v", "a+b"}, "/pct/a%2Bb", true},
+		{"escaped slash elsewhere", "two", []string{"a", "x/y", "v", "é"}, "/two/x%2Fy/%C3%A9", false},
+		{"no escaped slash", "two", []string{"a", "xy", "v", "é"}, "/two/xy/%C3%A9", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := r.URL(tc.route, tc.pairs...)
+			if tc.ok && (err != nil || u != tc.path) {
+				t.Fatalf("URL: got %q, %v; want %q", u, err, tc.path)
+			}
+			if !tc.ok && !errors.Is(err, ErrInvalidParam) {
+				t.Fatalf("URL: got %q, %v; want ErrInvalidParam", u, err)
+			}
+			served, got = false, ""
+			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.path, nil))
+			if served != tc.ok {
+				t.Errorf("GET %s: served by the route: %v, want %v", tc.path, served, tc.ok)
+			}
+			if v := tc.pairs[len(tc.pairs)-1]; served && got != v {
+				t.Errorf("GET %s: Param %q, want %q", tc.path, got, v)
+			}
+		})
+	}
+}
+
 // Tornado §1e 46 and the round trip: the path built by URL routes back to
 // the route, and Param gives the original value.
 func TestParamRoundTrip(t *testing.T) {

@@ -26,10 +26,16 @@ func (rt *Route) Name(name string) *Route {
 // listing the registered methods, instead of going to the fallback. It
 // applies to the pattern, so to every method registered on it, before or
 // after the call. Methods that chi does not know (PROPFIND, ...) still go
-// to the fallback. Allow returns rt for chaining.
+// to the fallback. A pattern with a route for every method ([Router.Handle]
+// without a method), registered before or after the call, has no method to
+// refuse: there Allow does nothing, and the inventory does not mark the
+// route. Allow returns rt for chaining.
 func (rt *Route) Allow() *Route {
 	r := rt.router
 	set := r.state.methods[rt.local]
+	if set.has("*") {
+		return rt
+	}
 	if !set.strict {
 		set.strict = true
 		for _, m := range stdMethods {
@@ -38,6 +44,7 @@ func (rt *Route) Allow() *Route {
 			}
 		}
 	}
+	set.allowed = append(set.allowed, rt.entry)
 	r.reg.mu.Lock()
 	rt.entry.allow = true
 	r.reg.mu.Unlock()

@@ -120,6 +120,42 @@ func TestAllowHeader(t *testing.T) {
 	}
 }
 
+// A pattern with a route for every method has no method to refuse: Allow
+// does nothing there, in either order, and the inventory says so.
+func TestAllowEveryMethod(t *testing.T) {
+	r := New()
+	r.Handle("/any", reply("go any")).Allow()
+	r.Handle("/both", reply("go any"))
+	r.Get("/both", reply("go get")).Allow()
+	r.Get("/later", reply("go get")).Allow()
+	r.Handle("/later", reply("go any")) // chi gives it every method, GET too
+	r.Fallback(fakeFallback())
+
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/any", "go any"},
+		{"POST", "/any", "go any"},
+		{"DELETE", "/any", "go any"},
+		{"GET", "/both", "go get"},
+		{"POST", "/both", "go any"},
+		{"PUT", "/both", "go any"},
+		{"POST", "/later", "go any"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			code, body, hdr := testHandler(t, r, tc.method, tc.path)
+			if code != 200 || body != tc.body || hdr.Get("Allow") != "" {
+				t.Errorf("got %d %q Allow %q, want 200 %q", code, body, hdr.Get("Allow"), tc.body)
+			}
+		})
+	}
+	t.Run("inventory", func(t *testing.T) {
+		for _, ri := range r.Inventory() {
+			if ri.Allow {
+				t.Errorf("%s %s marked Allow", ri.Method, ri.Pattern)
+			}
+		}
+	})
+}
+
 func TestNoFallbackKeepsChiDefaults(t *testing.T) {
 	r := New()
 	r.Get("/a", reply("a"))
