@@ -291,10 +291,12 @@ func TestSSE(t *testing.T) {
 			br.ReadString('\n')
 			at = append(at, time.Since(start))
 		}
-		for i := 1; i < 4; i++ {
-			if gap := at[i] - at[i-1]; gap < 120*time.Millisecond {
-				t.Errorf("event %d came %v after event %d: buffered, not streamed (%v)", i, gap, i-1, at)
-			}
+		// The app sleeps 0.6 s between the first event and the last:
+		// buffered, they would arrive together. (Gaps between single
+		// events say nothing on a loaded machine, where one event may be
+		// late and the next on time.)
+		if spread := at[3] - at[0]; spread < 300*time.Millisecond {
+			t.Errorf("the last event came %v after the first: buffered, not streamed (%v)", spread, at)
 		}
 	})
 }
