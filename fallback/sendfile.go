@@ -35,10 +35,17 @@ import (
 // the first write of it fails, so the worker is told to stop and is freed
 // at once, however large the file and slow the client.
 //
-// Only files under Roots (X-Sendfile) or in a directory of Locations
-// (X-Accel-Redirect) are sent: symbolic links are resolved and may not
-// leave them ([os.Root]). Any other path gets a 500 and an error log line
-// naming it; a missing file under a root gets a 404 and a warning. The
+// The Content-Type is the app's, else that of the file's extension, else
+// sniffed from the file (a WSGI app that gave none included).
+//
+// Only regular files under Roots (X-Sendfile) or in a directory of
+// Locations (X-Accel-Redirect) are sent: symbolic links are resolved and
+// may not leave them ([os.Root]); directories, FIFOs and devices are
+// refused before they are opened. Any other path gets a 500 and an error log line naming it; a missing
+// file under a root gets a 404 and a warning. These errors, and the 412
+// and 416 of a sent file, carry none of the app's length, encoding,
+// Content-Disposition, validators or caching headers (Cache-Control,
+// Expires), so that a cache does not keep an error as the file. The
 // file is sent when the app's status is 2xx, or 304, 412 or 416 (those of
 // an app that evaluated the conditional or Range headers itself, as
 // Werkzeug does): the status is then recomputed by Go for the client's
@@ -162,7 +169,12 @@ func (w *sendfileWriter) ReadFrom(src io.Reader) (int64, error) {
 
 type writerOnly struct{ io.Writer }
 
+// Flush sends the app's headers, unless they name a file: a flush is the
+// end of the headers, as the first write is.
 func (w *sendfileWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
 	if w.header == "" {
 		http.NewResponseController(w.ResponseWriter).Flush()
 	}
@@ -217,9 +229,14 @@ func (w *sendfileWriter) finish() {
 	if _, ok := h["Last-Modified"]; ok {
 		delete(h, "Last-Modified") // ServeContent sets the file's
 	}
+	if v, ok := h["Content-Type"]; ok && len(v) == 0 {
+		// The container's mark for "the app gave no Content-Type" (so
+		// that net/http does not sniff its body): the file's is wanted.
+		delete(h, "Content-Type")
+	}
 	// ServeContent takes Content-Type from the header when the app set
 	// one, else from the file's extension, else sniffs the content.
-	http.ServeContent(rw, r, info.Name(), info.ModTime(), f)
+	http.ServeContent(&contentWriter{ResponseWriter: rw, size: info.Size()}, r, info.Name(), info.ModTime(), f)
 }
 
 // refuse answers a header that cannot be honoured.
@@ -229,7 +246,8 @@ func (s *Sendfile) refuse(w http.ResponseWriter, r *http.Request, header, value 
 		logger = slog.Default()
 	}
 	h := w.Header()
-	for _, k := range [...]string{"Content-Length", "Content-Range", "Content-Disposition", "Content-Encoding", "Etag", "Last-Modified"} {
+	delete(h, "Content-Range")
+	for _, k := range fileErrorHeaders {
 		delete(h, k)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
@@ -310,14 +328,23 @@ func (s *Sendfile) openAccel(uri string) (*os.File, error) {
 	return nil, fmt.Errorf("%w: no location for %q", errOutside, p)
 }
 
-// openIn opens rel inside dir, never outside it.
+// openIn opens rel inside dir, never outside it, if it is a regular file.
+// It checks before opening: opening a FIFO blocks until a writer comes,
+// for ever if none does. finish checks the open file again.
 func openIn(dir, rel string) (*os.File, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(rel)
+	info, err := root.Stat(rel)
+	if err == nil && !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", errOutside)
+	}
+	var f *os.File
+	if err == nil {
+		f, err = root.Open(rel)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, err

@@ -182,6 +182,22 @@ func TestSendfileFlask(t *testing.T) {
 		{name: "dotdot out of the root", target: "/path?p=" + d.dir + "/../secret.txt", code: 500},
 		{name: "the root itself", target: "/path?p=" + d.dir, code: 500},
 		{name: "error status passes, header stripped", target: "/denied", code: 403, body: "no"},
+		{name: "no Content-Type from the app", target: "/untyped/a.txt", code: 200, body: d.content,
+			want: map[string]string{"Content-Type": "text/plain; charset=utf-8"}},
+		{name: "no Content-Type, pdf", target: "/untyped/report.pdf", code: 200,
+			want: map[string]string{"Content-Type": "application/pdf"}},
+		{name: "caching headers kept", target: "/cached/a.txt", code: 200, body: d.content,
+			want: map[string]string{"Cache-Control": "public, max-age=31536000", "Expires": "Thu, 01 Jan 2037 00:00:00 GMT"}},
+		{name: "missing file not cached", target: "/cached/nope.txt", code: 404,
+			want: map[string]string{"Cache-Control": "", "Expires": "", "Content-Disposition": ""}},
+		{name: "refused file not cached", target: "/cached/link-out.txt", code: 500,
+			want: map[string]string{"Cache-Control": "", "Expires": "", "Content-Disposition": ""}},
+		{name: "412 not cached", target: "/cached/a.txt", header: map[string]string{"If-Match": `"other"`}, code: 412, body: "-",
+			want: map[string]string{"Cache-Control": "", "Expires": "", "Content-Disposition": "", "Etag": "", "Content-Length": "0"}},
+		{name: "416 not cached", target: "/cached/a.txt", header: map[string]string{"Range": "bytes=5000-"}, code: 416,
+			want: map[string]string{"Cache-Control": "", "Expires": "", "Content-Disposition": "", "Content-Range": "bytes */1000"}},
+		{name: "304 keeps caching headers", target: "/cached/a.txt", header: map[string]string{"If-Modified-Since": future}, code: 304,
+			want: map[string]string{"Cache-Control": "public, max-age=31536000", "Expires": "Thu, 01 Jan 2037 00:00:00 GMT"}},
 		{name: "streamed body discarded", target: "/streamed/a.txt", code: 200, body: d.content},
 	})
 
@@ -239,6 +255,33 @@ func TestSendfileDjango(t *testing.T) {
 	})
 }
 
+// A FIFO under a root is refused (500) without being opened, which would
+// block until a writer comes; so is one behind a symbolic link.
+func TestSendfileNotRegular(t *testing.T) {
+	d := newDownloads(t)
+	mkfifo(t, filepath.Join(d.dir, "pipe"))
+	if err := os.Symlink("pipe", filepath.Join(d.dir, "pipe-link")); err != nil {
+		t.Fatal(err)
+	}
+	sf := &Sendfile{Roots: []string{d.dir}, Locations: map[string]string{"/protected/": d.dir},
+		Logger: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct{ name, header, value string }{
+		{"x-sendfile", "X-Sendfile", filepath.Join(d.dir, "pipe")},
+		{"x-sendfile link", "X-Sendfile", filepath.Join(d.dir, "pipe-link")},
+		{"x-accel-redirect", "X-Accel-Redirect", "/protected/pipe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &Handler{Sendfile: sf, App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(tc.header, tc.value)
+			})}
+			w := serveWithin(t, h, httptest.NewRequest("GET", "/", nil))
+			if w.Code != 500 {
+				t.Errorf("got %d %q, want 500", w.Code, w.Body.String())
+			}
+		})
+	}
+}
+
 // With no roots the headers pass through untouched, as before.
 func TestSendfileNoRoots(t *testing.T) {
 	d := newDownloads(t)
@@ -258,44 +301,75 @@ func TestSendfileWriter(t *testing.T) {
 	d := newDownloads(t)
 	file := filepath.Join(d.dir, "a.txt")
 	tests := []struct {
-		name string
-		app  http.HandlerFunc
-		code int
-		body string
+		name   string
+		app    http.HandlerFunc
+		method string // GET when ""
+		code   int
+		body   string
+		header map[string]string // request headers
+		want   map[string]string // response headers; "" means absent
 	}{
-		{"header only, nothing written", func(w http.ResponseWriter, r *http.Request) {
+		{name: "header only, nothing written", app: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Sendfile", file)
-		}, 200, d.content},
-		{"body write refused", func(w http.ResponseWriter, r *http.Request) {
+		}, code: 200, body: d.content},
+		{name: "body write refused", app: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Sendfile", file)
 			w.Header().Set("Content-Length", "5")
 			if _, err := io.WriteString(w, "hello"); err == nil {
 				t.Error("the body write succeeded")
 			}
-		}, 200, d.content},
-		{"ReadFrom refused", func(w http.ResponseWriter, r *http.Request) {
+		}, code: 200, body: d.content},
+		{name: "ReadFrom refused", app: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Sendfile", file)
 			if _, err := w.(io.ReaderFrom).ReadFrom(strings.NewReader("hello")); err == nil {
 				t.Error("ReadFrom succeeded")
 			}
-		}, 200, d.content},
-		{"informational response first", func(w http.ResponseWriter, r *http.Request) {
+		}, code: 200, body: d.content},
+		{name: "informational response first", app: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Link", "</a.css>; rel=preload")
 			w.WriteHeader(http.StatusEarlyHints)
 			w.Header().Set("X-Sendfile", file)
 			w.WriteHeader(200)
-		}, 200, d.content},
-		{"no header streams through", func(w http.ResponseWriter, r *http.Request) {
+		}, code: 200, body: d.content},
+		{name: "no header streams through", app: func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "plain")
 			w.(http.Flusher).Flush()
-		}, 200, "plain"},
+		}, code: 200, body: "plain"},
+		{name: "flush before anything", app: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+			w.(http.Flusher).Flush()
+		}, code: 200, body: d.content, want: map[string]string{"Content-Length": "1000"}},
+		{name: "flush with a range", app: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+			http.NewResponseController(w).Flush()
+		}, header: map[string]string{"Range": "bytes=0-3"}, code: 206, body: "0123",
+			want: map[string]string{"Content-Range": "bytes 0-3/1000"}},
+		{name: "no-Content-Type mark", app: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+			w.Header()["Content-Type"] = nil // the container's: the app gave none
+		}, code: 200, body: d.content, want: map[string]string{"Content-Type": "text/plain; charset=utf-8"}},
+		{name: "encoded file has its length", app: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", file)
+			w.Header().Set("Content-Encoding", "identity")
+		}, method: "HEAD", code: 200, want: map[string]string{"Content-Length": "1000", "Content-Encoding": "identity"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &Handler{App: tc.app, Sendfile: &Sendfile{Roots: []string{d.dir}, Logger: slog.New(slog.DiscardHandler)}}
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			resp, err := srv.Client().Get(srv.URL)
+			method := tc.method
+			if method == "" {
+				method = "GET"
+			}
+			req, err := http.NewRequest(method, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := srv.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -303,6 +377,11 @@ func TestSendfileWriter(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.code || string(b) != tc.body || resp.Header.Get("X-Sendfile") != "" {
 				t.Errorf("got %d %.40q %v", resp.StatusCode, b, resp.Header)
+			}
+			for k, v := range tc.want {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s: %q, want %q", k, got, v)
+				}
 			}
 		})
 	}

@@ -41,7 +41,12 @@ import (
 //   - the Content-Type of the name's extension ([mime.TypeByExtension]),
 //     else sniffed from the content of uncompressed files.
 //
-// Directories are 404 (no listings, no index files). So are paths with a
+// A 304 has the ETag, Cache-Control and Vary of the 200 and no body
+// headers; a 412 or 416 has none of the file's length, encoding,
+// validators or caching headers, so that a cache does not keep it.
+//
+// Anything but a regular file is 404: directories (no listings, no index
+// files), and FIFOs and devices, which are not opened. So are paths with a
 // ".." or "." segment, an empty segment, a backslash or a NUL byte,
 // decoded or not, as WhiteNoise and http.FileServer answer them; with
 // [NewStaticDir], symbolic links may not leave the directory ([os.Root]).
@@ -69,7 +74,7 @@ type Static struct {
 	Logger *slog.Logger
 
 	fsys  fs.FS
-	etags sync.Map // name -> content ETag, for files with no ModTime
+	etags sync.Map // file name -> content ETag, for files with no ModTime
 }
 
 var _ http.Handler = (*Static)(nil)
@@ -170,7 +175,7 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	h := w.Header()
 
 	ctype := mime.TypeByExtension(path.Ext(name))
-	file, encoding := f, ""
+	file, fileName, encoding := f, name, ""
 	variants := false
 	accept := r.Header.Values("Accept-Encoding")
 	for _, enc := range [...]struct{ token, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
@@ -180,7 +185,7 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		variants = true
 		if encoding == "" && acceptsEncoding(accept, enc.token) {
-			file, info, encoding = vf, vinfo, enc.token
+			file, fileName, info, encoding = vf, name+enc.ext, vinfo, enc.token
 			defer vf.Close()
 			continue
 		}
@@ -205,34 +210,107 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 		s.readFailed(w, r, name, err)
 		return
 	}
-	etag, err := s.etag(name+encoding, info, rs)
+	etag, err := s.etag(fileName, info, rs)
 	if err != nil {
 		s.readFailed(w, r, name, err)
 		return
 	}
 	h.Set("Etag", etag)
-	if encoding != "" && r.Header.Get("Range") == "" {
-		// ServeContent leaves the length out of encoded responses (for
-		// compressing middleware); a precompressed file's is known.
-		h.Set("Content-Length", strconv.FormatInt(info.Size(), 10))
-	}
-	http.ServeContent(w, r, name, info.ModTime(), rs)
+	http.ServeContent(&contentWriter{ResponseWriter: w, size: info.Size()}, r, name, info.ModTime(), rs)
 }
 
-// open opens name and returns it if it is a regular file.
+// contentWriter is what [http.ServeContent] writes a file's answer to, for
+// Static and Sendfile, which set the headers of a 200 before it; they are
+// completed or cleaned up once ServeContent picks the status:
+//   - a 200 (the whole file) gets its Content-Length even when a
+//     Content-Encoding is set, where ServeContent leaves it out for
+//     compressing middlewares: the file is sent as it is;
+//   - an error (412, 416, 500) drops [fileErrorHeaders].
+//
+// ServeContent's 304 removes the body headers itself and keeps the caching
+// ones, as RFC 9110 wants; a 206 keeps Content-Encoding, the ranges being
+// of the encoded file.
+type contentWriter struct {
+	http.ResponseWriter
+	size        int64 // the file's
+	wroteHeader bool
+}
+
+// fileErrorHeaders are the headers an error answer about a file must not
+// carry, whoever set them (Static, or the app behind a Sendfile): the
+// file's length, encoding and name would describe the error text as the
+// file (a 412 with the file's Content-Length and no body leaves the client
+// waiting for it), its validators would validate the error, and
+// Cache-Control or Expires would let a cache keep the error for as long as
+// the file. net/http's serveError drops most of them for the same reasons.
+var fileErrorHeaders = [...]string{
+	"Content-Length", "Content-Encoding", "Content-Disposition",
+	"Etag", "Last-Modified", "Cache-Control", "Expires",
+}
+
+func (w *contentWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		h := w.Header()
+		switch {
+		case code == http.StatusOK:
+			if _, ok := h["Content-Length"]; !ok {
+				h.Set("Content-Length", strconv.FormatInt(w.size, 10))
+			}
+		case code >= 400:
+			for _, k := range fileErrorHeaders {
+				delete(h, k)
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *contentWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps sendfile(2): ServeContent copies the file with io.CopyN.
+func (w *contentWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, src)
+}
+
+// Unwrap is for http.ResponseController.
+func (w *contentWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// open opens name and returns it if it is a regular file. It checks before
+// opening: opening a FIFO blocks until a writer comes, for ever if none
+// does, and a device may do anything. It checks again once the file is
+// open, in case the name was replaced in between.
 func (s *Static) open(name string) (fs.File, fs.FileInfo, error) {
+	info, err := fs.Stat(s.fsys, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, fs.ErrNotExist // directories, FIFOs and devices are not served
+	}
 	f, err := s.fsys.Open(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	info, err := f.Stat()
+	info, err = f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, nil, err
 	}
 	if !info.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fs.ErrNotExist // directories and devices are not served
+		return nil, nil, fs.ErrNotExist
 	}
 	return f, info, nil
 }
@@ -250,13 +328,14 @@ func (s *Static) seeker(f fs.File, info fs.FileInfo) (io.ReadSeeker, error) {
 	return bytes.NewReader(b), nil
 }
 
-// etag is a strong ETag for the file: size and modification time (like
-// nginx) when it has one, else a hash of the content, computed once.
-func (s *Static) etag(key string, info fs.FileInfo, rs io.ReadSeeker) (string, error) {
+// etag is a strong ETag for the file called name (the variant's own name
+// for a precompressed one): size and modification time (like nginx) when
+// it has one, else a hash of the content, computed once per file.
+func (s *Static) etag(name string, info fs.FileInfo, rs io.ReadSeeker) (string, error) {
 	if mt := info.ModTime(); !mt.IsZero() {
 		return `"` + strconv.FormatInt(mt.UnixNano(), 36) + "-" + strconv.FormatInt(info.Size(), 36) + `"`, nil
 	}
-	if e, ok := s.etags.Load(key); ok {
+	if e, ok := s.etags.Load(name); ok {
 		return e.(string), nil
 	}
 	sum := sha256.New()
@@ -267,7 +346,7 @@ func (s *Static) etag(key string, info fs.FileInfo, rs io.ReadSeeker) (string, e
 		return "", err
 	}
 	e := `"` + base64.RawURLEncoding.EncodeToString(sum.Sum(nil)[:18]) + `"`
-	s.etags.Store(key, e)
+	s.etags.Store(name, e)
 	return e, nil
 }
 

@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -103,6 +105,21 @@ func TestStaticDir(t *testing.T) {
 		t.Fatalf("GET app.css: %d %v", w.Code, w.Header())
 	}
 
+	// The gzip variant of app.js: its ETag and length.
+	req := httptest.NewRequest("GET", "/static/js/app.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	gzEtag := w.Header().Get("Etag")
+	gzInfo, err := os.Stat(filepath.Join(root, "js", "app.js.gz"))
+	if err != nil || w.Code != 200 || w.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("GET app.js gzip: %d %v %v", w.Code, w.Header(), err)
+	}
+	gzLen := strconv.FormatInt(gzInfo.Size(), 10)
+	// Answers other than a 200 or a 206 carry none of the variant's body
+	// headers: a length with no body leaves the client waiting for it.
+	noFile := map[string]string{"Content-Length": "", "Content-Encoding": "", "Etag": "", "Last-Modified": "", "Cache-Control": ""}
+
 	const immutable = "public, max-age=31536000, immutable"
 	tests := []struct {
 		name, method, target string
@@ -149,6 +166,25 @@ func TestStaticDir(t *testing.T) {
 			code: 200, body: "body{color:red}", want: map[string]string{"Content-Encoding": "", "Vary": "Accept-Encoding"}},
 		{name: "gzip variant range", target: "/static/js/app.js", header: map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-1"},
 			code: 206, body: "\x1f\x8b", want: map[string]string{"Content-Encoding": "gzip", "Content-Type": "text/javascript; charset=utf-8"}},
+		{name: "gzip variant", target: "/static/js/app.js", header: map[string]string{"Accept-Encoding": "gzip"}, code: 200,
+			want: map[string]string{"Content-Length": gzLen, "Content-Encoding": "gzip", "Etag": gzEtag}},
+		{name: "gzip variant head", method: "HEAD", target: "/static/js/app.js", header: map[string]string{"Accept-Encoding": "gzip"},
+			code: 200, body: "-", want: map[string]string{"Content-Length": gzLen, "Content-Encoding": "gzip"}},
+		{name: "gzip variant if-match fails", target: "/static/js/app.js",
+			header: map[string]string{"Accept-Encoding": "gzip", "If-Match": `"other"`}, code: 412, body: "-", want: noFile},
+		{name: "gzip variant if-unmodified-since fails", target: "/static/js/app.js", code: 412, body: "-", want: noFile,
+			header: map[string]string{"Accept-Encoding": "gzip", "If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}},
+		{name: "gzip variant not modified", target: "/static/js/app.js",
+			header: map[string]string{"Accept-Encoding": "gzip", "If-None-Match": gzEtag}, code: 304, body: "-",
+			want: map[string]string{"Content-Length": "", "Content-Encoding": "", "Content-Type": "", "Etag": gzEtag,
+				"Cache-Control": "public, max-age=60", "Vary": "Accept-Encoding"}},
+		{name: "gzip variant unsatisfiable range", target: "/static/js/app.js",
+			header: map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=99999-"}, code: 416,
+			want: map[string]string{"Content-Length": "", "Content-Encoding": "", "Etag": "", "Cache-Control": "",
+				"Content-Range": "bytes */" + gzLen}},
+		{name: "gzip variant if-range stale", target: "/static/js/app.js",
+			header: map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-3", "If-Range": `"stale"`}, code: 200,
+			want: map[string]string{"Content-Length": gzLen, "Content-Encoding": "gzip"}},
 		{name: "compressed file asked for itself", target: "/static/js/app.js.gz", code: 200,
 			want: map[string]string{"Content-Encoding": ""}},
 		{name: "unknown type sniffed", target: "/static/data.unknownext", code: 200,
@@ -319,6 +355,116 @@ func TestStaticFS(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/assets/dir", nil))
 	if w.Code != 404 {
 		t.Errorf("directory: got %d, want 404", w.Code)
+	}
+}
+
+// Content ETags are cached per file: the br variant of app.css and a file
+// called app.cssbr do not share one, whichever is served first.
+func TestStaticContentETagPerFile(t *testing.T) {
+	fsys := fstest.MapFS{
+		"app.css":    {Data: []byte("body{}")},
+		"app.css.br": {Data: []byte("BROTLI")},
+		"app.cssbr":  {Data: []byte("another file")},
+	}
+	type fetch struct{ target, accept string }
+	variant, other := fetch{"/app.css", "br"}, fetch{"/app.cssbr", ""}
+	etag := func(s *Static, f fetch) string {
+		req := httptest.NewRequest("GET", f.target, nil)
+		if f.accept != "" {
+			req.Header.Set("Accept-Encoding", f.accept)
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != 200 {
+			t.Fatalf("GET %s: %d", f.target, w.Code)
+		}
+		return w.Header().Get("Etag")
+	}
+	// Each file's ETag when it is the first one served.
+	alone := map[fetch]string{variant: etag(NewStatic(fsys), variant), other: etag(NewStatic(fsys), other)}
+	if alone[variant] == alone[other] {
+		t.Fatalf("two contents, one ETag %s", alone[variant])
+	}
+	for _, order := range [][]fetch{{variant, other}, {other, variant}} {
+		t.Run(strings.TrimPrefix(order[0].target, "/")+" first", func(t *testing.T) {
+			s := NewStatic(fsys)
+			for _, f := range order {
+				if got := etag(s, f); got != alone[f] {
+					t.Errorf("%s (Accept-Encoding %q): ETag %s, want %s", f.target, f.accept, got, alone[f])
+				}
+			}
+		})
+	}
+}
+
+// serveWithin serves req with h, failing the test if h has not returned
+// after a few seconds (it then keeps running).
+func serveWithin(t *testing.T, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, req)
+	}()
+	select {
+	case <-done:
+		return w
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s %s still blocked after 5s", req.Method, req.URL)
+		return nil
+	}
+}
+
+// mkfifo makes a FIFO at path, and when the test ends opens it for writing
+// and closes it, to release a reader blocked in opening it.
+func mkfifo(t *testing.T, path string) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+}
+
+// A FIFO is not a regular file: 404, without opening it (which blocks
+// until a writer comes), as a file or as a precompressed variant.
+func TestStaticNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "real.txt"), []byte("real"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mkfifo(t, filepath.Join(dir, "pipe.txt"))
+	mkfifo(t, filepath.Join(dir, "real.txt.gz"))
+	s, err := NewStaticDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, target, accept string
+		code                 int
+		body                 string
+	}{
+		{"fifo", "/pipe.txt", "", 404, ""},
+		{"fifo variant", "/real.txt", "gzip", 200, "real"},
+		{"fifo variant asked for itself", "/real.txt.gz", "", 404, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tc.target, nil)
+			if tc.accept != "" {
+				req.Header.Set("Accept-Encoding", tc.accept)
+			}
+			w := serveWithin(t, s, req)
+			if w.Code != tc.code || tc.body != "" && w.Body.String() != tc.body {
+				t.Errorf("got %d %q, want %d %q", w.Code, w.Body.String(), tc.code, tc.body)
+			}
+			if got := w.Header().Get("Content-Encoding"); got != "" {
+				t.Errorf("Content-Encoding %q", got)
+			}
+		})
 	}
 }
 

@@ -44,6 +44,25 @@ def denied():
     return Response("no", status=403, headers={"X-Sendfile": os.path.join(FILES, "a.txt")})
 
 
+@app.route("/untyped/<name>")
+def untyped(name):
+    # No Content-Type at all: Go takes the file's.
+    response = Response(headers={"X-Sendfile": os.path.join(FILES, name)})
+    del response.headers["Content-Type"]
+    return response
+
+
+@app.route("/cached/<name>")
+def cached(name):
+    # Caching headers for the file, which its error answers must not carry.
+    return Response(headers={
+        "X-Sendfile": os.path.join(FILES, name),
+        "Cache-Control": "public, max-age=31536000",
+        "Expires": "Thu, 01 Jan 2037 00:00:00 GMT",
+        "Content-Disposition": "attachment",
+    }, mimetype="text/plain")
+
+
 @app.route("/ping")
 def ping():
     return "pong"
