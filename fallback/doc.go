@@ -42,7 +42,8 @@
 // # Security
 //
 // With StripPrefix or ScriptNameHeader, the client's own
-// X-Forwarded-Prefix, SCRIPT_NAME and PATH_INFO headers (in any letter
-// case) are always removed, so a client cannot choose the prefix or the
-// path the app sees.
+// X-Forwarded-Prefix, SCRIPT_NAME and PATH_INFO headers are always removed,
+// in every spelling a WSGI server reads as them (any letter case, '_' for
+// '-': gunicorn 20 reads X_Forwarded_Prefix as X-Forwarded-Prefix), so a
+// client cannot choose the prefix or the path the app sees.
 package fallback

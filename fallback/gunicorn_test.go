@@ -3,6 +3,7 @@ package fallback
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
 )
 
@@ -100,9 +102,11 @@ type gunicornCase struct {
 }
 
 // spoof is what a client may send to choose the prefix the app sees.
+// gunicorn 20 reads X_Forwarded_Prefix as HTTP_X_FORWARDED_PREFIX, after
+// the Handler's own X-Forwarded-Prefix, and ProxyFix takes the last value.
 var spoof = map[string]string{
 	"SCRIPT_NAME": "/evil", "script_name": "/evil", "PATH_INFO": "/admin",
-	"X-Forwarded-Prefix": "/evil",
+	"X-Forwarded-Prefix": "/evil", "X_Forwarded_Prefix": "/evil", "x-forwarded_prefix": "/evil",
 }
 
 // runGunicornCases sends each case through a front server serving h to
@@ -203,4 +207,87 @@ func TestGunicornStripPrefix(t *testing.T) {
 		{"spoofed headers at the root", "GET", "/blog/1", spoof,
 			observed{PathInfo: "/blog/1", RawURI: "/blog/1", Rest: "blog/1", URLFor: "/a%20b/c"}, ""},
 	})
+}
+
+// A client's forwarding headers, in any spelling, reach neither a real
+// gunicorn 20 nor the app behind it (ProxyFix with x_for, x_proto, x_host
+// and x_prefix): middleware.TrustProxies removes X_Forwarded_For,
+// X_Forwarded_Host and X_Forwarded_Proto as it removes X-Forwarded-For,
+// and the Handler removes X_Forwarded_Prefix. The proxy sets the hyphenated
+// headers from what graft resolved (SetXForwarded). Before the fix, the
+// client's values reached the app (gunicorn joins both spellings into one
+// key, the client's last) and ProxyFix believed them.
+func TestGunicornForwardingSpellings(t *testing.T) {
+	proxy, logs := startGunicorn(t, "forwardapp:app")
+	rewrite := proxy.Rewrite
+	proxy.Rewrite = func(pr *httputil.ProxyRequest) {
+		rewrite(pr)
+		pr.SetXForwarded()
+	}
+	r := router.New()
+	r.Mount("/legacy", &Handler{App: proxy, Prefix: "/legacy", StripPrefix: true})
+	r.Fallback(&Handler{App: proxy, StripPrefix: true})
+	untrusted := middleware.TrustProxies(nil)(r)
+	trusted := middleware.TrustProxies(middleware.MustParseProxies("127.0.0.1").TrustHost())(r)
+
+	// what a client sends to choose its address, host, scheme and prefix
+	spoofed := map[string]string{
+		"X_Forwarded_For": "6.6.6.6", "X_Forwarded_Host": "evil.example", "X_Forwarded_Proto": "https",
+		"X_Forwarded_Prefix": "/evil", "x-forwarded_for": "6.6.6.6", "X-FORWARDED_HOST": "evil.example",
+	}
+	// what a trusted proxy in front of graft adds to them
+	proxied := maps.Clone(spoofed)
+	proxied["X-Forwarded-For"] = "203.0.113.9"
+	proxied["X-Forwarded-Host"] = "www.example.com"
+
+	type seen struct {
+		RemoteAddr string `json:"remote_addr"`
+		Host       string `json:"host"`
+		Scheme     string `json:"scheme"`
+		ScriptName string `json:"script_name"`
+	}
+	tests := []struct {
+		name   string
+		h      http.Handler
+		target string
+		header map[string]string
+		want   seen // Host "front" is the front server's address
+	}{
+		{"untrusted client, root", untrusted, "/a", spoofed, seen{"127.0.0.1", "front", "http", ""}},
+		{"untrusted client, mounted", untrusted, "/legacy/a", spoofed, seen{"127.0.0.1", "front", "http", "/legacy"}},
+		{"trusted proxy passing the client's", trusted, "/legacy/a", proxied, seen{"203.0.113.9", "www.example.com", "http", "/legacy"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			front := httptest.NewServer(tc.h)
+			defer front.Close()
+			if tc.want.Host == "front" {
+				tc.want.Host = strings.TrimPrefix(front.URL, "http://")
+			}
+			req, err := http.NewRequest("GET", front.URL+tc.target, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header[k] = []string{v}
+			}
+			client := &http.Client{Timeout: 60 * time.Second} // the first request waits for gunicorn to boot
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%v\ngunicorn log:\n%s", err, logs.String())
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s\ngunicorn log:\n%s", resp.StatusCode, body, logs.String())
+			}
+			var got seen
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			if got != tc.want {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/graft-dev/graft/internal/hdrname"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -146,15 +147,23 @@ func (h *Handler) forward(r *http.Request, prefix string) *http.Request {
 	return r2
 }
 
-// dropPrefixHeaders removes the request headers with which a client could
-// choose the prefix or the path the app sees: X-Forwarded-Prefix (ProxyFix),
-// and SCRIPT_NAME and PATH_INFO in any letter case (gunicorn reads both
-// from headers).
+// prefixHeaders are the request headers with which a client could choose
+// the prefix or the path the app sees: X-Forwarded-Prefix (ProxyFix), and
+// SCRIPT_NAME and PATH_INFO (gunicorn reads both from headers).
+var prefixHeaders = [...]string{"X-Forwarded-Prefix", "SCRIPT_NAME", "PATH_INFO"}
+
+// dropPrefixHeaders removes prefixHeaders in every spelling a WSGI server
+// reads as them, as [hdrname.Is] decides: any letter case, and '_' for '-'
+// (gunicorn 20 passes X_Forwarded_Prefix as HTTP_X_FORWARDED_PREFIX,
+// after the Handler's own X-Forwarded-Prefix, and ProxyFix takes the last
+// value).
 func dropPrefixHeaders(hdr http.Header) {
 	for k := range hdr {
-		if strings.EqualFold(k, "X-Forwarded-Prefix") || strings.EqualFold(k, "SCRIPT_NAME") ||
-			strings.EqualFold(k, "PATH_INFO") {
-			delete(hdr, k)
+		for _, n := range prefixHeaders {
+			if hdrname.Is(k, n) {
+				delete(hdr, k)
+				break
+			}
 		}
 	}
 }

@@ -5,11 +5,14 @@
 //
 // # Trusted proxies
 //
-// [TrustProxies] honours X-Forwarded-For, X-Forwarded-Proto,
-// X-Forwarded-Host and RFC 7239 Forwarded only when the socket peer is in
-// the configured [Proxies], and sets r.RemoteAddr, r.Host and the scheme
-// ([Scheme], wsgi.url_scheme) for Go and Python alike. Without
-// configuration nothing is trusted.
+// [TrustProxies] honours forwarding headers only when the socket peer is
+// in the configured [Proxies], and only the family those proxies write:
+// X-Forwarded-For and X-Forwarded-Proto by default, RFC 7239 Forwarded
+// with [Proxies.UseForwarded]; the host (X-Forwarded-Host, Forwarded's
+// host=) only with [Proxies.TrustHost]. It sets r.RemoteAddr, the scheme
+// ([Scheme], wsgi.url_scheme) and, with TrustHost, r.Host, for Go and
+// Python alike, and removes the forwarding headers in every spelling (any
+// case, '_' for '-'). Without configuration nothing is trusted.
 //
 // # Request ids
 //

@@ -14,11 +14,12 @@ import (
 )
 
 // Forwarding headers count only when the socket peer is a trusted proxy.
+// These proxies set X-Forwarded-Host, so the host is read too (TrustHost).
 func ExampleTrustProxies() {
 	show := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Println(r.RemoteAddr, middleware.Scheme(r), r.Host)
 	})
-	h := middleware.TrustProxies(middleware.MustParseProxies("10.0.0.0/8"))(show)
+	h := middleware.TrustProxies(middleware.MustParseProxies("10.0.0.0/8").TrustHost())(show)
 
 	for _, peer := range []string{"10.0.0.1:4000", "203.0.113.9:4000"} {
 		req := httptest.NewRequest("GET", "http://internal:8080/", nil)

@@ -15,17 +15,28 @@ type forwarding struct {
 }
 
 // resolveForwarding reads the forwarding headers of a request whose peer
-// is trusted: RFC 7239 Forwarded when present, else X-Forwarded-For,
-// X-Forwarded-Proto and X-Forwarded-Host. Addresses are walked right to
-// left, skipping trusted hops: the client is the first untrusted address,
-// or the leftmost one when all are trusted.
+// is trusted, from the one family p says its proxies write: RFC 7239
+// Forwarded after [Proxies.UseForwarded], else X-Forwarded-For,
+// X-Forwarded-Proto (and X-Forwarded-Host after [Proxies.TrustHost]). The
+// other family is not read, even when it is the only one present.
+// Addresses are walked right to left, skipping trusted hops: the client is
+// the first untrusted address, or the leftmost one when all are trusted.
 func resolveForwarding(h http.Header, p *Proxies) forwarding {
-	if v := h.Values("Forwarded"); len(v) > 0 {
-		return parseForwarded(v, p)
+	if p == nil {
+		return forwarding{}
+	}
+	if p.forwarded {
+		f := parseForwarded(h.Values("Forwarded"), p)
+		if !p.host {
+			f.host = ""
+		}
+		return f
 	}
 	f := forwarding{client: walkXFF(h.Values("X-Forwarded-For"), p)}
 	f.proto = normProto(lastValue(h.Values("X-Forwarded-Proto")))
-	f.host = normHost(lastValue(h.Values("X-Forwarded-Host")))
+	if p.host {
+		f.host = normHost(lastValue(h.Values("X-Forwarded-Host")))
+	}
 	return f
 }
 
@@ -197,8 +208,13 @@ func isToken(c byte) bool {
 
 // parseNode parses an address as found in X-Forwarded-For or a Forwarded
 // "for": "192.0.2.1", "192.0.2.1:80", "2001:db8::1", "[2001:db8::1]:80".
+// An IPv6 zone ("fe80::1%eth0") is refused, with a port or without: it
+// means nothing off the proxy's host, and it may hold any text.
 func parseNode(s string) (netip.AddrPort, bool) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Addr().Zone() != "" {
+			return netip.AddrPort{}, false
+		}
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
 	}
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")

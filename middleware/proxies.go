@@ -7,14 +7,25 @@ import (
 )
 
 // Proxies is the set of networks whose forwarding headers are believed:
-// the load balancers and reverse proxies in front of graft. A nil or empty
-// *Proxies trusts nobody, which is the safe default.
+// the load balancers and reverse proxies in front of graft, and what they
+// write. A nil or empty *Proxies trusts nobody, which is the safe default.
+//
+// By default the proxies are taken to write X-Forwarded-For and
+// X-Forwarded-Proto, what nearly every proxy writes (nginx, HAProxy, AWS's
+// load balancers, Cloudflare), and only those are read (see [TrustProxies]): a proxy
+// passes on any other header a client sends, so reading it would let the
+// client choose. [Proxies.UseForwarded] reads RFC 7239 Forwarded instead,
+// and [Proxies.TrustHost] also reads the host. A Proxies is not modified
+// once made: both return a configured copy.
 type Proxies struct {
-	prefixes []netip.Prefix
+	prefixes  []netip.Prefix
+	forwarded bool // read RFC 7239 Forwarded instead of X-Forwarded-*
+	host      bool // read the host: X-Forwarded-Host, or Forwarded's host=
 }
 
 // ParseProxies returns the Proxies for the given CIDRs ("10.0.0.0/8",
-// "fd00::/8") or single addresses ("127.0.0.1", "::1").
+// "fd00::/8") or single addresses ("127.0.0.1", "::1"), with the defaults:
+// X-Forwarded-For and X-Forwarded-Proto are read, the host is not.
 func ParseProxies(cidrs ...string) (*Proxies, error) {
 	p := &Proxies{}
 	for _, c := range cidrs {
@@ -51,6 +62,45 @@ func MustParseProxies(cidrs ...string) *Proxies {
 		panic(err.Error())
 	}
 	return p
+}
+
+// UseForwarded returns a copy of p for proxies that write RFC 7239
+// Forwarded (and replace or extend the one a client sent) instead of
+// X-Forwarded-For and X-Forwarded-Proto: [TrustProxies] then reads the
+// client address and scheme (and, with [Proxies.TrustHost], the host) from
+// Forwarded only, and X-Forwarded-* not at all. Use it only when every
+// trusted proxy writes Forwarded: a proxy that passes a client's Forwarded
+// on unchanged lets the client choose its address and scheme.
+func (p *Proxies) UseForwarded() *Proxies {
+	q := p.clone()
+	q.forwarded = true
+	return q
+}
+
+// TrustHost returns a copy of p for proxies that write the host the client
+// asked for: [TrustProxies] then also sets r.Host from X-Forwarded-Host
+// (or, with [Proxies.UseForwarded], from Forwarded's host=). By default
+// the host is never taken from a forwarding header, as with werkzeug's
+// ProxyFix (x_host=0) and Django (USE_X_FORWARDED_HOST = False): a proxy
+// that does not set the header passes on a client's, and the host would
+// be the client's choice. Use it only when every trusted proxy writes that
+// header (sets it or appends to it: the rightmost value is read);
+// otherwise keep the client's Host header in the proxy (nginx:
+// proxy_set_header Host $host).
+func (p *Proxies) TrustHost() *Proxies {
+	q := p.clone()
+	q.host = true
+	return q
+}
+
+// clone returns a copy of p that shares its networks (never modified once
+// parsed); the copy of nil is empty, and trusts nobody.
+func (p *Proxies) clone() *Proxies {
+	if p == nil {
+		return &Proxies{}
+	}
+	q := *p
+	return &q
 }
 
 // Contains reports whether a is a trusted proxy. IPv4-mapped IPv6

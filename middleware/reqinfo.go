@@ -140,14 +140,8 @@ func (c *reqInfo) trust(r *http.Request, p *Proxies, rw *rewrite) {
 	if fwd.host != "" {
 		rw.host = fwd.host
 	}
-	if hasAny(r.Header, trusted) {
-		h := rw.headers(r)
-		for _, k := range forwardingHeaders {
-			delete(h, k)
-		}
-		if !trusted {
-			delete(h, "X-Forwarded-Prefix")
-		}
+	if hasForwarding(r.Header, trusted) {
+		dropForwarding(rw.headers(r), trusted)
 	}
 }
 

@@ -41,17 +41,20 @@ func observeAll(got *seen) http.Handler {
 // Stack does in one step what the chain of its three middlewares does,
 // and leaves the incoming request alone.
 func TestStackMatchesChain(t *testing.T) {
-	p := MustParseProxies("10.0.0.0/8")
+	x := MustParseProxies("10.0.0.0/8").TrustHost()
+	f := x.UseForwarded()
 	tests := []struct {
 		name, peer string
+		p          *Proxies
 		header     map[string]string
 	}{
-		{"plain", "203.0.113.7:1", nil},
-		{"trusted proxy", "10.0.0.1:1", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.com", "X-Request-Id": "edge-1"}},
-		{"untrusted forwarding headers", "203.0.113.7:1", map[string]string{"Forwarded": "for=1.2.3.4", "X-Forwarded-Prefix": "/x", "X-Request-Id": "evil"}},
-		{"trusted Forwarded", "10.0.0.2:1", map[string]string{"Forwarded": "for=\"[2001:db8::1]:80\";proto=https;host=a.example"}},
+		{"plain", "203.0.113.7:1", x, nil},
+		{"trusted proxy", "10.0.0.1:1", x, map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.com", "X-Request-Id": "edge-1"}},
+		{"untrusted forwarding headers", "203.0.113.7:1", x, map[string]string{"Forwarded": "for=1.2.3.4", "X-Forwarded-Prefix": "/x", "X-Request-Id": "evil"}},
+		{"trusted Forwarded", "10.0.0.2:1", f, map[string]string{"Forwarded": "for=\"[2001:db8::1]:80\";proto=https;host=a.example"}},
 	}
 	for _, tc := range tests {
+		p := tc.p
 		t.Run(tc.name, func(t *testing.T) {
 			var out [2]seen
 			var logs [2]bytes.Buffer

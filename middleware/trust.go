@@ -4,14 +4,24 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
+
+	"github.com/graft-dev/graft/internal/hdrname"
 )
 
-// forwardingHeaders are consumed by TrustProxies and never passed on.
+// forwardingHeaders are consumed by TrustProxies and never passed on, in
+// any spelling (see forwardingHeader).
 var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"}
 
+// prefixHeader is passed on from a trusted peer only, and only under a
+// name without '_'.
+const prefixHeader = "X-Forwarded-Prefix"
+
 // TrustProxies returns a middleware that honours the forwarding headers of
-// requests whose socket peer is in p: RFC 7239 Forwarded when present,
-// else X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host. It sets,
+// requests whose socket peer is in p, reading the one family p says its
+// proxies write: X-Forwarded-For and X-Forwarded-Proto by default, or RFC
+// 7239 Forwarded after [Proxies.UseForwarded]. The host (X-Forwarded-Host,
+// or Forwarded's host=) is read only after [Proxies.TrustHost]. It sets,
 // for Go handlers and the Python app alike:
 //
 //   - r.RemoteAddr to the client ("ip:port", port 0 when the proxies did
@@ -19,17 +29,21 @@ var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded
 //     skipping trusted hops;
 //   - the scheme ("http" or "https"), read with [Scheme] and passed to the
 //     WSGI container as wsgi.url_scheme (wsgi.WithURLScheme);
-//   - r.Host, so that host rules and SERVER_NAME/HTTP_HOST see the
-//     original host.
+//   - with TrustHost, r.Host, so that host rules and SERVER_NAME/HTTP_HOST
+//     see the original host.
 //
-// The forwarding headers are then removed, whoever sent them, so that the
-// Python app (werkzeug's ProxyFix, Django's USE_X_FORWARDED_HOST) cannot
-// be fooled by a client's copy and does not apply them twice; from an
-// untrusted peer X-Forwarded-Prefix is removed too. A nil p trusts nobody:
-// the headers are only removed. X-Real-Ip is neither read nor removed.
+// The forwarding headers of both families are then removed, whoever sent
+// them and whichever family was read, in every spelling a WSGI server
+// reads as them (any letter case, '_' for '-': gunicorn 20 passes
+// X_Forwarded_For as HTTP_X_FORWARDED_FOR), so that the Python app
+// (werkzeug's ProxyFix, Django's USE_X_FORWARDED_HOST) cannot be fooled by
+// a client's copy and does not apply them twice. X-Forwarded-Prefix is
+// removed too, except when the peer is trusted and the name has no '_'. A
+// nil p trusts nobody: the headers are only removed. X-Real-Ip is neither
+// read nor removed.
 //
 // Only the outermost TrustProxies of a request acts: wrapping a
-// [github.com/graft-dev/graft/router.Hosts] with it (so that host rules see the forwarded host) and
+// [github.com/graft-dev/graft/router.Hosts] with it (so that host rules see the forwarded host, with TrustHost) and
 // also using [Stack] in the host Routers is fine.
 func TrustProxies(p *Proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -41,14 +55,36 @@ func TrustProxies(p *Proxies) func(http.Handler) http.Handler {
 	}
 }
 
-func hasAny(h http.Header, trusted bool) bool {
-	for _, k := range forwardingHeaders {
-		if _, ok := h[k]; ok {
+// forwardingHeader reports whether TrustProxies removes the request header
+// named k: a spelling of one of forwardingHeaders (as [hdrname.Is] decides),
+// or of X-Forwarded-Prefix unless the peer is trusted and k has no '_' (a
+// proxy writes the name with '-': one with '_' is a client's, passed on).
+func forwardingHeader(k string, trusted bool) bool {
+	for _, n := range forwardingHeaders {
+		if hdrname.Is(k, n) {
 			return true
 		}
 	}
-	_, ok := h["X-Forwarded-Prefix"]
-	return ok && !trusted
+	return hdrname.Is(k, prefixHeader) && (!trusted || strings.IndexByte(k, '_') >= 0)
+}
+
+// hasForwarding reports whether h has a header that TrustProxies removes.
+func hasForwarding(h http.Header, trusted bool) bool {
+	for k := range h {
+		if forwardingHeader(k, trusted) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropForwarding removes the headers that TrustProxies removes from h.
+func dropForwarding(h http.Header, trusted bool) {
+	for k := range h {
+		if forwardingHeader(k, trusted) {
+			delete(h, k)
+		}
+	}
 }
 
 // Scheme returns the scheme of the request as the client used it: the one

@@ -21,33 +21,65 @@ func observe(got *observed) http.Handler {
 }
 
 func TestTrustProxies(t *testing.T) {
-	p := MustParseProxies("10.0.0.0/8")
+	x := MustParseProxies("10.0.0.0/8") // the default: X-Forwarded-For and -Proto
+	xh := x.TrustHost()
+	f := x.UseForwarded()
+	fh := f.TrustHost()
 	tests := []struct {
 		name    string
+		p       *Proxies
 		peer    string
 		tls     bool
-		headers map[string]string
+		headers map[string]string // set as spelled, not canonicalised
 		want    observed
 	}{
-		{"direct client", "203.0.113.7:5555", false, nil,
+		{"direct client", x, "203.0.113.7:5555", false, nil,
 			observed{"203.0.113.7:5555", "example.com", "http", "", nil}},
-		{"direct tls", "203.0.113.7:5555", true, nil,
+		{"direct tls", x, "203.0.113.7:5555", true, nil,
 			observed{"203.0.113.7:5555", "example.com", "https", "", nil}},
-		{"spoofing client is ignored", "203.0.113.7:5555", false, map[string]string{
+		{"spoofing client is ignored", xh, "203.0.113.7:5555", false, map[string]string{
 			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "admin.internal",
 			"Forwarded": "for=127.0.0.1", "X-Forwarded-Prefix": "/evil",
 		}, observed{"203.0.113.7:5555", "example.com", "http", "", nil}},
-		{"trusted proxy", "10.0.0.1:80", false, map[string]string{
+		{"spoofing client, forwarded mode", fh, "203.0.113.7:5555", false, map[string]string{
+			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "admin.internal",
+			"Forwarded": "for=127.0.0.1;proto=https;host=admin.internal", "X-Forwarded-Prefix": "/evil",
+		}, observed{"203.0.113.7:5555", "example.com", "http", "", nil}},
+		// gunicorn 20 reads every one of these as a forwarding header.
+		{"spoofing client, other spellings", x, "203.0.113.7:5555", false, map[string]string{
+			"X_Forwarded_For": "127.0.0.1", "X_forwarded_proto": "https", "x_forwarded_host": "admin.internal",
+			"FORWARDED": "for=127.0.0.1", "X_Forwarded_Prefix": "/evil", "x-forwarded-prefix": "/evil",
+			"X-Forwarded_For": "127.0.0.1",
+		}, observed{"203.0.113.7:5555", "example.com", "http", "", nil}},
+		{"trusted proxy", xh, "10.0.0.1:80", false, map[string]string{
 			"X-Forwarded-For": "198.51.100.9, 10.0.0.5", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "www.example.com",
 			"X-Forwarded-Prefix": "/app",
 		}, observed{"198.51.100.9:0", "www.example.com", "https", "https", http.Header{"X-Forwarded-Prefix": {"/app"}}}},
-		{"trusted proxy, spoofed left part", "10.0.0.1:80", false, map[string]string{
+		// Behind nginx, which appends X-Forwarded-For and passes the
+		// client's other headers on: the client's Forwarded and
+		// X-Forwarded-Host choose nothing, and are removed.
+		{"trusted proxy, client's forwarded and host", x, "10.0.0.1:80", false, map[string]string{
+			"Forwarded": "for=198.51.100.66;host=evil.example;proto=https", "X-Forwarded-Host": "evil.example",
+			"X-Forwarded-For": "203.0.113.9",
+		}, observed{"203.0.113.9:0", "example.com", "http", "", nil}},
+		// The client's underscore spellings, passed on by the proxy,
+		// are removed; only the proxy's X-Forwarded-Prefix is kept.
+		{"trusted proxy, client's other spellings", xh, "10.0.0.1:80", false, map[string]string{
+			"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Prefix": "/app",
+			"X_forwarded_for": "6.6.6.6", "X_forwarded_host": "evil.example", "X_forwarded_proto": "https",
+			"X_forwarded_prefix": "/evil", "Forwarded": "for=6.6.6.6",
+		}, observed{"203.0.113.9:0", "example.com", "http", "", http.Header{"X-Forwarded-Prefix": {"/app"}}}},
+		{"trusted proxy, spoofed left part", x, "10.0.0.1:80", false, map[string]string{
 			"X-Forwarded-For": "127.0.0.1, 198.51.100.9",
 		}, observed{"198.51.100.9:0", "example.com", "http", "", nil}},
-		{"trusted proxy over tls says http", "10.0.0.1:80", true, map[string]string{
+		{"trusted forwarded proxy over tls says http", f, "10.0.0.1:80", true, map[string]string{
 			"Forwarded": "for=198.51.100.9;proto=http",
 		}, observed{"198.51.100.9:0", "example.com", "http", "http", nil}},
-		{"trusted proxy, invalid values", "10.0.0.1:80", false, map[string]string{
+		{"trusted forwarded proxy, client's x-forwarded", fh, "10.0.0.1:80", false, map[string]string{
+			"Forwarded": "for=198.51.100.9;host=www.example.com", "X-Forwarded-For": "6.6.6.6",
+			"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example",
+		}, observed{"198.51.100.9:0", "www.example.com", "http", "", nil}},
+		{"trusted proxy, invalid values", xh, "10.0.0.1:80", false, map[string]string{
 			"X-Forwarded-For": "bogus", "X-Forwarded-Proto": "gopher", "X-Forwarded-Host": "a b",
 		}, observed{"10.0.0.1:80", "example.com", "http", "", nil}},
 	}
@@ -60,9 +92,9 @@ func TestTrustProxies(t *testing.T) {
 				req.TLS = &tls.ConnectionState{}
 			}
 			for k, v := range tc.headers {
-				req.Header.Set(k, v)
+				req.Header[k] = []string{v}
 			}
-			TrustProxies(p)(observe(&got)).ServeHTTP(httptest.NewRecorder(), req)
+			TrustProxies(tc.p)(observe(&got)).ServeHTTP(httptest.NewRecorder(), req)
 			if tc.want.headers == nil {
 				tc.want.headers = http.Header{}
 			}
@@ -74,6 +106,26 @@ func TestTrustProxies(t *testing.T) {
 				t.Errorf("headers passed on: got %v, want %v", got.headers, tc.want.headers)
 			}
 		})
+	}
+}
+
+// UseForwarded and TrustHost return configured copies and leave p alone;
+// on nil they return a Proxies that trusts nobody.
+func TestProxiesOptions(t *testing.T) {
+	p := MustParseProxies("10.0.0.0/8")
+	fh := p.UseForwarded().TrustHost()
+	if p.forwarded || p.host {
+		t.Errorf("p modified: %+v", p)
+	}
+	if !fh.forwarded || !fh.host || !fh.Contains(remoteAddr("10.1.2.3")) || fh.Contains(remoteAddr("11.0.0.1")) {
+		t.Errorf("UseForwarded().TrustHost() = %+v", fh)
+	}
+	if h := p.TrustHost(); h.forwarded || !h.host {
+		t.Errorf("TrustHost() = %+v", h)
+	}
+	var none *Proxies
+	if n := none.UseForwarded().TrustHost(); n.Contains(remoteAddr("127.0.0.1")) || !n.forwarded || !n.host {
+		t.Errorf("nil.UseForwarded().TrustHost() = %+v", n)
 	}
 }
 
