@@ -28,6 +28,7 @@ type Container struct {
 	reqs      requestPool
 	queueWait prometheus.Histogram
 	closed    atomic.Bool
+	draining  atomic.Bool   // Serve is shutting down: not ready
 	done      chan struct{} // closed by Shutdown
 	closeOnce sync.Once
 	ident     identityState // see identity.go

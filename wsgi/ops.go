@@ -61,15 +61,21 @@ type RequestStatus struct {
 func (c *Container) Status() Status {
 	if sr, ok := c.tr.(StatusReporter); ok {
 		st := sr.Status()
-		st.Ready = st.Ready && !c.closed.Load()
+		st.Ready = st.Ready && c.open()
 		return st
 	}
-	return Status{App: c.cfg.App, Ready: !c.closed.Load(), Time: time.Now()}
+	return Status{App: c.cfg.App, Ready: c.open(), Time: time.Now()}
 }
 
+// open reports whether c takes new requests: neither shut down nor
+// draining under Serve.
+func (c *Container) open() bool { return !c.closed.Load() && !c.draining.Load() }
+
 // Ready reports whether the container can serve requests now: it is not
-// shut down and at least one worker takes requests. During a reload the
-// old workers serve until the new ones are ready, so it stays ready.
+// shut down, [Serve] is not shutting it down (its listeners are closed
+// and it drains the requests in flight), and at least one worker takes
+// requests. During a reload the old workers serve until the new ones are
+// ready, so it stays ready.
 func (c *Container) Ready() bool { return c.Status().Ready }
 
 // ReadyHandler answers 200 "ready" when Ready, else 503 "not ready": a

@@ -64,8 +64,8 @@ type ServeConfig struct {
 	// NoSignals leaves the process's signals alone: cancel ctx to shut
 	// down, and call [Container.Reload] and [Listeners.ReloadCertificate]
 	// yourself. By default SIGINT and SIGTERM shut down gracefully (a
-	// second one stops at once) and SIGHUP reloads the workers and the
-	// certificate.
+	// second one stops at once), SIGHUP reloads the workers and the
+	// certificate, and SIGPIPE is ignored.
 	NoSignals bool
 
 	// MinHeap is a floor, in bytes, under the Go heap's size before the
@@ -85,8 +85,10 @@ type ServeConfig struct {
 // h) managed for the life of the server, until ctx is done or the process
 // gets SIGINT or SIGTERM. Then it shuts down in the reverse order of the
 // start: the application listeners close and in-flight requests get
-// GracefulTimeout to finish, the workers stop, and the operations
-// listener, which serves until then, closes. SIGHUP reloads the workers
+// GracefulTimeout to finish (app's readiness probe answers 503 from now
+// on), the workers stop, and the operations listener, which serves until
+// then, closes. SIGPIPE is ignored while Serve runs the signals (a log
+// write to a closed pipe fails, the server goes on). SIGHUP reloads the workers
 // without failing a request ([Container.Reload]; one reload at a time,
 // and a SIGHUP during a reload runs one more after it), and rereads the
 // certificate files given to [Listen] ([Listeners.ReloadCertificate]).
@@ -157,6 +159,10 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		sigc = make(chan os.Signal, 4)
 		signal.Notify(sigc, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(sigc)
+		// A log write to a standard error whose reader went away (a
+		// restarted log shipper, `| head`) fails instead of ending the
+		// process, as SIGPIPE's default action on fd 2 would.
+		signal.Ignore(syscall.SIGPIPE)
 	}
 
 	newServer := func(h http.Handler) *http.Server {
@@ -293,6 +299,9 @@ wait:
 		}()
 	}
 	stopReloads()
+	if app != nil {
+		app.draining.Store(true) // /readyz: 503 from now on
+	}
 	var errs []error
 	if failed != nil {
 		errs = append(errs, failed)

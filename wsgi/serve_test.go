@@ -353,3 +353,40 @@ func TestServeBodyTimeout(t *testing.T) {
 		t.Errorf("the 408 was not logged:\n%s", s.logs)
 	}
 }
+
+// TestServeNotReadyWhileDraining: once Serve shuts down, /readyz answers
+// 503 while the requests in flight finish (the application listeners are
+// closed by then), and those requests still get their answers.
+func TestServeNotReadyWhileDraining(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := startServe(t, ctx, writeServeApp(t, "v1"), ServeConfig{NoSignals: true})
+	if got, err := fetch(s.ops + "/readyz"); err != nil || got != "ready\n" {
+		t.Fatalf("/readyz before the shutdown: %q %v", got, err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		_, err := fetch(s.url + "/sleep?s=1.5")
+		slow <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is in flight
+	cancel()
+	waitFor(t, 5*time.Second, "/readyz to answer 503 during the drain", func() bool {
+		resp, err := http.Get(s.ops + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	select {
+	case err := <-slow:
+		t.Fatalf("the request in flight ended before /readyz went unready: %v", err)
+	default:
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("the request in flight: %v", err)
+	}
+	if err := <-s.done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}

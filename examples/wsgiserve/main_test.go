@@ -354,3 +354,65 @@ func TestNoOrphansAfterKill9(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlySignals: a SIGHUP while the app still imports (a reload asked
+// by systemd, a log rotation) and a stderr whose reader went away (a
+// restarted log shipper) leave the server up: before, the first ended the
+// process (SIGHUP's default action, until Serve took the signals over) and
+// the second did on its next log line (SIGPIPE on standard error).
+func TestEarlySignals(t *testing.T) {
+	bin := opstest.Build(t, "wsgiserve")
+	dir := t.TempDir()
+	app := "import time\ntime.sleep(1.5)  # a slow import\n\ndef app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'ok']\n"
+	if err := os.WriteFile(filepath.Join(dir, "slowapp.py"), []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "slowapp:app", "-chdir", dir, "-bind", "127.0.0.1:0", "-python", pythontest.Python(t), "-workers", "1")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	time.Sleep(500 * time.Millisecond) // the app is importing
+	cmd.Process.Signal(syscall.SIGHUP)
+	sc := bufio.NewScanner(r)
+	var url string
+	for url == "" && sc.Scan() {
+		if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		select {
+		case err := <-exited:
+			t.Fatalf("wsgiserve exited during the import after a SIGHUP: %v", err)
+		default:
+			t.Fatal("wsgiserve did not listen")
+		}
+	}
+	r.Close() // the log's reader goes away: every line now hits a broken pipe
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 3 {
+		resp, body := get(t, client, url+"/")
+		if resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d after the log's reader left: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}

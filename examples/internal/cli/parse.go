@@ -78,8 +78,11 @@ func Parse(fs *flag.FlagSet, synopsis string, args []string) ([]string, error) {
 
 // Main runs a command: run gets the arguments and returns its error.
 // Usage goes to stdout with exit status 0 for -h; a *UsageError is printed
-// with a pointer to -h and exits 2; another error exits 1.
+// with a pointer to -h and exits 2; another error exits 1. SIGHUP and
+// SIGPIPE are ignored until wsgi.Serve takes the signals over (see
+// ignoreEarlySignals).
 func Main(name string, run func(args []string) error) {
+	ignoreEarlySignals()
 	os.Exit(exitCode(name, run(os.Args[1:]), os.Stdout, os.Stderr))
 }
 
@@ -120,15 +123,21 @@ func (d *durationValue) Set(s string) error {
 // ParseDuration parses plain seconds ("30", "2.5") or a Go duration
 // ("30s", "1m30s", "500ms").
 func ParseDuration(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXpPnN_") {
+	d, err := time.Duration(0), error(nil)
+	if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && !strings.ContainsAny(s, "xXpPnN_") {
 		if f > float64(1<<63-1)/float64(time.Second) || f < -float64(1<<63-1)/float64(time.Second) {
 			return 0, errors.New("out of range")
 		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
+		d = time.Duration(f * float64(time.Second))
+		if d == 0 && f != 0 {
+			// 0 means "never" for most flags: a value that rounds to it
+			// would turn a limit off instead of making it tiny.
+			return 0, errors.New("under a nanosecond")
+		}
+	} else if d, err = time.ParseDuration(s); err != nil {
 		return 0, errors.New("want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)")
+	} else if d == 0 && strings.ContainsAny(s, "123456789") {
+		return 0, errors.New("under a nanosecond") // 0.5ns
 	}
 	return d, nil
 }

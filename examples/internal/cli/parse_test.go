@@ -131,6 +131,9 @@ func TestParse(t *testing.T) {
 				f.ServeConfig(nil, nil).Limits == f.Limits
 		}, ""},
 		{"chdir", []string{"-chdir", dir}, func(f Flags, _ []string) bool { return f.Chdir == dir }, ""},
+		{"duration under a nanosecond", []string{"-timeout", "1e-10"}, nil, `invalid value "1e-10" for flag -timeout: under a nanosecond`},
+		{"Go duration under a nanosecond", []string{"-graceful-timeout", "0.5ns"}, nil, `invalid value "0.5ns" for flag -graceful-timeout: under a nanosecond`},
+		{"a nanosecond", []string{"-timeout", "0.000000001"}, func(f Flags, _ []string) bool { return f.Timeout == time.Nanosecond }, ""},
 		{"bad duration", []string{"-timeout", "soon"}, nil, `invalid value "soon" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)`},
 		{"bad duration after the positional", []string{"app:app", "-graceful-timeout", "1x"}, nil, `for flag -graceful-timeout`},
 		{"bad int", []string{"-workers", "two"}, nil, `invalid value "two" for flag -workers`},
