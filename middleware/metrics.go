@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,7 +18,10 @@ import (
 //	graft_http_request_duration_seconds{target, route}
 //
 // target is "go", "wsgi" (the container ran the app) or "fallback" (another
-// fallback handler); route is the Go route pattern, or "fallback". Put it
+// fallback handler); route is the Go route pattern, or "fallback"; status
+// is the status sent, or, when none was, 499 (nginx's "client closed
+// request") for a client that went away, 500 for a handler that panicked,
+// and 200, what net/http sends, for a handler that wrote nothing. Put it
 // after [Stack] (or [AccessLog]), with the router's Use:
 //
 //	r.Use(middleware.Stack(o), middleware.Metrics(nil))
@@ -48,16 +52,35 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			}
 			start := time.Now()
+			returned := false
 			defer func() {
 				status := ww.Status()
 				if status == 0 {
-					status = http.StatusOK
+					status = unsentStatus(r, returned)
 				}
 				route, target := st.routeTarget(ctx)
 				requests.WithLabelValues(target, route, strconv.Itoa(status)).Inc()
 				duration.WithLabelValues(target, route).Observe(time.Since(start).Seconds())
 			}()
 			next.ServeHTTP(ww, r)
+			returned = true
 		})
+	}
+}
+
+// statusClientClosed is the status Metrics counts for a request whose
+// client went away before a status was sent: nginx's 499.
+const statusClientClosed = 499
+
+// unsentStatus is the status counted for r when its handler sent none:
+// returned says whether the handler returned (rather than panicked).
+func unsentStatus(r *http.Request, returned bool) int {
+	switch {
+	case r.Context().Err() == context.Canceled:
+		return statusClientClosed
+	case !returned:
+		return http.StatusInternalServerError
+	default:
+		return http.StatusOK // what net/http sends
 	}
 }

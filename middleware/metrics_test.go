@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,10 +24,16 @@ func TestMetricsBehindStack(t *testing.T) {
 	r.Use(Stack(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	r.Use(Metrics(reg))
 	r.Get("/users/{id}", func(w http.ResponseWriter, _ *http.Request) {})
+	r.Get("/panics", func(w http.ResponseWriter, _ *http.Request) { panic("boom") })
 	r.Fallback(http.NotFoundHandler())
-	for _, p := range []string{"/users/1", "/users/2", "/legacy"} {
+	for _, p := range []string{"/users/1", "/users/2", "/legacy", "/panics"} {
 		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
 	}
+	// A client that went away before anything was sent: nginx's 499, not
+	// the 200 net/http would have sent.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/users/3", nil).WithContext(gone))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +53,8 @@ func TestMetricsBehindStack(t *testing.T) {
 	}
 	want := map[string]float64{
 		"route=/users/{id},status=200,target=go":    2,
+		"route=/users/{id},status=499,target=go":    1,
+		"route=/panics,status=500,target=go":        1,
 		"route=fallback,status=404,target=fallback": 1,
 	}
 	if !reflect.DeepEqual(got, want) {
