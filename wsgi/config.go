@@ -332,20 +332,30 @@ func (c Config) withDefaults() (Config, error) {
 // directory names the interpreter).
 func (c Config) checkProcess() error {
 	if c.Dir != "" && c.AppFS == nil {
-		fi, err := os.Stat(c.Dir)
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return fmt.Errorf("wsgi: cannot chdir to %s: %w", c.Dir, err)
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("wsgi: cannot chdir to %s: %w", c.Dir, syscall.ENOTDIR)
+		if err := checkDir(c.Dir); err != nil {
+			return err
 		}
 	}
 	if _, err := exec.LookPath(c.Python); err != nil {
 		return fmt.Errorf("wsgi: python interpreter %s not found (Config.Python; a virtualenv's bin/python works): %w", c.Python, err)
+	}
+	return nil
+}
+
+// checkDir reports why the workers cannot run in dir, or nil: New checks
+// it first, and a start that fails later (a reload, a replacement) checks
+// it again, dir having gone meanwhile.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("wsgi: cannot chdir to %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("wsgi: cannot chdir to %s: %w", dir, syscall.ENOTDIR)
 	}
 	return nil
 }

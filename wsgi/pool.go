@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -358,7 +359,7 @@ func (pl *pool) free(p *proc) {
 		p.inflight--
 		pl.active.Done()
 		if p.inflight == 0 && p.retired.Load() && p.leaving.Load() {
-			p.closeIdle() // a drained worker: let it exit
+			p.leave(p.leaveReason) // a drained worker: let it exit
 		}
 	}
 	for pl.handOffLocked() {
@@ -433,10 +434,15 @@ func (p *proc) trimSentLocked() {
 	}
 }
 
-// Shutdown implements Transport: no new requests, in-flight ones finish
-// (until ctx is done), then the workers get EOF on their sockets and exit;
-// any still running after that are killed. When it returns, no process of
-// the pool is left and none will be started.
+// Shutdown implements Transport: no new requests; every worker is told to
+// leave (EOF on its socket: it runs its exit hooks and exits) as soon as it
+// has no request, at once if idle; in-flight requests finish until ctx is
+// done. Then each worker still running is killed once it has had exitGrace
+// since the wait for requests ended, or as soon as ctx is done: all of them
+// at the same time. The zygotes go the same way once their workers are
+// gone. When it returns, no process of the pool is left (but one the
+// kernel did not reap within exitGrace of its SIGKILL, which the error
+// counts) and none will be started.
 func (pl *pool) Shutdown(ctx context.Context) error {
 	pl.mu.Lock()
 	if pl.closed {
@@ -461,9 +467,23 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 	if pl.expiry != nil {
 		pl.expiry.Stop()
 	}
+	// No worker is added once the pool is closed: these are all of them.
+	procs := make([]*proc, 0, len(pl.procs))
+	reasons := make([]string, 0, len(pl.procs)) // why each was told to leave: "shutdown", or a drain's reason
+	var idle []*proc
+	for p := range pl.procs {
+		if pl.retireLocked(p, "shutdown") {
+			idle = append(idle, p)
+		}
+		procs = append(procs, p)
+		reasons = append(reasons, p.leaveReason)
+	}
 	pl.mu.Unlock()
 	for _, s := range queued {
 		s.end(ErrClosed)
+	}
+	for _, p := range idle {
+		p.leave("shutdown")
 	}
 
 	drained := make(chan struct{})
@@ -477,20 +497,13 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("wsgi: shutdown: %w", ctx.Err())
 	}
-	pl.mu.Lock()
-	procs := make([]*proc, 0, len(pl.procs))
-	for p := range pl.procs {
-		procs = append(procs, p)
+	// Every worker without requests has been told to leave; those still
+	// running requests (ctx is done) are killed with the rest.
+	exited := make([]<-chan struct{}, len(procs))
+	for i, p := range procs {
+		exited[i] = p.exited
 	}
-	pl.mu.Unlock()
-	for _, p := range procs {
-		p.retire()
-		p.leaving.Store(true)
-		p.closeIdle() // EOF: the worker exits
-	}
-	for _, p := range procs {
-		waitOrKill(p.exited, exitGrace, p.kill)
-	}
+	left := stopAll(ctx, exitGrace, exited, func(i int) { procs[i].forceOut(reasons[i]) })
 	// Supervisor goroutines (replacements, recycling, reloads) see that the
 	// pool is closed and stop what they were starting.
 	pl.bg.Wait()
@@ -500,13 +513,25 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 		zygotes = append(zygotes, z)
 	}
 	pl.mu.Unlock()
-	for _, z := range zygotes {
-		z.stop()
+	dead := make([]<-chan struct{}, len(zygotes))
+	for i, z := range zygotes {
+		z.leave("shutdown")
+		dead[i] = z.dead
 	}
-	for _, z := range zygotes {
-		waitOrKill(z.dead, exitGrace, z.kill)
+	zleft := stopAll(ctx, exitGrace, dead, func(i int) { zygotes[i].forceOut() })
+	if len(left) > 0 {
+		// Killed workers whose zygote did not report their exit (it was
+		// stopped): its end does.
+		still := make([]<-chan struct{}, len(left))
+		for k, i := range left {
+			still[k] = procs[i].exited
+		}
+		left = waitAll(still, exitGrace)
 	}
 	pl.sp.stop()
+	if n := len(left) + len(zleft); n > 0 {
+		err = errors.Join(err, fmt.Errorf("wsgi: shutdown: %d processes not reaped %v after SIGKILL", n, exitGrace))
+	}
 	return err
 }
 

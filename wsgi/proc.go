@@ -61,6 +61,9 @@ type proc struct {
 	retired      atomic.Bool  // takes no new requests (dying, recycled, shutting down)
 	leaving      atomic.Bool  // retired on purpose: its exit needs no replacement
 	recycling    atomic.Bool  // a replacement is being started
+	leaveReason  string       // why it was told to leave ("reload", "shutdown", a recycle's reason); guarded by pool.mu
+	leaveOnce    sync.Once    // arms the kill of a worker told to leave that does not exit (see leave)
+	forcedOut    atomic.Bool  // killed for not leaving in time (see forceOut)
 	timedOutKill atomic.Bool  // killed for a request timeout
 	ewma         atomic.Int64 // smoothed request time in ns, for the prefetch depth
 	lastDone     time.Time    // when the last response ended (the token's holder only)

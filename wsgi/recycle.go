@@ -32,9 +32,9 @@ func (pl *pool) afterRequest(p *proc) {
 }
 
 // recycle replaces p: a new worker is started and put into service first,
-// then p stops taking requests, finishes the ones it has and exits. If the
-// replacement cannot start, p keeps serving and recycling is tried again
-// later.
+// then p stops taking requests, finishes the ones it has and exits (see
+// drain and leave). If the replacement cannot start, p keeps serving and
+// recycling is tried again later.
 func (pl *pool) recycle(p *proc, reason string) {
 	if !p.recycling.CompareAndSwap(false, true) {
 		return
@@ -65,7 +65,7 @@ func (pl *pool) recycle(p *proc, reason string) {
 		pl.kick()
 		p.log.Info("wsgi: recycling worker", slog.String("graft.reason", reason),
 			slog.Int64("graft.served", p.served.Load()), slog.Int("graft.replacement", np.pid))
-		pl.drain(p)
+		pl.drain(p, reason)
 	})
 }
 

@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,6 +60,13 @@ func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.C
 	if err := pl.spawn(cmd); err != nil {
 		srcR.Close()
 		srcW.Close()
+		if cfg.Dir != "" && !errors.Is(err, ErrClosed) {
+			// exec reports a Dir that is gone as the interpreter missing
+			// ("fork/exec /usr/bin/python3: no such file or directory").
+			if derr := checkDir(cfg.Dir); derr != nil {
+				return nil, derr
+			}
+		}
 		return nil, fmt.Errorf("wsgi: start %s: %w", cfg.Python, err)
 	}
 	srcR.Close()

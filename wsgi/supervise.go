@@ -15,8 +15,11 @@ import (
 // The supervisor's timings. They bound how long Go waits for a process
 // that should already be going, or paces restarts; none is configurable.
 const (
-	// exitGrace is how long a process told to stop (its socket closed)
-	// gets to exit before it is killed.
+	// exitGrace is how long a process told to stop gets to exit before it
+	// is killed: a worker from the moment it has been told to leave with
+	// no request left (its socket closed for writing: it runs its exit
+	// hooks and exits), a zygote from the moment its last worker is gone.
+	// It is also how long Go waits for a killed process to be reaped.
 	exitGrace = 2 * time.Second
 	// stackDumpGrace is how long a timed-out worker gets to dump its Python
 	// stacks (SIGUSR1) before it is killed.
@@ -311,9 +314,11 @@ func (pl *pool) replace(young bool) {
 
 // Reload starts a new generation of workers with freshly imported code and,
 // once every one of them is ready, retires the old ones, which finish their
-// requests and exit. No request fails during a reload. If the new code does
-// not load, the old workers keep serving and the error is returned; if the
-// pool shuts down meanwhile, the error wraps ErrClosed.
+// requests and exit (see leave: killed if still running exitGrace after
+// their last request); then the old zygote does (see zygote.leave). No
+// request fails during a reload. If the new code does not load, the old
+// workers keep serving and the error is returned; if the pool shuts down
+// meanwhile, the error wraps ErrClosed.
 func (pl *pool) Reload(ctx context.Context) error {
 	pl.reloadMu.Lock()
 	defer pl.reloadMu.Unlock()
@@ -381,21 +386,26 @@ func (pl *pool) Reload(ctx context.Context) error {
 		pl.addLocked(p)
 	}
 	pl.restarts["reload"] += int64(len(old))
-	// The old generation's zygote stops once its workers have left.
+	// The old generation's zygote stops once its workers have left (a
+	// shutdown meanwhile stops it itself).
 	if oldGen != nil {
 		if z := oldGen.zygote(); z != nil {
 			pl.goBackgroundLocked(func() {
 				for _, p := range old {
-					<-p.exited
+					select {
+					case <-p.exited:
+					case <-pl.stopped:
+						return
+					}
 				}
-				z.stop()
+				z.leave("reload")
 			})
 		}
 	}
 	pl.mu.Unlock()
 	pl.kick()
 	for _, p := range old {
-		pl.drain(p)
+		pl.drain(p, "reload")
 	}
 	pl.log.Info("wsgi: reloaded", slog.Int("graft.workers", len(r.procs)), slog.Int("graft.generation", r.g.id))
 	return nil
@@ -407,22 +417,64 @@ func (pl *pool) discard(g *gen, procs []*proc) {
 		pl.dismiss(p)
 	}
 	if z := g.zygote(); z != nil {
-		z.stop()
+		z.leave("discarded")
 	}
 }
 
 // drain stops p from taking requests and lets it exit once the requests
-// it has are done.
-func (pl *pool) drain(p *proc) {
-	pl.mu.Lock() // retired before leaving, both under the lock pickLocked holds
-	p.retire()
-	p.leaving.Store(true)
-	idle := p.inflight == 0
+// it has are done (see leave); reason says why, for the log.
+func (pl *pool) drain(p *proc, reason string) {
+	pl.mu.Lock()
+	idle := pl.retireLocked(p, reason)
 	pl.mu.Unlock()
 	if idle {
-		p.closeIdle()
+		p.leave(reason)
 	}
-	// Otherwise release() closes it when its last request ends.
+	// Otherwise free() tells it to leave when its last request ends.
+}
+
+// retireLocked stops p from taking requests, on purpose (its exit needs no
+// replacement), and reports whether it is idle: if so the caller tells it
+// to leave (p.leave, with p.leaveReason); if not, free() does once its last
+// request ends. The caller holds pl.mu, which pickLocked holds too.
+func (pl *pool) retireLocked(p *proc, reason string) (idle bool) {
+	p.retire() // retired before leaving
+	p.leaving.Store(true)
+	if p.leaveReason == "" { // the first reason stands (a recycled worker draining when a reload comes)
+		p.leaveReason = reason
+	}
+	return p.inflight == 0
+}
+
+// leave tells p, retired on purpose and with no request left, to exit: its
+// socket is closed for writing, so the worker reads EOF, runs its exit
+// hooks and exits. If it is still running exitGrace later (an exit hook
+// that hangs, a stopped process), it is killed. Its requests, while it had
+// some, were bounded by Config.Timeout like any other.
+func (p *proc) leave(reason string) {
+	p.closeIdle()
+	p.leaveOnce.Do(func() {
+		time.AfterFunc(exitGrace, func() { p.forceOut(reason) })
+	})
+}
+
+// forceOut kills p, told to leave, if it is still running, and says so at
+// WARN with the reason it was told to leave: once per worker.
+func (p *proc) forceOut(reason string) {
+	if isClosed(p.exited) || !p.forcedOut.CompareAndSwap(false, true) {
+		return
+	}
+	p.mu.Lock()
+	running := len(p.streams)
+	p.mu.Unlock()
+	if running > 0 {
+		p.log.Warn("wsgi: worker told to exit still has requests running; killing it",
+			slog.String("graft.reason", reason), slog.Int64("graft.served", p.served.Load()))
+	} else {
+		p.log.Warn("wsgi: worker told to exit is still running (an exit hook that does not return, or a stopped process); killing it",
+			slog.String("graft.reason", reason), slog.Int64("graft.served", p.served.Load()))
+	}
+	p.kill()
 }
 
 // closeIdle closes a drained worker's socket for writing: it reads EOF and
@@ -431,4 +483,63 @@ func (p *proc) closeIdle() {
 	p.wmu.Lock()
 	p.conn.CloseWrite()
 	p.flush(net.ErrClosed) // frames queued meanwhile (cancels) have nowhere to go
+}
+
+// stopAll waits for processes told to exit (workers, zygotes: exited[i]
+// is closed when process i is gone) until all are gone, grace has passed
+// or ctx is done; then every one still running is killed at the same time
+// (kill(i)), and stopAll waits for them together, at most exitGrace more.
+// It returns the indexes of the processes still not gone then.
+func stopAll(ctx context.Context, grace time.Duration, exited []<-chan struct{}, kill func(i int)) []int {
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	for _, ch := range exited {
+		select {
+		case <-ch:
+			continue
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		break
+	}
+	var killed []int
+	for i, ch := range exited {
+		if !isClosed(ch) {
+			kill(i)
+			killed = append(killed, i)
+		}
+	}
+	if len(killed) == 0 {
+		return nil
+	}
+	still := make([]<-chan struct{}, len(killed))
+	for k, i := range killed {
+		still[k] = exited[i]
+	}
+	left := waitAll(still, exitGrace)
+	for k, i := range left {
+		left[k] = killed[i]
+	}
+	return left
+}
+
+// waitAll waits up to d for every channel of exited to be closed; it
+// returns the indexes of those still open then.
+func waitAll(exited []<-chan struct{}, d time.Duration) []int {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for i, ch := range exited {
+		select {
+		case <-ch:
+		case <-t.C:
+			var left []int
+			for j := i; j < len(exited); j++ {
+				if !isClosed(exited[j]) {
+					left = append(left, j)
+				}
+			}
+			return left
+		}
+	}
+	return nil
 }

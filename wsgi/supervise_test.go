@@ -6,10 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // TestSuperviseStress reloads, recycles (max-requests), kills workers and
@@ -125,4 +132,259 @@ func TestSuperviseStress(t *testing.T) {
 			_ = logs
 		})
 	}
+}
+
+// hangExitApp starts testdata/hangexit.py from a fresh directory, which
+// is also its $GRAFT_TEST_DIR and, being on every one of its processes'
+// command line, tells them from any other Python process (see appProcs).
+// hang: its processes' exit hooks never return.
+func hangExitApp(t *testing.T, cfg Config, hang bool) (c *Container, logs *pythontest.Buffer, url, dir string) {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
+		t.Skip("needs /proc")
+	}
+	b, err := os.ReadFile(filepath.Join(testdataDir(t), "hangexit.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hangexit.py"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.App, cfg.Dir = "hangexit:app", dir
+	cfg.Env = append(cfg.Env, "GRAFT_TEST_DIR="+dir)
+	if hang {
+		cfg.Env = append(cfg.Env, "GRAFT_TEST_HANG_EXIT=1")
+	}
+	c, logs = newContainer(t, cfg)
+	return c, logs, newServer(t, c).URL, dir
+}
+
+// appProcs returns the live processes (workers and zygotes; not zombies)
+// whose command line has dir as an argument: the Python processes of an
+// app started from dir.
+func appProcs(t *testing.T, dir string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline") // empty for a zombie
+		if err != nil {
+			continue
+		}
+		if slices.Contains(strings.Split(string(cmdline), "\x00"), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestShutdownKillsStragglersTogether: once Shutdown's ctx is done (the
+// graceful timeout ran out, or a second signal cancelled it), every worker
+// still running (here, stuck in C code, which reads no EOF) and every
+// zygote (whose exit hook hangs) is killed at the same time. They were
+// killed one after the other, exitGrace (2 s) each: 4 workers took 8 s,
+// then the zygote 2 s more.
+func TestShutdownKillsStragglersTogether(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		noPreload bool
+		ctx       func() (context.Context, context.CancelFunc)
+	}{
+		{"deadline/preload", false, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}},
+		{"deadline/nopreload", true, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}},
+		{"cancelled/preload", false, func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			return ctx, cancel
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const workers = 4
+			c, logs, url, dir := hangExitApp(t, Config{Workers: workers, Timeout: 100 * time.Second, NoPreload: tc.noPreload}, true)
+			for range workers {
+				asyncGet(context.Background(), url+"/csleep?s=100")
+			}
+			waitFor(t, 10*time.Second, "every worker to sleep in C", func() bool {
+				m, _ := filepath.Glob(filepath.Join(dir, "csleep-*"))
+				return len(m) == workers
+			})
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			start := time.Now()
+			err := c.Shutdown(ctx)
+			took := time.Since(start)
+			if err == nil {
+				t.Error("Shutdown returned nil with requests still running")
+			}
+			// Killed one after the other: 4 x exitGrace, and more.
+			if took > 5*time.Second {
+				t.Errorf("Shutdown took %v; the stragglers were not killed together", took)
+			}
+			if pids := appProcs(t, dir); len(pids) > 0 {
+				t.Errorf("processes %v still running after Shutdown", pids)
+			}
+			if l := logLine(logs, "told to exit still has requests running"); !strings.Contains(l, "level=WARN") ||
+				!strings.Contains(l, "graft.reason=shutdown") || !strings.Contains(l, "graft.worker=") {
+				t.Errorf("no WARN line naming a killed busy worker and why; got %q", l)
+			}
+		})
+	}
+}
+
+// TestLeavingWorkersAreKilled: a worker told to leave (recycled, reloaded)
+// that has finished its requests but does not exit (an exit hook that
+// never returns, a stopped process) is killed after exitGrace, and so is
+// an old zygote once its workers are gone; a WARN line names each and why.
+// They stayed forever, "draining", and old zygotes waited for them.
+func TestLeavingWorkersAreKilled(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		hang    bool // exit hooks that never return
+		act     func(t *testing.T, c *Container, url string)
+		reason  string
+		zygotes bool // old zygotes are killed too (with preload)
+	}{
+		{"max-requests", Config{Workers: 1, MaxRequests: 2}, true, func(t *testing.T, c *Container, url string) {
+			for range 10 {
+				mustGet(t, url)
+			}
+		}, "max-requests", false},
+		{"reload", Config{Workers: 2}, true, func(t *testing.T, c *Container, url string) {
+			for range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := c.Reload(ctx); err != nil {
+					t.Fatalf("Reload: %v", err)
+				}
+				cancel()
+				mustGet(t, url)
+			}
+		}, "reload", true},
+		{"stopped worker at reload", Config{Workers: 2}, false, func(t *testing.T, c *Container, url string) {
+			for pid := range workerPIDs(c.Status()) {
+				if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := c.Reload(ctx); err != nil {
+				t.Fatalf("Reload: %v", err)
+			}
+			mustGet(t, url)
+		}, "reload", false},
+	} {
+		for _, noPreload := range []bool{false, true} {
+			name := tc.name + "/preload"
+			if noPreload {
+				name = tc.name + "/nopreload"
+			}
+			t.Run(name, func(t *testing.T) {
+				cfg := tc.cfg
+				cfg.NoPreload = noPreload
+				c, logs, url, dir := hangExitApp(t, cfg, tc.hang)
+				tc.act(t, c, url)
+				want := cfg.Workers
+				if !noPreload {
+					want++ // the zygote
+				}
+				var pids []int
+				converged := false
+				for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					pids = appProcs(t, dir)
+					st := c.Status()
+					draining := 0
+					for _, w := range st.Workers {
+						if w.State == "draining" {
+							draining++
+						}
+					}
+					if len(pids) == want && len(st.Workers) == cfg.Workers && draining == 0 {
+						converged = true
+						break
+					}
+				}
+				if !converged {
+					t.Fatalf("processes %v, status %+v; want %d processes, %d workers, none draining", pids, c.Status().Workers, want, cfg.Workers)
+				}
+				if l := logLine(logs, "worker told to exit is still running"); !strings.Contains(l, "level=WARN") ||
+					!strings.Contains(l, "graft.reason="+tc.reason) || !strings.Contains(l, "graft.worker=") {
+					t.Errorf("no WARN line naming a killed leaving worker and why (%s); got %q", tc.reason, l)
+				}
+				if tc.zygotes && !noPreload {
+					if l := logLine(logs, "preload process told to exit is still running"); !strings.Contains(l, "level=WARN") ||
+						!strings.Contains(l, "graft.reason="+tc.reason) || !strings.Contains(l, "graft.zygote=") {
+						t.Errorf("no WARN line naming a killed old zygote and why (%s); got %q", tc.reason, l)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestStartMissingDir: when Dir is gone after the start, a reload or a
+// replacement fails with the error New gives for it ("cannot chdir to
+// DIR"), not exec's, which blamed the interpreter ("fork/exec
+// /usr/bin/python3: no such file or directory"); the old workers keep
+// serving.
+func TestStartMissingDir(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		// start tries to start a process after Dir is gone; it returns the
+		// error, or the log line that reports it.
+		start func(t *testing.T, c *Container, logs *pythontest.Buffer, url string) string
+	}{
+		{"reload/preload", Config{}, reloadError},
+		{"reload/nopreload", Config{NoPreload: true}, reloadError},
+		{"replacement/nopreload", Config{NoPreload: true, MaxRequests: 2}, func(t *testing.T, c *Container, logs *pythontest.Buffer, url string) string {
+			mustGet(t, url) // the second request: the worker is recycled, but its replacement cannot start
+			logHas(t, logs, 10*time.Second, "could not start a replacement")
+			return logLine(logs, "could not start a replacement")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, logs, url, dir := hangExitApp(t, tc.cfg, false)
+			var old int
+			fmt.Sscan(string(mustGet(t, url)), &old)
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			got := tc.start(t, c, logs, url)
+			if want := "cannot chdir to " + dir + ": no such file or directory"; !strings.Contains(got, want) {
+				t.Errorf("got %q; want it to say %q", got, want)
+			}
+			if strings.Contains(got, "fork/exec") {
+				t.Errorf("got %q; it blames the interpreter", got)
+			}
+			var pid int
+			fmt.Sscan(string(mustGet(t, url)), &pid)
+			if pid != old {
+				t.Errorf("answered by %d; want the old worker %d", pid, old)
+			}
+		})
+	}
+}
+
+// reloadError reloads c and returns its error.
+func reloadError(t *testing.T, c *Container, _ *pythontest.Buffer, _ string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.Reload(ctx)
+	if err == nil {
+		t.Fatal("Reload succeeded with Dir gone")
+	}
+	return err.Error()
 }

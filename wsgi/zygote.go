@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,10 +29,13 @@ type zygote struct {
 
 	wmu sync.Mutex // serialises writes to conn
 
-	mu       sync.Mutex
-	nextTag  uint16
-	forks    map[uint16]*forking // FORKs waiting for FORKED
-	children map[int]*proc       // forked workers not yet reaped
+	mu          sync.Mutex
+	nextTag     uint16
+	forks       map[uint16]*forking // FORKs waiting for FORKED
+	children    map[int]*proc       // forked workers not yet reaped
+	leaveReason string              // why it was told to leave ("" while it serves)
+	leaveTimer  *time.Timer         // kills it exitGrace after its last worker is gone (see leave)
+	forcedOut   atomic.Bool         // killed for not leaving in time (see forceOut)
 
 	ready chan error
 	dead  chan struct{}
@@ -100,14 +104,15 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 		out.wait()
 		return nil, pl.startTimeoutError("preload process", z.pid)
 	case <-pl.stopped:
-		werr = ErrClosed
+		// Shutdown began: a preload process still importing the app has
+		// served nothing and forked nothing.
+		z.kill()
+		<-z.dead
+		return nil, ErrClosed
 	}
 	if werr != nil {
 		z.stop()
 		waitOrKill(z.dead, exitGrace, z.kill)
-		if werr == ErrClosed {
-			return nil, werr
-		}
 		return nil, startFailure(pl.cfg.App, pl.cfg.Python, werr, out, z.exitDesc)
 	}
 	return z, nil
@@ -164,6 +169,7 @@ func (z *zygote) readLoop() {
 			z.mu.Lock()
 			p := z.children[pid]
 			delete(z.children, pid)
+			z.armLeaveLocked()
 			z.mu.Unlock()
 			if p != nil {
 				p.exitDesc = desc
@@ -236,6 +242,7 @@ func (z *zygote) fork() (*proc, error) {
 	if pid == 0 {
 		z.mu.Lock()
 		delete(z.forks, tag)
+		z.armLeaveLocked()
 		z.mu.Unlock()
 		p.closeSocket()
 		if err == nil {
@@ -254,9 +261,46 @@ func (z *zygote) alive() bool { return !isClosed(z.dead) }
 func (z *zygote) kill() { syscall.Kill(z.pid, syscall.SIGKILL) }
 
 // stop closes the zygote's control socket: it forks no more and exits once
-// its workers have exited.
+// its workers have exited (after its exit hooks, the app's atexit ones
+// included: it imported the app).
 func (z *zygote) stop() {
 	z.wmu.Lock()
 	z.conn.CloseWrite()
 	z.wmu.Unlock()
+}
+
+// leave stops the zygote (see stop) and makes sure it goes: once it has no
+// worker left, it gets exitGrace to exit, then it is killed (forceOut).
+// reason says why, for the log; the first one stands.
+func (z *zygote) leave(reason string) {
+	z.stop()
+	z.mu.Lock()
+	if z.leaveReason == "" {
+		z.leaveReason = reason
+	}
+	z.armLeaveLocked()
+	z.mu.Unlock()
+}
+
+// armLeaveLocked starts the exit grace of a zygote told to leave, once it
+// has no worker left (and none being forked). The caller holds z.mu.
+func (z *zygote) armLeaveLocked() {
+	if z.leaveReason == "" || z.leaveTimer != nil || len(z.children) > 0 || len(z.forks) > 0 {
+		return
+	}
+	z.leaveTimer = time.AfterFunc(exitGrace, z.forceOut)
+}
+
+// forceOut kills the zygote, told to leave, if it is still running, and
+// says so at WARN with the reason it was told to leave: once.
+func (z *zygote) forceOut() {
+	if !z.alive() || !z.forcedOut.CompareAndSwap(false, true) {
+		return
+	}
+	z.mu.Lock()
+	reason := z.leaveReason
+	z.mu.Unlock()
+	z.log.Warn("wsgi: preload process told to exit is still running (an exit hook that does not return, or a stopped process); killing it",
+		slog.String("graft.reason", reason))
+	z.kill()
 }
