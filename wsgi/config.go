@@ -332,7 +332,7 @@ func (c Config) withDefaults() (Config, error) {
 // directory names the interpreter).
 func (c Config) checkProcess() error {
 	if c.Dir != "" && c.AppFS == nil {
-		if err := checkDir(c.Dir); err != nil {
+		if err := CheckDir(c.Dir); err != nil {
 			return err
 		}
 	}
@@ -342,10 +342,15 @@ func (c Config) checkProcess() error {
 	return nil
 }
 
-// checkDir reports why the workers cannot run in dir, or nil: New checks
-// it first, and a start that fails later (a reload, a replacement) checks
-// it again, dir having gone meanwhile.
-func checkDir(dir string) error {
+// CheckDir reports why the workers cannot run in dir (Config.Dir), or nil
+// ("" is the current directory): "wsgi: cannot chdir to DIR: CAUSE". New
+// checks it first, a start that fails later (a reload, a replacement)
+// checks it again, dir having gone meanwhile, and a command can check it
+// before it starts anything.
+func CheckDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
 	fi, err := os.Stat(dir)
 	if err != nil {
 		var pe *fs.PathError

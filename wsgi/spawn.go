@@ -63,7 +63,7 @@ func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.C
 		if cfg.Dir != "" && !errors.Is(err, ErrClosed) {
 			// exec reports a Dir that is gone as the interpreter missing
 			// ("fork/exec /usr/bin/python3: no such file or directory").
-			if derr := checkDir(cfg.Dir); derr != nil {
+			if derr := CheckDir(cfg.Dir); derr != nil {
 				return nil, derr
 			}
 		}

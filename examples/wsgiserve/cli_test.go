@@ -62,7 +62,7 @@ func TestCommandLine(t *testing.T) {
 		{"unknown flag", []string{"-wokers", "2", "marker:app"}, 2, "", []string{"flag provided but not defined: -wokers"}},
 		{"no app", nil, 2, "", []string{"want one module:callable argument, got 0"}},
 		{"missing chdir", []string{"-chdir", "/nonexistent/app", "marker:app"}, 1, "",
-			[]string{"wsgiserve: cannot chdir to /nonexistent/app: no such file or directory\n"}},
+			[]string{"wsgiserve: wsgi: cannot chdir to /nonexistent/app: no such file or directory\n"}},
 		{"busy port", []string{"-bind", busy.Addr().String(), "marker:app"}, 1, "",
 			[]string{"listen tcp " + busy.Addr().String(), "address already in use"}},
 		{"busy second port", []string{"-bind", "127.0.0.1:0", "-bind", busy.Addr().String(), "marker:app"}, 1, "",

@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"errors"
 	"flag"
-	"fmt"
-	"github.com/graft-dev/graft/examples/internal/files"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/files"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -147,27 +144,7 @@ func (f *Flags) Check() error {
 	if err := f.Files.Validate(); err != nil {
 		return Usagef("%v", err)
 	}
-	return CheckDir(f.Chdir)
-}
-
-// CheckDir checks that dir, when not empty, is a directory the workers
-// can run in: "cannot chdir to DIR: ..." otherwise.
-func CheckDir(dir string) error {
-	if dir == "" {
-		return nil
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return fmt.Errorf("cannot chdir to %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("cannot chdir to %s: not a directory", dir)
-	}
-	return nil
+	return wsgi.CheckDir(f.Chdir)
 }
 
 // CheckMount checks a -mount flag: empty, or starting but not ending

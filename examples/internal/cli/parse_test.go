@@ -178,7 +178,7 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"--help"}, 0, "-timeout TIMEOUT", "", "", ""},
 		{[]string{"app:app", "-help"}, 0, "-limit-request-field-size", "", "", ""},
 		{[]string{"-timeout", "x"}, 2, "", "test: invalid value \"x\" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)\nRun 'test -h' for the flags.\n", "", "-access-log"},
-		{[]string{"-chdir", "/nonexistent"}, 1, "", "test: cannot chdir to /nonexistent: no such file or directory\n", "", "flags"},
+		{[]string{"-chdir", "/nonexistent"}, 1, "", "test: wsgi: cannot chdir to /nonexistent: no such file or directory\n", "", "flags"},
 		{nil, 0, "", "", "usage", ""},
 	}
 	for _, tc := range tests {
