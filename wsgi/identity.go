@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -164,6 +165,17 @@ func IdentityFrom(ctx context.Context) (id Identity, ok bool) {
 // identityKey is the cache key of r: a hash (the cache never holds a
 // session cookie) of the configured cookies, or of the Cookie and
 // Authorization headers.
+//
+// The configured cookies are taken from the raw Cookie headers, never
+// from net/http's parse of them: net/http drops cookies that Python's
+// lenient parsers (Django's parse_cookie, werkzeug's) keep (any cookie
+// past its 3000th, or a value it finds malformed), and a request whose
+// session cookie Python sees but net/http does not would share the key
+// of requests without one: one user's identity cached for the others.
+// So every piece of the headers that a lenient parser could take for a
+// configured cookie goes into the key as it is; only the pieces named
+// by a plain token that is not a configured name are left out, the
+// unrelated cookies that should not split the cache.
 func identityKey(r *http.Request, cookies []string) [32]byte {
 	h := sha256.New()
 	if len(cookies) == 0 {
@@ -180,11 +192,22 @@ func identityKey(r *http.Request, cookies []string) [32]byte {
 		for _, name := range cookies {
 			h.Write([]byte(name))
 			h.Write([]byte{0})
-			for _, ck := range r.CookiesNamed(name) {
-				h.Write([]byte(ck.Value))
+		}
+		h.Write([]byte{1})
+		for _, line := range r.Header.Values("Cookie") {
+			for piece := range strings.SplitSeq(line, ";") {
+				// Spaces and tabs around a piece are nothing to any parser.
+				if piece = strings.Trim(piece, " \t"); piece == "" {
+					continue
+				}
+				name, _, ok := strings.Cut(piece, "=")
+				name = strings.TrimRight(name, " \t")
+				if ok && isToken(name) && !slices.Contains(cookies, name) {
+					continue // an unrelated cookie, whatever the parser
+				}
+				h.Write([]byte(piece))
 				h.Write([]byte{0})
 			}
-			h.Write([]byte{1})
 		}
 	}
 	var k [32]byte

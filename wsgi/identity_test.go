@@ -450,3 +450,49 @@ func BenchmarkIdentityDjango(b *testing.B) {
 		})
 	}
 }
+
+// TestIdentityKey: with IdentityCookies, requests share a cache key when
+// and only when Python could not tell their sessions apart: unrelated
+// cookies do not split the cache, while anything a lenient parser (Django's,
+// werkzeug's) could take for the session cookie does, even where net/http's
+// parser sees no such cookie (past its 3000 cookies, or a value it finds
+// malformed), which made an attacker's identity the anonymous visitors'.
+func TestIdentityKey(t *testing.T) {
+	names := []string{"sessionid"}
+	key := func(cookie ...string) [32]byte {
+		r := httptest.NewRequest("GET", "/", nil)
+		for _, c := range cookie {
+			r.Header.Add("Cookie", c)
+		}
+		return identityKey(r, names)
+	}
+	anonymous := key()
+	tests := []struct {
+		name   string
+		cookie []string
+		same   bool // the anonymous key
+	}{
+		{"unrelated cookies", []string{"_ga=GA1.2.3; theme=dark"}, true},
+		{"an empty header", []string{""}, true},
+		{"the session", []string{"sessionid=abc"}, false},
+		{"the session among others", []string{"_ga=1; sessionid=abc; theme=dark"}, false},
+		{"past net/http's 3000 cookies", []string{"sessionid=abc" + strings.Repeat(";", 3001)}, false},
+		{"a value net/http refuses", []string{`sessionid=a"b c`}, false},
+		{"a name with latin-1 space", []string{"\xa0sessionid=abc"}, false},
+		{"a piece without =", []string{"sessionid"}, false},
+		{"two Cookie headers", []string{"theme=dark", "sessionid=abc"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := key(tc.cookie...) == anonymous; got != tc.same {
+				t.Errorf("same key as a request without a session: %v, want %v", got, tc.same)
+			}
+		})
+	}
+	if key("sessionid=abc; _ga=1") != key("_ga=2; sessionid=abc") {
+		t.Error("unrelated cookies split the cache")
+	}
+	if key("sessionid=abc") == key("sessionid=abd") {
+		t.Error("two sessions share a key")
+	}
+}
