@@ -428,7 +428,8 @@ func bearerAuth(tokens map[string]string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			user := ""
-			if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			// The scheme is case-insensitive (RFC 9110 §11.1): "bearer" too.
+			if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 				for t, u := range tokens {
 					if subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
 						user = u

@@ -126,6 +126,10 @@ func TestGoRouteMatchesDjango(t *testing.T) {
 	if g.status != p.status || g.header.Get("Content-Type") != p.header.Get("Content-Type") {
 		t.Errorf("Go %d %q, Django %d %q", g.status, g.header.Get("Content-Type"), p.status, p.header.Get("Content-Type"))
 	}
+	// The scheme is case-insensitive (RFC 9110 §11.1).
+	if r := get(t, goSrv.URL+"/legacy/api/whoami/", "Authorization", "bearer "+testToken); r.status != 200 {
+		t.Errorf("a lower-case bearer scheme: %d %q", r.status, r.body)
+	}
 	// No token, a wrong one, or a client's Remote-User header: Go's 401,
 	// with or without the Go route.
 	for _, srv := range []*httptest.Server{goSrv, pySrv} {
