@@ -198,6 +198,11 @@ func TestTimeout(t *testing.T) {
 			resp, b, err := get(t, nil, "GET", a.srv.URL+"/pid", nil)
 			return err == nil && resp.StatusCode == 200 && string(b) != strconv.Itoa(pid)
 		})
+		// The worker's line says why it went (the timeout), not what
+		// reading the socket Go closed returned.
+		if died := logLine(a.logs, "worker died"); !strings.Contains(died, "graft.reason=timeout") || strings.Contains(died, "closed network connection") {
+			t.Errorf("the worker's line: %s", died)
+		}
 	})
 }
 

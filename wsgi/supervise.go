@@ -253,7 +253,10 @@ func (pl *pool) gone(p *proc, err error) {
 		return
 	}
 	attrs := []any{slog.String("graft.exit", p.exitStatus()), slog.Int64("graft.served", p.served.Load()), slog.String("graft.reason", reason)}
-	if err != nil && !errors.Is(err, io.EOF) {
+	// The reader's error says why the socket ended, unless Go closed it
+	// itself (a timeout's kill): then it is only "use of closed network
+	// connection".
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		attrs = append(attrs, slog.String(logError, err.Error()))
 	}
 	p.log.Warn("wsgi: worker died; starting a replacement", attrs...)
