@@ -49,18 +49,20 @@ type DjangoCSRF struct {
 // Token returns a CSRF token for a form that posts to Django, to put in
 // its csrfmiddlewaretoken field (or send as X-CSRFToken). It is masked
 // afresh on every call, like Django's (against BREACH), over the secret of
-// the request's CSRF cookie. When the request has no valid CSRF cookie,
-// Token makes a new secret and sets the cookie on w, in Django 3.2's
-// format (the masked 64-character token, which later Django versions
-// accept too), so call it before writing the response's header.
+// the request's CSRF cookie: of the last one when the request has several
+// with its name, the one Django reads. When that cookie is missing or
+// invalid (Django then makes a new secret too), Token makes a new secret
+// and sets the cookie on w, in Django 3.2's format (the masked
+// 64-character token, which later Django versions accept too), so call it
+// before writing the response's header.
 func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
 	name := c.CookieName
 	if name == "" {
 		name = DjangoCSRFCookieName
 	}
 	var secret []byte
-	if ck, err := r.Cookie(name); err == nil {
-		secret = csrfSecret(ck.Value)
+	if v, ok := djangoCookie(r, name); ok {
+		secret = csrfSecret(v)
 	}
 	if secret == nil {
 		secret = csrfRandom()

@@ -102,3 +102,48 @@ func TestDjangoCSRFCookieSettings(t *testing.T) {
 		t.Errorf("csrfSecret(csrfMask(s)) = %v, want %v", got, secret)
 	}
 }
+
+// TestDjangoCSRFDuplicateCookies gives Token requests with two csrftoken
+// cookies, and posts its tokens with the same Cookie header through
+// Django's CsrfViewMiddleware, which checks them against the last cookie.
+func TestDjangoCSRFDuplicateCookies(t *testing.T) {
+	c := &DjangoCSRF{}
+	a, b := csrfMask(csrfRandom()), csrfMask(csrfRandom())
+	token := func(header string) (string, bool) {
+		r := httptest.NewRequest("POST", "/form/", nil)
+		r.Header.Set("Cookie", header)
+		w := httptest.NewRecorder()
+		tok := c.Token(w, r)
+		return tok, len(w.Result().Cookies()) > 0
+	}
+	cases := []struct {
+		name, header string
+	}{
+		{"a then b", "csrftoken=" + a + "; csrftoken=" + b},
+		{"b then a", "csrftoken=" + b + "; csrftoken=" + a},
+		{"among others", "x=1; csrftoken=" + a + "; sessionid=s; csrftoken=" + b + "; y=2"},
+	}
+	var args []djangoArg
+	for _, tc := range cases {
+		tok, set := token(tc.header)
+		if set {
+			t.Errorf("%s: a valid last cookie was replaced", tc.name)
+		}
+		args = append(args, djangoArg{Header: tc.header, Token: tok})
+	}
+	got := django(t, "csrf", args...)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got[i].Status != 200 {
+				t.Errorf("Django answered %d %q to Go's token, want 200", got[i].Status, got[i].Body)
+			}
+		})
+	}
+	t.Run("invalid last", func(t *testing.T) {
+		// Django makes a new secret for an invalid last cookie, whatever
+		// the earlier ones: so does Go, and it sets the cookie.
+		if _, set := token("csrftoken=" + a + "; csrftoken=not-a-token"); !set {
+			t.Errorf("no new cookie for an invalid last csrftoken")
+		}
+	})
+}

@@ -326,20 +326,21 @@ func (d *Django) EncodeStored(s Session) (string, error) {
 }
 
 // Load returns the session of r from its signed-cookies session cookie
-// CookieName. With no such cookie, it returns an empty session and no
-// error, as Django starts a new session; a cookie that Decode rejects is
-// an error. (With the database backend the cookie holds a session key:
+// CookieName (of the last one when r has several with that name, the one
+// Django reads). With no such cookie, or an empty one, it returns an
+// empty session and no error, as Django starts a new session; a cookie
+// that Decode rejects is an error. (With the database backend the cookie holds a session key:
 // look up its row and call [Django.DecodeStored].)
 func (d *Django) Load(r *http.Request) (Session, error) {
 	name := d.CookieName
 	if name == "" {
 		name = DjangoCookieName
 	}
-	c, err := r.Cookie(name)
-	if err != nil || c.Value == "" {
+	v, _ := djangoCookie(r, name)
+	if v == "" {
 		return Session{}, nil
 	}
-	return d.Decode(c.Value)
+	return d.Decode(v)
 }
 
 // isSessionKey reports whether v looks like the session key of Django's

@@ -42,6 +42,7 @@ type djangoArg struct {
 	MaxAge    *int64 `json:"max_age,omitempty"`
 	Cookie    string `json:"cookie,omitempty"`
 	Token     string `json:"token,omitempty"`
+	Header    string `json:"header,omitempty"` // a raw Cookie header
 	Untimed   bool   `json:"untimed,omitempty"`
 }
 

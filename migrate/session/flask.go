@@ -174,15 +174,17 @@ func (f *Flask) Encode(s Session) (string, error) {
 	return signed + "." + f.signature(f.SecretKey, signed), nil
 }
 
-// Load returns the session of r, from its cookie CookieName. With no such
-// cookie, it returns an empty session and no error, as Flask starts a new
-// session; a cookie that Decode rejects is an error.
+// Load returns the session of r, from its cookie CookieName (from the
+// first one when r has several with that name, the one Flask reads). With
+// no such cookie, or an empty one, it returns an empty session and no
+// error, as Flask starts a new session; a cookie that Decode rejects is an
+// error.
 func (f *Flask) Load(r *http.Request) (Session, error) {
-	c, err := r.Cookie(f.cookieName())
-	if err != nil || c.Value == "" {
+	v, _ := flaskCookie(r, f.cookieName())
+	if v == "" {
 		return Session{}, nil
 	}
-	return f.Decode(c.Value)
+	return f.Decode(v)
 }
 
 // Cookie returns the session cookie holding s as Flask's defaults set it:

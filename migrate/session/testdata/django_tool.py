@@ -12,8 +12,16 @@ Reads one JSON request on stdin, writes one JSON list of results:
                                                  -> [{"value": V}]
   {"op": "session_open" | "stored_open", "key": K, "cases": [{"value",
    "expr"}]}                       -> [{"equal", "repr"}]
-  {"op": "csrf", "key": K, "cases": [{"cookie", "token"}]}
+  {"op": "csrf", "key": K, "cases": [{"cookie", "header", "token"}]}
                                    -> [{"status": CODE, "body": TEXT}]
+  {"op": "session_header", "key": K, "cases": [{"header", "expr"}]}
+                                   -> [{"equal", "repr"}]
+  {"op": "cookie", "key": K, "cases": [{"header", "name"}]}
+                                   -> [{"found": BOOL, "value": V}]
+
+header is a raw Cookie header: csrf sends it instead of the cookie,
+session_header opens the session SessionMiddleware finds in it, cookie
+answers the value request.COOKIES holds for name.
 
 untimed uses signing.Signer (no timestamp) instead of TimestampSigner;
 session_* use the signed_cookies backend (SESSION_COOKIE_AGE max_age
@@ -61,6 +69,11 @@ def setup(key):
     urlpatterns.append(path("form/", form_view))
 
 
+def wsgi_str(header):
+    """The header (Go's bytes, UTF-8) as a WSGI environ holds it: latin-1."""
+    return header.encode("utf-8").decode("latin-1")
+
+
 def at(case):
     if case.get("at"):
         return mock.patch("time.time", return_value=float(case["at"]))
@@ -105,11 +118,23 @@ def run(op, case):
         client = Client(enforce_csrf_checks=True)
         if case.get("cookie"):
             client.cookies["csrftoken"] = case["cookie"]
+        extra = {"HTTP_COOKIE": wsgi_str(case["header"])} if case.get("header") else {}
         data = {"msg": "hello"}
         if case.get("token") is not None:
             data["csrfmiddlewaretoken"] = case["token"]
-        resp = client.post("/form/", data)
+        resp = client.post("/form/", data, **extra)
         return {"status": resp.status_code, "body": resp.content.decode()[:200]}
+    if op == "session_header":
+        from django.contrib.sessions.middleware import SessionMiddleware
+        from django.test import RequestFactory
+        request = RequestFactory().get("/", HTTP_COOKIE=wsgi_str(case["header"]))
+        SessionMiddleware(lambda r: None).process_request(request)
+        got = dict(request.session.items())
+        return {"equal": canon(got) == canon(eval(case["expr"], NS)), "repr": repr(got)}
+    if op == "cookie":
+        from django.test import RequestFactory
+        cookies = RequestFactory().get("/", HTTP_COOKIE=wsgi_str(case["header"])).COOKIES
+        return {"found": case["name"] in cookies, "value": cookies.get(case["name"], "")}
     raise SystemExit("unknown op %r" % op)
 
 

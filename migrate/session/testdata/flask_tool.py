@@ -10,6 +10,13 @@ Reads one JSON request on stdin, writes one JSON list of results:
   {"op": "open", "key": K, "fallbacks": [..], "max_age": S,
    "cases": [{"cookie": VALUE, "expr": PYTHON_EXPR}]}
       -> [{"equal": BOOL, "repr": STR, "error": EXCEPTION_NAME_OR_NULL}]
+  {"op": "open", ..., "cases": [{"header": COOKIE_HEADER, "expr": PYTHON_EXPR}]}
+      -> [{"equal": BOOL, "repr": STR, "error": null}]
+  {"op": "cookie", "key": K, "cases": [{"header": COOKIE_HEADER, "name": N}]}
+      -> [{"found": BOOL, "value": V}]
+
+header is a raw Cookie header: open opens the session Flask finds in it,
+cookie answers the value request.cookies.get(name) returns.
 
 With fallbacks, the app verifies with them too and signs with key, as
 Flask 3.1's SECRET_KEY_FALLBACKS does (the installed Flask may be older).
@@ -69,13 +76,20 @@ def mint(app, case):
     raise SystemExit("no session cookie set: %r" % resp.headers)
 
 
+def wsgi_str(header):
+    """The header (Go's bytes, UTF-8) as a WSGI environ holds it: latin-1."""
+    return header.encode("utf-8").decode("latin-1")
+
+
 def open_(app, case, max_age):
-    cookie = case["cookie"]
-    with app.test_request_context("/", headers={"Cookie": "session=" + cookie}):
+    cookie = case.get("cookie", "")
+    header = wsgi_str(case.get("header") or "session=" + cookie)
+    with app.test_request_context("/", headers={"Cookie": header}):
         s = dict(app.session_interface.open_session(app, request))
         error = None
         try:
-            app.session_interface.get_signing_serializer(app).loads(cookie, max_age=max_age)
+            if not case.get("header"):
+                app.session_interface.get_signing_serializer(app).loads(cookie, max_age=max_age)
         except Exception as e:  # noqa: BLE001 - the test wants the class
             error = type(e).__name__
     want = eval(case["expr"], NS)
@@ -89,6 +103,11 @@ def main():
         out = [mint(app, c) for c in req["cases"]]
     elif req["op"] == "open":
         out = [open_(app, c, req.get("max_age", 31 * 86400)) for c in req["cases"]]
+    elif req["op"] == "cookie":
+        out = []
+        for c in req["cases"]:
+            with app.test_request_context("/", headers={"Cookie": wsgi_str(c["header"])}):
+                out.append({"found": c["name"] in request.cookies, "value": request.cookies.get(c["name"], "")})
     else:
         raise SystemExit("unknown op %r" % req["op"])
     json.dump(out, sys.stdout)
