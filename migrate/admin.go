@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 
@@ -29,6 +32,17 @@ type AdminOptions struct {
 	// GET /inventory, the migration inventory ([Inventory]) as JSON;
 	// typically the [wsgi.Container]'s AppRoutes. nil: no /inventory.
 	PythonRoutes func(context.Context) (*wsgi.AppRouteMap, error)
+	// Hosts are the host names, besides IP addresses and localhost, under
+	// which the handler (the console included) answers: the names that
+	// browsers and scripts use to reach it ("admin.example.com", without
+	// a scheme or a port, any case). A request whose Host header names
+	// anything else gets a 421 Misdirected Request. This stops DNS
+	// rebinding: a web page that the operator opens can point its own
+	// name at the admin listener's address, and the browser then sends
+	// it requests, and reads the answers, as the page's own. Empty means
+	// IP addresses and localhost only, with any port. Handler panics on
+	// an entry that is not a host name.
+	Hosts []string
 }
 
 // maxAdminBody caps the JSON bodies of the admin API.
@@ -50,12 +64,19 @@ const maxAdminBody = 64 << 10
 // POST bodies must be JSON with Content-Type application/json (which a
 // cross-site form cannot send), and are read as strictly as the stages
 // file: one object, whose keys are the documented ones, each at most once
-// (case counts), with nothing after it. Bad input gets a 400 with
-// {"error": "..."}; an answer to a change that could not be written to the
-// stages file (it is made in memory all the same) carries "warning".
-// Another method on these paths gets a 405 with an Allow header and
-// {"error": "..."}. Anything else goes to o.Console.
+// (case counts), with nothing after it, and a "stage" given must name one
+// ("" does not). Bad input gets a 400 with {"error": "..."}; an answer to
+// a change that could not be written to the stages file (it is made in
+// memory all the same) carries "warning". Another method on these paths
+// gets a 405 with an Allow header and {"error": "..."}. Anything else goes
+// to o.Console.
+//
+// Against DNS rebinding, the handler answers only requests whose Host is
+// an IP address, localhost or one of o.Hosts (see [AdminOptions].Hosts),
+// and any other with a 421 Misdirected Request, with {"error": "..."}
+// (plain text on o.Console's paths).
 func (m *Migrator) Handler(o AdminOptions) http.Handler {
+	hosts := newHostRule(o.Hosts)
 	user := o.User
 	if user == nil {
 		user = defaultUser
@@ -79,7 +100,8 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			return
 		}
 		var given RouteConfig
-		if err := decodeBody(body, &given); err != nil {
+		keys, err := decodeBody(body, &given)
+		if err != nil {
 			badRequest(w, err)
 			return
 		}
@@ -97,8 +119,10 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			badRequest(w, fmt.Errorf("migrate: invalid JSON body: %v", strings.TrimPrefix(err.Error(), "json: ")))
 			return
 		}
-		if c.Stage != "" {
-			if _, err := ParseStage(string(c.Stage)); err != nil {
+		// A stage given must name one, as in the stages file: "" (or
+		// null) is no stage, not go.
+		if keys["stage"] {
+			if _, err := ParseStage(string(given.Stage)); err != nil {
 				badRequest(w, err)
 				return
 			}
@@ -123,7 +147,7 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			All   bool   `json:"all"`
 			On    *bool  `json:"on"`
 		}
-		if err := decodeBody(body, &req); err != nil {
+		if _, err := decodeBody(body, &req); err != nil {
 			badRequest(w, err)
 			return
 		}
@@ -158,7 +182,81 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 	if o.Console != nil {
 		mux.Handle("/", o.Console)
 	}
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := hosts.check(r.Host); err != nil {
+			_, pattern := mux.Handler(r)
+			m.refuseHost(w, r, err, o.Console != nil && pattern == "/")
+			return
+		}
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCheckedKey{}, true)))
+	})
+}
+
+// hostRule is the check of a request's Host header, against DNS
+// rebinding, that the admin handler and the console share: an IP
+// address, localhost, or a name listed in AdminOptions.Hosts (the keys,
+// in lower case), with any port.
+type hostRule map[string]bool
+
+// newHostRule returns the rule that also allows names; it panics on an
+// entry that is not a host name.
+func newHostRule(names []string) hostRule {
+	rule := hostRule{}
+	for _, n := range names {
+		if !validHostName(n) {
+			panic(fmt.Sprintf("migrate: AdminOptions.Hosts: %q is not a host name (want a name such as \"admin.example.com\", without a scheme or a port)", n))
+		}
+		rule[strings.ToLower(n)] = true
+	}
+	return rule
+}
+
+// check returns an error when the rule refuses host, a Host header.
+func (h hostRule) check(host string) error {
+	name, _, err := net.SplitHostPort(host)
+	if err != nil { // no port
+		name = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if _, err := netip.ParseAddr(name); err == nil || strings.EqualFold(name, "localhost") || h[strings.ToLower(name)] {
+		return nil
+	}
+	return fmt.Errorf("migrate: request for host %q refused: the admin API and the console answer only IP addresses, localhost and the names in AdminOptions.Hosts (against DNS rebinding)", host)
+}
+
+// validHostName reports whether s is a host name (letters, digits, "-",
+// "_" and "."), or an IP address.
+func validHostName(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if s == "" || strings.Trim(s, ".") == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20 // lower case for letters
+		if !('a' <= c && c <= 'z' || '0' <= s[i] && s[i] <= '9' || s[i] == '-' || s[i] == '_' || s[i] == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// hostCheckedKey marks, in its context, a request whose Host the admin
+// handler allowed, so that the console it serves does not check it again
+// with the rule of a console served alone.
+type hostCheckedKey struct{}
+
+// refuseHost answers a request for a host that the rule refuses: 421,
+// with the API's JSON error, or with plain text on the console's paths.
+func (m *Migrator) refuseHost(w http.ResponseWriter, r *http.Request, err error, text bool) {
+	m.log.Warn("migrate: admin request refused",
+		slog.String("graft.reason", err.Error()), slog.String("client.ip", r.RemoteAddr))
+	if text {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, err.Error(), http.StatusMisdirectedRequest)
+		return
+	}
+	writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": err.Error()})
 }
 
 // methodNotAllowed answers a method an API path does not take: 405, with
@@ -210,8 +308,9 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // decodeBody decodes body, one JSON object, into v, a pointer to a
 // struct, as strictly as the stages file is read: a key that is not one of
 // v's JSON names exactly (case counts), a key given twice, anything but
-// an object, and anything after it are errors (which answer 400).
-func decodeBody(body []byte, v any) error {
+// an object, and anything after it are errors (which answer 400). It
+// returns the keys given.
+func decodeBody(body []byte, v any) (map[string]bool, error) {
 	names := map[string]bool{}
 	t := reflect.TypeOf(v).Elem()
 	for i := range t.NumField() {
@@ -228,37 +327,37 @@ func decodeBody(body []byte, v any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return invalid("want one JSON object")
+		return nil, invalid("want one JSON object")
 	}
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return invalid("%v", err)
+			return nil, invalid("%v", err)
 		}
 		key, _ := tok.(string) // in an object, a key is a string
 		switch {
 		case !names[key]:
-			return invalid("unknown field %q", key)
+			return nil, invalid("unknown field %q", key)
 		case seen[key]:
-			return invalid("duplicate key %q", key)
+			return nil, invalid("duplicate key %q", key)
 		}
 		seen[key] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return invalid("%v", err)
+			return nil, invalid("%v", err)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return invalid("%v", err)
+		return nil, invalid("%v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return invalid("data after the JSON object")
+		return nil, invalid("data after the JSON object")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return invalid("%v", strings.TrimPrefix(err.Error(), "json: "))
+		return nil, invalid("%v", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	return nil
+	return seen, nil
 }
 
 func badRequest(w http.ResponseWriter, err error) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -32,9 +33,13 @@ type ConsoleOptions struct {
 	// process. Give every replica the same secret when one console URL is
 	// balanced over several processes.
 	Secret []byte
-	// TrustedOrigins are origins ("https://admin.example.com") allowed to
-	// post the console's forms besides the request's own host, for a
-	// console behind a proxy that rewrites the Host header.
+	// TrustedOrigins are origins ("https://admin.example.com": a scheme,
+	// http or https, and a host with an optional port, nothing else)
+	// allowed to post the console's forms besides the request's own host,
+	// for a console behind a proxy that rewrites the Host header. A
+	// post's Origin (or Referer) must match one in scheme, host and port
+	// (the scheme's default port when none is given). Console panics on
+	// an entry that is not such an origin.
 	TrustedOrigins []string
 }
 
@@ -76,6 +81,11 @@ var consoleTemplate = template.Must(template.New("console.html").Funcs(template.
 // Sec-Fetch-Site, which must not say cross-site. A post that fails any
 // check gets a 403 that says which. The page sends a Content-Security-Policy
 // that allows no script and no external resource.
+//
+// Against DNS rebinding, the console answers only requests whose Host is
+// allowed by the admin handler that serves it ([AdminOptions].Hosts);
+// served alone, only an IP address or localhost, and any other with a
+// 421 in plain text.
 func (m *Migrator) Console(o ConsoleOptions) http.Handler {
 	c := &console{m: m, user: o.User, secret: o.Secret, trusted: map[string]bool{}}
 	if len(c.secret) == 0 {
@@ -86,15 +96,43 @@ func (m *Migrator) Console(o ConsoleOptions) http.Handler {
 		c.user = consoleUser
 	}
 	for _, origin := range o.TrustedOrigins {
-		if u, err := url.Parse(origin); err == nil && u.Host != "" {
-			c.trusted[strings.ToLower(u.Host)] = true
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || originKey(u) == "" {
+			panic(fmt.Sprintf("migrate: ConsoleOptions.TrustedOrigins: %q is not an origin (want a scheme, http or https, and a host, as in \"https://admin.example.com\")", origin))
 		}
+		c.trusted[originKey(u)] = true
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", c.page)
 	mux.HandleFunc("POST /console/stage", c.protect(c.setStage))
 	mux.HandleFunc("POST /console/kill", c.protect(c.kill))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(hostCheckedKey{}) == nil { // served alone
+			if err := hostRule(nil).check(r.Host); err != nil {
+				m.refuseHost(w, r, err, true)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// originKey returns the origin of u, an http or https URL, as
+// "scheme://host:port" in lower case with the port always given, or ""
+// for another scheme.
+func originKey(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case scheme != "http" && scheme != "https":
+		return ""
+	case port == "" && scheme == "http":
+		port = "80"
+	case port == "":
+		port = "443"
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // console serves the migration console.
@@ -102,7 +140,7 @@ type console struct {
 	m       *Migrator
 	user    func(*http.Request) string
 	secret  []byte
-	trusted map[string]bool // hosts of ConsoleOptions.TrustedOrigins
+	trusted map[string]bool // ConsoleOptions.TrustedOrigins, as originKey gives them
 }
 
 func consoleUser(r *http.Request) string {
@@ -187,14 +225,15 @@ func (c *console) check(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// sameHost reports whether the URL u names r's host or a trusted origin.
+// sameHost reports whether the URL u names r's host (whatever its
+// scheme: a proxy may end TLS) or a trusted origin (scheme, host and
+// port).
 func (c *console) sameHost(r *http.Request, u string) bool {
 	p, err := url.Parse(u)
 	if err != nil || p.Host == "" {
 		return false
 	}
-	h := strings.ToLower(p.Host)
-	return h == strings.ToLower(r.Host) || c.trusted[h]
+	return strings.EqualFold(p.Host, r.Host) || c.trusted[originKey(p)]
 }
 
 // setStage handles the stage form: route, stage, percent.

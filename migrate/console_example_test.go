@@ -24,15 +24,27 @@ func ExampleMigrator_Console() {
 	if err != nil {
 		panic(err)
 	}
-	admin := m.Handler(migrate.AdminOptions{Console: m.Console(migrate.ConsoleOptions{})})
+	admin := m.Handler(migrate.AdminOptions{
+		Console: m.Console(migrate.ConsoleOptions{}),
+		Hosts:   []string{"admin.internal"}, // besides IP addresses and localhost
+	})
 
 	srv := httptest.NewServer(admin) // http.ListenAndServe("127.0.0.1:9091", auth(admin))
 	defer srv.Close()
-	res, err := http.Get(srv.URL + "/")
-	if err != nil {
-		panic(err)
+	for _, host := range []string{"", "admin.internal", "rebind.attacker.example"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		if host != "" {
+			req.Host = host // as a browser sends it for http://NAME:PORT/
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		res.Body.Close()
+		fmt.Println(res.StatusCode, strings.Split(res.Header.Get("Content-Type"), ";")[0])
 	}
-	res.Body.Close()
-	fmt.Println(res.StatusCode, strings.Split(res.Header.Get("Content-Type"), ";")[0])
-	// Output: 200 text/html
+	// Output:
+	// 200 text/html
+	// 200 text/html
+	// 421 text/plain
 }

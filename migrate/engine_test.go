@@ -334,7 +334,7 @@ func TestRoutesJSON(t *testing.T) {
 		func(w http.ResponseWriter, r *http.Request) {},
 		Options{}, RouteConfig{Route: "GET /x", Stage: StageCanary, Percent: 2.5})
 	rec := httptest.NewRecorder()
-	m.Handler(AdminOptions{}).ServeHTTP(rec, httptest.NewRequest("GET", "/routes", nil))
+	m.Handler(AdminOptions{}).ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/routes", nil))
 	var list []map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || len(list) != 1 {
 		t.Fatalf("%v: %s", err, rec.Body)
@@ -381,7 +381,7 @@ func TestRoutesFilter(t *testing.T) {
 		{"?route=GET+/nope", 400},
 	} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/routes"+tc.query, nil))
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/routes"+tc.query, nil))
 		if rec.Code != tc.code {
 			t.Fatalf("%s: %d %s", tc.query, rec.Code, rec.Body)
 		}

@@ -41,7 +41,9 @@ func ExampleNew() {
 		return strings.TrimSpace(rec.Body.String())
 	}
 	post := func(path, body string) int {
-		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		// The admin handler answers IP addresses and localhost (and
+		// AdminOptions.Hosts): here, the listener's address.
+		req := httptest.NewRequest("POST", "http://127.0.0.1:9091"+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		admin.ServeHTTP(rec, req)

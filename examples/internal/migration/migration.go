@@ -34,7 +34,7 @@ type Flags struct {
 // Register defines the flags on fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Stages, "stages", "", "JSON stages file: the migration stage of each Go route (python, shadow, canary, go); reloaded when it changes and on SIGHUP, rewritten by the admin API and console")
-	fs.StringVar(&f.AdminBind, "admin-bind", "", "serve the migration admin API and console on this separate address (e.g. 127.0.0.1:9091); it has no authentication of its own")
+	fs.StringVar(&f.AdminBind, "admin-bind", "", "serve the migration admin API and console on this separate address (e.g. 127.0.0.1:9091); it has no authentication of its own, and answers only URLs with an IP address or localhost")
 }
 
 // Migration is a running migration: the Migrator of the Go routes and the
@@ -96,7 +96,8 @@ func Start(h http.Handler, f Flags, log *slog.Logger, reg *prometheus.Registry) 
 	return mg, nil
 }
 
-// AdminHandler is the admin JSON API of m with the console at /.
+// AdminHandler is the admin JSON API of m with the console at /, for
+// requests to an IP address or localhost (no AdminOptions.Hosts).
 func AdminHandler(m *migrate.Migrator) http.Handler {
 	return m.Handler(migrate.AdminOptions{Console: m.Console(migrate.ConsoleOptions{})})
 }

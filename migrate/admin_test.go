@@ -1,0 +1,266 @@
+package migrate
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// hostEnv is a Migrator with one route in python behind a fallback.
+func hostEnv(t *testing.T) *env {
+	t.Helper()
+	fb := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+	return newEnv(t, fb, Options{Routes: []RouteConfig{{Route: "GET /x", Stage: StagePython}}}, func(r *router.Router) {
+		r.Get("/x", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+	})
+}
+
+// serve has h answer a request for host (its Host header).
+func serve(h http.Handler, method, host, path, contentType, body string, hdr ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "http://placeholder"+path, strings.NewReader(body))
+	req.Host = host
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestAdminHosts checks the Host rule of the admin API and the console
+// (against DNS rebinding): IP addresses and localhost with any port, the
+// names of AdminOptions.Hosts, nothing else; a console served alone
+// takes no names.
+func TestAdminHosts(t *testing.T) {
+	e := hostEnv(t)
+	admin := e.m.Handler(AdminOptions{Console: e.m.Console(ConsoleOptions{}), Hosts: []string{"Admin.Internal", "ops"}})
+	alone := e.m.Console(ConsoleOptions{})
+	for _, tc := range []struct {
+		host         string
+		admin, alone bool // allowed
+	}{
+		{"127.0.0.1:9091", true, true},
+		{"127.0.0.1", true, true},
+		{"10.1.2.3:80", true, true},
+		{"[::1]:9091", true, true},
+		{"[::1]", true, true},
+		{"[fe80::1%25eth0]:9091", true, true},
+		{"localhost:9091", true, true},
+		{"LocalHost", true, true},
+		{"admin.internal:9091", true, false},
+		{"ADMIN.INTERNAL", true, false},
+		{"ops", true, false},
+		{"rebind.attacker.example:9091", false, false},
+		{"localhost.attacker.example", false, false},
+		{"127.0.0.1.nip.io:9091", false, false},
+		{"admin.internal.attacker.example", false, false},
+		{"internal", false, false},
+		{"", false, false},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			check := func(what string, rec *httptest.ResponseRecorder, allowed bool, ok int, contentType string) {
+				t.Helper()
+				switch {
+				case allowed && rec.Code != ok:
+					t.Errorf("%s: %d %q, want %d", what, rec.Code, rec.Body, ok)
+				case allowed:
+				case rec.Code != http.StatusMisdirectedRequest || !strings.HasPrefix(rec.Header().Get("Content-Type"), contentType) ||
+					!strings.Contains(rec.Body.String(), "AdminOptions.Hosts"):
+					t.Errorf("%s: %d %s %q, want 421 with a %s error", what, rec.Code, rec.Header().Get("Content-Type"), rec.Body, contentType)
+				}
+			}
+			rec := serve(admin, "GET", tc.host, "/routes", "", "")
+			check("GET /routes", rec, tc.admin, 200, "application/json")
+			if !tc.admin {
+				var out map[string]string
+				if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || !strings.Contains(out["error"], fmt.Sprintf("%q", tc.host)) {
+					t.Errorf("GET /routes: %v %v, want a JSON error naming the host", out, err)
+				}
+			}
+			check("POST /force-python", serve(admin, "POST", tc.host, "/force-python", "application/json", `{"all": true, "on": false}`), tc.admin, 200, "application/json")
+			check("GET /nope", serve(admin, "GET", tc.host, "/nope", "", ""), tc.admin, 404, "text/plain")
+			check("the console", serve(admin, "GET", tc.host, "/", "", ""), tc.admin, 200, "text/plain")
+			check("the console served alone", serve(alone, "GET", tc.host, "/", "", ""), tc.alone, 200, "text/plain")
+		})
+	}
+	t.Run("without a console", func(t *testing.T) {
+		h := e.m.Handler(AdminOptions{})
+		rec := serve(h, "GET", "evil.example", "/", "", "")
+		if rec.Code != http.StatusMisdirectedRequest || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%d %s %q, want a 421 with a JSON error", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	})
+	t.Run("refusals are logged", func(t *testing.T) {
+		if !strings.Contains(e.logs.String(), "migrate: admin request refused") {
+			t.Errorf("no log line:\n%s", e.logs)
+		}
+	})
+}
+
+// TestAdminRebinding replays a DNS rebinding attack: a page at
+// http://rebind.attacker.example:9091, whose name now points at the
+// loopback admin listener, reads the console and posts its forms and the
+// JSON API as same-origin requests. Nothing reaches the Migrator.
+func TestAdminRebinding(t *testing.T) {
+	e := hostEnv(t)
+	h := e.m.Handler(AdminOptions{Console: e.m.Console(ConsoleOptions{})})
+	const host = "rebind.attacker.example:9091"
+	origin := "http://" + host
+
+	rec := serve(h, "GET", host, "/", "", "")
+	if rec.Code != http.StatusMisdirectedRequest || csrfField.MatchString(rec.Body.String()) || len(rec.Result().Cookies()) > 0 {
+		t.Fatalf("GET /: %d, cookies %v, %q: want a 421 without a token or cookie", rec.Code, rec.Result().Cookies(), rec.Body)
+	}
+	// Even with a token and cookie the page got some other way.
+	rec = serve(h, "GET", "127.0.0.1:9091", "/", "", "")
+	m := csrfField.FindStringSubmatch(rec.Body.String())
+	cookies := rec.Result().Cookies()
+	if m == nil || len(cookies) != 1 {
+		t.Fatalf("GET / for 127.0.0.1: %d, no token or cookie", rec.Code)
+	}
+	cookie := cookies[0].Name + "=" + cookies[0].Value
+	for _, tc := range []struct {
+		path, contentType, body string
+	}{
+		{"/console/kill", "application/x-www-form-urlencoded", url.Values{"csrf": {m[1]}, "all": {"1"}, "on": {"1"}}.Encode()},
+		{"/console/stage", "application/x-www-form-urlencoded", url.Values{"csrf": {m[1]}, "route": {"GET /x"}, "stage": {"go"}}.Encode()},
+		{"/force-python", "application/json", `{"all": true, "on": true}`},
+		{"/routes", "application/json", `{"route": "GET /x", "stage": "go"}`},
+	} {
+		rec := serve(h, "POST", host, tc.path, tc.contentType, tc.body,
+			"Origin", origin, "Sec-Fetch-Site", "same-origin", "Cookie", cookie)
+		if rec.Code != http.StatusMisdirectedRequest {
+			t.Errorf("POST %s: %d %q, want 421", tc.path, rec.Code, rec.Body)
+		}
+	}
+	if c, _ := e.m.Config("GET /x"); e.m.ForcePython() || c.Stage != StagePython {
+		t.Fatalf("the attack changed the stages: force_python %v, %+v", e.m.ForcePython(), c)
+	}
+	// The same post from the real origin goes through.
+	rec = serve(h, "POST", "127.0.0.1:9091", "/console/kill", "application/x-www-form-urlencoded",
+		url.Values{"csrf": {m[1]}, "all": {"1"}, "on": {"1"}}.Encode(), "Origin", "http://127.0.0.1:9091", "Cookie", cookie)
+	if rec.Code != http.StatusSeeOther || !e.m.ForcePython() {
+		t.Fatalf("POST /console/kill for 127.0.0.1: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// TestAdminHostsOption checks that Handler refuses entries that are not
+// host names, at registration.
+func TestAdminHostsOption(t *testing.T) {
+	e := hostEnv(t)
+	for _, bad := range []string{"", ".", "https://admin.example.com", "admin.example.com:9091", "*.example.com", "admin example", "admin/x"} {
+		t.Run(bad, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "AdminOptions.Hosts") {
+					t.Errorf("Handler with Hosts %q: panic %v, want one naming AdminOptions.Hosts", bad, p)
+				}
+			}()
+			e.m.Handler(AdminOptions{Hosts: []string{bad}})
+		})
+	}
+	for _, good := range []string{"admin.example.com", "ADMIN", "ops-1.internal", "10.0.0.1", "::1"} {
+		e.m.Handler(AdminOptions{Hosts: []string{good}}) // no panic
+	}
+}
+
+// TestEmptyStage checks that an empty (or null) stage is refused alike by
+// the stages file and the admin API, and that leaving the key out is not.
+func TestEmptyStage(t *testing.T) {
+	for _, tc := range []struct {
+		name, stage, err string
+	}{
+		{"empty", `"stage": "", `, `unknown stage ""`},
+		{"null", `"stage": null, `, `unknown stage ""`},
+		{"unknown", `"stage": "gone", `, `unknown stage "gone"`},
+		{"left out", ``, ``},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := hostEnv(t)
+			entry := `{` + tc.stage + `"route": "GET /x", "percent": 5}`
+			_, err := ParseFile([]byte(`{"routes": [` + entry + `]}`))
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("stages file: %v, want %q", err, tc.err)
+			}
+			code, out := e.post(t, "/routes", entry)
+			if tc.err == "" {
+				if code != 200 || out["stage"] != "python" || out["percent"] != 5.0 {
+					t.Errorf("POST /routes: %d %v, want 200, the stage kept and the percent changed", code, out)
+				}
+				return
+			}
+			if code != 400 || !strings.Contains(fmt.Sprint(out["error"]), tc.err) {
+				t.Errorf("POST /routes: %d %v, want 400 with %q", code, out, tc.err)
+			}
+			if c, _ := e.m.Config("GET /x"); c.Stage != StagePython || c.Percent != 0 {
+				t.Errorf("a refused body changed the route: %+v", c)
+			}
+		})
+	}
+}
+
+// TestConsoleTrustedOrigins checks that ConsoleOptions.TrustedOrigins
+// match a post's Origin or Referer in scheme, host and port, and that
+// Console refuses entries that are not origins, at registration.
+func TestConsoleTrustedOrigins(t *testing.T) {
+	e := hostEnv(t)
+	h := e.m.Handler(AdminOptions{Console: e.m.Console(ConsoleOptions{
+		TrustedOrigins: []string{"https://ok.example.com", "http://Plain.Example.com:8080/", "https://[::1]"},
+	})})
+	const host = "127.0.0.1:9091"
+	rec := serve(h, "GET", host, "/", "", "")
+	m := csrfField.FindStringSubmatch(rec.Body.String())
+	cookies := rec.Result().Cookies()
+	if m == nil || len(cookies) != 1 {
+		t.Fatalf("GET /: %d, no token or cookie", rec.Code)
+	}
+	form := url.Values{"csrf": {m[1]}, "route": {"GET /x"}, "on": {"0"}}.Encode()
+	for _, tc := range []struct {
+		header, value string
+		ok            bool
+	}{
+		{"Origin", "https://ok.example.com", true},
+		{"Origin", "https://ok.example.com:443", true},
+		{"Origin", "HTTPS://OK.EXAMPLE.COM", true},
+		{"Origin", "http://ok.example.com", false},
+		{"Origin", "https://ok.example.com:8443", false},
+		{"Origin", "https://evil.ok.example.com", false},
+		{"Origin", "http://plain.example.com:8080", true},
+		{"Origin", "https://plain.example.com:8080", false},
+		{"Origin", "http://plain.example.com", false},
+		{"Origin", "https://[::1]", true},
+		{"Origin", "http://[::1]", false},
+		{"Origin", "http://" + host, true}, // the request's own host
+		{"Referer", "https://ok.example.com/admin/", true},
+		{"Referer", "http://ok.example.com/admin/", false},
+	} {
+		t.Run(tc.header+" "+tc.value, func(t *testing.T) {
+			rec := serve(h, "POST", host, "/console/kill", "application/x-www-form-urlencoded", form,
+				tc.header, tc.value, "Cookie", cookies[0].Name+"="+cookies[0].Value)
+			if tc.ok && rec.Code != http.StatusSeeOther || !tc.ok && rec.Code != http.StatusForbidden {
+				t.Errorf("%d %q, want %s", rec.Code, rec.Body, map[bool]string{true: "303", false: "403"}[tc.ok])
+			}
+		})
+	}
+	for _, bad := range []string{"admin.example.com", "admin.example.com:443", "//admin.example.com", "ftp://admin.example.com",
+		"https://", "https://admin.example.com/console", "https://admin.example.com?x", "https://admin.example.com#x",
+		"https://user@admin.example.com", "null", ""} {
+		t.Run("entry "+bad, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "TrustedOrigins") {
+					t.Errorf("Console with TrustedOrigins %q: panic %v, want one naming ConsoleOptions.TrustedOrigins", bad, p)
+				}
+			}()
+			e.m.Console(ConsoleOptions{TrustedOrigins: []string{bad}})
+		})
+	}
+}
