@@ -388,3 +388,30 @@ func reloadError(t *testing.T, c *Container, _ *pythontest.Buffer, _ string) str
 	}
 	return err.Error()
 }
+
+// TestImportThreadsWarned: an app that starts a thread while it is
+// imported is warned about under preload (its workers are forked without
+// the thread, with whatever locks it held), naming the thread, and not
+// without preload, where every worker imports the app itself.
+func TestImportThreadsWarned(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		noPreload bool
+		warned    bool
+	}{
+		{"preload", false, true},
+		{"no preload", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, logs := newContainer(t, Config{App: "importthread:app", NoPreload: c.noPreload})
+			srv := newServer(t, a)
+			if b := mustGet(t, srv.URL+"/"); string(b) != "ok" {
+				t.Fatalf("got %q", b)
+			}
+			warned := strings.Contains(logs.String(), "started 1 thread(s) while it was imported (ticker)")
+			if warned != c.warned {
+				t.Errorf("warned: %v, want %v:\n%s", warned, c.warned, logs)
+			}
+		})
+	}
+}

@@ -839,6 +839,16 @@ def zygote(conn, app, threads, multiprocess, chunk):
     """
     import gc
 
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if others:
+        # fork() copies only the forking thread: the workers get these
+        # threads' memory (a lock one of them held stays held forever)
+        # but not the threads themselves.
+        logging.getLogger("graft.worker").warning(
+            "the app started %d thread(s) while it was imported (%s); with preload the workers"
+            " are forked without them, and a lock one of them held stays held in every worker:"
+            " start threads lazily, or turn preload off (Config.NoPreload, -preload=false)",
+            len(others), ", ".join(others))
     gc.collect()
     gc.freeze()
     sock = conn.sock
