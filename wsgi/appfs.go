@@ -18,32 +18,41 @@ import (
 // starts and removed by Shutdown. Its layout, under Config.TempDir:
 //
 //	graft-app-PID-START-RANDOM/  0700, owned by the server's user
+//	    .lock                    flock(2)ed by the server while it runs
 //	    app/                     the tree: directories 0500, files 0400
 //	                             (0500 if executable); Config.Dir
 //	    pycache/                 PYTHONPYCACHEPREFIX: the bytecode
 //
-// PID and START (the process's start time in clock ticks since boot, from
-// /proc, or 0 where there is none) name the server that made it: a copy
-// whose server is gone (kill -9, a crash, a power cut with a persistent
-// temporary directory) is removed by the next server to start there.
-// START tells a live process that reused the PID (PID 1 in a container
-// restarted on a persistent volume) from the owner.
+// A copy whose server is gone (kill -9, a crash, a power cut with a
+// persistent temporary directory) is removed by the next server to start
+// there. The lock says whether its server runs: the kernel releases it
+// when the server's process ends, whatever PID namespace each server is
+// in (two containers sharing a volume as their temporary directory are
+// both PID 1). The copy is made under another name, locked, then renamed,
+// so that no other server sees it unlocked. PID and START (the process's
+// start time in clock ticks since boot, from /proc, or 0 where there is
+// none) name the server that made it; they judge only a copy without a
+// lock, left by an older graft: START tells a live process that reused
+// the PID from the owner.
 
 const appCopyPrefix = "graft-app-"
 
 // newPoolFromAppFS is newPool for a cfg whose AppFS is set: it copies the
 // tree first and points cfg.Dir at the copy, and removes the copy if the
 // workers do not start. Without AppFS it is newPool.
-func newPoolFromAppFS(cfg *Config) (*pool, error) {
+// The returned lock, when not nil, is the copy's: hold it until the copy
+// is removed.
+func newPoolFromAppFS(cfg *Config) (*pool, *os.File, error) {
 	if cfg.AppFS == nil {
-		return newPool(*cfg)
+		pl, err := newPool(*cfg)
+		return pl, nil, err
 	}
 	if cfg.Dir != "" {
-		return nil, errors.New("wsgi: invalid config: Dir and AppFS are both set; AppFS's copy is the workers' directory")
+		return nil, nil, errors.New("wsgi: invalid config: Dir and AppFS are both set; AppFS's copy is the workers' directory")
 	}
-	dir, err := copyAppFS(cfg.AppFS, cfg.TempDir, cfg.Logger)
+	dir, lock, err := copyAppFS(cfg.AppFS, cfg.TempDir, cfg.Logger)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Dir = filepath.Join(dir, "app")
 	env := append([]string(nil), cfg.Env...)
@@ -54,9 +63,10 @@ func newPoolFromAppFS(cfg *Config) (*pool, error) {
 	pl, err := newPool(*cfg)
 	if err != nil {
 		removeAppCopy(dir)
-		return nil, err
+		lock.Close()
+		return nil, nil, err
 	}
-	return pl, nil
+	return pl, lock, nil
 }
 
 // removeAppFSCopy removes the copy of AppFS, if any, once the workers are
@@ -67,6 +77,9 @@ func (c *Container) removeAppFSCopy(err error) error {
 	}
 	if rerr := removeAppCopy(filepath.Dir(c.cfg.Dir)); rerr != nil && err == nil {
 		err = fmt.Errorf("wsgi: removing the app's copy: %w", rerr)
+	}
+	if c.appLock != nil {
+		c.appLock.Close() // after the removal: no server sees the copy unlocked
 	}
 	return err
 }
@@ -87,8 +100,8 @@ func hasEnv(env []string, key string) bool {
 }
 
 // copyAppFS removes the stale copies under tmp and makes a new one of
-// fsys, returning its top directory.
-func copyAppFS(fsys fs.FS, tmp string, log *slog.Logger) (string, error) {
+// fsys, returning its top directory and its lock.
+func copyAppFS(fsys fs.FS, tmp string, log *slog.Logger) (string, *os.File, error) {
 	if tmp == "" {
 		tmp = os.TempDir()
 	}
@@ -100,24 +113,59 @@ func copyAppFS(fsys fs.FS, tmp string, log *slog.Logger) (string, error) {
 		}
 	}
 	pid := os.Getpid()
-	dir, err := os.MkdirTemp(tmp, appCopyPrefix+strconv.Itoa(pid)+"-"+procStart(pid)+"-")
+	name := appCopyPrefix + strconv.Itoa(pid) + "-" + procStart(pid) + "-"
+	setup, err := os.MkdirTemp(tmp, ".setup-"+name) // 0700
 	if err != nil {
-		return "", fmt.Errorf("wsgi: copying AppFS: %w", err)
+		return "", nil, fmt.Errorf("wsgi: copying AppFS: %w", err)
 	}
-	// MkdirTemp makes it 0700 already; say so for the reader.
-	if err := os.Chmod(dir, 0o700); err == nil {
-		err = os.Mkdir(filepath.Join(dir, "pycache"), 0o700)
-		if err == nil {
-			err = writeTree(fsys, filepath.Join(dir, "app"))
+	dir := filepath.Join(tmp, name+strings.TrimPrefix(filepath.Base(setup), ".setup-"+name))
+	lock, err := lockAppCopy(setup)
+	if err == nil {
+		err = os.Rename(setup, dir)
+	}
+	if err != nil {
+		removeAppCopy(setup)
+		if lock != nil {
+			lock.Close()
 		}
-		if err == nil {
-			return dir, nil
-		}
+		return "", nil, fmt.Errorf("wsgi: copying AppFS: %w", err)
+	}
+	err = os.Mkdir(filepath.Join(dir, "pycache"), 0o700)
+	if err == nil {
+		err = writeTree(fsys, filepath.Join(dir, "app"))
+	}
+	if err != nil {
 		removeAppCopy(dir)
-		return "", fmt.Errorf("wsgi: copying AppFS: %w", err)
+		lock.Close()
+		return "", nil, fmt.Errorf("wsgi: copying AppFS: %w", err)
 	}
-	removeAppCopy(dir)
-	return "", fmt.Errorf("wsgi: copying AppFS: %w", err)
+	return dir, lock, nil
+}
+
+// lockAppCopy creates the lock file of the copy dir and takes its lock,
+// which the server holds as long as the copy is its.
+func lockAppCopy(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+// copyLocked reports whether the server of the copy dir runs, by its
+// lock: known is false for a copy without a lock file (an older graft's).
+func copyLocked(dir string) (locked, known bool) {
+	f, err := os.Open(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return false, false
+	}
+	defer f.Close() // releases the lock taken here, if any
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	return err != nil, true
 }
 
 // writeTree copies fsys to the new directory dst, read-only: files are
@@ -213,7 +261,10 @@ func staleAppCopies(tmp string) []string {
 			continue
 		}
 		path := filepath.Join(tmp, e.Name())
-		if !ownedByMe(path) || serverAlive(pid, parts[1]) {
+		if !ownedByMe(path) {
+			continue
+		}
+		if locked, known := copyLocked(path); locked || !known && serverAlive(pid, parts[1]) {
 			continue
 		}
 		stale = append(stale, path)

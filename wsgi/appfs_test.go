@@ -59,6 +59,14 @@ func TestAppFS(t *testing.T) {
 	if filepath.Dir(top) != tmp || !strings.HasPrefix(filepath.Base(top), "graft-app-"+strconv.Itoa(os.Getpid())+"-") {
 		t.Fatalf("AppDir %s: want a graft-app-PID-... copy under %s", dir, tmp)
 	}
+	// Locked while the server runs, so that no other server, whatever
+	// its PID namespace, takes it for a stale copy.
+	if locked, known := copyLocked(top); !locked || !known {
+		t.Errorf("the copy's lock: held %v, present %v", locked, known)
+	}
+	if stale := staleAppCopies(tmp); len(stale) != 0 {
+		t.Errorf("the live copy counted as stale: %v", stale)
+	}
 	for path, want := range map[string]fs.FileMode{
 		top:                                    0o700,
 		dir:                                    0o500,
@@ -289,6 +297,22 @@ func TestStaleAppCopies(t *testing.T) {
 	if start != "0" {
 		want[mk("graft-app-"+me+"-1-reused", 0o700)] = true // same PID, another process
 	}
+	// A copy with a lock file is judged by its lock alone, whatever its
+	// PID says (in another PID namespace, it says nothing).
+	held := mk("graft-app-"+deadPID+"-0-held", 0o700)
+	lock, err := lockAppCopy(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	want[held] = false
+	free := mk("graft-app-"+me+"-"+start+"-free", 0o700)
+	l2, err := lockAppCopy(free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Close() // its server is gone
+	want[free] = true
 	got := map[string]bool{}
 	for _, p := range staleAppCopies(tmp) {
 		got[p] = true

@@ -29,6 +29,7 @@ type Container struct {
 	queueWait prometheus.Histogram
 	closed    atomic.Bool
 	draining  atomic.Bool   // Serve is shutting down: not ready
+	appLock   *os.File      // the lock of AppFS's copy, held until its removal
 	done      chan struct{} // closed by Shutdown
 	closeOnce sync.Once
 	ident     identityState // see identity.go
@@ -60,11 +61,13 @@ func New(cfg Config) (*Container, error) {
 			cfg.BatchScheduling = false
 		}
 	}
-	pl, err := newPoolFromAppFS(&cfg)
+	pl, lock, err := newPoolFromAppFS(&cfg)
 	if err != nil {
 		return nil, err
 	}
-	return assemble(cfg, pl), nil
+	c := assemble(cfg, pl)
+	c.appLock = lock
+	return c, nil
 }
 
 // NewWithTransport returns a Container that sends requests over tr instead
