@@ -34,7 +34,9 @@ func translate(pieces []wirePiece) (pattern string, params []RouteParam, why str
 		case "django-route":
 			params, err = translateDjangoRoute(&b, pc, last, params)
 		case "regex":
-			params, err = translateRegex(&b, pc.Text, last, params)
+			params, err = translateRegex(&b, pc.Text, pc.Fullmatch, last, params)
+		case "locale":
+			err = writeStatic(&b, pc.Text)
 		default:
 			err = fmt.Errorf("unknown route piece kind %q", pc.Kind)
 		}
@@ -180,10 +182,15 @@ func translateDjangoRoute(b *strings.Builder, pc wirePiece, last bool, params []
 	return params, writeStatic(b, text[pos:])
 }
 
-// translateRegex translates the simple regexes of re_path and url(): an
-// optional "^", literal text, named groups whose content never matches
-// "/", and "$" or "\Z" at the very end.
-func translateRegex(b *strings.Builder, re string, last bool, params []RouteParam) ([]RouteParam, error) {
+// translateRegex translates the simple regexes of re_path and url(): "^",
+// literal text, named groups whose content never matches "/", and "$" or
+// "\Z" at the very end. Django search()es a regex in the rest of the path
+// (fullmatch() for an endpoint ending in "$"), so one without "^" matches
+// wherever its text appears and is refused, unless fullmatched.
+func translateRegex(b *strings.Builder, re string, fullmatch, last bool, params []RouteParam) ([]RouteParam, error) {
+	if !strings.HasPrefix(re, "^") && !(fullmatch && last) {
+		return params, fmt.Errorf("regex %q has no start anchor (^): Django searches for it anywhere in the path", re)
+	}
 	s := strings.TrimPrefix(re, "^")
 	if strings.HasSuffix(s, `\Z`) {
 		if !last {

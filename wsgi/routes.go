@@ -130,10 +130,13 @@ type wireRoute struct {
 }
 
 // wirePiece is a piece of a route: a whole Flask rule, or a Django
-// route() or regex of one level of include().
+// route() or regex of one level of include(), or one language's prefix
+// of i18n_patterns() (the worker lists the route once per language).
 type wirePiece struct {
-	Kind       string              `json:"kind"` // flask, django-route, regex
+	Kind       string              `json:"kind"` // flask, django-route, regex, locale
 	Text       string              `json:"text"`
+	Fullmatch  bool                `json:"fullmatch"`  // regex: Django fullmatch()es it (an endpoint ending in "$")
+	Language   string              `json:"language"`   // locale: the language of the prefix in Text
 	Parts      []wirePart          `json:"parts"`      // flask
 	Converters map[string]wireConv `json:"converters"` // django-route
 }

@@ -307,3 +307,51 @@ func TestAppRoutesBesideBusyWorker(t *testing.T) {
 		})
 	}
 }
+
+// i18n_patterns() serve one prefix per language whatever language the
+// worker's last request activated; a regex without "^" is searched for
+// anywhere in the path (unless an endpoint ending in "$", fullmatched).
+func TestAppRoutesDjangoI18n(t *testing.T) {
+	pythontest.Python(t, "django")
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		about []string // the patterns of the about route, in order
+		visit string   // served first, to leave its language active
+	}{
+		{"prefix default", nil, []string{"/en-us/about/", "/fr/about/", "/de/about/"}, "/fr/about/"},
+		{"no prefix for the default", []string{"GRAFT_I18N_PREFIX_DEFAULT=0"}, []string{"/about/", "/fr/about/", "/de/about/"}, "/de/about/"},
+		{"no LocaleMiddleware", []string{"GRAFT_I18N_LOCALE=0"}, []string{"/en-us/about/"}, "/en-us/about/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newContainer(t, Config{App: "rmi18n.wsgi:application", Env: tc.env})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if code, body := serveBody(ctx, c, tc.visit); code != 200 {
+				t.Fatalf("GET %s: %d %s", tc.visit, code, body)
+			}
+			m := appRoutes(t, c)
+			var about []string
+			byRule := map[string]AppRoute{}
+			for _, r := range m.Routes {
+				byRule[r.Rule] = r
+				if r.Endpoint == "about" {
+					about = append(about, r.Pattern)
+				}
+			}
+			if !slices.Equal(about, tc.about) {
+				t.Errorf("about: %q; want %q", about, tc.about)
+			}
+			for _, u := range []struct{ rule, pattern, untranslatable string }{
+				{"blogx/post/<int:id>/", "", "no start anchor"},
+				{`zend/(?P<x>[a-z]+)\Z`, "", "no start anchor"},
+				{"noanchor/$", "/noanchor/", ""},
+			} {
+				r, ok := byRule[u.rule]
+				if !ok || r.Pattern != u.pattern || !strings.Contains(r.Untranslatable, u.untranslatable) || (u.untranslatable == "") != (r.Untranslatable == "") {
+					t.Errorf("%s (%v): pattern %q untranslatable %q; want %q, %q", u.rule, ok, r.Pattern, r.Untranslatable, u.pattern, u.untranslatable)
+				}
+			}
+		})
+	}
+}

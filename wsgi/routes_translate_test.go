@@ -39,6 +39,10 @@ func TestTranslateRoutes(t *testing.T) {
 		{"flask float signed", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "f", Converter: "float", Args: "signed=True"}}}}, `/{f:-?[0-9]+\.[0-9]+}`, ""},
 		{"regex alternation in group", []wirePiece{{Kind: "regex", Text: `^(?P<app>auth|notes)/$`}}, "/{app:(?:auth|notes)}/", ""},
 		{"regex alternation in class only", []wirePiece{{Kind: "regex", Text: `^(?P<c>[|a]+)/$`}}, "/{c:[|a]+}/", ""},
+		{"regex unanchored prefix", []wirePiece{{Kind: "regex", Text: "blogx/"}, {Kind: "django-route", Text: "post/"}}, "", "no start anchor"},
+		{"regex unanchored Z endpoint", []wirePiece{{Kind: "regex", Text: `a/\Z`}}, "", "no start anchor"},
+		{"regex unanchored endpoint fullmatched", []wirePiece{{Kind: "regex", Text: "a/$", Fullmatch: true}}, "/a/", ""},
+		{"locale prefix", []wirePiece{{Kind: "locale", Text: "fr/", Language: "fr"}, {Kind: "django-route", Text: "about/"}}, "/fr/about/", ""},
 		{"unknown kind", []wirePiece{{Kind: "quux"}}, "", "unknown route piece"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

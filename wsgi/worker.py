@@ -1188,17 +1188,77 @@ def _django_methods(view):
     return None
 
 
-def _django_piece(pattern):
+def _django_pieces(pattern):
+    """The pieces a Django URL pattern stands for: one, or one per served
+    language for the locale prefix of i18n_patterns()."""
     from django.urls.converters import get_converters
-    from django.urls.resolvers import RoutePattern
+    from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 
+    if isinstance(pattern, LocalePrefixPattern):
+        return [{"kind": "locale", "text": prefix, "language": lang} for lang, prefix in _locale_prefixes(pattern)]
     if isinstance(pattern, RoutePattern):
         names = {id(c): n for n, c in get_converters().items()}
         convs = {}
         for param, conv in pattern.converters.items():
             convs[param] = {"converter": names.get(id(conv), _qualname(conv)), "regex": getattr(conv, "regex", ""), "class": _qualname(conv)}
-        return {"kind": "django-route", "text": str(pattern._route), "converters": convs}
-    return {"kind": "regex", "text": pattern.regex.pattern}
+        return [{"kind": "django-route", "text": str(pattern._route), "converters": convs}]
+    piece = {"kind": "regex", "text": pattern.regex.pattern}
+    # RegexPattern.match: fullmatch() for an endpoint whose regex ends
+    # with "$", search() otherwise (anchored only by a leading "^").
+    if getattr(pattern, "_is_endpoint", False) and pattern.regex.pattern.endswith("$"):
+        piece["fullmatch"] = True
+    return [piece]
+
+
+def _locale_prefixes(pattern):
+    """(language, prefix) of every language prefix i18n_patterns() serves.
+
+    LocalePrefixPattern matches the prefix of the language active at the
+    time (its regex too, so reading it gives the language of the worker's
+    last request): each prefix is read with its language activated, in a
+    translation.override() that only touches this thread. Without
+    LocaleMiddleware nothing activates a language per request: only
+    settings.LANGUAGE_CODE's prefix is served. With it, a request's
+    language comes from its path (get_language_from_path, which takes the
+    languages of settings.LANGUAGES that Django finds a catalog for), and a
+    path without one gets LANGUAGE_CODE when prefix_default_language is
+    False, whose prefix is then "".
+    """
+    from django.conf import settings
+    from django.middleware.locale import LocaleMiddleware
+    from django.utils import translation
+    from django.utils.module_loading import import_string
+
+    def prefix(lang):
+        with translation.override(lang):
+            return pattern.language_prefix
+
+    def is_locale(path):
+        try:
+            cls = import_string(path)
+        except Exception:
+            return False
+        return isinstance(cls, type) and issubclass(cls, LocaleMiddleware)
+
+    langs = []
+    if not any(is_locale(m) for m in (getattr(settings, "MIDDLEWARE", None) or ())):
+        langs.append(settings.LANGUAGE_CODE)
+    else:
+        if not pattern.prefix_default_language:
+            langs.append(settings.LANGUAGE_CODE)
+        for code, _ in settings.LANGUAGES:
+            p = prefix(code)
+            # The path prefix must activate a language with that prefix.
+            got = translation.get_language_from_path("/" + p) if p else None
+            if got is not None and prefix(got) == p:
+                langs.append(got)
+    out, seen = [], set()
+    for lang in langs:
+        p = prefix(lang)
+        if p not in seen:
+            seen.add(p)
+            out.append((lang, p))
+    return out
 
 
 def django_routes(handler):
@@ -1208,28 +1268,28 @@ def django_routes(handler):
 
     def walk(patterns, pieces, namespace):
         for p in patterns:
-            piece = _django_piece(p.pattern)
-            if isinstance(p, URLResolver):
-                ns = namespace
-                if p.namespace:
-                    ns = namespace + [p.namespace]
-                walk(p.url_patterns, pieces + [piece], ns)
-            elif isinstance(p, URLPattern):
-                view = p.callback
-                module, name, path, line = _source(getattr(view, "view_class", None) or view)
-                full = ":".join(namespace + [p.name]) if p.name else ""
-                out.append(
-                    {
-                        "rule": "".join(x["text"] for x in pieces + [piece]),
-                        "pieces": pieces + [piece],
-                        "methods": _django_methods(view),
-                        "endpoint": full,
-                        "module": module,
-                        "view": name,
-                        "file": path,
-                        "line": line,
-                    }
-                )
+            for piece in _django_pieces(p.pattern):
+                if isinstance(p, URLResolver):
+                    ns = namespace
+                    if p.namespace:
+                        ns = namespace + [p.namespace]
+                    walk(p.url_patterns, pieces + [piece], ns)
+                elif isinstance(p, URLPattern):
+                    view = p.callback
+                    module, name, path, line = _source(getattr(view, "view_class", None) or view)
+                    full = ":".join(namespace + [p.name]) if p.name else ""
+                    out.append(
+                        {
+                            "rule": "".join(x["text"] for x in pieces + [piece]),
+                            "pieces": pieces + [piece],
+                            "methods": _django_methods(view),
+                            "endpoint": full,
+                            "module": module,
+                            "view": name,
+                            "file": path,
+                            "line": line,
+                        }
+                    )
 
     walk(get_resolver().url_patterns, [], [])
     return out
