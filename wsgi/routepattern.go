@@ -295,6 +295,9 @@ func segmentRegex(re string) (string, error) {
 	if re == "" {
 		return "", fmt.Errorf("empty regex")
 	}
+	if e := unicodeEscape(re); e != "" {
+		return "", fmt.Errorf("regex %q: Python's %s is Unicode-aware (non-ASCII digits, letters or spaces), Go's ASCII only", re, e)
+	}
 	t, err := syntax.Parse(re, syntax.Perl)
 	if err != nil {
 		return "", fmt.Errorf("regex %q is not RE2 (Go) syntax: %v", re, err)
@@ -311,6 +314,25 @@ func segmentRegex(re string) (string, error) {
 		re = "(?:" + re + ")"
 	}
 	return re, nil
+}
+
+// unicodeEscape returns the first of \d \D \w \W \s \S \b \B in re,
+// in a class or not, or "". Python's str patterns (Django's and
+// werkzeug's, without re.ASCII) read them as Unicode classes, RE2 as ASCII
+// ones: Django answers /w/café/ for (?P<w>\w+), chi would not. No RE2 class
+// is known to equal Python's (\w follows str.isalnum(), and the two
+// Unicode versions differ), so such a regex is refused, not rewritten.
+func unicodeEscape(re string) string {
+	for i := 0; i+1 < len(re); i++ {
+		if re[i] != '\\' {
+			continue
+		}
+		if strings.IndexByte("dDwWsSbB", re[i+1]) >= 0 {
+			return re[i : i+2]
+		}
+		i++ // skip the escaped character (\\d is a backslash and a d)
+	}
+	return ""
 }
 
 // topLevelAlternation reports whether re has a "|" outside groups and
