@@ -155,6 +155,11 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 	for i, pr := range pyRoutes {
 		if pr.Pattern != "" {
 			pySegs[i] = parseSegments(pr.Pattern)
+			// Flask's and Django's path converters refuse an empty rest
+			// (chi's catch-all and a regex's (?P<p>.*) take it).
+			if n := len(pySegs[i]); n > 0 && pySegs[i][n-1].catchAll && len(pr.Params) > 0 && pr.Params[len(pr.Params)-1].Converter == "path" {
+				pySegs[i][n-1].nonEmpty = true
+			}
 		}
 	}
 	for i, pr := range pyRoutes {
@@ -282,6 +287,7 @@ type segment struct {
 	param    bool
 	re       string // constraint, "" for any text without "/"
 	catchAll bool
+	nonEmpty bool // a Python catch-all from a path converter, which needs one character at least
 }
 
 // parseSegments splits a chi pattern. A segment that mixes text and
@@ -396,11 +402,22 @@ func relate(g, p []segment) (relation, string) {
 		case i == len(g) && i == len(p):
 			return rel, strings.Join(details, "; ")
 		case i < len(g) && g[i].catchAll:
-			if i == len(p)-1 && p[i].catchAll {
+			switch {
+			case i == len(p):
+				return relNone, "" // Python's pattern ended before the "/" chi's catch-all needs
+			case i == len(p)-1 && p[i].catchAll && p[i].nonEmpty:
+				return combine(rel, relWider, append(details, "Go's catch-all also takes an empty rest, which Python's path parameter refuses"))
+			case i == len(p)-1 && p[i].catchAll:
 				return combine(rel, relEqual, details)
 			}
 			return combine(rel, relWider, append(details, "Go's catch-all takes the rest of the path"))
 		case i < len(p) && p[i].catchAll:
+			switch {
+			case i == len(g):
+				return relNone, "" // Go's pattern ended before the "/" of Python's rest
+			case p[i].nonEmpty && i == len(g)-1 && !g[i].param && g[i].static == "":
+				return relNone, "" // Go's only rest is the empty one, which Python refuses
+			}
 			return combine(rel, relNarrower, append(details, "Python's path parameter takes the rest of the path"))
 		case i == len(g) || i == len(p):
 			return relNone, ""

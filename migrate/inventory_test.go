@@ -26,6 +26,13 @@ func pyRoute(rule, pattern string, methods ...string) wsgi.AppRoute {
 	return r
 }
 
+// pathRoute is a Python route ending in a path converter.
+func pathRoute(rule, pattern string) wsgi.AppRoute {
+	r := pyRoute(rule, pattern)
+	r.Params = []wsgi.RouteParam{{Name: "*", Converter: "path"}}
+	return r
+}
+
 func TestInventoryJoin(t *testing.T) {
 	type conflict struct{ kind, goRoute, pyRule string }
 	for _, tc := range []struct {
@@ -101,6 +108,25 @@ func TestInventoryJoin(t *testing.T) {
 				{"partial", "GET /docs/intro/{x}", "docs/<path:p>"},
 				{"shadows", "GET /static/*", "static/a.css"},
 			},
+		},
+		{
+			name: "catch-alls and the end of the other pattern, the empty rest",
+			py: []wsgi.AppRoute{
+				pyRoute("files", "/files"),
+				pathRoute("p/<path:rest>", "/p/*"),
+				pathRoute("q/<path:rest>", "/q/*"),
+				pyRoute("^r/(?P<rest>.*)$", "/r/*"),
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/files/*", okHandler) // chi 404s /files
+				r.Get("/p", okHandler)       // Python 404s /p
+				r.Get("/p/", okHandler)      // path converters refuse the empty rest
+				r.Get("/q/*", okHandler)     // also takes /q/
+				r.Get("/r/*", okHandler)     // (?P<rest>.*) takes the empty rest too
+			},
+			status:    map[string]string{"files": "python", "p/<path:rest>": "python", "q/<path:rest>": "python", "^r/(?P<rest>.*)$": "go"},
+			goOnly:    []string{"GET /files/*", "GET /p", "GET /p/"},
+			conflicts: []conflict{{"constraint", "GET /q/*", "q/<path:rest>"}},
 		},
 		{
 			name: "methods: Flask's HEAD and OPTIONS are implied, Django's undeclared methods need GET",
