@@ -405,9 +405,11 @@ func relate(g, p []segment) (relation, string) {
 			switch {
 			case i == len(p):
 				return relNone, "" // Python's pattern ended before the "/" chi's catch-all needs
-			case i == len(p)-1 && p[i].catchAll && p[i].nonEmpty:
-				return combine(rel, relWider, append(details, "Go's catch-all also takes an empty rest, which Python's path parameter refuses"))
 			case i == len(p)-1 && p[i].catchAll:
+				// Equal even against a path converter, which refuses the
+				// empty rest chi's catch-all takes: what the Go handler
+				// answers there (a static mount's 404) is its business, and
+				// calling every such mount a conflict would hide real ones.
 				return combine(rel, relEqual, details)
 			}
 			return combine(rel, relWider, append(details, "Go's catch-all takes the rest of the path"))
