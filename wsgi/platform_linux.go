@@ -51,10 +51,14 @@ const (
 // SCHED_BATCH (Config.BatchScheduling). A thread keeps the policy of the
 // thread that started it, so the Go runtime's later threads and the
 // processes they start inherit it; a thread started during a pass by one
-// not yet moved is moved by the next pass, and the loop ends after a pass
-// that moved none. Threads under another policy are left alone.
+// not yet moved is moved by the next pass, and the loop ends after two
+// passes in a row that moved none (a thread whose clone copied its
+// creator's policy just before the creator moved can appear in the task
+// list only after the first of them). Threads under another policy are
+// left alone.
 func batchScheduling() error {
-	for pass := 0; pass < 8; pass++ {
+	quiet := 0
+	for pass := 0; pass < 10; pass++ {
 		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
 			return fmt.Errorf("wsgi: batch scheduling: %w", err)
@@ -86,7 +90,9 @@ func batchScheduling() error {
 			}
 			moved++
 		}
-		if moved == 0 {
+		if moved > 0 {
+			quiet = 0
+		} else if quiet++; quiet == 2 {
 			return nil
 		}
 	}
