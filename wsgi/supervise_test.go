@@ -393,6 +393,29 @@ func reloadError(t *testing.T, c *Container, _ *pythontest.Buffer, _ string) str
 // imported is warned about under preload (its workers are forked without
 // the thread, with whatever locks it held), naming the thread, and not
 // without preload, where every worker imports the app itself.
+// TestAtForkHooks: workers forked from the zygote run the app's
+// os.register_at_fork(after_in_child=...) hooks, gunicorn's post_fork, so
+// that an app re-opens what it opened at import (docs/operations.md).
+func TestAtForkHooks(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		noPreload bool
+	}{
+		{"preload", false},
+		{"no preload", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, _ := newContainer(t, Config{App: "atfork:app", Workers: 2, NoPreload: c.noPreload})
+			srv := newServer(t, a)
+			for i := 0; i < 4; i++ {
+				if b := mustGet(t, srv.URL+"/"); string(b) != "ok" {
+					t.Fatalf("request %d: got %q, want the resource re-opened in the worker", i, b)
+				}
+			}
+		})
+	}
+}
+
 func TestImportThreadsWarned(t *testing.T) {
 	for _, c := range []struct {
 		name      string
