@@ -102,7 +102,13 @@ func TestParseProxies(t *testing.T) {
 			t.Errorf("Contains(%s): got %v, want %v", addr, got, want)
 		}
 	}
-	for _, bad := range []string{"10.0.0.0/33", "nope", "::ffff:1.2.3.4/64"} {
+	all := MustParseProxies("*")
+	for _, addr := range []string{"192.0.2.1", "::ffff:10.0.0.1", "2001:db8::1", "fe80::1"} {
+		if !all.Contains(remoteAddr(addr)) {
+			t.Errorf("* does not contain %s", addr)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "nope", "::ffff:1.2.3.4/64", "**", "*/8"} {
 		if _, err := ParseProxies(bad); err == nil {
 			t.Errorf("ParseProxies(%q): no error", bad)
 		}

@@ -25,11 +25,18 @@ type Proxies struct {
 
 // ParseProxies returns the Proxies for the given CIDRs ("10.0.0.0/8",
 // "fd00::/8") or single addresses ("127.0.0.1", "::1"), with the defaults:
-// X-Forwarded-For and X-Forwarded-Proto are read, the host is not.
+// X-Forwarded-For and X-Forwarded-Proto are read, the host is not. "*" is
+// every address (gunicorn's forwarded_allow_ips="*"): right only when
+// nothing but the proxies can reach graft's port, as in a Kubernetes pod
+// behind its ingress.
 func ParseProxies(cidrs ...string) (*Proxies, error) {
 	p := &Proxies{}
 	for _, c := range cidrs {
 		c = strings.TrimSpace(c)
+		if c == "*" {
+			p.prefixes = append(p.prefixes, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
+			continue
+		}
 		if !strings.Contains(c, "/") {
 			a, err := netip.ParseAddr(c)
 			if err != nil {

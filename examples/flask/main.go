@@ -147,7 +147,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(wsgi.NewTextHandler(os.Stderr, nil)) // tracebacks readable below their line
+	log := o.Logger(os.Stderr)
 
 	ls := &wsgi.Listeners{} // -routes serves nothing
 	if !o.routes {

@@ -261,3 +261,37 @@ func TestAccessLog(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardedAllowIPs: behind a proxy on the same host, the app sees the
+// client's address and scheme only with -forwarded-allow-ips, gunicorn's
+// flag; a client's own X-Forwarded-For never reaches it, with the access
+// log on or off.
+func TestForwardedAllowIPs(t *testing.T) {
+	bin := opstest.Build(t, "wsgiserve")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"nobody trusted", nil, "127.0.0.1 http -"},
+		{"nobody trusted, no access log", []string{"-access-log=false"}, "127.0.0.1 http -"},
+		{"the local proxy", []string{"-forwarded-allow-ips", "127.0.0.1,::1"}, "203.0.113.9 https -"},
+		{"the local proxy, no access log", []string{"-forwarded-allow-ips", "127.0.0.1", "-access-log=false"}, "203.0.113.9 https -"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServe(t, bin, false, append([]string{"-workers", "1"}, tc.args...)...)
+			req, _ := http.NewRequest("GET", s.url+"/client", nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != tc.want {
+				t.Errorf("the app saw %q, want %q", b, tc.want)
+			}
+		})
+	}
+}

@@ -76,7 +76,7 @@ func run(args []string) error {
 	// Close writes the rest once the server and the workers have stopped.
 	lw := middleware.NewLogWriter(os.Stderr, 0)
 	defer lw.Close()
-	log := slog.New(wsgi.NewTextHandler(lw, nil)) // tracebacks readable below their line
+	log := f.Logger(lw)
 
 	ls, err := f.Listen()
 	if err != nil {

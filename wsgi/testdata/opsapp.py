@@ -2,7 +2,8 @@
 examples/wsgiserve/main_test.go): recycling, reloads, drain, metrics,
 status page, slow-request log.
 
-Every answer is "VERSION PID" unless the path says otherwise. Reload tests
+Every answer is "VERSION PID" unless the path says otherwise (/client:
+"REMOTE_ADDR wsgi.url_scheme X-Forwarded-For"). Reload tests
 copy this file and edit the VERSION line.
 """
 
@@ -34,6 +35,11 @@ def app(environ, start_response):
         _kept.append(b"x" * (int(q.get("mib", "50")) << 20))
     elif path == "/sleep":
         ops_sleepy_function(float(q.get("s", "1")))
+    elif path == "/client":
+        # Who the app believes the client is, and the forwarding header it
+        # would read itself (werkzeug's ProxyFix), "-" when it has none.
+        return _answer(start_response, "%s %s %s" % (
+            environ.get("REMOTE_ADDR"), environ["wsgi.url_scheme"], environ.get("HTTP_X_FORWARDED_FOR", "-")))
     return _answer(start_response, "%s %d" % (VERSION, os.getpid()))
 
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/files"
+	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -47,6 +48,19 @@ type Flags struct {
 	Limits            wsgi.RequestLimits
 	AccessLog         bool
 	AccessLogVerbose  bool
+	// ForwardedAllowIPs are the proxies in front (-forwarded-allow-ips,
+	// gunicorn's name), whose forwarding headers are believed;
+	// ForwardedHeader is what they write ("x-forwarded" or "forwarded");
+	// ForwardedHost takes the host from them too. Check parses them into
+	// the Proxies that NewRouter installs.
+	ForwardedAllowIPs []string
+	ForwardedHeader   string
+	ForwardedHost     bool
+	proxies           *middleware.Proxies
+	// LogLevel and LogFormat are -log-level and -log-format; Check
+	// parses the level for Logger.
+	LogLevel, LogFormat string
+	logLevel            slog.Level
 	// Files are -static and -sendfile-root.
 	Files files.Flags
 }
@@ -90,7 +104,46 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.Limits.FieldSize, "limit-request-field-size", 0, "largest header field in bytes (0: 8190)")
 	fs.BoolVar(&f.AccessLog, "access-log", true, "log one line per request and give each an X-Request-ID (-access-log=false: neither)")
 	fs.BoolVar(&f.AccessLogVerbose, "access-log-verbose", false, "log every field of each request (URL, client, headers, bytes, user agent) in the access log")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "log records at this `LEVEL` and above: debug, info, warning or error (the app's logging records included)")
+	fs.StringVar(&f.LogFormat, "log-format", "text", "`FORMAT` of the log on stderr: text (tracebacks readable below their line) or json (one object per line)")
+	ListVar(fs, &f.ForwardedAllowIPs, "forwarded-allow-ips", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address) of the proxies in front, whose forwarding headers give the client's address and scheme (repeatable; none: a client's forwarding headers are removed)")
+	fs.StringVar(&f.ForwardedHeader, "forwarded-header", "x-forwarded", "the forwarding headers the -forwarded-allow-ips proxies write: x-forwarded (X-Forwarded-For and X-Forwarded-Proto) or forwarded (RFC 7239 Forwarded)")
+	fs.BoolVar(&f.ForwardedHost, "forwarded-host", false, "take the host the client asked for from the -forwarded-allow-ips proxies too (X-Forwarded-Host, or Forwarded's host=)")
 	f.Files.Register(fs)
+}
+
+// checkProxies parses the -forwarded-* flags into f.proxies.
+func (f *Flags) checkProxies() error {
+	var cidrs []string
+	for _, v := range f.ForwardedAllowIPs {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cidrs = append(cidrs, c)
+			}
+		}
+	}
+	if f.ForwardedHeader != "x-forwarded" && f.ForwardedHeader != "forwarded" {
+		return Usagef("-forwarded-header %q: want x-forwarded or forwarded", f.ForwardedHeader)
+	}
+	if len(cidrs) == 0 {
+		if f.ForwardedHost || f.ForwardedHeader != "x-forwarded" {
+			return Usagef("-forwarded-header and -forwarded-host need -forwarded-allow-ips")
+		}
+		f.proxies = nil
+		return nil
+	}
+	p, err := middleware.ParseProxies(cidrs...)
+	if err != nil {
+		return Usagef("-forwarded-allow-ips: %v", err)
+	}
+	if f.ForwardedHeader == "forwarded" {
+		p = p.UseForwarded()
+	}
+	if f.ForwardedHost {
+		p = p.TrustHost()
+	}
+	f.proxies = p
+	return nil
 }
 
 // Check checks the flag values, and that -chdir is a directory, before
@@ -143,6 +196,12 @@ func (f *Flags) Check() error {
 	}
 	if err := f.Files.Validate(); err != nil {
 		return Usagef("%v", err)
+	}
+	if err := f.checkProxies(); err != nil {
+		return err
+	}
+	if err := f.checkLogging(); err != nil {
+		return err
 	}
 	return wsgi.CheckDir(f.Chdir)
 }

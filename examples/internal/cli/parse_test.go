@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/wsgi"
 )
 
@@ -263,6 +265,115 @@ func TestConciseLine(t *testing.T) {
 		if !regexp.MustCompile(`msg="GET `+tc.path+` => HTTP \d{3} \((\d{3}|\d{2}\.\d|\d\.\d{1,2}|\d{1,2})(ns|µs|ms)\)" client=192\.0\.2\.7 bytes=\d+ request\.id=`).MatchString(line) ||
 			!strings.Contains(line, tc.want) || tc.not != "" && strings.Contains(line, tc.not) {
 			t.Errorf("line %q", line)
+		}
+	}
+}
+
+// TestForwardedFlags: -forwarded-allow-ips and its companions decide whose
+// forwarding headers are believed, and a client's own are removed with the
+// access log on or off (before, -access-log=false passed them to the app).
+func TestForwardedFlags(t *testing.T) {
+	type seen struct{ remote, scheme, host, xff, fwd string }
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		header http.Header
+		want   seen
+	}{
+		{"nobody trusted", nil,
+			http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Proto": {"https"}},
+			seen{"127.0.0.1:5000", "http", "app.example", "", ""}},
+		{"nobody trusted, no access log", []string{"-access-log=false"},
+			http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Proto": {"https"}, "Forwarded": {"for=1.2.3.4"}},
+			seen{"127.0.0.1:5000", "http", "app.example", "", ""}},
+		{"local proxy", []string{"-forwarded-allow-ips", "127.0.0.1"},
+			http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Proto": {"https"}},
+			seen{"203.0.113.9:0", "https", "app.example", "", ""}},
+		{"list, no access log", []string{"-forwarded-allow-ips", "10.0.0.0/8, 127.0.0.1", "-access-log=false"},
+			http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Proto": {"https"}},
+			seen{"203.0.113.9:0", "https", "app.example", "", ""}},
+		{"other proxy", []string{"-forwarded-allow-ips", "10.0.0.1", "-forwarded-allow-ips", "::1"},
+			http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Proto": {"https"}},
+			seen{"127.0.0.1:5000", "http", "app.example", "", ""}},
+		{"Forwarded, every address", []string{"-forwarded-allow-ips", "*", "-forwarded-header", "forwarded"},
+			http.Header{"Forwarded": {"for=198.51.100.1;proto=https"}, "X-Forwarded-For": {"203.0.113.9"}},
+			seen{"198.51.100.1:0", "https", "app.example", "", ""}},
+		{"host", []string{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"},
+			http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"www.example"}},
+			seen{"203.0.113.9:0", "http", "www.example", "", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, err := parse(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := f.NewRouter(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+			var got seen
+			r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				got = seen{req.RemoteAddr, middleware.Scheme(req), req.Host, req.Header.Get("X-Forwarded-For"), req.Header.Get("Forwarded")}
+			}))
+			req := httptest.NewRequest("GET", "http://app.example/", nil)
+			req.RemoteAddr = "127.0.0.1:5000"
+			req.Header = tc.header
+			r.ServeHTTP(httptest.NewRecorder(), req)
+			if got != tc.want {
+				t.Errorf("handler saw %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range [][]string{
+		{"-forwarded-allow-ips", "nope"},
+		{"-forwarded-allow-ips", "10.0.0.0/33"},
+		{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-header", "x-real-ip"},
+		{"-forwarded-host"},
+		{"-forwarded-header", "forwarded"},
+	} {
+		var usage *UsageError
+		if _, _, err := parse(bad); !errors.As(err, &usage) {
+			t.Errorf("%q: got %v, want a usage error", bad, err)
+		}
+	}
+}
+
+// TestLogFlags: -log-level filters the log, -log-format picks text lines
+// (tracebacks below them) or JSON objects.
+func TestLogFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // substrings of the output; none: nothing logged
+	}{
+		{"defaults", nil, []string{"level=INFO msg=info", "level=WARN msg=warn"}},
+		{"warning", []string{"-log-level", "warning"}, []string{"level=WARN msg=warn"}},
+		{"debug, json", []string{"-log-level", "DEBUG", "-log-format", "json"},
+			[]string{`"level":"DEBUG","msg":"debug"`, `"level":"INFO","msg":"info"`, `"level":"WARN","msg":"warn"`}},
+		{"error", []string{"-log-level", "error"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, err := parse(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			log := f.Logger(&buf)
+			log.Debug("debug")
+			log.Info("info")
+			log.Warn("warn")
+			out := buf.String()
+			if n := strings.Count(out, "\n"); n != len(tc.want) {
+				t.Errorf("%d lines, want %d:\n%s", n, len(tc.want), out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("no %q in:\n%s", w, out)
+				}
+			}
+		})
+	}
+	for _, bad := range [][]string{{"-log-level", "verbose"}, {"-log-level", "critical"}, {"-log-format", "logfmt"}} {
+		var usage *UsageError
+		if _, _, err := parse(bad); !errors.As(err, &usage) {
+			t.Errorf("%q: got %v, want a usage error", bad, err)
 		}
 	}
 }

@@ -10,17 +10,22 @@ import (
 	"github.com/graft-dev/graft/router"
 )
 
-// NewRouter returns a router with the examples' middleware: with
-// -access-log (the default), request ids and an access line per request
-// to log; with reg, request metrics there.
+// NewRouter returns a router with the examples' middleware: the
+// -forwarded-allow-ips proxies trusted (middleware.TrustProxies: a
+// client's own forwarding headers are removed, with or without the access
+// log); with -access-log (the default), request ids and an access line per
+// request to log; with reg, request metrics there.
 func (f *Flags) NewRouter(log *slog.Logger, reg *prometheus.Registry) *router.Router {
 	r := router.New()
 	if f.AccessLog {
 		r.Use(middleware.Stack(middleware.Options{
-			Logger: log,
-			Log:    AccessLogOptions(f.AccessLogVerbose),
-			Brief:  !f.AccessLogVerbose,
+			Logger:  log,
+			Proxies: f.proxies,
+			Log:     AccessLogOptions(f.AccessLogVerbose),
+			Brief:   !f.AccessLogVerbose,
 		}))
+	} else {
+		r.Use(middleware.TrustProxies(f.proxies))
 	}
 	if reg != nil {
 		r.Use(middleware.Metrics(reg))

@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/graft-dev/graft/middleware"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// checkLogging parses -log-level and -log-format.
+func (f *Flags) checkLogging() error {
+	switch strings.ToLower(f.LogLevel) {
+	case "debug":
+		f.logLevel = slog.LevelDebug
+	case "info":
+		f.logLevel = slog.LevelInfo
+	case "warning", "warn":
+		f.logLevel = slog.LevelWarn
+	case "error":
+		f.logLevel = slog.LevelError
+	default:
+		return Usagef("-log-level %q: want debug, info, warning or error", f.LogLevel)
+	}
+	if f.LogFormat != "text" && f.LogFormat != "json" {
+		return Usagef("-log-format %q: want text or json", f.LogFormat)
+	}
+	return nil
+}
+
+// Logger returns the examples' logger, writing to w records at -log-level
+// and above: with -log-format text (the default) wsgi.NewTextHandler's
+// lines, with Python tracebacks and stacks readable below them; with json,
+// one JSON object per line (middleware.NewLogHandler, slog's JSON), each
+// traceback one string, for log pipelines.
+func (f *Flags) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: f.logLevel}
+	if f.LogFormat == "json" {
+		return slog.New(middleware.NewLogHandler(w, opts))
+	}
+	return slog.New(wsgi.NewTextHandler(w, opts))
+}
