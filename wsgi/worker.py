@@ -316,6 +316,8 @@ MEMO_MAX = 256
 checked_statuses = set()
 checked_names = {}  # header name -> its lower-case form
 
+MAX_LENGTH = (1 << 63) - 1  # the largest Content-Length Go takes (int64)
+
 
 def check_status(status):
     if type(status) is not str:
@@ -366,13 +368,18 @@ def check_headers(headers, who="start_response"):
             except UnicodeEncodeError:
                 raise ValueError("%s: header %s: value %r is not latin-1 (encode it, RFC 2047)" % (who, name, value)) from None
         if lower == "content-length":
-            v = value.strip()
-            if not v.isdigit():
-                raise ValueError("%s: invalid Content-Length %r" % (who, value))
+            # Digits, with optional whitespace around them (RFC 9110 5.5:
+            # SP and HTAB only), and a length Go can hold (int64). Go gets
+            # the digits alone: it reads the value as it comes.
+            value = value.strip(" \t")
+            digits = value.lstrip("0") or "0"
+            n = int(digits) if value.isascii() and value.isdigit() and len(digits) <= 19 else -1
+            if not 0 <= n <= MAX_LENGTH:
+                raise ValueError("%s: invalid Content-Length %r" % (who, item[1]))
             if length >= 0:
                 # Which one would the client believe? (RFC 9110 8.6)
                 raise ValueError("%s: Content-Length given twice" % who)
-            length = int(v)
+            length = n
         flat.append(name)
         flat.append(value)
     return flat, length

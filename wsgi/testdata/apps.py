@@ -281,6 +281,12 @@ def bad_start(environ, start_response):
         start_response("200 OK", [ct, ("X-Name", "\u20ac")])
     elif case == "length_twice":
         start_response("200 OK", [ct, ("Content-Length", "3"), ("Content-Length", "18")])
+    elif case == "length_huge":  # past what an HTTP length (int64) can be
+        start_response("200 OK", [ct, ("Content-Length", "9" * 20)])
+    elif case == "length_superscript":  # str.isdigit() says yes to "²"
+        start_response("200 OK", [ct, ("Content-Length", "\u00b2")])
+    elif case == "length_nbsp":  # not optional whitespace (RFC 9110: SP, HTAB)
+        start_response("200 OK", [ct, ("Content-Length", "5\u00a0")])
     return [b"should not be sent"]
 
 
