@@ -3,7 +3,8 @@ package middleware
 import (
 	"fmt"
 	"net/netip"
-	"strings"
+
+	"github.com/graft-dev/graft/internal/netlist"
 )
 
 // Proxies is the set of networks whose forwarding headers are believed:
@@ -18,7 +19,7 @@ import (
 // and [Proxies.TrustHost] also reads the host. A Proxies is not modified
 // once made: both return a configured copy.
 type Proxies struct {
-	prefixes  []netip.Prefix
+	prefixes  netlist.List
 	forwarded bool // read RFC 7239 Forwarded instead of X-Forwarded-*
 	host      bool // read the host: X-Forwarded-Host, or Forwarded's host=
 }
@@ -30,35 +31,11 @@ type Proxies struct {
 // nothing but the proxies can reach graft's port, as in a Kubernetes pod
 // behind its ingress.
 func ParseProxies(cidrs ...string) (*Proxies, error) {
-	p := &Proxies{}
-	for _, c := range cidrs {
-		c = strings.TrimSpace(c)
-		if c == "*" {
-			p.prefixes = append(p.prefixes, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
-			continue
-		}
-		if !strings.Contains(c, "/") {
-			a, err := netip.ParseAddr(c)
-			if err != nil {
-				return nil, fmt.Errorf("middleware: trusted proxy %q: %w", c, err)
-			}
-			a = a.Unmap()
-			p.prefixes = append(p.prefixes, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		pr, err := netip.ParsePrefix(c)
-		if err != nil {
-			return nil, fmt.Errorf("middleware: trusted proxy %q: %w", c, err)
-		}
-		if pr.Addr().Is4In6() {
-			if pr.Bits() < 96 {
-				return nil, fmt.Errorf("middleware: trusted proxy %q: IPv4-mapped prefix shorter than /96", c)
-			}
-			pr = netip.PrefixFrom(pr.Addr().Unmap(), pr.Bits()-96)
-		}
-		p.prefixes = append(p.prefixes, pr.Masked())
+	l, err := netlist.Parse(cidrs...)
+	if err != nil {
+		return nil, fmt.Errorf("middleware: trusted proxy %w", err)
 	}
-	return p, nil
+	return &Proxies{prefixes: l}, nil
 }
 
 // MustParseProxies is [ParseProxies] for constant lists: it panics on an
@@ -113,14 +90,5 @@ func (p *Proxies) clone() *Proxies {
 // Contains reports whether a is a trusted proxy. IPv4-mapped IPv6
 // addresses are compared as IPv4.
 func (p *Proxies) Contains(a netip.Addr) bool {
-	if p == nil || !a.IsValid() {
-		return false
-	}
-	a = a.Unmap().WithZone("")
-	for _, pr := range p.prefixes {
-		if pr.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return p != nil && p.prefixes.Contains(a)
 }

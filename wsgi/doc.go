@@ -54,7 +54,9 @@ A request crosses these files, in this order:
 [Listen] binds the sockets before anything starts (systemd socket
 activation, TLS, an operations listener) and [Serve] serves them, with
 graceful shutdown, signals and reloads (listen.go, serve.go); [Guard]
-checks request heads at the HTTP boundary (guard.go). heapfloor.go holds
+checks request heads at the HTTP boundary (guard.go), after
+[ProxyProtocol] has read the client's address from a TCP load balancer's
+PROXY protocol header, when one is configured (proxyproto.go). heapfloor.go holds
 [StartHeapFloor], the floor under the Go heap's size before a collection
 that [ServeConfig].MinHeap asks for: a server with a small live heap
 otherwise collects dozens of times a second.

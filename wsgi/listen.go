@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/graft-dev/graft/internal/netlist"
 )
 
 // DefaultBind is the address [Listen] binds when it is given none.
@@ -48,6 +51,14 @@ type ListenConfig struct {
 
 	// NoSocketActivation ignores sockets passed by systemd.
 	NoSocketActivation bool
+
+	// ProxyProtocol lists the load balancers (addresses and CIDRs, "*" for
+	// every address) that pass TCP through with HAProxy's PROXY protocol,
+	// as AWS's Network Load Balancer does with proxy protocol v2 on:
+	// connections from them must begin with its header, which gives the
+	// client's address ([ProxyProtocol]). For the application's listeners
+	// only; off when empty. Listen parses it into [Listeners.ProxyFrom].
+	ProxyProtocol []string
 }
 
 // Listeners are a server's open sockets. [Listen] opens them before the
@@ -61,6 +72,10 @@ type Listeners struct {
 	// TLS, when not nil, makes Serve speak TLS on every Main listener
 	// (with its Certificates or GetCertificate).
 	TLS *tls.Config
+	// ProxyFrom, when not empty, makes Serve take the PROXY protocol
+	// header of connections from these networks on every Main listener
+	// (see [ProxyProtocol]).
+	ProxyFrom []netip.Prefix
 
 	cert *certFiles // the certificate Listen loaded, if any
 }
@@ -135,7 +150,11 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 	if cfg.SocketMode == 0 {
 		cfg.SocketMode = 0o660
 	}
-	ls := &Listeners{}
+	from, err := netlist.Parse(cfg.ProxyProtocol...)
+	if err != nil {
+		return nil, fmt.Errorf("wsgi: listen: PROXY protocol: load balancer %w", err)
+	}
+	ls := &Listeners{ProxyFrom: from}
 	if cfg.CertFile != "" {
 		ls.cert = &certFiles{certFile: cfg.CertFile, keyFile: cfg.KeyFile}
 		if err := ls.cert.load(); err != nil {

@@ -14,4 +14,5 @@ const (
 	logBytesSent = "http.response.body.bytes"
 	logLogger    = "log.logger"   // the name of a Python logger
 	logWorker    = "graft.worker" // the pid of a worker process (as in the access log)
+	logClient    = "client.ip"    // a connection's peer, before the request is read
 )

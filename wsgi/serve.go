@@ -211,6 +211,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
 	}
 	for _, ln := range ls.Main {
+		if len(ls.ProxyFrom) > 0 {
+			ln = ProxyProtocol(ln, ls.ProxyFrom, log)
+		}
 		if ls.TLS != nil {
 			gl := GuardTLS(ln, srv.TLSConfig, cfg.Limits)
 			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })

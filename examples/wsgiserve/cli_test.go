@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/internal/pythontest"
@@ -293,5 +294,24 @@ func TestForwardedAllowIPs(t *testing.T) {
 				t.Errorf("the app saw %q, want %q", b, tc.want)
 			}
 		})
+	}
+}
+
+// TestProxyProtocolFlag: behind a load balancer that passes TCP through
+// with the PROXY protocol, -proxy-protocol gives the app the client's
+// address from its header.
+func TestProxyProtocolFlag(t *testing.T) {
+	bin := opstest.Build(t, "wsgiserve")
+	s := startServe(t, bin, false, "-workers", "1", "-proxy-protocol", "10.0.0.0/8, 127.0.0.1")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "PROXY TCP4 203.0.113.7 10.0.0.1 56324 80\r\nGET /client HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, _ := io.ReadAll(conn)
+	if !strings.HasSuffix(string(b), "\r\n\r\n203.0.113.7 http -") {
+		t.Errorf("response %q, want the app to see 203.0.113.7", b)
 	}
 }

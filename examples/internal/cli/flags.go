@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/files"
+	"github.com/graft-dev/graft/internal/netlist"
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -57,6 +58,9 @@ type Flags struct {
 	ForwardedHeader   string
 	ForwardedHost     bool
 	proxies           *middleware.Proxies
+	// ProxyProtocol are the load balancers that send the PROXY protocol
+	// (-proxy-protocol), for wsgi.ListenConfig.ProxyProtocol.
+	ProxyProtocol []string
 	// LogLevel and LogFormat are -log-level and -log-format; Check
 	// parses the level for Logger.
 	LogLevel, LogFormat string
@@ -108,20 +112,28 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&f.LogFormat, "log-format", "text", "`FORMAT` of the log on stderr: text (tracebacks readable below their line) or json (one object per line)")
 	ListVar(fs, &f.ForwardedAllowIPs, "forwarded-allow-ips", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address) of the proxies in front, whose forwarding headers give the client's address and scheme (repeatable; none: a client's forwarding headers are removed)")
 	fs.StringVar(&f.ForwardedHeader, "forwarded-header", "x-forwarded", "the forwarding headers the -forwarded-allow-ips proxies write: x-forwarded (X-Forwarded-For and X-Forwarded-Proto) or forwarded (RFC 7239 Forwarded)")
+	ListVar(fs, &f.ProxyProtocol, "proxy-protocol", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address) of the load balancers that pass TCP through with the PROXY protocol (v1 or v2, as AWS's Network Load Balancer): their connections must begin with its header, which gives the client's address (repeatable; none: off)")
 	fs.BoolVar(&f.ForwardedHost, "forwarded-host", false, "take the host the client asked for from the -forwarded-allow-ips proxies too (X-Forwarded-Host, or Forwarded's host=)")
 	f.Files.Register(fs)
 }
 
-// checkProxies parses the -forwarded-* flags into f.proxies.
-func (f *Flags) checkProxies() error {
-	var cidrs []string
-	for _, v := range f.ForwardedAllowIPs {
-		for _, c := range strings.Split(v, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				cidrs = append(cidrs, c)
+// splitList returns the entries of a repeatable, comma-separated list
+// flag, trimmed, without empty ones.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				out = append(out, e)
 			}
 		}
 	}
+	return out
+}
+
+// checkProxies parses the -forwarded-* flags into f.proxies.
+func (f *Flags) checkProxies() error {
+	cidrs := splitList(f.ForwardedAllowIPs)
 	if f.ForwardedHeader != "x-forwarded" && f.ForwardedHeader != "forwarded" {
 		return Usagef("-forwarded-header %q: want x-forwarded or forwarded", f.ForwardedHeader)
 	}
@@ -203,6 +215,10 @@ func (f *Flags) Check() error {
 	if err := f.checkLogging(); err != nil {
 		return err
 	}
+	f.ProxyProtocol = splitList(f.ProxyProtocol)
+	if _, err := netlist.Parse(f.ProxyProtocol...); err != nil {
+		return Usagef("-proxy-protocol: load balancer %v", err)
+	}
 	return wsgi.CheckDir(f.Chdir)
 }
 
@@ -221,6 +237,7 @@ func CheckMount(mount string) error {
 func (f *Flags) Listen() (*wsgi.Listeners, error) {
 	return wsgi.Listen(wsgi.ListenConfig{
 		Binds: f.Binds, OpsBind: f.MetricsBind, CertFile: f.CertFile, KeyFile: f.KeyFile,
+		ProxyProtocol: f.ProxyProtocol,
 	})
 }
 

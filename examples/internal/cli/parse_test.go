@@ -327,6 +327,7 @@ func TestForwardedFlags(t *testing.T) {
 		{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-header", "x-real-ip"},
 		{"-forwarded-host"},
 		{"-forwarded-header", "forwarded"},
+		{"-proxy-protocol", "10.0.0.0/8,nope"},
 	} {
 		var usage *UsageError
 		if _, _, err := parse(bad); !errors.As(err, &usage) {
