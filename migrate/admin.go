@@ -161,7 +161,7 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		}
 		err := m.SetForcePython(user(r), req.Route, *req.On)
 		if req.All {
-			writeJSON(w, http.StatusOK, map[string]any{"all": true, "force_python": m.ForcePython(), "warning": errString(err)})
+			writeJSON(w, http.StatusOK, globalSwitch{All: true, ForcePython: m.ForcePython(), Warning: errString(err)})
 			return
 		}
 		st, ok := m.Route(req.Route)
@@ -274,6 +274,14 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 type withWarning struct {
 	RouteStatus
 	Warning string `json:"warning,omitempty"`
+}
+
+// globalSwitch is the admin API's answer to a change of the global kill
+// switch.
+type globalSwitch struct {
+	All         bool   `json:"all"`
+	ForcePython bool   `json:"force_python"`
+	Warning     string `json:"warning,omitempty"`
 }
 
 func errString(err error) string {

@@ -294,36 +294,56 @@ func TestConcurrentChanges(t *testing.T) {
 	}
 }
 
+// An admin answer carries "warning" exactly when its change was made in
+// memory but not written to the stages file: every kind of POST, saved
+// and not saved.
 func TestWriteBackFailure(t *testing.T) {
-	dir := t.TempDir() + "/cfg"
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
+	posts := []struct {
+		name, path, body string
+		python           bool // whether the change sends GET /x to Python
+	}{
+		{"route kill switch", "/force-python", `{"route": "GET /x", "on": true}`, true},
+		{"global kill switch", "/force-python", `{"all": true, "on": true}`, true},
+		{"stage", "/routes", `{"route": "GET /x", "stage": "python"}`, true},
 	}
-	path := filepath.Join(dir, "stages.json")
-	os.WriteFile(path, []byte(`{"routes": [{"route": "GET /x", "stage": "go"}]}`), 0o644)
-	r := router.New()
-	r.Get("/x", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go") })
-	r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") }))
-	m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: path, PollInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Shutdown(t.Context())
-	os.RemoveAll(dir) // the file cannot be written any more
-	admin := httptest.NewServer(m.Handler(AdminOptions{}))
-	defer admin.Close()
-	res, err := http.Post(admin.URL+"/force-python", "application/json", strings.NewReader(`{"route": "GET /x", "on": true}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	json.NewDecoder(res.Body).Decode(&out)
-	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(fmt.Sprint(out["warning"]), "not saved") || out["force_python"] != true {
-		t.Fatalf("%d %v", res.StatusCode, out)
-	}
-	if got := hit(r).Body.String(); got != "python" {
-		t.Fatalf("the kill switch did not apply: %q", got)
+	for _, saved := range []bool{true, false} {
+		for _, p := range posts {
+			t.Run(fmt.Sprintf("%s saved=%v", p.name, saved), func(t *testing.T) {
+				dir := t.TempDir() + "/cfg"
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, "stages.json")
+				os.WriteFile(path, []byte(`{"routes": [{"route": "GET /x", "stage": "go"}]}`), 0o644)
+				r := router.New()
+				r.Get("/x", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go") })
+				r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") }))
+				m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: path, PollInterval: time.Hour})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Shutdown(t.Context())
+				if !saved {
+					os.RemoveAll(dir) // the file cannot be written any more
+				}
+				admin := httptest.NewServer(m.Handler(AdminOptions{}))
+				defer admin.Close()
+				res, err := http.Post(admin.URL+p.path, "application/json", strings.NewReader(p.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out map[string]any
+				json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				warning, hasWarning := out["warning"]
+				if res.StatusCode != 200 || hasWarning == saved || !saved && !strings.Contains(fmt.Sprint(warning), "not saved") {
+					t.Fatalf("POST %s %s: %d %v; want 200 and a \"warning\" only when the file was not written", p.path, p.body, res.StatusCode, out)
+				}
+				if got := hit(r).Body.String(); (got == "python") != p.python {
+					t.Fatalf("the change did not apply: %q", got)
+				}
+			})
+		}
 	}
 }
 

@@ -23,7 +23,9 @@ type Options struct {
 	// reloaded when it changes on disk (polled every PollInterval; a
 	// Kubernetes ConfigMap's symlink swap counts) and by
 	// [Migrator.Reload], and where admin changes are written back
-	// (atomically: a temporary file renamed over it). "" means none.
+	// (atomically: a temporary file renamed over it). It must exist: New
+	// fails when it cannot read it ("{}" is a file that configures no
+	// route). "" means none.
 	StagesFile string
 	// PollInterval is how often StagesFile is checked; 0 means 2s.
 	PollInterval time.Duration

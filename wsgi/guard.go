@@ -15,7 +15,8 @@ import (
 // RequestLimits bounds a request's head. Zero fields take gunicorn's
 // defaults: Line 4094, Fields 100, FieldSize 8190. Negative values count as
 // zero. net/http's own Server.MaxHeaderBytes (1 MiB by default) still
-// applies after the guard and must be at least Line+Fields*(FieldSize+2).
+// applies after the guard and must be at least Line+Fields*(FieldSize+2):
+// [Serve] raises it to that; with your own http.Server, set it.
 type RequestLimits struct {
 	// Line is the longest request line accepted, in bytes without its
 	// CRLF; a longer one is answered with 414 URI Too Long.
@@ -47,6 +48,17 @@ func (l RequestLimits) withDefaults() RequestLimits {
 		l.FieldSize = DefaultLimitRequestFieldSize
 	}
 	return l
+}
+
+// maxHeaderBytes is the http.Server.MaxHeaderBytes that lets every head
+// within l through net/http: the request line and Fields field lines of
+// FieldSize, each with its CRLF, and the empty line; net/http's default
+// when that is more. Serve sets it, so that raised limits are not undone
+// by net/http's own 1 MiB bound (its 431 the limits would not explain).
+func (l RequestLimits) maxHeaderBytes() int {
+	l = l.withDefaults()
+	n := l.Line + 2 + l.Fields*(l.FieldSize+2) + 2
+	return max(n, http.DefaultMaxHeaderBytes)
 }
 
 // maxChunkLine bounds a chunk-size line (size and extensions).

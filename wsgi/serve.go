@@ -168,6 +168,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
+			MaxHeaderBytes:    cfg.Limits.maxHeaderBytes(),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

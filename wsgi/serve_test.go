@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -250,6 +251,68 @@ func TestServeBadArguments(t *testing.T) {
 	}
 	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("the listener is open after Serve failed: %v", err)
+	}
+}
+
+// ServeConfig.Limits raised past net/http's MaxHeaderBytes (1 MiB): a
+// head within the limits is served, not refused by net/http with a 431
+// the limits do not explain; one over them still gets the guard's 431.
+func TestServeRaisedLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits RequestLimits
+		fields int // Host and Connection included
+		size   int // of each other field's value
+		want   string
+	}{
+		{"default limits, 99 fields", RequestLimits{}, 99, 8000, "200"},
+		{"default limits, 101 fields", RequestLimits{}, 101, 8000, "431"},
+		{"200 fields allowed, 140 sent (1.1 MB)", RequestLimits{Fields: 200}, 140, 8000, "200"},
+		{"200 fields allowed, 200 sent (1.6 MB)", RequestLimits{Fields: 200}, 200, 8000, "200"},
+		{"200 fields allowed, 201 sent", RequestLimits{Fields: 200}, 201, 8000, "431"},
+		{"longer fields allowed (1.9 MB)", RequestLimits{FieldSize: 20000}, 99, 19000, "200"},
+		{"longer fields allowed, one too long", RequestLimits{FieldSize: 20000}, 99, 20000, "431"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+			go func() {
+				done <- Serve(ctx, ls, h, nil, ServeConfig{NoSignals: true, Limits: tc.limits, Logger: slog.New(slog.DiscardHandler)})
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			value := strings.Repeat("a", tc.size)
+			var head strings.Builder
+			head.WriteString("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+			for i := 0; i < tc.fields-2; i++ {
+				fmt.Fprintf(&head, "X-H%d: %s\r\n", i, value)
+			}
+			head.WriteString("\r\n")
+			conn, err := net.Dial("tcp", ls.Main[0].Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			go io.WriteString(conn, head.String()) // the server may answer before it has read it all
+			resp, err := io.ReadAll(conn)
+			if len(resp) == 0 {
+				t.Fatalf("no answer: %v", err)
+			}
+			status, _, _ := strings.Cut(strings.TrimPrefix(string(resp), "HTTP/1.1 "), " ")
+			if status != tc.want {
+				t.Errorf("%d fields of %d bytes (%d bytes in all): %.60q; want %s", tc.fields, len(value), head.Len(), resp, tc.want)
+			}
+		})
 	}
 }
 

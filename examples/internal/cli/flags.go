@@ -195,6 +195,17 @@ func (f *Flags) Check() error {
 	if len(huge) > 0 {
 		return Usagef("%s: too many MiB", strings.Join(huge, ", "))
 	}
+	// wsgi.Config and wsgi.ServeConfig read 0 as their default (60s,
+	// 30s) and have no "never" for these two: refuse it rather than
+	// silently wait the default.
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"-start-timeout", f.StartTimeout}, {"-graceful-timeout", f.GracefulTimeout}} {
+		if d.v == 0 {
+			return Usagef("%s must be more than 0", d.name)
+		}
+	}
 	if f.Threads < 1 {
 		return Usagef("-threads must be at least 1")
 	}

@@ -143,6 +143,10 @@ func TestParse(t *testing.T) {
 		{"missing value", []string{"app:app", "-timeout"}, nil, "flag needs an argument: -timeout"},
 		{"negative", []string{"-timeout", "-1", "-max-requests", "-5"}, nil, "-max-requests, -timeout must not be negative"},
 		{"no threads", []string{"-threads", "0"}, nil, "-threads must be at least 1"},
+		// 0 is no value of either: the container and the serve loop would
+		// take it for their default (60s, 30s), not what was asked.
+		{"zero start timeout", []string{"-start-timeout", "0"}, nil, "-start-timeout must be more than 0"},
+		{"zero graceful timeout", []string{"-graceful-timeout", "0s"}, nil, "-graceful-timeout must be more than 0"},
 		{"cert without key", []string{"-certfile", "c.pem"}, nil, "-certfile and -keyfile go together"},
 		{"missing chdir", []string{"-chdir", "/nonexistent/app"}, nil, "cannot chdir to /nonexistent/app: no such file or directory"},
 		{"chdir to a file", []string{"-chdir", file}, nil, "cannot chdir to " + file + ": not a directory"},
