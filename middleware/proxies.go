@@ -2,7 +2,10 @@ package middleware
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/graft-dev/graft/internal/netlist"
 )
@@ -20,6 +23,7 @@ import (
 // once made: both return a configured copy.
 type Proxies struct {
 	prefixes  netlist.List
+	unix      bool // trust peers on Unix sockets ("unix")
 	forwarded bool // read RFC 7239 Forwarded instead of X-Forwarded-*
 	host      bool // read the host: X-Forwarded-Host, or Forwarded's host=
 }
@@ -29,13 +33,26 @@ type Proxies struct {
 // X-Forwarded-For and X-Forwarded-Proto are read, the host is not. "*" is
 // every address (gunicorn's forwarded_allow_ips="*"): right only when
 // nothing but the proxies can reach graft's port, as in a Kubernetes pod
-// behind its ingress.
+// behind its ingress. "unix" trusts the peers of Unix sockets, which have
+// no address (a proxy on the same host, such as nginx with proxy_pass
+// http://unix:/run/app.sock): only processes the socket file's
+// permissions let in can connect, and gunicorn trusts them too.
 func ParseProxies(cidrs ...string) (*Proxies, error) {
-	l, err := netlist.Parse(cidrs...)
+	p := &Proxies{}
+	addrs := make([]string, 0, len(cidrs))
+	for _, c := range cidrs {
+		if strings.TrimSpace(c) == "unix" {
+			p.unix = true
+		} else {
+			addrs = append(addrs, c)
+		}
+	}
+	l, err := netlist.Parse(addrs...)
 	if err != nil {
 		return nil, fmt.Errorf("middleware: trusted proxy %w", err)
 	}
-	return &Proxies{prefixes: l}, nil
+	p.prefixes = l
+	return p, nil
 }
 
 // MustParseProxies is [ParseProxies] for constant lists: it panics on an
@@ -91,4 +108,19 @@ func (p *Proxies) clone() *Proxies {
 // addresses are compared as IPv4.
 func (p *Proxies) Contains(a netip.Addr) bool {
 	return p != nil && p.prefixes.Contains(a)
+}
+
+// trustsPeer reports whether the socket peer of r, whose address is peer,
+// is a trusted proxy: peer is in p, or p trusts Unix sockets and r came
+// over one from a peer without an address (one whose address a PROXY
+// protocol header gave is judged by that address).
+func (p *Proxies) trustsPeer(r *http.Request, peer netip.Addr) bool {
+	if p.Contains(peer) {
+		return true
+	}
+	if p == nil || !p.unix || peer.IsValid() {
+		return false
+	}
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return ok && la.Network() == "unix"
 }

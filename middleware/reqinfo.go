@@ -125,7 +125,7 @@ func (c *reqInfo) trust(r *http.Request, p *Proxies, rw *rewrite) {
 	if r.TLS != nil {
 		c.scheme = "https"
 	}
-	trusted := p.Contains(c.peer)
+	trusted := p.trustsPeer(r, c.peer)
 	var fwd forwarding
 	if trusted {
 		fwd = resolveForwarding(r.Header, p)
@@ -155,7 +155,7 @@ func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies,
 	if !c.proxied {
 		peer = remoteAddr(r.RemoteAddr)
 	}
-	if id == "" || !ValidRequestID(id) || !trusted.Contains(peer) {
+	if id == "" || !ValidRequestID(id) || !trusted.trustsPeer(r, peer) {
 		id = ids.next()
 	}
 	c.id = id

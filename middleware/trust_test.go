@@ -1,7 +1,10 @@
 package middleware
 
 import (
+	"context"
 	"crypto/tls"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -155,5 +158,46 @@ func TestTrustProxiesOnce(t *testing.T) {
 	TrustProxies(p)(inner).ServeHTTP(httptest.NewRecorder(), req)
 	if id != "edge-123" || addr != "203.0.113.7:0" {
 		t.Errorf("got id %q addr %q, want edge-123 203.0.113.7:0", id, addr)
+	}
+}
+
+// "unix" trusts peers on Unix sockets (they have no address), and only
+// those: a TCP peer, or a peer whose address a PROXY protocol header gave
+// on a Unix socket, is judged by its address.
+func TestTrustUnixSockets(t *testing.T) {
+	unixLocal := &net.UnixAddr{Name: "/run/app.sock", Net: "unix"}
+	tcpLocal := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8000}
+	for _, tc := range []struct {
+		name    string
+		proxies []string
+		local   net.Addr
+		remote  string
+		want    string // r.RemoteAddr the handler sees
+	}{
+		{"unix trusted", []string{"unix"}, unixLocal, "@", "203.0.113.7:0"},
+		{"unix with addresses", []string{"10.0.0.0/8", " unix "}, unixLocal, "@", "203.0.113.7:0"},
+		{"unix not listed", []string{"127.0.0.1"}, unixLocal, "@", "@"},
+		{"tcp peer", []string{"unix"}, tcpLocal, "127.0.0.1:5000", "127.0.0.1:5000"},
+		{"PROXY protocol peer on a unix socket", []string{"unix"}, unixLocal, "198.51.100.1:4000", "198.51.100.1:4000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got, id string
+			h := Stack(Options{Proxies: MustParseProxies(tc.proxies...), Logger: slog.New(slog.DiscardHandler)})(
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					got, id = r.RemoteAddr, RequestIDFromContext(r.Context())
+				}))
+			req := httptest.NewRequest("GET", "/", nil)
+			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, tc.local))
+			req.RemoteAddr = tc.remote
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			req.Header.Set("X-Request-ID", "edge-123")
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if got != tc.want {
+				t.Errorf("RemoteAddr %q, want %q", got, tc.want)
+			}
+			if trusted := tc.want == "203.0.113.7:0"; (id == "edge-123") != trusted {
+				t.Errorf("request id %q; the proxy's taken: %v", id, !trusted)
+			}
+		})
 	}
 }

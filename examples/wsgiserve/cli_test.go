@@ -297,6 +297,36 @@ func TestForwardedAllowIPs(t *testing.T) {
 	}
 }
 
+// TestForwardedAllowUnix: nginx on the same host proxies to a Unix
+// socket, whose peers have no address: -forwarded-allow-ips unix trusts
+// them, as gunicorn does.
+func TestForwardedAllowUnix(t *testing.T) {
+	bin := opstest.Build(t, "wsgiserve")
+	for _, tc := range []struct {
+		name, allow, want string
+	}{
+		{"trusted", "unix", "203.0.113.9 https -"},
+		{"not trusted", "127.0.0.1", "@ http -"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "http.sock")
+			startServe(t, bin, false, "-workers", "1", "-bind", "unix:"+sock, "-forwarded-allow-ips", tc.allow)
+			req, _ := http.NewRequest("GET", "http://app.example/client", nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := unixClient(sock).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != tc.want {
+				t.Errorf("the app saw %q, want %q", b, tc.want)
+			}
+		})
+	}
+}
+
 // TestProxyProtocolFlag: behind a load balancer that passes TCP through
 // with the PROXY protocol, -proxy-protocol gives the app the client's
 // address from its header.
