@@ -15,18 +15,18 @@ import (
 
 // Status is a snapshot of the worker pool, for status pages and tools.
 type Status struct {
-	App        string           `json:"app"`
-	Python     string           `json:"python"`
-	Ready      bool             `json:"ready"`
+	App        string           `json:"app"`        // Config.App
+	Python     string           `json:"python"`     // the interpreter's path
+	Ready      bool             `json:"ready"`      // a worker takes requests (see Container.Ready)
 	Generation int              `json:"generation"` // increases with each reload
-	Reloading  bool             `json:"reloading"`
-	Queued     int              `json:"queued"`    // requests waiting for a worker
-	MaxQueue   int              `json:"max_queue"` // Config.MaxQueue
-	Workers    []WorkerStatus   `json:"workers"`   // in start order
-	Restarts   map[string]int64 `json:"restarts"`  // replacements by reason
-	Threads    int              `json:"threads"`   // per worker
-	Preload    bool             `json:"preload"`   // workers forked from a zygote
-	Time       time.Time        `json:"time"`
+	Reloading  bool             `json:"reloading"`  // a reload is under way
+	Queued     int              `json:"queued"`     // requests waiting for a worker
+	MaxQueue   int              `json:"max_queue"`  // Config.MaxQueue
+	Workers    []WorkerStatus   `json:"workers"`    // in start order
+	Restarts   map[string]int64 `json:"restarts"`   // replacements by reason
+	Threads    int              `json:"threads"`    // per worker
+	Preload    bool             `json:"preload"`    // workers forked from a zygote
+	Time       time.Time        `json:"time"`       // when the snapshot was taken
 	// Responses that spilled to a file for a slow client (see
 	// Config.ResponseSpill) since the start, their bytes, and the spill
 	// files open now.
@@ -37,22 +37,22 @@ type Status struct {
 
 // WorkerStatus describes one worker process.
 type WorkerStatus struct {
-	PID        int             `json:"pid"`
-	State      string          `json:"state"` // "idle", "busy" or "draining"
-	Generation int             `json:"generation"`
-	Served     int64           `json:"served"`    // requests finished
-	RSS        int64           `json:"rss_bytes"` // resident memory
-	Started    time.Time       `json:"started"`
-	Age        float64         `json:"age_seconds"`
-	Requests   []RequestStatus `json:"requests"` // in flight, oldest first
+	PID        int             `json:"pid"`         // the worker process
+	State      string          `json:"state"`       // "idle", "busy" or "draining"
+	Generation int             `json:"generation"`  // the reload it was started by
+	Served     int64           `json:"served"`      // requests finished
+	RSS        int64           `json:"rss_bytes"`   // resident memory
+	Started    time.Time       `json:"started"`     // when it was started
+	Age        float64         `json:"age_seconds"` // seconds since Started
+	Requests   []RequestStatus `json:"requests"`    // in flight, oldest first
 }
 
 // RequestStatus is a request in flight on a worker.
 type RequestStatus struct {
-	Method  string  `json:"method"`
-	Path    string  `json:"path"`
-	ID      string  `json:"request_id,omitempty"`
-	Running float64 `json:"running_seconds"`
+	Method  string  `json:"method"`               // the request's method
+	Path    string  `json:"path"`                 // its URL path
+	ID      string  `json:"request_id,omitempty"` // its request id, if it has one
+	Running float64 `json:"running_seconds"`      // seconds since the worker took it
 }
 
 // Status returns a snapshot of the workers and the queue, as the

@@ -78,11 +78,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 		chdir = "the workers' working `DIR`, first on sys.path"
 	}
 	fs.StringVar(&f.Chdir, "chdir", "", chdir)
-	workers := "number of Python worker processes"
-	if d.Workers == 0 {
-		workers += " (0: one per CPU)"
-	}
-	fs.IntVar(&f.Workers, "workers", d.Workers, workers)
+	fs.IntVar(&f.Workers, "workers", d.Workers, "number of Python worker processes (0: one per CPU)")
 	fs.IntVar(&f.Threads, "threads", 1, "threads per worker process")
 	DurationVar(fs, &f.Timeout, "timeout", 30*time.Second, "per-request `TIMEOUT`: 504, the Python stacks logged, the worker replaced (0: none)")
 	DurationVar(fs, &f.StartTimeout, "start-timeout", 60*time.Second, "how long (`DURATION`) a worker may take to start and import the app")
