@@ -304,16 +304,21 @@ func TestProxyProtocolDeadlines(t *testing.T) {
 	}
 	defer ln.Close()
 	pl := ProxyProtocol(ln, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, nil)
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	// connect returns both ends of a new connection through pl.
+	connect := func() (client, server net.Conn) {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		server, err = pl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { server.Close() })
+		return client, server
 	}
-	defer client.Close()
-	sc, err := pl.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	_, sc := connect()
 	if _, ok := sc.(io.ReaderFrom); !ok {
 		t.Errorf("the connection of a TCP socket lost its ReadFrom (sendfile)")
 	}
@@ -323,16 +328,7 @@ func TestProxyProtocolDeadlines(t *testing.T) {
 		t.Fatalf("Read: %v, want no header in time", err)
 	}
 
-	client2, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client2.Close()
-	sc2, err := pl.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc2.Close()
+	client2, sc2 := connect()
 	io.WriteString(client2, "PROXY TCP4 203.0.113.7 10.0.0.1 56324 80\r\nab")
 	if got := sc2.RemoteAddr().String(); got != "203.0.113.7:56324" {
 		t.Errorf("RemoteAddr %s", got)

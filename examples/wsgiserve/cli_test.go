@@ -266,55 +266,38 @@ func TestAccessLog(t *testing.T) {
 // TestForwardedAllowIPs: behind a proxy on the same host, the app sees the
 // client's address and scheme only with -forwarded-allow-ips, gunicorn's
 // flag; a client's own X-Forwarded-For never reaches it, with the access
-// log on or off.
+// log on or off. A proxy on a Unix socket has no address: "unix" trusts
+// such peers, as gunicorn does.
 func TestForwardedAllowIPs(t *testing.T) {
 	bin := opstest.Build(t, "wsgiserve")
 	for _, tc := range []struct {
 		name string
 		args []string
+		unix bool // the request comes over a Unix socket
 		want string
 	}{
-		{"nobody trusted", nil, "127.0.0.1 http -"},
-		{"nobody trusted, no access log", []string{"-access-log=false"}, "127.0.0.1 http -"},
-		{"the local proxy", []string{"-forwarded-allow-ips", "127.0.0.1,::1"}, "203.0.113.9 https -"},
-		{"the local proxy, no access log", []string{"-forwarded-allow-ips", "127.0.0.1", "-access-log=false"}, "203.0.113.9 https -"},
+		{"nobody trusted", nil, false, "127.0.0.1 http -"},
+		{"nobody trusted, no access log", []string{"-access-log=false"}, false, "127.0.0.1 http -"},
+		{"the local proxy", []string{"-forwarded-allow-ips", "127.0.0.1,::1"}, false, "203.0.113.9 https -"},
+		{"the local proxy, no access log", []string{"-forwarded-allow-ips", "127.0.0.1", "-access-log=false"}, false, "203.0.113.9 https -"},
+		{"unix socket trusted", []string{"-forwarded-allow-ips", "unix"}, true, "203.0.113.9 https -"},
+		{"unix socket not trusted", []string{"-forwarded-allow-ips", "127.0.0.1"}, true, "@ http -"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startServe(t, bin, false, append([]string{"-workers", "1"}, tc.args...)...)
-			req, _ := http.NewRequest("GET", s.url+"/client", nil)
-			req.Header.Set("X-Forwarded-For", "203.0.113.9")
-			req.Header.Set("X-Forwarded-Proto", "https")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) != tc.want {
-				t.Errorf("the app saw %q, want %q", b, tc.want)
-			}
-		})
-	}
-}
-
-// TestForwardedAllowUnix: nginx on the same host proxies to a Unix
-// socket, whose peers have no address: -forwarded-allow-ips unix trusts
-// them, as gunicorn does.
-func TestForwardedAllowUnix(t *testing.T) {
-	bin := opstest.Build(t, "wsgiserve")
-	for _, tc := range []struct {
-		name, allow, want string
-	}{
-		{"trusted", "unix", "203.0.113.9 https -"},
-		{"not trusted", "127.0.0.1", "@ http -"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+			args, client := append([]string{"-workers", "1"}, tc.args...), http.DefaultClient
 			sock := filepath.Join(t.TempDir(), "http.sock")
-			startServe(t, bin, false, "-workers", "1", "-bind", "unix:"+sock, "-forwarded-allow-ips", tc.allow)
-			req, _ := http.NewRequest("GET", "http://app.example/client", nil)
+			if tc.unix {
+				args, client = append(args, "-bind", "unix:"+sock), unixClient(sock)
+			}
+			s := startServe(t, bin, false, args...)
+			url := s.url + "/client"
+			if tc.unix {
+				url = "http://app.example/client"
+			}
+			req, _ := http.NewRequest("GET", url, nil)
 			req.Header.Set("X-Forwarded-For", "203.0.113.9")
 			req.Header.Set("X-Forwarded-Proto", "https")
-			resp, err := unixClient(sock).Do(req)
+			resp, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
