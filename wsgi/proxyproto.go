@@ -122,7 +122,7 @@ func (c *proxyConn) readHeader() {
 		c.err = fmt.Errorf("wsgi: PROXY protocol: %w", err)
 		if c.log != nil {
 			c.log.Warn("wsgi: connection closed: no valid PROXY protocol header from a load balancer",
-				slog.String(logClient, c.Conn.RemoteAddr().String()), slog.String(logError, c.err.Error()))
+				slog.String(logClient, peerIP(c.Conn.RemoteAddr())), slog.String(logError, c.err.Error()))
 		}
 		c.Conn.Close()
 		return
@@ -172,6 +172,15 @@ func (c *proxyConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported
+}
+
+// peerIP returns a's IP address without its port, as the access log's
+// client.ip has it, or a's string when it has none.
+func peerIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap().String()
+	}
+	return a.String()
 }
 
 // The PROXY protocol's framing (HAProxy's proxy-protocol.txt).

@@ -276,6 +276,9 @@ func TestProxyProtocol(t *testing.T) {
 	waitFor(t, 5*time.Second, "the refusals logged", func() bool {
 		return strings.Count(logs.String(), "no valid PROXY protocol header") == 2
 	})
+	if !strings.Contains(logs.String(), "client.ip=127.0.0.1 ") {
+		t.Errorf("the refusals do not name the load balancer's address (without port):\n%s", logs)
+	}
 	if !strings.Contains(logs.String(), "wsgi: PROXY protocol: version 1 header") {
 		t.Errorf("the malformed header's reason is not logged:\n%s", logs)
 	}
