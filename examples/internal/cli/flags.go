@@ -31,6 +31,7 @@ type Flags struct {
 	Timeout           time.Duration
 	StartTimeout      time.Duration
 	GracefulTimeout   time.Duration
+	KeepAlive         time.Duration
 	CertFile, KeyFile string
 	MetricsBind       string
 	Preload           bool
@@ -83,6 +84,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	DurationVar(fs, &f.Timeout, "timeout", 30*time.Second, "per-request `TIMEOUT`: 504, the Python stacks logged, the worker replaced (0: none)")
 	DurationVar(fs, &f.StartTimeout, "start-timeout", 60*time.Second, "how long (`DURATION`) a worker may take to start and import the app")
 	DurationVar(fs, &f.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long (`DURATION`) in-flight requests may take to finish")
+	DurationVar(fs, &f.KeepAlive, "keep-alive", 2*time.Minute, "close a keep-alive connection idle for this long (`DURATION`); behind a load balancer, more than its idle timeout (AWS ALB: 60s)")
 	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate `FILE` (with its chain): serve HTTPS, with HTTP/2, on every -bind")
 	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
 	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
@@ -166,7 +168,7 @@ func (f *Flags) Check() error {
 		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB},
 		{"-response-spill", f.ResponseSpillMiB},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
-		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-max-lifetime", int64(f.MaxLifetime)},
+		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-keep-alive", int64(f.KeepAlive)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-body-timeout", int64(f.BodyTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
 		{"-limit-request-fields", int64(f.Limits.Fields)}, {"-limit-request-field-size", int64(f.Limits.FieldSize)},
 	} {
@@ -192,12 +194,12 @@ func (f *Flags) Check() error {
 		return Usagef("%s: too many MiB", strings.Join(huge, ", "))
 	}
 	// wsgi.Config and wsgi.ServeConfig read 0 as their default (60s,
-	// 30s) and have no "never" for these two: refuse it rather than
+	// 30s, 2m) and have no "never" for these three: refuse it rather than
 	// silently wait the default.
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"-start-timeout", f.StartTimeout}, {"-graceful-timeout", f.GracefulTimeout}} {
+	}{{"-start-timeout", f.StartTimeout}, {"-graceful-timeout", f.GracefulTimeout}, {"-keep-alive", f.KeepAlive}} {
 		if d.v == 0 {
 			return Usagef("%s must be more than 0", d.name)
 		}
@@ -292,5 +294,5 @@ func (f *Flags) ServeConfig(reg *prometheus.Registry, log *slog.Logger) wsgi.Ser
 	if body == 0 {
 		body = -1 // wsgi.ServeConfig: negative means no limit
 	}
-	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, Limits: f.Limits, BodyTimeout: body, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
+	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, IdleTimeout: f.KeepAlive, Limits: f.Limits, BodyTimeout: body, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
 }

@@ -49,7 +49,7 @@ func TestParse(t *testing.T) {
 			return len(pos) == 0 && reflect.DeepEqual(f.Binds, []string{wsgi.DefaultBind}) && f.Workers == 2 &&
 				f.Threads == 1 && f.Timeout == 30*time.Second && f.StartTimeout == 60*time.Second &&
 				f.GracefulTimeout == 30*time.Second && f.Preload && f.AccessLog && !f.AccessLogVerbose &&
-				f.Python == DefaultPython() && f.Limits == wsgi.RequestLimits{}
+				f.Python == DefaultPython() && f.Limits == wsgi.RequestLimits{} && f.ServeConfig(nil, nil).IdleTimeout == 2*time.Minute
 		}, ""},
 		{"flags after the positional", []string{"app:app", "-workers", "3", "-timeout", "5"}, func(f Flags, pos []string) bool {
 			return reflect.DeepEqual(pos, []string{"app:app"}) && f.Workers == 3 && f.Timeout == 5*time.Second
@@ -147,6 +147,10 @@ func TestParse(t *testing.T) {
 		// take it for their default (60s, 30s), not what was asked.
 		{"zero start timeout", []string{"-start-timeout", "0"}, nil, "-start-timeout must be more than 0"},
 		{"zero graceful timeout", []string{"-graceful-timeout", "0s"}, nil, "-graceful-timeout must be more than 0"},
+		{"zero keep-alive", []string{"-keep-alive", "0"}, nil, "-keep-alive must be more than 0"},
+		{"keep-alive", []string{"-keep-alive", "75"}, func(f Flags, pos []string) bool {
+			return f.ServeConfig(nil, nil).IdleTimeout == 75*time.Second
+		}, ""},
 		{"cert without key", []string{"-certfile", "c.pem"}, nil, "-certfile and -keyfile go together"},
 		{"missing chdir", []string{"-chdir", "/nonexistent/app"}, nil, "cannot chdir to /nonexistent/app: no such file or directory"},
 		{"chdir to a file", []string{"-chdir", file}, nil, "cannot chdir to " + file + ": not a directory"},
