@@ -33,6 +33,15 @@ type ServeConfig struct {
 	// offer HTTP/2 and HTTP/1.1 (ALPN).
 	NoHTTP2 bool
 
+	// H2C also serves HTTP/2 without TLS on plain application listeners
+	// ("prior knowledge": the connection starts with HTTP/2's preface, as
+	// gRPC clients, Envoy and Google Cloud Run's end-to-end HTTP/2 send
+	// it); HTTP/1.1 goes on as before. For a front proxy that speaks it:
+	// browsers speak HTTP/2 only over TLS. The Upgrade: h2c dance is not
+	// supported (net/http's choice). Not with TLS listeners, which offer
+	// HTTP/2 already.
+	H2C bool
+
 	// ReadHeaderTimeout bounds the time a client takes to send a request's
 	// headers (slowloris): 10s when 0.
 	ReadHeaderTimeout time.Duration
@@ -120,6 +129,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if h == nil {
 		return errors.New("wsgi: serve: nil handler")
 	}
+	if cfg.H2C && ls.TLS != nil {
+		return errors.New("wsgi: serve: H2C is for plain listeners: TLS listeners offer HTTP/2 already")
+	}
 	if cfg.GracefulTimeout < 0 || cfg.ReadHeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.MinHeap < 0 {
 		return errors.New("wsgi: serve: GracefulTimeout, ReadHeaderTimeout, IdleTimeout and MinHeap must not be negative")
 	}
@@ -205,6 +217,10 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(!cfg.NoHTTP2)
+	} else if cfg.H2C {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
 	// Logged before serving, so that the line comes before any request's:
 	// the sockets have been listening since Listen.

@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -241,6 +242,7 @@ func TestServeBadArguments(t *testing.T) {
 		{"negative timeout", &Listeners{Main: []net.Listener{ln}}, ServeConfig{GracefulTimeout: -1}, "must not be negative"},
 		{"negative heap floor", &Listeners{Main: []net.Listener{ln}}, ServeConfig{MinHeap: -1}, "MinHeap must not be negative"},
 		{"ops without container", &Listeners{Main: []net.Listener{ln}, Ops: ln}, ServeConfig{}, "an operations listener needs a container or ServeConfig.OpsHandler"},
+		{"h2c with TLS", &Listeners{Main: []net.Listener{ln}, TLS: &tls.Config{}}, ServeConfig{H2C: true}, "H2C is for plain listeners"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Serve(context.Background(), tc.ls, h, nil, tc.cfg)
@@ -451,5 +453,39 @@ func TestServeNotReadyWhileDraining(t *testing.T) {
 	}
 	if err := <-s.done; err != nil {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+// TestServeH2C: with H2C, a plain listener serves HTTP/2 with prior
+// knowledge (a worker answers over it) besides HTTP/1.1; without it, such
+// a client gets no HTTP/2.
+func TestServeH2C(t *testing.T) {
+	h2c := &http.Client{Transport: &http.Transport{Protocols: new(http.Protocols)}}
+	h2c.Transport.(*http.Transport).Protocols.SetUnencryptedHTTP2(true)
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("H2C=", on), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s := startServe(t, ctx, writeServeApp(t, "v1"), ServeConfig{H2C: on, NoSignals: true})
+			resp, err := h2c.Get(s.url + "/")
+			if !on {
+				if err == nil {
+					resp.Body.Close()
+					t.Fatalf("HTTP/2 without TLS served (%s) with H2C off", resp.Proto)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Proto != "HTTP/2.0" || !strings.HasPrefix(string(b), "v1 ") {
+				t.Errorf("%s %q, want HTTP/2.0 and the app's answer", resp.Proto, b)
+			}
+			if got, err := fetch(s.url + "/"); err != nil || !strings.HasPrefix(got, "v1 ") {
+				t.Errorf("HTTP/1.1 beside it: %q %v", got, err)
+			}
+		})
 	}
 }

@@ -32,6 +32,7 @@ type Flags struct {
 	StartTimeout      time.Duration
 	GracefulTimeout   time.Duration
 	KeepAlive         time.Duration
+	H2C               bool
 	CertFile, KeyFile string
 	MetricsBind       string
 	Preload           bool
@@ -87,6 +88,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	DurationVar(fs, &f.KeepAlive, "keep-alive", 2*time.Minute, "close a keep-alive connection idle for this long (`DURATION`); behind a load balancer, more than its idle timeout (AWS ALB: 60s)")
 	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate `FILE` (with its chain): serve HTTPS, with HTTP/2, on every -bind")
 	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
+	fs.BoolVar(&f.H2C, "h2c", false, "also serve HTTP/2 without TLS (prior knowledge), for a front proxy that speaks it (Envoy, Cloud Run's end-to-end HTTP/2, gRPC); not with -certfile, which offers HTTP/2 already")
 	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
@@ -210,6 +212,9 @@ func (f *Flags) Check() error {
 	if (f.CertFile == "") != (f.KeyFile == "") {
 		return Usagef("-certfile and -keyfile go together")
 	}
+	if f.H2C && f.CertFile != "" {
+		return Usagef("-h2c is for plain HTTP: with -certfile, HTTP/2 is offered over TLS already")
+	}
 	for _, b := range f.Binds {
 		if b == "" {
 			return Usagef("-bind is empty")
@@ -294,5 +299,5 @@ func (f *Flags) ServeConfig(reg *prometheus.Registry, log *slog.Logger) wsgi.Ser
 	if body == 0 {
 		body = -1 // wsgi.ServeConfig: negative means no limit
 	}
-	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, IdleTimeout: f.KeepAlive, Limits: f.Limits, BodyTimeout: body, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
+	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, IdleTimeout: f.KeepAlive, H2C: f.H2C, Limits: f.Limits, BodyTimeout: body, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
 }

@@ -148,6 +148,8 @@ func TestParse(t *testing.T) {
 		{"zero start timeout", []string{"-start-timeout", "0"}, nil, "-start-timeout must be more than 0"},
 		{"zero graceful timeout", []string{"-graceful-timeout", "0s"}, nil, "-graceful-timeout must be more than 0"},
 		{"zero keep-alive", []string{"-keep-alive", "0"}, nil, "-keep-alive must be more than 0"},
+		{"h2c", []string{"-h2c"}, func(f Flags, pos []string) bool { return f.ServeConfig(nil, nil).H2C }, ""},
+		{"h2c with TLS", []string{"-h2c", "-certfile", file, "-keyfile", file}, nil, "-h2c is for plain HTTP"},
 		{"keep-alive", []string{"-keep-alive", "75"}, func(f Flags, pos []string) bool {
 			return f.ServeConfig(nil, nil).IdleTimeout == 75*time.Second
 		}, ""},
