@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ type Flags struct {
 
 // Register defines the flags on fs.
 func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
-	ListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
+	BindListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
 	fs.StringVar(&f.Python, "python", DefaultPython(), "`PATH` of the Python interpreter that runs the workers, such as a virtualenv's bin/python; the default is $GRAFT_PYTHON, else /usr/bin/python3 when it exists, else python3")
 	chdir := d.ChdirUsage
 	if chdir == "" {
@@ -71,7 +72,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	DurationVar(fs, &f.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long (`DURATION`) in-flight requests may take to finish")
 	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate `FILE` (with its chain): serve HTTPS, with HTTP/2, on every -bind")
 	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
-	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
+	AddrVar(fs, &f.MetricsBind, "metrics-bind", "", false, "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
 	fs.BoolVar(&f.SchedBatch, "sched-batch", true, "Linux: run the server and its workers under SCHED_BATCH, so that Go's wake-ups do not preempt the app mid-request on shared CPUs; -sched-batch=false keeps the default policy")
@@ -93,8 +94,12 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	f.Files.Register(fs)
 }
 
-// Check checks the flag values, and that -chdir is a directory, before
-// anything starts.
+// Check checks the flag values before anything starts: what is wrong
+// with the command line itself (a value out of range, flags that go
+// together) is a *UsageError naming the flag, as the values that
+// their flag refuses when parsed are (an address's form with
+// wsgi.CheckBind, a duration); a directory of -chdir, -static or
+// -sendfile-root that does not exist is a plain error (see [Main]).
 func (f *Flags) Check() error {
 	var bad []string
 	for _, n := range []struct {
@@ -133,18 +138,31 @@ func (f *Flags) Check() error {
 	if f.Threads < 1 {
 		return Usagef("-threads must be at least 1")
 	}
+	workers := f.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	if workers > wsgi.MaxThreads || f.Threads > wsgi.MaxThreads || workers*f.Threads > wsgi.MaxThreads {
+		return Usagef("-workers times -threads (%d*%d) is more than %d", workers, f.Threads, wsgi.MaxThreads)
+	}
 	if (f.CertFile == "") != (f.KeyFile == "") {
 		return Usagef("-certfile and -keyfile go together")
 	}
-	for _, b := range f.Binds {
-		if b == "" {
-			return Usagef("-bind is empty")
-		}
-	}
+	// A directory the flags name but the machine lacks is not a mistake
+	// in the command line: it exits 1, as a busy port does.
 	if err := f.Files.Validate(); err != nil {
-		return Usagef("%v", err)
+		return err
 	}
 	return wsgi.CheckDir(f.Chdir)
+}
+
+// CheckApp checks a module:callable argument with wsgi.CheckApp: a
+// malformed one is a *UsageError.
+func CheckApp(app string) error {
+	if err := wsgi.CheckApp(app); err != nil {
+		return &UsageError{err}
+	}
+	return nil
 }
 
 // CheckMount checks a -mount flag: empty, or starting but not ending
