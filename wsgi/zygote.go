@@ -180,7 +180,7 @@ func (z *zygote) readLoop() {
 	}
 	fc.closeFDs()
 	if !started {
-		z.ready <- fmt.Errorf("wsgi: the preload process exited before loading the app: %w", err)
+		z.ready <- &startExit{who: "the preload process", err: err}
 	}
 	z.exitDesc = describeExit(z.wait())
 	z.conn.Close()
