@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/graft-dev/graft/internal/negotiate"
 )
 
 // Static serves the static files of a Python app (Django's STATIC_ROOT
@@ -393,14 +395,15 @@ func (s *Static) readFailed(w http.ResponseWriter, r *http.Request, name string,
 
 // acceptsEncoding reports whether the Accept-Encoding field values accept
 // coding (RFC 9110 §12.5.3): listed, or matched by "*", with a q-value
-// above 0. No field means identity only.
+// above 0 (negotiate.Weight: a malformed one is 0). No field means
+// identity only.
 func acceptsEncoding(values []string, coding string) bool {
 	star, found := false, false
 	for _, v := range values {
 		for item := range strings.SplitSeq(v, ",") {
 			token, params, _ := strings.Cut(item, ";")
 			token = strings.TrimSpace(token)
-			ok := qNonZero(params)
+			ok := negotiate.Weight(params) > 0
 			switch {
 			case strings.EqualFold(token, coding):
 				if !ok {
@@ -413,22 +416,4 @@ func acceptsEncoding(values []string, coding string) bool {
 		}
 	}
 	return found || star
-}
-
-// qNonZero reports whether the parameters of an Accept-Encoding item
-// ("q=0.5") leave it acceptable: a q of 0 (0, 0.0, 0.000) refuses it.
-func qNonZero(params string) bool {
-	for p := range strings.SplitSeq(params, ";") {
-		k, v, _ := strings.Cut(p, "=")
-		if !strings.EqualFold(strings.TrimSpace(k), "q") {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		q, err := strconv.ParseFloat(v, 64)
-		if err != nil || q < 0 || q > 1 {
-			return false // malformed: not accepted
-		}
-		return q > 0
-	}
-	return true
 }

@@ -517,6 +517,8 @@ func TestAcceptsEncoding(t *testing.T) {
 		{[]string{"gzip;q=0"}, "gzip", false},
 		{[]string{"gzip; q=0.000"}, "gzip", false},
 		{[]string{"gzip;q=bad"}, "gzip", false},
+		{[]string{"gzip;q=1e-3"}, "gzip", false},
+		{[]string{"gzip;q=.5"}, "gzip", true},
 		{[]string{"*"}, "br", true},
 		{[]string{"*;q=0"}, "br", false},
 		{[]string{"*, br;q=0"}, "br", false},

@@ -76,7 +76,7 @@ const maxAdminBody = 64 << 10
 // and any other with a 421 Misdirected Request, with {"error": "..."}
 // (plain text on o.Console's paths).
 func (m *Migrator) Handler(o AdminOptions) http.Handler {
-	hosts := newHostRule(o.Hosts)
+	hosts := newHostRule("the admin API and the console answer", "AdminOptions.Hosts", o.Hosts)
 	user := o.User
 	if user == nil {
 		user = defaultUser
@@ -194,19 +194,25 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 
 // hostRule is the check of a request's Host header, against DNS
 // rebinding, that the admin handler and the console share: an IP
-// address, localhost, or a name listed in AdminOptions.Hosts (the keys,
-// in lower case), with any port.
-type hostRule map[string]bool
+// address, localhost, or a name listed in the option (AdminOptions.Hosts,
+// or ConsoleOptions.Hosts for a console served alone), with any port.
+type hostRule struct {
+	names  map[string]bool // in lower case
+	who    string          // what answers, with its verb, for the error
+	option string          // where the names come from, for the error
+}
 
-// newHostRule returns the rule that also allows names; it panics on an
-// entry that is not a host name.
-func newHostRule(names []string) hostRule {
-	rule := hostRule{}
+// newHostRule returns the rule of option (such as "AdminOptions.Hosts"),
+// which allows names besides IP addresses and localhost; who says what
+// answers under the rule ("the console answers"). It panics on an entry
+// that is not a host name.
+func newHostRule(who, option string, names []string) hostRule {
+	rule := hostRule{names: map[string]bool{}, who: who, option: option}
 	for _, n := range names {
 		if !validHostName(n) {
-			panic(fmt.Sprintf("migrate: AdminOptions.Hosts: %q is not a host name (want a name such as \"admin.example.com\", without a scheme or a port)", n))
+			panic(fmt.Sprintf("migrate: %s: %q is not a host name (want a name such as \"admin.example.com\", without a scheme or a port)", option, n))
 		}
-		rule[strings.ToLower(n)] = true
+		rule.names[strings.ToLower(n)] = true
 	}
 	return rule
 }
@@ -217,10 +223,10 @@ func (h hostRule) check(host string) error {
 	if err != nil { // no port
 		name = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	}
-	if _, err := netip.ParseAddr(name); err == nil || strings.EqualFold(name, "localhost") || h[strings.ToLower(name)] {
+	if _, err := netip.ParseAddr(name); err == nil || strings.EqualFold(name, "localhost") || h.names[strings.ToLower(name)] {
 		return nil
 	}
-	return fmt.Errorf("migrate: request for host %q refused: the admin API and the console answer only IP addresses, localhost and the names in AdminOptions.Hosts (against DNS rebinding)", host)
+	return fmt.Errorf("migrate: request for host %q refused: %s only IP addresses, localhost and the names in %s (against DNS rebinding)", host, h.who, h.option)
 }
 
 // validHostName reports whether s is a host name (letters, digits, "-",
@@ -243,7 +249,7 @@ func validHostName(s string) bool {
 
 // hostCheckedKey marks, in its context, a request whose Host the admin
 // handler allowed, so that the console it serves does not check it again
-// with the rule of a console served alone.
+// with the rule of a console served alone (ConsoleOptions.Hosts).
 type hostCheckedKey struct{}
 
 // refuseHost answers a request for a host that the rule refuses: 421,

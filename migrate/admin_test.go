@@ -40,11 +40,15 @@ func serve(h http.Handler, method, host, path, contentType, body string, hdr ...
 // TestAdminHosts checks the Host rule of the admin API and the console
 // (against DNS rebinding): IP addresses and localhost with any port, the
 // names of AdminOptions.Hosts, nothing else; a console served alone
-// takes no names.
+// takes the names of its ConsoleOptions.Hosts, by the same rule, and none
+// without them; inside the admin handler, the handler's Hosts decide.
 func TestAdminHosts(t *testing.T) {
 	e := hostEnv(t)
-	admin := e.m.Handler(AdminOptions{Console: e.m.Console(ConsoleOptions{}), Hosts: []string{"Admin.Internal", "ops"}})
+	names := []string{"Admin.Internal", "ops"}
+	admin := e.m.Handler(AdminOptions{Console: e.m.Console(ConsoleOptions{}), Hosts: names})
 	alone := e.m.Console(ConsoleOptions{})
+	aloneNamed := e.m.Console(ConsoleOptions{Hosts: names})
+	inAdminUnnamed := e.m.Handler(AdminOptions{Console: e.m.Console(ConsoleOptions{Hosts: names})})
 	for _, tc := range []struct {
 		host         string
 		admin, alone bool // allowed
@@ -68,15 +72,18 @@ func TestAdminHosts(t *testing.T) {
 		{"", false, false},
 	} {
 		t.Run(tc.host, func(t *testing.T) {
-			check := func(what string, rec *httptest.ResponseRecorder, allowed bool, ok int, contentType string) {
+			check := func(what string, rec *httptest.ResponseRecorder, allowed bool, ok int, contentType string, option ...string) {
 				t.Helper()
+				if option == nil {
+					option = []string{"AdminOptions.Hosts"}
+				}
 				switch {
 				case allowed && rec.Code != ok:
 					t.Errorf("%s: %d %q, want %d", what, rec.Code, rec.Body, ok)
 				case allowed:
 				case rec.Code != http.StatusMisdirectedRequest || !strings.HasPrefix(rec.Header().Get("Content-Type"), contentType) ||
-					!strings.Contains(rec.Body.String(), "AdminOptions.Hosts"):
-					t.Errorf("%s: %d %s %q, want 421 with a %s error", what, rec.Code, rec.Header().Get("Content-Type"), rec.Body, contentType)
+					!strings.Contains(rec.Body.String(), option[0]):
+					t.Errorf("%s: %d %s %q, want 421 with a %s error naming %s", what, rec.Code, rec.Header().Get("Content-Type"), rec.Body, contentType, option[0])
 				}
 			}
 			rec := serve(admin, "GET", tc.host, "/routes", "", "")
@@ -90,7 +97,9 @@ func TestAdminHosts(t *testing.T) {
 			check("POST /force-python", serve(admin, "POST", tc.host, "/force-python", "application/json", `{"all": true, "on": false}`), tc.admin, 200, "application/json")
 			check("GET /nope", serve(admin, "GET", tc.host, "/nope", "", ""), tc.admin, 404, "text/plain")
 			check("the console", serve(admin, "GET", tc.host, "/", "", ""), tc.admin, 200, "text/plain")
-			check("the console served alone", serve(alone, "GET", tc.host, "/", "", ""), tc.alone, 200, "text/plain")
+			check("the console served alone", serve(alone, "GET", tc.host, "/", "", ""), tc.alone, 200, "text/plain", "ConsoleOptions.Hosts")
+			check("the console served alone with Hosts", serve(aloneNamed, "GET", tc.host, "/", "", ""), tc.admin, 200, "text/plain", "ConsoleOptions.Hosts")
+			check("the console with Hosts in a handler without", serve(inAdminUnnamed, "GET", tc.host, "/", "", ""), tc.alone, 200, "text/plain")
 		})
 	}
 	t.Run("without a console", func(t *testing.T) {
@@ -170,6 +179,17 @@ func TestAdminHostsOption(t *testing.T) {
 	}
 	for _, good := range []string{"admin.example.com", "ADMIN", "ops-1.internal", "10.0.0.1", "::1"} {
 		e.m.Handler(AdminOptions{Hosts: []string{good}}) // no panic
+		e.m.Console(ConsoleOptions{Hosts: []string{good}})
+	}
+	for _, bad := range []string{"", "https://admin.example.com", "admin.example.com:9091"} {
+		t.Run("console "+bad, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "ConsoleOptions.Hosts") {
+					t.Errorf("Console with Hosts %q: panic %v, want one naming ConsoleOptions.Hosts", bad, p)
+				}
+			}()
+			e.m.Console(ConsoleOptions{Hosts: []string{bad}})
+		})
 	}
 }
 

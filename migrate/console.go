@@ -41,6 +41,16 @@ type ConsoleOptions struct {
 	// (the scheme's default port when none is given). Console panics on
 	// an entry that is not such an origin.
 	TrustedOrigins []string
+	// Hosts are the host names, besides IP addresses and localhost, under
+	// which a console served alone (not as [AdminOptions].Console)
+	// answers, by the rule of [AdminOptions].Hosts: the names browsers use
+	// to reach it ("admin.example.com", without a scheme or a port, any
+	// case); a request for another name gets a 421 Misdirected Request,
+	// against DNS rebinding. Empty means IP addresses and localhost only.
+	// Served by the admin handler, the console answers the names of the
+	// handler's AdminOptions.Hosts instead. Console panics on an entry
+	// that is not a host name.
+	Hosts []string
 }
 
 // consoleCookie holds the per-browser CSRF nonce; the forms carry its
@@ -84,9 +94,10 @@ var consoleTemplate = template.Must(template.New("console.html").Funcs(template.
 //
 // Against DNS rebinding, the console answers only requests whose Host is
 // allowed by the admin handler that serves it ([AdminOptions].Hosts);
-// served alone, only an IP address or localhost, and any other with a
-// 421 in plain text.
+// served alone, an IP address, localhost or a name of o.Hosts, by the same
+// rule; any other gets a 421 in plain text.
 func (m *Migrator) Console(o ConsoleOptions) http.Handler {
+	hosts := newHostRule("the console answers", "ConsoleOptions.Hosts", o.Hosts)
 	c := &console{m: m, user: o.User, secret: o.Secret, trusted: map[string]bool{}}
 	if len(c.secret) == 0 {
 		c.secret = make([]byte, 32)
@@ -109,7 +120,7 @@ func (m *Migrator) Console(o ConsoleOptions) http.Handler {
 	mux.HandleFunc("POST /console/kill", c.protect(c.kill))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Value(hostCheckedKey{}) == nil { // served alone
-			if err := hostRule(nil).check(r.Host); err != nil {
+			if err := hosts.check(r.Host); err != nil {
 				m.refuseHost(w, r, err, true)
 				return
 			}

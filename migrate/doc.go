@@ -80,7 +80,8 @@
 // who. Its forms are its own (with their CSRF protection); the JSON API
 // only accepts Content-Type: application/json, which forms cannot send.
 // Both answer only requests whose Host is an IP address, localhost or a
-// name of [AdminOptions].Hosts, against DNS rebinding.
+// name of [AdminOptions].Hosts (of [ConsoleOptions].Hosts for a console
+// served alone), against DNS rebinding.
 // A console written in JavaScript can use the JSON API instead:
 // GET routes, POST routes, POST force-python, relative to the console's
 // URL.

@@ -56,6 +56,12 @@ type PythonRoute struct {
 	// "unknown" when its pattern cannot be translated (see
 	// Untranslatable), so that it cannot be matched.
 	Status string `json:"status"`
+	// Note, when not "", says what a Go route counted as matching leaves
+	// to Python all the same: the decimal digits other than 0-9 that
+	// Flask's int and float converters also take (see
+	// [wsgi.RouteParam].PythonRegex) and a Go route's [0-9]+ does not;
+	// such paths miss the Go route and reach Python's fallback.
+	Note string `json:"note,omitempty"`
 }
 
 // GoRoute is a Go route of the router's inventory.
@@ -155,6 +161,7 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 	for i, pr := range pyRoutes {
 		if pr.Pattern != "" {
 			pySegs[i] = parseSegments(pr.Pattern)
+			widen(pySegs[i], pr.Params)
 			// Flask's and Django's path converters refuse an empty rest
 			// (chi's catch-all and a regex's (?P<p>.*) take it).
 			if n := len(pySegs[i]); n > 0 && pySegs[i][n-1].catchAll && len(pr.Params) > 0 && pr.Params[len(pr.Params)-1].Converter == "path" {
@@ -176,9 +183,12 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			}
 			rel, detail := relate(g.segs, pySegs[i])
 			switch rel {
-			case relEqual:
+			case relEqual, relASCII:
 				line.Go = append(line.Go, g.GoRoute)
 				g.matched = true
+				if rel == relASCII {
+					line.Note = detail
+				}
 				continue
 			case relWider, relNarrower, relOverlap:
 				kind := "partial"
@@ -286,8 +296,42 @@ type segment struct {
 	static   string
 	param    bool
 	re       string // constraint, "" for any text without "/"
+	wide     string // a Python parameter's own constraint where wider than re (see widen), else ""
+	mixed    string // a segment of text and parameters as written ("v{n:[0-9]+}.json"), else ""
 	catchAll bool
 	nonEmpty bool // a Python catch-all from a path converter, which needs one character at least
+}
+
+// widen gives the parameter segments of a Python pattern what its
+// converters accept where that is wider than the pattern's constraint
+// (wsgi.RouteParam.PythonRegex: Flask's numbers take every decimal
+// digit). params are the route's parameters, in the pattern's order.
+func widen(segs []segment, params []wsgi.RouteParam) {
+	k := 0
+	for i := range segs {
+		switch {
+		case segs[i].catchAll:
+			k++
+		case segs[i].mixed != "":
+			n := paramCount(segs[i].mixed)
+			wides := make([]string, n)
+			any := false
+			for j := range wides {
+				if k+j < len(params) && params[k+j].PythonRegex != "" {
+					wides[j], any = params[k+j].PythonRegex, true
+				}
+			}
+			if any {
+				segs[i].wide = mixedRegex(segs[i].mixed, wides)
+			}
+			k += n
+		case segs[i].param:
+			if k < len(params) && params[k].PythonRegex != "" {
+				segs[i].wide = params[k].PythonRegex
+			}
+			k++
+		}
+	}
 }
 
 // parseSegments splits a chi pattern. A segment that mixes text and
@@ -305,7 +349,7 @@ func parseSegments(p string) []segment {
 			_ = name
 			out = append(out, segment{param: true, re: re})
 		default:
-			out = append(out, segment{param: true, re: mixedRegex(s)})
+			out = append(out, segment{param: true, re: mixedRegex(s, nil), mixed: s})
 		}
 	}
 	return out
@@ -333,6 +377,23 @@ func splitPattern(p string) []string {
 	return append(out, p[start:])
 }
 
+// paramCount counts the parameters of a segment: its {...} at the top
+// level, not the braces of their regexes.
+func paramCount(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '{' {
+			n++
+			end := matchingBrace(s, i)
+			if end < 0 {
+				break
+			}
+			i = end
+		}
+	}
+	return n
+}
+
 func matchingBrace(s string, open int) int {
 	depth := 0
 	for i := open; i < len(s); i++ {
@@ -349,9 +410,12 @@ func matchingBrace(s string, open int) int {
 	return -1
 }
 
-// mixedRegex turns a segment like "v{n:[0-9]+}.json" into one regex.
-func mixedRegex(s string) string {
+// mixedRegex turns a segment like "v{n:[0-9]+}.json" into one regex;
+// wides[k], when given and not "", replaces the constraint of its k-th
+// parameter (see widen).
+func mixedRegex(s string, wides []string) string {
 	var b strings.Builder
+	k := 0
 	for i := 0; i < len(s); {
 		if s[i] == '{' {
 			end := matchingBrace(s, i)
@@ -363,6 +427,10 @@ func mixedRegex(s string) string {
 			if !ok || re == "" {
 				re = "[^/]+"
 			}
+			if k < len(wides) && wides[k] != "" {
+				re = wides[k]
+			}
+			k++
 			b.WriteString("(?:" + re + ")")
 			i = end + 1
 			continue
@@ -385,6 +453,11 @@ const (
 	relWider                    // Go matches every path of the Python route, and more
 	relNarrower                 // Go matches some paths of the Python route only
 	relOverlap                  // they share some paths; neither contains the other
+	// relASCII: equal but for paths with decimal digits other than 0-9,
+	// which a Python number converter takes and Go's [0-9] does not
+	// (see widen): they miss the Go route and reach Python, so the
+	// route counts as matched, with a note.
+	relASCII
 )
 
 // relate compares a Go pattern with a Python pattern, segment by segment.
@@ -446,6 +519,10 @@ func (rel relation) with(r relation) relation {
 		return rel
 	case rel == relEqual, rel == r:
 		return r
+	case r == relASCII: // a real difference decides
+		return rel
+	case rel == relASCII:
+		return r
 	}
 	return relOverlap
 }
@@ -463,21 +540,35 @@ func relateSegment(g, p segment) (relation, string) {
 		}
 		return relNone, ""
 	case !g.param && p.param:
-		if fullMatch(p.re, g.static) {
-			return relNarrower, fmt.Sprintf("Go's literal %q is one value of Python's parameter (%s)", g.static, describeRe(p.re))
+		if fullMatch(p.python(), g.static) {
+			return relNarrower, fmt.Sprintf("Go's literal %q is one value of Python's parameter (%s)", g.static, describeRe(p.python()))
 		}
 		return relNone, ""
 	}
-	if sameRegex(g.re, p.re) {
+	pre := p.python()
+	if sameRegex(g.re, pre) {
 		return relEqual, ""
+	}
+	if p.wide != "" && sameRegex(g.re, p.re) {
+		return relASCII, fmt.Sprintf("Go's %s reads the digits 0-9 only; Python's parameter (%s) also takes the other decimal digits (Arabic-Indic, fullwidth, ...: int() reads them), whose paths miss the Go route and reach Python",
+			describeRe(g.re), describeRe(pre))
 	}
 	switch {
 	case g.re == "":
-		return relWider, fmt.Sprintf("constraint: Go's parameter accepts any segment, Python's only %s", describeRe(p.re))
-	case p.re == "":
+		return relWider, fmt.Sprintf("constraint: Go's parameter accepts any segment, Python's only %s", describeRe(pre))
+	case pre == "":
 		return relNarrower, fmt.Sprintf("constraint: Go's parameter accepts only %s, Python's any segment", describeRe(g.re))
 	}
-	return relOverlap, fmt.Sprintf("constraint: Go's parameter accepts %s, Python's %s", describeRe(g.re), describeRe(p.re))
+	return relOverlap, fmt.Sprintf("constraint: Go's parameter accepts %s, Python's %s", describeRe(g.re), describeRe(pre))
+}
+
+// python returns the constraint a Python parameter segment applies: its
+// own where wider than the pattern's (see widen).
+func (s segment) python() string {
+	if s.wide != "" {
+		return s.wide
+	}
+	return s.re
 }
 
 func describeRe(re string) string {
@@ -532,7 +623,8 @@ func sameShape(g, p []segment) bool {
 }
 
 // WriteTable prints the inventory as text tables: the Python routes with
-// who serves them, the Go-only routes, the conflicts, and the coverage.
+// who serves them, the Go-only routes, the conflicts, the notes (see
+// [PythonRoute].Note), and the coverage.
 func (inv *Inventory) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "PYTHON ROUTE (%s)\tMETHODS\tGO PATTERN\tGO SERVES\tSTATUS\n", inv.Framework)
@@ -575,6 +667,17 @@ func (inv *Inventory) WriteTable(w io.Writer) error {
 		for _, c := range inv.Conflicts {
 			fmt.Fprintf(w, "  %s: Go %s %s vs Python %s: %s\n", c.Kind, c.Go.Method, c.Go.Pattern, c.PythonRule, c.Detail)
 		}
+	}
+	first := true
+	for _, l := range inv.Python {
+		if l.Note == "" {
+			continue
+		}
+		if first {
+			fmt.Fprintf(w, "\nNotes:\n")
+			first = false
+		}
+		fmt.Fprintf(w, "  %s: %s\n", l.Rule, l.Note)
 	}
 	_, err := fmt.Fprintf(w, "\n%s", inv.Coverage.Summary)
 	if inv.Coverage.Migrating > 0 || inv.Coverage.Unknown > 0 {

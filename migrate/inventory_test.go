@@ -26,6 +26,16 @@ func pyRoute(rule, pattern string, methods ...string) wsgi.AppRoute {
 	return r
 }
 
+// flaskNumber is a Flask route whose one parameter is a number
+// converter: its pattern keeps to 0-9, its PythonRegex (werkzeug's \d)
+// takes every decimal digit.
+func flaskNumber(rule, pattern, re, wide string) wsgi.AppRoute {
+	r := pyRoute(rule, pattern, "GET", "HEAD", "OPTIONS")
+	r.Framework = "flask"
+	r.Params = []wsgi.RouteParam{{Name: "n", Converter: "int", Regex: re, PythonRegex: wide}}
+	return r
+}
+
 // pathRoute is a Python route ending in a path converter.
 func pathRoute(rule, pattern string) wsgi.AppRoute {
 	r := pyRoute(rule, pattern)
@@ -43,6 +53,7 @@ func TestInventoryJoin(t *testing.T) {
 		goOnly    []string          // "METHOD pattern"
 		conflicts []conflict
 		summary   string
+		notes     []string // Python rules with a note
 	}{
 		{
 			name: "exact match up to parameter names and equivalent regexps",
@@ -145,6 +156,33 @@ func TestInventoryJoin(t *testing.T) {
 			summary: "2 of 3 Python routes (67%) served by Go",
 		},
 		{
+			name: "Flask numbers take every decimal digit: Go's [0-9]+ matches with a note, not a conflict",
+			py: []wsgi.AppRoute{
+				flaskNumber("/p/<int:n>", "/p/{n:[0-9]+}", "[0-9]+", `\p{Nd}+`),
+				flaskNumber("/q/<int:n>", "/q/{n:[0-9]+}", "[0-9]+", `\p{Nd}+`),
+				flaskNumber("/r/<int:n>", "/r/{n:[0-9]+}", "[0-9]+", `\p{Nd}+`),
+				flaskNumber("/v<int:n>.json", "/v{n:[0-9]+}.json", "[0-9]+", `\p{Nd}+`),
+				flaskNumber("/s/<int(signed=True):n>", "/s/{n:-?[0-9]+}", "-?[0-9]+", `-?\p{Nd}+`),
+				pyRoute("d/<int:pk>/", "/d/{pk:[0-9]+}/"), // Django's int is [0-9]+
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/p/{id:[0-9]+}", okHandler)   // equal but for other digits: a note
+				r.Get("/q/{id:\\p{Nd}+}", okHandler) // Python's own: equal
+				r.Get("/r/{id}", okHandler)          // any segment: wider, a conflict
+				r.Get("/v{id:[0-9]+}.json", okHandler)
+				r.Get("/s/{id:[0-9]+}", okHandler) // not signed: narrower, a conflict
+				r.Get("/d/{id:[0-9]+}/", okHandler)
+			},
+			status: map[string]string{"/p/<int:n>": "go", "/q/<int:n>": "go", "/r/<int:n>": "python",
+				"/v<int:n>.json": "go", "/s/<int(signed=True):n>": "python", "d/<int:pk>/": "go"},
+			conflicts: []conflict{
+				{"constraint", "GET /r/{id}", "/r/<int:n>"},
+				{"constraint", "GET /s/{id:[0-9]+}", "/s/<int(signed=True):n>"},
+			},
+			notes:   []string{"/p/<int:n>", "/v<int:n>.json"},
+			summary: "4 of 6 Python routes (67%) served by Go",
+		},
+		{
 			name: "Go-only routes, trailing slashes and untranslatable routes",
 			py: []wsgi.AppRoute{
 				pyRoute("orders/", "/orders/"),
@@ -190,6 +228,18 @@ func TestInventoryJoin(t *testing.T) {
 			}
 			if tc.summary != "" && inv.Coverage.Summary != tc.summary {
 				t.Errorf("summary %q, want %q", inv.Coverage.Summary, tc.summary)
+			}
+			var notes []string
+			for _, l := range inv.Python {
+				if l.Note != "" {
+					notes = append(notes, l.Rule)
+					if !strings.Contains(l.Note, "other decimal digits") || !strings.Contains(l.Note, "reach Python") {
+						t.Errorf("%s: note %q", l.Rule, l.Note)
+					}
+				}
+			}
+			if !slices.Equal(notes, tc.notes) {
+				t.Errorf("notes on %q, want %q", notes, tc.notes)
 			}
 			var buf bytes.Buffer
 			if err := inv.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), inv.Coverage.Summary) {

@@ -19,6 +19,10 @@ import (
 // wait in the socket of a busy worker whose requests are fast.
 const DefaultPrefetch = 8
 
+// MaxThreads is the most request threads a container runs: Config.Workers
+// times Config.Threads may not exceed it.
+const MaxThreads = 1 << 15
+
 // Config configures a Container. The zero value of every field but App is
 // a documented default.
 type Config struct {
@@ -52,6 +56,7 @@ type Config struct {
 	Env []string
 
 	// Workers is the number of worker processes: runtime.NumCPU() when 0.
+	// Workers*Threads is at most [MaxThreads].
 	Workers int
 
 	// Threads is the number of threads running requests in each worker
@@ -235,13 +240,30 @@ type Config struct {
 // appSpec matches "module[:attr.path[()]]".
 var appSpec = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(\(\))?)?$`)
 
+// CheckApp checks the form of spec, a [Config] App, as [New] does, for a
+// program that checks its command line before anything starts.
+func CheckApp(spec string) error {
+	if err := checkApp(spec); err != nil {
+		return fmt.Errorf("wsgi: %w", err)
+	}
+	return nil
+}
+
+func checkApp(spec string) error {
+	if spec == "" {
+		return errors.New("App is empty; want module:callable")
+	}
+	if !appSpec.MatchString(spec) {
+		return fmt.Errorf("App %q is not module:callable (or module:factory())", spec)
+	}
+	return nil
+}
+
 // withDefaults validates c and returns a copy with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
-	if c.App == "" {
-		errs = append(errs, errors.New("App is empty; want module:callable"))
-	} else if !appSpec.MatchString(c.App) {
-		errs = append(errs, fmt.Errorf("App %q is not module:callable (or module:factory())", c.App))
+	if err := checkApp(c.App); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Python == "" {
 		c.Python = "python3"
@@ -256,8 +278,9 @@ func (c Config) withDefaults() (Config, error) {
 	} else if c.Threads == 0 {
 		c.Threads = 1
 	}
-	if c.Workers*c.Threads > 1<<15 {
-		errs = append(errs, fmt.Errorf("Workers*Threads %d is too large", c.Workers*c.Threads))
+	if c.Workers > MaxThreads || c.Threads > MaxThreads || c.Workers*c.Threads > MaxThreads {
+		// Each factor first: their product can overflow to a small number.
+		errs = append(errs, fmt.Errorf("Workers*Threads (%d*%d) is more than MaxThreads (%d)", c.Workers, c.Threads, MaxThreads))
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second

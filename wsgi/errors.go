@@ -95,24 +95,36 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // LoadError reports an app that could not be imported: an ImportError, a
-// missing attribute, a syntax error, an exception raised at import.
+// missing attribute, a syntax error, an exception raised at import, or a
+// process that ended while importing it (os._exit, a signal, a crash in C
+// code).
 type LoadError struct {
 	// App is the configured app spec.
 	App string
 	// Python is the interpreter that tried to import it (Config.Python).
 	Python string
-	// Traceback is the Python traceback.
+	// Traceback is the Python traceback; with Exit set, the last lines the
+	// process wrote, if any (the container has logged them already).
 	Traceback string
+	// Exit, for a process that ended before it loaded the app without
+	// reporting an exception, says which process and how it ended: "the
+	// preload process ended before loading it (exit status 3)". Empty
+	// otherwise.
+	Exit string
 }
 
-// Error implements error: the exception line first, then a hint when the
-// interpreter lacks a framework (see Hint), then the traceback.
+// Error implements error: the exception line (or Exit) first, then a hint
+// when the interpreter lacks a framework (see Hint), then the traceback
+// (or the process's last output).
 func (e *LoadError) Error() string {
 	s := e.headline()
 	if h := e.Hint(); h != "" {
 		s += "\n" + h
 	}
-	return s + "\n" + strings.TrimSpace(e.Traceback)
+	if tb := strings.TrimSpace(e.Traceback); tb != "" {
+		s += "\n" + tb
+	}
+	return s
 }
 
 // Hint returns advice for a load error that is most likely the wrong
@@ -154,8 +166,12 @@ var frameworkModules = map[string]bool{
 	"MySQLdb": true, "celery": true, "redis": true, "requests": true, "gunicorn": true,
 }
 
-// headline is the first line of Error: the app and the exception line.
+// headline is the first line of Error: the app and the exception line,
+// or how the process ended.
 func (e *LoadError) headline() string {
+	if e.Exit != "" {
+		return fmt.Sprintf("wsgi: app %q failed to load: %s", e.App, e.Exit)
+	}
 	tb := strings.TrimSpace(e.Traceback)
 	last := tb
 	if i := strings.LastIndexByte(tb, '\n'); i >= 0 {
@@ -166,13 +182,18 @@ func (e *LoadError) headline() string {
 
 // errorAttrs are the log attributes of err: the error, and for a
 // *LoadError its exception line as the error and its Python traceback
-// under error.stack_trace (a multi-line value: see NewTextHandler).
+// under error.stack_trace (a multi-line value: see NewTextHandler). For a
+// process that ended while importing the app, the error says how, and its
+// last output is not repeated: its lines are in the log already.
 func errorAttrs(err error) []any {
 	var le *LoadError
-	if errors.As(err, &le) && le.Traceback != "" {
+	if errors.As(err, &le) && (le.Traceback != "" || le.Exit != "") {
 		msg := le.headline()
 		if h := le.Hint(); h != "" {
 			msg += "; " + h
+		}
+		if le.Exit != "" {
+			return []any{slog.String(logError, msg)}
 		}
 		return []any{slog.String(logError, msg), slog.String(logTraceback, strings.TrimRight(le.Traceback, "\n"))}
 	}

@@ -196,13 +196,46 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 	return ls, nil
 }
 
+// CheckBind checks the form of addr, an address of [ListenConfig] (Binds
+// or OpsBind), without binding it: "unix:" and a path, or a TCP
+// "host:port" whose port is a number up to 65535 or a service name. Listen
+// refuses the same addresses with the same error; a program checks its
+// command line with it before anything starts. What only binding tells (a
+// port in use, a host name that does not resolve, a directory that does
+// not exist) is left to Listen.
+func CheckBind(addr string) error {
+	if err := checkBind(addr); err != nil {
+		return fmt.Errorf("wsgi: %w", err)
+	}
+	return nil
+}
+
+// checkBind is CheckBind without the package prefix, which Listen adds
+// with its own context.
+func checkBind(addr string) error {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if path == "" {
+			return errors.New("bind \"unix:\": want unix:/path/to.sock")
+		}
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("bind %q: want host:port or unix:/path/to.sock", addr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("bind %q: the port is not a number up to 65535 or a service name", addr)
+	}
+	return nil
+}
+
 // listen binds one address: "unix:PATH" or a TCP "host:port".
 func listen(addr string, mode fs.FileMode) (net.Listener, error) {
+	if err := checkBind(addr); err != nil {
+		return nil, err
+	}
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		return listenUnix(path, mode)
-	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, fmt.Errorf("bind %q: want host:port or unix:/path/to.sock", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -214,9 +247,6 @@ func listen(addr string, mode fs.FileMode) (net.Listener, error) {
 // listenUnix binds a Unix socket at path, removing a stale socket file
 // that no server answers on, and sets its permissions to mode.
 func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
-	if path == "" {
-		return nil, errors.New("bind \"unix:\": want unix:/path/to.sock")
-	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("bind unix:%s: the file exists and is not a socket", path)

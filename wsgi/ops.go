@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/graft-dev/graft/internal/negotiate"
 )
 
 // Status is a snapshot of the worker pool, for status pages and tools.
@@ -101,15 +103,27 @@ func (c *Container) LiveHandler() http.Handler {
 	})
 }
 
-// StatusHandler serves the status page: HTML for browsers, JSON when the
-// request asks for it (Accept: application/json, or ?format=json). Like
-// uwsgitop or gunicorn's control socket, built in. It shows request paths,
-// so mount it where only operators can reach it.
+// StatusHandler serves the status page: HTML for browsers, JSON for
+// tools, chosen by the Accept header's q-values (Accept: application/json,
+// or "text/html;q=0.5, application/json"; q=0 refuses a type; ties go to
+// HTML) or forced with ?format=json. A request that accepts neither gets
+// 406 Not Acceptable. Like uwsgitop or gunicorn's control socket, built
+// in. It shows request paths, so mount it where only operators can reach
+// it.
 func (c *Container) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := c.Status()
 		w.Header().Set("Cache-Control", "no-store")
-		if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Vary", "Accept")
+		format := "application/json"
+		if r.URL.Query().Get("format") != "json" {
+			format = negotiate.Media(r.Header.Values("Accept"), "text/html", "application/json")
+		}
+		if format == "" {
+			http.Error(w, "Not Acceptable: /status is text/html or application/json (or ?format=json)", http.StatusNotAcceptable)
+			return
+		}
+		st := c.Status()
+		if format == "application/json" {
 			w.Header().Set("Content-Type", "application/json")
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")

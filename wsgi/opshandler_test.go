@@ -69,3 +69,49 @@ func TestOpsHandler(t *testing.T) {
 		t.Errorf("status: %d workers, %d served, ready %v; want 2, 3, true", len(st.Workers), served, st.Ready)
 	}
 }
+
+// /status picks HTML or JSON by the Accept header's q-values (q=0 is a
+// refusal, the most specific range wins), ?format=json forcing JSON, and
+// answers 406 when neither is acceptable; it varies by Accept.
+func TestStatusAccept(t *testing.T) {
+	c, _ := newContainer(t, Config{App: "opsapp:app"})
+	h := c.StatusHandler()
+	const html, json = "text/html; charset=utf-8", "application/json"
+	tests := []struct {
+		name, query string
+		accept      []string
+		code        int
+		ctype       string
+	}{
+		{"no Accept", "", nil, 200, html},
+		{"browser", "", []string{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}, 200, html},
+		{"curl", "", []string{"*/*"}, 200, html},
+		{"json", "", []string{"application/json"}, 200, json},
+		{"json refused", "", []string{"application/json;q=0"}, 406, "text/plain; charset=utf-8"},
+		{"json refused, anything else", "", []string{"application/json;q=0, */*"}, 200, html},
+		{"json refused among others", "", []string{"text/plain, application/json;q=0, text/html;q=0.5"}, 200, html},
+		{"json preferred", "", []string{"text/html;q=0.4, application/json;q=0.8"}, 200, json},
+		{"html preferred", "", []string{"application/json;q=0.4, text/html;q=0.8"}, 200, html},
+		{"wildcard with json refused", "", []string{"*/*;q=0.1, application/json;q=0"}, 200, html},
+		{"application wildcard", "", []string{"application/*"}, 200, json},
+		{"neither", "", []string{"image/png, text/plain"}, 406, "text/plain; charset=utf-8"},
+		{"format=json", "?format=json", []string{"text/html"}, 200, json},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/status"+tc.query, nil)
+			for _, v := range tc.accept {
+				r.Header.Add("Accept", v)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.code || w.Header().Get("Content-Type") != tc.ctype || w.Header().Get("Vary") != "Accept" {
+				t.Errorf("Accept %q: %d %q (Vary %q); want %d %q", tc.accept, w.Code, w.Header().Get("Content-Type"),
+					w.Header().Get("Vary"), tc.code, tc.ctype)
+			}
+			if tc.code == 406 && !strings.Contains(w.Body.String(), "text/html or application/json") {
+				t.Errorf("406 body %q; want it to name what /status serves", w.Body)
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -151,8 +153,20 @@ func (o *outputLog) tail() string {
 	return strings.Join(o.last, "\n")
 }
 
+// startExit is what a process's reader reports when the process's socket
+// ends before the app has loaded: which process, and the read error.
+type startExit struct {
+	who string // "worker 123", "the preload process"
+	err error
+}
+
+func (e *startExit) Error() string {
+	return fmt.Sprintf("wsgi: %s exited before loading the app: %v", e.who, e.err)
+}
+
 // startFailure explains a process that ended before loading the app: a
-// *LoadError with its last output and how it ended.
+// *LoadError with how it ended (exit, as describeExit gives it) and its
+// last output.
 func startFailure(app, python string, err error, out *outputLog, exit string) error {
 	var le *LoadError
 	if errors.As(err, &le) {
@@ -161,11 +175,16 @@ func startFailure(app, python string, err error, out *outputLog, exit string) er
 		}
 		return err
 	}
-	tb := out.tail()
-	if tb != "" {
-		tb += "\n"
+	who, how := "the process", exit
+	var se *startExit
+	if errors.As(err, &se) {
+		who = se.who
+		err = se.err
 	}
-	return &LoadError{App: app, Python: python, Traceback: tb + "the process ended before loading the app (" + exit + "): " + err.Error()}
+	if !errors.Is(err, io.EOF) { // EOF is the process ending: said by exit
+		how += "; its socket: " + err.Error()
+	}
+	return &LoadError{App: app, Python: python, Traceback: out.tail(), Exit: who + " ended before loading it (" + how + ")"}
 }
 
 // logRecord logs a Python logging record sent as a LOG frame.

@@ -72,6 +72,8 @@ type proc struct {
 	dead     chan struct{} // closed when the worker is gone
 	exited   chan struct{} // closed when the process has been reaped
 	exitDesc string        // how it ended, set before exited is closed
+	exitOnce sync.Once     // closes exited (see markExited)
+	pidfd    int           // a forked worker's pidfd from its zygote, or -1 (see watchExit)
 	served   atomic.Int64
 	killOnce sync.Once
 	limit    int64         // requests before recycling (max-requests + jitter); 0: none
@@ -146,6 +148,7 @@ func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 		dead:     make(chan struct{}),
 		exited:   make(chan struct{}),
 		cut:      make(chan struct{}),
+		pidfd:    -1,
 		limit:    pl.requestLimit(),
 		lifetime: pl.lifetimeFor(),
 	}
@@ -156,12 +159,23 @@ func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 }
 
 // startProc starts one worker of generation g: forked by z, g's zygote, in
-// preload mode, else a fresh interpreter. It returns before the app is
+// preload mode, else a fresh interpreter. A zygote that does not answer
+// (see zygote.fork) is passed over: the worker is a fresh interpreter,
+// until the zygote is heard from again. It returns before the app is
 // imported; wait on p.ready.
 func (pl *pool) startProc(g *gen, z *zygote) (*proc, error) {
-	if z != nil {
-		return z.fork()
+	if z != nil && !z.silent.Load() {
+		p, err := z.fork()
+		if !errors.Is(err, errZygoteSilent) {
+			return p, err
+		}
 	}
+	return pl.spawnProc(g)
+}
+
+// spawnProc starts a worker of generation g as a fresh interpreter, which
+// imports the app itself.
+func (pl *pool) spawnProc(g *gen) (*proc, error) {
 	p, childSock, outW, err := pl.newProc(g)
 	if err != nil {
 		return nil, err
@@ -175,13 +189,22 @@ func (pl *pool) startProc(g *gen, z *zygote) (*proc, error) {
 	}
 	p.cmd, p.pid = cmd, cmd.Process.Pid
 	go func() {
-		err := cmd.Wait()
-		p.exitDesc = describeExit(err)
-		close(p.exited)
-		p.closeAfterExit()
+		p.markExited(describeExit(cmd.Wait()))
 	}()
 	p.start()
 	return p, nil
+}
+
+// markExited records that the process has ended, and how (the first
+// report stands: its reaper's, or its pidfd's when its zygote says nothing,
+// see watchExit), and closes its socket once its reader has read what it
+// sent before (closeAfterExit).
+func (p *proc) markExited(desc string) {
+	p.exitOnce.Do(func() {
+		p.exitDesc = desc
+		close(p.exited)
+		p.closeAfterExit()
+	})
 }
 
 // start begins serving once the process exists: p.pid is set.

@@ -64,7 +64,7 @@ const idleReadAfter = 50 * time.Millisecond
 func (p *proc) readLoop() {
 	err := p.readAll()
 	if !p.startedUp {
-		p.ready <- fmt.Errorf("wsgi: worker %d exited before loading the app: %w", p.pid, err)
+		p.ready <- &startExit{who: fmt.Sprintf("worker %d", p.pid), err: err}
 	}
 	p.fc.closeFDs()
 	p.die(err)

@@ -102,14 +102,16 @@ func translateFlask(b *strings.Builder, parts []wirePart, params []RouteParam) (
 		switch {
 		case (conv == "default" || conv == "string") && args == "":
 			params = writeParam(b, params, pt.Param, conv, "")
-		case conv == "int" && args == "":
-			params = writeParam(b, params, pt.Param, conv, reInt)
-		case conv == "int" && isSigned(args):
-			params = writeParam(b, params, pt.Param, conv, "-?"+reInt)
-		case conv == "float" && args == "":
-			params = writeParam(b, params, pt.Param, conv, reFloat)
-		case conv == "float" && isSigned(args):
-			params = writeParam(b, params, pt.Param, conv, "-?"+reFloat)
+		case (conv == "int" || conv == "float") && (args == "" || isSigned(args)):
+			re := reInt
+			if conv == "float" {
+				re = reFloat
+			}
+			if args != "" {
+				re = "-?" + re
+			}
+			params = writeParam(b, params, pt.Param, conv, re)
+			params[len(params)-1].PythonRegex = pythonDigits(pt.Regex, re)
 		case conv == "uuid":
 			params = writeParam(b, params, pt.Param, conv, reUUIDAny)
 		case conv == "path":
@@ -131,6 +133,19 @@ func translateFlask(b *strings.Builder, parts []wirePart, params []RouteParam) (
 		}
 	}
 	return params, nil
+}
+
+// pythonDigits returns what a Flask number converter whose own regex is
+// pyRe accepts, in RE2 syntax, when that is wider than re, graft's ASCII
+// translation of it: werkzeug's \d (int's \d+, float's \d+\.\d+) is
+// Python's, which in a str pattern matches any Unicode decimal digit
+// (category Nd), and int() and float() read them all: Flask answers
+// /p/١٢ for <int:pid> with pid 12. "" when pyRe has no \d.
+func pythonDigits(pyRe, re string) string {
+	if !strings.Contains(pyRe, `\d`) {
+		return ""
+	}
+	return strings.ReplaceAll(re, "[0-9]", `\p{Nd}`)
 }
 
 // isSigned reports whether converter arguments are just signed=True.

@@ -86,6 +86,13 @@ type RouteParam struct {
 	// Regex is the constraint in Pattern, RE2 syntax; "" for a plain
 	// segment ({name}, any text without "/") or the catch-all.
 	Regex string `json:"regex"`
+	// PythonRegex, when not "", is what Python's converter accepts, RE2
+	// syntax, where that is wider than Regex, which keeps to what Go's
+	// strconv reads: Flask's int and float converters (werkzeug's \d+ in a
+	// str pattern) take any Unicode decimal digit, \p{Nd}, so that Flask
+	// answers /p/١٢ for <int:pid> with pid 12, where Regex is [0-9]+.
+	// Django's int is [0-9]+ and has none.
+	PythonRegex string `json:"python_regex,omitempty"`
 }
 
 // AppRoutes asks the Python app for its route map. The worker introspects

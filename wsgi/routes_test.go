@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +140,44 @@ func TestAppRoutesFlask(t *testing.T) {
 		}
 		if got := byEndpoint["files"].Params; len(got) != 1 || got[0] != (RouteParam{Name: "p", Converter: "path"}) {
 			t.Errorf("files params %+v", got)
+		}
+		// Flask's number converters take every Unicode decimal digit
+		// (werkzeug's \d+); the pattern keeps to 0-9, and PythonRegex says
+		// what Flask takes besides.
+		for _, tc := range []struct {
+			endpoint string
+			want     RouteParam
+		}{
+			{"item", RouteParam{Name: "item_id", Converter: "int", Regex: "[0-9]+", PythonRegex: `\p{Nd}+`}},
+			{"price", RouteParam{Name: "f", Converter: "float", Regex: `[0-9]+\.[0-9]+`, PythonRegex: `\p{Nd}+\.\p{Nd}+`}},
+			{"delta", RouteParam{Name: "d", Converter: "int", Regex: "-?[0-9]+", PythonRegex: `-?\p{Nd}+`}},
+			{"by_uuid", RouteParam{Name: "u", Converter: "uuid", Regex: reUUIDAny}},
+		} {
+			if got := byEndpoint[tc.endpoint].Params; len(got) != 1 || got[0] != tc.want {
+				t.Errorf("%s params %+v, want %+v", tc.endpoint, got, tc.want)
+			}
+		}
+		// What Flask does with them, which PythonRegex describes: /items/١٢
+		// is item 12, and so is /items/１２ (fullwidth); /price/١.٥ is 1.5.
+		srv := httptest.NewServer(c)
+		defer srv.Close()
+		for path, want := range map[string]string{
+			"/legacy/items/%D9%A1%D9%A2": `{"item":12}`, "/legacy/items/%EF%BC%91%EF%BC%92": `{"item":12}`,
+			"/legacy/price/%D9%A1.%D9%A5": "1.5", "/legacy/items/%C2%B2": "404",
+		} {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got := strings.TrimSpace(string(b))
+			if want == "404" {
+				got = strconv.Itoa(resp.StatusCode)
+			}
+			if !strings.Contains(got, want) {
+				t.Errorf("Flask answers GET %s with %d %q; want %q", path, resp.StatusCode, got, want)
+			}
 		}
 	})
 

@@ -112,3 +112,26 @@ func FuzzParseRouteMap(f *testing.F) {
 		}
 	})
 }
+
+// Flask's number converters: the pattern keeps to 0-9, and PythonRegex
+// widens it to every decimal digit only when the converter's own regex
+// uses \d (werkzeug's), not for one that says [0-9] itself.
+func TestFlaskNumberDigits(t *testing.T) {
+	for _, tc := range []struct {
+		conv, args, pyRe, re, wide string
+	}{
+		{"int", "", `\d+`, "[0-9]+", `\p{Nd}+`},
+		{"int", "signed=True", `-?\d+`, "-?[0-9]+", `-?\p{Nd}+`},
+		{"float", "", `\d+\.\d+`, `[0-9]+\.[0-9]+`, `\p{Nd}+\.\p{Nd}+`},
+		{"float", "signed = True", `-?\d+\.\d+`, `-?[0-9]+\.[0-9]+`, `-?\p{Nd}+\.\p{Nd}+`},
+		{"int", "", `[0-9]+`, "[0-9]+", ""},
+		{"int", "", "", "[0-9]+", ""},
+	} {
+		t.Run(tc.conv+" "+tc.pyRe, func(t *testing.T) {
+			_, params, why := translate([]wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/p/"}, {Param: "n", Converter: tc.conv, Args: tc.args, Regex: tc.pyRe}}}})
+			if why != "" || len(params) != 1 || params[0].Regex != tc.re || params[0].PythonRegex != tc.wide {
+				t.Errorf("params %+v (%s); want Regex %q, PythonRegex %q", params, why, tc.re, tc.wide)
+			}
+		})
+	}
+}

@@ -46,6 +46,7 @@ const (
 	flagSized     byte = 1 // HEAD: u64 body length, then the head block
 	flagAbort     byte = 1 // END: the app failed after headers were sent
 	flagCancelled byte = 2 // END: iteration stopped after a CANCEL
+	flagPidFD     byte = 1 // FORKED: a pidfd of the worker (SCM_RIGHTS)
 )
 
 const (
@@ -321,6 +322,17 @@ func (f *frameConn) takeFD(name string) (*os.File, error) {
 	fd := f.fds[0]
 	f.fds = f.fds[1:]
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// takeRawFD returns the oldest received file descriptor, or -1 if there
+// is none.
+func (f *frameConn) takeRawFD() int {
+	if len(f.fds) == 0 {
+		return -1
+	}
+	fd := f.fds[0]
+	f.fds = f.fds[1:]
+	return fd
 }
 
 // closeFDs closes descriptors that were never claimed.

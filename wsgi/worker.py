@@ -20,8 +20,8 @@ Go also sends CALL (a control call: the app's route map, an identity hook)
 outside of any request; the worker answers CALL_RESULT, a JSON object (see
 the "Control calls" section).
 In preload mode the first process is a zygote: Go sends it FORK (with the
-new worker's descriptors), it answers FORKED (the pid) and EXITED (a child's
-exit status).
+new worker's descriptors), it answers FORKED (the pid, with a pidfd of the
+worker where Linux has them) and EXITED (a child's exit status).
 
 The worker exits when its socket reaches EOF, i.e. when Go goes away.
 """
@@ -72,6 +72,7 @@ F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
 F_SIZED = 1  # HEAD: the body's length (u64) precedes the head block
 F_ABORT = 1  # END: the response failed after headers were sent; abort it
 F_CANCELLED = 2  # END: the response was cut short after a CANCEL
+F_PID_FD = 1  # FORKED: a pidfd of the worker rides with the frame
 
 MAX_FRAME = 1073741824  # the largest payload of a frame
 HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
@@ -215,8 +216,8 @@ class Conn:
         with self.lock:
             self.sock.sendall(data)
 
-    def send_fd(self, kind, stream, payload, fd):
-        data = HEADER.pack(kind, 0, stream, len(payload)) + payload
+    def send_fd(self, kind, stream, payload, fd, flags=0):
+        data = HEADER.pack(kind, flags, stream, len(payload)) + payload
         with self.lock:
             socket.send_fds(self.sock, [data], [fd])
 
@@ -918,7 +919,7 @@ def zygote(conn, app, threads, multiprocess, chunk):
                 os._exit(1)
         for fd in fds:
             os.close(fd)
-        conn.send(FORKED, tag, U32.pack(pid))
+        send_forked(conn, tag, pid)
     # Wait for the workers still running (they exit on EOF of their
     # sockets), so none is left without a parent that reaps it.
     while True:
@@ -928,6 +929,24 @@ def zygote(conn, app, threads, multiprocess, chunk):
             break
         report_exit(conn, pid, status)
     leave(0)
+
+
+def send_forked(conn, tag, pid):
+    """Answer a FORK with the child's pid and, where the system has pidfds
+    (Linux 5.3 and later), a pidfd of the child: with it Go sees the worker
+    end even while this process cannot say so (stopped, say), and passes
+    its forks over. The child is not reaped before this runs (reap() comes
+    at the top of the loop), so its pid cannot have been reused: the pidfd
+    is the child's."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        conn.send(FORKED, tag, U32.pack(pid))  # Go learns the exit from EXITED only
+        return
+    try:
+        conn.send_fd(FORKED, tag, U32.pack(pid), pidfd, F_PID_FD)
+    finally:
+        os.close(pidfd)
 
 
 def reap(conn):

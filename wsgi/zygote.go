@@ -37,6 +37,9 @@ type zygote struct {
 	leaveTimer  *time.Timer         // kills it exitGrace after its last worker is gone (see leave)
 	forcedOut   atomic.Bool         // killed for not leaving in time (see forceOut)
 
+	heard  atomic.Int64 // when its last frame came (Unix nanoseconds)
+	silent atomic.Bool  // a fork went unanswered: passed over until it is heard again (see fork)
+
 	ready chan error
 	dead  chan struct{}
 }
@@ -130,6 +133,10 @@ func (z *zygote) readLoop() {
 		if err != nil {
 			break
 		}
+		z.heard.Store(time.Now().UnixNano())
+		if z.silent.CompareAndSwap(true, false) {
+			z.log.Info("wsgi: the preload process answers again; workers are forked from it again")
+		}
 		switch h.kind {
 		case frameReady:
 			started = true
@@ -144,12 +151,18 @@ func (z *zygote) readLoop() {
 			if len(payload) >= 4 {
 				pid = int(binary.LittleEndian.Uint32(payload))
 			}
+			pidfd := -1
+			if h.flags&flagPidFD != 0 {
+				pidfd = fc.takeRawFD()
+			}
 			z.mu.Lock()
 			f := z.forks[h.stream]
 			delete(z.forks, h.stream)
 			if f != nil && pid > 0 {
-				f.p.pid = pid
+				f.p.pid, f.p.pidfd = pid, pidfd
 				z.children[pid] = f.p
+			} else if pidfd >= 0 {
+				syscall.Close(pidfd) // a fork given up on (see fork): its worker finds its socket closed and exits
 			}
 			z.mu.Unlock()
 			if f != nil {
@@ -172,15 +185,13 @@ func (z *zygote) readLoop() {
 			z.armLeaveLocked()
 			z.mu.Unlock()
 			if p != nil {
-				p.exitDesc = desc
-				close(p.exited)
-				p.closeAfterExit()
+				p.markExited(desc)
 			}
 		}
 	}
 	fc.closeFDs()
 	if !started {
-		z.ready <- fmt.Errorf("wsgi: the preload process exited before loading the app: %w", err)
+		z.ready <- &startExit{who: "the preload process", err: err}
 	}
 	z.exitDesc = describeExit(z.wait())
 	z.conn.Close()
@@ -200,8 +211,7 @@ func (z *zygote) readLoop() {
 			for syscall.Kill(pid, 0) == nil {
 				time.Sleep(orphanPoll)
 			}
-			p.exitDesc = "killed with its preload process"
-			close(p.exited)
+			p.markExited("killed with its preload process")
 			p.closeSocket()
 		}()
 	}
@@ -211,7 +221,21 @@ func (z *zygote) readLoop() {
 	close(z.dead)
 }
 
-// fork asks the zygote for a new worker.
+// forkSilence is how long a zygote may stay silent while a fork it was
+// asked for is pending before it is passed over (see fork). A fork takes
+// milliseconds, even of a big app; a zygote answering a burst of forks one
+// after the other is heard after each.
+const forkSilence = 5 * time.Second
+
+// errZygoteSilent is fork's error for a zygote that does not answer.
+var errZygoteSilent = errors.New("the preload process does not answer")
+
+// fork asks the zygote for a new worker. A zygote silent for forkSilence
+// while the fork is pending (stopped by SIGSTOP or a debugger, or hung) is
+// marked silent and the error wraps errZygoteSilent: startProc then starts
+// the worker as a fresh interpreter, and so every worker until the zygote
+// is heard from again (readLoop). The zygote is not killed: its workers
+// would die with it (PR_SET_PDEATHSIG).
 func (z *zygote) fork() (*proc, error) {
 	p, childSock, outW, err := z.pl.newProc(z.g)
 	if err != nil {
@@ -228,22 +252,15 @@ func (z *zygote) fork() (*proc, error) {
 
 	var b [frameHeaderSize]byte
 	putFrameHeader(b[:], frameHeader{kind: frameFork, stream: tag})
+	sent := time.Now()
 	z.wmu.Lock()
 	_, _, err = z.conn.WriteMsgUnix(b[:], syscall.UnixRights(int(childSock.Fd()), int(outW.Fd())), nil)
 	z.wmu.Unlock()
 	var pid int
 	if err == nil {
-		select {
-		case pid = <-f.done:
-		case <-z.dead:
-		case <-time.After(z.pl.cfg.StartTimeout):
-		}
+		pid, err = z.await(tag, f, sent)
 	}
 	if pid == 0 {
-		z.mu.Lock()
-		delete(z.forks, tag)
-		z.armLeaveLocked()
-		z.mu.Unlock()
 		p.closeSocket()
 		if err == nil {
 			err = errors.New("the preload process could not fork")
@@ -251,7 +268,64 @@ func (z *zygote) fork() (*proc, error) {
 		return nil, fmt.Errorf("wsgi: fork a worker: %w", err)
 	}
 	p.start()
+	if p.pidfd >= 0 {
+		go p.watchExit(z)
+	}
 	return p, nil
+}
+
+// await waits for the answer to the fork tag (f), sent at sent: the
+// worker's pid, or 0 with why. It gives up on a zygote that has exited, on
+// one silent for forkSilence (errZygoteSilent; see fork), and after
+// Config.StartTimeout.
+func (z *zygote) await(tag uint16, f *forking, sent time.Time) (int, error) {
+	deadline := sent.Add(z.pl.cfg.StartTimeout)
+	t := time.NewTimer(forkSilence)
+	defer t.Stop()
+	var err error
+	for err == nil {
+		select {
+		case pid := <-f.done:
+			return pid, nil
+		case <-z.dead:
+			err = errors.New("the preload process exited")
+		case now := <-t.C:
+			last := time.Unix(0, max(sent.UnixNano(), z.heard.Load()))
+			switch {
+			case now.Sub(last) >= forkSilence:
+				err = fmt.Errorf("%w (stopped, or hung) within %v", errZygoteSilent, forkSilence)
+			case !now.Before(deadline):
+				err = fmt.Errorf("no answer within Config.StartTimeout (%v)", z.pl.cfg.StartTimeout)
+			default:
+				t.Reset(min(last.Add(forkSilence).Sub(now), deadline.Sub(now)))
+			}
+		}
+	}
+	z.mu.Lock()
+	_, pending := z.forks[tag]
+	delete(z.forks, tag)
+	z.armLeaveLocked()
+	z.mu.Unlock()
+	if !pending {
+		// The answer came meanwhile: readLoop has taken it and sends it.
+		return <-f.done, nil
+	}
+	if errors.Is(err, errZygoteSilent) && z.silent.CompareAndSwap(false, true) {
+		z.log.Warn("wsgi: the preload process does not answer (stopped, or hung); workers start as fresh interpreters until it does",
+			slog.Duration("graft.silence", forkSilence))
+	}
+	return 0, err
+}
+
+// forget drops p, a worker whose end its pidfd showed, from the children
+// whose exit the zygote is to report.
+func (z *zygote) forget(p *proc) {
+	z.mu.Lock()
+	if z.children[p.pid] == p {
+		delete(z.children, p.pid)
+		z.armLeaveLocked()
+	}
+	z.mu.Unlock()
 }
 
 // alive reports whether the zygote can still fork.

@@ -391,3 +391,7 @@ func TestAPIAuthWithoutPython(t *testing.T) {
 // A port in use fails the command before Python starts (run returns at
 // once with the bind error; the metrics port likewise).
 func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }
+
+// A mistake in the command line exits 2 naming its flag, a missing
+// directory 1, by cli.Main's rule, before Python starts.
+func TestUsageErrors(t *testing.T) { opstest.UsageErrors(t, run, true) }

@@ -126,6 +126,25 @@ func TestMigratedRoutesMatchFlask(t *testing.T) {
 	}
 }
 
+// TestOtherDigitsReachFlask checks what the inventory's note on
+// <int:pid> says: Flask's int converter takes every decimal digit
+// (/api/products/١ is product 1), Go's {id:[0-9]+} does not, and such a
+// path reaches Flask through the fallback, which answers as Go does for
+// /api/products/1.
+func TestOtherDigitsReachFlask(t *testing.T) {
+	goSrv, _ := startShop(t, "/shop")
+	ascii := do(t, nil, "GET", goSrv.URL+"/shop/api/products/1", "", "")
+	for _, path := range []string{"/shop/api/products/%D9%A1", "/shop/api/products/%EF%BC%91"} { // Arabic-Indic, fullwidth 1
+		other := do(t, nil, "GET", goSrv.URL+path, "", "")
+		if ascii.header.Get("X-Served-By") != "go" || other.header.Get("X-Served-By") != "python" {
+			t.Errorf("X-Served-By: %q for /1, %q for %s; want go, then python", ascii.header.Get("X-Served-By"), other.header.Get("X-Served-By"), path)
+		}
+		if other.status != 200 || other.body != ascii.body {
+			t.Errorf("GET %s: %d %q; want Flask's product 1, %q", path, other.status, other.body, ascii.body)
+		}
+	}
+}
+
 // TestLinksUnderMount checks that Flask's url_for builds links under the
 // prefix Go mounted it at, and that nothing outside the prefix reaches it.
 func TestLinksUnderMount(t *testing.T) {
@@ -329,3 +348,7 @@ func scriptFlags(t *testing.T, py string) cli.Flags {
 // A port in use fails the command before Python starts (run returns at
 // once with the bind error; the metrics port likewise).
 func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }
+
+// A mistake in the command line exits 2 naming its flag, a missing
+// directory 1, by cli.Main's rule, before Python starts.
+func TestUsageErrors(t *testing.T) { opstest.UsageErrors(t, run, true) }

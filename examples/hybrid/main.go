@@ -87,6 +87,9 @@ func parseFlags(args []string) (options, error) {
 	switch len(pos) {
 	case 0:
 	case 1:
+		if err := cli.CheckApp(pos[0]); err != nil {
+			return o, err
+		}
 		o.app = pos[0]
 	default:
 		return o, cli.Usagef("at most one module:callable argument, got %d", len(pos))

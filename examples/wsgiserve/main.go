@@ -64,6 +64,9 @@ func parseFlags(args []string) (cli.Flags, string, error) {
 	if len(pos) != 1 {
 		return f, "", cli.Usagef("want one module:callable argument, got %d", len(pos))
 	}
+	if err := cli.CheckApp(pos[0]); err != nil {
+		return f, "", err
+	}
 	return f, pos[0], f.Check()
 }
 

@@ -416,3 +416,9 @@ func TestEarlySignals(t *testing.T) {
 		t.Fatal("no exit after SIGTERM")
 	}
 }
+
+// A mistake in the command line exits 2 naming its flag, a missing
+// directory 1, by cli.Main's rule, before Python starts.
+func TestUsageErrors(t *testing.T) {
+	opstest.UsageErrors(t, func(args []string) error { return run(append([]string{"app:app"}, args...)) }, false)
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ type Flags struct {
 
 // Register defines the flags on fs.
 func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
-	ListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
+	BindListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
 	fs.StringVar(&f.Python, "python", DefaultPython(), "`PATH` of the Python interpreter that runs the workers, such as a virtualenv's bin/python; the default is $GRAFT_PYTHON, else /usr/bin/python3 when it exists, else python3")
 	chdir := d.ChdirUsage
 	if chdir == "" {
@@ -89,7 +90,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate `FILE` (with its chain): serve HTTPS, with HTTP/2, on every -bind")
 	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
 	fs.BoolVar(&f.H2C, "h2c", false, "also serve HTTP/2 without TLS (prior knowledge), for a front proxy that speaks it (Envoy, Cloud Run's end-to-end HTTP/2, gRPC); not with -certfile, which offers HTTP/2 already")
-	fs.StringVar(&f.MetricsBind, "metrics-bind", "", "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
+	AddrVar(fs, &f.MetricsBind, "metrics-bind", "", false, "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
 	fs.BoolVar(&f.SchedBatch, "sched-batch", true, "Linux: run the server and its workers under SCHED_BATCH, so that Go's wake-ups do not preempt the app mid-request on shared CPUs; -sched-batch=false keeps the default policy")
@@ -158,8 +159,12 @@ func (f *Flags) checkProxies() error {
 	return nil
 }
 
-// Check checks the flag values, and that -chdir is a directory, before
-// anything starts.
+// Check checks the flag values before anything starts: what is wrong
+// with the command line itself (a value out of range, flags that go
+// together) is a *UsageError naming the flag, as the values that
+// their flag refuses when parsed are (an address's form with
+// wsgi.CheckBind, a duration); a directory of -chdir, -static or
+// -sendfile-root that does not exist is a plain error (see [Main]).
 func (f *Flags) Check() error {
 	var bad []string
 	for _, n := range []struct {
@@ -209,19 +214,18 @@ func (f *Flags) Check() error {
 	if f.Threads < 1 {
 		return Usagef("-threads must be at least 1")
 	}
+	workers := f.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	if workers > wsgi.MaxThreads || f.Threads > wsgi.MaxThreads || workers*f.Threads > wsgi.MaxThreads {
+		return Usagef("-workers times -threads (%d*%d) is more than %d", workers, f.Threads, wsgi.MaxThreads)
+	}
 	if (f.CertFile == "") != (f.KeyFile == "") {
 		return Usagef("-certfile and -keyfile go together")
 	}
 	if f.H2C && f.CertFile != "" {
 		return Usagef("-h2c is for plain HTTP: with -certfile, HTTP/2 is offered over TLS already")
-	}
-	for _, b := range f.Binds {
-		if b == "" {
-			return Usagef("-bind is empty")
-		}
-	}
-	if err := f.Files.Validate(); err != nil {
-		return Usagef("%v", err)
 	}
 	if err := f.checkProxies(); err != nil {
 		return err
@@ -233,7 +237,21 @@ func (f *Flags) Check() error {
 	if _, err := netlist.Parse(f.ProxyProtocol...); err != nil {
 		return Usagef("-proxy-protocol: load balancer %v", err)
 	}
+	// A directory the flags name but the machine lacks is not a mistake
+	// in the command line: it exits 1, as a busy port does.
+	if err := f.Files.Validate(); err != nil {
+		return err
+	}
 	return wsgi.CheckDir(f.Chdir)
+}
+
+// CheckApp checks a module:callable argument with wsgi.CheckApp: a
+// malformed one is a *UsageError.
+func CheckApp(app string) error {
+	if err := wsgi.CheckApp(app); err != nil {
+		return &UsageError{err}
+	}
+	return nil
 }
 
 // CheckMount checks a -mount flag: empty, or starting but not ending

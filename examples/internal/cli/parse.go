@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // NewFlagSet returns a flag set that reports its errors instead of
@@ -81,6 +83,15 @@ func Parse(fs *flag.FlagSet, synopsis string, args []string) ([]string, error) {
 // with a pointer to -h and exits 2; another error exits 1. SIGHUP and
 // SIGPIPE are ignored until wsgi.Serve takes the signals over (see
 // ignoreEarlySignals).
+//
+// The rule, the same in every example: a mistake in the command line
+// itself, wrong on any machine (an unknown flag, a malformed value or
+// address, a value out of its range, flags that go together, a malformed
+// module:callable), is a *UsageError naming its flag and exits 2, found
+// before anything starts ([Parse], the flag values' Set, [Flags.Check],
+// [CheckApp], [CheckMount]); what fails on this machine (a directory or
+// file that does not exist, a port in use, the interpreter missing, the
+// app failing to import) exits 1.
 func Main(name string, run func(args []string) error) {
 	ignoreEarlySignals()
 	os.Exit(exitCode(name, run(os.Args[1:]), os.Stdout, os.Stderr))
@@ -150,10 +161,11 @@ func DurationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Dur
 }
 
 // listValue is a repeatable string flag; the first Set replaces the
-// default.
+// default. check, when not nil, checks each value.
 type listValue struct {
-	p   *[]string
-	set bool
+	p     *[]string
+	set   bool
+	check func(string) error
 }
 
 func (l *listValue) String() string {
@@ -164,6 +176,11 @@ func (l *listValue) String() string {
 }
 
 func (l *listValue) Set(s string) error {
+	if l.check != nil {
+		if err := l.check(s); err != nil {
+			return err
+		}
+	}
 	if !l.set {
 		*l.p, l.set = nil, true
 	}
@@ -175,4 +192,47 @@ func (l *listValue) Set(s string) error {
 func ListVar(fs *flag.FlagSet, p *[]string, name string, value []string, usage string) {
 	*p = value
 	fs.Var(&listValue{p: p}, name, usage)
+}
+
+// BindListVar defines a repeatable address flag, such as -bind: each
+// address is checked with wsgi.CheckBind as it is parsed.
+func BindListVar(fs *flag.FlagSet, p *[]string, name string, value []string, usage string) {
+	*p = value
+	fs.Var(&listValue{p: p, check: wsgi.CheckBind}, name, usage)
+}
+
+// addrValue is an address flag, "" for none, checked as it is parsed:
+// with wsgi.CheckBind, or as a TCP host:port only.
+type addrValue struct {
+	p       *string
+	tcpOnly bool
+}
+
+func (a addrValue) String() string {
+	if a.p == nil {
+		return ""
+	}
+	return *a.p
+}
+
+func (a addrValue) Set(s string) error {
+	switch {
+	case s == "":
+	case a.tcpOnly && strings.HasPrefix(s, "unix:"):
+		return errors.New("want host:port: this listener takes no Unix socket")
+	default:
+		if err := wsgi.CheckBind(s); err != nil {
+			return err
+		}
+	}
+	*a.p = s
+	return nil
+}
+
+// AddrVar defines an address flag such as -metrics-bind ("" for none):
+// HOST:PORT, or unix:/path/to.sock unless tcpOnly, checked with
+// wsgi.CheckBind as it is parsed.
+func AddrVar(fs *flag.FlagSet, p *string, name, value string, tcpOnly bool, usage string) {
+	*p = value
+	fs.Var(addrValue{p: p, tcpOnly: tcpOnly}, name, usage)
 }

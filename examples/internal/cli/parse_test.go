@@ -156,7 +156,14 @@ func TestParse(t *testing.T) {
 		{"cert without key", []string{"-certfile", "c.pem"}, nil, "-certfile and -keyfile go together"},
 		{"missing chdir", []string{"-chdir", "/nonexistent/app"}, nil, "cannot chdir to /nonexistent/app: no such file or directory"},
 		{"chdir to a file", []string{"-chdir", file}, nil, "cannot chdir to " + file + ": not a directory"},
-		{"empty bind", []string{"-bind", ""}, nil, "-bind is empty"},
+		{"empty bind", []string{"-bind", ""}, nil, `invalid value "" for flag -bind: wsgi: bind "": want host:port`},
+		{"port out of range", []string{"-bind", ":65536"}, nil, `invalid value ":65536" for flag -bind: wsgi: bind ":65536": the port is not a number up to 65535 or a service name`},
+		{"service name", []string{"-bind", "127.0.0.1:http", "-metrics-bind", "unix:/run/ops.sock"}, func(f Flags, _ []string) bool {
+			return f.Binds[0] == "127.0.0.1:http" && f.MetricsBind == "unix:/run/ops.sock"
+		}, ""},
+		{"bad metrics bind", []string{"-metrics-bind", "9100"}, nil, `invalid value "9100" for flag -metrics-bind: wsgi: bind "9100": want host:port`},
+		{"too many threads", []string{"-workers", "64", "-threads", "1024"}, nil, "-workers times -threads (64*1024) is more than 32768"},
+		{"the most threads", []string{"-workers", "32", "-threads", "1024"}, func(f Flags, _ []string) bool { return f.Workers*f.Threads == wsgi.MaxThreads }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,6 +198,9 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"app:app", "-help"}, 0, "-limit-request-field-size", "", "", ""},
 		{[]string{"-timeout", "x"}, 2, "", "test: invalid value \"x\" for flag -timeout: want seconds (30, 2.5) or a duration (30s, 1m30s, 500ms)\nRun 'test -h' for the flags.\n", "", "-access-log"},
 		{[]string{"-chdir", "/nonexistent"}, 1, "", "test: wsgi: cannot chdir to /nonexistent: no such file or directory\n", "", "flags"},
+		{[]string{"-bind", "foo"}, 2, "", "test: invalid value \"foo\" for flag -bind: wsgi: bind \"foo\": want host:port or unix:/path/to.sock\nRun 'test -h' for the flags.\n", "", ""},
+		{[]string{"-threads", "40000"}, 2, "", "test: -workers times -threads", "", ""},
+		{[]string{"-static", "/s/=/nonexistent"}, 1, "", "test: -static /s/=/nonexistent: not a directory\n", "", "flags"},
 		{nil, 0, "", "", "usage", ""},
 	}
 	for _, tc := range tests {

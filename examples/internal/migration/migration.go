@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/migrate"
 	"github.com/graft-dev/graft/router"
 )
@@ -34,7 +35,7 @@ type Flags struct {
 // Register defines the flags on fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Stages, "stages", "", "JSON stages file: the migration stage of each Go route (python, shadow, canary, go); reloaded when it changes and on SIGHUP, rewritten by the admin API and console")
-	fs.StringVar(&f.AdminBind, "admin-bind", "", "serve the migration admin API and console on this separate address (e.g. 127.0.0.1:9091); it has no authentication of its own, and answers only URLs with an IP address or localhost")
+	cli.AddrVar(fs, &f.AdminBind, "admin-bind", "", true, "serve the migration admin API and console on this separate `ADDR` (HOST:PORT, e.g. 127.0.0.1:9091); it has no authentication of its own, and answers only URLs with an IP address or localhost")
 }
 
 // Migration is a running migration: the Migrator of the Go routes and the

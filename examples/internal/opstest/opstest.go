@@ -1,8 +1,8 @@
 // Package opstest holds the test helpers of graft's example servers: the
 // embedded app unpacked for a test, the examples' default flags, a test
 // server over a container's workers, the single-binary run, the busy-port
-// check, page checks and the migration's stages file, admin API and route
-// status. The interpreter comes from internal/pythontest, certificates
+// check, the usage-error check, page checks and the migration's stages
+// file, admin API and route status. The interpreter comes from internal/pythontest, certificates
 // from internal/testcert.
 package opstest
 
