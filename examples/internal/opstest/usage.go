@@ -31,6 +31,11 @@ func UsageErrors(t *testing.T, run func(args []string) error, admin bool) {
 		{[]string{"-workers", "40000"}, true, "-workers times -threads (40000*1) is more than 32768"},
 		{[]string{"-workers", "2", "-threads", "20000"}, true, "-workers times -threads (2*20000) is more than 32768"},
 		{[]string{"-workers", "4294967296", "-threads", "4294967296"}, true, "-workers times -threads"}, // the product overflows to 0
+		{[]string{"-forwarded-allow-ips", "10.0.0.0/33"}, true, "-forwarded-allow-ips: "},
+		{[]string{"-forwarded-host"}, true, "need -forwarded-allow-ips"},
+		{[]string{"-proxy-protocol", "nope"}, true, "-proxy-protocol: load balancer"},
+		{[]string{"-log-level", "verbose"}, true, "-log-level"},
+		{[]string{"-keep-alive", "0"}, true, "-keep-alive must be more than 0"},
 		{[]string{"-static", "/s/=/nonexistent/static"}, false, "-static /s/=/nonexistent/static: not a directory"},
 		{[]string{"-sendfile-root", "/nonexistent/files"}, false, "-sendfile-root /nonexistent/files: not a directory"},
 	}
