@@ -77,6 +77,19 @@ func BenchmarkStack(b *testing.B) {
 		h    func() (http.Handler, func() error)
 	}{
 		{"bare", func() (http.Handler, func() error) { return http.HandlerFunc(hello), nil }},
+		{"trustproxies", func() (http.Handler, func() error) { // the examples' -access-log=false
+			r := router.New()
+			r.Use(TrustProxies(nil))
+			r.Get("/hello", hello)
+			r.Fallback(http.NotFoundHandler())
+			return r, nil
+		}},
+		{"router", func() (http.Handler, func() error) {
+			r := router.New()
+			r.Get("/hello", hello)
+			r.Fallback(http.NotFoundHandler())
+			return r, nil
+		}},
 		{"stack/json", func() (http.Handler, func() error) { return stacked(slog.NewJSONHandler(io.Discard, nil)), nil }},
 		{"stack/text", func() (http.Handler, func() error) { return stacked(slog.NewTextHandler(io.Discard, nil)), nil }},
 		{"stack/text-file", func() (http.Handler, func() error) { return stacked(slog.NewTextHandler(file(), nil)), nil }},

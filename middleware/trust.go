@@ -48,6 +48,13 @@ const prefixHeader = "X-Forwarded-Prefix"
 func TrustProxies(p *Proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !hasForwarding(r.Header, false) {
+				// Nothing to read or remove: r is served as it is (Scheme
+				// and the client address read it alike), without a copy,
+				// and a TrustProxies further in finds nothing either.
+				next.ServeHTTP(w, r)
+				return
+			}
 			c, rw := begin(r)
 			c.trust(r, p, &rw)
 			next.ServeHTTP(w, rw.apply(r))

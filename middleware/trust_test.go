@@ -201,3 +201,19 @@ func TestTrustUnixSockets(t *testing.T) {
 		})
 	}
 }
+
+// A request without forwarding headers goes through TrustProxies as it
+// is, not copied (the examples run it on every request with
+// -access-log=false), and reads the same.
+func TestTrustProxiesNothingToDo(t *testing.T) {
+	for _, p := range []*Proxies{nil, MustParseProxies("127.0.0.1")} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = "127.0.0.1:5000"
+		req.Header.Set("X-Real-Ip", "203.0.113.7") // neither read nor removed
+		var got *http.Request
+		TrustProxies(p)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r })).ServeHTTP(httptest.NewRecorder(), req)
+		if got != req || Scheme(got) != "http" || got.RemoteAddr != "127.0.0.1:5000" {
+			t.Errorf("proxies %v: the handler got %p (want %p), scheme %s, client %s", p, got, req, Scheme(got), got.RemoteAddr)
+		}
+	}
+}
