@@ -87,9 +87,14 @@ func Guard(ln net.Listener, lim RequestLimits) net.Listener {
 	return &guardListener{Listener: ln, lim: lim.withDefaults()}
 }
 
+// refusedFunc is told of each request a guard refuses: the status it
+// answers, why, and the connection's peer. [Serve] counts and logs them.
+type refusedFunc func(code int, reason string, peer net.Addr)
+
 type guardListener struct {
 	net.Listener
-	lim RequestLimits
+	lim     RequestLimits
+	refused refusedFunc // or nil
 }
 
 func (l *guardListener) Accept() (net.Conn, error) {
@@ -97,7 +102,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := newGuardConn(c, l.lim)
+	g := newGuardConn(c, l.lim, l.refused)
 	if _, ok := c.(io.ReaderFrom); ok {
 		return readFromGuardConn{g}, nil
 	}
@@ -152,7 +157,8 @@ const maxEarly = 64 << 10
 // goroutine at a time; Write and Close may come from others.
 type guardConn struct {
 	net.Conn
-	lim RequestLimits
+	lim     RequestLimits
+	refused refusedFunc // or nil
 
 	buf    []byte // backing array of in
 	in     []byte // bytes read from Conn, not yet given to net/http
@@ -173,8 +179,8 @@ type guardConn struct {
 	closed bool
 }
 
-func newGuardConn(c net.Conn, lim RequestLimits) *guardConn {
-	return &guardConn{Conn: c, lim: lim}
+func newGuardConn(c net.Conn, lim RequestLimits, refused refusedFunc) *guardConn {
+	return &guardConn{Conn: c, lim: lim, refused: refused}
 }
 
 // guard lets GuardConnState find the guardConn inside the connection types
@@ -505,6 +511,9 @@ func (g *guardConn) Close() error {
 // the connection closes: a close with unread request bytes would reset
 // the connection and could destroy the response in flight.
 func (g *guardConn) answer(rej *rejection) {
+	if g.refused != nil {
+		g.refused(rej.code, rej.reason, g.Conn.RemoteAddr())
+	}
 	body := fmt.Sprintf("%d %s: %s\n", rej.code, http.StatusText(rej.code), rej.reason)
 	resp := "HTTP/1.1 " + strconv.Itoa(rej.code) + " " + http.StatusText(rej.code) + "\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n" +

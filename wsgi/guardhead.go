@@ -277,7 +277,7 @@ func targetFormError(method, target string) string {
 	}
 	switch {
 	case target != "" && target[0] == '/':
-		return ""
+		return pathEscapeError(target)
 	case target == "*":
 		if method != http.MethodOptions {
 			return "asterisk-form target on a method other than OPTIONS"
@@ -285,6 +285,23 @@ func targetFormError(method, target string) string {
 		return ""
 	}
 	return absoluteFormError(target)
+}
+
+// pathEscapeError checks the %-escapes of a target's path (up to its
+// query): each '%' must start two hex digits, or net/http refuses the
+// request itself with a 400 that no log line or metric would tell of.
+// It returns "" when they are well formed.
+func pathEscapeError(target string) string {
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		target = target[:i]
+	}
+	for i := strings.IndexByte(target, '%'); i >= 0; i = strings.IndexByte(target, '%') {
+		if len(target) < i+3 || !isHexDigit(target[i+1]) || !isHexDigit(target[i+2]) {
+			return "malformed %-escape in the request target's path"
+		}
+		target = target[i+3:]
+	}
+	return ""
 }
 
 // absoluteFormError checks an absolute-form target: an http or https
@@ -305,6 +322,9 @@ func absoluteFormError(target string) string {
 	}
 	if auth == "" || !validAuthority(auth, false) {
 		return "absolute-form target with an invalid host"
+	}
+	if j := strings.IndexByte(target[i+3:], '/'); j >= 0 {
+		return pathEscapeError(target[i+3+j:])
 	}
 	return ""
 }

@@ -26,6 +26,11 @@ const TLSHandshakeTimeout = 10 * time.Second
 // HTTP to it gets a 400, as from net/http. It panics if config is nil or
 // has no certificate (no Certificates, GetCertificate or GetConfigForClient).
 func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
+	return guardTLS(ln, config, lim, nil)
+}
+
+// guardTLS is GuardTLS, telling refused of the requests it refuses.
+func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused refusedFunc) net.Listener {
 	if config == nil || len(config.Certificates) == 0 && config.GetCertificate == nil && config.GetConfigForClient == nil {
 		panic("wsgi: GuardTLS needs a tls.Config with a certificate")
 	}
@@ -33,19 +38,20 @@ func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listen
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(),
+	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(), refused: refused,
 		conns: make(chan net.Conn), done: make(chan struct{})}
 	go l.acceptLoop()
 	return l
 }
 
 type tlsGuardListener struct {
-	ln    net.Listener
-	cfg   *tls.Config
-	lim   RequestLimits
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
+	ln      net.Listener
+	cfg     *tls.Config
+	lim     RequestLimits
+	refused refusedFunc // or nil
+	conns   chan net.Conn
+	done    chan struct{}
+	once    sync.Once
 
 	mu  sync.Mutex
 	err error // the error that ended acceptLoop
@@ -109,7 +115,7 @@ func (l *tlsGuardListener) handshake(c net.Conn) {
 	}
 	var out net.Conn = tc
 	if tc.ConnectionState().NegotiatedProtocol != "h2" {
-		out = &tlsGuardConn{guardConn: newGuardConn(tc, l.lim), tc: tc}
+		out = &tlsGuardConn{guardConn: newGuardConn(tc, l.lim, l.refused), tc: tc}
 	}
 	select {
 	case l.conns <- out:

@@ -15,4 +15,5 @@ const (
 	logLogger    = "log.logger"   // the name of a Python logger
 	logWorker    = "graft.worker" // the pid of a worker process (as in the access log)
 	logClient    = "client.ip"    // a connection's peer, before the request is read
+	logStatus    = "http.response.status_code"
 )

@@ -62,8 +62,9 @@ type ServeConfig struct {
 
 	// Registry is the Prometheus registry the operations listener serves
 	// at /metrics, with the container's collectors added (see
-	// [Container.OpsHandler]); register your own metrics in it too, such as
-	// middleware.Metrics. A new registry when nil.
+	// [Container.OpsHandler]) and graft_http_refused_total, the requests
+	// the guards refused by status; register your own metrics in it too,
+	// such as middleware.Metrics. A new registry when nil.
 	Registry *prometheus.Registry
 
 	// OpsHandler is what the operations listener serves:
@@ -155,6 +156,10 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			log = slog.Default()
 		}
 	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	refused := newRefusals(cfg.Registry, log).report
 	opsHandler := cfg.OpsHandler
 	if ls.Ops != nil && opsHandler == nil {
 		if app == nil {
@@ -198,7 +203,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	var opsSrv *http.Server
 	if ls.Ops != nil {
 		opsSrv = newServer(opsHandler)
-		ln := Guard(ls.Ops, cfg.Limits)
+		ln := &guardListener{Listener: ls.Ops, lim: cfg.Limits.withDefaults(), refused: refused}
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
 		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
 	}
@@ -232,10 +237,10 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			ln = ProxyProtocol(ln, ls.ProxyFrom, log)
 		}
 		if ls.TLS != nil {
-			gl := GuardTLS(ln, srv.TLSConfig, cfg.Limits)
+			gl := guardTLS(ln, srv.TLSConfig, cfg.Limits, refused)
 			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })
 		} else {
-			gl := Guard(ln, cfg.Limits)
+			gl := &guardListener{Listener: ln, lim: cfg.Limits.withDefaults(), refused: refused}
 			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })
 		}
 	}

@@ -489,3 +489,46 @@ func TestServeH2C(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRefusals: a request the guard refuses before any handler leaves
+// no access line, so Serve counts it in graft_http_refused_total by status
+// and logs it at INFO with the reason and the client.
+func TestServeRefusals(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startServe(t, ctx, writeServeApp(t, "v1"), ServeConfig{NoSignals: true})
+	addr := strings.TrimPrefix(s.url, "http://")
+	for _, tc := range []struct {
+		raw  string
+		code int
+	}{
+		{"GET /" + strings.Repeat("a", 5000) + " HTTP/1.1\r\nHost: a\r\n\r\n", 414},
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+		{"GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400}, // net/http's own 400 otherwise
+	} {
+		if resp, _ := rawHTTP(t, addr, tc.raw); resp.StatusCode != tc.code {
+			t.Errorf("%.40q: %d, want %d", tc.raw, resp.StatusCode, tc.code)
+		}
+	}
+	if _, err := fetch(s.url + "/"); err != nil { // a request served: not counted
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the refusals counted", func() bool {
+		m, err := fetch(s.ops + "/metrics")
+		return err == nil && strings.Contains(m, `graft_http_refused_total{status="414"} 1`) &&
+			strings.Contains(m, `graft_http_refused_total{status="400"} 2`) && strings.Contains(m, `graft_http_refused_total{status="501"} 1`)
+	})
+	for _, want := range []string{
+		`level=INFO msg="wsgi: request refused at the HTTP boundary" http.response.status_code=414 client.ip=127.0.0.1 error=`,
+		`http.response.status_code=400 client.ip=127.0.0.1 error="both Content-Length and Transfer-Encoding"`,
+		`http.response.status_code=400 client.ip=127.0.0.1 error="malformed %-escape in the request target's path"`,
+	} {
+		if !strings.Contains(s.logs.String(), want) {
+			t.Errorf("no %q in the log:\n%s", want, s.logs)
+		}
+	}
+	if n := strings.Count(s.logs.String(), "request refused"); n != 4 {
+		t.Errorf("%d refusals logged, want 4", n)
+	}
+}
