@@ -415,3 +415,58 @@ func TestImportThreadsWarned(t *testing.T) {
 		})
 	}
 }
+
+// TestRecycleOfRetiredWorker: a worker that reaches MaxRequests after it
+// was retired (here by a reload, while it still had a request running)
+// is not recycled: the reload has replaced it already. It was: the
+// recycle started a worker of the new generation and put it into service
+// next to the reload's, one worker more than Config.Workers for good (the
+// count drifted up with each reload under load; a new reload set it back).
+func TestRecycleOfRetiredWorker(t *testing.T) {
+	a := startApp(t, "dispatch", Config{Workers: 1, Threads: 2, MaxRequests: 1}, nil)
+	old := a.c.Status().Workers[0].PID
+	answers := make(chan string, 2)
+	for _, tok := range []string{"a", "b"} {
+		go func() {
+			_, b, err := get(t, nil, "GET", a.srv.URL+"/block?tok="+tok, nil)
+			if err != nil {
+				answers <- tok + ": " + err.Error()
+				return
+			}
+			answers <- string(b)
+		}()
+		waitFor(t, 10*time.Second, tok+" to run", func() bool { return exists(a.dir, tok+"-started") })
+	}
+	// Both run on the one worker (two threads); the reload retires it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.c.Reload(ctx); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	// b ends: the retired worker has served its one request.
+	touch(t, a.dir, "b-go")
+	if got, want := <-answers, fmt.Sprintf("released b pid %d", old); got != want {
+		t.Fatalf("b: %q; want %q", got, want)
+	}
+	// A recycle would have started a worker by now, while a holds the old
+	// one in the pool.
+	if missing, _ := logWait(a.logs, 3*time.Second, "recycling worker"); missing == "" {
+		t.Errorf("the retired worker %d was recycled:\n%s", old, logLine(a.logs, "recycling worker"))
+	}
+	touch(t, a.dir, "a-go")
+	if got, want := <-answers, fmt.Sprintf("released a pid %d", old); got != want {
+		t.Fatalf("a: %q; want %q", got, want)
+	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("old worker %d to exit", old), func() bool { return !pidAlive(old) })
+	waitFor(t, 10*time.Second, "the old worker to leave the status", func() bool {
+		for _, w := range a.c.Status().Workers {
+			if w.PID == old {
+				return false
+			}
+		}
+		return true
+	})
+	if st := a.c.Status(); len(st.Workers) != 1 {
+		t.Errorf("%d workers after the reload; want Config.Workers, 1: %+v", len(st.Workers), st.Workers)
+	}
+}
