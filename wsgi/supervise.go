@@ -245,7 +245,8 @@ func (pl *pool) gone(p *proc, err error) {
 	replacing := false
 	if !leaving && !closed {
 		pl.restarts[reason]++
-		replacing = pl.goBackgroundLocked(func() { pl.replace(young) })
+		g := pl.cur // p's generation: every worker not leaving is of the current one
+		replacing = pl.goBackgroundLocked(func() { pl.replace(g, young) })
 	}
 	pl.mu.Unlock()
 	if !replacing {
@@ -262,19 +263,25 @@ func (pl *pool) gone(p *proc, err error) {
 	p.log.Warn("wsgi: worker died; starting a replacement", attrs...)
 }
 
-// replace starts a new worker of the current generation, backing off while
-// workers die young or fail to load, so a broken app never becomes a fork
-// loop. It gives up when the pool shuts down.
-func (pl *pool) replace(young bool) {
+// replace starts a worker of generation g, the current one when a worker
+// of it died, backing off while workers die young or fail to load, so a
+// broken app never becomes a fork loop. It gives up when the pool shuts
+// down, and once a reload has put another generation into service: that
+// one has Config.Workers workers without this one (a worker started
+// meanwhile is dismissed).
+func (pl *pool) replace(g *gen, young bool) {
 	for {
 		pl.mu.Lock()
+		if pl.cur != g {
+			pl.mu.Unlock()
+			return
+		}
 		if young {
 			pl.backoff = min(max(pl.backoff*2, minBackoff), maxBackoff)
 		} else {
 			pl.backoff = 0
 		}
 		wait := pl.backoff
-		g := pl.cur
 		pl.mu.Unlock()
 		if wait > 0 {
 			t := time.NewTimer(wait)
@@ -289,26 +296,24 @@ func (pl *pool) replace(young bool) {
 		if errors.Is(err, ErrClosed) {
 			return
 		}
+		pl.mu.Lock()
+		closed, reloaded := pl.closed, pl.cur != g
+		if err == nil && !closed && !reloaded {
+			pl.addLocked(p)
+		}
+		pl.mu.Unlock()
 		if err != nil {
+			if closed || reloaded {
+				return // not needed any more
+			}
 			pl.log.Error("wsgi: could not start a replacement worker", slog.String(logError, err.Error()))
 			young = true
 			continue
 		}
-		pl.mu.Lock()
-		closed, reloaded := pl.closed, pl.cur != g
-		if !closed && !reloaded {
-			pl.addLocked(p)
-		}
-		pl.mu.Unlock()
 		pl.kick()
 		if closed || reloaded {
-			// Shut down or reloaded meanwhile: this one is not needed, but
-			// after a reload a worker of the new generation is.
-			pl.dismiss(p)
-			if closed {
-				return
-			}
-			continue
+			pl.dismiss(p) // not needed any more
+			return
 		}
 		p.log.Info("wsgi: worker ready")
 		return

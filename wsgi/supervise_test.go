@@ -470,3 +470,66 @@ func TestRecycleOfRetiredWorker(t *testing.T) {
 		t.Errorf("%d workers after the reload; want Config.Workers, 1: %+v", len(st.Workers), st.Workers)
 	}
 }
+
+// TestReplacementAfterReload: a replacement for a dead worker that was
+// still starting when a reload put a new generation into service is not
+// needed (the new generation has Config.Workers workers): it is
+// dismissed, and none is started instead. It was replaced by a worker of
+// the new generation, put into service next to the reload's: one worker
+// more than Config.Workers until the next reload. Here the replacement's
+// import is held (testdata/holdimport.py) while the reload runs, then it
+// loads, or dies.
+func TestReplacementAfterReload(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, dir string, pid int) // ends the held start
+	}{
+		{"loads", func(t *testing.T, dir string, pid int) {
+			if err := os.Remove(filepath.Join(dir, fmt.Sprint("holding-", pid))); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"dies", func(t *testing.T, dir string, pid int) {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c, logs := newContainer(t, Config{App: "holdimport:app", NoPreload: true, Workers: 1,
+				Env: []string{"GRAFT_TEST_DIR=" + dir}})
+			dead := c.Status().Workers[0].PID
+			touch(t, dir, "hold")
+			if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			held := 0
+			waitFor(t, 10*time.Second, "the replacement's import to be held", func() bool {
+				ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+				if len(ms) == 1 {
+					held, _ = strconv.Atoi(strings.TrimPrefix(filepath.Base(ms[0]), "holding-"))
+				}
+				return held > 0
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := c.Reload(ctx); err != nil {
+				t.Fatalf("Reload: %v", err)
+			}
+			tc.end(t, dir, held)
+			waitFor(t, 10*time.Second, fmt.Sprintf("the held replacement %d to be gone", held), func() bool {
+				var ws syscall.WaitStatus
+				syscall.Wait4(held, &ws, syscall.WNOHANG, nil)
+				return !pidAlive(held)
+			})
+			// Another replacement would be ready by now.
+			if missing, _ := logWait(logs, 3*time.Second, "wsgi: worker ready"); missing == "" {
+				t.Errorf("a replacement was put into service after the reload: %s", logLine(logs, "wsgi: worker ready"))
+			}
+			if st := c.Status(); len(st.Workers) != 1 || st.Workers[0].Generation != st.Generation {
+				t.Errorf("workers %+v after the reload (generation %d); want Config.Workers, 1, of that generation", st.Workers, st.Generation)
+			}
+		})
+	}
+}
