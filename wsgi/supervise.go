@@ -51,14 +51,30 @@ const (
 type gen struct {
 	id int
 
-	mu  sync.Mutex // guards zyg, and serialises restarting it
-	zyg *zygote    // nil with Config.NoPreload
+	mu      sync.Mutex // guards zyg and retired, and serialises restarting zyg
+	zyg     *zygote    // nil with Config.NoPreload
+	retired bool       // a reload replaced g: its preload process is not restarted
 }
+
+// errGenRetired is why no worker of a generation a reload replaced is
+// started once its preload process is gone.
+var errGenRetired = errors.New("wsgi: the generation was replaced by a reload")
 
 // zygote returns g's preload process, or nil.
 func (g *gen) zygote() *zygote {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.zyg
+}
+
+// retire marks g replaced by a reload and returns its preload process
+// (nil without preload): no other is started for g from now on. It waits
+// for a restart of the preload process under way (see liveZygote), which
+// can take as long as the app's import: never call it holding pl.mu.
+func (g *gen) retire() *zygote {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.retired = true
 	return g.zyg
 }
 
@@ -190,12 +206,17 @@ func (pl *pool) startTimeoutError(what string, pid int) error {
 }
 
 // liveZygote returns g's preload process (nil without preload), starting a
-// new one if it died.
+// new one if it died, unless a reload has replaced g (errGenRetired). It
+// holds g.mu while it starts one: the caller must not hold pl.mu, which
+// startZygote takes.
 func (pl *pool) liveZygote(g *gen) (*zygote, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.zyg == nil || g.zyg.alive() {
 		return g.zyg, nil
+	}
+	if g.retired {
+		return nil, errGenRetired
 	}
 	z, err := pl.startZygote(g)
 	if err != nil {
@@ -395,21 +416,23 @@ func (pl *pool) Reload(ctx context.Context) error {
 	}
 	pl.restarts["reload"] += int64(len(old))
 	// The old generation's zygote stops once its workers have left (a
-	// shutdown meanwhile stops it itself).
-	if oldGen != nil {
-		if z := oldGen.zygote(); z != nil {
-			pl.goBackgroundLocked(func() {
-				for _, p := range old {
-					select {
-					case <-p.exited:
-					case <-pl.stopped:
-						return
-					}
-				}
-				z.leave("reload")
-			})
+	// shutdown meanwhile stops it itself). It is looked up here, not
+	// under pl.mu: a restart of it under way (its workers died with it)
+	// holds oldGen.mu until the old code has imported, and needs pl.mu.
+	pl.goBackgroundLocked(func() {
+		z := oldGen.retire()
+		if z == nil {
+			return
 		}
-	}
+		for _, p := range old {
+			select {
+			case <-p.exited:
+			case <-pl.stopped:
+				return
+			}
+		}
+		z.leave("reload")
+	})
 	pl.mu.Unlock()
 	pl.kick()
 	for _, p := range old {

@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -532,4 +533,87 @@ func TestReplacementAfterReload(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReloadWhilePreloadRestarts: a reload that puts its generation into
+// service while the old generation's preload process is being restarted
+// (it died, and its workers with it; a replacement restarts it) does not
+// wait for that restart, and the restarted process leaves with its
+// generation. The reload waited for it holding the pool's lock: every
+// request, the status page and Shutdown stopped until the old code had
+// imported (StartTimeout at worst), and a reload that took the lock
+// between the restart's two steps deadlocked the pool.
+func TestReloadWhilePreloadRestarts(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testdataDir(t), "holdimport.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "holdimport.py"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newContainer(t, Config{App: "holdimport:app", Dir: dir, Workers: 1, Env: []string{"GRAFT_TEST_DIR=" + dir}})
+	srv := newServer(t, c)
+	worker := c.Status().Workers[0].PID
+	zygote := parentPID(t, worker)
+	touch(t, dir, "hold")
+	if err := syscall.Kill(zygote, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var held string
+	waitFor(t, 10*time.Second, "the restarted preload process's import to be held", func() bool {
+		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+		if len(ms) == 1 {
+			held = ms[0]
+		}
+		return held != ""
+	})
+	reloaded := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		reloaded <- c.Reload(ctx)
+	}()
+	select {
+	case err := <-reloaded:
+		if err != nil {
+			t.Errorf("Reload: %v", err)
+		}
+		if b := string(mustGet(t, srv.URL+"/")); b != fmt.Sprint(c.Status().Workers[0].PID) {
+			t.Errorf("GET / after the reload: %q; want the new worker's pid", b)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("Reload did not return while the old generation's preload process was importing")
+	}
+	if err := os.Remove(held); err != nil {
+		t.Fatal(err)
+	}
+	if t.Failed() {
+		<-reloaded
+		return
+	}
+	// The restarted preload process of the old generation, and any worker
+	// it forked, leave: the new zygote and its worker are all that is left.
+	waitFor(t, 10*time.Second, "the old generation's processes to be gone", func() bool {
+		return len(appProcs(t, dir)) == 2
+	})
+	if st := c.Status(); len(st.Workers) != 1 || st.Workers[0].Generation != st.Generation {
+		t.Errorf("workers %+v after the reload (generation %d); want 1 of that generation", st.Workers, st.Generation)
+	}
+}
+
+// parentPID returns the parent of process pid (/proc/PID/stat).
+func parentPID(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pid (comm) state ppid ...: comm may hold spaces, not ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	return ppid
 }
