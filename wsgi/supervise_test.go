@@ -617,3 +617,43 @@ func parentPID(t *testing.T, pid int) int {
 	}
 	return ppid
 }
+
+// TestConcurrentShutdown: a Shutdown called while another runs (Serve's,
+// and the program's own on the same signal) returns once the first has
+// stopped every process, with its result. It returned nil at once, with
+// the workers still running their requests, and removed the AppFS copy
+// and closed the spooled bodies from under them.
+func TestConcurrentShutdown(t *testing.T) {
+	a := startApp(t, "dispatch", Config{Workers: 1}, nil)
+	pid := a.c.Status().Workers[0].PID
+	answer := make(chan string, 1)
+	go func() {
+		_, b, err := get(t, nil, "GET", a.srv.URL+"/block?tok=a", nil)
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		answer <- string(b)
+	}()
+	waitFor(t, 10*time.Second, "a to run", func() bool { return exists(a.dir, "a-started") })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- a.c.Shutdown(ctx) }()
+	waitFor(t, 10*time.Second, "the first Shutdown to begin", func() bool { return !a.c.Status().Ready })
+	second := make(chan error, 1)
+	go func() { second <- a.c.Shutdown(ctx) }()
+	touch(t, a.dir, "a-go")
+	if err := <-second; err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if pidAlive(pid) {
+		t.Errorf("the second Shutdown returned with worker %d still running", pid)
+	}
+	if got, want := <-answer, fmt.Sprintf("released a pid %d", pid); got != want {
+		t.Errorf("a: %q; want %q", got, want)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Shutdown: %v", err)
+	}
+}
