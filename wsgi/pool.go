@@ -334,8 +334,18 @@ func (pl *pool) handOffLocked() bool {
 }
 
 // addLocked puts a ready worker into service. The caller calls kick after
-// releasing pl.mu.
+// releasing pl.mu. A worker that died after it was ready (gone has passed
+// it by: it was not in service) is replaced instead, as a crash, by a
+// worker of the current generation, the one it was to serve in.
 func (pl *pool) addLocked(p *proc) {
+	if p.ended {
+		pl.restarts["crash"]++
+		g, young := pl.cur, time.Since(p.started) < youngDeath
+		pl.goBackgroundLocked(func() { pl.replace(g, young) })
+		p.log.Warn("wsgi: worker died before it was put into service; starting a replacement",
+			slog.String("graft.exit", p.exitStatus()), slog.String("graft.reason", "crash"))
+		return
+	}
 	pl.procs[p] = true
 	pl.list = append(pl.list, p)
 	for pl.handOffLocked() {

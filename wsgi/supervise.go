@@ -238,9 +238,12 @@ func (pl *pool) dismiss(p *proc) {
 // replacement.
 func (pl *pool) gone(p *proc, err error) {
 	pl.mu.Lock()
+	p.ended = true
 	if !pl.procs[p] {
-		// Never put into service (it failed to start, or its generation
-		// was discarded): whoever started it handles that.
+		// Not in service: it failed to start, or its generation was
+		// discarded, and whoever started it handles that; or it was ready
+		// and waits to be put into service (with the rest of a reload's
+		// generation, say): addLocked replaces it then.
 		pl.mu.Unlock()
 		return
 	}

@@ -657,3 +657,75 @@ func TestConcurrentShutdown(t *testing.T) {
 		t.Errorf("first Shutdown: %v", err)
 	}
 }
+
+// TestWorkerDiesBeforeService: a worker that dies after it is ready but
+// before it is put into service (a reload's, while the generation's other
+// workers still import) is replaced when its generation goes into
+// service. It was put into service dead: retired by its death, it took no
+// request and stayed in the status as "draining" for good, and the pool
+// ran one worker short until the next reload. Here the reload's other
+// worker's import is held (testdata/holdimport.py) while the ready one is
+// killed.
+func TestWorkerDiesBeforeService(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testdataDir(t), "holdimport.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "holdimport.py"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newContainer(t, Config{App: "holdimport:app", Dir: dir, NoPreload: true, Workers: 2,
+		Env: []string{"GRAFT_TEST_DIR=" + dir}})
+	old := workerPIDs(c.Status())
+	touch(t, dir, "hold")
+	reloaded := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		reloaded <- c.Reload(ctx)
+	}()
+	var held string
+	waitFor(t, 10*time.Second, "a new worker's import to be held", func() bool {
+		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+		if len(ms) == 1 {
+			held = ms[0]
+		}
+		return held != ""
+	})
+	heldPID, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(held), "holding-"))
+	ready := 0
+	waitFor(t, 10*time.Second, "the other new worker to be ready (reading its socket)", func() bool {
+		for _, pid := range appProcs(t, dir) {
+			if !old[pid] && pid != heldPID {
+				ready = pid
+			}
+		}
+		// After READY, the worker's main thread waits for requests on its
+		// socket: before, it reads nothing from it.
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", ready))
+		return ready != 0 && string(b) == "unix_stream_read_generic"
+	})
+	if err := syscall.Kill(ready, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("worker %d to be reaped", ready), func() bool { return !pidAlive(ready) })
+	if err := os.Remove(held); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reloaded; err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	waitFor(t, 15*time.Second, "2 live workers of the new generation, none draining", func() bool {
+		st := c.Status()
+		if len(st.Workers) != 2 {
+			return false
+		}
+		for _, w := range st.Workers {
+			if w.State == "draining" || w.Generation != st.Generation || w.PID == ready || !pidAlive(w.PID) {
+				return false
+			}
+		}
+		return true
+	})
+}
