@@ -42,7 +42,7 @@ type pool struct {
 	bg           sync.WaitGroup   // supervisor goroutines (see goBackground)
 	genSeq       int
 	restarts     map[string]int64 // worker replacements by reason
-	reloadMu     sync.Mutex       // one reload at a time
+	reloadSem    chan struct{}    // one reload at a time: holds a token while one runs
 	reloading    bool
 
 	// Responses spilled for slow clients (spill.go): how many, how many
@@ -65,6 +65,7 @@ func newPool(cfg Config) (*pool, error) {
 		stopped:    make(chan struct{}),
 		sp:         newSpawner(),
 		restarts:   make(map[string]int64),
+		reloadSem:  make(chan struct{}, 1),
 	}
 	pl.spawn = pl.sp.start
 	g, procs, err := pl.startGeneration()

@@ -350,10 +350,16 @@ func (pl *pool) replace(g *gen, young bool) {
 // their last request); then the old zygote does (see zygote.leave). No
 // request fails during a reload. If the new code does not load, the old
 // workers keep serving and the error is returned; if the pool shuts down
-// meanwhile, the error wraps ErrClosed.
+// meanwhile, the error wraps ErrClosed. Reloads run one at a time: one
+// waits for the one running, as long as ctx allows.
 func (pl *pool) Reload(ctx context.Context) error {
-	pl.reloadMu.Lock()
-	defer pl.reloadMu.Unlock()
+	// One at a time; waiting for another reload is bounded by ctx too.
+	select {
+	case pl.reloadSem <- struct{}{}:
+	case <-ctx.Done():
+		return pl.reloadGivenUp(ctx)
+	}
+	defer func() { <-pl.reloadSem }()
 
 	type result struct {
 		g     *gen
@@ -390,11 +396,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 	case r = <-done:
 	case <-ctx.Done():
 		close(abandon)
-		err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
-		if !errors.Is(err, context.Canceled) { // the caller gave up on purpose (a shutdown): no failure
-			pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
-		}
-		return err
+		return pl.reloadGivenUp(ctx)
 	}
 	if errors.Is(r.err, ErrClosed) {
 		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
@@ -443,6 +445,17 @@ func (pl *pool) Reload(ctx context.Context) error {
 	}
 	pl.log.Info("wsgi: reloaded", slog.Int("graft.workers", len(r.procs)), slog.Int("graft.generation", r.g.id))
 	return nil
+}
+
+// reloadGivenUp is the error of a reload whose ctx ended (waiting for
+// another reload, or for its workers), logged unless the caller gave up on
+// purpose (a shutdown).
+func (pl *pool) reloadGivenUp(ctx context.Context) error {
+	err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
+	if !errors.Is(err, context.Canceled) {
+		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
+	}
+	return err
 }
 
 // discard stops a generation that was started but not put into service.

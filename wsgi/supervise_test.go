@@ -729,3 +729,51 @@ func TestWorkerDiesBeforeService(t *testing.T) {
 		return true
 	})
 }
+
+// TestReloadWaitHonoursContext: a Reload waiting for another one to finish
+// (one at a time) returns when its context is done. It waited for the
+// other reload whatever its context: Serve, shutting down with a SIGHUP's
+// reload waiting behind another one (AutoReload's, or a program's own),
+// waited for that reload, an import that hangs for StartTimeout, past its
+// graceful timeout and a second signal. Here the first reload's import
+// is held (testdata/holdimport.py).
+func TestReloadWaitHonoursContext(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := newContainer(t, Config{App: "holdimport:app", Workers: 1, Env: []string{"GRAFT_TEST_DIR=" + dir}})
+	touch(t, dir, "hold")
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		first <- c.Reload(ctx)
+	}()
+	var held string
+	waitFor(t, 10*time.Second, "the first reload's import to be held", func() bool {
+		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+		if len(ms) == 1 {
+			held = ms[0]
+		}
+		return held != ""
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() { second <- c.Reload(ctx) }()
+	cancel()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("second Reload: %v; want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the second Reload did not return when its context was cancelled")
+	}
+	if err := os.Remove(held); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Reload: %v", err)
+	}
+	if t.Failed() {
+		<-second
+	}
+}
