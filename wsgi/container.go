@@ -32,6 +32,7 @@ type Container struct {
 	appLock   *os.File      // the lock of AppFS's copy, held until its removal
 	done      chan struct{} // closed by Shutdown
 	closeOnce sync.Once
+	stopped   chan struct{} // closed when the first Shutdown has finished
 	ident     identityState // see identity.go
 	spool     spoolPool     // files of spooled request bodies (body.go)
 	heads     bufPool       // readBody's buffers for bodies of unknown or large size
@@ -91,7 +92,8 @@ func NewWithTransport(cfg Config, tr Transport) (*Container, error) {
 
 // assemble returns the Container for cfg (validated) and tr.
 func assemble(cfg Config, tr Transport) *Container {
-	c := &Container{cfg: cfg, tr: tr, log: cfg.Logger, queueWait: newQueueWait(), done: make(chan struct{})}
+	c := &Container{cfg: cfg, tr: tr, log: cfg.Logger, queueWait: newQueueWait(), done: make(chan struct{}),
+		stopped: make(chan struct{})}
 	if cfg.AutoReload {
 		go c.autoReload(c.done)
 	}
@@ -107,7 +109,8 @@ func (c *Container) Config() Config { return c.cfg }
 // If the new code fails to load, the old workers keep serving and the
 // error (a *LoadError with the traceback, or one wrapping ErrStartTimeout)
 // is returned; graft's transport has logged it, with the traceback, so
-// callers need not log it again.
+// callers need not log it again. Reloads run one at a time: a call made
+// while one runs waits for it, as long as ctx allows (graft's transport).
 // It fails with ErrNoReload if the transport is not a [Reloader].
 func (c *Container) Reload(ctx context.Context) error {
 	rl, ok := c.tr.(Reloader)
@@ -119,14 +122,28 @@ func (c *Container) Reload(ctx context.Context) error {
 
 // Shutdown stops taking requests (new ones get 503), lets in-flight
 // requests finish until ctx is done, then stops the workers. Call it after
-// http.Server.Shutdown, which stops accepting connections first.
+// http.Server.Shutdown, which stops accepting connections first. The first
+// call does the work and returns its outcome; a call made while it runs
+// (Serve's and the program's own, say) returns nil once it has finished,
+// or ctx's error if ctx is done first; a call after it returns nil.
 func (c *Container) Shutdown(ctx context.Context) error {
+	first := false
 	c.closeOnce.Do(func() {
+		first = true
 		c.closed.Store(true)
 		close(c.done)
 	})
+	if !first {
+		select {
+		case <-c.stopped:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("wsgi: shutdown: %w", ctx.Err())
+		}
+	}
 	err := c.removeAppFSCopy(c.tr.Shutdown(ctx))
 	c.spool.close()
+	close(c.stopped)
 	return err
 }
 

@@ -42,7 +42,7 @@ type pool struct {
 	bg           sync.WaitGroup   // supervisor goroutines (see goBackground)
 	genSeq       int
 	restarts     map[string]int64 // worker replacements by reason
-	reloadMu     sync.Mutex       // one reload at a time
+	reloadSem    chan struct{}    // one reload at a time: holds a token while one runs
 	reloading    bool
 
 	// Responses spilled for slow clients (spill.go): how many, how many
@@ -65,6 +65,7 @@ func newPool(cfg Config) (*pool, error) {
 		stopped:    make(chan struct{}),
 		sp:         newSpawner(),
 		restarts:   make(map[string]int64),
+		reloadSem:  make(chan struct{}, 1),
 	}
 	pl.spawn = pl.sp.start
 	g, procs, err := pl.startGeneration()
@@ -334,8 +335,18 @@ func (pl *pool) handOffLocked() bool {
 }
 
 // addLocked puts a ready worker into service. The caller calls kick after
-// releasing pl.mu.
+// releasing pl.mu. A worker that died after it was ready (gone has passed
+// it by: it was not in service) is replaced instead, as a crash, by a
+// worker of the current generation, the one it was to serve in.
 func (pl *pool) addLocked(p *proc) {
+	if p.ended {
+		pl.restarts["crash"]++
+		g, young := pl.cur, time.Since(p.started) < youngDeath
+		pl.goBackgroundLocked(func() { pl.replace(g, young) })
+		p.log.Warn("wsgi: worker died before it was put into service; starting a replacement",
+			slog.String("graft.exit", p.exitStatus()), slog.String("graft.reason", "crash"))
+		return
+	}
 	pl.procs[p] = true
 	pl.list = append(pl.list, p)
 	for pl.handOffLocked() {

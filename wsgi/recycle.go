@@ -19,7 +19,13 @@ func (pl *pool) requestLimit() int64 {
 }
 
 // afterRequest checks the recycling limits once a request has finished on p.
+// A retired worker is on its way out already (a reload, a shutdown or
+// another recycle drains it, or it is being killed, and whatever retired
+// it sees to its replacement): recycling it would add a worker.
 func (pl *pool) afterRequest(p *proc) {
+	if p.retired.Load() {
+		return
+	}
 	if p.limit > 0 && p.served.Load() >= p.limit {
 		pl.recycle(p, "max-requests")
 		return
@@ -34,7 +40,11 @@ func (pl *pool) afterRequest(p *proc) {
 // recycle replaces p: a new worker is started and put into service first,
 // then p stops taking requests, finishes the ones it has and exits (see
 // drain and leave). If the replacement cannot start, p keeps serving and
-// recycling is tried again later.
+// recycling is tried again later. If p was retired meanwhile (reloaded,
+// shut down, dying), the new worker is not needed: what retired p
+// replaces it. The new worker goes into service and p is retired under
+// one hold of pl.mu, so that p dying right after is no crash to replace
+// (gone sees it leaving): either way one worker takes p's place.
 func (pl *pool) recycle(p *proc, reason string) {
 	if !p.recycling.CompareAndSwap(false, true) {
 		return
@@ -43,9 +53,9 @@ func (pl *pool) recycle(p *proc, reason string) {
 		g := pl.current()
 		np, err := pl.startAndWait(g)
 		pl.mu.Lock()
-		if pl.closed || !pl.procs[p] || pl.cur != g {
-			// Shut down, p died, or reloaded (p is draining): np is not
-			// needed.
+		if pl.closed || !pl.procs[p] || pl.cur != g || p.retired.Load() {
+			// Shut down, p died or is dying, or reloaded (p is draining):
+			// np is not needed.
 			pl.mu.Unlock()
 			if np != nil {
 				pl.dismiss(np)
@@ -61,11 +71,14 @@ func (pl *pool) recycle(p *proc, reason string) {
 		}
 		pl.addLocked(np)
 		pl.restarts[reason]++
+		idle := pl.retireLocked(p, reason)
 		pl.mu.Unlock()
 		pl.kick()
 		p.log.Info("wsgi: recycling worker", slog.String("graft.reason", reason),
 			slog.Int64("graft.served", p.served.Load()), slog.Int("graft.replacement", np.pid))
-		pl.drain(p, reason)
+		if idle {
+			p.leave(reason)
+		} // else free() tells it to leave when its last request ends
 	})
 }
 

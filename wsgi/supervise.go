@@ -51,14 +51,30 @@ const (
 type gen struct {
 	id int
 
-	mu  sync.Mutex // guards zyg, and serialises restarting it
-	zyg *zygote    // nil with Config.NoPreload
+	mu      sync.Mutex // guards zyg and retired, and serialises restarting zyg
+	zyg     *zygote    // nil with Config.NoPreload
+	retired bool       // a reload replaced g: its preload process is not restarted
 }
+
+// errGenRetired is why no worker of a generation a reload replaced is
+// started once its preload process is gone.
+var errGenRetired = errors.New("wsgi: the generation was replaced by a reload")
 
 // zygote returns g's preload process, or nil.
 func (g *gen) zygote() *zygote {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.zyg
+}
+
+// retire marks g replaced by a reload and returns its preload process
+// (nil without preload): no other is started for g from now on. It waits
+// for a restart of the preload process under way (see liveZygote), which
+// can take as long as the app's import: never call it holding pl.mu.
+func (g *gen) retire() *zygote {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.retired = true
 	return g.zyg
 }
 
@@ -190,12 +206,17 @@ func (pl *pool) startTimeoutError(what string, pid int) error {
 }
 
 // liveZygote returns g's preload process (nil without preload), starting a
-// new one if it died.
+// new one if it died, unless a reload has replaced g (errGenRetired). It
+// holds g.mu while it starts one: the caller must not hold pl.mu, which
+// startZygote takes.
 func (pl *pool) liveZygote(g *gen) (*zygote, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.zyg == nil || g.zyg.alive() {
 		return g.zyg, nil
+	}
+	if g.retired {
+		return nil, errGenRetired
 	}
 	z, err := pl.startZygote(g)
 	if err != nil {
@@ -217,9 +238,12 @@ func (pl *pool) dismiss(p *proc) {
 // replacement.
 func (pl *pool) gone(p *proc, err error) {
 	pl.mu.Lock()
+	p.ended = true
 	if !pl.procs[p] {
-		// Never put into service (it failed to start, or its generation
-		// was discarded): whoever started it handles that.
+		// Not in service: it failed to start, or its generation was
+		// discarded, and whoever started it handles that; or it was ready
+		// and waits to be put into service (with the rest of a reload's
+		// generation, say): addLocked replaces it then.
 		pl.mu.Unlock()
 		return
 	}
@@ -245,7 +269,8 @@ func (pl *pool) gone(p *proc, err error) {
 	replacing := false
 	if !leaving && !closed {
 		pl.restarts[reason]++
-		replacing = pl.goBackgroundLocked(func() { pl.replace(young) })
+		g := pl.cur // p's generation: every worker not leaving is of the current one
+		replacing = pl.goBackgroundLocked(func() { pl.replace(g, young) })
 	}
 	pl.mu.Unlock()
 	if !replacing {
@@ -262,19 +287,25 @@ func (pl *pool) gone(p *proc, err error) {
 	p.log.Warn("wsgi: worker died; starting a replacement", attrs...)
 }
 
-// replace starts a new worker of the current generation, backing off while
-// workers die young or fail to load, so a broken app never becomes a fork
-// loop. It gives up when the pool shuts down.
-func (pl *pool) replace(young bool) {
+// replace starts a worker of generation g, the current one when a worker
+// of it died, backing off while workers die young or fail to load, so a
+// broken app never becomes a fork loop. It gives up when the pool shuts
+// down, and once a reload has put another generation into service: that
+// one has Config.Workers workers without this one (a worker started
+// meanwhile is dismissed).
+func (pl *pool) replace(g *gen, young bool) {
 	for {
 		pl.mu.Lock()
+		if pl.cur != g {
+			pl.mu.Unlock()
+			return
+		}
 		if young {
 			pl.backoff = min(max(pl.backoff*2, minBackoff), maxBackoff)
 		} else {
 			pl.backoff = 0
 		}
 		wait := pl.backoff
-		g := pl.cur
 		pl.mu.Unlock()
 		if wait > 0 {
 			t := time.NewTimer(wait)
@@ -289,26 +320,24 @@ func (pl *pool) replace(young bool) {
 		if errors.Is(err, ErrClosed) {
 			return
 		}
+		pl.mu.Lock()
+		closed, reloaded := pl.closed, pl.cur != g
+		if err == nil && !closed && !reloaded {
+			pl.addLocked(p)
+		}
+		pl.mu.Unlock()
 		if err != nil {
+			if closed || reloaded {
+				return // not needed any more
+			}
 			pl.log.Error("wsgi: could not start a replacement worker", slog.String(logError, err.Error()))
 			young = true
 			continue
 		}
-		pl.mu.Lock()
-		closed, reloaded := pl.closed, pl.cur != g
-		if !closed && !reloaded {
-			pl.addLocked(p)
-		}
-		pl.mu.Unlock()
 		pl.kick()
 		if closed || reloaded {
-			// Shut down or reloaded meanwhile: this one is not needed, but
-			// after a reload a worker of the new generation is.
-			pl.dismiss(p)
-			if closed {
-				return
-			}
-			continue
+			pl.dismiss(p) // not needed any more
+			return
 		}
 		p.log.Info("wsgi: worker ready")
 		return
@@ -321,10 +350,16 @@ func (pl *pool) replace(young bool) {
 // their last request); then the old zygote does (see zygote.leave). No
 // request fails during a reload. If the new code does not load, the old
 // workers keep serving and the error is returned; if the pool shuts down
-// meanwhile, the error wraps ErrClosed.
+// meanwhile, the error wraps ErrClosed. Reloads run one at a time: one
+// waits for the one running, as long as ctx allows.
 func (pl *pool) Reload(ctx context.Context) error {
-	pl.reloadMu.Lock()
-	defer pl.reloadMu.Unlock()
+	// One at a time; waiting for another reload is bounded by ctx too.
+	select {
+	case pl.reloadSem <- struct{}{}:
+	case <-ctx.Done():
+		return pl.reloadGivenUp(ctx)
+	}
+	defer func() { <-pl.reloadSem }()
 
 	type result struct {
 		g     *gen
@@ -361,11 +396,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 	case r = <-done:
 	case <-ctx.Done():
 		close(abandon)
-		err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
-		if !errors.Is(err, context.Canceled) { // the caller gave up on purpose (a shutdown): no failure
-			pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
-		}
-		return err
+		return pl.reloadGivenUp(ctx)
 	}
 	if errors.Is(r.err, ErrClosed) {
 		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
@@ -390,21 +421,23 @@ func (pl *pool) Reload(ctx context.Context) error {
 	}
 	pl.restarts["reload"] += int64(len(old))
 	// The old generation's zygote stops once its workers have left (a
-	// shutdown meanwhile stops it itself).
-	if oldGen != nil {
-		if z := oldGen.zygote(); z != nil {
-			pl.goBackgroundLocked(func() {
-				for _, p := range old {
-					select {
-					case <-p.exited:
-					case <-pl.stopped:
-						return
-					}
-				}
-				z.leave("reload")
-			})
+	// shutdown meanwhile stops it itself). It is looked up here, not
+	// under pl.mu: a restart of it under way (its workers died with it)
+	// holds oldGen.mu until the old code has imported, and needs pl.mu.
+	pl.goBackgroundLocked(func() {
+		z := oldGen.retire()
+		if z == nil {
+			return
 		}
-	}
+		for _, p := range old {
+			select {
+			case <-p.exited:
+			case <-pl.stopped:
+				return
+			}
+		}
+		z.leave("reload")
+	})
 	pl.mu.Unlock()
 	pl.kick()
 	for _, p := range old {
@@ -412,6 +445,17 @@ func (pl *pool) Reload(ctx context.Context) error {
 	}
 	pl.log.Info("wsgi: reloaded", slog.Int("graft.workers", len(r.procs)), slog.Int("graft.generation", r.g.id))
 	return nil
+}
+
+// reloadGivenUp is the error of a reload whose ctx ended (waiting for
+// another reload, or for its workers), logged unless the caller gave up on
+// purpose (a shutdown).
+func (pl *pool) reloadGivenUp(ctx context.Context) error {
+	err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
+	if !errors.Is(err, context.Canceled) {
+		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
+	}
+	return err
 }
 
 // discard stops a generation that was started but not put into service.

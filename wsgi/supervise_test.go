@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -440,5 +441,366 @@ func TestImportThreadsWarned(t *testing.T) {
 				t.Errorf("warned: %v, want %v:\n%s", warned, c.warned, logs)
 			}
 		})
+	}
+}
+
+// TestRecycleOfRetiredWorker: a worker that reaches MaxRequests after it
+// was retired (here by a reload, while it still had a request running)
+// is not recycled: the reload has replaced it already. It was: the
+// recycle started a worker of the new generation and put it into service
+// next to the reload's, one worker more than Config.Workers for good (the
+// count drifted up with each reload under load; a new reload set it back).
+func TestRecycleOfRetiredWorker(t *testing.T) {
+	a := startApp(t, "dispatch", Config{Workers: 1, Threads: 2, MaxRequests: 1}, nil)
+	old := a.c.Status().Workers[0].PID
+	answers := make(chan string, 2)
+	for _, tok := range []string{"a", "b"} {
+		go func() {
+			_, b, err := get(t, nil, "GET", a.srv.URL+"/block?tok="+tok, nil)
+			if err != nil {
+				answers <- tok + ": " + err.Error()
+				return
+			}
+			answers <- string(b)
+		}()
+		waitFor(t, 10*time.Second, tok+" to run", func() bool { return exists(a.dir, tok+"-started") })
+	}
+	// Both run on the one worker (two threads); the reload retires it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.c.Reload(ctx); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	// b ends: the retired worker has served its one request.
+	touch(t, a.dir, "b-go")
+	if got, want := <-answers, fmt.Sprintf("released b pid %d", old); got != want {
+		t.Fatalf("b: %q; want %q", got, want)
+	}
+	// A recycle would have started a worker by now, while a holds the old
+	// one in the pool.
+	if missing, _ := logWait(a.logs, 3*time.Second, "recycling worker"); missing == "" {
+		t.Errorf("the retired worker %d was recycled:\n%s", old, logLine(a.logs, "recycling worker"))
+	}
+	touch(t, a.dir, "a-go")
+	if got, want := <-answers, fmt.Sprintf("released a pid %d", old); got != want {
+		t.Fatalf("a: %q; want %q", got, want)
+	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("old worker %d to exit", old), func() bool { return !pidAlive(old) })
+	waitFor(t, 10*time.Second, "the old worker to leave the status", func() bool {
+		for _, w := range a.c.Status().Workers {
+			if w.PID == old {
+				return false
+			}
+		}
+		return true
+	})
+	if st := a.c.Status(); len(st.Workers) != 1 {
+		t.Errorf("%d workers after the reload; want Config.Workers, 1: %+v", len(st.Workers), st.Workers)
+	}
+}
+
+// TestReplacementAfterReload: a replacement for a dead worker that was
+// still starting when a reload put a new generation into service is not
+// needed (the new generation has Config.Workers workers): it is
+// dismissed, and none is started instead. It was replaced by a worker of
+// the new generation, put into service next to the reload's: one worker
+// more than Config.Workers until the next reload. Here the replacement's
+// import is held (testdata/holdimport.py) while the reload runs, then it
+// loads, or dies.
+func TestReplacementAfterReload(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, dir string, pid int) // ends the held start
+	}{
+		{"loads", func(t *testing.T, dir string, pid int) {
+			if err := os.Remove(filepath.Join(dir, fmt.Sprint("holding-", pid))); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"dies", func(t *testing.T, dir string, pid int) {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c, logs := newContainer(t, Config{App: "holdimport:app", NoPreload: true, Workers: 1,
+				Env: []string{"GRAFT_TEST_DIR=" + dir}})
+			dead := c.Status().Workers[0].PID
+			touch(t, dir, "hold")
+			if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			held := 0
+			waitFor(t, 10*time.Second, "the replacement's import to be held", func() bool {
+				ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+				if len(ms) == 1 {
+					held, _ = strconv.Atoi(strings.TrimPrefix(filepath.Base(ms[0]), "holding-"))
+				}
+				return held > 0
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := c.Reload(ctx); err != nil {
+				t.Fatalf("Reload: %v", err)
+			}
+			tc.end(t, dir, held)
+			waitFor(t, 10*time.Second, fmt.Sprintf("the held replacement %d to be gone", held), func() bool {
+				var ws syscall.WaitStatus
+				syscall.Wait4(held, &ws, syscall.WNOHANG, nil)
+				return !pidAlive(held)
+			})
+			// Another replacement would be ready by now.
+			if missing, _ := logWait(logs, 3*time.Second, "wsgi: worker ready"); missing == "" {
+				t.Errorf("a replacement was put into service after the reload: %s", logLine(logs, "wsgi: worker ready"))
+			}
+			if st := c.Status(); len(st.Workers) != 1 || st.Workers[0].Generation != st.Generation {
+				t.Errorf("workers %+v after the reload (generation %d); want Config.Workers, 1, of that generation", st.Workers, st.Generation)
+			}
+		})
+	}
+}
+
+// TestReloadWhilePreloadRestarts: a reload that puts its generation into
+// service while the old generation's preload process is being restarted
+// (it died, and its workers with it; a replacement restarts it) does not
+// wait for that restart, and the restarted process leaves with its
+// generation. The reload waited for it holding the pool's lock: every
+// request, the status page and Shutdown stopped until the old code had
+// imported (StartTimeout at worst), and a reload that took the lock
+// between the restart's two steps deadlocked the pool.
+func TestReloadWhilePreloadRestarts(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testdataDir(t), "holdimport.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "holdimport.py"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newContainer(t, Config{App: "holdimport:app", Dir: dir, Workers: 1, Env: []string{"GRAFT_TEST_DIR=" + dir}})
+	srv := newServer(t, c)
+	worker := c.Status().Workers[0].PID
+	zygote := parentPID(t, worker)
+	touch(t, dir, "hold")
+	if err := syscall.Kill(zygote, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var held string
+	waitFor(t, 10*time.Second, "the restarted preload process's import to be held", func() bool {
+		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+		if len(ms) == 1 {
+			held = ms[0]
+		}
+		return held != ""
+	})
+	reloaded := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		reloaded <- c.Reload(ctx)
+	}()
+	select {
+	case err := <-reloaded:
+		if err != nil {
+			t.Errorf("Reload: %v", err)
+		}
+		if b := string(mustGet(t, srv.URL+"/")); b != fmt.Sprint(c.Status().Workers[0].PID) {
+			t.Errorf("GET / after the reload: %q; want the new worker's pid", b)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("Reload did not return while the old generation's preload process was importing")
+	}
+	if err := os.Remove(held); err != nil {
+		t.Fatal(err)
+	}
+	if t.Failed() {
+		<-reloaded
+		return
+	}
+	// The restarted preload process of the old generation, and any worker
+	// it forked, leave: the new zygote and its worker are all that is left.
+	waitFor(t, 10*time.Second, "the old generation's processes to be gone", func() bool {
+		return len(appProcs(t, dir)) == 2
+	})
+	if st := c.Status(); len(st.Workers) != 1 || st.Workers[0].Generation != st.Generation {
+		t.Errorf("workers %+v after the reload (generation %d); want 1 of that generation", st.Workers, st.Generation)
+	}
+}
+
+// parentPID returns the parent of process pid (/proc/PID/stat).
+func parentPID(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pid (comm) state ppid ...: comm may hold spaces, not ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	return ppid
+}
+
+// TestConcurrentShutdown: a Shutdown called while another runs (Serve's,
+// and the program's own on the same signal) returns once the first has
+// stopped every process, with its result. It returned nil at once, with
+// the workers still running their requests, and removed the AppFS copy
+// and closed the spooled bodies from under them.
+func TestConcurrentShutdown(t *testing.T) {
+	a := startApp(t, "dispatch", Config{Workers: 1}, nil)
+	pid := a.c.Status().Workers[0].PID
+	answer := make(chan string, 1)
+	go func() {
+		_, b, err := get(t, nil, "GET", a.srv.URL+"/block?tok=a", nil)
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		answer <- string(b)
+	}()
+	waitFor(t, 10*time.Second, "a to run", func() bool { return exists(a.dir, "a-started") })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- a.c.Shutdown(ctx) }()
+	waitFor(t, 10*time.Second, "the first Shutdown to begin", func() bool { return !a.c.Status().Ready })
+	second := make(chan error, 1)
+	go func() { second <- a.c.Shutdown(ctx) }()
+	touch(t, a.dir, "a-go")
+	if err := <-second; err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if pidAlive(pid) {
+		t.Errorf("the second Shutdown returned with worker %d still running", pid)
+	}
+	if got, want := <-answer, fmt.Sprintf("released a pid %d", pid); got != want {
+		t.Errorf("a: %q; want %q", got, want)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Shutdown: %v", err)
+	}
+}
+
+// TestWorkerDiesBeforeService: a worker that dies after it is ready but
+// before it is put into service (a reload's, while the generation's other
+// workers still import) is replaced when its generation goes into
+// service. It was put into service dead: retired by its death, it took no
+// request and stayed in the status as "draining" for good, and the pool
+// ran one worker short until the next reload. Here the reload's other
+// worker's import is held (testdata/holdimport.py) while the ready one is
+// killed.
+func TestWorkerDiesBeforeService(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testdataDir(t), "holdimport.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "holdimport.py"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newContainer(t, Config{App: "holdimport:app", Dir: dir, NoPreload: true, Workers: 2,
+		Env: []string{"GRAFT_TEST_DIR=" + dir}})
+	old := workerPIDs(c.Status())
+	touch(t, dir, "hold")
+	reloaded := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		reloaded <- c.Reload(ctx)
+	}()
+	var held string
+	waitFor(t, 10*time.Second, "a new worker's import to be held", func() bool {
+		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+		if len(ms) == 1 {
+			held = ms[0]
+		}
+		return held != ""
+	})
+	heldPID, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(held), "holding-"))
+	ready := 0
+	waitFor(t, 10*time.Second, "the other new worker to be ready (reading its socket)", func() bool {
+		for _, pid := range appProcs(t, dir) {
+			if !old[pid] && pid != heldPID {
+				ready = pid
+			}
+		}
+		// After READY, the worker's main thread waits for requests on its
+		// socket: before, it reads nothing from it.
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", ready))
+		return ready != 0 && string(b) == "unix_stream_read_generic"
+	})
+	if err := syscall.Kill(ready, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("worker %d to be reaped", ready), func() bool { return !pidAlive(ready) })
+	if err := os.Remove(held); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reloaded; err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	waitFor(t, 15*time.Second, "2 live workers of the new generation, none draining", func() bool {
+		st := c.Status()
+		if len(st.Workers) != 2 {
+			return false
+		}
+		for _, w := range st.Workers {
+			if w.State == "draining" || w.Generation != st.Generation || w.PID == ready || !pidAlive(w.PID) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestReloadWaitHonoursContext: a Reload waiting for another one to finish
+// (one at a time) returns when its context is done. It waited for the
+// other reload whatever its context: Serve, shutting down with a SIGHUP's
+// reload waiting behind another one (AutoReload's, or a program's own),
+// waited for that reload, an import that hangs for StartTimeout, past its
+// graceful timeout and a second signal. Here the first reload's import
+// is held (testdata/holdimport.py).
+func TestReloadWaitHonoursContext(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := newContainer(t, Config{App: "holdimport:app", Workers: 1, Env: []string{"GRAFT_TEST_DIR=" + dir}})
+	touch(t, dir, "hold")
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		first <- c.Reload(ctx)
+	}()
+	var held string
+	waitFor(t, 10*time.Second, "the first reload's import to be held", func() bool {
+		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+		if len(ms) == 1 {
+			held = ms[0]
+		}
+		return held != ""
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() { second <- c.Reload(ctx) }()
+	cancel()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("second Reload: %v; want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the second Reload did not return when its context was cancelled")
+	}
+	if err := os.Remove(held); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Reload: %v", err)
+	}
+	if t.Failed() {
+		<-second
 	}
 }
