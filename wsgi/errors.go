@@ -37,7 +37,8 @@ var (
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
 	// ErrClientStalled: the client took none of a response that waited for
 	// it in a spill file for Config.SendTimeout. Its headers are out by
-	// then, so the response is aborted (502 otherwise).
+	// then, so the response is aborted (502 otherwise). (A write to the
+	// client cut after SendTimeout ends the response the same way.)
 	ErrClientStalled = errors.New("wsgi: the client stopped taking the response")
 )
 
