@@ -77,6 +77,8 @@ func TestStartResponseErrors(t *testing.T) {
 		{"no_start", "without calling start_response"},
 		{"non_latin1", "is not latin-1"},
 		{"length_twice", "Content-Length given twice"},
+		{"huge_value", "response headers over 1048576 bytes"},
+		{"many_headers", "response headers over 1048576 bytes"},
 	}
 	variants(t, "bad_start", func(t *testing.T, app string) {
 		a := startApp(t, app, Config{}, nil)

@@ -281,6 +281,10 @@ def bad_start(environ, start_response):
         start_response("200 OK", [ct, ("X-Name", "\u20ac")])
     elif case == "length_twice":
         start_response("200 OK", [ct, ("Content-Length", "3"), ("Content-Length", "18")])
+    elif case == "huge_value":
+        start_response("200 OK", [ct, ("X-Big", "v" * (2 << 20))])
+    elif case == "many_headers":
+        start_response("200 OK", [ct] + [("X-H%d" % i, "v" * 100) for i in range(20000)])
     return [b"should not be sent"]
 
 
