@@ -521,7 +521,9 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 	level := slog.LevelError
 	switch StatusOf(err) {
 	case http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
-		level = slog.LevelWarn
+		if !errors.Is(err, ErrSpool) { // the disk or the descriptors: the operator's to fix
+			level = slog.LevelWarn
+		}
 	}
 	c.log.Log(r.Context(), level, "wsgi: request failed", attrs...)
 	c.cfg.ErrorHandler(w, r, err)

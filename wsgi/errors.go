@@ -30,6 +30,10 @@ var (
 	ErrBodyTooLarge = errors.New("wsgi: request body too large")
 	// ErrBadBody: the request body could not be read (400).
 	ErrBadBody = errors.New("wsgi: request body could not be read")
+	// ErrSpool: the request body could not be spooled to Config.TempDir
+	// (the directory gone or unwritable, a full disk, the process out of
+	// descriptors): the server's trouble, not the app's (503).
+	ErrSpool = errors.New("wsgi: cannot spool the request body")
 	// ErrBodyTimeout: the client sent none of the request body for
 	// ServeConfig.BodyTimeout (408).
 	ErrBodyTimeout = errors.New("wsgi: the client stopped sending the request body")
@@ -68,7 +72,7 @@ func StatusOf(err error) int {
 		return http.StatusInternalServerError
 	case errors.Is(err, ErrTimeout):
 		return http.StatusGatewayTimeout
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout), errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout), errors.Is(err, ErrClosed), errors.Is(err, ErrSpool):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
