@@ -133,7 +133,9 @@ type Config struct {
 	// not the client keeps its connection open: the spill file is
 	// dropped, the app told to stop, the write cut and the connection (in
 	// HTTP/2, the stream) closed before the response's end, logged once at
-	// WARN. An app that pauses between writes is never cut by it. A
+	// WARN. An app that pauses between writes is never cut by it; a client
+	// reading 4.3 KB/s or more never is with the default (256 KiB a
+	// minute), but a smaller value asks more of slow clients. A
 	// response that fits in ResponseBuffer, and a wsgi.file_wrapper file,
 	// are written unwatched. 60s when 0; negative: no limit.
 	SendTimeout time.Duration
