@@ -135,9 +135,10 @@ type Config struct {
 	// HTTP/2, the stream) closed before the response's end, logged once at
 	// WARN. An app that pauses between writes is never cut by it; a client
 	// reading 4.3 KB/s or more never is with the default (256 KiB a
-	// minute), but a smaller value asks more of slow clients. A
-	// response that fits in ResponseBuffer, and a wsgi.file_wrapper file,
-	// are written unwatched. 60s when 0; negative: no limit.
+	// minute), but a smaller value asks more of slow clients. A response
+	// the worker sends whole (a body of up to 256 KiB, and at most
+	// ResponseBuffer), and a wsgi.file_wrapper file, are written
+	// unwatched. 60s when 0; negative: no limit.
 	SendTimeout time.Duration
 
 	// NoPreload starts every worker as a fresh interpreter that imports the
