@@ -35,6 +35,7 @@ type Container struct {
 	ident     identityState // see identity.go
 	spool     spoolPool     // files of spooled request bodies (body.go)
 	heads     bufPool       // readBody's buffers for bodies of unknown or large size
+	refusals  rateLog       // requests refused for a full queue or its timeout (see fail)
 }
 
 var _ http.Handler = (*Container)(nil)
@@ -517,6 +518,18 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 	}
 	if traceback != "" {
 		attrs = append(attrs, slog.String(logTraceback, traceback))
+	}
+	if errors.Is(err, ErrQueueFull) || errors.Is(err, ErrQueueTimeout) {
+		// Overload: refusals come by the thousand a second, each in the
+		// access log already; one line a second says how many.
+		ok, dropped := c.refusals.allow(time.Now())
+		if !ok {
+			c.cfg.ErrorHandler(w, r, err)
+			return
+		}
+		if dropped > 0 {
+			attrs = append(attrs, slog.Int("graft.suppressed", dropped))
+		}
 	}
 	level := slog.LevelError
 	switch StatusOf(err) {
