@@ -65,7 +65,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 	}
 	f, reused, err := c.spool.get(cfg.TempDir)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("wsgi: spool request body: %w", err)
+		return nil, nil, 0, fmt.Errorf("%w: %w", ErrSpool, err)
 	}
 	src := io.Reader(r.Body)
 	if cfg.MaxBodySize > 0 {
@@ -73,7 +73,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 	}
 	if _, err := f.Write(head[:m]); err != nil {
 		f.Close()
-		return nil, nil, 0, fmt.Errorf("wsgi: spool request body: %w", err)
+		return nil, nil, 0, fmt.Errorf("%w: %w", ErrSpool, err)
 	}
 	// Copy through the head's buffer, not io.Copy's 32 KiB: a spooled
 	// body is larger than it, and every read and write costs a system
@@ -84,7 +84,7 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		f.Close()
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return nil, nil, 0, fmt.Errorf("wsgi: spool request body: %w", err)
+			return nil, nil, 0, fmt.Errorf("%w: %w", ErrSpool, err)
 		}
 		return nil, nil, 0, badBody(err)
 	}
@@ -101,12 +101,12 @@ func (c *Container) readBody(r *http.Request) (inline []byte, file *os.File, n i
 		// app reads it to its end.
 		if err := f.Truncate(n); err != nil {
 			f.Close()
-			return nil, nil, 0, fmt.Errorf("wsgi: spool request body: %w", err)
+			return nil, nil, 0, fmt.Errorf("%w: %w", ErrSpool, err)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
-		return nil, nil, 0, fmt.Errorf("wsgi: spool request body: %w", err)
+		return nil, nil, 0, fmt.Errorf("%w: %w", ErrSpool, err)
 	}
 	return nil, f, n, nil
 }

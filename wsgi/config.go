@@ -130,12 +130,20 @@ type Config struct {
 	// proxy_max_temp_file_size) when 0; negative: never spill.
 	ResponseSpill int64
 
-	// SendTimeout is how long a response that spilled (see ResponseSpill)
-	// may wait for a client that takes none of it: Go then gives the
-	// client up, as nginx does after send_timeout: the file is dropped,
-	// the app told to stop, and the connection closed (ErrClientStalled)
-	// once the client takes something or leaves. 60s when 0; negative: no
-	// limit.
+	// SendTimeout is how long a streamed response may wait for a client
+	// that takes none of it: a write to the client (a part of up to 256
+	// KiB) that has not returned after it, or a spilled response (see
+	// ResponseSpill) of which the client took nothing for it. Go then
+	// gives the client up, as nginx does after send_timeout, whether or
+	// not the client keeps its connection open: the spill file is
+	// dropped, the app told to stop, the write cut and the connection (in
+	// HTTP/2, the stream) closed before the response's end, logged once at
+	// WARN. An app that pauses between writes is never cut by it; a client
+	// reading 4.3 KB/s or more never is with the default (256 KiB a
+	// minute), but a smaller value asks more of slow clients. A response
+	// the worker sends whole (a body of up to 256 KiB, and at most
+	// ResponseBuffer), and a wsgi.file_wrapper file, are written
+	// unwatched. 60s when 0; negative: no limit.
 	SendTimeout time.Duration
 
 	// NoPreload starts every worker as a fresh interpreter that imports the

@@ -36,6 +36,7 @@ type Container struct {
 	ident     identityState // see identity.go
 	spool     spoolPool     // files of spooled request bodies (body.go)
 	heads     bufPool       // readBody's buffers for bodies of unknown or large size
+	refusals  rateLog       // requests refused for a full queue or its timeout (see fail)
 }
 
 var _ http.Handler = (*Container)(nil)
@@ -237,6 +238,8 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 		written    int64
 		flusher, _ = w.(http.Flusher)
 	)
+	var send *sendWatch // the body's writes, once there is one (see sendWatch)
+	defer func() { send.stop() }()
 	for first := true; ; first = false {
 		p, err := ex.Next(ctx)
 		if err != nil {
@@ -283,15 +286,22 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			w.WriteHeader(code)
 			headerSent = true
 		case PartData:
-			n, err := w.Write(p.Data)
+			if send == nil {
+				send = &sendWatch{w: w, timeout: c.cfg.SendTimeout}
+			}
+			n, err := send.write(p.Data)
 			p.release() // written: its buffer can take another frame
 			written += int64(n)
+			if err == nil && flusher != nil && n > 0 {
+				send.flush(flusher)
+			}
+			if send.fired.Load() {
+				c.clientStalled(r, ex)
+				return false
+			}
 			if err != nil {
 				ex.Cancel()
 				return false
-			}
-			if flusher != nil && n > 0 {
-				flusher.Flush()
 			}
 			if complete(ex, r, declared, written) {
 				return false
@@ -328,6 +338,12 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				c.fail(w, r, p.Err, p.Traceback)
 				return false
 			}
+			if errors.Is(p.Err, ErrClientStalled) {
+				// The spill gave the client up while no write was cut
+				// (a writer without Unwrap takes no deadline).
+				c.clientStalled(r, ex)
+				panic(http.ErrAbortHandler)
+			}
 			c.log.Error("wsgi: response failed after headers were sent; aborting the connection",
 				slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
 				slog.String(logRequestID, requestID(r)), slog.String(logError, p.Err.Error()),
@@ -335,6 +351,17 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// clientStalled gives up a response whose client took none of it for
+// SendTimeout (see sendWatch and spill.idleFor), and logs it, once: the
+// app is told to stop, and the connection (HTTP/2: the stream) ends before
+// the response's end, since the write that was cut leaves it failed.
+func (c *Container) clientStalled(r *http.Request, ex Exchange) {
+	ex.Cancel()
+	c.log.Warn("wsgi: the client took none of the response for SendTimeout; giving it up",
+		slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
+		slog.String(logRequestID, requestID(r)), slog.Duration("graft.send_timeout", c.cfg.SendTimeout))
 }
 
 // complete reports whether the request's goroutine may leave before the
@@ -509,10 +536,24 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 	if traceback != "" {
 		attrs = append(attrs, slog.String(logTraceback, traceback))
 	}
+	if errors.Is(err, ErrQueueFull) || errors.Is(err, ErrQueueTimeout) {
+		// Overload: refusals come by the thousand a second, each in the
+		// access log already; one line a second says how many.
+		ok, dropped := c.refusals.allow(time.Now())
+		if !ok {
+			c.cfg.ErrorHandler(w, r, err)
+			return
+		}
+		if dropped > 0 {
+			attrs = append(attrs, slog.Int("graft.suppressed", dropped))
+		}
+	}
 	level := slog.LevelError
 	switch StatusOf(err) {
 	case http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
-		level = slog.LevelWarn
+		if !errors.Is(err, ErrSpool) { // the disk or the descriptors: the operator's to fix
+			level = slog.LevelWarn
+		}
 	}
 	c.log.Log(r.Context(), level, "wsgi: request failed", attrs...)
 	c.cfg.ErrorHandler(w, r, err)

@@ -30,6 +30,10 @@ var (
 	ErrBodyTooLarge = errors.New("wsgi: request body too large")
 	// ErrBadBody: the request body could not be read (400).
 	ErrBadBody = errors.New("wsgi: request body could not be read")
+	// ErrSpool: the request body could not be spooled to Config.TempDir
+	// (the directory gone or unwritable, a full disk, the process out of
+	// descriptors): the server's trouble, not the app's (503).
+	ErrSpool = errors.New("wsgi: cannot spool the request body")
 	// ErrBodyTimeout: the client sent none of the request body for
 	// ServeConfig.BodyTimeout (408).
 	ErrBodyTimeout = errors.New("wsgi: the client stopped sending the request body")
@@ -37,7 +41,8 @@ var (
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
 	// ErrClientStalled: the client took none of a response that waited for
 	// it in a spill file for Config.SendTimeout. Its headers are out by
-	// then, so the response is aborted (502 otherwise).
+	// then, so the response is aborted (502 otherwise). (A write to the
+	// client cut after SendTimeout ends the response the same way.)
 	ErrClientStalled = errors.New("wsgi: the client stopped taking the response")
 )
 
@@ -67,7 +72,7 @@ func StatusOf(err error) int {
 		return http.StatusInternalServerError
 	case errors.Is(err, ErrTimeout):
 		return http.StatusGatewayTimeout
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout), errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout), errors.Is(err, ErrClosed), errors.Is(err, ErrSpool):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge

@@ -206,6 +206,42 @@ func TestTimeout(t *testing.T) {
 	})
 }
 
+// TestTimeoutThreads: with Threads > 1, a worker killed for one request's
+// Timeout ends its other requests: one that has run over its own Timeout
+// too gets 504 like the first, not the 502 of a worker that died (two
+// requests started 50 ms apart, both over a 1 s Timeout when the worker
+// was killed, got one 504 and one 502). One still within its Timeout gets
+// 502 (TestDeathError).
+func TestTimeoutThreads(t *testing.T) {
+	a := startApp(t, "dispatch", Config{Timeout: time.Second, Threads: 2}, nil)
+	paths := []string{"/hang", "/sleep?s=10"}
+	codes := make(chan string, len(paths))
+	for i, path := range paths {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		go func() {
+			resp, _, err := get(t, nil, "GET", a.srv.URL+path, nil)
+			if err != nil {
+				codes <- path + " " + err.Error()
+				return
+			}
+			codes <- fmt.Sprintf("%s %d", path, resp.StatusCode)
+		}()
+	}
+	got := map[string]bool{}
+	for range paths {
+		got[<-codes] = true
+	}
+	// The worker is killed 0.5 s after the first deadline (its stacks are
+	// dumped first): past the second request's (1.05 s).
+	for _, want := range []string{"/hang 504", "/sleep?s=10 504"} {
+		if !got[want] {
+			t.Errorf("got %v, want %q among them", got, want)
+		}
+	}
+}
+
 // TestStalledClient: without a spill file (ResponseSpill < 0), a client
 // that asks for a big response and never reads it fills the response
 // buffer, and the worker's socket behind it, so the worker's socket is left
@@ -487,7 +523,7 @@ func TestStatusOf(t *testing.T) {
 		want int
 	}{
 		{ErrAppError, 500}, {ErrWorkerDied, 502}, {ErrTimeout, 504}, {ErrQueueFull, 503}, {ErrQueueTimeout, 503},
-		{ErrClosed, 503}, {ErrBodyTooLarge, 413}, {ErrBadBody, 400}, {ErrBodyTimeout, 408}, {ErrProtocol, 502},
+		{ErrClosed, 503}, {ErrBodyTooLarge, 413}, {ErrBadBody, 400}, {ErrBodyTimeout, 408}, {ErrSpool, 503}, {ErrProtocol, 502},
 		{fmt.Errorf("wrapped: %w", ErrTimeout), 504}, {errors.New("other"), 502},
 	} {
 		if got := StatusOf(tc.err); got != tc.want {
@@ -555,6 +591,7 @@ func TestDeathError(t *testing.T) {
 		threads                          int
 		seq, running                     uint64
 		answered, timedOut, lost, truncd bool
+		deadline                         time.Duration // from now; 0: none
 		want                             error
 	}{
 		{name: "not reached", threads: 1, seq: 5, running: 3, want: ErrNotStarted},
@@ -565,11 +602,18 @@ func TestDeathError(t *testing.T) {
 		{name: "timed out", threads: 1, seq: 3, running: 3, timedOut: true, want: ErrTimeout},
 		{name: "timed out before it was reached", threads: 1, seq: 5, running: 3, timedOut: true, want: ErrTimeout},
 		{name: "timed out, cut short", threads: 1, seq: 3, running: 3, answered: true, timedOut: true, lost: true, truncd: true, want: ErrTimeout},
+		{name: "threaded, over its own deadline", threads: 4, seq: 5, running: 3, deadline: -time.Millisecond, want: ErrTimeout},
+		{name: "threaded, within its deadline", threads: 4, seq: 5, running: 3, deadline: time.Minute, want: ErrWorkerDied},
+		{name: "not reached, past its deadline", threads: 1, seq: 5, running: 3, deadline: -time.Millisecond, want: ErrNotStarted},
+		{name: "the oldest unfinished, past its deadline", threads: 1, seq: 3, running: 3, deadline: -time.Millisecond, want: ErrTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &proc{pool: &pool{cfg: Config{Threads: tc.threads}}, running: tc.running}
 			p.lost.Store(tc.lost)
 			s := &stream{seq: tc.seq}
+			if tc.deadline != 0 {
+				s.deadline = time.Now().Add(tc.deadline)
+			}
 			s.answered.Store(tc.answered)
 			s.timedOut.Store(tc.timedOut)
 			s.truncated.Store(tc.truncd)

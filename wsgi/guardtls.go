@@ -23,7 +23,10 @@ const TLSHandshakeTimeout = 10 * time.Second
 // leaves no request boundary to disagree on; any other is returned guarded,
 // with a ConnectionState method from which net/http sets Request.TLS.
 // config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
-// HTTP to it gets a 400, as from net/http. It panics if config is nil or
+// HTTP to it gets a 400, as from net/http. A temporary accept error (the
+// process out of descriptors: EMFILE, ENFILE) is retried with back-off and
+// returned by Accept, so that the server logs it as for a plain listener;
+// any other ends the listener. It panics if config is nil or
 // has no certificate (no Certificates, GetCertificate or GetConfigForClient).
 func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
 	return guardTLS(ln, config, lim, nil)
@@ -39,7 +42,7 @@ func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused re
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
 	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(), refused: refused,
-		conns: make(chan net.Conn), done: make(chan struct{})}
+		conns: make(chan net.Conn), errs: make(chan error, 1), done: make(chan struct{})}
 	go l.acceptLoop()
 	return l
 }
@@ -50,6 +53,7 @@ type tlsGuardListener struct {
 	lim     RequestLimits
 	refused refusedFunc // or nil
 	conns   chan net.Conn
+	errs    chan error // a temporary accept error, for the server to log
 	done    chan struct{}
 	once    sync.Once
 
@@ -71,9 +75,14 @@ func (l *tlsGuardListener) acceptLoop() {
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Temporary, as net/http treats it: back off and retry.
+			if temporary(err) {
+				// Out of descriptors (EMFILE, ENFILE): back off and retry, as
+				// net/http's Serve does; it gets the error to log (once
+				// per back-off, not per failed accept).
+				select {
+				case l.errs <- err:
+				default:
+				}
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				select {
 				case <-time.After(delay):
@@ -91,6 +100,14 @@ func (l *tlsGuardListener) acceptLoop() {
 		delay = 0
 		go l.handshake(c)
 	}
+}
+
+// temporary reports whether an accept error passes, as net/http's Serve
+// judges it (net.Error's Temporary, deprecated for other uses: it is true
+// for EMFILE, ENFILE, EINTR and timeouts).
+func temporary(err error) bool {
+	var te interface{ Temporary() bool }
+	return errors.As(err, &te) && te.Temporary()
 }
 
 func (l *tlsGuardListener) handshake(c net.Conn) {
@@ -132,6 +149,8 @@ func (l *tlsGuardListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
 		return c, nil
+	case err := <-l.errs:
+		return nil, err // temporary: the server logs it and calls again
 	case <-l.done:
 		l.mu.Lock()
 		defer l.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -310,4 +311,37 @@ func mustSpool(t *testing.T, c *Container) *os.File {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// TestSpoolFails: a body that cannot be spooled (TempDir gone, as it is
+// unwritable, full or the process out of descriptors) is answered 503 with
+// Retry-After, the server's own trouble, never 502, which says the app or
+// its worker failed; the app never sees the request, the log says why, and
+// a body that fits in memory is still served.
+func TestSpoolFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, "body", Config{TempDir: dir}, nil)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprint("chunked=", chunked), func(t *testing.T) {
+			const size = 200 << 10 // over BodyBuffer: spooled
+			resp, b := post(t, a.srv.URL+"/?mode=hash", strings.NewReader(strings.Repeat("z", size)), bodyLength(size, chunked))
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("status %d (Retry-After %q): %s; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+			}
+			logHas(t, a.logs, 2*time.Second, "cannot spool the request body", "no such file or directory")
+			if line := logLine(a.logs, "cannot spool the request body"); !strings.Contains(line, "level=ERROR") {
+				t.Errorf("logged as %q, want an ERROR (the operator's to fix)", line)
+			}
+		})
+	}
+	resp, b := post(t, a.srv.URL+"/?mode=hash", strings.NewReader("small"), 5)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a body in memory: %d %s", resp.StatusCode, b)
+	}
 }

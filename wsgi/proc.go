@@ -283,11 +283,16 @@ func (p *proc) die(err error) {
 // deathError is how a request in flight on a dead worker ends: ErrTimeout
 // if it was killed for it; ErrNotStarted if the worker, single-threaded,
 // runs requests in order and had not reached this one (which Go cannot
-// tell once frames may have been left unread: see p.lost); else
+// tell once frames may have been left unread: see p.lost), to be sent
+// again; ErrTimeout if it had run over its own Timeout too (with Threads >
+// 1, a worker killed for another request's: both are 504s); else
 // ErrWorkerDied. The caller holds p.mu, after die has set p.running.
 func (p *proc) deathError(s *stream) error {
 	if !s.timedOut.Load() && p.pool.cfg.Threads == 1 && !s.answered.Load() && s.seq > p.running && !p.lost.Load() {
 		return ErrNotStarted
+	}
+	if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
+		s.timedOut.Store(true)
 	}
 	return s.cutError()
 }

@@ -80,6 +80,8 @@ func TestStartResponseErrors(t *testing.T) {
 		{"length_huge", "invalid Content-Length"},
 		{"length_superscript", "invalid Content-Length"},
 		{"length_nbsp", "invalid Content-Length"},
+		{"huge_value", "response headers over 1048576 bytes"},
+		{"many_headers", "response headers over 1048576 bytes"},
 	}
 	variants(t, "bad_start", func(t *testing.T, app string) {
 		a := startApp(t, app, Config{}, nil)

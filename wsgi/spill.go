@@ -87,8 +87,9 @@ func newSpill(s *stream, pr *proc) *spill {
 // so that a client that stops reading does not keep the spill file: the
 // file is dropped, the app told to stop (CANCEL), and the response ends
 // with an error, so that the request's goroutine closes the connection
-// once its write to the client returns. Else it looks again when timeout
-// has passed since the last part was taken.
+// once its write to the client returns (a write stalled for SendTimeout
+// is cut: see sendWatch). Else it looks again when timeout has passed
+// since the last part was taken.
 func (sp *spill) idleFor(s *stream, pr *proc, timeout time.Duration) {
 	sp.mu.Lock()
 	if sp.closed {
@@ -106,9 +107,9 @@ func (sp *spill) idleFor(s *stream, pr *proc, timeout time.Duration) {
 	}
 	sp.closeLocked()
 	sp.mu.Unlock()
-	pr.log.Warn("wsgi: the client took none of the response for SendTimeout; giving it up",
-		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
-		slog.Duration("graft.send_timeout", timeout))
+	// The request's goroutine logs it, once (Container.clientStalled): its
+	// write to the client is cut by then (sendWatch), or it finds this
+	// error after it.
 	s.giveUp(fmt.Errorf("%w: the client took none of it for %v", ErrClientStalled, timeout))
 }
 

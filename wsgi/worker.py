@@ -340,18 +340,33 @@ def check_status(status):
         checked_statuses.add(status)
 
 
+# MAX_HEAD bounds the header fields of one response, counted as the
+# "Name: value\r\n" lines an HTTP/1.1 response would carry them in. Go
+# would hold them all in memory, and pass them on: a browser refuses a
+# response whose headers pass about 256 KiB, and Go's own HTTP client past
+# 10 MB. An app sending more (a header built from a huge request field, a
+# session stored in a cookie) gets a clear error instead of an OOM risk.
+MAX_HEAD = 1 << 20
+
+
 def check_headers(headers, who="start_response"):
     """Validate headers; return (flat list for the head block, content length or -1)."""
     if type(headers) is not list:
         raise TypeError("%s: headers must be a list, not %s" % (who, type(headers).__name__))
     flat = []
     length = -1
+    size = 0
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise TypeError("%s: header %r is not a (name, value) tuple" % (who, item))
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError("%s: header %r: name and value must be str" % (who, item))
+        # Before any other check, which would scan a huge value first.
+        size += len(name) + len(value) + 4
+        if size > MAX_HEAD:
+            raise ValueError("%s: response headers over %d bytes (at header %d, %s): send big data in the body"
+                             % (who, MAX_HEAD, len(flat) // 2 + 1, name[:100]))
         lower = checked_names.get(name)
         if lower is None:
             if not is_token(name):

@@ -287,6 +287,10 @@ def bad_start(environ, start_response):
         start_response("200 OK", [ct, ("Content-Length", "\u00b2")])
     elif case == "length_nbsp":  # not optional whitespace (RFC 9110: SP, HTAB)
         start_response("200 OK", [ct, ("Content-Length", "5\u00a0")])
+    elif case == "huge_value":
+        start_response("200 OK", [ct, ("X-Big", "v" * (2 << 20))])
+    elif case == "many_headers":
+        start_response("200 OK", [ct] + [("X-H%d" % i, "v" * 100) for i in range(20000)])
     return [b"should not be sent"]
 
 

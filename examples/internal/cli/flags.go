@@ -99,7 +99,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
 	fs.Int64Var(&f.ResponseSpillMiB, "response-spill", wsgi.DefaultResponseSpill>>20, "keep up to this many `MiB` of a response that a slow client has not taken in a temporary file ($TMPDIR), so that it holds no worker; past it the worker waits for the client (0: never spill)")
-	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a spilled response for this long (`DURATION`): its file dropped, the app told to stop (0: never)")
+	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a streamed response for this long (`DURATION`), even if it keeps its connection open: its spill file dropped, the app told to stop, the connection closed (0: never)")
 	DurationVar(fs, &f.BodyTimeout, "body-timeout", wsgi.DefaultBodyTimeout, "answer 408 to a client that sends none of its request body for this long (`DURATION`; 0: never)")
 	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this `DURATION` (0: never)")
 	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this `DURATION` (0: never)")
