@@ -1,0 +1,84 @@
+package fallback
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// A Go route, or a sub-Router's middleware, in front of a real Flask app
+// cannot be stepped around by escaping part of the path: Flask gets
+// PATH_INFO decoded, so "/%73ecret" is its /secret and "/admin%2Fusers"
+// its /admin/users, and the router must route them as such. Before, chi
+// routed on the escaped form, matched no Go route and handed them to the
+// app, unguarded.
+func TestEscapedPathReachesNoGuardedPython(t *testing.T) {
+	py := pythontest.Python(t, "flask")
+	logs := &pythontest.Buffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	td, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := wsgi.New(wsgi.Config{App: "guardedapp:app", Python: py, Dir: td, Workers: 1, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown(context.Background()) })
+
+	deny := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "go: login required", http.StatusForbidden)
+		})
+	}
+	r := router.New()
+	r.With(deny).Get("/secret", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("go secret")) })
+	r.Route("/admin", func(s *router.Router) {
+		s.Use(deny) // guards the Python views under /admin as well
+		s.Get("/panel", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("go panel")) })
+	})
+	r.Fallback(&Handler{App: c, Logger: logger})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name, method, path string
+		code               int
+		body               string
+	}{
+		{"go route", "GET", "/secret", 403, "go: login required\n"},
+		{"go route, escaped letter", "GET", "/%73ecret", 403, "go: login required\n"},
+		{"go route, all escaped", "GET", "/%73%65%63%72%65%74", 403, "go: login required\n"},
+		{"python for another method", "POST", "/secret", 200, "python secret /secret"},
+		{"sub-router", "GET", "/admin/users", 403, "go: login required\n"},
+		{"sub-router, escaped letter", "GET", "/%61dmin/users", 403, "go: login required\n"},
+		{"sub-router, escaped slash", "GET", "/admin%2Fusers", 403, "go: login required\n"},
+		{"sub-router, escaped slash lower-case", "GET", "/admin%2fpanel", 403, "go: login required\n"},
+		{"unguarded, escaped", "GET", "/p%75blic/a%2Fb", 200, "python public /public/a/b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.code || string(body) != tc.body {
+				t.Errorf("%s %s: got %d %q, want %d %q\n%s", tc.method, tc.path, resp.StatusCode, body, tc.code, tc.body, logs)
+			}
+		})
+	}
+}
