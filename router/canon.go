@@ -26,22 +26,33 @@ import (
 // "/files/a%2Fb" route alike. Every other request is routed on r.URL.Path,
 // with RawPath cleared, as if the client had sent its path unescaped;
 // [Param] then returns the values as they are.
+//
+// A '#' the client sent in the path (net/http keeps it, and the RawPath
+// with it) starts a fragment, which the WSGI container drops as gunicorn
+// does ([github.com/graft-dev/graft/wsgi.Guard] removes it before, when it
+// is in front): "/secret#x" is routed, and passed on, as "/secret".
 func routable(r *http.Request, rt *Router) *http.Request {
 	raw := r.URL.RawPath
 	if raw == "" {
 		return r
 	}
+	path := r.URL.Path
+	if i := strings.IndexByte(raw, '#'); i >= 0 {
+		if p, err := url.PathUnescape(raw[:i]); err == nil {
+			raw, path = raw[:i], p
+		}
+	}
 	canon, slash := canonicalEscape(raw)
 	if !slash || !rt.Match(chi.NewRouteContext(), r.Method, canon) {
 		canon = ""
 	}
-	if canon == raw {
+	if canon == r.URL.RawPath && path == r.URL.Path {
 		return r
 	}
 	r2 := new(http.Request)
 	*r2 = *r
 	u := *r.URL
-	u.RawPath = canon
+	u.Path, u.RawPath = path, canon
 	r2.URL = &u
 	return r2
 }

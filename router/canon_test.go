@@ -55,6 +55,8 @@ func TestEscapedPathRoutes(t *testing.T) {
 		{"value with an escaped plus", newRouter(), "/files/1%2B1", 200, "go file 1+1"},
 		{"fallback, escaped slash", newRouter(), "/x%2Fy", 200, "fallback /x/y raw="},
 		{"fallback, escaped letter", newRouter(), "/%78", 200, "fallback /x raw="},
+		{"fragment in the request line", newRouter(), "/secret#x", 200, "go secret"},
+		{"escaped hash is no fragment", newRouter(), "/x%23y", 200, "fallback /x#y raw="},
 		{"host, escaped letter", hosts, "/%73ecret", 200, "go host secret"},
 	}
 	for _, tc := range tests {
