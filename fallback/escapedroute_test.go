@@ -23,7 +23,10 @@ import (
 // its /admin/users, and the router must route them as such. Before, chi
 // routed on the escaped form, matched no Go route and handed them to the
 // app, unguarded. The same held for a fragment sent in the request line
-// (no wsgi.Guard in front here): the container drops it, chi did not.
+// (no wsgi.Guard in front here): the container drops it, chi did not. And
+// Flask upper-cases REQUEST_METHOD, so "get /secret" was its GET /secret
+// while chi, whose methods are case-sensitive, matched no GET route: the
+// container now refuses such a method, as gunicorn does.
 func TestEscapedPathReachesNoGuardedPython(t *testing.T) {
 	py := pythontest.Python(t, "flask")
 	logs := &pythontest.Buffer{}
@@ -70,6 +73,8 @@ func TestEscapedPathReachesNoGuardedPython(t *testing.T) {
 		{"go route, escaped letter and fragment", "GET", "/sec%72et#", 403, "go: login required\n"},
 		{"go route, absolute form with a fragment", "GET", "http://example.com/secret#x", 403, "go: login required\n"},
 		{"sub-router, fragment", "GET", "/admin/users#", 403, "go: login required\n"},
+		{"lower-case method", "get", "/secret", 400, "Bad Request\n"},
+		{"mixed-case method", "Post", "/secret", 400, "Bad Request\n"},
 		{"unguarded, escaped", "GET", "/p%75blic/a%2Fb", 200, "python public /public/a/b"},
 		{"unguarded, escaped hash", "GET", "/public/a%23b", 200, "python public /public/a#b"},
 	}
