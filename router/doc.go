@@ -33,6 +33,13 @@
 // an authentication middleware and a fallback still authenticates every
 // request it passes to Python.
 //
+// Requests are routed as their decoded path, the PATH_INFO the Python app
+// gets: "/%73ecret" and "/admin%2Fx" go where "/secret" and "/admin/x" go,
+// so that escaping part of a path cannot take a request past a Go route or
+// a sub-router's middlewares into the fallback (an escaped slash is kept
+// for a Go route that takes it in a value). A Go route guards only its own
+// methods: see docs/routing.md.
+//
 // # Named routes
 //
 // [Route.Name] names a route and [Router.URL] builds its path from

@@ -107,7 +107,7 @@ func (h *Hosts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if first == nil {
 			first = rt
 		}
-		if h.match(rt, r) {
+		if r := routable(r, rt); h.match(rt, r) {
 			rt.ServeHTTP(w, r)
 			return true
 		}

@@ -12,9 +12,9 @@ import (
 // [Router.URL]: "/files/1%20%2B%201" and "/files/1%20+%201" both give
 // "1 + 1" for "/files/{name}" ("+" is not a space in a path).
 //
-// chi's [chi.URLParam] returns the still-encoded value when the request
-// path has an escape that changes routing ("%2F", "%2B", ...) and the
-// decoded one otherwise; Param hides that difference. A value that is not
+// chi's [chi.URLParam] returns the still-encoded value when the Router
+// routed on the escaped path (one whose escaped slash, "%2F", a Go route
+// takes) and the decoded one otherwise; Param hides that difference. A value that is not
 // valid percent-encoding is returned as is.
 func Param(r *http.Request, key string) string {
 	v := chi.URLParam(r, key)

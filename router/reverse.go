@@ -3,7 +3,6 @@ package router
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 )
@@ -136,18 +135,14 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		b.WriteString(enc)
 	}
 	path := b.String()
-	// chi matches the regexps against the path as it routes it: the
-	// decoded r.URL.Path, unless an escape changes its meaning (%2F, %2B,
-	// ...), in which case net/http keeps the escaped form in RawPath and
-	// chi routes on that.
-	raw := true
-	if u, err := url.Parse(path); err == nil {
-		raw = u.RawPath != ""
-	}
+	// chi matches the regexps against the path as the Router routes it
+	// (see routable): the decoded path, unless it has an escaped slash,
+	// in which case the escaped form, written as net/http writes a path.
+	_, raw := canonicalEscape(path)
 	for _, c := range checks {
 		seen := c.v
 		if raw {
-			seen = c.enc
+			seen, _ = canonicalEscape(c.enc)
 		}
 		if !c.p.re.MatchString(seen) {
 			return "", fmt.Errorf("%w %q for route %q: %q does not match %s", ErrInvalidParam, c.p.name, name, c.v, c.p.re)

@@ -65,7 +65,15 @@ func newMuxState() *muxState {
 
 // ServeHTTP dispatches the request to the matching route, or to the
 // fallback. The Use middlewares run even while the Router has no route.
+// The request is routed as its decoded path, the one a WSGI app sees:
+// "/%73ecret" goes where "/secret" goes, and so does its r.URL (RawPath
+// cleared); an escaped slash is kept only for a Go route that takes it.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.RawPath != "" && chi.RouteContext(req.Context()) == nil {
+		// The Router the request enters by (not a mounted one): see
+		// routable for the path the whole tree routes on.
+		req = routable(req, r)
+	}
 	if !r.state.built {
 		// chi would skip the Use middlewares here; a graft app that is
 		// still all Python must log and tag its requests all the same, and

@@ -16,6 +16,25 @@ import (
 // target that is not host:port (400).
 var ErrBadTarget = errors.New("wsgi: bad request target")
 
+// ErrBadMethod: the request method has a lower-case letter ("get"), which
+// the container refuses as gunicorn does (400). Werkzeug and Django
+// upper-case REQUEST_METHOD, so the app would serve "get" as GET while a
+// Go router in front, whose methods are case-sensitive, had matched no
+// GET route and let the request through to the app: past a Go route, or
+// the middleware guarding it.
+var ErrBadMethod = errors.New("wsgi: request method with a lower-case letter")
+
+// methodError refuses a method that a WSGI framework would read as
+// another: see ErrBadMethod.
+func methodError(method string) error {
+	for i := 0; i < len(method); i++ {
+		if 'a' <= method[i] && method[i] <= 'z' {
+			return ErrBadMethod
+		}
+	}
+	return nil
+}
+
 // requestTarget returns the request target of r as received, without any
 // fragment ("#..." is cut at the first '#', which net/http leaves in
 // place), and its raw (still escaped) path and query. The request line is

@@ -20,8 +20,8 @@ const boundaryHTML = "<!DOCTYPE html><html><body><script>alert(1)</script></body
 // TestContainerTargets checks, without Guard (a user's own http.Server),
 // that the container cuts fragments, keeps HTTP_HOST consistent with an
 // absolute-form target, refuses bad absolute-form and asterisk-form
-// targets and a CONNECT target that is not host:port, and gives CONNECT a
-// documented environ.
+// targets, a CONNECT target that is not host:port and a method with a
+// lower-case letter, and gives CONNECT a documented environ.
 func TestContainerTargets(t *testing.T) {
 	e := startBoundary(t, false, RequestLimits{})
 	cases := []struct {
@@ -49,6 +49,10 @@ func TestContainerTargets(t *testing.T) {
 				"HTTP_HOST": "example.com:443", "SERVER_NAME": "example.com", "SERVER_PORT": "443"}},
 		{"CONNECT with origin-form", "CONNECT /echo HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		{"CONNECT with absolute-form", "CONNECT http://example.com:443/ HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
+		// Werkzeug and Django would serve these as GET (ErrBadMethod).
+		{"lower-case method", "get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
+		{"mixed-case method", "Get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
+		{"extension method", "PROPFIND /t HTTP/1.1\r\n" + hostH + "\r\n", 200, map[string]string{"REQUEST_METHOD": "PROPFIND"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -169,7 +169,11 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if trace != nil {
 		trace.Served = true
 	}
-	if err := targetError(r); err != nil {
+	err := targetError(r)
+	if err == nil {
+		err = methodError(r.Method)
+	}
+	if err != nil {
 		c.fail(w, r, err, "")
 		return
 	}

@@ -127,7 +127,9 @@ func eachExtra(ctx context.Context, fn func(key, value string)) {
 // mounted at prefix: SCRIPT_NAME becomes prefix and PATH_INFO the rest of
 // the path, so that url_for (Flask) and reverse (Django) build URLs under the
 // prefix. prefix has no trailing slash ("/legacy"); "" means the root. It is
-// matched against the request's escaped path; a request outside the prefix is
+// matched against the request's path decoded, as the router routes it
+// ("/%6cegacy/x" is under it), except that an escaped slash is no segment
+// boundary ("/legacy%2Fx" is not); a request outside the prefix is
 // served with SCRIPT_NAME "" and the whole path. Mounts nest: an inner mount
 // is relative to the outer one.
 func WithMount(ctx context.Context, prefix string) context.Context {

@@ -158,12 +158,45 @@ func containsFold(list []string, s string) bool {
 // splitMount splits the escaped path into SCRIPT_NAME and PATH_INFO for an
 // app mounted at prefix, and percent-decodes both (once). A path outside the
 // prefix keeps SCRIPT_NAME empty.
+//
+// The prefix is matched against the decoded path, as the router routes
+// it, so that "/%6cegacy/x" is under "/legacy" as "/legacy/x" is; but an
+// escaped slash is no segment boundary: "/legacy%2Fx" is outside.
 func splitMount(rawPath, prefix string) (script, pathInfo string) {
-	if prefix != "" && strings.HasPrefix(rawPath, prefix) &&
-		(len(rawPath) == len(prefix) || rawPath[len(prefix)] == '/') {
-		return unquote(prefix), unquote(rawPath[len(prefix):])
+	if prefix != "" {
+		script = unquote(prefix)
+		if rest, ok := cutMount(rawPath, script); ok {
+			return script, unquote(rest)
+		}
 	}
 	return "", unquote(rawPath)
+}
+
+// cutMount returns the escaped rest of rawPath after the decoded prefix,
+// if rawPath starts with it, decoded, and an unescaped '/' or the end
+// follows it.
+func cutMount(rawPath, prefix string) (rest string, ok bool) {
+	i := 0
+	for j := 0; j < len(prefix); j++ {
+		if i >= len(rawPath) {
+			return "", false
+		}
+		c, n := rawPath[i], 1
+		if c == '%' && i+2 < len(rawPath) && ishex(rawPath[i+1]) && ishex(rawPath[i+2]) {
+			c, n = unhex(rawPath[i+1])<<4|unhex(rawPath[i+2]), 3
+			if c == '/' {
+				return "", false
+			}
+		}
+		if c != prefix[j] {
+			return "", false
+		}
+		i += n
+	}
+	if i < len(rawPath) && rawPath[i] != '/' {
+		return "", false
+	}
+	return rawPath[i:], true
 }
 
 // unquote percent-decodes s to bytes (kept in a string, which the worker

@@ -360,6 +360,13 @@ func TestEnvironScriptName(t *testing.T) {
 			{"/legacyx", "", "", "/legacyx"},
 			{"/other", "", "", "/other"},
 			{"/legacy/v2/x", "/v2", "/legacy/v2", "/x"},
+			// Matched decoded, as the router routes: an escaped letter
+			// is the letter, an escaped slash no boundary.
+			{"/%6cegacy/x", "", "/legacy", "/x"},
+			{"/%6C%65gacy", "", "/legacy", ""},
+			{"/legacy%2Fx", "", "", "/legacy/x"},
+			{"/legacy/%76%32/x", "/v2", "/legacy/v2", "/x"},
+			{"/legacy/v2%2fx", "/v2", "", "/legacy/v2/x"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.path+tc.mount, func(t *testing.T) {

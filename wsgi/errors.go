@@ -78,7 +78,7 @@ func StatusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBodyTimeout):
 		return http.StatusRequestTimeout
-	case errors.Is(err, ErrBadBody), errors.Is(err, ErrBadTarget):
+	case errors.Is(err, ErrBadBody), errors.Is(err, ErrBadTarget), errors.Is(err, ErrBadMethod):
 		return http.StatusBadRequest
 	default:
 		return http.StatusBadGateway
