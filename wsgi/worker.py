@@ -1462,6 +1462,10 @@ CALLS = {"routes": call_routes, "identity": call_identity}
 # ---------------------------------------------------------------------------
 
 
+def ignore_signal(signum, frame):
+    """The handler of the signals a worker drops (see main)."""
+
+
 def main():
     # argv: mode (worker|zygote), app spec, threads, multiprocess (0/1),
     # the largest body frame in bytes,
@@ -1478,8 +1482,16 @@ def main():
     logging.getLogger().addHandler(GoLogHandler(conn))
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Go decides when workers stop
-    signal.signal(signal.SIGTERM, lambda *_: leave(0))
+    # Go decides when workers stop: after draining, it closes their sockets.
+    # SIGINT and SIGTERM are dropped, so that a SIGTERM sent to every
+    # process of the service at once (systemd's KillMode=control-group)
+    # leaves the requests in flight to finish while Go drains. Dropped by a
+    # handler that does nothing, not by SIG_IGN, which the app's child
+    # processes would inherit across exec; with SA_RESTART (siginterrupt
+    # False), so that the system calls of C extensions are not cut short.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, ignore_signal)
+        signal.siginterrupt(sig, False)
     if mode == "zygote":
         set_pdeathsig()
 

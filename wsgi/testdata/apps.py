@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -617,6 +618,15 @@ def block(environ, start_response):
 def sleep(environ, start_response):
     time.sleep(float(_q(environ).get("s", "1")))
     return _text(start_response, str(os.getpid()))
+
+
+@app
+def child_sigign(environ, start_response):
+    """The SigIgn mask (hex, /proc/<pid>/status) a child process of the app
+    starts with: the signals it inherited as ignored."""
+    status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, check=True).stdout.decode()
+    mask = [line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")]
+    return _text(start_response, mask[0])
 
 
 _barrier = threading.Barrier(4, timeout=5)
