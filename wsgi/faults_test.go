@@ -145,6 +145,39 @@ func TestWorkerDeath(t *testing.T) {
 	}
 }
 
+// TestAppSystemExit: an app raising SystemExit gets a 500 and ends its
+// worker with the status it names, in every mode, even with a thread
+// running that is not a daemon. Without preload the worker exited through
+// Python's own teardown, which waits for such threads: it hung, its socket
+// open, and the requests sent to it next waited for their Timeout.
+func TestAppSystemExit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"preload", Config{Workers: 1}},
+		{"no-preload", Config{Workers: 1, NoPreload: true}},
+		{"threads", Config{Workers: 1, Threads: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, "dispatch", tc.cfg, nil)
+			resp, b, _ := get(t, nil, "GET", a.srv.URL+"/die?how=sysexit-thread&tok=died", nil)
+			if resp.StatusCode != 500 || !strings.Contains(a.logs.String(), "SystemExit") {
+				t.Errorf("status %d (%s), want 500 and SystemExit logged", resp.StatusCode, b)
+			}
+			dead, err := strconv.Atoi(readFile(t, a.dir, "died"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the worker to exit", func() bool { return !pidAlive(dead) })
+			logHas(t, a.logs, 3*time.Second, "worker died", "exit status 2")
+			if pid := pidOf(t, a.srv.URL+"/pid"); pid == dead {
+				t.Errorf("served by the worker that exited")
+			}
+		})
+	}
+}
+
 // concurrentPIDs sends n concurrent requests to an app answering its pid.
 func concurrentPIDs(t *testing.T, url string, n int) []int {
 	t.Helper()

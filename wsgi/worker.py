@@ -734,8 +734,8 @@ class Worker:
                 stream, flags, payload, fd = jobs.get()
                 try:
                     self.handle(stream, flags, payload, fd)
-                except BaseException:
-                    leave(1)  # SystemExit in a thread: the whole worker goes
+                except BaseException as exc:
+                    exit_for(exc)  # SystemExit in a thread: the whole worker goes
                 with lock:
                     queued.discard(stream)
                     self.cancelled.discard(stream)  # stream ids are reused
@@ -785,8 +785,28 @@ def serve_worker(conn, app, threads, multiprocess, chunk):
     """Announce readiness on conn and serve requests until Go goes away."""
     version = "%d.%d.%d" % sys.version_info[:3]
     conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
-    Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
+    try:
+        Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
+    except BaseException as exc:
+        exit_for(exc)  # the app's SystemExit or KeyboardInterrupt (its response is sent)
     leave(0)
+
+
+def exit_for(exc):
+    """Exit as Python would for exc, escaped from serving (SystemExit's
+    status, else 1 with its traceback), but through leave(): Python's own
+    exit would wait for the app's threads that are not daemons, forever
+    for a thread that never ends, its socket to Go still open."""
+    if isinstance(exc, SystemExit) and (exc.code is None or isinstance(exc.code, int)):
+        leave(exc.code or 0)
+    try:
+        if isinstance(exc, SystemExit):
+            print(exc.code, file=sys.stderr)  # sys.exit("message")
+        else:
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+    except Exception:
+        pass  # stderr is gone with Go
+    leave(1)
 
 
 def leave(code):
@@ -1027,7 +1047,10 @@ def start_call(worker, stream, flags, payload):
 
         def run():
             while True:
-                handle_call(worker, *q.get())
+                try:
+                    handle_call(worker, *q.get())
+                except BaseException as exc:
+                    exit_for(exc)  # as a request's thread does
 
         threading.Thread(target=run, name="graft-call", daemon=True).start()
     q.put((stream, flags, payload))

@@ -590,6 +590,10 @@ def die(environ, start_response):
         ctypes.string_at(0)
     elif how == "sysexit":
         raise SystemExit(2)
+    elif how == "sysexit-thread":
+        # A thread that is not a daemon: Python's own exit waits for it.
+        threading.Thread(target=threading.Event().wait, name="forever").start()
+        raise SystemExit(2)
     time.sleep(5)
     return _text(start_response, "still alive")
 

@@ -171,6 +171,10 @@ def exit_hook(environ):
     os._exit(1)
 
 
+def sysexit_hook(environ):
+    raise SystemExit(3)
+
+
 def slow_hook(environ):
     import time
 
