@@ -915,7 +915,16 @@ def zygote(conn, app, threads, multiprocess, chunk):
                 os.close(fd)
             conn.send(FORKED, tag, U32.pack(0))
             continue
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            # A process limit (EAGAIN: RLIMIT_NPROC, a cgroup's pids.max),
+            # or no memory: this fork fails, the zygote stays for the next.
+            for fd in fds:
+                os.close(fd)
+            logging.getLogger("graft.worker").error("fork failed: %s", exc)
+            conn.send(FORKED, tag, U32.pack(0))
+            continue
         if pid == 0:
             # The child: become a worker on the descriptors Go sent.
             try:
