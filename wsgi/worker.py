@@ -389,7 +389,7 @@ def check_headers(headers, who="start_response"):
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
-    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check", "body_file", "closer", "log")
+    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "ended", "check", "body_file", "closer", "log")
 
     def __init__(self, conn, stream, chunk, log):
         self.conn = conn
@@ -402,6 +402,7 @@ class Request:
         self.sized = -1  # the body's length when known before it is sent
         self.sent = 0  # body bytes sent
         self.head_sent = False
+        self.ended = False  # the response's final frame is sent: write() raises
         self.check = None  # check(stream) raises Cancelled once Go cancelled it
         self.body_file = None  # wsgi.input when it reads a spooled body's file
         self.closer = None  # the close() of the app's iterable, until called
@@ -456,7 +457,7 @@ class Request:
         for name in flat[::2]:
             if name.lower() in ("content-length", "transfer-encoding"):
                 raise ValueError("wsgi.early_hints: %s is not allowed in a 103 response" % name)
-        if flat and not self.head_sent:
+        if flat and not self.head_sent and not self.ended:
             self.conn.send(HINTS, self.stream, "\0".join(flat).encode("latin-1"))
 
     def head_block(self):
@@ -473,6 +474,11 @@ class Request:
 
     def write(self, data):
         """The write() callable that start_response returns (PEP 3333)."""
+        if self.ended:
+            # An app that kept write() and calls it from a thread of its
+            # own: the stream is Go's no more, and this thread must not
+            # read the socket (check_cancel).
+            raise RuntimeError("write() called after the response ended")
         if type(data) is not bytes:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError("write() takes bytes, not %s" % type(data).__name__)
@@ -672,6 +678,7 @@ class Worker:
             if not isinstance(exc, Exception):
                 raise  # SystemExit, KeyboardInterrupt: let the worker die
         finally:
+            req.ended = True
             inp.close()
             errors.flush()
 

@@ -633,6 +633,26 @@ def child_sigign(environ, start_response):
     return _text(start_response, mask[0])
 
 
+@app
+def late_write(environ, start_response):
+    """Keeps start_response's write() and calls it from a thread once the
+    response has ended; records what that raised in late-write."""
+    write = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+
+    def later():
+        time.sleep(0.2)
+        try:
+            write(b"late!")
+            outcome = "no error"
+        except Exception as exc:
+            outcome = "%s: %s" % (type(exc).__name__, exc)
+        _touch("late-write.tmp", outcome)
+        os.rename(_path("late-write.tmp"), _path("late-write"))  # whole when seen
+
+    threading.Thread(target=later).start()
+    return [b"early"]
+
+
 _barrier = threading.Barrier(4, timeout=5)
 
 
