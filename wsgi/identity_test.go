@@ -364,6 +364,22 @@ func TestIdentityHookKillsWorker(t *testing.T) {
 	}
 }
 
+// The hook's environ has every key PEP 3333 requires: wsgi.errors was
+// missing (a KeyError for a hook that logs through it), and what the hook
+// writes there is logged.
+func TestIdentityEnvironPEP3333(t *testing.T) {
+	pythontest.Python(t, "flask")
+	c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: "rmflask:pep3333_hook", IdentityTTL: -1})
+	id, err := c.Identity(context.Background(), httptest.NewRequest("GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if missing, ok := id["missing"].([]any); !ok || len(missing) != 0 {
+		t.Errorf("the hook's environ lacks %v", id["missing"])
+	}
+	logHas(t, logs, 3*time.Second, "the hook writes to wsgi.errors")
+}
+
 // A hook raising SystemExit gets its CallError, and its worker exits, as
 // for a request, with one thread or several. With several, the thread
 // running calls died and the worker lived on: every later call on that

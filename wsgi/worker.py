@@ -1488,7 +1488,11 @@ def load_hook(spec):
 def call_identity(worker, env, hook):
     _worker_app[0] = worker.app
     env["wsgi.input"] = io.BytesIO(b"")
-    value = load_hook(hook)(env)
+    errors = env["wsgi.errors"] = ErrorStream(worker.errors_log)
+    try:
+        value = load_hook(hook)(env)
+    finally:
+        errors.flush()
     if value is not None and not isinstance(value, dict):
         raise TypeError("identity hook %r returned a %s; want a dict or None" % (hook, type(value).__name__))
     return value
