@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -407,6 +408,30 @@ func TestPythonTooOld(t *testing.T) {
 			}
 			if want := "graft's worker needs Python 3.9 or later; " + pythontest.Python(t) + " is Python 3.8.10"; !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q lacks %q", err, want)
+			}
+		})
+	}
+}
+
+// TestPythonPathNotUTF8: an interpreter whose path is not UTF-8 (a
+// latin-1 directory name) runs the app. The worker's READY frame encoded
+// sys.executable as strict UTF-8, which its undecodable bytes (surrogate
+// escapes) failed: no worker ever started.
+func TestPythonPathNotUTF8(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "py\xe9")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	python := filepath.Join(dir, "python3")
+	if err := os.Symlink(pythontest.Python(t), python); err != nil {
+		t.Fatal(err)
+	}
+	for _, noPreload := range []bool{false, true} {
+		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
+			c, _ := newContainer(t, Config{App: "apps:hello", Python: python, NoPreload: noPreload})
+			srv := newServer(t, c)
+			if b := mustGet(t, srv.URL); string(b) != "Hello, world!\n" {
+				t.Errorf("got %q", b)
 			}
 		})
 	}

@@ -791,7 +791,8 @@ def load_app(spec):
 def serve_worker(conn, app, threads, multiprocess, chunk):
     """Announce readiness on conn and serve requests until Go goes away."""
     version = "%d.%d.%d" % sys.version_info[:3]
-    conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
+    # surrogateescape: a path that is not UTF-8 goes to Go as its bytes.
+    conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode("utf-8", "surrogateescape"))
     try:
         Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
     except BaseException as exc:
