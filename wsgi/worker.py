@@ -861,13 +861,16 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess, chunk):
+def zygote(conn, app, threads, multiprocess, chunk, log_handler):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
     Before forking, the garbage collector's view is frozen (gc.freeze) so
     that collections in the workers do not touch the shared pages of the
     preloaded app, which then stay shared copy-on-write.
+
+    log_handler is the GoLogHandler main() gave the root logger: in each
+    worker it sends on the worker's socket.
 
     Go sends FORK frames carrying two descriptors: the new worker's socket
     and the pipe its stdout/stderr go to. The zygote answers FORKED with the
@@ -946,11 +949,10 @@ def zygote(conn, app, threads, multiprocess, chunk):
                 os.close(fds[1])
                 sock.close()
                 wconn = Conn(socket.socket(fileno=fds[0]))
-                root = logging.getLogger()
-                for h in list(root.handlers):
-                    if isinstance(h, GoLogHandler):
-                        root.removeHandler(h)
-                root.addHandler(GoLogHandler(wconn))
+                # Wherever the app's logging setup left graft's handler
+                # (nowhere, if it replaced the root logger's handlers), as
+                # a worker that imported the app itself has it.
+                log_handler.conn = wconn
                 serve_worker(wconn, app, threads, multiprocess, chunk)
             finally:
                 os._exit(1)
@@ -1523,7 +1525,8 @@ def main():
     # Python-level logging goes to Go as LOG frames; a fatal signal or a
     # SIGUSR1 from Go (request timeout, slow request) dumps every thread's
     # stack to stderr, which Go also logs.
-    logging.getLogger().addHandler(GoLogHandler(conn))
+    log_handler = GoLogHandler(conn)
+    logging.getLogger().addHandler(log_handler)
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     # Go decides when workers stop: after draining, it closes their sockets.
@@ -1550,7 +1553,7 @@ def main():
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess, chunk)
+        zygote(conn, app, threads, multiprocess, chunk, log_handler)
     serve_worker(conn, app, threads, multiprocess, chunk)
 
 
