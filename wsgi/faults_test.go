@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -141,6 +142,39 @@ func TestWorkerDeath(t *testing.T) {
 					t.Errorf("no replacement served a request: served by %v, workers before %v", served, before)
 				}
 			})
+		})
+	}
+}
+
+// TestAppSystemExit: an app raising SystemExit gets a 500 and ends its
+// worker with the status it names, in every mode, even with a thread
+// running that is not a daemon. Without preload the worker exited through
+// Python's own teardown, which waits for such threads: it hung, its socket
+// open, and the requests sent to it next waited for their Timeout.
+func TestAppSystemExit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"preload", Config{Workers: 1}},
+		{"no-preload", Config{Workers: 1, NoPreload: true}},
+		{"threads", Config{Workers: 1, Threads: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, "dispatch", tc.cfg, nil)
+			resp, b, _ := get(t, nil, "GET", a.srv.URL+"/die?how=sysexit-thread&tok=died", nil)
+			if resp.StatusCode != 500 || !strings.Contains(a.logs.String(), "SystemExit") {
+				t.Errorf("status %d (%s), want 500 and SystemExit logged", resp.StatusCode, b)
+			}
+			dead, err := strconv.Atoi(readFile(t, a.dir, "died"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the worker to exit", func() bool { return !pidAlive(dead) })
+			logHas(t, a.logs, 3*time.Second, "worker died", "exit status 2")
+			if pid := pidOf(t, a.srv.URL+"/pid"); pid == dead {
+				t.Errorf("served by the worker that exited")
+			}
 		})
 	}
 }
@@ -410,6 +444,30 @@ func TestPythonTooOld(t *testing.T) {
 			}
 			if want := "graft's worker needs Python 3.9 or later; " + pythontest.Python(t) + " is Python 3.8.10"; !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q lacks %q", err, want)
+			}
+		})
+	}
+}
+
+// TestPythonPathNotUTF8: an interpreter whose path is not UTF-8 (a
+// latin-1 directory name) runs the app. The worker's READY frame encoded
+// sys.executable as strict UTF-8, which its undecodable bytes (surrogate
+// escapes) failed: no worker ever started.
+func TestPythonPathNotUTF8(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "py\xe9")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	python := filepath.Join(dir, "python3")
+	if err := os.Symlink(pythontest.Python(t), python); err != nil {
+		t.Fatal(err)
+	}
+	for _, noPreload := range []bool{false, true} {
+		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
+			c, _ := newContainer(t, Config{App: "apps:hello", Python: python, NoPreload: noPreload})
+			srv := newServer(t, c)
+			if b := mustGet(t, srv.URL); string(b) != "Hello, world!\n" {
+				t.Errorf("got %q", b)
 			}
 		})
 	}

@@ -77,7 +77,8 @@ var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.Id
 
 // Identity asks the Python app who r's user is: it runs
 // [Config].IdentityHook in a worker with r's environ (headers, cookies,
-// path and what Go middleware added; an empty body), and returns the
+// path and what Go middleware added; an empty body; every key PEP 3333
+// requires), and returns the
 // answer, nil for an anonymous request.
 //
 // Answers are cached for [Config].IdentityTTL per session: the values of

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -358,6 +360,49 @@ func TestIdentityHookKillsWorker(t *testing.T) {
 				t.Fatalf("Identity: %v, want %v", err, tc.want)
 			}
 			eventuallyServes(t, srv.URL+"/")
+		})
+	}
+}
+
+// The hook's environ has every key PEP 3333 requires: wsgi.errors was
+// missing (a KeyError for a hook that logs through it), and what the hook
+// writes there is logged.
+func TestIdentityEnvironPEP3333(t *testing.T) {
+	pythontest.Python(t, "flask")
+	c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: "rmflask:pep3333_hook", IdentityTTL: -1})
+	id, err := c.Identity(context.Background(), httptest.NewRequest("GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if missing, ok := id["missing"].([]any); !ok || len(missing) != 0 {
+		t.Errorf("the hook's environ lacks %v", id["missing"])
+	}
+	logHas(t, logs, 3*time.Second, "the hook writes to wsgi.errors")
+}
+
+// A hook raising SystemExit gets its CallError, and its worker exits, as
+// for a request, with one thread or several. With several, the thread
+// running calls died and the worker lived on: every later call on that
+// worker waited for its Timeout.
+func TestIdentityHookSystemExit(t *testing.T) {
+	pythontest.Python(t, "flask")
+	for _, threads := range []int{1, 2} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
+			c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: "rmflask:sysexit_hook", Threads: threads, Timeout: 5 * time.Second})
+			before := poolOf(c).pids()
+			for i := range 2 {
+				_, err := c.Identity(context.Background(), httptest.NewRequest("GET", "/", nil))
+				var ce *CallError
+				if !errors.As(err, &ce) || !strings.Contains(ce.Message, "SystemExit: 3") {
+					t.Fatalf("Identity call %d: %v; want a CallError with SystemExit: 3", i+1, err)
+				}
+				waitFor(t, 10*time.Second, "the worker to be replaced", func() bool {
+					now := poolOf(c).pids()
+					return len(now) == 1 && !slices.Contains(before, now[0])
+				})
+				before = poolOf(c).pids()
+			}
+			logHas(t, logs, 3*time.Second, "exit status 3")
 		})
 	}
 }

@@ -306,6 +306,29 @@ func TestSSE(t *testing.T) {
 	})
 }
 
+// TestLateWrite: write() called once the response has ended (the app
+// kept it, and calls it from a thread of its own) raises, and the worker
+// serves on. It sent frames for a stream Go had forgotten, which dropped
+// them without a word, and in a single-threaded worker it read the
+// socket to Go from the app's thread, behind the main thread's back.
+func TestLateWrite(t *testing.T) {
+	for _, threads := range []int{1, 4} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
+			a := startApp(t, "dispatch", Config{Threads: threads}, nil)
+			if b := mustGet(t, a.srv.URL+"/late_write"); string(b) != "early" {
+				t.Fatalf("body %q, want early", b)
+			}
+			waitFor(t, 5*time.Second, "the late write", func() bool { return exists(a.dir, "late-write") })
+			if got, want := readFile(t, a.dir, "late-write"), "RuntimeError: write() called after the response ended"; got != want {
+				t.Errorf("the late write(): %q, want %q", got, want)
+			}
+			if b := mustGet(t, a.srv.URL+"/hello"); string(b) != "Hello, world!\n" {
+				t.Errorf("next request: %q", b)
+			}
+		})
+	}
+}
+
 // TestContentLength: never more bytes than the app's Content-Length; fewer
 // closes the connection; HEAD keeps headers without a body; 204 and 304
 // have no body.

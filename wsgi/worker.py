@@ -404,7 +404,7 @@ def check_headers(headers, who="start_response"):
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
-    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "check", "body_file", "closer", "log")
+    __slots__ = ("conn", "stream", "chunk", "status", "headers", "length", "sized", "sent", "head_sent", "ended", "check", "body_file", "closer", "log")
 
     def __init__(self, conn, stream, chunk, log):
         self.conn = conn
@@ -417,6 +417,7 @@ class Request:
         self.sized = -1  # the body's length when known before it is sent
         self.sent = 0  # body bytes sent
         self.head_sent = False
+        self.ended = False  # the response's final frame is sent: write() raises
         self.check = None  # check(stream) raises Cancelled once Go cancelled it
         self.body_file = None  # wsgi.input when it reads a spooled body's file
         self.closer = None  # the close() of the app's iterable, until called
@@ -471,7 +472,7 @@ class Request:
         for name in flat[::2]:
             if name.lower() in ("content-length", "transfer-encoding"):
                 raise ValueError("wsgi.early_hints: %s is not allowed in a 103 response" % name)
-        if flat and not self.head_sent:
+        if flat and not self.head_sent and not self.ended:
             self.conn.send(HINTS, self.stream, "\0".join(flat).encode("latin-1"))
 
     def head_block(self):
@@ -488,6 +489,11 @@ class Request:
 
     def write(self, data):
         """The write() callable that start_response returns (PEP 3333)."""
+        if self.ended:
+            # An app that kept write() and calls it from a thread of its
+            # own: the stream is Go's no more, and this thread must not
+            # read the socket (check_cancel).
+            raise RuntimeError("write() called after the response ended")
         if type(data) is not bytes:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError("write() takes bytes, not %s" % type(data).__name__)
@@ -687,6 +693,7 @@ class Worker:
             if not isinstance(exc, Exception):
                 raise  # SystemExit, KeyboardInterrupt: let the worker die
         finally:
+            req.ended = True
             inp.close()
             errors.flush()
 
@@ -749,8 +756,8 @@ class Worker:
                 stream, flags, payload, fd = jobs.get()
                 try:
                     self.handle(stream, flags, payload, fd)
-                except BaseException:
-                    leave(1)  # SystemExit in a thread: the whole worker goes
+                except BaseException as exc:
+                    exit_for(exc)  # SystemExit in a thread: the whole worker goes
                 with lock:
                     queued.discard(stream)
                     self.cancelled.discard(stream)  # stream ids are reused
@@ -799,9 +806,30 @@ def load_app(spec):
 def serve_worker(conn, app, threads, multiprocess, chunk):
     """Announce readiness on conn and serve requests until Go goes away."""
     version = "%d.%d.%d" % sys.version_info[:3]
-    conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode())
-    Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
+    # surrogateescape: a path that is not UTF-8 goes to Go as its bytes.
+    conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode("utf-8", "surrogateescape"))
+    try:
+        Worker(conn, app, threads, multiprocess, chunk, logging.getLogger("graft.worker")).serve()
+    except BaseException as exc:
+        exit_for(exc)  # the app's SystemExit or KeyboardInterrupt (its response is sent)
     leave(0)
+
+
+def exit_for(exc):
+    """Exit as Python would for exc, escaped from serving (SystemExit's
+    status, else 1 with its traceback), but through leave(): Python's own
+    exit would wait for the app's threads that are not daemons, forever
+    for a thread that never ends, its socket to Go still open."""
+    if isinstance(exc, SystemExit) and (exc.code is None or isinstance(exc.code, int)):
+        leave(exc.code or 0)
+    try:
+        if isinstance(exc, SystemExit):
+            print(exc.code, file=sys.stderr)  # sys.exit("message")
+        else:
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+    except Exception:
+        pass  # stderr is gone with Go
+    leave(1)
 
 
 def leave(code):
@@ -848,13 +876,16 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess, chunk):
+def zygote(conn, app, threads, multiprocess, chunk, log_handler):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
     Before forking, the garbage collector's view is frozen (gc.freeze) so
     that collections in the workers do not touch the shared pages of the
     preloaded app, which then stay shared copy-on-write.
+
+    log_handler is the GoLogHandler main() gave the root logger: in each
+    worker it sends on the worker's socket.
 
     Go sends FORK frames carrying two descriptors: the new worker's socket
     and the pipe its stdout/stderr go to. The zygote answers FORKED with the
@@ -910,7 +941,16 @@ def zygote(conn, app, threads, multiprocess, chunk):
                 os.close(fd)
             conn.send(FORKED, tag, U32.pack(0))
             continue
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            # A process limit (EAGAIN: RLIMIT_NPROC, a cgroup's pids.max),
+            # or no memory: this fork fails, the zygote stays for the next.
+            for fd in fds:
+                os.close(fd)
+            logging.getLogger("graft.worker").error("fork failed: %s", exc)
+            conn.send(FORKED, tag, U32.pack(0))
+            continue
         if pid == 0:
             # The child: become a worker on the descriptors Go sent.
             try:
@@ -924,11 +964,10 @@ def zygote(conn, app, threads, multiprocess, chunk):
                 os.close(fds[1])
                 sock.close()
                 wconn = Conn(socket.socket(fileno=fds[0]))
-                root = logging.getLogger()
-                for h in list(root.handlers):
-                    if isinstance(h, GoLogHandler):
-                        root.removeHandler(h)
-                root.addHandler(GoLogHandler(wconn))
+                # Wherever the app's logging setup left graft's handler
+                # (nowhere, if it replaced the root logger's handlers), as
+                # a worker that imported the app itself has it.
+                log_handler.conn = wconn
                 serve_worker(wconn, app, threads, multiprocess, chunk)
             finally:
                 os._exit(1)
@@ -1042,7 +1081,10 @@ def start_call(worker, stream, flags, payload):
 
         def run():
             while True:
-                handle_call(worker, *q.get())
+                try:
+                    handle_call(worker, *q.get())
+                except BaseException as exc:
+                    exit_for(exc)  # as a request's thread does
 
         threading.Thread(target=run, name="graft-call", daemon=True).start()
     q.put((stream, flags, payload))
@@ -1464,7 +1506,11 @@ def load_hook(spec):
 def call_identity(worker, env, hook):
     _worker_app[0] = worker.app
     env["wsgi.input"] = io.BytesIO(b"")
-    value = load_hook(hook)(env)
+    errors = env["wsgi.errors"] = ErrorStream(worker.errors_log)
+    try:
+        value = load_hook(hook)(env)
+    finally:
+        errors.flush()
     if value is not None and not isinstance(value, dict):
         raise TypeError("identity hook %r returned a %s; want a dict or None" % (hook, type(value).__name__))
     return value
@@ -1475,6 +1521,10 @@ CALLS = {"routes": call_routes, "identity": call_identity}
 # ---------------------------------------------------------------------------
 # End of control calls.
 # ---------------------------------------------------------------------------
+
+
+def ignore_signal(signum, frame):
+    """The handler of the signals a worker drops (see main)."""
 
 
 def main():
@@ -1490,11 +1540,20 @@ def main():
     # Python-level logging goes to Go as LOG frames; a fatal signal or a
     # SIGUSR1 from Go (request timeout, slow request) dumps every thread's
     # stack to stderr, which Go also logs.
-    logging.getLogger().addHandler(GoLogHandler(conn))
+    log_handler = GoLogHandler(conn)
+    logging.getLogger().addHandler(log_handler)
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Go decides when workers stop
-    signal.signal(signal.SIGTERM, lambda *_: leave(0))
+    # Go decides when workers stop: after draining, it closes their sockets.
+    # SIGINT and SIGTERM are dropped, so that a SIGTERM sent to every
+    # process of the service at once (systemd's KillMode=control-group)
+    # leaves the requests in flight to finish while Go drains. Dropped by a
+    # handler that does nothing, not by SIG_IGN, which the app's child
+    # processes would inherit across exec; with SA_RESTART (siginterrupt
+    # False), so that the system calls of C extensions are not cut short.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, ignore_signal)
+        signal.siginterrupt(sig, False)
     if mode == "zygote":
         set_pdeathsig()
 
@@ -1509,7 +1568,7 @@ def main():
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess, chunk)
+        zygote(conn, app, threads, multiprocess, chunk, log_handler)
     serve_worker(conn, app, threads, multiprocess, chunk)
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -593,6 +594,10 @@ def die(environ, start_response):
         ctypes.string_at(0)
     elif how == "sysexit":
         raise SystemExit(2)
+    elif how == "sysexit-thread":
+        # A thread that is not a daemon: Python's own exit waits for it.
+        threading.Thread(target=threading.Event().wait, name="forever").start()
+        raise SystemExit(2)
     time.sleep(5)
     return _text(start_response, "still alive")
 
@@ -621,6 +626,35 @@ def block(environ, start_response):
 def sleep(environ, start_response):
     time.sleep(float(_q(environ).get("s", "1")))
     return _text(start_response, str(os.getpid()))
+
+
+@app
+def child_sigign(environ, start_response):
+    """The SigIgn mask (hex, /proc/<pid>/status) a child process of the app
+    starts with: the signals it inherited as ignored."""
+    status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, check=True).stdout.decode()
+    mask = [line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")]
+    return _text(start_response, mask[0])
+
+
+@app
+def late_write(environ, start_response):
+    """Keeps start_response's write() and calls it from a thread once the
+    response has ended; records what that raised in late-write."""
+    write = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+
+    def later():
+        time.sleep(0.2)
+        try:
+            write(b"late!")
+            outcome = "no error"
+        except Exception as exc:
+            outcome = "%s: %s" % (type(exc).__name__, exc)
+        _touch("late-write.tmp", outcome)
+        os.rename(_path("late-write.tmp"), _path("late-write"))  # whole when seen
+
+    threading.Thread(target=later).start()
+    return [b"early"]
 
 
 _barrier = threading.Barrier(4, timeout=5)

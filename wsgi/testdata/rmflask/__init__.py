@@ -171,6 +171,22 @@ def exit_hook(environ):
     os._exit(1)
 
 
+PEP3333_KEYS = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT",
+                "SERVER_PROTOCOL", "wsgi.version", "wsgi.url_scheme", "wsgi.input", "wsgi.errors",
+                "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once")
+
+
+def pep3333_hook(environ):
+    """The keys PEP 3333 requires that the environ lacks; writes a line to
+    its wsgi.errors."""
+    environ["wsgi.errors"].write("the hook writes to wsgi.errors\n")
+    return {"missing": [k for k in PEP3333_KEYS if k not in environ]}
+
+
+def sysexit_hook(environ):
+    raise SystemExit(3)
+
+
 def slow_hook(environ):
     import time
 
