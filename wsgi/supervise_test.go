@@ -532,14 +532,7 @@ func TestReplacementAfterReload(t *testing.T) {
 			if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			held := 0
-			waitFor(t, 10*time.Second, "the replacement's import to be held", func() bool {
-				ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
-				if len(ms) == 1 {
-					held, _ = strconv.Atoi(strings.TrimPrefix(filepath.Base(ms[0]), "holding-"))
-				}
-				return held > 0
-			})
+			_, held := waitHeldImport(t, dir, "the replacement's import")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := c.Reload(ctx); err != nil {
@@ -562,6 +555,50 @@ func TestReplacementAfterReload(t *testing.T) {
 	}
 }
 
+// holdImportDir returns a new directory holding testdata/holdimport.py, an
+// app whose import waits while the file "hold" is in GRAFT_TEST_DIR.
+func holdImportDir(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdataDir(t), "holdimport.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "holdimport.py"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// waitHeldImport waits until one process's import of holdimport.py is
+// held in dir (what says whose) and returns its "holding-PID" file and
+// the pid.
+func waitHeldImport(t *testing.T, dir, what string) (string, int) {
+	t.Helper()
+	var held string
+	waitFor(t, 10*time.Second, what+" to be held", func() bool {
+		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
+		if len(ms) == 1 {
+			held = ms[0]
+		}
+		return held != ""
+	})
+	pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(held), "holding-"))
+	return held, pid
+}
+
+// reloadAsync starts c.Reload (30 s at most) and returns its outcome's
+// channel.
+func reloadAsync(c *Container) chan error {
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- c.Reload(ctx)
+	}()
+	return done
+}
+
 // TestReloadWhilePreloadRestarts: a reload that puts its generation into
 // service while the old generation's preload process is being restarted
 // (it died, and its workers with it; a replacement restarts it) does not
@@ -571,14 +608,7 @@ func TestReplacementAfterReload(t *testing.T) {
 // imported (StartTimeout at worst), and a reload that took the lock
 // between the restart's two steps deadlocked the pool.
 func TestReloadWhilePreloadRestarts(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(testdataDir(t), "holdimport.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "holdimport.py"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := holdImportDir(t)
 	c, _ := newContainer(t, Config{App: "holdimport:app", Dir: dir, Workers: 1, Env: []string{"GRAFT_TEST_DIR=" + dir}})
 	srv := newServer(t, c)
 	worker := c.Status().Workers[0].PID
@@ -587,20 +617,8 @@ func TestReloadWhilePreloadRestarts(t *testing.T) {
 	if err := syscall.Kill(zygote, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	var held string
-	waitFor(t, 10*time.Second, "the restarted preload process's import to be held", func() bool {
-		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
-		if len(ms) == 1 {
-			held = ms[0]
-		}
-		return held != ""
-	})
-	reloaded := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		reloaded <- c.Reload(ctx)
-	}()
+	held, _ := waitHeldImport(t, dir, "the restarted preload process's import")
+	reloaded := reloadAsync(c)
 	select {
 	case err := <-reloaded:
 		if err != nil {
@@ -694,33 +712,13 @@ func TestConcurrentShutdown(t *testing.T) {
 // worker's import is held (testdata/holdimport.py) while the ready one is
 // killed.
 func TestWorkerDiesBeforeService(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(testdataDir(t), "holdimport.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "holdimport.py"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := holdImportDir(t)
 	c, _ := newContainer(t, Config{App: "holdimport:app", Dir: dir, NoPreload: true, Workers: 2,
 		Env: []string{"GRAFT_TEST_DIR=" + dir}})
 	old := workerPIDs(c.Status())
 	touch(t, dir, "hold")
-	reloaded := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		reloaded <- c.Reload(ctx)
-	}()
-	var held string
-	waitFor(t, 10*time.Second, "a new worker's import to be held", func() bool {
-		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
-		if len(ms) == 1 {
-			held = ms[0]
-		}
-		return held != ""
-	})
-	heldPID, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(held), "holding-"))
+	reloaded := reloadAsync(c)
+	held, heldPID := waitHeldImport(t, dir, "a new worker's import")
 	ready := 0
 	waitFor(t, 10*time.Second, "the other new worker to be ready (reading its socket)", func() bool {
 		for _, pid := range appProcs(t, dir) {
@@ -768,20 +766,8 @@ func TestReloadWaitHonoursContext(t *testing.T) {
 	dir := t.TempDir()
 	c, _ := newContainer(t, Config{App: "holdimport:app", Workers: 1, Env: []string{"GRAFT_TEST_DIR=" + dir}})
 	touch(t, dir, "hold")
-	first := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		first <- c.Reload(ctx)
-	}()
-	var held string
-	waitFor(t, 10*time.Second, "the first reload's import to be held", func() bool {
-		ms, _ := filepath.Glob(filepath.Join(dir, "holding-*"))
-		if len(ms) == 1 {
-			held = ms[0]
-		}
-		return held != ""
-	})
+	first := reloadAsync(c)
+	held, _ := waitHeldImport(t, dir, "the first reload's import")
 	ctx, cancel := context.WithCancel(context.Background())
 	second := make(chan error, 1)
 	go func() { second <- c.Reload(ctx) }()
