@@ -173,6 +173,12 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = methodError(r.Method)
 	}
+	if err == nil && r.ContentLength != 0 && c.queueFull() {
+		// Refuse before reading the body: under a flood of uploads with
+		// the queue full, reading each to its end only to refuse it is
+		// the work the queue limit is there to shed.
+		err = ErrQueueFull
+	}
 	if err != nil {
 		c.fail(w, r, err, "")
 		return
@@ -217,6 +223,14 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// queueFull reports whether the transport says a request arriving now
+// would be refused with ErrQueueFull (see QueueReporter); false if it
+// cannot tell.
+func (c *Container) queueFull() bool {
+	qr, ok := c.tr.(QueueReporter)
+	return ok && qr.QueueFull()
 }
 
 // maxAttempts bounds how many times a request is sent to the transport:

@@ -50,7 +50,10 @@ type pool struct {
 	spills, spilledBytes, spillFiles atomic.Int64
 }
 
-var _ Transport = (*pool)(nil)
+var (
+	_ Transport     = (*pool)(nil)
+	_ QueueReporter = (*pool)(nil)
+)
 
 // newPool starts the first generation of workers and waits until each has
 // imported the app. If any cannot, it stops them all and returns the
@@ -146,6 +149,30 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 	pl.armExpiryLocked()
 	pl.mu.Unlock()
 	return s, nil
+}
+
+// QueueFull implements QueueReporter: a request arriving now would be
+// refused with ErrQueueFull (see Start), unless a slot frees up first.
+func (pl *pool) QueueFull() bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed {
+		return false // Start reports ErrClosed
+	}
+	if len(pl.waiters) > 0 {
+		return len(pl.waiters) >= pl.cfg.MaxQueue
+	}
+	if pl.cfg.MaxQueue > 0 {
+		return false // it would wait, or get a slot
+	}
+	// No queue (and so no prefetch, see pickLocked): full when no worker
+	// has a free thread.
+	for _, p := range pl.list {
+		if !p.retired.Load() && p.inflight < pl.cfg.Threads {
+			return false
+		}
+	}
+	return true
 }
 
 // acquire takes a slot on a worker, waiting in the queue if none is free.

@@ -16,7 +16,7 @@ import (
 // deadlines, retries (see ErrNotStarted) and the time requests wait in
 // Start (the graft_wsgi_queue_wait_seconds metric and Trace.Queued).
 // Optional capabilities are separate interfaces, as net/http does with
-// http.Flusher: [Reloader] and [StatusReporter].
+// http.Flusher: [Reloader], [StatusReporter] and [QueueReporter].
 type Transport interface {
 	// Start hands req to the app, waiting for a free worker within the
 	// queue limits, and returns the exchange its response arrives on (or,
@@ -46,6 +46,16 @@ type Reloader interface {
 // down.
 type StatusReporter interface {
 	Status() Status
+}
+
+// QueueReporter is implemented by transports that can tell, without
+// taking a slot, that Start would now fail with ErrQueueFull: every worker
+// thread is busy and the queue holds its maximum. The Container asks before
+// it reads a request's body, so that under overload an upload is refused
+// at once instead of being read (and spooled) first. It is a hint: a slot
+// may free up, or the queue fill, a moment later; Start still decides.
+type QueueReporter interface {
+	QueueFull() bool
 }
 
 // Request is one WSGI request as a transport receives it.
