@@ -31,6 +31,7 @@ type Container struct {
 	draining  atomic.Bool   // Serve is shutting down: not ready
 	appLock   *os.File      // the lock of AppFS's copy, held until its removal
 	done      chan struct{} // closed by Shutdown
+	graceOver chan struct{} // a token per request answered by closeQueue
 	closeOnce sync.Once
 	stopped   chan struct{} // closed when the first Shutdown has finished
 	ident     identityState // see identity.go
@@ -94,7 +95,7 @@ func NewWithTransport(cfg Config, tr Transport) (*Container, error) {
 // assemble returns the Container for cfg (validated) and tr.
 func assemble(cfg Config, tr Transport) *Container {
 	c := &Container{cfg: cfg, tr: tr, log: cfg.Logger, queueWait: newQueueWait(), done: make(chan struct{}),
-		stopped: make(chan struct{})}
+		stopped: make(chan struct{}), graceOver: make(chan struct{}, max(cfg.MaxQueue, 1))}
 	if cfg.AutoReload {
 		go c.autoReload(c.done)
 	}
@@ -574,6 +575,10 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 		}
 	}
 	c.log.Log(r.Context(), level, "wsgi: request failed", attrs...)
+	if errors.Is(err, errGraceOver) {
+		c.answerGraceOver(w, r, err)
+		return
+	}
 	c.cfg.ErrorHandler(w, r, err)
 }
 
