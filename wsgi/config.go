@@ -72,7 +72,8 @@ type Config struct {
 	Timeout time.Duration
 
 	// MaxQueue bounds the requests waiting for a free worker thread; more
-	// are answered 503 at once. 1024 when 0; negative means none may wait.
+	// are answered 503 at once (one with a body before it is read, see
+	// QueueReporter). 1024 when 0; negative means none may wait.
 	MaxQueue int
 
 	// QueueTimeout bounds the time a request waits for a free worker thread

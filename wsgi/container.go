@@ -31,6 +31,7 @@ type Container struct {
 	draining  atomic.Bool   // Serve is shutting down: not ready
 	appLock   *os.File      // the lock of AppFS's copy, held until its removal
 	done      chan struct{} // closed by Shutdown
+	graceOver chan struct{} // a token per request answered by closeQueue
 	closeOnce sync.Once
 	stopped   chan struct{} // closed when the first Shutdown has finished
 	ident     identityState // see identity.go
@@ -94,7 +95,7 @@ func NewWithTransport(cfg Config, tr Transport) (*Container, error) {
 // assemble returns the Container for cfg (validated) and tr.
 func assemble(cfg Config, tr Transport) *Container {
 	c := &Container{cfg: cfg, tr: tr, log: cfg.Logger, queueWait: newQueueWait(), done: make(chan struct{}),
-		stopped: make(chan struct{})}
+		stopped: make(chan struct{}), graceOver: make(chan struct{}, max(cfg.MaxQueue, 1))}
 	if cfg.AutoReload {
 		go c.autoReload(c.done)
 	}
@@ -173,6 +174,12 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = methodError(r.Method)
 	}
+	if err == nil && r.ContentLength != 0 && c.queueFull() {
+		// Refuse before reading the body: under a flood of uploads with
+		// the queue full, reading each to its end only to refuse it is
+		// the work the queue limit is there to shed.
+		err = ErrQueueFull
+	}
 	if err != nil {
 		c.fail(w, r, err, "")
 		return
@@ -217,6 +224,14 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// queueFull reports whether the transport says a request arriving now
+// would be refused with ErrQueueFull (see QueueReporter); false if it
+// cannot tell.
+func (c *Container) queueFull() bool {
+	qr, ok := c.tr.(QueueReporter)
+	return ok && qr.QueueFull()
 }
 
 // maxAttempts bounds how many times a request is sent to the transport:
@@ -560,6 +575,10 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 		}
 	}
 	c.log.Log(r.Context(), level, "wsgi: request failed", attrs...)
+	if errors.Is(err, errGraceOver) {
+		c.answerGraceOver(w, r, err)
+		return
+	}
 	c.cfg.ErrorHandler(w, r, err)
 }
 

@@ -25,6 +25,7 @@ type pool struct {
 	procs        map[*proc]bool
 	list         []*proc     // the procs in service, in start order
 	waiters      []waiter    // requests waiting for a slot, oldest first
+	queueErr     error       // set by CloseQueue: requests that would wait fail with it
 	expiry       *time.Timer // fails the waiters older than QueueTimeout
 	expiryOn     bool        // expiry is armed
 	unsent       []*proc     // workers given queued frames by a hand-off (see kick)
@@ -50,7 +51,11 @@ type pool struct {
 	spills, spilledBytes, spillFiles atomic.Int64
 }
 
-var _ Transport = (*pool)(nil)
+var (
+	_ Transport     = (*pool)(nil)
+	_ QueueReporter = (*pool)(nil)
+	_ QueueCloser   = (*pool)(nil)
+)
 
 // newPool starts the first generation of workers and waits until each has
 // imported the app. If any cannot, it stops them all and returns the
@@ -97,7 +102,7 @@ func newPool(cfg Config) (*pool, error) {
 // descriptor its own goroutine sends; a control call).
 type waiter struct {
 	s     *stream
-	ch    chan *proc // nil sent on it: ErrQueueTimeout
+	ch    chan *proc // nil sent on it: ErrQueueTimeout; closed: queueErr (CloseQueue)
 	since time.Time
 }
 
@@ -141,11 +146,40 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 		pl.bufs.put(buf)
 		return nil, ErrQueueFull
 	}
+	if err := pl.queueErr; err != nil {
+		pl.mu.Unlock()
+		pl.bufs.put(buf)
+		return nil, err
+	}
 	s.frame, s.flags, s.timeout = buf, flags, req.Timeout
 	pl.waiters = append(pl.waiters, waiter{s: s, since: time.Now()})
 	pl.armExpiryLocked()
 	pl.mu.Unlock()
 	return s, nil
+}
+
+// QueueFull implements QueueReporter: a request arriving now would be
+// refused with ErrQueueFull (see Start), unless a slot frees up first.
+func (pl *pool) QueueFull() bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed {
+		return false // Start reports ErrClosed
+	}
+	if len(pl.waiters) > 0 {
+		return len(pl.waiters) >= pl.cfg.MaxQueue
+	}
+	if pl.cfg.MaxQueue > 0 {
+		return false // it would wait, or get a slot
+	}
+	// No queue (and so no prefetch, see pickLocked): full when no worker
+	// has a free thread.
+	for _, p := range pl.list {
+		if !p.retired.Load() && p.inflight < pl.cfg.Threads {
+			return false
+		}
+	}
+	return true
 }
 
 // acquire takes a slot on a worker, waiting in the queue if none is free.
@@ -165,6 +199,10 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 		pl.mu.Unlock()
 		return nil, ErrQueueFull
 	}
+	if err := pl.queueErr; err != nil {
+		pl.mu.Unlock()
+		return nil, err
+	}
 	ch := make(chan *proc, 1)
 	pl.waiters = append(pl.waiters, waiter{ch: ch, since: time.Now()})
 	pl.armExpiryLocked()
@@ -172,9 +210,14 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 
 	var err error
 	select {
-	case p := <-ch:
+	case p, ok := <-ch:
 		if p != nil {
 			return p, nil
+		}
+		if !ok { // CloseQueue
+			pl.mu.Lock()
+			defer pl.mu.Unlock()
+			return nil, pl.queueErr
 		}
 		return nil, ErrQueueTimeout
 	case <-ctx.Done():
@@ -198,6 +241,32 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 	default:
 	}
 	return nil, err
+}
+
+// CloseQueue implements QueueCloser.
+func (pl *pool) CloseQueue(err error) int {
+	pl.mu.Lock()
+	pl.queueErr = err
+	ended := append([]waiter(nil), pl.waiters...)
+	clear(pl.waiters)
+	pl.waiters = pl.waiters[:0]
+	now := time.Now()
+	for _, w := range ended {
+		if w.s != nil {
+			w.s.waited = now.Sub(w.since)
+			pl.bufs.put(w.s.frame)
+			w.s.frame = nil
+		}
+	}
+	pl.mu.Unlock()
+	for _, w := range ended {
+		if w.s != nil {
+			w.s.end(err)
+		} else {
+			close(w.ch) // acquire returns queueErr
+		}
+	}
+	return len(ended)
 }
 
 // unqueue takes a queued stream out of the queue, when its client goes

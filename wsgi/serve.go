@@ -20,7 +20,9 @@ import (
 type ServeConfig struct {
 	// GracefulTimeout bounds a shutdown: the time in-flight requests get to
 	// finish, after the listeners close, before connections are cut and the
-	// workers stopped (gunicorn's --graceful-timeout). 30s when 0.
+	// workers stopped (gunicorn's --graceful-timeout). Queued requests are
+	// served as workers free up meanwhile; those still queued when it runs
+	// out are answered 503 (ErrClosed) before the cut. 30s when 0.
 	GracefulTimeout time.Duration
 
 	// Limits bounds the request line and header fields of every plain HTTP
@@ -332,6 +334,9 @@ wait:
 		errs = append(errs, failed)
 	}
 	if err := srv.Shutdown(sctx); err != nil {
+		if app != nil {
+			app.closeQueue() // the queued requests get 503, not a cut connection
+		}
 		srv.Close()
 		errs = append(errs, fmt.Errorf("wsgi: serve: requests still running after the graceful timeout (%v) were cut: %w", cfg.GracefulTimeout, err))
 	}

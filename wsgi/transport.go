@@ -16,7 +16,8 @@ import (
 // deadlines, retries (see ErrNotStarted) and the time requests wait in
 // Start (the graft_wsgi_queue_wait_seconds metric and Trace.Queued).
 // Optional capabilities are separate interfaces, as net/http does with
-// http.Flusher: [Reloader] and [StatusReporter].
+// http.Flusher: [Reloader], [StatusReporter], [QueueReporter] and
+// [QueueCloser].
 type Transport interface {
 	// Start hands req to the app, waiting for a free worker within the
 	// queue limits, and returns the exchange its response arrives on (or,
@@ -46,6 +47,27 @@ type Reloader interface {
 // down.
 type StatusReporter interface {
 	Status() Status
+}
+
+// QueueReporter is implemented by transports that can tell, without
+// taking a slot, that Start would now fail with ErrQueueFull: every worker
+// thread is busy and the queue holds its maximum. The Container asks before
+// it reads a request's body, so that under overload an upload is refused
+// at once instead of being read (and spooled) first. It is a hint: a slot
+// may free up, or the queue fill, a moment later; Start still decides.
+type QueueReporter interface {
+	QueueFull() bool
+}
+
+// QueueCloser is implemented by transports whose requests can wait for a
+// worker. CloseQueue ends every request still waiting with err (a queued
+// exchange's Next returns a PartEnd with it; a Start blocked in the queue
+// returns it), fails with err from then on every request that would have
+// to wait, and returns how many it ended. [Serve] calls it, through the
+// Container, when GracefulTimeout runs out, so that the queued requests
+// are answered 503 before the connections are cut.
+type QueueCloser interface {
+	CloseQueue(err error) int
 }
 
 // Request is one WSGI request as a transport receives it.
