@@ -96,7 +96,9 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	d := end.Sub(start)
 	status := st.w.status
 	if status == 0 {
-		status = http.StatusOK // what net/http sends
+		// None sent: 499 for a client that went away (the line said 200
+		// for a client that got nothing), as the metrics count it.
+		status = unsentStatus(r, rec == nil)
 	}
 	if l.o.Skip != nil && l.o.Skip(r, status) {
 		return
