@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -381,7 +382,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 	})
 	if !started {
 		pl.mu.Unlock()
-		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+		return reloadFailed(ErrClosed)
 	}
 	pl.reloading = true
 	pl.mu.Unlock()
@@ -399,19 +400,19 @@ func (pl *pool) Reload(ctx context.Context) error {
 		return pl.reloadGivenUp(ctx)
 	}
 	if errors.Is(r.err, ErrClosed) {
-		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+		return reloadFailed(ErrClosed)
 	}
 	if r.err != nil {
 		// Logged here, once, with the traceback as its own attribute: the
 		// callers (Serve, AutoReload) do not log it again.
 		pl.log.Error("wsgi: reload failed; the old workers keep serving", errorAttrs(r.err)...)
-		return fmt.Errorf("wsgi: reload: %w", r.err)
+		return reloadFailed(r.err)
 	}
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
 		pl.discard(r.g, r.procs)
-		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+		return reloadFailed(ErrClosed)
 	}
 	old := append([]*proc(nil), pl.list...)
 	oldGen := pl.cur
@@ -451,12 +452,26 @@ func (pl *pool) Reload(ctx context.Context) error {
 // another reload, or for its workers), logged unless the caller gave up on
 // purpose (a shutdown).
 func (pl *pool) reloadGivenUp(ctx context.Context) error {
-	err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
+	err := reloadFailed(ctx.Err())
 	if !errors.Is(err, context.Canceled) {
 		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
 	}
 	return err
 }
+
+// reloadFailure is the error of a failed Reload: "wsgi: reload: " and the
+// cause, whose own "wsgi: " prefix (a *LoadError's, ErrClosed's) is not
+// repeated. It unwraps to the cause.
+type reloadFailure struct{ err error }
+
+// reloadFailed returns the error of a reload that failed because of err.
+func reloadFailed(err error) error { return reloadFailure{err} }
+
+func (e reloadFailure) Error() string {
+	return "wsgi: reload: " + strings.TrimPrefix(e.err.Error(), "wsgi: ")
+}
+
+func (e reloadFailure) Unwrap() error { return e.err }
 
 // discard stops a generation that was started but not put into service.
 func (pl *pool) discard(g *gen, procs []*proc) {
