@@ -106,7 +106,8 @@ func (c *Container) LiveHandler() http.Handler {
 // StatusHandler serves the status page: HTML for browsers, JSON for
 // tools, chosen by the Accept header's q-values (Accept: application/json,
 // or "text/html;q=0.5, application/json"; q=0 refuses a type; ties go to
-// HTML) or forced with ?format=json. A request that accepts neither gets
+// HTML) or forced with ?format=json or ?format=html (another format value
+// gets 400 Bad Request naming the two). A request that accepts neither gets
 // 406 Not Acceptable. Like uwsgitop or gunicorn's control socket, built
 // in. It shows request paths, so mount it where only operators can reach
 // it.
@@ -114,9 +115,17 @@ func (c *Container) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Vary", "Accept")
-		format := "application/json"
-		if r.URL.Query().Get("format") != "json" {
+		var format string
+		switch f := r.URL.Query().Get("format"); f {
+		case "":
 			format = negotiate.Media(r.Header.Values("Accept"), "text/html", "application/json")
+		case "json":
+			format = "application/json"
+		case "html":
+			format = "text/html"
+		default:
+			http.Error(w, "Bad Request: /status?format= is json or html, not "+strconv.Quote(f), http.StatusBadRequest)
+			return
 		}
 		if format == "" {
 			http.Error(w, "Not Acceptable: /status is text/html or application/json (or ?format=json)", http.StatusNotAcceptable)
