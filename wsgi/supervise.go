@@ -516,13 +516,16 @@ func (pl *pool) retireLocked(p *proc, reason string) (idle bool) {
 func (p *proc) leave(reason string) {
 	p.closeIdle()
 	p.leaveOnce.Do(func() {
-		time.AfterFunc(exitGrace, func() { p.forceOut(reason) })
+		time.AfterFunc(exitGrace, func() { p.forceOut(reason, false) })
 	})
 }
 
 // forceOut kills p, told to leave, if it is still running, and says so at
-// WARN with the reason it was told to leave: once per worker.
-func (p *proc) forceOut(reason string) {
+// WARN with the reason it was told to leave: once per worker. shutdownOver
+// says that a shutdown's ctx ended: an idle worker is then killed for
+// that, whether or not it would have exited given more time, and the line
+// says so rather than guess at a hung exit hook.
+func (p *proc) forceOut(reason string, shutdownOver bool) {
 	if isClosed(p.exited) || !p.forcedOut.CompareAndSwap(false, true) {
 		return
 	}
@@ -531,6 +534,9 @@ func (p *proc) forceOut(reason string) {
 	p.mu.Unlock()
 	if running > 0 {
 		p.log.Warn("wsgi: worker told to exit still has requests running; killing it",
+			slog.String("graft.reason", reason), slog.Int64("graft.served", p.served.Load()))
+	} else if shutdownOver {
+		p.log.Warn("wsgi: worker told to exit is still running when the shutdown's time ran out; killing it",
 			slog.String("graft.reason", reason), slog.Int64("graft.served", p.served.Load()))
 	} else {
 		p.log.Warn("wsgi: worker told to exit is still running (an exit hook that does not return, or a stopped process); killing it",
