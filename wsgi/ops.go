@@ -29,12 +29,13 @@ type Status struct {
 	Threads    int              `json:"threads"`    // per worker
 	Preload    bool             `json:"preload"`    // workers forked from a zygote
 	Time       time.Time        `json:"time"`       // when the snapshot was taken
-	// Responses that spilled to a file for a slow client (see
-	// Config.ResponseSpill) since the start, their bytes, and the spill
-	// files open now.
+	// SpilledResponses counts the responses that spilled to a file for a
+	// slow client (see Config.ResponseSpill) since the start.
 	SpilledResponses int64 `json:"spilled_responses"`
-	SpilledBytes     int64 `json:"spilled_bytes"`
-	SpillFiles       int64 `json:"spill_files"`
+	// SpilledBytes counts the bytes written to spill files since the start.
+	SpilledBytes int64 `json:"spilled_bytes"`
+	// SpillFiles is how many spill files are open now.
+	SpillFiles int64 `json:"spill_files"`
 }
 
 // WorkerStatus describes one worker process.
