@@ -3,6 +3,7 @@ package migrate
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,7 +13,8 @@ import (
 
 // Reload reads the stages file again and applies it, logging changes as
 // made by "file". A file that cannot be read, parsed or validated changes
-// nothing: the error says why (with its line), and the old stages stay.
+// nothing: the error says why (with its line, and the file), it is logged
+// with the file as graft.file (named once), and the old stages stay.
 // The owner of the process calls it on SIGHUP; the file is also polled.
 // Without a stages file, Reload does nothing.
 func (m *Migrator) Reload() error {
@@ -21,10 +23,31 @@ func (m *Migrator) Reload() error {
 	}
 	err := m.loadFile("file")
 	if err != nil {
-		m.log.Error("migrate: stages file not applied; the old stages stay",
-			slog.String("graft.file", m.o.StagesFile), slog.String("error", err.Error()))
+		m.logNotApplied(err)
 	}
 	return err
+}
+
+// inStagesFile is an error in the stages file's content: it reads as the
+// error and "(in <file>)", and unwraps to the error.
+type inStagesFile struct {
+	err  error
+	path string
+}
+
+func (e inStagesFile) Error() string { return fmt.Sprintf("%v (in %s)", e.err, e.path) }
+
+func (e inStagesFile) Unwrap() error { return e.err }
+
+// logNotApplied logs that the stages file was not applied because of err.
+// The file is graft.file, named once: not again in the error.
+func (m *Migrator) logNotApplied(err error) {
+	var in inStagesFile
+	if errors.As(err, &in) {
+		err = in.err
+	}
+	m.log.Error("migrate: stages file not applied; the old stages stay",
+		slog.String("graft.file", m.o.StagesFile), slog.String("error", err.Error()))
 }
 
 // loadFile reads, parses and applies the stages file.
@@ -44,10 +67,10 @@ func (m *Migrator) loadFileLocked(who string) error {
 	sum := sha256.Sum256(data)
 	f, err := ParseFile(data)
 	if err != nil {
-		return fmt.Errorf("%w (in %s)", err, m.o.StagesFile)
+		return inStagesFile{err, m.o.StagesFile}
 	}
 	if err := m.applyLocked(f, who); err != nil {
-		return fmt.Errorf("%w (in %s)", err, m.o.StagesFile)
+		return inStagesFile{err, m.o.StagesFile}
 	}
 	m.fileSum, m.fileOK = sum, true
 	return nil
@@ -67,8 +90,7 @@ func (m *Migrator) syncFileLocked() {
 		return // removed (written back afresh), or as graft left it
 	}
 	if err := m.loadFileLocked("file"); err != nil {
-		m.log.Error("migrate: stages file not applied; the old stages stay",
-			slog.String("graft.file", m.o.StagesFile), slog.String("error", err.Error()))
+		m.logNotApplied(err)
 	}
 }
 

@@ -64,8 +64,13 @@ func TestStagesFile(t *testing.T) {
 			if got := served(); got != "go\n" {
 				t.Fatalf("after %q: served %q, want the old stage go", bad.data, got)
 			}
-			if err := e.m.Reload(); err == nil || !strings.Contains(err.Error(), bad.err) {
-				t.Fatalf("Reload() = %v, want %q", err, bad.err)
+			if err := e.m.Reload(); err == nil || !strings.Contains(err.Error(), bad.err) || !strings.HasSuffix(err.Error(), " (in "+path+")") {
+				t.Fatalf("Reload() = %v, want %q, naming the file", err, bad.err)
+			}
+			for _, line := range strings.Split(e.logs.String(), "\n") {
+				if strings.Contains(line, "stages file not applied") && strings.Count(line, path) != 1 {
+					t.Errorf("log line names the file %d times; want once (graft.file):\n%s", strings.Count(line, path), line)
+				}
 			}
 		}
 	})

@@ -148,7 +148,9 @@ func (l *latencyRing) ms() []float64 {
 // Percentiles are two percentiles of recent durations, in milliseconds;
 // both 0 with no sample.
 type Percentiles struct {
+	// P50 is the median.
 	P50 float64 `json:"p50"`
+	// P99 is the 99th percentile (nearest rank).
 	P99 float64 `json:"p99"`
 }
 
@@ -180,8 +182,11 @@ type Counts struct {
 	Noise      int64 `json:"noise"`
 	// CandidateErrors counts shadow runs that failed: panics, timeouts
 	// and other errors, also counted on their own.
-	CandidateErrors   int64 `json:"candidate_errors"`
-	CandidatePanics   int64 `json:"candidate_panics"`
+	CandidateErrors int64 `json:"candidate_errors"`
+	// CandidatePanics counts the shadow runs that panicked.
+	CandidatePanics int64 `json:"candidate_panics"`
+	// CandidateTimeouts counts the shadow runs that ran past
+	// Options.Timeout (their answer is ignored).
 	CandidateTimeouts int64 `json:"candidate_timeouts"`
 	// Dropped counts requests not shadowed because MaxConcurrent shadow
 	// runs were in flight (a run past its timeout is among them until its
@@ -202,8 +207,10 @@ type Counts struct {
 
 // Latency holds the recent percentiles of each side.
 type Latency struct {
+	// Python is the Python side's, served and shadow runs alike.
 	Python Percentiles `json:"python"`
-	Go     Percentiles `json:"go"`
+	// Go is the Go side's, served and shadow runs alike.
+	Go Percentiles `json:"go"`
 }
 
 // Mismatch is one recorded mismatch, with secrets redacted.

@@ -110,7 +110,8 @@ func (c *Container) Config() Config { return c.cfg }
 // only when all are ready do the old ones stop taking requests and drain.
 // If the new code fails to load, the old workers keep serving and the
 // error (a *LoadError with the traceback, or one wrapping ErrStartTimeout)
-// is returned; graft's transport has logged it, with the traceback, so
+// is returned, reading "wsgi: reload: " and the cause (with its own
+// "wsgi: " prefix not repeated); graft's transport has logged it, with the traceback, so
 // callers need not log it again. Reloads run one at a time: a call made
 // while one runs waits for it, as long as ctx allows (graft's transport).
 // It fails with ErrNoReload if the transport is not a [Reloader].

@@ -174,7 +174,8 @@ func TestServeTLS(t *testing.T) {
 		wantProto string
 	}{{"h2", false, "HTTP/2.0"}, {"http1.1 only", true, "HTTP/1.1"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, CertFile: certFile, KeyFile: keyFile})
+			sock := filepath.Join(t.TempDir(), "tls.sock")
+			ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0", "unix:" + sock}, CertFile: certFile, KeyFile: keyFile})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,8 +217,10 @@ func TestServeTLS(t *testing.T) {
 					t.Errorf("plain HTTP on the TLS listener: %s", resp.Status)
 				}
 			}
-			if !strings.Contains(logs.String(), "url.full="+base) {
-				t.Errorf("no listening line with %s:\n%s", base, logs)
+			for _, u := range []string{base, "https+unix:" + sock} {
+				if !strings.Contains(logs.String(), "url.full="+u) {
+					t.Errorf("no listening line with %s:\n%s", u, logs)
+				}
 			}
 		})
 	}
@@ -400,5 +403,38 @@ func TestServeCertificateReload(t *testing.T) {
 	}
 	if err := ls.ReloadCertificate(); err == nil || !strings.Contains(err.Error(), "wsgi: certificate:") {
 		t.Errorf("ReloadCertificate of a bad file: %v", err)
+	}
+}
+
+// TestListenerURL: the URL of the "listening" line tells a TLS Unix socket
+// from a plain one (both read "unix:/path" before).
+func TestListenerURL(t *testing.T) {
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	unix, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close()
+	for _, tc := range []struct {
+		name string
+		ln   net.Listener
+		tls  bool
+		want string
+	}{
+		{"tcp", tcp, false, "http://" + tcp.Addr().String()},
+		{"tcp tls", tcp, true, "https://" + tcp.Addr().String()},
+		{"unix", unix, false, "unix:" + sock},
+		{"unix tls", unix, true, "https+unix:" + sock},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := listenerURL(tc.ln, tc.tls); got != tc.want {
+				t.Errorf("listenerURL = %q; want %q", got, tc.want)
+			}
+		})
 	}
 }

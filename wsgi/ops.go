@@ -29,12 +29,13 @@ type Status struct {
 	Threads    int              `json:"threads"`    // per worker
 	Preload    bool             `json:"preload"`    // workers forked from a zygote
 	Time       time.Time        `json:"time"`       // when the snapshot was taken
-	// Responses that spilled to a file for a slow client (see
-	// Config.ResponseSpill) since the start, their bytes, and the spill
-	// files open now.
+	// SpilledResponses counts the responses that spilled to a file for a
+	// slow client (see Config.ResponseSpill) since the start.
 	SpilledResponses int64 `json:"spilled_responses"`
-	SpilledBytes     int64 `json:"spilled_bytes"`
-	SpillFiles       int64 `json:"spill_files"`
+	// SpilledBytes counts the bytes written to spill files since the start.
+	SpilledBytes int64 `json:"spilled_bytes"`
+	// SpillFiles is how many spill files are open now.
+	SpillFiles int64 `json:"spill_files"`
 }
 
 // WorkerStatus describes one worker process.
@@ -106,7 +107,8 @@ func (c *Container) LiveHandler() http.Handler {
 // StatusHandler serves the status page: HTML for browsers, JSON for
 // tools, chosen by the Accept header's q-values (Accept: application/json,
 // or "text/html;q=0.5, application/json"; q=0 refuses a type; ties go to
-// HTML) or forced with ?format=json. A request that accepts neither gets
+// HTML) or forced with ?format=json or ?format=html (another format value
+// gets 400 Bad Request naming the two). A request that accepts neither gets
 // 406 Not Acceptable. Like uwsgitop or gunicorn's control socket, built
 // in. It shows request paths, so mount it where only operators can reach
 // it.
@@ -114,9 +116,17 @@ func (c *Container) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Vary", "Accept")
-		format := "application/json"
-		if r.URL.Query().Get("format") != "json" {
+		var format string
+		switch f := r.URL.Query().Get("format"); f {
+		case "":
 			format = negotiate.Media(r.Header.Values("Accept"), "text/html", "application/json")
+		case "json":
+			format = "application/json"
+		case "html":
+			format = "text/html"
+		default:
+			http.Error(w, "Bad Request: /status?format= is json or html, not "+strconv.Quote(f), http.StatusBadRequest)
+			return
 		}
 		if format == "" {
 			http.Error(w, "Not Acceptable: /status is text/html or application/json (or ?format=json)", http.StatusNotAcceptable)

@@ -427,6 +427,9 @@ func TestOpsReloadBrokenCode(t *testing.T) {
 		} else if !strings.Contains(le.Traceback, "broken on purpose") {
 			t.Errorf("LoadError traceback lacks the exception:\n%s", le.Traceback)
 		}
+		if err != nil && (!strings.HasPrefix(err.Error(), `wsgi: reload: app "opsapp:app" failed to load: `) || strings.Count(err.Error(), "wsgi: ") != 1) {
+			t.Errorf("Reload error %q; want it to begin `wsgi: reload: app \"opsapp:app\" failed to load: `, with the package prefix once", err)
+		}
 		if !c.Ready() {
 			t.Error("Ready() false after a failed reload")
 		}
@@ -778,4 +781,17 @@ func TestOpsAutoreload(t *testing.T) {
 			t.Errorf("the failed reload's line lacks the traceback attribute: %s", line)
 		}
 	})
+}
+
+// TestOpsReloadAfterShutdown: a Reload once the container is shut down
+// fails with an error that wraps ErrClosed and says "wsgi:" once.
+func TestOpsReloadAfterShutdown(t *testing.T) {
+	c, _ := newContainer(t, Config{App: "apps:hello"})
+	if err := c.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Reload(context.Background())
+	if !errors.Is(err, ErrClosed) || err.Error() != "wsgi: reload: container is shut down" {
+		t.Errorf("Reload after Shutdown: %v; want %q, wrapping ErrClosed", err, "wsgi: reload: container is shut down")
+	}
 }

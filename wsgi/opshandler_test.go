@@ -71,8 +71,9 @@ func TestOpsHandler(t *testing.T) {
 }
 
 // /status picks HTML or JSON by the Accept header's q-values (q=0 is a
-// refusal, the most specific range wins), ?format=json forcing JSON, and
-// answers 406 when neither is acceptable; it varies by Accept.
+// refusal, the most specific range wins), ?format=json or html forcing
+// one (400 for another value), and answers 406 when neither is acceptable;
+// it varies by Accept.
 func TestStatusAccept(t *testing.T) {
 	c, _ := newContainer(t, Config{App: "opsapp:app"})
 	h := c.StatusHandler()
@@ -96,6 +97,10 @@ func TestStatusAccept(t *testing.T) {
 		{"application wildcard", "", []string{"application/*"}, 200, json},
 		{"neither", "", []string{"image/png, text/plain"}, 406, "text/plain; charset=utf-8"},
 		{"format=json", "?format=json", []string{"text/html"}, 200, json},
+		{"format=html", "?format=html", []string{"application/json"}, 200, html},
+		{"format=xml", "?format=xml", nil, 400, "text/plain; charset=utf-8"},
+		{"format=JSON", "?format=JSON", []string{"application/json"}, 400, "text/plain; charset=utf-8"},
+		{"format empty", "?format=", []string{"application/json"}, 200, json},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,6 +116,9 @@ func TestStatusAccept(t *testing.T) {
 			}
 			if tc.code == 406 && !strings.Contains(w.Body.String(), "text/html or application/json") {
 				t.Errorf("406 body %q; want it to name what /status serves", w.Body)
+			}
+			if tc.code == 400 && !strings.Contains(w.Body.String(), "json or html") {
+				t.Errorf("400 body %q; want it to name the format values /status takes", w.Body)
 			}
 		})
 	}

@@ -583,7 +583,7 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 	for i, p := range procs {
 		exited[i] = p.exited
 	}
-	left := stopAll(ctx, exitGrace, exited, func(i int) { procs[i].forceOut(reasons[i]) })
+	left := stopAll(ctx, exitGrace, exited, func(i int) { procs[i].forceOut(reasons[i], ctx.Err() != nil) })
 	// Supervisor goroutines (replacements, recycling, reloads) see that the
 	// pool is closed and stop what they were starting.
 	pl.bg.Wait()
@@ -598,7 +598,7 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 		z.leave("shutdown")
 		dead[i] = z.dead
 	}
-	zleft := stopAll(ctx, exitGrace, dead, func(i int) { zygotes[i].forceOut() })
+	zleft := stopAll(ctx, exitGrace, dead, func(i int) { zygotes[i].forceOut(ctx.Err() != nil) })
 	if len(left) > 0 {
 		// Killed workers whose zygote did not report their exit (it was
 		// stopped): its end does.

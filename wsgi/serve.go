@@ -373,10 +373,15 @@ func (c *Container) reloader() (func(context.Context) error, bool) {
 }
 
 // listenerURL is the URL a client reaches ln at: http(s)://host:port, or
-// unix:/path for a Unix socket.
+// unix:/path for a Unix socket (as -bind spells it), https+unix:/path when
+// it serves TLS (the http+unix scheme of requests-unixsocket and others;
+// curl: --unix-socket /path https://localhost/).
 func listenerURL(ln net.Listener, tls bool) string {
 	addr := ln.Addr()
 	if addr.Network() == "unix" {
+		if tls {
+			return "https+unix:" + addr.String()
+		}
 		return "unix:" + addr.String()
 	}
 	if tls {

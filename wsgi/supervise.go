@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -381,7 +382,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 	})
 	if !started {
 		pl.mu.Unlock()
-		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+		return reloadFailed(ErrClosed)
 	}
 	pl.reloading = true
 	pl.mu.Unlock()
@@ -399,19 +400,19 @@ func (pl *pool) Reload(ctx context.Context) error {
 		return pl.reloadGivenUp(ctx)
 	}
 	if errors.Is(r.err, ErrClosed) {
-		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+		return reloadFailed(ErrClosed)
 	}
 	if r.err != nil {
 		// Logged here, once, with the traceback as its own attribute: the
 		// callers (Serve, AutoReload) do not log it again.
 		pl.log.Error("wsgi: reload failed; the old workers keep serving", errorAttrs(r.err)...)
-		return fmt.Errorf("wsgi: reload: %w", r.err)
+		return reloadFailed(r.err)
 	}
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
 		pl.discard(r.g, r.procs)
-		return fmt.Errorf("wsgi: reload: %w", ErrClosed)
+		return reloadFailed(ErrClosed)
 	}
 	old := append([]*proc(nil), pl.list...)
 	oldGen := pl.cur
@@ -451,12 +452,26 @@ func (pl *pool) Reload(ctx context.Context) error {
 // another reload, or for its workers), logged unless the caller gave up on
 // purpose (a shutdown).
 func (pl *pool) reloadGivenUp(ctx context.Context) error {
-	err := fmt.Errorf("wsgi: reload: %w", ctx.Err())
+	err := reloadFailed(ctx.Err())
 	if !errors.Is(err, context.Canceled) {
 		pl.log.Error("wsgi: reload failed; the old workers keep serving", slog.String(logError, err.Error()))
 	}
 	return err
 }
+
+// reloadFailure is the error of a failed Reload: "wsgi: reload: " and the
+// cause, whose own "wsgi: " prefix (a *LoadError's, ErrClosed's) is not
+// repeated. It unwraps to the cause.
+type reloadFailure struct{ err error }
+
+// reloadFailed returns the error of a reload that failed because of err.
+func reloadFailed(err error) error { return reloadFailure{err} }
+
+func (e reloadFailure) Error() string {
+	return "wsgi: reload: " + strings.TrimPrefix(e.err.Error(), "wsgi: ")
+}
+
+func (e reloadFailure) Unwrap() error { return e.err }
 
 // discard stops a generation that was started but not put into service.
 func (pl *pool) discard(g *gen, procs []*proc) {
@@ -501,13 +516,16 @@ func (pl *pool) retireLocked(p *proc, reason string) (idle bool) {
 func (p *proc) leave(reason string) {
 	p.closeIdle()
 	p.leaveOnce.Do(func() {
-		time.AfterFunc(exitGrace, func() { p.forceOut(reason) })
+		time.AfterFunc(exitGrace, func() { p.forceOut(reason, false) })
 	})
 }
 
 // forceOut kills p, told to leave, if it is still running, and says so at
-// WARN with the reason it was told to leave: once per worker.
-func (p *proc) forceOut(reason string) {
+// WARN with the reason it was told to leave: once per worker. shutdownOver
+// says that a shutdown's ctx ended: an idle worker is then killed for
+// that, whether or not it would have exited given more time, and the line
+// says so rather than guess at a hung exit hook.
+func (p *proc) forceOut(reason string, shutdownOver bool) {
 	if isClosed(p.exited) || !p.forcedOut.CompareAndSwap(false, true) {
 		return
 	}
@@ -516,6 +534,9 @@ func (p *proc) forceOut(reason string) {
 	p.mu.Unlock()
 	if running > 0 {
 		p.log.Warn("wsgi: worker told to exit still has requests running; killing it",
+			slog.String("graft.reason", reason), slog.Int64("graft.served", p.served.Load()))
+	} else if shutdownOver {
+		p.log.Warn("wsgi: worker told to exit is still running when the shutdown's time ran out; killing it",
 			slog.String("graft.reason", reason), slog.Int64("graft.served", p.served.Load()))
 	} else {
 		p.log.Warn("wsgi: worker told to exit is still running (an exit hook that does not return, or a stopped process); killing it",

@@ -240,7 +240,36 @@ func TestShutdownKillsStragglersTogether(t *testing.T) {
 				!strings.Contains(l, "graft.reason=shutdown") || !strings.Contains(l, "graft.worker=") {
 				t.Errorf("no WARN line naming a killed busy worker and why; got %q", l)
 			}
+			// The zygote is told to exit once its workers are gone: with
+			// the time up, it is killed at once, for that, not for a hook.
+			if !tc.noPreload {
+				if l := logLine(logs, "preload process still running when the shutdown's time ran out"); !strings.Contains(l, "level=WARN") ||
+					!strings.Contains(l, "graft.reason=shutdown") {
+					t.Errorf("no WARN line saying the zygote was killed for the shutdown's time; got %q", l)
+				}
+			}
+			if strings.Contains(logs.String(), "exit hook that does not return") {
+				t.Errorf("a process killed when the shutdown's time ran out is said to hang in an exit hook:\n%s", logs)
+			}
 		})
+	}
+}
+
+// TestShutdownOverKillsIdleWorker: an idle worker whose exit hook hangs,
+// still running when Shutdown's ctx ends (before exitGrace), is killed
+// then, and the WARN line says the shutdown's time ran out: that, not
+// the hook, is what it was killed for.
+func TestShutdownOverKillsIdleWorker(t *testing.T) {
+	c, logs, _, dir := hangExitApp(t, Config{Workers: 1, NoPreload: true}, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	c.Shutdown(ctx)
+	if pids := appProcs(t, dir); len(pids) > 0 {
+		t.Errorf("processes %v still running after Shutdown", pids)
+	}
+	if l := logLine(logs, "worker told to exit is still running when the shutdown's time ran out"); !strings.Contains(l, "level=WARN") ||
+		!strings.Contains(l, "graft.reason=shutdown") {
+		t.Errorf("no WARN line saying the idle worker was killed for the shutdown's time; got %q\n%s", l, logs)
 	}
 }
 

@@ -154,6 +154,8 @@ const (
 
 // Part is a piece of a response.
 type Part struct {
+	// Kind says which piece this is, and so which of the fields below
+	// are set.
 	Kind PartKind
 	// Status ("200 OK") and Header (name, value, name, value, ...) are set
 	// on PartResponse and PartHead; Header alone on PartHints. The
@@ -168,9 +170,11 @@ type Part struct {
 	// Container then sends it as Content-Length, as for a PartResponse.
 	Length int64
 	// File, Offset and Count describe a PartFile; the receiver closes File.
-	File   *os.File
+	File *os.File
+	// Offset is where in File the range starts.
 	Offset int64
-	Count  int64
+	// Count is how many bytes of File, from Offset, to send.
+	Count int64
 	// Err, on PartEnd, is nil for a complete response; otherwise it wraps
 	// ErrAppError, ErrWorkerDied (ErrNotStarted: the request may be sent
 	// again), ErrTimeout or ErrProtocol.

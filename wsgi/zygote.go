@@ -362,19 +362,27 @@ func (z *zygote) armLeaveLocked() {
 	if z.leaveReason == "" || z.leaveTimer != nil || len(z.children) > 0 || len(z.forks) > 0 {
 		return
 	}
-	z.leaveTimer = time.AfterFunc(exitGrace, z.forceOut)
+	z.leaveTimer = time.AfterFunc(exitGrace, func() { z.forceOut(false) })
 }
 
 // forceOut kills the zygote, told to leave, if it is still running, and
-// says so at WARN with the reason it was told to leave: once.
-func (z *zygote) forceOut() {
+// says so at WARN with the reason it was told to leave: once. shutdownOver
+// says that a shutdown's ctx ended: the zygote, told to leave only once
+// its workers are gone, is then killed at once, and the line says so
+// rather than blame an exit hook it had no time to run.
+func (z *zygote) forceOut(shutdownOver bool) {
 	if !z.alive() || !z.forcedOut.CompareAndSwap(false, true) {
 		return
 	}
 	z.mu.Lock()
 	reason := z.leaveReason
 	z.mu.Unlock()
-	z.log.Warn("wsgi: preload process told to exit is still running (an exit hook that does not return, or a stopped process); killing it",
-		slog.String("graft.reason", reason))
+	if shutdownOver {
+		z.log.Warn("wsgi: preload process still running when the shutdown's time ran out; killing it",
+			slog.String("graft.reason", reason))
+	} else {
+		z.log.Warn("wsgi: preload process told to exit is still running (an exit hook that does not return, or a stopped process); killing it",
+			slog.String("graft.reason", reason))
+	}
 	z.kill()
 }

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/router"
@@ -72,17 +74,36 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(rootFlag{f}, "sendfile-root", "let the app answer X-Sendfile: /path for files under DIR, sent by Go (repeatable; none: the header passes through)")
 }
 
-// Validate checks that the directories exist.
+// Validate checks that the directories exist: the error says "no such
+// file or directory" for a missing one (or the system's reason, such as
+// "permission denied"), "not a directory" for a file.
 func (f *Flags) Validate() error {
 	for _, st := range f.Static {
-		if info, err := os.Stat(st.Dir); err != nil || !info.IsDir() {
-			return fmt.Errorf("-static %s=%s: not a directory", st.Prefix, st.Dir)
+		if err := isDir(st.Dir); err != nil {
+			return fmt.Errorf("-static %s=%s: %w", st.Prefix, st.Dir, err)
 		}
 	}
 	for _, dir := range f.SendfileRoots {
-		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
-			return fmt.Errorf("-sendfile-root %s: not a directory", dir)
+		if err := isDir(dir); err != nil {
+			return fmt.Errorf("-sendfile-root %s: %w", dir, err)
 		}
+	}
+	return nil
+}
+
+// isDir returns why dir is not a directory one can use, or nil: the
+// system's reason without the path (the caller names it), or ENOTDIR.
+func isDir(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	if !info.IsDir() {
+		return syscall.ENOTDIR
 	}
 	return nil
 }

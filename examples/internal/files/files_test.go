@@ -17,6 +17,10 @@ import (
 
 func TestFlags(t *testing.T) {
 	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -30,8 +34,10 @@ func TestFlags(t *testing.T) {
 		{"prefix without trailing slash", []string{"-static", "/static=" + dir}, "want /PREFIX/=DIR"},
 		{"empty dir", []string{"-static", "/static/="}, "want /PREFIX/=DIR"},
 		{"twice", []string{"-static", "/s/=" + dir, "-static", "/s/=" + dir}, "given twice"},
-		{"missing static dir", []string{"-static", "/s/=" + filepath.Join(dir, "nope")}, "not a directory"},
-		{"missing root", []string{"-sendfile-root", filepath.Join(dir, "nope")}, "not a directory"},
+		{"missing static dir", []string{"-static", "/s/=" + filepath.Join(dir, "nope")}, "-static /s/=" + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{"missing root", []string{"-sendfile-root", filepath.Join(dir, "nope")}, "-sendfile-root " + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{"static dir is a file", []string{"-static", "/s/=" + file}, "-static /s/=" + file + ": not a directory"},
+		{"root is a file", []string{"-sendfile-root", file}, "-sendfile-root " + file + ": not a directory"},
 		{"empty root", []string{"-sendfile-root", ""}, "empty directory"},
 	}
 	for _, tc := range tests {

@@ -36,8 +36,8 @@ func UsageErrors(t *testing.T, run func(args []string) error, admin bool) {
 		{[]string{"-proxy-protocol", "nope"}, true, "-proxy-protocol: load balancer"},
 		{[]string{"-log-level", "verbose"}, true, "-log-level"},
 		{[]string{"-keep-alive", "0"}, true, "-keep-alive must be more than 0"},
-		{[]string{"-static", "/s/=/nonexistent/static"}, false, "-static /s/=/nonexistent/static: not a directory"},
-		{[]string{"-sendfile-root", "/nonexistent/files"}, false, "-sendfile-root /nonexistent/files: not a directory"},
+		{[]string{"-static", "/s/=/nonexistent/static"}, false, "-static /s/=/nonexistent/static: no such file or directory"},
+		{[]string{"-sendfile-root", "/nonexistent/files"}, false, "-sendfile-root /nonexistent/files: no such file or directory"},
 	}
 	for _, tc := range tests {
 		if !admin && tc.args[0] == "-admin-bind" {
