@@ -200,7 +200,7 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"-chdir", "/nonexistent"}, 1, "", "test: wsgi: cannot chdir to /nonexistent: no such file or directory\n", "", "flags"},
 		{[]string{"-bind", "foo"}, 2, "", "test: invalid value \"foo\" for flag -bind: wsgi: bind \"foo\": want host:port or unix:/path/to.sock\nRun 'test -h' for the flags.\n", "", ""},
 		{[]string{"-threads", "40000"}, 2, "", "test: -workers times -threads", "", ""},
-		{[]string{"-static", "/s/=/nonexistent"}, 1, "", "test: -static /s/=/nonexistent: not a directory\n", "", "flags"},
+		{[]string{"-static", "/s/=/nonexistent"}, 1, "", "test: -static /s/=/nonexistent: no such file or directory\n", "", "flags"},
 		{nil, 0, "", "", "usage", ""},
 	}
 	for _, tc := range tests {
