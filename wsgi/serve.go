@@ -234,17 +234,22 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	for _, ln := range ls.Main {
 		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
 	}
-	for _, ln := range ls.Main {
+	// Every listener is wrapped before any is served: srv.Serve sets up
+	// HTTP/2 in srv.TLSConfig, which guardTLS copies (a data race, with
+	// several TLS listeners, when one was served while the next copied).
+	guarded := make([]net.Listener, len(ls.Main))
+	for i, ln := range ls.Main {
 		if len(ls.ProxyFrom) > 0 {
 			ln = ProxyProtocol(ln, ls.ProxyFrom, log)
 		}
 		if ls.TLS != nil {
-			gl := guardTLS(ln, srv.TLSConfig, cfg.Limits, refused)
-			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })
+			guarded[i] = guardTLS(ln, srv.TLSConfig, cfg.Limits, refused)
 		} else {
-			gl := &guardListener{Listener: ln, lim: cfg.Limits.withDefaults(), refused: refused}
-			go serve(ln.Addr().String(), func() error { return srv.Serve(gl) })
+			guarded[i] = &guardListener{Listener: ln, lim: cfg.Limits.withDefaults(), refused: refused}
 		}
+	}
+	for i, gl := range guarded {
+		go serve(ls.Main[i].Addr().String(), func() error { return srv.Serve(gl) })
 	}
 
 	// Reloads run one at a time; a SIGHUP during a reload asks for one
