@@ -34,7 +34,7 @@ func TestQueueFullBodyUnread(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}
-	a := startApp(t, "dispatch", Config{Workers: 1, Threads: 1, MaxQueue: 1, QueueTimeout: 10 * time.Second}, count)
+	a := startApp(t, "dispatch", Config{Workers: 1, Threads: 1, Prefetch: -1, MaxQueue: 1, QueueTimeout: 10 * time.Second}, count)
 	releaseAll(t, a)
 	ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
 	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })

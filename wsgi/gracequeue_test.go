@@ -23,8 +23,11 @@ func TestServeGraceQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &pythontest.Buffer{}
+	// No prefetch: the queued requests must wait in Go's queue, not in the
+	// busy worker's socket (where a request sent within 5 ms of the slow
+	// one's start could go, and be served after it).
 	c, err := New(Config{App: "serveapp:app", Dir: dir, Python: pythontest.Python(t), Workers: 1, Threads: 1,
-		QueueTimeout: time.Minute, Logger: slogNew(logs)})
+		Prefetch: -1, QueueTimeout: time.Minute, Logger: slogNew(logs)})
 	if err != nil {
 		ls.Close()
 		t.Fatal(err)
