@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // flakyListener fails its first fails Accepts with err, as accept(2) does
@@ -31,25 +33,6 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 	}
 	l.mu.Unlock()
 	return l.Listener.Accept()
-}
-
-// syncBuffer is a bytes.Buffer for a logger written from several
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestGuardTLSAcceptErrors: a temporary accept error (the process or the
@@ -84,7 +67,7 @@ func TestGuardTLSAcceptErrors(t *testing.T) {
 			}
 			accErr := &net.OpError{Op: "accept", Net: "tcp", Addr: ln.Addr(), Err: os.NewSyscallError("accept4", tc.errno)}
 			fl := &flakyListener{Listener: ln, fails: 3, err: accErr}
-			var logs syncBuffer
+			var logs pythontest.Buffer
 			srv := &http.Server{Handler: c, ErrorLog: log.New(&logs, "", 0)}
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(GuardTLS(fl, srvCfg, RequestLimits{})) }()
