@@ -26,6 +26,7 @@ type Migrator struct {
 	log     *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	redact  *redactor
 
 	snap atomic.Pointer[snapshot]
 
@@ -96,7 +97,7 @@ func New(r *router.Router, o Options) (*Migrator, error) {
 		return nil, err
 	}
 	m := &Migrator{
-		o: o, r: r, log: o.Logger, metrics: met, now: time.Now,
+		o: o, r: r, log: o.Logger, metrics: met, now: time.Now, redact: newRedactor(o.Redact, o.OverrideHeader),
 		cfg: map[string]RouteConfig{}, rollbacks: map[string]*Rollback{}, stats: map[string]*routeStats{},
 		sem: make(chan struct{}, o.MaxConcurrent), stop: make(chan struct{}),
 	}

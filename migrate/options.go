@@ -70,6 +70,17 @@ type Options struct {
 	Normalize func(route string, side Side, resp *Response)
 	// RecentMismatches is how many mismatches each route keeps; 0 means 20.
 	RecentMismatches int
+	// Redact adds words to [DefaultRedact]: in the mismatches recorded
+	// (and so in GET /routes and the console), the value of a header, a
+	// query parameter (of the request line and of Location,
+	// Content-Location and Referer), a JSON object key or a form field is
+	// replaced by "[redacted]" when its name contains one of the words,
+	// ignoring case, "-", "_" and "." ("apikey" covers X-Api-Key and
+	// api_key). The override header (OverrideHeader) is always redacted.
+	// Redaction happens when a mismatch is recorded, before comparison
+	// results are kept; it does not change what is compared. nil adds
+	// nothing.
+	Redact []string
 
 	// OverrideSecret is the HMAC key of tester overrides (see
 	// [SignOverride]); empty means overrides are ignored (and counted).

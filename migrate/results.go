@@ -217,15 +217,19 @@ type Latency struct {
 type Mismatch struct {
 	// At is when the comparison was made.
 	At time.Time `json:"at"`
-	// Request is the request line ("GET /api/users/1?x=y HTTP/1.1").
+	// Request is the request line ("GET /api/users/1?x=y HTTP/1.1"),
+	// secret query parameters redacted.
 	Request string `json:"request"`
-	// RequestHeader holds the request headers, with Cookie and
-	// Authorization values redacted.
+	// RequestHeader holds the request headers. Here and in the rest of
+	// the Mismatch, secret values are "[redacted]": those of headers,
+	// query parameters, and JSON and form fields whose names contain a
+	// word of [DefaultRedact] or [Options].Redact.
 	RequestHeader http.Header `json:"request_header"`
 	// Python and Go are the two responses.
 	Python Sample `json:"python"`
 	Go     Sample `json:"go"`
-	// Diffs are the differences that made the mismatch (noise excluded).
+	// Diffs are the differences that made the mismatch (noise excluded),
+	// secret values redacted.
 	Diffs []Diff `json:"diffs"`
 	// Diff is Diffs as readable text: per pointer, "- python" and "+ go".
 	Diff string `json:"diff"`
@@ -235,9 +239,11 @@ type Mismatch struct {
 type Sample struct {
 	// Status is the status code.
 	Status int `json:"status"`
-	// Header holds the response headers, with Set-Cookie values redacted.
+	// Header holds the response headers, secret values redacted.
 	Header http.Header `json:"header"`
-	// Body is the body, truncated to 4 KiB.
+	// Body is the body, truncated to 4 KiB; in a JSON or a URL-encoded
+	// form body, the values of secret fields are redacted (other bodies
+	// are shown as they are).
 	Body string `json:"body"`
 	// Size is the length of the whole body.
 	Size int64 `json:"size"`
@@ -245,34 +251,6 @@ type Sample struct {
 
 // maxSampleBody is the longest body kept in a Mismatch.
 const maxSampleBody = 4 << 10
-
-const redacted = "[redacted]"
-
-func redactHeader(h http.Header) http.Header {
-	out := h.Clone()
-	if out == nil {
-		out = http.Header{}
-	}
-	for _, k := range []string{"Cookie", "Authorization", "Proxy-Authorization", "Set-Cookie"} {
-		for i := range out[k] {
-			out[k][i] = redacted
-		}
-	}
-	return out
-}
-
-func sample(r *Response) Sample {
-	b := r.Body
-	body := string(b)
-	if len(b) > maxSampleBody {
-		cut := maxSampleBody
-		for cut > 0 && b[cut]&0xc0 == 0x80 {
-			cut--
-		}
-		body = string(b[:cut]) + "…"
-	}
-	return Sample{Status: r.Status, Header: redactHeader(r.Header), Body: body, Size: r.Size}
-}
 
 // readableDiff renders diffs for people.
 func readableDiff(diffs []Diff) string {

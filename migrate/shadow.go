@@ -346,13 +346,9 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		st.record(nil, noisy)
 		return
 	}
-	st.record(&Mismatch{
-		At:            m.now().UTC(),
-		Request:       cand.Method + " " + cand.URL.RequestURI() + " " + cand.Proto,
-		RequestHeader: redactHeader(cand.Header),
-		Python:        sample(py), Go: sample(gr),
-		Diffs: kept, Diff: readableDiff(kept),
-	}, noisy)
+	mm := m.redact.mismatch(cand, py, gr, kept)
+	mm.At = m.now().UTC()
+	st.record(mm, noisy)
 }
 
 // withoutBody returns a copy of r with an empty body.
