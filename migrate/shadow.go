@@ -110,6 +110,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	rs.stats.served(primary)
 	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
 	capt := newCapture(m.o.MaxResponseBytes)
+	capt.header = w.Header
 	ww.Tee(capt)
 	start := time.Now()
 	completed := false
@@ -136,7 +137,14 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		if status == 0 {
 			status = http.StatusOK
 		}
-		presp := capt.response(status, w.Header().Clone())
+		// The header the client got: as it was at the first write (what
+		// the handler set later was never sent), else as it is now (net/http
+		// sends it when the handler returns without writing).
+		hdr := capt.sent
+		if hdr == nil {
+			hdr = w.Header().Clone()
+		}
+		presp := capt.response(status, hdr)
 		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)
 	}()
 	ph.ServeHTTP(ww, r)
@@ -231,11 +239,11 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 			res.panic, res.stack = p, debug.Stack()
 			return
 		}
-		status := cw.status
+		status, hdr := cw.status, cw.sent
 		if status == 0 {
-			status = http.StatusOK
+			status, hdr = http.StatusOK, cw.hdr
 		}
-		res.resp = cw.body.response(status, cw.hdr)
+		res.resp = cw.body.response(status, hdr)
 	}()
 	h.ServeHTTP(cw, r.WithContext(ctx))
 	return res
@@ -388,9 +396,12 @@ func ignored(list []string, p string) bool {
 }
 
 // captureWriter is the ResponseWriter of a shadow run: nothing reaches
-// the client.
+// the client. Like net/http, it takes the header as it is when the status
+// is written: what the handler sets later would never be sent, so it is
+// not compared either.
 type captureWriter struct {
 	hdr    http.Header
+	sent   http.Header // hdr when the status was written
 	status int
 	body   *capture
 }
@@ -399,13 +410,13 @@ func (c *captureWriter) Header() http.Header { return c.hdr }
 
 func (c *captureWriter) WriteHeader(code int) {
 	if c.status == 0 && code >= 200 {
-		c.status = code
+		c.status, c.sent = code, c.hdr.Clone()
 	}
 }
 
 func (c *captureWriter) Write(b []byte) (int, error) {
 	if c.status == 0 {
-		c.status = http.StatusOK
+		c.WriteHeader(http.StatusOK)
 	}
 	return c.body.Write(b)
 }
@@ -420,11 +431,19 @@ type capture struct {
 	size      int64
 	sum       hash.Hash
 	truncated bool
+	// header, if not nil, is the served response's header, copied to sent
+	// at the first write: the tee of the served side writes just after the
+	// header went out.
+	header func() http.Header
+	sent   http.Header
 }
 
 func newCapture(max int64) *capture { return &capture{max: max, sum: sha256.New()} }
 
 func (c *capture) Write(b []byte) (int, error) {
+	if c.header != nil && c.sent == nil {
+		c.sent = c.header().Clone()
+	}
 	c.sum.Write(b)
 	c.size += int64(len(b))
 	if room := c.max - int64(len(c.buf)); room > 0 {
