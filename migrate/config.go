@@ -52,7 +52,8 @@ type RouteConfig struct {
 	// noise: Python runs each of them once.
 	ShadowUnsafe bool `json:"shadow_unsafe,omitempty"`
 	// ForcePython makes Python serve the route whatever its stage (the
-	// per-route kill switch). [Migrator.SetForcePython] removes a
+	// per-route kill switch). Like the python, shadow and canary stages,
+	// it is an error on a route that no fallback covers. [Migrator.SetForcePython] removes a
 	// configuration that held nothing else when it turns the switch off.
 	ForcePython bool `json:"force_python,omitempty"`
 

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -388,4 +389,55 @@ func TestFileAndAPIChanges(t *testing.T) {
 		writeFile(t, path, bad)
 		eventually(t, "the second report", func() bool { return count() == 2 })
 	})
+}
+
+// TestForcePythonNeedsFallback checks that a kill switch set on a route
+// that no fallback covers (it would do nothing: Go serves such a route
+// whatever its configuration) is refused with the same error wherever it
+// is set: in code, in the stages file, through SetRoute and the admin API,
+// as SetForcePython already did.
+func TestForcePythonNeedsFallback(t *testing.T) {
+	const want = `route "GET /x": force_python needs Python, but no fallback covers the route`
+	newRouter := func() *router.Router {
+		r := router.New()
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+		return r
+	}
+	t.Run("in code", func(t *testing.T) {
+		_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(),
+			Routes: []RouteConfig{{Route: "GET /x", ForcePython: true}}})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("New() = %v, want %q", err, want)
+		}
+	})
+	t.Run("in the stages file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "stages.json")
+		os.WriteFile(f, []byte("{\"routes\": [\n{\"route\": \"GET /x\", \"force_python\": true}]}"), 0o644)
+		_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: f})
+		if err == nil || !strings.Contains(err.Error(), "line 2: "+want) {
+			t.Fatalf("New() = %v, want line 2: %q", err, want)
+		}
+	})
+	e := newEnv(t, nil, Options{}, func(r *router.Router) {
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+	})
+	t.Run("SetRoute", func(t *testing.T) {
+		if _, err := e.m.SetRoute("me", RouteConfig{Route: "GET /x", ForcePython: true}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("SetRoute() = %v, want %q", err, want)
+		}
+	})
+	t.Run("POST /routes", func(t *testing.T) {
+		code, out := e.post(t, "/routes", `{"route": "GET /x", "force_python": true}`)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Fatalf("POST /routes: %d %v, want 400 %q", code, out, want)
+		}
+	})
+	t.Run("SetForcePython", func(t *testing.T) {
+		if err := e.m.SetForcePython("me", "GET /x", true); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("SetForcePython() = %v, want %q", err, want)
+		}
+	})
+	if c, _ := e.m.Config("GET /x"); c.ForcePython {
+		t.Fatalf("the refused kill switch is in the configuration: %+v", c)
+	}
 }

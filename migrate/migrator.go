@@ -169,7 +169,14 @@ func validate(c RouteConfig, routes map[string]router.StagedRoute) error {
 	if c.Stage.needsFallback() && sr.Fallback == nil {
 		return fmt.Errorf("migrate: route %q: stage %s needs Python, but no fallback covers the route", c.Route, c.Stage)
 	}
+	if c.ForcePython && sr.Fallback == nil { // a kill switch that would do nothing
+		return forceNeedsFallback(c.Route)
+	}
 	return nil
+}
+
+func forceNeedsFallback(route string) error {
+	return fmt.Errorf("migrate: route %q: force_python needs Python, but no fallback covers the route", route)
 }
 
 // applyLocked validates f and makes it the configuration, logging every
@@ -417,7 +424,7 @@ func (m *Migrator) SetForcePython(who, route string, on bool) error {
 		return fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", route)
 	}
 	if on && sr.Fallback == nil {
-		return fmt.Errorf("migrate: route %q: force_python needs Python, but no fallback covers the route", key)
+		return forceNeedsFallback(key)
 	}
 	c, ok := m.cfg[key]
 	if !ok {
