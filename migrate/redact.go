@@ -258,29 +258,3 @@ func (r *redactor) diffs(ds []Diff, py *Response) []Diff {
 	}
 	return out
 }
-
-// sample returns what a Mismatch shows of resp: its headers and body
-// redacted, the body cut to maxSampleBody.
-func (r *redactor) sample(resp *Response) Sample {
-	b := r.body(resp.Header, resp.Body)
-	body := string(b)
-	if len(b) > maxSampleBody {
-		cut := maxSampleBody
-		for cut > 0 && b[cut]&0xc0 == 0x80 {
-			cut--
-		}
-		body = string(b[:cut]) + "…"
-	}
-	return Sample{Status: resp.Status, Header: r.header(resp.Header), Body: body, Size: resp.Size}
-}
-
-// mismatch builds the record of a mismatch of request req, redacted.
-func (r *redactor) mismatch(req *http.Request, py, gr *Response, kept []Diff) *Mismatch {
-	diffs := r.diffs(kept, py)
-	return &Mismatch{
-		Request:       req.Method + " " + r.url(req.URL.RequestURI()) + " " + req.Proto,
-		RequestHeader: r.header(req.Header),
-		Python:        r.sample(py), Go: r.sample(gr),
-		Diffs: diffs, Diff: readableDiff(diffs),
-	}
-}

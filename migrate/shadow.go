@@ -354,9 +354,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		st.record(nil, noisy)
 		return
 	}
-	mm := m.redact.mismatch(cand, py, gr, kept)
-	mm.At = m.now().UTC()
-	st.record(mm, noisy)
+	st.record(m.newMismatch(cand, py, gr, kept), noisy)
 }
 
 // withoutBody returns a copy of r with an empty body.
