@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -440,4 +441,60 @@ func TestForcePythonNeedsFallback(t *testing.T) {
 	if c, _ := e.m.Config("GET /x"); c.ForcePython {
 		t.Fatalf("the refused kill switch is in the configuration: %+v", c)
 	}
+}
+
+// TestStagesFileLimits checks that a stages file bigger than 4 MiB, or
+// one that is not a regular file (a device that never ends), is refused
+// with an error that says why, at start and at a reload, and that the old
+// stages stay and the file is not overwritten by a change made meanwhile.
+func TestStagesFileLimits(t *testing.T) {
+	big := append([]byte(`{"routes": []}`), bytes.Repeat([]byte(" "), maxStagesFile)...)
+	newRouter := func() *router.Router {
+		r := router.New()
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+		r.Fallback(http.NotFoundHandler())
+		return r
+	}
+	for _, tc := range []struct{ name, path, err string }{
+		{"too big at start", "", "bigger than 4 MiB"},
+		{"device at start", "/dev/zero", "/dev/zero is not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.path
+			if path == "" {
+				path = filepath.Join(t.TempDir(), "stages.json")
+				os.WriteFile(path, big, 0o644)
+			}
+			_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: path})
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("New() = %v, want %q", err, tc.err)
+			}
+		})
+	}
+	t.Run("too big at reload", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "stages.json")
+		os.WriteFile(path, []byte(`{"routes": [{"route": "GET /x", "stage": "shadow"}]}`), 0o644)
+		logs := &pythontest.Buffer{}
+		m, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: newTextLogger(logs), StagesFile: path, PollInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Shutdown(t.Context())
+		os.WriteFile(path, big, 0o644)
+		if err := m.Reload(); err == nil || !strings.Contains(err.Error(), "bigger than 4 MiB") {
+			t.Fatalf("Reload() = %v, want an error saying the file is too big", err)
+		}
+		if st, _ := m.Route("GET /x"); st.Stage != StageShadow {
+			t.Fatalf("after the failed reload the stage is %q, want the old one (shadow)", st.Stage)
+		}
+		if !strings.Contains(logs.String(), "bigger than 4 MiB") {
+			t.Errorf("the failed reload is not logged:\n%s", logs)
+		}
+		if _, err := m.SetRoute("me", RouteConfig{Route: "GET /x", Stage: StagePython}); err == nil || !strings.Contains(err.Error(), "not saved") {
+			t.Errorf("SetRoute() = %v, want the change made in memory only", err)
+		}
+		if data, _ := os.ReadFile(path); !bytes.Equal(data, big) {
+			t.Errorf("the stages file was overwritten (%d bytes)", len(data))
+		}
+	})
 }

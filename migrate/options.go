@@ -25,7 +25,8 @@ type Options struct {
 	// [Migrator.Reload], and where admin changes are written back
 	// (atomically: a temporary file renamed over it). It must exist: New
 	// fails when it cannot read it ("{}" is a file that configures no
-	// route). "" means none.
+	// route), and when it is not a regular file (a symlink to one is) or is
+	// bigger than 4 MiB. "" means none.
 	StagesFile string
 	// PollInterval is how often StagesFile is checked; 0 means 2s.
 	PollInterval time.Duration
