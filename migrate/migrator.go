@@ -86,10 +86,17 @@ type routeState struct {
 // o.StagesFile (and starts watching it) or o.Routes, and fails with a
 // "migrate: " error if a route is unknown, if a python, shadow or canary
 // stage is set on a route that no fallback covers, or if the metrics
-// cannot be registered. Call [Migrator.Shutdown] to stop watching the file.
+// cannot be registered, or if o.Rollback.Window is shorter than a second.
+// Call [Migrator.Shutdown] to stop watching the file.
 func New(r *router.Router, o Options) (*Migrator, error) {
 	if r == nil {
 		return nil, fmt.Errorf("migrate: New: nil router")
+	}
+	// The window is cut into slots of Window/12: a window of a few
+	// nanoseconds (a count of seconds written as a Duration) would divide
+	// by zero on every request of a canary or go route.
+	if w := o.Rollback.Window; w > 0 && w < time.Second {
+		return nil, fmt.Errorf("migrate: New: Rollback.Window %v is shorter than a second (it is a time.Duration: write 30*time.Second, not 30)", w)
 	}
 	o.defaults()
 	met, err := newMetrics(o.Registerer)

@@ -113,6 +113,7 @@ type RollbackPolicy struct {
 	// for a decision; 0 means 50.
 	MinRequests int
 	// Window is the period the rates are measured over; 0 means 1 minute.
+	// A positive Window shorter than a second is an error (New).
 	Window time.Duration
 }
 
