@@ -74,7 +74,8 @@ type Options struct {
 	// Redact adds words to [DefaultRedact]: in the mismatches recorded
 	// (and so in GET /routes and the console), the value of a header, a
 	// query parameter (of the request line and of Location,
-	// Content-Location and Referer), a JSON object key or a form field is
+	// Content-Location and Referer), a JSON object key, a form field or
+	// an HTML <input> or <meta> (its value or content) is
 	// replaced by "[redacted]" when its name contains one of the words,
 	// ignoring case, "-", "_" and "." ("apikey" covers X-Api-Key and
 	// api_key). The override header (OverrideHeader) is always redacted.

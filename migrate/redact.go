@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -140,16 +141,58 @@ func (r *redactor) query(q string) string {
 }
 
 // body redacts the secret fields of a body of the media type of hdr's
-// Content-Type: JSON (by object key, whatever the nesting) and URL-encoded
-// forms (by name). Other bodies are returned as they are.
+// Content-Type: JSON (by object key, whatever the nesting), URL-encoded
+// forms (by name) and HTML (the <input> and <meta> tags named secret).
+// Other bodies are returned as they are.
 func (r *redactor) body(hdr http.Header, b []byte) []byte {
 	switch mt, _, _ := mime.ParseMediaType(hdr.Get("Content-Type")); {
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		return r.json(b)
 	case mt == "application/x-www-form-urlencoded":
 		return []byte(r.query(string(b)))
+	case mt == "text/html" || mt == "application/xhtml+xml":
+		return []byte(r.html(string(b)))
 	}
 	return b
+}
+
+// htmlTag finds the <input> and <meta> tags of an HTML text; htmlAttr, the
+// attributes of a tag (name, and the value quoted or not).
+var (
+	htmlTag  = regexp.MustCompile(`(?i)<(?:input|meta)\b[^>]*>`)
+	htmlAttr = regexp.MustCompile(`(?i)([a-z-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)`)
+)
+
+// html redacts the value (content, for <meta>) of the <input> and <meta>
+// tags of an HTML text whose name is secret: a form's hidden CSRF token
+// (Django's csrfmiddlewaretoken, Flask-WTF's csrf_token), a prefilled
+// password, <meta name="csrf-token">. The rest is left as written.
+func (r *redactor) html(s string) string {
+	return htmlTag.ReplaceAllStringFunc(s, func(tag string) string {
+		attrs := htmlAttr.FindAllStringSubmatchIndex(tag, -1)
+		secret := false
+		for _, a := range attrs {
+			if k := strings.ToLower(tag[a[2]:a[3]]); k == "name" || k == "id" || k == "property" {
+				if r.secret(strings.Trim(tag[a[4]:a[5]], `"'`)) {
+					secret = true
+				}
+			}
+		}
+		if !secret {
+			return tag
+		}
+		var b strings.Builder
+		last := 0
+		for _, a := range attrs {
+			if k := strings.ToLower(tag[a[2]:a[3]]); k == "value" || k == "content" {
+				b.WriteString(tag[last:a[4]])
+				b.WriteString(`"` + redacted + `"`)
+				last = a[5]
+			}
+		}
+		b.WriteString(tag[last:])
+		return b.String()
+	})
 }
 
 // json replaces the value of every secret key of the JSON text b (an
@@ -232,11 +275,13 @@ func (r *redactor) pointer(p string) bool {
 // diffs returns copies of the differences between py and gr with their
 // secret values redacted: of a secret header, a URL header's secret
 // parameters, a JSON pointer through a secret key, the secret keys
-// inside JSON values, and the secret fields of a line of a form body.
+// inside JSON values, and the secret fields of a line of a form or HTML
+// body.
 func (r *redactor) diffs(ds []Diff, py *Response) []Diff {
 	out := make([]Diff, len(ds))
-	mt, _, _ := mime.ParseMediaType(py.Header.Get("Content-Type"))
-	form := mt == "application/x-www-form-urlencoded" // compared line by line
+	mt, _, _ := mime.ParseMediaType(py.Header.Get("Content-Type")) // the kind compared
+	form := mt == "application/x-www-form-urlencoded"
+	html := mt == "text/html" || mt == "application/xhtml+xml"
 	for i, d := range ds {
 		one := func(v string) string {
 			switch {
@@ -251,6 +296,8 @@ func (r *redactor) diffs(ds []Diff, py *Response) []Diff {
 				return string(r.json([]byte(v)))
 			case strings.HasPrefix(d.Pointer, "body:line ") && form:
 				return r.query(v)
+			case strings.HasPrefix(d.Pointer, "body:line ") && html:
+				return r.html(v)
 			}
 			return v
 		}

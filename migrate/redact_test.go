@@ -66,6 +66,9 @@ func TestRedactionServed(t *testing.T) {
 		{name: "form body fields", py: side{ct: "application/x-www-form-urlencoded", body: "user=ada&password=fb1-s3cr3t"},
 			gov:     side{ct: "application/x-www-form-urlencoded", body: "user=ada&password=fb2-s3cr3t"},
 			secrets: []string{"fb1-s3cr3t", "fb2-s3cr3t"}, kept: []string{"user=ada"}},
+		{name: "HTML form tokens", py: side{ct: "text/html; charset=utf-8", body: "<html><head><meta name=\"csrf-token\" content=\"hm1-s3cr3t\"></head>\n<form><input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"hf1-s3cr3t\"><input name=q value=kept-input></form>\n<p>Python</p>"},
+			gov:     side{ct: "text/html; charset=utf-8", body: "<html><head><meta name=\"csrf-token\" content=\"hm2-s3cr3t\"></head>\n<form><input type='hidden' value='hf2-s3cr3t' name='csrf_token'><input name=q value=kept-input></form>\n<p>Go</p>"},
+			secrets: []string{"hm1-s3cr3t", "hm2-s3cr3t", "hf1-s3cr3t", "hf2-s3cr3t"}, kept: []string{"kept-input"}},
 		{name: "names added by Options.Redact", redact: []string{"X-Tenant", "ssn", "pin"}, target: "/x?pin=op1-s3cr3t&q=kept-query",
 			reqHdr: []string{"X-Tenant", "op2-s3cr3t", "X-Other", "kept-header"},
 			py:     side{ct: "application/json", body: `{"ssn":"op3-s3cr3t"}`}, gov: side{ct: "application/json", body: `{"ssn":"op4-s3cr3t"}`},
@@ -146,6 +149,23 @@ func TestRedactNames(t *testing.T) {
 	} {
 		if got := r.secret(name); got != want {
 			t.Errorf("secret(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestRedactHTML checks the redaction of the <input> and <meta> tags of
+// HTML texts.
+func TestRedactHTML(t *testing.T) {
+	r := newRedactor(nil, DefaultOverrideHeader)
+	for _, tc := range []struct{ in, want string }{
+		{`<input type="hidden" name="csrfmiddlewaretoken" value="abc">`, `<input type="hidden" name="csrfmiddlewaretoken" value="[redacted]">`},
+		{`<INPUT VALUE=abc NAME=password>`, `<INPUT VALUE="[redacted]" NAME=password>`},
+		{`<meta content='abc' name='csrf-token'>`, `<meta content="[redacted]" name='csrf-token'>`},
+		{`<input name="q" value="abc"><meta name="description" content="abc">`, `<input name="q" value="abc"><meta name="description" content="abc">`},
+		{`<p>password: abc</p>`, `<p>password: abc</p>`},
+	} {
+		if got := r.html(tc.in); got != tc.want {
+			t.Errorf("html(%s)\n got %s\nwant %s", tc.in, got, tc.want)
 		}
 	}
 }
