@@ -67,7 +67,8 @@ type Options struct {
 	// Normalize, if not nil, is called on each side's response before
 	// comparison (both Python runs included), to rewrite what is known to
 	// differ (a host name, a date format). It runs on a background
-	// goroutine and may modify resp.
+	// goroutine and may modify resp. If it panics, the comparison is
+	// skipped (counted in Counts.Skipped) and logged at ERROR.
 	Normalize func(route string, side Side, resp *Response)
 	// RecentMismatches is how many mismatches each route keeps; 0 means 20.
 	RecentMismatches int

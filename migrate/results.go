@@ -193,7 +193,8 @@ type Counts struct {
 	// handler returns: see RouteStatus.OverdueRuns); Skipped, those not
 	// shadowed because their body was bigger than MaxBodyBytes or could not
 	// be read, or not compared because the client went away before its
-	// answer was complete.
+	// answer was complete or because the comparison panicked (in
+	// Options.Normalize: logged at ERROR).
 	Dropped int64 `json:"dropped"`
 	Skipped int64 `json:"skipped"`
 	// NoiseRuns counts Python's second calls, made to learn noise.

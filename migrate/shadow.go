@@ -280,10 +280,21 @@ func (m *Migrator) runTimed(rs *routeState, side Side, h http.Handler, r *http.R
 // primary's response started with), learns noise if sampled,
 // compares and records. It runs on its own goroutine and holds the shadow
 // run's slot until the other side returns, however long that takes; past
-// the timeout it is counted as a timeout and its answer ignored.
+// the timeout it is counted as a timeout and its answer ignored. A panic
+// while comparing (in Options.Normalize, typically) skips the comparison
+// and is logged: on this goroutine it would end the process.
 func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte, pre http.Header) {
 	defer m.releaseSlot()
 	st := rs.stats
+	defer func() {
+		if p := recover(); p != nil {
+			st.skipped.Add(1)
+			st.outcome(outcomeSkipped)
+			m.log.Error("migrate: comparison panicked (in Options.Normalize?); not compared",
+				slog.String("graft.route", rs.key), slog.String("error", fmt.Sprint(p)),
+				slog.String("error.stack_trace", string(debug.Stack())))
+		}
+	}()
 	candSide := SideGo
 	if primary == SideGo {
 		candSide = SidePython
