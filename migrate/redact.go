@@ -104,16 +104,20 @@ func (r *redactor) headerValue(name, v string) string {
 	return v
 }
 
-// url redacts the secret query parameters of a URL (or of a request
-// target), leaving the rest as written.
+// url redacts the secret parameters of a URL (or of a request target),
+// in its query and in a fragment made of parameters (an OAuth implicit
+// grant's #access_token=...), leaving the rest as written.
 func (r *redactor) url(u string) string {
+	u, frag, hasFrag := strings.Cut(u, "#")
+	if hasFrag {
+		if strings.Contains(frag, "=") {
+			frag = r.query(frag)
+		}
+		frag = "#" + frag
+	}
 	path, query, ok := strings.Cut(u, "?")
 	if !ok {
-		return u
-	}
-	frag := ""
-	if i := strings.IndexByte(query, '#'); i >= 0 {
-		query, frag = query[:i], query[i:]
+		return u + frag
 	}
 	return path + "?" + r.query(query) + frag
 }
