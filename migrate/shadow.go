@@ -406,8 +406,8 @@ func ignored(list []string, p string) bool {
 
 // captureWriter is the ResponseWriter of a shadow run: nothing reaches
 // the client. Like net/http, it takes the header as it is when the status
-// is written: what the handler sets later would never be sent, so it is
-// not compared either.
+// is written, and refuses a body after a 204 or a 304: what the handler
+// sets or writes then would never be sent, so it is not compared either.
 type captureWriter struct {
 	hdr    http.Header
 	sent   http.Header // hdr when the status was written
@@ -426,6 +426,9 @@ func (c *captureWriter) WriteHeader(code int) {
 func (c *captureWriter) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.WriteHeader(http.StatusOK)
+	}
+	if c.status == http.StatusNoContent || c.status == http.StatusNotModified {
+		return 0, http.ErrBodyNotAllowed // as net/http: the client would get no body
 	}
 	return c.body.Write(b)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -370,6 +371,33 @@ func TestLateHeaderNotCompared(t *testing.T) {
 			}
 			if got := st.RecentMismatches[0].Go.Header.Get("Cache-Control"); got != "" {
 				t.Errorf("the recorded Go response shows Cache-Control %q, which was never sent", got)
+			}
+		})
+	}
+}
+
+// TestBodyNotAllowedNotCompared checks that a body a Go handler writes
+// after a 204 or a 304, which net/http never sends, is not compared as
+// sent: such a response matches Python's, which has no body.
+func TestBodyNotAllowedNotCompared(t *testing.T) {
+	for _, status := range []int{http.StatusNoContent, http.StatusNotModified} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			r, m, _ := pair(t,
+				func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(status)
+					io.WriteString(w, `{"cached": true}`) // net/http drops it
+				},
+				func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) },
+				Options{NoiseSample: -1}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+			srv := newServer(t, r)
+			res, err := http.Get(srv.URL + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			m.jobs.Wait()
+			if st, _ := m.Route("GET /x"); st.Counts.Matched != 1 {
+				t.Fatalf("counts %+v, pointers %v: want a match (neither side sends a body)", st.Counts, st.MismatchPointers)
 			}
 		})
 	}
