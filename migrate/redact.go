@@ -19,8 +19,8 @@ import (
 // ?access_token=, ?signature=, a "password" field, a session id, and the
 // like.
 func DefaultRedact() []string {
-	return []string{"authorization", "cookie", "token", "secret", "password", "passwd", "key", "session",
-		"signature", "credential", "csrf", "xsrf"}
+	return []string{"authorization", "cookie", "token", "secret", "password", "passwd", "passphrase", "pwd",
+		"key", "session", "signature", "credential", "csrf", "xsrf", "jwt", "cvv", "cvc"}
 }
 
 // redacted replaces a secret value in a recorded mismatch.

@@ -147,7 +147,7 @@ func TestRedactNames(t *testing.T) {
 		"accessToken": true, "X-CSRF-Token": true, "X-XSRF-TOKEN": true, "X-Amz-Security-Token": true,
 		"X-Amz-Credential": true, "X-Amz-Signature": true, "signature": true, "password": true, "passwd": true,
 		"client_secret": true, "sessionid": true, "JSESSIONID": true, DefaultOverrideHeader: true,
-		"pin": true, "X-Tenant": true, "x_tenant": true,
+		"pin": true, "X-Tenant": true, "x_tenant": true, "id_jwt": true, "card_cvv": true, "pwd": true, "passphrase": true,
 		"Content-Type": false, "Location": false, "name": false, "page": false, "id": false, "X-Request-Id": false,
 	} {
 		if got := r.secret(name); got != want {
