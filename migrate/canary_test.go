@@ -336,3 +336,30 @@ func TestRollbackCleared(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackWindowTooShort checks that a rollback window of a few
+// nanoseconds (seconds written as a bare number) is refused by New: it
+// made every request of a canary or go route panic (integer divide by
+// zero) when the window was cut into slots.
+func TestRollbackWindowTooShort(t *testing.T) {
+	r := router.New()
+	r.Get("/x", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go") })
+	r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") }))
+	m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), Rollback: RollbackPolicy{Window: 5},
+		Routes: []RouteConfig{{Route: "GET /x", Stage: StageCanary, Percent: 100}}})
+	if err == nil {
+		defer m.Shutdown(t.Context())
+		rec := func() (rec *httptest.ResponseRecorder) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("New accepted Rollback.Window 5ns, and a request panicked: %v", p)
+				}
+			}()
+			return hit(r)
+		}()
+		t.Fatalf("New accepted Rollback.Window 5ns (the request got %d)", rec.Code)
+	}
+	if want := "migrate: New: Rollback.Window 5ns is shorter than a second"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("New() = %v, want %q", err, want)
+	}
+}

@@ -113,24 +113,29 @@ func (c *comparer) add(ptr, py, gov string) {
 		return
 	}
 	if len(ptr) > maxPointer { // bounded memory for the per-pointer counts
-		cut := maxPointer
-		for cut > 0 && ptr[cut]&0xc0 == 0x80 {
-			cut--
-		}
-		ptr = ptr[:cut] + "…"
+		ptr = cutUTF8(ptr, maxPointer) + "…"
 	}
 	c.diffs = append(c.diffs, Diff{Pointer: ptr, Python: shorten(py), Go: shorten(gov)})
 }
 
-func shorten(s string) string {
-	if len(s) <= maxShown {
+func shorten(s string) string { return shortenTo(s, maxShown) }
+
+// shortenTo returns s, or, when longer than n bytes, its first n bytes
+// (UTF-8 kept whole) followed by "… (size bytes)".
+func shortenTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxShown
-	for cut > 0 && s[cut]&0xc0 == 0x80 { // keep UTF-8 whole
-		cut--
+	return cutUTF8(s, n) + fmt.Sprintf("… (%d bytes)", len(s))
+}
+
+// cutUTF8 returns the first n bytes of s, or fewer so as not to cut a
+// UTF-8 sequence; s must be longer than n.
+func cutUTF8(s string, n int) string {
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
 	}
-	return s[:cut] + fmt.Sprintf("… (%d bytes)", len(s))
+	return s[:n]
 }
 
 // headerValue returns the comparable form of header h.

@@ -49,10 +49,14 @@ type RouteConfig struct {
 	// ShadowUnsafe lets requests with methods other than GET, HEAD and
 	// OPTIONS be shadowed. Only set it when the candidate has no side
 	// effects in shadow runs (see [IsShadow]). Such requests never learn
-	// noise: Python runs each of them once.
+	// noise: Python runs each of them once. In the canary and go stages,
+	// reverse shadow runs Python on a copy of each compared request too:
+	// the in-process WSGI app sees environ["graft.shadow"], but a fallback
+	// that proxies to another server cannot tell, and runs it for real.
 	ShadowUnsafe bool `json:"shadow_unsafe,omitempty"`
 	// ForcePython makes Python serve the route whatever its stage (the
-	// per-route kill switch). [Migrator.SetForcePython] removes a
+	// per-route kill switch). Like the python, shadow and canary stages,
+	// it is an error on a route that no fallback covers. [Migrator.SetForcePython] removes a
 	// configuration that held nothing else when it turns the switch off.
 	ForcePython bool `json:"force_python,omitempty"`
 

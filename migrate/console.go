@@ -411,6 +411,9 @@ func (c *console) page(w http.ResponseWriter, r *http.Request) {
 					cm.Headers = append(cm.Headers, k+": "+v)
 				}
 			}
+			if mm.RequestHeaderOmitted > 0 {
+				cm.Headers = append(cm.Headers, fmt.Sprintf("… (%d more header values not kept)", mm.RequestHeaderOmitted))
+			}
 			cr.Recent = append(cr.Recent, cm)
 		}
 		p.Routes = append(p.Routes, cr)

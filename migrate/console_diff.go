@@ -30,6 +30,9 @@ func responseLines(s Sample) []string {
 			lines = append(lines, k+": "+v)
 		}
 	}
+	if s.HeaderOmitted > 0 {
+		lines = append(lines, fmt.Sprintf("… (%d more header values not kept)", s.HeaderOmitted))
+	}
 	lines = append(lines, "")
 	body := s.Body
 	if mt, _, _ := mime.ParseMediaType(s.Header.Get("Content-Type")); mt == "application/json" || strings.HasSuffix(mt, "+json") {

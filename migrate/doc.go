@@ -47,7 +47,11 @@
 // for a request with side effects), and the pointers where Python differs
 // from itself are no longer counted.
 // Routes can also ignore pointers and headers, and [Options].Normalize
-// rewrites responses before comparison.
+// rewrites responses before comparison. The recent mismatches each route
+// keeps (for GET /routes and the console) are bounded in size and have
+// their secrets redacted when they are recorded: the values of headers,
+// query parameters and JSON, form and HTML fields whose names contain a
+// word of [DefaultRedact] or [Options].Redact.
 //
 // # Canary
 //

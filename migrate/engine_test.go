@@ -458,3 +458,28 @@ func TestMiddlewareHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestNormalizePanic checks that a panic in Options.Normalize, which runs
+// on a background goroutine, does not take the process down: the
+// comparison is skipped, counted and logged, and requests go on.
+func TestNormalizePanic(t *testing.T) {
+	r, m, e := pair(t,
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go") },
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python") },
+		Options{NoiseSample: -1, Normalize: func(route string, side Side, resp *Response) {
+			_ = resp.Body[100] // a bug in the hook: index out of range
+		}}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+	for range 2 {
+		if got := hit(r).Body.String(); got != "python" {
+			t.Fatalf("the client got %q, want Python's answer", got)
+		}
+		m.jobs.Wait()
+	}
+	st, _ := m.Route("GET /x")
+	if st.Counts.Skipped != 2 || st.Counts.Compared != 0 {
+		t.Errorf("counts %+v, want 2 skipped, none compared", st.Counts)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "index out of range") {
+		t.Errorf("the panic is not logged at ERROR:\n%s", logs)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -59,8 +61,38 @@ func (m *Migrator) loadFile(who string) error {
 	return m.loadFileLocked(who)
 }
 
+// maxStagesFile caps the size of a stages file: a few thousand routes.
+const maxStagesFile = 4 << 20
+
+// readStagesFile reads the stages file at path, which must be a regular
+// file (or a symlink to one) of at most maxStagesFile bytes: a device
+// such as /dev/zero, or a file grown by mistake, would otherwise be read
+// into memory whole, every PollInterval.
+func readStagesFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxStagesFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxStagesFile {
+		return nil, fmt.Errorf("%s is bigger than %d MiB, the most a stages file may be", path, maxStagesFile>>20)
+	}
+	return data, nil
+}
+
 func (m *Migrator) loadFileLocked(who string) error {
-	data, err := os.ReadFile(m.o.StagesFile)
+	data, err := readStagesFile(m.o.StagesFile)
 	if err != nil {
 		return fmt.Errorf("migrate: reading stages file: %w", err)
 	}
@@ -85,8 +117,8 @@ func (m *Migrator) syncFileLocked() {
 	if m.o.StagesFile == "" {
 		return
 	}
-	data, err := os.ReadFile(m.o.StagesFile)
-	if err != nil || m.fileOK && sha256.Sum256(data) == m.fileSum {
+	data, err := readStagesFile(m.o.StagesFile)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && m.fileOK && sha256.Sum256(data) == m.fileSum {
 		return // removed (written back afresh), or as graft left it
 	}
 	if err := m.loadFileLocked("file"); err != nil {
@@ -108,13 +140,16 @@ func (m *Migrator) watch() {
 			return
 		case <-t.C:
 		}
-		data, err := os.ReadFile(m.o.StagesFile)
-		if err != nil {
+		data, err := readStagesFile(m.o.StagesFile)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // mid-swap, or removed: keep the stages
 		}
 		sum := sha256.Sum256(data)
+		if err != nil { // too big, not a regular file: reported once
+			sum = sha256.Sum256([]byte(err.Error()))
+		}
 		m.mu.Lock()
-		same := m.fileOK && sum == m.fileSum
+		same := err == nil && m.fileOK && sum == m.fileSum
 		m.mu.Unlock()
 		if same || sum == lastBad {
 			continue
@@ -137,7 +172,8 @@ func (m *Migrator) writeBackLocked() error {
 	if m.o.StagesFile == "" {
 		return nil
 	}
-	if cur, err := os.ReadFile(m.o.StagesFile); err == nil && m.fileOK && sha256.Sum256(cur) != m.fileSum {
+	cur, err := readStagesFile(m.o.StagesFile)
+	if err == nil && m.fileOK && sha256.Sum256(cur) != m.fileSum || err != nil && !errors.Is(err, fs.ErrNotExist) {
 		err := fmt.Errorf("migrate: change applied in memory but not saved: %s was edited and the edit does not apply (see the log); fix it, and it replaces the stages", m.o.StagesFile)
 		m.log.Error("migrate: writing stages file", slog.String("error", err.Error()))
 		return err

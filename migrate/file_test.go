@@ -1,7 +1,9 @@
 package migrate
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -387,5 +389,112 @@ func TestFileAndAPIChanges(t *testing.T) {
 		eventually(t, "the good edit", func() bool { return served(e, "/a") == "go\n" })
 		writeFile(t, path, bad)
 		eventually(t, "the second report", func() bool { return count() == 2 })
+	})
+}
+
+// TestForcePythonNeedsFallback checks that a kill switch set on a route
+// that no fallback covers (it would do nothing: Go serves such a route
+// whatever its configuration) is refused with the same error wherever it
+// is set: in code, in the stages file, through SetRoute and the admin API,
+// as SetForcePython already did.
+func TestForcePythonNeedsFallback(t *testing.T) {
+	const want = `route "GET /x": force_python needs Python, but no fallback covers the route`
+	newRouter := func() *router.Router {
+		r := router.New()
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+		return r
+	}
+	t.Run("in code", func(t *testing.T) {
+		_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(),
+			Routes: []RouteConfig{{Route: "GET /x", ForcePython: true}}})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("New() = %v, want %q", err, want)
+		}
+	})
+	t.Run("in the stages file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "stages.json")
+		os.WriteFile(f, []byte("{\"routes\": [\n{\"route\": \"GET /x\", \"force_python\": true}]}"), 0o644)
+		_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: f})
+		if err == nil || !strings.Contains(err.Error(), "line 2: "+want) {
+			t.Fatalf("New() = %v, want line 2: %q", err, want)
+		}
+	})
+	e := newEnv(t, nil, Options{}, func(r *router.Router) {
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+	})
+	t.Run("SetRoute", func(t *testing.T) {
+		if _, err := e.m.SetRoute("me", RouteConfig{Route: "GET /x", ForcePython: true}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("SetRoute() = %v, want %q", err, want)
+		}
+	})
+	t.Run("POST /routes", func(t *testing.T) {
+		code, out := e.post(t, "/routes", `{"route": "GET /x", "force_python": true}`)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Fatalf("POST /routes: %d %v, want 400 %q", code, out, want)
+		}
+	})
+	t.Run("SetForcePython", func(t *testing.T) {
+		if err := e.m.SetForcePython("me", "GET /x", true); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("SetForcePython() = %v, want %q", err, want)
+		}
+	})
+	if c, _ := e.m.Config("GET /x"); c.ForcePython {
+		t.Fatalf("the refused kill switch is in the configuration: %+v", c)
+	}
+}
+
+// TestStagesFileLimits checks that a stages file bigger than 4 MiB, or
+// one that is not a regular file (a device that never ends), is refused
+// with an error that says why, at start and at a reload, and that the old
+// stages stay and the file is not overwritten by a change made meanwhile.
+func TestStagesFileLimits(t *testing.T) {
+	big := append([]byte(`{"routes": []}`), bytes.Repeat([]byte(" "), maxStagesFile)...)
+	newRouter := func() *router.Router {
+		r := router.New()
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+		r.Fallback(http.NotFoundHandler())
+		return r
+	}
+	for _, tc := range []struct{ name, path, err string }{
+		{"too big at start", "", "bigger than 4 MiB"},
+		{"device at start", "/dev/zero", "/dev/zero is not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.path
+			if path == "" {
+				path = filepath.Join(t.TempDir(), "stages.json")
+				os.WriteFile(path, big, 0o644)
+			}
+			_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: path})
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("New() = %v, want %q", err, tc.err)
+			}
+		})
+	}
+	t.Run("too big at reload", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "stages.json")
+		os.WriteFile(path, []byte(`{"routes": [{"route": "GET /x", "stage": "shadow"}]}`), 0o644)
+		logs := &pythontest.Buffer{}
+		m, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: newTextLogger(logs), StagesFile: path, PollInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Shutdown(t.Context())
+		os.WriteFile(path, big, 0o644)
+		if err := m.Reload(); err == nil || !strings.Contains(err.Error(), "bigger than 4 MiB") {
+			t.Fatalf("Reload() = %v, want an error saying the file is too big", err)
+		}
+		if st, _ := m.Route("GET /x"); st.Stage != StageShadow {
+			t.Fatalf("after the failed reload the stage is %q, want the old one (shadow)", st.Stage)
+		}
+		if !strings.Contains(logs.String(), "bigger than 4 MiB") {
+			t.Errorf("the failed reload is not logged:\n%s", logs)
+		}
+		if _, err := m.SetRoute("me", RouteConfig{Route: "GET /x", Stage: StagePython}); err == nil || !strings.Contains(err.Error(), "not saved") {
+			t.Errorf("SetRoute() = %v, want the change made in memory only", err)
+		}
+		if data, _ := os.ReadFile(path); !bytes.Equal(data, big) {
+			t.Errorf("the stages file was overwritten (%d bytes)", len(data))
+		}
 	})
 }

@@ -1,7 +1,9 @@
 package migrate
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -85,6 +87,57 @@ func FuzzCompareJSON(f *testing.F) {
 			if len(d.Python) > maxShown+40 || len(d.Go) > maxShown+40 {
 				t.Fatalf("value not shortened: %d/%d bytes", len(d.Python), len(d.Go))
 			}
+		}
+	})
+}
+
+// FuzzRedactJSON checks the redaction of JSON texts: valid JSON stays
+// valid, a text without a secret key comes back unchanged, and no value
+// of a secret key survives.
+func FuzzRedactJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"password":"x"}`, `[{"token":{"v":[1,2]}},{"name":"password"}]`, `{"user":{"password":"abc`,
+		`{"a":{"b":"c"},"secret":null}`, `"password"`, `{}`, `[]`, `{"api\u005fkey":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	r := newRedactor(nil, DefaultOverrideHeader)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := r.json(in)
+		var v any
+		if json.Unmarshal(in, &v) != nil {
+			return
+		}
+		var w any
+		if err := json.Unmarshal(out, &w); err != nil {
+			t.Fatalf("redacting valid JSON %s gave invalid JSON %s: %v", in, out, err)
+		}
+		var walk func(v any) bool // reports whether v has a secret key
+		walk = func(v any) bool {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, e := range x {
+					if r.secret(k) {
+						if e != redacted {
+							t.Fatalf("secret key %q kept its value %v in %s", k, e, out)
+						}
+						return true
+					}
+					if walk(e) {
+						return true
+					}
+				}
+			case []any:
+				for _, e := range x {
+					if walk(e) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if !walk(w) && !bytes.Equal(in, out) {
+			t.Fatalf("no secret in %s, but it became %s", in, out)
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package migrate
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -144,5 +146,57 @@ func TestOverdueRuns(t *testing.T) {
 	if !strings.Contains(e.logs.String(), `level=WARN msg="migrate: shadow run returned after its timeout`) ||
 		!strings.Contains(e.logs.String(), `graft.route="GET /hang" graft.side=go`) {
 		t.Errorf("no WARN for the overdue run:\n%s", e.logs)
+	}
+}
+
+// TestMismatchBounded checks that a recorded mismatch takes bounded
+// memory whatever the request and the responses hold: huge header values,
+// thousands of headers, a huge request target; and that the console says
+// what was left out.
+func TestMismatchBounded(t *testing.T) {
+	many := func(h http.Header, prefix string) {
+		for i := range 3000 {
+			h.Add(fmt.Sprintf("%s-%04d", prefix, i), strings.Repeat("v", 100))
+		}
+	}
+	r, m, _ := pair(t,
+		func(w http.ResponseWriter, r *http.Request) {
+			many(w.Header(), "X-Go")
+			w.Header().Set("X-Big", strings.Repeat("g", 1<<20))
+			io.WriteString(w, "go")
+		},
+		func(w http.ResponseWriter, r *http.Request) {
+			many(w.Header(), "X-Py")
+			io.WriteString(w, "python")
+		},
+		Options{NoiseSample: -1}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+	const n = 5
+	for range n {
+		req := httptest.NewRequest(http.MethodGet, "/x?q="+strings.Repeat("u", 1<<20), nil)
+		req.Header.Set("X-Huge", strings.Repeat("h", 1<<20))
+		many(req.Header, "X-Req")
+		r.ServeHTTP(httptest.NewRecorder(), req)
+		m.jobs.Wait()
+	}
+	st, _ := m.Route("GET /x")
+	if len(st.RecentMismatches) != n {
+		t.Fatalf("%d mismatches recorded, want %d", len(st.RecentMismatches), n)
+	}
+	for _, mm := range st.RecentMismatches {
+		b, _ := json.Marshal(mm)
+		if len(b) > 100<<10 {
+			t.Fatalf("one recorded mismatch is %d bytes of JSON, want at most 100 KiB (request line %d bytes, %d request headers)",
+				len(b), len(mm.Request), len(mm.RequestHeader))
+		}
+		if mm.RequestHeaderOmitted == 0 || mm.Python.HeaderOmitted == 0 || mm.Go.HeaderOmitted == 0 {
+			t.Errorf("omitted: request %d, python %d, go %d; want all > 0", mm.RequestHeaderOmitted, mm.Python.HeaderOmitted, mm.Go.HeaderOmitted)
+		}
+		if !strings.Contains(mm.Request, "bytes) HTTP/1.1") {
+			t.Errorf("request line not cut: %.100s…", mm.Request)
+		}
+	}
+	page := serve(m.Console(ConsoleOptions{}), http.MethodGet, "127.0.0.1", "/", "", "")
+	if !strings.Contains(page.Body.String(), "more header values not kept)") {
+		t.Errorf("the console does not say that headers were left out")
 	}
 }

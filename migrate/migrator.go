@@ -26,6 +26,7 @@ type Migrator struct {
 	log     *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	redact  *redactor
 
 	snap atomic.Pointer[snapshot]
 
@@ -85,10 +86,17 @@ type routeState struct {
 // o.StagesFile (and starts watching it) or o.Routes, and fails with a
 // "migrate: " error if a route is unknown, if a python, shadow or canary
 // stage is set on a route that no fallback covers, or if the metrics
-// cannot be registered. Call [Migrator.Shutdown] to stop watching the file.
+// cannot be registered, or if o.Rollback.Window is shorter than a second.
+// Call [Migrator.Shutdown] to stop watching the file.
 func New(r *router.Router, o Options) (*Migrator, error) {
 	if r == nil {
 		return nil, fmt.Errorf("migrate: New: nil router")
+	}
+	// The window is cut into slots of Window/12: a window of a few
+	// nanoseconds (a count of seconds written as a Duration) would divide
+	// by zero on every request of a canary or go route.
+	if w := o.Rollback.Window; w > 0 && w < time.Second {
+		return nil, fmt.Errorf("migrate: New: Rollback.Window %v is shorter than a second (it is a time.Duration: write 30*time.Second, not 30)", w)
 	}
 	o.defaults()
 	met, err := newMetrics(o.Registerer)
@@ -96,7 +104,7 @@ func New(r *router.Router, o Options) (*Migrator, error) {
 		return nil, err
 	}
 	m := &Migrator{
-		o: o, r: r, log: o.Logger, metrics: met, now: time.Now,
+		o: o, r: r, log: o.Logger, metrics: met, now: time.Now, redact: newRedactor(o.Redact, o.OverrideHeader),
 		cfg: map[string]RouteConfig{}, rollbacks: map[string]*Rollback{}, stats: map[string]*routeStats{},
 		sem: make(chan struct{}, o.MaxConcurrent), stop: make(chan struct{}),
 	}
@@ -168,7 +176,14 @@ func validate(c RouteConfig, routes map[string]router.StagedRoute) error {
 	if c.Stage.needsFallback() && sr.Fallback == nil {
 		return fmt.Errorf("migrate: route %q: stage %s needs Python, but no fallback covers the route", c.Route, c.Stage)
 	}
+	if c.ForcePython && sr.Fallback == nil { // a kill switch that would do nothing
+		return forceNeedsFallback(c.Route)
+	}
 	return nil
+}
+
+func forceNeedsFallback(route string) error {
+	return fmt.Errorf("migrate: route %q: force_python needs Python, but no fallback covers the route", route)
 }
 
 // applyLocked validates f and makes it the configuration, logging every
@@ -416,7 +431,7 @@ func (m *Migrator) SetForcePython(who, route string, on bool) error {
 		return fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", route)
 	}
 	if on && sr.Fallback == nil {
-		return fmt.Errorf("migrate: route %q: force_python needs Python, but no fallback covers the route", key)
+		return forceNeedsFallback(key)
 	}
 	c, ok := m.cfg[key]
 	if !ok {

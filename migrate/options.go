@@ -25,7 +25,8 @@ type Options struct {
 	// [Migrator.Reload], and where admin changes are written back
 	// (atomically: a temporary file renamed over it). It must exist: New
 	// fails when it cannot read it ("{}" is a file that configures no
-	// route). "" means none.
+	// route), and when it is not a regular file (a symlink to one is) or is
+	// bigger than 4 MiB. "" means none.
 	StagesFile string
 	// PollInterval is how often StagesFile is checked; 0 means 2s.
 	PollInterval time.Duration
@@ -66,10 +67,23 @@ type Options struct {
 	// Normalize, if not nil, is called on each side's response before
 	// comparison (both Python runs included), to rewrite what is known to
 	// differ (a host name, a date format). It runs on a background
-	// goroutine and may modify resp.
+	// goroutine and may modify resp. If it panics, the comparison is
+	// skipped (counted in Counts.Skipped) and logged at ERROR.
 	Normalize func(route string, side Side, resp *Response)
 	// RecentMismatches is how many mismatches each route keeps; 0 means 20.
 	RecentMismatches int
+	// Redact adds words to [DefaultRedact]: in the mismatches recorded
+	// (and so in GET /routes and the console), the value of a header, a
+	// query parameter (of the request line and of Location,
+	// Content-Location and Referer), a JSON object key, a form field or
+	// an HTML <input> or <meta> (its value or content) is
+	// replaced by "[redacted]" when its name contains one of the words,
+	// ignoring case, "-", "_" and "." ("apikey" covers X-Api-Key and
+	// api_key). The override header (OverrideHeader) is always redacted.
+	// Redaction happens when a mismatch is recorded, before comparison
+	// results are kept; it does not change what is compared. nil adds
+	// nothing.
+	Redact []string
 
 	// OverrideSecret is the HMAC key of tester overrides (see
 	// [SignOverride]); empty means overrides are ignored (and counted).
@@ -101,6 +115,7 @@ type RollbackPolicy struct {
 	// for a decision; 0 means 50.
 	MinRequests int
 	// Window is the period the rates are measured over; 0 means 1 minute.
+	// A positive Window shorter than a second is an error (New).
 	Window time.Duration
 }
 

@@ -193,7 +193,8 @@ type Counts struct {
 	// handler returns: see RouteStatus.OverdueRuns); Skipped, those not
 	// shadowed because their body was bigger than MaxBodyBytes or could not
 	// be read, or not compared because the client went away before its
-	// answer was complete.
+	// answer was complete or because the comparison panicked (in
+	// Options.Normalize: logged at ERROR).
 	Dropped int64 `json:"dropped"`
 	Skipped int64 `json:"skipped"`
 	// NoiseRuns counts Python's second calls, made to learn noise.
@@ -217,15 +218,24 @@ type Latency struct {
 type Mismatch struct {
 	// At is when the comparison was made.
 	At time.Time `json:"at"`
-	// Request is the request line ("GET /api/users/1?x=y HTTP/1.1").
+	// Request is the request line ("GET /api/users/1?x=y HTTP/1.1"),
+	// secret query parameters redacted, the target cut at 2 KiB.
 	Request string `json:"request"`
-	// RequestHeader holds the request headers, with Cookie and
-	// Authorization values redacted.
+	// RequestHeader holds the request headers. Here and in the rest of
+	// the Mismatch, secret values are "[redacted]": those of headers,
+	// query parameters, and JSON and form fields whose names contain a
+	// word of [DefaultRedact] or [Options].Redact. Names and values are
+	// cut at 1 KiB, and at most 16 KiB of them are kept (see
+	// RequestHeaderOmitted).
 	RequestHeader http.Header `json:"request_header"`
+	// RequestHeaderOmitted counts the request header values left out of
+	// RequestHeader to keep it within 16 KiB.
+	RequestHeaderOmitted int `json:"request_header_omitted,omitempty"`
 	// Python and Go are the two responses.
 	Python Sample `json:"python"`
 	Go     Sample `json:"go"`
-	// Diffs are the differences that made the mismatch (noise excluded).
+	// Diffs are the differences that made the mismatch (noise excluded),
+	// secret values redacted.
 	Diffs []Diff `json:"diffs"`
 	// Diff is Diffs as readable text: per pointer, "- python" and "+ go".
 	Diff string `json:"diff"`
@@ -235,43 +245,76 @@ type Mismatch struct {
 type Sample struct {
 	// Status is the status code.
 	Status int `json:"status"`
-	// Header holds the response headers, with Set-Cookie values redacted.
+	// Header holds the response headers, secret values redacted, bounded
+	// like Mismatch.RequestHeader.
 	Header http.Header `json:"header"`
-	// Body is the body, truncated to 4 KiB.
+	// HeaderOmitted counts the header values left out of Header.
+	HeaderOmitted int `json:"header_omitted,omitempty"`
+	// Body is the body, truncated to 4 KiB; in a JSON or a URL-encoded
+	// form body, the values of secret fields are redacted (other bodies
+	// are shown as they are).
 	Body string `json:"body"`
 	// Size is the length of the whole body.
 	Size int64 `json:"size"`
 }
 
-// maxSampleBody is the longest body kept in a Mismatch.
-const maxSampleBody = 4 << 10
+// What a Mismatch keeps, so that the recent mismatches of a route take
+// bounded memory whatever the requests and responses hold.
+const (
+	// maxSampleBody is the longest body kept.
+	maxSampleBody = 4 << 10
+	// maxRecordedURI is the longest request target kept in the request line.
+	maxRecordedURI = 2 << 10
+	// maxRecordedValue is the longest header value (or name) kept.
+	maxRecordedValue = 1 << 10
+	// maxRecordedHeader caps the bytes of the header values (and names)
+	// kept of one request or response.
+	maxRecordedHeader = 16 << 10
+)
 
-const redacted = "[redacted]"
-
-func redactHeader(h http.Header) http.Header {
-	out := h.Clone()
-	if out == nil {
-		out = http.Header{}
+// newMismatch returns the record of a mismatch of request req (the shadow
+// copy), redacted and bounded.
+func (m *Migrator) newMismatch(req *http.Request, py, gr *Response, kept []Diff) *Mismatch {
+	diffs := m.redact.diffs(kept, py)
+	hdr, omitted := boundHeader(m.redact.header(req.Header))
+	return &Mismatch{
+		At:            m.now().UTC(),
+		Request:       req.Method + " " + shortenTo(m.redact.url(req.URL.RequestURI()), maxRecordedURI) + " " + req.Proto,
+		RequestHeader: hdr, RequestHeaderOmitted: omitted,
+		Python: m.sample(py), Go: m.sample(gr),
+		Diffs: diffs, Diff: readableDiff(diffs),
 	}
-	for _, k := range []string{"Cookie", "Authorization", "Proxy-Authorization", "Set-Cookie"} {
-		for i := range out[k] {
-			out[k][i] = redacted
-		}
-	}
-	return out
 }
 
-func sample(r *Response) Sample {
-	b := r.Body
-	body := string(b)
-	if len(b) > maxSampleBody {
-		cut := maxSampleBody
-		for cut > 0 && b[cut]&0xc0 == 0x80 {
-			cut--
-		}
-		body = string(b[:cut]) + "…"
+// sample returns what a Mismatch shows of resp: its headers and body
+// redacted, the body cut to maxSampleBody, the headers bounded.
+func (m *Migrator) sample(resp *Response) Sample {
+	body := string(m.redact.body(resp.Header, resp.Body))
+	if len(body) > maxSampleBody {
+		body = cutUTF8(body, maxSampleBody) + "…"
 	}
-	return Sample{Status: r.Status, Header: redactHeader(r.Header), Body: body, Size: r.Size}
+	hdr, omitted := boundHeader(m.redact.header(resp.Header))
+	return Sample{Status: resp.Status, Header: hdr, HeaderOmitted: omitted, Body: body, Size: resp.Size}
+}
+
+// boundHeader returns h with each name and value cut to maxRecordedValue,
+// and, by name in order, values only while their total stays within
+// maxRecordedHeader; omitted counts the values left out.
+func boundHeader(h http.Header) (out http.Header, omitted int) {
+	out = make(http.Header, min(len(h), 64))
+	budget := maxRecordedHeader
+	for _, k := range sortedKeys(h) {
+		name := shortenTo(k, maxRecordedValue)
+		for _, v := range h[k] {
+			v = shortenTo(v, maxRecordedValue)
+			if budget -= len(name) + len(v); budget < 0 {
+				omitted++
+				continue
+			}
+			out[name] = append(out[name], v)
+		}
+	}
+	return out, omitted
 }
 
 // readableDiff renders diffs for people.

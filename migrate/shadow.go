@@ -110,6 +110,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	rs.stats.served(primary)
 	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
 	capt := newCapture(m.o.MaxResponseBytes)
+	capt.header = w.Header
 	ww.Tee(capt)
 	start := time.Now()
 	completed := false
@@ -136,7 +137,14 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		if status == 0 {
 			status = http.StatusOK
 		}
-		presp := capt.response(status, w.Header().Clone())
+		// The header the client got: as it was at the first write (what
+		// the handler set later was never sent), else as it is now (net/http
+		// sends it when the handler returns without writing).
+		hdr := capt.sent
+		if hdr == nil {
+			hdr = w.Header().Clone()
+		}
+		presp := capt.response(status, hdr)
 		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)
 	}()
 	ph.ServeHTTP(ww, r)
@@ -231,11 +239,11 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 			res.panic, res.stack = p, debug.Stack()
 			return
 		}
-		status := cw.status
+		status, hdr := cw.status, cw.sent
 		if status == 0 {
-			status = http.StatusOK
+			status, hdr = http.StatusOK, cw.hdr
 		}
-		res.resp = cw.body.response(status, cw.hdr)
+		res.resp = cw.body.response(status, hdr)
 	}()
 	h.ServeHTTP(cw, r.WithContext(ctx))
 	return res
@@ -272,10 +280,21 @@ func (m *Migrator) runTimed(rs *routeState, side Side, h http.Handler, r *http.R
 // primary's response started with), learns noise if sampled,
 // compares and records. It runs on its own goroutine and holds the shadow
 // run's slot until the other side returns, however long that takes; past
-// the timeout it is counted as a timeout and its answer ignored.
+// the timeout it is counted as a timeout and its answer ignored. A panic
+// while comparing (in Options.Normalize, typically) skips the comparison
+// and is logged: on this goroutine it would end the process.
 func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, ch http.Handler, presp *Response, cand *http.Request, body []byte, pre http.Header) {
 	defer m.releaseSlot()
 	st := rs.stats
+	defer func() {
+		if p := recover(); p != nil {
+			st.skipped.Add(1)
+			st.outcome(outcomeSkipped)
+			m.log.Error("migrate: comparison panicked (in Options.Normalize?); not compared",
+				slog.String("graft.route", rs.key), slog.String("error", fmt.Sprint(p)),
+				slog.String("error.stack_trace", string(debug.Stack())))
+		}
+	}()
 	candSide := SideGo
 	if primary == SideGo {
 		candSide = SidePython
@@ -346,13 +365,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		st.record(nil, noisy)
 		return
 	}
-	st.record(&Mismatch{
-		At:            m.now().UTC(),
-		Request:       cand.Method + " " + cand.URL.RequestURI() + " " + cand.Proto,
-		RequestHeader: redactHeader(cand.Header),
-		Python:        sample(py), Go: sample(gr),
-		Diffs: kept, Diff: readableDiff(kept),
-	}, noisy)
+	st.record(m.newMismatch(cand, py, gr, kept), noisy)
 }
 
 // withoutBody returns a copy of r with an empty body.
@@ -392,9 +405,12 @@ func ignored(list []string, p string) bool {
 }
 
 // captureWriter is the ResponseWriter of a shadow run: nothing reaches
-// the client.
+// the client. Like net/http, it takes the header as it is when the status
+// is written, and refuses a body after a 204 or a 304: what the handler
+// sets or writes then would never be sent, so it is not compared either.
 type captureWriter struct {
 	hdr    http.Header
+	sent   http.Header // hdr when the status was written
 	status int
 	body   *capture
 }
@@ -403,13 +419,16 @@ func (c *captureWriter) Header() http.Header { return c.hdr }
 
 func (c *captureWriter) WriteHeader(code int) {
 	if c.status == 0 && code >= 200 {
-		c.status = code
+		c.status, c.sent = code, c.hdr.Clone()
 	}
 }
 
 func (c *captureWriter) Write(b []byte) (int, error) {
 	if c.status == 0 {
-		c.status = http.StatusOK
+		c.WriteHeader(http.StatusOK)
+	}
+	if c.status == http.StatusNoContent || c.status == http.StatusNotModified {
+		return 0, http.ErrBodyNotAllowed // as net/http: the client would get no body
 	}
 	return c.body.Write(b)
 }
@@ -424,11 +443,19 @@ type capture struct {
 	size      int64
 	sum       hash.Hash
 	truncated bool
+	// header, if not nil, is the served response's header, copied to sent
+	// at the first write: the tee of the served side writes just after the
+	// header went out.
+	header func() http.Header
+	sent   http.Header
 }
 
 func newCapture(max int64) *capture { return &capture{max: max, sum: sha256.New()} }
 
 func (c *capture) Write(b []byte) (int, error) {
+	if c.header != nil && c.sent == nil {
+		c.sent = c.header().Clone()
+	}
 	c.sum.Write(b)
 	c.size += int64(len(b))
 	if room := c.max - int64(len(c.buf)); room > 0 {

@@ -3,7 +3,9 @@ package migrate
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -315,6 +317,87 @@ func TestNoiseLearningSafeMethodsOnly(t *testing.T) {
 			}
 			if st.Counts.Compared != requests || (st.Counts.NoiseRuns > 0) != tc.learns {
 				t.Errorf("counts %+v, want %d comparisons and noise learned: %v", st.Counts, requests, tc.learns)
+			}
+		})
+	}
+}
+
+// TestLateHeaderNotCompared checks that a header a Go handler sets after
+// it has written its response, which net/http never sends, does not count
+// as sent in the comparison: the Go response lacks it, a mismatch with
+// Python's, whether Go runs in shadow (the candidate) or serves (reverse
+// shadow).
+func TestLateHeaderNotCompared(t *testing.T) {
+	late := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "same")
+		w.Header().Set("Cache-Control", "no-store") // too late: never sent
+	}
+	lateNoBody := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK)
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	python := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Cache-Control", "no-store")
+			io.WriteString(w, body)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		goH    http.HandlerFunc
+		pyBody string
+		cfg    RouteConfig
+	}{
+		{"shadow", late, "same", RouteConfig{Route: "GET /x", Stage: StageShadow}},
+		{"shadow, no body", lateNoBody, "", RouteConfig{Route: "GET /x", Stage: StageShadow}},
+		{"reverse shadow", late, "same", RouteConfig{Route: "GET /x", Stage: StageGo, ShadowSample: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, m, _ := pair(t, tc.goH, python(tc.pyBody), Options{NoiseSample: -1}, tc.cfg)
+			srv := newServer(t, r)
+			res, err := http.Get(srv.URL + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			m.jobs.Wait()
+			st, _ := m.Route("GET /x")
+			if st.Counts.Mismatched != 1 || st.MismatchPointers["header:Cache-Control"] != 1 {
+				t.Fatalf("Go sent no Cache-Control, Python did: counts %+v, pointers %v; want one mismatch on header:Cache-Control",
+					st.Counts, st.MismatchPointers)
+			}
+			if got := st.RecentMismatches[0].Go.Header.Get("Cache-Control"); got != "" {
+				t.Errorf("the recorded Go response shows Cache-Control %q, which was never sent", got)
+			}
+		})
+	}
+}
+
+// TestBodyNotAllowedNotCompared checks that a body a Go handler writes
+// after a 204 or a 304, which net/http never sends, is not compared as
+// sent: such a response matches Python's, which has no body.
+func TestBodyNotAllowedNotCompared(t *testing.T) {
+	for _, status := range []int{http.StatusNoContent, http.StatusNotModified} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			r, m, _ := pair(t,
+				func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(status)
+					io.WriteString(w, `{"cached": true}`) // net/http drops it
+				},
+				func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) },
+				Options{NoiseSample: -1}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+			srv := newServer(t, r)
+			res, err := http.Get(srv.URL + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			m.jobs.Wait()
+			if st, _ := m.Route("GET /x"); st.Counts.Matched != 1 {
+				t.Fatalf("counts %+v, pointers %v: want a match (neither side sends a body)", st.Counts, st.MismatchPointers)
 			}
 		})
 	}
