@@ -66,7 +66,7 @@ type RouteConfig struct {
 // File is the content of a stages file:
 //
 //	{"force_python": false, "routes": [{"route": "GET /api/users/{id}",
-//	  "stage": "canary", "percent": 25, "sticky": "cookie:session",
+//	  "stage": "canary", "percent": 25, "sticky": "cookie:uid",
 //	  "shadow_sample": 0.1, "ignore": ["/generated_at"]}]}
 type File struct {
 	// ForcePython makes Python serve every configured route (one listed

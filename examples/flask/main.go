@@ -32,8 +32,10 @@
 // -stages FILE and -admin-bind ADDR migrate the Go routes in stages, with
 // the admin API and the migration console on ADDR. stages.json puts GET
 // /shop/api/search, a Go port with a real difference (see migrate.go), in
-// shadow and GET /shop/api/products/{id} in a 50% canary by the session
-// cookie; SIGHUP also reloads the stages file.
+// shadow and GET /shop/api/products/{id} in a 50% canary by a uid cookie
+// (not Flask's session cookie, whose value changes with the session; a
+// request without one is bucketed by its address); SIGHUP also reloads
+// the stages file.
 //
 // The app needs an interpreter with Flask: Debian's python3-flask installs
 // into /usr/bin/python3, the default -python when it exists. The app is

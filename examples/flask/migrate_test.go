@@ -56,7 +56,8 @@ func TestShadowSearch(t *testing.T) {
 }
 
 // TestCanaryProduct checks the canary of /shop/api/products/{id}: half of
-// the sessions on Go, sticky, with a reverse shadow that matches Flask.
+// the users (the uid cookie) on Go, sticky, with a reverse shadow that
+// matches Flask.
 func TestCanaryProduct(t *testing.T) {
 	srv, admin := startStagedShop(t)
 	const route, users = "GET /shop/api/products/{id:[0-9]+}", 200
@@ -64,7 +65,7 @@ func TestCanaryProduct(t *testing.T) {
 	first := map[int]string{}
 	for i := range users {
 		req, _ := http.NewRequest("GET", srv.URL+"/shop/api/products/1", nil)
-		req.Header.Set("Cookie", fmt.Sprintf("session=user-%d", i))
+		req.Header.Set("Cookie", fmt.Sprintf("uid=user-%d", i))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +79,7 @@ func TestCanaryProduct(t *testing.T) {
 		sides[first[i]]++
 	}
 	if sides["go"] < users*35/100 || sides["python"] < users*35/100 || sides["go"]+sides["python"] != users {
-		t.Errorf("at 50%%: %v of %d sessions", sides, users)
+		t.Errorf("at 50%%: %v of %d users", sides, users)
 	}
 	var st migrate.RouteStatus
 	opstest.WaitFor(t, "the reverse-shadow comparisons", func() bool {
