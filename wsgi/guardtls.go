@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -23,10 +24,11 @@ const TLSHandshakeTimeout = 10 * time.Second
 // leaves no request boundary to disagree on; any other is returned guarded,
 // with a ConnectionState method from which net/http sets Request.TLS.
 // config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
-// HTTP to it gets a 400, as from net/http. A temporary accept error (the
-// process out of descriptors: EMFILE, ENFILE) is retried with back-off and
-// returned by Accept, so that the server logs it as for a plain listener;
-// any other ends the listener. It panics if config is nil or
+// HTTP to it gets a 400, as from net/http; under Serve that 400 is counted
+// and logged as a refusal (see ServeConfig.Registry). A temporary accept
+// error (the process out of descriptors: EMFILE, ENFILE) is retried with
+// back-off and returned by Accept, so that the server logs it as for a
+// plain listener; any other ends the listener. It panics if config is nil or
 // has no certificate (no Certificates, GetCertificate or GetConfigForClient).
 func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
 	return guardTLS(ln, config, lim, nil)
@@ -126,6 +128,9 @@ func (l *tlsGuardListener) handshake(c net.Conn) {
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
 			re.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			if l.refused != nil { // a refusal like the guard's: no access line tells of it
+				l.refused(http.StatusBadRequest, "plain HTTP on an HTTPS listener", c.RemoteAddr())
+			}
 		}
 		c.Close()
 		return

@@ -209,13 +209,21 @@ func TestServeTLS(t *testing.T) {
 					t.Errorf("the handler saw %q", b)
 				}
 			}
-			// Plain HTTP on a TLS listener is refused.
+			// Plain HTTP on a TLS listener is refused, and reported as the
+			// guard's other refusals are (no access line tells of it).
+			refusedBefore := strings.Count(logs.String(), "request refused at the HTTP boundary")
 			resp, err := http.Get("http://" + ls.Main[0].Addr().String() + "/go")
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusBadRequest {
 					t.Errorf("plain HTTP on the TLS listener: %s", resp.Status)
 				}
+			}
+			waitFor(t, 5*time.Second, "the plain HTTP request reported as refused", func() bool {
+				return strings.Count(logs.String(), "request refused at the HTTP boundary") == refusedBefore+1
+			})
+			if want := `http.response.status_code=400 client.ip=127.0.0.1 error="plain HTTP on an HTTPS listener"`; !strings.Contains(logs.String(), want) {
+				t.Errorf("no %q in the log:\n%s", want, logs)
 			}
 			for _, u := range []string{base, "https+unix:" + sock} {
 				if !strings.Contains(logs.String(), "url.full="+u) {
