@@ -4,6 +4,7 @@ package wsgi
 
 import (
 	"errors"
+	"os"
 	"syscall"
 )
 
@@ -44,3 +45,8 @@ const rssSupported = false
 // batchScheduling: SCHED_BATCH is Linux's; Config.BatchScheduling does
 // nothing elsewhere (New reports it off).
 func batchScheduling() error { return errors.ErrUnsupported }
+
+// reopenForRead would open f's file anew; outside Linux there is no
+// /proc/self/fd to do it by, so it returns nil and a wsgi.file_wrapper
+// file is sent with pread(2) from the app's descriptor (see sendFile).
+func reopenForRead(f *os.File) *os.File { return nil }
