@@ -15,6 +15,11 @@ func socketpair() ([2]int, error) {
 	return syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 }
 
+// unixSocket returns a new Unix stream socket, close-on-exec (atomically).
+func unixSocket() (int, error) {
+	return syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+}
+
 // sysProcAttr is how Python processes are started: in their own process
 // group (terminal signals go to Go, which decides), and killed by the
 // kernel if the Go process dies (Pdeathsig), even by SIGKILL.

@@ -23,6 +23,19 @@ func socketpair() ([2]int, error) {
 	return fds, nil
 }
 
+// unixSocket returns a new Unix stream socket, close-on-exec, set under
+// syscall.ForkLock as in socketpair.
+func unixSocket() (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(fd)
+	return fd, nil
+}
+
 // sysProcAttr is how Python processes are started: in their own process
 // group (terminal signals go to Go, which decides). There is no Pdeathsig
 // outside Linux: a worker (and a zygote) exits when its socket to Go
