@@ -487,14 +487,24 @@ func bodyAllowed(code int) bool {
 	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }
 
-// sendFile sends a file range from wsgi.file_wrapper. ReadFrom is called
-// directly, not through io.Copy, so that net/http can use sendfile(2).
+// sendFile sends a file range from wsgi.file_wrapper. p.File shares its
+// open file description, and so its position, with the app's file, which
+// the app may keep open and use again (a cached file, its other threads)
+// while the range is sent: so sendFile never reads from that position nor
+// moves it. On Linux it sends from a new open file description of the same
+// file (reopenForRead) with sendfile(2): ReadFrom is called directly, not
+// through io.Copy, so that net/http can use it. Elsewhere, or when the file
+// cannot be reopened, the range is read with pread(2) (io.SectionReader).
 func sendFile(w http.ResponseWriter, p Part) (int64, error) {
 	defer p.File.Close()
-	if _, err := p.File.Seek(p.Offset, io.SeekStart); err != nil {
-		return 0, err
+	var src io.Reader = io.NewSectionReader(p.File, p.Offset, p.Count)
+	if f := reopenForRead(p.File); f != nil {
+		defer f.Close()
+		if _, err := f.Seek(p.Offset, io.SeekStart); err != nil {
+			return 0, err
+		}
+		src = &io.LimitedReader{R: f, N: p.Count}
 	}
-	src := &io.LimitedReader{R: p.File, N: p.Count}
 	if rf, ok := w.(io.ReaderFrom); ok {
 		return rf.ReadFrom(src)
 	}

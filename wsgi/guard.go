@@ -12,11 +12,14 @@ import (
 	"time"
 )
 
-// RequestLimits bounds a request's head. Zero fields take gunicorn's
-// defaults: Line 4094, Fields 100, FieldSize 8190. Negative values count as
-// zero. net/http's own Server.MaxHeaderBytes (1 MiB by default) still
-// applies after the guard and must be at least Line+Fields*(FieldSize+2):
-// [Serve] raises it to that; with your own http.Server, set it.
+// RequestLimits bounds a request's head. Zero fields take the defaults:
+// gunicorn's for Line 4094, Fields 100 and FieldSize 8190, and 64 KiB for
+// Head (gunicorn has no total). Negative values count as zero. net/http's
+// own Server.MaxHeaderBytes (1 MiB by default) still applies after the
+// guard, and bounds HTTP/2 header lists, which the guard does not see:
+// [Serve] sets it to the largest head the limits let through (Head, or
+// less when Line+Fields*(FieldSize+2) is less); with your own http.Server,
+// set it alike.
 type RequestLimits struct {
 	// Line is the longest request line accepted, in bytes without its
 	// CRLF; a longer one is answered with 414 URI Too Long.
@@ -27,14 +30,28 @@ type RequestLimits struct {
 	// FieldSize is the longest header field line accepted (name, colon and
 	// value, without CRLF); a longer one is answered with 431.
 	FieldSize int
+	// Head is the largest request head accepted, in bytes: the request
+	// line, the header fields and the empty line that ends them, each with
+	// its CRLF; a larger one is answered with 431 as soon as it passes the
+	// limit, so a client can make the guard hold no more than Head bytes
+	// of a head. The trailer section of a chunked body is bounded alike.
+	// DefaultLimitRequestHead when 0: without it the other limits let one
+	// head reach Line+Fields*(FieldSize+2), about 800 KB by default, held
+	// for each slow client. The load balancers usually in front of graft
+	// accept no more than 64 KiB (AWS ALB, Google Cloud's; nginx 32 KiB
+	// of large headers by default); raise it if your clients send more.
+	Head int
 }
 
-// Defaults of RequestLimits, those of gunicorn's limit_request_line,
-// limit_request_fields and limit_request_field_size.
+// Defaults of RequestLimits: those of gunicorn's limit_request_line,
+// limit_request_fields and limit_request_field_size, and a total for the
+// whole head (gunicorn has none), as large as AWS ALB's and Google Cloud's
+// load balancers accept.
 const (
 	DefaultLimitRequestLine      = 4094
 	DefaultLimitRequestFields    = 100
 	DefaultLimitRequestFieldSize = 8190
+	DefaultLimitRequestHead      = 64 << 10
 )
 
 func (l RequestLimits) withDefaults() RequestLimits {
@@ -47,18 +64,24 @@ func (l RequestLimits) withDefaults() RequestLimits {
 	if l.FieldSize <= 0 {
 		l.FieldSize = DefaultLimitRequestFieldSize
 	}
+	if l.Head <= 0 {
+		l.Head = DefaultLimitRequestHead
+	}
 	return l
 }
 
-// maxHeaderBytes is the http.Server.MaxHeaderBytes that lets every head
-// within l through net/http: the request line and Fields field lines of
-// FieldSize, each with its CRLF, and the empty line; net/http's default
-// when that is more. Serve sets it, so that raised limits are not undone
-// by net/http's own 1 MiB bound (its 431 the limits would not explain).
+// maxHeaderBytes is the http.Server.MaxHeaderBytes for the limits l: the
+// largest head the guard lets through, Head, or the request line and
+// Fields field lines of FieldSize, each with its CRLF, and the empty line
+// when that is less. Serve sets it, so that raised limits are not undone
+// by net/http's own 1 MiB bound (its 431 the limits would not explain),
+// and so that HTTP/2, which the guard does not see, gets the same total:
+// net/http advertises it (plus 320 bytes) as SETTINGS_MAX_HEADER_LIST_SIZE
+// and answers a larger header list with 431. HTTP/2 counts each field
+// as its name and value plus 32 bytes (RFC 9113 §6.5.2), not as a line.
 func (l RequestLimits) maxHeaderBytes() int {
 	l = l.withDefaults()
-	n := l.Line + 2 + l.Fields*(l.FieldSize+2) + 2
-	return max(n, http.DefaultMaxHeaderBytes)
+	return min(l.Head, l.Line+2+l.Fields*(l.FieldSize+2)+2)
 }
 
 // maxChunkLine bounds a chunk-size line (size and extensions).
@@ -286,9 +309,12 @@ func (g *guardConn) bodyRead(n int) {
 // fill reads more bytes from the connection into g.in.
 func (g *guardConn) fill() error {
 	if cap(g.in)-len(g.in) < 1024 {
-		// Move what is left to the front of buf, or to a larger buf.
+		// Move what is left to the front of buf, or to a larger buf: twice
+		// as large, but no larger than the most the guard holds (a head or
+		// trailer section of lim.Head, or maxEarly bytes) needs.
 		if len(g.buf)-len(g.in) < 1024 {
-			g.buf = make([]byte, 2*len(g.in)+4096)
+			size := min(2*len(g.in)+4096, max(g.lim.Head, maxEarly)+4096)
+			g.buf = make([]byte, max(size, len(g.in)+4096))
 		}
 		g.in = g.buf[:copy(g.buf, g.in)]
 	}

@@ -366,8 +366,8 @@ func TestGuardTargets(t *testing.T) {
 	}
 }
 
-// TestGuardLimits checks the request-line, field-count and field-size
-// limits, with the defaults and with small ones.
+// TestGuardLimits checks the request-line, field-count, field-size and
+// head-size limits, with the defaults and with small ones.
 func TestGuardLimits(t *testing.T) {
 	line := func(n int) string { // a request line of n bytes
 		return "GET /" + strings.Repeat("a", n-len("GET / HTTP/1.1")) + " HTTP/1.1\r\n"
@@ -383,17 +383,37 @@ func TestGuardLimits(t *testing.T) {
 		return "X-Big: " + strings.Repeat("v", n-len("X-Big: ")) + "\r\n"
 	}
 	end := "Connection: close\r\n\r\n"
+	// fill is field lines of at most fieldLen bytes, n bytes in all with
+	// their CRLFs (n > 0 and not too small for one field line).
+	fill := func(n, fieldLen int) string {
+		k := (n + fieldLen + 1) / (fieldLen + 2) // lines needed
+		s := ""
+		for i := 0; i < k; i++ {
+			size := n / (k - i) // bytes of this line, CRLF included
+			s += field(size - 2)
+			n -= size
+		}
+		return s
+	}
+	head := func(n, fieldLen int) string { // a whole head of n bytes
+		start := "GET / HTTP/1.1\r\n" + hostH
+		return start + fill(n-len(start)-len(end), fieldLen) + end
+	}
+	trailer := func(n, fieldLen int) string { // a chunked body with a trailer section of n bytes
+		return "POST /t HTTP/1.1\r\n" + hostH + "Transfer-Encoding: chunked\r\n" + end +
+			"3\r\nabc\r\n0\r\n" + fill(n-2, fieldLen) + "\r\n"
+	}
 	for _, l := range []struct {
-		name                   string
-		lim                    RequestLimits
-		line, fields, fieldLen int
+		name                         string
+		lim                          RequestLimits
+		line, fields, fieldLen, head int
 	}{
-		{"defaults", RequestLimits{}, 4094, 100, 8190},
-		{"small", RequestLimits{Line: 64, Fields: 5, FieldSize: 40}, 64, 5, 40},
+		{"defaults", RequestLimits{}, 4094, 100, 8190, 64 << 10},
+		{"small", RequestLimits{Line: 64, Fields: 5, FieldSize: 40, Head: 150}, 64, 5, 40, 150},
 	} {
 		t.Run(l.name, func(t *testing.T) {
 			e := startBoundary(t, true, l.lim)
-			runGuardCases(t, e, []guardCase{
+			cases := []guardCase{
 				{name: "line at the limit", want: []int{200}, raw: line(l.line) + hostH + end},
 				{name: "line over the limit", want: []int{414}, raw: line(l.line+1) + hostH + end},
 				{name: "endless line", want: []int{414}, raw: "GET /" + strings.Repeat("a", 64<<10)},
@@ -402,7 +422,18 @@ func TestGuardLimits(t *testing.T) {
 				{name: "field at the limit", want: []int{200}, raw: "GET / HTTP/1.1\r\n" + hostH + field(l.fieldLen) + end},
 				{name: "field over the limit", want: []int{431}, raw: "GET / HTTP/1.1\r\n" + hostH + field(l.fieldLen+1) + "\r\n"},
 				{name: "endless field", want: []int{431}, raw: "GET / HTTP/1.1\r\n" + hostH + "X: " + strings.Repeat("v", 64<<10)},
-			})
+				{name: "head at the limit", want: []int{200}, raw: head(l.head, l.fieldLen)},
+				{name: "head over the limit", want: []int{431}, raw: head(l.head+1, l.fieldLen)},
+				{name: "endless head", want: []int{431}, raw: "GET / HTTP/1.1\r\n" + hostH + fill(l.head, l.fieldLen)},
+			}
+			if l.head < 4000 {
+				// net/http refuses a trailer section larger than its 4 KiB
+				// read buffer itself.
+				cases = append(cases,
+					guardCase{name: "trailer at the limit", want: []int{200}, raw: trailer(l.head, l.fieldLen)},
+					guardCase{name: "trailer over the limit", want: []int{400}, raw: trailer(l.head+1, l.fieldLen)})
+			}
+			runGuardCases(t, e, cases)
 		})
 	}
 }

@@ -47,7 +47,13 @@ func (s *headScanner) scan(b []byte, lim RequestLimits, trailer bool) (int, *rej
 			if n > 0 && b[len(b)-1] == '\r' {
 				n-- // maybe the CR of the line's CRLF
 			}
-			return -1, s.checkLine(n, lim, trailer, false)
+			if rej := s.checkLine(n, lim, trailer, false); rej != nil {
+				return -1, rej
+			}
+			if len(b) > lim.Head {
+				return -1, headTooLarge(trailer)
+			}
+			return -1, nil
 		}
 		end := s.pos + i // index of '\n'
 		if i == 0 || b[end-1] != '\r' {
@@ -55,14 +61,29 @@ func (s *headScanner) scan(b []byte, lim RequestLimits, trailer bool) (int, *rej
 		}
 		n := i - 1 // line length without CRLF
 		if n == 0 && (s.lines > 0 || trailer) {
+			if end+1 > lim.Head {
+				return -1, headTooLarge(trailer)
+			}
 			return end + 1, nil
 		}
 		if rej := s.checkLine(n, lim, trailer, true); rej != nil {
 			return -1, rej
 		}
+		if end+1 > lim.Head {
+			return -1, headTooLarge(trailer)
+		}
 		s.lines++
 		s.pos = end + 1
 	}
+}
+
+// headTooLarge is the refusal of a head (or trailer section) larger than
+// RequestLimits.Head.
+func headTooLarge(trailer bool) *rejection {
+	if trailer {
+		return reject(http.StatusRequestHeaderFieldsTooLarge, "trailer section too large")
+	}
+	return reject(http.StatusRequestHeaderFieldsTooLarge, "request head too large")
 }
 
 // checkLine applies the limits to a line of n bytes (complete or not).

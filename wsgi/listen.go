@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/graft-dev/graft/internal/netlist"
 )
@@ -46,7 +45,10 @@ type ListenConfig struct {
 
 	// SocketMode is the permission bits of the Unix sockets Listen creates:
 	// 0660 when 0, so that the service's user and group may connect (put
-	// the reverse proxy's user in that group, or use 0666).
+	// the reverse proxy's user in that group, or use 0666). A socket has
+	// them before it accepts any connection: it is bound at a temporary
+	// name in the same directory, chmod'ed, renamed to its path, and only
+	// then listens (the process's umask is left alone).
 	SocketMode fs.FileMode
 
 	// NoSocketActivation ignores sockets passed by systemd.
@@ -240,33 +242,6 @@ func listen(addr string, mode fs.FileMode) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
-	}
-	return ln, nil
-}
-
-// listenUnix binds a Unix socket at path, removing a stale socket file
-// that no server answers on, and sets its permissions to mode.
-func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("bind unix:%s: the file exists and is not a socket", path)
-		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("bind unix:%s: another server is listening on it", path)
-		}
-		// Left by a server that died: nobody answers on it.
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("bind unix:%s: removing the stale socket: %w", path, err)
-		}
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("bind unix:%s: %w", path, err)
 	}
 	return ln, nil
 }

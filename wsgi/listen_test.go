@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -443,6 +444,77 @@ func TestListenerURL(t *testing.T) {
 			if got := listenerURL(tc.ln, tc.tls); got != tc.want {
 				t.Errorf("listenerURL = %q; want %q", got, tc.want)
 			}
+		})
+	}
+}
+
+// TestListenUnixNoWindow: while Listen sets up a Unix socket, the final
+// path never holds a socket with other permissions than SocketMode, and
+// nobody can connect to the socket (at any name) before it has them. The
+// test looks at the path and dials it at each step of the setup (a hook
+// of bindUnix), with a stale socket at the path and without one.
+func TestListenUnixNoWindow(t *testing.T) {
+	for _, stale := range []bool{false, true} {
+		t.Run(fmt.Sprint("stale=", stale), func(t *testing.T) {
+			dir := t.TempDir()
+			sock := filepath.Join(dir, "graft.sock")
+			if stale {
+				ln, err := net.Listen("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln.(*net.UnixListener).SetUnlinkOnClose(false)
+				ln.Close()
+				if err := os.Chmod(sock, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const mode = 0o660
+			steps := 0
+			observe := func() {
+				steps++
+				if fi, err := os.Lstat(sock); err == nil && fi.Mode().Perm() != mode && !(stale && fi.Mode().Perm() == 0o600) {
+					t.Errorf("step %d: %s is there with mode %v, not %v", steps, sock, fi.Mode().Perm(), fs.FileMode(mode))
+				}
+				// Any socket in the directory (the final one, a temporary one).
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					p := filepath.Join(dir, e.Name())
+					if c, err := net.Dial("unix", p); err == nil {
+						c.Close()
+						fi, _ := os.Lstat(p)
+						t.Errorf("step %d: connected to %s (mode %v) before it was ready", steps, e.Name(), fi.Mode().Perm())
+					}
+				}
+			}
+			ln, err := bindUnix(sock, mode, observe)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			if steps == 0 {
+				t.Fatal("the hook was never called")
+			}
+			fi, err := os.Lstat(sock)
+			if err != nil || fi.Mode().Perm() != mode || fi.Mode().Type() != fs.ModeSocket {
+				t.Fatalf("after Listen: %v %v", fi, err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("files left in the directory: %v", entries)
+			}
+			if ln.Addr().String() != sock {
+				t.Errorf("Addr %q, want %q", ln.Addr(), sock)
+			}
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					c.Close()
+				}
+			}()
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatalf("dial after Listen: %v", err)
+			}
+			c.Close()
 		})
 	}
 }

@@ -15,6 +15,11 @@ func socketpair() ([2]int, error) {
 	return syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 }
 
+// unixSocket returns a new Unix stream socket, close-on-exec (atomically).
+func unixSocket() (int, error) {
+	return syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+}
+
 // sysProcAttr is how Python processes are started: in their own process
 // group (terminal signals go to Go, which decides), and killed by the
 // kernel if the Go process dies (Pdeathsig), even by SIGKILL.
@@ -106,4 +111,26 @@ func schedPolicy(tid int) (int, error) {
 		return 0, errno
 	}
 	return int(policy), nil
+}
+
+// reopenForRead opens the file of f anew for reading, through
+// /proc/self/fd (which reaches unlinked files too): the same file, but a
+// new open file description, with a position of its own, which f's owner
+// cannot move. It returns nil when it cannot (no /proc, no permission to
+// open the file now), or when f is not open for reading, so that the
+// caller's read of f fails as it would have.
+func reopenForRead(f *os.File) *os.File {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var out *os.File
+	sc.Control(func(fd uintptr) {
+		flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0)
+		if errno != 0 || flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+			return
+		}
+		out, _ = os.Open("/proc/self/fd/" + strconv.Itoa(int(fd)))
+	})
+	return out
 }

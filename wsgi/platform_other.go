@@ -4,6 +4,7 @@ package wsgi
 
 import (
 	"errors"
+	"os"
 	"syscall"
 )
 
@@ -20,6 +21,19 @@ func socketpair() ([2]int, error) {
 	syscall.CloseOnExec(fds[0])
 	syscall.CloseOnExec(fds[1])
 	return fds, nil
+}
+
+// unixSocket returns a new Unix stream socket, close-on-exec, set under
+// syscall.ForkLock as in socketpair.
+func unixSocket() (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(fd)
+	return fd, nil
 }
 
 // sysProcAttr is how Python processes are started: in their own process
@@ -44,3 +58,8 @@ const rssSupported = false
 // batchScheduling: SCHED_BATCH is Linux's; Config.BatchScheduling does
 // nothing elsewhere (New reports it off).
 func batchScheduling() error { return errors.ErrUnsupported }
+
+// reopenForRead would open f's file anew; outside Linux there is no
+// /proc/self/fd to do it by, so it returns nil and a wsgi.file_wrapper
+// file is sent with pread(2) from the app's descriptor (see sendFile).
+func reopenForRead(f *os.File) *os.File { return nil }

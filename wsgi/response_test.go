@@ -550,6 +550,61 @@ func TestFileWrapper(t *testing.T) {
 	})
 }
 
+// TestFileWrapperKeptFile: an app that keeps a file open across requests
+// (a cached file object, or dups of a kept descriptor: the same open file
+// description either way) and returns wsgi.file_wrapper around it, from its
+// start, for every request. The worker passes Go the descriptor, whose
+// file position the app shares; Go must send each response's range without
+// depending on that position or moving it, or concurrent responses (a
+// worker's threads, or the app's next request) come out mixed or short.
+func TestFileWrapperKeptFile(t *testing.T) {
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	a := startApp(t, "filewrap_kept", Config{Workers: 1, Threads: 4}, nil)
+	if err := os.WriteFile(filepath.Join(a.dir, "data.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"object", "dup"} {
+		t.Run(kind, func(t *testing.T) {
+			const clients, each = 8, 8
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			bad := []string{}
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range each {
+						var got string
+						resp, err := http.Get(a.srv.URL + "/?file=data.bin&kind=" + kind)
+						if err == nil {
+							b, rerr := io.ReadAll(resp.Body)
+							resp.Body.Close()
+							switch {
+							case rerr != nil:
+								got = fmt.Sprintf("%d bytes, then %v", len(b), rerr)
+							case !bytes.Equal(b, data):
+								got = fmt.Sprintf("%d bytes, not the file's", len(b))
+							}
+						} else {
+							got = err.Error()
+						}
+						if got != "" {
+							mu.Lock()
+							bad = append(bad, got)
+							mu.Unlock()
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if len(bad) > 0 {
+				t.Errorf("%d of %d responses wrong, such as: %q", len(bad), clients*each, bad[:min(len(bad), 3)])
+			}
+		})
+	}
+}
+
 // TestNonBytesItems: an item of the app's iterable that is not bytes is
 // the app's error (PEP 3333), even an empty one (None, "", 0): 500 before
 // the headers, an aborted response after them, never a silent skip.

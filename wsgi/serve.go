@@ -25,10 +25,12 @@ type ServeConfig struct {
 	// out are answered 503 (ErrClosed) before the cut. 30s when 0.
 	GracefulTimeout time.Duration
 
-	// Limits bounds the request line and header fields of every plain HTTP
-	// connection, application and operations listener alike (see [Guard]).
-	// Zero values are gunicorn's defaults. HTTP/1.x over TLS is checked
-	// too (see [GuardTLS]); HTTP/2 keeps net/http's own rules.
+	// Limits bounds the request line, header fields and whole head of
+	// every plain HTTP connection, application and operations listener
+	// alike (see [Guard]). Zero values are the defaults of
+	// [RequestLimits]. HTTP/1.x over TLS is checked too (see [GuardTLS]);
+	// HTTP/2 keeps net/http's own rules, but its header lists get the same
+	// total (Head): Serve sets http.Server.MaxHeaderBytes from Limits.
 	Limits RequestLimits
 
 	// NoHTTP2 serves HTTP/1.1 only over TLS. By default TLS listeners

@@ -267,13 +267,16 @@ func TestServeRaisedLimits(t *testing.T) {
 		size   int // of each other field's value
 		want   string
 	}{
-		{"default limits, 99 fields", RequestLimits{}, 99, 8000, "200"},
-		{"default limits, 101 fields", RequestLimits{}, 101, 8000, "431"},
-		{"200 fields allowed, 140 sent (1.1 MB)", RequestLimits{Fields: 200}, 140, 8000, "200"},
-		{"200 fields allowed, 200 sent (1.6 MB)", RequestLimits{Fields: 200}, 200, 8000, "200"},
-		{"200 fields allowed, 201 sent", RequestLimits{Fields: 200}, 201, 8000, "431"},
-		{"longer fields allowed (1.9 MB)", RequestLimits{FieldSize: 20000}, 99, 19000, "200"},
-		{"longer fields allowed, one too long", RequestLimits{FieldSize: 20000}, 99, 20000, "431"},
+		{"default limits, 99 fields", RequestLimits{}, 99, 600, "200"},
+		{"default limits, 101 fields", RequestLimits{}, 101, 600, "431"},
+		{"default limits, 63 KiB head", RequestLimits{}, 10, 8000, "200"},
+		{"default limits, 99 fields of 8000 (792 KB)", RequestLimits{}, 99, 8000, "431"},
+		{"200 fields allowed, 140 sent (1.1 MB)", RequestLimits{Fields: 200, Head: 2 << 20}, 140, 8000, "200"},
+		{"200 fields allowed, 200 sent (1.6 MB)", RequestLimits{Fields: 200, Head: 2 << 20}, 200, 8000, "200"},
+		{"200 fields allowed, 201 sent", RequestLimits{Fields: 200, Head: 2 << 20}, 201, 8000, "431"},
+		{"longer fields allowed (1.9 MB)", RequestLimits{FieldSize: 20000, Head: 2 << 20}, 99, 19000, "200"},
+		{"longer fields allowed, one too long", RequestLimits{FieldSize: 20000, Head: 2 << 20}, 99, 20000, "431"},
+		{"200 fields allowed, head limit kept (1.1 MB)", RequestLimits{Fields: 200}, 140, 8000, "431"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}})

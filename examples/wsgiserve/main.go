@@ -21,7 +21,7 @@
 // and the production flags -preload (default on), -prefetch N, -max-requests N,
 // -max-requests-jitter N, -max-rss MIB, -max-lifetime D, -slow-request D,
 // -reload (development), -limit-request-line N, -limit-request-fields N,
-// -limit-request-field-size N, -access-log=false, -access-log-verbose. Run
+// -limit-request-field-size N, -limit-request-head N, -access-log=false, -access-log-verbose. Run
 // wsgiserve -h for all of them.
 //
 // Every listener is bound before Python starts, so a port in use fails at

@@ -563,6 +563,44 @@ def filewrap(environ, start_response):
     return environ["wsgi.file_wrapper"](filelike, 4096)
 
 
+class _KeptFile:
+    """A file kept open across requests: close() (which the server calls
+    through wsgi.file_wrapper) leaves it open."""
+
+    def __init__(self, f):
+        self.f = f
+        self.read, self.fileno, self.tell, self.seek = f.read, f.fileno, f.tell, f.seek
+
+    def close(self):
+        pass
+
+
+_kept = {}
+_kept_lock = threading.Lock()
+
+
+@app
+def filewrap_kept(environ, start_response):
+    """Returns wsgi.file_wrapper around ?file=, opened once on first use and
+    kept open, from its start, for every request (a cached file): a kept
+    file object (?kind=object), or a dup of a kept descriptor (?kind=dup:
+    a new descriptor, but the same open file description, so the same
+    position)."""
+    q = _q(environ)
+    kind = q.get("kind", "object")
+    with _kept_lock:
+        if kind not in _kept:
+            _kept[kind] = open(_path(q["file"]), "rb")
+    kept = _kept[kind]
+    if kind == "dup":
+        filelike = os.fdopen(os.dup(kept.fileno()), "rb")
+    else:
+        filelike = _KeptFile(kept)
+    filelike.seek(0)
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return environ["wsgi.file_wrapper"](filelike)
+
+
 @app
 def raise_before(environ, start_response):
     raise ValueError("raise-before-marker")

@@ -107,6 +107,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.Limits.Line, "limit-request-line", 0, "largest request line in bytes (0: 4094)")
 	fs.IntVar(&f.Limits.Fields, "limit-request-fields", 0, "most header fields in a request (0: 100)")
 	fs.IntVar(&f.Limits.FieldSize, "limit-request-field-size", 0, "largest header field in bytes (0: 8190)")
+	fs.IntVar(&f.Limits.Head, "limit-request-head", 0, "largest request head in bytes, all lines (0: 65536)")
 	fs.BoolVar(&f.AccessLog, "access-log", true, "log one line per request and give each an X-Request-ID (-access-log=false: neither)")
 	fs.BoolVar(&f.AccessLogVerbose, "access-log-verbose", false, "log every field of each request (URL, client, headers, bytes, user agent) in the access log")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log records at this `LEVEL` and above: debug, info, warning or error (the app's logging records included)")
@@ -178,6 +179,7 @@ func (f *Flags) Check() error {
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-keep-alive", int64(f.KeepAlive)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-body-timeout", int64(f.BodyTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
 		{"-limit-request-fields", int64(f.Limits.Fields)}, {"-limit-request-field-size", int64(f.Limits.FieldSize)},
+		{"-limit-request-head", int64(f.Limits.Head)},
 	} {
 		if n.v < 0 {
 			bad = append(bad, n.name)

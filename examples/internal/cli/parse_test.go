@@ -122,14 +122,15 @@ func TestParse(t *testing.T) {
 			return f.ServeConfig(nil, nil).BodyTimeout < 0
 		}, ""},
 		{"negative body timeout", []string{"-body-timeout", "-2"}, nil, "-body-timeout must not be negative"},
+		{"negative head limit", []string{"-limit-request-head", "-1"}, nil, "-limit-request-head must not be negative"},
 		{"zero timeout", []string{"-timeout", "0"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 0 && f.Config("a:b", "", nil).Timeout < 0
 		}, ""},
 		{"several binds", []string{"-bind", "0.0.0.0:80", "-bind", "unix:/run/app.sock"}, func(f Flags, _ []string) bool {
 			return reflect.DeepEqual(f.Binds, []string{"0.0.0.0:80", "unix:/run/app.sock"})
 		}, ""},
-		{"tls and limits", []string{"-certfile", "c.pem", "-keyfile", "k.pem", "-limit-request-line", "8190", "-limit-request-fields", "50", "-limit-request-field-size", "1000"}, func(f Flags, _ []string) bool {
-			return f.CertFile == "c.pem" && f.KeyFile == "k.pem" && f.Limits == wsgi.RequestLimits{Line: 8190, Fields: 50, FieldSize: 1000} &&
+		{"tls and limits", []string{"-certfile", "c.pem", "-keyfile", "k.pem", "-limit-request-line", "8190", "-limit-request-fields", "50", "-limit-request-field-size", "1000", "-limit-request-head", "131072"}, func(f Flags, _ []string) bool {
+			return f.CertFile == "c.pem" && f.KeyFile == "k.pem" && f.Limits == wsgi.RequestLimits{Line: 8190, Fields: 50, FieldSize: 1000, Head: 131072} &&
 				f.ServeConfig(nil, nil).Limits == f.Limits
 		}, ""},
 		{"chdir", []string{"-chdir", dir}, func(f Flags, _ []string) bool { return f.Chdir == dir }, ""},
