@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -203,23 +204,30 @@ func (c *sendConn) CloseWrite() error {
 type readFromSendConn struct{ *sendConn }
 
 func (c readFromSendConn) ReadFrom(r io.Reader) (int64, error) {
-	src := r
-	if lr, ok := r.(*io.LimitedReader); ok {
-		src = lr.R
+	lr, ok := r.(*io.LimitedReader)
+	if ok {
+		_, ok = lr.R.(*os.File)
+	} else if f, isFile := r.(*os.File); isFile {
+		// Counted, so that a resumption can be checked (below).
+		lr, ok = &io.LimitedReader{R: f, N: math.MaxInt64}, true
 	}
-	if _, ok := src.(*os.File); !ok {
+	if !ok {
 		// A copy whose bytes read but not written would be lost on a cut
 		// cannot be resumed: each write is watched instead.
 		return io.Copy(struct{ io.Writer }{c.sendConn}, r)
 	}
 	// sendfile(2) moves the file's offset (and the LimitedReader's N) by
-	// what it sent, so a cut after progress resumes where it stopped.
+	// what it sent, so a cut after progress resumes where it stopped;
+	// if the socket fell back to its own copy (a file sendfile refuses),
+	// bytes read but not sent are lost with the cut, and it is not
+	// resumed.
 	var written int64
 	for {
+		before := lr.N
 		c.arm()
-		n, err := c.Conn.(io.ReaderFrom).ReadFrom(r)
+		n, err := c.Conn.(io.ReaderFrom).ReadFrom(lr)
 		written += n
-		if !c.done(n, err) {
+		if !c.done(n, err) || before-lr.N != n {
 			return written, err
 		}
 	}

@@ -51,8 +51,9 @@ type sendServed struct {
 
 // sendNative are the native routes of the SendTimeout tests: /native
 // writes 10 MiB in one Write, /small 3 KiB (which net/http holds until
-// the handler returns), /mib 1 MiB in one Write.
-func sendNative(next http.Handler) http.Handler {
+// the handler returns), /mib 1 MiB in one Write, /mibfile the 1 MiB file
+// (sendfile(2)), whose bytes are i%251.
+func sendNative(next http.Handler, file string) http.Handler {
 	big := bytes.Repeat([]byte("n"), 10<<20)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -63,6 +64,8 @@ func sendNative(next http.Handler) http.Handler {
 		case "/mib":
 			w.Header().Set("Content-Length", "1048576")
 			w.Write(big[:1<<20])
+		case "/mibfile":
+			http.ServeFile(w, r, file)
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -88,7 +91,11 @@ func startSendServe(t *testing.T, withTLS, withApp bool) *sendServed {
 	ls.Main[0] = smallSendBuffer{ls.Main[0]}
 	logs := &pythontest.Buffer{}
 	var app *Container
-	h := sendNative(http.NotFoundHandler())
+	file := filepath.Join(t.TempDir(), "mib.bin")
+	if err := os.WriteFile(file, mibPattern(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := sendNative(http.NotFoundHandler(), file)
 	if withApp {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "sendapp.py"), []byte(sendApp), 0o644); err != nil {
@@ -103,7 +110,7 @@ func startSendServe(t *testing.T, withTLS, withApp bool) *sendServed {
 			ls.Close()
 			t.Fatal(err)
 		}
-		h = sendNative(app)
+		h = sendNative(app, file)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -236,16 +243,39 @@ func TestServeSendTimeout(t *testing.T) {
 	}
 }
 
+// mibPattern is the 1 MiB file of /mibfile: byte i is i%251, so that a
+// gap or a repeat shows.
+func mibPattern() []byte {
+	b := make([]byte, 1<<20)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}
+
 // TestServeSendTimeoutSlowReader: a client that reads slowly but steadily
 // is never cut, however long the response takes: a native handler's
-// single 1 MiB Write to a client taking 8 KiB every 20 ms lasts about 2.6
-// s, five times SendTimeout (500ms), and arrives whole. The socket's
-// deadline is renewed by each byte the client takes, not set once per
-// write.
+// single 1 MiB Write, or a 1 MiB file (sendfile(2)), to a client taking 8
+// KiB every 20 ms lasts about 2.6 s, five times SendTimeout (500ms), and
+// arrives whole and intact. The socket's deadline is renewed by each byte
+// the client takes, not set once per write, and a sendfile cut after
+// progress resumes where it stopped.
 func TestServeSendTimeoutSlowReader(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		want []byte
+	}{
+		{"/mib", bytes.Repeat([]byte("n"), 1<<20)},
+		{"/mibfile", mibPattern()},
+	} {
+		t.Run(tc.path, func(t *testing.T) { slowRead(t, tc.path, tc.want) })
+	}
+}
+
+func slowRead(t *testing.T, path string, want []byte) {
 	s := startSendServe(t, false, false)
 	c := s.dial(t)
-	fmt.Fprintf(c, "GET /mib HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
 	var got []byte
 	buf := make([]byte, 8<<10)
 	c.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -258,8 +288,8 @@ func TestServeSendTimeoutSlowReader(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	head, body, ok := strings.Cut(string(got), "\r\n\r\n")
-	if !ok || !strings.HasPrefix(head, "HTTP/1.1 200") || len(body) != 1<<20 {
-		t.Fatalf("got %d bytes of body (head %q); want the whole 1 MiB", len(body), head)
+	if !ok || !strings.HasPrefix(head, "HTTP/1.1 200") || body != string(want) {
+		t.Fatalf("got %d bytes of body (head %q), intact: %v; want the whole 1 MiB", len(body), head, body == string(want[:min(len(body), len(want))]))
 	}
 	if strings.Contains(s.logs.String(), "SendTimeout") {
 		t.Errorf("a client that kept reading was cut:\n%s", s.logs)
