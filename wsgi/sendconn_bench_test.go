@@ -98,7 +98,7 @@ func BenchmarkSendConnDeadline(b *testing.B) {
 }
 
 // BenchmarkServeSendTimeout measures a native hello through Serve, over
-// HTTP/1.1 and HTTP/2 (TLS), with SendTimeout (the socket's deadline, and
+// plain HTTP/1.1, and HTTP/1.1 and HTTP/2 over TLS, with SendTimeout (the socket's deadline, and
 // HTTP/2's stream watch) and without (-1), from a client of 8 parallel
 // requests. cpu-ns/op is the process's CPU time per request, client
 // included, steadier than ns/op on a loaded machine.
@@ -108,11 +108,15 @@ func BenchmarkServeSendTimeout(b *testing.B) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "Hello, World!")
 	})
-	for _, proto := range []string{"http1", "h2"} {
+	for _, proto := range []string{"plain", "http1", "h2"} {
 		for _, send := range []time.Duration{-1, time.Minute} {
 			name := proto + map[bool]string{false: "/off", true: "/on"}[send > 0]
 			b.Run(name, func(b *testing.B) {
-				ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, CertFile: certFile, KeyFile: keyFile})
+				lc := ListenConfig{Binds: []string{"127.0.0.1:0"}, CertFile: certFile, KeyFile: keyFile}
+				if proto == "plain" {
+					lc.CertFile, lc.KeyFile = "", ""
+				}
+				ls, err := Listen(lc)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -132,6 +136,9 @@ func BenchmarkServeSendTimeout(b *testing.B) {
 				defer tr.CloseIdleConnections()
 				client := &http.Client{Transport: tr}
 				url := "https://" + ls.Main[0].Addr().String() + "/"
+				if proto == "plain" {
+					url = "http://" + ls.Main[0].Addr().String() + "/"
+				}
 				get := func() error {
 					resp, err := client.Get(url)
 					if err != nil {
