@@ -131,20 +131,26 @@ type Config struct {
 	// proxy_max_temp_file_size) when 0; negative: never spill.
 	ResponseSpill int64
 
-	// SendTimeout is how long a streamed response may wait for a client
-	// that takes none of it: a write to the client (a part of up to 256
-	// KiB) that has not returned after it, or a spilled response (see
-	// ResponseSpill) of which the client took nothing for it. Go then
-	// gives the client up, as nginx does after send_timeout, whether or
-	// not the client keeps its connection open: the spill file is
+	// SendTimeout is how long a write of a response may wait for a
+	// client that takes none of it (nginx's send_timeout). Under [Serve]
+	// (which takes this value unless ServeConfig.SendTimeout is set) every
+	// response is watched, native and bridged, whole, streamed or a file:
+	// a write to the socket that has made no progress for it fails and
+	// the connection closes, and an HTTP/2 stream whose client grants no
+	// flow-control window for a piece (up to 16 KiB) for it is reset (see
+	// ServeConfig.SendTimeout). With another server, the container
+	// watches its streamed responses itself: a write to the client (a
+	// part of up to 256 KiB) that has not returned after it. In both
+	// cases a spilled response (see ResponseSpill) of which the client
+	// took nothing for it is given up too. Go then gives the client up,
+	// whether or not it keeps its connection open: the spill file is
 	// dropped, the app told to stop, the write cut and the connection (in
 	// HTTP/2, the stream) closed before the response's end, logged once at
-	// WARN. An app that pauses between writes is never cut by it; a client
-	// reading 4.3 KB/s or more never is with the default (256 KiB a
-	// minute), but a smaller value asks more of slow clients. A response
-	// the worker sends whole (a body of up to 256 KiB, and at most
-	// ResponseBuffer), and a wsgi.file_wrapper file, are written
-	// unwatched. 60s when 0; negative: no limit.
+	// WARN. An app that pauses between writes is never cut by it. Without
+	// Serve, a client reading 4.3 KB/s or more is never cut with the
+	// default (256 KiB a minute), and a response the worker sends whole (a
+	// body of up to 256 KiB) or a wsgi.file_wrapper file is written
+	// unwatched. [DefaultSendTimeout] (60s) when 0; negative: no limit.
 	SendTimeout time.Duration
 
 	// NoPreload starts every worker as a fresh interpreter that imports the
@@ -333,7 +339,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ResponseSpill = 0
 	}
 	if c.SendTimeout == 0 {
-		c.SendTimeout = 60 * time.Second
+		c.SendTimeout = DefaultSendTimeout
 	} else if c.SendTimeout < 0 {
 		c.SendTimeout = 0
 	}

@@ -308,6 +308,9 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 		case PartData:
 			if send == nil {
 				send = &sendWatch{w: w, timeout: c.cfg.SendTimeout}
+				if sendWatched(ctx) {
+					send.timeout = 0 // Serve's watch: the socket's, or the stream's
+				}
 			}
 			n, err := send.write(p.Data)
 			p.release() // written: its buffer can take another frame
@@ -379,9 +382,15 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 // the response's end, since the write that was cut leaves it failed.
 func (c *Container) clientStalled(r *http.Request, ex Exchange) {
 	ex.Cancel()
-	c.log.Warn("wsgi: the client took none of the response for SendTimeout; giving it up",
+	logClientStalled(c.log, r, c.cfg.SendTimeout)
+}
+
+// logClientStalled logs, at WARN, that r's client was given up after
+// SendTimeout d.
+func logClientStalled(log *slog.Logger, r *http.Request, d time.Duration) {
+	log.Warn("wsgi: the client took none of the response for SendTimeout; giving it up",
 		slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
-		slog.String(logRequestID, requestID(r)), slog.Duration("graft.send_timeout", c.cfg.SendTimeout))
+		slog.String(logRequestID, requestID(r)), slog.Duration("graft.send_timeout", d))
 }
 
 // complete reports whether the request's goroutine may leave before the

@@ -18,15 +18,29 @@ import (
 // spilling off) the worker waits too, until Timeout. A thousand such
 // clients held a thousand responses' memory indefinitely.
 //
-// So each write of a response to its client is watched: one that has not
-// returned after SendTimeout gets a write deadline in the past, which
-// makes it fail at once (HTTP/1: the connection's; HTTP/2: the stream's,
-// which is reset), as nginx's send_timeout does. Only a write in progress
-// counts: an app that pauses between writes, however long, is not a
-// stalled client. A write must finish within SendTimeout, so a client
-// must take each part (up to 256 KiB) within it: a client reading over
-// 4.3 KB/s (256 KiB a minute) is never cut with the default 60 s; a
-// smaller SendTimeout asks more of slow clients (5 s: 52 KB/s).
+// SendTimeout's rule: no write may wait longer than it without progress.
+// Under Serve it is kept in two places, for every response (native or
+// bridged, whole, streamed or a file): the socket (sendconn.go: a write
+// deadline renewed by progress, for HTTP/1.x and HTTP/2's connection) and
+// the HTTP/2 stream (sendstream.go: a client that grants no flow-control
+// window stalls a stream, not the socket). The container's own watch
+// below then steps aside (sendWatched).
+//
+// Served by another server, the container watches the writes of its
+// streamed responses itself: one that has not returned after SendTimeout
+// gets a write deadline in the past, which makes it fail at once (HTTP/1:
+// the connection's; HTTP/2: the stream's, which is reset), as nginx's
+// send_timeout does. Only a write in progress counts: an app that pauses
+// between writes, however long, is not a stalled client. A write must
+// finish within SendTimeout, so a client must take each part (up to 256
+// KiB) within it: a client reading over 4.3 KB/s (256 KiB a minute) is
+// never cut with the default 60 s; a smaller SendTimeout asks more of slow
+// clients (5 s: 52 KB/s). The same sendWatch watches the pieces of an
+// HTTP/2 stream's writes under Serve.
+
+// DefaultSendTimeout is Config.SendTimeout's and ServeConfig.SendTimeout's
+// default, nginx's send_timeout.
+const DefaultSendTimeout = 60 * time.Second
 
 // sendWatch watches the writes of one response (see above). The zero
 // timeout watches nothing.

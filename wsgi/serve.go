@@ -64,6 +64,22 @@ type ServeConfig struct {
 	// negative: no limit.
 	BodyTimeout time.Duration
 
+	// SendTimeout bounds how long any write of a response may wait for a
+	// client that takes none of it, on every listener: a write to the
+	// socket that has made no progress for it fails and the connection
+	// closes (the client's kernel taking any bytes renews it, so a slow
+	// download is never cut while it moves), and a piece of an HTTP/2
+	// response (up to 16 KiB) the client grants no flow-control window
+	// for in that time resets the stream. It applies to native handlers,
+	// whole and streamed bridged responses, files (wsgi.file_wrapper,
+	// sendfile, X-Sendfile, fallback.Static) alike, logged once per
+	// connection or stream at WARN. See docs/operations.md. The
+	// container's Config.SendTimeout (60s by default) when 0, or
+	// [DefaultSendTimeout] without a container; negative: no limit here
+	// (the container then watches its streamed responses itself, as under
+	// another server, if its own SendTimeout is set).
+	SendTimeout time.Duration
+
 	// Registry is the Prometheus registry the operations listener serves
 	// at /metrics, with the container's collectors added (see
 	// [Container.OpsHandler]) and graft_http_refused_total, the requests
@@ -152,6 +168,12 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if cfg.BodyTimeout == 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
 	}
+	if cfg.SendTimeout == 0 {
+		cfg.SendTimeout = DefaultSendTimeout
+		if app != nil {
+			cfg.SendTimeout = app.cfg.SendTimeout // 0: none
+		}
+	}
 	log := cfg.Logger
 	if log == nil {
 		if app != nil {
@@ -187,7 +209,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	}
 
 	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{
+		srv := &http.Server{
 			Handler:           h,
 			MaxHeaderBytes:    cfg.Limits.maxHeaderBytes(),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -195,6 +217,15 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 			ConnState:         GuardConnState(nil), // every listener is guarded
 		}
+		if cfg.SendTimeout > 0 {
+			// Every connection's writes are watched (sendTimeoutListener,
+			// and withSendTimeout for HTTP/2 streams): the container's
+			// own watch steps aside.
+			srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+				return context.WithValue(ctx, sendWatchedKey{}, true)
+			}
+		}
+		return srv
 	}
 	errc := make(chan error, len(ls.Main)+1)
 	serve := func(what string, serve func() error) {
@@ -207,12 +238,15 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	var opsSrv *http.Server
 	if ls.Ops != nil {
 		opsSrv = newServer(opsHandler)
-		ln := &guardListener{Listener: ls.Ops, lim: cfg.Limits.withDefaults(), refused: refused}
+		ln := &guardListener{Listener: sendTimeoutListener(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
 		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
 	}
 	if cfg.BodyTimeout > 0 {
 		h = withBodyTimeout(h, cfg.BodyTimeout)
+	}
+	if cfg.SendTimeout > 0 && (ls.TLS != nil && !cfg.NoHTTP2 || cfg.H2C) {
+		h = withSendTimeout(h, cfg.SendTimeout, log)
 	}
 	srv := newServer(h)
 	if ls.TLS != nil {
@@ -241,6 +275,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	// several TLS listeners, when one was served while the next copied).
 	guarded := make([]net.Listener, len(ls.Main))
 	for i, ln := range ls.Main {
+		ln = sendTimeoutListener(ln, cfg.SendTimeout, log) // under TLS: see sendconn.go
 		if len(ls.ProxyFrom) > 0 {
 			ln = ProxyProtocol(ln, ls.ProxyFrom, log)
 		}

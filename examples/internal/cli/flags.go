@@ -99,7 +99,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
 	fs.Int64Var(&f.ResponseSpillMiB, "response-spill", wsgi.DefaultResponseSpill>>20, "keep up to this many `MiB` of a response that a slow client has not taken in a temporary file ($TMPDIR), so that it holds no worker; past it the worker waits for the client (0: never spill)")
-	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a streamed response for this long (`DURATION`), even if it keeps its connection open: its spill file dropped, the app told to stop, the connection closed (0: never)")
+	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a response for this long (`DURATION`): a write to it with no progress for this long, native or bridged, even if it keeps its connection open: the connection (HTTP/2: the stream) closed, a spill file dropped, the app told to stop (0: never)")
 	DurationVar(fs, &f.BodyTimeout, "body-timeout", wsgi.DefaultBodyTimeout, "answer 408 to a client that sends none of its request body for this long (`DURATION`; 0: never)")
 	DurationVar(fs, &f.MaxLifetime, "max-lifetime", 0, "recycle workers older than this `DURATION` (0: never)")
 	DurationVar(fs, &f.SlowRequest, "slow-request", 0, "log the Python stacks of a request running longer than this `DURATION` (0: never)")
@@ -319,5 +319,9 @@ func (f *Flags) ServeConfig(reg *prometheus.Registry, log *slog.Logger) wsgi.Ser
 	if body == 0 {
 		body = -1 // wsgi.ServeConfig: negative means no limit
 	}
-	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, IdleTimeout: f.KeepAlive, H2C: f.H2C, Limits: f.Limits, BodyTimeout: body, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
+	send := f.SendTimeout // the container's too: one value
+	if send == 0 {
+		send = -1
+	}
+	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, IdleTimeout: f.KeepAlive, H2C: f.H2C, Limits: f.Limits, BodyTimeout: body, SendTimeout: send, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
 }

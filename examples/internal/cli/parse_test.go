@@ -109,10 +109,10 @@ func TestParse(t *testing.T) {
 			return f.Config("a:b", "", nil).SendTimeout == 60*time.Second
 		}, ""},
 		{"send timeout 5s", []string{"-send-timeout", "5"}, func(f Flags, _ []string) bool {
-			return f.Config("a:b", "", nil).SendTimeout == 5*time.Second
+			return f.Config("a:b", "", nil).SendTimeout == 5*time.Second && f.ServeConfig(nil, nil).SendTimeout == 5*time.Second
 		}, ""},
 		{"no send timeout", []string{"-send-timeout", "0"}, func(f Flags, _ []string) bool {
-			return f.Config("a:b", "", nil).SendTimeout < 0
+			return f.Config("a:b", "", nil).SendTimeout < 0 && f.ServeConfig(nil, nil).SendTimeout < 0
 		}, ""},
 		{"negative send timeout", []string{"-send-timeout", "-1s"}, nil, "-send-timeout must not be negative"},
 		{"body timeout by default", nil, func(f Flags, _ []string) bool {
