@@ -320,11 +320,40 @@ checked_names = {}  # header name -> its lower-case form
 MAX_LENGTH = (1 << 63) - 1  # the largest Content-Length Go takes (int64)
 
 
+def safe_repr(o, limit=200):
+    """repr(o) for an error message: cut to limit characters, and a
+    description instead of an exception when o's __repr__ raises."""
+    try:
+        r = repr(o)
+        if type(r) is not str:
+            r = str.__str__(r)
+    except BaseException:
+        return "<unprintable %s object>" % type(o).__name__
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
+def native(s):
+    """s as an exact str, for a str subclass (markupsafe.Markup, which Flask
+    apps pass around, or an app's own): a plain str with the same
+    characters, made without calling any method the subclass defines
+    (__str__, strip, lower...). PEP 3333 asks for native strings, and a
+    subclass of str is one, as gunicorn takes it. None for anything else
+    (bytes, int, None), which the caller refuses. Exact strs, nearly every
+    value, never get here: the callers check type(s) is str first."""
+    if isinstance(s, str):
+        return str.__str__(s)  # an exact copy of a subclass's characters
+    return None
+
+
 def check_status(status):
+    """Validate status; return it as an exact str (see native)."""
     if type(status) is not str:
-        raise TypeError("start_response: status must be str, not %s" % type(status).__name__)
+        plain = native(status)
+        if plain is None:
+            raise TypeError("start_response: status must be str, not %s" % type(status).__name__)
+        status = plain
     if status in checked_statuses:
-        return
+        return status
     code = status[:3]
     if not (code.isdigit() and code.isascii() and (len(status) == 3 or status[3] == " ")):
         raise ValueError("start_response: status %r is not '<3 digits> <reason>'" % status)
@@ -338,6 +367,7 @@ def check_status(status):
         raise ValueError("start_response: status %r is not latin-1" % status) from None
     if len(checked_statuses) < MEMO_MAX:
         checked_statuses.add(status)
+    return status
 
 
 # MAX_HEAD bounds the header fields of one response, counted as the
@@ -351,17 +381,22 @@ MAX_HEAD = 1 << 20
 
 def check_headers(headers, who="start_response"):
     """Validate headers; return (flat list for the head block, content length or -1)."""
-    if type(headers) is not list:
+    if type(headers) is not list and not isinstance(headers, list):
         raise TypeError("%s: headers must be a list, not %s" % (who, type(headers).__name__))
     flat = []
     length = -1
     size = 0
     for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise TypeError("%s: header %r is not a (name, value) tuple" % (who, item))
+        if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
+            raise TypeError("%s: header %s is not a (name, value) tuple" % (who, safe_repr(item)))
         name, value = item
         if type(name) is not str or type(value) is not str:
-            raise TypeError("%s: header %r: name and value must be str" % (who, item))
+            # Rare: str subclasses (see native), or a mistake.
+            plain_name, plain_value = native(name), native(value)
+            if plain_name is None or plain_value is None:
+                raise TypeError("%s: header %s: name and value must be str, not %s and %s"
+                                % (who, safe_repr(item), type(name).__name__, type(value).__name__))
+            name, value = plain_name, plain_value
         # Before any other check, which would scan a huge value first.
         size += len(name) + len(value) + 4
         if size > MAX_HEAD:
@@ -387,11 +422,11 @@ def check_headers(headers, who="start_response"):
             # Digits, with optional whitespace around them (RFC 9110 5.5:
             # SP and HTAB only), and a length Go can hold (int64). Go gets
             # the digits alone: it reads the value as it comes.
-            value = value.strip(" \t")
+            raw, value = value, value.strip(" \t")
             digits = value.lstrip("0") or "0"
             n = int(digits) if value.isascii() and value.isdigit() and len(digits) <= 19 else -1
             if not 0 <= n <= MAX_LENGTH:
-                raise ValueError("%s: invalid Content-Length %r" % (who, item[1]))
+                raise ValueError("%s: invalid Content-Length %r" % (who, raw))
             if length >= 0:
                 # Which one would the client believe? (RFC 9110 8.6)
                 raise ValueError("%s: Content-Length given twice" % who)
@@ -457,7 +492,7 @@ class Request:
                 exc_info = None  # no reference cycle through the traceback
         elif self.status is not None:
             raise AssertionError("start_response called a second time without exc_info")
-        check_status(status)
+        status = check_status(status)
         flat, length = check_headers(headers)
         self.status, self.headers, self.length = status, flat, length
         return self.write
