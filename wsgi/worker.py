@@ -332,6 +332,17 @@ def safe_repr(o, limit=200):
     return r if len(r) <= limit else r[:limit] + "..."
 
 
+def describe(exc):
+    """'Type: message' for an exception, even one whose __str__ raises
+    (then the message is '<unprintable Type object>'): reporting an app's
+    error must not become an error of its own."""
+    name = type(exc).__name__
+    try:
+        return "%s: %s" % (name, exc)
+    except BaseException:
+        return "%s: <unprintable %s object>" % (name, name)
+
+
 def native(s):
     """s as an exact str, for a str subclass (markupsafe.Markup, which Flask
     apps pass around, or an app's own): a plain str with the same
@@ -1092,7 +1103,7 @@ def handle_call(worker, stream, flags, payload):
             raise TypeError("the %s call returned a value that is not JSON-serialisable: %s" % (name, exc)) from None
     except BaseException as exc:
         data = json.dumps(
-            {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc), "traceback": traceback.format_exc()}
+            {"ok": False, "error": describe(exc), "traceback": traceback.format_exc()}
         )
         if not isinstance(exc, Exception):
             worker.conn.send(CALL_RESULT, stream, data.encode("utf-8"))
@@ -1103,7 +1114,7 @@ def handle_call(worker, stream, flags, payload):
 def _json_default(o):
     # Identity hooks may return dates, UUIDs or sets: say so instead of
     # guessing a representation.
-    raise TypeError("%s object %r" % (type(o).__name__, o))
+    raise TypeError("%s object %s" % (type(o).__name__, safe_repr(o)))
 
 
 def start_call(worker, stream, flags, payload):

@@ -631,6 +631,44 @@ def raise_before(environ, start_response):
     raise ValueError("raise-before-marker")
 
 
+class UnprintableError(Exception):
+    """An exception whose __str__ and __repr__ raise."""
+
+    def __str__(self):
+        raise RuntimeError("str-raises-marker")
+
+    __repr__ = __str__
+
+
+class _UnprintableClose:
+    """A response whose close() raises an UnprintableError."""
+
+    def __iter__(self):
+        yield b"closed-body"
+
+    def close(self):
+        raise UnprintableError()
+
+
+@app
+def unprintable(environ, start_response):
+    """Raises an UnprintableError where ?where= says: before the response
+    (before), after its first chunk (after), or in the iterable's close()
+    (close)."""
+    where = _q(environ).get("where", "before")
+    if where == "before":
+        raise UnprintableError()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    if where == "close":
+        return _UnprintableClose()
+
+    def gen():
+        yield b"partial"
+        raise UnprintableError()
+
+    return gen()
+
+
 @app
 def raise_after(environ, start_response):
     def gen():

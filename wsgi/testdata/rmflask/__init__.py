@@ -157,6 +157,29 @@ def bad_value_hook(environ):
     return {"when": object()}
 
 
+class Unprintable(Exception):
+    """An exception whose __str__ and __repr__ raise."""
+
+    def __str__(self):
+        raise RuntimeError("str-raises-marker")
+
+    __repr__ = __str__
+
+
+def unprintable_hook(environ):
+    raise Unprintable()
+
+
+class _BadRepr:
+    def __repr__(self):
+        raise RuntimeError("repr-raises-marker")
+
+
+def unprintable_value_hook(environ):
+    """A value that is not JSON, whose __repr__ raises."""
+    return {"when": _BadRepr()}
+
+
 def list_hook(environ):
     return ["not", "a", "dict"]
 
