@@ -600,9 +600,11 @@ func TestFileWrapper(t *testing.T) {
 // the headers, an aborted response after them, never a silent skip.
 func TestNonBytesItems(t *testing.T) {
 	a := startApp(t, "bad_items", Config{}, nil)
+	yielded := map[string]string{"str": "str", "empty_str": "str", "none": "NoneType", "zero": "int", "empty_list": "list", "none_after_data": "NoneType"}
 	for _, how := range []string{"gen", "list"} {
 		for _, c := range []string{"str", "empty_str", "none", "zero", "empty_list", "none_after_data"} {
 			t.Run(how+"/"+c, func(t *testing.T) {
+				seen := len(a.logs.String())
 				resp, err := http.Get(a.srv.URL + "/?how=" + how + "&case=" + c)
 				if err != nil {
 					t.Fatal(err)
@@ -615,7 +617,10 @@ func TestNonBytesItems(t *testing.T) {
 				if resp.StatusCode != 200 && resp.StatusCode != 500 {
 					t.Fatalf("status %d", resp.StatusCode)
 				}
-				logHas(t, a.logs, 2*time.Second, "TypeError")
+				// The message names the iterable, whichever path sent it:
+				// not write(), which the app never called, nor bytes.join.
+				want := "TypeError: the WSGI app's iterable yielded " + yielded[c] + ", not bytes"
+				waitFor(t, 2*time.Second, "the log line "+want, func() bool { return strings.Contains(a.logs.String()[seen:], want) })
 			})
 		}
 	}

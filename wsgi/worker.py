@@ -447,6 +447,11 @@ def check_headers(headers, who="start_response"):
     return flat, length
 
 
+def not_bytes(item):
+    """The error for an item of the app's iterable that is not bytes."""
+    return TypeError("the WSGI app's iterable yielded %s, not bytes" % type(item).__name__)
+
+
 class Request:
     """One request's response state: start_response, write and the send loop."""
 
@@ -574,7 +579,9 @@ class Request:
             size = 0
             for item in result:
                 if type(item) is not bytes:
-                    size = -1  # bytes-likes (or mistakes): join() decides
+                    if not isinstance(item, (bytes, bytearray, memoryview)):
+                        raise not_bytes(item)
+                    size = -1  # bytes-likes: join() takes them, and counts
                     break
                 size += len(item)
             if 0 <= self.length < size:
@@ -621,13 +628,13 @@ class Request:
                 # list's does. Nothing yielded after it could be sent.
                 self._send_whole(chunk[:length])
                 return
+            if type(chunk) is not bytes and not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise not_bytes(chunk)  # before write(), whose message would name write()
             if chunk:
-                write(chunk)  # which checks its type
+                write(chunk)
                 if 0 <= self.length <= self.sent:
                     break  # the declared length is reached: stop iterating
             else:
-                if type(chunk) is not bytes and not isinstance(chunk, (bytearray, memoryview)):
-                    raise TypeError("the WSGI app's iterable yielded %s, not bytes" % type(chunk).__name__)
                 self.check(self.stream)
         if not self.head_sent:
             # Empty body: status and headers still go out (in one frame).
