@@ -135,6 +135,12 @@ def body(environ, start_response):
     elif mode == "read_all":
         calls.append(inp.read(-1))
         calls.append(inp.read(10))
+    elif mode == "read_none":  # read(None): the whole rest, as read(-1)
+        calls.append(inp.read(None))
+        calls.append(inp.read(None))
+    elif mode == "readlines_hint":  # readlines(hint): whole lines until hint bytes
+        calls.extend(inp.readlines(n))
+        calls.append(inp.read(100))
     elif mode == "readn":
         while True:
             chunk = inp.read(n)
