@@ -412,13 +412,17 @@ func TestIdentityHookSystemExit(t *testing.T) {
 // the worker lives on, with one thread or several. The worker formatted
 // the message itself, outside of the hook's try: the exception escaped
 // and killed it (ErrWorkerDied). A returned value that is not JSON and
-// whose __repr__ raises is described the same way.
+// whose __repr__ raises is described the same way. So is an exception
+// whose __getattr__ raises, which the traceback module of Python 3.11
+// and 3.12 cannot format (it looks up __notes__): the traceback then
+// holds the stack and that description.
 func TestIdentityHookUnprintable(t *testing.T) {
 	pythontest.Python(t, "flask")
 	for _, threads := range []int{1, 2} {
 		for _, tc := range []struct{ hook, want string }{
 			{"rmflask:unprintable_hook", "Unprintable: <unprintable Unprintable object>"},
 			{"rmflask:unprintable_value_hook", "not JSON-serialisable: _BadRepr object <unprintable _BadRepr object>"},
+			{"rmflask:getattr_hook", "AttrRaising: attr-raising-message"},
 		} {
 			t.Run(fmt.Sprintf("threads=%d/%s", threads, tc.hook), func(t *testing.T) {
 				c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: tc.hook, Threads: threads, IdentityTTL: -1})

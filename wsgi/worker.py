@@ -343,6 +343,24 @@ def describe(exc):
         return "%s: <unprintable %s object>" % (name, name)
 
 
+def format_error(exc):
+    """exc's traceback, as traceback.format_exception words it. Should
+    formatting it raise (an exception class whose __getattr__ raises, say
+    a wrapper forwarding to an attribute it lacks: the traceback module
+    of Python 3.11 and 3.12 looks up __notes__ and lets that error out),
+    the stack and describe(exc) instead: reporting an app's error must not
+    end the worker."""
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except BaseException:
+        try:
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+        except BaseException:
+            stack = ""
+        return "Traceback (most recent call last):\n%s%s (the traceback module could not format this exception)\n" % (
+            stack, describe(exc))
+
+
 def native(s):
     """s as an exact str, for a str subclass (markupsafe.Markup, which Flask
     apps pass around, or an app's own): a plain str with the same
@@ -736,7 +754,7 @@ class Worker:
             req.close_body_file()
             self.conn.send(END, stream, flags=F_CANCELLED)
         except BaseException as exc:
-            tb = traceback.format_exc()
+            tb = format_error(exc)
             req.close_result()
             req.close_body_file()
             if req.head_sent:
@@ -879,7 +897,7 @@ def exit_for(exc):
         if isinstance(exc, SystemExit):
             print(exc.code, file=sys.stderr)  # sys.exit("message")
         else:
-            traceback.print_exception(type(exc), exc, exc.__traceback__)
+            sys.stderr.write(format_error(exc))
     except Exception:
         pass  # stderr is gone with Go
     leave(1)
@@ -1110,7 +1128,7 @@ def handle_call(worker, stream, flags, payload):
             raise TypeError("the %s call returned a value that is not JSON-serialisable: %s" % (name, exc)) from None
     except BaseException as exc:
         data = json.dumps(
-            {"ok": False, "error": describe(exc), "traceback": traceback.format_exc()}
+            {"ok": False, "error": describe(exc), "traceback": format_error(exc)}
         )
         if not isinstance(exc, Exception):
             worker.conn.send(CALL_RESULT, stream, data.encode("utf-8"))
@@ -1616,8 +1634,8 @@ def main():
         leave(3)
     try:
         app = load_app(spec)
-    except BaseException:
-        conn.send(FAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
+    except BaseException as exc:
+        conn.send(FAIL, 0, format_error(exc).encode("utf-8", "replace"))
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())

@@ -646,6 +646,15 @@ class UnprintableError(Exception):
     __repr__ = __str__
 
 
+class AttrRaisingError(Exception):
+    """An exception whose __getattr__ raises (a wrapper forwarding to an
+    attribute it lacks): the traceback module of Python 3.11 and 3.12
+    raises that error looking up __notes__ while formatting it."""
+
+    def __getattr__(self, name):
+        raise RuntimeError("getattr-raises-marker")
+
+
 class _UnprintableClose:
     """A response whose close() raises an UnprintableError."""
 
@@ -660,10 +669,12 @@ class _UnprintableClose:
 def unprintable(environ, start_response):
     """Raises an UnprintableError where ?where= says: before the response
     (before), after its first chunk (after), or in the iterable's close()
-    (close)."""
+    (close); or an AttrRaisingError before the response (getattr)."""
     where = _q(environ).get("where", "before")
     if where == "before":
         raise UnprintableError()
+    if where == "getattr":
+        raise AttrRaisingError("attr-raising-message")
     start_response("200 OK", [("Content-Type", "text/plain")])
     if where == "close":
         return _UnprintableClose()

@@ -180,6 +180,17 @@ def unprintable_value_hook(environ):
     return {"when": _BadRepr()}
 
 
+class AttrRaising(Exception):
+    """An exception whose __getattr__ raises (see apps.AttrRaisingError)."""
+
+    def __getattr__(self, name):
+        raise RuntimeError("getattr-raises-marker")
+
+
+def getattr_hook(environ):
+    raise AttrRaising("attr-raising-message")
+
+
 def list_hook(environ):
     return ["not", "a", "dict"]
 
