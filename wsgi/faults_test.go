@@ -714,3 +714,44 @@ func TestCloseIsTheRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestAppErrorUnprintable: an exception whose __str__ and __repr__ raise,
+// from the app before its response, after its first chunk, or from the
+// iterable's close(), is reported with its traceback (Python's traceback
+// module words the message itself) and the worker lives on; so is one
+// whose __getattr__ raises, which the traceback module of Python 3.11
+// and 3.12 cannot format.
+func TestAppErrorUnprintable(t *testing.T) {
+	a := startApp(t, "dispatch", Config{}, nil)
+	pid := pidOf(t, a.srv.URL+"/pid")
+	for _, tc := range []struct{ where, log string }{
+		{"before", "UnprintableError"},
+		{"after", "aborting the connection"},
+		{"close", "close() of the WSGI response iterable raised"},
+		// Python 3.11 and 3.12 cannot format it (3.13 can): the worker
+		// died of the formatting's error, the client got a 502.
+		{"getattr", "AttrRaisingError: attr-raising-message"},
+	} {
+		t.Run(tc.where, func(t *testing.T) {
+			resp, b, err := get(t, nil, "GET", a.srv.URL+"/unprintable?where="+tc.where, nil)
+			switch tc.where {
+			case "before", "getattr":
+				if resp.StatusCode != 500 {
+					t.Errorf("status %d, want 500", resp.StatusCode)
+				}
+			case "after":
+				if err == nil {
+					t.Errorf("response completed (%q); want an aborted connection", b)
+				}
+			case "close":
+				if err != nil || resp.StatusCode != 200 || string(b) != "closed-body" {
+					t.Errorf("got %d %q %v, want 200 \"closed-body\"", resp.StatusCode, b, err)
+				}
+			}
+			logHas(t, a.logs, 3*time.Second, tc.log)
+			if got := pidOf(t, a.srv.URL+"/pid"); got != pid {
+				t.Errorf("worker %d replaced by %d", pid, got)
+			}
+		})
+	}
+}

@@ -407,6 +407,41 @@ func TestIdentityHookSystemExit(t *testing.T) {
 	}
 }
 
+// TestIdentityHookUnprintable: a hook raising an exception whose __str__
+// (and __repr__) raise gets a CallError with a fallback description, and
+// the worker lives on, with one thread or several. The worker formatted
+// the message itself, outside of the hook's try: the exception escaped
+// and killed it (ErrWorkerDied). A returned value that is not JSON and
+// whose __repr__ raises is described the same way. So is an exception
+// whose __getattr__ raises, which the traceback module of Python 3.11
+// and 3.12 cannot format (it looks up __notes__): the traceback then
+// holds the stack and that description.
+func TestIdentityHookUnprintable(t *testing.T) {
+	pythontest.Python(t, "flask")
+	for _, threads := range []int{1, 2} {
+		for _, tc := range []struct{ hook, want string }{
+			{"rmflask:unprintable_hook", "Unprintable: <unprintable Unprintable object>"},
+			{"rmflask:unprintable_value_hook", "not JSON-serialisable: _BadRepr object <unprintable _BadRepr object>"},
+			{"rmflask:getattr_hook", "AttrRaising: attr-raising-message"},
+		} {
+			t.Run(fmt.Sprintf("threads=%d/%s", threads, tc.hook), func(t *testing.T) {
+				c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: tc.hook, Threads: threads, IdentityTTL: -1})
+				before := poolOf(c).pids()
+				for i := range 2 {
+					_, err := c.Identity(context.Background(), httptest.NewRequest("GET", "/", nil))
+					var ce *CallError
+					if !errors.As(err, &ce) || !strings.Contains(ce.Message, tc.want) || ce.Traceback == "" {
+						t.Fatalf("Identity call %d: %v; want a CallError with %q and a traceback", i+1, err, tc.want)
+					}
+				}
+				if now := poolOf(c).pids(); !slices.Equal(now, before) {
+					t.Errorf("workers %v became %v: the hook's error killed its worker", before, now)
+				}
+			})
+		}
+	}
+}
+
 // eventuallyServes waits for url to answer 200 (a replacement worker).
 func eventuallyServes(t *testing.T, u string) {
 	t.Helper()

@@ -74,6 +74,8 @@ func TestInput(t *testing.T) {
 		{mode: "readline", want: []string{"line1\n", "line2\n", "last", ""}},
 		{mode: "readlinen", want: []string{"line", "1\n", "line", "2\n", "last", ""}},
 		{mode: "readlines", want: []string{"line1\n", "line2\n", "last", ""}},
+		{mode: "read_none", want: []string{body, ""}},
+		{mode: "readlines_hint", want: []string{"line1\n", "line2\nlast"}},
 		{mode: "iter", want: []string{"line1\n", "line2\n", "last"}},
 		{mode: "cl", want: []string{body, ""}},
 	}

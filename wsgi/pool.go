@@ -403,23 +403,25 @@ func (pl *pool) handOffLocked() bool {
 	return true
 }
 
-// addLocked puts a ready worker into service. The caller calls kick after
-// releasing pl.mu. A worker that died after it was ready (gone has passed
-// it by: it was not in service) is replaced instead, as a crash, by a
-// worker of the current generation, the one it was to serve in.
-func (pl *pool) addLocked(p *proc) {
+// addLocked puts a ready worker into service and reports whether it did.
+// The caller calls kick after releasing pl.mu. A worker that died after it
+// was ready (gone has passed it by: it was not in service) is replaced
+// instead, as a crash, by a worker of the current generation, the one it
+// was to serve in.
+func (pl *pool) addLocked(p *proc) (added bool) {
 	if p.ended {
 		pl.restarts["crash"]++
 		g, young := pl.cur, time.Since(p.started) < youngDeath
 		pl.goBackgroundLocked(func() { pl.replace(g, young) })
 		p.log.Warn("wsgi: worker died before it was put into service; starting a replacement",
 			slog.String("graft.exit", p.exitStatus()), slog.String("graft.reason", "crash"))
-		return
+		return false
 	}
 	pl.procs[p] = true
 	pl.list = append(pl.list, p)
 	for pl.handOffLocked() {
 	}
+	return true
 }
 
 // release frees a slot of p, hands free slots to waiting requests and

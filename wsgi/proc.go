@@ -185,7 +185,7 @@ func (pl *pool) spawnProc(g *gen) (*proc, error) {
 	defer outW.Close()
 	cmd, err := pl.pythonCmd("worker", outW, childSock)
 	if err != nil {
-		p.closeSocket()
+		p.abandon()
 		return nil, err
 	}
 	p.cmd, p.pid = cmd, cmd.Process.Pid
@@ -234,6 +234,15 @@ func (p *proc) kill() {
 func (p *proc) closeSocket() {
 	p.cutOnce.Do(func() { close(p.cut) })
 	p.conn.Close()
+}
+
+// abandon releases the Go side of a worker whose process could not be
+// started (its fork or exec failed): its socket and the read end of its
+// output pipe, at once rather than when the garbage collector finalizes
+// them (p.start, which hands the pipe to its reader, never ran).
+func (p *proc) abandon() {
+	p.closeSocket()
+	p.out.Close()
 }
 
 // signal sends sig to the worker process.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
 )
 
 // TestLogging: wsgi.errors, print to stdout and stderr, and `logging`
@@ -82,6 +84,7 @@ func TestStartResponseErrors(t *testing.T) {
 		{"length_nbsp", "invalid Content-Length"},
 		{"huge_value", "response headers over 1048576 bytes"},
 		{"many_headers", "response headers over 1048576 bytes"},
+		{"value_unprintable", "header <unprintable tuple object>: name and value must be str, not str and _Unprintable"},
 	}
 	variants(t, "bad_start", func(t *testing.T, app string) {
 		a := startApp(t, app, Config{}, nil)
@@ -112,6 +115,48 @@ func TestStartResponseErrors(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestStrSubclassHeaders: a status, header names and values that are str
+// subclasses (markupsafe.Markup, as Flask apps pass around, or an app's
+// own) are native strings, as gunicorn takes them, in a list subclass
+// and a namedtuple as well as a list and tuples: the response carries
+// the characters they hold (not what their own __str__, strip or encode
+// answer), in the final response and in a 103 Early Hints. They were
+// refused with a 500 ("name and value must be str"). None is still
+// refused. Not run under wsgiref.validate, which refuses subclasses.
+func TestStrSubclassHeaders(t *testing.T) {
+	pythontest.Python(t, "markupsafe")
+	a := startApp(t, "str_subclass", Config{}, nil)
+	for round := range 2 { // the second time, the names and the status are remembered
+		hints, resp, body := getWithHints(t, a.srv.Client(), a.srv.URL+"/")
+		if resp.StatusCode != 299 || body != "subclassed" {
+			t.Fatalf("round %d: got %d %q, want 299 \"subclassed\"; log:\n%s", round, resp.StatusCode, body, a.logs.String())
+		}
+		want := map[string]string{
+			"Content-Type":   "text/plain; charset=<utf-8>",
+			"X-Own":          "a & b", // optional whitespace trimmed, as for any value
+			"X-Markup":       "<em>x</em>",
+			"X-Named":        "tuple",
+			"Content-Length": "10",
+		}
+		for k, v := range want {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("round %d: header %s = %q, want %q", round, k, got, v)
+			}
+		}
+		if len(hints) != 1 || hints[0].code != 103 || hints[0].header.Get("Link") != "</style.css>; rel=preload" {
+			t.Errorf("round %d: early hints %v, want one 103 with the Link", round, hints)
+		}
+	}
+	resp, b, err := get(t, nil, "GET", a.srv.URL+"/?case=none", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 500 || bytes.Contains(b, []byte("should not")) {
+		t.Errorf("a None value: %d %q, want a 500", resp.StatusCode, b)
+	}
+	logHas(t, a.logs, 2*time.Second, "name and value must be str")
 }
 
 // anyPID returns the pid of some live worker.
@@ -610,9 +655,11 @@ func TestFileWrapperKeptFile(t *testing.T) {
 // the headers, an aborted response after them, never a silent skip.
 func TestNonBytesItems(t *testing.T) {
 	a := startApp(t, "bad_items", Config{}, nil)
+	yielded := map[string]string{"str": "str", "empty_str": "str", "none": "NoneType", "zero": "int", "empty_list": "list", "none_after_data": "NoneType"}
 	for _, how := range []string{"gen", "list"} {
 		for _, c := range []string{"str", "empty_str", "none", "zero", "empty_list", "none_after_data"} {
 			t.Run(how+"/"+c, func(t *testing.T) {
+				seen := len(a.logs.String())
 				resp, err := http.Get(a.srv.URL + "/?how=" + how + "&case=" + c)
 				if err != nil {
 					t.Fatal(err)
@@ -625,7 +672,10 @@ func TestNonBytesItems(t *testing.T) {
 				if resp.StatusCode != 200 && resp.StatusCode != 500 {
 					t.Fatalf("status %d", resp.StatusCode)
 				}
-				logHas(t, a.logs, 2*time.Second, "TypeError")
+				// The message names the iterable, whichever path sent it:
+				// not write(), which the app never called, nor bytes.join.
+				want := "TypeError: the WSGI app's iterable yielded " + yielded[c] + ", not bytes"
+				waitFor(t, 2*time.Second, "the log line "+want, func() bool { return strings.Contains(a.logs.String()[seen:], want) })
 			})
 		}
 	}

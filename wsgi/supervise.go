@@ -321,13 +321,10 @@ func (pl *pool) replace(g *gen, young bool) {
 		if errors.Is(err, ErrClosed) {
 			return
 		}
-		pl.mu.Lock()
-		closed, reloaded := pl.closed, pl.cur != g
-		if err == nil && !closed && !reloaded {
-			pl.addLocked(p)
-		}
-		pl.mu.Unlock()
 		if err != nil {
+			pl.mu.Lock()
+			closed, reloaded := pl.closed, pl.cur != g
+			pl.mu.Unlock()
 			if closed || reloaded {
 				return // not needed any more
 			}
@@ -335,14 +332,32 @@ func (pl *pool) replace(g *gen, young bool) {
 			young = true
 			continue
 		}
+		needed := pl.putInService(g, p)
 		pl.kick()
-		if closed || reloaded {
-			pl.dismiss(p) // not needed any more
-			return
+		if !needed {
+			pl.dismiss(p)
 		}
-		p.log.Info("wsgi: worker ready")
 		return
 	}
+}
+
+// putInService puts p, a ready replacement worker of generation g, into
+// service, unless the pool has closed or another generation has gone into
+// service meanwhile: then p is not needed, and the caller dismisses it.
+// "wsgi: worker ready" is logged only for a worker put into service (one
+// that died once ready is replaced instead, see addLocked), and under
+// pl.mu, so that its death, which gone logs after taking pl.mu, comes
+// after it in the log.
+func (pl *pool) putInService(g *gen, p *proc) (needed bool) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed || pl.cur != g {
+		return false
+	}
+	if pl.addLocked(p) {
+		p.log.Info("wsgi: worker ready")
+	}
+	return true
 }
 
 // Reload starts a new generation of workers with freshly imported code and,

@@ -819,3 +819,37 @@ func TestReloadWaitHonoursContext(t *testing.T) {
 		<-second
 	}
 }
+
+// TestReadyLogFollowsDeath: a replacement worker that dies once it is
+// ready but before it is put into service (killed here in that window,
+// which a real worker hits by dying right after READY) is replaced, and
+// never logged as ready. "wsgi: worker ready" was logged after addLocked
+// whatever it had found: right after "worker died before it was put into
+// service".
+func TestReadyLogFollowsDeath(t *testing.T) {
+	c, logs := newContainer(t, Config{App: "apps:pid"})
+	pl := poolOf(c)
+	g := pl.current()
+	p, err := pl.startAndWait(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGKILL)
+	waitFor(t, 10*time.Second, "the killed worker to be found dead", func() bool {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		return p.ended
+	})
+	if !pl.putInService(g, p) {
+		t.Fatal("putInService: the worker is not needed; want it needed (the pool serves generation g)")
+	}
+	logHas(t, logs, 5*time.Second, "worker died before it was put into service", fmt.Sprintf("%s=%d", logWorker, p.pid))
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "wsgi: worker ready") && slices.Contains(strings.Fields(line), fmt.Sprintf("%s=%d", logWorker, p.pid)) {
+			t.Errorf("the dead worker is logged as ready: %s", line)
+		}
+	}
+	if slices.Contains(pl.pids(), p.pid) {
+		t.Errorf("the dead worker %d is in service", p.pid)
+	}
+}

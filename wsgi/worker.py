@@ -320,11 +320,69 @@ checked_names = {}  # header name -> its lower-case form
 MAX_LENGTH = (1 << 63) - 1  # the largest Content-Length Go takes (int64)
 
 
+def safe_repr(o, limit=200):
+    """repr(o) for an error message: cut to limit characters, and a
+    description instead of an exception when o's __repr__ raises."""
+    try:
+        r = repr(o)
+        if type(r) is not str:
+            r = str.__str__(r)
+    except BaseException:
+        return "<unprintable %s object>" % type(o).__name__
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
+def describe(exc):
+    """'Type: message' for an exception, even one whose __str__ raises
+    (then the message is '<unprintable Type object>'): reporting an app's
+    error must not become an error of its own."""
+    name = type(exc).__name__
+    try:
+        return "%s: %s" % (name, exc)
+    except BaseException:
+        return "%s: <unprintable %s object>" % (name, name)
+
+
+def format_error(exc):
+    """exc's traceback, as traceback.format_exception words it. Should
+    formatting it raise (an exception class whose __getattr__ raises, say
+    a wrapper forwarding to an attribute it lacks: the traceback module
+    of Python 3.11 and 3.12 looks up __notes__ and lets that error out),
+    the stack and describe(exc) instead: reporting an app's error must not
+    end the worker."""
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except BaseException:
+        try:
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+        except BaseException:
+            stack = ""
+        return "Traceback (most recent call last):\n%s%s (the traceback module could not format this exception)\n" % (
+            stack, describe(exc))
+
+
+def native(s):
+    """s as an exact str, for a str subclass (markupsafe.Markup, which Flask
+    apps pass around, or an app's own): a plain str with the same
+    characters, made without calling any method the subclass defines
+    (__str__, strip, lower...). PEP 3333 asks for native strings, and a
+    subclass of str is one, as gunicorn takes it. None for anything else
+    (bytes, int, None), which the caller refuses. Exact strs, nearly every
+    value, never get here: the callers check type(s) is str first."""
+    if isinstance(s, str):
+        return str.__str__(s)  # an exact copy of a subclass's characters
+    return None
+
+
 def check_status(status):
+    """Validate status; return it as an exact str (see native)."""
     if type(status) is not str:
-        raise TypeError("start_response: status must be str, not %s" % type(status).__name__)
+        plain = native(status)
+        if plain is None:
+            raise TypeError("start_response: status must be str, not %s" % type(status).__name__)
+        status = plain
     if status in checked_statuses:
-        return
+        return status
     code = status[:3]
     if not (code.isdigit() and code.isascii() and (len(status) == 3 or status[3] == " ")):
         raise ValueError("start_response: status %r is not '<3 digits> <reason>'" % status)
@@ -338,6 +396,7 @@ def check_status(status):
         raise ValueError("start_response: status %r is not latin-1" % status) from None
     if len(checked_statuses) < MEMO_MAX:
         checked_statuses.add(status)
+    return status
 
 
 # MAX_HEAD bounds the header fields of one response, counted as the
@@ -351,17 +410,22 @@ MAX_HEAD = 1 << 20
 
 def check_headers(headers, who="start_response"):
     """Validate headers; return (flat list for the head block, content length or -1)."""
-    if type(headers) is not list:
+    if type(headers) is not list and not isinstance(headers, list):
         raise TypeError("%s: headers must be a list, not %s" % (who, type(headers).__name__))
     flat = []
     length = -1
     size = 0
     for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise TypeError("%s: header %r is not a (name, value) tuple" % (who, item))
+        if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
+            raise TypeError("%s: header %s is not a (name, value) tuple" % (who, safe_repr(item)))
         name, value = item
         if type(name) is not str or type(value) is not str:
-            raise TypeError("%s: header %r: name and value must be str" % (who, item))
+            # Rare: str subclasses (see native), or a mistake.
+            plain_name, plain_value = native(name), native(value)
+            if plain_name is None or plain_value is None:
+                raise TypeError("%s: header %s: name and value must be str, not %s and %s"
+                                % (who, safe_repr(item), type(name).__name__, type(value).__name__))
+            name, value = plain_name, plain_value
         # Before any other check, which would scan a huge value first.
         size += len(name) + len(value) + 4
         if size > MAX_HEAD:
@@ -387,11 +451,11 @@ def check_headers(headers, who="start_response"):
             # Digits, with optional whitespace around them (RFC 9110 5.5:
             # SP and HTAB only), and a length Go can hold (int64). Go gets
             # the digits alone: it reads the value as it comes.
-            value = value.strip(" \t")
+            raw, value = value, value.strip(" \t")
             digits = value.lstrip("0") or "0"
             n = int(digits) if value.isascii() and value.isdigit() and len(digits) <= 19 else -1
             if not 0 <= n <= MAX_LENGTH:
-                raise ValueError("%s: invalid Content-Length %r" % (who, item[1]))
+                raise ValueError("%s: invalid Content-Length %r" % (who, raw))
             if length >= 0:
                 # Which one would the client believe? (RFC 9110 8.6)
                 raise ValueError("%s: Content-Length given twice" % who)
@@ -399,6 +463,11 @@ def check_headers(headers, who="start_response"):
         flat.append(name)
         flat.append(value)
     return flat, length
+
+
+def not_bytes(item):
+    """The error for an item of the app's iterable that is not bytes."""
+    return TypeError("the WSGI app's iterable yielded %s, not bytes" % type(item).__name__)
 
 
 class Request:
@@ -457,7 +526,7 @@ class Request:
                 exc_info = None  # no reference cycle through the traceback
         elif self.status is not None:
             raise AssertionError("start_response called a second time without exc_info")
-        check_status(status)
+        status = check_status(status)
         flat, length = check_headers(headers)
         self.status, self.headers, self.length = status, flat, length
         return self.write
@@ -528,7 +597,9 @@ class Request:
             size = 0
             for item in result:
                 if type(item) is not bytes:
-                    size = -1  # bytes-likes (or mistakes): join() decides
+                    if not isinstance(item, (bytes, bytearray, memoryview)):
+                        raise not_bytes(item)
+                    size = -1  # bytes-likes: join() takes them, and counts
                     break
                 size += len(item)
             if 0 <= self.length < size:
@@ -575,13 +646,13 @@ class Request:
                 # list's does. Nothing yielded after it could be sent.
                 self._send_whole(chunk[:length])
                 return
+            if type(chunk) is not bytes and not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise not_bytes(chunk)  # before write(), whose message would name write()
             if chunk:
-                write(chunk)  # which checks its type
+                write(chunk)
                 if 0 <= self.length <= self.sent:
                     break  # the declared length is reached: stop iterating
             else:
-                if type(chunk) is not bytes and not isinstance(chunk, (bytearray, memoryview)):
-                    raise TypeError("the WSGI app's iterable yielded %s, not bytes" % type(chunk).__name__)
                 self.check(self.stream)
         if not self.head_sent:
             # Empty body: status and headers still go out (in one frame).
@@ -683,7 +754,7 @@ class Worker:
             req.close_body_file()
             self.conn.send(END, stream, flags=F_CANCELLED)
         except BaseException as exc:
-            tb = traceback.format_exc()
+            tb = format_error(exc)
             req.close_result()
             req.close_body_file()
             if req.head_sent:
@@ -826,7 +897,7 @@ def exit_for(exc):
         if isinstance(exc, SystemExit):
             print(exc.code, file=sys.stderr)  # sys.exit("message")
         else:
-            traceback.print_exception(type(exc), exc, exc.__traceback__)
+            sys.stderr.write(format_error(exc))
     except Exception:
         pass  # stderr is gone with Go
     leave(1)
@@ -1057,7 +1128,7 @@ def handle_call(worker, stream, flags, payload):
             raise TypeError("the %s call returned a value that is not JSON-serialisable: %s" % (name, exc)) from None
     except BaseException as exc:
         data = json.dumps(
-            {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc), "traceback": traceback.format_exc()}
+            {"ok": False, "error": describe(exc), "traceback": format_error(exc)}
         )
         if not isinstance(exc, Exception):
             worker.conn.send(CALL_RESULT, stream, data.encode("utf-8"))
@@ -1068,7 +1139,7 @@ def handle_call(worker, stream, flags, payload):
 def _json_default(o):
     # Identity hooks may return dates, UUIDs or sets: say so instead of
     # guessing a representation.
-    raise TypeError("%s object %r" % (type(o).__name__, o))
+    raise TypeError("%s object %s" % (type(o).__name__, safe_repr(o)))
 
 
 def start_call(worker, stream, flags, payload):
@@ -1563,8 +1634,8 @@ def main():
         leave(3)
     try:
         app = load_app(spec)
-    except BaseException:
-        conn.send(FAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
+    except BaseException as exc:
+        conn.send(FAIL, 0, format_error(exc).encode("utf-8", "replace"))
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())

@@ -261,7 +261,7 @@ func (z *zygote) fork() (*proc, error) {
 		pid, err = z.await(tag, f, sent)
 	}
 	if pid == 0 {
-		p.closeSocket()
+		p.abandon()
 		if err == nil {
 			err = errors.New("the preload process could not fork")
 		}

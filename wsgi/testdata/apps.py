@@ -8,6 +8,7 @@ they wait for files the test creates, or record calls in files the test
 reads. Most take their parameters from the query string.
 """
 
+import collections
 import hashlib
 import io
 import json
@@ -134,6 +135,12 @@ def body(environ, start_response):
     elif mode == "read_all":
         calls.append(inp.read(-1))
         calls.append(inp.read(10))
+    elif mode == "read_none":  # read(None): the whole rest, as read(-1)
+        calls.append(inp.read(None))
+        calls.append(inp.read(None))
+    elif mode == "readlines_hint":  # readlines(hint): whole lines until hint bytes
+        calls.extend(inp.readlines(n))
+        calls.append(inp.read(100))
     elif mode == "readn":
         while True:
             chunk = inp.read(n)
@@ -248,6 +255,13 @@ def errors_lines(environ, start_response):
     return _text(start_response, tok)
 
 
+class _Unprintable:
+    def __repr__(self):
+        raise RuntimeError("repr-raises-marker")
+
+    __str__ = __repr__
+
+
 @app
 def bad_start(environ, start_response):
     """Misuses start_response the way ?case= says."""
@@ -290,9 +304,64 @@ def bad_start(environ, start_response):
         start_response("200 OK", [ct, ("Content-Length", "5\u00a0")])
     elif case == "huge_value":
         start_response("200 OK", [ct, ("X-Big", "v" * (2 << 20))])
+    elif case == "value_unprintable":  # its __repr__ raises: the message still names the header
+        start_response("200 OK", [ct, ("X-Odd", _Unprintable())])
     elif case == "many_headers":
         start_response("200 OK", [ct] + [("X-H%d" % i, "v" * 100) for i in range(20000)])
     return [b"should not be sent"]
+
+
+class _OwnStr(str):
+    """A str subclass whose own methods answer something else: a server
+    must send the characters the string holds."""
+
+    def __str__(self):
+        return "from __str__"
+
+    def strip(self, *args):
+        return "from strip"
+
+    def lower(self):
+        return "from lower"
+
+    def encode(self, *args, **kwargs):
+        return b"from encode"
+
+
+class _OwnList(list):
+    """The headers list as a list subclass."""
+
+
+_Header = collections.namedtuple("_Header", "name value")
+
+
+@app
+def str_subclass(environ, start_response):
+    """Status, header names and values as str subclasses: markupsafe.Markup
+    (which Flask apps pass around: not escaped again) and _OwnStr, in the
+    headers list and in wsgi.early_hints; the list a list subclass, and
+    one header a namedtuple. ?case=none: a None value, which
+    is still refused."""
+    from markupsafe import Markup
+
+    if _q(environ).get("case") == "none":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-None", None)])
+        return [b"should not be sent"]
+    environ["wsgi.early_hints"]([(Markup("Link"), Markup("</style.css>; rel=preload"))])
+    body = b"subclassed"
+    start_response(
+        _OwnStr("299 Own"),
+        _OwnList(
+            [
+                (Markup("Content-Type"), Markup("text/plain; charset=<utf-8>")),
+                (_OwnStr("X-Own"), _OwnStr(" a & b ")),
+                ("X-Markup", Markup("<em>x</em>")),
+                _Header("X-Named", "tuple"),
+                (_OwnStr("Content-Length"), _OwnStr(str(len(body)))),
+            ]
+        ),
+    )
+    return [body]
 
 
 @app
@@ -604,6 +673,55 @@ def filewrap_kept(environ, start_response):
 @app
 def raise_before(environ, start_response):
     raise ValueError("raise-before-marker")
+
+
+class UnprintableError(Exception):
+    """An exception whose __str__ and __repr__ raise."""
+
+    def __str__(self):
+        raise RuntimeError("str-raises-marker")
+
+    __repr__ = __str__
+
+
+class AttrRaisingError(Exception):
+    """An exception whose __getattr__ raises (a wrapper forwarding to an
+    attribute it lacks): the traceback module of Python 3.11 and 3.12
+    raises that error looking up __notes__ while formatting it."""
+
+    def __getattr__(self, name):
+        raise RuntimeError("getattr-raises-marker")
+
+
+class _UnprintableClose:
+    """A response whose close() raises an UnprintableError."""
+
+    def __iter__(self):
+        yield b"closed-body"
+
+    def close(self):
+        raise UnprintableError()
+
+
+@app
+def unprintable(environ, start_response):
+    """Raises an UnprintableError where ?where= says: before the response
+    (before), after its first chunk (after), or in the iterable's close()
+    (close); or an AttrRaisingError before the response (getattr)."""
+    where = _q(environ).get("where", "before")
+    if where == "before":
+        raise UnprintableError()
+    if where == "getattr":
+        raise AttrRaisingError("attr-raising-message")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    if where == "close":
+        return _UnprintableClose()
+
+    def gen():
+        yield b"partial"
+        raise UnprintableError()
+
+    return gen()
 
 
 @app

@@ -157,6 +157,40 @@ def bad_value_hook(environ):
     return {"when": object()}
 
 
+class Unprintable(Exception):
+    """An exception whose __str__ and __repr__ raise."""
+
+    def __str__(self):
+        raise RuntimeError("str-raises-marker")
+
+    __repr__ = __str__
+
+
+def unprintable_hook(environ):
+    raise Unprintable()
+
+
+class _BadRepr:
+    def __repr__(self):
+        raise RuntimeError("repr-raises-marker")
+
+
+def unprintable_value_hook(environ):
+    """A value that is not JSON, whose __repr__ raises."""
+    return {"when": _BadRepr()}
+
+
+class AttrRaising(Exception):
+    """An exception whose __getattr__ raises (see apps.AttrRaisingError)."""
+
+    def __getattr__(self, name):
+        raise RuntimeError("getattr-raises-marker")
+
+
+def getattr_hook(environ):
+    raise AttrRaising("attr-raising-message")
+
+
 def list_hook(environ):
     return ["not", "a", "dict"]
 
