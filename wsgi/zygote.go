@@ -62,6 +62,7 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 	fc, err := net.FileConn(parentF)
 	parentF.Close()
 	if err != nil {
+		childF.Close()
 		return nil, fmt.Errorf("wsgi: socket: %w", err)
 	}
 	outR, outW, err := os.Pipe()
