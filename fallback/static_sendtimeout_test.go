@@ -11,26 +11,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/slowclient"
 	"github.com/graft-dev/graft/wsgi"
 )
-
-// smallSendBuffer gives its connections a 4 KiB send buffer, so that a
-// file the client does not read waits in the server's sendfile(2), not in
-// the kernel's buffers (which on loopback take megabytes).
-type smallSendBuffer struct{ net.Listener }
-
-func (l smallSendBuffer) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(4096)
-	}
-	return c, err
-}
 
 // TestStaticSendTimeout: under wsgi.Serve, a client that asks Static for a
 // 16 MiB file and never reads holds nothing past ServeConfig.SendTimeout:
@@ -52,7 +39,7 @@ func TestStaticSendTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls.Main[0] = smallSendBuffer{ls.Main[0]}
+	ls.Main[0] = slowclient.Listener{Listener: ls.Main[0]}
 	addr := ls.Main[0].Addr().String()
 	logs := &pythontest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,18 +64,7 @@ func TestStaticSendTimeout(t *testing.T) {
 	}
 
 	base := runtime.NumGoroutine()
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var err error
-		c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return err
-	}}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := slowclient.Dial(t, addr)
 	fmt.Fprintf(conn, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
 	for runtime.NumGoroutine() <= base {
 		time.Sleep(10 * time.Millisecond)

@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/slowclient"
 	"github.com/graft-dev/graft/internal/testcert"
 )
 
@@ -88,7 +88,7 @@ func startSendServe(t *testing.T, withTLS, withApp bool) *sendServed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls.Main[0] = smallSendBuffer{ls.Main[0]}
+	ls.Main[0] = slowclient.Listener{Listener: ls.Main[0]}
 	logs := &pythontest.Buffer{}
 	var app *Container
 	file := filepath.Join(t.TempDir(), "mib.bin")
@@ -141,36 +141,12 @@ func startSendServe(t *testing.T, withTLS, withApp bool) *sendServed {
 	return s
 }
 
-// smallSendBuffer gives its connections a 4 KiB send buffer, so that a
-// response the client does not read waits in the server's write, not in
-// the kernel's buffers (which on loopback take megabytes).
-type smallSendBuffer struct{ net.Listener }
-
-func (l smallSendBuffer) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(4096)
-	}
-	return c, err
-}
-
 // dial connects with a 4 KiB receive buffer (a client that reads only
 // when the test says, and that the server's writes soon wait for), over
 // TLS (offering protos) if the server speaks it.
 func (s *sendServed) dial(t *testing.T, protos ...string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var err error
-		c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return err
-	}}
-	c, err := d.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := slowclient.Dial(t, s.addr)
 	if s.tls == nil {
 		return c
 	}

@@ -15,13 +15,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/slowclient"
 )
 
 // TestResponseSpill: a client that reads a big response slowly, or not at
@@ -120,19 +120,7 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // a client that is slow to read (it reads when the test says).
 func dialSmallWindow(t *testing.T, url string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var err error
-		c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return err
-	}}
-	conn, err := d.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
+	return slowclient.Dial(t, strings.TrimPrefix(url, "http://"))
 }
 
 // TestSpill: the spill's order and bounds, on a stream without a worker.
