@@ -3,6 +3,7 @@ package fallback
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -290,4 +291,38 @@ func TestGunicornForwardingSpellings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGunicornSendfile puts Sendfile in front of a reverse proxy to a real
+// gunicorn running testdata/flaskdl.py. httputil.ReverseProxy aborts the
+// response (panics with http.ErrAbortHandler) when a write of the body
+// fails, as the first write of a body Go discards does: before the fix, an
+// app that sent a body along with X-Sendfile left the client with a cut
+// connection instead of the file.
+func TestGunicornSendfile(t *testing.T) {
+	d := newDownloads(t)
+	t.Setenv("GRAFT_DL_DIR", d.dir)
+	t.Setenv("GRAFT_DL_LOG", filepath.Join(t.TempDir(), "streamed"))
+	proxy, logs := startGunicorn(t, "flaskdl:app")
+	srv := httptest.NewServer(&Handler{App: proxy, Sendfile: &Sendfile{Roots: []string{d.dir},
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}})
+	t.Cleanup(srv.Close)
+	runDL(t, srv, logs, []dlCase{
+		{name: "empty body", target: "/files/a.txt?token=ok", code: 200, body: d.content,
+			want: map[string]string{"Content-Length": "1000", "Content-Disposition": "attachment; filename=a.txt"}},
+		{name: "body discarded", target: "/streamed/a.txt", code: 200, body: d.content,
+			want: map[string]string{"Content-Length": "1000", "Content-Type": "text/plain; charset=utf-8"}},
+		{name: "body discarded, range", target: "/streamed/a.txt", header: map[string]string{"Range": "bytes=10-19"},
+			code: 206, body: "0123456789"},
+		{name: "body discarded, head", method: "HEAD", target: "/streamed/a.txt", code: 200, body: "-",
+			want: map[string]string{"Content-Length": "1000"}},
+		{name: "error status passes", target: "/denied", code: 403, body: "no"},
+		{name: "outside the roots", target: "/path?p=" + d.secret, code: 500},
+	})
+	// gunicorn's connection was closed mid-body; the next request is served.
+	resp, err := srv.Client().Get(srv.URL + "/ping")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ping after a discarded body: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

@@ -33,7 +33,12 @@ import (
 // (Content-Type, Content-Disposition, Cache-Control, Set-Cookie, ETag,
 // ...). The header is stripped and any body the app sends is discarded:
 // the first write of it fails, so the worker is told to stop and is freed
-// at once, however large the file and slow the client.
+// at once, however large the file and slow the client. An app that then
+// aborts (panics with http.ErrAbortHandler), as httputil.ReverseProxy does
+// when that write fails or when the backend sends less than its
+// Content-Length (Werkzeug's send_file declares the file's and sends
+// nothing), still gets the file sent: the client has seen nothing of its
+// response.
 //
 // The Content-Type is the app's, else that of the file's extension, else
 // sniffed from the file (a WSGI app that gave none included).
@@ -185,9 +190,17 @@ func (w *sendfileWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // finish, deferred, sends the file the app named, if it named one. An app
 // that set the header and returned without writing anything counts.
+//
+// An abort (a panic with http.ErrAbortHandler) after the headers named a
+// file still sends it: nothing of the app's response has reached the
+// client, and its body is not wanted. httputil.ReverseProxy aborts so
+// when a write of the body fails, as the first discarded write does, and
+// when the backend's body is shorter than its Content-Length, as that of
+// Werkzeug's send_file (which declares the file's length and sends
+// nothing) always is. Any other panic is the app's and is passed on.
 func (w *sendfileWriter) finish() {
-	if p := recover(); p != nil {
-		panic(p) // the app's panic (http.ErrAbortHandler): nothing to send
+	if p := recover(); p != nil && (p != http.ErrAbortHandler || w.header == "") {
+		panic(p)
 	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
