@@ -3,6 +3,7 @@ package fallback
 import (
 	"encoding/json"
 	"io"
+	"log"
 	"log/slog"
 	"maps"
 	"net"
@@ -31,8 +32,9 @@ func requireGunicorn(t testing.TB) {
 
 // startGunicorn runs a real gunicorn serving app (module:callable in
 // testdata/) on a listener handed over as fd 3, and returns a reverse
-// proxy to it and gunicorn's log. gunicorn stops when the test ends.
-func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *pythontest.Buffer) {
+// proxy to it and gunicorn's log. args are more gunicorn options. gunicorn
+// stops when the test ends.
+func startGunicorn(t *testing.T, app string, args ...string) (*httputil.ReverseProxy, *pythontest.Buffer) {
 	t.Helper()
 	requireGunicorn(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,8 +52,9 @@ func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *pythontes
 		t.Fatal(err)
 	}
 	logs := &pythontest.Buffer{}
-	cmd := exec.Command(pythontest.Python(t), "-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
-		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5", app)
+	argv := append([]string{"-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
+		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5"}, args...)
+	cmd := exec.Command(pythontest.Python(t), append(argv, app)...)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	err = cmd.Start()
@@ -325,4 +328,43 @@ func TestGunicornSendfile(t *testing.T) {
 		t.Fatalf("ping after a discarded body: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestGunicornSendfileKeepAlive: under gunicorn's gthread worker, which
+// keeps the connection open after Werkzeug's send_file declared the file's
+// Content-Length and sent nothing, the proxy waited for those bytes until
+// gunicorn's keep-alive timeout (an hour here; 2 seconds by default) before
+// Go sent the file. Sendfile.ModifyResponse drops the body unread. The
+// client's timeout only turns that wait into a failure; the proxy's error
+// log must stay empty (without ModifyResponse it reads "read error during
+// body copy" under the sync worker).
+func TestGunicornSendfileKeepAlive(t *testing.T) {
+	d := newDownloads(t)
+	t.Setenv("GRAFT_DL_DIR", d.dir)
+	t.Setenv("GRAFT_DL_LOG", filepath.Join(t.TempDir(), "streamed"))
+	for _, worker := range [][]string{{"--worker-class", "sync"}, {"--worker-class", "gthread", "--threads", "2"}} {
+		t.Run(worker[1], func(t *testing.T) {
+			proxy, logs := startGunicorn(t, "flaskdl:app", append(worker, "--keep-alive", "3600")...)
+			sf := &Sendfile{Roots: []string{d.dir}, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+			proxy.ModifyResponse = sf.ModifyResponse
+			proxyLog := &pythontest.Buffer{}
+			proxy.ErrorLog = log.New(proxyLog, "", 0)
+			srv := httptest.NewServer(&Handler{App: proxy, Sendfile: sf})
+			t.Cleanup(srv.Close)
+			srv.Client().Timeout = 30 * time.Second
+			runDL(t, srv, logs, []dlCase{
+				{name: "download", target: "/files/a.txt?token=ok", code: 200, body: d.content,
+					want: map[string]string{"Content-Length": "1000", "Content-Disposition": "attachment; filename=a.txt"}},
+				{name: "again", target: "/files/a.txt?token=ok", code: 200, body: d.content},
+				{name: "body discarded", target: "/streamed/a.txt", code: 200, body: d.content},
+				{name: "range", target: "/files/a.txt?token=ok", header: map[string]string{"Range": "bytes=10-19"},
+					code: 206, body: "0123456789"},
+				{name: "error status keeps its body", target: "/denied", code: 403, body: "no"},
+				{name: "no file", target: "/ping", code: 200, body: "pong"},
+			})
+			if s := proxyLog.String(); s != "" {
+				t.Errorf("the proxy logged:\n%s", s)
+			}
+		})
+	}
 }

@@ -119,10 +119,9 @@ func (w *sendfileWriter) WriteHeader(code int) {
 			delete(h, "Content-Length")
 		}
 	}()
-	for _, name := range [...]string{"X-Sendfile", "X-Accel-Redirect"} {
+	for _, name := range sendfileHeaders {
 		v, ok := h[name]
-		if !ok || (name == "X-Sendfile" && len(w.s.Roots) == 0) ||
-			(name == "X-Accel-Redirect" && len(w.s.Locations) == 0) {
+		if !ok || !w.s.handles(name) {
 			continue
 		}
 		delete(h, name)
@@ -135,6 +134,44 @@ func (w *sendfileWriter) WriteHeader(code int) {
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// sendfileHeaders are the response headers that name a file, in the order
+// they are acted on.
+var sendfileHeaders = [...]string{"X-Sendfile", "X-Accel-Redirect"}
+
+// handles reports whether s acts on the response header name (one of
+// sendfileHeaders): X-Sendfile with Roots, X-Accel-Redirect with
+// Locations.
+func (s *Sendfile) handles(name string) bool {
+	if name == "X-Sendfile" {
+		return len(s.Roots) > 0
+	}
+	return len(s.Locations) > 0
+}
+
+// ModifyResponse is for the ModifyResponse field of an
+// httputil.ReverseProxy that is the App of a [Handler] with this Sendfile:
+// when the backend's response names a file s will send, its body is closed
+// unread (the connection to the backend is not reused) and replaced by an
+// empty one. Without it the proxy reads the body it is about to discard,
+// and Werkzeug's send_file, which declares the file's Content-Length and
+// sends nothing, leaves it waiting for the backend to close the
+// connection: at once under gunicorn's sync worker, after the keep-alive
+// timeout under its gthread worker (2 seconds by default). A nil *Sendfile
+// changes nothing. It never returns an error.
+func (s *Sendfile) ModifyResponse(res *http.Response) error {
+	if s == nil || !fileStatus(res.StatusCode) || res.Body == nil || res.Body == http.NoBody {
+		return nil
+	}
+	for _, name := range sendfileHeaders {
+		if _, ok := res.Header[name]; ok && s.handles(name) {
+			res.Body.Close()
+			res.Body = http.NoBody
+			return nil
+		}
+	}
+	return nil
 }
 
 // fileStatus reports whether an app's status lets Go send the file: 2xx,
