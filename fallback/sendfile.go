@@ -286,7 +286,7 @@ func (w *sendfileWriter) finish() {
 	}
 	// ServeContent takes Content-Type from the header when the app set
 	// one, else from the file's extension, else sniffs the content.
-	http.ServeContent(&contentWriter{ResponseWriter: rw, size: info.Size()}, r, info.Name(), info.ModTime(), f)
+	http.ServeContent(&contentWriter{ResponseWriter: rw, size: info.Size()}, satisfiableRange(r, info.Size()), info.Name(), info.ModTime(), f)
 }
 
 // refuse answers a header that cannot be honoured.
