@@ -3,6 +3,8 @@ package fallback
 import (
 	"encoding/json"
 	"io"
+	"log"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -30,8 +32,9 @@ func requireGunicorn(t testing.TB) {
 
 // startGunicorn runs a real gunicorn serving app (module:callable in
 // testdata/) on a listener handed over as fd 3, and returns a reverse
-// proxy to it and gunicorn's log. gunicorn stops when the test ends.
-func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *pythontest.Buffer) {
+// proxy to it and gunicorn's log. args are more gunicorn options. gunicorn
+// stops when the test ends.
+func startGunicorn(t *testing.T, app string, args ...string) (*httputil.ReverseProxy, *pythontest.Buffer) {
 	t.Helper()
 	requireGunicorn(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -49,8 +52,9 @@ func startGunicorn(t *testing.T, app string) (*httputil.ReverseProxy, *pythontes
 		t.Fatal(err)
 	}
 	logs := &pythontest.Buffer{}
-	cmd := exec.Command(pythontest.Python(t), "-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
-		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5", app)
+	argv := append([]string{"-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
+		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5"}, args...)
+	cmd := exec.Command(pythontest.Python(t), append(argv, app)...)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	err = cmd.Start()
@@ -287,6 +291,79 @@ func TestGunicornForwardingSpellings(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestGunicornSendfile puts Sendfile in front of a reverse proxy to a real
+// gunicorn running testdata/flaskdl.py. httputil.ReverseProxy aborts the
+// response (panics with http.ErrAbortHandler) when a write of the body
+// fails, as the first write of a body Go discards does: before the fix, an
+// app that sent a body along with X-Sendfile left the client with a cut
+// connection instead of the file.
+func TestGunicornSendfile(t *testing.T) {
+	d := newDownloads(t)
+	t.Setenv("GRAFT_DL_DIR", d.dir)
+	t.Setenv("GRAFT_DL_LOG", filepath.Join(t.TempDir(), "streamed"))
+	proxy, logs := startGunicorn(t, "flaskdl:app")
+	srv := httptest.NewServer(&Handler{App: proxy, Sendfile: &Sendfile{Roots: []string{d.dir},
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}})
+	t.Cleanup(srv.Close)
+	runDL(t, srv, logs, []dlCase{
+		{name: "empty body", target: "/files/a.txt?token=ok", code: 200, body: d.content,
+			want: map[string]string{"Content-Length": "1000", "Content-Disposition": "attachment; filename=a.txt"}},
+		{name: "body discarded", target: "/streamed/a.txt", code: 200, body: d.content,
+			want: map[string]string{"Content-Length": "1000", "Content-Type": "text/plain; charset=utf-8"}},
+		{name: "body discarded, range", target: "/streamed/a.txt", header: map[string]string{"Range": "bytes=10-19"},
+			code: 206, body: "0123456789"},
+		{name: "body discarded, head", method: "HEAD", target: "/streamed/a.txt", code: 200, body: "-",
+			want: map[string]string{"Content-Length": "1000"}},
+		{name: "error status passes", target: "/denied", code: 403, body: "no"},
+		{name: "outside the roots", target: "/path?p=" + d.secret, code: 500},
+	})
+	// gunicorn's connection was closed mid-body; the next request is served.
+	resp, err := srv.Client().Get(srv.URL + "/ping")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ping after a discarded body: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// TestGunicornSendfileKeepAlive: under gunicorn's gthread worker, which
+// keeps the connection open after Werkzeug's send_file declared the file's
+// Content-Length and sent nothing, the proxy waited for those bytes until
+// gunicorn's keep-alive timeout (an hour here; 2 seconds by default) before
+// Go sent the file. Sendfile.ModifyResponse drops the body unread. The
+// client's timeout only turns that wait into a failure; the proxy's error
+// log must stay empty (without ModifyResponse it reads "read error during
+// body copy" under the sync worker).
+func TestGunicornSendfileKeepAlive(t *testing.T) {
+	d := newDownloads(t)
+	t.Setenv("GRAFT_DL_DIR", d.dir)
+	t.Setenv("GRAFT_DL_LOG", filepath.Join(t.TempDir(), "streamed"))
+	for _, worker := range [][]string{{"--worker-class", "sync"}, {"--worker-class", "gthread", "--threads", "2"}} {
+		t.Run(worker[1], func(t *testing.T) {
+			proxy, logs := startGunicorn(t, "flaskdl:app", append(worker, "--keep-alive", "3600")...)
+			sf := &Sendfile{Roots: []string{d.dir}, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+			proxy.ModifyResponse = sf.ModifyResponse
+			proxyLog := &pythontest.Buffer{}
+			proxy.ErrorLog = log.New(proxyLog, "", 0)
+			srv := httptest.NewServer(&Handler{App: proxy, Sendfile: sf})
+			t.Cleanup(srv.Close)
+			srv.Client().Timeout = 30 * time.Second
+			runDL(t, srv, logs, []dlCase{
+				{name: "download", target: "/files/a.txt?token=ok", code: 200, body: d.content,
+					want: map[string]string{"Content-Length": "1000", "Content-Disposition": "attachment; filename=a.txt"}},
+				{name: "again", target: "/files/a.txt?token=ok", code: 200, body: d.content},
+				{name: "body discarded", target: "/streamed/a.txt", code: 200, body: d.content},
+				{name: "range", target: "/files/a.txt?token=ok", header: map[string]string{"Range": "bytes=10-19"},
+					code: 206, body: "0123456789"},
+				{name: "error status keeps its body", target: "/denied", code: 403, body: "no"},
+				{name: "no file", target: "/ping", code: 200, body: "pong"},
+			})
+			if s := proxyLog.String(); s != "" {
+				t.Errorf("the proxy logged:\n%s", s)
 			}
 		})
 	}

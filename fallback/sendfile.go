@@ -33,7 +33,12 @@ import (
 // (Content-Type, Content-Disposition, Cache-Control, Set-Cookie, ETag,
 // ...). The header is stripped and any body the app sends is discarded:
 // the first write of it fails, so the worker is told to stop and is freed
-// at once, however large the file and slow the client.
+// at once, however large the file and slow the client. An app that then
+// aborts (panics with http.ErrAbortHandler), as httputil.ReverseProxy does
+// when that write fails or when the backend sends less than its
+// Content-Length (Werkzeug's send_file declares the file's and sends
+// nothing), still gets the file sent: the client has seen nothing of its
+// response.
 //
 // The Content-Type is the app's, else that of the file's extension, else
 // sniffed from the file (a WSGI app that gave none included).
@@ -114,10 +119,9 @@ func (w *sendfileWriter) WriteHeader(code int) {
 			delete(h, "Content-Length")
 		}
 	}()
-	for _, name := range [...]string{"X-Sendfile", "X-Accel-Redirect"} {
+	for _, name := range sendfileHeaders {
 		v, ok := h[name]
-		if !ok || (name == "X-Sendfile" && len(w.s.Roots) == 0) ||
-			(name == "X-Accel-Redirect" && len(w.s.Locations) == 0) {
+		if !ok || !w.s.handles(name) {
 			continue
 		}
 		delete(h, name)
@@ -130,6 +134,44 @@ func (w *sendfileWriter) WriteHeader(code int) {
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// sendfileHeaders are the response headers that name a file, in the order
+// they are acted on.
+var sendfileHeaders = [...]string{"X-Sendfile", "X-Accel-Redirect"}
+
+// handles reports whether s acts on the response header name (one of
+// sendfileHeaders): X-Sendfile with Roots, X-Accel-Redirect with
+// Locations.
+func (s *Sendfile) handles(name string) bool {
+	if name == "X-Sendfile" {
+		return len(s.Roots) > 0
+	}
+	return len(s.Locations) > 0
+}
+
+// ModifyResponse is for the ModifyResponse field of an
+// httputil.ReverseProxy that is the App of a [Handler] with this Sendfile:
+// when the backend's response names a file s will send, its body is closed
+// unread (the connection to the backend is not reused) and replaced by an
+// empty one. Without it the proxy reads the body it is about to discard,
+// and Werkzeug's send_file, which declares the file's Content-Length and
+// sends nothing, leaves it waiting for the backend to close the
+// connection: at once under gunicorn's sync worker, after the keep-alive
+// timeout under its gthread worker (2 seconds by default). A nil *Sendfile
+// changes nothing. It never returns an error.
+func (s *Sendfile) ModifyResponse(res *http.Response) error {
+	if s == nil || !fileStatus(res.StatusCode) || res.Body == nil || res.Body == http.NoBody {
+		return nil
+	}
+	for _, name := range sendfileHeaders {
+		if _, ok := res.Header[name]; ok && s.handles(name) {
+			res.Body.Close()
+			res.Body = http.NoBody
+			return nil
+		}
+	}
+	return nil
 }
 
 // fileStatus reports whether an app's status lets Go send the file: 2xx,
@@ -185,9 +227,17 @@ func (w *sendfileWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // finish, deferred, sends the file the app named, if it named one. An app
 // that set the header and returned without writing anything counts.
+//
+// An abort (a panic with http.ErrAbortHandler) after the headers named a
+// file still sends it: nothing of the app's response has reached the
+// client, and its body is not wanted. httputil.ReverseProxy aborts so
+// when a write of the body fails, as the first discarded write does, and
+// when the backend's body is shorter than its Content-Length, as that of
+// Werkzeug's send_file (which declares the file's length and sends
+// nothing) always is. Any other panic is the app's and is passed on.
 func (w *sendfileWriter) finish() {
-	if p := recover(); p != nil {
-		panic(p) // the app's panic (http.ErrAbortHandler): nothing to send
+	if p := recover(); p != nil && (p != http.ErrAbortHandler || w.header == "") {
+		panic(p)
 	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
@@ -236,7 +286,7 @@ func (w *sendfileWriter) finish() {
 	}
 	// ServeContent takes Content-Type from the header when the app set
 	// one, else from the file's extension, else sniffs the content.
-	http.ServeContent(&contentWriter{ResponseWriter: rw, size: info.Size()}, r, info.Name(), info.ModTime(), f)
+	http.ServeContent(&contentWriter{ResponseWriter: rw, size: info.Size()}, satisfiableRange(r, info.Size()), info.Name(), info.ModTime(), f)
 }
 
 // refuse answers a header that cannot be honoured.

@@ -33,7 +33,10 @@ import (
 //   - ETag (from size and modification time, or from the content for
 //     files without one, such as embed.FS files) and Last-Modified;
 //     conditional requests (If-None-Match, If-Modified-Since, If-Match,
-//     If-Unmodified-Since, If-Range) and byte ranges, by [http.ServeContent];
+//     If-Unmodified-Since, If-Range) and byte ranges, by [http.ServeContent]
+//     (except that a suffix range of length 0, "bytes=-0", is 416, and a
+//     range of an empty file gets the whole file, where ServeContent sends
+//     an invalid Content-Range);
 //   - Cache-Control "public, max-age=31536000, immutable" for names that
 //     [Static.Immutable] says carry a content hash, "public, max-age=N"
 //     ([Static.MaxAge]) for the others;
@@ -218,7 +221,7 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	h.Set("Etag", etag)
-	http.ServeContent(&contentWriter{ResponseWriter: w, size: info.Size()}, r, name, info.ModTime(), rs)
+	http.ServeContent(&contentWriter{ResponseWriter: w, size: info.Size()}, satisfiableRange(r, info.Size()), name, info.ModTime(), rs)
 }
 
 // contentWriter is what [http.ServeContent] writes a file's answer to, for
