@@ -36,7 +36,8 @@ import (
 //     If-Unmodified-Since, If-Range) and byte ranges, by [http.ServeContent]
 //     (except that a suffix range of length 0, "bytes=-0", is 416, and a
 //     range of an empty file gets the whole file, where ServeContent sends
-//     an invalid Content-Range);
+//     an invalid Content-Range; and a request for more than 200 ranges
+//     gets the whole file, as from Apache);
 //   - Cache-Control "public, max-age=31536000, immutable" for names that
 //     [Static.Immutable] says carry a content hash, "public, max-age=N"
 //     ([Static.MaxAge]) for the others;
