@@ -43,7 +43,10 @@ import (
 //     ([Static.MaxAge]) for the others;
 //   - the precompressed variant NAME.br or NAME.gz when it exists and the
 //     client accepts that encoding (Content-Encoding set, Vary:
-//     Accept-Encoding on every response for a name with variants);
+//     Accept-Encoding on every response for a name with variants); a
+//     request for NAME.br or NAME.gz itself is 404 when NAME is a regular
+//     file, as in WhiteNoise (a .gz or .br file with no NAME is served as
+//     any other file);
 //   - the Content-Type of the name's extension ([mime.TypeByExtension]),
 //     else sniffed from the content of uncompressed files.
 //
@@ -170,8 +173,32 @@ func (s *Static) name(r *http.Request) (string, int) {
 	return rest, http.StatusOK
 }
 
+// precompressed lists the precompressed variants Static looks for, best
+// first: the content coding and the extension of its files.
+func precompressed() [2]struct{ token, ext string } {
+	return [...]struct{ token, ext string }{{"br", ".br"}, {"gzip", ".gz"}}
+}
+
+// isVariant reports whether name is the precompressed variant of another
+// file: it ends in ".br" or ".gz" and the name without it is a regular
+// file. Such a name is served only through Accept-Encoding, never asked
+// for itself, as WhiteNoise answers (its is_compressed_variant).
+func (s *Static) isVariant(name string) bool {
+	for _, enc := range precompressed() {
+		if base, ok := strings.CutSuffix(name, enc.ext); ok {
+			info, err := fs.Stat(s.fsys, base)
+			return err == nil && info.Mode().IsRegular()
+		}
+	}
+	return false
+}
+
 // serve sends name, or its best precompressed variant.
 func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
+	if s.isVariant(name) {
+		http.NotFound(w, r)
+		return
+	}
 	f, info, err := s.open(name)
 	if err != nil {
 		s.openFailed(w, r, name, err)
@@ -184,7 +211,7 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	file, fileName, encoding := f, name, ""
 	variants := false
 	accept := r.Header.Values("Accept-Encoding")
-	for _, enc := range [...]struct{ token, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+	for _, enc := range precompressed() {
 		vf, vinfo, err := s.open(name + enc.ext)
 		if err != nil {
 			continue
