@@ -48,7 +48,8 @@ import (
 //     file, as in WhiteNoise (a .gz or .br file with no NAME is served as
 //     any other file);
 //   - the Content-Type of the name's extension ([mime.TypeByExtension]),
-//     else sniffed from the content of uncompressed files.
+//     else sniffed from the content of NAME (never of NAME.br or NAME.gz),
+//     the same whichever encoding is sent.
 //
 // A 304 has the ETag, Cache-Control and Vary of the 200 and no body
 // headers; a 412 or 416 has none of the file's length, encoding,
@@ -229,12 +230,6 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	if encoding != "" {
 		h.Set("Content-Encoding", encoding)
-		if ctype == "" {
-			ctype = "application/octet-stream" // never sniff compressed bytes
-		}
-	}
-	if ctype != "" {
-		h.Set("Content-Type", ctype)
 	}
 	h.Set("Cache-Control", s.cacheControl(name))
 
@@ -243,6 +238,15 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 		s.readFailed(w, r, name, err)
 		return
 	}
+	if ctype == "" {
+		// Sniffed from NAME's own content whichever encoding is sent,
+		// never from compressed bytes.
+		if ctype, err = s.sniff(f, rs, encoding); err != nil {
+			s.readFailed(w, r, name, err)
+			return
+		}
+	}
+	h.Set("Content-Type", ctype)
 	etag, err := s.etag(fileName, info, rs)
 	if err != nil {
 		s.readFailed(w, r, name, err)
@@ -250,6 +254,29 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	h.Set("Etag", etag)
 	http.ServeContent(&contentWriter{ResponseWriter: w, size: info.Size()}, satisfiableRange(r, info.Size()), name, info.ModTime(), rs)
+}
+
+// sniff returns the Content-Type of the uncompressed file f, whose
+// extension has none: [http.DetectContentType] of its first 512 bytes,
+// the rule of http.ServeContent. With no encoding chosen, f is the file
+// sent and rs its seeker, read from and rewound; otherwise f is read,
+// the variant (rs) left untouched.
+func (s *Static) sniff(f fs.File, rs io.ReadSeeker, encoding string) (string, error) {
+	src := io.Reader(f)
+	if encoding == "" {
+		src = rs
+	}
+	var buf [512]byte
+	n, err := io.ReadFull(src, buf[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return "", err
+	}
+	if encoding == "" {
+		if _, err := rs.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+	}
+	return http.DetectContentType(buf[:n]), nil
 }
 
 // contentWriter is what [http.ServeContent] writes a file's answer to, for
