@@ -47,6 +47,8 @@ import (
 //     request for NAME.br or NAME.gz itself is 404 when NAME is a regular
 //     file, as in WhiteNoise (a .gz or .br file with no NAME is served as
 //     any other file);
+//   - Access-Control-Allow-Origin: * (as WhiteNoise), unless
+//     [Static.NoCORS];
 //   - the Content-Type of the name's extension ([mime.TypeByExtension]),
 //     else sniffed from the content of NAME (never of NAME.br or NAME.gz),
 //     the same whichever encoding is sent.
@@ -78,6 +80,15 @@ type Static struct {
 	// forever. [HashedName] (Django's ManifestStaticFilesStorage names)
 	// when nil.
 	Immutable func(name string) bool
+
+	// NoCORS, when true, leaves out the "Access-Control-Allow-Origin: *"
+	// header that every answer about a file carries by default (false),
+	// as WhiteNoise's allow_all_origins (True by default) sends it: the
+	// files are public, and web fonts, crossorigin scripts and fetch()
+	// calls from another origin (a CDN in front, a second site) cannot
+	// read them without it. "*" gives no access to credentialed requests.
+	// Set it for files that only a private network may read.
+	NoCORS bool
 
 	// Logger receives errors reading files (not 404s). slog.Default() when
 	// nil.
@@ -232,6 +243,9 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 		h.Set("Content-Encoding", encoding)
 	}
 	h.Set("Cache-Control", s.cacheControl(name))
+	if !s.NoCORS {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
 
 	rs, err := s.seeker(file, info)
 	if err != nil {

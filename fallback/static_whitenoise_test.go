@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/graft-dev/graft/internal/pythontest"
@@ -107,10 +108,80 @@ func TestStaticWhiteNoiseParity(t *testing.T) {
 			if w.Code != http.StatusOK {
 				return
 			}
-			for _, k := range []string{"Content-Encoding"} {
+			for _, k := range []string{"Content-Encoding", "Access-Control-Allow-Origin"} {
 				if got, wn := w.Header().Get(k), want[i].Headers[k]; got != wn {
 					t.Errorf("%s: Static %q, WhiteNoise %q", k, got, wn)
 				}
+			}
+		})
+	}
+}
+
+// TestStaticAllowOrigin: WhiteNoise sends "Access-Control-Allow-Origin: *"
+// with every file by default (allow_all_origins), which web fonts and
+// crossorigin scripts loaded from another origin (a CDN in front) need;
+// Static sent none. It now does unless NoCORS is set. Sendfile adds none:
+// its answers are the app's, which says itself who may read them.
+func TestStaticAllowOrigin(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "font.woff2"), []byte("wOF2 font bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withCORS, err := NewStaticDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCORS, err := NewStaticDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCORS.NoCORS = true
+	w := serveWithin(t, withCORS, httptest.NewRequest("GET", "/font.woff2", nil))
+	etag := w.Header().Get("Etag")
+	appOrigin := ""
+	sendfile := &Handler{Sendfile: &Sendfile{Roots: []string{dir}, Logger: discardLogger()},
+		App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if appOrigin != "" {
+				w.Header().Set("Access-Control-Allow-Origin", appOrigin)
+			}
+			w.Header().Set("X-Sendfile", filepath.Join(dir, r.URL.Path))
+		})}
+	tests := []struct {
+		name, method, target string
+		h                    http.Handler
+		header               map[string]string
+		appOrigin            string
+		code                 int
+		want                 string
+	}{
+		{name: "get", h: withCORS, target: "/font.woff2", code: 200, want: "*"},
+		{name: "get from another origin", h: withCORS, target: "/font.woff2", header: map[string]string{"Origin": "https://www.example"}, code: 200, want: "*"},
+		{name: "head", h: withCORS, method: "HEAD", target: "/font.woff2", code: 200, want: "*"},
+		{name: "range", h: withCORS, target: "/font.woff2", header: map[string]string{"Range": "bytes=0-3"}, code: 206, want: "*"},
+		{name: "not modified", h: withCORS, target: "/font.woff2", header: map[string]string{"If-None-Match": etag}, code: 304, want: "*"},
+		{name: "missing", h: withCORS, target: "/nope.woff2", code: 404},
+		{name: "NoCORS", h: noCORS, target: "/font.woff2", code: 200},
+		{name: "NoCORS range", h: noCORS, target: "/font.woff2", header: map[string]string{"Range": "bytes=0-3"}, code: 206},
+		{name: "sendfile", h: sendfile, target: "/font.woff2", code: 200},
+		{name: "sendfile, the app's own", h: sendfile, target: "/font.woff2", appOrigin: "https://www.example", code: 200, want: "https://www.example"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			method := tc.method
+			if method == "" {
+				method = "GET"
+			}
+			appOrigin = tc.appOrigin
+			req := httptest.NewRequest(method, tc.target, nil)
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			w := serveWithin(t, tc.h, req)
+			if w.Code != tc.code {
+				t.Fatalf("status %d, want %d", w.Code, tc.code)
+			}
+			if got := w.Header().Values("Access-Control-Allow-Origin"); strings.Join(got, ", ") != tc.want {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.want)
 			}
 		})
 	}
