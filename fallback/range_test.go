@@ -1,10 +1,12 @@
 package fallback
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +64,69 @@ func TestUnsatisfiableSuffixRange(t *testing.T) {
 				}
 				if tc.code != 416 && w.Body.String() != tc.body {
 					t.Errorf("body %q, want %q", w.Body.String(), tc.body)
+				}
+			})
+		}
+	}
+}
+
+// TestMaxRanges: http.ServeContent refuses ranges whose lengths add up to
+// more than the file, but not many small ones: "bytes=0-0,1-1,..." made a
+// file come back as one multipart part per byte, ~140 bytes of headers
+// each. Static and Sendfile send the whole file (200) to a request with
+// more than maxRanges ranges, as Apache does beyond its MaxRanges.
+func TestMaxRanges(t *testing.T) {
+	dir := t.TempDir()
+	content := strings.Repeat("x", 1000)
+	if err := os.WriteFile(filepath.Join(dir, "k.txt"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	static, err := NewStaticDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	static.Logger = discardLogger()
+	sendfile := &Handler{Sendfile: &Sendfile{Roots: []string{dir}, Logger: discardLogger()},
+		App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", filepath.Join(dir, r.URL.Path))
+		})}
+	ranges := func(n int, spec func(i int) string) string {
+		specs := make([]string, n)
+		for i := range specs {
+			specs[i] = spec(i)
+		}
+		return "bytes=" + strings.Join(specs, ",")
+	}
+	byteI := func(i int) string { return fmt.Sprintf("%d-%d", i, i) }
+	first := func(int) string { return "0-0" }
+	tests := []struct {
+		name, rng string
+		code      int
+	}{
+		{name: "maxRanges distinct", rng: ranges(maxRanges, byteI), code: 206},
+		{name: "maxRanges+1 distinct", rng: ranges(maxRanges+1, byteI), code: 200},
+		{name: "one per byte", rng: ranges(1000, byteI), code: 200},
+		{name: "maxRanges+1 overlapping", rng: ranges(maxRanges+1, first), code: 200},
+		{name: "maxRanges and empty specs", rng: ranges(maxRanges, byteI) + ",,,", code: 206},
+		{name: "zero-length suffixes not counted", rng: ranges(maxRanges, byteI) + ",-0,-0", code: 206},
+	}
+	for _, h := range []struct {
+		name string
+		h    http.Handler
+	}{{"static", static}, {"sendfile", sendfile}} {
+		for _, tc := range tests {
+			t.Run(h.name+"/"+tc.name, func(t *testing.T) {
+				req := httptest.NewRequest("GET", "/k.txt", nil)
+				req.Header.Set("Range", tc.rng)
+				w := serveWithin(t, h.h, req)
+				if w.Code != tc.code {
+					t.Fatalf("%d (%d bytes); want %d", w.Code, w.Body.Len(), tc.code)
+				}
+				if tc.code == 200 && w.Body.String() != content {
+					t.Errorf("body of %d bytes, want the file's 1000", w.Body.Len())
+				}
+				if tc.code == 206 && !strings.HasPrefix(w.Header().Get("Content-Type"), "multipart/byteranges") {
+					t.Errorf("Content-Type %q, want multipart/byteranges", w.Header().Get("Content-Type"))
 				}
 			})
 		}

@@ -36,15 +36,22 @@ import (
 //     If-Unmodified-Since, If-Range) and byte ranges, by [http.ServeContent]
 //     (except that a suffix range of length 0, "bytes=-0", is 416, and a
 //     range of an empty file gets the whole file, where ServeContent sends
-//     an invalid Content-Range);
+//     an invalid Content-Range; and a request for more than 200 ranges
+//     gets the whole file, as from Apache);
 //   - Cache-Control "public, max-age=31536000, immutable" for names that
 //     [Static.Immutable] says carry a content hash, "public, max-age=N"
 //     ([Static.MaxAge]) for the others;
 //   - the precompressed variant NAME.br or NAME.gz when it exists and the
 //     client accepts that encoding (Content-Encoding set, Vary:
-//     Accept-Encoding on every response for a name with variants);
+//     Accept-Encoding on every response for a name with variants); a
+//     request for NAME.br or NAME.gz itself is 404 when NAME is a regular
+//     file, as in WhiteNoise (a .gz or .br file with no NAME is served as
+//     any other file);
+//   - Access-Control-Allow-Origin: * (as WhiteNoise), unless
+//     [Static.NoCORS];
 //   - the Content-Type of the name's extension ([mime.TypeByExtension]),
-//     else sniffed from the content of uncompressed files.
+//     else sniffed from the content of NAME (never of NAME.br or NAME.gz),
+//     the same whichever encoding is sent.
 //
 // A 304 has the ETag, Cache-Control and Vary of the 200 and no body
 // headers; a 412 or 416 has none of the file's length, encoding,
@@ -73,6 +80,15 @@ type Static struct {
 	// forever. [HashedName] (Django's ManifestStaticFilesStorage names)
 	// when nil.
 	Immutable func(name string) bool
+
+	// NoCORS, when true, leaves out the "Access-Control-Allow-Origin: *"
+	// header that every answer about a file carries by default (false),
+	// as WhiteNoise's allow_all_origins (True by default) sends it: the
+	// files are public, and web fonts, crossorigin scripts and fetch()
+	// calls from another origin (a CDN in front, a second site) cannot
+	// read them without it. "*" gives no access to credentialed requests.
+	// Set it for files that only a private network may read.
+	NoCORS bool
 
 	// Logger receives errors reading files (not 404s). slog.Default() when
 	// nil.
@@ -169,8 +185,32 @@ func (s *Static) name(r *http.Request) (string, int) {
 	return rest, http.StatusOK
 }
 
+// precompressed lists the precompressed variants Static looks for, best
+// first: the content coding and the extension of its files.
+func precompressed() [2]struct{ token, ext string } {
+	return [...]struct{ token, ext string }{{"br", ".br"}, {"gzip", ".gz"}}
+}
+
+// isVariant reports whether name is the precompressed variant of another
+// file: it ends in ".br" or ".gz" and the name without it is a regular
+// file. Such a name is served only through Accept-Encoding, never asked
+// for itself, as WhiteNoise answers (its is_compressed_variant).
+func (s *Static) isVariant(name string) bool {
+	for _, enc := range precompressed() {
+		if base, ok := strings.CutSuffix(name, enc.ext); ok {
+			info, err := fs.Stat(s.fsys, base)
+			return err == nil && info.Mode().IsRegular()
+		}
+	}
+	return false
+}
+
 // serve sends name, or its best precompressed variant.
 func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
+	if s.isVariant(name) {
+		http.NotFound(w, r)
+		return
+	}
 	f, info, err := s.open(name)
 	if err != nil {
 		s.openFailed(w, r, name, err)
@@ -183,7 +223,7 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	file, fileName, encoding := f, name, ""
 	variants := false
 	accept := r.Header.Values("Accept-Encoding")
-	for _, enc := range [...]struct{ token, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+	for _, enc := range precompressed() {
 		vf, vinfo, err := s.open(name + enc.ext)
 		if err != nil {
 			continue
@@ -201,20 +241,26 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	if encoding != "" {
 		h.Set("Content-Encoding", encoding)
-		if ctype == "" {
-			ctype = "application/octet-stream" // never sniff compressed bytes
-		}
-	}
-	if ctype != "" {
-		h.Set("Content-Type", ctype)
 	}
 	h.Set("Cache-Control", s.cacheControl(name))
+	if !s.NoCORS {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
 
 	rs, err := s.seeker(file, info)
 	if err != nil {
 		s.readFailed(w, r, name, err)
 		return
 	}
+	if ctype == "" {
+		// Sniffed from NAME's own content whichever encoding is sent,
+		// never from compressed bytes.
+		if ctype, err = s.sniff(f, rs, encoding); err != nil {
+			s.readFailed(w, r, name, err)
+			return
+		}
+	}
+	h.Set("Content-Type", ctype)
 	etag, err := s.etag(fileName, info, rs)
 	if err != nil {
 		s.readFailed(w, r, name, err)
@@ -222,6 +268,29 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	h.Set("Etag", etag)
 	http.ServeContent(&contentWriter{ResponseWriter: w, size: info.Size()}, satisfiableRange(r, info.Size()), name, info.ModTime(), rs)
+}
+
+// sniff returns the Content-Type of the uncompressed file f, whose
+// extension has none: [http.DetectContentType] of its first 512 bytes,
+// the rule of http.ServeContent. With no encoding chosen, f is the file
+// sent and rs its seeker, read from and rewound; otherwise f is read,
+// the variant (rs) left untouched.
+func (s *Static) sniff(f fs.File, rs io.ReadSeeker, encoding string) (string, error) {
+	src := io.Reader(f)
+	if encoding == "" {
+		src = rs
+	}
+	var buf [512]byte
+	n, err := io.ReadFull(src, buf[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return "", err
+	}
+	if encoding == "" {
+		if _, err := rs.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+	}
+	return http.DetectContentType(buf[:n]), nil
 }
 
 // contentWriter is what [http.ServeContent] writes a file's answer to, for

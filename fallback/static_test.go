@@ -185,12 +185,12 @@ func TestStaticDir(t *testing.T) {
 		{name: "gzip variant if-range stale", target: "/static/js/app.js",
 			header: map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-3", "If-Range": `"stale"`}, code: 200,
 			want: map[string]string{"Content-Length": gzLen, "Content-Encoding": "gzip"}},
-		{name: "compressed file asked for itself", target: "/static/js/app.js.gz", code: 200,
-			want: map[string]string{"Content-Encoding": ""}},
+		{name: "compressed variant asked for itself", target: "/static/js/app.js.gz", code: 404},
 		{name: "unknown type sniffed", target: "/static/data.unknownext", code: 200,
 			want: map[string]string{"Content-Type": "text/html; charset=utf-8"}},
-		{name: "unknown type compressed not sniffed", target: "/static/blob.unknownext", header: map[string]string{"Accept-Encoding": "gzip"},
-			code: 200, want: map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip"}},
+		{name: "unknown type compressed sniffed from the uncompressed file", target: "/static/blob.unknownext",
+			header: map[string]string{"Accept-Encoding": "gzip"}, code: 200,
+			want: map[string]string{"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": "gzip"}},
 		{name: "symlink inside root", target: "/static/css/alias.css", code: 200, body: "body{color:red}"},
 		{name: "symlink to a dir inside root", target: "/static/sub/dotdot-in/app.css", code: 200, body: "body{color:red}"},
 		{name: "missing", target: "/static/css/nope.css", code: 404},
@@ -556,5 +556,80 @@ func TestStaticZeroValue(t *testing.T) {
 	(&Static{Logger: discardLogger()}).ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
 	if w.Code != 500 {
 		t.Errorf("got %d, want 500", w.Code)
+	}
+}
+
+// TestStaticContentTypeEveryEncoding: a name whose extension has no type
+// gets the type sniffed from its own content, whichever encoding is sent.
+// Static sent application/octet-stream when it chose NAME.gz or NAME.br
+// (the compressed bytes are not to be sniffed) and text/html for NAME
+// itself: a browser took the page for a download, or the reverse.
+func TestStaticContentTypeEveryEncoding(t *testing.T) {
+	const page = "<!DOCTYPE html><html><body>sniffed</body></html>"
+	binary := "\x00\x01\x02\x03binary"
+	files := map[string]string{
+		"page.unknownext":    page,
+		"page.unknownext.gz": gz(t, page),
+		"page.unknownext.br": "BROTLI-BYTES",
+		"bin.unknownext":     binary,
+		"bin.unknownext.gz":  gz(t, binary),
+		"known.css":          "body{}",
+		"known.css.gz":       gz(t, "body{}"),
+	}
+	dir := t.TempDir()
+	mapFS := fstest.MapFS{}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mapFS[name] = &fstest.MapFile{Data: []byte(body)} // no ModTime, as embed.FS
+	}
+	fromDir, err := NewStaticDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []struct {
+		name string
+		s    *Static
+	}{{"dir", fromDir}, {"fs", NewStatic(mapFS)}} {
+		st.s.Logger = discardLogger()
+		for _, tc := range []struct{ file, ctype string }{
+			{"page.unknownext", "text/html; charset=utf-8"},
+			{"bin.unknownext", "application/octet-stream"},
+			{"known.css", "text/css; charset=utf-8"},
+		} {
+			for _, enc := range []struct{ method, accept, rng, encoding string }{
+				{"GET", "", "", ""},
+				{"GET", "gzip", "", "gzip"},
+				{"HEAD", "gzip", "", "gzip"},
+				{"GET", "gzip", "bytes=0-1", "gzip"},
+				{"GET", "", "bytes=0-1", ""},
+				{"GET", "br", "", "br"},
+			} {
+				if _, ok := files[tc.file+map[string]string{"": "", "gzip": ".gz", "br": ".br"}[enc.encoding]]; !ok {
+					continue
+				}
+				t.Run(st.name+"/"+tc.file+"/"+enc.method+" "+enc.accept+" "+enc.rng, func(t *testing.T) {
+					req := httptest.NewRequest(enc.method, "/"+tc.file, nil)
+					req.Header.Set("Accept-Encoding", enc.accept)
+					if enc.rng != "" {
+						req.Header.Set("Range", enc.rng)
+					}
+					w := serveWithin(t, st.s, req)
+					if w.Code != 200 && w.Code != 206 {
+						t.Fatalf("status %d", w.Code)
+					}
+					if got := w.Header().Get("Content-Encoding"); got != enc.encoding {
+						t.Fatalf("Content-Encoding %q, want %q", got, enc.encoding)
+					}
+					if got := w.Header().Get("Content-Type"); got != tc.ctype {
+						t.Errorf("Content-Type %q, want %q", got, tc.ctype)
+					}
+					if enc.method == "GET" && enc.encoding == "" && enc.rng == "" && w.Body.String() != files[tc.file] {
+						t.Errorf("body %q, want the whole file", w.Body.String())
+					}
+				})
+			}
+		}
 	}
 }
