@@ -30,6 +30,9 @@ type Static struct {
 type Flags struct {
 	Static        []Static
 	SendfileRoots []string
+	// StaticNoCORS turns off the Access-Control-Allow-Origin: * that
+	// every -static mount sends by default (fallback.Static.NoCORS).
+	StaticNoCORS bool
 }
 
 // staticFlag collects -static /PREFIX/=DIR.
@@ -71,6 +74,7 @@ func (r rootFlag) Set(v string) error {
 // Register defines -static and -sendfile-root on fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(staticFlag{f}, "static", "serve the files of DIR under /PREFIX/ from Go, as /PREFIX/=DIR (repeatable): ETag, Range, immutable caching of hashed names, .br/.gz variants")
+	fs.BoolVar(&f.StaticNoCORS, "static-no-cors", false, "send no Access-Control-Allow-Origin: * with -static files (sent by default, as WhiteNoise does; for files only a private network may read)")
 	fs.Var(rootFlag{f}, "sendfile-root", "let the app answer X-Sendfile: /path for files under DIR, sent by Go (repeatable; none: the header passes through)")
 }
 
@@ -117,7 +121,7 @@ func (f *Flags) Mount(r *router.Router, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("-static %s=%s: %w", st.Prefix, st.Dir, err)
 		}
-		s.Prefix, s.Logger = st.Prefix, log
+		s.Prefix, s.Logger, s.NoCORS = st.Prefix, log, f.StaticNoCORS
 		r.Handle(st.Prefix+"*", s)
 		log.Info("static files", slog.String("graft.prefix", st.Prefix), slog.String("graft.dir", st.Dir))
 	}

@@ -166,3 +166,40 @@ func TestFrontWithSendfile(t *testing.T) {
 		t.Error("nil handler")
 	}
 }
+
+// -static mounts send Access-Control-Allow-Origin: * (fallback.Static's
+// default, as WhiteNoise does) unless -static-no-cors is given.
+func TestStaticNoCORSFlag(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "font.woff2"), []byte("font"), 0o644)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") })
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"default", []string{"-static", "/static/=" + dir}, "*"},
+		{"no-cors", []string{"-static", "/static/=" + dir, "-static-no-cors"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Flags
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			f.Register(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			h, err := f.Handler(app, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/static/font.woff2", nil))
+			if w.Code != 200 || w.Body.String() != "font" {
+				t.Fatalf("GET /static/font.woff2: %d %q", w.Code, w.Body.String())
+			}
+			if got := w.Header().Get("Access-Control-Allow-Origin"); got != tc.want {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
