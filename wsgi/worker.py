@@ -507,6 +507,18 @@ class Request:
             except Exception:
                 self.log.exception("close() of the WSGI response iterable raised")
 
+    def close_failed(self):
+        """close_result for a request that already failed: its final frame
+        (the error, the abort, the cancel) must still go out, so a
+        SystemExit or KeyboardInterrupt from close() is returned, for the
+        caller to raise once that frame is sent (the worker then leaves, as
+        for the app's own SystemExit), instead of escaping before it."""
+        try:
+            self.close_result()
+        except BaseException as exc:  # not an Exception: close_result logs those
+            return exc
+        return None
+
     def close_body_file(self):
         """Close the spooled body's file before the response's final frame:
         once that frame arrives Go may write another request's body into the
@@ -750,17 +762,23 @@ class Worker:
             req.closer = getattr(result, "close", None)
             req.finish(result)
         except Cancelled:
-            req.close_result()
+            leaving = req.close_failed()
             req.close_body_file()
             self.conn.send(END, stream, flags=F_CANCELLED)
+            if leaving is not None:
+                raise leaving  # close()'s SystemExit, KeyboardInterrupt: the worker goes
         except BaseException as exc:
             tb = format_error(exc)
-            req.close_result()
+            leaving = req.close_failed()
+            if leaving is not None:
+                tb += "\nthen close() of the WSGI response iterable raised:\n" + format_error(leaving)
             req.close_body_file()
             if req.head_sent:
                 self.conn.send(END, stream, tb.encode("utf-8", "replace"), flags=F_ABORT)
             else:
                 self.conn.send(ERROR, stream, tb.encode("utf-8", "replace"))
+            if leaving is not None:
+                raise leaving  # as Python's try/finally would: close()'s exception wins
             if not isinstance(exc, Exception):
                 raise  # SystemExit, KeyboardInterrupt: let the worker die
         finally:

@@ -590,6 +590,36 @@ def slow_close(environ, start_response):
     return SlowClose(q.get("tok", "sc"), q.get("close", "sleep"))
 
 
+class FailThenExit:
+    """Iterating raises RuntimeError("fail-then-exit-marker"), before any
+    byte (?after= unset) or after a first chunk (?after=1); then close()
+    raises SystemExit(2) (?how=sysexit) or KeyboardInterrupt (?how=kbd)."""
+
+    def __init__(self, after, how):
+        self.after, self.how = after, how
+
+    def __iter__(self):
+        if self.after:
+            yield b"partial"
+        raise RuntimeError("fail-then-exit-marker")
+
+    def close(self):
+        if self.how == "kbd":
+            raise KeyboardInterrupt()
+        raise SystemExit(2)
+
+
+@app
+def fail_then_exit(environ, start_response):
+    """A response that fails while iterating and whose close() then
+    raises SystemExit or KeyboardInterrupt (see FailThenExit); it notes
+    its worker's pid in ?tok=."""
+    q = _q(environ)
+    _touch(q.get("tok", "died"), str(os.getpid()))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return FailThenExit(q.get("after"), q.get("how", "sysexit"))
+
+
 @app
 def bad_items(environ, start_response):
     """Yields (?how=gen) or returns in a list (?how=list) the items ?case=
