@@ -450,6 +450,30 @@ def exc_after(environ, start_response):
 
 
 @app
+def exc_info_odd(environ, start_response):
+    """start_response with an exc_info holding no exception
+    (sys.exc_info() outside an except block: (None, None, None)) or one
+    that is no sys.exc_info() tuple, as ?case= says: none_before replaces
+    the headers not yet sent; none_after and junk_after come after the
+    first chunk went out."""
+    case = _q(environ).get("case", "none_after")
+    exc_info = ("junk",) if case.startswith("junk") else sys.exc_info()
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-First", "1")])
+        if case.endswith("_before"):
+            yield b""
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")], exc_info)
+            yield b"replaced"
+            return
+        yield b"partial"
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")], exc_info)
+        yield b"never"
+
+    return gen()
+
+
+@app
 def stream(environ, start_response):
     """Yields ?n= chunks; before chunk i>0 it waits for the test to create
     <tok>-<i>. The test checks that each chunk arrives before the next one is
