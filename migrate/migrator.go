@@ -38,9 +38,18 @@ type Migrator struct {
 	fileSum   [32]byte // of the stages file last loaded or written
 	fileOK    bool
 
-	sem    chan struct{} // shadow runs in flight
-	jobs   sync.WaitGroup
-	closed atomic.Bool // set by Shutdown: no new shadow runs
+	sem  chan struct{} // shadow runs in flight
+	jobs sync.WaitGroup
+	// closed is set by Shutdown: no new shadow runs. A run is admitted
+	// (closed checked, jobs.Add) under a read hold of admit, and Shutdown
+	// sets closed under a write hold, so that every run Shutdown does not
+	// refuse is counted before it waits for jobs (see admitShadow).
+	admit  sync.RWMutex
+	closed atomic.Bool
+
+	// passedClosed, nil but in tests, is called by a request that has
+	// found the Migrator open, before it starts its shadow run.
+	passedClosed func()
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -139,7 +148,9 @@ func New(r *router.Router, o Options) (*Migrator, error) {
 // stages still apply: requests are served as before, without comparison),
 // and waits for the shadow runs in flight, or for ctx.
 func (m *Migrator) Shutdown(ctx context.Context) error {
+	m.admit.Lock()
 	m.closed.Store(true)
+	m.admit.Unlock()
 	m.stopOnce.Do(func() { close(m.stop) })
 	m.watching.Wait()
 	done := make(chan struct{})

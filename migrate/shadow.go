@@ -51,6 +51,20 @@ func safeMethod(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
+// admitShadow counts a shadow run in jobs unless Shutdown has closed the
+// Migrator: the check and the count are one step under m.admit, so that a
+// run is either refused or waited for by Shutdown, even when its request
+// passed the unlocked closed check before Shutdown began.
+func (m *Migrator) admitShadow() bool {
+	m.admit.RLock()
+	defer m.admit.RUnlock()
+	if m.closed.Load() {
+		return false
+	}
+	m.jobs.Add(1)
+	return true
+}
+
 // releaseSlot ends a shadow run: it frees its slot of the semaphore.
 func (m *Migrator) releaseSlot() {
 	<-m.sem
@@ -78,6 +92,9 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		m.serve(w, r, rs, primary, ph, window)
 		return
 	}
+	if m.passedClosed != nil {
+		m.passedClosed()
+	}
 	select {
 	case m.sem <- struct{}{}:
 	default:
@@ -86,7 +103,11 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		m.serve(w, r, rs, primary, ph, window)
 		return
 	}
-	m.jobs.Add(1)
+	if !m.admitShadow() {
+		<-m.sem // Shutdown closed the Migrator meanwhile: served alone
+		m.serve(w, r, rs, primary, ph, window)
+		return
+	}
 	body, ok := m.bufferBody(r)
 	if !ok {
 		m.releaseSlot()

@@ -845,9 +845,16 @@ func (p *proc) timeout(s *stream) {
 	}
 	s.timedOut.Store(true)
 	p.timedOutKill.Store(true)
-	p.log.Error("wsgi: request timed out; the worker's Python stacks follow, then it is killed",
-		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
-		slog.Duration("graft.timeout", p.pool.cfg.Timeout), slog.Duration("graft.running", time.Since(s.start)))
+	attrs := []any{slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
+		slog.Duration("graft.timeout", p.pool.cfg.Timeout), slog.Duration("graft.running", time.Since(s.start))}
+	if why := p.pool.leavingReason(p); why != "" {
+		// Recycled, reloaded or shut down: what retired it replaces it
+		// (and counts it under that reason); gone does not again.
+		p.log.Error("wsgi: request timed out on a worker already leaving; the worker's Python stacks follow, then it is killed, not replaced (graft.reason says why it was leaving)",
+			append(attrs, slog.String("graft.reason", why))...)
+	} else {
+		p.log.Error("wsgi: request timed out; the worker's Python stacks follow, then it is killed", attrs...)
+	}
 	p.retire()
 	p.output.expectDump(slog.LevelError, "wsgi: Python stacks of the timed-out request's worker",
 		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID))

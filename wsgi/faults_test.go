@@ -179,6 +179,51 @@ func TestAppSystemExit(t *testing.T) {
 	}
 }
 
+// TestFailThenExitInClose: an app whose iterable fails while iterating
+// and whose close() then raises SystemExit or KeyboardInterrupt gets its
+// 500 (before any byte) or its aborted response with the traceback logged
+// (after the first chunk), as for any other failure; then its worker
+// leaves as for the app's own SystemExit (TestAppSystemExit). The failure's
+// frame was lost: close() raised out of the handler before it was sent,
+// and the client got the 502 of a worker that died.
+func TestFailThenExitInClose(t *testing.T) {
+	for _, tc := range []struct {
+		name, query, exit string
+		cfg               Config
+	}{
+		{"sysexit", "how=sysexit", "exit status 2", Config{Workers: 1}},
+		{"kbd", "how=kbd", "exit status 1", Config{Workers: 1}},
+		{"threads", "how=sysexit", "exit status 2", Config{Workers: 1, Threads: 2}},
+		{"after-first-chunk", "how=sysexit&after=1", "exit status 2", Config{Workers: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, "dispatch", tc.cfg, nil)
+			resp, b, err := get(t, nil, "GET", a.srv.URL+"/fail_then_exit?tok=died&"+tc.query, nil)
+			if strings.Contains(tc.query, "after=1") {
+				// The head was out: the response is cut short, the
+				// traceback logged as for any failure after the head.
+				if err == nil {
+					t.Errorf("status %d %q: the response ended cleanly", resp.StatusCode, b)
+				}
+				logHas(t, a.logs, 3*time.Second, "aborting the connection", "fail-then-exit-marker")
+			} else if err != nil || resp.StatusCode != 500 {
+				t.Errorf("got %v %q %v, want a 500", resp.StatusCode, b, err)
+			} else {
+				logHas(t, a.logs, 3*time.Second, "fail-then-exit-marker")
+			}
+			dead, err := strconv.Atoi(readFile(t, a.dir, "died"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the worker to exit", func() bool { return !pidAlive(dead) })
+			logHas(t, a.logs, 3*time.Second, "worker died", tc.exit)
+			if pid := pidOf(t, a.srv.URL+"/pid"); pid == dead {
+				t.Errorf("served by the worker that exited")
+			}
+		})
+	}
+}
+
 // concurrentPIDs sends n concurrent requests to an app answering its pid.
 func concurrentPIDs(t *testing.T, url string, n int) []int {
 	t.Helper()

@@ -269,6 +269,45 @@ func TestExcInfoAfterHeaders(t *testing.T) {
 	})
 }
 
+// TestExcInfoNoException: start_response with an exc_info that holds no
+// exception (sys.exc_info() outside an except block, (None, None, None))
+// replaces headers not yet sent, as any exc_info does (PEP 3333, gunicorn,
+// wsgiref); after headers were sent it is an error, as PEP 3333 requires,
+// with a message saying so (it was an AttributeError: 'NoneType' object
+// has no attribute 'with_traceback'), and so is an exc_info that is no
+// sys.exc_info() tuple. The connection is aborted; the worker lives on.
+func TestExcInfoNoException(t *testing.T) {
+	a := startApp(t, "exc_info_odd", Config{}, nil)
+	pid := a.c.tr.(*pool).anyPID()
+	t.Run("none_before", func(t *testing.T) {
+		resp, b, err := get(t, nil, "GET", a.srv.URL+"/?case=none_before", nil)
+		if err != nil || resp.StatusCode != 503 || string(b) != "replaced" || resp.Header.Get("X-First") != "" {
+			t.Errorf("got %d %q %v %v, want 503 \"replaced\" without X-First", resp.StatusCode, b, resp.Header, err)
+		}
+	})
+	for _, tc := range []struct{ name, msg string }{
+		{"none_after", "start_response called with an exc_info holding no exception after the response headers were sent"},
+		{"junk_after", "start_response: exc_info must be a sys.exc_info() tuple, not tuple ('junk',)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, b, err := get(t, nil, "GET", a.srv.URL+"/?case="+tc.name, nil)
+			if err == nil {
+				t.Errorf("response completed (%d %q); want an aborted connection", resp.StatusCode, b)
+			}
+			if string(b) != "partial" {
+				t.Errorf("body %q, want the partial chunk", b)
+			}
+			logHas(t, a.logs, 2*time.Second, tc.msg, "aborting the connection")
+		})
+	}
+	if strings.Contains(a.logs.String(), "AttributeError") {
+		t.Errorf("an AttributeError was logged:\n%s", a.logs.String())
+	}
+	if p := a.c.tr.(*pool).anyPID(); p != pid {
+		t.Errorf("worker %d replaced by %d", pid, p)
+	}
+}
+
 // TestStreaming: each chunk reaches the client before the app produces the
 // next one.
 func TestStreaming(t *testing.T) {

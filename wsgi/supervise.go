@@ -227,6 +227,22 @@ func (pl *pool) liveZygote(g *gen) (*zygote, error) {
 	return z, nil
 }
 
+// leavingReason says why p is leaving (the reason it was retired for:
+// "reload", "shutdown", a recycle's), "" while it is in service (and, once
+// dead, would be replaced). A worker whose pool is closed is leaving for
+// "shutdown".
+func (pl *pool) leavingReason(p *proc) string {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	switch {
+	case p.leaving.Load() && p.leaveReason != "":
+		return p.leaveReason
+	case p.leaving.Load() || pl.closed:
+		return "shutdown"
+	}
+	return ""
+}
+
 // dismiss stops a worker that is not (or no longer) in service and waits
 // until it has exited.
 func (pl *pool) dismiss(p *proc) {
@@ -273,8 +289,19 @@ func (pl *pool) gone(p *proc, err error) {
 		g := pl.cur // p's generation: every worker not leaving is of the current one
 		replacing = pl.goBackgroundLocked(func() { pl.replace(g, young) })
 	}
+	why := p.leaveReason
+	if why == "" {
+		why = "shutdown" // closed
+	}
 	pl.mu.Unlock()
 	if !replacing {
+		if p.timedOutKill.Load() {
+			// Retired on purpose before or after its timeout's line: not
+			// replaced, nor counted as a timeout restart.
+			p.log.Info("wsgi: worker killed for a timeout exited; it was already leaving, so it is not replaced (graft.reason says why it was leaving)",
+				slog.String("graft.exit", p.exitStatus()), slog.Int64("graft.served", p.served.Load()), slog.String("graft.reason", why))
+			return
+		}
 		p.log.Info("wsgi: worker exited", slog.String("graft.exit", p.exitStatus()), slog.Int64("graft.served", p.served.Load()))
 		return
 	}

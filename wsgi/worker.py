@@ -465,6 +465,29 @@ def check_headers(headers, who="start_response"):
     return flat, length
 
 
+def exc_info_error(exc_info):
+    """What start_response raises for an exc_info given once the response's
+    headers were sent (PEP 3333: it must raise, and should re-raise
+    exc_info's exception): that exception, with its traceback. An exc_info
+    holding no exception (sys.exc_info() outside an except block: (None,
+    None, None)) has nothing to re-raise: an AssertionError saying so, as
+    for any misuse of start_response; one that is no sys.exc_info() tuple,
+    a TypeError naming it. Before the headers are sent any exc_info only
+    lets start_response replace them (as gunicorn and wsgiref do)."""
+    try:
+        _, value, tb = exc_info
+    except Exception:
+        value = tb = exc_info  # not three items: refused below
+    if value is None:
+        return AssertionError("start_response called with an exc_info holding no exception after the response headers were sent")
+    if not isinstance(value, BaseException):
+        return TypeError("start_response: exc_info must be a sys.exc_info() tuple, not %s %s" % (type(exc_info).__name__, safe_repr(exc_info)))
+    try:
+        return value.with_traceback(tb)
+    except TypeError:
+        return value  # tb is no traceback: the exception as it is
+
+
 def not_bytes(item):
     """The error for an item of the app's iterable that is not bytes."""
     return TypeError("the WSGI app's iterable yielded %s, not bytes" % type(item).__name__)
@@ -507,6 +530,18 @@ class Request:
             except Exception:
                 self.log.exception("close() of the WSGI response iterable raised")
 
+    def close_failed(self):
+        """close_result for a request that already failed: its final frame
+        (the error, the abort, the cancel) must still go out, so a
+        SystemExit or KeyboardInterrupt from close() is returned, for the
+        caller to raise once that frame is sent (the worker then leaves, as
+        for the app's own SystemExit), instead of escaping before it."""
+        try:
+            self.close_result()
+        except BaseException as exc:  # not an Exception: close_result logs those
+            return exc
+        return None
+
     def close_body_file(self):
         """Close the spooled body's file before the response's final frame:
         once that frame arrives Go may write another request's body into the
@@ -521,7 +556,7 @@ class Request:
         if exc_info:
             try:
                 if self.head_sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
+                    raise exc_info_error(exc_info)
             finally:
                 exc_info = None  # no reference cycle through the traceback
         elif self.status is not None:
@@ -750,17 +785,23 @@ class Worker:
             req.closer = getattr(result, "close", None)
             req.finish(result)
         except Cancelled:
-            req.close_result()
+            leaving = req.close_failed()
             req.close_body_file()
             self.conn.send(END, stream, flags=F_CANCELLED)
+            if leaving is not None:
+                raise leaving  # close()'s SystemExit, KeyboardInterrupt: the worker goes
         except BaseException as exc:
             tb = format_error(exc)
-            req.close_result()
+            leaving = req.close_failed()
+            if leaving is not None:
+                tb += "\nthen close() of the WSGI response iterable raised:\n" + format_error(leaving)
             req.close_body_file()
             if req.head_sent:
                 self.conn.send(END, stream, tb.encode("utf-8", "replace"), flags=F_ABORT)
             else:
                 self.conn.send(ERROR, stream, tb.encode("utf-8", "replace"))
+            if leaving is not None:
+                raise leaving  # as Python's try/finally would: close()'s exception wins
             if not isinstance(exc, Exception):
                 raise  # SystemExit, KeyboardInterrupt: let the worker die
         finally:

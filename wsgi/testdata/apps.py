@@ -450,6 +450,30 @@ def exc_after(environ, start_response):
 
 
 @app
+def exc_info_odd(environ, start_response):
+    """start_response with an exc_info holding no exception
+    (sys.exc_info() outside an except block: (None, None, None)) or one
+    that is no sys.exc_info() tuple, as ?case= says: none_before replaces
+    the headers not yet sent; none_after and junk_after come after the
+    first chunk went out."""
+    case = _q(environ).get("case", "none_after")
+    exc_info = ("junk",) if case.startswith("junk") else sys.exc_info()
+
+    def gen():
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-First", "1")])
+        if case.endswith("_before"):
+            yield b""
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")], exc_info)
+            yield b"replaced"
+            return
+        yield b"partial"
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")], exc_info)
+        yield b"never"
+
+    return gen()
+
+
+@app
 def stream(environ, start_response):
     """Yields ?n= chunks; before chunk i>0 it waits for the test to create
     <tok>-<i>. The test checks that each chunk arrives before the next one is
@@ -588,6 +612,36 @@ def slow_close(environ, start_response):
     q = _q(environ)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return SlowClose(q.get("tok", "sc"), q.get("close", "sleep"))
+
+
+class FailThenExit:
+    """Iterating raises RuntimeError("fail-then-exit-marker"), before any
+    byte (?after= unset) or after a first chunk (?after=1); then close()
+    raises SystemExit(2) (?how=sysexit) or KeyboardInterrupt (?how=kbd)."""
+
+    def __init__(self, after, how):
+        self.after, self.how = after, how
+
+    def __iter__(self):
+        if self.after:
+            yield b"partial"
+        raise RuntimeError("fail-then-exit-marker")
+
+    def close(self):
+        if self.how == "kbd":
+            raise KeyboardInterrupt()
+        raise SystemExit(2)
+
+
+@app
+def fail_then_exit(environ, start_response):
+    """A response that fails while iterating and whose close() then
+    raises SystemExit or KeyboardInterrupt (see FailThenExit); it notes
+    its worker's pid in ?tok=."""
+    q = _q(environ)
+    _touch(q.get("tok", "died"), str(os.getpid()))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return FailThenExit(q.get("after"), q.get("how", "sysexit"))
 
 
 @app

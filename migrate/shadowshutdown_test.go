@@ -1,0 +1,72 @@
+package migrate
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// TestShutdownWaitsForAdmittedShadow: a request that found the Migrator
+// open just before Shutdown closed it either has its shadow run counted
+// before Shutdown waits for the runs in flight, or starts none. It could
+// pass the closed check, then Shutdown found no run in flight and
+// returned, then the request started its shadow run: the Go candidate
+// ran after Shutdown had returned. The passedClosed hook holds the
+// request between the two until Shutdown has returned.
+func TestShutdownWaitsForAdmittedShadow(t *testing.T) {
+	var candidate, afterShutdown atomic.Int64
+	var shutDown atomic.Bool
+	fb := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("python")) })
+	e := newEnv(t, fb, Options{}, func(r *router.Router) {
+		r.Get("/x", func(w http.ResponseWriter, r *http.Request) {
+			candidate.Add(1)
+			if shutDown.Load() {
+				afterShutdown.Add(1)
+			}
+			w.Write([]byte("python"))
+		})
+	})
+	if _, err := e.m.SetRoute("test", RouteConfig{Route: "GET /x", Stage: StageShadow}); err != nil {
+		t.Fatal(err)
+	}
+	// A first request shows the candidate runs while the Migrator is open.
+	if code, body := e.get(t, "/x"); code != 200 || body != "python" {
+		t.Fatalf("got %d %q", code, body)
+	}
+	e.settle()
+	if candidate.Load() != 1 {
+		t.Fatalf("the candidate ran %d times for one shadowed request; want 1", candidate.Load())
+	}
+	admitted, proceed := make(chan struct{}), make(chan struct{})
+	e.m.passedClosed = func() {
+		close(admitted)
+		<-proceed
+	}
+	served := make(chan string, 1)
+	go func() {
+		_, body := e.get(t, "/x")
+		served <- body
+	}()
+	<-admitted
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.m.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	shutDown.Store(true)
+	close(proceed)
+	if body := <-served; body != "python" {
+		t.Errorf("the request got %q; want the primary's answer", body)
+	}
+	// A second Shutdown waits for whatever run the request started.
+	if err := e.m.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := afterShutdown.Load(); n != 0 {
+		t.Errorf("the candidate ran %d times after Shutdown returned; want 0", n)
+	}
+}
