@@ -18,21 +18,7 @@ import (
 // answer 416 (bytes */size) when no other range is left, drop the empty
 // range from a multipart one, and send an empty file whole (200).
 func TestUnsatisfiableSuffixRange(t *testing.T) {
-	dir := t.TempDir()
-	for name, content := range map[string]string{"ten.txt": "0123456789", "empty.txt": ""} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	static, err := NewStaticDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	static.Logger = discardLogger()
-	sendfile := &Handler{Sendfile: &Sendfile{Roots: []string{dir}, Logger: discardLogger()},
-		App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Sendfile", filepath.Join(dir, r.URL.Path))
-		})}
+	handlers := rangeHandlers(t, map[string]string{"ten.txt": "0123456789", "empty.txt": ""})
 	tests := []struct {
 		name, file, rng, ifRange string
 		code                     int
@@ -47,10 +33,7 @@ func TestUnsatisfiableSuffixRange(t *testing.T) {
 		{name: "empty file, suffix 0", file: "empty.txt", rng: "bytes=-0", code: 200},
 		{name: "empty file, from 0", file: "empty.txt", rng: "bytes=0-", code: 200},
 	}
-	for _, h := range []struct {
-		name string
-		h    http.Handler
-	}{{"static", static}, {"sendfile", sendfile}} {
+	for _, h := range handlers {
 		for _, tc := range tests {
 			t.Run(h.name+"/"+tc.name, func(t *testing.T) {
 				req := httptest.NewRequest("GET", "/"+tc.file, nil)
@@ -76,20 +59,8 @@ func TestUnsatisfiableSuffixRange(t *testing.T) {
 // each. Static and Sendfile send the whole file (200) to a request with
 // more than maxRanges ranges, as Apache does beyond its MaxRanges.
 func TestMaxRanges(t *testing.T) {
-	dir := t.TempDir()
 	content := strings.Repeat("x", 1000)
-	if err := os.WriteFile(filepath.Join(dir, "k.txt"), []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	static, err := NewStaticDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	static.Logger = discardLogger()
-	sendfile := &Handler{Sendfile: &Sendfile{Roots: []string{dir}, Logger: discardLogger()},
-		App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Sendfile", filepath.Join(dir, r.URL.Path))
-		})}
+	handlers := rangeHandlers(t, map[string]string{"k.txt": content})
 	ranges := func(n int, spec func(i int) string) string {
 		specs := make([]string, n)
 		for i := range specs {
@@ -110,10 +81,7 @@ func TestMaxRanges(t *testing.T) {
 		{name: "maxRanges and empty specs", rng: ranges(maxRanges, byteI) + ",,,", code: 206},
 		{name: "zero-length suffixes not counted", rng: ranges(maxRanges, byteI) + ",-0,-0", code: 206},
 	}
-	for _, h := range []struct {
-		name string
-		h    http.Handler
-	}{{"static", static}, {"sendfile", sendfile}} {
+	for _, h := range handlers {
 		for _, tc := range tests {
 			t.Run(h.name+"/"+tc.name, func(t *testing.T) {
 				req := httptest.NewRequest("GET", "/k.txt", nil)
@@ -131,4 +99,33 @@ func TestMaxRanges(t *testing.T) {
 			})
 		}
 	}
+}
+
+// namedHandler is a handler a test runs its cases against, by name.
+type namedHandler struct {
+	name string
+	h    http.Handler
+}
+
+// rangeHandlers writes files (name to content) to a new directory and
+// returns the two ways fallback serves them, both through the one range
+// rule: Static, and an app's X-Sendfile answer naming /PATH under it.
+func rangeHandlers(t *testing.T, files map[string]string) []namedHandler {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	static, err := NewStaticDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	static.Logger = discardLogger()
+	sendfile := &Handler{Sendfile: &Sendfile{Roots: []string{dir}, Logger: discardLogger()},
+		App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Sendfile", filepath.Join(dir, r.URL.Path))
+		})}
+	return []namedHandler{{"static", static}, {"sendfile", sendfile}}
 }
