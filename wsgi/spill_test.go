@@ -290,7 +290,9 @@ func TestSpill(t *testing.T) {
 		}
 	})
 	t.Run("send timeout", func(t *testing.T) {
-		const timeout = 50 * time.Millisecond
+		// Long enough that reading four parts from the spill never takes
+		// it, even on a loaded machine under -race (50 ms did, in CI).
+		const timeout = 300 * time.Millisecond
 		// A client that caught up waits for a slow app: not given up.
 		s, pr := newStream(t, 1<<20)
 		pr.pool.cfg.SendTimeout = timeout
