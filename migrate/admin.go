@@ -188,7 +188,7 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			m.refuseHost(w, r, err, o.Console != nil && pattern == "/")
 			return
 		}
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCheckedKey{}, true)))
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCheckedCtxKey, true)))
 	})
 }
 
@@ -246,11 +246,6 @@ func validHostName(s string) bool {
 	}
 	return true
 }
-
-// hostCheckedKey marks, in its context, a request whose Host the admin
-// handler allowed, so that the console it serves does not check it again
-// with the rule of a console served alone (ConsoleOptions.Hosts).
-type hostCheckedKey struct{}
 
 // refuseHost answers a request for a host that the rule refuses: 421,
 // with the API's JSON error, or with plain text on the console's paths.

@@ -119,7 +119,7 @@ func (m *Migrator) Console(o ConsoleOptions) http.Handler {
 	mux.HandleFunc("POST /console/stage", c.protect(c.setStage))
 	mux.HandleFunc("POST /console/kill", c.protect(c.kill))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Context().Value(hostCheckedKey{}) == nil { // served alone
+		if r.Context().Value(hostCheckedCtxKey) == nil { // served alone
 			if err := hosts.check(r.Host); err != nil {
 				m.refuseHost(w, r, err, true)
 				return

@@ -2,12 +2,22 @@ package migrate
 
 import "context"
 
-// shadowKey marks the context of a shadow run.
-type shadowKey struct{}
+// contextKey is the type of the context keys of this package, in chi's
+// style: a pointer, so keys never collide, to an unexported type, so that
+// only this package sets and reads them.
+type contextKey struct{ name string }
 
-func (*shadowKey) String() string { return "migrate context value shadow" }
+func (k *contextKey) String() string { return "graft/migrate context value " + k.name }
 
-var shadowCtxKey = &shadowKey{}
+var (
+	// shadowCtxKey marks the context of a shadow run (IsShadow).
+	shadowCtxKey = &contextKey{"Shadow"}
+	// hostCheckedCtxKey marks, in its context, a request whose Host the
+	// admin handler allowed, so that the console it serves does not check
+	// it again with the rule of a console served alone
+	// (ConsoleOptions.Hosts).
+	hostCheckedCtxKey = &contextKey{"HostChecked"}
+)
 
 // IsShadow reports whether ctx is the context of a shadow run: a copy of a
 // client's request that the Migrator runs only to compare its response,

@@ -19,6 +19,9 @@ var (
 	mountCtxKey   = &contextKey{"MountPrefix"}
 	schemeCtxKey  = &contextKey{"URLScheme"}
 	traceCtxKey   = &contextKey{"Trace"}
+	// sendWatchedCtxKey marks the connections whose responses Serve
+	// watches itself (see sendWatched).
+	sendWatchedCtxKey = &contextKey{"SendWatched"}
 )
 
 // envEntry is one extra environ key carried by a request context, kept as a

@@ -28,14 +28,10 @@ import (
 // watch: a DATA frame's default (and usual) maximum size.
 const streamPiece = 16 << 10
 
-// sendWatchedKey marks the connections whose responses Serve watches
-// itself (see sendWatched).
-type sendWatchedKey struct{}
-
 // sendWatched reports whether Serve watches the responses of the
 // request with ctx: the container's own watch then steps aside, so that
 // one rule applies.
-func sendWatched(ctx context.Context) bool { return ctx.Value(sendWatchedKey{}) != nil }
+func sendWatched(ctx context.Context) bool { return ctx.Value(sendWatchedCtxKey) != nil }
 
 // withSendTimeout watches the writes of h's HTTP/2 responses (see above);
 // HTTP/1 responses are the socket's.

@@ -222,7 +222,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			// and withSendTimeout for HTTP/2 streams): the container's
 			// own watch steps aside.
 			srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
-				return context.WithValue(ctx, sendWatchedKey{}, true)
+				return context.WithValue(ctx, sendWatchedCtxKey, true)
 			}
 		}
 		return srv
