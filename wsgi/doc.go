@@ -56,7 +56,10 @@ activation, TLS, an operations listener) and [Serve] serves them, with
 graceful shutdown, signals and reloads (listen.go, serve.go); [Guard]
 checks request heads at the HTTP boundary (guard.go), after
 [ProxyProtocol] has read the client's address from a TCP load balancer's
-PROXY protocol header, when one is configured (proxyproto.go). heapfloor.go holds
+PROXY protocol header, when one is configured (proxyproto.go);
+[SendTimeout] and [SendTimeoutHandler] cut a client that takes nothing
+of a response for ServeConfig.SendTimeout (sendconn.go, sendstream.go),
+which Serve applies itself and a server of one's own can too. heapfloor.go holds
 [StartHeapFloor], the floor under the Go heap's size before a collection
 that [ServeConfig].MinHeap asks for: a server with a small live heap
 otherwise collects dozens of times a second.

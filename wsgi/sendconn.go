@@ -38,9 +38,17 @@ type sendListener struct {
 	once    sync.Once
 }
 
-// sendTimeoutListener returns ln with SendTimeout d on the writes of its
-// connections; ln itself when d <= 0. Close stops its clock.
-func sendTimeoutListener(ln net.Listener, d time.Duration, log *slog.Logger) net.Listener {
+// SendTimeout returns ln with a send timeout of d on the writes of its
+// connections (see above): a write that waits d without the client taking
+// a byte fails, and net/http closes the connection; a slow client that
+// keeps taking bytes is never cut. Serve applies it to its listeners
+// itself (ServeConfig.SendTimeout); SendTimeout is for a server of your
+// own. Wrap the accepted TCP listener with it first, under Guard, GuardTLS
+// or tls.NewListener, so that a TLS record is never cut in two; for HTTP/2
+// add [SendTimeoutHandler] too. log (nil: no line) gets a WARN line for
+// each connection it cuts. ln itself is returned when d <= 0. Closing the
+// returned listener stops its clock.
+func SendTimeout(ln net.Listener, d time.Duration, log *slog.Logger) net.Listener {
 	if d <= 0 {
 		return ln
 	}

@@ -30,7 +30,7 @@ func BenchmarkSendConnWrite(b *testing.B) {
 			}
 			defer ln.Close()
 			if watched {
-				ln = sendTimeoutListener(ln, time.Minute, nil)
+				ln = SendTimeout(ln, time.Minute, nil)
 			}
 			client, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {

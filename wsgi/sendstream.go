@@ -33,9 +33,18 @@ const streamPiece = 16 << 10
 // one rule applies.
 func sendWatched(ctx context.Context) bool { return ctx.Value(sendWatchedCtxKey) != nil }
 
-// withSendTimeout watches the writes of h's HTTP/2 responses (see above);
-// HTTP/1 responses are the socket's.
-func withSendTimeout(h http.Handler, d time.Duration, log *slog.Logger) http.Handler {
+// SendTimeoutHandler watches the writes of h's HTTP/2 responses with a
+// send timeout of d (see above): a stream whose client has taken nothing
+// of a write for d is reset, and the connection serves on. HTTP/1
+// responses pass through: their socket's deadline is [SendTimeout]'s.
+// Serve applies it itself (ServeConfig.SendTimeout); SendTimeoutHandler
+// is for a server of your own that speaks HTTP/2. log (nil: no line) gets
+// a WARN line for each stream it gives up. h itself is returned when
+// d <= 0.
+func SendTimeoutHandler(h http.Handler, d time.Duration, log *slog.Logger) http.Handler {
+	if d <= 0 {
+		return h
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 2 {
 			h.ServeHTTP(w, r)
@@ -146,7 +155,9 @@ func (s *streamWriter) SetWriteDeadline(t time.Time) error {
 func (s *streamWriter) finish(r *http.Request, log *slog.Logger) {
 	s.watch.stop()
 	if s.watch.fired.Load() {
-		logClientStalled(log, r, s.watch.timeout)
+		if log != nil {
+			logClientStalled(log, r, s.watch.timeout)
+		}
 		return
 	}
 	if !s.pending {

@@ -218,8 +218,8 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			ConnState:         GuardConnState(nil), // every listener is guarded
 		}
 		if cfg.SendTimeout > 0 {
-			// Every connection's writes are watched (sendTimeoutListener,
-			// and withSendTimeout for HTTP/2 streams): the container's
+			// Every connection's writes are watched (SendTimeout,
+			// and SendTimeoutHandler for HTTP/2 streams): the container's
 			// own watch steps aside.
 			srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
 				return context.WithValue(ctx, sendWatchedCtxKey, true)
@@ -238,7 +238,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	var opsSrv *http.Server
 	if ls.Ops != nil {
 		opsSrv = newServer(opsHandler)
-		ln := &guardListener{Listener: sendTimeoutListener(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
+		ln := &guardListener{Listener: SendTimeout(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
 		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
 	}
@@ -246,7 +246,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		h = withBodyTimeout(h, cfg.BodyTimeout)
 	}
 	if cfg.SendTimeout > 0 && (ls.TLS != nil && !cfg.NoHTTP2 || cfg.H2C) {
-		h = withSendTimeout(h, cfg.SendTimeout, log)
+		h = SendTimeoutHandler(h, cfg.SendTimeout, log)
 	}
 	srv := newServer(h)
 	if ls.TLS != nil {
@@ -275,7 +275,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	// several TLS listeners, when one was served while the next copied).
 	guarded := make([]net.Listener, len(ls.Main))
 	for i, ln := range ls.Main {
-		ln = sendTimeoutListener(ln, cfg.SendTimeout, log) // under TLS: see sendconn.go
+		ln = SendTimeout(ln, cfg.SendTimeout, log) // under TLS: see sendconn.go
 		if len(ls.ProxyFrom) > 0 {
 			ln = ProxyProtocol(ln, ls.ProxyFrom, log)
 		}
