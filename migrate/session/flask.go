@@ -146,8 +146,11 @@ func (f *Flask) Decode(value string) (Session, error) {
 // Encode returns the value of a session cookie holding s, signed with
 // SecretKey and timestamped now, that Flask's session interface opens:
 // Python pages then see the same session. Values are encoded as the
-// Python values Flask would have stored (see [Session]); other Go types go
-// through encoding/json.
+// Python values Flask would have stored (see [Session]), also inside
+// slices, arrays and string-keyed maps of any element type
+// ([]uuid.UUID, map[string]time.Time ...); other Go types (structs,
+// types with a MarshalJSON or MarshalText method) go through
+// encoding/json, which gives Python plain JSON values.
 func (f *Flask) Encode(s Session) (string, error) {
 	if f.SecretKey == "" {
 		return "", ErrNoKey

@@ -1,11 +1,13 @@
 package session
 
 import (
+	"encoding"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -164,6 +166,9 @@ func tag(v any) (any, error) {
 	case map[string]any:
 		return tagMap(v)
 	}
+	if t, ok, err := tagContainer(v); ok {
+		return t, err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("session: cannot encode a %T: %w", v, err)
@@ -173,6 +178,52 @@ func tag(v any) (any, error) {
 		return nil, fmt.Errorf("session: cannot encode a %T: %w", v, err)
 	}
 	return tag(g)
+}
+
+// tagContainer tags the elements of a slice, array or string-keyed map
+// of another type than []any and map[string]any ([]uuid.UUID, []Tuple,
+// map[string]time.Time ...) one by one, as tag does those of []any, so
+// that they reach Python as the same typed values as in a []any: through
+// encoding/json they would become strings and lists. It reports false
+// for other values, and for types with their own JSON or text encoding
+// (json.RawMessage, net.IP ...), which go through encoding/json.
+func tagContainer(v any) (any, bool, error) {
+	switch v.(type) {
+	case json.Marshaler, encoding.TextMarshaler:
+		return nil, false, nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice:
+		if rv.IsNil() {
+			return nil, true, nil // encoding/json's null
+		}
+		fallthrough
+	case reflect.Array:
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return nil, false, nil // encoding/json's base64 string
+		}
+		a := make([]any, rv.Len())
+		for i := range a {
+			a[i] = rv.Index(i).Interface()
+		}
+		t, err := tagSlice(a)
+		return t, true, err
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			return nil, false, nil
+		}
+		if rv.IsNil() {
+			return nil, true, nil
+		}
+		m := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			m[it.Key().String()] = it.Value().Interface()
+		}
+		t, err := tagMap(m)
+		return t, true, err
+	}
+	return nil, false, nil
 }
 
 func tagSlice(v []any) ([]any, error) {

@@ -1,0 +1,56 @@
+package session
+
+import (
+	"encoding/json"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// goValueCases are sessions holding Go values of other types than the
+// ones Decode returns, as a Python expression of what Flask must read.
+var goValueCases = []struct {
+	name string
+	go_  Session
+	py   string
+}{
+	{"[]uuid.UUID", Session{"ids": []uuid.UUID{uuid.MustParse("5f0c3e0a-8a4b-4c1e-9d2f-0123456789ab")}},
+		`{"ids": [uuid.UUID("5f0c3e0a-8a4b-4c1e-9d2f-0123456789ab")]}`},
+	{"[]Tuple", Session{"t": []Tuple{{1, "a"}}}, `{"t": [(1, "a")]}`},
+	{"map[string]time.Time", Session{"seen": map[string]time.Time{"home": time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}},
+		`{"seen": {"home": datetime.datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)}}`},
+	{"[2]Markup", Session{"m": [2]Markup{"<b>", "<i>"}}, `{"m": [Markup("<b>"), Markup("<i>")]}`},
+	{"[][]byte", Session{"raw": [][]byte{[]byte("\x00a")}}, `{"raw": [b"\x00a"]}`},
+	{"map[string]Markup, a tag as its only key", Session{"x": map[string]Markup{" m": "y"}}, `{"x": {" m": Markup("y")}}`},
+	{"[]string", Session{"roles": []string{"a", "b"}}, `{"roles": ["a", "b"]}`},
+	{"nil []string", Session{"roles": []string(nil)}, `{"roles": None}`},
+	{"map[string]int", Session{"cart": map[string]int{"1": 2}}, `{"cart": {"1": 2}}`},
+	{"json.RawMessage", Session{"j": json.RawMessage(`[1,{"a":true}]`)}, `{"j": [1, {"a": True}]}`},
+	{"net.IP (a TextMarshaler)", Session{"ip": net.IPv4(10, 0, 0, 1)}, `{"ip": "10.0.0.1"}`},
+}
+
+// TestFlaskGoValues has Flask open sessions that Go encoded from Go
+// types of its own: tagged values inside typed slices, arrays and maps
+// must reach Python as the same Python types as inside []any.
+func TestFlaskGoValues(t *testing.T) {
+	const key = "flask-test-key"
+	f := &Flask{SecretKey: key}
+	var cookies, exprs []string
+	for _, c := range goValueCases {
+		v, err := f.Encode(c.go_)
+		if err != nil {
+			t.Fatalf("%s: Encode: %v", c.name, err)
+		}
+		cookies, exprs = append(cookies, v), append(exprs, c.py)
+	}
+	got := openFlask(t, key, nil, cookies, exprs)
+	for i, c := range goValueCases {
+		t.Run(c.name, func(t *testing.T) {
+			if !got[i].Equal || got[i].Error != "" {
+				t.Errorf("Flask opened Go's %#v as %s (error %q), want %s", c.go_, got[i].Repr, got[i].Error, c.py)
+			}
+		})
+	}
+}
