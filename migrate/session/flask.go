@@ -150,12 +150,13 @@ func (f *Flask) Decode(value string) (Session, error) {
 // slices, arrays and string-keyed maps of any element type
 // ([]uuid.UUID, map[string]time.Time ...); other Go types (structs,
 // types with a MarshalJSON or MarshalText method) go through
-// encoding/json, which gives Python plain JSON values.
+// encoding/json, which gives Python plain JSON values. A value nested
+// deeper than 256 levels, or one that holds itself, is an error.
 func (f *Flask) Encode(s Session) (string, error) {
 	if f.SecretKey == "" {
 		return "", ErrNoKey
 	}
-	tree, err := tag(map[string]any(s))
+	tree, err := tag(map[string]any(s), 0)
 	if err != nil {
 		return "", err
 	}

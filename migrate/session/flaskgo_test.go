@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,47 @@ func TestFlaskGoValues(t *testing.T) {
 				t.Errorf("Flask opened Go's %#v as %s (error %q), want %s", c.go_, got[i].Repr, got[i].Error, c.py)
 			}
 		})
+	}
+}
+
+// nested returns n lists around 1, and its Python expression.
+func nested(n int) (any, string) {
+	var v any = 1
+	for range n {
+		v = []any{v}
+	}
+	return v, strings.Repeat("[", n) + "1" + strings.Repeat("]", n)
+}
+
+// TestFlaskEncodeDepth checks that Encode refuses a value that holds
+// itself (it recursed until the Go process crashed) and one nested
+// deeper than Flask reads (a session Flask's serializer cannot load
+// answers 500 on every Python page), and that Flask opens what Encode
+// accepts.
+func TestFlaskEncodeDepth(t *testing.T) {
+	f := &Flask{SecretKey: "k"}
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	loop := []any{nil}
+	loop[0] = loop
+	deep, _ := nested(1000)
+	for name, s := range map[string]Session{
+		"map holding itself":   {"m": cyclic},
+		"slice holding itself": {"l": loop},
+		"1000 levels":          {"x": deep},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := f.Encode(s); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+				t.Errorf("Encode: %v, want an error about nesting", err)
+			}
+		})
+	}
+	ok, expr := nested(150)
+	v, err := f.Encode(Session{"x": ok})
+	if err != nil {
+		t.Fatalf("Encode of 150 levels: %v", err)
+	}
+	if got := openFlask(t, "k", nil, []string{v}, []string{`{"x": ` + expr + `}`})[0]; !got.Equal || got.Error != "" {
+		t.Errorf("Flask opened Go's 150 levels as %.100s (error %q)", got.Repr, got.Error)
 	}
 }

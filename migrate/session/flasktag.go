@@ -137,16 +137,28 @@ func untagOne(tag string, v any) (any, error) {
 	return nil, bad("an unknown tag")
 }
 
+// maxDepth bounds the nesting of the values tag encodes. Flask's own
+// tagged JSON serializer fails (RecursionError) on sessions nested
+// about 400 levels deep, and loading one nested about 1000 deep fails
+// with BadPayload, which Flask's session interface does not catch: every
+// Python page would answer 500 to that user. A Go value that holds
+// itself would otherwise recurse until the Go process crashes.
+const maxDepth = 256
+
 // tag turns Go values into Flask's tagged JSON tree, as Flask's
 // TaggedJSONSerializer.tag does for the Python values they stand for.
 // Values of other types go through encoding/json first.
-func tag(v any) (any, error) {
+func tag(v any, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("session: cannot encode the session: nested deeper than %d levels (a value that holds itself?); Flask cannot read it back", maxDepth)
+	}
+	depth++
 	switch v := v.(type) {
 	case nil, bool, string, json.Number, float64, float32,
 		int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return v, nil
 	case Tuple:
-		a, err := tagSlice(v)
+		a, err := tagSlice(v, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -160,13 +172,13 @@ func tag(v any) (any, error) {
 	case time.Time:
 		return map[string]any{tagDateTime: v.UTC().Format(http.TimeFormat)}, nil
 	case []any:
-		return tagSlice(v)
+		return tagSlice(v, depth)
 	case Session:
-		return tagMap(v)
+		return tagMap(v, depth)
 	case map[string]any:
-		return tagMap(v)
+		return tagMap(v, depth)
 	}
-	if t, ok, err := tagContainer(v); ok {
+	if t, ok, err := tagContainer(v, depth); ok {
 		return t, err
 	}
 	b, err := json.Marshal(v)
@@ -177,7 +189,7 @@ func tag(v any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: cannot encode a %T: %w", v, err)
 	}
-	return tag(g)
+	return tag(g, depth)
 }
 
 // tagContainer tags the elements of a slice, array or string-keyed map
@@ -187,7 +199,7 @@ func tag(v any) (any, error) {
 // encoding/json they would become strings and lists. It reports false
 // for other values, and for types with their own JSON or text encoding
 // (json.RawMessage, net.IP ...), which go through encoding/json.
-func tagContainer(v any) (any, bool, error) {
+func tagContainer(v any, depth int) (any, bool, error) {
 	switch v.(type) {
 	case json.Marshaler, encoding.TextMarshaler:
 		return nil, false, nil
@@ -207,7 +219,7 @@ func tagContainer(v any) (any, bool, error) {
 		for i := range a {
 			a[i] = rv.Index(i).Interface()
 		}
-		t, err := tagSlice(a)
+		t, err := tagSlice(a, depth)
 		return t, true, err
 	case reflect.Map:
 		if rv.Type().Key().Kind() != reflect.String {
@@ -220,16 +232,16 @@ func tagContainer(v any) (any, bool, error) {
 		for it := rv.MapRange(); it.Next(); {
 			m[it.Key().String()] = it.Value().Interface()
 		}
-		t, err := tagMap(m)
+		t, err := tagMap(m, depth)
 		return t, true, err
 	}
 	return nil, false, nil
 }
 
-func tagSlice(v []any) ([]any, error) {
+func tagSlice(v []any, depth int) ([]any, error) {
 	out := make([]any, len(v))
 	for i, e := range v {
-		t, err := tag(e)
+		t, err := tag(e, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -238,10 +250,10 @@ func tagSlice(v []any) ([]any, error) {
 	return out, nil
 }
 
-func tagMap(v map[string]any) (any, error) {
+func tagMap(v map[string]any, depth int) (any, error) {
 	out := make(map[string]any, len(v))
 	for k, e := range v {
-		t, err := tag(e)
+		t, err := tag(e, depth)
 		if err != nil {
 			return nil, err
 		}
