@@ -29,6 +29,10 @@ var goValueCases = []struct {
 	{"nil []string", Session{"roles": []string(nil)}, `{"roles": None}`},
 	{"map[string]int", Session{"cart": map[string]int{"1": 2}}, `{"cart": {"1": 2}}`},
 	{"json.RawMessage", Session{"j": json.RawMessage(`[1,{"a":true}]`)}, `{"j": [1, {"a": True}]}`},
+	// A float64 holding an integer is a Python int, as encoding/json
+	// writes it: numbers that Go decoded with encoding/json as float64
+	// keep Python's int. json.Number("2.0") writes a float.
+	{"integral float64", Session{"n": 2.0, "f": json.Number("2.0"), "half": 0.5}, `{"n": 2, "f": 2.0, "half": 0.5}`},
 	{"net.IP (a TextMarshaler)", Session{"ip": net.IPv4(10, 0, 0, 1)}, `{"ip": "10.0.0.1"}`},
 }
 
