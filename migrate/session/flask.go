@@ -194,9 +194,19 @@ func (f *Flask) Load(r *http.Request) (Session, error) {
 // Cookie returns the session cookie holding s as Flask's defaults set it:
 // path "/", HttpOnly, and, when the session is permanent (its "_permanent"
 // key is true), an expiry MaxAge from now; otherwise a browser-session
-// cookie. Change its Path, Domain, Secure and SameSite to match the app's
-// SESSION_COOKIE_* settings before setting it.
+// cookie. An empty session is, as Flask saves a session emptied by
+// session.clear(), a cookie that deletes the session cookie (empty value,
+// Max-Age=0, an expiry in 1970). Change its Path, Domain, Secure and
+// SameSite to match the app's SESSION_COOKIE_* settings before setting
+// it: a deletion only reaches the cookie with the same path and domain.
 func (f *Flask) Cookie(s Session) (*http.Cookie, error) {
+	if f.SecretKey == "" {
+		return nil, ErrNoKey
+	}
+	if len(s) == 0 {
+		return &http.Cookie{Name: f.cookieName(), Path: "/", HttpOnly: true,
+			MaxAge: -1, Expires: time.Unix(0, 0).UTC()}, nil
+	}
 	v, err := f.Encode(s)
 	if err != nil {
 		return nil, err
@@ -209,7 +219,8 @@ func (f *Flask) Cookie(s Session) (*http.Cookie, error) {
 }
 
 // Save sets the session cookie holding s on w, as [Flask.Cookie] makes
-// it.
+// it; for an empty session (logging out), it deletes the cookie, as
+// Flask does.
 func (f *Flask) Save(w http.ResponseWriter, s Session) error {
 	c, err := f.Cookie(s)
 	if err != nil {

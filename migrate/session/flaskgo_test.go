@@ -3,6 +3,8 @@ package session
 import (
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,44 @@ func TestFlaskEncodeDepth(t *testing.T) {
 	}
 	if got := openFlask(t, "k", nil, []string{v}, []string{`{"x": ` + expr + `}`})[0]; !got.Equal || got.Error != "" {
 		t.Errorf("Flask opened Go's 150 levels as %.100s (error %q)", got.Repr, got.Error)
+	}
+}
+
+// TestFlaskSaveEmpty checks that saving an empty session deletes the
+// cookie with the Set-Cookie header the real Flask sends when a view
+// empties the session (session.clear(), logging out), rather than
+// setting a signed empty session.
+func TestFlaskSaveEmpty(t *testing.T) {
+	f := &Flask{SecretKey: "k"}
+	cookie, err := f.Encode(Session{"user": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []struct {
+		SetCookie []string `json:"set_cookie"`
+	}
+	runPy(t, "flask_tool.py", "flask", flaskReq{Op: "clear", Key: "k", Cases: []pyCase{{Cookie: cookie}}}, &out)
+	if len(out) != 1 || len(out[0].SetCookie) != 1 {
+		t.Fatalf("flask_tool.py clear: %+v, want one Set-Cookie", out)
+	}
+	want, err := http.ParseSetCookie(out[0].SetCookie[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]Session{"empty": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			if err := f.Save(w, s); err != nil {
+				t.Fatal(err)
+			}
+			got, err := http.ParseSetCookie(w.Header().Get("Set-Cookie"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != want.Name || got.Value != "" || got.MaxAge != want.MaxAge || !got.Expires.Equal(want.Expires) ||
+				got.Path != want.Path || got.HttpOnly != want.HttpOnly {
+				t.Errorf("Go's Set-Cookie %q, Flask's %q", w.Header().Get("Set-Cookie"), out[0].SetCookie[0])
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ Reads one JSON request on stdin, writes one JSON list of results:
       -> [{"equal": BOOL, "repr": STR, "error": EXCEPTION_NAME_OR_NULL}]
   {"op": "open", ..., "cases": [{"header": COOKIE_HEADER, "expr": PYTHON_EXPR}]}
       -> [{"equal": BOOL, "repr": STR, "error": null}]
+  {"op": "clear", "key": K, "cases": [{"cookie": VALUE}]}
+      -> [{"set_cookie": [SET_COOKIE_HEADER, ...]}]
   {"op": "cookie", "key": K, "cases": [{"header": COOKIE_HEADER, "name": N}]}
       -> [{"found": BOOL, "value": V}]
 
@@ -59,7 +61,21 @@ def make_app(key, fallbacks, max_age):
         session.update(eval(request.get_data(as_text=True), NS))
         return ""
 
+    @app.post("/clear")
+    def clear_session():
+        session.clear()
+        return ""
+
     return app
+
+
+def clear(app, case):
+    """The Set-Cookie header of a request that empties the session of
+    case["cookie"]."""
+    with app.test_client() as client:
+        client.set_cookie("localhost", app.config["SESSION_COOKIE_NAME"], case["cookie"])
+        resp = client.post("/clear")
+    return {"set_cookie": resp.headers.getlist("Set-Cookie")}
 
 
 def mint(app, case):
@@ -103,6 +119,8 @@ def main():
         out = [mint(app, c) for c in req["cases"]]
     elif req["op"] == "open":
         out = [open_(app, c, req.get("max_age", 31 * 86400)) for c in req["cases"]]
+    elif req["op"] == "clear":
+        out = [clear(app, c) for c in req["cases"]]
     elif req["op"] == "cookie":
         out = []
         for c in req["cases"]:
