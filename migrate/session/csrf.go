@@ -37,10 +37,16 @@ type DjangoCSRF struct {
 
 	// CookiePath and CookieDomain are CSRF_COOKIE_PATH (empty means "/")
 	// and CSRF_COOKIE_DOMAIN; CookieSecure and CookieHTTPOnly are
-	// CSRF_COOKIE_SECURE and CSRF_COOKIE_HTTPONLY. The cookie is SameSite
-	// Lax, Django's default.
+	// CSRF_COOKIE_SECURE and CSRF_COOKIE_HTTPONLY.
 	CookiePath, CookieDomain     string
 	CookieSecure, CookieHTTPOnly bool
+
+	// CookieSameSite is CSRF_COOKIE_SAMESITE: zero means
+	// http.SameSiteLaxMode, Django's default; http.SameSiteStrictMode and
+	// http.SameSiteNoneMode are "Strict" and "None" (the cookie must then
+	// be Secure for browsers to keep it); http.SameSiteDefaultMode sends
+	// no SameSite attribute, as CSRF_COOKIE_SAMESITE = False does.
+	CookieSameSite http.SameSite
 
 	// CookieAge is CSRF_COOKIE_AGE. Zero means DjangoCSRFCookieAge.
 	CookieAge time.Duration
@@ -73,10 +79,14 @@ func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
 		if age == 0 {
 			age = DjangoCSRFCookieAge
 		}
+		sameSite := c.CookieSameSite
+		if sameSite == 0 {
+			sameSite = http.SameSiteLaxMode
+		}
 		http.SetCookie(w, &http.Cookie{
 			Name: name, Value: csrfMask(secret), Path: path, Domain: c.CookieDomain,
 			MaxAge: int(age / time.Second), Secure: c.CookieSecure, HttpOnly: c.CookieHTTPOnly,
-			SameSite: http.SameSiteLaxMode,
+			SameSite: sameSite,
 		})
 	}
 	w.Header().Add("Vary", "Cookie")
