@@ -35,6 +35,8 @@ var goValueCases = []struct {
 	// writes it: numbers that Go decoded with encoding/json as float64
 	// keep Python's int. json.Number("2.0") writes a float.
 	{"integral float64", Session{"n": 2.0, "f": json.Number("2.0"), "half": 0.5}, `{"n": 2, "f": 2.0, "half": 0.5}`},
+	{"years 100 and 9999", Session{"a": time.Date(100, 1, 2, 3, 4, 5, 0, time.UTC), "b": time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		`{"a": datetime.datetime(100, 1, 2, 3, 4, 5, tzinfo=timezone.utc), "b": datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)}`},
 	{"net.IP (a TextMarshaler)", Session{"ip": net.IPv4(10, 0, 0, 1)}, `{"ip": "10.0.0.1"}`},
 }
 
@@ -140,5 +142,19 @@ func TestFlaskSaveEmpty(t *testing.T) {
 				t.Errorf("Go's Set-Cookie %q, Flask's %q", w.Header().Get("Set-Cookie"), out[0].SetCookie[0])
 			}
 		})
+	}
+}
+
+// TestFlaskEncodeTimeRange checks that Encode refuses times that Flask
+// reads back as another time: it reads the years of its HTTP dates below
+// 100 as 19xx or 20xx (the zero time.Time came back as 2001-01-01), and
+// years past 9999 as None.
+func TestFlaskEncodeTimeRange(t *testing.T) {
+	f := &Flask{SecretKey: "k"}
+	for _, tm := range []time.Time{{}, time.Date(99, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(100, 1, 1, 0, 30, 0, 0, time.FixedZone("east", 3600))} {
+		if _, err := f.Encode(Session{"t": []any{tm}}); err == nil || !strings.Contains(err.Error(), "years 100 to 9999") {
+			t.Errorf("Encode(%v): %v, want an error about the years Flask reads", tm, err)
+		}
 	}
 }

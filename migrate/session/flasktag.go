@@ -170,6 +170,12 @@ func tag(v any, depth int) (any, error) {
 	case uuid.UUID:
 		return map[string]any{tagUUID: hex.EncodeToString(v[:])}, nil
 	case time.Time:
+		// Flask stores an HTTP date, whose parser (email.utils) reads
+		// years below 100 as 19xx or 20xx, and years past 9999 not at
+		// all (None): the zero time.Time would come back as 2001.
+		if y := v.UTC().Year(); y < 100 || y > 9999 {
+			return nil, fmt.Errorf("session: cannot encode the time %s: Flask reads only years 100 to 9999 back (the zero time.Time would be 2001)", v.UTC().Format(time.RFC3339))
+		}
 		return map[string]any{tagDateTime: v.UTC().Format(http.TimeFormat)}, nil
 	case []any:
 		return tagSlice(v, depth)
