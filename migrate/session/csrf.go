@@ -90,7 +90,7 @@ func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
 			SameSite: sameSite,
 		})
 	}
-	w.Header().Add("Vary", "Cookie")
+	addVaryCookie(w.Header())
 	return csrfMask(secret)
 }
 

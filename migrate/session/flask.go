@@ -220,13 +220,14 @@ func (f *Flask) Cookie(s Session) (*http.Cookie, error) {
 
 // Save sets the session cookie holding s on w, as [Flask.Cookie] makes
 // it; for an empty session (logging out), it deletes the cookie, as
-// Flask does.
+// Flask does. Like Flask, it adds "Cookie" to the response's Vary header.
 func (f *Flask) Save(w http.ResponseWriter, s Session) error {
 	c, err := f.Cookie(s)
 	if err != nil {
 		return err
 	}
 	http.SetCookie(w, c)
+	addVaryCookie(w.Header())
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,44 @@ func TestFlaskEncodeTimeRange(t *testing.T) {
 		if _, err := f.Encode(Session{"t": []any{tm}}); err == nil || !strings.Contains(err.Error(), "years 100 to 9999") {
 			t.Errorf("Encode(%v): %v, want an error about the years Flask reads", tm, err)
 		}
+	}
+}
+
+// TestFlaskSaveVary checks that Save adds Vary: Cookie, as the real
+// Flask does when it sets or deletes the session cookie (a shared cache
+// must not serve one user's response to another), once.
+func TestFlaskSaveVary(t *testing.T) {
+	var minted []struct{ Vary string }
+	runPy(t, "flask_tool.py", "flask", flaskReq{Op: "mint", Key: "k", Cases: []pyCase{{Expr: `{"a": 1}`}}}, &minted)
+	var cleared []struct{ Vary string }
+	runPy(t, "flask_tool.py", "flask", flaskReq{Op: "clear", Key: "k", Cases: []pyCase{{Cookie: "x"}}}, &cleared)
+	if minted[0].Vary != "Cookie" || cleared[0].Vary != "Cookie" {
+		t.Fatalf("Flask's Vary: %q when setting, %q when deleting; the test expects Cookie", minted[0].Vary, cleared[0].Vary)
+	}
+	f := &Flask{SecretKey: "k"}
+	for _, c := range []struct {
+		name string
+		s    Session
+		vary []string
+		want []string
+	}{
+		{"set", Session{"a": 1}, nil, []string{"Cookie"}},
+		{"delete", Session{}, nil, []string{"Cookie"}},
+		{"already there", Session{"a": 1}, []string{"Accept-Encoding, cookie"}, []string{"Accept-Encoding, cookie"}},
+		{"another one", Session{"a": 1}, []string{"Accept-Encoding"}, []string{"Accept-Encoding", "Cookie"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			w.Header()["Vary"] = c.vary
+			if err := f.Save(w, c.s); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Save(w, c.s); err != nil { // twice: still once
+				t.Fatal(err)
+			}
+			if got := w.Header().Values("Vary"); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("Vary %q, want %q", got, c.want)
+			}
+		})
 	}
 }

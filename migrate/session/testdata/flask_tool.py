@@ -6,14 +6,14 @@ Reads one JSON request on stdin, writes one JSON list of results:
 
   {"op": "mint", "key": K, "fallbacks": [..], "max_age": S,
    "cases": [{"expr": PYTHON_EXPR, "at": UNIX_TIME_OR_NULL}]}
-      -> [{"cookie": VALUE}]
+      -> [{"cookie": VALUE, "vary": VARY_HEADER}]
   {"op": "open", "key": K, "fallbacks": [..], "max_age": S,
    "cases": [{"cookie": VALUE, "expr": PYTHON_EXPR}]}
       -> [{"equal": BOOL, "repr": STR, "error": EXCEPTION_NAME_OR_NULL}]
   {"op": "open", ..., "cases": [{"header": COOKIE_HEADER, "expr": PYTHON_EXPR}]}
       -> [{"equal": BOOL, "repr": STR, "error": null}]
   {"op": "clear", "key": K, "cases": [{"cookie": VALUE}]}
-      -> [{"set_cookie": [SET_COOKIE_HEADER, ...]}]
+      -> [{"set_cookie": [SET_COOKIE_HEADER, ...], "vary": VARY_HEADER}]
   {"op": "cookie", "key": K, "cases": [{"header": COOKIE_HEADER, "name": N}]}
       -> [{"found": BOOL, "value": V}]
 
@@ -75,7 +75,7 @@ def clear(app, case):
     with app.test_client() as client:
         client.set_cookie("localhost", app.config["SESSION_COOKIE_NAME"], case["cookie"])
         resp = client.post("/clear")
-    return {"set_cookie": resp.headers.getlist("Set-Cookie")}
+    return {"set_cookie": resp.headers.getlist("Set-Cookie"), "vary": resp.headers.get("Vary")}
 
 
 def mint(app, case):
@@ -88,7 +88,7 @@ def mint(app, case):
     for header in resp.headers.getlist("Set-Cookie"):
         name, _, rest = header.partition("=")
         if name == app.config["SESSION_COOKIE_NAME"]:
-            return {"cookie": rest.split(";")[0]}
+            return {"cookie": rest.split(";")[0], "vary": resp.headers.get("Vary")}
     raise SystemExit("no session cookie set: %r" % resp.headers)
 
 
