@@ -149,3 +149,18 @@ func pyUnquote(s string) string {
 }
 
 func isOctal(c byte) bool { return '0' <= c && c <= '7' }
+
+// addVaryCookie adds "Cookie" to h's Vary header unless it lists it (or
+// "*") already, as Flask and Django do for a response that read or set a
+// session or CSRF cookie: a shared cache must not give it to another
+// user.
+func addVaryCookie(h http.Header) {
+	for _, line := range h.Values("Vary") {
+		for v := range strings.SplitSeq(line, ",") {
+			if v = strings.TrimSpace(v); strings.EqualFold(v, "Cookie") || v == "*" {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}

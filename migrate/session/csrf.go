@@ -2,6 +2,7 @@ package session
 
 import (
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -29,7 +30,7 @@ const (
 // uses the CSRF cookie's secret, or sets a new cookie, as django.middleware.csrf.get_token
 // does; no secret key is involved. Its zero value uses Django's defaults.
 // Projects with CSRF_USE_SESSIONS = True keep the secret in the session
-// instead, which this does not support.
+// instead: use [DjangoCSRF.SessionToken] for them.
 type DjangoCSRF struct {
 	// CookieName is the project's CSRF_COOKIE_NAME. Empty means
 	// DjangoCSRFCookieName.
@@ -37,10 +38,16 @@ type DjangoCSRF struct {
 
 	// CookiePath and CookieDomain are CSRF_COOKIE_PATH (empty means "/")
 	// and CSRF_COOKIE_DOMAIN; CookieSecure and CookieHTTPOnly are
-	// CSRF_COOKIE_SECURE and CSRF_COOKIE_HTTPONLY. The cookie is SameSite
-	// Lax, Django's default.
+	// CSRF_COOKIE_SECURE and CSRF_COOKIE_HTTPONLY.
 	CookiePath, CookieDomain     string
 	CookieSecure, CookieHTTPOnly bool
+
+	// CookieSameSite is CSRF_COOKIE_SAMESITE: zero means
+	// http.SameSiteLaxMode, Django's default; http.SameSiteStrictMode and
+	// http.SameSiteNoneMode are "Strict" and "None" (the cookie must then
+	// be Secure for browsers to keep it); http.SameSiteDefaultMode sends
+	// no SameSite attribute, as CSRF_COOKIE_SAMESITE = False does.
+	CookieSameSite http.SameSite
 
 	// CookieAge is CSRF_COOKIE_AGE. Zero means DjangoCSRFCookieAge.
 	CookieAge time.Duration
@@ -73,14 +80,48 @@ func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
 		if age == 0 {
 			age = DjangoCSRFCookieAge
 		}
+		sameSite := c.CookieSameSite
+		if sameSite == 0 {
+			sameSite = http.SameSiteLaxMode
+		}
 		http.SetCookie(w, &http.Cookie{
 			Name: name, Value: csrfMask(secret), Path: path, Domain: c.CookieDomain,
 			MaxAge: int(age / time.Second), Secure: c.CookieSecure, HttpOnly: c.CookieHTTPOnly,
-			SameSite: http.SameSiteLaxMode,
+			SameSite: sameSite,
 		})
 	}
-	w.Header().Add("Vary", "Cookie")
+	addVaryCookie(w.Header())
 	return csrfMask(secret)
+}
+
+// DjangoCSRFSessionKey is the session key that holds the CSRF secret of
+// projects with CSRF_USE_SESSIONS = True (django.middleware.csrf's
+// CSRF_SESSION_KEY).
+const DjangoCSRFSessionKey = "_csrftoken"
+
+// SessionToken is [DjangoCSRF.Token] for projects with CSRF_USE_SESSIONS
+// = True, where the secret lives in the session instead of a cookie: it
+// returns a token masked afresh over the secret in s[DjangoCSRFSessionKey].
+// When there is none, or an invalid one, it stores a new one there in
+// Django 3.2's format (the masked 64-character token, which later Django
+// versions accept too) and reports changed: then save s (Django.Encode
+// for the signed-cookies backend, EncodeStored for the others) in the
+// response, or Django rejects the token. The cookie fields of c do not
+// apply. A nil s is an error when a secret must be stored.
+func (c *DjangoCSRF) SessionToken(s Session) (token string, changed bool, err error) {
+	var secret []byte
+	if v, ok := s[DjangoCSRFSessionKey].(string); ok {
+		secret = csrfSecret(v)
+	}
+	if secret == nil {
+		if s == nil {
+			return "", false, errors.New("session: DjangoCSRF.SessionToken needs a non-nil Session to store a new CSRF secret in")
+		}
+		secret = csrfRandom()
+		s[DjangoCSRFSessionKey] = csrfMask(secret)
+		changed = true
+	}
+	return csrfMask(secret), changed, nil
 }
 
 // csrfSecret returns the secret of a CSRF cookie: a 32-character secret

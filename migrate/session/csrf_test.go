@@ -92,6 +92,22 @@ func TestDjangoCSRFCookieSettings(t *testing.T) {
 		!set[0].Secure || !set[0].HttpOnly || set[0].MaxAge != 3600 {
 		t.Fatalf("cookie: %v", w.Header()["Set-Cookie"])
 	}
+	for _, c := range []struct {
+		sameSite http.SameSite
+		want     string
+	}{
+		{0, "; SameSite=Lax"},
+		{http.SameSiteStrictMode, "; SameSite=Strict"},
+		{http.SameSiteNoneMode, "; SameSite=None"},
+		{http.SameSiteDefaultMode, ""},
+	} {
+		w := httptest.NewRecorder()
+		(&DjangoCSRF{CookieSameSite: c.sameSite, CookieSecure: true}).Token(w, httptest.NewRequest("GET", "/", nil))
+		set := w.Header().Get("Set-Cookie")
+		if !strings.HasSuffix(set, "; Secure"+c.want) {
+			t.Errorf("CookieSameSite %v: Set-Cookie %q, want it to end with %q", c.sameSite, set, "; Secure"+c.want)
+		}
+	}
 	for _, v := range []string{"", "short", strings.Repeat("a", 33), strings.Repeat("é", 16), strings.Repeat("-", 64)} {
 		if csrfSecret(v) != nil {
 			t.Errorf("csrfSecret(%q) accepted", v)

@@ -284,11 +284,27 @@ func (d *Django) Decode(cookie string) (Session, error) {
 // DecodeStored verifies and decodes the session_data of the database,
 // cache or file backends (the django_session table's session_data
 // column, for the default backend): what SessionStore.decode reads.
-// Expiry is the store's (expire_date), not checked here. Rows written
-// before Django 3.1 in the legacy base64(hash:json) format are not
-// supported: [ErrMalformed].
+// Expiry is the store's (expire_date), not checked here. The legacy
+// format, base64(hash:json), which Django before 3.1 wrote and Django 3.1
+// and 3.2 still write when DEFAULT_HASHING_ALGORITHM = "sha1", is read
+// too, as SessionStore.decode does.
 func (d *Django) DecodeStored(sessionData string) (Session, error) {
-	return d.decode(sessionData, DjangoStoredSessionSalt, 0)
+	s, err := d.decode(sessionData, DjangoStoredSessionSalt, 0)
+	if err == nil || !(errors.Is(err, ErrMalformed) || errors.Is(err, ErrBadSignature)) {
+		return s, err
+	}
+	ks, kerr := keys(d.SecretKey, d.FallbackKeys)
+	if kerr != nil {
+		return nil, kerr
+	}
+	tree, ok, lerr := decodeLegacyStored(sessionData, ks)
+	if !ok {
+		return nil, err
+	}
+	if lerr != nil {
+		return nil, lerr
+	}
+	return djangoSession(tree)
 }
 
 func (d *Django) decode(value, salt string, maxAge time.Duration) (Session, error) {
@@ -299,6 +315,11 @@ func (d *Django) decode(value, salt string, maxAge time.Duration) (Session, erro
 		}
 		return nil, err
 	}
+	return djangoSession(tree)
+}
+
+// djangoSession returns a decoded session's JSON tree as a Session.
+func djangoSession(tree any) (Session, error) {
 	m, ok := tree.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: Django session is not a dict but a %T", ErrPayload, tree)

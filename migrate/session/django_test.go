@@ -26,9 +26,10 @@ var djangoCases = []struct {
 }
 
 type djangoReq struct {
-	Op    string      `json:"op"`
-	Key   string      `json:"key"`
-	Cases []djangoArg `json:"cases"`
+	Op       string         `json:"op"`
+	Key      string         `json:"key"`
+	Settings map[string]any `json:"settings,omitempty"`
+	Cases    []djangoArg    `json:"cases"`
 }
 
 type djangoArg struct {

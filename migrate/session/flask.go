@@ -146,13 +146,17 @@ func (f *Flask) Decode(value string) (Session, error) {
 // Encode returns the value of a session cookie holding s, signed with
 // SecretKey and timestamped now, that Flask's session interface opens:
 // Python pages then see the same session. Values are encoded as the
-// Python values Flask would have stored (see [Session]); other Go types go
-// through encoding/json.
+// Python values Flask would have stored (see [Session]), also inside
+// slices, arrays and string-keyed maps of any element type
+// ([]uuid.UUID, map[string]time.Time ...); other Go types (structs,
+// types with a MarshalJSON or MarshalText method) go through
+// encoding/json, which gives Python plain JSON values. A value nested
+// deeper than 256 levels, or one that holds itself, is an error.
 func (f *Flask) Encode(s Session) (string, error) {
 	if f.SecretKey == "" {
 		return "", ErrNoKey
 	}
-	tree, err := tag(map[string]any(s))
+	tree, err := tag(map[string]any(s), 0)
 	if err != nil {
 		return "", err
 	}
@@ -190,9 +194,19 @@ func (f *Flask) Load(r *http.Request) (Session, error) {
 // Cookie returns the session cookie holding s as Flask's defaults set it:
 // path "/", HttpOnly, and, when the session is permanent (its "_permanent"
 // key is true), an expiry MaxAge from now; otherwise a browser-session
-// cookie. Change its Path, Domain, Secure and SameSite to match the app's
-// SESSION_COOKIE_* settings before setting it.
+// cookie. An empty session is, as Flask saves a session emptied by
+// session.clear(), a cookie that deletes the session cookie (empty value,
+// Max-Age=0, an expiry in 1970). Change its Path, Domain, Secure and
+// SameSite to match the app's SESSION_COOKIE_* settings before setting
+// it: a deletion only reaches the cookie with the same path and domain.
 func (f *Flask) Cookie(s Session) (*http.Cookie, error) {
+	if f.SecretKey == "" {
+		return nil, ErrNoKey
+	}
+	if len(s) == 0 {
+		return &http.Cookie{Name: f.cookieName(), Path: "/", HttpOnly: true,
+			MaxAge: -1, Expires: time.Unix(0, 0).UTC()}, nil
+	}
 	v, err := f.Encode(s)
 	if err != nil {
 		return nil, err
@@ -205,13 +219,15 @@ func (f *Flask) Cookie(s Session) (*http.Cookie, error) {
 }
 
 // Save sets the session cookie holding s on w, as [Flask.Cookie] makes
-// it.
+// it; for an empty session (logging out), it deletes the cookie, as
+// Flask does. Like Flask, it adds "Cookie" to the response's Vary header.
 func (f *Flask) Save(w http.ResponseWriter, s Session) error {
 	c, err := f.Cookie(s)
 	if err != nil {
 		return err
 	}
 	http.SetCookie(w, c)
+	addVaryCookie(w.Header())
 	return nil
 }
 

@@ -110,6 +110,8 @@ func FuzzDjangoDecode(f *testing.F) {
 		".eJyrVkrKyU9SslJKTBqFo5D6UElHKQ-YvJIT02JKDQxSLZVqATB87DM:1vPF2W:jF_CHXU4EzciI7Q99jtBZmB5TA4F0QjvrGfHZfsmXuA",
 		"eyJfYXV0aF91c2VyX2lkIjoiNDIifQ:1xXkyp:jkFokbJZdV5uaBcfgr_8P7Nf8pAxwvBrJauj9DrEg6I",
 		"WzEsImEiXQ:1vPF2W:TyvQ4MwKQfGJYlqZHx-79FJdt1k",
+		// The legacy (pre-3.1) session_data of DecodeStored.
+		"YWMzZjdkZDAyMjFlNzBhZTAzMWE1OTM5MjYyYmI5YjYzNDhmYTNlMDp7ImEiOjF9",
 		"", ":", "::", "a:b:c",
 	} {
 		f.Add(s, []byte(`{"a":1}`))

@@ -19,6 +19,9 @@ Reads one JSON request on stdin, writes one JSON list of results:
   {"op": "cookie", "key": K, "cases": [{"header", "name"}]}
                                    -> [{"found": BOOL, "value": V}]
 
+"settings" (optional) adds Django settings, e.g.
+{"DEFAULT_HASHING_ALGORITHM": "sha1"}.
+
 header is a raw Cookie header: csrf sends it instead of the cookie,
 session_header opens the session SessionMiddleware finds in it, cookie
 answers the value request.COOKIES holds for name.
@@ -49,8 +52,9 @@ def form_view(request):
 urlpatterns = []
 
 
-def setup(key):
+def setup(key, extra):
     settings.configure(
+        **extra,
         SECRET_KEY=key,
         DEBUG=False,
         ALLOWED_HOSTS=["testserver"],
@@ -140,7 +144,7 @@ def run(op, case):
 
 def main():
     req = json.load(sys.stdin)
-    setup(req["key"])
+    setup(req["key"], req.get("settings") or {})
     json.dump([run(req["op"], c) for c in req["cases"]], sys.stdout)
 
 

@@ -6,12 +6,14 @@ Reads one JSON request on stdin, writes one JSON list of results:
 
   {"op": "mint", "key": K, "fallbacks": [..], "max_age": S,
    "cases": [{"expr": PYTHON_EXPR, "at": UNIX_TIME_OR_NULL}]}
-      -> [{"cookie": VALUE}]
+      -> [{"cookie": VALUE, "vary": VARY_HEADER}]
   {"op": "open", "key": K, "fallbacks": [..], "max_age": S,
    "cases": [{"cookie": VALUE, "expr": PYTHON_EXPR}]}
       -> [{"equal": BOOL, "repr": STR, "error": EXCEPTION_NAME_OR_NULL}]
   {"op": "open", ..., "cases": [{"header": COOKIE_HEADER, "expr": PYTHON_EXPR}]}
       -> [{"equal": BOOL, "repr": STR, "error": null}]
+  {"op": "clear", "key": K, "cases": [{"cookie": VALUE}]}
+      -> [{"set_cookie": [SET_COOKIE_HEADER, ...], "vary": VARY_HEADER}]
   {"op": "cookie", "key": K, "cases": [{"header": COOKIE_HEADER, "name": N}]}
       -> [{"found": BOOL, "value": V}]
 
@@ -59,7 +61,21 @@ def make_app(key, fallbacks, max_age):
         session.update(eval(request.get_data(as_text=True), NS))
         return ""
 
+    @app.post("/clear")
+    def clear_session():
+        session.clear()
+        return ""
+
     return app
+
+
+def clear(app, case):
+    """The Set-Cookie header of a request that empties the session of
+    case["cookie"]."""
+    with app.test_client() as client:
+        client.set_cookie("localhost", app.config["SESSION_COOKIE_NAME"], case["cookie"])
+        resp = client.post("/clear")
+    return {"set_cookie": resp.headers.getlist("Set-Cookie"), "vary": resp.headers.get("Vary")}
 
 
 def mint(app, case):
@@ -72,7 +88,7 @@ def mint(app, case):
     for header in resp.headers.getlist("Set-Cookie"):
         name, _, rest = header.partition("=")
         if name == app.config["SESSION_COOKIE_NAME"]:
-            return {"cookie": rest.split(";")[0]}
+            return {"cookie": rest.split(";")[0], "vary": resp.headers.get("Vary")}
     raise SystemExit("no session cookie set: %r" % resp.headers)
 
 
@@ -103,6 +119,8 @@ def main():
         out = [mint(app, c) for c in req["cases"]]
     elif req["op"] == "open":
         out = [open_(app, c, req.get("max_age", 31 * 86400)) for c in req["cases"]]
+    elif req["op"] == "clear":
+        out = [clear(app, c) for c in req["cases"]]
     elif req["op"] == "cookie":
         out = []
         for c in req["cases"]:
