@@ -127,27 +127,44 @@ func TestFlaskDecodesPython(t *testing.T) {
 // TestFlaskPythonOpensGo has Flask's session interface open the cookies
 // Go encoded, and finds the same Python values, types included.
 func TestFlaskPythonOpensGo(t *testing.T) {
+	var names, exprs []string
+	var sessions []Session
+	for _, c := range flaskCases {
+		names, sessions, exprs = append(names, c.name), append(sessions, c.go_), append(exprs, c.py)
+	}
+	cookies := flaskOpensGo(t, names, sessions, exprs)
+	for i, c := range flaskCases {
+		if c.name == "compressed" && !strings.HasPrefix(cookies[i], ".") {
+			t.Errorf("Go's cookie %q is not compressed", cookies[i])
+		}
+	}
+}
+
+// flaskOpensGo encodes each of sessions with Go and has Flask's session
+// interface open the cookies (one Python run for all), checking, in a
+// subtest per name, that Flask finds the Python value of the matching
+// expression, types included. It returns the cookies.
+func flaskOpensGo(t *testing.T, names []string, sessions []Session, exprs []string) []string {
+	t.Helper()
 	const key = "flask-test-key"
 	f := &Flask{SecretKey: key}
-	var cookies, exprs []string
-	for _, c := range flaskCases {
-		v, err := f.Encode(c.go_)
+	var cookies []string
+	for i, s := range sessions {
+		v, err := f.Encode(s)
 		if err != nil {
-			t.Fatalf("%s: Encode: %v", c.name, err)
+			t.Fatalf("%s: Encode: %v", names[i], err)
 		}
-		cookies, exprs = append(cookies, v), append(exprs, c.py)
+		cookies = append(cookies, v)
 	}
 	got := openFlask(t, key, nil, cookies, exprs)
-	for i, c := range flaskCases {
-		t.Run(c.name, func(t *testing.T) {
+	for i, name := range names {
+		t.Run(name, func(t *testing.T) {
 			if !got[i].Equal || got[i].Error != "" {
-				t.Errorf("Flask opened Go's %q as %s (error %q), want %s", cookies[i], got[i].Repr, got[i].Error, c.py)
-			}
-			if c.name == "compressed" && !strings.HasPrefix(cookies[i], ".") {
-				t.Errorf("Go's cookie %q is not compressed", cookies[i])
+				t.Errorf("Flask opened Go's %#v (cookie %q) as %s (error %q), want %s", sessions[i], cookies[i], got[i].Repr, got[i].Error, exprs[i])
 			}
 		})
 	}
+	return cookies
 }
 
 // TestFlaskRejectedByPython checks that Flask rejects what Go signed with
