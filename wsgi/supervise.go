@@ -234,6 +234,11 @@ func (pl *pool) liveZygote(g *gen) (*zygote, error) {
 func (pl *pool) leavingReason(p *proc) string {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	return pl.leavingReasonLocked(p)
+}
+
+// leavingReasonLocked is leavingReason for a caller holding pl.mu.
+func (pl *pool) leavingReasonLocked(p *proc) string {
 	switch {
 	case p.leaving.Load() && p.leaveReason != "":
 		return p.leaveReason
@@ -289,10 +294,7 @@ func (pl *pool) gone(p *proc, err error) {
 		g := pl.cur // p's generation: every worker not leaving is of the current one
 		replacing = pl.goBackgroundLocked(func() { pl.replace(g, young) })
 	}
-	why := p.leaveReason
-	if why == "" {
-		why = "shutdown" // closed
-	}
+	why := pl.leavingReasonLocked(p) // not replacing: p is leaving, or the pool closed
 	pl.mu.Unlock()
 	if !replacing {
 		if p.timedOutKill.Load() {
