@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	chimw "github.com/go-chi/chi/v5/middleware"
 
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
@@ -31,11 +30,11 @@ func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState,
 		rs.stats.latency(side, time.Since(start))
 		return
 	}
-	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
+	sw, ww := newServedWriter(w, nil)
 	start := time.Now()
 	completed := false
 	defer func() {
-		status := ww.Status()
+		status := sw.status
 		if !completed { // a panic counts as a 5xx of its side
 			status = http.StatusInternalServerError
 		}
@@ -129,15 +128,13 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	// The primary serves the client through a tee; the other side runs
 	// once it is done, so that it never competes with the client's request.
 	rs.stats.served(primary)
-	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
 	capt := newCapture(m.o.MaxResponseBytes)
-	capt.header = w.Header
-	ww.Tee(capt)
+	sw, ww := newServedWriter(w, capt)
 	start := time.Now()
 	completed := false
 	defer func() {
 		dur := time.Since(start)
-		status := ww.Status()
+		status := sw.status
 		if !completed {
 			status = http.StatusInternalServerError
 		}
@@ -158,14 +155,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		if status == 0 {
 			status = http.StatusOK
 		}
-		// The header the client got: as it was at the first write (what
-		// the handler set later was never sent), else as it is now (net/http
-		// sends it when the handler returns without writing).
-		hdr := capt.sent
-		if hdr == nil {
-			hdr = w.Header().Clone()
-		}
-		presp := capt.response(status, hdr)
+		presp := capt.response(status, sw.header()) // the header the client got
 		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)
 	}()
 	ph.ServeHTTP(ww, r)
@@ -454,8 +444,13 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 	return c.body.Write(b)
 }
 
-// Flush does nothing: a shadow run has nobody to flush to.
-func (c *captureWriter) Flush() {}
+// Flush writes the status, as net/http's does, and nothing else: a shadow
+// run has nobody to flush to.
+func (c *captureWriter) Flush() {
+	if c.status == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+}
 
 // capture keeps the first max bytes of a body and hashes all of it.
 type capture struct {
@@ -464,19 +459,11 @@ type capture struct {
 	size      int64
 	sum       hash.Hash
 	truncated bool
-	// header, if not nil, is the served response's header, copied to sent
-	// at the first write: the tee of the served side writes just after the
-	// header went out.
-	header func() http.Header
-	sent   http.Header
 }
 
 func newCapture(max int64) *capture { return &capture{max: max, sum: sha256.New()} }
 
 func (c *capture) Write(b []byte) (int, error) {
-	if c.header != nil && c.sent == nil {
-		c.sent = c.header().Clone()
-	}
 	c.sum.Write(b)
 	c.size += int64(len(b))
 	if room := c.max - int64(len(c.buf)); room > 0 {

@@ -402,3 +402,108 @@ func TestBodyNotAllowedNotCompared(t *testing.T) {
 		})
 	}
 }
+
+// TestServedHeaderAtWriteHeader checks that the served side's response is
+// compared with the header the client got: net/http takes the header map
+// when the status is written (WriteHeader, or the first Write), so what
+// the handler changes after WriteHeader is never sent, whether or not a
+// body follows. The same holds for the side run on a copy, whose
+// response is what net/http would have sent. The served side is Python
+// in shadow and Go in reverse shadow.
+func TestServedHeaderAtWriteHeader(t *testing.T) {
+	other := func(cacheControl bool, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			if cacheControl {
+				w.Header().Set("Cache-Control", "no-store")
+			}
+			io.WriteString(w, body)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		served http.HandlerFunc
+		sent   bool   // the client got Cache-Control
+		body   string // the client's body
+	}{
+		{"set after WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set("Cache-Control", "no-store") // not sent
+			io.WriteString(w, "same")
+		}, false, "same"},
+		{"deleted after WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Del("Cache-Control") // sent all the same
+			io.WriteString(w, "same")
+		}, true, "same"},
+		{"set after WriteHeader, no body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set("Cache-Control", "no-store") // not sent
+		}, false, ""},
+		{"set after a Flush", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.(http.Flusher).Flush() // an implicit WriteHeader(200)
+			w.Header().Set("Cache-Control", "no-store")
+			io.WriteString(w, "same")
+		}, false, "same"},
+		{"set after a ReadFrom", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			if rf, ok := w.(io.ReaderFrom); ok { // net/http's (sendfile), served
+				rf.ReadFrom(struct{ io.Reader }{strings.NewReader("same")})
+			} else {
+				io.WriteString(w, "same")
+			}
+			w.Header().Set("Cache-Control", "no-store")
+		}, false, "same"},
+	} {
+		for _, role := range []struct {
+			name   string
+			stage  Stage
+			served bool // tc.served serves the client, else it runs on the copy
+		}{{"python served", StageShadow, true}, {"go served", StageGo, true}, {"go candidate", StageShadow, false}, {"python candidate", StageGo, false}} {
+			t.Run(tc.name+"/"+role.name, func(t *testing.T) {
+				// The other side sends Cache-Control when tc.served does
+				// not, and the reverse: the comparison must see one
+				// difference, on header:Cache-Control, in every case.
+				tricky, plain := tc.served, other(!tc.sent, tc.body)
+				goServes := role.stage == StageGo
+				goTricky := goServes == role.served
+				goH, pyH := plain, tricky
+				if goTricky {
+					goH, pyH = tricky, plain
+				}
+				cfg := RouteConfig{Route: "GET /x", Stage: role.stage}
+				if goServes {
+					cfg.ShadowSample = 1
+				}
+				r, m, _ := pair(t, goH, pyH, Options{NoiseSample: -1}, cfg)
+				srv := newServer(t, r)
+				res, err := http.Get(srv.URL + "/x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if got := res.Header.Get("Cache-Control") != ""; role.served && (got != tc.sent || string(b) != tc.body) {
+					t.Fatalf("the client got Cache-Control: %v, body %q; the test expects %v, %q", got, b, tc.sent, tc.body)
+				}
+				m.jobs.Wait()
+				st, _ := m.Route("GET /x")
+				if st.Counts.Mismatched != 1 || st.MismatchPointers["header:Cache-Control"] != 1 || len(st.MismatchPointers) != 1 {
+					t.Fatalf("counts %+v, pointers %v: want one mismatch, on header:Cache-Control only", st.Counts, st.MismatchPointers)
+				}
+				rec := st.RecentMismatches[0].Python
+				if goTricky {
+					rec = st.RecentMismatches[0].Go
+				}
+				if got := rec.Header.Get("Cache-Control") != ""; got != tc.sent {
+					t.Errorf("the recorded header of %s has Cache-Control: %v; net/http sends it: %v", role.name, got, tc.sent)
+				}
+			})
+		}
+	}
+}
