@@ -300,7 +300,7 @@ func (m *Migrator) publishLocked() {
 		sr := routes[k]
 		st := m.stats[k]
 		if st == nil {
-			st = newRouteStats(k, m.o.RecentMismatches, m.metrics)
+			st = newRouteStats(k, m.o.RecentMismatches, m.metrics, m.redact)
 			m.stats[k] = st
 		}
 		c, configured := m.cfg[k]

@@ -79,7 +79,11 @@ type Options struct {
 	// an HTML <input> or <meta> (its value or content) is
 	// replaced by "[redacted]" when its name contains one of the words,
 	// ignoring case, "-", "_" and "." ("apikey" covers X-Api-Key and
-	// api_key). The override header (OverrideHeader) is always redacted.
+	// api_key). A JSON object key's value includes the keys below it:
+	// JSON pointers through it are shown cut after it ("/tokens/[redacted]"),
+	// so that a map keyed by secrets (tokens, session ids) named by a word
+	// does not show them; list the name of such a map here when it has
+	// none. The override header (OverrideHeader) is always redacted.
 	// Redaction happens when a mismatch is recorded, before comparison
 	// results are kept; it does not change what is compared. nil adds
 	// nothing.

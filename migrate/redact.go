@@ -266,27 +266,52 @@ func (r *redactor) json(b []byte) []byte {
 	return append(out, b[last:]...)
 }
 
-// pointer reports whether a JSON pointer goes through a secret key.
-func (r *redactor) pointer(p string) bool {
-	for _, seg := range strings.Split(p, "/")[1:] {
+// secretSegment returns the index of the first segment of JSON pointer p
+// that is a secret key, or -1.
+func (r *redactor) secretSegment(segs []string) int {
+	for i, seg := range segs {
 		if r.secret(strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")) {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+// pointer reports whether a JSON pointer goes through a secret key.
+func (r *redactor) pointer(p string) bool {
+	return strings.HasPrefix(p, "/") && r.secretSegment(strings.Split(p[1:], "/")) >= 0
+}
+
+// shownPointer returns JSON pointer p as it is shown: cut after its first
+// secret key, with "[redacted]" for the rest. The keys below a secret key
+// are part of its value, which is hidden: a secret used as a key (a map
+// of tokens, of sessions by id) would otherwise show in the pointer.
+// Other pointers ("header:Name", "status", those without a secret key
+// or ending with one) are returned as they are.
+func (r *redactor) shownPointer(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return p
+	}
+	segs := strings.Split(p[1:], "/")
+	if i := r.secretSegment(segs); i >= 0 && i < len(segs)-1 {
+		return "/" + strings.Join(segs[:i+1], "/") + "/" + redacted
+	}
+	return p
 }
 
 // diffs returns copies of the differences between py and gr with their
 // secret values redacted: of a secret header, a URL header's secret
-// parameters, a JSON pointer through a secret key, the secret keys
-// inside JSON values, and the secret fields of a line of a form or HTML
-// body.
+// parameters, a JSON pointer through a secret key (the pointer shown as
+// shownPointer says; differences under one secret key become one), the
+// secret keys inside JSON values, and the secret fields of a line of a
+// form or HTML body.
 func (r *redactor) diffs(ds []Diff, py *Response) []Diff {
-	out := make([]Diff, len(ds))
+	out := make([]Diff, 0, len(ds))
+	at := map[string]int{} // shown pointer through a secret key -> index in out
 	mt, _, _ := mime.ParseMediaType(py.Header.Get("Content-Type")) // the kind compared
 	form := mt == "application/x-www-form-urlencoded"
 	html := mt == "text/html" || mt == "application/xhtml+xml"
-	for i, d := range ds {
+	for _, d := range ds {
 		one := func(v string) string {
 			switch {
 			case v == missing:
@@ -307,7 +332,17 @@ func (r *redactor) diffs(ds []Diff, py *Response) []Diff {
 			}
 			return v
 		}
-		out[i] = Diff{Pointer: d.Pointer, Python: one(d.Python), Go: one(d.Go)}
+		ptr := r.shownPointer(d.Pointer)
+		if ptr != d.Pointer {
+			if j, ok := at[ptr]; ok { // another key under the same secret key
+				if out[j].Python != one(d.Python) || out[j].Go != one(d.Go) {
+					out[j].Python, out[j].Go = redacted, redacted
+				}
+				continue
+			}
+			at[ptr] = len(out)
+		}
+		out = append(out, Diff{Pointer: ptr, Python: one(d.Python), Go: one(d.Go)})
 	}
 	return out
 }

@@ -1,10 +1,12 @@
 package migrate
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -63,6 +65,16 @@ func TestRedactionServed(t *testing.T) {
 		{name: "JSON secret object in a difference", py: side{ct: "application/json", body: `{"session":{"id":"js1-s3cr3t"}}`},
 			gov:     side{ct: "application/json", body: `{"profile":{"name":"Ada","refreshToken":"js2-s3cr3t"}}`},
 			secrets: []string{"js1-s3cr3t", "js2-s3cr3t"}, kept: []string{"Ada"}},
+		{name: "JSON secret value as a key", py: side{ct: "application/json", body: `{"tokens":{"tk1-s3cr3t":1},"n":1}`},
+			gov:     side{ct: "application/json", body: `{"tokens":{"tk2-s3cr3t":1},"n":2}`},
+			secrets: []string{"tk1-s3cr3t", "tk2-s3cr3t"}, kept: []string{"/tokens/[redacted]", "/n"}},
+		{name: "JSON map keyed by session id, deeper", py: side{ct: "application/json", body: `{"user":{"sessions":{"sid1-s3cr3t":{"ip":"10.0.0.1"}}}}`},
+			gov:     side{ct: "application/json", body: `{"user":{"sessions":{"sid1-s3cr3t":{"ip":"10.0.0.2"}}}}`},
+			secrets: []string{"sid1-s3cr3t"}, kept: []string{"/user/sessions/[redacted]"}},
+		{name: "JSON map keyed by secrets under a name added by Options.Redact", redact: []string{"online"},
+			py:      side{ct: "application/json", body: `{"online":{"sid2-s3cr3t":{"n":1}},"count":1}`},
+			gov:     side{ct: "application/json", body: `{"online":{"sid3-s3cr3t":{"n":1}},"count":1}`},
+			secrets: []string{"sid2-s3cr3t", "sid3-s3cr3t"}, kept: []string{"/online/[redacted]"}},
 		{name: "JSON body cut at 4 KiB", py: side{ct: "application/json", body: `{"pad":"` + strings.Repeat("p", 5000) + `","password":"cut1-s3cr3t"}`},
 			gov:     side{ct: "application/json", body: `{"pad":"` + strings.Repeat("p", 4070) + `","password":"cut2-s3cr3t` + strings.Repeat("s", 100) + `"}`},
 			secrets: []string{"cut1-s3cr3t", "cut2-s3cr3t", `"cut2`}},
@@ -156,6 +168,60 @@ func TestRedactNames(t *testing.T) {
 	}
 }
 
+// TestRedactPointer checks how a JSON pointer is shown: cut at its first
+// secret key, whose value, the keys below it included, is hidden.
+func TestRedactPointer(t *testing.T) {
+	r := newRedactor([]string{"online"}, DefaultOverrideHeader)
+	for in, want := range map[string]string{
+		"/n":                           "/n",
+		"/password":                    "/password",
+		"/tokens/tk-s3cr3t":            "/tokens/[redacted]",
+		"/user/sessions/sid/ip":        "/user/sessions/[redacted]",
+		"/a~1token/x":                  "/a~1token/[redacted]",
+		"/online/0":                    "/online/[redacted]",
+		"/items/3/api_key":             "/items/3/api_key",
+		"header:X-Auth-Token":          "header:X-Auth-Token",
+		"status":                       "status",
+		"/csrf/x/y/z…":                 "/csrf/[redacted]",
+		"/data/users/ada/access_token": "/data/users/ada/access_token",
+	} {
+		if got := r.shownPointer(in); got != want {
+			t.Errorf("shownPointer(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRedactNoisePointers checks that the pointers learned as noise are
+// shown with the rule of TestRedactPointer: Python answers a new session
+// id as a key on each call.
+func TestRedactNoisePointers(t *testing.T) {
+	var n atomic.Int64
+	r, m, _ := pair(t,
+		func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, `{"sessions":{}}`) },
+		func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, fmt.Sprintf(`{"sessions":{"sid%d-s3cr3t":true}}`, n.Add(1)))
+		},
+		Options{}, RouteConfig{Route: "GET /x", Stage: StageShadow})
+	for range 3 {
+		hit(r)
+		m.jobs.Wait()
+	}
+	st, _ := m.Route("GET /x")
+	if len(st.NoisePointers) == 0 {
+		t.Fatalf("no noise learned: %+v", st.Counts)
+	}
+	api := serve(m.Handler(AdminOptions{}), http.MethodGet, "127.0.0.1", "/routes", "", "")
+	page := serve(m.Console(ConsoleOptions{}), http.MethodGet, "127.0.0.1", "/", "", "")
+	for where, text := range map[string]string{"GET /routes": api.Body.String(), "the console": page.Body.String()} {
+		if strings.Contains(text, "s3cr3t") {
+			t.Errorf("%s shows a secret key:\n%s", where, excerpt(text, "s3cr3t"))
+		}
+		if !strings.Contains(text, "/sessions/[redacted]") {
+			t.Errorf("%s does not show the pointer /sessions/[redacted]", where)
+		}
+	}
+}
+
 // TestRedactHTML checks the redaction of the <input> and <meta> tags of
 // HTML texts.
 func TestRedactHTML(t *testing.T) {
@@ -178,6 +244,7 @@ func TestRedactJSON(t *testing.T) {
 	r := newRedactor(nil, DefaultOverrideHeader)
 	for _, tc := range []struct{ in, want string }{
 		{`{"a":1,"password":"x"}`, `{"a":1,"password":"[redacted]"}`},
+		{`{"tokens":{"tk-s3cr3t":1}}`, `{"tokens":"[redacted]"}`},
 		{`{ "password" :  "x" , "b" : [1,{"token":{"v":[1,2]}}]}`, `{ "password" :  "[redacted]" , "b" : [1,{"token":"[redacted]"}]}`},
 		{`[{"api\u005fkey":"x"},{"name":"password"}]`, `[{"api\u005fkey":"[redacted]"},{"name":"password"}]`},
 		{`{"a":{"b":"c"},"secret":null,"d":"password"}`, `{"a":{"b":"c"},"secret":"[redacted]","d":"password"}`},

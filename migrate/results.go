@@ -63,11 +63,13 @@ type routeStats struct {
 	win       window
 
 	latPy, latGo latencyRing
+
+	redact *redactor // how NoisePointers are shown
 }
 
-func newRouteStats(key string, recent int, met *metrics) *routeStats {
+func newRouteStats(key string, recent int, met *metrics, redact *redactor) *routeStats {
 	s := &routeStats{
-		key: key, recentMax: recent,
+		key: key, recentMax: recent, redact: redact,
 		servedPy: met.requests.WithLabelValues(key, string(SidePython)),
 		servedGo: met.requests.WithLabelValues(key, string(SideGo)),
 		durPy:    met.duration.WithLabelValues(key, string(SidePython)),
@@ -398,7 +400,8 @@ type RouteStatus struct {
 	Counts Counts `json:"counts"`
 	// MismatchPointers counts the mismatches per pointer.
 	MismatchPointers map[string]int64 `json:"mismatch_pointers"`
-	// NoisePointers lists the pointers learned as noise, sorted.
+	// NoisePointers lists the pointers learned as noise, sorted, shown
+	// as in Mismatch.Diffs: cut after a secret key.
 	NoisePointers []string `json:"noise_pointers"`
 	// Latency has each side's p50 and p99, in milliseconds.
 	Latency Latency `json:"latency_ms"`
@@ -438,9 +441,10 @@ func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 	}
 	st.NoisePointers = make([]string, 0, len(s.noiseSet))
 	for k := range s.noiseSet {
-		st.NoisePointers = append(st.NoisePointers, k)
+		st.NoisePointers = append(st.NoisePointers, s.redact.shownPointer(k))
 	}
 	sort.Strings(st.NoisePointers)
+	st.NoisePointers = slices.Compact(st.NoisePointers) // keys under one secret key
 	st.Latency = Latency{Python: percentiles(s.latPy.ms()), Go: percentiles(s.latGo.ms())}
 	st.RecentMismatches = make([]Mismatch, 0, len(s.recent))
 	if len(s.recent) < s.recentMax {
