@@ -66,7 +66,8 @@ type Options struct {
 	CompareHeaders []string
 	// Normalize, if not nil, is called on each side's response before
 	// comparison (both Python runs included), to rewrite what is known to
-	// differ (a host name, a date format). It runs on a background
+	// differ (a host name, a date format). It sees bodies decoded (a
+	// gzip or deflate Content-Encoding undone). It runs on a background
 	// goroutine and may modify resp. If it panics, the comparison is
 	// skipped (counted in Counts.Skipped) and logged at ERROR.
 	Normalize func(route string, side Side, resp *Response)

@@ -307,7 +307,8 @@ func (r *redactor) shownPointer(p string) string {
 // form or HTML body.
 func (r *redactor) diffs(ds []Diff, py *Response) []Diff {
 	out := make([]Diff, 0, len(ds))
-	at := map[string]int{} // shown pointer through a secret key -> index in out
+	// The shown pointers through a secret key, and their index in out.
+	at := map[string]int{}
 	mt, _, _ := mime.ParseMediaType(py.Header.Get("Content-Type")) // the kind compared
 	form := mt == "application/x-www-form-urlencoded"
 	html := mt == "text/html" || mt == "application/xhtml+xml"

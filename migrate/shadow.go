@@ -336,6 +336,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	if cand.Method == http.MethodHead { // net/http drops HEAD bodies: only headers count
 		py, gr = withoutBody(py), withoutBody(gr)
 	}
+	py, gr = decoded(py, m.o.MaxResponseBytes), decoded(gr, m.o.MaxResponseBytes)
 	if m.o.Normalize != nil {
 		m.o.Normalize(rs.key, SidePython, py)
 		m.o.Normalize(rs.key, SideGo, gr)
@@ -361,6 +362,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 			if cand.Method == http.MethodHead {
 				p2 = withoutBody(p2)
 			}
+			p2 = decoded(p2, m.o.MaxResponseBytes)
 			if m.o.Normalize != nil {
 				m.o.Normalize(rs.key, SidePython, p2)
 			}

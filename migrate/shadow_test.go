@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
 
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
@@ -505,5 +506,72 @@ func TestServedHeaderAtWriteHeader(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestShadowContentEncoding checks that bodies are compared decoded:
+// Django's gzip_page (GZipMiddleware) gzips its JSON for a client that
+// accepts gzip, the Go port does not, and the answers match; with Go
+// compressing too (chi's Compress), in reverse shadow, the two gzip
+// streams differ byte for byte and still match. A body that differs once
+// decoded is still a mismatch, at its JSON pointer, and shown decoded.
+func TestShadowContentEncoding(t *testing.T) {
+	py := startPython(t, "djangomig.wsgi:application")
+	var items strings.Builder
+	items.WriteString(`{"items":[`)
+	for i := range 20 {
+		if i > 0 {
+			items.WriteString(",")
+		}
+		fmt.Fprintf(&items, `{"id":%d,"name":"item %d"}`, i, i)
+	}
+	items.WriteString(`]}`)
+	catalog := items.String()
+	for _, tc := range []struct {
+		name    string
+		stage   Stage
+		gzipGo  bool
+		body    string
+		pointer string // "" for a match
+	}{
+		{"python gzips", StageShadow, false, catalog, ""},
+		{"both gzip", StageGo, true, catalog, ""},
+		{"python gzips, go differs", StageShadow, false, strings.Replace(catalog, `"item 3"`, `"item three"`, 1), "/items/3/name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{
+				{Route: "GET /api/catalog", Stage: tc.stage, ShadowSample: 1},
+			}}, func(r *router.Router) {
+				h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, tc.body) }))
+				if tc.gzipGo {
+					h = chimw.Compress(5, "application/json")(h)
+				}
+				r.Method(http.MethodGet, "/api/catalog", h)
+			})
+			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/catalog", nil)
+			req.Header.Set("Accept-Encoding", "gzip") // set by hand: the client does not decode it
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("the served side did not gzip (Content-Encoding %q): the test needs it", res.Header.Get("Content-Encoding"))
+			}
+			e.settle()
+			st := e.status(t, "GET /api/catalog")
+			if tc.pointer == "" {
+				if st.Counts.Matched != 1 {
+					t.Fatalf("counts %+v, pointers %v: want a match (the same JSON, gzipped on one side)", st.Counts, st.MismatchPointers)
+				}
+				return
+			}
+			if st.Counts.Mismatched != 1 || st.MismatchPointers[tc.pointer] != 1 || len(st.MismatchPointers) != 1 {
+				t.Fatalf("counts %+v, pointers %v: want one mismatch at %s", st.Counts, st.MismatchPointers, tc.pointer)
+			}
+			if b := st.RecentMismatches[0].Python.Body; !strings.Contains(b, `"item 3"`) {
+				t.Errorf("the recorded Python body is not shown decoded: %q", b)
+			}
+		})
 	}
 }

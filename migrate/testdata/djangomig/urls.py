@@ -5,4 +5,5 @@ from . import views
 urlpatterns = [
     path("api/users/<int:user_id>", views.user, name="user"),
     path("api/time/<int:user_id>", views.timed, name="timed"),
+    path("api/catalog", views.catalog, name="catalog"),
 ]

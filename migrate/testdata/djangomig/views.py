@@ -1,6 +1,7 @@
 import datetime
 
 from django.http import JsonResponse
+from django.views.decorators.gzip import gzip_page
 
 
 def user(request, user_id):
@@ -11,3 +12,10 @@ def user(request, user_id):
 def timed(request, user_id):
     now = datetime.datetime.now(datetime.timezone.utc)
     return JsonResponse({"id": user_id, "now": now.isoformat()})
+
+
+@gzip_page
+def catalog(request):
+    # GZipMiddleware for this view: gzip when the client accepts it and the
+    # body is 200 bytes or more. The Go port does not compress.
+    return JsonResponse({"items": [{"id": i, "name": "item %d" % i} for i in range(20)]})
