@@ -76,7 +76,9 @@ const maxPointer = 512
 // are not rounded; one Diff per JSON pointer), text (text/*,
 // XML, JavaScript, HTML) line by line after normalising line endings and
 // trailing whitespace, anything else (and truncated bodies) by length and
-// SHA-256. The kind of body is taken from Python's Content-Type.
+// SHA-256. The kind of body is taken from Python's Content-Type. The
+// bodies of two redirects (301, 302, 303, 307, 308) are not compared:
+// clients follow Location.
 func Compare(python, goResp *Response, o CompareOptions) []Diff {
 	max := o.MaxDiffs
 	if max <= 0 {
@@ -97,8 +99,24 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 			c.add("header:"+h, pv, gv)
 		}
 	}
-	c.body(python, goResp)
+	if !redirect(python.Status) || !redirect(goResp.Status) {
+		c.body(python, goResp)
+	}
 	return c.diffs
+}
+
+// redirect reports whether status is a redirect to the URL in Location
+// (301, 302, 303, 307, 308), whose body is a courtesy note that a client
+// following the redirect never shows: frameworks write different ones
+// (werkzeug an HTML page, Django nothing, net/http's Redirect a link),
+// so it is not compared.
+func redirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }
 
 type comparer struct {

@@ -575,3 +575,49 @@ func TestShadowContentEncoding(t *testing.T) {
 		})
 	}
 }
+
+// TestShadowRedirect checks that a redirect is compared by its status and
+// Location, not by its body: werkzeug's redirect writes a small HTML page,
+// Django's an empty body, Go's http.Redirect a link of its own, and a
+// client that follows the redirect sees none of them. A different Location
+// is still a mismatch, on header:Location alone.
+func TestShadowRedirect(t *testing.T) {
+	for _, app := range []string{"flaskmig:app", "djangomig.wsgi:application"} {
+		t.Run(app, func(t *testing.T) {
+			py := startPython(t, app)
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{
+				{Route: "GET /api/moved/{id}", Stage: StageShadow},
+			}}, func(r *router.Router) {
+				r.Get("/api/moved/{id}", func(w http.ResponseWriter, r *http.Request) {
+					id := chi.URLParam(r, "id")
+					if id == "2" {
+						id = "20" // a bug in the port
+					}
+					http.Redirect(w, r, "/api/users/"+id, http.StatusFound)
+				})
+			})
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			for _, tc := range []struct {
+				path     string
+				pointers map[string]int64
+			}{
+				{"/api/moved/1", map[string]int64{}},
+				{"/api/moved/2", map[string]int64{"header:Location": 1}},
+			} {
+				res, err := client.Get(e.srv.URL + tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusFound {
+					t.Fatalf("%s: status %d, want Python's 302", tc.path, res.StatusCode)
+				}
+				e.settle()
+				st := e.status(t, "GET /api/moved/{id}")
+				if len(st.MismatchPointers) != len(tc.pointers) || st.MismatchPointers["header:Location"] != tc.pointers["header:Location"] {
+					t.Fatalf("after %s: counts %+v, pointers %v, want %v", tc.path, st.Counts, st.MismatchPointers, tc.pointers)
+				}
+			}
+		})
+	}
+}

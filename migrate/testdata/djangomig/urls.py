@@ -6,4 +6,5 @@ urlpatterns = [
     path("api/users/<int:user_id>", views.user, name="user"),
     path("api/time/<int:user_id>", views.timed, name="timed"),
     path("api/catalog", views.catalog, name="catalog"),
+    path("api/moved/<int:user_id>", views.moved, name="moved"),
 ]

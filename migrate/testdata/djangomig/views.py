@@ -1,6 +1,7 @@
 import datetime
 
 from django.http import JsonResponse
+from django.shortcuts import redirect
 from django.views.decorators.gzip import gzip_page
 
 
@@ -19,3 +20,8 @@ def catalog(request):
     # GZipMiddleware for this view: gzip when the client accepts it and the
     # body is 200 bytes or more. The Go port does not compress.
     return JsonResponse({"items": [{"id": i, "name": "item %d" % i} for i in range(20)]})
+
+
+def moved(request, user_id):
+    # Django's redirect: a 302 with an empty body.
+    return redirect("user", user_id=user_id)

@@ -7,7 +7,7 @@ floats keep their ".0"), so that the comparison meets real Python output.
 
 import time
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, request, url_for
 
 app = Flask(__name__)
 app.config.update(PROPAGATE_EXCEPTIONS=True)
@@ -49,3 +49,9 @@ def page():
 @app.get("/api/shadow")
 def shadow():
     return jsonify(shadow=request.environ.get("graft.shadow", ""), request_id=request.headers.get("X-Request-Id", ""))
+
+
+@app.get("/api/moved/<int:user_id>")
+def moved(user_id):
+    # werkzeug's redirect: a 302 with a small HTML page pointing to Location.
+    return redirect(url_for("users", user_id=user_id))
