@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Response is one side's response, captured for comparison: what the
@@ -46,8 +47,9 @@ type Diff struct {
 
 // DefaultCompareHeaders returns the headers compared when neither the
 // route nor [Options].CompareHeaders names any: Content-Type, Location,
-// Cache-Control and Set-Cookie. Set-Cookie is compared by the names of the
-// cookies set, never by value.
+// Cache-Control and Set-Cookie. Set-Cookie is compared by the names and
+// attributes of the cookies set (Path, Domain, Secure, HttpOnly, SameSite,
+// Max-Age; whether Expires is past), never by value, in any order.
 func DefaultCompareHeaders() []string {
 	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie"}
 }
@@ -164,13 +166,12 @@ func headerValue(hdr http.Header, h string) string {
 	}
 	switch h {
 	case "Set-Cookie":
-		var names []string
+		cookies := make([]string, 0, len(vals))
 		for _, v := range vals {
-			name, _, _ := strings.Cut(v, "=")
-			names = append(names, strings.TrimSpace(name))
+			cookies = append(cookies, cookieShape(v))
 		}
-		sort.Strings(names)
-		return "cookies: " + strings.Join(names, ", ")
+		sort.Strings(cookies)
+		return "cookies: " + strings.Join(cookies, ", ")
 	case "Content-Type":
 		mt, params, err := mime.ParseMediaType(strings.Join(vals, ", "))
 		if err != nil {
@@ -202,6 +203,75 @@ func headerValue(hdr http.Header, h string) string {
 		return strings.Join(dirs, ", ")
 	}
 	return strings.Join(vals, ", ")
+}
+
+// cookieAttrs are the Set-Cookie attributes by their folded names, as
+// cookieShape writes them.
+var cookieAttrs = map[string]string{
+	"expires": "Expires", "max-age": "Max-Age", "domain": "Domain", "path": "Path", "secure": "Secure",
+	"httponly": "HttpOnly", "samesite": "SameSite", "partitioned": "Partitioned", "priority": "Priority",
+}
+
+// cookieShape returns what is compared of one Set-Cookie value: the
+// cookie's name and its attributes, sorted, never its value. Names are
+// written one way, Domain in lower case without a leading dot, SameSite
+// and Priority capitalised, a Max-Age of 0 or less as 0, and Expires as
+// "Expires" when in the future or unreadable, "Expires=past" when in the
+// past (the cookie is deleted): its date changes from one response to the
+// next.
+func cookieShape(v string) string {
+	parts := strings.Split(v, ";")
+	name, _, _ := strings.Cut(parts[0], "=")
+	var attrs []string
+	for _, p := range parts[1:] {
+		k, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
+		k, val = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(val)
+		if k == "" {
+			continue
+		}
+		canon, known := cookieAttrs[k]
+		if !known {
+			canon = k
+		}
+		switch k {
+		case "expires":
+			if t, err := parseCookieTime(val); err == nil && t.Before(time.Now()) {
+				val = "past"
+			} else {
+				hasVal = false
+			}
+		case "max-age":
+			if n, err := strconv.Atoi(val); err == nil && n <= 0 {
+				val = "0"
+			}
+		case "domain":
+			val = strings.TrimPrefix(strings.ToLower(val), ".")
+		case "samesite", "priority":
+			val = strings.ToUpper(val[:min(1, len(val))]) + strings.ToLower(val[min(1, len(val)):])
+		case "secure", "httponly", "partitioned":
+			hasVal = false
+		}
+		if hasVal {
+			canon += "=" + val
+		}
+		attrs = append(attrs, canon)
+	}
+	sort.Strings(attrs)
+	name = strings.TrimSpace(name)
+	if len(attrs) == 0 {
+		return name
+	}
+	return name + " (" + strings.Join(attrs, "; ") + ")"
+}
+
+// parseCookieTime reads a cookie's Expires date, in the formats of
+// RFC 1123 and of Netscape's cookies (dashes in the date).
+func parseCookieTime(s string) (time.Time, error) {
+	t, err := http.ParseTime(s)
+	if err != nil {
+		t, err = time.Parse("Mon, 02-Jan-2006 15:04:05 MST", s)
+	}
+	return t, err
 }
 
 // bodyKind is how a body is compared.

@@ -318,7 +318,7 @@ func (r *redactor) diffs(ds []Diff, py *Response) []Diff {
 			case v == missing:
 				return v
 			case strings.EqualFold(d.Pointer, "header:Set-Cookie"):
-				return v // the names of the cookies set: Compare never shows values
+				return v // the names and attributes of the cookies set: Compare never shows values
 			case strings.HasPrefix(d.Pointer, "header:"):
 				return r.headerValue(d.Pointer[len("header:"):], v)
 			case strings.HasPrefix(d.Pointer, "/"):

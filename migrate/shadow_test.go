@@ -621,3 +621,71 @@ func TestShadowRedirect(t *testing.T) {
 		})
 	}
 }
+
+// TestShadowSetCookieAttributes checks that Set-Cookie is compared by
+// cookie name and attributes, never by value, and that the order of the
+// cookies and of their attributes does not count: a Go port that forgets
+// HttpOnly, Secure, SameSite or the Path of Flask's cookies is a mismatch
+// on header:Set-Cookie, one that writes them as net/http does matches,
+// though its values and its Expires dates differ from Flask's.
+func TestShadowSetCookieAttributes(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	year := 365 * 24 * time.Hour
+	good := func(w http.ResponseWriter) {
+		http.SetCookie(w, &http.Cookie{Name: "old", Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0)})
+		http.SetCookie(w, &http.Cookie{Name: "uid", Value: "go-" + strconv.FormatInt(time.Now().UnixNano(), 10), Path: "/",
+			MaxAge: int(year.Seconds()), Expires: time.Now().Add(year), HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	}
+	for _, tc := range []struct {
+		name  string
+		set   func(w http.ResponseWriter)
+		match bool
+	}{
+		{"as Flask", good, true},
+		{"no HttpOnly", func(w http.ResponseWriter) {
+			http.SetCookie(w, &http.Cookie{Name: "old", Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0)})
+			http.SetCookie(w, &http.Cookie{Name: "uid", Value: "go", Path: "/", MaxAge: int(year.Seconds()), Expires: time.Now().Add(year),
+				Secure: true, SameSite: http.SameSiteLaxMode})
+		}, false},
+		{"no Path", func(w http.ResponseWriter) {
+			http.SetCookie(w, &http.Cookie{Name: "old", Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0)})
+			http.SetCookie(w, &http.Cookie{Name: "uid", Value: "go", MaxAge: int(year.Seconds()), Expires: time.Now().Add(year),
+				HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		}, false},
+		{"not deleted", func(w http.ResponseWriter) {
+			http.SetCookie(w, &http.Cookie{Name: "old", Value: "", Path: "/"})
+			http.SetCookie(w, &http.Cookie{Name: "uid", Value: "go", Path: "/", MaxAge: int(year.Seconds()), Expires: time.Now().Add(year),
+				HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/visit", Stage: StageShadow}}},
+				func(r *router.Router) {
+					r.Get("/api/visit", func(w http.ResponseWriter, r *http.Request) {
+						tc.set(w)
+						w.Header().Set("Content-Type", "application/json")
+						io.WriteString(w, "{\"ok\":true}\n")
+					})
+				})
+			if code, _ := e.get(t, "/api/visit"); code != 200 {
+				t.Fatalf("status %d", code)
+			}
+			e.settle()
+			st := e.status(t, "GET /api/visit")
+			if tc.match {
+				if st.Counts.Matched != 1 {
+					t.Fatalf("counts %+v, pointers %v, diffs %v: want a match", st.Counts, st.MismatchPointers, st.RecentMismatches)
+				}
+				return
+			}
+			if st.Counts.Mismatched != 1 || st.MismatchPointers["header:Set-Cookie"] != 1 || len(st.MismatchPointers) != 1 {
+				t.Fatalf("counts %+v, pointers %v: want a mismatch on header:Set-Cookie", st.Counts, st.MismatchPointers)
+			}
+			d := st.RecentMismatches[0].Diff
+			if strings.Contains(d, "py-") || strings.Contains(d, "go-") {
+				t.Errorf("the difference shows a cookie value:\n%s", d)
+			}
+			t.Logf("%s", d)
+		})
+	}
+}

@@ -55,3 +55,12 @@ def shadow():
 def moved(user_id):
     # werkzeug's redirect: a 302 with a small HTML page pointing to Location.
     return redirect(url_for("users", user_id=user_id))
+
+
+@app.get("/api/visit")
+def visit():
+    # Two cookies: a visitor id for a year, and a deleted one.
+    resp = jsonify(ok=True)
+    resp.set_cookie("uid", "py-%d" % time.time_ns(), max_age=365 * 86400, httponly=True, samesite="Lax", secure=True)
+    resp.delete_cookie("old")
+    return resp
