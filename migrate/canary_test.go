@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -361,5 +362,72 @@ func TestRollbackWindowTooShort(t *testing.T) {
 	}
 	if want := "migrate: New: Rollback.Window 5ns is shorter than a second"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("New() = %v, want %q", err, want)
+	}
+}
+
+// TestRollbackSurvivesRestart checks that an automatic rollback is
+// written to the stages file, so that a restarted process (or another
+// replica reading the file) starts with the route rolled back, saying so
+// in its log, until a person removes the entry (or sets the route); and
+// that an unrelated edit of the file keeps it.
+func TestRollbackSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stages.json")
+	writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "canary", "percent": 100}, {"route": "GET /y", "stage": "python"}]}`)
+	start := func() *env {
+		py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+		return newEnv(t, py, Options{StagesFile: path, PollInterval: time.Hour}, func(r *router.Router) {
+			r.Get("/x", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) })
+			r.Get("/y", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+		})
+	}
+	first := start()
+	for range 50 {
+		first.get(t, "/x")
+	}
+	rb := first.status(t, "GET /x").Rollback
+	if rb == nil {
+		t.Fatal("50 failures: no rollback")
+	}
+	if _, body := first.get(t, "/x"); body != "python\n" {
+		t.Fatalf("after the rollback: %q", body)
+	}
+
+	// A restart: a new Migrator on the same file.
+	second := start()
+	if _, body := second.get(t, "/x"); body != "python\n" {
+		data, _ := os.ReadFile(path)
+		t.Fatalf("after a restart the rolled-back route served %q; stages file:\n%s", body, data)
+	}
+	st := second.status(t, "GET /x")
+	if st.Rollback == nil || st.Rollback.Reason != rb.Reason || !st.Rollback.At.Equal(rb.At) || st.Effective != StagePython {
+		t.Fatalf("after a restart: rollback %+v, effective %s; want %+v", st.Rollback, st.Effective, rb)
+	}
+	if !strings.Contains(second.logs.String(), "rolled back") || !strings.Contains(second.logs.String(), "stages file") {
+		t.Errorf("the restarted process does not log the rollback it took from the file:\n%s", second.logs)
+	}
+
+	// An edit of another route keeps it.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, strings.Replace(string(data), `"python"`, `"shadow"`, 1))
+	if err := second.m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := second.get(t, "/x"); body != "python\n" {
+		t.Fatalf("an edit of another route re-enabled the rolled-back one: %q", body)
+	}
+
+	// A person removes the entry: Go serves again.
+	writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "canary", "percent": 100}, {"route": "GET /y", "stage": "shadow"}]}`)
+	if err := second.m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if st := second.status(t, "GET /x"); st.Rollback != nil {
+		t.Fatalf("the entry was removed from the file, the rollback stays: %+v", st.Rollback)
+	}
+	if code, _ := second.get(t, "/x"); code != http.StatusInternalServerError {
+		t.Fatalf("re-enabled route: status %d, want Go's 500", code)
 	}
 }

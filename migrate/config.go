@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/textproto"
 	"strings"
+	"time"
 )
 
 // RouteConfig is the configuration of one Go route, as written in the
@@ -77,6 +78,14 @@ type File struct {
 	ForcePython bool `json:"force_python"`
 	// Routes configures routes; routes not listed are in stage go.
 	Routes []RouteConfig `json:"routes"`
+	// Rollbacks are the automatic rollbacks in effect, by route ("GET
+	// /x"). The Migrator writes a route's entry when it rolls the route
+	// back and removes it when a person re-enables the route, so that a
+	// rollback outlasts a restart and reaches every replica reading the
+	// file; removing the entry re-enables the route. An entry for a route
+	// that is not configured in canary or go is ignored (and dropped at
+	// the next write).
+	Rollbacks map[string]Rollback `json:"rollbacks,omitempty"`
 }
 
 // ParseFile parses a stages file. It checks the syntax, the keys and the
@@ -206,8 +215,10 @@ func (p *fileParser) file() (*File, error) {
 				f.Routes = append(f.Routes, rc)
 			}
 			return p.delim(']')
+		case "rollbacks":
+			return p.rollbacks(f)
 		}
-		return p.errorf(off, "unknown key %q (want force_python or routes)", key)
+		return p.errorf(off, "unknown key %q (want force_python, routes or rollbacks)", key)
 	})
 	if err != nil {
 		return nil, err
@@ -216,6 +227,44 @@ func (p *fileParser) file() (*File, error) {
 		return nil, p.errorf(p.dec.InputOffset(), "data after the top-level object")
 	}
 	return f, nil
+}
+
+// rollbacks reads the "rollbacks" object: route -> {"reason", "at"}.
+func (p *fileParser) rollbacks(f *File) error {
+	f.Rollbacks = map[string]Rollback{}
+	return p.object(func(key string, off int64) error {
+		route, err := normalizeRoute(key)
+		if err != nil {
+			return p.errorf(off, "rollbacks: %v", strings.TrimPrefix(err.Error(), "migrate: "))
+		}
+		if _, dup := f.Rollbacks[route]; dup {
+			return p.errorf(off, "rollbacks: route %q listed twice", route)
+		}
+		var rb Rollback
+		err = p.object(func(key string, off int64) error {
+			switch key {
+			case "reason":
+				return p.value(&rb.Reason)
+			case "at":
+				var at string
+				if err := p.value(&at); err != nil {
+					return err
+				}
+				t, err := time.Parse(time.RFC3339Nano, at)
+				if err != nil {
+					return p.errorf(off, "rollbacks: %q: \"at\" is not an RFC 3339 time: %q", route, at)
+				}
+				rb.At = t
+				return nil
+			}
+			return p.errorf(off, "rollbacks: unknown key %q (want reason or at)", key)
+		})
+		if err != nil {
+			return err
+		}
+		f.Rollbacks[route] = rb
+		return nil
+	})
 }
 
 func (p *fileParser) route() (RouteConfig, error) {

@@ -61,7 +61,8 @@
 // users. Testers force a side with a signed override ([SignOverride]).
 // When Go's 5xx rate, or its reverse-shadow mismatch rate, goes above
 // [RollbackPolicy].Threshold, the route drops to python until a person
-// sets it again.
+// sets it again; the rollback is written to the stages file
+// ([File].Rollbacks), so that it outlasts a restart.
 //
 // # Control
 //

@@ -105,7 +105,17 @@ func (m *Migrator) loadFileLocked(who string) error {
 		return inStagesFile{err, m.o.StagesFile}
 	}
 	m.fileSum, m.fileOK = sum, true
+	m.fileRollbacks = rollbackKeys(f)
 	return nil
+}
+
+// rollbackKeys returns the routes f has a rollback for.
+func rollbackKeys(f *File) map[string]bool {
+	keys := make(map[string]bool, len(f.Rollbacks))
+	for k := range f.Rollbacks {
+		keys[k] = true
+	}
+	return keys
 }
 
 // syncFileLocked applies the stages file first if it changed on disk
@@ -178,7 +188,8 @@ func (m *Migrator) writeBackLocked() error {
 		m.log.Error("migrate: writing stages file", slog.String("error", err.Error()))
 		return err
 	}
-	data, err := json.MarshalIndent(m.fileLocked(), "", "  ")
+	f := m.fileLocked()
+	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("migrate: writing stages file: %w", err)
 	}
@@ -190,6 +201,7 @@ func (m *Migrator) writeBackLocked() error {
 		return err
 	}
 	m.fileSum, m.fileOK = sha256.Sum256(data), true
+	m.fileRollbacks = rollbackKeys(f)
 	return nil
 }
 

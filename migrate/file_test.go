@@ -498,3 +498,25 @@ func TestStagesFileLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestParseRollbacks checks the "rollbacks" object of a stages file.
+func TestParseRollbacks(t *testing.T) {
+	f, err := ParseFile([]byte(`{"routes": [], "rollbacks": {"get /x": {"reason": "go 5xx", "at": "2026-12-01T02:40:00.5Z"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb, ok := f.Rollbacks["GET /x"]; !ok || rb.Reason != "go 5xx" || !rb.At.Equal(time.Date(2026, 12, 1, 2, 40, 0, 5e8, time.UTC)) {
+		t.Fatalf("rollbacks %+v", f.Rollbacks)
+	}
+	for _, tc := range []struct{ data, want string }{
+		{`{"rollbacks": {"x": {}}}`, `line 1: rollbacks: route "x" is not "METHOD /pattern"`},
+		{"{\"rollbacks\": {\n\"GET /x\": {\"at\": \"yesterday\"}}}", `line 2: rollbacks: "GET /x": "at" is not an RFC 3339 time: "yesterday"`},
+		{"{\"rollbacks\": {\"GET /x\": {\"why\": 1}}}", `line 1: rollbacks: unknown key "why" (want reason or at)`},
+		{"{\"rollbacks\": {\"GET /x\": {}, \"get /x\": {}}}", `line 1: rollbacks: route "GET /x" listed twice`},
+		{`{"rollbacks": []}`, `line 1: expected "{", found "["`},
+	} {
+		if _, err := ParseFile([]byte(tc.data)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseFile(%s): %v, want %q", tc.data, err, tc.want)
+		}
+	}
+}

@@ -37,6 +37,10 @@ type Migrator struct {
 	stats     map[string]*routeStats
 	fileSum   [32]byte // of the stages file last loaded or written
 	fileOK    bool
+	// fileRollbacks are the routes whose rollback the stages file held
+	// when last loaded or written: one a person then removes from the
+	// file is cleared at the next load.
+	fileRollbacks map[string]bool
 
 	sem  chan struct{} // shadow runs in flight
 	jobs sync.WaitGroup
@@ -232,6 +236,24 @@ func (m *Migrator) applyLocked(f *File, who string) error {
 			m.logRoute(who, k, old, c)
 			m.clearRollbackLocked(k)
 		}
+	}
+	// The rollbacks the file holds (written by this process before a
+	// restart, or by another replica) are in effect; one that the file held
+	// and a person removed is cleared.
+	for k := range m.rollbacks {
+		if _, ok := f.Rollbacks[k]; !ok && m.fileRollbacks[k] {
+			m.log.Info("migrate: rollback cleared", slog.String("graft.route", k), slog.String("user.name", who))
+			m.clearRollbackLocked(k)
+		}
+	}
+	for k, rb := range f.Rollbacks {
+		c, ok := next[k]
+		if s := stageOf(c); !ok || s != StageCanary && s != StageGo || routes[k].Fallback == nil || m.rollbacks[k] != nil {
+			continue
+		}
+		m.rollbacks[k] = &rb
+		m.log.Warn("migrate: route rolled back to python, as the stages file says",
+			slog.String("graft.route", k), slog.String("graft.reason", rb.Reason), slog.Time("graft.at", rb.At))
 	}
 	m.cfg = next
 	m.publishLocked()
@@ -485,6 +507,14 @@ func (m *Migrator) fileLocked() *File {
 			f.Routes = append(f.Routes, c)
 		}
 	}
+	for k, rb := range m.rollbacks {
+		if _, ok := m.cfg[k]; ok {
+			if f.Rollbacks == nil {
+				f.Rollbacks = map[string]Rollback{}
+			}
+			f.Rollbacks[k] = *rb
+		}
+	}
 	return f
 }
 
@@ -504,10 +534,12 @@ func (m *Migrator) clearRollbackLocked(key string) {
 	}
 }
 
-// rollback drops route to python after an automatic decision.
+// rollback drops route to python after an automatic decision, and
+// writes it to the stages file, if any, so that it outlasts a restart.
 func (m *Migrator) rollback(key, reason string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.syncFileLocked() // an edit not picked up yet goes first
 	if m.rollbacks[key] != nil {
 		return
 	}
@@ -521,6 +553,7 @@ func (m *Migrator) rollback(key, reason string) {
 		slog.String("graft.route", key), slog.String("graft.reason", reason), slog.Time("graft.at", rb.At))
 	m.metrics.rollbacks.WithLabelValues(key).Inc()
 	m.publishLocked()
+	m.writeBackLocked() // a failure is logged; the rollback is in effect all the same
 }
 
 // ServeStaged serves a request of a staged route by its stage; it
