@@ -74,7 +74,8 @@ var consoleTemplate = template.Must(template.New("console.html").Funcs(template.
 //
 //	admin := m.Handler(migrate.AdminOptions{Console: m.Console(migrate.ConsoleOptions{})})
 //
-// GET / shows every staged route: its stage, the split of traffic
+// GET / says when the stages file on disk is not applied, and why
+// ([Migrator.FileError]), and shows every staged route: its stage, the split of traffic
 // between Python and Go, the match rate and the noise of the comparisons,
 // both sides' latency, the automatic rollback in effect with its reason,
 // and the recent mismatches with a side-by-side diff. Its forms change a
@@ -352,6 +353,7 @@ func (c *console) message(w http.ResponseWriter, status int, title, text string)
 type consolePage struct {
 	Nonce, Token, User string
 	ForcePython        bool
+	FileError          string // why the stages file is not applied, or ""
 	Stages             []Stage
 	Routes             []consoleRoute
 	At                 time.Time
@@ -384,6 +386,9 @@ func (c *console) page(w http.ResponseWriter, r *http.Request) {
 		Nonce: styleNonce(), Token: c.token(c.nonce(w, r)), User: c.user(r),
 		ForcePython: c.m.ForcePython(), At: time.Now(),
 		Stages: []Stage{StagePython, StageShadow, StageCanary, StageGo},
+	}
+	if err := c.m.FileError(); err != nil {
+		p.FileError = err.Error()
 	}
 	for i, st := range c.m.Routes() {
 		cr := consoleRoute{RouteStatus: st, ID: fmt.Sprintf("route-%d", i+1)}

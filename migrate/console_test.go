@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -480,4 +481,45 @@ func FuzzSideBySide(f *testing.F) {
 			t.Fatalf("columns %q | %q, want %q | %q", left, right, a, b)
 		}
 	})
+}
+
+// TestConsoleShowsBadStagesFile checks that the console says when the
+// stages file on disk is not applied (the old stages stay), and why, so
+// that whoever edited it does not take the page for the new stages; and
+// that the notice goes once the file is fixed.
+func TestConsoleShowsBadStagesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stages.json")
+	writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "python"}]}`)
+	py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+	e := newEnv(t, py, Options{StagesFile: path, PollInterval: time.Hour}, func(r *router.Router) {
+		r.Get("/x", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+	})
+	page := func() string {
+		return serve(e.m.Console(ConsoleOptions{}), http.MethodGet, "127.0.0.1", "/", "", "").Body.String()
+	}
+	const notice = "stages file is not applied"
+	if strings.Contains(page(), notice) {
+		t.Fatal("the console reports a bad stages file before any")
+	}
+	writeFile(t, path, "{\"routes\": [\n  {\"route\": \"GET /x\", \"stage\": \"canry\"}]}")
+	if err := e.m.Reload(); err == nil {
+		t.Fatal("Reload of a bad file: no error")
+	}
+	if err := e.m.FileError(); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("FileError() = %v, want the error with its line", err)
+	}
+	p := page()
+	if !strings.Contains(p, notice) || !strings.Contains(p, "line 2") || !strings.Contains(p, `unknown stage &#34;canry&#34;`) {
+		t.Fatalf("the console does not say the stages file is not applied, and why:\n%s", p)
+	}
+	if _, body := e.get(t, "/x"); body != "python\n" {
+		t.Fatalf("the old stages did not stay: %q", body)
+	}
+	writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "go"}]}`)
+	if err := e.m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if e.m.FileError() != nil || strings.Contains(page(), notice) {
+		t.Fatalf("the notice stays after the file was fixed: %v", e.m.FileError())
+	}
 }

@@ -91,7 +91,8 @@ func readStagesFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-func (m *Migrator) loadFileLocked(who string) error {
+func (m *Migrator) loadFileLocked(who string) (err error) {
+	defer func() { m.fileErr = err }()
 	data, err := readStagesFile(m.o.StagesFile)
 	if err != nil {
 		return fmt.Errorf("migrate: reading stages file: %w", err)
@@ -236,4 +237,15 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// FileError returns why the stages file on disk is not applied: the
+// error of the last time it was read (at start, at a reload, or before a
+// change made through the API or the console), with its line; nil when
+// it applied, or without a stages file. While it is not nil, the stages
+// in effect are the last ones that applied.
+func (m *Migrator) FileError() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fileErr
 }

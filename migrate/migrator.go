@@ -41,6 +41,7 @@ type Migrator struct {
 	// when last loaded or written: one a person then removes from the
 	// file is cleared at the next load.
 	fileRollbacks map[string]bool
+	fileErr       error // why the stages file last read is not applied, or nil
 
 	sem  chan struct{} // shadow runs in flight
 	jobs sync.WaitGroup
