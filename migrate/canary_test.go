@@ -430,4 +430,18 @@ func TestRollbackSurvivesRestart(t *testing.T) {
 	if code, _ := second.get(t, "/x"); code != http.StatusInternalServerError {
 		t.Fatalf("re-enabled route: status %d, want Go's 500", code)
 	}
+
+	// Rolled back again, then re-enabled through the API: the entry goes.
+	for range 50 {
+		second.get(t, "/x")
+	}
+	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"rollbacks"`) {
+		t.Fatalf("a second rollback is not in the file:\n%s", data)
+	}
+	if code, out := second.post(t, "/routes", `{"route": "GET /x", "percent": 50}`); code != 200 || out["rollback"] != nil {
+		t.Fatalf("re-enable: %d %v", code, out)
+	}
+	if data, _ := os.ReadFile(path); strings.Contains(string(data), `"rollbacks"`) {
+		t.Fatalf("re-enabled through the API, the rollback stays in the file:\n%s", data)
+	}
 }
