@@ -49,7 +49,8 @@ type Diff struct {
 // route nor [Options].CompareHeaders names any: Content-Type, Location,
 // Cache-Control and Set-Cookie. Set-Cookie is compared by the names and
 // attributes of the cookies set (Path, Domain, Secure, HttpOnly, SameSite,
-// Max-Age; whether Expires is past), never by value, in any order.
+// and the lifetime: deleted, Max-Age, or an Expires date), never by value,
+// in any order.
 func DefaultCompareHeaders() []string {
 	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie"}
 }
@@ -215,14 +216,17 @@ var cookieAttrs = map[string]string{
 // cookieShape returns what is compared of one Set-Cookie value: the
 // cookie's name and its attributes, sorted, never its value. Names are
 // written one way, Domain in lower case without a leading dot, SameSite
-// and Priority capitalised, a Max-Age of 0 or less as 0, and Expires as
-// "Expires" when in the future or unreadable, "Expires=past" when in the
-// past (the cookie is deleted): its date changes from one response to the
-// next.
+// and Priority capitalised. The lifetime is compared by what it does: a
+// cookie deleted (Max-Age of 0 or less, or without Max-Age an Expires in
+// the past) shows "deleted" whichever way it is written; otherwise
+// Max-Age, which browsers obey over Expires, shows with its value and
+// Expires is left out beside it; an Expires alone shows as "Expires",
+// without its date, which changes from one response to the next.
 func cookieShape(v string) string {
 	parts := strings.Split(v, ";")
 	name, _, _ := strings.Cut(parts[0], "=")
 	var attrs []string
+	maxAge, expires := "", ""
 	for _, p := range parts[1:] {
 		k, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
 		k, val = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(val)
@@ -235,15 +239,14 @@ func cookieShape(v string) string {
 		}
 		switch k {
 		case "expires":
+			expires = "future"
 			if t, err := parseCookieTime(val); err == nil && t.Before(time.Now()) {
-				val = "past"
-			} else {
-				hasVal = false
+				expires = "past"
 			}
+			continue
 		case "max-age":
-			if n, err := strconv.Atoi(val); err == nil && n <= 0 {
-				val = "0"
-			}
+			maxAge = val
+			continue
 		case "domain":
 			val = strings.TrimPrefix(strings.ToLower(val), ".")
 		case "samesite", "priority":
@@ -255,6 +258,13 @@ func cookieShape(v string) string {
 			canon += "=" + val
 		}
 		attrs = append(attrs, canon)
+	}
+	if n, err := strconv.Atoi(maxAge); err == nil && n <= 0 || maxAge == "" && expires == "past" {
+		attrs = append(attrs, "deleted")
+	} else if maxAge != "" {
+		attrs = append(attrs, "Max-Age="+maxAge)
+	} else if expires != "" {
+		attrs = append(attrs, "Expires")
 	}
 	sort.Strings(attrs)
 	name = strings.TrimSpace(name)

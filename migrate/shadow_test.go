@@ -627,7 +627,8 @@ func TestShadowRedirect(t *testing.T) {
 // cookies and of their attributes does not count: a Go port that forgets
 // HttpOnly, Secure, SameSite or the Path of Flask's cookies is a mismatch
 // on header:Set-Cookie, one that writes them as net/http does matches,
-// though its values and its Expires dates differ from Flask's.
+// though its values and its Expires dates differ from Flask's, or it
+// writes the lifetimes with Max-Age alone.
 func TestShadowSetCookieAttributes(t *testing.T) {
 	py := startPython(t, "flaskmig:app")
 	year := 365 * 24 * time.Hour
@@ -642,6 +643,11 @@ func TestShadowSetCookieAttributes(t *testing.T) {
 		match bool
 	}{
 		{"as Flask", good, true},
+		{"as Flask, the lifetimes written as Max-Age alone", func(w http.ResponseWriter) {
+			http.SetCookie(w, &http.Cookie{Name: "old", Value: "", Path: "/", MaxAge: -1})
+			http.SetCookie(w, &http.Cookie{Name: "uid", Value: "go", Path: "/", MaxAge: int(year.Seconds()),
+				HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		}, true},
 		{"no HttpOnly", func(w http.ResponseWriter) {
 			http.SetCookie(w, &http.Cookie{Name: "old", Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0)})
 			http.SetCookie(w, &http.Cookie{Name: "uid", Value: "go", Path: "/", MaxAge: int(year.Seconds()), Expires: time.Now().Add(year),
