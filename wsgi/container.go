@@ -374,7 +374,11 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 			if !headerSent {
-				c.fail(w, r, p.Err, p.Traceback)
+				err := p.Err
+				if errors.Is(err, ErrNotStarted) {
+					err = fmt.Errorf("%w, %d times (each time serving another request)", err, maxAttempts)
+				}
+				c.fail(w, r, err, p.Traceback)
 				return false
 			}
 			if errors.Is(p.Err, ErrClientStalled) {
