@@ -375,7 +375,11 @@ func (c Config) checkProcess() error {
 		}
 	}
 	if _, err := exec.LookPath(c.Python); err != nil {
-		return fmt.Errorf("wsgi: python interpreter %s not found (Config.Python; a virtualenv's bin/python works): %w", c.Python, err)
+		what := "not found"
+		if !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, fs.ErrNotExist) {
+			what = "is not an executable file" // a directory, a file without x permission
+		}
+		return fmt.Errorf("wsgi: python interpreter %s %s (Config.Python; a virtualenv's bin/python works): %w", c.Python, what, err)
 	}
 	return nil
 }

@@ -130,6 +130,16 @@ func (c *Container) Reload(ctx context.Context) error {
 // (Serve's and the program's own, say) returns nil once it has finished,
 // or ctx's error if ctx is done first; a call after it returns nil.
 func (c *Container) Shutdown(ctx context.Context) error {
+	return c.stop(ctx, ctx)
+}
+
+// stop is Shutdown with two bounds, for Serve: in-flight requests finish
+// until reqCtx is done; then, with graft's transport, only the workers
+// still running requests are killed at once, and every other process (an
+// idle worker, a zygote) keeps the exitGrace any process told to leave has
+// to run its exit hooks, as long as ctx allows. Another transport's
+// Shutdown gets reqCtx.
+func (c *Container) stop(reqCtx, ctx context.Context) error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
@@ -144,7 +154,13 @@ func (c *Container) Shutdown(ctx context.Context) error {
 			return fmt.Errorf("wsgi: shutdown: %w", ctx.Err())
 		}
 	}
-	err := c.removeAppFSCopy(c.tr.Shutdown(ctx))
+	var err error
+	if pl, ok := c.tr.(*pool); ok {
+		err = pl.shutdown(reqCtx, ctx)
+	} else {
+		err = c.tr.Shutdown(reqCtx)
+	}
+	err = c.removeAppFSCopy(err)
 	c.spool.close()
 	close(c.stopped)
 	return err
@@ -358,7 +374,11 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 			if !headerSent {
-				c.fail(w, r, p.Err, p.Traceback)
+				err := p.Err
+				if errors.Is(err, ErrNotStarted) {
+					err = fmt.Errorf("%w, %d times (each time serving another request)", err, maxAttempts)
+				}
+				c.fail(w, r, err, p.Traceback)
 				return false
 			}
 			if errors.Is(p.Err, ErrClientStalled) {

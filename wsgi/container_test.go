@@ -236,16 +236,19 @@ func TestRetryNotStarted(t *testing.T) {
 		script []fakeStep
 		status int
 		starts int
+		logged string // in the "request failed" line of a 502
 	}{
-		{"second attempt", []fakeStep{notStarted, ok}, 200, 2},
-		{"third attempt", []fakeStep{notStarted, notStarted, ok}, 200, 3},
-		{"attempts used up", []fakeStep{notStarted, notStarted, notStarted, ok}, 502, 3},
-		{"a started request is not retried", []fakeStep{exchange(end(ErrWorkerDied)), ok}, 502, 1},
+		{"second attempt", []fakeStep{notStarted, ok}, 200, 2, ""},
+		{"third attempt", []fakeStep{notStarted, notStarted, ok}, 200, 3, ""},
+		{"attempts used up", []fakeStep{notStarted, notStarted, notStarted, ok}, 502, 3,
+			`error="wsgi: the worker died before starting the request, 3 times (each time serving another request)"`},
+		{"a started request is not retried", []fakeStep{exchange(end(ErrWorkerDied)), ok}, 502, 1,
+			`error="wsgi: the worker died while serving the request"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ft := &fakeTransport{script: tc.script}
-			_, srv, _ := fakeContainer(t, ft, Config{BodyBuffer: 1024}, nil)
+			_, srv, logs := fakeContainer(t, ft, Config{BodyBuffer: 1024}, nil)
 			resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
@@ -256,6 +259,11 @@ func TestRetryNotStarted(t *testing.T) {
 			}
 			if n := ft.startCount(); n != tc.starts {
 				t.Errorf("%d attempts, want %d", n, tc.starts)
+			}
+			// The line says what happened: it read "the worker died while
+			// serving the request before starting the request".
+			if l := logLine(logs, "request failed"); tc.status == 502 && !strings.Contains(l, tc.logged) {
+				t.Errorf("log line %q; want %q in it", l, tc.logged)
 			}
 			for i, b := range ft.bodies {
 				if b != body {

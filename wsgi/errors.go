@@ -58,7 +58,15 @@ var ErrStartTimeout = errors.New("wsgi: the app did not load within Config.Start
 // request again, up to three times in all, whatever its method; a
 // transport must not use it for a request the app may have seen. It wraps
 // ErrWorkerDied (502), which is the answer once the attempts are used up.
-var ErrNotStarted = fmt.Errorf("%w before starting the request", ErrWorkerDied)
+var ErrNotStarted error = notStarted{}
+
+// notStarted is ErrNotStarted's type: its text says what happened, where
+// ErrWorkerDied's and a suffix read "died while serving the request before
+// starting the request".
+type notStarted struct{}
+
+func (notStarted) Error() string { return "wsgi: the worker died before starting the request" }
+func (notStarted) Unwrap() error { return ErrWorkerDied }
 
 // ErrNoReload is returned by Container.Reload when the transport does not
 // implement [Reloader].

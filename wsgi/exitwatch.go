@@ -42,6 +42,11 @@ func (p *proc) watchExit(z *zygote) {
 	defer t.Stop()
 	select {
 	case <-p.exited: // reported by z
+	case <-z.dead:
+		// z died (and reports nothing): p died with it (PR_SET_PDEATHSIG,
+		// and z's end kills its workers). It used to wait lastWordsGrace
+		// and say that z "does not answer".
+		p.markExited("killed with its preload process")
 	case <-t.C:
 		z.forget(p)
 		p.markExited("ended (how is not known: its preload process, which has not reaped it, does not answer)")

@@ -571,6 +571,12 @@ func TestBadConfig(t *testing.T) {
 			"wsgi: python interpreter /nonexistent/python3 not found (Config.Python"},
 		{"python not on PATH", Config{App: "apps:hello", Python: "graft-no-such-python3"},
 			"wsgi: python interpreter graft-no-such-python3 not found"},
+		// They were said to be "not found", beside exec's "permission
+		// denied" or "is a directory".
+		{"python not executable", Config{App: "apps:hello", Python: "testdata/apps.py"},
+			"wsgi: python interpreter testdata/apps.py is not an executable file (Config.Python"},
+		{"python is a directory", Config{App: "apps:hello", Python: "./testdata"},
+			"wsgi: python interpreter ./testdata is not an executable file (Config.Python"},
 		{"missing dir", Config{App: "apps:hello", Dir: "/nonexistent/graft-app"},
 			"wsgi: cannot chdir to /nonexistent/graft-app: no such file or directory"},
 		{"dir is a file", Config{App: "apps:hello", Dir: "testdata/apps.py"},

@@ -526,6 +526,15 @@ func (p *proc) trimSentLocked() {
 // kernel did not reap within exitGrace of its SIGKILL, which the error
 // counts) and none will be started.
 func (pl *pool) Shutdown(ctx context.Context) error {
+	return pl.shutdown(ctx, ctx)
+}
+
+// shutdown is Shutdown with two bounds (see Container.stop): in-flight
+// requests finish until reqCtx is done, and the workers still running
+// requests then are killed at once; every other process (a worker told to
+// leave once idle, a zygote) has exitGrace to exit, or until ctx is done,
+// before it is killed.
+func (pl *pool) shutdown(reqCtx, ctx context.Context) error {
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
@@ -576,11 +585,24 @@ func (pl *pool) Shutdown(ctx context.Context) error {
 	var err error
 	select {
 	case <-drained:
+	case <-reqCtx.Done():
+		err = fmt.Errorf("wsgi: shutdown: %w", reqCtx.Err())
 	case <-ctx.Done():
 		err = fmt.Errorf("wsgi: shutdown: %w", ctx.Err())
 	}
 	// Every worker without requests has been told to leave; those still
-	// running requests (ctx is done) are killed with the rest.
+	// running requests (their time is up) are killed now, at the same
+	// time, and the others when they have had exitGrace or ctx is done.
+	if err != nil {
+		for i, p := range procs {
+			p.mu.Lock()
+			running := len(p.streams)
+			p.mu.Unlock()
+			if running > 0 {
+				p.forceOut(reasons[i], true)
+			}
+		}
+	}
 	exited := make([]<-chan struct{}, len(procs))
 	for i, p := range procs {
 		exited[i] = p.exited

@@ -22,7 +22,9 @@ type ServeConfig struct {
 	// finish, after the listeners close, before connections are cut and the
 	// workers stopped (gunicorn's --graceful-timeout). Queued requests are
 	// served as workers free up meanwhile; those still queued when it runs
-	// out are answered 503 (ErrClosed) before the cut. 30s when 0.
+	// out are answered 503 (ErrClosed) before the cut. The workers still
+	// running requests are then killed; idle ones and the zygotes keep up
+	// to 2s to run their exit hooks. 30s when 0.
 	GracefulTimeout time.Duration
 
 	// Limits bounds the request line, header fields and whole head of
@@ -348,8 +350,11 @@ wait:
 		}
 	}
 
-	// Stop, in the reverse order.
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.GracefulTimeout)
+	// Stop, in the reverse order. nowCtx is done on a second signal, which
+	// stops everything at once; sctx also when GracefulTimeout runs out.
+	nowCtx, stopNow := context.WithCancel(context.Background())
+	defer stopNow()
+	sctx, cancel := context.WithTimeout(nowCtx, cfg.GracefulTimeout)
 	defer cancel()
 	if sigc != nil {
 		go func() {
@@ -358,10 +363,10 @@ wait:
 				case s := <-sigc:
 					if s != syscall.SIGHUP {
 						log.Warn("second signal: stopping now", slog.String("graft.signal", s.String()))
-						cancel()
+						stopNow()
 						return
 					}
-				case <-sctx.Done():
+				case <-nowCtx.Done():
 					return
 				}
 			}
@@ -380,13 +385,28 @@ wait:
 			app.closeQueue() // the queued requests get 503, not a cut connection
 		}
 		srv.Close()
-		errs = append(errs, fmt.Errorf("wsgi: serve: requests still running after the graceful timeout (%v) were cut: %w", cfg.GracefulTimeout, err))
+		if nowCtx.Err() != nil {
+			errs = append(errs, errors.New("wsgi: serve: stopped at once by a second signal: the requests still running were cut"))
+		} else {
+			errs = append(errs, fmt.Errorf("wsgi: serve: requests still running after the graceful timeout (%v) were cut: %w", cfg.GracefulTimeout, err))
+		}
 	}
 	<-reloads
 	if app != nil {
-		if err := app.Shutdown(sctx); err != nil {
+		// Workers told to exit with no request left (idle ones at once)
+		// get exitGrace to run their exit hooks even once GracefulTimeout
+		// has run out, as after any last request: only the workers still
+		// running the cut requests are killed then. A second signal kills
+		// every one at once.
+		deadline := time.Now().Add(exitGrace)
+		if d, ok := sctx.Deadline(); ok && d.After(deadline) {
+			deadline = d
+		}
+		pctx, pcancel := context.WithDeadline(nowCtx, deadline)
+		if err := app.stop(sctx, pctx); err != nil {
 			errs = append(errs, err)
 		}
+		pcancel()
 	}
 	if opsSrv != nil {
 		octx, ocancel := context.WithTimeout(context.Background(), time.Second)

@@ -3,6 +3,7 @@ package wsgi
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -533,5 +534,103 @@ func TestServeRefusals(t *testing.T) {
 	}
 	if n := strings.Count(s.logs.String(), "request refused"); n != 4 {
 		t.Errorf("%d refusals logged, want 4", n)
+	}
+}
+
+// hookApp is serveApp with an atexit hook that creates atexit-PID in
+// $GRAFT_TEST_DIR: registered at import, so the zygote has it too.
+const hookApp = serveApp + `
+import atexit
+atexit.register(lambda: open(os.path.join(os.environ["GRAFT_TEST_DIR"], "atexit-%d" % os.getpid()), "w").close())
+`
+
+// TestServeGracefulTimeoutIdleExit: when GracefulTimeout runs out with a
+// request still running, the idle worker and the zygote still exit as on
+// any shutdown, running the app's atexit hooks (gunicorn's idle workers
+// exit at once on SIGTERM, running worker_exit). They were killed with
+// the busy worker, the moment the time ran out, because Serve told the
+// container to stop only then, with no time left; a second signal still
+// kills every process at once.
+func TestServeGracefulTimeoutIdleExit(t *testing.T) {
+	for _, second := range []bool{false, true} {
+		name := "graceful timeout"
+		if second {
+			name = "second signal"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "serveapp.py"), []byte(hookApp), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("GRAFT_TEST_DIR", dir)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cfg := ServeConfig{GracefulTimeout: 300 * time.Millisecond, NoSignals: true}
+			if second {
+				cfg = ServeConfig{GracefulTimeout: time.Minute}
+			}
+			s := startServe(t, ctx, dir, cfg)
+			slow := make(chan error, 1)
+			go func() {
+				_, err := fetch(s.url + "/sleep?s=30")
+				slow <- err
+			}()
+			var st Status
+			waitFor(t, 10*time.Second, "the slow request to start", func() bool {
+				page := s.mustStatus(t)
+				if err := json.Unmarshal([]byte(page), &st); err != nil {
+					t.Fatal(err)
+				}
+				return strings.Contains(page, `"/sleep"`)
+			})
+			var idle, busy int
+			for _, w := range st.Workers {
+				if len(w.Requests) > 0 {
+					busy = w.PID
+				} else {
+					idle = w.PID
+				}
+			}
+			if idle == 0 || busy == 0 {
+				t.Fatalf("want one busy and one idle worker: %+v", st.Workers)
+			}
+			if second {
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+				waitFor(t, 10*time.Second, "the shutdown line", func() bool { return strings.Contains(s.logs.String(), `msg="shutting down"`) })
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			} else {
+				cancel()
+			}
+			var err error
+			select {
+			case err = <-s.done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("Serve did not return")
+			}
+			if <-slow == nil {
+				t.Error("the request outlasting the shutdown succeeded")
+			}
+			if second {
+				if err == nil || !strings.Contains(err.Error(), "second signal") || strings.Contains(err.Error(), "graceful timeout") {
+					t.Errorf("Serve: %v; want the second signal named, not the graceful timeout", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "graceful timeout (300ms)") {
+				t.Errorf("Serve: %v; want the graceful timeout named", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("atexit-%d", idle))); err != nil {
+				t.Errorf("the idle worker %d did not run its exit hooks: %v", idle, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("atexit-%d", busy))); err == nil {
+				t.Errorf("the busy worker %d ran its exit hooks; want it killed", busy)
+			}
+			if ents, _ := filepath.Glob(filepath.Join(dir, "atexit-*")); len(ents) != 2 {
+				t.Errorf("exit hooks ran in %v; want the idle worker's and the zygote's", ents)
+			}
+			if l := logLine(s.logs, "told to exit is still running when the shutdown's time ran out"); l != "" {
+				t.Errorf("an idle process was killed for the shutdown's time: %q", l)
+			}
+		})
 	}
 }

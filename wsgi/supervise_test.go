@@ -904,3 +904,42 @@ func TestTimeoutWhileLeaving(t *testing.T) {
 		t.Errorf("%d workers; want Config.Workers, 1: %+v", len(st.Workers), st.Workers)
 	}
 }
+
+// TestZygoteDeathLogged: a preload process that dies while it serves (the
+// OOM killer's choice, a kill -9) is logged at WARN with how it ended, and
+// its workers, which die with it, say so; they are replaced. Nothing said
+// that it had died, and each worker's line said that its preload process
+// "does not answer".
+func TestZygoteDeathLogged(t *testing.T) {
+	c, logs := newContainer(t, Config{App: "apps:hello", Workers: 2})
+	srv := newServer(t, c)
+	worker := c.Status().Workers[0].PID
+	zygote := parentPID(t, worker)
+	if err := syscall.Kill(zygote, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "two new workers", func() bool {
+		st := c.Status()
+		if len(st.Workers) != 2 {
+			return false
+		}
+		for _, w := range st.Workers {
+			if w.PID == worker {
+				return false
+			}
+		}
+		return true
+	})
+	mustGet(t, srv.URL+"/")
+	l := logLine(logs, "preload process died")
+	if !strings.Contains(l, "level=WARN") || !strings.Contains(l, fmt.Sprintf("graft.zygote=%d", zygote)) ||
+		!strings.Contains(l, `graft.exit="killed by signal 9 (killed)"`) {
+		t.Errorf("no WARN line saying the preload process died and how; got %q\n%s", l, logs)
+	}
+	if l := logLine(logs, fmt.Sprintf("graft.worker=%d graft.exit=", worker)); !strings.Contains(l, `graft.exit="killed with its preload process"`) {
+		t.Errorf("the worker's line does not say it died with its preload process: %q", l)
+	}
+	if strings.Contains(logs.String(), "does not answer") {
+		t.Errorf("a dead preload process is said not to answer:\n%s", logs)
+	}
+}

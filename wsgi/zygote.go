@@ -205,11 +205,24 @@ func (z *zygote) readLoop() {
 		f.done <- 0
 	}
 	z.forks = map[uint16]*forking{}
+	reason := z.leaveReason
 	z.mu.Unlock()
+	z.pl.mu.Lock()
+	closed := z.pl.closed
+	z.pl.mu.Unlock()
+	if started && reason == "" && !closed {
+		// Nobody told it to go: killed (the OOM killer's pick, a kill -9)
+		// or crashed. The next worker needed starts a new one.
+		z.log.Warn("wsgi: the preload process died; its workers die with it and are replaced, forked from a new one",
+			slog.String("graft.exit", z.exitDesc), slog.Int("graft.workers", len(orphans)))
+	}
 	for pid, p := range orphans {
 		syscall.Kill(pid, syscall.SIGKILL)
 		go func() {
-			for syscall.Kill(pid, 0) == nil {
+			// A worker's pidfd (watchExit) sees it end at once; this
+			// loop is for kernels without one. A dead worker stays a
+			// zombie until init reaps it: stop at its pidfd's word.
+			for !isClosed(p.exited) && syscall.Kill(pid, 0) == nil {
 				time.Sleep(orphanPoll)
 			}
 			p.markExited("killed with its preload process")
