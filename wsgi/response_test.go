@@ -413,8 +413,8 @@ func TestLateWrite(t *testing.T) {
 	}
 }
 
-// TestContentLength: never more bytes than the app's Content-Length; fewer
-// closes the connection; HEAD keeps headers without a body; 204 and 304
+// TestContentLength: never more bytes than the app's Content-Length, and a
+// warning when the app sent more; fewer closes the connection; HEAD keeps headers without a body; 204 and 304
 // have no body.
 func TestContentLength(t *testing.T) {
 	cases := []struct {
@@ -467,6 +467,16 @@ func TestContentLength(t *testing.T) {
 		}
 		if !strings.Contains(a.logs.String(), "fewer bytes than its Content-Length") {
 			t.Errorf("short response not logged")
+		}
+		// A body cut at the Content-Length is the app's bug (a length
+		// counted in characters, not bytes): the client cannot tell, so
+		// the log must (as waitress warns), once per response.
+		const over = "wsgi: app sent more bytes than its Content-Length (5) for GET /; the rest was not sent"
+		waitFor(t, 5*time.Second, "the warnings of the 5 responses cut at their Content-Length", func() bool {
+			return strings.Count(a.logs.String(), over) >= 5
+		})
+		if n := strings.Count(a.logs.String(), "more bytes than its Content-Length"); n != 5 {
+			t.Errorf("%d warnings of a body over its Content-Length, want 5 (one per response cut):\n%s", n, a.logs)
 		}
 	})
 	statusCases := []struct {
