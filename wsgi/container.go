@@ -305,6 +305,18 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			}
 			w.WriteHeader(code)
 			headerSent = true
+			if r.Method == http.MethodHead {
+				// The response is complete with its head: net/http eats
+				// a HEAD's body, so the rest of a stream (an endless one:
+				// SSE, a big export a monitor checks with HEAD) would be
+				// iterated for nothing until Timeout, holding the worker
+				// and the client's next request on the connection. Stop
+				// the app as for a client gone (close() is called). A
+				// 204's or 304's body is refused by net/http's write,
+				// which stops it the same way.
+				ex.Cancel()
+				return false
+			}
 		case PartData:
 			if send == nil {
 				send = &sendWatch{w: w, timeout: c.cfg.SendTimeout}

@@ -572,10 +572,11 @@ class ClosingIter:
 
 @app
 def closing(environ, start_response):
-    """?mode=ok|error|forever|late|before, ?tok= names the file close() writes."""
+    """?mode=ok|error|forever|late|before, ?tok= names the file close() writes,
+    ?status= the status (200 OK)."""
     q = _q(environ)
     mode = q.get("mode", "ok")
-    start_response("200 OK", [("Content-Type", "text/plain")])
+    start_response(q.get("status", "200 OK"), [("Content-Type", "text/plain")])
     it = ClosingIter(q.get("tok", "c"), mode)
     if mode == "before":
         # Iterating raises before any byte is out: a 500, and close() anyway.
