@@ -304,6 +304,8 @@ def bad_start(environ, start_response):
         start_response("200 OK", [ct, ("Content-Length", "5\u00a0")])
     elif case == "huge_value":
         start_response("200 OK", [ct, ("X-Big", "v" * (2 << 20))])
+    elif case == "huge_status":  # a reason phrase past the headers' bound
+        start_response("200 " + "r" * (2 << 20), [ct])
     elif case == "value_unprintable":  # its __repr__ raises: the message still names the header
         start_response("200 OK", [ct, ("X-Odd", _Unprintable())])
     elif case == "many_headers":
