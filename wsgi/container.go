@@ -322,6 +322,20 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			w.WriteHeader(code)
 			headerSent = true
 		case PartData:
+			if r.Method == http.MethodHead {
+				// The response was complete with its head, and the app
+				// goes on with a body: net/http eats a HEAD's body, so
+				// the rest of a stream (an endless one: SSE, a big export
+				// a monitor checks with HEAD) would be iterated for
+				// nothing until Timeout, holding the worker and the
+				// client's next request on the connection. Stop the app
+				// as for a client gone (close() is called). A 204's or
+				// 304's body is refused by net/http's write, which stops
+				// it the same way.
+				p.release()
+				ex.Cancel()
+				return false
+			}
 			if send == nil {
 				send = &sendWatch{w: w, timeout: c.cfg.SendTimeout}
 				if sendWatched(ctx) {
@@ -346,6 +360,12 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 		case PartFile:
+			if r.Method == http.MethodHead {
+				// Its length is in the head already; net/http would read
+				// the whole file only to drop it.
+				p.File.Close()
+				continue
+			}
 			n, err := sendFile(w, p)
 			written += n
 			if err != nil {

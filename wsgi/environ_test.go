@@ -159,6 +159,17 @@ func TestEnvironPython(t *testing.T) {
 				body:   "abcdefg",
 			},
 			{
+				// WSGI has no place for trailer fields: the body is whole,
+				// the trailers never become HTTP_* keys (nor a declared
+				// Trailer header), and chunk extensions are ignored.
+				name: "chunked POST with trailers",
+				raw: "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
+					"3;ext=1\r\nabc\r\n0\r\nX-Sum: 42\r\nX-Other: o\r\n\r\n",
+				want:   map[string]string{"CONTENT_LENGTH": "3"},
+				absent: []string{"HTTP_X_SUM", "HTTP_X_OTHER", "HTTP_TRAILER"},
+				body:   "abc",
+			},
+			{
 				name: "repeated headers joined, cookies with ;",
 				raw: "GET / HTTP/1.1\r\nHost: h\r\nAccept: text/html\r\nAccept: */*\r\nX-Multi: 1\r\nX-Multi: 2\r\nX-Multi: 3\r\n" +
 					"Cookie: a=1\r\nCookie: b=2\r\n\r\n",

@@ -334,3 +334,85 @@ func TestProxyProtocolFlag(t *testing.T) {
 		t.Errorf("response %q, want the app to see 203.0.113.7", b)
 	}
 }
+
+// TestScriptName: an app behind a proxy under a path prefix gets it as
+// SCRIPT_NAME and the rest of the path as PATH_INFO, from -script-name or,
+// as gunicorn takes it, from $SCRIPT_NAME (before, $SCRIPT_NAME reached the
+// workers' os.environ but the app saw SCRIPT_NAME "" and the whole path:
+// every route a 404, every link without the prefix). A bad value, from
+// either, is a usage error naming where it came from.
+func TestScriptName(t *testing.T) {
+	bin := opstest.Build(t, "wsgiserve")
+	py := pythontest.Python(t)
+	td, err := filepath.Abs("../../wsgi/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string // $SCRIPT_NAME, "" for none
+		args []string
+		path string
+		want string
+	}{
+		{"$SCRIPT_NAME, as gunicorn", "/app", nil, "/app/script", `'/app' '/script'`},
+		{"-script-name", "", []string{"-script-name", "/app"}, "/app/script", `'/app' '/script'`},
+		{"-script-name over $SCRIPT_NAME", "/other", []string{"-script-name", "/app"}, "/app/script", `'/app' '/script'`},
+		{"-script-name= turns $SCRIPT_NAME off", "/app", []string{"-script-name="}, "/app/script", `'' '/app/script'`},
+		{"escaped prefix", "/app", nil, "/%61pp/script", `'/app' '/script'`},
+		{"outside the prefix", "/app", nil, "/script", `'' '/script'`},
+		{"no prefix", "", nil, "/app/script", `'' '/app/script'`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"-bind", "127.0.0.1:0", "-python", py, "-chdir", td, "-workers", "1", "opsapp:app"}, tc.args...)
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(withoutEnv("SCRIPT_NAME"), "SCRIPT_NAME="+tc.env)
+			s := startCmd(t, cmd, false)
+			if _, body := get(t, http.DefaultClient, s.url+tc.path); body != tc.want {
+				t.Errorf("GET %s: the app saw %s, want %s", tc.path, body, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{"bad -script-name", "", []string{"-script-name", "app"}, `wsgiserve: -script-name "app" must start with / and not end with /` + "\n"},
+		{"trailing slash", "", []string{"-script-name", "/app/"}, `wsgiserve: -script-name "/app/" must start with / and not end with /` + "\n"},
+		{"bad $SCRIPT_NAME", "/app/", nil, `wsgiserve: -script-name "/app/" (from $SCRIPT_NAME) must start with / and not end with /` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := markerApp(t)
+			// A server that starts instead is stopped after a while.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append([]string{"-bind", "127.0.0.1:0", "-python", py, "-chdir", dir, "marker:app"}, tc.args...)...)
+			cmd.Env = append(withoutEnv("SCRIPT_NAME"), "SCRIPT_NAME="+tc.env)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit %v, want 2; stderr:\n%s", err, &stderr)
+			}
+			if !strings.HasPrefix(stderr.String(), tc.want) {
+				t.Errorf("stderr %q, want it to begin with %q", &stderr, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "imported")); err == nil {
+				t.Errorf("Python started")
+			}
+		})
+	}
+}
+
+// withoutEnv returns the test's environment without the variable name.
+func withoutEnv(name string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, name+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

@@ -14,6 +14,10 @@
 //	-metrics-bind ADDR      /metrics, /status, /healthz, /readyz on a separate listener
 //	-graceful-timeout D     on SIGTERM/SIGINT (default 30s)
 //
+// -script-name /PREFIX serves the app under a path prefix behind a proxy
+// (SCRIPT_NAME=/PREFIX, PATH_INFO the rest of the path); its default is
+// $SCRIPT_NAME, as gunicorn takes it.
+//
 // -static /PREFIX/=DIR (repeatable) serves the files of DIR under /PREFIX/
 // from Go; -sendfile-root DIR (repeatable) lets the app answer
 // "X-Sendfile: /path" for files under DIR, which Go then sends.
@@ -35,6 +39,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 	"net/http"
 	"os"
@@ -51,30 +56,52 @@ const synopsis = "usage: wsgiserve [flags] module:callable [flags]\n\nServes the
 
 func main() { cli.Main("wsgiserve", run) }
 
-// parseFlags parses the command line: the flags and the one
-// module:callable.
-func parseFlags(args []string) (cli.Flags, string, error) {
-	var f cli.Flags
+// options are wsgiserve's command line: the server flags, the one
+// module:callable and -script-name.
+type options struct {
+	cli.Flags
+	app        string
+	scriptName string // the app's mount prefix: -script-name, else $SCRIPT_NAME
+}
+
+// parseFlags parses the command line.
+func parseFlags(args []string) (options, error) {
+	var o options
 	fs := cli.NewFlagSet("wsgiserve")
-	f.Register(fs, cli.Defaults{})
+	o.Register(fs, cli.Defaults{})
+	// gunicorn takes the prefix from $SCRIPT_NAME (its docs' way to serve
+	// an app under a path behind a proxy); without it here, the variable
+	// reached the workers' os.environ but the app saw SCRIPT_NAME "".
+	env := os.Getenv("SCRIPT_NAME")
+	fs.StringVar(&o.scriptName, "script-name", env, "the path `PREFIX` the app is served under, behind a proxy that passes the whole path (/app: /app/x reaches the app as SCRIPT_NAME=/app, PATH_INFO=/x; other paths with SCRIPT_NAME empty); the default is $SCRIPT_NAME, as gunicorn takes it")
 	pos, err := cli.Parse(fs, synopsis, args)
 	if err != nil {
-		return f, "", err
+		return o, err
 	}
 	if len(pos) != 1 {
-		return f, "", cli.Usagef("want one module:callable argument, got %d", len(pos))
+		return o, cli.Usagef("want one module:callable argument, got %d", len(pos))
 	}
 	if err := cli.CheckApp(pos[0]); err != nil {
-		return f, "", err
+		return o, err
 	}
-	return f, pos[0], f.Check()
+	o.app = pos[0]
+	name, given := "-script-name", false
+	fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == "script-name" })
+	if !given && env != "" {
+		name += " (from $SCRIPT_NAME)"
+	}
+	if err := cli.CheckPrefix(name, o.scriptName); err != nil {
+		return o, err
+	}
+	return o, o.Check()
 }
 
 func run(args []string) error {
-	f, app, err := parseFlags(args)
+	o, err := parseFlags(args)
 	if err != nil {
 		return err
 	}
+	f := &o.Flags
 	// Logs are batched (one write per 200 ms or 64 KiB, not per request);
 	// Close writes the rest once the server and the workers have stopped.
 	lw := middleware.NewLogWriter(os.Stderr, 0)
@@ -86,12 +113,14 @@ func run(args []string) error {
 		return err
 	}
 	defer ls.Close()
-	c, err := wsgi.New(f.Config(app, f.Chdir, log))
+	cfg := f.Config(o.app, f.Chdir, log)
+	cfg.ScriptName = o.scriptName
+	c, err := wsgi.New(cfg)
 	if err != nil {
 		return err
 	}
 	reg := cli.Registry(ls)
-	h, err := newHandler(&f, c, log, reg)
+	h, err := newHandler(f, c, log, reg)
 	if err != nil {
 		c.Shutdown(context.Background())
 		return err

@@ -304,6 +304,8 @@ def bad_start(environ, start_response):
         start_response("200 OK", [ct, ("Content-Length", "5\u00a0")])
     elif case == "huge_value":
         start_response("200 OK", [ct, ("X-Big", "v" * (2 << 20))])
+    elif case == "huge_status":  # a reason phrase past the headers' bound
+        start_response("200 " + "r" * (2 << 20), [ct])
     elif case == "value_unprintable":  # its __repr__ raises: the message still names the header
         start_response("200 OK", [ct, ("X-Odd", _Unprintable())])
     elif case == "many_headers":
@@ -572,10 +574,11 @@ class ClosingIter:
 
 @app
 def closing(environ, start_response):
-    """?mode=ok|error|forever|late|before, ?tok= names the file close() writes."""
+    """?mode=ok|error|forever|late|before, ?tok= names the file close() writes,
+    ?status= the status (200 OK)."""
     q = _q(environ)
     mode = q.get("mode", "ok")
-    start_response("200 OK", [("Content-Type", "text/plain")])
+    start_response(q.get("status", "200 OK"), [("Content-Type", "text/plain")])
     it = ClosingIter(q.get("tok", "c"), mode)
     if mode == "before":
         # Iterating raises before any byte is out: a 500, and close() anyway.

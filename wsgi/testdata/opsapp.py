@@ -3,7 +3,8 @@ examples/wsgiserve/main_test.go): recycling, reloads, drain, metrics,
 status page, slow-request log.
 
 Every answer is "VERSION PID" unless the path says otherwise (/client:
-"REMOTE_ADDR wsgi.url_scheme X-Forwarded-For"). Reload tests
+"REMOTE_ADDR wsgi.url_scheme X-Forwarded-For"; /script: "SCRIPT_NAME
+PATH_INFO", each in quotes). Reload tests
 copy this file and edit the VERSION line.
 """
 
@@ -40,6 +41,9 @@ def app(environ, start_response):
         # would read itself (werkzeug's ProxyFix), "-" when it has none.
         return _answer(start_response, "%s %s %s" % (
             environ.get("REMOTE_ADDR"), environ["wsgi.url_scheme"], environ.get("HTTP_X_FORWARDED_FOR", "-")))
+    elif path.endswith("/script"):
+        # Where the app believes it is mounted (-script-name, $SCRIPT_NAME).
+        return _answer(start_response, "%r %r" % (environ["SCRIPT_NAME"], path))
     return _answer(start_response, "%s %d" % (VERSION, os.getpid()))
 
 

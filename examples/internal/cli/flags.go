@@ -258,9 +258,18 @@ func CheckApp(app string) error {
 
 // CheckMount checks a -mount flag: empty, or starting but not ending
 // with /.
-func CheckMount(mount string) error {
-	if mount != "" && (!strings.HasPrefix(mount, "/") || strings.HasSuffix(mount, "/")) {
-		return Usagef("-mount %q must start with / and not end with /", mount)
+func CheckMount(mount string) error { return CheckPrefix("-mount", mount) }
+
+// CheckPrefix checks the path prefix value of the flag name (with how it
+// was given, such as "-script-name (from $SCRIPT_NAME)"): empty, or
+// starting but not ending with /, as wsgi.Config.ScriptName wants it.
+func CheckPrefix(name, prefix string) error {
+	if prefix != "" && (!strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/")) {
+		flag, from, _ := strings.Cut(name, " ")
+		if from != "" {
+			from = " " + from
+		}
+		return Usagef("%s %q%s must start with / and not end with /", flag, prefix, from)
 	}
 	return nil
 }
