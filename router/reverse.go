@@ -110,11 +110,12 @@ func (t *template) build(name string, pairs []string) (string, error) {
 	type checked struct {
 		p      part
 		v, enc string
+		next   byte // the first byte of the literal after the parameter, or 0
 	}
 	var checks []checked
 	var b strings.Builder
 	b.Grow(len(t.pattern) + 16)
-	for _, p := range t.parts {
+	for i, p := range t.parts {
 		if p.name == "" {
 			b.WriteString(p.literal)
 			continue
@@ -129,8 +130,12 @@ func (t *template) build(name string, pairs []string) (string, error) {
 			return "", fmt.Errorf("%w %q for route %q: empty value", ErrInvalidParam, p.name, name)
 		}
 		enc := Escape(v, p.name == "*")
-		if p.re != nil {
-			checks = append(checks, checked{p, v, enc})
+		var next byte
+		if i+1 < len(t.parts) && t.parts[i+1].name == "" && t.parts[i+1].literal[0] != '/' {
+			next = t.parts[i+1].literal[0]
+		}
+		if p.re != nil || next != 0 {
+			checks = append(checks, checked{p, v, enc, next})
 		}
 		b.WriteString(enc)
 	}
@@ -144,8 +149,13 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		if raw {
 			seen, _ = canonicalEscape(c.enc)
 		}
-		if !c.p.re.MatchString(seen) {
+		if c.p.re != nil && !c.p.re.MatchString(seen) {
 			return "", fmt.Errorf("%w %q for route %q: %q does not match %s", ErrInvalidParam, c.p.name, name, c.v, c.p.re)
+		}
+		// chi ends the value at the first occurrence of the byte that
+		// follows the parameter in the pattern.
+		if c.next != 0 && strings.IndexByte(seen, c.next) >= 0 {
+			return "", fmt.Errorf("%w %q for route %q: %q holds %q, where chi ends the parameter (the text after it in %s)", ErrInvalidParam, c.p.name, name, c.v, c.next, t.pattern)
 		}
 	}
 	return path, nil
