@@ -104,6 +104,18 @@ def version_json(n):
     return str(n)
 
 
+# strict_slashes=False: each also serves the other slash form, with no
+# redirect (Alternate).
+@app.route("/loose/", strict_slashes=False)
+def loose():
+    return "loose"
+
+
+@app.route("/loose/<int:n>", strict_slashes=False)
+def loose_n(n):
+    return str(n)
+
+
 @app.route("/login", methods=["POST"])
 def login():
     session["user"] = request.form["user"]
