@@ -60,11 +60,12 @@ func (g *registry) list(prefix string, out *[]RouteInfo) {
 // URL builds the path of the route called name, substituting the
 // parameters given as key/value pairs ("id", "42"). Values are
 // percent-encoded with [Escape]: UTF-8, a space as "%20", "+" as "%2B", and
-// "/" kept only in the catch-all "*". The path is absolute even when the
-// Router is mounted into another one. URL returns an error wrapping
-// [ErrUnknownRoute], [ErrMissingParam], [ErrUnknownParam],
-// [ErrInvalidParam] (empty value, or no match for the parameter's regexp)
-// or [ErrOddParams].
+// "/" kept only in the catch-all "*" (but for one that would start the
+// path with "//", a scheme-relative URL: "/%2F"). The path is absolute
+// even when the Router is mounted into another one. URL returns an error
+// wrapping [ErrUnknownRoute], [ErrMissingParam], [ErrUnknownParam],
+// [ErrInvalidParam] (empty value, no match for the parameter's regexp,
+// the character after the parameter, a dot segment) or [ErrOddParams].
 func (r *Router) URL(name string, pairs ...string) (string, error) {
 	g := r.reg
 	for {

@@ -18,7 +18,9 @@ var (
 	// was given; it usually is a typo.
 	ErrUnknownParam = errors.New("router: unknown route parameter")
 	// ErrInvalidParam means a value would not be matched by the route: it
-	// is empty, or it does not match the parameter's regexp.
+	// is empty, it does not match the parameter's regexp, it holds the
+	// character that follows the parameter in the pattern, or it makes a
+	// dot segment ("." or ".."), which clients remove.
 	ErrInvalidParam = errors.New("router: invalid route parameter")
 	// ErrOddParams means the key/value list has an odd length.
 	ErrOddParams = errors.New("router: odd number of key/value arguments")
@@ -129,6 +131,9 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		case v == "" && p.name != "*":
 			return "", fmt.Errorf("%w %q for route %q: empty value", ErrInvalidParam, p.name, name)
 		}
+		if dotSegment(v, p.name == "*") {
+			return "", fmt.Errorf("%w %q for route %q: %q makes a dot segment (. or ..), which clients remove from a path before sending it", ErrInvalidParam, p.name, name, v)
+		}
 		enc := Escape(v, p.name == "*")
 		var next byte
 		if i+1 < len(t.parts) && t.parts[i+1].name == "" && t.parts[i+1].literal[0] != '/' {
@@ -140,6 +145,13 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		b.WriteString(enc)
 	}
 	path := b.String()
+	if strings.HasPrefix(path, "//") {
+		// A catch-all value starting with "/" at the root: "//evil.com" is
+		// a scheme-relative URL, another host to a browser or a Location
+		// header. The Router routes "/%2Fevil.com" back to the route, with
+		// the value "/evil.com".
+		path = "/%2F" + path[2:]
+	}
 	// chi matches the regexps against the path as the Router routes it
 	// (see routable): the decoded path, unless it has an escaped slash,
 	// in which case the escaped form, written as net/http writes a path.
@@ -159,6 +171,22 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		}
 	}
 	return path, nil
+}
+
+// dotSegment reports whether v, as a parameter's value (a catch-all's
+// when rest is true, where "/" separates segments), makes a "." or ".."
+// path segment. Escape leaves dots as they are, and "%2E" is a dot to
+// browsers too (the WHATWG URL standard), so no encoding keeps one.
+func dotSegment(v string, rest bool) bool {
+	if !rest {
+		return v == "." || v == ".."
+	}
+	for seg := range strings.SplitSeq(v, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *template) has(name string) bool {

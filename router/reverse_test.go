@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"testing"
 
@@ -220,6 +221,62 @@ func TestURLValueHoldsNextText(t *testing.T) {
 			}
 			if same != tc.ok {
 				t.Errorf("GET %s: served by the route with the values given: %v (served %v, values %v), want %v", tc.path, same, served, got, tc.ok)
+			}
+		})
+	}
+}
+
+// A path from URL stays the route's path when a client resolves it as a
+// link or a Location: it never starts with "//" (a scheme-relative URL,
+// another host), and a value that would make a dot segment, which
+// clients remove (also when written %2E), is refused.
+func TestURLClientResolves(t *testing.T) {
+	r := New()
+	var got string
+	h := func(_ http.ResponseWriter, req *http.Request) { got = Param(req, "*") + Param(req, "a") }
+	r.Get("/*", h).Name("root")
+	r.Get("/f/*", h).Name("files")
+	r.Get("/p/{a}/t", h).Name("param")
+	r.Fallback(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = "<fallback>" }))
+	base, _ := url.Parse("http://example.com/x/y")
+	for _, tc := range []struct {
+		route, key, value string
+		want              string // "" for ErrInvalidParam
+	}{
+		{"root", "*", "/evil.com", "/%2Fevil.com"},
+		{"root", "*", "//evil.com/x", "/%2F/evil.com/x"},
+		{"root", "*", "a/b", "/a/b"},
+		{"files", "*", "/x", "/f//x"},
+		{"files", "*", "../admin", ""},
+		{"files", "*", "a/./b", ""},
+		{"files", "*", "a/..", ""},
+		{"files", "*", "a/..b/...", "/f/a/..b/..."},
+		{"param", "a", "..", ""},
+		{"param", "a", ".", ""},
+		{"param", "a", "...", "/p/.../t"},
+	} {
+		t.Run(tc.route+" "+tc.value, func(t *testing.T) {
+			u, err := r.URL(tc.route, tc.key, tc.value)
+			if tc.want == "" {
+				if !errors.Is(err, ErrInvalidParam) {
+					t.Fatalf("URL = %q, %v; want ErrInvalidParam", u, err)
+				}
+				return
+			}
+			if err != nil || u != tc.want {
+				t.Fatalf("URL = %q, %v; want %q", u, err, tc.want)
+			}
+			ref, err := url.Parse(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := base.ResolveReference(ref); res.Host != "example.com" || res.EscapedPath() != u {
+				t.Errorf("a client resolves %q to host %q path %q", u, res.Host, res.EscapedPath())
+			}
+			got = "<not routed>"
+			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", u, nil))
+			if got != tc.value {
+				t.Errorf("GET %s: value %q, want %q", u, got, tc.value)
 			}
 		})
 	}
