@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -34,9 +35,11 @@ type template struct {
 }
 
 type part struct {
-	literal string         // when name == ""
-	name    string         // parameter name; "*" for the catch-all
-	re      *regexp.Regexp // {name:re}, anchored; nil otherwise
+	literal string // when name == "", as in the pattern
+	out     string // literal as written in a path: escaped where net/http would
+
+	name string         // parameter name; "*" for the catch-all
+	re   *regexp.Regexp // {name:re}, anchored; nil otherwise
 }
 
 // parseTemplate splits a chi pattern into literals, {params} (with
@@ -60,7 +63,7 @@ func parseTemplate(pattern string) (*template, error) {
 				return nil, fmt.Errorf("unclosed '{' in pattern %q", pattern)
 			}
 			if lit < i {
-				t.parts = append(t.parts, part{literal: pattern[lit:i]})
+				t.parts = append(t.parts, literalPart(pattern[lit:i]))
 			}
 			name, rex, hasRe := strings.Cut(pattern[i+1:j-1], ":")
 			if name == "" {
@@ -87,16 +90,23 @@ func parseTemplate(pattern string) (*template, error) {
 				return nil, fmt.Errorf("'*' must end pattern %q", pattern)
 			}
 			if lit < i {
-				t.parts = append(t.parts, part{literal: pattern[lit:i]})
+				t.parts = append(t.parts, literalPart(pattern[lit:i]))
 			}
 			t.parts = append(t.parts, part{name: "*"})
 			lit = len(pattern)
 		}
 	}
 	if lit < len(pattern) {
-		t.parts = append(t.parts, part{literal: pattern[lit:]})
+		t.parts = append(t.parts, literalPart(pattern[lit:]))
 	}
 	return t, nil
+}
+
+// literalPart is the literal text s of a pattern. A path holds it
+// escaped as net/http writes a path (a space as "%20", "é" as "%C3%A9",
+// "?" as "%3F"), which the Router routes as s.
+func literalPart(s string) part {
+	return part{literal: s, out: (&url.URL{Path: s}).EscapedPath()}
 }
 
 // build substitutes the key/value pairs into t.
@@ -119,7 +129,7 @@ func (t *template) build(name string, pairs []string) (string, error) {
 	b.Grow(len(t.pattern) + 16)
 	for i, p := range t.parts {
 		if p.name == "" {
-			b.WriteString(p.literal)
+			b.WriteString(p.out)
 			continue
 		}
 		v, ok := value(pairs, p.name)

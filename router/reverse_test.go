@@ -201,7 +201,7 @@ func TestURLValueHoldsNextText(t *testing.T) {
 		{"dot matched by the regexp", "regexp", []string{"v", "a.b"}, "/r/a.b.txt", false},
 		{"regexp without dot", "regexp", []string{"v", "ab"}, "/r/ab.txt", true},
 		{"first byte of the next character", "utf8", []string{"a", "ã"}, "/u/%C3%A3%C3%A9", false},
-		{"other character", "utf8", []string{"a", "x"}, "/u/xé", true},
+		{"other character", "utf8", []string{"a", "x"}, "/u/x%C3%A9", true},
 		{"slash after", "slash", []string{"a", "x.y-z", "b", "w.v"}, "/s/x.y-z/w.v", true},
 	}
 	for _, tc := range tests {
@@ -228,8 +228,9 @@ func TestURLValueHoldsNextText(t *testing.T) {
 
 // A path from URL stays the route's path when a client resolves it as a
 // link or a Location: it never starts with "//" (a scheme-relative URL,
-// another host), and a value that would make a dot segment, which
-// clients remove (also when written %2E), is refused.
+// another host), a value that would make a dot segment, which clients
+// remove (also when written %2E), is refused, and the pattern's own text
+// is escaped where a path needs it ("?" would start a query).
 func TestURLClientResolves(t *testing.T) {
 	r := New()
 	var got string
@@ -237,6 +238,8 @@ func TestURLClientResolves(t *testing.T) {
 	r.Get("/*", h).Name("root")
 	r.Get("/f/*", h).Name("files")
 	r.Get("/p/{a}/t", h).Name("param")
+	r.Get("/café x/{a}", h).Name("literal")
+	r.Get("/q?x/{a}", h).Name("question")
 	r.Fallback(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = "<fallback>" }))
 	base, _ := url.Parse("http://example.com/x/y")
 	for _, tc := range []struct {
@@ -254,6 +257,9 @@ func TestURLClientResolves(t *testing.T) {
 		{"param", "a", "..", ""},
 		{"param", "a", ".", ""},
 		{"param", "a", "...", "/p/.../t"},
+		// the pattern's own text, escaped as net/http writes a path
+		{"literal", "a", "v", "/caf%C3%A9%20x/v"},
+		{"question", "a", "v", "/q%3Fx/v"},
 	} {
 		t.Run(tc.route+" "+tc.value, func(t *testing.T) {
 			u, err := r.URL(tc.route, tc.key, tc.value)
