@@ -131,7 +131,10 @@ type Coverage struct {
 // effective stage, see [Migrator.Route]); a nil m means every Go route is
 // at the go stage. Fallback entries and routes of other hosts than the
 // default one are ignored, and so are the implicit HEAD routes of GET
-// routes (the GET route stands for both).
+// routes (the GET route stands for both). The implicit route at a
+// sub-Router's prefix ("/api", served by the "/api/" route: see
+// [router.RouteInfo].Of) is a Go route with the stage of the route it
+// follows.
 //
 // A Python route is matched by a Go route with the same segments, the same
 // parameter positions and the same constraints (parameter names may
@@ -153,12 +156,16 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 	}
 	var gos []*goEntry
 	for _, ri := range goRoutes {
-		if ri.Target != router.TargetGo || ri.Host != "" || ri.Implicit {
+		if ri.Target != router.TargetGo || ri.Host != "" || ri.Implicit && ri.Of == "" {
 			continue // implicit HEAD routes follow their GET route
 		}
 		g := &goEntry{GoRoute: GoRoute{Method: ri.Method, Pattern: ri.Pattern, Name: ri.Name, Stage: StageGo}}
+		key := ri.Pattern
+		if ri.Of != "" {
+			key = ri.Of // a sub-Router's prefix, served by its "/" route
+		}
 		if m != nil && ri.Method != "*" {
-			if st, ok := m.Route(ri.Method + " " + ri.Pattern); ok {
+			if st, ok := m.Route(ri.Method + " " + key); ok {
 				g.Stage = st.Effective
 			}
 		}
@@ -190,7 +197,7 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			inv.Python = append(inv.Python, line)
 			continue
 		}
-		var onMain, onAlt []GoRoute
+		var onMain, onAlt, slashed []GoRoute
 		for _, g := range gos {
 			if !methodsOverlap(g.Method, pr.Methods) {
 				continue
@@ -224,12 +231,20 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 				inv.Conflicts = append(inv.Conflicts, Conflict{Kind: kind, Go: g.GoRoute, PythonRule: pr.Rule, PythonPattern: pr.Pattern, Detail: detail})
 			case relNone:
 				if g.Pattern != pr.Pattern && strings.TrimSuffix(g.Pattern, "/") == strings.TrimSuffix(pr.Pattern, "/") {
-					inv.Conflicts = append(inv.Conflicts, Conflict{Kind: "trailing-slash", Go: g.GoRoute, PythonRule: pr.Rule, PythonPattern: pr.Pattern,
-						Detail: fmt.Sprintf("Go serves %s, Python %s: chi treats them as two routes", g.Pattern, pr.Pattern)})
+					slashed = append(slashed, g.GoRoute)
 				}
 				continue
 			}
 			g.matched = true // it overlaps a Python route: not Go-only
+		}
+		for _, g := range slashed {
+			// A trailing-slash conflict unless Go serves the Python
+			// pattern for the method as well (chi serves "/api" with the
+			// "/api/" route of a sub-Router: see router.RouteInfo.Of).
+			if !slices.ContainsFunc(onMain, func(o GoRoute) bool { return o.Method == g.Method || o.Method == "*" }) {
+				inv.Conflicts = append(inv.Conflicts, Conflict{Kind: "trailing-slash", Go: g, PythonRule: pr.Rule, PythonPattern: pr.Pattern,
+					Detail: fmt.Sprintf("Go serves %s, Python %s: chi treats them as two routes", g.Pattern, pr.Pattern)})
+			}
 		}
 		line.Status = routeStatus(pr.Methods, line.Go)
 		if pr.Alternate != "" && line.Status == "go" {

@@ -381,3 +381,41 @@ func TestInventoryStrictSlashesFalse(t *testing.T) {
 		t.Errorf("table (%v):\n%s", err, buf.String())
 	}
 }
+
+// chi serves a sub-Router's prefix without its slash with the sub-Router's
+// "/" route: Go's r.Route("/api", ...) with a "/" route serves Flask's
+// "/api" as well as "/api/", at the stage of the "/api/" route, and is
+// no trailing-slash conflict.
+func TestInventoryPrefixRoot(t *testing.T) {
+	py := []wsgi.AppRoute{
+		pyRoute("/api", "/api", "GET", "HEAD", "OPTIONS"),
+		pyRoute("/api/", "/api/", "GET", "HEAD", "OPTIONS"),
+		pyRoute("/admin", "/admin", "GET", "HEAD", "OPTIONS"),
+	}
+	e := newEnv(t, http.HandlerFunc(okHandler), Options{Routes: []RouteConfig{{Route: "GET /admin/", Stage: StageShadow}}}, func(r *router.Router) {
+		r.Route("/api", func(s *router.Router) { s.Get("/", okHandler) })
+		admin := router.New()
+		admin.Get("/", okHandler)
+		r.Mount("/admin", admin)
+	})
+	inv := e.m.Inventory(&wsgi.AppRouteMap{Framework: "flask", Routes: py})
+	for _, l := range inv.Python {
+		want := map[string]string{"/api": "go", "/api/": "go", "/admin": "migrating"}[l.Rule]
+		if l.Status != want {
+			t.Errorf("%s: status %q, want %q (go %+v)", l.Rule, l.Status, want, l.Go)
+		}
+		if l.Rule == "/admin" && (len(l.Go) != 1 || l.Go[0].Stage != StageShadow) {
+			t.Errorf("/admin: go %+v, want GET /admin at the shadow stage of GET /admin/", l.Go)
+		}
+	}
+	if len(inv.Conflicts) != 0 {
+		t.Errorf("conflicts %+v, want none", inv.Conflicts)
+	}
+	var goOnly []string
+	for _, g := range inv.GoOnly {
+		goOnly = append(goOnly, g.Method+" "+g.Pattern)
+	}
+	if !slices.Equal(goOnly, []string{"GET /admin/"}) {
+		t.Errorf("go-only %q, want [GET /admin/]", goOnly)
+	}
+}
