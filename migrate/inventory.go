@@ -40,8 +40,13 @@ type PythonRoute struct {
 	// Rule, Pattern, Untranslatable, Methods, Endpoint and View are the
 	// Python route's (see [wsgi.AppRoute]). Methods is nil for a route
 	// that takes any method.
-	Rule           string   `json:"rule"`
-	Pattern        string   `json:"pattern"`
+	Rule    string `json:"rule"`
+	Pattern string `json:"pattern"`
+	// Alternate is the other slash form a Flask rule with
+	// strict_slashes=False serves without a redirect (see
+	// [wsgi.AppRoute].Alternate), "" for other routes. Go serves such a
+	// route when it serves both patterns.
+	Alternate      string   `json:"alternate,omitempty"`
 	Untranslatable string   `json:"untranslatable,omitempty"`
 	Methods        []string `json:"methods"`
 	Endpoint       string   `json:"endpoint"`
@@ -50,9 +55,11 @@ type PythonRoute struct {
 	// names) and constraints, one per method, with their stage.
 	Go []GoRoute `json:"go"`
 	// Status is "go" when Go serves every method of the route at the go
-	// stage, "migrating" when a Go route exists for some method but not
-	// every method is served by Go yet (missing, or in the python,
-	// shadow or canary stage), "python" when no Go route matches it, and
+	// stage (on Pattern and on Alternate, if any), "migrating" when a Go
+	// route exists for some method but not every method is served by Go
+	// yet (missing, or in the python, shadow or canary stage, or served on
+	// one of Pattern and Alternate only), "python" when no Go route
+	// matches it, and
 	// "unknown" when its pattern cannot be translated (see
 	// Untranslatable), so that it cannot be matched.
 	Status string `json:"status"`
@@ -60,7 +67,8 @@ type PythonRoute struct {
 	// to Python all the same: the decimal digits other than 0-9 that
 	// Flask's int and float converters also take (see
 	// [wsgi.RouteParam].PythonRegex) and a Go route's [0-9]+ does not;
-	// such paths miss the Go route and reach Python's fallback.
+	// such paths miss the Go route and reach Python's fallback. Or the
+	// slash form (Pattern or Alternate) that Go does not serve.
 	Note string `json:"note,omitempty"`
 }
 
@@ -123,7 +131,10 @@ type Coverage struct {
 // effective stage, see [Migrator.Route]); a nil m means every Go route is
 // at the go stage. Fallback entries and routes of other hosts than the
 // default one are ignored, and so are the implicit HEAD routes of GET
-// routes (the GET route stands for both).
+// routes (the GET route stands for both). The implicit route at a
+// sub-Router's prefix ("/api", served by the "/api/" route: see
+// [router.RouteInfo].Of) is a Go route with the stage of the route it
+// follows.
 //
 // A Python route is matched by a Go route with the same segments, the same
 // parameter positions and the same constraints (parameter names may
@@ -145,12 +156,16 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 	}
 	var gos []*goEntry
 	for _, ri := range goRoutes {
-		if ri.Target != router.TargetGo || ri.Host != "" || ri.Implicit {
+		if ri.Target != router.TargetGo || ri.Host != "" || ri.Implicit && ri.Of == "" {
 			continue // implicit HEAD routes follow their GET route
 		}
 		g := &goEntry{GoRoute: GoRoute{Method: ri.Method, Pattern: ri.Pattern, Name: ri.Name, Stage: StageGo}}
+		key := ri.Pattern
+		if ri.Of != "" {
+			key = ri.Of // a sub-Router's prefix, served by its "/" route
+		}
 		if m != nil && ri.Method != "*" {
-			if st, ok := m.Route(ri.Method + " " + ri.Pattern); ok {
+			if st, ok := m.Route(ri.Method + " " + key); ok {
 				g.Stage = st.Effective
 			}
 		}
@@ -158,6 +173,7 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 		gos = append(gos, g)
 	}
 	pySegs := make([][]segment, len(pyRoutes))
+	altSegs := make([][]segment, len(pyRoutes))
 	for i, pr := range pyRoutes {
 		if pr.Pattern != "" {
 			pySegs[i] = parseSegments(pr.Pattern)
@@ -167,24 +183,38 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			if n := len(pySegs[i]); n > 0 && pySegs[i][n-1].catchAll && len(pr.Params) > 0 && pr.Params[len(pr.Params)-1].Converter == "path" {
 				pySegs[i][n-1].nonEmpty = true
 			}
+			if pr.Alternate != "" {
+				altSegs[i] = parseSegments(pr.Alternate)
+				widen(altSegs[i], pr.Params)
+			}
 		}
 	}
 	for i, pr := range pyRoutes {
-		line := PythonRoute{Rule: pr.Rule, Pattern: pr.Pattern, Untranslatable: pr.Untranslatable,
+		line := PythonRoute{Rule: pr.Rule, Pattern: pr.Pattern, Alternate: pr.Alternate, Untranslatable: pr.Untranslatable,
 			Methods: pr.Methods, Endpoint: pr.Endpoint, View: viewName(pr), Go: []GoRoute{}}
 		if pr.Pattern == "" {
 			line.Status = "unknown"
 			inv.Python = append(inv.Python, line)
 			continue
 		}
+		var onMain, onAlt, slashed []GoRoute
 		for _, g := range gos {
 			if !methodsOverlap(g.Method, pr.Methods) {
 				continue
+			}
+			if altSegs[i] != nil {
+				if rel, _ := relate(g.segs, altSegs[i]); rel == relEqual || rel == relASCII {
+					line.Go = append(line.Go, g.GoRoute)
+					onAlt = append(onAlt, g.GoRoute)
+					g.matched = true
+					continue
+				}
 			}
 			rel, detail := relate(g.segs, pySegs[i])
 			switch rel {
 			case relEqual, relASCII:
 				line.Go = append(line.Go, g.GoRoute)
+				onMain = append(onMain, g.GoRoute)
 				g.matched = true
 				if rel == relASCII {
 					line.Note = detail
@@ -201,14 +231,36 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 				inv.Conflicts = append(inv.Conflicts, Conflict{Kind: kind, Go: g.GoRoute, PythonRule: pr.Rule, PythonPattern: pr.Pattern, Detail: detail})
 			case relNone:
 				if g.Pattern != pr.Pattern && strings.TrimSuffix(g.Pattern, "/") == strings.TrimSuffix(pr.Pattern, "/") {
-					inv.Conflicts = append(inv.Conflicts, Conflict{Kind: "trailing-slash", Go: g.GoRoute, PythonRule: pr.Rule, PythonPattern: pr.Pattern,
-						Detail: fmt.Sprintf("Go serves %s, Python %s: chi treats them as two routes", g.Pattern, pr.Pattern)})
+					slashed = append(slashed, g.GoRoute)
 				}
 				continue
 			}
 			g.matched = true // it overlaps a Python route: not Go-only
 		}
+		for _, g := range slashed {
+			// A trailing-slash conflict unless Go serves the Python
+			// pattern for the method as well (chi serves "/api" with the
+			// "/api/" route of a sub-Router: see router.RouteInfo.Of).
+			if !slices.ContainsFunc(onMain, func(o GoRoute) bool { return o.Method == g.Method || o.Method == "*" }) {
+				inv.Conflicts = append(inv.Conflicts, Conflict{Kind: "trailing-slash", Go: g, PythonRule: pr.Rule, PythonPattern: pr.Pattern,
+					Detail: fmt.Sprintf("Go serves %s, Python %s: chi treats them as two routes", g.Pattern, pr.Pattern)})
+			}
+		}
 		line.Status = routeStatus(pr.Methods, line.Go)
+		if pr.Alternate != "" && line.Status == "go" {
+			// Flask serves both forms: Go serves the route when it serves
+			// both, every method at the go stage.
+			for _, f := range []struct {
+				pattern string
+				gos     []GoRoute
+			}{{pr.Pattern, onMain}, {pr.Alternate, onAlt}} {
+				if routeStatus(pr.Methods, f.gos) != "go" {
+					line.Status = "migrating"
+					line.Note = joinNote(line.Note, fmt.Sprintf("Flask serves both %s and %s without a redirect (strict_slashes=False); Go does not serve %s for every method at the go stage: those requests reach Python",
+						pr.Pattern, pr.Alternate, f.pattern))
+				}
+			}
+		}
 		inv.Python = append(inv.Python, line)
 	}
 	for _, g := range gos {
@@ -238,6 +290,13 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 // Inventory joins py with the Migrator's router (see [NewInventory]).
 func (m *Migrator) Inventory(py *wsgi.AppRouteMap) *Inventory {
 	return NewInventory(py, m.r.Inventory(), m)
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func viewName(r wsgi.AppRoute) string {
@@ -634,8 +693,11 @@ func (inv *Inventory) WriteTable(w io.Writer) error {
 			methods = strings.Join(l.Methods, ",")
 		}
 		pattern := l.Pattern
-		if pattern == "" {
+		switch {
+		case pattern == "":
 			pattern = "(untranslatable: " + l.Untranslatable + ")"
+		case l.Alternate != "":
+			pattern += " and " + l.Alternate
 		}
 		var served []string
 		for _, g := range l.Go {

@@ -323,3 +323,99 @@ func TestInventoryStagesAndAdmin(t *testing.T) {
 		t.Errorf("failing route map: %d %s", resp2.StatusCode, b2)
 	}
 }
+
+// A Flask rule with strict_slashes=False serves its path with and without
+// the trailing slash, with no redirect back to Go: Go serves the route
+// only when it serves both forms, and a Go route on the other form is the
+// route's, not Go-only or a trailing-slash conflict.
+func TestInventoryStrictSlashesFalse(t *testing.T) {
+	loose := func(rule, pattern, alt string) wsgi.AppRoute {
+		r := pyRoute(rule, pattern, "GET", "HEAD", "OPTIONS")
+		r.Framework, r.Alternate = "flask", alt
+		return r
+	}
+	py := []wsgi.AppRoute{
+		loose("/a/", "/a/", "/a"),
+		loose("/b/", "/b/", "/b"),
+		loose("/c/<int:n>", "/c/{n:[0-9]+}", "/c/{n:[0-9]+}/"),
+		loose("/d/", "/d/", "/d"),
+		pyRoute("/e/", "/e/", "GET", "HEAD", "OPTIONS"), // strict: /e redirects to /e/
+	}
+	r := router.New()
+	r.Get("/a/", okHandler) // one form only
+	r.Get("/b/", okHandler) // both
+	r.Get("/b", okHandler)
+	r.Get("/c/{id:[0-9]+}/", okHandler) // the other form only
+	r.Get("/e", okHandler)              // a trailing-slash conflict
+	inv := NewInventory(&wsgi.AppRouteMap{Framework: "flask", Routes: py}, r.Inventory(), nil)
+	want := map[string]struct {
+		status, missing string
+	}{
+		"/a/": {"migrating", "/a"}, "/b/": {"go", ""}, "/c/<int:n>": {"migrating", "/c/{n:[0-9]+}"},
+		"/d/": {"python", ""}, "/e/": {"python", ""},
+	}
+	for _, l := range inv.Python {
+		w := want[l.Rule]
+		if l.Status != w.status {
+			t.Errorf("%s: status %q, want %q (go %+v)", l.Rule, l.Status, w.status, l.Go)
+		}
+		if w.missing == "" && l.Note != "" || w.missing != "" && !strings.Contains(l.Note, "does not serve "+w.missing+" for every method") {
+			t.Errorf("%s: note %q; want one naming %q", l.Rule, l.Note, w.missing)
+		}
+	}
+	var goOnly []string
+	for _, g := range inv.GoOnly {
+		goOnly = append(goOnly, g.Method+" "+g.Pattern)
+	}
+	if !slices.Equal(goOnly, []string{"GET /e"}) {
+		t.Errorf("go-only %q, want only GET /e", goOnly)
+	}
+	if len(inv.Conflicts) != 1 || inv.Conflicts[0].Kind != "trailing-slash" || inv.Conflicts[0].PythonRule != "/e/" {
+		t.Errorf("conflicts %+v, want the trailing-slash one of /e/ only", inv.Conflicts)
+	}
+	if inv.Coverage.Served != 1 || inv.Coverage.Migrating != 2 {
+		t.Errorf("coverage %+v", inv.Coverage)
+	}
+	var buf bytes.Buffer
+	if err := inv.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "/a/ and /a") {
+		t.Errorf("table (%v):\n%s", err, buf.String())
+	}
+}
+
+// chi serves a sub-Router's prefix without its slash with the sub-Router's
+// "/" route: Go's r.Route("/api", ...) with a "/" route serves Flask's
+// "/api" as well as "/api/", at the stage of the "/api/" route, and is
+// no trailing-slash conflict.
+func TestInventoryPrefixRoot(t *testing.T) {
+	py := []wsgi.AppRoute{
+		pyRoute("/api", "/api", "GET", "HEAD", "OPTIONS"),
+		pyRoute("/api/", "/api/", "GET", "HEAD", "OPTIONS"),
+		pyRoute("/admin", "/admin", "GET", "HEAD", "OPTIONS"),
+	}
+	e := newEnv(t, http.HandlerFunc(okHandler), Options{Routes: []RouteConfig{{Route: "GET /admin/", Stage: StageShadow}}}, func(r *router.Router) {
+		r.Route("/api", func(s *router.Router) { s.Get("/", okHandler) })
+		admin := router.New()
+		admin.Get("/", okHandler)
+		r.Mount("/admin", admin)
+	})
+	inv := e.m.Inventory(&wsgi.AppRouteMap{Framework: "flask", Routes: py})
+	for _, l := range inv.Python {
+		want := map[string]string{"/api": "go", "/api/": "go", "/admin": "migrating"}[l.Rule]
+		if l.Status != want {
+			t.Errorf("%s: status %q, want %q (go %+v)", l.Rule, l.Status, want, l.Go)
+		}
+		if l.Rule == "/admin" && (len(l.Go) != 1 || l.Go[0].Stage != StageShadow) {
+			t.Errorf("/admin: go %+v, want GET /admin at the shadow stage of GET /admin/", l.Go)
+		}
+	}
+	if len(inv.Conflicts) != 0 {
+		t.Errorf("conflicts %+v, want none", inv.Conflicts)
+	}
+	var goOnly []string
+	for _, g := range inv.GoOnly {
+		goOnly = append(goOnly, g.Method+" "+g.Pattern)
+	}
+	if !slices.Equal(goOnly, []string{"GET /admin/"}) {
+		t.Errorf("go-only %q, want [GET /admin/]", goOnly)
+	}
+}

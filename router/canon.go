@@ -31,20 +31,41 @@ import (
 // with it) starts a fragment, which the WSGI container drops as gunicorn
 // does ([github.com/graft-dev/graft/wsgi.Guard] removes it before, when it
 // is in front): "/secret#x" is routed, and passed on, as "/secret".
+//
+// Werkzeug strips the leading slashes of PATH_INFO before it matches a
+// rule: Flask serves "//secret" and "///secret" as /secret. A path with
+// more than one leading slash is therefore routed, and passed on, with
+// one when that path reaches a Go route or a mount (a sub-Router, with
+// its middlewares and fallback), so that doubling the first slash cannot
+// take a request past a Go route, or past the middlewares of a
+// sub-Router, into Flask. Other such paths are left as they are: they
+// reach the same fallback either way, and Django serves none of them.
 func routable(r *http.Request, rt *Router) *http.Request {
 	raw := r.URL.RawPath
-	if raw == "" {
+	path := r.URL.Path
+	if raw == "" && !leadingSlashes(path) {
 		return r
 	}
-	path := r.URL.Path
-	if i := strings.IndexByte(raw, '#'); i >= 0 {
-		if p, err := url.PathUnescape(raw[:i]); err == nil {
-			raw, path = raw[:i], p
+	canon, slash := "", false
+	if raw != "" {
+		if i := strings.IndexByte(raw, '#'); i >= 0 {
+			if p, err := url.PathUnescape(raw[:i]); err == nil {
+				raw, path = raw[:i], p
+			}
 		}
+		canon, slash = canonicalEscape(raw)
 	}
-	canon, slash := canonicalEscape(raw)
-	if !slash || !rt.Match(chi.NewRouteContext(), r.Method, canon) {
+	switch {
+	case !slash:
 		canon = ""
+	case rt.Match(chi.NewRouteContext(), r.Method, canon):
+	case leadingSlashes(canon) && rt.Match(chi.NewRouteContext(), r.Method, oneLeadingSlash(canon)):
+		canon, path = oneLeadingSlash(canon), oneLeadingSlash(path)
+	default:
+		canon = ""
+	}
+	if canon == "" && leadingSlashes(path) && reaches(rt, r.Method, oneLeadingSlash(path)) {
+		path = oneLeadingSlash(path)
 	}
 	if canon == r.URL.RawPath && path == r.URL.Path {
 		return r
@@ -71,4 +92,29 @@ func canonicalEscape(p string) (string, bool) {
 		pieces[i] = (&url.URL{Path: d}).EscapedPath()
 	}
 	return strings.Join(pieces, "%2F"), len(pieces) > 1
+}
+
+// leadingSlashes reports whether p starts with more than one slash.
+func leadingSlashes(p string) bool {
+	return len(p) > 1 && p[0] == '/' && p[1] == '/'
+}
+
+// oneLeadingSlash returns p with its leading slashes made one, as
+// Werkzeug matches it.
+func oneLeadingSlash(p string) string {
+	return "/" + strings.TrimLeft(p, "/")
+}
+
+// reaches reports whether path reaches a Go route or a mount of rt's tree
+// rather than rt's own fallback: routed with method, or with GET (mounts
+// take every method, and chi's Find knows none it was not told of).
+func reaches(rt *Router, method, path string) bool {
+	for _, m := range [...]string{method, http.MethodGet} {
+		rctx := chi.NewRouteContext()
+		rt.Find(rctx, m, path)
+		if len(rctx.RoutePatterns) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -58,6 +58,15 @@ func TestEscapedPathRoutes(t *testing.T) {
 		{"fragment in the request line", newRouter(), "/secret#x", 200, "go secret"},
 		{"escaped hash is no fragment", newRouter(), "/x%23y", 200, "fallback /x#y raw="},
 		{"host, escaped letter", hosts, "/%73ecret", 200, "go host secret"},
+		// Werkzeug strips the leading slashes before matching: Flask
+		// serves //secret as /secret.
+		{"leading double slash", newRouter(), "//secret", 200, "go secret"},
+		{"leading slashes", newRouter(), "////secret", 200, "go secret"},
+		{"leading escaped slash", newRouter(), "/%2Fsecret", 200, "go secret"},
+		{"sub-router fallback, leading double slash", newRouter(), "//admin/users", 403, "denied\n"},
+		{"value with an escaped slash, leading double slash", newRouter(), "//files/a%2Fb", 200, "go file a/b"},
+		{"fallback, leading double slash kept", newRouter(), "//x", 200, "fallback //x raw="},
+		{"host, leading double slash", hosts, "//secret", 200, "go host secret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

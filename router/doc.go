@@ -37,7 +37,10 @@
 // gets: "/%73ecret" and "/admin%2Fx" go where "/secret" and "/admin/x" go,
 // so that escaping part of a path cannot take a request past a Go route or
 // a sub-router's middlewares into the fallback (an escaped slash is kept
-// for a Go route that takes it in a value). A Go route guards only its own
+// for a Go route that takes it in a value). For the same reason a path with
+// more than one leading slash, which Flask matches with one ("//secret" is
+// its /secret), is routed with one when that reaches a Go route or a
+// sub-router. A Go route guards only its own
 // methods: see docs/routing.md.
 //
 // # Named routes

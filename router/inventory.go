@@ -1,5 +1,7 @@
 package router
 
+import "strings"
+
 // RouteInfo is one line of the route inventory. Its JSON form, for a debug
 // endpoint or a migration report, has snake_case keys: host, method,
 // pattern, name, target, allow, implicit.
@@ -24,8 +26,15 @@ type RouteInfo struct {
 	// Implicit is true for a route the Router added on its own: the HEAD
 	// route of a GET route's pattern, served by the GET handler with the
 	// body discarded, until a HEAD route is registered on the pattern
-	// (see [Router.Get]).
+	// (see [Router.Get]); or the path of a sub-Router's prefix without
+	// its trailing slash, which chi serves with the sub-Router's "/"
+	// route (r.Route("/api", ...) with a route for "/" serves "/api/"
+	// and "/api"), with Of set.
 	Implicit bool `json:"implicit"`
+	// Of is, for an implicit route at a sub-Router's prefix, the pattern
+	// of the "/" route that serves it ("/api/" for "/api"): its stage key
+	// is Method and Of. "" otherwise.
+	Of string `json:"of,omitempty"`
 }
 
 // Inventory lists every route of the Router's tree (the Router made by
@@ -49,22 +58,36 @@ func (g *registry) list(prefix string, out *[]RouteInfo) {
 			continue
 		}
 		g.mu.RLock()
-		*out = append(*out, RouteInfo{
+		ri := RouteInfo{
 			Method: e.method, Pattern: join(prefix, e.pattern), Name: e.name,
 			Target: e.target, Allow: e.allow, Implicit: e.implicit,
-		})
+		}
+		also := ""
+		switch {
+		case e.implicit:
+			// the HEAD route a GET implies is listed at the GET's pattern
+		case e.also != "":
+			also = join(prefix, e.also)
+		case e.root && prefix != "" && !strings.HasSuffix(prefix, "/"):
+			also = prefix
+		}
 		g.mu.RUnlock()
+		*out = append(*out, ri)
+		if also != "" {
+			*out = append(*out, RouteInfo{Method: ri.Method, Pattern: also, Target: ri.Target, Allow: ri.Allow, Implicit: true, Of: ri.Pattern})
+		}
 	}
 }
 
 // URL builds the path of the route called name, substituting the
 // parameters given as key/value pairs ("id", "42"). Values are
 // percent-encoded with [Escape]: UTF-8, a space as "%20", "+" as "%2B", and
-// "/" kept only in the catch-all "*". The path is absolute even when the
-// Router is mounted into another one. URL returns an error wrapping
-// [ErrUnknownRoute], [ErrMissingParam], [ErrUnknownParam],
-// [ErrInvalidParam] (empty value, or no match for the parameter's regexp)
-// or [ErrOddParams].
+// "/" kept only in the catch-all "*" (but for one that would start the
+// path with "//", a scheme-relative URL: "/%2F"). The path is absolute
+// even when the Router is mounted into another one. URL returns an error
+// wrapping [ErrUnknownRoute], [ErrMissingParam], [ErrUnknownParam],
+// [ErrInvalidParam] (empty value, no match for the parameter's regexp,
+// the character after the parameter, a dot segment) or [ErrOddParams].
 func (r *Router) URL(name string, pairs ...string) (string, error) {
 	g := r.reg
 	for {

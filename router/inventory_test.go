@@ -3,6 +3,7 @@ package router
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 )
@@ -70,5 +71,60 @@ func TestInventoryJSON(t *testing.T) {
 		`{"host":"api.example.com","method":"HEAD","pattern":"/users/{id}","name":"","target":"go","allow":false,"implicit":false}]`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}
+
+// chi's Mount serves a prefix without its slash with the "/" route of
+// what it mounts ("/api" as well as "/api/"): the inventory lists that
+// path too, as an implicit route naming the route it follows, so that a
+// migration report sees every path Go serves. A prefix ending in "/"
+// serves nothing more. Every listed path is served by Go.
+func TestInventoryPrefixRoot(t *testing.T) {
+	r := New()
+	r.Route("/api", func(s *Router) {
+		s.Get("/", reply("go"))
+		s.Route("/v1", func(v *Router) { v.Post("/", reply("go")) })
+	})
+	r.Route("/slash/", func(s *Router) { s.Get("/", reply("go")) })
+	admin := New()
+	admin.Get("/", reply("go"))
+	r.Mount("/admin", admin)
+	r.Get("/", reply("go")) // the root's own "/": nothing more
+	r.Fallback(reply("fallback"))
+
+	want := []RouteInfo{
+		{Method: "GET", Pattern: "/api/", Target: TargetGo},
+		{Method: "GET", Pattern: "/api", Target: TargetGo, Implicit: true, Of: "/api/"},
+		{Method: "HEAD", Pattern: "/api/", Target: TargetGo, Implicit: true},
+		{Method: "POST", Pattern: "/api/v1/", Target: TargetGo},
+		{Method: "POST", Pattern: "/api/v1", Target: TargetGo, Implicit: true, Of: "/api/v1/"},
+		{Method: "GET", Pattern: "/slash/", Target: TargetGo},
+		{Method: "HEAD", Pattern: "/slash/", Target: TargetGo, Implicit: true},
+		{Method: "GET", Pattern: "/admin/", Target: TargetGo},
+		{Method: "GET", Pattern: "/admin", Target: TargetGo, Implicit: true, Of: "/admin/"},
+		{Method: "HEAD", Pattern: "/admin/", Target: TargetGo, Implicit: true},
+		{Method: "GET", Pattern: "/", Target: TargetGo},
+		{Method: "HEAD", Pattern: "/", Target: TargetGo, Implicit: true},
+		{Method: "*", Pattern: "/*", Target: TargetFallback},
+	}
+	got := r.Inventory()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", got, want)
+	}
+	for _, ri := range got {
+		if ri.Target != TargetGo {
+			continue
+		}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest(ri.Method, ri.Pattern, nil))
+		if w.Code != 200 || ri.Method != "HEAD" && w.Body.String() != "go" {
+			t.Errorf("%s %s (listed): %d %q, want Go's answer", ri.Method, ri.Pattern, w.Code, w.Body.String())
+		}
+	}
+	// and nothing more: /slash is not served by Go
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/slash", nil))
+	if w.Body.String() != "fallback" {
+		t.Errorf("GET /slash: %q, want the fallback", w.Body.String())
 	}
 }

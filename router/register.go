@@ -113,6 +113,14 @@ func (r *Router) record(method, pattern string) *Route {
 		r.reg.mu.Unlock()
 	}
 	e := &entry{method: method, pattern: join(r.prefix, pattern), target: TargetGo}
+	if pattern == "/" {
+		switch {
+		case r.prefix == "":
+			e.root = true
+		case !strings.HasSuffix(r.prefix, "/"):
+			e.also = r.prefix
+		}
+	}
 	r.reg.add(e)
 	return &Route{router: r, entry: e, local: pattern}
 }

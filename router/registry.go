@@ -31,8 +31,16 @@ type entry struct {
 	target   Target
 	allow    bool
 	implicit bool // the HEAD route a GET route implies
-	sub      *registry
-	stage    *stagedHandler // a staged route (see stage.go), or nil
+	// A route registered as "/" on a sub-Router is also served at the
+	// sub-Router's prefix without its slash (chi's Mount routes "/api" to
+	// the "/" route of what it mounts at "/api"). also is that prefix,
+	// relative to the registry's tree, for a Router made by Route; root
+	// marks a "/" route of a Router made by New, whose prefix is the
+	// pattern it is mounted at, if any.
+	also  string
+	root  bool
+	sub   *registry
+	stage *stagedHandler // a staged route (see stage.go), or nil
 }
 
 func newRegistry() *registry {

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -18,7 +19,9 @@ var (
 	// was given; it usually is a typo.
 	ErrUnknownParam = errors.New("router: unknown route parameter")
 	// ErrInvalidParam means a value would not be matched by the route: it
-	// is empty, or it does not match the parameter's regexp.
+	// is empty, it does not match the parameter's regexp, it holds the
+	// character that follows the parameter in the pattern, or it makes a
+	// dot segment ("." or ".."), which clients remove.
 	ErrInvalidParam = errors.New("router: invalid route parameter")
 	// ErrOddParams means the key/value list has an odd length.
 	ErrOddParams = errors.New("router: odd number of key/value arguments")
@@ -32,9 +35,11 @@ type template struct {
 }
 
 type part struct {
-	literal string         // when name == ""
-	name    string         // parameter name; "*" for the catch-all
-	re      *regexp.Regexp // {name:re}, anchored; nil otherwise
+	literal string // when name == "", as in the pattern
+	out     string // literal as written in a path: escaped where net/http would
+
+	name string         // parameter name; "*" for the catch-all
+	re   *regexp.Regexp // {name:re}, anchored; nil otherwise
 }
 
 // parseTemplate splits a chi pattern into literals, {params} (with
@@ -58,7 +63,7 @@ func parseTemplate(pattern string) (*template, error) {
 				return nil, fmt.Errorf("unclosed '{' in pattern %q", pattern)
 			}
 			if lit < i {
-				t.parts = append(t.parts, part{literal: pattern[lit:i]})
+				t.parts = append(t.parts, literalPart(pattern[lit:i]))
 			}
 			name, rex, hasRe := strings.Cut(pattern[i+1:j-1], ":")
 			if name == "" {
@@ -85,16 +90,23 @@ func parseTemplate(pattern string) (*template, error) {
 				return nil, fmt.Errorf("'*' must end pattern %q", pattern)
 			}
 			if lit < i {
-				t.parts = append(t.parts, part{literal: pattern[lit:i]})
+				t.parts = append(t.parts, literalPart(pattern[lit:i]))
 			}
 			t.parts = append(t.parts, part{name: "*"})
 			lit = len(pattern)
 		}
 	}
 	if lit < len(pattern) {
-		t.parts = append(t.parts, part{literal: pattern[lit:]})
+		t.parts = append(t.parts, literalPart(pattern[lit:]))
 	}
 	return t, nil
+}
+
+// literalPart is the literal text s of a pattern. A path holds it
+// escaped as net/http writes a path (a space as "%20", "é" as "%C3%A9",
+// "?" as "%3F"), which the Router routes as s.
+func literalPart(s string) part {
+	return part{literal: s, out: (&url.URL{Path: s}).EscapedPath()}
 }
 
 // build substitutes the key/value pairs into t.
@@ -110,13 +122,14 @@ func (t *template) build(name string, pairs []string) (string, error) {
 	type checked struct {
 		p      part
 		v, enc string
+		next   byte // the first byte of the literal after the parameter, or 0
 	}
 	var checks []checked
 	var b strings.Builder
 	b.Grow(len(t.pattern) + 16)
-	for _, p := range t.parts {
+	for i, p := range t.parts {
 		if p.name == "" {
-			b.WriteString(p.literal)
+			b.WriteString(p.out)
 			continue
 		}
 		v, ok := value(pairs, p.name)
@@ -128,13 +141,27 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		case v == "" && p.name != "*":
 			return "", fmt.Errorf("%w %q for route %q: empty value", ErrInvalidParam, p.name, name)
 		}
+		if dotSegment(v, p.name == "*") {
+			return "", fmt.Errorf("%w %q for route %q: %q makes a dot segment (. or ..), which clients remove from a path before sending it", ErrInvalidParam, p.name, name, v)
+		}
 		enc := Escape(v, p.name == "*")
-		if p.re != nil {
-			checks = append(checks, checked{p, v, enc})
+		var next byte
+		if i+1 < len(t.parts) && t.parts[i+1].name == "" && t.parts[i+1].literal[0] != '/' {
+			next = t.parts[i+1].literal[0]
+		}
+		if p.re != nil || next != 0 {
+			checks = append(checks, checked{p, v, enc, next})
 		}
 		b.WriteString(enc)
 	}
 	path := b.String()
+	if strings.HasPrefix(path, "//") {
+		// A catch-all value starting with "/" at the root: "//evil.com" is
+		// a scheme-relative URL, another host to a browser or a Location
+		// header. The Router routes "/%2Fevil.com" back to the route, with
+		// the value "/evil.com".
+		path = "/%2F" + path[2:]
+	}
 	// chi matches the regexps against the path as the Router routes it
 	// (see routable): the decoded path, unless it has an escaped slash,
 	// in which case the escaped form, written as net/http writes a path.
@@ -144,11 +171,32 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		if raw {
 			seen, _ = canonicalEscape(c.enc)
 		}
-		if !c.p.re.MatchString(seen) {
+		if c.p.re != nil && !c.p.re.MatchString(seen) {
 			return "", fmt.Errorf("%w %q for route %q: %q does not match %s", ErrInvalidParam, c.p.name, name, c.v, c.p.re)
+		}
+		// chi ends the value at the first occurrence of the byte that
+		// follows the parameter in the pattern.
+		if c.next != 0 && strings.IndexByte(seen, c.next) >= 0 {
+			return "", fmt.Errorf("%w %q for route %q: %q holds %q, where chi ends the parameter (the text after it in %s)", ErrInvalidParam, c.p.name, name, c.v, c.next, t.pattern)
 		}
 	}
 	return path, nil
+}
+
+// dotSegment reports whether v, as a parameter's value (a catch-all's
+// when rest is true, where "/" separates segments), makes a "." or ".."
+// path segment. Escape leaves dots as they are, and "%2E" is a dot to
+// browsers too (the WHATWG URL standard), so no encoding keeps one.
+func dotSegment(v string, rest bool) bool {
+	if !rest {
+		return v == "." || v == ".."
+	}
+	for seg := range strings.SplitSeq(v, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *template) has(name string) bool {

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // Tornado §1e items 44-46: URLSpecReverseTest, test_reverse_url and
@@ -160,5 +163,127 @@ func TestParseTemplateErrors(t *testing.T) {
 		if _, err := parseTemplate(p); err == nil {
 			t.Errorf("parseTemplate(%q): no error", p)
 		}
+	}
+}
+
+// chi ends a parameter's value at the first occurrence of the byte that
+// follows it in the pattern: URL refuses a value holding that byte, which
+// the route would not serve (/f/a.b.json), or would serve with other
+// values (/p/my-post-12 is slug "my", id "post-12").
+func TestURLValueHoldsNextText(t *testing.T) {
+	r := New()
+	var served bool
+	got := map[string]string{}
+	h := func(_ http.ResponseWriter, req *http.Request) {
+		served = true
+		for _, k := range chi.RouteContext(req.Context()).URLParams.Keys {
+			got[k] = Param(req, k)
+		}
+	}
+	r.Get("/f/{name}.json", h).Name("dot")
+	r.Get("/p/{slug}-{id}", h).Name("dash")
+	r.Get("/r/{v:[a-z.]+}.txt", h).Name("regexp")
+	r.Get("/u/{a}é", h).Name("utf8")
+	r.Get("/s/{a}/{b}", h).Name("slash")
+	r.Fallback(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+
+	tests := []struct {
+		name  string
+		route string
+		pairs []string
+		path  string // what Escape builds; URL returns it when the route serves it
+		ok    bool
+	}{
+		{"dot in value", "dot", []string{"name", "a.b"}, "/f/a.b.json", false},
+		{"no dot", "dot", []string{"name", "a_b"}, "/f/a_b.json", true},
+		{"dash in first value", "dash", []string{"slug", "my-post", "id", "12"}, "/p/my-post-12", false},
+		{"dash in last value", "dash", []string{"slug", "my", "id", "1-2"}, "/p/my-1-2", true},
+		{"dot matched by the regexp", "regexp", []string{"v", "a.b"}, "/r/a.b.txt", false},
+		{"regexp without dot", "regexp", []string{"v", "ab"}, "/r/ab.txt", true},
+		{"first byte of the next character", "utf8", []string{"a", "ã"}, "/u/%C3%A3%C3%A9", false},
+		{"other character", "utf8", []string{"a", "x"}, "/u/x%C3%A9", true},
+		{"slash after", "slash", []string{"a", "x.y-z", "b", "w.v"}, "/s/x.y-z/w.v", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := r.URL(tc.route, tc.pairs...)
+			if tc.ok && (err != nil || u != tc.path) {
+				t.Fatalf("URL: got %q, %v; want %q", u, err, tc.path)
+			}
+			if !tc.ok && !errors.Is(err, ErrInvalidParam) {
+				t.Fatalf("URL: got %q, %v; want ErrInvalidParam", u, err)
+			}
+			served, got = false, map[string]string{}
+			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.path, nil))
+			same := served
+			for k := 0; k < len(tc.pairs); k += 2 {
+				same = same && got[tc.pairs[k]] == tc.pairs[k+1]
+			}
+			if same != tc.ok {
+				t.Errorf("GET %s: served by the route with the values given: %v (served %v, values %v), want %v", tc.path, same, served, got, tc.ok)
+			}
+		})
+	}
+}
+
+// A path from URL stays the route's path when a client resolves it as a
+// link or a Location: it never starts with "//" (a scheme-relative URL,
+// another host), a value that would make a dot segment, which clients
+// remove (also when written %2E), is refused, and the pattern's own text
+// is escaped where a path needs it ("?" would start a query).
+func TestURLClientResolves(t *testing.T) {
+	r := New()
+	var got string
+	h := func(_ http.ResponseWriter, req *http.Request) { got = Param(req, "*") + Param(req, "a") }
+	r.Get("/*", h).Name("root")
+	r.Get("/f/*", h).Name("files")
+	r.Get("/p/{a}/t", h).Name("param")
+	r.Get("/café x/{a}", h).Name("literal")
+	r.Get("/q?x/{a}", h).Name("question")
+	r.Fallback(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = "<fallback>" }))
+	base, _ := url.Parse("http://example.com/x/y")
+	for _, tc := range []struct {
+		route, key, value string
+		want              string // "" for ErrInvalidParam
+	}{
+		{"root", "*", "/evil.com", "/%2Fevil.com"},
+		{"root", "*", "//evil.com/x", "/%2F/evil.com/x"},
+		{"root", "*", "a/b", "/a/b"},
+		{"files", "*", "/x", "/f//x"},
+		{"files", "*", "../admin", ""},
+		{"files", "*", "a/./b", ""},
+		{"files", "*", "a/..", ""},
+		{"files", "*", "a/..b/...", "/f/a/..b/..."},
+		{"param", "a", "..", ""},
+		{"param", "a", ".", ""},
+		{"param", "a", "...", "/p/.../t"},
+		// the pattern's own text, escaped as net/http writes a path
+		{"literal", "a", "v", "/caf%C3%A9%20x/v"},
+		{"question", "a", "v", "/q%3Fx/v"},
+	} {
+		t.Run(tc.route+" "+tc.value, func(t *testing.T) {
+			u, err := r.URL(tc.route, tc.key, tc.value)
+			if tc.want == "" {
+				if !errors.Is(err, ErrInvalidParam) {
+					t.Fatalf("URL = %q, %v; want ErrInvalidParam", u, err)
+				}
+				return
+			}
+			if err != nil || u != tc.want {
+				t.Fatalf("URL = %q, %v; want %q", u, err, tc.want)
+			}
+			ref, err := url.Parse(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := base.ResolveReference(ref); res.Host != "example.com" || res.EscapedPath() != u {
+				t.Errorf("a client resolves %q to host %q path %q", u, res.Host, res.EscapedPath())
+			}
+			got = "<not routed>"
+			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", u, nil))
+			if got != tc.value {
+				t.Errorf("GET %s: value %q, want %q", u, got, tc.value)
+			}
+		})
 	}
 }

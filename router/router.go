@@ -69,7 +69,7 @@ func newMuxState() *muxState {
 // "/%73ecret" goes where "/secret" goes, and so does its r.URL (RawPath
 // cleared); an escaped slash is kept only for a Go route that takes it.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.URL.RawPath != "" && chi.RouteContext(req.Context()) == nil {
+	if (req.URL.RawPath != "" || leadingSlashes(req.URL.Path)) && chi.RouteContext(req.Context()) == nil {
 		// The Router the request enters by (not a mounted one): see
 		// routable for the path the whole tree routes on.
 		req = routable(req, r)

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Constraints of the converters graft translates.
@@ -51,6 +53,9 @@ func translate(pieces []wirePiece) (pattern string, params []RouteParam, why str
 	// A catch-all may only end the pattern.
 	if i := strings.Index(p, "*"); i >= 0 && i != len(p)-1 && !insideBraces(p, i) {
 		return "", params, "a path parameter is followed by more of the route; chi's catch-all (*) must end a pattern"
+	}
+	if err := checkTails(p); err != nil {
+		return "", params, err.Error()
 	}
 	return p, params, ""
 }
@@ -317,7 +322,7 @@ func segmentRegex(re string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("regex %q is not RE2 (Go) syntax: %v", re, err)
 	}
-	if canMatchSlash(t) {
+	if canMatchIn(t, '/', '/') {
 		return "", fmt.Errorf("regex %q can match \"/\", which chi parameters never span", re)
 	}
 	if t.MaxCap() > 0 {
@@ -376,28 +381,105 @@ func topLevelAlternation(re string) bool {
 	return false
 }
 
-// canMatchSlash reports whether a regexp may match a string with "/".
-func canMatchSlash(re *syntax.Regexp) bool {
+// canMatchIn reports whether a regexp may match a string holding a
+// character in [lo, hi].
+func canMatchIn(re *syntax.Regexp, lo, hi rune) bool {
 	switch re.Op {
-	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+	case syntax.OpAnyChar:
 		return true
+	case syntax.OpAnyCharNotNL:
+		return lo != '\n' || hi != '\n'
 	case syntax.OpLiteral:
 		for _, r := range re.Rune {
-			if r == '/' {
+			if lo <= r && r <= hi {
 				return true
+			}
+			if re.Flags&syntax.FoldCase != 0 {
+				for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+					if lo <= f && f <= hi {
+						return true
+					}
+				}
 			}
 		}
 	case syntax.OpCharClass:
 		for i := 0; i+1 < len(re.Rune); i += 2 {
-			if re.Rune[i] <= '/' && '/' <= re.Rune[i+1] {
+			if re.Rune[i] <= hi && lo <= re.Rune[i+1] {
 				return true
 			}
 		}
 	}
 	for _, sub := range re.Sub {
-		if canMatchSlash(sub) {
+		if canMatchIn(sub, lo, hi) {
 			return true
 		}
 	}
 	return false
+}
+
+// checkTails refuses a pattern where a parameter is followed by text
+// that starts with a character its value may hold. chi ends a parameter's
+// value at the first occurrence of the byte that follows it in the
+// pattern (and then checks the constraint), where Flask and Django
+// backtrack to the longest match: for /f/<name>.json both answer
+// /f/a.b.json with name "a.b", chi's /f/{name}.json finds no route; for
+// /<x>.<y> chi splits b.c.d as "b" and "c.d", Python as "b.c" and "d".
+// A parameter followed by "/" or ending the pattern is exact (no value
+// holds "/"), and so is one whose constraint cannot match the next
+// character ({n:[0-9]+}.json).
+func checkTails(p string) error {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '{' {
+			continue
+		}
+		end := closingBrace(p, i)
+		if end < 0 {
+			return nil // chi's own check (checkChi) reports it
+		}
+		name, re, _ := strings.Cut(p[i+1:end], ":")
+		i = end
+		if end+1 >= len(p) || p[end+1] == '/' {
+			continue
+		}
+		c := p[end+1]
+		if c == '{' {
+			return fmt.Errorf("parameter %s is followed by another parameter: chi cannot tell where one ends", name)
+		}
+		lo, hi := rune(c), rune(c)
+		if c >= utf8.RuneSelf {
+			// chi looks for the byte, which also starts other characters
+			lo, hi = utf8.RuneSelf, unicode.MaxRune
+		}
+		can := re == "" // any text without "/"
+		if !can {
+			t, err := syntax.Parse(re, syntax.Perl)
+			can = err != nil || canMatchIn(t, lo, hi)
+		}
+		if can {
+			text := p[end+1:]
+			if k := strings.IndexAny(text, "/{"); k >= 0 {
+				text = text[:k]
+			}
+			return fmt.Errorf("parameter %s is followed by %q, whose first character its value may hold: chi ends the value there, Flask and Django at the last place that lets the rest match", name, text)
+		}
+	}
+	return nil
+}
+
+// closingBrace returns the index of the brace closing p[open], counting
+// the braces of a constraint ({4}), as chi does.
+func closingBrace(p string, open int) int {
+	depth := 0
+	for i := open; i < len(p); i++ {
+		switch p[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }

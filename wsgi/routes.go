@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -68,6 +69,14 @@ type AppRoute struct {
 	View   string `json:"view"`
 	File   string `json:"file"`
 	Line   int    `json:"line"`
+	// Alternate is the other pattern a Flask rule with
+	// strict_slashes=False serves, without a redirect: Pattern with its
+	// trailing slash removed or added ("/items/" serves "/items" too).
+	// "" for every other route (Flask redirects to the rule's own form
+	// and Django's APPEND_SLASH redirects to the form with the slash, so
+	// those requests come back to Pattern), for a rule ending in a path
+	// parameter, and for "/".
+	Alternate string `json:"alternate,omitempty"`
 	// Mount is the DispatcherMiddleware prefix of the route's app.
 	Mount string `json:"mount,omitempty"`
 	// Host is a Flask rule's host or subdomain, if it has one.
@@ -134,6 +143,8 @@ type wireRoute struct {
 	View     string      `json:"view"`
 	File     string      `json:"file"`
 	Line     int         `json:"line"`
+	// StrictSlashes is Flask's rule.strict_slashes; nil for Django.
+	StrictSlashes *bool `json:"strict_slashes"`
 }
 
 // wirePiece is a piece of a route: a whole Flask rule, or a Django
@@ -192,6 +203,10 @@ func parseRouteMap(raw []byte, scriptName string) (*AppRouteMap, error) {
 				rt.Pattern = joinPattern(scriptName+a.Mount, pat)
 				if err := checkChi(rt.Pattern); err != nil {
 					rt.Pattern, rt.Untranslatable = "", err.Error()
+				} else if r.StrictSlashes != nil && !*r.StrictSlashes {
+					if alt := otherSlash(pat); alt != "" {
+						rt.Alternate = joinPattern(scriptName+a.Mount, alt)
+					}
 				}
 			}
 			if rt.Params == nil {
@@ -217,6 +232,19 @@ func joinPattern(prefix, pattern string) string {
 	return prefix + pattern
 }
 
+// otherSlash returns pattern with its trailing slash removed, or added,
+// for the other form a Flask rule with strict_slashes=False serves; ""
+// for "/" and a catch-all.
+func otherSlash(pattern string) string {
+	switch {
+	case pattern == "/", strings.HasSuffix(pattern, "*"):
+		return ""
+	case strings.HasSuffix(pattern, "/"):
+		return strings.TrimSuffix(pattern, "/")
+	}
+	return pattern + "/"
+}
+
 // checkChi makes sure chi accepts pattern, which it reports by panicking.
 func checkChi(pattern string) (err error) {
 	defer func() {
@@ -239,6 +267,9 @@ func (m *AppRouteMap) Under(prefix string) *AppRouteMap {
 	for i, r := range m.Routes {
 		if r.Pattern != "" {
 			r.Pattern = joinPattern(prefix, r.Pattern)
+		}
+		if r.Alternate != "" {
+			r.Alternate = joinPattern(prefix, r.Alternate)
 		}
 		out.Routes[i] = r
 	}

@@ -134,6 +134,12 @@ func TestAppRoutesFlask(t *testing.T) {
 				t.Errorf("%s (%s): pattern %q untranslatable %q; want %q, %q", tc.endpoint, r.Rule, r.Pattern, r.Untranslatable, tc.pattern, tc.untranslatable)
 			}
 		}
+		// strict_slashes=False: Flask serves the other slash form too.
+		for endpoint, want := range map[string]string{"loose": "/legacy/loose", "loose_n": "/legacy/loose/{n:[0-9]+}/", "user": "", "item": "", "files": ""} {
+			if got := byEndpoint[endpoint].Alternate; got != want {
+				t.Errorf("%s: alternate %q, want %q", endpoint, got, want)
+			}
+		}
 		it := byEndpoint["item"]
 		if it.Module != "rmflask" || it.View != "item" || filepath.Base(it.File) != "__init__.py" || it.Line == 0 {
 			t.Errorf("item's view: %s.%s at %s:%d", it.Module, it.View, it.File, it.Line)

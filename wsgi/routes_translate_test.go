@@ -49,6 +49,20 @@ func TestTranslateRoutes(t *testing.T) {
 		{"regex unanchored Z endpoint", []wirePiece{{Kind: "regex", Text: `a/\Z`}}, "", "no start anchor"},
 		{"regex unanchored endpoint fullmatched", []wirePiece{{Kind: "regex", Text: "a/$", Fullmatch: true}}, "/a/", ""},
 		{"locale prefix", []wirePiece{{Kind: "locale", Text: "fr/", Language: "fr"}, {Kind: "django-route", Text: "about/"}}, "/fr/about/", ""},
+		// chi ends a parameter at the first byte of the text after it;
+		// Python backtracks (Flask answers /f/a.b.json with name "a.b").
+		{"str then dot", []wirePiece{{Kind: "django-route", Text: "f/<name>.json"}}, "", `parameter name is followed by ".json"`},
+		{"two params around a dot", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/a/"}, {Param: "x", Converter: "default"}, {Text: "."}, {Param: "y", Converter: "default"}}}}, "", "parameter x is followed by"},
+		{"slug then dash", []wirePiece{{Kind: "django-route", Text: "p/<slug:s>-<int:n>/"}}, "", "parameter s is followed by"},
+		{"uuid then dash", []wirePiece{{Kind: "django-route", Text: "u/<uuid:u>-x/"}}, "", "parameter u is followed by"},
+		{"dash across include", []wirePiece{{Kind: "regex", Text: "^p/(?P<s>[a-z-]+)"}, {Kind: "django-route", Text: "-<int:n>/"}}, "", "parameter s is followed by"},
+		{"case-folded literal", []wirePiece{{Kind: "regex", Text: `^p/(?P<s>(?i)ab)b/$`}}, "", "parameter s is followed by"},
+		{"non-ASCII after any text", []wirePiece{{Kind: "django-route", Text: "p/<s>é/"}}, "", "parameter s is followed by"},
+		{"adjacent params", []wirePiece{{Kind: "django-route", Text: "p/<a><b>/"}}, "", "followed by another parameter"},
+		{"int then dot", []wirePiece{{Kind: "django-route", Text: "v/<int:n>.json"}}, "/v/{n:[0-9]+}.json", ""},
+		{"slug then dot", []wirePiece{{Kind: "django-route", Text: "p/<slug:s>.html"}}, "/p/{s:[-a-zA-Z0-9_]+}.html", ""},
+		{"any then dash", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "l", Converter: "any", Regex: "(?:en|fr)"}, {Text: "-x"}}}}, "/{l:(?:en|fr)}-x", ""},
+		{"ASCII class then non-ASCII", []wirePiece{{Kind: "regex", Text: `^p/(?P<s>[a-z]+)é/$`}}, "/p/{s:[a-z]+}é/", ""},
 		{"unknown kind", []wirePiece{{Kind: "quux"}}, "", "unknown route piece"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

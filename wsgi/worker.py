@@ -1381,6 +1381,9 @@ def flask_routes(app):
                 "file": path,
                 "line": line,
                 "redirect": bool(rule.redirect_to),
+                # False: the rule also serves its path with the trailing
+                # slash added or removed, without a redirect.
+                "strict_slashes": bool(rule.strict_slashes),
             }
         )
     return out

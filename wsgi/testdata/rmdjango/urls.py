@@ -42,6 +42,10 @@ urlpatterns = [
     path("u/<uuid:u>/", views.by_uuid, name="uuid"),
     path("docs/<path:rest>", views.doc, name="docs"),
     path("paint/<color:c>/", views.color, name="paint"),
+    # A parameter followed by text it may hold (see rmflask's dot and post).
+    path("dot/<str:name>.json", views.dot, name="dot"),
+    path("post/<slug:slug>-<int:pk>/", views.post, name="post"),
+    path("v/<int:pk>.json", views.article, name="version_json"),
     re_path(r"^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", views.archive, name="archive"),
     re_path(r"^n/([0-9]+)/$", views.unnamed),
     re_path(r"^shop/", include(shop_patterns, namespace="shop")),

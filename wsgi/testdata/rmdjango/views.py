@@ -15,6 +15,14 @@ def by_slug(request, slug):
     return HttpResponse(slug)
 
 
+def dot(request, name):
+    return HttpResponse(name)
+
+
+def post(request, slug, pk):
+    return HttpResponse("%s %d" % (slug, pk))
+
+
 def archive(request, year, month):
     return HttpResponse("%s-%s" % (year, month))
 

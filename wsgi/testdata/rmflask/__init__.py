@@ -81,6 +81,41 @@ def leaf(p):
     return p
 
 
+# A parameter followed by text it may hold: werkzeug backtracks
+# (/dot/a.b.json is name "a.b"), chi would end the value at the first
+# "." (or "-"), so these are untranslatable; /v/<int:n>.json is exact.
+@app.route("/dot/<name>.json")
+def dot(name):
+    return name
+
+
+@app.route("/pair/<x>.<y>")
+def pair(x, y):
+    return x + "|" + y
+
+
+@app.route("/post/<slug>-<int:n>")
+def post(slug, n):
+    return slug
+
+
+@app.route("/v/<int:n>.json")
+def version_json(n):
+    return str(n)
+
+
+# strict_slashes=False: each also serves the other slash form, with no
+# redirect (Alternate).
+@app.route("/loose/", strict_slashes=False)
+def loose():
+    return "loose"
+
+
+@app.route("/loose/<int:n>", strict_slashes=False)
+def loose_n(n):
+    return str(n)
+
+
 @app.route("/login", methods=["POST"])
 def login():
     session["user"] = request.form["user"]

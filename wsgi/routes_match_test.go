@@ -1,0 +1,157 @@
+package wsgi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// flaskMatch prints what Flask's own url_map routes each path of argv to:
+// [path, endpoint, {param: str(value)}], endpoint "" for a 404 or a
+// redirect (a strict-slashes rule).
+const flaskMatch = `
+import json, sys, rmflask
+from werkzeug.exceptions import HTTPException
+a = rmflask.app.url_map.bind("localhost")
+for path in sys.argv[1:]:
+    try:
+        ep, args = a.match(path, "GET")
+        print(json.dumps([path, ep, {k: str(v) for k, v in args.items()}]))
+    except HTTPException:
+        print(json.dumps([path, "", {}]))
+`
+
+// djangoMatch does the same with Django's resolve().
+const djangoMatch = `
+import json, sys, django
+django.setup()
+from django.urls import Resolver404, resolve
+for path in sys.argv[1:]:
+    try:
+        m = resolve(path)
+        print(json.dumps([path, m.view_name, {k: str(v) for k, v in m.kwargs.items()}]))
+    except Resolver404:
+        print(json.dumps([path, "", {}]))
+`
+
+// TestAppRoutesMatchFramework: a translated pattern matches what the
+// framework matches, with the same parameter values. Every sample path
+// is routed by the framework itself (Flask's url_map, Django's resolve)
+// and by a chi router holding the GET routes of the route map: where the
+// framework picks a route with a pattern, chi must pick it too with the
+// same values, and a route chi picks must be the framework's (a Flask
+// rule with strict_slashes=False is registered with its Alternate too,
+// the other slash form Flask serves without a redirect). Routes
+// whose parameter is followed by text it may hold (/dot/<name>.json)
+// must be untranslatable: chi would end the value at the first "." where
+// Flask and Django backtrack (they answer /dot/a.b.json with "a.b").
+//
+// Left out on purpose: paths with decimal digits other than 0-9 (Flask
+// takes them, the pattern keeps 0-9: see PythonRegex) and a path
+// converter's empty rest (/files/, which chi's catch-all takes: see
+// docs/migration.md).
+func TestAppRoutesMatchFramework(t *testing.T) {
+	const uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+	for _, tc := range []struct {
+		name   string
+		app    string
+		env    []string
+		script []string
+		paths  []string
+		// endpoints that must be untranslatable for the reason above
+		untranslatable []string
+	}{
+		{
+			name: "flask", app: "rmflask:app", script: []string{"-c", flaskMatch},
+			paths: []string{"/", "/items/12", "/items/x", "/users/bob/", "/users/bob", "/users/a.b/",
+				"/files/a/b.txt", "/u/" + uuid, "/price/1.5", "/price/1", "/delta/-3", "/delta/4",
+				"/lang/en/home", "/lang/de/home", "/code/ab", "/code/abc", "/shop/", "/shop/cart/3",
+				"/dot/a.json", "/dot/a.b.json", "/pair/b.c", "/pair/b.c.d", "/post/my-12", "/post/my-post-12",
+				"/v/3.json", "/v/3.4.json", "/v/x.json", "/loose/", "/loose", "/loose/3", "/loose/3/"},
+			untranslatable: []string{"dot", "pair", "post"},
+		},
+		{
+			name: "django", app: "rmdjango.wsgi:application", script: []string{"-c", djangoMatch},
+			env: []string{"GRAFT_DJANGO_DB=" + filepath.Join(t.TempDir(), "db.sqlite3"), "DJANGO_SETTINGS_MODULE=rmdjango.settings"},
+			paths: []string{"/", "/articles/7/", "/articles/x/", "/tags/a-b_c/", "/tags/a.b/", "/u/" + uuid + "/",
+				"/docs/a/b", "/archive/2024/05/", "/archive/24/05/", "/shop/", "/shop/items/3/", "/shop/items/3/edit/",
+				"/shop/api/ping/2/", "/shop/api/legacy/ABC/", "/shop/api/legacy/abc/",
+				"/dot/a.json", "/dot/a.b.json", "/post/my-12/", "/post/my-post-12/",
+				"/v/3.json", "/v/3.4.json", "/v/x.json"},
+			untranslatable: []string{"dot", "post"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pythontest.Python(t, tc.name)
+			c, _ := newContainer(t, Config{App: tc.app, Env: tc.env})
+			m := appRoutes(t, c)
+			mux := chi.NewRouter()
+			translated := map[string]bool{}
+			for _, r := range m.Routes {
+				if slices.Contains(tc.untranslatable, r.Endpoint) {
+					if r.Pattern != "" || !strings.Contains(r.Untranslatable, "chi ends the value there") {
+						t.Errorf("%s (%s): pattern %q untranslatable %q; want untranslatable: chi ends the value at the first character of the text after it",
+							r.Endpoint, r.Rule, r.Pattern, r.Untranslatable)
+					}
+				}
+				if r.Pattern == "" || r.Endpoint == "" || (r.Methods != nil && !slices.Contains(r.Methods, http.MethodGet)) {
+					continue
+				}
+				translated[r.Endpoint] = true
+				mux.Get(r.Pattern, chiRecorder(r))
+				if r.Alternate != "" {
+					mux.Get(r.Alternate, chiRecorder(r))
+				}
+			}
+			want := pythonLines(t, tc.env, append(tc.script, tc.paths...)...)
+			if len(want) != len(tc.paths) {
+				t.Fatalf("the framework answered %d paths of %d", len(want), len(tc.paths))
+			}
+			for _, row := range want {
+				path, pyEndpoint, pyParams := row[0].(string), row[1].(string), row[2].(map[string]any)
+				rec := httptest.NewRecorder()
+				mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				var got struct {
+					Endpoint string         `json:"endpoint"`
+					Params   map[string]any `json:"params"`
+				}
+				if rec.Code == http.StatusOK {
+					if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+						t.Fatalf("%s: %v", path, err)
+					}
+				}
+				if !translated[pyEndpoint] && got.Endpoint == "" {
+					continue // neither routes it through a translated pattern
+				}
+				if got.Endpoint != pyEndpoint || fmt.Sprint(got.Params) != fmt.Sprint(pyParams) {
+					t.Errorf("GET %s: %s routes it to %q %v, chi (translated patterns) to %q %v",
+						path, tc.name, pyEndpoint, pyParams, got.Endpoint, got.Params)
+				}
+			}
+		})
+	}
+}
+
+// chiRecorder answers the endpoint of r and its parameter values as chi
+// found them, by the Python names (a path converter's is chi's "*").
+func chiRecorder(r AppRoute) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		params := map[string]any{}
+		for _, p := range r.Params {
+			key := p.Name
+			if p.Converter == "path" || (p.Converter == "regex" && p.Regex == "" && r.Pattern[len(r.Pattern)-1] == '*') {
+				key = "*"
+			}
+			params[p.Name] = chi.URLParam(req, key)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"endpoint": r.Endpoint, "params": params})
+	}
+}
