@@ -231,12 +231,21 @@ func TestOpsRecycleMaxRequests(t *testing.T) {
 			MaxRequests: 10, MaxRequestsJitter: 5})
 		srv := newServer(t, c)
 		lg := startLoad(t, srv.URL+"/pid", 4)
-		time.Sleep(3 * time.Second)
-		answers := lg.checkNoFailures(t, 100)
-		pids := pidSet(answers)
 		// 2 workers, each recycled after 10..15 requests: the pids must
 		// keep changing. (A worker keeps serving past its budget until its
-		// replacement is ready, so there are fewer than len(answers)/15.)
+		// replacement is ready, so there are fewer than len(answers)/15;
+		// on a loaded machine a worker without preload takes a second or
+		// more to import, hence a wait for the pids rather than a fixed
+		// time.)
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if a := lg.snapshot(); len(a) >= 100 && len(pidSet(a)) >= 6 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		answers := lg.checkNoFailures(t, 100)
+		pids := pidSet(answers)
 		if len(pids) < 6 {
 			t.Errorf("%d requests were answered by %d distinct pids; want at least 6", len(answers), len(pids))
 		}
