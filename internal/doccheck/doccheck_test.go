@@ -205,10 +205,16 @@ func topLevel(code string) bool {
 }
 
 // exports returns the export data file of each package the snippets may
-// import, and of their dependencies, built by the go command.
+// import, and of their dependencies, built by the go command with the
+// test's own -race setting, so that `go test -race ./...` (the README's
+// command) finds them in its build cache instead of compiling every
+// dependency a second time (minutes on a cold cache).
 func exports(t *testing.T, root string) map[string]string {
 	t.Helper()
 	args := []string{"list", "-export", "-deps", "-f", "{{.ImportPath}}\t{{.Export}}"}
+	if race {
+		args = append(args, "-race")
+	}
 	for _, p := range imports {
 		args = append(args, p)
 	}
