@@ -109,7 +109,8 @@ type LoadError struct {
 	// Python is the interpreter that tried to import it (Config.Python).
 	Python string
 	// Dir is the directory the workers ran in, first on their sys.path:
-	// Config.Dir, or the server's working directory when that is empty.
+	// Config.Dir (the private copy of Config.AppFS, with one), or the
+	// server's working directory when that is empty.
 	Dir string
 	// Traceback is the Python traceback; with Exit set, the last lines the
 	// process wrote, if any (the container has logged them already).
@@ -191,8 +192,9 @@ func (e *LoadError) dirHint() string {
 	if !dotted {
 		holds = top + ".py or " + holds
 	}
-	return fmt.Sprintf("the app's module %q is not in %s (Config.Dir, the examples' -chdir; first on the workers' sys.path) "+
-		"nor elsewhere on sys.path: set Dir to the directory that holds %s", module, e.Dir, holds)
+	return fmt.Sprintf("the app's module %q is not in %s (the workers' directory, first on their sys.path: Config.Dir, the examples' -chdir, "+
+		"or the copy of Config.AppFS) nor elsewhere on sys.path: set Dir to the directory that holds %s (or put it at the root of AppFS)",
+		module, e.Dir, holds)
 }
 
 // missingName finds the ModuleNotFoundErrors of a traceback, also those

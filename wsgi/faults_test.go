@@ -813,7 +813,7 @@ func TestLoadErrorDirHint(t *testing.T) {
 		want           []string // in the hint, and before the traceback
 	}{
 		{"wrong directory", "flaskapp:app", empty, []string{
-			`the app's module "flaskapp" is not in ` + empty + " (Config.Dir", "the examples' -chdir",
+			`the app's module "flaskapp" is not in ` + empty + " (the workers' directory", "Config.Dir, the examples' -chdir",
 			"the directory that holds flaskapp.py or the package flaskapp/"}},
 		{"package of a dotted module", "mysite.wsgi:application", empty, []string{
 			`the app's module "mysite.wsgi" is not in ` + empty, "the package mysite/"}},
