@@ -53,8 +53,11 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 }
 
 // unknownRoute is the error for route, which names none of m's staged
-// routes.
+// routes, or is not "METHOD /pattern" at all.
 func (m *Migrator) unknownRoute(route string) error {
+	if _, err := normalizeRoute(route); err != nil {
+		return err
+	}
 	routes, _ := m.routes()
 	return unknownRoute(route, routes)
 }

@@ -81,5 +81,12 @@ func TestUnknownRouteHint(t *testing.T) {
 				t.Errorf("%s %s: %d %s, want 400 with the hint", req.Method, req.URL, w.Code, w.Body)
 			}
 		}
+		req := httptest.NewRequest("GET", "/routes?route=/api/users/{id}", nil) // no method
+		req.Host = "localhost"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `is not \"METHOD /pattern\"`) {
+			t.Errorf("GET /routes?route=/api/users/{id}: %d %s, want 400 saying the route is not METHOD /pattern", w.Code, w.Body)
+		}
 	})
 }
