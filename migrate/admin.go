@@ -188,6 +188,10 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			m.refuseHost(w, r, err, o.Console != nil && pattern == "/")
 			return
 		}
+		r, done := atMountRoot(w, r)
+		if done {
+			return
+		}
 		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCheckedCtxKey, true)))
 	})
 }
