@@ -141,6 +141,12 @@ func TestParse(t *testing.T) {
 		{"bad duration after the positional", []string{"app:app", "-graceful-timeout", "1x"}, nil, `for flag -graceful-timeout`},
 		{"bad int", []string{"-workers", "two"}, nil, `invalid value "two" for flag -workers`},
 		{"unknown flag", []string{"-worker", "2"}, nil, "flag provided but not defined: -worker"},
+		// -static-max-age: 60 s by default (fallback.Static's), 0 is
+		// Flask's no-cache, which Static writes as a negative MaxAge.
+		{"static max-age default", nil, func(f Flags, _ []string) bool { return f.Files.StaticMaxAge == 0 }, ""},
+		{"static max-age", []string{"-static-max-age", "3600"}, func(f Flags, _ []string) bool { return f.Files.StaticMaxAge == time.Hour }, ""},
+		{"static no-cache", []string{"-static-max-age", "0"}, func(f Flags, _ []string) bool { return f.Files.StaticMaxAge < 0 }, ""},
+		{"negative static max-age", []string{"-static-max-age", "-5"}, nil, "-static-max-age must not be negative"},
 		// gunicorn's own flags name graft's counterpart, or say there is none.
 		{"gunicorn's -w", []string{"app:app", "-w", "4"}, nil, "flag provided but not defined: -w (gunicorn's; here: -workers)"},
 		{"gunicorn's -b", []string{"-b", ":8000", "app:app"}, nil, "flag provided but not defined: -b (gunicorn's; here: -bind)"},
