@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/graft-dev/graft/migrate"
 )
 
 // snippet is one ```go block of a Markdown file.
@@ -26,8 +28,9 @@ type snippet struct {
 	code string
 }
 
-// extract returns the ```go blocks of a Markdown file.
-func extract(t *testing.T, root, name string) []snippet {
+// extract returns the code blocks of a Markdown file fenced as lang
+// ("```go").
+func extract(t *testing.T, root, name, lang string) []snippet {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, name))
 	if err != nil {
@@ -41,7 +44,7 @@ func extract(t *testing.T, root, name string) []snippet {
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		switch {
-		case cur == nil && strings.TrimSpace(line) == "```go":
+		case cur == nil && strings.TrimSpace(line) == "```"+lang:
 			cur = &snippet{file: name, line: n + 1}
 			b.Reset()
 		case cur != nil && strings.TrimSpace(line) == "```":
@@ -54,7 +57,7 @@ func extract(t *testing.T, root, name string) []snippet {
 		}
 	}
 	if cur != nil {
-		t.Fatalf("%s:%d: unterminated ```go block", name, cur.line-1)
+		t.Fatalf("%s:%d: unterminated ```%s block", name, cur.line-1, lang)
 	}
 	return out
 }
@@ -298,12 +301,10 @@ func (c *checker) check(s snippet) []string {
 	return errs
 }
 
-// TestDocSnippets type-checks every ```go block of README.md and
-// docs/*.md: a snippet that calls a function, method, field or option
-// graft does not have, or with the wrong arguments, fails with its file
-// and line. Snippets are statements (checked inside a function) or
-// declarations; "{ ... }" and a line of "..." stand for code left out.
-func TestDocSnippets(t *testing.T) {
+// docFiles returns the repository's root and the Markdown files checked:
+// README.md and docs/*.md, relative to the root.
+func docFiles(t *testing.T) (root string, names []string) {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -312,13 +313,46 @@ func TestDocSnippets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := []string{"README.md"}
+	names = []string{"README.md"}
 	for _, d := range docs {
 		names = append(names, filepath.Join("docs", filepath.Base(d)))
 	}
+	return root, names
+}
+
+// TestDocStagesFiles parses every ```json block of the docs that is a
+// stages file (it has "routes") with migrate.ParseFile, the parser
+// migrate.New uses: a key, stage, sticky key or value the docs show must
+// be one the file accepts.
+func TestDocStagesFiles(t *testing.T) {
+	root, names := docFiles(t)
+	n := 0
+	for _, name := range names {
+		for _, s := range extract(t, root, name, "json") {
+			if !strings.Contains(s.code, `"routes"`) {
+				continue
+			}
+			n++
+			if _, err := migrate.ParseFile([]byte(s.code)); err != nil {
+				t.Errorf("%s:%d: the stages file does not parse: %v\n%s", s.file, s.line, err, s.code)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no stages file found in the docs' json blocks: is the extraction broken?")
+	}
+}
+
+// TestDocSnippets type-checks every ```go block of README.md and
+// docs/*.md: a snippet that calls a function, method, field or option
+// graft does not have, or with the wrong arguments, fails with its file
+// and line. Snippets are statements (checked inside a function) or
+// declarations; "{ ... }" and a line of "..." stand for code left out.
+func TestDocSnippets(t *testing.T) {
+	root, names := docFiles(t)
 	var snippets []snippet
 	for _, name := range names {
-		snippets = append(snippets, extract(t, root, name)...)
+		snippets = append(snippets, extract(t, root, name, "go")...)
 	}
 	if len(snippets) < 30 {
 		t.Fatalf("found %d Go code blocks in the docs, expected over 30: is the extraction broken?", len(snippets))
