@@ -191,17 +191,13 @@ func source(s snippet) string {
 	return b.String()
 }
 
-// topLevel reports whether the snippet is made of declarations (func,
-// type, import) rather than statements.
+// topLevel reports whether the snippet is made of declarations rather
+// than statements: it has a func, type or import declaration (at the
+// start of a line; a package-level var may come with them).
 func topLevel(code string) bool {
 	for _, line := range strings.Split(code, "\n") {
-		switch {
-		case line == "" || strings.HasPrefix(line, "//"):
-			continue
-		case strings.HasPrefix(line, "func "), strings.HasPrefix(line, "type "), strings.HasPrefix(line, "import "):
+		if strings.HasPrefix(line, "func ") || strings.HasPrefix(line, "type ") || strings.HasPrefix(line, "import ") {
 			return true
-		default:
-			return false
 		}
 	}
 	return false
@@ -387,6 +383,7 @@ func TestDocSnippetsChecker(t *testing.T) {
 		{"elided line", "r.Use(auth)\n...\nr.Fallback(h)\n", true},
 		{"handler fragment", "ctx := middleware.WithRemoteUser(r.Context(), \"u\", \"Session\")\n_ = ctx\n", true},
 		{"declarations", "func main() {\n\tr := router.New()\n\tr.Fallback(h)\n}\n", true},
+		{"a package-level var and main", "//go:embed all:x\nvar x embed.FS\n\nfunc main() {\n\tsub, _ := fs.Sub(x, \"x\")\n\t_ = sub\n}\n", true},
 		{"unknown function", "r.Fallback(fallback.NewThing())\n", false},
 		{"unknown field", "wsgi.New(wsgi.Config{Apps: \"m:app\"})\n", false},
 		{"unknown method", "r.Fallbacks(h)\n", false},
