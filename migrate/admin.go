@@ -86,7 +86,7 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		if route := r.URL.Query().Get("route"); route != "" {
 			st, ok := m.Route(route)
 			if !ok {
-				badRequest(w, fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", route))
+				badRequest(w, m.unknownRoute(route))
 				return
 			}
 			writeJSON(w, http.StatusOK, []RouteStatus{st})
@@ -111,7 +111,7 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		}
 		c, ok := m.Config(given.Route)
 		if !ok {
-			badRequest(w, fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", given.Route))
+			badRequest(w, m.unknownRoute(given.Route))
 			return
 		}
 		// The fields given replace the route's; decodeBody checked them.
@@ -186,6 +186,10 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		if err := hosts.check(r.Host); err != nil {
 			_, pattern := mux.Handler(r)
 			m.refuseHost(w, r, err, o.Console != nil && pattern == "/")
+			return
+		}
+		r, done := atMountRoot(w, r)
+		if done {
 			return
 		}
 		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCheckedCtxKey, true)))

@@ -93,6 +93,9 @@ type File struct {
 // the line of the first error; whether the routes exist is checked by the
 // Migrator that loads the file.
 func ParseFile(data []byte) (*File, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("migrate: stages file line 1: the file is empty (a file holding {} configures no route)")
+	}
 	p := &fileParser{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
 	p.dec.UseNumber()
 	f, err := p.file()

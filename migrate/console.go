@@ -126,6 +126,10 @@ func (m *Migrator) Console(o ConsoleOptions) http.Handler {
 				return
 			}
 		}
+		r, done := atMountRoot(w, r)
+		if done {
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }

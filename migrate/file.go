@@ -94,6 +94,9 @@ func readStagesFile(path string) ([]byte, error) {
 func (m *Migrator) loadFileLocked(who string) (err error) {
 	defer func() { m.fileErr = err }()
 	data, err := readStagesFile(m.o.StagesFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("migrate: reading stages file: %w (create it: a file holding {} configures no route)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("migrate: reading stages file: %w", err)
 	}

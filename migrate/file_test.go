@@ -141,7 +141,8 @@ func TestNewErrors(t *testing.T) {
 		{"stage without fallback", false, "", []RouteConfig{{Route: "GET /x", Stage: StageShadow}}, "stage shadow needs Python, but no fallback covers the route"},
 		{"canary without fallback, in the file", false, "{\"routes\": [\n {\"route\": \"GET /x\", \"stage\": \"canary\", \"percent\": 5}]}", nil, "line 2: route \"GET /x\": stage canary needs Python"},
 		{"go without fallback is fine", false, `{"routes": [{"route": "GET /x", "stage": "go"}]}`, nil, ""},
-		{"missing file", true, "-", nil, "migrate: reading stages file"},
+		{"missing file", true, "-", nil, "migrate: reading stages file: open " + filepath.Join(dir, "missing.json") + ": no such file or directory (create it: a file holding {} configures no route)"},
+		{"empty file", true, " \n", nil, "migrate: stages file line 1: the file is empty (a file holding {} configures no route)"},
 		{"bad percent", true, "", []RouteConfig{{Route: "GET /x", Stage: StageCanary, Percent: 12.345}}, "not a multiple of 0.01"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -187,7 +187,7 @@ func (m *Migrator) routes() (map[string]router.StagedRoute, []string) {
 func validate(c RouteConfig, routes map[string]router.StagedRoute) error {
 	sr, ok := routes[c.Route]
 	if !ok {
-		return fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", c.Route)
+		return unknownRoute(c.Route, routes)
 	}
 	if c.Stage.needsFallback() && sr.Fallback == nil {
 		return fmt.Errorf("migrate: route %q: stage %s needs Python, but no fallback covers the route", c.Route, c.Stage)
@@ -462,7 +462,7 @@ func (m *Migrator) SetForcePython(who, route string, on bool) error {
 	routes, _ := m.routes()
 	sr, ok := routes[key]
 	if !ok {
-		return fmt.Errorf("migrate: unknown route %q (no Go route has this method and pattern)", route)
+		return unknownRoute(route, routes)
 	}
 	if on && sr.Fallback == nil {
 		return forceNeedsFallback(key)

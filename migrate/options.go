@@ -15,8 +15,9 @@ type Options struct {
 	// errors (ERROR); nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the Prometheus metrics (see metrics.go); nil
-	// means prometheus.DefaultRegisterer. New fails if they are already
-	// registered there.
+	// means prometheus.DefaultRegisterer, which wsgi.Serve's /metrics
+	// does not serve: pass the registry given as wsgi.ServeConfig.Registry.
+	// New fails if they are already registered there.
 	Registerer prometheus.Registerer
 
 	// StagesFile is the JSON stages file (see [File]) loaded by New,

@@ -116,6 +116,10 @@ type LoadError struct {
 	App string
 	// Python is the interpreter that tried to import it (Config.Python).
 	Python string
+	// Dir is the directory the workers ran in, first on their sys.path:
+	// Config.Dir (the private copy of Config.AppFS, with one), or the
+	// server's working directory when that is empty.
+	Dir string
 	// Traceback is the Python traceback; with Exit set, the last lines the
 	// process wrote, if any (the container has logged them already).
 	Traceback string
@@ -127,8 +131,8 @@ type LoadError struct {
 }
 
 // Error implements error: the exception line (or Exit) first, then a hint
-// when the interpreter lacks a framework (see Hint), then the traceback
-// (or the process's last output).
+// when the interpreter lacks a framework or the app's module is not found
+// (see Hint), then the traceback (or the process's last output).
 func (e *LoadError) Error() string {
 	s := e.headline()
 	if h := e.Hint(); h != "" {
@@ -143,8 +147,15 @@ func (e *LoadError) Error() string {
 // Hint returns advice for a load error that is most likely the wrong
 // interpreter: a ModuleNotFoundError for a web framework or a library
 // every app of its kind has (flask, django, werkzeug, ...). It names the
-// interpreter and how to pick another. "" for other errors.
+// interpreter and how to pick another. For a ModuleNotFoundError of the
+// app spec's own module (or of a package it is in), most likely a
+// directory left out (gunicorn's --chdir), it names Dir and says to set
+// Config.Dir; for a spec naming a file ("app.py:app"), it says to name
+// the module. "" for other errors.
 func (e *LoadError) Hint() string {
+	if h := e.dirHint(); h != "" {
+		return h
+	}
 	m := missingModule.FindStringSubmatch(e.Traceback)
 	if m == nil {
 		return ""
@@ -165,6 +176,38 @@ func (e *LoadError) Hint() string {
 		"Config.Python (the examples' -python flag), such as /usr/bin/python3 (Debian's python3-%s) or a virtualenv's bin/python",
 		py, top, strings.ReplaceAll(top, "_", "-"))
 }
+
+// dirHint is Hint for an app spec whose own module is not found.
+func (e *LoadError) dirHint() string {
+	ms := missingName.FindAllStringSubmatch(e.Traceback, -1)
+	if ms == nil {
+		return ""
+	}
+	missing := ms[len(ms)-1][1]
+	module, _, _ := strings.Cut(strings.TrimSpace(e.App), ":")
+	if missing != module && !strings.HasPrefix(module, missing+".") {
+		return "" // a module the app imports, not the app's own
+	}
+	if base, ok := strings.CutSuffix(module, ".py"); ok && !strings.Contains(base, ".") {
+		spec := base
+		if _, callable, ok := strings.Cut(e.App, ":"); ok {
+			spec += ":" + callable
+		}
+		return fmt.Sprintf("%q is a file name: the app spec takes the module, %q", module, spec)
+	}
+	top, _, dotted := strings.Cut(module, ".")
+	holds := "the package " + top + "/"
+	if !dotted {
+		holds = top + ".py or " + holds
+	}
+	return fmt.Sprintf("the app's module %q is not in %s (the workers' directory, first on their sys.path: Config.Dir, the examples' -chdir, "+
+		"or the copy of Config.AppFS) nor elsewhere on sys.path: set Dir to the directory that holds %s (or put it at the root of AppFS)",
+		module, e.Dir, holds)
+}
+
+// missingName finds the ModuleNotFoundErrors of a traceback, also those
+// that say more after the name ("; 'app' is not a package").
+var missingName = regexp.MustCompile(`(?m)^ModuleNotFoundError: No module named '([A-Za-z0-9_.]+)'`)
 
 // missingModule finds the last ModuleNotFoundError of a traceback.
 var missingModule = regexp.MustCompile(`(?m)^ModuleNotFoundError: No module named '([A-Za-z0-9_.]+)'\s*$`)

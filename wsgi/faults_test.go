@@ -806,3 +806,49 @@ func TestAppErrorUnprintable(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadErrorDirHint: an app whose own module is not found (Config.Dir
+// left out, or naming another directory, as a forgotten gunicorn --chdir)
+// fails with an error that names the directory the workers looked in and
+// says to set Dir; a file name for a module says to drop the .py; a module
+// the app imports that is missing gets no such hint.
+func TestLoadErrorDirHint(t *testing.T) {
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name, app, dir string
+		want           []string // in the hint, and before the traceback
+	}{
+		{"wrong directory", "flaskapp:app", empty, []string{
+			`the app's module "flaskapp" is not in ` + empty + " (the workers' directory", "Config.Dir, the examples' -chdir",
+			"the directory that holds flaskapp.py or the package flaskapp/"}},
+		{"package of a dotted module", "mysite.wsgi:application", empty, []string{
+			`the app's module "mysite.wsgi" is not in ` + empty, "the package mysite/"}},
+		{"a file name", "apps.py:app", testdataDir(t), []string{
+			`"apps.py" is a file name: the app spec takes the module, "apps:app"`}},
+		{"a missing import of the app's own", "loadfail_import", testdataDir(t), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(Config{App: tc.app, Python: pythontest.Python(t), Dir: tc.dir, Workers: 1,
+				Logger: newTestLogger(&pythontest.Buffer{})})
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("New: %v, want a *LoadError", err)
+			}
+			if le.Dir != tc.dir {
+				t.Errorf("LoadError.Dir = %q, want %q", le.Dir, tc.dir)
+			}
+			if tc.want == nil {
+				if h := le.Hint(); h != "" {
+					t.Errorf("a missing import of the app's own got a hint: %q", h)
+				}
+				return
+			}
+			first, _, _ := strings.Cut(err.Error(), "\nTraceback")
+			for _, w := range tc.want {
+				if !strings.Contains(le.Hint(), w) || !strings.Contains(first, w) {
+					t.Errorf("hint %q (error before its traceback: %q) lacks %q", le.Hint(), first, w)
+				}
+			}
+		})
+	}
+}

@@ -22,8 +22,12 @@ import (
 // anonymous: the hook returned None.
 //
 // The built-in hooks return, for "graft:django": id, username, is_staff,
-// is_superuser and groups (a list of names); for "graft:flask": user_id
-// (flask-login's, or null) and session (the Flask session's content).
+// is_superuser and groups (a list of names), and None for a user not
+// logged in; for "graft:flask": user_id (flask-login's, or null) and
+// session (the Flask session's content), and None only for an empty
+// session: a visitor with a session but no login (a cart, a flash message)
+// gets an Identity whose user_id is null, so check user_id (or the key the
+// app's login stores in the session), not id != nil.
 type Identity map[string]any
 
 // String returns the value of key if it is a string, else "".

@@ -167,11 +167,17 @@ func (e *startExit) Error() string {
 // startFailure explains a process that ended before loading the app: a
 // *LoadError with how it ended (exit, as describeExit gives it) and its
 // last output.
-func startFailure(app, python string, err error, out *outputLog, exit string) error {
+func startFailure(app, python, dir string, err error, out *outputLog, exit string) error {
+	if dir == "" {
+		dir, _ = os.Getwd() // the workers' directory: they inherit it
+	}
 	var le *LoadError
 	if errors.As(err, &le) {
 		if le.Python == "" {
 			le.Python = python
+		}
+		if le.Dir == "" {
+			le.Dir = dir
 		}
 		return err
 	}
@@ -184,7 +190,7 @@ func startFailure(app, python string, err error, out *outputLog, exit string) er
 	if !errors.Is(err, io.EOF) { // EOF is the process ending: said by exit
 		how += "; its socket: " + err.Error()
 	}
-	return &LoadError{App: app, Python: python, Traceback: out.tail(), Exit: who + " ended before loading it (" + how + ")"}
+	return &LoadError{App: app, Python: python, Dir: dir, Traceback: out.tail(), Exit: who + " ended before loading it (" + how + ")"}
 }
 
 // logRecord logs a Python logging record sent as a LOG frame.

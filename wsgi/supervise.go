@@ -182,7 +182,7 @@ func (pl *pool) startAndWait(g *gen) (*proc, error) {
 	}
 	if err != nil {
 		pl.dismiss(p)
-		return nil, startFailure(pl.cfg.App, pl.cfg.Python, err, p.output, p.exitStatus())
+		return nil, startFailure(pl.cfg.App, pl.cfg.Python, pl.cfg.Dir, err, p.output, p.exitStatus())
 	}
 	return p, nil
 }

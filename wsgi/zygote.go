@@ -117,7 +117,7 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 	if werr != nil {
 		z.stop()
 		waitOrKill(z.dead, exitGrace, z.kill)
-		return nil, startFailure(pl.cfg.App, pl.cfg.Python, werr, out, z.exitDesc)
+		return nil, startFailure(pl.cfg.App, pl.cfg.Python, pl.cfg.Dir, werr, out, z.exitDesc)
 	}
 	return z, nil
 }

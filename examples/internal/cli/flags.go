@@ -68,8 +68,12 @@ type Flags struct {
 	// parses the level for Logger.
 	LogLevel, LogFormat string
 	logLevel            slog.Level
-	// Files are -static and -sendfile-root.
+	// Files are -static and -sendfile-root; Check sets
+	// Files.StaticMaxAge from StaticMaxAge.
 	Files files.Flags
+	// StaticMaxAge is -static-max-age: the max-age of -static files whose
+	// names carry no hash; 0 is no-cache.
+	StaticMaxAge time.Duration
 }
 
 // Register defines the flags on fs.
@@ -117,6 +121,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	ListVar(fs, &f.ProxyProtocol, "proxy-protocol", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address) of the load balancers that pass TCP through with the PROXY protocol (v1 or v2, as AWS's Network Load Balancer): their connections must begin with its header, which gives the client's address (repeatable; none: off)")
 	fs.BoolVar(&f.ForwardedHost, "forwarded-host", false, "take the host the client asked for from the -forwarded-allow-ips proxies too (X-Forwarded-Host, or Forwarded's host=)")
 	f.Files.Register(fs)
+	DurationVar(fs, &f.StaticMaxAge, "static-max-age", 60*time.Second, "Cache-Control max-age (`DURATION`) of -static files without a hash in their names (0: no-cache, revalidate every time, as Flask's own static view answers)")
 }
 
 // splitList returns the entries of a repeatable, comma-separated list
@@ -179,7 +184,7 @@ func (f *Flags) Check() error {
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-keep-alive", int64(f.KeepAlive)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-body-timeout", int64(f.BodyTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
 		{"-limit-request-fields", int64(f.Limits.Fields)}, {"-limit-request-field-size", int64(f.Limits.FieldSize)},
-		{"-limit-request-head", int64(f.Limits.Head)},
+		{"-limit-request-head", int64(f.Limits.Head)}, {"-static-max-age", int64(f.StaticMaxAge)},
 	} {
 		if n.v < 0 {
 			bad = append(bad, n.name)
@@ -238,6 +243,14 @@ func (f *Flags) Check() error {
 	f.ProxyProtocol = splitList(f.ProxyProtocol)
 	if _, err := netlist.Parse(f.ProxyProtocol...); err != nil {
 		return Usagef("-proxy-protocol: load balancer %v", err)
+	}
+	switch f.StaticMaxAge {
+	case 60 * time.Second:
+		f.Files.StaticMaxAge = 0 // fallback.Static's default
+	case 0:
+		f.Files.StaticMaxAge = -1 // no-cache
+	default:
+		f.Files.StaticMaxAge = f.StaticMaxAge
 	}
 	// A directory the flags name but the machine lacks is not a mistake
 	// in the command line: it exits 1, as a busy port does.

@@ -47,10 +47,11 @@ func Usagef(format string, args ...any) error {
 }
 
 // Parse parses args into fs, with flags allowed before and after the
-// positional arguments (gunicorn's "app:app -w 2" as well as "-w 2
-// app:app"), and returns the positional ones. "--" ends the flags. For -h
+// positional arguments (gunicorn's "app:app -workers 2" as well as
+// "-workers 2 app:app"), and returns the positional ones. "--" ends the flags. For -h
 // it returns a *HelpError whose usage starts with synopsis; a bad flag or
-// value is a *UsageError naming it.
+// value is a *UsageError naming it; one of gunicorn's flags that graft
+// names otherwise, or lacks, says what to use instead (-w: -workers).
 func Parse(fs *flag.FlagSet, synopsis string, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -64,7 +65,7 @@ func Parse(fs *flag.FlagSet, synopsis string, args []string) ([]string, error) {
 			return nil, &HelpError{Usage: b.String()}
 		}
 		if err != nil {
-			return nil, &UsageError{err}
+			return nil, &UsageError{withGunicornHint(err)}
 		}
 		rest := fs.Args()
 		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {

@@ -141,6 +141,20 @@ func TestParse(t *testing.T) {
 		{"bad duration after the positional", []string{"app:app", "-graceful-timeout", "1x"}, nil, `for flag -graceful-timeout`},
 		{"bad int", []string{"-workers", "two"}, nil, `invalid value "two" for flag -workers`},
 		{"unknown flag", []string{"-worker", "2"}, nil, "flag provided but not defined: -worker"},
+		// -static-max-age: 60 s by default (fallback.Static's), 0 is
+		// Flask's no-cache, which Static writes as a negative MaxAge.
+		{"static max-age default", nil, func(f Flags, _ []string) bool { return f.Files.StaticMaxAge == 0 }, ""},
+		{"static max-age", []string{"-static-max-age", "3600"}, func(f Flags, _ []string) bool { return f.Files.StaticMaxAge == time.Hour }, ""},
+		{"static no-cache", []string{"-static-max-age", "0"}, func(f Flags, _ []string) bool { return f.Files.StaticMaxAge < 0 }, ""},
+		{"negative static max-age", []string{"-static-max-age", "-5"}, nil, "-static-max-age must not be negative"},
+		// gunicorn's own flags name graft's counterpart, or say there is none.
+		{"gunicorn's -w", []string{"app:app", "-w", "4"}, nil, "flag provided but not defined: -w (gunicorn's; here: -workers)"},
+		{"gunicorn's -b", []string{"-b", ":8000", "app:app"}, nil, "flag provided but not defined: -b (gunicorn's; here: -bind)"},
+		{"gunicorn's -t", []string{"-t", "30"}, nil, "flag provided but not defined: -t (gunicorn's; here: -timeout)"},
+		{"gunicorn's --worker-class", []string{"--worker-class=gthread"}, nil, "-worker-class (gunicorn's; here: -threads N for gthread"},
+		{"gunicorn's -c", []string{"-c", "gunicorn.conf.py"}, nil, "-c (gunicorn's; here: no config file: give its settings as flags, see docs/operations.md#coming-from-gunicorn)"},
+		{"gunicorn's --access-logfile", []string{"--access-logfile", "-"}, nil, "-access-logfile (gunicorn's; here: the access log goes to standard error"},
+		{"gunicorn's --daemon", []string{"--daemon"}, nil, "-daemon (gunicorn's; here: none: run it under systemd"},
 		{"missing value", []string{"app:app", "-timeout"}, nil, "flag needs an argument: -timeout"},
 		{"negative", []string{"-timeout", "-1", "-max-requests", "-5"}, nil, "-max-requests, -timeout must not be negative"},
 		{"no threads", []string{"-threads", "0"}, nil, "-threads must be at least 1"},

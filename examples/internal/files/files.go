@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/router"
@@ -33,6 +34,11 @@ type Flags struct {
 	// StaticNoCORS turns off the Access-Control-Allow-Origin: * that
 	// every -static mount sends by default (fallback.Static.NoCORS).
 	StaticNoCORS bool
+	// StaticMaxAge is the Cache-Control max-age of -static files whose
+	// names carry no hash (fallback.Static.MaxAge): 60 seconds when 0,
+	// no-cache when negative. The examples' -static-max-age sets it (its
+	// 0 is no-cache, Flask's own static view's answer).
+	StaticMaxAge time.Duration
 }
 
 // staticFlag collects -static /PREFIX/=DIR.
@@ -121,7 +127,7 @@ func (f *Flags) Mount(r *router.Router, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("-static %s=%s: %w", st.Prefix, st.Dir, err)
 		}
-		s.Prefix, s.Logger, s.NoCORS = st.Prefix, log, f.StaticNoCORS
+		s.Prefix, s.Logger, s.NoCORS, s.MaxAge = st.Prefix, log, f.StaticNoCORS, f.StaticMaxAge
 		r.Handle(st.Prefix+"*", s)
 		log.Info("static files", slog.String("graft.prefix", st.Prefix), slog.String("graft.dir", st.Dir))
 	}

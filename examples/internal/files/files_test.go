@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/router"
@@ -199,6 +200,36 @@ func TestStaticNoCORSFlag(t *testing.T) {
 			}
 			if got := w.Header().Get("Access-Control-Allow-Origin"); got != tc.want {
 				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Flags.StaticMaxAge is the Cache-Control of -static files whose names
+// carry no hash: fallback.Static's 60 s when zero, no-cache when negative
+// (the examples' -static-max-age 0, Flask's own static view's answer).
+func TestStaticMaxAge(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "site.css"), []byte("body{}"), 0o644)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") })
+	for _, tc := range []struct {
+		maxAge time.Duration
+		want   string
+	}{
+		{0, "public, max-age=60"},
+		{time.Hour, "public, max-age=3600"},
+		{-1, "no-cache"},
+	} {
+		t.Run(tc.maxAge.String(), func(t *testing.T) {
+			f := Flags{Static: []Static{{Prefix: "/static/", Dir: dir}}, StaticMaxAge: tc.maxAge}
+			h, err := f.Handler(app, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/static/site.css", nil))
+			if got := w.Header().Get("Cache-Control"); w.Code != 200 || got != tc.want {
+				t.Errorf("GET /static/site.css: %d, Cache-Control %q, want %q", w.Code, got, tc.want)
 			}
 		})
 	}

@@ -1,0 +1,105 @@
+package migrate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/graft-dev/graft/router"
+)
+
+// maxListedRoutes is how many staged routes an unknown-route error lists.
+const maxListedRoutes = 10
+
+// unknownRoute is the error for a route that names no staged route. It
+// says what to write instead: the staged routes of the same shape (the
+// pattern with every parameter alike, so that Flask's <id>, Django's
+// <int:id> and another name in braces find chi's {id}, under any method),
+// else the staged routes there are, else that there are none yet.
+func unknownRoute(route string, routes map[string]router.StagedRoute) error {
+	keys := make([]string, 0, len(routes))
+	for k := range routes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	msg := fmt.Sprintf("migrate: unknown route %q (no Go route has this method and pattern", route)
+	method, pattern, _ := strings.Cut(route, " ")
+	method, shape := strings.ToUpper(strings.TrimSpace(method)), patternShape(strings.TrimSpace(pattern))
+	var same, other []string
+	for _, k := range keys {
+		m, p, _ := strings.Cut(k, " ")
+		if patternShape(p) != shape {
+			continue
+		}
+		if m == method {
+			same = append(same, k)
+		} else {
+			other = append(other, k)
+		}
+	}
+	switch like := append(same, other...); {
+	case len(like) > 0 && strings.Contains(pattern, "<"):
+		return fmt.Errorf("%s; did you mean %s? Patterns are chi's, {id}, not Flask's <id> or Django's <int:id>)", msg, quoteList(like, " or "))
+	case len(like) > 0:
+		return fmt.Errorf("%s; did you mean %s?)", msg, quoteList(like, " or "))
+	case len(keys) == 0:
+		return fmt.Errorf("%s; the router has no route for one method yet: register the Go routes before migrate.New)", msg)
+	case len(keys) > maxListedRoutes:
+		return fmt.Errorf("%s; the routes that can be staged: %s and %d more; the admin API's GET /routes lists them all)",
+			msg, quoteList(keys[:maxListedRoutes], ", "), len(keys)-maxListedRoutes)
+	default:
+		return fmt.Errorf("%s; the routes that can be staged: %s)", msg, quoteList(keys, ", "))
+	}
+}
+
+// unknownRoute is the error for route, which names none of m's staged
+// routes, or is not "METHOD /pattern" at all.
+func (m *Migrator) unknownRoute(route string) error {
+	if _, err := normalizeRoute(route); err != nil {
+		return err
+	}
+	routes, _ := m.routes()
+	return unknownRoute(route, routes)
+}
+
+// patternShape returns a route pattern with each parameter, chi's {name}
+// or {name:regexp} (whose regexp may hold braces) and Flask's or Django's
+// <name> or <converter:name>, written as {}.
+func patternShape(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '{':
+			depth := 0
+			for ; i < len(p); i++ {
+				if p[i] == '{' {
+					depth++
+				} else if p[i] == '}' {
+					if depth--; depth == 0 {
+						break
+					}
+				}
+			}
+			b.WriteString("{}")
+		case '<':
+			if j := strings.IndexByte(p[i:], '>'); j > 0 {
+				i += j
+				b.WriteString("{}")
+			} else {
+				b.WriteByte(c)
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// quoteList quotes each route and joins them with sep.
+func quoteList(routes []string, sep string) string {
+	q := make([]string, len(routes))
+	for i, r := range routes {
+		q[i] = fmt.Sprintf("%q", r)
+	}
+	return strings.Join(q, sep)
+}

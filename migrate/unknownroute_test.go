@@ -1,0 +1,92 @@
+package migrate
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/graft-dev/graft/router"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// An unknown route tells the user what to write instead: the staged route
+// it resembles (a Flask <id> or Django <int:id> for chi's {id}, another
+// method on the same pattern), or the routes there are, or that there are
+// none yet (migrate.New called before the routes were registered).
+func TestUnknownRouteHint(t *testing.T) {
+	noop := func(http.ResponseWriter, *http.Request) {}
+	full := func(r *router.Router) {
+		r.Get("/api/users/{id}", noop)
+		r.Get("/api/files/{id:[0-9]{3}}", noop)
+		r.Post("/login", noop)
+		r.Fallback(http.NotFoundHandler())
+	}
+	for _, tc := range []struct {
+		name   string
+		routes func(*router.Router)
+		route  string
+		want   []string
+	}{
+		{"Flask's converter syntax", full, "GET /api/users/<id>", []string{`did you mean "GET /api/users/{id}"? Patterns are chi's, {id}, not Flask's <id>`}},
+		{"Django's converter syntax", full, "GET /api/users/<int:id>", []string{`did you mean "GET /api/users/{id}"?`}},
+		{"another parameter name", full, "GET /api/users/{user_id}", []string{`did you mean "GET /api/users/{id}"?`}},
+		{"a regexp with braces", full, "GET /api/files/<int:id>", []string{`did you mean "GET /api/files/{id:[0-9]{3}}"?`}},
+		{"another method", full, "POST /api/users/{id}", []string{`did you mean "GET /api/users/{id}"?`}},
+		{"nothing alike", full, "GET /api/users/id", []string{`the routes that can be staged: "GET /api/files/{id:[0-9]{3}}", "GET /api/users/{id}", "POST /login")`}},
+		{"no route yet", func(r *router.Router) { r.Fallback(http.NotFoundHandler()) }, "GET /x", []string{"the router has no route for one method yet: register the Go routes before migrate.New"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := router.New()
+			tc.routes(r)
+			_, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), Routes: []RouteConfig{{Route: tc.route, Stage: StagePython}}})
+			if err == nil {
+				t.Fatal("New accepted an unknown route")
+			}
+			prefix := fmt.Sprintf("migrate: unknown route %q (no Go route has this method and pattern", tc.route)
+			if !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("New: %v\nwant it to start with %s", err, prefix)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("New: %v\nwant it to say %s", err, w)
+				}
+			}
+		})
+	}
+
+	t.Run("the admin API says the same", func(t *testing.T) {
+		r := router.New()
+		full(r)
+		m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := m.Handler(AdminOptions{})
+		for _, req := range []*http.Request{
+			httptest.NewRequest("GET", "/routes?route=GET+/api/users/<id>", nil),
+			httptest.NewRequest("POST", "/routes", bytes.NewBufferString(`{"route": "GET /api/users/<id>", "stage": "python"}`)),
+			httptest.NewRequest("POST", "/force-python", bytes.NewBufferString(`{"route": "GET /api/users/<id>", "on": true}`)),
+		} {
+			req.Host = "localhost"
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			var out struct{ Error string }
+			json.Unmarshal(w.Body.Bytes(), &out)
+			if w.Code != http.StatusBadRequest || !strings.Contains(out.Error, `did you mean "GET /api/users/{id}"?`) {
+				t.Errorf("%s %s: %d %s, want 400 with the hint", req.Method, req.URL, w.Code, w.Body)
+			}
+		}
+		req := httptest.NewRequest("GET", "/routes?route=/api/users/{id}", nil) // no method
+		req.Host = "localhost"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `is not \"METHOD /pattern\"`) {
+			t.Errorf("GET /routes?route=/api/users/{id}: %d %s, want 400 saying the route is not METHOD /pattern", w.Code, w.Body)
+		}
+	})
+}
