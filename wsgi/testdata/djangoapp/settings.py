@@ -50,3 +50,14 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 USE_TZ = True
 TIME_ZONE = "UTC"
 USE_I18N = False
+
+if os.environ.get("GRAFT_DJANGO_CONSOLE_LOG"):
+    # The LOGGING most projects have (Django's docs' first example): a
+    # console handler on the root logger, which replaces graft's handler,
+    # so records and their tracebacks go to the worker's stderr.
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "root": {"handlers": ["console"], "level": "WARNING"},
+    }
