@@ -308,6 +308,42 @@ class GoLogHandler(logging.Handler):
             self.handleError(record)
 
 
+def keep_basic_config(log_handler):
+    """Let the app's logging.basicConfig() take effect beside graft's handler.
+
+    basicConfig configures only a root logger without handlers, and graft's
+    handler is on the root logger: the app's basicConfig(level=INFO) would
+    do nothing, its INFO records dropped. With graft's handler alone on the
+    root logger, basicConfig runs as on a root logger without handlers;
+    then, unless it was given where to write (stream, filename, handlers),
+    graft's handler replaces the console handler it made: the level is the
+    app's, the records still go to Go with their level and logger (the
+    format is graft's log's). A stream, a file or handlers replace graft's
+    handler, as dictConfig with a "root" entry and basicConfig(force=True)
+    do; a root logger configured otherwise is left alone, as basicConfig
+    leaves it.
+    """
+    original = logging.basicConfig
+
+    def basicConfig(**kwargs):
+        root = logging.getLogger()
+        if root.handlers != [log_handler] or kwargs.get("force"):
+            return original(**kwargs)
+        root.removeHandler(log_handler)
+        try:
+            original(**kwargs)
+        finally:
+            if not any(k in kwargs for k in ("stream", "filename", "handlers")):
+                for h in root.handlers[:]:
+                    root.removeHandler(h)
+                    h.close()
+            if not root.handlers:
+                root.addHandler(log_handler)
+
+    basicConfig.__doc__ = original.__doc__
+    logging.basicConfig = basicConfig
+
+
 # Statuses and header names that passed the checks below. An app sends a
 # handful of each, so each is checked once instead of on every response; the
 # memos stop growing at MEMO_MAX entries, so that an app making names up
@@ -1654,6 +1690,7 @@ def main():
     # stack to stderr, which Go also logs.
     log_handler = GoLogHandler(conn)
     logging.getLogger().addHandler(log_handler)
+    keep_basic_config(log_handler)
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     # Go decides when workers stop: after draining, it closes their sockets.
