@@ -113,8 +113,8 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 				dump = nil
 			}
 			o.remember(line)
-			if line == tracebackHeader {
-				tb = newStdioTraceback()
+			if isTracebackHeader(line) {
+				tb = newStdioTraceback(line)
 				quiet.Reset(dumpQuiet)
 				continue
 			}

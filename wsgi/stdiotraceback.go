@@ -7,23 +7,35 @@ import (
 
 // A Python traceback that a process writes to its stdout or stderr (a
 // logging handler of the app's own, traceback.print_exc, an exception in
-// a thread) is gathered into one record, as a stack dump is: at ERROR,
+// a thread), or an exception group's, is gathered into one record, as a stack dump is: at ERROR,
 // its exception line as the message and the whole text as
 // error.stack_trace, instead of one INFO record per line.
 
-// tracebackHeader begins every Python traceback, and each one of a chain.
-const tracebackHeader = "Traceback (most recent call last):"
+// tracebackHeader begins every Python traceback, and each one of a chain;
+// groupHeader an exception group's (Python 3.11), all of whose lines are
+// indented.
+const (
+	tracebackHeader = "Traceback (most recent call last):"
+	groupHeader     = "  + Exception Group Traceback (most recent call last):"
+)
 
 // stdioTraceback is a traceback being read, line by line.
 type stdioTraceback struct {
+	group bool // an exception group's: ends at the first line not indented
 	lines []string
 	exc   string // the last exception line read ("ValueError: x")
 	chain bool   // a chain's separator follows exc: another traceback may come
 }
 
-// newStdioTraceback starts a traceback at its header line.
-func newStdioTraceback() *stdioTraceback {
-	return &stdioTraceback{lines: []string{tracebackHeader}}
+// newStdioTraceback starts a traceback at header, a tracebackHeader or
+// groupHeader line.
+func newStdioTraceback(header string) *stdioTraceback {
+	return &stdioTraceback{lines: []string{header}, group: header == groupHeader}
+}
+
+// isTracebackHeader reports whether line begins a traceback.
+func isTracebackHeader(line string) bool {
+	return line == tracebackHeader || line == groupHeader
 }
 
 // add adds line and reports whether it belongs to the traceback. Before
@@ -36,6 +48,14 @@ func newStdioTraceback() *stdioTraceback {
 // the rest cannot be told from what the process writes next.
 func (tb *stdioTraceback) add(line string) bool {
 	switch {
+	case tb.group:
+		// "  | ExceptionGroup: eg (2 sub-exceptions)" names it.
+		if !strings.HasPrefix(line, " ") {
+			return false
+		}
+		if rest, ok := strings.CutPrefix(line, "  | "); ok && tb.exc == "" && rest != "" && !strings.HasPrefix(rest, " ") {
+			tb.exc = rest
+		}
 	case tb.exc == "":
 		if line == "" || line == tracebackHeader {
 			return false
@@ -67,7 +87,7 @@ func (tb *stdioTraceback) log(log *slog.Logger) {
 	}
 	msg := tb.exc
 	if msg == "" { // cut short: the process ended or went quiet in a frame
-		msg = tracebackHeader
+		msg = strings.TrimSpace(tb.lines[0])
 	}
 	log.Error(msg, slog.String("graft.stream", "stdio"), slog.String(logTraceback, strings.Join(lines, "\n")))
 }

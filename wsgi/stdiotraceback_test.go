@@ -79,7 +79,7 @@ func TestDjangoConsoleTraceback(t *testing.T) {
 
 // TestOutputTraceback feeds outputLog what a process writes to stderr: a
 // Python traceback (plain, chained, with its exception's message on
-// several lines) is one ERROR record; every other line stays a record of
+// several lines, an exception group's) is one ERROR record; every other line stays a record of
 // its own at INFO, in order.
 func TestOutputTraceback(t *testing.T) {
 	tb := "Traceback (most recent call last):\n" +
@@ -92,6 +92,14 @@ func TestOutputTraceback(t *testing.T) {
 		"  File \"/srv/app/views.py\", line 5, in boom\n" +
 		"    raise ValueError(\"x\")\n" +
 		"ValueError: x"
+	group := "  + Exception Group Traceback (most recent call last):\n" +
+		"  |   File \"/srv/app/views.py\", line 4, in boom\n" +
+		"  | ExceptionGroup: eg (2 sub-exceptions)\n" +
+		"  +-+---------------- 1 ----------------\n" +
+		"    | ValueError: x\n" +
+		"    +---------------- 2 ----------------\n" +
+		"    | TypeError: y\n" +
+		"    +------------------------------------"
 	cases := []struct {
 		name string
 		in   string
@@ -106,6 +114,8 @@ func TestOutputTraceback(t *testing.T) {
 		{"chained", chained + "\n", []string{"ERROR ValueError: x | " + chained}},
 		{"message on two lines", tb + "\nsecond line\n", []string{
 			"ERROR ZeroDivisionError: division by zero | " + tb, "INFO second line"}},
+		{"exception group", group + "\nafter\n", []string{
+			"ERROR ExceptionGroup: eg (2 sub-exceptions) | " + group, "INFO after"}},
 		{"two tracebacks", tb + "\n" + tb + "\n", []string{
 			"ERROR ZeroDivisionError: division by zero | " + tb,
 			"ERROR ZeroDivisionError: division by zero | " + tb}},
