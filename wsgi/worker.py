@@ -301,11 +301,48 @@ class GoLogHandler(logging.Handler):
 
     def emit(self, record):
         try:
+            if self.printed(record):
+                return
             msg = self.format(record)
             payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
             self.conn.send(LOG, 0, payload)
         except Exception:
             self.handleError(record)
+
+    def printed(self, record):
+        """Whether a handler of the app's wrote record to stdout or stderr.
+
+        Such a handler on the record's way to the root logger (a console
+        handler on a logger that propagates, as Django's default logging
+        has on "django" with DEBUG on, or beside graft's on the root
+        logger) has printed it, which Go logs already (graft.stream=stdio):
+        sent again it would be logged twice, where gunicorn prints it once.
+        """
+        logger = logging.Logger.manager.loggerDict.get(record.name)
+        if record.name == "root" or not isinstance(logger, logging.Logger):
+            logger = logging.getLogger()
+        while logger is not None:
+            for h in logger.handlers:
+                if (
+                    h is not self
+                    and isinstance(h, logging.StreamHandler)
+                    and record.levelno >= h.level
+                    and console_stream(h.stream)
+                    and h.filter(record)
+                ):
+                    return True
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        return False
+
+
+def console_stream(stream):
+    """Whether stream writes to the process's stdout or stderr (Go reads both)."""
+    try:
+        return stream.fileno() in (1, 2)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def keep_basic_config(log_handler):

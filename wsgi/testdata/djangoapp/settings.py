@@ -5,7 +5,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 SECRET_KEY = "graft-django-test-secret-not-for-production"
-DEBUG = False
+# GRAFT_DJANGO_DEBUG: DEBUG on, and with it Django's default logging's
+# console handler on the "django" logger (stderr).
+DEBUG = bool(os.environ.get("GRAFT_DJANGO_DEBUG"))
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 INSTALLED_APPS = [
