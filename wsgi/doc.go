@@ -42,7 +42,8 @@ A request crosses these files, in this order:
     worker runs (TestProtocolConstants keeps their constants equal).
   - proc.go: one worker process: how it starts and its death.
     spawn.go: the interpreter's command line. zygote.go: the preload
-    process that forks workers. output.go: what workers print and log.
+    process that forks workers. output.go: what workers print and log;
+    stdiotraceback.go: a traceback they print, one record.
   - supervise.go and recycle.go: generations of workers, replacement of
     dead ones, reload, drain; recycling by request count, memory and age.
   - ops.go: status, readiness, Prometheus metrics and the ops handler.

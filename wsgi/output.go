@@ -17,7 +17,7 @@ import (
 
 // outputLog logs a process's stdout and stderr line by line (prints,
 // warnings) and keeps the last lines, to explain a process that dies
-// before it is ready. A Python stack dump (faulthandler's, on SIGUSR1 or a
+// before it is ready. A Python traceback is one record (stdiotraceback.go). A Python stack dump (faulthandler's, on SIGUSR1 or a
 // fatal signal) is gathered into one record whose graft.stack attribute
 // holds the whole dump: at the level and with the attributes given by
 // expectDump, the reason Go asked for it, else at ERROR.
@@ -80,6 +80,7 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 		}
 	}()
 	var dump []string
+	var tb *stdioTraceback
 	quiet := time.NewTimer(dumpQuiet)
 	quiet.Stop()
 	defer quiet.Stop()
@@ -88,7 +89,18 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 		case line, ok := <-lines:
 			if !ok {
 				o.logDump(log, dump)
+				tb.log(log)
 				return
+			}
+			if tb != nil {
+				if !dumpHeader.MatchString(line) && tb.add(line) {
+					o.remember(line)
+					quiet.Reset(dumpQuiet)
+					continue
+				}
+				quiet.Stop()
+				tb.log(log)
+				tb = nil
 			}
 			if dumpHeader.MatchString(line) || (dump != nil && dumpContinues(line)) {
 				dump = append(dump, line)
@@ -100,18 +112,30 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 				o.logDump(log, dump)
 				dump = nil
 			}
-			log.Info(line, slog.String("graft.stream", "stdio"))
-			o.mu.Lock()
-			if len(o.last) == 20 {
-				o.last = o.last[1:]
+			o.remember(line)
+			if isTracebackHeader(line) {
+				tb = newStdioTraceback(line)
+				quiet.Reset(dumpQuiet)
+				continue
 			}
-			o.last = append(o.last, line)
-			o.mu.Unlock()
+			log.Info(line, slog.String("graft.stream", "stdio"))
 		case <-quiet.C:
 			o.logDump(log, dump)
 			dump = nil
+			tb.log(log)
+			tb = nil
 		}
 	}
+}
+
+// remember keeps line among the last 20 lines read.
+func (o *outputLog) remember(line string) {
+	o.mu.Lock()
+	if len(o.last) == 20 {
+		o.last = o.last[1:]
+	}
+	o.last = append(o.last, line)
+	o.mu.Unlock()
 }
 
 // logDump logs a stack dump as one record.

@@ -301,11 +301,84 @@ class GoLogHandler(logging.Handler):
 
     def emit(self, record):
         try:
+            if self.printed(record):
+                return
             msg = self.format(record)
             payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
             self.conn.send(LOG, 0, payload)
         except Exception:
             self.handleError(record)
+
+    def printed(self, record):
+        """Whether a handler of the app's wrote record to stdout or stderr.
+
+        Such a handler on the record's way to the root logger (a console
+        handler on a logger that propagates, as Django's default logging
+        has on "django" with DEBUG on, or beside graft's on the root
+        logger) has printed it, which Go logs already (graft.stream=stdio):
+        sent again it would be logged twice, where gunicorn prints it once.
+        """
+        logger = logging.Logger.manager.loggerDict.get(record.name)
+        if record.name == "root" or not isinstance(logger, logging.Logger):
+            logger = logging.getLogger()
+        while logger is not None:
+            for h in logger.handlers:
+                if (
+                    h is not self
+                    and isinstance(h, logging.StreamHandler)
+                    and record.levelno >= h.level
+                    and console_stream(h.stream)
+                    and h.filter(record)
+                ):
+                    return True
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        return False
+
+
+def console_stream(stream):
+    """Whether stream writes to the process's stdout or stderr (Go reads both)."""
+    try:
+        return stream.fileno() in (1, 2)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def keep_basic_config(log_handler):
+    """Let the app's logging.basicConfig() take effect beside graft's handler.
+
+    basicConfig configures only a root logger without handlers, and graft's
+    handler is on the root logger: the app's basicConfig(level=INFO) would
+    do nothing, its INFO records dropped. With graft's handler alone on the
+    root logger, basicConfig runs as on a root logger without handlers;
+    then, unless it was given where to write (stream, filename, handlers),
+    graft's handler replaces the console handler it made: the level is the
+    app's, the records still go to Go with their level and logger (the
+    format is graft's log's). A stream, a file or handlers replace graft's
+    handler, as dictConfig with a "root" entry and basicConfig(force=True)
+    do; a root logger configured otherwise is left alone, as basicConfig
+    leaves it.
+    """
+    original = logging.basicConfig
+
+    def basicConfig(**kwargs):
+        root = logging.getLogger()
+        if root.handlers != [log_handler] or kwargs.get("force"):
+            return original(**kwargs)
+        root.removeHandler(log_handler)
+        try:
+            original(**kwargs)
+        finally:
+            if not any(k in kwargs for k in ("stream", "filename", "handlers")):
+                for h in root.handlers[:]:
+                    root.removeHandler(h)
+                    h.close()
+            if not root.handlers:
+                root.addHandler(log_handler)
+
+    basicConfig.__doc__ = original.__doc__
+    logging.basicConfig = basicConfig
 
 
 # Statuses and header names that passed the checks below. An app sends a
@@ -1683,6 +1756,7 @@ def main():
     # stack to stderr, which Go also logs.
     log_handler = GoLogHandler(conn)
     logging.getLogger().addHandler(log_handler)
+    keep_basic_config(log_handler)
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     # Go decides when workers stop: after draining, it closes their sockets.

@@ -5,7 +5,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 SECRET_KEY = "graft-django-test-secret-not-for-production"
-DEBUG = False
+# GRAFT_DJANGO_DEBUG: DEBUG on, and with it Django's default logging's
+# console handler on the "django" logger (stderr).
+DEBUG = bool(os.environ.get("GRAFT_DJANGO_DEBUG"))
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 INSTALLED_APPS = [
@@ -50,3 +52,14 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 USE_TZ = True
 TIME_ZONE = "UTC"
 USE_I18N = False
+
+if os.environ.get("GRAFT_DJANGO_CONSOLE_LOG"):
+    # The LOGGING most projects have (Django's docs' first example): a
+    # console handler on the root logger, which replaces graft's handler,
+    # so records and their tracebacks go to the worker's stderr.
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "root": {"handlers": ["console"], "level": "WARNING"},
+    }
