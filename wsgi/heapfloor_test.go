@@ -101,6 +101,11 @@ func TestHeapFloor(t *testing.T) {
 	if minPercent <= 150 {
 		t.Fatalf("a live heap of %d MiB: too big for a %d MiB floor to be tested", live[0].Value.Uint64()>>20, floor>>20)
 	}
+	// The floor counts goroutine stacks and globals too, and other tests'
+	// goroutines still winding down on a loaded machine can grow those
+	// (GOGC 372 against a computed 800 was seen): twice the base is
+	// still far from what no floor gives (100).
+	minPercent = min(minPercent, 200)
 	if p, _ := gcStats(); p < minPercent {
 		t.Errorf("GOGC is %d with a %d MiB floor and a small heap, want %d or more", p, floor>>20, minPercent)
 	}
