@@ -905,6 +905,11 @@ class Worker:
                 raise  # SystemExit, KeyboardInterrupt: let the worker die
         finally:
             req.ended = True
+            # env holds req.early_hints, req holds env (for cut()): break
+            # the cycle, so that both are freed now by reference counting
+            # rather than by the cyclic collector, which costs every
+            # request about 3 us of the worker's CPU.
+            req.env = None
             inp.close()
             errors.flush()
 
