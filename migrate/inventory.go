@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/graft-dev/graft/internal/chipattern"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -403,7 +404,7 @@ func parseSegments(p string) []segment {
 			out = append(out, segment{catchAll: true})
 		case !strings.Contains(s, "{"):
 			out = append(out, segment{static: s})
-		case s[0] == '{' && s[len(s)-1] == '}' && matchingBrace(s, 0) == len(s)-1:
+		case s[0] == '{' && s[len(s)-1] == '}' && chipattern.ClosingBrace(s, 0) == len(s)-1:
 			name, re, _ := strings.Cut(s[1:len(s)-1], ":")
 			_ = name
 			out = append(out, segment{param: true, re: re})
@@ -443,7 +444,7 @@ func paramCount(s string) int {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '{' {
 			n++
-			end := matchingBrace(s, i)
+			end := chipattern.ClosingBrace(s, i)
 			if end < 0 {
 				break
 			}
@@ -451,22 +452,6 @@ func paramCount(s string) int {
 		}
 	}
 	return n
-}
-
-func matchingBrace(s string, open int) int {
-	depth := 0
-	for i := open; i < len(s); i++ {
-		switch s[i] {
-		case '{':
-			depth++
-		case '}':
-			depth--
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return -1
 }
 
 // mixedRegex turns a segment like "v{n:[0-9]+}.json" into one regex;
@@ -477,7 +462,7 @@ func mixedRegex(s string, wides []string) string {
 	k := 0
 	for i := 0; i < len(s); {
 		if s[i] == '{' {
-			end := matchingBrace(s, i)
+			end := chipattern.ClosingBrace(s, i)
 			if end < 0 {
 				b.WriteString(regexp.QuoteMeta(s[i:]))
 				break

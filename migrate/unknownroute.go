@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/graft-dev/graft/internal/chipattern"
 	"github.com/graft-dev/graft/router"
 )
 
@@ -70,15 +71,8 @@ func patternShape(p string) string {
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; c {
 		case '{':
-			depth := 0
-			for ; i < len(p); i++ {
-				if p[i] == '{' {
-					depth++
-				} else if p[i] == '}' {
-					if depth--; depth == 0 {
-						break
-					}
-				}
+			if i = chipattern.ClosingBrace(p, i); i < 0 {
+				i = len(p) // unclosed: the rest is the parameter
 			}
 			b.WriteString("{}")
 		case '<':

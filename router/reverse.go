@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/graft-dev/graft/internal/chipattern"
 )
 
 // Errors returned by [Router.URL], wrapped with the route and parameter
@@ -50,16 +52,8 @@ func parseTemplate(pattern string) (*template, error) {
 	for i := 0; i < len(pattern); i++ {
 		switch pattern[i] {
 		case '{':
-			depth, j := 1, i+1
-			for ; j < len(pattern) && depth > 0; j++ {
-				switch pattern[j] {
-				case '{':
-					depth++
-				case '}':
-					depth--
-				}
-			}
-			if depth != 0 {
+			j := chipattern.ClosingBrace(pattern, i) + 1 // just past the parameter
+			if j == 0 {
 				return nil, fmt.Errorf("unclosed '{' in pattern %q", pattern)
 			}
 			if lit < i {

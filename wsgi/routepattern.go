@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/graft-dev/graft/internal/chipattern"
 )
 
 // Constraints of the converters graft translates.
@@ -432,7 +434,7 @@ func checkTails(p string) error {
 		if p[i] != '{' {
 			continue
 		}
-		end := closingBrace(p, i)
+		end := chipattern.ClosingBrace(p, i)
 		if end < 0 {
 			return nil // chi's own check (checkChi) reports it
 		}
@@ -464,22 +466,4 @@ func checkTails(p string) error {
 		}
 	}
 	return nil
-}
-
-// closingBrace returns the index of the brace closing p[open], counting
-// the braces of a constraint ({4}), as chi does.
-func closingBrace(p string, open int) int {
-	depth := 0
-	for i := open; i < len(p); i++ {
-		switch p[i] {
-		case '{':
-			depth++
-		case '}':
-			depth--
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return -1
 }
