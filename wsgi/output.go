@@ -17,7 +17,8 @@ import (
 
 // outputLog logs a process's stdout and stderr line by line (prints,
 // warnings) and keeps the last lines, to explain a process that dies
-// before it is ready. A Python traceback is one record (stdiotraceback.go). A Python stack dump (faulthandler's, on SIGUSR1 or a
+// before it is ready. A Python traceback is one record
+// (stdiotraceback.go). A Python stack dump (faulthandler's, on SIGUSR1 or a
 // fatal signal) is gathered into one record whose graft.stack attribute
 // holds the whole dump: at the level and with the attributes given by
 // expectDump, the reason Go asked for it, else at ERROR.

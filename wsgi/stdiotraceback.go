@@ -7,9 +7,9 @@ import (
 
 // A Python traceback that a process writes to its stdout or stderr (a
 // logging handler of the app's own, traceback.print_exc, an exception in
-// a thread), or an exception group's, is gathered into one record, as a stack dump is: at ERROR,
-// its exception line as the message and the whole text as
-// error.stack_trace, instead of one INFO record per line.
+// a thread), or an exception group's, is gathered into one record, as a
+// stack dump is: at ERROR, its exception line as the message and the
+// whole text as error.stack_trace, instead of one INFO record per line.
 
 // tracebackHeader begins every Python traceback, and each one of a chain;
 // groupHeader an exception group's (Python 3.11), all of whose lines are
