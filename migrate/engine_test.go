@@ -237,6 +237,33 @@ func TestHeadFollowsGet(t *testing.T) {
 		}
 	})
 
+	// A HEAD with its own canary line buckets with the GET route's key
+	// too: at the same percentage and sticky key a user gets GET and HEAD
+	// from the same side, and at a lower one the HEAD's Go users are some
+	// of the GET's.
+	t.Run("a configured HEAD canary buckets as GET", func(t *testing.T) {
+		for _, pct := range []float64{50, 20} {
+			r, m := setup(t, RouteConfig{Route: "GET /x", Stage: StageCanary, Percent: 50, Sticky: "cookie:uid"})
+			if _, err := m.SetRoute("test", RouteConfig{Route: "HEAD /x", Stage: StageCanary, Percent: pct, Sticky: "cookie:uid"}); err != nil {
+				t.Fatal(err)
+			}
+			heads := 0
+			for i := range 200 {
+				uid := fmt.Sprint("user-", i)
+				get, head := side(r, "GET", uid), side(r, "HEAD", uid)
+				if head == "go" {
+					heads++
+				}
+				if pct == 50 && get != head || head == "go" && get != "go" {
+					t.Fatalf("HEAD at %g%%, GET at 50%%: %s: GET served by %s, HEAD by %s", pct, uid, get, head)
+				}
+			}
+			if heads == 0 {
+				t.Fatalf("HEAD at %g%%: no user on Go", pct)
+			}
+		}
+	})
+
 	t.Run("the global kill switch", func(t *testing.T) {
 		r, m := setup(t, RouteConfig{Route: "GET /x", Stage: StageGo})
 		if err := m.SetForcePython("test", "", true); err != nil {

@@ -86,7 +86,7 @@ type routeState struct {
 	cfg        RouteConfig
 	configured bool
 	followsGet bool   // a HEAD route without configuration, with its GET route's
-	bucket     string // what Bucket hashes with the sticky key: the GET route's key for a HEAD that follows it
+	bucket     string // what Bucket hashes with the sticky key: the GET route's key for a HEAD on a GET's pattern
 	bp         int    // canary percentage in basis points
 	sticky     sticky
 	headers    []string
@@ -346,6 +346,16 @@ func (m *Migrator) publishLocked() {
 	// the GET route's, so that a GET in python or shadow does not have Go
 	// answer its HEAD requests, and buckets like it, so that a canary user
 	// gets GET and HEAD from the same side.
+	// A HEAD with a line of its own keeps its stage and percentage but
+	// buckets with the GET route's key too: at the same percentage and
+	// sticky key its users are the GET's, and at a lower one some of them.
+	for k, rs := range s.routes {
+		if k.method == http.MethodHead && rs.configured {
+			if get := s.routes[routeKey{http.MethodGet, k.pattern}]; get != nil {
+				rs.bucket = get.key
+			}
+		}
+	}
 	for k, rs := range s.routes {
 		if k.method == http.MethodHead && !rs.configured {
 			if get := s.routes[routeKey{http.MethodGet, k.pattern}]; get != nil && get.configured {
