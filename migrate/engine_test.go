@@ -510,3 +510,76 @@ func TestNormalizePanic(t *testing.T) {
 		t.Errorf("the panic is not logged at ERROR:\n%s", logs)
 	}
 }
+
+// TestReenableIgnoresRequestsInFlight: requests that started before a
+// person re-enabled a rolled-back route (Go answers still being written,
+// reverse-shadow comparisons still running) finish after the decision;
+// their failures happened before it and must not count in the fresh
+// rollback window, nor roll the route back again.
+func TestReenableIgnoresRequestsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     RouteConfig
+		goFails bool // Go answers 500 (else Go and Python differ)
+		pyHolds bool // the held request is held in Python's shadow run (else in Go)
+	}{
+		{"go 5xx", RouteConfig{Route: "GET /x", Stage: StageGo}, true, false},
+		{"reverse-shadow mismatch", RouteConfig{Route: "GET /x", Stage: StageGo, ShadowSample: 1}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entered, release := make(chan struct{}, 2), make(chan struct{})
+			hold := func(r *http.Request) {
+				if r.Header.Get("X-Hold") != "" {
+					entered <- struct{}{}
+					<-release
+				}
+			}
+			r, m, _ := pair(t,
+				func(w http.ResponseWriter, r *http.Request) {
+					if !tc.pyHolds {
+						hold(r)
+					}
+					if tc.goFails {
+						w.WriteHeader(500)
+					}
+					io.WriteString(w, "go")
+				},
+				func(w http.ResponseWriter, r *http.Request) {
+					if tc.pyHolds {
+						hold(r)
+					}
+					io.WriteString(w, "python")
+				},
+				Options{NoiseSample: -1, Rollback: RollbackPolicy{MinRequests: 2}}, tc.cfg)
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Add(1)
+				go func() { defer wg.Done(); hit(r, "X-Hold", "1") }()
+			}
+			<-entered
+			<-entered
+			for range 2 {
+				hit(r)
+			}
+			if !tc.pyHolds {
+				m.jobs.Wait()
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for st, _ := m.Route("GET /x"); st.Rollback == nil; st, _ = m.Route("GET /x") {
+				if time.Now().After(deadline) {
+					t.Fatalf("not rolled back: %+v", st.Counts)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if _, err := m.SetRoute("test", tc.cfg); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			wg.Wait()
+			m.jobs.Wait()
+			if st, _ := m.Route("GET /x"); st.Rollback != nil {
+				t.Fatalf("re-enabled route rolled back again by requests from before the decision: %s", st.Rollback.Reason)
+			}
+		})
+	}
+}

@@ -93,6 +93,7 @@ type routeState struct {
 	covered    bool
 	rollback   *Rollback
 	stats      *routeStats
+	epoch      uint64 // stats.epoch when published: see routeStats.epoch
 }
 
 // New returns a Migrator for the staged routes of r (see
@@ -339,6 +340,9 @@ func (m *Migrator) publishLocked() {
 			key: k, cfg: c, configured: configured, bucket: k, bp: int(c.Percent*100 + 0.5), sticky: stk,
 			headers: headers, covered: sr.Fallback != nil, rollback: m.rollbacks[k], stats: st,
 		}
+		st.mu.Lock()
+		rs.epoch = st.epoch
+		st.mu.Unlock()
 		s.routes[routeKey{sr.Method, sr.Pattern}] = rs
 		st.setStage(effectiveStage(s, rs))
 	}
@@ -360,7 +364,7 @@ func (m *Migrator) publishLocked() {
 		if k.method == http.MethodHead && !rs.configured {
 			if get := s.routes[routeKey{http.MethodGet, k.pattern}]; get != nil && get.configured {
 				head := *get
-				head.key, head.stats, head.covered, head.configured, head.followsGet = rs.key, rs.stats, rs.covered, false, true
+				head.key, head.stats, head.epoch, head.covered, head.configured, head.followsGet = rs.key, rs.stats, rs.epoch, rs.covered, false, true
 				head.cfg.Route = rs.key
 				s.routes[k] = &head
 				rs.stats.setStage(effectiveStage(s, &head))
@@ -532,7 +536,9 @@ func (m *Migrator) fileLocked() *File {
 // clearRollbackLocked forgets the automatic rollback of route key, if
 // any, and the requests that led to it: a person's decision starts the
 // rollback window afresh, so that the failures from before it do not roll
-// the route back again at the first new one.
+// the route back again at the first new one. The requests still in
+// flight then (read from an older snapshot) are not counted when they
+// finish: their epoch is past (see routeStats.epoch).
 func (m *Migrator) clearRollbackLocked(key string) {
 	if m.rollbacks[key] == nil {
 		return
@@ -541,18 +547,29 @@ func (m *Migrator) clearRollbackLocked(key string) {
 	if st := m.stats[key]; st != nil {
 		st.mu.Lock()
 		st.win = window{}
+		st.epoch++
 		st.mu.Unlock()
 	}
 }
 
-// rollback drops route to python after an automatic decision, and
-// writes it to the stages file, if any, so that it outlasts a restart.
-func (m *Migrator) rollback(key, reason string) {
+// rollback drops route to python after an automatic decision, taken
+// from the window of the given epoch, and writes it to the stages file,
+// if any, so that it outlasts a restart. A decision of a person made
+// since (a newer epoch) wins.
+func (m *Migrator) rollback(key, reason string, epoch uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.syncFileLocked() // an edit not picked up yet goes first
 	if m.rollbacks[key] != nil {
 		return
+	}
+	if st := m.stats[key]; st != nil {
+		st.mu.Lock()
+		stale := st.epoch != epoch
+		st.mu.Unlock()
+		if stale {
+			return
+		}
 	}
 	c := m.cfg[key]
 	if s := stageOf(c); s != StageCanary && s != StageGo {
