@@ -76,6 +76,9 @@ type result struct {
 	dur   time.Duration
 	panic any
 	stack []byte
+	// refused: a wsgi.Container answered 503 without running the app (it
+	// is shut down, or its queue is full): not an answer of the app.
+	refused bool
 }
 
 // serveCompared has primary serve r, and, when r is eligible, runs the
@@ -243,6 +246,10 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 		hdr = pre.Clone()
 	}
 	cw := &captureWriter{hdr: hdr, body: newCapture(m.o.MaxResponseBytes)}
+	// The run's own trace (shadowRequest drops the client's) says whether
+	// a wsgi.Container ran the app.
+	trace := &wsgi.Trace{}
+	ctx = wsgi.WithTrace(ctx, trace)
 	start := time.Now()
 	defer func() {
 		res.dur = time.Since(start)
@@ -255,6 +262,7 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 			status, hdr = http.StatusOK, cw.hdr
 		}
 		res.resp = cw.body.response(status, hdr)
+		res.refused = trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable
 	}()
 	h.ServeHTTP(cw, r.WithContext(ctx))
 	return res
@@ -328,6 +336,14 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 			slog.String("error", fmt.Sprint(cr.panic)), slog.String("error.stack_trace", string(cr.stack)))
 		return
 	}
+	if cr.refused {
+		// The container refused the run without running the app: it is
+		// shut down (wsgi.Serve stops it before the program's deferred
+		// Migrator.Shutdown runs), or its queue is full. Nothing to compare.
+		st.skipped.Add(1)
+		st.outcome(outcomeSkipped)
+		return
+	}
 	st.latency(candSide, cr.dur)
 	py, gr := presp, cr.resp
 	if primary == SideGo {
@@ -357,7 +373,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	if noiseRate > 0 && safeMethod(cand.Method) && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
-		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
+		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && !r2.refused && r2.resp.Status == py.Status {
 			p2 := r2.resp
 			if cand.Method == http.MethodHead {
 				p2 = withoutBody(p2)

@@ -2,7 +2,9 @@ package migrate
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,5 +70,54 @@ func TestShutdownWaitsForAdmittedShadow(t *testing.T) {
 	}
 	if n := afterShutdown.Load(); n != 0 {
 		t.Errorf("the candidate ran %d times after Shutdown returned; want 0", n)
+	}
+}
+
+// TestReverseShadowAfterContainerStopped: wsgi.Serve stops the container
+// when the HTTP server has drained, before the program's deferred
+// Migrator.Shutdown runs; reverse-shadow runs (Go served, Python the
+// shadow) still under way then are refused by the stopped container with
+// a 503 without running the app. Such a run is not a comparison: it was
+// counted as a mismatch against Go's 200 and, in the rollback window,
+// rolled the route back (written to the stages file, it outlasts the
+// restart). It is now counted as skipped.
+func TestReverseShadowAfterContainerStopped(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	e := newEnv(t, py, Options{MaxConcurrent: 100, NoiseSample: -1, Rollback: RollbackPolicy{MinRequests: 2},
+		Routes: []RouteConfig{{Route: "GET /api/slow", Stage: StageGo, ShadowSample: 1}}}, func(r *router.Router) {
+		r.Get("/api/slow", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, "python\n")
+		})
+	})
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, body := e.get(t, "/api/slow?s=0.05"); code != 200 || body != "python\n" {
+				t.Errorf("Go answered %d %q", code, body)
+			}
+		}()
+	}
+	wg.Wait()
+	// Two workers, 0.05 s a run: most of the 20 runs are queued when the
+	// container stops, as in wsgi.Serve's shutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := py.Shutdown(ctx); err != nil {
+		t.Fatalf("container Shutdown: %v", err)
+	}
+	if err := e.m.Shutdown(ctx); err != nil {
+		t.Fatalf("Migrator Shutdown: %v", err)
+	}
+	st := e.status(t, "GET /api/slow")
+	c := st.Counts
+	if c.Mismatched != 0 || st.Rollback != nil {
+		t.Fatalf("runs the stopped container refused were compared: counts %+v, rollback %+v, mismatches %+v", c, st.Rollback, st.RecentMismatches)
+	}
+	if c.Compared+c.Skipped != n || c.Skipped == 0 {
+		t.Fatalf("counts %+v: want %d compared or skipped, some skipped", c, n)
 	}
 }
