@@ -131,6 +131,15 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	// The primary serves the client through a tee; the other side runs
 	// once it is done, so that it never competes with the client's request.
 	rs.stats.served(primary)
+	// Python's trace (the middleware's, else one of our own) says whether
+	// its container ran the app, as for a shadow run (see run).
+	var trace *wsgi.Trace
+	if primary == SidePython {
+		if trace = wsgi.TraceFrom(r.Context()); trace == nil {
+			trace = &wsgi.Trace{}
+			r = r.WithContext(wsgi.WithTrace(r.Context(), trace))
+		}
+	}
 	capt := newCapture(m.o.MaxResponseBytes)
 	sw, ww := newServedWriter(w, capt)
 	start := time.Now()
@@ -157,6 +166,14 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		}
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if trace != nil && trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable {
+			// Python's container refused the request without running
+			// the app (queue full, shut down): no answer to compare.
+			rs.stats.skipped.Add(1)
+			rs.stats.outcome(outcomeSkipped)
+			m.releaseSlot()
+			return
 		}
 		presp := capt.response(status, sw.header()) // the header the client got
 		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // TestShutdownWaitsForAdmittedShadow: a request that found the Migrator
@@ -119,5 +122,52 @@ func TestReverseShadowAfterContainerStopped(t *testing.T) {
 	}
 	if c.Compared+c.Skipped != n || c.Skipped == 0 {
 		t.Fatalf("counts %+v: want %d compared or skipped, some skipped", c, n)
+	}
+}
+
+// TestShadowPrimaryRefused: in the shadow stage Python serves the client;
+// when its container refuses the request without running the app (here
+// its queue is full; also once it is shut down), the client gets the
+// 503, but there is no answer of the app to compare Go's with: it was
+// counted as a mismatch (status 503 against 200). It is now skipped.
+func TestShadowPrimaryRefused(t *testing.T) {
+	pythontest.Python(t, "flask")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	py, err := wsgi.New(wsgi.Config{App: "flaskmig:app", Python: pythontest.Python(t), Dir: dir, Workers: 1, Threads: 1,
+		MaxQueue: -1, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { py.Shutdown(context.Background()) })
+	e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/slow", Stage: StageShadow}}}, func(r *router.Router) {
+		r.Get("/api/slow", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, "python\n")
+		})
+	})
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		if code, _ := e.get(t, "/api/slow?s=1"); code != 200 {
+			t.Errorf("the first request: %d", code)
+		}
+	}()
+	// The worker's one thread is taken by the first request; none may wait.
+	var code int
+	for deadline := time.Now().Add(5 * time.Second); code != http.StatusServiceUnavailable && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		code, _ = e.get(t, "/api/slow?s=0")
+	}
+	if code != http.StatusServiceUnavailable {
+		t.Fatal("no request was refused while the only worker thread was busy")
+	}
+	<-busy
+	e.m.Shutdown(context.Background())
+	st := e.status(t, "GET /api/slow")
+	if c := st.Counts; c.Mismatched != 0 || c.Skipped == 0 {
+		t.Fatalf("a refused primary was compared: counts %+v, mismatches %+v", c, st.RecentMismatches)
 	}
 }
