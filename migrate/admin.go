@@ -59,6 +59,9 @@ const maxAdminBody = 64 << 10
 //	GET  /force-python  {"force_python": bool}: the global kill switch
 //	POST /force-python  {"route": "GET /x", "on": true} or {"all": true, "on": true}:
 //	                    flips a kill switch and answers the new state
+//	GET  /stages-file   {"path": "stages.json", "applied": false, "error": "..."}:
+//	                    whether the stages file on disk applies, and why not
+//	                    ([Migrator.FileError]); path "" without one
 //	GET  /inventory     the migration [Inventory] (with o.PythonRoutes only)
 //
 // POST bodies must be JSON with Content-Type application/json (which a
@@ -171,10 +174,14 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, withWarning{st, errString(err)})
 	})
+	mux.HandleFunc("GET /stages-file", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, m.stagesFileStatus())
+	})
 	// The API's paths answer other methods themselves, with 405 and the
 	// API's JSON error, before the console's catch-all could take them.
 	mux.HandleFunc("/routes", methodNotAllowed("GET, HEAD, POST"))
 	mux.HandleFunc("/force-python", methodNotAllowed("GET, HEAD, POST"))
+	mux.HandleFunc("/stages-file", methodNotAllowed("GET, HEAD"))
 	if o.PythonRoutes != nil {
 		mux.HandleFunc("GET /inventory", m.inventoryHandler(o.PythonRoutes))
 		mux.HandleFunc("/inventory", methodNotAllowed("GET, HEAD"))
@@ -194,6 +201,22 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		}
 		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCheckedCtxKey, true)))
 	})
+}
+
+// stagesFileStatus is the answer of GET /stages-file.
+type stagesFileStatus struct {
+	Path    string  `json:"path"`    // Options.StagesFile; "" without one
+	Applied bool    `json:"applied"` // the file on disk is the stages in effect
+	Error   *string `json:"error"`   // why it is not applied; null when it is
+}
+
+func (m *Migrator) stagesFileStatus() stagesFileStatus {
+	st := stagesFileStatus{Path: m.o.StagesFile, Applied: true}
+	if err := m.FileError(); err != nil {
+		msg := err.Error()
+		st.Applied, st.Error = false, &msg
+	}
+	return st
 }
 
 // hostRule is the check of a request's Host header, against DNS

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/graft-dev/graft/router"
 )
@@ -283,4 +285,70 @@ func TestConsoleTrustedOrigins(t *testing.T) {
 			e.m.Console(ConsoleOptions{TrustedOrigins: []string{bad}})
 		})
 	}
+}
+
+// TestAdminStagesFile checks GET /stages-file: the stages file's path
+// and whether it applies, with the error (and its line) while it does
+// not, so that a script can see what the console shows; GET /routes
+// keeps its array.
+func TestAdminStagesFile(t *testing.T) {
+	type answer struct {
+		Path    string  `json:"path"`
+		Applied bool    `json:"applied"`
+		Error   *string `json:"error"`
+	}
+	get := func(t *testing.T, h http.Handler) answer {
+		t.Helper()
+		rec := serve(h, http.MethodGet, "127.0.0.1", "/stages-file", "", "")
+		var a answer
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("GET /stages-file: %d %s %q", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+			t.Fatalf("GET /stages-file: %v: %q", err, rec.Body)
+		}
+		return a
+	}
+
+	t.Run("no stages file", func(t *testing.T) {
+		e := hostEnv(t)
+		if a := get(t, e.m.Handler(AdminOptions{})); a.Path != "" || !a.Applied || a.Error != nil {
+			t.Fatalf("%+v, want no path, applied, no error", a)
+		}
+	})
+
+	t.Run("a file that does not apply, then does", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "stages.json")
+		writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "python"}]}`)
+		py := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "python\n") })
+		e := newEnv(t, py, Options{StagesFile: path, PollInterval: time.Hour}, func(r *router.Router) {
+			r.Get("/x", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "go\n") })
+		})
+		h := e.m.Handler(AdminOptions{})
+		if a := get(t, h); a.Path != path || !a.Applied || a.Error != nil {
+			t.Fatalf("%+v, want %s applied", a, path)
+		}
+		writeFile(t, path, "{\"routes\": [\n  {\"route\": \"GET /x\", \"stage\": \"canry\"}]}")
+		if err := e.m.Reload(); err == nil {
+			t.Fatal("Reload of a bad file: no error")
+		}
+		if a := get(t, h); a.Applied || a.Error == nil || !strings.Contains(*a.Error, "line 2") || !strings.Contains(*a.Error, "canry") {
+			t.Fatalf("%+v, want not applied, with the error and its line", a)
+		}
+		rec := serve(h, http.MethodGet, "127.0.0.1", "/routes", "", "")
+		var routes []RouteStatus
+		if err := json.Unmarshal(rec.Body.Bytes(), &routes); err != nil || len(routes) != 1 {
+			t.Fatalf("GET /routes is no longer the array of routes: %v %q", err, rec.Body)
+		}
+		if rec := serve(h, http.MethodPost, "127.0.0.1", "/stages-file", "application/json", "{}"); rec.Code != 405 || rec.Header().Get("Allow") != "GET, HEAD" {
+			t.Fatalf("POST /stages-file: %d Allow %q", rec.Code, rec.Header().Get("Allow"))
+		}
+		writeFile(t, path, `{"routes": [{"route": "GET /x", "stage": "go"}]}`)
+		if err := e.m.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if a := get(t, h); !a.Applied || a.Error != nil {
+			t.Fatalf("%+v after the fix, want applied", a)
+		}
+	})
 }

@@ -89,7 +89,9 @@ func (s sticky) key(r *http.Request, identity func(*http.Request) string) string
 // Bucket returns the canary bucket (0 to 9999) of key on route: a stable
 // hash of both, so that a user stays on one side at a given percentage,
 // raising the percentage only adds users (a request goes to Go when its
-// bucket is below percent*100), and each route picks its own users.
+// bucket is below percent*100), and each route picks its own users. The
+// Migrator passes a HEAD route the key of the GET route on its pattern
+// ("GET /x"), so that a user gets GET and HEAD from the same side.
 func Bucket(route, key string) int {
 	h := fnv.New64a()
 	h.Write([]byte(route))

@@ -136,6 +136,13 @@ func TestOverride(t *testing.T) {
 		{"bad signature", SignOverride([]byte("other"), SideGo, future), "", "python", 1},
 		{"expired", SignOverride(secret, SideGo, time.Now().Add(-time.Minute)), "", "python", 1},
 		{"tampered side", strings.Replace(SignOverride(secret, SidePython, future), "python", "go", 1), "", "python", 1},
+		{"tampered expiry", func() string {
+			v := SignOverride(secret, SideGo, time.Now().Add(-time.Minute))
+			side, rest, _ := strings.Cut(v, ".")
+			_, sig, _ := strings.Cut(rest, ".")
+			return side + "." + fmt.Sprint(future.Unix()) + "." + sig
+		}(), "", "python", 1},
+		{"the header wins over the cookie", "go", SignOverride(secret, SideGo, future), "python", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := m.Route("GET /api/side")

@@ -300,7 +300,13 @@ func TestConsole(t *testing.T) {
 
 	t.Run("rollback", func(t *testing.T) {
 		const order = "GET /api/order/{id}"
-		e.m.rollback(order, "go 5xx rate 40% over 50 requests in 1m0s (python 0%)")
+		e.m.mu.Lock()
+		st := e.m.stats[order]
+		e.m.mu.Unlock()
+		st.mu.Lock()
+		epoch := st.epoch
+		st.mu.Unlock()
+		e.m.rollback(order, "go 5xx rate 40% over 50 requests in 1m0s (python 0%)", epoch)
 		page, _, _ := consoleGet(t, srv.URL)
 		if !strings.Contains(page, "Rolled back to Python automatically") || !strings.Contains(page, "go 5xx rate 40% over 50 requests") {
 			t.Fatalf("the page does not show the rollback and its reason:\n%s", page)

@@ -23,7 +23,9 @@
 // request. python, shadow and canary need a fallback:
 // setting them on a route that no fallback covers is an error. A HEAD
 // route with no configuration follows the GET route of its pattern (its
-// stage, kill switches and canary buckets).
+// stage, kill switches and canary buckets); one with a canary of its own
+// still buckets with the GET route's key, so that a user gets GET and
+// HEAD from the same side.
 //
 // # Shadow comparison
 //

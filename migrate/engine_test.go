@@ -160,6 +160,9 @@ func TestStickyKeys(t *testing.T) {
 		{"addr", req(bg, "X-User", "u"), nil, "192.0.2.7"},
 		{"cookie:session", req(bg, "Cookie", "a=1; session=s1"), nil, "s1"},
 		{"cookie:session", req(bg), nil, "192.0.2.7"},
+		{"cookie:session", req(bg, "Cookie", "session=; a=1"), nil, "192.0.2.7"},
+		{"cookie:session", req(bg, "Cookie", "session=s1; session=s2"), nil, "s1"},
+		{"header:x-user", req(bg, "X-User", ""), nil, "192.0.2.7"},
 		{"header:x-user", req(bg, "X-User", "u9"), nil, "u9"},
 		{"remote_user", req(user), nil, "ada"},
 		{"remote_user", req(bg), nil, "192.0.2.7"},
@@ -234,6 +237,33 @@ func TestHeadFollowsGet(t *testing.T) {
 		}
 		if sides["go"] == 0 || sides["python"] == 0 {
 			t.Fatalf("sides %v at 50%%", sides)
+		}
+	})
+
+	// A HEAD with its own canary line buckets with the GET route's key
+	// too: at the same percentage and sticky key a user gets GET and HEAD
+	// from the same side, and at a lower one the HEAD's Go users are some
+	// of the GET's.
+	t.Run("a configured HEAD canary buckets as GET", func(t *testing.T) {
+		for _, pct := range []float64{50, 20} {
+			r, m := setup(t, RouteConfig{Route: "GET /x", Stage: StageCanary, Percent: 50, Sticky: "cookie:uid"})
+			if _, err := m.SetRoute("test", RouteConfig{Route: "HEAD /x", Stage: StageCanary, Percent: pct, Sticky: "cookie:uid"}); err != nil {
+				t.Fatal(err)
+			}
+			heads := 0
+			for i := range 200 {
+				uid := fmt.Sprint("user-", i)
+				get, head := side(r, "GET", uid), side(r, "HEAD", uid)
+				if head == "go" {
+					heads++
+				}
+				if pct == 50 && get != head || head == "go" && get != "go" {
+					t.Fatalf("HEAD at %g%%, GET at 50%%: %s: GET served by %s, HEAD by %s", pct, uid, get, head)
+				}
+			}
+			if heads == 0 {
+				t.Fatalf("HEAD at %g%%: no user on Go", pct)
+			}
 		}
 	})
 
@@ -481,5 +511,78 @@ func TestNormalizePanic(t *testing.T) {
 	}
 	if logs := e.logs.String(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "index out of range") {
 		t.Errorf("the panic is not logged at ERROR:\n%s", logs)
+	}
+}
+
+// TestReenableIgnoresRequestsInFlight: requests that started before a
+// person re-enabled a rolled-back route (Go answers still being written,
+// reverse-shadow comparisons still running) finish after the decision;
+// their failures happened before it and must not count in the fresh
+// rollback window, nor roll the route back again.
+func TestReenableIgnoresRequestsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     RouteConfig
+		goFails bool // Go answers 500 (else Go and Python differ)
+		pyHolds bool // the held request is held in Python's shadow run (else in Go)
+	}{
+		{"go 5xx", RouteConfig{Route: "GET /x", Stage: StageGo}, true, false},
+		{"reverse-shadow mismatch", RouteConfig{Route: "GET /x", Stage: StageGo, ShadowSample: 1}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entered, release := make(chan struct{}, 2), make(chan struct{})
+			hold := func(r *http.Request) {
+				if r.Header.Get("X-Hold") != "" {
+					entered <- struct{}{}
+					<-release
+				}
+			}
+			r, m, _ := pair(t,
+				func(w http.ResponseWriter, r *http.Request) {
+					if !tc.pyHolds {
+						hold(r)
+					}
+					if tc.goFails {
+						w.WriteHeader(500)
+					}
+					io.WriteString(w, "go")
+				},
+				func(w http.ResponseWriter, r *http.Request) {
+					if tc.pyHolds {
+						hold(r)
+					}
+					io.WriteString(w, "python")
+				},
+				Options{NoiseSample: -1, Rollback: RollbackPolicy{MinRequests: 2}}, tc.cfg)
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Add(1)
+				go func() { defer wg.Done(); hit(r, "X-Hold", "1") }()
+			}
+			<-entered
+			<-entered
+			for range 2 {
+				hit(r)
+			}
+			if !tc.pyHolds {
+				m.jobs.Wait()
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for st, _ := m.Route("GET /x"); st.Rollback == nil; st, _ = m.Route("GET /x") {
+				if time.Now().After(deadline) {
+					t.Fatalf("not rolled back: %+v", st.Counts)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if _, err := m.SetRoute("test", tc.cfg); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			wg.Wait()
+			m.jobs.Wait()
+			if st, _ := m.Route("GET /x"); st.Rollback != nil {
+				t.Fatalf("re-enabled route rolled back again by requests from before the decision: %s", st.Rollback.Reason)
+			}
+		})
 	}
 }

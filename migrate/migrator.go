@@ -86,13 +86,14 @@ type routeState struct {
 	cfg        RouteConfig
 	configured bool
 	followsGet bool   // a HEAD route without configuration, with its GET route's
-	bucket     string // what Bucket hashes with the sticky key: the GET route's key for a HEAD that follows it
+	bucket     string // what Bucket hashes with the sticky key: the GET route's key for a HEAD on a GET's pattern
 	bp         int    // canary percentage in basis points
 	sticky     sticky
 	headers    []string
 	covered    bool
 	rollback   *Rollback
 	stats      *routeStats
+	epoch      uint64 // stats.epoch when published: see routeStats.epoch
 }
 
 // New returns a Migrator for the staged routes of r (see
@@ -339,6 +340,9 @@ func (m *Migrator) publishLocked() {
 			key: k, cfg: c, configured: configured, bucket: k, bp: int(c.Percent*100 + 0.5), sticky: stk,
 			headers: headers, covered: sr.Fallback != nil, rollback: m.rollbacks[k], stats: st,
 		}
+		st.mu.Lock()
+		rs.epoch = st.epoch
+		st.mu.Unlock()
 		s.routes[routeKey{sr.Method, sr.Pattern}] = rs
 		st.setStage(effectiveStage(s, rs))
 	}
@@ -346,11 +350,21 @@ func (m *Migrator) publishLocked() {
 	// the GET route's, so that a GET in python or shadow does not have Go
 	// answer its HEAD requests, and buckets like it, so that a canary user
 	// gets GET and HEAD from the same side.
+	// A HEAD with a line of its own keeps its stage and percentage but
+	// buckets with the GET route's key too: at the same percentage and
+	// sticky key its users are the GET's, and at a lower one some of them.
+	for k, rs := range s.routes {
+		if k.method == http.MethodHead && rs.configured {
+			if get := s.routes[routeKey{http.MethodGet, k.pattern}]; get != nil {
+				rs.bucket = get.key
+			}
+		}
+	}
 	for k, rs := range s.routes {
 		if k.method == http.MethodHead && !rs.configured {
 			if get := s.routes[routeKey{http.MethodGet, k.pattern}]; get != nil && get.configured {
 				head := *get
-				head.key, head.stats, head.covered, head.configured, head.followsGet = rs.key, rs.stats, rs.covered, false, true
+				head.key, head.stats, head.epoch, head.covered, head.configured, head.followsGet = rs.key, rs.stats, rs.epoch, rs.covered, false, true
 				head.cfg.Route = rs.key
 				s.routes[k] = &head
 				rs.stats.setStage(effectiveStage(s, &head))
@@ -522,7 +536,9 @@ func (m *Migrator) fileLocked() *File {
 // clearRollbackLocked forgets the automatic rollback of route key, if
 // any, and the requests that led to it: a person's decision starts the
 // rollback window afresh, so that the failures from before it do not roll
-// the route back again at the first new one.
+// the route back again at the first new one. The requests still in
+// flight then (read from an older snapshot) are not counted when they
+// finish: their epoch is past (see routeStats.epoch).
 func (m *Migrator) clearRollbackLocked(key string) {
 	if m.rollbacks[key] == nil {
 		return
@@ -531,18 +547,29 @@ func (m *Migrator) clearRollbackLocked(key string) {
 	if st := m.stats[key]; st != nil {
 		st.mu.Lock()
 		st.win = window{}
+		st.epoch++
 		st.mu.Unlock()
 	}
 }
 
-// rollback drops route to python after an automatic decision, and
-// writes it to the stages file, if any, so that it outlasts a restart.
-func (m *Migrator) rollback(key, reason string) {
+// rollback drops route to python after an automatic decision, taken
+// from the window of the given epoch, and writes it to the stages file,
+// if any, so that it outlasts a restart. A decision of a person made
+// since (a newer epoch) wins.
+func (m *Migrator) rollback(key, reason string, epoch uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.syncFileLocked() // an edit not picked up yet goes first
 	if m.rollbacks[key] != nil {
 		return
+	}
+	if st := m.stats[key]; st != nil {
+		st.mu.Lock()
+		stale := st.epoch != epoch
+		st.mu.Unlock()
+		if stale {
+			return
+		}
 	}
 	c := m.cfg[key]
 	if s := stageOf(c); s != StageCanary && s != StageGo {

@@ -61,6 +61,10 @@ type routeStats struct {
 	next      int
 	recentMax int
 	win       window
+	// epoch counts the decisions of a person that restarted the rollback
+	// window (clearRollbackLocked); a request counts in the window only if
+	// its snapshot was published in the current epoch.
+	epoch uint64
 
 	latPy, latGo latencyRing
 

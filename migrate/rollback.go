@@ -62,6 +62,10 @@ func (m *Migrator) window(rs *routeState, side Side, status int) {
 	now := m.now()
 	st := rs.stats
 	st.mu.Lock()
+	if st.epoch != rs.epoch { // started before a person's decision
+		st.mu.Unlock()
+		return
+	}
 	s := st.win.current(now, p.Window)
 	fail := status >= 500
 	if side == SideGo {
@@ -86,7 +90,7 @@ func (m *Migrator) window(rs *routeState, side Side, status int) {
 	}
 	st.mu.Unlock()
 	if reason != "" {
-		m.rollback(rs.key, reason)
+		m.rollback(rs.key, reason, rs.epoch)
 	}
 }
 
@@ -100,6 +104,10 @@ func (m *Migrator) windowCompare(rs *routeState, mismatch bool) {
 	now := m.now()
 	st := rs.stats
 	st.mu.Lock()
+	if st.epoch != rs.epoch { // started before a person's decision
+		st.mu.Unlock()
+		return
+	}
 	s := st.win.current(now, p.Window)
 	s.compared++
 	var reason string
@@ -113,7 +121,7 @@ func (m *Migrator) windowCompare(rs *routeState, mismatch bool) {
 	}
 	st.mu.Unlock()
 	if reason != "" {
-		m.rollback(rs.key, reason)
+		m.rollback(rs.key, reason, rs.epoch)
 	}
 }
 

@@ -76,6 +76,9 @@ type result struct {
 	dur   time.Duration
 	panic any
 	stack []byte
+	// refused: a wsgi.Container answered 503 without running the app (it
+	// is shut down, or its queue is full): not an answer of the app.
+	refused bool
 }
 
 // serveCompared has primary serve r, and, when r is eligible, runs the
@@ -128,6 +131,15 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	// The primary serves the client through a tee; the other side runs
 	// once it is done, so that it never competes with the client's request.
 	rs.stats.served(primary)
+	// Python's trace (the middleware's, else one of our own) says whether
+	// its container ran the app, as for a shadow run (see run).
+	var trace *wsgi.Trace
+	if primary == SidePython {
+		if trace = wsgi.TraceFrom(r.Context()); trace == nil {
+			trace = &wsgi.Trace{}
+			r = r.WithContext(wsgi.WithTrace(r.Context(), trace))
+		}
+	}
 	capt := newCapture(m.o.MaxResponseBytes)
 	sw, ww := newServedWriter(w, capt)
 	start := time.Now()
@@ -154,6 +166,14 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		}
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if trace != nil && trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable {
+			// Python's container refused the request without running
+			// the app (queue full, shut down): no answer to compare.
+			rs.stats.skipped.Add(1)
+			rs.stats.outcome(outcomeSkipped)
+			m.releaseSlot()
+			return
 		}
 		presp := capt.response(status, sw.header()) // the header the client got
 		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)
@@ -243,6 +263,10 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 		hdr = pre.Clone()
 	}
 	cw := &captureWriter{hdr: hdr, body: newCapture(m.o.MaxResponseBytes)}
+	// The run's own trace (shadowRequest drops the client's) says whether
+	// a wsgi.Container ran the app.
+	trace := &wsgi.Trace{}
+	ctx = wsgi.WithTrace(ctx, trace)
 	start := time.Now()
 	defer func() {
 		res.dur = time.Since(start)
@@ -255,6 +279,7 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 			status, hdr = http.StatusOK, cw.hdr
 		}
 		res.resp = cw.body.response(status, hdr)
+		res.refused = trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable
 	}()
 	h.ServeHTTP(cw, r.WithContext(ctx))
 	return res
@@ -328,6 +353,14 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 			slog.String("error", fmt.Sprint(cr.panic)), slog.String("error.stack_trace", string(cr.stack)))
 		return
 	}
+	if cr.refused {
+		// The container refused the run without running the app: it is
+		// shut down (wsgi.Serve stops it before the program's deferred
+		// Migrator.Shutdown runs), or its queue is full. Nothing to compare.
+		st.skipped.Add(1)
+		st.outcome(outcomeSkipped)
+		return
+	}
 	st.latency(candSide, cr.dur)
 	py, gr := presp, cr.resp
 	if primary == SideGo {
@@ -357,7 +390,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	if noiseRate > 0 && safeMethod(cand.Method) && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
-		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && r2.resp.Status == py.Status {
+		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && !r2.refused && r2.resp.Status == py.Status {
 			p2 := r2.resp
 			if cand.Method == http.MethodHead {
 				p2 = withoutBody(p2)

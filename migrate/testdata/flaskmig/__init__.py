@@ -64,3 +64,10 @@ def visit():
     resp.set_cookie("uid", "py-%d" % time.time_ns(), max_age=365 * 86400, httponly=True, samesite="Lax", secure=True)
     resp.delete_cookie("old")
     return resp
+
+
+@app.get("/api/slow")
+def slow():
+    # Holds a worker for a while: a shadow run still under way at shutdown.
+    time.sleep(float(request.args.get("s", "0.5")))
+    return "python\n"
