@@ -27,6 +27,16 @@ type ServeConfig struct {
 	// to 2s to run their exit hooks. 30s when 0.
 	GracefulTimeout time.Duration
 
+	// Drained, if not nil, is called once during a shutdown, after the
+	// HTTP server has stopped (every request answered or cut) and before
+	// the container's workers are stopped: the place to stop what still
+	// sends requests to the container on its own, such as
+	// migrate.Migrator.Shutdown, whose shadow runs would otherwise find the
+	// container closed. ctx is done when GracefulTimeout runs out (counted
+	// from the start of the shutdown) or at a second signal. It is not
+	// called when Serve fails before serving.
+	Drained func(ctx context.Context)
+
 	// Limits bounds the request line, header fields and whole head of
 	// every plain HTTP connection, application and operations listener
 	// alike (see [Guard]). Zero values are the defaults of
@@ -392,6 +402,9 @@ wait:
 		}
 	}
 	<-reloads
+	if cfg.Drained != nil {
+		cfg.Drained(sctx)
+	}
 	if app != nil {
 		// Workers told to exit with no request left (idle ones at once)
 		// get exitGrace to run their exit hooks even once GracefulTimeout

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,7 @@ def app(environ, start_response):
 
 // served is a Serve call running in the background.
 type served struct {
+	c    *Container
 	ls   *Listeners
 	logs *pythontest.Buffer
 	done chan error
@@ -56,7 +58,7 @@ func startServe(t *testing.T, ctx context.Context, dir string, cfg ServeConfig) 
 		ls.Close()
 		t.Fatal(err)
 	}
-	s := &served{ls: ls, logs: logs, done: make(chan error, 1),
+	s := &served{c: c, ls: ls, logs: logs, done: make(chan error, 1),
 		url: "http://" + ls.Main[0].Addr().String(), ops: "http://" + ls.Ops.Addr().String()}
 	go func() { s.done <- Serve(ctx, ls, c, c, cfg) }()
 	t.Cleanup(func() {
@@ -632,5 +634,53 @@ func TestServeGracefulTimeoutIdleExit(t *testing.T) {
 				t.Errorf("an idle process was killed for the shutdown's time: %q", l)
 			}
 		})
+	}
+}
+
+// Drained is called once, after the HTTP server has stopped (its listener
+// refuses connections) and before the workers stop: the container still
+// answers then, so that what sends requests to it on its own (a
+// Migrator's shadow runs) can finish first.
+func TestServeDrained(t *testing.T) {
+	dir := writeServeApp(t, "v1")
+	ctx, cancel := context.WithCancel(context.Background())
+	type seen struct {
+		status  int
+		body    string
+		dialErr error
+	}
+	got := make(chan seen, 2)
+	var s *served
+	cfg := ServeConfig{NoSignals: true, Drained: func(context.Context) {
+		rec := httptest.NewRecorder()
+		s.c.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		got <- seen{rec.Code, rec.Body.String(), err}
+	}}
+	s = startServe(t, ctx, dir, cfg)
+	if _, err := fetch(s.url + "/"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if len(got) != 1 {
+		t.Fatalf("Drained called %d times, want once", len(got))
+	}
+	g := <-got
+	if g.status != 200 || !strings.HasPrefix(g.body, "v1 ") {
+		t.Errorf("the container answered %d %q during Drained; want 200 from a worker", g.status, g.body)
+	}
+	if g.dialErr == nil {
+		t.Error("the listener still accepted connections during Drained")
 	}
 }

@@ -331,7 +331,7 @@ func run(args []string) error {
 		app.Shutdown(context.Background())
 		return err
 	}
-	defer mg.Stop()
+	defer mg.Stop(context.Background()) // when Serve is not reached, or failed
 	base := listenerBase(ls)
 	log.Info("django: serving", slog.String("url.full", base+o.mount+"/"),
 		slog.String("graft.state", state), slog.Bool("graft.go_routes", o.goRoutes))
@@ -344,7 +344,7 @@ func run(args []string) error {
 		log.Info("django: API token", slog.String("user.name", user),
 			slog.String("graft.try", fmt.Sprintf("curl -H 'Authorization: Bearer %s' %s%s/api/whoami/", tok, base, o.mount)))
 	}
-	return wsgi.Serve(context.Background(), ls, h, app, o.ServeConfig(reg, log))
+	return wsgi.Serve(context.Background(), ls, h, app, mg.ServeConfig(o.ServeConfig(reg, log)))
 }
 
 // listenerBase is the URL of the first listener, for the links logged at

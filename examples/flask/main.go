@@ -183,9 +183,9 @@ func run(args []string) error {
 		app.Shutdown(context.Background())
 		return err
 	}
-	defer mg.Stop()
+	defer mg.Stop(context.Background()) // when Serve is not reached, or failed
 	log.Info("flask: serving", slog.String("graft.mount", o.mount+"/"), slog.Bool("graft.go_routes", o.goRoutes))
-	return wsgi.Serve(context.Background(), ls, h, app, o.ServeConfig(reg, log))
+	return wsgi.Serve(context.Background(), ls, h, app, mg.ServeConfig(o.ServeConfig(reg, log)))
 }
 
 // embeddedApp is the app's tree: the shop package at its root.

@@ -183,14 +183,14 @@ func run(args []string) error {
 		app.Shutdown(context.Background())
 		return err
 	}
-	defer mg.Stop()
+	defer mg.Stop(context.Background()) // when Serve is not reached, or failed
 	h, err := o.Files.Front(routes, log)
 	if err != nil {
 		app.Shutdown(context.Background())
 		return err
 	}
 	log.Info("hybrid: serving", slog.String("graft.app", o.app), slog.String("graft.mount", o.mount+"/"))
-	return wsgi.Serve(context.Background(), ls, h, app, o.ServeConfig(reg, log))
+	return wsgi.Serve(context.Background(), ls, h, app, mg.ServeConfig(o.ServeConfig(reg, log)))
 }
 
 // newHandler builds the router: Go routes first, the Python app as the

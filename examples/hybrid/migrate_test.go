@@ -224,7 +224,7 @@ func TestHybridMigrationErrors(t *testing.T) {
 			h := newHandler(&cli.Flags{}, http.NotFoundHandler(), tc.mount, opstest.Logger(), nil)
 			mg, err := migration.Start(h, migration.Flags{Stages: file}, opstest.Logger(), nil)
 			if err == nil {
-				mg.Stop()
+				mg.Stop(t.Context())
 				t.Fatal("no error")
 			}
 			if !strings.Contains(err.Error(), tc.want) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/graft-dev/graft/examples/internal/cli"
 	"github.com/graft-dev/graft/migrate"
 	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // Flags are the migration flags of an example.
@@ -45,6 +47,7 @@ type Migration struct {
 	admin     *http.Server
 	adminAddr string
 	sighup    chan os.Signal
+	stopped   sync.Once
 }
 
 // Start puts the staged Go routes of h (the example's *router.Router,
@@ -110,19 +113,42 @@ func (mg *Migration) AdminAddr() string { return mg.adminAddr }
 func (mg *Migration) Migrator() *migrate.Migrator { return mg.m }
 
 // Stop closes the admin listener, stops watching the stages file and
-// waits for the shadow runs in flight. It does nothing on nil.
-func (mg *Migration) Stop() {
+// waits for the shadow runs in flight, until ctx is done. It does nothing
+// on nil, or after the first call. The examples call it from
+// wsgi.ServeConfig.Drained, before the container stops (the shadow runs
+// still need it), and again when run returns, for the paths that never
+// reach a shutdown.
+func (mg *Migration) Stop(ctx context.Context) {
 	if mg == nil {
 		return
 	}
-	if mg.sighup != nil {
-		signal.Stop(mg.sighup)
-		close(mg.sighup)
+	mg.stopped.Do(func() {
+		if mg.sighup != nil {
+			signal.Stop(mg.sighup)
+			close(mg.sighup)
+		}
+		if mg.admin != nil {
+			mg.admin.Close()
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		mg.m.Shutdown(ctx)
+	})
+}
+
+// ServeConfig returns cfg with its Drained calling Stop (and cfg's own
+// Drained, if any, before it), so that the Migrator stops before the
+// container does.
+func (mg *Migration) ServeConfig(cfg wsgi.ServeConfig) wsgi.ServeConfig {
+	if mg == nil {
+		return cfg
 	}
-	if mg.admin != nil {
-		mg.admin.Close()
+	before := cfg.Drained
+	cfg.Drained = func(ctx context.Context) {
+		if before != nil {
+			before(ctx)
+		}
+		mg.Stop(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	mg.m.Shutdown(ctx)
+	return cfg
 }

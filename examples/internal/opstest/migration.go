@@ -1,6 +1,7 @@
 package opstest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -48,7 +49,7 @@ func ServeStaged(t testing.TB, app *wsgi.Container, h http.Handler, stagesFile s
 		t.Fatal(err)
 	}
 	srv := Serve(t, app, h)
-	t.Cleanup(mg.Stop) // cleanups run last first: before the server and the workers stop
+	t.Cleanup(func() { mg.Stop(context.Background()) }) // cleanups run last first: before the server and the workers stop
 	return srv, "http://" + mg.AdminAddr(), mg
 }
 
