@@ -297,16 +297,7 @@ func ownedByMe(path string) bool {
 // procStart returns the start time of process pid in clock ticks since
 // boot (/proc/PID/stat, field 22), or "0" where /proc has none.
 func procStart(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "0"
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return "0"
-	}
-	fields := strings.Fields(string(b[i+1:]))
+	fields := procStat(pid)
 	// fields[0] is field 3 (state), so field 22 is fields[19].
 	if len(fields) < 20 {
 		return "0"
@@ -315,4 +306,19 @@ func procStart(pid int) string {
 		return "0"
 	}
 	return fields[19]
+}
+
+// procStat returns the fields of /proc/PID/stat after the command name,
+// from field 3 (the state) on, or nil where /proc has none.
+func procStat(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
 }

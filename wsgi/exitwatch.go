@@ -16,8 +16,11 @@ import (
 // until z reaps it (a zombie's pid is not reused), and signal sends
 // nothing once p is marked exited, so no other process is signalled by
 // that pid. Without a pollable pidfd (a kernel before Linux 5.3), the
-// exit is known from EXITED only.
+// exit is known from EXITED only. Once the pidfd is closed, the reaper
+// (when graft is PID 1) is nudged: p may be a zombie given to PID 1 by
+// z's death, which the reaper left alone while the pidfd was held.
 func (p *proc) watchExit(z *zygote) {
+	defer p.pool.reaper.nudge() // after the pidfd's close, deferred below
 	if err := syscall.SetNonblock(p.pidfd, true); err != nil {
 		syscall.Close(p.pidfd)
 		return

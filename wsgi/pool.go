@@ -16,10 +16,11 @@ import (
 // with Config.Threads request slots each, and a bounded queue of requests
 // waiting for a slot.
 type pool struct {
-	cfg   Config
-	log   *slog.Logger
-	spawn func(*exec.Cmd) error
-	sp    *spawner
+	cfg    Config
+	log    *slog.Logger
+	spawn  func(*exec.Cmd) error
+	sp     *spawner
+	reaper *reaper // the process's, when it is PID 1 (see reaper); else nil
 
 	mu           sync.Mutex
 	procs        map[*proc]bool
@@ -73,6 +74,12 @@ func newPool(cfg Config) (*pool, error) {
 		reloadSem:  make(chan struct{}, 1),
 	}
 	pl.spawn = pl.sp.start
+	r, err := processReaper()
+	if err != nil {
+		pl.log.Warn("wsgi: running as PID 1, graft does not reap orphaned processes here: they stay zombies; run it under an init (docker run --init, tini)",
+			slog.String(logError, err.Error()))
+	}
+	pl.reaper = r
 	g, procs, err := pl.startGeneration()
 	if err != nil {
 		pl.mu.Lock()

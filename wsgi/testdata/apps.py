@@ -82,6 +82,26 @@ def pid(environ, start_response):
 
 
 @app
+def orphan(environ, start_response):
+    """Double-forks: a child forks a grandchild and exits, and the worker
+    reaps the child; the grandchild, orphaned, exits too, and is left for
+    whoever inherited it (PID 1, in a container) to reap. Answers with the
+    grandchild's pid."""
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        grandchild = os.fork()
+        if grandchild == 0:
+            os._exit(0)
+        os.write(w, str(grandchild).encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(child, 0)
+    with os.fdopen(r) as f:
+        return _text(start_response, f.read())
+
+
+@app
 def sndbuf(environ, start_response):
     """The send buffer (SO_SNDBUF) of this worker's socket to Go (fd 3)."""
     s = socket.socket(fileno=os.dup(3))
