@@ -123,7 +123,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	ListVar(fs, &f.ProxyProtocol, "proxy-protocol", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address) of the load balancers that pass TCP through with the PROXY protocol (v1 or v2, as AWS's Network Load Balancer): their connections must begin with its header, which gives the client's address (repeatable; none: off)")
 	fs.BoolVar(&f.ForwardedHost, "forwarded-host", false, "take the host the client asked for from the -forwarded-allow-ips proxies too (X-Forwarded-Host, or Forwarded's host=)")
 	f.Files.Register(fs)
-	DurationVar(fs, &f.StaticMaxAge, "static-max-age", 60*time.Second, "Cache-Control max-age (`DURATION`) of -static files without a hash in their names (0: no-cache, revalidate every time, as Flask's own static view answers)")
+	DurationVar(fs, &f.StaticMaxAge, "static-max-age", 60*time.Second, "Cache-Control max-age (`DURATION`) of static files without a hash in their names, -static ones and the app's own (0: no-cache, revalidate every time, as Flask's own static view answers)")
 }
 
 // splitList returns the entries of a repeatable, comma-separated list
