@@ -507,9 +507,14 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 	}
 	noSniff(h) // no Content-Type the app did not send
 	if !bodyAllowed(code) {
-		// RFC 9110: no body, and no Content-Length on 1xx and 204.
-		if code != http.StatusNotModified {
-			h.Del("Content-Length")
+		// RFC 9110: no body, and no Content-Length on 1xx and 204. On a
+		// 304 the app's Content-Length (the representation's, which RFC
+		// 9110 allows) and Content-Type go too, as net/http drops them
+		// over HTTP/1.1: over HTTP/2 it keeps them, and Go's own client
+		// then reads the 304 as a body cut short (unexpected EOF).
+		h.Del("Content-Length")
+		if code == http.StatusNotModified {
+			h.Del("Content-Type")
 		}
 		*declared = -1
 	}
