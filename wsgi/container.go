@@ -375,8 +375,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 					// The file, not the client, failed (a descriptor not
 					// open for reading): never a clean short response.
 					c.log.Error("wsgi: sending the file of wsgi.file_wrapper failed; aborting the connection",
-						slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
-						slog.String(logRequestID, requestID(r)), slog.String(logError, err.Error()))
+						requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, err.Error()))...)
 					panic(http.ErrAbortHandler)
 				}
 				return false
@@ -408,9 +407,8 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				panic(http.ErrAbortHandler)
 			}
 			c.log.Error("wsgi: response failed after headers were sent; aborting the connection",
-				slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
-				slog.String(logRequestID, requestID(r)), slog.String(logError, p.Err.Error()),
-				slog.String(logTraceback, p.Traceback))
+				requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, p.Err.Error()),
+					slog.String(logTraceback, p.Traceback))...)
 			panic(http.ErrAbortHandler)
 		}
 	}
@@ -429,8 +427,7 @@ func (c *Container) clientStalled(r *http.Request, ex Exchange) {
 // SendTimeout d.
 func logClientStalled(log *slog.Logger, r *http.Request, d time.Duration) {
 	log.Warn("wsgi: the client took none of the response for SendTimeout; giving it up",
-		slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
-		slog.String(logRequestID, requestID(r)), slog.Duration("graft.send_timeout", d))
+		requestAttrs(r.Method, r.URL.Path, requestID(r), slog.Duration("graft.send_timeout", d))...)
 }
 
 // complete reports whether the request's goroutine may leave before the
@@ -510,9 +507,14 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 	}
 	noSniff(h) // no Content-Type the app did not send
 	if !bodyAllowed(code) {
-		// RFC 9110: no body, and no Content-Length on 1xx and 204.
-		if code != http.StatusNotModified {
-			h.Del("Content-Length")
+		// RFC 9110: no body, and no Content-Length on 1xx and 204. On a
+		// 304 the app's Content-Length (the representation's, which RFC
+		// 9110 allows) and Content-Type go too, as net/http drops them
+		// over HTTP/1.1: over HTTP/2 it keeps them, and Go's own client
+		// then reads the 304 as a body cut short (unexpected EOF).
+		h.Del("Content-Length")
+		if code == http.StatusNotModified {
+			h.Del("Content-Type")
 		}
 		*declared = -1
 	}
@@ -584,8 +586,7 @@ func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent boo
 		return
 	}
 	c.log.Error("wsgi: request deadline exceeded after headers were sent; aborting the connection",
-		slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
-		slog.String(logRequestID, requestID(r)), slog.String(logError, err.Error()))
+		requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, err.Error()))...)
 	panic(http.ErrAbortHandler)
 }
 
@@ -607,11 +608,7 @@ func abortResponse(w http.ResponseWriter, headerSent bool) {
 
 // fail answers r through the error handler, logging why.
 func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, traceback string) {
-	attrs := []any{slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path),
-		slog.String(logError, err.Error())}
-	if id := requestID(r); id != "" {
-		attrs = append(attrs, slog.String(logRequestID, id))
-	}
+	attrs := requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, err.Error()))
 	if traceback != "" {
 		attrs = append(attrs, slog.String(logTraceback, traceback))
 	}

@@ -845,8 +845,8 @@ func (p *proc) timeout(s *stream) {
 	}
 	s.timedOut.Store(true)
 	p.timedOutKill.Store(true)
-	attrs := []any{slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
-		slog.Duration("graft.timeout", p.pool.cfg.Timeout), slog.Duration("graft.running", time.Since(s.start))}
+	attrs := requestAttrs(s.method, s.path, s.reqID,
+		slog.Duration("graft.timeout", p.pool.cfg.Timeout), slog.Duration("graft.running", time.Since(s.start)))
 	if why := p.pool.leavingReason(p); why != "" {
 		// Recycled, reloaded or shut down: what retired it replaces it
 		// (and counts it under that reason); gone does not again.
@@ -857,7 +857,7 @@ func (p *proc) timeout(s *stream) {
 	}
 	p.retire()
 	p.output.expectDump(slog.LevelError, "wsgi: Python stacks of the timed-out request's worker",
-		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID))
+		requestAttrs(s.method, s.path, s.reqID)...)
 	p.signal(syscall.SIGUSR1)
 	waitOrKill(p.exited, stackDumpGrace, p.kill)
 }
@@ -879,9 +879,8 @@ func (p *proc) slowRequest(s *stream) {
 	default:
 	}
 	p.log.Warn("wsgi: slow request; the worker's Python stacks follow",
-		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID),
-		slog.Duration("graft.running", time.Since(s.start)))
+		requestAttrs(s.method, s.path, s.reqID, slog.Duration("graft.running", time.Since(s.start)))...)
 	p.output.expectDump(slog.LevelWarn, "wsgi: Python stacks of the slow request's worker",
-		slog.String(logMethod, s.method), slog.String(logPath, s.path), slog.String(logRequestID, s.reqID))
+		requestAttrs(s.method, s.path, s.reqID)...)
 	p.signal(syscall.SIGUSR1)
 }

@@ -261,6 +261,9 @@ func TestTimeout(t *testing.T) {
 			t.Errorf("504 after %v, want 1-2s", took)
 		}
 		logHas(t, a.logs, 3*time.Second, "request timed out", `File \"`, "hang_forever_in_this_function")
+		if line := logLine(a.logs, "request timed out"); strings.Contains(line, "request.id") {
+			t.Errorf("a request without an id logged request.id: %s", line)
+		}
 		// The stacks are one record at the headline's level (ERROR),
 		// with the request's attributes.
 		stack := logLine(a.logs, "graft.stack=")

@@ -715,6 +715,13 @@ func TestOpsSlowRequestLog(t *testing.T) {
 				t.Errorf("slow request log line lacks %q: %s", want, line)
 			}
 		}
+		// The request has no id (no middleware.RequestID): the key is
+		// left out, on the headline and on the stack record.
+		for _, l := range []string{line, logLine(logs, "graft.stack=")} {
+			if strings.Contains(l, "request.id") {
+				t.Errorf("a request without an id logged request.id: %s", l)
+			}
+		}
 		// The worker was only asked for its stacks: it lives on and serves.
 		if _, p := mustAnswer(t, srv.URL+"/pid"); p != pid {
 			t.Errorf("after the slow request pid %d answered; want the same worker %d (not killed)", p, pid)

@@ -45,12 +45,14 @@ func pythonLines(t *testing.T, env []string, args ...string) [][]any {
 }
 
 // flaskListing is what Flask itself reports (flask routes): rule,
-// endpoint and methods of every rule of rmflask's app or api app.
+// endpoint and methods of every rule of rmflask's app or api app that
+// Flask serves (a build_only rule only builds URLs: Flask answers 404).
 const flaskListing = `
 import json, sys, rmflask
 app = getattr(rmflask, sys.argv[1])
 for r in app.url_map.iter_rules():
-    print(json.dumps([r.rule, r.endpoint, " ".join(sorted(r.methods))]))
+    if not r.build_only:
+        print(json.dumps([r.rule, r.endpoint, " ".join(sorted(r.methods))]))
 `
 
 func routeRows(m *AppRouteMap, mount string) [][]any {

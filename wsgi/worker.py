@@ -1426,6 +1426,8 @@ _FLASK_VAR = re.compile(r"<(?:(?P<conv>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>.*?)
 def flask_routes(app):
     out = []
     for rule in app.url_map.iter_rules():
+        if rule.build_only:
+            continue  # it only builds URLs (url_for): Flask never serves it
         parts = []
         pos = 0
         text = rule.rule

@@ -88,6 +88,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/files"
 	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
@@ -373,7 +374,7 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger,
 
 	site := func(s *router.Router) {
 		// STATIC_URL is "static/", which Django prefixes with SCRIPT_NAME.
-		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir, log))
+		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir, o.Files, log))
 		s.Get("/static/*", static.ServeHTTP).Name("static")
 		s.Head("/static/*", static.ServeHTTP)
 
@@ -447,13 +448,14 @@ func bearerAuth(tokens map[string]string) func(http.Handler) http.Handler {
 }
 
 // staticFiles serves the files under dir with fallback.Static: ETags,
-// Range, no directory listings, no escapes from dir.
-func staticFiles(dir string, log *slog.Logger) http.Handler {
+// Range, no directory listings, no escapes from dir; its CORS header and
+// max-age are those of -static-no-cors and -static-max-age.
+func staticFiles(dir string, f files.Flags, log *slog.Logger) http.Handler {
 	s, err := fallback.NewStaticDir(dir)
 	if err != nil {
 		panic(err) // prepare checked that dir exists
 	}
-	s.Logger = log
+	f.Configure(s, "", log)
 	return s
 }
 

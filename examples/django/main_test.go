@@ -395,3 +395,43 @@ func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }
 // A mistake in the command line exits 2 naming its flag, a missing
 // directory 1, by cli.Main's rule, before Python starts.
 func TestUsageErrors(t *testing.T) { opstest.UsageErrors(t, run, true) }
+
+// TestAdminStaticFlags: the admin's static files, which Go serves, follow
+// -static-no-cors and -static-max-age as -static mounts do.
+func TestAdminStaticFlags(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "admin", "css"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "admin", "css", "base.css"), []byte("body{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	django := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "django") })
+	for _, tc := range []struct {
+		args        []string
+		cors, cache string
+	}{
+		{nil, "*", "public, max-age=60"},
+		{[]string{"-static-no-cors", "-static-max-age", "1h"}, "", "public, max-age=3600"},
+		{[]string{"-static-max-age", "0"}, "*", "no-cache"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			o, err := parseFlags(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(newHandler(django, o, dir, opstest.Logger(), nil))
+			defer srv.Close()
+			r := get(t, srv.URL+"/legacy/static/admin/css/base.css")
+			if r.status != 200 || r.body != "body{}" {
+				t.Fatalf("GET /legacy/static/admin/css/base.css: %d %q, want the file from Go", r.status, r.body)
+			}
+			if got := r.header.Get("Access-Control-Allow-Origin"); got != tc.cors {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.cors)
+			}
+			if got := r.header.Get("Cache-Control"); got != tc.cache {
+				t.Errorf("Cache-Control %q, want %q", got, tc.cache)
+			}
+		})
+	}
+}

@@ -282,7 +282,7 @@ func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg
 		// Flask's static folder, from the binary (or -chdir): Python never
 		// sees these.
 		if static := shopStatic(o.Chdir); static != nil {
-			static.Prefix, static.Logger = o.mount+"/static/", log
+			o.Files.Configure(static, o.mount+"/static/", log)
 			s.Handle("/static/*", static).Name("static")
 		}
 		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.Files.Sendfile(log)})

@@ -93,7 +93,8 @@ func TestNoFallbackFlags(t *testing.T) {
 		{[]string{"-no-fallback", "-sendfile-root", "/tmp"}, "drop -sendfile-root"},
 		{[]string{"-no-fallback", "-preload=false"}, "drop -preload"},
 		{[]string{"-no-fallback", "-response-spill", "0"}, "drop -response-spill"},
-		{[]string{"-no-fallback", "-send-timeout", "5s"}, ""}, // the native routes' writes are watched too
+		{[]string{"-no-fallback", "-max-body-size", "10"}, "drop -max-body-size"}, // a limit of the WSGI container
+		{[]string{"-no-fallback", "-send-timeout", "5s"}, ""},                     // the native routes' writes are watched too
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -562,6 +562,8 @@ def status(environ, start_response):
     headers = [("X-Status", code)]
     if code not in ("204", "304"):
         headers.append(("Content-Type", "text/plain"))
+    if "ct" in q:
+        headers.append(("Content-Type", q["ct"]))
     if "cl" in q:
         headers.append(("Content-Length", q["cl"]))
     start_response(code + " Whatever", headers)

@@ -44,6 +44,7 @@ type Flags struct {
 	MaxRequestsJitter int
 	MaxRSSMiB         int64
 	ResponseSpillMiB  int64
+	MaxBodySizeMiB    int64
 	SendTimeout       time.Duration
 	BodyTimeout       time.Duration
 	MaxLifetime       time.Duration
@@ -102,6 +103,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
+	fs.Int64Var(&f.MaxBodySizeMiB, "max-body-size", 0, "answer 413 to a request for the Python app whose body is over this many `MiB` (uWSGI's limit-post, nginx's client_max_body_size), before the app sees it; native Go routes are not limited (0: no limit)")
 	fs.Int64Var(&f.ResponseSpillMiB, "response-spill", wsgi.DefaultResponseSpill>>20, "keep up to this many `MiB` of a response that a slow client has not taken in a temporary file ($TMPDIR), so that it holds no worker; past it the worker waits for the client (0: never spill)")
 	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a response for this long (`DURATION`): a write to it with no progress for this long, native or bridged, even if it keeps its connection open: the connection (HTTP/2: the stream) closed, a spill file dropped, the app told to stop (0: never)")
 	DurationVar(fs, &f.BodyTimeout, "body-timeout", wsgi.DefaultBodyTimeout, "answer 408 to a client that sends none of its request body for this long (`DURATION`; 0: never)")
@@ -121,7 +123,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	ListVar(fs, &f.ProxyProtocol, "proxy-protocol", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address) of the load balancers that pass TCP through with the PROXY protocol (v1 or v2, as AWS's Network Load Balancer): their connections must begin with its header, which gives the client's address (repeatable; none: off)")
 	fs.BoolVar(&f.ForwardedHost, "forwarded-host", false, "take the host the client asked for from the -forwarded-allow-ips proxies too (X-Forwarded-Host, or Forwarded's host=)")
 	f.Files.Register(fs)
-	DurationVar(fs, &f.StaticMaxAge, "static-max-age", 60*time.Second, "Cache-Control max-age (`DURATION`) of -static files without a hash in their names (0: no-cache, revalidate every time, as Flask's own static view answers)")
+	DurationVar(fs, &f.StaticMaxAge, "static-max-age", 60*time.Second, "Cache-Control max-age (`DURATION`) of static files without a hash in their names, -static ones and the app's own (0: no-cache, revalidate every time, as Flask's own static view answers)")
 }
 
 // splitList returns the entries of a repeatable, comma-separated list
@@ -179,7 +181,7 @@ func (f *Flags) Check() error {
 	}{
 		{"-workers", int64(f.Workers)}, {"-prefetch", int64(f.Prefetch)}, {"-max-requests", int64(f.MaxRequests)},
 		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB},
-		{"-response-spill", f.ResponseSpillMiB},
+		{"-response-spill", f.ResponseSpillMiB}, {"-max-body-size", f.MaxBodySizeMiB},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-keep-alive", int64(f.KeepAlive)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-body-timeout", int64(f.BodyTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
@@ -203,6 +205,9 @@ func (f *Flags) Check() error {
 	}
 	if f.ResponseSpillMiB > maxMiB {
 		huge = append(huge, "-response-spill")
+	}
+	if f.MaxBodySizeMiB > maxMiB {
+		huge = append(huge, "-max-body-size")
 	}
 	if len(huge) > 0 {
 		return Usagef("%s: too many MiB", strings.Join(huge, ", "))
@@ -320,7 +325,7 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 		App: app, Python: f.Python, Dir: dir, Prefetch: prefetch,
 		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
 		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
-		MaxRSS: f.MaxRSSMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
+		MaxRSS: f.MaxRSSMiB << 20, MaxBodySize: f.MaxBodySizeMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
 		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, ResponseSpill: spill, SendTimeout: send, Logger: log,
 	}
 }

@@ -105,6 +105,14 @@ func TestParse(t *testing.T) {
 		}, ""},
 		{"negative response spill", []string{"-response-spill", "-1"}, nil, "-response-spill must not be negative"},
 		{"response spill past int64", []string{"-response-spill", "8796093022208"}, nil, "-response-spill: too many MiB"},
+		{"no body limit by default", nil, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).MaxBodySize == 0
+		}, ""},
+		{"body limit 10 MiB", []string{"-max-body-size", "10"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).MaxBodySize == 10<<20
+		}, ""},
+		{"negative body limit", []string{"-max-body-size", "-1"}, nil, "-max-body-size must not be negative"},
+		{"body limit past int64", []string{"-max-body-size", "8796093022208"}, nil, "-max-body-size: too many MiB"},
 		{"send timeout by default", nil, func(f Flags, _ []string) bool {
 			return f.Config("a:b", "", nil).SendTimeout == 60*time.Second
 		}, ""},

@@ -80,7 +80,7 @@ func (r rootFlag) Set(v string) error {
 // Register defines -static and -sendfile-root on fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(staticFlag{f}, "static", "serve the files of DIR under /PREFIX/ from Go, as /PREFIX/=DIR (repeatable): ETag, Range, immutable caching of hashed names, .br/.gz variants")
-	fs.BoolVar(&f.StaticNoCORS, "static-no-cors", false, "send no Access-Control-Allow-Origin: * with -static files (sent by default, as WhiteNoise does; for files only a private network may read)")
+	fs.BoolVar(&f.StaticNoCORS, "static-no-cors", false, "send no Access-Control-Allow-Origin: * with static files, -static ones and the app's own (sent by default, as WhiteNoise does; for files only a private network may read)")
 	fs.Var(rootFlag{f}, "sendfile-root", "let the app answer X-Sendfile: /path for files under DIR, sent by Go (repeatable; none: the header passes through)")
 }
 
@@ -118,6 +118,14 @@ func isDir(dir string) error {
 	return nil
 }
 
+// Configure sets s up as the flags ask every static folder the examples
+// serve to be, a -static mount or the app's own (Flask's static folder,
+// the Django admin's): its Prefix, its Logger, and the CORS header and
+// max-age of -static-no-cors and -static-max-age.
+func (f *Flags) Configure(s *fallback.Static, prefix string, log *slog.Logger) {
+	s.Prefix, s.Logger, s.NoCORS, s.MaxAge = prefix, log, f.StaticNoCORS, f.StaticMaxAge
+}
+
 // Mount mounts a fallback.Static for each -static flag on r, logging to
 // log. Mount before the routes under the same prefix, such as the
 // app's fallback.
@@ -127,7 +135,7 @@ func (f *Flags) Mount(r *router.Router, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("-static %s=%s: %w", st.Prefix, st.Dir, err)
 		}
-		s.Prefix, s.Logger, s.NoCORS, s.MaxAge = st.Prefix, log, f.StaticNoCORS, f.StaticMaxAge
+		f.Configure(s, st.Prefix, log)
 		r.Handle(st.Prefix+"*", s)
 		log.Info("static files", slog.String("graft.prefix", st.Prefix), slog.String("graft.dir", st.Dir))
 	}

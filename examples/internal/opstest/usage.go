@@ -36,6 +36,9 @@ func UsageErrors(t *testing.T, run func(args []string) error, admin bool) {
 		{[]string{"-proxy-protocol", "nope"}, true, "-proxy-protocol: load balancer"},
 		{[]string{"-log-level", "verbose"}, true, "-log-level"},
 		{[]string{"-keep-alive", "0"}, true, "-keep-alive must be more than 0"},
+		{[]string{"-max-body-size", "-1"}, true, "-max-body-size must not be negative"},
+		{[]string{"-max-body-size", "8796093022208"}, true, "-max-body-size: too many MiB"},
+		{[]string{"-max-body-size", "1M"}, true, "-max-body-size"},
 		{[]string{"-static", "/s/=/nonexistent/static"}, false, "-static /s/=/nonexistent/static: no such file or directory"},
 		{[]string{"-sendfile-root", "/nonexistent/files"}, false, "-sendfile-root /nonexistent/files: no such file or directory"},
 	}

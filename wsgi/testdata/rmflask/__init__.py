@@ -116,6 +116,11 @@ def loose_n(n):
     return str(n)
 
 
+# build_only: url_for("cdn", p=...) builds its URL, Flask never serves it
+# (a 404): not a route of the app.
+app.add_url_rule("/cdn/<path:p>", endpoint="cdn", build_only=True)
+
+
 @app.route("/login", methods=["POST"])
 def login():
     session["user"] = request.form["user"]
