@@ -2,6 +2,8 @@ package wsgi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -266,12 +268,24 @@ func newQueueWait() prometheus.Histogram {
 //	/readyz   readiness (ReadyHandler)
 //
 // It registers the container and the Go and process collectors with reg
-// (a new registry when nil), and panics if they are already registered.
+// (a new registry when nil), each unless reg has it already: the
+// container itself, or metrics of the Go and process collectors' names
+// (the program's own collectors, with their options). It panics if reg
+// holds another container's metrics (they would be exported as this
+// one's) or metrics of the container's names.
 func (c *Container) OpsHandler(reg *prometheus.Registry) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) || are.ExistingCollector != prometheus.Collector(c) {
+			panic(fmt.Errorf("wsgi: OpsHandler: the registry holds the metrics of another container, or others of their names: %w", err))
+		}
+	}
+	// Any error: reg exports metrics of these names already.
+	_ = reg.Register(collectors.NewGoCollector())
+	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /status", c.StatusHandler())
