@@ -629,6 +629,11 @@ func checkStatusJSON(t *testing.T, st Status, raw []byte, warm int, noPreload bo
 	if st.App != "opsapp:app" || !st.Ready || st.Threads != 1 || st.Preload == noPreload || st.Generation < 1 {
 		t.Errorf("status header wrong:\n%s", raw)
 	}
+	// An idle worker's requests are [], not null (a tool reading
+	// .requests.length would fail).
+	if strings.Contains(string(raw), "null") {
+		t.Errorf("status JSON has a null:\n%s", raw)
+	}
 	// The raw JSON uses the documented keys.
 	for _, key := range []string{`"pid"`, `"state"`, `"served"`, `"rss_bytes"`, `"age_seconds"`, `"running_seconds"`, `"method"`, `"path"`} {
 		if !strings.Contains(string(raw), key) {
