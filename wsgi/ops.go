@@ -253,7 +253,7 @@ func (c *Container) Collect(ch chan<- prometheus.Metric) {
 func newQueueWait() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "graft_wsgi_queue_wait_seconds",
-		Help:    "Time requests waited for a free worker (0 when one was free).",
+		Help:    "Time requests waited for a free worker (0 when one was free), whether they got one, timed out in the queue (503) or their client left; not those refused on a full queue.",
 		Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 30},
 	})
 }
