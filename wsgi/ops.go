@@ -186,7 +186,7 @@ var (
 	descWorkers = prometheus.NewDesc("graft_wsgi_workers",
 		"Python worker processes by state (idle, busy, draining).", []string{"state"}, nil)
 	descBusyThreads = prometheus.NewDesc("graft_wsgi_requests_in_flight",
-		"Requests being run by Python workers.", nil, nil)
+		"Requests handed to Python workers and not finished: running, or prefetched into a busy worker's socket (Config.Prefetch).", nil, nil)
 	descQueue = prometheus.NewDesc("graft_wsgi_queue_depth",
 		"Requests waiting for a free worker.", nil, nil)
 	descRestarts = prometheus.NewDesc("graft_wsgi_worker_restarts_total",
