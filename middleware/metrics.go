@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,24 +28,35 @@ import (
 //
 //	r.Use(middleware.Stack(o), middleware.Metrics(nil))
 //
-// It panics if the metrics are already registered with reg.
+// Several Metrics with one reg (a middleware per Router: the Routers of
+// [router.Hosts], one per listener) share its metrics, and a request that
+// passes more than one of them (a mounted Router with its own) is counted
+// once, by the outermost, which sees the whole route pattern. It panics
+// if reg holds other metrics of the same names (or could not register
+// them).
 func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 	if reg == nil {
 		reg = prometheus.DefaultRegisterer
 	}
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+	requests := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "graft_http_requests_total",
 		Help: "HTTP requests by target (go, wsgi, fallback), route pattern and status.",
-	}, []string{"target", "route", "status"})
-	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	}, []string{"target", "route", "status"}))
+	duration := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "graft_http_request_duration_seconds",
 		Help:    "Time to serve HTTP requests, by target and route pattern.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-	}, []string{"target", "route"})
-	reg.MustRegister(requests, duration)
+	}, []string{"target", "route"}))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st, ctx, changed := ensureState(r.Context())
+			if st.metered == requests {
+				next.ServeHTTP(w, r) // counted further out
+				return
+			}
+			if st.metered == nil {
+				st.metered = requests
+			}
 			if changed {
 				r = r.WithContext(ctx)
 			}
@@ -66,6 +79,23 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 			returned = true
 		})
 	}
+}
+
+// register registers c with reg and returns it, or returns the collector
+// of the same description a previous call registered there: reg keeps one
+// of each. It panics on any other error, as MustRegister does.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	panic(fmt.Errorf("middleware: Metrics: %w", err))
 }
 
 // statusClientClosed is the status Metrics counts for a request whose

@@ -34,6 +34,22 @@ func TestMetricsBehindStack(t *testing.T) {
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/users/3", nil).WithContext(gone))
+	got := requestCounts(t, reg)
+	want := map[string]float64{
+		"route=/users/{id},status=200,target=go":    2,
+		"route=/users/{id},status=499,target=go":    1,
+		"route=/panics,status=500,target=go":        1,
+		"route=fallback,status=404,target=fallback": 1,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// requestCounts returns graft_http_requests_total's values in reg, by
+// their labels ("route=...,status=...,target=...").
+func requestCounts(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -51,13 +67,45 @@ func TestMetricsBehindStack(t *testing.T) {
 			got[strings.Join(l, ",")] = m.GetCounter().GetValue()
 		}
 	}
-	want := map[string]float64{
-		"route=/users/{id},status=200,target=go":    2,
-		"route=/users/{id},status=499,target=go":    1,
-		"route=/panics,status=500,target=go":        1,
-		"route=fallback,status=404,target=fallback": 1,
+	return got
+}
+
+// Several Metrics with one registry share its metrics instead of
+// panicking (a middleware per host Router), and a request through two of
+// them (a mounted Router with its own) is counted once, with the whole
+// route pattern; a Metrics with another registry counts it there too.
+func TestMetricsShared(t *testing.T) {
+	reg, other := prometheus.NewRegistry(), prometheus.NewRegistry()
+	h := router.NewHosts()
+	a, b := h.Host("a.example"), h.Host("b.example")
+	a.Use(Metrics(reg))
+	b.Use(Metrics(reg))
+	sub := router.New()
+	sub.Use(Metrics(reg), Metrics(other))
+	sub.Get("/{id}", func(w http.ResponseWriter, _ *http.Request) {})
+	a.Mount("/users", sub)
+	b.Get("/b", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	for _, u := range []string{"http://a.example/users/1", "http://a.example/users/2", "http://b.example/b"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", u, nil))
 	}
-	if !reflect.DeepEqual(got, want) {
+	want := map[string]float64{
+		"route=/users/{id},status=200,target=go": 2,
+		"route=/b,status=418,target=go":          1,
+	}
+	if got := requestCounts(t, reg); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+	want = map[string]float64{"route=/users/{id},status=200,target=go": 2}
+	if got := requestCounts(t, other); !reflect.DeepEqual(got, want) {
+		t.Errorf("other registry: got %v, want %v", got, want)
+	}
+	// Metrics of the same names but another kind stay an error.
+	clash := prometheus.NewRegistry()
+	clash.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "graft_http_requests_total", Help: "x"}))
+	defer func() {
+		if recover() == nil {
+			t.Error("Metrics with a registry holding a gauge of its counter's name did not panic")
+		}
+	}()
+	Metrics(clash)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
@@ -15,6 +16,7 @@ import (
 type requestState struct {
 	trace    wsgi.Trace
 	dispatch router.Dispatch
+	metered  *prometheus.CounterVec // the counter of the outermost Metrics, which counts the request
 }
 
 // routeTarget names what served the request: the Go route pattern and

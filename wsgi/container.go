@@ -223,6 +223,11 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if trace != nil {
 				trace.Queued += waited
 			}
+			if errors.Is(err, ErrQueueTimeout) || ctx.Err() != nil {
+				// It waited, and was given up or gave up: the longest
+				// waits of an overload belong in the histogram too.
+				c.queueWait.Observe(waited.Seconds())
+			}
 			if ctx.Err() != nil {
 				c.ended(w, r, false)
 				return

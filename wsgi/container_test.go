@@ -649,3 +649,57 @@ func TestContainerReleases(t *testing.T) {
 		})
 	}
 }
+
+// graft_wsgi_queue_wait_seconds counts every request that waited for a
+// worker: those that got one, and those that gave up (their client left)
+// or were given up (QueueTimeout: the longest waits of an overload), not
+// those refused without waiting (queue full, shut down).
+func TestQueueWaitObserved(t *testing.T) {
+	cases := []struct {
+		name   string
+		step   fakeStep
+		leave  bool // the client gives up while queued
+		status int
+		want   uint64 // samples in the histogram
+	}{
+		{"served", exchange(response("200 OK", "x")), false, 200, 1},
+		{"queue timeout", fakeStep{err: ErrQueueTimeout}, false, 503, 1},
+		{"client gone while queued", fakeStep{block: true}, true, 0, 1},
+		{"queue full", fakeStep{err: ErrQueueFull}, false, 503, 0},
+		{"shut down", fakeStep{err: ErrClosed}, false, 503, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan struct{})
+			c, srv, _ := fakeContainer(t, &fakeTransport{script: []fakeStep{tc.step}}, Config{}, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					defer close(done)
+					h.ServeHTTP(w, r)
+				})
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/x", nil)
+			if tc.leave {
+				time.AfterFunc(50*time.Millisecond, cancel)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+				}
+			} else if !tc.leave {
+				t.Fatal(err)
+			}
+			<-done
+			var m dto.Metric
+			if err := c.queueWait.Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			if n := m.GetHistogram().GetSampleCount(); n != tc.want {
+				t.Errorf("graft_wsgi_queue_wait_seconds has %d samples, want %d", n, tc.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,8 @@ package wsgi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -184,7 +186,7 @@ var (
 	descWorkers = prometheus.NewDesc("graft_wsgi_workers",
 		"Python worker processes by state (idle, busy, draining).", []string{"state"}, nil)
 	descBusyThreads = prometheus.NewDesc("graft_wsgi_requests_in_flight",
-		"Requests being run by Python workers.", nil, nil)
+		"Requests handed to Python workers and not finished: running, or prefetched into a busy worker's socket (Config.Prefetch).", nil, nil)
 	descQueue = prometheus.NewDesc("graft_wsgi_queue_depth",
 		"Requests waiting for a free worker.", nil, nil)
 	descRestarts = prometheus.NewDesc("graft_wsgi_worker_restarts_total",
@@ -251,7 +253,7 @@ func (c *Container) Collect(ch chan<- prometheus.Metric) {
 func newQueueWait() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "graft_wsgi_queue_wait_seconds",
-		Help:    "Time requests waited for a free worker (0 when one was free).",
+		Help:    "Time requests waited for a free worker (0 when one was free), whether they got one, timed out in the queue (503) or their client left; not those refused on a full queue.",
 		Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 30},
 	})
 }
@@ -266,12 +268,24 @@ func newQueueWait() prometheus.Histogram {
 //	/readyz   readiness (ReadyHandler)
 //
 // It registers the container and the Go and process collectors with reg
-// (a new registry when nil), and panics if they are already registered.
+// (a new registry when nil), each unless reg has it already: the
+// container itself, or metrics of the Go and process collectors' names
+// (the program's own collectors, with their options). It panics if reg
+// holds another container's metrics (they would be exported as this
+// one's) or metrics of the container's names.
 func (c *Container) OpsHandler(reg *prometheus.Registry) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) || are.ExistingCollector != prometheus.Collector(c) {
+			panic(fmt.Errorf("wsgi: OpsHandler: the registry holds the metrics of another container, or others of their names: %w", err))
+		}
+	}
+	// Any error: reg exports metrics of these names already.
+	_ = reg.Register(collectors.NewGoCollector())
+	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /status", c.StatusHandler())

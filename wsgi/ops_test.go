@@ -629,6 +629,11 @@ func checkStatusJSON(t *testing.T, st Status, raw []byte, warm int, noPreload bo
 	if st.App != "opsapp:app" || !st.Ready || st.Threads != 1 || st.Preload == noPreload || st.Generation < 1 {
 		t.Errorf("status header wrong:\n%s", raw)
 	}
+	// An idle worker's requests are [], not null (a tool reading
+	// .requests.length would fail).
+	if strings.Contains(string(raw), "null") {
+		t.Errorf("status JSON has a null:\n%s", raw)
+	}
 	// The raw JSON uses the documented keys.
 	for _, key := range []string{`"pid"`, `"state"`, `"served"`, `"rss_bytes"`, `"age_seconds"`, `"running_seconds"`, `"method"`, `"path"`} {
 		if !strings.Contains(string(raw), key) {
@@ -809,5 +814,42 @@ func TestOpsReloadAfterShutdown(t *testing.T) {
 	err := c.Reload(context.Background())
 	if !errors.Is(err, ErrClosed) || err.Error() != "wsgi: reload: container is shut down" {
 		t.Errorf("Reload after Shutdown: %v; want %q, wrapping ErrClosed", err, "wsgi: reload: container is shut down")
+	}
+}
+
+// A reload counts the workers it replaces, each once: one still draining
+// a request from an earlier reload (or a recycle) was replaced already
+// and counted then.
+func TestOpsReloadCountsOnce(t *testing.T) {
+	c, _ := newContainer(t, Config{App: "opsapp:app", Workers: 1})
+	srv := newServer(t, c)
+	mustAnswer(t, srv.URL+"/pid")
+	// Long enough to outlast two reloads on a loaded machine, short
+	// enough for the cleanup's Shutdown to wait for.
+	go getAnswer(http.DefaultClient, srv.URL+"/sleep?s=6")
+	waitFor(t, 5*time.Second, "the slow request running", func() bool {
+		ws := c.Status().Workers
+		return len(ws) == 1 && ws[0].State == "busy"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if err := c.Reload(ctx); err != nil {
+			t.Fatalf("reload %d: %v", i+1, err)
+		}
+	}
+	// The first worker drains its slow request through both reloads.
+	st := c.Status()
+	draining := 0
+	for _, w := range st.Workers {
+		if w.State == "draining" {
+			draining++
+		}
+	}
+	if draining == 0 {
+		t.Fatalf("no worker draining the slow request after two reloads: %+v", st.Workers)
+	}
+	if got := st.Restarts["reload"]; got != 2 {
+		t.Errorf("after two reloads of one worker (the first still draining): restarts[reload] = %d, want 2", got)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func TestOpsHandler(t *testing.T) {
@@ -122,4 +125,36 @@ func TestStatusAccept(t *testing.T) {
 			}
 		})
 	}
+}
+
+// OpsHandler takes a registry that already exports the container, Go's
+// and the process's metrics (as operations.md tells to register the
+// container, and as most programs register the Go collector): it adds
+// what is missing instead of panicking, and exports each metric once. A
+// second container's metrics in the same registry stay a panic: they
+// would be the first one's, silently.
+func TestOpsHandlerRegistered(t *testing.T) {
+	c, _ := newContainer(t, Config{App: "opsapp:app"})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ops := httptest.NewServer(c.OpsHandler(reg))
+	defer ops.Close()
+	resp, err := http.Get(ops.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"graft_wsgi_ready 1", "go_goroutines ", "process_resident_memory_bytes "} {
+		if n := strings.Count(string(b), "\n"+m); resp.StatusCode != 200 || n != 1 {
+			t.Errorf("/metrics: %d, %q %d times, want 200 and once:\n%s", resp.StatusCode, m, n, b)
+		}
+	}
+	c2, _ := newContainer(t, Config{App: "opsapp:app"})
+	defer func() {
+		if recover() == nil {
+			t.Error("a second container's OpsHandler with the same registry did not panic")
+		}
+	}()
+	c2.OpsHandler(reg)
 }

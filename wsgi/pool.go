@@ -668,6 +668,7 @@ func (pl *pool) Status() Status {
 	}
 	st.Ready = !pl.closed
 	pl.mu.Unlock()
+	st.Workers = make([]WorkerStatus, 0, len(procs)) // [] in JSON, not null
 
 	anyServing := false
 	now := time.Now()
@@ -685,6 +686,7 @@ func (pl *pool) Status() Status {
 		}
 		ws.RSS, _ = procRSS(p.pid)
 		p.mu.Lock()
+		ws.Requests = make([]RequestStatus, 0, len(p.streams)) // [] in JSON, not null
 		for _, s := range p.streams {
 			ws.Requests = append(ws.Requests, RequestStatus{Method: s.method, Path: s.path, ID: s.reqID,
 				Running: now.Sub(s.start).Seconds()})

@@ -464,7 +464,13 @@ func (pl *pool) Reload(ctx context.Context) error {
 	for _, p := range r.procs {
 		pl.addLocked(p)
 	}
-	pl.restarts["reload"] += int64(len(old))
+	for _, p := range old {
+		if !p.leaving.Load() {
+			// One already leaving (draining since a recycle or an
+			// earlier reload) was counted when it was replaced.
+			pl.restarts["reload"]++
+		}
+	}
 	// The old generation's zygote stops once its workers have left (a
 	// shutdown meanwhile stops it itself). It is looked up here, not
 	// under pl.mu: a restart of it under way (its workers died with it)
