@@ -407,31 +407,17 @@ func TestAdminStaticFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	django := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "django") })
-	for _, tc := range []struct {
-		args        []string
-		cors, cache string
-	}{
-		{nil, "*", "public, max-age=60"},
-		{[]string{"-static-no-cors", "-static-max-age", "1h"}, "", "public, max-age=3600"},
-		{[]string{"-static-max-age", "0"}, "*", "no-cache"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			o, err := parseFlags(tc.args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(newHandler(django, o, dir, opstest.Logger(), nil))
-			defer srv.Close()
-			r := get(t, srv.URL+"/legacy/static/admin/css/base.css")
-			if r.status != 200 || r.body != "body{}" {
-				t.Fatalf("GET /legacy/static/admin/css/base.css: %d %q, want the file from Go", r.status, r.body)
-			}
-			if got := r.header.Get("Access-Control-Allow-Origin"); got != tc.cors {
-				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.cors)
-			}
-			if got := r.header.Get("Cache-Control"); got != tc.cache {
-				t.Errorf("Cache-Control %q, want %q", got, tc.cache)
-			}
-		})
-	}
+	opstest.StaticFlags(t, func(t *testing.T, args []string) http.Header {
+		o, err := parseFlags(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(newHandler(django, o, dir, opstest.Logger(), nil))
+		defer srv.Close()
+		r := get(t, srv.URL+"/legacy/static/admin/css/base.css")
+		if r.status != 200 || r.body != "body{}" {
+			t.Fatalf("GET /legacy/static/admin/css/base.css: %d %q, want the file from Go", r.status, r.body)
+		}
+		return r.header
+	})
 }
