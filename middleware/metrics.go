@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/internal/promreg"
 )
 
 // Metrics returns a middleware that counts requests and times them in
@@ -81,21 +82,15 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 	}
 }
 
-// register registers c with reg and returns it, or returns the collector
-// of the same description a previous call registered there: reg keeps one
-// of each. It panics on any other error, as MustRegister does.
+// register registers c with reg and returns it, or the collector a
+// previous Metrics registered there (promreg.Shared). It panics on any
+// other error, as MustRegister does.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
+	c, err := promreg.Shared(reg, c)
+	if err != nil {
+		panic(fmt.Errorf("middleware: Metrics: %w", err))
 	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic(fmt.Errorf("middleware: Metrics: %w", err))
+	return c
 }
 
 // statusClientClosed is the status Metrics counts for a request whose

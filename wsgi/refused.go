@@ -2,12 +2,13 @@ package wsgi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/internal/promreg"
 )
 
 // refusals reports the requests that [Serve]'s guards refuse before any
@@ -27,14 +28,7 @@ func newRefusals(reg *prometheus.Registry, log *slog.Logger) *refusals {
 		Name: "graft_http_refused_total",
 		Help: "Requests refused at the HTTP boundary before any handler, by the status they were answered with.",
 	}, []string{"status"})
-	if err := reg.Register(cv); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				cv = existing
-			}
-		}
-	}
+	cv, _ = promreg.Shared(reg, cv) // another failure: counted, not exported
 	return &refusals{count: cv, log: log}
 }
 
