@@ -47,7 +47,7 @@ func TestSendTimeoutOwnServer(t *testing.T) {
 				rst = h2Start(c)
 				time.Sleep(200 * time.Millisecond) // the connection's goroutines are counted in base
 			}
-			base := runtime.NumGoroutine()
+			base := quietGoroutines()
 			if tc.h2 {
 				h2Get(c, "/native")
 			} else {

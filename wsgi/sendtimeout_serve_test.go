@@ -159,6 +159,23 @@ func (s *sendServed) dial(t *testing.T, protos ...string) net.Conn {
 	return tc
 }
 
+// quietGoroutines returns the goroutine count once it has stayed the same
+// for 100 ms (5 s at most): on a loaded machine a server just started may
+// still be starting goroutines of its own, which a count taken at once
+// would leave out of the base that settle waits for.
+func quietGoroutines() int {
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m == n {
+			break
+		}
+		n = m
+	}
+	return n
+}
+
 // settle waits for the goroutine count to come back to at most base, and
 // fails naming what still runs if it does not within 15 s (SendTimeout is
 // 500ms).
@@ -204,7 +221,7 @@ func TestServeSendTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startSendServe(t, tc.tls, tc.withApp)
-			base := runtime.NumGoroutine()
+			base := quietGoroutines()
 			c := s.dial(t, "http/1.1")
 			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", tc.path)
 			waitFor(t, 10*time.Second, "the request's goroutine", func() bool { return runtime.NumGoroutine() > base })
@@ -375,7 +392,7 @@ func TestServeSendTimeoutHTTP2(t *testing.T) {
 			// The connection is set up (its goroutines counted) before
 			// the request.
 			time.Sleep(200 * time.Millisecond)
-			base := runtime.NumGoroutine()
+			base := quietGoroutines()
 			h2Get(c, tc.path)
 			waitFor(t, 10*time.Second, "the request's goroutine", func() bool { return runtime.NumGoroutine() > base })
 			select {
