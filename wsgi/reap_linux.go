@@ -101,14 +101,8 @@ func reapOrphans() {
 	}
 	self := os.Getpid()
 	var zombies []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		// fields[0] is the state, fields[1] the parent.
-		if f := procStat(pid); len(f) >= 2 && f[0] == "Z" && f[1] == strconv.Itoa(self) {
+	for pid, parent := range zombieProcs() {
+		if parent == self {
 			zombies = append(zombies, pid)
 		}
 	}
@@ -127,6 +121,26 @@ func reapOrphans() {
 			}
 		}
 	}
+}
+
+// zombieProcs returns the zombie processes that /proc shows, each with
+// its parent's pid.
+func zombieProcs() map[int]int {
+	z := make(map[int]int)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		// fields[0] is the state, fields[1] the parent.
+		if f := procStat(pid); len(f) >= 2 && f[0] == "Z" {
+			if parent, err := strconv.Atoi(f[1]); err == nil {
+				z[pid] = parent
+			}
+		}
+	}
+	return z
 }
 
 // zombieChild reports whether a child of this process has ended and waits

@@ -124,15 +124,8 @@ func reapAsPID1(t *testing.T) {
 // zombies lists the processes of this pid namespace that are zombies.
 func zombies() []string {
 	var z []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if f := procStat(pid); len(f) >= 2 && f[0] == "Z" {
-			z = append(z, fmt.Sprintf("%d (parent %s)", pid, f[1]))
-		}
+	for pid, parent := range zombieProcs() {
+		z = append(z, fmt.Sprintf("%d (parent %d)", pid, parent))
 	}
 	return z
 }
