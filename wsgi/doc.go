@@ -43,7 +43,8 @@ A request crosses these files, in this order:
   - proc.go: one worker process: how it starts and its death.
     spawn.go: the interpreter's command line. zygote.go: the preload
     process that forks workers. output.go: what workers print and log;
-    stdiotraceback.go: a traceback they print, one record.
+    stdiolog.go: what Python code prints, read with the logging records
+    from the socket; stdiotraceback.go: a traceback they print, one record.
     reap_linux.go: as PID 1 (a container without an init), the reaping
     of orphaned processes, not of the children os/exec waits for.
   - supervise.go and recycle.go: generations of workers, replacement of

@@ -80,6 +80,7 @@ type proc struct {
 	limit    int64         // requests before recycling (max-requests + jitter); 0: none
 	out      *os.File      // read end of the worker's stdout/stderr
 	output   *outputLog    // what it printed
+	stdio    *stdioLog     // what Python code printed, and its logging records (set by start)
 	lifetime time.Duration // age at which to recycle; 0: none
 
 	// cut is closed when Go closes the worker's socket (closeSocket): it
@@ -211,6 +212,7 @@ func (p *proc) markExited(desc string) {
 // start begins serving once the process exists: p.pid is set.
 func (p *proc) start() {
 	p.log = p.pool.log.With(slog.Int(logWorker, p.pid))
+	p.stdio = newStdioLog(p.log, p.output)
 	go p.output.run(p.log, p.out)
 	go p.readLoop()
 }

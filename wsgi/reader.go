@@ -67,6 +67,7 @@ func (p *proc) readLoop() {
 		p.ready <- &startExit{who: fmt.Sprintf("worker %d", p.pid), err: err}
 	}
 	p.fc.closeFDs()
+	p.stdio.close()
 	p.die(err)
 }
 
@@ -217,7 +218,10 @@ func (p *proc) readFrame() error {
 		p.ready <- &LoadError{App: p.pool.cfg.App, Traceback: string(payload)}
 		return errors.New("app failed to load")
 	case frameLog:
-		logRecord(p.log, payload)
+		p.stdio.record(payload)
+		return nil
+	case frameStdio:
+		p.stdio.write(payload)
 		return nil
 	}
 	s := p.stream(h.stream)

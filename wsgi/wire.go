@@ -37,6 +37,9 @@ const (
 	frameCallResult byte = 27
 	// frameHints is wsgi.early_hints: name \0 value \0 ... for a 103.
 	frameHints byte = 28
+	// frameStdio is what Python code wrote to sys.stdout or sys.stderr:
+	// one write's bytes (stdiolog.go).
+	frameStdio byte = 29
 )
 
 // Frame flags.

@@ -15,7 +15,8 @@ file descriptor passed with SCM_RIGHTS), CANCEL (client went away).
 Worker -> Go: READY, FAIL (app did not load), RESP (status, headers and the
 whole body: the fast path), HEAD / DATA / FILE / END (streamed responses),
 ERROR (app raised before headers were sent), LOG (a `logging` record),
-HINTS (wsgi.early_hints: headers for a 103 Early Hints before the response).
+HINTS (wsgi.early_hints: headers for a 103 Early Hints before the response),
+STDIO (what Python code wrote to sys.stdout or sys.stderr: one write).
 Go also sends CALL (a control call: the app's route map, an identity hook)
 outside of any request; the worker answers CALL_RESULT, a JSON object (see
 the "Control calls" section).
@@ -66,6 +67,7 @@ FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
 CALL_RESULT = 27  # the control call's JSON result
 HINTS = 28  # wsgi.early_hints: name \0 value \0 ... for a 103 Early Hints
+STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes
 # Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
@@ -290,6 +292,86 @@ class ErrorStream:
         if self._buf:
             self._log.error("%s", self._buf)
             self._buf = ""
+
+
+class StdioRaw(io.RawIOBase):
+    """The raw stream under sys.stdout and sys.stderr: each write goes to Go
+    as a STDIO frame on the socket that carries the LOG frames of `logging`
+    records, so that Go logs prints and records in the order they were made
+    (through the output pipe, which Go reads apart from the socket, a print
+    could pass a record logged before it), and a write of several lines as
+    one record (the pipe does not keep one write apart from the next).
+
+    fileno() is still the descriptor (1 or 2), and writes go there, to the
+    output pipe Go also reads, where the socket is not this process's to
+    use: in a child process the app forked (conn is None there, see
+    install_stdio) or once Go has closed it (the worker is leaving: its
+    atexit hooks may still print). C code, child processes and faulthandler
+    write to the descriptor as before.
+    """
+
+    def __init__(self, fd, conn):
+        super().__init__()
+        self.fd = fd
+        self.conn = conn
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self.fd
+
+    def isatty(self):
+        return False
+
+    @property
+    def name(self):
+        return "<stdout>" if self.fd == 1 else "<stderr>"
+
+    def write(self, b):
+        data = bytes(b)
+        conn = self.conn
+        if conn is not None:
+            try:
+                # In pieces of at most STDIO_PIECE: Go gathers them into
+                # whole lines, and cuts a longer line at that size anyway.
+                for i in range(0, len(data), STDIO_PIECE):
+                    conn.send(STDIO, 0, data[i : i + STDIO_PIECE])
+                return len(data)
+            except OSError:
+                self.conn = None  # Go closed the socket: the pipe still reaches it
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        return len(data)
+
+
+STDIO_PIECE = 65536
+
+
+def install_stdio(conn):
+    """Make sys.stdout and sys.stderr write through StdioRaw on conn, with
+    the encodings and error handlers they had, each write passed on at once
+    (as PYTHONUNBUFFERED, which the worker runs with, had them). Returns the
+    two raw streams: the zygote points them at each worker's socket."""
+    raws = []
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        old = getattr(sys, name)
+        raw = StdioRaw(fd, conn)
+        enc = getattr(old, "encoding", None) or "utf-8"
+        errs = getattr(old, "errors", None) or "backslashreplace"
+        setattr(sys, name, io.TextIOWrapper(raw, encoding=enc, errors=errs, write_through=True))
+        raws.append(raw)
+
+    def forked():
+        # A child the app forked (multiprocessing, os.fork) shares the
+        # socket: its writes would mix with the worker's frames. The zygote
+        # points its workers' streams at their own sockets after this.
+        for raw in raws:
+            raw.conn = None
+
+    os.register_at_fork(after_in_child=forked)
+    return raws
 
 
 class GoLogHandler(logging.Handler):
@@ -1092,7 +1174,7 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess, chunk, log_handler):
+def zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
@@ -1100,8 +1182,9 @@ def zygote(conn, app, threads, multiprocess, chunk, log_handler):
     that collections in the workers do not touch the shared pages of the
     preloaded app, which then stay shared copy-on-write.
 
-    log_handler is the GoLogHandler main() gave the root logger: in each
-    worker it sends on the worker's socket.
+    log_handler is the GoLogHandler main() gave the root logger, stdio the
+    raw streams under sys.stdout and sys.stderr (install_stdio): in each
+    worker they send on the worker's socket.
 
     Go sends FORK frames carrying two descriptors: the new worker's socket
     and the pipe its stdout/stderr go to. The zygote answers FORKED with the
@@ -1184,6 +1267,8 @@ def zygote(conn, app, threads, multiprocess, chunk, log_handler):
                 # (nowhere, if it replaced the root logger's handlers), as
                 # a worker that imported the app itself has it.
                 log_handler.conn = wconn
+                for raw in stdio:
+                    raw.conn = wconn
                 serve_worker(wconn, app, threads, multiprocess, chunk)
             finally:
                 os._exit(1)
@@ -1758,9 +1843,12 @@ def main():
         sys.path.insert(0, p)
     conn = Conn(socket.socket(fileno=3))
 
-    # Python-level logging goes to Go as LOG frames; a fatal signal or a
-    # SIGUSR1 from Go (request timeout, slow request) dumps every thread's
-    # stack to stderr, which Go also logs.
+    # Python-level logging goes to Go as LOG frames, and what Python code
+    # writes to sys.stdout and sys.stderr as STDIO frames on the same
+    # socket, so that they keep their order; a fatal signal or a SIGUSR1
+    # from Go (request timeout, slow request) dumps every thread's stack to
+    # the descriptor of stderr, the output pipe, which Go also logs.
+    stdio = install_stdio(conn)
     log_handler = GoLogHandler(conn)
     logging.getLogger().addHandler(log_handler)
     keep_basic_config(log_handler)
@@ -1790,7 +1878,7 @@ def main():
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess, chunk, log_handler)
+        zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio)
     serve_worker(conn, app, threads, multiprocess, chunk)
 
 

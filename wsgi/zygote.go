@@ -26,6 +26,7 @@ type zygote struct {
 	exitDesc string       // how it ended, set before dead is closed
 	conn     *net.UnixConn
 	log      *slog.Logger
+	stdio    *stdioLog // what its Python code printed, and its logging records
 
 	wmu sync.Mutex // serialises writes to conn
 
@@ -90,6 +91,7 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 	}
 	z.log = pl.log.With(slog.Int("graft.zygote", z.pid))
 	out := newOutputLog()
+	z.stdio = newStdioLog(z.log, out)
 	go out.run(z.log, outR)
 	pl.mu.Lock()
 	pl.zygotes[z] = true // Shutdown waits for every zygote
@@ -146,7 +148,9 @@ func (z *zygote) readLoop() {
 			started = true
 			z.ready <- &LoadError{App: z.pl.cfg.App, Traceback: string(payload)}
 		case frameLog:
-			logRecord(z.log, payload)
+			z.stdio.record(payload)
+		case frameStdio:
+			z.stdio.write(payload)
 		case frameForked:
 			pid := 0
 			if len(payload) >= 4 {
@@ -191,6 +195,7 @@ func (z *zygote) readLoop() {
 		}
 	}
 	fc.closeFDs()
+	z.stdio.close()
 	if !started {
 		z.ready <- &startExit{who: "the preload process", err: err}
 	}

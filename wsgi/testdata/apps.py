@@ -249,6 +249,29 @@ def logs(environ, start_response):
 
 
 @app
+def stdio_order(environ, start_response):
+    """Alternates ?n= prints and `logging` records ("order-<i>-print",
+    "order-<i>-log"), then writes the ?m= marker to stderr in the ways the
+    one-record-per-write rule is about: a multi-line write, a print of a
+    multi-line string, partial writes, and a partial line before a record."""
+    q = _q(environ)
+    m = q.get("m", "marker")
+    for i in range(int(q.get("n", "0"))):
+        print("order-%d-print" % i)
+        log.warning("order-%d-log", i)
+    sys.stderr.write("%s-write-1\n%s-write-2\n" % (m, m))
+    print("%s-print-1\n%s-print-2" % (m, m))
+    sys.stdout.write("%s-part-1" % m)
+    sys.stdout.write("-part-2\n%s-part-3" % m)
+    sys.stdout.write("\n")
+    sys.stdout.buffer.write(("%s-bytes\n" % m).encode())
+    sys.stdout.write("%s-before-record" % m)
+    log.warning("%s-record", m)
+    print("%s-after-record" % m)
+    return _text(start_response, str(os.getpid()))
+
+
+@app
 def bglog(environ, start_response):
     """Starts a thread that logs "background-<m>" ?s= seconds later, after
     the response: a record sent while the worker has no request."""

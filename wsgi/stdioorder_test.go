@@ -1,0 +1,146 @@
+package wsgi
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// TestStdioOrder: what an app prints and the records it logs reach the
+// log in the order the app produced them, and a write to stdout or
+// stderr is one record, even of several lines. Prints went through the
+// worker's output pipe and records through its socket, which Go read
+// apart: print, logging.warning, print came out as print, print, record
+// now and then (in 200 rounds, some in each run); and the pipe, which cannot
+// tell one write from the next, made a record of each line of a
+// multi-line write. Both with preload (a worker forked from the zygote,
+// whose streams must follow it to its own socket) and without.
+func TestStdioOrder(t *testing.T) {
+	for _, preload := range []bool{true, false} {
+		t.Run(fmt.Sprintf("preload=%v", preload), func(t *testing.T) {
+			logs := &pythontest.Buffer{}
+			a := startApp(t, "stdio_order", Config{
+				NoPreload: !preload,
+				Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			}, nil)
+			const n = 200
+			mustGet(t, fmt.Sprintf("%s/?n=%d&m=M", a.srv.URL, n))
+			logHas(t, logs, 10*time.Second, "M-after-record")
+			var order, writes []string
+			for _, r := range jsonRecords(t, logs.String()) {
+				msg, _ := r["msg"].(string)
+				switch {
+				case strings.HasPrefix(msg, "order-"):
+					order = append(order, msg)
+				case strings.HasPrefix(msg, "M-"):
+					writes = append(writes, msg)
+					if r["level"] == "INFO" && r["graft.stream"] != "stdio" {
+						t.Errorf("record %v lacks graft.stream=stdio", r)
+					}
+				}
+			}
+			var want []string
+			for i := range n {
+				want = append(want, fmt.Sprintf("order-%d-print", i), fmt.Sprintf("order-%d-log", i))
+			}
+			if len(order) != len(want) {
+				t.Fatalf("%d order-* records, want %d:\n%s", len(order), len(want), strings.Join(order, "\n"))
+			}
+			for i := range want {
+				if order[i] != want[i] {
+					t.Errorf("record %d is %q, want %q (out of order):\n%s", i, order[i], want[i],
+						strings.Join(order[max(0, i-3):min(len(order), i+4)], "\n"))
+					break
+				}
+			}
+			wantWrites := []string{
+				"M-write-1\nM-write-2",      // sys.stderr.write of two lines: one record
+				"M-print-1\nM-print-2",      // print of a multi-line string: one record
+				"M-part-1-part-2\nM-part-3", // partial writes: whole lines, up to the write ending one
+				"M-bytes",                   // sys.stdout.buffer.write
+				"M-before-record",           // a partial line before a record comes before it
+				"M-record",
+				"M-after-record",
+			}
+			if strings.Join(writes, "|") != strings.Join(wantWrites, "|") {
+				t.Errorf("records:\n%q\nwant:\n%q", writes, wantWrites)
+			}
+		})
+	}
+}
+
+// TestStdioLogWrites feeds stdioLog the writes a process makes to
+// sys.stdout and sys.stderr (STDIO frames) and its records (LOG frames):
+// the writes up to one that ends a line are one record; a traceback in
+// them is one ERROR record, as from the output pipe; a record comes after
+// the partial line written before it; a line longer than stdioMaxPending
+// is cut there.
+func TestStdioLogWrites(t *testing.T) {
+	tb := "Traceback (most recent call last):\n" +
+		"  File \"/srv/app/views.py\", line 3, in boom\n" +
+		"    1 / 0\n" +
+		"ZeroDivisionError: division by zero"
+	long := strings.Repeat("x", stdioMaxPending)
+	cases := []struct {
+		name   string
+		writes []string // "LOG:msg" is a record at WARNING
+		want   []string // "LEVEL msg" or "LEVEL msg | stack"
+	}{
+		{"one write of several lines", []string{"a\nb\n"}, []string{"INFO a\nb"}},
+		{"print of several lines", []string{"a\nb", "\n"}, []string{"INFO a\nb"}},
+		{"two writes", []string{"a\n", "b\n"}, []string{"INFO a", "INFO b"}},
+		{"partial writes", []string{"a", "b\nc", "\n"}, []string{"INFO ab\nc"}},
+		{"blank print", []string{"\n"}, []string{"INFO "}},
+		{"CRLF", []string{"a\r\nb\r\n"}, []string{"INFO a\nb"}},
+		{"record after a partial line", []string{"a", "LOG:r", "b\n"}, []string{"INFO a", "WARN r", "INFO b"}},
+		{"a handler's record with its traceback", []string{"Internal Server Error: /boom/\n" + tb + "\n", "next\n"},
+			[]string{"INFO Internal Server Error: /boom/", "ERROR ZeroDivisionError: division by zero | " + tb, "INFO next"}},
+		{"traceback in writes", []string{"Traceback (most recent call last):\n", "  File \"/srv/app/views.py\", line 3, in boom\n    1 / 0\n", "ZeroDivisionError: division by zero\n", "LOG:after"},
+			[]string{"ERROR ZeroDivisionError: division by zero | " + tb, "WARN after"}},
+		{"traceback at the end", []string{tb + "\n"}, []string{"ERROR ZeroDivisionError: division by zero | " + tb}},
+		{"long line", []string{long[:100], long[100:], "y\n"}, []string{"INFO " + long, "INFO y"}},
+		{"long write of lines", []string{"a\n" + long[2:] + "tail"}, []string{"INFO a", "INFO " + long[2:] + "tail"}},
+		{"partial line at the end", []string{"a\n", "b"}, []string{"INFO a", "INFO b"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf strings.Builder
+			s := newStdioLog(slog.New(slog.NewJSONHandler(&buf, nil)), newOutputLog())
+			for _, w := range tc.writes {
+				if r, ok := strings.CutPrefix(w, "LOG:"); ok {
+					s.record([]byte("30\x00apps\x00" + r))
+				} else {
+					s.write([]byte(w))
+				}
+			}
+			s.close()
+			var got []string
+			for _, rec := range jsonRecords(t, buf.String()) {
+				line := rec["level"].(string) + " " + rec["msg"].(string)
+				if st, ok := rec[logTraceback].(string); ok {
+					line += " | " + st
+				}
+				got = append(got, line)
+			}
+			if strings.Join(got, "\n---\n") != strings.Join(tc.want, "\n---\n") {
+				t.Errorf("records:\n%q\nwant:\n%q", shortened(got), shortened(tc.want))
+			}
+		})
+	}
+}
+
+// shortened gives the records with a long one cut, for a readable failure.
+func shortened(recs []string) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		if len(r) > 80 {
+			r = fmt.Sprintf("%s...(%d bytes)", r[:80], len(r))
+		}
+		out[i] = r
+	}
+	return out
+}
