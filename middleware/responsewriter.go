@@ -67,6 +67,17 @@ func (w *responseWriter) flush() {
 	w.ResponseWriter.(http.Flusher).Flush()
 }
 
+// flushError is flush with the error of the underlying writer's flush.
+// http.ResponseController.Flush asks for FlushError before Flush and
+// before unwrapping: with Flush alone, a handler behind the log got nil
+// from a flush that failed (an HTTP/2 stream the client has reset).
+func (w *responseWriter) flushError() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 func (w *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.ResponseWriter.(http.Hijacker).Hijack()
 }
@@ -98,6 +109,12 @@ func (w *flushWriter) Flush()             { w.flush() }
 func (w *flushHijackWriter) Flush()       { w.flush() }
 func (w *flushHijackReaderWriter) Flush() { w.flush() }
 func (w *flushPushWriter) Flush()         { w.flush() }
+
+// FlushError (for http.ResponseController.Flush): see flushError.
+func (w *flushWriter) FlushError() error             { return w.flushError() }
+func (w *flushHijackWriter) FlushError() error       { return w.flushError() }
+func (w *flushHijackReaderWriter) FlushError() error { return w.flushError() }
+func (w *flushPushWriter) FlushError() error         { return w.flushError() }
 func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.hijack()
 }
