@@ -2,6 +2,8 @@ package wsgi
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"log/slog"
 	"strings"
 	"testing"
@@ -143,4 +145,34 @@ func shortened(recs []string) []string {
 		out[i] = r
 	}
 	return out
+}
+
+// TestSignalHandlerOutput: a Python signal handler of the app that prints
+// and logs while its request's thread is in the middle of a send to Go
+// (the client reads slowly, so the send blocks on a full socket) does not
+// deadlock the worker: the send holds the socket's lock, and the
+// handler's print or record, sent on the same socket, waited for that
+// lock in the thread that held it, forever. Such output goes to the
+// output pipe instead (Conn.in_send); the response is whole.
+func TestSignalHandlerOutput(t *testing.T) {
+	logs := &pythontest.Buffer{}
+	a := startApp(t, "signal_output", Config{
+		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
+		Timeout: 60 * time.Second,
+	}, nil)
+	const mb = 16
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(fmt.Sprintf("%s/?mb=%d", a.srv.URL, mb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	time.Sleep(300 * time.Millisecond) // the worker's sends block meanwhile
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || n != mb<<20 {
+		t.Fatalf("read %d bytes (%v), want %d: the worker hung in its signal handler\n%s", n, err, mb<<20, logs.String())
+	}
+	logHas(t, logs, 10*time.Second, "tick")
+	logHas(t, logs, 10*time.Second, "tock")
+	mustGet(t, a.srv.URL+"/") // the worker still serves
 }

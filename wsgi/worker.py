@@ -128,7 +128,9 @@ class Conn:
         self.start = 0
         self.end = 0
         self.fds = []
-        self.lock = threading.Lock()
+        # Reentrant only so that in_send can ask who holds it: no send
+        # ever nests in another (see in_send).
+        self.lock = threading.RLock()
         self.cmsg_space = socket.CMSG_SPACE(4 * 4)
         self.poller = None
 
@@ -190,6 +192,15 @@ class Conn:
             self.poller = select.poll()  # poll, not select: any fd number works
             self.poller.register(self.sock, select.POLLIN)
         return bool(self.poller.poll(0))
+
+    def in_send(self):
+        """True when this thread is in the middle of a send: a Python
+        signal handler of the app runs in the main thread between two
+        bytecodes, possibly inside sendall with the lock held, and a print
+        or a log record it sends would wait for that lock forever (or, were
+        it let through, cut the frame being sent in two). Such output goes
+        to the output pipe instead (StdioRaw, GoLogHandler)."""
+        return self.lock._is_owned()
 
     def send(self, kind, stream, payload=b"", flags=0):
         head = HEADER.pack(kind, flags, stream, len(payload))
@@ -305,9 +316,10 @@ class StdioRaw(io.RawIOBase):
     fileno() is still the descriptor (1 or 2), and writes go there, to the
     output pipe Go also reads, where the socket is not this process's to
     use: in a child process the app forked (conn is None there, see
-    install_stdio) or once Go has closed it (the worker is leaving: its
-    atexit hooks may still print). C code, child processes and faulthandler
-    write to the descriptor as before.
+    install_stdio), once Go has closed it (the worker is leaving: its
+    atexit hooks may still print), or in a signal handler that interrupted
+    a send of this thread (Conn.in_send). C code, child processes and
+    faulthandler write to the descriptor as before.
     """
 
     def __init__(self, fd, conn):
@@ -331,7 +343,7 @@ class StdioRaw(io.RawIOBase):
     def write(self, b):
         data = bytes(b)
         conn = self.conn
-        if conn is not None:
+        if conn is not None and not conn.in_send():
             try:
                 # In pieces of at most STDIO_PIECE: Go gathers them into
                 # whole lines, and cuts a longer line at that size anyway.
@@ -386,6 +398,14 @@ class GoLogHandler(logging.Handler):
             if self.printed(record):
                 return
             msg = self.format(record)
+            if self.conn.in_send():
+                # Logged by a signal handler that interrupted a send of
+                # this thread: the output pipe, a line without its level.
+                data = ("%s: %s\n" % (record.levelname, msg)).encode("utf-8", "replace")
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(2, view) :]
+                return
             payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
             self.conn.send(LOG, 0, payload)
         except Exception:

@@ -272,6 +272,35 @@ def stdio_order(environ, start_response):
 
 
 @app
+def signal_output(environ, start_response):
+    """Streams ?mb= MiB in 64 KiB chunks while SIGALRM fires every 200 us,
+    its handler printing "tick" and logging "tock": a Python signal
+    handler runs in the main thread (the one running the request with
+    one thread), often inside a send to Go with the socket's lock held."""
+    import signal
+
+    def handler(signum, frame):
+        print("tick")
+        log.warning("tock")
+
+    mb = int(_q(environ).get("mb", "16"))
+    chunk = b"x" * 65536
+    old = signal.signal(signal.SIGALRM, handler)
+    start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(mb << 20))])
+
+    def body():
+        signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+        try:
+            for _ in range(mb * 16):
+                yield chunk
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+    return body()
+
+
+@app
 def bglog(environ, start_response):
     """Starts a thread that logs "background-<m>" ?s= seconds later, after
     the response: a record sent while the worker has no request."""
