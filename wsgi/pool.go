@@ -425,10 +425,32 @@ func (pl *pool) addLocked(p *proc) (added bool) {
 		return false
 	}
 	pl.procs[p] = true
+	p.index = pl.freeIndexLocked()
 	pl.list = append(pl.list, p)
 	for pl.handOffLocked() {
 	}
 	return true
+}
+
+// freeIndexLocked returns the lowest index no worker in service holds
+// (draining ones included): a worker's number for the per-worker metrics
+// and Status. Indexes are reused as workers come and go, so the values
+// stay below the most workers alive at once (Config.Workers, plus those
+// draining after a recycle or a reload), however many ever ran: a
+// Prometheus series per index instead of one per pid.
+func (pl *pool) freeIndexLocked() int {
+	for i := 0; ; i++ {
+		taken := false
+		for _, q := range pl.list {
+			if q.index == i {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return i
+		}
+	}
 }
 
 // release frees a slot of p, hands free slots to waiting requests and
@@ -663,8 +685,10 @@ func (pl *pool) Status() Status {
 	}
 	procs := append([]*proc(nil), pl.list...)
 	inflight := make([]int, len(procs))
+	indexes := make([]int, len(procs))
 	for i, p := range procs {
 		inflight[i] = p.inflight
+		indexes[i] = p.index
 	}
 	st.Ready = !pl.closed
 	pl.mu.Unlock()
@@ -673,7 +697,7 @@ func (pl *pool) Status() Status {
 	anyServing := false
 	now := time.Now()
 	for i, p := range procs {
-		ws := WorkerStatus{PID: p.pid, Generation: p.gen.id, Served: p.served.Load(),
+		ws := WorkerStatus{PID: p.pid, Index: indexes[i], Generation: p.gen.id, Served: p.served.Load(),
 			Started: p.started, Age: now.Sub(p.started).Seconds(), State: "idle"}
 		switch {
 		case p.retired.Load():
