@@ -20,7 +20,7 @@ type pool struct {
 	log    *slog.Logger
 	spawn  func(*exec.Cmd) error
 	sp     *spawner
-	reaper *reaper // the process's, when it is PID 1 (see reaper); else nil
+	reaper *reaper // the process's, when it is PID 1 or a child subreaper (see reaper); else nil
 
 	mu           sync.Mutex
 	procs        map[*proc]bool
@@ -62,6 +62,14 @@ var (
 // imported the app. If any cannot, it stops them all and returns the
 // Python error.
 func newPool(cfg Config) (*pool, error) {
+	r, err := processReaper(cfg.ChildSubreaper)
+	if err != nil {
+		if cfg.ChildSubreaper {
+			return nil, err
+		}
+		cfg.Logger.Warn("wsgi: running as PID 1, graft does not reap orphaned processes here: they stay zombies; run it under an init (docker run --init, tini)",
+			slog.String(logError, err.Error()))
+	}
 	pl := &pool{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -74,11 +82,6 @@ func newPool(cfg Config) (*pool, error) {
 		reloadSem:  make(chan struct{}, 1),
 	}
 	pl.spawn = pl.sp.start
-	r, err := processReaper()
-	if err != nil {
-		pl.log.Warn("wsgi: running as PID 1, graft does not reap orphaned processes here: they stay zombies; run it under an init (docker run --init, tini)",
-			slog.String(logError, err.Error()))
-	}
 	pl.reaper = r
 	g, procs, err := pl.startGeneration()
 	if err != nil {
