@@ -25,8 +25,8 @@ import (
 // the connection (http.Hijacker: a WebSocket upgrade), 499 (nginx's
 // "client closed request") for a client that went away, 500 for a handler
 // that panicked, and 200, what net/http sends, for a handler that wrote
-// nothing. A hijacked request's duration ends when its handler returns. Put it
-// after [Stack] (or [AccessLog]), with the router's Use:
+// nothing. A hijacked request's duration ends when its handler returns.
+// Put it after [Stack] (or [AccessLog]), with the router's Use:
 //
 //	r.Use(middleware.Stack(o), middleware.Metrics(nil))
 //
