@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	chimw "github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httplog/v3"
 )
 
@@ -18,6 +19,10 @@ const (
 	AttrTarget    = "graft.target" // "go", "wsgi" or "fallback"
 	AttrWorker    = "graft.worker" // pid of the Python worker, when one ran
 	AttrQueued    = "graft.queued" // time spent waiting for a worker
+	// AttrHijacked is true on the line of a request whose handler took
+	// the connection (http.Hijacker: a WebSocket upgrade); absent
+	// otherwise.
+	AttrHijacked = "graft.hijacked"
 )
 
 // DefaultLogOptions returns the httplog options [AccessLog] uses when given
@@ -111,12 +116,27 @@ func annotate(next http.Handler, brief bool) http.Handler {
 		}
 		mine := !c.access.on
 		c.access.on = true
+		if mine {
+			// httplog's writer knows nothing of a hijack: graft's,
+			// unused in this mode, records it.
+			w = c.access.w.wrap(w)
+		}
 		defer func() {
-			var buf [5]slog.Attr
+			var buf [6]slog.Attr
 			if mine {
 				httplog.SetAttrs(ctx, c.access.extra...)
 			}
-			httplog.SetAttrs(ctx, c.appendLogAttrs(ctx, buf[:0], brief)...)
+			attrs := c.appendLogAttrs(ctx, buf[:0], brief)
+			if mine && c.access.w.hijacked {
+				attrs = append(attrs, slog.Bool(AttrHijacked, true))
+				if ww, ok := c.access.w.ResponseWriter.(chimw.WrapResponseWriter); ok && ww.Status() == 0 {
+					// The status httplog logs, without sending it on
+					// the connection net/http no longer has.
+					ww.Discard()
+					ww.WriteHeader(http.StatusSwitchingProtocols)
+				}
+			}
+			httplog.SetAttrs(ctx, attrs...)
 		}()
 		next.ServeHTTP(w, r)
 	})

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/internal/promreg"
@@ -22,10 +21,12 @@ import (
 //
 // target is "go", "wsgi" (the container ran the app) or "fallback" (another
 // fallback handler); route is the Go route pattern, or "fallback"; status
-// is the status sent, or, when none was, 499 (nginx's "client closed
-// request") for a client that went away, 500 for a handler that panicked,
-// and 200, what net/http sends, for a handler that wrote nothing. Put it
-// after [Stack] (or [AccessLog]), with the router's Use:
+// is the status sent, or, when none was, 101 for a handler that hijacked
+// the connection (http.Hijacker: a WebSocket upgrade), 499 (nginx's
+// "client closed request") for a client that went away, 500 for a handler
+// that panicked, and 200, what net/http sends, for a handler that wrote
+// nothing. A hijacked request's duration ends when its handler returns.
+// Put it after [Stack] (or [AccessLog]), with the router's Use:
 //
 //	r.Use(middleware.Stack(o), middleware.Metrics(nil))
 //
@@ -61,22 +62,23 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 			if changed {
 				r = r.WithContext(ctx)
 			}
-			ww, ok := w.(middleware.WrapResponseWriter)
-			if !ok {
-				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			// The access log's writer (under Stack) already records the
+			// status and a hijack; else graft's own, for the same rules.
+			rec := recordOf(w)
+			if rec == nil {
+				ww := new(wrappedWriter)
+				w = ww.wrap(w)
+				rec = &ww.responseWriter
 			}
 			start := time.Now()
 			returned := false
 			defer func() {
-				status := ww.Status()
-				if status == 0 {
-					status = unsentStatus(r, returned)
-				}
+				status := rec.finalStatus(r, returned)
 				route, target := st.routeTarget(ctx)
 				requests.WithLabelValues(target, route, strconv.Itoa(status)).Inc()
 				duration.WithLabelValues(target, route).Observe(time.Since(start).Seconds())
 			}()
-			next.ServeHTTP(ww, r)
+			next.ServeHTTP(w, r)
 			returned = true
 		})
 	}

@@ -81,7 +81,7 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	var attrBuf [24]slog.Attr // on the stack: handlers copy attributes
 	attrs := attrBuf[:0]
 	if rec != nil {
-		if l.o.RecoverPanics && st.w.status == 0 && r.Header.Get("Connection") != "Upgrade" {
+		if l.o.RecoverPanics && st.w.status == 0 && !st.w.hijacked && r.Header.Get("Connection") != "Upgrade" {
 			ww.WriteHeader(http.StatusInternalServerError)
 		}
 		if rec == http.ErrAbortHandler || !l.o.RecoverPanics {
@@ -94,12 +94,9 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	}
 	end := time.Now()
 	d := end.Sub(start)
-	status := st.w.status
-	if status == 0 {
-		// None sent: 499 for a client that went away (the line said 200
-		// for a client that got nothing), as the metrics count it.
-		status = unsentStatus(r, rec == nil)
-	}
+	// None sent: 101 for a hijacked connection, 499 for a client that
+	// went away (httplog says 200 for both), as the metrics count them.
+	status := st.w.finalStatus(r, rec == nil)
 	if l.o.Skip != nil && l.o.Skip(r, status) {
 		return
 	}
@@ -168,12 +165,15 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	attrs = appendAttr(attrs, slog.Int(s.ResponseStatus, status))
 	attrs = appendAttr(attrs, durationAttr(s.ResponseDuration, d))
 	attrs = appendAttr(attrs, slog.Int(s.ResponseBytes, st.w.bytes))
-	if errors.Is(ctx.Err(), context.Canceled) && !st.w.complete() {
+	if errors.Is(ctx.Err(), context.Canceled) && !st.w.complete() && !st.w.hijacked {
 		attrs = append(attrs, slog.Any(httplog.ErrorKey, httplog.ErrClientAborted))
 		attrs = appendAttr(attrs, slog.String(s.ErrorType, "ClientAborted"))
 	}
 	attrs = append(attrs, st.extra...)
 	attrs = c.appendLogAttrs(ctx, attrs, l.brief)
+	if st.w.hijacked {
+		attrs = append(attrs, slog.Bool(AttrHijacked, true))
+	}
 	if s.GroupDelimiter != "" {
 		attrs = groupAttrs(attrs, s.GroupDelimiter)
 	}

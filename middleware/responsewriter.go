@@ -18,14 +18,16 @@ import (
 // reach the connection.
 type responseWriter struct {
 	http.ResponseWriter
-	status int // the final status sent, 0 until one is
-	bytes  int // body bytes written
+	status   int  // the final status sent, 0 until one is
+	bytes    int  // body bytes written
+	hijacked bool // the handler took the connection (http.Hijacker)
 }
 
 // WriteHeader records the first final status; informational (1xx) ones
-// other than 101 Switching Protocols pass through unrecorded.
+// other than 101 Switching Protocols pass through unrecorded, and so does
+// any status after a hijack (net/http sends none then).
 func (w *responseWriter) WriteHeader(code int) {
-	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+	if w.hijacked || code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
@@ -36,7 +38,7 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
+	if w.status == 0 && !w.hijacked {
 		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(p)
@@ -61,7 +63,7 @@ func (w *responseWriter) complete() bool {
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *responseWriter) flush() {
-	if w.status == 0 {
+	if w.status == 0 && !w.hijacked {
 		w.WriteHeader(http.StatusOK)
 	}
 	w.ResponseWriter.(http.Flusher).Flush()
@@ -79,11 +81,46 @@ func (w *responseWriter) flushError() error {
 }
 
 func (w *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return w.ResponseWriter.(http.Hijacker).Hijack()
+	c, brw, err := w.ResponseWriter.(http.Hijacker).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, brw, err
+}
+
+// finalStatus is the status the access log and the metrics give the
+// request: the one sent through w; else, for a hijacked connection, 101
+// Switching Protocols (a WebSocket library such as gorilla/websocket
+// writes its 101 on the connection itself, which graft cannot see; a
+// status sent before the hijack, as coder/websocket sends its 101, is
+// kept); else what [unsentStatus] says. returned says whether the
+// handler returned (rather than panicked).
+func (w *responseWriter) finalStatus(r *http.Request, returned bool) int {
+	switch {
+	case w.status != 0:
+		return w.status
+	case w.hijacked:
+		return http.StatusSwitchingProtocols
+	}
+	return unsentStatus(r, returned)
+}
+
+// record returns w itself: the variants below have it too, so that a
+// middleware further in ([Metrics]) finds the record of the writer it was
+// given instead of wrapping it again.
+func (w *responseWriter) record() *responseWriter { return w }
+
+// recordOf returns the record of w when w is one of graft's writers (the
+// access log's), else nil.
+func recordOf(w http.ResponseWriter) *responseWriter {
+	if r, ok := w.(interface{ record() *responseWriter }); ok {
+		return r.record()
+	}
+	return nil
 }
 
 func (w *responseWriter) readFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
+	if w.status == 0 && !w.hijacked {
 		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.(io.ReaderFrom).ReadFrom(r)

@@ -3,6 +3,8 @@ package middleware
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync/atomic"
 
 	"github.com/go-chi/httplog/v3"
 )
@@ -34,7 +36,9 @@ type Options struct {
 // work in one step: one record, one context layer of its own and one copy
 // of the request instead of one each. Handlers add attributes to the
 // access line with [SetAttrs]; httplog.SetAttrs reaches it only when Log
-// needs httplog's own logger (see [AccessLog]). Add it first, with
+// needs httplog's own logger (see [AccessLog]). The first SCRIPT_NAME
+// header a trusted proxy sends, which graft does not take (gunicorn does),
+// is logged once at WARN on Logger. Add it first, with
 // [router.Router.Use]:
 //
 //	r := router.New()
@@ -45,6 +49,7 @@ type Options struct {
 func Stack(o Options) func(http.Handler) http.Handler {
 	ids := new(idGenerator)
 	al := newAccessLog(o.Logger, o.Log, o.Brief)
+	var scriptNameWarned atomic.Bool
 	return func(next http.Handler) http.Handler {
 		var logged http.Handler
 		if al.httplog != nil {
@@ -53,6 +58,9 @@ func Stack(o Options) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, rw := begin(r)
 			c.trust(r, o.Proxies, &rw)
+			if o.Proxies != nil && !scriptNameWarned.Load() {
+				warnScriptName(o.Logger, r, o.Proxies, c.peer, &scriptNameWarned)
+			}
 			c.name(w, r, o.Proxies, ids, &rw)
 			c.hook(&rw)
 			if logged != nil {
@@ -62,4 +70,24 @@ func Stack(o Options) func(http.Handler) http.Handler {
 			al.graft.serve(c, next, w, rw.apply(r))
 		})
 	}
+}
+
+// warnScriptName logs, once per [Stack] (warned), that a trusted proxy
+// sent a SCRIPT_NAME header, which graft does not take: gunicorn (22 and
+// later) takes it from its forwarded_allow_ips proxies and cuts it off
+// PATH_INFO, so a proxy set up for gunicorn (nginx's proxy_set_header
+// SCRIPT_NAME /app) otherwise leaves the app with SCRIPT_NAME empty and
+// the whole path, every route a 404, and nothing in the log saying why.
+// net/http gives every spelling of the name (script_name, SCRIPT_NAME) as
+// "Script_name". peer is the socket peer TrustProxies saw.
+func warnScriptName(logger *slog.Logger, r *http.Request, p *Proxies, peer netip.Addr, warned *atomic.Bool) {
+	v, ok := r.Header["Script_name"]
+	if !ok || !p.trustsPeer(r, peer) || !warned.CompareAndSwap(false, true) {
+		return
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Warn("middleware: a trusted proxy sent a SCRIPT_NAME header, which graft does not take from proxies: the Python app sees SCRIPT_NAME empty and the whole path; give the prefix to graft instead (wsgiserve -script-name, wsgi.Config.ScriptName, or a router mount with fallback.Handler{Prefix}) and have the proxy pass the whole path (docs/operations.md, Coming from gunicorn); logged once",
+		slog.String("graft.prefix", v[0]), slog.String("url.path", r.URL.Path))
 }

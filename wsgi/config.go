@@ -183,6 +183,24 @@ type Config struct {
 	// turn it on (-sched-batch).
 	BatchScheduling bool
 
+	// ChildSubreaper makes New mark the Go process a child subreaper
+	// (Linux's prctl PR_SET_CHILD_SUBREAPER) before it starts the
+	// workers, and reap the orphans it is then given, as graft does when
+	// it runs as PID 1: a process whose parent dies goes to its nearest
+	// subreaper ancestor instead of the system's PID 1. Orphans of graft's
+	// descendants (the workers of a preload process killed with -9, a
+	// daemonised grandchild of an app's subprocess) are reaped by graft,
+	// even under a PID 1 that does not reap (a supervisor that is not an
+	// init, a shell script's exec'd wrapper). graft's own children and
+	// those the program starts with os/exec keep their exit status for
+	// their cmd.Wait (see docs/operations.md, Containers and Kubernetes:
+	// the same rules as for PID 1, Linux 5.4 or later). It applies to the
+	// whole process, and lasts (and the reaper with it) for the process's
+	// life, after Shutdown too. New fails if it cannot be had, and on
+	// systems other than Linux. false (the default): graft reaps only as
+	// PID 1.
+	ChildSubreaper bool
+
 	// MaxRequests recycles a worker after it has served this many requests
 	// (gunicorn's --max-requests), plus a random 0..MaxRequestsJitter so
 	// workers do not all recycle at once. Its replacement is ready before
@@ -326,6 +344,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxRSS > 0 && !rssSupported {
 		errs = append(errs, errors.New("MaxRSS needs Linux (/proc), where resident memory is read"))
+	}
+	if c.ChildSubreaper && !subreaperSupported {
+		errs = append(errs, errors.New("ChildSubreaper needs Linux (prctl PR_SET_CHILD_SUBREAPER)"))
 	}
 	if c.BodyBuffer == 0 {
 		c.BodyBuffer = 64 << 10

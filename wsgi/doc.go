@@ -45,8 +45,9 @@ A request crosses these files, in this order:
     process that forks workers. output.go: what workers print and log;
     stdiolog.go: what Python code prints, read with the logging records
     from the socket; stdiotraceback.go: a traceback they print, one record.
-    reap_linux.go: as PID 1 (a container without an init), the reaping
-    of orphaned processes, not of the children os/exec waits for.
+    reap_linux.go: as PID 1 (a container without an init) or a child
+    subreaper ([Config.ChildSubreaper]), the reaping of orphaned
+    processes, not of the children os/exec waits for.
   - supervise.go and recycle.go: generations of workers, replacement of
     dead ones, reload, drain; recycling by request count, memory and age.
   - ops.go: status, readiness, Prometheus metrics and the ops handler.

@@ -43,6 +43,7 @@ type Status struct {
 // WorkerStatus describes one worker process.
 type WorkerStatus struct {
 	PID        int             `json:"pid"`         // the worker process
+	Index      int             `json:"index"`       // its number: the index label of the per-worker metrics (see Container.Collect)
 	State      string          `json:"state"`       // "idle", "busy" or "draining"
 	Generation int             `json:"generation"`  // the reload it was started by
 	Served     int64           `json:"served"`      // requests finished
@@ -166,8 +167,8 @@ td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-al
 generation {{.Generation}} · {{len .Workers}} workers × {{.Threads}} threads{{if .Preload}} (preloaded){{end}} ·
 queue {{.Queued}}/{{.MaxQueue}} · {{.Python}}</p>
 <table>
-<tr><th>pid</th><th>state</th><th>gen</th><th>served</th><th>RSS MiB</th><th>age s</th><th>current requests</th></tr>
-{{range .Workers}}<tr><td>{{.PID}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Generation}}</td><td>{{.Served}}</td>
+<tr><th>index</th><th>pid</th><th>state</th><th>gen</th><th>served</th><th>RSS MiB</th><th>age s</th><th>current requests</th></tr>
+{{range .Workers}}<tr><td>{{.Index}}</td><td>{{.PID}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Generation}}</td><td>{{.Served}}</td>
 <td>{{mib .RSS}}</td><td>{{secs .Age}}</td>
 <td>{{range .Requests}}{{.Method}} {{.Path}} ({{secs .Running}} s){{if .ID}} <small>{{.ID}}</small>{{end}}<br>{{end}}</td></tr>
 {{end}}</table>
@@ -192,9 +193,9 @@ var (
 	descRestarts = prometheus.NewDesc("graft_wsgi_worker_restarts_total",
 		"Workers replaced, by reason: crash, timeout, max-requests, max-rss, lifetime, reload.", []string{"reason"}, nil)
 	descRSS = prometheus.NewDesc("graft_wsgi_worker_rss_bytes",
-		"Resident memory of each worker process.", []string{"pid"}, nil)
+		"Resident memory of each worker process, by worker index (reused by replacements; /status maps index to pid).", []string{"index"}, nil)
 	descServed = prometheus.NewDesc("graft_wsgi_worker_requests_total",
-		"Requests finished by each live worker process.", []string{"pid"}, nil)
+		"Requests finished by each live worker process, by worker index: resets when a new process takes the index.", []string{"index"}, nil)
 	descReady = prometheus.NewDesc("graft_wsgi_ready",
 		"1 when the container takes requests, else 0.", nil, nil)
 	descSpills = prometheus.NewDesc("graft_wsgi_spilled_responses_total",
@@ -218,7 +219,11 @@ func (c *Container) Describe(ch chan<- *prometheus.Desc) {
 	c.queueWait.Describe(ch)
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. The per-worker metrics are
+// labelled with the worker's index (WorkerStatus.Index), not its pid: an
+// index is reused by the workers that replace one another, so recycling
+// (MaxRequests, MaxRSS, MaxLifetime) and reloads add no new series, and a
+// worker that has exited is no longer exported.
 func (c *Container) Collect(ch chan<- prometheus.Metric) {
 	st := c.Status()
 	states := map[string]int{"idle": 0, "busy": 0, "draining": 0}
@@ -226,9 +231,11 @@ func (c *Container) Collect(ch chan<- prometheus.Metric) {
 	for _, w := range st.Workers {
 		states[w.State]++
 		inflight += len(w.Requests)
-		pid := strconv.Itoa(w.PID)
-		ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(w.RSS), pid)
-		ch <- prometheus.MustNewConstMetric(descServed, prometheus.CounterValue, float64(w.Served), pid)
+		index := strconv.Itoa(w.Index)
+		ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(w.RSS), index)
+		// Created at the worker's start: a scraper that reads created
+		// timestamps sees the reset when a new process takes the index.
+		ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(descServed, prometheus.CounterValue, float64(w.Served), w.Started, index)
 	}
 	for state, n := range states {
 		ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(n), state)

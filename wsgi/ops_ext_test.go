@@ -181,7 +181,7 @@ func testOpsMetrics(t *testing.T, noPreload bool) {
 		t.Errorf("graft_wsgi_worker_restarts_total{reason=max-requests} = %v; Status().Restarts says %d", v, c.Status().Restarts["max-requests"])
 	}
 
-	// Per-worker RSS and served counts, labelled by pid.
+	// Per-worker RSS and served counts, labelled by worker index.
 	// Settled means one worker that is below its budget: a worker at its
 	// 5 requests is recycled asynchronously and would turn "draining"
 	// while serving the slow request below.
@@ -191,12 +191,12 @@ func testOpsMetrics(t *testing.T, noPreload bool) {
 	})
 	st := c.Status()
 	for _, w := range st.Workers {
-		pid := strconv.Itoa(w.PID)
-		if v, ok := opsValue(t, reg, "graft_wsgi_worker_rss_bytes", "pid", pid); !ok || v <= 0 {
-			t.Errorf(`graft_wsgi_worker_rss_bytes{pid=%q} = %v (present %v); want > 0`, pid, v, ok)
+		index := strconv.Itoa(w.Index)
+		if v, ok := opsValue(t, reg, "graft_wsgi_worker_rss_bytes", "index", index); !ok || v <= 0 {
+			t.Errorf(`graft_wsgi_worker_rss_bytes{index=%q} = %v (present %v); want > 0`, index, v, ok)
 		}
-		if _, ok := opsValue(t, reg, "graft_wsgi_worker_requests_total", "pid", pid); !ok {
-			t.Errorf(`graft_wsgi_worker_requests_total{pid=%q} missing`, pid)
+		if _, ok := opsValue(t, reg, "graft_wsgi_worker_requests_total", "index", index); !ok {
+			t.Errorf(`graft_wsgi_worker_requests_total{index=%q} missing`, index)
 		}
 	}
 	if rss := gatherOps(t, reg, "graft_wsgi_worker_rss_bytes"); len(rss) != len(st.Workers) {
@@ -263,5 +263,79 @@ func testOpsMetrics(t *testing.T, noPreload bool) {
 	}
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("errors logged:\n%s", logs)
+	}
+}
+
+// Recycling adds no series: the per-worker metrics are labelled by a
+// worker index that replacements reuse, not by pid, which made every
+// recycled worker (MaxRequests) a new series for as long as graft ran.
+// Two workers recycled after every 2 requests, one recycle at a time: the
+// per-worker series use 3 label sets (2 workers, and the replacement's
+// while the worker it replaces drains), whatever the number of
+// recycles; /status keeps the pids.
+func TestOpsWorkerIndexLabel(t *testing.T) {
+	py := pythontest.Python(t)
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &pythontest.Buffer{}
+	c, err := wsgi.New(wsgi.Config{App: "opsapp:app", Python: py, Dir: dir, Workers: 2, MaxRequests: 2,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.Shutdown(ctx)
+		if t.Failed() {
+			t.Logf("container log:\n%s", logs)
+		}
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+
+	labelSets := map[string]bool{}
+	pids := map[int]bool{}
+	settled := func() bool {
+		ws := c.Status().Workers
+		if len(ws) != 2 {
+			return false
+		}
+		for _, w := range ws {
+			if w.State == "draining" {
+				return false
+			}
+		}
+		return true
+	}
+	const recycles = 6
+	for c.Status().Restarts["max-requests"] < recycles {
+		if err := opsGet(srv.URL + "/pid"); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"graft_wsgi_worker_requests_total", "graft_wsgi_worker_rss_bytes"} {
+			for _, m := range gatherOps(t, reg, name) {
+				labelSets[fmt.Sprint(m.labels)] = true
+			}
+		}
+		for _, w := range c.Status().Workers {
+			pids[w.PID] = true
+		}
+		opsWaitFor(t, 30*time.Second, "2 workers, none draining", settled)
+	}
+	if len(pids) < recycles+2 {
+		t.Fatalf("saw %d worker pids in %d recycles; want at least %d", len(pids), recycles, recycles+2)
+	}
+	if len(labelSets) > 3 {
+		t.Errorf("the per-worker series used %d label sets over %d workers' lives; want at most 3: %v", len(labelSets), len(pids), labelSets)
+	}
+	for ls := range labelSets {
+		if !strings.HasPrefix(ls, "map[index:") {
+			t.Errorf("per-worker series labelled %s; want only index", ls)
+		}
 	}
 }

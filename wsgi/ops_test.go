@@ -635,7 +635,7 @@ func checkStatusJSON(t *testing.T, st Status, raw []byte, warm int, noPreload bo
 		t.Errorf("status JSON has a null:\n%s", raw)
 	}
 	// The raw JSON uses the documented keys.
-	for _, key := range []string{`"pid"`, `"state"`, `"served"`, `"rss_bytes"`, `"age_seconds"`, `"running_seconds"`, `"method"`, `"path"`} {
+	for _, key := range []string{`"pid"`, `"index"`, `"state"`, `"served"`, `"rss_bytes"`, `"age_seconds"`, `"running_seconds"`, `"method"`, `"path"`} {
 		if !strings.Contains(string(raw), key) {
 			t.Errorf("status JSON lacks key %s:\n%s", key, raw)
 		}

@@ -20,7 +20,7 @@ type pool struct {
 	log    *slog.Logger
 	spawn  func(*exec.Cmd) error
 	sp     *spawner
-	reaper *reaper // the process's, when it is PID 1 (see reaper); else nil
+	reaper *reaper // the process's, when it is PID 1 or a child subreaper (see reaper); else nil
 
 	mu           sync.Mutex
 	procs        map[*proc]bool
@@ -62,6 +62,14 @@ var (
 // imported the app. If any cannot, it stops them all and returns the
 // Python error.
 func newPool(cfg Config) (*pool, error) {
+	r, err := processReaper(cfg.ChildSubreaper)
+	if err != nil {
+		if cfg.ChildSubreaper {
+			return nil, err
+		}
+		cfg.Logger.Warn("wsgi: running as PID 1, graft does not reap orphaned processes here: they stay zombies; run it under an init (docker run --init, tini)",
+			slog.String(logError, err.Error()))
+	}
 	pl := &pool{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -74,11 +82,6 @@ func newPool(cfg Config) (*pool, error) {
 		reloadSem:  make(chan struct{}, 1),
 	}
 	pl.spawn = pl.sp.start
-	r, err := processReaper()
-	if err != nil {
-		pl.log.Warn("wsgi: running as PID 1, graft does not reap orphaned processes here: they stay zombies; run it under an init (docker run --init, tini)",
-			slog.String(logError, err.Error()))
-	}
 	pl.reaper = r
 	g, procs, err := pl.startGeneration()
 	if err != nil {
@@ -425,10 +428,32 @@ func (pl *pool) addLocked(p *proc) (added bool) {
 		return false
 	}
 	pl.procs[p] = true
+	p.index = pl.freeIndexLocked()
 	pl.list = append(pl.list, p)
 	for pl.handOffLocked() {
 	}
 	return true
+}
+
+// freeIndexLocked returns the lowest index no worker in service holds
+// (draining ones included): a worker's number for the per-worker metrics
+// and Status. Indexes are reused as workers come and go, so the values
+// stay below the most workers alive at once (Config.Workers, plus those
+// draining after a recycle or a reload), however many ever ran: a
+// Prometheus series per index instead of one per pid.
+func (pl *pool) freeIndexLocked() int {
+	for i := 0; ; i++ {
+		taken := false
+		for _, q := range pl.list {
+			if q.index == i {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return i
+		}
+	}
 }
 
 // release frees a slot of p, hands free slots to waiting requests and
@@ -663,8 +688,10 @@ func (pl *pool) Status() Status {
 	}
 	procs := append([]*proc(nil), pl.list...)
 	inflight := make([]int, len(procs))
+	indexes := make([]int, len(procs))
 	for i, p := range procs {
 		inflight[i] = p.inflight
+		indexes[i] = p.index
 	}
 	st.Ready = !pl.closed
 	pl.mu.Unlock()
@@ -673,7 +700,7 @@ func (pl *pool) Status() Status {
 	anyServing := false
 	now := time.Now()
 	for i, p := range procs {
-		ws := WorkerStatus{PID: p.pid, Generation: p.gen.id, Served: p.served.Load(),
+		ws := WorkerStatus{PID: p.pid, Index: indexes[i], Generation: p.gen.id, Served: p.served.Load(),
 			Started: p.started, Age: now.Sub(p.started).Seconds(), State: "idle"}
 		switch {
 		case p.retired.Load():

@@ -62,6 +62,7 @@ type proc struct {
 	leaving      atomic.Bool  // retired on purpose: its exit needs no replacement
 	recycling    atomic.Bool  // a replacement is being started
 	leaveReason  string       // why it was told to leave ("reload", "shutdown", a recycle's reason); guarded by pool.mu
+	index        int          // its number while in service (see pool.freeIndexLocked); guarded by pool.mu
 	ended        bool         // it died and pool.gone has run; guarded by pool.mu
 	leaveOnce    sync.Once    // arms the kill of a worker told to leave that does not exit (see leave)
 	forcedOut    atomic.Bool  // killed for not leaving in time (see forceOut)

@@ -18,7 +18,9 @@ import (
 // Kubernetes pod), every process whose parent dies is given to PID 1, and
 // stays a zombie until PID 1 waits for it. graft's own processes make such
 // orphans (the workers of a preload process that died), and so do apps (a
-// daemonised grandchild of a subprocess).
+// daemonised grandchild of a subprocess). A child subreaper
+// (Config.ChildSubreaper) inherits the orphans of its descendants in the
+// same way, and reaps them the same way.
 //
 // It must not reap the children whose exit someone in this process waits
 // for: graft's workers and preload processes, whose cmd.Wait says how they
@@ -43,29 +45,44 @@ type reaper struct {
 	kick chan struct{} // a pass is wanted: a pidfd was closed (see nudge)
 }
 
-// processReaper returns the process's reaper, started by the first call:
-// nil unless the process is PID 1. It is the one piece of package state,
-// because a process has one set of children, whatever number of pools it
-// runs: two reapers could each find the same orphan, and the second's
-// wait4 could take a new child that was given its pid in between. The
-// error says why a PID 1 does not reap (its kernel does not give os/exec
-// pidfds, so graft could not tell its own children from orphans).
-var processReaper = sync.OnceValues(startReaper)
+// subreaperSupported: Config.ChildSubreaper works here.
+const subreaperSupported = true
 
-func startReaper() (*reaper, error) {
-	if os.Getpid() != 1 {
+// processReaper returns the process's reaper, started by the first call
+// that needs one: nil unless the process is PID 1 or subreaper is set,
+// which makes the process a child subreaper (prctl
+// PR_SET_CHILD_SUBREAPER) first, so that the orphans of its descendants
+// are given to it. The error says why no reaper runs (the kernel does not
+// give os/exec pidfds, so graft could not tell its own children from
+// orphans); the process is then not made a subreaper.
+func processReaper(subreaper bool) (*reaper, error) {
+	if os.Getpid() != 1 && !subreaper {
 		return nil, nil
 	}
 	if err := pidfdWaitWorks(); err != nil {
 		return nil, fmt.Errorf("wsgi: os/exec cannot wait by pidfd here (Linux 5.4 or later, and a seccomp profile allowing pidfd_open, are needed), so orphans cannot be told from children it waits for: %w", err)
 	}
+	if subreaper {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("wsgi: ChildSubreaper: prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+		}
+	}
+	return startReaper(), nil
+}
+
+// startReaper starts the process's reaper once. It is the one piece of
+// package state, because a process has one set of children, whatever
+// number of pools it runs: two reapers could each find the same orphan,
+// and the second's wait4 could take a new child that was given its pid in
+// between.
+var startReaper = sync.OnceValue(func() *reaper {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGCHLD)
 	r := &reaper{kick: make(chan struct{}, 1)}
 	go r.run(sig)
 	r.nudge() // the orphans inherited before now
-	return r, nil
-}
+	return r
+})
 
 // run makes a pass on each SIGCHLD or nudge. Signals that come during a
 // pass are kept (one is enough: the channels hold one), so a child that
@@ -82,7 +99,7 @@ func (r *reaper) run(sig <-chan os.Signal) {
 
 // nudge asks for a pass: a pidfd of a child was closed, and a child left
 // as a zombie for the pidfd's owner may now be an orphan. No-op on a nil
-// reaper (not PID 1).
+// reaper (neither PID 1 nor a subreaper).
 func (r *reaper) nudge() {
 	if r == nil {
 		return

@@ -129,3 +129,105 @@ func zombies() []string {
 	}
 	return z
 }
+
+// subreaperEnv marks the run of this test binary that makes itself a
+// child subreaper (see TestReapOrphansAsSubreaper).
+const subreaperEnv = "GRAFT_TEST_AS_SUBREAPER"
+
+// TestReapOrphansAsSubreaper: with Config.ChildSubreaper, graft (not PID
+// 1) inherits the orphans of its descendants and reaps them: an app's
+// grandchild whose parent exited is given to graft, not to the system's
+// init, and is reaped when it ends; with preload, the workers of a
+// preload process killed with -9 are too. Its own children's exits still
+// reach their cmd.Wait, as for PID 1. The test runs this test binary
+// again, since a subreaper stays one for the rest of the process.
+func TestReapOrphansAsSubreaper(t *testing.T) {
+	if os.Getenv(subreaperEnv) == "1" {
+		reapAsSubreaper(t)
+		return
+	}
+	python := pythontest.Python(t, "flask")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReapOrphansAsSubreaper$", "-test.v", "-test.count=1", "-test.timeout=3m")
+	cmd.Env = append(os.Environ(), subreaperEnv+"=1", "GRAFT_PYTHON="+python)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestReapOrphansAsSubreaper") {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+}
+
+// reapAsSubreaper is TestReapOrphansAsSubreaper's body.
+func reapAsSubreaper(t *testing.T) {
+	self := os.Getpid()
+	for _, tc := range []struct {
+		name      string
+		noPreload bool
+	}{
+		{"fresh", true},    // workers are graft's children (os/exec)
+		{"preload", false}, // workers are a preload process's children
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, logs := newContainer(t, Config{App: "apps:dispatch", Workers: 2, NoPreload: tc.noPreload, ChildSubreaper: true})
+			srv := newServer(t, c)
+
+			// A child this process started with os/exec and waits for
+			// later: left to its cmd.Wait.
+			own := exec.Command(pythontest.Python(t), "-c", "raise SystemExit(3)")
+			if err := own.Start(); err != nil {
+				t.Fatal(err)
+			}
+
+			// An app's orphan, alive for a while: given to this process.
+			gc, err := strconv.Atoi(string(mustGet(t, srv.URL+"/orphan?linger=2")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			parent := "none seen"
+			waitFor(t, 10*time.Second, fmt.Sprintf("the orphaned grandchild %d to be given to this process (%d)", gc, self), func() bool {
+				f := procStat(gc)
+				if len(f) < 2 {
+					t.Fatalf("the grandchild %d ended (its linger is 2 s) and was reaped without being given to this process (%d); its last parent: %s", gc, self, parent)
+				}
+				parent = f[1]
+				return parent == strconv.Itoa(self)
+			})
+			waitFor(t, 10*time.Second, fmt.Sprintf("the orphaned grandchild %d to be reaped", gc), func() bool {
+				return len(procStat(gc)) == 0
+			})
+			if err := own.Wait(); own.ProcessState == nil || own.ProcessState.ExitCode() != 3 {
+				t.Errorf("the os/exec child's Wait: %v; want exit status 3", err)
+			}
+
+			if !tc.noPreload {
+				// The preload process killed with -9: its workers,
+				// orphans, are given to this process and reaped once
+				// they exit; graft logs the preload process's end.
+				worker := c.Status().Workers[0].PID
+				z := parentPID(t, worker)
+				if err := syscall.Kill(z, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				logHas(t, logs, 20*time.Second, fmt.Sprintf(`graft.zygote=%d graft.exit="killed by signal 9 (killed)"`, z))
+				waitFor(t, 20*time.Second, "new workers", func() bool {
+					st := c.Status()
+					return len(st.Workers) == 2 && st.Workers[0].PID != worker && st.Workers[1].PID != worker
+				})
+				mustGet(t, srv.URL+"/")
+			}
+			var left []int
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				left = left[:0]
+				for pid, parent := range zombieProcs() {
+					if parent == self {
+						left = append(left, pid)
+					}
+				}
+				if len(left) == 0 {
+					break
+				}
+			}
+			if len(left) > 0 {
+				t.Errorf("zombie children left: %v", left)
+			}
+		})
+	}
+}

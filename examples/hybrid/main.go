@@ -109,7 +109,7 @@ func parseFlags(args []string) (options, error) {
 // with them (the inventory, the migration stages, the workers' status on
 // -metrics-bind): -no-fallback refuses them rather than ignore them.
 var pythonFlags = []string{
-	"python", "chdir", "workers", "threads", "prefetch", "sched-batch", "timeout", "start-timeout", "preload",
+	"python", "chdir", "workers", "threads", "prefetch", "sched-batch", "child-subreaper", "timeout", "start-timeout", "preload",
 	"max-requests", "max-requests-jitter", "max-rss", "max-lifetime", "slow-request", "response-spill", "max-body-size", "reload",
 	"sendfile-root", "mount", "routes", "stages", "admin-bind", "metrics-bind",
 }

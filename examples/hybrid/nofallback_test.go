@@ -88,6 +88,7 @@ func TestNoFallbackFlags(t *testing.T) {
 		{[]string{"-no-fallback", "-routes"}, "drop -routes"},
 		{[]string{"-no-fallback", "-prefetch", "2"}, "drop -prefetch"},
 		{[]string{"-no-fallback", "-sched-batch=false"}, "drop -sched-batch"},
+		{[]string{"-no-fallback", "-child-subreaper"}, "drop -child-subreaper"},
 		{[]string{"-no-fallback", "-stages", "stages.json", "-admin-bind", "127.0.0.1:0"}, "drop -admin-bind, -stages"},
 		{[]string{"-no-fallback", "-metrics-bind", "127.0.0.1:0"}, "drop -metrics-bind"},
 		{[]string{"-no-fallback", "-sendfile-root", "/tmp"}, "drop -sendfile-root"},

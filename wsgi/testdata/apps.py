@@ -85,13 +85,16 @@ def pid(environ, start_response):
 def orphan(environ, start_response):
     """Double-forks: a child forks a grandchild and exits, and the worker
     reaps the child; the grandchild, orphaned, exits too, and is left for
-    whoever inherited it (PID 1, in a container) to reap. Answers with the
-    grandchild's pid."""
+    whoever inherited it (PID 1, in a container; a child subreaper) to
+    reap. ?linger=S keeps the grandchild alive S seconds, for the test to
+    see who inherited it. Answers with the grandchild's pid."""
+    linger = float(_q(environ).get("linger", "0"))
     r, w = os.pipe()
     child = os.fork()
     if child == 0:
         grandchild = os.fork()
         if grandchild == 0:
+            time.sleep(linger)
             os._exit(0)
         os.write(w, str(grandchild).encode())
         os._exit(0)

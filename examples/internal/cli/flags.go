@@ -39,6 +39,7 @@ type Flags struct {
 	Preload           bool
 	Prefetch          int
 	SchedBatch        bool
+	ChildSubreaper    bool
 	MinHeapMiB        int64
 	MaxRequests       int
 	MaxRequestsJitter int
@@ -99,6 +100,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
 	fs.BoolVar(&f.SchedBatch, "sched-batch", true, "Linux: run the server and its workers under SCHED_BATCH, so that Go's wake-ups do not preempt the app mid-request on shared CPUs; -sched-batch=false keeps the default policy")
+	fs.BoolVar(&f.ChildSubreaper, "child-subreaper", false, "Linux: make the server a child subreaper, which inherits and reaps the orphans of its descendants (the workers of a preload process that died, an app's daemonised grandchild), for when it is not PID 1 and the PID 1 above it does not reap them (as PID 1 it reaps them anyway)")
 	fs.Int64Var(&f.MinHeapMiB, "min-heap", wsgi.DefaultMinHeap>>20, "let the Go heap grow to this many `MiB` before the garbage collector runs, while the live heap is small (GOGC applies above; 0: Go's default, 4 MiB)")
 	fs.IntVar(&f.MaxRequests, "max-requests", 0, "recycle a worker after this many requests (0: never)")
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
@@ -326,7 +328,7 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
 		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
 		MaxRSS: f.MaxRSSMiB << 20, MaxBodySize: f.MaxBodySizeMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
-		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, ResponseSpill: spill, SendTimeout: send, Logger: log,
+		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, ChildSubreaper: f.ChildSubreaper, ResponseSpill: spill, SendTimeout: send, Logger: log,
 	}
 }
 

@@ -83,6 +83,12 @@ func TestParse(t *testing.T) {
 		{"no batch scheduling", []string{"-sched-batch=false"}, func(f Flags, _ []string) bool {
 			return !f.Config("a:b", "", nil).BatchScheduling
 		}, ""},
+		{"no child subreaper by default", nil, func(f Flags, _ []string) bool {
+			return !f.Config("a:b", "", nil).ChildSubreaper
+		}, ""},
+		{"child subreaper", []string{"-child-subreaper"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).ChildSubreaper
+		}, ""},
 		{"heap floor by default", nil, func(f Flags, _ []string) bool {
 			return f.ServeConfig(nil, nil).MinHeap == wsgi.DefaultMinHeap
 		}, ""},

@@ -39,6 +39,7 @@ func UsageErrors(t *testing.T, run func(args []string) error, admin bool) {
 		{[]string{"-max-body-size", "-1"}, true, "-max-body-size must not be negative"},
 		{[]string{"-max-body-size", "8796093022208"}, true, "-max-body-size: too many MiB"},
 		{[]string{"-max-body-size", "1M"}, true, "-max-body-size"},
+		{[]string{"-child-subreaper=sometimes"}, true, "-child-subreaper"},
 		{[]string{"-static", "/s/=/nonexistent/static"}, false, "-static /s/=/nonexistent/static: no such file or directory"},
 		{[]string{"-sendfile-root", "/nonexistent/files"}, false, "-sendfile-root /nonexistent/files: no such file or directory"},
 	}
