@@ -3,8 +3,8 @@ package wsgi
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
