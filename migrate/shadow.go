@@ -175,7 +175,11 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 			m.releaseSlot()
 			return
 		}
-		presp := capt.response(status, sw.header()) // the header the client got
+		at := sw.sentAt
+		if at.IsZero() { // the handler wrote nothing: net/http sends the header now
+			at = time.Now()
+		}
+		presp := capt.response(status, sw.header(), at) // the header the client got
 		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)
 	}()
 	ph.ServeHTTP(ww, r)
@@ -274,11 +278,11 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 			res.panic, res.stack = p, debug.Stack()
 			return
 		}
-		status, hdr := cw.status, cw.sent
+		status, hdr, at := cw.status, cw.sent, cw.sentAt
 		if status == 0 {
-			status, hdr = http.StatusOK, cw.hdr
+			status, hdr, at = http.StatusOK, cw.hdr, time.Now()
 		}
-		res.resp = cw.body.response(status, hdr)
+		res.resp = cw.body.response(status, hdr, at)
 		res.refused = trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable
 	}()
 	h.ServeHTTP(cw, r.WithContext(ctx))
@@ -457,6 +461,7 @@ func ignored(list []string, p string) bool {
 type captureWriter struct {
 	hdr    http.Header
 	sent   http.Header // hdr when the status was written
+	sentAt time.Time   // when it was
 	status int
 	body   *capture
 }
@@ -465,7 +470,7 @@ func (c *captureWriter) Header() http.Header { return c.hdr }
 
 func (c *captureWriter) WriteHeader(code int) {
 	if c.status == 0 && code >= 200 {
-		c.status, c.sent = code, c.hdr.Clone()
+		c.status, c.sent, c.sentAt = code, c.hdr.Clone(), time.Now()
 	}
 }
 
@@ -513,8 +518,10 @@ func (c *capture) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (c *capture) response(status int, hdr http.Header) *Response {
-	r := &Response{Status: status, Header: hdr, Body: c.buf, Size: c.size, Truncated: c.truncated}
+// response returns the response captured, with status and hdr, written
+// at received (see Response.Received).
+func (c *capture) response(status int, hdr http.Header, received time.Time) *Response {
+	r := &Response{Status: status, Header: hdr, Body: c.buf, Size: c.size, Truncated: c.truncated, Received: received}
 	c.sum.Sum(r.Sum[:0])
 	return r
 }

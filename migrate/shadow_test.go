@@ -695,3 +695,54 @@ func TestShadowSetCookieAttributes(t *testing.T) {
 		})
 	}
 }
+
+// TestShadowPermanentSession: Flask's permanent session cookie carries an
+// Expires date 31 days on and no Max-Age; a Go port setting MaxAge (with
+// or without Expires) to the same lifetime matches it, one with a lifetime
+// of 30 days (Max-Age or Expires) or a session cookie does not.
+func TestShadowPermanentSession(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	month := 31 * 24 * time.Hour
+	for _, tc := range []struct {
+		name   string
+		cookie func() *http.Cookie
+		match  bool
+	}{
+		{"MaxAge 31 days", func() *http.Cookie { return &http.Cookie{MaxAge: int(month.Seconds())} }, true},
+		{"MaxAge and Expires 31 days", func() *http.Cookie {
+			return &http.Cookie{MaxAge: int(month.Seconds()), Expires: time.Now().Add(month)}
+		}, true},
+		{"Expires 31 days", func() *http.Cookie { return &http.Cookie{Expires: time.Now().Add(month)} }, true},
+		{"MaxAge 30 days", func() *http.Cookie { return &http.Cookie{MaxAge: int((30 * 24 * time.Hour).Seconds())} }, false},
+		{"Expires 30 days", func() *http.Cookie { return &http.Cookie{Expires: time.Now().Add(30 * 24 * time.Hour)} }, false},
+		{"a session cookie", func() *http.Cookie { return &http.Cookie{} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/login", Stage: StageShadow}}},
+				func(r *router.Router) {
+					r.Get("/api/login", func(w http.ResponseWriter, r *http.Request) {
+						c := tc.cookie()
+						c.Name, c.Value, c.Path, c.HttpOnly = "session", "go", "/", true
+						http.SetCookie(w, c)
+						w.Header().Set("Content-Type", "application/json")
+						io.WriteString(w, "{\"ok\":true}\n")
+					})
+				})
+			if code, _ := e.get(t, "/api/login"); code != 200 {
+				t.Fatalf("status %d", code)
+			}
+			e.settle()
+			st := e.status(t, "GET /api/login")
+			if tc.match {
+				if st.Counts.Matched != 1 {
+					t.Fatalf("counts %+v, pointers %v, diffs %v: want a match", st.Counts, st.MismatchPointers, st.RecentMismatches)
+				}
+				return
+			}
+			if st.Counts.Mismatched != 1 || st.MismatchPointers["header:Set-Cookie"] != 1 || len(st.MismatchPointers) != 1 {
+				t.Fatalf("counts %+v, pointers %v: want a mismatch on header:Set-Cookie", st.Counts, st.MismatchPointers)
+			}
+			t.Logf("%s", st.RecentMismatches[0].Diff)
+		})
+	}
+}

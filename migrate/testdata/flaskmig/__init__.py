@@ -7,10 +7,10 @@ floats keep their ".0"), so that the comparison meets real Python output.
 
 import time
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, jsonify, redirect, request, session, url_for
 
 app = Flask(__name__)
-app.config.update(PROPAGATE_EXCEPTIONS=True)
+app.config.update(PROPAGATE_EXCEPTIONS=True, SECRET_KEY="migrate-tests")
 
 
 @app.get("/api/order/<int:user_id>")
@@ -64,6 +64,15 @@ def visit():
     resp.set_cookie("uid", "py-%d" % time.time_ns(), max_age=365 * 86400, httponly=True, samesite="Lax", secure=True)
     resp.delete_cookie("old")
     return resp
+
+
+@app.get("/api/login")
+def login():
+    # A permanent session: Flask's cookie carries an Expires date 31 days
+    # on (PERMANENT_SESSION_LIFETIME), no Max-Age.
+    session.permanent = True
+    session["user"] = 1
+    return jsonify(ok=True)
 
 
 @app.get("/api/slow")
