@@ -76,8 +76,9 @@ type result struct {
 	dur   time.Duration
 	panic any
 	stack []byte
-	// refused: a wsgi.Container answered 503 without running the app (it
-	// is shut down, or its queue is full): not an answer of the app.
+	// refused: a wsgi.Container refused the run without running the app
+	// (it is shut down, its queue is full: wsgi.Trace.Refused), whatever
+	// status its error handler answered with: not an answer of the app.
 	refused bool
 }
 
@@ -167,7 +168,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		if status == 0 {
 			status = http.StatusOK
 		}
-		if trace != nil && trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable {
+		if trace != nil && trace.Refused {
 			// Python's container refused the request without running
 			// the app (queue full, shut down): no answer to compare.
 			rs.stats.skipped.Add(1)
@@ -283,7 +284,7 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 			status, hdr, at = http.StatusOK, cw.hdr, time.Now()
 		}
 		res.resp = cw.body.response(status, hdr, at)
-		res.refused = trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable
+		res.refused = trace.Refused
 	}()
 	h.ServeHTTP(cw, r.WithContext(ctx))
 	return res
