@@ -576,6 +576,56 @@ func TestShadowContentEncoding(t *testing.T) {
 	}
 }
 
+// TestShadowBrotliZstd: a Flask app with flask-compress answers a client
+// that accepts br or zstd with a body in that encoding; the Go port
+// answers plain JSON. Such bodies were compared as sent (the standard
+// library reads neither), so every comparison was a mismatch. They are
+// compared decoded: the same JSON matches, a different one is a mismatch
+// at its pointer, shown decoded.
+func TestShadowBrotliZstd(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	same := `{"items":[{"id":0,"name":"item 0"},{"id":1,"name":"item 1"},{"id":2,"name":"item 2"},{"id":3,"name":"item 3"}]}`
+	for _, coding := range []string{"br", "zstd"} {
+		for _, tc := range []struct {
+			name, body, pointer string // pointer: "" for a match
+		}{
+			{"the same JSON", same, ""},
+			{"a different name", strings.Replace(same, `"item 3"`, `"item three"`, 1), "/items/3/name"},
+		} {
+			t.Run(coding+", "+tc.name, func(t *testing.T) {
+				e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/compressed/{coding}", Stage: StageShadow}}},
+					func(r *router.Router) {
+						r.Get("/api/compressed/{coding}", func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, tc.body) })
+					})
+				req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/compressed/"+coding, nil)
+				req.Header.Set("Accept-Encoding", coding)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != coding {
+					t.Fatalf("Flask answered %d, Content-Encoding %q: the test needs %s", res.StatusCode, res.Header.Get("Content-Encoding"), coding)
+				}
+				e.settle()
+				st := e.status(t, "GET /api/compressed/{coding}")
+				if tc.pointer == "" {
+					if st.Counts.Matched != 1 {
+						t.Fatalf("counts %+v, pointers %v: want a match (the same JSON, in %s on Python's side)", st.Counts, st.MismatchPointers, coding)
+					}
+					return
+				}
+				if st.Counts.Mismatched != 1 || st.MismatchPointers[tc.pointer] != 1 || len(st.MismatchPointers) != 1 {
+					t.Fatalf("counts %+v, pointers %v: want one mismatch at %s", st.Counts, st.MismatchPointers, tc.pointer)
+				}
+				if b := st.RecentMismatches[0].Python.Body; !strings.Contains(b, `"item 3"`) {
+					t.Errorf("the recorded Python body is not shown decoded: %q", b)
+				}
+			})
+		}
+	}
+}
+
 // TestShadowRedirect checks that a redirect is compared by its status and
 // Location, not by its body: werkzeug's redirect writes a small HTML page,
 // Django's an empty body, Go's http.Redirect a link of its own, and a

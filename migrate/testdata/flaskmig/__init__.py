@@ -5,6 +5,7 @@ route the tests register, answering the way Flask does (jsonify sorts keys,
 floats keep their ".0"), so that the comparison meets real Python output.
 """
 
+import base64
 import time
 
 from flask import Flask, jsonify, redirect, request, session, url_for
@@ -73,6 +74,21 @@ def login():
     session.permanent = True
     session["user"] = 1
     return jsonify(ok=True)
+
+
+# The JSON {"items": [{"id": 0, "name": "item 0"}, ... "item 3"}]} as
+# flask-compress sends it to a client that accepts br or zstd (this Python
+# may have neither module: the bytes were made by Go's encoders).
+COMPRESSED = {
+    "br": "G34AAETnlur3TABopOoMbho1FHdoxrl2r5pAnOYDgMEGXEGAi5zPC6NlY/huNtzAt+7B+4FThjA0MDWxVtQU",
+    "zstd": "KLUv/QQADQIA1AJ7Iml0ZW1zIjogW3siaWQiOiAwLCAibmFtZSI6ICAwIn0sIDExMjIzMyJ9XX0HAAAJMA4gBgwBCl2gsvTtdALoahZh",
+}
+
+
+@app.get("/api/compressed/<coding>")
+def compressed(coding):
+    return base64.b64decode(COMPRESSED[coding]), 200, {
+        "Content-Type": "application/json", "Content-Encoding": coding, "Vary": "Accept-Encoding"}
 
 
 @app.get("/api/slow")
