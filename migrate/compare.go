@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // Response is one side's response, captured for comparison: what the
@@ -66,6 +69,12 @@ type CompareOptions struct {
 	Headers []string
 	// MaxDiffs caps the differences reported; 0 means 100.
 	MaxDiffs int
+	// Base is the URL of the request both responses answer (scheme and
+	// host included). When set, a Location is compared by where a client
+	// following it goes, resolved against Base: "/a" and "http://h/a"
+	// (old werkzeug made every Location absolute) are the same for a
+	// request to http://h/. Nil: Location is compared as sent.
+	Base *url.URL
 }
 
 // missing is how a value absent from one side is shown.
@@ -120,6 +129,9 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 			if pv, gv, same := compareCookies(python, goResp); !same {
 				c.add("header:"+h, pv, gv)
 			}
+			continue
+		}
+		if h == "Location" && o.Base != nil && sameLocation(python.Header, goResp.Header, o.Base) {
 			continue
 		}
 		pv, gv := headerValue(python.Header, h), headerValue(goResp.Header, h)
@@ -182,6 +194,36 @@ func cutUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// sameLocation reports whether the Location headers of py and gr lead to
+// the same URL, each resolved against base (dot segments removed, as a
+// client does); false unless each has one that parses.
+func sameLocation(py, gr http.Header, base *url.URL) bool {
+	pv, gv := py.Values("Location"), gr.Values("Location")
+	if len(pv) != 1 || len(gv) != 1 {
+		return false
+	}
+	pu, perr := url.Parse(pv[0])
+	gu, gerr := url.Parse(gv[0])
+	return perr == nil && gerr == nil && base.ResolveReference(pu).String() == base.ResolveReference(gu).String()
+}
+
+// requestBase returns the URL r was sent to, as the app sees it: the
+// scheme of wsgi.url_scheme (wsgi.RequestScheme: a trusted proxy's
+// X-Forwarded-Proto, else https over TLS), the Host and the request
+// target as sent.
+func requestBase(r *http.Request) *url.URL {
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil || r.RequestURI == "" {
+		c := *r.URL
+		u = &c
+	}
+	u.Scheme = wsgi.RequestScheme(r)
+	if u.Host == "" {
+		u.Host = r.Host
+	}
+	return u
 }
 
 // headerValue returns the comparable form of header h (Set-Cookie is

@@ -3,6 +3,7 @@ package migrate
 import (
 	"crypto/sha256"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -86,6 +87,30 @@ func TestCompare(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Location resolved against Base", func(t *testing.T) {
+		base, _ := url.Parse("https://shop.example/a/b?x=1")
+		for _, tc := range []struct {
+			py, gr string
+			same   bool
+		}{
+			{"https://shop.example/a/c", "/a/c", true},
+			{"https://shop.example/a/c", "c", true},
+			{"/a/c", "./d/../c", true},
+			{"http://shop.example/a/c", "/a/c", false}, // another scheme
+			{"https://other.example/a/c", "/a/c", false},
+			{"/a/c", "/a/c?y=1", false},
+		} {
+			py := withHeader(resp("text/plain", ""), "Location", tc.py)
+			gr := withHeader(resp("text/plain", ""), "Location", tc.gr)
+			diffs := Compare(py, gr, CompareOptions{Base: base})
+			if got := len(diffs) == 0; got != tc.same {
+				t.Errorf("%q against %q: diffs %+v, want same %v", tc.py, tc.gr, diffs, tc.same)
+			}
+			if d := Compare(py, gr, CompareOptions{}); tc.py != tc.gr && len(d) != 1 {
+				t.Errorf("%q against %q without Base: diffs %+v, want one", tc.py, tc.gr, d)
+			}
+		}
+	})
 	t.Run("MaxDiffs", func(t *testing.T) {
 		a, b := resp("application/json", `[1,2,3,4,5]`), resp("application/json", `[5,4,3,2,1,0]`)
 		if d := Compare(a, b, CompareOptions{MaxDiffs: 2}); len(d) != 2 {

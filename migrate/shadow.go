@@ -379,7 +379,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		m.o.Normalize(rs.key, SidePython, py)
 		m.o.Normalize(rs.key, SideGo, gr)
 	}
-	copts := CompareOptions{Headers: rs.headers}
+	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand)}
 
 	diffs := Compare(py, gr, copts)
 	kept, noisy := m.unexplained(rs, diffs)

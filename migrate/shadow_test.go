@@ -576,6 +576,56 @@ func TestShadowContentEncoding(t *testing.T) {
 	}
 }
 
+// TestShadowRedirectAbsolute: werkzeug before 2.1 made every Location
+// absolute (http://host/path, from the request's scheme and Host), where
+// a Go port's http.Redirect sends the path: every redirect was a mismatch
+// on header:Location although a client goes to the same place. Location
+// is now compared resolved against the request's URL; one leading
+// elsewhere (another path, another host) is still a mismatch.
+func TestShadowRedirectAbsolute(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	for _, tc := range []struct {
+		name, location string
+		match          bool
+	}{
+		{"a path", "/api/users/1", true},
+		{"a relative path", "../users/1", true},
+		{"another path", "/api/users/10", false},
+		{"another host", "http://example.com/api/users/1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/oldmoved/{id}", Stage: StageShadow}}},
+				func(r *router.Router) {
+					r.Get("/api/oldmoved/{id}", func(w http.ResponseWriter, r *http.Request) {
+						w.Header().Set("Content-Type", "text/html; charset=utf-8")
+						w.Header().Set("Location", tc.location) // as sent: http.Redirect would clean it
+						w.WriteHeader(http.StatusFound)
+					})
+				})
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := client.Get(e.srv.URL + "/api/oldmoved/1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || loc != e.srv.URL+"/api/users/1" {
+				t.Fatalf("Flask answered %d, Location %q: the test needs an absolute Location", res.StatusCode, loc)
+			}
+			e.settle()
+			st := e.status(t, "GET /api/oldmoved/{id}")
+			if tc.match {
+				if st.Counts.Matched != 1 {
+					t.Fatalf("counts %+v, pointers %v, diffs %v: want a match", st.Counts, st.MismatchPointers, st.RecentMismatches)
+				}
+				return
+			}
+			if st.Counts.Mismatched != 1 || st.MismatchPointers["header:Location"] != 1 || len(st.MismatchPointers) != 1 {
+				t.Fatalf("counts %+v, pointers %v: want a mismatch on header:Location", st.Counts, st.MismatchPointers)
+			}
+		})
+	}
+}
+
 // TestShadowBrotliZstd: a Flask app with flask-compress answers a client
 // that accepts br or zstd with a body in that encoding; the Go port
 // answers plain JSON. Such bodies were compared as sent (the standard

@@ -58,6 +58,15 @@ def moved(user_id):
     return redirect(url_for("users", user_id=user_id))
 
 
+@app.get("/api/oldmoved/<int:user_id>")
+def oldmoved(user_id):
+    # As werkzeug before 2.1 answered every redirect: Location made
+    # absolute from the request's scheme and Host.
+    resp = redirect(url_for("users", user_id=user_id))
+    resp.autocorrect_location_header = True
+    return resp
+
+
 @app.get("/api/visit")
 def visit():
     # Two cookies: a visitor id for a year, and a deleted one.
