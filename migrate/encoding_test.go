@@ -111,7 +111,10 @@ func TestDecodedBomb(t *testing.T) {
 			return repeat(func(w io.Writer) io.WriteCloser { zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed); return zw })
 		}},
 		{"zstd", func() []byte {
-			return repeat(func(w io.Writer) io.WriteCloser { zw, _ := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest)); return zw })
+			return repeat(func(w io.Writer) io.WriteCloser {
+				zw, _ := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
+				return zw
+			})
 		}},
 		{"br", func() []byte {
 			var buf bytes.Buffer
