@@ -173,6 +173,8 @@ func TestCompareCookieLifetime(t *testing.T) {
 		{"31 days against 30", flask(at, at.Add(month)), goMaxAge(30 * 24 * time.Hour), false, "Expires in 2678400s"},
 		{"a minute apart", flask(at, at.Add(month)), goMaxAge(month - time.Minute), false, "Expires in 2678400s"},
 		{"Max-Age exactly", goMaxAge(month), goMaxAge(month - time.Second), false, "Max-Age=2678400"},
+		{"Max-Age beyond a Duration, as written", cookie(at, "Set-Cookie", "s=1; Max-Age=9000000000000"),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=9000000000001"), false, "Max-Age=9000000000000"},
 		{"Expires against a session cookie", flask(at, at.Add(month)), cookie(at, "Set-Cookie", "session=go; Path=/; HttpOnly"), false, "Expires in 2678400s"},
 		{"deleted either way", cookie(at, "Set-Cookie", "s=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"),
 			cookie(at, "Set-Cookie", "s=; Path=/; Max-Age=0"), true, ""},

@@ -20,7 +20,7 @@ import (
 const CookieLifetimeSlack = 5 * time.Second
 
 // cookieAttrs are the Set-Cookie attributes by their folded names, as
-// cookieShape writes them.
+// parseCookie writes them.
 var cookieAttrs = map[string]string{
 	"expires": "Expires", "max-age": "Max-Age", "domain": "Domain", "path": "Path", "secure": "Secure",
 	"httponly": "HttpOnly", "samesite": "SameSite", "partitioned": "Partitioned", "priority": "Priority",
@@ -44,10 +44,11 @@ type cookieShape struct {
 	// attrs are its attributes other than the lifetime, sorted.
 	attrs []string
 	// base is name and attrs, as one string.
-	base string
-	kind lifeKind
-	life time.Duration // lifeMaxAge, lifeExpires
-	text string        // lifeOther: how it shows
+	base   string
+	kind   lifeKind
+	life   time.Duration // lifeMaxAge (capped at maxLifetime), lifeExpires
+	maxAge int64         // lifeMaxAge: the seconds, as written
+	text   string        // lifeOther: how it shows
 }
 
 // parseCookie returns the shape of the Set-Cookie value v, reading an
@@ -101,7 +102,7 @@ func parseCookie(v string, ref time.Time) cookieShape {
 		case n <= 0:
 			c.kind = lifeDeleted
 		default:
-			c.kind, c.life = lifeMaxAge, time.Duration(min(n, int64(maxLifetime/time.Second)))*time.Second
+			c.kind, c.maxAge, c.life = lifeMaxAge, n, time.Duration(min(n, int64(maxLifetime/time.Second)))*time.Second
 		}
 	case hasExpires:
 		t, err := parseCookieTime(expires)
@@ -125,7 +126,8 @@ func (c cookieShape) sortKind() lifeKind {
 	return c.kind
 }
 
-// maxLifetime caps a Max-Age, so that it fits a time.Duration.
+// maxLifetime caps a Max-Age read as a time.Duration, so that it fits
+// one.
 const maxLifetime = 100 * 365 * 24 * time.Hour
 
 // lifetime shows c's lifetime, as String writes it among the attributes;
@@ -135,7 +137,7 @@ func (c cookieShape) lifetime() string {
 	case lifeDeleted:
 		return "deleted"
 	case lifeMaxAge:
-		return "Max-Age=" + strconv.FormatInt(int64(c.life/time.Second), 10)
+		return "Max-Age=" + strconv.FormatInt(c.maxAge, 10)
 	case lifeExpires:
 		return "Expires in " + strconv.FormatInt(int64(c.life.Round(time.Second)/time.Second), 10) + "s"
 	case lifeOther:
@@ -173,7 +175,7 @@ func sameLifetime(a, b cookieShape) bool {
 	switch {
 	case live(a) && live(b):
 		if a.kind == lifeMaxAge && b.kind == lifeMaxAge {
-			return a.life == b.life
+			return a.maxAge == b.maxAge
 		}
 		d := a.life - b.life
 		return d <= CookieLifetimeSlack && d >= -CookieLifetimeSlack
@@ -210,7 +212,7 @@ func cookies(r *Response, now time.Time) []cookieShape {
 	}
 	slices.SortFunc(out, func(a, b cookieShape) int {
 		return cmp.Or(strings.Compare(a.base, b.base), cmp.Compare(a.sortKind(), b.sortKind()), cmp.Compare(a.life, b.life),
-			strings.Compare(a.text, b.text))
+			cmp.Compare(a.maxAge, b.maxAge), strings.Compare(a.text, b.text))
 	})
 	return out
 }
