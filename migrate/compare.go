@@ -95,7 +95,8 @@ const maxPointer = 512
 // trailing whitespace, anything else (and truncated bodies) by length and
 // SHA-256. The kind of body is taken from Python's Content-Type. The
 // bodies of two redirects (301, 302, 303, 307, 308) are not compared:
-// clients follow Location.
+// clients follow Location, which is compared as sent, or with o.Base by
+// where it leads (see [CompareOptions]).
 //
 // Set-Cookie is compared by cookie, in any order: its name and attributes,
 // never its value, names of attributes written one way, Domain in lower
