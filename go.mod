@@ -3,9 +3,11 @@ module github.com/graft-dev/graft
 go 1.24
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-chi/httplog/v3 v3.3.0
 	github.com/google/uuid v1.6.0
+	github.com/klauspost/compress v1.18.0
 )
 
 require (

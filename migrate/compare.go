@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // Response is one side's response, captured for comparison: what the
@@ -31,6 +34,11 @@ type Response struct {
 	Truncated bool
 	// Sum is the SHA-256 of the whole body.
 	Sum [sha256.Size]byte
+	// Received is when the status and header were written (when the
+	// handler returned, for one that wrote nothing); zero when unknown.
+	// A Set-Cookie's Expires date is read against the Date header, else
+	// against Received, else against the time of the comparison.
+	Received time.Time
 }
 
 // Diff is one difference between the Python and the Go response.
@@ -50,7 +58,7 @@ type Diff struct {
 // Cache-Control and Set-Cookie. Set-Cookie is compared by the names and
 // attributes of the cookies set (Path, Domain, Secure, HttpOnly, SameSite,
 // and the lifetime: deleted, Max-Age, or an Expires date), never by value,
-// in any order.
+// in any order (see [Compare]).
 func DefaultCompareHeaders() []string {
 	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie"}
 }
@@ -61,6 +69,12 @@ type CompareOptions struct {
 	Headers []string
 	// MaxDiffs caps the differences reported; 0 means 100.
 	MaxDiffs int
+	// Base is the URL of the request both responses answer (scheme and
+	// host included). When set, a Location is compared by where a client
+	// following it goes, resolved against Base: "/a" and "http://h/a"
+	// (old werkzeug made every Location absolute) are the same for a
+	// request to http://h/. Nil: Location is compared as sent.
+	Base *url.URL
 }
 
 // missing is how a value absent from one side is shown.
@@ -81,7 +95,22 @@ const maxPointer = 512
 // trailing whitespace, anything else (and truncated bodies) by length and
 // SHA-256. The kind of body is taken from Python's Content-Type. The
 // bodies of two redirects (301, 302, 303, 307, 308) are not compared:
-// clients follow Location.
+// clients follow Location, which is compared as sent, or with o.Base by
+// where it leads (see [CompareOptions]).
+//
+// Set-Cookie is compared by cookie, in any order: its name and attributes,
+// never its value, names of attributes written one way, Domain in lower
+// case without a leading dot, SameSite and Priority capitalised. The
+// lifetime is compared by what it does in a browser. A cookie deleted
+// (Max-Age of 0 or less, or without Max-Age an Expires not after the
+// response) shows "deleted" however it is written. Otherwise Max-Age,
+// which browsers obey over Expires, shows with its value and an Expires
+// beside it is left out; an Expires alone is read as a lifetime against
+// the response's Date header (else [Response].Received) and shows as
+// "Expires in Ns". Two lifetimes are the same when equal, within
+// [CookieLifetimeSlack] when either was read from an Expires date: Flask's
+// permanent session cookie (an Expires 31 days on) matches a Go cookie
+// with a Max-Age of 31 days, not one of 30.
 func Compare(python, goResp *Response, o CompareOptions) []Diff {
 	max := o.MaxDiffs
 	if max <= 0 {
@@ -97,6 +126,15 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 	}
 	for _, h := range headers {
 		h = http.CanonicalHeaderKey(h)
+		if h == "Set-Cookie" {
+			if pv, gv, same := compareCookies(python, goResp); !same {
+				c.add("header:"+h, pv, gv)
+			}
+			continue
+		}
+		if h == "Location" && o.Base != nil && sameLocation(python.Header, goResp.Header, o.Base) {
+			continue
+		}
 		pv, gv := headerValue(python.Header, h), headerValue(goResp.Header, h)
 		if pv != gv {
 			c.add("header:"+h, pv, gv)
@@ -159,20 +197,44 @@ func cutUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// headerValue returns the comparable form of header h.
+// sameLocation reports whether the Location headers of py and gr lead to
+// the same URL, each resolved against base (dot segments removed, as a
+// client does); false unless each has one that parses.
+func sameLocation(py, gr http.Header, base *url.URL) bool {
+	pv, gv := py.Values("Location"), gr.Values("Location")
+	if len(pv) != 1 || len(gv) != 1 {
+		return false
+	}
+	pu, perr := url.Parse(pv[0])
+	gu, gerr := url.Parse(gv[0])
+	return perr == nil && gerr == nil && base.ResolveReference(pu).String() == base.ResolveReference(gu).String()
+}
+
+// requestBase returns the URL r was sent to, as the app sees it: the
+// scheme of wsgi.url_scheme (wsgi.RequestScheme: a trusted proxy's
+// X-Forwarded-Proto, else https over TLS), the Host and the request
+// target as sent.
+func requestBase(r *http.Request) *url.URL {
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil || r.RequestURI == "" {
+		c := *r.URL
+		u = &c
+	}
+	u.Scheme = wsgi.RequestScheme(r)
+	if u.Host == "" {
+		u.Host = r.Host
+	}
+	return u
+}
+
+// headerValue returns the comparable form of header h (Set-Cookie is
+// compared by compareCookies).
 func headerValue(hdr http.Header, h string) string {
 	vals := hdr.Values(h)
 	if len(vals) == 0 {
 		return missing
 	}
 	switch h {
-	case "Set-Cookie":
-		cookies := make([]string, 0, len(vals))
-		for _, v := range vals {
-			cookies = append(cookies, cookieShape(v))
-		}
-		sort.Strings(cookies)
-		return "cookies: " + strings.Join(cookies, ", ")
 	case "Content-Type":
 		mt, params, err := mime.ParseMediaType(strings.Join(vals, ", "))
 		if err != nil {
@@ -204,84 +266,6 @@ func headerValue(hdr http.Header, h string) string {
 		return strings.Join(dirs, ", ")
 	}
 	return strings.Join(vals, ", ")
-}
-
-// cookieAttrs are the Set-Cookie attributes by their folded names, as
-// cookieShape writes them.
-var cookieAttrs = map[string]string{
-	"expires": "Expires", "max-age": "Max-Age", "domain": "Domain", "path": "Path", "secure": "Secure",
-	"httponly": "HttpOnly", "samesite": "SameSite", "partitioned": "Partitioned", "priority": "Priority",
-}
-
-// cookieShape returns what is compared of one Set-Cookie value: the
-// cookie's name and its attributes, sorted, never its value. Names are
-// written one way, Domain in lower case without a leading dot, SameSite
-// and Priority capitalised. The lifetime is compared by what it does: a
-// cookie deleted (Max-Age of 0 or less, or without Max-Age an Expires in
-// the past) shows "deleted" whichever way it is written; otherwise
-// Max-Age, which browsers obey over Expires, shows with its value and
-// Expires is left out beside it; an Expires alone shows as "Expires",
-// without its date, which changes from one response to the next.
-func cookieShape(v string) string {
-	parts := strings.Split(v, ";")
-	name, _, _ := strings.Cut(parts[0], "=")
-	var attrs []string
-	maxAge, expires := "", ""
-	for _, p := range parts[1:] {
-		k, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
-		k, val = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(val)
-		if k == "" {
-			continue
-		}
-		canon, known := cookieAttrs[k]
-		if !known {
-			canon = k
-		}
-		switch k {
-		case "expires":
-			expires = "future"
-			if t, err := parseCookieTime(val); err == nil && t.Before(time.Now()) {
-				expires = "past"
-			}
-			continue
-		case "max-age":
-			maxAge = val
-			continue
-		case "domain":
-			val = strings.TrimPrefix(strings.ToLower(val), ".")
-		case "samesite", "priority":
-			val = strings.ToUpper(val[:min(1, len(val))]) + strings.ToLower(val[min(1, len(val)):])
-		case "secure", "httponly", "partitioned":
-			hasVal = false
-		}
-		if hasVal {
-			canon += "=" + val
-		}
-		attrs = append(attrs, canon)
-	}
-	if n, err := strconv.Atoi(maxAge); err == nil && n <= 0 || maxAge == "" && expires == "past" {
-		attrs = append(attrs, "deleted")
-	} else if maxAge != "" {
-		attrs = append(attrs, "Max-Age="+maxAge)
-	} else if expires != "" {
-		attrs = append(attrs, "Expires")
-	}
-	sort.Strings(attrs)
-	name = strings.TrimSpace(name)
-	if len(attrs) == 0 {
-		return name
-	}
-	return name + " (" + strings.Join(attrs, "; ") + ")"
-}
-
-// parseCookieTime reads a cookie's Expires date, in the formats of
-// RFC 1123 and of Netscape's cookies (dashes in the date).
-func parseCookieTime(s string) (time.Time, error) {
-	t, err := http.ParseTime(s)
-	if err != nil {
-		t, err = time.Parse("Mon, 02-Jan-2006 15:04:05 MST", s)
-	}
-	return t, err
 }
 
 // bodyKind is how a body is compared.

@@ -3,9 +3,12 @@ package migrate
 import (
 	"crypto/sha256"
 	"net/http"
+	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCompare(t *testing.T) {
@@ -84,6 +87,30 @@ func TestCompare(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Location resolved against Base", func(t *testing.T) {
+		base, _ := url.Parse("https://shop.example/a/b?x=1")
+		for _, tc := range []struct {
+			py, gr string
+			same   bool
+		}{
+			{"https://shop.example/a/c", "/a/c", true},
+			{"https://shop.example/a/c", "c", true},
+			{"/a/c", "./d/../c", true},
+			{"http://shop.example/a/c", "/a/c", false}, // another scheme
+			{"https://other.example/a/c", "/a/c", false},
+			{"/a/c", "/a/c?y=1", false},
+		} {
+			py := withHeader(resp("text/plain", ""), "Location", tc.py)
+			gr := withHeader(resp("text/plain", ""), "Location", tc.gr)
+			diffs := Compare(py, gr, CompareOptions{Base: base})
+			if got := len(diffs) == 0; got != tc.same {
+				t.Errorf("%q against %q: diffs %+v, want same %v", tc.py, tc.gr, diffs, tc.same)
+			}
+			if d := Compare(py, gr, CompareOptions{}); tc.py != tc.gr && len(d) != 1 {
+				t.Errorf("%q against %q without Base: diffs %+v, want one", tc.py, tc.gr, d)
+			}
+		}
+	})
 	t.Run("MaxDiffs", func(t *testing.T) {
 		a, b := resp("application/json", `[1,2,3,4,5]`), resp("application/json", `[5,4,3,2,1,0]`)
 		if d := Compare(a, b, CompareOptions{MaxDiffs: 2}); len(d) != 2 {
@@ -102,5 +129,80 @@ func TestIgnored(t *testing.T) {
 		if got := ignored(list, p); got != want {
 			t.Errorf("ignored(%q) = %v", p, got)
 		}
+	}
+}
+
+// TestCompareCookieLifetime: a cookie's lifetime is compared by what it
+// does in a browser. An Expires alone is read against the response's Date
+// header, else the time it was received, and matches a Max-Age of the
+// same number of seconds within CookieLifetimeSlack (Flask's permanent
+// session cookie against a Go port's MaxAge); 31 days against 30 do not
+// match, nor do two Max-Age values a second apart.
+func TestCompareCookieLifetime(t *testing.T) {
+	at := time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)
+	month := 31 * 24 * time.Hour
+	date := func(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
+	cookie := func(received time.Time, kv ...string) *Response {
+		r := resp("text/plain", "x")
+		r.Received = received
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Header.Add(kv[i], kv[i+1])
+		}
+		return r
+	}
+	flask := func(received, expires time.Time) *Response { // a permanent session
+		return cookie(received, "Set-Cookie", "session=eyJ1Ijox.Z2xA.abc; Expires="+date(expires)+"; HttpOnly; Path=/")
+	}
+	goMaxAge := func(d time.Duration) *Response {
+		return cookie(at, "Set-Cookie", "session=go; Path=/; Max-Age="+strconv.Itoa(int(d.Seconds()))+"; HttpOnly")
+	}
+	for _, tc := range []struct {
+		name   string
+		py, gr *Response
+		same   bool
+		shown  string // in the Python side's value, when not same
+	}{
+		{"Flask's Expires 31 days on against Max-Age 31 days", flask(at, at.Add(month)), goMaxAge(month), true, ""},
+		{"received 2 s apart, Expires a second short", flask(at.Add(2*time.Second), at.Add(month-time.Second)), goMaxAge(month), true, ""},
+		{"Max-Age and Expires on the Go side", flask(at, at.Add(month)),
+			cookie(at, "Set-Cookie", "session=go; Path=/; Expires="+date(at.Add(month))+"; Max-Age=2678400; HttpOnly"), true, ""},
+		{"Expires on both sides, received a minute apart", flask(at, at.Add(month)),
+			cookie(at.Add(time.Minute), "Set-Cookie", "session=go; Path=/; Expires="+date(at.Add(time.Minute+month))+"; HttpOnly"), true, ""},
+		{"read against the Date header", cookie(time.Time{}, "Date", date(at.Add(-time.Hour)), "Set-Cookie", "s=1; Expires="+date(at.Add(-time.Hour+month))),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=2678400"), true, ""},
+		{"31 days against 30", flask(at, at.Add(month)), goMaxAge(30 * 24 * time.Hour), false, "Expires in 2678400s"},
+		{"a minute apart", flask(at, at.Add(month)), goMaxAge(month - time.Minute), false, "Expires in 2678400s"},
+		{"Max-Age exactly", goMaxAge(month), goMaxAge(month - time.Second), false, "Max-Age=2678400"},
+		{"Max-Age beyond a Duration, as written", cookie(at, "Set-Cookie", "s=1; Max-Age=9000000000000"),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=9000000000001"), false, "Max-Age=9000000000000"},
+		{"Expires against a session cookie", flask(at, at.Add(month)), cookie(at, "Set-Cookie", "session=go; Path=/; HttpOnly"), false, "Expires in 2678400s"},
+		{"deleted either way", cookie(at, "Set-Cookie", "s=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"),
+			cookie(at, "Set-Cookie", "s=; Path=/; Max-Age=0"), true, ""},
+		{"an Expires at the response's time deletes", cookie(at, "Set-Cookie", "s=; Expires="+date(at)),
+			cookie(at, "Set-Cookie", "s=; Max-Age=-1"), true, ""},
+		{"deleted against a lifetime", cookie(at, "Set-Cookie", "s=; Expires="+date(at.Add(-time.Second))),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=1"), false, "deleted"},
+		{"two cookies of one name, in any order", cookie(at, "Set-Cookie", "s=1; Path=/a; Max-Age=60", "Set-Cookie", "s=2; Path=/a; Expires="+date(at.Add(time.Hour))),
+			cookie(at, "Set-Cookie", "s=3; Path=/a; Max-Age=3600", "Set-Cookie", "s=4; Path=/a; Expires="+date(at.Add(time.Minute))), true, ""},
+		{"a Netscape date with a two-digit year", cookie(at, "Set-Cookie", "s=1; expires="+at.Add(month).Format("Mon, 02-Jan-06 15:04:05 MST")),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=2678400"), true, ""},
+		{"an Expires that is not a date is not a lifetime", cookie(at, "Set-Cookie", "s=1; Expires=soon"),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=2678400"), false, "Expires (not a date)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			diffs := Compare(tc.py, tc.gr, CompareOptions{})
+			if tc.same {
+				if len(diffs) != 0 {
+					t.Fatalf("diffs %+v, want none", diffs)
+				}
+				return
+			}
+			if len(diffs) != 1 || diffs[0].Pointer != "header:Set-Cookie" {
+				t.Fatalf("diffs %+v, want one on header:Set-Cookie", diffs)
+			}
+			if !strings.Contains(diffs[0].Python, tc.shown) || strings.Contains(diffs[0].Python+diffs[0].Go, "eyJ") {
+				t.Fatalf("Python %q, Go %q: want %q shown and no value", diffs[0].Python, diffs[0].Go, tc.shown)
+			}
+		})
 	}
 }

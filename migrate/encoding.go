@@ -8,17 +8,22 @@ import (
 	"crypto/sha256"
 	"io"
 	"strings"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 )
 
 // decoded returns r with its body decoded by its Content-Encoding (gzip,
-// x-gzip or deflate, applied in the order listed), so that a body one side
-// compresses and the other does not (a compression middleware on one
-// side, Django's GZipMiddleware) compares by what it holds, and is shown
-// decoded. The header is kept as sent: Content-Encoding is compared only
-// when it is listed in the headers compared. r is returned as it is when
-// it has no such encoding, when its body was cut short (Truncated), when
-// it uses an encoding the standard library cannot read (br, zstd), when
-// it does not decode, or when it decodes to more than max bytes.
+// x-gzip, deflate, br or zstd, applied in the order listed), so that a
+// body one side compresses and the other does not (a compression
+// middleware on one side, Django's GZipMiddleware, flask-compress) compares
+// by what it holds, and is shown decoded. The header is kept as sent:
+// Content-Encoding is compared only when it is listed in the headers
+// compared. r is returned as it is when it has no such encoding, when its
+// body was cut short (Truncated), when it uses another encoding, when it
+// does not decode, or when it decodes to more than max bytes (decoding
+// stops there: a small body that would decode to gigabytes costs no more
+// than max bytes and the decoder's window).
 func decoded(r *Response, max int64) *Response {
 	ces := r.Header.Values("Content-Encoding")
 	if len(ces) == 0 || r.Truncated || len(r.Body) == 0 {
@@ -48,6 +53,11 @@ func decoded(r *Response, max int64) *Response {
 	return &c
 }
 
+// zstdMaxWindow is the largest window a zstd body may ask for: 8 MiB, the
+// limit RFC 9659 sets for the zstd content coding (a frame asking for more
+// is not decoded, and the body is compared as sent).
+const zstdMaxWindow = 8 << 20
+
 // decode undoes one content coding of b, reading at most max bytes of
 // what it decodes to.
 func decode(coding string, b []byte, max int64) ([]byte, bool) {
@@ -65,6 +75,16 @@ func decode(coding string, b []byte, max int64) ([]byte, bool) {
 		} else {
 			rd = flate.NewReader(bytes.NewReader(b))
 		}
+	case "br":
+		rd = brotli.NewReader(bytes.NewReader(b)) // a window of 16 MiB at most
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, false
+		}
+		defer zr.Close()
+		rd = zr
 	default:
 		return nil, false
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 // servedWriter is the ResponseWriter of the side that serves the client:
@@ -25,6 +26,7 @@ type servedWriter struct {
 	http.ResponseWriter
 	status int         // the final status written, 0 until one is
 	sent   http.Header // the header when status was written
+	sentAt time.Time   // when it was, with a tee (else zero)
 	tee    *capture    // nil: the body is not kept
 }
 
@@ -61,6 +63,9 @@ func (w *servedWriter) WriteHeader(code int) {
 	}
 	if w.status == 0 {
 		w.status, w.sent = code, w.ResponseWriter.Header().Clone()
+		if w.tee != nil {
+			w.sentAt = time.Now()
+		}
 		w.ResponseWriter.WriteHeader(code)
 	}
 }

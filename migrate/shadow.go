@@ -76,8 +76,9 @@ type result struct {
 	dur   time.Duration
 	panic any
 	stack []byte
-	// refused: a wsgi.Container answered 503 without running the app (it
-	// is shut down, or its queue is full): not an answer of the app.
+	// refused: a wsgi.Container refused the run without running the app
+	// (it is shut down, its queue is full: wsgi.Trace.Refused), whatever
+	// status its error handler answered with: not an answer of the app.
 	refused bool
 }
 
@@ -167,7 +168,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 		if status == 0 {
 			status = http.StatusOK
 		}
-		if trace != nil && trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable {
+		if trace != nil && trace.Refused {
 			// Python's container refused the request without running
 			// the app (queue full, shut down): no answer to compare.
 			rs.stats.skipped.Add(1)
@@ -175,7 +176,11 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 			m.releaseSlot()
 			return
 		}
-		presp := capt.response(status, sw.header()) // the header the client got
+		at := sw.sentAt
+		if at.IsZero() { // the handler wrote nothing: net/http sends the header now
+			at = time.Now()
+		}
+		presp := capt.response(status, sw.header(), at) // the header the client got
 		go m.finish(rs, sr, primary, ch, presp, cand, body, pre)
 	}()
 	ph.ServeHTTP(ww, r)
@@ -274,12 +279,12 @@ func (m *Migrator) run(h http.Handler, r *http.Request, pre http.Header) (res re
 			res.panic, res.stack = p, debug.Stack()
 			return
 		}
-		status, hdr := cw.status, cw.sent
+		status, hdr, at := cw.status, cw.sent, cw.sentAt
 		if status == 0 {
-			status, hdr = http.StatusOK, cw.hdr
+			status, hdr, at = http.StatusOK, cw.hdr, time.Now()
 		}
-		res.resp = cw.body.response(status, hdr)
-		res.refused = trace.Served && trace.Worker == 0 && status == http.StatusServiceUnavailable
+		res.resp = cw.body.response(status, hdr, at)
+		res.refused = trace.Refused
 	}()
 	h.ServeHTTP(cw, r.WithContext(ctx))
 	return res
@@ -374,7 +379,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		m.o.Normalize(rs.key, SidePython, py)
 		m.o.Normalize(rs.key, SideGo, gr)
 	}
-	copts := CompareOptions{Headers: rs.headers}
+	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand)}
 
 	diffs := Compare(py, gr, copts)
 	kept, noisy := m.unexplained(rs, diffs)
@@ -457,6 +462,7 @@ func ignored(list []string, p string) bool {
 type captureWriter struct {
 	hdr    http.Header
 	sent   http.Header // hdr when the status was written
+	sentAt time.Time   // when it was
 	status int
 	body   *capture
 }
@@ -465,7 +471,7 @@ func (c *captureWriter) Header() http.Header { return c.hdr }
 
 func (c *captureWriter) WriteHeader(code int) {
 	if c.status == 0 && code >= 200 {
-		c.status, c.sent = code, c.hdr.Clone()
+		c.status, c.sent, c.sentAt = code, c.hdr.Clone(), time.Now()
 	}
 }
 
@@ -513,8 +519,10 @@ func (c *capture) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (c *capture) response(status int, hdr http.Header) *Response {
-	r := &Response{Status: status, Header: hdr, Body: c.buf, Size: c.size, Truncated: c.truncated}
+// response returns the response captured, with status and hdr, written
+// at received (see Response.Received).
+func (c *capture) response(status int, hdr http.Header, received time.Time) *Response {
+	r := &Response{Status: status, Header: hdr, Body: c.buf, Size: c.size, Truncated: c.truncated, Received: received}
 	c.sum.Sum(r.Sum[:0])
 	return r
 }

@@ -576,6 +576,106 @@ func TestShadowContentEncoding(t *testing.T) {
 	}
 }
 
+// TestShadowRedirectAbsolute: werkzeug before 2.1 made every Location
+// absolute (http://host/path, from the request's scheme and Host), where
+// a Go port's http.Redirect sends the path: every redirect was a mismatch
+// on header:Location although a client goes to the same place. Location
+// is now compared resolved against the request's URL; one leading
+// elsewhere (another path, another host) is still a mismatch.
+func TestShadowRedirectAbsolute(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	for _, tc := range []struct {
+		name, location string
+		match          bool
+	}{
+		{"a path", "/api/users/1", true},
+		{"a relative path", "../users/1", true},
+		{"another path", "/api/users/10", false},
+		{"another host", "http://example.com/api/users/1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/oldmoved/{id}", Stage: StageShadow}}},
+				func(r *router.Router) {
+					r.Get("/api/oldmoved/{id}", func(w http.ResponseWriter, r *http.Request) {
+						w.Header().Set("Content-Type", "text/html; charset=utf-8")
+						w.Header().Set("Location", tc.location) // as sent: http.Redirect would clean it
+						w.WriteHeader(http.StatusFound)
+					})
+				})
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := client.Get(e.srv.URL + "/api/oldmoved/1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || loc != e.srv.URL+"/api/users/1" {
+				t.Fatalf("Flask answered %d, Location %q: the test needs an absolute Location", res.StatusCode, loc)
+			}
+			e.settle()
+			st := e.status(t, "GET /api/oldmoved/{id}")
+			if tc.match {
+				if st.Counts.Matched != 1 {
+					t.Fatalf("counts %+v, pointers %v, diffs %v: want a match", st.Counts, st.MismatchPointers, st.RecentMismatches)
+				}
+				return
+			}
+			if st.Counts.Mismatched != 1 || st.MismatchPointers["header:Location"] != 1 || len(st.MismatchPointers) != 1 {
+				t.Fatalf("counts %+v, pointers %v: want a mismatch on header:Location", st.Counts, st.MismatchPointers)
+			}
+		})
+	}
+}
+
+// TestShadowBrotliZstd: a Flask app with flask-compress answers a client
+// that accepts br or zstd with a body in that encoding; the Go port
+// answers plain JSON. Such bodies were compared as sent (the standard
+// library reads neither), so every comparison was a mismatch. They are
+// compared decoded: the same JSON matches, a different one is a mismatch
+// at its pointer, shown decoded.
+func TestShadowBrotliZstd(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	same := `{"items":[{"id":0,"name":"item 0"},{"id":1,"name":"item 1"},{"id":2,"name":"item 2"},{"id":3,"name":"item 3"}]}`
+	for _, coding := range []string{"br", "zstd"} {
+		for _, tc := range []struct {
+			name, body, pointer string // pointer: "" for a match
+		}{
+			{"the same JSON", same, ""},
+			{"a different name", strings.Replace(same, `"item 3"`, `"item three"`, 1), "/items/3/name"},
+		} {
+			t.Run(coding+", "+tc.name, func(t *testing.T) {
+				e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/compressed/{coding}", Stage: StageShadow}}},
+					func(r *router.Router) {
+						r.Get("/api/compressed/{coding}", func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, tc.body) })
+					})
+				req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/compressed/"+coding, nil)
+				req.Header.Set("Accept-Encoding", coding)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != coding {
+					t.Fatalf("Flask answered %d, Content-Encoding %q: the test needs %s", res.StatusCode, res.Header.Get("Content-Encoding"), coding)
+				}
+				e.settle()
+				st := e.status(t, "GET /api/compressed/{coding}")
+				if tc.pointer == "" {
+					if st.Counts.Matched != 1 {
+						t.Fatalf("counts %+v, pointers %v: want a match (the same JSON, in %s on Python's side)", st.Counts, st.MismatchPointers, coding)
+					}
+					return
+				}
+				if st.Counts.Mismatched != 1 || st.MismatchPointers[tc.pointer] != 1 || len(st.MismatchPointers) != 1 {
+					t.Fatalf("counts %+v, pointers %v: want one mismatch at %s", st.Counts, st.MismatchPointers, tc.pointer)
+				}
+				if b := st.RecentMismatches[0].Python.Body; !strings.Contains(b, `"item 3"`) {
+					t.Errorf("the recorded Python body is not shown decoded: %q", b)
+				}
+			})
+		}
+	}
+}
+
 // TestShadowRedirect checks that a redirect is compared by its status and
 // Location, not by its body: werkzeug's redirect writes a small HTML page,
 // Django's an empty body, Go's http.Redirect a link of its own, and a
@@ -692,6 +792,57 @@ func TestShadowSetCookieAttributes(t *testing.T) {
 				t.Errorf("the difference shows a cookie value:\n%s", d)
 			}
 			t.Logf("%s", d)
+		})
+	}
+}
+
+// TestShadowPermanentSession: Flask's permanent session cookie carries an
+// Expires date 31 days on and no Max-Age; a Go port setting MaxAge (with
+// or without Expires) to the same lifetime matches it, one with a lifetime
+// of 30 days (Max-Age or Expires) or a session cookie does not.
+func TestShadowPermanentSession(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	month := 31 * 24 * time.Hour
+	for _, tc := range []struct {
+		name   string
+		cookie func() *http.Cookie
+		match  bool
+	}{
+		{"MaxAge 31 days", func() *http.Cookie { return &http.Cookie{MaxAge: int(month.Seconds())} }, true},
+		{"MaxAge and Expires 31 days", func() *http.Cookie {
+			return &http.Cookie{MaxAge: int(month.Seconds()), Expires: time.Now().Add(month)}
+		}, true},
+		{"Expires 31 days", func() *http.Cookie { return &http.Cookie{Expires: time.Now().Add(month)} }, true},
+		{"MaxAge 30 days", func() *http.Cookie { return &http.Cookie{MaxAge: int((30 * 24 * time.Hour).Seconds())} }, false},
+		{"Expires 30 days", func() *http.Cookie { return &http.Cookie{Expires: time.Now().Add(30 * 24 * time.Hour)} }, false},
+		{"a session cookie", func() *http.Cookie { return &http.Cookie{} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /api/login", Stage: StageShadow}}},
+				func(r *router.Router) {
+					r.Get("/api/login", func(w http.ResponseWriter, r *http.Request) {
+						c := tc.cookie()
+						c.Name, c.Value, c.Path, c.HttpOnly = "session", "go", "/", true
+						http.SetCookie(w, c)
+						w.Header().Set("Content-Type", "application/json")
+						io.WriteString(w, "{\"ok\":true}\n")
+					})
+				})
+			if code, _ := e.get(t, "/api/login"); code != 200 {
+				t.Fatalf("status %d", code)
+			}
+			e.settle()
+			st := e.status(t, "GET /api/login")
+			if tc.match {
+				if st.Counts.Matched != 1 {
+					t.Fatalf("counts %+v, pointers %v, diffs %v: want a match", st.Counts, st.MismatchPointers, st.RecentMismatches)
+				}
+				return
+			}
+			if st.Counts.Mismatched != 1 || st.MismatchPointers["header:Set-Cookie"] != 1 || len(st.MismatchPointers) != 1 {
+				t.Fatalf("counts %+v, pointers %v: want a mismatch on header:Set-Cookie", st.Counts, st.MismatchPointers)
+			}
+			t.Logf("%s", st.RecentMismatches[0].Diff)
 		})
 	}
 }

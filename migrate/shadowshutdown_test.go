@@ -171,3 +171,64 @@ func TestShadowPrimaryRefused(t *testing.T) {
 		t.Fatalf("a refused primary was compared: counts %+v, mismatches %+v", c, st.RecentMismatches)
 	}
 }
+
+// TestShadowRefusedCustomStatus: a container whose Config.ErrorHandler
+// answers a refusal (here: it is shut down) with a status other than 503
+// still refused the run without running the app. The run was recognised
+// as refused by its 503 only, so with a 429 or a 502 it was compared with
+// Go's answer and counted as a mismatch (and, Go serving, in the rollback
+// window). It is now skipped, whatever the status: the container marks
+// the refusal in the request's wsgi.Trace.
+func TestShadowRefusedCustomStatus(t *testing.T) {
+	pythontest.Python(t, "flask")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		stage  Stage // shadow: Python serves, refused; go: Go serves, Python's run refused
+		status int
+	}{
+		{"Python serves, refused with 429", StageShadow, http.StatusTooManyRequests},
+		{"Python's shadow run refused with 502", StageGo, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			py, err := wsgi.New(wsgi.Config{App: "flaskmig:app", Python: pythontest.Python(t), Dir: dir, Workers: 1,
+				Logger: discardLogger(),
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					http.Error(w, "not now", tc.status)
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := py.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, py, Options{NoiseSample: -1, Rollback: RollbackPolicy{MinRequests: 2},
+				Routes: []RouteConfig{{Route: "GET /api/side", Stage: tc.stage, ShadowSample: 1}}}, func(r *router.Router) {
+				r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "text/html; charset=utf-8")
+					io.WriteString(w, "python\n")
+				})
+			})
+			want := tc.status // the client gets Python's refusal
+			if tc.stage == StageGo {
+				want = http.StatusOK
+			}
+			const n = 3
+			for range n {
+				if code, _ := e.get(t, "/api/side"); code != want {
+					t.Fatalf("status %d, want %d", code, want)
+				}
+			}
+			e.settle()
+			st := e.status(t, "GET /api/side")
+			if c := st.Counts; c.Mismatched != 0 || c.Skipped != n || st.Rollback != nil {
+				t.Fatalf("refused runs were compared: counts %+v, rollback %+v, mismatches %+v", c, st.Rollback, st.RecentMismatches)
+			}
+		})
+	}
+}

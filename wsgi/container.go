@@ -611,8 +611,12 @@ func abortResponse(w http.ResponseWriter, headerSent bool) {
 	}
 }
 
-// fail answers r through the error handler, logging why.
+// fail answers r through the error handler, logging why. A refusal (see
+// Refusal) is noted in the request's Trace.
 func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, traceback string) {
+	if trace := TraceFrom(r.Context()); trace != nil && Refusal(err) {
+		trace.Refused = true
+	}
 	attrs := requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, err.Error()))
 	if traceback != "" {
 		attrs = append(attrs, slog.String(logTraceback, traceback))

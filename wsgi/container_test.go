@@ -445,6 +445,48 @@ func TestContainerAddsQueueWait(t *testing.T) {
 	}
 }
 
+// TestTraceRefused: a request the container refuses without running the
+// app (shut down, queue full, queue timeout, also for a queued request
+// whose stream ends so) has Trace.Refused set, whatever status the error
+// handler answers with; one the app answered or failed has not. Code
+// outside the package (migrate's shadow runs) could only guess a refusal
+// from the status, a 503, which a custom error handler need not send.
+func TestTraceRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		step    fakeStep
+		status  int
+		refused bool
+	}{
+		{"served", exchange(response("200 OK", "x")), 200, false},
+		{"queue full", fakeStep{err: ErrQueueFull}, 429, true},
+		{"queue timeout", fakeStep{err: ErrQueueTimeout}, 429, true},
+		{"shut down", fakeStep{err: ErrClosed}, 429, true},
+		{"the queued request's stream ends: shut down", exchange(end(ErrClosed)), 429, true},
+		{"the app raised", exchange(endTB(ErrAppError, "Traceback")), 429, false},
+		{"the worker died", exchange(end(ErrWorkerDied)), 429, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeTransport{script: []fakeStep{tc.step}}
+			c, err := NewWithTransport(Config{App: "fake:app", Logger: slog.New(slog.DiscardHandler),
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					http.Error(w, "try later", http.StatusTooManyRequests)
+				}}, ft)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Shutdown(context.Background())
+			var tr Trace
+			r := httptest.NewRequest("GET", "/", nil)
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, r.WithContext(WithTrace(r.Context(), &tr)))
+			if w.Code != tc.status || tr.Refused != tc.refused || !tr.Served {
+				t.Fatalf("status %d, trace %+v; want %d, Refused %v", w.Code, tr, tc.status, tc.refused)
+			}
+		})
+	}
+}
+
 // completingExchange is a fakeExchange that implements Completer: lets
 // says what Complete answers (false: the end has arrived already).
 type completingExchange struct {

@@ -175,6 +175,14 @@ type Trace struct {
 	Worker int
 	// Queued is the time spent waiting for a free worker.
 	Queued time.Duration
+	// Refused is true when the container could not take the request and
+	// answered it through Config.ErrorHandler without running the app:
+	// it is shut down (ErrClosed), its queue is full (ErrQueueFull), no
+	// worker became free within Config.QueueTimeout (ErrQueueTimeout), or
+	// the body could not be spooled (ErrSpool); see [Refusal]. It tells,
+	// whatever status the error handler answers with, that the response
+	// is not the app's.
+	Refused bool
 }
 
 // WithTrace returns a copy of ctx carrying t for the container to fill in.

@@ -57,6 +57,18 @@ func envKeyFor(name string) string {
 	return string(b)
 }
 
+// RequestScheme returns the wsgi.url_scheme the app sees for r: the
+// scheme set with WithURLScheme, else "https" over TLS, else "http".
+func RequestScheme(r *http.Request) string {
+	if s := URLScheme(r.Context()); s != "" {
+		return s
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
 // environ builds the CGI part of the environ of r as key/value pairs
 // appended to pairs. bodyLen is the length of the request body as it will
 // be passed to the app (-1 when unknown). mount is the SCRIPT_NAME prefix.
@@ -64,13 +76,7 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 	rawPath, rawQuery, uri := requestTarget(r)
 	script, pathInfo := splitMount(rawPath, mount)
 
-	scheme := URLScheme(r.Context())
-	if scheme == "" {
-		scheme = "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-	}
+	scheme := RequestScheme(r)
 	name, port := serverNamePort(r, scheme)
 	remoteAddr, remotePort := splitHostPort(r.RemoteAddr)
 

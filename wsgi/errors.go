@@ -80,7 +80,7 @@ func StatusOf(err error) int {
 		return http.StatusInternalServerError
 	case errors.Is(err, ErrTimeout):
 		return http.StatusGatewayTimeout
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrQueueTimeout), errors.Is(err, ErrClosed), errors.Is(err, ErrSpool):
+	case Refusal(err):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
@@ -91,6 +91,14 @@ func StatusOf(err error) int {
 	default:
 		return http.StatusBadGateway
 	}
+}
+
+// Refusal reports whether err is the container's refusal of a request it
+// could not take, whose app never ran: ErrClosed, ErrQueueFull,
+// ErrQueueTimeout or ErrSpool (the ones StatusOf maps to 503). A request
+// refused so has [Trace].Refused set.
+func Refusal(err error) bool {
+	return errors.Is(err, ErrQueueFull) || errors.Is(err, ErrQueueTimeout) || errors.Is(err, ErrClosed) || errors.Is(err, ErrSpool)
 }
 
 // DefaultErrorHandler answers with StatusOf(err) and its status text as a

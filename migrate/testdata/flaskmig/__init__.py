@@ -5,12 +5,13 @@ route the tests register, answering the way Flask does (jsonify sorts keys,
 floats keep their ".0"), so that the comparison meets real Python output.
 """
 
+import base64
 import time
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, jsonify, redirect, request, session, url_for
 
 app = Flask(__name__)
-app.config.update(PROPAGATE_EXCEPTIONS=True)
+app.config.update(PROPAGATE_EXCEPTIONS=True, SECRET_KEY="migrate-tests")
 
 
 @app.get("/api/order/<int:user_id>")
@@ -57,6 +58,15 @@ def moved(user_id):
     return redirect(url_for("users", user_id=user_id))
 
 
+@app.get("/api/oldmoved/<int:user_id>")
+def oldmoved(user_id):
+    # As werkzeug before 2.1 answered every redirect: Location made
+    # absolute from the request's scheme and Host.
+    resp = redirect(url_for("users", user_id=user_id))
+    resp.autocorrect_location_header = True
+    return resp
+
+
 @app.get("/api/visit")
 def visit():
     # Two cookies: a visitor id for a year, and a deleted one.
@@ -64,6 +74,30 @@ def visit():
     resp.set_cookie("uid", "py-%d" % time.time_ns(), max_age=365 * 86400, httponly=True, samesite="Lax", secure=True)
     resp.delete_cookie("old")
     return resp
+
+
+@app.get("/api/login")
+def login():
+    # A permanent session: Flask's cookie carries an Expires date 31 days
+    # on (PERMANENT_SESSION_LIFETIME), no Max-Age.
+    session.permanent = True
+    session["user"] = 1
+    return jsonify(ok=True)
+
+
+# The JSON {"items": [{"id": 0, "name": "item 0"}, ... "item 3"}]} as
+# flask-compress sends it to a client that accepts br or zstd (this Python
+# may have neither module: the bytes were made by Go's encoders).
+COMPRESSED = {
+    "br": "G34AAETnlur3TABopOoMbho1FHdoxrl2r5pAnOYDgMEGXEGAi5zPC6NlY/huNtzAt+7B+4FThjA0MDWxVtQU",
+    "zstd": "KLUv/QQADQIA1AJ7Iml0ZW1zIjogW3siaWQiOiAwLCAibmFtZSI6ICAwIn0sIDExMjIzMyJ9XX0HAAAJMA4gBgwBCl2gsvTtdALoahZh",
+}
+
+
+@app.get("/api/compressed/<coding>")
+def compressed(coding):
+    return base64.b64decode(COMPRESSED[coding]), 200, {
+        "Content-Type": "application/json", "Content-Encoding": coding, "Vary": "Accept-Encoding"}
 
 
 @app.get("/api/slow")
