@@ -213,13 +213,19 @@ type writerOnly struct{ io.Writer }
 
 // Flush sends the app's headers, unless they name a file: a flush is the
 // end of the headers, as the first write is.
-func (w *sendfileWriter) Flush() {
+func (w *sendfileWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush with the error of the underlying writer's flush,
+// which http.ResponseController.Flush asks for before it unwraps (with
+// Flush alone, the app's side got nil from a flush that failed).
+func (w *sendfileWriter) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.header == "" {
-		http.NewResponseController(w.ResponseWriter).Flush()
+		return http.NewResponseController(w.ResponseWriter).Flush()
 	}
+	return nil
 }
 
 // Unwrap is for http.ResponseController.

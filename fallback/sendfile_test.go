@@ -3,6 +3,7 @@ package fallback
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -397,4 +398,40 @@ func TestSendfileWriter(t *testing.T) {
 		}()
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	})
+}
+
+// flushFailer is a response writer whose flush fails, as an HTTP/2
+// stream the client has reset does ("http2: stream closed").
+type flushFailer struct{ *httptest.ResponseRecorder }
+
+func (flushFailer) FlushError() error { return errFlushFailed }
+
+var errFlushFailed = errors.New("http2: stream closed")
+
+// TestSendfileWriterFlushError: http.ResponseController.Flush through the
+// writer that watches for X-Sendfile returns the error of the connection's
+// flush (it had only Flush, which ResponseController takes before it
+// unwraps: nil from a flush that failed); a response that names a file
+// sends nothing at a flush, so it has nothing to fail.
+func TestSendfileWriterFlushError(t *testing.T) {
+	d := newDownloads(t)
+	s := &Sendfile{Roots: []string{d.dir}}
+	for _, tc := range []struct {
+		name   string
+		header string
+		want   error
+	}{
+		{"streamed response", "", errFlushFailed},
+		{"file named", filepath.Join(d.dir, "a.txt"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := s.writer(flushFailer{httptest.NewRecorder()}, httptest.NewRequest(http.MethodGet, "/", nil))
+			if tc.header != "" {
+				w.Header().Set("X-Sendfile", tc.header)
+			}
+			if got := http.NewResponseController(w).Flush(); !errors.Is(got, tc.want) {
+				t.Errorf("Flush returned %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

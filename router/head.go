@@ -92,14 +92,17 @@ func (hw *headWriter) Write(p []byte) (int, error) {
 }
 
 // Flush sends the headers, without Content-Length, as a GET flush does.
-func (hw *headWriter) Flush() {
+func (hw *headWriter) Flush() { _ = hw.FlushError() }
+
+// FlushError is Flush with the error of the underlying writer's flush,
+// which http.ResponseController.Flush asks for before it unwraps (with
+// Flush alone, a handler got nil from a flush that failed).
+func (hw *headWriter) FlushError() error {
 	if hw.status == 0 {
 		hw.status = http.StatusOK
 	}
 	hw.send(false)
-	if f, ok := hw.w.(http.Flusher); ok {
-		f.Flush()
-	}
+	return http.NewResponseController(hw.w).Flush()
 }
 
 func (hw *headWriter) finish() {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -269,4 +270,28 @@ func fetch(t *testing.T, client *http.Client, method, url string) (*http.Respons
 		t.Fatal(err)
 	}
 	return resp, string(b)
+}
+
+// flushFailer is a response writer whose flush fails, as an HTTP/2
+// stream the client has reset does ("http2: stream closed").
+type flushFailer struct{ *httptest.ResponseRecorder }
+
+func (flushFailer) FlushError() error { return errFlushFailed }
+
+var errFlushFailed = errors.New("http2: stream closed")
+
+// TestHeadFlushError: http.ResponseController.Flush in a GET handler
+// serving HEAD returns the error of the connection's flush. headWriter
+// had only Flush, which ResponseController takes before it unwraps: the
+// handler got nil from a flush that failed.
+func TestHeadFlushError(t *testing.T) {
+	var got error
+	h := headHandler{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "x")
+		got = http.NewResponseController(w).Flush()
+	})}
+	h.ServeHTTP(flushFailer{httptest.NewRecorder()}, httptest.NewRequest(http.MethodHead, "/", nil))
+	if !errors.Is(got, errFlushFailed) {
+		t.Errorf("Flush returned %v, want %v", got, errFlushFailed)
+	}
 }
