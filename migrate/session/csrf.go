@@ -28,7 +28,9 @@ const (
 // DjangoCSRF gives a form that Go renders a CSRF token that Django's
 // CsrfViewMiddleware accepts when the form is posted to a Django view. It
 // uses the CSRF cookie's secret, or sets a new cookie, as django.middleware.csrf.get_token
-// does; no secret key is involved. Its zero value uses Django's defaults.
+// does; no secret key is involved. [DjangoCSRF.Check] does the other half:
+// it checks a request posted to a Go handler as CsrfViewMiddleware would.
+// Its zero value uses Django's defaults.
 // Projects with CSRF_USE_SESSIONS = True keep the secret in the session
 // instead: use [DjangoCSRF.SessionToken] for them.
 type DjangoCSRF struct {
@@ -51,6 +53,19 @@ type DjangoCSRF struct {
 
 	// CookieAge is CSRF_COOKIE_AGE. Zero means DjangoCSRFCookieAge.
 	CookieAge time.Duration
+
+	// HeaderName is the header [DjangoCSRF.Check] reads the token from
+	// when a POST form has none: CSRF_HEADER_NAME as an HTTP header name
+	// ("HTTP_X_XSRF_TOKEN" is "X-XSRF-Token"). Empty means
+	// DjangoCSRFHeader.
+	HeaderName string
+
+	// TrustedOrigins is CSRF_TRUSTED_ORIGINS, the other hosts whose
+	// https pages may post to the project (Check's Referer check over
+	// HTTPS): Django 3.2's hosts ("example.com", ".example.com" for it and
+	// its subdomains) or Django 4.0's origins ("https://example.com",
+	// "https://*.example.com"). None by default.
+	TrustedOrigins []string
 }
 
 // Token returns a CSRF token for a form that posts to Django, to put in
