@@ -17,7 +17,7 @@ import (
 func registerCSRF(s *router.Router, mount string) {
 	var csrf session.DjangoCSRF // the project's CSRF_COOKIE_* are Django's defaults
 	s.Get("/feedback/", djangoHeaders(func(w http.ResponseWriter, r *http.Request) {
-		token := csrf.Token(w, r) // before the header is written: it may set the cookie
+		token := csrf.Token(w, r) // before the header is written: it sets the cookie
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Served-By", "go")
 		feedbackForm.Execute(w, map[string]string{

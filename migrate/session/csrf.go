@@ -74,37 +74,43 @@ type DjangoCSRF struct {
 // the request's CSRF cookie: of the last one when the request has several
 // with its name, the one Django reads. When that cookie is missing or
 // invalid (Django then makes a new secret too), Token makes a new secret
-// and sets the cookie on w, in Django 3.2's format (the masked
-// 64-character token, which later Django versions accept too), so call it
-// before writing the response's header.
+// in Django 3.2's format (the masked 64-character token, which later
+// Django versions accept too). It sets the cookie on w in either case,
+// with the value it read when that is valid, as Django does for every
+// answer whose page used a token (to renew its expiry), so call it before
+// writing the response's header.
 func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
 	name := c.CookieName
 	if name == "" {
 		name = DjangoCSRFCookieName
 	}
 	var secret []byte
-	if v, ok := djangoCookie(r, name); ok {
-		secret = csrfSecret(v)
+	value, ok := djangoCookie(r, name)
+	if ok {
+		secret = csrfSecret(value)
 	}
 	if secret == nil {
 		secret = csrfRandom()
-		path, age := c.CookiePath, c.CookieAge
-		if path == "" {
-			path = "/"
-		}
-		if age == 0 {
-			age = DjangoCSRFCookieAge
-		}
-		sameSite := c.CookieSameSite
-		if sameSite == 0 {
-			sameSite = http.SameSiteLaxMode
-		}
-		http.SetCookie(w, &http.Cookie{
-			Name: name, Value: csrfMask(secret), Path: path, Domain: c.CookieDomain,
-			MaxAge: int(age / time.Second), Secure: c.CookieSecure, HttpOnly: c.CookieHTTPOnly,
-			SameSite: sameSite,
-		})
+		value = csrfMask(secret)
 	}
+	// Set even when the request has it, as Django does for every answer
+	// whose page used a token, to renew the cookie's expiry.
+	path, age := c.CookiePath, c.CookieAge
+	if path == "" {
+		path = "/"
+	}
+	if age == 0 {
+		age = DjangoCSRFCookieAge
+	}
+	sameSite := c.CookieSameSite
+	if sameSite == 0 {
+		sameSite = http.SameSiteLaxMode
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: path, Domain: c.CookieDomain,
+		MaxAge: int(age / time.Second), Secure: c.CookieSecure, HttpOnly: c.CookieHTTPOnly,
+		SameSite: sameSite,
+	})
 	addVaryCookie(w.Header())
 	return csrfMask(secret)
 }

@@ -17,6 +17,8 @@ Reads one JSON request on stdin, writes one JSON list of results:
   {"op": "csrf_check", "key": K, "cases": [{"method", "secure", "host",
    "referer", "cookie", "content_type", "body", "headers"}]}
                                    -> [{"status": CODE, "body": REASON}]
+  {"op": "csrf_get", "key": K, "cases": [{"header"}]}
+                                   -> [{"value": SET_COOKIE_HEADERS}]
   {"op": "session_header", "key": K, "cases": [{"header", "expr"}]}
                                    -> [{"equal", "repr"}]
   {"op": "cookie", "key": K, "cases": [{"header", "name"}]}
@@ -52,6 +54,12 @@ def csrf_failure(request, reason=""):
     return HttpResponseForbidden(reason)
 
 
+def token_view(request):
+    from django.http import HttpResponse
+    from django.middleware.csrf import get_token
+    return HttpResponse(get_token(request))
+
+
 def form_view(request):
     from django.http import HttpResponse
     return HttpResponse("ok: " + request.POST.get("msg", ""))
@@ -80,6 +88,7 @@ def setup(key, extra):
     django.setup()
     from django.urls import path
     urlpatterns.append(path("form/", form_view))
+    urlpatterns.append(path("token/", token_view))
 
 
 def wsgi_str(header):
@@ -137,6 +146,13 @@ def run(op, case):
             data["csrfmiddlewaretoken"] = case["token"]
         resp = client.post("/form/", data, **extra)
         return {"status": resp.status_code, "body": resp.content.decode()[:200]}
+    if op == "csrf_get":
+        # A page that renders {% csrf_token %} (get_token), requested with
+        # the raw Cookie header: the Set-Cookie lines of the answer.
+        from django.test import Client
+        extra = {"HTTP_COOKIE": wsgi_str(case["header"])} if case.get("header") else {}
+        resp = Client().get("/token/", **extra)
+        return {"value": "\n".join(c.output(header="").strip() for c in resp.cookies.values())}
     if op == "csrf_check":
         # One request as Go's test builds it, through CsrfViewMiddleware:
         # 200 "ok: ..." when accepted, 403 with Django's reason otherwise.
