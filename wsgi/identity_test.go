@@ -36,6 +36,9 @@ func identityServer(t testing.TB, c *Container) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(id)
 	})))
+	// A Python page behind the middleware, as a staged route's Python
+	// side is: its Vary must not list Cookie twice.
+	mux.Handle("GET /admin/login/", c.IdentityMiddleware(c))
 	mux.Handle("/", c)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -137,6 +140,10 @@ func TestIdentityDjango(t *testing.T) {
 		resp, _ = cl.do("GET", "/go/whoami", nil, nil)
 		if got := resp.Header.Values("Vary"); len(got) != 1 || got[0] != "Cookie" {
 			t.Errorf("Go's /go/whoami behind IdentityMiddleware: Vary %q, want [Cookie]", got)
+		}
+		resp, _ = cl.do("GET", "/admin/login/", nil, nil)
+		if got := resp.Header.Values("Vary"); len(got) != 1 || got[0] != "Cookie" {
+			t.Errorf("Django's /admin/login/ behind IdentityMiddleware: Vary %q, want [Cookie]", got)
 		}
 	}
 	// Both sessions are cached, each under its own sessionid.
