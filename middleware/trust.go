@@ -13,9 +13,13 @@ import (
 // any spelling (see forwardingHeader).
 var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"}
 
-// prefixHeader is passed on from a trusted peer only, and only under a
-// name without '_'.
-const prefixHeader = "X-Forwarded-Prefix"
+// trustedOnlyHeaders are passed on from a trusted peer only, and only
+// under a name without '_': headers that graft does not read but that an
+// app may (X-Forwarded-Prefix for a mount, Django's USE_X_FORWARDED_PORT,
+// gunicorn's secure_scheme_headers X-Forwarded-Ssl and
+// X-Forwarded-Protocol, which a SECURE_PROXY_SSL_HEADER may name), so
+// that a client cannot choose them.
+var trustedOnlyHeaders = [...]string{"X-Forwarded-Prefix", "X-Forwarded-Port", "X-Forwarded-Ssl", "X-Forwarded-Protocol"}
 
 // TrustProxies returns a middleware that honours the forwarding headers of
 // requests whose socket peer is in p, reading the one family p says its
@@ -37,8 +41,11 @@ const prefixHeader = "X-Forwarded-Prefix"
 // reads as them (any letter case, '_' for '-': gunicorn 20 passes
 // X_Forwarded_For as HTTP_X_FORWARDED_FOR), so that the Python app
 // (werkzeug's ProxyFix, Django's USE_X_FORWARDED_HOST) cannot be fooled by
-// a client's copy and does not apply them twice. X-Forwarded-Prefix is
-// removed too, except when the peer is trusted and the name has no '_'. A
+// a client's copy and does not apply them twice. X-Forwarded-Prefix,
+// X-Forwarded-Port, X-Forwarded-Ssl and X-Forwarded-Protocol, which graft
+// does not read, are removed too, except when the peer is trusted and the
+// name has no '_': an app that reads them (Django's USE_X_FORWARDED_PORT,
+// a SECURE_PROXY_SSL_HEADER naming X-Forwarded-Ssl) gets its proxy's. A
 // nil p trusts nobody: the headers are only removed. X-Real-Ip is neither
 // read nor removed.
 //
@@ -64,15 +71,21 @@ func TrustProxies(p *Proxies) func(http.Handler) http.Handler {
 
 // forwardingHeader reports whether TrustProxies removes the request header
 // named k: a spelling of one of forwardingHeaders (as [hdrname.Is] decides),
-// or of X-Forwarded-Prefix unless the peer is trusted and k has no '_' (a
-// proxy writes the name with '-': one with '_' is a client's, passed on).
+// or of one of trustedOnlyHeaders unless the peer is trusted and k has no
+// '_' (a proxy writes the name with '-': one with '_' is a client's,
+// passed on).
 func forwardingHeader(k string, trusted bool) bool {
 	for _, n := range forwardingHeaders {
 		if hdrname.Is(k, n) {
 			return true
 		}
 	}
-	return hdrname.Is(k, prefixHeader) && (!trusted || strings.IndexByte(k, '_') >= 0)
+	for _, n := range trustedOnlyHeaders {
+		if hdrname.Is(k, n) {
+			return !trusted || strings.IndexByte(k, '_') >= 0
+		}
+	}
+	return false
 }
 
 // hasForwarding reports whether h has a header that TrustProxies removes.

@@ -72,6 +72,18 @@ func TestTrustProxies(t *testing.T) {
 			"X_forwarded_for": "6.6.6.6", "X_forwarded_host": "evil.example", "X_forwarded_proto": "https",
 			"X_forwarded_prefix": "/evil", "Forwarded": "for=6.6.6.6",
 		}, observed{"203.0.113.9:0", "example.com", "http", "", http.Header{"X-Forwarded-Prefix": {"/app"}}}},
+		// Django's USE_X_FORWARDED_PORT reads X-Forwarded-Port, and
+		// gunicorn's secure_scheme_headers X-Forwarded-Ssl and
+		// X-Forwarded-Protocol (a SECURE_PROXY_SSL_HEADER may name them):
+		// a client's must not reach the app, a trusted proxy's may.
+		{"spoofing client, port and ssl", x, "203.0.113.7:5555", false, map[string]string{
+			"X-Forwarded-Port": "8443", "X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "ssl",
+		}, observed{"203.0.113.7:5555", "example.com", "http", "", nil}},
+		{"trusted proxy, port and ssl", x, "10.0.0.1:80", false, map[string]string{
+			"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Port": "8443", "X-Forwarded-Ssl": "on",
+			"X-Forwarded-Protocol": "ssl", "X_Forwarded_Port": "1",
+		}, observed{"203.0.113.9:0", "example.com", "http", "", http.Header{
+			"X-Forwarded-Port": {"8443"}, "X-Forwarded-Ssl": {"on"}, "X-Forwarded-Protocol": {"ssl"}}}},
 		{"trusted proxy, spoofed left part", x, "10.0.0.1:80", false, map[string]string{
 			"X-Forwarded-For": "127.0.0.1, 198.51.100.9",
 		}, observed{"198.51.100.9:0", "example.com", "http", "", nil}},
@@ -105,8 +117,13 @@ func TestTrustProxies(t *testing.T) {
 				got.scheme != tc.want.scheme || got.wsgiScheme != tc.want.wsgiScheme {
 				t.Errorf("got %+v\nwant %+v", got, tc.want)
 			}
-			if len(got.headers) != len(tc.want.headers) || got.headers.Get("X-Forwarded-Prefix") != tc.want.headers.Get("X-Forwarded-Prefix") {
+			if len(got.headers) != len(tc.want.headers) {
 				t.Errorf("headers passed on: got %v, want %v", got.headers, tc.want.headers)
+			}
+			for k := range tc.want.headers {
+				if got.headers.Get(k) != tc.want.headers.Get(k) {
+					t.Errorf("header %s passed on: got %v, want %v", k, got.headers, tc.want.headers)
+				}
 			}
 		})
 	}

@@ -55,12 +55,19 @@ type Diff struct {
 
 // DefaultCompareHeaders returns the headers compared when neither the
 // route nor [Options].CompareHeaders names any: Content-Type, Location,
-// Cache-Control and Set-Cookie. Set-Cookie is compared by the names and
-// attributes of the cookies set (Path, Domain, Secure, HttpOnly, SameSite,
-// and the lifetime: deleted, Max-Age, or an Expires date), never by value,
-// in any order (see [Compare]).
+// Cache-Control and Set-Cookie, and the security headers that a Python
+// app's middleware adds to every answer (Django's SecurityMiddleware and
+// XFrameOptionsMiddleware, flask-talisman), which a Go port must keep:
+// X-Frame-Options, X-Content-Type-Options, Referrer-Policy,
+// Strict-Transport-Security, Content-Security-Policy and
+// Cross-Origin-Opener-Policy (missing on both sides is a match). Set-Cookie
+// is compared by the names and attributes of the cookies set (Path,
+// Domain, Secure, HttpOnly, SameSite, and the lifetime: deleted, Max-Age,
+// or an Expires date), never by value, in any order (see [Compare]).
 func DefaultCompareHeaders() []string {
-	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie"}
+	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie",
+		"X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
+		"Strict-Transport-Security", "Content-Security-Policy", "Cross-Origin-Opener-Policy"}
 }
 
 // CompareOptions tune [Compare].

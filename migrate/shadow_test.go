@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -843,6 +845,52 @@ func TestShadowPermanentSession(t *testing.T) {
 				t.Fatalf("counts %+v, pointers %v: want a mismatch on header:Set-Cookie", st.Counts, st.MismatchPointers)
 			}
 			t.Logf("%s", st.RecentMismatches[0].Diff)
+		})
+	}
+}
+
+// TestShadowSecurityHeaders checks that the headers Django's default
+// middlewares (XFrameOptionsMiddleware, SecurityMiddleware) add to every
+// answer are compared by default: a Go port that loses them serves pages
+// that may be framed (clickjacking) or sniffed, and must not match.
+func TestShadowSecurityHeaders(t *testing.T) {
+	py := startPython(t, "djangomig.wsgi:application")
+	for _, tc := range []struct {
+		name     string
+		set      func(h http.Header)
+		pointers []string
+	}{
+		{"headers kept", func(h http.Header) {
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "same-origin")
+		}, nil},
+		{"headers lost", func(http.Header) {}, []string{"header:Referrer-Policy", "header:X-Content-Type-Options", "header:X-Frame-Options"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{NoiseSample: -1, Routes: []RouteConfig{
+				{Route: "GET /api/framed", Stage: StageShadow},
+			}}, func(r *router.Router) {
+				r.Get("/api/framed", func(w http.ResponseWriter, r *http.Request) {
+					tc.set(w.Header())
+					w.Header().Set("Content-Type", "application/json")
+					w.Write([]byte(`{"ok": true}`))
+				})
+			})
+			res, err := http.Get(e.srv.URL + "/api/framed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.Header.Get("X-Frame-Options") != "DENY" {
+				t.Fatalf("Django's answer: X-Frame-Options %q, the test's premise fails", res.Header.Get("X-Frame-Options"))
+			}
+			e.settle()
+			st := e.status(t, "GET /api/framed")
+			got := slices.Sorted(maps.Keys(st.MismatchPointers))
+			if !slices.Equal(got, tc.pointers) {
+				t.Errorf("counts %+v, mismatch pointers %v, want %v", st.Counts, got, tc.pointers)
+			}
 		})
 	}
 }

@@ -10,11 +10,14 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/internal/hdrname"
 )
 
 // Container is an http.Handler that runs a WSGI application (PEP 3333) in
@@ -505,6 +508,16 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 	for i := 0; i+1 < len(p.Header); i += 2 {
 		ck := http.CanonicalHeaderKey(p.Header[i])
 		if old, ok := h[ck]; ok {
+			if ck == "Vary" {
+				// A Go middleware in front (IdentityMiddleware) listed some
+				// names already: add only the app's others, not Cookie twice.
+				for name := range strings.SplitSeq(p.Header[i+1], ",") {
+					if name = strings.TrimSpace(name); name != "" {
+						hdrname.AddVary(h, name)
+					}
+				}
+				continue
+			}
 			h[ck] = append(old, p.Header[i+1])
 			continue
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/graft-dev/graft/internal/hdrname"
 )
 
 // Identity is who a request's user is, as the Python identity hook
@@ -124,9 +126,13 @@ func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (Identi
 // [Container.Identity]) and puts it in the request context, where
 // [IdentityFrom] finds it. A lookup that fails is answered by
 // [Config].ErrorHandler (a hook that raises: 500; Python too busy: 503;
-// too slow: 504), never passed on as an anonymous request.
+// too slow: 504), never passed on as an anonymous request. Every answer
+// carries "Vary: Cookie" (added unless Vary lists it), as Django's and
+// Flask's do when a view reads the session: it depends on who is logged
+// in, and a shared cache must not give it to another user.
 func (c *Container) IdentityMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdrname.AddVary(w.Header(), "Cookie")
 		id, err := c.Identity(r.Context(), r)
 		if err != nil {
 			attrs := []any{slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path), slog.String(logError, err.Error())}

@@ -36,10 +36,25 @@ func identityServer(t testing.TB, c *Container) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(id)
 	})))
+	// A Python page behind the middleware, as a staged route's Python
+	// side is: its Vary must not list Cookie twice.
+	mux.Handle("GET /admin/login/", c.IdentityMiddleware(c))
 	mux.Handle("/", c)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// varyLists reports whether h's Vary header lists name.
+func varyLists(h http.Header, name string) bool {
+	for _, line := range h.Values("Vary") {
+		for v := range strings.SplitSeq(line, ",") {
+			if strings.EqualFold(strings.TrimSpace(v), name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func whoami(t *testing.T, cl *e2eClient) Identity {
@@ -112,6 +127,24 @@ func TestIdentityDjango(t *testing.T) {
 	bob := login("bob")
 	if id := whoami(t, bob); id.String("username") != "bob" || !id.Bool("is_superuser") || len(id["groups"].([]any)) != 0 {
 		t.Fatalf("bob: %v", id)
+	}
+	// Go's answer depends on the session cookie as Django's does: both
+	// carry Vary: Cookie (Django's SessionMiddleware adds it to a response
+	// whose view read the session), so that a shared cache never gives one
+	// user's answer to another.
+	for _, cl := range []*e2eClient{anon, ada} {
+		resp, _ := cl.do("GET", "/admin/", nil, nil)
+		if !varyLists(resp.Header, "Cookie") {
+			t.Fatalf("Django's /admin/: Vary %q, the test's premise fails", resp.Header.Values("Vary"))
+		}
+		resp, _ = cl.do("GET", "/go/whoami", nil, nil)
+		if got := resp.Header.Values("Vary"); len(got) != 1 || got[0] != "Cookie" {
+			t.Errorf("Go's /go/whoami behind IdentityMiddleware: Vary %q, want [Cookie]", got)
+		}
+		resp, _ = cl.do("GET", "/admin/login/", nil, nil)
+		if got := resp.Header.Values("Vary"); len(got) != 1 || got[0] != "Cookie" {
+			t.Errorf("Django's /admin/login/ behind IdentityMiddleware: Vary %q, want [Cookie]", got)
+		}
 	}
 	// Both sessions are cached, each under its own sessionid.
 	if n := c.ident.get(c.cfg).len(); n != 3 {

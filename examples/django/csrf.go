@@ -16,14 +16,14 @@ import (
 // involved). Only GET is Go's: the POST falls back to Django.
 func registerCSRF(s *router.Router, mount string) {
 	var csrf session.DjangoCSRF // the project's CSRF_COOKIE_* are Django's defaults
-	s.Get("/feedback/", func(w http.ResponseWriter, r *http.Request) {
-		token := csrf.Token(w, r) // before the header is written: it may set the cookie
+	s.Get("/feedback/", djangoHeaders(func(w http.ResponseWriter, r *http.Request) {
+		token := csrf.Token(w, r) // before the header is written: it sets the cookie
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Served-By", "go")
 		feedbackForm.Execute(w, map[string]string{
 			"Action": mount + "/feedback/", "Field": session.DjangoCSRFField, "Token": token,
 		})
-	}).Name("feedback")
+	})).Name("feedback")
 }
 
 var feedbackForm = template.Must(template.New("feedback").Parse(`<!doctype html>

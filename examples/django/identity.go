@@ -24,12 +24,12 @@ func identityRoutes(s *router.Router, app http.Handler) {
 	if !ok {
 		return
 	}
-	s.With(c.IdentityMiddleware).Get("/me/", func(w http.ResponseWriter, r *http.Request) {
+	s.With(c.IdentityMiddleware).Get("/me/", djangoHeaders(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := wsgi.IdentityFrom(r.Context())
 		if id == nil {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in to Django"})
 			return
 		}
 		writeJSON(w, http.StatusOK, id)
-	}).Name("me")
+	})).Name("me")
 }

@@ -383,13 +383,13 @@ func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger,
 		s.Route("/api", func(api *router.Router) {
 			api.Use(bearerAuth(o.tokens))
 			if o.goRoutes {
-				api.Get("/whoami/", func(w http.ResponseWriter, req *http.Request) {
+				api.Get("/whoami/", djangoHeaders(func(w http.ResponseWriter, req *http.Request) {
 					notes := o.mount + "/api/notes/" // reverse("api_notes"), still Django
 					writeJSON(w, http.StatusOK, whoami{
 						Username: middleware.RemoteUser(req.Context()),
 						AuthType: "Bearer", NotesURL: notes,
 					})
-				}).Name("api_whoami")
+				})).Name("api_whoami")
 				if o.migrate.Stages != "" {
 					migratingRoutes(api)
 				}

@@ -39,10 +39,10 @@ type meta struct {
 // sets session and CSRF cookies that API clients never use and Go does
 // not send. The comparison found that difference first.
 func migratingRoutes(api *router.Router) {
-	api.Get("/meta/", func(w http.ResponseWriter, req *http.Request) {
+	api.Get("/meta/", djangoHeaders(func(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, meta{
 			API: "notes", Version: "1.2", Released: apiReleased, TitleMax: 200,
 			RequestID: middleware.RequestIDFromContext(req.Context()),
 		})
-	}).Name("api_meta")
+	})).Name("api_meta")
 }

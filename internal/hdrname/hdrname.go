@@ -2,7 +2,8 @@
 // a spelling of another header, so that a header graft removes (the
 // forwarding headers in package middleware, the prefix headers in package
 // fallback) is removed in every spelling that a WSGI server reads as that
-// header.
+// header. It also holds the one rule for adding a name to a response's
+// Vary header (AddVary).
 package hdrname
 
 // Is reports whether the request header name k names the header name (given

@@ -1,6 +1,10 @@
 package hdrname
 
-import "testing"
+import (
+	"net/http"
+	"slices"
+	"testing"
+)
 
 func TestIs(t *testing.T) {
 	tests := []struct {
@@ -31,6 +35,31 @@ func TestIs(t *testing.T) {
 		t.Run(tc.k+"/"+tc.name, func(t *testing.T) {
 			if got := Is(tc.k, tc.name); got != tc.want {
 				t.Errorf("Is(%q, %q) = %v, want %v", tc.k, tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAddVary(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vary []string
+		want []string
+	}{
+		{"none", nil, []string{"Cookie"}},
+		{"other", []string{"Accept-Encoding"}, []string{"Accept-Encoding", "Cookie"}},
+		{"listed", []string{"Accept-Encoding, cookie"}, []string{"Accept-Encoding, cookie"}},
+		{"second line", []string{"Accept", " Cookie "}, []string{"Accept", " Cookie "}},
+		{"star", []string{"*"}, []string{"*"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.vary {
+				h.Add("Vary", v)
+			}
+			AddVary(h, "Cookie")
+			if got := h.Values("Vary"); !slices.Equal(got, tc.want) {
+				t.Errorf("Vary %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+
+	"github.com/graft-dev/graft/internal/hdrname"
 )
 
 // A request can carry several cookies with one name: a subdomain, or a
@@ -154,13 +156,4 @@ func isOctal(c byte) bool { return '0' <= c && c <= '7' }
 // "*") already, as Flask and Django do for a response that read or set a
 // session or CSRF cookie: a shared cache must not give it to another
 // user.
-func addVaryCookie(h http.Header) {
-	for _, line := range h.Values("Vary") {
-		for v := range strings.SplitSeq(line, ",") {
-			if v = strings.TrimSpace(v); strings.EqualFold(v, "Cookie") || v == "*" {
-				return
-			}
-		}
-	}
-	h.Add("Vary", "Cookie")
-}
+func addVaryCookie(h http.Header) { hdrname.AddVary(h, "Cookie") }

@@ -28,7 +28,9 @@ const (
 // DjangoCSRF gives a form that Go renders a CSRF token that Django's
 // CsrfViewMiddleware accepts when the form is posted to a Django view. It
 // uses the CSRF cookie's secret, or sets a new cookie, as django.middleware.csrf.get_token
-// does; no secret key is involved. Its zero value uses Django's defaults.
+// does; no secret key is involved. [DjangoCSRF.Check] does the other half:
+// it checks a request posted to a Go handler as CsrfViewMiddleware would.
+// Its zero value uses Django's defaults.
 // Projects with CSRF_USE_SESSIONS = True keep the secret in the session
 // instead: use [DjangoCSRF.SessionToken] for them.
 type DjangoCSRF struct {
@@ -51,6 +53,19 @@ type DjangoCSRF struct {
 
 	// CookieAge is CSRF_COOKIE_AGE. Zero means DjangoCSRFCookieAge.
 	CookieAge time.Duration
+
+	// HeaderName is the header [DjangoCSRF.Check] reads the token from
+	// when a POST form has none: CSRF_HEADER_NAME as an HTTP header name
+	// ("HTTP_X_XSRF_TOKEN" is "X-XSRF-Token"). Empty means
+	// DjangoCSRFHeader.
+	HeaderName string
+
+	// TrustedOrigins is CSRF_TRUSTED_ORIGINS, the other hosts whose
+	// https pages may post to the project (Check's Referer check over
+	// HTTPS): Django 3.2's hosts ("example.com", ".example.com" for it and
+	// its subdomains) or Django 4.0's origins ("https://example.com",
+	// "https://*.example.com"). None by default.
+	TrustedOrigins []string
 }
 
 // Token returns a CSRF token for a form that posts to Django, to put in
@@ -59,37 +74,43 @@ type DjangoCSRF struct {
 // the request's CSRF cookie: of the last one when the request has several
 // with its name, the one Django reads. When that cookie is missing or
 // invalid (Django then makes a new secret too), Token makes a new secret
-// and sets the cookie on w, in Django 3.2's format (the masked
-// 64-character token, which later Django versions accept too), so call it
-// before writing the response's header.
+// in Django 3.2's format (the masked 64-character token, which later
+// Django versions accept too). It sets the cookie on w in either case,
+// with the value it read when that is valid, as Django does for every
+// answer whose page used a token (to renew its expiry), so call it before
+// writing the response's header.
 func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
 	name := c.CookieName
 	if name == "" {
 		name = DjangoCSRFCookieName
 	}
 	var secret []byte
-	if v, ok := djangoCookie(r, name); ok {
-		secret = csrfSecret(v)
+	value, ok := djangoCookie(r, name)
+	if ok {
+		secret = csrfSecret(value)
 	}
 	if secret == nil {
 		secret = csrfRandom()
-		path, age := c.CookiePath, c.CookieAge
-		if path == "" {
-			path = "/"
-		}
-		if age == 0 {
-			age = DjangoCSRFCookieAge
-		}
-		sameSite := c.CookieSameSite
-		if sameSite == 0 {
-			sameSite = http.SameSiteLaxMode
-		}
-		http.SetCookie(w, &http.Cookie{
-			Name: name, Value: csrfMask(secret), Path: path, Domain: c.CookieDomain,
-			MaxAge: int(age / time.Second), Secure: c.CookieSecure, HttpOnly: c.CookieHTTPOnly,
-			SameSite: sameSite,
-		})
+		value = csrfMask(secret)
 	}
+	// Set even when the request has it, as Django does for every answer
+	// whose page used a token, to renew the cookie's expiry.
+	path, age := c.CookiePath, c.CookieAge
+	if path == "" {
+		path = "/"
+	}
+	if age == 0 {
+		age = DjangoCSRFCookieAge
+	}
+	sameSite := c.CookieSameSite
+	if sameSite == 0 {
+		sameSite = http.SameSiteLaxMode
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: path, Domain: c.CookieDomain,
+		MaxAge: int(age / time.Second), Secure: c.CookieSecure, HttpOnly: c.CookieHTTPOnly,
+		SameSite: sameSite,
+	})
 	addVaryCookie(w.Header())
 	return csrfMask(secret)
 }

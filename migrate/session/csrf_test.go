@@ -41,12 +41,12 @@ func TestDjangoCSRFAcceptedByDjango(t *testing.T) {
 		t.Fatalf("new CSRF cookie: %+v", set)
 	}
 	again, set2 := csrfToken(t, c, set.Value)
-	if set2 != nil || again == tok {
-		t.Errorf("second token: cookie %v set again, token %q (first %q): want no cookie and a fresh mask", set2, again, tok)
+	if set2 == nil || set2.Value != set.Value || again == tok {
+		t.Errorf("second token: cookie %v, token %q (first %q): want the same cookie renewed and a fresh mask", set2, again, tok)
 	}
 	secret32 := strings.Repeat("aB3", 10) + "xY" // a Django >= 4.1 unmasked cookie
 	tok32, set32 := csrfToken(t, c, secret32)
-	if set32 != nil {
+	if set32 == nil || set32.Value != secret32 {
 		t.Errorf("a valid 32-character cookie was replaced: %v", set32)
 	}
 	_, other := csrfToken(t, c, "")
@@ -125,25 +125,31 @@ func TestDjangoCSRFCookieSettings(t *testing.T) {
 func TestDjangoCSRFDuplicateCookies(t *testing.T) {
 	c := &DjangoCSRF{}
 	a, b := csrfMask(csrfRandom()), csrfMask(csrfRandom())
-	token := func(header string) (string, bool) {
+	// token returns the token and the cookie value Token set (it renews a
+	// valid last cookie with its own value).
+	token := func(header string) (string, string) {
 		r := httptest.NewRequest("POST", "/form/", nil)
 		r.Header.Set("Cookie", header)
 		w := httptest.NewRecorder()
 		tok := c.Token(w, r)
-		return tok, len(w.Result().Cookies()) > 0
+		set := w.Result().Cookies()
+		if len(set) != 1 {
+			return tok, ""
+		}
+		return tok, set[0].Value
 	}
 	cases := []struct {
-		name, header string
+		name, header, last string
 	}{
-		{"a then b", "csrftoken=" + a + "; csrftoken=" + b},
-		{"b then a", "csrftoken=" + b + "; csrftoken=" + a},
-		{"among others", "x=1; csrftoken=" + a + "; sessionid=s; csrftoken=" + b + "; y=2"},
+		{"a then b", "csrftoken=" + a + "; csrftoken=" + b, b},
+		{"b then a", "csrftoken=" + b + "; csrftoken=" + a, a},
+		{"among others", "x=1; csrftoken=" + a + "; sessionid=s; csrftoken=" + b + "; y=2", b},
 	}
 	var args []djangoArg
 	for _, tc := range cases {
 		tok, set := token(tc.header)
-		if set {
-			t.Errorf("%s: a valid last cookie was replaced", tc.name)
+		if set != tc.last {
+			t.Errorf("%s: cookie set %q, want the valid last one renewed", tc.name, set)
 		}
 		args = append(args, djangoArg{Header: tc.header, Token: tok})
 	}
@@ -158,8 +164,75 @@ func TestDjangoCSRFDuplicateCookies(t *testing.T) {
 	t.Run("invalid last", func(t *testing.T) {
 		// Django makes a new secret for an invalid last cookie, whatever
 		// the earlier ones: so does Go, and it sets the cookie.
-		if _, set := token("csrftoken=" + a + "; csrftoken=not-a-token"); !set {
-			t.Errorf("no new cookie for an invalid last csrftoken")
+		if _, set := token("csrftoken=" + a + "; csrftoken=not-a-token"); set == "" || set == a {
+			t.Errorf("cookie set %q: want a new one for an invalid last csrftoken", set)
 		}
 	})
+}
+
+// TestDjangoCSRFTokenRenewsCookie checks that Token sets the CSRF cookie
+// on every call, the existing one again when it is valid, as Django's
+// CsrfViewMiddleware does for every answer whose page used get_token ("so
+// we renew the expiry timer"): without it the cookie of a user who only
+// sees Go's pages expires a year after it was set, and a shadow
+// comparison of a Go page against the Django page it replaces differs on
+// Set-Cookie for every request that has the cookie.
+func TestDjangoCSRFTokenRenewsCookie(t *testing.T) {
+	c := &DjangoCSRF{}
+	valid := csrfMask(csrfRandom())
+	secret32 := strings.Repeat("aB3", 10) + "xY"
+	cases := []struct {
+		name, header string
+		same         bool // Django sends the cookie's own value back
+	}{
+		{"no cookie", "", false},
+		{"valid cookie", "csrftoken=" + valid, true},
+		{"among others", "x=1; csrftoken=" + valid + "; y=2", true},
+		{"invalid cookie", "csrftoken=not-a-token", false},
+	}
+	var args []djangoArg
+	for _, tc := range cases {
+		args = append(args, djangoArg{Header: tc.header})
+	}
+	got := django(t, "csrf_get", args...)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dj := got[i].Value
+			if !strings.HasPrefix(dj, "csrftoken=") {
+				t.Fatalf("Django set %q: the test's premise fails", dj)
+			}
+			if tc.same != strings.HasPrefix(dj, "csrftoken="+valid+";") {
+				t.Fatalf("Django set %q: the test's premise (same value: %v) fails", dj, tc.same)
+			}
+			r := httptest.NewRequest("GET", "/form", nil)
+			if tc.header != "" {
+				r.Header.Set("Cookie", tc.header)
+			}
+			w := httptest.NewRecorder()
+			tok := c.Token(w, r)
+			set := w.Result().Cookies()
+			if len(set) != 1 || set[0].Name != "csrftoken" {
+				t.Fatalf("Go set %q, Django %q", w.Header().Values("Set-Cookie"), dj)
+			}
+			if tc.same && set[0].Value != valid {
+				t.Errorf("Go set the value %q, Django the cookie's own %q", set[0].Value, valid)
+			}
+			if string(csrfSecret(set[0].Value)) != string(csrfSecret(tok)) {
+				t.Errorf("the token %q is not masked over the cookie set %q", tok, set[0].Value)
+			}
+			if set[0].MaxAge != 31449600 || set[0].Path != "/" || set[0].SameSite != http.SameSiteLaxMode ||
+				!strings.Contains(dj, "Max-Age=31449600") || !strings.Contains(dj, "Path=/") || !strings.Contains(dj, "SameSite=Lax") {
+				t.Errorf("attributes: Go %q, Django %q", w.Header().Get("Set-Cookie"), dj)
+			}
+		})
+	}
+	// A 32-character secret (Django >= 4.1's cookie) is set again as it is:
+	// every version reads it.
+	r := httptest.NewRequest("GET", "/form", nil)
+	r.Header.Set("Cookie", "csrftoken="+secret32)
+	w := httptest.NewRecorder()
+	c.Token(w, r)
+	if set := w.Result().Cookies(); len(set) != 1 || set[0].Value != secret32 {
+		t.Errorf("32-character cookie: Go set %q, want it again", w.Header().Values("Set-Cookie"))
+	}
 }

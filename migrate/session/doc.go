@@ -3,7 +3,9 @@
 // session cookie and Django's signed values (the signed-cookies session
 // backend, the session_data of the database, cache and file backends, and
 // django.core.signing values in general), plus the CSRF token that
-// Django's CsrfViewMiddleware expects in a form that Go renders.
+// Django's CsrfViewMiddleware expects in a form that Go renders, and the
+// middleware's check of a request that Django's pages post to a Go route
+// ([DjangoCSRF.Check]).
 //
 // The formats are those of the frameworks' own code, checked against real
 // Flask 2.2 / itsdangerous 2 and Django 3.2 in the tests:

@@ -14,6 +14,11 @@ Reads one JSON request on stdin, writes one JSON list of results:
    "expr"}]}                       -> [{"equal", "repr"}]
   {"op": "csrf", "key": K, "cases": [{"cookie", "header", "token"}]}
                                    -> [{"status": CODE, "body": TEXT}]
+  {"op": "csrf_check", "key": K, "cases": [{"method", "secure", "host",
+   "referer", "cookie", "content_type", "body", "headers"}]}
+                                   -> [{"status": CODE, "body": REASON}]
+  {"op": "csrf_get", "key": K, "cases": [{"header"}]}
+                                   -> [{"value": SET_COOKIE_HEADERS}]
   {"op": "session_header", "key": K, "cases": [{"header", "expr"}]}
                                    -> [{"equal", "repr"}]
   {"op": "cookie", "key": K, "cases": [{"header", "name"}]}
@@ -44,6 +49,17 @@ from canon import canon
 NS = {"uuid": uuid, "datetime": datetime}
 
 
+def csrf_failure(request, reason=""):
+    from django.http import HttpResponseForbidden
+    return HttpResponseForbidden(reason)
+
+
+def token_view(request):
+    from django.http import HttpResponse
+    from django.middleware.csrf import get_token
+    return HttpResponse(get_token(request))
+
+
 def form_view(request):
     from django.http import HttpResponse
     return HttpResponse("ok: " + request.POST.get("msg", ""))
@@ -66,11 +82,13 @@ def setup(key, extra):
             "django.middleware.csrf.CsrfViewMiddleware",
         ],
         ROOT_URLCONF=__name__,
+        CSRF_FAILURE_VIEW=__name__ + ".csrf_failure",
         USE_TZ=True,
     )
     django.setup()
     from django.urls import path
     urlpatterns.append(path("form/", form_view))
+    urlpatterns.append(path("token/", token_view))
 
 
 def wsgi_str(header):
@@ -127,6 +145,30 @@ def run(op, case):
         if case.get("token") is not None:
             data["csrfmiddlewaretoken"] = case["token"]
         resp = client.post("/form/", data, **extra)
+        return {"status": resp.status_code, "body": resp.content.decode()[:200]}
+    if op == "csrf_get":
+        # A page that renders {% csrf_token %} (get_token), requested with
+        # the raw Cookie header: the Set-Cookie lines of the answer.
+        from django.test import Client
+        extra = {"HTTP_COOKIE": wsgi_str(case["header"])} if case.get("header") else {}
+        resp = Client().get("/token/", **extra)
+        return {"value": "\n".join(c.output(header="").strip() for c in resp.cookies.values())}
+    if op == "csrf_check":
+        # One request as Go's test builds it, through CsrfViewMiddleware:
+        # 200 "ok: ..." when accepted, 403 with Django's reason otherwise.
+        from django.test import Client
+        extra = {"HTTP_" + k.upper().replace("-", "_"): wsgi_str(v) for k, v in (case.get("headers") or {}).items()}
+        if case.get("cookie"):
+            extra["HTTP_COOKIE"] = wsgi_str(case["cookie"])
+        if case.get("referer") is not None:
+            extra["HTTP_REFERER"] = wsgi_str(case["referer"])
+        host = case.get("host") or "testserver"
+        if ":" in host:  # graft's SERVER_PORT is the Host's port
+            extra["SERVER_PORT"] = host.rsplit(":", 1)[1]
+        resp = Client(enforce_csrf_checks=True, HTTP_HOST=host).generic(
+            case["method"], "/form/", (case.get("body") or "").encode("utf-8"),
+            content_type=case.get("content_type") or "application/octet-stream",
+            secure=bool(case.get("secure")), **extra)
         return {"status": resp.status_code, "body": resp.content.decode()[:200]}
     if op == "session_header":
         from django.contrib.sessions.middleware import SessionMiddleware

@@ -7,4 +7,5 @@ urlpatterns = [
     path("api/time/<int:user_id>", views.timed, name="timed"),
     path("api/catalog", views.catalog, name="catalog"),
     path("api/moved/<int:user_id>", views.moved, name="moved"),
+    path("api/framed", views.framed, name="framed"),
 ]

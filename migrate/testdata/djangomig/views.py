@@ -2,6 +2,7 @@ import datetime
 
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.gzip import gzip_page
 
 
@@ -25,3 +26,14 @@ def catalog(request):
 def moved(request, user_id):
     # Django's redirect: a 302 with an empty body.
     return redirect("user", user_id=user_id)
+
+
+@xframe_options_deny
+def framed(request):
+    # The headers a project from startproject sends on every answer:
+    # XFrameOptionsMiddleware's (here its decorator) and SecurityMiddleware's
+    # defaults (set by hand: that middleware would add them to every view).
+    resp = JsonResponse({"ok": True})
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Referrer-Policy"] = "same-origin"
+    return resp
