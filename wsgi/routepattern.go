@@ -330,6 +330,11 @@ func segmentRegex(re string) (string, error) {
 	if canMatchIn(t, '/', '/') {
 		return "", fmt.Errorf("regex %q can match \"/\", which chi parameters never span", re)
 	}
+	if regexp.MustCompile(`^(?:` + re + `)$`).MatchString("") {
+		// Flask and Django pass the empty value to the view (/p/ for
+		// (?P<x>[a-z]*) or <string(minlength=0):x>); chi matches no route.
+		return "", fmt.Errorf("regex %q matches the empty text, which a chi parameter never is", re)
+	}
 	if t.MaxCap() > 0 {
 		return "", fmt.Errorf("regex %q has nested groups", re)
 	}
