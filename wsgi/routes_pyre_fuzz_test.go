@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/router"
 )
 
 // pyRegexMatch answers, for each JSON line [regex, fullmatch, path], how
@@ -42,8 +43,9 @@ for line in sys.stdin:
 
 // FuzzTranslateRegexPython checks the translation of Django regex routes
 // against Python's own re: for a regex Python compiles and graft
-// translates, chi routes a path to the translated pattern exactly when
-// Django's RegexPattern matches it, and with the same parameter values.
+// translates, graft's router routes a path to the translated pattern
+// exactly when Django's RegexPattern matches it, and with the same
+// parameter values.
 // A path holding a newline is left out for a catch-all: Python's ".*"
 // stops at a newline, chi's "*" does not (docs/migration.md).
 func FuzzTranslateRegexPython(f *testing.F) {
@@ -118,7 +120,7 @@ func FuzzTranslateRegexPython(f *testing.F) {
 		}
 		var chiMatched bool
 		got := map[string]string{}
-		r := chi.NewRouter()
+		r := router.New() // what graft serves the pattern with
 		r.Get(pattern, func(_ http.ResponseWriter, req *http.Request) {
 			chiMatched = true
 			for _, p := range params {
