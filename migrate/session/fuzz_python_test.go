@@ -122,3 +122,103 @@ func FuzzFlaskPayloadPython(f *testing.F) {
 		}
 	})
 }
+
+// djangoLoads is flaskLoads for Django's signed_cookies session backend:
+// signing.loads with its salt and JSONSerializer (payloads read as
+// latin-1), no max age.
+const djangoLoads = `
+import json, sys
+from django.conf import settings
+settings.configure(SECRET_KEY=sys.argv[1])
+from django.core import signing
+from canon import canon
+def load(c):
+    if c is None:
+        return False, None
+    try:
+        v = signing.loads(c, salt="django.contrib.sessions.backends.signed_cookies", serializer=signing.JSONSerializer)
+    except Exception:
+        return False, None
+    return isinstance(v, dict), canon(v)
+for line in sys.stdin:
+    a, b = json.loads(line)
+    (oka, va), (okb, vb) = load(a), load(b)
+    print(json.dumps([oka, okb, oka and okb and va == vb]), flush=True)
+`
+
+// FuzzDjangoPayloadPython is FuzzFlaskPayloadPython for Django's cookie
+// sessions: Decode of a signed arbitrary payload gives a session only when
+// Django reads one, and Encode of it is the session Django read (values
+// and Python types).
+func FuzzDjangoPayloadPython(f *testing.F) {
+	py := pythontest.Python(f, "django")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	cmd := exec.Command(py, "-c", djangoLoads, fuzzKey)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	answers := bufio.NewScanner(stdout)
+	django := func(t *testing.T, orig string, again *string) (ok, okAgain, same bool) {
+		line, _ := json.Marshal([]any{orig, again})
+		if _, err := stdin.Write(append(line, '\n')); err != nil {
+			t.Fatalf("python: %v", err)
+		}
+		if !answers.Scan() {
+			t.Fatalf("python ended: %v", answers.Err())
+		}
+		var out [3]bool
+		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
+			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
+		}
+		return out[0], out[1], out[2]
+	}
+	for _, s := range []string{
+		`{"_auth_user_id":"42","cart":[1,2]}`, `{"a":1.0,"b":true,"c":null}`, `[1]`, `{"n":1e400}`,
+		"{\"a\":\"caf\xc3\xa9\"}", "{\"a\":\"\xff\"}", `{"a":1,"a":2}`, `{"a":NaN}`, `{"a":-0.0}`,
+		`{"a":12345678901234567890}`, `{"a":1E2}`, `{"a":"\u00e9"}`, `{}`, ` {"a":1} `,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	d := &Django{SecretKey: fuzzKey, Now: fuzzNow}
+	signer := d.signer(DjangoCookieSessionSalt)
+	f.Fuzz(func(t *testing.T, payload []byte, compress bool) {
+		cookie, err := signer.Sign(rawPayload(payload, compress))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := d.Decode(cookie)
+		var again *string
+		if err == nil {
+			enc, err := d.Encode(s)
+			if err != nil {
+				t.Fatalf("Encode(%#v): %v", s, err)
+			}
+			again = &enc
+		} else if !errors.Is(err, ErrPayload) {
+			t.Fatalf("Decode(signed %q): %v, want ErrPayload", payload, err)
+		}
+		ok, okAgain, same := django(t, cookie, again)
+		switch {
+		case err == nil && !ok:
+			t.Fatalf("payload %q: Go decodes %#v, Django reads no session", payload, s)
+		case err == nil && !okAgain:
+			t.Fatalf("payload %q: Go decodes %#v, whose Encode Django cannot read", payload, s)
+		case err == nil && !same && !surrogateEscape.Match(payload):
+			t.Fatalf("payload %q: Go decodes %#v, which Encode writes as another session than Django read", payload, s)
+		}
+	})
+}
