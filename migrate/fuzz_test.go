@@ -9,6 +9,10 @@ import (
 	"testing"
 )
 
+// FuzzParseFile checks the stages-file parser: an error names its line;
+// what parses passes Check, has no duplicate route and a percent in
+// range; and the file the Migrator writes back (json.MarshalIndent, as
+// writeBackLocked does) parses again to the same stages.
 func FuzzParseFile(f *testing.F) {
 	for _, s := range []string{
 		`{"force_python": false, "routes": [{"route": "GET /api/users/{id}", "stage": "canary", "percent": 25, "sticky": "cookie:session", "shadow_sample": 0.1, "ignore": ["/generated_at"]}]}`,
@@ -20,6 +24,8 @@ func FuzzParseFile(f *testing.F) {
 		`{"routes": [{"route": "GET /x", "percent": 1e400}]}`,
 		`{"routes": [{"route": "GET /x", "ignore": [""]}]} trailing`,
 		`[`, ``, `null`, `{"routes": {}}`,
+		`{"routes": [{"route": "GET /x", "stage": "canary", "percent": 12.34}], "rollbacks": {"get /x": {"reason": "5xx", "at": "2026-01-02T03:04:05.123456789+02:00"}}}`,
+		`{"routes": [{"route": "GET /x", "ignore": [], "headers": []}], "rollbacks": {}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -43,6 +49,17 @@ func FuzzParseFile(f *testing.F) {
 			if rc.Percent < 0 || rc.Percent > 100 {
 				t.Fatalf("percent %v accepted", rc.Percent)
 			}
+		}
+		written, err := json.MarshalIndent(file, "", "  ")
+		if err != nil {
+			t.Fatalf("writing back %+v: %v", file, err)
+		}
+		again, err := ParseFile(written)
+		if err != nil {
+			t.Fatalf("the file written back does not parse: %v\n%s", err, written)
+		}
+		if rewritten, _ := json.MarshalIndent(again, "", "  "); !bytes.Equal(rewritten, written) {
+			t.Fatalf("the file written back parses to other stages:\n%s\nthen\n%s", written, rewritten)
 		}
 	})
 }

@@ -82,10 +82,15 @@ func requestTarget(r *http.Request) (path, query, uri string) {
 // (targetFormError): CONNECT takes host:port only, "*" is for OPTIONS
 // only, and absolute-form must be http or https with a valid host and no
 // userinfo (RFC 9112 §3.2.2; r.Host, and so HTTP_HOST, is then that host).
-// A request built in Go (no RequestURI) is not checked.
+// A request built in Go (no RequestURI) is not checked, but for a CONNECT
+// without a host: net/http's server reads "CONNECT  HTTP/1.1" (an empty
+// target) as "http://", with RequestURI "" too.
 func targetError(r *http.Request) error {
 	uri := r.RequestURI
 	if uri == "" {
+		if r.Method == http.MethodConnect && (r.URL == nil || r.URL.Host == "") {
+			return ErrBadTarget
+		}
 		return nil
 	}
 	if targetFormError(r.Method, uri) != "" {

@@ -49,6 +49,9 @@ func TestContainerTargets(t *testing.T) {
 				"HTTP_HOST": "example.com:443", "SERVER_NAME": "example.com", "SERVER_PORT": "443"}},
 		{"CONNECT with origin-form", "CONNECT /echo HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		{"CONNECT with absolute-form", "CONNECT http://example.com:443/ HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
+		// net/http takes an empty CONNECT target (as "http://"), with
+		// RequestURI "": the app served it as "/" (FuzzRequestTarget).
+		{"CONNECT with an empty target", "CONNECT  HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		// Werkzeug and Django would serve these as GET (ErrBadMethod).
 		{"lower-case method", "get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		{"mixed-case method", "Get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},

@@ -84,6 +84,47 @@ func FuzzEnviron(f *testing.F) {
 		if _, ok := seen["REMOTE_USER"]; ok {
 			t.Fatal("REMOTE_USER injected")
 		}
+		// The values, against net/url and the request.
+		env := map[string]string{}
+		for i := 0; i < len(pairs); i += 2 {
+			env[pairs[i]] = pairs[i+1]
+		}
+		// (A target net/http reads: origin-form.)
+		if target, _, _ := strings.Cut(uri, "#"); strings.HasPrefix(target, "/") {
+			if env["REQUEST_URI"] != target || env["RAW_URI"] != target {
+				t.Fatalf("REQUEST_URI %q, RAW_URI %q for the target %q", env["REQUEST_URI"], env["RAW_URI"], uri)
+			}
+			rawPath, rawQuery, _ := strings.Cut(target, "?")
+			if env["QUERY_STRING"] != rawQuery {
+				t.Fatalf("QUERY_STRING %q for the target %q", env["QUERY_STRING"], target)
+			}
+			if decoded, err := url.PathUnescape(rawPath); err == nil && env["SCRIPT_NAME"]+env["PATH_INFO"] != decoded {
+				t.Fatalf("SCRIPT_NAME %q + PATH_INFO %q, but the path %q decodes to %q", env["SCRIPT_NAME"], env["PATH_INFO"], rawPath, decoded)
+			}
+		}
+		if sn, pi := env["SCRIPT_NAME"], env["PATH_INFO"]; sn != "" && pi != "" && pi[0] != '/' {
+			t.Fatalf("SCRIPT_NAME %q with PATH_INFO %q: the app's path is not under its mount", sn, pi)
+		}
+		if env["graft.request_id"] != hval {
+			t.Fatalf("graft.request_id %q, set to %q", env["graft.request_id"], hval)
+		}
+		if h := r.Host; h != "" && env["HTTP_HOST"] != h || h == "" && seen["HTTP_HOST"] {
+			t.Fatalf("HTTP_HOST %q for Host %q", env["HTTP_HOST"], h)
+		}
+		if extraHeaders > 0 {
+			ck := http.CanonicalHeaderKey(hname)
+			key := envKeyFor(ck)
+			if ck == "Content-Type" {
+				key = "CONTENT_TYPE"
+			}
+			sep := ","
+			if ck == "Cookie" {
+				sep = "; "
+			}
+			if v, ok := env[key]; ok && ck != "Accept" && v != hval+sep+hval+"2" {
+				t.Fatalf("%s = %q for the header %s: %q", key, v, ck, r.Header[ck])
+			}
+		}
 		block, lp := appendEnv(nil, pairs)
 		got, err := parseEnv(block, lp)
 		if err != nil {

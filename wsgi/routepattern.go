@@ -320,12 +320,20 @@ func segmentRegex(re string) (string, error) {
 	if e := unicodeEscape(re); e != "" {
 		return "", fmt.Errorf("regex %q: Python's %s is Unicode-aware (non-ASCII digits, letters or spaces), Go's ASCII only", re, e)
 	}
+	if d := readsOtherwise(re); d != "" {
+		return "", fmt.Errorf("regex %q: Python and Go read %s differently", re, d)
+	}
 	t, err := syntax.Parse(re, syntax.Perl)
 	if err != nil {
 		return "", fmt.Errorf("regex %q is not RE2 (Go) syntax: %v", re, err)
 	}
 	if canMatchIn(t, '/', '/') {
 		return "", fmt.Errorf("regex %q can match \"/\", which chi parameters never span", re)
+	}
+	if regexp.MustCompile(`^(?:` + re + `)$`).MatchString("") {
+		// Flask and Django pass the empty value to the view (/p/ for
+		// (?P<x>[a-z]*) or <string(minlength=0):x>); chi matches no route.
+		return "", fmt.Errorf("regex %q matches the empty text, which a chi parameter never is", re)
 	}
 	if t.MaxCap() > 0 {
 		return "", fmt.Errorf("regex %q has nested groups", re)
@@ -353,6 +361,48 @@ func unicodeEscape(re string) string {
 			return re[i : i+2]
 		}
 		i++ // skip the escaped character (\\d is a backslash and a d)
+	}
+	return ""
+}
+
+// readsOtherwise returns the first construct of re that Python's re and
+// Go's RE2 both accept but read differently, or "": a repetition with no
+// lower bound ("{,3}", "{,}": 0 to 3, 0 or more in Python; the text
+// itself in RE2), and a POSIX class inside brackets ("[[:alpha:]]": a
+// class of letters in RE2; in Python the set of "[", ":", "a", "l", "p",
+// "h" followed by a literal "]"). Either way the translated pattern would
+// route other paths than Django.
+func readsOtherwise(re string) string {
+	inClass := false
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		switch {
+		case c == '\\':
+			i++
+		case inClass:
+			if c == '[' && i+1 < len(re) && re[i+1] == ':' && strings.Contains(re[i+2:], ":]") {
+				// RE2 reads a named class whenever ":]" follows.
+				return "the POSIX class " + re[i:i+2+strings.Index(re[i+2:], ":]")+2]
+			}
+			inClass = c != ']'
+		case c == '[':
+			inClass = true
+			j := i + 1
+			if j < len(re) && re[j] == '^' {
+				j++
+			}
+			if j < len(re) && re[j] == ']' {
+				i = j // a "]" first in a class is literal in both
+			}
+		case c == '{' && i+1 < len(re) && re[i+1] == ',':
+			j := i + 2
+			for j < len(re) && isDigit(re[j]) {
+				j++
+			}
+			if j < len(re) && re[j] == '}' {
+				return "the repetition " + re[i:j+1]
+			}
+		}
 	}
 	return ""
 }

@@ -64,6 +64,17 @@ func TestTranslateRoutes(t *testing.T) {
 		{"any then dash", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/"}, {Param: "l", Converter: "any", Regex: "(?:en|fr)"}, {Text: "-x"}}}}, "/{l:(?:en|fr)}-x", ""},
 		{"ASCII class then non-ASCII", []wirePiece{{Kind: "regex", Text: `^p/(?P<s>[a-z]+)é/$`}}, "/p/{s:[a-z]+}é/", ""},
 		{"unknown kind", []wirePiece{{Kind: "quux"}}, "", "unknown route piece"},
+		// Python reads a{,3} as 0 to 3 a's, RE2 as the text "a{,3}".
+		{"repetition without lower bound", []wirePiece{{Kind: "regex", Text: `^p/(?P<n>a{,3})/$`, Fullmatch: true}}, "", "read the repetition {,3} differently"},
+		{"repetition without bounds", []wirePiece{{Kind: "regex", Text: `^p/(?P<n>x{,})/$`, Fullmatch: true}}, "", "read the repetition {,} differently"},
+		{"repetition with a lower bound", []wirePiece{{Kind: "regex", Text: `^p/(?P<n>a{1,3})/$`, Fullmatch: true}}, "/p/{n:a{1,3}}/", ""},
+		{"escaped brace", []wirePiece{{Kind: "regex", Text: `^p/(?P<n>a\{,3})/$`, Fullmatch: true}}, "/p/{n:a\\{,3}}/", ""},
+		// Python gives the view an empty value, chi matches no route.
+		{"group matching the empty text", []wirePiece{{Kind: "regex", Text: `^f/(?P<a>0*)$`, Fullmatch: true}}, "", "matches the empty text"},
+		{"flask string of minlength 0", []wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/p/"}, {Param: "c", Converter: "string", Args: "minlength=0", Regex: "[^/]{0,}"}}}}, "", "matches the empty text"},
+		// RE2 reads [[:alpha:]] as letters, Python as a set of "[:alph" and a "]".
+		{"POSIX class", []wirePiece{{Kind: "regex", Text: `^p/(?P<n>[[:alpha:]]+)/$`, Fullmatch: true}}, "", "read the POSIX class [:alpha:] differently"},
+		{"bracket and colon", []wirePiece{{Kind: "regex", Text: `^p/(?P<n>[[:a]+)/$`, Fullmatch: true}}, "/p/{n:[[:a]+}/", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, _, why := translate(tc.pieces)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Flask defaults, from Flask's configuration and SecureCookieSessionInterface.
@@ -127,6 +128,11 @@ func (f *Flask) Decode(value string) (Session, error) {
 	data, err := decodePayload(payload)
 	if err != nil {
 		return nil, err
+	}
+	if !utf8.Valid(data) {
+		// itsdangerous decodes the payload as strict UTF-8: Flask reads
+		// no session where encoding/json would put U+FFFD.
+		return nil, fmt.Errorf("%w: Flask session payload is not UTF-8", ErrPayload)
 	}
 	tree, err := decodeJSON(data)
 	if err != nil {

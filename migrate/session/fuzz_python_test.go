@@ -1,0 +1,224 @@
+package session
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// flaskLoads answers, for each JSON line [cookie, cookie or null], what
+// Flask's own session serializer (itsdangerous with Flask's salt, key
+// derivation and tagged JSON, no max age) reads from each: [ok1, ok2,
+// same], same telling whether both read values equal with their types
+// (canon: a tuple is no list, Markup no str).
+const flaskLoads = `
+import hashlib, json, sys
+from flask.sessions import session_json_serializer
+from itsdangerous import URLSafeTimedSerializer
+from canon import canon
+s = URLSafeTimedSerializer(sys.argv[1], salt="cookie-session", serializer=session_json_serializer,
+    signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha1})
+def load(c):
+    if c is None:
+        return False, None
+    try:
+        v = s.loads(c)
+    except Exception:
+        return False, None
+    return isinstance(v, dict), canon(v)
+for line in sys.stdin:
+    a, b = json.loads(line)
+    (oka, va), (okb, vb) = load(a), load(b)
+    print(json.dumps([oka, okb, oka and okb and va == vb]), flush=True)
+`
+
+// surrogateEscape finds a \u escape of a UTF-16 surrogate (of a pair or
+// not) in a JSON text.
+var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
+
+// FuzzFlaskPayloadPython signs arbitrary payloads as FuzzFlaskPayload
+// does and compares Decode with Flask's own reading of the same cookie:
+// Go decodes a session only when Flask reads one (a dict), and the
+// session Go decodes, encoded again by Encode, is the one Flask read
+// (same values, same Python types). A payload Flask reads that Go
+// refuses with ErrPayload is allowed: a clear error, no wrong session.
+// So is a lone UTF-16 surrogate escape, which Go decodes as U+FFFD
+// (docs/migration.md: a Go string cannot hold it).
+func FuzzFlaskPayloadPython(f *testing.F) {
+	py := pythontest.Python(f, "flask")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	cmd := exec.Command(py, "-c", flaskLoads, fuzzKey)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	answers := bufio.NewScanner(stdout)
+	flask := func(t *testing.T, orig string, again *string) (ok, okAgain, same bool) {
+		line, _ := json.Marshal([]any{orig, again})
+		if _, err := stdin.Write(append(line, '\n')); err != nil {
+			t.Fatalf("python: %v", err)
+		}
+		if !answers.Scan() {
+			t.Fatalf("python ended: %v", answers.Err())
+		}
+		var out [3]bool
+		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
+			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
+		}
+		return out[0], out[1], out[2]
+	}
+
+	for _, s := range []string{
+		`{"cart":{"1":2},"_permanent":true}`,
+		`{"b":{" b":"eA=="},"d":{" d":"Wed, 01 May 2024 00:00:00 GMT"},"m":{" m":"<i>"},"roles":{" t":["admin"]},"u":{" u":"00000000000000000000000000000007"},"x":{" di":{" t__":1}}}`,
+		`{"a":{" di":{"x":1}}}`, `{"a":{" t":{}}}`, `[1]`, `{"n":1e400}`, "{\"a\":\"\xff\"}",
+		`{"a":1,"a":2}`, `{"a":NaN}`, `{"a":"\ud800"}`, `{"a":-0.0}`, `{"a":12345678901234567890}`,
+		`{"a":{" t":[1]," x":2}}`, `{"a":{" d":"Wed, 01 May 2024 00:00:00 +0100"}}`, `{"a":1.5e300}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	fl := &Flask{SecretKey: fuzzKey, Now: fuzzNow}
+	f.Fuzz(func(t *testing.T, payload []byte, compress bool) {
+		p := rawPayload(payload, compress) + "." + b64.EncodeToString([]byte{0x69, 0x2a, 0x9b, 0x80})
+		cookie := p + "." + fl.signature(fuzzKey, p)
+		s, err := fl.Decode(cookie)
+		var again *string
+		if err == nil {
+			enc, err := fl.Encode(s)
+			if err != nil {
+				t.Fatalf("Encode(%#v): %v", s, err)
+			}
+			again = &enc
+		} else if !errors.Is(err, ErrPayload) {
+			t.Fatalf("Decode(signed %q): %v, want ErrPayload", payload, err)
+		}
+		ok, okAgain, same := flask(t, cookie, again)
+		switch {
+		case err == nil && !ok:
+			t.Fatalf("payload %q: Go decodes %#v, Flask reads no session", payload, s)
+		case err == nil && !okAgain:
+			t.Fatalf("payload %q: Go decodes %#v, whose Encode Flask cannot read", payload, s)
+		case err == nil && !same && !surrogateEscape.Match(payload):
+			t.Fatalf("payload %q: Go decodes %#v, which Encode writes as another session than Flask read", payload, s)
+		}
+	})
+}
+
+// djangoLoads is flaskLoads for Django's signed_cookies session backend:
+// signing.loads with its salt and JSONSerializer (payloads read as
+// latin-1), no max age.
+const djangoLoads = `
+import json, sys
+from django.conf import settings
+settings.configure(SECRET_KEY=sys.argv[1])
+from django.core import signing
+from canon import canon
+def load(c):
+    if c is None:
+        return False, None
+    try:
+        v = signing.loads(c, salt="django.contrib.sessions.backends.signed_cookies", serializer=signing.JSONSerializer)
+    except Exception:
+        return False, None
+    return isinstance(v, dict), canon(v)
+for line in sys.stdin:
+    a, b = json.loads(line)
+    (oka, va), (okb, vb) = load(a), load(b)
+    print(json.dumps([oka, okb, oka and okb and va == vb]), flush=True)
+`
+
+// FuzzDjangoPayloadPython is FuzzFlaskPayloadPython for Django's cookie
+// sessions: Decode of a signed arbitrary payload gives a session only when
+// Django reads one, and Encode of it is the session Django read (values
+// and Python types).
+func FuzzDjangoPayloadPython(f *testing.F) {
+	py := pythontest.Python(f, "django")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	cmd := exec.Command(py, "-c", djangoLoads, fuzzKey)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	answers := bufio.NewScanner(stdout)
+	django := func(t *testing.T, orig string, again *string) (ok, okAgain, same bool) {
+		line, _ := json.Marshal([]any{orig, again})
+		if _, err := stdin.Write(append(line, '\n')); err != nil {
+			t.Fatalf("python: %v", err)
+		}
+		if !answers.Scan() {
+			t.Fatalf("python ended: %v", answers.Err())
+		}
+		var out [3]bool
+		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
+			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
+		}
+		return out[0], out[1], out[2]
+	}
+	for _, s := range []string{
+		`{"_auth_user_id":"42","cart":[1,2]}`, `{"a":1.0,"b":true,"c":null}`, `[1]`, `{"n":1e400}`,
+		"{\"a\":\"caf\xc3\xa9\"}", "{\"a\":\"\xff\"}", `{"a":1,"a":2}`, `{"a":NaN}`, `{"a":-0.0}`,
+		`{"a":12345678901234567890}`, `{"a":1E2}`, `{"a":"\u00e9"}`, `{}`, ` {"a":1} `,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	d := &Django{SecretKey: fuzzKey, Now: fuzzNow}
+	signer := d.signer(DjangoCookieSessionSalt)
+	f.Fuzz(func(t *testing.T, payload []byte, compress bool) {
+		cookie, err := signer.Sign(rawPayload(payload, compress))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := d.Decode(cookie)
+		var again *string
+		if err == nil {
+			enc, err := d.Encode(s)
+			if err != nil {
+				t.Fatalf("Encode(%#v): %v", s, err)
+			}
+			again = &enc
+		} else if !errors.Is(err, ErrPayload) {
+			t.Fatalf("Decode(signed %q): %v, want ErrPayload", payload, err)
+		}
+		ok, okAgain, same := django(t, cookie, again)
+		switch {
+		case err == nil && !ok:
+			t.Fatalf("payload %q: Go decodes %#v, Django reads no session", payload, s)
+		case err == nil && !okAgain:
+			t.Fatalf("payload %q: Go decodes %#v, whose Encode Django cannot read", payload, s)
+		case err == nil && !same && !surrogateEscape.Match(payload):
+			t.Fatalf("payload %q: Go decodes %#v, which Encode writes as another session than Django read", payload, s)
+		}
+	})
+}

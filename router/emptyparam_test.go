@@ -1,0 +1,70 @@
+package router
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// TestEmptyParam: a request whose parameter would be empty goes to the
+// fallback (else chi's 404), never to the route: chi routed /v/ to
+// /v{n:[0-9]+}/ with n = "" and /x//edit to /x/{id:[0-9]+}/edit, past
+// the regexp (found by wsgi's FuzzTranslateRegexPython: Django answers
+// neither). A catch-all may still be empty.
+func TestEmptyParam(t *testing.T) {
+	answer := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			rctx := chi.RouteContext(r.Context())
+			w.Write([]byte(name))
+			for i, k := range rctx.URLParams.Keys {
+				w.Write([]byte(" " + k + "=" + rctx.URLParams.Values[i]))
+			}
+		}
+	}
+	build := func(fallback bool) *Router {
+		r := New()
+		r.Get("/v{n:[0-9]+}/", answer("v"))
+		r.Get("/x/{id:[0-9]+}/edit", answer("edit"))
+		r.Post("/y/{name}/edit", answer("y"))
+		r.Get("/f/*", answer("files"))
+		r.Handle("/any/{a}-{b}", answer("any"))
+		r.Route("/t/{tenant}", func(s *Router) { s.Get("/x", answer("tenant")) })
+		if fallback {
+			r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("fallback")) }))
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		method, path string
+		want         string // with a fallback
+		code         int    // without one
+	}{
+		{"GET", "/v/", "fallback", 404},
+		{"HEAD", "/v/", "", 404},
+		{"GET", "/v12/", "v n=12", 200},
+		{"GET", "/x//edit", "fallback", 404},
+		{"GET", "/x/7/edit", "edit id=7", 200},
+		{"POST", "/y//edit", "fallback", 404},
+		{"GET", "/any/-b", "fallback", 404},
+		{"GET", "/any/a-b", "any a=a b=b", 200},
+		{"GET", "/t//x", "fallback", 404},
+		{"GET", "/t/acme/x", "tenant tenant=acme *=", 200},
+		{"GET", "/f/", "files *=", 200},
+		{"GET", "/f/a/b", "files *=a/b", 200},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			build(true).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+			if got := w.Body.String(); got != tc.want {
+				t.Errorf("with a fallback: %q, want %q", got, tc.want)
+			}
+			w = httptest.NewRecorder()
+			build(false).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+			if w.Code != tc.code {
+				t.Errorf("without a fallback: %d %q, want %d", w.Code, w.Body.String(), tc.code)
+			}
+		})
+	}
+}

@@ -1,0 +1,153 @@
+package wsgi
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/router"
+)
+
+// pyFlaskMatch answers, for each JSON line [rule, path], the route pieces
+// the worker sends for a Flask rule (worker.flask_routes) and how
+// werkzeug's own Map matches path: [pieces, "match"|"404"|"redirect",
+// {param: value, for str values}], or null when werkzeug refuses the
+// rule.
+const pyFlaskMatch = `
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from werkzeug.exceptions import NotFound, MethodNotAllowed
+from werkzeug.routing import Map, Rule, RequestRedirect
+import worker
+class App:
+    view_functions = {}
+for line in sys.stdin:
+    rule, path = json.loads(line)
+    try:
+        app = App()
+        app.url_map = Map([Rule(rule, endpoint="e", methods=["GET"])])
+        pieces = worker.flask_routes(app)[0]["pieces"]
+        adapter = app.url_map.bind("h")
+    except Exception:
+        print("null", flush=True)
+        continue
+    try:
+        _, args = adapter.match(path, "GET")
+        out = [pieces, "match", {k: v for k, v in args.items() if isinstance(v, str)}]
+    except RequestRedirect:
+        out = [pieces, "redirect", {}]
+    except (NotFound, MethodNotAllowed):
+        out = [pieces, "404", {}]
+    except Exception:
+        out = [pieces, "error", {}]
+    print(json.dumps(out), flush=True)
+`
+
+// FuzzTranslateFlaskPython checks the translation of Flask rules against
+// werkzeug's own matching: for a rule werkzeug accepts and graft
+// translates, graft's router routes a path to the translated pattern
+// exactly when werkzeug's Map serves it (a redirect, to the rule's own
+// form, is left out: the redirected request comes back through Go), with
+// the same values for string parameters. Paths with a newline in a path
+// converter's rest, or with decimal digits other than 0-9 (see
+// PythonRegex), are left out (docs/migration.md).
+func FuzzTranslateFlaskPython(f *testing.F) {
+	py := pythontest.Python(f, "flask")
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		f.Fatal(err)
+	}
+	cmd := exec.Command(py, "-c", pyFlaskMatch)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	answers := bufio.NewScanner(stdout)
+	answers.Buffer(nil, 1<<20)
+
+	for _, s := range [][2]string{
+		{"/a/<int:id>", "/a/12"}, {"/a/<int:id>/", "/a/12/"}, {"/v<int:n>/", "/v/"}, {"/f/<path:p>", "/f/a/b"},
+		{"/s/<string(length=2):c>", "/s/ab"}, {"/l/<any(en, fr):l>/x", "/l/fr/x"}, {"/u/<uuid:u>", "/u/00000000-0000-0000-0000-000000000007"},
+		{"/p/<x>", "/p/a b"}, {"/fl/<float:f>", "/fl/1.5"}, {"/n/<int(signed=True):n>", "/n/-3"}, {"/caf\u00e9/<x>", "/caf\u00e9/y"},
+		{"/a/<x>.<y>", "/a/b.c"}, {"/s/<string(minlength=0):c>/", "/s//"}, {"/d/<x>/", "/d/x"}, {"/e/<int:n>", "/e/012"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, rule, path string) {
+		if !utf8.ValidString(rule) || !utf8.ValidString(path) || len(rule) > 100 || len(path) > 100 ||
+			!strings.HasPrefix(rule, "/") || strings.ContainsAny(rule+path, "\x00\n\r") {
+			return
+		}
+		path = "/" + strings.TrimLeft(path, "/") // the router routes leading slashes as one, as werkzeug does
+		line, _ := json.Marshal([]string{rule, path})
+		if _, err := stdin.Write(append(line, '\n')); err != nil {
+			t.Fatalf("python: %v", err)
+		}
+		if !answers.Scan() {
+			t.Fatalf("python ended: %v", answers.Err())
+		}
+		var out []json.RawMessage
+		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
+			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
+		}
+		if out == nil {
+			return // werkzeug refuses the rule
+		}
+		var pieces []wirePiece
+		var verdict string
+		var args map[string]string
+		json.Unmarshal(out[0], &pieces)
+		json.Unmarshal(out[1], &verdict)
+		json.Unmarshal(out[2], &args)
+		pattern, params, why := translate(pieces)
+		if why != "" || checkChi(pattern) != nil || verdict == "redirect" || verdict == "error" {
+			return
+		}
+		for _, p := range params {
+			if p.PythonRegex != "" && strings.ContainsFunc(path, func(r rune) bool { return r > 0x7f }) {
+				return // other decimal digits: see PythonRegex
+			}
+		}
+		var goMatched bool
+		got := map[string]string{}
+		r := router.New()
+		r.Get(pattern, func(_ http.ResponseWriter, req *http.Request) {
+			goMatched = true
+			for _, p := range params {
+				key := p.Name
+				if p.Converter == "path" {
+					key = "*"
+				}
+				got[p.Name] = chi.URLParam(req, key)
+			}
+		})
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path, req.URL.RawPath = path, ""
+		r.ServeHTTP(httptest.NewRecorder(), req)
+		if goMatched != (verdict == "match") {
+			t.Fatalf("rule %q -> pattern %q: for %q werkzeug answers %s, graft's router matched %v", rule, pattern, path, verdict, goMatched)
+		}
+		for k, v := range args {
+			if got[k] != v {
+				t.Fatalf("rule %q -> pattern %q: for %q werkzeug's %s = %q, the router's %q", rule, pattern, path, k, v, got[k])
+			}
+		}
+	})
+}

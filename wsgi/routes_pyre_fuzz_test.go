@@ -1,0 +1,152 @@
+package wsgi
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/router"
+)
+
+// pyRegexMatch answers, for each JSON line [regex, fullmatch, path], how
+// Django's RegexPattern.match reads path (the request path without its
+// leading "/"): null when Python does not compile the regex, else
+// [matched, {group: value}], with fullmatch() for an endpoint whose regex
+// ends in "$" and search() otherwise.
+const pyRegexMatch = `
+import json, re, sys, warnings
+warnings.simplefilter("ignore")
+cache = {}
+for line in sys.stdin:
+    rx, full, path = json.loads(line)
+    c = cache.get(rx)
+    if c is None:
+        try:
+            c = re.compile(rx)
+        except Exception:
+            print("null", flush=True)
+            continue
+        if len(cache) > 1000:
+            cache.clear()
+        cache[rx] = c
+    m = c.fullmatch(path) if full else c.search(path)
+    out = [False, {}] if m is None else [True, {k: v for k, v in m.groupdict().items() if v is not None}]
+    print(json.dumps(out), flush=True)
+`
+
+// FuzzTranslateRegexPython checks the translation of Django regex routes
+// against Python's own re: for a regex Python compiles and graft
+// translates, graft's router routes a path to the translated pattern
+// exactly when Django's RegexPattern matches it, and with the same
+// parameter values.
+// A path holding a newline is left out for a catch-all: Python's ".*"
+// stops at a newline, chi's "*" does not (docs/migration.md).
+func FuzzTranslateRegexPython(f *testing.F) {
+	py := pythontest.Python(f)
+	cmd := exec.Command(py, "-c", pyRegexMatch)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	answers := bufio.NewScanner(stdout)
+	answers.Buffer(nil, 1<<20)
+	python := func(t *testing.T, re string, full bool, path string) (ok bool, matched bool, groups map[string]string) {
+		line, _ := json.Marshal([]any{re, full, path})
+		if _, err := stdin.Write(append(line, '\n')); err != nil {
+			t.Fatalf("python: %v", err)
+		}
+		if !answers.Scan() {
+			t.Fatalf("python ended: %v", answers.Err())
+		}
+		var out []json.RawMessage
+		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
+			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
+		}
+		if out == nil {
+			return false, false, nil
+		}
+		json.Unmarshal(out[0], &matched)
+		json.Unmarshal(out[1], &groups)
+		return true, matched, groups
+	}
+
+	for _, s := range []struct {
+		re, path string
+		full     bool
+	}{
+		{`^a/(?P<n>[0-9]+)/$`, "a/12/", true},
+		{`^a/(?P<n>[0-9]{2,3})/$`, "a/1234/", true},
+		{`^(?P<url>.*)$`, "x/y", true},
+		{`^f/(?P<p>.*)$`, "f/", true},
+		{`^x\.y/(?P<a>[^/]{2})\Z`, "x.y/ab", false},
+		{`^p/(?P<n>a{,3})/$`, "p/aa/", true},
+		{`^p/(?P<n>[[:alpha:]]+)/$`, "p/ab/", true},
+		{`^p/(?P<n>[a-z]+|[0-9]+)/$`, "p/a1/", true},
+		{`^p/(?P<n>(?i)k)/$`, "p/\u212a/", true},
+		{`^v(?P<n>[0-9]+)\.json$`, "v1.json", true},
+		{`^(?P<a>[a-z]+)-(?P<b>[0-9]+)/$`, "ab-12/", true},
+	} {
+		f.Add(s.re, s.path, s.full)
+	}
+	f.Fuzz(func(t *testing.T, re, path string, full bool) {
+		if !utf8.ValidString(re) || !utf8.ValidString(path) || len(re) > 200 || len(path) > 200 {
+			return
+		}
+		if strings.HasPrefix(path, "/") {
+			return // the router routes "//x" as "/x", as Werkzeug does, where Django 404s (docs/routing.md)
+		}
+		pattern, params, why := translate([]wirePiece{{Kind: "regex", Text: re, Fullmatch: full}})
+		if why != "" || checkChi(pattern) != nil {
+			return
+		}
+		compiled, pyMatched, groups := python(t, re, full, path)
+		if !compiled {
+			return // Django could not load the route
+		}
+		if strings.HasSuffix(pattern, "*") && strings.Contains(path, "\n") {
+			return // documented: chi's catch-all takes a newline
+		}
+		var chiMatched bool
+		got := map[string]string{}
+		r := router.New() // what graft serves the pattern with
+		r.Get(pattern, func(_ http.ResponseWriter, req *http.Request) {
+			chiMatched = true
+			for _, p := range params {
+				key := p.Name
+				if p.Converter == "regex" && p.Regex == "" && strings.HasSuffix(pattern, "*") {
+					key = "*"
+				}
+				got[p.Name] = chi.URLParam(req, key)
+			}
+		})
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path, req.URL.RawPath = "/"+path, ""
+		r.ServeHTTP(httptest.NewRecorder(), req)
+		if chiMatched != pyMatched {
+			t.Fatalf("regex %q (fullmatch %v) -> pattern %q: for %q Python matches %v, chi %v", re, full, pattern, path, pyMatched, chiMatched)
+		}
+		if !chiMatched {
+			return
+		}
+		for _, p := range params {
+			if got[p.Name] != groups[p.Name] {
+				t.Fatalf("regex %q -> pattern %q: for %q Python's %s = %q, chi's %q", re, pattern, path, p.Name, groups[p.Name], got[p.Name])
+			}
+		}
+	})
+}
