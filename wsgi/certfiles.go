@@ -25,7 +25,8 @@ type certFiles struct {
 	certFile, keyFile string
 	cur               atomic.Pointer[tls.Certificate]
 	every             time.Duration               // certCheckEvery; 0: at every handshake
-	next              atomic.Int64                // when the next look may be, in Unix nanoseconds
+	since             time.Time                   // Listen's call: looks are timed from it (monotonic)
+	next              atomic.Int64                // when the next look may be, in nanoseconds since since
 	log               atomic.Pointer[slog.Logger] // set by Serve; nil: nothing logged
 
 	mu   sync.Mutex     // one read of the files at a time
@@ -74,7 +75,7 @@ func sameFile(a, b os.FileInfo) bool {
 // not load (a renewal half written, a key that does not match) are tried
 // again when they next change; the current certificate stays meanwhile.
 func (c *certFiles) check() {
-	now := time.Now().UnixNano()
+	now := int64(time.Since(c.since))
 	next := c.next.Load()
 	if now < next || !c.next.CompareAndSwap(next, now+int64(c.every)) {
 		return

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/graft-dev/graft/internal/netlist"
 )
@@ -142,7 +143,7 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 	}
 	ls := &Listeners{ProxyFrom: from}
 	if cfg.CertFile != "" {
-		ls.cert = &certFiles{certFile: cfg.CertFile, keyFile: cfg.KeyFile, every: certCheckEvery}
+		ls.cert = &certFiles{certFile: cfg.CertFile, keyFile: cfg.KeyFile, every: certCheckEvery, since: time.Now()}
 		if err := ls.cert.load(); err != nil {
 			return nil, err
 		}
