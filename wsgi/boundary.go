@@ -12,8 +12,9 @@ import (
 
 // ErrBadTarget: the request target is not one the container accepts: an
 // absolute-form target whose scheme is not http or https or whose host is
-// not a valid Host value, "*" on a method other than OPTIONS, or a CONNECT
-// target that is not host:port (400).
+// not a valid Host value, "*" on a method other than OPTIONS, a CONNECT
+// target that is not host:port, or a target with a space or a control
+// byte (an HTTP/2 :path; HTTP/1.x cannot carry one) (400).
 var ErrBadTarget = errors.New("wsgi: bad request target")
 
 // ErrBadMethod: the request method has a lower-case letter ("get"), which
@@ -79,9 +80,11 @@ func requestTarget(r *http.Request) (path, query, uri string) {
 
 // targetError checks the forms of request target that net/http accepts
 // more leniently than the container, by the guard's rules
-// (targetFormError): CONNECT takes host:port only, "*" is for OPTIONS
-// only, and absolute-form must be http or https with a valid host and no
-// userinfo (RFC 9112 §3.2.2; r.Host, and so HTTP_HOST, is then that host).
+// (hasSpaceOrControl, targetFormError): no space or control byte (an
+// HTTP/2 :path may hold a space), CONNECT takes host:port only, "*" is for
+// OPTIONS only, and absolute-form must be http or https with a valid host
+// and no userinfo (RFC 9112 §3.2.2; r.Host, and so HTTP_HOST, is then that
+// host).
 // A request built in Go (no RequestURI) is not checked, but for a CONNECT
 // without a host: net/http's server reads "CONNECT  HTTP/1.1" (an empty
 // target) as "http://", with RequestURI "" too.
@@ -93,7 +96,7 @@ func targetError(r *http.Request) error {
 		}
 		return nil
 	}
-	if targetFormError(r.Method, uri) != "" {
+	if hasSpaceOrControl(uri) || targetFormError(r.Method, uri) != "" {
 		return ErrBadTarget
 	}
 	if r.Method == http.MethodConnect || uri[0] == '/' || uri[0] == '*' {

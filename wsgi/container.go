@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -468,6 +469,12 @@ func (c *Container) queued(ctx context.Context, ex Exchange, waited time.Duratio
 // (wsgi.early_hints), and only those: the headers a middleware has set for
 // the final response are put back afterwards, and the hints do not stay
 // for it. HTTP/1.0 has no 1xx responses: nothing is sent.
+//
+// Here and in writeHead, spaces and tabs at the edges of the app's header
+// values are trimmed, as net/http trims them when it writes HTTP/1.1 and
+// gunicorn strips them: over HTTP/2 net/http sends a value as it is, and
+// RFC 9113 (8.2.1) makes one with whitespace at its edges malformed (a
+// client built on nghttp2 resets the stream, Node's drops the header).
 func writeHints(w http.ResponseWriter, r *http.Request, hints []string) {
 	if !r.ProtoAtLeast(1, 1) {
 		return
@@ -477,7 +484,7 @@ func writeHints(w http.ResponseWriter, r *http.Request, hints []string) {
 	clear(h)
 	for i := 0; i+1 < len(hints); i += 2 {
 		ck := http.CanonicalHeaderKey(hints[i])
-		h[ck] = append(h[ck], hints[i+1])
+		h[ck] = append(h[ck], textproto.TrimString(hints[i+1]))
 	}
 	w.WriteHeader(http.StatusEarlyHints)
 	clear(h)
@@ -507,18 +514,23 @@ func (c *Container) writeHead(w http.ResponseWriter, p Part, declared *int64) (i
 	// per header. Each slice is capped, so a later append copies.
 	for i := 0; i+1 < len(p.Header); i += 2 {
 		ck := http.CanonicalHeaderKey(p.Header[i])
+		v := textproto.TrimString(p.Header[i+1]) // see writeHints
 		if old, ok := h[ck]; ok {
 			if ck == "Vary" {
 				// A Go middleware in front (IdentityMiddleware) listed some
 				// names already: add only the app's others, not Cookie twice.
-				for name := range strings.SplitSeq(p.Header[i+1], ",") {
+				for name := range strings.SplitSeq(v, ",") {
 					if name = strings.TrimSpace(name); name != "" {
 						hdrname.AddVary(h, name)
 					}
 				}
 				continue
 			}
-			h[ck] = append(old, p.Header[i+1])
+			h[ck] = append(old, v)
+			continue
+		}
+		if len(v) != len(p.Header[i+1]) {
+			h[ck] = []string{v} // rare: the Part's header stays as it is
 			continue
 		}
 		h[ck] = p.Header[i+1 : i+2 : i+2]

@@ -3,6 +3,7 @@ package wsgi
 import (
 	"net"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 )
@@ -136,18 +137,40 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 				key = envKeyFor(k)
 			}
 		}
-		v := vs[0]
+		// Spaces and tabs at a value's edges are trimmed, as net/http
+		// trims them reading HTTP/1.1: its HTTP/2 server passes them on
+		// (RFC 9113 8.2.1 makes such a field malformed), and the same
+		// request would give the app another environ over HTTP/2.
+		v := textproto.TrimString(vs[0])
 		if len(vs) > 1 {
 			sep := ","
 			if k == "Cookie" {
 				sep = "; "
 			}
-			v = strings.Join(vs, sep)
+			v = joinTrimmed(vs, sep)
 		}
 		pairs = append(pairs, key, v)
 	}
 	eachExtra(r.Context(), func(k, v string) { pairs = append(pairs, k, v) })
 	return pairs
+}
+
+// joinTrimmed joins vs with sep, each trimmed as textproto.TrimString
+// does (see environ).
+func joinTrimmed(vs []string, sep string) string {
+	var b strings.Builder
+	n := len(sep) * (len(vs) - 1)
+	for _, v := range vs {
+		n += len(v)
+	}
+	b.Grow(n)
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(textproto.TrimString(v))
+	}
+	return b.String()
 }
 
 // containsFold reports whether list holds s, compared without regard to

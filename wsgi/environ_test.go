@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -353,6 +354,48 @@ func TestEnvironTLS(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEnvironHeaderEdges: spaces and tabs at the edges of request header
+// values are not in the environ, over HTTP/1.1 (net/http trims them as it
+// reads) and HTTP/2 (where it does not: RFC 9113 8.2.1 makes such a field
+// malformed), with those inside kept and repeated fields joined. Before,
+// HTTP/2 gave the app HTTP_X_PAD " padded \t" where HTTP/1.1 gave "padded".
+func TestEnvironHeaderEdges(t *testing.T) {
+	a := startApp(t, "environ_dump", Config{}, nil)
+	h2 := httptest.NewUnstartedServer(a.c)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	for _, srv := range []struct {
+		name, url, proto string
+		c                *http.Client
+	}{
+		{"HTTP/1.1", a.srv.URL, "HTTP/1.1", a.srv.Client()},
+		{"HTTP/2", h2.URL, "HTTP/2.0", h2.Client()},
+	} {
+		t.Run(srv.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.url+"/", nil)
+			req.Header["X-Pad"] = []string{" padded \t"}
+			req.Header["X-Inner"] = []string{"in \t ner"}
+			req.Header["X-Twice"] = []string{" one", "two\t"}
+			resp, err := srv.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Proto != srv.proto || resp.StatusCode != 200 {
+				t.Fatalf("%s %d: %s", resp.Proto, resp.StatusCode, b)
+			}
+			d := decodeEnviron(t, b)
+			for k, v := range map[string]string{"HTTP_X_PAD": "padded", "HTTP_X_INNER": "in \t ner", "HTTP_X_TWICE": "one,two"} {
+				if d.Env[k] != v {
+					t.Errorf("%s = %q, want %q", k, d.Env[k], v)
+				}
+			}
+		})
+	}
 }
 
 // TestEnvironScriptName checks Config.ScriptName, alone and with WithMount.

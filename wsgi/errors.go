@@ -103,13 +103,18 @@ func Refusal(err error) bool {
 
 // DefaultErrorHandler answers with StatusOf(err) and its status text as a
 // plain-text body, adding "Retry-After: 1" to 503s. It never reveals the
-// Python traceback to the client; the container logs it.
+// Python traceback to the client; the container logs it. Over HTTP/1.x, a
+// 413 or 400 also closes the connection (Connection: close), whose unread
+// or broken body would otherwise be read as the next request; over HTTP/2
+// only the stream ends: net/http's HTTP/2 server takes Connection: close
+// as a GOAWAY for the whole connection, and the client's other requests
+// would need a new one.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	code := StatusOf(err)
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	if code == http.StatusRequestEntityTooLarge || code == http.StatusBadRequest {
+	if (code == http.StatusRequestEntityTooLarge || code == http.StatusBadRequest) && r.ProtoMajor < 2 {
 		w.Header().Set("Connection", "close")
 	}
 	http.Error(w, http.StatusText(code), code)

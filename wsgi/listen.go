@@ -10,8 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/graft-dev/graft/internal/netlist"
 )
@@ -39,8 +39,11 @@ type ListenConfig struct {
 	// CertFile and KeyFile are PEM files of a certificate (with its chain)
 	// and its key: with them, every listener of Binds serves HTTPS (HTTP/2
 	// and HTTP/1.1). Both or neither. The operations listener stays plain
-	// HTTP. [Listeners.ReloadCertificate] (SIGHUP under [Serve]) reads them
-	// again.
+	// HTTP. They are read again when they change (a renewal replacing
+	// them, in place or by a symbolic link: certbot, cert-manager's
+	// Secret volume), seen by the next TLS handshake a second or more
+	// after the last look, and by [Listeners.ReloadCertificate] (SIGHUP
+	// under [Serve]).
 	CertFile, KeyFile string
 
 	// SocketMode is the permission bits of the Unix sockets Listen creates:
@@ -85,32 +88,14 @@ type Listeners struct {
 // ReloadCertificate reads the certificate and key files given to [Listen]
 // again, for a renewed certificate: new TLS handshakes use it, and if it
 // does not load, the current one stays and the error says why. [Serve]
-// calls it on SIGHUP. It does nothing for a TLS config set by hand.
+// calls it on SIGHUP. The handshakes also look whether the files changed,
+// once a second at most, and read them again if so (see
+// docs/operations.md). It does nothing for a TLS config set by hand.
 func (ls *Listeners) ReloadCertificate() error {
 	if ls.cert == nil {
 		return nil
 	}
 	return ls.cert.load()
-}
-
-// certFiles is a certificate and key read from files, replaceable while
-// handshakes read it.
-type certFiles struct {
-	certFile, keyFile string
-	cur               atomic.Pointer[tls.Certificate]
-}
-
-func (c *certFiles) load() error {
-	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
-	if err != nil {
-		return fmt.Errorf("wsgi: certificate: %w", err)
-	}
-	c.cur.Store(&cert)
-	return nil
-}
-
-func (c *certFiles) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return c.cur.Load(), nil
 }
 
 // Close closes every listener, for a program that stops before [Serve]
@@ -158,7 +143,7 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 	}
 	ls := &Listeners{ProxyFrom: from}
 	if cfg.CertFile != "" {
-		ls.cert = &certFiles{certFile: cfg.CertFile, keyFile: cfg.KeyFile}
+		ls.cert = &certFiles{certFile: cfg.CertFile, keyFile: cfg.KeyFile, every: certCheckEvery, since: time.Now()}
 		if err := ls.cert.load(); err != nil {
 			return nil, err
 		}

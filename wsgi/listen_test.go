@@ -415,6 +415,115 @@ func TestServeCertificateReload(t *testing.T) {
 	}
 }
 
+// TestCertificateFilesChanged: a renewal that replaces the certificate
+// files is served without a SIGHUP (Serve with NoSignals), as gunicorn
+// reads them on every connection: files rewritten in place; a directory
+// swapped by its symbolic link (a Kubernetes Secret volume's ..data, which
+// cert-manager renews and nobody sends a SIGHUP); a renewal that does not
+// load (a certificate whose key is not there yet), which leaves the
+// current certificate and is logged, then loads once the key is in place.
+// Before, the files were read only at Listen and on SIGHUP.
+func TestCertificateFilesChanged(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"v1", "v2", "v3"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := filepath.Join(dir, "live")
+	swap := func(to string) { // the link replaced at once, as Kubernetes does
+		t.Helper()
+		tmp := filepath.Join(dir, "live.tmp")
+		if err := os.Symlink(to, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, live); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testcert.Write(t, filepath.Join(dir, "v1"), 1)
+	swap("v1")
+	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"},
+		CertFile: filepath.Join(live, "cert.pem"), KeyFile: filepath.Join(live, "key.pem")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ls.Main[0].Addr().String()
+	logs := &pythontest.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ls, http.NotFoundHandler(), nil, ServeConfig{NoSignals: true, Logger: slogNew(logs)})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("log:\n%s", logs)
+		}
+	}()
+	waitFor(t, 10*time.Second, "the listening line", func() bool { return strings.Contains(logs.String(), "msg=listening") })
+	serial := func() int64 {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	renewed := func(want int64) {
+		t.Helper()
+		waitFor(t, 10*time.Second, fmt.Sprintf("certificate %d served", want), func() bool { return serial() == want })
+	}
+	if got := serial(); got != 1 {
+		t.Fatalf("serial %d; want 1", got)
+	}
+
+	// Rewritten in place (through the link).
+	testcert.Write(t, filepath.Join(dir, "v1"), 2)
+	renewed(2)
+	logHas(t, logs, 5*time.Second, "certificate reloaded: its files changed", "graft.file="+filepath.Join(live, "cert.pem"))
+
+	// The directory swapped.
+	testcert.Write(t, filepath.Join(dir, "v2"), 3)
+	swap("v2")
+	renewed(3)
+
+	// A renewal whose key is the old one: not loaded, logged once.
+	_, keyFile, _ := testcert.Write(t, filepath.Join(dir, "v3"), 4)
+	newKey, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, err := os.ReadFile(filepath.Join(dir, "v2", "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, oldKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	swap("v3")
+	waitFor(t, 10*time.Second, "the failed reload's line", func() bool {
+		if got := serial(); got != 3 { // a handshake looks at the files
+			t.Fatalf("serial %d with a certificate that does not load; want 3, the current one", got)
+		}
+		return strings.Contains(logs.String(), "the certificate files changed but do not load; the current certificate stays")
+	})
+	logHas(t, logs, time.Second, "private key does not match public key")
+	time.Sleep(1100 * time.Millisecond) // a look or more at the unchanged files
+	serial()
+	if n := strings.Count(logs.String(), "do not load"); n != 1 {
+		t.Errorf("the failed reload logged %d times, want once", n)
+	}
+	if err := os.WriteFile(keyFile, newKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	renewed(4)
+}
+
 // TestListenerURL: the URL of the "listening" line tells a TLS Unix socket
 // from a plain one (both read "unix:/path" before).
 func TestListenerURL(t *testing.T) {

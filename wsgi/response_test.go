@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -808,5 +809,51 @@ func TestNotModifiedHeaders(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHeaderValueEdges: spaces and tabs at the edges of an app's header
+// values (in the response and in an Early Hint) are trimmed, those inside
+// kept: the same head over HTTP/1.1, where net/http trims them as it
+// writes, and HTTP/2, where net/http sends a value as it is, although RFC
+// 9113 (8.2.1) makes a field value with whitespace at its edges malformed:
+// nghttp2's clients reset the stream (PROTOCOL_ERROR) and Node's http2
+// client drops the header. gunicorn strips them too.
+func TestHeaderValueEdges(t *testing.T) {
+	c, _ := newContainer(t, Config{App: "apps:edge_space"})
+	h1 := httptest.NewServer(c)
+	t.Cleanup(h1.Close)
+	h2 := httptest.NewUnstartedServer(c)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	want := map[string][]string{
+		"X-Lead": {"lead"}, "X-Trail": {"trail", "second"}, "X-Both": {"both"},
+		"X-Inner": {"in \t ner"}, "X-Blank": {""},
+	}
+	for _, srv := range []struct {
+		name, url, proto string
+		c                *http.Client
+	}{
+		{"HTTP/1.1", h1.URL, "HTTP/1.1", h1.Client()},
+		{"HTTP/2", h2.URL, "HTTP/2.0", h2.Client()},
+	} {
+		t.Run(srv.name, func(t *testing.T) {
+			hints, resp, body := getWithHints(t, srv.c, srv.url+"/?hints=1")
+			if resp.Proto != srv.proto || resp.StatusCode != 200 || body != "ok" {
+				t.Fatalf("%s %d %q, want %s 200 ok", resp.Proto, resp.StatusCode, body, srv.proto)
+			}
+			for k, v := range want {
+				if got := resp.Header[k]; !slices.Equal(got, v) {
+					t.Errorf("%s: %q, want %q", k, got, v)
+				}
+			}
+			if len(hints) != 1 || hints[0].code != 103 {
+				t.Fatalf("1xx responses %v, want one 103", hints)
+			}
+			if got := hints[0].header["Link"]; !slices.Equal(got, []string{"</a.css>; rel=preload"}) {
+				t.Errorf("the 103's Link: %q, want %q", got, "</a.css>; rel=preload")
+			}
+		})
 	}
 }

@@ -197,6 +197,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if ls.cert != nil {
+		ls.cert.log.Store(log) // a certificate reloaded because its files changed
+	}
 	refused := newRefusals(cfg.Registry, log).report
 	opsHandler := cfg.OpsHandler
 	if ls.Ops != nil && opsHandler == nil {

@@ -610,6 +610,18 @@ def length(environ, start_response):
 
 
 @app
+def edge_space(environ, start_response):
+    """Header values with spaces and tabs at their edges (and inside), in an
+    Early Hint (?hints=1) and in the response."""
+    if _q(environ).get("hints") == "1":
+        environ["wsgi.early_hints"]([("Link", " </a.css>; rel=preload\t")])
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Lead", " \tlead"), ("X-Trail", "trail \t"),
+                              ("X-Both", "  both  "), ("X-Inner", "in \t ner"), ("X-Blank", " \t "),
+                              ("X-Trail", "second ")])
+    return [b"ok"]
+
+
+@app
 def status(environ, start_response):
     """Answers ?code= with a body the server must drop for 204/304."""
     q = _q(environ)
