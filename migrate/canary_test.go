@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // sideRouter has a Go route answering "go" and a scripted fallback
@@ -450,5 +453,81 @@ func TestRollbackSurvivesRestart(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(path); strings.Contains(string(data), `"rollbacks"`) {
 		t.Fatalf("re-enabled through the API, the rollback stays in the file:\n%s", data)
+	}
+}
+
+// TestRollbackPythonRefused serves a canary whose Python container is shut
+// down, so that it refuses Python's requests without running the app.
+// Those refusals were counted in the rollback window as Python's answers:
+// the default 503 as Python's 5xx, which held back the rollback Go's own
+// 5xx called for, and a custom error handler's 429 as a Python request.
+// They are now left out of the window, whatever the status, and counted
+// as refused.
+func TestRollbackPythonRefused(t *testing.T) {
+	pythontest.Python(t, "flask")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One user on each side of a 50% canary.
+	users := map[bool]string{} // Go's side → user
+	for i := 0; len(users) < 2; i++ {
+		k := fmt.Sprint("user", i)
+		users[Bucket("GET /api/side", k) < 50*100] = k
+	}
+	for _, tc := range []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request, err error) // nil: wsgi.DefaultErrorHandler
+		status  int
+	}{
+		{"refused with the default 503", nil, http.StatusServiceUnavailable},
+		{"refused with a custom 429", func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, "not now", http.StatusTooManyRequests)
+		}, http.StatusTooManyRequests},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			py, err := wsgi.New(wsgi.Config{App: "flaskmig:app", Python: pythontest.Python(t), Dir: dir, Workers: 1,
+				Logger: discardLogger(), ErrorHandler: tc.handler})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := py.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, py, Options{Rollback: RollbackPolicy{MinRequests: 4},
+				Routes: []RouteConfig{{Route: "GET /api/side", Stage: StageCanary, Percent: 50, Sticky: "header:X-User"}}}, func(r *router.Router) {
+				r.Get("/api/side", func(w http.ResponseWriter, r *http.Request) {
+					http.Error(w, "broken", http.StatusBadGateway)
+				})
+			})
+			const refused = 10
+			for range refused {
+				if code, _ := e.get(t, "/api/side", "X-User", users[false]); code != tc.status {
+					t.Fatalf("python's user: status %d, want the refusal's %d", code, tc.status)
+				}
+			}
+			for i := range 4 {
+				if code, _ := e.get(t, "/api/side", "X-User", users[true]); code != http.StatusBadGateway {
+					t.Fatalf("go's user, request %d: status %d before the rollback", i, code)
+				}
+			}
+			st := e.status(t, "GET /api/side")
+			if st.Rollback == nil || !strings.Contains(st.Rollback.Reason, "go 5xx rate 100.0% (4 of 4 requests") ||
+				!strings.Contains(st.Rollback.Reason, "python's is 0.0% (0 of 0)") {
+				t.Fatalf("rollback %+v: want one for go's 4 failures, python's refusals left out", st.Rollback)
+			}
+			if c := st.Counts; c.Python != refused || c.Refused != refused || c.Go != 4 {
+				t.Fatalf("counts %+v: want %d python, all refused, 4 go", c, refused)
+			}
+			if n := e.metric(t, "graft_migrate_refused_total", "route", "GET /api/side"); n != refused {
+				t.Fatalf("graft_migrate_refused_total %v, want %d", n, refused)
+			}
+			page := serve(e.m.Console(ConsoleOptions{}), http.MethodGet, "127.0.0.1", "/", "", "").Body.String()
+			if !strings.Contains(page, fmt.Sprintf("Python %d (%d refused by its container", refused, refused)) {
+				t.Fatalf("the console does not tell the refusals:\n%s", page)
+			}
+		})
 	}
 }

@@ -108,6 +108,8 @@
 // A Migrator registers these Prometheus metrics with [Options].Registerer:
 //
 //	graft_migrate_requests_total{route, side}        requests served by python or go
+//	graft_migrate_refused_total{route}               of python's, those its container
+//	                                                 refused without running the app
 //	graft_migrate_comparisons_total{route, outcome}  match, mismatch, candidate_error,
 //	                                                 candidate_panic, candidate_timeout,
 //	                                                 dropped, skipped

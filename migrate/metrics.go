@@ -10,6 +10,7 @@ import (
 // metrics are the Prometheus metrics of a Migrator:
 //
 //	graft_migrate_requests_total{route, side}          requests served, by side (python, go)
+//	graft_migrate_refused_total{route}                 of python's, those its container refused
 //	graft_migrate_comparisons_total{route, outcome}    match, mismatch, candidate_error, candidate_panic,
 //	                                                   candidate_timeout, dropped, skipped
 //	graft_migrate_rollbacks_total{route}               automatic rollbacks
@@ -19,6 +20,7 @@ import (
 //	graft_migrate_shadow_overdue{route}                shadow runs past their timeout, still holding a slot
 type metrics struct {
 	requests    *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 	comparisons *prometheus.CounterVec
 	rollbacks   *prometheus.CounterVec
 	overrides   *prometheus.CounterVec
@@ -33,6 +35,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "graft_migrate_requests_total",
 			Help: "Requests of staged routes, by route and the side that served them (python, go).",
 		}, []string{"route", "side"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graft_migrate_refused_total",
+			Help: "Requests of staged routes that Python served and its container refused without running the app (shut down, queue full, queue timeout, body not spooled); also in graft_migrate_requests_total{side=\"python\"}, left out of the rollback window.",
+		}, []string{"route"}),
 		comparisons: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graft_migrate_comparisons_total",
 			Help: "Shadow comparisons by route and outcome (match, mismatch, candidate_error, candidate_panic, candidate_timeout, dropped, skipped).",
@@ -77,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.comparisons, m.rollbacks, m.overrides, m.duration, m.stage, m.overdue}
+	return []prometheus.Collector{m.requests, m.refused, m.comparisons, m.rollbacks, m.overrides, m.duration, m.stage, m.overdue}
 }
 
 func (m *metrics) unregister(reg prometheus.Registerer) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // Comparison outcomes, as counted in metrics.
@@ -43,12 +45,14 @@ type routeStats struct {
 	key string
 
 	python, goCount                                        atomic.Int64
+	refused                                                atomic.Int64 // of python: the container refused them
 	compared, matched, mismatched, noise                   atomic.Int64
 	candidateErrors, candidatePanics, candidateTimeouts    atomic.Int64
 	dropped, skipped, overrides, overridesRejected, learns atomic.Int64
 	overdue                                                atomic.Int64 // shadow runs past their timeout, still running
 
 	servedPy, servedGo prometheus.Counter
+	refusedPy          prometheus.Counter
 	durPy, durGo       prometheus.Observer
 	outcomes           map[string]prometheus.Counter
 	stageGauge         *prometheus.GaugeVec
@@ -74,11 +78,12 @@ type routeStats struct {
 func newRouteStats(key string, recent int, met *metrics, redact *redactor) *routeStats {
 	s := &routeStats{
 		key: key, recentMax: recent, redact: redact,
-		servedPy: met.requests.WithLabelValues(key, string(SidePython)),
-		servedGo: met.requests.WithLabelValues(key, string(SideGo)),
-		durPy:    met.duration.WithLabelValues(key, string(SidePython)),
-		durGo:    met.duration.WithLabelValues(key, string(SideGo)),
-		outcomes: map[string]prometheus.Counter{}, stageGauge: met.stage, overdueGauge: met.overdue.WithLabelValues(key),
+		servedPy:  met.requests.WithLabelValues(key, string(SidePython)),
+		servedGo:  met.requests.WithLabelValues(key, string(SideGo)),
+		refusedPy: met.refused.WithLabelValues(key),
+		durPy:     met.duration.WithLabelValues(key, string(SidePython)),
+		durGo:     met.duration.WithLabelValues(key, string(SideGo)),
+		outcomes:  map[string]prometheus.Counter{}, stageGauge: met.stage, overdueGauge: met.overdue.WithLabelValues(key),
 		pointers: map[string]int64{}, noiseSet: map[string]bool{},
 	}
 	for _, o := range []string{outcomeMatch, outcomeMismatch, outcomeError, outcomePanic, outcomeTimeout, outcomeDropped, outcomeSkipped} {
@@ -115,6 +120,15 @@ func (s *routeStats) served(side Side) {
 	} else {
 		s.goCount.Add(1)
 		s.servedGo.Inc()
+	}
+}
+
+// refusedBy counts a request Python served whose container refused it
+// without running the app, as trace (nil: not Python's) says.
+func (s *routeStats) refusedBy(trace *wsgi.Trace) {
+	if trace != nil && trace.Refused {
+		s.refused.Add(1)
+		s.refusedPy.Inc()
 	}
 }
 
@@ -179,6 +193,12 @@ type Counts struct {
 	// Python and Go count the requests each side served.
 	Python int64 `json:"python"`
 	Go     int64 `json:"go"`
+	// Refused counts, of the requests in Python, those its container
+	// refused without running the app (shut down, queue full, no worker
+	// free within QueueTimeout, body not spooled: wsgi.Trace.Refused),
+	// whatever status its error handler answered with. They are left out
+	// of the automatic rollback's window and of the comparisons.
+	Refused int64 `json:"refused"`
 	// Compared counts the comparisons made; Matched + Mismatched ==
 	// Compared. Noise counts the matched comparisons whose only
 	// differences were noise (learned or ignored).
@@ -427,7 +447,7 @@ func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 		ForcePython: killed(snap, rs), Fallback: rs.covered,
 		Config: rs.cfg.clone(), Rollback: rs.rollback, OverdueRuns: s.overdue.Load(),
 		Counts: Counts{
-			Python: s.python.Load(), Go: s.goCount.Load(),
+			Python: s.python.Load(), Go: s.goCount.Load(), Refused: s.refused.Load(),
 			Compared: s.compared.Load(), Matched: s.matched.Load(), Mismatched: s.mismatched.Load(), Noise: s.noise.Load(),
 			CandidateErrors: s.candidateErrors.Load(), CandidatePanics: s.candidatePanics.Load(), CandidateTimeouts: s.candidateTimeouts.Load(),
 			Dropped: s.dropped.Load(), Skipped: s.skipped.Load(), NoiseRuns: s.learns.Load(),

@@ -24,6 +24,11 @@ import (
 // request counts in the rollback window.
 func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState, side Side, h http.Handler, window bool) {
 	rs.stats.served(side)
+	var trace *wsgi.Trace
+	if side == SidePython {
+		r, trace = withPythonTrace(r)
+		defer rs.stats.refusedBy(trace)
+	}
 	if !window || !rs.rollbackable() {
 		start := time.Now()
 		h.ServeHTTP(w, r)
@@ -39,10 +44,26 @@ func (m *Migrator) serve(w http.ResponseWriter, r *http.Request, rs *routeState,
 			status = http.StatusInternalServerError
 		}
 		rs.stats.latency(side, time.Since(start))
-		m.window(rs, side, status)
+		if trace == nil || !trace.Refused {
+			m.window(rs, side, status)
+		}
 	}()
 	h.ServeHTTP(ww, r)
 	completed = true
+}
+
+// withPythonTrace returns r with the *wsgi.Trace Python's container fills
+// in: the one the middleware (the access log) put in its context, else a
+// new one. Its Refused says whether the container refused r without
+// running the app (shut down, queue full, ...): whatever status its error
+// handler answered with, that is not an answer of Python's, and it counts
+// neither in the rollback window nor in a comparison.
+func withPythonTrace(r *http.Request) (*http.Request, *wsgi.Trace) {
+	if trace := wsgi.TraceFrom(r.Context()); trace != nil {
+		return r, trace
+	}
+	trace := &wsgi.Trace{}
+	return r.WithContext(wsgi.WithTrace(r.Context(), trace)), trace
 }
 
 // safeMethod reports whether method may be shadowed by default.
@@ -136,10 +157,7 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 	// its container ran the app, as for a shadow run (see run).
 	var trace *wsgi.Trace
 	if primary == SidePython {
-		if trace = wsgi.TraceFrom(r.Context()); trace == nil {
-			trace = &wsgi.Trace{}
-			r = r.WithContext(wsgi.WithTrace(r.Context(), trace))
-		}
+		r, trace = withPythonTrace(r)
 	}
 	capt := newCapture(m.o.MaxResponseBytes)
 	sw, ww := newServedWriter(w, capt)
@@ -152,7 +170,9 @@ func (m *Migrator) serveCompared(w http.ResponseWriter, r *http.Request, rs *rou
 			status = http.StatusInternalServerError
 		}
 		rs.stats.latency(primary, dur)
-		if window && rs.rollbackable() {
+		rs.stats.refusedBy(trace)
+		if window && rs.rollbackable() && (trace == nil || !trace.Refused) {
+			// A refusal is not Python's answer: out of the window.
 			m.window(rs, primary, status)
 		}
 		if !completed || r.Context().Err() != nil {

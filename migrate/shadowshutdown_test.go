@@ -229,6 +229,15 @@ func TestShadowRefusedCustomStatus(t *testing.T) {
 			if c := st.Counts; c.Mismatched != 0 || c.Skipped != n || st.Rollback != nil {
 				t.Fatalf("refused runs were compared: counts %+v, rollback %+v, mismatches %+v", c, st.Rollback, st.RecentMismatches)
 			}
+			// Refused counts the clients' requests Python's container
+			// refused, not the shadow runs it refused (those are skipped).
+			wantRefused := int64(0)
+			if tc.stage == StageShadow {
+				wantRefused = n
+			}
+			if c := st.Counts; c.Refused != wantRefused {
+				t.Fatalf("counts %+v: want %d refused", c, wantRefused)
+			}
 		})
 	}
 }
