@@ -25,17 +25,21 @@ const TLSHandshakeTimeout = 10 * time.Second
 // with a ConnectionState method from which net/http sets Request.TLS.
 // config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
 // HTTP to it gets a 400, as from net/http; under Serve that 400 is counted
-// and logged as a refusal (see ServeConfig.Registry). A temporary accept
+// and logged as a refusal (see ServeConfig.Registry); a handshake that
+// fails otherwise (a client refusing the certificate, no TLS version or
+// cipher suite in common, a timeout) is counted and logged under Serve
+// (graft_tls_handshake_failures_total), closed without a word here. A temporary accept
 // error (the process out of descriptors: EMFILE, ENFILE) is retried with
 // back-off and returned by Accept, so that the server logs it as for a
 // plain listener; any other ends the listener. It panics if config is nil or
 // has no certificate (no Certificates, GetCertificate or GetConfigForClient).
 func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
-	return guardTLS(ln, config, lim, nil)
+	return guardTLS(ln, config, lim, nil, nil)
 }
 
-// guardTLS is GuardTLS, telling refused of the requests it refuses.
-func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused refusedFunc) net.Listener {
+// guardTLS is GuardTLS, telling refused of the requests it refuses and
+// failed of the handshakes that fail.
+func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused refusedFunc, failed *handshakeFailures) net.Listener {
 	if config == nil || len(config.Certificates) == 0 && config.GetCertificate == nil && config.GetConfigForClient == nil {
 		panic("wsgi: GuardTLS needs a tls.Config with a certificate")
 	}
@@ -43,7 +47,7 @@ func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused re
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(), refused: refused,
+	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(), refused: refused, failed: failed,
 		conns: make(chan net.Conn), errs: make(chan error, 1), done: make(chan struct{})}
 	go l.acceptLoop()
 	return l
@@ -53,7 +57,8 @@ type tlsGuardListener struct {
 	ln      net.Listener
 	cfg     *tls.Config
 	lim     RequestLimits
-	refused refusedFunc // or nil
+	refused refusedFunc        // or nil
+	failed  *handshakeFailures // or nil
 	conns   chan net.Conn
 	errs    chan error // a temporary accept error, for the server to log
 	done    chan struct{}
@@ -124,8 +129,12 @@ func (l *tlsGuardListener) handshake(c net.Conn) {
 		}
 	}()
 	if err := tc.HandshakeContext(ctx); err != nil {
+		reason := handshakeReason(err)
+		if l.failed != nil && reason != "" {
+			l.failed.report(reason, err, c.RemoteAddr())
+		}
 		var re tls.RecordHeaderError
-		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+		if reason == tlsFailHTTP && errors.As(err, &re) {
 			re.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 			if l.refused != nil { // a refusal like the guard's: no access line tells of it

@@ -119,7 +119,7 @@ func (c *proxyConn) readHeader() {
 	c.Conn.SetReadDeadline(c.deadline) // the user's, perhaps set meanwhile
 	c.mu.Unlock()
 	if err != nil {
-		c.err = fmt.Errorf("wsgi: PROXY protocol: %w", err)
+		c.err = fmt.Errorf("%w: %w", errProxyHeader, err)
 		if c.log != nil {
 			c.log.Warn("wsgi: connection closed: no valid PROXY protocol header from a load balancer",
 				slog.String(logClient, peerIP(c.Conn.RemoteAddr())), slog.String(logError, c.err.Error()))
@@ -193,6 +193,10 @@ const (
 
 // errProxyShort means the bytes given end before the header does.
 var errProxyShort = errors.New("short header")
+
+// errProxyHeader begins the error of a connection whose PROXY protocol
+// header was refused (logged when it was).
+var errProxyHeader = errors.New("wsgi: PROXY protocol")
 
 // readProxyHeader reads a PROXY header from r and returns the client's
 // address it gives (nil for the load balancer's own connections) and the

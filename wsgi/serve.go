@@ -95,7 +95,9 @@ type ServeConfig struct {
 	// Registry is the Prometheus registry the operations listener serves
 	// at /metrics, with the container's collectors added (see
 	// [Container.OpsHandler]) and graft_http_refused_total, the requests
-	// the guards refused by status; register your own metrics in it too,
+	// the guards refused by status, and, on TLS listeners,
+	// graft_tls_handshake_failures_total, the TLS handshakes that failed by
+	// reason (see docs/operations.md); register your own metrics in it too,
 	// such as middleware.Metrics. A new registry when nil.
 	Registry *prometheus.Registry
 
@@ -289,13 +291,17 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	// HTTP/2 in srv.TLSConfig, which guardTLS copies (a data race, with
 	// several TLS listeners, when one was served while the next copied).
 	guarded := make([]net.Listener, len(ls.Main))
+	var tlsFailed *handshakeFailures
+	if ls.TLS != nil {
+		tlsFailed = newHandshakeFailures(cfg.Registry, log)
+	}
 	for i, ln := range ls.Main {
 		ln = SendTimeout(ln, cfg.SendTimeout, log) // under TLS: see sendconn.go
 		if len(ls.ProxyFrom) > 0 {
 			ln = ProxyProtocol(ln, ls.ProxyFrom, log)
 		}
 		if ls.TLS != nil {
-			guarded[i] = guardTLS(ln, srv.TLSConfig, cfg.Limits, refused)
+			guarded[i] = guardTLS(ln, srv.TLSConfig, cfg.Limits, refused, tlsFailed)
 		} else {
 			guarded[i] = &guardListener{Listener: ln, lim: cfg.Limits.withDefaults(), refused: refused}
 		}
