@@ -1,11 +1,9 @@
 package wsgi
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,27 +58,11 @@ for line in sys.stdin:
 // converter's rest, or with decimal digits other than 0-9 (see
 // PythonRegex), are left out (docs/migration.md).
 func FuzzTranslateFlaskPython(f *testing.F) {
-	py := pythontest.Python(f, "flask")
 	dir, err := filepath.Abs(".")
 	if err != nil {
 		f.Fatal(err)
 	}
-	cmd := exec.Command(py, "-c", pyFlaskMatch)
-	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	answers := bufio.NewScanner(stdout)
-	answers.Buffer(nil, 1<<20)
+	oracle := pythontest.StartOracle(f, dir, pyFlaskMatch, []string{"flask"})
 
 	for _, s := range [][2]string{
 		{"/a/<int:id>", "/a/12"}, {"/a/<int:id>/", "/a/12/"}, {"/v<int:n>/", "/v/"}, {"/f/<path:p>", "/f/a/b"},
@@ -96,17 +78,8 @@ func FuzzTranslateFlaskPython(f *testing.F) {
 			return
 		}
 		path = "/" + strings.TrimLeft(path, "/") // the router routes leading slashes as one, as werkzeug does
-		line, _ := json.Marshal([]string{rule, path})
-		if _, err := stdin.Write(append(line, '\n')); err != nil {
-			t.Fatalf("python: %v", err)
-		}
-		if !answers.Scan() {
-			t.Fatalf("python ended: %v", answers.Err())
-		}
 		var out []json.RawMessage
-		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
-			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
-		}
+		oracle.Ask(t, []string{rule, path}, &out)
 		if out == nil {
 			return // werkzeug refuses the rule
 		}

@@ -1,11 +1,9 @@
 package wsgi
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -49,34 +47,10 @@ for line in sys.stdin:
 // A path holding a newline is left out for a catch-all: Python's ".*"
 // stops at a newline, chi's "*" does not (docs/migration.md).
 func FuzzTranslateRegexPython(f *testing.F) {
-	py := pythontest.Python(f)
-	cmd := exec.Command(py, "-c", pyRegexMatch)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	answers := bufio.NewScanner(stdout)
-	answers.Buffer(nil, 1<<20)
+	oracle := pythontest.StartOracle(f, "", pyRegexMatch, nil)
 	python := func(t *testing.T, re string, full bool, path string) (ok bool, matched bool, groups map[string]string) {
-		line, _ := json.Marshal([]any{re, full, path})
-		if _, err := stdin.Write(append(line, '\n')); err != nil {
-			t.Fatalf("python: %v", err)
-		}
-		if !answers.Scan() {
-			t.Fatalf("python ended: %v", answers.Err())
-		}
 		var out []json.RawMessage
-		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
-			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
-		}
+		oracle.Ask(t, []any{re, full, path}, &out)
 		if out == nil {
 			return false, false, nil
 		}

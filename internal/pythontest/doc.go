@@ -2,6 +2,7 @@
 // the Python side: the interpreter a test runs (Python), which fails the
 // test, never skips it, with the apt-get line to run when the interpreter
 // or a module is missing, and a concurrency-safe Buffer for the logs and
-// output of the workers and other processes a test starts. Only tests
+// output of the workers and other processes a test starts, and an Oracle,
+// a Python process answering JSON questions for fuzz tests. Only tests
 // import it.
 package pythontest

@@ -1,10 +1,7 @@
 package session
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -51,38 +48,14 @@ var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
 // So is a lone UTF-16 surrogate escape, which Go decodes as U+FFFD
 // (docs/migration.md: a Go string cannot hold it).
 func FuzzFlaskPayloadPython(f *testing.F) {
-	py := pythontest.Python(f, "flask")
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		f.Fatal(err)
 	}
-	cmd := exec.Command(py, "-c", flaskLoads, fuzzKey)
-	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	answers := bufio.NewScanner(stdout)
+	oracle := pythontest.StartOracle(f, dir, flaskLoads, []string{"flask"}, fuzzKey)
 	flask := func(t *testing.T, orig string, again *string) (ok, okAgain, same bool) {
-		line, _ := json.Marshal([]any{orig, again})
-		if _, err := stdin.Write(append(line, '\n')); err != nil {
-			t.Fatalf("python: %v", err)
-		}
-		if !answers.Scan() {
-			t.Fatalf("python ended: %v", answers.Err())
-		}
 		var out [3]bool
-		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
-			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
-		}
+		oracle.Ask(t, []any{orig, again}, &out)
 		return out[0], out[1], out[2]
 	}
 
@@ -151,38 +124,14 @@ for line in sys.stdin:
 // Django reads one, and Encode of it is the session Django read (values
 // and Python types).
 func FuzzDjangoPayloadPython(f *testing.F) {
-	py := pythontest.Python(f, "django")
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		f.Fatal(err)
 	}
-	cmd := exec.Command(py, "-c", djangoLoads, fuzzKey)
-	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	answers := bufio.NewScanner(stdout)
+	oracle := pythontest.StartOracle(f, dir, djangoLoads, []string{"django"}, fuzzKey)
 	django := func(t *testing.T, orig string, again *string) (ok, okAgain, same bool) {
-		line, _ := json.Marshal([]any{orig, again})
-		if _, err := stdin.Write(append(line, '\n')); err != nil {
-			t.Fatalf("python: %v", err)
-		}
-		if !answers.Scan() {
-			t.Fatalf("python ended: %v", answers.Err())
-		}
 		var out [3]bool
-		if err := json.Unmarshal(answers.Bytes(), &out); err != nil {
-			t.Fatalf("python answered %q: %v", answers.Bytes(), err)
-		}
+		oracle.Ask(t, []any{orig, again}, &out)
 		return out[0], out[1], out[2]
 	}
 	for _, s := range []string{
