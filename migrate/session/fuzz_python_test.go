@@ -53,11 +53,6 @@ func FuzzFlaskPayloadPython(f *testing.F) {
 		f.Fatal(err)
 	}
 	oracle := pythontest.StartOracle(f, dir, flaskLoads, []string{"flask"}, fuzzKey)
-	flask := func(t *testing.T, orig string, again *string) (ok, okAgain, same bool) {
-		var out [3]bool
-		oracle.Ask(t, []any{orig, again}, &out)
-		return out[0], out[1], out[2]
-	}
 
 	for _, s := range []string{
 		`{"cart":{"1":2},"_permanent":true}`,
@@ -73,26 +68,7 @@ func FuzzFlaskPayloadPython(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, compress bool) {
 		p := rawPayload(payload, compress) + "." + b64.EncodeToString([]byte{0x69, 0x2a, 0x9b, 0x80})
 		cookie := p + "." + fl.signature(fuzzKey, p)
-		s, err := fl.Decode(cookie)
-		var again *string
-		if err == nil {
-			enc, err := fl.Encode(s)
-			if err != nil {
-				t.Fatalf("Encode(%#v): %v", s, err)
-			}
-			again = &enc
-		} else if !errors.Is(err, ErrPayload) {
-			t.Fatalf("Decode(signed %q): %v, want ErrPayload", payload, err)
-		}
-		ok, okAgain, same := flask(t, cookie, again)
-		switch {
-		case err == nil && !ok:
-			t.Fatalf("payload %q: Go decodes %#v, Flask reads no session", payload, s)
-		case err == nil && !okAgain:
-			t.Fatalf("payload %q: Go decodes %#v, whose Encode Flask cannot read", payload, s)
-		case err == nil && !same && !surrogateEscape.Match(payload):
-			t.Fatalf("payload %q: Go decodes %#v, which Encode writes as another session than Flask read", payload, s)
-		}
+		agreeWithPython(t, "Flask", oracle, fl, payload, cookie)
 	})
 }
 
@@ -129,11 +105,6 @@ func FuzzDjangoPayloadPython(f *testing.F) {
 		f.Fatal(err)
 	}
 	oracle := pythontest.StartOracle(f, dir, djangoLoads, []string{"django"}, fuzzKey)
-	django := func(t *testing.T, orig string, again *string) (ok, okAgain, same bool) {
-		var out [3]bool
-		oracle.Ask(t, []any{orig, again}, &out)
-		return out[0], out[1], out[2]
-	}
 	for _, s := range []string{
 		`{"_auth_user_id":"42","cart":[1,2]}`, `{"a":1.0,"b":true,"c":null}`, `[1]`, `{"n":1e400}`,
 		"{\"a\":\"caf\xc3\xa9\"}", "{\"a\":\"\xff\"}", `{"a":1,"a":2}`, `{"a":NaN}`, `{"a":-0.0}`,
@@ -149,25 +120,44 @@ func FuzzDjangoPayloadPython(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := d.Decode(cookie)
-		var again *string
-		if err == nil {
-			enc, err := d.Encode(s)
-			if err != nil {
-				t.Fatalf("Encode(%#v): %v", s, err)
-			}
-			again = &enc
-		} else if !errors.Is(err, ErrPayload) {
-			t.Fatalf("Decode(signed %q): %v, want ErrPayload", payload, err)
-		}
-		ok, okAgain, same := django(t, cookie, again)
-		switch {
-		case err == nil && !ok:
-			t.Fatalf("payload %q: Go decodes %#v, Django reads no session", payload, s)
-		case err == nil && !okAgain:
-			t.Fatalf("payload %q: Go decodes %#v, whose Encode Django cannot read", payload, s)
-		case err == nil && !same && !surrogateEscape.Match(payload):
-			t.Fatalf("payload %q: Go decodes %#v, which Encode writes as another session than Django read", payload, s)
-		}
+		agreeWithPython(t, "Django", oracle, d, payload, cookie)
 	})
+}
+
+// codec is what the two session formats have in common for
+// agreeWithPython: *Flask and *Django.
+type codec interface {
+	Decode(cookie string) (Session, error)
+	Encode(s Session) (string, error)
+}
+
+// agreeWithPython checks c's Decode of cookie, signed over payload,
+// against the framework's own reading of it (oracle answers [ok, okAgain,
+// same] for [cookie, cookie encoded again]): Go decodes a session only when
+// the framework reads one, and Encode of it is the session the framework
+// read; a refusal of Go's must be ErrPayload.
+func agreeWithPython(t *testing.T, framework string, oracle *pythontest.Oracle, c codec, payload []byte, cookie string) {
+	t.Helper()
+	s, err := c.Decode(cookie)
+	var again *string
+	if err == nil {
+		enc, err := c.Encode(s)
+		if err != nil {
+			t.Fatalf("Encode(%#v): %v", s, err)
+		}
+		again = &enc
+	} else if !errors.Is(err, ErrPayload) {
+		t.Fatalf("Decode(signed %q): %v, want ErrPayload", payload, err)
+	}
+	var out [3]bool
+	oracle.Ask(t, []any{cookie, again}, &out)
+	ok, okAgain, same := out[0], out[1], out[2]
+	switch {
+	case err == nil && !ok:
+		t.Fatalf("payload %q: Go decodes %#v, %s reads no session", payload, s, framework)
+	case err == nil && !okAgain:
+		t.Fatalf("payload %q: Go decodes %#v, whose Encode %s cannot read", payload, s, framework)
+	case err == nil && !same && !surrogateEscape.Match(payload):
+		t.Fatalf("payload %q: Go decodes %#v, which Encode writes as another session than %s read", payload, s, framework)
+	}
 }
