@@ -217,3 +217,18 @@ func newServer(t testing.TB, h http.Handler) *httptest.Server {
 }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// wantOne fails t unless the route's one comparison (st) matched, for
+// pointer "", or mismatched at pointer alone.
+func wantOne(t testing.TB, st RouteStatus, pointer string) {
+	t.Helper()
+	if pointer == "" {
+		if st.Counts.Matched != 1 {
+			t.Fatalf("counts %+v, pointers %v, diffs %v: want a match", st.Counts, st.MismatchPointers, st.RecentMismatches)
+		}
+		return
+	}
+	if st.Counts.Mismatched != 1 || st.MismatchPointers[pointer] != 1 || len(st.MismatchPointers) != 1 {
+		t.Fatalf("counts %+v, pointers %v: want one mismatch at %s", st.Counts, st.MismatchPointers, pointer)
+	}
+}
