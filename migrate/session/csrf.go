@@ -32,7 +32,8 @@ const (
 // it checks a request posted to a Go handler as CsrfViewMiddleware would.
 // Its zero value uses Django's defaults.
 // Projects with CSRF_USE_SESSIONS = True keep the secret in the session
-// instead: use [DjangoCSRF.SessionToken] for them.
+// instead: set UseSessions, and use [DjangoCSRF.SessionToken] in place of
+// Token.
 type DjangoCSRF struct {
 	// CookieName is the project's CSRF_COOKIE_NAME. Empty means
 	// DjangoCSRFCookieName.
@@ -56,8 +57,9 @@ type DjangoCSRF struct {
 
 	// HeaderName is the header [DjangoCSRF.Check] reads the token from
 	// when a POST form has none: CSRF_HEADER_NAME as an HTTP header name
-	// ("HTTP_X_XSRF_TOKEN" is "X-XSRF-Token"). Empty means
-	// DjangoCSRFHeader.
+	// ("HTTP_X_XSRF_TOKEN" is "X-XSRF-Token"), or the setting's own value:
+	// a name that starts with "HTTP_" is read as Django reads it, the
+	// header of the rest with "-" for "_". Empty means DjangoCSRFHeader.
 	HeaderName string
 
 	// TrustedOrigins is CSRF_TRUSTED_ORIGINS, the other hosts whose
@@ -66,6 +68,25 @@ type DjangoCSRF struct {
 	// its subdomains) or Django 4.0's origins ("https://example.com",
 	// "https://*.example.com"). None by default.
 	TrustedOrigins []string
+
+	// UseSessions is CSRF_USE_SESSIONS: the secret is in the session,
+	// under DjangoCSRFSessionKey, and Django ignores the CSRF cookie.
+	// [DjangoCSRF.Check] then reads the session of the signed-cookies
+	// backend with Sessions (it returns an error when Sessions is nil);
+	// the database, cache and file backends keep the session where Go
+	// cannot read it: load it yourself and call [DjangoCSRF.CheckSession].
+	// Token still reads and sets the cookie: use SessionToken.
+	UseSessions bool
+
+	// Sessions decodes the signed-cookies session for Check when
+	// UseSessions is set: the project's SECRET_KEY, SESSION_COOKIE_NAME
+	// (CookieName) and SESSION_COOKIE_AGE (MaxAge).
+	Sessions *Django
+
+	// SessionCookieDomain is SESSION_COOKIE_DOMAIN, which takes
+	// CookieDomain's place in Check's Referer check when UseSessions is
+	// set, as in Django.
+	SessionCookieDomain string
 }
 
 // Token returns a CSRF token for a form that posts to Django, to put in

@@ -64,7 +64,43 @@ func (e *CSRFError) Unwrap() error { return ErrCSRF }
 // check does. Exempt views (csrf_exempt) are the caller's business: do
 // not call Check for them. Django 4.0 and later also refuse a request
 // whose Origin header names another origin, which Check does not.
+//
+// With UseSessions (CSRF_USE_SESSIONS = True) the secret is the session's,
+// as for [DjangoCSRF.CheckSession], and Check reads the signed-cookies
+// session with Sessions, as Django's SessionMiddleware does: no session
+// cookie, or one whose signature fails or that has expired, is an empty
+// session ("CSRF cookie not set."). A session that Go cannot read is an
+// error that is not a *CSRFError: Sessions nil, a session cookie that
+// holds the key of a database, cache or file session (use CheckSession),
+// a payload that is not JSON (a pickle-serialized session).
 func (c *DjangoCSRF) Check(r *http.Request) error {
+	if !c.UseSessions {
+		return c.check(r, func() ([]byte, bool, error) {
+			v, ok := djangoCookie(r, c.cookieName())
+			if !ok {
+				return nil, false, nil
+			}
+			return csrfSecret(v), true, nil
+		})
+	}
+	if c.Sessions == nil {
+		return errors.New("session: DjangoCSRF.Check with UseSessions needs Sessions to read the signed-cookies session; with the database, cache or file backends load the session and call CheckSession")
+	}
+	return c.check(r, func() ([]byte, bool, error) {
+		s, err := c.signedSession(r)
+		if err != nil {
+			return nil, false, err
+		}
+		v, ok := s[DjangoCSRFSessionKey]
+		return sessionCSRFSecret(v, ok)
+	})
+}
+
+// check is process_view, the secret being what secret returns: the
+// unmasked secret (nil for one Django cannot match), whether Django has
+// one at all, or an error for a request Django fails or Go cannot judge.
+// secret is called after the Referer check, as Django reads it.
+func (c *DjangoCSRF) check(r *http.Request, secret func() ([]byte, bool, error)) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return nil
@@ -74,11 +110,13 @@ func (c *DjangoCSRF) Check(r *http.Request) error {
 			return &CSRFError{Reason: reason}
 		}
 	}
-	v, ok := djangoCookie(r, c.cookieName())
-	if !ok {
+	want, found, err := secret()
+	if err != nil {
+		return err
+	}
+	if !found {
 		return &CSRFError{Reason: CSRFReasonNoCookie}
 	}
-	secret := csrfSecret(v)
 	token := ""
 	if r.Method == http.MethodPost {
 		if err := r.ParseMultipartForm(32 << 20); err == nil || errors.Is(err, http.ErrNotMultipart) {
@@ -86,19 +124,27 @@ func (c *DjangoCSRF) Check(r *http.Request) error {
 		}
 	}
 	if token == "" {
-		name := c.HeaderName
-		if name == "" {
-			name = DjangoCSRFHeader
-		}
 		// Header lines sent twice reach Django joined with a comma, which
 		// no token holds: refused there, refused here.
-		token = strings.Join(r.Header.Values(name), ",")
+		token = strings.Join(r.Header.Values(c.headerName()), ",")
 	}
 	given := csrfSecret(token)
-	if secret == nil || given == nil || subtle.ConstantTimeCompare(secret, given) != 1 {
+	if want == nil || given == nil || subtle.ConstantTimeCompare(want, given) != 1 {
 		return &CSRFError{Reason: CSRFReasonBadToken}
 	}
 	return nil
+}
+
+// headerName returns the header HeaderName names.
+func (c *DjangoCSRF) headerName() string {
+	name := c.HeaderName
+	if name == "" {
+		return DjangoCSRFHeader
+	}
+	if rest, ok := strings.CutPrefix(name, "HTTP_"); ok {
+		return strings.ReplaceAll(rest, "_", "-")
+	}
+	return name
 }
 
 // cookieName returns CookieName or Django's default.
@@ -124,9 +170,12 @@ func (c *DjangoCSRF) checkReferer(r *http.Request) string {
 	if scheme != "https" {
 		return CSRFReasonInsecureReferer
 	}
-	good := r.Host
-	if c.CookieDomain != "" {
-		good = c.CookieDomain
+	good, domain := r.Host, c.CookieDomain
+	if c.UseSessions {
+		domain = c.SessionCookieDomain
+	}
+	if domain != "" {
+		good = domain
 		port := "443"
 		if _, p, err := net.SplitHostPort(r.Host); err == nil && p != "" {
 			port = p

@@ -23,7 +23,7 @@ type csrfCheckCase struct {
 	Body        string              `json:"body,omitempty"`
 	Headers     map[string]string   `json:"headers,omitempty"` // Django's view of them: repeated lines joined with ","
 	Repeat      map[string][]string `json:"-"`                 // Go's: header lines as sent
-	Want        int                 `json:"-"`                 // the status Django must answer: 200 or 403
+	Want        int                 `json:"-"`                 // the status Django must answer: 200, 403 or 500 (Django fails)
 }
 
 // request builds c's request for Go.
@@ -62,13 +62,23 @@ func ref(s string) *string { return &s }
 // status to be each case's Want (so that the table tests what it means to).
 func runCSRFCheck(t *testing.T, c *DjangoCSRF, settings map[string]any, cases []csrfCheckCase) {
 	t.Helper()
+	runCSRFCheckWith(t, c.Check, settings, nil, cases)
+}
+
+// runCSRFCheckWith is runCSRFCheck with check in Check's place, and
+// rows, when not nil, as the django_session table of Django's database
+// (session key to session_data). A request Django fails (500, an
+// exception) must be an error of check that is not a *CSRFError.
+func runCSRFCheckWith(t *testing.T, check func(*http.Request) error, settings map[string]any, rows map[string]string, cases []csrfCheckCase) {
+	t.Helper()
 	var got []djangoOut
 	runPy(t, "django_tool.py", "django", struct {
-		Op       string          `json:"op"`
-		Key      string          `json:"key"`
-		Settings map[string]any  `json:"settings,omitempty"`
-		Cases    []csrfCheckCase `json:"cases"`
-	}{"csrf_check", djangoKey, settings, cases}, &got)
+		Op       string            `json:"op"`
+		Key      string            `json:"key"`
+		Settings map[string]any    `json:"settings,omitempty"`
+		Rows     map[string]string `json:"rows,omitempty"`
+		Cases    []csrfCheckCase   `json:"cases"`
+	}{"csrf_check", djangoKey, settings, rows, cases}, &got)
 	if len(got) != len(cases) {
 		t.Fatalf("%d results for %d cases", len(got), len(cases))
 	}
@@ -81,18 +91,22 @@ func runCSRFCheck(t *testing.T, c *DjangoCSRF, settings map[string]any, cases []
 			// The handler of a secure request sees the scheme a trusted
 			// proxy gave, as Django does (wsgi.url_scheme).
 			var err error
-			h := func(w http.ResponseWriter, r *http.Request) { err = c.Check(r) }
+			h := func(w http.ResponseWriter, r *http.Request) { err = check(r) }
 			r := tc.request()
 			middleware.TrustProxies(nil)(http.HandlerFunc(h)).ServeHTTP(httptest.NewRecorder(), r)
+			var ce *CSRFError
 			switch {
 			case d.Status == 200 && err != nil:
 				t.Errorf("Django accepted the request, Check refused it: %v", err)
 			case d.Status == 403 && err == nil:
 				t.Errorf("Django refused the request (%q), Check accepted it", d.Body)
 			case d.Status == 403:
-				var ce *CSRFError
 				if !errors.As(err, &ce) || !errors.Is(err, ErrCSRF) || ce.Reason != d.Body {
 					t.Errorf("Check: %v (%T), want a *CSRFError with Django's reason %q", err, err, d.Body)
+				}
+			case d.Status == 500:
+				if err == nil || errors.As(err, &ce) {
+					t.Errorf("Django failed the request (a server error), Check: %v, want an error that is not a *CSRFError", err)
 				}
 			}
 		})
@@ -154,13 +168,17 @@ func TestDjangoCSRFCheck(t *testing.T) {
 	})
 
 	t.Run("trusted origins and cookie domain", func(t *testing.T) {
-		c := &DjangoCSRF{TrustedOrigins: []string{".example.com", "partner.test"}, CookieDomain: "site.test"}
-		runCSRFCheck(t, c, map[string]any{"CSRF_TRUSTED_ORIGINS": []string{".example.com", "partner.test"}, "CSRF_COOKIE_DOMAIN": "site.test"}, []csrfCheckCase{
+		origins := []string{".example.com", "partner.test", "partner.test:8443", ".UPPER.test"}
+		c := &DjangoCSRF{TrustedOrigins: origins, CookieDomain: "site.test"}
+		runCSRFCheck(t, c, map[string]any{"CSRF_TRUSTED_ORIGINS": origins, "CSRF_COOKIE_DOMAIN": "site.test"}, []csrfCheckCase{
 			{Name: "subdomain", Method: "POST", Secure: true, Referer: ref("https://a.example.com/"), Cookie: cookie, Headers: hdr, Want: 200},
 			{Name: "the domain itself", Method: "POST", Secure: true, Referer: ref("https://example.com/"), Cookie: cookie, Headers: hdr, Want: 200},
 			{Name: "a look-alike", Method: "POST", Secure: true, Referer: ref("https://evilexample.com/"), Cookie: cookie, Headers: hdr, Want: 403},
 			{Name: "exact host", Method: "POST", Secure: true, Referer: ref("https://partner.test/x"), Cookie: cookie, Headers: hdr, Want: 200},
 			{Name: "subdomain of an exact host", Method: "POST", Secure: true, Referer: ref("https://a.partner.test/"), Cookie: cookie, Headers: hdr, Want: 403},
+			{Name: "host and port", Method: "POST", Secure: true, Referer: ref("https://partner.test:8443/"), Cookie: cookie, Headers: hdr, Want: 200},
+			{Name: "upper-case entry", Method: "POST", Secure: true, Referer: ref("https://a.upper.test/"), Cookie: cookie, Headers: hdr, Want: 200},
+			{Name: "upper-case Referer host", Method: "POST", Secure: true, Referer: ref("https://A.EXAMPLE.COM/"), Cookie: cookie, Headers: hdr, Want: 403},
 			{Name: "cookie domain", Method: "POST", Secure: true, Referer: ref("https://site.test/"), Cookie: cookie, Headers: hdr, Want: 200},
 			{Name: "the request's host no longer", Method: "POST", Secure: true, Referer: ref("https://testserver/"), Cookie: cookie, Headers: hdr, Want: 403},
 			{Name: "cookie domain with the request's port", Method: "POST", Secure: true, Host: "testserver:8443", Referer: ref("https://site.test:8443/"), Cookie: cookie, Headers: hdr, Want: 200},
@@ -169,12 +187,28 @@ func TestDjangoCSRFCheck(t *testing.T) {
 	})
 
 	t.Run("header name and cookie name", func(t *testing.T) {
-		c := &DjangoCSRF{HeaderName: "X-XSRF-Token", CookieName: "xsrf"}
-		runCSRFCheck(t, c, map[string]any{"CSRF_HEADER_NAME": "HTTP_X_XSRF_TOKEN", "CSRF_COOKIE_NAME": "xsrf"}, []csrfCheckCase{
+		settings := map[string]any{"CSRF_HEADER_NAME": "HTTP_X_XSRF_TOKEN", "CSRF_COOKIE_NAME": "xsrf"}
+		// Token's cookie under the project's name, and its token.
+		r := httptest.NewRequest("GET", "/form", nil)
+		w := httptest.NewRecorder()
+		xtok := (&DjangoCSRF{CookieName: "xsrf"}).Token(w, r)
+		xset := w.Result().Cookies()
+		if len(xset) != 1 || xset[0].Name != "xsrf" {
+			t.Fatalf("Token with CookieName xsrf set %q", w.Header().Values("Set-Cookie"))
+		}
+		cases := []csrfCheckCase{
 			{Name: "own header", Method: "POST", Cookie: "xsrf=" + set.Value, Headers: map[string]string{"X-XSRF-Token": tok}, Want: 200},
+			{Name: "own header in lower case", Method: "POST", Cookie: "xsrf=" + set.Value, Headers: map[string]string{"x-xsrf-token": tok}, Want: 200},
 			{Name: "default header", Method: "POST", Cookie: "xsrf=" + set.Value, Headers: hdr, Want: 403},
 			{Name: "default cookie", Method: "POST", Cookie: cookie, Headers: map[string]string{"X-XSRF-Token": tok}, Want: 403},
-		})
+			{Name: "Token's own cookie", Method: "POST", Cookie: "xsrf=" + xset[0].Value, ContentType: form, Body: "csrfmiddlewaretoken=" + xtok, Want: 200},
+		}
+		// HeaderName as the header, or as the setting itself.
+		for _, name := range []string{"X-XSRF-Token", "HTTP_X_XSRF_TOKEN"} {
+			t.Run(name, func(t *testing.T) {
+				runCSRFCheck(t, &DjangoCSRF{HeaderName: name, CookieName: "xsrf"}, settings, cases)
+			})
+		}
 	})
 }
 

@@ -1,6 +1,13 @@
 package session
 
-import "testing"
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
 
 // TestDjangoCSRFSessionToken posts SessionToken's tokens through the real
 // Django's CsrfViewMiddleware with CSRF_USE_SESSIONS = True and the
@@ -65,4 +72,184 @@ func TestDjangoCSRFSessionToken(t *testing.T) {
 	if string(csrfSecret(tok32)) != string(csrfSecret(secret32[DjangoCSRFSessionKey].(string))) {
 		t.Errorf("token %q is not masked over the session's 32-character secret", tok32)
 	}
+}
+
+// TestDjangoCSRFCheckSessions checks that Check and CheckSession decide
+// as Django 3.2's CsrfViewMiddleware does with CSRF_USE_SESSIONS = True,
+// with the same reason: the secret is the session's (the signed-cookies
+// backend read by Check, the database backend's rows by CheckSession),
+// the CSRF cookie counts for nothing, and the Referer check takes
+// SESSION_COOKIE_DOMAIN for CSRF_COOKIE_DOMAIN.
+func TestDjangoCSRFCheckSessions(t *testing.T) {
+	d := &Django{SecretKey: djangoKey}
+	c := &DjangoCSRF{UseSessions: true, Sessions: d}
+	encode := func(s Session) string {
+		t.Helper()
+		v, err := d.Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	sess := Session{"_auth_user_id": "42"}
+	tok, _, err := c.SessionToken(sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masked := sess[DjangoCSRFSessionKey].(string)
+	cookie := "sessionid=" + encode(sess)
+	otherTok, _, _ := c.SessionToken(Session{})
+	// A CSRF cookie and its token, as a cookie-tossing attacker sets them:
+	// Django reads the session only.
+	cookieTok, set := csrfToken(t, &DjangoCSRF{}, "")
+	secret32 := strings.Repeat("aB3", 10) + "xY"
+	tok32, _, _ := c.SessionToken(Session{DjangoCSRFSessionKey: secret32})
+	old := &Django{SecretKey: djangoKey, Now: func() time.Time { return time.Now().Add(-15 * 24 * time.Hour) }}
+	expired, err := old.Encode(sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(v any) string { return "sessionid=" + encode(Session{DjangoCSRFSessionKey: v}) }
+	form := "application/x-www-form-urlencoded"
+	post := func(name, cookie, token string, want int) csrfCheckCase {
+		return csrfCheckCase{Name: name, Method: "POST", Cookie: cookie, ContentType: form, Body: "msg=hi&csrfmiddlewaretoken=" + token, Want: want}
+	}
+	hdr := map[string]string{"X-CSRFToken": tok}
+	settings := map[string]any{"CSRF_USE_SESSIONS": true}
+
+	runCSRFCheck(t, c, settings, []csrfCheckCase{
+		{Name: "GET without anything", Method: "GET", Want: 200},
+		post("form token", cookie, tok, 200),
+		{Name: "header token", Method: "POST", Cookie: cookie, ContentType: "application/json", Body: "{}", Headers: hdr, Want: 200},
+		post("unmasked secret as token", cookie, string(csrfSecretChars(masked)), 200),
+		post("token of another session", cookie, otherTok, 403),
+		post("tampered token", cookie, tamper(tok, 40), 403),
+		post("no token", cookie, "", 403),
+		post("no session", "", tok, 403),
+		post("session without a secret", "sessionid="+encode(Session{"_auth_user_id": "42"}), tok, 403),
+		post("secret None", with(nil), tok, 403),
+		post("session signature tampered", "sessionid="+tamper(encode(sess), 3), tok, 403),
+		post("session expired", "sessionid="+expired, tok, 403),
+		post("empty session cookie", "sessionid=", tok, 403),
+		post("CSRF cookie and its token, no session", "csrftoken="+set.Value, cookieTok, 403),
+		post("CSRF cookie and its token, session of another secret", "csrftoken="+set.Value+"; "+cookie, cookieTok, 403),
+		post("duplicate session cookies: the last one counts", "sessionid="+encode(Session{})+"; "+cookie, tok, 200),
+		post("32-character secret in the session", with(secret32), tok32, 403),
+		post("secret of 40 characters", with(masked[:40]), tok, 403),
+		post("empty secret", with(""), tok, 403),
+		post("short secret with other characters", with("not a token!"), tok, 403),
+		post("secret with characters after its 64", with(masked+"xyz"), tok, 200),
+		post("secret with a bad 65th character", with(masked+"-"), tok, 500),
+		post("secret with a bad character", with(masked[:10]+"-"+masked[11:]), tok, 500),
+		post("secret with a non-ASCII character", with(masked[:50]+"é"+masked[51:]), tok, 500),
+		post("secret a number", with(5), tok, 500),
+		{Name: "https: same host", Method: "POST", Secure: true, Referer: ref("https://testserver/"), Cookie: cookie, Headers: hdr, Want: 200},
+		{Name: "https: no Referer", Method: "POST", Secure: true, Cookie: cookie, Headers: hdr, Want: 403},
+	})
+
+	t.Run("session cookie domain and name", func(t *testing.T) {
+		d := &Django{SecretKey: djangoKey, CookieName: "sid"}
+		c := &DjangoCSRF{UseSessions: true, Sessions: d, SessionCookieDomain: "site.test", CookieDomain: "csrf.test"}
+		sid := "sid=" + encode(sess)
+		runCSRFCheck(t, c, map[string]any{"CSRF_USE_SESSIONS": true, "SESSION_COOKIE_NAME": "sid",
+			"SESSION_COOKIE_DOMAIN": "site.test", "CSRF_COOKIE_DOMAIN": "csrf.test"}, []csrfCheckCase{
+			post("own session cookie name", sid, tok, 200),
+			post("default session cookie name", cookie, tok, 403),
+			{Name: "https: session cookie domain", Method: "POST", Secure: true, Referer: ref("https://site.test/"), Cookie: sid, Headers: hdr, Want: 200},
+			{Name: "https: CSRF cookie domain", Method: "POST", Secure: true, Referer: ref("https://csrf.test/"), Cookie: sid, Headers: hdr, Want: 403},
+			{Name: "https: the request's host", Method: "POST", Secure: true, Referer: ref("https://testserver/"), Cookie: sid, Headers: hdr, Want: 403},
+			{Name: "https: session cookie domain with the request's port", Method: "POST", Secure: true, Host: "testserver:8443", Referer: ref("https://site.test:8443/"), Cookie: sid, Headers: hdr, Want: 200},
+		})
+	})
+
+	t.Run("database backend", func(t *testing.T) {
+		stored := func(s Session) string {
+			t.Helper()
+			v, err := d.EncodeStored(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		key := func(b byte) string { return strings.Repeat(string(b), 32) }
+		rows := map[string]string{
+			key('a'): stored(sess),
+			key('b'): stored(Session{"_auth_user_id": "42"}),
+			key('c'): "not session data",
+			key('d'): stored(Session{DjangoCSRFSessionKey: masked + "-"}),
+		}
+		// What a handler does: look the cookie's key up, decode the row,
+		// and check.
+		check := func(r *http.Request) error {
+			k, _ := djangoCookie(r, DjangoCookieName)
+			var s Session
+			if data, ok := rows[k]; ok {
+				var err error
+				s, err = d.DecodeStored(data)
+				if errors.Is(err, ErrBadSignature) || errors.Is(err, ErrMalformed) {
+					s = nil // Django: "Session data corrupted", an empty session
+				} else if err != nil {
+					return err
+				}
+			}
+			return c.CheckSession(r, s)
+		}
+		runCSRFCheckWith(t, check, map[string]any{"CSRF_USE_SESSIONS": true,
+			"SESSION_ENGINE": "django.contrib.sessions.backends.db"}, rows, []csrfCheckCase{
+			post("form token", "sessionid="+key('a'), tok, 200),
+			post("token of another session", "sessionid="+key('a'), otherTok, 403),
+			post("session without a secret", "sessionid="+key('b'), tok, 403),
+			post("corrupted session_data", "sessionid="+key('c'), tok, 403),
+			post("secret with a bad character", "sessionid="+key('d'), tok, 500),
+			post("no such session", "sessionid="+key('e'), tok, 403),
+			post("CSRF cookie and its token", "csrftoken="+set.Value+"; sessionid="+key('a'), cookieTok, 403),
+		})
+	})
+
+	t.Run("misuse", func(t *testing.T) {
+		r := func(cookie string) *http.Request {
+			r := httptest.NewRequest("POST", "/form/", strings.NewReader("csrfmiddlewaretoken="+tok))
+			r.Header.Set("Content-Type", form)
+			r.Header.Set("Cookie", cookie)
+			return r
+		}
+		var ce *CSRFError
+		for _, m := range []struct {
+			name string
+			err  error
+			want string
+		}{
+			// Django (signed cookies) reads this as an empty session: Go
+			// says why it cannot be what the project uses.
+			{"database key with Check", c.Check(r("sessionid=" + strings.Repeat("a", 32))), "CheckSession"},
+			{"Check without Sessions", (&DjangoCSRF{UseSessions: true}).Check(r(cookie)), "Sessions"},
+			{"CheckSession without UseSessions", (&DjangoCSRF{}).CheckSession(r(cookie), sess), "UseSessions"},
+			{"pickled session", (&DjangoCSRF{UseSessions: true, Sessions: d}).Check(r("sessionid=" + pickled(t, d))), "cannot read the session"},
+		} {
+			if m.err == nil || errors.As(m.err, &ce) || !strings.Contains(m.err.Error(), m.want) {
+				t.Errorf("%s: %v, want an error (not a *CSRFError) that mentions %q", m.name, m.err, m.want)
+			}
+		}
+	})
+}
+
+// csrfSecretChars returns the secret of a masked token as characters.
+func csrfSecretChars(masked string) []byte {
+	out := csrfSecret(masked)
+	for i, b := range out {
+		out[i] = csrfChars[b]
+	}
+	return out
+}
+
+// pickled returns a signed-cookies session value whose signature d
+// verifies and whose payload is not JSON, as the PickleSerializer writes.
+func pickled(t *testing.T, d *Django) string {
+	t.Helper()
+	signer := d.signer(DjangoCookieSessionSalt)
+	v, err := signer.Sign(b64.EncodeToString([]byte("\x80\x04\x95\x00")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -234,7 +234,9 @@ func latin1(data []byte) []byte {
 // Django reads and writes Django sessions: the cookie of the
 // signed-cookies backend (SESSION_ENGINE =
 // "django.contrib.sessions.backends.signed_cookies"), and the session_data
-// that the database, cache and file backends store. Its zero value is not
+// that the database and file backends store (and cached_db in its
+// database; the cache backend stores the dict itself, pickled by the
+// cache, which Go cannot read). Its zero value is not
 // usable: SecretKey is required. A Django is safe for concurrent use once
 // set up.
 type Django struct {
@@ -281,8 +283,8 @@ func (d *Django) Decode(cookie string) (Session, error) {
 	return d.decode(cookie, DjangoCookieSessionSalt, d.maxAge())
 }
 
-// DecodeStored verifies and decodes the session_data of the database,
-// cache or file backends (the django_session table's session_data
+// DecodeStored verifies and decodes the session_data of the database
+// and file backends (the django_session table's session_data
 // column, for the default backend): what SessionStore.decode reads.
 // Expiry is the store's (expire_date), not checked here. The legacy
 // format, base64(hash:json), which Django before 3.1 wrote and Django 3.1
@@ -337,8 +339,8 @@ func (d *Django) Encode(s Session) (string, error) {
 	return d.signer(DjangoCookieSessionSalt).Dumps(map[string]any(s), true)
 }
 
-// EncodeStored returns s as the session_data that the database, cache and
-// file backends store, for Go code that writes session rows itself.
+// EncodeStored returns s as the session_data that the database and file
+// backends store, for Go code that writes session rows itself.
 func (d *Django) EncodeStored(s Session) (string, error) {
 	if s == nil {
 		s = Session{}

@@ -1,11 +1,13 @@
 // Package session reads and writes the sessions of the Python app that
 // graft serves, in Go, with no call into Python: Flask's default signed
 // session cookie and Django's signed values (the signed-cookies session
-// backend, the session_data of the database, cache and file backends, and
+// backend, the session_data of the database and file backends, and
 // django.core.signing values in general), plus the CSRF token that
 // Django's CsrfViewMiddleware expects in a form that Go renders, and the
 // middleware's check of a request that Django's pages post to a Go route
-// ([DjangoCSRF.Check]).
+// ([DjangoCSRF.Check], with the secret in a cookie or, for
+// CSRF_USE_SESSIONS, in the session). The cache session backend stores
+// the session dict itself, pickled by the cache, which Go cannot read.
 //
 // The formats are those of the frameworks' own code, checked against real
 // Flask 2.2 / itsdangerous 2 and Django 3.2 in the tests:

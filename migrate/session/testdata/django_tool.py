@@ -17,6 +17,7 @@ Reads one JSON request on stdin, writes one JSON list of results:
   {"op": "csrf_check", "key": K, "cases": [{"method", "secure", "host",
    "referer", "cookie", "content_type", "body", "headers"}]}
                                    -> [{"status": CODE, "body": REASON}]
+                                      (500 when Django fails the request)
   {"op": "csrf_get", "key": K, "cases": [{"header"}]}
                                    -> [{"value": SET_COOKIE_HEADERS}]
   {"op": "session_header", "key": K, "cases": [{"header", "expr"}]}
@@ -25,7 +26,10 @@ Reads one JSON request on stdin, writes one JSON list of results:
                                    -> [{"found": BOOL, "value": V}]
 
 "settings" (optional) adds Django settings, e.g.
-{"DEFAULT_HASHING_ALGORITHM": "sha1"}.
+{"DEFAULT_HASHING_ALGORITHM": "sha1"}, or replaces the defaults (the
+signed-cookies SESSION_ENGINE). "rows" (optional), {session_key:
+session_data}, sets up an in-memory SQLite database whose django_session
+table holds them, for SESSION_ENGINE "django.contrib.sessions.backends.db".
 
 header is a raw Cookie header: csrf sends it instead of the cookie,
 session_header opens the session SessionMiddleware finds in it, cookie
@@ -68,9 +72,8 @@ def form_view(request):
 urlpatterns = []
 
 
-def setup(key, extra):
-    settings.configure(
-        **extra,
+def setup(key, extra, rows):
+    conf = dict(
         SECRET_KEY=key,
         DEBUG=False,
         ALLOWED_HOSTS=["testserver"],
@@ -85,10 +88,25 @@ def setup(key, extra):
         CSRF_FAILURE_VIEW=__name__ + ".csrf_failure",
         USE_TZ=True,
     )
+    conf.update(extra)
+    if rows is not None:
+        conf["DATABASES"] = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    settings.configure(**conf)
     django.setup()
     from django.urls import path
     urlpatterns.append(path("form/", form_view))
     urlpatterns.append(path("token/", token_view))
+    if rows is not None:
+        # The database backend's table, holding the session_data Go wrote
+        # under each key, unexpired.
+        from django.contrib.sessions.models import Session
+        from django.db import connection
+        from django.utils import timezone
+        with connection.schema_editor() as editor:
+            editor.create_model(Session)
+        for k, data in rows.items():
+            Session.objects.create(session_key=k, session_data=data,
+                                   expire_date=timezone.now() + datetime.timedelta(days=1))
 
 
 def wsgi_str(header):
@@ -165,10 +183,13 @@ def run(op, case):
         host = case.get("host") or "testserver"
         if ":" in host:  # graft's SERVER_PORT is the Host's port
             extra["SERVER_PORT"] = host.rsplit(":", 1)[1]
-        resp = Client(enforce_csrf_checks=True, HTTP_HOST=host).generic(
-            case["method"], "/form/", (case.get("body") or "").encode("utf-8"),
-            content_type=case.get("content_type") or "application/octet-stream",
-            secure=bool(case.get("secure")), **extra)
+        try:
+            resp = Client(enforce_csrf_checks=True, HTTP_HOST=host).generic(
+                case["method"], "/form/", (case.get("body") or "").encode("utf-8"),
+                content_type=case.get("content_type") or "application/octet-stream",
+                secure=bool(case.get("secure")), **extra)
+        except Exception as e:  # noqa: BLE001 - Django fails the request: a server error
+            return {"status": 500, "body": type(e).__name__}
         return {"status": resp.status_code, "body": resp.content.decode()[:200]}
     if op == "session_header":
         from django.contrib.sessions.middleware import SessionMiddleware
@@ -186,7 +207,7 @@ def run(op, case):
 
 def main():
     req = json.load(sys.stdin)
-    setup(req["key"], req.get("settings") or {})
+    setup(req["key"], req.get("settings") or {}, req.get("rows"))
     json.dump([run(req["op"], c) for c in req["cases"]], sys.stdout)
 
 
