@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TLSHandshakeTimeout bounds a TLS handshake on a GuardTLS listener.
@@ -28,13 +31,36 @@ const TLSHandshakeTimeout = 10 * time.Second
 // and logged as a refusal (see ServeConfig.Registry); a handshake that
 // fails otherwise (a client refusing the certificate, no TLS version or
 // cipher suite in common, a timeout) is counted and logged under Serve
-// (graft_tls_handshake_failures_total), closed without a word here. A temporary accept
+// (graft_tls_handshake_failures_total), closed without a word here: use
+// [GuardTLSReport] to have them reported on a server of your own. A temporary accept
 // error (the process out of descriptors: EMFILE, ENFILE) is retried with
 // back-off and returned by Accept, so that the server logs it as for a
 // plain listener; any other ends the listener. It panics if config is nil or
 // has no certificate (no Certificates, GetCertificate or GetConfigForClient).
 func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
 	return guardTLS(ln, config, lim, nil, nil)
+}
+
+// GuardTLSReport is [GuardTLS] reporting what Serve reports on its TLS
+// listeners, for a server of your own: each failed handshake is counted
+// in graft_tls_handshake_failures_total by reason and logged on log as
+// "wsgi: TLS handshake failed" (those that concern the certificate or the
+// configuration at WARN, one line a second at most, the others at
+// DEBUG), and each request the guard refuses before any handler sees it
+// (plain HTTP on the TLS port among them) is counted in
+// graft_http_refused_total by status and logged at INFO; the lines have
+// httplog's attribute keys (docs/operations.md lists the reasons). The
+// counters are registered with reg, or taken from it when a Serve or
+// another GuardTLSReport registered them there already. A nil log logs
+// nothing, a nil reg exports nothing (the failures are still logged).
+func GuardTLSReport(ln net.Listener, config *tls.Config, lim RequestLimits, log *slog.Logger, reg *prometheus.Registry) net.Listener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry() // counted, not exported
+	}
+	return guardTLS(ln, config, lim, newRefusals(reg, log).report, newHandshakeFailures(reg, log))
 }
 
 // guardTLS is GuardTLS, telling refused of the requests it refuses and

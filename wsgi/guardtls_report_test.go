@@ -1,0 +1,132 @@
+package wsgi
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/testcert"
+)
+
+// TestGuardTLSReport: GuardTLSReport on a server of one's own reports
+// what Serve reports on its TLS listeners (GuardTLS alone reports
+// nothing): a failed handshake counted by reason and logged, plain HTTP
+// and a request the guard refuses counted and logged as refusals; with a
+// nil logger and registry it serves as GuardTLS does.
+func TestGuardTLSReport(t *testing.T) {
+	certFile, keyFile, pool := testcert.Write(t, t.TempDir(), 1)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	// serve serves a 404 for every request on a GuardTLSReport listener
+	// and returns its address.
+	serve := func(t *testing.T, log *slogLogger, reg *prometheus.Registry) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.NotFoundHandler()}
+		go srv.Serve(GuardTLSReport(ln, srvCfg, RequestLimits{}, log, reg))
+		t.Cleanup(func() { srv.Close() })
+		return ln.Addr().String()
+	}
+	// badCert is a client that refuses the server's certificate (the
+	// system's roots: the test CA is not one).
+	badCert := func(addr string) error {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{})
+		if err == nil {
+			conn.Close()
+			return fmt.Errorf("the handshake succeeded")
+		}
+		return nil
+	}
+	// get sends one request over TLS (raw, so that the guard may refuse
+	// it) and returns the status.
+	get := func(addr, req string) (int, error) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close()
+		io.WriteString(conn, req)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+
+	t.Run("logger and registry", func(t *testing.T) {
+		logs := &pythontest.Buffer{}
+		reg := prometheus.NewRegistry()
+		addr := serve(t, slogNew(logs), reg)
+		metrics := func() string {
+			rec := httptest.NewRecorder()
+			promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			return rec.Body.String()
+		}
+		wait := func(what string) {
+			t.Helper()
+			waitFor(t, 5*time.Second, what, func() bool { return strings.Contains(metrics(), what) })
+		}
+
+		if err := badCert(addr); err != nil {
+			t.Fatal(err)
+		}
+		wait(`graft_tls_handshake_failures_total{reason="bad certificate"} 1`)
+		line := regexp.MustCompile(`level=WARN msg="wsgi: TLS handshake failed" client.ip=127.0.0.1 graft.reason="bad certificate" error=`)
+		waitFor(t, 5*time.Second, "the WARN line", func() bool { return line.MatchString(logs.String()) })
+
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP: %s, want 400", resp.Status)
+		}
+		wait(`graft_tls_handshake_failures_total{reason="http"} 1`)
+		wait(`graft_http_refused_total{status="400"} 1`)
+		if !strings.Contains(logs.String(), `error="plain HTTP on an HTTPS listener"`) {
+			t.Errorf("plain HTTP not logged as a refusal:\n%s", logs)
+		}
+
+		code, err := get(addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+		if err != nil || code != http.StatusBadRequest {
+			t.Fatalf("smuggling attempt over TLS: %d, %v; want 400", code, err)
+		}
+		wait(`graft_http_refused_total{status="400"} 2`)
+		if !strings.Contains(logs.String(), `msg="wsgi: request refused at the HTTP boundary" http.response.status_code=400`) {
+			t.Errorf("the guard's refusal not logged:\n%s", logs)
+		}
+
+		if code, err := get(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil || code != http.StatusNotFound {
+			t.Errorf("a good request: %d, %v; want the handler's 404", code, err)
+		}
+	})
+
+	t.Run("nil logger and registry", func(t *testing.T) {
+		addr := serve(t, nil, nil)
+		if err := badCert(addr); err != nil {
+			t.Fatal(err)
+		}
+		if code, err := get(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil || code != http.StatusNotFound {
+			t.Errorf("a good request after a failed handshake: %d, %v; want the handler's 404", code, err)
+		}
+	})
+}
