@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/graft-dev/graft/migrate/session"
 )
@@ -99,4 +100,54 @@ func ExampleDjango() {
 	// Output:
 	// 42
 	// bob@example.com <nil>
+}
+
+// A Go handler takes a form that Django's page posts, in a project with
+// CSRF_USE_SESSIONS = True and the database session backend: the CSRF
+// secret is in the session, which the handler looks up (here in a map
+// standing for the django_session table) and passes to CheckSession.
+func ExampleDjangoCSRF_CheckSession() {
+	django := &session.Django{SecretKey: "the project's SECRET_KEY"}
+	csrf := &session.DjangoCSRF{UseSessions: true} // CSRF_USE_SESSIONS = True
+
+	// The session Django's login stored, and the token its page rendered.
+	s := session.Session{"_auth_user_id": "42"}
+	token, _, _ := csrf.SessionToken(s)
+	data, _ := django.EncodeStored(s)
+	rows := map[string]string{"k5m0bq8t1v2x3y4z5a6b7c8d9e0f1g2h": data} // session_key -> session_data
+
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		var s session.Session // nil: no session, as for Django
+		if c, err := r.Cookie("sessionid"); err == nil {
+			if data, ok := rows[c.Value]; ok {
+				s, err = django.DecodeStored(data)
+				if errors.Is(err, session.ErrBadSignature) || errors.Is(err, session.ErrMalformed) {
+					s = nil // Django reads corrupted session data as an empty session
+				} else if err != nil {
+					http.Error(w, "unreadable session", http.StatusInternalServerError)
+					return
+				}
+			}
+		}
+		if err := csrf.CheckSession(r, s); errors.Is(err, session.ErrCSRF) {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		} else if err != nil {
+			http.Error(w, "cannot check the CSRF token", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "saved", r.PostForm.Get("title"))
+	}
+
+	for _, tok := range []string{token, "forged"} {
+		r := httptest.NewRequest("POST", "/notes/new/", strings.NewReader("title=hi&csrfmiddlewaretoken="+tok))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Cookie", "sessionid=k5m0bq8t1v2x3y4z5a6b7c8d9e0f1g2h")
+		w := httptest.NewRecorder()
+		handler(w, r)
+		fmt.Print(w.Code, " ", w.Body.String())
+	}
+	// Output:
+	// 200 saved hi
+	// 403 session: CSRF check failed: CSRF token missing or incorrect.
 }
