@@ -4,7 +4,9 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/graft-dev/graft/internal/pythontest"
 )
@@ -160,4 +162,74 @@ func agreeWithPython(t *testing.T, framework string, oracle *pythontest.Oracle, 
 	case err == nil && !same && !surrogateEscape.Match(payload):
 		t.Fatalf("payload %q: Go decodes %#v, which Encode writes as another session than %s read", payload, s, framework)
 	}
+}
+
+// djangoUnmask answers, for each JSON line (a string), what Django 3.2's
+// CsrfViewMiddleware makes of it as the session's CSRF value
+// (_unmask_cipher_token, which _compare_masked_tokens applies to it
+// unsanitized): {"fails": true} when it raises (a server error), else the
+// secret it unmasks.
+const djangoUnmask = `
+import json, sys
+from django.conf import settings
+settings.configure()
+from django.middleware.csrf import _unmask_cipher_token
+for line in sys.stdin:
+    try:
+        out = {"fails": False, "secret": _unmask_cipher_token(json.loads(line))}
+    except Exception:
+        out = {"fails": True, "secret": ""}
+    print(json.dumps(out), flush=True)
+`
+
+// FuzzSessionCSRFSecretPython checks sessionCSRFSecret, the reading of a
+// CSRF_USE_SESSIONS secret, against Django's own: Go fails where Django
+// raises, and otherwise gives the secret Django unmasks when it has
+// Django's 32 characters (the only length a token can match), none
+// otherwise.
+func FuzzSessionCSRFSecretPython(f *testing.F) {
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	oracle := pythontest.StartOracle(f, dir, djangoUnmask, []string{"django"})
+	masked := csrfMask(csrfRandom())
+	for _, s := range []string{
+		"", "a", masked, masked[:32], masked[:33], masked[:63], masked + "x", masked + "-", masked + "xyz-",
+		masked[:31] + "-" + masked[32:], masked[:32] + "-" + masked[33:], "not a token!", masked[:40] + "é",
+		"é" + masked[1:], "ab-", strings.Repeat("-", 32) + "a",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if !utf8.ValidString(v) {
+			return // a decoded session holds valid strings only
+		}
+		secret, found, err := sessionCSRFSecret(v, true)
+		var dj struct {
+			Fails  bool   `json:"fails"`
+			Secret string `json:"secret"`
+		}
+		oracle.Ask(t, v, &dj)
+		switch {
+		case !found:
+			t.Fatalf("%q: not found", v)
+		case dj.Fails != (err != nil):
+			t.Fatalf("%q: Go error %v, Django raises: %v", v, err, dj.Fails)
+		case err != nil:
+		case len(dj.Secret) == csrfSecretLength && string(secretChars(secret)) != dj.Secret:
+			t.Fatalf("%q: Go's secret %q, Django's %q", v, secretChars(secret), dj.Secret)
+		case len(dj.Secret) != csrfSecretLength && secret != nil:
+			t.Fatalf("%q: Go's secret %q, Django's %q, which no token matches", v, secretChars(secret), dj.Secret)
+		}
+	})
+}
+
+// secretChars writes a secret's character indexes as characters.
+func secretChars(secret []byte) []byte {
+	out := make([]byte, len(secret))
+	for i, b := range secret {
+		out[i] = csrfChars[b]
+	}
+	return out
 }
