@@ -72,9 +72,10 @@ type DjangoCSRF struct {
 	// UseSessions is CSRF_USE_SESSIONS: the secret is in the session,
 	// under DjangoCSRFSessionKey, and Django ignores the CSRF cookie.
 	// [DjangoCSRF.Check] then reads the session of the signed-cookies
-	// backend with Sessions (it returns an error when Sessions is nil);
-	// the database, cache and file backends keep the session where Go
-	// cannot read it: load it yourself and call [DjangoCSRF.CheckSession].
+	// backend with Sessions (it returns an error when Sessions is nil).
+	// The database and file backends keep the session where Check cannot
+	// reach it: load it yourself and call [DjangoCSRF.CheckSession]. The
+	// cache backend's (a pickled dict) cannot be read in Go at all.
 	// Token still reads and sets the cookie: use SessionToken.
 	UseSessions bool
 

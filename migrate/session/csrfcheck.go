@@ -71,7 +71,7 @@ func (e *CSRFError) Unwrap() error { return ErrCSRF }
 // cookie, or one whose signature fails or that has expired, is an empty
 // session ("CSRF cookie not set."). A session that Go cannot read is an
 // error that is not a *CSRFError: Sessions nil, a session cookie that
-// holds the key of a database, cache or file session (use CheckSession),
+// holds the key of a stored session (database or file: use CheckSession),
 // a payload that is not JSON (a pickle-serialized session).
 func (c *DjangoCSRF) Check(r *http.Request) error {
 	if !c.UseSessions {
@@ -84,7 +84,7 @@ func (c *DjangoCSRF) Check(r *http.Request) error {
 		})
 	}
 	if c.Sessions == nil {
-		return errors.New("session: DjangoCSRF.Check with UseSessions needs Sessions to read the signed-cookies session; with the database, cache or file backends load the session and call CheckSession")
+		return errors.New("session: DjangoCSRF.Check with UseSessions needs Sessions to read the signed-cookies session; with the database or file backends load the session and call CheckSession")
 	}
 	return c.check(r, func() ([]byte, bool, error) {
 		s, err := c.signedSession(r)

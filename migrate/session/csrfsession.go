@@ -51,7 +51,7 @@ func (c *DjangoCSRF) signedSession(r *http.Request) (Session, error) {
 		return nil, nil
 	}
 	if isSessionKey(v) {
-		return nil, fmt.Errorf("session: DjangoCSRF.Check: the %s cookie holds the key of a database, cache or file session, which Go cannot read: look up its session_data, decode it with Django.DecodeStored and call CheckSession", name)
+		return nil, fmt.Errorf("session: DjangoCSRF.Check: the %s cookie holds the key of a stored session (database, file or cache backend), not a signed-cookies session: look up its session_data, decode it with Django.DecodeStored and call CheckSession", name)
 	}
 	s, err := d.Decode(v)
 	switch {
