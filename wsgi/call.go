@@ -120,7 +120,7 @@ func (pl *pool) acquireIdle(ctx context.Context) (*proc, error) {
 		return nil, ErrClosed
 	}
 	for _, p := range pl.list {
-		if !p.retired.Load() && p.inflight == 0 {
+		if p.takesLocked() && p.inflight == 0 {
 			p.inflight++
 			pl.active.Add(1)
 			pl.mu.Unlock()
@@ -128,7 +128,7 @@ func (pl *pool) acquireIdle(ctx context.Context) (*proc, error) {
 		}
 	}
 	pl.mu.Unlock()
-	return pl.acquire(ctx)
+	return pl.acquire(ctx, true)
 }
 
 // sendCall writes a control call to the worker, as a stream of its own so

@@ -201,10 +201,15 @@ type Config struct {
 	// PID 1.
 	ChildSubreaper bool
 
-	// MaxRequests recycles a worker after it has served this many requests
-	// (gunicorn's --max-requests), plus a random 0..MaxRequestsJitter so
-	// workers do not all recycle at once. Its replacement is ready before
-	// it stops taking requests, and it finishes what it has. 0: never.
+	// MaxRequests recycles a worker after it has been handed this many
+	// requests (gunicorn's --max-requests), plus a random
+	// 0..MaxRequestsJitter so workers do not all recycle at once: it is
+	// handed no more (control calls neither; they do not count), its
+	// replacement starts at once, and it finishes what it has and exits
+	// once the replacement is in service. Meanwhile the other workers take
+	// the requests, or they wait for the replacement (the queue has room
+	// for the worker's Threads beyond MaxQueue). If the replacement cannot
+	// start, the worker serves on past its limit until one can. 0: never.
 	MaxRequests int
 	// MaxRequestsJitter: see MaxRequests.
 	MaxRequestsJitter int

@@ -81,7 +81,9 @@ func (c *Container) open() bool { return !c.closed.Load() && !c.draining.Load() 
 // shut down, [Serve] is not shutting it down (its listeners are closed
 // and it drains the requests in flight), and at least one worker takes
 // requests. During a reload the old workers serve until the new ones are
-// ready, so it stays ready.
+// ready, so it stays ready; so it does while a worker at its
+// [Config].MaxRequests waits for its replacement (requests wait for it
+// too), with one worker as well.
 func (c *Container) Ready() bool { return c.Status().Ready }
 
 // ReadyHandler answers 200 "ready" when Ready, else 503 "not ready": a

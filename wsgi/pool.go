@@ -113,6 +113,7 @@ func newPool(cfg Config) (*pool, error) {
 type waiter struct {
 	s     *stream
 	ch    chan *proc // nil sent on it: ErrQueueTimeout; closed: queueErr (CloseQueue)
+	call  bool       // a control call (on ch): not counted against a worker's request limit
 	since time.Time
 }
 
@@ -122,7 +123,7 @@ type waiter struct {
 // or ErrClosed, later (see QueueWaiter).
 func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 	if req.BodyFile != nil {
-		p, err := pl.acquire(ctx)
+		p, err := pl.acquire(ctx, false)
 		if err != nil {
 			return nil, err
 		}
@@ -144,14 +145,14 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 		return nil, ErrClosed
 	}
 	if len(pl.waiters) == 0 {
-		if p := pl.pickLocked(); p != nil {
+		if p := pl.pickLocked(true); p != nil {
 			pl.mu.Unlock()
 			p.post(s, frameReq, flags, *buf, nil, req.Timeout, true)
 			pl.bufs.put(buf)
 			return s, nil
 		}
 	}
-	if len(pl.waiters) >= pl.cfg.MaxQueue {
+	if len(pl.waiters) >= pl.queueCapLocked() {
 		pl.mu.Unlock()
 		pl.bufs.put(buf)
 		return nil, ErrQueueFull
@@ -176,36 +177,39 @@ func (pl *pool) QueueFull() bool {
 	if pl.closed {
 		return false // Start reports ErrClosed
 	}
+	room := pl.queueCapLocked()
 	if len(pl.waiters) > 0 {
-		return len(pl.waiters) >= pl.cfg.MaxQueue
+		return len(pl.waiters) >= room
 	}
-	if pl.cfg.MaxQueue > 0 {
+	if room > 0 {
 		return false // it would wait, or get a slot
 	}
 	// No queue (and so no prefetch, see pickLocked): full when no worker
 	// has a free thread.
 	for _, p := range pl.list {
-		if !p.retired.Load() && p.inflight < pl.cfg.Threads {
+		if p.takesLocked() && p.inflight < pl.cfg.Threads {
 			return false
 		}
 	}
 	return true
 }
 
-// acquire takes a slot on a worker, waiting in the queue if none is free.
-func (pl *pool) acquire(ctx context.Context) (*proc, error) {
+// acquire takes a slot on a worker, waiting in the queue if none is free,
+// for a request, or for a control call (call), which does not count
+// against the worker's request limit.
+func (pl *pool) acquire(ctx context.Context, call bool) (*proc, error) {
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
 		return nil, ErrClosed
 	}
 	if len(pl.waiters) == 0 {
-		if p := pl.pickLocked(); p != nil {
+		if p := pl.pickLocked(!call); p != nil {
 			pl.mu.Unlock()
 			return p, nil
 		}
 	}
-	if len(pl.waiters) >= pl.cfg.MaxQueue {
+	if len(pl.waiters) >= pl.queueCapLocked() {
 		pl.mu.Unlock()
 		return nil, ErrQueueFull
 	}
@@ -214,7 +218,7 @@ func (pl *pool) acquire(ctx context.Context) (*proc, error) {
 		return nil, err
 	}
 	ch := make(chan *proc, 1)
-	pl.waiters = append(pl.waiters, waiter{ch: ch, since: time.Now()})
+	pl.waiters = append(pl.waiters, waiter{ch: ch, call: call, since: time.Now()})
 	pl.armExpiryLocked()
 	pl.mu.Unlock()
 
@@ -345,18 +349,36 @@ func (pl *pool) expire() {
 	}
 }
 
-// pickLocked takes a slot on the worker that should get the next request,
-// or returns nil when all are full. A worker with a free thread is
+// queueCapLocked is how many requests may wait for a slot:
+// Config.MaxQueue, plus the threads of each worker at its request limit
+// (see countLocked). The requests those threads would have taken wait
+// for its replacement, or for another worker, instead of being refused:
+// a recycle does not lower the pool's capacity, with no queue
+// (MaxQueue negative) too.
+func (pl *pool) queueCapLocked() int {
+	n := pl.cfg.MaxQueue
+	for _, p := range pl.list {
+		if p.atLimit && !p.retired.Load() {
+			n += pl.cfg.Threads
+		}
+	}
+	return n
+}
+
+// pickLocked takes a slot on the worker that should get the next request
+// (a control call unless request), or returns nil when all are full. A
+// request counts against the worker's request limit (see countLocked):
+// workers at theirs, like retired ones, are passed by. A worker with a free thread is
 // preferred (the least busy); failing that, requests may be queued in the
 // socket of a busy worker whose requests are fast (see prefetchDepth), so
 // that the worker finds its next requests waiting instead of sleeping until
 // Go sends them, and Go reads several responses per read (NGINX Unit's
 // trick). Slow apps, and workers running a request that is not young, get
 // no prefetch, so that no request waits behind a slow one.
-func (pl *pool) pickLocked() *proc {
+func (pl *pool) pickLocked(request bool) *proc {
 	var best *proc
 	for _, p := range pl.list {
-		if p.retired.Load() {
+		if !p.takesLocked() {
 			continue
 		}
 		if best == nil || p.inflight < best.inflight {
@@ -375,6 +397,9 @@ func (pl *pool) pickLocked() *proc {
 	}
 	best.inflight++
 	pl.active.Add(1)
+	if request {
+		pl.countLocked(best)
+	}
 	return best
 }
 
@@ -385,11 +410,11 @@ func (pl *pool) handOffLocked() bool {
 	if len(pl.waiters) == 0 {
 		return false
 	}
-	p := pl.pickLocked()
+	w := pl.waiters[0]
+	p := pl.pickLocked(!w.call)
 	if p == nil {
 		return false
 	}
-	w := pl.waiters[0]
 	pl.waiters[0] = waiter{}
 	pl.waiters = pl.waiters[1:]
 	if w.ch != nil {
@@ -689,9 +714,11 @@ func (pl *pool) Status() Status {
 	procs := append([]*proc(nil), pl.list...)
 	inflight := make([]int, len(procs))
 	indexes := make([]int, len(procs))
+	atLimit := make([]bool, len(procs))
 	for i, p := range procs {
 		inflight[i] = p.inflight
 		indexes[i] = p.index
+		atLimit[i] = p.atLimit
 	}
 	st.Ready = !pl.closed
 	pl.mu.Unlock()
@@ -702,13 +729,17 @@ func (pl *pool) Status() Status {
 	for i, p := range procs {
 		ws := WorkerStatus{PID: p.pid, Index: indexes[i], Generation: p.gen.id, Served: p.served.Load(),
 			Started: p.started, Age: now.Sub(p.started).Seconds(), State: "idle"}
+		retired := p.retired.Load()
 		switch {
-		case p.retired.Load():
+		case retired || atLimit[i]:
+			// At its request limit, a worker takes no new request
+			// either; it serves until its replacement is in service,
+			// which requests wait for: the pool is still ready.
 			ws.State = "draining"
 		case inflight[i] > 0:
 			ws.State = "busy"
 		}
-		if ws.State != "draining" {
+		if !retired {
 			anyServing = true
 		}
 		ws.RSS, _ = procRSS(p.pid)

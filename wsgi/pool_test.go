@@ -146,7 +146,7 @@ func TestPickPrefetch(t *testing.T) {
 			pl.list[0].ewma.Store(int64(tc.avg))
 			got := 0
 			pl.mu.Lock()
-			for pl.pickLocked() != nil {
+			for pl.pickLocked(true) != nil {
 				got++
 			}
 			pl.mu.Unlock()

@@ -61,6 +61,9 @@ type proc struct {
 	retired      atomic.Bool  // takes no new requests (dying, recycled, shutting down)
 	leaving      atomic.Bool  // retired on purpose: its exit needs no replacement
 	recycling    atomic.Bool  // a replacement is being started
+	handed       int64        // requests handed to it, counted against limit (see pool.countLocked); guarded by pool.mu
+	atLimit      bool         // handed its limit: takes no new request while its replacement starts; guarded by pool.mu
+	pastLimit    bool         // a replacement failed to start: it takes requests past its limit; guarded by pool.mu
 	leaveReason  string       // why it was told to leave ("reload", "shutdown", a recycle's reason); guarded by pool.mu
 	index        int          // its number while in service (see pool.freeIndexLocked); guarded by pool.mu
 	ended        bool         // it died and pool.gone has run; guarded by pool.mu

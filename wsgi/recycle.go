@@ -18,38 +18,74 @@ func (pl *pool) requestLimit() int64 {
 	return n
 }
 
-// afterRequest checks the recycling limits once a request has finished on p.
-// A retired worker is on its way out already (a reload, a shutdown or
-// another recycle drains it, or it is being killed, and whatever retired
-// it sees to its replacement): recycling it would add a worker.
+// countLocked counts a request handed to p against its request limit
+// (MaxRequests plus jitter). The request that reaches the limit is the
+// last p takes: p is then at its limit, passed by when requests are
+// handed out (see takesLocked), and its replacement starts at once; p
+// finishes the requests it has (prefetched ones included), while the
+// other workers take the new ones, or they wait for the replacement (see
+// queueCapLocked). Once a replacement has failed to start, p takes
+// requests past its limit rather than leave the pool a worker short (or,
+// with one worker, with none) while it is tried again, by the next
+// request handed to p once recycleRetry has passed. The caller holds
+// pl.mu.
+func (pl *pool) countLocked(p *proc) {
+	if p.limit == 0 {
+		return
+	}
+	p.handed++
+	if p.handed < p.limit {
+		return
+	}
+	if !p.pastLimit {
+		p.atLimit = true
+	}
+	pl.recycleLocked(p, "max-requests")
+}
+
+// takesLocked reports whether p may be handed a request or a control
+// call: it is not retired, nor at its request limit. The caller holds
+// pl.mu.
+func (p *proc) takesLocked() bool {
+	return !p.atLimit && !p.retired.Load()
+}
+
+// afterRequest checks the memory limit once a request has finished on p
+// (the request limit is counted as requests are handed out: see
+// countLocked). A retired worker is on its way out already (a reload, a
+// shutdown or another recycle drains it, or it is being killed, and
+// whatever retired it sees to its replacement): recycling it would add a
+// worker.
 func (pl *pool) afterRequest(p *proc) {
-	if p.retired.Load() {
+	if p.retired.Load() || pl.cfg.MaxRSS <= 0 {
 		return
 	}
-	if p.limit > 0 && p.served.Load() >= p.limit {
-		pl.recycle(p, "max-requests")
-		return
-	}
-	if pl.cfg.MaxRSS > 0 {
-		if rss, err := procRSS(p.pid); err == nil && rss > pl.cfg.MaxRSS {
-			pl.recycle(p, "max-rss")
-		}
+	if rss, err := procRSS(p.pid); err == nil && rss > pl.cfg.MaxRSS {
+		pl.recycle(p, "max-rss")
 	}
 }
 
 // recycle replaces p: a new worker is started and put into service first,
 // then p stops taking requests, finishes the ones it has and exits (see
-// drain and leave). If the replacement cannot start, p keeps serving and
-// recycling is tried again later. If p was retired meanwhile (reloaded,
-// shut down, dying), the new worker is not needed: what retired p
-// replaces it. The new worker goes into service and p is retired under
-// one hold of pl.mu, so that p dying right after is no crash to replace
-// (gone sees it leaving): either way one worker takes p's place.
+// drain and leave). If the replacement cannot start, p keeps serving (past
+// its request limit, see countLocked) and recycling is tried again later.
+// If p was retired meanwhile (reloaded, shut down, dying), the new worker
+// is not needed: what retired p replaces it. The new worker goes into
+// service and p is retired under one hold of pl.mu, so that p dying right
+// after is no crash to replace (gone sees it leaving): either way one
+// worker takes p's place.
 func (pl *pool) recycle(p *proc, reason string) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.recycleLocked(p, reason)
+}
+
+// recycleLocked is recycle for a caller holding pl.mu.
+func (pl *pool) recycleLocked(p *proc, reason string) {
 	if !p.recycling.CompareAndSwap(false, true) {
 		return
 	}
-	pl.goBackground(func() {
+	pl.goBackgroundLocked(func() {
 		g := pl.current()
 		np, err := pl.startAndWait(g)
 		pl.mu.Lock()
@@ -63,7 +99,16 @@ func (pl *pool) recycle(p *proc, reason string) {
 			return
 		}
 		if err != nil {
+			// p serves on, past its limit if it has reached it: the
+			// requests waiting for its replacement get it back.
+			p.pastLimit = true
+			if p.atLimit {
+				p.atLimit = false
+				for pl.handOffLocked() {
+				}
+			}
 			pl.mu.Unlock()
+			pl.kick()
 			p.log.Error("wsgi: could not start a replacement to recycle a worker; it keeps serving",
 				slog.String("graft.reason", reason), slog.String(logError, err.Error()))
 			time.AfterFunc(recycleRetry, func() { p.recycling.Store(false) })

@@ -473,58 +473,73 @@ func TestImportThreadsWarned(t *testing.T) {
 	}
 }
 
-// TestRecycleOfRetiredWorker: a worker that reaches MaxRequests after it
-// was retired (here by a reload, while it still had a request running)
-// is not recycled: the reload has replaced it already. It was: the
-// recycle started a worker of the new generation and put it into service
-// next to the reload's, one worker more than Config.Workers for good (the
-// count drifted up with each reload under load; a new reload set it back).
+// TestRecycleOfRetiredWorker: a worker at its MaxRequests whose
+// replacement is still starting when a reload retires it is not replaced
+// by it (the reload's worker takes its place: the replacement is
+// dismissed once ready), and the requests that came meanwhile wait for the
+// reload's worker. A recycle of a retired worker started a worker of the
+// new generation and put it into service next to the reload's, one worker
+// more than Config.Workers for good (the count drifted up with each reload
+// under load; a new reload set it back). Here the replacement's import is
+// held (testdata/holdimport.py) while the reload runs.
 func TestRecycleOfRetiredWorker(t *testing.T) {
-	a := startApp(t, "dispatch", Config{Workers: 1, Threads: 2, MaxRequests: 1}, nil)
-	old := a.c.Status().Workers[0].PID
-	answers := make(chan string, 2)
-	for _, tok := range []string{"a", "b"} {
-		go func() {
-			_, b, err := get(t, nil, "GET", a.srv.URL+"/block?tok="+tok, nil)
-			if err != nil {
-				answers <- tok + ": " + err.Error()
-				return
-			}
-			answers <- string(b)
-		}()
-		waitFor(t, 10*time.Second, tok+" to run", func() bool { return exists(a.dir, tok+"-started") })
+	dir := holdImportDir(t)
+	c, logs := newContainer(t, Config{App: "holdimport:app", Dir: dir, NoPreload: true, Workers: 1, MaxRequests: 2,
+		Env: []string{"GRAFT_TEST_DIR=" + dir}})
+	srv := newServer(t, c)
+	old := c.Status().Workers[0].PID
+	touch(t, dir, "hold")
+	for i := range 2 {
+		if got := string(mustGet(t, srv.URL+"/")); got != fmt.Sprint(old) {
+			t.Fatalf("request %d answered by %s; want the worker %d", i, got, old)
+		}
 	}
-	// Both run on the one worker (two threads); the reload retires it.
+	// Its two requests served, the worker takes no other; its
+	// replacement's import is held.
+	holding, held := waitHeldImport(t, dir, "the replacement's import")
+	answer := make(chan string, 1)
+	go func() {
+		resp, b, err := get(t, nil, "GET", srv.URL+"/", nil)
+		if err != nil || resp.StatusCode != 200 {
+			answer <- fmt.Sprintf("status %d, %q, %v", resp.StatusCode, b, err)
+			return
+		}
+		answer <- string(b)
+	}()
+	select {
+	case got := <-answer:
+		t.Fatalf("a request was answered (%s) by the worker at its limit, or refused, before the reload", got)
+	case <-time.After(300 * time.Millisecond):
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.c.Reload(ctx); err != nil {
+	if err := c.Reload(ctx); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
-	// b ends: the retired worker has served its one request.
-	touch(t, a.dir, "b-go")
-	if got, want := <-answers, fmt.Sprintf("released b pid %d", old); got != want {
-		t.Fatalf("b: %q; want %q", got, want)
-	}
-	// A recycle would have started a worker by now, while a holds the old
-	// one in the pool.
-	if missing, _ := logWait(a.logs, 3*time.Second, "recycling worker"); missing == "" {
-		t.Errorf("the retired worker %d was recycled:\n%s", old, logLine(a.logs, "recycling worker"))
-	}
-	touch(t, a.dir, "a-go")
-	if got, want := <-answers, fmt.Sprintf("released a pid %d", old); got != want {
-		t.Fatalf("a: %q; want %q", got, want)
-	}
-	waitFor(t, 10*time.Second, fmt.Sprintf("old worker %d to exit", old), func() bool { return !pidAlive(old) })
-	waitFor(t, 10*time.Second, "the old worker to leave the status", func() bool {
-		for _, w := range a.c.Status().Workers {
-			if w.PID == old {
-				return false
-			}
+	st := c.Status()
+	reloaded := 0
+	for _, w := range st.Workers {
+		if w.Generation == st.Generation {
+			reloaded = w.PID
 		}
-		return true
+	}
+	if got := <-answer; got != fmt.Sprint(reloaded) {
+		t.Errorf("the waiting request was answered %q; want it served by the reload's worker (%+v)", got, st.Workers)
+	}
+	if err := os.Remove(holding); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("the held replacement %d to be dismissed", held), func() bool {
+		var ws syscall.WaitStatus
+		syscall.Wait4(held, &ws, syscall.WNOHANG, nil)
+		return !pidAlive(held)
 	})
-	if st := a.c.Status(); len(st.Workers) != 1 {
-		t.Errorf("%d workers after the reload; want Config.Workers, 1: %+v", len(st.Workers), st.Workers)
+	waitFor(t, 10*time.Second, fmt.Sprintf("old worker %d to exit", old), func() bool { return !pidAlive(old) })
+	if l := logLine(logs, "recycling worker"); l != "" {
+		t.Errorf("the retired worker %d was recycled: %s", old, l)
+	}
+	if st := c.Status(); len(st.Workers) != 1 || st.Workers[0].Generation != st.Generation {
+		t.Errorf("workers %+v after the reload (generation %d); want Config.Workers, 1, of that generation", st.Workers, st.Generation)
 	}
 }
 
