@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -43,14 +45,14 @@ func (a *goAuth) take() []bool {
 // that the stage is decided before a staged route's own middlewares
 // (router With, a Group's Use) run: Python's share of the route (stage
 // python, the kill switches, a rollback, canary's Python users, shadow's
-// answer) is Flask's answer as if Go had no such route, while Go's share
-// (go, canary's Go users, the shadow run) passes through them. The
-// server-wide Use stack applies to both.
+// answer, reverse shadow's copy) is Flask's answer as if Go had no such
+// route, while Go's share (go, canary's Go users, the shadow run) passes
+// through them. The server-wide Use stack applies to both.
 func TestRouteMiddlewaresFollowTheStage(t *testing.T) {
 	py := startPython(t, "flaskmig:app")
-	setup := func(t *testing.T, cfg ...RouteConfig) (*env, *goAuth) {
+	setupFile := func(t *testing.T, stagesFile string, cfg ...RouteConfig) (*env, *goAuth) {
 		auth := &goAuth{}
-		e := newEnv(t, py, Options{Routes: cfg, NoiseSample: -1}, func(r *router.Router) {
+		e := newEnv(t, py, Options{Routes: cfg, StagesFile: stagesFile, NoiseSample: -1}, func(r *router.Router) {
 			r.Use(func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("X-Server", "graft") // the server-wide stack
@@ -69,6 +71,7 @@ func TestRouteMiddlewaresFollowTheStage(t *testing.T) {
 		})
 		return e, auth
 	}
+	setup := func(t *testing.T, cfg ...RouteConfig) (*env, *goAuth) { return setupFile(t, "", cfg...) }
 	// fetch sends method path, with optional header pairs, and checks the
 	// answer and that the server-wide middleware ran.
 	fetch := func(t *testing.T, e *env, method, path, wantBody string, wantCode int, hdr ...string) {
@@ -162,6 +165,23 @@ func TestRouteMiddlewaresFollowTheStage(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("go, rolled back", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "stages.json")
+		stages := `{"routes": [{"route": "GET /api/side", "stage": "go"}],
+			"rollbacks": {"GET /api/side": {"reason": "go 5xx", "at": "2026-12-01T02:40:00Z"}}}`
+		if err := os.WriteFile(path, []byte(stages), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e, auth := setupFile(t, path)
+		if st := e.status(t, "GET /api/side"); st.Rollback == nil {
+			t.Fatalf("not rolled back: %+v", st)
+		}
+		fetch(t, e, "GET", "/api/side", pySide, 200)
+		if seen := auth.take(); len(seen) != 0 {
+			t.Fatalf("rolled back, the route middleware ran %d times", len(seen))
+		}
+	})
 
 	t.Run("shadow", func(t *testing.T) {
 		e, auth := setup(t, RouteConfig{Route: "GET /api/side", Stage: StageShadow})
