@@ -13,6 +13,7 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
 		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " \t"), h)
 	}
+	mustHandle(method, pattern, h)
 	mws := r.routeMiddlewares()
 	r.base.Handle(pattern, inline(mws, emptyParams(r, behind(mws, h))))
 	return r.record(method, pattern).staged(h)
@@ -29,6 +30,7 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 // serves.
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	method = strings.ToUpper(method)
+	mustHandle(method, pattern, h)
 	mws := r.routeMiddlewares()
 	h = r.stage(method, pattern, behind(mws, h))
 	g := emptyParams(r, h)
@@ -128,4 +130,13 @@ func (r *Router) record(method, pattern string) *Route {
 	}
 	r.reg.add(e)
 	return &Route{router: r, entry: e, local: pattern}
+}
+
+// mustHandle panics when h is nil, a nil http.Handler or a nil
+// http.HandlerFunc (r.Get("/x", nil)): chi would register it and the
+// route would panic on its first request.
+func mustHandle(method, pattern string, h http.Handler) {
+	if f, ok := h.(http.HandlerFunc); h == nil || ok && f == nil {
+		panic(fmt.Sprintf("router: nil handler for %s %q", method, pattern))
+	}
 }

@@ -32,8 +32,7 @@ func (r *Router) routeMiddlewares() chi.Middlewares {
 	return r.mux.Middlewares()
 }
 
-// behind returns h behind mws, as chi's inline mux chains them; a nil h
-// stays nil so that chi reports it.
+// behind returns h behind mws, as chi's inline mux chains them.
 func behind(mws chi.Middlewares, h http.Handler) http.Handler {
 	if h == nil || len(mws) == 0 {
 		return h

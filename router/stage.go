@@ -85,8 +85,8 @@ type stagedHandler struct {
 	full string // full pattern, set by once
 }
 
-// stage wraps h for a route registered with one method; a nil h stays nil
-// so that chi reports it.
+// stage wraps h for a route registered with one method (h is not nil:
+// see mustHandle).
 func (r *Router) stage(method, pattern string, h http.Handler) http.Handler {
 	if h == nil || method == "*" {
 		return h
