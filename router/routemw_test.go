@@ -79,6 +79,15 @@ func TestRouteMiddlewaresFollowTheStage(t *testing.T) {
 		api.Use(log.mw("api", false))
 		api.With(log.mw("apiauth", true)).Get("/x", text("go api x"))
 	})
+	r.With(log.mw("wrap", false)).Route("/wrapped", func(w *Router) {
+		w.Get("/x", text("go wrapped x"))
+	})
+	r.Group(func(g *Router) {
+		g.Use(log.mw("mountgroup", false))
+		m := New()
+		m.Get("/x", text("go mounted x"))
+		g.Mount("/mounted", m)
+	})
 	r.Fallback(text("python"))
 
 	for _, tc := range []struct {
@@ -101,6 +110,12 @@ func TestRouteMiddlewaresFollowTheStage(t *testing.T) {
 		// A sub-Router's Use middlewares run for its fallback anyway.
 		{"GET", "/api/x", "python", "python", []string{"server", "api"}},
 		{"GET", "/api/x", "go", "refused by apiauth\n", []string{"server", "api", "apiauth"}},
+		// So do the With and Group middlewares a Route or Mount is
+		// registered under: they wrap the whole sub-Router.
+		{"GET", "/wrapped/x", "python", "python", []string{"server", "wrap"}},
+		{"GET", "/wrapped/nope", "go", "python", []string{"server", "wrap"}},
+		{"GET", "/mounted/x", "python", "python", []string{"server", "mountgroup"}},
+		{"GET", "/mounted/x", "go", "go mounted x", []string{"server", "mountgroup"}},
 		// Requests no route serves never met the route's middlewares.
 		{"GET", "/group//edit", "go", "python", []string{"server"}},
 		{"DELETE", "/with", "go", "python", []string{"server"}},
