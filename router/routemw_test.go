@@ -134,6 +134,19 @@ func TestRouteMiddlewaresFollowTheStage(t *testing.T) {
 		})
 	}
 
+	t.Run("an implied HEAD runs the route's middlewares inside", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest("HEAD", "/with", nil))
+		log.take()
+		get := httptest.NewRecorder()
+		r.ServeHTTP(get, httptest.NewRequest("GET", "/with", nil))
+		log.take()
+		if rec.Code != get.Code || rec.Body.Len() != 0 || rec.Header().Get("Content-Length") != fmt.Sprint(get.Body.Len()) {
+			t.Fatalf("HEAD: %d, %d body bytes, Content-Length %q; GET: %d with %d bytes",
+				rec.Code, rec.Body.Len(), rec.Header().Get("Content-Length"), get.Code, get.Body.Len())
+		}
+	})
+
 	t.Run("without a Stager, Go serves behind the route's middlewares", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		r.ServeHTTP(rec, httptest.NewRequest("POST", "/chain", nil))
