@@ -27,6 +27,14 @@
 // still buckets with the GET route's key, so that a user gets GET and
 // HEAD from the same side.
 //
+// The stage is decided before the route's own middlewares (those of
+// router.With and of a Group's Use) run: they run for Go's share of the
+// route (the shadow run included), never for Python's, which the
+// fallback answers as if Go had no such route. The middlewares that also
+// run for the fallback (the router's and sub-routers' Use) run for both,
+// before the decision: canary's sticky keys remote_user and identity see
+// what they set, not what a route's With middleware sets.
+//
 // # Shadow comparison
 //
 // In the shadow stage, Python's response goes to the client as it is

@@ -69,6 +69,15 @@
 // migrate package does this, route by route). [Router.StagedRoutes] lists
 // them with the fallback that covers each. Without a Stager, Go serves.
 //
+// The Stager decides before the route's own middlewares run: those of
+// [Router.With] and of a Group's Use run only for the requests Go serves,
+// so that the fallback answers its share of a route as if Go had no such
+// route. The Use middlewares of a Router made by New or Route (the
+// server-wide stack, a sub-Router's), and those of With and Group that a
+// Route or Mount was registered under, run for every request that reaches
+// the fallback under them, so for both shares. Middlewares applied to the
+// handler value itself (r.Get("/x", auth(h))) are part of the Go handler.
+//
 // # Errors
 //
 // Registration mistakes (a duplicate name, a nil handler, an invalid host

@@ -19,7 +19,7 @@ import (
 // be empty, as in chi.
 func emptyParams(r *Router, h http.Handler) http.Handler {
 	if h == nil {
-		return nil // chi reports it
+		return nil // refused by mustHandle before
 	}
 	return paramGuard{h: h, base: r.base}
 }

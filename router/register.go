@@ -13,7 +13,9 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
 		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " \t"), h)
 	}
-	r.mux.Handle(pattern, emptyParams(r, h))
+	mustHandle(method, pattern, h)
+	mws := r.routeMiddlewares()
+	r.base.Handle(pattern, inline(mws, emptyParams(r, behind(mws, h))))
 	return r.record(method, pattern).staged(h)
 }
 
@@ -23,14 +25,18 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 }
 
 // Method adds a route for pattern that matches method. A GET route also
-// serves HEAD (see [Router.Get]).
+// serves HEAD (see [Router.Get]). The route is staged (see [Stager]): the
+// middlewares of With and of a Group's Use run only for the requests Go
+// serves.
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	method = strings.ToUpper(method)
-	h = r.stage(method, pattern, h)
+	mustHandle(method, pattern, h)
+	mws := r.routeMiddlewares()
+	h = r.stage(method, pattern, behind(mws, h))
 	g := emptyParams(r, h)
-	r.mux.Method(method, pattern, g)
+	r.base.Method(method, pattern, inline(mws, g))
 	rt := r.record(method, pattern).staged(h)
-	r.followHead(method, pattern, g)
+	r.followHead(method, pattern, g, mws)
 	return rt
 }
 
@@ -124,4 +130,13 @@ func (r *Router) record(method, pattern string) *Route {
 	}
 	r.reg.add(e)
 	return &Route{router: r, entry: e, local: pattern}
+}
+
+// mustHandle panics when h is nil, a nil http.Handler or a nil
+// http.HandlerFunc (r.Get("/x", nil)): chi would register it and the
+// route would panic on its first request.
+func mustHandle(method, pattern string, h http.Handler) {
+	if f, ok := h.(http.HandlerFunc); h == nil || ok && f == nil {
+		panic(fmt.Sprintf("router: nil handler for %s %q", method, pattern))
+	}
 }

@@ -26,6 +26,10 @@ type Router struct {
 	reg    *registry  // names and inventory, shared by the whole tree
 	prefix string     // full pattern of base in the tree, "" at the root
 	state  *muxState  // per base mux
+	// routed is set once a route is registered through an inline Router
+	// (With, Group): chi's check that Use comes first does not see it, as
+	// the route goes to base (see routeMiddlewares).
+	routed bool
 }
 
 // muxState is what the Router knows about one chi mux.
@@ -87,21 +91,37 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // Use appends middlewares to the stack of the Router. As with chi, they
-// must be added before the first route, and they also run for requests that
-// go to the fallback, even while the Router (or a sub-Router) has no route.
+// must be added before the first route (a Use after it panics). On a
+// Router made by [New] or [Router.Route] they also run for requests that
+// go to the fallback, even while the Router (or a sub-Router) has no
+// route, and so for the fallback's share of its staged routes. On a
+// Router made by [Router.Group] or [Router.With] they are the middlewares
+// of the routes registered through it: see [Router.With].
 func (r *Router) Use(middlewares ...func(http.Handler) http.Handler) {
+	if r.routed {
+		panic("router: all middlewares must be defined before routes on a mux (Use after a route of a With or Group Router)")
+	}
 	r.mux.Use(middlewares...)
 }
 
 // With returns a Router that adds middlewares to the routes registered
-// through it, as chi's With does.
+// through it, as chi's With does. They are the routes' own middlewares:
+// for a staged route (see [Stager]) they run only for the requests Go
+// serves, never for those the stage gives to the fallback, and they do
+// not run for a request that goes to the fallback because no route
+// serves it. A [Router.Route] or [Router.Mount] registered through the
+// returned Router is different: chi runs the middlewares for every
+// request under its pattern, the sub-Router's fallback included, so also
+// for the fallback's share of its staged routes.
 func (r *Router) With(middlewares ...func(http.Handler) http.Handler) *Router {
 	r.state.built = true
 	return &Router{mux: r.mux.With(middlewares...), base: r.base, reg: r.reg, prefix: r.prefix, state: r.state}
 }
 
 // Group calls fn with a Router that has a copy of the middleware stack, as
-// chi's Group does, and returns it.
+// chi's Group does, and returns it. The middlewares fn adds with Use are
+// those of the routes registered through the group, as with
+// [Router.With].
 func (r *Router) Group(fn func(r *Router)) *Router {
 	g := r.With()
 	if fn != nil {
@@ -165,9 +185,10 @@ func (r *Router) mount(pattern string, sub *Router) {
 	}
 }
 
-// Routes returns chi's view of the routes, for [chi.Walk]. See
-// [Router.Inventory] for names and targets.
-func (r *Router) Routes() []chi.Route { return r.base.Routes() }
+// Routes returns chi's view of the routes, for [chi.Walk], which lists
+// the middlewares of With and of a Group's Use with each route as it does
+// for chi. See [Router.Inventory] for names and targets.
+func (r *Router) Routes() []chi.Route { return walkable(r.base.Routes()) }
 
 // Middlewares returns the middleware stack of the Router.
 func (r *Router) Middlewares() chi.Middlewares { return r.base.Middlewares() }

@@ -11,10 +11,16 @@ import (
 // runs on a copy for comparison. The router only hands the choice over; the
 // migrate package implements Stager (stages, shadowing, canary rollout).
 //
-// ServeStaged is called for every request a staged route matches, inside
-// the Router's middlewares, with chi's route context set. It must serve the
-// request through route.Go or route.Fallback (route.Fallback is nil when no
-// fallback covers the route).
+// ServeStaged is called for every request a staged route matches, with
+// chi's route context set, inside the middlewares that also run for the
+// fallback (the Use middlewares of the Routers the request passed, and
+// those of With and Group that a Route or Mount on its way was registered
+// under) and before the route's own middlewares (those of [Router.With]
+// and of a Group's Use on the Router that registered the route). It must
+// serve the request through route.Go, which runs the route's own
+// middlewares and then its handler, or route.Fallback, which does not run
+// them (route.Fallback is nil when no fallback covers the route): the
+// fallback's share of a route is answered as if Go had no such route.
 type Stager interface {
 	ServeStaged(w http.ResponseWriter, r *http.Request, route StagedRoute)
 }
@@ -29,7 +35,9 @@ type StagedRoute struct {
 	// Pattern is the route's full chi pattern, with the prefixes of Route
 	// and Mount ("/api/users/{id}").
 	Pattern string
-	// Go is the route's Go handler.
+	// Go is the route's Go handler behind the route's own middlewares
+	// (those of [Router.With] and of a Group's Use), which run only when
+	// Go serves: serving the request with Go runs them, in chi's order.
 	Go http.Handler
 	// Fallback is the fallback that serves the route's requests that Go
 	// does not serve (see [Router.Fallback]), or nil when no fallback
@@ -67,7 +75,7 @@ func (r *Router) StagedRoutes() []StagedRoute {
 // stagedHandler is what chi calls for a staged route: it hands the request
 // to the tree's Stager, or to the Go handler when there is none.
 type stagedHandler struct {
-	h      http.Handler
+	h      http.Handler // the Go share: the route's own middlewares, then its handler
 	method string
 	router *Router // the Router the route was registered on
 	local  string  // pattern on the Router
@@ -77,8 +85,8 @@ type stagedHandler struct {
 	full string // full pattern, set by once
 }
 
-// stage wraps h for a route registered with one method; a nil h stays nil
-// so that chi reports it.
+// stage wraps h for a route registered with one method (h is not nil:
+// see mustHandle).
 func (r *Router) stage(method, pattern string, h http.Handler) http.Handler {
 	if h == nil || method == "*" {
 		return h

@@ -12,10 +12,10 @@ import "net/http"
 // and the shadow comparison, which compares these headers, counts every Go
 // answer as a mismatch.
 //
-// It wraps the handler, not the route (r.With(...)): a route's middlewares
-// run whichever side serves the request, so Django's answer would get the
-// headers twice, and a shadow run of the Go handler, which runs the
-// handler alone, would get them once.
+// It wraps the handler. A middleware of the route (r.With(...)) would do
+// too, as it runs only when Go serves the route (the shadow run
+// included); a Use middleware would not: it also runs for Django's
+// answers, which would carry the headers twice.
 func djangoHeaders(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
