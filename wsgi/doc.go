@@ -42,7 +42,9 @@ A request crosses these files, in this order:
     worker runs (TestProtocolConstants keeps their constants equal).
   - proc.go: one worker process: how it starts and its death.
     spawn.go: the interpreter's command line. zygote.go: the preload
-    process that forks workers. output.go: what workers print and log;
+    process that forks workers. output.go: what workers print and log
+    (and the processes the app forks, which worker.py's ChildGuard keeps
+    off the socket: they write to the output pipe only);
     stdiolog.go: what Python code prints, read with the logging records
     from the socket; stdiotraceback.go: a traceback they print, one record.
     reap_linux.go: as PID 1 (a container without an init) or a child

@@ -113,6 +113,13 @@ class Cancelled(Exception):
     """Raised inside the response loop when Go says the client went away."""
 
 
+class ForkedChild(BaseException):
+    """Raised in a child process the app forked when it tries to speak to
+    Go: the socket is its parent's (Conn.detach). A BaseException, so that
+    the app's `except Exception` does not swallow it; exit_for ends the
+    child."""
+
+
 class Conn:
     """The socket to Go: a buffered frame reader and a locked frame writer.
 
@@ -133,6 +140,7 @@ class Conn:
         self.lock = threading.RLock()
         self.cmsg_space = socket.CMSG_SPACE(4 * 4)
         self.poller = None
+        self.forked = False  # True in a child process the app forked (detach)
 
     def _fill(self):
         """Read more bytes; return False on EOF."""
@@ -148,7 +156,7 @@ class Conn:
                 buf[:live] = buf[self.start : self.end]
                 self.start, self.end = 0, live
         view = memoryview(buf)[self.end :]
-        n, anc, _flags, _addr = self.sock.recvmsg_into([view], self.cmsg_space)
+        n, anc, _flags, _addr = self.sock.recvmsg_into([view], self.cmsg_space, RECV_FLAGS)
         view.release()
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -233,6 +241,41 @@ class Conn:
         data = HEADER.pack(kind, flags, stream, len(payload)) + payload
         with self.lock:
             socket.send_fds(self.sock, [data], [fd])
+
+    def detach(self):
+        """Make this process's copy of the socket unusable: it runs in a
+        child process the app forked (os.fork, multiprocessing), which got
+        the worker's socket with the rest of its memory. A frame it sent
+        would land in the stream of its parent's responses (an ERROR for
+        the request being served, a RESP in its stead, or bytes cut into
+        a frame the parent is sending), and a frame it read would be a
+        request taken from its parent. Its copy of the descriptor is
+        closed, so that a child that outlives the worker does not hold the
+        socket open, and every read or send raises ForkedChild. The
+        methods are replaced on this object alone: the worker itself pays
+        nothing for the check."""
+        self.forked = True
+        self.send = self.send_parts = self.send_fd = self.read_frame = self.pending = self._refuse
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _refuse(self, *args, **kwargs):
+        raise ForkedChild("graft: process %d, forked by the app, cannot use its parent's socket to Go" % os.getpid())
+
+
+def go_socket(fd):
+    """The socket to Go on descriptor fd, made close-on-exec: a program
+    the app runs (os.system, subprocess with close_fds=False) does not
+    hold the worker's socket open. The descriptors Go passes on it are
+    received close-on-exec too (RECV_FLAGS), where the system can
+    (MSG_CMSG_CLOEXEC: not macOS)."""
+    os.set_inheritable(fd, False)
+    return socket.socket(fileno=fd)
+
+
+RECV_FLAGS = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 
 
 class FileWrapper:
@@ -374,20 +417,82 @@ def install_stdio(conn):
         errs = getattr(old, "errors", None) or "backslashreplace"
         setattr(sys, name, io.TextIOWrapper(raw, encoding=enc, errors=errs, write_through=True))
         raws.append(raw)
-
-    def forked():
-        # A child the app forked (multiprocessing, os.fork) shares the
-        # socket: its writes would mix with the worker's frames. The zygote
-        # points its workers' streams at their own sockets after this.
-        for raw in raws:
-            raw.conn = None
-
-    os.register_at_fork(after_in_child=forked)
     return raws
 
 
+class ChildGuard:
+    """Makes sure a child process the app forks never speaks graft's
+    protocol (os.fork, multiprocessing's 'fork' start method, a library
+    that daemonizes; a subprocess's fork-and-exec runs no Python and is
+    covered by the socket being close-on-exec, see go_socket).
+
+    fork() gives the child the worker's memory and descriptors: the
+    socket to Go, and the objects that send on it (sys.stdout and
+    sys.stderr through StdioRaw, logging through GoLogHandler). In the
+    child, after fork, before any of the app's own at-fork hooks:
+
+      - prints, logging records and wsgi.errors go to the descriptors of
+        stdout and stderr, the output pipe that Go reads beside the socket
+        and logs (graft.stream=stdio) with the worker's pid, as a
+        gunicorn worker's child writes to the stderr it inherited;
+      - the socket is closed in the child and its Conn refuses to read or
+        send (Conn.detach): what would send a frame (the child returning
+        from the app, or leaving it with an exception or sys.exit, which
+        Worker.handle would answer with ERROR) raises ForkedChild, and the
+        child then exits as a Python program would (exit_for): sys.exit's
+        status, atexit hooks run and print to the pipe, an exception's
+        traceback on stderr;
+      - SIGINT and SIGTERM, which the worker drops (see main), get their
+        default handlers back, unless the app installed its own: a child
+        is not a worker that Go drains, and multiprocessing's terminate()
+        sends SIGTERM.
+
+    The zygote forks its workers with os.fork() too: this runs in them
+    (with worker_fork set, which keeps the signals dropped), and the
+    zygote then points the handler and streams at the worker's own socket
+    (speak_on).
+    """
+
+    def __init__(self, log_handler, stdio):
+        self.log_handler = log_handler
+        self.stdio = stdio
+        self.worker_fork = False  # the zygote is forking a worker, not the app a child
+        # Registered before the app is imported: it runs before the app's
+        # own after_in_child hooks, whose prints and records then go to
+        # the pipe too.
+        os.register_at_fork(after_in_child=self.forked)
+
+    def forked(self):
+        conn = self.log_handler.conn  # the socket this process speaks on
+        self.speak_on(None)
+        if conn is not None:
+            conn.detach()
+        if self.worker_fork:
+            self.worker_fork = False  # the worker's own children are the app's
+            return
+        for sig, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+            if signal.getsignal(sig) is ignore_signal:
+                signal.signal(sig, default)
+
+    def speak_on(self, conn):
+        """Send logging records and prints on conn (None: to the output
+        pipe). Wherever the app's logging setup left graft's handler
+        (nowhere, if it replaced the root logger's handlers), as a worker
+        that imported the app itself has it."""
+        self.log_handler.conn = conn
+        for raw in self.stdio:
+            raw.conn = conn
+
+
 class GoLogHandler(logging.Handler):
-    """Sends `logging` records to Go as LOG frames: level, logger name, text."""
+    """Sends `logging` records to Go as LOG frames: level, logger name, text.
+
+    Where this process may not use the socket (conn is None in a child
+    process the app forked, see ChildGuard; a signal handler
+    that interrupted a send, see Conn.in_send), a record goes to the
+    output pipe instead, as one line "LEVEL: text" (multi-line for a
+    traceback, which Go gathers into one record).
+    """
 
     def __init__(self, conn):
         super().__init__()
@@ -398,16 +503,17 @@ class GoLogHandler(logging.Handler):
             if self.printed(record):
                 return
             msg = self.format(record)
-            if self.conn.in_send():
-                # Logged by a signal handler that interrupted a send of
-                # this thread: the output pipe, a line without its level.
+            conn = self.conn
+            if conn is None or conn.in_send():
+                # A forked child, or a signal handler that interrupted a
+                # send of this thread: the output pipe, the level in front.
                 data = ("%s: %s\n" % (record.levelname, msg)).encode("utf-8", "replace")
                 view = memoryview(data)
                 while view:
                     view = view[os.write(2, view) :]
                 return
             payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
-            self.conn.send(LOG, 0, payload)
+            conn.send(LOG, 0, payload)
         except Exception:
             self.handleError(record)
 
@@ -992,6 +1098,11 @@ class Worker:
             if leaving is not None:
                 raise leaving  # close()'s SystemExit, KeyboardInterrupt: the worker goes
         except BaseException as exc:
+            if self.conn.forked:
+                # A child process the app forked, leaving the app (sys.exit,
+                # an exception, or ForkedChild from sending its response):
+                # it has no response to send (exit_for ends it).
+                raise
             tb = format_error(exc)
             leaving = req.close_failed()
             if leaving is not None:
@@ -1137,7 +1248,24 @@ def exit_for(exc):
     """Exit as Python would for exc, escaped from serving (SystemExit's
     status, else 1 with its traceback), but through leave(): Python's own
     exit would wait for the app's threads that are not daemons, forever
-    for a thread that never ends, its socket to Go still open."""
+    for a thread that never ends, its socket to Go still open.
+
+    In a child process the app forked, exc is how the child left the app
+    (see ChildGuard): its sys.exit, its exception, or
+    ForkedChild when it returned from the app (its response would have
+    been sent): that child exits with status 0, as a program whose main
+    code ends, saying on stderr why, since it most likely meant to call
+    os._exit() or sys.exit() in the view."""
+    if isinstance(exc, ForkedChild):
+        try:
+            sys.stderr.write(
+                "graft: process %d, forked by the app, returned from the app (or called start_response's"
+                " write, or used wsgi.early_hints) instead of exiting: it cannot answer its parent's request,"
+                " so it exits now (status 0); end a forked child with os._exit() or sys.exit()\n" % os.getpid()
+            )
+        except Exception:
+            pass
+        leave(0)
     if isinstance(exc, SystemExit) and (exc.code is None or isinstance(exc.code, int)):
         leave(exc.code or 0)
     try:
@@ -1194,7 +1322,7 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio):
+def zygote(conn, app, threads, multiprocess, chunk, guard):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
@@ -1202,9 +1330,9 @@ def zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio):
     that collections in the workers do not touch the shared pages of the
     preloaded app, which then stay shared copy-on-write.
 
-    log_handler is the GoLogHandler main() gave the root logger, stdio the
-    raw streams under sys.stdout and sys.stderr (install_stdio): in each
-    worker they send on the worker's socket.
+    guard is main()'s ChildGuard: in each worker, the logging handler and
+    the streams under sys.stdout and sys.stderr send on the worker's
+    socket.
 
     Go sends FORK frames carrying two descriptors: the new worker's socket
     and the pipe its stdout/stderr go to. The zygote answers FORKED with the
@@ -1260,9 +1388,11 @@ def zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio):
                 os.close(fd)
             conn.send(FORKED, tag, U32.pack(0))
             continue
+        guard.worker_fork = True  # a worker, not a child of the app's (ChildGuard.forked)
         try:
             pid = os.fork()
         except OSError as exc:
+            guard.worker_fork = False
             # A process limit (EAGAIN: RLIMIT_NPROC, a cgroup's pids.max),
             # or no memory: this fork fails, the zygote stays for the next.
             for fd in fds:
@@ -1270,6 +1400,7 @@ def zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio):
             logging.getLogger("graft.worker").error("fork failed: %s", exc)
             conn.send(FORKED, tag, U32.pack(0))
             continue
+        guard.worker_fork = False
         if pid == 0:
             # The child: become a worker on the descriptors Go sent.
             try:
@@ -1281,14 +1412,9 @@ def zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio):
                 os.dup2(fds[1], 1)
                 os.dup2(fds[1], 2)
                 os.close(fds[1])
-                sock.close()
-                wconn = Conn(socket.socket(fileno=fds[0]))
-                # Wherever the app's logging setup left graft's handler
-                # (nowhere, if it replaced the root logger's handlers), as
-                # a worker that imported the app itself has it.
-                log_handler.conn = wconn
-                for raw in stdio:
-                    raw.conn = wconn
+                sock.close()  # closed already by ChildGuard.forked (Conn.detach)
+                wconn = Conn(go_socket(fds[0]))
+                guard.speak_on(wconn)
                 serve_worker(wconn, app, threads, multiprocess, chunk)
             finally:
                 os._exit(1)
@@ -1377,6 +1503,8 @@ def handle_call(worker, stream, flags, payload):
         except (TypeError, ValueError) as exc:
             raise TypeError("the %s call returned a value that is not JSON-serialisable: %s" % (name, exc)) from None
     except BaseException as exc:
+        if worker.conn.forked:
+            raise  # a child the app's hook forked: see Worker.handle
         data = json.dumps(
             {"ok": False, "error": describe(exc), "traceback": format_error(exc)}
         )
@@ -1861,7 +1989,7 @@ def main():
     chunk = int(sys.argv[5])
     for p in reversed(sys.argv[6:]):
         sys.path.insert(0, p)
-    conn = Conn(socket.socket(fileno=3))
+    conn = Conn(go_socket(3))
 
     # Python-level logging goes to Go as LOG frames, and what Python code
     # writes to sys.stdout and sys.stderr as STDIO frames on the same
@@ -1879,11 +2007,14 @@ def main():
     # process of the service at once (systemd's KillMode=control-group)
     # leaves the requests in flight to finish while Go drains. Dropped by a
     # handler that does nothing, not by SIG_IGN, which the app's child
-    # processes would inherit across exec; with SA_RESTART (siginterrupt
-    # False), so that the system calls of C extensions are not cut short.
+    # processes would inherit across exec (a child it forks gets the
+    # defaults back: ChildGuard); with SA_RESTART (siginterrupt False), so
+    # that the system calls of C extensions are not cut short.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, ignore_signal)
         signal.siginterrupt(sig, False)
+    # A process the app forks never speaks to Go (ChildGuard).
+    guard = ChildGuard(log_handler, stdio)
     if mode == "zygote":
         set_pdeathsig()
 
@@ -1898,7 +2029,7 @@ def main():
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess, chunk, log_handler, stdio)
+        zygote(conn, app, threads, multiprocess, chunk, guard)
     serve_worker(conn, app, threads, multiprocess, chunk)
 
 

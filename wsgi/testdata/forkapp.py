@@ -1,0 +1,142 @@
+"""A Flask app whose views fork, for fork_test.go.
+
+GET /fork/<how>?tag=T forks a child that prints to stdout, writes to
+stderr, logs a record and writes to wsgi.errors, each text carrying T, and
+then ends as <how> says:
+
+    os_exit      os._exit(0), as multiprocessing's children end
+    sys_exit     sys.exit(0) after registering an atexit hook that prints
+                 and logs: a normal interpreter exit, which runs atexit
+                 hooks and flushes
+    raise        an exception out of the view (Flask propagates it)
+    return       the child falls out of the view and returns a response,
+                 as if it were the worker
+    linger       the child outlives the request: it sleeps, then prints
+                 and logs again, with the number of sockets it holds, then
+                 os._exit(0)
+    big          the child logs a record of 4 MiB while the parent sends a
+                 body of 4 MiB: both write at the same time
+
+The parent waits for the child (but for linger and big) and answers
+"parent T <pid>". GET /mp?tag=T runs a multiprocessing Process with the
+'fork' start method that prints and logs; GET /mp_terminate starts one
+that sleeps, terminate()s it (SIGTERM) and answers its exit code. GET
+/exec_sockets answers how many sockets a program the app runs with
+subprocess (close_fds=False) inherits. GET /pid answers the worker's pid;
+GET /big answers 4 MiB of "x".
+"""
+
+import atexit
+import stat
+import subprocess
+import logging
+import multiprocessing
+import os
+import sys
+import time
+
+from flask import Flask, request
+
+app = Flask(__name__)
+app.config.update(PROPAGATE_EXCEPTIONS=True)
+log = logging.getLogger("forkapp")
+BIG = 4 << 20
+
+def sockets():
+    """How many sockets this process holds (among descriptors 0-1023): the
+    worker's socket to Go is one."""
+    n = 0
+    for fd in range(1024):
+        try:
+            n += stat.S_ISSOCK(os.fstat(fd).st_mode)
+        except OSError:
+            pass
+    return n
+
+
+def child_talks(tag, errors):
+    print("child-print-%s" % tag)
+    sys.stderr.write("child-stderr-%s\n" % tag)
+    log.warning("child-log-%s", tag)
+    errors.write("child-errors-%s\n" % tag)
+    errors.flush()
+
+
+@app.get("/fork/<how>")
+def fork(how):
+    tag = request.args.get("tag", how)
+    errors = request.environ["wsgi.errors"]
+    pid = os.fork()
+    if pid == 0:
+        if how == "big":
+            log.warning("child-big-%s %s", tag, "y" * BIG)
+            os._exit(0)
+        child_talks(tag, errors)
+        if how == "os_exit":
+            os._exit(0)
+        if how == "sys_exit":
+            atexit.register(lambda: (print("child-atexit-%s" % tag), log.warning("child-atexit-log-%s", tag)))
+            sys.exit(0)
+        if how == "raise":
+            raise RuntimeError("child-raised-%s" % tag)
+        if how == "return":
+            return "child %s %d" % (tag, os.getpid())
+        if how == "linger":
+            time.sleep(1.5)
+            print("child-late-print-%s sockets=%d" % (tag, sockets()))
+            log.warning("child-late-log-%s", tag)
+            os._exit(0)
+        os._exit(2)
+    if how == "big":
+        return "p" * BIG
+    if how != "linger":
+        os.waitpid(pid, 0)
+    return "parent %s %d" % (tag, os.getpid())
+
+
+def mp_child(tag):
+    print("mp-print-%s" % tag)
+    logging.getLogger("forkapp.mp").warning("mp-log-%s", tag)
+
+
+@app.get("/mp")
+def mp():
+    tag = request.args.get("tag", "mp")
+    p = multiprocessing.get_context("fork").Process(target=mp_child, args=(tag,))
+    p.start()
+    p.join()
+    return "parent %s %d exit %d" % (tag, os.getpid(), p.exitcode)
+
+
+def mp_sleeper():
+    time.sleep(60)
+
+
+@app.get("/mp_terminate")
+def mp_terminate():
+    p = multiprocessing.get_context("fork").Process(target=mp_sleeper)
+    p.start()
+    time.sleep(0.2)
+    p.terminate()
+    p.join(5)
+    if p.exitcode is None:
+        p.kill()
+        p.join()
+        return "still running after terminate()"
+    return "exit %d" % p.exitcode
+
+
+@app.get("/exec_sockets")
+def exec_sockets():
+    out = subprocess.run([sys.executable, "-c", "import forkapp; print(forkapp.sockets())"], close_fds=False, stdout=subprocess.PIPE, check=True)
+    return out.stdout.decode().strip()
+
+
+@app.get("/pid")
+def pid():
+    return str(os.getpid())
+
+
+@app.get("/big")
+def big():
+    return "x" * BIG
