@@ -28,7 +28,7 @@ func withDeadline(d time.Duration) func(http.Handler) http.Handler {
 // app is cancelled (its iterable's close() is called). It is not a client
 // that went away, for which nothing is written.
 func TestMiddlewareDeadline(t *testing.T) {
-	a := startApp(t, "closing", Config{Workers: 1}, withDeadline(200*time.Millisecond))
+	a := startApp(t, "closing", Config{Workers: 1}, withDeadline(500*time.Millisecond))
 	closed := func(tok string) func() bool { return func() bool { return exists(a.dir, tok+"-closed") } }
 
 	t.Run("before headers", func(t *testing.T) {
@@ -96,8 +96,12 @@ func TestClientGoneWritesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req = req.WithContext(ctx)
 	go func() {
-		time.Sleep(100 * time.Millisecond)
-		cancel() // the client hangs up before any byte of the response
+		// The client hangs up before any byte of the response, once the
+		// app runs (a request cancelled before is never the app's).
+		for deadline := time.Now().Add(10 * time.Second); !exists(a.dir, "gone-started") && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
 	}()
 	if _, err := http.DefaultClient.Do(req); err == nil {
 		t.Fatal("request succeeded; want it cancelled")
@@ -161,8 +165,8 @@ func TestClientHalfClose(t *testing.T) {
 					t.Fatalf("before the half-close: %v after %q", err, got)
 				}
 			}
-			if c.waitFor == "" {
-				time.Sleep(100 * time.Millisecond) // the app is running, nothing sent yet
+			if c.waitFor == "" { // the app is running, nothing sent yet
+				waitFor(t, 10*time.Second, "the app started", func() bool { return exists(a.dir, "early-started") })
 			}
 			conn.(*net.TCPConn).CloseWrite()
 			rest, err := io.ReadAll(conn)

@@ -647,7 +647,8 @@ class ClosingIter:
 
     def __iter__(self):
         if self.mode == "late":
-            time.sleep(0.5)  # past the test's deadline, before any byte is out
+            _touch(self.tok + "-started")  # the test may hang up now
+            time.sleep(2)  # past the test's deadline, before any byte is out
         yield b"first;"
         if self.mode == "error":
             raise RuntimeError("closing-iter-error")
