@@ -23,7 +23,11 @@ func (m *Migrator) Reload() error {
 	if m.o.StagesFile == "" {
 		return nil
 	}
-	err := m.loadFile("file")
+	// Logged under the lock, so that the poll, which reports a broken
+	// file once, never reports again what this call has reported.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	err := m.loadFileLocked("file")
 	if err != nil {
 		m.logNotApplied(err)
 	}
@@ -98,20 +102,28 @@ func (m *Migrator) loadFileLocked(who string) (err error) {
 		return fmt.Errorf("migrate: reading stages file: %w (create it: a file holding {} configures no route)", err)
 	}
 	if err != nil {
+		m.fileBad = readErrorSum(err)
 		return fmt.Errorf("migrate: reading stages file: %w", err)
 	}
 	sum := sha256.Sum256(data)
 	f, err := ParseFile(data)
-	if err != nil {
-		return inStagesFile{err, m.o.StagesFile}
+	if err == nil {
+		err = m.applyLocked(f, who)
 	}
-	if err := m.applyLocked(f, who); err != nil {
+	if err != nil {
+		m.fileBad = sum
 		return inStagesFile{err, m.o.StagesFile}
 	}
 	m.fileSum, m.fileOK = sum, true
+	m.fileBad = [32]byte{} // the same bad edit again is reported again
 	m.fileRollbacks = rollbackKeys(f)
 	return nil
 }
+
+// readErrorSum stands for a stages file that cannot be read (too big, not
+// a regular file) in fileBad: the sum of the error, reported once until
+// it changes.
+func readErrorSum(err error) [32]byte { return sha256.Sum256([]byte(err.Error())) }
 
 // rollbackKeys returns the routes f has a rollback for.
 func rollbackKeys(f *File) map[string]bool {
@@ -132,8 +144,8 @@ func (m *Migrator) syncFileLocked() {
 		return
 	}
 	data, err := readStagesFile(m.o.StagesFile)
-	if errors.Is(err, fs.ErrNotExist) || err == nil && m.fileOK && sha256.Sum256(data) == m.fileSum {
-		return // removed (written back afresh), or as graft left it
+	if errors.Is(err, fs.ErrNotExist) || err == nil && m.fileOK && m.fileErr == nil && sha256.Sum256(data) == m.fileSum {
+		return // removed (written back afresh), or as graft left it and applied
 	}
 	if err := m.loadFileLocked("file"); err != nil {
 		m.logNotApplied(err)
@@ -142,12 +154,14 @@ func (m *Migrator) syncFileLocked() {
 
 // watch polls the stages file until Shutdown. It reads the file each
 // time (stat alone misses a ConfigMap's symlink swap to a file with the
-// same size and time) and reloads when its content changed.
+// same size and time) and reloads when its content changed, or when the
+// file last read did not apply and it now holds what graft last applied
+// or wrote (a broken edit undone). A file that does not apply is
+// reported once, by the poll or by Reload, until it changes.
 func (m *Migrator) watch() {
 	defer m.watching.Done()
 	t := time.NewTicker(m.o.PollInterval)
 	defer t.Stop()
-	var lastBad [32]byte
 	for {
 		select {
 		case <-m.stop:
@@ -159,20 +173,17 @@ func (m *Migrator) watch() {
 			continue // mid-swap, or removed: keep the stages
 		}
 		sum := sha256.Sum256(data)
-		if err != nil { // too big, not a regular file: reported once
-			sum = sha256.Sum256([]byte(err.Error()))
+		if err != nil { // too big, not a regular file
+			sum = readErrorSum(err)
 		}
 		m.mu.Lock()
-		same := err == nil && m.fileOK && sum == m.fileSum
+		applied := err == nil && m.fileOK && m.fileErr == nil && sum == m.fileSum
+		if !applied && sum != m.fileBad {
+			if err := m.loadFileLocked("file"); err != nil {
+				m.logNotApplied(err)
+			}
+		}
 		m.mu.Unlock()
-		if same || sum == lastBad {
-			continue
-		}
-		if err := m.Reload(); err != nil {
-			lastBad = sum // reported once, until the file changes
-		} else {
-			lastBad = [32]byte{} // the same bad edit again is reported again
-		}
 	}
 }
 
@@ -205,6 +216,7 @@ func (m *Migrator) writeBackLocked() error {
 		return err
 	}
 	m.fileSum, m.fileOK = sha256.Sum256(data), true
+	m.fileErr = nil // the file on disk now holds the stages in effect
 	m.fileRollbacks = rollbackKeys(f)
 	return nil
 }

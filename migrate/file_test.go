@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -520,4 +521,64 @@ func TestParseRollbacks(t *testing.T) {
 			t.Errorf("ParseFile(%s): %v, want %q", tc.data, err, tc.want)
 		}
 	}
+}
+
+// TestStagesFileRevertedEdit checks the poll's view of a broken edit: a
+// file put back as it was before the edit (the usual fix of a typo)
+// applies again, and a broken file that Reload (SIGHUP) has reported is
+// not reported again by the poll.
+func TestStagesFileRevertedEdit(t *testing.T) {
+	const good = `{"routes": [{"route": "GET /x", "stage": "shadow"}]}`
+	const bad = `{"routes": [{"route": "GET /x", "stage": "shadwo"}]}`
+	start := func(t *testing.T) (*Migrator, string, *pythontest.Buffer) {
+		r := router.New()
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+		r.Fallback(http.NotFoundHandler())
+		path := filepath.Join(t.TempDir(), "stages.json")
+		writeFile(t, path, good)
+		logs := &pythontest.Buffer{}
+		m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: newTextLogger(logs), StagesFile: path, PollInterval: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Shutdown(context.Background()) })
+		return m, path, logs
+	}
+	notApplied := func(logs *pythontest.Buffer) int { return strings.Count(logs.String(), "stages file not applied") }
+
+	t.Run("the file put back as it was applies again", func(t *testing.T) {
+		m, path, _ := start(t)
+		writeFile(t, path, bad)
+		eventually(t, "the broken edit to be reported", func() bool { return m.FileError() != nil })
+		writeFile(t, path, good)
+		eventually(t, "the file put back to apply (FileError nil)", func() bool { return m.FileError() == nil })
+	})
+	t.Run("a change made in memory meanwhile is replaced by the file put back", func(t *testing.T) {
+		m, path, _ := start(t)
+		writeFile(t, path, bad)
+		eventually(t, "the broken edit to be reported", func() bool { return m.FileError() != nil })
+		if _, err := m.SetRoute("me", RouteConfig{Route: "GET /x", Stage: StagePython}); err == nil || !strings.Contains(err.Error(), "not saved") {
+			t.Fatalf("SetRoute() = %v, want the change made in memory only", err)
+		}
+		writeFile(t, path, good)
+		eventually(t, "the file put back to replace the stages", func() bool {
+			st, _ := m.Route("GET /x")
+			return st.Stage == StageShadow && m.FileError() == nil
+		})
+	})
+	t.Run("a broken file reported by Reload is not reported again by the poll", func(t *testing.T) {
+		m, path, logs := start(t)
+		writeFile(t, path, bad)
+		if err := m.Reload(); err == nil {
+			t.Fatal("Reload() = nil, want the broken file's error")
+		}
+		n := notApplied(logs)
+		time.Sleep(20 * 5 * time.Millisecond) // twenty polls
+		if got := notApplied(logs); got != n {
+			t.Errorf("the broken file was reported %d times after Reload's report, want 0:\n%s", got-n, logs)
+		}
+		if err := m.Reload(); err == nil || notApplied(logs) != n+1 {
+			t.Errorf("Reload() = %v, with %d reports; want an explicit Reload to report it again", err, notApplied(logs)-n)
+		}
+	})
 }
