@@ -425,6 +425,12 @@ func TestLoadError(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
 			}
+			// The preload process that could not import the app is
+			// not replaced: New fails. Its exit was logged as a death
+			// whose workers "are replaced, forked from a new one".
+			if l := logLine(logs, "preload process died"); l != "" {
+				t.Errorf("an app that did not import is logged as a preload process that died and is replaced:\n%s", l)
+			}
 		})
 	}
 	t.Run("factory ok", func(t *testing.T) {
