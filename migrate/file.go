@@ -83,7 +83,7 @@ func readStagesFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, fileKind(fi.Mode()))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxStagesFile+1))
 	if err != nil {
@@ -93,6 +93,24 @@ func readStagesFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is bigger than %d MiB, the most a stages file may be", path, maxStagesFile>>20)
 	}
 	return data, nil
+}
+
+// fileKind names the type of a file that is not a regular one, in words
+// ("a directory"), rather than as fs.FileMode prints it ("d---------").
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&fs.ModeCharDevice != 0:
+		return "a character device"
+	case mode&fs.ModeDevice != 0:
+		return "a block device"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a file of type " + mode.Type().String()
 }
 
 func (m *Migrator) loadFileLocked(who string) (err error) {

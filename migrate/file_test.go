@@ -459,13 +459,18 @@ func TestStagesFileLimits(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, path, err string }{
 		{"too big at start", "", "bigger than 4 MiB"},
-		{"device at start", "/dev/zero", "/dev/zero is not a regular file"},
+		{"device at start", "/dev/zero", "/dev/zero is a character device, not a regular file"},
+		// It said "is not a regular file (d---------)".
+		{"directory at start", "dir", "is a directory, not a regular file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.path
-			if path == "" {
+			switch path {
+			case "":
 				path = filepath.Join(t.TempDir(), "stages.json")
 				os.WriteFile(path, big, 0o644)
+			case "dir":
+				path = t.TempDir()
 			}
 			_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: path})
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
