@@ -113,15 +113,45 @@ func fileKind(mode fs.FileMode) string {
 	return "a file of type " + mode.Type().String()
 }
 
-func (m *Migrator) loadFileLocked(who string) (err error) {
-	defer func() { m.fileErr = err }()
-	data, err := readStagesFile(m.o.StagesFile)
+// ReadFile reads and parses the stages file at path, with the errors
+// that New and Reload give for it: one that is missing, not a regular file
+// (or a symbolic link to one), bigger than 4 MiB, or that ParseFile
+// refuses. Whether its routes exist is left to the Migrator that loads
+// it. A program can call it before it starts Python, so that a broken
+// file fails at once rather than after the app's import (the examples
+// do).
+func ReadFile(path string) (*File, error) {
+	data, err := readStagesFileAt(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := ParseFile(data)
+	if err != nil {
+		return nil, inStagesFile{err, path}
+	}
+	return f, nil
+}
+
+// readStagesFileAt is readStagesFile with its errors as New gives them.
+func readStagesFileAt(path string) ([]byte, error) {
+	data, err := readStagesFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("migrate: reading stages file: %w (create it: a file holding {} configures no route)", err)
+		return nil, fmt.Errorf("migrate: reading stages file: %w (create it: a file holding {} configures no route)", err)
 	}
 	if err != nil {
-		m.fileBad = readErrorSum(err)
-		return fmt.Errorf("migrate: reading stages file: %w", err)
+		return nil, fmt.Errorf("migrate: reading stages file: %w", err)
+	}
+	return data, nil
+}
+
+func (m *Migrator) loadFileLocked(who string) (err error) {
+	defer func() { m.fileErr = err }()
+	data, err := readStagesFileAt(m.o.StagesFile)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.fileBad = readErrorSum(errors.Unwrap(err))
+		}
+		return err
 	}
 	sum := sha256.Sum256(data)
 	f, err := ParseFile(data)

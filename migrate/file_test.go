@@ -587,3 +587,33 @@ func TestStagesFileRevertedEdit(t *testing.T) {
 		}
 	})
 }
+
+// TestReadFile checks ReadFile's errors, New's for the same files, with no
+// router.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	writeFile(t, good, `{"routes": [{"route": "GET /nope", "stage": "shadow"}]}`)
+	bad := filepath.Join(dir, "bad.json")
+	writeFile(t, bad, "{\"routes\": [\n{\"route\": \"GET /x\", \"stage\": \"later\"}]}")
+	for _, tc := range []struct{ name, path, err string }{
+		{"a route that exists nowhere is not its business", good, ""},
+		{"missing", filepath.Join(dir, "missing.json"), "migrate: reading stages file: open " + filepath.Join(dir, "missing.json") + ": no such file or directory (create it: a file holding {} configures no route)"},
+		{"broken", bad, `migrate: stages file line 2: unknown stage "later" (want python, shadow, canary or go) (in ` + bad + ")"},
+		{"directory", dir, "migrate: reading stages file: " + dir + " is a directory, not a regular file"},
+		{"device", "/dev/zero", "migrate: reading stages file: /dev/zero is a character device, not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := ReadFile(tc.path)
+			if tc.err == "" {
+				if err != nil || len(f.Routes) != 1 || f.Routes[0].Route != "GET /nope" {
+					t.Fatalf("ReadFile() = %+v, %v", f, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.err {
+				t.Fatalf("ReadFile() = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
