@@ -409,7 +409,7 @@ func (c Config) checkProcess() error {
 		if !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, fs.ErrNotExist) {
 			what = "is not an executable file" // a directory, a file without x permission
 		}
-		return fmt.Errorf("wsgi: python interpreter %s %s (Config.Python; a virtualenv's bin/python works): %w", c.Python, what, err)
+		return fmt.Errorf("wsgi: python interpreter %s %s (Config.Python, the examples' -python; a virtualenv's bin/python works): %w", c.Python, what, err)
 	}
 	return nil
 }

@@ -577,16 +577,16 @@ func TestBadConfig(t *testing.T) {
 		{"env without =", Config{App: "apps:hello", Env: []string{"FOO"}}, "not KEY=VALUE"},
 		{"env without key", Config{App: "apps:hello", Env: []string{"=x"}}, "not KEY=VALUE"},
 		{"missing python", Config{App: "apps:hello", Python: "/nonexistent/python3"},
-			"wsgi: python interpreter /nonexistent/python3 not found (Config.Python"},
+			"wsgi: python interpreter /nonexistent/python3 not found (Config.Python, the examples' -python;"},
 		{"python not on PATH", Config{App: "apps:hello", Python: "graft-no-such-python3"},
 			"wsgi: python interpreter graft-no-such-python3 not found"},
 		// They were said to be "not found", beside exec's "permission
 		// denied" or "is a directory".
 		// A relative path is named as made absolute (TestRelativePython).
 		{"python not executable", Config{App: "apps:hello", Python: "testdata/apps.py"},
-			"wsgi: python interpreter " + filepath.Join(testdataDir(t), "apps.py") + " is not an executable file (Config.Python"},
+			"wsgi: python interpreter " + filepath.Join(testdataDir(t), "apps.py") + " is not an executable file (Config.Python, the examples' -python;"},
 		{"python is a directory", Config{App: "apps:hello", Python: "./testdata"},
-			"wsgi: python interpreter " + testdataDir(t) + " is not an executable file (Config.Python"},
+			"wsgi: python interpreter " + testdataDir(t) + " is not an executable file (Config.Python, the examples' -python;"},
 		{"missing dir", Config{App: "apps:hello", Dir: "/nonexistent/graft-app"},
 			"wsgi: cannot chdir to /nonexistent/graft-app: no such file or directory"},
 		{"dir is a file", Config{App: "apps:hello", Dir: "testdata/apps.py"},
