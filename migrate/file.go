@@ -205,11 +205,14 @@ func (m *Migrator) syncFileLocked() {
 // same size and time) and reloads when its content changed, or when the
 // file last read did not apply and it now holds what graft last applied
 // or wrote (a broken edit undone). A file that does not apply is
-// reported once, by the poll or by Reload, until it changes.
+// reported once, by the poll or by Reload, until it changes. A file gone
+// for missingPolls polls in a row is reported once too (the stages stay;
+// a restart would fail), and applies again when it is back.
 func (m *Migrator) watch() {
 	defer m.watching.Done()
 	t := time.NewTicker(m.o.PollInterval)
 	defer t.Stop()
+	missing := 0
 	for {
 		select {
 		case <-m.stop:
@@ -218,8 +221,19 @@ func (m *Migrator) watch() {
 		}
 		data, err := readStagesFile(m.o.StagesFile)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // mid-swap, or removed: keep the stages
+			// Mid-swap (an editor's rename, a ConfigMap's symlink
+			// swap), or removed: keep the stages, and say so once it
+			// is clearly not a swap.
+			if missing++; missing == missingPolls {
+				m.mu.Lock()
+				if err := m.loadFileLocked("file"); err != nil {
+					m.logNotApplied(err)
+				}
+				m.mu.Unlock()
+			}
+			continue
 		}
+		missing = 0
 		sum := sha256.Sum256(data)
 		if err != nil { // too big, not a regular file
 			sum = readErrorSum(err)
@@ -234,6 +248,10 @@ func (m *Migrator) watch() {
 		m.mu.Unlock()
 	}
 }
+
+// missingPolls is how many polls in a row must find the stages file gone
+// before watch reports it: one is a swap caught midway.
+const missingPolls = 2
 
 // writeBackLocked writes the configuration to the stages file, if any,
 // atomically: a temporary file in the same directory, renamed over it. A

@@ -571,6 +571,27 @@ func TestStagesFileRevertedEdit(t *testing.T) {
 			return st.Stage == StageShadow && m.FileError() == nil
 		})
 	})
+	// A removed file was never reported: the console said it applied,
+	// and the next start failed ("create it").
+	t.Run("a removed file is reported once, and applies again when it is back", func(t *testing.T) {
+		m, path, logs := start(t)
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the removal to be reported", func() bool {
+			err := m.FileError()
+			return err != nil && strings.Contains(err.Error(), "no such file or directory (create it")
+		})
+		if st, _ := m.Route("GET /x"); st.Stage != StageShadow {
+			t.Errorf("after the removal the stage is %q, want the one in effect (shadow)", st.Stage)
+		}
+		time.Sleep(20 * 5 * time.Millisecond) // twenty polls
+		if n := notApplied(logs); n != 1 {
+			t.Errorf("the removal was logged %d times, want once:\n%s", n, logs)
+		}
+		writeFile(t, path, good)
+		eventually(t, "the file put back to apply", func() bool { return m.FileError() == nil })
+	})
 	t.Run("a broken file reported by Reload is not reported again by the poll", func(t *testing.T) {
 		m, path, logs := start(t)
 		writeFile(t, path, bad)
