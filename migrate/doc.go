@@ -77,9 +77,10 @@
 // # Control
 //
 // The configuration lives in an atomically swapped snapshot. It comes from
-// a stages file ([File], [ParseFile]) polled for changes and reloaded by
-// [Migrator.Reload] (call it on SIGHUP), from [Migrator.SetRoute] and
-// [Migrator.SetForcePython], or from the admin API ([Migrator.Handler]).
+// a stages file ([File], [ParseFile]; [ReadFile] checks one before the app
+// starts) polled for changes and reloaded by [Migrator.Reload] (call it on
+// SIGHUP), from [Migrator.SetRoute] and [Migrator.SetForcePython], or from
+// the admin API ([Migrator.Handler]).
 // Changes made in process are written back to the file atomically. Every
 // change is logged with who made it.
 //

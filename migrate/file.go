@@ -23,7 +23,11 @@ func (m *Migrator) Reload() error {
 	if m.o.StagesFile == "" {
 		return nil
 	}
-	err := m.loadFile("file")
+	// Logged under the lock, so that the poll, which reports a broken
+	// file once, never reports again what this call has reported.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	err := m.loadFileLocked("file")
 	if err != nil {
 		m.logNotApplied(err)
 	}
@@ -79,7 +83,7 @@ func readStagesFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, fileKind(fi.Mode()))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxStagesFile+1))
 	if err != nil {
@@ -91,27 +95,83 @@ func readStagesFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-func (m *Migrator) loadFileLocked(who string) (err error) {
-	defer func() { m.fileErr = err }()
-	data, err := readStagesFile(m.o.StagesFile)
+// fileKind names the type of a file that is not a regular one, in words
+// ("a directory"), rather than as fs.FileMode prints it ("d---------").
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&fs.ModeCharDevice != 0:
+		return "a character device"
+	case mode&fs.ModeDevice != 0:
+		return "a block device"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a file of type " + mode.Type().String()
+}
+
+// ReadFile reads and parses the stages file at path, with the errors
+// that New and Reload give for it: one that is missing, not a regular file
+// (or a symbolic link to one), bigger than 4 MiB, or that ParseFile
+// refuses. Whether its routes exist is left to the Migrator that loads
+// it. A program can call it before it starts Python, so that a broken
+// file fails at once rather than after the app's import (the examples
+// do).
+func ReadFile(path string) (*File, error) {
+	data, err := readStagesFileAt(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := ParseFile(data)
+	if err != nil {
+		return nil, inStagesFile{err, path}
+	}
+	return f, nil
+}
+
+// readStagesFileAt is readStagesFile with its errors as New gives them.
+func readStagesFileAt(path string) ([]byte, error) {
+	data, err := readStagesFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("migrate: reading stages file: %w (create it: a file holding {} configures no route)", err)
+		return nil, fmt.Errorf("migrate: reading stages file: %w (create it: a file holding {} configures no route)", err)
 	}
 	if err != nil {
-		return fmt.Errorf("migrate: reading stages file: %w", err)
+		return nil, fmt.Errorf("migrate: reading stages file: %w", err)
+	}
+	return data, nil
+}
+
+func (m *Migrator) loadFileLocked(who string) (err error) {
+	defer func() { m.fileErr = err }()
+	data, err := readStagesFileAt(m.o.StagesFile)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.fileBad = readErrorSum(errors.Unwrap(err))
+		}
+		return err
 	}
 	sum := sha256.Sum256(data)
 	f, err := ParseFile(data)
-	if err != nil {
-		return inStagesFile{err, m.o.StagesFile}
+	if err == nil {
+		err = m.applyLocked(f, who)
 	}
-	if err := m.applyLocked(f, who); err != nil {
+	if err != nil {
+		m.fileBad = sum
 		return inStagesFile{err, m.o.StagesFile}
 	}
 	m.fileSum, m.fileOK = sum, true
+	m.fileBad = [32]byte{} // the same bad edit again is reported again
 	m.fileRollbacks = rollbackKeys(f)
 	return nil
 }
+
+// readErrorSum stands for a stages file that cannot be read (too big, not
+// a regular file) in fileBad: the sum of the error, reported once until
+// it changes.
+func readErrorSum(err error) [32]byte { return sha256.Sum256([]byte(err.Error())) }
 
 // rollbackKeys returns the routes f has a rollback for.
 func rollbackKeys(f *File) map[string]bool {
@@ -132,8 +192,8 @@ func (m *Migrator) syncFileLocked() {
 		return
 	}
 	data, err := readStagesFile(m.o.StagesFile)
-	if errors.Is(err, fs.ErrNotExist) || err == nil && m.fileOK && sha256.Sum256(data) == m.fileSum {
-		return // removed (written back afresh), or as graft left it
+	if errors.Is(err, fs.ErrNotExist) || err == nil && m.fileOK && m.fileErr == nil && sha256.Sum256(data) == m.fileSum {
+		return // removed (written back afresh), or as graft left it and applied
 	}
 	if err := m.loadFileLocked("file"); err != nil {
 		m.logNotApplied(err)
@@ -142,12 +202,17 @@ func (m *Migrator) syncFileLocked() {
 
 // watch polls the stages file until Shutdown. It reads the file each
 // time (stat alone misses a ConfigMap's symlink swap to a file with the
-// same size and time) and reloads when its content changed.
+// same size and time) and reloads when its content changed, or when the
+// file last read did not apply and it now holds what graft last applied
+// or wrote (a broken edit undone). A file that does not apply is
+// reported once, by the poll or by Reload, until it changes. A file gone
+// for missingPolls polls in a row is reported once too (the stages stay;
+// a restart would fail), and applies again when it is back.
 func (m *Migrator) watch() {
 	defer m.watching.Done()
 	t := time.NewTicker(m.o.PollInterval)
 	defer t.Stop()
-	var lastBad [32]byte
+	missing := 0
 	for {
 		select {
 		case <-m.stop:
@@ -156,25 +221,37 @@ func (m *Migrator) watch() {
 		}
 		data, err := readStagesFile(m.o.StagesFile)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // mid-swap, or removed: keep the stages
-		}
-		sum := sha256.Sum256(data)
-		if err != nil { // too big, not a regular file: reported once
-			sum = sha256.Sum256([]byte(err.Error()))
-		}
-		m.mu.Lock()
-		same := err == nil && m.fileOK && sum == m.fileSum
-		m.mu.Unlock()
-		if same || sum == lastBad {
+			// Mid-swap (an editor's rename, a ConfigMap's symlink
+			// swap), or removed: keep the stages, and say so once it
+			// is clearly not a swap.
+			if missing++; missing == missingPolls {
+				m.mu.Lock()
+				if err := m.loadFileLocked("file"); err != nil {
+					m.logNotApplied(err)
+				}
+				m.mu.Unlock()
+			}
 			continue
 		}
-		if err := m.Reload(); err != nil {
-			lastBad = sum // reported once, until the file changes
-		} else {
-			lastBad = [32]byte{} // the same bad edit again is reported again
+		missing = 0
+		sum := sha256.Sum256(data)
+		if err != nil { // too big, not a regular file
+			sum = readErrorSum(err)
 		}
+		m.mu.Lock()
+		applied := err == nil && m.fileOK && m.fileErr == nil && sum == m.fileSum
+		if !applied && sum != m.fileBad {
+			if err := m.loadFileLocked("file"); err != nil {
+				m.logNotApplied(err)
+			}
+		}
+		m.mu.Unlock()
 	}
 }
+
+// missingPolls is how many polls in a row must find the stages file gone
+// before watch reports it: one is a swap caught midway.
+const missingPolls = 2
 
 // writeBackLocked writes the configuration to the stages file, if any,
 // atomically: a temporary file in the same directory, renamed over it. A
@@ -205,6 +282,7 @@ func (m *Migrator) writeBackLocked() error {
 		return err
 	}
 	m.fileSum, m.fileOK = sha256.Sum256(data), true
+	m.fileErr = nil // the file on disk now holds the stages in effect
 	m.fileRollbacks = rollbackKeys(f)
 	return nil
 }

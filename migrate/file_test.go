@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -458,13 +459,18 @@ func TestStagesFileLimits(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, path, err string }{
 		{"too big at start", "", "bigger than 4 MiB"},
-		{"device at start", "/dev/zero", "/dev/zero is not a regular file"},
+		{"device at start", "/dev/zero", "/dev/zero is a character device, not a regular file"},
+		// It said "is not a regular file (d---------)".
+		{"directory at start", "dir", "is a directory, not a regular file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.path
-			if path == "" {
+			switch path {
+			case "":
 				path = filepath.Join(t.TempDir(), "stages.json")
 				os.WriteFile(path, big, 0o644)
+			case "dir":
+				path = t.TempDir()
 			}
 			_, err := New(newRouter(), Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), StagesFile: path})
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -519,5 +525,116 @@ func TestParseRollbacks(t *testing.T) {
 		if _, err := ParseFile([]byte(tc.data)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseFile(%s): %v, want %q", tc.data, err, tc.want)
 		}
+	}
+}
+
+// TestStagesFileRevertedEdit checks the poll's view of a broken edit: a
+// file put back as it was before the edit (the usual fix of a typo)
+// applies again, and a broken file that Reload (SIGHUP) has reported is
+// not reported again by the poll.
+func TestStagesFileRevertedEdit(t *testing.T) {
+	const good = `{"routes": [{"route": "GET /x", "stage": "shadow"}]}`
+	const bad = `{"routes": [{"route": "GET /x", "stage": "shadwo"}]}`
+	start := func(t *testing.T) (*Migrator, string, *pythontest.Buffer) {
+		r := router.New()
+		r.Get("/x", func(http.ResponseWriter, *http.Request) {})
+		r.Fallback(http.NotFoundHandler())
+		path := filepath.Join(t.TempDir(), "stages.json")
+		writeFile(t, path, good)
+		logs := &pythontest.Buffer{}
+		m, err := New(r, Options{Registerer: prometheus.NewRegistry(), Logger: newTextLogger(logs), StagesFile: path, PollInterval: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Shutdown(context.Background()) })
+		return m, path, logs
+	}
+	notApplied := func(logs *pythontest.Buffer) int { return strings.Count(logs.String(), "stages file not applied") }
+
+	t.Run("the file put back as it was applies again", func(t *testing.T) {
+		m, path, _ := start(t)
+		writeFile(t, path, bad)
+		eventually(t, "the broken edit to be reported", func() bool { return m.FileError() != nil })
+		writeFile(t, path, good)
+		eventually(t, "the file put back to apply (FileError nil)", func() bool { return m.FileError() == nil })
+	})
+	t.Run("a change made in memory meanwhile is replaced by the file put back", func(t *testing.T) {
+		m, path, _ := start(t)
+		writeFile(t, path, bad)
+		eventually(t, "the broken edit to be reported", func() bool { return m.FileError() != nil })
+		if _, err := m.SetRoute("me", RouteConfig{Route: "GET /x", Stage: StagePython}); err == nil || !strings.Contains(err.Error(), "not saved") {
+			t.Fatalf("SetRoute() = %v, want the change made in memory only", err)
+		}
+		writeFile(t, path, good)
+		eventually(t, "the file put back to replace the stages", func() bool {
+			st, _ := m.Route("GET /x")
+			return st.Stage == StageShadow && m.FileError() == nil
+		})
+	})
+	// A removed file was never reported: the console said it applied,
+	// and the next start failed ("create it").
+	t.Run("a removed file is reported once, and applies again when it is back", func(t *testing.T) {
+		m, path, logs := start(t)
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the removal to be reported", func() bool {
+			err := m.FileError()
+			return err != nil && strings.Contains(err.Error(), "no such file or directory (create it")
+		})
+		if st, _ := m.Route("GET /x"); st.Stage != StageShadow {
+			t.Errorf("after the removal the stage is %q, want the one in effect (shadow)", st.Stage)
+		}
+		time.Sleep(20 * 5 * time.Millisecond) // twenty polls
+		if n := notApplied(logs); n != 1 {
+			t.Errorf("the removal was logged %d times, want once:\n%s", n, logs)
+		}
+		writeFile(t, path, good)
+		eventually(t, "the file put back to apply", func() bool { return m.FileError() == nil })
+	})
+	t.Run("a broken file reported by Reload is not reported again by the poll", func(t *testing.T) {
+		m, path, logs := start(t)
+		writeFile(t, path, bad)
+		if err := m.Reload(); err == nil {
+			t.Fatal("Reload() = nil, want the broken file's error")
+		}
+		n := notApplied(logs)
+		time.Sleep(20 * 5 * time.Millisecond) // twenty polls
+		if got := notApplied(logs); got != n {
+			t.Errorf("the broken file was reported %d times after Reload's report, want 0:\n%s", got-n, logs)
+		}
+		if err := m.Reload(); err == nil || notApplied(logs) != n+1 {
+			t.Errorf("Reload() = %v, with %d reports; want an explicit Reload to report it again", err, notApplied(logs)-n)
+		}
+	})
+}
+
+// TestReadFile checks ReadFile's errors, New's for the same files, with no
+// router.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	writeFile(t, good, `{"routes": [{"route": "GET /nope", "stage": "shadow"}]}`)
+	bad := filepath.Join(dir, "bad.json")
+	writeFile(t, bad, "{\"routes\": [\n{\"route\": \"GET /x\", \"stage\": \"later\"}]}")
+	for _, tc := range []struct{ name, path, err string }{
+		{"a route that exists nowhere is not its business", good, ""},
+		{"missing", filepath.Join(dir, "missing.json"), "migrate: reading stages file: open " + filepath.Join(dir, "missing.json") + ": no such file or directory (create it: a file holding {} configures no route)"},
+		{"broken", bad, `migrate: stages file line 2: unknown stage "later" (want python, shadow, canary or go) (in ` + bad + ")"},
+		{"directory", dir, "migrate: reading stages file: " + dir + " is a directory, not a regular file"},
+		{"device", "/dev/zero", "migrate: reading stages file: /dev/zero is a character device, not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := ReadFile(tc.path)
+			if tc.err == "" {
+				if err != nil || len(f.Routes) != 1 || f.Routes[0].Route != "GET /nope" {
+					t.Fatalf("ReadFile() = %+v, %v", f, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.err {
+				t.Fatalf("ReadFile() = %v, want %q", err, tc.err)
+			}
+		})
 	}
 }

@@ -42,6 +42,10 @@ type Migrator struct {
 	// file is cleared at the next load.
 	fileRollbacks map[string]bool
 	fileErr       error // why the stages file last read is not applied, or nil
+	// fileBad is the sum of the stages file content (or, for a file
+	// that cannot be read, of the error) last found not to apply, zero
+	// since one applied: the poll reports it once, until it changes.
+	fileBad [32]byte
 
 	sem  chan struct{} // shadow runs in flight
 	jobs sync.WaitGroup

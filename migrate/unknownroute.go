@@ -16,7 +16,9 @@ const maxListedRoutes = 10
 // says what to write instead: the staged routes of the same shape (the
 // pattern with every parameter alike, so that Flask's <id>, Django's
 // <int:id> and another name in braces find chi's {id}, under any method),
-// else the staged routes there are, else that there are none yet.
+// else the staged routes there are, else that there are none yet. A HEAD
+// that is not staged but whose GET is gets told that it follows the GET's
+// line.
 func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 	keys := make([]string, 0, len(routes))
 	for k := range routes {
@@ -38,7 +40,17 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 			other = append(other, k)
 		}
 	}
+	var gets []string // for a HEAD, the GET routes whose line it follows
+	if method == "HEAD" && len(same) == 0 {
+		for _, k := range other {
+			if strings.HasPrefix(k, "GET ") {
+				gets = append(gets, k)
+			}
+		}
+	}
 	switch like := append(same, other...); {
+	case len(gets) > 0 && !strings.Contains(pattern, "<"):
+		return fmt.Errorf("%s; HEAD follows the line of %s: list that route)", msg, quoteList(gets, " or "))
 	case len(like) > 0 && strings.Contains(pattern, "<"):
 		return fmt.Errorf("%s; did you mean %s? Patterns are chi's, {id}, not Flask's <id> or Django's <int:id>)", msg, quoteList(like, " or "))
 	case len(like) > 0:

@@ -36,6 +36,8 @@ func TestUnknownRouteHint(t *testing.T) {
 		{"another parameter name", full, "GET /api/users/{user_id}", []string{`did you mean "GET /api/users/{id}"?`}},
 		{"a regexp with braces", full, "GET /api/files/<int:id>", []string{`did you mean "GET /api/files/{id:[0-9]{3}}"?`}},
 		{"another method", full, "POST /api/users/{id}", []string{`did you mean "GET /api/users/{id}"?`}},
+		// It said only "did you mean", as if HEAD needed a line of its own.
+		{"HEAD of a GET route", full, "HEAD /api/users/{id}", []string{`HEAD follows the line of "GET /api/users/{id}": list that route`}},
 		{"nothing alike", full, "GET /api/users/id", []string{`the routes that can be staged: "GET /api/files/{id:[0-9]{3}}", "GET /api/users/{id}", "POST /login")`}},
 		{"no route yet", func(r *router.Router) { r.Fallback(http.NotFoundHandler()) }, "GET /x", []string{"the router has no route for one method yet: register the Go routes before migrate.New"}},
 	} {

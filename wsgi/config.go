@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -33,7 +34,10 @@ type Config struct {
 
 	// Python is the interpreter that runs the workers: "python3" (found on
 	// PATH) when empty. A virtualenv's bin/python works. Debian's packages
-	// (python3-flask, ...) install into /usr/bin/python3.
+	// (python3-flask, ...) install into /usr/bin/python3. A relative path
+	// with a slash ("venv/bin/python") is relative to the current
+	// directory when New is called, not to Dir; New makes it absolute
+	// (symbolic links are not resolved: a virtualenv's stays itself).
 	Python string
 
 	// Dir is the workers' working directory, also put first on sys.path
@@ -305,6 +309,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Python == "" {
 		c.Python = "python3"
+	} else if strings.Contains(c.Python, "/") && !filepath.IsAbs(c.Python) {
+		// exec would resolve it relative to Dir, where the workers run.
+		if abs, err := filepath.Abs(c.Python); err == nil {
+			c.Python = abs
+		}
 	}
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("Workers %d is negative", c.Workers))
@@ -405,7 +414,7 @@ func (c Config) checkProcess() error {
 		if !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, fs.ErrNotExist) {
 			what = "is not an executable file" // a directory, a file without x permission
 		}
-		return fmt.Errorf("wsgi: python interpreter %s %s (Config.Python; a virtualenv's bin/python works): %w", c.Python, what, err)
+		return fmt.Errorf("wsgi: python interpreter %s %s (Config.Python, the examples' -python; a virtualenv's bin/python works): %w", c.Python, what, err)
 	}
 	return nil
 }

@@ -425,6 +425,12 @@ func TestLoadError(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
 			}
+			// The preload process that could not import the app is
+			// not replaced: New fails. Its exit was logged as a death
+			// whose workers "are replaced, forked from a new one".
+			if l := logLine(logs, "preload process died"); l != "" {
+				t.Errorf("an app that did not import is logged as a preload process that died and is replaced:\n%s", l)
+			}
 		})
 	}
 	t.Run("factory ok", func(t *testing.T) {
@@ -571,15 +577,16 @@ func TestBadConfig(t *testing.T) {
 		{"env without =", Config{App: "apps:hello", Env: []string{"FOO"}}, "not KEY=VALUE"},
 		{"env without key", Config{App: "apps:hello", Env: []string{"=x"}}, "not KEY=VALUE"},
 		{"missing python", Config{App: "apps:hello", Python: "/nonexistent/python3"},
-			"wsgi: python interpreter /nonexistent/python3 not found (Config.Python"},
+			"wsgi: python interpreter /nonexistent/python3 not found (Config.Python, the examples' -python;"},
 		{"python not on PATH", Config{App: "apps:hello", Python: "graft-no-such-python3"},
 			"wsgi: python interpreter graft-no-such-python3 not found"},
 		// They were said to be "not found", beside exec's "permission
 		// denied" or "is a directory".
+		// A relative path is named as made absolute (TestRelativePython).
 		{"python not executable", Config{App: "apps:hello", Python: "testdata/apps.py"},
-			"wsgi: python interpreter testdata/apps.py is not an executable file (Config.Python"},
+			"wsgi: python interpreter " + filepath.Join(testdataDir(t), "apps.py") + " is not an executable file (Config.Python, the examples' -python;"},
 		{"python is a directory", Config{App: "apps:hello", Python: "./testdata"},
-			"wsgi: python interpreter ./testdata is not an executable file (Config.Python"},
+			"wsgi: python interpreter " + testdataDir(t) + " is not an executable file (Config.Python, the examples' -python;"},
 		{"missing dir", Config{App: "apps:hello", Dir: "/nonexistent/graft-app"},
 			"wsgi: cannot chdir to /nonexistent/graft-app: no such file or directory"},
 		{"dir is a file", Config{App: "apps:hello", Dir: "testdata/apps.py"},
@@ -807,6 +814,38 @@ func TestAppErrorUnprintable(t *testing.T) {
 				t.Errorf("worker %d replaced by %d", pid, got)
 			}
 		})
+	}
+}
+
+// TestRelativePython: an interpreter named by a relative path with a
+// slash (-python venv/bin/python) is the one relative to the directory
+// graft was started in, as a shell would find it, not relative to Dir,
+// where the workers run: exec resolved it there, and New failed with
+// "fork/exec venv/bin/python: no such file or directory" for a file that
+// exists.
+func TestRelativePython(t *testing.T) {
+	venv := filepath.Join(t.TempDir(), "venv")
+	if err := os.MkdirAll(filepath.Join(venv, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(pythontest.Python(t), filepath.Join(venv, "bin", "python")); err != nil {
+		t.Fatal(err)
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(cwd, filepath.Join(venv, "bin", "python"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newContainer(t, Config{App: "apps:hello", Python: rel}) // Dir: testdata/, not the cwd
+	srv := newServer(t, c)
+	if b := mustGet(t, srv.URL+"/"); string(b) != "Hello, world!\n" {
+		t.Errorf("body %q", b)
+	}
+	if got, want := c.Status().Python, filepath.Join(venv, "bin", "python"); got != want {
+		t.Errorf("Status().Python = %q, want the absolute path %q", got, want)
 	}
 }
 

@@ -46,9 +46,9 @@ func TestStartTimeout(t *testing.T) {
 				c.Shutdown(t.Context())
 				t.Fatal("New succeeded with an import that hangs")
 			}
-			if !errors.Is(err, ErrStartTimeout) || !strings.Contains(err.Error(), "StartTimeout (2s)") ||
+			if !errors.Is(err, ErrStartTimeout) || !strings.Contains(err.Error(), "StartTimeout (2s)") || !strings.Contains(err.Error(), "the examples' -start-timeout") ||
 				!strings.Contains(err.Error(), `still importing "slowimport"`) {
-				t.Errorf("error %q; want ErrStartTimeout naming 2s and the app", err)
+				t.Errorf("error %q; want ErrStartTimeout naming 2s, the app and the examples' flag", err)
 			}
 			if took < 2*time.Second {
 				t.Errorf("New failed after %v, before the 2s StartTimeout", took)

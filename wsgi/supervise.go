@@ -202,7 +202,7 @@ func (pl *pool) startTimedOut(log *slog.Logger, out *outputLog, signal func(sysc
 
 // startTimeoutError is the error of a start that timed out.
 func (pl *pool) startTimeoutError(what string, pid int) error {
-	return fmt.Errorf("%w (%v): the %s %d was still importing %q; its Python stack is in the log",
+	return fmt.Errorf("%w (%v): the %s %d was still importing %q; its Python stack is in the log (an import that is only slow needs a longer StartTimeout, the examples' -start-timeout)",
 		ErrStartTimeout, pl.cfg.StartTimeout, what, pid, pl.cfg.App)
 }
 

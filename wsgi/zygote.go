@@ -127,7 +127,8 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 // readLoop handles the zygote's frames until it exits.
 func (z *zygote) readLoop() {
 	fc := newFrameConn(z.conn)
-	started := false
+	started := false // it said whether the app loaded
+	loaded := false  // it did: its death later is a crash, and it is replaced
 	var err error
 	for {
 		var h frameHeader
@@ -142,7 +143,7 @@ func (z *zygote) readLoop() {
 		}
 		switch h.kind {
 		case frameReady:
-			started = true
+			started, loaded = true, true
 			z.ready <- nil
 		case frameFail:
 			started = true
@@ -215,9 +216,11 @@ func (z *zygote) readLoop() {
 	z.pl.mu.Lock()
 	closed := z.pl.closed
 	z.pl.mu.Unlock()
-	if started && reason == "" && !closed {
+	if loaded && reason == "" && !closed {
 		// Nobody told it to go: killed (the OOM killer's pick, a kill -9)
-		// or crashed. The next worker needed starts a new one.
+		// or crashed. The next worker needed starts a new one. One that
+		// could not load the app exits by itself, and its caller reports
+		// the LoadError instead (New fails, Reload keeps the old code).
 		z.log.Warn("wsgi: the preload process died; its workers die with it and are replaced, forked from a new one",
 			slog.String("graft.exit", z.exitDesc), slog.Int("graft.workers", len(orphans)))
 	}

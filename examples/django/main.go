@@ -290,6 +290,12 @@ func run(args []string) error {
 			return err
 		}
 		defer ls.Close()
+		// A busy -admin-bind or a broken -stages file fails here too,
+		// before Python starts.
+		if err := o.migrate.Bind(); err != nil {
+			return err
+		}
+		defer o.migrate.Close()
 	}
 	dir := o.Chdir // "": the embedded project (see startApp)
 	state := o.state

@@ -349,6 +349,10 @@ func scriptFlags(t *testing.T, py string) cli.Flags {
 // once with the bind error; the metrics port likewise).
 func TestBusyPort(t *testing.T) { opstest.BusyPort(t, run) }
 
+// TestMigrationFailsFirst: a busy -admin-bind or a broken -stages file
+// fails before Python starts.
+func TestMigrationFailsFirst(t *testing.T) { opstest.MigrationFailsFirst(t, run) }
+
 // A mistake in the command line exits 2 naming its flag, a missing
 // directory 1, by cli.Main's rule, before Python starts.
 func TestUsageErrors(t *testing.T) { opstest.UsageErrors(t, run, true) }

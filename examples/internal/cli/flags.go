@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -227,6 +228,14 @@ func (f *Flags) Check() error {
 	}
 	if f.Threads < 1 {
 		return Usagef("-threads must be at least 1")
+	}
+	// A relative -python is the one the shell would run here, not one
+	// relative to -chdir or to the temporary directory where the Django
+	// example runs it (as wsgi.Config.Python is).
+	if strings.Contains(f.Python, "/") && !filepath.IsAbs(f.Python) {
+		if abs, err := filepath.Abs(f.Python); err == nil {
+			f.Python = abs
+		}
 	}
 	workers := f.Workers
 	if workers == 0 {

@@ -39,6 +39,10 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -67,6 +71,12 @@ func TestParse(t *testing.T) {
 		{"go durations", []string{"-timeout", "1m30s", "-max-lifetime", "1h", "-graceful-timeout=500ms"}, func(f Flags, _ []string) bool {
 			return f.Timeout == 90*time.Second && f.MaxLifetime == time.Hour && f.GracefulTimeout == 500*time.Millisecond
 		}, ""},
+		// The django example runs the interpreter itself, in a temporary
+		// directory: a relative -python is made absolute first.
+		{"relative -python", []string{"-python", "venv/bin/python"}, func(f Flags, _ []string) bool {
+			return f.Python == filepath.Join(cwd, "venv", "bin", "python")
+		}, ""},
+		{"-python on PATH", []string{"-python", "python3"}, func(f Flags, _ []string) bool { return f.Python == "python3" }, ""},
 		{"prefetch by default", nil, func(f Flags, _ []string) bool {
 			return f.Prefetch == wsgi.DefaultPrefetch && f.Config("a:b", "", nil).Prefetch == wsgi.DefaultPrefetch
 		}, ""},

@@ -32,6 +32,39 @@ type Flags struct {
 	Stages string
 	// AdminBind is -admin-bind ADDR.
 	AdminBind string
+
+	// ln is the admin listener Bind opened, which Start serves.
+	ln net.Listener
+}
+
+// Bind opens the -admin-bind listener and reads the -stages file (its
+// syntax, keys and values: the routes it names are checked by Start, once
+// they exist), so that a busy port or a broken file fails at once, before
+// the example starts Python, as a busy -bind does. Start serves the
+// listener; Close closes it when Start is not reached.
+func (f *Flags) Bind() error {
+	if f.AdminBind != "" && f.ln == nil {
+		ln, err := net.Listen("tcp", f.AdminBind)
+		if err != nil {
+			return fmt.Errorf("-admin-bind: %w", err)
+		}
+		f.ln = ln
+	}
+	if f.Stages != "" {
+		if _, err := migrate.ReadFile(f.Stages); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the listener Bind opened, if Start did not take it over.
+// It does nothing otherwise.
+func (f *Flags) Close() {
+	if f.ln != nil {
+		f.ln.Close()
+	}
 }
 
 // Register defines the flags on fs.
@@ -53,14 +86,15 @@ type Migration struct {
 // Start puts the staged Go routes of h (the example's *router.Router,
 // with its routes and fallbacks registered) under a Migrator when -stages
 // or -admin-bind is given, and returns nil, nil otherwise. It serves the
-// admin API with the console on -admin-bind, and reloads the stages file
-// on SIGHUP. The Migrator's metrics go to reg, or nowhere when reg is nil.
+// admin API with the console on -admin-bind (on the listener of Bind, if
+// it was called), and reloads the stages file on SIGHUP. The Migrator's metrics go to reg, or nowhere when reg is nil.
 func Start(h http.Handler, f Flags, log *slog.Logger, reg *prometheus.Registry) (*Migration, error) {
 	if f.Stages == "" && f.AdminBind == "" {
 		return nil, nil
 	}
 	r, ok := h.(*router.Router)
 	if !ok {
+		f.Close()
 		return nil, errors.New("migration: the handler is not a *router.Router")
 	}
 	if reg == nil {
@@ -68,14 +102,18 @@ func Start(h http.Handler, f Flags, log *slog.Logger, reg *prometheus.Registry) 
 	}
 	m, err := migrate.New(r, migrate.Options{StagesFile: f.Stages, Logger: log, Registerer: reg})
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	mg := &Migration{m: m}
 	if f.AdminBind != "" {
-		ln, err := net.Listen("tcp", f.AdminBind)
-		if err != nil {
-			m.Shutdown(context.Background())
-			return nil, fmt.Errorf("-admin-bind: %w", err)
+		ln := f.ln
+		if ln == nil {
+			ln, err = net.Listen("tcp", f.AdminBind)
+			if err != nil {
+				m.Shutdown(context.Background())
+				return nil, fmt.Errorf("-admin-bind: %w", err)
+			}
 		}
 		mg.adminAddr = ln.Addr().String()
 		mg.admin = &http.Server{Handler: AdminHandler(m), ReadHeaderTimeout: 10 * time.Second}
