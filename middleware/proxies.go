@@ -16,7 +16,9 @@ import (
 //
 // By default the proxies are taken to write X-Forwarded-For and
 // X-Forwarded-Proto, what nearly every proxy writes (nginx, HAProxy, AWS's
-// load balancers, Cloudflare), and only those are read (see [TrustProxies]): a proxy
+// load balancers, Cloudflare), or X-Forwarded-Ssl or X-Forwarded-Protocol
+// for the scheme (gunicorn's secure_scheme_headers), and only those are
+// read (see [TrustProxies]): a proxy
 // passes on any other header a client sends, so reading it would let the
 // client choose. [Proxies.UseForwarded] reads RFC 7239 Forwarded instead,
 // and [Proxies.TrustHost] also reads the host. A Proxies is not modified

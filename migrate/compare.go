@@ -218,9 +218,9 @@ func sameLocation(py, gr http.Header, base *url.URL) bool {
 }
 
 // requestBase returns the URL r was sent to, as the app sees it: the
-// scheme of wsgi.url_scheme (wsgi.RequestScheme: a trusted proxy's
-// X-Forwarded-Proto, else https over TLS), the Host and the request
-// target as sent.
+// scheme of wsgi.url_scheme (wsgi.RequestScheme: the scheme a trusted
+// proxy gave, see middleware.TrustProxies, else https over TLS), the Host
+// and the request target as sent.
 func requestBase(r *http.Request) *url.URL {
 	u, err := url.ParseRequestURI(r.RequestURI)
 	if err != nil || r.RequestURI == "" {
