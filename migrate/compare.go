@@ -112,7 +112,9 @@ const maxPointer = 512
 // (Max-Age of 0 or less, or without Max-Age an Expires not after the
 // response) shows "deleted" however it is written. Otherwise Max-Age,
 // which browsers obey over Expires, shows with its value and an Expires
-// beside it is left out; an Expires alone is read as a lifetime against
+// beside it is left out; a Max-Age that is not ["-"]DIGIT*DIGIT ("+100",
+// "1.5") is ignored, as RFC 6265 section 5.2.2 has browsers do. An
+// Expires alone is read as a lifetime against
 // the response's Date header (else [Response].Received) and shows as
 // "Expires in Ns". Two lifetimes are the same when equal, within
 // [CookieLifetimeSlack] when either was read from an Expires date: Flask's

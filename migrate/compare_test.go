@@ -191,6 +191,29 @@ func TestCompareCookieLifetime(t *testing.T) {
 			cookie(at, "Set-Cookie", "s=1; Max-Age=2678400"), true, ""},
 		{"an Expires that is not a date is not a lifetime", cookie(at, "Set-Cookie", "s=1; Expires=soon"),
 			cookie(at, "Set-Cookie", "s=1; Max-Age=2678400"), false, "Expires (not a date)"},
+		// RFC 6265 5.2.2: a Max-Age that is not ["-"]DIGIT*DIGIT is
+		// ignored, and the cookie's lifetime is what the rest says.
+		{"Max-Age=+100 is ignored: a session cookie", cookie(at, "Set-Cookie", "s=1; Max-Age=+100"),
+			cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age=+100 is not 100", cookie(at, "Set-Cookie", "s=1; Max-Age=100"),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=+100"), false, "Max-Age=100"},
+		{"Max-Age=+0 deletes nothing", cookie(at, "Set-Cookie", "s=; Max-Age=0"),
+			cookie(at, "Set-Cookie", "s=; Max-Age=+0"), false, "deleted"},
+		{"an ignored Max-Age leaves Expires", flask(at, at.Add(month)),
+			cookie(at, "Set-Cookie", "session=go; Path=/; Expires="+date(at.Add(month))+"; Max-Age=+5; HttpOnly"), true, ""},
+		{"an ignored later Max-Age leaves the earlier", cookie(at, "Set-Cookie", "s=1; Max-Age=100; Max-Age=+5"),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=100"), true, ""},
+		{"Max-Age with a unit is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=100s"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age with a fraction is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=1.5"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age=- is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=-"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age=-x is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=-x"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"an empty Max-Age is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age="), cookie(at, "Set-Cookie", "s=1; max-age"), true, ""},
+		{"Max-Age=0100 is 100, in base 10", cookie(at, "Set-Cookie", "s=1; Max-Age=0100"), cookie(at, "Set-Cookie", "s=1; Max-Age=100"), true, ""},
+		{"Max-Age=-5 deletes", cookie(at, "Set-Cookie", "s=; Max-Age=-5"), cookie(at, "Set-Cookie", "s=; Max-Age=0"), true, ""},
+		{"a Max-Age beyond int64 is a lifetime", cookie(at, "Set-Cookie", "s=1; Max-Age=99999999999999999999"),
+			cookie(at, "Set-Cookie", "s=1"), false, "Max-Age=9223372036854775807"},
+		{"a Max-Age below int64 deletes", cookie(at, "Set-Cookie", "s=; Max-Age=-99999999999999999999"),
+			cookie(at, "Set-Cookie", "s=; Max-Age=0"), true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			diffs := Compare(tc.py, tc.gr, CompareOptions{})
