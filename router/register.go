@@ -13,7 +13,7 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
 		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " \t"), h)
 	}
-	r.mux.Handle(pattern, emptyParams(r, h))
+	r.mux.Handle(pattern, guardParams(r, pattern, h))
 	return r.record(method, pattern).staged(h)
 }
 
@@ -27,7 +27,7 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	method = strings.ToUpper(method)
 	h = r.stage(method, pattern, h)
-	g := emptyParams(r, h)
+	g := guardParams(r, pattern, h)
 	r.mux.Method(method, pattern, g)
 	rt := r.record(method, pattern).staged(h)
 	r.followHead(method, pattern, g)
