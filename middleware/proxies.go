@@ -32,7 +32,8 @@ type Proxies struct {
 
 // ParseProxies returns the Proxies for the given CIDRs ("10.0.0.0/8",
 // "fd00::/8") or single addresses ("127.0.0.1", "::1"), with the defaults:
-// X-Forwarded-For and X-Forwarded-Proto are read, the host is not. "*" is
+// X-Forwarded-For and the scheme headers (X-Forwarded-Proto,
+// X-Forwarded-Ssl, X-Forwarded-Protocol) are read, the host is not. "*" is
 // every address (gunicorn's forwarded_allow_ips="*"): right only when
 // nothing but the proxies can reach graft's port, as in a Kubernetes pod
 // behind its ingress. "unix" trusts the peers of Unix sockets, which have
@@ -69,7 +70,7 @@ func MustParseProxies(cidrs ...string) *Proxies {
 
 // UseForwarded returns a copy of p for proxies that write RFC 7239
 // Forwarded (and replace or extend the one a client sent) instead of
-// X-Forwarded-For and X-Forwarded-Proto: [TrustProxies] then reads the
+// X-Forwarded-For and X-Forwarded-Proto (or -Ssl, -Protocol): [TrustProxies] then reads the
 // client address and scheme (and, with [Proxies.TrustHost], the host) from
 // Forwarded only, and X-Forwarded-* not at all. Use it only when every
 // trusted proxy writes Forwarded: a proxy that passes a client's Forwarded

@@ -84,7 +84,8 @@ func TestAppRoutesMatchFramework(t *testing.T) {
 				"/dot/a.json", "/dot/a.b.json", "/pair/b.c", "/pair/b.c.d", "/post/my-12", "/post/my-post-12",
 				"/v/3.json", "/v/3.4.json", "/v/x.json", "/loose/", "/loose", "/loose/3", "/loose/3/",
 				"/cdn/a.css", // a build_only rule: Flask answers 404
-				"/files/a%0Ab", "/files/a/b%0A", "/files/a%0A", "/users/a%0Ab/"}, // Python's "." takes no newline, "[^/]" does
+				// Python's "." takes no newline, "[^/]" does
+				"/files/a%0Ab", "/files/a/b%0A", "/files/a%0A", "/users/a%0Ab/"},
 			untranslatable: []string{"dot", "pair", "post"},
 		},
 		{
