@@ -7,12 +7,16 @@
 //
 // [TrustProxies] honours forwarding headers only when the socket peer is
 // in the configured [Proxies], and only the family those proxies write:
-// X-Forwarded-For and X-Forwarded-Proto by default, RFC 7239 Forwarded
-// with [Proxies.UseForwarded]; the host (X-Forwarded-Host, Forwarded's
-// host=) only with [Proxies.TrustHost]. It sets r.RemoteAddr, the scheme
+// X-Forwarded-For and the scheme headers of gunicorn's
+// secure_scheme_headers (X-Forwarded-Proto, X-Forwarded-Ssl,
+// X-Forwarded-Protocol) by default, RFC 7239 Forwarded with
+// [Proxies.UseForwarded]; the host (X-Forwarded-Host, Forwarded's host=)
+// only with [Proxies.TrustHost]. It sets r.RemoteAddr, the scheme
 // ([Scheme], wsgi.url_scheme) and, with TrustHost, r.Host, for Go and
 // Python alike, and removes the forwarding headers in every spelling (any
-// case, '_' for '-'). Without configuration nothing is trusted.
+// case, '_' for '-'). Scheme headers that contradict each other are
+// answered 400, as gunicorn does. Without configuration nothing is
+// trusted.
 //
 // # Request ids
 //

@@ -12,13 +12,18 @@ type forwarding struct {
 	client netip.AddrPort // invalid when unknown
 	proto  string         // "http", "https" or ""
 	host   string         // "" when not given or invalid
+
+	// contradicts is set when the scheme headers disagree (see
+	// xForwardedScheme); proto is then "".
+	contradicts bool
 }
 
 // resolveForwarding reads the forwarding headers of a request whose peer
 // is trusted, from the one family p says its proxies write: RFC 7239
-// Forwarded after [Proxies.UseForwarded], else X-Forwarded-For,
-// X-Forwarded-Proto (and X-Forwarded-Host after [Proxies.TrustHost]). The
-// other family is not read, even when it is the only one present.
+// Forwarded after [Proxies.UseForwarded], else X-Forwarded-For, the scheme
+// headers of xForwardedScheme (and X-Forwarded-Host after
+// [Proxies.TrustHost]). The other family is not read, even when it is the
+// only one present.
 // Addresses are walked right to left, skipping trusted hops: the client is
 // the first untrusted address, or the leftmost one when all are trusted.
 func resolveForwarding(h http.Header, p *Proxies) forwarding {
@@ -33,11 +38,38 @@ func resolveForwarding(h http.Header, p *Proxies) forwarding {
 		return f
 	}
 	f := forwarding{client: walkXFF(h.Values("X-Forwarded-For"), p)}
-	f.proto = normProto(lastValue(h.Values("X-Forwarded-Proto")))
+	f.proto, f.contradicts = xForwardedScheme(h)
 	if p.host {
 		f.host = normHost(lastValue(h.Values("X-Forwarded-Host")))
 	}
 	return f
+}
+
+// xForwardedScheme is the scheme rule for proxies that write X-Forwarded-*
+// headers, the one place that reads them: the scheme said by the
+// rightmost value of X-Forwarded-Proto ("http" or "https"),
+// X-Forwarded-Ssl ("on" is https, "off" http) and X-Forwarded-Protocol
+// ("ssl" or "https" is https, "http" http), gunicorn's
+// secure_scheme_headers, letter case ignored. Other values, and absent
+// headers, say nothing; "" when none says anything. When two of them say
+// different schemes, contradicts is true and scheme "": graft cannot know
+// which one the proxy wrote and which one it passed on from the client,
+// and the request is refused (see [TrustProxies]).
+func xForwardedScheme(h http.Header) (scheme string, contradicts bool) {
+	for _, said := range [...]string{
+		normProto(lastValue(h.Values("X-Forwarded-Proto"))),
+		normSSL(lastValue(h.Values("X-Forwarded-Ssl"))),
+		normProtocol(lastValue(h.Values("X-Forwarded-Protocol"))),
+	} {
+		switch {
+		case said == "":
+		case scheme == "":
+			scheme = said
+		case said != scheme:
+			return "", true
+		}
+	}
+	return scheme, false
 }
 
 // walkXFF returns the client address from X-Forwarded-For lines.
@@ -242,6 +274,29 @@ func normProto(s string) string {
 		return "http"
 	case "https":
 		return "https"
+	}
+	return ""
+}
+
+// normSSL returns the scheme an X-Forwarded-Ssl value says, or "".
+func normSSL(s string) string {
+	switch strings.ToLower(s) {
+	case "on":
+		return "https"
+	case "off":
+		return "http"
+	}
+	return ""
+}
+
+// normProtocol returns the scheme an X-Forwarded-Protocol value says, or
+// "".
+func normProtocol(s string) string {
+	switch strings.ToLower(s) {
+	case "ssl", "https":
+		return "https"
+	case "http":
+		return "http"
 	}
 	return ""
 }

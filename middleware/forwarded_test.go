@@ -40,6 +40,29 @@ func TestResolveForwarding(t *testing.T) {
 		}, "203.0.113.7:0", "https", ""},
 		{"xfp rightmost wins", x, map[string][]string{"X-Forwarded-Proto": {"http, https"}}, "", "https", ""},
 		{"xfp invalid", x, map[string][]string{"X-Forwarded-Proto": {"javascript"}}, "", "", ""},
+		// gunicorn's secure_scheme_headers, and what graft does when they
+		// disagree ("!": the request is refused).
+		{"x-forwarded-ssl on", x, map[string][]string{"X-Forwarded-Ssl": {"on"}}, "", "https", ""},
+		{"x-forwarded-ssl ON", x, map[string][]string{"X-Forwarded-Ssl": {"ON"}}, "", "https", ""},
+		{"x-forwarded-ssl off", x, map[string][]string{"X-Forwarded-Ssl": {"off"}}, "", "http", ""},
+		{"x-forwarded-ssl rightmost wins", x, map[string][]string{"X-Forwarded-Ssl": {"off", "off, on"}}, "", "https", ""},
+		{"x-forwarded-ssl invalid", x, map[string][]string{"X-Forwarded-Ssl": {"yes"}}, "", "", ""},
+		{"x-forwarded-protocol ssl", x, map[string][]string{"X-Forwarded-Protocol": {"ssl"}}, "", "https", ""},
+		{"x-forwarded-protocol https", x, map[string][]string{"X-Forwarded-Protocol": {"HTTPS"}}, "", "https", ""},
+		{"x-forwarded-protocol http", x, map[string][]string{"X-Forwarded-Protocol": {"http"}}, "", "http", ""},
+		{"x-forwarded-protocol invalid", x, map[string][]string{"X-Forwarded-Protocol": {"tls"}}, "", "", ""},
+		{"scheme headers agree", x, map[string][]string{
+			"X-Forwarded-Proto": {"https"}, "X-Forwarded-Ssl": {"on"}, "X-Forwarded-Protocol": {"ssl"},
+		}, "", "https", ""},
+		{"scheme headers agree on http", x, map[string][]string{"X-Forwarded-Proto": {"http"}, "X-Forwarded-Ssl": {"off"}}, "", "http", ""},
+		{"invalid value does not contradict", x, map[string][]string{"X-Forwarded-Proto": {"http"}, "X-Forwarded-Ssl": {"yes"}}, "", "http", ""},
+		{"proto http, ssl on", x, map[string][]string{"X-Forwarded-Proto": {"http"}, "X-Forwarded-Ssl": {"on"}}, "", "!", ""},
+		{"proto https, ssl off", x, map[string][]string{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Ssl": {"off"}}, "", "!", ""},
+		{"proto https, protocol http", x, map[string][]string{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Protocol": {"http"}}, "", "!", ""},
+		{"ssl on, protocol http", x, map[string][]string{"X-Forwarded-Ssl": {"on"}, "X-Forwarded-Protocol": {"http"}}, "", "!", ""},
+		{"x-forwarded-ssl not read in forwarded mode", f, map[string][]string{
+			"Forwarded": {`for=203.0.113.7;proto=http`}, "X-Forwarded-Ssl": {"on"}, "X-Forwarded-Protocol": {"ssl"},
+		}, "203.0.113.7:0", "http", ""},
 		{"xfh invalid", xh, map[string][]string{"X-Forwarded-Host": {"evil.com/path"}}, "", "", ""},
 		{"xfh injection", xh, map[string][]string{"X-Forwarded-Host": {"a.com\r\nX: y"}}, "", "", ""},
 		// A client's Forwarded, passed on by a proxy that writes
@@ -82,8 +105,12 @@ func TestResolveForwarding(t *testing.T) {
 			if f.client.IsValid() {
 				client = f.client.String()
 			}
-			if client != tc.client || f.proto != tc.proto || f.host != tc.host {
-				t.Errorf("got (%q, %q, %q), want (%q, %q, %q)", client, f.proto, f.host, tc.client, tc.proto, tc.host)
+			proto := f.proto
+			if f.contradicts {
+				proto += "!"
+			}
+			if client != tc.client || proto != tc.proto || f.host != tc.host {
+				t.Errorf("got (%q, %q, %q), want (%q, %q, %q)", client, proto, f.host, tc.client, tc.proto, tc.host)
 			}
 		})
 	}

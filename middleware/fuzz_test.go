@@ -11,8 +11,10 @@ import (
 
 // FuzzForwarded checks that the forwarding parsers never panic, only ever
 // return a client that appears in the headers and has no IPv6 zone, only
-// a clean proto and host, a host only with TrustHost, and nothing from the
-// family of headers the Proxies do not read.
+// a clean proto and host, a host only with TrustHost, nothing from the
+// family of headers the Proxies do not read, and a scheme that every
+// X-Forwarded scheme header saying one says, or a contradiction (and no
+// scheme) when two disagree.
 func FuzzForwarded(f *testing.F) {
 	for _, s := range []string{
 		`for=203.0.113.7;proto=https;host=example.com`,
@@ -29,6 +31,10 @@ func FuzzForwarded(f *testing.F) {
 	} {
 		f.Add(s, s)
 	}
+	f.Add("https", "on")
+	f.Add("http", "ON")
+	f.Add("ssl", "off")
+	f.Add("HTTP, https", "on, off")
 	x := MustParseProxies("10.0.0.0/8", "fd00::/8")
 	modes := []*Proxies{x, x.TrustHost(), x.UseForwarded(), x.UseForwarded().TrustHost()}
 	f.Fuzz(func(t *testing.T, fwd, xff string) {
@@ -36,8 +42,29 @@ func FuzzForwarded(f *testing.F) {
 			for _, h := range []http.Header{
 				{"Forwarded": {fwd}},
 				{"X-Forwarded-For": {xff}, "X-Forwarded-Proto": {fwd}, "X-Forwarded-Host": {fwd}},
+				{"X-Forwarded-Proto": {fwd}, "X-Forwarded-Ssl": {xff}, "X-Forwarded-Protocol": {fwd}},
+				{"X-Forwarded-Proto": {xff}, "X-Forwarded-Ssl": {fwd, xff}, "X-Forwarded-Protocol": {xff}},
 			} {
 				r := resolveForwarding(h, p)
+				if r.contradicts && (r.proto != "" || p.forwarded) {
+					t.Fatalf("%+v: a contradiction with a scheme, or in forwarded mode %v", r, p.forwarded)
+				}
+				if !p.forwarded {
+					said := map[string]bool{}
+					for _, v := range []string{
+						normProto(lastValue(h.Values("X-Forwarded-Proto"))),
+						normSSL(lastValue(h.Values("X-Forwarded-Ssl"))),
+						normProtocol(lastValue(h.Values("X-Forwarded-Protocol"))),
+					} {
+						if v != "" {
+							said[v] = true
+						}
+					}
+					if r.contradicts != (len(said) > 1) || !r.contradicts && len(said) == 1 && !said[r.proto] ||
+						len(said) == 0 && r.proto != "" {
+						t.Fatalf("%+v from %v: the headers say %v", r, h, said)
+					}
+				}
 				if r.client.IsValid() {
 					if r.client.Addr().Zone() != "" {
 						t.Fatalf("client %v has a zone, from %q %q", r.client, fwd, xff)

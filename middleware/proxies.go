@@ -16,7 +16,9 @@ import (
 //
 // By default the proxies are taken to write X-Forwarded-For and
 // X-Forwarded-Proto, what nearly every proxy writes (nginx, HAProxy, AWS's
-// load balancers, Cloudflare), and only those are read (see [TrustProxies]): a proxy
+// load balancers, Cloudflare), or X-Forwarded-Ssl or X-Forwarded-Protocol
+// for the scheme (gunicorn's secure_scheme_headers), and only those are
+// read (see [TrustProxies]): a proxy
 // passes on any other header a client sends, so reading it would let the
 // client choose. [Proxies.UseForwarded] reads RFC 7239 Forwarded instead,
 // and [Proxies.TrustHost] also reads the host. A Proxies is not modified
@@ -30,7 +32,8 @@ type Proxies struct {
 
 // ParseProxies returns the Proxies for the given CIDRs ("10.0.0.0/8",
 // "fd00::/8") or single addresses ("127.0.0.1", "::1"), with the defaults:
-// X-Forwarded-For and X-Forwarded-Proto are read, the host is not. "*" is
+// X-Forwarded-For and the scheme headers (X-Forwarded-Proto,
+// X-Forwarded-Ssl, X-Forwarded-Protocol) are read, the host is not. "*" is
 // every address (gunicorn's forwarded_allow_ips="*"): right only when
 // nothing but the proxies can reach graft's port, as in a Kubernetes pod
 // behind its ingress. "unix" trusts the peers of Unix sockets, which have
@@ -67,7 +70,7 @@ func MustParseProxies(cidrs ...string) *Proxies {
 
 // UseForwarded returns a copy of p for proxies that write RFC 7239
 // Forwarded (and replace or extend the one a client sent) instead of
-// X-Forwarded-For and X-Forwarded-Proto: [TrustProxies] then reads the
+// X-Forwarded-For and X-Forwarded-Proto (or -Ssl, -Protocol): [TrustProxies] then reads the
 // client address and scheme (and, with [Proxies.TrustHost], the host) from
 // Forwarded only, and X-Forwarded-* not at all. Use it only when every
 // trusted proxy writes Forwarded: a proxy that passes a client's Forwarded

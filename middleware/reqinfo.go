@@ -22,9 +22,9 @@ import (
 type reqInfo struct {
 	context.Context // the parent
 
-	proxied bool       // TrustProxies ran: peer and scheme are set
-	peer    netip.Addr // the socket peer, before any rewrite
-	scheme  string     // "http" or "https"
+	proxied   bool       // TrustProxies ran: peer is set
+	peer      netip.Addr // the socket peer, before any rewrite
+	badScheme bool       // a trusted proxy's scheme headers contradict each other: the request is refused
 
 	id     string    // the request id, "" until RequestID ran
 	reqHdr [1]string // id, as the request's header value
@@ -121,17 +121,13 @@ func (c *reqInfo) trust(r *http.Request, p *Proxies, rw *rewrite) {
 	}
 	c.proxied = true
 	c.peer = remoteAddr(r.RemoteAddr)
-	c.scheme = "http"
-	if r.TLS != nil {
-		c.scheme = "https"
-	}
 	trusted := p.trustsPeer(r, c.peer)
 	var fwd forwarding
 	if trusted {
 		fwd = resolveForwarding(r.Header, p)
 	}
+	c.badScheme = fwd.contradicts
 	if fwd.proto != "" {
-		c.scheme = fwd.proto
 		rw.ctx, rw.newCtx = wsgi.WithURLScheme(rw.ctx, fwd.proto), true
 	}
 	if fwd.client.IsValid() {

@@ -135,7 +135,7 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	buf = append(buf, ')')
 	nmsg := len(buf)
 	if s.RequestURL != "" {
-		buf = append(buf, scheme(r)...)
+		buf = append(buf, Scheme(r)...)
 		buf = append(buf, "://"...)
 		buf = append(buf, r.Host...)
 		buf = appendURL(buf, r.URL)
@@ -154,7 +154,7 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	attrs = appendAttr(attrs, slog.String(s.RequestPath, r.URL.Path))
 	attrs = appendAttr(attrs, slog.String(s.RequestRemoteIP, client))
 	attrs = appendAttr(attrs, slog.String(s.RequestHost, r.Host))
-	attrs = appendAttr(attrs, slog.String(s.RequestScheme, scheme(r)))
+	attrs = appendAttr(attrs, slog.String(s.RequestScheme, Scheme(r)))
 	attrs = appendAttr(attrs, slog.String(s.RequestProto, r.Proto))
 	hdrs := st.hdrs[:0]
 	hdrs, attrs = appendHeaders(hdrs, attrs, s.RequestHeaders, r.Header, l.o.LogRequestHeaders)
@@ -236,13 +236,6 @@ func appendURL(buf []byte, u *url.URL) []byte {
 		buf = append(buf, u.RawQuery...)
 	}
 	return buf
-}
-
-func scheme(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	return "http"
 }
 
 // durationAttr encodes the duration as the schema's key calls for, as

@@ -38,7 +38,9 @@ type Options struct {
 // access line with [SetAttrs]; httplog.SetAttrs reaches it only when Log
 // needs httplog's own logger (see [AccessLog]). The first SCRIPT_NAME
 // header a trusted proxy sends, which graft does not take (gunicorn does),
-// is logged once at WARN on Logger. Add it first, with
+// is logged once at WARN on Logger. A request refused for contradictory
+// scheme headers (see [TrustProxies]) gets its request id and access line.
+// Add it first, with
 // [router.Router.Use]:
 //
 //	r := router.New()
@@ -51,9 +53,10 @@ func Stack(o Options) func(http.Handler) http.Handler {
 	al := newAccessLog(o.Logger, o.Log, o.Brief)
 	var scriptNameWarned atomic.Bool
 	return func(next http.Handler) http.Handler {
-		var logged http.Handler
+		var logged, loggedRefusal http.Handler
 		if al.httplog != nil {
 			logged = al.httplog(annotate(next, o.Brief))
+			loggedRefusal = al.httplog(annotate(http.HandlerFunc(refuseScheme), o.Brief))
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, rw := begin(r)
@@ -63,6 +66,14 @@ func Stack(o Options) func(http.Handler) http.Handler {
 			}
 			c.name(w, r, o.Proxies, ids, &rw)
 			c.hook(&rw)
+			if c.badScheme { // answered 400, and logged
+				if loggedRefusal != nil {
+					loggedRefusal.ServeHTTP(w, rw.apply(r))
+				} else {
+					al.graft.serve(c, http.HandlerFunc(refuseScheme), w, rw.apply(r))
+				}
+				return
+			}
 			if logged != nil {
 				logged.ServeHTTP(w, rw.apply(r))
 				return

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/graft-dev/graft/internal/hdrname"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // forwardingHeaders are consumed by TrustProxies and never passed on, in
@@ -14,19 +15,21 @@ import (
 var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"}
 
 // trustedOnlyHeaders are passed on from a trusted peer only, and only
-// under a name without '_': headers that graft does not read but that an
-// app may (X-Forwarded-Prefix for a mount, Django's USE_X_FORWARDED_PORT,
+// under a name without '_': headers that an app may read
+// (X-Forwarded-Prefix for a mount, Django's USE_X_FORWARDED_PORT,
 // gunicorn's secure_scheme_headers X-Forwarded-Ssl and
-// X-Forwarded-Protocol, which a SECURE_PROXY_SSL_HEADER may name), so
-// that a client cannot choose them.
+// X-Forwarded-Protocol, which a SECURE_PROXY_SSL_HEADER may name, and
+// which graft reads too, see xForwardedScheme), so that a client cannot
+// choose them.
 var trustedOnlyHeaders = [...]string{"X-Forwarded-Prefix", "X-Forwarded-Port", "X-Forwarded-Ssl", "X-Forwarded-Protocol"}
 
 // TrustProxies returns a middleware that honours the forwarding headers of
 // requests whose socket peer is in p, reading the one family p says its
-// proxies write: X-Forwarded-For and X-Forwarded-Proto by default, or RFC
-// 7239 Forwarded after [Proxies.UseForwarded]. The host (X-Forwarded-Host,
-// or Forwarded's host=) is read only after [Proxies.TrustHost]. It sets,
-// for Go handlers and the Python app alike:
+// proxies write: X-Forwarded-For and the scheme headers (X-Forwarded-Proto,
+// X-Forwarded-Ssl, X-Forwarded-Protocol) by default, or RFC 7239 Forwarded
+// after [Proxies.UseForwarded]. The host (X-Forwarded-Host, or Forwarded's
+// host=) is read only after [Proxies.TrustHost]. It sets, for Go handlers
+// and the Python app alike:
 //
 //   - r.RemoteAddr to the client ("ip:port", port 0 when the proxies did
 //     not give one), found by walking the addresses right to left and
@@ -36,18 +39,25 @@ var trustedOnlyHeaders = [...]string{"X-Forwarded-Prefix", "X-Forwarded-Port", "
 //   - with TrustHost, r.Host, so that host rules and SERVER_NAME/HTTP_HOST
 //     see the original host.
 //
+// When a trusted peer's scheme headers say different schemes
+// (X-Forwarded-Proto: http with X-Forwarded-Ssl: on), the request is
+// answered 400 "Contradictory scheme headers", as gunicorn does, and the
+// handler is not called: graft cannot tell the proxy's header from a
+// client's that the proxy passed on, and a guess would let a client make
+// a plain-HTTP request look like HTTPS.
+//
 // The forwarding headers of both families are then removed, whoever sent
 // them and whichever family was read, in every spelling a WSGI server
 // reads as them (any letter case, '_' for '-': gunicorn 20 passes
 // X_Forwarded_For as HTTP_X_FORWARDED_FOR), so that the Python app
 // (werkzeug's ProxyFix, Django's USE_X_FORWARDED_HOST) cannot be fooled by
 // a client's copy and does not apply them twice. X-Forwarded-Prefix,
-// X-Forwarded-Port, X-Forwarded-Ssl and X-Forwarded-Protocol, which graft
-// does not read, are removed too, except when the peer is trusted and the
-// name has no '_': an app that reads them (Django's USE_X_FORWARDED_PORT,
-// a SECURE_PROXY_SSL_HEADER naming X-Forwarded-Ssl) gets its proxy's. A
-// nil p trusts nobody: the headers are only removed. X-Real-Ip is neither
-// read nor removed.
+// X-Forwarded-Port, X-Forwarded-Ssl and X-Forwarded-Protocol are removed
+// too, except when the peer is trusted and the name has no '_': an app
+// that reads them (Django's USE_X_FORWARDED_PORT, a
+// SECURE_PROXY_SSL_HEADER naming X-Forwarded-Ssl) gets its proxy's (which,
+// without UseForwarded, agree with the scheme graft read). A nil p trusts nobody: the headers are
+// only removed. X-Real-Ip is neither read nor removed.
 //
 // Only the outermost TrustProxies of a request acts: wrapping a
 // [github.com/graft-dev/graft/router.Hosts] with it (so that host rules see the forwarded host, with TrustHost) and
@@ -64,6 +74,10 @@ func TrustProxies(p *Proxies) func(http.Handler) http.Handler {
 			}
 			c, rw := begin(r)
 			c.trust(r, p, &rw)
+			if c.badScheme {
+				refuseScheme(w, r)
+				return
+			}
 			next.ServeHTTP(w, rw.apply(r))
 		})
 	}
@@ -107,17 +121,20 @@ func dropForwarding(h http.Header, trusted bool) {
 	}
 }
 
+// refuseScheme answers a request whose trusted proxy's scheme headers
+// contradict each other (see [TrustProxies]).
+func refuseScheme(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "Bad Request: Contradictory scheme headers (X-Forwarded-Proto, X-Forwarded-Ssl and X-Forwarded-Protocol from a trusted proxy say different schemes)", http.StatusBadRequest)
+}
+
 // Scheme returns the scheme of the request as the client used it: the one
 // given by a trusted proxy (see [TrustProxies]), else "https" for a TLS
-// connection and "http" otherwise.
+// connection and "http" otherwise. It is [wsgi.RequestScheme], the one
+// rule for the request's scheme: the Python app's wsgi.url_scheme, the
+// access log's url.scheme, migrate's Location comparison and its CSRF
+// check all use it.
 func Scheme(r *http.Request) string {
-	if c := infoFrom(r.Context()); c != nil && c.proxied {
-		return c.scheme
-	}
-	if r.TLS != nil {
-		return "https"
-	}
-	return "http"
+	return wsgi.RequestScheme(r)
 }
 
 // peerAddr returns the socket peer of r: the one TrustProxies saw, or

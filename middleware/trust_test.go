@@ -1,12 +1,14 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/graft-dev/graft/wsgi"
@@ -75,15 +77,34 @@ func TestTrustProxies(t *testing.T) {
 		// Django's USE_X_FORWARDED_PORT reads X-Forwarded-Port, and
 		// gunicorn's secure_scheme_headers X-Forwarded-Ssl and
 		// X-Forwarded-Protocol (a SECURE_PROXY_SSL_HEADER may name them):
-		// a client's must not reach the app, a trusted proxy's may.
+		// a client's must not reach the app, a trusted proxy's may, and
+		// graft reads its scheme as gunicorn does.
 		{"spoofing client, port and ssl", x, "203.0.113.7:5555", false, map[string]string{
 			"X-Forwarded-Port": "8443", "X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "ssl",
 		}, observed{"203.0.113.7:5555", "example.com", "http", "", nil}},
 		{"trusted proxy, port and ssl", x, "10.0.0.1:80", false, map[string]string{
 			"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Port": "8443", "X-Forwarded-Ssl": "on",
 			"X-Forwarded-Protocol": "ssl", "X_Forwarded_Port": "1",
-		}, observed{"203.0.113.9:0", "example.com", "http", "", http.Header{
+		}, observed{"203.0.113.9:0", "example.com", "https", "https", http.Header{
 			"X-Forwarded-Port": {"8443"}, "X-Forwarded-Ssl": {"on"}, "X-Forwarded-Protocol": {"ssl"}}}},
+		{"trusted proxy, x-forwarded-ssl alone", x, "10.0.0.1:80", false, map[string]string{
+			"X-Forwarded-Ssl": "on",
+		}, observed{"10.0.0.1:80", "example.com", "https", "https", http.Header{"X-Forwarded-Ssl": {"on"}}}},
+		{"trusted proxy over tls, x-forwarded-ssl off", x, "10.0.0.1:80", true, map[string]string{
+			"X-Forwarded-Ssl": "off",
+		}, observed{"10.0.0.1:80", "example.com", "http", "http", http.Header{"X-Forwarded-Ssl": {"off"}}}},
+		{"trusted proxy, x-forwarded-protocol alone", x, "10.0.0.1:80", false, map[string]string{
+			"X-Forwarded-Protocol": "ssl",
+		}, observed{"10.0.0.1:80", "example.com", "https", "https", http.Header{"X-Forwarded-Protocol": {"ssl"}}}},
+		{"trusted proxy, scheme headers agree", x, "10.0.0.1:80", false, map[string]string{
+			"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "ssl",
+		}, observed{"10.0.0.1:80", "example.com", "https", "https", http.Header{
+			"X-Forwarded-Ssl": {"on"}, "X-Forwarded-Protocol": {"ssl"}}}},
+		// A proxy that writes Forwarded passes a client's X-Forwarded-Ssl
+		// on: it chooses nothing (the app still gets it, as before).
+		{"trusted forwarded proxy, client's x-forwarded-ssl", f, "10.0.0.1:80", false, map[string]string{
+			"Forwarded": "for=198.51.100.9", "X-Forwarded-Ssl": "on",
+		}, observed{"198.51.100.9:0", "example.com", "http", "", http.Header{"X-Forwarded-Ssl": {"on"}}}},
 		{"trusted proxy, spoofed left part", x, "10.0.0.1:80", false, map[string]string{
 			"X-Forwarded-For": "127.0.0.1, 198.51.100.9",
 		}, observed{"198.51.100.9:0", "example.com", "http", "", nil}},
@@ -232,5 +253,104 @@ func TestTrustProxiesNothingToDo(t *testing.T) {
 		if got != req || Scheme(got) != "http" || got.RemoteAddr != "127.0.0.1:5000" {
 			t.Errorf("proxies %v: the handler got %p (want %p), scheme %s, client %s", p, got, req, Scheme(got), got.RemoteAddr)
 		}
+	}
+}
+
+// A trusted proxy's scheme headers that say different schemes get a 400,
+// as from gunicorn, and the handler is not called; from an untrusted peer
+// they are not read (only removed), and in Forwarded mode only Forwarded
+// is read. Stack logs the 400 in both access log modes.
+func TestContradictorySchemeRefused(t *testing.T) {
+	x := MustParseProxies("10.0.0.0/8")
+	bodies := DefaultLogOptions()
+	bodies.LogRequestBody = func(*http.Request) bool { return true } // httplog's own logger
+	contradicting := map[string]string{"X-Forwarded-Proto": "http", "X-Forwarded-Ssl": "on"}
+	tests := []struct {
+		name    string
+		p       *Proxies
+		peer    string
+		headers map[string]string
+		refused bool
+		scheme  string // when served
+	}{
+		{"trusted proxy", x, "10.0.0.1:1", contradicting, true, ""},
+		{"trusted proxy, protocol", x, "10.0.0.1:1", map[string]string{"X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "http"}, true, ""},
+		{"trusted proxy, proto https and ssl off", x, "10.0.0.1:1", map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "off"}, true, ""},
+		{"untrusted peer", x, "203.0.113.7:1", contradicting, false, "http"},
+		{"trusted forwarded proxy", x.UseForwarded(), "10.0.0.1:1", map[string]string{
+			"Forwarded": "for=198.51.100.1;proto=https", "X-Forwarded-Proto": "http", "X-Forwarded-Ssl": "on"}, false, "https"},
+		{"agreeing", x, "10.0.0.1:1", map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on"}, false, "https"},
+	}
+	for _, tc := range tests {
+		for _, mw := range []string{"TrustProxies", "Stack", "Stack with httplog"} {
+			t.Run(tc.name+"/"+mw, func(t *testing.T) {
+				var logs bytes.Buffer
+				logger := slog.New(slog.NewJSONHandler(&logs, nil))
+				var h func(http.Handler) http.Handler
+				switch mw {
+				case "TrustProxies":
+					h = TrustProxies(tc.p)
+				case "Stack":
+					h = Stack(Options{Logger: logger, Proxies: tc.p})
+				default:
+					h = Stack(Options{Logger: logger, Proxies: tc.p, Log: bodies})
+				}
+				called, scheme := false, ""
+				srv := h(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					called, scheme = true, Scheme(r)
+				}))
+				req := httptest.NewRequest("GET", "http://example.com/", nil)
+				req.RemoteAddr = tc.peer
+				for k, v := range tc.headers {
+					req.Header.Set(k, v)
+				}
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if !tc.refused {
+					if !called || scheme != tc.scheme || rec.Code != 200 {
+						t.Fatalf("called %v, scheme %q, status %d: want served as %q", called, scheme, rec.Code, tc.scheme)
+					}
+					return
+				}
+				if called || rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "Contradictory scheme headers") {
+					t.Fatalf("called %v, status %d, body %q: want 400 Contradictory scheme headers", called, rec.Code, rec.Body)
+				}
+				if mw != "TrustProxies" && !strings.Contains(logs.String(), `"http.response.status_code":400`) {
+					t.Errorf("access log has no 400 line: %s", logs.String())
+				}
+			})
+		}
+	}
+}
+
+// The access line's scheme (url.scheme and url.full) is the request's, as
+// Scheme and wsgi.url_scheme give it: a trusted proxy's, not the
+// connection's.
+func TestAccessLogSchemeFromProxy(t *testing.T) {
+	x := MustParseProxies("10.0.0.0/8")
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    string
+	}{
+		{"x-forwarded-proto", map[string]string{"X-Forwarded-Proto": "https"}, "https"},
+		{"x-forwarded-ssl", map[string]string{"X-Forwarded-Ssl": "on"}, "https"},
+		{"none", nil, "http"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := Stack(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Proxies: x})(http.NotFoundHandler())
+			req := httptest.NewRequest("GET", "/a", nil)
+			req.Host, req.RemoteAddr = "example.com", "10.0.0.1:1"
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			for _, want := range []string{`"url.scheme":"` + tc.want + `"`, `"url.full":"` + tc.want + `://example.com/a"`} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("access line without %s: %s", want, logs.String())
+				}
+			}
+		})
 	}
 }

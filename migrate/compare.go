@@ -112,7 +112,9 @@ const maxPointer = 512
 // (Max-Age of 0 or less, or without Max-Age an Expires not after the
 // response) shows "deleted" however it is written. Otherwise Max-Age,
 // which browsers obey over Expires, shows with its value and an Expires
-// beside it is left out; an Expires alone is read as a lifetime against
+// beside it is left out; a Max-Age that is not ["-"]DIGIT*DIGIT ("+100",
+// "1.5") is ignored, as RFC 6265 section 5.2.2 has browsers do. An
+// Expires alone is read as a lifetime against
 // the response's Date header (else [Response].Received) and shows as
 // "Expires in Ns". Two lifetimes are the same when equal, within
 // [CookieLifetimeSlack] when either was read from an Expires date: Flask's
@@ -218,9 +220,9 @@ func sameLocation(py, gr http.Header, base *url.URL) bool {
 }
 
 // requestBase returns the URL r was sent to, as the app sees it: the
-// scheme of wsgi.url_scheme (wsgi.RequestScheme: a trusted proxy's
-// X-Forwarded-Proto, else https over TLS), the Host and the request
-// target as sent.
+// scheme of wsgi.url_scheme (wsgi.RequestScheme: the scheme a trusted
+// proxy gave, see middleware.TrustProxies, else https over TLS), the Host
+// and the request target as sent.
 func requestBase(r *http.Request) *url.URL {
 	u, err := url.ParseRequestURI(r.RequestURI)
 	if err != nil || r.RequestURI == "" {

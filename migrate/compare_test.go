@@ -3,12 +3,15 @@ package migrate
 import (
 	"crypto/sha256"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graft-dev/graft/middleware"
 )
 
 func TestCompare(t *testing.T) {
@@ -188,6 +191,29 @@ func TestCompareCookieLifetime(t *testing.T) {
 			cookie(at, "Set-Cookie", "s=1; Max-Age=2678400"), true, ""},
 		{"an Expires that is not a date is not a lifetime", cookie(at, "Set-Cookie", "s=1; Expires=soon"),
 			cookie(at, "Set-Cookie", "s=1; Max-Age=2678400"), false, "Expires (not a date)"},
+		// RFC 6265 5.2.2: a Max-Age that is not ["-"]DIGIT*DIGIT is
+		// ignored, and the cookie's lifetime is what the rest says.
+		{"Max-Age=+100 is ignored: a session cookie", cookie(at, "Set-Cookie", "s=1; Max-Age=+100"),
+			cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age=+100 is not 100", cookie(at, "Set-Cookie", "s=1; Max-Age=100"),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=+100"), false, "Max-Age=100"},
+		{"Max-Age=+0 deletes nothing", cookie(at, "Set-Cookie", "s=; Max-Age=0"),
+			cookie(at, "Set-Cookie", "s=; Max-Age=+0"), false, "deleted"},
+		{"an ignored Max-Age leaves Expires", flask(at, at.Add(month)),
+			cookie(at, "Set-Cookie", "session=go; Path=/; Expires="+date(at.Add(month))+"; Max-Age=+5; HttpOnly"), true, ""},
+		{"an ignored later Max-Age leaves the earlier", cookie(at, "Set-Cookie", "s=1; Max-Age=100; Max-Age=+5"),
+			cookie(at, "Set-Cookie", "s=1; Max-Age=100"), true, ""},
+		{"Max-Age with a unit is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=100s"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age with a fraction is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=1.5"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age=- is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=-"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"Max-Age=-x is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age=-x"), cookie(at, "Set-Cookie", "s=1"), true, ""},
+		{"an empty Max-Age is ignored", cookie(at, "Set-Cookie", "s=1; Max-Age="), cookie(at, "Set-Cookie", "s=1; max-age"), true, ""},
+		{"Max-Age=0100 is 100, in base 10", cookie(at, "Set-Cookie", "s=1; Max-Age=0100"), cookie(at, "Set-Cookie", "s=1; Max-Age=100"), true, ""},
+		{"Max-Age=-5 deletes", cookie(at, "Set-Cookie", "s=; Max-Age=-5"), cookie(at, "Set-Cookie", "s=; Max-Age=0"), true, ""},
+		{"a Max-Age beyond int64 is a lifetime", cookie(at, "Set-Cookie", "s=1; Max-Age=99999999999999999999"),
+			cookie(at, "Set-Cookie", "s=1"), false, "Max-Age=9223372036854775807"},
+		{"a Max-Age below int64 deletes", cookie(at, "Set-Cookie", "s=; Max-Age=-99999999999999999999"),
+			cookie(at, "Set-Cookie", "s=; Max-Age=0"), true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			diffs := Compare(tc.py, tc.gr, CompareOptions{})
@@ -202,6 +228,45 @@ func TestCompareCookieLifetime(t *testing.T) {
 			}
 			if !strings.Contains(diffs[0].Python, tc.shown) || strings.Contains(diffs[0].Python+diffs[0].Go, "eyJ") {
 				t.Fatalf("Python %q, Go %q: want %q shown and no value", diffs[0].Python, diffs[0].Go, tc.shown)
+			}
+		})
+	}
+}
+
+// A Location is resolved against the scheme the app sees
+// (wsgi.url_scheme), which a trusted proxy's scheme headers give, each of
+// gunicorn's secure_scheme_headers as graft's middleware reads them: the
+// app's absolute "https://shop.example/a" and Go's "/a" go to the same
+// place behind a proxy that writes X-Forwarded-Ssl: on.
+func TestRequestBaseSchemeFromTrustedProxy(t *testing.T) {
+	trusted := middleware.MustParseProxies("10.0.0.0/8")
+	for _, tc := range []struct {
+		name, peer string
+		header     map[string]string
+		want       string
+	}{
+		{"x-forwarded-proto", "10.0.0.1:1", map[string]string{"X-Forwarded-Proto": "https"}, "https"},
+		{"x-forwarded-ssl", "10.0.0.1:1", map[string]string{"X-Forwarded-Ssl": "on"}, "https"},
+		{"x-forwarded-protocol", "10.0.0.1:1", map[string]string{"X-Forwarded-Protocol": "ssl"}, "https"},
+		{"untrusted peer", "203.0.113.9:1", map[string]string{"X-Forwarded-Ssl": "on"}, "http"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var base *url.URL
+			h := middleware.TrustProxies(trusted)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { base = requestBase(r) }))
+			req := httptest.NewRequest("GET", "/a/b", nil)
+			req.Host, req.RemoteAddr = "shop.example", tc.peer
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if base == nil || base.String() != tc.want+"://shop.example/a/b" {
+				t.Fatalf("base %v, want %s://shop.example/a/b", base, tc.want)
+			}
+			py, gr := resp("text/plain", ""), resp("text/plain", "")
+			py.Header.Set("Location", "https://shop.example/a")
+			gr.Header.Set("Location", "/a")
+			if same := len(Compare(py, gr, CompareOptions{Base: base})) == 0; same != (tc.want == "https") {
+				t.Errorf("https://shop.example/a against /a: same %v, want %v", same, tc.want == "https")
 			}
 		})
 	}

@@ -185,7 +185,7 @@ func (c *console) nonce(w http.ResponseWriter, r *http.Request) string {
 	n := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{
 		Name: consoleCookie, Value: n, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		Secure: wsgi.RequestScheme(r) == "https", SameSite: http.SameSiteStrictMode,
 	})
 	return n
 }

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"crypto/tls"
 	"fmt"
 	"html"
 	"io"
@@ -527,5 +528,42 @@ func TestConsoleShowsBadStagesFile(t *testing.T) {
 	}
 	if e.m.FileError() != nil || strings.Contains(page(), notice) {
 		t.Fatalf("the notice stays after the file was fixed: %v", e.m.FileError())
+	}
+}
+
+// The console's CSRF cookie is Secure when the request's scheme is https,
+// as the app sees it (wsgi.url_scheme): over TLS, or behind a trusted
+// proxy that ends TLS. Before, only a TLS connection to graft counted.
+func TestConsoleCookieSecure(t *testing.T) {
+	trusted := middleware.MustParseProxies("10.0.0.0/8")
+	for _, tc := range []struct {
+		name, peer string
+		tls        bool
+		header     map[string]string
+		secure     bool
+	}{
+		{"plain http", "203.0.113.9:1", false, nil, false},
+		{"tls", "203.0.113.9:1", true, nil, true},
+		{"trusted proxy, x-forwarded-proto", "10.0.0.1:1", false, map[string]string{"X-Forwarded-Proto": "https"}, true},
+		{"trusted proxy, x-forwarded-ssl", "10.0.0.1:1", false, map[string]string{"X-Forwarded-Ssl": "on"}, true},
+		{"untrusted client, x-forwarded-proto", "203.0.113.9:1", false, map[string]string{"X-Forwarded-Proto": "https"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := middleware.TrustProxies(trusted)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (&console{}).nonce(w, r) }))
+			req := httptest.NewRequest("GET", "/", nil)
+			req.RemoteAddr = tc.peer
+			if tc.tls {
+				req.TLS = &tls.ConnectionState{}
+			}
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			cookies := rec.Result().Cookies()
+			if len(cookies) != 1 || cookies[0].Secure != tc.secure {
+				t.Fatalf("cookies %v, want one with Secure %v", cookies, tc.secure)
+			}
+		})
 	}
 }

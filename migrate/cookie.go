@@ -34,7 +34,7 @@ const (
 	lifeDeleted                 // Max-Age of 0 or less, or without Max-Age an Expires not after the response
 	lifeMaxAge                  // for Max-Age seconds, exactly
 	lifeExpires                 // until an Expires date, read as a lifetime against the response's time
-	lifeOther                   // a Max-Age that is not a number, or an Expires that is not a date: compared as written
+	lifeOther                   // an Expires that is not a date: compared as written
 )
 
 // cookieShape is what is compared of one Set-Cookie value.
@@ -75,7 +75,9 @@ func parseCookie(v string, ref time.Time) cookieShape {
 			expires, hasExpires = val, true
 			continue
 		case "max-age":
-			maxAge = val
+			if validMaxAge(val) { // else ignored, as by a browser
+				maxAge = val
+			}
 			continue
 		case "domain":
 			val = strings.TrimPrefix(strings.ToLower(val), ".")
@@ -94,11 +96,12 @@ func parseCookie(v string, ref time.Time) cookieShape {
 	c := cookieShape{name: name, attrs: attrs, base: showCookie(name, attrs)}
 	switch {
 	case maxAge != "":
-		// Browsers obey Max-Age over Expires.
-		n, err := strconv.ParseInt(maxAge, 10, 64)
+		// Browsers obey Max-Age over Expires. A number beyond int64
+		// (validMaxAge let only digits through) is cut to the nearest
+		// int64, which ParseInt returns with its range error: a lifetime
+		// beyond any other, or a deletion.
+		n, _ := strconv.ParseInt(maxAge, 10, 64)
 		switch {
-		case err != nil:
-			c.kind, c.text = lifeOther, "Max-Age="+maxAge
 		case n <= 0:
 			c.kind = lifeDeleted
 		default:
@@ -116,6 +119,24 @@ func parseCookie(v string, ref time.Time) cookieShape {
 		}
 	}
 	return c
+}
+
+// validMaxAge reports whether v is a Max-Age value a browser takes (RFC
+// 6265 section 5.2.2, as RFC 6265bis words it): a DIGIT, or "-" and a
+// DIGIT, then DIGITs only. Any other value ("+100", "1.5", "10s", "-",
+// "") makes the browser ignore the attribute, so that the cookie's
+// lifetime is what its other attributes say.
+func validMaxAge(v string) bool {
+	digits := strings.TrimPrefix(v, "-")
+	if digits == "" {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // sortKind is c's kind, with Max-Age and Expires as one.

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"math"
+	"math/big"
 	"net/http"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParseFile checks the stages-file parser: an error names its line;
@@ -155,6 +160,49 @@ func FuzzRedactJSON(f *testing.F) {
 		}
 		if !walk(w) && !bytes.Equal(in, out) {
 			t.Fatalf("no secret in %s, but it became %s", in, out)
+		}
+	})
+}
+
+// FuzzCookieMaxAge checks how a Set-Cookie's Max-Age is read against RFC
+// 6265 section 5.2.2 (as RFC 6265bis words it): a value that is not
+// ["-"]DIGIT*DIGIT (after the surrounding spaces) is ignored, so that the
+// cookie is the same as without it; any other is a lifetime of that many
+// seconds (cut to int64) or, at 0 or less, a deletion. Nothing panics.
+func FuzzCookieMaxAge(f *testing.F) {
+	for _, s := range []string{"100", "+100", "+0", "-", "", "1.5", "10s", "0100", " 7 ", "-5", "-x",
+		"99999999999999999999", "-99999999999999999999", "٣", "1_000", "0x10"} {
+		f.Add(s)
+	}
+	valid := regexp.MustCompile(`^-?[0-9]+$`)
+	ref := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	without := parseCookie("s=1; Path=/; Expires=Wed, 01 Dec 2100 12:00:00 GMT", ref)
+	f.Fuzz(func(t *testing.T, v string) {
+		parseCookie(v, ref)
+		if strings.ContainsAny(v, ";") {
+			return
+		}
+		got := parseCookie("s=1; Path=/; Max-Age="+v+"; Expires=Wed, 01 Dec 2100 12:00:00 GMT", ref)
+		val := strings.TrimSpace(v)
+		if !valid.MatchString(val) {
+			if !reflect.DeepEqual(got, without) {
+				t.Fatalf("Max-Age=%q: %+v, want it ignored: %+v", v, got, without)
+			}
+			return
+		}
+		n, ok := new(big.Int).SetString(val, 10)
+		if !ok {
+			t.Fatalf("%q is not a base-10 number", val)
+		}
+		switch {
+		case n.Sign() <= 0:
+			if got.kind != lifeDeleted {
+				t.Fatalf("Max-Age=%q: %+v, want deleted", v, got)
+			}
+		case got.kind != lifeMaxAge:
+			t.Fatalf("Max-Age=%q: %+v, want a Max-Age lifetime", v, got)
+		case n.IsInt64() && got.maxAge != n.Int64(), !n.IsInt64() && got.maxAge != math.MaxInt64:
+			t.Fatalf("Max-Age=%q: %d seconds", v, got.maxAge)
 		}
 	})
 }

@@ -40,7 +40,9 @@
 // for a Go route that takes it in a value). For the same reason a path with
 // more than one leading slash, which Flask matches with one ("//secret" is
 // its /secret), is routed with one when that reaches a Go route or a
-// sub-router. A Go route guards only its own
+// sub-router. A catch-all ("/files/*") does not take a value holding a
+// newline, which Python's "." (Flask's and Django's <path:p>) refuses:
+// that request goes to the fallback. A Go route guards only its own
 // methods: see docs/routing.md.
 //
 // # Named routes

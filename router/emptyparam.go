@@ -2,13 +2,15 @@ package router
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 )
 
-// emptyParams wraps h, a route's handler as given to chi, so that a
-// request chi routed to it with an empty parameter value goes where a
-// request no route matches goes: the fallback, else chi's 404.
+// guardParams wraps h, a route's handler as given to chi, so that a
+// request chi routed to it with a parameter value Python refuses goes where
+// a request no route matches goes: the fallback, else chi's 404. Such a
+// value is an empty one, or a newline in the catch-all.
 //
 // chi (v5.5) gives a parameter the empty value, without checking its
 // regexp, when the parameter's part of the path is empty and the pattern
@@ -17,16 +19,23 @@ import (
 // neither (their converters take one character at least), and a Go handler
 // would get a value its pattern does not allow. The catch-all ("*") may
 // be empty, as in chi.
-func emptyParams(r *Router, h http.Handler) http.Handler {
+//
+// Nor does a route whose pattern ends in the catch-all take a request
+// whose catch-all value holds a newline ("/files/a%0Ab"): Python's "."
+// does not match one, so Flask's <path:p> (werkzeug's "[^/].*?"),
+// Django's <path:p> (".+") and re_path's "(?P<p>.*)$", which the route map
+// translates to "*", refuse it, where chi's "*" takes anything.
+func guardParams(r *Router, pattern string, h http.Handler) http.Handler {
 	if h == nil {
 		return nil // refused by mustHandle before
 	}
-	return paramGuard{h: h, base: r.base}
+	return paramGuard{h: h, base: r.base, catchAll: strings.HasSuffix(pattern, "*")}
 }
 
 type paramGuard struct {
-	h    http.Handler
-	base *chi.Mux
+	h        http.Handler
+	base     *chi.Mux
+	catchAll bool // the pattern ends in "*"
 }
 
 func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,6 +46,13 @@ func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				g.base.NotFoundHandler().ServeHTTP(w, r)
 				return
 			}
+		}
+		// The route's own catch-all is the last "*" (a mount's comes
+		// before), as chi.URLParam and Param read it; a newline in it is
+		// "\n", or "%0A" when chi routed on the escaped path.
+		if g.catchAll && strings.IndexByte(Param(r, "*"), '\n') >= 0 {
+			g.base.NotFoundHandler().ServeHTTP(w, r)
+			return
 		}
 	}
 	g.h.ServeHTTP(w, r)

@@ -68,3 +68,64 @@ func TestEmptyParam(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchAllNewline: a route ending in the catch-all does not take a
+// value holding a newline, which Python's "." refuses (Flask's and
+// Django's <path:p>, re_path's "(?P<p>.*)$", translated to "*" by the
+// route map): the request goes to the fallback (else chi's 404), never to
+// the route, escaped slash or not. A parameter ("[^/]+" in Flask and
+// Django) still takes one, under a mount too, whose own "*" holds the
+// rest of the path.
+func TestCatchAllNewline(t *testing.T) {
+	answer := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(name + " " + Param(r, "*") + Param(r, "name")))
+		}
+	}
+	build := func(fallback bool) *Router {
+		r := New()
+		r.Get("/f/*", answer("files"))
+		r.Handle("/h/*", answer("handle"))
+		r.Get("/p/{name}", answer("param"))
+		r.Route("/m", func(s *Router) {
+			s.Get("/{name}", answer("mounted param"))
+			s.Get("/all/*", answer("mounted files"))
+		})
+		if fallback {
+			r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("fallback")) }))
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		method, path string
+		want         string // with a fallback
+		code         int    // without one
+	}{
+		{"GET", "/f/a%0Ab", "fallback", 404},
+		{"HEAD", "/f/a%0Ab", "", 404},
+		{"GET", "/f/%0A", "fallback", 404},
+		{"GET", "/f/a/b%0A", "fallback", 404},
+		{"GET", "/f/a%2Fb%0Ac", "fallback", 404}, // routed on the escaped path
+		{"POST", "/h/a%0Ab", "fallback", 404},
+		{"GET", "/m/all/a%0Ab", "fallback", 404},
+		{"GET", "/f/a%0Db", "files a\rb", 200}, // Python's "." takes a carriage return
+		{"GET", "/f/a/b", "files a/b", 200},
+		{"GET", "/f/a%2Fb", "files a/b", 200},
+		{"GET", "/p/a%0Ab", "param a\nb", 200},
+		{"GET", "/m/a%0Ab", "mounted param a\nb", 200},
+		{"GET", "/m/all/a", "mounted files a", 200},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			build(true).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+			if got := w.Body.String(); got != tc.want {
+				t.Errorf("with a fallback: %q, want %q", got, tc.want)
+			}
+			w = httptest.NewRecorder()
+			build(false).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+			if w.Code != tc.code {
+				t.Errorf("without a fallback: %d %q, want %d", w.Code, w.Body.String(), tc.code)
+			}
+		})
+	}
+}

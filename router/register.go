@@ -15,7 +15,7 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	}
 	mustHandle(method, pattern, h)
 	mws := r.routeMiddlewares()
-	r.base.Handle(pattern, inline(mws, emptyParams(r, behind(mws, h))))
+	r.base.Handle(pattern, inline(mws, guardParams(r, pattern, behind(mws, h))))
 	return r.record(method, pattern).staged(h)
 }
 
@@ -33,7 +33,7 @@ func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	mustHandle(method, pattern, h)
 	mws := r.routeMiddlewares()
 	h = r.stage(method, pattern, behind(mws, h))
-	g := emptyParams(r, h)
+	g := guardParams(r, pattern, h)
 	r.base.Method(method, pattern, inline(mws, g))
 	rt := r.record(method, pattern).staged(h)
 	r.followHead(method, pattern, g, mws)

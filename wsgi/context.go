@@ -151,8 +151,10 @@ func MountPrefix(ctx context.Context) string {
 
 // WithURLScheme returns a copy of ctx that sets wsgi.url_scheme ("http" or
 // "https") for the request, overriding what the connection says. Trusted
-// proxy middleware uses it for X-Forwarded-Proto; "https" also sets
-// HTTPS=on.
+// proxy middleware uses it for the scheme a proxy gave (middleware's
+// TrustProxies: X-Forwarded-Proto, X-Forwarded-Ssl, X-Forwarded-Protocol
+// or Forwarded's proto=); "https" also sets HTTPS=on. [RequestScheme]
+// reads it back.
 func WithURLScheme(ctx context.Context, scheme string) context.Context {
 	return context.WithValue(ctx, schemeCtxKey, scheme)
 }

@@ -54,9 +54,15 @@ for line in sys.stdin:
 // translates, graft's router routes a path to the translated pattern
 // exactly when werkzeug's Map serves it (a redirect, to the rule's own
 // form, is left out: the redirected request comes back through Go), with
-// the same values for string parameters. Paths with a newline in a path
-// converter's rest, or with decimal digits other than 0-9 (see
-// PythonRegex), are left out (docs/migration.md).
+// the same values for string parameters. A newline in the path is one of
+// the paths: werkzeug's path converter ("[^/].*?") refuses a rest holding
+// one after its first character, and so does graft's router (a catch-all
+// value holding one goes to the fallback); only a rest whose first
+// character is its one newline, which werkzeug takes and graft's router
+// leaves to the fallback (Flask), is let through (docs/migration.md).
+// Paths with decimal digits other than 0-9 (see PythonRegex), and a
+// path converter's empty rest (werkzeug refuses it, chi's "*" takes it;
+// docs/migration.md), are left out.
 func FuzzTranslateFlaskPython(f *testing.F) {
 	dir, err := filepath.Abs(".")
 	if err != nil {
@@ -69,12 +75,14 @@ func FuzzTranslateFlaskPython(f *testing.F) {
 		{"/s/<string(length=2):c>", "/s/ab"}, {"/l/<any(en, fr):l>/x", "/l/fr/x"}, {"/u/<uuid:u>", "/u/00000000-0000-0000-0000-000000000007"},
 		{"/p/<x>", "/p/a b"}, {"/fl/<float:f>", "/fl/1.5"}, {"/n/<int(signed=True):n>", "/n/-3"}, {"/caf\u00e9/<x>", "/caf\u00e9/y"},
 		{"/a/<x>.<y>", "/a/b.c"}, {"/s/<string(minlength=0):c>/", "/s//"}, {"/d/<x>/", "/d/x"}, {"/e/<int:n>", "/e/012"},
+		{"/f/<path:p>", "/f/a\nb"}, {"/f/<path:p>", "/f/a/b\n"}, {"/f/<path:p>", "/f/\nab"}, {"/f/<path:p>", "/f/\na\nb"},
+		{"/g/<x>", "/g/a\nb"},
 	} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, rule, path string) {
 		if !utf8.ValidString(rule) || !utf8.ValidString(path) || len(rule) > 100 || len(path) > 100 ||
-			!strings.HasPrefix(rule, "/") || strings.ContainsAny(rule+path, "\x00\n\r") {
+			!strings.HasPrefix(rule, "/") || strings.ContainsAny(rule, "\x00\n\r") || strings.ContainsAny(path, "\x00\r") {
 			return
 		}
 		path = "/" + strings.TrimLeft(path, "/") // the router routes leading slashes as one, as werkzeug does
@@ -114,6 +122,16 @@ func FuzzTranslateFlaskPython(f *testing.F) {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.URL.Path, req.URL.RawPath = path, ""
 		r.ServeHTTP(httptest.NewRecorder(), req)
+		if verdict == "match" && !goMatched {
+			for _, p := range params {
+				if v := args[p.Name]; p.Converter == "path" && v != "" && v[0] == '\n' && !strings.Contains(v[1:], "\n") {
+					return // documented: the rest's first character is its one newline
+				}
+			}
+		}
+		if verdict == "404" && goMatched && len(params) > 0 && params[len(params)-1].Converter == "path" && got[params[len(params)-1].Name] == "" {
+			return // documented: chi's catch-all takes an empty rest, werkzeug's path converter does not
+		}
 		if goMatched != (verdict == "match") {
 			t.Fatalf("rule %q -> pattern %q: for %q werkzeug answers %s, graft's router matched %v", rule, pattern, path, verdict, goMatched)
 		}

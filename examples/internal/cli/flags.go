@@ -122,7 +122,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log records at this `LEVEL` and above: debug, info, warning or error (the app's logging records included)")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "`FORMAT` of the log on stderr: text (tracebacks readable below their line) or json (one object per line)")
 	ListVar(fs, &f.ForwardedAllowIPs, "forwarded-allow-ips", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address; unix for the peers of Unix sockets) of the proxies in front, whose forwarding headers give the client's address and scheme (repeatable; none: a client's forwarding headers are removed)")
-	fs.StringVar(&f.ForwardedHeader, "forwarded-header", "x-forwarded", "the forwarding headers the -forwarded-allow-ips proxies write: x-forwarded (X-Forwarded-For and X-Forwarded-Proto) or forwarded (RFC 7239 Forwarded)")
+	fs.StringVar(&f.ForwardedHeader, "forwarded-header", "x-forwarded", "the forwarding headers the -forwarded-allow-ips proxies write: x-forwarded (X-Forwarded-For, and X-Forwarded-Proto, -Ssl or -Protocol) or forwarded (RFC 7239 Forwarded)")
 	ListVar(fs, &f.ProxyProtocol, "proxy-protocol", nil, "comma-separated `ADDRS` (IP addresses and CIDRs; * for every address) of the load balancers that pass TCP through with the PROXY protocol (v1 or v2, as AWS's Network Load Balancer): their connections must begin with its header, which gives the client's address (repeatable; none: off)")
 	fs.BoolVar(&f.ForwardedHost, "forwarded-host", false, "take the host the client asked for from the -forwarded-allow-ips proxies too (X-Forwarded-Host, or Forwarded's host=)")
 	f.Files.Register(fs)
