@@ -70,6 +70,7 @@ func TestStartResponseErrors(t *testing.T) {
 	cases := []struct{ name, msg string }{
 		{"status", "is not '<3 digits> <reason>'"},
 		{"status_noreason", "is not '<3 digits> <reason>'"},
+		{"status_low", "status '099 Low': a status code is 100 to 999, and 1xx cannot be sent by a WSGI app"},
 		{"status_type", "status must be str"},
 		{"value_type", "name and value must be str"},
 		{"name_type", "name and value must be str"},

@@ -603,7 +603,9 @@ def check_status(status):
     code = status[:3]
     if not (code.isdigit() and code.isascii() and (len(status) == 3 or status[3] == " ")):
         raise ValueError("start_response: status %r is not '<3 digits> <reason>'" % status)
-    if not 200 <= int(code) <= 999:
+    if code[0] == "0":
+        raise ValueError("start_response: status %r: a status code is 100 to 999, and 1xx cannot be sent by a WSGI app" % status)
+    if code[0] == "1":
         raise ValueError("start_response: status %r: informational (1xx) statuses cannot be sent by a WSGI app" % status)
     if has_control(status):
         raise ValueError("start_response: status %r contains control characters" % status)

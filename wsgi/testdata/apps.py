@@ -347,6 +347,8 @@ def bad_start(environ, start_response):
         start_response("20 OK", [ct])
     elif case == "status_noreason":
         start_response("OK 200", [ct])
+    elif case == "status_low":
+        start_response("099 Low", [ct])
     elif case == "status_type":
         start_response(b"200 OK", [ct])
     elif case == "value_type":
