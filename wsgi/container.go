@@ -385,7 +385,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 					// open for reading): never a clean short response.
 					c.log.Error("wsgi: sending the file of wsgi.file_wrapper failed; aborting the connection",
 						requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, err.Error()))...)
-					panic(http.ErrAbortHandler)
+					abortSent(w, r)
 				}
 				return false
 			}
@@ -418,7 +418,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 			c.log.Error("wsgi: response failed after headers were sent; aborting the connection",
 				requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, p.Err.Error()),
 					slog.String(logTraceback, p.Traceback))...)
-			panic(http.ErrAbortHandler)
+			abortSent(w, r)
 		}
 	}
 }
@@ -617,7 +617,7 @@ func (c *Container) ended(w http.ResponseWriter, r *http.Request, headerSent boo
 	}
 	c.log.Error("wsgi: request deadline exceeded after headers were sent; aborting the connection",
 		requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, err.Error()))...)
-	panic(http.ErrAbortHandler)
+	abortSent(w, r)
 }
 
 // abortResponse ends w's response for a client that went away, sending

@@ -520,6 +520,9 @@ func (g readFromGuardConn) ReadFrom(r io.Reader) (int64, error) {
 	return g.Conn.(io.ReaderFrom).ReadFrom(r)
 }
 
+// NetConn returns the connection under the guard (see resetConn).
+func (g *guardConn) NetConn() net.Conn { return g.Conn }
+
 // Close answers a refused request, then closes the connection.
 func (g *guardConn) Close() error {
 	g.mu.Lock()

@@ -102,8 +102,9 @@ func TestGuardTLSReport(t *testing.T) {
 		}
 		wait(`graft_tls_handshake_failures_total{reason="http"} 1`)
 		wait(`graft_http_refused_total{status="400"} 1`)
-		if !strings.Contains(logs.String(), `error="plain HTTP on an HTTPS listener"`) {
-			t.Errorf("plain HTTP not logged as a refusal:\n%s", logs)
+		// Counted, then logged (refusals.report): wait for the line too.
+		if missing, log := logWait(logs, 5*time.Second, `error="plain HTTP on an HTTPS listener"`); missing != "" {
+			t.Errorf("plain HTTP not logged as a refusal:\n%s", log)
 		}
 
 		code, err := get(addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
@@ -111,8 +112,8 @@ func TestGuardTLSReport(t *testing.T) {
 			t.Fatalf("smuggling attempt over TLS: %d, %v; want 400", code, err)
 		}
 		wait(`graft_http_refused_total{status="400"} 2`)
-		if !strings.Contains(logs.String(), `msg="wsgi: request refused at the HTTP boundary" http.response.status_code=400`) {
-			t.Errorf("the guard's refusal not logged:\n%s", logs)
+		if missing, log := logWait(logs, 5*time.Second, `msg="wsgi: request refused at the HTTP boundary" http.response.status_code=400`); missing != "" {
+			t.Errorf("the guard's refusal not logged:\n%s", log)
 		}
 
 		if code, err := get(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil || code != http.StatusNotFound {

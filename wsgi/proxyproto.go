@@ -91,6 +91,9 @@ type proxyConn struct {
 	deadline time.Time // the read deadline its user set
 }
 
+// NetConn returns the connection the header came on (see resetConn).
+func (c *proxyConn) NetConn() net.Conn { return c.Conn }
+
 // readFromProxyConn passes a response body to the socket's ReadFrom
 // (sendfile(2), splice(2)), as net/http does for a bare *net.TCPConn.
 type readFromProxyConn struct{ *proxyConn }

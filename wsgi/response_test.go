@@ -3,6 +3,7 @@ package wsgi
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -69,6 +70,7 @@ func TestStartResponseErrors(t *testing.T) {
 	cases := []struct{ name, msg string }{
 		{"status", "is not '<3 digits> <reason>'"},
 		{"status_noreason", "is not '<3 digits> <reason>'"},
+		{"status_low", "status '099 Low': a status code is 100 to 999, and 1xx cannot be sent by a WSGI app"},
 		{"status_type", "status must be str"},
 		{"value_type", "name and value must be str"},
 		{"name_type", "name and value must be str"},
@@ -615,7 +617,10 @@ func TestCloseCalled(t *testing.T) {
 
 // TestFileWrapper: wsgi.file_wrapper around a real file (descriptor passed
 // to Go) from a non-zero position and with a short Content-Length, and
-// around a BytesIO (iteration).
+// around a BytesIO (iteration); around a GzipFile, whose fileno() is the
+// compressed file's (iterated: the decompressed bytes its read() returns,
+// which until 2026-12-01 were sent as the compressed file), and around an
+// object that hands read() on to a real file (passed to Go all the same).
 func TestFileWrapper(t *testing.T) {
 	data := make([]byte, 300000)
 	rand.Read(data)
@@ -632,6 +637,10 @@ func TestFileWrapper(t *testing.T) {
 		{"empty file", "file=empty.bin", nil, "0"},
 		{"bytesio", "file=data.bin&kind=bytesio", data, ""},
 		{"bytesio from offset, short Content-Length", "file=data.bin&kind=bytesio&offset=7&cl=100", data[7:107], "100"},
+		// Its read() decompresses, its fileno() is the compressed file's:
+		// iterated, never the bytes on disk.
+		{"gzip file", "file=data.gz&kind=gzip", data, ""},
+		{"proxy of a file (Django's File)", "file=data.bin&kind=proxy&offset=1000", data[1000:], "299000"},
 	}
 	variants(t, "filewrap", func(t *testing.T, app string) {
 		a := startApp(t, app, Config{}, nil)
@@ -639,6 +648,13 @@ func TestFileWrapper(t *testing.T) {
 			t.Fatal(err)
 		}
 		touch(t, a.dir, "empty.bin")
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(data)
+		zw.Close()
+		if err := os.WriteFile(filepath.Join(a.dir, "data.gz"), gz.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				for i := 0; i < 2; i++ { // twice: the worker must be reusable

@@ -103,6 +103,10 @@ type sendConn struct {
 	cut      bool      // a write was cut: logged
 }
 
+// NetConn returns the connection whose writes are watched (see
+// resetConn).
+func (c *sendConn) NetConn() net.Conn { return c.Conn }
+
 // arm sets the write deadline for a write beginning now: now+timeout, or
 // the user's if earlier. Reading the time and setting a deadline cost
 // about half a microsecond on a virtual machine, for every write: so the

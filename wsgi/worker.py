@@ -301,9 +301,17 @@ class FileWrapper:
             yield data
 
     def real_file(self):
-        """Return (fd, offset, size) if the wrapped object is a regular file."""
+        """Return (fd, offset, size) if the wrapped object is a regular
+        file whose read() returns the file's bytes: its read must be a
+        binary file's own (see file_reader), so that a GzipFile, whose
+        fileno() is its compressed file's, or any file-like that changes
+        what it reads, is iterated as PEP 3333 says (iter(read, b''))
+        rather than sent as the bytes on disk."""
+        f = file_reader(self.filelike)
+        if f is None:
+            return None
         try:
-            fd = self.filelike.fileno()
+            fd = f.fileno()
             st = os.fstat(fd)
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return None
@@ -312,10 +320,40 @@ class FileWrapper:
             return None
         try:
             # Honour the Python-level position (buffered reads move it).
-            offset = self.filelike.tell()
+            offset = f.tell()
         except (AttributeError, OSError, ValueError):
             offset = os.lseek(fd, 0, os.SEEK_CUR)
+        if type(f) is io.TextIOWrapper and not 0 <= offset <= st.st_size:
+            return None  # an opaque tell() cookie (a stateful decoder): no byte offset
         return fd, offset, max(st.st_size - offset, 0)
+
+
+# The read() of files whose bytes are their descriptor's: open()'s binary
+# files, buffered or not, and its text files (whose bytes are sent as
+# they are on disk, as graft always did, rather than the str they read,
+# which iterating would refuse).
+FILE_READS = (io.BufferedReader.read, io.BufferedRandom.read, io.FileIO.read, io.TextIOWrapper.read)
+
+
+def file_reader(filelike):
+    """The file object whose own read() is filelike.read: filelike
+    itself, or the file a proxy hands read on to (Django's File,
+    tempfile's wrapper, an app's class that copies f.read), found through
+    the bound method's __self__; None when read is anything else (a
+    GzipFile's, an override in a subclass, an app's own function)."""
+    try:
+        read = filelike.read
+    except Exception:
+        return None
+    for _ in range(8):  # functools.wraps wrappers (tempfile's)
+        inner = getattr(read, "__wrapped__", None)
+        if inner is None:
+            break
+        read = inner
+    f = getattr(read, "__self__", None)
+    if f is None or getattr(read, "__name__", None) != "read" or getattr(type(f), "read", None) not in FILE_READS:
+        return None
+    return f
 
 
 class ErrorStream:
@@ -671,7 +709,9 @@ def check_status(status):
     code = status[:3]
     if not (code.isdigit() and code.isascii() and (len(status) == 3 or status[3] == " ")):
         raise ValueError("start_response: status %r is not '<3 digits> <reason>'" % status)
-    if not 200 <= int(code) <= 999:
+    if code[0] == "0":
+        raise ValueError("start_response: status %r: a status code is 100 to 999, and 1xx cannot be sent by a WSGI app" % status)
+    if code[0] == "1":
         raise ValueError("start_response: status %r: informational (1xx) statuses cannot be sent by a WSGI app" % status)
     if has_control(status):
         raise ValueError("start_response: status %r contains control characters" % status)

@@ -9,6 +9,7 @@ reads. Most take their parameters from the query string.
 """
 
 import collections
+import gzip
 import hashlib
 import io
 import json
@@ -346,6 +347,8 @@ def bad_start(environ, start_response):
         start_response("20 OK", [ct])
     elif case == "status_noreason":
         start_response("OK 200", [ct])
+    elif case == "status_low":
+        start_response("099 Low", [ct])
     elif case == "status_type":
         start_response(b"200 OK", [ct])
     elif case == "value_type":
@@ -760,7 +763,9 @@ def bad_items(environ, start_response):
 def filewrap(environ, start_response):
     """Returns wsgi.file_wrapper around ?file= (in the test dir) from
     ?offset=, with ?cl= as Content-Length; ?kind=bytesio wraps a BytesIO,
-    ?kind=writeonly a file open for writing only."""
+    ?kind=writeonly a file open for writing only, ?kind=gzip a GzipFile
+    (whose fileno() is its compressed file's), ?kind=proxy an object that
+    hands read, fileno, tell and close on to the file (Django's File)."""
     q = _q(environ)
     headers = [("Content-Type", "application/octet-stream")]
     if "cl" in q:
@@ -771,12 +776,31 @@ def filewrap(environ, start_response):
             filelike = io.BytesIO(f.read())
     elif q.get("kind") == "writeonly":
         # A mistake: a regular file, but not open for reading.
-        filelike = os.fdopen(os.open(_path(q["file"]), os.O_WRONLY), "wb")
+        filelike = os.fdopen(os.open(_path(q["file"]), os.O_WRONLY), "wb", buffering=0)
+    elif q.get("kind") == "gzip":
+        filelike = gzip.open(_path(q["file"]), "rb")
+    elif q.get("kind") == "proxy":
+        filelike = _FileProxy(open(_path(q["file"]), "rb"))
+        filelike.seek(int(q.get("offset", "0")))
     else:
         filelike = open(_path(q["file"]), "rb")
         filelike.seek(int(q.get("offset", "0")))
     start_response("200 OK", headers)
     return environ["wsgi.file_wrapper"](filelike, 4096)
+
+
+class _FileProxy:
+    """Hands its methods on to a file, through properties, as Django's
+    File does."""
+
+    def __init__(self, f):
+        self.file = f
+
+    read = property(lambda self: self.file.read)
+    fileno = property(lambda self: self.file.fileno)
+    tell = property(lambda self: self.file.tell)
+    seek = property(lambda self: self.file.seek)
+    close = property(lambda self: self.file.close)
 
 
 class _KeptFile:
