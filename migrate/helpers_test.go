@@ -99,6 +99,14 @@ func (e *env) get(t testing.TB, path string, hdr ...string) (int, string) {
 
 func (e *env) do(t testing.TB, method, path, body string, hdr ...string) (int, string) {
 	t.Helper()
+	code, _, b := e.exchange(t, method, path, body, hdr...)
+	return code, b
+}
+
+// exchange sends method path with body and optional header pairs, and
+// returns the response's status, header and body.
+func (e *env) exchange(t testing.TB, method, path, body string, hdr ...string) (int, http.Header, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +123,7 @@ func (e *env) do(t testing.TB, method, path, body string, hdr ...string) (int, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.StatusCode, string(b)
+	return res.StatusCode, res.Header, string(b)
 }
 
 // settle waits for the comparisons in flight.

@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,26 +75,11 @@ func TestRouteMiddlewaresFollowTheStage(t *testing.T) {
 	// answer and that the server-wide middleware ran.
 	fetch := func(t *testing.T, e *env, method, path, wantBody string, wantCode int, hdr ...string) {
 		t.Helper()
-		req, err := http.NewRequest(method, e.srv.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
+		code, header, b := e.exchange(t, method, path, "", hdr...)
+		if code != wantCode || b != wantBody {
+			t.Errorf("%s %s: %d %q, want %d %q", method, path, code, b, wantCode, wantBody)
 		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.StatusCode != wantCode || string(b) != wantBody {
-			t.Errorf("%s %s: %d %q, want %d %q", method, path, res.StatusCode, b, wantCode, wantBody)
-		}
-		if res.Header.Get("X-Server") != "graft" {
+		if header.Get("X-Server") != "graft" {
 			t.Errorf("%s %s: the server-wide middleware did not run", method, path)
 		}
 	}

@@ -36,11 +36,7 @@ func TestEmptyParam(t *testing.T) {
 		}
 		return r
 	}
-	for _, tc := range []struct {
-		method, path string
-		want         string // with a fallback
-		code         int    // without one
-	}{
+	for _, tc := range []fallbackCase{
 		{"GET", "/v/", "fallback", 404},
 		{"HEAD", "/v/", "", 404},
 		{"GET", "/v12/", "v n=12", 200},
@@ -54,18 +50,7 @@ func TestEmptyParam(t *testing.T) {
 		{"GET", "/f/", "files *=", 200},
 		{"GET", "/f/a/b", "files *=a/b", 200},
 	} {
-		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			w := httptest.NewRecorder()
-			build(true).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
-			if got := w.Body.String(); got != tc.want {
-				t.Errorf("with a fallback: %q, want %q", got, tc.want)
-			}
-			w = httptest.NewRecorder()
-			build(false).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
-			if w.Code != tc.code {
-				t.Errorf("without a fallback: %d %q, want %d", w.Code, w.Body.String(), tc.code)
-			}
-		})
+		checkWithAndWithoutFallback(t, build, tc)
 	}
 }
 
@@ -96,11 +81,7 @@ func TestCatchAllNewline(t *testing.T) {
 		}
 		return r
 	}
-	for _, tc := range []struct {
-		method, path string
-		want         string // with a fallback
-		code         int    // without one
-	}{
+	for _, tc := range []fallbackCase{
 		{"GET", "/f/a%0Ab", "fallback", 404},
 		{"HEAD", "/f/a%0Ab", "", 404},
 		{"GET", "/f/%0A", "fallback", 404},
@@ -115,17 +96,31 @@ func TestCatchAllNewline(t *testing.T) {
 		{"GET", "/m/a%0Ab", "mounted param a\nb", 200},
 		{"GET", "/m/all/a", "mounted files a", 200},
 	} {
-		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			w := httptest.NewRecorder()
-			build(true).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
-			if got := w.Body.String(); got != tc.want {
-				t.Errorf("with a fallback: %q, want %q", got, tc.want)
-			}
-			w = httptest.NewRecorder()
-			build(false).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
-			if w.Code != tc.code {
-				t.Errorf("without a fallback: %d %q, want %d", w.Code, w.Body.String(), tc.code)
-			}
-		})
+		checkWithAndWithoutFallback(t, build, tc)
 	}
+}
+
+// fallbackCase is a request and what a Router built with a fallback
+// answers (the body) and one built without answers (the status).
+type fallbackCase struct {
+	method, path string
+	want         string // with a fallback
+	code         int    // without one
+}
+
+// checkWithAndWithoutFallback sends tc's request to build(true) and
+// build(false) in a subtest and checks both answers.
+func checkWithAndWithoutFallback(t *testing.T, build func(fallback bool) *Router, tc fallbackCase) {
+	t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+		w := httptest.NewRecorder()
+		build(true).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+		if got := w.Body.String(); got != tc.want {
+			t.Errorf("with a fallback: %q, want %q", got, tc.want)
+		}
+		w = httptest.NewRecorder()
+		build(false).ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+		if w.Code != tc.code {
+			t.Errorf("without a fallback: %d %q, want %d", w.Code, w.Body.String(), tc.code)
+		}
+	})
 }
