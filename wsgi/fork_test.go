@@ -104,6 +104,15 @@ func TestAppForks(t *testing.T) {
 				}
 				intact(t)
 			})
+			t.Run("early terminate", func(t *testing.T) {
+				// A SIGTERM that reaches the child before its at-fork
+				// reset runs the worker's handler there: it must end
+				// the child as the default would, not be dropped.
+				if got := string(mustGet(t, srv.URL+"/early_term")); got != "signal 15" {
+					t.Fatalf("GET /early_term = %q, want %q (the child ended by the SIGTERM its inherited handler got)", got, "signal 15")
+				}
+				intact(t)
+			})
 			t.Run("exec", func(t *testing.T) {
 				// A program the app runs without closing descriptors
 				// (os.system, subprocess with close_fds=False) does not

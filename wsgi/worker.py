@@ -483,7 +483,12 @@ class ChildGuard:
       - SIGINT and SIGTERM, which the worker drops (see main), get their
         default handlers back, unless the app installed its own: a child
         is not a worker that Go drains, and multiprocessing's terminate()
-        sends SIGTERM.
+        sends SIGTERM. A SIGINT or SIGTERM that reaches the child before
+        this reset (between fork() and the at-fork hook, which a loaded
+        machine can stretch past multiprocessing's terminate()) meets
+        the worker's handler still installed: drop_signal sees it is not
+        in the process that owns the signals and acts as the default
+        would, so that it is not lost.
 
     The zygote forks its workers with os.fork() too: this runs in them
     (with worker_fork set, which keeps the signals dropped), and the
@@ -495,6 +500,7 @@ class ChildGuard:
         self.log_handler = log_handler
         self.stdio = stdio
         self.worker_fork = False  # the zygote is forking a worker, not the app a child
+        self.owner = os.getpid()  # the process that drops SIGINT and SIGTERM: the worker, or the zygote
         # Registered before the app is imported: it runs before the app's
         # own after_in_child hooks, whose prints and records then go to
         # the pipe too.
@@ -506,11 +512,27 @@ class ChildGuard:
         if conn is not None:
             conn.detach()
         if self.worker_fork:
+            self.owner = os.getpid()  # before worker_fork is reset: see drop_signal
             self.worker_fork = False  # the worker's own children are the app's
             return
-        for sig, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
-            if signal.getsignal(sig) is ignore_signal:
-                signal.signal(sig, default)
+        for sig in DROPPED_SIGNALS:
+            if signal.getsignal(sig) == self.drop_signal:
+                signal.signal(sig, DROPPED_SIGNALS[sig])
+
+    def drop_signal(self, signum, frame):
+        """The handler of the signals a worker drops (see main). In a
+        process the app forked, where it runs when the signal came before
+        forked() reset it, it puts the default handler back and acts as
+        that would: SIGTERM ends the child, SIGINT raises
+        KeyboardInterrupt. A worker the zygote is forking (worker_fork
+        still set) keeps dropping it."""
+        if self.worker_fork or os.getpid() == self.owner:
+            return
+        default = DROPPED_SIGNALS[signum]
+        signal.signal(signum, default)
+        if default is signal.default_int_handler:
+            default(signum, frame)
+        os.kill(os.getpid(), signum)
 
     def speak_on(self, conn):
         """Send logging records and prints on conn (None: to the output
@@ -2017,8 +2039,9 @@ CALLS = {"routes": call_routes, "identity": call_identity}
 # ---------------------------------------------------------------------------
 
 
-def ignore_signal(signum, frame):
-    """The handler of the signals a worker drops (see main)."""
+# The signals a worker drops (see main and ChildGuard.drop_signal), with
+# the handler a process the app forks gets back.
+DROPPED_SIGNALS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
 
 def main():
@@ -2050,11 +2073,11 @@ def main():
     # processes would inherit across exec (a child it forks gets the
     # defaults back: ChildGuard); with SA_RESTART (siginterrupt False), so
     # that the system calls of C extensions are not cut short.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, ignore_signal)
-        signal.siginterrupt(sig, False)
     # A process the app forks never speaks to Go (ChildGuard).
     guard = ChildGuard(log_handler, stdio)
+    for sig in DROPPED_SIGNALS:
+        signal.signal(sig, guard.drop_signal)
+        signal.siginterrupt(sig, False)
     if mode == "zygote":
         set_pdeathsig()
 

@@ -20,7 +20,10 @@ then ends as <how> says:
 The parent waits for the child (but for linger and big) and answers
 "parent T <pid>". GET /mp?tag=T runs a multiprocessing Process with the
 'fork' start method that prints and logs; GET /mp_terminate starts one
-that sleeps, terminate()s it (SIGTERM) and answers its exit code. GET
+that sleeps, terminate()s it (SIGTERM) and answers its exit code; GET
+/early_term forks a child that runs the worker's SIGTERM handler, as
+when a SIGTERM reaches it before its at-fork hooks, and answers how the
+child ended. GET
 /exec_sockets answers how many sockets a program the app runs with
 subprocess (close_fds=False) inherits. GET /pid answers the worker's pid;
 GET /big answers 4 MiB of "x".
@@ -32,6 +35,7 @@ import subprocess
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 
@@ -124,6 +128,19 @@ def mp_terminate():
         p.join()
         return "still running after terminate()"
     return "exit %d" % p.exitcode
+
+
+@app.get("/early_term")
+def early_term():
+    handler = signal.getsignal(signal.SIGTERM)  # the worker's, which drops it
+    pid = os.fork()
+    if pid == 0:
+        handler(signal.SIGTERM, None)  # what a SIGTERM before the reset runs
+        os._exit(0)  # dropped: the child went on
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return "signal %d" % os.WTERMSIG(status)
+    return "exit %d" % os.WEXITSTATUS(status)
 
 
 @app.get("/exec_sockets")
