@@ -105,9 +105,10 @@ func TestAppForks(t *testing.T) {
 				intact(t)
 			})
 			t.Run("early terminate", func(t *testing.T) {
-				// A SIGTERM that reaches the child before its at-fork
-				// reset runs the worker's handler there: it must end
-				// the child as the default would, not be dropped.
+				// The at-fork hooks block SIGTERM around fork and leave
+				// neither side blocking it; a child forked without them
+				// that gets one runs the worker's handler, which must
+				// end it as the default would, not drop it.
 				if got := string(mustGet(t, srv.URL+"/early_term")); got != "signal 15" {
 					t.Fatalf("GET /early_term = %q, want %q (the child ended by the SIGTERM its inherited handler got)", got, "signal 15")
 				}

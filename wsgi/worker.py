@@ -483,12 +483,15 @@ class ChildGuard:
       - SIGINT and SIGTERM, which the worker drops (see main), get their
         default handlers back, unless the app installed its own: a child
         is not a worker that Go drains, and multiprocessing's terminate()
-        sends SIGTERM. A SIGINT or SIGTERM that reaches the child before
-        this reset (between fork() and the at-fork hook, which a loaded
-        machine can stretch past multiprocessing's terminate()) meets
-        the worker's handler still installed: drop_signal sees it is not
-        in the process that owns the signals and acts as the default
-        would, so that it is not lost.
+        sends SIGTERM. The two signals are blocked in the forking thread
+        from the last hook before fork() until this reset, so that one
+        sent to the child in between (a loaded machine can stretch that
+        past multiprocessing's terminate()) waits for the default
+        handler instead of being dropped by the worker's, or cleared by
+        Python's own after-fork cleanup. A child forked without the hooks
+        (a C extension calling fork()) keeps the worker's handler:
+        drop_signal sees it is not the process that owns the signals and
+        acts as the default would.
 
     The zygote forks its workers with os.fork() too: this runs in them
     (with worker_fork set, which keeps the signals dropped), and the
@@ -501,12 +504,25 @@ class ChildGuard:
         self.stdio = stdio
         self.worker_fork = False  # the zygote is forking a worker, not the app a child
         self.owner = os.getpid()  # the process that drops SIGINT and SIGTERM: the worker, or the zygote
+        self.masks = threading.local()  # each forking thread's signal mask before fork
         # Registered before the app is imported: it runs before the app's
         # own after_in_child hooks, whose prints and records then go to
-        # the pipe too.
-        os.register_at_fork(after_in_child=self.forked)
+        # the pipe too (and its before hook last, right before fork()).
+        os.register_at_fork(before=self.before_fork, after_in_parent=self.unblock, after_in_child=self.forked)
+
+    def before_fork(self):
+        self.masks.old = signal.pthread_sigmask(signal.SIG_BLOCK, DROPPED_SIGNALS)
+
+    def unblock(self):
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.masks.old)
 
     def forked(self):
+        try:
+            self.child_of_fork()
+        finally:
+            self.unblock()  # a SIGTERM sent meanwhile is delivered now, to the child's handler
+
+    def child_of_fork(self):
         conn = self.log_handler.conn  # the socket this process speaks on
         self.speak_on(None)
         if conn is not None:
@@ -521,11 +537,10 @@ class ChildGuard:
 
     def drop_signal(self, signum, frame):
         """The handler of the signals a worker drops (see main). In a
-        process the app forked, where it runs when the signal came before
-        forked() reset it, it puts the default handler back and acts as
-        that would: SIGTERM ends the child, SIGINT raises
-        KeyboardInterrupt. A worker the zygote is forking (worker_fork
-        still set) keeps dropping it."""
+        process the app forked without the at-fork hooks (which reset it),
+        it puts the default handler back and acts as that would: SIGTERM
+        ends the child, SIGINT raises KeyboardInterrupt. A worker the
+        zygote is forking (worker_fork still set) keeps dropping it."""
         if self.worker_fork or os.getpid() == self.owner:
             return
         default = DROPPED_SIGNALS[signum]

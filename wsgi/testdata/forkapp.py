@@ -22,8 +22,8 @@ The parent waits for the child (but for linger and big) and answers
 'fork' start method that prints and logs; GET /mp_terminate starts one
 that sleeps, terminate()s it (SIGTERM) and answers its exit code; GET
 /early_term forks a child that runs the worker's SIGTERM handler, as
-when a SIGTERM reaches it before its at-fork hooks, and answers how the
-child ended. GET
+a child forked without the at-fork hooks would on SIGTERM, and answers
+how the child ended. GET
 /exec_sockets answers how many sockets a program the app runs with
 subprocess (close_fds=False) inherits. GET /pid answers the worker's pid;
 GET /big answers 4 MiB of "x".
@@ -135,8 +135,12 @@ def early_term():
     handler = signal.getsignal(signal.SIGTERM)  # the worker's, which drops it
     pid = os.fork()
     if pid == 0:
-        handler(signal.SIGTERM, None)  # what a SIGTERM before the reset runs
+        if signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+            os._exit(3)  # the at-fork hooks left SIGTERM blocked
+        handler(signal.SIGTERM, None)  # what a child forked without the hooks runs
         os._exit(0)  # dropped: the child went on
+    if signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+        return "the parent still blocks SIGTERM"
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         return "signal %d" % os.WTERMSIG(status)
