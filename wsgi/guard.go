@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // RequestLimits bounds a request's head. Zero fields take the defaults:
@@ -106,8 +109,36 @@ const maxChunkLine = 4096
 // checked as HTTP/1.x, so a tunnel's bytes are refused. A 101 or 2xx
 // response alone switches nothing: while net/http keeps reading the
 // connection, every request on it is checked.
+//
+// Each refused request is reported as under [Serve], since no handler and
+// no access line sees it: counted in graft_http_refused_total, registered
+// with prometheus.DefaultRegisterer (the registry promhttp.Handler
+// serves), and logged on slog.Default() as of the call, as
+// "wsgi: request refused at the HTTP boundary" (see [GuardReport], which
+// takes a logger and a registry of your own).
 func Guard(ln net.Listener, lim RequestLimits) net.Listener {
-	return &guardListener{Listener: ln, lim: lim.withDefaults()}
+	return &guardListener{Listener: ln, lim: lim.withDefaults(),
+		refused: newRefusals(prometheus.DefaultRegisterer, slog.Default()).report}
+}
+
+// GuardReport is [Guard] reporting the requests it refuses on log and
+// reg, as Serve reports those of its listeners: each is counted in
+// graft_http_refused_total by status, registered with reg (or taken from
+// it when a Serve or another Guard or GuardReport registered it there
+// already), and logged as "wsgi: request refused at the HTTP boundary"
+// with httplog's attribute keys (http.response.status_code, client.ip,
+// and the reason as error) at INFO, one line a second at most: the
+// refusals left out meanwhile are logged at DEBUG and counted by the next
+// INFO line's graft.suppressed. A nil log logs nothing, a nil reg exports
+// nothing (the refusals are still logged), as for [GuardTLSReport].
+func GuardReport(ln net.Listener, lim RequestLimits, log *slog.Logger, reg *prometheus.Registry) net.Listener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry() // counted, not exported
+	}
+	return &guardListener{Listener: ln, lim: lim.withDefaults(), refused: newRefusals(reg, log).report}
 }
 
 // refusedFunc is told of each request a guard refuses: the status it

@@ -22,7 +22,7 @@ type Status struct {
 	App        string           `json:"app"`        // Config.App
 	Python     string           `json:"python"`     // the interpreter's path
 	Ready      bool             `json:"ready"`      // a worker takes requests (see Container.Ready)
-	Generation int              `json:"generation"` // increases with each reload
+	Generation int              `json:"generation"` // 1 at start, +1 per successful reload
 	Reloading  bool             `json:"reloading"`  // a reload is under way
 	Queued     int              `json:"queued"`     // requests waiting for a worker
 	MaxQueue   int              `json:"max_queue"`  // Config.MaxQueue

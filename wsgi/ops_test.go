@@ -12,6 +12,7 @@ package wsgi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -487,6 +488,20 @@ func TestOpsReloadBrokenCode(t *testing.T) {
 		if v, _ := mustAnswer(t, srv.URL+"/pid"); v != "v2" {
 			t.Errorf("version %q after fixing and reloading; want v2", v)
 		}
+		// Generations count the ones put into service: the failed reload
+		// took no number, so /status shows no gap.
+		if st := statusJSON(t, c); st.Generation != gen0+1 {
+			t.Errorf("/status generation %d after a failed reload and a good one; want %d", st.Generation, gen0+1)
+		} else {
+			for _, w := range st.Workers {
+				if w.Generation != gen0+1 && !oldWorkers[w.PID] {
+					t.Errorf("new worker %d of generation %d; want %d", w.PID, w.Generation, gen0+1)
+				}
+			}
+		}
+		if want := fmt.Sprintf("graft.generation=%d", gen0+1); !strings.Contains(logLine(logs, `msg="wsgi: reloaded"`), want) {
+			t.Errorf("reloaded line %q; want %s", logLine(logs, `msg="wsgi: reloaded"`), want)
+		}
 		// Still exactly Workers workers: the failed reload left nothing
 		// behind that joins the pool later.
 		time.Sleep(time.Second)
@@ -852,4 +867,16 @@ func TestOpsReloadCountsOnce(t *testing.T) {
 	if got := st.Restarts["reload"]; got != 2 {
 		t.Errorf("after two reloads of one worker (the first still draining): restarts[reload] = %d, want 2", got)
 	}
+}
+
+// statusJSON returns what c's /status page answers in JSON.
+func statusJSON(t *testing.T, c *Container) Status {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	c.StatusHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/status?format=json", nil))
+	var st Status
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+		t.Fatalf("/status?format=json: %v\n%s", err, rec.Body)
+	}
+	return st
 }

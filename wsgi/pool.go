@@ -42,7 +42,7 @@ type pool struct {
 	zygotes      map[*zygote]bool // preload processes not yet exited
 	maxRequest   int              // largest REQ payload: maxFrame (tests lower it)
 	bg           sync.WaitGroup   // supervisor goroutines (see goBackground)
-	genSeq       int
+	genSeq       int              // the number of the last generation put into service
 	restarts     map[string]int64 // worker replacements by reason
 	reloadSem    chan struct{}    // one reload at a time: holds a token while one runs
 	reloading    bool
@@ -93,7 +93,7 @@ func newPool(cfg Config) (*pool, error) {
 		return nil, err
 	}
 	pl.mu.Lock()
-	pl.cur = g
+	pl.setCurrentLocked(g)
 	for _, p := range procs {
 		pl.addLocked(p)
 	}

@@ -50,7 +50,7 @@ const (
 // gen is a generation of workers: the ones running the same code. A
 // reload starts a new generation and retires the old one.
 type gen struct {
-	id int
+	id int // 1 for the first, +1 per generation put into service; 0 before (guarded by pl.mu)
 
 	mu      sync.Mutex // guards zyg and retired, and serialises restarting zyg
 	zyg     *zygote    // nil with Config.NoPreload
@@ -108,13 +108,20 @@ func (pl *pool) current() *gen {
 	return pl.cur
 }
 
+// setCurrentLocked puts g into service as the generation new workers come
+// from, and gives it the next generation number: numbers count the
+// generations put into service, so a reload that failed takes none (the
+// status page shows no gap). The caller holds pl.mu.
+func (pl *pool) setCurrentLocked(g *gen) {
+	pl.genSeq++
+	g.id = pl.genSeq
+	pl.cur = g
+}
+
 // startGeneration starts a generation: its zygote (unless NoPreload) and
 // cfg.Workers workers, all ready. On failure nothing of it is left running.
 func (pl *pool) startGeneration() (*gen, []*proc, error) {
-	pl.mu.Lock()
-	pl.genSeq++
-	g := &gen{id: pl.genSeq}
-	pl.mu.Unlock()
+	g := &gen{} // numbered when it goes into service (setCurrentLocked)
 	if !pl.cfg.NoPreload {
 		z, err := pl.startZygote(g)
 		if err != nil {
@@ -460,7 +467,7 @@ func (pl *pool) Reload(ctx context.Context) error {
 	}
 	old := append([]*proc(nil), pl.list...)
 	oldGen := pl.cur
-	pl.cur = r.g
+	pl.setCurrentLocked(r.g)
 	for _, p := range r.procs {
 		pl.addLocked(p)
 	}

@@ -32,8 +32,9 @@ const (
 // it checks a request posted to a Go handler as CsrfViewMiddleware would.
 // Its zero value uses Django's defaults.
 // Projects with CSRF_USE_SESSIONS = True keep the secret in the session
-// instead: set UseSessions, and use [DjangoCSRF.SessionToken] in place of
-// Token.
+// instead: set UseSessions; Token then reads the signed-cookies session
+// and sets no cookie, and [DjangoCSRF.SessionToken] gives a token over a
+// session Go loaded itself, storing a new secret in it when needed.
 type DjangoCSRF struct {
 	// CookieName is the project's CSRF_COOKIE_NAME. Empty means
 	// DjangoCSRFCookieName.
@@ -76,7 +77,9 @@ type DjangoCSRF struct {
 	// The database and file backends keep the session where Check cannot
 	// reach it: load it yourself and call [DjangoCSRF.CheckSession]. The
 	// cache backend's (a pickled dict) cannot be read in Go at all.
-	// Token still reads and sets the cookie: use SessionToken.
+	// Token then sets no cookie: it reads the signed-cookies session with
+	// Sessions too, and returns "" when the session has no secret (use
+	// SessionToken and save the session).
 	UseSessions bool
 
 	// Sessions decodes the signed-cookies session for Check when
@@ -101,7 +104,19 @@ type DjangoCSRF struct {
 // with the value it read when that is valid, as Django does for every
 // answer whose page used a token (to renew its expiry), so call it before
 // writing the response's header.
+//
+// With UseSessions (CSRF_USE_SESSIONS = True) Token sets no cookie, as
+// Django sets none: it returns a token over the secret of the request's
+// signed-cookies session, read with Sessions, and adds Vary: Cookie, as
+// Django does for a page that read the session. When it cannot (Sessions
+// is nil, the session cookie holds a stored session's key, the session has
+// no secret that Django reads, or cannot be read) it returns "": Django
+// would store a new secret in the session and save it, which Token cannot
+// do. Then use [DjangoCSRF.SessionToken] with the session and save it.
 func (c *DjangoCSRF) Token(w http.ResponseWriter, r *http.Request) string {
+	if c.UseSessions {
+		return c.sessionPageToken(w, r)
+	}
 	name := c.CookieName
 	if name == "" {
 		name = DjangoCSRFCookieName

@@ -35,6 +35,31 @@ func (c *DjangoCSRF) CheckSession(r *http.Request, s Session) error {
 	})
 }
 
+// sessionPageToken is [DjangoCSRF.Token] with UseSessions: a token over
+// the secret of the request's signed-cookies session, as get_token gives
+// when the session holds one (Django then leaves the session, and the
+// cookies, alone), or "" when Django would store a new secret in the
+// session, which Token cannot save, or when Token cannot read the session.
+// The secret is read as Check reads it, so that Check accepts the token.
+func (c *DjangoCSRF) sessionPageToken(w http.ResponseWriter, r *http.Request) string {
+	if c.Sessions == nil {
+		return ""
+	}
+	// Django's SessionMiddleware adds it for every answer that read the
+	// session.
+	addVaryCookie(w.Header())
+	s, err := c.signedSession(r)
+	if err != nil {
+		return ""
+	}
+	v, ok := s[DjangoCSRFSessionKey]
+	secret, _, err := sessionCSRFSecret(v, ok)
+	if err != nil || secret == nil {
+		return ""
+	}
+	return csrfMask(secret)
+}
+
 // signedSession returns the session of r's signed-cookies session
 // cookie as Django's SessionMiddleware loads it: an empty one (nil) for
 // no cookie and for a cookie whose signature fails, that has expired or

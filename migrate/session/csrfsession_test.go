@@ -244,3 +244,105 @@ func pickled(t *testing.T, d *Django) string {
 	}
 	return v
 }
+
+// TestDjangoCSRFTokenUseSessions checks Token with UseSessions against a
+// page of the real Django 3.2 with CSRF_USE_SESSIONS = True that renders a
+// token (get_token), requested with the same Cookie header: Django never
+// sets a csrftoken cookie; when the signed-cookies session holds a secret
+// it leaves the session alone (Vary: Cookie, no Set-Cookie) and Go's token
+// over that secret must be one Django accepts; when the session has none
+// Django stores a new one and saves the session, which Token cannot do,
+// so it returns "" and sets nothing.
+func TestDjangoCSRFTokenUseSessions(t *testing.T) {
+	d := &Django{SecretKey: djangoKey}
+	c := &DjangoCSRF{UseSessions: true, Sessions: d}
+	sess := Session{"_auth_user_id": "42"}
+	if _, _, err := c.SessionToken(sess); err != nil {
+		t.Fatal(err)
+	}
+	withSecret, err := d.Encode(sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSecret, err := d.Encode(Session{"_auth_user_id": "42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrfCookie := csrfMask(csrfRandom())
+	cases := []struct {
+		name, header string
+		token        bool // Django keeps the session's secret: Go gives a token over it
+	}{
+		{"session with a secret", "sessionid=" + withSecret, true},
+		{"session with a secret and a csrftoken cookie", "csrftoken=" + csrfCookie + "; sessionid=" + withSecret, true},
+		{"session without a secret", "sessionid=" + noSecret, false},
+		{"no session", "", false},
+		{"only a csrftoken cookie", "csrftoken=" + csrfCookie, false},
+		{"session signature tampered", "sessionid=" + tamper(withSecret, 3), false},
+	}
+	var args []djangoArg
+	for _, tc := range cases {
+		args = append(args, djangoArg{Header: tc.header})
+	}
+	settings := map[string]any{"CSRF_USE_SESSIONS": true}
+	var pages []djangoOut
+	runPy(t, "django_tool.py", "django", djangoReq{Op: "csrf_get", Key: djangoKey, Settings: settings, Cases: args}, &pages)
+	if len(pages) != len(cases) {
+		t.Fatalf("django_tool.py csrf_get: %d results for %d cases", len(pages), len(cases))
+	}
+	tokens := make([]string, len(cases))
+	var posts []djangoArg
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dj := pages[i]
+			if strings.Contains(dj.Value, "csrftoken=") || tc.token != (dj.Value == "") ||
+				!tc.token && !strings.HasPrefix(dj.Value, "sessionid=") || !strings.Contains(dj.Vary, "Cookie") {
+				t.Fatalf("Django set %q (Vary %q): the test's premise fails", dj.Value, dj.Vary)
+			}
+			r := httptest.NewRequest("GET", "/form", nil)
+			if tc.header != "" {
+				r.Header.Set("Cookie", tc.header)
+			}
+			w := httptest.NewRecorder()
+			tokens[i] = c.Token(w, r)
+			if set := w.Header().Values("Set-Cookie"); len(set) != 0 {
+				t.Errorf("Go set %q, Django %q: with CSRF_USE_SESSIONS Django sets no csrftoken cookie", set, dj.Value)
+			}
+			if !tc.token {
+				if tokens[i] != "" {
+					t.Errorf("Token = %q: Django stores a new secret in the session, which Token cannot save; want \"\"", tokens[i])
+				}
+				return
+			}
+			if !strings.Contains(w.Header().Get("Vary"), "Cookie") {
+				t.Errorf("Go's Vary %q, Django's %q", w.Header().Get("Vary"), dj.Vary)
+			}
+			if len(tokens[i]) != csrfTokenLength {
+				t.Fatalf("Token = %q, want a token over the session's secret", tokens[i])
+			}
+		})
+		if tc.token && len(tokens[i]) == csrfTokenLength {
+			posts = append(posts, djangoArg{Header: tc.header, Token: tokens[i]})
+		}
+	}
+	if len(posts) == 0 {
+		return
+	}
+	var got []djangoOut
+	runPy(t, "django_tool.py", "django", djangoReq{Op: "csrf", Key: djangoKey, Settings: settings, Cases: posts}, &got)
+	for i, p := range posts {
+		if got[i].Status != 200 || got[i].Body != "ok: hello" {
+			t.Errorf("Django answered %d %q to Go's token with Cookie %q, want 200", got[i].Status, got[i].Body, p.Header)
+		}
+	}
+	t.Run("without Sessions", func(t *testing.T) {
+		// Token cannot read the session: it says so with "", and sets
+		// no cookie Django would ignore.
+		r := httptest.NewRequest("GET", "/form", nil)
+		r.Header.Set("Cookie", "sessionid="+withSecret)
+		w := httptest.NewRecorder()
+		if tok := (&DjangoCSRF{UseSessions: true}).Token(w, r); tok != "" || len(w.Header().Values("Set-Cookie")) != 0 {
+			t.Errorf("Token = %q, Set-Cookie %q: want \"\" and none", tok, w.Header().Values("Set-Cookie"))
+		}
+	})
+}

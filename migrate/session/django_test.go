@@ -54,6 +54,7 @@ type djangoOut struct {
 	Error  string `json:"error"`
 	Status int    `json:"status"`
 	Body   string `json:"body"`
+	Vary   string `json:"vary"`
 }
 
 const djangoKey = "django-test-key"

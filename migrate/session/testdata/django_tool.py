@@ -19,7 +19,8 @@ Reads one JSON request on stdin, writes one JSON list of results:
                                    -> [{"status": CODE, "body": REASON}]
                                       (500 when Django fails the request)
   {"op": "csrf_get", "key": K, "cases": [{"header"}]}
-                                   -> [{"value": SET_COOKIE_HEADERS}]
+                                   -> [{"value": SET_COOKIE_HEADERS,
+                                        "vary": VARY, "body": TOKEN}]
   {"op": "session_header", "key": K, "cases": [{"header", "expr"}]}
                                    -> [{"equal", "repr"}]
   {"op": "cookie", "key": K, "cases": [{"header", "name"}]}
@@ -170,7 +171,8 @@ def run(op, case):
         from django.test import Client
         extra = {"HTTP_COOKIE": wsgi_str(case["header"])} if case.get("header") else {}
         resp = Client().get("/token/", **extra)
-        return {"value": "\n".join(c.output(header="").strip() for c in resp.cookies.values())}
+        return {"value": "\n".join(c.output(header="").strip() for c in resp.cookies.values()),
+                "vary": resp.get("Vary", ""), "body": resp.content.decode()}
     if op == "csrf_check":
         # One request as Go's test builds it, through CsrfViewMiddleware:
         # 200 "ok: ..." when accepted, 403 with Django's reason otherwise.
