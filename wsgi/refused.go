@@ -38,11 +38,16 @@ func newRefusals(reg prometheus.Registerer, log *slog.Logger) *refusals {
 }
 
 func (r *refusals) report(code int, reason string, peer net.Addr) {
+	r.reportAt(time.Now(), code, reason, peer)
+}
+
+// reportAt is report for a refusal at now.
+func (r *refusals) reportAt(now time.Time, code int, reason string, peer net.Addr) {
 	status := strconv.Itoa(code)
 	r.count.WithLabelValues(status).Inc()
 	attrs := []slog.Attr{slog.Int(logStatus, code), slog.String(logClient, peerIP(peer)), slog.String(logError, reason)}
 	level := slog.LevelDebug
-	if ok, dropped := r.info.allow(time.Now()); ok {
+	if ok, dropped := r.info.allow(now); ok {
 		level = slog.LevelInfo
 		if dropped > 0 {
 			attrs = append(attrs, slog.Int("graft.suppressed", dropped))
