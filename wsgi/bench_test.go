@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +35,61 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// workersCPU reports the CPU time (user + system) of c's worker
+// processes per operation of the benchmark, as py-cpu-us/op: what a
+// request costs the Python side. It reads /proc/PID/stat (in clock ticks
+// of 10 ms: run the benchmark for seconds, -benchtime=3s or more), and
+// reports nothing where there is no /proc or a worker was replaced. Call
+// the returned function after the loop.
+func workersCPU(b *testing.B, c *Container) (stop func()) {
+	pids := func() []int {
+		var p []int
+		for _, w := range c.Status().Workers {
+			p = append(p, w.PID)
+		}
+		return p
+	}
+	before := pids()
+	start, ok := procCPU(before)
+	return func() {
+		n := b.N
+		after := pids()
+		end, ok2 := procCPU(after)
+		if !ok || !ok2 || n <= 0 || !slices.Equal(before, after) {
+			return
+		}
+		b.ReportMetric(float64(end-start)/float64(time.Microsecond)/float64(n), "py-cpu-us/op")
+	}
+}
+
+// procCPU sums the CPU time of the processes pids, from /proc/PID/stat
+// (utime and stime, in ticks of USER_HZ, 100 on Linux).
+func procCPU(pids []int) (time.Duration, bool) {
+	var sum time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return 0, false
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')') // the command may hold spaces
+		if i < 0 {
+			return 0, false
+		}
+		f := strings.Fields(s[i+1:]) // f[11], f[12]: utime and stime (fields 14, 15)
+		if len(f) < 13 {
+			return 0, false
+		}
+		ut, err1 := strconv.ParseInt(f[11], 10, 64)
+		st, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		sum += time.Duration(ut+st) * (time.Second / 100)
+	}
+	return sum, len(pids) > 0
 }
 
 // browserRequest is a typical browser GET with a dozen headers.
@@ -69,6 +127,7 @@ func BenchmarkHello(b *testing.B) {
 		c, _ := newContainer(b, Config{App: "apps:hello", Workers: 1})
 		r := browserRequest()
 		b.ReportAllocs()
+		defer workersCPU(b, c)()
 		defer goCPU(b)()
 		for b.Loop() {
 			w := httptest.NewRecorder()
@@ -81,6 +140,7 @@ func BenchmarkHello(b *testing.B) {
 	b.Run("2 workers parallel", func(b *testing.B) {
 		c, _ := newContainer(b, Config{App: "apps:hello", Workers: 2})
 		b.ReportAllocs()
+		defer workersCPU(b, c)()
 		defer goCPU(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			r := browserRequest()

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -216,21 +215,4 @@ func startFailure(app, python, dir string, err error, out *outputLog, exit strin
 		how += "; its socket: " + err.Error()
 	}
 	return &LoadError{App: app, Python: python, Dir: dir, Traceback: out.tail(), Exit: who + " ended before loading it (" + how + ")"}
-}
-
-// logRecord logs a Python logging record sent as a LOG frame.
-func logRecord(log *slog.Logger, payload []byte) {
-	lvl, rest, _ := strings.Cut(string(payload), "\x00")
-	name, msg, _ := strings.Cut(rest, "\x00")
-	n, _ := strconv.Atoi(lvl)
-	level := slog.LevelInfo
-	switch {
-	case n >= 40:
-		level = slog.LevelError
-	case n >= 30:
-		level = slog.LevelWarn
-	case n < 20:
-		level = slog.LevelDebug
-	}
-	log.Log(context.Background(), level, msg, slog.String(logLogger, name))
 }

@@ -218,7 +218,7 @@ func (p *proc) readFrame() error {
 		p.ready <- &LoadError{App: p.pool.cfg.App, Traceback: string(payload)}
 		return errors.New("app failed to load")
 	case frameLog:
-		p.stdio.record(payload)
+		p.stdio.record(h.flags, payload)
 		return nil
 	case frameStdio:
 		p.stdio.write(payload)

@@ -74,13 +74,13 @@ func (s *stdioLog) write(p []byte) {
 	}
 }
 
-// record logs a LOG frame's record, after the partial line and the
-// traceback written before it.
-func (s *stdioLog) record(payload []byte) {
+// record logs a LOG frame's record (its flags and payload), after the
+// partial line and the traceback written before it.
+func (s *stdioLog) record(flags byte, payload []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.flushLocked()
-	logRecord(s.log, payload)
+	logRecord(s.log, flags, payload)
 }
 
 // close logs what is left: the process's socket has ended.

@@ -114,7 +114,7 @@ func TestStdioLogWrites(t *testing.T) {
 			s := newStdioLog(slog.New(slog.NewJSONHandler(&buf, nil)), newOutputLog())
 			for _, w := range tc.writes {
 				if r, ok := strings.CutPrefix(w, "LOG:"); ok {
-					s.record([]byte("30\x00apps\x00" + r))
+					s.record(0, []byte("30\x00apps\x00"+r))
 				} else {
 					s.write([]byte(w))
 				}

@@ -30,7 +30,7 @@ const (
 	frameFile   byte = 21 // u64 offset | i64 count, a file descriptor attached
 	frameEnd    byte = 22 // end of a streamed response (flags: abort, cancelled)
 	frameError  byte = 23 // the app raised before sending headers: traceback
-	frameLog    byte = 24 // a logging record: levelno \0 logger \0 message
+	frameLog    byte = 24 // a logging record: levelno \0 logger \0 message (logframe.go)
 	frameForked byte = 25 // from the zygote: u32 pid of the forked worker
 	frameExited byte = 26 // from the zygote: pid \0 how a worker ended
 	// frameCallResult answers a frameCall: a JSON object.
@@ -50,6 +50,7 @@ const (
 	flagAbort     byte = 1 // END: the app failed after headers were sent
 	flagCancelled byte = 2 // END: iteration stopped after a CANCEL
 	flagPidFD     byte = 1 // FORKED: a pidfd of the worker (SCM_RIGHTS)
+	flagRequestID byte = 1 // LOG: logged serving a request: its id \0 first (logframe.go)
 )
 
 const (

@@ -62,7 +62,7 @@ DATA = 20  # a body chunk of a streamed response
 FILE = 21  # u64 offset | i64 count, a file descriptor attached
 END = 22  # end of a streamed response (flags: abort, cancelled)
 ERROR = 23  # the app raised before sending headers: traceback
-LOG = 24  # a logging record: levelno \0 logger \0 message
+LOG = 24  # a logging record: levelno \0 logger \0 message (F_REQUEST_ID: request id \0 first)
 FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
 CALL_RESULT = 27  # the control call's JSON result
@@ -75,6 +75,7 @@ F_SIZED = 1  # HEAD: the body's length (u64) precedes the head block
 F_ABORT = 1  # END: the response failed after headers were sent; abort it
 F_CANCELLED = 2  # END: the response was cut short after a CANCEL
 F_PID_FD = 1  # FORKED: a pidfd of the worker rides with the frame
+F_REQUEST_ID = 1  # LOG: logged serving a request: the payload starts with its id \0
 
 MAX_FRAME = 1073741824  # the largest payload of a frame
 HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
@@ -559,8 +560,41 @@ class ChildGuard:
             raw.conn = conn
 
 
+class Serving(threading.local):
+    """The request each thread is serving: Worker.handle sets env, the
+    request's environ, around the app's call and clears it after, which
+    is all a request pays when the app logs nothing. GoLogHandler looks
+    the request's id up in it when a record is logged."""
+
+    env = None
+
+
+serving = Serving()
+
+
+def request_id(env):
+    """The id Go's own log lines give the request of environ env (wsgi's
+    requestID), as the bytes Go has: graft.request_id, which
+    middleware.RequestID sets, else the X-Request-Id header (both reach
+    the environ as latin-1); b"" for none. A NUL, which would end it in a
+    LOG frame, is replaced."""
+    rid = env.get("graft.request_id") or env.get("HTTP_X_REQUEST_ID")
+    if not rid:
+        return b""
+    if not isinstance(rid, str):
+        rid = str(rid)  # the app's own value
+    try:
+        b = rid.encode("latin-1")
+    except UnicodeEncodeError:  # the app's own value
+        b = rid.encode("utf-8", "replace")
+    return b.replace(b"\0", b"?")
+
+
 class GoLogHandler(logging.Handler):
-    """Sends `logging` records to Go as LOG frames: level, logger name, text.
+    """Sends `logging` records to Go as LOG frames: level, logger name, text,
+    and, for a record logged by a thread while it serves a request (see
+    Serving), the request's id (flag F_REQUEST_ID). Records of the app's
+    own threads, and those logged outside of a request, carry none.
 
     Where this process may not use the socket (conn is None in a child
     process the app forked, see ChildGuard; a signal handler
@@ -588,7 +622,12 @@ class GoLogHandler(logging.Handler):
                     view = view[os.write(2, view) :]
                 return
             payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
-            conn.send(LOG, 0, payload)
+            env = serving.env
+            rid = request_id(env) if env is not None else b""
+            if rid:
+                conn.send(LOG, 0, rid + b"\0" + payload, flags=F_REQUEST_ID)
+            else:
+                conn.send(LOG, 0, payload)
         except Exception:
             self.handleError(record)
 
@@ -1164,6 +1203,7 @@ class Worker:
         if fd >= 0:
             req.body_file = inp
         env["wsgi.early_hints"] = req.early_hints
+        serving.env = env  # records this thread logs carry the request's id
         try:
             result = self.app(env, req.start_response)
             req.closer = getattr(result, "close", None)
@@ -1200,8 +1240,11 @@ class Worker:
             # rather than by the cyclic collector, which costs every
             # request about 3 us of the worker's CPU.
             req.env = None
-            inp.close()
-            errors.flush()
+            try:
+                inp.close()
+                errors.flush()  # a last partial line: with the request's id
+            finally:
+                serving.env = None
 
     def check_cancel(self, stream):
         """Raise Cancelled if Go cancelled `stream` (called between chunks)."""

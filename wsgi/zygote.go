@@ -149,7 +149,7 @@ func (z *zygote) readLoop() {
 			started = true
 			z.ready <- &LoadError{App: z.pl.cfg.App, Traceback: string(payload)}
 		case frameLog:
-			z.stdio.record(payload)
+			z.stdio.record(h.flags, payload)
 		case frameStdio:
 			z.stdio.write(payload)
 		case frameForked:
