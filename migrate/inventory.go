@@ -359,7 +359,7 @@ type segment struct {
 	wide     string // a Python parameter's own constraint where wider than re (see widen), else ""
 	mixed    string // a segment of text and parameters as written ("v{n:[0-9]+}.json"), else ""
 	catchAll bool
-	nonEmpty bool // a Python catch-all from a path converter, which needs one character at least
+	nonEmpty bool // a catch-all that needs one character at least (a Python path converter's, {*:.+})
 }
 
 // widen gives the parameter segments of a Python pattern what its
@@ -402,6 +402,11 @@ func parseSegments(p string) []segment {
 		switch {
 		case s == "*":
 			out = append(out, segment{catchAll: true})
+		case strings.HasPrefix(s, "{*:") && chipattern.ClosingBrace(s, 0) == len(s)-1:
+			// graft's constrained catch-all, a Python path converter's
+			// ({*:.+}): nonEmpty when its regexp refuses the empty rest
+			re := s[3 : len(s)-1]
+			out = append(out, segment{catchAll: true, re: re, nonEmpty: !fullMatch(re, "")})
 		case !strings.Contains(s, "{"):
 			out = append(out, segment{static: s})
 		case s[0] == '{' && s[len(s)-1] == '}' && chipattern.ClosingBrace(s, 0) == len(s)-1:

@@ -139,6 +139,23 @@ func TestInventoryJoin(t *testing.T) {
 			goOnly: []string{"GET /files/*", "GET /p", "GET /p/"},
 		},
 		{
+			name: "constrained catch-alls, as the route map writes path converters",
+			py: []wsgi.AppRoute{
+				pathRoute("p/<path:rest>", "/p/{*:.+}"),
+				pathRoute("/q/<path:rest>", "/q/{*:[^/].*}"),
+				pathRoute("s/<path:rest>", "/s/{*:.+}"),
+				pyRoute("^r/(?P<rest>.*)$", "/r/*"),
+			},
+			goRoutes: func(r *router.Router) {
+				r.Get("/p/", okHandler)           // the empty rest, which {*:.+} refuses
+				r.Get("/q/{*:[^/].*}", okHandler) // the same
+				r.Get("/s/*", okHandler)          // equal, though it also takes /s/
+				r.Get("/r/{*:.+}", okHandler)     // equal, though it leaves /r/ to Python
+			},
+			status: map[string]string{"p/<path:rest>": "python", "/q/<path:rest>": "go", "s/<path:rest>": "go", "^r/(?P<rest>.*)$": "go"},
+			goOnly: []string{"GET /p/"},
+		},
+		{
 			name: "methods: Flask's HEAD and OPTIONS are implied, Django's undeclared methods need GET",
 			py: []wsgi.AppRoute{
 				pyRoute("/cart", "/cart", "GET", "HEAD", "OPTIONS", "POST"),

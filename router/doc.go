@@ -9,7 +9,10 @@
 // A [Router] has chi's methods (Get, Post, Handle, Route, Mount, Use, With,
 // Group), takes chi patterns ("/users/{id}", "/files/*",
 // "/n/{n:[0-9]+}") and plain net/http handlers and middlewares. URL
-// parameters are read with [chi.URLParam] or r.PathValue.
+// parameters are read with [chi.URLParam] or r.PathValue. A pattern may
+// also end in graft's constrained catch-all, "{*:regexp}"
+// ("/files/{*:.+}"): the catch-all whose value, the rest of the path,
+// must match the regexp (see docs/routing.md).
 //
 // Unlike chi, and like http.ServeMux, a GET route also serves HEAD, with
 // the body discarded and the GET's headers kept, unless a HEAD route is

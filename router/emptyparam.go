@@ -2,6 +2,7 @@ package router
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -25,17 +26,22 @@ import (
 // does not match one, so Flask's <path:p> (werkzeug's "[^/].*?"),
 // Django's <path:p> (".+") and re_path's "(?P<p>.*)$", which the route map
 // translates to "*", refuse it, where chi's "*" takes anything.
-func guardParams(r *Router, pattern string, h http.Handler) http.Handler {
+//
+// A route whose pattern ended in a constrained catch-all ("{*:.+}", see
+// mustCatchAll) takes a request only when its catch-all value matches
+// rest, the regexp, which then decides alone (pattern is chi's, with "*").
+func guardParams(r *Router, pattern string, rest *regexp.Regexp, h http.Handler) http.Handler {
 	if h == nil {
 		return nil // refused by mustHandle before
 	}
-	return paramGuard{h: h, base: r.base, catchAll: strings.HasSuffix(pattern, "*")}
+	return paramGuard{h: h, base: r.base, catchAll: strings.HasSuffix(pattern, "*"), rest: rest}
 }
 
 type paramGuard struct {
 	h        http.Handler
 	base     *chi.Mux
-	catchAll bool // the pattern ends in "*"
+	catchAll bool           // the pattern ends in "*"
+	rest     *regexp.Regexp // the catch-all's constraint, nil for a plain "*"
 }
 
 func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,9 +56,12 @@ func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The route's own catch-all is the last "*" (a mount's comes
 		// before), as chi.URLParam and Param read it; a newline in it is
 		// "\n", or "%0A" when chi routed on the escaped path.
-		if g.catchAll && strings.IndexByte(Param(r, "*"), '\n') >= 0 {
-			g.base.NotFoundHandler().ServeHTTP(w, r)
-			return
+		if g.catchAll {
+			v := Param(r, "*")
+			if g.rest != nil && !g.rest.MatchString(v) || g.rest == nil && strings.IndexByte(v, '\n') >= 0 {
+				g.base.NotFoundHandler().ServeHTTP(w, r)
+				return
+			}
 		}
 	}
 	g.h.ServeHTTP(w, r)

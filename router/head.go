@@ -11,15 +11,16 @@ import (
 // Django do, unless a HEAD route is registered on the same pattern of the
 // same mux, before or after: registering one replaces the implied route.
 // Called by Method after each registration, with the GET route's handler h
-// as given to chi and its route middlewares mws (see inline).
-func (r *Router) followHead(method, pattern string, h http.Handler, mws chi.Middlewares) {
-	set := r.state.methods[pattern]
+// as given to chi and its route middlewares mws (see inline); local is
+// pattern as chi has it (see mustCatchAll).
+func (r *Router) followHead(method, pattern, local string, h http.Handler, mws chi.Middlewares) {
+	set := r.state.methods[local]
 	switch method {
 	case http.MethodGet:
 		if set.has(http.MethodHead) {
 			return
 		}
-		r.base.Method(http.MethodHead, pattern, inline(mws, headHandler{h}))
+		r.base.Method(http.MethodHead, local, inline(mws, headHandler{h}))
 		set.add(http.MethodHead)
 		set.head = &entry{method: http.MethodHead, pattern: join(r.prefix, pattern), target: TargetGo, implicit: true}
 		r.reg.add(set.head)

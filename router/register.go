@@ -14,9 +14,10 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 		return r.Method(pattern[:i], strings.TrimLeft(pattern[i+1:], " \t"), h)
 	}
 	mustHandle(method, pattern, h)
+	local, rest := mustCatchAll(pattern)
 	mws := r.routeMiddlewares()
-	r.base.Handle(pattern, inline(mws, guardParams(r, pattern, behind(mws, h))))
-	return r.record(method, pattern).staged(h)
+	r.base.Handle(local, inline(mws, guardParams(r, local, rest, behind(mws, h))))
+	return r.record(method, pattern, local).staged(h)
 }
 
 // HandleFunc is [Router.Handle] for a handler function.
@@ -31,12 +32,13 @@ func (r *Router) HandleFunc(pattern string, h http.HandlerFunc) *Route {
 func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	method = strings.ToUpper(method)
 	mustHandle(method, pattern, h)
+	local, rest := mustCatchAll(pattern)
 	mws := r.routeMiddlewares()
 	h = r.stage(method, pattern, behind(mws, h))
-	g := guardParams(r, pattern, h)
-	r.base.Method(method, pattern, inline(mws, g))
-	rt := r.record(method, pattern).staged(h)
-	r.followHead(method, pattern, g, mws)
+	g := guardParams(r, local, rest, h)
+	r.base.Method(method, local, inline(mws, g))
+	rt := r.record(method, pattern, local).staged(h)
+	r.followHead(method, pattern, local, g, mws)
 	return rt
 }
 
@@ -99,15 +101,17 @@ func (r *Router) Trace(pattern string, h http.HandlerFunc) *Route {
 }
 
 // record adds a registered route to the inventory and returns its handle.
-func (r *Router) record(method, pattern string) *Route {
+// pattern is the route's pattern as given, local the one chi has (see
+// mustCatchAll).
+func (r *Router) record(method, pattern, local string) *Route {
 	if pattern == "" || pattern[0] != '/' {
 		panic(fmt.Sprintf("router: routing pattern must begin with '/' in %q", pattern))
 	}
 	r.state.built = true
-	set := r.state.methods[pattern]
+	set := r.state.methods[local]
 	if set == nil {
 		set = &methodSet{}
-		r.state.methods[pattern] = set
+		r.state.methods[local] = set
 	}
 	set.add(method)
 	if method == "*" && set.strict {
@@ -129,7 +133,7 @@ func (r *Router) record(method, pattern string) *Route {
 		}
 	}
 	r.reg.add(e)
-	return &Route{router: r, entry: e, local: pattern}
+	return &Route{router: r, entry: e, local: local}
 }
 
 // mustHandle panics when h is nil, a nil http.Handler or a nil

@@ -45,7 +45,8 @@ type part struct {
 }
 
 // parseTemplate splits a chi pattern into literals, {params} (with
-// optional :regexp, which may itself contain braces) and a trailing *.
+// optional :regexp, which may itself contain braces) and a trailing * or
+// {*:regexp}.
 func parseTemplate(pattern string) (*template, error) {
 	t := &template{pattern: pattern}
 	lit := 0
@@ -64,6 +65,9 @@ func parseTemplate(pattern string) (*template, error) {
 				return nil, fmt.Errorf("empty parameter name in pattern %q", pattern)
 			}
 			p := part{name: name}
+			if hasRe && name == "*" {
+				rex = "^(?:" + rex + ")$" // a constrained catch-all, as mustCatchAll reads it
+			}
 			if hasRe {
 				if !strings.HasPrefix(rex, "^") {
 					rex = "^" + rex
@@ -128,7 +132,7 @@ func (t *template) build(name string, pairs []string) (string, error) {
 		}
 		v, ok := value(pairs, p.name)
 		switch {
-		case !ok && p.name == "*":
+		case !ok && p.name == "*" && (p.re == nil || p.re.MatchString("")):
 			continue // an absent catch-all is empty
 		case !ok:
 			return "", fmt.Errorf("%w %q for route %q (%s)", ErrMissingParam, p.name, name, t.pattern)
@@ -162,7 +166,9 @@ func (t *template) build(name string, pairs []string) (string, error) {
 	_, raw := canonicalEscape(path)
 	for _, c := range checks {
 		seen := c.v
-		if raw {
+		if raw && c.p.name != "*" {
+			// a constrained catch-all ({*:re}) is checked decoded: see
+			// mustCatchAll
 			seen, _ = canonicalEscape(c.enc)
 		}
 		if c.p.re != nil && !c.p.re.MatchString(seen) {

@@ -23,7 +23,20 @@ const (
 	reUUIDAny  = `[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}`
 	reUUIDLow  = `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
 	catchAllAt = "*"
+	// The path converters as graft's constrained catch-all ({*:re}, the
+	// whole rest of the path): werkzeug's "[^/].*?" and Django's ".+",
+	// both one character at least; Go's "." takes no newline, as
+	// Python's, and Go's "[^/]" one, as Python's. A regex's (?P<p>.*) is
+	// the plain catch-all, which takes the empty rest and no newline.
+	reFlaskPath  = `[^/].*`
+	reDjangoPath = `.+`
 )
+
+// writeCatchAll appends the constrained catch-all {*:re}.
+func writeCatchAll(b *strings.Builder, params []RouteParam, name, conv, re string) []RouteParam {
+	fmt.Fprintf(b, "{*:%s}", re)
+	return append(params, RouteParam{Name: name, Converter: conv, Regex: re})
+}
 
 // translate turns a route's pieces into a chi pattern (with a leading
 // "/"), or says why it cannot.
@@ -125,8 +138,7 @@ func translateFlask(b *strings.Builder, parts []wirePart, params []RouteParam) (
 			if !last {
 				return params, fmt.Errorf("path parameter <%s> is not at the end; chi's catch-all (*) must end a pattern", pt.Param)
 			}
-			b.WriteString(catchAllAt)
-			params = append(params, RouteParam{Name: pt.Param, Converter: conv})
+			params = writeCatchAll(b, params, pt.Param, conv, reFlaskPath)
 		case conv == "any" || conv == "string":
 			re, err := segmentRegex(pt.Regex)
 			if err != nil {
@@ -194,8 +206,7 @@ func translateDjangoRoute(b *strings.Builder, pc wirePiece, last bool, params []
 			if !last || !end {
 				return params, fmt.Errorf("path parameter <%s> is not at the end; chi's catch-all (*) must end a pattern", name)
 			}
-			b.WriteString(catchAllAt)
-			params = append(params, RouteParam{Name: name, Converter: conv})
+			params = writeCatchAll(b, params, name, conv, reDjangoPath)
 		default:
 			return params, fmt.Errorf("<%s:%s>: custom converter %s (its to_python may reject what its regex accepts)", conv, name, pc.Converters[name].Class)
 		}
@@ -222,6 +233,12 @@ func translateRegex(b *strings.Builder, re string, fullmatch, last bool, params 
 	} else if strings.HasSuffix(s, "$") && !strings.HasSuffix(s, `\$`) {
 		if !last {
 			return params, fmt.Errorf("regex %q: end anchor in an include() prefix", re)
+		}
+		if !fullmatch {
+			// Django search()es it (fullmatch() only from Django 2.2 on,
+			// see wirePiece.Fullmatch): Python's "$" also matches before a
+			// trailing newline, so ^a/$ serves a/ and a/\n; chi only a/.
+			return params, fmt.Errorf("regex %q ends in $, which Django searches for: Python's $ also matches before a trailing newline (write \\Z)", re)
 		}
 		s = strings.TrimSuffix(s, "$")
 	} else if last {
@@ -255,12 +272,25 @@ func translateRegex(b *strings.Builder, re string, fullmatch, last bool, params 
 			}
 			name := s[i+4 : i+gt]
 			inner := s[i+gt+1 : end]
-			if inner == ".*" && last && end == len(s)-1 {
-				// The rest of the path, empty or not: chi's catch-all.
-				b.WriteString(catchAllAt)
-				params = append(params, RouteParam{Name: name, Converter: "regex", Regex: ""})
-				i = end + 1
-				continue
+			if last && end == len(s)-1 {
+				// The rest of the path: chi's catch-all for (?P<p>.*),
+				// graft's constrained one for a group that may span "/"
+				// ((?P<p>.+), (?P<p>[a-z/]+)).
+				if inner == ".*" {
+					b.WriteString(catchAllAt)
+					params = append(params, RouteParam{Name: name, Converter: "regex", Regex: ""})
+					i = end + 1
+					continue
+				}
+				if t, err := syntax.Parse(inner, syntax.Perl); err == nil && canMatchIn(t, '/', '/') {
+					rx, err := restRegex(inner)
+					if err != nil {
+						return params, fmt.Errorf("regex %q, group %s: %v", re, name, err)
+					}
+					params = writeCatchAll(b, params, name, "regex", rx)
+					i = end + 1
+					continue
+				}
 			}
 			rx, err := segmentRegex(inner)
 			if err != nil {
@@ -314,18 +344,9 @@ func closingParen(s string, open int) int {
 // (RE2) and cannot match "/", which a chi parameter never sees, and
 // returns it with capturing groups made non-capturing.
 func segmentRegex(re string) (string, error) {
-	if re == "" {
-		return "", fmt.Errorf("empty regex")
-	}
-	if e := unicodeEscape(re); e != "" {
-		return "", fmt.Errorf("regex %q: Python's %s is Unicode-aware (non-ASCII digits, letters or spaces), Go's ASCII only", re, e)
-	}
-	if d := readsOtherwise(re); d != "" {
-		return "", fmt.Errorf("regex %q: Python and Go read %s differently", re, d)
-	}
-	t, err := syntax.Parse(re, syntax.Perl)
+	t, err := sameRegex(re)
 	if err != nil {
-		return "", fmt.Errorf("regex %q is not RE2 (Go) syntax: %v", re, err)
+		return "", err
 	}
 	if canMatchIn(t, '/', '/') {
 		return "", fmt.Errorf("regex %q can match \"/\", which chi parameters never span", re)
@@ -344,6 +365,60 @@ func segmentRegex(re string) (string, error) {
 		re = "(?:" + re + ")"
 	}
 	return re, nil
+}
+
+// restRegex checks that a Python regex for the rest of the path, "/"
+// included, means the same in Go, for graft's constrained catch-all
+// ({*:re}), which matches it against the whole rest.
+func restRegex(re string) (string, error) {
+	t, err := sameRegex(re)
+	if err != nil {
+		return "", err
+	}
+	if t.MaxCap() > 0 {
+		return "", fmt.Errorf("regex %q has nested groups", re)
+	}
+	return re, nil
+}
+
+// sameRegex parses re, a Python regex, as RE2 and refuses it when Go
+// would read it otherwise than Python.
+func sameRegex(re string) (*syntax.Regexp, error) {
+	if re == "" {
+		return nil, fmt.Errorf("empty regex")
+	}
+	if e := unicodeEscape(re); e != "" {
+		return nil, fmt.Errorf("regex %q: Python's %s is Unicode-aware (non-ASCII digits, letters or spaces), Go's ASCII only", re, e)
+	}
+	if d := readsOtherwise(re); d != "" {
+		return nil, fmt.Errorf("regex %q: Python and Go read %s differently", re, d)
+	}
+	t, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return nil, fmt.Errorf("regex %q is not RE2 (Go) syntax: %v", re, err)
+	}
+	if hasAnchor(t) {
+		// chi matches the constraint against the parameter's value alone
+		// (^x$ on "x"), Python the group within the whole path: Django
+		// does not match a/x/ for ^a/(?P<n>^x)/$, nor for
+		// ^a/(?P<n>x$)/$, where chi's /a/{n:^x}/ and /a/{n:x$}/ do.
+		return nil, fmt.Errorf("regex %q holds an anchor (^, $, \\A, \\z): Python's are the whole path's, chi's the parameter's", re)
+	}
+	return t, nil
+}
+
+// hasAnchor reports whether re holds a start or end anchor.
+func hasAnchor(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasAnchor(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // unicodeEscape returns the first of \d \D \w \W \s \S \b \B in re,

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/graft-dev/graft/internal/chipattern"
 )
 
 // AppRouteMap is the Python app's own route map, as the worker reads it
@@ -49,8 +51,12 @@ type AppRoute struct {
 	Rule string `json:"rule"`
 	// Pattern is the route in graft's (chi's) pattern syntax, with the
 	// container's ScriptName and the app's mount prefix, and every
-	// converter kept as a regexp constraint: "/items/{id:[0-9]+}". It is
-	// "" when the route cannot be expressed (see Untranslatable).
+	// converter kept as a regexp constraint: "/items/{id:[0-9]+}"; a path
+	// converter ending the route is graft's constrained catch-all, whose
+	// regexp the whole rest of the path must match: Flask's
+	// "/files/{*:[^/].*}", Django's "/docs/{*:.+}" (both refuse the empty
+	// rest, which chi's "*" takes; see the router package). It is "" when
+	// the route cannot be expressed (see Untranslatable).
 	Pattern string `json:"pattern"`
 	// Untranslatable says why Pattern is empty: a custom converter, a
 	// regex with features chi lacks, a path converter before the end.
@@ -86,14 +92,16 @@ type AppRoute struct {
 // RouteParam is one parameter of a Python route.
 type RouteParam struct {
 	// Name is the parameter's name; a path parameter at the end of a
-	// route becomes chi's catch-all, whose name is "*".
+	// route becomes the catch-all ("*" or "{*:re}"), whose value chi
+	// names "*".
 	Name string `json:"name"`
 	// Converter is the Python converter ("int", "path", "slug", "uuid",
 	// Flask's "default" and "any", Django's "str"; "regex" for a named
 	// group of a regex route), or a custom converter's class.
 	Converter string `json:"converter"`
-	// Regex is the constraint in Pattern, RE2 syntax; "" for a plain
-	// segment ({name}, any text without "/") or the catch-all.
+	// Regex is the constraint in Pattern, RE2 syntax, a constrained
+	// catch-all's included (".+" for "{*:.+}"); "" for a plain segment
+	// ({name}, any text without "/") or chi's catch-all ("*").
 	Regex string `json:"regex"`
 	// PythonRegex, when not "", is what Python's converter accepts, RE2
 	// syntax, where that is wider than Regex, which keeps to what Go's
@@ -237,7 +245,7 @@ func joinPattern(prefix, pattern string) string {
 // for "/" and a catch-all.
 func otherSlash(pattern string) string {
 	switch {
-	case pattern == "/", strings.HasSuffix(pattern, "*"):
+	case pattern == "/", endsInCatchAll(pattern):
 		return ""
 	case strings.HasSuffix(pattern, "/"):
 		return strings.TrimSuffix(pattern, "/")
@@ -245,14 +253,29 @@ func otherSlash(pattern string) string {
 	return pattern + "/"
 }
 
-// checkChi makes sure chi accepts pattern, which it reports by panicking.
+// endsInCatchAll reports whether pattern ends in chi's catch-all ("*")
+// or graft's constrained one ("{*:re}"), whose value is chi's "*".
+func endsInCatchAll(pattern string) bool {
+	_, _, ok := chipattern.CatchAll(pattern)
+	return ok || strings.HasSuffix(pattern, "*")
+}
+
+// checkChi makes sure chi accepts pattern, which it reports by panicking,
+// as graft's router registers it: a constrained catch-all ({*:re}) as
+// "*", with its regexp compiled on its own.
 func checkChi(pattern string) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("chi rejects the pattern %q: %v", pattern, v)
 		}
 	}()
-	chi.NewRouter().Get(pattern, func(http.ResponseWriter, *http.Request) {})
+	local, re, ok := chipattern.CatchAll(pattern)
+	if ok {
+		if _, err := regexp.Compile(re); err != nil {
+			return fmt.Errorf("the catch-all regexp of %q: %v", pattern, err)
+		}
+	}
+	chi.NewRouter().Get(local, func(http.ResponseWriter, *http.Request) {})
 	return nil
 }
 

@@ -59,12 +59,12 @@ for path in sys.argv[1:]:
 // must be untranslatable: chi would end the value at the first "." where
 // Flask and Django backtrack (they answer /dot/a.b.json with "a.b").
 //
+// A path converter is the constrained catch-all {*:re}, which refuses
+// the empty rest (/files/, /docs/) as Flask and Django do, and takes a
+// Flask rest whose first character is its one newline (/files/%0Aab).
+//
 // Left out on purpose: paths with decimal digits other than 0-9 (Flask
-// takes them, the pattern keeps 0-9: see PythonRegex), a path
-// converter's empty rest (/files/, which chi's catch-all takes: see
-// docs/migration.md) and a Flask path converter's rest whose first
-// character is its one newline (/files/%0Aab, which Flask takes and
-// graft's router leaves to the fallback: see docs/migration.md).
+// takes them, the pattern keeps 0-9: see PythonRegex).
 func TestAppRoutesMatchFramework(t *testing.T) {
 	const uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
 	for _, tc := range []struct {
@@ -85,7 +85,10 @@ func TestAppRoutesMatchFramework(t *testing.T) {
 				"/v/3.json", "/v/3.4.json", "/v/x.json", "/loose/", "/loose", "/loose/3", "/loose/3/",
 				"/cdn/a.css", // a build_only rule: Flask answers 404
 				// Python's "." takes no newline, "[^/]" does
-				"/files/a%0Ab", "/files/a/b%0A", "/files/a%0A", "/users/a%0Ab/"},
+				"/files/a%0Ab", "/files/a/b%0A", "/files/a%0A", "/users/a%0Ab/",
+				// werkzeug's "[^/].*?" takes a first character that is a
+				// newline, and no empty rest
+				"/files/%0Aab", "/files/%0A", "/files/%0Aa%0Ab", "/files/", "/files"},
 			untranslatable: []string{"dot", "pair", "post"},
 		},
 		{
@@ -96,7 +99,9 @@ func TestAppRoutesMatchFramework(t *testing.T) {
 				"/shop/api/ping/2/", "/shop/api/legacy/ABC/", "/shop/api/legacy/abc/",
 				"/dot/a.json", "/dot/a.b.json", "/post/my-12/", "/post/my-post-12/",
 				"/v/3.json", "/v/3.4.json", "/v/x.json",
-				"/docs/a%0Ab", "/docs/%0Aab", "/docs/a/b%0A"},
+				"/docs/a%0Ab", "/docs/%0Aab", "/docs/a/b%0A", "/docs/%0A",
+				// Django's ".+" takes no empty rest
+				"/docs/", "/docs"},
 			untranslatable: []string{"dot", "post"},
 		},
 	} {
@@ -156,9 +161,9 @@ func TestAppRoutesMatchFramework(t *testing.T) {
 func chiRecorder(r AppRoute) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		params := map[string]any{}
-		for _, p := range r.Params {
+		for i, p := range r.Params {
 			key := p.Name
-			if p.Converter == "path" || (p.Converter == "regex" && p.Regex == "" && r.Pattern[len(r.Pattern)-1] == '*') {
+			if endsInCatchAll(r.Pattern) && i == len(r.Params)-1 {
 				key = "*"
 			}
 			params[p.Name] = chi.URLParam(req, key)

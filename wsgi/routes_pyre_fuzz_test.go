@@ -78,6 +78,28 @@ func FuzzTranslateRegexPython(f *testing.F) {
 		{`^f/(?P<p>.*)$`, "f/\n", true},
 		{`^f/(?P<p>.*)$`, "f/\nab", true},
 		{`^f/(?P<p>.*)\Z`, "f/a\n", false},
+		// Python's "$" also matches before a trailing newline: Django's
+		// fullmatch() of an endpoint ending in "$" (Django 3.2) does not
+		// let it, search() does; "\Z" never does
+		{`^a/(?P<n>[a-z]+)$`, "a/ab\n", true},
+		{`^a/(?P<n>[a-z]+)$`, "a/ab\n", false},
+		{`^a/(?P<n>[^/]+)$`, "a/ab\n", true},
+		{`^a/(?P<n>[^/]+)$`, "a/ab\n", false},
+		{`^a/$`, "a/\n", false},
+		{`^f/(?P<p>.*)$`, "f/ab\n", false},
+		{`^f/(?P<p>.+)$`, "f/\n", true},
+		{`^f/(?P<p>.+)$`, "f/a/b", true},
+		{`^f/(?P<p>.+)\Z`, "f/", false},
+		{`^f/(?P<p>[^/].*)$`, "f/\nab", true},
+		{`^\n(?P<p>[a-z]+)/$`, "\nab/", true},
+		// anchors inside a group: Python's are the whole path's, chi
+		// matches the group's constraint against the parameter alone
+		{`^a/(?P<n>[a-z]+$\n)/$`, "a/ab\n/", true},
+		{`^a/(?P<n>x$)$`, "a/x", true},
+		{`^a/(?P<n>\Ax)/$`, "a/x/", true},
+		{`^a/(?P<n>^x)/$`, "a/x/", true},
+		{`^a/(?P<n>x|\z)/$`, "a/x/", true},
+		{`^a/(?P<p>x$|y/z)$`, "a/x", true},
 	} {
 		f.Add(s.re, s.path, s.full)
 	}
@@ -101,9 +123,9 @@ func FuzzTranslateRegexPython(f *testing.F) {
 		r := router.New() // what graft serves the pattern with
 		r.Get(pattern, func(_ http.ResponseWriter, req *http.Request) {
 			chiMatched = true
-			for _, p := range params {
+			for i, p := range params {
 				key := p.Name
-				if p.Converter == "regex" && p.Regex == "" && strings.HasSuffix(pattern, "*") {
+				if endsInCatchAll(pattern) && i == len(params)-1 {
 					key = "*"
 				}
 				got[p.Name] = chi.URLParam(req, key)

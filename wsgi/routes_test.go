@@ -116,7 +116,7 @@ func TestAppRoutesFlask(t *testing.T) {
 			{"index", "/legacy/", ""},
 			{"item", "/legacy/items/{item_id:[0-9]+}", ""},
 			{"user", "/legacy/users/{name}/", ""},
-			{"files", "/legacy/files/*", ""},
+			{"files", "/legacy/files/{*:[^/].*}", ""},
 			{"by_uuid", "/legacy/u/{u:" + reUUIDAny + "}", ""},
 			{"price", `/legacy/price/{f:[0-9]+\.[0-9]+}`, ""},
 			{"delta", "/legacy/delta/{d:-?[0-9]+}", ""},
@@ -146,7 +146,7 @@ func TestAppRoutesFlask(t *testing.T) {
 		if it.Module != "rmflask" || it.View != "item" || filepath.Base(it.File) != "__init__.py" || it.Line == 0 {
 			t.Errorf("item's view: %s.%s at %s:%d", it.Module, it.View, it.File, it.Line)
 		}
-		if got := byEndpoint["files"].Params; len(got) != 1 || got[0] != (RouteParam{Name: "p", Converter: "path"}) {
+		if got := byEndpoint["files"].Params; len(got) != 1 || got[0] != (RouteParam{Name: "p", Converter: "path", Regex: "[^/].*"}) {
 			t.Errorf("files params %+v", got)
 		}
 		// Flask's number converters take every Unicode decimal digit
@@ -249,7 +249,7 @@ func TestAppRoutesDjango(t *testing.T) {
 			{"articles/<int:pk>/", "/articles/{pk:[0-9]+}/", "", "article", nil},
 			{"tags/<slug:slug>/", "/tags/{slug:[-a-zA-Z0-9_]+}/", "", "tag", nil},
 			{"u/<uuid:u>/", "/u/{u:" + reUUIDLow + "}/", "", "uuid", nil},
-			{"docs/<path:rest>", "/docs/*", "", "docs", nil},
+			{"docs/<path:rest>", "/docs/{*:.+}", "", "docs", nil},
 			{"paint/<color:c>/", "", "custom converter rmdjango.urls.ColorConverter", "paint", nil},
 			{"^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", "/archive/{year:[0-9]{4}}/{month:[0-9]{2}}/", "", "archive", nil},
 			{"^n/([0-9]+)/$", "", "only named groups", "", nil},

@@ -1784,6 +1784,10 @@ def flask_routes(app):
         parts = []
         pos = 0
         text = rule.rule
+        if getattr(rule, "merge_slashes", False):
+            # werkzeug (2.2) matches the rule with its slashes merged, as
+            # Rule.compile does: "//4" serves "/4"
+            text = re.sub("/{2,}?", "/", text)
         for m in _FLASK_VAR.finditer(text):
             if m.start() > pos:
                 parts.append({"text": text[pos : m.start()]})

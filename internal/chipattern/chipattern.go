@@ -25,3 +25,25 @@ func ClosingBrace(p string, open int) int {
 	}
 	return -1
 }
+
+// CatchAll reads graft's constrained catch-all, "{*:regexp}" ending a
+// pattern ("/files/{*:.+}"): the catch-all ("*") whose value, the rest of
+// the path, must match regexp whole. It returns p with "*" in its place,
+// as chi registers it, and the regexp; ok is false, and p is returned
+// as it is, when p does not end in one.
+func CatchAll(p string) (chiPattern, regexp string, ok bool) {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '{' {
+			continue
+		}
+		end := ClosingBrace(p, i)
+		if end < 0 {
+			break
+		}
+		if end == len(p)-1 && end-i >= 4 && p[i+1] == '*' && p[i+2] == ':' {
+			return p[:i] + "*", p[i+3 : end], true
+		}
+		i = end
+	}
+	return p, "", false
+}

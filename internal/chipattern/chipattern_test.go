@@ -20,3 +20,25 @@ func TestClosingBrace(t *testing.T) {
 		}
 	}
 }
+
+func TestCatchAll(t *testing.T) {
+	for _, tc := range []struct {
+		p, chi, re string
+		ok         bool
+	}{
+		{"/files/{*:.+}", "/files/*", ".+", true},
+		{"/{*:[^/].*}", "/*", "[^/].*", true},
+		{"/f/{*:a{2}}", "/f/*", "a{2}", true},
+		{"/files/*", "/files/*", "", false},
+		{"/x/{a:[{*:]}", "/x/{a:[{*:]}", "", false}, // a parameter named a
+		{"/x/{*}", "/x/{*}", "", false},
+		{"/x/{*:}", "/x/{*:}", "", false},
+		{"/x/{*:.+}/y", "/x/{*:.+}/y", "", false},
+		{"/x/{*:.+", "/x/{*:.+", "", false},
+	} {
+		chi, re, ok := CatchAll(tc.p)
+		if chi != tc.chi || re != tc.re || ok != tc.ok {
+			t.Errorf("CatchAll(%q) = %q, %q, %v; want %q, %q, %v", tc.p, chi, re, ok, tc.chi, tc.re, tc.ok)
+		}
+	}
+}
