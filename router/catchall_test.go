@@ -27,6 +27,8 @@ func TestConstrainedCatchAll(t *testing.T) {
 		r.Get("/f/{*:[^/].*}", answer("flask"))
 		r.Handle("/h/{*:[a-z]+}", answer("handle"))
 		r.Get("/plain/*", answer("plain"))
+		r.Get("/a/{*:.+}", answer("allow")).Allow()
+		r.Get("/u/{id}", answer("user")).Allow()
 		r.Route("/m", func(s *Router) { s.Get("/all/{*:.+}", answer("mounted")) })
 		if fallback {
 			r.Fallback(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("fallback")) }))
@@ -50,6 +52,12 @@ func TestConstrainedCatchAll(t *testing.T) {
 		{"POST", "/h/abc", "handle abc", 200},
 		{"POST", "/h/ab1", "fallback", 404},
 		{"GET", "/plain/", "plain ", 200},
+		// Allow's 405 refuses what the route would take, no more.
+		{"POST", "/a/x", "", 405},
+		{"POST", "/a/", "fallback", 404},
+		{"GET", "/a/", "fallback", 404},
+		{"POST", "/u/7", "", 405},
+		{"POST", "/u/", "fallback", 404},
 		{"GET", "/m/all/", "fallback", 404},
 		{"GET", "/m/all/x", "mounted x", 200},
 	} {

@@ -38,9 +38,14 @@ func (rt *Route) Allow() *Route {
 	}
 	if !set.strict {
 		set.strict = true
+		// The 405 takes the requests the pattern's routes would take:
+		// not an empty parameter, nor a catch-all's rest its regexp
+		// refuses (guardParams), which go to the fallback as for GET.
+		_, rest := mustCatchAll(rt.entry.pattern)
+		stub := guardParams(r, rt.local, rest, set)
 		for _, m := range stdMethods {
 			if !set.has(m) {
-				r.base.Method(m, rt.local, set)
+				r.base.Method(m, rt.local, stub)
 			}
 		}
 	}
