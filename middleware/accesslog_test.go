@@ -55,7 +55,15 @@ func TestAccessLog(t *testing.T) {
 	r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	r.Route("/api", func(r *router.Router) {
 		r.Get("/items/{id}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+		r.Get("/docs/{*:.+}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
 	})
+	// graft's constrained catch-all: http.route is the pattern as
+	// written, as the stages and the inventory name the route, not chi's
+	// "/files/*".
+	r.Get("/files/{*:[^/].*}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	sub := router.New()
+	sub.Get("/f/{*:.+}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	r.Mount("/sub", sub)
 	r.Mount("/proxied", proxy)
 	r.Fallback(&fallback.Handler{App: fakeContainer()})
 
@@ -71,6 +79,11 @@ func TestAccessLog(t *testing.T) {
 		{"POST", "/users/7", 200, "fallback", "wsgi", 4242},
 		{"GET", "/api/nope", 200, "fallback", "wsgi", 4242},
 		{"GET", "/proxied/x", 418, "fallback", "fallback", 0},
+		{"GET", "/files/a/b", 200, "/files/{*:[^/].*}", "go", 0},
+		{"GET", "/files/", 200, "fallback", "wsgi", 4242},
+		{"GET", "/api/docs/a/b", 200, "/api/docs/{*:.+}", "go", 0},
+		{"GET", "/sub/f/x", 200, "/sub/f/{*:.+}", "go", 0},
+		{"GET", "/sub/f/", 200, "fallback", "wsgi", 4242},
 		{"GET", "/panic", 500, "/panic", "go", 0},
 	}
 	for _, tc := range tests {

@@ -3,8 +3,11 @@ package router
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // TestConstrainedCatchAll: a pattern ending in "{*:regexp}" takes a
@@ -81,5 +84,56 @@ func TestConstrainedCatchAll(t *testing.T) {
 		if !slices.Contains(got, want) {
 			t.Errorf("inventory %q lacks %q", got, want)
 		}
+	}
+}
+
+// TestCatchAllRoutePattern: a request a constrained catch-all route serves
+// has the pattern as written in chi's route context (RoutePattern, which
+// the access log's http.route and the metrics' route label read), the
+// name the stages and the inventory give the route, not chi's "/x/*":
+// for GET, its implied HEAD, Handle, a 405 of Allow, a With route and
+// routes of a Route and of a mounted Router.
+func TestCatchAllRoutePattern(t *testing.T) {
+	seen := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pattern", chi.RouteContext(r.Context()).RoutePattern())
+	}
+	pattern := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			if w.Header().Get("X-Pattern") == "" { // the 405 stub wrote none
+				w.Header().Set("X-Pattern", chi.RouteContext(r.Context()).RoutePattern())
+			}
+		})
+	}
+	r := New()
+	r.Use(pattern)
+	r.Get("/f/{*:[^/].*}", seen)
+	r.Handle("/h/{*:[a-z]+}", http.HandlerFunc(seen))
+	r.Get("/a/{*:.+}", seen).Allow()
+	r.With(func(h http.Handler) http.Handler { return h }).Get("/w/{*:.+}", seen)
+	r.Get("/plain/*", seen)
+	r.Route("/m", func(s *Router) { s.Get("/d/{*:.+}", seen) })
+	sub := New()
+	sub.Get("/d/{*:.+}", seen)
+	r.Mount("/sub", sub)
+	r.Fallback(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, tc := range []struct{ method, path, want string }{
+		{"GET", "/f/a/b", "/f/{*:[^/].*}"},
+		{"HEAD", "/f/a", "/f/{*:[^/].*}"},
+		{"POST", "/h/abc", "/h/{*:[a-z]+}"},
+		{"GET", "/a/x", "/a/{*:.+}"},
+		{"POST", "/a/x", "/a/{*:.+}"}, // Allow's 405
+		{"GET", "/w/x", "/w/{*:.+}"},
+		{"GET", "/plain/x", "/plain/*"},
+		{"GET", "/m/d/x/y", "/m/d/{*:.+}"},
+		{"GET", "/sub/d/x", "/sub/d/{*:.+}"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+			if got := w.Header().Get("X-Pattern"); got != tc.want {
+				t.Errorf("RoutePattern %q (status %d), want %q", got, w.Code, tc.want)
+			}
+		})
 	}
 }

@@ -30,11 +30,20 @@ import (
 // A route whose pattern ended in a constrained catch-all ("{*:.+}", see
 // mustCatchAll) takes a request only when its catch-all value matches
 // rest, the regexp, which then decides alone (pattern is chi's, with "*").
-func guardParams(r *Router, pattern string, rest *regexp.Regexp, h http.Handler) http.Handler {
+// Such a route's request then has the pattern as written, written, in chi's
+// route context (chi.RouteContext(r.Context()).RoutePattern(), which the
+// access log's http.route and the metrics' route label read):
+// "/files/{*:.+}", the name the stages and the inventory give the route,
+// not chi's "/files/*".
+func guardParams(r *Router, pattern, written string, rest *regexp.Regexp, h http.Handler) http.Handler {
 	if h == nil {
 		return nil // refused by mustHandle before
 	}
-	return paramGuard{h: h, base: r.base, catchAll: strings.HasSuffix(pattern, "*"), rest: rest}
+	g := paramGuard{h: h, base: r.base, catchAll: strings.HasSuffix(pattern, "*"), rest: rest}
+	if rest != nil && g.catchAll && len(written) >= len(pattern) {
+		g.shown = written[len(pattern)-1:]
+	}
+	return g
 }
 
 type paramGuard struct {
@@ -42,6 +51,7 @@ type paramGuard struct {
 	base     *chi.Mux
 	catchAll bool           // the pattern ends in "*"
 	rest     *regexp.Regexp // the catch-all's constraint, nil for a plain "*"
+	shown    string         // the constrained catch-all as written ("{*:.+}"), "" for none
 }
 
 func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +71,12 @@ func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if g.rest != nil && !g.rest.MatchString(v) || g.rest == nil && strings.IndexByte(v, '\n') >= 0 {
 				g.base.NotFoundHandler().ServeHTTP(w, r)
 				return
+			}
+			// chi's pattern is the Router's with "*" (the last one
+			// recorded: a mount's come before): show the one written.
+			if n := len(rctx.RoutePatterns); g.shown != "" && n > 0 && strings.HasSuffix(rctx.RoutePatterns[n-1], "*") {
+				last := rctx.RoutePatterns[n-1]
+				rctx.RoutePatterns[n-1] = last[:len(last)-1] + g.shown
 			}
 		}
 	}

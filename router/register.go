@@ -16,7 +16,7 @@ func (r *Router) Handle(pattern string, h http.Handler) *Route {
 	mustHandle(method, pattern, h)
 	local, rest := mustCatchAll(pattern)
 	mws := r.routeMiddlewares()
-	r.base.Handle(local, inline(mws, guardParams(r, local, rest, behind(mws, h))))
+	r.base.Handle(local, inline(mws, guardParams(r, local, pattern, rest, behind(mws, h))))
 	return r.record(method, pattern, local).staged(h)
 }
 
@@ -35,7 +35,7 @@ func (r *Router) Method(method, pattern string, h http.Handler) *Route {
 	local, rest := mustCatchAll(pattern)
 	mws := r.routeMiddlewares()
 	h = r.stage(method, pattern, behind(mws, h))
-	g := guardParams(r, local, rest, h)
+	g := guardParams(r, local, pattern, rest, h)
 	r.base.Method(method, local, inline(mws, g))
 	rt := r.record(method, pattern, local).staged(h)
 	r.followHead(method, pattern, local, g, mws)

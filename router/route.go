@@ -42,7 +42,7 @@ func (rt *Route) Allow() *Route {
 		// not an empty parameter, nor a catch-all's rest its regexp
 		// refuses (guardParams), which go to the fallback as for GET.
 		_, rest := mustCatchAll(rt.entry.pattern)
-		stub := guardParams(r, rt.local, rest, set)
+		stub := guardParams(r, rt.local, rt.entry.pattern, rest, set)
 		for _, m := range stdMethods {
 			if !set.has(m) {
 				r.base.Method(m, rt.local, stub)
