@@ -52,9 +52,9 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 	case len(gets) > 0 && !strings.Contains(pattern, "<"):
 		return fmt.Errorf("%s; HEAD follows the line of %s: list that route)", msg, quoteList(gets, " or "))
 	case len(like) > 0 && strings.Contains(pattern, "<"):
-		return fmt.Errorf("%s; did you mean %s? Patterns are chi's, {id}, not Flask's <id> or Django's <int:id>)", msg, quoteList(like, " or "))
+		return fmt.Errorf("%s; did you mean %s? Patterns are chi's, {id}, not Flask's <id> or Django's <int:id>%s)", msg, quoteList(like, " or "), emptyRest("; ", pattern, like))
 	case len(like) > 0:
-		return fmt.Errorf("%s; did you mean %s?)", msg, quoteList(like, " or "))
+		return fmt.Errorf("%s; did you mean %s?%s)", msg, quoteList(like, " or "), emptyRest(" ", pattern, like))
 	case len(keys) == 0:
 		return fmt.Errorf("%s; the router has no route for one method yet: register the Go routes before migrate.New)", msg)
 	case len(keys) > maxListedRoutes:
@@ -77,20 +77,31 @@ func (m *Migrator) unknownRoute(route string) error {
 
 // patternShape returns a route pattern with each parameter, chi's {name}
 // or {name:regexp} (whose regexp may hold braces) and Flask's or Django's
-// <name> or <converter:name>, written as {}.
+// <name> or <converter:name>, written as {}; and each catch-all, chi's
+// "*", graft's constrained "{*:regexp}" (the route map's for a path
+// converter) and Flask's and Django's <path:name>, written as *.
 func patternShape(p string) string {
 	var b strings.Builder
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; c {
 		case '{':
+			start := i
 			if i = chipattern.ClosingBrace(p, i); i < 0 {
 				i = len(p) // unclosed: the rest is the parameter
 			}
-			b.WriteString("{}")
+			if strings.HasPrefix(p[start:], "{*:") {
+				b.WriteString("*")
+			} else {
+				b.WriteString("{}")
+			}
 		case '<':
 			if j := strings.IndexByte(p[i:], '>'); j > 0 {
+				if strings.HasPrefix(p[i:], "<path:") {
+					b.WriteString("*")
+				} else {
+					b.WriteString("{}")
+				}
 				i += j
-				b.WriteString("{}")
 			} else {
 				b.WriteByte(c)
 			}
@@ -99,6 +110,25 @@ func patternShape(p string) string {
 		}
 	}
 	return b.String()
+}
+
+// emptyRest says, when pattern ends in a path converter's catch-all
+// ("{*:[^/].*}" as the route map writes Flask's <path:p>, or <path:p>
+// itself) and a route of like ends in chi's plain "*", what differs: "*"
+// also takes the empty rest, which the path converter refuses. It returns
+// "" otherwise; sep goes before what it says.
+func emptyRest(sep, pattern string, like []string) string {
+	if !strings.HasSuffix(patternShape(strings.TrimSpace(pattern)), "*") || strings.HasSuffix(strings.TrimSpace(pattern), "*") {
+		return ""
+	}
+	for _, k := range like {
+		if strings.HasSuffix(k, "/*") {
+			_, p, _ := strings.Cut(k, " ")
+			return sep + fmt.Sprintf(`%q also takes the empty rest (%q), which Flask's and Django's path converters refuse: to leave that request to Python, register the Go route with the route map's pattern ({*:[^/].*} for Flask's <path:p>, {*:.+} for Django's) and name that one`,
+				k, strings.TrimSuffix(p, "*"))
+		}
+	}
+	return ""
 }
 
 // quoteList quotes each route and joins them with sep.

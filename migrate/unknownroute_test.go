@@ -23,6 +23,8 @@ func TestUnknownRouteHint(t *testing.T) {
 		r.Get("/api/users/{id}", noop)
 		r.Get("/api/files/{id:[0-9]{3}}", noop)
 		r.Post("/login", noop)
+		r.Get("/files/*", noop)
+		r.Get("/docs/{*:.+}", noop)
 		r.Fallback(http.NotFoundHandler())
 	}
 	for _, tc := range []struct {
@@ -38,7 +40,17 @@ func TestUnknownRouteHint(t *testing.T) {
 		{"another method", full, "POST /api/users/{id}", []string{`did you mean "GET /api/users/{id}"?`}},
 		// It said only "did you mean", as if HEAD needed a line of its own.
 		{"HEAD of a GET route", full, "HEAD /api/users/{id}", []string{`HEAD follows the line of "GET /api/users/{id}": list that route`}},
-		{"nothing alike", full, "GET /api/users/id", []string{`the routes that can be staged: "GET /api/files/{id:[0-9]{3}}", "GET /api/users/{id}", "POST /login")`}},
+		// The catch-all forms are alike: chi's "*", graft's constrained
+		// one ("{*:.+}", which the route map writes for a path converter)
+		// and Flask's and Django's <path:p>. They said "the routes that
+		// can be staged", as if nothing were alike.
+		{"the route map's pattern for a chi catch-all", full, "GET /files/{*:[^/].*}", []string{`did you mean "GET /files/*"?`,
+			`"GET /files/*" also takes the empty rest ("/files/"), which Flask's and Django's path converters refuse`}},
+		{"Flask's path converter", full, "GET /files/<path:name>", []string{`did you mean "GET /files/*"? Patterns are chi's`}},
+		{"chi's catch-all for a constrained one", full, "GET /docs/*", []string{`did you mean "GET /docs/{*:.+}"?)`}},
+		{"another constrained catch-all", full, "GET /docs/{*:[^/].*}", []string{`did you mean "GET /docs/{*:.+}"?)`}},
+		{"a catch-all for a parameter", full, "GET /api/users/*", []string{`the routes that can be staged`}},
+		{"nothing alike", full, "GET /api/users/id", []string{`the routes that can be staged: "GET /api/files/{id:[0-9]{3}}", "GET /api/users/{id}", "GET /docs/{*:.+}", "GET /files/*", "POST /login")`}},
 		{"no route yet", func(r *router.Router) { r.Fallback(http.NotFoundHandler()) }, "GET /x", []string{"the router has no route for one method yet: register the Go routes before migrate.New"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
