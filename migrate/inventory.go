@@ -504,8 +504,9 @@ const (
 	relOverlap                  // they share some paths; neither contains the other
 	// relASCII: equal but for paths with decimal digits other than 0-9,
 	// which a Python number converter takes and Go's [0-9] does not
-	// (see widen): they miss the Go route and reach Python, so the
-	// route counts as matched, with a note.
+	// (see widen), or but for the empty rest, which a Python catch-all
+	// takes and Go's {*:.+} does not: they miss the Go route and reach
+	// Python, so the route counts as matched, with a note.
 	relASCII
 )
 
@@ -527,6 +528,13 @@ func relate(g, p []segment) (relation, string) {
 			switch {
 			case i == len(p):
 				return relNone, "" // Python's pattern ended before the "/" chi's catch-all needs
+			case i == len(p)-1 && p[i].catchAll && g[i].nonEmpty && !p[i].nonEmpty:
+				// Go's {*:.+} against a Python rest that may be empty
+				// ((?P<p>.*)$): equal but for the empty rest, which
+				// reaches Python through the fallback, as Flask's other
+				// digits do (relASCII): matched, with a note.
+				return combine(rel, relASCII, append(details, fmt.Sprintf(
+					"Go's {*:%s} refuses the empty rest, which Python's takes: those requests reach Python, but would not survive its removal", g[i].re)))
 			case i == len(p)-1 && p[i].catchAll:
 				// Equal even against a path converter, which refuses the
 				// empty rest chi's catch-all takes: what the Go handler

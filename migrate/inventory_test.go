@@ -154,6 +154,9 @@ func TestInventoryJoin(t *testing.T) {
 			},
 			status: map[string]string{"p/<path:rest>": "python", "/q/<path:rest>": "go", "s/<path:rest>": "go", "^r/(?P<rest>.*)$": "go"},
 			goOnly: []string{"GET /p/"},
+			// /r/ reaches Python only: a note, as for Flask's other
+			// digits (it had none, and /r/ was lost with Python).
+			notes: []string{"^r/(?P<rest>.*)$"},
 		},
 		{
 			name: "methods: Flask's HEAD and OPTIONS are implied, Django's undeclared methods need GET",
@@ -250,7 +253,7 @@ func TestInventoryJoin(t *testing.T) {
 			for _, l := range inv.Python {
 				if l.Note != "" {
 					notes = append(notes, l.Rule)
-					if !strings.Contains(l.Note, "other decimal digits") || !strings.Contains(l.Note, "reach Python") {
+					if !strings.Contains(l.Note, "other decimal digits") && !strings.Contains(l.Note, "empty rest") || !strings.Contains(l.Note, "reach Python") {
 						t.Errorf("%s: note %q", l.Rule, l.Note)
 					}
 				}

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -8,4 +8,6 @@ urlpatterns = [
     path("api/catalog", views.catalog, name="catalog"),
     path("api/moved/<int:user_id>", views.moved, name="moved"),
     path("api/framed", views.framed, name="framed"),
+    path("docs/<path:p>", views.docs, name="docs"),
+    re_path(r"^r/(?P<rest>.*)$", views.rest, name="rest"),
 ]

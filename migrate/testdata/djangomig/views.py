@@ -37,3 +37,13 @@ def framed(request):
     resp["X-Content-Type-Options"] = "nosniff"
     resp["Referrer-Policy"] = "same-origin"
     return resp
+
+
+def docs(request, p):
+    # A path converter: one character at least, so /docs/ is Django's 404.
+    return JsonResponse({"p": p})
+
+
+def rest(request, rest):
+    # A regex group that takes the empty rest too: /r/ is Django's.
+    return JsonResponse({"rest": rest})

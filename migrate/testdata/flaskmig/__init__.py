@@ -105,3 +105,9 @@ def slow():
     # Holds a worker for a while: a shadow run still under way at shutdown.
     time.sleep(float(request.args.get("s", "0.5")))
     return "python\n"
+
+
+@app.get("/files/<path:name>")
+def files(name):
+    # A path converter: one character at least, so /files/ is Flask's 404.
+    return jsonify(name=name)
