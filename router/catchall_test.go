@@ -112,7 +112,10 @@ func TestCatchAllRoutePattern(t *testing.T) {
 	r.Get("/a/{*:.+}", seen).Allow()
 	r.With(func(h http.Handler) http.Handler { return h }).Get("/w/{*:.+}", seen)
 	r.Get("/plain/*", seen)
-	r.Route("/m", func(s *Router) { s.Get("/d/{*:.+}", seen) })
+	r.Route("/m", func(s *Router) {
+		s.Get("/d/{*:.+}", seen)
+		s.Get("/a/{*:.+}", seen).Allow()
+	})
 	sub := New()
 	sub.Get("/d/{*:.+}", seen)
 	r.Mount("/sub", sub)
@@ -126,6 +129,7 @@ func TestCatchAllRoutePattern(t *testing.T) {
 		{"GET", "/w/x", "/w/{*:.+}"},
 		{"GET", "/plain/x", "/plain/*"},
 		{"GET", "/m/d/x/y", "/m/d/{*:.+}"},
+		{"POST", "/m/a/x", "/m/a/{*:.+}"}, // Allow's 405 under a prefix
 		{"GET", "/sub/d/x", "/sub/d/{*:.+}"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -136,4 +140,75 @@ func TestCatchAllRoutePattern(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCatchAllFind: Find and Match answer for a request as the Router
+// serves it: a rest the constrained catch-all's regexp refuses (and an
+// empty parameter, which guardParams refuses too) finds no route, and a
+// route found is named as written, through Route and Mount. Hosts, which
+// asks Match, then gives such a request to the next candidate Router. They
+// followed chi's view: "/f/*" for /f/, which the route leaves to the
+// fallback.
+func TestCatchAllFind(t *testing.T) {
+	noop := func(http.ResponseWriter, *http.Request) {}
+	r := New()
+	r.Get("/f/{*:[^/].*}", noop)
+	r.Handle("/h/{*:[a-z]+}", http.HandlerFunc(noop))
+	r.Get("/a/{*:.+}", noop).Allow()
+	r.Get("/plain/*", noop)
+	r.Get("/u/{id}/edit", noop)
+	r.Route("/m", func(s *Router) {
+		s.Get("/d/{*:.+}", noop)
+		s.Get("/a/{*:.+}", noop).Allow()
+	})
+	sub := New()
+	sub.Get("/d/{*:.+}", noop)
+	r.Mount("/sub", sub)
+	for _, tc := range []struct{ method, path, want string }{
+		{"GET", "/f/a/b", "/f/{*:[^/].*}"},
+		{"HEAD", "/f/a", "/f/{*:[^/].*}"},
+		{"GET", "/f/", ""},
+		{"GET", "/f//x", ""},
+		{"POST", "/h/abc", "/h/{*:[a-z]+}"},
+		{"POST", "/h/ABC", ""},
+		{"GET", "/a/x", "/a/{*:.+}"},
+		{"POST", "/a/x", "/a/{*:.+}"}, // Allow's 405
+		{"POST", "/a/", ""},
+		{"GET", "/plain/", "/plain/*"},
+		{"GET", "/plain/a%0Ab", ""}, // "*" refuses a newline
+		{"GET", "/u//edit", ""},
+		{"GET", "/u/7/edit", "/u/{id}/edit"},
+		{"GET", "/m/d/x", "/m/d/{*:.+}"},
+		{"GET", "/m/d/", ""},
+		{"POST", "/m/a/x", "/m/a/{*:.+}"},
+		{"POST", "/m/a/", ""},
+		{"GET", "/sub/d/x", "/sub/d/{*:.+}"},
+		{"GET", "/sub/d/", ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			if got := r.Find(chi.NewRouteContext(), tc.method, tc.path); got != tc.want {
+				t.Errorf("Find %q, want %q", got, tc.want)
+			}
+			if got := r.Match(chi.NewRouteContext(), tc.method, tc.path); got != (tc.want != "") {
+				t.Errorf("Match %v, want %v", got, tc.want != "")
+			}
+		})
+	}
+
+	t.Run("Hosts", func(t *testing.T) {
+		h := NewHosts()
+		h.Host("api.example.com").Get("/files/{*:.+}", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("api")) })
+		def := New()
+		def.Get("/files/*", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("default " + Param(r, "*"))) })
+		h.Default(def)
+		for path, want := range map[string]string{"/files/a": "api", "/files/": "default "} {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Host = "api.example.com"
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Body.String() != want {
+				t.Errorf("%s: %d %q, want %q", path, w.Code, w.Body.String(), want)
+			}
+		}
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/graft-dev/graft/internal/chipattern"
 )
 
 // guardParams wraps h, a route's handler as given to chi, so that a
@@ -40,8 +42,8 @@ func guardParams(r *Router, pattern, written string, rest *regexp.Regexp, h http
 		return nil // refused by mustHandle before
 	}
 	g := paramGuard{h: h, base: r.base, catchAll: strings.HasSuffix(pattern, "*"), rest: rest}
-	if rest != nil && g.catchAll && len(written) >= len(pattern) {
-		g.shown = written[len(pattern)-1:]
+	if c, _, ok := chipattern.CatchAll(written); rest != nil && ok {
+		g.shown = written[len(c)-1:] // written may have the Router's prefix
 	}
 	return g
 }

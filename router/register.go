@@ -114,6 +114,8 @@ func (r *Router) record(method, pattern, local string) *Route {
 		r.state.methods[local] = set
 	}
 	set.add(method)
+	_, rest := mustCatchAll(pattern)
+	set.setRest(method, pattern, rest)
 	if method == "*" && set.strict {
 		// chi gives the new route every method, 405 stubs included: the
 		// pattern has nothing left to refuse (see Route.Allow).

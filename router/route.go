@@ -1,5 +1,11 @@
 package router
 
+import (
+	"strings"
+
+	"github.com/graft-dev/graft/internal/chipattern"
+)
+
 // Route is the handle returned by the registration methods, used to name a
 // route or to give it a real 405. Ignoring it is fine: chi code that calls
 // r.Get(...) as a statement compiles unchanged.
@@ -43,6 +49,10 @@ func (rt *Route) Allow() *Route {
 		// refuses (guardParams), which go to the fallback as for GET.
 		_, rest := mustCatchAll(rt.entry.pattern)
 		stub := guardParams(r, rt.local, rt.entry.pattern, rest, set)
+		if c, _, ok := chipattern.CatchAll(rt.entry.pattern); rest != nil && ok {
+			// the pattern as written on the Router (the entry's has its prefix)
+			set.stub = catchRest{written: strings.TrimSuffix(rt.local, "*") + rt.entry.pattern[len(c)-1:], rest: rest}
+		}
 		for _, m := range stdMethods {
 			if !set.has(m) {
 				r.base.Method(m, rt.local, stub)

@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -196,14 +197,45 @@ func (r *Router) Middlewares() chi.Middlewares { return r.base.Middlewares() }
 // Match reports whether a Go route (or mount) serves method and path. Pass
 // a fresh [chi.NewRouteContext]: it is modified.
 func (r *Router) Match(rctx *chi.Context, method, path string) bool {
-	return r.base.Match(rctx, method, path)
+	return r.Find(rctx, method, path) != ""
 }
 
 // Find returns the full pattern of the Go route that serves method and path,
-// or "" when the request would go to the fallback. Pass a fresh
-// [chi.NewRouteContext]: it is modified.
+// as written ("/files/{*:.+}", not chi's "/files/*"), or "" when the
+// request would go to the fallback: no route, or one whose parameters
+// the Router refuses (an empty one, a catch-all's rest that its regexp
+// does not take or, for a plain "*", that holds a newline; see
+// [Router.Get]). Pass a fresh [chi.NewRouteContext]: it is modified.
 func (r *Router) Find(rctx *chi.Context, method, path string) string {
-	return r.base.Find(rctx, method, path)
+	p := r.base.Find(rctx, method, path)
+	if n := len(rctx.RoutePatterns); p == "" || n == 0 || rctx.RoutePatterns[n-1] != p {
+		return p // none, or a mounted Router's, which checked its own (chi calls its Find)
+	}
+	// A route of this Router: the checks of guardParams.
+	params := &rctx.URLParams
+	for i, k := range params.Keys {
+		if k != "*" && i < len(params.Values) && params.Values[i] == "" {
+			return ""
+		}
+	}
+	if !strings.HasSuffix(p, "*") {
+		return p
+	}
+	v := rctx.URLParam("*")
+	if d, err := url.PathUnescape(v); err == nil {
+		v = d // path may be the escaped form
+	}
+	var c catchRest
+	if set := r.state.methods[p]; set != nil {
+		c = set.restFor(method)
+	}
+	switch {
+	case c.rest == nil && strings.IndexByte(v, '\n') >= 0, c.rest != nil && !c.rest.MatchString(v):
+		return ""
+	case c.rest != nil:
+		return c.written
+	}
+	return p
 }
 
 // join appends a chi pattern to the prefix it is mounted under: chi routes
