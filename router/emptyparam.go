@@ -58,19 +58,15 @@ type paramGuard struct {
 
 func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rctx := chi.RouteContext(r.Context()); rctx != nil {
-		p := &rctx.URLParams
-		for i, k := range p.Keys {
-			if k != "*" && i < len(p.Values) && p.Values[i] == "" {
-				g.base.NotFoundHandler().ServeHTTP(w, r)
-				return
-			}
+		if emptyParam(&rctx.URLParams) {
+			g.base.NotFoundHandler().ServeHTTP(w, r)
+			return
 		}
 		// The route's own catch-all is the last "*" (a mount's comes
 		// before), as chi.URLParam and Param read it; a newline in it is
 		// "\n", or "%0A" when chi routed on the escaped path.
 		if g.catchAll {
-			v := Param(r, "*")
-			if g.rest != nil && !g.rest.MatchString(v) || g.rest == nil && strings.IndexByte(v, '\n') >= 0 {
+			if restRefused(g.rest, Param(r, "*")) {
 				g.base.NotFoundHandler().ServeHTTP(w, r)
 				return
 			}
@@ -83,4 +79,27 @@ func (g paramGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.h.ServeHTTP(w, r)
+}
+
+// emptyParam reports whether a parameter other than a catch-all is empty
+// in params: the Router leaves such a match to the fallback (guardParams,
+// Router.Find).
+func emptyParam(params *chi.RouteParams) bool {
+	for i, k := range params.Keys {
+		if k != "*" && i < len(params.Values) && params.Values[i] == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// restRefused reports whether the Router leaves a catch-all's decoded
+// value v to the fallback: one that rest, a constrained catch-all's
+// regexp, does not take, or, for a plain "*" (rest nil), one holding a
+// newline (guardParams, Router.Find).
+func restRefused(rest *regexp.Regexp, v string) bool {
+	if rest != nil {
+		return !rest.MatchString(v)
+	}
+	return strings.IndexByte(v, '\n') >= 0
 }

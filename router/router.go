@@ -212,11 +212,8 @@ func (r *Router) Find(rctx *chi.Context, method, path string) string {
 		return p // none, or a mounted Router's, which checked its own (chi calls its Find)
 	}
 	// A route of this Router: the checks of guardParams.
-	params := &rctx.URLParams
-	for i, k := range params.Keys {
-		if k != "*" && i < len(params.Values) && params.Values[i] == "" {
-			return ""
-		}
+	if emptyParam(&rctx.URLParams) {
+		return ""
 	}
 	if !strings.HasSuffix(p, "*") {
 		return p
@@ -230,7 +227,7 @@ func (r *Router) Find(rctx *chi.Context, method, path string) string {
 		c = set.restFor(method)
 	}
 	switch {
-	case c.rest == nil && strings.IndexByte(v, '\n') >= 0, c.rest != nil && !c.rest.MatchString(v):
+	case restRefused(c.rest, v):
 		return ""
 	case c.rest != nil:
 		return c.written
