@@ -61,6 +61,15 @@ func (o *outputLog) expectDump(level slog.Level, msg string, attrs ...any) {
 	o.mu.Unlock()
 }
 
+// dumpMissing reports whether the dump expectDump announced has not been
+// logged. Called after wait, once the process is gone: true then means
+// the process never wrote it.
+func (o *outputLog) dumpMissing() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.expect != nil
+}
+
 // run reads r until EOF. Lines longer than 64 KiB are logged in pieces.
 func (o *outputLog) run(log *slog.Logger, r *os.File) {
 	defer close(o.done)

@@ -65,7 +65,10 @@ func TestQueue(t *testing.T) {
 		ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
 		waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 		rb := asyncGet(context.Background(), a.srv.URL+"/block?tok=B")
-		time.Sleep(300 * time.Millisecond)
+		// B must hold the queue's one place before C comes: wait for it
+		// there (a fixed sleep let a slow machine send C first, which
+		// then waited and B was refused).
+		waitFor(t, 5*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
 		select {
 		case r := <-rb:
 			t.Fatalf("B answered while the worker was busy: %+v", r)
@@ -138,12 +141,16 @@ func TestQueuedClientGone(t *testing.T) {
 		waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 		ctx, cancel := context.WithCancel(context.Background())
 		rb := asyncGet(ctx, a.srv.URL+"/block?tok=B")
-		time.Sleep(200 * time.Millisecond)
+		// Wait for the real conditions, not fixed sleeps: B queued
+		// (else the test shows nothing), and out of the queue once the
+		// server has seen its connection close (else a slow machine
+		// would give B the worker A leaves, and B would reach the app).
+		waitFor(t, 5*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
 		cancel()
 		if r := await(t, rb, 2*time.Second, "B"); r.err == nil {
 			t.Errorf("B completed: %+v", r)
 		}
-		time.Sleep(300 * time.Millisecond) // let the server see B's connection close
+		waitFor(t, 5*time.Second, "the server to take B out of the queue", func() bool { return a.c.Status().Queued == 0 })
 		touch(t, a.dir, "A-go")
 		await(t, ra, 5*time.Second, "A")
 		touch(t, a.dir, "C-go")
@@ -171,7 +178,10 @@ func TestShutdown(t *testing.T) {
 			defer cancel()
 			done <- a.c.Shutdown(ctx)
 		}()
-		time.Sleep(200 * time.Millisecond)
+		// The pool has closed (not ready though a worker serves A):
+		// from then on a new request gets 503. A fixed sleep let a slow
+		// machine send it before Shutdown had begun.
+		waitFor(t, 5*time.Second, "Shutdown to close the pool", func() bool { return !poolOf(a.c).Status().Ready })
 		if r := await(t, asyncGet(context.Background(), a.srv.URL+"/hello"), 2*time.Second, "new request"); r.status != 503 {
 			t.Errorf("request during shutdown: %d, want 503", r.status)
 		}

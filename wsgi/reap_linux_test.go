@@ -176,20 +176,33 @@ func reapAsSubreaper(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			// An app's orphan, alive for a while: given to this process.
-			gc, err := strconv.Atoi(string(mustGet(t, srv.URL+"/orphan?linger=2")))
+			// An app's orphan, alive until killed (its linger, 60 s, is
+			// far longer than the test): given to this process, which
+			// reaps it once it is killed. The answer comes as soon as
+			// the grandchild's parent has exited, so the grandchild is
+			// alive when the test looks for its parent, however slow
+			// the machine: no race with the reaper.
+			gc, err := strconv.Atoi(string(mustGet(t, srv.URL+"/orphan?linger=60")))
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() {
+				if f := procStat(gc); len(f) >= 2 && f[1] == strconv.Itoa(self) {
+					syscall.Kill(gc, syscall.SIGKILL) // the test failed before killing it
+				}
+			})
 			parent := "none seen"
 			waitFor(t, 10*time.Second, fmt.Sprintf("the orphaned grandchild %d to be given to this process (%d)", gc, self), func() bool {
 				f := procStat(gc)
 				if len(f) < 2 {
-					t.Fatalf("the grandchild %d ended (its linger is 2 s) and was reaped without being given to this process (%d); its last parent: %s", gc, self, parent)
+					t.Fatalf("the grandchild %d ended before the test killed it, and was reaped without being seen given to this process (%d); its last parent: %s", gc, self, parent)
 				}
 				parent = f[1]
 				return parent == strconv.Itoa(self)
 			})
+			if err := syscall.Kill(gc, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
 			waitFor(t, 10*time.Second, fmt.Sprintf("the orphaned grandchild %d to be reaped", gc), func() bool {
 				return len(procStat(gc)) == 0
 			})

@@ -182,7 +182,7 @@ func (pl *pool) startAndWait(g *gen) (*proc, error) {
 		pl.startTimedOut(p.log, p.output, p.signal, "worker")
 		pl.dismiss(p)
 		p.output.wait()
-		return nil, pl.startTimeoutError("worker", p.pid)
+		return nil, pl.startTimeoutError(p.log, p.output, "worker", p.pid, p.exitStatus())
 	case <-pl.stopped:
 		pl.dismiss(p)
 		return nil, ErrClosed
@@ -207,8 +207,20 @@ func (pl *pool) startTimedOut(log *slog.Logger, out *outputLog, signal func(sysc
 	time.Sleep(stackDumpGrace)
 }
 
-// startTimeoutError is the error of a start that timed out.
-func (pl *pool) startTimeoutError(what string, pid int) error {
+// startTimeoutError is the error of a start that timed out, called once
+// the process is gone and its output read (out.wait): exit says how it
+// ended. A process that sent no stack dump had not begun importing the
+// app: Python was still starting up (an overloaded machine, a slow
+// sitecustomize), before the worker program installs its SIGUSR1 handler
+// (faulthandler), so SIGUSR1 ended it or SIGKILL did; that is logged, and
+// the error says so instead of pointing at a stack that is not in the log.
+func (pl *pool) startTimeoutError(log *slog.Logger, out *outputLog, what string, pid int, exit string) error {
+	if out.dumpMissing() {
+		log.Error("wsgi: no Python stack came from the "+what+" that did not load the app in time: Python was still starting up, before graft's worker program could answer, so it had not begun importing the app",
+			slog.String("graft.app", pl.cfg.App), slog.String("graft.exit", exit))
+		return fmt.Errorf("%w (%v): the %s %d had not begun importing %q: Python itself was still starting up (an overloaded machine, or a slow site initialisation, needs a longer StartTimeout, the examples' -start-timeout)",
+			ErrStartTimeout, pl.cfg.StartTimeout, what, pid, pl.cfg.App)
+	}
 	return fmt.Errorf("%w (%v): the %s %d was still importing %q; its Python stack is in the log (an import that is only slow needs a longer StartTimeout, the examples' -start-timeout)",
 		ErrStartTimeout, pl.cfg.StartTimeout, what, pid, pl.cfg.App)
 }

@@ -108,7 +108,7 @@ func (pl *pool) startZygote(g *gen) (*zygote, error) {
 		z.kill()
 		<-z.dead
 		out.wait()
-		return nil, pl.startTimeoutError("preload process", z.pid)
+		return nil, pl.startTimeoutError(z.log, out, "preload process", z.pid, z.exitDesc)
 	case <-pl.stopped:
 		// Shutdown began: a preload process still importing the app has
 		// served nothing and forked nothing.

@@ -88,13 +88,19 @@ def orphan(environ, start_response):
     reaps the child; the grandchild, orphaned, exits too, and is left for
     whoever inherited it (PID 1, in a container; a child subreaper) to
     reap. ?linger=S keeps the grandchild alive S seconds, for the test to
-    see who inherited it. Answers with the grandchild's pid."""
+    see who inherited it (and kill it once it has). Answers with the
+    grandchild's pid, as soon as the child has exited: the grandchild
+    closes its copies of the pipe first, or the answer would wait for the
+    grandchild's exit (the read ends at EOF), and the test would race the
+    reaper to see it."""
     linger = float(_q(environ).get("linger", "0"))
     r, w = os.pipe()
     child = os.fork()
     if child == 0:
         grandchild = os.fork()
         if grandchild == 0:
+            os.close(r)
+            os.close(w)
             time.sleep(linger)
             os._exit(0)
         os.write(w, str(grandchild).encode())
