@@ -6,13 +6,10 @@ import (
 	"log"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,42 +34,11 @@ func requireGunicorn(t testing.TB) {
 func startGunicorn(t *testing.T, app string, args ...string) (*httputil.ReverseProxy, *pythontest.Buffer) {
 	t.Helper()
 	requireGunicorn(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close() // f keeps the socket listening
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &pythontest.Buffer{}
-	argv := append([]string{"-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
-		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5"}, args...)
-	cmd := exec.Command(pythontest.Python(t), append(argv, app)...)
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	err = cmd.Start()
-	f.Close()
-	if err != nil {
-		t.Fatalf("start gunicorn: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	addr, logs := pythontest.Gunicorn(t, dir, app, args...)
 	target := &url.URL{Scheme: "http", Host: addr}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

@@ -3,6 +3,7 @@
 // test, never skips it, with the apt-get line to run when the interpreter
 // or a module is missing, and a concurrency-safe Buffer for the logs and
 // output of the workers and other processes a test starts, and an Oracle,
-// a Python process answering JSON questions for fuzz tests. Only tests
+// a Python process answering JSON questions for fuzz tests, and Gunicorn,
+// a real gunicorn for tests that compare graft with it. Only tests
 // import it.
 package pythontest
