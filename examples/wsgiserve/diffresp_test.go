@@ -43,30 +43,37 @@ const (
 	// A request body the app does not read, then the next request.
 	post11  diffrespMode = "POST/1.1 body"
 	post11c diffrespMode = "POST/1.1 chunked"
+	// Expect: 100-continue, the body sent after the interim answer.
+	post11e diffrespMode = "POST/1.1 expect"
 )
 
-// request is the raw request of mode for path.
-func (m diffrespMode) request(path string) string {
+// request is the raw request of mode for path; next is the request sent
+// after it on its connection.
+func (m diffrespMode) request(path, next string) string {
 	method, rest, _ := strings.Cut(string(m), "/")
 	version, conn, _ := strings.Cut(rest, " ")
 	req := method + " " + path + " HTTP/" + version + "\r\nHost: diffresp.test\r\n"
 	switch conn {
 	case "":
 	case "pipelined":
-		return req + "\r\n" + nextRequest
+		return req + "\r\n" + next
 	case "body":
 		return req + "Content-Length: 11\r\n\r\nhello=world"
 	case "chunked":
 		return req + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n=world\r\n0\r\n\r\n"
+	case "expect":
+		return req + "Content-Length: 11\r\nExpect: 100-continue\r\n\r\n"
 	default:
 		req += "Connection: " + conn + "\r\n"
 	}
 	return req + "\r\n"
 }
 
-// nextRequest is sent after a case's request on its connection: it must
-// be answered "pong" if the connection stays open.
-const nextRequest = "GET /ping HTTP/1.1\r\nHost: diffresp.test\r\n\r\n"
+// nextRequest is the request for path sent after a case's request on its
+// connection, if it stays open.
+func nextRequest(path string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: diffresp.test\r\n\r\n"
+}
 
 // rawAnswer is one response as read off the socket.
 type rawAnswer struct {
@@ -75,12 +82,17 @@ type rawAnswer struct {
 	framing string   // length, chunked, close (read to EOF), none (HEAD, 1xx, 204, 304)
 	body    string
 	end     string // complete, or why the body ended early
-	next    string // what a next request on the connection got: pong, closed
+	next    string // what a next request on the connection got: pong (or its status and body), closed
+	interim string // the 100 Continue answer to Expect: 100-continue
 }
 
 func (a rawAnswer) String() string {
-	return fmt.Sprintf("%s\n  %s\n  framing=%s body=%q end=%s next=%s",
+	s := fmt.Sprintf("%s\n  %s\n  framing=%s body=%q end=%s next=%s",
 		a.status, strings.Join(a.header, "\n  "), a.framing, a.body, a.end, a.next)
+	if a.interim != "" {
+		s = a.interim + " then " + s
+	}
+	return s
 }
 
 // readAnswer reads one response to method from r. open is false when the
@@ -184,8 +196,12 @@ func readAnswer(r *bufio.Reader, method string) (a rawAnswer, open bool, err err
 }
 
 // exchange sends mode's request for path on a new connection to addr,
-// reads the answer, and then a GET /ping on the same connection.
-func exchange(addr, path string, mode diffrespMode) (rawAnswer, error) {
+// reads the answer, and then a GET of next (/ping if empty) on the same
+// connection.
+func exchange(addr, path string, mode diffrespMode, next string) (rawAnswer, error) {
+	if next == "" {
+		next = "/ping"
+	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return rawAnswer{}, err
@@ -194,7 +210,7 @@ func exchange(addr, path string, mode diffrespMode) (rawAnswer, error) {
 	// A bound on a server that neither answers nor closes: none here does
 	// (gunicorn closes a connection idle for its --keep-alive, 1 s).
 	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(c, mode.request(path)); err != nil {
+	if _, err := io.WriteString(c, mode.request(path, nextRequest(next))); err != nil {
 		return rawAnswer{}, err
 	}
 	r := bufio.NewReader(c)
@@ -203,12 +219,22 @@ func exchange(addr, path string, mode diffrespMode) (rawAnswer, error) {
 	if err != nil {
 		return a, err
 	}
+	if mode == post11e && strings.HasPrefix(a.status, "HTTP/1.1 100 ") {
+		interim := a.status
+		if _, err := io.WriteString(c, "hello=world"); err != nil {
+			return a, err
+		}
+		if a, open, err = readAnswer(r, method); err != nil {
+			return a, err
+		}
+		a.interim = interim
+	}
 	a.next = "closed"
 	if !open {
 		return a, nil
 	}
 	if mode != pipe11 {
-		if _, err := io.WriteString(c, nextRequest); err != nil {
+		if _, err := io.WriteString(c, nextRequest(next)); err != nil {
 			return a, nil
 		}
 	}
@@ -328,6 +354,12 @@ type diffrespCase struct {
 	modes []diffrespMode // GET/1.1 if none
 }
 
+// diffrespNext is the path of the request sent after a case's on its
+// connection, where it is not /ping.
+var diffrespNext = map[string]string{
+	"/close-iter": "/closed", // its close() was called before the next request
+}
+
 var diffrespCases = []diffrespCase{
 	{"/ping", []diffrespMode{get11, get11c, head11, get10, get10ka, head10ka, pipe11, post11, post11c}},
 	{"/status-noreason", nil},
@@ -380,7 +412,6 @@ var diffrespCases = []diffrespCase{
 	{"/write-plus-iter", []diffrespMode{get11, get10}},
 	{"/write-only", nil},
 	{"/close-iter", nil},
-	{"/closed", nil}, // right after /close-iter: its close() was called
 	{"/gen-raise-before", []diffrespMode{get11, get10}},
 	{"/gen-raise-after", []diffrespMode{get11, get10, pipe11}},
 	{"/gen-raise-after-cl", nil},
@@ -394,6 +425,10 @@ var diffrespCases = []diffrespCase{
 	{"/str-body", nil},
 	{"/none-body", nil},
 	{"/no-start", nil},
+	{"/gen-empty-then-raise", []diffrespMode{get11, get10}},
+	{"/cl-zero-gen", nil},
+	{"/cl-long", []diffrespMode{get10ka}},
+	{"/read-body", []diffrespMode{post11, post11c, post11e}},
 	{"/cl-leading-zero", nil},
 	{"/cl-plus", nil},
 	{"/cl-dup-same", nil},
@@ -448,7 +483,7 @@ var diffrespKnown = map[string]struct{ graft, why string }{
 	"/app-te-chunked GET/1.1":     {refused500, hopByHop},
 	"/app-conn-close GET/1.1":     {refused500, hopByHop},
 	"/app-conn-keepalive GET/1.1": {refused500, hopByHop},
-	"/app-conn-keepalive GET/1.0": {strings.Replace(strings.Replace(refused500, "HTTP/1.1", "HTTP/1.0", 1), "next=pong", "next=closed", 1), hopByHop},
+	"/app-conn-keepalive GET/1.0": {refused500At10, hopByHop},
 	"/app-keepalive GET/1.1":      {refused500, hopByHop},
 	"/app-upgrade GET/1.1":        {refused500, hopByHop},
 	"/app-te GET/1.1":             {refused500, hopByHop},
@@ -469,6 +504,9 @@ var diffrespKnown = map[string]struct{ graft, why string }{
 	"/gen-raise-after-cl HEAD/1.1": {"HTTP/1.1 200\n  content-length: 4\n  content-type: text/plain\n  date: <now>\n  framing=none body=\"\" end=complete next=pong",
 		"a streamed body is not iterated past its head for HEAD (the generator gets GeneratorExit), so its later error never happens; " +
 			"gunicorn iterates it all, meets the error and closes the connection"},
+
+	"/gen-empty-then-raise GET/1.1": {refused500, emptyChunk},
+	"/gen-empty-then-raise GET/1.0": {refused500At10, emptyChunk},
 
 	"/bytearray GET/1.1": {"HTTP/1.1 200\n  content-length: 2\n  content-type: text/plain\n  date: <now>\n  framing=length body=\"ba\" end=complete next=pong",
 		"bytearray and memoryview items are sent as bytes; gunicorn 20 sends a head, then fails on them and cuts the connection"},
@@ -504,6 +542,11 @@ const (
 	// refuses.
 	refused500 = "HTTP/1.1 500\n  content-length: 22\n  content-type: text/plain; charset=utf-8\n  date: <now>\n  x-content-type-options: nosniff\n" +
 		"  framing=length body=\"Internal Server Error\\n\" end=complete next=pong"
+	// refused500At10 is refused500 to HTTP/1.0, whose connection closes.
+	refused500At10 = "HTTP/1.0 500\n  content-length: 22\n  content-type: text/plain; charset=utf-8\n  date: <now>\n  x-content-type-options: nosniff\n" +
+		"  framing=length body=\"Internal Server Error\\n\" end=complete next=closed"
+	emptyChunk = "an empty chunk does not send the head, so an error after empty chunks only is still a 500; " +
+		"gunicorn sends the head with the first chunk, empty or not, then cuts the response"
 	ok10KeepAlive = "HTTP/1.0 200\n  content-length: 4\n  content-type: text/plain\n  date: <now>\n  framing=length body=\"pong\" end=complete next=pong"
 	badHeader     = "a header name that is not a token, or a value with control characters (DEL, NUL, CR, LF), is refused by start_response (500 and the traceback); " +
 		"gunicorn answers its own 400 Bad Request page, as if the client had erred"
@@ -524,27 +567,22 @@ func TestResponseDifferential(t *testing.T) {
 	gunicornAddr, _ := pythontest.Gunicorn(t, dir, "diffresp_app:app", "-k", "gthread", "--threads", "1", "--keep-alive", "1")
 	// gunicorn boots while wsgiserve starts; wait for its first answer.
 	for i := 0; ; i++ {
-		if a, err := exchange(gunicornAddr, "/ping", get11); err == nil && a.body == "pong" {
+		if a, err := exchange(gunicornAddr, "/ping", get11, ""); err == nil && a.body == "pong" {
 			break
 		} else if i == 300 {
 			t.Fatalf("gunicorn does not answer: %v %v", a, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	seen := map[string]bool{}
 	for _, tc := range diffrespCases {
-		modes := tc.modes
-		if modes == nil {
-			modes = []diffrespMode{get11}
-		}
-		for _, mode := range modes {
+		for _, mode := range tc.requests() {
 			key := tc.path + " " + string(mode)
-			t.Run(key, func(t *testing.T) {
-				g, err := exchange(graftAddr, tc.path, mode)
+			t.Run(strings.ReplaceAll(strings.TrimPrefix(key, "/"), "/", " "), func(t *testing.T) {
+				g, err := exchange(graftAddr, tc.path, mode, diffrespNext[tc.path])
 				if err != nil {
 					t.Fatalf("wsgiserve: %v (%v)", err, g)
 				}
-				u, err := exchange(gunicornAddr, tc.path, mode)
+				u, err := exchange(gunicornAddr, tc.path, mode, diffrespNext[tc.path])
 				if err != nil {
 					t.Fatalf("gunicorn: %v (%v)", err, u)
 				}
@@ -557,7 +595,6 @@ func TestResponseDifferential(t *testing.T) {
 					t.Logf("wsgiserve:\n%s\ngunicorn:\n%s", gs, us)
 				}
 				if known, ok := diffrespKnown[key]; ok {
-					seen[key] = true
 					if gs != known.graft {
 						t.Errorf("known difference (%s) changed:\nwsgiserve:\n%s\nlisted:\n%s\ngunicorn:\n%s",
 							known.why, gs, known.graft, us)
@@ -570,8 +607,31 @@ func TestResponseDifferential(t *testing.T) {
 			})
 		}
 	}
+}
+
+// requests are the modes a case is sent with.
+func (tc diffrespCase) requests() []diffrespMode {
+	if tc.modes == nil {
+		return []diffrespMode{get11}
+	}
+	return tc.modes
+}
+
+// TestResponseDifferentialTable checks that each case is sent once per
+// mode and each known difference names a case that is sent.
+func TestResponseDifferentialTable(t *testing.T) {
+	sent := map[string]bool{}
+	for _, tc := range diffrespCases {
+		for _, mode := range tc.requests() {
+			key := tc.path + " " + string(mode)
+			if sent[key] {
+				t.Errorf("diffrespCases sends %q twice", key)
+			}
+			sent[key] = true
+		}
+	}
 	for key := range diffrespKnown {
-		if !seen[key] {
+		if !sent[key] {
 			t.Errorf("diffrespKnown lists %q, which no case sends", key)
 		}
 	}

@@ -296,6 +296,14 @@ def view(path, environ, start_response):
     if path == "/fw-empty":
         start_response("200 OK", T)
         return environ["wsgi.file_wrapper"](io.BytesIO(b""))
+    if path == "/gen-empty-then-raise":
+        start_response("200 OK", T)
+        return gen([b"", b"x"], fail_at=1)
+    if path == "/cl-zero-gen":
+        start_response("200 OK", T + [("Content-Length", "0")])
+        return gen([b"more"])
+    if path == "/read-body":
+        return ok(start_response, body=[environ["wsgi.input"].read()])
     if path == "/no-start":
         return [b"never started"]
     return ok(start_response, "404 Not Found", body=[b"no such case"])
