@@ -1,0 +1,779 @@
+package main
+
+// The request side of wsgiserve against gunicorn, the server its users
+// come from: the same environ-echo app (testdata/diffenv_app.py) runs
+// under wsgiserve and under gunicorn's gthread worker, each request of
+// the corpus is written byte for byte to both over a raw TCP connection,
+// and what the app saw (its environ and the body it read) and what the
+// client got (status, 100 Continue, whether the connection stays open)
+// are compared. The differences known and decided on are listed in
+// diffenvKnown with their reason; any other difference, or a listed one
+// that is gone, fails the test.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// diffenvCase is one exchange: raw is written as is, and n responses are
+// read from the connection.
+type diffenvCase struct {
+	name string
+	raw  string
+	n    int // responses to read; 1 when 0
+	// graftOnly: the request is not sent to gunicorn, which never
+	// answers it (it waits for the end of a head it does not see);
+	// graft must answer this status.
+	graftOnly int
+}
+
+// diffenvHost is the Host every request of the corpus sends unless it is
+// about Host itself.
+const diffenvHost = "diffenv.test"
+
+// get is a GET of target with Host diffenvHost and the header lines hs.
+func rawGet(target string, hs ...string) string {
+	return rawReq("GET", target, "", hs...)
+}
+
+// req is a request with method, target, the header lines hs and body
+// (Content-Length is not added: the header lines say how the body is
+// framed).
+func rawReq(method, target, body string, hs ...string) string {
+	var b strings.Builder
+	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + diffenvHost + "\r\n")
+	for _, h := range hs {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n" + body)
+	return b.String()
+}
+
+// post is a POST of body with its Content-Length and the header lines hs.
+func rawPost(target, body string, hs ...string) string {
+	return rawReq("POST", target, body, append([]string{fmt.Sprintf("Content-Length: %d", len(body))}, hs...)...)
+}
+
+// chunked is a POST whose body is sent chunked as the raw chunks.
+func rawChunked(target, chunks string, hs ...string) string {
+	return rawReq("POST", target, chunks, append([]string{"Transfer-Encoding: chunked"}, hs...)...)
+}
+
+const diffenvLines = "one\ntwo lines\n\nlast without newline"
+
+var diffenvCorpus = []diffenvCase{
+	// The request target.
+	{name: "plain path", raw: rawGet("/a/b")},
+	{name: "root", raw: rawGet("/")},
+	{name: "escaped slash", raw: rawGet("/a%2Fb")},
+	{name: "escaped slash lower case", raw: rawGet("/a%2fb")},
+	{name: "escaped percent", raw: rawGet("/a%25b")},
+	{name: "escaped NUL", raw: rawGet("/a%00b")},
+	{name: "escaped non-UTF-8 byte", raw: rawGet("/a%FFb")},
+	{name: "escaped UTF-8", raw: rawGet("/caf%C3%A9")},
+	{name: "raw UTF-8 in the target", raw: rawGet("/caf\xc3\xa9")},
+	{name: "escaped space", raw: rawGet("/sp%20ace")},
+	{name: "escaped tilde", raw: rawGet("/%7Euser")},
+	{name: "plus in the path", raw: rawGet("/a+b")},
+	{name: "semicolon params", raw: rawGet("/a;b=c/d;e")},
+	{name: "double slashes", raw: rawGet("//double//slashes")},
+	{name: "dot segment", raw: rawGet("/a/./b")},
+	{name: "dot-dot segment", raw: rawGet("/a/../b")},
+	{name: "dot-dot above the root", raw: rawGet("/../etc")},
+	{name: "escaped dot-dot", raw: rawGet("/a/%2E%2E/b")},
+	{name: "absolute form", raw: rawGet("http://other.test/x?y=1")},
+	{name: "absolute form with port", raw: rawGet("http://other.test:8080/x")},
+	{name: "absolute form https", raw: rawGet("https://other.test/x")},
+	{name: "query with plus and escapes", raw: rawGet("/q?a=b+c&d=%20e&f=%2B")},
+	{name: "empty query", raw: rawGet("/q?")},
+	{name: "root empty query", raw: rawGet("/?")},
+	{name: "repeated query keys", raw: rawGet("/q?a=1&a=2&b")},
+	{name: "query non-UTF-8", raw: rawGet("/q?a=%FF")},
+	{name: "query raw UTF-8", raw: rawGet("/q?a=caf\xc3\xa9")},
+	{name: "fragment", raw: rawGet("/q#frag")},
+	{name: "query and fragment", raw: rawGet("/q?x=1#frag")},
+	{name: "question mark escaped", raw: rawGet("/a%3Fb?c")},
+	{name: "escaped slash, dot-dot", raw: rawGet("/a/..%2Fb")},
+	{name: "malformed escape in the path", raw: rawGet("/a%zz")},
+	{name: "malformed escape in the query", raw: rawGet("/q?a=%zz")},
+	{name: "backslash", raw: rawGet("/a\\b")},
+	{name: "long path", raw: rawGet("/" + strings.Repeat("p", 4000))},
+	{name: "request line too long", raw: rawGet("/" + strings.Repeat("p", 5000))},
+	{name: "lower-case method", raw: rawReq("get", "/x", "")},
+	{name: "HTTP/1.2", raw: "GET / HTTP/1.2\r\nHost: diffenv.test\r\n\r\n"},
+	{name: "HTTP/2.0 in the request line", raw: "GET / HTTP/2.0\r\nHost: diffenv.test\r\n\r\n"},
+	{name: "lower-case version", raw: "GET / http/1.1\r\nHost: diffenv.test\r\n\r\n"},
+	{name: "two spaces in the request line", raw: "GET  / HTTP/1.1\r\nHost: diffenv.test\r\n\r\n"},
+	{name: "bare LF line ends", raw: "GET /lf HTTP/1.1\nHost: diffenv.test\n\n", graftOnly: 400},
+	{name: "empty lines before the request", raw: "\r\n\r\n" + rawGet("/after")},
+	{name: "OPTIONS asterisk", raw: rawReq("OPTIONS", "*", "")},
+	{name: "custom method", raw: rawReq("PURGE", "/x", "")},
+
+	// Header fields.
+	{name: "two Accept", raw: rawGet("/", "Accept: text/html", "Accept: application/json")},
+	{name: "two Cookie", raw: rawGet("/", "Cookie: a=1", "Cookie: b=2")},
+	{name: "two X-Foo", raw: rawGet("/", "X-Foo: 1", "X-Foo: 2")},
+	{name: "X-Foo with a list and again", raw: rawGet("/", "X-Foo: 1, 2", "X-Foo: 3")},
+	{name: "odd case", raw: rawGet("/", "x-FOO: 1", "aCCEPT-lANGUAGE: fr")},
+	{name: "underscore", raw: rawGet("/", "X_Foo: under")},
+	{name: "underscore and dash", raw: rawGet("/", "X-Foo: dash", "X_Foo: under")},
+	{name: "obs-fold", raw: rawGet("/", "X-Fold: a", " b", "X-After: c")},
+	{name: "empty value", raw: rawGet("/", "X-Empty:")},
+	{name: "empty value with space", raw: rawGet("/", "X-Empty: ")},
+	{name: "spaces around the value", raw: rawGet("/", "X-Sp:   v  w   ")},
+	{name: "tab in the value", raw: rawGet("/", "X-Tab: a\tb")},
+	{name: "latin-1 value", raw: rawGet("/", "X-Lat: caf\xe9")},
+	{name: "UTF-8 value", raw: rawGet("/", "X-Utf: caf\xc3\xa9")},
+	{name: "long value", raw: rawGet("/", "X-Long: "+strings.Repeat("v", 6000))},
+	{name: "many fields", raw: rawGet("/", manyFields(60)...)},
+	{name: "Proxy header", raw: rawGet("/", "Proxy: http://evil.test")},
+	{name: "Connection names a header", raw: rawGet("/", "Connection: X-Hop", "X-Hop: 1")},
+	{name: "TE trailers", raw: rawGet("/", "TE: trailers")},
+	{name: "Upgrade", raw: rawGet("/", "Connection: Upgrade", "Upgrade: websocket")},
+	{name: "Authorization", raw: rawGet("/", "Authorization: Basic dTpw")},
+	{name: "space before the colon", raw: rawGet("/", "X-Foo : 1")},
+	{name: "space in the name", raw: rawGet("/", "X Foo: 1")},
+	{name: "control byte in the value", raw: rawGet("/", "X-Ctl: a\x01b")},
+	{name: "dots in the name", raw: rawGet("/", "X.Foo: dot")},
+	{name: "too many fields", raw: rawGet("/", manyFields(101)...)},
+	{name: "field line too long", raw: rawGet("/", "X-Long: "+strings.Repeat("v", 8200))},
+	{name: "Content-Length header on GET without body", raw: rawGet("/", "Content-Length: 0")},
+	{name: "Content-Type on GET", raw: rawGet("/", "Content-Type: text/plain")},
+
+	// Host.
+	{name: "Host with port", raw: "GET / HTTP/1.1\r\nHost: diffenv.test:8080\r\n\r\n"},
+	{name: "Host IPv6 with port", raw: "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"},
+	{name: "Host IPv6", raw: "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n"},
+	{name: "Host with a bad port", raw: "GET / HTTP/1.1\r\nHost: diffenv.test:abc\r\n\r\n"},
+	{name: "Host with a path", raw: "GET / HTTP/1.1\r\nHost: diffenv.test/x\r\n\r\n"},
+	{name: "Host upper case", raw: "GET / HTTP/1.1\r\nHost: DiffEnv.TEST\r\n\r\n"},
+	{name: "Host empty", raw: "GET / HTTP/1.1\r\nHost:\r\n\r\n"},
+	{name: "HTTP/1.1 without Host", raw: "GET / HTTP/1.1\r\n\r\n"},
+	{name: "two Host", raw: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n"},
+	{name: "HTTP/1.0 without Host", raw: "GET /old HTTP/1.0\r\n\r\n"},
+	{name: "HTTP/1.0 with Host", raw: "GET /old HTTP/1.0\r\nHost: diffenv.test\r\n\r\n"},
+	{name: "HTTP/1.0 keep-alive", n: 2, raw: "GET /one HTTP/1.0\r\nHost: diffenv.test\r\nConnection: keep-alive\r\n\r\n" +
+		"GET /two HTTP/1.0\r\nHost: diffenv.test\r\n\r\n"},
+	{name: "HTTP/1.1 pipelined", n: 2, raw: rawGet("/one") + rawPost("/two", "body")},
+	{name: "HTTP/1.1 Connection close", raw: rawGet("/", "Connection: close")},
+
+	// Forwarding headers from a peer nobody trusts.
+	{name: "X-Forwarded-For and Proto", raw: rawGet("/", "X-Forwarded-For: 10.1.2.3", "X-Forwarded-Proto: https")},
+	{name: "X-Forwarded-Host", raw: rawGet("/", "X-Forwarded-Host: evil.test", "X-Forwarded-Port: 443")},
+	{name: "X-Forwarded-Ssl", raw: rawGet("/", "X-Forwarded-Ssl: on")},
+	{name: "Forwarded", raw: rawGet("/", "Forwarded: for=10.1.2.3;proto=https;host=evil.test")},
+	{name: "X-Real-IP", raw: rawGet("/", "X-Real-IP: 10.1.2.3")},
+
+	// Bodies.
+	{name: "POST Content-Length 0", raw: rawPost("/", "")},
+	{name: "POST without a body", raw: rawReq("POST", "/", "")},
+	{name: "GET with a body", raw: rawReq("GET", "/", "hello", "Content-Length: 5")},
+	{name: "POST read", raw: rawPost("/", "hello world")},
+	{name: "POST read(3)", raw: rawPost("/", "hello world", "X-Diffenv-Read: readn")},
+	{name: "POST readline", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: readline")},
+	{name: "POST readline(4)", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: readlinen")},
+	{name: "POST readlines", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: readlines")},
+	{name: "POST iteration", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: iter")},
+	{name: "POST read(-1)", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: readneg")},
+	{name: "POST read(None)", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: readnone")},
+	{name: "POST read(0)", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: read0")},
+	{name: "POST readline(-1)", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: readlineneg")},
+	{name: "POST readlines(5)", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: readlinesh")},
+	{name: "POST mixed reads", raw: rawPost("/", diffenvLines, "X-Diffenv-Read: mixed")},
+	{name: "POST CRLF lines", raw: rawPost("/", "a\r\nb\rc\n", "X-Diffenv-Read: readline")},
+	{name: "POST large body read(3)", raw: rawPost("/", strings.Repeat("0123456789\n", 300), "X-Diffenv-Read: readn")},
+	{name: "POST large body readline", raw: rawPost("/", strings.Repeat("x", 70000)+"\nend", "X-Diffenv-Read: readline")},
+	{name: "PUT", raw: rawReq("PUT", "/", "put", "Content-Length: 3")},
+	{name: "DELETE without a body", raw: rawReq("DELETE", "/", "")},
+	{name: "PATCH", raw: rawReq("PATCH", "/", "{}", "Content-Length: 2", "Content-Type: application/json")},
+	{name: "POST not read", raw: rawPost("/", "unread", "X-Diffenv-Read: none")},
+	{name: "POST binary", raw: rawPost("/", "\x00\xff\r\n\x80", "Content-Type: application/octet-stream")},
+	{name: "POST form", raw: rawPost("/", "a=1&b=%20", "Content-Type: application/x-www-form-urlencoded")},
+	{name: "Content-Type absent", raw: rawPost("/", "x")},
+	{name: "Content-Type empty", raw: rawPost("/", "x", "Content-Type:")},
+	{name: "Content-Length leading zeros", raw: rawReq("POST", "/", "hello", "Content-Length: 005")},
+	{name: "Content-Length twice, same", raw: rawReq("POST", "/", "hello", "Content-Length: 5", "Content-Length: 5")},
+	{name: "chunked", raw: rawChunked("/", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")},
+	{name: "chunked upper-case hex", raw: rawChunked("/", "A\r\n0123456789\r\n0\r\n\r\n")},
+	{name: "chunked extension", raw: rawChunked("/", "5;foo=bar\r\nhello\r\n0;x\r\n\r\n")},
+	{name: "chunked trailer", raw: rawChunked("/", "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n")},
+	{name: "chunked empty", raw: rawChunked("/", "0\r\n\r\n")},
+	{name: "chunked read(3)", raw: rawChunked("/", "4\r\none\n\r\n9\r\ntwo\nthree\r\n0\r\n\r\n", "X-Diffenv-Read: readn")},
+	{name: "chunked readline", raw: rawChunked("/", "4\r\none\n\r\n9\r\ntwo\nthree\r\n0\r\n\r\n", "X-Diffenv-Read: readline")},
+	{name: "chunked iteration", raw: rawChunked("/", "4\r\none\n\r\n9\r\ntwo\nthree\r\n0\r\n\r\n", "X-Diffenv-Read: iter")},
+	{name: "chunked with Content-Length", raw: rawReq("POST", "/", "5\r\nhello\r\n0\r\n\r\n", "Transfer-Encoding: chunked", "Content-Length: 3")},
+	{name: "Transfer-Encoding gzip, chunked", raw: rawReq("POST", "/", "5\r\nhello\r\n0\r\n\r\n", "Transfer-Encoding: gzip, chunked")},
+	{name: "Transfer-Encoding identity", raw: rawReq("POST", "/", "hello", "Transfer-Encoding: identity", "Content-Length: 5")},
+	{name: "Content-Length plus sign", raw: rawReq("POST", "/", "hello", "Content-Length: +5")},
+	{name: "Content-Length negative", raw: rawReq("POST", "/", "hello", "Content-Length: -5")},
+	{name: "Content-Length list", raw: rawReq("POST", "/", "hello", "Content-Length: 5, 5")},
+	{name: "chunk size with leading zeros", raw: rawChunked("/", "0005\r\nhello\r\n0\r\n\r\n")},
+	{name: "bad chunk size", raw: rawChunked("/", "zz\r\nhello\r\n0\r\n\r\n")},
+	{name: "chunked on HTTP/1.0", raw: "POST / HTTP/1.0\r\nHost: diffenv.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+	{name: "Expect 100-continue", raw: rawPost("/", "hello", "Expect: 100-continue")},
+	{name: "Expect 100-continue chunked", raw: rawChunked("/", "5\r\nhello\r\n0\r\n\r\n", "Expect: 100-continue")},
+	{name: "Expect 100-continue on GET", raw: rawGet("/", "Expect: 100-continue")},
+}
+
+// manyFields is n distinct header lines.
+func manyFields(n int) []string {
+	var hs []string
+	for i := range n {
+		hs = append(hs, fmt.Sprintf("X-Field-%d: %d", i, i))
+	}
+	return hs
+}
+
+// diffenvMountCorpus runs with SCRIPT_NAME=/app in the environment of
+// both servers (gunicorn's way to serve under a prefix, which wsgiserve
+// takes as its -script-name default).
+var diffenvMountCorpus = []diffenvCase{
+	{name: "under the mount", raw: rawGet("/app/x?y=1")},
+	{name: "the mount itself", raw: rawGet("/app")},
+	{name: "the mount with a slash", raw: rawGet("/app/")},
+	{name: "outside the mount", raw: rawGet("/other")},
+	{name: "the mount as a name's start", raw: rawGet("/application")},
+	{name: "escaped under the mount", raw: rawGet("/app/a%2Fb")},
+	{name: "escaped mount", raw: rawGet("/%61pp/x")},
+	{name: "mount repeated", raw: rawGet("/app/app/x")},
+	{name: "root", raw: rawGet("/")},
+}
+
+// diffenvResult is what one server did with a case.
+type diffenvResult struct {
+	responses []diffenvResponse
+	err       string // the exchange failed (not an HTTP error status)
+}
+
+// diffenvResponse is one response as the comparison sees it.
+type diffenvResponse struct {
+	status      int
+	continue100 bool           // a 100 Continue came before it
+	close       bool           // the response says the connection closes
+	environ     map[string]any // the app's answer, for a 200
+}
+
+// roundTrip writes c.raw to addr and reads c's responses.
+func roundTrip(addr string, c diffenvCase) diffenvResult {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return diffenvResult{err: err.Error()}
+	}
+	defer conn.Close()
+	// A deadline only so that a server that hangs fails the test instead
+	// of holding it; nothing is decided by it.
+	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	if _, err := io.WriteString(conn, c.raw); err != nil {
+		return diffenvResult{err: err.Error()}
+	}
+	br := bufio.NewReader(conn)
+	var res diffenvResult
+	for range max(c.n, 1) {
+		var r diffenvResponse
+		var resp *http.Response
+		for {
+			resp, err = http.ReadResponse(br, nil)
+			if err != nil {
+				res.err = fmt.Sprintf("response %d: %v", len(res.responses)+1, errClass(err))
+				return res
+			}
+			if resp.StatusCode != http.StatusContinue {
+				break
+			}
+			r.continue100 = true
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			res.err = fmt.Sprintf("response %d body: %v", len(res.responses)+1, errClass(err))
+			return res
+		}
+		r.status, r.close = resp.StatusCode, resp.Close
+		if resp.StatusCode == http.StatusOK && len(body) > 0 {
+			if err := json.Unmarshal(body, &r.environ); err != nil {
+				res.err = fmt.Sprintf("response %d: %v: %q", len(res.responses)+1, err, body)
+				return res
+			}
+		}
+		res.responses = append(res.responses, r)
+		if r.close {
+			break
+		}
+	}
+	return res
+}
+
+// errClass is a read error as the comparison sees it.
+func errClass(err error) string {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return "closed"
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// normalise removes from env what differs between the two servers by
+// nature, and writes the server's own address addr as "ADDR" and its
+// port as "PORT".
+func normalise(env map[string]any, addr string) {
+	_, port, _ := net.SplitHostPort(addr)
+	for k, v := range env {
+		switch {
+		case k == "SERVER_SOFTWARE", // "gunicorn/20.1.0", "graft"
+			k == "REMOTE_PORT",                // the client's ephemeral port
+			k == "REQUEST_URI",                // graft's (uWSGI's) copy of RAW_URI, which is compared
+			strings.HasPrefix(k, "graft."),    // graft.worker_pid
+			strings.HasPrefix(k, "gunicorn."): // gunicorn.socket is no plain value anyway
+			delete(env, k)
+			continue
+		}
+		if s, ok := v.(string); ok {
+			s = strings.ReplaceAll(s, addr, "ADDR")
+			if s == port {
+				s = "PORT"
+			}
+			env[k] = s
+		}
+	}
+	// SERVER_NAME and SERVER_PORT: graft takes them from Host (docs/wsgi.md),
+	// gunicorn from the listening socket. Apps read HTTP_HOST when there is
+	// one (werkzeug's get_host, Django's get_host); the two are compared
+	// only without it, where apps fall back on them.
+	if h, _ := env["HTTP_HOST"].(string); h != "" {
+		delete(env, "SERVER_NAME")
+		delete(env, "SERVER_PORT")
+	}
+}
+
+// differences lists what differs between graft's result g and gunicorn's
+// u, by what differs ("status", "100-continue", "close", "error",
+// "responses" or an environ key, "#2 " before those of a second
+// response), each with both values. The environs are compared only when
+// both servers answered 200.
+func differences(g, u diffenvResult) map[string]string {
+	d := map[string]string{}
+	if g.err != u.err {
+		d["error"] = fmt.Sprintf("graft %q, gunicorn %q", g.err, u.err)
+	}
+	if len(g.responses) != len(u.responses) {
+		d["responses"] = fmt.Sprintf("graft %d, gunicorn %d", len(g.responses), len(u.responses))
+	}
+	for i := range min(len(g.responses), len(u.responses)) {
+		gr, ur := g.responses[i], u.responses[i]
+		p := ""
+		if i > 0 {
+			p = fmt.Sprintf("#%d ", i+1)
+		}
+		if gr.status != ur.status {
+			d[p+"status"] = fmt.Sprintf("graft %d, gunicorn %d", gr.status, ur.status)
+			continue
+		}
+		if gr.continue100 != ur.continue100 {
+			d[p+"100-continue"] = fmt.Sprintf("graft %v, gunicorn %v", gr.continue100, ur.continue100)
+		}
+		if gr.close != ur.close {
+			d[p+"close"] = fmt.Sprintf("graft %v, gunicorn %v", gr.close, ur.close)
+		}
+		if (gr.environ == nil) != (ur.environ == nil) {
+			d[p+"app"] = fmt.Sprintf("graft ran it %v, gunicorn %v", gr.environ != nil, ur.environ != nil)
+			continue
+		}
+		for k := range keysOf(gr.environ, ur.environ) {
+			gv, gok := gr.environ[k]
+			uv, uok := ur.environ[k]
+			if gs, us := show(gv, gok), show(uv, uok); gs != us {
+				d[p+k] = fmt.Sprintf("graft %s, gunicorn %s", gs, us)
+			}
+		}
+	}
+	return d
+}
+
+// keysOf is the set of the keys of a and b.
+func keysOf(a, b map[string]any) map[string]bool {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
+}
+
+// show is a value of the app's answer as a difference prints it.
+func show(v any, ok bool) string {
+	if !ok {
+		return "(absent)"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// startGunicornDiffenv runs gunicorn's gthread worker on the app, with
+// env added to its environment, on a listener it is handed as fd 3, and
+// returns its address.
+func startGunicornDiffenv(t *testing.T, dir string, env []string) string {
+	t.Helper()
+	py := pythontest.Python(t, "gunicorn")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close() // f keeps the socket listening
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &pythontest.Buffer{}
+	// --forwarded-allow-ips: no peer of the test is trusted (gunicorn
+	// trusts 127.0.0.1 by default, graft nobody).
+	cmd := exec.Command(py, "-m", "gunicorn", "--bind", "fd://3", "--worker-class", "gthread",
+		"--forwarded-allow-ips", "192.0.2.1", "--workers", "1", "--threads", "2", "--chdir", dir,
+		"--log-level", "warning", "--graceful-timeout", "5", "diffenv_app:app")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	err = cmd.Start()
+	f.Close()
+	if err != nil {
+		t.Fatalf("start gunicorn: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("gunicorn log:\n%s", logs)
+		}
+	})
+	return addr
+}
+
+// TestDiffEnvGunicorn sends the corpus to wsgiserve and to gunicorn and
+// fails on any difference not in diffenvKnown, and on a listed one that
+// is no more.
+func TestDiffEnvGunicorn(t *testing.T) {
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := opstest.Build(t, "wsgiserve")
+	for _, run := range []struct {
+		name   string
+		env    []string
+		corpus []diffenvCase
+	}{
+		{"root", nil, diffenvCorpus},
+		{"SCRIPT_NAME", []string{"SCRIPT_NAME=/app"}, diffenvMountCorpus},
+	} {
+		t.Run(run.name, func(t *testing.T) {
+			gunicorn := startGunicornDiffenv(t, dir, run.env)
+			cmd := exec.Command(bin, "-bind", "127.0.0.1:0", "-python", pythontest.Python(t),
+				"-chdir", dir, "-workers", "1", "-threads", "2", "-access-log=false", "diffenv_app:app")
+			cmd.Env = append(os.Environ(), run.env...)
+			graft := strings.TrimPrefix(startCmd(t, cmd, false).url, "http://")
+			names := map[string]bool{}
+			for _, c := range run.corpus {
+				if names[c.name] {
+					t.Fatalf("two cases named %q", c.name)
+				}
+				names[c.name] = true
+				t.Run(c.name, func(t *testing.T) {
+					if c.graftOnly != 0 {
+						g := roundTrip(graft, c)
+						if g.err != "" || len(g.responses) != 1 || g.responses[0].status != c.graftOnly {
+							t.Errorf("graft: %+v; want one response %d", g, c.graftOnly)
+						}
+						return
+					}
+					g, u := roundTrip(graft, c), roundTrip(gunicorn, c)
+					for _, r := range g.responses {
+						normalise(r.environ, graft)
+					}
+					for _, r := range u.responses {
+						normalise(r.environ, gunicorn)
+					}
+					got := differences(g, u)
+					want := diffenvKnown[run.name+"/"+c.name].diffs
+					for _, k := range slices.Sorted(maps.Keys(got)) {
+						if want[k] != got[k] {
+							t.Errorf("new difference: %s: %s", k, got[k])
+						}
+					}
+					for _, k := range slices.Sorted(maps.Keys(want)) {
+						if _, ok := got[k]; !ok {
+							t.Errorf("listed difference gone (remove it from diffenvKnown): %s: %s", k, want[k])
+						}
+					}
+				})
+			}
+		})
+	}
+	for name := range diffenvKnown {
+		run, c, _ := strings.Cut(name, "/")
+		corpus := diffenvCorpus
+		if run == "SCRIPT_NAME" {
+			corpus = diffenvMountCorpus
+		}
+		if !slices.ContainsFunc(corpus, func(x diffenvCase) bool { return x.name == c }) {
+			t.Errorf("diffenvKnown lists %q, which is no case", name)
+		}
+	}
+}
+
+// diffenvKnownCase is a decided difference: what differs, and why.
+type diffenvKnownCase struct {
+	why   string
+	diffs map[string]string
+}
+
+// Reasons shared by several entries of diffenvKnown.
+const (
+	whyGuard = "graft refuses the request at the HTTP boundary (wsgi.Guard, docs/operations.md, " +
+		"Request checks at the HTTP boundary): a proxy in front may read it otherwise; gunicorn 20 serves it"
+	whyLimits = "the request limits' own statuses, 414 and 431 (docs/operations.md); gunicorn answers 400"
+	whyHop    = "hop-by-hop fields (Connection and the fields it names, Keep-Alive, TE, Trailer, Transfer-Encoding, " +
+		"Upgrade, Expect) are Go's: the app never sees them (docs/wsgi.md, What the app sees)"
+	whyChunked = "a chunked body reaches the app with the CONTENT_LENGTH Go read and no Transfer-Encoding " +
+		"(docs/wsgi.md): a PEP 3333 app that reads CONTENT_LENGTH (Django) sees the body, which under gunicorn it does not"
+	whyLength = "CONTENT_LENGTH is the length of the body graft passes: \"0\" for a request without one but a GET or " +
+		"HEAD, none for those, digits without leading zeros; gunicorn copies the header. Apps read a missing " +
+		"CONTENT_LENGTH as 0 alike (docs/wsgi.md)"
+	whyForwarded = "a client's forwarding headers are removed, whoever is trusted (docs/operations.md, Behind a " +
+		"front proxy): an app's ProxyFix cannot be fooled by them; gunicorn passes them on"
+	whyMount = "graft serves a path outside the SCRIPT_NAME prefix with SCRIPT_NAME \"\" (docs/operations.md, -script-name); " +
+		"gunicorn 20 answers 500"
+)
+
+// diffenvKnown are the differences decided on, by run and case name:
+// each is deliberate (and documented) or harmless. Any other difference
+// fails TestDiffEnvGunicorn, and so does an entry here that no longer
+// differs.
+var diffenvKnown = map[string]diffenvKnownCase{
+	// The request target.
+	"root/raw UTF-8 in the target": {"gunicorn 20 passes the raw bytes of the request line decoded as UTF-8 and " +
+		"encoded again (Ã©, four code points, for é); graft passes the bytes as latin-1 code points, as PEP 3333 " +
+		"says and as for %C3%A9 (waitress refuses the request: 400)", map[string]string{
+		"PATH_INFO": "graft \"/caf\u00c3\u00a9\", gunicorn \"/caf\u00c3\u0083\u00c2\u00a9\"",
+	}},
+	"root/absolute form": {"HTTP_HOST is the target's authority, which replaces the Host field (RFC 9112 §3.2.2; " +
+		"docs/wsgi.md, Request targets); gunicorn keeps the Host field", map[string]string{
+		"HTTP_HOST": `graft "other.test", gunicorn "diffenv.test"`,
+	}},
+	"root/absolute form with port": {"as absolute form", map[string]string{
+		"HTTP_HOST": `graft "other.test:8080", gunicorn "diffenv.test"`,
+	}},
+	"root/absolute form https": {"as absolute form", map[string]string{
+		"HTTP_HOST": `graft "other.test", gunicorn "diffenv.test"`,
+	}},
+	"root/fragment": {"the fragment is cut from the target before every key is built (docs/wsgi.md, Request " +
+		"targets); gunicorn 20 cuts it from PATH_INFO and QUERY_STRING but keeps it in RAW_URI", map[string]string{
+		"RAW_URI": `graft "/q", gunicorn "/q#frag"`,
+	}},
+	"root/query and fragment": {"as fragment", map[string]string{
+		"RAW_URI": `graft "/q?x=1", gunicorn "/q?x=1#frag"`,
+	}},
+	"root/malformed escape in the path": {whyGuard + " (docs/wsgi.md: PATH_INFO)", map[string]string{
+		"status": "graft 400, gunicorn 200",
+	}},
+	"root/request line too long": {whyLimits, map[string]string{"status": "graft 414, gunicorn 400"}},
+	"root/too many fields":       {whyLimits, map[string]string{"status": "graft 431, gunicorn 400"}},
+	"root/field line too long":   {whyLimits, map[string]string{"status": "graft 431, gunicorn 400"}},
+	"root/lower-case method": {"400 (wsgi.ErrBadMethod, docs/wsgi.md), as gunicorn ≥ 22 answers; gunicorn 20 " +
+		"upper-cases the method and serves it as GET, after a Go route had not matched it", map[string]string{
+		"status": "graft 400, gunicorn 200",
+	}},
+	"root/HTTP/2.0 in the request line": {"505 (docs/operations.md): HTTP/2 is not a text request line; gunicorn 20 " +
+		"serves it as HTTP/1.1 with SERVER_PROTOCOL HTTP/2.0", map[string]string{
+		"status": "graft 505, gunicorn 200",
+	}},
+	"root/empty lines before the request": {"empty lines before a request line are skipped, as RFC 9112 §2.2 asks; " +
+		"gunicorn answers 400", map[string]string{
+		"status": "graft 200, gunicorn 400",
+	}},
+	"root/OPTIONS asterisk": {"net/http answers OPTIONS * itself (200, no body) without calling the app " +
+		"(docs/wsgi.md, Request targets)", map[string]string{
+		"app": "graft ran it false, gunicorn true",
+	}},
+	"root/custom method":         {whyLength, map[string]string{"CONTENT_LENGTH": `graft "0", gunicorn (absent)`}},
+	"root/POST without a body":   {whyLength, map[string]string{"CONTENT_LENGTH": `graft "0", gunicorn (absent)`}},
+	"root/DELETE without a body": {whyLength, map[string]string{"CONTENT_LENGTH": `graft "0", gunicorn (absent)`}},
+	"root/Content-Length header on GET without body": {whyLength, map[string]string{
+		"CONTENT_LENGTH": `graft (absent), gunicorn "0"`,
+	}},
+	"root/Content-Length leading zeros": {whyLength, map[string]string{
+		"CONTENT_LENGTH": `graft "5", gunicorn "005"`,
+	}},
+
+	// Header fields.
+	"root/two Cookie": {"Cookie fields are joined with \"; \" (RFC 9113 §8.2.3, RFC 6265 §5.4; docs/wsgi.md): " +
+		"gunicorn 20's \",\" makes werkzeug and Django read a=1,b=2 as one cookie a with the value \"1,b=2\"", map[string]string{
+		"HTTP_COOKIE": `graft "a=1; b=2", gunicorn "a=1,b=2"`,
+	}},
+	"root/underscore": {"fields with _ in their name are dropped: X_Foo would pass for X-Foo (docs/wsgi.md), " +
+		"as gunicorn ≥ 22 and nginx do; gunicorn 20 passes them", map[string]string{
+		"HTTP_X_FOO": `graft (absent), gunicorn "under"`,
+	}},
+	"root/underscore and dash": {"as underscore", map[string]string{
+		"HTTP_X_FOO": `graft "dash", gunicorn "dash,under"`,
+	}},
+	"root/obs-fold":                  {whyGuard, map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/control byte in the value": {whyGuard, map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/spaces around the value": {"spaces at a value's edges are not part of it (RFC 9110 §5.5; docs/wsgi.md), " +
+		"as waitress trims them too; gunicorn 20 keeps the trailing ones", map[string]string{
+		"HTTP_X_SP": `graft "v  w", gunicorn "v  w   "`,
+	}},
+	"root/Proxy header": {"Proxy is dropped (httpoxy: HTTP_PROXY would pass for the proxy setting of the app's " +
+		"HTTP client; docs/wsgi.md)", map[string]string{
+		"HTTP_PROXY": `graft (absent), gunicorn "http://evil.test"`,
+	}},
+	"root/Connection names a header": {whyHop, map[string]string{
+		"HTTP_CONNECTION": `graft (absent), gunicorn "X-Hop"`,
+		"HTTP_X_HOP":      `graft (absent), gunicorn "1"`,
+	}},
+	"root/TE trailers": {whyHop, map[string]string{"HTTP_TE": `graft (absent), gunicorn "trailers"`}},
+	"root/Upgrade": {whyHop, map[string]string{
+		"HTTP_CONNECTION": `graft (absent), gunicorn "Upgrade"`,
+		"HTTP_UPGRADE":    `graft (absent), gunicorn "websocket"`,
+	}},
+	"root/HTTP/1.1 Connection close": {whyHop, map[string]string{
+		"HTTP_CONNECTION": `graft (absent), gunicorn "close"`,
+	}},
+
+	// Host.
+	"root/Host with a bad port":  {whyGuard, map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/Host with a path":      {whyGuard, map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/HTTP/1.1 without Host": {whyGuard + " (RFC 9112 §3.2: MUST)", map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/two Host":              {whyGuard + " (RFC 9112 §3.2: MUST)", map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/HTTP/1.0 keep-alive": {whyHop + "; gunicorn's gthread worker does not answer a request that came " +
+		"in the same read as the one before (it waits for the socket to be readable, then closes the idle " +
+		"connection after its keepalive); graft answers it", map[string]string{
+		"HTTP_CONNECTION": `graft (absent), gunicorn "keep-alive"`,
+		"error":           `graft "", gunicorn "response 2: closed"`,
+		"responses":       "graft 2, gunicorn 1",
+	}},
+	"root/HTTP/1.1 pipelined": {"gunicorn's gthread worker does not answer a pipelined request (see HTTP/1.0 " +
+		"keep-alive); graft answers it", map[string]string{
+		"error":     `graft "", gunicorn "response 2: closed"`,
+		"responses": "graft 2, gunicorn 1",
+	}},
+
+	// Forwarding headers from a peer nobody trusts.
+	"root/X-Forwarded-For and Proto": {whyForwarded, map[string]string{
+		"HTTP_X_FORWARDED_FOR":   `graft (absent), gunicorn "10.1.2.3"`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "https"`,
+	}},
+	"root/X-Forwarded-Host": {whyForwarded, map[string]string{
+		"HTTP_X_FORWARDED_HOST": `graft (absent), gunicorn "evil.test"`,
+		"HTTP_X_FORWARDED_PORT": `graft (absent), gunicorn "443"`,
+	}},
+	"root/X-Forwarded-Ssl": {whyForwarded, map[string]string{
+		"HTTP_X_FORWARDED_SSL": `graft (absent), gunicorn "on"`,
+	}},
+	"root/Forwarded": {whyForwarded, map[string]string{
+		"HTTP_FORWARDED": `graft (absent), gunicorn "for=10.1.2.3;proto=https;host=evil.test"`,
+	}},
+
+	// Bodies.
+	"root/POST readlines(5)": {"wsgi.input's readlines(hint) stops once the lines read pass the hint, as io's " +
+		"does; gunicorn ignores the hint, which PEP 3333 allows: an app cannot count on either", map[string]string{
+		"body":   `graft "one\ntwo lines\n", gunicorn "one\ntwo lines\n\nlast without newline"`,
+		"chunks": "graft [4,10], gunicorn [4,10,1,20]",
+	}},
+	"root/chunked": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "11", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunked upper-case hex": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "10", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunked extension": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "5", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunked trailer": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "5", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunked empty": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "0", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunked read(3)": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "13", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunked readline": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "13", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunked iteration": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "13", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/chunk size with leading zeros": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "5", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/Transfer-Encoding gzip, chunked": {whyGuard + ": 501 for a coding graft does not implement; gunicorn 500",
+		map[string]string{"status": "graft 501, gunicorn 500"}},
+	"root/Transfer-Encoding identity": {whyGuard, map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/Content-Length plus sign":   {whyGuard, map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/bad chunk size": {whyGuard + ": the body read fails before the app runs; under gunicorn the app " +
+		"runs and its read raises InvalidChunkSize", map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/Expect 100-continue": {whyHop, map[string]string{
+		"HTTP_EXPECT": `graft (absent), gunicorn "100-continue"`,
+	}},
+	"root/Expect 100-continue chunked": {whyHop + "; " + whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "5", gunicorn (absent)`,
+		"HTTP_EXPECT":            `graft (absent), gunicorn "100-continue"`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/Expect 100-continue on GET": {whyHop + "; Go sends 100 Continue when the body is read, and a GET " +
+		"without a body has none to read", map[string]string{
+		"100-continue": "graft false, gunicorn true",
+		"HTTP_EXPECT":  `graft (absent), gunicorn "100-continue"`,
+	}},
+
+	// Under SCRIPT_NAME=/app.
+	"SCRIPT_NAME/outside the mount": {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},
+	"SCRIPT_NAME/root":              {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},
+	"SCRIPT_NAME/the mount as a name's start": {"the prefix matches whole segments: /application is outside " +
+		"/app; gunicorn 20 splits it into /app and lication", map[string]string{
+		"PATH_INFO":   `graft "/application", gunicorn "lication"`,
+		"SCRIPT_NAME": `graft "", gunicorn "/app"`,
+	}},
+	"SCRIPT_NAME/escaped mount": {"the prefix is matched against the decoded path, as the router routes it " +
+		"(docs/wsgi.md: SCRIPT_NAME); gunicorn 20 compares the raw path and answers 500", map[string]string{
+		"status": "graft 200, gunicorn 500",
+	}},
+	"root/Host empty": {"TODO", map[string]string{
+		"HTTP_HOST": `graft (absent), gunicorn ""`,
+	}},
+}
