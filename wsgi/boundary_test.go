@@ -21,8 +21,9 @@ const boundaryHTML = "<!DOCTYPE html><html><body><script>alert(1)</script></body
 // TestContainerTargets checks, without Guard (a user's own http.Server),
 // that the container cuts fragments, keeps HTTP_HOST consistent with an
 // absolute-form target, refuses bad absolute-form and asterisk-form
-// targets, a CONNECT target that is not host:port and a method with a
-// lower-case letter, and gives CONNECT a documented environ.
+// targets, a CONNECT target that is not host:port, a method with a
+// lower-case letter and two Content-Type fields, and gives CONNECT a
+// documented environ.
 func TestContainerTargets(t *testing.T) {
 	e := startBoundary(t, false, RequestLimits{})
 	cases := []struct {
@@ -57,6 +58,14 @@ func TestContainerTargets(t *testing.T) {
 		{"lower-case method", "get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		{"mixed-case method", "Get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		{"extension method", "PROPFIND /t HTTP/1.1\r\n" + hostH + "\r\n", 200, map[string]string{"REQUEST_METHOD": "PROPFIND"}},
+		// Joined, two Content-Type fields made one CONTENT_TYPE that
+		// Werkzeug reads as the first, Django as neither (ErrBadHeader).
+		{"two Content-Type fields", "POST /t HTTP/1.1\r\n" + hostH + "Content-Type: text/plain\r\n" +
+			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1", 400, nil},
+		{"two equal Content-Type fields", "POST /t HTTP/1.1\r\n" + hostH + "Content-Type: text/plain\r\n" +
+			"content-type: text/plain\r\nContent-Length: 3\r\n\r\na=1", 400, nil},
+		{"one Content-Type field", "POST /t HTTP/1.1\r\n" + hostH + "Content-Type: text/plain, x\r\nContent-Length: 3\r\n\r\na=1", 200,
+			map[string]string{"REQUEST_METHOD": "POST"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,6 +153,18 @@ var diffenvCorpus = []diffenvCase{
 	{name: "too many fields", raw: rawGet("/", manyFields(101)...)},
 	{name: "field line too long", raw: rawGet("/", "X-Long: "+strings.Repeat("v", 8200))},
 	{name: "Content-Length header on GET without body", raw: rawGet("/", "Content-Length: 0")},
+	{name: "two Content-Type", raw: rawPost("/", "x", "Content-Type: text/plain", "Content-Type: text/html")},
+	{name: "Content-Type with parameters", raw: rawPost("/", "x", "Content-Type: text/plain; charset=latin-1")},
+	{name: "two Authorization", raw: rawGet("/", "Authorization: Basic dTpw", "Authorization: Bearer t")},
+	{name: "lower-case cookie", raw: rawGet("/", "cookie: a=1", "COOKIE: b=2")},
+	{name: "X-Request-ID from the client", raw: rawGet("/", "X-Request-ID: client-id")},
+	{name: "escaped hash", raw: rawGet("/a%23b?c=%23")},
+	{name: "Host with a trailing dot", raw: "GET / HTTP/1.1\r\nHost: diffenv.test.\r\n\r\n"},
+	{name: "absolute form without Host", raw: "GET http://other.test/x HTTP/1.1\r\n\r\n"},
+	{name: "absolute form on HTTP/1.0", raw: "GET http://other.test/x HTTP/1.0\r\n\r\n"},
+	{name: "HTTP/1.0 POST", raw: "POST / HTTP/1.0\r\nHost: diffenv.test\r\nContent-Length: 5\r\n\r\nhello"},
+	{name: "HTTP/1.0 POST without Content-Length", raw: "POST / HTTP/1.0\r\nHost: diffenv.test\r\n\r\n"},
+	{name: "two X-Forwarded-For", raw: rawGet("/", "X-Forwarded-For: 10.0.0.1", "X-Forwarded-For: 10.0.0.2")},
 	{name: "Content-Type on GET", raw: rawGet("/", "Content-Type: text/plain")},
 
 	// Host.
@@ -198,6 +210,17 @@ var diffenvCorpus = []diffenvCase{
 	{name: "POST CRLF lines", raw: rawPost("/", "a\r\nb\rc\n", "X-Diffenv-Read: readline")},
 	{name: "POST large body read(3)", raw: rawPost("/", strings.Repeat("0123456789\n", 300), "X-Diffenv-Read: readn")},
 	{name: "POST large body readline", raw: rawPost("/", strings.Repeat("x", 70000)+"\nend", "X-Diffenv-Read: readline")},
+	{name: "spooled body read", raw: rawPost("/", diffenvBig(200000))},
+	{name: "smaller spooled body read", raw: rawPost("/", diffenvBig(80000))},
+	{name: "spooled body read(3)", raw: rawPost("/", diffenvBig(70000), "X-Diffenv-Read: readn")},
+	{name: "spooled body readline(4)", raw: rawPost("/", diffenvBig(70000), "X-Diffenv-Read: readlinen")},
+	{name: "spooled body readlines", raw: rawPost("/", diffenvBig(90000), "X-Diffenv-Read: readlines")},
+	{name: "spooled body iteration", raw: rawPost("/", diffenvBig(90000), "X-Diffenv-Read: iter")},
+	{name: "spooled body mixed reads", raw: rawPost("/", diffenvBig(90000), "X-Diffenv-Read: mixed")},
+	{name: "spooled body read(0)", raw: rawPost("/", diffenvBig(90000), "X-Diffenv-Read: read0")},
+	{name: "spooled body not read", raw: rawPost("/", diffenvBig(90000), "X-Diffenv-Read: none")},
+	{name: "spooled chunked body", raw: rawChunked("/", fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", 100000, diffenvBig(100000)), "X-Diffenv-Read: readline")},
+	{name: "small body after spooled ones", raw: rawPost("/", "small")},
 	{name: "PUT", raw: rawReq("PUT", "/", "put", "Content-Length: 3")},
 	{name: "DELETE without a body", raw: rawReq("DELETE", "/", "")},
 	{name: "PATCH", raw: rawReq("PATCH", "/", "{}", "Content-Length: 2", "Content-Type: application/json")},
@@ -228,6 +251,17 @@ var diffenvCorpus = []diffenvCase{
 	{name: "Expect 100-continue", raw: rawPost("/", "hello", "Expect: 100-continue")},
 	{name: "Expect 100-continue chunked", raw: rawChunked("/", "5\r\nhello\r\n0\r\n\r\n", "Expect: 100-continue")},
 	{name: "Expect 100-continue on GET", raw: rawGet("/", "Expect: 100-continue")},
+}
+
+// diffenvBig is a body of n bytes in lines of different lengths, over
+// the 64 KiB graft passes in memory (BodyBuffer): the worker reads it
+// from a file.
+func diffenvBig(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "%d %s\n", i, strings.Repeat("x", i%97))
+	}
+	return b.String()[:n]
 }
 
 // manyFields is n distinct header lines.
@@ -334,6 +368,10 @@ func errClass(err error) string {
 // port as "PORT".
 func normalise(env map[string]any, addr string) {
 	_, port, _ := net.SplitHostPort(addr)
+	graftID, hasID := env["graft.request_id"]
+	if !hasID {
+		graftID = struct{}{} // equal to no header value
+	}
 	for k, v := range env {
 		switch {
 		case k == "SERVER_SOFTWARE", // "gunicorn/20.1.0", "graft"
@@ -351,6 +389,13 @@ func normalise(env map[string]any, addr string) {
 			}
 			env[k] = s
 		}
+	}
+	// X-Request-ID: graft's request-id middleware (on with the access log,
+	// as by default) sets the header to its id, replacing a client's
+	// (docs/middleware.md, Request ids); the app sees it as graft.request_id
+	// too, which must agree.
+	if id, ok := env["HTTP_X_REQUEST_ID"]; ok && id == graftID {
+		delete(env, "HTTP_X_REQUEST_ID")
 	}
 	// SERVER_NAME and SERVER_PORT: graft takes them from Host (docs/wsgi.md),
 	// gunicorn from the listening socket. Apps read HTTP_HOST when there is
@@ -494,7 +539,7 @@ func TestDiffEnvGunicorn(t *testing.T) {
 		t.Run(run.name, func(t *testing.T) {
 			gunicorn := startGunicornDiffenv(t, dir, run.env)
 			cmd := exec.Command(bin, "-bind", "127.0.0.1:0", "-python", pythontest.Python(t),
-				"-chdir", dir, "-workers", "1", "-threads", "2", "-access-log=false", "diffenv_app:app")
+				"-chdir", dir, "-workers", "1", "-threads", "2", "diffenv_app:app")
 			cmd.Env = append(os.Environ(), run.env...)
 			graft := strings.TrimPrefix(startCmd(t, cmd, false).url, "http://")
 			names := map[string]bool{}
@@ -762,6 +807,35 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	}},
 
 	// Under SCRIPT_NAME=/app.
+	"root/spooled chunked body": {whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "100000", gunicorn (absent)`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/two Content-Type": {"two Content-Type fields are refused (wsgi.ErrBadHeader, docs/wsgi.md): joined, " +
+		"Werkzeug read the first type, Django 3.2 neither; gunicorn passes the last", map[string]string{
+		"status": "graft 400, gunicorn 200",
+	}},
+	"root/lower-case cookie": {"as two Cookie", map[string]string{
+		"HTTP_COOKIE": `graft "a=1; b=2", gunicorn "a=1,b=2"`,
+	}},
+	"root/X-Request-ID from the client": {"a client's X-Request-ID is replaced by graft's request id, unless the " +
+		"peer is a trusted proxy (docs/middleware.md, Request ids): the app and the access log see one id", map[string]string{
+		"HTTP_X_REQUEST_ID": `graft (absent), gunicorn "client-id"`,
+	}},
+	"root/absolute form without Host": {whyGuard + " (RFC 9112 §3.2: Host is required on HTTP/1.1 " +
+		"whatever the target's form)", map[string]string{"status": "graft 400, gunicorn 200"}},
+	"root/absolute form on HTTP/1.0": {"as absolute form: HTTP_HOST (and SERVER_NAME, SERVER_PORT) from the " +
+		"target's authority; gunicorn has no HTTP_HOST and the socket's address", map[string]string{
+		"HTTP_HOST":   `graft "other.test", gunicorn (absent)`,
+		"SERVER_NAME": `graft (absent), gunicorn "127.0.0.1"`,
+		"SERVER_PORT": `graft (absent), gunicorn "PORT"`,
+	}},
+	"root/HTTP/1.0 POST without Content-Length": {whyLength, map[string]string{
+		"CONTENT_LENGTH": `graft "0", gunicorn (absent)`,
+	}},
+	"root/two X-Forwarded-For": {whyForwarded, map[string]string{
+		"HTTP_X_FORWARDED_FOR": `graft (absent), gunicorn "10.0.0.1,10.0.0.2"`,
+	}},
 	"SCRIPT_NAME/outside the mount": {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},
 	"SCRIPT_NAME/root":              {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},
 	"SCRIPT_NAME/the mount as a name's start": {"the prefix matches whole segments: /application is outside " +
@@ -773,7 +847,9 @@ var diffenvKnown = map[string]diffenvKnownCase{
 		"(docs/wsgi.md: SCRIPT_NAME); gunicorn 20 compares the raw path and answers 500", map[string]string{
 		"status": "graft 200, gunicorn 500",
 	}},
-	"root/Host empty": {"TODO", map[string]string{
+	"root/Host empty": {"an empty Host is no authority (RFC 9112 §3.2): graft leaves HTTP_HOST out, as for an " +
+		"HTTP/1.0 request without Host (docs/wsgi.md); gunicorn and waitress pass \"\". PEP 3333's URL " +
+		"reconstruction falls back on SERVER_NAME, the socket's address under both, either way", map[string]string{
 		"HTTP_HOST": `graft (absent), gunicorn ""`,
 	}},
 }
