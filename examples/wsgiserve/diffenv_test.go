@@ -288,6 +288,15 @@ var diffenvMountCorpus = []diffenvCase{
 	{name: "root", raw: rawGet("/")},
 }
 
+// diffenvUnixCorpus runs with both servers on a Unix socket, as behind
+// nginx on the same host.
+var diffenvUnixCorpus = []diffenvCase{
+	{name: "plain", raw: rawGet("/a?b")},
+	{name: "HTTP/1.0 without Host", raw: "GET / HTTP/1.0\r\n\r\n"},
+	{name: "X-Forwarded-For", raw: rawGet("/", "X-Forwarded-For: 10.1.2.3", "X-Forwarded-Proto: https")},
+	{name: "POST", raw: rawPost("/", "body")},
+}
+
 // diffenvResult is what one server did with a case.
 type diffenvResult struct {
 	responses []diffenvResponse
@@ -304,7 +313,11 @@ type diffenvResponse struct {
 
 // roundTrip writes c.raw to addr and reads c's responses.
 func roundTrip(addr string, c diffenvCase) diffenvResult {
-	conn, err := net.Dial("tcp", addr)
+	network := "tcp"
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, addr = "unix", path
+	}
+	conn, err := net.Dial(network, addr)
 	if err != nil {
 		return diffenvResult{err: err.Error()}
 	}
@@ -364,8 +377,8 @@ func errClass(err error) string {
 }
 
 // normalise removes from env what differs between the two servers by
-// nature, and writes the server's own address addr as "ADDR" and its
-// port as "PORT".
+// nature, and writes the server's own address addr (a Unix socket's
+// path) as "ADDR" and its port as "PORT".
 func normalise(env map[string]any, addr string) {
 	_, port, _ := net.SplitHostPort(addr)
 	graftID, hasID := env["graft.request_id"]
@@ -383,8 +396,8 @@ func normalise(env map[string]any, addr string) {
 			continue
 		}
 		if s, ok := v.(string); ok {
-			s = strings.ReplaceAll(s, addr, "ADDR")
-			if s == port {
+			s = strings.ReplaceAll(s, strings.TrimPrefix(addr, "unix:"), "ADDR")
+			if port != "" && s == port {
 				s = "PORT"
 			}
 			env[k] = s
@@ -473,20 +486,38 @@ func show(v any, ok bool) string {
 }
 
 // startGunicornDiffenv runs gunicorn's gthread worker on the app, with
-// env added to its environment, on a listener it is handed as fd 3, and
-// returns its address.
-func startGunicornDiffenv(t *testing.T, dir string, env []string) string {
+// env added to its environment, on a listener it is handed as fd 3 (a
+// Unix socket with unix), and returns its address ("unix:/path" for a
+// Unix socket).
+func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool) string {
 	t.Helper()
 	py := pythontest.Python(t, "gunicorn")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close() // f keeps the socket listening
-	if err != nil {
-		t.Fatal(err)
+	var f *os.File
+	var addr string
+	if unix {
+		path := filepath.Join(t.TempDir(), "gunicorn.sock")
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.SetUnlinkOnClose(false)
+		addr = "unix:" + path
+		f, err = ln.File()
+		ln.Close() // f keeps the socket listening
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		f, err = ln.(*net.TCPListener).File()
+		ln.Close() // f keeps the socket listening
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	logs := &pythontest.Buffer{}
 	// --forwarded-allow-ips: no peer of the test is trusted (gunicorn
@@ -497,7 +528,7 @@ func startGunicornDiffenv(t *testing.T, dir string, env []string) string {
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	err = cmd.Start()
+	err := cmd.Start()
 	f.Close()
 	if err != nil {
 		t.Fatalf("start gunicorn: %v", err)
@@ -535,10 +566,16 @@ func TestDiffEnvGunicorn(t *testing.T) {
 	}{
 		{"root", nil, diffenvCorpus},
 		{"SCRIPT_NAME", []string{"SCRIPT_NAME=/app"}, diffenvMountCorpus},
+		{"unix", nil, diffenvUnixCorpus},
 	} {
 		t.Run(run.name, func(t *testing.T) {
-			gunicorn := startGunicornDiffenv(t, dir, run.env)
-			cmd := exec.Command(bin, "-bind", "127.0.0.1:0", "-python", pythontest.Python(t),
+			unix := run.name == "unix"
+			gunicorn := startGunicornDiffenv(t, dir, run.env, unix)
+			bind := "127.0.0.1:0"
+			if unix {
+				bind = "unix:" + filepath.Join(t.TempDir(), "graft.sock")
+			}
+			cmd := exec.Command(bin, "-bind", bind, "-python", pythontest.Python(t),
 				"-chdir", dir, "-workers", "1", "-threads", "2", "diffenv_app:app")
 			cmd.Env = append(os.Environ(), run.env...)
 			graft := strings.TrimPrefix(startCmd(t, cmd, false).url, "http://")
@@ -581,10 +618,7 @@ func TestDiffEnvGunicorn(t *testing.T) {
 	}
 	for name := range diffenvKnown {
 		run, c, _ := strings.Cut(name, "/")
-		corpus := diffenvCorpus
-		if run == "SCRIPT_NAME" {
-			corpus = diffenvMountCorpus
-		}
+		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus}[run]
 		if !slices.ContainsFunc(corpus, func(x diffenvCase) bool { return x.name == c }) {
 			t.Errorf("diffenvKnown lists %q, which is no case", name)
 		}
@@ -611,6 +645,8 @@ const (
 		"CONTENT_LENGTH as 0 alike (docs/wsgi.md)"
 	whyForwarded = "a client's forwarding headers are removed, whoever is trusted (docs/operations.md, Behind a " +
 		"front proxy): an app's ProxyFix cannot be fooled by them; gunicorn passes them on"
+	whyUnixPeer = "a Unix socket's peer has no IP address: graft's REMOTE_ADDR is \"@\", as net/http's " +
+		"RemoteAddr (docs/operations.md, The serve loop), gunicorn's \"\""
 	whyMount = "graft serves a path outside the SCRIPT_NAME prefix with SCRIPT_NAME \"\" (docs/operations.md, -script-name); " +
 		"gunicorn 20 answers 500"
 )
@@ -835,6 +871,22 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	}},
 	"root/two X-Forwarded-For": {whyForwarded, map[string]string{
 		"HTTP_X_FORWARDED_FOR": `graft (absent), gunicorn "10.0.0.1,10.0.0.2"`,
+	}},
+	// On a Unix socket.
+	"unix/plain": {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
+	"unix/POST":  {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
+	"unix/HTTP/1.0 without Host": {whyUnixPeer + "; without Host, SERVER_NAME and SERVER_PORT are localhost " +
+		"and the scheme's port (docs/wsgi.md), which make a URL; gunicorn gives the socket's path and \"\"", map[string]string{
+		"REMOTE_ADDR": `graft "@", gunicorn ""`,
+		"SERVER_NAME": `graft "localhost", gunicorn "ADDR"`,
+		"SERVER_PORT": `graft "80", gunicorn ""`,
+	}},
+	"unix/X-Forwarded-For": {whyUnixPeer + "; " + whyForwarded + ". gunicorn 20 takes the scheme from any " +
+		"Unix socket peer whatever forwarded_allow_ips says; graft only with -forwarded-allow-ips unix", map[string]string{
+		"HTTP_X_FORWARDED_FOR":   `graft (absent), gunicorn "10.1.2.3"`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "https"`,
+		"REMOTE_ADDR":            `graft "@", gunicorn ""`,
+		"wsgi.url_scheme":        `graft "http", gunicorn "https"`,
 	}},
 	"SCRIPT_NAME/outside the mount": {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},
 	"SCRIPT_NAME/root":              {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},
