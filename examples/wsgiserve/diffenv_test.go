@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -316,6 +317,12 @@ var diffenvUnixCorpus = []diffenvCase{
 	{name: "POST", raw: rawPost("/", "body")},
 }
 
+// diffenvProcessesCorpus runs with 2 worker processes of one thread each
+// (wsgi.multiprocess, wsgi.multithread).
+var diffenvProcessesCorpus = []diffenvCase{
+	{name: "GET", raw: rawGet("/")},
+}
+
 // diffenvResult is what one server did with a case.
 type diffenvResult struct {
 	responses []diffenvResponse
@@ -504,11 +511,13 @@ func show(v any, ok bool) string {
 	return string(b)
 }
 
-// startGunicornDiffenv runs gunicorn's gthread worker on the app, with
-// env added to its environment, on a listener it is handed as fd 3 (a
+// startGunicornDiffenv runs gunicorn's gthread worker (sync for one
+// thread) on the app, with
+// env added to its environment and workers processes of threads threads,
+// on a listener it is handed as fd 3 (a
 // Unix socket with unix), and returns its address ("unix:/path" for a
 // Unix socket).
-func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool) string {
+func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, workers, threads string) string {
 	t.Helper()
 	py := pythontest.Python(t, "gunicorn")
 	var f *os.File
@@ -541,8 +550,15 @@ func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool) str
 	logs := &pythontest.Buffer{}
 	// --forwarded-allow-ips: no peer of the test is trusted (gunicorn
 	// trusts 127.0.0.1 by default, graft nobody).
-	cmd := exec.Command(py, "-m", "gunicorn", "--bind", "fd://3", "--worker-class", "gthread",
-		"--forwarded-allow-ips", "192.0.2.1", "--workers", "1", "--threads", "2", "--chdir", dir,
+	// -threads 1 is gunicorn's sync worker, -threads N its gthread one
+	// (docs/operations.md, Coming from gunicorn): gthread says
+	// wsgi.multithread even with one thread.
+	class := "gthread"
+	if threads == "1" {
+		class = "sync"
+	}
+	cmd := exec.Command(py, "-m", "gunicorn", "--bind", "fd://3", "--worker-class", class,
+		"--forwarded-allow-ips", "192.0.2.1", "--workers", workers, "--threads", threads, "--chdir", dir,
 		"--log-level", "warning", "--graceful-timeout", "5", "diffenv_app:app")
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = []*os.File{f}
@@ -579,23 +595,26 @@ func TestDiffEnvGunicorn(t *testing.T) {
 	}
 	bin := opstest.Build(t, "wsgiserve")
 	for _, run := range []struct {
-		name   string
-		env    []string
-		corpus []diffenvCase
+		name             string
+		env              []string
+		corpus           []diffenvCase
+		workers, threads string // "" for 1 and 2
 	}{
-		{"root", nil, diffenvCorpus},
-		{"SCRIPT_NAME", []string{"SCRIPT_NAME=/app"}, diffenvMountCorpus},
-		{"unix", nil, diffenvUnixCorpus},
+		{"root", nil, diffenvCorpus, "", ""},
+		{"SCRIPT_NAME", []string{"SCRIPT_NAME=/app"}, diffenvMountCorpus, "", ""},
+		{"unix", nil, diffenvUnixCorpus, "", ""},
+		{"processes", nil, diffenvProcessesCorpus, "2", "1"},
 	} {
 		t.Run(run.name, func(t *testing.T) {
 			unix := run.name == "unix"
-			gunicorn := startGunicornDiffenv(t, dir, run.env, unix)
+			workers, threads := cmp.Or(run.workers, "1"), cmp.Or(run.threads, "2")
+			gunicorn := startGunicornDiffenv(t, dir, run.env, unix, workers, threads)
 			bind := "127.0.0.1:0"
 			if unix {
 				bind = "unix:" + filepath.Join(t.TempDir(), "graft.sock")
 			}
 			cmd := exec.Command(bin, "-bind", bind, "-python", pythontest.Python(t),
-				"-chdir", dir, "-workers", "1", "-threads", "2", "diffenv_app:app")
+				"-chdir", dir, "-workers", workers, "-threads", threads, "diffenv_app:app")
 			cmd.Env = append(os.Environ(), run.env...)
 			graft := strings.TrimPrefix(startCmd(t, cmd, false).url, "http://")
 			names := map[string]bool{}
@@ -637,7 +656,7 @@ func TestDiffEnvGunicorn(t *testing.T) {
 	}
 	for name := range diffenvKnown {
 		run, c, _ := strings.Cut(name, "/")
-		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus}[run]
+		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus, "processes": diffenvProcessesCorpus}[run]
 		if !slices.ContainsFunc(corpus, func(x diffenvCase) bool { return x.name == c }) {
 			t.Errorf("diffenvKnown lists %q, which is no case", name)
 		}
@@ -899,6 +918,10 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	"root/two X-Forwarded-For": {whyForwarded, map[string]string{
 		"HTTP_X_FORWARDED_FOR": `graft (absent), gunicorn "10.0.0.1,10.0.0.2"`,
 	}},
+	// Two processes of one thread.
+	"processes/GET": {"gunicorn's sync worker closes every connection after its response (it has no " +
+		"keep-alive); graft keeps it open", map[string]string{"close": "graft false, gunicorn true"}},
+
 	// On a Unix socket.
 	"unix/plain": {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
 	"unix/POST":  {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
