@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"cmp"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/testcert"
 )
 
 // diffenvCase is one exchange: raw is written as is, and n responses are
@@ -323,6 +325,13 @@ var diffenvProcessesCorpus = []diffenvCase{
 	{name: "GET", raw: rawGet("/")},
 }
 
+// diffenvTLSCorpus runs with both servers serving TLS (HTTP/1.1).
+var diffenvTLSCorpus = []diffenvCase{
+	{name: "GET", raw: rawGet("/a?b")},
+	{name: "HTTP/1.0 without Host", raw: "GET / HTTP/1.0\r\n\r\n"},
+	{name: "Host without port", raw: "GET / HTTP/1.1\r\nHost: diffenv.test\r\nX-Forwarded-Proto: http\r\n\r\n"},
+}
+
 // diffenvResult is what one server did with a case.
 type diffenvResult struct {
 	responses []diffenvResponse
@@ -339,11 +348,17 @@ type diffenvResponse struct {
 
 // roundTrip writes c.raw to addr and reads c's responses.
 func roundTrip(addr string, c diffenvCase) diffenvResult {
-	network := "tcp"
+	var conn net.Conn
+	var err error
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		network, addr = "unix", path
+		conn, err = net.Dial("unix", path)
+	} else if hostPort, ok := strings.CutPrefix(addr, "tls:"); ok {
+		// HTTP/1.1 only: gunicorn has no HTTP/2. The test's own
+		// certificate is not checked.
+		conn, err = tls.Dial("tcp", hostPort, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	} else {
+		conn, err = net.Dial("tcp", addr)
 	}
-	conn, err := net.Dial(network, addr)
 	if err != nil {
 		return diffenvResult{err: err.Error()}
 	}
@@ -406,6 +421,7 @@ func errClass(err error) string {
 // nature, and writes the server's own address addr (a Unix socket's
 // path) as "ADDR" and its port as "PORT".
 func normalise(env map[string]any, addr string) {
+	addr = strings.TrimPrefix(addr, "tls:")
 	_, port, _ := net.SplitHostPort(addr)
 	graftID, hasID := env["graft.request_id"]
 	if !hasID {
@@ -517,7 +533,7 @@ func show(v any, ok bool) string {
 // on a listener it is handed as fd 3 (a
 // Unix socket with unix), and returns its address ("unix:/path" for a
 // Unix socket).
-func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, workers, threads string) string {
+func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, workers, threads string, tlsArgs []string) string {
 	t.Helper()
 	py := pythontest.Python(t, "gunicorn")
 	var f *os.File
@@ -559,7 +575,8 @@ func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, wor
 	}
 	cmd := exec.Command(py, "-m", "gunicorn", "--bind", "fd://3", "--worker-class", class,
 		"--forwarded-allow-ips", "192.0.2.1", "--workers", workers, "--threads", threads, "--chdir", dir,
-		"--log-level", "warning", "--graceful-timeout", "5", "diffenv_app:app")
+		"--log-level", "warning", "--graceful-timeout", "5")
+	cmd.Args = append(append(cmd.Args, tlsArgs...), "diffenv_app:app")
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -582,6 +599,9 @@ func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, wor
 			t.Logf("gunicorn log:\n%s", logs)
 		}
 	})
+	if len(tlsArgs) > 0 {
+		addr = "tls:" + addr
+	}
 	return addr
 }
 
@@ -604,11 +624,17 @@ func TestDiffEnvGunicorn(t *testing.T) {
 		{"SCRIPT_NAME", []string{"SCRIPT_NAME=/app"}, diffenvMountCorpus, "", ""},
 		{"unix", nil, diffenvUnixCorpus, "", ""},
 		{"processes", nil, diffenvProcessesCorpus, "2", "1"},
+		{"tls", nil, diffenvTLSCorpus, "", ""},
 	} {
 		t.Run(run.name, func(t *testing.T) {
 			unix := run.name == "unix"
 			workers, threads := cmp.Or(run.workers, "1"), cmp.Or(run.threads, "2")
-			gunicorn := startGunicornDiffenv(t, dir, run.env, unix, workers, threads)
+			var tlsArgs []string
+			if run.name == "tls" {
+				cert, key, _ := testcert.Write(t, t.TempDir(), 1)
+				tlsArgs = []string{"--certfile", cert, "--keyfile", key}
+			}
+			gunicorn := startGunicornDiffenv(t, dir, run.env, unix, workers, threads, tlsArgs)
 			bind := "127.0.0.1:0"
 			if unix {
 				bind = "unix:" + filepath.Join(t.TempDir(), "graft.sock")
@@ -616,7 +642,13 @@ func TestDiffEnvGunicorn(t *testing.T) {
 			cmd := exec.Command(bin, "-bind", bind, "-python", pythontest.Python(t),
 				"-chdir", dir, "-workers", workers, "-threads", threads, "diffenv_app:app")
 			cmd.Env = append(os.Environ(), run.env...)
+			if tlsArgs != nil {
+				cmd.Args = append(cmd.Args, "-certfile", tlsArgs[1], "-keyfile", tlsArgs[3])
+			}
 			graft := strings.TrimPrefix(startCmd(t, cmd, false).url, "http://")
+			if u, ok := strings.CutPrefix(graft, "https://"); ok {
+				graft = "tls:" + u
+			}
 			names := map[string]bool{}
 			for _, c := range run.corpus {
 				if names[c.name] {
@@ -656,7 +688,7 @@ func TestDiffEnvGunicorn(t *testing.T) {
 	}
 	for name := range diffenvKnown {
 		run, c, _ := strings.Cut(name, "/")
-		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus, "processes": diffenvProcessesCorpus}[run]
+		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus, "processes": diffenvProcessesCorpus, "tls": diffenvTLSCorpus}[run]
 		if !slices.ContainsFunc(corpus, func(x diffenvCase) bool { return x.name == c }) {
 			t.Errorf("diffenvKnown lists %q, which is no case", name)
 		}
@@ -685,6 +717,8 @@ const (
 		"front proxy): an app's ProxyFix cannot be fooled by them; gunicorn passes them on"
 	whyUnixPeer = "a Unix socket's peer has no IP address: graft's REMOTE_ADDR is \"@\", as net/http's " +
 		"RemoteAddr (docs/operations.md, The serve loop), gunicorn's \"\""
+	whyHTTPS = "over TLS graft sets the CGI variable HTTPS=on besides wsgi.url_scheme https (docs/wsgi.md), " +
+		"for apps that read it; gunicorn sets wsgi.url_scheme only"
 	whyMount = "graft serves a path outside the SCRIPT_NAME prefix with SCRIPT_NAME \"\" (docs/operations.md, -script-name); " +
 		"gunicorn 20 answers 500"
 )
@@ -918,6 +952,14 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	"root/two X-Forwarded-For": {whyForwarded, map[string]string{
 		"HTTP_X_FORWARDED_FOR": `graft (absent), gunicorn "10.0.0.1,10.0.0.2"`,
 	}},
+	// Over TLS.
+	"tls/GET":                   {whyHTTPS, map[string]string{"HTTPS": `graft "on", gunicorn (absent)`}},
+	"tls/HTTP/1.0 without Host": {whyHTTPS, map[string]string{"HTTPS": `graft "on", gunicorn (absent)`}},
+	"tls/Host without port": {whyHTTPS + "; " + whyForwarded, map[string]string{
+		"HTTPS":                  `graft "on", gunicorn (absent)`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "http"`,
+	}},
+
 	// Two processes of one thread.
 	"processes/GET": {"gunicorn's sync worker closes every connection after its response (it has no " +
 		"keep-alive); graft keeps it open", map[string]string{"close": "graft false, gunicorn true"}},
