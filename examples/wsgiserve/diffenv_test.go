@@ -332,6 +332,22 @@ var diffenvTLSCorpus = []diffenvCase{
 	{name: "Host without port", raw: "GET / HTTP/1.1\r\nHost: diffenv.test\r\nX-Forwarded-Proto: http\r\n\r\n"},
 }
 
+// diffenvTrustedCorpus runs with the test's address, 127.0.0.1, a trusted
+// proxy of both servers (-forwarded-allow-ips, gunicorn's default).
+var diffenvTrustedCorpus = []diffenvCase{
+	{name: "none", raw: rawGet("/")},
+	{name: "X-Forwarded-Proto https", raw: rawGet("/", "X-Forwarded-Proto: https")},
+	{name: "X-Forwarded-Proto http", raw: rawGet("/", "X-Forwarded-Proto: http")},
+	{name: "X-Forwarded-Proto HTTPS", raw: rawGet("/", "X-Forwarded-Proto: HTTPS")},
+	{name: "X-Forwarded-Proto list", raw: rawGet("/", "X-Forwarded-Proto: http, https")},
+	{name: "X-Forwarded-Ssl on", raw: rawGet("/", "X-Forwarded-Ssl: on")},
+	{name: "X-Forwarded-Ssl yes", raw: rawGet("/", "X-Forwarded-Ssl: yes")},
+	{name: "X-Forwarded-Protocol ssl", raw: rawGet("/", "X-Forwarded-Protocol: ssl")},
+	{name: "contradicting", raw: rawGet("/", "X-Forwarded-Proto: https", "X-Forwarded-Ssl: off")},
+	{name: "X-Forwarded-For", raw: rawGet("/", "X-Forwarded-For: 10.1.2.3, 10.4.5.6")},
+	{name: "X-Forwarded-Host", raw: rawGet("/", "X-Forwarded-Host: front.test")},
+}
+
 // diffenvResult is what one server did with a case.
 type diffenvResult struct {
 	responses []diffenvResponse
@@ -533,7 +549,7 @@ func show(v any, ok bool) string {
 // on a listener it is handed as fd 3 (a
 // Unix socket with unix), and returns its address ("unix:/path" for a
 // Unix socket).
-func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, workers, threads string, tlsArgs []string) string {
+func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, workers, threads string, tlsArgs []string, trusted bool) string {
 	t.Helper()
 	py := pythontest.Python(t, "gunicorn")
 	var f *os.File
@@ -564,17 +580,21 @@ func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, wor
 		}
 	}
 	logs := &pythontest.Buffer{}
-	// --forwarded-allow-ips: no peer of the test is trusted (gunicorn
-	// trusts 127.0.0.1 by default, graft nobody).
+	// --forwarded-allow-ips: unless trusted, no peer of the test is
+	// trusted (gunicorn trusts 127.0.0.1 by default, graft nobody).
 	// -threads 1 is gunicorn's sync worker, -threads N its gthread one
 	// (docs/operations.md, Coming from gunicorn): gthread says
 	// wsgi.multithread even with one thread.
+	allow := "192.0.2.1" // nobody the test connects from
+	if trusted {
+		allow = "127.0.0.1"
+	}
 	class := "gthread"
 	if threads == "1" {
 		class = "sync"
 	}
 	cmd := exec.Command(py, "-m", "gunicorn", "--bind", "fd://3", "--worker-class", class,
-		"--forwarded-allow-ips", "192.0.2.1", "--workers", workers, "--threads", threads, "--chdir", dir,
+		"--forwarded-allow-ips", allow, "--workers", workers, "--threads", threads, "--chdir", dir,
 		"--log-level", "warning", "--graceful-timeout", "5")
 	cmd.Args = append(append(cmd.Args, tlsArgs...), "diffenv_app:app")
 	cmd.Env = append(os.Environ(), env...)
@@ -625,6 +645,7 @@ func TestDiffEnvGunicorn(t *testing.T) {
 		{"unix", nil, diffenvUnixCorpus, "", ""},
 		{"processes", nil, diffenvProcessesCorpus, "2", "1"},
 		{"tls", nil, diffenvTLSCorpus, "", ""},
+		{"trusted", nil, diffenvTrustedCorpus, "", ""},
 	} {
 		t.Run(run.name, func(t *testing.T) {
 			unix := run.name == "unix"
@@ -634,7 +655,8 @@ func TestDiffEnvGunicorn(t *testing.T) {
 				cert, key, _ := testcert.Write(t, t.TempDir(), 1)
 				tlsArgs = []string{"--certfile", cert, "--keyfile", key}
 			}
-			gunicorn := startGunicornDiffenv(t, dir, run.env, unix, workers, threads, tlsArgs)
+			trusted := run.name == "trusted"
+			gunicorn := startGunicornDiffenv(t, dir, run.env, unix, workers, threads, tlsArgs, trusted)
 			bind := "127.0.0.1:0"
 			if unix {
 				bind = "unix:" + filepath.Join(t.TempDir(), "graft.sock")
@@ -642,6 +664,9 @@ func TestDiffEnvGunicorn(t *testing.T) {
 			cmd := exec.Command(bin, "-bind", bind, "-python", pythontest.Python(t),
 				"-chdir", dir, "-workers", workers, "-threads", threads, "diffenv_app:app")
 			cmd.Env = append(os.Environ(), run.env...)
+			if trusted {
+				cmd.Args = append(cmd.Args, "-forwarded-allow-ips", "127.0.0.1")
+			}
 			if tlsArgs != nil {
 				cmd.Args = append(cmd.Args, "-certfile", tlsArgs[1], "-keyfile", tlsArgs[3])
 			}
@@ -688,7 +713,7 @@ func TestDiffEnvGunicorn(t *testing.T) {
 	}
 	for name := range diffenvKnown {
 		run, c, _ := strings.Cut(name, "/")
-		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus, "processes": diffenvProcessesCorpus, "tls": diffenvTLSCorpus}[run]
+		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus, "processes": diffenvProcessesCorpus, "tls": diffenvTLSCorpus, "trusted": diffenvTrustedCorpus}[run]
 		if !slices.ContainsFunc(corpus, func(x diffenvCase) bool { return x.name == c }) {
 			t.Errorf("diffenvKnown lists %q, which is no case", name)
 		}
@@ -719,6 +744,9 @@ const (
 		"RemoteAddr (docs/operations.md, The serve loop), gunicorn's \"\""
 	whyHTTPS = "over TLS graft sets the CGI variable HTTPS=on besides wsgi.url_scheme https (docs/wsgi.md), " +
 		"for apps that read it; gunicorn sets wsgi.url_scheme only"
+	whyTrusted = "graft removes the forwarding headers once it has read them, from a trusted proxy too, and " +
+		"gives the app their meaning as REMOTE_ADDR and wsgi.url_scheme (docs/operations.md, Coming from " +
+		"gunicorn: forwarded_allow_ips); gunicorn passes them on"
 	whyMount = "graft serves a path outside the SCRIPT_NAME prefix with SCRIPT_NAME \"\" (docs/operations.md, -script-name); " +
 		"gunicorn 20 answers 500"
 )
@@ -958,6 +986,40 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	"tls/Host without port": {whyHTTPS + "; " + whyForwarded, map[string]string{
 		"HTTPS":                  `graft "on", gunicorn (absent)`,
 		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "http"`,
+	}},
+
+	// From a trusted proxy.
+	"trusted/X-Forwarded-Proto https": {whyHTTPS + "; " + whyTrusted, map[string]string{
+		"HTTPS":                  `graft "on", gunicorn (absent)`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "https"`,
+	}},
+	"trusted/X-Forwarded-Proto http": {whyTrusted, map[string]string{
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "http"`,
+	}},
+	"trusted/X-Forwarded-Proto HTTPS": {whyHTTPS + "; " + whyTrusted + "; graft reads the scheme without " +
+		"regard to case and the rightmost of a list, where gunicorn says http", map[string]string{
+		"HTTPS":                  `graft "on", gunicorn (absent)`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "HTTPS"`,
+		"wsgi.url_scheme":        `graft "https", gunicorn "http"`,
+	}},
+	"trusted/X-Forwarded-Proto list": {"as X-Forwarded-Proto HTTPS", map[string]string{
+		"HTTPS":                  `graft "on", gunicorn (absent)`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "http, https"`,
+		"wsgi.url_scheme":        `graft "https", gunicorn "http"`,
+	}},
+	"trusted/X-Forwarded-Ssl on": {whyHTTPS + "; " + whyTrusted + " (gunicorn 20 does not pass " +
+		"X-Forwarded-Ssl on either)", map[string]string{"HTTPS": `graft "on", gunicorn (absent)`}},
+	"trusted/X-Forwarded-Protocol ssl": {whyHTTPS + "; " + whyTrusted + " (gunicorn 20 does not pass " +
+		"X-Forwarded-Protocol on either)", map[string]string{"HTTPS": `graft "on", gunicorn (absent)`}},
+	"trusted/contradicting": {"both answer 400 Contradictory scheme headers; graft keeps the connection, whose " +
+		"framing was sound, gunicorn closes it", map[string]string{"close": "graft false, gunicorn true"}},
+	"trusted/X-Forwarded-For": {whyTrusted + "; REMOTE_ADDR is the client the proxy names (the rightmost " +
+		"address not trusted), where gunicorn 20 keeps the proxy's", map[string]string{
+		"HTTP_X_FORWARDED_FOR": `graft (absent), gunicorn "10.1.2.3, 10.4.5.6"`,
+		"REMOTE_ADDR":          `graft "10.4.5.6", gunicorn "127.0.0.1"`,
+	}},
+	"trusted/X-Forwarded-Host": {whyTrusted + "; the host is taken from it only with -forwarded-host", map[string]string{
+		"HTTP_X_FORWARDED_HOST": `graft (absent), gunicorn "front.test"`,
 	}},
 
 	// Two processes of one thread.
