@@ -2,11 +2,12 @@ package main
 
 // The request side of wsgiserve against gunicorn, the server its users
 // come from: the same environ-echo app (testdata/diffenv_app.py) runs
-// under wsgiserve and under gunicorn's gthread worker, each request of
-// the corpus is written byte for byte to both over a raw TCP connection,
-// and what the app saw (its environ and the body it read) and what the
-// client got (status, 100 Continue, whether the connection stays open)
-// are compared. The differences known and decided on are listed in
+// under wsgiserve and under gunicorn (its gthread worker, as wsgiserve's
+// -threads N; its sync worker for -threads 1), each request of a corpus
+// is written byte for byte to both over a raw connection (TCP, a Unix
+// socket or TLS), and what the app saw (its environ and the body it read
+// in one of several ways) and what the client got (status, 100 Continue,
+// whether the connection stays open) are compared. The differences known and decided on are listed in
 // diffenvKnown with their reason; any other difference, or a listed one
 // that is gone, fails the test.
 
@@ -24,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,12 +51,12 @@ type diffenvCase struct {
 // about Host itself.
 const diffenvHost = "diffenv.test"
 
-// get is a GET of target with Host diffenvHost and the header lines hs.
+// rawGet is a GET of target with Host diffenvHost and the header lines hs.
 func rawGet(target string, hs ...string) string {
 	return rawReq("GET", target, "", hs...)
 }
 
-// req is a request with method, target, the header lines hs and body
+// rawReq is a request with method, target, the header lines hs and body
 // (Content-Length is not added: the header lines say how the body is
 // framed).
 func rawReq(method, target, body string, hs ...string) string {
@@ -67,16 +69,17 @@ func rawReq(method, target, body string, hs ...string) string {
 	return b.String()
 }
 
-// post is a POST of body with its Content-Length and the header lines hs.
+// rawPost is a POST of body with its Content-Length and the header lines hs.
 func rawPost(target, body string, hs ...string) string {
 	return rawReq("POST", target, body, append([]string{fmt.Sprintf("Content-Length: %d", len(body))}, hs...)...)
 }
 
-// chunked is a POST whose body is sent chunked as the raw chunks.
+// rawChunked is a POST whose body is sent chunked as the raw chunks.
 func rawChunked(target, chunks string, hs ...string) string {
 	return rawReq("POST", target, chunks, append([]string{"Transfer-Encoding: chunked"}, hs...)...)
 }
 
+// diffenvLines is a body of lines, the last without its newline.
 const diffenvLines = "one\ntwo lines\n\nlast without newline"
 
 var diffenvCorpus = []diffenvCase{
@@ -143,7 +146,7 @@ var diffenvCorpus = []diffenvCase{
 	{name: "latin-1 value", raw: rawGet("/", "X-Lat: caf\xe9")},
 	{name: "UTF-8 value", raw: rawGet("/", "X-Utf: caf\xc3\xa9")},
 	{name: "long value", raw: rawGet("/", "X-Long: "+strings.Repeat("v", 6000))},
-	{name: "many fields", raw: rawGet("/", manyFields(60)...)},
+	{name: "many fields", raw: rawGet("/", diffenvManyFields(60)...)},
 	{name: "Proxy header", raw: rawGet("/", "Proxy: http://evil.test")},
 	{name: "Connection names a header", raw: rawGet("/", "Connection: X-Hop", "X-Hop: 1")},
 	{name: "TE trailers", raw: rawGet("/", "TE: trailers")},
@@ -153,7 +156,7 @@ var diffenvCorpus = []diffenvCase{
 	{name: "space in the name", raw: rawGet("/", "X Foo: 1")},
 	{name: "control byte in the value", raw: rawGet("/", "X-Ctl: a\x01b")},
 	{name: "dots in the name", raw: rawGet("/", "X.Foo: dot")},
-	{name: "too many fields", raw: rawGet("/", manyFields(101)...)},
+	{name: "too many fields", raw: rawGet("/", diffenvManyFields(101)...)},
 	{name: "field line too long", raw: rawGet("/", "X-Long: "+strings.Repeat("v", 8200))},
 	{name: "Content-Length header on GET without body", raw: rawGet("/", "Content-Length: 0")},
 	{name: "two Content-Type", raw: rawPost("/", "x", "Content-Type: text/plain", "Content-Type: text/html")},
@@ -172,8 +175,8 @@ var diffenvCorpus = []diffenvCase{
 	// passes and the first that does not.
 	{name: "request line at the limit", raw: rawGet("/" + strings.Repeat("p", 4094-len("GET / HTTP/1.1")))},
 	{name: "request line over the limit", raw: rawGet("/" + strings.Repeat("p", 4095-len("GET / HTTP/1.1")))},
-	{name: "100 fields", raw: rawGet("/", manyFields(99)...)},
-	{name: "101 fields", raw: rawGet("/", manyFields(100)...)},
+	{name: "100 fields", raw: rawGet("/", diffenvManyFields(99)...)},
+	{name: "101 fields", raw: rawGet("/", diffenvManyFields(100)...)},
 	{name: "field line at the limit", raw: rawGet("/", "X-Long: "+strings.Repeat("v", 8190-len("X-Long: ")))},
 	{name: "field line over the limit", raw: rawGet("/", "X-Long: "+strings.Repeat("v", 8191-len("X-Long: ")))},
 	{name: "head over 64 KiB", raw: rawGet("/", diffenvLongFields(9, 8000)...)},
@@ -286,8 +289,8 @@ func diffenvLongFields(n, size int) []string {
 	return hs
 }
 
-// manyFields is n distinct header lines.
-func manyFields(n int) []string {
+// diffenvManyFields is n distinct header lines.
+func diffenvManyFields(n int) []string {
 	var hs []string
 	for i := range n {
 		hs = append(hs, fmt.Sprintf("X-Field-%d: %d", i, i))
@@ -543,62 +546,86 @@ func show(v any, ok bool) string {
 	return string(b)
 }
 
-// startGunicornDiffenv runs gunicorn's gthread worker (sync for one
-// thread) on the app, with
-// env added to its environment and workers processes of threads threads,
-// on a listener it is handed as fd 3 (a
-// Unix socket with unix), and returns its address ("unix:/path" for a
-// Unix socket).
-func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, workers, threads string, tlsArgs []string, trusted bool) string {
+// diffenvRun is one pair of servers and the corpus sent to both.
+type diffenvRun struct {
+	name    string
+	corpus  []diffenvCase
+	env     []string // added to both servers' environment
+	workers int      // 1 when 0
+	threads int      // 2 when 0; 1 is gunicorn's sync worker, more its gthread one (docs/operations.md)
+	unix    bool     // on a Unix socket
+	tls     bool     // serving TLS
+	trusted bool     // the test's address, 127.0.0.1, is a trusted proxy
+}
+
+var diffenvRuns = []diffenvRun{
+	{name: "root", corpus: diffenvCorpus},
+	{name: "SCRIPT_NAME", corpus: diffenvMountCorpus, env: []string{"SCRIPT_NAME=/app"}},
+	{name: "unix", corpus: diffenvUnixCorpus, unix: true},
+	{name: "processes", corpus: diffenvProcessesCorpus, workers: 2, threads: 1},
+	{name: "tls", corpus: diffenvTLSCorpus, tls: true},
+	{name: "trusted", corpus: diffenvTrustedCorpus, trusted: true},
+}
+
+// listen opens the listener a server of run is handed as fd 3 and
+// returns it with its address ("unix:/path" for a Unix socket).
+func (run diffenvRun) listen(t *testing.T, name string) (*os.File, string) {
+	t.Helper()
+	var ln interface {
+		File() (*os.File, error)
+		Close() error
+	}
+	var addr string
+	if run.unix {
+		path := filepath.Join(t.TempDir(), name+".sock")
+		uln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uln.SetUnlinkOnClose(false)
+		ln, addr = uln, "unix:"+path
+	} else {
+		tln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, addr = tln, tln.Addr().String()
+	}
+	f, err := ln.File()
+	ln.Close() // f keeps the socket listening
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, addr
+}
+
+// startGunicorn runs gunicorn as run says on the app in dir and returns
+// its address ("unix:/path" on a Unix socket, "tls:host:port" over TLS).
+// gunicorn's forwarded_allow_ips is nobody the test connects from unless
+// run.trusted (gunicorn trusts 127.0.0.1 by default, graft nobody).
+func (run diffenvRun) startGunicorn(t *testing.T, dir, cert, key string) string {
 	t.Helper()
 	py := pythontest.Python(t, "gunicorn")
-	var f *os.File
-	var addr string
-	if unix {
-		path := filepath.Join(t.TempDir(), "gunicorn.sock")
-		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln.SetUnlinkOnClose(false)
-		addr = "unix:" + path
-		f, err = ln.File()
-		ln.Close() // f keeps the socket listening
-		if err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = ln.Addr().String()
-		f, err = ln.(*net.TCPListener).File()
-		ln.Close() // f keeps the socket listening
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := &pythontest.Buffer{}
-	// --forwarded-allow-ips: unless trusted, no peer of the test is
-	// trusted (gunicorn trusts 127.0.0.1 by default, graft nobody).
-	// -threads 1 is gunicorn's sync worker, -threads N its gthread one
-	// (docs/operations.md, Coming from gunicorn): gthread says
-	// wsgi.multithread even with one thread.
-	allow := "192.0.2.1" // nobody the test connects from
-	if trusted {
-		allow = "127.0.0.1"
-	}
-	class := "gthread"
-	if threads == "1" {
+	f, addr := run.listen(t, "gunicorn")
+	class := "gthread" // which says wsgi.multithread even with one thread
+	if run.threads == 1 {
 		class = "sync"
 	}
+	allow := "192.0.2.1"
+	if run.trusted {
+		allow = "127.0.0.1"
+	}
 	cmd := exec.Command(py, "-m", "gunicorn", "--bind", "fd://3", "--worker-class", class,
-		"--forwarded-allow-ips", allow, "--workers", workers, "--threads", threads, "--chdir", dir,
-		"--log-level", "warning", "--graceful-timeout", "5")
-	cmd.Args = append(append(cmd.Args, tlsArgs...), "diffenv_app:app")
-	cmd.Env = append(os.Environ(), env...)
+		"--workers", strconv.Itoa(cmp.Or(run.workers, 1)), "--threads", strconv.Itoa(cmp.Or(run.threads, 2)),
+		"--forwarded-allow-ips", allow, "--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5")
+	if run.tls {
+		cmd.Args = append(cmd.Args, "--certfile", cert, "--keyfile", key)
+		addr = "tls:" + addr
+	}
+	cmd.Args = append(cmd.Args, "diffenv_app:app")
+	cmd.Env = append(os.Environ(), run.env...)
 	cmd.ExtraFiles = []*os.File{f}
+	logs := &pythontest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	err := cmd.Start()
 	f.Close()
@@ -619,67 +646,65 @@ func startGunicornDiffenv(t *testing.T, dir string, env []string, unix bool, wor
 			t.Logf("gunicorn log:\n%s", logs)
 		}
 	})
-	if len(tlsArgs) > 0 {
-		addr = "tls:" + addr
-	}
 	return addr
 }
 
-// TestDiffEnvGunicorn sends the corpus to wsgiserve and to gunicorn and
-// fails on any difference not in diffenvKnown, and on a listed one that
-// is no more.
+// startGraft runs wsgiserve (the binary bin) as run says on the app in
+// dir, with its default access log and request ids, and returns its
+// address as startGunicorn does.
+func (run diffenvRun) startGraft(t *testing.T, bin, dir, cert, key string) string {
+	t.Helper()
+	bind := "127.0.0.1:0"
+	if run.unix {
+		bind = "unix:" + filepath.Join(t.TempDir(), "graft.sock")
+	}
+	cmd := exec.Command(bin, "-bind", bind, "-python", pythontest.Python(t), "-chdir", dir,
+		"-workers", strconv.Itoa(cmp.Or(run.workers, 1)), "-threads", strconv.Itoa(cmp.Or(run.threads, 2)))
+	if run.trusted {
+		cmd.Args = append(cmd.Args, "-forwarded-allow-ips", "127.0.0.1")
+	}
+	if run.tls {
+		cmd.Args = append(cmd.Args, "-certfile", cert, "-keyfile", key)
+	}
+	cmd.Args = append(cmd.Args, "diffenv_app:app")
+	cmd.Env = append(os.Environ(), run.env...)
+	u := startCmd(t, cmd, false).url
+	if rest, ok := strings.CutPrefix(u, "https://"); ok {
+		return "tls:" + rest
+	}
+	return strings.TrimPrefix(u, "http://")
+}
+
+// TestDiffEnvGunicorn sends each run's corpus to wsgiserve and to gunicorn
+// and fails on any difference not in diffenvKnown, and on a listed one
+// that is no more.
 func TestDiffEnvGunicorn(t *testing.T) {
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin := opstest.Build(t, "wsgiserve")
-	for _, run := range []struct {
-		name             string
-		env              []string
-		corpus           []diffenvCase
-		workers, threads string // "" for 1 and 2
-	}{
-		{"root", nil, diffenvCorpus, "", ""},
-		{"SCRIPT_NAME", []string{"SCRIPT_NAME=/app"}, diffenvMountCorpus, "", ""},
-		{"unix", nil, diffenvUnixCorpus, "", ""},
-		{"processes", nil, diffenvProcessesCorpus, "2", "1"},
-		{"tls", nil, diffenvTLSCorpus, "", ""},
-		{"trusted", nil, diffenvTrustedCorpus, "", ""},
-	} {
+	cert, key, _ := testcert.Write(t, t.TempDir(), 1)
+	cases := map[string]bool{}
+	for _, run := range diffenvRuns {
+		for _, c := range run.corpus {
+			name := run.name + "/" + c.name
+			if cases[name] {
+				t.Fatalf("two cases named %q", name)
+			}
+			cases[name] = true
+		}
+	}
+	for name := range diffenvKnown {
+		if !cases[name] {
+			t.Errorf("diffenvKnown lists %q, which is no case", name)
+		}
+	}
+	for _, run := range diffenvRuns {
 		t.Run(run.name, func(t *testing.T) {
-			unix := run.name == "unix"
-			workers, threads := cmp.Or(run.workers, "1"), cmp.Or(run.threads, "2")
-			var tlsArgs []string
-			if run.name == "tls" {
-				cert, key, _ := testcert.Write(t, t.TempDir(), 1)
-				tlsArgs = []string{"--certfile", cert, "--keyfile", key}
-			}
-			trusted := run.name == "trusted"
-			gunicorn := startGunicornDiffenv(t, dir, run.env, unix, workers, threads, tlsArgs, trusted)
-			bind := "127.0.0.1:0"
-			if unix {
-				bind = "unix:" + filepath.Join(t.TempDir(), "graft.sock")
-			}
-			cmd := exec.Command(bin, "-bind", bind, "-python", pythontest.Python(t),
-				"-chdir", dir, "-workers", workers, "-threads", threads, "diffenv_app:app")
-			cmd.Env = append(os.Environ(), run.env...)
-			if trusted {
-				cmd.Args = append(cmd.Args, "-forwarded-allow-ips", "127.0.0.1")
-			}
-			if tlsArgs != nil {
-				cmd.Args = append(cmd.Args, "-certfile", tlsArgs[1], "-keyfile", tlsArgs[3])
-			}
-			graft := strings.TrimPrefix(startCmd(t, cmd, false).url, "http://")
-			if u, ok := strings.CutPrefix(graft, "https://"); ok {
-				graft = "tls:" + u
-			}
-			names := map[string]bool{}
+			gunicorn := run.startGunicorn(t, dir, cert, key)
+			graft := run.startGraft(t, bin, dir, cert, key)
 			for _, c := range run.corpus {
-				if names[c.name] {
-					t.Fatalf("two cases named %q", c.name)
-				}
-				names[c.name] = true
 				t.Run(c.name, func(t *testing.T) {
 					if c.graftOnly != 0 {
 						g := roundTrip(graft, c)
@@ -710,13 +735,6 @@ func TestDiffEnvGunicorn(t *testing.T) {
 				})
 			}
 		})
-	}
-	for name := range diffenvKnown {
-		run, c, _ := strings.Cut(name, "/")
-		corpus := map[string][]diffenvCase{"root": diffenvCorpus, "SCRIPT_NAME": diffenvMountCorpus, "unix": diffenvUnixCorpus, "processes": diffenvProcessesCorpus, "tls": diffenvTLSCorpus, "trusted": diffenvTrustedCorpus}[run]
-		if !slices.ContainsFunc(corpus, func(x diffenvCase) bool { return x.name == c }) {
-			t.Errorf("diffenvKnown lists %q, which is no case", name)
-		}
 	}
 }
 
