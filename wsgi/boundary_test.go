@@ -94,7 +94,8 @@ func TestContainerTargets(t *testing.T) {
 // net/http's HTTP/2 server lets through, where it refuses control bytes)
 // is refused with 400 before the app sees it, as the guard refuses it in
 // an HTTP/1.x request line, which cannot carry it: before, the app got
-// REQUEST_URI "/a b" over HTTP/2 only. An escaped space is served.
+// REQUEST_URI "/a b" over HTTP/2 only. An escaped space is served. Two
+// content-type fields are refused as over HTTP/1.1 (ErrBadHeader).
 func TestContainerTargetsHTTP2(t *testing.T) {
 	c, _ := newContainer(t, Config{App: "boundaryapp:app"})
 	srv := httptest.NewUnstartedServer(c)
@@ -109,14 +110,19 @@ func TestContainerTargetsHTTP2(t *testing.T) {
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	writeFrame(t, conn, 0x4, 0, 0, nil) // SETTINGS
-	for i, tc := range []struct{ path, want string }{
-		{"/a%20b", "200"},
-		{"/a b", "400"},
-		{"/t?x=a b", "400"},
-		{"/t?x=a%20b", "200"},
+	for i, tc := range []struct {
+		path, want string
+		fields     []string
+	}{
+		{"/a%20b", "200", nil},
+		{"/a b", "400", nil},
+		{"/t?x=a b", "400", nil},
+		{"/t?x=a%20b", "200", nil},
+		{"/t", "400", []string{"content-type", "text/plain", "content-type", "text/html"}}, // ErrBadHeader
+		{"/t", "200", []string{"content-type", "text/plain"}},
 	} {
 		stream := uint32(1 + 2*i)
-		block := hpackLiterals(":method", "GET", ":scheme", "https", ":path", tc.path, ":authority", "h")
+		block := hpackLiterals(append([]string{":method", "GET", ":scheme", "https", ":path", tc.path, ":authority", "h"}, tc.fields...)...)
 		writeFrame(t, conn, 0x1, 0x5, stream, block) // HEADERS, END_STREAM|END_HEADERS
 		if got := h2Answer(t, conn, stream); got != tc.want {
 			t.Errorf("%q: %s, want %s", tc.path, got, tc.want)
