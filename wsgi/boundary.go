@@ -25,6 +25,24 @@ var ErrBadTarget = errors.New("wsgi: bad request target")
 // the middleware guarding it.
 var ErrBadMethod = errors.New("wsgi: request method with a lower-case letter")
 
+// ErrBadHeader: the request has more than one Content-Type field (400).
+// The app would get them joined into one CONTENT_TYPE ("text/plain,
+// application/x-www-form-urlencoded"), which Werkzeug reads as the first
+// type, Django 3.2 as neither and gunicorn passes as the last: a form one
+// reader parses and another does not, behind a proxy that checks one of
+// them. No client sends two; a request that does is refused rather than
+// guessed at, as two Content-Length or Host fields are.
+var ErrBadHeader = errors.New("wsgi: more than one Content-Type field")
+
+// headerError refuses header fields the app would read otherwise than Go
+// does: see ErrBadHeader.
+func headerError(h http.Header) error {
+	if len(h["Content-Type"]) > 1 {
+		return ErrBadHeader
+	}
+	return nil
+}
+
 // methodError refuses a method that a WSGI framework would read as
 // another: see ErrBadMethod.
 func methodError(method string) error {

@@ -21,8 +21,9 @@ const boundaryHTML = "<!DOCTYPE html><html><body><script>alert(1)</script></body
 // TestContainerTargets checks, without Guard (a user's own http.Server),
 // that the container cuts fragments, keeps HTTP_HOST consistent with an
 // absolute-form target, refuses bad absolute-form and asterisk-form
-// targets, a CONNECT target that is not host:port and a method with a
-// lower-case letter, and gives CONNECT a documented environ.
+// targets, a CONNECT target that is not host:port, a method with a
+// lower-case letter and two Content-Type fields, and gives CONNECT a
+// documented environ.
 func TestContainerTargets(t *testing.T) {
 	e := startBoundary(t, false, RequestLimits{})
 	cases := []struct {
@@ -57,6 +58,14 @@ func TestContainerTargets(t *testing.T) {
 		{"lower-case method", "get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		{"mixed-case method", "Get /t HTTP/1.1\r\n" + hostH + "\r\n", 400, nil},
 		{"extension method", "PROPFIND /t HTTP/1.1\r\n" + hostH + "\r\n", 200, map[string]string{"REQUEST_METHOD": "PROPFIND"}},
+		// Joined, two Content-Type fields made one CONTENT_TYPE that
+		// Werkzeug reads as the first, Django as neither (ErrBadHeader).
+		{"two Content-Type fields", "POST /t HTTP/1.1\r\n" + hostH + "Content-Type: text/plain\r\n" +
+			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1", 400, nil},
+		{"two equal Content-Type fields", "POST /t HTTP/1.1\r\n" + hostH + "Content-Type: text/plain\r\n" +
+			"content-type: text/plain\r\nContent-Length: 3\r\n\r\na=1", 400, nil},
+		{"one Content-Type field", "POST /t HTTP/1.1\r\n" + hostH + "Content-Type: text/plain, x\r\nContent-Length: 3\r\n\r\na=1", 200,
+			map[string]string{"REQUEST_METHOD": "POST"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,7 +94,8 @@ func TestContainerTargets(t *testing.T) {
 // net/http's HTTP/2 server lets through, where it refuses control bytes)
 // is refused with 400 before the app sees it, as the guard refuses it in
 // an HTTP/1.x request line, which cannot carry it: before, the app got
-// REQUEST_URI "/a b" over HTTP/2 only. An escaped space is served.
+// REQUEST_URI "/a b" over HTTP/2 only. An escaped space is served. Two
+// content-type fields are refused as over HTTP/1.1 (ErrBadHeader).
 func TestContainerTargetsHTTP2(t *testing.T) {
 	c, _ := newContainer(t, Config{App: "boundaryapp:app"})
 	srv := httptest.NewUnstartedServer(c)
@@ -100,14 +110,19 @@ func TestContainerTargetsHTTP2(t *testing.T) {
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	writeFrame(t, conn, 0x4, 0, 0, nil) // SETTINGS
-	for i, tc := range []struct{ path, want string }{
-		{"/a%20b", "200"},
-		{"/a b", "400"},
-		{"/t?x=a b", "400"},
-		{"/t?x=a%20b", "200"},
+	for i, tc := range []struct {
+		path, want string
+		fields     []string
+	}{
+		{"/a%20b", "200", nil},
+		{"/a b", "400", nil},
+		{"/t?x=a b", "400", nil},
+		{"/t?x=a%20b", "200", nil},
+		{"/t", "400", []string{"content-type", "text/plain", "content-type", "text/html"}}, // ErrBadHeader
+		{"/t", "200", []string{"content-type", "text/plain"}},
 	} {
 		stream := uint32(1 + 2*i)
-		block := hpackLiterals(":method", "GET", ":scheme", "https", ":path", tc.path, ":authority", "h")
+		block := hpackLiterals(append([]string{":method", "GET", ":scheme", "https", ":path", tc.path, ":authority", "h"}, tc.fields...)...)
 		writeFrame(t, conn, 0x1, 0x5, stream, block) // HEADERS, END_STREAM|END_HEADERS
 		if got := h2Answer(t, conn, stream); got != tc.want {
 			t.Errorf("%q: %s, want %s", tc.path, got, tc.want)

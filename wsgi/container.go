@@ -195,6 +195,9 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = methodError(r.Method)
 	}
+	if err == nil {
+		err = headerError(r.Header)
+	}
 	if err == nil && r.ContentLength != 0 && c.queueFull() {
 		// Refuse before reading the body: under a flood of uploads with
 		// the queue full, reading each to its end only to refuse it is

@@ -95,7 +95,7 @@ statuses, deadlines, retries and the time requests wait for a worker.
 Errors handed to [Config.ErrorHandler] wrap one of the Err* values
 ([ErrAppError], [ErrWorkerDied], [ErrTimeout], [ErrQueueFull],
 [ErrQueueTimeout], [ErrClosed], [ErrBodyTooLarge], [ErrBadBody], [ErrBodyTimeout], [ErrSpool],
-[ErrBadTarget], [ErrBadMethod], [ErrProtocol], [ErrClientStalled]); [StatusOf] maps them to HTTP statuses and
+[ErrBadTarget], [ErrBadMethod], [ErrBadHeader], [ErrProtocol], [ErrClientStalled]); [StatusOf] maps them to HTTP statuses and
 [DefaultErrorHandler] answers with that status, never with the traceback,
 which is logged. [ErrNotStarted] is the transport's retry signal: the app
 never saw the request, which is sent again. An app that cannot be imported

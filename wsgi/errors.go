@@ -86,7 +86,7 @@ func StatusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBodyTimeout):
 		return http.StatusRequestTimeout
-	case errors.Is(err, ErrBadBody), errors.Is(err, ErrBadTarget), errors.Is(err, ErrBadMethod):
+	case errors.Is(err, ErrBadBody), errors.Is(err, ErrBadTarget), errors.Is(err, ErrBadMethod), errors.Is(err, ErrBadHeader):
 		return http.StatusBadRequest
 	default:
 		return http.StatusBadGateway

@@ -642,7 +642,7 @@ func TestStatusOf(t *testing.T) {
 		want int
 	}{
 		{ErrAppError, 500}, {ErrWorkerDied, 502}, {ErrTimeout, 504}, {ErrQueueFull, 503}, {ErrQueueTimeout, 503},
-		{ErrClosed, 503}, {ErrBodyTooLarge, 413}, {ErrBadBody, 400}, {ErrBadTarget, 400}, {ErrBadMethod, 400}, {ErrBodyTimeout, 408}, {ErrSpool, 503}, {ErrProtocol, 502},
+		{ErrClosed, 503}, {ErrBodyTooLarge, 413}, {ErrBadBody, 400}, {ErrBadTarget, 400}, {ErrBadMethod, 400}, {ErrBadHeader, 400}, {ErrBodyTimeout, 408}, {ErrSpool, 503}, {ErrProtocol, 502},
 		{fmt.Errorf("wrapped: %w", ErrTimeout), 504}, {errors.New("other"), 502},
 	} {
 		if got := StatusOf(tc.err); got != tc.want {
