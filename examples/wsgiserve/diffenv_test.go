@@ -436,10 +436,10 @@ func errClass(err error) string {
 	return err.Error()
 }
 
-// normalise removes from env what differs between the two servers by
+// normaliseEnv removes from env what differs between the two servers by
 // nature, and writes the server's own address addr (a Unix socket's
 // path) as "ADDR" and its port as "PORT".
-func normalise(env map[string]any, addr string) {
+func normaliseEnv(env map[string]any, addr string) {
 	addr = strings.TrimPrefix(addr, "tls:")
 	_, port, _ := net.SplitHostPort(addr)
 	graftID, hasID := env["graft.request_id"]
@@ -605,7 +605,6 @@ func (run diffenvRun) listen(t *testing.T, name string) (*os.File, string) {
 // run.trusted (gunicorn trusts 127.0.0.1 by default, graft nobody).
 func (run diffenvRun) startGunicorn(t *testing.T, dir, cert, key string) string {
 	t.Helper()
-	py := pythontest.Python(t, "gunicorn")
 	f, addr := run.listen(t, "gunicorn")
 	class := "gthread" // which says wsgi.multithread even with one thread
 	if run.threads == 1 {
@@ -615,37 +614,13 @@ func (run diffenvRun) startGunicorn(t *testing.T, dir, cert, key string) string 
 	if run.trusted {
 		allow = "127.0.0.1"
 	}
-	cmd := exec.Command(py, "-m", "gunicorn", "--bind", "fd://3", "--worker-class", class,
-		"--workers", strconv.Itoa(cmp.Or(run.workers, 1)), "--threads", strconv.Itoa(cmp.Or(run.threads, 2)),
-		"--forwarded-allow-ips", allow, "--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5")
+	args := []string{"--worker-class", class, "--workers", strconv.Itoa(cmp.Or(run.workers, 1)),
+		"--threads", strconv.Itoa(cmp.Or(run.threads, 2)), "--forwarded-allow-ips", allow}
 	if run.tls {
-		cmd.Args = append(cmd.Args, "--certfile", cert, "--keyfile", key)
+		args = append(args, "--certfile", cert, "--keyfile", key)
 		addr = "tls:" + addr
 	}
-	cmd.Args = append(cmd.Args, "diffenv_app:app")
-	cmd.Env = append(os.Environ(), run.env...)
-	cmd.ExtraFiles = []*os.File{f}
-	logs := &pythontest.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	err := cmd.Start()
-	f.Close()
-	if err != nil {
-		t.Fatalf("start gunicorn: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("gunicorn log:\n%s", logs)
-		}
-	})
+	pythontest.GunicornOn(t, f, run.env, dir, "diffenv_app:app", args...)
 	return addr
 }
 
@@ -715,10 +690,10 @@ func TestDiffEnvGunicorn(t *testing.T) {
 					}
 					g, u := roundTrip(graft, c), roundTrip(gunicorn, c)
 					for _, r := range g.responses {
-						normalise(r.environ, graft)
+						normaliseEnv(r.environ, graft)
 					}
 					for _, r := range u.responses {
-						normalise(r.environ, gunicorn)
+						normaliseEnv(r.environ, gunicorn)
 					}
 					got := differences(g, u)
 					want := diffenvKnown[run.name+"/"+c.name].diffs

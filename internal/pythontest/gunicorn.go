@@ -18,7 +18,6 @@ import (
 // importable.
 func Gunicorn(t testing.TB, dir, app string, args ...string) (addr string, logs *Buffer) {
 	t.Helper()
-	py := Python(t, "gunicorn")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -29,13 +28,26 @@ func Gunicorn(t testing.TB, dir, app string, args ...string) (addr string, logs 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr, GunicornOn(t, f, nil, dir, app, args...)
+}
+
+// GunicornOn runs gunicorn as [Gunicorn] does, on the listening socket f
+// (TCP or Unix, closed here once gunicorn has it) with env added to its
+// environment. args come after graft's defaults, so they override them
+// ("--workers", "2").
+func GunicornOn(t testing.TB, f *os.File, env []string, dir, app string, args ...string) (logs *Buffer) {
+	t.Helper()
+	py := Python(t, "gunicorn")
 	logs = &Buffer{}
 	argv := append([]string{"-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
 		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5"}, args...)
 	cmd := exec.Command(py, append(argv, app)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	err = cmd.Start()
+	err := cmd.Start()
 	f.Close()
 	if err != nil {
 		t.Fatalf("start gunicorn: %v", err)
@@ -54,5 +66,5 @@ func Gunicorn(t testing.TB, dir, app string, args ...string) (addr string, logs 
 			t.Logf("gunicorn log:\n%s", logs)
 		}
 	})
-	return addr, logs
+	return logs
 }
