@@ -263,3 +263,41 @@ func lineID(line string) string {
 	}
 	return ""
 }
+
+// TestFlaskDocsLogging: a Flask app configured as Flask's documentation
+// shows ("Basic Configuration": dictConfig, a root handler writing to
+// flask.logging.wsgi_errors_stream, the request's wsgi.errors) logs each
+// record once, as its handler formatted it, with the request's id; the
+// view answers. graft's wsgi.errors sends what is written to it through
+// logging (the "wsgi.errors" logger), whose root handler wrote it back to
+// wsgi.errors: every record the app logged during a request recursed until
+// RecursionError, which StreamHandler raises, and the view failed with a
+// 500.
+func TestFlaskDocsLogging(t *testing.T) {
+	pythontest.Python(t, "flask")
+	for _, threads := range []int{1, 4} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
+			c, logs := newContainer(t, Config{App: "flaskdictlog:app", Threads: threads})
+			srv := newServer(t, c)
+			tag := fmt.Sprint("fd", threads)
+			fetchPath(t, srv.URL, "/log?tag="+tag, http.Header{"X-Request-Id": {"rid-" + tag}})
+			logHas(t, logs, 10*time.Second, "flaskdict-marker "+tag)
+			time.Sleep(2 * dumpQuiet) // a second copy would come with the first
+			var lines []string
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "flaskdict-marker "+tag) {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) != 1 {
+				t.Fatalf("the record was logged %d times, want once:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			if !strings.Contains(lines[0], "WARNING in flaskdictlog: flaskdict-marker "+tag) || strings.Contains(lines[0], "ERROR in") {
+				t.Errorf("want the record as the app's handler formatted it, once: %s", lines[0])
+			}
+			if got := lineID(lines[0]); got != "rid-"+tag {
+				t.Errorf("request.id %q, want %q: %s", got, "rid-"+tag, lines[0])
+			}
+		})
+	}
+}

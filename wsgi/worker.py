@@ -367,19 +367,35 @@ class ErrorStream:
 
     Each request gets its own stream, so that the partial lines of requests
     running on other threads never mix with its own.
+
+    The text is logged as a record of the "wsgi.errors" logger. A handler
+    of the app's may write that record back here: Flask's documented
+    logging setup puts on the root logger a handler that writes to
+    flask.logging.wsgi_errors_stream, which is wsgi.errors while a request
+    is served. Logged again, it would recurse until RecursionError (which
+    StreamHandler raises: the app's logging call fails). What a thread
+    writes here while it logs this stream's text is dropped (the record,
+    formatted once more), and the text goes to sys.stderr instead, once,
+    as the app's handler wrote it, as gunicorn's wsgi.errors writes to its
+    error log.
     """
 
     def __init__(self, logger):
         self._log = logger
         self._buf = ""
+        self._sender = None  # the thread logging this stream's text
+        self._looped = False  # a handler of that record wrote here
 
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError("wsgi.errors.write() takes str, not %s" % type(s).__name__)
+        if self._sender == threading.get_ident():
+            self._looped = True
+            return len(s)
         self._buf += s
         if "\n" in self._buf:
             lines, _, self._buf = self._buf.rpartition("\n")
-            self._log.error("%s", lines)
+            self._send(lines)
         return len(s)
 
     def writelines(self, seq):
@@ -388,8 +404,17 @@ class ErrorStream:
 
     def flush(self):
         if self._buf:
-            self._log.error("%s", self._buf)
-            self._buf = ""
+            text, self._buf = self._buf, ""
+            self._send(text)
+
+    def _send(self, text):
+        self._sender, self._looped = threading.get_ident(), False
+        try:
+            self._log.error("%s", text)
+        finally:
+            self._sender = None
+        if self._looped:
+            sys.stderr.write(text + "\n")
 
 
 class StdioRaw(io.RawIOBase):
