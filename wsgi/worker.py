@@ -380,11 +380,14 @@ class ErrorStream:
     error log.
     """
 
+    # Class defaults, so that a request whose app never writes here pays
+    # nothing for them.
+    _sender = None  # the thread logging this stream's text
+    _looped = False  # a handler of that record wrote here
+
     def __init__(self, logger):
         self._log = logger
         self._buf = ""
-        self._sender = None  # the thread logging this stream's text
-        self._looped = False  # a handler of that record wrote here
 
     def write(self, s):
         if not isinstance(s, str):
