@@ -14,8 +14,9 @@ import (
 // with its backslashes, CRs and LFs escaped. Go logs it as it logs a LOG
 // frame: at its level, with its logger as log.logger and its text, a
 // traceback and all, as the message. A line the child prints ("ERROR: x")
-// is printed text, logged at INFO with graft.stream=stdio: no print
-// begins with pipeRecord, a control character.
+// is printed text, logged at INFO with graft.stream=stdio: only a line
+// that begins with pipeRecord, a control character, and has both
+// separators is read as a record, which no ordinary print writes.
 
 // maxPipeRecord bounds the bytes of a record's line that the output pipe's
 // reader gathers (the line of a longer one is cut there: its start is
