@@ -59,12 +59,17 @@ func parseLogFrame(flags byte, payload []byte) (logFrame, error) {
 
 // badLogFrame is a parseLogFrame error: why, and the start of the payload.
 func badLogFrame(why string, payload []byte) error {
+	return errors.New(errLogFrame.Error() + ": " + why + " (payload " + quoteStart(payload) + ")")
+}
+
+// quoteStart quotes the start of a malformed payload, for its error.
+func quoteStart(payload []byte) string {
 	const show = 200
 	p := string(payload)
 	if len(p) > show {
 		p = p[:show] + "..."
 	}
-	return errors.New(errLogFrame.Error() + ": " + why + " (payload " + strconv.Quote(p) + ")")
+	return strconv.Quote(p)
 }
 
 // pythonLevel maps a Python logging level number to a slog level.

@@ -15,7 +15,8 @@ import (
 )
 
 // outputLog logs a process's stdout and stderr line by line (prints,
-// warnings) and keeps the last lines, to explain a process that dies
+// warnings; a child process's logging records, piperecord.go) and keeps
+// the last lines, to explain a process that dies
 // before it is ready. A Python traceback is one record
 // (stdiotraceback.go). A Python stack dump (faulthandler's, on SIGUSR1 or a
 // fatal signal) is gathered into one record whose graft.stack attribute
@@ -79,9 +80,20 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 		defer r.Close()
 		br := bufio.NewReaderSize(r, 64<<10)
 		for {
-			line, _, err := br.ReadLine()
-			if len(line) > 0 || err == nil {
-				lines <- string(line)
+			line, more, err := br.ReadLine()
+			s := string(line)
+			if more && line[0] == pipeRecord {
+				// A child's logging record (piperecord.go): its line
+				// whole, up to maxPipeRecord.
+				buf := append([]byte(nil), line...)
+				for more && len(buf) < maxPipeRecord {
+					line, more, err = br.ReadLine()
+					buf = append(buf, line...)
+				}
+				s = string(buf)
+			}
+			if len(s) > 0 || err == nil {
+				lines <- s
 			}
 			if err != nil {
 				return
@@ -100,6 +112,18 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 				o.logDump(log, dump)
 				tb.log(log)
 				return
+			}
+			if rec, ok := parsePipeRecord(line); ok {
+				// A child's logging record: it ends a traceback or a
+				// dump being read.
+				quiet.Stop()
+				tb.log(log)
+				tb = nil
+				o.logDump(log, dump)
+				dump = nil
+				o.remember(rec.msg)
+				rec.logPipe(log)
+				continue
 			}
 			if tb != nil {
 				if !dumpHeader.MatchString(line) && tb.add(line) {

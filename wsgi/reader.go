@@ -221,7 +221,7 @@ func (p *proc) readFrame() error {
 		p.stdio.record(h.flags, payload)
 		return nil
 	case frameStdio:
-		p.stdio.write(payload)
+		p.stdio.write(h.flags, payload)
 		return nil
 	}
 	s := p.stream(h.stream)

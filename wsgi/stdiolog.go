@@ -2,7 +2,9 @@ package wsgi
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,13 @@ import (
 // record (LOG frame) logs a partial line written before it first: what
 // came first is logged first.
 
+// A write that a thread made while serving a request comes with the
+// request's id (flagRequestID): its record carries it as request.id, as
+// the request's LOG records do. Each id's writes are gathered apart, and
+// its tracebacks read apart, so that the lines of threads serving
+// requests at once are not mixed up (print writes its text, then the
+// newline; traceback.print_exc writes line by line).
+
 // stdioMaxPending bounds the bytes of writes gathered without ending a
 // line: at this size, what they hold is logged, up to their last newline
 // if they have one (a line longer than this is logged in pieces, as from
@@ -36,46 +45,112 @@ const stdioMaxPending = 64 << 10
 type stdioLog struct {
 	mu      sync.Mutex
 	log     *slog.Logger
-	out     *outputLog      // remembers the lines, to explain a process that dies before it is ready
+	out     *outputLog     // remembers the lines, to explain a process that dies before it is ready
+	streams []*stdioStream // per request id, in the order they began; only those with something pending
+	spare   *stdioStream   // a stream that was emptied, to reuse its buffer
+	quiet   *time.Timer    // logs a traceback once its stream has been quiet for dumpQuiet
+}
+
+// stdioStream is what was written with one request id ("" none) and is
+// not logged yet.
+type stdioStream struct {
+	id      string
 	pending []byte          // writes not yet ending a line
 	tb      *stdioTraceback // a traceback being read
 	tbLast  time.Time       // when its last line came
-	quiet   *time.Timer     // logs tb once the output has been quiet for dumpQuiet
 }
 
 func newStdioLog(log *slog.Logger, out *outputLog) *stdioLog {
 	return &stdioLog{log: log, out: out}
 }
 
-// write takes a STDIO frame's payload: one write (or a piece of a long one).
-func (s *stdioLog) write(p []byte) {
+// parseStdioFrame splits a STDIO frame's payload, given its flags, into
+// the request id ("" without flagRequestID) and the bytes written.
+func parseStdioFrame(flags byte, payload []byte) (id string, p []byte, err error) {
+	if flags&flagRequestID == 0 {
+		return "", payload, nil
+	}
+	i := bytes.IndexByte(payload, 0)
+	switch {
+	case i < 0:
+		return "", payload, badStdioFrame("no NUL after the request id", payload)
+	case i == 0:
+		return "", payload, badStdioFrame("empty request id", payload)
+	}
+	return string(payload[:i]), payload[i+1:], nil
+}
+
+// badStdioFrame is a parseStdioFrame error: why, and the start of the
+// payload.
+func badStdioFrame(why string, payload []byte) error {
+	return errors.New("wsgi: malformed STDIO frame: " + why + " (payload " + quoteStart(payload) + ")")
+}
+
+// write takes a STDIO frame's flags and payload: one write (or a piece of
+// a long one). A malformed frame is logged as a WARN line saying what is
+// wrong with it, and its payload as written text, without an id.
+func (s *stdioLog) write(flags byte, payload []byte) {
+	id, p, err := parseStdioFrame(flags, payload)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pending = append(s.pending, p...)
-	n := len(s.pending)
+	if err != nil {
+		s.log.Warn("wsgi: a worker sent a malformed STDIO frame", slog.String(logError, err.Error()))
+	}
+	st := s.stream(id)
+	st.pending = append(st.pending, p...)
+	n := len(st.pending)
 	switch {
 	case n == 0:
-		return
-	case s.pending[n-1] == '\n':
-		s.emit(s.pending)
-		s.pending = s.pending[:0]
+	case st.pending[n-1] == '\n':
+		s.emit(st, st.pending)
+		st.pending = st.pending[:0]
 	case n >= stdioMaxPending:
-		i := bytes.LastIndexByte(s.pending, '\n')
+		i := bytes.LastIndexByte(st.pending, '\n')
 		if i < 0 {
 			i = n - 1 // no line ends: all of it
 		}
-		s.emit(s.pending[:i+1])
-		s.pending = s.pending[:copy(s.pending, s.pending[i+1:])]
-	default:
-		return // a partial line: wait for its end
+		s.emit(st, st.pending[:i+1])
+		st.pending = st.pending[:copy(st.pending, st.pending[i+1:])]
 	}
-	if cap(s.pending) > 2*stdioMaxPending {
-		s.pending = nil // do not keep one huge write's buffer
+	if cap(st.pending) > 2*stdioMaxPending {
+		st.pending = nil // do not keep one huge write's buffer
 	}
+	s.drop()
+}
+
+// stream returns id's stream, adding it. The caller holds s.mu.
+func (s *stdioLog) stream(id string) *stdioStream {
+	for _, st := range s.streams {
+		if st.id == id {
+			return st
+		}
+	}
+	st := s.spare
+	if st == nil {
+		st = &stdioStream{}
+	}
+	s.spare = nil
+	st.id = id
+	s.streams = append(s.streams, st)
+	return st
+}
+
+// drop forgets the streams with nothing pending. The caller holds s.mu.
+func (s *stdioLog) drop() {
+	s.streams = slices.DeleteFunc(s.streams, func(st *stdioStream) bool {
+		if len(st.pending) > 0 || st.tb != nil {
+			return false
+		}
+		if s.spare == nil {
+			*st = stdioStream{pending: st.pending}
+			s.spare = st
+		}
+		return true
+	})
 }
 
 // record logs a LOG frame's record (its flags and payload), after the
-// partial line and the traceback written before it.
+// partial lines and the tracebacks written before it.
 func (s *stdioLog) record(flags byte, payload []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,48 +168,57 @@ func (s *stdioLog) close() {
 	}
 }
 
-// flushLocked logs the partial line and the traceback being read.
+// flushLocked logs the partial lines and the tracebacks being read.
 func (s *stdioLog) flushLocked() {
-	if len(s.pending) > 0 {
-		s.emit(s.pending)
-		s.pending = s.pending[:0]
+	for _, st := range s.streams {
+		if len(st.pending) > 0 {
+			s.emit(st, st.pending)
+			st.pending = st.pending[:0]
+		}
+		st.tb.log(s.log)
+		st.tb = nil
 	}
-	s.tb.log(s.log)
-	s.tb = nil
+	s.drop()
 }
 
-// emit logs b, the writes gathered up to the end of a line (or cut): its
-// text is one record, less the line end, except the lines of a traceback.
-// The caller holds s.mu.
-func (s *stdioLog) emit(b []byte) {
+// emit logs b, the writes of st gathered up to the end of a line (or
+// cut): its text is one record, less the line end, except the lines of a
+// traceback. The caller holds s.mu.
+func (s *stdioLog) emit(st *stdioStream, b []byte) {
 	text := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	var plain []string // lines of the record being gathered
 	flush := func() {
-		if len(plain) > 0 {
-			s.log.Info(strings.Join(plain, "\n"), slog.String("graft.stream", "stdio"))
-			plain = plain[:0]
+		if len(plain) == 0 {
+			return
 		}
+		if st.id != "" {
+			s.log.Info(strings.Join(plain, "\n"), slog.String("graft.stream", "stdio"), slog.String(logRequestID, st.id))
+		} else {
+			s.log.Info(strings.Join(plain, "\n"), slog.String("graft.stream", "stdio"))
+		}
+		plain = plain[:0]
 	}
 	for line := range strings.SplitSeq(text, "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		s.out.remember(line)
-		if s.tb != nil {
-			if s.tb.add(line) {
+		if st.tb != nil {
+			if st.tb.add(line) {
 				continue
 			}
-			s.tb.log(s.log)
-			s.tb = nil
+			st.tb.log(s.log)
+			st.tb = nil
 		}
 		if isTracebackHeader(line) {
 			flush()
-			s.tb = newStdioTraceback(line)
+			st.tb = newStdioTraceback(line)
+			st.tb.requestID = st.id
 			continue
 		}
 		plain = append(plain, line)
 	}
 	flush()
-	if s.tb != nil {
-		s.tbLast = time.Now()
+	if st.tb != nil {
+		st.tbLast = time.Now()
 		if s.quiet == nil {
 			s.quiet = time.AfterFunc(dumpQuiet, s.quietOver)
 		} else {
@@ -143,18 +227,27 @@ func (s *stdioLog) emit(b []byte) {
 	}
 }
 
-// quietOver logs the traceback being read once no line of it has come
+// quietOver logs each traceback being read once no line of it has come
 // for dumpQuiet.
 func (s *stdioLog) quietOver() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tb == nil {
-		return
+	var wait time.Duration // until the next traceback's quiet is over
+	for _, st := range s.streams {
+		if st.tb == nil {
+			continue
+		}
+		if d := time.Since(st.tbLast); d < dumpQuiet {
+			if wait == 0 || dumpQuiet-d < wait {
+				wait = dumpQuiet - d
+			}
+			continue
+		}
+		st.tb.log(s.log)
+		st.tb = nil
 	}
-	if d := time.Since(s.tbLast); d < dumpQuiet {
-		s.quiet.Reset(dumpQuiet - d)
-		return
+	if wait > 0 {
+		s.quiet.Reset(wait)
 	}
-	s.tb.log(s.log)
-	s.tb = nil
+	s.drop()
 }

@@ -80,7 +80,9 @@ func TestStdioOrder(t *testing.T) {
 // the writes up to one that ends a line are one record; a traceback in
 // them is one ERROR record, as from the output pipe; a record comes after
 // the partial line written before it; a line longer than stdioMaxPending
-// is cut there.
+// is cut there. Writes made serving a request carry its id; those of
+// requests served at once (and of no request) are gathered apart, their
+// tracebacks too, so that neither lines nor ids are mixed up.
 func TestStdioLogWrites(t *testing.T) {
 	tb := "Traceback (most recent call last):\n" +
 		"  File \"/srv/app/views.py\", line 3, in boom\n" +
@@ -107,6 +109,16 @@ func TestStdioLogWrites(t *testing.T) {
 		{"long line", []string{long[:100], long[100:], "y\n"}, []string{"INFO " + long, "INFO y"}},
 		{"long write of lines", []string{"a\n" + long[2:] + "tail"}, []string{"INFO a", "INFO " + long[2:] + "tail"}},
 		{"partial line at the end", []string{"a\n", "b"}, []string{"INFO a", "INFO b"}},
+		// "ID=r:text" is written serving the request r (flagRequestID).
+		{"with a request id", []string{"ID=r1:a\n", "b\n"}, []string{"INFO a [r1]", "INFO b"}},
+		{"partial lines of two requests", []string{"ID=r1:a", "ID=r2:b", "c", "ID=r2:\n", "ID=r1:\n", "\n"},
+			[]string{"INFO b [r2]", "INFO a [r1]", "INFO c"}},
+		{"tracebacks of two requests", []string{"ID=r1:Traceback (most recent call last):\n", "ID=r2:Traceback (most recent call last):\n",
+			"ID=r1:  File \"/srv/app/views.py\", line 3, in boom\n", "ID=r2:  File \"/srv/app/views.py\", line 3, in boom\n",
+			"ID=r2:    1 / 0\n", "ID=r1:    1 / 0\n", "ID=r2:ZeroDivisionError: division by zero\n", "ID=r1:ZeroDivisionError: division by zero\n", "LOG:after"},
+			[]string{"ERROR ZeroDivisionError: division by zero | " + tb + " [r1]", "ERROR ZeroDivisionError: division by zero | " + tb + " [r2]", "WARN after"}},
+		{"record after partial lines", []string{"ID=r1:a", "b", "LOG:r"}, []string{"INFO a [r1]", "INFO b", "WARN r"}},
+		{"malformed: no NUL", []string{"ID=:x\n"}, []string{"WARN wsgi: a worker sent a malformed STDIO frame", "INFO \x00x"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,8 +127,11 @@ func TestStdioLogWrites(t *testing.T) {
 			for _, w := range tc.writes {
 				if r, ok := strings.CutPrefix(w, "LOG:"); ok {
 					s.record(0, []byte("30\x00apps\x00"+r))
+				} else if r, ok := strings.CutPrefix(w, "ID="); ok {
+					id, text, _ := strings.Cut(r, ":")
+					s.write(flagRequestID, []byte(id+"\x00"+text))
 				} else {
-					s.write([]byte(w))
+					s.write(0, []byte(w))
 				}
 			}
 			s.close()
@@ -125,6 +140,9 @@ func TestStdioLogWrites(t *testing.T) {
 				line := rec["level"].(string) + " " + rec["msg"].(string)
 				if st, ok := rec[logTraceback].(string); ok {
 					line += " | " + st
+				}
+				if id, ok := rec[logRequestID].(string); ok {
+					line += " [" + id + "]"
 				}
 				got = append(got, line)
 			}

@@ -21,10 +21,11 @@ const (
 
 // stdioTraceback is a traceback being read, line by line.
 type stdioTraceback struct {
-	group bool // an exception group's: ends at the first line not indented
-	lines []string
-	exc   string // the last exception line read ("ValueError: x")
-	chain bool   // a chain's separator follows exc: another traceback may come
+	requestID string // the id it was written with (request.id), "" none
+	group     bool   // an exception group's: ends at the first line not indented
+	lines     []string
+	exc       string // the last exception line read ("ValueError: x")
+	chain     bool   // a chain's separator follows exc: another traceback may come
 }
 
 // newStdioTraceback starts a traceback at header, a tracebackHeader or
@@ -88,6 +89,10 @@ func (tb *stdioTraceback) log(log *slog.Logger) {
 	msg := tb.exc
 	if msg == "" { // cut short: the process ended or went quiet in a frame
 		msg = strings.TrimSpace(tb.lines[0])
+	}
+	if tb.requestID != "" {
+		log.Error(msg, slog.String("graft.stream", "stdio"), slog.String(logTraceback, strings.Join(lines, "\n")), slog.String(logRequestID, tb.requestID))
+		return
 	}
 	log.Error(msg, slog.String("graft.stream", "stdio"), slog.String(logTraceback, strings.Join(lines, "\n")))
 }

@@ -39,7 +39,7 @@ const (
 	frameHints byte = 28
 	// frameStdio is what Python code wrote to sys.stdout or sys.stderr:
 	// one write's bytes (stdiolog.go).
-	frameStdio byte = 29
+	frameStdio byte = 29 // with flagRequestID: the request's id \0 first
 )
 
 // Frame flags.
@@ -50,7 +50,17 @@ const (
 	flagAbort     byte = 1 // END: the app failed after headers were sent
 	flagCancelled byte = 2 // END: iteration stopped after a CANCEL
 	flagPidFD     byte = 1 // FORKED: a pidfd of the worker (SCM_RIGHTS)
-	flagRequestID byte = 1 // LOG: logged serving a request: its id \0 first (logframe.go)
+	flagRequestID byte = 1 // LOG, STDIO: made serving a request: its id \0 first (logframe.go)
+)
+
+// A child process the app forked has no socket to Go: worker.py's
+// GoLogHandler writes its logging records to the output pipe, each as one
+// line that only it writes: pipeRecord, the level number, pipeRecordSep,
+// the logger's name, pipeRecordSep, the message with its backslashes, CRs
+// and LFs escaped (\\, \r, \n). See piperecord.go.
+const (
+	pipeRecord    byte = 30 // begins a record's line (ASCII RS), which no plain print does
+	pipeRecordSep byte = 31 // after the level and after the logger (ASCII US)
 )
 
 const (

@@ -63,6 +63,8 @@ func pyName(goName string) string {
 		return snake(strings.TrimPrefix(goName, "frame"))
 	case strings.HasPrefix(goName, "flag"):
 		return "F_" + snake(strings.TrimPrefix(goName, "flag"))
+	case strings.HasPrefix(goName, "pipeRecord"):
+		return snake(goName)
 	}
 	return ""
 }

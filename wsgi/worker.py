@@ -67,7 +67,7 @@ FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
 CALL_RESULT = 27  # the control call's JSON result
 HINTS = 28  # wsgi.early_hints: name \0 value \0 ... for a 103 Early Hints
-STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes
+STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes (F_REQUEST_ID: id \0 first)
 # Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
@@ -75,7 +75,12 @@ F_SIZED = 1  # HEAD: the body's length (u64) precedes the head block
 F_ABORT = 1  # END: the response failed after headers were sent; abort it
 F_CANCELLED = 2  # END: the response was cut short after a CANCEL
 F_PID_FD = 1  # FORKED: a pidfd of the worker rides with the frame
-F_REQUEST_ID = 1  # LOG: logged serving a request: the payload starts with its id \0
+F_REQUEST_ID = 1  # LOG, STDIO: made serving a request: the payload starts with its id \0
+# A record on the output pipe (GoLogHandler where the socket is not this
+# process's): one line, PIPE_RECORD levelno PIPE_RECORD_SEP logger
+# PIPE_RECORD_SEP message, with backslash, CR and LF escaped (\\ \\r \\n).
+PIPE_RECORD = 30  # the byte (ASCII RS) that begins such a line, which no plain print does
+PIPE_RECORD_SEP = 31  # the byte (ASCII US) after its level and after its logger
 
 MAX_FRAME = 1073741824  # the largest payload of a frame
 HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
@@ -362,7 +367,23 @@ class ErrorStream:
 
     Each request gets its own stream, so that the partial lines of requests
     running on other threads never mix with its own.
+
+    The text is logged as a record of the "wsgi.errors" logger. A handler
+    of the app's may write that record back here: Flask's documented
+    logging setup puts on the root logger a handler that writes to
+    flask.logging.wsgi_errors_stream, which is wsgi.errors while a request
+    is served. Logged again, it would recurse until RecursionError (which
+    StreamHandler raises: the app's logging call fails). What a thread
+    writes here while it logs this stream's text is dropped (the record,
+    formatted once more), and the text goes to sys.stderr instead, once,
+    as the app's handler wrote it, as gunicorn's wsgi.errors writes to its
+    error log.
     """
+
+    # Class defaults, so that a request whose app never writes here pays
+    # nothing for them.
+    _sender = None  # the thread logging this stream's text
+    _looped = False  # a handler of that record wrote here
 
     def __init__(self, logger):
         self._log = logger
@@ -371,10 +392,13 @@ class ErrorStream:
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError("wsgi.errors.write() takes str, not %s" % type(s).__name__)
+        if self._sender == threading.get_ident():
+            self._looped = True
+            return len(s)
         self._buf += s
         if "\n" in self._buf:
             lines, _, self._buf = self._buf.rpartition("\n")
-            self._log.error("%s", lines)
+            self._send(lines)
         return len(s)
 
     def writelines(self, seq):
@@ -383,14 +407,25 @@ class ErrorStream:
 
     def flush(self):
         if self._buf:
-            self._log.error("%s", self._buf)
-            self._buf = ""
+            text, self._buf = self._buf, ""
+            self._send(text)
+
+    def _send(self, text):
+        self._sender, self._looped = threading.get_ident(), False
+        try:
+            self._log.error("%s", text)
+        finally:
+            self._sender = None
+        if self._looped:
+            sys.stderr.write(text + "\n")
 
 
 class StdioRaw(io.RawIOBase):
     """The raw stream under sys.stdout and sys.stderr: each write goes to Go
     as a STDIO frame on the socket that carries the LOG frames of `logging`
-    records, so that Go logs prints and records in the order they were made
+    records (with the request's id, flag F_REQUEST_ID, when a thread
+    serving a request writes it, see Serving), so that Go logs prints and
+    records in the order they were made
     (through the output pipe, which Go reads apart from the socket, a print
     could pass a record logged before it), and a write of several lines as
     one record (the pipe does not keep one write apart from the next).
@@ -426,11 +461,17 @@ class StdioRaw(io.RawIOBase):
         data = bytes(b)
         conn = self.conn
         if conn is not None and not conn.in_send():
+            env = serving.env
+            rid = request_id(env) if env is not None else b""
             try:
                 # In pieces of at most STDIO_PIECE: Go gathers them into
                 # whole lines, and cuts a longer line at that size anyway.
+                # Written by a thread serving a request: with its id.
                 for i in range(0, len(data), STDIO_PIECE):
-                    conn.send(STDIO, 0, data[i : i + STDIO_PIECE])
+                    if rid:
+                        conn.send(STDIO, 0, rid + b"\0" + data[i : i + STDIO_PIECE], flags=F_REQUEST_ID)
+                    else:
+                        conn.send(STDIO, 0, data[i : i + STDIO_PIECE])
                 return len(data)
             except OSError:
                 self.conn = None  # Go closed the socket: the pipe still reaches it
@@ -590,6 +631,21 @@ def request_id(env):
     return b.replace(b"\0", b"?")
 
 
+_PIPE_RECORD = chr(PIPE_RECORD)
+_PIPE_RECORD_SEP = chr(PIPE_RECORD_SEP)
+
+
+def pipe_record(levelno, name, msg):
+    """A record as one line of the output pipe, in bytes: see PIPE_RECORD.
+    The message's backslashes, CRs and LFs are escaped, so that a
+    traceback stays in its record's line; the logger name has no
+    separator or line end (they would be replaced by "?")."""
+    name = name.replace(_PIPE_RECORD_SEP, "?").replace("\n", "?").replace("\r", "?")
+    msg = msg.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+    line = "%s%d%s%s%s%s\n" % (_PIPE_RECORD, levelno, _PIPE_RECORD_SEP, name, _PIPE_RECORD_SEP, msg)
+    return line.encode("utf-8", "replace")
+
+
 class GoLogHandler(logging.Handler):
     """Sends `logging` records to Go as LOG frames: level, logger name, text,
     and, for a record logged by a thread while it serves a request (see
@@ -599,8 +655,9 @@ class GoLogHandler(logging.Handler):
     Where this process may not use the socket (conn is None in a child
     process the app forked, see ChildGuard; a signal handler
     that interrupted a send, see Conn.in_send), a record goes to the
-    output pipe instead, as one line "LEVEL: text" (multi-line for a
-    traceback, which Go gathers into one record).
+    output pipe instead, as one line that only this handler writes
+    (pipe_record): Go logs it at its level, with its logger, as it logs a
+    LOG frame, a traceback in its text and all.
     """
 
     def __init__(self, conn):
@@ -615,8 +672,8 @@ class GoLogHandler(logging.Handler):
             conn = self.conn
             if conn is None or conn.in_send():
                 # A forked child, or a signal handler that interrupted a
-                # send of this thread: the output pipe, the level in front.
-                data = ("%s: %s\n" % (record.levelname, msg)).encode("utf-8", "replace")
+                # send of this thread: the output pipe, one marked line.
+                data = pipe_record(record.levelno, record.name, msg)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(2, view) :]
@@ -2085,10 +2142,16 @@ def call_identity(worker, env, hook):
     _worker_app[0] = worker.app
     env["wsgi.input"] = io.BytesIO(b"")
     errors = env["wsgi.errors"] = ErrorStream(worker.errors_log)
+    # The hook runs for a request: what it logs and prints carries the
+    # request's id (Serving), as the app's own lines for it do.
+    outer, serving.env = serving.env, env
     try:
         value = load_hook(hook)(env)
     finally:
-        errors.flush()
+        try:
+            errors.flush()
+        finally:
+            serving.env = outer
     if value is not None and not isinstance(value, dict):
         raise TypeError("identity hook %r returned a %s; want a dict or None" % (hook, type(value).__name__))
     return value

@@ -151,7 +151,7 @@ func (z *zygote) readLoop() {
 		case frameLog:
 			z.stdio.record(h.flags, payload)
 		case frameStdio:
-			z.stdio.write(payload)
+			z.stdio.write(h.flags, payload)
 		case frameForked:
 			pid := 0
 			if len(payload) >= 4 {

@@ -16,6 +16,9 @@ then ends as <how> says:
                  os._exit(0)
     big          the child logs a record of 4 MiB while the parent sends a
                  body of 4 MiB: both write at the same time
+    levels       the child logs records at ERROR and WARNING (one of two
+                 lines), one with a traceback (log.exception), and prints
+                 "ERROR: ..." and "WARNING: ..." lines (child_levels)
 
 The parent waits for the child (but for linger and big) and answers
 "parent T <pid>". GET /mp?tag=T runs a multiprocessing Process with the
@@ -66,6 +69,20 @@ def child_talks(tag, errors):
     errors.flush()
 
 
+def child_levels(tag):
+    """TestForkedChildRecordLevels: records at each level, one with a
+    traceback, and prints that look like graft's old "LEVEL: text" lines."""
+    log.error("child-error-%s", tag)
+    log.warning("child-warning-%s\nsecond line", tag)
+    log.warning("child-backslash-%s C:\\new\\r", tag)
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        log.exception("child-exc-%s", tag)
+    print("ERROR: child-fake-%s" % tag)
+    sys.stderr.write("WARNING: child-fake-stderr-%s\n" % tag)
+
+
 @app.get("/fork/<how>")
 def fork(how):
     tag = request.args.get("tag", how)
@@ -74,6 +91,9 @@ def fork(how):
     if pid == 0:
         if how == "big":
             log.warning("child-big-%s %s", tag, "y" * BIG)
+            os._exit(0)
+        if how == "levels":
+            child_levels(tag)
             os._exit(0)
         child_talks(tag, errors)
         if how == "os_exit":

@@ -6,14 +6,28 @@ then has a thread of its own log "thread-marker T" (and waits for it).
 With ?meet=N, the view first waits (up to 10 s) until N requests are in
 their views at once, so that they are served concurrently by a worker's
 threads. The import logs "import-marker", outside of any request.
+
+GET /print?tag=T prints (TestRequestIDStdio), in the thread that serves
+the request: "print-marker T" with print, "stderr-marker T" to
+sys.stderr, "partial-marker T" in two writes, the traceback of a
+ValueError("tb-marker T") with traceback.print_exc; then a thread of its
+own prints "thread-print-marker T". The import prints
+"import-print-marker".
+
+identity is an identity hook (TestRequestIDIdentityHook): it prints
+"identity-print-marker T" and logs "identity-log-marker T", T the
+request's X-Tag header, and answers None.
 """
 
 import logging
+import sys
 import threading
+import traceback
 
 from flask import Flask, request
 
 logging.getLogger(__name__).warning("import-marker")
+print("import-print-marker")
 
 app = Flask(__name__)
 
@@ -42,3 +56,30 @@ def log():
     t.start()
     t.join()
     return "logged " + tag
+
+
+@app.get("/print")
+def print_view():
+    tag = request.args["tag"]
+    meet_n = int(request.args.get("meet", "1"))
+    if meet_n > 1:
+        meet(meet_n)
+    print("print-marker %s" % tag)
+    sys.stderr.write("stderr-marker %s\n" % tag)
+    sys.stdout.write("partial-marker ")
+    sys.stdout.write(tag + "\n")
+    try:
+        raise ValueError("tb-marker %s" % tag)
+    except ValueError:
+        traceback.print_exc()
+    t = threading.Thread(target=lambda: print("thread-print-marker %s" % tag))
+    t.start()
+    t.join()
+    return "printed " + tag
+
+
+def identity(environ):
+    tag = environ.get("HTTP_X_TAG", "")
+    print("identity-print-marker %s" % tag)
+    logging.getLogger(__name__).warning("identity-log-marker %s", tag)
+    return None
