@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -20,8 +21,13 @@ import (
 
 // Identity is who a request's user is, as the Python identity hook
 // ([Config].IdentityHook) answered: the JSON object it returned, decoded
-// (numbers are float64, as encoding/json decodes them). nil means
-// anonymous: the hook returned None.
+// with numbers as [json.Number], Python's digits as written (as in a
+// migrate/session.Session), so that an integer of any size keeps its
+// value and fmt.Sprint writes a user id of 1000000 as "1000000": read one
+// with its Int64 method, or as a string. (Until 2026-12-02 they were
+// float64, as encoding/json decodes them by default, and an id beyond
+// 2^53 came back as another.) nil means anonymous: the hook returned
+// None.
 //
 // The built-in hooks return, for "graft:django": id, username, is_staff,
 // is_superuser and groups (a list of names), and None for a user not
@@ -116,7 +122,13 @@ func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (Identi
 		return nil, err
 	}
 	var id Identity
-	if err := json.Unmarshal(raw, &id); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // Python's integers of any size, exactly
+	err = dec.Decode(&id)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("wsgi: identity hook %s: %w: %v", c.cfg.IdentityHook, ErrProtocol, err)
 	}
 	return id, nil
