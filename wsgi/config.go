@@ -274,8 +274,11 @@ type Config struct {
 
 	// IdentityCookies names the cookies that identify a session, whose
 	// values key the identity cache ("sessionid" for Django, "session" for
-	// Flask). Empty (the default): the whole Cookie and Authorization
-	// headers key it, which is right for any hook but caches less.
+	// Flask: the app's SESSION_COOKIE_NAME). Empty (the default): the whole
+	// Cookie and Authorization headers key it, which is right for any hook
+	// but caches less. A user the hook finds in a request that carries
+	// none of them (names that miss the app's session cookie) is not
+	// cached or shared, and is logged at ERROR once.
 	IdentityCookies []string
 }
 

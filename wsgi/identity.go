@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/graft-dev/graft/internal/hdrname"
@@ -20,8 +22,13 @@ import (
 
 // Identity is who a request's user is, as the Python identity hook
 // ([Config].IdentityHook) answered: the JSON object it returned, decoded
-// (numbers are float64, as encoding/json decodes them). nil means
-// anonymous: the hook returned None.
+// with numbers as [json.Number], Python's digits as written (as in a
+// migrate/session.Session), so that an integer of any size keeps its
+// value and fmt.Sprint writes a user id of 1000000 as "1000000": read one
+// with its Int64 method, or as a string. (Until 2026-12-02 they were
+// float64, as encoding/json decodes them by default, and an id beyond
+// 2^53 came back as another.) nil means anonymous: the hook returned
+// None.
 //
 // The built-in hooks return, for "graft:django": id, username, is_staff,
 // is_superuser and groups (a list of names), and None for a user not
@@ -99,13 +106,28 @@ func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, er
 		return nil, ErrNoIdentityHook
 	}
 	cache := c.ident.get(c.cfg)
-	key := identityKey(r, c.cfg.IdentityCookies)
-	if cache == nil {
+	key, keyed := identityKeyOf(r, c.cfg.IdentityCookies)
+	if cache == nil || (!keyed && c.ident.unkeyed.Load()) {
 		return c.lookupIdentity(ctx, r)
 	}
-	return cache.lookup(ctx, key, func(ctx context.Context) (Identity, error) {
+	id, err := cache.lookup(ctx, key, func(ctx context.Context) (Identity, error) {
 		return c.lookupIdentity(ctx, r)
 	})
+	if err != nil || id == nil || keyed {
+		return id, err
+	}
+	// The hook found a user in a request that carries nothing of the
+	// key, whose key every such request shares (IdentityCookies that do
+	// not name the app's session cookie): that answer may be another
+	// request's, and is neither kept nor given to anyone else; from now
+	// on such requests are not looked up in the cache at all.
+	cache.forget(key)
+	if c.ident.unkeyed.CompareAndSwap(false, true) {
+		c.log.Error(fmt.Sprintf("wsgi: the identity hook found a user in a request that carries none of the cookies that key the identity cache (IdentityCookies %q); "+
+			"such answers are not cached: name the cookie the app keeps its session in (Flask's and Django's SESSION_COOKIE_NAME) in Config.IdentityCookies", c.cfg.IdentityCookies),
+			slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path))
+	}
+	return c.lookupIdentity(ctx, r)
 }
 
 // lookupIdentity runs the hook, uncached.
@@ -116,7 +138,13 @@ func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (Identi
 		return nil, err
 	}
 	var id Identity
-	if err := json.Unmarshal(raw, &id); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // Python's integers of any size, exactly
+	err = dec.Decode(&id)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("wsgi: identity hook %s: %w: %v", c.cfg.IdentityHook, ErrProtocol, err)
 	}
 	return id, nil
@@ -188,16 +216,27 @@ func IdentityFrom(ctx context.Context) (id Identity, ok bool) {
 // by a plain token that is not a configured name are left out, the
 // unrelated cookies that should not split the cache.
 func identityKey(r *http.Request, cookies []string) [32]byte {
+	k, _ := identityKeyOf(r, cookies)
+	return k
+}
+
+// identityKeyOf returns identityKey's key, and whether anything of r went
+// into it: false for a request that carries none of cookies (without
+// cookies, no Cookie or Authorization header), whose key is the same for
+// every such request.
+func identityKeyOf(r *http.Request, cookies []string) (k [32]byte, keyed bool) {
 	h := sha256.New()
 	if len(cookies) == 0 {
 		for _, v := range r.Header.Values("Cookie") {
 			h.Write([]byte(v))
 			h.Write([]byte{0})
+			keyed = true
 		}
 		h.Write([]byte{1})
 		for _, v := range r.Header.Values("Authorization") {
 			h.Write([]byte(v))
 			h.Write([]byte{0})
+			keyed = true
 		}
 	} else {
 		for _, name := range cookies {
@@ -218,18 +257,22 @@ func identityKey(r *http.Request, cookies []string) [32]byte {
 				}
 				h.Write([]byte(piece))
 				h.Write([]byte{0})
+				keyed = true
 			}
 		}
 	}
-	var k [32]byte
 	h.Sum(k[:0])
-	return k
+	return k, keyed
 }
 
 // identityState is the Container's identity cache, made at first use.
 type identityState struct {
 	once  sync.Once
 	cache *identityCache
+	// unkeyed is set once the hook found a user in a request with
+	// nothing of the key (the ERROR saying so is logged then): such
+	// requests are looked up uncached from then on.
+	unkeyed atomic.Bool
 }
 
 // get returns the cache, or nil when caching is off (IdentityTTL < 0).
@@ -321,6 +364,16 @@ func (c *identityCache) lookup(ctx context.Context, key [32]byte, fetch func(con
 		return f.id, f.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// forget removes key's cached identity, if any.
+func (c *identityCache) forget(key [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		c.lru.Remove(el)
+		delete(c.entries, key)
 	}
 }
 

@@ -106,6 +106,78 @@ func TestIdentityFlask(t *testing.T) {
 	}
 }
 
+// TestIdentityCookiesMisnamed: IdentityCookies that do not name the
+// cookie the app keeps its session in (Django's "sessionid" for a Flask
+// app's "session", or a SESSION_COOKIE_NAME of the app's own) leave the
+// session out of the cache key, so that every request had one key: until
+// 2026-12-02 the first logged-in user's identity was cached under it and
+// given to every other visitor, anonymous ones included, for IdentityTTL.
+// An identity found for a request that carries none of the cookies (nor,
+// without IdentityCookies, a Cookie or Authorization header) is neither
+// cached nor shared, and an ERROR says which setting to fix.
+func TestIdentityCookiesMisnamed(t *testing.T) {
+	pythontest.Python(t, "flask")
+	c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: "graft:flask", IdentityCookies: []string{"sessionid"}})
+	srv := identityServer(t, c)
+	ada := newE2EClient(t, srv.URL, true)
+	if resp := form(ada, "/login", url.Values{"user": {"ada"}, "id": {"7"}}); resp.StatusCode != 200 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	for i := range 2 {
+		if id := whoami(t, ada); id.String("user_id") != "7" {
+			t.Fatalf("ada, lookup %d: %v, want user_id 7", i, id)
+		}
+		if id := whoami(t, newE2EClient(t, srv.URL, true)); id != nil {
+			t.Fatalf("an anonymous visitor after ada's lookup %d: %v, want null", i, id)
+		}
+	}
+	if !strings.Contains(logs.String(), "IdentityCookies") || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("no ERROR naming IdentityCookies in the log:\n%s", logs)
+	}
+}
+
+// TestIdentityNumbers: the numbers of an identity keep Python's exact
+// value and text (json.Number, as a migrate/session.Session's): decoded as
+// float64, as they were until 2026-12-02, an integer id beyond 2^53 (a
+// snowflake id kept in the Flask session) came back as another integer,
+// silently, and fmt.Sprint wrote a user id of 1000000 as "1e+06".
+func TestIdentityNumbers(t *testing.T) {
+	pythontest.Python(t, "flask")
+	c, _ := newContainer(t, Config{App: "rmflask:app", IdentityHook: "graft:flask", IdentityTTL: -1})
+	srv := identityServer(t, c)
+	for _, tc := range []struct{ num, want string }{
+		{"7", "7"},
+		{"1000000", "1000000"},
+		{"9007199254740993", "9007199254740993"}, // 2^53 + 1
+		{"-12345678901234567890123", "-12345678901234567890123"},
+		{"2.5", "2.5"},
+		{"1e16", "1e+16"}, // a float, as Python's json writes it
+	} {
+		t.Run(tc.num, func(t *testing.T) {
+			cl := newE2EClient(t, srv.URL, false)
+			resp := form(cl, "/login", url.Values{"user": {"ada"}, "num": {tc.num}})
+			if resp.StatusCode != 200 || len(resp.Cookies()) == 0 {
+				t.Fatalf("login: %d, cookies %v", resp.StatusCode, resp.Cookies())
+			}
+			req := httptest.NewRequest("GET", "/go/whoami", nil)
+			for _, ck := range resp.Cookies() {
+				req.AddCookie(ck)
+			}
+			id, err := c.Identity(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sess, _ := id["session"].(map[string]any)
+			if got := sess["num"]; got != json.Number(tc.want) {
+				t.Fatalf("session[num] = %#v (%T), want json.Number(%q); identity %v", got, got, tc.want, id)
+			}
+			if got := fmt.Sprint(sess["num"]); got != tc.want {
+				t.Errorf("fmt.Sprint = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // graft:django through the admin's login form (a real POST with its CSRF
 // token): Go sees the user, groups included.
 func TestIdentityDjango(t *testing.T) {

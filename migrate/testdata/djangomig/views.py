@@ -24,7 +24,8 @@ def catalog(request):
 
 
 def moved(request, user_id):
-    # Django's redirect: a 302 with an empty body.
+    # Django's redirect: a 302 with an empty body typed text/html, for
+    # every method (no CsrfViewMiddleware here: a POST reaches it).
     return redirect("user", user_id=user_id)
 
 

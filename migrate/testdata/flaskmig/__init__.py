@@ -52,9 +52,10 @@ def shadow():
     return jsonify(shadow=request.environ.get("graft.shadow", ""), request_id=request.headers.get("X-Request-Id", ""))
 
 
-@app.get("/api/moved/<int:user_id>")
+@app.route("/api/moved/<int:user_id>", methods=["GET", "POST"])
 def moved(user_id):
-    # werkzeug's redirect: a 302 with a small HTML page pointing to Location.
+    # werkzeug's redirect: a 302 with a small HTML page pointing to Location,
+    # typed text/html for every method (a form's POST-redirect-GET too).
     return redirect(url_for("users", user_id=user_id))
 
 

@@ -1,6 +1,8 @@
 """A Flask app for the route-map and identity tests: blueprints,
 converters of every kind, and the same app behind common WSGI wrappers."""
 
+import json
+
 from flask import Blueprint, Flask, jsonify, request, session
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -125,6 +127,8 @@ app.add_url_rule("/cdn/<path:p>", endpoint="cdn", build_only=True)
 def login():
     session["user"] = request.form["user"]
     session["_user_id"] = request.form.get("id", "1")  # where flask-login keeps it
+    if "num" in request.form:  # a number in the session, as Python's json writes it
+        session["num"] = json.loads(request.form["num"])
     return "ok"
 
 
