@@ -37,9 +37,9 @@ func TestQueueFullBodyUnread(t *testing.T) {
 	a := startApp(t, "dispatch", Config{Workers: 1, Threads: 1, Prefetch: -1, MaxQueue: 1, QueueTimeout: 10 * time.Second}, count)
 	releaseAll(t, a)
 	ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 	rb := asyncGet(context.Background(), a.srv.URL+"/block?tok=B")
-	waitFor(t, 5*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
+	waitFor(t, 30*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
 
 	body := bytes.Repeat([]byte("x"), 4<<20)
 	for _, tc := range []struct {

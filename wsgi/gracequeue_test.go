@@ -67,7 +67,7 @@ func TestServeGraceQueued(t *testing.T) {
 		upload <- asyncResult{status: resp.StatusCode, body: string(b), err: err}
 	}()
 	rs = append(rs, upload)
-	waitFor(t, 5*time.Second, "the requests to be queued", func() bool { return c.Status().Queued == queued })
+	waitFor(t, 30*time.Second, "the requests to be queued", func() bool { return c.Status().Queued == queued })
 	cancel()
 	select {
 	case <-done:

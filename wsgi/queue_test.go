@@ -63,12 +63,12 @@ func TestQueue(t *testing.T) {
 		a := startApp(t, app, Config{Workers: 1, MaxQueue: 1, QueueTimeout: 10 * time.Second}, nil)
 		releaseAll(t, a)
 		ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-		waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+		waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 		rb := asyncGet(context.Background(), a.srv.URL+"/block?tok=B")
 		// B must hold the queue's one place before C comes: wait for it
 		// there (a fixed sleep let a slow machine send C first, which
 		// then waited and B was refused).
-		waitFor(t, 5*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
+		waitFor(t, 30*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
 		select {
 		case r := <-rb:
 			t.Fatalf("B answered while the worker was busy: %+v", r)
@@ -98,7 +98,7 @@ func TestQueueNone(t *testing.T) {
 	a := startApp(t, "dispatch", Config{Workers: 1, MaxQueue: -1}, nil)
 	releaseAll(t, a)
 	ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 	if r := await(t, asyncGet(context.Background(), a.srv.URL+"/hello"), 2*time.Second, "B"); r.status != 503 {
 		t.Errorf("B: status %d, want 503", r.status)
 	}
@@ -113,7 +113,7 @@ func TestQueueTimeout(t *testing.T) {
 		a := startApp(t, app, Config{Workers: 1, QueueTimeout: 300 * time.Millisecond}, nil)
 		releaseAll(t, a)
 		ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-		waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+		waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 		start := time.Now()
 		r := await(t, asyncGet(context.Background(), a.srv.URL+"/block?tok=B"), 3*time.Second, "B")
 		took := time.Since(start)
@@ -138,19 +138,19 @@ func TestQueuedClientGone(t *testing.T) {
 		a := startApp(t, app, Config{Workers: 1}, nil)
 		releaseAll(t, a)
 		ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-		waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+		waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 		ctx, cancel := context.WithCancel(context.Background())
 		rb := asyncGet(ctx, a.srv.URL+"/block?tok=B")
 		// Wait for the real conditions, not fixed sleeps: B queued
 		// (else the test shows nothing), and out of the queue once the
 		// server has seen its connection close (else a slow machine
 		// would give B the worker A leaves, and B would reach the app).
-		waitFor(t, 5*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
+		waitFor(t, 30*time.Second, "B to be queued", func() bool { return a.c.Status().Queued == 1 })
 		cancel()
 		if r := await(t, rb, 2*time.Second, "B"); r.err == nil {
 			t.Errorf("B completed: %+v", r)
 		}
-		waitFor(t, 5*time.Second, "the server to take B out of the queue", func() bool { return a.c.Status().Queued == 0 })
+		waitFor(t, 30*time.Second, "the server to take B out of the queue", func() bool { return a.c.Status().Queued == 0 })
 		touch(t, a.dir, "A-go")
 		await(t, ra, 5*time.Second, "A")
 		touch(t, a.dir, "C-go")
@@ -171,7 +171,7 @@ func TestShutdown(t *testing.T) {
 		releaseAll(t, a)
 		pids := poolOf(a.c).pids()
 		ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-		waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+		waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 		done := make(chan error, 1)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -181,7 +181,7 @@ func TestShutdown(t *testing.T) {
 		// The pool has closed (not ready though a worker serves A):
 		// from then on a new request gets 503. A fixed sleep let a slow
 		// machine send it before Shutdown had begun.
-		waitFor(t, 5*time.Second, "Shutdown to close the pool", func() bool { return !poolOf(a.c).Status().Ready })
+		waitFor(t, 30*time.Second, "Shutdown to close the pool", func() bool { return !poolOf(a.c).Status().Ready })
 		if r := await(t, asyncGet(context.Background(), a.srv.URL+"/hello"), 2*time.Second, "new request"); r.status != 503 {
 			t.Errorf("request during shutdown: %d, want 503", r.status)
 		}
@@ -217,7 +217,7 @@ func TestShutdownDeadline(t *testing.T) {
 	releaseAll(t, a)
 	pids := poolOf(a.c).pids()
 	ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -306,7 +306,7 @@ func TestQueueFullLog(t *testing.T) {
 	a := startApp(t, "dispatch", Config{Workers: 1, MaxQueue: -1}, nil)
 	releaseAll(t, a)
 	ra := asyncGet(context.Background(), a.srv.URL+"/block?tok=A")
-	waitFor(t, 5*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
+	waitFor(t, 30*time.Second, "A to start", func() bool { return exists(a.dir, "A-started") })
 	const refused = 50
 	start := time.Now()
 	var rs []<-chan asyncResult
