@@ -3,8 +3,9 @@ package main
 // The Django differential: the Django 3.2 project testdata/diffdjango
 // (admin, sessions, CSRF, GZip and ConditionalGet middleware, sqlite in a
 // temporary directory) runs under wsgiserve and under gunicorn 20
-// (-k gthread), the server users migrate from, and the same requests go to
-// both: raw ones off sockets where framing matters (odd paths, chunked
+// (-k gthread), the server users migrate from, in three pairs (plain
+// HTTP; FORCE_SCRIPT_NAME; TLS with SCRIPT_NAME and DEBUG=True), each
+// behind a trusted proxy, and the same requests go to both: raw ones off sockets where framing matters (odd paths, chunked
 // bodies, Host headers) and flows through net/http with a cookie jar (CSRF,
 // sessions, the admin login). Its views answer what Django computed
 // (request.path, get_host(), is_secure(), build_absolute_uri(), GET,
@@ -39,7 +40,6 @@ import (
 // diffdjangoServer is one server of a pair: where it listens and how to
 // reach it.
 type diffdjangoServer struct {
-	name string // wsgiserve or gunicorn
 	addr string // host:port
 	tls  *tls.Config
 	logs fmt.Stringer
@@ -102,6 +102,7 @@ var diffdjangoMask = []struct {
 	{regexp.MustCompile(`sessionid=[a-z0-9]+`), "sessionid=KEY"},
 	{regexp.MustCompile(`(name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+`), "${1}TOKEN"},
 	{regexp.MustCompile(`expires=[^;]+`), "expires=DATE"},
+	{regexp.MustCompile(`^expires: .+`), "expires: DATE"}, // never_cache's, to the second
 }
 
 // mask normalises s for server srv.
@@ -117,9 +118,10 @@ func (srv diffdjangoServer) mask(s string) string {
 
 // diffdjangoCase is one raw request to both servers of a pair.
 type diffdjangoCase struct {
-	name string
-	tls  bool   // to the second pair: TLS, SCRIPT_NAME=/pfx, DEBUG=True
-	req  string // the raw request; Host: diffdjango.test is added unless it has a Host (or is HTTP/1.0)
+	name   string
+	tls    bool   // to the second pair: TLS, SCRIPT_NAME=/pfx, DEBUG=True
+	forced bool   // to the third: FORCE_SCRIPT_NAME=/forced
+	req    string // the raw request; Host: diffdjango.test is added unless it has a Host (or is HTTP/1.0)
 	// summary replaces a body that differs by nature (DEBUG pages list
 	// the environ) with what is compared of it.
 	summary func(body string) string
@@ -182,6 +184,7 @@ func multipartBody(sizes ...int) (string, string) {
 var diffdjangoCases = func() []diffdjangoCase {
 	small, smallType := multipartBody(100, 1500)
 	big, bigType := multipartBody(100, 5000)
+	huge, hugeType := multipartBody(300 << 10)
 	long := strings.Repeat("x", 12000)
 	fields := strings.Repeat("a=1&", 1100)
 	post := func(path, ctype, body string) string {
@@ -229,6 +232,20 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "upload in memory", req: post("/upload", smallType, small)},
 		{name: "upload to a temporary file", req: post("/upload", bigType, big)},
 		{name: "chunked upload", req: chunked("/upload", bigType, big)},
+		{name: "upload spilled by graft", req: post("/upload", hugeType, huge)},
+		{name: "chunked upload spilled by graft", req: chunked("/upload", hugeType, huge)},
+		{name: "header with underscore", req: "GET /h HTTP/1.1\r\nX_Custom: under\r\nX-Custom: dash"},
+		{name: "header twice", req: "GET /h HTTP/1.1\r\nX-Dup: 1\r\nX-Dup: 2"},
+		{name: "cookie header twice", req: "GET /h HTTP/1.1\r\nCookie: a=1\r\nCookie: b=2"},
+		{name: "cookies quoted and UTF-8", req: "GET /h HTTP/1.1\r\nCookie: q=\"x y\"; u=caf\xc3\xa9; e=; =v; n"},
+		{name: "header UTF-8 value", req: "GET /h HTTP/1.1\r\nX-Name: caf\xc3\xa9"},
+		{name: "header latin-1 value", req: "GET /h HTTP/1.1\r\nX-Name: caf\xe9"},
+		{name: "header empty value", req: "GET /h HTTP/1.1\r\nX-Empty:"},
+		{name: "header value padded", req: "GET /h HTTP/1.1\r\nX-Pad:   a  b   "},
+		{name: "header obs-fold", req: "GET /h HTTP/1.1\r\nX-Fold: a\r\n b"},
+		{name: "content-type on GET", req: "GET /h HTTP/1.1\r\nContent-Type: text/plain"},
+		{name: "POST without body", req: "POST /h HTTP/1.1\r\nContent-Length: 0"},
+		{name: "POST without length", req: "POST /h HTTP/1.1"},
 		{name: "streaming", req: "GET /stream HTTP/1.1"},
 		{name: "streaming gzip", req: "GET /stream HTTP/1.1\r\nAccept-Encoding: gzip"},
 		{name: "streaming HEAD", req: "HEAD /stream HTTP/1.1"},
@@ -246,6 +263,10 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "permission denied", req: "GET /denied HTTP/1.1"},
 		{name: "csrf refused", req: post("/csrf-post", "application/x-www-form-urlencoded", "a=1")},
 		{name: "admin redirect", req: "GET /admin/ HTTP/1.1"},
+
+		{name: "forced script name", forced: true, req: "GET /i/x?y=1 HTTP/1.1"},
+		{name: "forced append slash", forced: true, req: "GET /slash?a=1 HTTP/1.1"},
+		{name: "forced admin redirect", forced: true, req: "GET /admin/ HTTP/1.1"},
 
 		{name: "tls prefix", tls: true, req: "GET /pfx/i/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1"},
 		{name: "tls prefix only", tls: true, req: "GET /pfx HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
@@ -280,33 +301,41 @@ var diffdjangoKnown = map[string]struct{ graft, why string }{
 		"as chunked body: request.POST has the fields; gunicorn's Django sees none"},
 	"chunked upload": {`\"class\": \"TemporaryUploadedFile\"`,
 		"as chunked body: request.FILES has the files; gunicorn's Django sees none. Django streams a body of unknown length to temporary files (both here on disk)"},
+	"chunked upload spilled by graft": {`\"size\": 307200`, "as chunked upload"},
+	"header with underscore": {`{\"HTTP_X_CUSTOM\": \"dash\"}`,
+		"a header with _ in its name is dropped (docs/wsgi.md); gunicorn 20 passes X_Custom as HTTP_X_CUSTOM too, joined to X-Custom's value (a client can spoof a proxy's header)"},
+	"cookie header twice": {`\"COOKIES\": {\"a\": \"1\", \"b\": \"2\"}`,
+		"Cookie headers sent twice are joined with \"; \" (RFC 9113 8.2.3), so Django sees both cookies; gunicorn joins them with \",\" and Django reads one cookie a=\"1,b=2\""},
+	"header value padded": {`\"HTTP_X_PAD\": \"a  b\"`,
+		"spaces and tabs at the edges of a header value are not part of it (RFC 9110 5.5) and are trimmed; gunicorn 20 keeps the trailing ones"},
+	"header obs-fold": {`body="400 Bad Request: obsolete line folding\n"`,
+		"a folded header line (obs-fold) is refused with 400 by graft's request parser (RFC 9112 5.2 allows it; docs/operations.md); gunicorn 20 unfolds it"},
 	"tls outside prefix": {"HTTP/1.1 404",
 		"a path outside -script-name reaches the app with SCRIPT_NAME empty (Django's 404); gunicorn 20 answers its own 500 for a path outside $SCRIPT_NAME"},
 }
 
 // diffdjangoRules are the differences on purpose that hold for every
 // case, each with its reason (docs/operations.md, "Django: what differs
-// from gunicorn"); each rewrites both answers of one request (req, the
-// raw request) so that they compare equal where the difference is the
-// rule's alone.
+// from gunicorn"); each rewrites both answers of one request so that
+// they compare equal where the difference is the rule's alone.
 var diffdjangoRules = []struct {
 	why   string
-	apply func(req string, g, u *rawAnswer)
+	apply func(g, u *rawAnswer)
 }{{
 	why: "SERVER_PORT (request.get_port()) is the port of the Host the client asked for, or the scheme's default " +
 		"(docs/wsgi.md); gunicorn's is the port of its listener, whatever the Host",
-	apply: func(req string, g, u *rawAnswer) {
+	apply: func(g, u *rawAnswer) {
 		g.body = graftPort.ReplaceAllString(g.body, `"port": "PORT"`)
 	},
 }, {
 	why: "graft removes the forwarding headers (X-Forwarded-*) before the app, trusted proxy or not, and passes " +
 		"what they say as REMOTE_ADDR, wsgi.url_scheme and Host; gunicorn passes them on (docs/operations.md, Coming from gunicorn)",
-	apply: func(req string, g, u *rawAnswer) {
+	apply: func(g, u *rawAnswer) {
 		u.body = forwardedHeaders.ReplaceAllString(u.body, `"forwarded_headers": []`)
 	},
 }, {
 	why: "net/http sends no Content-Length on a 304 (TestResponseDifferential); gunicorn passes Django's 0",
-	apply: func(req string, g, u *rawAnswer) {
+	apply: func(g, u *rawAnswer) {
 		if u.status == "HTTP/1.1 304" {
 			u.header = slices.DeleteFunc(u.header, func(f string) bool { return f == "content-length: 0" })
 		}
@@ -364,6 +393,7 @@ func TestDjangoDifferential(t *testing.T) {
 	t.Setenv("DIFFDJANGO_TMP", tmp)
 	t.Setenv("DIFFDJANGO_DEBUG", "")
 	t.Setenv("SCRIPT_NAME", "")
+	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "")
 	setup := exec.Command(py, "-c", `import django; django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
@@ -380,23 +410,18 @@ User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
 		addr, logs := pythontest.Gunicorn(t, dir, "diffdjango.wsgi:application", append([]string{"-k", "gthread", "--threads", "2"}, guArgs...)...)
 		u, _ := url.Parse(s.url)
 		p := diffdjangoPair{
-			graft:    diffdjangoServer{name: "wsgiserve", addr: u.Host, tls: tlsConf, logs: s.stderr},
-			gunicorn: diffdjangoServer{name: "gunicorn", addr: addr, tls: tlsConf, logs: logs},
+			graft:    diffdjangoServer{addr: u.Host, tls: tlsConf, logs: s.stderr},
+			gunicorn: diffdjangoServer{addr: addr, tls: tlsConf, logs: logs},
 		}
-		// gunicorn boots while wsgiserve starts; wait for its first answer.
-		for i := 0; ; i++ {
-			c, err := p.gunicorn.dial()
-			if err == nil {
-				c.Close()
-				break
-			} else if i == 300 {
-				t.Fatalf("gunicorn does not answer: %v", err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		// gunicorn's listener is open: the first request waits for it
+		// to boot.
 		return p
 	}
 	plain := start([]string{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"}, nil, nil)
+
+	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "/forced")
+	forced := start([]string{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"}, nil, nil)
+	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "")
 
 	certFile, keyFile, pool := testcert.Write(t, tmp, 1)
 	t.Setenv("DIFFDJANGO_DEBUG", "1")
@@ -407,8 +432,11 @@ User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
 	for _, tc := range diffdjangoCases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := plain
-			if tc.tls {
+			switch {
+			case tc.tls:
 				p = secure
+			case tc.forced:
+				p = forced
 			}
 			g, err := p.graft.raw(tc.request())
 			if err != nil {
@@ -421,7 +449,7 @@ User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
 			g, u = normalise(g), normalise(u)
 			g.status, u.status = statusCode(g.status), statusCode(u.status)
 			for _, r := range diffdjangoRules {
-				r.apply(tc.request(), &g, &u)
+				r.apply(&g, &u)
 			}
 			compareDjango(t, tc.name, p.graft.render(g, tc.summary), p.gunicorn.render(u, tc.summary))
 		})
@@ -455,18 +483,29 @@ User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
 			}
 		})
 	}
+	// The flows go to each pair; in "tls h2", wsgiserve is asked over
+	// HTTP/2 (gunicorn has HTTP/1.1 only).
 	for _, f := range diffdjangoFlows {
-		for _, secureToo := range []bool{false, true} {
-			p, name := plain, f.name
-			if secureToo {
-				p, name = secure, "tls "+f.name
-			}
+		for _, v := range []struct {
+			name   string
+			p      diffdjangoPair
+			prefix string
+			h2     bool
+		}{{"", plain, "", false}, {"forced ", forced, "", false}, {"tls ", secure, "/pfx", false}, {"tls h2 ", secure, "/pfx", true}} {
+			p, name, prefix := v.p, v.name+f.name, v.prefix
 			t.Run(name, func(t *testing.T) {
-				prefix := ""
-				if secureToo {
-					prefix = "/pfx"
+				c := p.graft.client(t)
+				if v.h2 {
+					conf := p.graft.tls.Clone()
+					conf.NextProtos = nil
+					c.Transport = &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
+					resp, err := c.Get(p.graft.base(prefix) + "/i/")
+					if err != nil || resp.Proto != "HTTP/2.0" {
+						t.Fatalf("wsgiserve over HTTP/2: %v %v", resp, err)
+					}
+					resp.Body.Close()
 				}
-				g, err := f.run(p.graft.client(t), p.graft.base(prefix))
+				g, err := f.run(c, p.graft.base(prefix))
 				if err != nil {
 					t.Fatalf("wsgiserve: %v\n%s", err, g)
 				}
@@ -623,3 +662,23 @@ var diffdjangoFlows = []diffdjangoFlow{{
 		return tr.out.String(), nil
 	},
 }}
+
+// TestDjangoDifferentialTable checks the table: case names are unique and
+// each known difference names a case.
+func TestDjangoDifferentialTable(t *testing.T) {
+	names := map[string]bool{}
+	for _, tc := range diffdjangoCases {
+		if names[tc.name] {
+			t.Errorf("case %q twice", tc.name)
+		}
+		names[tc.name] = true
+	}
+	for name, known := range diffdjangoKnown {
+		if !names[name] {
+			t.Errorf("known difference %q: no such case", name)
+		}
+		if known.graft == "" || known.why == "" {
+			t.Errorf("known difference %q: what wsgiserve answers and why must be given", name)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 # Settings of the Django 3.2 project TestDjangoDifferential
 # (examples/wsgiserve/diffdjango_test.go) serves under wsgiserve and under
 # gunicorn. DIFFDJANGO_DB is the sqlite file, DIFFDJANGO_TMP the upload
-# temp directory, DIFFDJANGO_DEBUG=1 turns DEBUG on.
+# temp directory, DIFFDJANGO_DEBUG=1 turns DEBUG on, DIFFDJANGO_FORCE_SCRIPT_NAME
+# sets FORCE_SCRIPT_NAME.
 import os
 
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -50,3 +51,5 @@ USE_X_FORWARDED_HOST = True
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10000
 FILE_UPLOAD_TEMP_DIR = os.environ.get("DIFFDJANGO_TMP") or None
+if os.environ.get("DIFFDJANGO_FORCE_SCRIPT_NAME"):
+    FORCE_SCRIPT_NAME = os.environ["DIFFDJANGO_FORCE_SCRIPT_NAME"]

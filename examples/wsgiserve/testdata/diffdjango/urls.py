@@ -17,5 +17,6 @@ urlpatterns = [
     path("etag", views.etag),
     path("boom", views.boom),
     path("denied", views.denied),
+    path("h", views.headers),
     re_path(r"^i/(?P<rest>.*)$", views.info),
 ]

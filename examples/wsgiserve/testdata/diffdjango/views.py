@@ -101,3 +101,14 @@ def boom(request):
 
 def denied(request):
     raise PermissionDenied("no")
+
+
+def headers(request):
+    """The request's headers as Django has them, and its cookies."""
+    return JsonResponse({
+        "META": {k: v for k, v in request.META.items()
+                 if k.startswith("HTTP_") and k not in ("HTTP_HOST", "HTTP_CONNECTION")},
+        "COOKIES": request.COOKIES,
+        "content_type": request.META.get("CONTENT_TYPE"),
+        "content_length": request.META.get("CONTENT_LENGTH"),
+    })
