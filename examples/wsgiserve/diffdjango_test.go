@@ -61,20 +61,55 @@ func (s diffdjangoServer) base(prefix string) string {
 	return "http://" + s.addr + prefix
 }
 
-// raw sends req on a new connection and reads one answer.
-func (s diffdjangoServer) raw(req string) (rawAnswer, error) {
+// raw sends req on a new connection and reads its answer, then, if the
+// connection stays open, sends next on it: a.next is what that got.
+// With Expect: 100-continue, the body is sent after an interim 100
+// answer only (a.interim), as curl does.
+func (s diffdjangoServer) raw(req, next string) (rawAnswer, error) {
 	c, err := s.dial()
 	if err != nil {
 		return rawAnswer{}, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
+	head, body, _ := strings.Cut(req, "\r\n\r\n")
+	expect := strings.Contains(head, "\r\nExpect: 100-continue")
+	if expect {
+		req = head + "\r\n\r\n"
+	}
 	if _, err := io.WriteString(c, req); err != nil {
 		return rawAnswer{}, err
 	}
+	r := bufio.NewReader(c)
 	method, _, _ := strings.Cut(req, " ")
-	a, _, err := readAnswer(bufio.NewReader(c), method)
-	return a, err
+	a, open, err := readAnswer(r, method)
+	if err != nil {
+		return a, err
+	}
+	if expect && strings.HasPrefix(a.status, "HTTP/1.1 100 ") {
+		interim := a.status
+		if _, err := io.WriteString(c, body); err != nil {
+			return a, err
+		}
+		if a, open, err = readAnswer(r, method); err != nil {
+			return a, err
+		}
+		a.interim = interim
+	}
+	a.next = "closed"
+	if !open {
+		return a, nil
+	}
+	if _, err := io.WriteString(c, next); err != nil {
+		return a, nil
+	}
+	if n, _, err := readAnswer(r, "GET"); err == nil {
+		a.next = statusCode(n.status)
+		if !strings.Contains(n.body, `"path_info": "/i/next"`) {
+			a.next += fmt.Sprintf(" %.60q", n.body)
+		}
+	}
+	return a, nil
 }
 
 // client is a net/http client with a cookie jar, over HTTP/1.1, that does
@@ -141,16 +176,18 @@ func contains(subs ...string) func(string) string {
 	}
 }
 
-// request completes tc's request.
-func (tc diffdjangoCase) request() string {
+// request completes tc's request, and gives the request sent after it
+// on its connection.
+func (tc diffdjangoCase) request() (req, next string) {
 	head, rest, _ := strings.Cut(tc.req, "\r\n\r\n")
 	if !strings.Contains(strings.ToLower(head), "\r\nhost:") && !strings.Contains(head, "HTTP/1.0") {
 		head += "\r\nHost: diffdjango.test"
 	}
-	if !strings.Contains(head, "HTTP/1.0") {
-		head += "\r\nConnection: close"
+	next = "GET /i/next HTTP/1.1\r\nHost: diffdjango.test\r\nConnection: close\r\n\r\n"
+	if tc.tls {
+		next = "GET /pfx/i/next HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 	}
-	return head + "\r\n\r\n" + rest
+	return head + "\r\n\r\n" + rest, next
 }
 
 // chunkedBody is body as a chunked request body, in pieces of n bytes.
@@ -232,6 +269,8 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "upload in memory", req: post("/upload", smallType, small)},
 		{name: "upload to a temporary file", req: post("/upload", bigType, big)},
 		{name: "chunked upload", req: chunked("/upload", bigType, big)},
+		{name: "upload with Expect", req: strings.Replace(post("/upload", bigType, big), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
+		{name: "body too big with Expect", req: strings.Replace(post("/body", "application/octet-stream", long), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
 		{name: "upload spilled by graft", req: post("/upload", hugeType, huge)},
 		{name: "chunked upload spilled by graft", req: chunked("/upload", hugeType, huge)},
 		{name: "header with underscore", req: "GET /h HTTP/1.1\r\nX_Custom: under\r\nX-Custom: dash"},
@@ -310,9 +349,19 @@ var diffdjangoKnown = map[string]struct{ graft, why string }{
 		"spaces and tabs at the edges of a header value are not part of it (RFC 9110 5.5) and are trimmed; gunicorn 20 keeps the trailing ones"},
 	"header obs-fold": {`body="400 Bad Request: obsolete line folding\n"`,
 		"a folded header line (obs-fold) is refused with 400 by graft's request parser (RFC 9112 5.2 allows it; docs/operations.md); gunicorn 20 unfolds it"},
+	"HEAD info":      {headOK, headWhy},
+	"streaming HEAD": {headOK, headWhy},
+	"file HEAD":      {headOK, headWhy},
+	"etag HEAD":      {headOK, headWhy},
 	"tls outside prefix": {"HTTP/1.1 404",
 		"a path outside -script-name reaches the app with SCRIPT_NAME empty (Django's 404); gunicorn 20 answers its own 500 for a path outside $SCRIPT_NAME"},
 }
+
+const (
+	headOK  = `framing=none body="" end=complete next=HTTP/1.1 200`
+	headWhy = "the answer to HEAD carries no body: Django's WSGI handler leaves removing it to the server; " +
+		"gunicorn 20 sends it, and a keep-alive client reads it as the next response"
+)
 
 // diffdjangoRules are the differences on purpose that hold for every
 // case, each with its reason (docs/operations.md, "Django: what differs
@@ -370,7 +419,6 @@ func (srv diffdjangoServer) render(a rawAnswer, summary func(string) string) str
 		a.body = summary(a.body)
 	}
 	a.body = srv.mask(a.body)
-	a.next = "-"
 	return a.String()
 }
 
