@@ -16,6 +16,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -176,6 +177,11 @@ func contains(subs ...string) func(string) string {
 	}
 }
 
+// sha256Body is a summary: the body's length and SHA-256.
+func sha256Body(body string) string {
+	return fmt.Sprintf("%d bytes, sha256 %x", len(body), sha256.Sum256([]byte(body)))
+}
+
 // request completes tc's request, and gives the request sent after it
 // on its connection.
 func (tc diffdjangoCase) request() (req, next string) {
@@ -291,6 +297,10 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "file", req: "GET /file HTTP/1.1"},
 		{name: "file HEAD", req: "HEAD /file HTTP/1.1"},
 		{name: "file gzip", req: "GET /file HTTP/1.1\r\nAccept-Encoding: gzip"},
+		{name: "big file", req: "GET /bigfile HTTP/1.1", summary: sha256Body},
+		{name: "big file HEAD", req: "HEAD /bigfile HTTP/1.1"},
+		{name: "big file gzip", req: "GET /bigfile HTTP/1.1\r\nAccept-Encoding: gzip", summary: sha256Body},
+		{name: "non-ASCII redirect", req: "GET /redirect HTTP/1.1"},
 		{name: "etag", req: "GET /etag HTTP/1.1"},
 		{name: "etag 304", req: "GET /etag HTTP/1.1\r\nIf-None-Match: *"},
 		{name: "etag gzip", req: "GET /etag HTTP/1.1\r\nAccept-Encoding: gzip"},
@@ -353,6 +363,7 @@ var diffdjangoKnown = map[string]struct{ graft, why string }{
 	"streaming HEAD": {headOK, headWhy},
 	"file HEAD":      {headOK, headWhy},
 	"etag HEAD":      {headOK, headWhy},
+	"big file HEAD":  {headOK, headWhy},
 	"tls outside prefix": {"HTTP/1.1 404",
 		"a path outside -script-name reaches the app with SCRIPT_NAME empty (Django's 404); gunicorn 20 answers its own 500 for a path outside $SCRIPT_NAME"},
 }

@@ -18,5 +18,7 @@ urlpatterns = [
     path("boom", views.boom),
     path("denied", views.denied),
     path("h", views.headers),
+    path("bigfile", views.bigfile),
+    path("redirect", views.redirect),
     re_path(r"^i/(?P<rest>.*)$", views.info),
 ]

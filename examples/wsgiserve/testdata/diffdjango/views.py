@@ -3,7 +3,7 @@ import json
 import os
 
 from django.core.exceptions import PermissionDenied
-from django.http import (FileResponse, HttpResponse, JsonResponse,
+from django.http import (FileResponse, HttpResponse, HttpResponseRedirect, JsonResponse,
                          StreamingHttpResponse)
 from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
@@ -112,3 +112,18 @@ def headers(request):
         "content_type": request.META.get("CONTENT_TYPE"),
         "content_length": request.META.get("CONTENT_LENGTH"),
     })
+
+
+def bigfile(request):
+    """A 1 MiB file (written once into DIFFDJANGO_TMP) as a FileResponse."""
+    path = os.path.join(os.environ["DIFFDJANGO_TMP"], "big.bin")
+    if not os.path.exists(path):
+        tmp = "%s.%d" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(bytes(range(256)) * 4096)
+        os.replace(tmp, path)
+    return FileResponse(open(path, "rb"), as_attachment=True, filename="r\u00e9sum\u00e9.bin")
+
+
+def redirect(request):
+    return HttpResponseRedirect("/caf\u00e9/?q=\u20ac&r=a b")
