@@ -1,0 +1,743 @@
+package main
+
+// The Django differential: the Django 3.2 project testdata/diffdjango
+// (admin, sessions, CSRF, GZip and ConditionalGet middleware, sqlite in a
+// temporary directory) runs under wsgiserve and under gunicorn 20
+// (-k gthread), the server users migrate from, in three pairs (plain
+// HTTP; FORCE_SCRIPT_NAME; TLS with SCRIPT_NAME and DEBUG=True), each
+// behind a trusted proxy, and the same requests go to both: raw ones off sockets where framing matters (odd paths, chunked
+// bodies, Host headers) and flows through net/http with a cookie jar (CSRF,
+// sessions, the admin login). Its views answer what Django computed
+// (request.path, get_host(), is_secure(), build_absolute_uri(), GET,
+// FILES, body): any difference fails the test, except those listed in
+// diffdjangoKnown with their reason (docs/operations.md, "Coming from
+// gunicorn").
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/testcert"
+)
+
+// diffdjangoServer is one server of a pair: where it listens and how to
+// reach it.
+type diffdjangoServer struct {
+	addr string // host:port
+	tls  *tls.Config
+	logs fmt.Stringer
+}
+
+// dial opens a connection speaking HTTP/1.1.
+func (s diffdjangoServer) dial() (net.Conn, error) {
+	if s.tls != nil {
+		return tls.Dial("tcp", s.addr, s.tls)
+	}
+	return net.Dial("tcp", s.addr)
+}
+
+// base is the server's URL, with prefix.
+func (s diffdjangoServer) base(prefix string) string {
+	if s.tls != nil {
+		return "https://" + s.addr + prefix
+	}
+	return "http://" + s.addr + prefix
+}
+
+// raw sends req on a new connection and reads its answer, then, if the
+// connection stays open, sends next on it: a.next is what that got.
+// With Expect: 100-continue, the body is sent after an interim 100
+// answer only (a.interim), as curl does.
+func (s diffdjangoServer) raw(req, next string) (rawAnswer, error) {
+	c, err := s.dial()
+	if err != nil {
+		return rawAnswer{}, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	head, body, _ := strings.Cut(req, "\r\n\r\n")
+	expect := strings.Contains(head, "\r\nExpect: 100-continue")
+	if expect {
+		req = head + "\r\n\r\n"
+	}
+	if _, err := io.WriteString(c, req); err != nil {
+		return rawAnswer{}, err
+	}
+	r := bufio.NewReader(c)
+	method, _, _ := strings.Cut(req, " ")
+	a, open, err := readAnswer(r, method)
+	if err != nil {
+		return a, err
+	}
+	if expect && strings.HasPrefix(a.status, "HTTP/1.1 100 ") {
+		interim := a.status
+		if _, err := io.WriteString(c, body); err != nil {
+			return a, err
+		}
+		if a, open, err = readAnswer(r, method); err != nil {
+			return a, err
+		}
+		a.interim = interim
+	}
+	a.next = "closed"
+	if !open {
+		return a, nil
+	}
+	if _, err := io.WriteString(c, next); err != nil {
+		return a, nil
+	}
+	if n, _, err := readAnswer(r, "GET"); err == nil {
+		a.next = statusCode(n.status)
+		if !strings.Contains(n.body, `"path_info": "/i/next"`) {
+			a.next += fmt.Sprintf(" %.60q", n.body)
+		}
+	}
+	return a, nil
+}
+
+// client is a net/http client with a cookie jar, over HTTP/1.1, that does
+// not follow redirects.
+func (s diffdjangoServer) client(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{
+		Jar:           jar,
+		Transport:     &http.Transport{TLSClientConfig: s.tls, ForceAttemptHTTP2: false},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}
+}
+
+// diffdjangoMask replaces what differs by nature between two runs: the
+// server's own port, random tokens and session keys, cookie expiry dates.
+var diffdjangoMask = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`csrftoken=[A-Za-z0-9]+`), "csrftoken=TOKEN"},
+	{regexp.MustCompile(`sessionid=[a-z0-9]+`), "sessionid=KEY"},
+	{regexp.MustCompile(`(name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+`), "${1}TOKEN"},
+	{regexp.MustCompile(`expires=[^;]+`), "expires=DATE"},
+	{regexp.MustCompile(`^expires: .+`), "expires: DATE"}, // never_cache's, to the second
+}
+
+// mask normalises s for server srv.
+func (srv diffdjangoServer) mask(s string) string {
+	_, port, _ := net.SplitHostPort(srv.addr)
+	s = strings.ReplaceAll(s, ":"+port, ":PORT")
+	s = strings.ReplaceAll(s, `"port": "`+port+`"`, `"port": "PORT"`)
+	for _, m := range diffdjangoMask {
+		s = m.re.ReplaceAllString(s, m.with)
+	}
+	return s
+}
+
+// diffdjangoCase is one raw request to both servers of a pair.
+type diffdjangoCase struct {
+	name   string
+	tls    bool   // to the second pair: TLS, SCRIPT_NAME=/pfx, DEBUG=True
+	forced bool   // to the third: FORCE_SCRIPT_NAME=/forced
+	req    string // the raw request; Host: diffdjango.test is added unless it has a Host (or is HTTP/1.0)
+	// summary replaces a body that differs by nature (DEBUG pages list
+	// the environ) with what is compared of it.
+	summary func(body string) string
+}
+
+// contains is a summary: which of the strings the body holds (not its
+// length: DEBUG pages list the environ).
+func contains(subs ...string) func(string) string {
+	return func(body string) string {
+		var have []string
+		for _, s := range subs {
+			if strings.Contains(body, s) {
+				have = append(have, s)
+			}
+		}
+		return fmt.Sprintf("body contains %q", have)
+	}
+}
+
+// sha256Body is a summary: the body's length and SHA-256.
+func sha256Body(body string) string {
+	return fmt.Sprintf("%d bytes, sha256 %x", len(body), sha256.Sum256([]byte(body)))
+}
+
+// request completes tc's request, and gives the request sent after it
+// on its connection.
+func (tc diffdjangoCase) request() (req, next string) {
+	head, rest, _ := strings.Cut(tc.req, "\r\n\r\n")
+	if !strings.Contains(strings.ToLower(head), "\r\nhost:") && !strings.Contains(head, "HTTP/1.0") {
+		head += "\r\nHost: diffdjango.test"
+	}
+	next = "GET /i/next HTTP/1.1\r\nHost: diffdjango.test\r\nConnection: close\r\n\r\n"
+	if tc.tls {
+		next = "GET /pfx/i/next HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+	}
+	return head + "\r\n\r\n" + rest, next
+}
+
+// chunkedBody is body as a chunked request body, in pieces of n bytes.
+func chunkedBody(body string, n int) string {
+	var b strings.Builder
+	for len(body) > 0 {
+		c := body[:min(n, len(body))]
+		body = body[len(c):]
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(c), c)
+	}
+	return b.String() + "0\r\n\r\n"
+}
+
+// multipartBody is a multipart/form-data body with a field and files of
+// the given sizes, and its Content-Type.
+func multipartBody(sizes ...int) (string, string) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	w.SetBoundary("diffdjangoboundary")
+	w.WriteField("title", "caf\u00e9")
+	for i, n := range sizes {
+		f, _ := w.CreateFormFile(fmt.Sprintf("f%d", i), fmt.Sprintf("r\u00e9sum\u00e9-%d.txt", n))
+		f.Write(bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n])
+	}
+	w.Close()
+	return b.String(), w.FormDataContentType()
+}
+
+// diffdjangoCases are the raw requests. Paths under /i/ answer what
+// Django computed of the request.
+var diffdjangoCases = func() []diffdjangoCase {
+	small, smallType := multipartBody(100, 1500)
+	big, bigType := multipartBody(100, 5000)
+	huge, hugeType := multipartBody(300 << 10)
+	long := strings.Repeat("x", 12000)
+	fields := strings.Repeat("a=1&", 1100)
+	post := func(path, ctype, body string) string {
+		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", path, ctype, len(body), body)
+	}
+	chunked := func(path, ctype, body string) string {
+		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n%s", path, ctype, chunkedBody(body, 1000))
+	}
+	debugPage := contains("RuntimeError", "diffdjango boom", "Page not found", "Using the URLconf", "Server Error (500)")
+	return []diffdjangoCase{
+		{name: "query", req: "GET /i/abc?x=1&x=2&y=&z HTTP/1.1"},
+		{name: "host with port", req: "GET /i/ HTTP/1.1\r\nHost: diffdjango.test:8080"},
+		{name: "host in capitals", req: "GET /i/ HTTP/1.1\r\nHost: DiffDjango.TEST"},
+		{name: "disallowed host", req: "GET /i/ HTTP/1.1\r\nHost: evil.example"},
+		{name: "disallowed host with port", req: "GET /i/ HTTP/1.1\r\nHost: evil.example:80"},
+		{name: "invalid host", req: "GET /i/ HTTP/1.1\r\nHost: diffdjango.test:x"},
+		{name: "host with underscore", req: "GET /i/ HTTP/1.1\r\nHost: diff_django.test"},
+		{name: "HTTP/1.0 without host", req: "GET /i/ HTTP/1.0"},
+		{name: "absolute-form target", req: "GET http://diffdjango.test/i/abs?q=1 HTTP/1.1"},
+		{name: "proxy https and host", req: "GET /i/p HTTP/1.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: proxy.example"},
+		{name: "proxy host with port", req: "GET /i/p HTTP/1.1\r\nX-Forwarded-Host: proxy.example:8443"},
+		{name: "proxy host disallowed", req: "GET /i/p HTTP/1.1\r\nX-Forwarded-Host: evil.example"},
+		{name: "proxy host list", req: "GET /i/p HTTP/1.1\r\nX-Forwarded-Host: proxy.example, evil.example"},
+		{name: "proxy http", req: "GET /i/p HTTP/1.1\r\nX-Forwarded-Proto: http"},
+		{name: "proxy for", req: "GET /i/p HTTP/1.1\r\nX-Forwarded-For: 203.0.113.9"},
+		{name: "append slash", req: "GET /slash HTTP/1.1"},
+		{name: "append slash with query", req: "GET /slash?a=1&b=%C3%A9 HTTP/1.1"},
+		{name: "append slash POST", req: post("/slash", "application/x-www-form-urlencoded", "a=1")},
+		{name: "percent-encoded path and query", req: "GET /i/caf%C3%A9/%2F%20x?q=%E2%82%AC&r=a+b&s=%ZZ HTTP/1.1"},
+		{name: "raw UTF-8 path", req: "GET /i/caf\xc3\xa9?q=\xe2\x82\xac HTTP/1.1"},
+		{name: "percent-encoded latin-1 path", req: "GET /i/%E9t%E9?q=%E9 HTTP/1.1"},
+		{name: "raw latin-1 path", req: "GET /i/\xe9t\xe9 HTTP/1.1"},
+		{name: "double slash", req: "GET //i//x HTTP/1.1"},
+		{name: "dot segments", req: "GET /i/./a/../b HTTP/1.1"},
+		{name: "encoded dot segments", req: "GET /i/%2e%2e/b HTTP/1.1"},
+		{name: "semicolon", req: "GET /i/a;b=c?d=e;f HTTP/1.1"},
+		{name: "body", req: post("/body", "application/octet-stream", strings.Repeat("b", 5000))},
+		{name: "body too big", req: post("/body", "application/octet-stream", long)},
+		{name: "chunked body", req: chunked("/body", "application/octet-stream", strings.Repeat("c", 5000))},
+		{name: "chunked body too big", req: chunked("/body", "application/octet-stream", long)},
+		{name: "form", req: post("/form", "application/x-www-form-urlencoded", "a=1&a=2&b=caf%C3%A9&c=%E9")},
+		{name: "form too big", req: post("/form", "application/x-www-form-urlencoded", "a="+long)},
+		{name: "form too many fields", req: post("/form", "application/x-www-form-urlencoded", fields)},
+		{name: "chunked form", req: chunked("/form", "application/x-www-form-urlencoded", "a=1&b=2")},
+		{name: "upload in memory", req: post("/upload", smallType, small)},
+		{name: "upload to a temporary file", req: post("/upload", bigType, big)},
+		{name: "chunked upload", req: chunked("/upload", bigType, big)},
+		{name: "upload with Expect", req: strings.Replace(post("/upload", bigType, big), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
+		{name: "body too big with Expect", req: strings.Replace(post("/body", "application/octet-stream", long), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
+		{name: "upload spilled by graft", req: post("/upload", hugeType, huge)},
+		{name: "chunked upload spilled by graft", req: chunked("/upload", hugeType, huge)},
+		{name: "header with underscore", req: "GET /h HTTP/1.1\r\nX_Custom: under\r\nX-Custom: dash"},
+		{name: "header twice", req: "GET /h HTTP/1.1\r\nX-Dup: 1\r\nX-Dup: 2"},
+		{name: "cookie header twice", req: "GET /h HTTP/1.1\r\nCookie: a=1\r\nCookie: b=2"},
+		{name: "cookies quoted and UTF-8", req: "GET /h HTTP/1.1\r\nCookie: q=\"x y\"; u=caf\xc3\xa9; e=; =v; n"},
+		{name: "header UTF-8 value", req: "GET /h HTTP/1.1\r\nX-Name: caf\xc3\xa9"},
+		{name: "header latin-1 value", req: "GET /h HTTP/1.1\r\nX-Name: caf\xe9"},
+		{name: "header empty value", req: "GET /h HTTP/1.1\r\nX-Empty:"},
+		{name: "header value padded", req: "GET /h HTTP/1.1\r\nX-Pad:   a  b   "},
+		{name: "header obs-fold", req: "GET /h HTTP/1.1\r\nX-Fold: a\r\n b"},
+		{name: "content-type on GET", req: "GET /h HTTP/1.1\r\nContent-Type: text/plain"},
+		{name: "POST without body", req: "POST /h HTTP/1.1\r\nContent-Length: 0"},
+		{name: "POST without length", req: "POST /h HTTP/1.1"},
+		{name: "streaming", req: "GET /stream HTTP/1.1"},
+		{name: "streaming gzip", req: "GET /stream HTTP/1.1\r\nAccept-Encoding: gzip"},
+		{name: "streaming HEAD", req: "HEAD /stream HTTP/1.1"},
+		{name: "file", req: "GET /file HTTP/1.1"},
+		{name: "file HEAD", req: "HEAD /file HTTP/1.1"},
+		{name: "file gzip", req: "GET /file HTTP/1.1\r\nAccept-Encoding: gzip"},
+		{name: "big file", req: "GET /bigfile HTTP/1.1", summary: sha256Body},
+		{name: "big file HEAD", req: "HEAD /bigfile HTTP/1.1"},
+		{name: "big file gzip", req: "GET /bigfile HTTP/1.1\r\nAccept-Encoding: gzip", summary: sha256Body},
+		{name: "non-ASCII redirect", req: "GET /redirect HTTP/1.1"},
+		{name: "etag", req: "GET /etag HTTP/1.1"},
+		{name: "etag 304", req: "GET /etag HTTP/1.1\r\nIf-None-Match: *"},
+		{name: "etag gzip", req: "GET /etag HTTP/1.1\r\nAccept-Encoding: gzip"},
+		{name: "etag HEAD", req: "HEAD /etag HTTP/1.1"},
+		{name: "HEAD info", req: "HEAD /i/h HTTP/1.1"},
+		{name: "OPTIONS info", req: "OPTIONS /i/o HTTP/1.1"},
+		{name: "not found", req: "GET /nope HTTP/1.1"},
+		{name: "exception", req: "GET /boom HTTP/1.1"},
+		{name: "permission denied", req: "GET /denied HTTP/1.1"},
+		{name: "csrf refused", req: post("/csrf-post", "application/x-www-form-urlencoded", "a=1")},
+		{name: "admin redirect", req: "GET /admin/ HTTP/1.1"},
+
+		{name: "forced script name", forced: true, req: "GET /i/x?y=1 HTTP/1.1"},
+		{name: "forced append slash", forced: true, req: "GET /slash?a=1 HTTP/1.1"},
+		{name: "forced admin redirect", forced: true, req: "GET /admin/ HTTP/1.1"},
+
+		{name: "tls prefix", tls: true, req: "GET /pfx/i/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1"},
+		{name: "tls prefix only", tls: true, req: "GET /pfx HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
+		{name: "tls prefix slash", tls: true, req: "GET /pfx/ HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
+		{name: "tls outside prefix", tls: true, req: "GET /other/i/x HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
+		{name: "tls prefix percent-encoded", tls: true, req: "GET /pfx/i/%C3%A9%2F HTTP/1.1\r\nHost: 127.0.0.1"},
+		{name: "tls prefix append slash", tls: true, req: "GET /pfx/slash?a=1 HTTP/1.1\r\nHost: 127.0.0.1"},
+		{name: "tls proxy http", tls: true, req: "GET /pfx/i/p HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: http"},
+		{name: "tls debug exception", tls: true, req: "GET /pfx/boom HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
+		{name: "tls debug not found", tls: true, req: "GET /pfx/nope HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
+		{name: "tls debug disallowed host", tls: true, req: "GET /pfx/i/ HTTP/1.1\r\nHost: evil.example", summary: contains("DisallowedHost", "Invalid HTTP_HOST header")},
+		{name: "tls append slash POST", tls: true, req: strings.Replace(post("/pfx/slash", "application/x-www-form-urlencoded", "a=1"), "\r\n", "\r\nHost: 127.0.0.1\r\n", 1), summary: debugPage},
+	}
+}()
+
+// diffdjangoKnown are the differences on purpose, by case name: what
+// wsgiserve's answer (as the test prints it) contains, and why.
+var diffdjangoKnown = map[string]struct{ graft, why string }{
+	"invalid host": {`body="400 Bad Request: bad Host header\n"`,
+		"a Host header that is not a valid host[:port] is refused by net/http (400) before Django sees it; under gunicorn Django refuses it (400, DisallowedHost logged)"},
+	"proxy for": {`\"remote_addr\": \"203.0.113.9\"`,
+		"REMOTE_ADDR is the client a -forwarded-allow-ips proxy names in X-Forwarded-For; gunicorn leaves the proxy's address"},
+	"raw UTF-8 path": {`\"path\": \"/i/caf\\u00e9\"`,
+		"raw (not percent-encoded) UTF-8 in the request target reaches Django as the text sent; gunicorn 20 encodes it twice (request.path /i/caf\u00c3\u00a9)"},
+	"raw latin-1 path": {`\"path\": \"/i/%E9t%E9\"`,
+		"raw bytes that are not UTF-8 reach Django as bytes, which it re-percent-encodes as for %E9; gunicorn 20 encodes them twice, as UTF-8, and Django sees \u00e9t\u00e9"},
+	"chunked body": {`\"len\": 5000`,
+		"a chunked body gets CONTENT_LENGTH once Go has read it (docs/wsgi.md): Django reads it; under gunicorn Django reads no CONTENT_LENGTH as 0 and request.body is empty"},
+	"chunked body too big": {"HTTP/1.1 400",
+		"as chunked body: DATA_UPLOAD_MAX_MEMORY_SIZE applies to a chunked body (400, RequestDataTooBig); gunicorn's Django sees an empty body"},
+	"chunked form": {`body="{\"a\": [\"1\"], \"b\": [\"2\"]}"`,
+		"as chunked body: request.POST has the fields; gunicorn's Django sees none"},
+	"chunked upload": {`\"class\": \"TemporaryUploadedFile\"`,
+		"as chunked body: request.FILES has the files; gunicorn's Django sees none. Django streams a body of unknown length to temporary files (both here on disk)"},
+	"chunked upload spilled by graft": {`\"size\": 307200`, "as chunked upload"},
+	"header with underscore": {`{\"HTTP_X_CUSTOM\": \"dash\"}`,
+		"a header with _ in its name is dropped (docs/wsgi.md); gunicorn 20 passes X_Custom as HTTP_X_CUSTOM too, joined to X-Custom's value (a client can spoof a proxy's header)"},
+	"cookie header twice": {`\"COOKIES\": {\"a\": \"1\", \"b\": \"2\"}`,
+		"Cookie headers sent twice are joined with \"; \" (RFC 9113 8.2.3), so Django sees both cookies; gunicorn joins them with \",\" and Django reads one cookie a=\"1,b=2\""},
+	"header value padded": {`\"HTTP_X_PAD\": \"a  b\"`,
+		"spaces and tabs at the edges of a header value are not part of it (RFC 9110 5.5) and are trimmed; gunicorn 20 keeps the trailing ones"},
+	"header obs-fold": {`body="400 Bad Request: obsolete line folding\n"`,
+		"a folded header line (obs-fold) is refused with 400 by graft's request parser (RFC 9112 5.2 allows it; docs/operations.md); gunicorn 20 unfolds it"},
+	"HEAD info":      {headOK, headWhy},
+	"streaming HEAD": {headOK, headWhy},
+	"file HEAD":      {headOK, headWhy},
+	"etag HEAD":      {headOK, headWhy},
+	"big file HEAD":  {headOK, headWhy},
+	"tls outside prefix": {"HTTP/1.1 404",
+		"a path outside -script-name reaches the app with SCRIPT_NAME empty (Django's 404); gunicorn 20 answers its own 500 for a path outside $SCRIPT_NAME"},
+}
+
+const (
+	headOK  = `framing=none body="" end=complete next=HTTP/1.1 200`
+	headWhy = "the answer to HEAD carries no body: Django's WSGI handler leaves removing it to the server; " +
+		"gunicorn 20 sends it, and a keep-alive client reads it as the next response"
+)
+
+// diffdjangoRules are the differences on purpose that hold for every
+// case, each with its reason (docs/operations.md, "Django: what differs
+// from gunicorn"); each rewrites both answers of one request so that
+// they compare equal where the difference is the rule's alone.
+var diffdjangoRules = []struct {
+	why   string
+	apply func(g, u *rawAnswer)
+}{{
+	why: "SERVER_PORT (request.get_port()) is the port of the Host the client asked for, or the scheme's default " +
+		"(docs/wsgi.md); gunicorn's is the port of its listener, whatever the Host",
+	apply: func(g, u *rawAnswer) {
+		g.body = graftPort.ReplaceAllString(g.body, `"port": "PORT"`)
+	},
+}, {
+	why: "graft removes the forwarding headers (X-Forwarded-*) before the app, trusted proxy or not, and passes " +
+		"what they say as REMOTE_ADDR, wsgi.url_scheme and Host; gunicorn passes them on (docs/operations.md, Coming from gunicorn)",
+	apply: func(g, u *rawAnswer) {
+		u.body = forwardedHeaders.ReplaceAllString(u.body, `"forwarded_headers": []`)
+	},
+}, {
+	why: "net/http sends no Content-Length on a 304 (TestResponseDifferential); gunicorn passes Django's 0",
+	apply: func(g, u *rawAnswer) {
+		if u.status == "HTTP/1.1 304" {
+			u.header = slices.DeleteFunc(u.header, func(f string) bool { return f == "content-length: 0" })
+		}
+	},
+}}
+
+var (
+	graftPort        = regexp.MustCompile(`"port": "[0-9]+"`)
+	forwardedHeaders = regexp.MustCompile(`"forwarded_headers": \[[^]]*\]`)
+)
+
+// render prints a as answered by srv, normalised: its port, random tokens
+// and dates masked (mask), a summarised body's length and ETag, and the
+// Content-Length of a JSON body (its port's digits vary: the body is
+// compared).
+func (srv diffdjangoServer) render(a rawAnswer, summary func(string) string) string {
+	json := slices.Contains(a.header, "content-type: application/json")
+	var h []string
+	for _, f := range a.header {
+		switch {
+		case strings.HasPrefix(f, "x-request-id:"):
+			continue
+		case (summary != nil || json) && strings.HasPrefix(f, "content-length:"):
+			f = "content-length: N"
+		case (summary != nil || json) && strings.HasPrefix(f, "etag:"):
+			f = "etag: E"
+		}
+		h = append(h, srv.mask(f))
+	}
+	a.header = h
+	if summary != nil {
+		a.body = summary(a.body)
+	}
+	a.body = srv.mask(a.body)
+	return a.String()
+}
+
+// diffdjangoPair is wsgiserve and gunicorn serving the project.
+type diffdjangoPair struct{ graft, gunicorn diffdjangoServer }
+
+// TestDjangoDifferential compares what Django computes and answers under
+// wsgiserve and under gunicorn.
+func TestDjangoDifferential(t *testing.T) {
+	py := pythontest.Python(t, "django", "gunicorn")
+	bin := opstest.Build(t, "wsgiserve")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "db.sqlite3")
+	t.Setenv("DJANGO_SETTINGS_MODULE", "diffdjango.settings")
+	t.Setenv("DIFFDJANGO_DB", db)
+	t.Setenv("DIFFDJANGO_TMP", tmp)
+	t.Setenv("DIFFDJANGO_DEBUG", "")
+	t.Setenv("SCRIPT_NAME", "")
+	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "")
+	setup := exec.Command(py, "-c", `import django; django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.contrib.auth.models import User
+User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
+	setup.Dir = dir
+	if out, err := setup.CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+
+	start := func(args []string, guArgs []string, tlsConf *tls.Config) diffdjangoPair {
+		s := startCmd(t, exec.Command(bin, append([]string{"-bind", "127.0.0.1:0", "-python", py, "diffdjango.wsgi:application",
+			"-chdir", dir, "-workers", "1", "-threads", "2", "-access-log=false", "-graceful-timeout", "5"}, args...)...), false)
+		addr, logs := pythontest.Gunicorn(t, dir, "diffdjango.wsgi:application", append([]string{"-k", "gthread", "--threads", "2"}, guArgs...)...)
+		u, _ := url.Parse(s.url)
+		p := diffdjangoPair{
+			graft:    diffdjangoServer{addr: u.Host, tls: tlsConf, logs: s.stderr},
+			gunicorn: diffdjangoServer{addr: addr, tls: tlsConf, logs: logs},
+		}
+		// gunicorn's listener is open: the first request waits for it
+		// to boot.
+		return p
+	}
+	plain := start([]string{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"}, nil, nil)
+
+	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "/forced")
+	forced := start([]string{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"}, nil, nil)
+	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "")
+
+	certFile, keyFile, pool := testcert.Write(t, tmp, 1)
+	t.Setenv("DIFFDJANGO_DEBUG", "1")
+	t.Setenv("SCRIPT_NAME", "/pfx")
+	secure := start([]string{"-certfile", certFile, "-keyfile", keyFile, "-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"},
+		[]string{"--certfile", certFile, "--keyfile", keyFile}, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+
+	for _, tc := range diffdjangoCases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := plain
+			switch {
+			case tc.tls:
+				p = secure
+			case tc.forced:
+				p = forced
+			}
+			g, err := p.graft.raw(tc.request())
+			if err != nil {
+				t.Fatalf("wsgiserve: %v\n%s", err, g)
+			}
+			u, err := p.gunicorn.raw(tc.request())
+			if err != nil {
+				t.Fatalf("gunicorn: %v\n%s", err, u)
+			}
+			g, u = normalise(g), normalise(u)
+			g.status, u.status = statusCode(g.status), statusCode(u.status)
+			for _, r := range diffdjangoRules {
+				r.apply(&g, &u)
+			}
+			compareDjango(t, tc.name, p.graft.render(g, tc.summary), p.gunicorn.render(u, tc.summary))
+		})
+	}
+	// Django's own records of 4xx and 5xx (django.request,
+	// django.security) reach graft's log, DEBUG or not; under gunicorn,
+	// Django's default LOGGING prints them only with DEBUG=True.
+	for _, lc := range []struct {
+		name   string
+		p      diffdjangoPair
+		record string
+		inGu   bool // in gunicorn's log too
+	}{
+		{"not found", plain, "Not Found: /nope", false},
+		{"exception", plain, "Internal Server Error: /boom", false},
+		{"permission denied", plain, "Forbidden (Permission denied): /denied", false},
+		{"disallowed host", plain, "Invalid HTTP_HOST header: 'evil.example'", false},
+		{"csrf", plain, "Forbidden (CSRF cookie not set.): /csrf-post", false},
+		{"debug exception", secure, "Internal Server Error: /pfx/boom", true},
+		{"debug not found", secure, "Not Found: /pfx/nope", true},
+	} {
+		t.Run("log "+lc.name, func(t *testing.T) {
+			for i := 0; !strings.Contains(lc.p.graft.logs.String(), lc.record); i++ {
+				if i == 100 {
+					t.Fatalf("wsgiserve's log has no %q:\n%s", lc.record, lc.p.graft.logs)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if in := strings.Contains(lc.p.gunicorn.logs.String(), lc.record); in != lc.inGu {
+				t.Errorf("gunicorn's log has %q: %v, want %v:\n%s", lc.record, in, lc.inGu, lc.p.gunicorn.logs)
+			}
+		})
+	}
+	// The flows go to each pair; in "tls h2", wsgiserve is asked over
+	// HTTP/2 (gunicorn has HTTP/1.1 only).
+	for _, f := range diffdjangoFlows {
+		for _, v := range []struct {
+			name   string
+			p      diffdjangoPair
+			prefix string
+			h2     bool
+		}{{"", plain, "", false}, {"forced ", forced, "", false}, {"tls ", secure, "/pfx", false}, {"tls h2 ", secure, "/pfx", true}} {
+			p, name, prefix := v.p, v.name+f.name, v.prefix
+			t.Run(name, func(t *testing.T) {
+				c := p.graft.client(t)
+				if v.h2 {
+					conf := p.graft.tls.Clone()
+					conf.NextProtos = nil
+					c.Transport = &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
+					resp, err := c.Get(p.graft.base(prefix) + "/i/")
+					if err != nil || resp.Proto != "HTTP/2.0" {
+						t.Fatalf("wsgiserve over HTTP/2: %v %v", resp, err)
+					}
+					resp.Body.Close()
+				}
+				g, err := f.run(c, p.graft.base(prefix))
+				if err != nil {
+					t.Fatalf("wsgiserve: %v\n%s", err, g)
+				}
+				u, err := f.run(p.gunicorn.client(t), p.gunicorn.base(prefix))
+				if err != nil {
+					t.Fatalf("gunicorn: %v\n%s", err, u)
+				}
+				compareDjango(t, name, p.graft.mask(g), p.gunicorn.mask(u))
+			})
+		}
+	}
+}
+
+// compareDjango compares wsgiserve's answer g to gunicorn's u, as
+// rendered, or checks a known difference.
+func compareDjango(t *testing.T, name, g, u string) {
+	t.Helper()
+	if testing.Verbose() {
+		t.Logf("wsgiserve:\n%s\ngunicorn:\n%s", g, u)
+	}
+	if known, ok := diffdjangoKnown[name]; ok {
+		if !strings.Contains(g, known.graft) || g == u {
+			t.Errorf("known difference (%s) changed: wsgiserve's answer should contain %q and differ from gunicorn's:\nwsgiserve:\n%s\ngunicorn:\n%s",
+				known.why, known.graft, g, u)
+		}
+		return
+	}
+	if g != u {
+		t.Errorf("differs from gunicorn:\nwsgiserve:\n%s\ngunicorn:\n%s", g, u)
+	}
+}
+
+// diffdjangoFlow is a sequence of requests through net/http with a cookie
+// jar; run returns its transcript.
+type diffdjangoFlow struct {
+	name string
+	run  func(c *http.Client, base string) (string, error)
+}
+
+// transcript records requests' answers.
+type transcript struct {
+	c    *http.Client
+	base string
+	out  strings.Builder
+	last string // the last body
+}
+
+func (tr *transcript) do(method, path string, form url.Values, header ...string) error {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, tr.base+path, body)
+	if err != nil {
+		return err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := tr.c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	tr.last = string(b)
+	var cookies []string
+	for _, c := range resp.Cookies() {
+		cookies = append(cookies, c.Name)
+	}
+	summary := tr.last
+	if len(summary) > 200 || strings.Contains(summary, "<html") {
+		summary = fmt.Sprintf("%d bytes", len(b))
+		for _, s := range []string{"Site administration", "Log in", "CSRF verification failed", "Referer checking failed", "no Referer", "Please enter the correct"} {
+			if strings.Contains(tr.last, s) {
+				summary += fmt.Sprintf(" %q", s)
+			}
+		}
+	}
+	fmt.Fprintf(&tr.out, "%s %s -> %d location=%q cookies=%v %s\n", method, path, resp.StatusCode,
+		resp.Header.Get("Location"), cookies, summary)
+	return nil
+}
+
+var tokenRe = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"`)
+
+func (tr *transcript) token() string {
+	m := tokenRe.FindStringSubmatch(tr.last)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+var diffdjangoFlows = []diffdjangoFlow{{
+	name: "csrf",
+	run: func(c *http.Client, base string) (string, error) {
+		tr := &transcript{c: c, base: base}
+		steps := []func() error{
+			func() error { return tr.do("GET", "/csrf", nil) },
+			func() error {
+				return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}, "a": {"1"}}, "Referer", base+"/csrf")
+			},
+			func() error { return tr.do("POST", "/csrf-post", url.Values{"a": {"1"}}, "Referer", base+"/csrf") },
+			func() error { return tr.do("GET", "/csrf", nil) },
+			func() error { return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}}) },
+			func() error { return tr.do("GET", "/csrf", nil) },
+			func() error {
+				return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}}, "Referer", "https://evil.example/")
+			},
+			func() error { return tr.do("GET", "/csrf", nil) },
+			func() error {
+				return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}}, "X-Csrftoken", "wrong")
+			},
+		}
+		for _, s := range steps {
+			if err := s(); err != nil {
+				return tr.out.String(), err
+			}
+		}
+		return tr.out.String(), nil
+	},
+}, {
+	name: "session and admin login",
+	run: func(c *http.Client, base string) (string, error) {
+		tr := &transcript{c: c, base: base}
+		steps := []func() error{
+			func() error { return tr.do("GET", "/session", nil) },
+			func() error { return tr.do("GET", "/session", nil) },
+			func() error { return tr.do("GET", "/admin/", nil) },
+			func() error { return tr.do("GET", "/admin/login/?next=/admin/", nil) },
+			func() error {
+				return tr.do("POST", "/admin/login/?next=/admin/", url.Values{"csrfmiddlewaretoken": {tr.token()},
+					"username": {"admin"}, "password": {"wrong"}, "next": {"/admin/"}}, "Referer", base+"/admin/login/")
+			},
+			func() error {
+				return tr.do("POST", "/admin/login/?next=/admin/", url.Values{"csrfmiddlewaretoken": {tr.token()},
+					"username": {"admin"}, "password": {"s3cret-pass"}, "next": {"/admin/"}}, "Referer", base+"/admin/login/")
+			},
+			func() error { return tr.do("GET", "/admin/", nil) },
+			func() error { return tr.do("GET", "/session", nil) },
+		}
+		for _, s := range steps {
+			if err := s(); err != nil {
+				return tr.out.String(), err
+			}
+		}
+		return tr.out.String(), nil
+	},
+}}
+
+// TestDjangoDifferentialTable checks the table: case names are unique and
+// each known difference names a case.
+func TestDjangoDifferentialTable(t *testing.T) {
+	names := map[string]bool{}
+	for _, tc := range diffdjangoCases {
+		if names[tc.name] {
+			t.Errorf("case %q twice", tc.name)
+		}
+		names[tc.name] = true
+	}
+	for name, known := range diffdjangoKnown {
+		if !names[name] {
+			t.Errorf("known difference %q: no such case", name)
+		}
+		if known.graft == "" || known.why == "" {
+			t.Errorf("known difference %q: what wsgiserve answers and why must be given", name)
+		}
+	}
+}
