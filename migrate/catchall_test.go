@@ -79,7 +79,8 @@ func TestCatchAllStages(t *testing.T) {
 
 // TestCatchAllInventory joins real Flask and Django route maps with Go
 // catch-all routes: Go's chi-style /files/* is Flask's
-// /files/<path:name> (documented: it also takes the empty rest); Go's
+// /files/<path:name> (and /docs/* Django's docs/<path:p>) with a note,
+// since it also takes the empty rest, which Python answers 404; Go's
 // /r/{*:.+} is Django's ^r/(?P<rest>.*)$ with a note, since Django also
 // serves /r/, which reaches it through the fallback and would be lost
 // with it.
@@ -94,7 +95,8 @@ func TestCatchAllInventory(t *testing.T) {
 		empty     string // the empty rest's path, and what answers it
 		emptyCode int
 	}{
-		{"flaskmig:app", func(r *router.Router) { r.Get("/files/*", ok) }, "/files/<path:name>", "/files/*", "", "/files/", 200},
+		{"flaskmig:app", func(r *router.Router) { r.Get("/files/*", ok) }, "/files/<path:name>", "/files/*", "also takes the empty rest", "/files/", 200},
+		{"djangomig.wsgi:application", func(r *router.Router) { r.Get("/docs/*", ok) }, "docs/<path:p>", "/docs/*", "also takes the empty rest", "/docs/", 200},
 		{"djangomig.wsgi:application", func(r *router.Router) { r.Get("/r/{*:.+}", ok) }, "^r/(?P<rest>.*)$", "/r/{*:.+}", "refuses the empty rest", "/r/", 200},
 		{"djangomig.wsgi:application", func(r *router.Router) { r.Get("/docs/{*:.+}", ok) }, "docs/<path:p>", "/docs/{*:.+}", "", "/docs/", 404},
 	} {

@@ -68,8 +68,12 @@ type PythonRoute struct {
 	// to Python all the same: the decimal digits other than 0-9 that
 	// Flask's int and float converters also take (see
 	// [wsgi.RouteParam].PythonRegex) and a Go route's [0-9]+ does not;
-	// such paths miss the Go route and reach Python's fallback. Or the
-	// slash form (Pattern or Alternate) that Go does not serve.
+	// such paths miss the Go route and reach Python's fallback; the
+	// empty rest that a Python catch-all takes and a Go {*:.+} refuses,
+	// likewise. Or the slash form (Pattern or Alternate) that Go does
+	// not serve. Or, the other way, what a Go route counted as matching
+	// takes from Python: the empty rest ("/files/") that chi's * takes
+	// and a Python path converter refuses with a 404.
 	Note string `json:"note,omitempty"`
 }
 
@@ -506,7 +510,9 @@ const (
 	// which a Python number converter takes and Go's [0-9] does not
 	// (see widen), or but for the empty rest, which a Python catch-all
 	// takes and Go's {*:.+} does not: they miss the Go route and reach
-	// Python, so the route counts as matched, with a note.
+	// Python, so the route counts as matched, with a note. Or but for
+	// the empty rest that Go's * takes and a Python path converter
+	// refuses (a 404 there): matched too, with a note.
 	relASCII
 )
 
@@ -535,11 +541,18 @@ func relate(g, p []segment) (relation, string) {
 				// digits do (relASCII): matched, with a note.
 				return combine(rel, relASCII, append(details, fmt.Sprintf(
 					"Go's {*:%s} refuses the empty rest, which Python's takes: those requests reach Python, but would not survive its removal", g[i].re)))
+			case i == len(p)-1 && p[i].catchAll && !g[i].nonEmpty && p[i].nonEmpty:
+				// Go's chi-style * against a path converter, which refuses
+				// the empty rest * takes: matched all the same, what the Go
+				// handler answers there (a static mount's 404) being its
+				// business, and calling every such mount a conflict would
+				// hide real ones; but with a note, as the unknown-route
+				// hint says (emptyRest): Go takes that request from
+				// Python, which answered 404, from the canary stage on.
+				return combine(rel, relASCII, append(details, fmt.Sprintf(
+					"Go's %s also takes the empty rest, which Python's path converter refuses (404): Go answers it from the canary stage on (the shadow stage compares it); registered with %s, the Go route would leave those requests to Python",
+					catchAllPattern(g[i].re), routeMapCatchAll)))
 			case i == len(p)-1 && p[i].catchAll:
-				// Equal even against a path converter, which refuses the
-				// empty rest chi's catch-all takes: what the Go handler
-				// answers there (a static mount's 404) is its business, and
-				// calling every such mount a conflict would hide real ones.
 				return combine(rel, relEqual, details)
 			}
 			return combine(rel, relWider, append(details, "Go's catch-all takes the rest of the path"))
@@ -560,6 +573,20 @@ func relate(g, p []segment) (relation, string) {
 		}
 		add(r, d)
 	}
+}
+
+// routeMapCatchAll names the constrained catch-alls the route map writes
+// for Flask's and Django's path converters, which refuse the empty rest
+// chi's * takes.
+const routeMapCatchAll = "the route map's pattern ({*:[^/].*} for Flask's <path:p>, {*:.+} for Django's)"
+
+// catchAllPattern writes a catch-all segment: chi's "*", or graft's
+// constrained "{*:re}".
+func catchAllPattern(re string) string {
+	if re == "" {
+		return "*"
+	}
+	return "{*:" + re + "}"
 }
 
 // combine returns rel joined with r (see with), and the details.

@@ -124,8 +124,8 @@ func emptyRest(sep, pattern string, like []string) string {
 	for _, k := range like {
 		if strings.HasSuffix(k, "/*") {
 			_, p, _ := strings.Cut(k, " ")
-			return sep + fmt.Sprintf(`%q also takes the empty rest (%q), which Flask's and Django's path converters refuse: to leave that request to Python, register the Go route with the route map's pattern ({*:[^/].*} for Flask's <path:p>, {*:.+} for Django's) and name that one`,
-				k, strings.TrimSuffix(p, "*"))
+			return sep + fmt.Sprintf(`%q also takes the empty rest (%q), which Flask's and Django's path converters refuse: to leave that request to Python, register the Go route with %s and name that one`,
+				k, strings.TrimSuffix(p, "*"), routeMapCatchAll)
 		}
 	}
 	return ""

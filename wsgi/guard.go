@@ -115,10 +115,9 @@ const maxChunkLine = 4096
 // with prometheus.DefaultRegisterer (the registry promhttp.Handler
 // serves), and logged on slog.Default() as of the call, as
 // "wsgi: request refused at the HTTP boundary" (see [GuardReport], which
-// takes a logger and a registry of your own).
+// takes a logger and a registry of your own). [GuardTLS] reports alike.
 func Guard(ln net.Listener, lim RequestLimits) net.Listener {
-	return &guardListener{Listener: ln, lim: lim.withDefaults(),
-		refused: newRefusals(prometheus.DefaultRegisterer, slog.Default()).report}
+	return guard(ln, lim, slog.Default(), prometheus.DefaultRegisterer)
 }
 
 // GuardReport is [Guard] reporting the requests it refuses on log and
@@ -132,13 +131,27 @@ func Guard(ln net.Listener, lim RequestLimits) net.Listener {
 // INFO line's graft.suppressed. A nil log logs nothing, a nil reg exports
 // nothing (the refusals are still logged), as for [GuardTLSReport].
 func GuardReport(ln net.Listener, lim RequestLimits, log *slog.Logger, reg *prometheus.Registry) net.Listener {
+	log, r := reportTo(log, reg)
+	return guard(ln, lim, log, r)
+}
+
+// guard is Guard reporting its refusals on log and reg. Guard and
+// GuardTLS used alone report on slog.Default() and
+// prometheus.DefaultRegisterer; their Report forms on reportTo's.
+func guard(ln net.Listener, lim RequestLimits, log *slog.Logger, reg prometheus.Registerer) net.Listener {
+	return &guardListener{Listener: ln, lim: lim.withDefaults(), refused: newRefusals(reg, log).report}
+}
+
+// reportTo is where GuardReport and GuardTLSReport report: on log and
+// reg, a nil log logging nothing and a nil reg exporting nothing.
+func reportTo(log *slog.Logger, reg *prometheus.Registry) (*slog.Logger, prometheus.Registerer) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if reg == nil {
-		reg = prometheus.NewRegistry() // counted, not exported
+		return log, prometheus.NewRegistry() // counted, not exported
 	}
-	return &guardListener{Listener: ln, lim: lim.withDefaults(), refused: newRefusals(reg, log).report}
+	return log, reg
 }
 
 // refusedFunc is told of each request a guard refuses: the status it

@@ -19,17 +19,24 @@ import (
 // has none).
 func refusedCount(t *testing.T, g prometheus.Gatherer, status string) float64 {
 	t.Helper()
+	return counterValue(t, g, "graft_http_refused_total", "status", status)
+}
+
+// counterValue returns the counter name{label=value} in g (0 when g has
+// none).
+func counterValue(t *testing.T, g prometheus.Gatherer, name, label, value string) float64 {
+	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "graft_http_refused_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "status" && l.GetValue() == status {
+				if l.GetName() == label && l.GetValue() == value {
 					return m.GetCounter().GetValue()
 				}
 			}

@@ -27,39 +27,48 @@ const TLSHandshakeTimeout = 10 * time.Second
 // leaves no request boundary to disagree on; any other is returned guarded,
 // with a ConnectionState method from which net/http sets Request.TLS.
 // config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
-// HTTP to it gets a 400, as from net/http; under Serve that 400 is counted
-// and logged as a refusal (see ServeConfig.Registry); a handshake that
-// fails otherwise (a client refusing the certificate, no TLS version or
-// cipher suite in common, a timeout) is counted and logged under Serve
-// (graft_tls_handshake_failures_total), closed without a word here: use
-// [GuardTLSReport] to have them reported on a server of your own. A temporary accept
-// error (the process out of descriptors: EMFILE, ENFILE) is retried with
-// back-off and returned by Accept, so that the server logs it as for a
-// plain listener; any other ends the listener. It panics if config is nil or
-// has no certificate (no Certificates, GetCertificate or GetConfigForClient).
+// HTTP to it gets a 400, as from net/http.
+//
+// What no handler and no access line sees is reported as under [Serve]
+// and as by [Guard] used alone: each failed handshake (a client refusing
+// the certificate, no TLS version or cipher suite in common, a timeout)
+// is counted in graft_tls_handshake_failures_total by reason, and each
+// request refused before any handler (plain HTTP on the TLS port among
+// them) in graft_http_refused_total by status, both registered with
+// prometheus.DefaultRegisterer (the registry promhttp.Handler serves;
+// a Guard or another GuardTLS in the process counts into the same
+// ones), and logged on slog.Default() as of the call, as "wsgi: TLS
+// handshake failed" and "wsgi: request refused at the HTTP boundary"
+// (see [GuardTLSReport], which takes a logger and a registry of your
+// own). A temporary accept error (the process out of descriptors:
+// EMFILE, ENFILE) is retried with back-off and returned by Accept, so
+// that the server logs it as for a plain listener; any other ends the
+// listener. It panics if config is nil or has no certificate (no
+// Certificates, GetCertificate or GetConfigForClient).
 func GuardTLS(ln net.Listener, config *tls.Config, lim RequestLimits) net.Listener {
-	return guardTLS(ln, config, lim, nil, nil)
+	return guardTLSReport(ln, config, lim, slog.Default(), prometheus.DefaultRegisterer)
 }
 
-// GuardTLSReport is [GuardTLS] reporting what Serve reports on its TLS
-// listeners, for a server of your own: each failed handshake is counted
-// in graft_tls_handshake_failures_total by reason and logged on log as
-// "wsgi: TLS handshake failed" (those that concern the certificate or the
-// configuration at WARN, one line a second at most, the others at
-// DEBUG), and each request the guard refuses before any handler sees it
-// (plain HTTP on the TLS port among them) is counted in
-// graft_http_refused_total by status and logged at INFO; the lines have
-// httplog's attribute keys (docs/operations.md lists the reasons). The
-// counters are registered with reg, or taken from it when a Serve or
+// GuardTLSReport is [GuardTLS] reporting on log and reg what Serve
+// reports on its TLS listeners, for a server of your own: each failed
+// handshake is counted in graft_tls_handshake_failures_total by reason
+// and logged on log as "wsgi: TLS handshake failed" (those that concern
+// the certificate or the configuration at WARN, one line a second at
+// most, the others at DEBUG), and each request the guard refuses before
+// any handler sees it (plain HTTP on the TLS port among them) is counted
+// in graft_http_refused_total by status and logged at INFO; the lines
+// have httplog's attribute keys (docs/operations.md lists the reasons).
+// The counters are registered with reg, or taken from it when a Serve or
 // another GuardTLSReport registered them there already. A nil log logs
-// nothing, a nil reg exports nothing (the failures are still logged).
+// nothing, a nil reg exports nothing (the failures are still logged), as
+// for [GuardReport].
 func GuardTLSReport(ln net.Listener, config *tls.Config, lim RequestLimits, log *slog.Logger, reg *prometheus.Registry) net.Listener {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if reg == nil {
-		reg = prometheus.NewRegistry() // counted, not exported
-	}
+	log, r := reportTo(log, reg)
+	return guardTLSReport(ln, config, lim, log, r)
+}
+
+// guardTLSReport is GuardTLS reporting on log and reg (see guard).
+func guardTLSReport(ln net.Listener, config *tls.Config, lim RequestLimits, log *slog.Logger, reg prometheus.Registerer) net.Listener {
 	return guardTLS(ln, config, lim, newRefusals(reg, log).report, newHandshakeFailures(reg, log))
 }
 

@@ -729,6 +729,11 @@ func TestOpsSlowRequestLog(t *testing.T) {
 		if n := strings.Count(s, "graft.stack="); n != 1 {
 			t.Errorf("%d stack records for one slow request; want 1:\n%s", n, s)
 		}
+		// The worker's line after its dump (and at its start) is read, not
+		// logged (TestWorkerDumpEnd).
+		if strings.Contains(s, dumpEnd) {
+			t.Errorf("the worker's %q line was logged:\n%s", dumpEnd, s)
+		}
 		line := logLine(logs, "slow request")
 		for _, want := range []string{"http.request.method=GET", "url.path=/sleep", "level=WARN"} {
 			if !strings.Contains(line, want) {

@@ -22,11 +22,18 @@ import (
 // fatal signal) is gathered into one record whose graft.stack attribute
 // holds the whole dump: at the level and with the attributes given by
 // expectDump, the reason Go asked for it, else at ERROR.
+//
+// A dump ends at the dumpEnd line a worker writes after it, at a line that
+// is not a dump's, or at EOF (a process killed after its dump, or dead of
+// a fatal signal). Only when none of these comes does a pause end it:
+// quiet, once a process has written dumpEnd (it will follow the dump,
+// unless worker.py's mark_dumps could not run), else dumpQuiet.
 type outputLog struct {
 	mu     sync.Mutex
 	last   []string
-	expect *dumpReason   // why the next dump was asked for
-	done   chan struct{} // closed at EOF
+	expect *dumpReason      // why the next dump was asked for
+	done   chan struct{}    // closed at EOF
+	quiet  [2]time.Duration // the pause that ends a dump: without, with dumpEnd
 }
 
 // dumpReason is how a stack dump that Go asked for is logged.
@@ -36,12 +43,25 @@ type dumpReason struct {
 	attrs []any
 }
 
-func newOutputLog() *outputLog { return &outputLog{done: make(chan struct{})} }
+func newOutputLog() *outputLog {
+	return &outputLog{done: make(chan struct{}), quiet: [2]time.Duration{dumpQuiet, dumpEndQuiet}}
+}
 
 // dumpQuiet is how long the end of a stack dump waits for another line of
-// it before the dump is logged. faulthandler writes a dump at once, from a
-// signal handler; a dump of a process that is then killed ends at EOF.
+// it before the dump is logged, from a process that does not write
+// dumpEnd. faulthandler writes a dump at once, from a signal handler; a
+// dump of a process that is then killed ends at EOF.
 const dumpQuiet = 100 * time.Millisecond
+
+// dumpEnd is the line worker.py writes after each stack dump on SIGUSR1
+// (and once as it starts, to say that it does): the dump is whole, however
+// long its lines took to come (a loaded machine). Never logged.
+const dumpEnd = "graft: end of the Python stacks"
+
+// dumpEndQuiet is the pause that ends a dump of a process that writes
+// dumpEnd, should that not come: its thread never got the GIL back, or the
+// app replaced the wakeup descriptor that wakes it.
+const dumpEndQuiet = 5 * time.Second
 
 // faulthandler's thread headers, and the lines of a dump after one: frames
 // and "<no Python frame>" are indented, threads are separated by a blank
@@ -102,6 +122,7 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 	}()
 	var dump []string
 	var tb *stdioTraceback
+	marks := 0 // 1 once the process has written dumpEnd
 	quiet := time.NewTimer(dumpQuiet)
 	quiet.Stop()
 	defer quiet.Stop()
@@ -112,6 +133,15 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 				o.logDump(log, dump)
 				tb.log(log)
 				return
+			}
+			if line == dumpEnd {
+				marks = 1
+				if dump != nil {
+					quiet.Stop()
+					o.logDump(log, dump)
+					dump = nil
+				}
+				continue
 			}
 			if rec, ok := parsePipeRecord(line); ok {
 				// A child's logging record: it ends a traceback or a
@@ -137,7 +167,7 @@ func (o *outputLog) run(log *slog.Logger, r *os.File) {
 			}
 			if dumpHeader.MatchString(line) || (dump != nil && dumpContinues(line)) {
 				dump = append(dump, line)
-				quiet.Reset(dumpQuiet)
+				quiet.Reset(o.quiet[marks])
 				continue
 			}
 			if dump != nil {

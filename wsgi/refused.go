@@ -27,7 +27,7 @@ type refusals struct {
 }
 
 // newRefusals registers the counter with reg (or takes the one a previous
-// Serve, Guard or GuardReport registered there).
+// Serve, guard or their Report forms registered there).
 func newRefusals(reg prometheus.Registerer, log *slog.Logger) *refusals {
 	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "graft_http_refused_total",

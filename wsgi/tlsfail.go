@@ -48,8 +48,8 @@ type handshakeFailures struct {
 }
 
 // newHandshakeFailures registers the counter with reg (or takes the one
-// a previous Serve registered there).
-func newHandshakeFailures(reg *prometheus.Registry, log *slog.Logger) *handshakeFailures {
+// a previous Serve, GuardTLS or GuardTLSReport registered there).
+func newHandshakeFailures(reg prometheus.Registerer, log *slog.Logger) *handshakeFailures {
 	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "graft_tls_handshake_failures_total",
 		Help: "TLS handshakes that failed on the application's listeners, by reason: timeout, eof, http, bad certificate, protocol version, cipher, other.",

@@ -1409,8 +1409,63 @@ def load_app(spec):
     return obj
 
 
+def install_dumps():
+    """Dump every thread's stack to stderr on a fatal signal and on SIGUSR1.
+
+    chain: once the stacks are written, Python's own handler of SIGUSR1
+    (which does nothing) writes the signal to the wakeup descriptor of a
+    worker, whose thread then ends the dump with DUMP_END (mark_dumps)."""
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    signal.signal(signal.SIGUSR1, lambda *_: None)
+    signal.siginterrupt(signal.SIGUSR1, False)
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=True)
+
+
+# The line that follows each stack dump faulthandler writes on SIGUSR1 in a
+# worker, and that a worker writes once as it starts: Go gathers the
+# lines of a dump into one record up to it, however long they take to
+# come (output.go's dumpEnd), and logs it never.
+DUMP_END = b"graft: end of the Python stacks\n"
+
+
+def mark_dumps():
+    """Follow each stack dump on SIGUSR1 with DUMP_END on the output pipe.
+
+    faulthandler writes the dump from its C signal handler, which then
+    calls Python's (chain=True), which writes the signal's number to the
+    wakeup descriptor: when this thread reads it, the whole dump is in the
+    pipe, and DUMP_END goes after it. Python code cannot run in the signal
+    handler, and Python's handler itself runs only when the main thread
+    gets back to Python code, which a worker blocked reading its socket
+    does not. If the app replaces the wakeup descriptor, or a thread holds
+    the GIL for good, no DUMP_END comes: Go ends the dump by its next line,
+    by EOF, or after a pause. Called in the main thread of a worker, after
+    the zygote's fork (which drops the zygote's wakeup descriptor)."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+
+    def run():
+        while True:
+            got = os.read(r, 512)
+            if not got:
+                return
+            if signal.SIGUSR1 in got:
+                try:
+                    os.write(2, DUMP_END)
+                except OSError:
+                    pass  # the pipe is gone with Go
+
+    threading.Thread(target=run, name="graft-stacks", daemon=True).start()
+    try:
+        os.write(2, DUMP_END)  # tells Go that this process ends its dumps
+    except OSError:
+        pass
+
+
 def serve_worker(conn, app, threads, multiprocess, chunk):
     """Announce readiness on conn and serve requests until Go goes away."""
+    mark_dumps()
     version = "%d.%d.%d" % sys.version_info[:3]
     # surrogateescape: a path that is not UTF-8 goes to Go as its bytes.
     conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode("utf-8", "surrogateescape"))
@@ -2188,8 +2243,7 @@ def main():
     log_handler = GoLogHandler(conn)
     logging.getLogger().addHandler(log_handler)
     keep_basic_config(log_handler)
-    faulthandler.enable(file=sys.stderr, all_threads=True)
-    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    install_dumps()
     # Go decides when workers stop: after draining, it closes their sockets.
     # SIGINT and SIGTERM are dropped, so that a SIGTERM sent to every
     # process of the service at once (systemd's KillMode=control-group)
