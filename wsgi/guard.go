@@ -102,13 +102,22 @@ const maxChunkLine = 4096
 //
 // Guard is for listeners carrying plain HTTP (use GuardTLS for TLS). A
 // connection that stops being HTTP/1.x is passed through unchecked from
-// then on: after the h2c preface, and after a handler hijacks it (a
+// then on: after the h2c preface (but for the header timeout below), and
+// after a handler hijacks it (a
 // WebSocket, a CONNECT tunnel), which the guard learns only from the
 // server's ConnState hook: install [GuardConnState] on the http.Server
 // that serves the listener. Without it a hijacked connection stays
 // checked as HTTP/1.x, so a tunnel's bytes are refused. A 101 or 2xx
 // response alone switches nothing: while net/http keeps reading the
 // connection, every request on it is checked.
+//
+// An h2c connection is closed when it sends no complete header block
+// within 10 s of its preface, or leaves a header block (HEADERS, then
+// CONTINUATION frames) incomplete for 10 s from its first frame: net/http's
+// ReadHeaderTimeout bounds HTTP/1.x heads only, and its HTTP/2 server would
+// hold such a connection until its IdleTimeout. [Serve] applies its
+// ReadHeaderTimeout instead. Such a connection is reported as a refusal with
+// status 408.
 //
 // Each refused request is reported as under [Serve], since no handler and
 // no access line sees it: counted in graft_http_refused_total, registered
@@ -139,7 +148,8 @@ func GuardReport(ln net.Listener, lim RequestLimits, log *slog.Logger, reg *prom
 // GuardTLS used alone report on slog.Default() and
 // prometheus.DefaultRegisterer; their Report forms on reportTo's.
 func guard(ln net.Listener, lim RequestLimits, log *slog.Logger, reg prometheus.Registerer) net.Listener {
-	return &guardListener{Listener: ln, lim: lim.withDefaults(), refused: newRefusals(reg, log).report}
+	return &guardListener{Listener: ln, lim: lim.withDefaults(), headerTimeout: defaultHeaderTimeout,
+		refused: newRefusals(reg, log).report}
 }
 
 // reportTo is where GuardReport and GuardTLSReport report: on log and
@@ -162,14 +172,21 @@ type guardListener struct {
 	net.Listener
 	lim     RequestLimits
 	refused refusedFunc // or nil
+	// headerTimeout bounds HTTP/2 (h2c) header blocks: Serve's
+	// ReadHeaderTimeout, defaultHeaderTimeout under Guard.
+	headerTimeout time.Duration
 }
+
+// defaultHeaderTimeout is the header timeout of Guard's h2c connections:
+// the ReadHeaderTimeout Serve sets by default.
+const defaultHeaderTimeout = 10 * time.Second
 
 func (l *guardListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	g := newGuardConn(c, l.lim, l.refused)
+	g := newGuardConn(c, l.lim, l.refused, l.headerTimeout)
 	if _, ok := c.(io.ReaderFrom); ok {
 		return readFromGuardConn{g}, nil
 	}
@@ -241,13 +258,21 @@ type guardConn struct {
 
 	hijacked atomic.Bool // a handler took the connection (GuardConnState)
 
-	mu     sync.Mutex
-	rej    *rejection // a refused head, answered at Close
-	closed bool
+	// headerTimeout bounds an HTTP/2 connection's header blocks (see
+	// h2Read); 0 for none.
+	headerTimeout time.Duration
+	h2            *h2Tracker // after the h2c preface; nil before
+
+	mu      sync.Mutex
+	rej     *rejection // a refused head, answered at Close
+	closed  bool
+	h2timer *time.Timer // the HTTP/2 header deadline's, or nil
+	h2due   time.Time   // the HTTP/2 header deadline; zero when none runs
+	h2seen  bool        // a complete HTTP/2 header block was read
 }
 
-func newGuardConn(c net.Conn, lim RequestLimits, refused refusedFunc) *guardConn {
-	return &guardConn{Conn: c, lim: lim, refused: refused}
+func newGuardConn(c net.Conn, lim RequestLimits, refused refusedFunc, headerTimeout time.Duration) *guardConn {
+	return &guardConn{Conn: c, lim: lim, refused: refused, headerTimeout: headerTimeout}
 }
 
 // guard lets GuardConnState find the guardConn inside the connection types
@@ -274,6 +299,9 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			n := copy(p, g.in[:g.ready])
 			g.in = g.in[n:]
 			g.ready -= n
+			if g.h2 != nil {
+				g.h2Read(p[:n])
+			}
 			return n, nil
 		}
 		if g.st != stPass && g.hijacked.Load() {
@@ -284,7 +312,11 @@ func (g *guardConn) Read(p []byte) (int, error) {
 				g.ready = len(g.in)
 				continue
 			}
-			return g.Conn.Read(p)
+			n, err := g.Conn.Read(p)
+			if g.h2 != nil && n > 0 {
+				g.h2Read(p[:n])
+			}
+			return n, err
 		}
 		if g.dead {
 			return 0, io.EOF
@@ -405,7 +437,13 @@ func (g *guardConn) step() bool {
 		g.mayTunnel = h.connect || h.upgrade
 		switch {
 		case h.preface:
+			// HTTP/2 with prior knowledge (h2c): the preface's request
+			// line and empty line (in[:end]) and its "SM\r\n\r\n" are
+			// still to be read when the frames begin.
 			g.st = stPass
+			if !g.hijacked.Load() {
+				g.startH2()
+			}
 		case h.chunked:
 			g.st = stChunkSize
 		case h.length > 0:
@@ -573,6 +611,9 @@ func (g *guardConn) Close() error {
 	rej := g.rej
 	first := !g.closed
 	g.closed = true
+	if g.h2timer != nil {
+		g.h2timer.Stop()
+	}
 	g.mu.Unlock()
 	if rej != nil && first {
 		g.answer(rej)

@@ -29,7 +29,7 @@ func BenchmarkGuardRead(b *testing.B) {
 			for b.Loop() {
 				var r io.Reader = &memConn{r: bytes.NewReader(in)}
 				if guarded {
-					r = newGuardConn(r.(*memConn), lim, nil)
+					r = newGuardConn(r.(*memConn), lim, nil, 0)
 				}
 				for {
 					if _, err := r.Read(buf); err != nil {

@@ -67,7 +67,7 @@ func FuzzGuard(f *testing.F) {
 			}
 		}
 		// The whole input through a guarded connection.
-		g := newGuardConn(&memConn{r: bytes.NewReader(in)}, lim, nil)
+		g := newGuardConn(&memConn{r: bytes.NewReader(in)}, lim, nil, 0)
 		out, _ := io.ReadAll(io.LimitReader(g, int64(len(in))+1))
 		if len(out) > len(in) {
 			t.Fatalf("guard gave %d bytes for %d", len(out), len(in))

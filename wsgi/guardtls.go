@@ -181,7 +181,7 @@ func (l *tlsGuardListener) handshake(c net.Conn) {
 	}
 	var out net.Conn = tc
 	if tc.ConnectionState().NegotiatedProtocol != "h2" {
-		out = &tlsGuardConn{guardConn: newGuardConn(tc, l.lim, l.refused), tc: tc}
+		out = &tlsGuardConn{guardConn: newGuardConn(tc, l.lim, l.refused, 0), tc: tc}
 	}
 	select {
 	case l.conns <- out:

@@ -59,7 +59,10 @@ type ServeConfig struct {
 	H2C bool
 
 	// ReadHeaderTimeout bounds the time a client takes to send a request's
-	// headers (slowloris): 10s when 0.
+	// headers (slowloris): 10s when 0. Over h2c (H2C) the guard applies it
+	// to each header block, and to a connection's first (see [Guard]);
+	// over TLS, net/http's HTTP/2 server bounds header blocks by
+	// IdleTimeout only (docs/operations.md).
 	ReadHeaderTimeout time.Duration
 
 	// IdleTimeout closes keep-alive connections idle for this long: 2
@@ -303,7 +306,8 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		if ls.TLS != nil {
 			guarded[i] = guardTLS(ln, srv.TLSConfig, cfg.Limits, refused, tlsFailed)
 		} else {
-			guarded[i] = &guardListener{Listener: ln, lim: cfg.Limits.withDefaults(), refused: refused}
+			guarded[i] = &guardListener{Listener: ln, lim: cfg.Limits.withDefaults(), refused: refused,
+				headerTimeout: cfg.ReadHeaderTimeout}
 		}
 	}
 	for i, gl := range guarded {
