@@ -568,3 +568,107 @@ func (c *comparer) text(pb, gb []byte) {
 		}
 	}
 }
+
+// wholeRequestHeaders are the request headers with which a client asks
+// for less than the whole representation: nothing (304 Not Modified) when
+// its validators are current, part of it (206) with Range, under If-Range
+// only while they are. A request without them asks for the whole answer.
+var wholeRequestHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"}
+
+// validatorsOnly reports whether python's and goResp's answers to a GET or
+// HEAD with the request header req differ only in whether the validators
+// the client sent are current, each side judging them right by the ETag
+// and Last-Modified it sends itself: one answered 304 (or, to a Range
+// with If-Range, 206) because they match its own, the other 200 (or 206)
+// because they do not. Two implementations that serve the same file with
+// validators of their own (werkzeug's ETag, WhiteNoise's, Static's) do
+// this for every conditional request a browser sends, with the
+// validators of the side it last heard from: not a difference in what
+// they serve, but it cannot be told from one either without the whole
+// answer of each side, which the caller then asks for (the request
+// without [wholeRequestHeaders]) and compares instead.
+//
+// A side whose status its own validators do not explain (a 304 for an
+// ETag it does not send, a 200 to an If-Modified-Since its Last-Modified
+// is not after, a 206 for an If-Range it does not match) makes this false:
+// a Go port that never answers 304 stays a mismatch. So do other status
+// pairs (404 against 200, 412, 416), and a 206 against a 200 without
+// If-Range (one side ignored Range: not about validators).
+func validatorsOnly(method string, req http.Header, python, goResp *Response) bool {
+	if method != http.MethodGet && method != http.MethodHead || python.Status == goResp.Status {
+		return false
+	}
+	if req.Get("If-None-Match") == "" && req.Get("If-Modified-Since") == "" && req.Get("If-Range") == "" {
+		return false
+	}
+	for _, s := range [...]int{python.Status, goResp.Status} {
+		if s != http.StatusOK && s != http.StatusPartialContent && s != http.StatusNotModified {
+			return false
+		}
+	}
+	if python.Status != http.StatusNotModified && goResp.Status != http.StatusNotModified && req.Get("If-Range") == "" {
+		return false // 206 against 200: one side ignored Range
+	}
+	return ownValidators(req, python) && ownValidators(req, goResp)
+}
+
+// ownValidators reports whether r's status is what the conditions of req
+// call for when judged by r's own ETag and Last-Modified (RFC 9110
+// section 13.2.2: If-None-Match, else If-Modified-Since; then Range under
+// If-Range); a 200 is always allowed once the answer is not 304, as a
+// server may ignore Range.
+func ownValidators(req http.Header, r *Response) bool {
+	switch r.Status {
+	case http.StatusNotModified:
+		return notModified(req, r.Header)
+	case http.StatusPartialContent:
+		ir := req.Get("If-Range")
+		return req.Get("Range") != "" && !notModified(req, r.Header) && (ir == "" || ifRangeMatches(ir, r.Header))
+	case http.StatusOK:
+		return !notModified(req, r.Header)
+	}
+	return false
+}
+
+// notModified reports whether req's If-None-Match (weak comparison) or,
+// without one, its If-Modified-Since holds against the validators in hdr:
+// a GET or HEAD so conditioned is answered 304.
+func notModified(req, hdr http.Header) bool {
+	if inm := req.Values("If-None-Match"); len(inm) > 0 {
+		etag := strings.TrimPrefix(strings.TrimSpace(hdr.Get("Etag")), "W/")
+		for _, v := range inm {
+			for tag := range strings.SplitSeq(v, ",") {
+				tag = strings.TrimSpace(tag)
+				if tag == "*" || etag != "" && strings.TrimPrefix(tag, "W/") == etag {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ims, err := http.ParseTime(req.Get("If-Modified-Since"))
+	if err != nil {
+		return false
+	}
+	lm, err := http.ParseTime(hdr.Get("Last-Modified"))
+	return err == nil && !lm.After(ims)
+}
+
+// ifRangeMatches reports whether If-Range value v holds against the
+// validators in hdr: a strong ETag equal to the response's, or a date
+// equal to its Last-Modified.
+func ifRangeMatches(v string, hdr http.Header) bool {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, `"`) {
+		return v == strings.TrimSpace(hdr.Get("Etag"))
+	}
+	if strings.HasPrefix(v, "W/") {
+		return false // a weak validator never allows a range
+	}
+	d, err := http.ParseTime(v)
+	if err != nil {
+		return false
+	}
+	lm, err := http.ParseTime(hdr.Get("Last-Modified"))
+	return err == nil && lm.Equal(d)
+}

@@ -271,3 +271,57 @@ func TestRequestBaseSchemeFromTrustedProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestValidatorsOnly checks the rule that sends a conditional request's
+// answers to be compared whole: each side's status must be what its own
+// validators call for.
+func TestValidatorsOnly(t *testing.T) {
+	const (
+		pyTag, goTag = `"1796186219.4659276-60-4130740230"`, `"dn9yvht04ygh-1o"`
+		lm, later    = "Wed, 02 Dec 2026 04:36:59 GMT", "Wed, 02 Dec 2026 05:00:00 GMT"
+	)
+	ans := func(status int, etag string) *Response {
+		h := http.Header{"Last-Modified": {lm}}
+		if etag != "" {
+			h.Set("Etag", etag)
+		}
+		return &Response{Status: status, Header: h}
+	}
+	for _, tc := range []struct {
+		name   string
+		method string
+		req    []string
+		py, gr *Response
+		want   bool
+	}{
+		{"python's etag: 304 against 200", "GET", []string{"If-None-Match", pyTag}, ans(304, pyTag), ans(200, goTag), true},
+		{"go's etag: 200 against 304", "HEAD", []string{"If-None-Match", goTag}, ans(200, pyTag), ans(304, goTag), true},
+		{"weak etag in a list", "GET", []string{"If-None-Match", `"x", W/` + pyTag}, ans(304, pyTag), ans(200, goTag), true},
+		{"etag wins over the date", "GET", []string{"If-None-Match", pyTag, "If-Modified-Since", lm}, ans(304, pyTag), ans(200, goTag), true},
+		{"304 against 206", "GET", []string{"If-None-Match", pyTag, "Range", "bytes=0-9"}, ans(304, pyTag), ans(206, goTag), true},
+		{"if-range: 206 against 200", "GET", []string{"Range", "bytes=0-9", "If-Range", pyTag}, ans(206, pyTag), ans(200, goTag), true},
+		{"if-range date: 206 against 200 of a later file", "GET", []string{"Range", "bytes=0-9", "If-Range", lm}, ans(206, pyTag), &Response{Status: 200, Header: http.Header{"Last-Modified": {later}}}, true},
+
+		{"same status", "GET", []string{"If-None-Match", pyTag}, ans(200, pyTag), ans(200, goTag), false},
+		{"not conditional", "GET", nil, ans(304, pyTag), ans(200, goTag), false},
+		{"not GET or HEAD", "POST", []string{"If-None-Match", pyTag}, ans(304, pyTag), ans(200, goTag), false},
+		{"304 for an etag it does not send", "GET", []string{"If-None-Match", pyTag}, ans(304, goTag), ans(200, goTag), false},
+		{"200 for its own etag", "GET", []string{"If-None-Match", goTag}, ans(304, pyTag), ans(200, goTag), false},
+		{"200 to a date its file is not after", "GET", []string{"If-Modified-Since", lm}, ans(304, pyTag), ans(200, goTag), false},
+		{"404 against 304", "GET", []string{"If-None-Match", pyTag}, ans(304, pyTag), ans(404, ""), false},
+		{"412 against 200", "GET", []string{"If-None-Match", pyTag}, ans(412, pyTag), ans(200, goTag), false},
+		{"range ignored by one side", "GET", []string{"Range", "bytes=0-9", "If-None-Match", `"other"`}, ans(206, pyTag), ans(200, goTag), false},
+		{"206 for an if-range it does not match", "GET", []string{"Range", "bytes=0-9", "If-Range", goTag}, ans(206, pyTag), ans(200, goTag), false},
+		{"weak if-range", "GET", []string{"Range", "bytes=0-9", "If-Range", "W/" + pyTag}, ans(206, pyTag), ans(200, goTag), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := http.Header{}
+			for i := 0; i+1 < len(tc.req); i += 2 {
+				req.Add(tc.req[i], tc.req[i+1])
+			}
+			if got := validatorsOnly(tc.method, req, tc.py, tc.gr); got != tc.want {
+				t.Fatalf("validatorsOnly = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

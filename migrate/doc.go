@@ -55,7 +55,11 @@
 // comparisons, then on a sample of those with unexplained differences,
 // Python is called a second time (for GET, HEAD and OPTIONS only, never
 // for a request with side effects), and the pointers where Python differs
-// from itself are no longer counted.
+// from itself are no longer counted. A conditional GET or HEAD answered
+// 304 (or 206 under If-Range) by one side and 200 by the other, each by
+// its own ETag and Last-Modified (two servers of one file mint different
+// ETags), is compared on the whole answers: the side that did not answer
+// 200 is run again without the conditions.
 // Routes can also ignore pointers and headers, and [Options].Normalize
 // rewrites responses before comparison. The recent mismatches each route
 // keeps (for GET /routes and the console) are bounded in size and have

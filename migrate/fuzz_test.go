@@ -206,3 +206,39 @@ func FuzzCookieMaxAge(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidatorsOnly checks the rule that compares a conditional
+// request's answers whole, on any header values: it never panics, it does
+// not depend on which side is Python's, and it holds only for a GET or
+// HEAD whose two answers differ in status, one of them 304 or 206 and
+// neither anything but 200, 206 or 304.
+func FuzzValidatorsOnly(f *testing.F) {
+	const tag, date = `"dn9yvht04ygh-1o"`, "Wed, 02 Dec 2026 04:36:59 GMT"
+	f.Add("GET", tag, "", "", "", 304, tag, date, 200, `"other"`, date)
+	f.Add("HEAD", "", date, "", "", 304, tag, date, 200, tag, "Wed, 02 Dec 2026 05:00:00 GMT")
+	f.Add("GET", "", "", tag, "bytes=0-9", 206, tag, date, 200, `"x"`, date)
+	f.Add("GET", `W/"a", *`, "not a date", date, "bytes=-0", 304, `W/"a"`, "", 206, "", date)
+	f.Add("POST", tag, "", "", "", 304, tag, date, 200, `"other"`, date)
+	f.Fuzz(func(t *testing.T, method, inm, ims, ifRange, rng string, s1 int, etag1, lm1 string, s2 int, etag2, lm2 string) {
+		req := http.Header{}
+		for k, v := range map[string]string{"If-None-Match": inm, "If-Modified-Since": ims, "If-Range": ifRange, "Range": rng} {
+			if v != "" {
+				req.Set(k, v)
+			}
+		}
+		a := &Response{Status: s1, Header: http.Header{"Etag": {etag1}, "Last-Modified": {lm1}}}
+		b := &Response{Status: s2, Header: http.Header{"Etag": {etag2}, "Last-Modified": {lm2}}}
+		got := validatorsOnly(method, req, a, b)
+		if got != validatorsOnly(method, req, b, a) {
+			t.Fatalf("validatorsOnly depends on the order of the sides")
+		}
+		if !got {
+			return
+		}
+		partial := func(s int) bool { return s == http.StatusNotModified || s == http.StatusPartialContent }
+		if method != http.MethodGet && method != http.MethodHead || s1 == s2 ||
+			!(partial(s1) || partial(s2)) || !(partial(s1) || s1 == 200) || !(partial(s2) || s2 == 200) {
+			t.Fatalf("validatorsOnly holds for %s with statuses %d and %d", method, s1, s2)
+		}
+	})
+}

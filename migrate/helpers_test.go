@@ -20,13 +20,16 @@ import (
 )
 
 // startPython starts the container for app ("flaskmig:app",
-// "djangomig.wsgi:application") from testdata/.
+// "djangomig.wsgi:application") from testdata/; a Django app's settings
+// are its package's ("djangostatic.wsgi:application" has
+// djangostatic.settings).
 func startPython(t testing.TB, app string, env ...string) *wsgi.Container {
 	t.Helper()
 	mod := "flask"
 	if strings.HasPrefix(app, "django") {
 		mod = "django"
-		env = append(env, "DJANGO_SETTINGS_MODULE=djangomig.settings")
+		pkg, _, _ := strings.Cut(app, ".")
+		env = append(env, "DJANGO_SETTINGS_MODULE="+pkg+".settings")
 	}
 	pythontest.Python(t, mod)
 	dir, err := filepath.Abs("testdata")

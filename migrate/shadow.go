@@ -391,17 +391,21 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	if primary == SideGo {
 		py, gr = cr.resp, presp
 	}
-	if cand.Method == http.MethodHead { // net/http drops HEAD bodies: only headers count
-		py, gr = withoutBody(py), withoutBody(gr)
-	}
-	py, gr = decoded(py, m.o.MaxResponseBytes), decoded(gr, m.o.MaxResponseBytes)
-	if m.o.Normalize != nil {
-		m.o.Normalize(rs.key, SidePython, py)
-		m.o.Normalize(rs.key, SideGo, gr)
-	}
+	py, gr = m.prepare(rs, cand, SidePython, py), m.prepare(rs, cand, SideGo, gr)
 	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand)}
 
 	diffs := Compare(py, gr, copts)
+	// A conditional request answered 304 by one side and 200 by the
+	// other, each by its own validators: compared on the whole answers.
+	// second makes the request of Python's second call (noise).
+	second := func() *http.Request { return again(cand, body) }
+	if len(diffs) > 0 && validatorsOnly(cand.Method, cand.Header, py, gr) {
+		if wp, wg, ok := m.wholeAnswers(rs, sr, cand, body, pre, py, gr); ok {
+			py, gr = wp, wg
+			diffs = Compare(py, gr, copts)
+			second = func() *http.Request { return whole(cand, body) }
+		}
+	}
 	kept, noisy := m.unexplained(rs, diffs)
 
 	// Learn noise, Python against itself: on a route's first comparisons,
@@ -415,16 +419,8 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	if noiseRate > 0 && safeMethod(cand.Method) && (st.learns.Load() < noiseWarmup || len(kept) > 0 && rand.Float64() < noiseRate) {
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
-		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, again(cand, body), pre, nil); ok && r2.panic == nil && !r2.refused && r2.resp.Status == py.Status {
-			p2 := r2.resp
-			if cand.Method == http.MethodHead {
-				p2 = withoutBody(p2)
-			}
-			p2 = decoded(p2, m.o.MaxResponseBytes)
-			if m.o.Normalize != nil {
-				m.o.Normalize(rs.key, SidePython, p2)
-			}
-			st.learn(Compare(py, p2, copts))
+		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, second(), pre, nil); ok && r2.panic == nil && !r2.refused && r2.resp.Status == py.Status {
+			st.learn(Compare(py, m.prepare(rs, cand, SidePython, r2.resp), copts))
 			kept, noisy = m.unexplained(rs, diffs)
 		}
 	}
@@ -437,6 +433,55 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		return
 	}
 	st.record(m.newMismatch(cand, py, gr, kept), noisy)
+}
+
+// prepare makes side's response to r (a shadow copy) ready to compare:
+// without its body for a HEAD (net/http drops HEAD bodies: only headers
+// count), decoded (see decoded), then through Options.Normalize.
+func (m *Migrator) prepare(rs *routeState, r *http.Request, side Side, resp *Response) *Response {
+	if r.Method == http.MethodHead {
+		resp = withoutBody(resp)
+	}
+	resp = decoded(resp, m.o.MaxResponseBytes)
+	if m.o.Normalize != nil {
+		m.o.Normalize(rs.key, side, resp)
+	}
+	return resp
+}
+
+// whole returns a copy of the shadow request r without the headers that
+// ask for less than the whole answer (wholeRequestHeaders).
+func whole(r *http.Request, body []byte) *http.Request {
+	c := copyRequest(r, body)
+	for _, h := range wholeRequestHeaders {
+		c.Header.Del(h)
+	}
+	return c
+}
+
+// wholeAnswers returns the whole answers of both sides to cand, whose
+// answers py and gr (prepared) differ only by the validators each judged
+// by its own (validatorsOnly): a side that answered 200 keeps its answer,
+// the other is run again on a copy of cand without the conditions
+// (whole). ok is false if a run did not complete (timeout, panic,
+// refusal): the answers are then compared as they are.
+func (m *Migrator) wholeAnswers(rs *routeState, sr router.StagedRoute, cand *http.Request, body []byte, pre http.Header, py, gr *Response) (wp, wg *Response, ok bool) {
+	wp, wg = py, gr
+	for _, s := range [...]struct {
+		side Side
+		h    http.Handler
+		resp **Response
+	}{{SidePython, sr.Fallback, &wp}, {SideGo, sr.Go, &wg}} {
+		if (*s.resp).Status == http.StatusOK {
+			continue
+		}
+		res, done := m.runTimed(rs, s.side, s.h, whole(cand, body), pre, nil)
+		if !done || res.panic != nil || res.refused {
+			return py, gr, false
+		}
+		*s.resp = m.prepare(rs, cand, s.side, res.resp)
+	}
+	return wp, wg, true
 }
 
 // withoutBody returns a copy of r with an empty body.

@@ -2,7 +2,8 @@
 
 Served as "flaskmig:app". Each view is the "old implementation" of a Go
 route the tests register, answering the way Flask does (jsonify sorts keys,
-floats keep their ".0"), so that the comparison meets real Python output.
+floats keep their ".0"), so that the comparison meets real Python output. static/ is served by
+Flask's own static view (werkzeug's send_file), for staticshadow_test.go.
 """
 
 import base64
