@@ -61,8 +61,19 @@ func TestAccessLog(t *testing.T) {
 	// written, as the stages and the inventory name the route, not chi's
 	// "/files/*".
 	r.Get("/files/{*:[^/].*}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	// Django's routes end in "/": a Go port is registered with the
+	// slash, and the form without it (the APPEND_SLASH redirect kept in
+	// Go) is another route. http.route named both without the slash
+	// (chi's RoutePattern trims it).
+	r.Get("/shop/items/{pk:[0-9]+}/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	r.Get("/shop/items/{pk:[0-9]+}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	r.Route("/en-us", func(r *router.Router) {
+		r.Get("/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+		r.Get("/shop/me/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	})
 	sub := router.New()
 	sub.Get("/f/{*:.+}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
+	sub.Get("/g/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go") })
 	r.Mount("/sub", sub)
 	r.Mount("/proxied", proxy)
 	r.Fallback(&fallback.Handler{App: fakeContainer()})
@@ -85,6 +96,12 @@ func TestAccessLog(t *testing.T) {
 		{"GET", "/sub/f/x", 200, "/sub/f/{*:.+}", "go", 0},
 		{"GET", "/sub/f/", 200, "fallback", "wsgi", 4242},
 		{"GET", "/panic", 500, "/panic", "go", 0},
+		{"GET", "/shop/items/7/", 200, "/shop/items/{pk:[0-9]+}/", "go", 0},
+		{"GET", "/shop/items/7", 200, "/shop/items/{pk:[0-9]+}", "go", 0},
+		{"GET", "/en-us/shop/me/", 200, "/en-us/shop/me/", "go", 0},
+		{"GET", "/en-us/", 200, "/en-us/", "go", 0},
+		{"GET", "/en-us", 200, "/en-us/", "go", 0}, // the sub-Router's "/" route, as the inventory and the stages name it
+		{"GET", "/sub/g/", 200, "/sub/g/", "go", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

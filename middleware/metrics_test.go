@@ -25,8 +25,12 @@ func TestMetricsBehindStack(t *testing.T) {
 	r.Use(Metrics(reg))
 	r.Get("/users/{id}", func(w http.ResponseWriter, _ *http.Request) {})
 	r.Get("/panics", func(w http.ResponseWriter, _ *http.Request) { panic("boom") })
+	// A Django route's Go port and the slashless form kept for
+	// APPEND_SLASH: two routes, two labels (both were "/items/{pk}").
+	r.Get("/items/{pk}/", func(w http.ResponseWriter, _ *http.Request) {})
+	r.Get("/items/{pk}", func(w http.ResponseWriter, _ *http.Request) {})
 	r.Fallback(http.NotFoundHandler())
-	for _, p := range []string{"/users/1", "/users/2", "/legacy", "/panics"} {
+	for _, p := range []string{"/users/1", "/users/2", "/legacy", "/panics", "/items/1/", "/items/2/", "/items/1"} {
 		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
 	}
 	// A client that went away before anything was sent: nginx's 499, not
@@ -40,6 +44,8 @@ func TestMetricsBehindStack(t *testing.T) {
 		"route=/users/{id},status=499,target=go":    1,
 		"route=/panics,status=500,target=go":        1,
 		"route=fallback,status=404,target=fallback": 1,
+		"route=/items/{pk}/,status=200,target=go":   2,
+		"route=/items/{pk},status=200,target=go":    1,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,7 +31,23 @@ func (st *requestState) routeTarget(ctx context.Context) (route, target string) 
 		return "fallback", "fallback"
 	}
 	if rctx := chi.RouteContext(ctx); rctx != nil {
-		return rctx.RoutePattern(), "go"
+		return routePattern(rctx), "go"
 	}
 	return "", "go"
+}
+
+// routePattern is the full pattern of the Go route rctx matched, as
+// registered: chi's RoutePattern without its trimming of the final "/",
+// which gave Django's "/items/{pk}/" and the "/items/{pk}" kept in Go for
+// APPEND_SLASH's redirect one name. A sub-Router's "/" route is named with
+// its slash ("/api/"), as the inventory and the stages file name it.
+func routePattern(rctx *chi.Context) string {
+	p := strings.Join(rctx.RoutePatterns, "")
+	for strings.Contains(p, "/*/") { // a mount's "/*" followed by the sub-router's pattern
+		p = strings.ReplaceAll(p, "/*/", "/")
+	}
+	for strings.HasSuffix(p, "//") {
+		p = p[:len(p)-1]
+	}
+	return p
 }

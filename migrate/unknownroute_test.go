@@ -104,3 +104,26 @@ func TestUnknownRouteHint(t *testing.T) {
 		}
 	})
 }
+
+// A route whose pattern does not begin with "/" says what to write: the
+// route map's PYTHON ROUTE column shows Django's routes without it
+// ("api/items/<int:pk>/"), and a user copying one into the stages file
+// was told only that it is not "METHOD /pattern".
+func TestRouteWithoutSlashHint(t *testing.T) {
+	for _, route := range []string{"GET api/items/<int:pk>/", "GET  en-us/shop/me/"} {
+		t.Run(route, func(t *testing.T) {
+			want := `the pattern begins with "/" (Django's routes, as the route map's PYTHON ROUTE column writes them, have none): name the Go route, the GO PATTERN column`
+			_, err := ParseFile([]byte(`{"routes": [{"route": "` + route + `", "stage": "python"}]}`))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("ParseFile: %v\nwant it to say %s", err, want)
+			}
+			r := router.New()
+			r.Get("/api/items/{pk:[0-9]+}/", func(http.ResponseWriter, *http.Request) {})
+			r.Fallback(http.NotFoundHandler())
+			_, err = New(r, Options{Registerer: prometheus.NewRegistry(), Logger: discardLogger(), Routes: []RouteConfig{{Route: route, Stage: StagePython}}})
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("New: %v\nwant it to say %s", err, want)
+			}
+		})
+	}
+}
