@@ -33,8 +33,8 @@ import (
 // mustCatchAll) takes a request only when its catch-all value matches
 // rest, the regexp, which then decides alone (pattern is chi's, with "*").
 // Such a route's request then has the pattern as written, written, in chi's
-// route context (chi.RouteContext(r.Context()).RoutePattern(), which the
-// access log's http.route and the metrics' route label read):
+// route context (chi.RouteContext(r.Context()).RoutePatterns, which the
+// access log's http.route and the metrics' route label are made of):
 // "/files/{*:.+}", the name the stages and the inventory give the route,
 // not chi's "/files/*".
 func guardParams(r *Router, pattern, written string, rest *regexp.Regexp, h http.Handler) http.Handler {
