@@ -33,10 +33,14 @@ import (
 // The built-in hooks return, for "graft:django": id, username, is_staff,
 // is_superuser and groups (a list of names), and None for a user not
 // logged in; for "graft:flask": user_id (flask-login's, or null) and
-// session (the Flask session's content), and None only for an empty
-// session: a visitor with a session but no login (a cart, a flash message)
-// gets an Identity whose user_id is null, so check user_id (or the key the
-// app's login stores in the session), not id != nil.
+// session (the content of the request's Flask session cookie), and None
+// only for an empty session with no flask-login user: a visitor with a
+// session but no login (a cart, a flash message) gets an Identity whose
+// user_id is null, so check user_id (or the key the app's login stores in
+// the session), not id != nil. With flask-login, user_id is the user
+// flask-login loads for the request, as for the app's views (a remember
+// cookie without a session too, and null for a user the user_loader no
+// longer finds).
 type Identity map[string]any
 
 // String returns the value of key if it is a string, else "".
@@ -124,7 +128,8 @@ func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, er
 	cache.forget(key)
 	if c.ident.unkeyed.CompareAndSwap(false, true) {
 		c.log.Error(fmt.Sprintf("wsgi: the identity hook found a user in a request that carries none of the cookies that key the identity cache (IdentityCookies %q); "+
-			"such answers are not cached: name the cookie the app keeps its session in (Flask's and Django's SESSION_COOKIE_NAME) in Config.IdentityCookies", c.cfg.IdentityCookies),
+			"such answers are not cached: name the cookies the app reads its users from in Config.IdentityCookies: its session cookie (Flask's and Django's SESSION_COOKIE_NAME) "+
+			"and, with flask-login, its remember cookie (REMEMBER_COOKIE_NAME, \"remember_token\" by default)", c.cfg.IdentityCookies),
 			slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path))
 	}
 	return c.lookupIdentity(ctx, r)
@@ -132,7 +137,13 @@ func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, er
 
 // lookupIdentity runs the hook, uncached.
 func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (Identity, error) {
-	env := environ(nil, r, c.cfg.ScriptName+MountPrefix(r.Context()), 0)
+	var pairs []string
+	if len(c.cfg.IdentityCookies) > 0 {
+		// For graft:flask's check of the cookies the app reads; the worker
+		// takes it out of the hook's environ.
+		pairs = []string{"graft.identity_cookies", strings.Join(c.cfg.IdentityCookies, " ")}
+	}
+	env := environ(pairs, r, c.cfg.ScriptName+MountPrefix(r.Context()), 0)
 	raw, err := c.call(ctx, &Call{Name: "identity", Arg: c.cfg.IdentityHook, Env: env})
 	if err != nil {
 		return nil, err

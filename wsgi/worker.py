@@ -2114,24 +2114,68 @@ def identity_django(environ):
         signals.request_finished.send(sender=identity_django)
 
 
-def identity_flask(environ):
+def identity_flask(environ, named=None):
     """graft:flask: Flask's session (as the app's session interface opens
     it: signed and checked with its SECRET_KEY) and flask-login's user
-    id, or None when the session is empty."""
-    app = _flask_app()
-    with app.request_context(environ) as ctx:
-        sess = ctx.session  # opened by push(), as for a request
-        if not sess:
-            return None
-        data = _jsonable(dict(sess))
-        user_id = data.get("_user_id")
-        if user_id is None and "flask_login" in sys.modules:
-            import flask_login
+    id, or None when the session is empty and flask-login finds no user.
 
-            user = flask_login.current_user
-            if getattr(user, "is_authenticated", False):
-                user_id = user.get_id()
-        return {"user_id": user_id, "session": data}
+    When the app has a flask-login LoginManager, its user is the one
+    current_user loads for the request, as for the app's own views: from
+    the session's _user_id through the user_loader (None for a deleted
+    user), else from the remember cookie (REMEMBER_COOKIE_NAME), a
+    request_loader or the auth header, with SESSION_PROTECTION applied.
+    That runs in a request context, and an app context, of the lookup's
+    own (a fresh g, even in an app that left an app context pushed), and no
+    response is made: what flask-login writes (the session's _user_id and
+    _fresh after a remember cookie, the cookie's refresh in after_request)
+    is dropped with them. Without a LoginManager (flask-login not imported,
+    or not set up on this app) user_id is the session's _user_id.
+
+    named is Config.IdentityCookies (None when it is empty): the first
+    lookup of a worker whose app reads a cookie not named there (its
+    SESSION_COOKIE_NAME, flask-login's REMEMBER_COOKIE_NAME) logs an
+    ERROR, since Go's cache key leaves that cookie out."""
+    app = _flask_app()
+    if named is not None and not _flask_checked[0]:
+        _flask_checked[0] = True
+        _check_identity_cookies(app, named)
+    with app.app_context(), app.request_context(environ) as ctx:
+        sess = ctx.session  # opened by push(), as for a request
+        data = _jsonable(dict(sess)) if sess else {}  # before flask-login writes to it
+        login = sys.modules.get("flask_login")
+        manager = getattr(app, "login_manager", None) if login is not None else None
+        if manager is None or not isinstance(manager, login.LoginManager):
+            if not data:
+                return None
+            return {"user_id": data.get("_user_id"), "session": data}
+        user = login.current_user._get_current_object()
+        user_id = user.get_id() if user.is_authenticated else None
+        if user_id is None and not data:
+            return None
+        return {"user_id": _jsonable(user_id), "session": data}
+
+
+def _check_identity_cookies(app, named):
+    login = sys.modules.get("flask_login")
+    read = [app.config.get("SESSION_COOKIE_NAME") or "session"]
+    manager = getattr(app, "login_manager", None) if login is not None else None
+    if manager is not None and isinstance(manager, login.LoginManager):
+        read.append(app.config.get("REMEMBER_COOKIE_NAME") or login.COOKIE_NAME)
+    missing = [n for n in read if n not in named]
+    if missing:
+        logging.getLogger("graft.worker").error(
+            "graft:flask: the app reads its users from the cookies %s (SESSION_COOKIE_NAME%s), "
+            "but Config.IdentityCookies %s does not name %s: Go's identity cache leaves %s out of its key; "
+            "name them all in Config.IdentityCookies",
+            " and ".join(read),
+            ", flask-login's REMEMBER_COOKIE_NAME" if len(read) > 1 else "",
+            named,
+            " and ".join(missing),
+            "them" if len(missing) > 1 else "it",
+        )
+
+
+_flask_checked = [False]
 
 
 def _flask_app():
@@ -2201,7 +2245,13 @@ def call_identity(worker, env, hook):
     # request's id (Serving), as the app's own lines for it do.
     outer, serving.env = serving.env, env
     try:
-        value = load_hook(hook)(env)
+        # Config.IdentityCookies, for graft:flask's check; not the app's.
+        named = env.pop("graft.identity_cookies", None)
+        fn = load_hook(hook)
+        if fn is identity_flask:
+            value = fn(env, None if named is None else named.split(" "))
+        else:
+            value = fn(env)
     finally:
         try:
             errors.flush()

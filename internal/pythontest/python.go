@@ -23,13 +23,14 @@ var debianPackages = map[string]string{
 
 // DebianPackage is the Debian package that installs module mod (dotted
 // names count by their top-level package) for /usr/bin/python3:
-// "python3-flask" for "flask", "gunicorn" for "gunicorn".
+// "python3-flask" for "flask", "python3-flask-login" for "flask_login"
+// (Debian's names have no "_"), "gunicorn" for "gunicorn".
 func DebianPackage(mod string) string {
 	top, _, _ := strings.Cut(mod, ".")
 	if pkg, ok := debianPackages[top]; ok {
 		return pkg
 	}
-	return "python3-" + strings.ToLower(top)
+	return "python3-" + strings.ReplaceAll(strings.ToLower(top), "_", "-")
 }
 
 // Python returns the interpreter the tests run: $GRAFT_PYTHON, else

@@ -15,6 +15,7 @@ func TestDebianPackage(t *testing.T) {
 		{"django.contrib.auth", "python3-django"},
 		{"whitenoise", "python3-whitenoise"},
 		{"werkzeug", "python3-werkzeug"},
+		{"flask_login", "python3-flask-login"},
 		{"gunicorn", "gunicorn"},
 		{"yaml", "python3-yaml"},
 		{"PIL", "python3-pil"},
@@ -88,7 +89,7 @@ func fatalOf(t *testing.T, mods ...string) string {
 // A missing interpreter or module fails with the apt-get line to run.
 func TestPythonMissing(t *testing.T) {
 	Python(t) // the real interpreter, for the module case
-	if msg := fatalOf(t, "graft_no_such_module"); !strings.Contains(msg, "apt-get install python3-graft_no_such_module") {
+	if msg := fatalOf(t, "graft_no_such_module"); !strings.Contains(msg, "apt-get install python3-graft-no-such-module") {
 		t.Errorf("missing module: %q", msg)
 	}
 	t.Setenv("GRAFT_PYTHON", "/nonexistent/python3")
