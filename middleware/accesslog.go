@@ -131,9 +131,15 @@ func annotate(next http.Handler, brief bool) http.Handler {
 				attrs = append(attrs, slog.Bool(AttrHijacked, true))
 				if ww, ok := c.access.w.ResponseWriter.(chimw.WrapResponseWriter); ok && ww.Status() == 0 {
 					// The status httplog logs, without sending it on
-					// the connection net/http no longer has.
+					// the connection net/http no longer has: 499 for
+					// one taken to be closed once its client had gone
+					// (see responseWriter.finalStatus).
 					ww.Discard()
-					ww.WriteHeader(http.StatusSwitchingProtocols)
+					if r.Context().Err() == context.Canceled {
+						ww.WriteHeader(statusClientClosed)
+					} else {
+						ww.WriteHeader(http.StatusSwitchingProtocols)
+					}
 				}
 			}
 			httplog.SetAttrs(ctx, attrs...)

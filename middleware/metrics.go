@@ -22,8 +22,10 @@ import (
 // target is "go", "wsgi" (the container ran the app) or "fallback" (another
 // fallback handler); route is the Go route pattern, or "fallback"; status
 // is the status sent, or, when none was, 101 for a handler that hijacked
-// the connection (http.Hijacker: a WebSocket upgrade), 499 (nginx's
-// "client closed request") for a client that went away, 500 for a handler
+// the connection (http.Hijacker: a WebSocket upgrade) while its client
+// was there, 499 (nginx's "client closed request") for a client that went
+// away (a connection hijacked only to be closed after it, as the wsgi
+// container does, included), 500 for a handler
 // that panicked, and 200, what net/http sends, for a handler that wrote
 // nothing. A hijacked request's duration ends when its handler returns.
 // Put it after [Stack] (or [AccessLog]), with the router's Use:

@@ -165,7 +165,7 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	attrs = appendAttr(attrs, slog.Int(s.ResponseStatus, status))
 	attrs = appendAttr(attrs, durationAttr(s.ResponseDuration, d))
 	attrs = appendAttr(attrs, slog.Int(s.ResponseBytes, st.w.bytes))
-	if errors.Is(ctx.Err(), context.Canceled) && !st.w.complete() && !st.w.hijacked {
+	if errors.Is(ctx.Err(), context.Canceled) && !st.w.complete() && (!st.w.hijacked || status != http.StatusSwitchingProtocols) {
 		attrs = append(attrs, slog.Any(httplog.ErrorKey, httplog.ErrClientAborted))
 		attrs = appendAttr(attrs, slog.String(s.ErrorType, "ClientAborted"))
 	}

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -94,12 +95,16 @@ func (w *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
 // writes its 101 on the connection itself, which graft cannot see; a
 // status sent before the hijack, as coder/websocket sends its 101, is
 // kept); else what [unsentStatus] says. returned says whether the
-// handler returned (rather than panicked).
+// handler returned (rather than panicked). A connection hijacked once its
+// client had gone (the request's context cancelled: net/http stops
+// watching a connection once it is hijacked, so that comes before) is no
+// protocol switch but a handler closing it without another byte, as the
+// wsgi container does for a client that left its request: 499.
 func (w *responseWriter) finalStatus(r *http.Request, returned bool) int {
 	switch {
 	case w.status != 0:
 		return w.status
-	case w.hijacked:
+	case w.hijacked && r.Context().Err() != context.Canceled:
 		return http.StatusSwitchingProtocols
 	}
 	return unsentStatus(r, returned)

@@ -206,6 +206,10 @@ func checkBind(addr string) error {
 		}
 		return nil
 	}
+	if strings.HasPrefix(addr, "fd://") {
+		// gunicorn's form for a socket its parent passed it
+		return fmt.Errorf("bind %q: gunicorn's fd:// is not supported: pass inherited sockets with systemd socket activation (LISTEN_FDS and LISTEN_PID, LISTEN_FDNAMES for ops)", addr)
+	}
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("bind %q: want host:port or unix:/path/to.sock", addr)

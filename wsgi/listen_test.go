@@ -44,6 +44,8 @@ func TestListenBinds(t *testing.T) {
 		{"busy ops port", ListenConfig{Binds: []string{"127.0.0.1:0"}, OpsBind: busy.Addr().String()}, "wsgi: operations listener: listen tcp " + busy.Addr().String()},
 		{"no port", ListenConfig{Binds: []string{"localhost"}}, `wsgi: bind "localhost": want host:port or unix:/path/to.sock`},
 		{"empty unix", ListenConfig{Binds: []string{"unix:"}}, "want unix:/path/to.sock"},
+		// gunicorn's form for a socket it inherits said only that "3" was not a port
+		{"gunicorn's fd://", ListenConfig{Binds: []string{"fd://3"}}, `wsgi: bind "fd://3": gunicorn's fd:// is not supported: pass inherited sockets with systemd socket activation (LISTEN_FDS and LISTEN_PID, LISTEN_FDNAMES for ops)`},
 		{"unix over a file", ListenConfig{Binds: []string{"unix:" + notSock}}, "exists and is not a socket"},
 		{"unix in a missing dir", ListenConfig{Binds: []string{"unix:/nonexistent/dir/s.sock"}}, "no such file or directory"},
 		{"cert without key", ListenConfig{CertFile: "cert.pem"}, "needs both CertFile and KeyFile"},

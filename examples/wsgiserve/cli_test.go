@@ -66,6 +66,7 @@ func TestCommandLine(t *testing.T) {
 		{"malformed bind", []string{"-bind", "8000", "marker:app"}, 2, "",
 			[]string{"wsgiserve: invalid value \"8000\" for flag -bind: wsgi: bind \"8000\": want host:port or unix:/path/to.sock\nRun 'wsgiserve -h' for the flags.\n"}},
 		{"port out of range", []string{"-bind", "127.0.0.1:80000", "marker:app"}, 2, "", []string{"flag -bind: ", "not a number up to 65535"}},
+		{"gunicorn's fd:// bind", []string{"-bind", "fd://3", "marker:app"}, 2, "", []string{"flag -bind: ", "fd:// is not supported: pass inherited sockets with systemd socket activation"}},
 		{"too many workers", []string{"-workers", "40000", "marker:app"}, 2, "", []string{"wsgiserve: -workers times -threads (40000*1) is more than 32768\n"}},
 		{"missing static dir", []string{"-static", "/s/=/nonexistent/static", "marker:app"}, 1, "", []string{"wsgiserve: -static /s/=/nonexistent/static: no such file or directory\n"}},
 		{"missing chdir", []string{"-chdir", "/nonexistent/app", "marker:app"}, 1, "",

@@ -20,6 +20,10 @@ func (f *Flags) checkLogging() error {
 		f.logLevel = slog.LevelWarn
 	case "error":
 		f.logLevel = slog.LevelError
+	case "critical":
+		// gunicorn's loglevel: slog has no level above ERROR, where Python's
+		// CRITICAL records go, so a level keeping only them cannot be had.
+		return Usagef("-log-level %q: want debug, info, warning or error (gunicorn's critical has no counterpart: Python's CRITICAL records are logged at ERROR; use error)", f.LogLevel)
 	default:
 		return Usagef("-log-level %q: want debug, info, warning or error", f.LogLevel)
 	}

@@ -430,10 +430,19 @@ func TestLogFlags(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][]string{{"-log-level", "verbose"}, {"-log-level", "critical"}, {"-log-format", "logfmt"}} {
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-log-level", "verbose"}, `-log-level "verbose": want debug, info, warning or error`},
+		// gunicorn's loglevel = "critical", translated as the table says: the
+		// line said only what it wants, not why critical is not among them
+		{[]string{"-log-level", "critical"}, `-log-level "critical": want debug, info, warning or error (gunicorn's critical has no counterpart: Python's CRITICAL records are logged at ERROR; use error)`},
+		{[]string{"-log-format", "logfmt"}, `-log-format "logfmt": want text or json`},
+	} {
 		var usage *UsageError
-		if _, _, err := parse(bad); !errors.As(err, &usage) {
-			t.Errorf("%q: got %v, want a usage error", bad, err)
+		if _, _, err := parse(bad.args); !errors.As(err, &usage) || err.Error() != bad.want {
+			t.Errorf("%q: got %v, want the usage error %q", bad.args, err, bad.want)
 		}
 	}
 }
