@@ -27,13 +27,7 @@ func TestRequestIDLog(t *testing.T) {
 	for _, threads := range []int{1, 4} {
 		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
 			c, logs := newContainer(t, Config{App: "reqidlogapp:app", Threads: threads})
-			// As middleware.RequestID: the id goes to the app in the environ.
-			h := ctxHandler(func(r *http.Request) context.Context {
-				if id := r.Header.Get("X-Test-Id"); id != "" {
-					return WithEnviron(r.Context(), "graft.request_id", id)
-				}
-				return r.Context()
-			})(c)
+			h := testIDs(c)
 			srv := e2eServe(t, h)
 
 			cases := []struct {
@@ -137,4 +131,15 @@ func recordID(t *testing.T, logs *pythontest.Buffer, msg string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// testIDs gives each request to c the id of its X-Test-Id header, as
+// middleware.RequestID does: in the environ, as graft.request_id.
+func testIDs(c http.Handler) http.Handler {
+	return ctxHandler(func(r *http.Request) context.Context {
+		if id := r.Header.Get("X-Test-Id"); id != "" {
+			return WithEnviron(r.Context(), "graft.request_id", id)
+		}
+		return r.Context()
+	})(c)
 }

@@ -26,12 +26,7 @@ func TestRequestIDStdio(t *testing.T) {
 	for _, threads := range []int{1, 4} {
 		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
 			c, logs := newContainer(t, Config{App: "reqidlogapp:app", Threads: threads})
-			h := ctxHandler(func(r *http.Request) context.Context {
-				if id := r.Header.Get("X-Test-Id"); id != "" {
-					return WithEnviron(r.Context(), "graft.request_id", id)
-				}
-				return r.Context()
-			})(c)
+			h := testIDs(c)
 			srv := e2eServe(t, h)
 			// check checks the prints of GET /print?tag=tag; concurrent: with
 			// others at once, whose threads of the app's own print at the
