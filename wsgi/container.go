@@ -268,6 +268,23 @@ func (c *Container) queueFull() bool {
 // started it (ErrNotStarted), so retrying is safe whatever its method.
 const maxAttempts = 3
 
+// flusherOf returns w's http.Flusher, or that of the writer it wraps
+// (Unwrap, followed as http.ResponseController follows it), nil if none: a
+// middleware whose writer offers Flush only through Unwrap must not hold a
+// stream in net/http's buffer.
+func flusherOf(w http.ResponseWriter) http.Flusher {
+	for {
+		if f, ok := w.(http.Flusher); ok {
+			return f
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
+
 // respond copies the app's response from ex to w. If the transport reports
 // that the app never started the request (ErrNotStarted) and retry is
 // true, it writes nothing and returns true, so that the request can be
@@ -284,7 +301,7 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 		headerSent bool
 		declared   int64 = -1 // the app's Content-Length
 		written    int64
-		flusher, _ = w.(http.Flusher)
+		flusher    = flusherOf(w)
 	)
 	var send *sendWatch // the body's writes, once there is one (see sendWatch)
 	defer func() { send.stop() }()

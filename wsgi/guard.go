@@ -212,7 +212,9 @@ func (l *guardListener) Accept() (net.Conn, error) {
 func GuardConnState(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
 	return func(c net.Conn, s http.ConnState) {
 		if g, ok := c.(interface{ guard() *guardConn }); ok && s == http.StateHijacked {
-			g.guard().hijack()
+			if gc := g.guard(); gc != nil {
+				gc.hijack()
+			}
 		}
 		if next != nil {
 			next(c, s)

@@ -920,3 +920,62 @@ func TestGuardChunkLine(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardHijackSendTimeoutOrder: a Go handler's tunnel passes through
+// the guard whichever way SendTimeout and Guard are stacked. The docs put
+// SendTimeout under the guard; put over it (the server accepting from
+// SendTimeout's listener), GuardConnState did not find the guard's
+// connection under SendTimeout's, so until 2026-12-02 the guard went on
+// checking the tunnel and wrote a 400 into it.
+func TestGuardHijackSendTimeoutOrder(t *testing.T) {
+	const tunnel = "\x00\x01\r\nnot HTTP\n\x7f"
+	for _, tc := range []struct {
+		name string
+		wrap func(net.Listener) net.Listener
+	}{
+		{"SendTimeout under Guard", func(ln net.Listener) net.Listener {
+			return Guard(SendTimeout(ln, time.Minute, nil), RequestLimits{})
+		}},
+		{"SendTimeout over Guard", func(ln net.Listener) net.Listener {
+			return SendTimeout(Guard(ln, RequestLimits{}), time.Minute, nil)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				conn, brw, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer conn.Close()
+				brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+				brw.Flush()
+				io.CopyN(conn, brw, int64(len(tunnel)))
+			}))
+			srv.Config.ConnState = GuardConnState(nil)
+			srv.Listener = tc.wrap(srv.Listener)
+			srv.Start()
+			t.Cleanup(srv.Close)
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			io.WriteString(conn, "GET /ws HTTP/1.1\r\n"+hostH+"Connection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != 101 {
+				t.Fatalf("answer %v, %v", resp, err)
+			}
+			io.WriteString(conn, tunnel)
+			got, err := io.ReadAll(br)
+			if err != nil {
+				t.Fatalf("after %d bytes: %v", len(got), err)
+			}
+			if string(got) != tunnel {
+				t.Errorf("tunnel gave %q, want %q", got, tunnel)
+			}
+		})
+	}
+}

@@ -315,53 +315,77 @@ func TestExcInfoNoException(t *testing.T) {
 	}
 }
 
+// unwrapOnlyWriter is a middleware's writer that offers http.Flusher only
+// through Unwrap, as http.ResponseController looks for it (a logger of the
+// user's own, between the router and the container).
+type unwrapOnlyWriter struct{ http.ResponseWriter }
+
+func (w unwrapOnlyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // TestStreaming: each chunk reaches the client before the app produces the
-// next one.
+// next one, also through a middleware whose writer has http.Flusher only
+// behind Unwrap (until 2026-12-02 such a stream was held in net/http's
+// buffer until 4 KiB or the end).
 func TestStreaming(t *testing.T) {
-	for _, threads := range []int{1, 2} {
-		t.Run(fmt.Sprint("threads=", threads), func(t *testing.T) {
-			variants(t, "stream", func(t *testing.T, app string) {
-				a := startApp(t, app, Config{Threads: threads}, nil)
-				resp, err := http.Get(a.srv.URL + "/?n=4&tok=s")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				br := bufio.NewReader(resp.Body)
-				for i := 0; i < 4; i++ {
-					ev := make(chan string, 1)
-					go func() {
-						var s string
-						for !strings.HasSuffix(s, "\n\n") {
-							l, err := br.ReadString('\n')
-							s += l
-							if err != nil {
-								break
-							}
-						}
-						ev <- s
-					}()
-					select {
-					case s := <-ev:
-						if want := fmt.Sprintf("data: chunk %d\n\n", i); s != want {
-							t.Fatalf("chunk %d = %q, want %q", i, s, want)
-						}
-					case <-time.After(5 * time.Second):
-						t.Fatalf("chunk %d did not arrive while the app waits", i)
-					}
-					if exists(a.dir, fmt.Sprintf("s-produced-%d", i+1)) {
-						t.Fatalf("chunk %d produced before the test released it", i+1)
-					}
-					if i < 3 {
-						touch(t, a.dir, fmt.Sprintf("s-%d", i+1))
-					}
-				}
-				if rest, _ := io.ReadAll(br); len(rest) != 0 {
-					t.Errorf("trailing bytes %q", rest)
-				}
-			})
-		})
+	wrappers := []struct {
+		name string
+		wrap func(http.Handler) http.Handler
+	}{
+		{"net/http's writer", nil},
+		{"a writer with only Unwrap", func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(unwrapOnlyWriter{w}, r) })
+		}},
 	}
+	for _, threads := range []int{1, 2} {
+		for _, wr := range wrappers {
+			t.Run(fmt.Sprint("threads=", threads, "/", wr.name), func(t *testing.T) {
+				testStreaming(t, threads, wr.wrap)
+			})
+		}
+	}
+}
+
+func testStreaming(t *testing.T, threads int, wrap func(http.Handler) http.Handler) {
+	variants(t, "stream", func(t *testing.T, app string) {
+		a := startApp(t, app, Config{Threads: threads}, wrap)
+		resp, err := http.Get(a.srv.URL + "/?n=4&tok=s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		for i := 0; i < 4; i++ {
+			ev := make(chan string, 1)
+			go func() {
+				var s string
+				for !strings.HasSuffix(s, "\n\n") {
+					l, err := br.ReadString('\n')
+					s += l
+					if err != nil {
+						break
+					}
+				}
+				ev <- s
+			}()
+			select {
+			case s := <-ev:
+				if want := fmt.Sprintf("data: chunk %d\n\n", i); s != want {
+					t.Fatalf("chunk %d = %q, want %q", i, s, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("chunk %d did not arrive while the app waits", i)
+			}
+			if exists(a.dir, fmt.Sprintf("s-produced-%d", i+1)) {
+				t.Fatalf("chunk %d produced before the test released it", i+1)
+			}
+			if i < 3 {
+				touch(t, a.dir, fmt.Sprintf("s-%d", i+1))
+			}
+		}
+		if rest, _ := io.ReadAll(br); len(rest) != 0 {
+			t.Errorf("trailing bytes %q", rest)
+		}
+	})
 }
 
 // TestSSE: events spaced by sleeps arrive spaced, not all at the end.

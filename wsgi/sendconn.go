@@ -103,6 +103,16 @@ type sendConn struct {
 	cut      bool      // a write was cut: logged
 }
 
+// guard returns the guarded connection under c (SendTimeout put over
+// Guard rather than under it), nil if none, so that GuardConnState finds
+// it either way.
+func (c *sendConn) guard() *guardConn {
+	if g, ok := c.Conn.(interface{ guard() *guardConn }); ok {
+		return g.guard()
+	}
+	return nil
+}
+
 // NetConn returns the connection whose writes are watched (see
 // resetConn).
 func (c *sendConn) NetConn() net.Conn { return c.Conn }
