@@ -164,6 +164,25 @@ func TestSeveralBinds(t *testing.T) {
 	}
 }
 
+// -socket-mode sets the mode of every Unix socket, -metrics-bind's too
+// (gunicorn's default umask 0 makes its sockets 0777; graft's 0660 kept
+// nginx's user out, and no flag changed it).
+func TestSocketMode(t *testing.T) {
+	bin := opstest.Build(t, "wsgiserve")
+	dir := t.TempDir()
+	sock, ops := filepath.Join(dir, "app.sock"), filepath.Join(dir, "ops.sock")
+	startServe(t, bin, false, "-workers", "1", "-bind", "unix:"+sock, "-metrics-bind", "unix:"+ops, "-socket-mode", "0666")
+	for _, p := range []string{sock, ops} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o666 || fi.Mode().Type() != os.ModeSocket {
+			t.Errorf("%s: %v, %v; want a socket with mode 0666", p, fi, err)
+		}
+	}
+	if _, body := get(t, unixClient(sock), "http://wsgiserve/pid"); !strings.HasPrefix(body, "v1 ") {
+		t.Errorf("unix socket: %q", body)
+	}
+}
+
 // -certfile and -keyfile: HTTPS, with HTTP/2 negotiated.
 func TestTLS(t *testing.T) {
 	bin := opstest.Build(t, "wsgiserve")

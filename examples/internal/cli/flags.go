@@ -2,6 +2,7 @@ package cli
 
 import (
 	"flag"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -37,6 +38,9 @@ type Flags struct {
 	H2C               bool
 	CertFile, KeyFile string
 	MetricsBind       string
+	// SocketMode is -socket-mode: the permission bits of every Unix
+	// socket of -bind and -metrics-bind (wsgi.ListenConfig.SocketMode).
+	SocketMode        fs.FileMode
 	Preload           bool
 	Prefetch          int
 	SchedBatch        bool
@@ -98,6 +102,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
 	fs.BoolVar(&f.H2C, "h2c", false, "also serve HTTP/2 without TLS (prior knowledge), for a front proxy that speaks it (Envoy, Cloud Run's end-to-end HTTP/2, gRPC); not with -certfile, which offers HTTP/2 already")
 	AddrVar(fs, &f.MetricsBind, "metrics-bind", "", false, "serve /metrics, /status, /healthz and /readyz on this separate `ADDR` (e.g. 127.0.0.1:9100)")
+	ModeVar(fs, &f.SocketMode, "socket-mode", 0o660, "permission bits (octal `MODE`, such as 0666) of the -bind and -metrics-bind Unix sockets: 0660 lets graft's user and group connect; gunicorn's, with its default umask 0, are 0777 (ignored for systemd's sockets)")
 	fs.BoolVar(&f.Preload, "preload", true, "import the app once and fork the workers from it (copy-on-write); -preload=false starts each worker fresh")
 	fs.IntVar(&f.Prefetch, "prefetch", wsgi.DefaultPrefetch, "most requests that may wait in the socket of a busy worker whose requests are fast (fewer the slower they are: under 10ms in all); 0: none")
 	fs.BoolVar(&f.SchedBatch, "sched-batch", true, "Linux: run the server and its workers under SCHED_BATCH, so that Go's wake-ups do not preempt the app mid-request on shared CPUs; -sched-batch=false keeps the default policy")
@@ -309,7 +314,7 @@ func CheckPrefix(name, prefix string) error {
 func (f *Flags) Listen() (*wsgi.Listeners, error) {
 	return wsgi.Listen(wsgi.ListenConfig{
 		Binds: f.Binds, OpsBind: f.MetricsBind, CertFile: f.CertFile, KeyFile: f.KeyFile,
-		ProxyProtocol: f.ProxyProtocol,
+		ProxyProtocol: f.ProxyProtocol, SocketMode: f.SocketMode,
 	})
 }
 

@@ -23,7 +23,11 @@ func gunicornFlag(name string) string {
 		return "no config file: give its settings as flags, see docs/operations.md#coming-from-gunicorn"
 	case "access-logfile", "error-logfile", "log-file", "access-logformat", "capture-output", "loglevel":
 		return "the access log goes to standard error with the workers' output (-access-log, -access-log-verbose, -log-level, -log-format)"
-	case "D", "daemon", "p", "pid", "u", "user", "g", "group", "m", "umask", "worker-tmp-dir":
+	case "m", "umask":
+		// Not taken as -socket-mode: gunicorn's umask is its whole
+		// process's, which the files the app creates get too.
+		return "-socket-mode MODE for the -bind unix: sockets (0777 &^ umask: umask 0 is -socket-mode 0777); the workers' own files keep graft's umask (systemd's UMask=, or the shell's umask)"
+	case "D", "daemon", "p", "pid", "u", "user", "g", "group", "worker-tmp-dir":
 		return "none: run it under systemd or a container runtime, see docs/operations.md#running-under-systemd"
 	case "e", "env", "pythonpath":
 		return "none: the workers inherit graft's environment (PYTHONPATH too)"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -236,4 +237,30 @@ func (a addrValue) Set(s string) error {
 func AddrVar(fs *flag.FlagSet, p *string, name, value string, tcpOnly bool, usage string) {
 	*p = value
 	fs.Var(addrValue{p: p, tcpOnly: tcpOnly}, name, usage)
+}
+
+// modeValue is a file mode flag in octal: 0666, 666 or 0o666.
+type modeValue fs.FileMode
+
+func (m *modeValue) String() string { return fmt.Sprintf("%#o", uint32(*m)) }
+
+func (m *modeValue) Set(s string) error {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0o"), 8, 32)
+	if err != nil || v > 0o777 || s == "0o" {
+		return errors.New("want octal permission bits up to 0777, such as 0660 or 0666")
+	}
+	if v == 0 {
+		// wsgi.ListenConfig would take 0 for its default, 0660.
+		return errors.New("0 would let only root connect")
+	}
+	*m = modeValue(v)
+	return nil
+}
+
+// ModeVar defines a flag of permission bits in octal (0666, 666 or
+// 0o666), 1 to 0777: anything else, such as 0, 0668 or 4777, is refused
+// as it is parsed.
+func ModeVar(fs *flag.FlagSet, p *fs.FileMode, name string, value fs.FileMode, usage string) {
+	*p = value
+	fs.Var((*modeValue)(p), name, usage)
 }

@@ -201,6 +201,23 @@ func TestParse(t *testing.T) {
 			return f.Binds[0] == "127.0.0.1:http" && f.MetricsBind == "unix:/run/ops.sock"
 		}, ""},
 		{"bad metrics bind", []string{"-metrics-bind", "9100"}, nil, `invalid value "9100" for flag -metrics-bind: wsgi: bind "9100": want host:port`},
+		// -socket-mode: the Unix sockets' permission bits, in octal
+		// (gunicorn's umask 0 makes them 0777; graft's default is 0660).
+		{"socket mode by default", nil, func(f Flags, _ []string) bool { return f.SocketMode == 0o660 }, ""},
+		{"socket mode 0666", []string{"-socket-mode", "0666"}, func(f Flags, _ []string) bool { return f.SocketMode == 0o666 }, ""},
+		{"socket mode 666", []string{"-socket-mode", "666"}, func(f Flags, _ []string) bool { return f.SocketMode == 0o666 }, ""},
+		{"socket mode 0o777", []string{"-socket-mode=0o777"}, func(f Flags, _ []string) bool { return f.SocketMode == 0o777 }, ""},
+		{"socket mode 600", []string{"-socket-mode", "600"}, func(f Flags, _ []string) bool { return f.SocketMode == 0o600 }, ""},
+		{"socket mode not octal", []string{"-socket-mode", "0668"}, nil, `invalid value "0668" for flag -socket-mode: want octal permission bits up to 0777, such as 0660 or 0666`},
+		{"socket mode words", []string{"-socket-mode", "rw-rw-rw-"}, nil, `invalid value "rw-rw-rw-" for flag -socket-mode: want octal permission bits`},
+		{"socket mode empty", []string{"-socket-mode", ""}, nil, `invalid value "" for flag -socket-mode: want octal permission bits`},
+		{"socket mode setuid", []string{"-socket-mode", "4777"}, nil, `invalid value "4777" for flag -socket-mode: want octal permission bits up to 0777`},
+		{"socket mode huge", []string{"-socket-mode", "077777777777777777777777"}, nil, `for flag -socket-mode: want octal permission bits`},
+		{"socket mode negative", []string{"-socket-mode", "-660"}, nil, `for flag -socket-mode: want octal permission bits`},
+		{"socket mode zero", []string{"-socket-mode", "0"}, nil, `invalid value "0" for flag -socket-mode: 0 would let only root connect`},
+		{"socket mode 0o", []string{"-socket-mode", "0o"}, nil, `invalid value "0o" for flag -socket-mode: want octal permission bits`},
+		{"gunicorn's --umask", []string{"--umask", "0"}, nil, "-umask (gunicorn's; here: -socket-mode MODE for the -bind unix: sockets (0777 &^ umask: umask 0 is -socket-mode 0777); the workers' own files keep graft's umask"},
+		{"gunicorn's -m", []string{"-m", "007"}, nil, "-m (gunicorn's; here: -socket-mode MODE"},
 		{"too many threads", []string{"-workers", "64", "-threads", "1024"}, nil, "-workers times -threads (64*1024) is more than 32768"},
 		{"the most threads", []string{"-workers", "32", "-threads", "1024"}, func(f Flags, _ []string) bool { return f.Workers*f.Threads == wsgi.MaxThreads }, ""},
 	}
