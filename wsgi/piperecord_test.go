@@ -3,7 +3,6 @@ package wsgi
 import (
 	"bytes"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,20 +47,8 @@ func TestOutputPipeRecord(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			o := newOutputLog()
-			go func() {
-				w.WriteString(tc.in)
-				w.Close()
-			}()
-			o.run(log, r)
 			var got []string
-			for _, rec := range jsonRecords(t, buf.String()) {
+			for _, rec := range outputRecords(t, tc.in, slog.LevelDebug) {
 				s := rec["level"].(string) + " " + rec["msg"].(string)
 				if st, ok := rec[logTraceback].(string); ok {
 					s += " | " + st

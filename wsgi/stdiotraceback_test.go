@@ -29,6 +29,25 @@ func jsonRecords(t *testing.T, s string) []map[string]any {
 	return recs
 }
 
+// outputRecords runs an outputLog on a pipe that carries in, and returns
+// the records it logged at level and above.
+func outputRecords(t *testing.T, in string, level slog.Level) []map[string]any {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: level}))
+	o := newOutputLog()
+	go func() {
+		w.WriteString(in)
+		w.Close()
+	}()
+	o.run(log, r)
+	return jsonRecords(t, buf.String())
+}
+
 // TestDjangoConsoleTraceback: a Django project whose LOGGING puts a
 // console handler on the root logger (the usual setup) writes the
 // traceback of a failed view to the worker's stderr. graft logged each of
@@ -122,20 +141,8 @@ func TestOutputTraceback(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			log := slog.New(slog.NewJSONHandler(&buf, nil))
-			o := newOutputLog()
-			go func() {
-				w.WriteString(tc.in)
-				w.Close()
-			}()
-			o.run(log, r)
 			var got []string
-			for _, rec := range jsonRecords(t, buf.String()) {
+			for _, rec := range outputRecords(t, tc.in, slog.LevelInfo) {
 				s := rec["level"].(string) + " " + rec["msg"].(string)
 				if st, ok := rec[logTraceback].(string); ok {
 					s += " | " + st

@@ -83,19 +83,9 @@ func (s diffdjangoServer) raw(req, next string) (rawAnswer, error) {
 	}
 	r := bufio.NewReader(c)
 	method, _, _ := strings.Cut(req, " ")
-	a, open, err := readAnswer(r, method)
+	a, open, err := readFinalAnswer(c, r, method, body, expect)
 	if err != nil {
 		return a, err
-	}
-	if expect && strings.HasPrefix(a.status, "HTTP/1.1 100 ") {
-		interim := a.status
-		if _, err := io.WriteString(c, body); err != nil {
-			return a, err
-		}
-		if a, open, err = readAnswer(r, method); err != nil {
-			return a, err
-		}
-		a.interim = interim
 	}
 	a.next = "closed"
 	if !open {

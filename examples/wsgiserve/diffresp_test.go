@@ -195,6 +195,26 @@ func readAnswer(r *bufio.Reader, method string) (a rawAnswer, open bool, err err
 	return a, !closing, nil
 }
 
+// readFinalAnswer reads the answer to method from r; if expect (the
+// request asked for 100-continue) and the server answered 100 Continue,
+// it sends body on c and reads the final answer, whose interim is the
+// 100's status line.
+func readFinalAnswer(c io.Writer, r *bufio.Reader, method, body string, expect bool) (a rawAnswer, open bool, err error) {
+	a, open, err = readAnswer(r, method)
+	if err != nil || !expect || !strings.HasPrefix(a.status, "HTTP/1.1 100 ") {
+		return a, open, err
+	}
+	interim := a.status
+	if _, err := io.WriteString(c, body); err != nil {
+		return a, open, err
+	}
+	if a, open, err = readAnswer(r, method); err != nil {
+		return a, open, err
+	}
+	a.interim = interim
+	return a, open, nil
+}
+
 // exchange sends mode's request for path on a new connection to addr,
 // reads the answer, and then a GET of next (/ping if empty) on the same
 // connection.
@@ -215,19 +235,9 @@ func exchange(addr, path string, mode diffrespMode, next string) (rawAnswer, err
 	}
 	r := bufio.NewReader(c)
 	method, _, _ := strings.Cut(string(mode), "/")
-	a, open, err := readAnswer(r, method)
+	a, open, err := readFinalAnswer(c, r, method, "hello=world", mode == post11e)
 	if err != nil {
 		return a, err
-	}
-	if mode == post11e && strings.HasPrefix(a.status, "HTTP/1.1 100 ") {
-		interim := a.status
-		if _, err := io.WriteString(c, "hello=world"); err != nil {
-			return a, err
-		}
-		if a, open, err = readAnswer(r, method); err != nil {
-			return a, err
-		}
-		a.interim = interim
 	}
 	a.next = "closed"
 	if !open {
