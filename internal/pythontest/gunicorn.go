@@ -18,16 +18,7 @@ import (
 // importable.
 func Gunicorn(t testing.TB, dir, app string, args ...string) (addr string, logs *Buffer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = ln.Addr().String()
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close() // f keeps the socket listening
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, f := listen(t)
 	return addr, GunicornOn(t, f, nil, dir, app, args...)
 }
 
@@ -38,19 +29,45 @@ func Gunicorn(t testing.TB, dir, app string, args ...string) (addr string, logs 
 func GunicornOn(t testing.TB, f *os.File, env []string, dir, app string, args ...string) (logs *Buffer) {
 	t.Helper()
 	py := Python(t, "gunicorn")
-	logs = &Buffer{}
 	argv := append([]string{"-m", "gunicorn", "--bind", "fd://3", "--workers", "1",
 		"--chdir", dir, "--log-level", "warning", "--graceful-timeout", "5"}, args...)
 	cmd := exec.Command(py, append(argv, app)...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	return startOn(t, "gunicorn", cmd, f)
+}
+
+// listen opens a TCP listener on 127.0.0.1 and returns its address and
+// its socket as a file to hand to a server; the listener itself is
+// closed, the file keeps the socket listening.
+func listen(t testing.TB) (string, *os.File) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String(), f
+}
+
+// startOn starts cmd, a server named name, with the listening socket f
+// as its fd 3 (f is closed here once the server has it), and returns its
+// output. The server is stopped (SIGINT, then SIGKILL after 15 s) when t
+// ends, and its output logged if t failed.
+func startOn(t testing.TB, name string, cmd *exec.Cmd, f *os.File) (logs *Buffer) {
+	t.Helper()
+	logs = &Buffer{}
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	err := cmd.Start()
 	f.Close()
 	if err != nil {
-		t.Fatalf("start gunicorn: %v", err)
+		t.Fatalf("start %s: %v", name, err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
@@ -63,7 +80,7 @@ func GunicornOn(t testing.TB, f *os.File, env []string, dir, app string, args ..
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("gunicorn log:\n%s", logs)
+			t.Logf("%s log:\n%s", name, logs)
 		}
 	})
 	return logs

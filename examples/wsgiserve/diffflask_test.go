@@ -1,0 +1,596 @@
+package main
+
+// The Flask differential: the Flask 2.2 app testdata/diffflask_app.py
+// (sessions, flash messages, url_for, redirects, forms and uploads, JSON,
+// request.stream, send_file, stream_with_context, abort and error
+// handlers, before/after/teardown callbacks, behind werkzeug's ProxyFix)
+// runs under wsgiserve, gunicorn 20 (-k gthread) and waitress, plain and
+// with SCRIPT_NAME=/pfx, each behind a trusted proxy (wsgiserve's
+// -forwarded-allow-ips and -forwarded-host; gunicorn's default trust of
+// 127.0.0.1; ProxyFix in the app), and the same requests go to each: raw
+// ones off sockets where framing matters, every GET also as HEAD, and
+// flows through net/http with a cookie jar (the session, flashes,
+// teardowns). The views answer what Flask computed (request.url, url_for,
+// args, cookies, form, files, JSON, body). wsgiserve and gunicorn are
+// compared; where they differ, waitress (a strict PEP 3333 server) is
+// asked too, as a tie-breaker. Any difference fails the test, except those
+// listed in diffflaskKnown with their reason and the side waitress takes
+// (docs/operations.md, "Flask: what differs from gunicorn").
+//
+// The servers, raw exchanges, normalisation and transcripts are the
+// Django and response differentials' (diffdjangoServer, normalise,
+// diffrespRules, transcript).
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// diffflaskHost is the Host of the raw requests that do not send their own.
+const diffflaskHost = "diffflask.test"
+
+// diffflaskCase is one raw request to the three servers.
+type diffflaskCase struct {
+	name   string
+	prefix bool   // to the SCRIPT_NAME=/pfx trio
+	req    string // the raw request; Host: diffflask.test is added unless it has a Host (or is HTTP/1.0)
+	// summary replaces a body that is long with what is compared of it.
+	summary func(body string) string
+	// halfClose: the client ends its side of the connection after the
+	// request (a body shorter than its Content-Length stays short).
+	halfClose bool
+}
+
+// request completes tc's request, and gives the request sent after it on
+// its connection.
+func (tc diffflaskCase) request() (req, next string) {
+	head, rest, _ := strings.Cut(tc.req, "\r\n\r\n")
+	if !strings.Contains(strings.ToLower(head), "\r\nhost:") && !strings.Contains(head, "HTTP/1.0") {
+		head += "\r\nHost: " + diffflaskHost
+	}
+	prefix := ""
+	if tc.prefix {
+		prefix = "/pfx"
+	}
+	next = "GET " + prefix + "/i/next HTTP/1.1\r\nHost: " + diffflaskHost + "\r\nConnection: close\r\n\r\n"
+	return head + "\r\n\r\n" + rest, next
+}
+
+// head is tc sent as HEAD, if tc is a GET.
+func (tc diffflaskCase) head() (diffflaskCase, bool) {
+	rest, ok := strings.CutPrefix(tc.req, "GET ")
+	if !ok {
+		return tc, false
+	}
+	tc.name, tc.req = "HEAD "+tc.name, "HEAD "+rest
+	return tc, true
+}
+
+// multipartFiles is a multipart/form-data body, with boundary, of the
+// fields and of files named by their field, file name and size (their
+// bytes a repeated pattern), and its Content-Type.
+func multipartFiles(boundary string, fields map[string]string, files ...struct {
+	field, name string
+	size        int
+}) (string, string) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	w.SetBoundary(boundary)
+	for _, k := range []string{"title", "note", "empty"} {
+		if v, ok := fields[k]; ok {
+			w.WriteField(k, v)
+		}
+	}
+	for _, f := range files {
+		fw, _ := w.CreateFormFile(f.field, f.name)
+		fw.Write(bytes.Repeat([]byte("0123456789abcdef"), f.size/16+1)[:f.size])
+	}
+	w.Close()
+	return b.String(), w.FormDataContentType()
+}
+
+// diffflaskCases are the raw requests. Paths under /i/ answer what Flask
+// computed of the request; every GET is also sent as HEAD.
+var diffflaskCases = func() []diffflaskCase {
+	type file = struct {
+		field, name string
+		size        int
+	}
+	fields := map[string]string{"title": "caf\u00e9", "note": "a\r\nb", "empty": ""}
+	upload, uploadType := multipartFiles("diffflaskboundary", fields,
+		file{"doc", "r\u00e9sum\u00e9.txt", 1500}, file{"doc", "second.txt", 10}, file{"nothing", "", 0}, file{"zero", "zero.bin", 0})
+	large, largeType := multipartFiles("diffflasklarge", fields, file{"big", "big.bin", 400 << 10})
+	tooLarge, tooLargeType := multipartFiles("diffflasktoolarge", nil, file{"big", "big.bin", 600 << 10})
+	post := func(path, ctype, body string, hs ...string) string {
+		h := ""
+		for _, l := range hs {
+			h += l + "\r\n"
+		}
+		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n%s", path, ctype, len(body), h, body)
+	}
+	chunked := func(path, ctype, body string) string {
+		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n%s", path, ctype, chunkedBody(body, 1000))
+	}
+	get := func(target string, hs ...string) string {
+		return strings.Join(append([]string{"GET " + target + " HTTP/1.1"}, hs...), "\r\n")
+	}
+	const form = "application/x-www-form-urlencoded"
+	long := strings.Repeat("x", 3900)
+	return []diffflaskCase{
+		// What the app sees of the request.
+		{name: "info", req: get("/i/abc?x=1&x=2&y=&z")},
+		{name: "info root", req: get("/i/")},
+		{name: "info HTTP/1.0 without host", req: "GET /i/old HTTP/1.0"},
+		{name: "info host with port", req: get("/i/h", "Host: diffflask.test:8080")},
+		{name: "proxy scheme, client and host", req: get("/i/p", "X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https", "X-Forwarded-Host: proxy.example")},
+		{name: "proxy host with port", req: get("/i/p", "X-Forwarded-Host: proxy.example:8443")},
+		{name: "proxy prefix", req: get("/i/p", "X-Forwarded-Prefix: /ext")},
+		{name: "proxy client list", req: get("/i/p", "X-Forwarded-For: 198.51.100.1, 203.0.113.9")},
+		{name: "percent-encoded UTF-8", req: get("/i/caf%C3%A9/%E2%82%AC?q=%E2%82%AC&r=a+b&s=%ZZ")},
+		{name: "percent-encoded latin-1", req: get("/i/%E9t%E9?q=%E9")},
+		{name: "raw UTF-8", req: get("/i/caf\xc3\xa9?q=\xe2\x82\xac")},
+		{name: "raw latin-1", req: get("/i/\xe9t\xe9?q=\xe9")},
+		{name: "encoded slash", req: get("/i/a%2Fb")},
+		{name: "dot segments", req: get("/i/./a/../b")},
+		{name: "long URL", req: get("/i/" + long)},
+		{name: "long query", req: get("/i/q?q=" + long)},
+		{name: "long header", req: get("/i/h", "X-Long: "+strings.Repeat("v", 8000))},
+		{name: "long cookie", req: get("/i/c", "Cookie: big="+strings.Repeat("c", 8000))},
+		{name: "cookies odd", req: get("/i/c", "Cookie: a=\"x y\"; b=caf\xc3\xa9; c=a=b; d=%E9; e=; f=\"\\\"q\\\"\"; g=1,2; =v; h")},
+		{name: "cookie latin-1", req: get("/i/c", "Cookie: l=caf\xe9")},
+		{name: "cookie header twice", req: get("/i/c", "Cookie: a=1", "Cookie: b=2")},
+		{name: "header UTF-8 and latin-1", req: get("/i/h", "X-Utf: caf\xc3\xa9", "X-Lat: caf\xe9")},
+		{name: "OPTIONS", req: "OPTIONS /file HTTP/1.1"},
+
+		// Sessions, flashes, redirects.
+		{name: "session new", req: get("/session")},
+		{name: "session permanent", req: get("/session/permanent")},
+		{name: "session tampered", req: get("/session", "Cookie: session=eyJuIjo5OX0.bad.sig")},
+		{name: "flash", req: post("/flash", form, "msg=caf%C3%A9&cat=info")},
+		{name: "redirect", req: get("/redirect")},
+		{name: "redirect external", req: get("/redirect/external")},
+		{name: "redirect external behind proxy", req: get("/redirect/external", "X-Forwarded-Proto: https", "X-Forwarded-Host: proxy.example")},
+		{name: "redirect 307 POST", req: post("/redirect/307", form, "a=1")},
+		{name: "redirect other", req: get("/redirect/other")},
+
+		// Forms and uploads.
+		{name: "form", req: post("/form", form, "a=1&a=2&b=caf%C3%A9&c=%E9&d=a+b&e")},
+		{name: "form chunked", req: chunked("/form", form, "a=1&b=2")},
+		{name: "multipart", req: post("/form", uploadType, upload)},
+		{name: "multipart chunked", req: chunked("/form", uploadType, upload)},
+		{name: "multipart with Expect", req: post("/form", uploadType, upload, "Expect: 100-continue")},
+		{name: "multipart large file", req: post("/form", largeType, large)},
+		{name: "multipart large file chunked", req: chunked("/form", largeType, large)},
+		{name: "multipart too large", req: post("/form", tooLargeType, tooLarge)},
+		{name: "multipart too large chunked", req: chunked("/form", tooLargeType, tooLarge)},
+		{name: "multipart missing boundary", req: post("/form", "multipart/form-data", upload)},
+		{name: "multipart wrong boundary", req: post("/form", "multipart/form-data; boundary=other", upload)},
+		{name: "multipart truncated", req: post("/form", uploadType, upload[:len(upload)/2])},
+
+		// JSON and raw bodies.
+		{name: "json", req: post("/json", "application/json", `{"a": "caf\u00e9", "n": [1, 2.5, null]}`)},
+		{name: "json bad", req: post("/json", "application/json", `{bad`)},
+		{name: "json empty", req: post("/json", "application/json", "")},
+		{name: "json wrong type", req: post("/json", "text/plain", `{"a": 1}`)},
+		{name: "json silent bad", req: post("/json/silent", "application/json", `{bad`)},
+		{name: "json chunked", req: chunked("/json", "application/json", `{"a": [1, 2, 3]}`)},
+		{name: "json latin-1 bytes", req: post("/json", "application/json", "{\"a\": \"caf\xe9\"}")},
+		{name: "data", req: post("/data", "application/octet-stream", strings.Repeat("d", 5000))},
+		{name: "data chunked", req: chunked("/data", "application/octet-stream", strings.Repeat("d", 5000))},
+		{name: "data chunked spilled", req: chunked("/data", "application/octet-stream", strings.Repeat("0123456789", 20000))},
+		{name: "data too large", req: post("/data", "application/octet-stream", strings.Repeat("t", 600<<10))},
+		{name: "stream read", req: post("/stream-read", "application/octet-stream", strings.Repeat("s", 5500))},
+		{name: "stream read chunked", req: chunked("/stream-read", "application/octet-stream", strings.Repeat("s", 5500))},
+		{name: "body shorter than Content-Length", halfClose: true, req: "POST /data HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nshort"},
+		{name: "stream read shorter than Content-Length", halfClose: true, req: "POST /stream-read HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nshort"},
+		{name: "form shorter than Content-Length", halfClose: true, req: "POST /form HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\na=1&b=2"},
+		{name: "chunked body cut", halfClose: true, req: "POST /data HTTP/1.1\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n10\r\nshort"},
+		{name: "body longer than Content-Length", req: "POST /data HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhelloEXTRA"},
+
+		// Files.
+		{name: "file", req: get("/file"), summary: sha256Body},
+		{name: "file range", req: get("/file", "Range: bytes=10-29")},
+		{name: "file suffix range", req: get("/file", "Range: bytes=-20")},
+		{name: "file open range", req: get("/file", "Range: bytes=11170-")},
+		{name: "file range past the end", req: get("/file", "Range: bytes=20000-30000")},
+		{name: "file two ranges", req: get("/file", "Range: bytes=0-4,10-14"), summary: sha256Body},
+		{name: "file bad range", req: get("/file", "Range: lines=1-2"), summary: sha256Body},
+		{name: "file If-None-Match *", req: get("/file", "If-None-Match: *")},
+		{name: "file If-Modified-Since future", req: get("/file", "If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT")},
+		{name: "file If-Modified-Since past", req: get("/file", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT"), summary: sha256Body},
+		{name: "file download", req: get("/file/download"), summary: sha256Body},
+		{name: "bytesio", req: get("/file/bytesio")},
+		{name: "bytesio etag", req: get("/file/bytesio", `If-None-Match: "digits-v1"`)},
+		{name: "bytesio range", req: get("/file/bytesio", "Range: bytes=5-14")},
+		{name: "bytesio If-Range", req: get("/file/bytesio", "Range: bytes=5-14", `If-Range: "digits-v1"`)},
+		{name: "bytesio If-Range stale", req: get("/file/bytesio", "Range: bytes=5-14", `If-Range: "old"`)},
+
+		// Streams, errors, callbacks.
+		{name: "stream_with_context", req: get("/gen?who=caf%C3%A9")},
+		{name: "stream empty", req: get("/gen/empty")},
+		{name: "HTTP/1.0 stream", req: "GET /gen?who=old HTTP/1.0"},
+		{name: "not found", req: get("/nope")},
+		{name: "abort 401", req: get("/abort/401")},
+		{name: "abort 404", req: get("/abort/404")},
+		{name: "abort 418", req: get("/abort/418")},
+		{name: "abort 500", req: get("/abort/500")},
+		{name: "method not allowed", req: post("/file", form, "a=1")},
+		{name: "exception", req: get("/boom")},
+		{name: "before_request stops", req: get("/before/stop")},
+
+		// Under SCRIPT_NAME=/pfx.
+		{name: "prefix info", prefix: true, req: get("/pfx/i/x?y=1")},
+		{name: "prefix percent-encoded", prefix: true, req: get("/pfx/i/caf%C3%A9%2F")},
+		{name: "prefix only", prefix: true, req: get("/pfx")},
+		{name: "prefix slash", prefix: true, req: get("/pfx/")},
+		{name: "prefix outside", prefix: true, req: get("/other/i/x")},
+		{name: "prefix proxy", prefix: true, req: get("/pfx/i/p", "X-Forwarded-Proto: https", "X-Forwarded-Host: proxy.example", "X-Forwarded-Prefix: /ext")},
+		{name: "prefix redirect", prefix: true, req: get("/pfx/redirect")},
+		{name: "prefix redirect external", prefix: true, req: get("/pfx/redirect/external")},
+		{name: "prefix session", prefix: true, req: get("/pfx/session/permanent")},
+		{name: "prefix flash", prefix: true, req: post("/pfx/flash", form, "msg=x")},
+		{name: "prefix not found", prefix: true, req: get("/pfx/nope")},
+		{name: "prefix file range", prefix: true, req: get("/pfx/file", "Range: bytes=0-9")},
+		{name: "prefix multipart", prefix: true, req: post("/pfx/form", uploadType, upload)},
+	}
+}()
+
+// diffflaskAllCases are diffflaskCases and the HEAD of each GET.
+func diffflaskAllCases() []diffflaskCase {
+	var all []diffflaskCase
+	for _, tc := range diffflaskCases {
+		all = append(all, tc)
+		if h, ok := tc.head(); ok {
+			all = append(all, h)
+		}
+	}
+	return all
+}
+
+// diffflaskSide is whom waitress agrees with where wsgiserve and gunicorn
+// differ.
+type diffflaskSide string
+
+const (
+	sideGraft    diffflaskSide = "wsgiserve"
+	sideGunicorn diffflaskSide = "gunicorn"
+	sideNeither  diffflaskSide = "neither"
+)
+
+// diffflaskKnown are the differences on purpose, by case name: what
+// wsgiserve's answer (as the test prints it) contains, whom waitress
+// sides with, and why.
+var diffflaskKnown = map[string]struct {
+	graft    string
+	waitress diffflaskSide
+	why      string
+}{
+	"raw UTF-8": {`\"path_info\": \"/i/caf\\u00e9\"`, sideNeither,
+		"raw (not percent-encoded) UTF-8 in the request target reaches Flask as the text sent (request.path /i/caf\u00e9, as for %C3%A9); " +
+			"gunicorn 20 encodes it twice (/i/caf\u00c3\u00a9); waitress refuses it (400 Bad URI)"},
+	"cookie header twice": {`\"cookies\": {\"a\": [\"1\"], \"b\": [\"2\"]}`, sideNeither,
+		"Cookie headers sent twice are joined with \"; \" (RFC 9113 8.2.3), so Flask sees both cookies; " +
+			"gunicorn joins them with \",\" and waitress with \", \": Flask reads one cookie a, \"1,b=2\" or \"1, b=2\""},
+	"form chunked":                 {`\"content_length\": 7,`, sideGraft, chunkedLength},
+	"multipart chunked":            {`\"content_length\": 2277,`, sideGraft, chunkedLength},
+	"multipart large file chunked": {`\"content_length\": 409958,`, sideGraft, chunkedLength},
+	"data chunked":                 {`\"content_length\": 5000,`, sideGraft, chunkedLength},
+	"data chunked spilled":         {`\"content_length\": 200000,`, sideGraft, chunkedLength},
+	"multipart too large chunked": {"HTTP/1.1 413", sideGraft,
+		"as " + chunkedLength + ": MAX_CONTENT_LENGTH applies to a chunked body (413); under gunicorn Flask reads it whole, past the limit"},
+	"prefix outside": {"HTTP/1.1 404", sideGraft,
+		"a path outside -script-name reaches the app with SCRIPT_NAME empty (Flask's 404 handler); gunicorn 20 answers its own 500 for a path outside $SCRIPT_NAME"},
+	"HEAD prefix outside": {"HTTP/1.1 404", sideNeither,
+		"as prefix outside (waitress's 404 closes the connection after HEAD)"},
+	"body shorter than Content-Length":        {cutBody400, sideNeither, cutBody},
+	"stream read shorter than Content-Length": {cutBody400, sideNeither, cutBody},
+	"form shorter than Content-Length":        {cutBody400, sideNeither, cutBody},
+	"chunked body cut": {cutBody400, sideNeither,
+		"as body shorter than Content-Length; under gunicorn the app's read raises (NoMoreData, Flask's 500)"},
+}
+
+const (
+	chunkedLength = "a chunked body gets CONTENT_LENGTH once Go has read it (docs/wsgi.md), as waitress does: " +
+		"request.content_length is its length; under gunicorn it is None (Flask reads the body through wsgi.input_terminated)"
+	cutBody400 = "HTTP/1.1 400\n  content-length: 12\n  content-type: text/plain; charset=utf-8\n  date: <now>\n  x-content-type-options: nosniff\n" +
+		"  framing=length body=\"Bad Request\\n\" end=complete"
+	cutBody = "a body the client ends before its Content-Length (or last chunk) is a 400 and the app never runs; " +
+		"under gunicorn the app runs on the part (request.get_data(), request.stream and request.form see 5 bytes of a Content-Length of 100: a silent wrong answer); " +
+		"waitress closes the connection without an answer"
+)
+
+// diffflaskMask replaces what differs by nature between two servers: the
+// signed session cookie (it carries the time it was signed) and cookie
+// expiry dates.
+var diffflaskMask = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`session=[A-Za-z0-9._-]+`), "session=SIGNED"},
+	{regexp.MustCompile(`(?i)expires=[^;]+`), "expires=DATE"},
+}
+
+// diffflaskTrio is wsgiserve, gunicorn and waitress serving the app.
+type diffflaskTrio struct{ graft, gunicorn, waitress diffdjangoServer }
+
+// answer sends tc to srv and returns the answer, normalised.
+func (tc diffflaskCase) answer(srv diffdjangoServer) (rawAnswer, error) {
+	if tc.halfClose {
+		a, err := halfClosed(srv.addr, tc.req)
+		return normalise(a), err
+	}
+	a, err := srv.raw(tc.request())
+	return normalise(a), err
+}
+
+// halfClosed sends req to addr (TCP), closes the connection's sending
+// side and reads the answer, if any ("no answer" when the server closed
+// without one).
+func halfClosed(addr, req string) (rawAnswer, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return rawAnswer{}, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	head, body, _ := strings.Cut(req, "\r\n\r\n")
+	if _, err := io.WriteString(c, head+"\r\nHost: "+diffflaskHost+"\r\n\r\n"+body); err != nil {
+		return rawAnswer{}, err
+	}
+	c.(*net.TCPConn).CloseWrite()
+	method, _, _ := strings.Cut(req, " ")
+	a, _, err := readAnswer(bufio.NewReader(c), method)
+	if err != nil && a.status == "" {
+		return rawAnswer{status: "no answer", next: "closed"}, nil
+	}
+	a.next = "closed"
+	return a, err
+}
+
+// render prints a as srv answered it, masked.
+func (tc diffflaskCase) render(srv diffdjangoServer, a rawAnswer) string {
+	s := srv.render(a, tc.summary)
+	for _, m := range diffflaskMask {
+		s = m.re.ReplaceAllString(s, m.with)
+	}
+	return s
+}
+
+// mode is the diffresp mode tc's rules see.
+func (tc diffflaskCase) mode() diffrespMode {
+	if strings.HasPrefix(tc.req, "HEAD ") {
+		return head11
+	}
+	return get11
+}
+
+// compare renders x's and y's answers to tc after the rules that hold for
+// every case.
+func (tc diffflaskCase) compare(xs, ys diffdjangoServer, x, y rawAnswer) (string, string) {
+	for _, r := range diffrespRules {
+		r.apply(tc.mode(), &x, &y)
+	}
+	return tc.render(xs, x), tc.render(ys, y)
+}
+
+// TestFlaskDifferential compares what Flask computes and answers under
+// wsgiserve and under gunicorn, with waitress as the tie-breaker.
+func TestFlaskDifferential(t *testing.T) {
+	py := pythontest.Python(t, "flask", "gunicorn", "waitress")
+	bin := opstest.Build(t, "wsgiserve")
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flask lists a view's methods (Allow) from a set: the same order in
+	// every process.
+	t.Setenv("PYTHONHASHSEED", "0")
+	start := func(prefix string) diffflaskTrio {
+		t.Setenv("SCRIPT_NAME", prefix)
+		s := startCmd(t, exec.Command(bin, "-bind", "127.0.0.1:0", "-python", py, "diffflask_app:app",
+			"-chdir", dir, "-workers", "1", "-threads", "1", "-access-log=false", "-graceful-timeout", "5",
+			"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"), false)
+		gu, guLogs := pythontest.Gunicorn(t, dir, "diffflask_app:app", "-k", "gthread", "--threads", "1")
+		wa, waLogs := pythontest.Waitress(t, dir, "diffflask_app:app", "url_prefix="+prefix)
+		u, _ := url.Parse(s.url)
+		trio := diffflaskTrio{
+			graft:    diffdjangoServer{addr: u.Host, logs: s.stderr},
+			gunicorn: diffdjangoServer{addr: gu, logs: guLogs},
+			waitress: diffdjangoServer{addr: wa, logs: waLogs},
+		}
+		// gunicorn and waitress listen before they have booted: wait
+		// for their first answers (a case where a server closes without
+		// one must not be taken for a server still booting).
+		ping := diffflaskCase{prefix: prefix != "", req: "GET " + prefix + "/i/next HTTP/1.1"}
+		for _, srv := range []diffdjangoServer{trio.gunicorn, trio.waitress} {
+			for i := 0; ; i++ {
+				a, err := ping.answer(srv)
+				if err == nil && a.next != "" && strings.HasSuffix(statusCode(a.status), " 200") {
+					break
+				}
+				if i == 300 {
+					t.Fatalf("%s does not answer: %v %v", srv.addr, a, err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		return trio
+	}
+	plain := start("")
+	prefixed := start("/pfx")
+
+	for _, tc := range diffflaskAllCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			p := plain
+			if tc.prefix {
+				p = prefixed
+			}
+			g, err := tc.answer(p.graft)
+			if err != nil {
+				t.Fatalf("wsgiserve: %v\n%s", err, g)
+			}
+			u, err := tc.answer(p.gunicorn)
+			if err != nil {
+				t.Fatalf("gunicorn: %v\n%s", err, u)
+			}
+			gs, us := tc.compare(p.graft, p.gunicorn, g, u)
+			if testing.Verbose() {
+				t.Logf("wsgiserve:\n%s\ngunicorn:\n%s", gs, us)
+			}
+			known, isKnown := diffflaskKnown[tc.name]
+			if gs == us {
+				if isKnown {
+					t.Errorf("known difference (%s) gone: wsgiserve and gunicorn answer\n%s", known.why, gs)
+				}
+				return
+			}
+			w, err := tc.answer(p.waitress)
+			if err != nil {
+				t.Fatalf("waitress: %v\n%s", err, w)
+			}
+			// waitress against each, after the rules for that pair.
+			gws, ws := tc.compare(p.graft, p.waitress, g, w)
+			uws, wus := tc.compare(p.gunicorn, p.waitress, u, w)
+			side := sideNeither
+			switch {
+			case gws == ws:
+				side = sideGraft
+			case uws == wus:
+				side = sideGunicorn
+			}
+			if !isKnown {
+				t.Errorf("differs from gunicorn (waitress sides with %s):\nwsgiserve:\n%s\ngunicorn:\n%s\nwaitress:\n%s", side, gs, us, ws)
+				return
+			}
+			if !strings.Contains(gs, known.graft) || side != known.waitress {
+				t.Errorf("known difference (%s) changed: wsgiserve's answer should contain %q and waitress side with %s, not %s:\nwsgiserve:\n%s\ngunicorn:\n%s\nwaitress:\n%s",
+					known.why, known.graft, known.waitress, side, gs, us, ws)
+			}
+		})
+	}
+
+	for _, f := range diffflaskFlows {
+		for _, v := range []struct {
+			name   string
+			p      diffflaskTrio
+			prefix string
+		}{{"", plain, ""}, {"prefix ", prefixed, "/pfx"}} {
+			p, name, prefix := v.p, v.name+f.name, v.prefix
+			t.Run(name, func(t *testing.T) {
+				g, err := f.run(p.graft.client(t), p.graft.base(prefix))
+				if err != nil {
+					t.Fatalf("wsgiserve: %v\n%s", err, g)
+				}
+				u, err := f.run(p.gunicorn.client(t), p.gunicorn.base(prefix))
+				if err != nil {
+					t.Fatalf("gunicorn: %v\n%s", err, u)
+				}
+				gs, us := p.graft.mask(g), p.gunicorn.mask(u)
+				if testing.Verbose() {
+					t.Logf("wsgiserve:\n%s\ngunicorn:\n%s", gs, us)
+				}
+				if gs != us {
+					w, err := f.run(p.waitress.client(t), p.waitress.base(prefix))
+					t.Errorf("differs from gunicorn:\nwsgiserve:\n%s\ngunicorn:\n%s\nwaitress (%v):\n%s", gs, us, err, p.waitress.mask(w))
+				}
+			})
+		}
+	}
+}
+
+// diffflaskFlows are sequences of requests through net/http with a cookie
+// jar, for what one request does not show: the session and flashes a
+// cookie carries, and the teardown callbacks that ran.
+var diffflaskFlows = []diffdjangoFlow{{
+	name: "session",
+	run: steps(func(tr *transcript) []func() error {
+		return []func() error{
+			func() error { return tr.do("GET", "/session", nil) },
+			func() error { return tr.do("GET", "/session", nil) },
+			func() error { return tr.do("GET", "/session/permanent", nil) },
+			func() error { return tr.do("GET", "/session", nil) },
+			func() error { return tr.do("GET", "/session/clear", nil) },
+			func() error { return tr.do("GET", "/session", nil) },
+		}
+	}),
+}, {
+	name: "flash",
+	run: steps(func(tr *transcript) []func() error {
+		return []func() error{
+			func() error { return tr.do("GET", "/flashes", nil) },
+			func() error { return tr.do("POST", "/flash", url.Values{"msg": {"caf\u00e9 saved"}, "cat": {"info"}}) },
+			func() error { return tr.do("POST", "/flash", url.Values{"msg": {"second; with=odd \"chars\""}}) },
+			func() error { return tr.do("GET", "/flashes", nil) },
+			func() error { return tr.do("GET", "/flashes", nil) },
+		}
+	}),
+}, {
+	name: "teardown",
+	run: steps(func(tr *transcript) []func() error {
+		return []func() error{
+			func() error { // forget the earlier requests'
+				err := tr.do("GET", "/teardowns", nil)
+				tr.out.Reset()
+				return err
+			},
+			func() error { return tr.do("GET", "/i/x", nil) },
+			func() error { return tr.do("GET", "/gen?who=t", nil) },
+			func() error { return tr.do("HEAD", "/gen?who=h", nil) },
+			func() error { return tr.do("HEAD", "/i/h", nil) },
+			func() error { return tr.do("GET", "/boom", nil) },
+			func() error { return tr.do("GET", "/abort/403", nil) },
+			func() error { return tr.do("GET", "/before/stop", nil) },
+			func() error { return tr.do("GET", "/nope", nil) },
+			func() error { return tr.do("POST", "/json", url.Values{"a": {"1"}}) },
+			func() error { return tr.do("GET", "/teardowns", nil) },
+		}
+	}),
+}}
+
+// steps is a flow's run: the steps made for a transcript, in order.
+func steps(make func(tr *transcript) []func() error) func(c *http.Client, base string) (string, error) {
+	return func(c *http.Client, base string) (string, error) {
+		tr := &transcript{c: c, base: base}
+		for _, s := range make(tr) {
+			if err := s(); err != nil {
+				return tr.out.String(), err
+			}
+		}
+		return tr.out.String(), nil
+	}
+}
+
+// TestFlaskDifferentialTable checks the table: case names are unique and
+// each known difference names a case and says why.
+func TestFlaskDifferentialTable(t *testing.T) {
+	names := map[string]bool{}
+	for _, tc := range diffflaskAllCases() {
+		if names[tc.name] {
+			t.Errorf("case %q twice", tc.name)
+		}
+		names[tc.name] = true
+	}
+	for name, known := range diffflaskKnown {
+		if !names[name] {
+			t.Errorf("known difference %q: no such case", name)
+		}
+		if known.graft == "" || known.why == "" || known.waitress == "" {
+			t.Errorf("known difference %q: what wsgiserve answers, whom waitress sides with and why must be given", name)
+		}
+	}
+}
