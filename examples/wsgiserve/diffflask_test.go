@@ -24,6 +24,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -140,6 +141,11 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "proxy scheme, client and host", req: get("/i/p", "X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https", "X-Forwarded-Host: proxy.example")},
 		{name: "proxy host with port", req: get("/i/p", "X-Forwarded-Host: proxy.example:8443")},
 		{name: "proxy prefix", req: get("/i/p", "X-Forwarded-Prefix: /ext")},
+		{name: "proxy host and port", req: get("/i/p", "X-Forwarded-Proto: https", "X-Forwarded-Host: proxy.example", "X-Forwarded-Port: 8443")},
+		{name: "proxy host list", req: get("/i/p", "X-Forwarded-Host: a.example, b.example")},
+		{name: "proxy scheme list", req: get("/i/p", "X-Forwarded-Proto: http, https")},
+		{name: "proxy host odd", req: get("/i/p", "X-Forwarded-Host: proxy.example/evil?x")},
+		{name: "proxy headers twice", req: get("/i/p", "X-Forwarded-Host: a.example", "X-Forwarded-Host: b.example", "X-Forwarded-For: 198.51.100.1", "X-Forwarded-For: 203.0.113.9")},
 		{name: "proxy client list", req: get("/i/p", "X-Forwarded-For: 198.51.100.1, 203.0.113.9")},
 		{name: "percent-encoded UTF-8", req: get("/i/caf%C3%A9/%E2%82%AC?q=%E2%82%AC&r=a+b&s=%ZZ")},
 		{name: "percent-encoded latin-1", req: get("/i/%E9t%E9?q=%E9")},
@@ -158,6 +164,7 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "OPTIONS", req: "OPTIONS /file HTTP/1.1"},
 
 		// Sessions, flashes, redirects.
+		{name: "cookies set", req: get("/cookies/set")},
 		{name: "session new", req: get("/session")},
 		{name: "session permanent", req: get("/session/permanent")},
 		{name: "session tampered", req: get("/session", "Cookie: session=eyJuIjo5OX0.bad.sig")},
@@ -177,6 +184,8 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "multipart large file", req: post("/form", largeType, large)},
 		{name: "multipart large file chunked", req: chunked("/form", largeType, large)},
 		{name: "multipart too large", req: post("/form", tooLargeType, tooLarge)},
+		{name: "multipart too large with Expect", req: post("/form", tooLargeType, tooLarge, "Expect: 100-continue")},
+		{name: "before_request stops a POST with Expect", req: strings.Replace(post("/before/stop", uploadType, upload, "Expect: 100-continue"), "POST /before/stop", "POST /before/stop", 1)},
 		{name: "multipart too large chunked", req: chunked("/form", tooLargeType, tooLarge)},
 		{name: "multipart missing boundary", req: post("/form", "multipart/form-data", upload)},
 		{name: "multipart wrong boundary", req: post("/form", "multipart/form-data; boundary=other", upload)},
@@ -222,6 +231,15 @@ var diffflaskCases = func() []diffflaskCase {
 
 		// Streams, errors, callbacks.
 		{name: "stream_with_context", req: get("/gen?who=caf%C3%A9")},
+		{name: "stream reading the body", req: post("/gen/echo", "application/octet-stream", strings.Repeat("e", 2500))},
+		{name: "stream reading a chunked body", req: chunked("/gen/echo", "application/octet-stream", strings.Repeat("e", 2500))},
+		{name: "stream big", req: get("/gen/big"), summary: sha256Body},
+		{name: "HTTP/1.0 stream big", req: "GET /gen/big?n=50 HTTP/1.0", summary: sha256Body},
+		{name: "status 204 with body", req: get("/status/204")},
+		{name: "status 304 with body", req: get("/status/304")},
+		{name: "status 205 with body", req: get("/status/205")},
+		{name: "header latin-1 from the app", req: get("/hdr/latin1")},
+		{name: "header UTF-8 from the app", req: get("/hdr/utf8")},
 		{name: "stream empty", req: get("/gen/empty")},
 		{name: "HTTP/1.0 stream", req: "GET /gen?who=old HTTP/1.0"},
 		{name: "not found", req: get("/nope")},
@@ -293,6 +311,11 @@ var diffflaskKnown = map[string]struct {
 	"data chunked spilled":         {`\"content_length\": 200000,`, sideGraft, chunkedLength},
 	"multipart too large chunked": {"HTTP/1.1 413", sideGraft,
 		"as " + chunkedLength + ": MAX_CONTENT_LENGTH applies to a chunked body (413); under gunicorn Flask reads it whole, past the limit"},
+	"proxy host odd": {`\"host\": \"diffflask.test\"`, sideGunicorn,
+		"a trusted proxy's X-Forwarded-Host that is not name[:port] is ignored (docs/middleware.md) and the app sees the Host sent; " +
+			"under gunicorn (and waitress) ProxyFix takes it whole and url_for(_external=True) builds http://proxy.example/evil?x/..."},
+	"header UTF-8 from the app":      {"HTTP/1.1 500", sideNeither, utf8Header},
+	"HEAD header UTF-8 from the app": {"HTTP/1.1 500", sideGraft, utf8Header},
 	"prefix outside": {"HTTP/1.1 404", sideGraft,
 		"a path outside -script-name reaches the app with SCRIPT_NAME empty (Flask's 404 handler); gunicorn 20 answers its own 500 for a path outside $SCRIPT_NAME"},
 	"HEAD prefix outside": {"HTTP/1.1 404", sideNeither,
@@ -305,6 +328,8 @@ var diffflaskKnown = map[string]struct {
 }
 
 const (
+	utf8Header = "a response header value that is not Latin-1 (PEP 3333: \"\u2713\") is refused by start_response: graft's 500 and the app's traceback, the connection kept; " +
+		"gunicorn closes the connection without an answer (UnicodeEncodeError in its log), waitress answers its own 500 and closes"
 	chunkedLength = "a chunked body gets CONTENT_LENGTH once Go has read it (docs/wsgi.md), as waitress does: " +
 		"request.content_length is its length; under gunicorn it is None (Flask reads the body through wsgi.input_terminated)"
 	cutBody400 = "HTTP/1.1 400\n  content-length: 12\n  content-type: text/plain; charset=utf-8\n  date: <now>\n  x-content-type-options: nosniff\n" +
@@ -328,13 +353,19 @@ var diffflaskMask = []struct {
 // diffflaskTrio is wsgiserve, gunicorn and waitress serving the app.
 type diffflaskTrio struct{ graft, gunicorn, waitress diffdjangoServer }
 
-// answer sends tc to srv and returns the answer, normalised.
+// answer sends tc to srv and returns the answer, normalised: "no
+// answer" when the server closed the connection without one.
 func (tc diffflaskCase) answer(srv diffdjangoServer) (rawAnswer, error) {
+	var a rawAnswer
+	var err error
 	if tc.halfClose {
-		a, err := halfClosed(srv.addr, tc.req)
-		return normalise(a), err
+		a, err = halfClosed(srv.addr, tc.req)
+	} else {
+		a, err = srv.raw(tc.request())
 	}
-	a, err := srv.raw(tc.request())
+	if err != nil && a.status == "" && errors.Is(err, io.EOF) {
+		return rawAnswer{status: "no answer", next: "closed"}, nil
+	}
 	return normalise(a), err
 }
 
@@ -355,9 +386,6 @@ func halfClosed(addr, req string) (rawAnswer, error) {
 	c.(*net.TCPConn).CloseWrite()
 	method, _, _ := strings.Cut(req, " ")
 	a, _, err := readAnswer(bufio.NewReader(c), method)
-	if err != nil && a.status == "" {
-		return rawAnswer{status: "no answer", next: "closed"}, nil
-	}
 	a.next = "closed"
 	return a, err
 }

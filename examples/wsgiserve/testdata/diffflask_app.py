@@ -23,7 +23,7 @@ FILE = os.path.join(HERE, "diffflask_file.txt")
 app = Flask(__name__)
 app.secret_key = "diffflask-not-secret"
 app.config["MAX_CONTENT_LENGTH"] = 512 * 1024
-app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
 
 TEARDOWNS = []
 
@@ -107,6 +107,17 @@ def session_permanent():
 def session_clear():
     session.clear()
     return answer({"session": dict(session)})
+
+
+@app.route("/cookies/set")
+def cookies_set():
+    resp = answer({"set": True})
+    resp.set_cookie("plain", "v1")
+    resp.set_cookie("odd", "a b;c\"d\\e,f", max_age=60, samesite="Lax")
+    resp.set_cookie("utf8", "caf\u00e9 \u2713", path="/i/", secure=True, httponly=True)
+    resp.set_cookie("dated", "x", expires=0)
+    resp.delete_cookie("gone")
+    return resp
 
 
 @app.route("/flash", methods=["POST"])
@@ -212,6 +223,45 @@ def gen():
     return Response(chunks(), mimetype="text/plain")
 
 
+@app.route("/gen/echo", methods=["POST"])
+def gen_echo():
+    @stream_with_context
+    def chunks():
+        yield "reading\n"
+        while True:
+            chunk = request.stream.read(700)
+            if not chunk:
+                break
+            yield "%d %s\n" % (len(chunk), hashlib.sha256(chunk).hexdigest()[:12])
+        yield "done\n"
+    return Response(chunks(), mimetype="text/plain")
+
+
+@app.route("/gen/big")
+def gen_big():
+    n = int(request.args.get("n", "500"))
+
+    def chunks():
+        for i in range(n):
+            yield ("%06d " % i).encode() + b"z" * 8185 + b"\n"
+    return Response(chunks(), mimetype="application/octet-stream")
+
+
+@app.route("/status/<int:code>")
+def status(code):
+    return "body the server must drop\n", code
+
+
+@app.route("/hdr/latin1")
+def hdr_latin1():
+    return "latin-1\n", 200, {"X-Latin": "caf\u00e9", "Content-Disposition": "inline; filename=\"caf\u00e9.txt\""}
+
+
+@app.route("/hdr/utf8")
+def hdr_utf8():
+    return "utf-8\n", 200, {"X-Check": "\u2713"}
+
+
 @app.route("/gen/empty")
 def gen_empty():
     return Response((x for x in []), mimetype="text/plain")
@@ -237,6 +287,6 @@ def server_error(e):
     return "custom 500: %s\n" % type(getattr(e, "original_exception", e)).__name__, 500
 
 
-@app.route("/before/stop")
+@app.route("/before/stop", methods=["GET", "POST"])
 def before_stop():
     return "not reached\n"
