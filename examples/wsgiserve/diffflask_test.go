@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -153,6 +154,11 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "raw latin-1", req: get("/i/\xe9t\xe9?q=\xe9")},
 		{name: "encoded slash", req: get("/i/a%2Fb")},
 		{name: "dot segments", req: get("/i/./a/../b")},
+		{name: "encoded dot segments", req: get("/i/%2e%2e/b")},
+		{name: "double slashes", req: get("//i//x")},
+		{name: "missing slash", req: get("/i?q=1")},
+		{name: "encoded NUL", req: get("/i/a%00b?q=%00")},
+		{name: "semicolons", req: get("/i/a;b=c?d=e;f=g")},
 		{name: "long URL", req: get("/i/" + long)},
 		{name: "long query", req: get("/i/q?q=" + long)},
 		{name: "long header", req: get("/i/h", "X-Long: "+strings.Repeat("v", 8000))},
@@ -222,6 +228,15 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "file If-None-Match *", req: get("/file", "If-None-Match: *")},
 		{name: "file If-Modified-Since future", req: get("/file", "If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT")},
 		{name: "file If-Modified-Since past", req: get("/file", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT"), summary: sha256Body},
+		{name: "big file", req: get("/file/big"), summary: sha256Body},
+		{name: "big file range", req: get("/file/big", "Range: bytes=1000000-1000099")},
+		{name: "big file suffix range", req: get("/file/big", "Range: bytes=-100")},
+		{name: "big file open range", req: get("/file/big", "Range: bytes=100-"), summary: sha256Body},
+		{name: "big file first byte", req: get("/file/big", "Range: bytes=0-0")},
+		{name: "opened file", req: get("/file/open"), summary: sha256Body},
+		{name: "opened file range", req: get("/file/open", "Range: bytes=2000000-2000099"), summary: sha256Body},
+		{name: "opened file open range", req: get("/file/open", "Range: bytes=3000000-"), summary: sha256Body},
+		{name: "opened file If-None-Match", req: get("/file/open", `If-None-Match: "big-v1"`)},
 		{name: "file download", req: get("/file/download"), summary: sha256Body},
 		{name: "bytesio", req: get("/file/bytesio")},
 		{name: "bytesio etag", req: get("/file/bytesio", `If-None-Match: "digits-v1"`)},
@@ -428,6 +443,11 @@ func TestFlaskDifferential(t *testing.T) {
 	// Flask lists a view's methods (Allow) from a set: the same order in
 	// every process.
 	t.Setenv("PYTHONHASHSEED", "0")
+	big := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(big, []byte(diffenvBig(3<<20+12345)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DIFFFLASK_BIG", big)
 	start := func(prefix string) diffflaskTrio {
 		t.Setenv("SCRIPT_NAME", prefix)
 		s := startCmd(t, exec.Command(bin, "-bind", "127.0.0.1:0", "-python", py, "diffflask_app:app",

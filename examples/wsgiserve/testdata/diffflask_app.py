@@ -201,6 +201,19 @@ def file():
     return send_file(FILE, mimetype="text/plain")
 
 
+@app.route("/file/big")
+def file_big():
+    # $DIFFFLASK_BIG: a file of a few MiB the test wrote, the same for every server.
+    return send_file(os.environ["DIFFFLASK_BIG"], mimetype="application/octet-stream")
+
+
+@app.route("/file/open")
+def file_open():
+    # A file object the app opened, as send_file(open(...)) apps do.
+    return send_file(open(os.environ["DIFFFLASK_BIG"], "rb"), mimetype="application/octet-stream",
+                     download_name="big.bin", etag="big-v1", last_modified=0)
+
+
 @app.route("/file/download")
 def file_download():
     return send_file(FILE, as_attachment=True, download_name="r\u00e9sum\u00e9 \"1\".txt")
