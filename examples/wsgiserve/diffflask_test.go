@@ -139,6 +139,10 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "info root", req: get("/i/")},
 		{name: "info HTTP/1.0 without host", req: "GET /i/old HTTP/1.0"},
 		{name: "info host with port", req: get("/i/h", "Host: diffflask.test:8080")},
+		{name: "host in capitals", req: get("/i/h", "Host: DiffFlask.TEST")},
+		{name: "invalid host", req: get("/i/h", "Host: diffflask.test:x")},
+		{name: "host with underscore", req: get("/i/h", "Host: diff_flask.test")},
+		{name: "absolute-form target", req: get("http://other.example/i/abs?q=1")},
 		{name: "proxy scheme, client and host", req: get("/i/p", "X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https", "X-Forwarded-Host: proxy.example")},
 		{name: "proxy host with port", req: get("/i/p", "X-Forwarded-Host: proxy.example:8443")},
 		{name: "proxy prefix", req: get("/i/p", "X-Forwarded-Prefix: /ext")},
@@ -326,6 +330,11 @@ var diffflaskKnown = map[string]struct {
 	"data chunked spilled":         {`\"content_length\": 200000,`, sideGraft, chunkedLength},
 	"multipart too large chunked": {"HTTP/1.1 413", sideGraft,
 		"as " + chunkedLength + ": MAX_CONTENT_LENGTH applies to a chunked body (413); under gunicorn Flask reads it whole, past the limit"},
+	"invalid host":      {`body="400 Bad Request: bad Host header\n"`, sideGunicorn, badHost},
+	"HEAD invalid host": {"HTTP/1.1 400", sideNeither, badHost + " (waitress closes the connection after HEAD)"},
+	"absolute-form target": {`\"host\": \"other.example\"`, sideGunicorn,
+		"an absolute-form target's authority is the host Flask sees (RFC 9112 3.2.2: the Host header is ignored then; HTTP_HOST, docs/wsgi.md); " +
+			"gunicorn and waitress pass the Host header"},
 	"proxy host odd": {`\"host\": \"diffflask.test\"`, sideGunicorn,
 		"a trusted proxy's X-Forwarded-Host that is not name[:port] is ignored (docs/middleware.md) and the app sees the Host sent; " +
 			"under gunicorn (and waitress) ProxyFix takes it whole and url_for(_external=True) builds http://proxy.example/evil?x/..."},
@@ -343,6 +352,8 @@ var diffflaskKnown = map[string]struct {
 }
 
 const (
+	badHost = "a Host header that is not a valid host[:port] is refused by net/http (400) before Flask sees it; " +
+		"gunicorn and waitress pass it, and Flask builds url_for(_external=True) on it (http://diffflask.test:x/...)"
 	utf8Header = "a response header value that is not Latin-1 (PEP 3333: \"\u2713\") is refused by start_response: graft's 500 and the app's traceback, the connection kept; " +
 		"gunicorn closes the connection without an answer (UnicodeEncodeError in its log), waitress answers its own 500 and closes"
 	chunkedLength = "a chunked body gets CONTENT_LENGTH once Go has read it (docs/wsgi.md), as waitress does: " +
