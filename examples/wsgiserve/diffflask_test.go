@@ -24,6 +24,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -132,6 +133,11 @@ var diffflaskCases = func() []diffflaskCase {
 		return strings.Join(append([]string{"GET " + target + " HTTP/1.1"}, hs...), "\r\n")
 	}
 	const form = "application/x-www-form-urlencoded"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(strings.Repeat("compressed ", 100)))
+	zw.Close()
+	gzipped := gz.String()
 	long := strings.Repeat("x", 3900)
 	return []diffflaskCase{
 		// What the app sees of the request.
@@ -168,6 +174,8 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "long header", req: get("/i/h", "X-Long: "+strings.Repeat("v", 8000))},
 		{name: "long cookie", req: get("/i/c", "Cookie: big="+strings.Repeat("c", 8000))},
 		{name: "cookies odd", req: get("/i/c", "Cookie: a=\"x y\"; b=caf\xc3\xa9; c=a=b; d=%E9; e=; f=\"\\\"q\\\"\"; g=1,2; =v; h")},
+		{name: "cookies without spaces", req: get("/i/c", "Cookie: a=1;b=2;;c=3; $Version=1; d")},
+		{name: "many cookies", req: get("/i/c", "Cookie: "+manyCookies(60))},
 		{name: "cookie latin-1", req: get("/i/c", "Cookie: l=caf\xe9")},
 		{name: "cookie header twice", req: get("/i/c", "Cookie: a=1", "Cookie: b=2")},
 		{name: "header UTF-8 and latin-1", req: get("/i/h", "X-Utf: caf\xc3\xa9", "X-Lat: caf\xe9")},
@@ -210,6 +218,7 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "json chunked", req: chunked("/json", "application/json", `{"a": [1, 2, 3]}`)},
 		{name: "json latin-1 bytes", req: post("/json", "application/json", "{\"a\": \"caf\xe9\"}")},
 		{name: "data", req: post("/data", "application/octet-stream", strings.Repeat("d", 5000))},
+		{name: "data gzip-encoded", req: post("/data", "application/octet-stream", gzipped, "Content-Encoding: gzip")},
 		{name: "data chunked", req: chunked("/data", "application/octet-stream", strings.Repeat("d", 5000))},
 		{name: "data chunked spilled", req: chunked("/data", "application/octet-stream", strings.Repeat("0123456789", 20000))},
 		{name: "data too large", req: post("/data", "application/octet-stream", strings.Repeat("t", 600<<10))},
@@ -286,6 +295,15 @@ var diffflaskCases = func() []diffflaskCase {
 		{name: "prefix multipart", prefix: true, req: post("/pfx/form", uploadType, upload)},
 	}
 }()
+
+// manyCookies is a Cookie header value of n cookies.
+func manyCookies(n int) string {
+	var cs []string
+	for i := range n {
+		cs = append(cs, fmt.Sprintf("c%d=v%d", i, i))
+	}
+	return strings.Join(cs, "; ")
+}
 
 // diffflaskAllCases are diffflaskCases and the HEAD of each GET.
 func diffflaskAllCases() []diffflaskCase {
@@ -396,8 +414,8 @@ func (tc diffflaskCase) answer(srv diffdjangoServer) (rawAnswer, error) {
 }
 
 // halfClosed sends req to addr (TCP), closes the connection's sending
-// side and reads the answer, if any ("no answer" when the server closed
-// without one).
+// side and reads the answer (an error wrapping io.EOF if the server
+// closed without one).
 func halfClosed(addr, req string) (rawAnswer, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
