@@ -87,6 +87,13 @@ def login():
     return jsonify(ok=True)
 
 
+@app.get("/<any(en, fr):lang>/hello")
+def hello(lang):
+    # One rule for two languages (werkzeug's any converter), for
+    # alternation_test.go: Go may port it one language at a time.
+    return jsonify(lang=lang)
+
+
 @app.get("/api/whoami")
 def whoami():
     # Reads the session: Flask adds "Vary: Cookie" to the answer, which
