@@ -35,7 +35,9 @@
 //
 // [Static] serves the app's static files from Go, WhiteNoise-style (ETag,
 // conditional requests, Range, immutable caching of hashed names,
-// precompressed variants), from a directory or an embedded tree.
+// precompressed variants), from a directory or an embedded tree; with
+// [Static].NotFound set to the app's Handler, the app answers what Static
+// does not have, with its own 404 page.
 // [Sendfile], set on a Handler, sends the files the app names in
 // X-Sendfile or X-Accel-Redirect headers, from configured roots only.
 //

@@ -90,6 +90,17 @@ type Static struct {
 	// Set it for files that only a private network may read.
 	NoCORS bool
 
+	// NotFound, when not nil, answers every request that Static would
+	// answer 404 (a file that is not there, a directory, a refused path, a
+	// precompressed variant asked for by name, a path outside Prefix)
+	// instead of Static's plain-text "404 page not found": typically the
+	// Python app, the same [Handler] as the router's fallback, so that
+	// clients keep getting Python's own 404 page (Flask's, Django's
+	// 404.html) while it runs, and a shadow comparison of a missing file
+	// compares Python's page with itself. nil (the default): Static
+	// answers 404 itself, as once Python is gone.
+	NotFound http.Handler
+
 	// Logger receives errors reading files (not 404s). slog.Default() when
 	// nil.
 	Logger *slog.Logger
@@ -148,10 +159,24 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name, status := s.name(r)
 	if status != http.StatusOK {
+		if s.NotFound != nil && status == http.StatusNotFound {
+			s.NotFound.ServeHTTP(w, r)
+			return
+		}
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
 	s.serve(w, r, name)
+}
+
+// notFound answers a request for a file Static does not serve: NotFound,
+// else a 404.
+func (s *Static) notFound(w http.ResponseWriter, r *http.Request) {
+	if s.NotFound != nil {
+		s.NotFound.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
 }
 
 // name returns the file name the request asks for, or the error status.
@@ -208,7 +233,7 @@ func (s *Static) isVariant(name string) bool {
 // serve sends name, or its best precompressed variant.
 func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string) {
 	if s.isVariant(name) {
-		http.NotFound(w, r)
+		s.notFound(w, r)
 		return
 	}
 	f, info, err := s.open(name)
@@ -444,12 +469,12 @@ func (s *Static) cacheControl(name string) string {
 func (s *Static) openFailed(w http.ResponseWriter, r *http.Request, name string, err error) {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || errors.Is(err, fs.ErrPermission) ||
 		errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR) {
-		http.NotFound(w, r)
+		s.notFound(w, r)
 		return
 	}
 	// os.Root refuses links that leave the root with an error of its own.
 	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
-		http.NotFound(w, r)
+		s.notFound(w, r)
 		return
 	}
 	s.readFailed(w, r, name, err)

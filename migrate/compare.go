@@ -55,17 +55,22 @@ type Diff struct {
 
 // DefaultCompareHeaders returns the headers compared when neither the
 // route nor [Options].CompareHeaders names any: Content-Type, Location,
-// Cache-Control and Set-Cookie, and the security headers that a Python
-// app's middleware adds to every answer (Django's SecurityMiddleware and
+// Cache-Control and Set-Cookie; Vary and Content-Language, which a
+// shared cache and a client read to tell one user's or one language's
+// answer from another's (Flask and Django add "Vary: Cookie" once a view
+// reads the session, Django's LocaleMiddleware "Vary: Accept-Language"
+// and Content-Language); and the security headers that a Python app's
+// middleware adds to every answer (Django's SecurityMiddleware and
 // XFrameOptionsMiddleware, flask-talisman), which a Go port must keep:
 // X-Frame-Options, X-Content-Type-Options, Referrer-Policy,
 // Strict-Transport-Security, Content-Security-Policy and
 // Cross-Origin-Opener-Policy (missing on both sides is a match). Set-Cookie
 // is compared by the names and attributes of the cookies set (Path,
 // Domain, Secure, HttpOnly, SameSite, and the lifetime: deleted, Max-Age,
-// or an Expires date), never by value, in any order (see [Compare]).
+// or an Expires date), never by value, in any order; Vary and
+// Content-Language as sets of names (see [Compare]).
 func DefaultCompareHeaders() []string {
-	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie",
+	return []string{"Content-Type", "Location", "Cache-Control", "Set-Cookie", "Vary", "Content-Language",
 		"X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
 		"Strict-Transport-Security", "Content-Security-Policy", "Cross-Origin-Opener-Policy"}
 }
@@ -105,7 +110,12 @@ const maxPointer = 512
 // their Content-Type (werkzeug and Django type every redirect text/html,
 // net/http's Redirect only those of GET and HEAD): clients follow
 // Location, which is compared as sent, or with o.Base by where it leads
-// (see [CompareOptions]).
+// (see [CompareOptions]). Nor are those of two 416 answers (Range Not
+// Satisfiable), with their Content-Type and X-Content-Type-Options: an
+// error note to a download manager or a media player, which retries
+// without Range and never shows it, written by each framework its own
+// way (werkzeug an HTML page, WhiteNoise nothing, net/http a line of
+// text with nosniff).
 //
 // Set-Cookie is compared by cookie, in any order: its name and attributes,
 // never its value, names of attributes written one way, Domain in lower
@@ -122,6 +132,14 @@ const maxPointer = 512
 // [CookieLifetimeSlack] when either was read from an Expires date: Flask's
 // permanent session cookie (an Expires 31 days on) matches a Go cookie
 // with a Max-Age of 31 days, not one of 30.
+//
+// Vary is compared as the set of header names it lists, in any order,
+// letter case, spacing or number of lines, repeats counted once, "*"
+// standing alone; Accept-Encoding is left out of it unless o.Headers
+// lists Content-Encoding too (bodies are compared decoded: one side may
+// compress, and then must vary on Accept-Encoding, and the other not).
+// Content-Language is compared as the set of language tags it lists, in
+// any letter case.
 func Compare(python, goResp *Response, o CompareOptions) []Diff {
 	max := o.MaxDiffs
 	if max <= 0 {
@@ -136,10 +154,12 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 		headers = DefaultCompareHeaders()
 	}
 	redirects := redirect(python.Status) && redirect(goResp.Status)
+	unsatisfiable := python.Status == http.StatusRequestedRangeNotSatisfiable && goResp.Status == http.StatusRequestedRangeNotSatisfiable
+	encoding := slices.ContainsFunc(headers, func(h string) bool { return strings.EqualFold(h, "Content-Encoding") })
 	for _, h := range headers {
 		h = http.CanonicalHeaderKey(h)
-		if h == "Content-Type" && redirects {
-			continue // the type of the body, which is not compared either
+		if h == "Content-Type" && (redirects || unsatisfiable) || h == "X-Content-Type-Options" && unsatisfiable {
+			continue // the type of the body (and how to read it), which is not compared either
 		}
 		if h == "Set-Cookie" {
 			if pv, gv, same := compareCookies(python, goResp); !same {
@@ -150,12 +170,18 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 		if h == "Location" && o.Base != nil && sameLocation(python.Header, goResp.Header, o.Base) {
 			continue
 		}
+		if h == "Vary" {
+			if pv, gv := varyValue(python.Header.Values(h), encoding), varyValue(goResp.Header.Values(h), encoding); pv != gv {
+				c.add("header:"+h, pv, gv)
+			}
+			continue
+		}
 		pv, gv := headerValue(python.Header, h), headerValue(goResp.Header, h)
 		if pv != gv {
 			c.add("header:"+h, pv, gv)
 		}
 	}
-	if !redirects {
+	if !redirects && !unsatisfiable {
 		c.body(python, goResp)
 	}
 	return c.diffs
@@ -243,7 +269,7 @@ func requestBase(r *http.Request) *url.URL {
 }
 
 // headerValue returns the comparable form of header h (Set-Cookie is
-// compared by compareCookies).
+// compared by compareCookies, Vary by varyValue).
 func headerValue(hdr http.Header, h string) string {
 	vals := hdr.Values(h)
 	if len(vals) == 0 {
@@ -279,6 +305,8 @@ func headerValue(hdr http.Header, h string) string {
 		}
 		sort.Strings(dirs)
 		return strings.Join(dirs, ", ")
+	case "Content-Language":
+		return languageValue(vals)
 	}
 	return strings.Join(vals, ", ")
 }

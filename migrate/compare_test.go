@@ -21,6 +21,10 @@ func TestCompare(t *testing.T) {
 		}
 		return r
 	}
+	status := func(code int, r *Response) *Response {
+		r.Status = code
+		return r
+	}
 	big := strings.Repeat("x", 100)
 	truncated := func(body string) *Response {
 		r := resp("application/json", body)
@@ -74,6 +78,10 @@ func TestCompare(t *testing.T) {
 		{"binary equal", resp("image/png", "\x89PNG1"), resp("image/png", "\x89PNG1"), nil},
 		{"truncated bodies by hash", truncated(`{"a":1}`), truncated(`{"a":1}`), nil},
 		{"truncated bodies differ", truncated(`{"a":1}`), truncated(`{"a":2}`), []string{"body"}},
+		{"two 416s: error text, its type and nosniff not compared", withHeader(status(416, resp("text/html; charset=utf-8", "<title>416 Requested Range Not Satisfiable</title>")), "Cache-Control", "no-cache"),
+			withHeader(status(416, resp("text/plain; charset=utf-8", "invalid range: failed to overlap\n")), "X-Content-Type-Options", "nosniff"), []string{"header:Cache-Control"}},
+		{"a 416 against a 200: all compared", status(416, resp("text/html; charset=utf-8", "<title>416</title>")),
+			withHeader(resp("text/plain; charset=utf-8", "body"), "X-Content-Type-Options", "nosniff"), []string{"status", "header:Content-Type", "header:X-Content-Type-Options", "body:line 1"}},
 		{"long values shortened", resp("application/json", `"`+big+big+big+`"`), resp("application/json", `""`), []string{"body"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

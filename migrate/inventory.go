@@ -89,6 +89,11 @@ type GoRoute struct {
 	// without a Migrator, and for routes that are not staged (every
 	// method, Mount).
 	Stage Stage `json:"stage"`
+	// Unmatched is set in GoOnly for a Go route whose parameters take a
+	// few literal values ("/{lang:(?:en-us|fr|de)}/about/"), of which
+	// some paths are Python routes and others match none: it lists the
+	// others ("/de/about/"), which Go adds.
+	Unmatched []string `json:"unmatched,omitempty"`
 }
 
 // Conflict is a Go route that overlaps a Python route without matching
@@ -143,7 +148,14 @@ type Coverage struct {
 //
 // A Python route is matched by a Go route with the same segments, the same
 // parameter positions and the same constraints (parameter names may
-// differ). Methods are compared as Python declares them, leaving out the
+// differ). A parameter whose constraint is a few literal values (an
+// alternation, "/{lang:(?:en-us|fr)}/shop/me/", or Flask's <any(en,
+// fr):lang>) stands for one path per value: such a Go route matches each
+// Python route that one of its paths equals (the per-language routes of
+// Django's i18n_patterns), and the paths that match no Python route are
+// listed in GoOnly with [GoRoute].Unmatched; a Python route with such a
+// parameter is served when Go serves each of its paths, with one route or
+// one per value. Methods are compared as Python declares them, leaving out the
 // HEAD and OPTIONS Flask adds to every rule (Go's GET routes serve HEAD);
 // a route that declares no methods (a plain Django view) is served by Go
 // when Go serves GET.
@@ -157,6 +169,8 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 	type goEntry struct {
 		GoRoute
 		segs    []segment
+		vars    []variant // the paths of an alternation (see variants), nil for others
+		covered []bool    // per variant: equal to a Python route's path
 		matched bool
 	}
 	var gos []*goEntry
@@ -175,9 +189,12 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			}
 		}
 		g.segs = parseSegments(ri.Pattern)
+		g.vars = variants(ri.Pattern, g.segs)
+		g.covered = make([]bool, len(g.vars))
 		gos = append(gos, g)
 	}
 	pySegs := make([][]segment, len(pyRoutes))
+	pyVars := make([][]variant, len(pyRoutes))
 	altSegs := make([][]segment, len(pyRoutes))
 	for i, pr := range pyRoutes {
 		if pr.Pattern != "" {
@@ -188,6 +205,7 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			if n := len(pySegs[i]); n > 0 && pySegs[i][n-1].catchAll && len(pr.Params) > 0 && pr.Params[len(pr.Params)-1].Converter == "path" {
 				pySegs[i][n-1].nonEmpty = true
 			}
+			pyVars[i] = variants(pr.Pattern, pySegs[i])
 			if pr.Alternate != "" {
 				altSegs[i] = parseSegments(pr.Alternate)
 				widen(altSegs[i], pr.Params)
@@ -203,6 +221,8 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			continue
 		}
 		var onMain, onAlt, slashed []GoRoute
+		perVar := make([][]GoRoute, len(pyVars[i])) // Go routes serving one path of Python's alternation
+		joinedVars := false
 		for _, g := range gos {
 			if !methodsOverlap(g.Method, pr.Methods) {
 				continue
@@ -226,6 +246,23 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 				}
 				continue
 			case relWider, relNarrower, relOverlap:
+				if k, note := joinPaths(g.segs, g.vars, g.covered, pySegs[i], pyVars[i]); k != nil {
+					// Paths of an alternation on either side are equal.
+					line.Go = append(line.Go, g.GoRoute)
+					g.matched = true
+					if note != "" {
+						line.Note = joinNote(line.Note, note)
+					}
+					if pyVars[i] == nil {
+						onMain = append(onMain, g.GoRoute)
+						continue
+					}
+					joinedVars = true
+					for _, kk := range k {
+						perVar[kk] = append(perVar[kk], g.GoRoute)
+					}
+					continue
+				}
 				kind := "partial"
 				switch {
 				case sameShape(g.segs, pySegs[i]):
@@ -252,6 +289,21 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			}
 		}
 		line.Status = routeStatus(pr.Methods, line.Go)
+		if joinedVars && line.Status == "go" {
+			// Go serves some paths of Python's alternation with routes of
+			// their own: the route is Go's when each of its paths is.
+			var left []string
+			for k, v := range pyVars[i] {
+				if routeStatus(pr.Methods, append(slices.Clip(onMain), perVar[k]...)) != "go" {
+					left = append(left, v.pattern())
+				}
+			}
+			if len(left) > 0 {
+				line.Status = "migrating"
+				line.Note = joinNote(line.Note, fmt.Sprintf("Go does not serve %s for every method at the go stage: those requests reach Python",
+					strings.Join(left, ", ")))
+			}
+		}
 		if pr.Alternate != "" && line.Status == "go" {
 			// Flask serves both forms: Go serves the route when it serves
 			// both, every method at the go stage.
@@ -271,6 +323,31 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 	for _, g := range gos {
 		if !g.matched {
 			inv.GoOnly = append(inv.GoOnly, g.GoRoute)
+			continue
+		}
+		// The paths of a Go alternation that touch no Python route.
+		var unmatched []string
+		for j, v := range g.vars {
+			if g.covered[j] {
+				continue
+			}
+			touched := false
+			for x, pr := range pyRoutes {
+				if pySegs[x] != nil && methodsOverlap(g.Method, pr.Methods) {
+					if rel, _ := relate(v.segs, pySegs[x]); rel != relNone {
+						touched = true
+						break
+					}
+				}
+			}
+			if !touched {
+				unmatched = append(unmatched, v.pattern())
+			}
+		}
+		if len(unmatched) > 0 {
+			gr := g.GoRoute
+			gr.Unmatched = unmatched
+			inv.GoOnly = append(inv.GoOnly, gr)
 		}
 	}
 	c := &inv.Coverage
@@ -746,6 +823,10 @@ func (inv *Inventory) WriteTable(w io.Writer) error {
 	if len(inv.GoOnly) > 0 {
 		fmt.Fprintf(w, "\nGo routes that match no Python route:\n")
 		for _, g := range inv.GoOnly {
+			if len(g.Unmatched) > 0 {
+				fmt.Fprintf(w, "  %s %s (%s): its paths %s only\n", g.Method, g.Pattern, g.Stage, strings.Join(g.Unmatched, ", "))
+				continue
+			}
 			fmt.Fprintf(w, "  %s %s (%s)\n", g.Method, g.Pattern, g.Stage)
 		}
 	}

@@ -819,6 +819,7 @@ func TestShadowPermanentSession(t *testing.T) {
 						c := tc.cookie()
 						c.Name, c.Value, c.Path, c.HttpOnly = "session", "go", "/", true
 						http.SetCookie(w, c)
+						w.Header().Set("Vary", "Cookie") // as Flask's, compared since 2026-12-02
 						w.Header().Set("Content-Type", "application/json")
 						io.WriteString(w, "{\"ok\":true}\n")
 					})

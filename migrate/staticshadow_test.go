@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,91 @@ func TestStaticConditionalShadow(t *testing.T) {
 						}
 						if st.Counts.Mismatched != 1 || !found {
 							t.Fatalf("counts %+v, pointers %v: want a mismatch at %s", st.Counts, st.MismatchPointers, c.pointer)
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
+// TestStaticNotFoundShadow stages the static route of a real Flask app
+// and of a real Django project (WhiteNoise) moved to fallback.Static and
+// compares what a user meets besides the files: a missing file, and a
+// range past the end of one (416). A missing file is Python's 404 page
+// against Static's plain text, a real difference (the page a user sees)
+// unless Static.NotFound hands such requests to the Python app, which
+// then answers them on both sides (and to the client, in go). Two 416s
+// match: their error text is not compared.
+func TestStaticNotFoundShadow(t *testing.T) {
+	for _, fw := range []struct {
+		name, app, dir string
+		maxAge         time.Duration
+		notFoundPage   string // in Python's 404 page
+	}{
+		{"flask", "flaskmig:app", "testdata/flaskmig/static", -1, "<title>404 Not Found</title>"},
+		{"django", "djangostatic.wsgi:application", "testdata/djangostatic/static", 0, "<h1>Not Found</h1>"},
+	} {
+		t.Run(fw.name, func(t *testing.T) {
+			py := startPython(t, fw.app)
+			fb := &fallback.Handler{App: py}
+			static := func(notFound http.Handler) http.Handler {
+				s, err := fallback.NewStaticDir(fw.dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Prefix, s.MaxAge, s.Logger, s.NotFound = "/static/", fw.maxAge, discardLogger(), notFound
+				return s
+			}
+			for _, stage := range []struct {
+				name   string
+				stage  Stage
+				sample float64
+			}{{"shadow", StageShadow, 0}, {"reverse", StageGo, 1}} {
+				for _, c := range []struct {
+					name     string
+					notFound http.Handler
+					path     string
+					hdr      []string
+					status   int
+					pointers []string // nil: a match
+				}{
+					{"missing file", nil, "/static/missing.css", nil, 404, []string{"body", "header:Content-Type", "header:X-Content-Type-Options"}},
+					{"missing file, NotFound to Python", fb, "/static/missing.css", nil, 404, nil},
+					{"directory, NotFound to Python", fb, "/static/", nil, 404, nil},
+					{"file, NotFound set", fb, "/static/app.css", nil, 200, nil},
+					{"range past the end", nil, "/static/app.css", []string{"Range", "bytes=100000-"}, 416, nil},
+				} {
+					t.Run(stage.name+"/"+c.name, func(t *testing.T) {
+						e := newEnv(t, fb, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: "GET /static/*", Stage: stage.stage, ShadowSample: stage.sample}}},
+							func(r *router.Router) { r.Get("/static/*", static(c.notFound).ServeHTTP) })
+						code, _, body := e.exchange(t, http.MethodGet, c.path, "", c.hdr...)
+						if code != c.status {
+							t.Fatalf("status %d, want %d", code, c.status)
+						}
+						if c.status == 404 && (c.notFound != nil || stage.stage == StageShadow) && !strings.Contains(body, fw.notFoundPage) {
+							t.Errorf("the client got %q, want Python's 404 page", body)
+						}
+						e.settle()
+						st, _ := e.m.Route("GET /static/*")
+						var got []string
+						for k := range st.MismatchPointers {
+							if strings.HasPrefix(k, "body") {
+								k = "body" // body:line N
+							}
+							if !slices.Contains(got, k) {
+								got = append(got, k)
+							}
+						}
+						slices.Sort(got)
+						if c.pointers == nil {
+							if st.Counts.Matched != 1 {
+								t.Fatalf("counts %+v, pointers %v, diffs %+v: want a match", st.Counts, got, st.RecentMismatches)
+							}
+							return
+						}
+						if st.Counts.Mismatched != 1 || !slices.Equal(got, c.pointers) {
+							t.Fatalf("counts %+v, pointers %v (diffs %+v): want one mismatch at %v", st.Counts, got, st.RecentMismatches, c.pointers)
 						}
 					})
 				}

@@ -37,7 +37,11 @@ type meta struct {
 // stages.json also tells both routes to ignore Set-Cookie: Django's
 // RemoteUserMiddleware logs the token's user in on every request, which
 // sets session and CSRF cookies that API clients never use and Go does
-// not send. The comparison found that difference first.
+// not send. The comparison found that difference first. And Vary: the
+// same login touches the session, so Django adds "Vary: Cookie" (compared
+// since 2026-12-02); Go's answers depend on the Authorization header,
+// whose answers no shared cache keeps (RFC 9111 section 3.5), not on a
+// cookie.
 func migratingRoutes(api *router.Router) {
 	api.Get("/meta/", djangoHeaders(func(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, meta{

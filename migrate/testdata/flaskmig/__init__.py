@@ -87,6 +87,20 @@ def login():
     return jsonify(ok=True)
 
 
+@app.get("/<any(en, fr):lang>/hello")
+def hello(lang):
+    # One rule for two languages (werkzeug's any converter), for
+    # alternation_test.go: Go may port it one language at a time.
+    return jsonify(lang=lang)
+
+
+@app.get("/api/whoami")
+def whoami():
+    # Reads the session: Flask adds "Vary: Cookie" to the answer, which
+    # depends on who asks (vary_test.go).
+    return jsonify(user=session.get("user"))
+
+
 # The JSON {"items": [{"id": 0, "name": "item 0"}, ... "item 3"}]} as
 # flask-compress sends it to a client that accepts br or zstd (this Python
 # may have neither module: the bytes were made by Go's encoders).

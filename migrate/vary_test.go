@@ -1,0 +1,164 @@
+package migrate
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/graft-dev/graft/fallback"
+	"github.com/graft-dev/graft/router"
+)
+
+// TestCompareVary: Vary is compared by default, as the set of header
+// names it lists, and Content-Language as the set of tags: a Go port that
+// loses Python's "Vary: Cookie" (or "Vary: Accept-Language") lets a shared
+// cache give one user's (one language's) page to another, and is a
+// mismatch; spelling, order and repeats are not. Accept-Encoding is left
+// out unless Content-Encoding is compared: a side that compresses must
+// vary on it, the other need not.
+func TestCompareVary(t *testing.T) {
+	with := func(kv ...string) *Response {
+		r := resp("text/plain", "x")
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Header.Add(kv[i], kv[i+1])
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name    string
+		py, gr  *Response
+		headers []string // nil: the defaults
+		want    []string
+		shown   [2]string // the values shown for the first diff, if any
+	}{
+		{"Vary: Cookie lost", with("Vary", "Cookie"), with(), nil, []string{"header:Vary"}, [2]string{"cookie", missing}},
+		{"Vary: Accept-Language lost", with("Vary", "Accept-Language"), with(), nil, []string{"header:Vary"}, [2]string{"accept-language", missing}},
+		{"Vary added by Go only", with(), with("Vary", "Cookie"), nil, []string{"header:Vary"}, [2]string{missing, "cookie"}},
+		{"Vary other name", with("Vary", "Cookie"), with("Vary", "Accept"), nil, []string{"header:Vary"}, [2]string{"cookie", "accept"}},
+		{"Vary order, case, spacing, lines, repeats", with("Vary", "Cookie, Accept-Language"), with("Vary", "accept-language", "Vary", " cookie ,COOKIE,,"), nil, nil, [2]string{}},
+		{"Vary star stands alone", with("Vary", "*"), with("Vary", "Cookie, *"), nil, nil, [2]string{}},
+		{"Vary star against names", with("Vary", "*"), with("Vary", "Cookie"), nil, []string{"header:Vary"}, [2]string{"*", "cookie"}},
+		{"Vary: Accept-Encoding on one side only", with(), with("Vary", "Accept-Encoding"), nil, nil, [2]string{}},
+		{"Vary: Accept-Encoding beside Cookie on one side", with("Vary", "Cookie"), with("Vary", "Accept-Encoding, Cookie"), nil, nil, [2]string{}},
+		{"Vary: Accept-Encoding when Content-Encoding is compared", with(), with("Vary", "Accept-Encoding"), []string{"Vary", "Content-Encoding"}, []string{"header:Vary"}, [2]string{missing, "accept-encoding"}},
+		{"Vary not listed in the route's headers", with("Vary", "Cookie"), with(), []string{"Content-Type"}, nil, [2]string{}},
+		{"Content-Language lost", with("Content-Language", "en-us"), with(), nil, []string{"header:Content-Language"}, [2]string{"en-us", missing}},
+		{"Content-Language other language", with("Content-Language", "en-us"), with("Content-Language", "fr"), nil, []string{"header:Content-Language"}, [2]string{"en-us", "fr"}},
+		{"Content-Language tags in any case and order", with("Content-Language", "en-US, fr"), with("Content-Language", "FR", "Content-Language", "en-us"), nil, nil, [2]string{}},
+		{"missing on both sides", with(), with(), nil, nil, [2]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			diffs := Compare(tc.py, tc.gr, CompareOptions{Headers: tc.headers})
+			var got []string
+			for _, d := range diffs {
+				got = append(got, d.Pointer)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("pointers %v, want %v (diffs %+v)", got, tc.want, diffs)
+			}
+			if len(diffs) > 0 && (diffs[0].Python != tc.shown[0] || diffs[0].Go != tc.shown[1]) {
+				t.Errorf("shown %q / %q, want %q / %q", diffs[0].Python, diffs[0].Go, tc.shown[0], tc.shown[1])
+			}
+		})
+	}
+	if !reflect.DeepEqual(Compare(with("Vary", "Cookie"), with(), CompareOptions{Headers: DefaultCompareHeaders()}), Compare(with("Vary", "Cookie"), with(), CompareOptions{})) {
+		t.Error("nil Headers differs from DefaultCompareHeaders()")
+	}
+}
+
+// TestShadowVary compares the Vary and Content-Language of real Flask
+// and Django answers with Go ports in shadow: Flask's "Vary: Cookie" on a
+// view that reads the session, Django's LocaleMiddleware's
+// "Vary: Accept-Language" and Content-Language. A port that loses them is
+// a mismatch (until 2026-12-02 it matched); one that writes them
+// otherwise is not. fallback.Static's "Vary: Accept-Encoding" for a file
+// with a precompressed variant, which Flask's static view never sends, is
+// no mismatch either.
+func TestShadowVary(t *testing.T) {
+	flask := startPython(t, "flaskmig:app")
+	django := startPython(t, "djangoi18n.wsgi:application")
+	staticDir := t.TempDir()
+	css, err := os.ReadFile("testdata/flaskmig/static/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(css)
+	zw.Close()
+	for name, data := range map[string][]byte{"app.css": css, "app.css.gz": gz.Bytes()} {
+		if err := os.WriteFile(filepath.Join(staticDir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	static, err := fallback.NewStaticDir(staticDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	static.Prefix, static.MaxAge, static.Logger = "/static/", -1, discardLogger()
+
+	jsonOK := func(hdr ...string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i+1 < len(hdr); i += 2 {
+				w.Header().Add(hdr[i], hdr[i+1])
+			}
+			writeJSONBody(w, `{"ok": true}`)
+		}
+	}
+	whoami := func(hdr ...string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i+1 < len(hdr); i += 2 {
+				w.Header().Add(hdr[i], hdr[i+1])
+			}
+			writeJSONBody(w, `{"user": null}`)
+		}
+	}
+	for _, tc := range []struct {
+		name, route, path string
+		py                http.Handler
+		goH               http.Handler
+		hdr               []string
+		pointers          []string // nil: a match
+	}{
+		{"flask session view, Vary lost", "GET /api/whoami", "/api/whoami", flask, whoami(), nil, []string{"header:Vary"}},
+		{"flask session view, Vary kept", "GET /api/whoami", "/api/whoami", flask, whoami("Vary", "cookie"), nil, nil},
+		{"flask session view, Vary kept beside Accept-Encoding", "GET /api/whoami", "/api/whoami", flask, whoami("Vary", "Accept-Encoding", "Vary", "Cookie"), nil, nil},
+		{"django LocaleMiddleware, both lost", "GET /api/lang/", "/api/lang/", django, jsonOK(), nil, []string{"header:Content-Language", "header:Vary"}},
+		{"django LocaleMiddleware, Vary lost", "GET /api/lang/", "/api/lang/", django, jsonOK("Content-Language", "en-US"), nil, []string{"header:Vary"}},
+		{"django LocaleMiddleware, kept", "GET /api/lang/", "/api/lang/", django, jsonOK("Content-Language", "en-US", "Vary", "Accept-Language"), nil, nil},
+		{"django LocaleMiddleware, French asked", "GET /api/lang/", "/api/lang/", django, jsonOK("Content-Language", "en-us", "Vary", "Accept-Language"), []string{"Accept-Language", "fr"}, []string{"header:Content-Language"}},
+		{"django i18n_patterns, no Vary", "GET /fr/shop/me/", "/fr/shop/me/", django, jsonOK("Content-Language", "fr"), nil, nil},
+		{"django i18n_patterns, Vary added by Go", "GET /fr/shop/me/", "/fr/shop/me/", django, jsonOK("Content-Language", "fr", "Vary", "Accept-Language"), nil, []string{"header:Vary"}},
+		{"static precompressed against flask", "GET /static/*", "/static/app.css", flask, static, []string{"Accept-Encoding", "gzip"}, nil},
+		{"static precompressed against flask, identity", "GET /static/*", "/static/app.css", flask, static, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, pattern, _ := strings.Cut(tc.route, " ")
+			e := newEnv(t, tc.py, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: tc.route, Stage: StageShadow}}},
+				func(r *router.Router) { r.Get(pattern, tc.goH.ServeHTTP) })
+			e.exchange(t, http.MethodGet, tc.path, "", tc.hdr...)
+			e.settle()
+			st, _ := e.m.Route(tc.route)
+			var got []string
+			for k := range st.MismatchPointers {
+				got = append(got, k)
+			}
+			slices.Sort(got)
+			if tc.pointers == nil {
+				if st.Counts.Matched != 1 {
+					t.Fatalf("counts %+v, diffs %+v: want a match", st.Counts, st.RecentMismatches)
+				}
+				return
+			}
+			if st.Counts.Mismatched != 1 || !slices.Equal(got, tc.pointers) {
+				t.Fatalf("counts %+v, pointers %v (diffs %+v): want one mismatch at %v", st.Counts, got, st.RecentMismatches, tc.pointers)
+			}
+		})
+	}
+}
