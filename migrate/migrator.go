@@ -98,6 +98,7 @@ type routeState struct {
 	rollback   *Rollback
 	stats      *routeStats
 	epoch      uint64 // stats.epoch when published: see routeStats.epoch
+	rules      string // the comparison rules (rulesOf): see routeStats.setRules
 }
 
 // New returns a Migrator for the staged routes of r (see
@@ -374,6 +375,13 @@ func (m *Migrator) publishLocked() {
 				rs.stats.setStage(effectiveStage(s, &head))
 			}
 		}
+	}
+	// A HEAD that follows its GET is judged by the GET's rules, with its
+	// own results.
+	now := m.now()
+	for _, rs := range s.routes {
+		rs.rules = rulesOf(rs.cfg.Ignore, rs.headers)
+		rs.stats.setRules(rs.rules, now)
 	}
 	m.snap.Store(s)
 }
