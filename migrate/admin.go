@@ -347,7 +347,7 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // an object, and anything after it are errors (which answer 400). It
 // returns the keys given.
 func decodeBody(body []byte, v any) (map[string]bool, error) {
-	names := map[string]bool{}
+	names := map[string]reflect.Type{}
 	t := reflect.TypeOf(v).Elem()
 	for i := range t.NumField() {
 		if f := t.Field(i); f.IsExported() {
@@ -355,7 +355,7 @@ func decodeBody(body []byte, v any) (map[string]bool, error) {
 			if name == "" {
 				name = f.Name
 			}
-			names[name] = true
+			names[name] = f.Type
 		}
 	}
 	invalid := func(format string, args ...any) error {
@@ -373,7 +373,7 @@ func decodeBody(body []byte, v any) (map[string]bool, error) {
 		}
 		key, _ := tok.(string) // in an object, a key is a string
 		switch {
-		case !names[key]:
+		case names[key] == nil:
 			return nil, invalid("unknown field %q", key)
 		case seen[key]:
 			return nil, invalid("duplicate key %q", key)
@@ -391,6 +391,9 @@ func decodeBody(body []byte, v any) (map[string]bool, error) {
 		return nil, invalid("data after the JSON object")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && names[te.Field] != nil {
+			return nil, invalid("%s", typeMismatch(te.Field, names[te.Field], te))
+		}
 		return nil, invalid("%v", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return seen, nil
