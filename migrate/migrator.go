@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,10 @@ type routeState struct {
 	stats      *routeStats
 	epoch      uint64 // stats.epoch when published: see routeStats.epoch
 	rules      string // the comparison rules (rulesOf): see routeStats.setRules
+	// line is the key of the stages-file line the route follows: its own,
+	// or its GET route's for a HEAD that follows it (followsGet), which an
+	// automatic rollback of the HEAD rolls back.
+	line string
 }
 
 // New returns a Migrator for the staged routes of r (see
@@ -342,7 +347,7 @@ func (m *Migrator) publishLocked() {
 			headers = canonicalHeaders(c.Headers)
 		}
 		rs := &routeState{
-			key: k, cfg: c, configured: configured, bucket: k, bp: int(c.Percent*100 + 0.5), sticky: stk,
+			key: k, line: k, cfg: c, configured: configured, bucket: k, bp: int(c.Percent*100 + 0.5), sticky: stk,
 			headers: headers, covered: sr.Fallback != nil, rollback: m.rollbacks[k], stats: st,
 		}
 		st.mu.Lock()
@@ -556,11 +561,21 @@ func (m *Migrator) clearRollbackLocked(key string) {
 		return
 	}
 	delete(m.rollbacks, key)
-	if st := m.stats[key]; st != nil {
-		st.mu.Lock()
-		st.win = window{}
-		st.epoch++
-		st.mu.Unlock()
+	keys := []string{key}
+	// A HEAD route without a line of its own follows its GET route's, and
+	// rolls it back (rollbackLine): its window starts afresh too.
+	if pattern, ok := strings.CutPrefix(key, http.MethodGet+" "); ok {
+		if head := http.MethodHead + " " + pattern; m.cfg[head].Route == "" {
+			keys = append(keys, head)
+		}
+	}
+	for _, k := range keys {
+		if st := m.stats[k]; st != nil {
+			st.mu.Lock()
+			st.win = window{}
+			st.epoch++
+			st.mu.Unlock()
+		}
 	}
 }
 
@@ -569,13 +584,21 @@ func (m *Migrator) clearRollbackLocked(key string) {
 // if any, so that it outlasts a restart. A decision of a person made
 // since (a newer epoch) wins.
 func (m *Migrator) rollback(key, reason string, epoch uint64) {
+	m.rollbackLine(key, key, reason, epoch)
+}
+
+// rollbackLine rolls back the stages-file line of route key (line), after
+// an automatic decision taken from the window of route from's stats in
+// the given epoch: from is key itself, or a HEAD route that follows its
+// GET route's line.
+func (m *Migrator) rollbackLine(key, from, reason string, epoch uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.syncFileLocked() // an edit not picked up yet goes first
 	if m.rollbacks[key] != nil {
 		return
 	}
-	if st := m.stats[key]; st != nil {
+	if st := m.stats[from]; st != nil {
 		st.mu.Lock()
 		stale := st.epoch != epoch
 		st.mu.Unlock()
