@@ -194,7 +194,9 @@ func percentiles(buf []float64) Percentiles {
 	return Percentiles{P50: at(0.50), P99: at(0.99)}
 }
 
-// Counts are a route's counters since start.
+// Counts are a route's counters since start; those of the comparisons'
+// results (Compared, Matched, Mismatched, Noise) since the route's
+// comparison rules last changed ([RouteStatus].ComparedSince).
 type Counts struct {
 	// Python and Go count the requests each side served.
 	Python int64 `json:"python"`
