@@ -112,16 +112,6 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			badRequest(w, errors.New("migrate: missing \"route\" (\"METHOD /pattern\")"))
 			return
 		}
-		c, ok := m.Config(given.Route)
-		if !ok {
-			badRequest(w, m.unknownRoute(given.Route))
-			return
-		}
-		// The fields given replace the route's; decodeBody checked them.
-		if err := json.Unmarshal(body, &c); err != nil {
-			badRequest(w, fmt.Errorf("migrate: invalid JSON body: %v", strings.TrimPrefix(err.Error(), "json: ")))
-			return
-		}
 		// A stage given must name one, as in the stages file: "" (or
 		// null) is no stage, not go.
 		if keys["stage"] {
@@ -130,7 +120,14 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 				return
 			}
 		}
-		st, err := m.SetRoute(user(r), c)
+		// The fields given replace the route's in effect, read and
+		// changed in one step; decodeBody checked them.
+		st, err := m.updateRoute(user(r), given.Route, func(c *RouteConfig) error {
+			if err := json.Unmarshal(body, c); err != nil {
+				return fmt.Errorf("migrate: invalid JSON body: %v", strings.TrimPrefix(err.Error(), "json: "))
+			}
+			return nil
+		})
 		if err != nil && st.Route == "" {
 			badRequest(w, err)
 			return

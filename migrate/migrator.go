@@ -418,6 +418,11 @@ func (m *Migrator) Config(route string) (c RouteConfig, ok bool) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.configLocked(key)
+}
+
+// configLocked is Config for a normalised key, under m.mu.
+func (m *Migrator) configLocked(key string) (c RouteConfig, ok bool) {
 	if c, ok := m.cfg[key]; ok {
 		return c.clone(), true
 	}
@@ -441,12 +446,48 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 		return RouteStatus{}, err
 	}
 	m.mu.Lock()
+	m.syncFileLocked()
+	return m.setRouteLocked(who, c)
+}
+
+// updateRoute changes the configuration of route with edit, which gets
+// the configuration in effect (after an edit of the stages file not picked
+// up yet), as SetRoute would set the result. The read and the change are
+// one step under m.mu, so that two changes of different fields made at
+// once (the admin API's POST /routes, the console's form) both take
+// effect: built from a configuration read before, the last one undid the
+// other's field.
+func (m *Migrator) updateRoute(who, route string, edit func(c *RouteConfig) error) (RouteStatus, error) {
+	key, err := normalizeRoute(route)
+	if err != nil {
+		return RouteStatus{}, err
+	}
+	m.mu.Lock()
+	m.syncFileLocked()
+	c, ok := m.configLocked(key)
+	if !ok {
+		m.mu.Unlock()
+		return RouteStatus{}, m.unknownRoute(route)
+	}
+	if err := edit(&c); err != nil {
+		m.mu.Unlock()
+		return RouteStatus{}, err
+	}
+	if err := c.Check(); err != nil {
+		m.mu.Unlock()
+		return RouteStatus{}, err
+	}
+	return m.setRouteLocked(who, c)
+}
+
+// setRouteLocked is SetRoute for a checked c, under m.mu, which it
+// unlocks.
+func (m *Migrator) setRouteLocked(who string, c RouteConfig) (RouteStatus, error) {
 	routes, _ := m.routes()
 	if err := validate(c, routes); err != nil {
 		m.mu.Unlock()
 		return RouteStatus{}, err
 	}
-	m.syncFileLocked()
 	old, ok := m.cfg[c.Route]
 	if !ok {
 		old = RouteConfig{Route: c.Route}
