@@ -112,16 +112,6 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 			badRequest(w, errors.New("migrate: missing \"route\" (\"METHOD /pattern\")"))
 			return
 		}
-		c, ok := m.Config(given.Route)
-		if !ok {
-			badRequest(w, m.unknownRoute(given.Route))
-			return
-		}
-		// The fields given replace the route's; decodeBody checked them.
-		if err := json.Unmarshal(body, &c); err != nil {
-			badRequest(w, fmt.Errorf("migrate: invalid JSON body: %v", strings.TrimPrefix(err.Error(), "json: ")))
-			return
-		}
 		// A stage given must name one, as in the stages file: "" (or
 		// null) is no stage, not go.
 		if keys["stage"] {
@@ -130,7 +120,14 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 				return
 			}
 		}
-		st, err := m.SetRoute(user(r), c)
+		// The fields given replace the route's in effect, read and
+		// changed in one step; decodeBody checked them.
+		st, err := m.updateRoute(user(r), given.Route, func(c *RouteConfig) error {
+			if err := json.Unmarshal(body, c); err != nil {
+				return fmt.Errorf("migrate: invalid JSON body: %v", strings.TrimPrefix(err.Error(), "json: "))
+			}
+			return nil
+		})
 		if err != nil && st.Route == "" {
 			badRequest(w, err)
 			return
@@ -347,7 +344,7 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // an object, and anything after it are errors (which answer 400). It
 // returns the keys given.
 func decodeBody(body []byte, v any) (map[string]bool, error) {
-	names := map[string]bool{}
+	names := map[string]reflect.Type{}
 	t := reflect.TypeOf(v).Elem()
 	for i := range t.NumField() {
 		if f := t.Field(i); f.IsExported() {
@@ -355,7 +352,7 @@ func decodeBody(body []byte, v any) (map[string]bool, error) {
 			if name == "" {
 				name = f.Name
 			}
-			names[name] = true
+			names[name] = f.Type
 		}
 	}
 	invalid := func(format string, args ...any) error {
@@ -373,7 +370,7 @@ func decodeBody(body []byte, v any) (map[string]bool, error) {
 		}
 		key, _ := tok.(string) // in an object, a key is a string
 		switch {
-		case !names[key]:
+		case names[key] == nil:
 			return nil, invalid("unknown field %q", key)
 		case seen[key]:
 			return nil, invalid("duplicate key %q", key)
@@ -391,6 +388,9 @@ func decodeBody(body []byte, v any) (map[string]bool, error) {
 		return nil, invalid("data after the JSON object")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && names[te.Field] != nil {
+			return nil, invalid("%s", typeMismatch(te.Field, names[te.Field], te))
+		}
 		return nil, invalid("%v", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return seen, nil

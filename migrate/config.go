@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/textproto"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -93,6 +94,10 @@ type File struct {
 // the line of the first error; whether the routes exist is checked by the
 // Migrator that loads the file.
 func ParseFile(data []byte) (*File, error) {
+	// RFC 8259 lets a parser ignore a byte order mark, which Windows
+	// editors (Notepad, PowerShell's Out-File) write: without this, it was
+	// "invalid character 'ï' looking for beginning of value".
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("migrate: stages file line 1: the file is empty (a file holding {} configures no route)")
 	}
@@ -188,8 +193,15 @@ func (p *fileParser) object(fn func(key string, off int64) error) error {
 	return p.delim('}')
 }
 
-func (p *fileParser) value(v any) error {
+// value decodes the value of key into v, a pointer.
+// A type error is reported at the value's line (the decoder's offset
+// in it counts from the value, not from the file).
+func (p *fileParser) value(key string, v any) error {
+	off := p.dec.InputOffset()
 	if err := p.dec.Decode(v); err != nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+			return p.errorf(off, "%s", typeMismatch(key, reflect.TypeOf(v).Elem(), te))
+		}
 		return p.syntax(err)
 	}
 	return nil
@@ -201,7 +213,7 @@ func (p *fileParser) file() (*File, error) {
 	err := p.object(func(key string, off int64) error {
 		switch key {
 		case "force_python":
-			return p.value(&f.ForcePython)
+			return p.value(key, &f.ForcePython)
 		case "routes":
 			if err := p.delim('['); err != nil {
 				return err
@@ -247,10 +259,10 @@ func (p *fileParser) rollbacks(f *File) error {
 		err = p.object(func(key string, off int64) error {
 			switch key {
 			case "reason":
-				return p.value(&rb.Reason)
+				return p.value(key, &rb.Reason)
 			case "at":
 				var at string
-				if err := p.value(&at); err != nil {
+				if err := p.value(key, &at); err != nil {
 					return err
 				}
 				t, err := time.Parse(time.RFC3339Nano, at)
@@ -277,30 +289,30 @@ func (p *fileParser) route() (RouteConfig, error) {
 		var err error
 		switch key {
 		case "route":
-			err = p.value(&rc.Route)
+			err = p.value(key, &rc.Route)
 		case "stage":
 			var s string
-			if err = p.value(&s); err == nil {
+			if err = p.value(key, &s); err == nil {
 				if rc.Stage, err = ParseStage(s); err != nil {
 					return p.errorf(off, "unknown stage %q (want python, shadow, canary or go)", s)
 				}
 			}
 		case "percent":
-			err = p.value(&rc.Percent)
+			err = p.value(key, &rc.Percent)
 		case "sticky":
-			err = p.value(&rc.Sticky)
+			err = p.value(key, &rc.Sticky)
 		case "shadow_sample":
-			err = p.value(&rc.ShadowSample)
+			err = p.value(key, &rc.ShadowSample)
 		case "noise_sample":
-			err = p.value(&rc.NoiseSample)
+			err = p.value(key, &rc.NoiseSample)
 		case "ignore":
-			err = p.value(&rc.Ignore)
+			err = p.value(key, &rc.Ignore)
 		case "headers":
-			err = p.value(&rc.Headers)
+			err = p.value(key, &rc.Headers)
 		case "shadow_unsafe":
-			err = p.value(&rc.ShadowUnsafe)
+			err = p.value(key, &rc.ShadowUnsafe)
 		case "force_python":
-			err = p.value(&rc.ForcePython)
+			err = p.value(key, &rc.ForcePython)
 		default:
 			return p.errorf(off, "unknown key %q in route", key)
 		}

@@ -255,8 +255,7 @@ func (c *console) sameHost(r *http.Request, u string) bool {
 // setStage handles the stage form: route, stage, percent.
 func (c *console) setStage(w http.ResponseWriter, r *http.Request) {
 	route := r.PostForm.Get("route")
-	cfg, ok := c.m.Config(route)
-	if !ok {
+	if _, ok := c.m.Config(route); !ok {
 		c.message(w, http.StatusBadRequest, "Bad request", fmt.Sprintf("migrate: console: unknown route %q.", route))
 		return
 	}
@@ -265,16 +264,25 @@ func (c *console) setStage(w http.ResponseWriter, r *http.Request) {
 		c.message(w, http.StatusBadRequest, "Bad request", err.Error())
 		return
 	}
-	cfg.Stage = stage
+	var percent *float64 // left out: the route's stays
 	if s := strings.TrimSpace(r.PostForm.Get("percent")); s != "" {
 		p, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			c.message(w, http.StatusBadRequest, "Bad request", fmt.Sprintf("migrate: console: percent %q is not a number.", s))
 			return
 		}
-		cfg.Percent = p
+		percent = &p
 	}
-	st, err := c.m.SetRoute(c.user(r), cfg)
+	// The stage and percentage replace the route's in effect, read and
+	// changed in one step, so that a change of its other fields made
+	// meanwhile (the API, the stages file) stays.
+	st, err := c.m.updateRoute(c.user(r), route, func(cfg *RouteConfig) error {
+		cfg.Stage = stage
+		if percent != nil {
+			cfg.Percent = *percent
+		}
+		return nil
+	})
 	if err != nil && st.Route == "" {
 		c.message(w, http.StatusBadRequest, "Bad request", err.Error())
 		return

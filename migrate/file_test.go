@@ -208,7 +208,7 @@ func TestAdminErrors(t *testing.T) {
 		{"/routes", `{"route": "GET /covered", "stage": "python", "stage": "go"}`, `duplicate key "stage"`},
 		{"/routes", `{"route": "GET /covered", "Stage": "python"}`, `unknown field "Stage"`},
 		{"/routes", `{"route": "GET /covered", "stage": "python"} {"route": "GET /covered", "stage": "go"}`, "data after the JSON object"},
-		{"/routes", `{"route": "GET /covered", "percent": "5"}`, "invalid JSON body: cannot unmarshal string"},
+		{"/routes", `{"route": "GET /covered", "percent": "5"}`, "invalid JSON body: \"percent\" must be a number, not a string"},
 		{"/routes", `["GET /covered"]`, "want one JSON object"},
 		{"/force-python", `{"all": true, "on": true} {"all": true, "on": false}`, "data after the JSON object"},
 		{"/force-python", `{"all": true, "on": true, "on": false}`, `duplicate key "on"`},

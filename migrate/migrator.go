@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +99,11 @@ type routeState struct {
 	rollback   *Rollback
 	stats      *routeStats
 	epoch      uint64 // stats.epoch when published: see routeStats.epoch
+	rules      string // the comparison rules (rulesOf): see routeStats.setRules
+	// line is the key of the stages-file line the route follows: its own,
+	// or its GET route's for a HEAD that follows it (followsGet), which an
+	// automatic rollback of the HEAD rolls back.
+	line string
 }
 
 // New returns a Migrator for the staged routes of r (see
@@ -341,7 +347,7 @@ func (m *Migrator) publishLocked() {
 			headers = canonicalHeaders(c.Headers)
 		}
 		rs := &routeState{
-			key: k, cfg: c, configured: configured, bucket: k, bp: int(c.Percent*100 + 0.5), sticky: stk,
+			key: k, line: k, cfg: c, configured: configured, bucket: k, bp: int(c.Percent*100 + 0.5), sticky: stk,
 			headers: headers, covered: sr.Fallback != nil, rollback: m.rollbacks[k], stats: st,
 		}
 		st.mu.Lock()
@@ -375,6 +381,13 @@ func (m *Migrator) publishLocked() {
 			}
 		}
 	}
+	// A HEAD that follows its GET is judged by the GET's rules, with its
+	// own results.
+	now := m.now()
+	for _, rs := range s.routes {
+		rs.rules = rulesOf(rs.cfg.Ignore, rs.headers)
+		rs.stats.setRules(rs.rules, now)
+	}
 	m.snap.Store(s)
 }
 
@@ -405,6 +418,11 @@ func (m *Migrator) Config(route string) (c RouteConfig, ok bool) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.configLocked(key)
+}
+
+// configLocked is Config for a normalised key, under m.mu.
+func (m *Migrator) configLocked(key string) (c RouteConfig, ok bool) {
 	if c, ok := m.cfg[key]; ok {
 		return c.clone(), true
 	}
@@ -428,12 +446,48 @@ func (m *Migrator) SetRoute(who string, c RouteConfig) (RouteStatus, error) {
 		return RouteStatus{}, err
 	}
 	m.mu.Lock()
+	m.syncFileLocked()
+	return m.setRouteLocked(who, c)
+}
+
+// updateRoute changes the configuration of route with edit, which gets
+// the configuration in effect (after an edit of the stages file not picked
+// up yet), as SetRoute would set the result. The read and the change are
+// one step under m.mu, so that two changes of different fields made at
+// once (the admin API's POST /routes, the console's form) both take
+// effect: built from a configuration read before, the last one undid the
+// other's field.
+func (m *Migrator) updateRoute(who, route string, edit func(c *RouteConfig) error) (RouteStatus, error) {
+	key, err := normalizeRoute(route)
+	if err != nil {
+		return RouteStatus{}, err
+	}
+	m.mu.Lock()
+	m.syncFileLocked()
+	c, ok := m.configLocked(key)
+	if !ok {
+		m.mu.Unlock()
+		return RouteStatus{}, m.unknownRoute(route)
+	}
+	if err := edit(&c); err != nil {
+		m.mu.Unlock()
+		return RouteStatus{}, err
+	}
+	if err := c.Check(); err != nil {
+		m.mu.Unlock()
+		return RouteStatus{}, err
+	}
+	return m.setRouteLocked(who, c)
+}
+
+// setRouteLocked is SetRoute for a checked c, under m.mu, which it
+// unlocks.
+func (m *Migrator) setRouteLocked(who string, c RouteConfig) (RouteStatus, error) {
 	routes, _ := m.routes()
 	if err := validate(c, routes); err != nil {
 		m.mu.Unlock()
 		return RouteStatus{}, err
 	}
-	m.syncFileLocked()
 	old, ok := m.cfg[c.Route]
 	if !ok {
 		old = RouteConfig{Route: c.Route}
@@ -548,11 +602,21 @@ func (m *Migrator) clearRollbackLocked(key string) {
 		return
 	}
 	delete(m.rollbacks, key)
-	if st := m.stats[key]; st != nil {
-		st.mu.Lock()
-		st.win = window{}
-		st.epoch++
-		st.mu.Unlock()
+	keys := []string{key}
+	// A HEAD route without a line of its own follows its GET route's, and
+	// rolls it back (rollbackLine): its window starts afresh too.
+	if pattern, ok := strings.CutPrefix(key, http.MethodGet+" "); ok {
+		if head := http.MethodHead + " " + pattern; m.cfg[head].Route == "" {
+			keys = append(keys, head)
+		}
+	}
+	for _, k := range keys {
+		if st := m.stats[k]; st != nil {
+			st.mu.Lock()
+			st.win = window{}
+			st.epoch++
+			st.mu.Unlock()
+		}
 	}
 }
 
@@ -561,13 +625,21 @@ func (m *Migrator) clearRollbackLocked(key string) {
 // if any, so that it outlasts a restart. A decision of a person made
 // since (a newer epoch) wins.
 func (m *Migrator) rollback(key, reason string, epoch uint64) {
+	m.rollbackLine(key, key, reason, epoch)
+}
+
+// rollbackLine rolls back the stages-file line of route key (line), after
+// an automatic decision taken from the window of route from's stats in
+// the given epoch: from is key itself, or a HEAD route that follows its
+// GET route's line.
+func (m *Migrator) rollbackLine(key, from, reason string, epoch uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.syncFileLocked() // an edit not picked up yet goes first
 	if m.rollbacks[key] != nil {
 		return
 	}
-	if st := m.stats[key]; st != nil {
+	if st := m.stats[from]; st != nil {
 		st.mu.Lock()
 		stale := st.epoch != epoch
 		st.mu.Unlock()

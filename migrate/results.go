@@ -69,6 +69,12 @@ type routeStats struct {
 	// window (clearRollbackLocked); a request counts in the window only if
 	// its snapshot was published in the current epoch.
 	epoch uint64
+	// rules are the comparison rules (ignore, headers) the results were
+	// judged by, and since when, if they changed (nil: since start): see
+	// setRules.
+	rules      string
+	rulesKnown bool
+	since      *time.Time
 
 	latPy, latGo latencyRing
 
@@ -188,7 +194,9 @@ func percentiles(buf []float64) Percentiles {
 	return Percentiles{P50: at(0.50), P99: at(0.99)}
 }
 
-// Counts are a route's counters since start.
+// Counts are a route's counters since start; those of the comparisons'
+// results (Compared, Matched, Mismatched, Noise) since the route's
+// comparison rules last changed ([RouteStatus].ComparedSince).
 type Counts struct {
 	// Python and Go count the requests each side served.
 	Python int64 `json:"python"`
@@ -372,22 +380,63 @@ func (s *routeStats) learn(diffs []Diff) {
 	}
 }
 
-// record counts one comparison; diffs are the mismatching differences
-// (noise removed) and noisy tells whether noise was removed.
-func (s *routeStats) record(m *Mismatch, noisy bool) {
+// setRules sets the comparison rules (rulesOf) the route's comparisons are
+// judged by from now on. When they change (a person edited ignore or
+// headers), the results judged by the old ones (compared, matched,
+// mismatched, noise, the mismatch pointers and the recent mismatches) are
+// dropped and counted afresh from now: otherwise the mismatches that an
+// entry just added to ignore explains would keep the match rate down and
+// stay listed. The learned noise, the counts of requests served and of
+// candidate errors stay: the rules do not change them.
+func (s *routeStats) setRules(rules string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rulesKnown && s.rules == rules {
+		return
+	}
+	if s.rulesKnown {
+		s.compared.Store(0)
+		s.matched.Store(0)
+		s.mismatched.Store(0)
+		s.noise.Store(0)
+		s.pointers = map[string]int64{}
+		s.recent, s.next = nil, 0
+		s.since = &now
+	}
+	s.rules, s.rulesKnown = rules, true
+}
+
+// rulesOf is the key of the comparison rules of a route: its ignore list
+// and the headers it compares.
+func rulesOf(ignore, headers []string) string {
+	return strings.Join(ignore, "\x00") + "\x01" + strings.Join(headers, "\x00")
+}
+
+// record counts one comparison judged by rules; m holds the mismatching
+// differences (noise removed), nil for a match, and noisy tells whether
+// noise was removed. A comparison judged by rules that have changed since
+// (it was under way when a person edited them) counts only in the
+// metrics.
+func (s *routeStats) record(rules string, m *Mismatch, noisy bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m == nil {
+		s.outcome(outcomeMatch)
+	} else {
+		s.outcome(outcomeMismatch)
+	}
+	if rules != s.rules {
+		return
+	}
 	s.compared.Add(1)
 	if m == nil {
 		s.matched.Add(1)
 		if noisy {
 			s.noise.Add(1)
 		}
-		s.outcome(outcomeMatch)
 		return
 	}
 	s.mismatched.Add(1)
-	s.outcome(outcomeMismatch)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, d := range m.Diffs {
 		if _, ok := s.pointers[d.Pointer]; ok || len(s.pointers) < maxPointers {
 			s.pointers[d.Pointer]++
@@ -420,8 +469,15 @@ type RouteStatus struct {
 	Fallback bool `json:"fallback"`
 	// Config is the route's whole configuration.
 	Config RouteConfig `json:"config"`
-	// Counts are the counters since start.
+	// Counts are the counters since start, except those of the
+	// comparisons' results (Compared, Matched, Mismatched, Noise), which
+	// are since ComparedSince.
 	Counts Counts `json:"counts"`
+	// ComparedSince is when the route's comparison rules (ignore,
+	// headers) last changed, nil if they have not since start: the
+	// results judged by the old rules (Compared, Matched, Mismatched,
+	// Noise, MismatchPointers, RecentMismatches) were then dropped.
+	ComparedSince *time.Time `json:"compared_since"`
 	// MismatchPointers counts the mismatches per pointer.
 	MismatchPointers map[string]int64 `json:"mismatch_pointers"`
 	// NoisePointers lists the pointers learned as noise, sorted, shown
@@ -459,6 +515,10 @@ func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st.ComparedSince = s.since
+	// Read under the lock that setRules resets them under: a reset is
+	// seen whole.
+	st.Counts.Compared, st.Counts.Matched, st.Counts.Mismatched, st.Counts.Noise = s.compared.Load(), s.matched.Load(), s.mismatched.Load(), s.noise.Load()
 	st.MismatchPointers = make(map[string]int64, len(s.pointers))
 	for k, v := range s.pointers {
 		st.MismatchPointers[k] = v

@@ -48,9 +48,10 @@ func (w *window) sum(now time.Time, span time.Duration) slot {
 }
 
 // rollbackable reports whether automatic rollback applies to the route:
-// it has a configuration (an unconfigured route keeps today's behaviour)
-// and a fallback to drop to.
-func (rs *routeState) rollbackable() bool { return rs.configured && rs.covered }
+// it has a configuration, its own or, for a HEAD that follows it, its GET
+// route's (an unconfigured route keeps today's behaviour), and a fallback
+// to drop to.
+func (rs *routeState) rollbackable() bool { return (rs.configured || rs.followsGet) && rs.covered }
 
 // window counts a request served in the canary or go stage and rolls the
 // route back if Go's 5xx rate calls for it.
@@ -90,7 +91,7 @@ func (m *Migrator) window(rs *routeState, side Side, status int) {
 	}
 	st.mu.Unlock()
 	if reason != "" {
-		m.rollback(rs.key, reason, rs.epoch)
+		m.rollbackFrom(rs, reason)
 	}
 }
 
@@ -121,8 +122,19 @@ func (m *Migrator) windowCompare(rs *routeState, mismatch bool) {
 	}
 	st.mu.Unlock()
 	if reason != "" {
-		m.rollback(rs.key, reason, rs.epoch)
+		m.rollbackFrom(rs, reason)
 	}
+}
+
+// rollbackFrom rolls back the line that route rs follows, after a
+// decision taken from its window: its own, or, for a HEAD route that
+// follows its GET route's line, that line (the reason then names the
+// HEAD), since the HEAD has no line of its own to roll back.
+func (m *Migrator) rollbackFrom(rs *routeState, reason string) {
+	if rs.line != rs.key {
+		reason = rs.key + ": " + reason
+	}
+	m.rollbackLine(rs.line, rs.key, reason, rs.epoch)
 }
 
 func rate(n, d int) float64 {

@@ -429,10 +429,10 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		m.windowCompare(rs, len(kept) > 0)
 	}
 	if len(kept) == 0 {
-		st.record(nil, noisy)
+		st.record(rs.rules, nil, noisy)
 		return
 	}
-	st.record(m.newMismatch(cand, py, gr, kept), noisy)
+	st.record(rs.rules, m.newMismatch(cand, py, gr, kept), noisy)
 }
 
 // prepare makes side's response to r (a shadow copy) ready to compare:

@@ -57,12 +57,36 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 		return fmt.Errorf("%s; did you mean %s?%s)", msg, quoteList(like, " or "), emptyRest(" ", pattern, like))
 	case len(keys) == 0:
 		return fmt.Errorf("%s; the router has no route for one method yet: register the Go routes before migrate.New)", msg)
+	case len(mounted(method, shape, keys)) > 0:
+		return fmt.Errorf("%s; did you mean %s? A route is named by its Go route's full pattern, with the prefix it is mounted at: a file written for another mount prefix names none)",
+			msg, quoteList(mounted(method, shape, keys), " or "))
 	case len(keys) > maxListedRoutes:
 		return fmt.Errorf("%s; the routes that can be staged: %s and %d more; the admin API's GET /routes lists them all)",
 			msg, quoteList(keys[:maxListedRoutes], ", "), len(keys)-maxListedRoutes)
 	default:
 		return fmt.Errorf("%s; the routes that can be staged: %s)", msg, quoteList(keys, ", "))
 	}
+}
+
+// mounted returns the staged routes of method (keys, sorted) whose
+// pattern differs from shape (a patternShape) only by a prefix of whole
+// segments, one way or the other: "GET /shop/api/search" for "GET
+// /api/search" and the reverse, as a stages file written for another
+// mount prefix (the examples' -mount) names them. The root "/" is no
+// one's suffix.
+func mounted(method, shape string, keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		m, p, _ := strings.Cut(k, " ")
+		ps := patternShape(p)
+		if m != method || ps == "/" || shape == "/" || ps == shape {
+			continue
+		}
+		if strings.HasSuffix(shape, ps) && strings.HasPrefix(ps, "/") || strings.HasSuffix(ps, shape) && strings.HasPrefix(shape, "/") {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // unknownRoute is the error for route, which names none of m's staged

@@ -50,6 +50,12 @@ func TestUnknownRouteHint(t *testing.T) {
 		{"chi's catch-all for a constrained one", full, "GET /docs/*", []string{`did you mean "GET /docs/{*:.+}"?)`}},
 		{"another constrained catch-all", full, "GET /docs/{*:[^/].*}", []string{`did you mean "GET /docs/{*:.+}"?)`}},
 		{"a catch-all for a parameter", full, "GET /api/users/*", []string{`the routes that can be staged`}},
+		// A stages file written for another mount prefix (the examples'
+		// -mount) listed every route, leaving the user to spot the prefix.
+		{"a prefix too many", full, "GET /shop/api/users/{id}", []string{`did you mean "GET /api/users/{id}"? A route is named by its Go route's full pattern, with the prefix it is mounted at`}},
+		{"a prefix missing", full, "GET /users/{id}", []string{`did you mean "GET /api/users/{id}"? A route is named`}},
+		{"a prefix, another method", full, "POST /shop/login", []string{`did you mean "POST /login"?`}},
+		{"not a prefix of whole segments", full, "POST /xlogin", []string{`the routes that can be staged`}},
 		{"nothing alike", full, "GET /api/users/id", []string{`the routes that can be staged: "GET /api/files/{id:[0-9]{3}}", "GET /api/users/{id}", "GET /docs/{*:.+}", "GET /files/*", "POST /login")`}},
 		{"no route yet", func(r *router.Router) { r.Fallback(http.NotFoundHandler()) }, "GET /x", []string{"the router has no route for one method yet: register the Go routes before migrate.New"}},
 	} {
