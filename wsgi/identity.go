@@ -34,7 +34,8 @@ import (
 // The built-in hooks return, for "graft:django": id, username, is_staff,
 // is_superuser and groups (a list of names), and None for a user not
 // logged in; for "graft:flask": user_id (flask-login's, or null) and
-// session (the content of the request's Flask session cookie), and None
+// session (the content of the request's Flask session cookie), with a
+// flask-login LoginManager fresh (its login_fresh()), and None
 // only for an empty session with no flask-login user: a visitor with a
 // session but no login (a cart, a flash message) gets an Identity whose
 // user_id is null, so check user_id (or the key the app's login stores in
