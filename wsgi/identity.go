@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -292,35 +291,31 @@ func identityKeyOf(r *http.Request, cookies []string) (k [32]byte, keyed bool) {
 	if len(cookies) == 0 {
 		cookies = nil // the whole headers
 	}
-	h := sha256.New()
-	keyed = writeCookieKey(h, r, cookies)
-	h.Sum(k[:0])
-	return k, keyed
+	var arr [512]byte
+	buf, keyed := appendCookieKey(arr[:0], r, cookies)
+	return sha256.Sum256(buf), keyed
 }
 
-// writeCookieKey writes identityKeyOf's key material of r to h and
-// returns its keyed: cookies nil is the whole Cookie and Authorization
-// headers, an empty list none of them.
-func writeCookieKey(h hash.Hash, r *http.Request, cookies []string) (keyed bool) {
+// appendCookieKey appends identityKeyOf's key material of r to buf and
+// returns it with its keyed: cookies nil is the whole Cookie and
+// Authorization headers, an empty list none of them.
+func appendCookieKey(buf []byte, r *http.Request, cookies []string) (_ []byte, keyed bool) {
 	if cookies == nil {
 		for _, v := range r.Header.Values("Cookie") {
-			h.Write([]byte(v))
-			h.Write([]byte{0})
+			buf = append(append(buf, v...), 0)
 			keyed = true
 		}
-		h.Write([]byte{1})
+		buf = append(buf, 1)
 		for _, v := range r.Header.Values("Authorization") {
-			h.Write([]byte(v))
-			h.Write([]byte{0})
+			buf = append(append(buf, v...), 0)
 			keyed = true
 		}
-		return keyed
+		return buf, keyed
 	}
 	for _, name := range cookies {
-		h.Write([]byte(name))
-		h.Write([]byte{0})
+		buf = append(append(buf, name...), 0)
 	}
-	h.Write([]byte{1})
+	buf = append(buf, 1)
 	for _, line := range r.Header.Values("Cookie") {
 		for piece := range strings.SplitSeq(line, ";") {
 			// Spaces and tabs around a piece are nothing to any parser.
@@ -332,12 +327,11 @@ func writeCookieKey(h hash.Hash, r *http.Request, cookies []string) (keyed bool)
 			if ok && isToken(name) && !slices.Contains(cookies, name) {
 				continue // an unrelated cookie, whatever the parser
 			}
-			h.Write([]byte(piece))
-			h.Write([]byte{0})
+			buf = append(append(buf, piece...), 0)
 			keyed = true
 		}
 	}
-	return keyed
+	return buf, keyed
 }
 
 // identityState is the Container's identity cache, made at first use.

@@ -34,6 +34,7 @@ type identityKeySpec struct {
 	headers    []string
 	remoteAddr bool
 	noCache    string
+	from       *identityVary // what the hook reported; nil: nothing
 }
 
 // keySpecFor returns the key of the answers of cfg's hook that reported
@@ -41,6 +42,13 @@ type identityKeySpec struct {
 // cfg.IdentityCookies and the cookies the app reads, its headers and
 // address.
 func keySpecFor(cfg Config, vary *identityVary) *identityKeySpec {
+	s := keySpecOf(cfg, vary)
+	s.from = vary
+	return s
+}
+
+// keySpecOf is keySpecFor without from.
+func keySpecOf(cfg Config, vary *identityVary) *identityKeySpec {
 	if vary == nil {
 		if len(cfg.IdentityCookies) == 0 {
 			return &identityKeySpec{} // the whole headers
@@ -63,6 +71,12 @@ func keySpecFor(cfg Config, vary *identityVary) *identityKeySpec {
 		headers: slices.Compact(headers), remoteAddr: vary.RemoteAddr}
 }
 
+// equal reports whether v and o say the same; a nil v says nothing.
+func (v *identityVary) equal(o *identityVary) bool {
+	return v != nil && slices.Equal(v.Cookies, o.Cookies) && slices.Equal(v.Headers, o.Headers) &&
+		v.RemoteAddr == o.RemoteAddr && v.NoCache == o.NoCache
+}
+
 // equal reports whether s and o key alike.
 func (s *identityKeySpec) equal(o *identityKeySpec) bool {
 	return slices.Equal(s.cookies, o.cookies) && (s.cookies == nil) == (o.cookies == nil) &&
@@ -75,23 +89,19 @@ func (s *identityKeySpec) equal(o *identityKeySpec) bool {
 // the address as the environ's REMOTE_ADDR: more than Python reads of
 // them, never less.
 func (s *identityKeySpec) key(r *http.Request) (k [32]byte, keyed bool) {
-	h := sha256.New()
-	keyed = writeCookieKey(h, r, s.cookies)
+	var arr [512]byte
+	buf, keyed := appendCookieKey(arr[:0], r, s.cookies)
 	for _, name := range s.headers {
-		h.Write([]byte{2})
-		h.Write([]byte(name))
+		buf = append(append(buf, 2), name...)
 		for _, v := range r.Header.Values(name) {
-			h.Write([]byte{0})
-			h.Write([]byte(v))
+			buf = append(append(buf, 0), v...)
 		}
 	}
 	if s.remoteAddr {
 		addr, _ := splitHostPort(r.RemoteAddr)
-		h.Write([]byte{3})
-		h.Write([]byte(addr))
+		buf = append(append(buf, 3), addr...)
 	}
-	h.Sum(k[:0])
-	return k, keyed
+	return sha256.Sum256(buf), keyed
 }
 
 // identityLearner holds the key spec in force: the configured one for an
@@ -107,6 +117,9 @@ type identityLearner struct {
 // once: WARN when IdentityCookies leaves out a cookie the app reads (the
 // cache keys on it all the same), INFO when the answers are not cached.
 func (l *identityLearner) learn(cfg Config, log *slog.Logger, vary *identityVary) *identityKeySpec {
+	if cur := l.spec.Load(); cur != nil && vary != nil && cur.from.equal(vary) {
+		return cur // the usual answer: nothing new
+	}
 	s := keySpecFor(cfg, vary)
 	if cur := l.spec.Load(); cur != nil && cur.equal(s) {
 		return cur
