@@ -273,12 +273,19 @@ type Config struct {
 	IdentityCacheSize int
 
 	// IdentityCookies names the cookies that identify a session, whose
-	// values key the identity cache ("sessionid" for Django, "session" for
-	// Flask: the app's SESSION_COOKIE_NAME). Empty (the default): the whole
-	// Cookie and Authorization headers key it, which is right for any hook
-	// but caches less. A user the hook finds in a request that carries
-	// none of them (names that miss the app's session cookie) is not
-	// cached or shared, and is logged at ERROR once.
+	// values key the identity cache. With graft's own hooks it may stay
+	// empty: they tell Go with each answer what it depends on (the
+	// cookies the app reads its users from: its SESSION_COOKIE_NAME and,
+	// with flask-login, its REMEMBER_COOKIE_NAME; with flask-login's
+	// SESSION_PROTECTION the client's address and User-Agent), and the
+	// cache keys on those and the cookies named here; a WARN names the
+	// app's cookies a non-empty list leaves out. With a hook of the app's
+	// own, it must name every cookie the hook reads ("sessionid" for
+	// Django, "session" for Flask); empty, the whole Cookie and
+	// Authorization headers key the cache, which is right for any hook
+	// but caches less. A user the app's own hook finds in a request that
+	// carries none of them (names that miss the app's session cookie) is
+	// not cached or shared, and is logged at ERROR once.
 	IdentityCookies []string
 }
 

@@ -33,7 +33,8 @@ import (
 // The built-in hooks return, for "graft:django": id, username, is_staff,
 // is_superuser and groups (a list of names), and None for a user not
 // logged in; for "graft:flask": user_id (flask-login's, or null) and
-// session (the content of the request's Flask session cookie), and None
+// session (the content of the request's Flask session cookie), with a
+// flask-login LoginManager fresh (its login_fresh()), and None
 // only for an empty session with no flask-login user: a visitor with a
 // session but no login (a cart, a flash message) gets an Identity whose
 // user_id is null, so check user_id (or the key the app's login stores in
@@ -98,67 +99,118 @@ var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.Id
 // requires), and returns the
 // answer, nil for an anonymous request.
 //
-// Answers are cached for [Config].IdentityTTL per session: the values of
-// the [Config].IdentityCookies cookies, or the whole Cookie and
-// Authorization headers when none are configured. Concurrent lookups for
-// the same session make one call. Errors are not cached: a hook that raises
-// gives a [*CallError] (which wraps [ErrAppError]), a hook that returns
-// something else than a dict or None too; a worker that does not answer
-// gives ErrTimeout or ErrWorkerDied.
+// Answers are cached for [Config].IdentityTTL per session. With graft's
+// own hooks the key is what the answer depends on, as the hook reports
+// it with each answer: the cookies the app reads its users from, with
+// the [Config].IdentityCookies ones, and with flask-login's
+// SESSION_PROTECTION the client's address and User-Agent; an app whose
+// flask-login has a request_loader is asked every time. Until the first
+// answer has said so, lookups are not cached. With a hook of the app's
+// own, the key is the values of the IdentityCookies cookies, or the whole
+// Cookie and Authorization headers when none are configured. Concurrent
+// lookups for the same session make one call. Errors are not cached: a
+// hook that raises gives a [*CallError] (which wraps [ErrAppError]), a
+// hook that returns something else than a dict or None too; a worker that
+// does not answer gives ErrTimeout or ErrWorkerDied.
 func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, error) {
 	if c.cfg.IdentityHook == "" {
 		return nil, ErrNoIdentityHook
 	}
 	cache := c.ident.get(c.cfg)
-	key, keyed := identityKeyOf(r, c.cfg.IdentityCookies)
-	if cache == nil || (!keyed && c.ident.unkeyed.Load()) {
-		return c.lookupIdentity(ctx, r)
+	for attempt := 0; ; attempt++ {
+		spec := c.ident.learned.spec.Load()
+		if spec == nil && !strings.HasPrefix(c.cfg.IdentityHook, "graft:") {
+			spec = c.ident.learned.learn(c.cfg, c.log, nil)
+		}
+		if cache == nil || spec == nil || spec.noCache != "" || attempt == 2 {
+			// No cache, or not yet known what to key it on, or the hook
+			// keeps changing its mind: this request's own answer.
+			a, err := c.lookupIdentity(ctx, r)
+			return a.id, err
+		}
+		key, keyed := spec.key(r)
+		if !keyed && c.ident.unkeyed.Load() {
+			a, err := c.lookupIdentity(ctx, r)
+			return a.id, err
+		}
+		id, err := cache.lookup(ctx, key, func(ctx context.Context) (Identity, error) {
+			a, err := c.lookupIdentity(ctx, r)
+			if err == nil && c.ident.learned.spec.Load() != spec {
+				// The hook now says the answer depends on something
+				// else (the app changed): key is not this answer's, nor
+				// the waiters' on it.
+				return nil, errIdentityRekeyed
+			}
+			return a.id, err
+		})
+		if errors.Is(err, errIdentityRekeyed) {
+			continue
+		}
+		if err != nil || id == nil || keyed {
+			return id, err
+		}
+		// The hook found a user in a request that carries nothing of the
+		// key, whose key every such request shares (IdentityCookies that
+		// do not name the app's session cookie, with an app's own hook):
+		// that answer may be another request's, and is neither kept nor
+		// given to anyone else; from now on such requests are not looked
+		// up in the cache at all.
+		cache.forget(key)
+		if c.ident.unkeyed.CompareAndSwap(false, true) {
+			c.log.Error(fmt.Sprintf("wsgi: the identity hook found a user in a request that carries none of the cookies that key the identity cache (IdentityCookies %q); "+
+				"such answers are not cached: name the cookies the app reads its users from in Config.IdentityCookies: its session cookie (Flask's and Django's SESSION_COOKIE_NAME) "+
+				"and, with flask-login, its remember cookie (REMEMBER_COOKIE_NAME, \"remember_token\" by default)", c.cfg.IdentityCookies),
+				slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path))
+		}
+		a, err := c.lookupIdentity(ctx, r)
+		return a.id, err
 	}
-	id, err := cache.lookup(ctx, key, func(ctx context.Context) (Identity, error) {
-		return c.lookupIdentity(ctx, r)
-	})
-	if err != nil || id == nil || keyed {
-		return id, err
-	}
-	// The hook found a user in a request that carries nothing of the
-	// key, whose key every such request shares (IdentityCookies that do
-	// not name the app's session cookie): that answer may be another
-	// request's, and is neither kept nor given to anyone else; from now
-	// on such requests are not looked up in the cache at all.
-	cache.forget(key)
-	if c.ident.unkeyed.CompareAndSwap(false, true) {
-		c.log.Error(fmt.Sprintf("wsgi: the identity hook found a user in a request that carries none of the cookies that key the identity cache (IdentityCookies %q); "+
-			"such answers are not cached: name the cookies the app reads its users from in Config.IdentityCookies: its session cookie (Flask's and Django's SESSION_COOKIE_NAME) "+
-			"and, with flask-login, its remember cookie (REMEMBER_COOKIE_NAME, \"remember_token\" by default)", c.cfg.IdentityCookies),
-			slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path))
-	}
-	return c.lookupIdentity(ctx, r)
 }
 
-// lookupIdentity runs the hook, uncached.
-func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (Identity, error) {
-	var pairs []string
-	if len(c.cfg.IdentityCookies) > 0 {
-		// For graft:flask's check of the cookies the app reads; the worker
-		// takes it out of the hook's environ.
-		pairs = []string{"graft.identity_cookies", strings.Join(c.cfg.IdentityCookies, " ")}
-	}
-	env := environ(pairs, r, c.cfg.ScriptName+MountPrefix(r.Context()), 0)
+// errIdentityRekeyed says that an answer came with another key spec than
+// the one it was looked up under: it is not cached, and every caller
+// waiting on it looks up again.
+var errIdentityRekeyed = errors.New("wsgi: the identity hook changed what its answers depend on")
+
+// identityAnswer is the worker's answer to an identity call: the hook's
+// answer and, from graft's own hooks, what it depends on.
+type identityAnswer struct {
+	id   Identity
+	vary *identityVary
+}
+
+// lookupIdentity runs the hook, uncached, and learns what graft's hooks
+// say the answer depends on.
+func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (identityAnswer, error) {
+	env := environ(nil, r, c.cfg.ScriptName+MountPrefix(r.Context()), 0)
 	raw, err := c.call(ctx, &Call{Name: "identity", Arg: c.cfg.IdentityHook, Env: env})
 	if err != nil {
-		return nil, err
+		return identityAnswer{}, err
 	}
-	var id Identity
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber() // Python's integers of any size, exactly
-	err = dec.Decode(&id)
-	if err == nil && dec.More() {
-		err = errors.New("data after the JSON object")
+	var out struct {
+		Identity json.RawMessage `json:"identity"`
+		Vary     *identityVary   `json:"vary"`
+	}
+	var a identityAnswer
+	if err = json.Unmarshal(raw, &out); err == nil && out.Identity == nil {
+		err = errors.New(`no "identity" in the answer`)
+	}
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(out.Identity))
+		dec.UseNumber() // Python's integers of any size, exactly
+		err = dec.Decode(&a.id)
+		if err == nil && dec.More() {
+			err = errors.New("data after the JSON object")
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("wsgi: identity hook %s: %w: %v", c.cfg.IdentityHook, ErrProtocol, err)
+		return identityAnswer{}, fmt.Errorf("wsgi: identity hook %s: %w: %v", c.cfg.IdentityHook, ErrProtocol, err)
 	}
-	return id, nil
+	a.vary = out.Vary
+	if a.vary != nil {
+		c.ident.learned.learn(c.cfg, c.log, a.vary)
+	}
+	return a, nil
 }
 
 // IdentityMiddleware looks up the identity of every request (see
@@ -236,44 +288,50 @@ func identityKey(r *http.Request, cookies []string) [32]byte {
 // cookies, no Cookie or Authorization header), whose key is the same for
 // every such request.
 func identityKeyOf(r *http.Request, cookies []string) (k [32]byte, keyed bool) {
-	h := sha256.New()
 	if len(cookies) == 0 {
+		cookies = nil // the whole headers
+	}
+	var arr [512]byte
+	buf, keyed := appendCookieKey(arr[:0], r, cookies)
+	return sha256.Sum256(buf), keyed
+}
+
+// appendCookieKey appends identityKeyOf's key material of r to buf and
+// returns it with its keyed: cookies nil is the whole Cookie and
+// Authorization headers, an empty list none of them.
+func appendCookieKey(buf []byte, r *http.Request, cookies []string) (_ []byte, keyed bool) {
+	if cookies == nil {
 		for _, v := range r.Header.Values("Cookie") {
-			h.Write([]byte(v))
-			h.Write([]byte{0})
+			buf = append(append(buf, v...), 0)
 			keyed = true
 		}
-		h.Write([]byte{1})
+		buf = append(buf, 1)
 		for _, v := range r.Header.Values("Authorization") {
-			h.Write([]byte(v))
-			h.Write([]byte{0})
+			buf = append(append(buf, v...), 0)
 			keyed = true
 		}
-	} else {
-		for _, name := range cookies {
-			h.Write([]byte(name))
-			h.Write([]byte{0})
-		}
-		h.Write([]byte{1})
-		for _, line := range r.Header.Values("Cookie") {
-			for piece := range strings.SplitSeq(line, ";") {
-				// Spaces and tabs around a piece are nothing to any parser.
-				if piece = strings.Trim(piece, " \t"); piece == "" {
-					continue
-				}
-				name, _, ok := strings.Cut(piece, "=")
-				name = strings.TrimRight(name, " \t")
-				if ok && isToken(name) && !slices.Contains(cookies, name) {
-					continue // an unrelated cookie, whatever the parser
-				}
-				h.Write([]byte(piece))
-				h.Write([]byte{0})
-				keyed = true
+		return buf, keyed
+	}
+	for _, name := range cookies {
+		buf = append(append(buf, name...), 0)
+	}
+	buf = append(buf, 1)
+	for _, line := range r.Header.Values("Cookie") {
+		for piece := range strings.SplitSeq(line, ";") {
+			// Spaces and tabs around a piece are nothing to any parser.
+			if piece = strings.Trim(piece, " \t"); piece == "" {
+				continue
 			}
+			name, _, ok := strings.Cut(piece, "=")
+			name = strings.TrimRight(name, " \t")
+			if ok && isToken(name) && !slices.Contains(cookies, name) {
+				continue // an unrelated cookie, whatever the parser
+			}
+			buf = append(append(buf, piece...), 0)
+			keyed = true
 		}
 	}
-	h.Sum(k[:0])
-	return k, keyed
+	return buf, keyed
 }
 
 // identityState is the Container's identity cache, made at first use.
@@ -284,6 +342,8 @@ type identityState struct {
 	// nothing of the key (the ERROR saying so is logged then): such
 	// requests are looked up uncached from then on.
 	unkeyed atomic.Bool
+	// learned is what the cache keys on.
+	learned identityLearner
 }
 
 // get returns the cache, or nil when caching is off (IdentityTTL < 0).

@@ -109,30 +109,40 @@ func TestIdentityFlask(t *testing.T) {
 // TestIdentityCookiesMisnamed: IdentityCookies that do not name the
 // cookie the app keeps its session in (Django's "sessionid" for a Flask
 // app's "session", or a SESSION_COOKIE_NAME of the app's own) leave the
-// session out of the cache key, so that every request had one key: until
-// 2026-12-02 the first logged-in user's identity was cached under it and
-// given to every other visitor, anonymous ones included, for IdentityTTL.
-// An identity found for a request that carries none of the cookies (nor,
-// without IdentityCookies, a Cookie or Authorization header) is neither
-// cached nor shared, and an ERROR says which setting to fix.
+// session out of the configured key, so that every request had one key:
+// until 2026-12-02 the first logged-in user's identity was cached under
+// it and given to every other visitor, anonymous ones included, for
+// IdentityTTL. With graft:flask the cache keys on the cookies the app
+// reads as well, and a WARN names the one IdentityCookies leaves out.
+// With a hook of the app's own, an identity found for a request that
+// carries none of the cookies (nor, without IdentityCookies, a Cookie or
+// Authorization header) is neither cached nor shared, and an ERROR says
+// which setting to fix.
 func TestIdentityCookiesMisnamed(t *testing.T) {
 	pythontest.Python(t, "flask")
-	c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: "graft:flask", IdentityCookies: []string{"sessionid"}})
-	srv := identityServer(t, c)
-	ada := newE2EClient(t, srv.URL, true)
-	if resp := form(ada, "/login", url.Values{"user": {"ada"}, "id": {"7"}}); resp.StatusCode != 200 {
-		t.Fatalf("login: %d", resp.StatusCode)
-	}
-	for i := range 2 {
-		if id := whoami(t, ada); id.String("user_id") != "7" {
-			t.Fatalf("ada, lookup %d: %v, want user_id 7", i, id)
-		}
-		if id := whoami(t, newE2EClient(t, srv.URL, true)); id != nil {
-			t.Fatalf("an anonymous visitor after ada's lookup %d: %v, want null", i, id)
-		}
-	}
-	if !strings.Contains(logs.String(), "IdentityCookies") || !strings.Contains(logs.String(), "level=ERROR") {
-		t.Errorf("no ERROR naming IdentityCookies in the log:\n%s", logs)
+	for _, tc := range []struct{ hook, level string }{
+		{"graft:flask", "WARN"},
+		{"rmflask:session_hook", "ERROR"},
+	} {
+		t.Run(tc.hook, func(t *testing.T) {
+			c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: tc.hook, IdentityCookies: []string{"sessionid"}})
+			srv := identityServer(t, c)
+			ada := newE2EClient(t, srv.URL, true)
+			if resp := form(ada, "/login", url.Values{"user": {"ada"}, "id": {"7"}}); resp.StatusCode != 200 {
+				t.Fatalf("login: %d", resp.StatusCode)
+			}
+			for i := range 2 {
+				if id := whoami(t, ada); id.String("user_id") != "7" {
+					t.Fatalf("ada, lookup %d: %v, want user_id 7", i, id)
+				}
+				if id := whoami(t, newE2EClient(t, srv.URL, true)); id != nil {
+					t.Fatalf("an anonymous visitor after ada's lookup %d: %v, want null", i, id)
+				}
+			}
+			if !levelLogged(logs, tc.level, "IdentityCookies") {
+				t.Errorf("no %s naming IdentityCookies in the log:\n%s", tc.level, logs)
+			}
+		})
 	}
 }
 

@@ -2114,7 +2114,16 @@ def identity_django(environ):
         signals.request_finished.send(sender=identity_django)
 
 
-def identity_flask(environ, named=None):
+def vary_django():
+    """What graft:django's answers depend on: the session cookie only (the
+    session's content, the user and its session hash are read through
+    it)."""
+    from django.conf import settings
+
+    return {"cookies": [settings.SESSION_COOKIE_NAME]}
+
+
+def identity_flask(environ):
     """graft:flask: Flask's session (as the app's session interface opens
     it: signed and checked with its SECRET_KEY) and flask-login's user
     id, or None when the session is empty and flask-login finds no user.
@@ -2131,14 +2140,10 @@ def identity_flask(environ, named=None):
     is dropped with them. Without a LoginManager (flask-login not imported,
     or not set up on this app) user_id is the session's _user_id.
 
-    named is Config.IdentityCookies (None when it is empty): the first
-    lookup of a worker whose app reads a cookie not named there (its
-    SESSION_COOKIE_NAME, flask-login's REMEMBER_COOKIE_NAME) logs an
-    ERROR, since Go's cache key leaves that cookie out."""
+    With a LoginManager, fresh is flask-login's login_fresh() for the
+    request (false once SESSION_PROTECTION "basic" finds the session
+    replayed by another client)."""
     app = _flask_app()
-    if named is not None and not _flask_checked[0]:
-        _flask_checked[0] = True
-        _check_identity_cookies(app, named)
     with app.app_context(), app.request_context(environ) as ctx:
         sess = ctx.session  # opened by push(), as for a request
         data = _jsonable(dict(sess)) if sess else {}  # before flask-login writes to it
@@ -2152,30 +2157,36 @@ def identity_flask(environ, named=None):
         user_id = user.get_id() if user.is_authenticated else None
         if user_id is None and not data:
             return None
-        return {"user_id": _jsonable(user_id), "session": data}
+        return {"user_id": _jsonable(user_id), "session": data, "fresh": bool(login.login_fresh())}
 
 
-def _check_identity_cookies(app, named):
+def vary_flask():
+    """What graft:flask's answers depend on, for Go's identity cache: the
+    cookies the app reads its users from (its session cookie and, with a
+    LoginManager, flask-login's remember cookie), and what flask-login's
+    SESSION_PROTECTION hashes (the client's address and User-Agent); or
+    no_cache, why they are not to be cached (a request_loader, which may
+    read any part of the request)."""
+    app = _flask_app()
+    get_name = getattr(app.session_interface, "get_cookie_name", None)
+    cookies = [get_name(app) if get_name is not None else app.config.get("SESSION_COOKIE_NAME") or "session"]
     login = sys.modules.get("flask_login")
-    read = [app.config.get("SESSION_COOKIE_NAME") or "session"]
     manager = getattr(app, "login_manager", None) if login is not None else None
-    if manager is not None and isinstance(manager, login.LoginManager):
-        read.append(app.config.get("REMEMBER_COOKIE_NAME") or login.COOKIE_NAME)
-    missing = [n for n in read if n not in named]
-    if missing:
-        logging.getLogger("graft.worker").error(
-            "graft:flask: the app reads its users from the cookies %s (SESSION_COOKIE_NAME%s), "
-            "but Config.IdentityCookies %s does not name %s: Go's identity cache leaves %s out of its key; "
-            "name them all in Config.IdentityCookies",
-            " and ".join(read),
-            ", flask-login's REMEMBER_COOKIE_NAME" if len(read) > 1 else "",
-            named,
-            " and ".join(missing),
-            "them" if len(missing) > 1 else "it",
-        )
-
-
-_flask_checked = [False]
+    if manager is None or not isinstance(manager, login.LoginManager):
+        return {"cookies": cookies}
+    cookies.append(app.config.get("REMEMBER_COOKIE_NAME") or login.COOKIE_NAME)
+    for attr, what in (("_request_callback", "request_loader"), ("_header_callback", "header_loader")):
+        if getattr(manager, attr, None) is not None:
+            return {"no_cache": "the app's flask-login %s may find a user in any part of the request" % what}
+    vary = {"cookies": cookies}
+    if app.config.get("SESSION_PROTECTION", manager.session_protection) in ("basic", "strong"):
+        if manager._session_identifier_generator is not login.utils._create_identifier:
+            return {"no_cache": "the app's flask-login session_identifier_generator may read any part of the request"}
+        # flask-login's _create_identifier: X-Forwarded-For (its first
+        # address), else REMOTE_ADDR, and the User-Agent.
+        vary["headers"] = ["User-Agent", "X-Forwarded-For"]
+        vary["remote_addr"] = True
+    return vary
 
 
 def _flask_app():
@@ -2209,6 +2220,8 @@ def _jsonable(v):
 
 
 IDENTITY_HOOKS = {"graft:django": identity_django, "graft:flask": identity_flask}
+# What the answers of graft's hooks depend on (see call_identity).
+IDENTITY_VARY = {identity_django: vary_django, identity_flask: vary_flask}
 _worker_app = [None]  # the loaded app, for hooks that need it
 _hooks = {}
 
@@ -2238,6 +2251,9 @@ def load_hook(spec):
 
 
 def call_identity(worker, env, hook):
+    """The hook's answer for the request of env, as {"identity": answer};
+    for graft's own hooks with "vary" too: what the answer depends on
+    (vary_django, vary_flask), which Go's identity cache keys on."""
     _worker_app[0] = worker.app
     env["wsgi.input"] = io.BytesIO(b"")
     errors = env["wsgi.errors"] = ErrorStream(worker.errors_log)
@@ -2245,13 +2261,12 @@ def call_identity(worker, env, hook):
     # request's id (Serving), as the app's own lines for it do.
     outer, serving.env = serving.env, env
     try:
-        # Config.IdentityCookies, for graft:flask's check; not the app's.
-        named = env.pop("graft.identity_cookies", None)
         fn = load_hook(hook)
-        if fn is identity_flask:
-            value = fn(env, None if named is None else named.split(" "))
-        else:
-            value = fn(env)
+        value = fn(env)
+        vary = IDENTITY_VARY.get(fn)
+        out = {"identity": value}
+        if vary is not None:
+            out["vary"] = vary()
     finally:
         try:
             errors.flush()
@@ -2259,7 +2274,7 @@ def call_identity(worker, env, hook):
             serving.env = outer
     if value is not None and not isinstance(value, dict):
         raise TypeError("identity hook %r returned a %s; want a dict or None" % (hook, type(value).__name__))
-    return value
+    return out
 
 
 CALLS = {"routes": call_routes, "identity": call_identity}

@@ -8,17 +8,25 @@ then reuses it (and its g, where flask-login keeps the user) for every
 request of the thread that imported the app; the app's own requests
 remove the user they loaded from it (after_request).
 
+GRAFT_TEST_SESSION_PROTECTION sets flask-login's SESSION_PROTECTION
+("basic", flask-login's default, "strong", or "none" for None), which binds a session to the client's address and
+User-Agent. GRAFT_TEST_REQUEST_LOADER=1 adds a request_loader that logs in
+the user of an "X-Api-Key: key-ID" header.
+
 `plain` is another Flask app of the same process that imports flask-login
 but has no LoginManager: graft:flask reads its session only."""
 
 import os
 
 from flask import Flask, g, jsonify, request, session
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_fresh, login_user, logout_user
 
 app = Flask(__name__)
 app.secret_key = "graft-flasklogin-test-secret"
 login_manager = LoginManager(app)
+if os.environ.get("GRAFT_TEST_SESSION_PROTECTION"):
+    mode = os.environ["GRAFT_TEST_SESSION_PROTECTION"]
+    app.config["SESSION_PROTECTION"] = None if mode == "none" else mode
 
 
 class User(UserMixin):
@@ -33,6 +41,14 @@ USERS = {}
 @login_manager.user_loader
 def load_user(user_id):
     return USERS.get(user_id)  # None for a deleted user: anonymous
+
+
+if os.environ.get("GRAFT_TEST_REQUEST_LOADER") == "1":
+
+    @login_manager.request_loader
+    def load_user_from_request(req):
+        key = req.headers.get("X-Api-Key", "")
+        return USERS.get(key[len("key-"):]) if key.startswith("key-") else None
 
 
 @app.post("/users")
@@ -68,10 +84,11 @@ def cart():
 
 @app.get("/me")
 def me():
-    """Who flask-login finds for this request, as graft:flask's user_id."""
+    """Who flask-login finds for this request, as graft:flask's user_id,
+    and whether the login is fresh, as graft:flask's fresh."""
     if current_user.is_authenticated:
-        return jsonify(user_id=current_user.get_id())
-    return jsonify(user_id=None)
+        return jsonify(user_id=current_user.get_id(), fresh=login_fresh())
+    return jsonify(user_id=None, fresh=login_fresh())
 
 
 if os.environ.get("GRAFT_TEST_PUSH_APP_CONTEXT") == "1":

@@ -239,6 +239,15 @@ def list_hook(environ):
     return ["not", "a", "dict"]
 
 
+def session_hook(environ):
+    """An identity hook of the app's own: the session's user, as its views
+    read it (None without one)."""
+    with app.request_context(environ) as ctx:
+        if "user" not in ctx.session:
+            return None
+        return {"user_id": ctx.session.get("_user_id"), "user": ctx.session["user"]}
+
+
 def echo_hook(environ):
     return {"cookie": environ.get("HTTP_COOKIE", ""), "path": environ.get("PATH_INFO", "")}
 

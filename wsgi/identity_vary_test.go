@@ -1,0 +1,216 @@
+package wsgi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// End-to-end tests of what the identity cache keys on with graft's own
+// hooks: what the app's answer depends on, as the hook reports it (the
+// cookies the app reads its users from, flask-login's session protection,
+// a request_loader), whatever Config.IdentityCookies names.
+
+// TestIdentityAnonymousFirst: an anonymous answer, looked up first, is
+// never given to a logged-in visitor, even with IdentityCookies that miss
+// a cookie the app reads its users from. Until 2026-12-02 it was cached
+// under the key of every request without the named cookies, and a user
+// who came back with only flask-login's remember cookie (IdentityCookies
+// "session"), or with the session cookie of an app whose cookie
+// IdentityCookies misnames, was anonymous on Go's routes for IdentityTTL.
+// Each visitor's answer is cached under its own key all the same, and
+// cookies the app does not read do not split the cache.
+func TestIdentityAnonymousFirst(t *testing.T) {
+	for _, cookies := range [][]string{{"session"}, {"sessionid"}, nil} {
+		t.Run("flask/"+strings.Join(cookies, ","), func(t *testing.T) {
+			c, _, srv := flaskLoginApp(t, Config{IdentityCookies: cookies, IdentityTTL: time.Hour}, map[string]string{"7": "ada", "8": "bob"})
+			remember := jarCookie(t, flaskLogin(t, srv.URL, "7", true), []string{"remember_token"})
+			sess := jarCookie(t, flaskLogin(t, srv.URL, "8", false), nil)
+			for round := range 2 {
+				for _, v := range []struct{ name, cookie, want string }{
+					{"anonymous", "", ""},
+					{"anonymous with an unrelated cookie", "theme=dark", ""},
+					{"remember cookie only", remember, "7"},
+					{"session", sess + "; theme=dark", "8"},
+				} {
+					id, flask := askBoth(t, srv.URL, v.cookie)
+					if got := id.String("user_id"); got != v.want || (v.want == "" && id != nil) || (v.want != "" && flask != v.want) {
+						t.Fatalf("round %d, %s: Go %v, Flask's user %v, want user %q", round, v.name, id, flask, v.want)
+					}
+				}
+			}
+			if n := c.ident.get(c.cfg).len(); n != 3 {
+				t.Errorf("%d cached identities, want 3 (anonymous, ada, bob)", n)
+			}
+		})
+	}
+	for _, cookies := range [][]string{{"session"}, nil} {
+		t.Run("django/"+strings.Join(cookies, ","), func(t *testing.T) {
+			env := djangoUsers(t)
+			c, _ := newContainer(t, Config{App: "rmdjango.wsgi:application", Env: env, Threads: 2,
+				IdentityHook: "graft:django", IdentityCookies: cookies, IdentityTTL: time.Hour})
+			srv := identityServer(t, c)
+			anon := newE2EClient(t, srv.URL, true)
+			if id := whoami(t, anon); id != nil {
+				t.Fatalf("anonymous: %v", id)
+			}
+			ada, bob := djangoLogin(t, srv.URL, "ada"), djangoLogin(t, srv.URL, "bob")
+			for round := range 2 {
+				for _, v := range []struct {
+					cl   *e2eClient
+					want string
+				}{{anon, ""}, {ada, "ada"}, {bob, "bob"}} {
+					if id := whoami(t, v.cl); id.String("username") != v.want || (v.want == "" && id != nil) {
+						t.Fatalf("round %d: %v, want user %q", round, id, v.want)
+					}
+				}
+			}
+			if n := c.ident.get(c.cfg).len(); n != 3 {
+				t.Errorf("%d cached identities, want 3 (anonymous, ada, bob)", n)
+			}
+		})
+	}
+}
+
+// TestIdentityFlaskSessionProtection: flask-login's SESSION_PROTECTION
+// binds a session to the client's address (X-Forwarded-For, else
+// REMOTE_ADDR) and User-Agent: "strong" logs a session cookie replayed
+// from elsewhere out, "basic" makes its login not fresh. Go's answer does
+// the same, cached or not ("basic" is flask-login's default): until 2026-12-02 the answer cached for the
+// session's own client was given to the replayed cookie, logged in (and
+// fresh) on Go's routes while Flask logged it out.
+func TestIdentityFlaskSessionProtection(t *testing.T) {
+	for _, mode := range []string{"strong", "basic", "", "none"} { // "": flask-login's default, basic
+		t.Run("protection="+mode, func(t *testing.T) {
+			c, _, srv := flaskLoginApp(t, Config{IdentityTTL: time.Hour, Env: []string{"GRAFT_TEST_SESSION_PROTECTION=" + mode}},
+				map[string]string{"7": "ada"})
+			sess := jarCookie(t, flaskLogin(t, srv.URL, "7", false), nil)
+			moved := mode != "none" // whether flask-login sees another client
+			for round := range 2 {
+				for _, v := range []struct {
+					name string
+					hdr  map[string]string
+					same bool // the client that logged in
+				}{
+					{"the session's client", nil, true},
+					{"another User-Agent", map[string]string{"User-Agent": "thief/1.0"}, false},
+					{"another address", map[string]string{"X-Forwarded-For": "203.0.113.9"}, false},
+					{"the session's client again", nil, true},
+				} {
+					hdr := http.Header{"Cookie": {sess}}
+					for k, val := range v.hdr {
+						hdr.Set(k, val)
+					}
+					id, flask := askBothHeader(t, srv.URL, hdr)
+					wantUser, wantFresh := any("7"), true
+					if moved && !v.same {
+						wantFresh = false
+						if mode == "strong" {
+							wantUser = nil
+						}
+					}
+					if flask.UserID != wantUser || flask.Fresh != wantFresh {
+						t.Fatalf("round %d, %s: Flask's view: %+v, want user %v, fresh %v: the test's premise fails", round, v.name, flask, wantUser, wantFresh)
+					}
+					if id == nil || id["user_id"] != wantUser || id["fresh"] != wantFresh {
+						t.Fatalf("round %d, %s: Go's Identity %v, want user_id %v and fresh %v, as Flask's", round, v.name, id, wantUser, wantFresh)
+					}
+				}
+			}
+			if n := c.ident.get(c.cfg).len(); !moved && n != 1 {
+				t.Errorf("without session protection, %d cached identities for one session cookie, want 1", n)
+			}
+		})
+	}
+}
+
+// TestIdentityFlaskRequestLoader: an app whose flask-login has a
+// request_loader may find its user in any part of the request (here an
+// X-Api-Key header), so graft:flask's answers are not cached: until
+// 2026-12-02 the answer for a session cookie without the header (no user)
+// was given to the same cookie with the header, and the answer for a
+// request without cookies to every request without cookies.
+func TestIdentityFlaskRequestLoader(t *testing.T) {
+	c, _, srv := flaskLoginApp(t, Config{IdentityTTL: time.Hour, Env: []string{"GRAFT_TEST_REQUEST_LOADER=1"}},
+		map[string]string{"7": "ada", "8": "bob"})
+	cart := newE2EClient(t, srv.URL, true)
+	if resp := form(cart, "/cart", url.Values{"item": {"tea"}}); resp.StatusCode != 200 {
+		t.Fatalf("cart: %d", resp.StatusCode)
+	}
+	session := jarCookie(t, cart, nil)
+	for round := range 2 {
+		for _, v := range []struct {
+			name, cookie, key string
+			want              any
+		}{
+			{"session, no key", session, "", nil},
+			{"session, ada's key", session, "key-7", "7"},
+			{"no cookie, bob's key", "", "key-8", "8"},
+			{"no cookie, no key", "", "", nil},
+			{"no cookie, ada's key", "", "key-7", "7"},
+		} {
+			hdr := http.Header{}
+			if v.cookie != "" {
+				hdr.Set("Cookie", v.cookie)
+			}
+			if v.key != "" {
+				hdr.Set("X-Api-Key", v.key)
+			}
+			id, flask := askBothHeader(t, srv.URL, hdr)
+			if flask.UserID != v.want {
+				t.Fatalf("round %d, %s: Flask's user %v, want %v: the test's premise fails", round, v.name, flask.UserID, v.want)
+			}
+			var got any
+			if id != nil {
+				got = id["user_id"]
+			}
+			if got != v.want {
+				t.Fatalf("round %d, %s: Go's Identity %v, want user_id %v, as Flask's", round, v.name, id, v.want)
+			}
+		}
+	}
+	if n := c.ident.get(c.cfg).len(); n != 0 {
+		t.Errorf("%d cached identities, want none", n)
+	}
+}
+
+// TestIdentityCookiesLoggedOnce: IdentityCookies that leave out a cookie
+// the app reads its users from are reported once per container, not
+// once by every worker (until 2026-12-02 each worker logged an ERROR at
+// its first lookup).
+func TestIdentityCookiesLoggedOnce(t *testing.T) {
+	pythontest.Python(t, "flask", "flask_login")
+	c, logs := newContainer(t, Config{App: "flaskloginapp:app", IdentityHook: "graft:flask", IdentityCookies: []string{"session"},
+		IdentityTTL: -1, Workers: 3})
+	for range 3 {
+		var wg sync.WaitGroup
+		for range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, _ := http.NewRequestWithContext(t.Context(), "GET", "http://example.com/", nil)
+				if id, err := c.Identity(t.Context(), r); err != nil || id != nil {
+					t.Errorf("anonymous: %v, %v", id, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	n := 0
+	for line := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(line, "IdentityCookies") && strings.Contains(line, "remember_token") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d lines on the cookies IdentityCookies leaves out, want 1; log:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("not at level WARN; log:\n%s", logs)
+	}
+}

@@ -1,0 +1,152 @@
+package wsgi
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// identityVary is what the answers of graft's own identity hooks depend
+// on, as the worker reports it with each answer: the cookies the app reads
+// its users from (Flask's and Django's SESSION_COOKIE_NAME, flask-login's
+// REMEMBER_COOKIE_NAME), the headers and whether the client's address
+// (flask-login's SESSION_PROTECTION), or NoCache, why the answers must not
+// be cached at all (a flask-login request_loader, which may read any part
+// of the request). A hook of the app's own ("module:function") reports
+// nothing: its answers are keyed as Config.IdentityCookies says.
+type identityVary struct {
+	Cookies    []string `json:"cookies"`
+	Headers    []string `json:"headers"`
+	RemoteAddr bool     `json:"remote_addr"`
+	NoCache    string   `json:"no_cache"`
+}
+
+// identityKeySpec is what the identity cache keys on: the cookies (nil:
+// the whole Cookie and Authorization headers), the headers, the client's
+// address; noCache ("" or why) turns the cache off.
+type identityKeySpec struct {
+	cookies    []string
+	headers    []string
+	remoteAddr bool
+	noCache    string
+	from       *identityVary // what the hook reported; nil: nothing
+}
+
+// keySpecFor returns the key of the answers of cfg's hook that reported
+// vary (nil: nothing reported, an app's own hook): the union of
+// cfg.IdentityCookies and the cookies the app reads, its headers and
+// address.
+func keySpecFor(cfg Config, vary *identityVary) *identityKeySpec {
+	s := keySpecOf(cfg, vary)
+	s.from = vary
+	return s
+}
+
+// keySpecOf is keySpecFor without from.
+func keySpecOf(cfg Config, vary *identityVary) *identityKeySpec {
+	if vary == nil {
+		if len(cfg.IdentityCookies) == 0 {
+			return &identityKeySpec{} // the whole headers
+		}
+		return &identityKeySpec{cookies: cfg.IdentityCookies}
+	}
+	if vary.NoCache != "" {
+		return &identityKeySpec{noCache: vary.NoCache}
+	}
+	cookies := append(slices.Clone(cfg.IdentityCookies), vary.Cookies...)
+	slices.Sort(cookies)
+	headers := slices.Clone(vary.Headers)
+	for i, h := range headers {
+		headers[i] = http.CanonicalHeaderKey(h)
+	}
+	slices.Sort(headers)
+	// Not nil even when empty: an empty list keys on no cookie, nil on
+	// the whole headers.
+	return &identityKeySpec{cookies: append([]string{}, slices.Compact(cookies)...),
+		headers: slices.Compact(headers), remoteAddr: vary.RemoteAddr}
+}
+
+// equal reports whether v and o say the same; a nil v says nothing.
+func (v *identityVary) equal(o *identityVary) bool {
+	return v != nil && slices.Equal(v.Cookies, o.Cookies) && slices.Equal(v.Headers, o.Headers) &&
+		v.RemoteAddr == o.RemoteAddr && v.NoCache == o.NoCache
+}
+
+// equal reports whether s and o key alike.
+func (s *identityKeySpec) equal(o *identityKeySpec) bool {
+	return slices.Equal(s.cookies, o.cookies) && (s.cookies == nil) == (o.cookies == nil) &&
+		slices.Equal(s.headers, o.headers) && s.remoteAddr == o.remoteAddr && s.noCache == o.noCache
+}
+
+// key returns r's cache key under s, and whether any cookie of s (with
+// cookies nil: any Cookie or Authorization header) went into it (see
+// identityKeyOf). The headers are hashed with all their values, and
+// the address as the environ's REMOTE_ADDR: more than Python reads of
+// them, never less.
+func (s *identityKeySpec) key(r *http.Request) (k [32]byte, keyed bool) {
+	var arr [512]byte
+	buf, keyed := appendCookieKey(arr[:0], r, s.cookies)
+	for _, name := range s.headers {
+		buf = append(append(buf, 2), name...)
+		for _, v := range r.Header.Values(name) {
+			buf = append(append(buf, 0), v...)
+		}
+	}
+	if s.remoteAddr {
+		addr, _ := splitHostPort(r.RemoteAddr)
+		buf = append(append(buf, 3), addr...)
+	}
+	return sha256.Sum256(buf), keyed
+}
+
+// identityLearner holds the key spec in force: the configured one for an
+// app's own hook, else what graft's hook last reported (nil until its
+// first answer).
+type identityLearner struct {
+	spec atomic.Pointer[identityKeySpec]
+	mu   sync.Mutex // serializes changes, and their log lines
+}
+
+// learn records the spec of an answer that reported vary and returns the
+// spec in force; a change (the first answer's spec is one) is logged
+// once: WARN when IdentityCookies leaves out a cookie the app reads (the
+// cache keys on it all the same), INFO when the answers are not cached.
+func (l *identityLearner) learn(cfg Config, log *slog.Logger, vary *identityVary) *identityKeySpec {
+	if cur := l.spec.Load(); cur != nil && vary != nil && cur.from.equal(vary) {
+		return cur // the usual answer: nothing new
+	}
+	s := keySpecFor(cfg, vary)
+	if cur := l.spec.Load(); cur != nil && cur.equal(s) {
+		return cur
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cur := l.spec.Load(); cur != nil && cur.equal(s) {
+		return cur
+	}
+	l.spec.Store(s)
+	if vary == nil {
+		return s
+	}
+	if vary.NoCache != "" {
+		log.Info(fmt.Sprintf("wsgi: identity hook %s: answers are not cached: %s", cfg.IdentityHook, vary.NoCache))
+		return s
+	}
+	var missing []string
+	for _, name := range vary.Cookies {
+		if len(cfg.IdentityCookies) > 0 && !slices.Contains(cfg.IdentityCookies, name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		log.Warn(fmt.Sprintf("wsgi: identity hook %s: the app reads its users from the cookies %s, and Config.IdentityCookies %q leaves out %s: "+
+			"the identity cache keys on them all the same; name them in IdentityCookies, or leave it empty",
+			cfg.IdentityHook, strings.Join(vary.Cookies, " and "), cfg.IdentityCookies, strings.Join(missing, " and ")))
+	}
+	return s
+}
