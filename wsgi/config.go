@@ -111,7 +111,9 @@ type Config struct {
 	MaxBodySize int64
 
 	// TempDir is where request bodies are spooled, and responses spilled
-	// (see ResponseSpill): os.TempDir() when empty.
+	// (see ResponseSpill): os.TempDir() when empty. New fails if it
+	// cannot create a file there (a TMPDIR that does not exist, a
+	// read-only mount).
 	// Spool files are unlinked at once; up to 8 of bodies up to 4 MiB are
 	// kept open for the next bodies (writing into a kept file's pages costs
 	// less than a new file's), so a disk-backed TempDir sees their pages
@@ -419,6 +421,9 @@ func (c Config) checkProcess() error {
 			return err
 		}
 	}
+	if err := checkTempDir(c.TempDir); err != nil {
+		return err
+	}
 	if _, err := exec.LookPath(c.Python); err != nil {
 		what := "not found"
 		if !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, fs.ErrNotExist) {
@@ -427,6 +432,25 @@ func (c Config) checkProcess() error {
 		return fmt.Errorf("wsgi: python interpreter %s %s (Config.Python, the examples' -python; a virtualenv's bin/python works): %w", c.Python, what, err)
 	}
 	return nil
+}
+
+// checkTempDir reports why no file can be created in dir (Config.TempDir,
+// os.TempDir() when empty), or nil: found by New, rather than by the first
+// body over BodyBuffer, each of which would be refused with a 503 while
+// smaller requests are served. It creates a file and removes it.
+func checkTempDir(dir string) error {
+	f, err := tempFile(dir, "graft-check-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		return fmt.Errorf("wsgi: cannot create files in the temporary directory %s (Config.TempDir, else $TMPDIR), where request bodies and responses for slow clients are spooled: %w", dir, err)
+	}
+	return f.Close()
 }
 
 // CheckDir reports why the workers cannot run in dir (Config.Dir), or nil

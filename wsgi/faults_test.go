@@ -591,6 +591,13 @@ func TestBadConfig(t *testing.T) {
 			"wsgi: cannot chdir to /nonexistent/graft-app: no such file or directory"},
 		{"dir is a file", Config{App: "apps:hello", Dir: "testdata/apps.py"},
 			"wsgi: cannot chdir to testdata/apps.py: not a directory"},
+		// Found at start, not by the first upload over BodyBuffer (a 503
+		// for each, small requests served): gunicorn spools nothing, and
+		// Python's tempfile passes over a TMPDIR it cannot use.
+		{"missing temp dir", Config{App: "apps:hello", TempDir: "/nonexistent/graft-tmp"},
+			"wsgi: cannot create files in the temporary directory /nonexistent/graft-tmp (Config.TempDir, else $TMPDIR), where request bodies and responses for slow clients are spooled: no such file or directory"},
+		{"temp dir is a file", Config{App: "apps:hello", TempDir: "testdata/apps.py"},
+			"wsgi: cannot create files in the temporary directory testdata/apps.py (Config.TempDir, else $TMPDIR), where request bodies and responses for slow clients are spooled: not a directory"},
 		{"several errors", Config{App: "", Workers: -1}, "Workers -1"},
 	}
 	for _, tc := range cases {

@@ -254,11 +254,16 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		}
 	}
 
+	// One line a second at most says that a listener, out of descriptors,
+	// closed idle connections (fdshed.go).
+	var shedWarn rateLog
+
 	// Start: the operations listener, then the application's.
 	var opsSrv *http.Server
 	if ls.Ops != nil {
 		opsSrv = newServer(opsHandler)
-		ln := &guardListener{Listener: SendTimeout(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
+		var ln net.Listener = &guardListener{Listener: SendTimeout(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
+		ln = newShedListener(ln, opsSrv, log, &shedWarn)
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
 		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
 	}
@@ -311,6 +316,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		}
 	}
 	for i, gl := range guarded {
+		gl = newShedListener(gl, srv, log, &shedWarn)
 		go serve(ls.Main[i].Addr().String(), func() error { return srv.Serve(gl) })
 	}
 

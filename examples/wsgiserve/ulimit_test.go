@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// TestUlimitNoFile runs wsgiserve with `ulimit -n 64` and sends 150
+// requests, each on a connection of its own that the client keeps open
+// afterwards, as browsers keep theirs: every client is answered, the
+// workers are recycled meanwhile (-max-requests 20), and the log says
+// what happened. Before, the server answered the first 48 or so, whose
+// idle keep-alive connections then held every descriptor: the others
+// waited in the backlog until those timed out (-keep-alive, 2 minutes by
+// default; an hour here), while "too many open files; retrying in 1s"
+// filled the log and the workers idled. gunicorn 20.1 answers all 150
+// with the same limit (sync workers close every connection).
+func TestUlimitNoFile(t *testing.T) {
+	bin := opstest.Build(t, "wsgiserve")
+	td, err := filepath.Abs("../../wsgi/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sh sets the limit and becomes wsgiserve: the test signals it.
+	cmd := exec.Command("sh", "-c", `ulimit -n 64 && exec "$0" "$@"`, bin,
+		"-bind", "127.0.0.1:0", "-python", pythontest.Python(t), "opsapp:app", "-chdir", td,
+		"-workers", "2", "-max-requests", "20", "-keep-alive", "1h", "-access-log=false")
+	s := startCmd(t, cmd, false)
+	addr := strings.TrimPrefix(s.url, "http://")
+
+	const clients = 150
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	conns := make(chan net.Conn, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.DialTimeout("tcp", addr, 2*time.Minute)
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %v", i, err)
+				return
+			}
+			conns <- conn
+			conn.SetDeadline(time.Now().Add(2 * time.Minute)) // far below -keep-alive
+			if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+				errs <- fmt.Errorf("client %d: %v", i, err)
+				return
+			}
+			line, err := bufio.NewReader(conn).ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
+				errs <- fmt.Errorf("client %d: %q, %v", i, line, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(conns)
+	for conn := range conns {
+		conn.Close()
+	}
+	close(errs)
+	n := 0
+	for err := range errs {
+		if n++; n <= 5 {
+			t.Error(err)
+		}
+	}
+	if n > 0 {
+		t.Fatalf("%d of %d clients got no answer", n, clients)
+	}
+	// Still serving, with fresh connections.
+	client := &http.Client{Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	if _, err := answer(client, s.url+"/"); err != nil {
+		t.Fatalf("after the flood: %v", err)
+	}
+	// The log is read as it comes: wait for the lines.
+	for _, want := range []string{"wsgi: out of file descriptors: closed the idle keep-alive connections", "too many open files", "wsgi: recycling worker"} {
+		opstest.WaitFor(t, "a log line with "+want, func() bool { return strings.Contains(s.stderr.String(), want) })
+	}
+	if strings.Contains(s.stderr.String(), "http: Accept error") {
+		t.Error("net/http logged its accept errors: the listener should retry them itself, one line a second")
+	}
+}
