@@ -22,7 +22,8 @@ import (
 type AdminOptions struct {
 	// Console, if not nil, serves every request the JSON API does not:
 	// GET / (the HTML migration console) and its own paths (form posts,
-	// assets). It is where the console plugs in; nil means 404.
+	// assets). It is where the console plugs in; nil means a 404 with
+	// the API's JSON error.
 	Console http.Handler
 	// User names who makes a change, for the log; nil means the
 	// REMOTE_USER set by Go middleware (middleware.WithRemoteUser) in
@@ -72,7 +73,7 @@ const maxAdminBody = 64 << 10
 // a change that could not be written to the stages file (it is made in
 // memory all the same) carries "warning". Another method on these paths
 // gets a 405 with an Allow header and {"error": "..."}. Anything else goes
-// to o.Console.
+// to o.Console; without one, it gets a 404 with {"error": "..."}.
 //
 // Against DNS rebinding, the handler answers only requests whose Host is
 // an IP address, localhost or one of o.Hosts (see [AdminOptions].Hosts),
@@ -185,6 +186,8 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 	}
 	if o.Console != nil {
 		mux.Handle("/", o.Console)
+	} else {
+		mux.HandleFunc("/", notFound(o.PythonRoutes != nil))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := hosts.check(r.Host); err != nil {
@@ -282,6 +285,22 @@ func (m *Migrator) refuseHost(w http.ResponseWriter, r *http.Request, err error,
 		return
 	}
 	writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": err.Error()})
+}
+
+// notFound answers a path the API does not serve (without a console):
+// 404, with the API's JSON error naming the paths it does serve.
+func notFound(inventory bool) http.HandlerFunc {
+	paths := "/routes, /force-python, /stages-file"
+	if inventory {
+		paths += ", /inventory"
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		msg := fmt.Sprintf("migrate: no %s in the admin API (its paths: %s)", r.URL.Path, paths)
+		if r.URL.Path == "/inventory" {
+			msg += "; /inventory needs AdminOptions.PythonRoutes"
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": msg})
+	}
 }
 
 // methodNotAllowed answers a method an API path does not take: 405, with

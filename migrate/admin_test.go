@@ -352,3 +352,39 @@ func TestAdminStagesFile(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminNotFound: without a console, a path the API does not serve
+// gets a 404 with the API's JSON error, like its other errors (it was
+// net/http's plain-text "404 page not found"); with a console, such a
+// path still goes to the console.
+func TestAdminNotFound(t *testing.T) {
+	e := hostEnv(t)
+	h := e.m.Handler(AdminOptions{})
+	for _, tc := range []struct {
+		method, path string
+		want         string // in the error
+	}{
+		{http.MethodGet, "/nope", "migrate: no /nope in the admin API (its paths: /routes, /force-python, /stages-file)"},
+		{http.MethodGet, "/", "migrate: no / in the admin API"},
+		{http.MethodPost, "/routes/x", "migrate: no /routes/x in the admin API"},
+		{http.MethodGet, "/inventory", "/inventory needs AdminOptions.PythonRoutes"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			rec := serve(h, tc.method, "127.0.0.1", tc.path, "application/json", "{}")
+			var out map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/json" {
+				t.Fatalf("%d %q %q (%v), want a 404 with a JSON error", rec.Code, rec.Header().Get("Content-Type"), rec.Body, err)
+			}
+			if len(out) != 1 || !strings.Contains(out["error"], tc.want) {
+				t.Fatalf("answer %v, want only an error with %q", out, tc.want)
+			}
+		})
+	}
+	t.Run("with a console", func(t *testing.T) {
+		console := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "console\n") })
+		rec := serve(e.m.Handler(AdminOptions{Console: console}), http.MethodGet, "127.0.0.1", "/nope", "", "")
+		if rec.Code != http.StatusOK || rec.Body.String() != "console\n" {
+			t.Fatalf("%d %q, want the console's answer", rec.Code, rec.Body)
+		}
+	})
+}

@@ -87,6 +87,11 @@ type CompareOptions struct {
 	// (old werkzeug made every Location absolute) are the same for a
 	// request to http://h/. Nil: Location is compared as sent.
 	Base *url.URL
+	// IgnoreVary are header field names (any case) left out of Vary on
+	// both sides, so that a Vary that differs only by them matches: a
+	// route's ignore entries "Vary: Accept-Language". The other names of
+	// Vary are still compared.
+	IgnoreVary []string
 }
 
 // missing is how a value absent from one side is shown.
@@ -137,7 +142,8 @@ const maxPointer = 512
 // letter case, spacing or number of lines, repeats counted once, "*"
 // standing alone; Accept-Encoding is left out of it unless o.Headers
 // lists Content-Encoding too (bodies are compared decoded: one side may
-// compress, and then must vary on Accept-Encoding, and the other not).
+// compress, and then must vary on Accept-Encoding, and the other not),
+// and so are the names of o.IgnoreVary.
 // Content-Language is compared as the set of language tags it lists, in
 // any letter case.
 func Compare(python, goResp *Response, o CompareOptions) []Diff {
@@ -156,6 +162,10 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 	redirects := redirect(python.Status) && redirect(goResp.Status)
 	unsatisfiable := python.Status == http.StatusRequestedRangeNotSatisfiable && goResp.Status == http.StatusRequestedRangeNotSatisfiable
 	encoding := slices.ContainsFunc(headers, func(h string) bool { return strings.EqualFold(h, "Content-Encoding") })
+	var drop []string
+	for _, name := range o.IgnoreVary {
+		drop = append(drop, strings.ToLower(strings.TrimSpace(name)))
+	}
 	for _, h := range headers {
 		h = http.CanonicalHeaderKey(h)
 		if h == "Content-Type" && (redirects || unsatisfiable) || h == "X-Content-Type-Options" && unsatisfiable {
@@ -171,7 +181,7 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 			continue
 		}
 		if h == "Vary" {
-			if pv, gv := varyValue(python.Header.Values(h), encoding), varyValue(goResp.Header.Values(h), encoding); pv != gv {
+			if pv, gv := varyValue(python.Header.Values(h), encoding, drop), varyValue(goResp.Header.Values(h), encoding, drop); pv != gv {
 				c.add("header:"+h, pv, gv)
 			}
 			continue

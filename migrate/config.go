@@ -42,8 +42,10 @@ type RouteConfig struct {
 	// learn noise.
 	NoiseSample float64 `json:"noise_sample,omitempty"`
 	// Ignore lists what is never counted as a mismatch: JSON pointers
-	// ("/generated_at", which also covers everything under it) and header
-	// names ("ETag").
+	// ("/generated_at", which also covers everything under it), header
+	// names ("ETag"), and "Vary: Name" ("Vary: Accept-Language"), one
+	// field name left out of Vary on both sides, the others of Vary
+	// still compared.
 	Ignore []string `json:"ignore,omitempty"`
 	// Headers lists the response headers compared; empty means
 	// [Options].CompareHeaders.
@@ -384,8 +386,14 @@ func (c *RouteConfig) checkField(key string) error {
 			if s == "" {
 				return errors.New("migrate: empty entry in ignore (want a JSON pointer such as \"/generated_at\" or a header name)")
 			}
+			if _, ok, err := varyEntry(s); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			if s[0] != '/' && !validHeaderName(s) {
-				return fmt.Errorf("migrate: ignore entry %q is neither a JSON pointer (starting with \"/\") nor a header name", s)
+				return fmt.Errorf("migrate: ignore entry %q is neither a JSON pointer (starting with \"/\"), a header name nor \"Vary: Name\"", s)
 			}
 		}
 	case "headers":

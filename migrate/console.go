@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -196,7 +197,8 @@ func validNonce(s string) bool {
 }
 
 // protect runs h only for a form post that passes the CSRF checks, and
-// answers 403 with the reason otherwise.
+// answers 403 with the reason otherwise; then 400 for a form that sends a
+// field more than once (which value is meant cannot be told).
 func (c *console) protect(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := c.check(w, r); err != nil {
@@ -205,8 +207,23 @@ func (c *console) protect(h http.HandlerFunc) http.HandlerFunc {
 			c.message(w, http.StatusForbidden, "Forbidden", err.Error()+" Reload the console and try again.")
 			return
 		}
+		if err := repeatedField(r.PostForm); err != nil {
+			c.message(w, http.StatusBadRequest, "Bad request", err.Error())
+			return
+		}
 		h(w, r)
 	}
+}
+
+// repeatedField returns an error naming the first field (in name order)
+// that form sends more than once, nil when each is sent once.
+func repeatedField(form url.Values) error {
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		if n := len(form[k]); n > 1 {
+			return fmt.Errorf("migrate: console: field %q sent %d times; send it once.", k, n)
+		}
+	}
+	return nil
 }
 
 // check applies the CSRF checks to a form post.

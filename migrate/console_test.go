@@ -177,6 +177,12 @@ func TestConsole(t *testing.T) {
 		return f
 	}
 
+	twice := func(k, v string) url.Values { // k sent twice: its value, then v
+		f := with(k, stageForm.Get(k))
+		f.Add(k, v)
+		return f
+	}
+
 	t.Run("CSRF", func(t *testing.T) {
 		tests := []struct {
 			name   string
@@ -222,6 +228,12 @@ func TestConsole(t *testing.T) {
 			{with("percent", "half"), `percent "half" is not a number`},
 			{with("percent", "150"), "percent"},
 			{with("route", "GET /nope"), `unknown route "GET /nope"`},
+			// A field sent twice is refused, naming it: the first
+			// value was taken silently.
+			{twice("route", "GET /nope"), `field "route" sent 2 times`},
+			{twice("route", route), `field "route" sent 2 times`},
+			{twice("stage", "python"), `field "stage" sent 2 times`},
+			{twice("percent", "0"), `field "percent" sent 2 times`},
 		}
 		for _, tc := range tests {
 			code, _, body := consolePost(t, srv.URL, "/console/stage", tc.form, cookie, origin...)
@@ -232,7 +244,7 @@ func TestConsole(t *testing.T) {
 		if c, _ := e.m.Config(route); c.Stage != StageShadow {
 			t.Errorf("bad input changed the stage to %s", c.Stage)
 		}
-		for _, f := range []url.Values{{"csrf": {token}, "all": {"1"}, "on": {"yes"}}, {"csrf": {token}, "on": {"1"}}, {"csrf": {token}, "route": {"GET /nope"}, "on": {"1"}}} {
+		for _, f := range []url.Values{{"csrf": {token}, "all": {"1"}, "on": {"yes"}}, {"csrf": {token}, "on": {"1"}}, {"csrf": {token}, "route": {"GET /nope"}, "on": {"1"}}, {"csrf": {token}, "route": {route, route}, "on": {"1"}}} {
 			if code, _, body := consolePost(t, srv.URL, "/console/kill", f, cookie, origin...); code != http.StatusBadRequest {
 				t.Errorf("kill %v: %d %q, want 400", f, code, body)
 			}

@@ -60,7 +60,8 @@
 // its own ETag and Last-Modified (two servers of one file mint different
 // ETags), is compared on the whole answers: the side that did not answer
 // 200 is run again without the conditions.
-// Routes can also ignore pointers and headers, and [Options].Normalize
+// Routes can also ignore pointers, headers and one name inside Vary
+// ("Vary: Accept-Language"), and [Options].Normalize
 // rewrites responses before comparison. The recent mismatches each route
 // keeps (for GET /routes and the console) are bounded in size and have
 // their secrets redacted when they are recorded: the values of headers,

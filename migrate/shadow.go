@@ -392,7 +392,7 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		py, gr = cr.resp, presp
 	}
 	py, gr = m.prepare(rs, cand, SidePython, py), m.prepare(rs, cand, SideGo, gr)
-	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand)}
+	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand), IgnoreVary: varyIgnored(rs.cfg.Ignore)}
 
 	diffs := Compare(py, gr, copts)
 	// A conditional request answered 304 by one side and 200 by the

@@ -1,9 +1,47 @@
 package migrate
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
+
+// varyEntry reads an ignore entry naming one field inside Vary, "Vary:
+// Accept-Language" (any case, any spacing around the name): ok is false
+// for an entry without ":" (a JSON pointer or a header name), and err
+// says what is wrong with one that has a ":" but is not "Vary: Name".
+// name is lower case.
+func varyEntry(s string) (name string, ok bool, err error) {
+	if s == "" || s[0] == '/' {
+		return "", false, nil
+	}
+	head, name, found := strings.Cut(s, ":")
+	if !found {
+		return "", false, nil
+	}
+	if !strings.EqualFold(strings.TrimSpace(head), "Vary") {
+		return "", true, fmt.Errorf("migrate: ignore entry %q: only Vary takes a field name after \":\" (such as \"Vary: Accept-Language\"); ignore a whole header by its name alone", s)
+	}
+	name = strings.TrimSpace(name)
+	if name == "*" || !validHeaderName(name) { // "*" is no field name: it stands alone
+		return "", true, fmt.Errorf("migrate: ignore entry %q does not name one header field after \"Vary:\" (want such as \"Vary: Accept-Language\")", s)
+	}
+	return strings.ToLower(name), true, nil
+}
+
+// varyIgnored returns the field names that the ignore entries "Vary:
+// Name" of list leave out of Vary, lower case; nil when there are none.
+// Entries are checked first ([RouteConfig].Check): a malformed one is
+// skipped here.
+func varyIgnored(list []string) []string {
+	var names []string
+	for _, s := range list {
+		if name, ok, err := varyEntry(s); ok && err == nil {
+			names = append(names, name)
+		}
+	}
+	return names
+}
 
 // varyValue returns the comparable form of a response's Vary header
 // lines: the set of request header names it lists, lower case, sorted,
@@ -19,7 +57,10 @@ import (
 // that does not are both right, the first with "Vary: Accept-Encoding",
 // the second without it. A route that compares Content-Encoding (lists it
 // in its headers) compares Accept-Encoding in Vary too.
-func varyValue(vals []string, withEncoding bool) string {
+//
+// The names in drop (lower case: the route's "Vary: Name" ignore
+// entries) are left out as well.
+func varyValue(vals []string, withEncoding bool, drop []string) string {
 	var names []string
 	for _, v := range vals {
 		for name := range strings.SplitSeq(v, ",") {
@@ -29,6 +70,7 @@ func varyValue(vals []string, withEncoding bool) string {
 			case name == "*":
 				return "*"
 			case name == "accept-encoding" && !withEncoding:
+			case slices.Contains(drop, name):
 			default:
 				names = append(names, name)
 			}

@@ -3,6 +3,8 @@ package migrate
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -158,6 +160,153 @@ func TestShadowVary(t *testing.T) {
 			}
 			if st.Counts.Mismatched != 1 || !slices.Equal(got, tc.pointers) {
 				t.Fatalf("counts %+v, pointers %v (diffs %+v): want one mismatch at %v", st.Counts, got, st.RecentMismatches, tc.pointers)
+			}
+		})
+	}
+}
+
+// TestCompareIgnoreVary: CompareOptions.IgnoreVary leaves names out of
+// Vary on both sides, in any case; the other names are still compared.
+func TestCompareIgnoreVary(t *testing.T) {
+	with := func(vary ...string) *Response {
+		r := resp("text/plain", "x")
+		for _, v := range vary {
+			r.Header.Add("Vary", v)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		py, gr *Response
+		ignore []string
+		shown  [2]string // the Vary diff's values; zero: none
+	}{
+		{"ignored name lost", with("Accept-Language"), with(), []string{"Accept-Language"}, [2]string{}},
+		{"ignored name in any case", with("ACCEPT-LANGUAGE, Cookie"), with("cookie"), []string{"accept-language"}, [2]string{}},
+		{"ignored name added by Go", with(), with("Accept-Language"), []string{"Accept-Language"}, [2]string{}},
+		{"Cookie still compared", with("Accept-Language, Cookie"), with(), []string{"Accept-Language"}, [2]string{"cookie", missing}},
+		{"Cookie added by Go still compared", with("Accept-Language"), with("Cookie"), []string{"Accept-Language"}, [2]string{missing, "cookie"}},
+		{"star still compared", with("*"), with(), []string{"Accept-Language"}, [2]string{"*", missing}},
+		{"no ignore", with("Accept-Language"), with(), nil, [2]string{"accept-language", missing}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			diffs := Compare(tc.py, tc.gr, CompareOptions{IgnoreVary: tc.ignore})
+			var got [2]string
+			for _, d := range diffs {
+				if d.Pointer != "header:Vary" {
+					t.Fatalf("diff %+v, want none but Vary", d)
+				}
+				got = [2]string{d.Python, d.Go}
+			}
+			if got != tc.shown {
+				t.Fatalf("Vary diff %q, want %q (diffs %+v)", got, tc.shown, diffs)
+			}
+		})
+	}
+}
+
+// TestIgnoreVaryEntry: the ignore entries "Vary: Name" are checked where
+// every entry is (the stages file, the admin API), with an error naming
+// the entry when malformed.
+func TestIgnoreVaryEntry(t *testing.T) {
+	for _, tc := range []struct {
+		entry string
+		name  string // what varyIgnored keeps
+		err   string // "": valid
+	}{
+		{"Vary: Accept-Language", "accept-language", ""},
+		{"vary:accept-language", "accept-language", ""},
+		{"  VARY :  Cookie ", "cookie", ""},
+		{"Vary", "", ""},          // the whole header
+		{"/generated_at", "", ""}, // a JSON pointer
+		{"/a:b", "", ""},          // a JSON pointer with a colon
+		{"Vary:", "", `ignore entry "Vary:" does not name one header field after "Vary:"`},
+		{"Vary: Accept-Language, Cookie", "", `does not name one header field`},
+		{"Vary: *", "", `does not name one header field`},
+		{"Cache-Control: private", "", `ignore entry "Cache-Control: private": only Vary takes a field name after ":"`},
+		{": Cookie", "", `only Vary takes a field name`},
+		{"X Y", "", `is neither a JSON pointer`},
+	} {
+		t.Run(tc.entry, func(t *testing.T) {
+			c := RouteConfig{Route: "GET /x", Ignore: []string{tc.entry}}
+			err := c.Check()
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("Check: %v, want valid", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), "migrate: ")):
+				t.Fatalf("Check: %v, want an error with %q", err, tc.err)
+			}
+			var want []string
+			if tc.name != "" {
+				want = []string{tc.name}
+			}
+			if got := varyIgnored(c.Ignore); !slices.Equal(got, want) {
+				t.Errorf("varyIgnored = %q, want %q", got, want)
+			}
+		})
+	}
+	// The stages file refuses a malformed entry, naming it.
+	if _, err := ParseFile([]byte(`{"routes": [{"route": "GET /x", "stage": "shadow", "ignore": ["Vary: a, b"]}]}`)); err == nil || !strings.Contains(err.Error(), `"Vary: a, b"`) {
+		t.Errorf("stages file: %v, want the entry refused", err)
+	}
+}
+
+// TestShadowVaryIgnoreOne: against Django's LocaleMiddleware, which adds
+// "Vary: Accept-Language" to every answer, a Go JSON port that does not
+// depend on the language matches once the route ignores "Vary:
+// Accept-Language" (set through the admin API, shown by the console),
+// and a Go port that adds "Vary: Cookie" is still a mismatch.
+func TestShadowVaryIgnoreOne(t *testing.T) {
+	django := startPython(t, "djangoi18n.wsgi:application")
+	const route = "GET /api/lang/"
+	for _, tc := range []struct {
+		name     string
+		goVary   []string
+		mismatch bool
+	}{
+		{"no Vary", nil, false},
+		{"Vary: Accept-Language kept", []string{"Accept-Language"}, false},
+		{"Vary: Cookie added", []string{"Cookie"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, django, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: route, Stage: StageShadow}}},
+				func(r *router.Router) {
+					r.Get("/api/lang/", func(w http.ResponseWriter, r *http.Request) {
+						w.Header().Set("Content-Language", "en-US")
+						for _, v := range tc.goVary {
+							w.Header().Add("Vary", v)
+						}
+						writeJSONBody(w, `{"ok": true}`)
+					})
+				})
+			if code, out := e.post(t, "/routes", `{"route": "GET /api/lang/", "ignore": ["Vary: Accept-Language,"]}`); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), `"Vary: Accept-Language,"`) {
+				t.Fatalf("malformed entry: %d %v, want a 400 naming it", code, out)
+			}
+			if code, out := e.post(t, "/routes", `{"route": "GET /api/lang/", "ignore": ["Vary: Accept-Language"]}`); code != http.StatusOK {
+				t.Fatalf("POST /routes: %d %v", code, out)
+			}
+			e.exchange(t, http.MethodGet, "/api/lang/", "")
+			e.settle()
+			st := e.status(t, route)
+			if tc.mismatch {
+				if st.Counts.Mismatched != 1 || len(st.RecentMismatches) != 1 || len(st.RecentMismatches[0].Diffs) != 1 {
+					t.Fatalf("counts %+v, diffs %+v: want one mismatch at Vary", st.Counts, st.RecentMismatches)
+				}
+				if d := st.RecentMismatches[0].Diffs[0]; d.Pointer != "header:Vary" || d.Python != missing || d.Go != "cookie" {
+					t.Fatalf("diff %+v, want Vary (missing) against cookie", d)
+				}
+			} else if st.Counts.Matched != 1 {
+				t.Fatalf("counts %+v, diffs %+v: want a match", st.Counts, st.RecentMismatches)
+			}
+			srv := consoleServer(t, e.m, ConsoleOptions{}, nil)
+			res, err := http.Get(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if want := `<span class="ignored">ignored: <code>Vary: Accept-Language</code></span>`; !strings.Contains(string(b), want) {
+				t.Errorf("the console lacks %q", want)
 			}
 		})
 	}
