@@ -260,8 +260,10 @@ type Config struct {
 	// "module:function", called in a worker with the request's environ and
 	// returning a JSON-serialisable dict, or None for an anonymous request.
 	// graft ships "graft:django" (Django's session and auth middleware) and
-	// "graft:flask" (the Flask session and flask-login's user id). Empty
-	// (the default): no identity lookups.
+	// "graft:flask" (the Flask session and flask-login's user id). It is
+	// loaded with the app: one that cannot be loaded (no such module or
+	// function, an object that is not callable) makes New and Reload fail
+	// with a *LoadError. Empty (the default): no identity lookups.
 	IdentityHook string
 
 	// IdentityTTL is how long an identity is cached per session (see
