@@ -653,6 +653,9 @@ func TestStatusOf(t *testing.T) {
 		{ErrAppError, 500}, {ErrWorkerDied, 502}, {ErrTimeout, 504}, {ErrQueueFull, 503}, {ErrQueueTimeout, 503},
 		{ErrClosed, 503}, {ErrBodyTooLarge, 413}, {ErrBadBody, 400}, {ErrBadTarget, 400}, {ErrBadMethod, 400}, {ErrBadHeader, 400}, {ErrBodyTimeout, 408}, {ErrSpool, 503}, {ErrProtocol, 502},
 		{fmt.Errorf("wrapped: %w", ErrTimeout), 504}, {errors.New("other"), 502},
+		// IdentityMiddleware on a container without IdentityHook: the
+		// server's configuration, no worker's failure (it was a 502).
+		{ErrNoIdentityHook, 500},
 	} {
 		if got := StatusOf(tc.err); got != tc.want {
 			t.Errorf("StatusOf(%v) = %d, want %d", tc.err, got, tc.want)

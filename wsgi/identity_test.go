@@ -293,6 +293,24 @@ func TestIdentityHookLoadFails(t *testing.T) {
 	}
 }
 
+// IdentityMiddleware on a container without IdentityHook answers 500
+// (ErrNoIdentityHook: the server's configuration), logged: it answered 502,
+// the status of a worker that failed, though no worker was asked.
+func TestIdentityMiddlewareNoHook(t *testing.T) {
+	c, logs := newContainer(t, Config{App: "apps:hello"})
+	h := c.IdentityMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the request was passed on without an identity")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 500 {
+		t.Errorf("IdentityMiddleware without a hook answered %d, want 500", rec.Code)
+	}
+	if !strings.Contains(logs.String(), "no identity hook configured (Config.IdentityHook)") {
+		t.Errorf("not logged:\n%s", logs.String())
+	}
+}
+
 // The hook gets the request's environ: cookies, path, what Go added.
 func TestIdentityEnviron(t *testing.T) {
 	pythontest.Python(t, "flask")
