@@ -81,7 +81,8 @@ type Config struct {
 	MaxQueue int
 
 	// QueueTimeout bounds the time a request waits for a free worker thread
-	// before it is answered 503 with Retry-After. 30s when 0.
+	// before it is answered 503 with Retry-After. 30s when 0; New refuses
+	// a negative one.
 	QueueTimeout time.Duration
 
 	// Prefetch is how many requests may wait in the socket of a busy worker
@@ -261,8 +262,10 @@ type Config struct {
 	// "module:function", called in a worker with the request's environ and
 	// returning a JSON-serialisable dict, or None for an anonymous request.
 	// graft ships "graft:django" (Django's session and auth middleware) and
-	// "graft:flask" (the Flask session and flask-login's user id). Empty
-	// (the default): no identity lookups.
+	// "graft:flask" (the Flask session and flask-login's user id). It is
+	// loaded with the app: one that cannot be loaded (no such module or
+	// function, an object that is not callable) makes New and Reload fail
+	// with a *LoadError. Empty (the default): no identity lookups.
 	IdentityHook string
 
 	// IdentityTTL is how long an identity is cached per session (see
@@ -362,11 +365,31 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ScriptName != "" && (c.ScriptName[0] != '/' || strings.HasSuffix(c.ScriptName, "/")) {
 		errs = append(errs, fmt.Errorf("ScriptName %q must start with / and not end with /", c.ScriptName))
 	}
-	if c.BodyBuffer < 0 || c.ResponseBuffer < 0 || c.MaxBodySize < 0 || c.StartTimeout < 0 {
-		errs = append(errs, errors.New("BodyBuffer, ResponseBuffer, MaxBodySize and StartTimeout must not be negative"))
-	}
-	if c.MaxRequests < 0 || c.MaxRequestsJitter < 0 || c.MaxRSS < 0 || c.MaxLifetime < 0 || c.SlowRequest < 0 {
-		errs = append(errs, errors.New("MaxRequests, MaxRequestsJitter, MaxRSS, MaxLifetime and SlowRequest must not be negative"))
+	// Each negative field is named with its value (they used to be
+	// reported in two lists of four and five names, whichever was wrong).
+	for _, f := range []struct {
+		name string
+		v    int64
+		d    bool // a time.Duration
+	}{
+		{"BodyBuffer", int64(c.BodyBuffer), false},
+		{"ResponseBuffer", int64(c.ResponseBuffer), false},
+		{"MaxBodySize", c.MaxBodySize, false},
+		{"StartTimeout", int64(c.StartTimeout), true},
+		{"MaxRequests", int64(c.MaxRequests), false},
+		{"MaxRequestsJitter", int64(c.MaxRequestsJitter), false},
+		{"MaxRSS", c.MaxRSS, false},
+		{"MaxLifetime", int64(c.MaxLifetime), true},
+		{"SlowRequest", int64(c.SlowRequest), true},
+	} {
+		if f.v >= 0 {
+			continue
+		}
+		v := fmt.Sprint(f.v)
+		if f.d {
+			v = time.Duration(f.v).String()
+		}
+		errs = append(errs, fmt.Errorf("%s %s is negative", f.name, v))
 	}
 	if c.MaxRSS > 0 && !rssSupported {
 		errs = append(errs, errors.New("MaxRSS needs Linux (/proc), where resident memory is read"))

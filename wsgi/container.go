@@ -170,11 +170,15 @@ func (c *Container) stop(reqCtx, ctx context.Context) error {
 	return err
 }
 
-// Environ returns the environ's string keys for r as the app would see
-// them (CGI keys, HTTP_* keys, wsgi.url_scheme and graft.* keys), without
+// Environ returns the environ's string keys for r as Go sends them to the
+// app (CGI keys, HTTP_* keys, wsgi.url_scheme and graft.* keys), without
 // running Python and without reading r.Body. wsgi.input, wsgi.errors and
-// the other non-string wsgi.* keys are added by the worker. CONTENT_LENGTH
-// is r.ContentLength when known (a chunked body gets its length once read).
+// the other non-string wsgi.* keys are added by the worker, and so is
+// SERVER_SOFTWARE ("graft"). The values are the bytes Go sends: the app
+// gets each byte as one latin-1 code point (PEP 3333), so that a
+// PATH_INFO of "/é" here (%C3%A9 decoded) is "/Ã©" in Python.
+// CONTENT_LENGTH is r.ContentLength when known (a chunked body gets its
+// length once read).
 func (c *Container) Environ(r *http.Request) map[string]string {
 	pairs := environ(nil, r, c.cfg.ScriptName+MountPrefix(r.Context()), declaredLength(r))
 	m := make(map[string]string, len(pairs)/2)

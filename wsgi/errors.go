@@ -73,10 +73,11 @@ func (notStarted) Unwrap() error { return ErrWorkerDied }
 var ErrNoReload = errors.New("wsgi: this transport cannot reload")
 
 // StatusOf returns the HTTP status for an error from the container: the
-// status listed with each Err* value, 502 for anything else.
+// status listed with each Err* value (500 for ErrNoIdentityHook), 502 for
+// anything else.
 func StatusOf(err error) int {
 	switch {
-	case errors.Is(err, ErrAppError):
+	case errors.Is(err, ErrAppError), errors.Is(err, ErrNoIdentityHook):
 		return http.StatusInternalServerError
 	case errors.Is(err, ErrTimeout):
 		return http.StatusGatewayTimeout

@@ -570,10 +570,19 @@ func TestBadConfig(t *testing.T) {
 		{"negative queue timeout", Config{App: "apps:hello", QueueTimeout: -time.Second}, "QueueTimeout"},
 		{"script name without slash", Config{App: "apps:hello", ScriptName: "legacy"}, "ScriptName"},
 		{"script name with trailing slash", Config{App: "apps:hello", ScriptName: "/legacy/"}, "ScriptName"},
-		{"negative body buffer", Config{App: "apps:hello", BodyBuffer: -1}, "must not be negative"},
-		{"negative max body", Config{App: "apps:hello", MaxBodySize: -1}, "must not be negative"},
-		{"negative response buffer", Config{App: "apps:hello", ResponseBuffer: -1}, "must not be negative"},
-		{"negative start timeout", Config{App: "apps:hello", StartTimeout: -1}, "must not be negative"},
+		// Each negative field is named with its value, and only those: the
+		// error listed four or five fields whatever the one at fault.
+		{"negative body buffer", Config{App: "apps:hello", BodyBuffer: -1}, "BodyBuffer -1 is negative"},
+		{"negative max body", Config{App: "apps:hello", MaxBodySize: -1}, "MaxBodySize -1 is negative"},
+		{"negative response buffer", Config{App: "apps:hello", ResponseBuffer: -1}, "ResponseBuffer -1 is negative"},
+		{"negative start timeout", Config{App: "apps:hello", StartTimeout: -1}, "StartTimeout -1ns is negative"},
+		{"negative max requests", Config{App: "apps:hello", MaxRequests: -1}, "MaxRequests -1 is negative"},
+		{"negative jitter", Config{App: "apps:hello", MaxRequestsJitter: -2}, "MaxRequestsJitter -2 is negative"},
+		{"negative max rss", Config{App: "apps:hello", MaxRSS: -1}, "MaxRSS -1 is negative"},
+		{"negative lifetime", Config{App: "apps:hello", MaxLifetime: -time.Second}, "MaxLifetime -1s is negative"},
+		{"negative slow request", Config{App: "apps:hello", SlowRequest: -time.Second}, "SlowRequest -1s is negative"},
+		{"two negatives", Config{App: "apps:hello", BodyBuffer: -1, MaxRequests: -3},
+			"wsgi: invalid config: BodyBuffer -1 is negative\nMaxRequests -3 is negative"},
 		{"env without =", Config{App: "apps:hello", Env: []string{"FOO"}}, "not KEY=VALUE"},
 		{"env without key", Config{App: "apps:hello", Env: []string{"=x"}}, "not KEY=VALUE"},
 		{"missing python", Config{App: "apps:hello", Python: "/nonexistent/python3"},
@@ -651,6 +660,9 @@ func TestStatusOf(t *testing.T) {
 		{ErrAppError, 500}, {ErrWorkerDied, 502}, {ErrTimeout, 504}, {ErrQueueFull, 503}, {ErrQueueTimeout, 503},
 		{ErrClosed, 503}, {ErrBodyTooLarge, 413}, {ErrBadBody, 400}, {ErrBadTarget, 400}, {ErrBadMethod, 400}, {ErrBadHeader, 400}, {ErrBodyTimeout, 408}, {ErrSpool, 503}, {ErrProtocol, 502},
 		{fmt.Errorf("wrapped: %w", ErrTimeout), 504}, {errors.New("other"), 502},
+		// IdentityMiddleware on a container without IdentityHook: the
+		// server's configuration, no worker's failure (it was a 502).
+		{ErrNoIdentityHook, 500},
 	} {
 		if got := StatusOf(tc.err); got != tc.want {
 			t.Errorf("StatusOf(%v) = %d, want %d", tc.err, got, tc.want)

@@ -90,7 +90,9 @@ func (c *Config) identityDefaults() []error {
 }
 
 // ErrNoIdentityHook is returned by [Container.Identity] when
-// [Config].IdentityHook is empty.
+// [Config].IdentityHook is empty. [StatusOf] maps it to 500: a
+// [Container.IdentityMiddleware] in front of such a container answers
+// every request so (it answered 502, a worker's failure, until 2026-12-02).
 var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.IdentityHook)")
 
 // Identity asks the Python app who r's user is: it runs
@@ -217,7 +219,8 @@ func (c *Container) lookupIdentity(ctx context.Context, r *http.Request) (identi
 // [Container.Identity]) and puts it in the request context, where
 // [IdentityFrom] finds it. A lookup that fails is answered by
 // [Config].ErrorHandler (a hook that raises: 500; Python too busy: 503;
-// too slow: 504), never passed on as an anonymous request. Every answer
+// too slow: 504; no [Config].IdentityHook configured: 500, each request
+// logged), never passed on as an anonymous request. Every answer
 // carries "Vary: Cookie" (added unless Vary lists it), as Django's and
 // Flask's do when a view reads the session: it depends on who is logged
 // in, and a shared cache must not give it to another user.

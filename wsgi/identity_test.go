@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -245,8 +246,6 @@ func TestIdentityBrokenHooks(t *testing.T) {
 		{"rmflask:broken_hook", "RuntimeError: the hook is broken on purpose"},
 		{"rmflask:list_hook", "returned a list; want a dict or None"},
 		{"rmflask:bad_value_hook", "not JSON-serialisable"},
-		{"rmflask:no_such_hook", "has no attribute 'no_such_hook'"},
-		{"no_such_module:hook", "ModuleNotFoundError"},
 	} {
 		t.Run(tc.hook, func(t *testing.T) {
 			c, logs := newContainer(t, Config{App: "rmflask:app", IdentityHook: tc.hook})
@@ -268,6 +267,57 @@ func TestIdentityBrokenHooks(t *testing.T) {
 				t.Errorf("the app after the failed hook: %d %q", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+// A hook that cannot be loaded (a typo in its module or function, a module
+// that fails to import, an object that is not callable) fails New, with or
+// without preload, as an app that cannot be loaded does: it is loaded with
+// the app. It used to be loaded at the first lookup, so that New succeeded
+// and every request through IdentityMiddleware was answered 500, each
+// logged with the same ImportError.
+func TestIdentityHookLoadFails(t *testing.T) {
+	py := pythontest.Python(t, "flask")
+	for _, tc := range []struct{ hook, want string }{
+		{"rmflask:no_such_hook", "has no attribute 'no_such_hook'"},
+		{"no_such_module:hook", "No module named 'no_such_module'"},
+		{"rmflask:__name__", "names a str, which is not callable"},
+	} {
+		for _, noPreload := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/nopreload=%v", tc.hook, noPreload), func(t *testing.T) {
+				logs := &pythontest.Buffer{}
+				c, err := New(Config{App: "rmflask:app", IdentityHook: tc.hook, Python: py, Dir: testdataDir(t),
+					Workers: 2, NoPreload: noPreload, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+				if err == nil {
+					c.Shutdown(context.Background())
+					t.Fatalf("New accepted IdentityHook %q", tc.hook)
+				}
+				var le *LoadError
+				head, _, _ := strings.Cut(err.Error(), "\n")
+				if !errors.As(err, &le) || !strings.Contains(head, "identity hook '"+tc.hook+"' (Config.IdentityHook) cannot be loaded") ||
+					!strings.Contains(head, tc.want) {
+					t.Errorf("New: %v\nwant a *LoadError whose first line names the hook and says %q", err, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// IdentityMiddleware on a container without IdentityHook answers 500
+// (ErrNoIdentityHook: the server's configuration), logged: it answered 502,
+// the status of a worker that failed, though no worker was asked.
+func TestIdentityMiddlewareNoHook(t *testing.T) {
+	c, logs := newContainer(t, Config{App: "apps:hello"})
+	h := c.IdentityMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the request was passed on without an identity")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 500 {
+		t.Errorf("IdentityMiddleware without a hook answered %d, want 500", rec.Code)
+	}
+	if !strings.Contains(logs.String(), "no identity hook configured (Config.IdentityHook)") {
+		t.Errorf("not logged:\n%s", logs.String())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -170,8 +171,22 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if cfg.H2C && ls.TLS != nil {
 		return errors.New("wsgi: serve: H2C is for plain listeners: TLS listeners offer HTTP/2 already")
 	}
-	if cfg.GracefulTimeout < 0 || cfg.ReadHeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.MinHeap < 0 {
-		return errors.New("wsgi: serve: GracefulTimeout, ReadHeaderTimeout, IdleTimeout and MinHeap must not be negative")
+	// Each negative field is named with its value (the error used to name
+	// all four, whichever was wrong).
+	var negative []string
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"GracefulTimeout", cfg.GracefulTimeout}, {"ReadHeaderTimeout", cfg.ReadHeaderTimeout}, {"IdleTimeout", cfg.IdleTimeout}} {
+		if f.v < 0 {
+			negative = append(negative, fmt.Sprintf("%s %v is negative", f.name, f.v))
+		}
+	}
+	if cfg.MinHeap < 0 {
+		negative = append(negative, fmt.Sprintf("MinHeap %d is negative", cfg.MinHeap))
+	}
+	if len(negative) > 0 {
+		return errors.New("wsgi: serve: " + strings.Join(negative, "; "))
 	}
 	if cfg.GracefulTimeout == 0 {
 		cfg.GracefulTimeout = 30 * time.Second

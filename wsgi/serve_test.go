@@ -242,8 +242,13 @@ func TestServeBadArguments(t *testing.T) {
 	}{
 		{"no listener", &Listeners{}, ServeConfig{}, "wsgi: serve: no listener"},
 		{"nil listeners", nil, ServeConfig{}, "wsgi: serve: no listener"},
-		{"negative timeout", &Listeners{Main: []net.Listener{ln}}, ServeConfig{GracefulTimeout: -1}, "must not be negative"},
-		{"negative heap floor", &Listeners{Main: []net.Listener{ln}}, ServeConfig{MinHeap: -1}, "MinHeap must not be negative"},
+		// Each negative field is named with its value, and only those (the
+		// error named all four whichever was wrong).
+		{"negative timeout", &Listeners{Main: []net.Listener{ln}}, ServeConfig{GracefulTimeout: -1}, "wsgi: serve: GracefulTimeout -1ns is negative"},
+		{"negative header timeout", &Listeners{Main: []net.Listener{ln}}, ServeConfig{ReadHeaderTimeout: -time.Second}, "wsgi: serve: ReadHeaderTimeout -1s is negative"},
+		{"negative heap floor", &Listeners{Main: []net.Listener{ln}}, ServeConfig{MinHeap: -1}, "wsgi: serve: MinHeap -1 is negative"},
+		{"two negatives", &Listeners{Main: []net.Listener{ln}}, ServeConfig{IdleTimeout: -time.Minute, MinHeap: -2},
+			"wsgi: serve: IdleTimeout -1m0s is negative; MinHeap -2 is negative"},
 		{"ops without container", &Listeners{Main: []net.Listener{ln}, Ops: ln}, ServeConfig{}, "an operations listener needs a container or ServeConfig.OpsHandler"},
 		{"h2c with TLS", &Listeners{Main: []net.Listener{ln}, TLS: &tls.Config{}}, ServeConfig{H2C: true}, "H2C is for plain listeners"},
 	} {

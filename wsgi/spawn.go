@@ -44,8 +44,10 @@ func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.C
 	if dir == "" {
 		dir = "."
 	}
+	// The identity hook ("" for none) is loaded with the app, so that one
+	// that cannot be loaded fails the start (worker.py's main).
 	args := []string{cfg.Python, "-c", bootstrap, mode, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1),
-		strconv.Itoa(bodyFrameSize(cfg.ResponseBuffer)), dir}
+		strconv.Itoa(bodyFrameSize(cfg.ResponseBuffer)), cfg.IdentityHook, dir}
 	args = append(args, cfg.PythonPath...)
 	cmd := &exec.Cmd{
 		Path:        path,

@@ -2250,6 +2250,22 @@ def load_hook(spec):
     return fn
 
 
+def load_start_hook(spec):
+    """Loads Config.IdentityHook once the app is loaded, so that a hook that
+    cannot be loaded (a typo, a module that fails to import, an object that
+    is not callable) fails the start as the app would, instead of every
+    lookup; a preload process's workers inherit it loaded."""
+    try:
+        load_hook(spec)
+    except Exception as exc:
+        msg = str(exc)
+        named = "identity hook %r: " % spec  # load_hook's own messages
+        if msg.startswith(named):
+            msg = msg[len(named):]
+        raise ImportError("identity hook %r (Config.IdentityHook) cannot be loaded: %s: %s"
+                          % (spec, type(exc).__name__, msg)) from exc
+
+
 def call_identity(worker, env, hook):
     """The hook's answer for the request of env, as {"identity": answer};
     for graft's own hooks with "vary" too: what the answer depends on
@@ -2291,11 +2307,12 @@ DROPPED_SIGNALS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: si
 
 def main():
     # argv: mode (worker|zygote), app spec, threads, multiprocess (0/1),
-    # the largest body frame in bytes,
+    # the largest body frame in bytes, the identity hook ("" for none),
     # then sys.path entries to put first.
     mode, spec, threads, multiprocess = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
     chunk = int(sys.argv[5])
-    for p in reversed(sys.argv[6:]):
+    hook = sys.argv[6]
+    for p in reversed(sys.argv[7:]):
         sys.path.insert(0, p)
     conn = Conn(go_socket(3))
 
@@ -2331,6 +2348,8 @@ def main():
         leave(3)
     try:
         app = load_app(spec)
+        if hook:
+            load_start_hook(hook)
     except BaseException as exc:
         conn.send(FAIL, 0, format_error(exc).encode("utf-8", "replace"))
         leave(3)
