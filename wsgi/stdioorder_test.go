@@ -192,5 +192,10 @@ func TestSignalHandlerOutput(t *testing.T) {
 	}
 	logHas(t, logs, 10*time.Second, "tick")
 	logHas(t, logs, 10*time.Second, "tock")
-	mustGet(t, a.srv.URL+"/") // the worker still serves
+	// The worker still serves: one more MiB, not 16 (mustGet with the
+	// default of apps.py would stream 16 MiB under the 200 us timer again,
+	// past its client timeout on a loaded machine).
+	if b := mustGet(t, a.srv.URL+"/?mb=1"); len(b) != 1<<20 {
+		t.Fatalf("then read %d bytes, want %d", len(b), 1<<20)
+	}
 }

@@ -283,10 +283,16 @@ def stdio_order(environ, start_response):
 
 @app
 def signal_output(environ, start_response):
-    """Streams ?mb= MiB in 64 KiB chunks while SIGALRM fires every 200 us,
+    """Streams ?mb= MiB in 64 KiB chunks while SIGALRM fires every 2 ms,
     its handler printing "tick" and logging "tock": a Python signal
     handler runs in the main thread (the one running the request with
-    one thread), often inside a send to Go with the socket's lock held."""
+    one thread), often inside a send to Go with the socket's lock held
+    (the client waits 300 ms before reading: about 150 signals land in a
+    blocked send). Not faster: at 200 us (until 2026-12-02) the worker's
+    main thread, on a machine loaded by other tests, ran SIGALRM after
+    SIGALRM and no request (seen: the first answer's head never came, the
+    thread running at 70% CPU): a wall-clock timer whose handler takes
+    longer than its interval leaves the program nothing else to run."""
     import signal
 
     def handler(signum, frame):
@@ -299,7 +305,7 @@ def signal_output(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(mb << 20))])
 
     def body():
-        signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+        signal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)
         try:
             for _ in range(mb * 16):
                 yield chunk
