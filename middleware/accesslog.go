@@ -49,7 +49,10 @@ func DefaultLogOptions() *httplog.Options {
 // proxy), and for the container the worker pid and the queueing time. o
 // is copied, never modified; nil means [DefaultLogOptions]. With
 // RecoverPanics (the default) it is also the panic recovery: do not add
-// chi's Recoverer.
+// chi's Recoverer. A panic after the status went out is logged at ERROR
+// and the response aborted (http.ErrAbortHandler), so that the client
+// does not take what was written for a whole answer; in the httplog mode
+// (below) httplog finishes the response, as it always did.
 //
 // Unless o logs bodies (LogRequestBody, LogResponseBody) or sets
 // LogExtraAttrs, the line is built by graft itself, with httplog's

@@ -81,11 +81,18 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	var attrBuf [24]slog.Attr // on the stack: handlers copy attributes
 	attrs := attrBuf[:0]
 	if rec != nil {
-		if l.o.RecoverPanics && st.w.status == 0 && !st.w.hijacked && r.Header.Get("Connection") != "Upgrade" {
+		sent := st.w.status != 0
+		if l.o.RecoverPanics && !sent && !st.w.hijacked && r.Header.Get("Connection") != "Upgrade" {
 			ww.WriteHeader(http.StatusInternalServerError)
 		}
 		if rec == http.ErrAbortHandler || !l.o.RecoverPanics {
 			defer panic(rec)
+		} else if sent && !st.w.hijacked {
+			// The status went out: finishing the response would pass
+			// what the handler wrote before panicking for a whole
+			// answer. Abort it, as the container does when a Python
+			// app raises after its headers (net/http logs nothing).
+			defer panic(http.ErrAbortHandler)
 		}
 		attrs = appendAttr(attrs, slog.String(s.ErrorMessage, fmt.Sprint("panic: ", rec)))
 		if rec != http.ErrAbortHandler {
@@ -102,7 +109,7 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	}
 	var lvl slog.Level
 	switch {
-	case status >= 500:
+	case status >= 500, rec != nil && rec != http.ErrAbortHandler:
 		lvl = slog.LevelError
 	case status == http.StatusTooManyRequests:
 		lvl = slog.LevelInfo

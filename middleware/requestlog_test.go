@@ -153,6 +153,10 @@ func TestRequestLoggerMatchesHTTPLog(t *testing.T) {
 		// logs 200 (a panic it does not answer: 500, as the metrics
 		// count it); 0 when the lines are the same.
 		unsent int
+		// aborts: a panic after the status went out, which graft logs
+		// at ERROR (httplog: the status's level) and aborts with
+		// http.ErrAbortHandler (httplog finishes the response).
+		aborts bool
 	}{
 		{name: "200", o: DefaultLogOptions(), method: "GET", target: "/users/7?x=1&y=%20", handler: ok},
 		{name: "200 headers", o: withHeaders(DefaultLogOptions()), method: "POST", target: "/form",
@@ -167,7 +171,7 @@ func TestRequestLoggerMatchesHTTPLog(t *testing.T) {
 		{name: "escaped path", o: DefaultLogOptions(), method: "GET", target: "/a%2Fb/c%20d", handler: ok},
 		{name: "panic", o: DefaultLogOptions(), method: "GET", target: "/panic", handler: panicking("boom", 0)},
 		{name: "panic error", o: DefaultLogOptions(), method: "GET", target: "/panic", handler: panicking(errors.New("bad"), 0)},
-		{name: "panic after status", o: DefaultLogOptions(), method: "GET", target: "/panic", handler: panicking("boom", 202)},
+		{name: "panic after status", o: DefaultLogOptions(), method: "GET", target: "/panic", handler: panicking("boom", 202), aborts: true},
 		{name: "panic upgrade", o: DefaultLogOptions(), method: "GET", target: "/ws", header: http.Header{"Connection": {"Upgrade"}}, handler: panicking("boom", 0), unsent: 500},
 		{name: "panic not recovered", o: norecover, method: "GET", target: "/panic", handler: panicking("boom", 0), unsent: 500},
 		{name: "ErrAbortHandler", o: DefaultLogOptions(), method: "GET", target: "/abort", handler: panicking(http.ErrAbortHandler, 0)},
@@ -213,6 +217,15 @@ func TestRequestLoggerMatchesHTTPLog(t *testing.T) {
 					wantLines[i]["level"] = "ERROR"
 					wantLines[i]["msg"] = strings.Replace(wantLines[i]["msg"].(string), "HTTP 200", fmt.Sprintf("HTTP %d", tc.unsent), 1)
 				}
+				if tc.aborts {
+					wantLines[i]["level"] = "ERROR"
+				}
+			}
+			if tc.aborts {
+				if wantRec != nil {
+					t.Fatalf("httplog panicked with %v", wantRec)
+				}
+				wantRec = http.ErrAbortHandler
 			}
 			// NewLogHandler gets the line without a slog.Record: the
 			// same line.

@@ -1,0 +1,98 @@
+package middleware
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/router"
+)
+
+// TestPanicAfterHeaderAborts: a Go handler that panics once its status
+// went out gets its response aborted (a chunked body without its last
+// chunk, a body shorter than its Content-Length, an HTTP/2 stream reset),
+// as the WSGI container does when a Python app raises after its headers.
+// Until 2026-12-02 the recovery returned normally and net/http finished
+// the response: the client took a 202 with half its body, or a streamed
+// 200 cut at the panic, for a whole, successful answer. The line is
+// logged at ERROR with the status sent and the panic.
+func TestPanicAfterHeaderAborts(t *testing.T) {
+	var buf pythontest.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	r := router.New()
+	r.Use(Stack(Options{Logger: logger}))
+	r.Get("/length", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "12345")
+		panic("boom after the header")
+	})
+	r.Get("/stream", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "part1\n")
+		w.(http.Flusher).Flush()
+		panic("boom in the stream")
+	})
+	r.Get("/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		panic("boom after the status")
+	})
+	r.Get("/before", func(http.ResponseWriter, *http.Request) { panic("boom before") })
+
+	for _, h2 := range []bool{false, true} {
+		srv := httptest.NewUnstartedServer(r)
+		srv.EnableHTTP2 = h2
+		srv.StartTLS()
+		client := srv.Client()
+		for _, tc := range []struct {
+			path   string
+			status int
+			abort  bool
+		}{
+			{"/length", http.StatusAccepted, true},
+			{"/stream", http.StatusOK, true},
+			{"/status", http.StatusAccepted, true},
+			{"/before", http.StatusInternalServerError, false},
+		} {
+			t.Run(fmt.Sprintf("h2=%v%s", h2, tc.path), func(t *testing.T) {
+				resp, err := client.Get(srv.URL + tc.path)
+				if err != nil {
+					if tc.abort {
+						return // aborted before the head went out: an error, not an answer
+					}
+					t.Fatalf("GET: %v", err)
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if tc.abort && err == nil {
+					t.Errorf("body %q read whole: the panic's response looks complete", body)
+				}
+				if !tc.abort && err != nil {
+					t.Errorf("body: %v", err)
+				}
+			})
+		}
+		srv.Close()
+	}
+	lines := buf.String()
+	for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if m["error.message"] == nil {
+			continue
+		}
+		if m["level"] != "ERROR" {
+			t.Errorf("a panic logged at %v, want ERROR: %s", m["level"], l)
+		}
+	}
+}
