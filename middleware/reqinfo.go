@@ -30,17 +30,22 @@ type reqInfo struct {
 	reqHdr [1]string // id, as the request's header value
 	resHdr [1]string // id, as the response's header value
 
-	traced bool         // the state's hooks are in the context
-	state  requestState // what the router and the container report
+	traced bool              // the state's hooks are in the context
+	own    bool              // Value answers the state's hooks itself (no layer of their own)
+	state  requestState      // what the router and the container report
+	env    wsgi.EnvironLayer // graft.request_id, when the record carries it itself
 
 	access accessState // the access log's response writer, attributes and buffers
 }
 
 var infoKey = &contextKey{"Info"}
 
-// Value answers for the record, and for chi's RequestIDKey once the id is
-// known (so that chi's middleware.GetReqID sees it); anything else goes
-// to the parent.
+// Value answers for the record, for chi's RequestIDKey once the id is
+// known (so that chi's middleware.GetReqID sees it), and, when the record
+// was made by the middleware that set them, for the state's hooks (what
+// wsgi.WithTrace and router.WithDispatch would carry) and the request id's
+// environ key (wsgi.WithEnviron's): one context layer for all of graft's
+// per-request values. Anything else goes to the parent.
 func (c *reqInfo) Value(key any) any {
 	switch key {
 	case infoKey:
@@ -49,6 +54,17 @@ func (c *reqInfo) Value(key any) any {
 		if c.id != "" {
 			return c.id
 		}
+	}
+	if c.own {
+		if wsgi.IsTraceKey(key) {
+			return &c.state.trace
+		}
+		if router.IsDispatchKey(key) {
+			return &c.state.dispatch
+		}
+	}
+	if v, ok := c.env.Lookup(key); ok {
+		return v
 	}
 	return c.Context.Value(key)
 }
@@ -64,6 +80,7 @@ func infoFrom(ctx context.Context) *reqInfo {
 type rewrite struct {
 	ctx    context.Context
 	newCtx bool        // ctx is not the request's own (contexts are not compared: not all are comparable)
+	fresh  bool        // the record was made for this request here: no layer but graft's between it and ctx, so it may carry values itself
 	remote string      // new RemoteAddr, or ""
 	host   string      // new Host, or ""
 	header http.Header // new header map, or nil
@@ -77,7 +94,7 @@ func begin(r *http.Request) (*reqInfo, rewrite) {
 		return c, rewrite{ctx: ctx}
 	}
 	c := &reqInfo{Context: ctx}
-	return c, rewrite{ctx: c, newCtx: true}
+	return c, rewrite{ctx: c, newCtx: true, fresh: true}
 }
 
 // headers returns the header map to change: a copy of r's, made once.
@@ -158,6 +175,12 @@ func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies,
 	c.resHdr[0], c.reqHdr[0] = id, id
 	w.Header()[RequestIDHeader] = c.resHdr[:]
 	rw.headers(r)[RequestIDHeader] = c.reqHdr[:]
+	if rw.fresh {
+		// Nothing that sets environ keys sits between the record and
+		// its parent: it carries the key itself.
+		c.env.Set(c.Context, "graft.request_id", id)
+		return
+	}
 	rw.ctx, rw.newCtx = wsgi.WithEnviron(rw.ctx, "graft.request_id", id), true
 }
 
@@ -168,6 +191,10 @@ func (c *reqInfo) hook(rw *rewrite) {
 		return
 	}
 	c.traced = true
+	if rw.fresh {
+		c.own = true // answered by the record's Value
+		return
+	}
 	rw.ctx = wsgi.WithTrace(rw.ctx, &c.state.trace)
 	rw.ctx, rw.newCtx = router.WithDispatch(rw.ctx, &c.state.dispatch), true
 }
@@ -180,7 +207,7 @@ func ensureState(ctx context.Context) (*requestState, context.Context, bool) {
 	rw := rewrite{ctx: ctx}
 	if c == nil {
 		c = &reqInfo{Context: ctx}
-		rw.ctx, rw.newCtx = c, true
+		rw.ctx, rw.newCtx, rw.fresh = c, true, true
 	}
 	c.hook(&rw)
 	return &c.state, rw.ctx, rw.newCtx

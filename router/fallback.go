@@ -101,6 +101,12 @@ func WithDispatch(ctx context.Context, d *Dispatch) context.Context {
 	return context.WithValue(ctx, dispatchKey, d)
 }
 
+// IsDispatchKey reports whether key is the context key [WithDispatch]
+// sets. A middleware that keeps its per-request state in a context layer
+// of its own (graft's middleware.Stack) answers it from that layer's Value
+// method, with the *Dispatch, instead of adding a layer with WithDispatch.
+func IsDispatchKey(key any) bool { return key == dispatchKey }
+
 // DispatchFrom returns the *Dispatch set with [WithDispatch], or nil.
 func DispatchFrom(ctx context.Context) *Dispatch {
 	d, _ := ctx.Value(dispatchKey).(*Dispatch)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -232,14 +233,38 @@ func TestDispatchMarksFallback(t *testing.T) {
 		{"GET", "/api/nope", true},
 		{"PUT", "/strict", false},
 	} {
-		d := &Dispatch{}
-		req := httptest.NewRequest(tc.method, tc.path, nil)
-		req = req.WithContext(WithDispatch(req.Context(), d))
-		r.ServeHTTP(httptest.NewRecorder(), req)
-		if d.Fallback != tc.fallback {
-			t.Errorf("%s %s: Fallback=%v, want %v", tc.method, tc.path, d.Fallback, tc.fallback)
+		for _, carry := range []struct {
+			name string
+			ctx  func(context.Context, *Dispatch) context.Context
+		}{
+			{"WithDispatch", WithDispatch},
+			{"a layer answering IsDispatchKey", func(ctx context.Context, d *Dispatch) context.Context {
+				return &dispatchLayer{Context: ctx, d: d}
+			}},
+		} {
+			d := &Dispatch{}
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			req = req.WithContext(carry.ctx(req.Context(), d))
+			r.ServeHTTP(httptest.NewRecorder(), req)
+			if d.Fallback != tc.fallback {
+				t.Errorf("%s %s, %s: Fallback=%v, want %v", tc.method, tc.path, carry.name, d.Fallback, tc.fallback)
+			}
 		}
 	}
+}
+
+// dispatchLayer is a context layer of a middleware's own that answers
+// WithDispatch's key itself (see IsDispatchKey).
+type dispatchLayer struct {
+	context.Context
+	d *Dispatch
+}
+
+func (l *dispatchLayer) Value(key any) any {
+	if IsDispatchKey(key) {
+		return l.d
+	}
+	return l.Context.Value(key)
 }
 
 func TestFindAndPattern(t *testing.T) {

@@ -67,6 +67,37 @@ func WithEnviron(ctx context.Context, key, value string) context.Context {
 	return &envEntry{Context: ctx, key: key, value: value, next: head}
 }
 
+// EnvironLayer carries one extra environ key, as [WithEnviron] does, in a
+// context layer of the caller's own: a middleware that keeps its
+// per-request state in a context layer (graft's middleware.Stack) embeds
+// one and answers Value with [EnvironLayer.Lookup] first, instead of
+// adding a layer with WithEnviron. The zero value carries nothing.
+type EnvironLayer struct {
+	e envEntry
+}
+
+// Set makes the layer carry key=value on top of the keys parent carries,
+// parent being the context the caller's layer is made on (nothing may sit
+// between them that sets environ keys). It panics for the keys WithEnviron
+// refuses.
+func (l *EnvironLayer) Set(parent context.Context, key, value string) {
+	if !allowedExtraKey(key) {
+		panic("wsgi: EnvironLayer.Set: key " + key + " is not REMOTE_USER, AUTH_TYPE or graft.*")
+	}
+	head, _ := parent.Value(environCtxKey).(*envEntry)
+	l.e = envEntry{Context: parent, key: key, value: value, next: head}
+}
+
+// Lookup returns what the caller's Value should answer for key, and true,
+// when key is the environ's context key and the layer carries a key; else
+// nil and false.
+func (l *EnvironLayer) Lookup(key any) (any, bool) {
+	if key == environCtxKey && l.e.key != "" {
+		return &l.e, true
+	}
+	return nil, false
+}
+
 func allowedExtraKey(key string) bool {
 	switch key {
 	case "REMOTE_USER", "AUTH_TYPE":
@@ -191,6 +222,12 @@ type Trace struct {
 func WithTrace(ctx context.Context, t *Trace) context.Context {
 	return context.WithValue(ctx, traceCtxKey, t)
 }
+
+// IsTraceKey reports whether key is the context key [WithTrace] sets. A
+// middleware that keeps its per-request state in a context layer of its
+// own (graft's middleware.Stack) answers it from that layer's Value
+// method, with the *Trace, instead of adding a layer with WithTrace.
+func IsTraceKey(key any) bool { return key == traceCtxKey }
 
 // TraceFrom returns the *Trace set with WithTrace, or nil.
 func TraceFrom(ctx context.Context) *Trace {
