@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	chimw "github.com/go-chi/chi/v5/middleware"
 
@@ -159,7 +160,9 @@ func (c *reqInfo) trust(r *http.Request, p *Proxies, rw *rewrite) {
 }
 
 // name assigns the request id (see [RequestID]), unless done further out.
-func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies, ids *idGenerator, rw *rewrite) {
+// now is the time the request began, or zero to read the clock when an id
+// is made.
+func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies, ids *idGenerator, now time.Time, rw *rewrite) {
 	if c.id != "" {
 		return
 	}
@@ -169,7 +172,11 @@ func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies,
 		peer = remoteAddr(r.RemoteAddr)
 	}
 	if id == "" || !ValidRequestID(id) || !trusted.trustsPeer(r, peer) {
-		id = ids.next()
+		if now.IsZero() {
+			id = ids.next()
+		} else {
+			id = ids.at(now)
+		}
 	}
 	c.id = id
 	c.resHdr[0], c.reqHdr[0] = id, id

@@ -59,8 +59,9 @@ func SetAttrs(ctx context.Context, attrs ...slog.Attr) {
 	}
 }
 
-// serve runs next for r, whose record is c, and logs the line.
-func (l *requestLogger) serve(c *reqInfo, next http.Handler, w http.ResponseWriter, r *http.Request) {
+// serve runs next for r, whose record is c, and logs the line; start is
+// the time the request began (a clock read the caller shares).
+func (l *requestLogger) serve(c *reqInfo, next http.Handler, w http.ResponseWriter, r *http.Request, start time.Time) {
 	st := &c.access
 	if st.on {
 		// An access log further out uses the record's state: this one
@@ -70,7 +71,6 @@ func (l *requestLogger) serve(c *reqInfo, next http.Handler, w http.ResponseWrit
 		st.on = true
 	}
 	ww := st.w.wrap(w)
-	start := time.Now()
 	defer func() { l.finish(c, st, ww, r, start, recover()) }()
 	next.ServeHTTP(ww, r)
 }
