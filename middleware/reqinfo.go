@@ -9,6 +9,7 @@ import (
 
 	chimw "github.com/go-chi/chi/v5/middleware"
 
+	"github.com/graft-dev/graft/internal/reqctx"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -31,10 +32,10 @@ type reqInfo struct {
 	reqHdr [1]string // id, as the request's header value
 	resHdr [1]string // id, as the response's header value
 
-	traced bool              // the state's hooks are in the context
-	own    bool              // Value answers the state's hooks itself (no layer of their own)
-	state  requestState      // what the router and the container report
-	env    wsgi.EnvironLayer // graft.request_id, when the record carries it itself
+	traced bool                // the state's hooks are in the context
+	own    bool                // Value answers the state's hooks itself (no layer of their own)
+	state  requestState        // what the router and the container report
+	env    reqctx.EnvironLayer // graft.request_id, when the record carries it itself
 
 	access accessState // the access log's response writer, attributes and buffers
 }
@@ -45,7 +46,8 @@ var infoKey = &contextKey{"Info"}
 // known (so that chi's middleware.GetReqID sees it), and, when the record
 // was made by the middleware that set them, for the state's hooks (what
 // wsgi.WithTrace and router.WithDispatch would carry) and the request id's
-// environ key (wsgi.WithEnviron's): one context layer for all of graft's
+// environ key (wsgi.WithEnviron's), with the keys wsgi and router share
+// through internal/reqctx: one context layer for all of graft's
 // per-request values. Anything else goes to the parent.
 func (c *reqInfo) Value(key any) any {
 	switch key {
@@ -57,10 +59,10 @@ func (c *reqInfo) Value(key any) any {
 		}
 	}
 	if c.own {
-		if wsgi.IsTraceKey(key) {
+		switch key {
+		case reqctx.TraceKey:
 			return &c.state.trace
-		}
-		if router.IsDispatchKey(key) {
+		case reqctx.DispatchKey:
 			return &c.state.dispatch
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // reply returns a handler that writes body.
@@ -238,7 +240,7 @@ func TestDispatchMarksFallback(t *testing.T) {
 			ctx  func(context.Context, *Dispatch) context.Context
 		}{
 			{"WithDispatch", WithDispatch},
-			{"a layer answering IsDispatchKey", func(ctx context.Context, d *Dispatch) context.Context {
+			{"a layer answering reqctx.DispatchKey", func(ctx context.Context, d *Dispatch) context.Context {
 				return &dispatchLayer{Context: ctx, d: d}
 			}},
 		} {
@@ -254,14 +256,15 @@ func TestDispatchMarksFallback(t *testing.T) {
 }
 
 // dispatchLayer is a context layer of a middleware's own that answers
-// WithDispatch's key itself (see IsDispatchKey).
+// WithDispatch's key itself (internal/reqctx's DispatchKey), as
+// middleware.Stack's record does.
 type dispatchLayer struct {
 	context.Context
 	d *Dispatch
 }
 
 func (l *dispatchLayer) Value(key any) any {
-	if IsDispatchKey(key) {
+	if key == reqctx.DispatchKey {
 		return l.d
 	}
 	return l.Context.Value(key)

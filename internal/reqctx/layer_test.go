@@ -1,22 +1,30 @@
-package wsgi
+package reqctx_test
 
 import (
 	"context"
 	"maps"
 	"testing"
+
+	"github.com/graft-dev/graft/internal/reqctx"
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
 )
 
-// ownLayer is a caller's context layer carrying an EnvironLayer and a
-// *Trace itself, as graft's middleware record does.
+// ownLayer is a caller's context layer carrying an EnvironLayer, a Trace
+// and a Dispatch itself, as middleware.Stack's record does.
 type ownLayer struct {
 	context.Context
-	env   EnvironLayer
-	trace Trace
+	env      reqctx.EnvironLayer
+	trace    wsgi.Trace
+	dispatch router.Dispatch
 }
 
 func (l *ownLayer) Value(key any) any {
-	if IsTraceKey(key) {
+	switch key {
+	case reqctx.TraceKey:
 		return &l.trace
+	case reqctx.DispatchKey:
+		return &l.dispatch
 	}
 	if v, ok := l.env.Lookup(key); ok {
 		return v
@@ -25,10 +33,10 @@ func (l *ownLayer) Value(key any) any {
 }
 
 // TestEnvironLayer: a layer of the caller's own carries its key as
-// WithEnviron would, above the parent's keys and below later ones, and
-// answers WithTrace's key when it says so.
+// wsgi.WithEnviron would, above the parent's keys and below later ones,
+// and answers wsgi.TraceFrom and router.DispatchFrom with what it holds.
 func TestEnvironLayer(t *testing.T) {
-	parent := WithEnviron(WithEnviron(context.Background(), "REMOTE_USER", "ann"), "graft.id", "outer")
+	parent := wsgi.WithEnviron(wsgi.WithEnviron(context.Background(), "REMOTE_USER", "ann"), "graft.id", "outer")
 	tests := []struct {
 		name string
 		ctx  func() context.Context
@@ -50,25 +58,35 @@ func TestEnvironLayer(t *testing.T) {
 		{"shadowed by a later WithEnviron", func() context.Context {
 			l := &ownLayer{Context: parent}
 			l.env.Set(parent, "graft.id", "inner")
-			return WithEnviron(l, "graft.id", "later")
+			return wsgi.WithEnviron(l, "graft.id", "later")
 		}, map[string]string{"REMOTE_USER": "ann", "graft.id": "later"}},
 		{"same as WithEnviron", func() context.Context {
-			return WithEnviron(parent, "graft.request_id", "r1")
+			return wsgi.WithEnviron(parent, "graft.request_id", "r1")
 		}, map[string]string{"REMOTE_USER": "ann", "graft.id": "outer", "graft.request_id": "r1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := tc.ctx()
-			if got := ExtraEnviron(ctx); !maps.Equal(got, tc.want) {
+			if got := wsgi.ExtraEnviron(ctx); !maps.Equal(got, tc.want) {
 				t.Errorf("ExtraEnviron: %v, want %v", got, tc.want)
 			}
-			if l, ok := ctx.(*ownLayer); ok && TraceFrom(ctx) != &l.trace {
-				t.Errorf("TraceFrom: not the layer's Trace")
+			for k, want := range tc.want {
+				if got, ok := reqctx.EnvironValue(ctx, k); !ok || got != want {
+					t.Errorf("EnvironValue(%q): %q %v, want %q", k, got, ok, want)
+				}
+			}
+			if got, ok := reqctx.EnvironValue(ctx, "graft.none"); ok {
+				t.Errorf("EnvironValue(graft.none): %q, want none", got)
+			}
+			if l, ok := ctx.(*ownLayer); ok {
+				if wsgi.TraceFrom(ctx) != &l.trace {
+					t.Errorf("TraceFrom: not the layer's Trace")
+				}
+				if router.DispatchFrom(ctx) != &l.dispatch {
+					t.Errorf("DispatchFrom: not the layer's Dispatch")
+				}
 			}
 		})
-	}
-	if IsTraceKey(environCtxKey) || !IsTraceKey(traceCtxKey) {
-		t.Errorf("IsTraceKey answers for the wrong key")
 	}
 	for _, key := range []string{"PATH_INFO", "graft.", "graft.Upper", ""} {
 		t.Run("refuses "+key, func(t *testing.T) {
@@ -77,7 +95,7 @@ func TestEnvironLayer(t *testing.T) {
 					t.Errorf("Set(%q) did not panic", key)
 				}
 			}()
-			var l EnvironLayer
+			var l reqctx.EnvironLayer
 			l.Set(context.Background(), key, "v")
 		})
 	}
