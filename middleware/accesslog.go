@@ -73,7 +73,7 @@ func AccessLog(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, rw := begin(r)
 			c.hook(&rw)
-			al.graft.serve(c, next, w, rw.apply(r))
+			al.graft.serve(c, next, w, rw.apply(r), time.Now())
 		})
 	}
 }

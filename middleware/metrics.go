@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +50,7 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 		Help:    "Time to serve HTTP requests, by target and route pattern.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"target", "route"}))
+	cache := newSeries(requests, duration)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st, ctx, changed := ensureState(r.Context())
@@ -77,8 +77,9 @@ func Metrics(reg prometheus.Registerer) func(http.Handler) http.Handler {
 			defer func() {
 				status := rec.finalStatus(r, returned)
 				route, target := st.routeTarget(ctx)
-				requests.WithLabelValues(target, route, strconv.Itoa(status)).Inc()
-				duration.WithLabelValues(target, route).Observe(time.Since(start).Seconds())
+				p := cache.get(seriesKey{target: target, route: route, status: status})
+				p.requests.Inc()
+				p.duration.Observe(time.Since(start).Seconds())
 			}()
 			next.ServeHTTP(w, r)
 			returned = true

@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	chimw "github.com/go-chi/chi/v5/middleware"
 
+	"github.com/graft-dev/graft/internal/reqctx"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -30,17 +32,23 @@ type reqInfo struct {
 	reqHdr [1]string // id, as the request's header value
 	resHdr [1]string // id, as the response's header value
 
-	traced bool         // the state's hooks are in the context
-	state  requestState // what the router and the container report
+	traced bool                // the state's hooks are in the context
+	own    bool                // Value answers the state's hooks itself (no layer of their own)
+	state  requestState        // what the router and the container report
+	env    reqctx.EnvironLayer // graft.request_id, when the record carries it itself
 
 	access accessState // the access log's response writer, attributes and buffers
 }
 
 var infoKey = &contextKey{"Info"}
 
-// Value answers for the record, and for chi's RequestIDKey once the id is
-// known (so that chi's middleware.GetReqID sees it); anything else goes
-// to the parent.
+// Value answers for the record, for chi's RequestIDKey once the id is
+// known (so that chi's middleware.GetReqID sees it), and, when the record
+// was made by the middleware that set them, for the state's hooks (what
+// wsgi.WithTrace and router.WithDispatch would carry) and the request id's
+// environ key (wsgi.WithEnviron's), with the keys wsgi and router share
+// through internal/reqctx: one context layer for all of graft's
+// per-request values. Anything else goes to the parent.
 func (c *reqInfo) Value(key any) any {
 	switch key {
 	case infoKey:
@@ -49,6 +57,17 @@ func (c *reqInfo) Value(key any) any {
 		if c.id != "" {
 			return c.id
 		}
+	}
+	if c.own {
+		switch key {
+		case reqctx.TraceKey:
+			return &c.state.trace
+		case reqctx.DispatchKey:
+			return &c.state.dispatch
+		}
+	}
+	if v, ok := c.env.Lookup(key); ok {
+		return v
 	}
 	return c.Context.Value(key)
 }
@@ -64,6 +83,7 @@ func infoFrom(ctx context.Context) *reqInfo {
 type rewrite struct {
 	ctx    context.Context
 	newCtx bool        // ctx is not the request's own (contexts are not compared: not all are comparable)
+	fresh  bool        // the record was made for this request here: no layer but graft's between it and ctx, so it may carry values itself
 	remote string      // new RemoteAddr, or ""
 	host   string      // new Host, or ""
 	header http.Header // new header map, or nil
@@ -77,7 +97,7 @@ func begin(r *http.Request) (*reqInfo, rewrite) {
 		return c, rewrite{ctx: ctx}
 	}
 	c := &reqInfo{Context: ctx}
-	return c, rewrite{ctx: c, newCtx: true}
+	return c, rewrite{ctx: c, newCtx: true, fresh: true}
 }
 
 // headers returns the header map to change: a copy of r's, made once.
@@ -142,7 +162,9 @@ func (c *reqInfo) trust(r *http.Request, p *Proxies, rw *rewrite) {
 }
 
 // name assigns the request id (see [RequestID]), unless done further out.
-func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies, ids *idGenerator, rw *rewrite) {
+// now is the time the request began, or zero to read the clock when an id
+// is made.
+func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies, ids *idGenerator, now time.Time, rw *rewrite) {
 	if c.id != "" {
 		return
 	}
@@ -152,12 +174,22 @@ func (c *reqInfo) name(w http.ResponseWriter, r *http.Request, trusted *Proxies,
 		peer = remoteAddr(r.RemoteAddr)
 	}
 	if id == "" || !ValidRequestID(id) || !trusted.trustsPeer(r, peer) {
-		id = ids.next()
+		if now.IsZero() {
+			id = ids.next()
+		} else {
+			id = ids.at(now)
+		}
 	}
 	c.id = id
 	c.resHdr[0], c.reqHdr[0] = id, id
 	w.Header()[RequestIDHeader] = c.resHdr[:]
 	rw.headers(r)[RequestIDHeader] = c.reqHdr[:]
+	if rw.fresh {
+		// Nothing that sets environ keys sits between the record and
+		// its parent: it carries the key itself.
+		c.env.Set(c.Context, "graft.request_id", id)
+		return
+	}
 	rw.ctx, rw.newCtx = wsgi.WithEnviron(rw.ctx, "graft.request_id", id), true
 }
 
@@ -168,6 +200,10 @@ func (c *reqInfo) hook(rw *rewrite) {
 		return
 	}
 	c.traced = true
+	if rw.fresh {
+		c.own = true // answered by the record's Value
+		return
+	}
 	rw.ctx = wsgi.WithTrace(rw.ctx, &c.state.trace)
 	rw.ctx, rw.newCtx = router.WithDispatch(rw.ctx, &c.state.dispatch), true
 }
@@ -180,7 +216,7 @@ func ensureState(ctx context.Context) (*requestState, context.Context, bool) {
 	rw := rewrite{ctx: ctx}
 	if c == nil {
 		c = &reqInfo{Context: ctx}
-		rw.ctx, rw.newCtx = c, true
+		rw.ctx, rw.newCtx, rw.fresh = c, true, true
 	}
 	c.hook(&rw)
 	return &c.state, rw.ctx, rw.newCtx

@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"time"
 )
 
 // RequestIDHeader is the header that carries request ids, on requests and
@@ -34,7 +35,7 @@ func RequestID(trusted *Proxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, rw := begin(r)
-			c.name(w, r, trusted, ids, &rw)
+			c.name(w, r, trusted, ids, time.Time{}, &rw)
 			next.ServeHTTP(w, rw.apply(r))
 		})
 	}

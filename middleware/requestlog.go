@@ -59,8 +59,9 @@ func SetAttrs(ctx context.Context, attrs ...slog.Attr) {
 	}
 }
 
-// serve runs next for r, whose record is c, and logs the line.
-func (l *requestLogger) serve(c *reqInfo, next http.Handler, w http.ResponseWriter, r *http.Request) {
+// serve runs next for r, whose record is c, and logs the line; start is
+// the time the request began (a clock read the caller shares).
+func (l *requestLogger) serve(c *reqInfo, next http.Handler, w http.ResponseWriter, r *http.Request, start time.Time) {
 	st := &c.access
 	if st.on {
 		// An access log further out uses the record's state: this one
@@ -70,7 +71,6 @@ func (l *requestLogger) serve(c *reqInfo, next http.Handler, w http.ResponseWrit
 		st.on = true
 	}
 	ww := st.w.wrap(w)
-	start := time.Now()
 	defer func() { l.finish(c, st, ww, r, start, recover()) }()
 	next.ServeHTTP(ww, r)
 }
@@ -141,8 +141,12 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	}
 	buf = append(buf, ')')
 	nmsg := len(buf)
+	scheme := ""
+	if s.RequestURL != "" || s.RequestScheme != "" {
+		scheme = Scheme(r) // a walk up the context
+	}
 	if s.RequestURL != "" {
-		buf = append(buf, Scheme(r)...)
+		buf = append(buf, scheme...)
 		buf = append(buf, "://"...)
 		buf = append(buf, r.Host...)
 		buf = appendURL(buf, r.URL)
@@ -150,28 +154,56 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	str := string(buf)
 	msg, fullURL := str[:nmsg], str[nmsg:]
 
-	client := r.RemoteAddr
-	if l.brief {
-		if host, _, err := net.SplitHostPort(client); err == nil {
-			client = host
-		}
+	// Each value is worked out only when the schema logs it (the
+	// examples' concise schema logs two of these thirteen fields).
+	if s.RequestURL != "" {
+		attrs = append(attrs, slog.String(s.RequestURL, fullURL))
 	}
-	attrs = appendAttr(attrs, slog.String(s.RequestURL, fullURL))
-	attrs = appendAttr(attrs, slog.String(s.RequestMethod, r.Method))
-	attrs = appendAttr(attrs, slog.String(s.RequestPath, r.URL.Path))
-	attrs = appendAttr(attrs, slog.String(s.RequestRemoteIP, client))
-	attrs = appendAttr(attrs, slog.String(s.RequestHost, r.Host))
-	attrs = appendAttr(attrs, slog.String(s.RequestScheme, Scheme(r)))
-	attrs = appendAttr(attrs, slog.String(s.RequestProto, r.Proto))
+	if s.RequestMethod != "" {
+		attrs = append(attrs, slog.String(s.RequestMethod, r.Method))
+	}
+	if s.RequestPath != "" {
+		attrs = append(attrs, slog.String(s.RequestPath, r.URL.Path))
+	}
+	if s.RequestRemoteIP != "" {
+		client := r.RemoteAddr
+		if l.brief {
+			if host, _, err := net.SplitHostPort(client); err == nil {
+				client = host
+			}
+		}
+		attrs = append(attrs, slog.String(s.RequestRemoteIP, client))
+	}
+	if s.RequestHost != "" {
+		attrs = append(attrs, slog.String(s.RequestHost, r.Host))
+	}
+	if s.RequestScheme != "" {
+		attrs = append(attrs, slog.String(s.RequestScheme, scheme))
+	}
+	if s.RequestProto != "" {
+		attrs = append(attrs, slog.String(s.RequestProto, r.Proto))
+	}
 	hdrs := st.hdrs[:0]
 	hdrs, attrs = appendHeaders(hdrs, attrs, s.RequestHeaders, r.Header, l.o.LogRequestHeaders)
-	attrs = appendAttr(attrs, slog.Int64(s.RequestBytes, r.ContentLength))
-	attrs = appendAttr(attrs, slog.String(s.RequestUserAgent, r.UserAgent()))
-	attrs = appendAttr(attrs, slog.String(s.RequestReferer, r.Referer()))
+	if s.RequestBytes != "" {
+		attrs = append(attrs, slog.Int64(s.RequestBytes, r.ContentLength))
+	}
+	if s.RequestUserAgent != "" {
+		attrs = append(attrs, slog.String(s.RequestUserAgent, r.UserAgent()))
+	}
+	if s.RequestReferer != "" {
+		attrs = append(attrs, slog.String(s.RequestReferer, r.Referer()))
+	}
 	_, attrs = appendHeaders(hdrs, attrs, s.ResponseHeaders, st.w.Header(), l.o.LogResponseHeaders)
-	attrs = appendAttr(attrs, slog.Int(s.ResponseStatus, status))
-	attrs = appendAttr(attrs, durationAttr(s.ResponseDuration, d))
-	attrs = appendAttr(attrs, slog.Int(s.ResponseBytes, st.w.bytes))
+	if s.ResponseStatus != "" {
+		attrs = append(attrs, slog.Int(s.ResponseStatus, status))
+	}
+	if s.ResponseDuration != "" {
+		attrs = append(attrs, durationAttr(s.ResponseDuration, d))
+	}
+	if s.ResponseBytes != "" {
+		attrs = append(attrs, slog.Int(s.ResponseBytes, st.w.bytes))
+	}
 	if errors.Is(ctx.Err(), context.Canceled) && !st.w.complete() && (!st.w.hijacked || status != http.StatusSwitchingProtocols) {
 		attrs = append(attrs, slog.Any(httplog.ErrorKey, httplog.ErrClientAborted))
 		attrs = appendAttr(attrs, slog.String(s.ErrorType, "ClientAborted"))

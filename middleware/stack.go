@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/httplog/v3"
 )
@@ -59,18 +60,19 @@ func Stack(o Options) func(http.Handler) http.Handler {
 			loggedRefusal = al.httplog(annotate(http.HandlerFunc(refuseScheme), o.Brief))
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			now := time.Now() // the id's time and the access log's start
 			c, rw := begin(r)
 			c.trust(r, o.Proxies, &rw)
 			if o.Proxies != nil && !scriptNameWarned.Load() {
 				warnScriptName(o.Logger, r, o.Proxies, c.peer, &scriptNameWarned)
 			}
-			c.name(w, r, o.Proxies, ids, &rw)
+			c.name(w, r, o.Proxies, ids, now, &rw)
 			c.hook(&rw)
 			if c.badScheme { // answered 400, and logged
 				if loggedRefusal != nil {
 					loggedRefusal.ServeHTTP(w, rw.apply(r))
 				} else {
-					al.graft.serve(c, http.HandlerFunc(refuseScheme), w, rw.apply(r))
+					al.graft.serve(c, http.HandlerFunc(refuseScheme), w, rw.apply(r), now)
 				}
 				return
 			}
@@ -78,7 +80,7 @@ func Stack(o Options) func(http.Handler) http.Handler {
 				logged.ServeHTTP(w, rw.apply(r))
 				return
 			}
-			al.graft.serve(c, next, w, rw.apply(r))
+			al.graft.serve(c, next, w, rw.apply(r), now)
 		})
 	}
 }

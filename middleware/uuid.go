@@ -23,8 +23,13 @@ type idGenerator struct {
 const hexDigits = "0123456789abcdef"
 
 // next returns a new id, in the canonical 36-character form.
-func (g *idGenerator) next() string {
-	now := uint64(time.Now().UnixMilli()) << 12
+func (g *idGenerator) next() string { return g.at(time.Now()) }
+
+// at returns a new id made at t, a time just read from the clock (the
+// caller's, which it uses too: a clock read costs about 0.2 µs on a
+// virtual machine).
+func (g *idGenerator) at(t time.Time) string {
+	now := uint64(t.UnixMilli()) << 12
 	var v uint64
 	for {
 		last := g.last.Load()

@@ -37,6 +37,32 @@ func TestIDGenerator(t *testing.T) {
 	}
 }
 
+// TestIDGeneratorAt: an id made at a time the caller read (Stack's start
+// of the request) carries that time's milliseconds, and the ids of one
+// generator still increase when a caller's time is behind the last id's.
+func TestIDGeneratorAt(t *testing.T) {
+	var g idGenerator
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		ms   int64 // the timestamp wanted
+	}{
+		{"a time", time.UnixMilli(1764633600123).Add(456 * time.Microsecond), 1764633600123},
+		{"a later time", time.UnixMilli(1764633600500), 1764633600500},
+		{"an earlier time: the last id's millisecond", time.UnixMilli(1764633600200), 1764633600500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := uuid.Parse(g.at(tc.at))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sec, nsec := u.Time().UnixTime(); sec*1000+nsec/1e6 != tc.ms {
+				t.Errorf("timestamp %d ms, want %d", sec*1000+nsec/1e6, tc.ms)
+			}
+		})
+	}
+}
+
 func TestIDGeneratorConcurrent(t *testing.T) {
 	var g idGenerator
 	const n, per = 4, 5000

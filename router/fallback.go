@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // Target says who serves a route: Go code, or the fallback (typically the
@@ -88,22 +90,14 @@ type Dispatch struct {
 	Fallback bool
 }
 
-// contextKey is the type of the context keys of this package, in chi's
-// style: a pointer, so that keys never collide, with a name for debugging.
-type contextKey struct{ name string }
-
-func (k *contextKey) String() string { return "graft/router context value " + k.name }
-
-var dispatchKey = &contextKey{"Dispatch"}
-
 // WithDispatch returns a copy of ctx carrying d for the router to fill in.
 func WithDispatch(ctx context.Context, d *Dispatch) context.Context {
-	return context.WithValue(ctx, dispatchKey, d)
+	return context.WithValue(ctx, reqctx.DispatchKey, d)
 }
 
 // DispatchFrom returns the *Dispatch set with [WithDispatch], or nil.
 func DispatchFrom(ctx context.Context) *Dispatch {
-	d, _ := ctx.Value(dispatchKey).(*Dispatch)
+	d, _ := ctx.Value(reqctx.DispatchKey).(*Dispatch)
 	return d
 }
 

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // reply returns a handler that writes body.
@@ -232,14 +235,39 @@ func TestDispatchMarksFallback(t *testing.T) {
 		{"GET", "/api/nope", true},
 		{"PUT", "/strict", false},
 	} {
-		d := &Dispatch{}
-		req := httptest.NewRequest(tc.method, tc.path, nil)
-		req = req.WithContext(WithDispatch(req.Context(), d))
-		r.ServeHTTP(httptest.NewRecorder(), req)
-		if d.Fallback != tc.fallback {
-			t.Errorf("%s %s: Fallback=%v, want %v", tc.method, tc.path, d.Fallback, tc.fallback)
+		for _, carry := range []struct {
+			name string
+			ctx  func(context.Context, *Dispatch) context.Context
+		}{
+			{"WithDispatch", WithDispatch},
+			{"a layer answering reqctx.DispatchKey", func(ctx context.Context, d *Dispatch) context.Context {
+				return &dispatchLayer{Context: ctx, d: d}
+			}},
+		} {
+			d := &Dispatch{}
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			req = req.WithContext(carry.ctx(req.Context(), d))
+			r.ServeHTTP(httptest.NewRecorder(), req)
+			if d.Fallback != tc.fallback {
+				t.Errorf("%s %s, %s: Fallback=%v, want %v", tc.method, tc.path, carry.name, d.Fallback, tc.fallback)
+			}
 		}
 	}
+}
+
+// dispatchLayer is a context layer of a middleware's own that answers
+// WithDispatch's key itself (internal/reqctx's DispatchKey), as
+// middleware.Stack's record does.
+type dispatchLayer struct {
+	context.Context
+	d *Dispatch
+}
+
+func (l *dispatchLayer) Value(key any) any {
+	if key == reqctx.DispatchKey {
+		return l.d
+	}
+	return l.Context.Value(key)
 }
 
 func TestFindAndPattern(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/internal/hdrname"
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // Container is an http.Handler that runs a WSGI application (PEP 3333) in
@@ -699,7 +700,7 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 
 // requestID finds the request's id: graft.request_id, else X-Request-ID.
 func requestID(r *http.Request) string {
-	if id, ok := extraValue(r.Context(), "graft.request_id"); ok {
+	if id, ok := reqctx.EnvironValue(r.Context(), "graft.request_id"); ok {
 		return id
 	}
 	return r.Header.Get("X-Request-Id")

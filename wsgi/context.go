@@ -2,50 +2,27 @@ package wsgi
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // contextKey is a key for a value this package keeps in a context (chi's
 // style: a pointer, so keys never collide, to an unexported type, so that
-// only this package's functions set and read them).
+// only this package's functions set and read them). The environ's and the
+// Trace's keys are internal/reqctx's, shared with graft's middleware.
 type contextKey struct{ name string }
 
 func (k *contextKey) String() string { return "wsgi context value " + k.name }
 
 var (
-	environCtxKey = &contextKey{"Environ"}
-	mountCtxKey   = &contextKey{"MountPrefix"}
-	schemeCtxKey  = &contextKey{"URLScheme"}
-	traceCtxKey   = &contextKey{"Trace"}
+	mountCtxKey  = &contextKey{"MountPrefix"}
+	schemeCtxKey = &contextKey{"URLScheme"}
 	// sendWatchedCtxKey marks the connections whose responses Serve
 	// watches itself (see sendWatched).
 	sendWatchedCtxKey = &contextKey{"SendWatched"}
 )
-
-// envEntry is one extra environ key carried by a request context, kept as a
-// linked list so that adding one never copies the others. It is itself the
-// context layer that carries it (one allocation per key, not two).
-type envEntry struct {
-	context.Context // the parent
-	key, value      string
-	next            *envEntry
-}
-
-// Value answers environCtxKey with the newest entry; anything else goes to
-// the parent.
-func (e *envEntry) Value(key any) any {
-	if key == environCtxKey {
-		return e
-	}
-	return e.Context.Value(key)
-}
-
-// String describes the layer, as context.WithValue's do.
-func (e *envEntry) String() string {
-	return fmt.Sprintf("%v.WithEnviron(%q, %q)", e.Context, e.key, e.value)
-}
 
 // WithEnviron returns a copy of ctx that makes the container add key=value to
 // the environ of the request. It is the one way Go code hands information
@@ -60,70 +37,23 @@ func (e *envEntry) String() string {
 // headers containing "_" are dropped), a client can never forge these keys.
 // A later call for the same key wins.
 func WithEnviron(ctx context.Context, key, value string) context.Context {
-	if !allowedExtraKey(key) {
+	if !reqctx.AllowedKey(key) {
 		panic("wsgi: WithEnviron: key " + key + " is not REMOTE_USER, AUTH_TYPE or graft.*")
 	}
-	head, _ := ctx.Value(environCtxKey).(*envEntry)
-	return &envEntry{Context: ctx, key: key, value: value, next: head}
-}
-
-func allowedExtraKey(key string) bool {
-	switch key {
-	case "REMOTE_USER", "AUTH_TYPE":
-		return true
-	}
-	if !strings.HasPrefix(key, "graft.") || len(key) == len("graft.") {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return reqctx.WithEnviron(ctx, key, value)
 }
 
 // ExtraEnviron returns the extra environ keys set on ctx with
 // WithEnviron; for a key set more than once, the latest value.
 func ExtraEnviron(ctx context.Context) map[string]string {
 	var m map[string]string
-	eachExtra(ctx, func(k, v string) {
+	reqctx.EachEnviron(ctx, func(k, v string) {
 		if m == nil {
 			m = make(map[string]string)
 		}
 		m[k] = v
 	})
 	return m
-}
-
-// extraValue returns the latest value set for key with WithEnviron.
-func extraValue(ctx context.Context, key string) (string, bool) {
-	head, _ := ctx.Value(environCtxKey).(*envEntry)
-	for e := head; e != nil; e = e.next {
-		if e.key == key {
-			return e.value, true
-		}
-	}
-	return "", false
-}
-
-// eachExtra calls fn for each key set with WithEnviron, once, with its
-// latest value, without allocating.
-func eachExtra(ctx context.Context, fn func(key, value string)) {
-	head, _ := ctx.Value(environCtxKey).(*envEntry)
-	for e := head; e != nil; e = e.next {
-		shadowed := false
-		for n := head; n != e; n = n.next {
-			if n.key == e.key {
-				shadowed = true
-				break
-			}
-		}
-		if !shadowed {
-			fn(e.key, e.value)
-		}
-	}
 }
 
 // WithMount returns a copy of ctx telling the container that the app is
@@ -189,11 +119,11 @@ type Trace struct {
 
 // WithTrace returns a copy of ctx carrying t for the container to fill in.
 func WithTrace(ctx context.Context, t *Trace) context.Context {
-	return context.WithValue(ctx, traceCtxKey, t)
+	return context.WithValue(ctx, reqctx.TraceKey, t)
 }
 
 // TraceFrom returns the *Trace set with WithTrace, or nil.
 func TraceFrom(ctx context.Context) *Trace {
-	t, _ := ctx.Value(traceCtxKey).(*Trace)
+	t, _ := ctx.Value(reqctx.TraceKey).(*Trace)
 	return t
 }

@@ -6,6 +6,8 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // hopByHop lists request headers that net/http (or graft) handles and that
@@ -151,7 +153,7 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 		}
 		pairs = append(pairs, key, v)
 	}
-	eachExtra(r.Context(), func(k, v string) { pairs = append(pairs, k, v) })
+	reqctx.EachEnviron(r.Context(), func(k, v string) { pairs = append(pairs, k, v) })
 	return pairs
 }
 

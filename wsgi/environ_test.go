@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // environDoc is what apps:environ_dump answers.
@@ -549,11 +551,11 @@ func TestWithEnvironRejectsKeys(t *testing.T) {
 
 // TestContextKeys: the context keys print like chi's.
 func TestContextKeys(t *testing.T) {
-	for key, want := range map[*contextKey]string{
-		environCtxKey: "wsgi context value Environ",
-		mountCtxKey:   "wsgi context value MountPrefix",
-		schemeCtxKey:  "wsgi context value URLScheme",
-		traceCtxKey:   "wsgi context value Trace",
+	for key, want := range map[fmt.Stringer]string{
+		reqctx.EnvironKey: "wsgi context value Environ",
+		mountCtxKey:       "wsgi context value MountPrefix",
+		schemeCtxKey:      "wsgi context value URLScheme",
+		reqctx.TraceKey:   "wsgi context value Trace",
 	} {
 		if got := fmt.Sprint(key); got != want {
 			t.Errorf("got %q, want %q", got, want)
