@@ -1,10 +1,8 @@
 package wsgi
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/internal/heldclients"
 	"github.com/graft-dev/graft/internal/pythontest"
 )
 
@@ -105,51 +104,20 @@ func TestServeOutOfDescriptors(t *testing.T) {
 
 			start := time.Now()
 			const clients = 16
-			var wg sync.WaitGroup
-			errs := make(chan error, clients)
-			conns := make(chan net.Conn, clients)
-			for i := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					// The handshake waits for an accept too: bounded
-					// as the request is, far below IdleTimeout, which
-					// would free the descriptors otherwise.
-					d := &net.Dialer{Timeout: 2 * time.Minute}
-					var conn net.Conn
-					var err error
-					if tc.tls {
-						conn, err = tls.DialWithDialer(d, "tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
-					} else {
-						conn, err = d.Dial("tcp", ln.Addr().String())
-					}
-					if err != nil {
-						errs <- fmt.Errorf("client %d: %v", i, err)
-						return
-					}
-					conns <- conn // kept open, as a browser keeps its connections
-					conn.SetDeadline(time.Now().Add(2 * time.Minute))
-					if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-						errs <- fmt.Errorf("client %d: %v", i, err)
-						return
-					}
-					line, err := bufio.NewReader(conn).ReadString('\n')
-					if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
-						errs <- fmt.Errorf("client %d: %q, %v", i, line, err)
-					}
-				}()
-			}
-			wg.Wait()
-			close(conns)
-			for conn := range conns {
-				conn.Close()
-			}
-			close(errs)
-			n := 0
-			for err := range errs {
-				n++
+			// The handshake waits for an accept too: bounded as the
+			// request is, far below IdleTimeout, which would free the
+			// descriptors otherwise.
+			d := &net.Dialer{Timeout: 2 * time.Minute}
+			errs := heldclients.Run(clients, func() (net.Conn, error) {
+				if tc.tls {
+					return tls.DialWithDialer(d, "tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+				}
+				return d.Dial("tcp", ln.Addr().String())
+			})
+			for _, err := range errs {
 				t.Error(err)
 			}
+			n := len(errs)
 			if n > 0 {
 				t.Fatalf("%d of %d clients got no answer", n, clients)
 			}

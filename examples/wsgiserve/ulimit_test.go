@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
+	"github.com/graft-dev/graft/internal/heldclients"
 	"github.com/graft-dev/graft/internal/pythontest"
 )
 
@@ -40,42 +38,15 @@ func TestUlimitNoFile(t *testing.T) {
 	addr := strings.TrimPrefix(s.url, "http://")
 
 	const clients = 150
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	conns := make(chan net.Conn, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			conn, err := net.DialTimeout("tcp", addr, 2*time.Minute)
-			if err != nil {
-				errs <- fmt.Errorf("client %d: %v", i, err)
-				return
-			}
-			conns <- conn
-			conn.SetDeadline(time.Now().Add(2 * time.Minute)) // far below -keep-alive
-			if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-				errs <- fmt.Errorf("client %d: %v", i, err)
-				return
-			}
-			line, err := bufio.NewReader(conn).ReadString('\n')
-			if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
-				errs <- fmt.Errorf("client %d: %q, %v", i, line, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(conns)
-	for conn := range conns {
-		conn.Close()
-	}
-	close(errs)
-	n := 0
-	for err := range errs {
-		if n++; n <= 5 {
+	errs := heldclients.Run(clients, func() (net.Conn, error) {
+		return net.DialTimeout("tcp", addr, 2*time.Minute)
+	})
+	for i, err := range errs {
+		if i < 5 {
 			t.Error(err)
 		}
 	}
+	n := len(errs)
 	if n > 0 {
 		t.Fatalf("%d of %d clients got no answer", n, clients)
 	}
