@@ -2,8 +2,6 @@ package migrate
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,14 +77,7 @@ func TestRulesChangeRestartsResults(t *testing.T) {
 				t.Fatalf("after 3 more requests: counts %+v, want 3 compared, 3 matched", st.Counts)
 			}
 
-			srv := consoleServer(t, e.m, ConsoleOptions{}, nil)
-			res, err := http.Get(srv.URL + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			page := string(b)
+			page := consoleHTML(t, e.m)
 			// The matches that ignore explains show what it ignores: the
 			// console listed only the learned noise ("no noise learned"
 			// beside "3 matched only thanks to noise").

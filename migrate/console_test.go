@@ -45,6 +45,22 @@ func consoleServer(t *testing.T, m *Migrator, o ConsoleOptions, mw func(http.Han
 	return srv
 }
 
+// consoleHTML returns the console's page for m, as a browser gets it.
+func consoleHTML(t *testing.T, m *Migrator) string {
+	t.Helper()
+	srv := consoleServer(t, m, ConsoleOptions{}, nil)
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // consoleGet loads the page and returns it with the CSRF cookie and token.
