@@ -52,7 +52,7 @@ func DefaultLogOptions() *httplog.Options {
 // chi's Recoverer. A panic after the status went out is logged at ERROR
 // and the response aborted (http.ErrAbortHandler), so that the client
 // does not take what was written for a whole answer; in the httplog mode
-// (below) httplog finishes the response, as it always did.
+// (below) too, where the line keeps httplog's level for the status sent.
 //
 // Unless o logs bodies (LogRequestBody, LogResponseBody) or sets
 // LogExtraAttrs, the line is built by graft itself, with httplog's
@@ -68,7 +68,7 @@ func AccessLog(logger *slog.Logger, o *httplog.Options) func(http.Handler) http.
 	al := newAccessLog(logger, o, false)
 	return func(next http.Handler) http.Handler {
 		if al.httplog != nil {
-			return al.httplog(annotate(next, false))
+			return abortAfterPanic(al.httplog(annotate(next, false)))
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, rw := begin(r)
@@ -124,7 +124,13 @@ func annotate(next http.Handler, brief bool) http.Handler {
 			// unused in this mode, records it.
 			w = c.access.w.wrap(w)
 		}
+		returned := false
 		defer func() {
+			if !returned && mine && c.access.w.status != 0 && !c.access.w.hijacked {
+				// A panic once the status went out: httplog recovers it
+				// and finishes the response; abortAfterPanic aborts it.
+				c.access.abort = true
+			}
 			var buf [6]slog.Attr
 			if mine {
 				httplog.SetAttrs(ctx, c.access.extra...)
@@ -148,6 +154,27 @@ func annotate(next http.Handler, brief bool) http.Handler {
 			httplog.SetAttrs(ctx, attrs...)
 		}()
 		next.ServeHTTP(w, r)
+		returned = true
+	})
+}
+
+// abortAfterPanic wraps h, httplog's RequestLogger around [annotate] (the
+// httplog mode): httplog recovers a handler's panic and returns, which
+// lets net/http finish a response whose status already went out, passing
+// what the handler wrote before it panicked for a whole answer. annotate
+// marks such a request, and the response is then aborted
+// (http.ErrAbortHandler) once httplog has logged it, as graft's own
+// logger does.
+func abortAfterPanic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ctx, fresh := ensureState(r.Context())
+		if fresh {
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+		if c := infoFrom(ctx); c != nil && c.access.abort {
+			panic(http.ErrAbortHandler)
+		}
 	})
 }
 

