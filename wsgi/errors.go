@@ -170,6 +170,15 @@ func (e *LoadError) Hint() string {
 	if h := e.dirHint(); h != "" {
 		return h
 	}
+	if strings.HasSuffix(e.Exit, "(exit status 0)") && strings.TrimSpace(e.Traceback) == "" {
+		// Python runs the worker program it reads and never ends it with
+		// status 0 before the app is loaded and without a word: a program
+		// that is not Python does (/bin/true; a wrapper script that
+		// ignores its arguments).
+		return fmt.Sprintf("%s ended with status 0 and no output before graft's worker program ran: "+
+			"is it a Python 3 interpreter? Config.Python (the examples' -python flag) names it, "+
+			"such as /usr/bin/python3 or a virtualenv's bin/python", e.pythonName())
+	}
 	m := missingModule.FindStringSubmatch(e.Traceback)
 	if m == nil {
 		return ""
@@ -178,17 +187,24 @@ func (e *LoadError) Hint() string {
 	if !frameworkModules[top] {
 		return ""
 	}
-	py := e.Python
-	if py == "" {
-		py = "the interpreter"
-	} else if !filepath.IsAbs(py) {
-		if path, err := exec.LookPath(py); err == nil && path != py {
-			py += " (" + path + ")" // "python3 (/usr/local/bin/python3)": which one it was
-		}
-	}
 	return fmt.Sprintf("%s cannot import %s: install it for that interpreter, or pick one that has it with "+
 		"Config.Python (the examples' -python flag), such as /usr/bin/python3 (Debian's python3-%s) or a virtualenv's bin/python",
-		py, top, strings.ReplaceAll(top, "_", "-"))
+		e.pythonName(), top, strings.ReplaceAll(top, "_", "-"))
+}
+
+// pythonName names e.Python for a hint: "python3 (/usr/local/bin/python3)"
+// says which one a bare name was.
+func (e *LoadError) pythonName() string {
+	py := e.Python
+	if py == "" {
+		return "the interpreter"
+	}
+	if !filepath.IsAbs(py) {
+		if path, err := exec.LookPath(py); err == nil && path != py {
+			py += " (" + path + ")"
+		}
+	}
+	return py
 }
 
 // dirHint is Hint for an app spec whose own module is not found.

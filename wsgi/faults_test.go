@@ -484,6 +484,28 @@ func TestLoadErrorInterpreterHint(t *testing.T) {
 	}
 }
 
+// TestNotPythonHint: a Config.Python that is not Python and exits 0 at
+// once (/bin/true) fails New with a hint asking whether it is a Python
+// interpreter; it said only "the preload process ended before loading it
+// (exit status 0)".
+func TestNotPythonHint(t *testing.T) {
+	for _, noPreload := range []bool{false, true} {
+		t.Run(fmt.Sprint("preload=", !noPreload), func(t *testing.T) {
+			_, err := New(Config{App: "apps:hello", Python: "/bin/true", Dir: testdataDir(t), Workers: 1,
+				NoPreload: noPreload, Logger: newTestLogger(&pythontest.Buffer{})})
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("New: %v, want a *LoadError", err)
+			}
+			for _, want := range []string{"(exit status 0)", "/bin/true ended with status 0 and no output", "is it a Python 3 interpreter?", "Config.Python"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
 // TestPythonTooOld: an interpreter older than 3.9 is a load error that
 // says so (the interpreter here claims to be 3.8 through a sitecustomize).
 func TestPythonTooOld(t *testing.T) {
