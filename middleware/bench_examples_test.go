@@ -1,4 +1,4 @@
-package middleware_test
+package middleware
 
 import (
 	"log/slog"
@@ -6,31 +6,20 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/go-chi/httplog/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
-
-// nullWriter is a ResponseWriter that allocates nothing, so that the
-// benchmark counts the middleware's allocations only.
-type nullWriter struct{ h http.Header }
-
-func (w *nullWriter) Header() http.Header         { return w.h }
-func (w *nullWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *nullWriter) WriteHeader(int)             {}
 
 // examplesLogOptions are the examples' default access log options
 // (examples/internal/cli AccessLogOptions(false), which this package
 // cannot import).
 func examplesLogOptions() *httplog.Options {
-	o := middleware.DefaultLogOptions()
+	o := DefaultLogOptions()
 	s := *httplog.SchemaECS.Concise(true)
 	s.RequestRemoteIP = "client"
 	s.ResponseBytes = "bytes"
@@ -58,15 +47,15 @@ func BenchmarkExamplesStack(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { f.Close() })
-		lw := middleware.NewLogWriter(f, 0)
+		lw := NewLogWriter(f, 0)
 		r := router.New()
-		r.Use(middleware.Stack(middleware.Options{
+		r.Use(Stack(Options{
 			Logger: slog.New(wsgi.NewTextHandler(lw, nil)),
 			Log:    examplesLogOptions(),
 			Brief:  true,
 		}))
 		if metrics {
-			r.Use(middleware.Metrics(prometheus.NewRegistry()))
+			r.Use(Metrics(prometheus.NewRegistry()))
 		}
 		r.Get("/api/health", handler)
 		r.Fallback(http.NotFoundHandler())
@@ -84,24 +73,7 @@ func BenchmarkExamplesStack(b *testing.B) {
 			h, done := bc.h(b)
 			r := httptest.NewRequest("GET", "/api/health", nil)
 			r.RemoteAddr = "127.0.0.1:50000"
-			w := &nullWriter{h: make(http.Header)}
-			b.ReportAllocs()
-			cpu := processCPU()
-			for b.Loop() {
-				clear(w.h)
-				h.ServeHTTP(w, r)
-			}
-			if done != nil {
-				done()
-			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			benchServe(b, h, done, r)
 		})
 	}
-}
-
-// processCPU returns the CPU time (user and system) the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
