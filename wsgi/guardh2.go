@@ -5,9 +5,12 @@ import (
 	"time"
 )
 
-// h2ClientPrefaceLen is the length of the HTTP/2 client connection
-// preface, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (RFC 9113 §3.4).
-const h2ClientPrefaceLen = 24
+// h2ClientPreface is the HTTP/2 client connection preface (RFC 9113
+// §3.4), and h2ClientPrefaceLen its length.
+const (
+	h2ClientPreface    = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	h2ClientPrefaceLen = len(h2ClientPreface)
+)
 
 // HTTP/2 frame types and the flag the header tracker looks at.
 const (

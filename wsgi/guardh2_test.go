@@ -20,6 +20,7 @@ type h2Client struct {
 	mu     sync.Mutex
 	heads  map[uint32]bool // streams with a response HEADERS frame
 	pongs  int             // PING acks
+	goaway bool            // a GOAWAY came
 	closed time.Duration   // after start; 0 while open
 	err    error           // the read error that ended it
 }
@@ -30,6 +31,12 @@ func dialH2C(t *testing.T, addr string) *h2Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newH2Client(t, c)
+}
+
+// newH2Client follows c, a connection about to speak HTTP/2 (the
+// preface not yet sent), as dialH2C does.
+func newH2Client(t *testing.T, c net.Conn) *h2Client {
 	t.Cleanup(func() { c.Close() })
 	// The server must close it long before this, but for the bug.
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -48,6 +55,8 @@ func dialH2C(t *testing.T, addr string) *h2Client {
 				h.heads[f.stream] = true
 			case f.typ == 0x6 && f.flags&1 != 0:
 				h.pongs++
+			case f.typ == 0x7:
+				h.goaway = true
 			}
 			h.mu.Unlock()
 		}

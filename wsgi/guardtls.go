@@ -24,7 +24,10 @@ const TLSHandshakeTimeout = 10 * time.Second
 // net/http (concurrently, within TLSHandshakeTimeout, so a slow client
 // holds up no other): a connection that negotiated "h2" by ALPN is returned
 // as the *tls.Conn itself, for net/http's HTTP/2 server, whose framing
-// leaves no request boundary to disagree on; any other is returned guarded,
+// leaves no request boundary to disagree on ([Serve] reads those through
+// the guard too, for its header timeout: see ServeConfig.ReadHeaderTimeout;
+// under GuardTLS alone, net/http bounds an HTTP/2 header block left open by
+// its IdleTimeout only); any other is returned guarded,
 // with a ConnectionState method from which net/http sets Request.TLS.
 // config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
 // HTTP to it gets a 400, as from net/http.

@@ -60,10 +60,11 @@ type ServeConfig struct {
 	H2C bool
 
 	// ReadHeaderTimeout bounds the time a client takes to send a request's
-	// headers (slowloris): 10s when 0. Over h2c (H2C) the guard applies it
-	// to each header block, and to a connection's first (see [Guard]);
-	// over TLS, net/http's HTTP/2 server bounds header blocks by
-	// IdleTimeout only (docs/operations.md).
+	// headers (slowloris): 10s when 0. Over HTTP/2, h2c (H2C) and TLS
+	// alike, the guard applies it to each header block, and to a
+	// connection's first from its preface (h2c) or TLS handshake (see
+	// [Guard] and docs/operations.md): net/http's HTTP/2 server alone
+	// would bound them by IdleTimeout only.
 	ReadHeaderTimeout time.Duration
 
 	// IdleTimeout closes keep-alive connections idle for this long: 2
@@ -330,7 +331,17 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 				headerTimeout: cfg.ReadHeaderTimeout}
 		}
 	}
+	// HTTP/2 over TLS gets the guard's header deadline too, from within
+	// net/http's serving of the connection (guardh2tls.go).
+	var h2g *h2TLSGuard
+	if ls.TLS != nil && !cfg.NoHTTP2 {
+		h2g = &h2TLSGuard{srv: srv, lim: cfg.Limits.withDefaults(), refused: refused,
+			headerTimeout: cfg.ReadHeaderTimeout, log: log}
+	}
 	for i, gl := range guarded {
+		if h2g != nil {
+			gl = h2g.listener(gl)
+		}
 		gl = newShedListener(gl, srv, log, &shedWarn)
 		go serve(ls.Main[i].Addr().String(), func() error { return srv.Serve(gl) })
 	}
