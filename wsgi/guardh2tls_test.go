@@ -23,10 +23,10 @@ import (
 // the TLS handshake and nothing more, the preface and SETTINGS only, a
 // HEADERS frame without END_HEADERS, a header block trickled one
 // CONTINUATION at a time. The refusals are counted and logged with 408.
-// A client that negotiated h2 and speaks HTTP/1.1 is closed at once.
-// Before, net/http's HTTP/2 server held each of these connections until
-// IdleTimeout (2 minutes by default; a minute here): the guard saw only
-// the encrypted bytes. Well-behaved clients are not cut, and handlers
+// A client that negotiated h2 and speaks HTTP/1.1 is closed at once and
+// reported with 400. Before, net/http's HTTP/2 server held each of these
+// connections until IdleTimeout (2 minutes by default; a minute here), or
+// 10 s without a preface: the guard saw only the encrypted bytes. Well-behaved clients are not cut, and handlers
 // still see the request as HTTP/2.0 over TLS (r.TLS set).
 func TestServeH2TLSHeaderTimeout(t *testing.T) {
 	const rht = 500 * time.Millisecond
@@ -137,6 +137,10 @@ func TestServeH2TLSHeaderTimeout(t *testing.T) {
 		if closed, err, _, _ := h.state(0); closed >= rht || errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("the connection was held %v (ReadHeaderTimeout %v): %v", closed, rht, err)
 		}
+		waitFor(t, 5*time.Second, "the refusal logged", func() bool {
+			return strings.Contains(logs.String(),
+				`http.response.status_code=400 client.ip=127.0.0.1 error="no HTTP/2 connection preface after ALPN h2"`)
+		})
 	})
 
 	// Well-behaved clients: idle time between requests longer than
