@@ -440,9 +440,12 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				c.clientStalled(r, ex)
 				panic(http.ErrAbortHandler)
 			}
+			attrs := []any{slog.String(logError, p.Err.Error())}
+			if p.Traceback != "" { // a worker's death or a timeout has none
+				attrs = append(attrs, slog.String(logTraceback, p.Traceback))
+			}
 			c.log.Error("wsgi: response failed after headers were sent; aborting the connection",
-				requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, p.Err.Error()),
-					slog.String(logTraceback, p.Traceback))...)
+				requestAttrs(r.Method, r.URL.Path, requestID(r), attrs...)...)
 			abortSent(w, r)
 		}
 	}

@@ -595,9 +595,10 @@ func (s *stream) push(p Part, pr *proc) bool { return s.deliver(p, pr, false) }
 
 // finish hands the final part of s's response to the request's goroutine
 // (see deliver); if a part before it was dropped, or it is, when Go closed
-// the worker's socket, the response ends with cutError instead.
+// the worker's socket or timed the request out, the response ends with
+// cutError instead.
 func (s *stream) finish(p Part, pr *proc) {
-	if !s.deliver(p, pr, true) && s.truncated.Load() {
+	if !s.deliver(p, pr, true) && (s.truncated.Load() || s.timedOut.Load()) {
 		s.end(s.cutError())
 	}
 }
@@ -607,12 +608,16 @@ func (s *stream) finish(p Part, pr *proc) {
 // bytes of data, the final part apart, or requestParts parts); once p has
 // waited spillAfter, and while s spills, through its spill file instead
 // (see spill.go). It returns false if p was dropped (and a file in it
-// closed): the request's goroutine is gone, or Go closed the worker's
+// closed): the request timed out, its goroutine is gone, or Go closed the worker's
 // socket (pr.cut) while p waited: then the request's goroutine misses a
 // part, so the stream is truncated (it drops the rest).
 func (s *stream) deliver(p Part, pr *proc, final bool) bool {
 	s.answered.Store(true)
-	if s.truncated.Load() {
+	if s.truncated.Load() || s.timedOut.Load() {
+		// Timed out: its worker is being killed, and what it still sends
+		// (an app that the stack dump's signal woke from a C call may
+		// finish) is not the client's, who gets the 504 (or, after the
+		// head, the abort) that the timeout's log line announces.
 		p.drop()
 		return false
 	}

@@ -27,6 +27,7 @@ func TestMaxRequestsBound(t *testing.T) {
 		// the swap included.
 		{"1 worker/no queue", Config{Workers: 1, Threads: 4, MaxQueue: -1, MaxRequests: 30}, 4},
 		{"2 workers/no preload", Config{Workers: 2, MaxRequests: 50, NoPreload: true}, 32},
+		{"2 workers/jitter/no preload", Config{Workers: 2, MaxRequests: 40, MaxRequestsJitter: 20, NoPreload: true}, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg

@@ -8,7 +8,9 @@ PATH_INFO", each in quotes). Reload tests
 copy this file and edit the VERSION line.
 """
 
+import ctypes
 import os
+import signal
 import time
 from urllib.parse import parse_qsl
 
@@ -28,6 +30,14 @@ def _answer(start_response, body, status="200 OK"):
     return [body]
 
 
+def _stream(pid, seconds):
+    yield b"%d\n" % pid
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        yield b"line\n"
+
+
 def app(environ, start_response):
     path = environ.get("PATH_INFO", "")
     q = dict(parse_qsl(environ.get("QUERY_STRING", "")))
@@ -36,6 +46,34 @@ def app(environ, start_response):
         _kept.append(b"x" * (int(q.get("mib", "50")) << 20))
     elif path == "/sleep":
         ops_sleepy_function(float(q.get("s", "1")))
+    elif path == "/csleep":
+        # Stuck in C: libc's sleep(3), the GIL released; ?mask=1 blocks
+        # every signal in the request's thread first. A signal that
+        # reaches the thread (graft's SIGUSR1 for the stack dump) ends the
+        # sleep early, which Python's own time.sleep would not let it do.
+        if q.get("mask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, range(1, signal.NSIG))
+        ctypes.CDLL(None).sleep(int(q.get("s", "30")))
+        return _answer(start_response, "woke up %d" % os.getpid())
+    elif path == "/stream":
+        # A streamed response (no Content-Length): "PID\n", then a line
+        # every 50 ms for ?s= seconds.
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _stream(os.getpid(), float(q.get("s", "10")))
+    elif path == "/upload":
+        # Reads the body 64 KiB at a time, 20 ms apart, having written its
+        # pid to ?pidfile= before the first read; answers the byte count.
+        with open(q["pidfile"] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(q["pidfile"] + ".tmp", q["pidfile"])
+        n = 0
+        while True:
+            b = environ["wsgi.input"].read(65536)
+            if not b:
+                break
+            n += len(b)
+            time.sleep(0.02)
+        return _answer(start_response, "%d bytes" % n)
     elif path == "/client":
         # Who the app believes the client is, and the forwarding header it
         # would read itself (werkzeug's ProxyFix), "-" when it has none.

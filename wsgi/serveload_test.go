@@ -1,0 +1,119 @@
+package wsgi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServeSignalsUnderLoad: through Serve's own signal handling, SIGHUPs
+// under a steady load reload the workers without failing a request, and a
+// SIGTERM with slow requests in flight answers them all and every request
+// of the load that reached the server, while new connections are refused
+// (ECONNREFUSED: never a reset, an EOF or a 5xx); Serve then returns nil.
+func TestServeSignalsUnderLoad(t *testing.T) {
+	s := startServe(t, context.Background(), writeServeApp(t, "v1"), ServeConfig{GracefulTimeout: 20 * time.Second})
+
+	lg := startLoad(t, s.url+"/", 4)
+	for i := range 3 {
+		gen := s.c.Status().Generation
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		waitFor(t, 30*time.Second, fmt.Sprintf("reload %d", i+1), func() bool { return s.c.Status().Generation > gen })
+	}
+	time.Sleep(200 * time.Millisecond) // some load on the last generation
+	lg.checkNoFailures(t, 10)
+
+	// Shutdown: a load whose failures must all be refused connections
+	// once the listener is closed, and slow requests in flight.
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var ok, refused int
+	var bad []string
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(s.url + "/")
+				var b []byte
+				if err == nil {
+					b, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				switch {
+				case err != nil && errors.Is(err, syscall.ECONNREFUSED):
+					refused++
+				case err != nil:
+					bad = append(bad, err.Error())
+				case resp.StatusCode != 200 || !strings.HasPrefix(string(b), "v1 "):
+					bad = append(bad, fmt.Sprintf("%d %q", resp.StatusCode, b))
+				default:
+					ok++
+				}
+				mu.Unlock()
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	slow := make(chan string, 3)
+	for range 3 {
+		go func() {
+			resp, err := http.Get(s.url + "/sleep?s=2")
+			if err != nil {
+				slow <- err.Error()
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			slow <- fmt.Sprintf("%d %s %v", resp.StatusCode, strings.Fields(string(b))[0], err)
+		}()
+	}
+	waitFor(t, 10*time.Second, "the slow requests to start", func() bool {
+		return strings.Count(s.mustStatus(t), `"/sleep"`) >= 2
+	})
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	for range 3 {
+		if got := <-slow; got != "200 v1 <nil>" {
+			t.Errorf("a slow request in flight at SIGTERM: %s; want 200", got)
+		}
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("Serve after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return after SIGTERM")
+	}
+	time.Sleep(100 * time.Millisecond) // refused ones, after Serve returned
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("shutdown load: %d ok, %d refused, %d bad", ok, refused, len(bad))
+	if len(bad) > 0 {
+		t.Errorf("%d requests failed otherwise than refused; first: %s", len(bad), strings.Join(bad[:min(5, len(bad))], "\n"))
+	}
+	if refused == 0 {
+		t.Error("no request was refused after the listener closed")
+	}
+}
