@@ -120,7 +120,10 @@ const maxPointer = 512
 // error note to a download manager or a media player, which retries
 // without Range and never shows it, written by each framework its own
 // way (werkzeug an HTML page, WhiteNoise nothing, net/http a line of
-// text with nosniff).
+// text with nosniff). The Content-Range of two 416 answers ("bytes
+// */LENGTH", the length of the file) and of two 206 answers (the range and
+// the length) is compared even when o.Headers does not list it: it is all
+// a 416 says, and two builds of a file can agree on the bytes of a range.
 //
 // Set-Cookie is compared by cookie, in any order: its name and attributes,
 // never its value, names of attributes written one way, Domain in lower
@@ -189,6 +192,15 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 		pv, gv := headerValue(python.Header, h), headerValue(goResp.Header, h)
 		if pv != gv {
 			c.add("header:"+h, pv, gv)
+		}
+	}
+	partial := python.Status == goResp.Status && (unsatisfiable || python.Status == http.StatusPartialContent)
+	if partial && !slices.ContainsFunc(headers, func(h string) bool { return strings.EqualFold(h, "Content-Range") }) {
+		// The range a 206 holds and the file length it and a 416 state:
+		// the bytes alone can agree for two builds of a file, and a 416
+		// says nothing else (its body is not compared).
+		if pv, gv := headerValue(python.Header, "Content-Range"), headerValue(goResp.Header, "Content-Range"); pv != gv {
+			c.add("header:Content-Range", pv, gv)
 		}
 	}
 	if !redirects && !unsatisfiable {

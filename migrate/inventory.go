@@ -174,9 +174,18 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 		matched bool
 	}
 	var gos []*goEntry
+	impliedHead := make(map[string]bool) // patterns whose HEAD a GET route implies
+	for _, ri := range goRoutes {
+		if ri.Method == http.MethodHead && ri.Implicit && ri.Of == "" && ri.Host == "" {
+			impliedHead[ri.Pattern] = true
+		}
+	}
 	for _, ri := range goRoutes {
 		if ri.Target != router.TargetGo || ri.Host != "" || ri.Implicit && ri.Of == "" {
 			continue // implicit HEAD routes follow their GET route
+		}
+		if ri.Method == http.MethodHead && impliedHead[ri.Of] {
+			continue // HEAD at a sub-Router's prefix, implied by its GET route too
 		}
 		g := &goEntry{GoRoute: GoRoute{Method: ri.Method, Pattern: ri.Pattern, Name: ri.Name, Stage: StageGo}}
 		key := ri.Pattern

@@ -57,6 +57,9 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 		return fmt.Errorf("%s; did you mean %s?%s)", msg, quoteList(like, " or "), emptyRest(" ", pattern, like))
 	case len(keys) == 0:
 		return fmt.Errorf("%s; the router has no route for one method yet: register the Go routes before migrate.New)", msg)
+	case len(slashed(method, shape, keys)) > 0:
+		return fmt.Errorf("%s; did you mean %s? chi treats /a and /a/ as two routes%s)",
+			msg, quoteList(slashed(method, shape, keys), " or "), ifTrue(strings.Contains(pattern, "<"), ", and patterns are chi's, {id}, not Flask's <id> or Django's <int:id>"))
 	case len(mounted(method, shape, keys)) > 0:
 		return fmt.Errorf("%s; did you mean %s? A route is named by its Go route's full pattern, with the prefix it is mounted at: a file written for another mount prefix names none)",
 			msg, quoteList(mounted(method, shape, keys), " or "))
@@ -162,4 +165,38 @@ func quoteList(routes []string, sep string) string {
 		q[i] = fmt.Sprintf("%q", r)
 	}
 	return strings.Join(q, sep)
+}
+
+// slashed returns the staged routes (keys, sorted) whose pattern is
+// shape (a patternShape) with a trailing slash added or taken away, those
+// of method first: "GET /api/users/{id}" for "GET /api/users/{id}/".
+func slashed(method, shape string, keys []string) []string {
+	other := shape + "/"
+	if s, ok := strings.CutSuffix(shape, "/"); ok {
+		other = s
+	}
+	if other == "" || other == "//" {
+		return nil
+	}
+	var same, rest []string
+	for _, k := range keys {
+		m, p, _ := strings.Cut(k, " ")
+		if patternShape(p) != other {
+			continue
+		}
+		if m == method {
+			same = append(same, k)
+		} else {
+			rest = append(rest, k)
+		}
+	}
+	return append(same, rest...)
+}
+
+// ifTrue returns s when cond holds, else "".
+func ifTrue(cond bool, s string) string {
+	if cond {
+		return s
+	}
+	return ""
 }

@@ -56,6 +56,11 @@ func TestUnknownRouteHint(t *testing.T) {
 		{"a prefix missing", full, "GET /users/{id}", []string{`did you mean "GET /api/users/{id}"? A route is named`}},
 		{"a prefix, another method", full, "POST /shop/login", []string{`did you mean "POST /login"?`}},
 		{"not a prefix of whole segments", full, "POST /xlogin", []string{`the routes that can be staged`}},
+		// A trailing slash too many or missing (Django's routes end in
+		// one, Flask's seldom) listed every route.
+		{"a slash too many", full, "GET /api/users/{id}/", []string{`did you mean "GET /api/users/{id}"? chi treats /a and /a/ as two routes`}},
+		{"a slash too many, POST", full, "POST /login/", []string{`did you mean "POST /login"?`}},
+		{"a slash too many, Django's syntax", full, "GET /api/users/<int:id>/", []string{`did you mean "GET /api/users/{id}"?`}},
 		{"nothing alike", full, "GET /api/users/id", []string{`the routes that can be staged: "GET /api/files/{id:[0-9]{3}}", "GET /api/users/{id}", "GET /docs/{*:.+}", "GET /files/*", "POST /login")`}},
 		{"no route yet", func(r *router.Router) { r.Fallback(http.NotFoundHandler()) }, "GET /x", []string{"the router has no route for one method yet: register the Go routes before migrate.New"}},
 	} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"html"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -299,6 +300,87 @@ func TestShadowVaryIgnoreOne(t *testing.T) {
 			}
 			if want := `<span class="ignored">ignored: <code>Vary: Accept-Language</code></span>`; !strings.Contains(consoleHTML(t, e.m), want) {
 				t.Errorf("the console lacks %q", want)
+			}
+		})
+	}
+}
+
+// TestConsoleVaryHint: a Go port of a Django JSON view behind
+// LocaleMiddleware (Django 3.2) that sends neither Vary: Accept-Language
+// nor Content-Language is a mismatch the user must decide (Go is right
+// for an answer with nothing to translate, wrong for a translated one):
+// the console says so under the mismatch, with the exact ignore entries
+// for the first case and the Go line for the second. Until 2026-12-02 it
+// showed the two differences alone.
+func TestConsoleVaryHint(t *testing.T) {
+	django := startPython(t, "djangoi18n.wsgi:application")
+	const route = "GET /api/lang/"
+	e := newEnv(t, django, Options{NoiseSample: -1, Routes: []RouteConfig{{Route: route, Stage: StageShadow}}},
+		func(r *router.Router) {
+			r.Get("/api/lang/", func(w http.ResponseWriter, r *http.Request) {
+				writeJSONBody(w, `{"ok": true}`)
+			})
+		})
+	e.exchange(t, http.MethodGet, "/api/lang/", "")
+	e.settle()
+	st := e.status(t, route)
+	var pointers []string
+	for _, m := range st.RecentMismatches {
+		for _, d := range m.Diffs {
+			pointers = append(pointers, d.Pointer)
+		}
+	}
+	if !slices.Contains(pointers, "header:Vary") || !slices.Contains(pointers, "header:Content-Language") {
+		t.Fatalf("counts %+v, pointers %v: want Vary and Content-Language mismatched", st.Counts, pointers)
+	}
+	page := html.UnescapeString(consoleHTML(t, e.m))
+	for _, want := range []string{
+		`Python varies on Accept-Language, Go does not. Django's LocaleMiddleware adds it`,
+		`add "ignore": ["Vary: Accept-Language"] to the route`,
+		`w.Header().Add("Vary", "Accept-Language")`,
+		`add "ignore": ["Content-Language"] to the route`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the console lacks %q", want)
+		}
+	}
+	// The entries it names are accepted as written, and then the route
+	// matches.
+	if code, out := e.post(t, "/routes", `{"route": "GET /api/lang/", "ignore": ["Vary: Accept-Language", "Content-Language"]}`); code != http.StatusOK {
+		t.Fatalf("POST /routes: %d %v", code, out)
+	}
+	e.exchange(t, http.MethodGet, "/api/lang/", "")
+	e.settle()
+	if st := e.status(t, route); st.Counts.Matched != 1 {
+		t.Fatalf("counts %+v, diffs %+v: want a match once ignored", st.Counts, st.RecentMismatches)
+	}
+}
+
+// TestDiffHints covers the hints for each shape of Vary difference.
+func TestDiffHints(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		diff Diff
+		want []string // substrings, one per hint
+	}{
+		{"Accept-Language lost", Diff{"header:Vary", "accept-language, cookie", "cookie"}, []string{`"ignore": ["Vary: Accept-Language"]`}},
+		{"Cookie lost", Diff{"header:Vary", "cookie", missing}, []string{`w.Header().Add("Vary", "Cookie")`}},
+		{"other name lost", Diff{"header:Vary", "accept", missing}, []string{`"ignore": ["Vary: Accept"]`}},
+		{"added by Go", Diff{"header:Vary", missing, "origin"}, []string{`Go varies on Origin, Python does not`}},
+		{"star", Diff{"header:Vary", "*", "cookie"}, nil},
+		{"Content-Language lost", Diff{"header:Content-Language", "en-us", missing}, []string{`"ignore": ["Content-Language"]`}},
+		{"Content-Language differs", Diff{"header:Content-Language", "en-us", "fr"}, nil},
+		{"other header", Diff{"header:Cache-Control", "no-cache", missing}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := diffHints([]Diff{tc.diff})
+			if len(got) != len(tc.want) {
+				t.Fatalf("hints %q, want %d", got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("hint %q lacks %q", got[i], w)
+				}
 			}
 		})
 	}

@@ -23,6 +23,7 @@ func (r *Router) followHead(method, pattern, local string, h http.Handler, mws c
 		r.base.Method(http.MethodHead, local, inline(mws, headHandler{h}))
 		set.add(http.MethodHead)
 		set.head = &entry{method: http.MethodHead, pattern: join(r.prefix, pattern), target: TargetGo, implicit: true}
+		r.markPrefixRoot(set.head, pattern) // chi serves HEAD /api with it too
 		r.reg.add(set.head)
 	case http.MethodHead:
 		if set.head != nil {

@@ -64,8 +64,6 @@ func (g *registry) list(prefix string, out *[]RouteInfo) {
 		}
 		also := ""
 		switch {
-		case e.implicit:
-			// the HEAD route a GET implies is listed at the GET's pattern
 		case e.also != "":
 			also = join(prefix, e.also)
 		case e.root && prefix != "" && !strings.HasSuffix(prefix, "/"):

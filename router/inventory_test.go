@@ -77,8 +77,10 @@ func TestInventoryJSON(t *testing.T) {
 // chi's Mount serves a prefix without its slash with the "/" route of
 // what it mounts ("/api" as well as "/api/"): the inventory lists that
 // path too, as an implicit route naming the route it follows, so that a
-// migration report sees every path Go serves. A prefix ending in "/"
-// serves nothing more. Every listed path is served by Go.
+// migration report sees every path Go serves, and the HEAD a GET there
+// implies, as for every GET route (until 2026-12-02 "HEAD /api" was not
+// listed). A prefix ending in "/" serves nothing more. Every listed path
+// is served by Go.
 func TestInventoryPrefixRoot(t *testing.T) {
 	r := New()
 	r.Route("/api", func(s *Router) {
@@ -96,6 +98,7 @@ func TestInventoryPrefixRoot(t *testing.T) {
 		{Method: "GET", Pattern: "/api/", Target: TargetGo},
 		{Method: "GET", Pattern: "/api", Target: TargetGo, Implicit: true, Of: "/api/"},
 		{Method: "HEAD", Pattern: "/api/", Target: TargetGo, Implicit: true},
+		{Method: "HEAD", Pattern: "/api", Target: TargetGo, Implicit: true, Of: "/api/"},
 		{Method: "POST", Pattern: "/api/v1/", Target: TargetGo},
 		{Method: "POST", Pattern: "/api/v1", Target: TargetGo, Implicit: true, Of: "/api/v1/"},
 		{Method: "GET", Pattern: "/slash/", Target: TargetGo},
@@ -103,6 +106,7 @@ func TestInventoryPrefixRoot(t *testing.T) {
 		{Method: "GET", Pattern: "/admin/", Target: TargetGo},
 		{Method: "GET", Pattern: "/admin", Target: TargetGo, Implicit: true, Of: "/admin/"},
 		{Method: "HEAD", Pattern: "/admin/", Target: TargetGo, Implicit: true},
+		{Method: "HEAD", Pattern: "/admin", Target: TargetGo, Implicit: true, Of: "/admin/"},
 		{Method: "GET", Pattern: "/", Target: TargetGo},
 		{Method: "HEAD", Pattern: "/", Target: TargetGo, Implicit: true},
 		{Method: "*", Pattern: "/*", Target: TargetFallback},

@@ -126,16 +126,24 @@ func (r *Router) record(method, pattern, local string) *Route {
 		r.reg.mu.Unlock()
 	}
 	e := &entry{method: method, pattern: join(r.prefix, pattern), target: TargetGo}
-	if pattern == "/" {
-		switch {
-		case r.prefix == "":
-			e.root = true
-		case !strings.HasSuffix(r.prefix, "/"):
-			e.also = r.prefix
-		}
-	}
+	r.markPrefixRoot(e, pattern)
 	r.reg.add(e)
 	return &Route{router: r, entry: e, local: local}
+}
+
+// markPrefixRoot marks e, a route registered as pattern on r, as the "/"
+// route that chi also serves at r's prefix without its slash (see
+// entry.also and entry.root), so that the inventory lists that path too.
+func (r *Router) markPrefixRoot(e *entry, pattern string) {
+	if pattern != "/" {
+		return
+	}
+	switch {
+	case r.prefix == "":
+		e.root = true
+	case !strings.HasSuffix(r.prefix, "/"):
+		e.also = r.prefix
+	}
 }
 
 // mustHandle panics when h is nil, a nil http.Handler or a nil

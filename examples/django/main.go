@@ -374,13 +374,15 @@ func listenerBase(ls *wsgi.Listeners) string {
 func newHandler(app http.Handler, o options, staticDir string, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := o.NewRouter(log, reg)
 	django := &fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.Files.Sendfile(log)}
-	if err := o.Files.Mount(r, log); err != nil {
+	if err := o.Files.Mount(r, files.AppAt(django, o.mount), log); err != nil {
 		panic(err) // the directories were checked by parseFlags
 	}
 
 	site := func(s *router.Router) {
 		// STATIC_URL is "static/", which Django prefixes with SCRIPT_NAME.
-		static := http.StripPrefix(o.mount+"/static/", staticFiles(staticDir, o.Files, log))
+		// A file Go does not have gets Django's 404 page, as before the
+		// move (docs/migration.md).
+		static := staticFiles(staticDir, o.mount+"/static/", django, o.Files, log)
 		s.Get("/static/*", static.ServeHTTP).Name("static")
 		s.Head("/static/*", static.ServeHTTP)
 
@@ -453,15 +455,17 @@ func bearerAuth(tokens map[string]string) func(http.Handler) http.Handler {
 	}
 }
 
-// staticFiles serves the files under dir with fallback.Static: ETags,
-// Range, no directory listings, no escapes from dir; its CORS header and
-// max-age are those of -static-no-cors and -static-max-age.
-func staticFiles(dir string, f files.Flags, log *slog.Logger) http.Handler {
+// staticFiles serves the files under dir at prefix with fallback.Static:
+// ETags, Range, no directory listings, no escapes from dir; its CORS
+// header and max-age are those of -static-no-cors and -static-max-age;
+// notFound answers what it does not have.
+func staticFiles(dir, prefix string, notFound http.Handler, f files.Flags, log *slog.Logger) http.Handler {
 	s, err := fallback.NewStaticDir(dir)
 	if err != nil {
 		panic(err) // prepare checked that dir exists
 	}
-	f.Configure(s, "", log)
+	f.Configure(s, prefix, log)
+	s.NotFound = notFound
 	return s
 }
 

@@ -67,6 +67,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graft-dev/graft/examples/internal/cli"
+	"github.com/graft-dev/graft/examples/internal/files"
 	"github.com/graft-dev/graft/examples/internal/inventory"
 	"github.com/graft-dev/graft/examples/internal/migration"
 	"github.com/graft-dev/graft/fallback"
@@ -259,6 +260,7 @@ func loadCatalogFS(fsys fs.FS, path string) (*catalog, error) {
 // With reg, request metrics go there.
 func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	r := o.NewRouter(log, reg)
+	flask := &fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.Files.Sendfile(log)}
 
 	shop := func(s *router.Router) {
 		if o.goRoutes {
@@ -285,15 +287,17 @@ func newHandler(app http.Handler, cat *catalog, o options, log *slog.Logger, reg
 			}
 		}
 		registerSession(s, app, o.mount) // session.go: Go routes that share Flask's session
-		// Flask's static folder, from the binary (or -chdir): Python never
-		// sees these.
+		// Flask's static folder, from the binary (or -chdir): Python sees
+		// only the requests for files it does not have, and answers them
+		// with its own 404 page, as before the move (docs/migration.md).
 		if static := shopStatic(o.Chdir); static != nil {
 			o.Files.Configure(static, o.mount+"/static/", log)
+			static.NotFound = flask
 			s.Handle("/static/*", static).Name("static")
 		}
-		s.Fallback(&fallback.Handler{App: app, Prefix: o.mount, Sendfile: o.Files.Sendfile(log)})
+		s.Fallback(flask)
 	}
-	if err := o.Files.Mount(r, log); err != nil {
+	if err := o.Files.Mount(r, files.AppAt(flask, o.mount), log); err != nil {
 		panic(err) // the directories were checked by parseFlags
 	}
 	if o.mount == "" {

@@ -375,3 +375,25 @@ func TestShopStaticFlags(t *testing.T) {
 		return r.header
 	})
 }
+
+// TestShopStaticNotFound: a file the shop's static folder does not have
+// gets Flask's own 404 page, as before Go served the folder
+// (Static.NotFound, as docs/migration.md advises while Python runs; until
+// 2026-12-02 Static's plain text "404 page not found"), under a mount and
+// at the root; the files themselves still come from Go.
+func TestShopStaticNotFound(t *testing.T) {
+	for _, mount := range []string{"/shop", ""} {
+		t.Run("mount="+mount, func(t *testing.T) {
+			goSrv, _ := startShop(t, mount)
+			if r := do(t, nil, "GET", goSrv.URL+mount+"/static/shop.css", "", ""); r.status != 200 || !strings.Contains(r.body, "font-family") {
+				t.Fatalf("GET %s/static/shop.css: %d %q, want the file", mount, r.status, r.body)
+			}
+			for _, path := range []string{"/static/nope.css", "/static/"} {
+				r := do(t, nil, "GET", goSrv.URL+mount+path, "", "")
+				if r.status != 404 || r.header.Get("X-Served-By") != "python" || !strings.Contains(r.body, "<p>No such page.</p>") {
+					t.Errorf("GET %s%s: %d %v %q, want Flask's 404 page", mount, path, r.status, r.header, r.body)
+				}
+			}
+		})
+	}
+}

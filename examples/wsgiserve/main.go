@@ -134,9 +134,10 @@ func run(args []string) error {
 // app answer X-Sendfile.
 func newHandler(f *cli.Flags, c *wsgi.Container, log *slog.Logger, reg *prometheus.Registry) (http.Handler, error) {
 	r := f.NewRouter(log, reg)
-	if err := f.Files.Mount(r, log); err != nil {
+	fb := &fallback.Handler{App: c, Sendfile: f.Files.Sendfile(log)}
+	if err := f.Files.Mount(r, fb, log); err != nil { // the app answers what a mount does not have
 		return nil, err
 	}
-	r.Fallback(&fallback.Handler{App: c, Sendfile: f.Files.Sendfile(log)})
+	r.Fallback(fb)
 	return r, nil
 }

@@ -128,14 +128,19 @@ func (f *Flags) Configure(s *fallback.Static, prefix string, log *slog.Logger) {
 
 // Mount mounts a fallback.Static for each -static flag on r, logging to
 // log. Mount before the routes under the same prefix, such as the
-// app's fallback.
-func (f *Flags) Mount(r *router.Router, log *slog.Logger) error {
+// app's fallback. notFound (fallback.Static.NotFound) answers what a
+// mount does not have: the app's fallback, so that a missing file gets
+// the app's own 404 page and the app's views under the prefix keep
+// answering, as docs/migration.md advises while Python runs; nil for
+// Static's plain-text 404 where no app serves the prefix.
+func (f *Flags) Mount(r *router.Router, notFound http.Handler, log *slog.Logger) error {
 	for _, st := range f.Static {
 		s, err := fallback.NewStaticDir(st.Dir)
 		if err != nil {
 			return fmt.Errorf("-static %s=%s: %w", st.Prefix, st.Dir, err)
 		}
 		f.Configure(s, st.Prefix, log)
+		s.NotFound = notFound
 		r.Handle(st.Prefix+"*", s)
 		log.Info("static files", slog.String("graft.prefix", st.Prefix), slog.String("graft.dir", st.Dir))
 	}
@@ -144,16 +149,17 @@ func (f *Flags) Mount(r *router.Router, log *slog.Logger) error {
 
 // Handler returns app as it is when no flag is set; otherwise a router
 // with the -static mounts in front of app, which gets the -sendfile-root
-// roots.
+// roots and what the mounts do not have.
 func (f *Flags) Handler(app http.Handler, log *slog.Logger) (http.Handler, error) {
 	if len(f.Static) == 0 && len(f.SendfileRoots) == 0 {
 		return app, nil
 	}
 	r := router.New()
-	if err := f.Mount(r, log); err != nil {
+	fb := &fallback.Handler{App: app, Sendfile: f.Sendfile(log), Logger: log}
+	if err := f.Mount(r, fb, log); err != nil {
 		return nil, err
 	}
-	r.Fallback(&fallback.Handler{App: app, Sendfile: f.Sendfile(log), Logger: log})
+	r.Fallback(fb)
 	return r, nil
 }
 
@@ -169,13 +175,14 @@ func (f *Flags) WithSendfile(app http.Handler, log *slog.Logger) http.Handler {
 }
 
 // Front returns h with the -static mounts in front of it (a router whose
-// fallback is h), or h itself without any.
+// fallback is h, which also gets what the mounts do not have), or h
+// itself without any.
 func (f *Flags) Front(h http.Handler, log *slog.Logger) (http.Handler, error) {
 	if len(f.Static) == 0 {
 		return h, nil
 	}
 	r := router.New()
-	if err := f.Mount(r, log); err != nil {
+	if err := f.Mount(r, h, log); err != nil {
 		return nil, err
 	}
 	r.Fallback(h)
@@ -189,4 +196,22 @@ func (f *Flags) Sendfile(log *slog.Logger) *fallback.Sendfile {
 		return nil
 	}
 	return &fallback.Sendfile{Roots: f.SendfileRoots, Logger: log}
+}
+
+// AppAt returns the handler for what a -static mount does not have
+// (Mount's notFound) when the app is mounted at prefix ("" for the root,
+// else without a trailing slash): app for the paths under prefix, which it
+// answers with its own 404 page or its views, and a plain 404 elsewhere,
+// where no app would have answered.
+func AppAt(app http.Handler, prefix string) http.Handler {
+	if prefix == "" {
+		return app
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == prefix || strings.HasPrefix(p, prefix+"/") {
+			app.ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	})
 }
