@@ -76,10 +76,11 @@ func waitUp(t *testing.T, name, addr, path string) {
 }
 
 // decidedEnv reports whether d, graft's difference with a peer on key k
-// in the root case name, shows graft's value as diffenvKnown lists it
-// against gunicorn: graft's behaviour there is decided and documented.
-func decidedEnv(name, k, d string) bool {
-	listed, ok := diffenvKnown["root/"+name].diffs[k]
+// in case name of the TestDiffEnvGunicorn run, shows graft's value as
+// diffenvKnown lists it against gunicorn: graft's behaviour there is
+// decided and documented.
+func decidedEnv(run, name, k, d string) bool {
+	listed, ok := diffenvKnown[run+"/"+name].diffs[k]
 	if !ok {
 		return false
 	}
@@ -87,8 +88,14 @@ func decidedEnv(name, k, d string) bool {
 	return graftSide(listed) == graftSide(d)
 }
 
-// TestDiffEnvPeers sends diffenvCorpus to wsgiserve, uWSGI and Tornado
-// and fails on any difference of a peer's environ that is neither one
+// diffpeerAddr is a peer serving a run's corpus.
+type diffpeerAddr struct{ name, addr string }
+
+// TestDiffEnvPeers sends diffenvCorpus to wsgiserve, uWSGI and Tornado,
+// and diffenvMountCorpus to wsgiserve and uWSGI under the prefix /app
+// (wsgiserve with SCRIPT_NAME=/app, uWSGI with --mount and
+// --manage-script-name; Tornado's WSGIContainer has no prefix), and
+// fails on any difference of a peer's environ that is neither one
 // decided against gunicorn nor listed in diffpeersEnvKnown, and on a
 // listed one that is gone.
 func TestDiffEnvPeers(t *testing.T) {
@@ -97,49 +104,63 @@ func TestDiffEnvPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := opstest.Build(t, "wsgiserve")
-	addrs := map[string]string{}
+	var root []diffpeerAddr
 	for _, p := range diffpeers {
-		addrs[p.name] = p.start(t, dir, "diffenv_app:app")
+		root = append(root, diffpeerAddr{p.name, p.start(t, dir, "diffenv_app:app")})
 	}
+	mountAddr, _ := pythontest.UWSGI(t, dir, "diffenv_app:app", "--mount", "/app=diffenv_app:app", "--manage-script-name")
+	mount := []diffpeerAddr{{"uwsgi", mountAddr}}
 	graft := diffenvRuns[0].startGraft(t, bin, dir, "", "")
-	for _, p := range diffpeers {
-		waitUp(t, p.name, addrs[p.name], "/")
+	graftMount := diffenvRuns[1].startGraft(t, bin, dir, "", "")
+	for _, p := range append(root, mount...) {
+		waitUp(t, p.name, p.addr, "/")
 	}
 	for _, c := range diffenvCorpus {
 		if c.graftOnly != 0 {
 			continue // no peer need answer it; TestDiffEnvGunicorn checks graft's answer
 		}
-		t.Run(c.name, func(t *testing.T) {
-			g := roundTrip(graft, c)
-			for _, r := range g.responses {
-				normaliseEnv(r.environ, graft)
-			}
-			for _, p := range diffpeers {
-				u := roundTripWithin(addrs[p.name], c, diffpeersWait)
-				for _, r := range u.responses {
-					if uri, ok := r.environ["REQUEST_URI"]; ok && r.environ["RAW_URI"] == nil {
-						r.environ["RAW_URI"] = uri // uWSGI's name for the raw target
-					}
-					normaliseEnv(r.environ, addrs[p.name])
-				}
-				got := peerDifferences(p.name, peerView(p.name, g, u), u)
-				for k, d := range got {
-					got[k] = brief(p.name, d)
-				}
-				want := diffpeersEnvKnown[p.name+"/"+c.name].diffs
-				for _, k := range slices.Sorted(maps.Keys(got)) {
-					if want[k] == got[k] || (want[k] == "" && decidedEnv(c.name, k, got[k])) {
-						continue
-					}
-					t.Errorf("new difference: %q: %q", k, got[k])
-				}
-				for _, k := range slices.Sorted(maps.Keys(want)) {
-					if _, ok := got[k]; !ok {
-						t.Errorf("listed difference gone (remove it from diffpeersEnvKnown): %s: %s", k, want[k])
-					}
-				}
-			}
+		t.Run(c.name, func(t *testing.T) { comparePeerEnv(t, "root", "", c, graft, root) })
+	}
+	for _, c := range diffenvMountCorpus {
+		t.Run("SCRIPT_NAME/"+c.name, func(t *testing.T) {
+			comparePeerEnv(t, "SCRIPT_NAME", "SCRIPT_NAME/", c, graftMount, mount)
 		})
+	}
+}
+
+// comparePeerEnv sends c to graft and to each peer and compares the
+// results. run is c's run in TestDiffEnvGunicorn; prefix is put before
+// c's name in diffpeersEnvKnown's keys ("uwsgi/" + prefix + name).
+func comparePeerEnv(t *testing.T, run, prefix string, c diffenvCase, graft string, peers []diffpeerAddr) {
+	t.Helper()
+	g := roundTrip(graft, c)
+	for _, r := range g.responses {
+		normaliseEnv(r.environ, graft)
+	}
+	for _, p := range peers {
+		u := roundTripWithin(p.addr, c, diffpeersWait)
+		for _, r := range u.responses {
+			if uri, ok := r.environ["REQUEST_URI"]; ok && r.environ["RAW_URI"] == nil {
+				r.environ["RAW_URI"] = uri // uWSGI's name for the raw target
+			}
+			normaliseEnv(r.environ, p.addr)
+		}
+		got := peerDifferences(p.name, peerView(p.name, g, u), u)
+		for k, d := range got {
+			got[k] = brief(p.name, d)
+		}
+		want := diffpeersEnvKnown[p.name+"/"+prefix+c.name].diffs
+		for _, k := range slices.Sorted(maps.Keys(got)) {
+			if want[k] == got[k] || (want[k] == "" && decidedEnv(run, c.name, k, got[k])) {
+				continue
+			}
+			t.Errorf("new difference: %q: %q", k, got[k])
+		}
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			if _, ok := got[k]; !ok {
+				t.Errorf("listed difference gone (remove it from diffpeersEnvKnown): %s: %s", k, want[k])
+			}
+		}
 	}
 }
 
@@ -251,6 +272,10 @@ const (
 // difference on a key where graft's value is the one diffenvKnown lists
 // against gunicorn needs no entry.
 var diffpeersEnvKnown = map[string]diffenvKnownCase{
+	"uwsgi/SCRIPT_NAME/root": {"outside the prefix SCRIPT_NAME is \"\" (docs/operations.md, -script-name); uWSGI's " +
+		"default app gets none, which PEP 3333 allows for an empty value: harmless", map[string]string{
+		"SCRIPT_NAME": `graft "", uwsgi (absent)`,
+	}},
 	"uwsgi/dot segment": {whyUWSGIDots, map[string]string{
 		"PATH_INFO": "graft \"/a/./b\", uwsgi \"/a/b\"",
 	}},
@@ -750,6 +775,9 @@ func TestDiffPeersTables(t *testing.T) {
 	cases := map[string]bool{}
 	for _, c := range diffenvCorpus {
 		cases[c.name] = c.graftOnly == 0
+	}
+	for _, c := range diffenvMountCorpus {
+		cases["SCRIPT_NAME/"+c.name] = true
 	}
 	for k := range diffpeersEnvKnown {
 		peer, name, _ := strings.Cut(k, "/")
