@@ -67,12 +67,17 @@ func (s diffdjangoServer) base(prefix string) string {
 // With Expect: 100-continue, the body is sent after an interim 100
 // answer only (a.interim), as curl does.
 func (s diffdjangoServer) raw(req, next string) (rawAnswer, error) {
+	return s.rawWithin(req, next, 30*time.Second)
+}
+
+// rawWithin is raw within wait.
+func (s diffdjangoServer) rawWithin(req, next string, wait time.Duration) (rawAnswer, error) {
 	c, err := s.dial()
 	if err != nil {
 		return rawAnswer{}, err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.SetDeadline(time.Now().Add(wait))
 	head, body, _ := strings.Cut(req, "\r\n\r\n")
 	expect := strings.Contains(head, "\r\nExpect: 100-continue")
 	if expect {

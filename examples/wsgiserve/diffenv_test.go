@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -27,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -365,8 +367,14 @@ type diffenvResponse struct {
 	environ     map[string]any // the app's answer, for a 200
 }
 
-// roundTrip writes c.raw to addr and reads c's responses.
+// roundTrip writes c.raw to addr and reads c's responses, waiting for
+// them up to 2 minutes.
 func roundTrip(addr string, c diffenvCase) diffenvResult {
+	return roundTripWithin(addr, c, 2*time.Minute)
+}
+
+// roundTripWithin is roundTrip waiting up to wait for the responses.
+func roundTripWithin(addr string, c diffenvCase, wait time.Duration) diffenvResult {
 	var conn net.Conn
 	var err error
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
@@ -384,7 +392,7 @@ func roundTrip(addr string, c diffenvCase) diffenvResult {
 	defer conn.Close()
 	// A deadline only so that a server that hangs fails the test instead
 	// of holding it; nothing is decided by it.
-	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	conn.SetDeadline(time.Now().Add(wait))
 	if _, err := io.WriteString(conn, c.raw); err != nil {
 		return diffenvResult{err: err.Error()}
 	}
@@ -430,6 +438,9 @@ func errClass(err error) string {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return "closed"
 	}
+	if errors.Is(err, syscall.ECONNRESET) {
+		return "reset"
+	}
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		return "timeout"
 	}
@@ -452,7 +463,8 @@ func normaliseEnv(env map[string]any, addr string) {
 			k == "REMOTE_PORT",                // the client's ephemeral port
 			k == "REQUEST_URI",                // graft's (uWSGI's) copy of RAW_URI, which is compared
 			strings.HasPrefix(k, "graft."),    // graft.worker_pid
-			strings.HasPrefix(k, "gunicorn."): // gunicorn.socket is no plain value anyway
+			strings.HasPrefix(k, "gunicorn."), // gunicorn.socket is no plain value anyway
+			strings.HasPrefix(k, "uwsgi."):    // uwsgi.core, uwsgi.version, uwsgi.node
 			delete(env, k)
 			continue
 		}
@@ -482,17 +494,21 @@ func normaliseEnv(env map[string]any, addr string) {
 }
 
 // differences lists what differs between graft's result g and gunicorn's
-// u, by what differs ("status", "100-continue", "close", "error",
+// u: peerDifferences with peer "gunicorn".
+func differences(g, u diffenvResult) map[string]string { return peerDifferences("gunicorn", g, u) }
+
+// peerDifferences lists what differs between graft's result g and the
+// result u of the server named peer, by what differs ("status", "100-continue", "close", "error",
 // "responses" or an environ key, "#2 " before those of a second
 // response), each with both values. The environs are compared only when
 // both servers answered 200.
-func differences(g, u diffenvResult) map[string]string {
+func peerDifferences(peer string, g, u diffenvResult) map[string]string {
 	d := map[string]string{}
 	if g.err != u.err {
-		d["error"] = fmt.Sprintf("graft %q, gunicorn %q", g.err, u.err)
+		d["error"] = fmt.Sprintf("graft %q, %s %q", g.err, peer, u.err)
 	}
 	if len(g.responses) != len(u.responses) {
-		d["responses"] = fmt.Sprintf("graft %d, gunicorn %d", len(g.responses), len(u.responses))
+		d["responses"] = fmt.Sprintf("graft %d, %s %d", len(g.responses), peer, len(u.responses))
 	}
 	for i := range min(len(g.responses), len(u.responses)) {
 		gr, ur := g.responses[i], u.responses[i]
@@ -501,24 +517,24 @@ func differences(g, u diffenvResult) map[string]string {
 			p = fmt.Sprintf("#%d ", i+1)
 		}
 		if gr.status != ur.status {
-			d[p+"status"] = fmt.Sprintf("graft %d, gunicorn %d", gr.status, ur.status)
+			d[p+"status"] = fmt.Sprintf("graft %d, %s %d", gr.status, peer, ur.status)
 			continue
 		}
 		if gr.continue100 != ur.continue100 {
-			d[p+"100-continue"] = fmt.Sprintf("graft %v, gunicorn %v", gr.continue100, ur.continue100)
+			d[p+"100-continue"] = fmt.Sprintf("graft %v, %s %v", gr.continue100, peer, ur.continue100)
 		}
 		if gr.close != ur.close {
-			d[p+"close"] = fmt.Sprintf("graft %v, gunicorn %v", gr.close, ur.close)
+			d[p+"close"] = fmt.Sprintf("graft %v, %s %v", gr.close, peer, ur.close)
 		}
 		if (gr.environ == nil) != (ur.environ == nil) {
-			d[p+"app"] = fmt.Sprintf("graft ran it %v, gunicorn %v", gr.environ != nil, ur.environ != nil)
+			d[p+"app"] = fmt.Sprintf("graft ran it %v, %s %v", gr.environ != nil, peer, ur.environ != nil)
 			continue
 		}
 		for k := range keysOf(gr.environ, ur.environ) {
 			gv, gok := gr.environ[k]
 			uv, uok := ur.environ[k]
 			if gs, us := show(gv, gok), show(uv, uok); gs != us {
-				d[p+k] = fmt.Sprintf("graft %s, gunicorn %s", gs, us)
+				d[p+k] = fmt.Sprintf("graft %s, %s %s", gs, peer, us)
 			}
 		}
 	}

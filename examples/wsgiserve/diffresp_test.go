@@ -217,8 +217,13 @@ func readFinalAnswer(c io.Writer, r *bufio.Reader, method, body string, expect b
 
 // exchange sends mode's request for path on a new connection to addr,
 // reads the answer, and then a GET of next (/ping if empty) on the same
-// connection.
+// connection, all within 30 seconds.
 func exchange(addr, path string, mode diffrespMode, next string) (rawAnswer, error) {
+	return exchangeWithin(addr, path, mode, next, 30*time.Second)
+}
+
+// exchangeWithin is exchange within wait.
+func exchangeWithin(addr, path string, mode diffrespMode, next string, wait time.Duration) (rawAnswer, error) {
 	if next == "" {
 		next = "/ping"
 	}
@@ -229,7 +234,7 @@ func exchange(addr, path string, mode diffrespMode, next string) (rawAnswer, err
 	defer c.Close()
 	// A bound on a server that neither answers nor closes: none here does
 	// (gunicorn closes a connection idle for its --keep-alive, 1 s).
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.SetDeadline(time.Now().Add(wait))
 	if _, err := io.WriteString(c, mode.request(path, nextRequest(next))); err != nil {
 		return rawAnswer{}, err
 	}

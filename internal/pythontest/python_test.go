@@ -2,6 +2,7 @@ package pythontest
 
 import (
 	"fmt"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -95,5 +96,21 @@ func TestPythonMissing(t *testing.T) {
 	t.Setenv("GRAFT_PYTHON", "/nonexistent/python3")
 	if msg := fatalOf(t); !strings.Contains(msg, "/nonexistent/python3 not found") || !strings.Contains(msg, "apt-get install python3") {
 		t.Errorf("missing interpreter: %q", msg)
+	}
+}
+
+// TestUWSGIMissingPlugin checks the check UWSGI makes: a plugin uwsgi
+// cannot load is an error (plain --plugin only warns), so that a machine
+// with uwsgi but without uwsgi-plugin-python3 fails with the apt-get line.
+func TestUWSGIMissingPlugin(t *testing.T) {
+	bin, err := exec.LookPath("uwsgi")
+	if err != nil {
+		t.Fatalf("uwsgi not found (%s): %v", UWSGIPackages, err)
+	}
+	if err := exec.Command(bin, "--need-plugin", "graft_no_such_plugin", "--version").Run(); err == nil {
+		t.Error("uwsgi --need-plugin with a missing plugin succeeded")
+	}
+	if out, err := exec.Command(bin, "--need-plugin", "python3", "--version").CombinedOutput(); err != nil {
+		t.Errorf("uwsgi --need-plugin python3: %v\n%s (%s)", err, out, UWSGIPackages)
 	}
 }

@@ -1,0 +1,35 @@
+package pythontest
+
+import (
+	"os/exec"
+	"testing"
+)
+
+// UWSGIPackages is the apt-get line that installs what [UWSGI] runs:
+// Debian's uwsgi and its Python 3 plugin (which embeds Debian's Python,
+// /usr/bin/python3's, whatever $GRAFT_PYTHON says).
+const UWSGIPackages = "apt-get install -y uwsgi uwsgi-plugin-python3"
+
+// UWSGI runs a real uWSGI (Debian's /usr/bin/uwsgi with its python3
+// plugin, as a further opinion where graft and gunicorn differ) serving
+// app (module:callable) from dir on a listener on 127.0.0.1 handed over
+// as fd 3 (--http-socket fd://3), as [Gunicorn] does, with a master, one
+// worker process of two threads and no request log. args are more uWSGI
+// options, after those. It returns the listener's address and uWSGI's
+// log. The test fails, with the apt-get line to run, if uwsgi or its
+// python3 plugin is missing.
+func UWSGI(t testing.TB, dir, app string, args ...string) (addr string, logs *Buffer) {
+	t.Helper()
+	bin, err := exec.LookPath("uwsgi")
+	if err != nil {
+		t.Fatalf("uwsgi not found (%s): %v", UWSGIPackages, err)
+	}
+	if out, err := exec.Command(bin, "--need-plugin", "python3", "--version").CombinedOutput(); err != nil {
+		t.Fatalf("uwsgi has no python3 plugin (%s): %v\n%s", UWSGIPackages, err, out)
+	}
+	addr, f := listen(t)
+	argv := append([]string{"--need-plugin", "python3", "--http-socket", "fd://3", "--master",
+		"--processes", "1", "--threads", "2", "--chdir", dir, "--module", app, "--need-app",
+		"--disable-logging"}, args...)
+	return addr, startOn(t, "uwsgi", exec.Command(bin, argv...), f)
+}
