@@ -2099,7 +2099,10 @@ def identity_django(environ):
     try:
         request = WSGIRequest(environ)
         SessionMiddleware(lambda r: None).process_request(request)
-        user = get_user(request)
+        user = request.user = get_user(request)
+        mw = _django_remote_user_middleware()
+        if mw is not None:
+            user = _django_remote_user(request, mw, user)
         if not getattr(user, "is_authenticated", False):
             return None
         pk = user.pk
@@ -2115,12 +2118,91 @@ def identity_django(environ):
 
 
 def vary_django():
-    """What graft:django's answers depend on: the session cookie only (the
+    """What graft:django's answers depend on: the session cookie (the
     session's content, the user and its session hash are read through
-    it)."""
+    it) and, with a RemoteUserMiddleware in MIDDLEWARE, the environ key its
+    header names: REMOTE_USER (set by Go's middleware.WithRemoteUser), or
+    a request header (HTTP_*) for a subclass reading a front proxy's."""
     from django.conf import settings
 
-    return {"cookies": [settings.SESSION_COOKIE_NAME]}
+    vary = {"cookies": [settings.SESSION_COOKIE_NAME]}
+    mw = _django_remote_user_middleware()
+    if mw is None:
+        return vary
+    key = mw.header
+    if key in ("REMOTE_USER", "AUTH_TYPE") or key.startswith("graft."):
+        vary["environ"] = [key]
+    elif key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        vary["headers"] = [(key[5:] if key.startswith("HTTP_") else key).replace("_", "-")]
+    else:
+        return {"no_cache": "the app's %s reads the environ key %s" % (_qualname(mw), key)}
+    return vary
+
+
+def _django_remote_user_middleware():
+    """An instance of the RemoteUserMiddleware (or subclass, the persistent
+    one included) in settings.MIDDLEWARE, or None; looked up once."""
+    if _django_rum:
+        return _django_rum[0]
+    from django.conf import settings
+    from django.contrib.auth.middleware import RemoteUserMiddleware
+    from django.utils.module_loading import import_string
+
+    found = None
+    for path in settings.MIDDLEWARE:
+        try:
+            cls = import_string(path)
+        except ImportError:
+            continue  # the app's own handler fails to load it, loudly
+        if isinstance(cls, type) and issubclass(cls, RemoteUserMiddleware):
+            if cls.process_request is not RemoteUserMiddleware.process_request:
+                raise RuntimeError(
+                    "graft:django: %s (settings.MIDDLEWARE) overrides RemoteUserMiddleware.process_request, "
+                    "which graft:django cannot run without its side effects (auth.login writes the session); "
+                    "use an identity hook of the app's own (Config.IdentityHook module:function)" % path)
+            found = cls(lambda r: None)
+            break
+    _django_rum.append(found)
+    return found
+
+
+_django_rum = []  # [the RemoteUserMiddleware instance, or None], once looked up
+
+
+def _django_remote_user(request, mw, user):
+    """The user Django's RemoteUserMiddleware.process_request (mw's class,
+    its header, force_logout_if_no_header and clean_username) leaves in
+    request.user after AuthenticationMiddleware found user, with the
+    app's authentication backends (RemoteUserBackend creates an unknown
+    user, as for the app's own requests); without its writes: auth.login
+    and auth.logout would change the session, which a lookup must not."""
+    from django.contrib import auth
+    from django.contrib.auth.models import AnonymousUser
+
+    def remote_session():
+        # RemoteUserMiddleware._remove_invalid_user: the session's user is
+        # logged out only when a RemoteUserBackend logged it in.
+        from django.contrib.auth.backends import RemoteUserBackend
+
+        try:
+            backend = auth.load_backend(request.session.get(auth.BACKEND_SESSION_KEY, ""))
+        except ImportError:
+            return True
+        return isinstance(backend, RemoteUserBackend)
+
+    try:
+        username = request.META[mw.header]
+    except KeyError:
+        if mw.force_logout_if_no_header and user.is_authenticated and remote_session():
+            return AnonymousUser()
+        return user
+    if user.is_authenticated:
+        if user.get_username() == mw.clean_username(username, request):
+            return user
+        if remote_session():
+            user = request.user = AnonymousUser()
+    found = auth.authenticate(request, remote_user=username)
+    return found if found else user
 
 
 def identity_flask(environ):
