@@ -105,8 +105,10 @@ var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.Id
 // own hooks the key is what the answer depends on, as the hook reports
 // it with each answer: the cookies the app reads its users from, with
 // the [Config].IdentityCookies ones, and with flask-login's
-// SESSION_PROTECTION the client's address and User-Agent; an app whose
-// flask-login has a request_loader is asked every time. Until the first
+// SESSION_PROTECTION the client's address and User-Agent, with Django's
+// RemoteUserMiddleware the REMOTE_USER set with [WithEnviron] (or its
+// header), and for an app whose flask-login has a request_loader all that
+// the lookups read of the requests (headers, cookies, the query). Until the first
 // answer has said so, lookups are not cached. With a hook of the app's
 // own, the key is the values of the IdentityCookies cookies, or the whole
 // Cookie and Authorization headers when none are configured. Concurrent
