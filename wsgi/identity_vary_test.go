@@ -278,3 +278,49 @@ func TestIdentityCookiesLoggedOnce(t *testing.T) {
 		t.Errorf("not at level WARN; log:\n%s", logs)
 	}
 }
+
+// TestIdentityCookiesUnlisted: a hook of the app's own keyed on
+// IdentityCookies that leave out a cookie it reads its users from (here
+// flask-login's remember cookie, with "session" named) may cache an
+// anonymous answer that a request carrying that cookie would not get.
+// The first request carrying a cookie IdentityCookies does not name (and
+// again once per IdentityTTL) is looked up afresh as well: when Python's
+// answer differs from the cached one, that request gets Python's and a
+// WARN names the cookie. Until 2026-12-02 the cached anonymous answer was
+// given to it silently.
+func TestIdentityCookiesUnlisted(t *testing.T) {
+	pythontest.Python(t, "flask", "flask_login")
+	c, logs := newContainer(t, Config{App: "flaskloginapp:app", IdentityHook: "flaskloginapp:whoami_hook",
+		IdentityCookies: []string{"session"}, IdentityTTL: time.Hour})
+	srv := identityServer(t, c)
+	if resp := form(newE2EClient(t, srv.URL, false), "/users", url.Values{"id": {"7"}, "name": {"ada"}}); resp.StatusCode != 200 {
+		t.Fatalf("adding a user: %d", resp.StatusCode)
+	}
+	remember := jarCookie(t, flaskLogin(t, srv.URL, "7", true), []string{"remember_token"})
+	for _, v := range []struct {
+		name, cookie string
+		want         any
+	}{
+		{"anonymous (cached)", "", nil},
+		{"an unrelated cookie", "theme=dark", nil},
+		{"the remember cookie only", remember, "7"},
+	} {
+		id, flask := askBoth(t, srv.URL, v.cookie)
+		if flask != v.want {
+			t.Fatalf("%s: Flask's user %v, want %v: the test's premise fails", v.name, flask, v.want)
+		}
+		var got any
+		if id != nil {
+			got = id["user_id"]
+		}
+		if got != v.want {
+			t.Errorf("%s: Go's Identity %v, want user_id %v, as Flask's", v.name, id, v.want)
+		}
+	}
+	if !levelLogged(logs, "WARN", "remember_token") || !strings.Contains(logs.String(), "IdentityCookies") {
+		t.Errorf("no WARN naming remember_token and IdentityCookies:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), `\"theme\"`) {
+		t.Errorf("a WARN names the unrelated cookie theme:\n%s", logs)
+	}
+}

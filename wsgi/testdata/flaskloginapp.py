@@ -127,3 +127,13 @@ def plain_login():
 def plain_cart():
     session["cart"] = request.form["item"]
     return "added to cart"
+
+
+def whoami_hook(environ):
+    """An identity hook of the app's own (Config.IdentityHook
+    "flaskloginapp:whoami_hook"): the user flask-login finds, which it
+    reads from the session cookie or the remember cookie."""
+    with app.request_context(environ):
+        if current_user.is_authenticated:
+            return {"user_id": current_user.get_id()}
+        return None
