@@ -282,7 +282,9 @@ type Config struct {
 	// empty: they tell Go with each answer what it depends on (the
 	// cookies the app reads its users from: its SESSION_COOKIE_NAME and,
 	// with flask-login, its REMEMBER_COOKIE_NAME; with flask-login's
-	// SESSION_PROTECTION the client's address and User-Agent), and the
+	// SESSION_PROTECTION the client's address and User-Agent; with a
+	// flask-login request_loader what the lookups read; with Django's
+	// RemoteUserMiddleware REMOTE_USER or its header), and the
 	// cache keys on those and the cookies named here; a WARN names the
 	// app's cookies a non-empty list leaves out. With a hook of the app's
 	// own, it must name every cookie the hook reads ("sessionid" for
@@ -290,7 +292,10 @@ type Config struct {
 	// Authorization headers key the cache, which is right for any hook
 	// but caches less. A user the app's own hook finds in a request that
 	// carries none of them (names that miss the app's session cookie) is
-	// not cached or shared, and is logged at ERROR once.
+	// not cached or shared, and is logged at ERROR once. A cookie not
+	// named here is checked by name (its first request, then once per
+	// IdentityTTL: a lookup in Python too), and a WARN names it when
+	// Python's answer differs from the cached one.
 	IdentityCookies []string
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -105,8 +106,10 @@ var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.Id
 // own hooks the key is what the answer depends on, as the hook reports
 // it with each answer: the cookies the app reads its users from, with
 // the [Config].IdentityCookies ones, and with flask-login's
-// SESSION_PROTECTION the client's address and User-Agent; an app whose
-// flask-login has a request_loader is asked every time. Until the first
+// SESSION_PROTECTION the client's address and User-Agent, with Django's
+// RemoteUserMiddleware the REMOTE_USER set with [WithEnviron] (or its
+// header), and for an app whose flask-login has a request_loader all that
+// the lookups read of the requests (headers, cookies, the query). Until the first
 // answer has said so, lookups are not cached. With a hook of the app's
 // own, the key is the values of the IdentityCookies cookies, or the whole
 // Cookie and Authorization headers when none are configured. Concurrent
@@ -148,6 +151,11 @@ func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, er
 		if errors.Is(err, errIdentityRekeyed) {
 			continue
 		}
+		if err == nil && (keyed || id == nil) && spec.from == nil && len(c.cfg.IdentityCookies) > 0 {
+			if due := c.ident.unlistedDue(r, c.cfg, time.Now()); due != nil {
+				return c.checkUnlisted(ctx, r, id, due)
+			}
+		}
 		if err != nil || id == nil || keyed {
 			return id, err
 		}
@@ -167,6 +175,75 @@ func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, er
 		a, err := c.lookupIdentity(ctx, r)
 		return a.id, err
 	}
+}
+
+// checkUnlisted looks r's identity up afresh, r carrying the cookies due
+// that IdentityCookies does not name, and compares Python's answer with
+// cached, the answer for r's key: a difference says the app's hook reads
+// one of those cookies, which the key leaves out. r gets Python's answer,
+// and a WARN names the cookies (once per name).
+func (c *Container) checkUnlisted(ctx context.Context, r *http.Request, cached Identity, due []string) (Identity, error) {
+	a, err := c.lookupIdentity(ctx, r)
+	if err != nil || reflect.DeepEqual(a.id, cached) {
+		return cached, nil // the cached answer stands
+	}
+	if names := c.ident.firstWarn(due); len(names) > 0 {
+		c.log.Warn(fmt.Sprintf("wsgi: identity hook %s: a request carrying the cookies %q, which Config.IdentityCookies %q does not name, "+
+			"got another answer from Python than the cached one for its IdentityCookies: the hook reads one of them (or the user changed in Python within IdentityTTL); "+
+			"name it in IdentityCookies (or leave IdentityCookies empty), or requests carrying it may get another request's answer for up to IdentityTTL",
+			c.cfg.IdentityHook, names, c.cfg.IdentityCookies), slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path))
+	}
+	return a.id, nil
+}
+
+// maxUnlistedChecked bounds the cookie names unlistedDue keeps: names
+// past it are not checked.
+const maxUnlistedChecked = 256
+
+// unlistedDue returns the names of r's cookies that cfg.IdentityCookies
+// does not name and that are due a check (see checkUnlisted): never
+// checked, or last within cfg.IdentityTTL before now; it marks them
+// checked. nil (the usual answer, allocation free) when none is due.
+func (s *identityState) unlistedDue(r *http.Request, cfg Config, now time.Time) []string {
+	var due []string
+	for _, line := range r.Header.Values("Cookie") {
+		for piece := range strings.SplitSeq(line, ";") {
+			name, _, _ := strings.Cut(strings.Trim(piece, " \t"), "=")
+			name = strings.TrimRight(name, " \t")
+			if name == "" || !isToken(name) || slices.Contains(cfg.IdentityCookies, name) || slices.Contains(due, name) {
+				continue
+			}
+			s.checkMu.Lock()
+			last, seen := s.checked[name]
+			if (!seen && len(s.checked) < maxUnlistedChecked) || (seen && now.Sub(last) >= cfg.IdentityTTL) {
+				if s.checked == nil {
+					s.checked = make(map[string]time.Time)
+				}
+				s.checked[name] = now
+				due = append(due, name)
+			}
+			s.checkMu.Unlock()
+		}
+	}
+	return due
+}
+
+// firstWarn returns the names of due not warned about before, and
+// records them as warned.
+func (s *identityState) firstWarn(due []string) []string {
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	var out []string
+	for _, name := range due {
+		if !s.warned[name] {
+			if s.warned == nil {
+				s.warned = make(map[string]bool)
+			}
+			s.warned[name] = true
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // errIdentityRekeyed says that an answer came with another key spec than
@@ -347,6 +424,13 @@ type identityState struct {
 	unkeyed atomic.Bool
 	// learned is what the cache keys on.
 	learned identityLearner
+
+	// checkMu guards checked, when each cookie name IdentityCookies does
+	// not name was last checked (unlistedDue), and warned, the names a
+	// WARN named.
+	checkMu sync.Mutex
+	checked map[string]time.Time
+	warned  map[string]bool
 }
 
 // get returns the cache, or nil when caching is off (IdentityTTL < 0).

@@ -93,8 +93,18 @@ type flaskMe struct {
 // and returns Go's Identity and Flask's answer.
 func askBothHeader(t *testing.T, base string, hdr http.Header) (Identity, flaskMe) {
 	t.Helper()
+	return askBothQuery(t, base, hdr, "")
+}
+
+// askBothQuery is askBothHeader with the query query ("" for none) on
+// both paths.
+func askBothQuery(t *testing.T, base string, hdr http.Header, query string) (Identity, flaskMe) {
+	t.Helper()
+	if query != "" {
+		query = "?" + query
+	}
 	cl := newE2EClient(t, base, false)
-	resp, body := cl.do("GET", "/go/whoami", hdr, nil)
+	resp, body := cl.do("GET", "/go/whoami"+query, hdr, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("Go's /go/whoami: %d %s", resp.StatusCode, body)
 	}
@@ -108,7 +118,7 @@ func askBothHeader(t *testing.T, base string, hdr http.Header) (Identity, flaskM
 		t.Fatalf("Go's /go/whoami: %v: %s", err, body)
 	}
 	var me flaskMe
-	cl.json("GET", "/me", hdr, nil, 200, &me)
+	cl.json("GET", "/me"+query, hdr, nil, 200, &me)
 	return id, me
 }
 

@@ -1,7 +1,9 @@
 package wsgi
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -131,29 +133,42 @@ func TestIdentityFlaskSessionProtection(t *testing.T) {
 
 // TestIdentityFlaskRequestLoader: an app whose flask-login has a
 // request_loader may find its user in any part of the request (here an
-// X-Api-Key header), so graft:flask's answers are not cached: until
-// 2026-12-02 the answer for a session cookie without the header (no user)
-// was given to the same cookie with the header, and the answer for a
-// request without cookies to every request without cookies.
+// X-Api-Key header, else an api_key query argument, else an api_token
+// cookie). graft:flask records what each lookup read and Go keys the
+// cache on all that any lookup read: answers are cached, and two requests
+// share one only when they agree on everything the loader read. Until
+// 2026-12-02 such answers were never cached (every lookup a call to
+// Python), and before that the answer for a session cookie without the
+// header was given to the same cookie with one.
 func TestIdentityFlaskRequestLoader(t *testing.T) {
-	c, _, srv := flaskLoginApp(t, Config{IdentityTTL: time.Hour, Env: []string{"GRAFT_TEST_REQUEST_LOADER=1"}},
+	c, logs, srv := flaskLoginApp(t, Config{IdentityTTL: time.Hour, Env: []string{"GRAFT_TEST_REQUEST_LOADER=1"}},
 		map[string]string{"7": "ada", "8": "bob"})
 	cart := newE2EClient(t, srv.URL, true)
 	if resp := form(cart, "/cart", url.Values{"item": {"tea"}}); resp.StatusCode != 200 {
 		t.Fatalf("cart: %d", resp.StatusCode)
 	}
 	session := jarCookie(t, cart, nil)
-	for round := range 2 {
-		for _, v := range []struct {
-			name, cookie, key string
-			want              any
-		}{
-			{"session, no key", session, "", nil},
-			{"session, ada's key", session, "key-7", "7"},
-			{"no cookie, bob's key", "", "key-8", "8"},
-			{"no cookie, no key", "", "", nil},
-			{"no cookie, ada's key", "", "key-7", "7"},
-		} {
+	cases := []struct {
+		name, cookie, key, query string
+		want                     any
+	}{
+		{"session, no key", session, "", "", nil},
+		{"session, ada's key", session, "key-7", "", "7"},
+		{"no cookie, bob's key", "", "key-8", "", "8"},
+		{"no cookie, no key", "", "", "", nil},
+		{"no cookie, ada's key", "", "key-7", "", "7"},
+		{"ada's key, an unrelated cookie", "theme=dark", "key-7", "", "7"},
+		{"bob's query key", "", "", "api_key=key-8", "8"},
+		{"ada's query key", "", "", "api_key=key-7", "7"},
+		{"ada's header key, bob's query key", "", "key-7", "api_key=key-8", "7"},
+		{"another query", "", "", "page=2", nil},
+		{"bob's token cookie", "api_token=key-8", "", "", "8"},
+		{"ada's token cookie, an unrelated one", "theme=dark; api_token=key-7", "", "", "7"},
+		{"session and bob's token cookie", session + "; api_token=key-8", "", "", "8"},
+		{"an unrelated cookie", "theme=dark", "", "", nil},
+	}
+	for round := range 3 {
+		for _, v := range cases {
 			hdr := http.Header{}
 			if v.cookie != "" {
 				hdr.Set("Cookie", v.cookie)
@@ -161,7 +176,7 @@ func TestIdentityFlaskRequestLoader(t *testing.T) {
 			if v.key != "" {
 				hdr.Set("X-Api-Key", v.key)
 			}
-			id, flask := askBothHeader(t, srv.URL, hdr)
+			id, flask := askBothQuery(t, srv.URL, hdr, v.query)
 			if flask.UserID != v.want {
 				t.Fatalf("round %d, %s: Flask's user %v, want %v: the test's premise fails", round, v.name, flask.UserID, v.want)
 			}
@@ -174,8 +189,57 @@ func TestIdentityFlaskRequestLoader(t *testing.T) {
 			}
 		}
 	}
+	if n := c.ident.get(c.cfg).len(); n == 0 {
+		t.Errorf("nothing cached: every lookup asked Python")
+	}
+	// Every case is in the cache now: a lookup with a context already
+	// done, which a call to Python would fail, answers each.
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, v := range cases {
+		r := httptest.NewRequestWithContext(done, "GET", "/go/whoami?"+v.query, nil)
+		r.RemoteAddr = "127.0.0.1:1"                     // the test client's, which session protection reads
+		r.Header.Set("User-Agent", "Go-http-client/1.1") // likewise
+		if v.cookie != "" {
+			r.Header.Set("Cookie", v.cookie)
+		}
+		if v.key != "" {
+			r.Header.Set("X-Api-Key", v.key)
+		}
+		id, err := c.Identity(done, r)
+		if err != nil {
+			t.Errorf("%s: not from the cache: %v", v.name, err)
+			continue
+		}
+		var got any
+		if id != nil {
+			got = id["user_id"]
+		}
+		if got != v.want {
+			t.Errorf("%s, from the cache: %v, want user_id %v", v.name, id, v.want)
+		}
+	}
+	if strings.Contains(logs.String(), "not cached") {
+		t.Errorf("the answers were said not to be cached:\n%s", logs)
+	}
+}
+
+// TestIdentityFlaskRequestLoaderBody: a request_loader that reads the
+// request body (a form field), which a lookup does not have, is not
+// cached, and an INFO line says why.
+func TestIdentityFlaskRequestLoaderBody(t *testing.T) {
+	c, logs, srv := flaskLoginApp(t, Config{IdentityTTL: time.Hour, Env: []string{"GRAFT_TEST_REQUEST_LOADER=body"}},
+		map[string]string{"7": "ada"})
+	for range 2 {
+		if id, flask := askBothHeader(t, srv.URL, nil); id != nil || flask.UserID != nil {
+			t.Fatalf("anonymous: Go %v, Flask %v", id, flask.UserID)
+		}
+	}
 	if n := c.ident.get(c.cfg).len(); n != 0 {
 		t.Errorf("%d cached identities, want none", n)
+	}
+	if !levelLogged(logs, "INFO", "the request body") {
+		t.Errorf("no INFO naming the request body:\n%s", logs)
 	}
 }
 
@@ -212,5 +276,51 @@ func TestIdentityCookiesLoggedOnce(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("not at level WARN; log:\n%s", logs)
+	}
+}
+
+// TestIdentityCookiesUnlisted: a hook of the app's own keyed on
+// IdentityCookies that leave out a cookie it reads its users from (here
+// flask-login's remember cookie, with "session" named) may cache an
+// anonymous answer that a request carrying that cookie would not get.
+// The first request carrying a cookie IdentityCookies does not name (and
+// again once per IdentityTTL) is looked up afresh as well: when Python's
+// answer differs from the cached one, that request gets Python's and a
+// WARN names the cookie. Until 2026-12-02 the cached anonymous answer was
+// given to it silently.
+func TestIdentityCookiesUnlisted(t *testing.T) {
+	pythontest.Python(t, "flask", "flask_login")
+	c, logs := newContainer(t, Config{App: "flaskloginapp:app", IdentityHook: "flaskloginapp:whoami_hook",
+		IdentityCookies: []string{"session"}, IdentityTTL: time.Hour})
+	srv := identityServer(t, c)
+	if resp := form(newE2EClient(t, srv.URL, false), "/users", url.Values{"id": {"7"}, "name": {"ada"}}); resp.StatusCode != 200 {
+		t.Fatalf("adding a user: %d", resp.StatusCode)
+	}
+	remember := jarCookie(t, flaskLogin(t, srv.URL, "7", true), []string{"remember_token"})
+	for _, v := range []struct {
+		name, cookie string
+		want         any
+	}{
+		{"anonymous (cached)", "", nil},
+		{"an unrelated cookie", "theme=dark", nil},
+		{"the remember cookie only", remember, "7"},
+	} {
+		id, flask := askBoth(t, srv.URL, v.cookie)
+		if flask != v.want {
+			t.Fatalf("%s: Flask's user %v, want %v: the test's premise fails", v.name, flask, v.want)
+		}
+		var got any
+		if id != nil {
+			got = id["user_id"]
+		}
+		if got != v.want {
+			t.Errorf("%s: Go's Identity %v, want user_id %v, as Flask's", v.name, id, v.want)
+		}
+	}
+	if !levelLogged(logs, "WARN", "remember_token") || !strings.Contains(logs.String(), "IdentityCookies") {
+		t.Errorf("no WARN naming remember_token and IdentityCookies:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), `\"theme\"`) {
+		t.Errorf("a WARN names the unrelated cookie theme:\n%s", logs)
 	}
 }

@@ -151,12 +151,19 @@ func TestIdentityVary(t *testing.T) {
 		if n := ic.calls.Load() - calls; n != 2 {
 			t.Errorf("%d calls for the lookup that learned the change, want 2", n)
 		}
-		lookup(t, c, "a=2; b=2", "", "10.0.0.1")
-		lookup(t, c, "a=2; b=3", "", "10.0.0.1")
-		if n := ic.calls.Load() - calls; n != 3 {
-			t.Errorf("%d calls, want 3 (b=2 is cached, b=3 a new session)", n)
+		// The key is now what any answer said, a and b: answers that
+		// read a are keyed on it still (a hook whose reads depend on the
+		// request reports only what each lookup read).
+		lookup(t, c, "a=3; b=2", "", "10.0.0.1")
+		if n := ic.calls.Load() - calls; n != 2 {
+			t.Errorf("%d calls, want 2 (a=3; b=2 is cached)", n)
 		}
-		for _, miss := range []string{"leaves out a:", "leaves out b:"} {
+		lookup(t, c, "a=2; b=2", "", "10.0.0.1")
+		lookup(t, c, "a=2; b=2", "", "10.0.0.1")
+		if n := ic.calls.Load() - calls; n != 3 {
+			t.Errorf("%d calls, want 3 (a=2 is another session, then cached)", n)
+		}
+		for _, miss := range []string{"leaves out a:", "leaves out a and b:"} {
 			if n := strings.Count(logs.String(), miss); n != 1 {
 				t.Errorf("%d WARNs %q, want 1; log:\n%s", n, miss, logs)
 			}
@@ -191,4 +198,47 @@ func TestIdentityVary(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// TestIdentityKeySpecParts: the environ keys and the query that graft's
+// hooks report key the cache by their values (REMOTE_USER as WithEnviron
+// set it, the whole query string), and a merged spec keys on all that
+// either part said.
+func TestIdentityKeySpecParts(t *testing.T) {
+	spec := keySpecFor(Config{}, (&identityVary{Cookies: []string{"session"}}).merge(
+		&identityVary{Environ: []string{"REMOTE_USER"}, Query: true}))
+	key := func(user, target string) [32]byte {
+		r := httptest.NewRequest("GET", target, nil)
+		if user != "" {
+			r = r.WithContext(WithEnviron(r.Context(), "REMOTE_USER", user))
+		}
+		k, keyed := spec.key(r)
+		if !keyed {
+			t.Errorf("%q %q: not keyed", user, target)
+		}
+		return k
+	}
+	for _, tc := range []struct {
+		name       string
+		a, b       [32]byte
+		wantShared bool
+	}{
+		{"same user, same query", key("ada", "/?k=1"), key("ada", "/?k=1"), true},
+		{"another path", key("ada", "/x?k=1"), key("ada", "/y?k=1"), true},
+		{"another user", key("ada", "/?k=1"), key("bob", "/?k=1"), false},
+		{"no user", key("ada", "/"), key("", "/"), false},
+		{"an empty user", key("", "/"), key("", "/"), true},
+		{"another query", key("ada", "/?k=1"), key("ada", "/?k=2"), false},
+		{"no query", key("ada", "/?"), key("ada", "/?k="), false},
+	} {
+		if shared := tc.a == tc.b; shared != tc.wantShared {
+			t.Errorf("%s: shared key %v, want %v", tc.name, shared, tc.wantShared)
+		}
+	}
+	if (&identityVary{Headers: []string{"A"}}).covers(&identityVary{Headers: []string{"A", "B"}}) {
+		t.Error("covers: a vary without B covers one with B")
+	}
+	if !(&identityVary{Headers: []string{"A", "B"}, Query: true}).covers(&identityVary{Headers: []string{"B"}}) {
+		t.Error("covers: a vary with A and B does not cover one with B")
+	}
 }

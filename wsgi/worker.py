@@ -2099,7 +2099,10 @@ def identity_django(environ):
     try:
         request = WSGIRequest(environ)
         SessionMiddleware(lambda r: None).process_request(request)
-        user = get_user(request)
+        user = request.user = get_user(request)
+        mw = _django_remote_user_middleware()
+        if mw is not None:
+            user = _django_remote_user(request, mw, user)
         if not getattr(user, "is_authenticated", False):
             return None
         pk = user.pk
@@ -2115,12 +2118,91 @@ def identity_django(environ):
 
 
 def vary_django():
-    """What graft:django's answers depend on: the session cookie only (the
+    """What graft:django's answers depend on: the session cookie (the
     session's content, the user and its session hash are read through
-    it)."""
+    it) and, with a RemoteUserMiddleware in MIDDLEWARE, the environ key its
+    header names: REMOTE_USER (set by Go's middleware.WithRemoteUser), or
+    a request header (HTTP_*) for a subclass reading a front proxy's."""
     from django.conf import settings
 
-    return {"cookies": [settings.SESSION_COOKIE_NAME]}
+    vary = {"cookies": [settings.SESSION_COOKIE_NAME]}
+    mw = _django_remote_user_middleware()
+    if mw is None:
+        return vary
+    key = mw.header
+    if key in ("REMOTE_USER", "AUTH_TYPE") or key.startswith("graft."):
+        vary["environ"] = [key]
+    elif key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        vary["headers"] = [(key[5:] if key.startswith("HTTP_") else key).replace("_", "-")]
+    else:
+        return {"no_cache": "the app's %s reads the environ key %s" % (_qualname(mw), key)}
+    return vary
+
+
+def _django_remote_user_middleware():
+    """An instance of the RemoteUserMiddleware (or subclass, the persistent
+    one included) in settings.MIDDLEWARE, or None; looked up once."""
+    if _django_rum:
+        return _django_rum[0]
+    from django.conf import settings
+    from django.contrib.auth.middleware import RemoteUserMiddleware
+    from django.utils.module_loading import import_string
+
+    found = None
+    for path in settings.MIDDLEWARE:
+        try:
+            cls = import_string(path)
+        except ImportError:
+            continue  # the app's own handler fails to load it, loudly
+        if isinstance(cls, type) and issubclass(cls, RemoteUserMiddleware):
+            if cls.process_request is not RemoteUserMiddleware.process_request:
+                raise RuntimeError(
+                    "graft:django: %s (settings.MIDDLEWARE) overrides RemoteUserMiddleware.process_request, "
+                    "which graft:django cannot run without its side effects (auth.login writes the session); "
+                    "use an identity hook of the app's own (Config.IdentityHook module:function)" % path)
+            found = cls(lambda r: None)
+            break
+    _django_rum.append(found)
+    return found
+
+
+_django_rum = []  # [the RemoteUserMiddleware instance, or None], once looked up
+
+
+def _django_remote_user(request, mw, user):
+    """The user Django's RemoteUserMiddleware.process_request (mw's class,
+    its header, force_logout_if_no_header and clean_username) leaves in
+    request.user after AuthenticationMiddleware found user, with the
+    app's authentication backends (RemoteUserBackend creates an unknown
+    user, as for the app's own requests); without its writes: auth.login
+    and auth.logout would change the session, which a lookup must not."""
+    from django.contrib import auth
+    from django.contrib.auth.models import AnonymousUser
+
+    def remote_session():
+        # RemoteUserMiddleware._remove_invalid_user: the session's user is
+        # logged out only when a RemoteUserBackend logged it in.
+        from django.contrib.auth.backends import RemoteUserBackend
+
+        try:
+            backend = auth.load_backend(request.session.get(auth.BACKEND_SESSION_KEY, ""))
+        except ImportError:
+            return True
+        return isinstance(backend, RemoteUserBackend)
+
+    try:
+        username = request.META[mw.header]
+    except KeyError:
+        if mw.force_logout_if_no_header and user.is_authenticated and remote_session():
+            return AnonymousUser()
+        return user
+    if user.is_authenticated:
+        if user.get_username() == mw.clean_username(username, request):
+            return user
+        if remote_session():
+            user = request.user = AnonymousUser()
+    found = auth.authenticate(request, remote_user=username)
+    return found if found else user
 
 
 def identity_flask(environ):
@@ -2144,29 +2226,244 @@ def identity_flask(environ):
     request (false once SESSION_PROTECTION "basic" finds the session
     replayed by another client)."""
     app = _flask_app()
-    with app.app_context(), app.request_context(environ) as ctx:
+    login = sys.modules.get("flask_login")
+    manager = getattr(app, "login_manager", None) if login is not None else None
+    if manager is None or not isinstance(manager, login.LoginManager):
+        manager = None
+    reads = _Reads(environ) if _flask_dynamic(manager, login) else None
+    with app.app_context(), app.request_context(environ if reads is None else reads) as ctx:
         sess = ctx.session  # opened by push(), as for a request
         data = _jsonable(dict(sess)) if sess else {}  # before flask-login writes to it
-        login = sys.modules.get("flask_login")
-        manager = getattr(app, "login_manager", None) if login is not None else None
-        if manager is None or not isinstance(manager, login.LoginManager):
+        if manager is None:
             if not data:
                 return None
             return {"user_id": data.get("_user_id"), "session": data}
-        user = login.current_user._get_current_object()
-        user_id = user.get_id() if user.is_authenticated else None
+        if reads is not None:
+            reads.watch(ctx.request)
+        try:
+            user = login.current_user._get_current_object()
+            user_id = user.get_id() if user.is_authenticated else None
+            fresh = bool(login.login_fresh())
+        finally:
+            if reads is not None:
+                reads.on = False
+                # What this answer depends on, for call_identity: what
+                # flask-login and the app's loaders read, and the cookies.
+                environ[_READS_KEY] = reads.vary(vary_flask(static=True))
         if user_id is None and not data:
             return None
-        return {"user_id": _jsonable(user_id), "session": data, "fresh": bool(login.login_fresh())}
+        return {"user_id": _jsonable(user_id), "session": data, "fresh": fresh}
 
 
-def vary_flask():
+_READS_KEY = "graft.identity_reads"  # identity_flask's recorded vary, for call_identity
+
+
+def _flask_dynamic(manager, login):
+    """Whether flask-login finds users in ways only recording tells (a
+    request_loader, a header_loader, a session_identifier_generator of the
+    app's own): then identity_flask records what the lookup reads."""
+    if manager is None:
+        return False
+    return (getattr(manager, "_request_callback", None) is not None
+            or getattr(manager, "_header_callback", None) is not None
+            or manager._session_identifier_generator is not login.utils._create_identifier)
+
+
+class _Reads(dict):
+    """The environ of a graft:flask lookup whose user flask-login may find
+    in any part of the request (a request_loader): it records, while on,
+    which parts flask-login and the app's loaders read, through the
+    environ, the request's attributes set from it at construction, its
+    parsed cookies and query arguments, so that Go's cache keys on exactly
+    those (see vary). A read that Go cannot key on (the path, the body, the
+    whole environ) turns the cache off for the answer."""
+
+    # The request's attributes werkzeug sets from the environ when it
+    # makes the request (or Flask when it routes it), and the key each
+    # stands for.
+    ATTRS = (("method", "REQUEST_METHOD"), ("scheme", "wsgi.url_scheme"), ("server", "SERVER_NAME"),
+             ("root_path", "SCRIPT_NAME"), ("path", "PATH_INFO"), ("query_string", "QUERY_STRING"),
+             ("remote_addr", "REMOTE_ADDR"), ("url_rule", "PATH_INFO"), ("view_args", "PATH_INFO"),
+             ("routing_exception", "PATH_INFO"))
+
+    def __init__(self, env):
+        dict.__init__(self, env)
+        self.on = False
+        self.keys_read = set()
+        self.cookies_read = set()
+        self.whole = None  # what was read whole, if anything
+
+    def note(self, key):
+        if self.on:
+            self.keys_read.add(key)
+
+    def note_whole(self, what):
+        if self.on and self.whole is None:
+            self.whole = what
+
+    def __getitem__(self, k):
+        self.note(k)
+        return dict.__getitem__(self, k)
+
+    def get(self, k, default=None):
+        self.note(k)
+        return dict.get(self, k, default)
+
+    def __contains__(self, k):
+        self.note(k)
+        return dict.__contains__(self, k)
+
+    def pop(self, k, *default):
+        self.note(k)
+        return dict.pop(self, k, *default)
+
+    def setdefault(self, k, default=None):
+        self.note(k)
+        return dict.setdefault(self, k, default)
+
+    def __iter__(self):
+        self.note_whole("the whole environ")
+        return dict.__iter__(self)
+
+    def keys(self):
+        self.note_whole("the whole environ")
+        return dict.keys(self)
+
+    def items(self):
+        self.note_whole("the whole environ")
+        return dict.items(self)
+
+    def values(self):
+        self.note_whole("the whole environ")
+        return dict.values(self)
+
+    def copy(self):
+        self.note_whole("the whole environ")
+        return dict(dict.items(self))
+
+    def __len__(self):
+        self.note_whole("the whole environ")
+        return dict.__len__(self)
+
+    def watch(self, request):
+        """Starts recording, request being the lookup's: its attributes
+        made from the environ become recorded reads, its cookies (parsed
+        already, by the session) a recorded dict, and the properties it
+        cached are dropped, to be read again through the environ."""
+        from werkzeug.utils import cached_property
+
+        cls = type(request)
+        cookies = request.cookies  # parsed by the session interface already
+        for name in list(request.__dict__):
+            if isinstance(getattr(cls, name, None), cached_property):
+                del request.__dict__[name]
+        request.__class__ = _reads_request_class(cls)
+        request.__dict__["cookies"] = _reads_multidict(cookies, self, "cookies")
+        self.on = True
+
+    def vary(self, static):
+        """What the answer depends on: static (the app's cookies) and what
+        was read, as identityVary says it; or no_cache, why not."""
+        if self.whole is not None:
+            return {"no_cache": "the app's flask-login loaders read %s" % self.whole}
+        vary = {"cookies": sorted(set(static.get("cookies", [])) | self.cookies_read),
+                "headers": [], "environ": [], "remote_addr": False, "query": False}
+        for key in sorted(self.keys_read):
+            if key == "QUERY_STRING":
+                vary["query"] = True
+            elif key == "REMOTE_ADDR":
+                vary["remote_addr"] = True
+            elif key.startswith("HTTP_"):
+                vary["headers"].append(key[5:].replace("_", "-"))
+            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                vary["headers"].append(key.replace("_", "-"))
+            elif key in ("REMOTE_USER", "AUTH_TYPE") or key.startswith("graft."):
+                vary["environ"].append(key)
+            elif key == _READS_KEY:
+                continue
+            else:
+                what = "the request body" if key.startswith("wsgi.input") else "the environ's %s" % key
+                return {"no_cache": "the app's flask-login loaders read %s" % what}
+        return vary
+
+
+_reads_classes = {}
+
+
+def _reads_request_class(cls):
+    """cls with _Reads.ATTRS as properties that note their environ key."""
+    sub = _reads_classes.get(cls)
+    if sub is None:
+        def prop(name, key):
+            def get(self):
+                env = self.__dict__.get("environ")
+                if isinstance(env, _Reads):
+                    env.note(key)
+                try:
+                    return self.__dict__[name]
+                except KeyError:
+                    return getattr(cls, name, None)  # Flask's class defaults (url_rule None)
+
+            def put(self, value):
+                self.__dict__[name] = value
+
+            return property(get, put)
+
+        sub = type(cls.__name__, (cls,), {name: prop(name, key) for name, key in _Reads.ATTRS})
+        _reads_classes[cls] = sub
+    return sub
+
+
+def _reads_multidict(d, reads, what):
+    """A copy of the parsed MultiDict d (the request's cookies) whose reads
+    by name go to reads.cookies_read; a read of it whole is a read of the
+    whole Cookie header."""
+    cls = _reads_dict_classes.get(type(d))
+    if cls is None:
+        base = type(d)
+
+        def by_name(m):
+            def f(self, k, *a, **kw):
+                r = self.__dict__.get("_graft_reads")
+                if r is not None and r.on:
+                    r.cookies_read.add(str(k))
+                return m(self, k, *a, **kw)
+
+            return f
+
+        def whole(m):
+            def f(self, *a, **kw):
+                r = self.__dict__.get("_graft_reads")
+                if r is not None:
+                    r.note("HTTP_COOKIE")
+                return m(self, *a, **kw)
+
+            return f
+
+        ns = {}
+        for name in ("__getitem__", "get", "getlist", "__contains__", "pop", "poplist"):
+            if hasattr(base, name):
+                ns[name] = by_name(getattr(base, name))
+        for name in ("__iter__", "keys", "items", "values", "lists", "listvalues", "to_dict", "__len__", "copy", "__repr__"):
+            if hasattr(base, name):
+                ns[name] = whole(getattr(base, name))
+        cls = _reads_dict_classes[base] = type(base.__name__, (base,), ns)
+    out = cls(d)
+    out.__dict__["_graft_reads"] = reads
+    return out
+
+
+_reads_dict_classes = {}
+
+def vary_flask(static=False):
     """What graft:flask's answers depend on, for Go's identity cache: the
     cookies the app reads its users from (its session cookie and, with a
     LoginManager, flask-login's remember cookie), and what flask-login's
-    SESSION_PROTECTION hashes (the client's address and User-Agent); or
-    no_cache, why they are not to be cached (a request_loader, which may
-    read any part of the request)."""
+    SESSION_PROTECTION hashes (the client's address and User-Agent). An
+    app whose flask-login has a request_loader, a header_loader or a
+    session_identifier_generator of its own may read any part of the
+    request: identity_flask records what each lookup read (_Reads), and
+    static=True gives the cookies to add to it."""
     app = _flask_app()
     get_name = getattr(app.session_interface, "get_cookie_name", None)
     cookies = [get_name(app) if get_name is not None else app.config.get("SESSION_COOKIE_NAME") or "session"]
@@ -2175,13 +2472,12 @@ def vary_flask():
     if manager is None or not isinstance(manager, login.LoginManager):
         return {"cookies": cookies}
     cookies.append(app.config.get("REMEMBER_COOKIE_NAME") or login.COOKIE_NAME)
-    for attr, what in (("_request_callback", "request_loader"), ("_header_callback", "header_loader")):
-        if getattr(manager, attr, None) is not None:
-            return {"no_cache": "the app's flask-login %s may find a user in any part of the request" % what}
     vary = {"cookies": cookies}
+    if static:
+        return vary  # _Reads.vary adds what the lookup read
+    if _flask_dynamic(manager, login):  # identity_flask reports what it read instead
+        return {"no_cache": "the app's flask-login loaders may read any part of the request"}
     if app.config.get("SESSION_PROTECTION", manager.session_protection) in ("basic", "strong"):
-        if manager._session_identifier_generator is not login.utils._create_identifier:
-            return {"no_cache": "the app's flask-login session_identifier_generator may read any part of the request"}
         # flask-login's _create_identifier: X-Forwarded-For (its first
         # address), else REMOTE_ADDR, and the User-Agent.
         vary["headers"] = ["User-Agent", "X-Forwarded-For"]
@@ -2282,7 +2578,8 @@ def call_identity(worker, env, hook):
         vary = IDENTITY_VARY.get(fn)
         out = {"identity": value}
         if vary is not None:
-            out["vary"] = vary()
+            reads = env.pop(_READS_KEY, None)  # identity_flask's recorded vary
+            out["vary"] = reads if reads is not None else vary()
     finally:
         try:
             errors.flush()

@@ -11,7 +11,9 @@ remove the user they loaded from it (after_request).
 GRAFT_TEST_SESSION_PROTECTION sets flask-login's SESSION_PROTECTION
 ("basic", flask-login's default, "strong", or "none" for None), which binds a session to the client's address and
 User-Agent. GRAFT_TEST_REQUEST_LOADER=1 adds a request_loader that logs in
-the user of an "X-Api-Key: key-ID" header.
+the user of an "X-Api-Key: key-ID" header, else of an api_key=key-ID query
+argument, else of an api_token=key-ID cookie; =body one that reads a form
+field (the request body).
 
 `plain` is another Flask app of the same process that imports flask-login
 but has no LoginManager: graft:flask reads its session only."""
@@ -47,7 +49,15 @@ if os.environ.get("GRAFT_TEST_REQUEST_LOADER") == "1":
 
     @login_manager.request_loader
     def load_user_from_request(req):
-        key = req.headers.get("X-Api-Key", "")
+        # As API apps do: a header, else a query argument, else a cookie.
+        key = req.headers.get("X-Api-Key") or req.args.get("api_key") or req.cookies.get("api_token") or ""
+        return USERS.get(key[len("key-"):]) if key.startswith("key-") else None
+
+elif os.environ.get("GRAFT_TEST_REQUEST_LOADER") == "body":
+
+    @login_manager.request_loader
+    def load_user_from_body(req):
+        key = req.form.get("api_key", "")
         return USERS.get(key[len("key-"):]) if key.startswith("key-") else None
 
 
@@ -117,3 +127,13 @@ def plain_login():
 def plain_cart():
     session["cart"] = request.form["item"]
     return "added to cart"
+
+
+def whoami_hook(environ):
+    """An identity hook of the app's own (Config.IdentityHook
+    "flaskloginapp:whoami_hook"): the user flask-login finds, which it
+    reads from the session cookie or the remember cookie."""
+    with app.request_context(environ):
+        if current_user.is_authenticated:
+            return {"user_id": current_user.get_id()}
+        return None

@@ -25,6 +25,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
+# GRAFT_TEST_REMOTE_USER adds Django's REMOTE_USER login (the identity
+# tests): "persistent" PersistentRemoteUserMiddleware, "remote"
+# RemoteUserMiddleware, "header" a subclass reading the X-Auth-User
+# header; with RemoteUserBackend after ModelBackend, as Django's docs set
+# it up next to a login form.
+_remote = os.environ.get("GRAFT_TEST_REMOTE_USER")
+if _remote:
+    MIDDLEWARE.append({
+        "persistent": "django.contrib.auth.middleware.PersistentRemoteUserMiddleware",
+        "remote": "django.contrib.auth.middleware.RemoteUserMiddleware",
+        "header": "rmdjango.views.HeaderRemoteUserMiddleware",
+    }[_remote])
+    AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "django.contrib.auth.backends.RemoteUserBackend",
+    ]
+
 ROOT_URLCONF = "rmdjango.urls"
 
 TEMPLATES = [

@@ -50,4 +50,5 @@ urlpatterns = [
     re_path(r"^n/([0-9]+)/$", views.unnamed),
     re_path(r"^shop/", include(shop_patterns, namespace="shop")),
     path("admin/", admin.site.urls),
+    path("me/", views.me, name="me"),
 ]

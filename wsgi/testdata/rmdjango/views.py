@@ -1,3 +1,4 @@
+from django.contrib.auth.middleware import RemoteUserMiddleware
 from django.http import HttpResponse, JsonResponse
 from django.views import View
 from django.views.decorators.http import require_http_methods, require_POST
@@ -72,3 +73,19 @@ class ItemView(View):
 
 def ping(request, version):
     return HttpResponse("pong")
+
+
+def me(request):
+    """Who Django's middleware finds for this request (request.user), to
+    compare with graft:django's answer."""
+    user = request.user
+    if not user.is_authenticated:
+        return JsonResponse({"username": None})
+    return JsonResponse({"username": user.get_username()})
+
+
+class HeaderRemoteUserMiddleware(RemoteUserMiddleware):
+    """REMOTE_USER login from a header a front proxy sets, as Django's
+    docs show it (GRAFT_TEST_REMOTE_USER=header)."""
+
+    header = "HTTP_X_AUTH_USER"
