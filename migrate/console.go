@@ -408,7 +408,6 @@ type consoleMismatch struct {
 	Mismatch
 	Headers []string // request headers, "Name: value", sorted
 	Rows    []diffRow
-	Hints   []string // what a Vary or Content-Language difference means (see diffHints)
 }
 
 func (c *console) page(w http.ResponseWriter, r *http.Request) {
@@ -440,7 +439,7 @@ func (c *console) page(w http.ResponseWriter, r *http.Request) {
 		})
 		for j := len(st.RecentMismatches) - 1; j >= 0; j-- {
 			mm := st.RecentMismatches[j]
-			cm := consoleMismatch{Mismatch: mm, Rows: sideBySide(responseLines(mm.Python), responseLines(mm.Go)), Hints: diffHints(mm.Diffs)}
+			cm := consoleMismatch{Mismatch: mm, Rows: sideBySide(responseLines(mm.Python), responseLines(mm.Go))}
 			for _, k := range sortedKeys(mm.RequestHeader) {
 				for _, v := range mm.RequestHeader[k] {
 					cm.Headers = append(cm.Headers, k+": "+v)

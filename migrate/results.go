@@ -273,6 +273,12 @@ type Mismatch struct {
 	Diffs []Diff `json:"diffs"`
 	// Diff is Diffs as readable text: per pointer, "- python" and "+ go".
 	Diff string `json:"diff"`
+	// Hints say what a difference a framework's middleware usually
+	// causes (Vary, Content-Language) means, with the Go line to add and
+	// the exact ignore entry for when Go's answer is right without it;
+	// the console shows them under the mismatch. Other differences have
+	// none.
+	Hints []string `json:"hints,omitempty"`
 }
 
 // Sample is one side's response in a Mismatch.
@@ -316,7 +322,7 @@ func (m *Migrator) newMismatch(req *http.Request, py, gr *Response, kept []Diff)
 		Request:       req.Method + " " + shortenTo(m.redact.url(req.URL.RequestURI()), maxRecordedURI) + " " + req.Proto,
 		RequestHeader: hdr, RequestHeaderOmitted: omitted,
 		Python: m.sample(py), Go: m.sample(gr),
-		Diffs: diffs, Diff: readableDiff(diffs),
+		Diffs: diffs, Diff: readableDiff(diffs), Hints: diffHints(diffs),
 	}
 }
 

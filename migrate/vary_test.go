@@ -334,6 +334,13 @@ func TestConsoleVaryHint(t *testing.T) {
 		t.Fatalf("counts %+v, pointers %v: want Vary and Content-Language mismatched", st.Counts, pointers)
 	}
 	page := html.UnescapeString(consoleHTML(t, e.m))
+	// The admin API's mismatch carries the same hints (for a script or a
+	// user without the console; until 2026-12-02 only the console had them).
+	var hints []string
+	for _, m := range st.RecentMismatches {
+		hints = append(hints, m.Hints...)
+	}
+	api := strings.Join(hints, "\n")
 	for _, want := range []string{
 		`Python varies on Accept-Language, Go does not. Django's LocaleMiddleware adds it`,
 		`add "ignore": ["Vary: Accept-Language"] to the route`,
@@ -342,6 +349,9 @@ func TestConsoleVaryHint(t *testing.T) {
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the console lacks %q", want)
+		}
+		if !strings.Contains(api, want) {
+			t.Errorf("the admin API's hints %q lack %q", hints, want)
 		}
 	}
 	// The entries it names are accepted as written, and then the route
