@@ -1,0 +1,188 @@
+package wsgi_test
+
+// HEAD of the error pages graft writes itself (not the app's): the
+// boundary's refusals, the router's 404 and 405, the recovery's 500, the
+// container's 413, 500, 502 and 504, a misconfigured fallback's 502. Each
+// is asked for with GET and with HEAD over a raw connection to wsgi.Serve,
+// with a real Python app behind it; the HEAD answer must carry the same
+// status and header fields as the GET one (RFC 9110 9.3.2), Content-Length
+// included, and no body.
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graft-dev/graft/fallback"
+	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/middleware"
+	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
+)
+
+// edgeServer serves the hybrid stack (middleware.Stack, Go routes, the
+// apps:dispatch container as the fallback) with wsgi.Serve on 127.0.0.1
+// and returns its address; it stops when the test ends.
+func edgeServer(t *testing.T, logs io.Writer, routes func(r *router.Router)) string {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	ls, err := wsgi.Listen(wsgi.ListenConfig{Binds: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := wsgi.New(wsgi.Config{App: "apps:dispatch", Dir: dir, Python: pythontest.Python(t),
+		Workers: 2, Timeout: time.Second, MaxBodySize: 16, Logger: logger,
+		Env: []string{"GRAFT_TEST_DIR=" + t.TempDir()}})
+	if err != nil {
+		ls.Close()
+		t.Fatal(err)
+	}
+	r := router.New()
+	r.Use(middleware.Stack(middleware.Options{Logger: logger}))
+	if routes != nil {
+		routes(r)
+	}
+	r.Fallback(&fallback.Handler{App: app})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- wsgi.Serve(ctx, ls, r, app, wsgi.ServeConfig{NoSignals: true, Logger: logger}) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ls.Main[0].Addr().String()
+}
+
+// rawResponse is one response read off a raw connection.
+type rawResponse struct {
+	status string
+	header textproto.MIMEHeader
+	body   []byte // every byte after the head, until the server closed
+}
+
+// rawExchange writes req to addr and reads everything the server sends
+// until it closes the connection (the requests ask it to).
+func rawExchange(t *testing.T, addr, req string) rawResponse {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	tp := textproto.NewReader(bufio.NewReader(conn))
+	line, err := tp.ReadLine()
+	if err != nil {
+		t.Fatalf("reading the status line of %q: %v", req, err)
+	}
+	h, err := tp.ReadMIMEHeader()
+	if err != nil {
+		t.Fatalf("reading the head of %q: %v", req, err)
+	}
+	body, err := io.ReadAll(tp.R)
+	if err != nil {
+		t.Fatalf("reading the rest of %q: %v", req, err)
+	}
+	return rawResponse{status: line, header: h, body: body}
+}
+
+// headFields lists h's fields as "Name: value" lines, sorted, without
+// those that differ from one response to the next.
+func headFields(h textproto.MIMEHeader) []string {
+	var out []string
+	for k, vs := range h {
+		if k == "Date" || k == "X-Request-Id" {
+			continue
+		}
+		for _, v := range vs {
+			out = append(out, k+": "+v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestHeadErrorPages(t *testing.T) {
+	var logs pythontest.Buffer
+	addr := edgeServer(t, &logs, func(r *router.Router) {
+		r.Get("/go/panic", func(http.ResponseWriter, *http.Request) { panic("edge test") })
+		r.Put("/go/put", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "go\n") }).Allow()
+		r.Handle("/broken/*", &fallback.Handler{Logger: slog.New(slog.DiscardHandler)}) // no App: the fallback's own 502
+	})
+	long := "X-Long: " + strings.Repeat("v", 9000)
+	tests := []struct {
+		name   string
+		target string
+		fields []string // more header lines
+		body   string   // sent with Content-Length
+		status int
+	}{
+		{"boundary 400, malformed target", "/a%zz", nil, "", 400},
+		{"boundary 431, field too long", "/hello", []string{long}, "", 431},
+		{"boundary 414, request line too long", "/" + strings.Repeat("p", 5000), nil, "", 414},
+		{"router 405 on purpose", "/go/put", nil, "", 405},
+		{"recovery 500", "/go/panic", nil, "", 500},
+		{"fallback without App 502", "/broken/x", nil, "", 502},
+		{"container 413", "/hello", nil, strings.Repeat("b", 17), 413},
+		{"container 500, app raised", "/raise_before", nil, "", 500},
+		{"container 502, worker died", "/die?how=exit", nil, "", 502},
+		{"container 504, timeout", "/sleep?s=3", nil, "", 504},
+		{"app's own 404", "/nosuchapp", nil, "", 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := func(method string) string {
+				var b strings.Builder
+				b.WriteString(method + " " + tc.target + " HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n")
+				for _, f := range tc.fields {
+					b.WriteString(f + "\r\n")
+				}
+				if tc.body != "" {
+					b.WriteString("Content-Length: " + strconv.Itoa(len(tc.body)) + "\r\n")
+				}
+				b.WriteString("\r\n" + tc.body)
+				return b.String()
+			}
+			g := rawExchange(t, addr, req("GET"))
+			h := rawExchange(t, addr, req("HEAD"))
+			wantLine := "HTTP/1.1 " + strconv.Itoa(tc.status) + " " + http.StatusText(tc.status)
+			if g.status != wantLine {
+				t.Fatalf("GET: %q, want %q", g.status, wantLine)
+			}
+			if h.status != g.status {
+				t.Errorf("HEAD: %q, GET: %q", h.status, g.status)
+			}
+			if g.header.Get("Content-Length") == "" {
+				t.Errorf("GET without Content-Length: %q", headFields(g.header))
+			}
+			if gf, hf := headFields(g.header), headFields(h.header); !slices.Equal(gf, hf) {
+				t.Errorf("HEAD's header fields differ from GET's:\nGET:  %q\nHEAD: %q", gf, hf)
+			}
+			if len(h.body) != 0 {
+				t.Errorf("HEAD answered with a body: %q", h.body)
+			}
+		})
+	}
+	if t.Failed() {
+		t.Logf("server log:\n%s", logs.String())
+	}
+}
