@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -185,4 +186,96 @@ func TestHeadErrorPages(t *testing.T) {
 	if t.Failed() {
 		t.Logf("server log:\n%s", logs.String())
 	}
+}
+
+// TestCatchAllEmptyRest asks for the empty rest of catch-all routes
+// (/static/ for /static/*) and the mount points themselves over raw
+// connections to wsgi.Serve with a Python fallback: who answers, what
+// the access log's http.route says, and that the inventory lists that
+// route. chi named a mount's own path and its path with a slash after
+// chi's stubs ("/files", "/files/", "/sub//*") until 2026-12-02, names
+// in no inventory; and fallback.Static answered its empty rest "Not
+// Found", not the 404 of a missing file.
+func TestCatchAllEmptyRest(t *testing.T) {
+	var logs pythontest.Buffer
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.txt"), []byte("file x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	static, err := fallback.NewStaticDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	static.Prefix = "/static/"
+	echo := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name+" rest="+router.Param(r, "*")+"\n")
+		}
+	}
+	var rt *router.Router
+	addr := edgeServer(t, &logs, func(r *router.Router) {
+		rt = r
+		r.Handle("/static/*", static) // as the examples' -static mounts it
+		r.Mount("/files", echo("files"))
+		r.Route("/sub", func(s *router.Router) { s.Get("/*", echo("sub")) })
+		r.Get("/strict/{*:.+}", echo("strict"))
+	})
+	listed := map[string]bool{"fallback": true}
+	for _, ri := range rt.Inventory() {
+		listed[ri.Pattern] = true
+	}
+	tests := []struct {
+		path   string
+		status int
+		body   string // the start of the body
+		route  string // the access log's http.route
+	}{
+		{"/static/x.txt", 200, "file x", "/static/*"},
+		{"/static/", 404, "404 page not found", "/static/*"}, // Go's: the catch-all takes the empty rest
+		{"/static", 404, "no app static", "fallback"},        // Python's: the pattern needs the slash
+		{"/files/a", 200, "files rest=", "/files/*"},
+		{"/files/", 200, "files rest=", "/files/*"},
+		{"/files", 200, "files rest=", "/files/*"},
+		{"/sub/a", 200, "sub rest=a", "/sub/*"},
+		{"/sub/", 200, "sub rest=\n", "/sub/*"},
+		{"/sub", 200, "sub rest=\n", "/sub/*"},
+		{"/strict/a", 200, "strict rest=a", "/strict/{*:.+}"},
+		{"/strict/", 404, "no app strict", "fallback"}, // {*:.+} refuses the empty rest
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			res := rawExchange(t, addr, "GET "+tc.path+" HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n")
+			want := "HTTP/1.1 " + strconv.Itoa(tc.status) + " "
+			if !strings.HasPrefix(res.status, want) || !strings.HasPrefix(string(res.body), tc.body) {
+				t.Errorf("%q %q, want %q... %q...", res.status, res.body, want, tc.body)
+			}
+			id := res.header.Get("X-Request-Id")
+			var route string
+			for deadline := time.Now().Add(5 * time.Second); route == "" && time.Now().Before(deadline); {
+				route = logRoute(logs.String(), id)
+				time.Sleep(5 * time.Millisecond)
+			}
+			if route != tc.route {
+				t.Errorf("http.route=%q, want %q", route, tc.route)
+			}
+			if !listed[route] {
+				t.Errorf("http.route=%q names no route of the inventory %v", route, rt.Inventory())
+			}
+		})
+	}
+}
+
+// logRoute returns the http.route of the access line of the request id
+// in logs (text lines), or "" when there is none yet.
+func logRoute(logs, id string) string {
+	for line := range strings.SplitSeq(logs, "\n") {
+		if id == "" || !strings.Contains(line, "request.id="+id) {
+			continue
+		}
+		if _, v, ok := strings.Cut(line, " http.route="); ok {
+			v, _, _ = strings.Cut(v, " ")
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
 }
