@@ -183,6 +183,19 @@ func TestHeadErrorPages(t *testing.T) {
 			}
 		})
 	}
+	t.Run("boundary 400 after a pipelined request", func(t *testing.T) {
+		// The guard finds the method of the refused request, not of the
+		// first one on the connection.
+		res := rawExchange(t, addr, "GET /hello HTTP/1.1\r\nHost: edge.test\r\n\r\n"+
+			"HEAD /a%zz HTTP/1.1\r\nHost: edge.test\r\n\r\n")
+		_, second, ok := strings.Cut(string(res.body), "HTTP/1.1 400 Bad Request\r\n")
+		if !ok {
+			t.Fatalf("no 400 after the first response: %q", res.body)
+		}
+		if _, rest, _ := strings.Cut(second, "\r\n\r\n"); rest != "" || !strings.Contains(second, "Content-Length: ") {
+			t.Errorf("the HEAD's 400: %q", second)
+		}
+	})
 	if t.Failed() {
 		t.Logf("server log:\n%s", logs.String())
 	}
