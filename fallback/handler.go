@@ -179,5 +179,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	logger.LogAttrs(r.Context(), slog.LevelError, "fallback: misconfigured handler",
 		slog.String("error", err.Error()), slog.String("url.path", r.URL.Path))
+	w.Header().Set("Content-Length", "0") // for a HEAD too, as a GET gets it
 	w.WriteHeader(http.StatusBadGateway)
 }

@@ -159,8 +159,11 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name, status := s.name(r)
 	if status != http.StatusOK {
-		if s.NotFound != nil && status == http.StatusNotFound {
-			s.NotFound.ServeHTTP(w, r)
+		if status == http.StatusNotFound {
+			// The same 404 as for a file that is not there: a name
+			// Static refuses ("/static/", the catch-all's empty rest,
+			// a directory, "..") answered "Not Found" until 2026-12-02.
+			s.notFound(w, r)
 			return
 		}
 		http.Error(w, http.StatusText(status), status)

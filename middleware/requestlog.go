@@ -81,9 +81,31 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	s := l.s
 	var attrBuf [24]slog.Attr // on the stack: handlers copy attributes
 	attrs := attrBuf[:0]
+	// Whether the handler's response went out whole, before the
+	// recovery's 500 (itself complete, with its Content-Length: 0) for a
+	// client that left.
+	complete := st.w.complete()
+	// A response complete by its Content-Length may still have its last
+	// bytes (up to 4 KiB) in net/http's buffer, which it writes to the
+	// connection only once the handler has returned: a client that reset
+	// the connection meanwhile did not get them. Flushing them now (the
+	// write net/http would make next, not one more) tells: the line says
+	// ClientAborted when it fails. HTTP/1.x only: an HTTP/2 flush before
+	// the handler returns costs a frame of its own.
+	unsent := false
+	if complete && rec == nil && r.ProtoMajor == 1 && !st.w.hijacked {
+		if err := flushError(st.w.ResponseWriter); err != nil {
+			complete, unsent = false, true
+		}
+	}
 	if rec != nil {
 		sent := st.w.status != 0
 		if l.o.RecoverPanics && !sent && !st.w.hijacked && r.Header.Get("Connection") != "Upgrade" {
+			// An empty 500, whose Content-Length: 0 is explicit: a HEAD
+			// gets the header fields a GET does (net/http leaves the
+			// length out of a HEAD answer with no body written), and a
+			// length the handler set for its own body is replaced.
+			ww.Header().Set("Content-Length", "0")
 			ww.WriteHeader(http.StatusInternalServerError)
 		}
 		if rec == http.ErrAbortHandler || !l.o.RecoverPanics {
@@ -205,7 +227,7 @@ func (l *requestLogger) finish(c *reqInfo, st *accessState, ww http.ResponseWrit
 	if s.ResponseBytes != "" {
 		attrs = append(attrs, slog.Int(s.ResponseBytes, st.w.bytes))
 	}
-	if errors.Is(ctx.Err(), context.Canceled) && !st.w.complete() && (!st.w.hijacked || status != http.StatusSwitchingProtocols) {
+	if (unsent || errors.Is(ctx.Err(), context.Canceled)) && !complete && (!st.w.hijacked || status != http.StatusSwitchingProtocols) {
 		attrs = append(attrs, slog.Any(httplog.ErrorKey, httplog.ErrClientAborted))
 		attrs = appendAttr(attrs, slog.String(s.ErrorType, "ClientAborted"))
 	}

@@ -60,6 +60,25 @@ func (w *responseWriter) complete() bool {
 	return cl != "" && cl == strconv.Itoa(w.bytes)
 }
 
+// flushError flushes w, as http.ResponseController.Flush does but without
+// its allocation, and returns the error: nil for a writer that cannot
+// flush.
+func flushError(w http.ResponseWriter) error {
+	for {
+		switch f := w.(type) {
+		case interface{ FlushError() error }:
+			return f.FlushError()
+		case http.Flusher:
+			f.Flush()
+			return nil
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = f.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
 // Unwrap returns the underlying writer, for http.ResponseController.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 

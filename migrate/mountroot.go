@@ -27,6 +27,7 @@ func atMountRoot(w http.ResponseWriter, r *http.Request) (_ *http.Request, done 
 			loc += "?" + r.URL.RawQuery
 		}
 		w.Header().Set("Location", loc)
+		w.Header().Set("Content-Length", "0") // for a HEAD too, as a GET gets it
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return r, true
 	}

@@ -78,10 +78,14 @@ func (s *methodSet) add(m string) {
 
 func (s *methodSet) has(m string) bool { return slices.Contains(s.methods, m) }
 
-// ServeHTTP replies 405 with the registered methods in Allow.
+// ServeHTTP replies 405 with the registered methods in Allow, and no
+// body. Its Content-Length: 0 is explicit, so that a HEAD gets it too, as
+// a GET does (net/http cannot tell a HEAD handler's empty body from a
+// skipped one, and leaves it out).
 func (s *methodSet) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	allow := slices.Clone(s.methods)
 	slices.Sort(allow)
 	w.Header().Set("Allow", strings.Join(allow, ", "))
+	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusMethodNotAllowed)
 }

@@ -50,6 +50,30 @@ type muxState struct {
 	// handler into sub-muxes that are *chi.Mux, and a Router is mounted as
 	// itself so that its ServeHTTP guard runs (see Router.ServeHTTP).
 	subs []*Router
+	// mounts maps the stubs chi registers for each mount ("/static" and
+	// "/static/" for Mount("/static", h)) to the name Find gives their
+	// requests ("/static/*"; see mountName).
+	mounts map[string]mountStub
+}
+
+// mountStub is a mount as Find sees its stubs.
+type mountStub struct {
+	name string     // "/static/*"
+	sub  chi.Routes // the mounted handler's routes, or nil
+}
+
+// addMount records the stubs of a mount of h at the local pattern.
+func (s *muxState) addMount(pattern string, h http.Handler) {
+	if s.mounts == nil {
+		s.mounts = make(map[string]mountStub)
+	}
+	m := mountStub{name: wildcard(pattern)}
+	m.sub, _ = h.(chi.Routes)
+	base := strings.TrimSuffix(m.name, "*")
+	s.mounts[base] = m
+	if b := strings.TrimSuffix(base, "/"); b != "" {
+		s.mounts[b] = m
+	}
 }
 
 var (
@@ -170,7 +194,8 @@ func (r *Router) Mount(pattern string, h http.Handler) {
 		target = t.RouteTarget()
 	}
 	r.state.built = true
-	r.mux.Mount(pattern, h)
+	r.mux.Mount(pattern, newMountName(pattern, h))
+	r.state.addMount(pattern, h)
 	r.reg.add(&entry{method: "*", pattern: wildcard(full), target: target})
 }
 
@@ -179,7 +204,8 @@ func (r *Router) Mount(pattern string, h http.Handler) {
 // chi then no longer hands the fallback down, so mount does it.
 func (r *Router) mount(pattern string, sub *Router) {
 	r.state.built = true
-	r.mux.Mount(pattern, sub)
+	r.mux.Mount(pattern, newMountName(pattern, sub))
+	r.state.addMount(pattern, sub)
 	r.state.subs = append(r.state.subs, sub)
 	if r.state.fallback != nil {
 		sub.inheritFallback(r.state.fallback)
@@ -207,7 +233,23 @@ func (r *Router) Match(rctx *chi.Context, method, path string) bool {
 // does not take or, for a plain "*", that holds a newline; see
 // [Router.Get]). Pass a fresh [chi.NewRouteContext]: it is modified.
 func (r *Router) Find(rctx *chi.Context, method, path string) string {
+	n0 := len(rctx.RoutePatterns)
 	p := r.base.Find(rctx, method, path)
+	if n := len(rctx.RoutePatterns); p != "" && n > n0 {
+		if m, ok := r.state.mounts[rctx.RoutePatterns[n0]]; ok {
+			// A mount's stub, which chi serves with the mounted handler
+			// at "/" but does not search: named as the mount (see
+			// mountName), then what the mounted routes find at "/".
+			rctx.RoutePatterns = append(rctx.RoutePatterns[:n0], m.name)
+			if m.sub != nil {
+				rctx.RoutePath = "/"
+				if m.sub.Find(rctx, method, "/") == "" {
+					return ""
+				}
+			}
+			return joinPatterns(rctx.RoutePatterns[n0:])
+		}
+	}
 	if n := len(rctx.RoutePatterns); p == "" || n == 0 || rctx.RoutePatterns[n-1] != p {
 		return p // none, or a mounted Router's, which checked its own (chi calls its Find)
 	}

@@ -426,6 +426,7 @@ func (g *guardConn) step() bool {
 			h, rej = checkRequestHead(g.in[:end], g.lim)
 		}
 		if rej != nil {
+			rej.head = bytes.HasPrefix(g.in, []byte("HEAD "))
 			g.refuse(rej)
 			return true
 		}
@@ -625,7 +626,8 @@ func (g *guardConn) Close() error {
 
 // answer writes the response for rej and lets the client read it before
 // the connection closes: a close with unread request bytes would reset
-// the connection and could destroy the response in flight.
+// the connection and could destroy the response in flight. A HEAD gets
+// the head a GET would get, Content-Length included, without the body.
 func (g *guardConn) answer(rej *rejection) {
 	if g.refused != nil {
 		g.refused(rej.code, rej.reason, g.Conn.RemoteAddr())
@@ -634,7 +636,10 @@ func (g *guardConn) answer(rej *rejection) {
 	resp := "HTTP/1.1 " + strconv.Itoa(rej.code) + " " + http.StatusText(rej.code) + "\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
-		"Connection: close\r\n\r\n" + body
+		"Connection: close\r\n\r\n"
+	if !rej.head {
+		resp += body
+	}
 	g.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 	if _, err := io.WriteString(g.Conn, resp); err != nil {
 		return

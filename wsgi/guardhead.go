@@ -11,6 +11,10 @@ import (
 type rejection struct {
 	code   int
 	reason string
+	// head: the refused request is a HEAD, whose answer carries the
+	// header fields a GET's would, Content-Length included, and no body
+	// (RFC 9110 §9.3.2).
+	head bool
 }
 
 func reject(code int, reason string) *rejection { return &rejection{code: code, reason: reason} }

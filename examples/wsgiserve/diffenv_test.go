@@ -268,6 +268,14 @@ var diffenvCorpus = []diffenvCase{
 	{name: "Expect 100-continue", raw: rawPost("/", "hello", "Expect: 100-continue")},
 	{name: "Expect 100-continue chunked", raw: rawChunked("/", "5\r\nhello\r\n0\r\n\r\n", "Expect: 100-continue")},
 	{name: "Expect 100-continue on GET", raw: rawGet("/", "Expect: 100-continue")},
+	{name: "Expect 100-continue pipelined", n: 2, raw: rawPost("/one", "hello", "Expect: 100-continue") + rawGet("/two")},
+	{name: "Expect 100-continue chunked with a trailer, pipelined", n: 2,
+		raw: rawChunked("/one", "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n", "Expect: 100-continue", "Trailer: X-Trailer") + rawGet("/two")},
+	{name: "chunked with a Trailer field", raw: rawChunked("/", "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n", "Trailer: X-Trailer")},
+	{name: "query at the limit", raw: rawGet("/q?" + strings.Repeat("q", 4094-len("GET /q? HTTP/1.1")))},
+	{name: "query over the limit", raw: rawGet("/q?" + strings.Repeat("q", 4095-len("GET /q? HTTP/1.1")))},
+	{name: "absolute form with an escaped slash", raw: rawGet("http://other.test/p%2Fq?x=%2F")},
+	{name: "absolute form with an IPv6 host", raw: rawGet("http://[::1]:8080/x")},
 }
 
 // diffenvBig is a body of n bytes in lines of different lengths, over
@@ -952,6 +960,36 @@ var diffenvKnown = map[string]diffenvKnownCase{
 		"CONTENT_LENGTH":         `graft "5", gunicorn (absent)`,
 		"HTTP_EXPECT":            `graft (absent), gunicorn "100-continue"`,
 		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/Expect 100-continue pipelined": {whyHop + "; gunicorn's gthread worker does not answer a pipelined " +
+		"request (see HTTP/1.0 keep-alive); graft sends 100 Continue, answers the first and then the second", map[string]string{
+		"HTTP_EXPECT": `graft (absent), gunicorn "100-continue"`,
+		"error":       `graft "", gunicorn "response 2: closed"`,
+		"responses":   "graft 2, gunicorn 1",
+	}},
+	"root/Expect 100-continue chunked with a trailer, pipelined": {whyHop + "; " + whyChunked + "; the trailer " +
+		"fields are read and dropped (WSGI has no place for them); as Expect 100-continue pipelined", map[string]string{
+		"CONTENT_LENGTH":         `graft "5", gunicorn (absent)`,
+		"HTTP_EXPECT":            `graft (absent), gunicorn "100-continue"`,
+		"HTTP_TRAILER":           `graft (absent), gunicorn "X-Trailer"`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+		"error":                  `graft "", gunicorn "response 2: closed"`,
+		"responses":              "graft 2, gunicorn 1",
+	}},
+	"root/chunked with a Trailer field": {whyHop + "; " + whyChunked, map[string]string{
+		"CONTENT_LENGTH":         `graft "5", gunicorn (absent)`,
+		"HTTP_TRAILER":           `graft (absent), gunicorn "X-Trailer"`,
+		"HTTP_TRANSFER_ENCODING": `graft (absent), gunicorn "chunked"`,
+	}},
+	"root/query over the limit": {whyLimits + " (the query counts in the request line, as for gunicorn)",
+		map[string]string{"status": "graft 414, gunicorn 400"}},
+	"root/absolute form with an escaped slash": {"as absolute form; PATH_INFO is decoded (/p/q) and RAW_URI " +
+		"and REQUEST_URI keep the target as sent, as gunicorn's", map[string]string{
+		"HTTP_HOST": `graft "other.test", gunicorn "diffenv.test"`,
+	}},
+	"root/absolute form with an IPv6 host": {"as absolute form; SERVER_NAME is the literal without its brackets (::1), " +
+		"SERVER_PORT its port", map[string]string{
+		"HTTP_HOST": `graft "[::1]:8080", gunicorn "diffenv.test"`,
 	}},
 	"root/Expect 100-continue on GET": {whyHop + "; Go sends 100 Continue when the body is read, and a GET " +
 		"without a body has none to read", map[string]string{
