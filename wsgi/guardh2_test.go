@@ -3,6 +3,7 @@ package wsgi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -83,6 +84,104 @@ var h2GET = []byte{0x82, 0x86, 0x84, 0x01, 1, 'x'}
 // h2Field is an HPACK literal field without indexing, x-a: b.
 var h2Field = []byte{0x00, 3, 'x', '-', 'a', 1, 'b'}
 
+// h2Preface sends the client's connection preface and an empty SETTINGS.
+func h2Preface(h *h2Client) {
+	h.c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	h.write(0x4, 0, 0, nil) // SETTINGS
+}
+
+// h2Stall is a client that never finishes its request headers.
+type h2Stall struct {
+	name string
+	send func(h *h2Client, stop <-chan struct{})
+}
+
+// h2Stalls returns the stalls after the preface for a header timeout of
+// rht: the preface alone, a HEADERS frame without END_HEADERS, a header
+// block trickled one CONTINUATION at a time, first and after a whole
+// request.
+func h2Stalls(rht time.Duration) []h2Stall {
+	trickle := func(h *h2Client, stop <-chan struct{}, stream uint32) {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(rht / 5):
+			}
+			h.write(0x9, 0, stream, h2Field)
+		}
+	}
+	return []h2Stall{
+		{"preface only", func(h *h2Client, _ <-chan struct{}) { h2Preface(h) }},
+		{"HEADERS without END_HEADERS", func(h *h2Client, _ <-chan struct{}) {
+			h2Preface(h)
+			h.write(0x1, 0x1, 1, h2GET) // END_STREAM, no END_HEADERS
+		}},
+		{"trickled CONTINUATION", func(h *h2Client, stop <-chan struct{}) {
+			h2Preface(h)
+			h.write(0x1, 0x1, 1, h2GET)
+			trickle(h, stop, 1)
+		}},
+		{"trickled CONTINUATION after a request", func(h *h2Client, stop <-chan struct{}) {
+			h2Preface(h)
+			h.write(0x1, 0x5, 1, h2GET) // a whole request first
+			h.write(0x1, 0x1, 3, h2GET)
+			trickle(h, stop, 3)
+		}},
+	}
+}
+
+// runH2Stalls runs each stall on a connection from dial and checks that
+// the server closes it after the header timeout rht, and not much later
+// (net/http's own bounds are 10 s for the preface and IdleTimeout for
+// the rest).
+func runH2Stalls(t *testing.T, rht time.Duration, stalls []h2Stall, dial func(*testing.T) *h2Client) {
+	for _, tc := range stalls {
+		t.Run(tc.name, func(t *testing.T) {
+			h := dial(t)
+			stop := make(chan struct{})
+			defer close(stop)
+			go tc.send(h, stop)
+			waitFor(t, 30*time.Second, "the connection to end", func() bool {
+				closed, _, _, _ := h.state(0)
+				return closed > 0
+			})
+			closed, err, _, _ := h.state(0)
+			if errors.Is(err, os.ErrDeadlineExceeded) || closed > rht+3*time.Second {
+				t.Fatalf("the connection was held %v (ReadHeaderTimeout %v)", closed.Round(100*time.Millisecond), rht)
+			}
+			if closed < rht {
+				t.Errorf("closed after %v, before ReadHeaderTimeout %v", closed, rht)
+			}
+		})
+	}
+}
+
+// h2IdleBetweenRequests checks that a well-behaved client on a
+// connection from dial, idle between two requests for longer than the
+// header timeout rht and sending pings meanwhile, is served on the same
+// connection.
+func h2IdleBetweenRequests(t *testing.T, rht time.Duration, dial func(*testing.T) *h2Client) {
+	h := dial(t)
+	h2Preface(h)
+	h.write(0x1, 0x5, 1, h2GET)
+	waitFor(t, 10*time.Second, "the first response", func() bool { _, _, head, _ := h.state(1); return head })
+	idle := time.Now()
+	for i := 0; time.Since(idle) < 3*rht; i++ {
+		h.write(0x6, 0, 0, make([]byte, 8)) // PING: no request
+		waitFor(t, 10*time.Second, "a PING ack", func() bool { _, _, _, p := h.state(0); return p > i })
+		time.Sleep(rht / 5)
+	}
+	h.write(0x1, 0x5, 3, h2GET)
+	waitFor(t, 10*time.Second, "the second response", func() bool {
+		closed, _, head, _ := h.state(3)
+		return head || closed > 0
+	})
+	if closed, err, _, _ := h.state(0); closed > 0 {
+		t.Fatalf("the connection was closed after %v: %v", closed, err)
+	}
+}
+
 // TestServeH2HeaderTimeout: over h2c, a client that sends no complete
 // request headers within ReadHeaderTimeout (the preface and nothing; a
 // HEADERS frame without END_HEADERS; a header block trickled one
@@ -99,68 +198,11 @@ func TestServeH2HeaderTimeout(t *testing.T) {
 	s := startServe(t, ctx, writeServeApp(t, "v1"), ServeConfig{H2C: true, NoSignals: true,
 		ReadHeaderTimeout: rht, IdleTimeout: time.Minute})
 	addr := strings.TrimPrefix(s.url, "http://")
-	preface := func(h *h2Client) {
-		h.c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
-		h.write(0x4, 0, 0, nil) // SETTINGS
-	}
-
-	stalls := []struct {
-		name string
-		send func(h *h2Client, stop <-chan struct{})
-	}{
-		{"preface only", func(h *h2Client, _ <-chan struct{}) { preface(h) }},
-		{"HEADERS without END_HEADERS", func(h *h2Client, _ <-chan struct{}) {
-			preface(h)
-			h.write(0x1, 0x1, 1, h2GET) // END_STREAM, no END_HEADERS
-		}},
-		{"trickled CONTINUATION", func(h *h2Client, stop <-chan struct{}) {
-			preface(h)
-			h.write(0x1, 0x1, 1, h2GET)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(rht / 5):
-				}
-				h.write(0x9, 0, 1, h2Field)
-			}
-		}},
-		{"trickled CONTINUATION after a request", func(h *h2Client, stop <-chan struct{}) {
-			preface(h)
-			h.write(0x1, 0x5, 1, h2GET) // a whole request first
-			h.write(0x1, 0x1, 3, h2GET)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(rht / 5):
-				}
-				h.write(0x9, 0, 3, h2Field)
-			}
-		}},
-	}
-	for _, tc := range stalls {
-		t.Run(tc.name, func(t *testing.T) {
-			h := dialH2C(t, addr)
-			stop := make(chan struct{})
-			defer close(stop)
-			go tc.send(h, stop)
-			waitFor(t, 30*time.Second, "the connection to end", func() bool {
-				closed, _, _, _ := h.state(0)
-				return closed > 0
-			})
-			closed, err, _, _ := h.state(0)
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("the connection was held %v (ReadHeaderTimeout %v)", closed.Round(time.Second), rht)
-			}
-			if closed < rht {
-				t.Errorf("closed after %v, before ReadHeaderTimeout %v", closed, rht)
-			}
-		})
-	}
+	stalls := h2Stalls(rht)
+	runH2Stalls(t, rht, stalls, func(t *testing.T) *h2Client { return dialH2C(t, addr) })
 	waitFor(t, 5*time.Second, "the refusals counted", func() bool {
 		m, err := fetch(s.ops + "/metrics")
-		return err == nil && strings.Contains(m, `graft_http_refused_total{status="408"} 4`)
+		return err == nil && strings.Contains(m, fmt.Sprintf(`graft_http_refused_total{status="408"} %d`, len(stalls)))
 	})
 	for _, want := range []string{
 		`http.response.status_code=408 client.ip=127.0.0.1 error="no complete HTTP/2 request headers within the header timeout"`,
@@ -175,28 +217,11 @@ func TestServeH2HeaderTimeout(t *testing.T) {
 	// ReadHeaderTimeout, pings, a slow upload. Each must still be served
 	// on the same connection at the end.
 	t.Run("idle between requests", func(t *testing.T) {
-		h := dialH2C(t, addr)
-		preface(h)
-		h.write(0x1, 0x5, 1, h2GET)
-		waitFor(t, 10*time.Second, "the first response", func() bool { _, _, head, _ := h.state(1); return head })
-		idle := time.Now()
-		for i := 0; time.Since(idle) < 3*rht; i++ {
-			h.write(0x6, 0, 0, make([]byte, 8)) // PING: no request
-			waitFor(t, 10*time.Second, "a PING ack", func() bool { _, _, _, p := h.state(0); return p > i })
-			time.Sleep(rht / 5)
-		}
-		h.write(0x1, 0x5, 3, h2GET)
-		waitFor(t, 10*time.Second, "the second response", func() bool {
-			closed, _, head, _ := h.state(3)
-			return head || closed > 0
-		})
-		if closed, err, _, _ := h.state(0); closed > 0 {
-			t.Fatalf("the connection was closed after %v: %v", closed, err)
-		}
+		h2IdleBetweenRequests(t, rht, func(t *testing.T) *h2Client { return dialH2C(t, addr) })
 	})
 	t.Run("slow upload", func(t *testing.T) {
 		h := dialH2C(t, addr)
-		preface(h)
+		h2Preface(h)
 		// POST with content-length 40: literal :method POST, then the
 		// GET block's :scheme, :path, :authority, and content-length.
 		post := append([]byte{0x83}, h2GET[1:]...)

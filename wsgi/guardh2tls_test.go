@@ -65,56 +65,8 @@ func TestServeH2TLSHeaderTimeout(t *testing.T) {
 		}
 		return newH2Client(t, c)
 	}
-	preface := func(h *h2Client) {
-		h.c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
-		h.write(0x4, 0, 0, nil) // SETTINGS
-	}
-
-	stalls := []struct {
-		name string
-		send func(h *h2Client, stop <-chan struct{})
-	}{
-		{"no preface", func(*h2Client, <-chan struct{}) {}},
-		{"preface only", func(h *h2Client, _ <-chan struct{}) { preface(h) }},
-		{"HEADERS without END_HEADERS", func(h *h2Client, _ <-chan struct{}) {
-			preface(h)
-			h.write(0x1, 0x1, 1, h2GET) // END_STREAM, no END_HEADERS
-		}},
-		{"trickled CONTINUATION after a request", func(h *h2Client, stop <-chan struct{}) {
-			preface(h)
-			h.write(0x1, 0x5, 1, h2GET) // a whole request first
-			h.write(0x1, 0x1, 3, h2GET)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(rht / 5):
-				}
-				h.write(0x9, 0, 3, h2Field)
-			}
-		}},
-	}
-	for _, tc := range stalls {
-		t.Run(tc.name, func(t *testing.T) {
-			h := dial(t)
-			stop := make(chan struct{})
-			defer close(stop)
-			go tc.send(h, stop)
-			waitFor(t, 30*time.Second, "the connection to end", func() bool {
-				closed, _, _, _ := h.state(0)
-				return closed > 0
-			})
-			closed, err, _, _ := h.state(0)
-			// net/http's own bounds are 10s for the preface and IdleTimeout
-			// for the rest.
-			if errors.Is(err, os.ErrDeadlineExceeded) || closed > rht+3*time.Second {
-				t.Fatalf("the connection was held %v (ReadHeaderTimeout %v)", closed.Round(100*time.Millisecond), rht)
-			}
-			if closed < rht {
-				t.Errorf("closed after %v, before ReadHeaderTimeout %v", closed, rht)
-			}
-		})
-	}
+	stalls := append([]h2Stall{{"no preface", func(*h2Client, <-chan struct{}) {}}}, h2Stalls(rht)...)
+	runH2Stalls(t, rht, stalls, dial)
 	waitFor(t, 5*time.Second, "the refusals logged", func() bool {
 		return strings.Count(logs.String(), "http.response.status_code=408") == len(stalls)
 	})
@@ -146,26 +98,7 @@ func TestServeH2TLSHeaderTimeout(t *testing.T) {
 	// Well-behaved clients: idle time between requests longer than
 	// ReadHeaderTimeout, with pings, on the same connection; Go's client,
 	// whose handler sees HTTP/2.0 over TLS.
-	t.Run("idle between requests", func(t *testing.T) {
-		h := dial(t)
-		preface(h)
-		h.write(0x1, 0x5, 1, h2GET)
-		waitFor(t, 10*time.Second, "the first response", func() bool { _, _, head, _ := h.state(1); return head })
-		idle := time.Now()
-		for i := 0; time.Since(idle) < 3*rht; i++ {
-			h.write(0x6, 0, 0, make([]byte, 8)) // PING: no request
-			waitFor(t, 10*time.Second, "a PING ack", func() bool { _, _, _, p := h.state(0); return p > i })
-			time.Sleep(rht / 5)
-		}
-		h.write(0x1, 0x5, 3, h2GET)
-		waitFor(t, 10*time.Second, "the second response", func() bool {
-			closed, _, head, _ := h.state(3)
-			return head || closed > 0
-		})
-		if closed, err, _, _ := h.state(0); closed > 0 {
-			t.Fatalf("the connection was closed after %v: %v", closed, err)
-		}
-	})
+	t.Run("idle between requests", func(t *testing.T) { h2IdleBetweenRequests(t, rht, dial) })
 	t.Run("Go client", func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
 			ForceAttemptHTTP2: true}, Timeout: 10 * time.Second}
