@@ -428,22 +428,19 @@ func (srv diffdjangoServer) render(a rawAnswer, summary func(string) string) str
 	return a.String()
 }
 
-// diffdjangoPair is wsgiserve and gunicorn serving the project.
-type diffdjangoPair struct{ graft, gunicorn diffdjangoServer }
-
-// TestDjangoDifferential compares what Django computes and answers under
-// wsgiserve and under gunicorn.
-func TestDjangoDifferential(t *testing.T) {
-	py := pythontest.Python(t, "django", "gunicorn")
-	bin := opstest.Build(t, "wsgiserve")
+// setupDiffDjango makes the testdata/diffdjango project's database, with
+// its admin user, in a temporary directory, and sets the environment
+// every server of the project is started with (plain HTTP, no prefix, no
+// DEBUG). It returns the project's directory and the temporary one.
+func setupDiffDjango(t *testing.T, py string) (dir, tmp string) {
+	t.Helper()
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmp := t.TempDir()
-	db := filepath.Join(tmp, "db.sqlite3")
+	tmp = t.TempDir()
 	t.Setenv("DJANGO_SETTINGS_MODULE", "diffdjango.settings")
-	t.Setenv("DIFFDJANGO_DB", db)
+	t.Setenv("DIFFDJANGO_DB", filepath.Join(tmp, "db.sqlite3"))
 	t.Setenv("DIFFDJANGO_TMP", tmp)
 	t.Setenv("DIFFDJANGO_DEBUG", "")
 	t.Setenv("SCRIPT_NAME", "")
@@ -457,6 +454,18 @@ User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
 	if out, err := setup.CombinedOutput(); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
+	return dir, tmp
+}
+
+// diffdjangoPair is wsgiserve and gunicorn serving the project.
+type diffdjangoPair struct{ graft, gunicorn diffdjangoServer }
+
+// TestDjangoDifferential compares what Django computes and answers under
+// wsgiserve and under gunicorn.
+func TestDjangoDifferential(t *testing.T) {
+	py := pythontest.Python(t, "django", "gunicorn")
+	bin := opstest.Build(t, "wsgiserve")
+	dir, tmp := setupDiffDjango(t, py)
 
 	start := func(args []string, guArgs []string, tlsConf *tls.Config) diffdjangoPair {
 		s := startCmd(t, exec.Command(bin, append([]string{"-bind", "127.0.0.1:0", "-python", py, "diffdjango.wsgi:application",

@@ -822,26 +822,7 @@ func TestDiffPeersTables(t *testing.T) {
 func TestDjangoDifferentialPeers(t *testing.T) {
 	py := pythontest.Python(t, "django")
 	bin := opstest.Build(t, "wsgiserve")
-	dir, err := filepath.Abs("testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	t.Setenv("DJANGO_SETTINGS_MODULE", "diffdjango.settings")
-	t.Setenv("DIFFDJANGO_DB", filepath.Join(tmp, "db.sqlite3"))
-	t.Setenv("DIFFDJANGO_TMP", tmp)
-	t.Setenv("DIFFDJANGO_DEBUG", "")
-	t.Setenv("SCRIPT_NAME", "")
-	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "")
-	setup := exec.Command(py, "-c", `import django; django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
-from django.contrib.auth.models import User
-User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
-	setup.Dir = dir
-	if out, err := setup.CombinedOutput(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, out)
-	}
+	dir, _ := setupDiffDjango(t, py)
 	peers := map[string]diffdjangoServer{}
 	for _, p := range diffpeers {
 		peers[p.name] = diffdjangoServer{addr: p.start(t, dir, "diffdjango.wsgi:application")}
