@@ -126,12 +126,6 @@ func keySpecOf(cfg Config, vary *identityVary) *identityKeySpec {
 		headers: slices.Compact(headers), remoteAddr: vary.RemoteAddr, environ: slices.Compact(environ), query: vary.Query}
 }
 
-// equal reports whether v and o say the same; a nil v says nothing.
-func (v *identityVary) equal(o *identityVary) bool {
-	return v != nil && slices.Equal(v.Cookies, o.Cookies) && slices.Equal(v.Headers, o.Headers) &&
-		v.RemoteAddr == o.RemoteAddr && slices.Equal(v.Environ, o.Environ) && v.NoCache == o.NoCache
-}
-
 // equal reports whether s and o key alike.
 func (s *identityKeySpec) equal(o *identityKeySpec) bool {
 	return slices.Equal(s.cookies, o.cookies) && (s.cookies == nil) == (o.cookies == nil) &&
