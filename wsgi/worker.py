@@ -32,6 +32,7 @@ import atexit
 import collections
 import faulthandler
 import io
+import itertools
 import logging
 import os
 import queue
@@ -62,12 +63,12 @@ DATA = 20  # a body chunk of a streamed response
 FILE = 21  # u64 offset | i64 count, a file descriptor attached
 END = 22  # end of a streamed response (flags: abort, cancelled)
 ERROR = 23  # the app raised before sending headers: traceback
-LOG = 24  # a logging record: levelno \0 logger \0 message (F_REQUEST_ID: request id \0 first)
+LOG = 24  # a logging record: levelno \0 logger \0 message (F_REQUEST_ID: request id \0 first; stream: thread_key)
 FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
 CALL_RESULT = 27  # the control call's JSON result
 HINTS = 28  # wsgi.early_hints: name \0 value \0 ... for a 103 Early Hints
-STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes (F_REQUEST_ID: id \0 first)
+STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes (F_REQUEST_ID: id \0 first; stream: thread_key)
 # Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
@@ -463,15 +464,17 @@ class StdioRaw(io.RawIOBase):
         if conn is not None and not conn.in_send():
             env = serving.env
             rid = request_id(env) if env is not None else b""
+            key = serving.key or thread_key()
             try:
                 # In pieces of at most STDIO_PIECE: Go gathers them into
-                # whole lines, and cuts a longer line at that size anyway.
-                # Written by a thread serving a request: with its id.
+                # whole lines (each thread's apart: key), and cuts a longer
+                # line at that size anyway. Written by a thread serving a
+                # request: with its id.
                 for i in range(0, len(data), STDIO_PIECE):
                     if rid:
-                        conn.send(STDIO, 0, rid + b"\0" + data[i : i + STDIO_PIECE], flags=F_REQUEST_ID)
+                        conn.send(STDIO, key, rid + b"\0" + data[i : i + STDIO_PIECE], flags=F_REQUEST_ID)
                     else:
-                        conn.send(STDIO, 0, data[i : i + STDIO_PIECE])
+                        conn.send(STDIO, key, data[i : i + STDIO_PIECE])
                 return len(data)
             except OSError:
                 self.conn = None  # Go closed the socket: the pipe still reaches it
@@ -605,12 +608,28 @@ class Serving(threading.local):
     """The request each thread is serving: Worker.handle sets env, the
     request's environ, around the app's call and clears it after, which
     is all a request pays when the app logs nothing. GoLogHandler looks
-    the request's id up in it when a record is logged."""
+    the request's id up in it when a record is logged.
+
+    key is the thread's key (thread_key), 0 until the thread first
+    prints or logs."""
 
     env = None
+    key = 0
 
 
 serving = Serving()
+_thread_keys = itertools.count()
+
+
+def thread_key():
+    """This thread's key, given at its first print or record: the stream
+    field of its STDIO and LOG frames, by which Go gathers each thread's
+    writes apart (print writes its text, then the newline: two threads'
+    prints would come out as one line and an empty one). 1 to 65535, so
+    that only two threads that print among 65535 others given a key
+    between them share one; 0 is a worker's that does not say."""
+    key = serving.key = next(_thread_keys) % 65535 + 1
+    return key
 
 
 def request_id(env):
@@ -681,10 +700,11 @@ class GoLogHandler(logging.Handler):
             payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
             env = serving.env
             rid = request_id(env) if env is not None else b""
+            key = serving.key or thread_key()  # Go logs this thread's partial line first
             if rid:
-                conn.send(LOG, 0, rid + b"\0" + payload, flags=F_REQUEST_ID)
+                conn.send(LOG, key, rid + b"\0" + payload, flags=F_REQUEST_ID)
             else:
-                conn.send(LOG, 0, payload)
+                conn.send(LOG, key, payload)
         except Exception:
             self.handleError(record)
 
