@@ -23,7 +23,11 @@ import (
 // record, of several lines if need be (a multi-line write, the print of a
 // multi-line string: print writes the text, then its newline), rather than
 // a record per line, which is all the pipe could give. A Python traceback
-// in it is one ERROR record (stdiotraceback.go), as from the pipe. A
+// in it is one ERROR record (stdiotraceback.go), as from the pipe; one
+// that ends with the write that began it (a logging handler's record,
+// traceback.print_exc in a worker) is logged at once, one written in
+// pieces once its next line comes or it has been quiet for dumpQuiet (a
+// chained exception's next part may follow). A
 // record (LOG frame) logs a partial line written before it first: what
 // came first is logged first.
 
@@ -211,6 +215,7 @@ func (s *stdioLog) emit(st *stdioStream, b []byte) {
 		}
 		plain = plain[:0]
 	}
+	began := false // the traceback being read began in b
 	for line := range strings.SplitSeq(text, "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		s.out.remember(line)
@@ -225,11 +230,20 @@ func (s *stdioLog) emit(st *stdioStream, b []byte) {
 			flush()
 			st.tb = newStdioTraceback(line)
 			st.tb.requestID = st.id
+			began = true
 			continue
 		}
 		plain = append(plain, line)
 	}
 	flush()
+	if began && st.tb != nil && st.tb.exc != "" && !st.tb.chain {
+		// A traceback written whole, up to its exception line, in one
+		// write: a logging handler's record, format_exc's text, the
+		// worker's traceback.print_exception. Its writer had all of it:
+		// logged now, not after dumpQuiet.
+		st.tb.log(s.log)
+		st.tb = nil
+	}
 	if st.tb != nil {
 		st.tbLast = time.Now()
 		if s.quiet == nil {

@@ -219,3 +219,46 @@ func TestSignalHandlerOutput(t *testing.T) {
 		t.Fatalf("then read %d bytes, want %d", len(b), 1<<20)
 	}
 }
+
+// TestStdioTracebackWhole: a traceback written whole in one write (a
+// logging handler's record, format_exc's text, a print of it, the
+// worker's print_exception) is logged as the write comes; one written in
+// pieces (a line at a time, or a chain whose next part may follow) waits
+// for its next line or dumpQuiet. Before, every traceback waited
+// dumpQuiet (100 ms) after its last line: the tracebacks an app printed
+// while it was imported, and each failed Django view's, came that late.
+func TestStdioTracebackWhole(t *testing.T) {
+	tb := "Traceback (most recent call last):\n" +
+		"  File \"/srv/app/views.py\", line 3, in boom\n" +
+		"    1 / 0\n" +
+		"ZeroDivisionError: division by zero"
+	chained := tb + "\n\nThe above exception was the direct cause of the following exception:\n\n" +
+		strings.Replace(tb, "ZeroDivisionError: division by zero", "RuntimeError: wrapped", 1)
+	cases := []struct {
+		name   string
+		writes []string
+		now    bool // logged before close and before dumpQuiet
+	}{
+		{"one write", []string{tb + "\n"}, true},
+		{"a handler's record", []string{"Internal Server Error: /boom/\n" + tb + "\n"}, true},
+		{"chained, one write", []string{chained + "\n"}, true},
+		{"a print of it", []string{tb, "\n"}, true},
+		{"line by line", []string{"Traceback (most recent call last):\n", "  File \"/srv/app/views.py\", line 3, in boom\n", "    1 / 0\n", "ZeroDivisionError: division by zero\n"}, false},
+		{"a chain's first part", []string{tb + "\n\nThe above exception was the direct cause of the following exception:\n\n"}, false},
+		{"cut in a frame", []string{"Traceback (most recent call last):\n  File \"/srv/app/views.py\", line 3, in boom\n"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf pythontest.Buffer
+			s := newStdioLog(slog.New(slog.NewJSONHandler(&buf, nil)), newOutputLog())
+			defer s.close()
+			for _, w := range tc.writes {
+				s.write(1, 0, []byte(w))
+			}
+			got := strings.Contains(buf.String(), `"level":"ERROR"`)
+			if got != tc.now {
+				t.Errorf("traceback logged at once: %v, want %v; log: %s", got, tc.now, buf.String())
+			}
+		})
+	}
+}

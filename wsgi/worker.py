@@ -503,6 +503,32 @@ def install_stdio(conn):
     return raws
 
 
+def whole_tracebacks():
+    """Make traceback.print_exception (print_exc's, print_last's) write a
+    traceback, its chain and all, in one write instead of a write per
+    line: Go logs a traceback that ends with the write that began it at
+    once (a chained exception's next part cannot follow), where one
+    written in pieces waits for its next line or 100 ms of quiet. The
+    file is the one the caller named (sys.stderr by default), written
+    once with what the original would have written there."""
+    original = traceback.print_exception
+
+    def print_exception(*args, **kwargs):
+        buf = io.StringIO()
+        if len(args) > 4:  # file is the fifth parameter in every version
+            file, args = args[4], args[:4] + (buf,) + args[5:]
+        else:
+            file, kwargs["file"] = kwargs.get("file"), buf
+        if file is None:
+            file = sys.stderr
+        original(*args, **kwargs)
+        if file is not None:
+            file.write(buf.getvalue())
+
+    print_exception.__doc__ = original.__doc__
+    traceback.print_exception = print_exception
+
+
 class ChildGuard:
     """Makes sure a child process the app forks never speaks graft's
     protocol (os.fork, multiprocessing's 'fork' start method, a library
@@ -1503,33 +1529,56 @@ def mark_dumps():
     gets back to Python code, which a worker blocked reading its socket
     does not. If the app replaces the wakeup descriptor, or a thread holds
     the GIL for good, no DUMP_END comes: Go ends the dump by its next line,
-    by EOF, or after a pause. Called in the main thread of a worker, after
-    the zygote's fork (which drops the zygote's wakeup descriptor)."""
+    by EOF, or after a pause. Called in the main thread before the app is
+    imported, so that a dump of an import that hangs ends at DUMP_END too
+    (it used to end after 100 ms without a line, in pieces on a loaded
+    machine), and again in a worker the zygote forked (fork drops the
+    thread). Returns a function that stops the thread (the zygote's,
+    before it forks: see zygote).
+
+    Every signal that has a Python handler (the app's, SIGINT, SIGTERM)
+    wakes the thread, as Python writes each to the wakeup descriptor; no
+    request sends one."""
     r, w = os.pipe()
     os.set_blocking(w, False)
     signal.set_wakeup_fd(w, warn_on_full_buffer=False)
 
     def run():
-        while True:
-            got = os.read(r, 512)
-            if not got:
-                return
-            if signal.SIGUSR1 in got:
-                try:
-                    os.write(2, DUMP_END)
-                except OSError:
-                    pass  # the pipe is gone with Go
+        try:
+            while True:
+                got = os.read(r, 512)
+                if not got:
+                    return
+                if signal.SIGUSR1 in got:
+                    try:
+                        os.write(2, DUMP_END)
+                    except OSError:
+                        pass  # the pipe is gone with Go
+        finally:
+            os.close(r)
 
-    threading.Thread(target=run, name="graft-stacks", daemon=True).start()
+    thread = threading.Thread(target=run, name="graft-stacks", daemon=True)
+    thread.start()
     try:
         os.write(2, DUMP_END)  # tells Go that this process ends its dumps
     except OSError:
         pass
 
+    def stop():
+        # The caller has replaced the wakeup descriptor: a signal before
+        # that is read before the EOF.
+        os.close(w)  # the thread reads EOF and ends
+        thread.join()
 
-def serve_worker(conn, app, threads, multiprocess, chunk):
-    """Announce readiness on conn and serve requests until Go goes away."""
-    mark_dumps()
+    return stop
+
+
+def serve_worker(conn, app, threads, multiprocess, chunk, forked=False):
+    """Announce readiness on conn and serve requests until Go goes away.
+    A worker the zygote forked starts its own graft-stacks thread (main
+    started the one of a worker that imported the app itself)."""
+    if forked:
+        mark_dumps()
     version = "%d.%d.%d" % sys.version_info[:3]
     # surrogateescape: a path that is not UTF-8 goes to Go as its bytes.
     conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode("utf-8", "surrogateescape"))
@@ -1618,7 +1667,7 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess, chunk, guard):
+def zygote(conn, app, threads, multiprocess, chunk, guard, stop_marks):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
@@ -1628,7 +1677,10 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
 
     guard is main()'s ChildGuard: in each worker, the logging handler and
     the streams under sys.stdout and sys.stderr send on the worker's
-    socket.
+    socket. stop_marks stops the graft-stacks thread that ended the
+    import's dumps (mark_dumps): the zygote's loop ends them from now on,
+    woken by the same signals, and no thread of graft's is left when it
+    forks.
 
     Go sends FORK frames carrying two descriptors: the new worker's socket
     and the pipe its stdout/stderr go to. The zygote answers FORKED with the
@@ -1636,6 +1688,14 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
     """
     import gc
 
+    # SIGCHLD wakes the loop through this pipe, so exits are reported at
+    # once; so does SIGUSR1, for the DUMP_END after its dump.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stop_marks()
     others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
     if others:
         # fork() copies only the forking thread: the workers get these
@@ -1649,12 +1709,6 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
     gc.collect()
     gc.freeze()
     sock = conn.sock
-    # SIGCHLD wakes the loop through this pipe, so exits are reported at once.
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
     poller = select.poll()  # poll, as everywhere in this program: any fd number works
     poller.register(sock, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
@@ -1666,9 +1720,10 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
             ready = {fd for fd, _ in poller.poll(1000)}
         if wake_r in ready:
             try:
-                os.read(wake_r, 512)
-            except BlockingIOError:
-                pass
+                if signal.SIGUSR1 in os.read(wake_r, 512):
+                    os.write(2, DUMP_END)  # as mark_dumps's thread did
+            except OSError:
+                pass  # BlockingIOError; or the pipe is gone with Go
         if sock.fileno() not in ready:
             continue
         frame = conn.read_frame()
@@ -1711,7 +1766,7 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
                 sock.close()  # closed already by ChildGuard.forked (Conn.detach)
                 wconn = Conn(go_socket(fds[0]))
                 guard.speak_on(wconn)
-                serve_worker(wconn, app, threads, multiprocess, chunk)
+                serve_worker(wconn, app, threads, multiprocess, chunk, forked=True)
             finally:
                 os._exit(1)
         for fd in fds:
@@ -2386,6 +2441,7 @@ def main():
     # from Go (request timeout, slow request) dumps every thread's stack to
     # the descriptor of stderr, the output pipe, which Go also logs.
     stdio = install_stdio(conn)
+    whole_tracebacks()
     log_handler = GoLogHandler(conn)
     logging.getLogger().addHandler(log_handler)
     keep_basic_config(log_handler)
@@ -2411,6 +2467,7 @@ def main():
     if problem:
         conn.send(FAIL, 0, problem.encode("utf-8", "replace"))
         leave(3)
+    stop_marks = mark_dumps()  # a dump of an import that hangs ends at DUMP_END
     try:
         app = load_app(spec)
         if hook:
@@ -2420,7 +2477,7 @@ def main():
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess, chunk, guard)
+        zygote(conn, app, threads, multiprocess, chunk, guard, stop_marks)
     serve_worker(conn, app, threads, multiprocess, chunk)
 
 
