@@ -171,3 +171,55 @@ func TestWorkerDumpEnd(t *testing.T) {
 		t.Errorf("after the process's end, want the one record, no %q:\n%s", dumpEnd, s)
 	}
 }
+
+// TestImportDumpEnd: the stack dump of a process whose import hangs (what
+// Go asks for past Config.StartTimeout) ends at dumpEnd too, in a worker
+// and in a preload process: with no pause ending a dump (an hour) and the
+// process alive, importing, the dump is logged, as one record holding the
+// import's frame, only because dumpEnd came. Before, the graft-stacks
+// thread started once the app was imported: a dump of the import ended
+// only after 100 ms without a line, in pieces on a loaded machine (its
+// later frames as INFO lines), or at the process's end.
+func TestImportDumpEnd(t *testing.T) {
+	py := pythontest.Python(t)
+	src := filepath.Join(t.TempDir(), "graftworker.py")
+	if err := os.WriteFile(src, workerSource, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"worker", "zygote"} {
+		t.Run(mode, func(t *testing.T) {
+			fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours, theirs := os.NewFile(uintptr(fds[0]), "go"), os.NewFile(uintptr(fds[1]), "worker")
+			defer ours.Close()
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(py, src, mode, "dumpimport:application", "1", "0", "65536", "", testdataDir(t))
+			cmd.Stdout, cmd.Stderr = w, w
+			cmd.ExtraFiles = []*os.File{theirs} // fd 3: the socket to Go
+			cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			theirs.Close()
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			logs := &pythontest.Buffer{}
+			o := newOutputLog()
+			o.quiet = [2]time.Duration{time.Hour, time.Hour}
+			go o.run(slog.New(slog.NewJSONHandler(logs, nil)), r)
+			waitFor(t, 30*time.Second, "the import's dump logged, ended by dumpEnd", func() bool { return strings.Contains(logs.String(), logStack) })
+			recs := jsonRecords(t, logs.String())
+			if len(recs) != 1 || !strings.Contains(recs[0][logStack].(string), "graft_import_dumped_here") {
+				t.Errorf("want one record holding the whole dump; got:\n%s", logs)
+			}
+			if cmd.ProcessState != nil {
+				t.Errorf("the process ended: %v", cmd.ProcessState)
+			}
+		})
+	}
+}

@@ -148,7 +148,7 @@ func FuzzStdioFrame(f *testing.F) {
 		}
 		var buf bytes.Buffer
 		s := newStdioLog(slog.New(slog.NewTextHandler(&buf, nil)), newOutputLog())
-		s.write(flags, payload)
+		s.write(0, flags, payload)
 		s.close()
 	})
 }

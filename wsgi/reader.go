@@ -218,10 +218,10 @@ func (p *proc) readFrame() error {
 		p.ready <- &LoadError{App: p.pool.cfg.App, Traceback: string(payload)}
 		return errors.New("app failed to load")
 	case frameLog:
-		p.stdio.record(h.flags, payload)
+		p.stdio.record(h.stream, h.flags, payload)
 		return nil
 	case frameStdio:
-		p.stdio.write(h.flags, payload)
+		p.stdio.write(h.stream, h.flags, payload)
 		return nil
 	}
 	s := p.stream(h.stream)

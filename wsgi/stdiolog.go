@@ -23,16 +23,25 @@ import (
 // record, of several lines if need be (a multi-line write, the print of a
 // multi-line string: print writes the text, then its newline), rather than
 // a record per line, which is all the pipe could give. A Python traceback
-// in it is one ERROR record (stdiotraceback.go), as from the pipe. A
+// in it is one ERROR record (stdiotraceback.go), as from the pipe; one
+// that ends with the write that began it (a logging handler's record,
+// traceback.print_exc in a worker) is logged at once, one written in
+// pieces once its next line comes or it has been quiet for dumpQuiet (a
+// chained exception's next part may follow). A
 // record (LOG frame) logs a partial line written before it first: what
 // came first is logged first.
 
 // A write that a thread made while serving a request comes with the
 // request's id (flagRequestID): its record carries it as request.id, as
-// the request's LOG records do. Each id's writes are gathered apart, and
-// its tracebacks read apart, so that the lines of threads serving
-// requests at once are not mixed up (print writes its text, then the
-// newline; traceback.print_exc writes line by line).
+// the request's LOG records do. Every STDIO and LOG frame also names the
+// thread that made it, in its header's stream field (worker.py's
+// thread_key: 1 to 65535, 0 from a worker that does not say). The writes
+// of each thread and id are gathered apart, and their tracebacks read
+// apart, so that the lines of threads writing at once are not mixed up
+// (print writes its text, then the newline; traceback.print_exc writes
+// line by line): the threads serving requests, and the app's own threads,
+// which have no id to tell them apart. A record logs the partial line and
+// the traceback of its own thread before it, not those of others.
 
 // stdioMaxPending bounds the bytes of writes gathered without ending a
 // line: at this size, what they hold is logged, up to their last newline
@@ -54,6 +63,7 @@ type stdioLog struct {
 // stdioStream is what was written with one request id ("" none) and is
 // not logged yet.
 type stdioStream struct {
+	thread  uint16 // the writing thread's key, 0 for unknown
 	id      string
 	pending []byte          // writes not yet ending a line
 	tb      *stdioTraceback // a traceback being read
@@ -86,17 +96,18 @@ func badStdioFrame(why string, payload []byte) error {
 	return errors.New("wsgi: malformed STDIO frame: " + why + " (payload " + quoteStart(payload) + ")")
 }
 
-// write takes a STDIO frame's flags and payload: one write (or a piece of
-// a long one). A malformed frame is logged as a WARN line saying what is
-// wrong with it, and its payload as written text, without an id.
-func (s *stdioLog) write(flags byte, payload []byte) {
+// write takes a STDIO frame's thread key (its header's stream field),
+// flags and payload: one write (or a piece of a long one). A malformed
+// frame is logged as a WARN line saying what is wrong with it, and its
+// payload as written text, without an id.
+func (s *stdioLog) write(thread uint16, flags byte, payload []byte) {
 	id, p, err := parseStdioFrame(flags, payload)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		s.log.Warn("wsgi: a worker sent a malformed STDIO frame", slog.String(logError, err.Error()))
 	}
-	st := s.stream(id)
+	st := s.stream(thread, id)
 	st.pending = append(st.pending, p...)
 	n := len(st.pending)
 	switch {
@@ -118,10 +129,11 @@ func (s *stdioLog) write(flags byte, payload []byte) {
 	s.drop()
 }
 
-// stream returns id's stream, adding it. The caller holds s.mu.
-func (s *stdioLog) stream(id string) *stdioStream {
+// stream returns the stream of thread and id, adding it. The caller holds
+// s.mu.
+func (s *stdioLog) stream(thread uint16, id string) *stdioStream {
 	for _, st := range s.streams {
-		if st.id == id {
+		if st.thread == thread && st.id == id {
 			return st
 		}
 	}
@@ -130,7 +142,7 @@ func (s *stdioLog) stream(id string) *stdioStream {
 		st = &stdioStream{}
 	}
 	s.spare = nil
-	st.id = id
+	st.thread, st.id = thread, id
 	s.streams = append(s.streams, st)
 	return st
 }
@@ -149,12 +161,13 @@ func (s *stdioLog) drop() {
 	})
 }
 
-// record logs a LOG frame's record (its flags and payload), after the
-// partial lines and the tracebacks written before it.
-func (s *stdioLog) record(flags byte, payload []byte) {
+// record logs a LOG frame's record (its thread key, flags and payload),
+// after the partial lines and the tracebacks its thread wrote before it
+// (every thread's, from a worker that does not name its threads).
+func (s *stdioLog) record(thread uint16, flags byte, payload []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.flushLocked()
+	s.flushLocked(thread)
 	logRecord(s.log, flags, payload)
 }
 
@@ -162,15 +175,19 @@ func (s *stdioLog) record(flags byte, payload []byte) {
 func (s *stdioLog) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.flushLocked()
+	s.flushLocked(0)
 	if s.quiet != nil {
 		s.quiet.Stop()
 	}
 }
 
-// flushLocked logs the partial lines and the tracebacks being read.
-func (s *stdioLog) flushLocked() {
+// flushLocked logs the partial lines and the tracebacks being read of
+// thread (of every thread for 0).
+func (s *stdioLog) flushLocked(thread uint16) {
 	for _, st := range s.streams {
+		if thread != 0 && st.thread != thread {
+			continue
+		}
 		if len(st.pending) > 0 {
 			s.emit(st, st.pending)
 			st.pending = st.pending[:0]
@@ -198,6 +215,7 @@ func (s *stdioLog) emit(st *stdioStream, b []byte) {
 		}
 		plain = plain[:0]
 	}
+	began := false // the traceback being read began in b
 	for line := range strings.SplitSeq(text, "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		s.out.remember(line)
@@ -212,11 +230,20 @@ func (s *stdioLog) emit(st *stdioStream, b []byte) {
 			flush()
 			st.tb = newStdioTraceback(line)
 			st.tb.requestID = st.id
+			began = true
 			continue
 		}
 		plain = append(plain, line)
 	}
 	flush()
+	if began && st.tb != nil && st.tb.exc != "" && !st.tb.chain {
+		// A traceback written whole, up to its exception line, in one
+		// write: a logging handler's record, format_exc's text, the
+		// worker's traceback.print_exception. Its writer had all of it:
+		// logged now, not after dumpQuiet.
+		st.tb.log(s.log)
+		st.tb = nil
+	}
 	if st.tb != nil {
 		st.tbLast = time.Now()
 		if s.quiet == nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,19 +120,38 @@ func TestStdioLogWrites(t *testing.T) {
 			[]string{"ERROR ZeroDivisionError: division by zero | " + tb + " [r1]", "ERROR ZeroDivisionError: division by zero | " + tb + " [r2]", "WARN after"}},
 		{"record after partial lines", []string{"ID=r1:a", "b", "LOG:r"}, []string{"INFO a [r1]", "INFO b", "WARN r"}},
 		{"malformed: no NUL", []string{"ID=:x\n"}, []string{"WARN wsgi: a worker sent a malformed STDIO frame", "INFO \x00x"}},
+		// "T=n:..." is written or logged by the thread of key n (the
+		// header's stream field): each thread's writes are gathered apart,
+		// and a record logs only its own thread's partial line first.
+		{"partial lines of two threads", []string{"T=1:a", "T=2:b", "T=2:\n", "T=1:\n"}, []string{"INFO b", "INFO a"}},
+		{"record of another thread", []string{"T=1:a", "T=2:LOG:r", "T=1:\n"}, []string{"WARN r", "INFO a"}},
+		{"record of the same thread", []string{"T=1:a", "T=1:LOG:r", "T=1:b\n"}, []string{"INFO a", "WARN r", "INFO b"}},
+		{"tracebacks of two threads", []string{"T=1:Traceback (most recent call last):\n", "T=2:Traceback (most recent call last):\n",
+			"T=1:  File \"/srv/app/views.py\", line 3, in boom\n", "T=3:LOG:between", "T=2:  File \"/srv/app/views.py\", line 3, in boom\n",
+			"T=2:    1 / 0\n", "T=1:    1 / 0\n", "T=2:ZeroDivisionError: division by zero\n", "T=1:ZeroDivisionError: division by zero\n", "T=1:LOG:after"},
+			[]string{"WARN between", "ERROR ZeroDivisionError: division by zero | " + tb, "WARN after", "ERROR ZeroDivisionError: division by zero | " + tb}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf strings.Builder
 			s := newStdioLog(slog.New(slog.NewJSONHandler(&buf, nil)), newOutputLog())
 			for _, w := range tc.writes {
+				var thread uint16
+				if r, ok := strings.CutPrefix(w, "T="); ok {
+					n, text, _ := strings.Cut(r, ":")
+					k, err := strconv.Atoi(n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					thread, w = uint16(k), text
+				}
 				if r, ok := strings.CutPrefix(w, "LOG:"); ok {
-					s.record(0, []byte("30\x00apps\x00"+r))
+					s.record(thread, 0, []byte("30\x00apps\x00"+r))
 				} else if r, ok := strings.CutPrefix(w, "ID="); ok {
 					id, text, _ := strings.Cut(r, ":")
-					s.write(flagRequestID, []byte(id+"\x00"+text))
+					s.write(thread, flagRequestID, []byte(id+"\x00"+text))
 				} else {
-					s.write(0, []byte(w))
+					s.write(thread, 0, []byte(w))
 				}
 			}
 			s.close()
@@ -197,5 +217,48 @@ func TestSignalHandlerOutput(t *testing.T) {
 	// past its client timeout on a loaded machine).
 	if b := mustGet(t, a.srv.URL+"/?mb=1"); len(b) != 1<<20 {
 		t.Fatalf("then read %d bytes, want %d", len(b), 1<<20)
+	}
+}
+
+// TestStdioTracebackWhole: a traceback written whole in one write (a
+// logging handler's record, format_exc's text, a print of it, the
+// worker's print_exception) is logged as the write comes; one written in
+// pieces (a line at a time, or a chain whose next part may follow) waits
+// for its next line or dumpQuiet. Before, every traceback waited
+// dumpQuiet (100 ms) after its last line: the tracebacks an app printed
+// while it was imported, and each failed Django view's, came that late.
+func TestStdioTracebackWhole(t *testing.T) {
+	tb := "Traceback (most recent call last):\n" +
+		"  File \"/srv/app/views.py\", line 3, in boom\n" +
+		"    1 / 0\n" +
+		"ZeroDivisionError: division by zero"
+	chained := tb + "\n\nThe above exception was the direct cause of the following exception:\n\n" +
+		strings.Replace(tb, "ZeroDivisionError: division by zero", "RuntimeError: wrapped", 1)
+	cases := []struct {
+		name   string
+		writes []string
+		now    bool // logged before close and before dumpQuiet
+	}{
+		{"one write", []string{tb + "\n"}, true},
+		{"a handler's record", []string{"Internal Server Error: /boom/\n" + tb + "\n"}, true},
+		{"chained, one write", []string{chained + "\n"}, true},
+		{"a print of it", []string{tb, "\n"}, true},
+		{"line by line", []string{"Traceback (most recent call last):\n", "  File \"/srv/app/views.py\", line 3, in boom\n", "    1 / 0\n", "ZeroDivisionError: division by zero\n"}, false},
+		{"a chain's first part", []string{tb + "\n\nThe above exception was the direct cause of the following exception:\n\n"}, false},
+		{"cut in a frame", []string{"Traceback (most recent call last):\n  File \"/srv/app/views.py\", line 3, in boom\n"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf pythontest.Buffer
+			s := newStdioLog(slog.New(slog.NewJSONHandler(&buf, nil)), newOutputLog())
+			defer s.close()
+			for _, w := range tc.writes {
+				s.write(1, 0, []byte(w))
+			}
+			got := strings.Contains(buf.String(), `"level":"ERROR"`)
+			if got != tc.now {
+				t.Errorf("traceback logged at once: %v, want %v; log: %s", got, tc.now, buf.String())
+			}
+		})
 	}
 }

@@ -38,7 +38,8 @@ const (
 	// frameHints is wsgi.early_hints: name \0 value \0 ... for a 103.
 	frameHints byte = 28
 	// frameStdio is what Python code wrote to sys.stdout or sys.stderr:
-	// one write's bytes (stdiolog.go).
+	// one write's bytes (stdiolog.go). It and frameLog carry the writing
+	// thread's key in the header's stream field, not a request's stream.
 	frameStdio byte = 29 // with flagRequestID: the request's id \0 first
 )
 

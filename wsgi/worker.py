@@ -32,6 +32,7 @@ import atexit
 import collections
 import faulthandler
 import io
+import itertools
 import logging
 import os
 import queue
@@ -62,12 +63,12 @@ DATA = 20  # a body chunk of a streamed response
 FILE = 21  # u64 offset | i64 count, a file descriptor attached
 END = 22  # end of a streamed response (flags: abort, cancelled)
 ERROR = 23  # the app raised before sending headers: traceback
-LOG = 24  # a logging record: levelno \0 logger \0 message (F_REQUEST_ID: request id \0 first)
+LOG = 24  # a logging record: levelno \0 logger \0 message (F_REQUEST_ID: request id \0 first; stream: thread_key)
 FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
 CALL_RESULT = 27  # the control call's JSON result
 HINTS = 28  # wsgi.early_hints: name \0 value \0 ... for a 103 Early Hints
-STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes (F_REQUEST_ID: id \0 first)
+STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes (F_REQUEST_ID: id \0 first; stream: thread_key)
 # Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
 F_ENV_LP = 2  # REQ: the environ block is length-prefixed (a value contains NUL)
@@ -463,15 +464,17 @@ class StdioRaw(io.RawIOBase):
         if conn is not None and not conn.in_send():
             env = serving.env
             rid = request_id(env) if env is not None else b""
+            key = serving.key or thread_key()
             try:
                 # In pieces of at most STDIO_PIECE: Go gathers them into
-                # whole lines, and cuts a longer line at that size anyway.
-                # Written by a thread serving a request: with its id.
+                # whole lines (each thread's apart: key), and cuts a longer
+                # line at that size anyway. Written by a thread serving a
+                # request: with its id.
                 for i in range(0, len(data), STDIO_PIECE):
                     if rid:
-                        conn.send(STDIO, 0, rid + b"\0" + data[i : i + STDIO_PIECE], flags=F_REQUEST_ID)
+                        conn.send(STDIO, key, rid + b"\0" + data[i : i + STDIO_PIECE], flags=F_REQUEST_ID)
                     else:
-                        conn.send(STDIO, 0, data[i : i + STDIO_PIECE])
+                        conn.send(STDIO, key, data[i : i + STDIO_PIECE])
                 return len(data)
             except OSError:
                 self.conn = None  # Go closed the socket: the pipe still reaches it
@@ -498,6 +501,32 @@ def install_stdio(conn):
         setattr(sys, name, io.TextIOWrapper(raw, encoding=enc, errors=errs, write_through=True))
         raws.append(raw)
     return raws
+
+
+def whole_tracebacks():
+    """Make traceback.print_exception (print_exc's, print_last's) write a
+    traceback, its chain and all, in one write instead of a write per
+    line: Go logs a traceback that ends with the write that began it at
+    once (a chained exception's next part cannot follow), where one
+    written in pieces waits for its next line or 100 ms of quiet. The
+    file is the one the caller named (sys.stderr by default), written
+    once with what the original would have written there."""
+    original = traceback.print_exception
+
+    def print_exception(*args, **kwargs):
+        buf = io.StringIO()
+        if len(args) > 4:  # file is the fifth parameter in every version
+            file, args = args[4], args[:4] + (buf,) + args[5:]
+        else:
+            file, kwargs["file"] = kwargs.get("file"), buf
+        if file is None:
+            file = sys.stderr
+        original(*args, **kwargs)
+        if file is not None:
+            file.write(buf.getvalue())
+
+    print_exception.__doc__ = original.__doc__
+    traceback.print_exception = print_exception
 
 
 class ChildGuard:
@@ -605,12 +634,28 @@ class Serving(threading.local):
     """The request each thread is serving: Worker.handle sets env, the
     request's environ, around the app's call and clears it after, which
     is all a request pays when the app logs nothing. GoLogHandler looks
-    the request's id up in it when a record is logged."""
+    the request's id up in it when a record is logged.
+
+    key is the thread's key (thread_key), 0 until the thread first
+    prints or logs."""
 
     env = None
+    key = 0
 
 
 serving = Serving()
+_thread_keys = itertools.count()
+
+
+def thread_key():
+    """This thread's key, given at its first print or record: the stream
+    field of its STDIO and LOG frames, by which Go gathers each thread's
+    writes apart (print writes its text, then the newline: two threads'
+    prints would come out as one line and an empty one). 1 to 65535, so
+    that only two threads that print among 65535 others given a key
+    between them share one; 0 is a worker's that does not say."""
+    key = serving.key = next(_thread_keys) % 65535 + 1
+    return key
 
 
 def request_id(env):
@@ -629,6 +674,50 @@ def request_id(env):
     except UnicodeEncodeError:  # the app's own value
         b = rid.encode("utf-8", "replace")
     return b.replace(b"\0", b"?")
+
+
+def install_record_ids():
+    """Give every `logging` record a request_id attribute, for the app's
+    formatters ("%(request_id)s", "{request_id}", a JSON formatter's
+    fields): the id of the request its thread serves (request_id's, as
+    text), "-" outside of one, as gunicorn users get it with a filter of
+    their own.
+
+    A record factory on top of the one in place (an app's factory set
+    later on top of this one, as the logging docs show, runs too; one
+    that does not call the factory it replaces drops the attribute), and
+    Logger.makeRecord let a record's own request_id through: with the
+    factory alone, logger.info(..., extra={"request_id": ...}), what apps
+    that pass the id by hand write, raises KeyError ("Attempt to
+    overwrite 'request_id' in LogRecord"). The app's value wins, as it
+    would without graft. A record costs the factory's call; a request
+    nothing."""
+    old_factory = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs):
+        record = old_factory(*args, **kwargs)
+        env = serving.env
+        if env is None:
+            record.request_id = "-"
+        else:
+            rid = env.get("graft.request_id") or env.get("HTTP_X_REQUEST_ID")
+            record.request_id = str(rid) if rid else "-"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    make_record = logging.Logger.makeRecord
+
+    def makeRecord(self, name, level, fn, lno, msg, args, exc_info, func=None, extra=None, sinfo=None):
+        if extra is None or "request_id" not in extra:
+            return make_record(self, name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)
+        extra = dict(extra)
+        own = extra.pop("request_id")
+        record = make_record(self, name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)
+        record.request_id = own
+        return record
+
+    makeRecord.__doc__ = make_record.__doc__
+    logging.Logger.makeRecord = makeRecord
 
 
 _PIPE_RECORD = chr(PIPE_RECORD)
@@ -681,10 +770,11 @@ class GoLogHandler(logging.Handler):
             payload = ("%d\0%s\0%s" % (record.levelno, record.name, msg)).encode("utf-8", "replace")
             env = serving.env
             rid = request_id(env) if env is not None else b""
+            key = serving.key or thread_key()  # Go logs this thread's partial line first
             if rid:
-                conn.send(LOG, 0, rid + b"\0" + payload, flags=F_REQUEST_ID)
+                conn.send(LOG, key, rid + b"\0" + payload, flags=F_REQUEST_ID)
             else:
-                conn.send(LOG, 0, payload)
+                conn.send(LOG, key, payload)
         except Exception:
             self.handleError(record)
 
@@ -1439,33 +1529,56 @@ def mark_dumps():
     gets back to Python code, which a worker blocked reading its socket
     does not. If the app replaces the wakeup descriptor, or a thread holds
     the GIL for good, no DUMP_END comes: Go ends the dump by its next line,
-    by EOF, or after a pause. Called in the main thread of a worker, after
-    the zygote's fork (which drops the zygote's wakeup descriptor)."""
+    by EOF, or after a pause. Called in the main thread before the app is
+    imported, so that a dump of an import that hangs ends at DUMP_END too
+    (it used to end after 100 ms without a line, in pieces on a loaded
+    machine), and again in a worker the zygote forked (fork drops the
+    thread). Returns a function that stops the thread (the zygote's,
+    before it forks: see zygote).
+
+    Every signal that has a Python handler (the app's, SIGINT, SIGTERM)
+    wakes the thread, as Python writes each to the wakeup descriptor; no
+    request sends one."""
     r, w = os.pipe()
     os.set_blocking(w, False)
     signal.set_wakeup_fd(w, warn_on_full_buffer=False)
 
     def run():
-        while True:
-            got = os.read(r, 512)
-            if not got:
-                return
-            if signal.SIGUSR1 in got:
-                try:
-                    os.write(2, DUMP_END)
-                except OSError:
-                    pass  # the pipe is gone with Go
+        try:
+            while True:
+                got = os.read(r, 512)
+                if not got:
+                    return
+                if signal.SIGUSR1 in got:
+                    try:
+                        os.write(2, DUMP_END)
+                    except OSError:
+                        pass  # the pipe is gone with Go
+        finally:
+            os.close(r)
 
-    threading.Thread(target=run, name="graft-stacks", daemon=True).start()
+    thread = threading.Thread(target=run, name="graft-stacks", daemon=True)
+    thread.start()
     try:
         os.write(2, DUMP_END)  # tells Go that this process ends its dumps
     except OSError:
         pass
 
+    def stop():
+        # The caller has replaced the wakeup descriptor: a signal before
+        # that is read before the EOF.
+        os.close(w)  # the thread reads EOF and ends
+        thread.join()
 
-def serve_worker(conn, app, threads, multiprocess, chunk):
-    """Announce readiness on conn and serve requests until Go goes away."""
-    mark_dumps()
+    return stop
+
+
+def serve_worker(conn, app, threads, multiprocess, chunk, forked=False):
+    """Announce readiness on conn and serve requests until Go goes away.
+    A worker the zygote forked starts its own graft-stacks thread (main
+    started the one of a worker that imported the app itself)."""
+    if forked:
+        mark_dumps()
     version = "%d.%d.%d" % sys.version_info[:3]
     # surrogateescape: a path that is not UTF-8 goes to Go as its bytes.
     conn.send(READY, 0, ("%d\0%s\0%s" % (os.getpid(), version, sys.executable)).encode("utf-8", "surrogateescape"))
@@ -1554,7 +1667,7 @@ def set_pdeathsig():
         pass  # not Linux, or no ctypes: workers still exit on EOF of their socket
 
 
-def zygote(conn, app, threads, multiprocess, chunk, guard):
+def zygote(conn, app, threads, multiprocess, chunk, guard, stop_marks):
     """Preload mode: fork workers on demand from this process, which has
     imported the app once.
 
@@ -1564,7 +1677,10 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
 
     guard is main()'s ChildGuard: in each worker, the logging handler and
     the streams under sys.stdout and sys.stderr send on the worker's
-    socket.
+    socket. stop_marks stops the graft-stacks thread that ended the
+    import's dumps (mark_dumps): the zygote's loop ends them from now on,
+    woken by the same signals, and no thread of graft's is left when it
+    forks.
 
     Go sends FORK frames carrying two descriptors: the new worker's socket
     and the pipe its stdout/stderr go to. The zygote answers FORKED with the
@@ -1572,6 +1688,14 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
     """
     import gc
 
+    # SIGCHLD wakes the loop through this pipe, so exits are reported at
+    # once; so does SIGUSR1, for the DUMP_END after its dump.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stop_marks()
     others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
     if others:
         # fork() copies only the forking thread: the workers get these
@@ -1585,12 +1709,6 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
     gc.collect()
     gc.freeze()
     sock = conn.sock
-    # SIGCHLD wakes the loop through this pipe, so exits are reported at once.
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
     poller = select.poll()  # poll, as everywhere in this program: any fd number works
     poller.register(sock, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
@@ -1602,9 +1720,10 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
             ready = {fd for fd, _ in poller.poll(1000)}
         if wake_r in ready:
             try:
-                os.read(wake_r, 512)
-            except BlockingIOError:
-                pass
+                if signal.SIGUSR1 in os.read(wake_r, 512):
+                    os.write(2, DUMP_END)  # as mark_dumps's thread did
+            except OSError:
+                pass  # BlockingIOError; or the pipe is gone with Go
         if sock.fileno() not in ready:
             continue
         frame = conn.read_frame()
@@ -1647,7 +1766,7 @@ def zygote(conn, app, threads, multiprocess, chunk, guard):
                 sock.close()  # closed already by ChildGuard.forked (Conn.detach)
                 wconn = Conn(go_socket(fds[0]))
                 guard.speak_on(wconn)
-                serve_worker(wconn, app, threads, multiprocess, chunk)
+                serve_worker(wconn, app, threads, multiprocess, chunk, forked=True)
             finally:
                 os._exit(1)
         for fd in fds:
@@ -2619,9 +2738,11 @@ def main():
     # from Go (request timeout, slow request) dumps every thread's stack to
     # the descriptor of stderr, the output pipe, which Go also logs.
     stdio = install_stdio(conn)
+    whole_tracebacks()
     log_handler = GoLogHandler(conn)
     logging.getLogger().addHandler(log_handler)
     keep_basic_config(log_handler)
+    install_record_ids()
     install_dumps()
     # Go decides when workers stop: after draining, it closes their sockets.
     # SIGINT and SIGTERM are dropped, so that a SIGTERM sent to every
@@ -2643,6 +2764,7 @@ def main():
     if problem:
         conn.send(FAIL, 0, problem.encode("utf-8", "replace"))
         leave(3)
+    stop_marks = mark_dumps()  # a dump of an import that hangs ends at DUMP_END
     try:
         app = load_app(spec)
         if hook:
@@ -2652,7 +2774,7 @@ def main():
         leave(3)
     if mode == "zygote":
         conn.send(READY, 0, ("%d" % os.getpid()).encode())
-        zygote(conn, app, threads, multiprocess, chunk, guard)
+        zygote(conn, app, threads, multiprocess, chunk, guard, stop_marks)
     serve_worker(conn, app, threads, multiprocess, chunk)
 
 

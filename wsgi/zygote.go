@@ -149,9 +149,9 @@ func (z *zygote) readLoop() {
 			started = true
 			z.ready <- &LoadError{App: z.pl.cfg.App, Traceback: string(payload)}
 		case frameLog:
-			z.stdio.record(h.flags, payload)
+			z.stdio.record(h.stream, h.flags, payload)
 		case frameStdio:
-			z.stdio.write(h.flags, payload)
+			z.stdio.write(h.stream, h.flags, payload)
 		case frameForked:
 			pid := 0
 			if len(payload) >= 4 {

@@ -63,3 +63,8 @@ if os.environ.get("GRAFT_DJANGO_CONSOLE_LOG"):
         "handlers": {"console": {"class": "logging.StreamHandler"}},
         "root": {"handlers": ["console"], "level": "WARNING"},
     }
+    if os.environ["GRAFT_DJANGO_CONSOLE_LOG"] == "rid":
+        # A format with graft's request id (TestRecordRequestID), in
+        # Django's "{" style.
+        LOGGING["formatters"] = {"rid": {"format": "{levelname} {request_id} {message}", "style": "{"}}
+        LOGGING["handlers"]["console"]["formatter"] = "rid"
