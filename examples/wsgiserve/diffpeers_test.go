@@ -544,6 +544,46 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 		"body":         "graft \"hello\", uwsgi \"\"",
 		"chunks":       "graft [5], uwsgi [0]",
 	}},
+	// The cases added to the gunicorn corpus on 2026-12-02 (pipelined
+	// Expect, trailers, the query limit, absolute-form targets).
+	"uwsgi/Expect 100-continue pipelined": {whyUWSGIExpect, map[string]string{
+		"100-continue": "graft true, uwsgi false",
+	}},
+	"uwsgi/Expect 100-continue chunked with a trailer, pipelined": {whyUWSGIExpect + "; " + whyUWSGIChunked, map[string]string{
+		"100-continue": "graft true, uwsgi false",
+		"body":         "graft \"hello\", uwsgi \"\"",
+		"chunks":       "graft [5], uwsgi [0]",
+	}},
+	"tornado/Expect 100-continue chunked with a trailer, pipelined": {whyTornadoTrailer, map[string]string{
+		"status": "graft 200, tornado 400",
+	}},
+	"uwsgi/chunked with a Trailer field": {whyUWSGIChunked, map[string]string{
+		"body":   "graft \"hello\", uwsgi \"\"",
+		"chunks": "graft [5], uwsgi [0]",
+	}},
+	"tornado/chunked with a Trailer field": {whyTornadoTrailer, map[string]string{
+		"status": "graft 200, tornado 400",
+	}},
+	"uwsgi/query at the limit": {whyUWSGIBuffer, map[string]string{
+		"error":     "graft \"\", uwsgi \"response 1: reset\"",
+		"responses": "graft 1, uwsgi 0",
+	}},
+	"uwsgi/query over the limit": {whyUWSGIBuffer, map[string]string{
+		"error":     "graft \"\", uwsgi \"response 1: reset\"",
+		"responses": "graft 1, uwsgi 0",
+	}},
+	"uwsgi/absolute form with an escaped slash": {whyPeerAbsolute, map[string]string{
+		"PATH_INFO": "graft \"/p/q\", uwsgi \"http://other.test/p/q\"",
+	}},
+	"tornado/absolute form with an escaped slash": {whyPeerAbsolute, map[string]string{
+		"PATH_INFO": "graft \"/p/q\", tornado \"http://other.test/p/q\"",
+	}},
+	"uwsgi/absolute form with an IPv6 host": {whyPeerAbsolute, map[string]string{
+		"PATH_INFO": "graft \"/x\", uwsgi \"http://[::1]:8080/x\"",
+	}},
+	"tornado/absolute form with an IPv6 host": {whyPeerAbsolute, map[string]string{
+		"PATH_INFO": "graft \"/x\", tornado \"http://[::1]:8080/x\"",
+	}},
 }
 
 // peerNormalise is normalise for a peer's answer: the Server header a
