@@ -29,8 +29,14 @@ const DefaultBodyTimeout = 60 * time.Second
 func withBodyTimeout(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			// The request is net/http's own, fresh for this handler: its
-			// body is replaced in place rather than copying it.
+			// A shallow copy, not r.Body replaced in place: net/http
+			// looks at its own request's Body after the handler, and
+			// only when that is still its body does it shut the
+			// sending side and wait before closing a connection whose
+			// body the handler left unread (a 413 answered by the
+			// Content-Length), so that the client gets the response
+			// rather than a reset.
+			r = r.WithContext(r.Context())
 			r.Body = &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d}
 		}
 		h.ServeHTTP(w, r)

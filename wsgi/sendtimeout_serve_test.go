@@ -368,8 +368,10 @@ func h2Get(c net.Conn, path string) {
 // nothing past SendTimeout: the stream is reset (the connection serves
 // on) and the response's goroutine returns, for a native handler's 10 MiB
 // Write (which waits for the window), a native handler's 3 KiB (which
-// net/http sends after the handler returns) and a body the worker sent
-// whole, over h2c and TLS. Before, net/http waited for the window for as
+// net/http sends after the handler returns), a body the worker sent
+// whole, a streamed bridged response and a wsgi.file_wrapper file, over
+// h2c and TLS (the bridged ones over TLS read through the guard's HTTP/2
+// hand-off, guardh2tls.go). Before, net/http waited for the window for as
 // long as the client kept the connection: no socket deadline sees it (the
 // socket is not stalled), and HTTP2Config has no limit on it.
 func TestServeSendTimeoutHTTP2(t *testing.T) {
@@ -384,6 +386,9 @@ func TestServeSendTimeoutHTTP2(t *testing.T) {
 		{"native 3 KiB", false, false, "/small", false},
 		{"native 10 MiB over TLS", true, false, "/native", true},
 		{"whole bridged response", false, true, "/whole", true},
+		{"whole bridged response over TLS", true, true, "/whole", true},
+		{"streamed bridged response over TLS", true, true, "/stream", true},
+		{"wsgi.file_wrapper over TLS", true, true, "/file", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startSendServe(t, tc.tls, tc.withApp)
