@@ -28,18 +28,7 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 	msg := fmt.Sprintf("migrate: unknown route %q (no Go route has this method and pattern", route)
 	method, pattern, _ := strings.Cut(route, " ")
 	method, shape := strings.ToUpper(strings.TrimSpace(method)), patternShape(strings.TrimSpace(pattern))
-	var same, other []string
-	for _, k := range keys {
-		m, p, _ := strings.Cut(k, " ")
-		if patternShape(p) != shape {
-			continue
-		}
-		if m == method {
-			same = append(same, k)
-		} else {
-			other = append(other, k)
-		}
-	}
+	same, other := ofShape(method, shape, keys)
 	var gets []string // for a HEAD, the GET routes whose line it follows
 	if method == "HEAD" && len(same) == 0 {
 		for _, k := range other {
@@ -178,19 +167,25 @@ func slashed(method, shape string, keys []string) []string {
 	if other == "" || other == "//" {
 		return nil
 	}
-	var same, rest []string
+	same, rest := ofShape(method, other, keys)
+	return append(same, rest...)
+}
+
+// ofShape returns the routes of keys whose pattern has shape (a
+// patternShape): those of method, and those of other methods.
+func ofShape(method, shape string, keys []string) (same, other []string) {
 	for _, k := range keys {
 		m, p, _ := strings.Cut(k, " ")
-		if patternShape(p) != other {
+		if patternShape(p) != shape {
 			continue
 		}
 		if m == method {
 			same = append(same, k)
 		} else {
-			rest = append(rest, k)
+			other = append(other, k)
 		}
 	}
-	return append(same, rest...)
+	return same, other
 }
 
 // ifTrue returns s when cond holds, else "".
