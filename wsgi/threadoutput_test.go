@@ -59,3 +59,31 @@ func TestAppThreadOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestThreadExceptionWhole: the traceback of a thread that ends with an
+// uncaught exception (threading.excepthook) is written in one write, with
+// its "Exception in thread" line, so that Go logs it as one ERROR record
+// as it comes. Python's own hook, written in C, wrote it a piece at a
+// time (a write per line part), and Go held it until its next line or
+// 100 ms of quiet (dumpQuiet).
+func TestThreadExceptionWhole(t *testing.T) {
+	pythontest.Python(t)
+	for _, preload := range []bool{false, true} {
+		t.Run(fmt.Sprint("preload=", preload), func(t *testing.T) {
+			c, logs := newContainer(t, Config{App: "threadexc:app", NoPreload: !preload})
+			srv := newServer(t, c)
+			if got := string(mustGet(t, srv.URL+"/")); got != "1" {
+				t.Errorf("threading.excepthook wrote the traceback in %s writes, want 1", got)
+			}
+			logHas(t, logs, 10*time.Second, "ValueError: thexc")
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "ValueError: thexc") && !strings.Contains(l, "level=ERROR") {
+					t.Errorf("the thread's traceback not one ERROR record: %s", l)
+				}
+			}
+			if !strings.Contains(logs.String(), "Exception in thread thexc-thread") {
+				t.Errorf("no \"Exception in thread thexc-thread\" line in the log:\n%s", logs)
+			}
+		})
+	}
+}

@@ -504,9 +504,10 @@ def install_stdio(conn):
 
 
 def whole_tracebacks():
-    """Make traceback.print_exception (print_exc's, print_last's) write a
-    traceback, its chain and all, in one write instead of a write per
-    line: Go logs a traceback that ends with the write that began it at
+    """Make traceback.print_exception (print_exc's, print_last's) and
+    threading.excepthook (a thread's uncaught exception, unless the app
+    sets its own) write a traceback, its chain and all, in one write
+    instead of a write per line: Go logs a traceback that ends with the write that began it at
     once (a chained exception's next part cannot follow), where one
     written in pieces waits for its next line or 100 ms of quiet. The
     file is the one the caller named (sys.stderr by default), written
@@ -527,6 +528,25 @@ def whole_tracebacks():
 
     print_exception.__doc__ = original.__doc__
     traceback.print_exception = print_exception
+
+    if threading.excepthook is threading.__excepthook__:
+        # A thread's uncaught exception: Python's hook (C) writes its
+        # "Exception in thread" line and traceback a piece at a time.
+        # This one writes what it writes, at once.
+        def excepthook(args):
+            if args.exc_type is SystemExit:
+                return  # as Python's: a thread's sys.exit() is silent
+            file = sys.stderr
+            if file is None and args.thread is not None:
+                file = args.thread._stderr
+            if file is None:
+                return
+            name = args.thread.name if args.thread is not None else threading.get_ident()
+            lines = traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
+            file.write("Exception in thread %s:\n%s" % (name, "".join(lines)))
+            file.flush()
+
+        threading.excepthook = excepthook
 
 
 class ChildGuard:
