@@ -361,6 +361,23 @@ var diffenvTrustedCorpus = []diffenvCase{
 	{name: "X-Forwarded-Host", raw: rawGet("/", "X-Forwarded-Host: front.test")},
 }
 
+// diffenvProxyLine is the PROXY protocol v1 header of a load balancer
+// passing on a client at 203.0.113.7.
+const diffenvProxyLine = "PROXY TCP4 203.0.113.7 10.0.0.1 56324 80\r\n"
+
+// diffenvProxyCorpus runs with the test's address, 127.0.0.1, a load
+// balancer of both servers that sends the PROXY protocol (wsgiserve
+// -proxy-protocol, gunicorn --proxy-protocol --proxy-allow-from).
+var diffenvProxyCorpus = []diffenvCase{
+	{name: "v1 TCP4", raw: diffenvProxyLine + rawGet("/a?b")},
+	{name: "v1 TCP6", raw: "PROXY TCP6 2001:db8::7 2001:db8::1 56324 443\r\n" + rawGet("/")},
+	{name: "v1 UNKNOWN", raw: "PROXY UNKNOWN\r\n" + rawGet("/")},
+	{name: "v1 and X-Forwarded-For", raw: diffenvProxyLine + rawGet("/", "X-Forwarded-For: 10.9.9.9", "X-Forwarded-Proto: https")},
+	{name: "v1 pipelined", n: 2, raw: diffenvProxyLine + rawGet("/one") + rawGet("/two")},
+	{name: "no header", raw: rawGet("/")},
+	{name: "malformed header", raw: "PROXY TCP4 203.0.113.7 10.0.0.1 56324\r\n" + rawGet("/")},
+}
+
 // diffenvResult is what one server did with a case.
 type diffenvResult struct {
 	responses []diffenvResponse
@@ -383,17 +400,7 @@ func roundTrip(addr string, c diffenvCase) diffenvResult {
 
 // roundTripWithin is roundTrip waiting up to wait for the responses.
 func roundTripWithin(addr string, c diffenvCase, wait time.Duration) diffenvResult {
-	var conn net.Conn
-	var err error
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		conn, err = net.Dial("unix", path)
-	} else if hostPort, ok := strings.CutPrefix(addr, "tls:"); ok {
-		// HTTP/1.1 only: gunicorn has no HTTP/2. The test's own
-		// certificate is not checked.
-		conn, err = tls.Dial("tcp", hostPort, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-	} else {
-		conn, err = net.Dial("tcp", addr)
-	}
+	conn, err := dialDiff(addr)
 	if err != nil {
 		return diffenvResult{err: err.Error()}
 	}
@@ -439,6 +446,19 @@ func roundTripWithin(addr string, c diffenvCase, wait time.Duration) diffenvResu
 		}
 	}
 	return res
+}
+
+// dialDiff connects to addr: "unix:/path", "tls:host:port" (HTTP/1.1
+// only, as gunicorn has no HTTP/2; the test's own certificate is not
+// checked) or host:port.
+func dialDiff(addr string) (net.Conn, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return net.Dial("unix", path)
+	}
+	if hostPort, ok := strings.CutPrefix(addr, "tls:"); ok {
+		return tls.Dial("tcp", hostPort, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	}
+	return net.Dial("tcp", addr)
 }
 
 // errClass is a read error as the comparison sees it.
@@ -580,6 +600,7 @@ type diffenvRun struct {
 	unix    bool     // on a Unix socket
 	tls     bool     // serving TLS
 	trusted bool     // the test's address, 127.0.0.1, is a trusted proxy
+	proxy   bool     // the test's address is a load balancer sending the PROXY protocol
 }
 
 var diffenvRuns = []diffenvRun{
@@ -589,6 +610,7 @@ var diffenvRuns = []diffenvRun{
 	{name: "processes", corpus: diffenvProcessesCorpus, workers: 2, threads: 1},
 	{name: "tls", corpus: diffenvTLSCorpus, tls: true},
 	{name: "trusted", corpus: diffenvTrustedCorpus, trusted: true},
+	{name: "proxy", corpus: diffenvProxyCorpus, proxy: true},
 }
 
 // listen opens the listener a server of run is handed as fd 3 and
@@ -644,6 +666,9 @@ func (run diffenvRun) startGunicorn(t *testing.T, dir, cert, key string) string 
 		args = append(args, "--certfile", cert, "--keyfile", key)
 		addr = "tls:" + addr
 	}
+	if run.proxy {
+		args = append(args, "--proxy-protocol", "--proxy-allow-from", "127.0.0.1")
+	}
 	pythontest.GunicornOn(t, f, run.env, dir, "diffenv_app:app", args...)
 	return addr
 }
@@ -664,6 +689,9 @@ func (run diffenvRun) startGraft(t *testing.T, bin, dir, cert, key string) strin
 	}
 	if run.tls {
 		cmd.Args = append(cmd.Args, "-certfile", cert, "-keyfile", key)
+	}
+	if run.proxy {
+		cmd.Args = append(cmd.Args, "-proxy-protocol", "127.0.0.1")
 	}
 	cmd.Args = append(cmd.Args, "diffenv_app:app")
 	cmd.Env = append(os.Environ(), run.env...)
@@ -764,6 +792,13 @@ const (
 	whyTrusted = "graft removes the forwarding headers once it has read them, from a trusted proxy too, and " +
 		"gives the app their meaning as REMOTE_ADDR and wsgi.url_scheme (docs/operations.md, Coming from " +
 		"gunicorn: forwarded_allow_ips); gunicorn passes them on"
+	whyProxyAddr = "gunicorn adds PROXY_PROTOCOL, PROXY_ADDR and PROXY_PORT (the address the client reached " +
+		"the load balancer on) to the environ, an extension of its own; graft gives the client's address as " +
+		"REMOTE_ADDR and REMOTE_PORT, as gunicorn does, and leaves the load balancer's out (docs/operations.md, " +
+		"Behind a front proxy)"
+	whyProxyRequired = "a connection from a -proxy-protocol address must begin with a valid PROXY header (the " +
+		"protocol's spec: a receiver must not guess whether one is there): graft closes it without an answer " +
+		"and logs WARN (docs/operations.md, Behind a front proxy), since the load balancer and graft disagree"
 	whyMount = "graft serves a path outside the SCRIPT_NAME prefix with SCRIPT_NAME \"\" (docs/operations.md, -script-name); " +
 		"gunicorn 20 answers 500"
 )
@@ -1067,6 +1102,44 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	}},
 	"trusted/X-Forwarded-Host": {whyTrusted + "; the host is taken from it only with -forwarded-host", map[string]string{
 		"HTTP_X_FORWARDED_HOST": `graft (absent), gunicorn "front.test"`,
+	}},
+
+	// From a load balancer sending the PROXY protocol.
+	"proxy/v1 TCP4": {whyProxyAddr, map[string]string{
+		"PROXY_ADDR":     `graft (absent), gunicorn "10.0.0.1"`,
+		"PROXY_PORT":     `graft (absent), gunicorn "80"`,
+		"PROXY_PROTOCOL": `graft (absent), gunicorn "TCP4"`,
+	}},
+	"proxy/v1 TCP6": {whyProxyAddr, map[string]string{
+		"PROXY_ADDR":     `graft (absent), gunicorn "2001:db8::1"`,
+		"PROXY_PORT":     `graft (absent), gunicorn "443"`,
+		"PROXY_PROTOCOL": `graft (absent), gunicorn "TCP6"`,
+	}},
+	"proxy/v1 UNKNOWN": {"PROXY UNKNOWN (the load balancer's own connection: its health check) is served as " +
+		"the load balancer's, as the PROXY protocol says (the receiver keeps the connection's addresses); " +
+		"gunicorn 20 answers 400", map[string]string{"status": "graft 200, gunicorn 400"}},
+	"proxy/v1 and X-Forwarded-For": {whyProxyAddr + "; " + whyForwarded, map[string]string{
+		"HTTP_X_FORWARDED_FOR":   `graft (absent), gunicorn "10.9.9.9"`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "https"`,
+		"PROXY_ADDR":             `graft (absent), gunicorn "10.0.0.1"`,
+		"PROXY_PORT":             `graft (absent), gunicorn "80"`,
+		"PROXY_PROTOCOL":         `graft (absent), gunicorn "TCP4"`,
+	}},
+	"proxy/v1 pipelined": {whyProxyAddr + "; gunicorn's gthread worker does not answer a pipelined request " +
+		"(see root/HTTP/1.0 keep-alive)", map[string]string{
+		"PROXY_ADDR":     `graft (absent), gunicorn "10.0.0.1"`,
+		"PROXY_PORT":     `graft (absent), gunicorn "80"`,
+		"PROXY_PROTOCOL": `graft (absent), gunicorn "TCP4"`,
+		"error":          `graft "", gunicorn "response 2: closed"`,
+		"responses":      "graft 2, gunicorn 1",
+	}},
+	"proxy/no header": {whyProxyRequired + "; gunicorn 20 serves it as the load balancer's", map[string]string{
+		"error":     `graft "response 1: closed", gunicorn ""`,
+		"responses": "graft 0, gunicorn 1",
+	}},
+	"proxy/malformed header": {whyProxyRequired + "; gunicorn 20 answers 400 (InvalidProxyLine)", map[string]string{
+		"error":     `graft "response 1: closed", gunicorn ""`,
+		"responses": "graft 0, gunicorn 1",
 	}},
 
 	// Two processes of one thread.

@@ -18,8 +18,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -29,24 +29,69 @@ import (
 
 	"github.com/graft-dev/graft/examples/internal/opstest"
 	"github.com/graft-dev/graft/internal/pythontest"
+	"github.com/graft-dev/graft/internal/testcert"
 )
 
 // diffpeer is a WSGI server graft is compared with.
 type diffpeer struct {
-	name  string
-	start func(t *testing.T, dir, app string) (addr string)
+	name string
+	// on runs the peer on a listening socket (pythontest.UWSGIOn,
+	// pythontest.TornadoOn).
+	on func(t testing.TB, f *os.File, dir, app string, args ...string) *pythontest.Buffer
+	// serves gives the peer's options to serve app as run says (its
+	// SCRIPT_NAME, TLS with cert and key, a trusted proxy, the PROXY
+	// protocol), or false where the peer cannot (docs/operations.md,
+	// uWSGI and Tornado: what differs).
+	serves func(run diffenvRun, app, cert, key string) ([]string, bool)
 }
 
 // diffpeers are the peers beyond gunicorn.
 var diffpeers = []diffpeer{
-	{name: "uwsgi", start: func(t *testing.T, dir, app string) string {
-		addr, _ := pythontest.UWSGI(t, dir, app)
-		return addr
+	{name: "uwsgi", on: pythontest.UWSGIOn, serves: func(run diffenvRun, app, cert, key string) ([]string, bool) {
+		var args []string
+		for _, e := range run.env {
+			if prefix, ok := strings.CutPrefix(e, "SCRIPT_NAME="); ok {
+				args = append(args, "--mount", prefix+"="+app, "--manage-script-name")
+			}
+		}
+		if run.tls {
+			args = append(args, "--https-socket", "fd://3,"+cert+","+key)
+		}
+		if run.proxy {
+			args = append(args, "--enable-proxy-protocol")
+		}
+		// uWSGI has no list of trusted proxies: run.trusted needs nothing.
+		return args, run.workers <= 1
 	}},
-	{name: "tornado", start: func(t *testing.T, dir, app string) string {
-		addr, _ := pythontest.Tornado(t, dir, app)
-		return addr
+	{name: "tornado", on: pythontest.TornadoOn, serves: func(run diffenvRun, app, cert, key string) ([]string, bool) {
+		var args []string
+		if run.tls {
+			args = append(args, "--certfile", cert, "--keyfile", key)
+		}
+		if run.trusted {
+			args = append(args, "--xheaders")
+		}
+		// WSGIContainer has no prefix, no PROXY protocol and one process.
+		return args, len(run.env) == 0 && !run.proxy && run.workers <= 1
 	}},
+}
+
+// start runs p serving app from dir as run says, with the test's
+// certificate cert and key, and returns its address as
+// diffenvRun.startGunicorn does ("unix:/path", "tls:host:port"), or ""
+// where p cannot serve run.
+func (p diffpeer) start(t *testing.T, run diffenvRun, dir, app, cert, key string) string {
+	t.Helper()
+	args, ok := p.serves(run, app, cert, key)
+	if !ok {
+		return ""
+	}
+	f, addr := run.listen(t, p.name)
+	p.on(t, f, dir, app, args...)
+	if run.tls {
+		addr = "tls:" + addr
+	}
+	return addr
 }
 
 // diffpeersWait bounds one exchange with a peer: a peer that neither
@@ -54,12 +99,12 @@ var diffpeers = []diffpeer{
 // so that the test stays short.
 const diffpeersWait = 3 * time.Second
 
-// waitUp waits until addr answers a GET of path, with a status below 500
-// (the peers boot while graft starts).
+// waitUp waits until addr (as roundTrip takes it) answers a GET of path,
+// with a status below 500 (the peers boot while graft starts).
 func waitUp(t *testing.T, name, addr, path string) {
 	t.Helper()
 	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
+		if c, err := dialDiff(addr); err == nil {
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			io.WriteString(c, rawGet(path, "Connection: close"))
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -91,39 +136,47 @@ func decidedEnv(run, name, k, d string) bool {
 // diffpeerAddr is a peer serving a run's corpus.
 type diffpeerAddr struct{ name, addr string }
 
-// TestDiffEnvPeers sends diffenvCorpus to wsgiserve, uWSGI and Tornado,
-// and diffenvMountCorpus to wsgiserve and uWSGI under the prefix /app
-// (wsgiserve with SCRIPT_NAME=/app, uWSGI with --mount and
-// --manage-script-name; Tornado's WSGIContainer has no prefix), and
-// fails on any difference of a peer's environ that is neither one
-// decided against gunicorn nor listed in diffpeersEnvKnown, and on a
-// listed one that is gone.
+// TestDiffEnvPeers sends each run's corpus of TestDiffEnvGunicorn
+// (diffenvRuns) to wsgiserve and to the peers that can serve the run
+// (diffpeer.serves): uWSGI all but processes (SCRIPT_NAME with --mount
+// and --manage-script-name, TLS with --https-socket, the PROXY protocol
+// with --enable-proxy-protocol; it has no list of trusted proxies),
+// Tornado the root, unix, tls and trusted runs (the last with
+// xheaders). It fails on any difference of a peer's environ that is
+// neither one decided against gunicorn nor listed in diffpeersEnvKnown,
+// and on a listed one that is gone.
 func TestDiffEnvPeers(t *testing.T) {
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin := opstest.Build(t, "wsgiserve")
-	var root []diffpeerAddr
-	for _, p := range diffpeers {
-		root = append(root, diffpeerAddr{p.name, p.start(t, dir, "diffenv_app:app")})
-	}
-	mountAddr, _ := pythontest.UWSGI(t, dir, "diffenv_app:app", "--mount", "/app=diffenv_app:app", "--manage-script-name")
-	mount := []diffpeerAddr{{"uwsgi", mountAddr}}
-	graft := diffenvRuns[0].startGraft(t, bin, dir, "", "")
-	graftMount := diffenvRuns[1].startGraft(t, bin, dir, "", "")
-	for _, p := range append(root, mount...) {
-		waitUp(t, p.name, p.addr, "/")
-	}
-	for _, c := range diffenvCorpus {
-		if c.graftOnly != 0 {
-			continue // no peer need answer it; TestDiffEnvGunicorn checks graft's answer
-		}
-		t.Run(c.name, func(t *testing.T) { comparePeerEnv(t, "root", "", c, graft, root) })
-	}
-	for _, c := range diffenvMountCorpus {
-		t.Run("SCRIPT_NAME/"+c.name, func(t *testing.T) {
-			comparePeerEnv(t, "SCRIPT_NAME", "SCRIPT_NAME/", c, graftMount, mount)
+	cert, key, _ := testcert.Write(t, t.TempDir(), 1)
+	for _, run := range diffenvRuns {
+		t.Run(run.name, func(t *testing.T) {
+			var peers []diffpeerAddr
+			for _, p := range diffpeers {
+				if addr := p.start(t, run, dir, "diffenv_app:app", cert, key); addr != "" {
+					peers = append(peers, diffpeerAddr{p.name, addr})
+				}
+			}
+			if len(peers) == 0 {
+				return // no peer serves it (processes)
+			}
+			graft := run.startGraft(t, bin, dir, cert, key)
+			for _, p := range peers {
+				waitUp(t, p.name, p.addr, "/")
+			}
+			prefix := run.name + "/"
+			if run.name == "root" {
+				prefix = ""
+			}
+			for _, c := range run.corpus {
+				if c.graftOnly != 0 {
+					continue // no peer need answer it; TestDiffEnvGunicorn checks graft's answer
+				}
+				t.Run(c.name, func(t *testing.T) { comparePeerEnv(t, run.name, prefix, c, graft, peers) })
+			}
 		})
 	}
 }
@@ -247,6 +300,17 @@ const (
 	whyUWSGIScheme = "uWSGI takes wsgi.url_scheme https from any client's X-Forwarded-Proto or X-Forwarded-Ssl, " +
 		"so that a client makes the app build https URLs and secure-only decisions; graft takes the scheme from a " +
 		"trusted proxy only (docs/operations.md, Behind a front proxy)"
+	whyTornadoXheaders = "Tornado's xheaders read X-Real-Ip, X-Forwarded-For, X-Scheme and X-Forwarded-Proto " +
+		"(from any client: it has no list of trusted proxies); graft reads gunicorn's secure_scheme_headers " +
+		"from a trusted proxy, X-Forwarded-Ssl: on among them"
+	whyPeerProtocol = "X-Forwarded-Protocol: ssl, one of gunicorn's secure_scheme_headers, is read from a trusted " +
+		"proxy; uWSGI and Tornado do not know it"
+	whyPeerContradicting = "scheme headers that contradict each other (X-Forwarded-Proto: https, X-Forwarded-Ssl: " +
+		"off) get gunicorn's 400 Contradictory scheme headers; uWSGI and Tornado serve the request with the " +
+		"scheme of the one they read"
+	whyUWSGIServerAddr = "with --enable-proxy-protocol uWSGI gives the address the client reached the load " +
+		"balancer on as SERVER_ADDR (gunicorn: PROXY_ADDR), an extension; graft leaves it out (see " +
+		"proxy/v1 TCP4 in diffenvKnown)"
 	whyUWSGIReadline = "wsgi.input's readline(size) stops after size bytes, as io's and gunicorn's do; uWSGI " +
 		"ignores the size and returns the whole line, which PEP 3333 allows"
 	whyUWSGIReadNone = "wsgi.input.read(None) reads all, as io's does; uWSGI raises TypeError (PEP 3333 asks " +
@@ -442,6 +506,49 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 	"uwsgi/X-Forwarded-Ssl": {whyUWSGIScheme, map[string]string{
 		"wsgi.url_scheme": "graft \"http\", uwsgi \"https\"",
 	}},
+	// The unix, tls, trusted and proxy runs.
+	"tornado/unix/HTTP/1.0 without Host": {whyTornado10, map[string]string{
+		"close": "graft true, tornado false",
+	}},
+	"uwsgi/tls/HTTP/1.0 without Host": {whyPeerServerName, map[string]string{
+		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"vm\"",
+	}},
+	"tornado/tls/HTTP/1.0 without Host": {whyPeerServerName + "; " + whyTornado10, map[string]string{
+		"SERVER_PORT": "graft \"PORT\", tornado \"443\"",
+		"close":       "graft true, tornado false",
+	}},
+	"uwsgi/tls/Host without port": {whyUWSGIScheme + "; over TLS a client's X-Forwarded-Proto: http makes it " +
+		"http, so the app builds http URLs to a server that serves only https", map[string]string{
+		"wsgi.url_scheme": "graft \"https\", uwsgi \"http\"",
+	}},
+	"tornado/trusted/X-Forwarded-Ssl on": {whyTornadoXheaders, map[string]string{
+		"wsgi.url_scheme": "graft \"https\", tornado \"http\"",
+	}},
+	"uwsgi/trusted/X-Forwarded-Protocol ssl": {whyPeerProtocol, map[string]string{
+		"wsgi.url_scheme": "graft \"https\", uwsgi \"http\"",
+	}},
+	"tornado/trusted/X-Forwarded-Protocol ssl": {whyPeerProtocol, map[string]string{
+		"wsgi.url_scheme": "graft \"https\", tornado \"http\"",
+	}},
+	"uwsgi/trusted/contradicting": {whyPeerContradicting, map[string]string{
+		"status": "graft 400, uwsgi 200",
+	}},
+	"tornado/trusted/contradicting": {whyPeerContradicting, map[string]string{
+		"status": "graft 400, tornado 200",
+	}},
+	"uwsgi/proxy/v1 TCP4": {whyUWSGIServerAddr, map[string]string{
+		"SERVER_ADDR": "graft (absent), uwsgi \"10.0.0.1\"",
+	}},
+	"uwsgi/proxy/v1 TCP6": {whyUWSGIServerAddr, map[string]string{
+		"SERVER_ADDR": "graft (absent), uwsgi \"2001:db8::1\"",
+	}},
+	"uwsgi/proxy/v1 and X-Forwarded-For": {whyUWSGIServerAddr + "; " + whyUWSGIScheme, map[string]string{
+		"SERVER_ADDR":     "graft (absent), uwsgi \"10.0.0.1\"",
+		"wsgi.url_scheme": "graft \"http\", uwsgi \"https\"",
+	}},
+	"uwsgi/proxy/v1 pipelined": {whyUWSGIServerAddr, map[string]string{
+		"SERVER_ADDR": "graft (absent), uwsgi \"10.0.0.1\"",
+	}},
 	"uwsgi/POST readline(4)": {whyUWSGIReadline, map[string]string{
 		"chunks": "graft [4,4,4,2,1,4,4,4,4,4], uwsgi [4,10,1,20]",
 	}},
@@ -606,7 +713,7 @@ func TestResponseDifferentialPeers(t *testing.T) {
 	}
 	addrs := map[string]string{}
 	for _, p := range diffpeers {
-		addrs[p.name] = p.start(t, dir, "diffresp_app:app")
+		addrs[p.name] = p.start(t, diffenvRun{}, dir, "diffresp_app:app", "", "")
 	}
 	s := startCmd(t, exec.Command(bin, "-bind", "127.0.0.1:0", "-python", pythontest.Python(t), "diffresp_app:app",
 		"-chdir", dir, "-workers", "1", "-threads", "1", "-access-log=false", "-graceful-timeout", "5"), false)
@@ -816,8 +923,10 @@ func TestDiffPeersTables(t *testing.T) {
 	for _, c := range diffenvCorpus {
 		cases[c.name] = c.graftOnly == 0
 	}
-	for _, c := range diffenvMountCorpus {
-		cases["SCRIPT_NAME/"+c.name] = true
+	for _, run := range diffenvRuns[1:] {
+		for _, c := range run.corpus {
+			cases[run.name+"/"+c.name] = c.graftOnly == 0
+		}
 	}
 	for k := range diffpeersEnvKnown {
 		peer, name, _ := strings.Cut(k, "/")
@@ -865,7 +974,7 @@ func TestDjangoDifferentialPeers(t *testing.T) {
 	dir, _ := setupDiffDjango(t, py)
 	peers := map[string]diffdjangoServer{}
 	for _, p := range diffpeers {
-		peers[p.name] = diffdjangoServer{addr: p.start(t, dir, "diffdjango.wsgi:application")}
+		peers[p.name] = diffdjangoServer{addr: p.start(t, diffenvRun{}, dir, "diffdjango.wsgi:application", "", "")}
 	}
 	s := startCmd(t, exec.Command(bin, "-bind", "127.0.0.1:0", "-python", py, "diffdjango.wsgi:application",
 		"-chdir", dir, "-workers", "1", "-threads", "2", "-access-log=false", "-graceful-timeout", "5",

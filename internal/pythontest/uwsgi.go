@@ -1,7 +1,9 @@
 package pythontest
 
 import (
+	"os"
 	"os/exec"
+	"slices"
 	"testing"
 )
 
@@ -20,16 +22,30 @@ const UWSGIPackages = "apt-get install -y uwsgi uwsgi-plugin-python3"
 // python3 plugin is missing.
 func UWSGI(t testing.TB, dir, app string, args ...string) (addr string, logs *Buffer) {
 	t.Helper()
+	addr, f := listen(t)
+	return addr, UWSGIOn(t, f, dir, app, args...)
+}
+
+// UWSGIOn runs uWSGI as [UWSGI] does, on the listening socket f (TCP or
+// Unix, closed here once uWSGI has it). With "--https-socket" in args
+// (its value "fd://3,cert.pem,key.pem"), uWSGI serves TLS on f instead of
+// plain HTTP.
+func UWSGIOn(t testing.TB, f *os.File, dir, app string, args ...string) (logs *Buffer) {
+	t.Helper()
 	bin, err := exec.LookPath("uwsgi")
 	if err != nil {
+		f.Close()
 		t.Fatalf("uwsgi not found (%s): %v", UWSGIPackages, err)
 	}
 	if out, err := exec.Command(bin, "--need-plugin", "python3", "--version").CombinedOutput(); err != nil {
+		f.Close()
 		t.Fatalf("uwsgi has no python3 plugin (%s): %v\n%s", UWSGIPackages, err, out)
 	}
-	addr, f := listen(t)
-	argv := append([]string{"--need-plugin", "python3", "--http-socket", "fd://3", "--master",
-		"--processes", "1", "--threads", "2", "--chdir", dir, "--module", app, "--need-app",
-		"--disable-logging"}, args...)
-	return addr, startOn(t, "uwsgi", exec.Command(bin, argv...), f)
+	argv := []string{"--need-plugin", "python3"}
+	if !slices.Contains(args, "--https-socket") {
+		argv = append(argv, "--http-socket", "fd://3")
+	}
+	argv = append(argv, "--master", "--processes", "1", "--threads", "2", "--chdir", dir, "--module", app,
+		"--need-app", "--disable-logging")
+	return startOn(t, "uwsgi", exec.Command(bin, append(argv, args...)...), f)
 }
