@@ -3,9 +3,10 @@ package main
 // The Django differential: the Django 3.2 project testdata/diffdjango
 // (admin, sessions, CSRF, GZip and ConditionalGet middleware, sqlite in a
 // temporary directory) runs under wsgiserve and under gunicorn 20
-// (-k gthread), the server users migrate from, in three pairs (plain
-// HTTP; FORCE_SCRIPT_NAME; TLS with SCRIPT_NAME and DEBUG=True), each
-// behind a trusted proxy, and the same requests go to both: raw ones off sockets where framing matters (odd paths, chunked
+// (-k gthread), the server users migrate from, in four pairs (plain
+// HTTP; FORCE_SCRIPT_NAME; Unix sockets; TLS with SCRIPT_NAME and
+// DEBUG=True), each behind a trusted proxy, and the same requests go to
+// both (the flows also through a TLS-terminating proxy): raw ones off sockets where framing matters (odd paths, chunked
 // bodies, Host headers) and flows through net/http with a cookie jar (CSRF,
 // sessions, the admin login). Its views answer what Django computed
 // (request.path, get_host(), is_secure(), build_absolute_uri(), GET,
@@ -16,6 +17,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
@@ -41,21 +43,38 @@ import (
 // diffdjangoServer is one server of a pair: where it listens and how to
 // reach it.
 type diffdjangoServer struct {
-	addr string // host:port
+	addr string // host:port, or unix:/path for a Unix socket
 	tls  *tls.Config
 	logs fmt.Stringer
 }
 
+// djangoServerAt is the server at addr as diffenvRun.listen and
+// diffpeer.start give it ("unix:/path", "tls:host:port" or host:port),
+// reached over TLS with conf where it serves TLS.
+func djangoServerAt(addr string, conf *tls.Config) diffdjangoServer {
+	if hostPort, ok := strings.CutPrefix(addr, "tls:"); ok {
+		return diffdjangoServer{addr: hostPort, tls: conf}
+	}
+	return diffdjangoServer{addr: addr}
+}
+
 // dial opens a connection speaking HTTP/1.1.
 func (s diffdjangoServer) dial() (net.Conn, error) {
+	if path, ok := strings.CutPrefix(s.addr, "unix:"); ok {
+		return net.Dial("unix", path)
+	}
 	if s.tls != nil {
 		return tls.Dial("tcp", s.addr, s.tls)
 	}
 	return net.Dial("tcp", s.addr)
 }
 
-// base is the server's URL, with prefix.
+// base is the server's URL, with prefix; on a Unix socket its host is
+// diffdjango.test (the client dials the socket).
 func (s diffdjangoServer) base(prefix string) string {
+	if strings.HasPrefix(s.addr, "unix:") {
+		return "http://diffdjango.test" + prefix
+	}
 	if s.tls != nil {
 		return "https://" + s.addr + prefix
 	}
@@ -115,9 +134,15 @@ func (s diffdjangoServer) client(t *testing.T) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr := &http.Transport{TLSClientConfig: s.tls, ForceAttemptHTTP2: false}
+	if path, ok := strings.CutPrefix(s.addr, "unix:"); ok {
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}
+	}
 	return &http.Client{
 		Jar:           jar,
-		Transport:     &http.Transport{TLSClientConfig: s.tls, ForceAttemptHTTP2: false},
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       30 * time.Second,
 	}
@@ -138,9 +163,10 @@ var diffdjangoMask = []struct {
 
 // mask normalises s for server srv.
 func (srv diffdjangoServer) mask(s string) string {
-	_, port, _ := net.SplitHostPort(srv.addr)
-	s = strings.ReplaceAll(s, ":"+port, ":PORT")
-	s = strings.ReplaceAll(s, `"port": "`+port+`"`, `"port": "PORT"`)
+	if _, port, err := net.SplitHostPort(srv.addr); err == nil {
+		s = strings.ReplaceAll(s, ":"+port, ":PORT")
+		s = strings.ReplaceAll(s, `"port": "`+port+`"`, `"port": "PORT"`)
+	}
 	for _, m := range diffdjangoMask {
 		s = m.re.ReplaceAllString(s, m.with)
 	}
@@ -354,6 +380,15 @@ var diffdjangoKnown = map[string]struct{ graft, why string }{
 		"spaces and tabs at the edges of a header value are not part of it (RFC 9110 5.5) and are trimmed; gunicorn 20 keeps the trailing ones"},
 	"header obs-fold": {`body="400 Bad Request: obsolete line folding\n"`,
 		"a folded header line (obs-fold) is refused with 400 by graft's request parser (RFC 9112 5.2 allows it; docs/operations.md); gunicorn 20 unfolds it"},
+	"unix/invalid host": {`body="400 Bad Request: bad Host header\n"`, "as invalid host"},
+	"unix/proxy for": {`\"remote_addr\": \"203.0.113.9\"`, "as proxy for: REMOTE_ADDR is the client a " +
+		"-forwarded-allow-ips unix proxy names; gunicorn 20 leaves its \"\""},
+	"unix/HEAD info":        {headOK, headWhy},
+	"unix/raw UTF-8 path":   {`\"path\": \"/i/caf\\u00e9\"`, "as raw UTF-8 path"},
+	"unix/raw latin-1 path": {`\"path\": \"/i/%E9t%E9\"`, "as raw latin-1 path"},
+	"unix/proxy host with port": {`\"port\": \"8443\"`, "SERVER_PORT (request.get_port()) is the port of the " +
+		"host the app sees, here the X-Forwarded-Host of a -forwarded-allow-ips proxy with -forwarded-host " +
+		"(docs/wsgi.md); on a Unix socket gunicorn 20's is 80, the scheme's, whatever the Host"},
 	"HEAD info":      {headOK, headWhy},
 	"streaming HEAD": {headOK, headWhy},
 	"file HEAD":      {headOK, headWhy},
@@ -375,10 +410,13 @@ const (
 // they compare equal where the difference is the rule's alone.
 var diffdjangoRules = []struct {
 	why   string
+	on    string // "tcp" or "unix": only where the servers listen there
 	apply func(g, u *rawAnswer)
 }{{
 	why: "SERVER_PORT (request.get_port()) is the port of the Host the client asked for, or the scheme's default " +
-		"(docs/wsgi.md); gunicorn's is the port of its listener, whatever the Host",
+		"(docs/wsgi.md); gunicorn's is the port of its listener, whatever the Host (on a Unix socket both take it " +
+		"from the Host)",
+	on: "tcp",
 	apply: func(g, u *rawAnswer) {
 		g.body = graftPort.ReplaceAllString(g.body, `"port": "PORT"`)
 	},
@@ -395,7 +433,24 @@ var diffdjangoRules = []struct {
 			u.header = slices.DeleteFunc(u.header, func(f string) bool { return f == "content-length: 0" })
 		}
 	},
+}, {
+	why: whyUnixPeer + "; Django's REMOTE_ADDR",
+	on:  "unix",
+	apply: func(g, u *rawAnswer) {
+		g.body = strings.ReplaceAll(g.body, `"remote_addr": "@"`, `"remote_addr": ""`)
+	},
 }}
+
+// applyDjangoRules rewrites g, wsgiserve's answer, and u, a peer's, by
+// the rules of diffdjangoRules that hold where they listen (unix: on Unix
+// sockets).
+func applyDjangoRules(g, u *rawAnswer, unix bool) {
+	for _, r := range diffdjangoRules {
+		if r.on == "" || (r.on == "unix") == unix {
+			r.apply(g, u)
+		}
+	}
+}
 
 var (
 	graftPort        = regexp.MustCompile(`"port": "[0-9]+"`)
@@ -460,6 +515,76 @@ User.objects.create_superuser("admin", "admin@diffdjango.test", "s3cret-pass")`)
 // diffdjangoPair is wsgiserve and gunicorn serving the project.
 type diffdjangoPair struct{ graft, gunicorn diffdjangoServer }
 
+// startDjangoGraft runs wsgiserve (the binary bin, with Python py)
+// serving the project in dir, as setupDiffDjango set it up, on bind, with
+// more flags args; conf is how a client reaches it if it serves TLS.
+func startDjangoGraft(t *testing.T, bin, py, dir, bind string, conf *tls.Config, args ...string) diffdjangoServer {
+	t.Helper()
+	s := startCmd(t, exec.Command(bin, append([]string{"-bind", bind, "-python", py, "diffdjango.wsgi:application",
+		"-chdir", dir, "-workers", "1", "-threads", "2", "-access-log=false", "-graceful-timeout", "5"}, args...)...), false)
+	srv := diffdjangoServer{addr: strings.TrimPrefix(strings.TrimPrefix(s.url, "http://"), "https://"), logs: s.stderr}
+	if strings.HasPrefix(s.url, "https://") {
+		srv.tls = conf
+	}
+	return srv
+}
+
+// viaInfo reports whether tc is a plain case asking what Django computed
+// of the request (a path under /i/), which the runs over a Unix socket
+// and over TLS without a prefix send again.
+func (tc diffdjangoCase) viaInfo() bool {
+	return !tc.tls && !tc.forced && strings.Contains(tc.req, " /i/")
+}
+
+// diffdjangoVariant is a way the flows reach a server: under prefix,
+// over HTTP/2 (h2, wsgiserve only: gunicorn has HTTP/1.1 only), or
+// through a TLS-terminating proxy (proxied: the client asks for https
+// URLs, sent over plain HTTP with X-Forwarded-Proto: https, so that
+// Django's SECURE_PROXY_SSL_HEADER or the server's trusted proxy makes
+// them secure).
+type diffdjangoVariant struct {
+	name    string // before the flow's name
+	prefix  string
+	h2      bool
+	proxied bool
+}
+
+// run runs f against srv as v says.
+func (v diffdjangoVariant) run(t *testing.T, f diffdjangoFlow, srv diffdjangoServer) (string, error) {
+	t.Helper()
+	c, base := srv.client(t), srv.base(v.prefix)
+	if v.h2 {
+		conf := srv.tls.Clone()
+		conf.NextProtos = nil
+		c.Transport = &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
+		resp, err := c.Get(base + "/i/")
+		if err != nil || resp.Proto != "HTTP/2.0" {
+			t.Fatalf("wsgiserve over HTTP/2: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	if v.proxied {
+		c.Transport = tlsProxy{c.Transport}
+		base = "https://" + strings.TrimPrefix(base, "http://")
+	}
+	return f.run(c, base)
+}
+
+// tlsProxy is a TLS-terminating proxy in front of a server: it sends an
+// https request to the server over plain HTTP, with X-Forwarded-Proto:
+// https.
+type tlsProxy struct{ next http.RoundTripper }
+
+// RoundTrip sends r as the proxy does.
+func (p tlsProxy) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if r.URL.Scheme == "https" {
+		r.URL.Scheme = "http"
+		r.Header.Set("X-Forwarded-Proto", "https")
+	}
+	return p.next.RoundTrip(r)
+}
+
 // TestDjangoDifferential compares what Django computes and answers under
 // wsgiserve and under gunicorn.
 func TestDjangoDifferential(t *testing.T) {
@@ -468,23 +593,27 @@ func TestDjangoDifferential(t *testing.T) {
 	dir, tmp := setupDiffDjango(t, py)
 
 	start := func(args []string, guArgs []string, tlsConf *tls.Config) diffdjangoPair {
-		s := startCmd(t, exec.Command(bin, append([]string{"-bind", "127.0.0.1:0", "-python", py, "diffdjango.wsgi:application",
-			"-chdir", dir, "-workers", "1", "-threads", "2", "-access-log=false", "-graceful-timeout", "5"}, args...)...), false)
-		addr, logs := pythontest.Gunicorn(t, dir, "diffdjango.wsgi:application", append([]string{"-k", "gthread", "--threads", "2"}, guArgs...)...)
-		u, _ := url.Parse(s.url)
-		p := diffdjangoPair{
-			graft:    diffdjangoServer{addr: u.Host, tls: tlsConf, logs: s.stderr},
-			gunicorn: diffdjangoServer{addr: addr, tls: tlsConf, logs: logs},
-		}
+		g := startDjangoGraft(t, bin, py, dir, "127.0.0.1:0", tlsConf, args...)
 		// gunicorn's listener is open: the first request waits for it
 		// to boot.
-		return p
+		addr, logs := pythontest.Gunicorn(t, dir, "diffdjango.wsgi:application", append([]string{"-k", "gthread", "--threads", "2"}, guArgs...)...)
+		return diffdjangoPair{graft: g, gunicorn: diffdjangoServer{addr: addr, tls: tlsConf, logs: logs}}
 	}
 	plain := start([]string{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"}, nil, nil)
 
 	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "/forced")
 	forced := start([]string{"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"}, nil, nil)
 	t.Setenv("DIFFDJANGO_FORCE_SCRIPT_NAME", "")
+
+	// On Unix sockets, as behind nginx on the same host (gunicorn 20
+	// trusts any Unix socket peer's scheme headers).
+	f, guAddr := diffenvRun{unix: true}.listen(t, "gunicorn")
+	unix := diffdjangoPair{
+		graft: startDjangoGraft(t, bin, py, dir, "unix:"+filepath.Join(tmp, "graft.sock"), nil,
+			"-forwarded-allow-ips", "unix", "-forwarded-host"),
+		gunicorn: diffdjangoServer{addr: guAddr,
+			logs: pythontest.GunicornOn(t, f, nil, dir, "diffdjango.wsgi:application", "-k", "gthread", "--threads", "2")},
+	}
 
 	certFile, keyFile, pool := testcert.Write(t, tmp, 1)
 	t.Setenv("DIFFDJANGO_DEBUG", "1")
@@ -501,21 +630,13 @@ func TestDjangoDifferential(t *testing.T) {
 			case tc.forced:
 				p = forced
 			}
-			g, err := p.graft.raw(tc.request())
-			if err != nil {
-				t.Fatalf("wsgiserve: %v\n%s", err, g)
-			}
-			u, err := p.gunicorn.raw(tc.request())
-			if err != nil {
-				t.Fatalf("gunicorn: %v\n%s", err, u)
-			}
-			g, u = normalise(g), normalise(u)
-			g.status, u.status = statusCode(g.status), statusCode(u.status)
-			for _, r := range diffdjangoRules {
-				r.apply(&g, &u)
-			}
-			compareDjango(t, tc.name, p.graft.render(g, tc.summary), p.gunicorn.render(u, tc.summary))
+			compareDjangoRaw(t, p, tc.name, tc)
 		})
+	}
+	for _, tc := range diffdjangoCases {
+		if tc.viaInfo() {
+			t.Run("unix/"+tc.name, func(t *testing.T) { compareDjangoRaw(t, unix, "unix/"+tc.name, tc) })
+		}
 	}
 	// Django's own records of 4xx and 5xx (django.request,
 	// django.security) reach graft's log, DEBUG or not; under gunicorn,
@@ -547,39 +668,54 @@ func TestDjangoDifferential(t *testing.T) {
 		})
 	}
 	// The flows go to each pair; in "tls h2", wsgiserve is asked over
-	// HTTP/2 (gunicorn has HTTP/1.1 only).
+	// HTTP/2 (gunicorn has HTTP/1.1 only); in "proxy https", through a
+	// TLS-terminating proxy.
 	for _, f := range diffdjangoFlows {
 		for _, v := range []struct {
-			name   string
-			p      diffdjangoPair
-			prefix string
-			h2     bool
-		}{{"", plain, "", false}, {"forced ", forced, "", false}, {"tls ", secure, "/pfx", false}, {"tls h2 ", secure, "/pfx", true}} {
-			p, name, prefix := v.p, v.name+f.name, v.prefix
+			diffdjangoVariant
+			p diffdjangoPair
+		}{
+			{diffdjangoVariant{name: ""}, plain},
+			{diffdjangoVariant{name: "proxy https ", proxied: true}, plain},
+			{diffdjangoVariant{name: "forced "}, forced},
+			{diffdjangoVariant{name: "unix "}, unix},
+			{diffdjangoVariant{name: "tls ", prefix: "/pfx"}, secure},
+			{diffdjangoVariant{name: "tls h2 ", prefix: "/pfx", h2: true}, secure},
+		} {
+			name := v.name + f.name
 			t.Run(name, func(t *testing.T) {
-				c := p.graft.client(t)
-				if v.h2 {
-					conf := p.graft.tls.Clone()
-					conf.NextProtos = nil
-					c.Transport = &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
-					resp, err := c.Get(p.graft.base(prefix) + "/i/")
-					if err != nil || resp.Proto != "HTTP/2.0" {
-						t.Fatalf("wsgiserve over HTTP/2: %v %v", resp, err)
-					}
-					resp.Body.Close()
-				}
-				g, err := f.run(c, p.graft.base(prefix))
+				g, err := v.run(t, f, v.p.graft)
 				if err != nil {
 					t.Fatalf("wsgiserve: %v\n%s", err, g)
 				}
-				u, err := f.run(p.gunicorn.client(t), p.gunicorn.base(prefix))
+				gu := v.diffdjangoVariant
+				gu.h2 = false
+				u, err := gu.run(t, f, v.p.gunicorn)
 				if err != nil {
 					t.Fatalf("gunicorn: %v\n%s", err, u)
 				}
-				compareDjango(t, name, p.graft.mask(g), p.gunicorn.mask(u))
+				compareDjango(t, name, v.p.graft.mask(g), v.p.gunicorn.mask(u))
 			})
 		}
 	}
+}
+
+// compareDjangoRaw sends tc's raw request to both servers of p and
+// compares their answers as name.
+func compareDjangoRaw(t *testing.T, p diffdjangoPair, name string, tc diffdjangoCase) {
+	t.Helper()
+	g, err := p.graft.raw(tc.request())
+	if err != nil {
+		t.Fatalf("wsgiserve: %v\n%s", err, g)
+	}
+	u, err := p.gunicorn.raw(tc.request())
+	if err != nil {
+		t.Fatalf("gunicorn: %v\n%s", err, u)
+	}
+	g, u = normalise(g), normalise(u)
+	g.status, u.status = statusCode(g.status), statusCode(u.status)
+	applyDjangoRules(&g, &u, strings.HasPrefix(p.graft.addr, "unix:"))
+	compareDjango(t, name, p.graft.render(g, tc.summary), p.gunicorn.render(u, tc.summary))
 }
 
 // compareDjango compares wsgiserve's answer g to gunicorn's u, as
@@ -673,6 +809,10 @@ var diffdjangoFlows = []diffdjangoFlow{{
 	name: "csrf",
 	run: func(c *http.Client, base string) (string, error) {
 		tr := &transcript{c: c, base: base}
+		u, err := url.Parse(base)
+		if err != nil {
+			return "", err
+		}
 		steps := []func() error{
 			func() error { return tr.do("GET", "/csrf", nil) },
 			func() error {
@@ -688,6 +828,25 @@ var diffdjangoFlows = []diffdjangoFlow{{
 			func() error { return tr.do("GET", "/csrf", nil) },
 			func() error {
 				return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}}, "X-Csrftoken", "wrong")
+			},
+			// Over https (TLS, or a proxy's X-Forwarded-Proto): a
+			// Referer of the same host over http is insecure; Django 3.2
+			// checks no Origin (4.0 does), so a foreign one passes with
+			// a good Referer and a same one does not stand in for it.
+			func() error { return tr.do("GET", "/csrf", nil) },
+			func() error {
+				return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}},
+					"Referer", "http://"+u.Host+u.Path+"/csrf")
+			},
+			func() error { return tr.do("GET", "/csrf", nil) },
+			func() error {
+				return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}},
+					"Referer", base+"/csrf", "Origin", "https://evil.example")
+			},
+			func() error { return tr.do("GET", "/csrf", nil) },
+			func() error {
+				return tr.do("POST", "/csrf-post", url.Values{"csrfmiddlewaretoken": {tr.token()}},
+					"Origin", u.Scheme+"://"+u.Host)
 			},
 		}
 		for _, s := range steps {
@@ -735,6 +894,16 @@ func TestDjangoDifferentialTable(t *testing.T) {
 			t.Errorf("case %q twice", tc.name)
 		}
 		names[tc.name] = true
+	}
+	for _, tc := range diffdjangoCases {
+		if tc.viaInfo() {
+			names["unix/"+tc.name] = true
+		}
+	}
+	for _, f := range diffdjangoFlows {
+		for _, v := range []string{"", "proxy https ", "forced ", "unix ", "tls ", "tls h2 "} {
+			names[v+f.name] = true
+		}
 	}
 	for name, known := range diffdjangoKnown {
 		if !names[name] {

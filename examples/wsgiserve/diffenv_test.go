@@ -5,7 +5,8 @@ package main
 // under wsgiserve and under gunicorn (its gthread worker, as wsgiserve's
 // -threads N; its sync worker for -threads 1), each request of a corpus
 // is written byte for byte to both over a raw connection (TCP, a Unix
-// socket or TLS), and what the app saw (its environ and the body it read
+// socket or TLS; from a trusted proxy or a load balancer sending the
+// PROXY protocol), and what the app saw (its environ and the body it read
 // in one of several ways) and what the client got (status, 100 Continue,
 // whether the connection stays open) are compared. The differences known and decided on are listed in
 // diffenvKnown with their reason; any other difference, or a listed one

@@ -14,7 +14,9 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"maps"
@@ -311,6 +313,9 @@ const (
 	whyUWSGIServerAddr = "with --enable-proxy-protocol uWSGI gives the address the client reached the load " +
 		"balancer on as SERVER_ADDR (gunicorn: PROXY_ADDR), an extension; graft leaves it out (see " +
 		"proxy/v1 TCP4 in diffenvKnown)"
+	whyPeerUnixAddr = "a Unix socket's peer has no IP address: graft's REMOTE_ADDR is \"@\" (net/http's), " +
+		"gunicorn's \"\", uWSGI's and Tornado's \"0.0.0.0\", which parses as an address and names none: " +
+		"all acceptable; behind a proxy on the socket, trust it (-forwarded-allow-ips unix) and REMOTE_ADDR is the client"
 	whyUWSGIReadline = "wsgi.input's readline(size) stops after size bytes, as io's and gunicorn's do; uWSGI " +
 		"ignores the size and returns the whole line, which PEP 3333 allows"
 	whyUWSGIReadNone = "wsgi.input.read(None) reads all, as io's does; uWSGI raises TypeError (PEP 3333 asks " +
@@ -949,9 +954,13 @@ func TestDiffPeersTables(t *testing.T) {
 	django := map[string]bool{}
 	for _, tc := range diffdjangoCases {
 		django[tc.name] = !tc.tls && !tc.forced
+		django["tls/"+tc.name] = tc.viaInfo()
+		django["unix/"+tc.name] = tc.viaInfo()
 	}
 	for _, f := range diffdjangoFlows {
-		django[f.name] = true
+		for _, v := range []string{"", "proxy https ", "tls ", "unix "} {
+			django[v+f.name] = true
+		}
 	}
 	for k := range diffpeersDjangoKnown {
 		peer, name, _ := strings.Cut(k, "/")
@@ -963,82 +972,122 @@ func TestDiffPeersTables(t *testing.T) {
 
 // TestDjangoDifferentialPeers sends the raw requests and the flows of
 // TestDjangoDifferential's plain pair (HTTP, no prefix, 127.0.0.1 a
-// trusted proxy of graft's) to wsgiserve, uWSGI and Tornado serving the
-// Django project testdata/diffdjango, and compares what Django computed
-// and answered. Where graft's answer is the one diffdjangoKnown lists
-// against gunicorn, that decision stands; any other difference must be
-// in diffpeersDjangoKnown.
+// trusted proxy of graft's; the flows also through a TLS-terminating
+// proxy) to wsgiserve, uWSGI and Tornado serving the Django project
+// testdata/diffdjango, and the requests under /i/ and the flows over TLS
+// (no prefix: Tornado has none) and over Unix sockets, and compares what
+// Django computed and answered. Where graft's answer is the one
+// diffdjangoKnown lists against gunicorn, that decision stands; any
+// other difference must be in diffpeersDjangoKnown.
 func TestDjangoDifferentialPeers(t *testing.T) {
 	py := pythontest.Python(t, "django")
 	bin := opstest.Build(t, "wsgiserve")
-	dir, _ := setupDiffDjango(t, py)
-	peers := map[string]diffdjangoServer{}
-	for _, p := range diffpeers {
-		peers[p.name] = diffdjangoServer{addr: p.start(t, diffenvRun{}, dir, "diffdjango.wsgi:application", "", "")}
+	dir, tmp := setupDiffDjango(t, py)
+	certFile, keyFile, pool := testcert.Write(t, tmp, 1)
+	conf := &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}}
+	for _, run := range []struct {
+		name     string // "", "tls/", "unix/": before the names of its cases
+		env      diffenvRun
+		bind     string
+		args     []string // wsgiserve's
+		variants []diffdjangoVariant
+	}{
+		{"", diffenvRun{}, "127.0.0.1:0", []string{"-forwarded-allow-ips", "127.0.0.1"},
+			[]diffdjangoVariant{{name: ""}, {name: "proxy https ", proxied: true}}},
+		{"tls/", diffenvRun{tls: true}, "127.0.0.1:0", []string{"-forwarded-allow-ips", "127.0.0.1", "-certfile", certFile, "-keyfile", keyFile},
+			[]diffdjangoVariant{{name: "tls "}}},
+		{"unix/", diffenvRun{unix: true}, "unix:" + filepath.Join(tmp, "graft.sock"), []string{"-forwarded-allow-ips", "unix"},
+			[]diffdjangoVariant{{name: "unix "}}},
+	} {
+		t.Run(strings.TrimSuffix(cmp.Or(run.name, "plain"), "/"), func(t *testing.T) {
+			var peers []diffdjangoPeer
+			for _, p := range diffpeers {
+				addr := p.start(t, run.env, dir, "diffdjango.wsgi:application", certFile, keyFile)
+				peers = append(peers, diffdjangoPeer{p.name, djangoServerAt(addr, conf)})
+			}
+			graft := startDjangoGraft(t, bin, py, dir, run.bind, conf, append(run.args, "-forwarded-host")...)
+			for _, p := range peers {
+				addr := p.srv.addr
+				if p.srv.tls != nil {
+					addr = "tls:" + addr
+				}
+				waitUp(t, p.name, addr, "/i/")
+			}
+			for _, tc := range diffdjangoCases {
+				if tc.tls || tc.forced || (run.name != "" && !tc.viaInfo()) {
+					continue
+				}
+				t.Run(tc.name, func(t *testing.T) { comparePeersDjangoRaw(t, graft, peers, run.name+tc.name, tc) })
+			}
+			for _, f := range diffdjangoFlows {
+				for _, v := range run.variants {
+					name := v.name + f.name
+					t.Run(name, func(t *testing.T) {
+						g, err := v.run(t, f, graft)
+						if err != nil {
+							t.Fatalf("wsgiserve: %v\n%s", err, g)
+						}
+						for _, p := range peers {
+							u, err := v.run(t, f, p.srv)
+							if err != nil {
+								u = fmt.Sprintf("error: %v\n%s", err, u)
+							}
+							comparePeerDjango(t, p.name, name, graft.mask(g), p.srv.mask(u))
+						}
+					})
+				}
+			}
+		})
 	}
-	s := startCmd(t, exec.Command(bin, "-bind", "127.0.0.1:0", "-python", py, "diffdjango.wsgi:application",
-		"-chdir", dir, "-workers", "1", "-threads", "2", "-access-log=false", "-graceful-timeout", "5",
-		"-forwarded-allow-ips", "127.0.0.1", "-forwarded-host"), false)
-	graft := diffdjangoServer{addr: strings.TrimPrefix(s.url, "http://"), logs: s.stderr}
-	for _, p := range diffpeers {
-		waitUp(t, p.name, peers[p.name].addr, "/i/")
+}
+
+// diffdjangoPeer is a peer serving the Django project.
+type diffdjangoPeer struct {
+	name string
+	srv  diffdjangoServer
+}
+
+// comparePeersDjangoRaw sends tc's raw request to graft and to each peer
+// and compares the answers as name.
+func comparePeersDjangoRaw(t *testing.T, graft diffdjangoServer, peers []diffdjangoPeer, name string, tc diffdjangoCase) {
+	t.Helper()
+	g, err := graft.raw(tc.request())
+	if err != nil {
+		t.Fatalf("wsgiserve: %v\n%s", err, g)
 	}
-	for _, tc := range diffdjangoCases {
-		if tc.tls || tc.forced {
-			continue
+	g = normalise(g)
+	g.status, g.interim = statusCode(g.status), statusCode(g.interim)
+	unix := strings.HasPrefix(graft.addr, "unix:")
+	for _, p := range peers {
+		req, next := tc.request()
+		u, err := p.srv.rawWithin(req, next, diffpeersWait)
+		var gs, us string
+		if err != nil {
+			gs, us = graft.render(g, tc.summary), fmt.Sprintf("error: %v", err)
+		} else {
+			u, g := peerNormalise(u), g
+			u.status = statusCode(u.status)
+			u.interim = statusCode(u.interim)
+			applyDjangoRules(&g, &u, unix)
+			// Tornado takes SERVER_PORT from Host, as graft does
+			// (uWSGI's is its listener's, which mask hides).
+			u.body = graftPort.ReplaceAllString(u.body, `"port": "PORT"`)
+			if unix {
+				g.body = graftPort.ReplaceAllString(g.body, `"port": "PORT"`)
+				// whyPeerUnixAddr: graft's "@" is "" by now
+				// (diffdjangoRules), as gunicorn's.
+				u.body = strings.ReplaceAll(u.body, `"remote_addr": "0.0.0.0"`, `"remote_addr": ""`)
+			}
+			mode := get11
+			if strings.Contains(req, " HTTP/1.0\r\n") {
+				mode = get10
+			}
+			for _, r := range diffpeersRules {
+				r.apply(p.name, mode, &g, &u)
+			}
+			gs, us = graft.render(g, tc.summary), p.srv.render(u, tc.summary)
 		}
-		t.Run(tc.name, func(t *testing.T) {
-			g, err := graft.raw(tc.request())
-			if err != nil {
-				t.Fatalf("wsgiserve: %v\n%s", err, g)
-			}
-			g = normalise(g)
-			g.status, g.interim = statusCode(g.status), statusCode(g.interim)
-			for _, p := range diffpeers {
-				srv := peers[p.name]
-				req, next := tc.request()
-				u, err := srv.rawWithin(req, next, diffpeersWait)
-				var gs, us string
-				if err != nil {
-					gs, us = graft.render(g, tc.summary), fmt.Sprintf("error: %v", err)
-				} else {
-					u, g := peerNormalise(u), g
-					u.status = statusCode(u.status)
-					u.interim = statusCode(u.interim)
-					for _, r := range diffdjangoRules {
-						r.apply(&g, &u)
-					}
-					// Tornado takes SERVER_PORT from Host, as graft does
-					// (uWSGI's is its listener's, which mask hides).
-					u.body = graftPort.ReplaceAllString(u.body, `"port": "PORT"`)
-					mode := get11
-					if strings.Contains(req, " HTTP/1.0\r\n") {
-						mode = get10
-					}
-					for _, r := range diffpeersRules {
-						r.apply(p.name, mode, &g, &u)
-					}
-					gs, us = graft.render(g, tc.summary), srv.render(u, tc.summary)
-				}
-				comparePeerDjango(t, p.name, tc.name, gs, us)
-			}
-		})
-	}
-	for _, f := range diffdjangoFlows {
-		t.Run(f.name, func(t *testing.T) {
-			g, err := f.run(graft.client(t), graft.base(""))
-			if err != nil {
-				t.Fatalf("wsgiserve: %v\n%s", err, g)
-			}
-			for _, p := range diffpeers {
-				srv := peers[p.name]
-				u, err := f.run(srv.client(t), srv.base(""))
-				if err != nil {
-					u = fmt.Sprintf("error: %v\n%s", err, u)
-				}
-				comparePeerDjango(t, p.name, f.name, graft.mask(g), srv.mask(u))
-			}
-		})
+		comparePeerDjango(t, p.name, name, gs, us)
 	}
 }
 
@@ -1050,14 +1099,25 @@ func comparePeerDjango(t *testing.T, peer, name, g, u string) {
 	if g == u {
 		return
 	}
-	if known, ok := diffdjangoKnown[name]; ok && strings.Contains(g, known.graft) {
-		return // decided against gunicorn
+	// A decision on the plain run's case holds for the same request
+	// over TLS, a Unix socket or a proxy, where graft's answer is the same.
+	base := name
+	for _, run := range []string{"tls/", "unix/", "tls ", "unix ", "proxy https "} {
+		base = strings.TrimPrefix(base, run)
+	}
+	for _, n := range []string{name, base} {
+		if known, ok := diffdjangoKnown[n]; ok && strings.Contains(g, known.graft) {
+			return // decided against gunicorn
+		}
 	}
 	if known, ok := diffpeersDjangoKnown[peer+"/"+name]; ok {
 		if !strings.Contains(g, known.graft) {
 			t.Errorf("known difference with %s (%s) changed: wsgiserve's answer should contain %q:\nwsgiserve:\n%s\n%s:\n%s",
 				peer, known.why, known.graft, g, peer, u)
 		}
+		return
+	}
+	if known, ok := diffpeersDjangoKnown[peer+"/"+base]; ok && strings.Contains(g, known.graft) {
 		return
 	}
 	t.Errorf("differs from %s (%q):\nwsgiserve:\n%s\n%s:\n%s", peer, peer+"/"+name, g, peer, u)
@@ -1072,6 +1132,11 @@ var diffpeersDjangoKnown = map[string]struct{ graft, why string }{
 	"tornado/HTTP/1.0 without host": {`\"absolute_uri\": \"http://127.0.0.1:PORT/i/\"`, "without a Host, " +
 		"SERVER_PORT is the socket's port, as under gunicorn; Tornado's is 80, so Django builds URLs to a port " +
 		"nobody listens on"},
+	"tornado/tls/HTTP/1.0 without host": {`\"absolute_uri\": \"https://127.0.0.1:PORT/i/\"`, "as HTTP/1.0 " +
+		"without host: over TLS Tornado's SERVER_PORT is 443"},
+	"tornado/unix/HTTP/1.0 without host": {"HTTP/1.0 400", "without a Host on a Unix socket, graft's SERVER_NAME " +
+		"is localhost (docs/wsgi.md), which the project's ALLOWED_HOSTS does not list (400, as under gunicorn, " +
+		"whose SERVER_NAME is the socket's path); Tornado's is 127.0.0.1, which it lists: both make up a name"},
 	"uwsgi/absolute-form target":   {`\"path\": \"/i/abs\"`, whyPeerAbsolute + " (Django's 404)"},
 	"tornado/absolute-form target": {`\"path\": \"/i/abs\"`, whyPeerAbsolute + " (Django's 404)"},
 	"uwsgi/dot segments":           {`\"path\": \"/i/./a/../b\"`, whyUWSGIDots},
