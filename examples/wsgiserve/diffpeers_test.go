@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,8 +63,12 @@ var diffpeers = []diffpeer{
 		if run.proxy {
 			args = append(args, "--enable-proxy-protocol")
 		}
+		if run.workers > 1 || run.threads == 1 {
+			// The later options win over UWSGIOn's one process of two threads.
+			args = append(args, "--processes", strconv.Itoa(cmp.Or(run.workers, 1)), "--threads", strconv.Itoa(cmp.Or(run.threads, 2)))
+		}
 		// uWSGI has no list of trusted proxies: run.trusted needs nothing.
-		return args, run.workers <= 1
+		return args, true
 	}},
 	{name: "tornado", on: pythontest.TornadoOn, serves: func(run diffenvRun, app, cert, key string) ([]string, bool) {
 		var args []string
@@ -140,11 +145,11 @@ type diffpeerAddr struct{ name, addr string }
 
 // TestDiffEnvPeers sends each run's corpus of TestDiffEnvGunicorn
 // (diffenvRuns) to wsgiserve and to the peers that can serve the run
-// (diffpeer.serves): uWSGI all but processes (SCRIPT_NAME with --mount
-// and --manage-script-name, TLS with --https-socket, the PROXY protocol
-// with --enable-proxy-protocol; it has no list of trusted proxies),
-// Tornado the root, unix, tls and trusted runs (the last with
-// xheaders). It fails on any difference of a peer's environ that is
+// (diffpeer.serves): uWSGI all (SCRIPT_NAME with --mount and
+// --manage-script-name, TLS with --https-socket, the PROXY protocol with
+// --enable-proxy-protocol, processes with --processes 2 --threads 1; it
+// has no list of trusted proxies), Tornado the root, unix, tls and
+// trusted runs (the last with xheaders). It fails on any difference of a peer's environ that is
 // neither one decided against gunicorn nor listed in diffpeersEnvKnown,
 // and on a listed one that is gone.
 func TestDiffEnvPeers(t *testing.T) {
@@ -163,7 +168,7 @@ func TestDiffEnvPeers(t *testing.T) {
 				}
 			}
 			if len(peers) == 0 {
-				return // no peer serves it (processes)
+				t.Fatalf("no peer serves run %s", run.name)
 			}
 			graft := run.startGraft(t, bin, dir, cert, key)
 			for _, p := range peers {
