@@ -373,6 +373,8 @@ var diffenvProxyCorpus = []diffenvCase{
 	{name: "v1 TCP4", raw: diffenvProxyLine + rawGet("/a?b")},
 	{name: "v1 TCP6", raw: "PROXY TCP6 2001:db8::7 2001:db8::1 56324 443\r\n" + rawGet("/")},
 	{name: "v1 UNKNOWN", raw: "PROXY UNKNOWN\r\n" + rawGet("/")},
+	// v2: the signature, PROXY over TCP4, 12 bytes of addresses: 203.0.113.7:56324 to 10.0.0.1:80.
+	{name: "v2 TCP4", raw: "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xcb\x00\x71\x07\x0a\x00\x00\x01\xdc\x04\x00\x50" + rawGet("/")},
 	{name: "v1 and X-Forwarded-For", raw: diffenvProxyLine + rawGet("/", "X-Forwarded-For: 10.9.9.9", "X-Forwarded-Proto: https")},
 	{name: "v1 pipelined", n: 2, raw: diffenvProxyLine + rawGet("/one") + rawGet("/two")},
 	{name: "no header", raw: rawGet("/")},
@@ -1119,6 +1121,8 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	"proxy/v1 UNKNOWN": {"PROXY UNKNOWN (the load balancer's own connection: its health check) is served as " +
 		"the load balancer's, as the PROXY protocol says (the receiver keeps the connection's addresses); " +
 		"gunicorn 20 answers 400", map[string]string{"status": "graft 200, gunicorn 400"}},
+	"proxy/v2 TCP4": {"the PROXY protocol's v2 (binary) header is read, as AWS's Network Load Balancer sends it; " +
+		"gunicorn 20 reads v1 only and answers 400", map[string]string{"status": "graft 200, gunicorn 400"}},
 	"proxy/v1 and X-Forwarded-For": {whyProxyAddr + "; " + whyForwarded, map[string]string{
 		"HTTP_X_FORWARDED_FOR":   `graft (absent), gunicorn "10.9.9.9"`,
 		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "https"`,

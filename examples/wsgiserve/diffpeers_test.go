@@ -204,6 +204,10 @@ func comparePeerEnv(t *testing.T, run, prefix string, c diffenvCase, graft strin
 				r.environ["RAW_URI"] = uri // uWSGI's name for the raw target
 			}
 			normaliseEnv(r.environ, p.addr)
+			// uWSGI's SERVER_NAME without a Host is the machine's name.
+			if host, err := os.Hostname(); err == nil && r.environ["SERVER_NAME"] == host {
+				r.environ["SERVER_NAME"] = "HOSTNAME"
+			}
 		}
 		got := peerDifferences(p.name, peerView(p.name, g, u), u)
 		for k, d := range got {
@@ -407,7 +411,7 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 		"PATH_INFO":       "graft \"/after\", uwsgi (absent)",
 		"QUERY_STRING":    "graft \"\", uwsgi (absent)",
 		"REQUEST_METHOD":  "graft \"GET\", uwsgi (absent)",
-		"SERVER_NAME":     "graft (absent), uwsgi \"vm\"",
+		"SERVER_NAME":     "graft (absent), uwsgi \"HOSTNAME\"",
 		"SERVER_PORT":     "graft (absent), uwsgi \"PORT\"",
 		"SERVER_PROTOCOL": "graft \"HTTP/1.1\", uwsgi (absent)",
 		"close":           "graft false, uwsgi true",
@@ -486,13 +490,13 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 		"responses": "graft 1, tornado 0",
 	}},
 	"uwsgi/Host empty": {whyPeerServerName, map[string]string{
-		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"vm\"",
+		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"HOSTNAME\"",
 	}},
 	"tornado/Host empty": {whyPeerServerName, map[string]string{
 		"SERVER_PORT": "graft \"PORT\", tornado \"80\"",
 	}},
 	"uwsgi/HTTP/1.0 without Host": {whyPeerServerName, map[string]string{
-		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"vm\"",
+		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"HOSTNAME\"",
 	}},
 	"tornado/HTTP/1.0 without Host": {whyPeerServerName + "; " + whyTornado10, map[string]string{
 		"SERVER_PORT": "graft \"PORT\", tornado \"80\"",
@@ -521,7 +525,7 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 		"close": "graft true, tornado false",
 	}},
 	"uwsgi/tls/HTTP/1.0 without Host": {whyPeerServerName, map[string]string{
-		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"vm\"",
+		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"HOSTNAME\"",
 	}},
 	"tornado/tls/HTTP/1.0 without Host": {whyPeerServerName + "; " + whyTornado10, map[string]string{
 		"SERVER_PORT": "graft \"PORT\", tornado \"443\"",
@@ -555,6 +559,19 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 	"uwsgi/proxy/v1 and X-Forwarded-For": {whyUWSGIServerAddr + "; " + whyUWSGIScheme, map[string]string{
 		"SERVER_ADDR":     "graft (absent), uwsgi \"10.0.0.1\"",
 		"wsgi.url_scheme": "graft \"http\", uwsgi \"https\"",
+	}},
+	"uwsgi/proxy/v2 TCP4": {"uWSGI reads the PROXY protocol's v1 only: on a v2 header it runs the app with " +
+		"no method, path or version (as for empty lines before a request line) and the load balancer's address; " +
+		"graft reads v2", map[string]string{
+		"HTTP_HOST":       "graft \"diffenv.test\", uwsgi (absent)",
+		"PATH_INFO":       "graft \"/\", uwsgi (absent)",
+		"QUERY_STRING":    "graft \"\", uwsgi (absent)",
+		"REMOTE_ADDR":     "graft \"203.0.113.7\", uwsgi \"127.0.0.1\"",
+		"REQUEST_METHOD":  "graft \"GET\", uwsgi (absent)",
+		"SERVER_NAME":     "graft (absent), uwsgi \"HOSTNAME\"",
+		"SERVER_PORT":     "graft (absent), uwsgi \"PORT\"",
+		"SERVER_PROTOCOL": "graft \"HTTP/1.1\", uwsgi (absent)",
+		"close":           "graft false, uwsgi true",
 	}},
 	"uwsgi/proxy/v1 pipelined": {whyUWSGIServerAddr, map[string]string{
 		"SERVER_ADDR": "graft (absent), uwsgi \"10.0.0.1\"",
