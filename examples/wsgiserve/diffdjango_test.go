@@ -388,7 +388,7 @@ var diffdjangoKnown = map[string]struct{ graft, why string }{
 	"unix/raw latin-1 path": {`\"path\": \"/i/%E9t%E9\"`, "as raw latin-1 path"},
 	"unix/proxy host with port": {`\"port\": \"8443\"`, "SERVER_PORT (request.get_port()) is the port of the " +
 		"host the app sees, here the X-Forwarded-Host of a -forwarded-allow-ips proxy with -forwarded-host " +
-		"(docs/wsgi.md); on a Unix socket gunicorn 20's is 80, the scheme's, whatever the Host"},
+		"(docs/wsgi.md); on a Unix socket gunicorn 20's is the port of the Host field the proxy sent (80 here)"},
 	"HEAD info":      {headOK, headWhy},
 	"streaming HEAD": {headOK, headWhy},
 	"file HEAD":      {headOK, headWhy},
@@ -414,8 +414,8 @@ var diffdjangoRules = []struct {
 	apply func(g, u *rawAnswer)
 }{{
 	why: "SERVER_PORT (request.get_port()) is the port of the Host the client asked for, or the scheme's default " +
-		"(docs/wsgi.md); gunicorn's is the port of its listener, whatever the Host (on a Unix socket both take it " +
-		"from the Host)",
+		"(docs/wsgi.md); gunicorn's is the port of its listener, whatever the Host (on a Unix socket, which has no " +
+		"port, gunicorn's is the Host's too)",
 	on: "tcp",
 	apply: func(g, u *rawAnswer) {
 		g.body = graftPort.ReplaceAllString(g.body, `"port": "PORT"`)
