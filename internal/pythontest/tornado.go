@@ -36,24 +36,16 @@ except KeyboardInterrupt:
     pass
 `
 
-// Tornado runs a real Tornado WSGIContainer (the server graft rebuilds in
-// Go, as a further opinion where graft and gunicorn differ) serving app
-// (module:callable) from dir on a listener on 127.0.0.1 handed over as
-// fd 3, as [Gunicorn] does. The app runs on Tornado's IOLoop thread, one
-// request at a time. It returns the listener's address and Tornado's log.
-// The test fails, with the apt-get line to run, if tornado is not
-// importable.
-func Tornado(t testing.TB, dir, app string) (addr string, logs *Buffer) {
-	t.Helper()
-	addr, f := listen(t)
-	return addr, TornadoOn(t, f, dir, app)
-}
-
-// TornadoOn runs Tornado as [Tornado] does, on the listening socket f
-// (TCP or Unix, closed here once Tornado has it). args are options of
-// its HTTPServer: "--certfile", path and "--keyfile", path to serve TLS,
-// "--xheaders" to trust every client's X-Forwarded-For and
-// X-Forwarded-Proto (Tornado has no list of trusted proxies).
+// TornadoOn runs a real Tornado WSGIContainer (the server graft rebuilds
+// in Go, as a further opinion where graft and gunicorn differ) serving app
+// (module:callable) from dir on the listening socket f (TCP or Unix,
+// closed here once Tornado has it) handed over as fd 3, as [GunicornOn]
+// does. The app runs on Tornado's IOLoop thread, one request at a time.
+// args are options of its HTTPServer: "--certfile", path and "--keyfile",
+// path to serve TLS, "--xheaders" to trust every client's
+// X-Forwarded-For and X-Forwarded-Proto (Tornado has no list of trusted
+// proxies). It returns Tornado's log. The test fails, with the apt-get
+// line to run, if tornado is not importable.
 func TornadoOn(t testing.TB, f *os.File, dir, app string, args ...string) (logs *Buffer) {
 	t.Helper()
 	py := Python(t, "tornado")

@@ -7,29 +7,21 @@ import (
 	"testing"
 )
 
-// UWSGIPackages is the apt-get line that installs what [UWSGI] runs:
+// UWSGIPackages is the apt-get line that installs what [UWSGIOn] runs:
 // Debian's uwsgi and its Python 3 plugin (which embeds Debian's Python,
 // /usr/bin/python3's, whatever $GRAFT_PYTHON says).
 const UWSGIPackages = "apt-get install -y uwsgi uwsgi-plugin-python3"
 
-// UWSGI runs a real uWSGI (Debian's /usr/bin/uwsgi with its python3
+// UWSGIOn runs a real uWSGI (Debian's /usr/bin/uwsgi with its python3
 // plugin, as a further opinion where graft and gunicorn differ) serving
-// app (module:callable) from dir on a listener on 127.0.0.1 handed over
-// as fd 3 (--http-socket fd://3), as [Gunicorn] does, with a master, one
-// worker process of two threads and no request log. args are more uWSGI
-// options, after those. It returns the listener's address and uWSGI's
-// log. The test fails, with the apt-get line to run, if uwsgi or its
-// python3 plugin is missing.
-func UWSGI(t testing.TB, dir, app string, args ...string) (addr string, logs *Buffer) {
-	t.Helper()
-	addr, f := listen(t)
-	return addr, UWSGIOn(t, f, dir, app, args...)
-}
-
-// UWSGIOn runs uWSGI as [UWSGI] does, on the listening socket f (TCP or
-// Unix, closed here once uWSGI has it). With "--https-socket" in args
+// app (module:callable) from dir on the listening socket f (TCP or Unix,
+// closed here once uWSGI has it) handed over as fd 3 (--http-socket
+// fd://3), as [GunicornOn] does, with a master, one worker process of
+// two threads and no request log. args are more uWSGI options, after
+// those (so "--processes", "2" wins); with "--https-socket" among them
 // (its value "fd://3,cert.pem,key.pem"), uWSGI serves TLS on f instead of
-// plain HTTP.
+// plain HTTP. It returns uWSGI's log. The test fails, with the apt-get
+// line to run, if uwsgi or its python3 plugin is missing.
 func UWSGIOn(t testing.TB, f *os.File, dir, app string, args ...string) (logs *Buffer) {
 	t.Helper()
 	bin, err := exec.LookPath("uwsgi")
