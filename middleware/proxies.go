@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/graft-dev/graft/internal/netlist"
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // Proxies is the set of networks whose forwarding headers are believed:
@@ -113,15 +114,35 @@ func (p *Proxies) Contains(a netip.Addr) bool {
 	return p != nil && p.prefixes.Contains(a)
 }
 
-// trustsPeer reports whether the socket peer of r, whose address is peer,
-// is a trusted proxy: peer is in p, or p trusts Unix sockets and r came
-// over one from a peer without an address (one whose address a PROXY
-// protocol header gave is judged by that address).
+// trustsPeer reports whether the peer of r, whose address is peer, is a
+// trusted proxy: peer is in p, or p trusts Unix sockets and r came over
+// one from a peer without an address. A connection that came through the
+// PROXY protocol has two peers, the client (or the hop) its header names,
+// which is peer, and the load balancer that sent it, the socket's peer:
+// either one trusted makes the headers trusted, since either may have
+// written them (HAProxy in HTTP mode with send-proxy writes
+// X-Forwarded-For and X-Forwarded-Proto itself; a CDN in front of a TCP
+// balancer writes them before it).
 func (p *Proxies) trustsPeer(r *http.Request, peer netip.Addr) bool {
 	if p.Contains(peer) {
 		return true
 	}
-	if p == nil || !p.unix || peer.IsValid() {
+	if p == nil {
+		return false
+	}
+	if b, _ := r.Context().Value(reqctx.BalancerKey).(func() net.Addr); b != nil {
+		switch a := b().(type) {
+		case *net.TCPAddr:
+			if p.Contains(a.AddrPort().Addr().Unmap()) {
+				return true
+			}
+		case *net.UnixAddr:
+			if p.unix {
+				return true
+			}
+		}
+	}
+	if !p.unix || peer.IsValid() {
 		return false
 	}
 	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)

@@ -39,6 +39,13 @@ var trustedOnlyHeaders = [...]string{"X-Forwarded-Prefix", "X-Forwarded-Port", "
 //   - with TrustHost, r.Host, so that host rules and SERVER_NAME/HTTP_HOST
 //     see the original host.
 //
+// A connection that came through the PROXY protocol ([wsgi.Serve] with
+// ListenConfig.ProxyProtocol) has two peers, the client its header names
+// (r.RemoteAddr) and the load balancer that sent it: the headers are
+// trusted when either is in p, since HAProxy in HTTP mode with send-proxy
+// writes them itself. List a TCP balancer, which writes none, in the
+// PROXY protocol's list only.
+//
 // When a trusted peer's scheme headers say different schemes
 // (X-Forwarded-Proto: http with X-Forwarded-Ssl: on), the request is
 // answered 400 "Contradictory scheme headers", as gunicorn does, and the

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -64,9 +65,38 @@ func newPoolFromAppFS(cfg *Config) (*pool, *os.File, error) {
 	if err != nil {
 		removeAppCopy(dir)
 		lock.Close()
+		if le := (*LoadError)(nil); errors.As(err, &le) && appFSLacksInitPy(cfg.AppFS) {
+			le.noInitPy = true
+		}
 		return nil, nil, err
 	}
+	if appFSLacksInitPy(cfg.AppFS) {
+		// The app imported (namespace packages), but what needs the
+		// files embed left out does not work: Django finds no migrations
+		// in a migrations/ without its __init__.py.
+		cfg.Logger.Warn("wsgi: " + embedAllHint)
+	}
 	return pl, lock, nil
+}
+
+// appFSLacksInitPy reports whether fsys has Python files in
+// subdirectories and no __init__.py anywhere: the tree that
+// //go:embed pyapp (without "all:") makes of a Python project, whose
+// packages then import as empty namespace packages.
+func appFSLacksInitPy(fsys fs.FS) bool {
+	nested, initPy := false, false
+	fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil || d.IsDir():
+		case path.Base(name) == "__init__.py":
+			initPy = true
+			return fs.SkipAll
+		case strings.HasSuffix(name, ".py") && strings.Contains(name, "/"):
+			nested = true
+		}
+		return nil
+	})
+	return nested && !initPy
 }
 
 // removeAppFSCopy removes the copy of AppFS, if any, once the workers are

@@ -190,6 +190,12 @@ func TestAppFSErrors(t *testing.T) {
 		{"Dir too", Config{App: "embedded:app", AppFS: appFS(t), Dir: "/srv/app"}, "Dir and AppFS are both set"},
 		{"app does not load", Config{App: "missing_module:app", AppFS: appFS(t)}, "missing_module"},
 		{"unreadable tree", Config{App: "embedded:app", AppFS: fstest.MapFS{"a": &fstest.MapFile{Mode: fs.ModeSymlink}}}, "copying AppFS"},
+		// //go:embed pyapp (not all:pyapp) leaves out shop/__init__.py,
+		// which defines app: Python imports shop as a namespace package.
+		{"embedded without all:", Config{App: "wsgi:app", AppFS: fstest.MapFS{
+			"wsgi.py":       &fstest.MapFile{Data: []byte("from shop import app\n")},
+			"shop/views.py": &fstest.MapFile{Data: []byte("x = 1\n")},
+		}}, "//go:embed all:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.TempDir, tc.cfg.Python, tc.cfg.Workers = tmp, pythontest.Python(t), 1
@@ -201,6 +207,9 @@ func TestAppFSErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want %q", err, tc.want)
+			}
+			if hint := "//go:embed all:"; tc.want != hint && strings.Contains(err.Error(), hint) {
+				t.Errorf("error %v: the embed hint for a tree that has its __init__.py", err)
 			}
 			if names := copies(t, tmp); len(names) != 0 {
 				t.Errorf("left behind: %v", names)
@@ -321,5 +330,36 @@ func TestStaleAppCopies(t *testing.T) {
 		if got[p] != stale {
 			t.Errorf("%s: stale %v, want %v", filepath.Base(p), got[p], stale)
 		}
+	}
+}
+
+// An AppFS whose packages lost their __init__.py (//go:embed without
+// "all:") may still import, as namespace packages, but what needs the
+// left-out files does not work: New says so once, at WARN. A tree with
+// its __init__.py, or with no package at all, gets no such line.
+func TestAppFSWithoutInitPyWarns(t *testing.T) {
+	app := []byte("def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n")
+	for _, tc := range []struct {
+		name string
+		fsys fstest.MapFS
+		warn bool
+	}{
+		{"package without __init__.py", fstest.MapFS{
+			"wsgi.py":       &fstest.MapFile{Data: []byte("from shop.views import app\n")},
+			"shop/views.py": &fstest.MapFile{Data: app},
+		}, true},
+		{"package with __init__.py", fstest.MapFS{
+			"wsgi.py":          &fstest.MapFile{Data: []byte("from shop.views import app\n")},
+			"shop/__init__.py": &fstest.MapFile{},
+			"shop/views.py":    &fstest.MapFile{Data: app},
+		}, false},
+		{"one module", fstest.MapFS{"wsgi.py": &fstest.MapFile{Data: app}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, logs := newContainer(t, Config{App: "wsgi:app", AppFS: tc.fsys, TempDir: t.TempDir()})
+			if got := strings.Contains(logs.String(), "//go:embed all:"); got != tc.warn {
+				t.Errorf("embed warning logged: %v, want %v; log:\n%s", got, tc.warn, logs)
+			}
+		})
 	}
 }

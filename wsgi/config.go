@@ -449,7 +449,7 @@ func (c Config) checkProcess() error {
 			return err
 		}
 	}
-	if err := checkTempDir(c.TempDir); err != nil {
+	if err := checkTempDir(c.TempDir, c.AppFS != nil); err != nil {
 		return err
 	}
 	if _, err := exec.LookPath(c.Python); err != nil {
@@ -465,8 +465,9 @@ func (c Config) checkProcess() error {
 // checkTempDir reports why no file can be created in dir (Config.TempDir,
 // os.TempDir() when empty), or nil: found by New, rather than by the first
 // body over BodyBuffer, each of which would be refused with a 503 while
-// smaller requests are served. It creates a file and removes it.
-func checkTempDir(dir string) error {
+// smaller requests are served. It creates a file and removes it. appFS:
+// the app's copy is made there too (Config.AppFS), which the error says.
+func checkTempDir(dir string, appFS bool) error {
 	f, err := tempFile(dir, "graft-check-*")
 	if err != nil {
 		var pe *fs.PathError
@@ -476,7 +477,11 @@ func checkTempDir(dir string) error {
 		if dir == "" {
 			dir = os.TempDir()
 		}
-		return fmt.Errorf("wsgi: cannot create files in the temporary directory %s (Config.TempDir, else $TMPDIR), where request bodies and responses for slow clients are spooled: %w", dir, err)
+		what := ""
+		if appFS {
+			what = "the copy of Config.AppFS is made and "
+		}
+		return fmt.Errorf("wsgi: cannot create files in the temporary directory %s (Config.TempDir, else $TMPDIR), where %srequest bodies and responses for slow clients are spooled: %w", dir, what, err)
 	}
 	return f.Close()
 }

@@ -142,6 +142,11 @@ type LoadError struct {
 	// preload process ended before loading it (exit status 3)". Empty
 	// otherwise.
 	Exit string
+
+	// noInitPy: the app came from a Config.AppFS with Python files in
+	// subdirectories and no __init__.py at all, as //go:embed without
+	// "all:" makes one (see appFSLacksInitPy).
+	noInitPy bool
 }
 
 // Error implements error: the exception line (or Exit) first, then a hint
@@ -158,8 +163,10 @@ func (e *LoadError) Error() string {
 	return s
 }
 
-// Hint returns advice for a load error that is most likely the wrong
-// interpreter: a ModuleNotFoundError for a web framework or a library
+// Hint returns advice for a load error of an app from a Config.AppFS
+// that has Python files in subdirectories and no __init__.py anywhere
+// (//go:embed without "all:" leaves out every name that begins with _ or
+// .), and for one that is most likely the wrong interpreter: a ModuleNotFoundError for a web framework or a library
 // every app of its kind has (flask, django, werkzeug, ...). It names the
 // interpreter and how to pick another. For a ModuleNotFoundError of the
 // app spec's own module (or of a package it is in), most likely a
@@ -167,6 +174,9 @@ func (e *LoadError) Error() string {
 // Config.Dir; for a spec naming a file ("app.py:app"), it says to name
 // the module. "" for other errors.
 func (e *LoadError) Hint() string {
+	if e.noInitPy {
+		return embedAllHint
+	}
 	if h := e.dirHint(); h != "" {
 		return h
 	}
@@ -191,6 +201,10 @@ func (e *LoadError) Hint() string {
 		"Config.Python (the examples' -python flag), such as /usr/bin/python3 (Debian's python3-%s) or a virtualenv's bin/python",
 		e.pythonName(), top, strings.ReplaceAll(top, "_", "-"))
 }
+
+// embedAllHint is the hint for an AppFS without its __init__.py files.
+const embedAllHint = "Config.AppFS has Python packages but no __init__.py: a //go:embed pattern leaves out files whose names begin with _ or . " +
+	"unless it has the all: prefix (//go:embed all:pyapp), and Python then imports each package as an empty namespace package"
 
 // pythonName names e.Python for a hint: "python3 (/usr/local/bin/python3)"
 // says which one a bare name was.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/graft-dev/graft/internal/pythontest"
@@ -627,6 +628,10 @@ func TestBadConfig(t *testing.T) {
 		// Python's tempfile passes over a TMPDIR it cannot use.
 		{"missing temp dir", Config{App: "apps:hello", TempDir: "/nonexistent/graft-tmp"},
 			"wsgi: cannot create files in the temporary directory /nonexistent/graft-tmp (Config.TempDir, else $TMPDIR), where request bodies and responses for slow clients are spooled: no such file or directory"},
+		// With AppFS the app's copy goes there too: a read-only file
+		// system but for /tmp needs TMPDIR (or TempDir) writable.
+		{"missing temp dir, AppFS", Config{App: "apps:hello", TempDir: "/nonexistent/graft-tmp", AppFS: fstest.MapFS{}},
+			"wsgi: cannot create files in the temporary directory /nonexistent/graft-tmp (Config.TempDir, else $TMPDIR), where the copy of Config.AppFS is made and request bodies and responses for slow clients are spooled: no such file or directory"},
 		{"temp dir is a file", Config{App: "apps:hello", TempDir: "testdata/apps.py"},
 			"wsgi: cannot create files in the temporary directory testdata/apps.py (Config.TempDir, else $TMPDIR), where request bodies and responses for slow clients are spooled: not a directory"},
 		{"several errors", Config{App: "", Workers: -1}, "Workers -1"},

@@ -129,7 +129,9 @@ func (ls *Listeners) all() []net.Listener {
 // instead of Binds, in order, and removes the LISTEN_* variables from the
 // environment so that no child sees them. A socket named "ops" in
 // LISTEN_FDNAMES (FileDescriptorName=ops in the .socket unit) is the
-// operations listener, in place of OpsBind.
+// operations listener, in place of OpsBind. When that is the only socket
+// passed, Binds are bound as without activation, and with no Binds Listen
+// fails, rather than serve on DefaultBind.
 func Listen(cfg ListenConfig) (*Listeners, error) {
 	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
 		return nil, errors.New("wsgi: listen: a certificate needs both CertFile and KeyFile")
@@ -162,6 +164,12 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 	}
 	if len(ls.Main) == 0 {
 		binds := cfg.Binds
+		if len(binds) == 0 && ls.Ops != nil {
+			// DefaultBind, a loopback port, is not what a service whose
+			// sockets systemd holds serves on.
+			return fail(errors.New("wsgi: socket activation: systemd passed only the operations socket (named ops) and no application socket: " +
+				"add the application's .socket unit to the service's Sockets= (with a FileDescriptorName other than ops), or give Binds (the examples' -bind)"))
+		}
 		if len(binds) == 0 {
 			binds = []string{DefaultBind}
 		}

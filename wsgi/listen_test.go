@@ -629,3 +629,66 @@ func TestListenUnixNoWindow(t *testing.T) {
 		})
 	}
 }
+
+// systemd passing only the socket named "ops" (the application's .socket
+// unit missing from the service's Sockets=, or not started) leaves no
+// application socket: with no Binds, Listen fails saying so, rather than
+// serve on DefaultBind, a loopback port nobody sends to; with Binds, those
+// are bound beside systemd's ops socket.
+func TestSocketActivationOnlyOps(t *testing.T) {
+	if os.Getenv("GRAFT_TEST_ACTIVATED") != "" {
+		return // the helper runs instead
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, binds, want string
+	}{
+		{"no binds", "", "error: wsgi: socket activation: systemd passed only the operations socket (named ops) and no application socket"},
+		{"binds", "127.0.0.1:0", "main 1 ops true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ops, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ops.Close()
+			opsFile, err := ops.(*net.TCPListener).File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer opsFile.Close()
+			cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, exe, "-test.run=^TestSocketActivationOnlyOpsHelper$", "-test.v")
+			cmd.Env = append(os.Environ(), "GRAFT_TEST_ACTIVATED=ops", "GRAFT_TEST_BINDS="+tc.binds, "LISTEN_FDS=1", "LISTEN_FDNAMES=ops")
+			cmd.ExtraFiles = []*os.File{opsFile}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("helper: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "LISTEN: "+tc.want) {
+				t.Errorf("helper said:\n%s\nwant LISTEN: %s", out, tc.want)
+			}
+		})
+	}
+}
+
+// TestSocketActivationOnlyOpsHelper is the child of
+// TestSocketActivationOnlyOps: it reports what Listen did.
+func TestSocketActivationOnlyOpsHelper(t *testing.T) {
+	if os.Getenv("GRAFT_TEST_ACTIVATED") != "ops" {
+		return
+	}
+	var binds []string
+	if b := os.Getenv("GRAFT_TEST_BINDS"); b != "" {
+		binds = []string{b}
+	}
+	ls, err := Listen(ListenConfig{Binds: binds})
+	if err != nil {
+		fmt.Printf("LISTEN: error: %v\n", err)
+		return
+	}
+	defer ls.Close()
+	fmt.Printf("LISTEN: main %d ops %v\n", len(ls.Main), ls.Ops != nil)
+}

@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/graft-dev/graft/internal/netlist"
+	"github.com/graft-dev/graft/internal/reqctx"
 )
 
 // ProxyHeaderTimeout bounds the time a load balancer takes to send the
@@ -43,7 +45,11 @@ const ProxyHeaderTimeout = 10 * time.Second
 //
 // [Serve] installs it on the application's listeners when
 // [Listeners.ProxyFrom] is set ([ListenConfig.ProxyProtocol]), under the
-// guard and TLS: the header comes before the TLS handshake.
+// guard and TLS: the header comes before the TLS handshake, and tells
+// [github.com/graft-dev/graft/middleware.TrustProxies] each request's
+// balancer, whose forwarding headers it then trusts when the balancer is
+// a trusted proxy (HAProxy in HTTP mode with send-proxy writes them); a
+// listener wrapped by hand does not.
 func ProxyProtocol(ln net.Listener, from []netip.Prefix, log *slog.Logger) net.Listener {
 	return &proxyListener{Listener: ln, from: from, log: log}
 }
@@ -89,6 +95,37 @@ type proxyConn struct {
 
 	mu       sync.Mutex
 	deadline time.Time // the read deadline its user set
+}
+
+// balancer returns the address of the load balancer that sent the header
+// (the socket's peer) when the header named a client, nil otherwise: the
+// value of reqctx.BalancerKey, which middleware.TrustProxies reads.
+func (c *proxyConn) balancer() net.Addr {
+	if c.header() != nil || c.remote == nil {
+		return nil
+	}
+	return c.Conn.RemoteAddr()
+}
+
+// balancerContext returns ctx carrying reqctx.BalancerKey when c, or a
+// connection it wraps (found through NetConn methods: TLS, the guard),
+// came through a PROXY protocol listener; ctx itself otherwise. Serve
+// installs it as the ConnContext of the application's server.
+func balancerContext(ctx context.Context, c net.Conn) context.Context {
+	for c != nil {
+		switch pc := c.(type) {
+		case *proxyConn:
+			return context.WithValue(ctx, reqctx.BalancerKey, pc.balancer)
+		case readFromProxyConn:
+			return context.WithValue(ctx, reqctx.BalancerKey, pc.balancer)
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	return ctx
 }
 
 // NetConn returns the connection the header came on (see resetConn).

@@ -290,6 +290,18 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		h = SendTimeoutHandler(h, cfg.SendTimeout, log)
 	}
 	srv := newServer(h)
+	if len(ls.ProxyFrom) > 0 {
+		// TrustProxies judges a request's forwarding headers by the
+		// balancer too (the socket's peer), not only by the client its
+		// PROXY header names: HAProxy in HTTP mode writes them.
+		next := srv.ConnContext
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if next != nil {
+				ctx = next(ctx, c)
+			}
+			return balancerContext(ctx, c)
+		}
+	}
 	if ls.TLS != nil {
 		// GuardTLS does the handshakes with this config; net/http reads
 		// its NextProtos to set up its HTTP/2 server.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -26,6 +27,18 @@ with open(4, "rb") as f:
 linecache.cache["graft-worker.py"] = (len(src), None, src.decode("utf-8").splitlines(True), "graft-worker.py")
 exec(compile(src, "graft-worker.py", "exec"))
 `
+
+// programTitle is the first line of the -c program: a comment naming
+// graft and the app, so that ps, top and systemctl status, which show the
+// command line from its start, say what the process is (the zygote's
+// workers inherit its line). An app spec with a line break (which
+// CheckApp refuses) is left out, so the comment stays one line.
+func programTitle(app string) string {
+	if strings.ContainsAny(app, "\r\n") {
+		app = ""
+	}
+	return "# graft worker: " + app + "\n"
+}
 
 // pythonCmd builds the command that runs the worker program in mode
 // ("worker" or "zygote") with extra files from fd 3 on; the program itself
@@ -46,7 +59,7 @@ func (pl *pool) pythonCmd(mode string, out *os.File, files ...*os.File) (*exec.C
 	}
 	// The identity hook ("" for none) is loaded with the app, so that one
 	// that cannot be loaded fails the start (worker.py's main).
-	args := []string{cfg.Python, "-c", bootstrap, mode, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1),
+	args := []string{cfg.Python, "-c", programTitle(cfg.App) + bootstrap, mode, cfg.App, strconv.Itoa(cfg.Threads), boolArg(cfg.Workers > 1),
 		strconv.Itoa(bodyFrameSize(cfg.ResponseBuffer)), cfg.IdentityHook, dir}
 	args = append(args, cfg.PythonPath...)
 	cmd := &exec.Cmd{

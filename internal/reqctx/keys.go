@@ -18,4 +18,13 @@ var (
 	// DispatchKey carries the *router.Dispatch the router fills in
 	// (router.WithDispatch, router.DispatchFrom).
 	DispatchKey = &contextKey{"graft/router", "Dispatch"}
+	// BalancerKey carries, for a request on a connection that came
+	// through the PROXY protocol (wsgi.Serve with
+	// ListenConfig.ProxyProtocol), a func() net.Addr returning the
+	// address of the load balancer that sent the header (the socket's
+	// peer), or nil when the header named no client (the balancer's own
+	// connection, whose RemoteAddr is the balancer already).
+	// middleware.TrustProxies trusts the forwarding headers of a trusted
+	// balancer: HAProxy in HTTP mode with send-proxy writes them.
+	BalancerKey = &contextKey{"wsgi", "Balancer"}
 )

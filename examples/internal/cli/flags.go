@@ -27,7 +27,9 @@ type Defaults struct {
 
 // Flags are the server flags of every example, named like gunicorn's.
 type Flags struct {
-	Binds             []string
+	Binds []string
+	// bindFlag is -bind's value, which knows whether it was given.
+	bindFlag          *listValue
 	Python            string
 	Chdir             string
 	Workers, Threads  int
@@ -85,7 +87,9 @@ type Flags struct {
 
 // Register defines the flags on fs.
 func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
-	BindListVar(fs, &f.Binds, "bind", []string{wsgi.DefaultBind}, "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
+	f.Binds = []string{wsgi.DefaultBind}
+	f.bindFlag = &listValue{p: &f.Binds, check: wsgi.CheckBind}
+	fs.Var(f.bindFlag, "bind", "`ADDR` to serve on: HOST:PORT or unix:/path/to.sock; repeat for several (ignored under systemd socket activation)")
 	fs.StringVar(&f.Python, "python", DefaultPython(), "`PATH` of the Python interpreter that runs the workers, such as a virtualenv's bin/python; the default is $GRAFT_PYTHON, else /usr/bin/python3 when it exists, else python3")
 	chdir := d.ChdirUsage
 	if chdir == "" {
@@ -312,10 +316,22 @@ func CheckPrefix(name, prefix string) error {
 // and -metrics-bind. Call it before starting Python, so that a busy port
 // fails at once.
 func (f *Flags) Listen() (*wsgi.Listeners, error) {
-	return wsgi.Listen(wsgi.ListenConfig{
-		Binds: f.Binds, OpsBind: f.MetricsBind, CertFile: f.CertFile, KeyFile: f.KeyFile,
+	return wsgi.Listen(f.listenConfig())
+}
+
+// listenConfig is the ListenConfig of the flags. Binds is nil when -bind
+// was not given: wsgi.Listen binds wsgi.DefaultBind then, unless systemd
+// passed only its ops socket, where it fails saying so rather than serve
+// on a loopback port.
+func (f *Flags) listenConfig() wsgi.ListenConfig {
+	binds := f.Binds
+	if f.bindFlag != nil && !f.bindFlag.set {
+		binds = nil
+	}
+	return wsgi.ListenConfig{
+		Binds: binds, OpsBind: f.MetricsBind, CertFile: f.CertFile, KeyFile: f.KeyFile,
 		ProxyProtocol: f.ProxyProtocol, SocketMode: f.SocketMode,
-	})
+	}
 }
 
 // Config returns the container's configuration for app, with dir as its

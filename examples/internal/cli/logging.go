@@ -37,9 +37,12 @@ func (f *Flags) checkLogging() error {
 // and above: with -log-format text (the default) wsgi.NewTextHandler's
 // lines, with Python tracebacks and stacks readable below them; with json,
 // one JSON object per line (middleware.NewLogHandler, slog's JSON), each
-// traceback one string, for log pipelines.
+// traceback one string, for log pipelines. w writes to standard error:
+// when that is the systemd journal, each line carries its record's
+// syslog priority (middleware.JournalStderr).
 func (f *Flags) Logger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: f.logLevel}
+	w = middleware.JournalStderr(w)
 	if f.LogFormat == "json" {
 		return slog.New(middleware.NewLogHandler(w, opts))
 	}

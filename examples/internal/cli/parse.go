@@ -196,13 +196,6 @@ func ListVar(fs *flag.FlagSet, p *[]string, name string, value []string, usage s
 	fs.Var(&listValue{p: p}, name, usage)
 }
 
-// BindListVar defines a repeatable address flag, such as -bind: each
-// address is checked with wsgi.CheckBind as it is parsed.
-func BindListVar(fs *flag.FlagSet, p *[]string, name string, value []string, usage string) {
-	*p = value
-	fs.Var(&listValue{p: p, check: wsgi.CheckBind}, name, usage)
-}
-
 // addrValue is an address flag, "" for none, checked as it is parsed:
 // with wsgi.CheckBind, or as a TCP host:port only.
 type addrValue struct {

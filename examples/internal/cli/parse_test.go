@@ -55,6 +55,15 @@ func TestParse(t *testing.T) {
 				f.GracefulTimeout == 30*time.Second && f.Preload && f.AccessLog && !f.AccessLogVerbose &&
 				f.Python == DefaultPython() && f.Limits == wsgi.RequestLimits{} && f.ServeConfig(nil, nil).IdleTimeout == 2*time.Minute
 		}, ""},
+		// Binds systemd's socket activation may replace: none given, Listen
+		// gets none (wsgi.Listen binds DefaultBind itself, unless systemd
+		// passed only its ops socket: then it fails, saying so).
+		{"-bind not given", nil, func(f Flags, _ []string) bool {
+			return f.listenConfig().Binds == nil
+		}, ""},
+		{"-bind given", []string{"-bind", wsgi.DefaultBind}, func(f Flags, _ []string) bool {
+			return reflect.DeepEqual(f.listenConfig().Binds, []string{wsgi.DefaultBind})
+		}, ""},
 		{"flags after the positional", []string{"app:app", "-workers", "3", "-timeout", "5"}, func(f Flags, pos []string) bool {
 			return reflect.DeepEqual(pos, []string{"app:app"}) && f.Workers == 3 && f.Timeout == 5*time.Second
 		}, ""},
