@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/graft-dev/graft/internal/errhead"
 	"github.com/graft-dev/graft/internal/hdrname"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
@@ -170,7 +171,9 @@ func dropPrefixHeaders(hdr http.Header) {
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if h.ErrorHandler != nil {
-		h.ErrorHandler(w, r, err)
+		// A HEAD gets GET's header fields: Content-Length: 0 for a page
+		// with no body, which net/http sets on GET only.
+		errhead.Write(w, r, func(w http.ResponseWriter) { h.ErrorHandler(w, r, err) })
 		return
 	}
 	logger := h.Logger

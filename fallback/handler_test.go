@@ -213,3 +213,25 @@ func TestInventoryTarget(t *testing.T) {
 		t.Errorf("got %+v", inv)
 	}
 }
+
+// TestMisconfiguredHead: a HEAD answered by a custom ErrorHandler that
+// writes a status alone carries GET's Content-Length: 0, as the default
+// answer's does (net/http sets it on the GET only).
+func TestMisconfiguredHead(t *testing.T) {
+	h := &Handler{ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	for _, method := range []string{"GET", "HEAD"} {
+		req, _ := http.NewRequest(method, ts.URL+"/", nil)
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Length") != "0" {
+			t.Errorf("%s: %d, Content-Length %q; want 503 and 0", method, resp.StatusCode, resp.Header.Get("Content-Length"))
+		}
+	}
+}

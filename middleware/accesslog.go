@@ -95,6 +95,8 @@ func newAccessLog(logger *slog.Logger, o *httplog.Options, brief bool) accessLog
 	}
 	opts := *o
 	if needsHTTPLog(&opts) {
+		// A panic's line at ERROR, as in graft's mode (panichandler.go).
+		logger, opts.Level = newHTTPLogLogger(logger, opts.Level)
 		return accessLog{httplog: httplog.RequestLogger(logger, &opts)}
 	}
 	s := opts.Schema
@@ -126,6 +128,11 @@ func annotate(next http.Handler, brief bool) http.Handler {
 		}
 		returned := false
 		defer func() {
+			if !returned && mine {
+				// A panic on its way to httplog's recovery (or
+				// runtime.Goexit): see panicLevel.
+				c.access.unreturned = true
+			}
 			if !returned && mine && c.access.w.status != 0 && !c.access.w.hijacked {
 				// A panic once the status went out: httplog recovers it
 				// and finishes the response; abortAfterPanic aborts it.

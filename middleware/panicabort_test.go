@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,18 @@ func TestPanicAfterHeaderAborts(t *testing.T) {
 		}},
 		{"AccessLog/httplog", func(l *slog.Logger) func(http.Handler) http.Handler {
 			o := DefaultLogOptions()
+			o.LogExtraAttrs = func(*http.Request, string, int) []slog.Attr { return nil }
+			return AccessLog(l, o)
+		}},
+		// Level WARN: the panics after a 2xx are logged all the same.
+		{"AccessLog/warn", func(l *slog.Logger) func(http.Handler) http.Handler {
+			o := DefaultLogOptions()
+			o.Level = slog.LevelWarn
+			return AccessLog(l, o)
+		}},
+		{"AccessLog/httplog/warn", func(l *slog.Logger) func(http.Handler) http.Handler {
+			o := DefaultLogOptions()
+			o.Level = slog.LevelWarn
 			o.LogExtraAttrs = func(*http.Request, string, int) []slog.Attr { return nil }
 			return AccessLog(l, o)
 		}},
@@ -104,7 +117,7 @@ func testPanicAfterHeader(t *testing.T, mode string, mw func(*slog.Logger) func(
 		}
 		srv.Close()
 	}
-	lines := buf.String()
+	lines, panics := buf.String(), 0
 	for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
@@ -113,8 +126,48 @@ func testPanicAfterHeader(t *testing.T, mode string, mw func(*slog.Logger) func(
 		if m["error.message"] == nil {
 			continue
 		}
-		if m["level"] != "ERROR" && !strings.HasSuffix(mode, "/httplog") { // httplog's level follows the status sent
+		panics++
+		// In the httplog mode too, though httplog's level follows the
+		// status sent (INFO after a 2xx, dropped under Level WARN).
+		if m["level"] != "ERROR" {
 			t.Errorf("a panic logged at %v, want ERROR: %s", m["level"], l)
+		}
+	}
+	if panics != 8 {
+		t.Errorf("%d panics logged, want 8 (4 over HTTP/1.1, 4 over HTTP/2):\n%s", panics, lines)
+	}
+}
+
+// TestAbortHandlerLevel: a handler that aborts its response with
+// http.ErrAbortHandler after a 200 (as the container does when a Python
+// app raises after its headers, which it logs itself) has its access line
+// at the status's level, INFO, in both modes: only other panics are
+// raised to ERROR.
+func TestAbortHandlerLevel(t *testing.T) {
+	for _, httplogMode := range []bool{false, true} {
+		var buf pythontest.Buffer
+		o := DefaultLogOptions()
+		if httplogMode {
+			o.LogExtraAttrs = func(*http.Request, string, int) []slog.Attr { return nil }
+		}
+		h := AccessLog(slog.New(slog.NewJSONHandler(&buf, nil)), o)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		}))
+		srv := httptest.NewServer(h)
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		if resp, err := srv.Client().Get(srv.URL); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		srv.Close()
+		var m map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimSpace(buf.String())), &m); err != nil {
+			t.Fatalf("httplog mode %v: line %q: %v", httplogMode, buf.String(), err)
+		}
+		if m["level"] != "INFO" {
+			t.Errorf("httplog mode %v: logged at %v, want INFO: %s", httplogMode, m["level"], buf.String())
 		}
 	}
 }

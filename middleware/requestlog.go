@@ -40,11 +40,14 @@ func needsHTTPLog(o *httplog.Options) bool {
 
 // accessState is the access log's part of the request's record.
 type accessState struct {
-	on    bool          // a graft access log is logging the request
-	abort bool          // httplog mode: the handler panicked after its status went out (see annotate)
-	extra []slog.Attr   // from SetAttrs
-	w     wrappedWriter // the response writer the handler gets
-	hdrs  [4]slog.Attr  // the header groups' attributes
+	on    bool // a graft access log is logging the request
+	abort bool // httplog mode: the handler panicked after its status went out (see annotate)
+	// unreturned: httplog mode, the handler did not return (a panic, or
+	// runtime.Goexit): see panicLevel.
+	unreturned bool
+	extra      []slog.Attr   // from SetAttrs
+	w          wrappedWriter // the response writer the handler gets
+	hdrs       [4]slog.Attr  // the header groups' attributes
 }
 
 // SetAttrs adds attrs to the access line of the request served with ctx,

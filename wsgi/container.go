@@ -679,7 +679,7 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 		// access log already; one line a second says how many.
 		ok, dropped := c.refusals.allow(time.Now())
 		if !ok {
-			c.cfg.ErrorHandler(w, r, err)
+			c.errorPage(w, r, err)
 			return
 		}
 		if dropped > 0 {
@@ -698,7 +698,7 @@ func (c *Container) fail(w http.ResponseWriter, r *http.Request, err error, trac
 		c.answerGraceOver(w, r, err)
 		return
 	}
-	c.cfg.ErrorHandler(w, r, err)
+	c.errorPage(w, r, err)
 }
 
 // requestID finds the request's id: graft.request_id, else X-Request-ID.

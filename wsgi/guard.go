@@ -106,7 +106,8 @@ const maxChunkLine = 4096
 // after a handler hijacks it (a
 // WebSocket, a CONNECT tunnel), which the guard learns only from the
 // server's ConnState hook: install [GuardConnState] on the http.Server
-// that serves the listener. Without it a hijacked connection stays
+// that serves the listener (or set the server up with [GuardServer], which
+// installs it). Without it a hijacked connection stays
 // checked as HTTP/1.x, so a tunnel's bytes are refused. A 101 or 2xx
 // response alone switches nothing: while net/http keeps reading the
 // connection, every request on it is checked.
@@ -116,7 +117,8 @@ const maxChunkLine = 4096
 // CONTINUATION frames) incomplete for 10 s from its first frame: net/http's
 // ReadHeaderTimeout bounds HTTP/1.x heads only, and its HTTP/2 server would
 // hold such a connection until its IdleTimeout. [Serve] applies its
-// ReadHeaderTimeout instead. Such a connection is reported as a refusal with
+// ReadHeaderTimeout instead, and so does a server set up with
+// [GuardServer]. Such a connection is reported as a refusal with
 // status 408.
 //
 // Each refused request is reported as under [Serve], since no handler and
@@ -196,7 +198,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 // GuardConnState returns an http.Server ConnState hook that tells the
 // connections of a Guard or GuardTLS listener when a handler hijacks them,
 // then calls next (which may be nil). Install it on every server that
-// serves a guarded listener (Serve does):
+// serves a guarded listener (Serve does, and [GuardServer]):
 //
 //	srv.ConnState = wsgi.GuardConnState(srv.ConnState)
 //

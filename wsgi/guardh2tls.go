@@ -3,7 +3,6 @@ package wsgi
 import (
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -17,92 +16,100 @@ import (
 // key alike.
 const nextProtoUnencryptedHTTP2 = "unencrypted_http2"
 
-// h2TLSGuard gives [Serve]'s HTTP/2 connections over TLS the header
-// deadline of the guard's h2c connections (see h2Wait): from the TLS
-// handshake until the first complete header block, and from the first
-// frame of each header block until its last, at most the header timeout
-// may pass, or the connection is closed and the refusal reported with
-// 408.
+// guardH2TLS gives the HTTP/2 connections over TLS of srv's GuardTLS
+// listeners the header deadline of the guard's h2c connections (see
+// h2Wait): from the TLS handshake until the first complete header block,
+// and from the first frame of each header block until its last, at most
+// srv's header timeout (serverHeaderTimeout) may pass, or the connection
+// is closed and the refusal reported with 408. [GuardServer] calls it once
+// net/http has set up srv's HTTP/2 server (srv.Serve does so before it
+// accepts), before any connection is served.
 //
 // net/http hands a connection that negotiated "h2" by ALPN to its HTTP/2
 // server as the *tls.Conn itself (http.Server.TLSNextProto["h2"]), so a
 // guard below TLS sees only encrypted bytes, and net/http's HTTP/2 server
-// bounds a header block left open by IdleTimeout only. h2TLSGuard
-// replaces that entry, once net/http has set it up: the connection is
-// read through a guardConn over the *tls.Conn, which checks its preface
-// and follows its frames, and handed to net/http's own HTTP/2 server
-// under nextProtoUnencryptedHTTP2. The guarded connection has the
-// *tls.Conn's ConnectionState, from which the HTTP/2 server checks the TLS
-// version and cipher suite as before and fills Request.TLS; the hand-off
-// happens inside net/http's serving of the connection, so Shutdown's
-// GOAWAY and wait, ConnContext and the rest are net/http's as before.
-type h2TLSGuard struct {
-	srv           *http.Server
-	lim           RequestLimits
-	refused       refusedFunc // or nil
-	headerTimeout time.Duration
-	log           *slog.Logger
-
-	once sync.Once
-}
-
-// listener returns ln, installing the guard in g.srv at its first Accept:
-// http.Server.Serve sets up HTTP/2 (TLSNextProto) before it accepts, and
-// reads TLSNextProto only for connections accepted, so that every one of
-// g.srv's listeners must be wrapped, and each Accept waits for the
-// install (sync.Once) before it returns a connection.
-func (g *h2TLSGuard) listener(ln net.Listener) net.Listener {
-	return &h2TLSListener{Listener: ln, g: g}
-}
-
-type h2TLSListener struct {
-	net.Listener
-	g *h2TLSGuard
-}
-
-func (l *h2TLSListener) Accept() (net.Conn, error) {
-	l.g.once.Do(l.g.install)
-	return l.Listener.Accept()
-}
-
-// install replaces g.srv's TLSNextProto["h2"]. Without HTTP/2 (NoHTTP2,
-// GODEBUG=http2server=0) there is nothing to guard; without the h2c
-// hand-off (an HTTP/2 server of another kind) HTTP/2 stays unguarded, and
-// a warning says so.
-func (g *h2TLSGuard) install() {
-	h2 := g.srv.TLSNextProto["h2"]
-	plain := g.srv.TLSNextProto[nextProtoUnencryptedHTTP2]
+// bounds a header block left open by IdleTimeout only. guardH2TLS
+// replaces that entry: a *tls.Conn from a GuardTLS listener (its
+// connection under TLS is a tlsRawConn) is read through a guardConn, which
+// checks its preface and follows its frames, and handed to net/http's own
+// HTTP/2 server under nextProtoUnencryptedHTTP2; any other *tls.Conn (a
+// tls.NewListener served by the same server) goes to net/http's HTTP/2
+// server as before. The guarded connection has the *tls.Conn's
+// ConnectionState, from which the HTTP/2 server checks the TLS version and
+// cipher suite as before and fills Request.TLS; the hand-off happens inside
+// net/http's serving of the connection, so Shutdown's GOAWAY and wait,
+// ConnContext and the rest are net/http's as before. Without HTTP/2
+// (Protocols, GODEBUG=http2server=0) there is nothing to guard; without
+// the h2c hand-off (an HTTP/2 server of another kind) HTTP/2 stays
+// unguarded, and a warning says so at the first such connection.
+func guardH2TLS(srv *http.Server) {
+	h2 := srv.TLSNextProto["h2"]
+	plain := srv.TLSNextProto[nextProtoUnencryptedHTTP2]
 	if h2 == nil {
 		return
 	}
-	if plain == nil {
-		g.log.Warn("wsgi: serve: HTTP/2 over TLS has no header timeout but IdleTimeout: the HTTP/2 server takes no h2c connections")
-		return
-	}
-	g.srv.TLSNextProto["h2"] = func(hs *http.Server, tc *tls.Conn, h http.Handler) {
-		g.serve(hs, tc, h, plain)
+	var warn sync.Once
+	srv.TLSNextProto["h2"] = func(hs *http.Server, tc *tls.Conn, h http.Handler) {
+		raw, ok := tc.NetConn().(*tlsRawConn)
+		switch {
+		case !ok:
+			h2(hs, tc, h)
+		case plain == nil:
+			warn.Do(func() {
+				raw.l.log.Warn("wsgi: HTTP/2 over TLS has no header timeout but IdleTimeout: the HTTP/2 server takes no h2c connections")
+			})
+			h2(hs, tc, h)
+		default:
+			serveH2TLS(hs, tc, h, plain, raw.l)
+		}
 	}
 }
 
-// serve reads the preface of tc, which negotiated "h2", through a guarded
-// connection, and hands that to plain, net/http's HTTP/2 server; h is
-// net/http's handler for the connection, which sets Request.TLS from tc.
-func (g *h2TLSGuard) serve(hs *http.Server, tc *tls.Conn, h http.Handler, plain func(*http.Server, *tls.Conn, http.Handler)) {
-	gc := newGuardConn(tc, g.lim, g.refused, g.headerTimeout)
+// serveH2TLS reads the preface of tc, which negotiated "h2" on l, through
+// a guarded connection, and hands that to plain, net/http's HTTP/2
+// server; h is net/http's handler for the connection, which sets
+// Request.TLS from tc.
+func serveH2TLS(hs *http.Server, tc *tls.Conn, h http.Handler, plain func(*http.Server, *tls.Conn, http.Handler), l *tlsGuardListener) {
+	gc := newGuardConn(tc, l.lim, l.refused, serverHeaderTimeout(hs))
 	gc.st = stPass
 	gc.startH2() // the deadline runs from now: the preface is within it
 	c := &tlsGuardConn{guardConn: gc, tc: tc}
 	var p [h2ClientPrefaceLen]byte
 	if _, err := io.ReadFull(c, p[:]); err != nil || string(p[:]) != h2ClientPreface {
-		if err == nil && g.refused != nil {
+		if err == nil && l.refused != nil {
 			// net/http's HTTP/2 server closes it alike ("bogus greeting").
-			g.refused(http.StatusBadRequest, "no HTTP/2 connection preface after ALPN h2", tc.RemoteAddr())
+			l.refused(http.StatusBadRequest, "no HTTP/2 connection preface after ALPN h2", tc.RemoteAddr())
 		}
 		c.Close()
 		return
 	}
 	plain(hs, tls.Client(h2PlainConn{c}, nil), h)
 }
+
+// serverHeaderTimeout is the header timeout of srv's HTTP/2 connections
+// under GuardServer: srv's ReadHeaderTimeout, or its ReadTimeout when that
+// is zero, as net/http's for HTTP/1.x heads, or defaultHeaderTimeout when
+// both are.
+func serverHeaderTimeout(srv *http.Server) time.Duration {
+	switch {
+	case srv.ReadHeaderTimeout > 0:
+		return srv.ReadHeaderTimeout
+	case srv.ReadTimeout > 0:
+		return srv.ReadTimeout
+	}
+	return defaultHeaderTimeout
+}
+
+// tlsRawConn is the connection under each *tls.Conn of a GuardTLS
+// listener, so that guardH2TLS knows the connections of GuardTLS
+// listeners from others, and each one's listener.
+type tlsRawConn struct {
+	net.Conn
+	l *tlsGuardListener
+}
+
+// NetConn returns the connection accepted (see resetConn).
+func (c *tlsRawConn) NetConn() net.Conn { return c.Conn }
 
 // h2PlainConn carries a connection already decrypted to net/http's HTTP/2
 // server through the *tls.Conn of a TLSNextProto function, as net/http

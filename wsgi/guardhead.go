@@ -165,7 +165,8 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 
 	// Header fields.
 	var clCount, teCount, hostCount int
-	var te string
+	var te, expect string
+	expectSeen := false
 	rest := b[eol+2:]
 	for {
 		eol := bytes.Index(rest, []byte("\r\n"))
@@ -196,6 +197,9 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 			}
 		case bytes.EqualFold(name, []byte("Upgrade")):
 			h.upgrade = len(value) > 0
+		case bytes.EqualFold(name, []byte("Expect")) && !expectSeen:
+			// The first field, as net/http reads it.
+			expectSeen, expect = true, string(value)
 		}
 	}
 	switch {
@@ -218,7 +222,24 @@ func checkRequestHead(b []byte, lim RequestLimits) (headInfo, *rejection) {
 		}
 		h.chunked = true
 	}
+	if expect != "" && !hasToken(expect, "100-continue") {
+		// net/http answers it 417 and closes the connection before any
+		// handler: refused here instead, so that it is reported.
+		return h, reject(http.StatusExpectationFailed, "unsupported expectation (Expect other than 100-continue)")
+	}
 	return h, nil
+}
+
+// hasToken reports whether the comma-separated list v holds token, in any
+// case, as net/http's hasToken reads an Expect field: the token bounded
+// by the list's start or end, a comma or white space.
+func hasToken(v, token string) bool {
+	for _, t := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		if strings.EqualFold(t, token) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseField splits a header (or trailer) field line and checks it: no

@@ -24,11 +24,12 @@ const TLSHandshakeTimeout = 10 * time.Second
 // net/http (concurrently, within TLSHandshakeTimeout, so a slow client
 // holds up no other): a connection that negotiated "h2" by ALPN is returned
 // as the *tls.Conn itself, for net/http's HTTP/2 server, whose framing
-// leaves no request boundary to disagree on ([Serve] reads those through
-// the guard too, for its header timeout: see ServeConfig.ReadHeaderTimeout;
-// under GuardTLS alone, net/http bounds an HTTP/2 header block left open by
-// its IdleTimeout only); any other is returned guarded,
-// with a ConnectionState method from which net/http sets Request.TLS.
+// leaves no request boundary to disagree on; any other is returned guarded,
+// with a ConnectionState method from which net/http sets Request.TLS. Set
+// the server up with [GuardServer]: it installs [GuardConnState], and has
+// the HTTP/2 connections read through the guard too, for the server's
+// ReadHeaderTimeout, as [Serve] does (without it, net/http bounds an
+// HTTP/2 header block left open by its IdleTimeout only).
 // config.NextProtos defaults to "h2", "http/1.1". A client speaking plain
 // HTTP to it gets a 400, as from net/http.
 //
@@ -72,12 +73,12 @@ func GuardTLSReport(ln net.Listener, config *tls.Config, lim RequestLimits, log 
 
 // guardTLSReport is GuardTLS reporting on log and reg (see guard).
 func guardTLSReport(ln net.Listener, config *tls.Config, lim RequestLimits, log *slog.Logger, reg prometheus.Registerer) net.Listener {
-	return guardTLS(ln, config, lim, newRefusals(reg, log).report, newHandshakeFailures(reg, log))
+	return guardTLS(ln, config, lim, newRefusals(reg, log).report, newHandshakeFailures(reg, log), log)
 }
 
 // guardTLS is GuardTLS, telling refused of the requests it refuses and
-// failed of the handshakes that fail.
-func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused refusedFunc, failed *handshakeFailures) net.Listener {
+// failed of the handshakes that fail, and warning on log (see guardH2TLS).
+func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused refusedFunc, failed *handshakeFailures, log *slog.Logger) net.Listener {
 	if config == nil || len(config.Certificates) == 0 && config.GetCertificate == nil && config.GetConfigForClient == nil {
 		panic("wsgi: GuardTLS needs a tls.Config with a certificate")
 	}
@@ -85,7 +86,7 @@ func guardTLS(ln net.Listener, config *tls.Config, lim RequestLimits, refused re
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(), refused: refused, failed: failed,
+	l := &tlsGuardListener{ln: ln, cfg: cfg, lim: lim.withDefaults(), refused: refused, failed: failed, log: log,
 		conns: make(chan net.Conn), errs: make(chan error, 1), done: make(chan struct{})}
 	go l.acceptLoop()
 	return l
@@ -97,6 +98,7 @@ type tlsGuardListener struct {
 	lim     RequestLimits
 	refused refusedFunc        // or nil
 	failed  *handshakeFailures // or nil
+	log     *slog.Logger
 	conns   chan net.Conn
 	errs    chan error // a temporary accept error, for the server to log
 	done    chan struct{}
@@ -156,7 +158,7 @@ func temporary(err error) bool {
 }
 
 func (l *tlsGuardListener) handshake(c net.Conn) {
-	tc := tls.Server(c, l.cfg)
+	tc := tls.Server(&tlsRawConn{Conn: c, l: l}, l.cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), TLSHandshakeTimeout)
 	defer cancel()
 	go func() {

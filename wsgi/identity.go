@@ -312,7 +312,7 @@ func (c *Container) IdentityMiddleware(next http.Handler) http.Handler {
 				attrs = append(attrs, slog.String(logTraceback, ce.Traceback))
 			}
 			c.log.Log(r.Context(), slog.LevelError, "wsgi: identity lookup failed", attrs...)
-			c.cfg.ErrorHandler(w, r, err)
+			c.errorPage(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))

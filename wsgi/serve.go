@@ -251,7 +251,6 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-			ConnState:         GuardConnState(nil), // every listener is guarded
 		}
 		if cfg.SendTimeout > 0 {
 			// Every connection's writes are watched (SendTimeout,
@@ -261,6 +260,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 				return context.WithValue(ctx, sendWatchedCtxKey, true)
 			}
 		}
+		// Every listener is guarded: hijacked connections, and HTTP/2's
+		// header timeout over TLS (guardh2tls.go) and h2c.
+		GuardServer(srv)
 		return srv
 	}
 	errc := make(chan error, len(ls.Main)+1)
@@ -337,23 +339,13 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			ln = ProxyProtocol(ln, ls.ProxyFrom, log)
 		}
 		if ls.TLS != nil {
-			guarded[i] = guardTLS(ln, srv.TLSConfig, cfg.Limits, refused, tlsFailed)
+			guarded[i] = guardTLS(ln, srv.TLSConfig, cfg.Limits, refused, tlsFailed, log)
 		} else {
 			guarded[i] = &guardListener{Listener: ln, lim: cfg.Limits.withDefaults(), refused: refused,
 				headerTimeout: cfg.ReadHeaderTimeout}
 		}
 	}
-	// HTTP/2 over TLS gets the guard's header deadline too, from within
-	// net/http's serving of the connection (guardh2tls.go).
-	var h2g *h2TLSGuard
-	if ls.TLS != nil && !cfg.NoHTTP2 {
-		h2g = &h2TLSGuard{srv: srv, lim: cfg.Limits.withDefaults(), refused: refused,
-			headerTimeout: cfg.ReadHeaderTimeout, log: log}
-	}
 	for i, gl := range guarded {
-		if h2g != nil {
-			gl = h2g.listener(gl)
-		}
 		gl = newShedListener(gl, srv, log, &shedWarn)
 		go serve(ls.Main[i].Addr().String(), func() error { return srv.Serve(gl) })
 	}

@@ -1,0 +1,132 @@
+package wsgi
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/graft-dev/graft/internal/pythontest"
+)
+
+// TestGuardServerH2TLS: an http.Server of the user's own, set up with
+// GuardServer and serving a GuardTLSReport listener, closes an HTTP/2
+// connection over TLS that sends no complete request headers within the
+// server's ReadHeaderTimeout (the handshake and nothing more, the preface
+// and SETTINGS only, a header block left open or trickled), as Serve
+// does, and reports each with 408 on the listener's logger and registry.
+// Before, GuardTLS handed an h2 connection to net/http unguarded, which
+// held it until IdleTimeout (5 s here, 2 minutes by default; 10 s without
+// a preface). Well-behaved clients are not cut and handlers still see
+// HTTP/2.0 over TLS; a tls.NewListener served by the same server keeps
+// net/http's own hand-off, and two guarded listeners on one server are
+// race-free.
+func TestGuardServerH2TLS(t *testing.T) {
+	const rht = 500 * time.Millisecond
+	env := newTLSReportEnv(t)
+	logs := &pythontest.Buffer{}
+	reg := prometheus.NewRegistry()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %v", r.Proto, r.TLS != nil)
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: rht, IdleTimeout: 5 * time.Second}
+	GuardServer(srv)
+	listen := func(t *testing.T) net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	ln := listen(t)
+	go srv.Serve(GuardTLSReport(ln, env.srvCfg, RequestLimits{}, slogNew(logs), reg))
+	// A second guarded listener and a plain TLS one on the same server.
+	ln2, lnPlain := listen(t), listen(t)
+	go srv.Serve(GuardTLSReport(ln2, env.srvCfg, RequestLimits{}, slogNew(logs), reg))
+	go srv.Serve(tls.NewListener(lnPlain, &tls.Config{Certificates: env.srvCfg.Certificates, NextProtos: []string{"h2", "http/1.1"}}))
+	defer func() {
+		srv.Close()
+		if t.Failed() {
+			t.Logf("log:\n%s", logs)
+		}
+	}()
+	dialTo := func(addr string) func(t *testing.T) *h2Client {
+		return func(t *testing.T) *h2Client {
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: env.pool, NextProtos: []string{"h2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+				t.Fatalf("negotiated %q, not h2", p)
+			}
+			return newH2Client(t, c)
+		}
+	}
+	dial := dialTo(ln.Addr().String())
+	stalls := append([]h2Stall{{"no preface", func(*h2Client, <-chan struct{}) {}}}, h2Stalls(rht)...)
+	runH2Stalls(t, rht, stalls, dial)
+	waitFor(t, 5*time.Second, "the refusals counted", func() bool {
+		return counterValue(t, reg, "graft_http_refused_total", "status", "408") == float64(len(stalls))
+	})
+	for _, want := range []string{
+		`http.response.status_code=408 client.ip=127.0.0.1 error="no complete HTTP/2 request headers within the header timeout"`,
+		`http.response.status_code=408 client.ip=127.0.0.1 error="HTTP/2 header block not complete within the header timeout"`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no %q in the log", want)
+		}
+	}
+
+	t.Run("second listener", func(t *testing.T) { runH2Stalls(t, rht, stalls[1:2], dialTo(ln2.Addr().String())) })
+	t.Run("idle between requests", func(t *testing.T) { h2IdleBetweenRequests(t, rht, dial) })
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: env.pool},
+		ForceAttemptHTTP2: true}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	for _, l := range []net.Listener{ln, ln2, lnPlain} {
+		t.Run("Go client "+l.Addr().String(), func(t *testing.T) {
+			resp, err := client.Get("https://" + l.Addr().String() + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "HTTP/2.0 true" {
+				t.Errorf("the handler saw %q", b)
+			}
+		})
+	}
+}
+
+// TestGuardServerH2C: under GuardServer, a Guard listener's h2c
+// connections get the server's ReadHeaderTimeout, as under Serve, rather
+// than Guard's 10 s, and are reported on the listener's logger and
+// registry; well-behaved clients are still served.
+func TestGuardServerH2C(t *testing.T) {
+	const rht = 500 * time.Millisecond
+	logs := &pythontest.Buffer{}
+	reg := prometheus.NewRegistry()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}),
+		ReadHeaderTimeout: rht, IdleTimeout: time.Minute, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	GuardServer(srv)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(GuardReport(ln, RequestLimits{}, slogNew(logs), reg))
+	defer srv.Close()
+	dial := func(t *testing.T) *h2Client { return dialH2C(t, ln.Addr().String()) }
+	stalls := h2Stalls(rht)[:2]
+	runH2Stalls(t, rht, stalls, dial)
+	waitFor(t, 5*time.Second, "the refusals counted", func() bool {
+		return counterValue(t, reg, "graft_http_refused_total", "status", "408") == float64(len(stalls))
+	})
+	t.Run("idle between requests", func(t *testing.T) { h2IdleBetweenRequests(t, rht, dial) })
+}
