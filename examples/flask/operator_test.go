@@ -296,7 +296,7 @@ func TestOperatorWalk(t *testing.T) {
 		l := startLoad(t, srv.URL)
 		for _, tc := range []struct{ name, content, want string }{
 			{"a syntax error", `{"routes": [{"route": "GET /shop/api/products/{id:[0-9]+}", "stage": "python",}]}`, "invalid character"},
-			{"an unknown route", `{"routes": [{"route": "GET /shop/api/product/{id}", "stage": "python"}]}`, `unknown route "GET /shop/api/product/{id}"`},
+			{"an unknown route", `{"routes": [{"route": "GET /shop/api/product/{id}", "stage": "python"}]}`, `unknown route "GET /shop/api/product/{id}" (no Go route has this method and pattern; did you mean "GET /shop/api/products/{id:[0-9]+}"? The pattern differs by a letter or two)`},
 			{"a percentage over 100", stagesWith("canary", 150, false), "percent 150 is not between 0 and 100"},
 			{"a percentage as a string", strings.Replace(stagesWith("canary", 5, false), `"percent": 5`, `"percent": "5"`, 1), `"percent" must be a number, not a string`},
 			{"an empty file", "", "the file is empty"},
