@@ -85,3 +85,41 @@ func ExampleCompare_unordered() {
 	fmt.Println(len(diffs))
 	// Output: 2
 }
+
+// FuzzUnordered checks the learning of arrays in any order on any pair
+// of JSON bodies: a body learns nothing from itself; a pair found
+// permuted compares with no difference once learned (the learning's own
+// differences are those that remain); an array learned as unordered
+// compares a body with itself as equal; and nothing panics.
+func FuzzUnordered(f *testing.F) {
+	for _, p := range [][2]string{
+		{`{"l":[1,2,3]}`, `{"l":[3,1,2]}`},
+		{`{"t":1,"l":[{"id":1},{"id":2}]}`, `{"t":2,"l":[{"id":2},{"id":1}]}`},
+		{`[[1,2],[3,4]]`, `[[3,4],[1,2]]`},
+		{`{"l":[1,1,2]}`, `{"l":[2,1,1]}`},
+		{`{"l":[1.0,1]}`, `{"l":[1,1.0]}`},
+		{`{"l":[]}`, `{"l":{}}`},
+		{`{"l":[null,"a",true]}`, `{"l":[true,null,"a"]}`},
+	} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ra, rb := jsonResponse(a), jsonResponse(b)
+		if d, perm := compareLearning(ra, ra, CompareOptions{}); len(d) != 0 || len(perm) != 0 {
+			t.Fatalf("a body learns from itself: %v %v", d, perm)
+		}
+		diffs, perm := compareLearning(ra, rb, CompareOptions{MaxDiffs: 1000})
+		learned := map[string]bool{}
+		for _, p := range perm {
+			learned[p] = true
+		}
+		unordered := func(p string) bool { return learned[p] }
+		again := compare(ra, rb, CompareOptions{MaxDiffs: 1000, unordered: unordered})
+		if len(again.diffs) != len(diffs) {
+			t.Fatalf("learned %v: %d differences while learning, %d after", perm, len(diffs), len(again.diffs))
+		}
+		if d := compare(ra, ra, CompareOptions{unordered: func(string) bool { return true }}).diffs; len(d) != 0 {
+			t.Fatalf("every array unordered: a body differs from itself: %v", d)
+		}
+	})
+}
