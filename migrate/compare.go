@@ -92,6 +92,15 @@ type CompareOptions struct {
 	// route's ignore entries "Vary: Accept-Language". The other names of
 	// Vary are still compared.
 	IgnoreVary []string
+
+	// unordered, if not nil, says which JSON arrays (by pointer) are
+	// compared as sorted lists: those learned to come in any order
+	// (unordered.go).
+	unordered func(ptr string) bool
+	// learnOrder: the comparison is of Python against itself, and an
+	// array holding the same elements in another order is compared
+	// sorted and recorded (comparer.permuted).
+	learnOrder bool
 }
 
 // missing is how a value absent from one side is shown.
@@ -150,11 +159,16 @@ const maxPointer = 512
 // Content-Language is compared as the set of language tags it lists, in
 // any letter case.
 func Compare(python, goResp *Response, o CompareOptions) []Diff {
+	return compare(python, goResp, o).diffs
+}
+
+// compare is Compare, returning the comparer with what it found.
+func compare(python, goResp *Response, o CompareOptions) *comparer {
 	max := o.MaxDiffs
 	if max <= 0 {
 		max = 100
 	}
-	c := &comparer{max: max}
+	c := &comparer{max: max, unordered: o.unordered, learnOrder: o.learnOrder}
 	if python.Status != goResp.Status {
 		c.add("status", strconv.Itoa(python.Status), strconv.Itoa(goResp.Status))
 	}
@@ -206,7 +220,7 @@ func Compare(python, goResp *Response, o CompareOptions) []Diff {
 	if !redirects && !unsatisfiable {
 		c.body(python, goResp)
 	}
-	return c.diffs
+	return c
 }
 
 // redirect reports whether status is a redirect to the URL in Location
@@ -226,6 +240,13 @@ func redirect(status int) bool {
 type comparer struct {
 	diffs []Diff
 	max   int
+
+	unordered  func(ptr string) bool // CompareOptions.unordered
+	learnOrder bool                  // CompareOptions.learnOrder
+	// permuted are the arrays found in another order while learning.
+	permuted []string
+	// reordered: an array learned as unordered came in another order.
+	reordered bool
 }
 
 func (c *comparer) full() bool { return len(c.diffs) >= c.max }
@@ -465,6 +486,7 @@ func (c *comparer) json(ptr string, pv, gv any) {
 			c.add(rootOr(ptr), render(pv), render(gv))
 			return
 		}
+		p, g = c.inAnyOrder(ptr, p, g)
 		for i := 0; i < len(p) || i < len(g); i++ {
 			sub := ptr + "/" + strconv.Itoa(i)
 			switch {

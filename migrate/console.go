@@ -304,7 +304,7 @@ func (c *console) setStage(w http.ResponseWriter, r *http.Request) {
 		c.message(w, http.StatusBadRequest, "Bad request", err.Error())
 		return
 	}
-	c.done(w, err)
+	c.done(w, err, c.cardOf(route))
 }
 
 // kill handles the kill switch form: route (or all=1) and on=1 or 0.
@@ -332,21 +332,45 @@ func (c *console) kill(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	c.done(w, err)
+	c.done(w, err, c.cardOf(route))
 }
 
 // done ends a successful change: back to the page (303, relative to the
-// form's URL), or a page with the warning when the stages file could not
-// be written.
-func (c *console) done(w http.ResponseWriter, warn error) {
+// form's URL) at card, the fragment of the changed route's card (so that
+// the browser shows it, and the next Tab goes into it rather than back to
+// the top of the page; "" for the global switch), or a page with the
+// warning when the stages file could not be written.
+func (c *console) done(w http.ResponseWriter, warn error, card string) {
 	if warn != nil {
 		c.message(w, http.StatusOK, "Changed, with a warning",
 			"The change is in effect, but: "+warn.Error())
 		return
 	}
-	w.Header().Set("Location", "../")
+	w.Header().Set("Location", "../"+card)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusSeeOther)
+}
+
+// cardID is the id of the card of the i-th route of Migrator.Routes on
+// the page.
+func cardID(i int) string { return fmt.Sprintf("route-%d", i+1) }
+
+// cardOf returns the fragment of route's card on the page ("#route-2"),
+// or "" when route is "" (the global switch) or not shown.
+func (c *console) cardOf(route string) string {
+	if route == "" {
+		return ""
+	}
+	key, err := normalizeRoute(route)
+	if err != nil {
+		return ""
+	}
+	for i, st := range c.m.Routes() {
+		if st.Route == key {
+			return "#" + cardID(i)
+		}
+	}
+	return ""
 }
 
 // securityHeaders sets the headers of every console page; nonce allows
@@ -420,7 +444,7 @@ func (c *console) page(w http.ResponseWriter, r *http.Request) {
 		p.FileError = err.Error()
 	}
 	for i, st := range c.m.Routes() {
-		cr := consoleRoute{RouteStatus: st, ID: fmt.Sprintf("route-%d", i+1)}
+		cr := consoleRoute{RouteStatus: st, ID: cardID(i)}
 		cr.Served = st.Counts.Python + st.Counts.Go
 		if cr.Served > 0 {
 			cr.GoShare = percent(st.Counts.Go, cr.Served)

@@ -69,8 +69,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		v := wd.Execute(t, `const e = document.querySelector('`+card+` [data-effective]'); return e ? e.textContent : ''`)
 		return v == "canary"
 	})
-	if u := wd.CurrentURL(t); u != srv.URL+"/" {
-		t.Errorf("after the post the browser is at %s, want the console", u)
+	if u := wd.CurrentURL(t); u != srv.URL+"/#route-1" {
+		t.Errorf("after the post the browser is at %s, want the console at the route's card", u)
 	}
 	if src := wd.Source(t); !strings.Contains(src, "<b>50%</b>") {
 		t.Errorf("the console does not show the canary at 50%%:\n%s", src)

@@ -269,8 +269,9 @@ func TestConsole(t *testing.T) {
 
 	t.Run("stage", func(t *testing.T) {
 		code, hdr, body := consolePost(t, srv.URL, "/console/stage", stageForm, cookie, "Referer", srv.URL+"/")
-		if code != http.StatusSeeOther || hdr.Get("Location") != "../" {
-			t.Fatalf("%d %v %q, want 303 to ../", code, hdr, body)
+		// Back to the page at the route's card (until 2026-12-02 its top).
+		if code != http.StatusSeeOther || hdr.Get("Location") != "../#route-1" {
+			t.Fatalf("%d %v %q, want 303 to ../#route-1", code, hdr, body)
 		}
 		if c, _ := e.m.Config(route); c.Stage != StageCanary || c.Percent != 50 {
 			t.Errorf("config %+v, want canary 50%%", c)
@@ -295,8 +296,12 @@ func TestConsole(t *testing.T) {
 		kill := func(f url.Values) {
 			t.Helper()
 			f.Set("csrf", token)
-			if code, _, body := consolePost(t, srv.URL, "/console/kill", f, cookie, origin...); code != http.StatusSeeOther {
-				t.Fatalf("kill %v: %d %q", f, code, body)
+			want := "../#route-1" // the route's card; the top for the global switch
+			if f.Get("all") == "1" {
+				want = "../"
+			}
+			if code, hdr, body := consolePost(t, srv.URL, "/console/kill", f, cookie, origin...); code != http.StatusSeeOther || hdr.Get("Location") != want {
+				t.Fatalf("kill %v: %d to %q %q, want 303 to %s", f, code, hdr.Get("Location"), body, want)
 			}
 		}
 		kill(url.Values{"route": {route}, "on": {"1"}})

@@ -55,7 +55,10 @@
 // comparisons, then on a sample of those with unexplained differences,
 // Python is called a second time (for GET, HEAD and OPTIONS only, never
 // for a request with side effects), and the pointers where Python differs
-// from itself are no longer counted. A conditional GET or HEAD answered
+// from itself are no longer counted; an array it answers with the same
+// elements in another order is learned as unordered instead
+// ([RouteStatus].UnorderedPointers), and compared sorted on both sides,
+// so that what differs inside its elements still counts. A conditional GET or HEAD answered
 // 304 (or 206 under If-Range) by one side and 200 by the other, each by
 // its own ETag and Last-Modified (two servers of one file mint different
 // ETags), is compared on the whole answers: the side that did not answer

@@ -58,9 +58,12 @@ type routeStats struct {
 	stageGauge         *prometheus.GaugeVec
 	overdueGauge       prometheus.Gauge
 
-	mu        sync.Mutex
-	pointers  map[string]int64
-	noiseSet  map[string]bool
+	mu       sync.Mutex
+	pointers map[string]int64
+	noiseSet map[string]bool
+	// unordered are the pointers of the JSON arrays learned to come in
+	// any order (see comparer.json).
+	unordered map[string]bool
 	recent    []Mismatch // ring
 	next      int
 	recentMax int
@@ -90,7 +93,7 @@ func newRouteStats(key string, recent int, met *metrics, redact *redactor) *rout
 		durPy:     met.duration.WithLabelValues(key, string(SidePython)),
 		durGo:     met.duration.WithLabelValues(key, string(SideGo)),
 		outcomes:  map[string]prometheus.Counter{}, stageGauge: met.stage, overdueGauge: met.overdue.WithLabelValues(key),
-		pointers: map[string]int64{}, noiseSet: map[string]bool{},
+		pointers: map[string]int64{}, noiseSet: map[string]bool{}, unordered: map[string]bool{},
 	}
 	for _, o := range []string{outcomeMatch, outcomeMismatch, outcomeError, outcomePanic, outcomeTimeout, outcomeDropped, outcomeSkipped} {
 		s.outcomes[o] = met.comparisons.WithLabelValues(key, o)
@@ -373,17 +376,33 @@ func (s *routeStats) isNoise(p string) bool {
 	return s.noiseSet[p]
 }
 
-// learn adds the pointers where Python differed from itself to the noise.
-func (s *routeStats) learn(diffs []Diff) {
+// isUnordered reports whether the JSON array at pointer p was learned to
+// come in any order.
+func (s *routeStats) isUnordered(p string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unordered[p]
+}
+
+// learn adds the pointers where Python differed from itself to the noise,
+// and the arrays it answered in another order to the unordered ones. It
+// reports whether an array was added.
+func (s *routeStats) learn(diffs []Diff, permuted []string) (added bool) {
 	s.learns.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, p := range permuted {
+		if !s.unordered[p] && len(s.unordered) < maxNoise {
+			s.unordered[p], added = true, true
+		}
+	}
 	for _, d := range diffs {
 		if len(s.noiseSet) >= maxNoise {
-			return
+			return added
 		}
 		s.noiseSet[d.Pointer] = true
 	}
+	return added
 }
 
 // setRules sets the comparison rules (rulesOf) the route's comparisons are
@@ -489,6 +508,11 @@ type RouteStatus struct {
 	// NoisePointers lists the pointers learned as noise, sorted, shown
 	// as in Mismatch.Diffs: cut after a secret key.
 	NoisePointers []string `json:"noise_pointers"`
+	// UnorderedPointers lists the JSON arrays learned to come in any
+	// order (Python answered the same elements in two orders), sorted,
+	// shown as NoisePointers: they are compared as sorted lists, and what
+	// is under them is still compared.
+	UnorderedPointers []string `json:"unordered_pointers"`
 	// Latency has each side's p50 and p99, in milliseconds.
 	Latency Latency `json:"latency_ms"`
 	// Rollback is the automatic rollback in effect, or nil.
@@ -535,6 +559,12 @@ func (s *routeStats) status(rs *routeState, snap *snapshot) RouteStatus {
 	}
 	sort.Strings(st.NoisePointers)
 	st.NoisePointers = slices.Compact(st.NoisePointers) // keys under one secret key
+	st.UnorderedPointers = make([]string, 0, len(s.unordered))
+	for k := range s.unordered {
+		st.UnorderedPointers = append(st.UnorderedPointers, s.redact.shownPointer(k))
+	}
+	sort.Strings(st.UnorderedPointers)
+	st.UnorderedPointers = slices.Compact(st.UnorderedPointers)
 	st.Latency = Latency{Python: percentiles(s.latPy.ms()), Go: percentiles(s.latGo.ms())}
 	st.RecentMismatches = make([]Mismatch, 0, len(s.recent))
 	if len(s.recent) < s.recentMax {

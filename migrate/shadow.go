@@ -392,9 +392,10 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		py, gr = cr.resp, presp
 	}
 	py, gr = m.prepare(rs, cand, SidePython, py), m.prepare(rs, cand, SideGo, gr)
-	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand), IgnoreVary: varyIgnored(rs.cfg.Ignore)}
+	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand), IgnoreVary: varyIgnored(rs.cfg.Ignore), unordered: st.isUnordered}
 
-	diffs := Compare(py, gr, copts)
+	c := compare(py, gr, copts)
+	diffs, reordered := c.diffs, c.reordered
 	// A conditional request answered 304 by one side and 200 by the
 	// other, each by its own validators: compared on the whole answers.
 	// second makes the request of Python's second call (noise).
@@ -402,7 +403,8 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 	if len(diffs) > 0 && validatorsOnly(cand.Method, cand.Header, py, gr) {
 		if wp, wg, ok := m.wholeAnswers(rs, sr, cand, body, pre, py, gr); ok {
 			py, gr = wp, wg
-			diffs = Compare(py, gr, copts)
+			c = compare(py, gr, copts)
+			diffs, reordered = c.diffs, c.reordered
 			second = func() *http.Request { return whole(cand, body) }
 		}
 	}
@@ -420,10 +422,17 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		// Two runs with different statuses (an error, a rate limit) are not
 		// comparable: learning from them would hide real mismatches.
 		if r2, ok := m.runTimed(rs, SidePython, sr.Fallback, second(), pre, nil); ok && r2.panic == nil && !r2.refused && r2.resp.Status == py.Status {
-			st.learn(Compare(py, m.prepare(rs, cand, SidePython, r2.resp), copts))
+			noise, permuted := compareLearning(py, m.prepare(rs, cand, SidePython, r2.resp), copts)
+			if st.learn(noise, permuted) {
+				// Arrays newly learned as unordered: Go's answer
+				// is compared again, with them sorted.
+				c = compare(py, gr, copts)
+				diffs, reordered = c.diffs, reordered || c.reordered
+			}
 			kept, noisy = m.unexplained(rs, diffs)
 		}
 	}
+	noisy = noisy || reordered
 
 	if primary == SideGo && rs.rollbackable() {
 		m.windowCompare(rs, len(kept) > 0)

@@ -52,6 +52,9 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 	case len(mounted(method, shape, keys)) > 0:
 		return fmt.Errorf("%s; did you mean %s? A route is named by its Go route's full pattern, with the prefix it is mounted at: a file written for another mount prefix names none)",
 			msg, quoteList(mounted(method, shape, keys), " or "))
+	case len(misspelt(method, shape, keys)) > 0:
+		return fmt.Errorf("%s; did you mean %s? The pattern differs by a letter or two%s)",
+			msg, quoteList(misspelt(method, shape, keys), " or "), ifTrue(strings.Contains(pattern, "<"), ", and patterns are chi's, {id}, not Flask's <id> or Django's <int:id>"))
 	case len(keys) > maxListedRoutes:
 		return fmt.Errorf("%s; the routes that can be staged: %s and %d more; the admin API's GET /routes lists them all)",
 			msg, quoteList(keys[:maxListedRoutes], ", "), len(keys)-maxListedRoutes)
@@ -194,4 +197,88 @@ func ifTrue(cond bool, s string) string {
 		return s
 	}
 	return ""
+}
+
+// maxTypo is the most letters (added, removed or changed, ignoring case)
+// by which a route's literal segments may differ from a staged route's
+// for misspelt to offer it.
+const maxTypo = 2
+
+// misspelt returns the staged routes (keys, sorted) whose pattern differs
+// from shape (a patternShape) by a typo: the same segments, parameters
+// and catch-alls in the same places, and the literal segments within
+// maxTypo letters of theirs in all, ignoring case ("/api/user/{id}" for
+// "/api/users/{id}", "/Login" for "/login"). Of those, it returns the
+// nearest, those of method first.
+func misspelt(method, shape string, keys []string) []string {
+	segs := strings.Split(shape, "/")
+	best := maxTypo + 1
+	var same, other []string
+	for _, k := range keys {
+		m, p, _ := strings.Cut(k, " ")
+		ps := strings.Split(patternShape(p), "/")
+		if len(ps) != len(segs) {
+			continue
+		}
+		d := 0
+		for i := range segs {
+			a, b := segs[i], ps[i]
+			if param(a) || param(b) {
+				if a != b {
+					d = maxTypo + 1
+				}
+			} else {
+				d += editDistance(strings.ToLower(a), strings.ToLower(b), maxTypo+1)
+			}
+			if d > maxTypo {
+				break
+			}
+		}
+		if d > best || d > maxTypo {
+			continue
+		}
+		if d < best {
+			best, same, other = d, nil, nil
+		}
+		if m == method {
+			same = append(same, k)
+		} else {
+			other = append(other, k)
+		}
+	}
+	return append(same, other...)
+}
+
+// param reports whether seg, a segment of a patternShape, holds a
+// parameter or a catch-all.
+func param(seg string) bool { return strings.Contains(seg, "{}") || strings.Contains(seg, "*") }
+
+// editDistance returns the Levenshtein distance between a and b (bytes),
+// or limit when it is at least limit.
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d >= limit || -d >= limit {
+		return limit
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		low := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			low = min(low, cur[j])
+		}
+		if low >= limit {
+			return limit
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(b)], limit)
 }

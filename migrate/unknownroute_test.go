@@ -27,6 +27,13 @@ func TestUnknownRouteHint(t *testing.T) {
 		r.Get("/docs/{*:.+}", noop)
 		r.Fallback(http.NotFoundHandler())
 	}
+	many := func(r *router.Router) {
+		full(r)
+		for i := range 12 {
+			r.Get(fmt.Sprintf("/a%02d", i), noop)
+		}
+		r.Get("/zz/products/{id}", noop)
+	}
 	for _, tc := range []struct {
 		name   string
 		routes func(*router.Router)
@@ -55,12 +62,20 @@ func TestUnknownRouteHint(t *testing.T) {
 		{"a prefix too many", full, "GET /shop/api/users/{id}", []string{`did you mean "GET /api/users/{id}"? A route is named by its Go route's full pattern, with the prefix it is mounted at`}},
 		{"a prefix missing", full, "GET /users/{id}", []string{`did you mean "GET /api/users/{id}"? A route is named`}},
 		{"a prefix, another method", full, "POST /shop/login", []string{`did you mean "POST /login"?`}},
-		{"not a prefix of whole segments", full, "POST /xlogin", []string{`the routes that can be staged`}},
+		{"not a prefix of whole segments", full, "POST /xlogin", []string{`did you mean "POST /login"? The pattern differs by a letter or two)`}}, // a typo, not a mount prefix
+		{"not a prefix of whole segments, nor a typo", full, "POST /xyzlogin", []string{`the routes that can be staged`}},
 		// A trailing slash too many or missing (Django's routes end in
 		// one, Flask's seldom) listed every route.
 		{"a slash too many", full, "GET /api/users/{id}/", []string{`did you mean "GET /api/users/{id}"? chi treats /a and /a/ as two routes`}},
 		{"a slash too many, POST", full, "POST /login/", []string{`did you mean "POST /login"?`}},
 		{"a slash too many, Django's syntax", full, "GET /api/users/<int:id>/", []string{`did you mean "GET /api/users/{id}"?`}},
+		// A misspelt segment listed the routes, the first ten in
+		// alphabetical order: among many, not the one meant.
+		{"a letter missing", full, "GET /api/user/{id}", []string{`did you mean "GET /api/users/{id}"? The pattern differs by a letter or two)`}},
+		{"letters swapped, Flask's syntax", full, "GET /api/fiels/<int:id>", []string{`did you mean "GET /api/files/{id:[0-9]{3}}"? The pattern differs by a letter or two, and patterns are chi's`}},
+		{"letter case", full, "POST /Login", []string{`did you mean "POST /login"?`}},
+		{"a typo among many routes", many, "GET /zz/prodcts/{id}", []string{`did you mean "GET /zz/products/{id}"?`}},
+		{"too far for a typo", full, "GET /api/usrs-x/{id}", []string{`the routes that can be staged`}},
 		{"nothing alike", full, "GET /api/users/id", []string{`the routes that can be staged: "GET /api/files/{id:[0-9]{3}}", "GET /api/users/{id}", "GET /docs/{*:.+}", "GET /files/*", "POST /login")`}},
 		{"no route yet", func(r *router.Router) { r.Fallback(http.NotFoundHandler()) }, "GET /x", []string{"the router has no route for one method yet: register the Go routes before migrate.New"}},
 	} {

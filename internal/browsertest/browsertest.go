@@ -85,6 +85,9 @@ func Start(t testing.TB) *WebDriver {
 
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
 		"browserName": "chrome",
+		// What the page logs (errors, CSP violations, failed loads), for
+		// BrowserLog.
+		"goog:loggingPrefs": map[string]string{"browser": "ALL"},
 		"goog:chromeOptions": map[string]any{
 			"binary": Browser,
 			"args": []string{
@@ -241,4 +244,54 @@ func (wd *WebDriver) Screenshot(t testing.TB, path string) {
 		err = os.WriteFile(path, png, 0o644)
 	}
 	t.Logf("screenshot of the failure: %s (%v)", path, err)
+}
+
+// Keys of the WebDriver key actions (the W3C spec's code points).
+const (
+	Tab       = "\uE004"
+	Enter     = "\uE007"
+	Shift     = "\uE008"
+	Space     = "\uE00D"
+	Control   = "\uE009"
+	ArrowDown = "\uE015"
+)
+
+// Keys presses and releases each key in turn, as a person at the keyboard
+// does, on whatever element has the focus. A key after Shift or Control is
+// pressed with it ("Shift", "Tab" moves back), which is then released.
+func (wd *WebDriver) Keys(t testing.TB, keys ...string) {
+	t.Helper()
+	var acts []map[string]string
+	var held string
+	for _, k := range keys {
+		if k == Shift || k == Control {
+			held = k
+			acts = append(acts, map[string]string{"type": "keyDown", "value": k})
+			continue
+		}
+		acts = append(acts, map[string]string{"type": "keyDown", "value": k}, map[string]string{"type": "keyUp", "value": k})
+		if held != "" {
+			acts = append(acts, map[string]string{"type": "keyUp", "value": held})
+			held = ""
+		}
+	}
+	wd.do(t, http.MethodPost, "/actions", map[string]any{"actions": []any{
+		map[string]any{"type": "key", "id": "keyboard", "actions": acts},
+	}}, nil)
+	wd.do(t, http.MethodDelete, "/actions", nil, nil)
+}
+
+// LogEntry is one line of the page's console.
+type LogEntry struct {
+	Level   string `json:"level"` // SEVERE, WARNING, INFO, ...
+	Message string `json:"message"`
+}
+
+// BrowserLog returns what the page logged to its console (errors, CSP
+// violations, resources that failed to load) since the last call.
+func (wd *WebDriver) BrowserLog(t testing.TB) []LogEntry {
+	t.Helper()
+	var entries []LogEntry
+	wd.do(t, http.MethodPost, "/se/log", map[string]string{"type": "browser"}, &entries)
+	return entries
 }

@@ -7,7 +7,9 @@ Flask's own static view (werkzeug's send_file), for staticshadow_test.go.
 """
 
 import base64
+import random
 import time
+import uuid
 
 from flask import Flask, jsonify, redirect, request, session, url_for
 
@@ -127,3 +129,15 @@ def slow():
 def files(name):
     # A path converter: one character at least, so /files/ is Flask's 404.
     return jsonify(name=name)
+
+
+FEED = [{"id": i, "name": "item %d" % i, "price_cents": 100 * i} for i in range(1, 7)]
+
+
+@app.get("/api/feed")
+@app.get("/api/feedbad")
+def feed():
+    # Noise of three kinds (unorderedshadow_test.go): a timestamp, an id
+    # made per request, and the items in an order of their own each time
+    # (a set, a query without ORDER BY).
+    return jsonify(generated_at=time.time(), request_id=uuid.uuid4().hex, items=random.sample(FEED, len(FEED)))
