@@ -223,6 +223,9 @@ func (p *proc) readFrame() error {
 	case frameStdio:
 		p.stdio.write(h.stream, h.flags, payload)
 		return nil
+	case frameWithdrawn:
+		p.withdrawn(payload)
+		return nil
 	}
 	s := p.stream(h.stream)
 	if s == nil {
