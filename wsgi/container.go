@@ -302,9 +302,10 @@ func flusherOf(w http.ResponseWriter) http.Flusher {
 // that the app never started the request (ErrNotStarted) and retry is
 // true, it writes nothing and returns true, so that the request can be
 // sent again; also, whatever retry says, for a request a worker gave back
-// (errWithdrawn), counted in *withdrawals up to maxWithdrawals. It sets *done once the response's final part came from the
-// app (a whole response, or an end without error): the app is done with
-// the request's body. It releases ex (see Releaser) when it returns, or
+// (errWithdrawn), counted in *withdrawals up to maxWithdrawals. It sets
+// *done once the response's final part came from the app (a whole
+// response, or an end without error): the app is done with the request's
+// body. It releases ex (see Releaser) when it returns, or
 // aborts the response.
 func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool, waited time.Duration, done *bool, withdrawals *int) (retried bool) {
 	if rel, ok := ex.(Releaser); ok {

@@ -43,7 +43,7 @@ type proc struct {
 	startMap startMap
 	// ctl is Go's end of the worker's control socket (withdraw.go):
 	// single-threaded workers given prefetch only, else nil.
-	ctl     *net.UnixConn
+	ctl     atomic.Pointer[net.UnixConn]
 	stalled atomic.Bool // its oldest request is slow: no request is queued behind it (see withdrawBehind)
 	down    bool        // the reader has stopped: no stream may be registered
 
@@ -165,24 +165,6 @@ func (pl *pool) newProc(g *gen) (p *proc, childSock, outW *os.File, err error) {
 		limit:    pl.requestLimit(),
 		lifetime: pl.lifetimeFor(),
 	}
-	if pl.cfg.Threads > 1 {
-		if p.startMap, err = giveStartMap(uc); err != nil {
-			p.closeSocket()
-			outR.Close()
-			outW.Close()
-			childSock.Close()
-			return nil, nil, nil, err
-		}
-	}
-	if pl.withdraws() {
-		if p.ctl, err = giveControl(uc); err != nil {
-			p.closeSocket()
-			outR.Close()
-			outW.Close()
-			childSock.Close()
-			return nil, nil, nil, err
-		}
-	}
 	p.log = pl.log
 	p.out = outR
 	p.output = newOutputLog()
@@ -265,9 +247,44 @@ func (p *proc) kill() {
 func (p *proc) closeSocket() {
 	p.cutOnce.Do(func() { close(p.cut) })
 	p.conn.Close()
-	if p.ctl != nil {
-		p.ctl.Close()
+	if c := p.ctl.Load(); c != nil {
+		c.Close()
 	}
+}
+
+// handOver gives a worker that has loaded the app what it needs besides
+// its socket, before any request: with Threads > 1 its started map
+// (startmap.go), single-threaded with prefetch its control socket
+// (withdraw.go). They go once it is ready, not before: a process that
+// ends before reading them (an import that fails) would make its socket
+// end in a reset instead of the EOF that tells how it ended.
+func (p *proc) handOver() error {
+	pl := p.pool
+	if pl.cfg.Threads <= 1 && !pl.withdraws() {
+		return nil
+	}
+	p.wmu.Lock() // nothing else writes before the worker is ready
+	defer p.wmu.Unlock()
+	if pl.cfg.Threads > 1 {
+		m, err := giveStartMap(p.conn)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.startMap = m
+		p.mu.Unlock()
+	}
+	if pl.withdraws() {
+		c, err := giveControl(p.conn)
+		if err != nil {
+			return err
+		}
+		p.ctl.Store(c)
+		if isClosed(p.cut) {
+			c.Close() // closeSocket ran meanwhile
+		}
+	}
+	return nil
 }
 
 // abandon releases the Go side of a worker whose process could not be

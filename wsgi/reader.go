@@ -211,6 +211,10 @@ func (p *proc) readFrame() error {
 	switch h.kind {
 	case frameReady:
 		p.startedUp = true
+		if err := p.handOver(); err != nil {
+			p.ready <- err
+			return err
+		}
 		p.ready <- nil
 		return nil
 	case frameFail:

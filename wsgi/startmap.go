@@ -24,7 +24,7 @@ import (
 //
 // The memory is an anonymous file (memfd_create on Linux, an unlinked
 // temporary file elsewhere) that Go maps and passes to the worker in a
-// frameStartMap, the first frame on its socket.
+// frameStartMap, once it is ready and before any request.
 type startMap []byte
 
 // startMapSize is the size of a started map: a byte per stream id, and the
@@ -32,8 +32,8 @@ type startMap []byte
 const startMapSize = 1<<16 + 1
 
 // giveStartMap creates a started map and writes the frameStartMap that
-// gives it to the worker on c, its socket, before anything else is
-// written to it.
+// gives it to the worker on c, its socket, before any request (see
+// proc.handOver).
 func giveStartMap(c *net.UnixConn) (startMap, error) {
 	f, err := sharedMemory(startMapSize)
 	if err != nil {

@@ -63,8 +63,8 @@ func (pl *pool) withdraws() bool {
 }
 
 // giveControl creates a worker's control socket and writes the
-// frameControl that gives the worker its end, before anything else is
-// written to c, the worker's socket. It returns Go's end.
+// frameControl that gives the worker its end to c, the worker's socket,
+// before any request (see proc.handOver). It returns Go's end.
 func giveControl(c *net.UnixConn) (*net.UnixConn, error) {
 	fds, err := socketpair()
 	if err != nil {
@@ -115,7 +115,8 @@ func (pl *pool) watchStalls() {
 // and marks p stalled meanwhile: pickLocked passes it by. Each request is
 // asked for once.
 func (p *proc) withdrawBehind(now time.Time) {
-	if p.ctl == nil {
+	ctl := p.ctl.Load()
+	if ctl == nil {
 		return
 	}
 	after := max(withdrawFloor, time.Duration(withdrawFactor*p.ewma.Load()))
@@ -149,8 +150,8 @@ func (p *proc) withdrawBehind(now time.Time) {
 	putFrameHeader(b, frameHeader{kind: frameWithdraw, length: uint32(len(b) - frameHeaderSize)})
 	// The worker's thread reads its control socket whenever it has the
 	// GIL; one that cannot take this at once will not answer soon either.
-	p.ctl.SetWriteDeadline(now.Add(withdrawTick))
-	p.ctl.Write(b)
+	ctl.SetWriteDeadline(now.Add(withdrawTick))
+	ctl.Write(b)
 }
 
 // withdrawn handles the worker's frameWithdrawn: the requests it will

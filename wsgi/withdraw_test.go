@@ -56,9 +56,10 @@ func TestPrefetchedWithdrawnFromStalledWorker(t *testing.T) {
 	// none waited behind it is done again.
 	for try = 0; ; try++ {
 		slows.Add(1)
+		n := try // try outlives the loop
 		go func() {
 			defer slows.Done()
-			slowCodes[try] = serve(fmt.Sprint("/slow?", try))
+			slowCodes[n] = serve(fmt.Sprint("/slow?", n))
 		}()
 		var done atomic.Int32
 		for i := range fasts {

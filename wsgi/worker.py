@@ -153,6 +153,7 @@ class Conn:
         self.cmsg_space = socket.CMSG_SPACE(4 * 4)
         self.poller = None
         self.forked = False  # True in a child process the app forked (detach)
+        self.control = None  # the control socket (single thread: Worker.watch_withdrawals)
 
     def _fill(self):
         """Read more bytes; return False on EOF."""
@@ -268,10 +269,12 @@ class Conn:
         nothing for the check."""
         self.forked = True
         self.send = self.send_parts = self.send_fd = self.read_frame = self.pending = self._refuse
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for sock in (self.sock, self.control):
+            try:
+                if sock is not None:
+                    sock.close()
+            except OSError:
+                pass
 
     def _refuse(self, *args, **kwargs):
         raise ForkedChild("graft: process %d, forked by the app, cannot use its parent's socket to Go" % os.getpid())
@@ -1503,7 +1506,7 @@ class Worker:
         lists the ones marked; Go sends only those elsewhere. A thread that
         never gets the GIL (the app holds it in C) never answers: the
         requests wait, as they did before."""
-        sock = go_socket(fd)
+        sock = self.conn.control = go_socket(fd)  # a child the app forks closes it (Conn.detach)
         buf = b""
         while True:
             try:
@@ -1533,7 +1536,8 @@ class Worker:
         queued = set()  # streams received and not yet finished
         lock = threading.Lock()  # makes "still queued? then mark cancelled" atomic
 
-        # Go's first frame is START_MAP: memory shared with Go, a byte per
+        # Go sends START_MAP once this worker is READY, before any REQ
+        # (its first frame): memory shared with Go, a byte per
         # stream id, which a thread sets before the app sees the request on
         # that stream (Go clears it when it reuses the id). If this process
         # is killed (the OOM killer), Go reads it to tell the requests it
