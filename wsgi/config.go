@@ -91,9 +91,11 @@ type Config struct {
 	// many as take less than 10ms in all at its average request time, up to
 	// Prefetch (one averaging 2ms gets 4; one averaging 10ms or more none),
 	// and none while one of its requests has been running for 5ms.
-	// If a single-threaded worker dies, the requests it had not started are
-	// sent to another worker. DefaultPrefetch when 0; negative turns
-	// prefetching off.
+	// If a worker dies, the requests it had not started are sent to another
+	// worker. With Threads 1, those waiting behind a request that has run
+	// for a second (or 20 times the worker's average, if longer) are taken
+	// back from the worker and sent to another. DefaultPrefetch when 0;
+	// negative turns prefetching off.
 	Prefetch int
 
 	// ScriptName is the prefix the app is mounted at (SCRIPT_NAME), such as

@@ -227,6 +227,7 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Env = environ(req.Env, r, c.cfg.ScriptName+MountPrefix(ctx), n)
 	req.Body, req.BodyFile, req.Timeout = inline, file, c.cfg.Timeout
 	req.Method, req.Path, req.ID = r.Method, r.URL.Path, requestID(r)
+	withdrawals := 0 // times a worker gave it back before beginning it (see errWithdrawn)
 	for attempt := 1; ; attempt++ {
 		queued := time.Now()
 		ex, err := c.tr.Start(ctx, req)
@@ -247,10 +248,17 @@ func (c *Container) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err, "")
 			return
 		}
-		if !c.respond(w, r, ex, attempt < maxAttempts, waited, &done) {
+		before := withdrawals
+		if !c.respond(w, r, ex, attempt < maxAttempts, waited, &done, &withdrawals) {
 			return
 		}
-		// The app never saw the request (ErrNotStarted): try again.
+		// The app never saw the request (ErrNotStarted): try again. One
+		// that a worker stuck on a slow request gave back is no failed
+		// attempt: it goes to the front of the queue.
+		req.front = withdrawals > before
+		if req.front {
+			attempt--
+		}
 		if file != nil {
 			if _, err := file.Seek(0, io.SeekStart); err != nil {
 				c.fail(w, r, err, "")
@@ -293,11 +301,13 @@ func flusherOf(w http.ResponseWriter) http.Flusher {
 // respond copies the app's response from ex to w. If the transport reports
 // that the app never started the request (ErrNotStarted) and retry is
 // true, it writes nothing and returns true, so that the request can be
-// sent again. It sets *done once the response's final part came from the
-// app (a whole response, or an end without error): the app is done with
-// the request's body. It releases ex (see Releaser) when it returns, or
+// sent again; also, whatever retry says, for a request a worker gave back
+// (errWithdrawn), counted in *withdrawals up to maxWithdrawals. It sets
+// *done once the response's final part came from the app (a whole
+// response, or an end without error): the app is done with the request's
+// body. It releases ex (see Releaser) when it returns, or
 // aborts the response.
-func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool, waited time.Duration, done *bool) (retried bool) {
+func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange, retry bool, waited time.Duration, done *bool, withdrawals *int) (retried bool) {
 	if rel, ok := ex.(Releaser); ok {
 		defer rel.Release()
 	}
@@ -418,6 +428,10 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				return false
 			}
 		case PartEnd:
+			if !headerSent && errors.Is(p.Err, errWithdrawn) && *withdrawals < maxWithdrawals {
+				*withdrawals++
+				return true
+			}
 			if retry && !headerSent && errors.Is(p.Err, ErrNotStarted) {
 				return true
 			}

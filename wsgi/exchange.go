@@ -38,6 +38,8 @@ type stream struct {
 	endOnce  sync.Once
 	timedOut atomic.Bool
 	answered atomic.Bool  // a frame of the response arrived
+	req      bool         // a request, not a control call; guarded by proc.mu
+	asked    bool         // the worker was asked to give it back (see withdrawBehind); guarded by proc.mu
 	settled  atomic.Int32 // who owns the final part: see Complete
 	// truncated: a part was dropped when the worker's socket was closed
 	// (see deliver); the response can only end with an error.
@@ -199,6 +201,10 @@ func (p *proc) registerLocked(s *stream, kind, flags byte, b []byte, timeout tim
 		}
 	}
 	s.id = p.nextID
+	s.req, s.asked = kind == frameReq, false
+	if p.startMap != nil {
+		p.startMap.clear(s.id)
+	}
 	p.seq++
 	s.seq = p.seq
 	s.start = time.Now()
@@ -551,9 +557,21 @@ func (s *stream) Cancel() {
 			return // it never reached a worker
 		}
 		if p := s.proc.Load(); p != nil {
-			p.cancel(s.id)
+			p.cancelStream(s)
 		}
 	})
+}
+
+// cancelStream is cancel for s, unless s is no longer in flight on p (it
+// ended, or the worker gave it back: see withdrawn), whose id may carry
+// another request by now.
+func (p *proc) cancelStream(s *stream) {
+	p.mu.Lock()
+	current := p.streams[s.id] == s
+	p.mu.Unlock()
+	if current {
+		p.cancel(s.id)
+	}
 }
 
 // giveUp ends s with err from another goroutine than the request's: the

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // socketpair returns a connected pair of Unix stream sockets, both
@@ -133,4 +135,20 @@ func reopenForRead(f *os.File) *os.File {
 		out, _ = os.Open("/proc/self/fd/" + strconv.Itoa(int(fd)))
 	})
 	return out
+}
+
+// sharedMemory returns a new anonymous file of size bytes (memfd_create,
+// close-on-exec), for memory shared with a worker (see startMap): it is
+// never on a disk, so no writeback ever touches its pages.
+func sharedMemory(size int) (*os.File, error) {
+	fd, err := unix.MemfdCreate("graft-started", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "graft-started")
+	if err := f.Truncate(int64(size)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

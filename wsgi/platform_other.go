@@ -63,3 +63,19 @@ func batchScheduling() error { return errors.ErrUnsupported }
 // /proc/self/fd to do it by, so it returns nil and a wsgi.file_wrapper
 // file is sent with pread(2) from the app's descriptor (see sendFile).
 func reopenForRead(f *os.File) *os.File { return nil }
+
+// sharedMemory returns a new file of size bytes for memory shared with a
+// worker (see startMap): a temporary file unlinked at once (there is no
+// memfd_create outside Linux), close-on-exec as os.CreateTemp makes it.
+func sharedMemory(size int) (*os.File, error) {
+	f, err := os.CreateTemp("", "graft-started-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	if err := f.Truncate(int64(size)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

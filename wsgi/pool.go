@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,9 @@ func newPool(cfg Config) (*pool, error) {
 	}
 	pl.mu.Unlock() // nothing is queued yet: no kick
 	pl.goBackground(pl.watch)
+	if pl.withdraws() {
+		pl.goBackground(pl.watchStalls)
+	}
 	pl.log.Info("wsgi: workers ready", slog.String("graft.app", cfg.App), slog.Int("graft.workers", cfg.Workers),
 		slog.Int("graft.threads", cfg.Threads), slog.String("graft.python", cfg.Python), slog.Bool("graft.preload", !cfg.NoPreload),
 		slog.Bool("graft.sched_batch", cfg.BatchScheduling))
@@ -163,7 +167,14 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 		return nil, err
 	}
 	s.frame, s.flags, s.timeout = buf, flags, req.Timeout
-	pl.waiters = append(pl.waiters, waiter{s: s, since: time.Now()})
+	if req.front && len(pl.waiters) > 0 {
+		// Given back by a worker stuck on a slow request: it has waited
+		// already. It takes the oldest waiter's time, so that the queue
+		// stays in order of age for expire.
+		pl.waiters = slices.Insert(pl.waiters, 0, waiter{s: s, since: pl.waiters[0].since})
+	} else {
+		pl.waiters = append(pl.waiters, waiter{s: s, since: time.Now()})
+	}
 	pl.armExpiryLocked()
 	pl.mu.Unlock()
 	return s, nil
@@ -378,8 +389,8 @@ func (pl *pool) queueCapLocked() int {
 func (pl *pool) pickLocked(request bool) *proc {
 	var best *proc
 	for _, p := range pl.list {
-		if !p.takesLocked() {
-			continue
+		if !p.takesLocked() || p.inflight >= pl.cfg.Threads && p.stalled.Load() {
+			continue // a worker stuck on a request gets nothing to queue behind it
 		}
 		if best == nil || p.inflight < best.inflight {
 			best = p

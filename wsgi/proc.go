@@ -38,7 +38,14 @@ type proc struct {
 	nextID  uint16
 	seq     uint64 // requests sent so far
 	running uint64 // at death: seq of the oldest unfinished request
-	down    bool   // the reader has stopped: no stream may be registered
+	// startMap says which requests the worker started (Threads > 1 only,
+	// else nil; see startMap); unmapped by die, which sets it to nil.
+	startMap startMap
+	// ctl is Go's end of the worker's control socket (withdraw.go):
+	// single-threaded workers given prefetch only, else nil.
+	ctl     atomic.Pointer[net.UnixConn]
+	stalled atomic.Bool // its oldest request is slow: no request is queued behind it (see withdrawBehind)
+	down    bool        // the reader has stopped: no stream may be registered
 
 	// The read token (see reader.go), guarded by mu.
 	reading   bool          // somebody holds it: reads conn, or is being handed it
@@ -240,6 +247,44 @@ func (p *proc) kill() {
 func (p *proc) closeSocket() {
 	p.cutOnce.Do(func() { close(p.cut) })
 	p.conn.Close()
+	if c := p.ctl.Load(); c != nil {
+		c.Close()
+	}
+}
+
+// handOver gives a worker that has loaded the app what it needs besides
+// its socket, before any request: with Threads > 1 its started map
+// (startmap.go), single-threaded with prefetch its control socket
+// (withdraw.go). They go once it is ready, not before: a process that
+// ends before reading them (an import that fails) would make its socket
+// end in a reset instead of the EOF that tells how it ended.
+func (p *proc) handOver() error {
+	pl := p.pool
+	if pl.cfg.Threads <= 1 && !pl.withdraws() {
+		return nil
+	}
+	p.wmu.Lock() // nothing else writes before the worker is ready
+	defer p.wmu.Unlock()
+	if pl.cfg.Threads > 1 {
+		m, err := giveStartMap(p.conn)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.startMap = m
+		p.mu.Unlock()
+	}
+	if pl.withdraws() {
+		c, err := giveControl(p.conn)
+		if err != nil {
+			return err
+		}
+		p.ctl.Store(c)
+		if isClosed(p.cut) {
+			c.Close() // closeSocket ran meanwhile
+		}
+	}
+	return nil
 }
 
 // abandon releases the Go side of a worker whose process could not be
@@ -249,6 +294,17 @@ func (p *proc) closeSocket() {
 func (p *proc) abandon() {
 	p.closeSocket()
 	p.out.Close()
+	p.unmapStarted()
+}
+
+// unmapStarted releases p's started map, if it has one.
+func (p *proc) unmapStarted() {
+	p.mu.Lock()
+	if p.startMap != nil {
+		p.startMap.unmap()
+		p.startMap = nil
+	}
+	p.mu.Unlock()
 }
 
 // signal sends sig to the worker process.
@@ -279,7 +335,15 @@ func (p *proc) die(err error) {
 	for _, s := range p.streams {
 		p.running = min(p.running, s.seq)
 	}
+	// With Threads > 1, the requests the started map does not show
+	// started are decided once the process is gone (below): until then
+	// one of its threads might still take one.
+	var unsure []*stream
 	for _, s := range p.streams {
+		if p.maybeUnstartedLocked(s) {
+			unsure = append(unsure, s)
+			continue
+		}
 		s.end(p.deathError(s))
 	}
 	if p.timeoutTimer != nil {
@@ -292,6 +356,18 @@ func (p *proc) die(err error) {
 	close(p.dead)
 	p.closeSocket()
 	waitOrKill(p.exited, exitGrace, p.kill)
+	if len(unsure) > 0 {
+		p.mu.Lock()
+		for _, s := range unsure {
+			if p.maybeUnstartedLocked(s) {
+				s.end(ErrNotStarted) // the app never saw it: safe to send elsewhere
+			} else {
+				s.end(p.deathError(s))
+			}
+		}
+		p.mu.Unlock()
+	}
+	p.unmapStarted()
 	p.pool.gone(p, err)
 }
 
@@ -310,6 +386,19 @@ func (p *proc) deathError(s *stream) error {
 		s.timedOut.Store(true)
 	}
 	return s.cutError()
+}
+
+// maybeUnstartedLocked reports whether a request in flight on a dead
+// worker with Threads > 1 may never have started: the worker mapped its
+// started map and did not mark the request there, and the request neither
+// timed out nor got any of its response. Once the process is gone, such
+// a request never started. The caller holds p.mu.
+func (p *proc) maybeUnstartedLocked(s *stream) bool {
+	if p.startMap == nil || s.timedOut.Load() || s.answered.Load() {
+		return false
+	}
+	started, known := p.startMap.started(s.id)
+	return known && !started
 }
 
 // waitOrKill waits up to grace for exited to be closed; if it is not, it

@@ -211,6 +211,10 @@ func (p *proc) readFrame() error {
 	switch h.kind {
 	case frameReady:
 		p.startedUp = true
+		if err := p.handOver(); err != nil {
+			p.ready <- err
+			return err
+		}
 		p.ready <- nil
 		return nil
 	case frameFail:
@@ -222,6 +226,9 @@ func (p *proc) readFrame() error {
 		return nil
 	case frameStdio:
 		p.stdio.write(h.stream, h.flags, payload)
+		return nil
+	case frameWithdrawn:
+		p.withdrawn(payload)
 		return nil
 	}
 	s := p.stream(h.stream)

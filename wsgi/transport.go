@@ -86,6 +86,10 @@ type Request struct {
 	Timeout time.Duration
 	// Method, Path and ID describe the request in logs and status pages.
 	Method, Path, ID string
+
+	// front: a worker gave the request back before beginning it (see
+	// errWithdrawn): graft's pool queues it ahead of the others.
+	front bool
 }
 
 // QueueWaiter is implemented by an Exchange that Start may return while its

@@ -21,6 +21,15 @@ const (
 	frameCancel byte = 2 // the client went away: stop iterating
 	frameFork   byte = 3 // to the zygote: fork a worker on the attached fds
 	frameCall   byte = 4 // a control call: environ block + name \0 argument
+	// frameStartMap gives a worker with Threads > 1 its started map
+	// (startmap.go): u32 size, the shared file's descriptor attached.
+	frameStartMap byte = 5
+	// frameControl gives a single-threaded worker its control socket
+	// (withdraw.go), the descriptor attached.
+	frameControl byte = 6
+	// frameWithdraw, on the control socket: u64 sequence numbers of
+	// requests Go would send to another worker.
+	frameWithdraw byte = 7
 
 	frameReady  byte = 16 // the app is imported: pid \0 version \0 executable
 	frameFail   byte = 17 // the app could not be imported: traceback
@@ -41,6 +50,9 @@ const (
 	// one write's bytes (stdiolog.go). It and frameLog carry the writing
 	// thread's key in the header's stream field, not a request's stream.
 	frameStdio byte = 29 // with flagRequestID: the request's id \0 first
+	// frameWithdrawn answers frameWithdraw: u64 sequence numbers of the
+	// requests the worker will skip. (30 and 31 are pipeRecord's bytes.)
+	frameWithdrawn byte = 32
 )
 
 // Frame flags.

@@ -34,6 +34,7 @@ import faulthandler
 import io
 import itertools
 import logging
+import mmap
 import os
 import queue
 import re
@@ -54,6 +55,9 @@ REQ = 1  # environ block + inline body (or a body fd)
 CANCEL = 2  # the client went away: stop iterating
 FORK = 3  # to the zygote: fork a worker on the attached fds
 CALL = 4  # a control call (route map, identity): environ block | name \0 argument
+START_MAP = 5  # threads > 1: u32 size, the started map's descriptor attached (see Worker.serve_threaded)
+CONTROL = 6  # threads = 1: the worker's end of its control socket attached (see Worker.watch_withdrawals)
+WITHDRAW = 7  # on the control socket: u64 sequence numbers of requests Go would send elsewhere
 # Frame types, worker to Go:
 READY = 16  # the app is imported: pid \0 version \0 executable
 FAIL = 17  # the app could not be imported: traceback
@@ -68,6 +72,7 @@ FORKED = 25  # from the zygote: u32 pid of the forked worker
 EXITED = 26  # from the zygote: pid \0 how a worker ended
 CALL_RESULT = 27  # the control call's JSON result
 HINTS = 28  # wsgi.early_hints: name \0 value \0 ... for a 103 Early Hints
+WITHDRAWN = 32  # answers WITHDRAW: u64 sequence numbers of the requests this worker will skip
 STDIO = 29  # what Python code wrote to sys.stdout or sys.stderr: one write's bytes (F_REQUEST_ID: id \0 first; stream: thread_key)
 # Frame flags:
 F_BODY_FD = 1  # REQ: the body is a file descriptor that rides with the frame
@@ -148,6 +153,7 @@ class Conn:
         self.cmsg_space = socket.CMSG_SPACE(4 * 4)
         self.poller = None
         self.forked = False  # True in a child process the app forked (detach)
+        self.control = None  # the control socket (single thread: Worker.watch_withdrawals)
 
     def _fill(self):
         """Read more bytes; return False on EOF."""
@@ -195,7 +201,7 @@ class Conn:
         payload = bytes(self.buf[self.start + HEADER_SIZE : self.start + need])
         self.start += need
         fd = -1
-        if kind == REQ and flags & F_BODY_FD:
+        if kind == REQ and flags & F_BODY_FD or kind == START_MAP or kind == CONTROL:
             fd = self.fds.pop(0)
         return kind, flags, stream, payload, fd
 
@@ -253,10 +259,12 @@ class Conn:
         nothing for the check."""
         self.forked = True
         self.send = self.send_fd = self.read_frame = self.pending = self._refuse
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for sock in (self.sock, self.control):
+            try:
+                if sock is not None:
+                    sock.close()
+            except OSError:
+                pass
 
     def _refuse(self, *args, **kwargs):
         raise ForkedChild("graft: process %d, forked by the app, cannot use its parent's socket to Go" % os.getpid())
@@ -1328,6 +1336,14 @@ class Worker:
         self.cancelled = set()  # running or queued streams Go cancelled
         self.backlog = collections.deque()  # prefetched REQ frames (single thread)
         self.current = -1  # the stream being served (single thread)
+        # Withdrawals (single thread, see watch_withdrawals): REQ and CALL
+        # frames come in the order Go numbered them (1, 2, ...); begun is
+        # the number of the last one this worker started or skipped, and
+        # withdrawn the numbers Go took back before they began. Both
+        # change under begin_lock only.
+        self.begun = 0
+        self.withdrawn = set()
+        self.begin_lock = threading.Lock()
 
     def environ(self, flags, payload):
         """Decode a REQ payload into (environ, inline body)."""
@@ -1443,6 +1459,7 @@ class Worker:
         if self.threads > 1:
             return self.serve_threaded()
         conn, backlog = self.conn, self.backlog
+        begin_lock, withdrawn = self.begin_lock, self.withdrawn
         while True:
             if backlog:
                 frame = backlog.popleft()
@@ -1452,13 +1469,65 @@ class Worker:
                     return
             kind, flags, stream, payload, fd = frame
             if kind == REQ:
+                with begin_lock:
+                    self.begun = n = self.begun + 1
+                    skip = n in withdrawn
+                if skip:
+                    # Go took it back while it waited behind a slow request
+                    # (watch_withdrawals) and sent it elsewhere: nothing of
+                    # it may reach the app or Go.
+                    withdrawn.discard(n)
+                    self.cancelled.discard(stream)
+                    if fd >= 0:
+                        os.close(fd)
+                    continue
                 self.current = stream
                 self.handle(stream, flags, payload, fd)
                 self.current = -1
                 self.cancelled.discard(stream)  # stream ids are reused
             elif kind == CALL:
+                with begin_lock:
+                    self.begun += 1  # numbered as requests are; never withdrawn
                 handle_call(self, stream, flags, payload)
+            elif kind == CONTROL:
+                threading.Thread(target=self.watch_withdrawals, args=(fd,), name="graft-withdraw", daemon=True).start()
             # A CANCEL read here is for a response that already ended: stale.
+
+    def watch_withdrawals(self, fd):
+        """Single thread: answer Go's WITHDRAW frames on the control socket
+        (descriptor fd), on a thread of its own that waits in recv, so costs
+        nothing while there are none. Go sends one when the request this
+        worker runs has turned slow and others wait behind it in its socket:
+        it names them by number, and those not begun yet are marked
+        withdrawn, under the lock the main loop takes to begin a request, so
+        that each one is either begun here or sent elsewhere by Go, never
+        both. The WITHDRAWN answer (on the socket to Go, like any frame)
+        lists the ones marked; Go sends only those elsewhere. A thread that
+        never gets the GIL (the app holds it in C) never answers: the
+        requests wait, as they did before."""
+        sock = self.conn.control = go_socket(fd)  # a child the app forks closes it (Conn.detach)
+        buf = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return  # Go closed it: the worker is leaving
+            buf += data
+            while len(buf) >= HEADER_SIZE:
+                kind, _flags, _stream, length = HEADER.unpack_from(buf)
+                if len(buf) < HEADER_SIZE + length:
+                    break
+                payload = buf[HEADER_SIZE : HEADER_SIZE + length]
+                buf = buf[HEADER_SIZE + length :]
+                if kind != WITHDRAW:
+                    continue
+                asked = [U64.unpack_from(payload, i)[0] for i in range(0, len(payload) - len(payload) % 8, 8)]
+                with self.begin_lock:
+                    took = [n for n in asked if n > self.begun]
+                    self.withdrawn.update(took)
+                self.conn.send(WITHDRAWN, 0, b"".join(U64.pack(n) for n in took))
 
     def serve_threaded(self):
         """T threads run requests; this thread reads frames and routes CANCELs."""
@@ -1466,9 +1535,20 @@ class Worker:
         queued = set()  # streams received and not yet finished
         lock = threading.Lock()  # makes "still queued? then mark cancelled" atomic
 
+        # Go sends START_MAP once this worker is READY, before any REQ
+        # (its first frame): memory shared with Go, a byte per
+        # stream id, which a thread sets before the app sees the request on
+        # that stream (Go clears it when it reuses the id). If this process
+        # is killed (the OOM killer), Go reads it to tell the requests it
+        # never started, which it sends to another worker, from those it
+        # did, which it must not run twice. The last byte says the map is
+        # in use: Go trusts nothing in it before.
+        started = None
+
         def run():
             while True:
                 stream, flags, payload, fd = jobs.get()
+                started[stream] = 1
                 try:
                     self.handle(stream, flags, payload, fd)
                 except BaseException as exc:
@@ -1489,6 +1569,11 @@ class Worker:
                 with lock:
                     queued.add(stream)
                 jobs.put((stream, flags, payload, fd))
+            elif kind == START_MAP:
+                (size,) = U32.unpack_from(payload)
+                started = mmap.mmap(fd, size)
+                os.close(fd)
+                started[size - 1] = 1
             elif kind == CALL:
                 start_call(self, stream, flags, payload)
             elif kind == CANCEL:
