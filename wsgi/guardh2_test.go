@@ -28,20 +28,25 @@ type h2Client struct {
 
 func dialH2C(t *testing.T, addr string) *h2Client {
 	t.Helper()
+	dialed := time.Now()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newH2Client(t, c)
+	return newH2Client(t, c, dialed)
 }
 
 // newH2Client follows c, a connection about to speak HTTP/2 (the
-// preface not yet sent), as dialH2C does.
-func newH2Client(t *testing.T, c net.Conn) *h2Client {
+// preface not yet sent), as dialH2C does. dialed is when its dial began:
+// the server's header timeout may run from its accept, before a TLS
+// handshake ends on this side, so the time the connection was held is
+// counted from then (a close 0.4 ms "early" was seen when it was counted
+// from the handshake's end).
+func newH2Client(t *testing.T, c net.Conn, dialed time.Time) *h2Client {
 	t.Cleanup(func() { c.Close() })
 	// The server must close it long before this, but for the bug.
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	h := &h2Client{c: c, start: time.Now(), heads: map[uint32]bool{}}
+	h := &h2Client{c: c, start: dialed, heads: map[uint32]bool{}}
 	go func() {
 		for {
 			f, err := readH2Frame(c)

@@ -56,6 +56,7 @@ func TestServeH2TLSHeaderTimeout(t *testing.T) {
 	}()
 	addr := ls.Main[0].Addr().String()
 	dial := func(t *testing.T) *h2Client {
+		dialed := time.Now()
 		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
 		if err != nil {
 			t.Fatal(err)
@@ -63,7 +64,7 @@ func TestServeH2TLSHeaderTimeout(t *testing.T) {
 		if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
 			t.Fatalf("negotiated %q, not h2", p)
 		}
-		return newH2Client(t, c)
+		return newH2Client(t, c, dialed)
 	}
 	stalls := append([]h2Stall{{"no preface", func(*h2Client, <-chan struct{}) {}}}, h2Stalls(rht)...)
 	runH2Stalls(t, rht, stalls, dial)
@@ -142,11 +143,12 @@ func TestServeH2TLSShutdown(t *testing.T) {
 	go func() {
 		done <- Serve(ctx, ls, h, nil, ServeConfig{NoSignals: true, GracefulTimeout: 20 * time.Second, Logger: slogNew(logs)})
 	}()
+	dialed := time.Now()
 	c, err := tls.Dial("tcp", ls.Main[0].Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := newH2Client(t, c)
+	hc := newH2Client(t, c, dialed)
 	io.WriteString(c, h2ClientPreface)
 	hc.write(0x4, 0, 0, nil)
 	hc.write(0x1, 0x5, 1, h2GET)

@@ -58,6 +58,7 @@ func TestGuardServerH2TLS(t *testing.T) {
 	}()
 	dialTo := func(addr string) func(t *testing.T) *h2Client {
 		return func(t *testing.T) *h2Client {
+			dialed := time.Now()
 			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: env.pool, NextProtos: []string{"h2"}})
 			if err != nil {
 				t.Fatal(err)
@@ -65,7 +66,7 @@ func TestGuardServerH2TLS(t *testing.T) {
 			if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
 				t.Fatalf("negotiated %q, not h2", p)
 			}
-			return newH2Client(t, c)
+			return newH2Client(t, c, dialed)
 		}
 	}
 	dial := dialTo(ln.Addr().String())
