@@ -108,15 +108,7 @@ func TestServeH2TLSHeaderTimeout(t *testing.T) {
 			if i > 0 {
 				time.Sleep(2 * rht)
 			}
-			resp, err := client.Get("https://" + addr + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) != "HTTP/2.0 true" {
-				t.Errorf("the handler saw %q", b)
-			}
+			getH2TLS(t, client, "https://"+addr+"/")
 		}
 	})
 }
@@ -173,5 +165,20 @@ func TestServeH2TLSShutdown(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after the last response")
+	}
+}
+
+// getH2TLS GETs url with client and checks that the handler (one writing
+// r.Proto and whether r.TLS is set) saw HTTP/2 over TLS.
+func getH2TLS(t *testing.T, client *http.Client, url string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "HTTP/2.0 true" {
+		t.Errorf("the handler saw %q", b)
 	}
 }

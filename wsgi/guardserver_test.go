@@ -3,7 +3,6 @@ package wsgi
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -91,15 +90,7 @@ func TestGuardServerH2TLS(t *testing.T) {
 	defer client.CloseIdleConnections()
 	for _, l := range []net.Listener{ln, ln2, lnPlain} {
 		t.Run("Go client "+l.Addr().String(), func(t *testing.T) {
-			resp, err := client.Get("https://" + l.Addr().String() + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) != "HTTP/2.0 true" {
-				t.Errorf("the handler saw %q", b)
-			}
+			getH2TLS(t, client, "https://"+l.Addr().String()+"/")
 		})
 	}
 }
