@@ -33,26 +33,28 @@ func TestThreadedWorkerKilledRetriesUnstarted(t *testing.T) {
 				c.ServeHTTP(w, r)
 				return w.Code
 			}
-			for range 20 { // so the worker counts as fast: it gets prefetch
-				if code := serve("/fast", ""); code != 200 {
-					t.Fatalf("warm-up: %d", code)
-				}
-			}
-			// The stream ids the warm-up used, which the worker marked
-			// started, are given again (as after 65536 requests): Go
-			// clears an id's mark when it reuses the id.
-			pl := poolOf(c)
-			pl.mu.Lock()
-			p := pl.list[0]
-			pl.mu.Unlock()
-			p.mu.Lock()
-			p.nextID = 0
-			p.mu.Unlock()
 			// The requests must reach the worker's socket while its oldest
 			// one is young (see prefetchDepth): sent at once, they nearly
 			// always do; a try where some waited in Go's queue instead is
 			// done again.
 			for try := 1; ; try++ {
+				// Each try after the first meets the killed worker's
+				// replacement, which must be warmed up too.
+				for range 20 { // so the worker counts as fast: it gets prefetch
+					if code := serve("/fast", ""); code != 200 {
+						t.Fatalf("warm-up: %d", code)
+					}
+				}
+				// The stream ids the warm-up used, which the worker marked
+				// started, are given again (as after 65536 requests): Go
+				// clears an id's mark when it reuses the id.
+				pl := poolOf(c)
+				pl.mu.Lock()
+				p := pl.list[0]
+				pl.mu.Unlock()
+				p.mu.Lock()
+				p.nextID = 0
+				p.mu.Unlock()
 				dir := t.TempDir()
 				var wg sync.WaitGroup
 				holds := make([]int, threads)
