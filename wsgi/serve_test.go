@@ -44,6 +44,20 @@ type served struct {
 	ops  string
 }
 
+// waitStopped waits for the Serve call to return after a SIGTERM, and
+// checks that it returned no error.
+func (s *served) waitStopped(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("Serve after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return after SIGTERM")
+	}
+}
+
 // startServe listens on loopback (and an operations listener), starts a
 // container of serveApp in dir, and runs Serve with cfg.
 func startServe(t *testing.T, ctx context.Context, dir string, cfg ServeConfig) *served {
@@ -166,14 +180,7 @@ func TestServeSignals(t *testing.T) {
 	if err := <-slow; err != nil {
 		t.Errorf("the request in flight at SIGTERM: %v", err)
 	}
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("Serve after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve did not return after SIGTERM")
-	}
+	s.waitStopped(t)
 	for _, u := range []string{s.url + "/", s.ops + "/healthz"} {
 		if _, err := fetch(u); err == nil {
 			t.Errorf("%s still answers after Serve returned", u)

@@ -96,14 +96,7 @@ func TestServeSignalsUnderLoad(t *testing.T) {
 			t.Errorf("a slow request in flight at SIGTERM: %s; want 200", got)
 		}
 	}
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("Serve after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve did not return after SIGTERM")
-	}
+	s.waitStopped(t)
 	time.Sleep(100 * time.Millisecond) // refused ones, after Serve returned
 	close(stop)
 	wg.Wait()
