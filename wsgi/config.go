@@ -296,8 +296,9 @@ type Config struct {
 	// carries none of them (names that miss the app's session cookie) is
 	// not cached or shared, and is logged at ERROR once. A cookie not
 	// named here is checked by name (its first request, then once per
-	// IdentityTTL: a lookup in Python too), and a WARN names it when
-	// Python's answer differs from the cached one.
+	// IdentityTTL: a lookup in Python too); when Python's answer differs
+	// from the cached one, a WARN names it and the cache keys on the
+	// request's cookies not named here as well, until the process ends.
 	IdentityCookies []string
 }
 

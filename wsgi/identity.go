@@ -111,7 +111,8 @@ var ErrNoIdentityHook = errors.New("wsgi: no identity hook configured (Config.Id
 // header), and for an app whose flask-login has a request_loader all that
 // the lookups read of the requests (headers, cookies, the query). Until the first
 // answer has said so, lookups are not cached. With a hook of the app's
-// own, the key is the values of the IdentityCookies cookies, or the whole
+// own, the key is the values of the IdentityCookies cookies (and of those
+// it was found to read, see [Config].IdentityCookies), or the whole
 // Cookie and Authorization headers when none are configured. Concurrent
 // lookups for the same session make one call. Errors are not cached: a
 // hook that raises gives a [*CallError] (which wraps [ErrAppError]), a
@@ -151,9 +152,9 @@ func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, er
 		if errors.Is(err, errIdentityRekeyed) {
 			continue
 		}
-		if err == nil && (keyed || id == nil) && spec.from == nil && len(c.cfg.IdentityCookies) > 0 {
-			if due := c.ident.unlistedDue(r, c.cfg, time.Now()); due != nil {
-				return c.checkUnlisted(ctx, r, id, due)
+		if err == nil && (keyed || id == nil) && spec.from == nil && spec.cookies != nil {
+			if due := c.ident.unlistedDue(r, spec.cookies, c.cfg.IdentityTTL, time.Now()); due != nil {
+				return c.checkUnlisted(ctx, r, spec, id, due)
 			}
 		}
 		if err != nil || id == nil || keyed {
@@ -178,44 +179,69 @@ func (c *Container) Identity(ctx context.Context, r *http.Request) (Identity, er
 }
 
 // checkUnlisted looks r's identity up afresh, r carrying the cookies due
-// that IdentityCookies does not name, and compares Python's answer with
-// cached, the answer for r's key: a difference says the app's hook reads
-// one of those cookies, which the key leaves out. r gets Python's answer,
-// and a WARN names the cookies (once per name).
-func (c *Container) checkUnlisted(ctx context.Context, r *http.Request, cached Identity, due []string) (Identity, error) {
+// that the key spec's cookies (IdentityCookies, and those learned so) do
+// not name, and compares Python's answer with cached, the answer for r's
+// key under spec: a difference says the app's hook reads one of r's
+// cookies the key leaves out. r gets Python's answer, and from then on
+// the cache keys on all the cookies r carries that the key left out (see
+// identityLearner.addCookies), for the process's lifetime: no other
+// request is given an answer keyed without them. A WARN names the
+// cookies (once per name).
+func (c *Container) checkUnlisted(ctx context.Context, r *http.Request, spec *identityKeySpec, cached Identity, due []string) (Identity, error) {
 	a, err := c.lookupIdentity(ctx, r)
 	if err != nil || reflect.DeepEqual(a.id, cached) {
 		return cached, nil // the cached answer stands
 	}
+	// Which of r's unlisted cookies the hook read cannot be told apart
+	// without more calls: the key takes them all (a cookie that is the
+	// same on each of a browser's requests, as analytics' are, splits
+	// nothing that the session cookie does not).
+	learned := c.ident.learned.addCookies(spec, cookieNamesOutside(r, spec.cookies))
 	if names := c.ident.firstWarn(due); len(names) > 0 {
 		c.log.Warn(fmt.Sprintf("wsgi: identity hook %s: a request carrying the cookies %q, which Config.IdentityCookies %q does not name, "+
 			"got another answer from Python than the cached one for its IdentityCookies: the hook reads one of them (or the user changed in Python within IdentityTTL); "+
-			"name it in IdentityCookies (or leave IdentityCookies empty), or requests carrying it may get another request's answer for up to IdentityTTL",
-			c.cfg.IdentityHook, names, c.cfg.IdentityCookies), slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path))
+			"the identity cache keys on %s from now on, until the process ends: name the cookies the hook reads in IdentityCookies (or leave IdentityCookies empty)",
+			c.cfg.IdentityHook, names, c.cfg.IdentityCookies, learned), slog.String(logMethod, r.Method), slog.String(logPath, r.URL.Path))
 	}
 	return a.id, nil
+}
+
+// cookieNamesOutside returns the names of r's cookies (plain tokens, each
+// once) that names does not hold.
+func cookieNamesOutside(r *http.Request, names []string) []string {
+	var out []string
+	for _, line := range r.Header.Values("Cookie") {
+		for piece := range strings.SplitSeq(line, ";") {
+			name, _, _ := strings.Cut(strings.Trim(piece, " \t"), "=")
+			name = strings.TrimRight(name, " \t")
+			if name != "" && isToken(name) && !slices.Contains(names, name) && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // maxUnlistedChecked bounds the cookie names unlistedDue keeps: names
 // past it are not checked.
 const maxUnlistedChecked = 256
 
-// unlistedDue returns the names of r's cookies that cfg.IdentityCookies
-// does not name and that are due a check (see checkUnlisted): never
-// checked, or last within cfg.IdentityTTL before now; it marks them
-// checked. nil (the usual answer, allocation free) when none is due.
-func (s *identityState) unlistedDue(r *http.Request, cfg Config, now time.Time) []string {
+// unlistedDue returns the names of r's cookies that listed (the key's
+// cookies) does not name and that are due a check (see checkUnlisted):
+// never checked, or last at least ttl before now; it marks them checked.
+// nil (the usual answer, allocation free) when none is due.
+func (s *identityState) unlistedDue(r *http.Request, listed []string, ttl time.Duration, now time.Time) []string {
 	var due []string
 	for _, line := range r.Header.Values("Cookie") {
 		for piece := range strings.SplitSeq(line, ";") {
 			name, _, _ := strings.Cut(strings.Trim(piece, " \t"), "=")
 			name = strings.TrimRight(name, " \t")
-			if name == "" || !isToken(name) || slices.Contains(cfg.IdentityCookies, name) || slices.Contains(due, name) {
+			if name == "" || !isToken(name) || slices.Contains(listed, name) || slices.Contains(due, name) {
 				continue
 			}
 			s.checkMu.Lock()
 			last, seen := s.checked[name]
-			if (!seen && len(s.checked) < maxUnlistedChecked) || (seen && now.Sub(last) >= cfg.IdentityTTL) {
+			if (!seen && len(s.checked) < maxUnlistedChecked) || (seen && now.Sub(last) >= ttl) {
 				if s.checked == nil {
 					s.checked = make(map[string]time.Time)
 				}

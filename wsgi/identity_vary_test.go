@@ -285,25 +285,38 @@ func TestIdentityCookiesLoggedOnce(t *testing.T) {
 // anonymous answer that a request carrying that cookie would not get.
 // The first request carrying a cookie IdentityCookies does not name (and
 // again once per IdentityTTL) is looked up afresh as well: when Python's
-// answer differs from the cached one, that request gets Python's and a
-// WARN names the cookie. Until 2026-12-02 the cached anonymous answer was
-// given to it silently.
+// answer differs from the cached one, that request gets Python's, a WARN
+// names the cookie (once), and from then on the cache keys on that
+// request's unlisted cookies too, so that every later request carrying
+// the remember cookie (the same user's again, another user's) gets its
+// own answer. Until 2026-12-02 the cached anonymous answer was given to
+// the first such request silently; until 2026-12-03 it was given to the
+// later ones (ada's second request, bob's) for IdentityTTL.
 func TestIdentityCookiesUnlisted(t *testing.T) {
 	pythontest.Python(t, "flask", "flask_login")
 	c, logs := newContainer(t, Config{App: "flaskloginapp:app", IdentityHook: "flaskloginapp:whoami_hook",
 		IdentityCookies: []string{"session"}, IdentityTTL: time.Hour})
 	srv := identityServer(t, c)
-	if resp := form(newE2EClient(t, srv.URL, false), "/users", url.Values{"id": {"7"}, "name": {"ada"}}); resp.StatusCode != 200 {
-		t.Fatalf("adding a user: %d", resp.StatusCode)
+	for id, name := range map[string]string{"7": "ada", "8": "bob"} {
+		if resp := form(newE2EClient(t, srv.URL, false), "/users", url.Values{"id": {id}, "name": {name}}); resp.StatusCode != 200 {
+			t.Fatalf("adding user %s: %d", name, resp.StatusCode)
+		}
 	}
-	remember := jarCookie(t, flaskLogin(t, srv.URL, "7", true), []string{"remember_token"})
+	ada := jarCookie(t, flaskLogin(t, srv.URL, "7", true), []string{"remember_token"})
+	bob := jarCookie(t, flaskLogin(t, srv.URL, "8", true), []string{"remember_token"})
 	for _, v := range []struct {
 		name, cookie string
 		want         any
 	}{
 		{"anonymous (cached)", "", nil},
 		{"an unrelated cookie", "theme=dark", nil},
-		{"the remember cookie only", remember, "7"},
+		{"ada's remember cookie only (checked)", ada, "7"},
+		{"ada's remember cookie again", ada, "7"},
+		{"bob's remember cookie", bob, "8"},
+		{"bob's remember cookie again (cached)", bob, "8"},
+		{"anonymous again", "", nil},
+		{"the unrelated cookie again", "theme=dark", nil},
+		{"ada's remember cookie and the unrelated one", ada + "; theme=dark", "7"},
 	} {
 		id, flask := askBoth(t, srv.URL, v.cookie)
 		if flask != v.want {
@@ -319,6 +332,9 @@ func TestIdentityCookiesUnlisted(t *testing.T) {
 	}
 	if !levelLogged(logs, "WARN", "remember_token") || !strings.Contains(logs.String(), "IdentityCookies") {
 		t.Errorf("no WARN naming remember_token and IdentityCookies:\n%s", logs)
+	}
+	if n := strings.Count(logs.String(), "keys on the cookies"); n != 1 {
+		t.Errorf("%d lines say what the cache keys on now, want 1:\n%s", n, logs)
 	}
 	if strings.Contains(logs.String(), `\"theme\"`) {
 		t.Errorf("a WARN names the unrelated cookie theme:\n%s", logs)

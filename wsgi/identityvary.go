@@ -188,10 +188,11 @@ func (l *identityLearner) learn(cfg Config, log *slog.Logger, vary *identityVary
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if vary != nil {
-		if cur := l.spec.Load(); cur != nil {
-			vary = cur.from.merge(vary)
+	if cur := l.spec.Load(); cur != nil {
+		if vary == nil {
+			return cur // an app's own hook's spec, set (and maybe added to: addCookies) by another request
 		}
+		vary = cur.from.merge(vary)
 	}
 	s := keySpecFor(cfg, vary)
 	if cur := l.spec.Load(); cur != nil && cur.equal(s) {
@@ -217,4 +218,38 @@ func (l *identityLearner) learn(cfg Config, log *slog.Logger, vary *identityVary
 			cfg.IdentityHook, strings.Join(vary.Cookies, " and "), cfg.IdentityCookies, strings.Join(missing, " and ")))
 	}
 	return s
+}
+
+// addCookies makes the key spec in force key on names too, for a hook of
+// the app's own (whose spec reported nothing) whose answer was found to
+// depend on one of them (see Container.checkUnlisted), and returns what
+// the cache keys on now, for the log. Past maxVaryParts cookies the key
+// is the whole Cookie and Authorization headers, as with IdentityCookies
+// empty: right for any hook, and bounded whatever names requests carry.
+// seen is the spec the difference was found under: a spec that changed
+// since is added to all the same.
+func (l *identityLearner) addCookies(seen *identityKeySpec, names []string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.spec.Load()
+	if cur == nil {
+		cur = seen
+	}
+	if cur.from != nil || cur.cookies == nil || cur.noCache != "" {
+		return "what it keyed on" // not a spec of cookies this can add to
+	}
+	cookies := slices.Clone(cur.cookies)
+	for _, name := range names {
+		if !slices.Contains(cookies, name) {
+			cookies = append(cookies, name)
+		}
+	}
+	if len(cookies) > maxVaryParts {
+		l.spec.Store(&identityKeySpec{})
+		return "the whole Cookie and Authorization headers"
+	}
+	if len(cookies) > len(cur.cookies) {
+		l.spec.Store(&identityKeySpec{cookies: cookies})
+	}
+	return fmt.Sprintf("the cookies %q", cookies)
 }

@@ -242,3 +242,49 @@ func TestIdentityKeySpecParts(t *testing.T) {
 		t.Error("covers: a vary with A and B does not cover one with B")
 	}
 }
+
+// TestIdentityAddCookies: the cookies an app's own hook was found to read
+// (Container.checkUnlisted) are added to the key spec in force, each
+// once, and a request carrying only one of them is keyed by it; past
+// maxVaryParts cookies the key is the whole Cookie and Authorization
+// headers (still keyed on each cookie, bounded); a spec graft's hook
+// reported, or one of whole headers, is left as it is.
+func TestIdentityAddCookies(t *testing.T) {
+	many := make([]string, maxVaryParts)
+	for i := range many {
+		many[i] = "c" + strings.Repeat("x", i)
+	}
+	for _, tc := range []struct {
+		name  string
+		start *identityKeySpec
+		add   []string
+		want  []string // the spec's cookies after; nil: the whole headers
+	}{
+		{"added", &identityKeySpec{cookies: []string{"session"}}, []string{"remember_token", "theme", "theme"}, []string{"session", "remember_token", "theme"}},
+		{"already keyed", &identityKeySpec{cookies: []string{"session", "a"}}, []string{"a"}, []string{"session", "a"}},
+		{"too many", &identityKeySpec{cookies: []string{"session"}}, many, nil},
+		{"whole headers stay", &identityKeySpec{}, []string{"a"}, nil},
+		{"graft's hook's spec stays", &identityKeySpec{cookies: []string{"session"}, from: &identityVary{Cookies: []string{"session"}}}, []string{"a"}, []string{"session"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l identityLearner
+			l.spec.Store(tc.start)
+			l.addCookies(tc.start, tc.add)
+			got := l.spec.Load()
+			if !slices.Equal(got.cookies, tc.want) || (got.cookies == nil) != (tc.want == nil) {
+				t.Fatalf("cookies %q, want %q", got.cookies, tc.want)
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Cookie", tc.add[0]+"=v")
+			if _, keyed := got.key(r); !keyed {
+				t.Errorf("a request carrying only %s is not keyed", tc.add[0])
+			}
+			// A spec the app's own hook learned is not undone by a late first learn.
+			if tc.start.from == nil {
+				if l.learn(Config{IdentityCookies: []string{"session"}}, slog.New(slog.DiscardHandler), nil) != got {
+					t.Errorf("learn(nil) replaced the spec in force")
+				}
+			}
+		})
+	}
+}
