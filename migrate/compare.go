@@ -97,6 +97,10 @@ type CompareOptions struct {
 	// compared as sorted lists: those learned to come in any order
 	// (unordered.go).
 	unordered func(ptr string) bool
+	// noise, if not nil, says which pointers (patterns, see unordered.go)
+	// are learned as noise or ignored: left out of the form by which the
+	// elements of unordered arrays are paired.
+	noise func(ptr string) bool
 	// learnOrder: the comparison is of Python against itself, and an
 	// array holding the same elements in another order is compared
 	// sorted and recorded (comparer.permuted).
@@ -168,7 +172,7 @@ func compare(python, goResp *Response, o CompareOptions) *comparer {
 	if max <= 0 {
 		max = 100
 	}
-	c := &comparer{max: max, unordered: o.unordered, learnOrder: o.learnOrder}
+	c := &comparer{max: max, unordered: o.unordered, noise: o.noise, learnOrder: o.learnOrder}
 	if python.Status != goResp.Status {
 		c.add("status", strconv.Itoa(python.Status), strconv.Itoa(goResp.Status))
 	}
@@ -239,26 +243,41 @@ func redirect(status int) bool {
 
 type comparer struct {
 	diffs []Diff
-	max   int
+	// patterns holds each diff's pattern: its pointer with "*" for the
+	// index of an element of an unordered array (unordered.go), which
+	// the noise and ignore lists are matched against.
+	patterns []string
+	max      int
 
 	unordered  func(ptr string) bool // CompareOptions.unordered
+	noise      func(ptr string) bool // CompareOptions.noise
 	learnOrder bool                  // CompareOptions.learnOrder
 	// permuted are the arrays found in another order while learning.
 	permuted []string
+	// canonBytes counts the bytes of the canonical forms written to pair
+	// elements (unordered.go), bounded by maxCanonBytes.
+	canonBytes int
 	// reordered: an array learned as unordered came in another order.
 	reordered bool
 }
 
 func (c *comparer) full() bool { return len(c.diffs) >= c.max }
 
-func (c *comparer) add(ptr, py, gov string) {
+func (c *comparer) add(ptr, py, gov string) { c.addAt(ptr, ptr, py, gov) }
+
+// addAt adds a difference at ptr whose pattern is pat.
+func (c *comparer) addAt(ptr, pat, py, gov string) {
 	if c.full() {
 		return
 	}
 	if len(ptr) > maxPointer { // bounded memory for the per-pointer counts
 		ptr = cutUTF8(ptr, maxPointer) + "…"
 	}
+	if len(pat) > maxPointer {
+		pat = cutUTF8(pat, maxPointer) + "…"
+	}
 	c.diffs = append(c.diffs, Diff{Pointer: ptr, Python: shorten(py), Go: shorten(gov)})
+	c.patterns = append(c.patterns, pat)
 }
 
 func shorten(s string) string { return shortenTo(s, maxShown) }
@@ -392,7 +411,7 @@ func (c *comparer) body(py, gov *Response) {
 		gv, gerr := decodeJSON(gov.Body)
 		switch {
 		case perr == nil && gerr == nil:
-			c.json("", pv, gv)
+			c.json("", "", pv, gv)
 		case perr == nil:
 			c.add("body", "JSON", "not JSON: "+gerr.Error())
 		case gerr == nil:
@@ -446,7 +465,8 @@ func rootOr(p string) string {
 	return p
 }
 
-func (c *comparer) json(ptr string, pv, gv any) {
+// json compares pv and gv at ptr, whose pattern is pat (see unordered.go).
+func (c *comparer) json(ptr, pat string, pv, gv any) {
 	if c.full() {
 		return
 	}
@@ -454,7 +474,7 @@ func (c *comparer) json(ptr string, pv, gv any) {
 	case map[string]any:
 		g, ok := gv.(map[string]any)
 		if !ok {
-			c.add(rootOr(ptr), render(pv), render(gv))
+			c.addAt(rootOr(ptr), rootOr(pat), render(pv), render(gv))
 			return
 		}
 		keys := make([]string, 0, len(p)+len(g))
@@ -469,43 +489,36 @@ func (c *comparer) json(ptr string, pv, gv any) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			sub := ptr + "/" + escapePointer(k)
+			subpat := sub
+			if pat != ptr {
+				subpat = pat + "/" + escapePointer(k)
+			}
 			a, inP := p[k]
 			b, inG := g[k]
 			switch {
 			case !inP:
-				c.add(sub, missing, render(b))
+				c.addAt(sub, subpat, missing, render(b))
 			case !inG:
-				c.add(sub, render(a), missing)
+				c.addAt(sub, subpat, render(a), missing)
 			default:
-				c.json(sub, a, b)
+				c.json(sub, subpat, a, b)
 			}
 		}
 	case []any:
 		g, ok := gv.([]any)
 		if !ok {
-			c.add(rootOr(ptr), render(pv), render(gv))
+			c.addAt(rootOr(ptr), rootOr(pat), render(pv), render(gv))
 			return
 		}
-		p, g = c.inAnyOrder(ptr, p, g)
-		for i := 0; i < len(p) || i < len(g); i++ {
-			sub := ptr + "/" + strconv.Itoa(i)
-			switch {
-			case i >= len(p):
-				c.add(sub, missing, render(g[i]))
-			case i >= len(g):
-				c.add(sub, render(p[i]), missing)
-			default:
-				c.json(sub, p[i], g[i])
-			}
-		}
+		c.array(ptr, pat, p, g)
 	case json.Number:
 		g, ok := gv.(json.Number)
 		if !ok || !numbersEqual(p, g) {
-			c.add(rootOr(ptr), render(pv), render(gv))
+			c.addAt(rootOr(ptr), rootOr(pat), render(pv), render(gv))
 		}
 	default: // string, bool, nil
 		if pv != gv {
-			c.add(rootOr(ptr), render(pv), render(gv))
+			c.addAt(rootOr(ptr), rootOr(pat), render(pv), render(gv))
 		}
 	}
 }

@@ -61,8 +61,8 @@ type routeStats struct {
 	mu       sync.Mutex
 	pointers map[string]int64
 	noiseSet map[string]bool
-	// unordered are the pointers of the JSON arrays learned to come in
-	// any order (see comparer.json).
+	// unordered are the patterns of the JSON arrays learned to come in
+	// any order (see unordered.go).
 	unordered map[string]bool
 	recent    []Mismatch // ring
 	next      int
@@ -387,7 +387,7 @@ func (s *routeStats) isUnordered(p string) bool {
 // learn adds the pointers where Python differed from itself to the noise,
 // and the arrays it answered in another order to the unordered ones. It
 // reports whether an array was added.
-func (s *routeStats) learn(diffs []Diff, permuted []string) (added bool) {
+func (s *routeStats) learn(noise, permuted []string) (added bool) {
 	s.learns.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -396,11 +396,11 @@ func (s *routeStats) learn(diffs []Diff, permuted []string) (added bool) {
 			s.unordered[p], added = true, true
 		}
 	}
-	for _, d := range diffs {
+	for _, p := range noise {
 		if len(s.noiseSet) >= maxNoise {
 			return added
 		}
-		s.noiseSet[d.Pointer] = true
+		s.noiseSet[p] = true
 	}
 	return added
 }
@@ -506,12 +506,16 @@ type RouteStatus struct {
 	// MismatchPointers counts the mismatches per pointer.
 	MismatchPointers map[string]int64 `json:"mismatch_pointers"`
 	// NoisePointers lists the pointers learned as noise, sorted, shown
-	// as in Mismatch.Diffs: cut after a secret key.
+	// as in Mismatch.Diffs: cut after a secret key. Under an array
+	// learned as unordered, "*" stands for every element's index
+	// ("/items/*/seen_at").
 	NoisePointers []string `json:"noise_pointers"`
 	// UnorderedPointers lists the JSON arrays learned to come in any
 	// order (Python answered the same elements in two orders), sorted,
-	// shown as NoisePointers: they are compared as sorted lists, and what
-	// is under them is still compared.
+	// shown as NoisePointers ("*" for every element of an unordered
+	// array above: "/orders/*/lines"): their elements are compared each
+	// with the other side's element that is the same, noise left out, and
+	// what is under them is still compared.
 	UnorderedPointers []string `json:"unordered_pointers"`
 	// Latency has each side's p50 and p99, in milliseconds.
 	Latency Latency `json:"latency_ms"`

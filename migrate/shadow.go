@@ -392,23 +392,24 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 		py, gr = cr.resp, presp
 	}
 	py, gr = m.prepare(rs, cand, SidePython, py), m.prepare(rs, cand, SideGo, gr)
-	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand), IgnoreVary: varyIgnored(rs.cfg.Ignore), unordered: st.isUnordered}
+	copts := CompareOptions{Headers: rs.headers, Base: requestBase(cand), IgnoreVary: varyIgnored(rs.cfg.Ignore), unordered: st.isUnordered,
+		noise: func(p string) bool { return ignored(rs.cfg.Ignore, p) || st.isNoise(p) }}
 
 	c := compare(py, gr, copts)
-	diffs, reordered := c.diffs, c.reordered
+	reordered := c.reordered
 	// A conditional request answered 304 by one side and 200 by the
 	// other, each by its own validators: compared on the whole answers.
 	// second makes the request of Python's second call (noise).
 	second := func() *http.Request { return again(cand, body) }
-	if len(diffs) > 0 && validatorsOnly(cand.Method, cand.Header, py, gr) {
+	if len(c.diffs) > 0 && validatorsOnly(cand.Method, cand.Header, py, gr) {
 		if wp, wg, ok := m.wholeAnswers(rs, sr, cand, body, pre, py, gr); ok {
 			py, gr = wp, wg
 			c = compare(py, gr, copts)
-			diffs, reordered = c.diffs, c.reordered
+			reordered = c.reordered
 			second = func() *http.Request { return whole(cand, body) }
 		}
 	}
-	kept, noisy := m.unexplained(rs, diffs)
+	kept, noisy := m.unexplained(rs, c)
 
 	// Learn noise, Python against itself: on a route's first comparisons,
 	// then on a sample of those with differences not yet explained. Never
@@ -427,9 +428,9 @@ func (m *Migrator) finish(rs *routeState, sr router.StagedRoute, primary Side, c
 				// Arrays newly learned as unordered: Go's answer
 				// is compared again, with them sorted.
 				c = compare(py, gr, copts)
-				diffs, reordered = c.diffs, reordered || c.reordered
+				reordered = reordered || c.reordered
 			}
-			kept, noisy = m.unexplained(rs, diffs)
+			kept, noisy = m.unexplained(rs, c)
 		}
 	}
 	noisy = noisy || reordered
@@ -500,11 +501,13 @@ func withoutBody(r *Response) *Response {
 	return &c
 }
 
-// unexplained returns the differences that are neither ignored nor
-// learned noise, and whether any was.
-func (m *Migrator) unexplained(rs *routeState, diffs []Diff) (kept []Diff, noisy bool) {
-	for _, d := range diffs {
-		if ignored(rs.cfg.Ignore, d.Pointer) || rs.stats.isNoise(d.Pointer) {
+// unexplained returns the differences c found that are neither ignored
+// nor learned noise (by pointer, or by pattern: see unordered.go), and
+// whether any was.
+func (m *Migrator) unexplained(rs *routeState, c *comparer) (kept []Diff, noisy bool) {
+	for i, d := range c.diffs {
+		pat := c.patterns[i]
+		if ignored(rs.cfg.Ignore, d.Pointer) || ignored(rs.cfg.Ignore, pat) || rs.stats.isNoise(pat) {
 			noisy = true
 			continue
 		}

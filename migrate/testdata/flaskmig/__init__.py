@@ -141,3 +141,17 @@ def feed():
     # made per request, and the items in an order of their own each time
     # (a set, a query without ORDER BY).
     return jsonify(generated_at=time.time(), request_id=uuid.uuid4().hex, items=random.sample(FEED, len(FEED)))
+
+
+@app.get("/api/orders")
+@app.get("/api/ordersbad")
+def orders():
+    # Lists in an order of their own whose elements carry noise of their
+    # own (a timestamp and an id per order), and lists in an order of
+    # their own inside them (each order's lines), as unorderedshadow_test.go
+    # wants them.
+    out = []
+    for o in random.sample(FEED, len(FEED)):
+        lines = [{"sku": "%s-%d" % (o["name"], n), "qty": n} for n in range(1, 4)]
+        out.append(dict(o, seen_at=time.time(), trace=uuid.uuid4().hex, lines=random.sample(lines, len(lines))))
+    return jsonify(orders=out)
