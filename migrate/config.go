@@ -42,7 +42,9 @@ type RouteConfig struct {
 	// learn noise.
 	NoiseSample float64 `json:"noise_sample,omitempty"`
 	// Ignore lists what is never counted as a mismatch: JSON pointers
-	// ("/generated_at", which also covers everything under it), header
+	// ("/generated_at", which also covers everything under it; "*" for
+	// every element of an array learned as unordered, "/items/*/seen_at",
+	// which also leaves it out of how the elements are paired), header
 	// names ("ETag"), and "Vary: Name" ("Vary: Accept-Language"), one
 	// field name left out of Vary on both sides, the others of Vary
 	// still compared.

@@ -122,6 +122,10 @@ func TestUnorderedNoisyNested(t *testing.T) {
 			`{"l":[{"id":3,"price":7,"ts":1,"rid":"z"},{"id":1,"price":5,"ts":9,"rid":"y"},{"id":2,"price":6,"ts":0,"rid":"x"}],` +
 				`"o":[{"id":2,"lines":[{"sku":"d","at":0},{"sku":"e","at":0}]},{"id":1,"lines":[{"sku":"b","at":0},{"sku":"a","at":0}]}]}`,
 			[]string{"/o/1/lines/0/sku"}, []string{"/o/*/lines/*/sku"}},
+		{"only noise differs (/l/*/ts, /l/*/rid), the rest alike",
+			`{"l":[{"id":3,"price":7,"ts":1,"rid":"z"},{"id":1,"price":5,"ts":9,"rid":"y"},{"id":2,"price":6,"ts":8,"rid":"x"}],` +
+				`"o":[{"id":2,"lines":[{"sku":"d","at":0},{"sku":"c","at":0}]},{"id":1,"lines":[{"sku":"b","at":0},{"sku":"a","at":0}]}]}`,
+			nil, nil},
 		{"a nested line missing",
 			`{"l":[{"id":3,"price":7,"ts":1,"rid":"z"},{"id":1,"price":5,"ts":9,"rid":"y"},{"id":2,"price":6,"ts":0,"rid":"x"}],` +
 				`"o":[{"id":2,"lines":[{"sku":"d","at":0}]},{"id":1,"lines":[{"sku":"b","at":0},{"sku":"a","at":0}]}]}`,
