@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func jsonResponse(body string) *Response {
@@ -231,4 +233,37 @@ func FuzzUnordered(f *testing.F) {
 			t.Fatalf("every array unordered: a body differs from itself: %v", d)
 		}
 	})
+}
+
+// TestUnexplainedPatterns: the differences under an array learned as
+// unordered are explained by noise learned at their pattern
+// ("/l/*/ts") and by ignore entries written either way ("/l/*/rid", or
+// "/l" for the whole array), never by noise at another field.
+func TestUnexplainedPatterns(t *testing.T) {
+	met, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		ignore []string
+		want   []string
+	}{
+		{"noise only", nil, []string{"/l/0/price", "/l/0/rid"}},
+		{"a pattern ignored", []string{"/l/*/rid"}, []string{"/l/0/price"}},
+		{"the array ignored", []string{"/l"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newRouteStats("GET /l", 10, met, nil)
+			st.learn([]string{"/l/*/ts"}, []string{"/l"})
+			rs := &routeState{cfg: RouteConfig{Ignore: tc.ignore}, stats: st}
+			c := compare(jsonResponse(`{"l":[{"id":1,"price":5,"ts":1,"rid":"a"},{"id":2,"price":6,"ts":2,"rid":"b"}]}`),
+				jsonResponse(`{"l":[{"id":2,"price":6,"ts":3,"rid":"b"},{"id":1,"price":9,"ts":4,"rid":"c"}]}`),
+				CompareOptions{unordered: st.isUnordered, noise: func(p string) bool { return ignored(tc.ignore, p) || st.isNoise(p) }})
+			kept, noisy := (&Migrator{}).unexplained(rs, c)
+			if got := pointersOf(kept); !slices.Equal(got, tc.want) || !noisy {
+				t.Errorf("kept %q (noisy %v) of %v, want %q, noisy", got, noisy, c.diffs, tc.want)
+			}
+		})
+	}
 }
