@@ -57,8 +57,11 @@
 // for a request with side effects), and the pointers where Python differs
 // from itself are no longer counted; an array it answers with the same
 // elements in another order is learned as unordered instead
-// ([RouteStatus].UnorderedPointers), and compared sorted on both sides,
-// so that what differs inside its elements still counts. A conditional GET or HEAD answered
+// ([RouteStatus].UnorderedPointers), and its elements are compared each
+// with the other side's element that is the same, the noise learned in
+// them left out ("*" stands for every element: "/items/*/seen_at", and
+// "/orders/*/lines" for the lists in order of their own inside them), so
+// that what differs inside its elements still counts. A conditional GET or HEAD answered
 // 304 (or 206 under If-Range) by one side and 200 by the other, each by
 // its own ETag and Last-Modified (two servers of one file mint different
 // ETags), is compared on the whole answers: the side that did not answer

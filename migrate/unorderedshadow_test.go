@@ -95,7 +95,7 @@ func TestShadowUnorderedNoise(t *testing.T) {
 		}
 	}
 
-	if page := consoleHTML(t, e.m); !strings.Contains(page, `in any order (compared sorted): <code>/items</code>`) {
+	if page := consoleHTML(t, e.m); !strings.Contains(page, `in any order (elements paired): <code>/items</code>`) {
 		t.Errorf("the console does not show /items as in any order:\n%s", page)
 	}
 
