@@ -788,8 +788,6 @@ const (
 		"CONTENT_LENGTH as 0 alike (docs/wsgi.md)"
 	whyForwarded = "a client's forwarding headers are removed, whoever is trusted (docs/operations.md, Behind a " +
 		"front proxy): an app's ProxyFix cannot be fooled by them; gunicorn passes them on"
-	whyUnixPeer = "a Unix socket's peer has no IP address: graft's REMOTE_ADDR is \"@\", as net/http's " +
-		"RemoteAddr (docs/operations.md, The serve loop), gunicorn's \"\""
 	whyHTTPS = "over TLS graft sets the CGI variable HTTPS=on besides wsgi.url_scheme https (docs/wsgi.md), " +
 		"for apps that read it; gunicorn sets wsgi.url_scheme only"
 	whyTrusted = "graft removes the forwarding headers once it has read them, from a trusted proxy too, and " +
@@ -1151,20 +1149,16 @@ var diffenvKnown = map[string]diffenvKnownCase{
 	"processes/GET": {"gunicorn's sync worker closes every connection after its response (it has no " +
 		"keep-alive); graft keeps it open", map[string]string{"close": "graft false, gunicorn true"}},
 
-	// On a Unix socket.
-	"unix/plain": {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
-	"unix/POST":  {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
-	"unix/HTTP/1.0 without Host": {whyUnixPeer + "; without Host, SERVER_NAME and SERVER_PORT are localhost " +
+	// On a Unix socket. REMOTE_ADDR is gunicorn's "" (docs/wsgi.md, What the app sees).
+	"unix/HTTP/1.0 without Host": {"without Host, SERVER_NAME and SERVER_PORT are localhost " +
 		"and the scheme's port (docs/wsgi.md), which make a URL; gunicorn gives the socket's path and \"\"", map[string]string{
-		"REMOTE_ADDR": `graft "@", gunicorn ""`,
 		"SERVER_NAME": `graft "localhost", gunicorn "ADDR"`,
 		"SERVER_PORT": `graft "80", gunicorn ""`,
 	}},
-	"unix/X-Forwarded-For": {whyUnixPeer + "; " + whyForwarded + ". gunicorn 20 takes the scheme from any " +
+	"unix/X-Forwarded-For": {whyForwarded + ". gunicorn 20 takes the scheme from any " +
 		"Unix socket peer whatever forwarded_allow_ips says; graft only with -forwarded-allow-ips unix", map[string]string{
 		"HTTP_X_FORWARDED_FOR":   `graft (absent), gunicorn "10.1.2.3"`,
 		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "https"`,
-		"REMOTE_ADDR":            `graft "@", gunicorn ""`,
 		"wsgi.url_scheme":        `graft "http", gunicorn "https"`,
 	}},
 	"SCRIPT_NAME/outside the mount": {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},

@@ -322,9 +322,10 @@ const (
 	whyUWSGIServerAddr = "with --enable-proxy-protocol uWSGI gives the address the client reached the load " +
 		"balancer on as SERVER_ADDR (gunicorn: PROXY_ADDR), an extension; graft leaves it out (see " +
 		"proxy/v1 TCP4 in diffenvKnown)"
-	whyPeerUnixAddr = "a Unix socket's peer has no IP address: graft's REMOTE_ADDR is \"@\" (net/http's), " +
-		"gunicorn's \"\", uWSGI's and Tornado's \"0.0.0.0\", which parses as an address and names none: " +
-		"all acceptable; behind a proxy on the socket, trust it (-forwarded-allow-ips unix) and REMOTE_ADDR is the client"
+	whyPeerUnixAddr = "a Unix socket's unnamed peer has no address: graft's REMOTE_ADDR is gunicorn's \"\", " +
+		"uWSGI's and Tornado's \"0.0.0.0\" (waitress's \"localhost\", werkzeug's \"<local>\"): no two of the others " +
+		"agree but these (docs/wsgi.md, What the app sees); behind a proxy on the socket, trust it " +
+		"(-forwarded-allow-ips unix) and REMOTE_ADDR is the client"
 	whyUWSGIReadline = "wsgi.input's readline(size) stops after size bytes, as io's and gunicorn's do; uWSGI " +
 		"ignores the size and returns the whole line, which PEP 3333 allows"
 	whyUWSGIReadNone = "wsgi.input.read(None) reads all, as io's does; uWSGI raises TypeError (PEP 3333 asks " +
@@ -521,8 +522,16 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 		"wsgi.url_scheme": "graft \"http\", uwsgi \"https\"",
 	}},
 	// The unix, tls, trusted and proxy runs.
-	"tornado/unix/HTTP/1.0 without Host": {whyTornado10, map[string]string{
-		"close": "graft true, tornado false",
+	"uwsgi/unix/plain":                 {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"uwsgi/unix/POST":                  {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"uwsgi/unix/HTTP/1.0 without Host": {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"uwsgi/unix/X-Forwarded-For":       {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"tornado/unix/plain":               {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`}},
+	"tornado/unix/POST":                {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`}},
+	"tornado/unix/X-Forwarded-For":     {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`}},
+	"tornado/unix/HTTP/1.0 without Host": {whyPeerUnixAddr + "; " + whyTornado10, map[string]string{
+		"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`,
+		"close":       "graft true, tornado false",
 	}},
 	"uwsgi/tls/HTTP/1.0 without Host": {whyPeerServerName, map[string]string{
 		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"HOSTNAME\"",
@@ -1096,8 +1105,7 @@ func comparePeersDjangoRaw(t *testing.T, graft diffdjangoServer, peers []diffdja
 			u.body = graftPort.ReplaceAllString(u.body, `"port": "PORT"`)
 			if unix {
 				g.body = graftPort.ReplaceAllString(g.body, `"port": "PORT"`)
-				// whyPeerUnixAddr: graft's "@" is "" by now
-				// (diffdjangoRules), as gunicorn's.
+				// whyPeerUnixAddr: graft's is gunicorn's "".
 				u.body = strings.ReplaceAll(u.body, `"remote_addr": "0.0.0.0"`, `"remote_addr": ""`)
 			}
 			mode := get11
