@@ -3,6 +3,7 @@ package wsgi
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -121,4 +122,75 @@ func TestGuardServerH2C(t *testing.T) {
 		return counterValue(t, reg, "graft_http_refused_total", "status", "408") == float64(len(stalls))
 	})
 	t.Run("idle between requests", func(t *testing.T) { h2IdleBetweenRequests(t, rht, dial) })
+}
+
+// TestGuardServerServeTLSRace: a server set up with GuardServer that
+// serves a GuardTLS listener with Serve and then another with ServeTLS is
+// race-free (run under -race) and serves HTTP/2 on both, whether
+// srv.TLSConfig names h2 or not. Before, GuardServer replaced
+// srv.TLSNextProto["h2"] at the first connection, which ServeTLS, started
+// after it, read unordered (the race detector's DATA RACE); and when
+// srv.TLSConfig named no h2, Serve set up no HTTP/2 (net/http's rule for
+// Serve) though the GuardTLS listener offered it, and ServeTLS then set up
+// none either: every h2 client got EOF. Now GuardServer sets HTTP/2 up at
+// once, as ServeTLS does.
+func TestGuardServerServeTLSRace(t *testing.T) {
+	env := newTLSReportEnv(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %v", r.Proto, r.TLS != nil)
+	})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: env.pool},
+		ForceAttemptHTTP2: true}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	listen := func(t *testing.T) net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	for _, protos := range [][]string{nil, {"h2", "http/1.1"}} {
+		t.Run(fmt.Sprint(protos), func(t *testing.T) {
+			srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: env.srvCfg.Certificates, NextProtos: protos}}
+			GuardServer(srv)
+			defer srv.Close()
+			lnGuard, lnTLS := listen(t), listen(t)
+			go srv.Serve(GuardTLS(lnGuard, env.srvCfg, RequestLimits{}))
+			getH2TLS(t, client, "https://"+lnGuard.Addr().String()+"/")
+			go srv.ServeTLS(lnTLS, "", "")
+			getH2TLS(t, client, "https://"+lnTLS.Addr().String()+"/")
+			getH2TLS(t, client, "https://"+lnGuard.Addr().String()+"/")
+		})
+		// Both listeners served at once, with their first connections.
+		for i := range 5 {
+			t.Run(fmt.Sprint(protos, " at once ", i), func(t *testing.T) {
+				srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: env.srvCfg.Certificates, NextProtos: protos}}
+				GuardServer(srv)
+				defer srv.Close()
+				lnGuard, lnTLS := listen(t), listen(t)
+				go srv.Serve(GuardTLS(lnGuard, env.srvCfg, RequestLimits{}))
+				go srv.ServeTLS(lnTLS, "", "")
+				got := make(chan string, 2)
+				for _, ln := range []net.Listener{lnGuard, lnTLS} {
+					go func() {
+						resp, err := client.Get("https://" + ln.Addr().String() + "/")
+						if err != nil {
+							got <- err.Error()
+							return
+						}
+						b, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						got <- string(b)
+					}()
+				}
+				for range 2 {
+					if s := <-got; s != "HTTP/2.0 true" {
+						t.Errorf("a request got %q", s)
+					}
+				}
+				client.CloseIdleConnections()
+				srv.Close()
+			})
+		}
+	}
 }
