@@ -14,7 +14,12 @@ import (
 //	srv.Serve(wsgi.GuardTLS(ln, tlsConfig, wsgi.RequestLimits{}))
 //
 // It installs [GuardConnState] as srv.ConnState, so that hijacked
-// connections pass through, and gives srv's HTTP/2 connections the
+// connections pass through; tells
+// [github.com/graft-dev/graft/middleware.TrustProxies] the load balancer
+// of each request that came through a [ProxyProtocol] listener (under
+// Guard or GuardTLS too), so that it judges the request's forwarding
+// headers by the balancer as well as by the client the PROXY header
+// names, as under Serve; and gives srv's HTTP/2 connections the
 // header timeout Serve gives its own: over TLS (from a GuardTLS listener)
 // and over h2c (from a Guard listener, when srv serves unencrypted
 // HTTP/2), a connection that sends no complete request headers within the
@@ -57,6 +62,9 @@ func GuardServer(srv *http.Server) {
 				gc.headerTimeout = serverHeaderTimeout(srv)
 			}
 		}
+		// A PROXY protocol listener's connection (under the guard and TLS
+		// too): TrustProxies learns the balancer, the socket's peer.
+		ctx = balancerContext(ctx, c)
 		if next != nil {
 			return next(ctx, c)
 		}

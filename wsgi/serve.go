@@ -314,18 +314,6 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			srv.Protocols.SetUnencryptedHTTP2(true)
 		}
 	})
-	if len(ls.ProxyFrom) > 0 {
-		// TrustProxies judges a request's forwarding headers by the
-		// balancer too (the socket's peer), not only by the client its
-		// PROXY header names: HAProxy in HTTP mode writes them.
-		next := srv.ConnContext
-		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			if next != nil {
-				ctx = next(ctx, c)
-			}
-			return balancerContext(ctx, c)
-		}
-	}
 	// Logged before serving, so that the line comes before any request's:
 	// the sockets have been listening since Listen.
 	for _, ln := range ls.Main {
