@@ -1,11 +1,13 @@
 package wsgi
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +194,37 @@ func TestGuardServerServeTLSRace(t *testing.T) {
 				srv.Close()
 			})
 		}
+	}
+}
+
+// TestGuardServerSetsUpHTTP2: GuardServer sets srv's HTTP/2 up at once
+// (srv.TLSNextProto's "h2", and "h2" in srv.TLSConfig.NextProtos), as
+// ServeTLS would, without serving (srv's BaseContext, which Serve calls,
+// is not); and none when srv.Protocols leaves HTTP/2 out.
+func TestGuardServerSetsUpHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		http2  bool
+		wantH2 bool
+	}{
+		{"HTTP/2 on", true, true},
+		{"HTTP/1 only", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served := false
+			srv := &http.Server{BaseContext: func(net.Listener) context.Context { served = true; return context.Background() }}
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetHTTP2(tc.http2)
+			GuardServer(srv)
+			if served {
+				t.Error("GuardServer served srv")
+			}
+			_, h2 := srv.TLSNextProto["h2"]
+			hasProto := srv.TLSConfig != nil && slices.Contains(srv.TLSConfig.NextProtos, "h2")
+			if h2 != tc.wantH2 || hasProto != tc.wantH2 {
+				t.Errorf("TLSNextProto h2 %v, TLSConfig.NextProtos h2 %v; want %v", h2, hasProto, tc.wantH2)
+			}
+		})
 	}
 }
