@@ -307,7 +307,7 @@ const unnamedUnixPeer = "@"
 // remoteAddrPort returns the REMOTE_ADDR and REMOTE_PORT of a request
 // from its RemoteAddr: its host and port, or for a Unix socket's peer
 // its name and no port, "" for an unnamed one, as gunicorn gives them
-// (uWSGI and Tornado give "0.0.0.0", waitress "localhost", werkzeug
+// (uWSGI and Tornado give "0.0.0.0", waitress "localhost", werkzeug 2.2
 // "<local>": docs/wsgi.md, What the app sees).
 func remoteAddrPort(addr string) (host, port string) {
 	if addr == unnamedUnixPeer {
