@@ -20,6 +20,11 @@ import (
 // wait in the socket of a busy worker whose requests are fast.
 const DefaultPrefetch = 8
 
+// DefaultMaxResponseHeadSize is Config.MaxResponseHeadSize when it is 0:
+// 64 KiB, as DefaultLimitRequestHead for a request's head; sixteen cookies
+// of the 4 KiB browsers keep at most, with room to spare.
+const DefaultMaxResponseHeadSize = 64 << 10
+
 // MaxThreads is the most request threads a container runs: Config.Workers
 // times Config.Threads may not exceed it.
 const MaxThreads = 1 << 15
@@ -112,6 +117,19 @@ type Config struct {
 	// MaxBodySize rejects larger request bodies with 413. 0 means no limit
 	// (like gunicorn); a front proxy or http.MaxBytesHandler may set one.
 	MaxBodySize int64
+
+	// MaxResponseHeadSize bounds the head of the app's response: its
+	// status line and header fields, counted as HTTP/1.1 writes them
+	// ("HTTP/1.1 ", the status and CRLF; each name, ": ", value and CRLF;
+	// the closing CRLF), before any header a Go middleware adds. A larger
+	// head is answered 502 (ErrResponseHeadTooLarge), with none of its
+	// headers, and logged at ERROR with its size and the limit, as nginx
+	// answers "upstream sent too big header" (over its proxy_buffer_size):
+	// clients refuse heads far smaller than net/http sends (curl's HTTP/2
+	// at about 128 KiB, Chrome's at 256 KiB), so the client would get an
+	// error of its own with nothing in graft's log. 0 means
+	// DefaultMaxResponseHeadSize; negative means no limit (as gunicorn).
+	MaxResponseHeadSize int
 
 	// TempDir is where request bodies are spooled, and responses spilled
 	// (see ResponseSpill): os.TempDir() when empty. New fails if it
@@ -359,6 +377,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.Prefetch = DefaultPrefetch
 	} else if c.Prefetch < 0 {
 		c.Prefetch = 0
+	}
+	if c.MaxResponseHeadSize == 0 {
+		c.MaxResponseHeadSize = DefaultMaxResponseHeadSize
 	}
 	if c.MaxQueue == 0 {
 		c.MaxQueue = 1024

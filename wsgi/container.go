@@ -341,6 +341,11 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 				writeHints(w, r, p.Header)
 			}
 		case PartResponse, PartHead:
+			if err := c.checkHeadSize(p); err != nil {
+				ex.Cancel()
+				c.fail(w, r, err, "")
+				return false
+			}
 			code, err := c.writeHead(w, p, &declared)
 			if err != nil {
 				ex.Cancel()
@@ -531,6 +536,24 @@ func writeHints(w http.ResponseWriter, r *http.Request, hints []string) {
 	w.WriteHeader(http.StatusEarlyHints)
 	clear(h)
 	maps.Copy(h, saved)
+}
+
+// checkHeadSize returns ErrResponseHeadTooLarge, with the head's size and
+// the limit, when p's head (status and headers, as HTTP/1.1 writes them)
+// is over Config.MaxResponseHeadSize.
+func (c *Container) checkHeadSize(p Part) error {
+	limit := c.cfg.MaxResponseHeadSize
+	if limit < 0 {
+		return nil
+	}
+	n := len("HTTP/1.1 ") + len(p.Status) + len("\r\n\r\n")
+	for _, f := range p.Header {
+		n += len(f) + 2 // ": " after a name, CRLF after a value
+	}
+	if n <= limit {
+		return nil
+	}
+	return fmt.Errorf("%w: %d bytes (%d header fields), over MaxResponseHeadSize %d", ErrResponseHeadTooLarge, n, len(p.Header)/2, limit)
 }
 
 // writeHead copies status and headers into w and returns the status code.

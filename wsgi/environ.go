@@ -81,7 +81,7 @@ func environ(pairs []string, r *http.Request, mount string, bodyLen int64) []str
 
 	scheme := RequestScheme(r)
 	name, port := serverNamePort(r, scheme)
-	remoteAddr, remotePort := splitHostPort(r.RemoteAddr)
+	remoteAddr, remotePort := remoteAddrPort(r.RemoteAddr)
 
 	pairs = append(pairs,
 		"REQUEST_METHOD", r.Method,
@@ -297,6 +297,23 @@ func serverNamePort(r *http.Request, scheme string) (string, string) {
 		}
 	}
 	return "localhost", defPort
+}
+
+// unnamedUnixPeer is net/http's RemoteAddr of a request over a Unix socket
+// whose client socket has no name (curl's, nginx's, any that did not bind
+// one): Go writes the empty name as "@" on Linux.
+const unnamedUnixPeer = "@"
+
+// remoteAddrPort returns the REMOTE_ADDR and REMOTE_PORT of a request
+// from its RemoteAddr: its host and port, or for a Unix socket's peer
+// its name and no port, "" for an unnamed one, as gunicorn gives them
+// (uWSGI and Tornado give "0.0.0.0", waitress "localhost", werkzeug 2.2
+// "<local>": docs/wsgi.md, What the app sees).
+func remoteAddrPort(addr string) (host, port string) {
+	if addr == unnamedUnixPeer {
+		return "", ""
+	}
+	return splitHostPort(addr)
 }
 
 // splitHostPort splits a "host:port" remote address; an address that is not

@@ -566,3 +566,50 @@ func TestContextKeys(t *testing.T) {
 		t.Errorf("MountPrefix: %q, want /outer/inner", got)
 	}
 }
+
+// TestEnvironUnixPeer serves the container on a real Unix socket: a
+// client socket without a name (as curl's, nginx's) gives the app
+// REMOTE_ADDR "" and no REMOTE_PORT, as gunicorn does (five servers
+// compared, docs/wsgi.md, What the app sees); one bound to a path gives
+// that path, as gunicorn does. Before, REMOTE_ADDR was "@", net/http's
+// RemoteAddr of an unnamed Unix peer on Linux.
+func TestEnvironUnixPeer(t *testing.T) {
+	a := startApp(t, "environ_dump", Config{}, nil)
+	dir := t.TempDir()
+	path := dir + "/srv.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.c}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	for _, tc := range []struct {
+		name, local, want string
+	}{
+		{"unnamed", "", ""},
+		{"named", dir + "/client.sock", dir + "/client.sock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				d := net.Dialer{}
+				if tc.local != "" {
+					d.LocalAddr = &net.UnixAddr{Name: tc.local, Net: "unix"}
+				}
+				return d.DialContext(ctx, "unix", path)
+			}}
+			defer tr.CloseIdleConnections()
+			resp, b, err := get(t, &http.Client{Transport: tr}, "GET", "http://localhost/", nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("status %d err %v: %s", resp.StatusCode, err, b)
+			}
+			d := decodeEnviron(t, b)
+			if got, ok := d.Env["REMOTE_ADDR"]; !ok || got != tc.want {
+				t.Errorf("REMOTE_ADDR = %q (present %v), want %q", got, ok, tc.want)
+			}
+			if got, ok := d.Env["REMOTE_PORT"]; ok {
+				t.Errorf("REMOTE_PORT = %q, want none", got)
+			}
+		})
+	}
+}

@@ -39,6 +39,9 @@ var (
 	ErrBodyTimeout = errors.New("wsgi: the client stopped sending the request body")
 	// ErrProtocol: a worker sent something graft cannot parse (502).
 	ErrProtocol = errors.New("wsgi: protocol error from worker")
+	// ErrResponseHeadTooLarge: the app's response head is over
+	// Config.MaxResponseHeadSize (502).
+	ErrResponseHeadTooLarge = errors.New("wsgi: response head too large")
 	// ErrClientStalled: the client took none of a response that waited for
 	// it in a spill file for Config.SendTimeout. Its headers are out by
 	// then, so the response is aborted (502 otherwise). (A write to the

@@ -21,9 +21,9 @@ const nextProtoUnencryptedHTTP2 = "unencrypted_http2"
 // h2Wait): from the TLS handshake until the first complete header block,
 // and from the first frame of each header block until its last, at most
 // srv's header timeout (serverHeaderTimeout) may pass, or the connection
-// is closed and the refusal reported with 408. [GuardServer] calls it once
-// net/http has set up srv's HTTP/2 server (srv.Serve does so before it
-// accepts), before any connection is served.
+// is closed and the refusal reported with 408. [GuardServer] calls it
+// once it has had net/http set up srv's HTTP/2 server (setupHTTP2),
+// before srv serves.
 //
 // net/http hands a connection that negotiated "h2" by ALPN to its HTTP/2
 // server as the *tls.Conn itself (http.Server.TLSNextProto["h2"]), so a

@@ -1,10 +1,13 @@
 package wsgi
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +124,107 @@ func TestGuardServerH2C(t *testing.T) {
 		return counterValue(t, reg, "graft_http_refused_total", "status", "408") == float64(len(stalls))
 	})
 	t.Run("idle between requests", func(t *testing.T) { h2IdleBetweenRequests(t, rht, dial) })
+}
+
+// TestGuardServerServeTLSRace: a server set up with GuardServer that
+// serves a GuardTLS listener with Serve and then another with ServeTLS is
+// race-free (run under -race) and serves HTTP/2 on both, whether
+// srv.TLSConfig names h2 or not. Before, GuardServer replaced
+// srv.TLSNextProto["h2"] at the first connection, which ServeTLS, started
+// after it, read unordered (the race detector's DATA RACE); and when
+// srv.TLSConfig named no h2, Serve set up no HTTP/2 (net/http's rule for
+// Serve) though the GuardTLS listener offered it, and ServeTLS then set up
+// none either: every h2 client got EOF. Now GuardServer sets HTTP/2 up at
+// once, as ServeTLS does.
+func TestGuardServerServeTLSRace(t *testing.T) {
+	env := newTLSReportEnv(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %v", r.Proto, r.TLS != nil)
+	})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: env.pool},
+		ForceAttemptHTTP2: true}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	listen := func(t *testing.T) net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	for _, protos := range [][]string{nil, {"h2", "http/1.1"}} {
+		t.Run(fmt.Sprint(protos), func(t *testing.T) {
+			srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: env.srvCfg.Certificates, NextProtos: protos}}
+			GuardServer(srv)
+			defer srv.Close()
+			lnGuard, lnTLS := listen(t), listen(t)
+			go srv.Serve(GuardTLS(lnGuard, env.srvCfg, RequestLimits{}))
+			getH2TLS(t, client, "https://"+lnGuard.Addr().String()+"/")
+			go srv.ServeTLS(lnTLS, "", "")
+			getH2TLS(t, client, "https://"+lnTLS.Addr().String()+"/")
+			getH2TLS(t, client, "https://"+lnGuard.Addr().String()+"/")
+		})
+		// Both listeners served at once, with their first connections.
+		for i := range 5 {
+			t.Run(fmt.Sprint(protos, " at once ", i), func(t *testing.T) {
+				srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: env.srvCfg.Certificates, NextProtos: protos}}
+				GuardServer(srv)
+				defer srv.Close()
+				lnGuard, lnTLS := listen(t), listen(t)
+				go srv.Serve(GuardTLS(lnGuard, env.srvCfg, RequestLimits{}))
+				go srv.ServeTLS(lnTLS, "", "")
+				got := make(chan string, 2)
+				for _, ln := range []net.Listener{lnGuard, lnTLS} {
+					go func() {
+						resp, err := client.Get("https://" + ln.Addr().String() + "/")
+						if err != nil {
+							got <- err.Error()
+							return
+						}
+						b, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						got <- string(b)
+					}()
+				}
+				for range 2 {
+					if s := <-got; s != "HTTP/2.0 true" {
+						t.Errorf("a request got %q", s)
+					}
+				}
+				client.CloseIdleConnections()
+				srv.Close()
+			})
+		}
+	}
+}
+
+// TestGuardServerSetsUpHTTP2: GuardServer sets srv's HTTP/2 up at once
+// (srv.TLSNextProto's "h2", and "h2" in srv.TLSConfig.NextProtos), as
+// ServeTLS would, without serving (srv's BaseContext, which Serve calls,
+// is not); and none when srv.Protocols leaves HTTP/2 out.
+func TestGuardServerSetsUpHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		http2  bool
+		wantH2 bool
+	}{
+		{"HTTP/2 on", true, true},
+		{"HTTP/1 only", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served := false
+			srv := &http.Server{BaseContext: func(net.Listener) context.Context { served = true; return context.Background() }}
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetHTTP2(tc.http2)
+			GuardServer(srv)
+			if served {
+				t.Error("GuardServer served srv")
+			}
+			_, h2 := srv.TLSNextProto["h2"]
+			hasProto := srv.TLSConfig != nil && slices.Contains(srv.TLSConfig.NextProtos, "h2")
+			if h2 != tc.wantH2 || hasProto != tc.wantH2 {
+				t.Errorf("TLSNextProto h2 %v, TLSConfig.NextProtos h2 %v; want %v", h2, hasProto, tc.wantH2)
+			}
+		})
+	}
 }

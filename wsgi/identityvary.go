@@ -151,7 +151,7 @@ func (s *identityKeySpec) key(r *http.Request) (k [32]byte, keyed bool) {
 		}
 	}
 	if s.remoteAddr {
-		addr, _ := splitHostPort(r.RemoteAddr)
+		addr, _ := remoteAddrPort(r.RemoteAddr)
 		buf = append(append(buf, 3), addr...)
 	}
 	for _, name := range s.environ {

@@ -45,11 +45,12 @@ const ProxyHeaderTimeout = 10 * time.Second
 //
 // [Serve] installs it on the application's listeners when
 // [Listeners.ProxyFrom] is set ([ListenConfig.ProxyProtocol]), under the
-// guard and TLS: the header comes before the TLS handshake, and tells
+// guard and TLS: the header comes before the TLS handshake. A server set
+// up with [GuardServer] (Serve's is) tells
 // [github.com/graft-dev/graft/middleware.TrustProxies] each request's
 // balancer, whose forwarding headers it then trusts when the balancer is
-// a trusted proxy (HAProxy in HTTP mode with send-proxy writes them); a
-// listener wrapped by hand does not.
+// a trusted proxy (HAProxy in HTTP mode with send-proxy writes them);
+// without GuardServer it judges by the header's client only.
 func ProxyProtocol(ln net.Listener, from []netip.Prefix, log *slog.Logger) net.Listener {
 	return &proxyListener{Listener: ln, from: from, log: log}
 }
@@ -109,8 +110,8 @@ func (c *proxyConn) balancer() net.Addr {
 
 // balancerContext returns ctx carrying reqctx.BalancerKey when c, or a
 // connection it wraps (found through NetConn methods: TLS, the guard),
-// came through a PROXY protocol listener; ctx itself otherwise. Serve
-// installs it as the ConnContext of the application's server.
+// came through a PROXY protocol listener; ctx itself otherwise.
+// GuardServer's ConnContext calls it.
 func balancerContext(ctx context.Context, c net.Conn) context.Context {
 	for c != nil {
 		switch pc := c.(type) {

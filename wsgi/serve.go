@@ -244,7 +244,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		signal.Ignore(syscall.SIGPIPE)
 	}
 
-	newServer := func(h http.Handler) *http.Server {
+	// newServer makes a server of h; protocols, if not nil, sets its TLS
+	// config and protocols before GuardServer sets its HTTP/2 up by them.
+	newServer := func(h http.Handler, protocols func(*http.Server)) *http.Server {
 		srv := &http.Server{
 			Handler:           h,
 			MaxHeaderBytes:    cfg.Limits.maxHeaderBytes(),
@@ -259,6 +261,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
 				return context.WithValue(ctx, sendWatchedCtxKey, true)
 			}
+		}
+		if protocols != nil {
+			protocols(srv)
 		}
 		// Every listener is guarded: hijacked connections, and HTTP/2's
 		// header timeout over TLS (guardh2tls.go) and h2c.
@@ -279,7 +284,7 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	// Start: the operations listener, then the application's.
 	var opsSrv *http.Server
 	if ls.Ops != nil {
-		opsSrv = newServer(opsHandler)
+		opsSrv = newServer(opsHandler, nil)
 		var ln net.Listener = &guardListener{Listener: SendTimeout(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
 		ln = newShedListener(ln, opsSrv, log, &shedWarn)
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
@@ -291,43 +296,33 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if cfg.SendTimeout > 0 && (ls.TLS != nil && !cfg.NoHTTP2 || cfg.H2C) {
 		h = SendTimeoutHandler(h, cfg.SendTimeout, log)
 	}
-	srv := newServer(h)
-	if len(ls.ProxyFrom) > 0 {
-		// TrustProxies judges a request's forwarding headers by the
-		// balancer too (the socket's peer), not only by the client its
-		// PROXY header names: HAProxy in HTTP mode writes them.
-		next := srv.ConnContext
-		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			if next != nil {
-				ctx = next(ctx, c)
+	srv := newServer(h, func(srv *http.Server) {
+		if ls.TLS != nil {
+			// GuardTLS does the handshakes with this config; net/http reads
+			// its NextProtos to set up its HTTP/2 server.
+			srv.TLSConfig = ls.TLS.Clone()
+			srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+			if cfg.NoHTTP2 {
+				srv.TLSConfig.NextProtos = []string{"http/1.1"}
 			}
-			return balancerContext(ctx, c)
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetHTTP2(!cfg.NoHTTP2)
+		} else if cfg.H2C {
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetUnencryptedHTTP2(true)
 		}
-	}
-	if ls.TLS != nil {
-		// GuardTLS does the handshakes with this config; net/http reads
-		// its NextProtos to set up its HTTP/2 server.
-		srv.TLSConfig = ls.TLS.Clone()
-		srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
-		if cfg.NoHTTP2 {
-			srv.TLSConfig.NextProtos = []string{"http/1.1"}
-		}
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true)
-		srv.Protocols.SetHTTP2(!cfg.NoHTTP2)
-	} else if cfg.H2C {
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true)
-		srv.Protocols.SetUnencryptedHTTP2(true)
-	}
+	})
 	// Logged before serving, so that the line comes before any request's:
 	// the sockets have been listening since Listen.
 	for _, ln := range ls.Main {
 		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
 	}
-	// Every listener is wrapped before any is served: srv.Serve sets up
-	// HTTP/2 in srv.TLSConfig, which guardTLS copies (a data race, with
-	// several TLS listeners, when one was served while the next copied).
+	// Every listener is wrapped before any is served; GuardServer has set
+	// HTTP/2 up in srv.TLSConfig already, which guardTLS copies (when
+	// srv.Serve set it up, a listener's copy raced with the setup of the
+	// one served before it).
 	guarded := make([]net.Listener, len(ls.Main))
 	var tlsFailed *handshakeFailures
 	if ls.TLS != nil {

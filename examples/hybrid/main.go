@@ -110,7 +110,7 @@ func parseFlags(args []string) (options, error) {
 // -metrics-bind): -no-fallback refuses them rather than ignore them.
 var pythonFlags = []string{
 	"python", "chdir", "workers", "threads", "prefetch", "sched-batch", "child-subreaper", "timeout", "start-timeout", "preload",
-	"max-requests", "max-requests-jitter", "max-rss", "max-lifetime", "slow-request", "response-spill", "max-body-size", "reload",
+	"max-requests", "max-requests-jitter", "max-rss", "max-lifetime", "slow-request", "response-spill", "max-body-size", "max-response-head-size", "reload",
 	"sendfile-root", "mount", "routes", "stages", "admin-bind", "metrics-bind",
 }
 

@@ -433,12 +433,6 @@ var diffdjangoRules = []struct {
 			u.header = slices.DeleteFunc(u.header, func(f string) bool { return f == "content-length: 0" })
 		}
 	},
-}, {
-	why: whyUnixPeer + "; Django's REMOTE_ADDR",
-	on:  "unix",
-	apply: func(g, u *rawAnswer) {
-		g.body = strings.ReplaceAll(g.body, `"remote_addr": "@"`, `"remote_addr": ""`)
-	},
 }}
 
 // applyDjangoRules rewrites g, wsgiserve's answer, and u, a peer's, by

@@ -43,7 +43,11 @@ import (
 type diffenvCase struct {
 	name string
 	raw  string
-	n    int // responses to read; 1 when 0
+	// clear is written before the TLS handshake, on a TLS run: a PROXY
+	// protocol header, as HAProxy and AWS's NLB send it (raw, after the
+	// handshake, is the request).
+	clear string
+	n     int // responses to read; 1 when 0
 	// graftOnly: the request is not sent to gunicorn, which never
 	// answers it (it waits for the end of a head it does not see);
 	// graft must answer this status.
@@ -381,6 +385,22 @@ var diffenvProxyCorpus = []diffenvCase{
 	{name: "malformed header", raw: "PROXY TCP4 203.0.113.7 10.0.0.1 56324\r\n" + rawGet("/")},
 }
 
+// diffenvProxyTLSCorpus runs with the test's address a load balancer of
+// both servers that sends the PROXY protocol, and both serving TLS
+// (wsgiserve -proxy-protocol -certfile, gunicorn --proxy-protocol
+// --certfile): the header in the clear before the handshake, as HAProxy's
+// send-proxy and AWS's NLB send it, or inside TLS, where gunicorn 20 reads
+// it.
+var diffenvProxyTLSCorpus = []diffenvCase{
+	{name: "v1 TCP4 before TLS", clear: diffenvProxyLine, raw: rawGet("/a?b")},
+	{name: "v1 TCP6 before TLS", clear: "PROXY TCP6 2001:db8::7 2001:db8::1 56324 443\r\n", raw: rawGet("/")},
+	{name: "v2 TCP4 before TLS", clear: "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xcb\x00\x71\x07\x0a\x00\x00\x01\xdc\x04\x01\xbb", raw: rawGet("/")},
+	{name: "v1 UNKNOWN before TLS", clear: "PROXY UNKNOWN\r\n", raw: rawGet("/")},
+	{name: "v1 and X-Forwarded-Proto http before TLS", clear: diffenvProxyLine, raw: rawGet("/", "X-Forwarded-Proto: http")},
+	{name: "v1 TCP4 inside TLS", raw: diffenvProxyLine + rawGet("/a?b")},
+	{name: "no header", raw: rawGet("/")},
+}
+
 // diffenvResult is what one server did with a case.
 type diffenvResult struct {
 	responses []diffenvResponse
@@ -403,9 +423,9 @@ func roundTrip(addr string, c diffenvCase) diffenvResult {
 
 // roundTripWithin is roundTrip waiting up to wait for the responses.
 func roundTripWithin(addr string, c diffenvCase, wait time.Duration) diffenvResult {
-	conn, err := dialDiff(addr)
+	conn, err := dialDiffClear(addr, c.clear)
 	if err != nil {
-		return diffenvResult{err: err.Error()}
+		return diffenvResult{err: errClass(err)}
 	}
 	defer conn.Close()
 	// A deadline only so that a server that hangs fails the test instead
@@ -454,7 +474,29 @@ func roundTripWithin(addr string, c diffenvCase, wait time.Duration) diffenvResu
 // dialDiff connects to addr: "unix:/path", "tls:host:port" (HTTP/1.1
 // only, as gunicorn has no HTTP/2; the test's own certificate is not
 // checked) or host:port.
-func dialDiff(addr string) (net.Conn, error) {
+func dialDiff(addr string) (net.Conn, error) { return dialDiffClear(addr, "") }
+
+// dialDiffClear is dialDiff writing clear on the connection first, before
+// the TLS handshake on a "tls:" address.
+func dialDiffClear(addr, clear string) (net.Conn, error) {
+	if hostPort, ok := strings.CutPrefix(addr, "tls:"); ok && clear != "" {
+		c, err := net.Dial("tcp", hostPort)
+		if err != nil {
+			return nil, err
+		}
+		c.SetDeadline(time.Now().Add(time.Minute))
+		if _, err := io.WriteString(c, clear); err != nil {
+			c.Close()
+			return nil, err
+		}
+		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		c.SetDeadline(time.Time{})
+		return tc, nil
+	}
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		return net.Dial("unix", path)
 	}
@@ -604,6 +646,10 @@ type diffenvRun struct {
 	tls     bool     // serving TLS
 	trusted bool     // the test's address, 127.0.0.1, is a trusted proxy
 	proxy   bool     // the test's address is a load balancer sending the PROXY protocol
+	// proxyInTLS: gunicorn reads the PROXY header inside TLS (gunicorn 20
+	// wraps the socket in TLS before it reads anything), so a case's
+	// clear bytes go to it after the handshake, before raw.
+	proxyInTLS bool
 }
 
 var diffenvRuns = []diffenvRun{
@@ -614,6 +660,7 @@ var diffenvRuns = []diffenvRun{
 	{name: "tls", corpus: diffenvTLSCorpus, tls: true},
 	{name: "trusted", corpus: diffenvTrustedCorpus, trusted: true},
 	{name: "proxy", corpus: diffenvProxyCorpus, proxy: true},
+	{name: "proxy tls", corpus: diffenvProxyTLSCorpus, tls: true, proxy: true, proxyInTLS: true},
 }
 
 // listen opens the listener a server of run is handed as fd 3 and
@@ -743,7 +790,11 @@ func TestDiffEnvGunicorn(t *testing.T) {
 						}
 						return
 					}
-					g, u := roundTrip(graft, c), roundTrip(gunicorn, c)
+					uc := c
+					if run.proxyInTLS {
+						uc.raw, uc.clear = c.clear+c.raw, ""
+					}
+					g, u := roundTrip(graft, c), roundTrip(gunicorn, uc)
 					for _, r := range g.responses {
 						normaliseEnv(r.environ, graft)
 					}
@@ -788,8 +839,6 @@ const (
 		"CONTENT_LENGTH as 0 alike (docs/wsgi.md)"
 	whyForwarded = "a client's forwarding headers are removed, whoever is trusted (docs/operations.md, Behind a " +
 		"front proxy): an app's ProxyFix cannot be fooled by them; gunicorn passes them on"
-	whyUnixPeer = "a Unix socket's peer has no IP address: graft's REMOTE_ADDR is \"@\", as net/http's " +
-		"RemoteAddr (docs/operations.md, The serve loop), gunicorn's \"\""
 	whyHTTPS = "over TLS graft sets the CGI variable HTTPS=on besides wsgi.url_scheme https (docs/wsgi.md), " +
 		"for apps that read it; gunicorn sets wsgi.url_scheme only"
 	whyTrusted = "graft removes the forwarding headers once it has read them, from a trusted proxy too, and " +
@@ -1147,24 +1196,60 @@ var diffenvKnown = map[string]diffenvKnownCase{
 		"responses": "graft 0, gunicorn 1",
 	}},
 
+	// The PROXY protocol under TLS. Each server is sent the header where it reads it: graft in the clear
+	// before the handshake, as HAProxy and AWS's NLB send it, gunicorn 20 inside TLS (proxyInTLS).
+	// REMOTE_ADDR, REMOTE_PORT and wsgi.url_scheme agree.
+	"proxy tls/v1 TCP4 before TLS": {whyHTTPS + "; " + whyProxyAddr, map[string]string{
+		"HTTPS":          `graft "on", gunicorn (absent)`,
+		"PROXY_ADDR":     `graft (absent), gunicorn "10.0.0.1"`,
+		"PROXY_PORT":     `graft (absent), gunicorn "80"`,
+		"PROXY_PROTOCOL": `graft (absent), gunicorn "TCP4"`,
+	}},
+	"proxy tls/v1 TCP6 before TLS": {whyHTTPS + "; " + whyProxyAddr, map[string]string{
+		"HTTPS":          `graft "on", gunicorn (absent)`,
+		"PROXY_ADDR":     `graft (absent), gunicorn "2001:db8::1"`,
+		"PROXY_PORT":     `graft (absent), gunicorn "443"`,
+		"PROXY_PROTOCOL": `graft (absent), gunicorn "TCP6"`,
+	}},
+	"proxy tls/v2 TCP4 before TLS": {"as proxy/v2 TCP4: gunicorn 20 reads v1 only", map[string]string{
+		"status": "graft 200, gunicorn 400",
+	}},
+	"proxy tls/v1 UNKNOWN before TLS": {"as proxy/v1 UNKNOWN: served as the load balancer's; gunicorn 20 answers 400",
+		map[string]string{"status": "graft 200, gunicorn 400"}},
+	"proxy tls/v1 and X-Forwarded-Proto http before TLS": {whyHTTPS + "; " + whyProxyAddr + "; " + whyForwarded +
+		" (the scheme stays https on both)", map[string]string{
+		"HTTPS":                  `graft "on", gunicorn (absent)`,
+		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "http"`,
+		"PROXY_ADDR":             `graft (absent), gunicorn "10.0.0.1"`,
+		"PROXY_PORT":             `graft (absent), gunicorn "80"`,
+		"PROXY_PROTOCOL":         `graft (absent), gunicorn "TCP4"`,
+	}},
+	"proxy tls/v1 TCP4 inside TLS": {whyProxyRequired + ": the header comes before the TLS handshake (HAProxy's " +
+		"proxy-protocol.txt: the first bytes of the connection), so a TLS ClientHello is a malformed one; gunicorn 20 " +
+		"reads it only inside TLS, so that it cannot stand behind HAProxy's send-proxy or an NLB with TLS passed through",
+		map[string]string{
+			"error":     `graft "reset", gunicorn ""`,
+			"responses": "graft 0, gunicorn 1",
+		}},
+	"proxy tls/no header": {whyProxyRequired + "; gunicorn 20 serves it as the load balancer's", map[string]string{
+		"error":     `graft "reset", gunicorn ""`,
+		"responses": "graft 0, gunicorn 1",
+	}},
+
 	// Two processes of one thread.
 	"processes/GET": {"gunicorn's sync worker closes every connection after its response (it has no " +
 		"keep-alive); graft keeps it open", map[string]string{"close": "graft false, gunicorn true"}},
 
-	// On a Unix socket.
-	"unix/plain": {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
-	"unix/POST":  {whyUnixPeer, map[string]string{"REMOTE_ADDR": `graft "@", gunicorn ""`}},
-	"unix/HTTP/1.0 without Host": {whyUnixPeer + "; without Host, SERVER_NAME and SERVER_PORT are localhost " +
+	// On a Unix socket. REMOTE_ADDR is gunicorn's "" (docs/wsgi.md, What the app sees).
+	"unix/HTTP/1.0 without Host": {"without Host, SERVER_NAME and SERVER_PORT are localhost " +
 		"and the scheme's port (docs/wsgi.md), which make a URL; gunicorn gives the socket's path and \"\"", map[string]string{
-		"REMOTE_ADDR": `graft "@", gunicorn ""`,
 		"SERVER_NAME": `graft "localhost", gunicorn "ADDR"`,
 		"SERVER_PORT": `graft "80", gunicorn ""`,
 	}},
-	"unix/X-Forwarded-For": {whyUnixPeer + "; " + whyForwarded + ". gunicorn 20 takes the scheme from any " +
+	"unix/X-Forwarded-For": {whyForwarded + ". gunicorn 20 takes the scheme from any " +
 		"Unix socket peer whatever forwarded_allow_ips says; graft only with -forwarded-allow-ips unix", map[string]string{
 		"HTTP_X_FORWARDED_FOR":   `graft (absent), gunicorn "10.1.2.3"`,
 		"HTTP_X_FORWARDED_PROTO": `graft (absent), gunicorn "https"`,
-		"REMOTE_ADDR":            `graft "@", gunicorn ""`,
 		"wsgi.url_scheme":        `graft "http", gunicorn "https"`,
 	}},
 	"SCRIPT_NAME/outside the mount": {whyMount, map[string]string{"status": "graft 200, gunicorn 500"}},

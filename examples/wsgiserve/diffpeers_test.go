@@ -182,7 +182,7 @@ func TestDiffEnvPeers(t *testing.T) {
 				if c.graftOnly != 0 {
 					continue // no peer need answer it; TestDiffEnvGunicorn checks graft's answer
 				}
-				t.Run(c.name, func(t *testing.T) { comparePeerEnv(t, run.name, prefix, c, graft, peers) })
+				t.Run(c.name, func(t *testing.T) { comparePeerEnv(t, run, prefix, c, graft, peers) })
 			}
 		})
 	}
@@ -190,15 +190,21 @@ func TestDiffEnvPeers(t *testing.T) {
 
 // comparePeerEnv sends c to graft and to each peer and compares the
 // results. run is c's run in TestDiffEnvGunicorn; prefix is put before
-// c's name in diffpeersEnvKnown's keys ("uwsgi/" + prefix + name).
-func comparePeerEnv(t *testing.T, run, prefix string, c diffenvCase, graft string, peers []diffpeerAddr) {
+// c's name in diffpeersEnvKnown's keys ("uwsgi/" + prefix + name). On a
+// run.proxyInTLS run, a peer gets c's clear bytes inside TLS, as
+// gunicorn does (uWSGI 2.0 reads the PROXY header there too).
+func comparePeerEnv(t *testing.T, run diffenvRun, prefix string, c diffenvCase, graft string, peers []diffpeerAddr) {
 	t.Helper()
 	g := roundTrip(graft, c)
 	for _, r := range g.responses {
 		normaliseEnv(r.environ, graft)
 	}
+	pc := c
+	if run.proxyInTLS {
+		pc.raw, pc.clear = c.clear+c.raw, ""
+	}
 	for _, p := range peers {
-		u := roundTripWithin(p.addr, c, diffpeersWait)
+		u := roundTripWithin(p.addr, pc, diffpeersWait)
 		for _, r := range u.responses {
 			if uri, ok := r.environ["REQUEST_URI"]; ok && r.environ["RAW_URI"] == nil {
 				r.environ["RAW_URI"] = uri // uWSGI's name for the raw target
@@ -215,7 +221,7 @@ func comparePeerEnv(t *testing.T, run, prefix string, c diffenvCase, graft strin
 		}
 		want := diffpeersEnvKnown[p.name+"/"+prefix+c.name].diffs
 		for _, k := range slices.Sorted(maps.Keys(got)) {
-			if want[k] == got[k] || (want[k] == "" && decidedEnv(run, c.name, k, got[k])) {
+			if want[k] == got[k] || (want[k] == "" && decidedEnv(run.name, c.name, k, got[k])) {
 				continue
 			}
 			t.Errorf("new difference: %q: %q", k, got[k])
@@ -322,9 +328,10 @@ const (
 	whyUWSGIServerAddr = "with --enable-proxy-protocol uWSGI gives the address the client reached the load " +
 		"balancer on as SERVER_ADDR (gunicorn: PROXY_ADDR), an extension; graft leaves it out (see " +
 		"proxy/v1 TCP4 in diffenvKnown)"
-	whyPeerUnixAddr = "a Unix socket's peer has no IP address: graft's REMOTE_ADDR is \"@\" (net/http's), " +
-		"gunicorn's \"\", uWSGI's and Tornado's \"0.0.0.0\", which parses as an address and names none: " +
-		"all acceptable; behind a proxy on the socket, trust it (-forwarded-allow-ips unix) and REMOTE_ADDR is the client"
+	whyPeerUnixAddr = "a Unix socket's unnamed peer has no address: graft's REMOTE_ADDR is gunicorn's \"\", " +
+		"uWSGI's and Tornado's \"0.0.0.0\" (waitress's \"localhost\", werkzeug's \"<local>\"): no two of the others " +
+		"agree but these (docs/wsgi.md, What the app sees); behind a proxy on the socket, trust it " +
+		"(-forwarded-allow-ips unix) and REMOTE_ADDR is the client"
 	whyUWSGIReadline = "wsgi.input's readline(size) stops after size bytes, as io's and gunicorn's do; uWSGI " +
 		"ignores the size and returns the whole line, which PEP 3333 allows"
 	whyUWSGIReadNone = "wsgi.input.read(None) reads all, as io's does; uWSGI raises TypeError (PEP 3333 asks " +
@@ -521,8 +528,16 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 		"wsgi.url_scheme": "graft \"http\", uwsgi \"https\"",
 	}},
 	// The unix, tls, trusted and proxy runs.
-	"tornado/unix/HTTP/1.0 without Host": {whyTornado10, map[string]string{
-		"close": "graft true, tornado false",
+	"uwsgi/unix/plain":                 {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"uwsgi/unix/POST":                  {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"uwsgi/unix/HTTP/1.0 without Host": {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"uwsgi/unix/X-Forwarded-For":       {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", uwsgi "0.0.0.0"`}},
+	"tornado/unix/plain":               {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`}},
+	"tornado/unix/POST":                {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`}},
+	"tornado/unix/X-Forwarded-For":     {whyPeerUnixAddr, map[string]string{"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`}},
+	"tornado/unix/HTTP/1.0 without Host": {whyPeerUnixAddr + "; " + whyTornado10, map[string]string{
+		"REMOTE_ADDR": `graft "", tornado "0.0.0.0"`,
+		"close":       "graft true, tornado false",
 	}},
 	"uwsgi/tls/HTTP/1.0 without Host": {whyPeerServerName, map[string]string{
 		"SERVER_NAME": "graft \"127.0.0.1\", uwsgi \"HOSTNAME\"",
@@ -563,6 +578,30 @@ var diffpeersEnvKnown = map[string]diffenvKnownCase{
 	"uwsgi/proxy/v2 TCP4": {"uWSGI reads the PROXY protocol's v1 only: on a v2 header it runs the app with " +
 		"no method, path or version (as for empty lines before a request line) and the load balancer's address; " +
 		"graft reads v2", map[string]string{
+		"HTTP_HOST":       "graft \"diffenv.test\", uwsgi (absent)",
+		"PATH_INFO":       "graft \"/\", uwsgi (absent)",
+		"QUERY_STRING":    "graft \"\", uwsgi (absent)",
+		"REMOTE_ADDR":     "graft \"203.0.113.7\", uwsgi \"127.0.0.1\"",
+		"REQUEST_METHOD":  "graft \"GET\", uwsgi (absent)",
+		"SERVER_NAME":     "graft (absent), uwsgi \"HOSTNAME\"",
+		"SERVER_PORT":     "graft (absent), uwsgi \"PORT\"",
+		"SERVER_PROTOCOL": "graft \"HTTP/1.1\", uwsgi (absent)",
+		"close":           "graft false, uwsgi true",
+	}},
+	// uWSGI 2.0 reads the PROXY header inside TLS (--https-socket), as gunicorn 20 does: it is sent there
+	// (comparePeerEnv), and the cases with the header before TLS compare the app's environ.
+	"uwsgi/proxy tls/v1 TCP4 before TLS": {whyUWSGIServerAddr, map[string]string{
+		"SERVER_ADDR": "graft (absent), uwsgi \"10.0.0.1\"",
+	}},
+	"uwsgi/proxy tls/v1 TCP6 before TLS": {whyUWSGIServerAddr, map[string]string{
+		"SERVER_ADDR": "graft (absent), uwsgi \"2001:db8::1\"",
+	}},
+	"uwsgi/proxy tls/v1 and X-Forwarded-Proto http before TLS": {whyUWSGIServerAddr + "; " + whyUWSGIScheme +
+		": over TLS a client's X-Forwarded-Proto: http makes it http", map[string]string{
+		"SERVER_ADDR":     "graft (absent), uwsgi \"10.0.0.1\"",
+		"wsgi.url_scheme": "graft \"https\", uwsgi \"http\"",
+	}},
+	"uwsgi/proxy tls/v2 TCP4 before TLS": {"as uwsgi/proxy/v2 TCP4: uWSGI reads v1 only", map[string]string{
 		"HTTP_HOST":       "graft \"diffenv.test\", uwsgi (absent)",
 		"PATH_INFO":       "graft \"/\", uwsgi (absent)",
 		"QUERY_STRING":    "graft \"\", uwsgi (absent)",
@@ -1096,8 +1135,7 @@ func comparePeersDjangoRaw(t *testing.T, graft diffdjangoServer, peers []diffdja
 			u.body = graftPort.ReplaceAllString(u.body, `"port": "PORT"`)
 			if unix {
 				g.body = graftPort.ReplaceAllString(g.body, `"port": "PORT"`)
-				// whyPeerUnixAddr: graft's "@" is "" by now
-				// (diffdjangoRules), as gunicorn's.
+				// whyPeerUnixAddr: graft's is gunicorn's "".
 				u.body = strings.ReplaceAll(u.body, `"remote_addr": "0.0.0.0"`, `"remote_addr": ""`)
 			}
 			mode := get11

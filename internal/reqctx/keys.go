@@ -19,8 +19,8 @@ var (
 	// (router.WithDispatch, router.DispatchFrom).
 	DispatchKey = &contextKey{"graft/router", "Dispatch"}
 	// BalancerKey carries, for a request on a connection that came
-	// through the PROXY protocol (wsgi.Serve with
-	// ListenConfig.ProxyProtocol), a func() net.Addr returning the
+	// through the PROXY protocol (wsgi.ProxyProtocol, on a server set up
+	// with wsgi.GuardServer, as wsgi.Serve's is), a func() net.Addr returning the
 	// address of the load balancer that sent the header (the socket's
 	// peer), or nil when the header named no client (the balancer's own
 	// connection, whose RemoteAddr is the balancer already).

@@ -53,6 +53,7 @@ type Flags struct {
 	MaxRSSMiB         int64
 	ResponseSpillMiB  int64
 	MaxBodySizeMiB    int64
+	MaxResponseHead   int
 	SendTimeout       time.Duration
 	BodyTimeout       time.Duration
 	MaxLifetime       time.Duration
@@ -116,6 +117,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.IntVar(&f.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to -max-requests per worker")
 	fs.Int64Var(&f.MaxRSSMiB, "max-rss", 0, "recycle a worker whose resident memory exceeds this many `MiB` after a request (0: never)")
 	fs.Int64Var(&f.MaxBodySizeMiB, "max-body-size", 0, "answer 413 to a request for the Python app whose body is over this many `MiB` (uWSGI's limit-post, nginx's client_max_body_size), before the app sees it; native Go routes are not limited (0: no limit)")
+	fs.IntVar(&f.MaxResponseHead, "max-response-head-size", wsgi.DefaultMaxResponseHeadSize, "answer 502 to a response of the Python app whose head (status line and headers) is over this many `BYTES`, logged with its size, as nginx's \"upstream sent too big header\" (0: no limit)")
 	fs.Int64Var(&f.ResponseSpillMiB, "response-spill", wsgi.DefaultResponseSpill>>20, "keep up to this many `MiB` of a response that a slow client has not taken in a temporary file ($TMPDIR), so that it holds no worker; past it the worker waits for the client (0: never spill)")
 	DurationVar(fs, &f.SendTimeout, "send-timeout", 60*time.Second, "give up a client that has taken none of a response for this long (`DURATION`): a write to it with no progress for this long, native or bridged, even if it keeps its connection open: the connection (HTTP/2: the stream) closed, a spill file dropped, the app told to stop (0: never)")
 	DurationVar(fs, &f.BodyTimeout, "body-timeout", wsgi.DefaultBodyTimeout, "answer 408 to a client that sends none of its request body for this long (`DURATION`; 0: never)")
@@ -193,7 +195,7 @@ func (f *Flags) Check() error {
 	}{
 		{"-workers", int64(f.Workers)}, {"-prefetch", int64(f.Prefetch)}, {"-max-requests", int64(f.MaxRequests)},
 		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB},
-		{"-response-spill", f.ResponseSpillMiB}, {"-max-body-size", f.MaxBodySizeMiB},
+		{"-response-spill", f.ResponseSpillMiB}, {"-max-body-size", f.MaxBodySizeMiB}, {"-max-response-head-size", int64(f.MaxResponseHead)},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
 		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-keep-alive", int64(f.KeepAlive)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-body-timeout", int64(f.BodyTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
@@ -349,6 +351,10 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 	if spill == 0 {
 		spill = -1 // wsgi.Config: negative means never
 	}
+	head := f.MaxResponseHead
+	if head == 0 {
+		head = -1 // wsgi.Config: negative means no limit
+	}
 	send := f.SendTimeout
 	if send == 0 {
 		send = -1 // wsgi.Config: negative means no limit
@@ -357,7 +363,7 @@ func (f *Flags) Config(app, dir string, log *slog.Logger) wsgi.Config {
 		App: app, Python: f.Python, Dir: dir, Prefetch: prefetch,
 		Workers: f.Workers, Threads: f.Threads, Timeout: timeout, StartTimeout: f.StartTimeout,
 		NoPreload: !f.Preload, MaxRequests: f.MaxRequests, MaxRequestsJitter: f.MaxRequestsJitter,
-		MaxRSS: f.MaxRSSMiB << 20, MaxBodySize: f.MaxBodySizeMiB << 20, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
+		MaxRSS: f.MaxRSSMiB << 20, MaxBodySize: f.MaxBodySizeMiB << 20, MaxResponseHeadSize: head, MaxLifetime: f.MaxLifetime, SlowRequest: f.SlowRequest,
 		AutoReload: f.Reload, BatchScheduling: f.SchedBatch, ChildSubreaper: f.ChildSubreaper, ResponseSpill: spill, SendTimeout: send, Logger: log,
 	}
 }

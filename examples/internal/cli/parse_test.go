@@ -138,6 +138,16 @@ func TestParse(t *testing.T) {
 		}, ""},
 		{"negative body limit", []string{"-max-body-size", "-1"}, nil, "-max-body-size must not be negative"},
 		{"body limit past int64", []string{"-max-body-size", "8796093022208"}, nil, "-max-body-size: too many MiB"},
+		{"response head limit by default", nil, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).MaxResponseHeadSize == wsgi.DefaultMaxResponseHeadSize
+		}, ""},
+		{"response head limit 16 KiB", []string{"-max-response-head-size", "16384"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).MaxResponseHeadSize == 16384
+		}, ""},
+		{"no response head limit", []string{"-max-response-head-size", "0"}, func(f Flags, _ []string) bool {
+			return f.Config("a:b", "", nil).MaxResponseHeadSize < 0
+		}, ""},
+		{"negative response head limit", []string{"-max-response-head-size", "-1"}, nil, "-max-response-head-size must not be negative"},
 		{"send timeout by default", nil, func(f Flags, _ []string) bool {
 			return f.Config("a:b", "", nil).SendTimeout == 60*time.Second
 		}, ""},
