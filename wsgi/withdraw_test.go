@@ -355,8 +355,10 @@ func TestThreadedWithdrawnFromStalledWorker(t *testing.T) {
 	r.fast(20) // so the workers count as fast: they get prefetch
 	// 3 slow requests over 2 workers: one runs 2 of them.
 	ids, done := r.stall(3, 8, stuckWithOther(threads))
+	held := time.Now()
 	select {
 	case <-done:
+		t.Logf("the requests behind the slow ones were answered %v after they settled there", time.Since(held).Round(time.Millisecond))
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the requests behind the slow ones still wait after 20 s (another worker had a free thread); status: %+v", r.c.Status().Workers)
 	}
