@@ -236,13 +236,16 @@ func (r *stallRig) stall(slows, fasts int, want func(Status) bool) (ids []string
 	t.Helper()
 	for try := range 5 {
 		var slowIDs []string
+		var swg sync.WaitGroup
 		for k := range slows {
 			id := fmt.Sprintf("s%d-%d", try, k)
 			slowIDs = append(slowIDs, id)
 			r.slows = append(r.slows, id)
 			r.reqs.Add(1)
+			swg.Add(1)
 			go func() {
 				defer r.reqs.Done()
+				defer swg.Done()
 				r.serve("/slow", id)
 			}()
 		}
@@ -297,10 +300,20 @@ func (r *stallRig) stall(slows, fasts int, want func(Status) bool) (ids []string
 			}()
 			return ids, done
 		}
+		var got []string
+		for _, w := range st.Workers {
+			var paths []string
+			for _, q := range w.Requests {
+				paths = append(paths, q.Path)
+			}
+			got = append(got, strings.Join(paths, " "))
+		}
+		t.Logf("try %d: settled %v, not as wanted: %q", try, settled, got)
 		for _, id := range slowIDs {
 			touch(t, r.dir, "release-"+id)
 		}
 		fwg.Wait()
+		swg.Wait() // the next try starts with every thread free
 	}
 	t.Fatalf("5 tries, and the workers never settled with requests waiting behind stuck threads")
 	return nil, nil
