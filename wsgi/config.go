@@ -212,7 +212,8 @@ type Config struct {
 	ChildSubreaper bool
 
 	// MaxRequests recycles a worker after it has been handed this many
-	// requests (gunicorn's --max-requests), plus a random
+	// requests (gunicorn's --max-requests; one it gave back before
+	// beginning it, see Prefetch, does not count), plus a random
 	// 0..MaxRequestsJitter so workers do not all recycle at once: it is
 	// handed no more (control calls neither; they do not count), its
 	// replacement starts at once, and it finishes what it has and exits
