@@ -499,3 +499,27 @@ func TestNoWithdrawalWithoutAnotherWorker(t *testing.T) {
 		})
 	}
 }
+
+// TestWithdrawsConfig: every worker that may be given prefetched requests
+// gets a control socket, whatever its Threads; with prefetch off
+// (-prefetch 0) or no queue (no prefetch either, see pickLocked), none
+// does: no request ever waits in a worker's socket then. Before, Threads
+// > 1 got none.
+func TestWithdrawsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config // as New leaves it: Prefetch 0 is off
+		want bool
+	}{
+		{"1 thread", Config{Threads: 1, Prefetch: 8, MaxQueue: 1024}, true},
+		{"4 threads", Config{Threads: 4, Prefetch: 8, MaxQueue: 1024}, true},
+		{"prefetch off", Config{Threads: 4, Prefetch: 0, MaxQueue: 1024}, false},
+		{"no queue", Config{Threads: 1, Prefetch: 8, MaxQueue: -1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (&pool{cfg: tc.cfg}).withdraws(); got != tc.want {
+				t.Errorf("withdraws() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1539,7 +1539,8 @@ class Worker:
                 self.conn.send(WITHDRAWN, 0, b"".join(U64.pack(n) for n in took))
 
     def serve_threaded(self):
-        """T threads run requests; this thread reads frames and routes CANCELs."""
+        """T threads run requests; this thread reads frames, numbers them as
+        Go does (see watch_withdrawals) and routes CANCELs."""
         jobs = queue.SimpleQueue()
         queued = set()  # streams received and not yet finished
         # Makes "still queued? then mark cancelled" atomic, and is the lock
