@@ -12,13 +12,13 @@ import (
 
 // Withdrawal: requests prefetched into a busy worker's socket (see
 // prefetchDepth) wait for a thread of it to come free, and when the
-// requests its threads run turn slow they would wait for one to end, or
-// for Timeout, though other workers are free. Go cannot take back what it
-// wrote to the socket, and the worker does not begin them. So each such
-// worker also has a control socket, read by a thread of its own that waits
-// in recv (worker.py's watch_withdrawals): once each of its threads has
-// had a request in flight for long (see withdrawFloor and stuckLocked), Go sends a
-// frameWithdraw there naming the requests behind them by sequence number;
+// requests its threads run turn slow they would wait for one to end, or for
+// Timeout, though other workers are free. Go cannot take back what it wrote
+// to the socket, and the worker does not begin them. So each such worker
+// also has a control socket, read by a thread of its own that waits in recv
+// (worker.py's watch_withdrawals): once each of its threads has had a
+// request in flight for long (see withdrawFloor and stuckLocked), Go sends
+// a frameWithdraw there naming the requests behind them by sequence number;
 // the thread marks those the worker has not begun, under the lock a thread
 // takes to begin a request, so that each is either begun by the worker or
 // skipped by it, never both, and answers frameWithdrawn on the worker's
