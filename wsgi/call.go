@@ -128,7 +128,7 @@ func (pl *pool) acquireIdle(ctx context.Context) (*proc, error) {
 		}
 	}
 	pl.mu.Unlock()
-	return pl.acquire(ctx, true)
+	return pl.acquire(ctx, true, false)
 }
 
 // sendCall writes a control call to the worker, as a stream of its own so

@@ -97,9 +97,10 @@ type Config struct {
 	// Prefetch (one averaging 2ms gets 4; one averaging 10ms or more none),
 	// and none while one of its requests has been running for 5ms.
 	// If a worker dies, the requests it had not started are sent to another
-	// worker. With Threads 1, those waiting behind a request that has run
-	// for a second (or 20 times the worker's average, if longer) are taken
-	// back from the worker and sent to another. DefaultPrefetch when 0;
+	// worker. Those waiting while each of a worker's threads runs a request
+	// that has been in flight for a second (or 20 times the worker's
+	// average, if longer) are taken back from the worker and sent to
+	// another, if another worker could take them. DefaultPrefetch when 0;
 	// negative turns prefetching off.
 	Prefetch int
 
@@ -229,7 +230,8 @@ type Config struct {
 	ChildSubreaper bool
 
 	// MaxRequests recycles a worker after it has been handed this many
-	// requests (gunicorn's --max-requests), plus a random
+	// requests (gunicorn's --max-requests; one it gave back before
+	// beginning it, see Prefetch, does not count), plus a random
 	// 0..MaxRequestsJitter so workers do not all recycle at once: it is
 	// handed no more (control calls neither; they do not count), its
 	// replacement starts at once, and it finishes what it has and exits

@@ -325,3 +325,82 @@ func TestOneBlockResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestGivenBackNotRefusedByFullQueue: a request a worker gave back before
+// beginning it (front: see errWithdrawn) was accepted already, so a full
+// queue must not refuse it with ErrQueueFull; it waits at the front of the
+// queue. Before, it was refused: a 503 for a request that had waited. With
+// a spooled body too, whose Start waits for its slot (acquire).
+func TestGivenBackNotRefusedByFullQueue(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		spooled bool
+	}{
+		{"inline body", false},
+		{"spooled body", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, pl, first := busyWorker(t, Config{MaxQueue: 1})
+			b := startNow(t, pl, &Request{Env: blockEnv("/block", "tok=B"), Method: "GET", Path: "/block"})
+			if _, err := pl.Start(context.Background(), &Request{Env: blockEnv("/block", "tok=X"), Method: "GET", Path: "/block"}); !errors.Is(err, ErrQueueFull) {
+				t.Fatalf("a new request with the queue full: %v, want ErrQueueFull", err)
+			}
+			req := &Request{Env: blockEnv("/block", "tok=C"), Method: "GET", Path: "/block", front: true}
+			if tc.spooled {
+				f, err := os.CreateTemp(t.TempDir(), "body")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				req.BodyFile = f
+			}
+			type result struct {
+				ex  Exchange
+				err error
+			}
+			started := make(chan result, 1)
+			go func() {
+				ex, err := pl.Start(context.Background(), req)
+				started <- result{ex, err}
+			}()
+			var c Exchange
+			if !tc.spooled {
+				r := <-started
+				if r.err != nil {
+					t.Fatalf("the given-back request: %v, want it queued", r.err)
+				}
+				c = r.ex
+			} else {
+				select {
+				case r := <-started:
+					t.Fatalf("the given-back request with a spooled body: Start returned %v before a slot was free, want it queued", r.err)
+				case <-time.After(500 * time.Millisecond): // waiting in acquire, or refused soon
+				}
+			}
+			if st := pl.Status(); st.Queued != 2 {
+				t.Errorf("Status().Queued = %d, want 2", st.Queued)
+			}
+			for _, tok := range []string{"A", "B", "C"} {
+				touch(t, a.dir, tok+"-go")
+			}
+			if got, err := body(t, first); err != nil || !strings.HasPrefix(got, "released A") {
+				t.Fatalf("A: %q, %v", got, err)
+			}
+			if tc.spooled {
+				r := <-started
+				if r.err != nil {
+					t.Fatalf("the given-back request with a spooled body: %v", r.err)
+				}
+				c = r.ex
+			}
+			for tok, ex := range map[string]Exchange{"B": b, "C": c} {
+				if got, err := body(t, ex); err != nil || !strings.HasPrefix(got, "released "+tok) {
+					t.Fatalf("%s: %q, %v", tok, got, err)
+				}
+			}
+			if calls := readFile(t, a.dir, "calls"); calls != "A\nC\nB\n" {
+				t.Errorf("app calls %q, want A, C (given back: the front of the queue), B", calls)
+			}
+		})
+	}
+}

@@ -124,10 +124,11 @@ type waiter struct {
 // Start implements Transport. A request without a spooled body is encoded
 // first; if every slot is taken it is queued with its frame, and Start
 // returns at once: its stream gets a worker, or ends with ErrQueueTimeout
-// or ErrClosed, later (see QueueWaiter).
+// or ErrClosed, later (see QueueWaiter). One a worker gave back (front) is
+// never refused with ErrQueueFull: it was accepted already.
 func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 	if req.BodyFile != nil {
-		p, err := pl.acquire(ctx, false)
+		p, err := pl.acquire(ctx, false, req.front)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +157,7 @@ func (pl *pool) Start(ctx context.Context, req *Request) (Exchange, error) {
 			return s, nil
 		}
 	}
-	if len(pl.waiters) >= pl.queueCapLocked() {
+	if len(pl.waiters) >= pl.queueCapLocked() && !req.front {
 		pl.mu.Unlock()
 		pl.bufs.put(buf)
 		return nil, ErrQueueFull
@@ -207,8 +208,10 @@ func (pl *pool) QueueFull() bool {
 
 // acquire takes a slot on a worker, waiting in the queue if none is free,
 // for a request, or for a control call (call), which does not count
-// against the worker's request limit.
-func (pl *pool) acquire(ctx context.Context, call bool) (*proc, error) {
+// against the worker's request limit. A request a worker gave back
+// (front) waits at the front of the queue, and is never refused with
+// ErrQueueFull (see Start).
+func (pl *pool) acquire(ctx context.Context, call, front bool) (*proc, error) {
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
@@ -220,7 +223,7 @@ func (pl *pool) acquire(ctx context.Context, call bool) (*proc, error) {
 			return p, nil
 		}
 	}
-	if len(pl.waiters) >= pl.queueCapLocked() {
+	if len(pl.waiters) >= pl.queueCapLocked() && !front {
 		pl.mu.Unlock()
 		return nil, ErrQueueFull
 	}
@@ -229,7 +232,11 @@ func (pl *pool) acquire(ctx context.Context, call bool) (*proc, error) {
 		return nil, err
 	}
 	ch := make(chan *proc, 1)
-	pl.waiters = append(pl.waiters, waiter{ch: ch, call: call, since: time.Now()})
+	if front && len(pl.waiters) > 0 {
+		pl.waiters = slices.Insert(pl.waiters, 0, waiter{ch: ch, since: pl.waiters[0].since}) // see Start
+	} else {
+		pl.waiters = append(pl.waiters, waiter{ch: ch, call: call, since: time.Now()})
+	}
 	pl.armExpiryLocked()
 	pl.mu.Unlock()
 

@@ -42,9 +42,9 @@ type proc struct {
 	// else nil; see startMap); unmapped by die, which sets it to nil.
 	startMap startMap
 	// ctl is Go's end of the worker's control socket (withdraw.go):
-	// single-threaded workers given prefetch only, else nil.
+	// workers given prefetch only, else nil.
 	ctl     atomic.Pointer[net.UnixConn]
-	stalled atomic.Bool // its oldest request is slow: no request is queued behind it (see withdrawBehind)
+	stalled atomic.Bool // each of its threads runs a slow request: no request is queued behind them (see checkStall)
 	down    bool        // the reader has stopped: no stream may be registered
 
 	// The read token (see reader.go), guarded by mu.
@@ -254,8 +254,7 @@ func (p *proc) closeSocket() {
 
 // handOver gives a worker that has loaded the app what it needs besides
 // its socket, before any request: with Threads > 1 its started map
-// (startmap.go), single-threaded with prefetch its control socket
-// (withdraw.go). They go once it is ready, not before: a process that
+// (startmap.go), with prefetch its control socket (withdraw.go). They go once it is ready, not before: a process that
 // ends before reading them (an import that fails) would make its socket
 // end in a reset instead of the EOF that tells how it ended.
 func (p *proc) handOver() error {

@@ -24,8 +24,8 @@ const (
 	// frameStartMap gives a worker with Threads > 1 its started map
 	// (startmap.go): u32 size, the shared file's descriptor attached.
 	frameStartMap byte = 5
-	// frameControl gives a single-threaded worker its control socket
-	// (withdraw.go), the descriptor attached.
+	// frameControl gives a worker that may be given prefetched requests
+	// its control socket (withdraw.go), the descriptor attached.
 	frameControl byte = 6
 	// frameWithdraw, on the control socket: u64 sequence numbers of
 	// requests Go would send to another worker.

@@ -10,21 +10,24 @@ import (
 	"time"
 )
 
-// Withdrawal: requests prefetched into a single-threaded worker's socket
-// (see prefetchDepth) wait for the request ahead of them, and when that one
-// turns slow they would wait for it to end, or for Timeout, though other
-// workers are free. Go cannot take back what it wrote to the socket, and
-// the worker, busy in the app, does not read it. So each such worker also
-// has a control socket, read by a thread of its own that waits in recv
-// (worker.py's watch_withdrawals): once the request a worker runs has been
-// in flight for withdrawAfter, Go sends a frameWithdraw there naming the
-// requests behind it by sequence number; the thread marks those the worker
-// has not begun, under the lock its main loop takes to begin a request, so
-// that each is either begun by the worker or skipped by it, never both,
-// and answers frameWithdrawn on the worker's socket with the ones it
-// marked. Go ends only those, with errWithdrawn: the Container sends them
-// again, at the front of the queue, without counting an attempt. A worker
-// that does not answer (the app holds the GIL in C) keeps its requests.
+// Withdrawal: requests prefetched into a busy worker's socket (see
+// prefetchDepth) wait for a thread of it to come free, and when the
+// requests its threads run turn slow they would wait for one to end, or for
+// Timeout, though other workers are free. Go cannot take back what it wrote
+// to the socket, and the worker does not begin them. So each such worker
+// also has a control socket, read by a thread of its own that waits in recv
+// (worker.py's watch_withdrawals): once each of its threads has had a
+// request in flight for long (see withdrawFloor and stuckLocked), Go sends
+// a frameWithdraw there naming the requests behind them by sequence number;
+// the thread marks those the worker has not begun, under the lock a thread
+// takes to begin a request, so that each is either begun by the worker or
+// skipped by it, never both, and answers frameWithdrawn on the worker's
+// socket with the ones it marked. Go ends only those, with errWithdrawn:
+// the Container sends them again, at the front of the queue, without
+// counting an attempt, and they do not count against the worker's request
+// limit. A worker that does not answer (the app holds the GIL in C) keeps
+// its requests, and so does one no other worker could take them from
+// (watchStalls): they would only wait in the queue instead.
 
 // withdrawFloor and withdrawFactor set when the requests behind a slow one
 // are taken back: once it has been in flight for the longer of
@@ -37,9 +40,10 @@ const (
 	withdrawFactor = 20
 )
 
-// withdrawTick is how often the pool looks for workers stuck on a request
-// with others waiting behind it: the wait is withdrawFloor to
-// withdrawFloor + withdrawTick, plus the worker's answer.
+// withdrawTick is how often the pool looks for workers stuck on requests
+// with others waiting behind them: the wait is withdrawFloor + withdrawTick
+// to withdrawFloor + 2 withdrawTick (see watchStalls), plus the worker's
+// answer.
 const withdrawTick = 250 * time.Millisecond
 
 // errWithdrawn ends a request that a worker gave back before beginning it.
@@ -57,9 +61,9 @@ func (withdrawn) Unwrap() error { return ErrNotStarted }
 const maxWithdrawals = 8
 
 // withdraws reports whether the pool's workers get a control socket: they
-// are single-threaded and may be given prefetched requests.
+// may be given prefetched requests.
 func (pl *pool) withdraws() bool {
-	return pl.cfg.Threads == 1 && pl.cfg.Prefetch > 0 && pl.cfg.MaxQueue > 0
+	return pl.cfg.Prefetch > 0 && pl.cfg.MaxQueue > 0
 }
 
 // giveControl creates a worker's control socket and writes the
@@ -87,12 +91,19 @@ func giveControl(c *net.UnixConn) (*net.UnixConn, error) {
 	return fc.(*net.UnixConn), nil
 }
 
-// watchStalls takes back, every withdrawTick, the requests waiting behind
-// a slow one in a worker's socket (see withdrawBehind).
+// watchStalls takes back, every withdrawTick, the requests waiting in the
+// socket of a worker stuck since the last tick (see checkStall and
+// withdrawBehind), when another worker could take them: one that takes
+// requests and is not stuck itself. With none (a single worker, or every
+// one stuck) they stay: given back, they would only wait in the queue, for
+// the same workers. Waiting a tick lets workers that got stuck at about
+// the same time all be seen stuck: else the first one seen would give its
+// requests back to a queue that the others, stuck a moment later, cannot
+// serve either.
 func (pl *pool) watchStalls() {
 	t := time.NewTicker(withdrawTick)
 	defer t.Stop()
-	var procs []*proc
+	var procs, stuck []*proc
 	for {
 		select {
 		case <-pl.stopped:
@@ -104,21 +115,84 @@ func (pl *pool) watchStalls() {
 		pl.mu.Unlock()
 		now := time.Now()
 		for _, p := range procs {
-			p.withdrawBehind(now)
+			if p.checkStall(now) {
+				stuck = append(stuck, p)
+			}
+		}
+		pl.mu.Lock()
+		free := false // a worker takes requests and is not stuck
+		for _, p := range pl.list {
+			free = free || p.takesLocked() && !p.stalled.Load()
+		}
+		pl.mu.Unlock()
+		if free {
+			for _, p := range stuck {
+				p.withdrawBehind()
+			}
 		}
 		clear(procs)
+		clear(stuck)
+		stuck = stuck[:0]
 	}
 }
 
-// withdrawBehind asks p to give back the requests waiting behind its
-// oldest one, if that one has been in flight for long (see withdrawFloor),
-// and marks p stalled meanwhile: pickLocked passes it by. Each request is
-// asked for once.
-func (p *proc) withdrawBehind(now time.Time) {
+// checkStall marks p stalled, or not, as of now: stalled while each of its
+// threads has had a request in flight for long (see stuckLocked).
+// pickLocked passes a stalled worker by when its threads are all taken.
+// It reports whether p was stalled at the last check already, and still
+// is.
+func (p *proc) checkStall(now time.Time) bool {
+	if p.ctl.Load() == nil {
+		return false
+	}
+	after := max(withdrawFloor, time.Duration(withdrawFactor*p.ewma.Load()))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return false
+	}
+	p.trimSentLocked()
+	stalled := p.stuckLocked(now, after) >= 0
+	return p.stalled.Swap(stalled) && stalled
+}
+
+// stuckLocked returns the index in p.sent of the first request behind
+// those p's threads run, if each of those has been in flight for after or
+// longer, else -1. Requests are begun in the order they were sent, so
+// those threads run the oldest requests in flight (a control call takes a
+// thread only of a single-threaded worker: a threaded one runs calls on a
+// thread of their own); a request that waited behind slow ones and has
+// just begun counts as old too. The caller holds p.mu, after
+// trimSentLocked.
+func (p *proc) stuckLocked(now time.Time, after time.Duration) int {
+	threads := p.pool.cfg.Threads
+	n := 0
+	for i, s := range p.sent {
+		if p.streams[s.id] != s || !s.req && threads > 1 {
+			continue // ended, or a threaded worker's call
+		}
+		if n == threads {
+			return i
+		}
+		if now.Sub(s.start) < after {
+			return -1
+		}
+		n++
+	}
+	if n == threads {
+		return len(p.sent) // stuck, with nothing behind
+	}
+	return -1
+}
+
+// withdrawBehind asks a stalled p to give back the requests waiting behind
+// those its threads run. Each request is asked for once.
+func (p *proc) withdrawBehind() {
 	ctl := p.ctl.Load()
 	if ctl == nil {
 		return
 	}
+	now := time.Now()
 	after := max(withdrawFloor, time.Duration(withdrawFactor*p.ewma.Load()))
 	p.mu.Lock()
 	if p.down {
@@ -126,14 +200,13 @@ func (p *proc) withdrawBehind(now time.Time) {
 		return
 	}
 	p.trimSentLocked()
-	if len(p.sent) == 0 || now.Sub(p.sent[0].start) < after {
-		p.stalled.Store(false)
+	i := p.stuckLocked(now, after)
+	if i < 0 {
 		p.mu.Unlock()
 		return
 	}
-	p.stalled.Store(true)
 	var b []byte
-	for _, s := range p.sent[1:] {
+	for _, s := range p.sent[i:] {
 		if !s.req || s.asked || p.streams[s.id] != s || s.answered.Load() || isClosed(s.gone) {
 			continue
 		}
@@ -156,7 +229,8 @@ func (p *proc) withdrawBehind(now time.Time) {
 
 // withdrawn handles the worker's frameWithdrawn: the requests it will
 // skip, by sequence number. Each ends with errWithdrawn and gives its
-// slot back; the worker sends nothing more for it.
+// slot back, and its count against p's request limit (it was never served
+// there: see countLocked); the worker sends nothing more for it.
 func (p *proc) withdrawn(payload []byte) {
 	var ended []*stream
 	p.mu.Lock()
@@ -173,6 +247,11 @@ func (p *proc) withdrawn(payload []byte) {
 	}
 	p.trimSentLocked()
 	p.mu.Unlock()
+	if len(ended) > 0 && p.limit > 0 {
+		p.pool.mu.Lock()
+		p.handed -= int64(len(ended))
+		p.pool.mu.Unlock()
+	}
 	for _, s := range ended {
 		s.stopTimers()
 		p.pool.free(p)

@@ -56,7 +56,7 @@ CANCEL = 2  # the client went away: stop iterating
 FORK = 3  # to the zygote: fork a worker on the attached fds
 CALL = 4  # a control call (route map, identity): environ block | name \0 argument
 START_MAP = 5  # threads > 1: u32 size, the started map's descriptor attached (see Worker.serve_threaded)
-CONTROL = 6  # threads = 1: the worker's end of its control socket attached (see Worker.watch_withdrawals)
+CONTROL = 6  # prefetch on: the worker's end of its control socket attached (see Worker.watch_withdrawals)
 WITHDRAW = 7  # on the control socket: u64 sequence numbers of requests Go would send elsewhere
 # Frame types, worker to Go:
 READY = 16  # the app is imported: pid \0 version \0 executable
@@ -153,7 +153,7 @@ class Conn:
         self.cmsg_space = socket.CMSG_SPACE(4 * 4)
         self.poller = None
         self.forked = False  # True in a child process the app forked (detach)
-        self.control = None  # the control socket (single thread: Worker.watch_withdrawals)
+        self.control = None  # the control socket (prefetch on: Worker.watch_withdrawals)
 
     def _fill(self):
         """Read more bytes; return False on EOF."""
@@ -1336,12 +1336,16 @@ class Worker:
         self.cancelled = set()  # running or queued streams Go cancelled
         self.backlog = collections.deque()  # prefetched REQ frames (single thread)
         self.current = -1  # the stream being served (single thread)
-        # Withdrawals (single thread, see watch_withdrawals): REQ and CALL
-        # frames come in the order Go numbered them (1, 2, ...); begun is
-        # the number of the last one this worker started or skipped, and
-        # withdrawn the numbers Go took back before they began. Both
-        # change under begin_lock only.
+        # Withdrawals (see watch_withdrawals): REQ and CALL frames come in
+        # the order Go numbered them (1, 2, ...), and withdrawn holds the
+        # numbers Go took back before they began. Single thread: begun is
+        # the number of the last one this worker started or skipped. More
+        # threads begin requests out of order: read is the number of the
+        # last frame read, unbegun those read and not begun (withdrawn
+        # ones aside). All change under begin_lock only.
         self.begun = 0
+        self.read = 0
+        self.unbegun = set()
         self.withdrawn = set()
         self.begin_lock = threading.Lock()
 
@@ -1494,17 +1498,17 @@ class Worker:
             # A CANCEL read here is for a response that already ended: stale.
 
     def watch_withdrawals(self, fd):
-        """Single thread: answer Go's WITHDRAW frames on the control socket
-        (descriptor fd), on a thread of its own that waits in recv, so costs
-        nothing while there are none. Go sends one when the request this
-        worker runs has turned slow and others wait behind it in its socket:
-        it names them by number, and those not begun yet are marked
-        withdrawn, under the lock the main loop takes to begin a request, so
-        that each one is either begun here or sent elsewhere by Go, never
-        both. The WITHDRAWN answer (on the socket to Go, like any frame)
-        lists the ones marked; Go sends only those elsewhere. A thread that
-        never gets the GIL (the app holds it in C) never answers: the
-        requests wait, as they did before."""
+        """Answer Go's WITHDRAW frames on the control socket (descriptor
+        fd), on a thread of its own that waits in recv, so costs nothing
+        while there are none. Go sends one when the requests this worker's
+        threads run have turned slow and others wait behind them: it names
+        them by number, and those not begun yet are marked withdrawn, under
+        the lock a thread takes to begin a request, so that each one is
+        either begun here or sent elsewhere by Go, never both. The WITHDRAWN
+        answer (on the socket to Go, like any frame) lists the ones marked;
+        Go sends only those elsewhere. A thread that never gets the GIL (the
+        app holds it in C) never answers: the requests wait, as they did
+        before."""
         sock = self.conn.control = go_socket(fd)  # a child the app forks closes it (Conn.detach)
         buf = b""
         while True:
@@ -1525,15 +1529,24 @@ class Worker:
                     continue
                 asked = [U64.unpack_from(payload, i)[0] for i in range(0, len(payload) - len(payload) % 8, 8)]
                 with self.begin_lock:
-                    took = [n for n in asked if n > self.begun]
+                    if self.threads == 1:
+                        took = [n for n in asked if n > self.begun]
+                    else:
+                        # Not read yet, or read and waiting for a thread.
+                        took = [n for n in asked if n > self.read or n in self.unbegun]
+                        self.unbegun.difference_update(took)
                     self.withdrawn.update(took)
                 self.conn.send(WITHDRAWN, 0, b"".join(U64.pack(n) for n in took))
 
     def serve_threaded(self):
-        """T threads run requests; this thread reads frames and routes CANCELs."""
+        """T threads run requests; this thread reads frames, numbers them as
+        Go does (see watch_withdrawals) and routes CANCELs."""
         jobs = queue.SimpleQueue()
         queued = set()  # streams received and not yet finished
-        lock = threading.Lock()  # makes "still queued? then mark cancelled" atomic
+        # Makes "still queued? then mark cancelled" atomic, and is the lock
+        # a thread takes to begin a request (see watch_withdrawals).
+        lock = self.begin_lock
+        unbegun, withdrawn = self.unbegun, self.withdrawn
 
         # Go sends START_MAP once this worker is READY, before any REQ
         # (its first frame): memory shared with Go, a byte per
@@ -1547,8 +1560,23 @@ class Worker:
 
         def run():
             while True:
-                stream, flags, payload, fd = jobs.get()
-                started[stream] = 1
+                n, stream, flags, payload, fd = jobs.get()
+                with lock:
+                    skip = n in withdrawn
+                    if skip:
+                        # Go took it back while it waited for a thread
+                        # (watch_withdrawals) and sent it elsewhere: nothing
+                        # of it may reach the app or Go.
+                        withdrawn.discard(n)
+                        queued.discard(stream)
+                        self.cancelled.discard(stream)
+                    else:
+                        unbegun.discard(n)
+                        started[stream] = 1
+                if skip:
+                    if fd >= 0:
+                        os.close(fd)
+                    continue
                 try:
                     self.handle(stream, flags, payload, fd)
                 except BaseException as exc:
@@ -1568,14 +1596,21 @@ class Worker:
             if kind == REQ:
                 with lock:
                     queued.add(stream)
-                jobs.put((stream, flags, payload, fd))
+                    self.read = n = self.read + 1
+                    if n not in withdrawn:  # else taken back before it was read
+                        unbegun.add(n)
+                jobs.put((n, stream, flags, payload, fd))
             elif kind == START_MAP:
                 (size,) = U32.unpack_from(payload)
                 started = mmap.mmap(fd, size)
                 os.close(fd)
                 started[size - 1] = 1
             elif kind == CALL:
+                with lock:
+                    self.read += 1  # numbered as requests are; never withdrawn
                 start_call(self, stream, flags, payload)
+            elif kind == CONTROL:
+                threading.Thread(target=self.watch_withdrawals, args=(fd,), name="graft-withdraw", daemon=True).start()
             elif kind == CANCEL:
                 with lock:
                     if stream in queued:
