@@ -91,7 +91,8 @@ fault() {
 	0) # a worker streaming an HTTP/2 response, SIGKILLed after its first lines
 		curl -sN "${h2[@]}" --max-time 30 "$url/stream?n=15&d=0.1" -o "$D/stream.$1" 2>/dev/null &
 		local c=$!
-		sleep 0.6
+		for _ in $(seq 50); do [ -s "$D/stream.$1" ] && break; sleep 0.1; done
+		sleep 0.2
 		local w=$(head -1 "$D/stream.$1" 2>/dev/null | awk '{print $3}')
 		if [ -n "$w" ] && kill -9 "$w" 2>/dev/null; then echo kill >>"$D/faults.log"; fi
 		wait $c; echo "stream - $?" >>"$D/curl.log" ;;
