@@ -2,7 +2,8 @@
 once; /slow/<s> sleeps; /stream yields ?n= lines ?d= seconds apart, each with the worker's pid;
 /upload reads the body; /slowupload reads it 64 KiB every 50 ms, its pid in $CHAOS_DIR/slowupload.pid;
 /busy loops in Python for ?s= seconds; /stuckc sleeps 60 s in libc (the GIL released), with a
-thread that blocks every signal sleeping too."""
+thread that blocks every signal sleeping too. /sleep, /download, /sse, /raise_before and /raise_after
+are the routes of wsgi/testdata/apps.py that bench/soak_clients.py asks for (bench/chaos_soak.sh)."""
 import ctypes
 import os
 import signal
@@ -77,3 +78,38 @@ def slowupload():
         total += len(b)
         time.sleep(0.05)
     return "got %d\n" % total
+
+
+@app.route("/sleep")
+def sleep():
+    time.sleep(float(request.args.get("s", 1)))
+    return "slept\n"
+
+_MIB = b"d" * (1 << 20)
+
+@app.route("/download")
+def download():
+    n = int(request.args.get("mib", 1))
+    return Response((_MIB for _ in range(n)), mimetype="application/octet-stream",
+                    headers={"Content-Length": str(n << 20)})
+
+@app.route("/sse")
+def sse():
+    n, gap = int(request.args.get("n", 3)), float(request.args.get("gap", 0.2))
+    def gen():
+        for i in range(n):
+            if i:
+                time.sleep(gap)
+            yield ("data: %d\n\n" % i).encode()
+    return Response(gen(), mimetype="text/event-stream")
+
+@app.route("/raise_before")
+def raise_before():
+    raise ValueError("raise-before-marker")
+
+@app.route("/raise_after")
+def raise_after():
+    def gen():
+        yield b"partial"
+        raise ValueError("raise-after-marker")
+    return Response(gen(), mimetype="text/plain")
