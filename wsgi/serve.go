@@ -283,7 +283,11 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		var ln net.Listener = &guardListener{Listener: SendTimeout(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
 		ln = newShedListener(ln, opsSrv, log, &shedWarn)
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
-		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
+		msg := "operations listener"
+		if ls.fromSystemd(ls.Ops) {
+			msg = "operations listener on a socket passed by systemd"
+		}
+		log.Info(msg, slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
 	}
 	if cfg.BodyTimeout > 0 {
 		h = withBodyTimeout(h, cfg.BodyTimeout)
@@ -323,7 +327,11 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	// Logged before serving, so that the line comes before any request's:
 	// the sockets have been listening since Listen.
 	for _, ln := range ls.Main {
-		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
+		msg := "listening"
+		if ls.fromSystemd(ln) {
+			msg = "listening on a socket passed by systemd"
+		}
+		log.Info(msg, slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
 	}
 	// Every listener is wrapped before any is served: srv.Serve sets up
 	// HTTP/2 in srv.TLSConfig, which guardTLS copies (a data race, with
@@ -385,9 +393,10 @@ wait:
 			if s == syscall.SIGHUP {
 				if ls.cert != nil {
 					if err := ls.ReloadCertificate(); err != nil {
-						log.Error("SIGHUP: the certificate did not load; the current one stays", slog.String("error", err.Error()))
+						log.Error("wsgi: SIGHUP: the certificate did not load; the current one stays",
+							slog.String("graft.file", ls.cert.certFile), slog.String("error", err.Error()))
 					} else {
-						log.Info("SIGHUP: certificate reloaded")
+						log.Info("wsgi: SIGHUP: certificate reloaded", slog.String("graft.file", ls.cert.certFile))
 					}
 				}
 				if _, ok := app.reloader(); !ok {
