@@ -21,7 +21,11 @@ import (
 type ServeConfig struct {
 	// GracefulTimeout bounds a shutdown: the time in-flight requests get to
 	// finish, after the listeners close, before connections are cut and the
-	// workers stopped (gunicorn's --graceful-timeout). Queued requests are
+	// workers stopped (gunicorn's --graceful-timeout). It counts from the
+	// start of the shutdown, which first keeps idle keep-alive connections
+	// open up to 1s (a quarter of GracefulTimeout if less), answering the
+	// requests they send with Connection: close rather than closing them
+	// under a request (see docs/operations.md). Queued requests are
 	// served as workers free up meanwhile; those still queued when it runs
 	// out are answered 503 (ErrClosed) before the cut. The workers still
 	// running requests are then killed; idle ones and the zygotes keep up
@@ -295,7 +299,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if cfg.SendTimeout > 0 && (ls.TLS != nil && !cfg.NoHTTP2 || cfg.H2C) {
 		h = SendTimeoutHandler(h, cfg.SendTimeout, log)
 	}
-	srv := newServer(h)
+	drain := newConnDrain()
+	srv := newServer(drain.handler(h))
+	srv.ConnState = drain.connState(srv.ConnState) // counts the connections, then GuardServer's hook
 	if len(ls.ProxyFrom) > 0 {
 		// TrustProxies judges a request's forwarding headers by the
 		// balancer too (the socket's peer), not only by the client its
@@ -448,6 +454,10 @@ wait:
 	if failed != nil {
 		errs = append(errs, failed)
 	}
+	// Idle keep-alive connections stay open a moment (see keepAliveDrain):
+	// a request sent on one as the shutdown begins is answered, with
+	// Connection: close, rather than lost to net/http closing it.
+	drain.drain(sctx, min(keepAliveDrain, cfg.GracefulTimeout/4))
 	if err := srv.Shutdown(sctx); err != nil {
 		if app != nil {
 			app.closeQueue() // the queued requests get 503, not a cut connection
