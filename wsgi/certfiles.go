@@ -93,10 +93,10 @@ func (c *certFiles) check() {
 	switch {
 	case log == nil:
 	case err != nil:
-		log.Warn("the certificate files changed but do not load; the current certificate stays",
+		log.Warn("wsgi: the certificate files changed but do not load; the current certificate stays",
 			slog.String("graft.file", c.certFile), slog.String(logError, err.Error()))
 	default:
-		log.Info("certificate reloaded: its files changed", slog.String("graft.file", c.certFile))
+		log.Info("wsgi: certificate reloaded: its files changed", slog.String("graft.file", c.certFile))
 	}
 }
 

@@ -238,7 +238,8 @@ type Config struct {
 	// once the replacement is in service. Meanwhile the other workers take
 	// the requests, or they wait for the replacement (the queue has room
 	// for the worker's Threads beyond MaxQueue). If the replacement cannot
-	// start, the worker serves on past its limit until one can. 0: never.
+	// start, the worker serves on past its limit while the start is tried
+	// again with backoff (100 ms doubling to 10 s), until one can. 0: never.
 	MaxRequests int
 	// MaxRequestsJitter: see MaxRequests.
 	MaxRequestsJitter int

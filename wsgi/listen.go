@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,7 +83,8 @@ type Listeners struct {
 	// (see [ProxyProtocol]).
 	ProxyFrom []netip.Prefix
 
-	cert *certFiles // the certificate Listen loaded, if any
+	cert      *certFiles     // the certificate Listen loaded, if any
+	activated []net.Listener // those of Main and Ops that systemd passed (see Listen)
 }
 
 // ReloadCertificate reads the certificate and key files given to [Listen]
@@ -157,6 +159,10 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 			return nil, err
 		}
 		ls.Main, ls.Ops = main, ops
+		ls.activated = slices.Clip(main)
+		if ops != nil {
+			ls.activated = append(ls.activated, ops)
+		}
 	}
 	fail := func(err error) (*Listeners, error) {
 		ls.Close()
@@ -189,6 +195,11 @@ func Listen(cfg ListenConfig) (*Listeners, error) {
 		ls.Ops = ln
 	}
 	return ls, nil
+}
+
+// fromSystemd reports whether ln is a socket systemd passed (see Listen).
+func (ls *Listeners) fromSystemd(ln net.Listener) bool {
+	return ln != nil && slices.Contains(ls.activated, ln)
 }
 
 // CheckBind checks the form of addr, an address of [ListenConfig] (Binds

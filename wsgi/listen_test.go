@@ -322,6 +322,9 @@ func TestSocketActivation(t *testing.T) {
 	if got := get("http://" + ops.Addr().String() + "/ops"); got != "ops" {
 		t.Errorf("the ops socket answered %q; want ops", got)
 	}
+	// The log says where the sockets came from.
+	logHas(t, logs, 5*time.Second, `msg="listening on a socket passed by systemd" url.full=http://`+web.Addr().String(),
+		`msg="operations listener on a socket passed by systemd" url.full=http://`+ops.Addr().String())
 }
 
 // TestSocketActivationHelper is the child of TestSocketActivation.
@@ -340,7 +343,7 @@ func TestSocketActivationHelper(t *testing.T) {
 		fmt.Fprintf(w, "pid=%d listen_fds=%s", os.Getpid(), os.Getenv("LISTEN_FDS"))
 	})
 	ops := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ops") })
-	if err := Serve(context.Background(), ls, h, nil, ServeConfig{OpsHandler: ops}); err != nil {
+	if err := Serve(context.Background(), ls, h, nil, ServeConfig{OpsHandler: ops, Logger: slogNew(os.Stderr)}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -398,9 +401,7 @@ func TestServeCertificateReload(t *testing.T) {
 	testcert.Write(t, dir, 2)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	waitFor(t, 10*time.Second, "the renewed certificate", func() bool { return serial() == 2 })
-	if !strings.Contains(logs.String(), "SIGHUP: certificate reloaded") {
-		t.Errorf("no reload line:\n%s", logs)
-	}
+	logHas(t, logs, 5*time.Second, `msg="wsgi: SIGHUP: certificate reloaded" graft.file=`+certFile)
 
 	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o644); err != nil {
 		t.Fatal(err)
@@ -409,6 +410,7 @@ func TestServeCertificateReload(t *testing.T) {
 	waitFor(t, 10*time.Second, "the failed reload", func() bool {
 		return strings.Contains(logs.String(), "SIGHUP: the certificate did not load; the current one stays")
 	})
+	logHas(t, logs, time.Second, `msg="wsgi: SIGHUP: the certificate did not load; the current one stays" graft.file=`+certFile)
 	if got := serial(); got != 2 {
 		t.Errorf("serial %d after a bad certificate file; want 2, the current one", got)
 	}
@@ -487,7 +489,7 @@ func TestCertificateFilesChanged(t *testing.T) {
 	// Rewritten in place (through the link).
 	testcert.Write(t, filepath.Join(dir, "v1"), 2)
 	renewed(2)
-	logHas(t, logs, 5*time.Second, "certificate reloaded: its files changed", "graft.file="+filepath.Join(live, "cert.pem"))
+	logHas(t, logs, 5*time.Second, `msg="wsgi: certificate reloaded: its files changed" graft.file=`+filepath.Join(live, "cert.pem"))
 
 	// The directory swapped.
 	testcert.Write(t, filepath.Join(dir, "v2"), 3)
@@ -514,7 +516,8 @@ func TestCertificateFilesChanged(t *testing.T) {
 		}
 		return strings.Contains(logs.String(), "the certificate files changed but do not load; the current certificate stays")
 	})
-	logHas(t, logs, time.Second, "private key does not match public key")
+	logHas(t, logs, time.Second, "private key does not match public key",
+		`msg="wsgi: the certificate files changed but do not load; the current certificate stays" graft.file=`+filepath.Join(live, "cert.pem"))
 	time.Sleep(1100 * time.Millisecond) // a look or more at the unchanged files
 	serial()
 	if n := strings.Count(logs.String(), "do not load"); n != 1 {

@@ -26,9 +26,8 @@ func (pl *pool) requestLimit() int64 {
 // other workers take the new ones, or they wait for the replacement (see
 // queueCapLocked). Once a replacement has failed to start, p takes
 // requests past its limit rather than leave the pool a worker short (or,
-// with one worker, with none) while it is tried again, by the next
-// request handed to p once recycleRetry has passed. The caller holds
-// pl.mu.
+// with one worker, with none) while the start is tried again (see
+// recycleFor). The caller holds pl.mu.
 func (pl *pool) countLocked(p *proc) {
 	if p.limit == 0 {
 		return
@@ -68,12 +67,12 @@ func (pl *pool) afterRequest(p *proc) {
 // recycle replaces p: a new worker is started and put into service first,
 // then p stops taking requests, finishes the ones it has and exits (see
 // drain and leave). If the replacement cannot start, p keeps serving (past
-// its request limit, see countLocked) and recycling is tried again later.
-// If p was retired meanwhile (reloaded, shut down, dying), the new worker
-// is not needed: what retired p replaces it. The new worker goes into
-// service and p is retired under one hold of pl.mu, so that p dying right
-// after is no crash to replace (gone sees it leaving): either way one
-// worker takes p's place.
+// its request limit, see countLocked) while the start is tried again on
+// its own (see recycleFor), with no request needed. If p was retired
+// meanwhile (reloaded, shut down, dying), the new worker is not needed:
+// what retired p replaces it. The new worker goes into service and p is
+// retired under one hold of pl.mu, so that p dying right after is no crash
+// to replace (gone sees it leaving): either way one worker takes p's place.
 func (pl *pool) recycle(p *proc, reason string) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
@@ -85,7 +84,46 @@ func (pl *pool) recycleLocked(p *proc, reason string) {
 	if !p.recycling.CompareAndSwap(false, true) {
 		return
 	}
-	pl.goBackgroundLocked(func() {
+	pl.goBackgroundLocked(func() { pl.recycleFor(p, reason) })
+}
+
+// recycleFor starts p's replacement and, once it is ready, puts it into
+// service and retires p. A start that fails is tried again with backoff,
+// from minBackoff doubling up to maxBackoff, as gunicorn's arbiter keeps
+// spawning: an idle server gets its capacity back without waiting for a
+// request (until 2026-12-03 only a request handed to p retried it). The
+// first failure of a streak is logged at ERROR, the later ones at DEBUG,
+// and the recovery says how many starts failed (graft.failed_starts).
+// It gives up when p is no longer needed to be replaced: the pool shuts
+// down (its wait ends with pl.stopped, which Shutdown closes before it
+// waits for the supervisor goroutines), p died (gone replaces it) or is
+// retired (a reload's workers take its place). No try is made while a
+// reload runs: the reload's own starts get the resources (descriptors,
+// processes) a failed start lacked, and it retires p if it succeeds.
+func (pl *pool) recycleFor(p *proc, reason string) {
+	failed := 0
+	var wait time.Duration
+	for {
+		if failed > 0 {
+			wait = min(max(wait*2, minBackoff), maxBackoff)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-pl.stopped:
+				t.Stop()
+				return
+			}
+			pl.mu.Lock()
+			gone := pl.closed || !pl.procs[p] || p.retired.Load()
+			reloading := pl.reloading
+			pl.mu.Unlock()
+			if gone {
+				return
+			}
+			if reloading {
+				continue
+			}
+		}
 		g := pl.current()
 		np, err := pl.startAndWait(g)
 		pl.mu.Lock()
@@ -99,6 +137,13 @@ func (pl *pool) recycleLocked(p *proc, reason string) {
 			return
 		}
 		if err != nil {
+			failed++
+			if failed > 1 {
+				pl.mu.Unlock()
+				p.log.Debug("wsgi: could not start a replacement to recycle a worker, again; it keeps serving",
+					append([]any{slog.String("graft.reason", reason), slog.Int("graft.failed_starts", failed)}, errorAttrs(err)...)...)
+				continue
+			}
 			// p serves on, past its limit if it has reached it: the
 			// requests waiting for its replacement get it back.
 			p.pastLimit = true
@@ -109,22 +154,26 @@ func (pl *pool) recycleLocked(p *proc, reason string) {
 			}
 			pl.mu.Unlock()
 			pl.kick()
-			p.log.Error("wsgi: could not start a replacement to recycle a worker; it keeps serving",
-				slog.String("graft.reason", reason), slog.String(logError, err.Error()))
-			time.AfterFunc(recycleRetry, func() { p.recycling.Store(false) })
-			return
+			p.log.Error("wsgi: could not start a replacement to recycle a worker; it keeps serving, and the start is tried again with backoff until one is ready",
+				append([]any{slog.String("graft.reason", reason)}, errorAttrs(err)...)...)
+			continue
 		}
 		pl.addLocked(np)
 		pl.restarts[reason]++
 		idle := pl.retireLocked(p, reason)
 		pl.mu.Unlock()
 		pl.kick()
-		p.log.Info("wsgi: recycling worker", slog.String("graft.reason", reason),
-			slog.Int64("graft.served", p.served.Load()), slog.Int("graft.replacement", np.pid))
+		attrs := []any{slog.String("graft.reason", reason), slog.Int64("graft.served", p.served.Load()),
+			slog.Int("graft.replacement", np.pid)}
+		if failed > 0 {
+			attrs = append(attrs, slog.Int("graft.failed_starts", failed))
+		}
+		p.log.Info("wsgi: recycling worker", attrs...)
 		if idle {
 			p.leave(reason)
 		} // else free() tells it to leave when its last request ends
-	})
+		return
+	}
 }
 
 // watch recycles workers past MaxLifetime and samples their memory.

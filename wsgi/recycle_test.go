@@ -1,7 +1,13 @@
 package wsgi
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -132,4 +138,142 @@ func TestRequestLimitPick(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecycleRetriesIdle: a worker past its request limit whose
+// replacement failed to start keeps serving, and the start is tried again
+// on its own, with no request: once the cause is gone, the replacement
+// goes into service and the old worker leaves, on an idle server. The
+// failure streak is logged once at ERROR, and the recovery with how many
+// starts failed. Before, the start was tried again only by a request
+// handed to the worker 5 s after the failure: an idle server stayed with
+// the old worker past its limit (and, for the fd starvation of
+// TestUlimitNoFile, the first requests after paid for the start). The
+// failure is a fork the preload process cannot make (EAGAIN, see
+// TestZygoteForkFails), or, with preload off, code on disk that no longer
+// imports. Shutdown (or a reload) during the streak ends the retries: no
+// supervisor goroutine and no process is left.
+func TestRecycleRetriesIdle(t *testing.T) {
+	type variant struct {
+		name string
+		app  string
+		cfg  Config
+		fail string // the file in $GRAFT_TEST_DIR that makes a start fail
+	}
+	variants := []variant{
+		{"preload/fork fails", "apps:pid", Config{Env: []string{"PYTHONPATH=" + filepath.Join(testdataDir(t), "forkfail")}}, "forkfail"},
+		{"no preload/import fails", "brokendeploy:app", Config{NoPreload: true}, "broken"},
+	}
+	// failing starts the app with one worker and MaxRequests 2, makes
+	// starts fail, and sends the requests that bring the worker past its
+	// limit; it returns a second after the replacement's start failed.
+	failing := func(t *testing.T, v variant) (*appEnv, int) {
+		cfg := v.cfg
+		cfg.Workers, cfg.MaxRequests = 1, 2
+		a := startApp(t, v.app, cfg, nil)
+		old := pidOf(t, a.srv.URL)
+		touch(t, a.dir, v.fail)
+		if got := pidOf(t, a.srv.URL); got != old {
+			t.Fatalf("the request that reached the limit was answered by %d; want %d", got, old)
+		}
+		logHas(t, a.logs, 30*time.Second, "could not start a replacement to recycle a worker; it keeps serving")
+		// Past its limit, the worker serves on.
+		if got := pidOf(t, a.srv.URL); got != old {
+			t.Fatalf("a request after the failed start was answered by %d; want the old worker %d", got, old)
+		}
+		// No request from here on. The start is tried again within 0.1,
+		// 0.3 and 0.7 s of the failure (the backoff doubles from 100 ms):
+		// a second of failing starts.
+		time.Sleep(time.Second)
+		return a, old
+	}
+	for _, v := range variants {
+		t.Run(v.name+"/recovers idle", func(t *testing.T) {
+			a, old := failing(t, v)
+			if err := os.Remove(filepath.Join(a.dir, v.fail)); err != nil {
+				t.Fatal(err)
+			}
+			pl := poolOf(a.c)
+			waitFor(t, 30*time.Second, "the replacement in service and the old worker gone, with no request", func() bool {
+				pids := pl.pids()
+				return len(pids) == 1 && pids[0] != old && !pidAlive(old)
+			})
+			logs := a.logs.String()
+			if n := strings.Count(logs, "level=ERROR msg=\"wsgi: could not start a replacement"); n != 1 {
+				t.Errorf("%d ERROR lines for the failed starts; want 1 for the streak", n)
+			}
+			l := logLine(a.logs, "wsgi: recycling worker")
+			if !strings.Contains(l, "graft.reason=max-requests") || !regexp.MustCompile(`graft\.failed_starts=([2-9]|\d\d)`).MatchString(l) {
+				t.Errorf("the recovery's line %q; want graft.reason=max-requests and graft.failed_starts of 2 or more", l)
+			}
+			if got := pidOf(t, a.srv.URL); got == old {
+				t.Errorf("served by the old worker %d after the recycle", old)
+			}
+			if st := a.c.Status(); st.Restarts["max-requests"] != 1 {
+				t.Errorf("Restarts %v; want max-requests 1", st.Restarts)
+			}
+		})
+		t.Run(v.name+"/shutdown", func(t *testing.T) {
+			a, old := failing(t, v)
+			var zyg int
+			if z := poolOf(a.c).current().zygote(); z != nil {
+				zyg = z.pid
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := a.c.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown during the failure streak: %v", err)
+			}
+			if n := goroutinesIn("recycleFor"); n > 0 {
+				t.Errorf("%d recycleFor goroutines left after Shutdown", n)
+			}
+			for _, pid := range []int{old, zyg} {
+				if pid != 0 && pidAlive(pid) {
+					t.Errorf("process %d still running after Shutdown", pid)
+				}
+			}
+		})
+		t.Run(v.name+"/reload", func(t *testing.T) {
+			a, old := failing(t, v)
+			if err := os.Remove(filepath.Join(a.dir, v.fail)); err != nil {
+				t.Fatal(err)
+			}
+			// The reload and the retry race: either the retry recycles
+			// the old worker and the reload replaces its replacement, or
+			// the reload retires it and the retry stops. Either way the
+			// pool ends with one worker, the reload's.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := a.c.Reload(ctx); err != nil {
+				t.Fatalf("Reload: %v", err)
+			}
+			waitFor(t, 30*time.Second, "the retries to end", func() bool { return goroutinesIn("recycleFor") == 0 })
+			waitFor(t, 10*time.Second, fmt.Sprintf("the old worker %d to exit", old), func() bool { return !pidAlive(old) })
+			// A retry started no worker behind the reload's back.
+			time.Sleep(500 * time.Millisecond)
+			if st := a.c.Status(); len(st.Workers) != 1 || st.Workers[0].Generation != st.Generation {
+				t.Errorf("workers %+v after the reload (generation %d); want 1, of that generation", st.Workers, st.Generation)
+			}
+		})
+	}
+}
+
+// goroutinesIn counts the goroutines whose stack has fn in it.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "."+fn+"(") {
+			n++
+		}
+	}
+	return n
 }

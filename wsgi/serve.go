@@ -21,7 +21,11 @@ import (
 type ServeConfig struct {
 	// GracefulTimeout bounds a shutdown: the time in-flight requests get to
 	// finish, after the listeners close, before connections are cut and the
-	// workers stopped (gunicorn's --graceful-timeout). Queued requests are
+	// workers stopped (gunicorn's --graceful-timeout). It counts from the
+	// start of the shutdown, which first keeps idle keep-alive connections
+	// open up to 1s (a quarter of GracefulTimeout if less), answering the
+	// requests they send with Connection: close rather than closing them
+	// under a request (see docs/operations.md). Queued requests are
 	// served as workers free up meanwhile; those still queued when it runs
 	// out are answered 503 (ErrClosed) before the cut. The workers still
 	// running requests are then killed; idle ones and the zygotes keep up
@@ -288,7 +292,11 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 		var ln net.Listener = &guardListener{Listener: SendTimeout(ls.Ops, cfg.SendTimeout, log), lim: cfg.Limits.withDefaults(), refused: refused}
 		ln = newShedListener(ln, opsSrv, log, &shedWarn)
 		go serve("operations listener", func() error { return opsSrv.Serve(ln) })
-		log.Info("operations listener", slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
+		msg := "operations listener"
+		if ls.fromSystemd(ls.Ops) {
+			msg = "operations listener on a socket passed by systemd"
+		}
+		log.Info(msg, slog.String("url.full", listenerURL(ls.Ops, false)+"/status"))
 	}
 	if cfg.BodyTimeout > 0 {
 		h = withBodyTimeout(h, cfg.BodyTimeout)
@@ -296,7 +304,8 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	if cfg.SendTimeout > 0 && (ls.TLS != nil && !cfg.NoHTTP2 || cfg.H2C) {
 		h = SendTimeoutHandler(h, cfg.SendTimeout, log)
 	}
-	srv := newServer(h, func(srv *http.Server) {
+	drain := newConnDrain()
+	srv := newServer(drain.handler(h), func(srv *http.Server) {
 		if ls.TLS != nil {
 			// GuardTLS does the handshakes with this config; net/http reads
 			// its NextProtos to set up its HTTP/2 server.
@@ -314,10 +323,15 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 			srv.Protocols.SetUnencryptedHTTP2(true)
 		}
 	})
+	srv.ConnState = drain.connState(srv.ConnState) // counts the connections, then GuardServer's hook
 	// Logged before serving, so that the line comes before any request's:
 	// the sockets have been listening since Listen.
 	for _, ln := range ls.Main {
-		log.Info("listening", slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
+		msg := "listening"
+		if ls.fromSystemd(ln) {
+			msg = "listening on a socket passed by systemd"
+		}
+		log.Info(msg, slog.String("url.full", listenerURL(ln, ls.TLS != nil)))
 	}
 	// Every listener is wrapped before any is served; GuardServer has set
 	// HTTP/2 up in srv.TLSConfig already, which guardTLS copies (when
@@ -380,9 +394,10 @@ wait:
 			if s == syscall.SIGHUP {
 				if ls.cert != nil {
 					if err := ls.ReloadCertificate(); err != nil {
-						log.Error("SIGHUP: the certificate did not load; the current one stays", slog.String("error", err.Error()))
+						log.Error("wsgi: SIGHUP: the certificate did not load; the current one stays",
+							slog.String("graft.file", ls.cert.certFile), slog.String("error", err.Error()))
 					} else {
-						log.Info("SIGHUP: certificate reloaded")
+						log.Info("wsgi: SIGHUP: certificate reloaded", slog.String("graft.file", ls.cert.certFile))
 					}
 				}
 				if _, ok := app.reloader(); !ok {
@@ -434,6 +449,10 @@ wait:
 	if failed != nil {
 		errs = append(errs, failed)
 	}
+	// Idle keep-alive connections stay open a moment (see keepAliveDrain):
+	// a request sent on one as the shutdown begins is answered, with
+	// Connection: close, rather than lost to net/http closing it.
+	drain.drain(sctx, min(keepAliveDrain, cfg.GracefulTimeout/4))
 	if err := srv.Shutdown(sctx); err != nil {
 		if app != nil {
 			app.closeQueue() // the queued requests get 503, not a cut connection

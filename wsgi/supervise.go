@@ -33,13 +33,11 @@ const (
 	outputTailWait = time.Second
 	// youngDeath: a worker that dies younger than this is replaced with
 	// exponential backoff, from minBackoff up to maxBackoff, so that a
-	// broken app never becomes a fork loop.
+	// broken app never becomes a fork loop. A recycle whose replacement
+	// failed to start is tried again with the same backoff.
 	youngDeath = 2 * time.Second
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 10 * time.Second
-	// recycleRetry is how long a worker whose replacement failed to start
-	// keeps serving before recycling is tried again.
-	recycleRetry = 5 * time.Second
 	// watchInterval is how often worker lifetimes are checked.
 	watchInterval = time.Second
 	// orphanPoll is how often the workers of a dead zygote are checked for
