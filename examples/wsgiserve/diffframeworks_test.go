@@ -10,7 +10,8 @@ package main
 // redirects and cookies. The views answer what the framework computed of
 // the request. Any difference fails the test, except those in
 // diffframeworksKnown with their reason (docs/operations.md, "Bottle,
-// Falcon, Pyramid: what differs from gunicorn"). The raw exchanges,
+// Falcon, Pyramid: what differs from gunicorn"). Both servers run the app
+// plain and with SCRIPT_NAME=/pfx. The raw exchanges,
 // normalisation and rules for every case are the Flask differential's.
 
 import (
@@ -87,6 +88,23 @@ var diffframeworksCases = func() []diffflaskCase {
 		{name: "redirect", req: get("/redirect")},
 		{name: "status 204 with body", req: get("/status/204")},
 		{name: "status 304 with body", req: get("/status/304")},
+		{name: "stream error", req: get("/stream/error")},
+		// Files (wsgi.file_wrapper for Falcon and Pyramid).
+		{name: "file", req: get("/file"), summary: sha256Body},
+		{name: "file range", req: get("/file", "Range: bytes=10-29")},
+		{name: "file suffix range", req: get("/file", "Range: bytes=-20")},
+		{name: "file range past the end", req: get("/file", "Range: bytes=20000-30000")},
+		{name: "file If-Modified-Since future", req: get("/file", "If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT")},
+		// Non-ASCII digits, which int() reads (Bottle's int filter, Falcon's int converter).
+		{name: "route int Arabic-Indic", req: get("/items/%D9%A1%D9%A2")},
+		// A body cut short by the client.
+		{name: "body shorter than Content-Length", halfClose: true, req: "POST /data HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nshort"},
+		// Under SCRIPT_NAME=/pfx.
+		{name: "prefix info", prefix: true, req: get("/pfx/i/x?y=1")},
+		{name: "prefix route", prefix: true, req: get("/pfx/items/3")},
+		{name: "prefix redirect", prefix: true, req: get("/pfx/redirect")},
+		{name: "prefix only", prefix: true, req: get("/pfx")},
+		{name: "prefix not found", prefix: true, req: get("/pfx/nope")},
 	} {
 		all = append(all, tc)
 		if h, ok := tc.head(); ok {
@@ -106,10 +124,14 @@ var diffframeworksKnown = map[string]struct{ graft, why string }{
 	"falcon data chunked": {`\"length\": 5000`, falconChunked},
 	"pyramid data chunked": {`\"content_length\": 5000`, "as " + chunkedLength +
 		": request.content_length is the body's length (gunicorn: None); Pyramid reads the body whole either way"},
-	"bottle DELETE":                    {`\"content_length\": 0`, bodilessLength + " (Bottle's request.content_length: 0, gunicorn's -1)"},
-	"falcon DELETE":                    {`\"content_length\": 0`, bodilessLength + " (Falcon's req.content_length: 0, gunicorn's None)"},
-	"pyramid DELETE":                   {`\"content_length\": 0`, bodilessLength + " (Pyramid's request.content_length: 0, gunicorn's None)"},
-	"pyramid OPTIONS":                  {`\"content_length\": 0`, bodilessLength + " (Pyramid's request.content_length: 0, gunicorn's None)"},
+	"bottle DELETE":   {`\"content_length\": 0`, bodilessLength + " (Bottle's request.content_length: 0, gunicorn's -1)"},
+	"falcon DELETE":   {`\"content_length\": 0`, bodilessLength + " (Falcon's req.content_length: 0, gunicorn's None)"},
+	"pyramid DELETE":  {`\"content_length\": 0`, bodilessLength + " (Pyramid's request.content_length: 0, gunicorn's None)"},
+	"pyramid OPTIONS": {`\"content_length\": 0`, bodilessLength + " (Pyramid's request.content_length: 0, gunicorn's None)"},
+	"bottle body shorter than Content-Length": {cutBody400, cutBody},
+	"falcon body shorter than Content-Length": {cutBody400, cutBody},
+	"pyramid body shorter than Content-Length": {cutBody400, "a body the client ends before its Content-Length is a 400 and the app never runs; " +
+		"under gunicorn webob reads the part, finds it short and gunicorn closes the connection without an answer"},
 	"bottle status 204 with body":      {"HTTP/1.1 204\n  date: <now>\n", no204Length},
 	"bottle HEAD status 204 with body": {"HTTP/1.1 204\n  date: <now>\n", no204Length},
 }
@@ -138,26 +160,36 @@ func TestFrameworksDifferential(t *testing.T) {
 		t.Run(fw, func(t *testing.T) {
 			py := pythontest.Python(t, fw, "gunicorn")
 			app := "diff" + fw + "_app:app"
-			s := startCmd(t, exec.Command(bin, "-bind", "127.0.0.1:0", "-python", py, app,
-				"-chdir", dir, "-workers", "1", "-threads", "1", "-access-log=false", "-graceful-timeout", "5"), false)
-			gu, guLogs := pythontest.Gunicorn(t, dir, app, "-k", "gthread", "--threads", "1")
-			u, _ := url.Parse(s.url)
-			graft := diffdjangoServer{addr: u.Host, logs: s.stderr}
-			gunicorn := diffdjangoServer{addr: gu, logs: guLogs}
-			// gunicorn listens before it has booted: wait for its first answer.
-			ping := diffflaskCase{req: "GET /i/next HTTP/1.1"}
-			for i := 0; ; i++ {
-				a, err := ping.answer(gunicorn)
-				if err == nil && a.next != "" && strings.HasSuffix(statusCode(a.status), " 200") {
-					break
+			// start runs wsgiserve and gunicorn with SCRIPT_NAME=prefix.
+			start := func(prefix string) (graft, gunicorn diffdjangoServer) {
+				t.Setenv("SCRIPT_NAME", prefix)
+				s := startCmd(t, exec.Command(bin, "-bind", "127.0.0.1:0", "-python", py, app,
+					"-chdir", dir, "-workers", "1", "-threads", "1", "-access-log=false", "-graceful-timeout", "5"), false)
+				gu, guLogs := pythontest.Gunicorn(t, dir, app, "-k", "gthread", "--threads", "1")
+				u, _ := url.Parse(s.url)
+				graft, gunicorn = diffdjangoServer{addr: u.Host, logs: s.stderr}, diffdjangoServer{addr: gu, logs: guLogs}
+				// gunicorn listens before it has booted: wait for its first answer.
+				ping := diffflaskCase{prefix: prefix != "", req: "GET " + prefix + "/i/next HTTP/1.1"}
+				for i := 0; ; i++ {
+					a, err := ping.answer(gunicorn)
+					if err == nil && a.next != "" && strings.HasSuffix(statusCode(a.status), " 200") {
+						break
+					}
+					if i == 300 {
+						t.Fatalf("gunicorn does not answer: %v %v", a, err)
+					}
+					time.Sleep(100 * time.Millisecond)
 				}
-				if i == 300 {
-					t.Fatalf("gunicorn does not answer: %v %v", a, err)
-				}
-				time.Sleep(100 * time.Millisecond)
+				return graft, gunicorn
 			}
+			plainGraft, plainGunicorn := start("")
+			prefixGraft, prefixGunicorn := start("/pfx")
 			for _, tc := range diffframeworksCases {
 				t.Run(tc.name, func(t *testing.T) {
+					graft, gunicorn := plainGraft, plainGunicorn
+					if tc.prefix {
+						graft, gunicorn = prefixGraft, prefixGunicorn
+					}
 					g, err := tc.answer(graft)
 					if err != nil {
 						t.Fatalf("wsgiserve: %v\n%s", err, g)

@@ -2,6 +2,7 @@
 the views answer what Bottle computed of the request, as JSON."""
 
 import json
+import os
 
 import bottle
 
@@ -98,3 +99,21 @@ def redirect():
 def status(code):
     bottle.response.status = code
     return "body of %d" % code
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@app.get("/file")
+def file():
+    # Range, If-Modified-Since and HEAD as Bottle answers them
+    return bottle.static_file("diffflask_file.txt", root=HERE, mimetype="text/plain")
+
+
+@app.get("/stream/error")
+def stream_error():
+    def gen():
+        yield b"first\n"
+        raise RuntimeError("mid-stream")
+
+    return gen()

@@ -1,7 +1,11 @@
 """The Falcon app of the frameworks differential (diffframeworks_test.go):
 the responders answer what Falcon computed of the request, as JSON."""
 
+import os
+
 import falcon
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def info(req, **extra):
@@ -85,6 +89,23 @@ class Status:
         resp.text = "body of %d" % code
 
 
+class File:
+    def on_get(self, req, resp):
+        # A file object: Falcon hands it to wsgi.file_wrapper
+        path = os.path.join(HERE, "diffflask_file.txt")
+        resp.content_type = "text/plain"
+        resp.set_stream(open(path, "rb"), os.path.getsize(path))
+
+
+class StreamError:
+    def on_get(self, req, resp):
+        def gen():
+            yield b"first\n"
+            raise RuntimeError("mid-stream")
+
+        resp.stream = gen()
+
+
 app = falcon.App()
 app.req_options.auto_parse_form_urlencoded = False
 app.add_route("/i/{rest}", Echo())
@@ -99,3 +120,5 @@ app.add_route("/abort/{code:int}", Abort())
 app.add_route("/boom", Boom())
 app.add_route("/redirect", Redirect())
 app.add_route("/status/{code:int}", Status())
+app.add_route("/file", File())
+app.add_route("/stream/error", StreamError())

@@ -1,9 +1,13 @@
 """The Pyramid app of the frameworks differential (diffframeworks_test.go):
 the views answer what Pyramid computed of the request, as JSON."""
 
+import os
+
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPFound, exception_response
-from pyramid.response import Response
+from pyramid.response import FileResponse, Response
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def info(request, **extra):
@@ -82,6 +86,23 @@ def status(request):
     return Response("body of %d" % code, status=code)
 
 
+def file(request):
+    # wsgi.file_wrapper, and Range and conditional requests (webob)
+    r = FileResponse(os.path.join(HERE, "diffflask_file.txt"), request=request, content_type="text/plain")
+    r.conditional_response = True
+    return r
+
+
+def stream_error(request):
+    def gen():
+        yield b"first\n"
+        raise RuntimeError("mid-stream")
+
+    r = Response(content_type="text/plain")
+    r.app_iter = gen()
+    return r
+
+
 def make():
     with Configurator() as config:
         views = [
@@ -97,6 +118,8 @@ def make():
             ("boom", "/boom", boom, {}),
             ("redirect", "/redirect", redirect, {}),
             ("status", "/status/{code:[0-9]+}", status, {}),
+            ("file", "/file", file, {}),
+            ("stream_error", "/stream/error", stream_error, {}),
         ]
         for name, pattern, view, kw in views:
             config.add_route(name, pattern)
