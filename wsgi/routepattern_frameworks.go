@@ -27,6 +27,12 @@ const (
 // <name> (and :name), <name:int>, <name:float>, <name:path>,
 // <name:re:...> and the filters added with Router.add_filter.
 func translateBottle(b *strings.Builder, parts []wirePart, params []RouteParam) ([]RouteParam, error) {
+	if len(parts) == 0 || parts[0].Converter != "" || !strings.HasPrefix(parts[0].Text, "/") {
+		// Bottle matches the rule as written against PATH_INFO, which
+		// starts with "/" (Flask and Falcon refuse such a rule, Pyramid
+		// adds the slash).
+		return params, fmt.Errorf("the rule does not start with \"/\": Bottle never matches it")
+	}
 	for i, pt := range parts {
 		if pt.Param == "" && pt.Converter == "" {
 			if err := writeStatic(b, pt.Text); err != nil {

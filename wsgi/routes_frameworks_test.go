@@ -49,6 +49,8 @@ func TestTranslateFrameworkRoutes(t *testing.T) {
 		{"bottle custom filter", bottle(txt("/c/"), wirePart{Param: "c", Converter: "color", Regex: "[a-z]+", Class: "app.color_filter"}), "", "", "custom filter app.color_filter"},
 		{"bottle replaced int filter", bottle(txt("/c/"), wirePart{Param: "c", Converter: "int", Regex: `\d+`, Class: "app.my_int"}), "", "", "custom filter"},
 		{"bottle anonymous", bottle(txt("/c/"), bw("", "re", ".*", ".*")), "", "", "has no name"},
+		{"bottle no leading slash", bottle(bw("f", "float", "", `-?[\d.]+`)), "", "", "does not start with"},
+		{"bottle no leading slash text", bottle(txt("a/"), bw("x", "re", "", "[^/]+")), "", "", "does not start with"},
 		{"bottle dot tail", bottle(txt("/d/"), bw("n", "re", "", "[^/]+"), txt(".json")), "", "", "chi ends the value there"},
 		{"falcon field", falcon(txt("/"), txt("u"), txt("/"), wirePart{Param: "name", Converter: "default"}), "/u/{name}", "", ""},
 		{"falcon int", falcon(txt("/"), txt("i"), txt("/"), wirePart{Param: "n", Converter: "int"}), "/i/{n:[+-]?[0-9]+}", `[+-]?\p{Nd}+(?:_\p{Nd}+)*`, ""},

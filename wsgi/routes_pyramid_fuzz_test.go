@@ -74,8 +74,10 @@ func FuzzTranslatePyramidPython(f *testing.F) {
 	} {
 		f.Add(s.pattern, s.path)
 	}
+	// Short rules and paths: a regex Python backtracks on for long would
+	// stall the oracle (and the fuzzer reports a hang of its own).
 	f.Fuzz(func(t *testing.T, pattern, path string) {
-		if !utf8.ValidString(pattern) || !utf8.ValidString(path) || len(pattern) > 200 || len(path) > 64 {
+		if !utf8.ValidString(pattern) || !utf8.ValidString(path) || len(pattern) > 60 || len(path) > 64 {
 			return
 		}
 		if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasSuffix(path, "\n") {
