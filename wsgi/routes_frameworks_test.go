@@ -238,6 +238,14 @@ func TestAppRoutesFrameworks(t *testing.T) {
 			if m.Apps[0].Class != tc.class {
 				t.Errorf("class %q, want %q", m.Apps[0].Class, tc.class)
 			}
+			if tc.framework == "bottle" {
+				// app.mount("/shop/", shop): the mounted app, under its prefix
+				if len(m.Apps) != 2 || m.Apps[1].Mount != "/shop" || m.Apps[1].Framework != "bottle" || !slices.Equal(m.Apps[1].Wrappers, []string{"bottle.Bottle"}) {
+					t.Errorf("apps %+v; want the root app and the one mounted at /shop", m.Apps)
+				}
+			} else if len(m.Apps) != 1 {
+				t.Errorf("apps %+v; want one", m.Apps)
+			}
 			var got []frameworkRoute
 			for _, r := range m.Routes {
 				if r.View == "" || r.File == "" || r.Line == 0 {
