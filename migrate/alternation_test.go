@@ -258,3 +258,54 @@ func TestInventoryAlternationApps(t *testing.T) {
 		})
 	}
 }
+
+// TestInventoryFalconApp joins the route map of a real Falcon app with Go
+// routes: Falcon's /users/{name} also answers /users/ (the field empty,
+// the route's Alternate), so a Go route on /users/{name} alone leaves
+// that path to Falcon ("migrating"), and with /users/ too Go serves the
+// route; /items/{n:int} is matched by a Go route with the same
+// constraint.
+func TestInventoryFalconApp(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		goRoutes func(r *router.Router)
+		status   map[string]string
+	}{
+		{"one form", func(r *router.Router) {
+			r.Get("/users/{name}", okHandler)
+		}, map[string]string{"/users/{name}": "migrating", "/items/{n:int}": "python"}},
+		{"both forms", func(r *router.Router) {
+			r.Get("/users/{name}", okHandler)
+			r.Get("/users/", okHandler)
+			r.Get("/items/{id:[+-]?[0-9]+}", okHandler)
+		}, map[string]string{"/users/{name}": "go", "/items/{n:int}": "go"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startPython(t, "falconmig:app")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			py, err := c.AppRoutes(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := router.New()
+			tc.goRoutes(r)
+			inv := NewInventory(py, r.Inventory(), nil)
+			if inv.Framework != "falcon" {
+				t.Errorf("framework %q, want falcon", inv.Framework)
+			}
+			got := map[string]string{}
+			for _, l := range inv.Python {
+				got[l.Rule] = l.Status
+			}
+			for rule, want := range tc.status {
+				if got[rule] != want {
+					t.Errorf("%s: status %q, want %q (routes %+v)", rule, got[rule], want, inv.Python)
+				}
+			}
+			if len(inv.Conflicts) > 0 || len(inv.GoOnly) > 0 {
+				t.Errorf("conflicts %+v, go-only %+v: want none", inv.Conflicts, inv.GoOnly)
+			}
+		})
+	}
+}

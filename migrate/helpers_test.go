@@ -22,10 +22,16 @@ import (
 // startPython starts the container for app ("flaskmig:app",
 // "djangomig.wsgi:application") from testdata/; a Django app's settings
 // are its package's ("djangostatic.wsgi:application" has
-// djangostatic.settings).
+// djangostatic.settings); an app whose module starts with bottle, falcon
+// or pyramid needs that framework ("falconmig:app").
 func startPython(t testing.TB, app string, env ...string) *wsgi.Container {
 	t.Helper()
 	mod := "flask"
+	for _, fw := range []string{"bottle", "falcon", "pyramid"} {
+		if strings.HasPrefix(app, fw) {
+			mod = fw
+		}
+	}
 	if strings.HasPrefix(app, "django") {
 		mod = "django"
 		pkg, _, _ := strings.Cut(app, ".")

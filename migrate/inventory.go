@@ -22,7 +22,7 @@ import (
 // to JSON as is and prints as a table with [Inventory.WriteTable].
 type Inventory struct {
 	// Framework is the Python app's framework ("flask", "django",
-	// "unknown", "mixed").
+	// "bottle", "falcon", "pyramid", "unknown", "mixed").
 	Framework string `json:"framework"`
 	// Python has one line per Python route, in the framework's order.
 	Python []PythonRoute `json:"python"`
@@ -43,9 +43,10 @@ type PythonRoute struct {
 	// that takes any method.
 	Rule    string `json:"rule"`
 	Pattern string `json:"pattern"`
-	// Alternate is the other slash form a Flask rule with
-	// strict_slashes=False serves without a redirect (see
-	// [wsgi.AppRoute].Alternate), "" for other routes. Go serves such a
+	// Alternate is the other form the route serves without a redirect
+	// (see [wsgi.AppRoute].Alternate): a Flask rule's with
+	// strict_slashes=False, a Falcon route's with its last field empty;
+	// "" for other routes. Go serves such a
 	// route when it serves both patterns.
 	Alternate      string   `json:"alternate,omitempty"`
 	Untranslatable string   `json:"untranslatable,omitempty"`

@@ -122,8 +122,9 @@ handler keeps them as one string for machines.
 # Control calls
 
 Besides requests, the container asks the workers questions about the app
-([Caller]): [Container.AppRoutes] returns the Flask or Django app's own
-route map translated to chi patterns, and [Container.Identity] and
+([Caller]): [Container.AppRoutes] returns the Flask, Django, Bottle,
+Falcon or Pyramid app's own route map translated to chi patterns
+(routepattern.go, routepattern_frameworks.go), and [Container.Identity] and
 [Container.IdentityMiddleware] run [Config].IdentityHook to learn who a
 request's user is (cached per session; [IdentityFrom] reads it). They do
 not count as requests. routes.go, identity.go and call.go hold them; the

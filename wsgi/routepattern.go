@@ -52,6 +52,12 @@ func translate(pieces []wirePiece) (pattern string, params []RouteParam, why str
 			params, err = translateDjangoRoute(&b, pc, last, params)
 		case "regex":
 			params, err = translateRegex(&b, pc.Text, pc.Fullmatch, last, params)
+		case "bottle":
+			params, err = translateBottle(&b, pc.Parts, params)
+		case "falcon":
+			params, err = translateFalcon(&b, pc.Parts, params)
+		case "pyramid":
+			params, err = translatePyramid(&b, pc.Parts, params)
 		case "locale":
 			err = writeStatic(&b, pc.Text)
 		default:

@@ -15,24 +15,27 @@ import (
 // AppRouteMap is the Python app's own route map, as the worker reads it
 // from the loaded app ([Container.AppRoutes]).
 type AppRouteMap struct {
-	// Framework is "flask", "django", "unknown" (a WSGI app graft cannot
-	// introspect; Routes is then empty), or "mixed" when the apps found
-	// behind a DispatcherMiddleware are of several kinds.
+	// Framework is "flask", "django", "bottle", "falcon", "pyramid",
+	// "unknown" (a WSGI app graft cannot introspect; Routes is then
+	// empty), or "mixed" when the apps found behind a
+	// DispatcherMiddleware (or a Bottle app's mounts) are of several kinds.
 	Framework string `json:"framework"`
 	// Apps lists the framework apps found: one, or one per mount of a
-	// werkzeug DispatcherMiddleware.
+	// werkzeug DispatcherMiddleware or of Bottle.mount().
 	Apps []PythonApp `json:"apps"`
 	// Routes lists every route, in the framework's order (Flask's
-	// url_map, Django's urlpatterns depth first).
+	// url_map, Django's urlpatterns depth first, Bottle's app.routes,
+	// falcon.inspect's listing, Pyramid's route mapper).
 	Routes []AppRoute `json:"routes"`
 }
 
 // PythonApp is a framework app found in the WSGI callable.
 type PythonApp struct {
-	// Mount is the prefix a DispatcherMiddleware mounts the app at, ""
-	// for the root app.
+	// Mount is the prefix a DispatcherMiddleware (or Bottle.mount())
+	// mounts the app at, "" for the root app.
 	Mount string `json:"mount"`
-	// Framework is "flask", "django" or "unknown".
+	// Framework is "flask", "django", "bottle", "falcon", "pyramid" or
+	// "unknown".
 	Framework string `json:"framework"`
 	// Class is the app's Python class ("flask.app.Flask").
 	Class string `json:"class"`
@@ -43,11 +46,13 @@ type PythonApp struct {
 
 // AppRoute is one route of the Python app.
 type AppRoute struct {
-	// Framework is "flask" or "django".
+	// Framework is "flask", "django", "bottle", "falcon" or "pyramid".
 	Framework string `json:"framework"`
 	// Rule is the route as the framework writes it: a Flask rule
-	// ("/items/<int:id>"), or a Django route or regex with the prefixes of
-	// its include()s ("shop/items/<int:pk>/", "^archive/(?P<year>[0-9]{4})/$").
+	// ("/items/<int:id>"), a Django route or regex with the prefixes of
+	// its include()s ("shop/items/<int:pk>/", "^archive/(?P<year>[0-9]{4})/$"),
+	// a Bottle rule ("/items/<id:int>"), a Falcon URI template
+	// ("/items/{id:int}") or a Pyramid pattern ("/files/*rest").
 	Rule string `json:"rule"`
 	// Pattern is the route in graft's (chi's) pattern syntax, with the
 	// container's ScriptName and the app's mount prefix, and every
@@ -64,10 +69,13 @@ type AppRoute struct {
 	// Params are the route's parameters in order.
 	Params []RouteParam `json:"params"`
 	// Methods are the HTTP methods the route takes, sorted; nil means
-	// any method (a Django view that declares none).
+	// any method (a Django view that declares none, a Bottle route for
+	// ANY, a Pyramid route whose predicate and views name none).
 	Methods []string `json:"methods"`
-	// Endpoint is Flask's endpoint ("shop.item"), or Django's URL name
-	// with its namespaces ("shop:item"); "" for an unnamed Django route.
+	// Endpoint is Flask's endpoint ("shop.item"), Django's URL name
+	// with its namespaces ("shop:item"), a Bottle route's name or a
+	// Pyramid route's; "" for an unnamed Django or Bottle route and for
+	// Falcon's (its routes have no names).
 	Endpoint string `json:"endpoint"`
 	// Module and View name the view function or class; File and Line
 	// are where it is defined.
@@ -78,7 +86,10 @@ type AppRoute struct {
 	// Alternate is the other pattern a Flask rule with
 	// strict_slashes=False serves, without a redirect: Pattern with its
 	// trailing slash removed or added ("/items/" serves "/items" too).
-	// "" for every other route (Flask redirects to the rule's own form
+	// For a Falcon route whose last segment is a field without a
+	// converter, which Falcon also matches empty ("/users/{name}" serves
+	// "/users/" with name ""), it is Pattern without that field
+	// ("/users/"). "" for every other route (Flask redirects to the rule's own form
 	// and Django's APPEND_SLASH redirects to the form with the slash, so
 	// those requests come back to Pattern), for a rule ending in a path
 	// parameter, and for "/".
@@ -96,8 +107,11 @@ type RouteParam struct {
 	// names "*".
 	Name string `json:"name"`
 	// Converter is the Python converter ("int", "path", "slug", "uuid",
-	// Flask's "default" and "any", Django's "str"; "regex" for a named
-	// group of a regex route), or a custom converter's class.
+	// Flask's "default" and "any", Django's "str", Bottle's "float";
+	// "default" for Bottle's <name>, Falcon's {name} and Pyramid's
+	// {name}; "regex" for a named group of a regex route, Bottle's
+	// <name:re:...> and Pyramid's {name:regex}; "*" for Pyramid's
+	// *stararg), or a custom converter's class.
 	Converter string `json:"converter"`
 	// Regex is the constraint in Pattern, RE2 syntax, a constrained
 	// catch-all's included (".+" for "{*:.+}"); "" for a plain segment
@@ -108,13 +122,17 @@ type RouteParam struct {
 	// strconv reads: Flask's int and float converters (werkzeug's \d+ in a
 	// str pattern) take any Unicode decimal digit, \p{Nd}, so that Flask
 	// answers /p/١٢ for <int:pid> with pid 12, where Regex is [0-9]+.
-	// Django's int is [0-9]+ and has none.
+	// Django's int is [0-9]+ and has none. Bottle's int and float
+	// (\d) and Falcon's int (int(): a sign, Unicode digits, underscores
+	// between them) have one too.
 	PythonRegex string `json:"python_regex,omitempty"`
 }
 
 // AppRoutes asks the Python app for its route map. The worker introspects
-// the loaded app: Flask's url_map, or Django's URL resolver walked
-// through include() and namespaces, found behind the usual WSGI wrappers
+// the loaded app: Flask's url_map, Django's URL resolver walked
+// through include() and namespaces, Bottle's app.routes (and its
+// mounts), Falcon's routes (falcon.inspect) or Pyramid's route mapper
+// (with its views' request methods), found behind the usual WSGI wrappers
 // (werkzeug's ProxyFix and DispatcherMiddleware, WhiteNoise, a Flask
 // app's wsgi_app chain, closures and __wrapped__). An app graft cannot
 // introspect gives Framework "unknown" and no routes, not an error.
@@ -155,15 +173,15 @@ type wireRoute struct {
 	StrictSlashes *bool `json:"strict_slashes"`
 }
 
-// wirePiece is a piece of a route: a whole Flask rule, or a Django
+// wirePiece is a piece of a route: a whole Flask, Bottle, Falcon or Pyramid rule, or a Django
 // route() or regex of one level of include(), or one language's prefix
 // of i18n_patterns() (the worker lists the route once per language).
 type wirePiece struct {
-	Kind       string              `json:"kind"` // flask, django-route, regex, locale
+	Kind       string              `json:"kind"` // flask, django-route, regex, locale, bottle, falcon, pyramid
 	Text       string              `json:"text"`
 	Fullmatch  bool                `json:"fullmatch"`  // regex: Django fullmatch()es it (an endpoint ending in "$")
 	Language   string              `json:"language"`   // locale: the language of the prefix in Text
-	Parts      []wirePart          `json:"parts"`      // flask
+	Parts      []wirePart          `json:"parts"`      // flask, bottle, falcon, pyramid
 	Converters map[string]wireConv `json:"converters"` // django-route
 }
 
@@ -215,6 +233,8 @@ func parseRouteMap(raw []byte, scriptName string) (*AppRouteMap, error) {
 					if alt := otherSlash(pat); alt != "" {
 						rt.Alternate = joinPattern(scriptName+a.Mount, alt)
 					}
+				} else if alt := emptyTail(r.Pieces, pat); alt != "" {
+					rt.Alternate = joinPattern(scriptName+a.Mount, alt)
 				}
 			}
 			if rt.Params == nil {

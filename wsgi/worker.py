@@ -2050,7 +2050,23 @@ def _framework(obj):
 
         if isinstance(obj, WSGIHandler):
             return "django"
+    # The others by their class, if their module was imported at all.
+    for module, cls, name in _FRAMEWORK_CLASSES:
+        m = sys.modules.get(module)
+        t = getattr(m, cls, None) if m is not None else None
+        if isinstance(t, type) and isinstance(obj, t):
+            return name
     return None
+
+
+# (module, class, framework) of the other frameworks whose route map the
+# worker reads: a Bottle app, a Falcon WSGI app, Pyramid's router (what
+# Configurator.make_wsgi_app returns).
+_FRAMEWORK_CLASSES = (
+    ("bottle", "Bottle", "bottle"),
+    ("falcon.app", "App", "falcon"),
+    ("pyramid.router", "Router", "pyramid"),
+)
 
 
 def _label(obj):
@@ -2326,14 +2342,247 @@ def django_routes(handler):
     return out
 
 
+# --- Bottle, Falcon, Pyramid ---------------------------------------------------
+#
+# Their routes are sent as Flask's are: a rule cut into literal text and
+# parameters, each with its converter (Bottle's filter, Falcon's
+# converter; Pyramid's are all regexes), its arguments and the regex the
+# framework matches it with; Go translates them (routepattern.go).
+
+
+def _methods_with_head(methods):
+    """Sorted methods, with HEAD where GET is (Bottle and Pyramid answer HEAD
+    with the GET view)."""
+    ms = {str(m).upper() for m in methods}
+    if "GET" in ms:
+        ms.add("HEAD")
+    return sorted(ms)
+
+
+def bottle_routes(app):
+    """Bottle's app.routes, one route per rule and method, and the apps
+    Bottle.mount() mounts: ([route], [(prefix, app)])."""
+    import bottle
+
+    # Bottle's own filters are lambdas made in Router.__init__: one made
+    # here shares their code, an add_filter() replacement does not.
+    builtin = {name: f.__code__ for name, f in bottle.Router().filters.items()}
+    router = app.router
+    out, mounted = [], []
+    for route in app.routes:
+        target = route.config.get("mountpoint.target")
+        if target is not None:
+            # Bottle.mount(): a route for the prefix's rest (and one for the
+            # prefix without its slash) that hands the request to the app.
+            prefix = "/" + "/".join(p for p in str(route.config.get("mountpoint.prefix", "")).split("/") if p)
+            if (prefix, target) not in mounted:
+                mounted.append((prefix, target))
+            continue
+        parts = []
+        for key, mode, conf in router._itertokens(route.rule):
+            if not mode:  # literal text
+                if key:
+                    parts.append({"text": key})
+                continue
+            if mode == "default":  # <name> and :name
+                mode = router.default_filter
+            f = router.filters.get(mode)
+            own = f is not None and getattr(f, "__code__", None) is builtin.get(mode)
+            parts.append(
+                {
+                    "param": key,
+                    "converter": mode,
+                    "args": conf or "",
+                    "regex": f(conf)[0] if f is not None else "",
+                    "class": "" if own else (_label(f) if f is not None else "unknown filter " + mode),
+                }
+            )
+        method = route.method.upper()
+        module, name, path, line = _source(route.get_undecorated_callback())
+        out.append(
+            {
+                "rule": route.rule,
+                "pieces": [{"kind": "bottle", "parts": parts}],
+                # A GET route answers HEAD too; ANY answers every method.
+                "methods": None if method == "ANY" else _methods_with_head([method]),
+                "endpoint": route.name or "",
+                "module": module,
+                "view": name,
+                "file": path,
+                "line": line,
+            }
+        )
+    return out, mounted
+
+
+def _falcon_resources(app):
+    """uri_template -> resource of a Falcon app's CompiledRouter (its nodes
+    are not public; falcon.inspect lists the routes but not the resources)."""
+    found = {}
+    todo = list(getattr(getattr(app, "_router", None), "_roots", None) or ())
+    while todo:
+        node = todo.pop()
+        if getattr(node, "resource", None) is not None and getattr(node, "uri_template", None):
+            found.setdefault(node.uri_template, node.resource)
+        todo.extend(getattr(node, "children", None) or ())
+    return found
+
+
+def falcon_routes(app):
+    """A Falcon App's routes, as falcon.inspect (the documented way) lists
+    them: template and responders."""
+    from falcon import inspect as falcon_inspect
+    from falcon.routing.compiled import _FIELD_PATTERN
+
+    resources = _falcon_resources(app)
+    out = []
+    for info in falcon_inspect.inspect_routes(app):
+        parts = []
+        segments = info.path.split("/")
+        for i, seg in enumerate(segments):
+            if i > 0:
+                parts.append({"text": "/"})
+            fields = list(_FIELD_PATTERN.finditer(seg))
+            # A segment that is one field alone is matched whole (the
+            # converter, if any, decides; without one any text, even
+            # empty); fields among text are a regex's (?P<name>.+).
+            simple = len(fields) == 1 and fields[0].span() == (0, len(seg))
+            pos = 0
+            for m in fields:
+                if m.start() > pos:
+                    parts.append({"text": seg[pos : m.start()]})
+                parts.append(
+                    {
+                        "param": m.group("fname"),
+                        "converter": (m.group("cname") or "default") if simple else "complex",
+                        "args": m.group("argstr") or "",
+                        "regex": "" if simple else ".+",
+                        "class": "",
+                    }
+                )
+                pos = m.end()
+            if pos < len(seg):
+                parts.append({"text": seg[pos:]})
+        # The responders the resource defines, and OPTIONS, which Falcon's
+        # default responder answers (the other defaults answer 405).
+        methods = [m.method for m in info.methods if not m.internal or m.function_name == "options_responder"]
+        resource = resources.get(info.path)
+        module, name, path, line = _source(type(resource)) if resource is not None else ("", info.class_name, "", 0)
+        out.append(
+            {
+                "rule": info.path,
+                "pieces": [{"kind": "falcon", "parts": parts}],
+                "methods": sorted(set(methods)),
+                "endpoint": "",
+                "module": module,
+                "view": name,
+                "file": path,
+                "line": line,
+            }
+        )
+    return out
+
+
+def _pyramid_parts(pattern):
+    """A Pyramid route pattern cut as pyramid.urldispatch._compile_route
+    cuts it (with the module's own regexes): literal text, {name} and
+    {name:regex} parameters, and a *stararg at the end."""
+    from pyramid import urldispatch as ud
+
+    route = pattern
+    if ud.old_route_re.search(route) and not ud.route_re.search(route):
+        route = ud.old_route_re.sub(ud.update_pattern, route)  # :name
+    if not route.startswith("/"):
+        route = "/" + route
+    star = None
+    if ud.star_at_end.search(route):
+        route, star = route.rsplit("*", 1)
+    pieces = ud.route_re.split(route)
+    parts = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            if piece:
+                parts.append({"text": piece})
+            continue
+        name, colon, reg = piece[1:-1].partition(":")
+        parts.append({"param": name, "converter": "regex" if colon else "default", "args": "", "regex": reg if colon else "[^/]+", "class": ""})
+    if star:  # "*" with no name matches nothing more
+        parts.append({"param": star, "converter": "*", "args": "", "regex": ".*?", "class": ""})
+    return parts
+
+
+def pyramid_routes(router):
+    """A Pyramid app's URL dispatch routes, in matching order: the route
+    mapper's, with the methods of the route's request_method predicate and
+    of its views (from the introspector)."""
+    from pyramid.interfaces import IRoutesMapper
+    from pyramid.predicates import RequestMethodPredicate
+
+    registry = router.registry
+    mapper = registry.queryUtility(IRoutesMapper)
+    if mapper is None:
+        return []
+    intr = registry.introspector
+    introspected = {}
+    for item in intr.get_category("routes") or ():
+        i = item["introspectable"]
+        introspected[i["name"]] = [r for r in intr.related(i) if r.category_name == "views"]
+    out = []
+    for route in mapper.get_routes():  # static (URL-generation only) routes are left out
+        methods = None
+        for p in route.predicates:
+            if isinstance(p, RequestMethodPredicate):
+                methods = set(p.val)
+        views = introspected.get(route.name)
+        if views is not None:
+            if not views:
+                continue  # no view: Pyramid answers 404, it serves nothing
+            view_methods = set()
+            for v in views:
+                rm = v["request_methods"]
+                if rm is None:
+                    view_methods = None
+                    break
+                view_methods.update([rm] if isinstance(rm, str) else rm)
+            if view_methods is not None:
+                methods = view_methods if methods is None else methods & view_methods
+        view = views[0]["callable"] if views else None
+        module, name, path, line = _source(view) if view is not None else ("", "", "", 0)
+        out.append(
+            {
+                "rule": route.pattern,
+                "pieces": [{"kind": "pyramid", "parts": _pyramid_parts(route.pattern)}],
+                "methods": None if methods is None else _methods_with_head(methods),
+                "endpoint": route.name,
+                "module": module,
+                "view": name,
+                "file": path,
+                "line": line,
+            }
+        )
+    return out
+
+
 def call_routes(worker, env, arg):
     apps = []
-    for mount, fw, obj, chain in find_apps(worker.app):
+    todo = collections.deque(find_apps(worker.app))
+    while todo:
+        mount, fw, obj, chain = todo.popleft()
         entry = {"mount": mount, "framework": fw or "unknown", "wrappers": chain, "class": _qualname(obj)}
         if fw == "flask":
             entry["routes"] = flask_routes(obj)
         elif fw == "django":
             entry["routes"] = django_routes(obj)
+        elif fw == "bottle":
+            entry["routes"], mounted = bottle_routes(obj)
+            # Bottle.mount(): the mounted app's routes under its prefix.
+            for prefix, target in mounted:
+                for sub_mount, sub_fw, sub, sub_chain in find_apps(target):
+                    todo.append((mount + prefix + sub_mount, sub_fw, sub, chain + [_qualname(obj)] + sub_chain))
+        elif fw == "falcon":
+            entry["routes"] = falcon_routes(obj)
+        elif fw == "pyramid":
+            entry["routes"] = pyramid_routes(obj)
         else:
             entry["routes"] = []
         apps.append(entry)

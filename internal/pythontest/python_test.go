@@ -20,6 +20,10 @@ func TestDebianPackage(t *testing.T) {
 		{"gunicorn", "gunicorn"},
 		{"yaml", "python3-yaml"},
 		{"PIL", "python3-pil"},
+		{"bottle", "python3-bottle"},
+		{"falcon", "python3-falcon"},
+		{"falcon.inspect", "python3-falcon"},
+		{"pyramid", "python3-pyramid"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mod, func(t *testing.T) {
