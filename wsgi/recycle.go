@@ -105,12 +105,8 @@ func (pl *pool) recycleFor(p *proc, reason string) {
 	var wait time.Duration
 	for {
 		if failed > 0 {
-			wait = min(max(wait*2, minBackoff), maxBackoff)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-pl.stopped:
-				t.Stop()
+			wait = nextBackoff(wait)
+			if !pl.sleep(wait) {
 				return
 			}
 			pl.mu.Lock()

@@ -348,20 +348,14 @@ func (pl *pool) replace(g *gen, young bool) {
 			return
 		}
 		if young {
-			pl.backoff = min(max(pl.backoff*2, minBackoff), maxBackoff)
+			pl.backoff = nextBackoff(pl.backoff)
 		} else {
 			pl.backoff = 0
 		}
 		wait := pl.backoff
 		pl.mu.Unlock()
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-pl.stopped:
-				t.Stop()
-				return
-			}
+		if wait > 0 && !pl.sleep(wait) {
+			return
 		}
 		p, err := pl.startAndWait(g)
 		if errors.Is(err, ErrClosed) {
@@ -677,4 +671,22 @@ func waitAll(exited []<-chan struct{}, d time.Duration) []int {
 		}
 	}
 	return nil
+}
+
+// nextBackoff is the wait before the next try after one more failed
+// start: minBackoff, then doubled, up to maxBackoff.
+func nextBackoff(wait time.Duration) time.Duration {
+	return min(max(wait*2, minBackoff), maxBackoff)
+}
+
+// sleep waits d, or until the pool stops: it reports whether d passed.
+func (pl *pool) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-pl.stopped:
+		return false
+	}
 }
