@@ -2,15 +2,11 @@ package wsgi
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/graft-dev/graft/internal/pythontest"
-	"github.com/graft-dev/graft/router"
 )
 
 // bottleMatch answers, for each JSON line [rule, path], how the worker
@@ -102,22 +98,7 @@ func FuzzTranslateBottlePython(f *testing.F) {
 		if why != "" || checkChi(pat) != nil {
 			return
 		}
-		var chiMatched bool
-		got := map[string]string{}
-		r := router.New() // what graft serves the pattern with
-		r.Get(pat, func(_ http.ResponseWriter, req *http.Request) {
-			chiMatched = true
-			for i, p := range params {
-				key := p.Name
-				if endsInCatchAll(pat) && i == len(params)-1 {
-					key = "*"
-				}
-				got[p.Name] = chi.URLParam(req, key)
-			}
-		})
-		req := httptest.NewRequest("GET", "/", nil)
-		req.URL.Path, req.URL.RawPath = path, ""
-		r.ServeHTTP(httptest.NewRecorder(), req)
+		chiMatched, got := routeOnChi(path, params, pat)
 		if chiMatched != pyMatched {
 			t.Fatalf("rule %q -> %q: for %q Bottle matches %v, chi %v", rule, pat, path, pyMatched, chiMatched)
 		}

@@ -2,16 +2,12 @@ package wsgi
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/graft-dev/graft/internal/pythontest"
-	"github.com/graft-dev/graft/router"
 )
 
 // pyFlaskMatch answers, for each JSON line [rule, path], the route pieces
@@ -103,22 +99,7 @@ func FuzzTranslateFlaskPython(f *testing.F) {
 				return // other decimal digits: see PythonRegex
 			}
 		}
-		var goMatched bool
-		got := map[string]string{}
-		r := router.New()
-		r.Get(pattern, func(_ http.ResponseWriter, req *http.Request) {
-			goMatched = true
-			for i, p := range params {
-				key := p.Name
-				if endsInCatchAll(pattern) && i == len(params)-1 {
-					key = "*"
-				}
-				got[p.Name] = chi.URLParam(req, key)
-			}
-		})
-		req := httptest.NewRequest("GET", "/", nil)
-		req.URL.Path, req.URL.RawPath = path, ""
-		r.ServeHTTP(httptest.NewRecorder(), req)
+		goMatched, got := routeOnChi(path, params, pattern)
 		if goMatched != (verdict == "match") {
 			t.Fatalf("rule %q -> pattern %q: for %q werkzeug answers %s, graft's router matched %v", rule, pattern, path, verdict, goMatched)
 		}

@@ -3,15 +3,11 @@ package wsgi
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/graft-dev/graft/internal/pythontest"
-	"github.com/graft-dev/graft/router"
 )
 
 // pyramidMatch answers, for each JSON line [pattern, path], how the worker
@@ -98,22 +94,7 @@ func FuzzTranslatePyramidPython(f *testing.F) {
 		if why != "" || checkChi(pat) != nil {
 			return
 		}
-		var chiMatched bool
-		got := map[string]string{}
-		r := router.New() // what graft serves the pattern with
-		r.Get(pat, func(_ http.ResponseWriter, req *http.Request) {
-			chiMatched = true
-			for i, p := range params {
-				key := p.Name
-				if endsInCatchAll(pat) && i == len(params)-1 {
-					key = "*"
-				}
-				got[p.Name] = chi.URLParam(req, key)
-			}
-		})
-		req := httptest.NewRequest("GET", "/", nil)
-		req.URL.Path, req.URL.RawPath = path, ""
-		r.ServeHTTP(httptest.NewRecorder(), req)
+		chiMatched, got := routeOnChi(path, params, pat)
 		if chiMatched != pyMatched {
 			t.Fatalf("pattern %q -> %q: for %q Pyramid matches %v, chi %v", pattern, pat, path, pyMatched, chiMatched)
 		}

@@ -2,15 +2,11 @@ package wsgi
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/graft-dev/graft/internal/pythontest"
-	"github.com/graft-dev/graft/router"
 )
 
 // pyRegexMatch answers, for each JSON line [regex, fullmatch, path], how
@@ -118,22 +114,7 @@ func FuzzTranslateRegexPython(f *testing.F) {
 		if !compiled {
 			return // Django could not load the route
 		}
-		var chiMatched bool
-		got := map[string]string{}
-		r := router.New() // what graft serves the pattern with
-		r.Get(pattern, func(_ http.ResponseWriter, req *http.Request) {
-			chiMatched = true
-			for i, p := range params {
-				key := p.Name
-				if endsInCatchAll(pattern) && i == len(params)-1 {
-					key = "*"
-				}
-				got[p.Name] = chi.URLParam(req, key)
-			}
-		})
-		req := httptest.NewRequest("GET", "/", nil)
-		req.URL.Path, req.URL.RawPath = "/"+path, ""
-		r.ServeHTTP(httptest.NewRecorder(), req)
+		chiMatched, got := routeOnChi("/"+path, params, pattern)
 		if chiMatched != pyMatched {
 			t.Fatalf("regex %q (fullmatch %v) -> pattern %q: for %q Python matches %v, chi %v", re, full, pattern, path, pyMatched, chiMatched)
 		}
