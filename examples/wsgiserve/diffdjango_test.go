@@ -217,17 +217,6 @@ func (tc diffdjangoCase) request() (req, next string) {
 	return head + "\r\n\r\n" + rest, next
 }
 
-// chunkedBody is body as a chunked request body, in pieces of n bytes.
-func chunkedBody(body string, n int) string {
-	var b strings.Builder
-	for len(body) > 0 {
-		c := body[:min(n, len(body))]
-		body = body[len(c):]
-		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(c), c)
-	}
-	return b.String() + "0\r\n\r\n"
-}
-
 // multipartBody is a multipart/form-data body with a field and files of
 // the given sizes, and its Content-Type.
 func multipartBody(sizes ...int) (string, string) {
@@ -251,12 +240,6 @@ var diffdjangoCases = func() []diffdjangoCase {
 	huge, hugeType := multipartBody(300 << 10)
 	long := strings.Repeat("x", 12000)
 	fields := strings.Repeat("a=1&", 1100)
-	post := func(path, ctype, body string) string {
-		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", path, ctype, len(body), body)
-	}
-	chunked := func(path, ctype, body string) string {
-		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n%s", path, ctype, chunkedBody(body, 1000))
-	}
 	debugPage := contains("RuntimeError", "diffdjango boom", "Page not found", "Using the URLconf", "Server Error (500)")
 	return []diffdjangoCase{
 		{name: "query", req: "GET /i/abc?x=1&x=2&y=&z HTTP/1.1"},
@@ -276,7 +259,7 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "proxy for", req: "GET /i/p HTTP/1.1\r\nX-Forwarded-For: 203.0.113.9"},
 		{name: "append slash", req: "GET /slash HTTP/1.1"},
 		{name: "append slash with query", req: "GET /slash?a=1&b=%C3%A9 HTTP/1.1"},
-		{name: "append slash POST", req: post("/slash", "application/x-www-form-urlencoded", "a=1")},
+		{name: "append slash POST", req: diffPost("/slash", "application/x-www-form-urlencoded", "a=1")},
 		{name: "percent-encoded path and query", req: "GET /i/caf%C3%A9/%2F%20x?q=%E2%82%AC&r=a+b&s=%ZZ HTTP/1.1"},
 		{name: "raw UTF-8 path", req: "GET /i/caf\xc3\xa9?q=\xe2\x82\xac HTTP/1.1"},
 		{name: "percent-encoded latin-1 path", req: "GET /i/%E9t%E9?q=%E9 HTTP/1.1"},
@@ -285,21 +268,21 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "dot segments", req: "GET /i/./a/../b HTTP/1.1"},
 		{name: "encoded dot segments", req: "GET /i/%2e%2e/b HTTP/1.1"},
 		{name: "semicolon", req: "GET /i/a;b=c?d=e;f HTTP/1.1"},
-		{name: "body", req: post("/body", "application/octet-stream", strings.Repeat("b", 5000))},
-		{name: "body too big", req: post("/body", "application/octet-stream", long)},
-		{name: "chunked body", req: chunked("/body", "application/octet-stream", strings.Repeat("c", 5000))},
-		{name: "chunked body too big", req: chunked("/body", "application/octet-stream", long)},
-		{name: "form", req: post("/form", "application/x-www-form-urlencoded", "a=1&a=2&b=caf%C3%A9&c=%E9")},
-		{name: "form too big", req: post("/form", "application/x-www-form-urlencoded", "a="+long)},
-		{name: "form too many fields", req: post("/form", "application/x-www-form-urlencoded", fields)},
-		{name: "chunked form", req: chunked("/form", "application/x-www-form-urlencoded", "a=1&b=2")},
-		{name: "upload in memory", req: post("/upload", smallType, small)},
-		{name: "upload to a temporary file", req: post("/upload", bigType, big)},
-		{name: "chunked upload", req: chunked("/upload", bigType, big)},
-		{name: "upload with Expect", req: strings.Replace(post("/upload", bigType, big), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
-		{name: "body too big with Expect", req: strings.Replace(post("/body", "application/octet-stream", long), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
-		{name: "upload spilled by graft", req: post("/upload", hugeType, huge)},
-		{name: "chunked upload spilled by graft", req: chunked("/upload", hugeType, huge)},
+		{name: "body", req: diffPost("/body", "application/octet-stream", strings.Repeat("b", 5000))},
+		{name: "body too big", req: diffPost("/body", "application/octet-stream", long)},
+		{name: "chunked body", req: diffChunked("/body", "application/octet-stream", strings.Repeat("c", 5000))},
+		{name: "chunked body too big", req: diffChunked("/body", "application/octet-stream", long)},
+		{name: "form", req: diffPost("/form", "application/x-www-form-urlencoded", "a=1&a=2&b=caf%C3%A9&c=%E9")},
+		{name: "form too big", req: diffPost("/form", "application/x-www-form-urlencoded", "a="+long)},
+		{name: "form too many fields", req: diffPost("/form", "application/x-www-form-urlencoded", fields)},
+		{name: "chunked form", req: diffChunked("/form", "application/x-www-form-urlencoded", "a=1&b=2")},
+		{name: "upload in memory", req: diffPost("/upload", smallType, small)},
+		{name: "upload to a temporary file", req: diffPost("/upload", bigType, big)},
+		{name: "chunked upload", req: diffChunked("/upload", bigType, big)},
+		{name: "upload with Expect", req: strings.Replace(diffPost("/upload", bigType, big), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
+		{name: "body too big with Expect", req: strings.Replace(diffPost("/body", "application/octet-stream", long), "\r\n", "\r\nExpect: 100-continue\r\n", 1)},
+		{name: "upload spilled by graft", req: diffPost("/upload", hugeType, huge)},
+		{name: "chunked upload spilled by graft", req: diffChunked("/upload", hugeType, huge)},
 		{name: "header with underscore", req: "GET /h HTTP/1.1\r\nX_Custom: under\r\nX-Custom: dash"},
 		{name: "header twice", req: "GET /h HTTP/1.1\r\nX-Dup: 1\r\nX-Dup: 2"},
 		{name: "cookie header twice", req: "GET /h HTTP/1.1\r\nCookie: a=1\r\nCookie: b=2"},
@@ -331,7 +314,7 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "not found", req: "GET /nope HTTP/1.1"},
 		{name: "exception", req: "GET /boom HTTP/1.1"},
 		{name: "permission denied", req: "GET /denied HTTP/1.1"},
-		{name: "csrf refused", req: post("/csrf-post", "application/x-www-form-urlencoded", "a=1")},
+		{name: "csrf refused", req: diffPost("/csrf-post", "application/x-www-form-urlencoded", "a=1")},
 		{name: "admin redirect", req: "GET /admin/ HTTP/1.1"},
 
 		{name: "forced script name", forced: true, req: "GET /i/x?y=1 HTTP/1.1"},
@@ -348,7 +331,7 @@ var diffdjangoCases = func() []diffdjangoCase {
 		{name: "tls debug exception", tls: true, req: "GET /pfx/boom HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
 		{name: "tls debug not found", tls: true, req: "GET /pfx/nope HTTP/1.1\r\nHost: 127.0.0.1", summary: debugPage},
 		{name: "tls debug disallowed host", tls: true, req: "GET /pfx/i/ HTTP/1.1\r\nHost: evil.example", summary: contains("DisallowedHost", "Invalid HTTP_HOST header")},
-		{name: "tls append slash POST", tls: true, req: strings.Replace(post("/pfx/slash", "application/x-www-form-urlencoded", "a=1"), "\r\n", "\r\nHost: 127.0.0.1\r\n", 1), summary: debugPage},
+		{name: "tls append slash POST", tls: true, req: strings.Replace(diffPost("/pfx/slash", "application/x-www-form-urlencoded", "a=1"), "\r\n", "\r\nHost: 127.0.0.1\r\n", 1), summary: debugPage},
 	}
 }()
 

@@ -15,7 +15,6 @@ package main
 // normalisation and rules for every case are the Flask differential's.
 
 import (
-	"fmt"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -30,19 +29,6 @@ import (
 // diffframeworksCases are the raw requests, the same to each framework's
 // app (whose paths are alike); every GET is also sent as HEAD.
 var diffframeworksCases = func() []diffflaskCase {
-	post := func(path, ctype, body string, hs ...string) string {
-		h := ""
-		for _, l := range hs {
-			h += l + "\r\n"
-		}
-		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n%s", path, ctype, len(body), h, body)
-	}
-	chunked := func(path, ctype, body string) string {
-		return fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n%s", path, ctype, chunkedBody(body, 1000))
-	}
-	get := func(target string, hs ...string) string {
-		return strings.Join(append([]string{"GET " + target + " HTTP/1.1"}, hs...), "\r\n")
-	}
 	const form = "application/x-www-form-urlencoded"
 	upload, uploadType := multipartFiles("diffframeworks", map[string]string{"title": "caf\u00e9", "note": "a\r\nb"},
 		struct {
@@ -52,59 +38,59 @@ var diffframeworksCases = func() []diffflaskCase {
 	var all []diffflaskCase
 	for _, tc := range []diffflaskCase{
 		// Routing and what the app sees of the request.
-		{name: "info", req: get("/i/abc?x=1&x=2&y=&z")},
+		{name: "info", req: diffGet("/i/abc?x=1&x=2&y=&z")},
 		{name: "info HTTP/1.0", req: "GET /i/old HTTP/1.0"},
-		{name: "percent-encoded UTF-8", req: get("/i/caf%C3%A9?q=%E2%82%AC&r=a+b")},
-		{name: "encoded slash", req: get("/i/a%2Fb")},
-		{name: "route int", req: get("/items/12")},
-		{name: "route int refused", req: get("/items/x")},
-		{name: "route regex and float", req: get("/re/ab/1.5")},
-		{name: "route regex refused", req: get("/re/abc/1.5")},
-		{name: "not found", req: get("/nope")},
-		{name: "trailing slash", req: get("/items/12/")},
-		{name: "method not allowed", req: post("/items/12", form, "a=1")},
+		{name: "percent-encoded UTF-8", req: diffGet("/i/caf%C3%A9?q=%E2%82%AC&r=a+b")},
+		{name: "encoded slash", req: diffGet("/i/a%2Fb")},
+		{name: "route int", req: diffGet("/items/12")},
+		{name: "route int refused", req: diffGet("/items/x")},
+		{name: "route regex and float", req: diffGet("/re/ab/1.5")},
+		{name: "route regex refused", req: diffGet("/re/abc/1.5")},
+		{name: "not found", req: diffGet("/nope")},
+		{name: "trailing slash", req: diffGet("/items/12/")},
+		{name: "method not allowed", req: diffPost("/items/12", form, "a=1")},
 		{name: "DELETE", req: "DELETE /i/d HTTP/1.1"},
 		{name: "OPTIONS", req: "OPTIONS /i/o HTTP/1.1"},
 		// Cookies.
-		{name: "cookies", req: get("/i/c", "Cookie: a=1; b=caf%C3%A9; c=\"q\"")},
-		{name: "cookies set", req: get("/cookies/set")},
+		{name: "cookies", req: diffGet("/i/c", "Cookie: a=1; b=caf%C3%A9; c=\"q\"")},
+		{name: "cookies set", req: diffGet("/cookies/set")},
 		// Bodies.
-		{name: "form", req: post("/form", form, "a=1&a=2&b=caf%C3%A9&d=a+b")},
-		{name: "form chunked", req: chunked("/form", form, "a=1&b=2")},
-		{name: "multipart", req: post("/form", uploadType, upload)},
-		{name: "json", req: post("/json", "application/json", `{"a": "caf\u00e9", "n": [1, 2.5, null]}`)},
-		{name: "json bad", req: post("/json", "application/json", `{bad`)},
-		{name: "data", req: post("/data", "application/octet-stream", strings.Repeat("d", 5000))},
-		{name: "data chunked", req: chunked("/data", "application/octet-stream", strings.Repeat("d", 5000))},
-		{name: "data spilled", req: post("/data", "application/octet-stream", strings.Repeat("0123456789", 20000))},
-		{name: "data with Expect", req: post("/data", "application/octet-stream", strings.Repeat("e", 3000), "Expect: 100-continue")},
+		{name: "form", req: diffPost("/form", form, "a=1&a=2&b=caf%C3%A9&d=a+b")},
+		{name: "form chunked", req: diffChunked("/form", form, "a=1&b=2")},
+		{name: "multipart", req: diffPost("/form", uploadType, upload)},
+		{name: "json", req: diffPost("/json", "application/json", `{"a": "caf\u00e9", "n": [1, 2.5, null]}`)},
+		{name: "json bad", req: diffPost("/json", "application/json", `{bad`)},
+		{name: "data", req: diffPost("/data", "application/octet-stream", strings.Repeat("d", 5000))},
+		{name: "data chunked", req: diffChunked("/data", "application/octet-stream", strings.Repeat("d", 5000))},
+		{name: "data spilled", req: diffPost("/data", "application/octet-stream", strings.Repeat("0123456789", 20000))},
+		{name: "data with Expect", req: diffPost("/data", "application/octet-stream", strings.Repeat("e", 3000), "Expect: 100-continue")},
 		// Streams, errors, redirects.
-		{name: "stream", req: get("/stream")},
-		{name: "stream big", req: get("/stream?n=20000"), summary: sha256Body},
+		{name: "stream", req: diffGet("/stream")},
+		{name: "stream big", req: diffGet("/stream?n=20000"), summary: sha256Body},
 		{name: "HTTP/1.0 stream", req: "GET /stream HTTP/1.0"},
-		{name: "abort 403", req: get("/abort/403")},
-		{name: "abort 404", req: get("/abort/404")},
-		{name: "exception", req: get("/boom")},
-		{name: "redirect", req: get("/redirect")},
-		{name: "status 204 with body", req: get("/status/204")},
-		{name: "status 304 with body", req: get("/status/304")},
-		{name: "stream error", req: get("/stream/error")},
+		{name: "abort 403", req: diffGet("/abort/403")},
+		{name: "abort 404", req: diffGet("/abort/404")},
+		{name: "exception", req: diffGet("/boom")},
+		{name: "redirect", req: diffGet("/redirect")},
+		{name: "status 204 with body", req: diffGet("/status/204")},
+		{name: "status 304 with body", req: diffGet("/status/304")},
+		{name: "stream error", req: diffGet("/stream/error")},
 		// Files (wsgi.file_wrapper for Falcon and Pyramid).
-		{name: "file", req: get("/file"), summary: sha256Body},
-		{name: "file range", req: get("/file", "Range: bytes=10-29")},
-		{name: "file suffix range", req: get("/file", "Range: bytes=-20")},
-		{name: "file range past the end", req: get("/file", "Range: bytes=20000-30000")},
-		{name: "file If-Modified-Since future", req: get("/file", "If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT")},
+		{name: "file", req: diffGet("/file"), summary: sha256Body},
+		{name: "file range", req: diffGet("/file", "Range: bytes=10-29")},
+		{name: "file suffix range", req: diffGet("/file", "Range: bytes=-20")},
+		{name: "file range past the end", req: diffGet("/file", "Range: bytes=20000-30000")},
+		{name: "file If-Modified-Since future", req: diffGet("/file", "If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT")},
 		// Non-ASCII digits, which int() reads (Bottle's int filter, Falcon's int converter).
-		{name: "route int Arabic-Indic", req: get("/items/%D9%A1%D9%A2")},
+		{name: "route int Arabic-Indic", req: diffGet("/items/%D9%A1%D9%A2")},
 		// A body cut short by the client.
 		{name: "body shorter than Content-Length", halfClose: true, req: "POST /data HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nshort"},
 		// Under SCRIPT_NAME=/pfx.
-		{name: "prefix info", prefix: true, req: get("/pfx/i/x?y=1")},
-		{name: "prefix route", prefix: true, req: get("/pfx/items/3")},
-		{name: "prefix redirect", prefix: true, req: get("/pfx/redirect")},
-		{name: "prefix only", prefix: true, req: get("/pfx")},
-		{name: "prefix not found", prefix: true, req: get("/pfx/nope")},
+		{name: "prefix info", prefix: true, req: diffGet("/pfx/i/x?y=1")},
+		{name: "prefix route", prefix: true, req: diffGet("/pfx/items/3")},
+		{name: "prefix redirect", prefix: true, req: diffGet("/pfx/redirect")},
+		{name: "prefix only", prefix: true, req: diffGet("/pfx")},
+		{name: "prefix not found", prefix: true, req: diffGet("/pfx/nope")},
 	} {
 		all = append(all, tc)
 		if h, ok := tc.head(); ok {
