@@ -133,17 +133,11 @@ func TestAppRoutesMatchFramework(t *testing.T) {
 			}
 			for _, row := range want {
 				path, pyEndpoint, pyParams := row[0].(string), row[1].(string), row[2].(map[string]any)
-				rec := httptest.NewRecorder()
-				mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 				var got struct {
-					Endpoint string         `json:"endpoint"`
-					Params   map[string]any `json:"params"`
+					Endpoint string
+					Params   map[string]any
 				}
-				if rec.Code == http.StatusOK {
-					if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-						t.Fatalf("%s: %v", path, err)
-					}
-				}
+				got.Endpoint, got.Params = chiRouted(t, mux, path)
 				if !translated[pyEndpoint] && got.Endpoint == "" {
 					continue // neither routes it through a translated pattern
 				}
@@ -170,4 +164,22 @@ func chiRecorder(r AppRoute) http.HandlerFunc {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"endpoint": r.Endpoint, "params": params})
 	}
+}
+
+// chiRouted is the endpoint and parameter values the chiRecorder that
+// mux routes a GET of path to answers: "" and nil when no route takes it.
+func chiRouted(t *testing.T, mux http.Handler, path string) (string, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	var got struct {
+		Endpoint string         `json:"endpoint"`
+		Params   map[string]any `json:"params"`
+	}
+	if rec.Code == http.StatusOK {
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	return got.Endpoint, got.Params
 }
