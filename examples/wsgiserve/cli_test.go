@@ -307,7 +307,7 @@ func TestForwardedAllowIPs(t *testing.T) {
 		{"the local proxy", []string{"-forwarded-allow-ips", "127.0.0.1,::1"}, false, "203.0.113.9 https -"},
 		{"the local proxy, no access log", []string{"-forwarded-allow-ips", "127.0.0.1", "-access-log=false"}, false, "203.0.113.9 https -"},
 		{"unix socket trusted", []string{"-forwarded-allow-ips", "unix"}, true, "203.0.113.9 https -"},
-		{"unix socket not trusted", []string{"-forwarded-allow-ips", "127.0.0.1"}, true, "@ http -"},
+		{"unix socket not trusted", []string{"-forwarded-allow-ips", "127.0.0.1"}, true, " http -"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args, client := append([]string{"-workers", "1"}, tc.args...), http.DefaultClient

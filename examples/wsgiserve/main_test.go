@@ -37,8 +37,8 @@ type served struct {
 }
 
 var (
-	listenRe = regexp.MustCompile(`msg=listening url.full=(\S+)`)
-	opsRe    = regexp.MustCompile(`msg="operations listener" url.full=(http://\S+)/status`)
+	listenRe = regexp.MustCompile(`msg="?listening[a-z ]*"? url.full=(\S+)`) // "listening on a socket passed by systemd" too
+	opsRe    = regexp.MustCompile(`msg="operations listener[a-z ]*" url.full=(http://\S+)/status`)
 )
 
 // startServe runs wsgiserve with args and waits until it listens.
