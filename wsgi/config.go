@@ -128,8 +128,10 @@ type Config struct {
 	// answers "upstream sent too big header" (over its proxy_buffer_size):
 	// clients refuse heads far smaller than net/http sends (curl's HTTP/2
 	// at about 128 KiB, Chrome's at 256 KiB), so the client would get an
-	// error of its own with nothing in graft's log. 0 means
-	// DefaultMaxResponseHeadSize; negative means no limit (as gunicorn).
+	// error of its own with nothing in graft's log. A 103 Early Hints
+	// (wsgi.early_hints) over it is not sent (logged at WARN); the final
+	// response goes on. 0 means DefaultMaxResponseHeadSize; negative means
+	// no limit (as gunicorn).
 	MaxResponseHeadSize int
 
 	// TempDir is where request bodies are spooled, and responses spilled

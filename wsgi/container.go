@@ -337,9 +337,16 @@ func (c *Container) respond(w http.ResponseWriter, r *http.Request, ex Exchange,
 		}
 		switch p.Kind {
 		case PartHints:
-			if !headerSent {
-				writeHints(w, r, p.Header)
+			if headerSent {
+				break
 			}
+			// A 103 is a head too (see checkHeadSize), and optional: one
+			// over the limit is left out, and the final response goes on.
+			if err := c.checkHeadSize(Part{Status: "103 Early Hints", Header: p.Header}); err != nil {
+				c.log.Warn("wsgi: early hints not sent", requestAttrs(r.Method, r.URL.Path, requestID(r), slog.String(logError, err.Error()))...)
+				break
+			}
+			writeHints(w, r, p.Header)
 		case PartResponse, PartHead:
 			if err := c.checkHeadSize(p); err != nil {
 				ex.Cancel()

@@ -308,10 +308,15 @@ const unnamedUnixPeer = "@"
 // from its RemoteAddr: its host and port, or for a Unix socket's peer
 // its name and no port, "" for an unnamed one, as gunicorn gives them
 // (uWSGI and Tornado give "0.0.0.0", waitress "localhost", werkzeug 2.2
-// "<local>": docs/wsgi.md, What the app sees).
+// "<local>": docs/wsgi.md, What the app sees). A peer's name is a path
+// ("/...") or, on Linux, an abstract name ("@..."), which no host:port
+// starts with: it is never split, whatever colons it holds.
 func remoteAddrPort(addr string) (host, port string) {
 	if addr == unnamedUnixPeer {
 		return "", ""
+	}
+	if strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "@") {
+		return addr, ""
 	}
 	return splitHostPort(addr)
 }

@@ -589,6 +589,9 @@ func TestEnvironUnixPeer(t *testing.T) {
 	}{
 		{"unnamed", "", ""},
 		{"named", dir + "/client.sock", dir + "/client.sock"},
+		// A name is never host:port, whatever it holds: gunicorn gives it
+		// whole (was REMOTE_ADDR dir+"/client", REMOTE_PORT "1.sock").
+		{"named with a colon", dir + "/client:1.sock", dir + "/client:1.sock"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

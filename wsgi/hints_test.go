@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -122,4 +123,38 @@ func TestEarlyHints(t *testing.T) {
 			t.Errorf("HTTP/1.0: %d %q; want 200 final with no 103 before it", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestEarlyHintsHeadLimit: a 103 Early Hints whose head (counted as for the
+// final response, see Config.MaxResponseHeadSize) is over the limit is not
+// sent, and a WARN says so; the final response, within the limit, is
+// served. The hints of hintsapp's / make a head of 112 bytes: sent with a
+// limit of 112, not with 111. Before, hints were sent whatever their size
+// (a client refusing a head that large failed, with nothing in the log).
+func TestEarlyHintsHeadLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit int
+		sent  bool
+	}{
+		{112, true},
+		{111, false},
+	} {
+		t.Run(strconv.Itoa(tc.limit), func(t *testing.T) {
+			c, logs := newContainer(t, Config{App: "hintsapp:app", MaxResponseHeadSize: tc.limit})
+			srv := httptest.NewServer(c)
+			t.Cleanup(srv.Close)
+			hints, resp, body := getWithHints(t, srv.Client(), srv.URL+"/")
+			if resp.StatusCode != 200 || body != "final" {
+				t.Errorf("final response %d %q", resp.StatusCode, body)
+			}
+			if got := len(hints) == 1 && hints[0].code == 103; got != tc.sent || !tc.sent && len(hints) != 0 {
+				t.Errorf("1xx responses %v; want the 103 sent: %v", hints, tc.sent)
+			}
+			warned := strings.Contains(logs.String(), "level=WARN msg=\"wsgi: early hints not sent\"") &&
+				strings.Contains(logs.String(), "response head too large: 112 bytes (2 header fields), over MaxResponseHeadSize 111")
+			if warned == tc.sent {
+				t.Errorf("WARN logged: %v, want %v; log:\n%s", warned, !tc.sent, logs)
+			}
+		})
+	}
 }
