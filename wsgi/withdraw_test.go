@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -463,10 +464,29 @@ func TestNoWithdrawalWithoutAnotherWorker(t *testing.T) {
 				}
 				return n
 			}
+			const takenBack = "taken back from a worker"
 			var before int
+			seen := strings.Count(logs.String(), takenBack)
 			r.stall(tc.workers*tc.threads, 8, func(st Status) bool {
+				// Nothing taken back while this try settled: until every
+				// worker is stuck, one is free, and taking back is right.
+				n := strings.Count(logs.String(), takenBack)
+				fresh := n == seen
+				seen = n
 				before = behind(st)
-				return before > 0
+				// The slow requests began within a tick of each other:
+				// workers stuck far apart are not "every worker stuck" (the
+				// one stuck later is free until then; under load a worker
+				// may serve fast requests for a second before its slow one).
+				lo, hi := math.Inf(1), math.Inf(-1)
+				for _, w := range st.Workers {
+					for _, q := range w.Requests {
+						if q.Path == "/slow" {
+							lo, hi = min(lo, q.Running), max(hi, q.Running)
+						}
+					}
+				}
+				return fresh && before > 0 && hi-lo < withdrawTick.Seconds()
 			})
 			// Once the workers are marked stalled, the decision is made in
 			// the same tick; a worker's answer takes milliseconds.
@@ -481,7 +501,7 @@ func TestNoWithdrawalWithoutAnotherWorker(t *testing.T) {
 				return true
 			})
 			time.Sleep(4 * withdrawTick)
-			if strings.Contains(logs.String(), "taken back from a worker") {
+			if strings.Count(logs.String(), takenBack) > seen {
 				t.Errorf("requests were taken back though no other worker could take them")
 			}
 			if n := behind(r.c.Status()); n != before {
