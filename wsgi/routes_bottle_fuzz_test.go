@@ -50,7 +50,8 @@ for line in sys.stdin:
 // Bottle itself: for a rule Bottle compiles and graft translates, graft's
 // router routes a path to the translated pattern exactly when Bottle's
 // router matches it, with the same values (for int and float, which Bottle
-// converts, the route only). Left out: a path ending in a newline, which
+// converts, the route only; what a PythonRegex takes besides, other
+// decimal digits, Bottle's alone). Left out: a path ending in a newline, which
 // Bottle's "$" lets its regex end before (docs/migration.md: not listed,
 // on purpose).
 func FuzzTranslateBottlePython(f *testing.F) {
@@ -60,6 +61,8 @@ func FuzzTranslateBottlePython(f *testing.F) {
 		{"/a/<x>", "/a/b"},
 		{"/a/<n:int>", "/a/-12"},
 		{"/a/<n:int>", "/a/1.5"},
+		{"/a/<n:int>", "/a/١٢"},
+		{"/c/<c:re:\\d+>", "/c/１２"},
 		{"/a/<f:float>", "/a/1.5"},
 		{"/a/<f:float>", "/a/1.2.3"},
 		{"/a/<f:float>", "/a/."},
@@ -104,8 +107,7 @@ func FuzzTranslateBottlePython(f *testing.F) {
 		}
 		var chiMatched bool
 		got := map[string]string{}
-		r := router.New() // what graft serves the pattern with
-		r.Get(pat, func(_ http.ResponseWriter, req *http.Request) {
+		handler := func(_ http.ResponseWriter, req *http.Request) {
 			chiMatched = true
 			for i, p := range params {
 				key := p.Name
@@ -114,10 +116,15 @@ func FuzzTranslateBottlePython(f *testing.F) {
 				}
 				got[p.Name] = chi.URLParam(req, key)
 			}
-		})
+		}
+		r := router.New() // what graft serves the pattern with
+		r.Get(pat, handler)
 		req := httptest.NewRequest("GET", "/", nil)
 		req.URL.Path, req.URL.RawPath = path, ""
 		r.ServeHTTP(httptest.NewRecorder(), req)
+		if pyMatched && !chiMatched && pythonWide(pat, params, handler, req) {
+			return // what PythonRegex takes besides (other decimal digits) is documented, not matched
+		}
 		if chiMatched != pyMatched {
 			t.Fatalf("rule %q -> %q: for %q Bottle matches %v, chi %v", rule, pat, path, pyMatched, chiMatched)
 		}
