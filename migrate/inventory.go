@@ -666,7 +666,7 @@ func relate(g, p []segment) (relation, string) {
 // routeMapCatchAll names the constrained catch-alls the route map writes
 // for Flask's and Django's path converters, which refuse the empty rest
 // chi's * takes.
-const routeMapCatchAll = "the route map's pattern ({*:[^/].*} for Flask's <path:p>, {*:.+} for Django's)"
+const routeMapCatchAll = "the route map's pattern ({*:[^/].*} for Flask's <path:p>, {*:.+} for Django's and Bottle's)"
 
 // catchAllPattern writes a catch-all segment: chi's "*", or graft's
 // constrained "{*:re}".
