@@ -140,11 +140,12 @@ func TestUnknownRouteHint(t *testing.T) {
 // A route whose pattern does not begin with "/" says what to write: the
 // route map's PYTHON ROUTE column shows Django's routes without it
 // ("api/items/<int:pk>/"), and a user copying one into the stages file
-// was told only that it is not "METHOD /pattern".
+// was told only that it is not "METHOD /pattern". Pyramid's static views
+// too ("static/*subpath"), which the message named as Django's only.
 func TestRouteWithoutSlashHint(t *testing.T) {
-	for _, route := range []string{"GET api/items/<int:pk>/", "GET  en-us/shop/me/"} {
+	for _, route := range []string{"GET api/items/<int:pk>/", "GET  en-us/shop/me/", "GET static/*subpath"} {
 		t.Run(route, func(t *testing.T) {
-			want := `the pattern begins with "/" (Django's routes, as the route map's PYTHON ROUTE column writes them, have none): name the Go route, the GO PATTERN column`
+			want := `the pattern begins with "/" (the route map's PYTHON ROUTE column writes Django's routes and Pyramid's static views without it): name the Go route, the GO PATTERN column`
 			_, err := ParseFile([]byte(`{"routes": [{"route": "` + route + `", "stage": "python"}]}`))
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("ParseFile: %v\nwant it to say %s", err, want)
