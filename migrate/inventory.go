@@ -727,11 +727,22 @@ func relateSegment(g, p segment) (relation, string) {
 	}
 	switch {
 	case g.re == "":
-		return relWider, fmt.Sprintf("constraint: Go's parameter accepts any segment, Python's only %s", describeRe(pre))
+		return relWider, fmt.Sprintf("constraint: Go's parameter accepts any segment, Python's only %s", p.describe())
 	case pre == "":
 		return relNarrower, fmt.Sprintf("constraint: Go's parameter accepts only %s, Python's any segment", describeRe(g.re))
 	}
-	return relOverlap, fmt.Sprintf("constraint: Go's parameter accepts %s, Python's %s", describeRe(g.re), describeRe(pre))
+	return relOverlap, fmt.Sprintf("constraint: Go's parameter accepts %s, Python's %s", describeRe(g.re), p.describe())
+}
+
+// describe writes a Python parameter segment's constraint: the route
+// map's (the one to give the Go route), and what Python takes besides
+// where that is wider (see widen), so that a conflict with Bottle's int
+// names -?[0-9]+, not -?\p{Nd}+ alone.
+func (s segment) describe() string {
+	if s.wide == "" {
+		return describeRe(s.re)
+	}
+	return fmt.Sprintf("%s (the route map's pattern; and the other decimal digits, %s)", describeRe(s.re), describeRe(s.wide))
 }
 
 // python returns the constraint a Python parameter segment applies: its

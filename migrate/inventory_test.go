@@ -505,3 +505,22 @@ func TestInventoryPythonDigits(t *testing.T) {
 		})
 	}
 }
+
+// A Go route narrower than Bottle's int (<id:int>, -?[0-9]+, and the
+// other decimal digits) is a constraint conflict whose detail names the
+// route map's constraint, the one to give the Go route: it named only
+// -?\p{Nd}+, which a Go handler's strconv.Atoi does not read.
+func TestInventoryConflictNamesRouteMapConstraint(t *testing.T) {
+	r := router.New()
+	r.Get("/posts/{id:[0-9]+}", okHandler)
+	py := wsgi.AppRoute{Framework: "bottle", Rule: "/posts/<id:int>", Pattern: "/posts/{id:-?[0-9]+}", Methods: []string{"GET", "HEAD"},
+		Params: []wsgi.RouteParam{{Name: "id", Converter: "int", Regex: "-?[0-9]+", PythonRegex: `-?\p{Nd}+`}}}
+	inv := NewInventory(&wsgi.AppRouteMap{Framework: "bottle", Routes: []wsgi.AppRoute{py}}, r.Inventory(), nil)
+	if len(inv.Conflicts) == 0 {
+		t.Fatalf("no conflict: %+v", inv.Python)
+	}
+	want := "Python's /-?[0-9]+/ (the route map's pattern; and the other decimal digits, /-?\\p{Nd}+/)"
+	if d := inv.Conflicts[0].Detail; !strings.Contains(d, want) {
+		t.Errorf("detail %q\nwant it to say %s", d, want)
+	}
+}
