@@ -414,7 +414,7 @@ func normalizeRoute(s string) (string, error) {
 	method, pattern, ok := strings.Cut(strings.TrimSpace(s), " ")
 	pattern = strings.TrimSpace(pattern)
 	if ok && method != "" && pattern != "" && !strings.HasPrefix(pattern, "/") {
-		return "", fmt.Errorf("migrate: route %q is not \"METHOD /pattern\": the pattern begins with \"/\" (Django's routes, as the route map's PYTHON ROUTE column writes them, have none): name the Go route, the GO PATTERN column", s)
+		return "", fmt.Errorf("migrate: route %q is not \"METHOD /pattern\": the pattern begins with \"/\" (the route map's PYTHON ROUTE column writes Django's routes and Pyramid's static views without it): name the Go route, the GO PATTERN column", s)
 	}
 	if !ok || method == "" || !strings.HasPrefix(pattern, "/") {
 		return "", fmt.Errorf("migrate: route %q is not \"METHOD /pattern\"", s)

@@ -67,8 +67,9 @@ type PythonRoute struct {
 	Status string `json:"status"`
 	// Note, when not "", says what a Go route counted as matching leaves
 	// to Python all the same: the decimal digits other than 0-9 that
-	// Flask's int and float converters also take (see
-	// [wsgi.RouteParam].PythonRegex) and a Go route's [0-9]+ does not;
+	// Flask's int and float converters (and a Pyramid or Bottle regex's
+	// \d) also take (see [wsgi.RouteParam].PythonRegex) and a Go route's
+	// [0-9]+ does not;
 	// such paths miss the Go route and reach Python's fallback; the
 	// empty rest that a Python catch-all takes and a Go {*:.+} refuses,
 	// likewise. Or the slash form (Pattern or Alternate) that Go does
@@ -665,7 +666,7 @@ func relate(g, p []segment) (relation, string) {
 // routeMapCatchAll names the constrained catch-alls the route map writes
 // for Flask's and Django's path converters, which refuse the empty rest
 // chi's * takes.
-const routeMapCatchAll = "the route map's pattern ({*:[^/].*} for Flask's <path:p>, {*:.+} for Django's)"
+const routeMapCatchAll = "the route map's pattern ({*:[^/].*} for Flask's <path:p>, {*:.+} for Django's and Bottle's)"
 
 // catchAllPattern writes a catch-all segment: chi's "*", or graft's
 // constrained "{*:re}".
@@ -726,11 +727,22 @@ func relateSegment(g, p segment) (relation, string) {
 	}
 	switch {
 	case g.re == "":
-		return relWider, fmt.Sprintf("constraint: Go's parameter accepts any segment, Python's only %s", describeRe(pre))
+		return relWider, fmt.Sprintf("constraint: Go's parameter accepts any segment, Python's only %s", p.describe())
 	case pre == "":
 		return relNarrower, fmt.Sprintf("constraint: Go's parameter accepts only %s, Python's any segment", describeRe(g.re))
 	}
-	return relOverlap, fmt.Sprintf("constraint: Go's parameter accepts %s, Python's %s", describeRe(g.re), describeRe(pre))
+	return relOverlap, fmt.Sprintf("constraint: Go's parameter accepts %s, Python's %s", describeRe(g.re), p.describe())
+}
+
+// describe writes a Python parameter segment's constraint: the route
+// map's (the one to give the Go route), and what Python takes besides
+// where that is wider (see widen), so that a conflict with Bottle's int
+// names -?[0-9]+, not -?\p{Nd}+ alone.
+func (s segment) describe() string {
+	if s.wide == "" {
+		return describeRe(s.re)
+	}
+	return fmt.Sprintf("%s (the route map's pattern; and the other decimal digits, %s)", describeRe(s.re), describeRe(s.wide))
 }
 
 // python returns the constraint a Python parameter segment applies: its

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graft-dev/graft/fallback"
 	"github.com/graft-dev/graft/router"
 	"github.com/graft-dev/graft/wsgi"
 )
@@ -443,5 +444,83 @@ func TestInventoryPrefixRoot(t *testing.T) {
 	}
 	if !slices.Equal(goOnly, []string{"GET /admin/"}) {
 		t.Errorf("go-only %q, want [GET /admin/]", goOnly)
+	}
+}
+
+// A Pyramid {id:\d+} and a Bottle <tag:re:\d+>, Python's \d, are served by
+// a Go route on [0-9]+: the route map gives the pattern with [0-9] and
+// what Python takes besides (other decimal digits) as python_regex, the
+// inventory counts the Go route as the route's, with a note, and such a
+// path does reach Python through the fallback, as the note says. Until
+// 2026-12-03 both routes were untranslatable ("unknown") and the Go
+// route Go-only.
+func TestInventoryPythonDigits(t *testing.T) {
+	for _, tc := range []struct{ app, rule, goPattern, path string }{
+		{"pyramidmig:app", `/api/items/{id:\d+}`, "/api/items/{id:[0-9]+}", "/api/items/"},
+		{"bottlemig:app", `/api/tags/<tag:re:\d+>`, "/api/tags/{n:[0-9]+}", "/api/tags/"},
+	} {
+		t.Run(tc.app, func(t *testing.T) {
+			c := startPython(t, tc.app)
+			e := newEnv(t, &fallback.Handler{App: c}, Options{}, func(r *router.Router) {
+				r.Get(tc.goPattern, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, `{"served_by": "go"}`)
+				})
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			py, err := c.AppRoutes(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv := NewInventory(py, e.r.Inventory(), e.m)
+			var line *PythonRoute
+			for i := range inv.Python {
+				if inv.Python[i].Rule == tc.rule {
+					line = &inv.Python[i]
+				}
+			}
+			if line == nil {
+				t.Fatalf("no line for %s in %+v", tc.rule, inv.Python)
+			}
+			if line.Status != "go" || !strings.Contains(line.Note, "other decimal digits") || line.Untranslatable != "" {
+				t.Errorf("%s: status %q note %q untranslatable %q; want go, with a note on the other decimal digits", tc.rule, line.Status, line.Note, line.Untranslatable)
+			}
+			for _, g := range inv.GoOnly {
+				if g.Pattern == tc.goPattern {
+					t.Errorf("%s listed as Go-only", tc.goPattern)
+				}
+			}
+			for path, want := range map[string]string{tc.path + "12": "go", tc.path + "١٢": "python"} {
+				resp, err := http.Get(e.srv.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.Contains(string(body), `"served_by": "`+want+`"`) {
+					t.Errorf("GET %s: %d %s; want served by %s", path, resp.StatusCode, body, want)
+				}
+			}
+		})
+	}
+}
+
+// A Go route narrower than Bottle's int (<id:int>, -?[0-9]+, and the
+// other decimal digits) is a constraint conflict whose detail names the
+// route map's constraint, the one to give the Go route: it named only
+// -?\p{Nd}+, which a Go handler's strconv.Atoi does not read.
+func TestInventoryConflictNamesRouteMapConstraint(t *testing.T) {
+	r := router.New()
+	r.Get("/posts/{id:[0-9]+}", okHandler)
+	py := wsgi.AppRoute{Framework: "bottle", Rule: "/posts/<id:int>", Pattern: "/posts/{id:-?[0-9]+}", Methods: []string{"GET", "HEAD"},
+		Params: []wsgi.RouteParam{{Name: "id", Converter: "int", Regex: "-?[0-9]+", PythonRegex: `-?\p{Nd}+`}}}
+	inv := NewInventory(&wsgi.AppRouteMap{Framework: "bottle", Routes: []wsgi.AppRoute{py}}, r.Inventory(), nil)
+	if len(inv.Conflicts) == 0 {
+		t.Fatalf("no conflict: %+v", inv.Python)
+	}
+	want := "Python's /-?[0-9]+/ (the route map's pattern; and the other decimal digits, /-?\\p{Nd}+/)"
+	if d := inv.Conflicts[0].Detail; !strings.Contains(d, want) {
+		t.Errorf("detail %q\nwant it to say %s", d, want)
 	}
 }

@@ -41,20 +41,20 @@ func unknownRoute(route string, routes map[string]router.StagedRoute) error {
 	case len(gets) > 0 && !strings.Contains(pattern, "<"):
 		return fmt.Errorf("%s; HEAD follows the line of %s: list that route)", msg, quoteList(gets, " or "))
 	case len(like) > 0 && strings.Contains(pattern, "<"):
-		return fmt.Errorf("%s; did you mean %s? Patterns are chi's, {id}, not Flask's <id> or Django's <int:id>%s)", msg, quoteList(like, " or "), emptyRest("; ", pattern, like))
+		return fmt.Errorf("%s; did you mean %s? Patterns are chi's, {id}, not Flask's <id>, Django's <int:id> or Bottle's <id:int>%s)", msg, quoteList(like, " or "), emptyRest("; ", pattern, like))
 	case len(like) > 0:
 		return fmt.Errorf("%s; did you mean %s?%s)", msg, quoteList(like, " or "), emptyRest(" ", pattern, like))
 	case len(keys) == 0:
 		return fmt.Errorf("%s; the router has no route for one method yet: register the Go routes before migrate.New)", msg)
 	case len(slashed(method, shape, keys)) > 0:
 		return fmt.Errorf("%s; did you mean %s? chi treats /a and /a/ as two routes%s)",
-			msg, quoteList(slashed(method, shape, keys), " or "), ifTrue(strings.Contains(pattern, "<"), ", and patterns are chi's, {id}, not Flask's <id> or Django's <int:id>"))
+			msg, quoteList(slashed(method, shape, keys), " or "), ifTrue(strings.Contains(pattern, "<"), ", and patterns are chi's, {id}, not Flask's <id>, Django's <int:id> or Bottle's <id:int>"))
 	case len(mounted(method, shape, keys)) > 0:
 		return fmt.Errorf("%s; did you mean %s? A route is named by its Go route's full pattern, with the prefix it is mounted at: a file written for another mount prefix names none)",
 			msg, quoteList(mounted(method, shape, keys), " or "))
 	case len(misspelt(method, shape, keys)) > 0:
 		return fmt.Errorf("%s; did you mean %s? The pattern differs by a letter or two%s)",
-			msg, quoteList(misspelt(method, shape, keys), " or "), ifTrue(strings.Contains(pattern, "<"), ", and patterns are chi's, {id}, not Flask's <id> or Django's <int:id>"))
+			msg, quoteList(misspelt(method, shape, keys), " or "), ifTrue(strings.Contains(pattern, "<"), ", and patterns are chi's, {id}, not Flask's <id>, Django's <int:id> or Bottle's <id:int>"))
 	case len(keys) > maxListedRoutes:
 		return fmt.Errorf("%s; the routes that can be staged: %s and %d more; the admin API's GET /routes lists them all)",
 			msg, quoteList(keys[:maxListedRoutes], ", "), len(keys)-maxListedRoutes)
@@ -95,10 +95,12 @@ func (m *Migrator) unknownRoute(route string) error {
 }
 
 // patternShape returns a route pattern with each parameter, chi's {name}
-// or {name:regexp} (whose regexp may hold braces) and Flask's or Django's
-// <name> or <converter:name>, written as {}; and each catch-all, chi's
-// "*", graft's constrained "{*:regexp}" (the route map's for a path
-// converter) and Flask's and Django's <path:name>, written as *.
+// or {name:regexp} (whose regexp may hold braces), Flask's or Django's
+// <name> or <converter:name> and Bottle's <name:filter>, written as {};
+// and each catch-all, chi's "*", graft's constrained "{*:regexp}" (the
+// route map's for a path converter), Flask's and Django's <path:name>,
+// Bottle's <name:path> and Pyramid's *stararg ending the pattern, written
+// as *.
 func patternShape(p string) string {
 	var b strings.Builder
 	for i := 0; i < len(p); i++ {
@@ -115,7 +117,7 @@ func patternShape(p string) string {
 			}
 		case '<':
 			if j := strings.IndexByte(p[i:], '>'); j > 0 {
-				if strings.HasPrefix(p[i:], "<path:") {
+				if strings.HasPrefix(p[i:], "<path:") || strings.HasSuffix(p[i:i+j], ":path") {
 					b.WriteString("*")
 				} else {
 					b.WriteString("{}")
@@ -124,6 +126,11 @@ func patternShape(p string) string {
 			} else {
 				b.WriteByte(c)
 			}
+		case '*':
+			b.WriteByte(c)
+			if pyramidStararg(p[i:]) {
+				i = len(p) // the name
+			}
 		default:
 			b.WriteByte(c)
 		}
@@ -131,19 +138,39 @@ func patternShape(p string) string {
 	return b.String()
 }
 
+// pyramidStararg reports whether p, from a "*", is Pyramid's *stararg
+// ending a pattern ("*subpath"), which takes the rest of the path, the
+// empty rest too, as chi's "*" does.
+func pyramidStararg(p string) bool {
+	if len(p) < 2 || p[0] != '*' || p[1] >= '0' && p[1] <= '9' {
+		return false
+	}
+	for _, c := range p[1:] {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // emptyRest says, when pattern ends in a path converter's catch-all
 // ("{*:[^/].*}" as the route map writes Flask's <path:p>, or <path:p>
-// itself) and a route of like ends in chi's plain "*", what differs: "*"
-// also takes the empty rest, which the path converter refuses. It returns
-// "" otherwise; sep goes before what it says.
+// itself, or Bottle's <p:path>; not Pyramid's *stararg, which takes the
+// empty rest) and a route of like ends in chi's plain "*", what differs:
+// "*" also takes the empty rest, which the path converter refuses. It
+// returns "" otherwise; sep goes before what it says.
 func emptyRest(sep, pattern string, like []string) string {
-	if !strings.HasSuffix(patternShape(strings.TrimSpace(pattern)), "*") || strings.HasSuffix(strings.TrimSpace(pattern), "*") {
+	pattern = strings.TrimSpace(pattern)
+	if !strings.HasSuffix(patternShape(pattern), "*") || strings.HasSuffix(pattern, "*") {
 		return ""
+	}
+	if i := strings.LastIndexByte(pattern, '*'); i >= 0 && pyramidStararg(pattern[i:]) {
+		return "" // Pyramid's *stararg takes the empty rest too
 	}
 	for _, k := range like {
 		if strings.HasSuffix(k, "/*") {
 			_, p, _ := strings.Cut(k, " ")
-			return sep + fmt.Sprintf(`%q also takes the empty rest (%q), which Flask's and Django's path converters refuse: to leave that request to Python, register the Go route with %s and name that one`,
+			return sep + fmt.Sprintf(`%q also takes the empty rest (%q), which Flask's, Django's and Bottle's path converters refuse: to leave that request to Python, register the Go route with %s and name that one`,
 				k, strings.TrimSuffix(p, "*"), routeMapCatchAll)
 		}
 	}

@@ -52,8 +52,14 @@ func TestUnknownRouteHint(t *testing.T) {
 		// and Flask's and Django's <path:p>. They said "the routes that
 		// can be staged", as if nothing were alike.
 		{"the route map's pattern for a chi catch-all", full, "GET /files/{*:[^/].*}", []string{`did you mean "GET /files/*"?`,
-			`"GET /files/*" also takes the empty rest ("/files/"), which Flask's and Django's path converters refuse`}},
+			`"GET /files/*" also takes the empty rest ("/files/"), which Flask's, Django's and Bottle's path converters refuse`}},
 		{"Flask's path converter", full, "GET /files/<path:name>", []string{`did you mean "GET /files/*"? Patterns are chi's`}},
+		// Bottle's and Pyramid's forms: they listed every route.
+		{"Pyramid's stararg", full, "GET /files/*rest", []string{`did you mean "GET /files/*"?)`}}, // takes the empty rest, as chi's *
+		{"Pyramid's stararg for a constrained catch-all", full, "GET /docs/*subpath", []string{`did you mean "GET /docs/{*:.+}"?)`}},
+		{"Bottle's path filter", full, "GET /files/<p:path>", []string{`did you mean "GET /files/*"? Patterns are chi's, {id}, not Flask's <id>, Django's <int:id> or Bottle's <id:int>`,
+			`"GET /files/*" also takes the empty rest ("/files/"), which Flask's, Django's and Bottle's path converters refuse`}},
+		{"Bottle's int filter", full, "GET /api/users/<id:int>", []string{`did you mean "GET /api/users/{id}"? Patterns are chi's, {id}, not Flask's <id>, Django's <int:id> or Bottle's <id:int>`}},
 		{"chi's catch-all for a constrained one", full, "GET /docs/*", []string{`did you mean "GET /docs/{*:.+}"?)`}},
 		{"another constrained catch-all", full, "GET /docs/{*:[^/].*}", []string{`did you mean "GET /docs/{*:.+}"?)`}},
 		{"a catch-all for a parameter", full, "GET /api/users/*", []string{`the routes that can be staged`}},
@@ -134,11 +140,12 @@ func TestUnknownRouteHint(t *testing.T) {
 // A route whose pattern does not begin with "/" says what to write: the
 // route map's PYTHON ROUTE column shows Django's routes without it
 // ("api/items/<int:pk>/"), and a user copying one into the stages file
-// was told only that it is not "METHOD /pattern".
+// was told only that it is not "METHOD /pattern". Pyramid's static views
+// too ("static/*subpath"), which the message named as Django's only.
 func TestRouteWithoutSlashHint(t *testing.T) {
-	for _, route := range []string{"GET api/items/<int:pk>/", "GET  en-us/shop/me/"} {
+	for _, route := range []string{"GET api/items/<int:pk>/", "GET  en-us/shop/me/", "GET static/*subpath"} {
 		t.Run(route, func(t *testing.T) {
-			want := `the pattern begins with "/" (Django's routes, as the route map's PYTHON ROUTE column writes them, have none): name the Go route, the GO PATTERN column`
+			want := `the pattern begins with "/" (the route map's PYTHON ROUTE column writes Django's routes and Pyramid's static views without it): name the Go route, the GO PATTERN column`
 			_, err := ParseFile([]byte(`{"routes": [{"route": "` + route + `", "stage": "python"}]}`))
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("ParseFile: %v\nwant it to say %s", err, want)

@@ -146,21 +146,100 @@ func translatePyramid(b *strings.Builder, parts []wirePart, params []RouteParam)
 // regexParam appends a parameter matched by a Python regex: {name:re},
 // or, for the one ending the route whose regex may match "/", graft's
 // constrained catch-all over the rest of the path ({*:re}).
+//
+// Python's \d (any Unicode decimal digit) is read as [0-9], what a Go
+// handler's strconv reads, with the parameter's PythonRegex saying what
+// Python takes besides (\p{Nd}), as for Flask's int converter: Pyramid's
+// {id:\d+} is the idiom of its documentation. A \d in a negated class
+// ([^\d]), where [0-9] would take the other digits Python refuses, is
+// left for sameRegex to refuse.
 func regexParam(b *strings.Builder, params []RouteParam, name, re string, last bool) ([]RouteParam, error) {
+	goRe, pyRe := asciiDigits(re)
 	if last {
-		if t, err := syntax.Parse(re, syntax.Perl); err == nil && canMatchIn(t, '/', '/') {
-			rx, err := restRegex(re)
+		if t, err := syntax.Parse(goRe, syntax.Perl); err == nil && canMatchIn(t, '/', '/') {
+			rx, err := restRegex(goRe)
 			if err != nil {
 				return params, err
 			}
-			return writeCatchAll(b, params, name, "regex", rx), nil
+			params = writeCatchAll(b, params, name, "regex", rx)
+			if pyRe != "" {
+				params[len(params)-1].PythonRegex = pyRe
+			}
+			return params, nil
 		}
 	}
-	rx, err := segmentRegex(re)
+	rx, err := segmentRegex(goRe)
 	if err != nil {
 		return params, err
 	}
-	return writeParam(b, params, name, "regex", rx), nil
+	params = writeParam(b, params, name, "regex", rx)
+	if pyRe != "" {
+		// segmentRegex takes it as it took goRe: \p{Nd} is no escape
+		// it refuses; it wraps a top-level alternation the same way.
+		if wide, err := segmentRegex(pyRe); err == nil {
+			params[len(params)-1].PythonRegex = wide
+		}
+	}
+	return params, nil
+}
+
+// asciiDigits returns re with each \d outside a negated class written as
+// [0-9] (0-9 inside a class), and what Python's \d matches there in RE2
+// syntax, \p{Nd}; re and "" when it has no such \d, or has one inside a
+// negated class, where [0-9] would be wider than Python's.
+func asciiDigits(re string) (goRe, pyRe string) {
+	var g, p strings.Builder
+	inClass, negated, found := false, false, false
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		switch {
+		case c == '\\' && i+1 < len(re):
+			if re[i+1] != 'd' {
+				g.WriteString(re[i : i+2])
+				p.WriteString(re[i : i+2])
+				i++
+				continue
+			}
+			if negated {
+				return re, ""
+			}
+			found = true
+			if inClass {
+				g.WriteString("0-9")
+			} else {
+				g.WriteString("[0-9]")
+			}
+			p.WriteString(`\p{Nd}`)
+			i++
+			continue
+		case inClass:
+			if c == ']' {
+				inClass, negated = false, false
+			}
+		case c == '[':
+			inClass = true
+			g.WriteByte(c)
+			p.WriteByte(c)
+			if i+1 < len(re) && re[i+1] == '^' {
+				negated = true
+				i++
+				g.WriteByte('^')
+				p.WriteByte('^')
+			}
+			if i+1 < len(re) && re[i+1] == ']' {
+				i++ // a "]" first in a class is literal
+				g.WriteByte(']')
+				p.WriteByte(']')
+			}
+			continue
+		}
+		g.WriteByte(c)
+		p.WriteByte(c)
+	}
+	if !found {
+		return re, ""
+	}
+	return g.String(), p.String()
 }
 
 // emptyTail returns the other pattern a Falcon route serves when its last

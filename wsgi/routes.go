@@ -124,7 +124,8 @@ type RouteParam struct {
 	// answers /p/١٢ for <int:pid> with pid 12, where Regex is [0-9]+.
 	// Django's int is [0-9]+ and has none. Bottle's int and float
 	// (\d) and Falcon's int (int(): a sign, Unicode digits, underscores
-	// between them) have one too.
+	// between them) have one too, and so has a Pyramid or Bottle regex
+	// with \d ({id:\d+}: Regex [0-9]+, PythonRegex \p{Nd}+).
 	PythonRegex string `json:"python_regex,omitempty"`
 }
 

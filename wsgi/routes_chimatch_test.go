@@ -3,6 +3,7 @@ package wsgi
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/graft-dev/graft/router"
@@ -34,4 +35,27 @@ func routeOnChi(path string, params []RouteParam, patterns ...string) (bool, map
 	req.URL.Path, req.URL.RawPath = path, ""
 	r.ServeHTTP(httptest.NewRecorder(), req)
 	return matched, got
+}
+
+// pythonWide reports whether graft's router routes path, which pat does
+// not, once each parameter's Regex is widened to its PythonRegex: what
+// Python's pattern takes besides (other decimal digits), documented, not
+// matched.
+func pythonWide(path, pat string, params []RouteParam) bool {
+	wide := pat
+	for i, p := range params {
+		if p.PythonRegex == "" {
+			continue
+		}
+		key := p.Name
+		if endsInCatchAll(pat) && i == len(params)-1 {
+			key = "*"
+		}
+		wide = strings.Replace(wide, "{"+key+":"+p.Regex+"}", "{"+key+":"+p.PythonRegex+"}", 1)
+	}
+	if wide == pat {
+		return false
+	}
+	matched, _ := routeOnChi(path, params, wide)
+	return matched
 }

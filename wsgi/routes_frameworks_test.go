@@ -40,7 +40,11 @@ func TestTranslateFrameworkRoutes(t *testing.T) {
 		{"bottle path mid", bottle(txt("/p/"), bw("p", "path", "", ".+?"), txt("/x")), "", "", "not at the end"},
 		{"bottle re", bottle(txt("/c/"), bw("c", "re", "[a-z]{2}", "[a-z]{2}")), "/c/{c:[a-z]{2}}", "", ""},
 		{"bottle re alternation", bottle(txt("/c/"), bw("c", "re", "a|b", "a|b")), "/c/{c:(?:a|b)}", "", ""},
-		{"bottle re unicode", bottle(txt("/c/"), bw("c", "re", `\d+`, `\d+`)), "", "", `Python's \d is Unicode-aware`},
+		{"bottle re digits", bottle(txt("/c/"), bw("c", "re", `\d+`, `\d+`)), "/c/{c:[0-9]+}", `\p{Nd}+`, ""},
+		{"bottle re digits in class", bottle(txt("/c/"), bw("c", "re", `[\d.]+`, `[\d.]+`)), "/c/{c:[0-9.]+}", `[\p{Nd}.]+`, ""},
+		{"bottle re digits alternation", bottle(txt("/c/"), bw("c", "re", `\d+|x`, `\d+|x`)), "/c/{c:(?:[0-9]+|x)}", `(?:\p{Nd}+|x)`, ""},
+		{"bottle re unicode word", bottle(txt("/c/"), bw("c", "re", `\d\w+`, `\d\w+`)), "", "", `Python's \w is Unicode-aware`},
+		{"bottle re non-digit", bottle(txt("/c/"), bw("c", "re", `\D+`, `\D+`)), "", "", `Python's \D is Unicode-aware`},
 		{"bottle re rest", bottle(txt("/c/"), bw("c", "re", "[a-z/]+", "[a-z/]+")), "/c/{*:[a-z/]+}", "", ""},
 		{"bottle re slash mid", bottle(txt("/c/"), bw("c", "re", "[a-z/]+", "[a-z/]+"), txt("/x")), "", "", `can match "/"`},
 		{"bottle re empty", bottle(txt("/c/"), bw("c", "re", "[a-z]*", "[a-z]*")), "", "", "matches the empty text"},
@@ -62,7 +66,11 @@ func TestTranslateFrameworkRoutes(t *testing.T) {
 		{"falcon two fields", falcon(txt("/"), wirePart{Param: "a", Converter: "complex"}, txt("."), wirePart{Param: "b", Converter: "complex"}), "", "", "chi ends the value there"},
 		{"pyramid field", pyramid(txt("/u/"), pp("name", ""), txt("/")), "/u/{name}/", "", ""},
 		{"pyramid regex", pyramid(txt("/y/"), pp("y", "[0-9]{4}")), "/y/{y:[0-9]{4}}", "", ""},
-		{"pyramid regex unicode", pyramid(txt("/y/"), pp("y", `\d+`)), "", "", `Python's \d is Unicode-aware`},
+		{"pyramid regex digits", pyramid(txt("/y/"), pp("y", `\d+`)), "/y/{y:[0-9]+}", `\p{Nd}+`, ""},
+		{"pyramid regex digits count", pyramid(txt("/y/"), pp("y", `\d{4}`), txt("/")), "/y/{y:[0-9]{4}}/", `\p{Nd}{4}`, ""},
+		{"pyramid regex escaped backslash d", pyramid(txt("/y/"), pp("y", `[\\d]+`)), `/y/{y:[\\d]+}`, "", ""},
+		{"pyramid regex negated digits", pyramid(txt("/y/"), pp("y", `[^\d/]+`)), "", "", `Python's \d is Unicode-aware`},
+		{"pyramid regex digits rest", pyramid(txt("/r/"), pp("p", `[\d/]+`)), "/r/{*:[0-9/]+}", `[\p{Nd}/]+`, ""},
 		{"pyramid regex rest", pyramid(txt("/r/"), pp("p", ".+")), "/r/{*:.+}", "", ""},
 		{"pyramid regex slash mid", pyramid(txt("/r/"), pp("p", ".+"), txt("/x")), "", "", `can match "/"`},
 		{"pyramid stararg", pyramid(txt("/f/"), wirePart{Param: "rest", Converter: "*", Regex: ".*?"}), "/f/*", "", ""},
@@ -179,14 +187,14 @@ func TestAppRoutesFrameworks(t *testing.T) {
 				{"/any", "", "/any", "", ""},
 				{"/dot/<name>.json", "GET HEAD", "", "", "chi ends the value there"},
 				{"/leaf/<p:path>/x", "GET HEAD", "", "", "not at the end"},
-				{"/digits/<n:re:\\d+>", "GET HEAD", "", "", `Python's \d is Unicode-aware`},
+				{"/digits/<n:re:\\d+>", "GET HEAD", "/digits/{n:[0-9]+}", "", ""},
 				{"/paint/<c:color>", "GET HEAD", "", "", "custom filter rmbottle.color_filter"},
 				{"/cart/<line:int>", "GET HEAD", "/shop/cart/{line:-?[0-9]+}", "", ""},
 			},
 			paths: []string{"/", "/items/12", "/items/-3", "/items/x", "/items/", "/users/bob/", "/users/bob", "/users/a%0Ab/",
 				"/price/1.5", "/price/1.", "/price/-.5", "/price/2", "/price/1.2.3", "/price/.",
 				"/files/a/b.txt", "/files/", "/files/a%0Ab", "/files/%0Aa",
-				"/code/ab", "/code/abc", "/old/a-b", "/old/A", "/any", "/shop/cart/3", "/shop/cart/x", "/cart/3"},
+				"/code/ab", "/code/abc", "/digits/12", "/digits/x", "/digits/", "/old/a-b", "/old/A", "/any", "/shop/cart/3", "/shop/cart/x", "/cart/3"},
 			rewritten: []string{"/price/1.", "/price/-.5", "/price/2"},
 		},
 		{
@@ -218,12 +226,12 @@ func TestAppRoutesFrameworks(t *testing.T) {
 				{"page/{slug}.html", "", "", "", "chi ends the value there"},
 				{"/legacy/:slug", "", "/legacy/{slug}", "", ""},
 				{"/y/{year:[0-9]{4}}", "POST", "/y/{year:[0-9]{4}}", "", ""},
-				{"/d/{n:\\d+}", "", "", "", `Python's \d is Unicode-aware`},
+				{"/d/{n:\\d+}", "", "/d/{n:[0-9]+}", "", ""},
 				{"/r/{p:.+}", "", "/r/{*:.+}", "", ""},
 				{"/m/{p:.+}/x", "", "", "", `can match "/"`},
 			},
 			paths: []string{"/", "/items/12", "/items/x", "/users/bob/", "/users/bob", "/files/", "/files", "/files/a/b",
-				"/files/a%0Ab", "/tree/k/", "/tree/k", "/tree/k/a/b", "/legacy/x", "/legacy/", "/r/a/b", "/r/", "/r/a%0Ab", "/nowhere"},
+				"/files/a%0Ab", "/tree/k/", "/tree/k", "/tree/k/a/b", "/legacy/x", "/legacy/", "/d/12", "/d/x", "/d/", "/r/a/b", "/r/", "/r/a%0Ab", "/nowhere"},
 		},
 	} {
 		t.Run(tc.framework, func(t *testing.T) {
@@ -256,6 +264,12 @@ func TestAppRoutesFrameworks(t *testing.T) {
 					}
 				}
 				got = append(got, frameworkRoute{r.Rule, strings.Join(r.Methods, " "), r.Pattern, r.Alternate, why})
+				if strings.Contains(r.Rule, `\d`) && r.Pattern != "" {
+					// Python's \d: [0-9] in the pattern, \p{Nd} besides
+					if n := len(r.Params); n == 0 || !strings.Contains(r.Params[n-1].PythonRegex, `\p{Nd}`) {
+						t.Errorf("%s: params %+v; want a python_regex with \\p{Nd}", r.Rule, r.Params)
+					}
+				}
 			}
 			if !slices.Equal(got, tc.routes) {
 				t.Errorf("routes:\n got %q\nwant %q", got, tc.routes)
