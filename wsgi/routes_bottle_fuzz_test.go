@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -86,18 +85,12 @@ func FuzzTranslateBottlePython(f *testing.F) {
 		if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasSuffix(path, "\n") {
 			return // "//x" is routed as "/x" (docs/routing.md); a trailing newline: above
 		}
-		var out []json.RawMessage
-		oracle.Ask(t, []any{rule, path}, &out)
-		if out == nil {
+		var groups map[string]string
+		piece, pyMatched, ok := askRouteOracle(t, oracle, "bottle", rule, path, &groups)
+		if !ok {
 			return // Bottle refuses the rule
 		}
-		var parts []wirePart
-		var pyMatched bool
-		var groups map[string]string
-		json.Unmarshal(out[0], &parts)
-		json.Unmarshal(out[1], &pyMatched)
-		json.Unmarshal(out[2], &groups)
-		pat, params, why := translate([]wirePiece{{Kind: "bottle", Parts: parts}})
+		pat, params, why := translate([]wirePiece{piece})
 		if why != "" || checkChi(pat) != nil {
 			return
 		}

@@ -1,11 +1,14 @@
 package wsgi
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/graft-dev/graft/internal/pythontest"
 	"github.com/graft-dev/graft/router"
 )
 
@@ -58,4 +61,23 @@ func pythonWide(path, pat string, params []RouteParam) bool {
 	}
 	matched, _ := routeOnChi(path, params, wide)
 	return matched
+}
+
+// askRouteOracle asks a framework's oracle (bottleMatch, falconMatch,
+// pyramidMatch) about rule and path: it answers the rule as worker.py
+// cut it, as a wirePiece of kind, whether the framework's router matched
+// path, and its values into groups. ok is false when the framework
+// refuses the rule.
+func askRouteOracle(t *testing.T, oracle *pythontest.Oracle, kind, rule, path string, groups any) (piece wirePiece, matched, ok bool) {
+	t.Helper()
+	var out []json.RawMessage
+	oracle.Ask(t, []any{rule, path}, &out)
+	if out == nil {
+		return piece, false, false
+	}
+	piece.Kind = kind
+	json.Unmarshal(out[0], &piece.Parts)
+	json.Unmarshal(out[1], &matched)
+	json.Unmarshal(out[2], groups)
+	return piece, matched, true
 }

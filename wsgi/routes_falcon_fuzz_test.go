@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -80,18 +79,12 @@ func FuzzTranslateFalconPython(f *testing.F) {
 		if !strings.HasPrefix(path, "/") || strings.Contains(path, "//") || strings.HasSuffix(path, "\n") {
 			return // see above
 		}
-		var out []json.RawMessage
-		oracle.Ask(t, []any{template, path}, &out)
-		if out == nil {
+		var groups map[string]string
+		piece, pyMatched, ok := askRouteOracle(t, oracle, "falcon", template, path, &groups)
+		if !ok {
 			return // Falcon refuses the template
 		}
-		var parts []wirePart
-		var pyMatched bool
-		var groups map[string]string
-		json.Unmarshal(out[0], &parts)
-		json.Unmarshal(out[1], &pyMatched)
-		json.Unmarshal(out[2], &groups)
-		pieces := []wirePiece{{Kind: "falcon", Parts: parts}}
+		pieces := []wirePiece{piece}
 		pat, params, why := translate(pieces)
 		if why != "" || checkChi(pat) != nil {
 			return

@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,18 +81,12 @@ func FuzzTranslatePyramidPython(f *testing.F) {
 		if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasSuffix(path, "\n") {
 			return // "//x" is routed as "/x" (docs/routing.md); a trailing newline: above
 		}
-		var out []json.RawMessage
-		oracle.Ask(t, []any{pattern, path}, &out)
-		if out == nil {
+		var groups map[string]any
+		piece, pyMatched, ok := askRouteOracle(t, oracle, "pyramid", pattern, path, &groups)
+		if !ok {
 			return // Pyramid refuses the pattern
 		}
-		var parts []wirePart
-		var pyMatched bool
-		var groups map[string]any
-		json.Unmarshal(out[0], &parts)
-		json.Unmarshal(out[1], &pyMatched)
-		json.Unmarshal(out[2], &groups)
-		pat, params, why := translate([]wirePiece{{Kind: "pyramid", Parts: parts}})
+		pat, params, why := translate([]wirePiece{piece})
 		if why != "" || checkChi(pat) != nil {
 			return
 		}
