@@ -223,7 +223,8 @@ func translateDjangoRoute(b *strings.Builder, pc wirePiece, last bool, params []
 
 // translateRegex translates the simple regexes of re_path and url(): "^",
 // literal text, named groups whose content never matches "/", and "$" or
-// "\Z" at the very end. Django search()es a regex in the rest of the path
+// "\Z" at the very end; in a group \d is read as regexParam reads it for
+// Pyramid and Bottle. Django search()es a regex in the rest of the path
 // (fullmatch() for an endpoint ending in "$"), so one without "^" matches
 // wherever its text appears and is refused, unless fullmatched.
 func translateRegex(b *strings.Builder, re string, fullmatch, last bool, params []RouteParam) ([]RouteParam, error) {
@@ -278,31 +279,22 @@ func translateRegex(b *strings.Builder, re string, fullmatch, last bool, params 
 			}
 			name := s[i+4 : i+gt]
 			inner := s[i+gt+1 : end]
-			if last && end == len(s)-1 {
-				// The rest of the path: chi's catch-all for (?P<p>.*),
-				// graft's constrained one for a group that may span "/"
-				// ((?P<p>.+), (?P<p>[a-z/]+)).
-				if inner == ".*" {
-					b.WriteString(catchAllAt)
-					params = append(params, RouteParam{Name: name, Converter: "regex", Regex: ""})
-					i = end + 1
-					continue
-				}
-				if t, err := syntax.Parse(inner, syntax.Perl); err == nil && canMatchIn(t, '/', '/') {
-					rx, err := restRegex(inner)
-					if err != nil {
-						return params, fmt.Errorf("regex %q, group %s: %v", re, name, err)
-					}
-					params = writeCatchAll(b, params, name, "regex", rx)
-					i = end + 1
-					continue
-				}
+			rest := last && end == len(s)-1
+			if rest && inner == ".*" {
+				// The rest of the path: chi's catch-all.
+				b.WriteString(catchAllAt)
+				params = append(params, RouteParam{Name: name, Converter: "regex", Regex: ""})
+				i = end + 1
+				continue
 			}
-			rx, err := segmentRegex(inner)
-			if err != nil {
+			// regexParam, as for Pyramid and Bottle: graft's constrained
+			// catch-all for a last group that may span "/" ((?P<p>.+),
+			// (?P<p>[a-z/]+)), and \d read as [0-9] with PythonRegex
+			// \p{Nd} (Django's (?P<year>\d{4})).
+			var err error
+			if params, err = regexParam(b, params, name, inner, rest); err != nil {
 				return params, fmt.Errorf("regex %q, group %s: %v", re, name, err)
 			}
-			params = writeParam(b, params, name, "regex", rx)
 			i = end + 1
 		case strings.IndexByte(".^$*+?{}[]|)", c) >= 0:
 			return params, fmt.Errorf("regex %q: %q outside a named group has no chi equivalent", re, c)

@@ -19,7 +19,8 @@ func TestTranslateRoutes(t *testing.T) {
 		{"django include", []wirePiece{{Kind: "regex", Text: "^api/"}, {Kind: "django-route", Text: "v<int:n>/"}}, "/api/v{n:[0-9]+}/", ""},
 		{"regex escapes", []wirePiece{{Kind: "regex", Text: `^feed\.xml$`, Fullmatch: true}}, "/feed.xml", ""},
 		{"regex Z anchor", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>[0-9]+)\Z`}}, `/a/{n:[0-9]+}`, ""},
-		{"regex unicode digit", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>\d+)/$`, Fullmatch: true}}, "", `Python's \d is Unicode-aware`},
+		{"regex digit", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>\d+)/$`, Fullmatch: true}}, "/a/{n:[0-9]+}/", ""},
+		{"regex non-digit", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>\D+)/$`, Fullmatch: true}}, "", `Python's \D is Unicode-aware`},
 		{"regex unicode word in class", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>[\w.-]+)/$`, Fullmatch: true}}, "", `Python's \w is Unicode-aware`},
 		{"regex negated space", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>[^\S/]+)/$`, Fullmatch: true}}, "", `Python's \S is Unicode-aware`},
 		{"regex word boundary", []wirePiece{{Kind: "regex", Text: `^a/(?P<n>x\b)/$`, Fullmatch: true}}, "", `Python's \b is Unicode-aware`},
@@ -167,6 +168,40 @@ func TestFlaskNumberDigits(t *testing.T) {
 			_, params, why := translate([]wirePiece{{Kind: "flask", Parts: []wirePart{{Text: "/p/"}, {Param: "n", Converter: tc.conv, Args: tc.args, Regex: tc.pyRe}}}})
 			if why != "" || len(params) != 1 || params[0].Regex != tc.re || params[0].PythonRegex != tc.wide {
 				t.Errorf("params %+v (%s); want Regex %q, PythonRegex %q", params, why, tc.re, tc.wide)
+			}
+		})
+	}
+}
+
+// Django's re_path regexes read \d as Pyramid's and Bottle's are read
+// (regexParam): [0-9] in the pattern (0-9 in a class), with PythonRegex
+// recording Python's other decimal digits, \p{Nd}; \d in a negated class,
+// \D and \w stay refused.
+func TestTranslateDjangoDigits(t *testing.T) {
+	for _, tc := range []struct {
+		name, re, pattern, wide, why string
+	}{
+		{"year", `^articles/(?P<year>\d{4})/$`, "/articles/{year:[0-9]{4}}/", `\p{Nd}{4}`, ""},
+		{"two groups", `^a/(?P<y>\d{4})/(?P<m>\d\d)/\Z`, "/a/{y:[0-9]{4}}/{m:[0-9][0-9]}/", `\p{Nd}{4}`, ""},
+		{"in a class", `^a/(?P<n>[\d.]+)/$`, "/a/{n:[0-9.]+}/", `[\p{Nd}.]+`, ""},
+		{"alternation", `^a/(?P<n>\d+|x)/$`, "/a/{n:(?:[0-9]+|x)}/", `(?:\p{Nd}+|x)`, ""},
+		{"rest of the path", `^f/(?P<p>[\d/]+)$`, "/f/{*:[0-9/]+}", `[\p{Nd}/]+`, ""},
+		{"no digit escape", `^a/(?P<n>[0-9]+)/$`, "/a/{n:[0-9]+}/", "", ""},
+		{"negated class", `^a/(?P<n>[^\d/]+)/$`, "", "", `Python's \d is Unicode-aware`},
+		{"non-digit", `^a/(?P<n>\D+)/$`, "", "", `Python's \D is Unicode-aware`},
+		{"word", `^a/(?P<n>\d\w)/$`, "", "", `Python's \w is Unicode-aware`},
+		{"outside a group", `^a/\d/$`, "", "", `\d outside a named group`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, params, why := translate([]wirePiece{{Kind: "regex", Text: tc.re, Fullmatch: true}})
+			if tc.why != "" {
+				if !strings.Contains(why, tc.why) {
+					t.Errorf("translate = %q, %q; want refused with %q", p, why, tc.why)
+				}
+				return
+			}
+			if why != "" || p != tc.pattern || len(params) == 0 || params[0].PythonRegex != tc.wide {
+				t.Errorf("translate = %q, %+v, %q; want %q with PythonRegex %q", p, params, why, tc.pattern, tc.wide)
 			}
 		})
 	}
