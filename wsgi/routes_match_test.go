@@ -95,7 +95,7 @@ func TestAppRoutesMatchFramework(t *testing.T) {
 			name: "django", app: "rmdjango.wsgi:application", script: []string{"-c", djangoMatch},
 			env: []string{"GRAFT_DJANGO_DB=" + filepath.Join(t.TempDir(), "db.sqlite3"), "DJANGO_SETTINGS_MODULE=rmdjango.settings"},
 			paths: []string{"/", "/articles/7/", "/articles/x/", "/tags/a-b_c/", "/tags/a.b/", "/u/" + uuid + "/",
-				"/docs/a/b", "/archive/2024/05/", "/archive/24/05/", "/shop/", "/shop/items/3/", "/shop/items/3/edit/",
+				"/docs/a/b", "/archive/2024/05/", "/archive/24/05/", "/day/2024/05/", "/day/24/05/", "/day/2024/5x/", "/shop/", "/shop/items/3/", "/shop/items/3/edit/",
 				"/shop/api/ping/2/", "/shop/api/legacy/ABC/", "/shop/api/legacy/abc/",
 				"/dot/a.json", "/dot/a.b.json", "/post/my-12/", "/post/my-post-12/",
 				"/v/3.json", "/v/3.4.json", "/v/x.json",

@@ -252,6 +252,7 @@ func TestAppRoutesDjango(t *testing.T) {
 			{"docs/<path:rest>", "/docs/{*:.+}", "", "docs", nil},
 			{"paint/<color:c>/", "", "custom converter rmdjango.urls.ColorConverter", "paint", nil},
 			{"^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", "/archive/{year:[0-9]{4}}/{month:[0-9]{2}}/", "", "archive", nil},
+			{`^day/(?P<year>\d{4})/(?P<month>[\d]{2})/$`, "/day/{year:[0-9]{4}}/{month:[0-9]{2}}/", "", "day", nil},
 			{"^n/([0-9]+)/$", "", "only named groups", "", nil},
 			{"^shop/", "/shop/", "", "shop:home", nil},
 			{"^shop/items/<int:pk>/", "/shop/items/{pk:[0-9]+}/", "", "shop:item", []string{"DELETE", "GET", "HEAD", "PUT"}},
@@ -273,6 +274,9 @@ func TestAppRoutesDjango(t *testing.T) {
 			if r.Endpoint != tc.endpoint || !slices.Equal(r.Methods, tc.methods) {
 				t.Errorf("%s: endpoint %q methods %q; want %q %q", tc.rule, r.Endpoint, r.Methods, tc.endpoint, tc.methods)
 			}
+		}
+		if d := byRule[`^day/(?P<year>\d{4})/(?P<month>[\d]{2})/$`]; len(d.Params) != 2 || d.Params[0].PythonRegex != `\p{Nd}{4}` || d.Params[1].PythonRegex != `[\p{Nd}]{2}` {
+			t.Errorf("day: params %+v; want python_regex \\p{Nd}{4} and [\\p{Nd}]{2}", d.Params)
 		}
 		it := byRule["^shop/items/<int:pk>/"]
 		if it.Module != "rmdjango.views" || it.View != "ItemView" || filepath.Base(it.File) != "views.py" || it.Line == 0 {

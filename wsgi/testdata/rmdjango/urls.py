@@ -47,6 +47,8 @@ urlpatterns = [
     path("post/<slug:slug>-<int:pk>/", views.post, name="post"),
     path("v/<int:pk>.json", views.article, name="version_json"),
     re_path(r"^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", views.archive, name="archive"),
+    # \d, Django's commonest regex: [0-9] in graft's pattern, \p{Nd} in python_regex.
+    re_path(r"^day/(?P<year>\d{4})/(?P<month>[\d]{2})/$", views.archive, name="day"),
     re_path(r"^n/([0-9]+)/$", views.unnamed),
     re_path(r"^shop/", include(shop_patterns, namespace="shop")),
     path("admin/", admin.site.urls),
