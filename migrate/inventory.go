@@ -67,8 +67,8 @@ type PythonRoute struct {
 	Status string `json:"status"`
 	// Note, when not "", says what a Go route counted as matching leaves
 	// to Python all the same: the decimal digits other than 0-9 that
-	// Flask's int and float converters (and a Pyramid or Bottle regex's
-	// \d) also take (see [wsgi.RouteParam].PythonRegex) and a Go route's
+	// Flask's int and float converters (and a Pyramid, Bottle or Django
+	// re_path regex's \d) also take (see [wsgi.RouteParam].PythonRegex) and a Go route's
 	// [0-9]+ does not;
 	// such paths miss the Go route and reach Python's fallback; the
 	// empty rest that a Python catch-all takes and a Go {*:.+} refuses,

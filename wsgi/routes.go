@@ -124,8 +124,9 @@ type RouteParam struct {
 	// answers /p/١٢ for <int:pid> with pid 12, where Regex is [0-9]+.
 	// Django's int is [0-9]+ and has none. Bottle's int and float
 	// (\d) and Falcon's int (int(): a sign, Unicode digits, underscores
-	// between them) have one too, and so has a Pyramid or Bottle regex
-	// with \d ({id:\d+}: Regex [0-9]+, PythonRegex \p{Nd}+).
+	// between them) have one too, and so has a Pyramid, Bottle or Django
+	// re_path regex with \d ({id:\d+}: Regex [0-9]+, PythonRegex \p{Nd}+;
+	// (?P<year>\d{4}): [0-9]{4}, \p{Nd}{4}).
 	PythonRegex string `json:"python_regex,omitempty"`
 }
 
