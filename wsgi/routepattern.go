@@ -68,6 +68,12 @@ func translate(pieces []wirePiece) (pattern string, params []RouteParam, why str
 		}
 	}
 	p := b.String()
+	if strings.HasPrefix(p, "/") && len(pieces) > 0 && djangoKind(pieces[0].Kind) {
+		// Django matches the path without its first "/", so such a route
+		// serves only paths beginning with "//", which graft's router
+		// routes as the one-slash path (docs/routing.md).
+		return "", params, "the Django route starts with / after the path's own: it matches only paths beginning with //, which graft's router serves as /"
+	}
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
 	}
@@ -79,6 +85,12 @@ func translate(pieces []wirePiece) (pattern string, params []RouteParam, why str
 		return "", params, err.Error()
 	}
 	return p, params, ""
+}
+
+// djangoKind reports whether a route piece of kind is Django's, matched
+// against the path without its first "/".
+func djangoKind(kind string) bool {
+	return kind == "regex" || kind == "django-route" || kind == "locale"
 }
 
 // insideBraces reports whether p[i] is inside a {...} parameter.

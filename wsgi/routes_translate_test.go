@@ -59,6 +59,11 @@ func TestTranslateRoutes(t *testing.T) {
 		{"regex alternation in class only", []wirePiece{{Kind: "regex", Text: `^(?P<c>[|a]+)/$`, Fullmatch: true}}, "/{c:[|a]+}/", ""},
 		{"regex unanchored prefix", []wirePiece{{Kind: "regex", Text: "blogx/"}, {Kind: "django-route", Text: "post/"}}, "", "no start anchor"},
 		{"regex unanchored Z endpoint", []wirePiece{{Kind: "regex", Text: `a/\Z`}}, "", "no start anchor"},
+		// Django matches the path without its first "/": these serve
+		// //a/ and //x only, which graft's router routes as /a/ and /x.
+		{"regex starting with a slash", []wirePiece{{Kind: "regex", Text: `^/a/$`, Fullmatch: true}}, "", "starts with / after the path's own"},
+		{"unanchored rest starting with a slash", []wirePiece{{Kind: "regex", Text: `/(?P<A>.*)$`, Fullmatch: true}}, "", "starts with / after the path's own"},
+		{"django route starting with a slash", []wirePiece{{Kind: "django-route", Text: "/x"}}, "", "starts with / after the path's own"},
 		{"regex unanchored endpoint fullmatched", []wirePiece{{Kind: "regex", Text: "a/$", Fullmatch: true}}, "/a/", ""},
 		{"locale prefix", []wirePiece{{Kind: "locale", Text: "fr/", Language: "fr"}, {Kind: "django-route", Text: "about/"}}, "/fr/about/", ""},
 		// chi ends a parameter at the first byte of the text after it;
