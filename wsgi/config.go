@@ -234,7 +234,10 @@ type Config struct {
 	// MaxRequests recycles a worker after it has been handed this many
 	// requests (gunicorn's --max-requests; one it gave back before
 	// beginning it, see Prefetch, does not count), plus a random
-	// 0..MaxRequestsJitter so workers do not all recycle at once: it is
+	// 0..MaxRequestsJitter so workers do not all recycle at once. The
+	// request that completes it is never prefetched (it waits for a free
+	// thread), so that none is given back once the replacement has
+	// started: the worker serves exactly its budget. It is then
 	// handed no more (control calls neither; they do not count), its
 	// replacement starts at once, and it finishes what it has and exits
 	// once the replacement is in service. Meanwhile the other workers take

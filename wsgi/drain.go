@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -9,16 +10,43 @@ import (
 	"time"
 )
 
-// keepAliveDrain is how long, at the start of a shutdown, Serve keeps the
-// application's keep-alive connections open before net/http's Shutdown
-// closes the idle ones, at most a quarter of GracefulTimeout. Meanwhile
-// every request that begins is answered with Connection: close, so that
-// a client sending on an idle connection as the shutdown begins gets its
-// answer, and a closed connection, instead of an EOF or a reset in place
-// of its response (what Envoy's drain does; net/http's Shutdown alone
-// closes idle connections at once). It ends early once no application
-// connection is open.
-const keepAliveDrain = time.Second
+// DefaultKeepAliveDrain is ServeConfig.KeepAliveDrain's default: how
+// long, at the start of a shutdown, Serve keeps the application's
+// keep-alive connections open before net/http's Shutdown closes the idle
+// ones, at most a quarter of GracefulTimeout. Meanwhile every request that
+// begins is answered with Connection: close, so that a client sending on
+// an idle connection as the shutdown begins gets its answer, and a closed
+// connection, instead of an EOF or a reset in place of its response (what
+// Envoy's drain does; net/http's Shutdown alone closes idle connections at
+// once). It ends early once no application connection is open.
+const DefaultKeepAliveDrain = time.Second
+
+// keepAliveDrain returns how long Serve's shutdown drains keep-alive
+// connections for cfg (see ServeConfig.KeepAliveDrain), GracefulTimeout
+// set: DefaultKeepAliveDrain when 0, bounded by a quarter of
+// GracefulTimeout; 0 (no drain) when negative; else the value, which
+// checkKeepAliveDrain has bounded.
+func keepAliveDrain(cfg ServeConfig) time.Duration {
+	switch {
+	case cfg.KeepAliveDrain == 0:
+		return min(DefaultKeepAliveDrain, cfg.GracefulTimeout/4)
+	case cfg.KeepAliveDrain < 0:
+		return 0
+	}
+	return cfg.KeepAliveDrain
+}
+
+// checkKeepAliveDrain refuses a KeepAliveDrain set over a quarter of
+// GracefulTimeout (set or defaulted): requests begun at the drain's end
+// must keep most of the grace period to finish, and a longer drain cut
+// short without a word would be a silent surprise.
+func checkKeepAliveDrain(cfg ServeConfig) error {
+	if cfg.KeepAliveDrain > cfg.GracefulTimeout/4 {
+		return fmt.Errorf("wsgi: serve: KeepAliveDrain %v is more than a quarter of GracefulTimeout (%v): make GracefulTimeout at least %v",
+			cfg.KeepAliveDrain, cfg.GracefulTimeout, 4*cfg.KeepAliveDrain)
+	}
+	return nil
+}
 
 // connDrain is Serve's drain of keep-alive connections at shutdown (see
 // keepAliveDrain): it counts the application's open connections through

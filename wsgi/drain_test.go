@@ -19,12 +19,34 @@ import (
 // Connection: close, instead of being lost to the connection closing
 // under it (the client sees EOF or a reset, and only a client that
 // retries idempotent requests gets over it). Each of 40 idle connections
-// sends its second request 0 to 78 ms after ctx is cancelled (2 ms apart);
-// a request running when the shutdown begins is answered, and so is the
-// next one on its connection, with Connection: close. Before, net/http's Shutdown closed idle connections
-// at once: on an idle machine all 40 were lost (see docs/operations.md for
-// the runs).
+// sends its second request 2 ms after the one before, from a time after
+// ctx is cancelled; a request running when the shutdown begins is
+// answered, and so is the next one on its connection, with Connection:
+// close. Before, net/http's Shutdown closed idle connections at once: on
+// an idle machine all 40 were lost (see docs/operations.md for the runs).
+// ServeConfig.KeepAliveDrain: the default drain (1s) answers the ones sent
+// from 0 ms; a drain of 3s those sent from 1.5s, past the default (before
+// the setting, the drain was 1s whatever the grace period); a negative one
+// drains nothing: the idle connections are closed at once, and those sent
+// from 300 ms find them closed.
 func TestShutdownIdleKeepAlive(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		drain    time.Duration // ServeConfig.KeepAliveDrain
+		from     time.Duration // when the first idle connection sends, after the cancel
+		answered bool          // the requests sent then are answered, else lost
+	}{
+		{"default drain", 0, 0, true},
+		{"longer drain", 3 * time.Second, 1500 * time.Millisecond, true},
+		{"no drain", -1, 300 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testShutdownIdleKeepAlive(t, tc.drain, tc.from, tc.answered)
+		})
+	}
+}
+
+func testShutdownIdleKeepAlive(t *testing.T, drain, from time.Duration, answered bool) {
 	const conns = 40
 	ls, err := Listen(ListenConfig{Binds: []string{"127.0.0.1:0"}, NoSocketActivation: true})
 	if err != nil {
@@ -43,7 +65,9 @@ func TestShutdownIdleKeepAlive(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ls, h, nil, ServeConfig{NoSignals: true, Logger: slogNew(logs)}) }()
+	go func() {
+		done <- Serve(ctx, ls, h, nil, ServeConfig{NoSignals: true, GracefulTimeout: 20 * time.Second, KeepAliveDrain: drain, Logger: slogNew(logs)})
+	}()
 
 	type client struct {
 		c net.Conn
@@ -119,9 +143,12 @@ func TestShutdownIdleKeepAlive(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			time.Sleep(time.Until(start.Add(time.Duration(i) * 2 * time.Millisecond)))
+			time.Sleep(time.Until(start.Add(from + time.Duration(i)*2*time.Millisecond)))
 			resp, body, err := request(cl, fmt.Sprint("/second-", i))
 			switch {
+			case !answered && err == nil:
+				errs[i] = fmt.Errorf("answered (status %d); want the connection closed, with no drain", resp.StatusCode)
+			case !answered:
 			case err != nil:
 				errs[i] = err
 			case resp.StatusCode != 200 || body != fmt.Sprint("ok /second-", i):
@@ -138,12 +165,12 @@ func TestShutdownIdleKeepAlive(t *testing.T) {
 		if err != nil {
 			lost++
 			if lost <= 5 {
-				t.Errorf("connection %d, request sent %v after the shutdown began: %v", i, time.Duration(i)*2*time.Millisecond, err)
+				t.Errorf("connection %d, request sent %v after the shutdown began: %v", i, from+time.Duration(i)*2*time.Millisecond, err)
 			}
 		}
 	}
 	if lost > 0 {
-		t.Errorf("%d of %d requests sent on idle keep-alive connections during the shutdown were lost", lost, conns)
+		t.Errorf("%d of %d requests sent on idle keep-alive connections during the shutdown were not as wanted (answered: %v)", lost, conns, answered)
 	}
 	if err := <-busyDone; err != nil {
 		t.Errorf("the request running when the shutdown began: %v", err)
@@ -158,5 +185,32 @@ func TestShutdownIdleKeepAlive(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", logs)
+	}
+}
+
+// TestKeepAliveDrain: how long Serve drains for each ServeConfig (its
+// GracefulTimeout defaulted): the default 1s, bounded by a quarter of the
+// grace period; a value set; none when negative.
+func TestKeepAliveDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		drain, grace time.Duration
+		want         time.Duration
+	}{
+		{"default", 0, 30 * time.Second, time.Second},
+		{"default, short grace", 0, 2 * time.Second, 500 * time.Millisecond},
+		{"set", 60 * time.Second, 240 * time.Second, 60 * time.Second},
+		{"set, a quarter of the grace", 5 * time.Second, 20 * time.Second, 5 * time.Second},
+		{"negative: none", -1, 30 * time.Second, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ServeConfig{KeepAliveDrain: tc.drain, GracefulTimeout: tc.grace}
+			if err := checkKeepAliveDrain(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := keepAliveDrain(cfg); got != tc.want {
+				t.Errorf("keepAliveDrain = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -386,7 +386,9 @@ func (pl *pool) queueCapLocked() int {
 // pickLocked takes a slot on the worker that should get the next request
 // (a control call unless request), or returns nil when all are full. A
 // request counts against the worker's request limit (see countLocked):
-// workers at theirs, like retired ones, are passed by. A worker with a free thread is
+// workers at theirs, like retired ones, are passed by, and the last
+// request of a worker's budget goes to it only if a thread of it is free.
+// A worker with a free thread is
 // preferred (the least busy); failing that, requests may be queued in the
 // socket of a busy worker whose requests are fast (see prefetchDepth), so
 // that the worker finds its next requests waiting instead of sleeping until
@@ -398,6 +400,9 @@ func (pl *pool) pickLocked(request bool) *proc {
 	for _, p := range pl.list {
 		if !p.takesLocked() || p.inflight >= pl.cfg.Threads && p.stalled.Load() {
 			continue // a worker stuck on a request gets nothing to queue behind it
+		}
+		if request && p.lastOfBudgetLocked() && (p.inflight >= pl.cfg.Threads || p.withdrawing.Load() > 0) {
+			continue // its last request goes to a free thread only (see countLocked)
 		}
 		if best == nil || p.inflight < best.inflight {
 			best = p

@@ -45,7 +45,11 @@ type proc struct {
 	// workers given prefetch only, else nil.
 	ctl     atomic.Pointer[net.UnixConn]
 	stalled atomic.Bool // each of its threads runs a slow request: no request is queued behind them (see checkStall)
-	down    bool        // the reader has stopped: no stream may be registered
+	// withdrawing counts the frameWithdraw sent and not answered yet (the
+	// worker answers each one): requests may be given back meanwhile.
+	withdrawing atomic.Int32
+	ctlMu       sync.Mutex // held while a frame is written to ctl (see writeControl)
+	down        bool       // the reader has stopped: no stream may be registered
 
 	// The read token (see reader.go), guarded by mu.
 	reading   bool          // somebody holds it: reads conn, or is being handed it

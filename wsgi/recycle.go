@@ -28,6 +28,17 @@ func (pl *pool) requestLimit() int64 {
 // requests past its limit rather than leave the pool a worker short (or,
 // with one worker, with none) while the start is tried again (see
 // recycleFor). The caller holds pl.mu.
+//
+// A request given back before p began it (see proc.withdrawn) is not
+// counted, so the request that reaches the limit must not be one p could
+// give back: it would have started the replacement, and p would be
+// recycled short of its budget, having served one request fewer than its
+// limit (or more fewer, with the prefetched requests ahead of it). So it is
+// handed to p only when a thread of p is free and no withdrawal of p is
+// unanswered (see pickLocked and lastOfBudgetLocked): p then runs every
+// request it holds, none waits behind its threads to be given back, and
+// p serves exactly its limit. That request is never prefetched; under load
+// it waits in the queue for the next free thread, of p or another worker.
 func (pl *pool) countLocked(p *proc) {
 	if p.limit == 0 {
 		return
@@ -40,6 +51,12 @@ func (pl *pool) countLocked(p *proc) {
 		p.atLimit = true
 	}
 	pl.recycleLocked(p, "max-requests")
+}
+
+// lastOfBudgetLocked reports whether the next request handed to p would
+// complete its request budget (see countLocked). The caller holds pl.mu.
+func (p *proc) lastOfBudgetLocked() bool {
+	return p.limit > 0 && !p.pastLimit && p.handed+1 >= p.limit
 }
 
 // takesLocked reports whether p may be handed a request or a control

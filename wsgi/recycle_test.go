@@ -277,3 +277,68 @@ func goroutinesIn(fn string) int {
 	}
 	return n
 }
+
+// TestLastOfBudgetPick: the request that completes a worker's budget is
+// handed to it only while a thread of it is free and no withdrawal of it
+// is unanswered, so that it cannot be given back after it has started the
+// replacement (see countLocked); the ones before it may be prefetched.
+// After a failed replacement start (past its limit) the rule no longer
+// applies. (recycling is set, so no process is started.)
+func TestLastOfBudgetPick(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		inflight    int32 // threads busy before the last request (of 2)
+		withdrawing int32
+		pastLimit   bool
+		want        bool // the last request is handed
+	}{
+		{"a thread free", 1, 0, false, true},
+		{"every thread busy", 2, 0, false, false},
+		{"a thread free, a withdrawal unanswered", 0, 1, false, false},
+		{"past its limit, every thread busy", 2, 0, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := idlePool(t)
+			pl.cfg.Threads = 2
+			p := pl.list[0]
+			p.limit, p.handed, p.pastLimit = 10, 9, tc.pastLimit
+			p.inflight = int(tc.inflight)
+			p.withdrawing.Store(tc.withdrawing)
+			p.recycling.Store(true)
+			pl.mu.Lock()
+			defer pl.mu.Unlock()
+			pl.active.Add(int(tc.inflight))
+			got := pl.pickLocked(true) == p
+			if got != tc.want {
+				t.Fatalf("the last request handed: %v, want %v", got, tc.want)
+			}
+			if got && p.atLimit == tc.pastLimit {
+				t.Errorf("at limit %v after the last request; want %v", p.atLimit, !tc.pastLimit)
+			}
+			if p.handed != 9+int64(btoi(got)) {
+				t.Errorf("handed %d", p.handed)
+			}
+		})
+	}
+	// Before it, a request may wait behind busy threads (prefetch).
+	pl := idlePool(t)
+	pl.cfg.Threads = 2
+	p := pl.list[0]
+	p.limit, p.handed, p.inflight = 10, 8, 2
+	pl.active.Add(2)
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.pickLocked(true) != p {
+		t.Fatal("the request before the last was not prefetched")
+	}
+	if pl.pickLocked(true) != nil {
+		t.Fatal("the last request was prefetched")
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

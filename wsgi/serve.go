@@ -23,14 +23,32 @@ type ServeConfig struct {
 	// finish, after the listeners close, before connections are cut and the
 	// workers stopped (gunicorn's --graceful-timeout). It counts from the
 	// start of the shutdown, which first keeps idle keep-alive connections
-	// open up to 1s (a quarter of GracefulTimeout if less), answering the
-	// requests they send with Connection: close rather than closing them
-	// under a request (see docs/operations.md). Queued requests are
+	// open for KeepAliveDrain, answering the requests they send with
+	// Connection: close rather than closing them under a request (see
+	// docs/operations.md). Queued requests are
 	// served as workers free up meanwhile; those still queued when it runs
 	// out are answered 503 (ErrClosed) before the cut. The workers still
 	// running requests are then killed; idle ones and the zygotes keep up
 	// to 2s to run their exit hooks. 30s when 0.
 	GracefulTimeout time.Duration
+
+	// KeepAliveDrain is how long a shutdown first keeps the application's
+	// keep-alive connections open, the listeners still accepting, while
+	// every request that begins is answered with Connection: close (HTTP/2:
+	// GOAWAY), before net/http's Shutdown closes the idle ones: a client
+	// (a load balancer's pool) sending on an idle connection as the
+	// shutdown begins gets its answer and a closed connection, rather than
+	// an EOF or a reset. It ends early once no application connection is
+	// open, and counts in GracefulTimeout. [DefaultKeepAliveDrain] (1s)
+	// when 0, at most a quarter of GracefulTimeout (a shorter grace gets a
+	// shorter drain); a value set must be at most a quarter of
+	// GracefulTimeout, or Serve fails before serving, saying so: behind a
+	// load balancer that keeps idle connections long (AWS ALB 60s, Google
+	// Cloud's 600s), a drain as long as its idle timeout lets it close
+	// every one itself, and needs a GracefulTimeout four times as long.
+	// Negative: no drain, idle connections are closed at once (net/http's
+	// Shutdown alone).
+	KeepAliveDrain time.Duration
 
 	// Drained, if not nil, is called once during a shutdown, after the
 	// HTTP server has stopped (every request answered or cut) and before
@@ -195,6 +213,9 @@ func Serve(ctx context.Context, ls *Listeners, h http.Handler, app *Container, c
 	}
 	if cfg.GracefulTimeout == 0 {
 		cfg.GracefulTimeout = 30 * time.Second
+	}
+	if err := checkKeepAliveDrain(cfg); err != nil {
+		return err
 	}
 	if cfg.ReadHeaderTimeout == 0 {
 		cfg.ReadHeaderTimeout = 10 * time.Second
@@ -449,10 +470,10 @@ wait:
 	if failed != nil {
 		errs = append(errs, failed)
 	}
-	// Idle keep-alive connections stay open a moment (see keepAliveDrain):
-	// a request sent on one as the shutdown begins is answered, with
+	// Idle keep-alive connections stay open a moment (KeepAliveDrain): a
+	// request sent on one as the shutdown begins is answered, with
 	// Connection: close, rather than lost to net/http closing it.
-	drain.drain(sctx, min(keepAliveDrain, cfg.GracefulTimeout/4))
+	drain.drain(sctx, keepAliveDrain(cfg))
 	if err := srv.Shutdown(sctx); err != nil {
 		if app != nil {
 			app.closeQueue() // the queued requests get 503, not a cut connection

@@ -256,6 +256,12 @@ func TestServeBadArguments(t *testing.T) {
 		{"negative heap floor", &Listeners{Main: []net.Listener{ln}}, ServeConfig{MinHeap: -1}, "wsgi: serve: MinHeap -1 is negative"},
 		{"two negatives", &Listeners{Main: []net.Listener{ln}}, ServeConfig{IdleTimeout: -time.Minute, MinHeap: -2},
 			"wsgi: serve: IdleTimeout -1m0s is negative; MinHeap -2 is negative"},
+		// A drain set past a quarter of the grace period is refused, not
+		// cut short without a word (the default one is bounded).
+		{"drain over a quarter of the default grace", &Listeners{Main: []net.Listener{ln}}, ServeConfig{KeepAliveDrain: time.Minute},
+			"wsgi: serve: KeepAliveDrain 1m0s is more than a quarter of GracefulTimeout (30s): make GracefulTimeout at least 4m0s"},
+		{"drain over a quarter of the grace", &Listeners{Main: []net.Listener{ln}}, ServeConfig{GracefulTimeout: 2 * time.Second, KeepAliveDrain: 600 * time.Millisecond},
+			"wsgi: serve: KeepAliveDrain 600ms is more than a quarter of GracefulTimeout (2s)"},
 		{"ops without container", &Listeners{Main: []net.Listener{ln}, Ops: ln}, ServeConfig{}, "an operations listener needs a container or ServeConfig.OpsHandler"},
 		{"h2c with TLS", &Listeners{Main: []net.Listener{ln}, TLS: &tls.Config{}}, ServeConfig{H2C: true}, "H2C is for plain listeners"},
 	} {

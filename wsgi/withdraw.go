@@ -2,6 +2,7 @@ package wsgi
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -186,23 +187,28 @@ func (p *proc) stuckLocked(now time.Time, after time.Duration) int {
 }
 
 // withdrawBehind asks a stalled p to give back the requests waiting behind
-// those its threads run. Each request is asked for once.
+// those its threads run. Each request is asked for once. The frame is
+// written whole or not at all as far as the worker can tell: what the
+// control socket does not take within a tick goes on in a goroutine of its
+// own (see writeControl), and p is asked nothing more until it is written.
 func (p *proc) withdrawBehind() {
 	ctl := p.ctl.Load()
-	if ctl == nil {
-		return
+	if ctl == nil || !p.ctlMu.TryLock() {
+		return // no control socket, or the last frame is still being written
 	}
 	now := time.Now()
 	after := max(withdrawFloor, time.Duration(withdrawFactor*p.ewma.Load()))
 	p.mu.Lock()
 	if p.down {
 		p.mu.Unlock()
+		p.ctlMu.Unlock()
 		return
 	}
 	p.trimSentLocked()
 	i := p.stuckLocked(now, after)
 	if i < 0 {
 		p.mu.Unlock()
+		p.ctlMu.Unlock()
 		return
 	}
 	var b []byte
@@ -218,13 +224,45 @@ func (p *proc) withdrawBehind() {
 	}
 	p.mu.Unlock()
 	if b == nil {
+		p.ctlMu.Unlock()
 		return
 	}
 	putFrameHeader(b, frameHeader{kind: frameWithdraw, length: uint32(len(b) - frameHeaderSize)})
-	// The worker's thread reads its control socket whenever it has the
-	// GIL; one that cannot take this at once will not answer soon either.
-	ctl.SetWriteDeadline(now.Add(withdrawTick))
-	ctl.Write(b)
+	p.withdrawing.Add(1) // until the worker's answer (see withdrawn)
+	p.writeControl(ctl, b, now.Add(withdrawTick))
+}
+
+// writeControl writes the frame b to p's control socket ctl, then unlocks
+// p.ctlMu, which the caller holds. The socket nearly always takes it at
+// once (it is tens of bytes, and the worker's thread reads it whenever it
+// has the GIL), but a worker whose thread cannot read (the app holds the
+// GIL in C code) may leave it full; then the socket may take part of the
+// frame only by deadline. The worker reads frames from a byte stream: a
+// frame cut short would make it read the next one's bytes as the rest of
+// this one. So what is left after deadline is written in a goroutine of
+// its own, with no deadline, while ctlMu keeps any other frame out: the
+// watcher's tick never waits on a worker longer than until deadline, and
+// holds no lock while it waits. That goroutine ends when the worker reads
+// the rest, or when its socket is closed (closeSocket, at its death). A
+// frame the worker will never read (the socket failed) is no withdrawal
+// to wait for (see lastOfBudgetLocked).
+func (p *proc) writeControl(ctl *net.UnixConn, b []byte, deadline time.Time) {
+	ctl.SetWriteDeadline(deadline)
+	n, err := ctl.Write(b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		go func() {
+			defer p.ctlMu.Unlock()
+			ctl.SetWriteDeadline(time.Time{})
+			if writeAll(ctl, b[n:], nil) != nil {
+				p.withdrawing.Add(-1)
+			}
+		}()
+		return
+	}
+	if err != nil {
+		p.withdrawing.Add(-1)
+	}
+	p.ctlMu.Unlock()
 }
 
 // withdrawn handles the worker's frameWithdrawn: the requests it will
@@ -232,6 +270,7 @@ func (p *proc) withdrawBehind() {
 // slot back, and its count against p's request limit (it was never served
 // there: see countLocked); the worker sends nothing more for it.
 func (p *proc) withdrawn(payload []byte) {
+	p.withdrawing.Add(-1)
 	var ended []*stream
 	p.mu.Lock()
 	for len(payload) >= 8 {

@@ -1,11 +1,15 @@
 package wsgi
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -543,6 +547,155 @@ func TestWithdrawsConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := (&pool{cfg: tc.cfg}).withdraws(); got != tc.want {
 				t.Errorf("withdraws() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLastOfBudgetNotWithdrawn: the request that completes a worker's
+// MaxRequests budget starts its replacement, so if it were given back
+// afterwards the worker would be recycled one request short of its
+// budget. Worker A, first in service, answers limit-2 requests one at a
+// time, then a /slow one; /fast ones sent at once with the slow one find
+// A busy, and the first queued behind its slow request (prefetch) would be
+// its last. Each of the two first workers must still answer exactly limit
+// requests, with one replacement each and the pool never short. Before,
+// that request was prefetched and, A being stuck, given back: A was
+// recycled having answered limit-1.
+func TestLastOfBudgetNotWithdrawn(t *testing.T) {
+	const limit = 22
+	r, _ := newStallRig(t, Config{Workers: 2, MaxRequests: limit})
+	first := map[int]bool{}
+	for _, w := range r.c.Status().Workers {
+		first[w.PID] = true
+	}
+	r.fast(limit - 2) // to the first worker: one at a time, each finds it free
+	_, done := r.stall(1, 8, func(Status) bool { return true })
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the /fast requests still wait after 20 s: %+v", r.c.Status().Workers)
+	}
+	r.releaseAll()
+	r.reqs.Wait()
+	for i := 0; r.c.Status().Restarts["max-requests"] < 2; i++ {
+		if i == 3*limit {
+			t.Fatalf("%d more requests, and the first workers were not both recycled: %v", i, r.c.Status().Restarts)
+		}
+		r.fast(1)
+	}
+	if n := r.c.Status().Restarts["max-requests"]; n != 2 {
+		t.Errorf("%d recycles for max-requests, want 2 (one per worker)", n)
+	}
+	served := map[int]int{}
+	r.mu.Lock()
+	for id, pid := range r.pids {
+		if r.codes[id] != 200 {
+			t.Errorf("%s: %d, want 200", id, r.codes[id])
+		}
+		served[pid]++
+	}
+	r.mu.Unlock()
+	for pid := range first {
+		if served[pid] != limit {
+			t.Errorf("worker %d answered %d requests before it was recycled, want MaxRequests (%d)", pid, served[pid], limit)
+		}
+	}
+	waitFor(t, 10*time.Second, "two workers in service", func() bool {
+		n := 0
+		for _, w := range r.c.Status().Workers {
+			if !first[w.PID] {
+				n++
+			}
+		}
+		return n == 2
+	})
+}
+
+// TestWriteControlWhole: a WITHDRAW frame the control socket does not take
+// within its deadline (the worker's thread does not read: its socket is
+// full) is not cut: writeControl returns by the deadline, the rest is
+// written once the worker reads, and no other frame is written meanwhile
+// (ctlMu stays held); the worker reads the frame whole, its answer still
+// awaited (withdrawing). A socket that is closed (the worker died) ends
+// the write: nothing is awaited. Before, the frame was written with the
+// deadline and left cut: the worker would have read the next frame's
+// bytes as its rest.
+func TestWriteControlWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		room  int  // bytes the worker reads before the frame is written
+		close bool // the socket is closed while the rest waits
+	}{
+		{"socket full", 0, false},
+		{"room for part of the frame", 8192, false},
+		{"socket closed while the rest waits", 8192, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ours, theirs := socketPair(t)
+			p := &proc{}
+			// Fill the socket, as a worker whose thread does not read.
+			filler := 0
+			chunk := make([]byte, 4096)
+			ours.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+			for {
+				n, err := ours.Write(chunk)
+				filler += n
+				if err != nil {
+					break
+				}
+			}
+			if _, err := io.ReadFull(theirs, make([]byte, tc.room)); err != nil {
+				t.Fatal(err)
+			}
+			frame := make([]byte, frameHeaderSize+8*8192) // 8192 requests: more than the room
+			for i := frameHeaderSize; i < len(frame); i += 8 {
+				binary.LittleEndian.PutUint64(frame[i:], uint64(i))
+			}
+			putFrameHeader(frame, frameHeader{kind: frameWithdraw, length: uint32(len(frame) - frameHeaderSize)})
+			want := slices.Clone(frame)
+
+			p.ctlMu.Lock()
+			p.withdrawing.Add(1)
+			start := time.Now()
+			p.writeControl(ours, frame, time.Now().Add(20*time.Millisecond))
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("writeControl took %v; want about its deadline", d)
+			}
+			if p.ctlMu.TryLock() {
+				t.Fatal("the control socket was free for another frame before this one was written whole")
+			}
+			if tc.close {
+				ours.Close()
+				waitFor(t, 10*time.Second, "the control socket to be free", func() bool {
+					if !p.ctlMu.TryLock() {
+						return false
+					}
+					p.ctlMu.Unlock()
+					return true
+				})
+				if n := p.withdrawing.Load(); n != 0 {
+					t.Errorf("withdrawing %d after the socket closed; want 0 (no answer will come)", n)
+				}
+				return
+			}
+			got := make([]byte, filler-tc.room+len(want))
+			theirs.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(theirs, got); err != nil {
+				t.Fatalf("the worker's read: %v", err)
+			}
+			if !bytes.Equal(got[filler-tc.room:], want) {
+				t.Error("the frame the worker read differs from the one written")
+			}
+			waitFor(t, 10*time.Second, "the control socket to be free", func() bool {
+				if !p.ctlMu.TryLock() {
+					return false
+				}
+				p.ctlMu.Unlock()
+				return true
+			})
+			if n := p.withdrawing.Load(); n != 1 {
+				t.Errorf("withdrawing %d; want 1 (the worker's answer is awaited)", n)
 			}
 		})
 	}

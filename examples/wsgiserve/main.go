@@ -13,6 +13,8 @@
 //	-certfile F -keyfile F  HTTPS, with HTTP/2, on every -bind
 //	-metrics-bind ADDR      /metrics, /status, /healthz, /readyz on a separate listener
 //	-graceful-timeout D     on SIGTERM/SIGINT (default 30s)
+//	-keep-alive-drain D     on SIGTERM/SIGINT, idle keep-alive connections stay open first,
+//	                        answered with Connection: close (default 1s; 0: none)
 //
 // -script-name /PREFIX serves the app under a path prefix behind a proxy
 // (SCRIPT_NAME=/PREFIX, PATH_INFO the rest of the path); its default is

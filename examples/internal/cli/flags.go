@@ -29,13 +29,16 @@ type Defaults struct {
 type Flags struct {
 	Binds []string
 	// bindFlag is -bind's value, which knows whether it was given.
-	bindFlag          *listValue
-	Python            string
-	Chdir             string
-	Workers, Threads  int
-	Timeout           time.Duration
-	StartTimeout      time.Duration
-	GracefulTimeout   time.Duration
+	bindFlag         *listValue
+	Python           string
+	Chdir            string
+	Workers, Threads int
+	Timeout          time.Duration
+	StartTimeout     time.Duration
+	GracefulTimeout  time.Duration
+	// KeepAliveDrain is -keep-alive-drain (wsgi.ServeConfig.KeepAliveDrain;
+	// 0: none).
+	KeepAliveDrain    time.Duration
 	KeepAlive         time.Duration
 	H2C               bool
 	CertFile, KeyFile string
@@ -102,6 +105,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	DurationVar(fs, &f.Timeout, "timeout", 30*time.Second, "per-request `TIMEOUT`: 504, the Python stacks logged, the worker replaced (0: none)")
 	DurationVar(fs, &f.StartTimeout, "start-timeout", 60*time.Second, "how long (`DURATION`) a worker may take to start and import the app")
 	DurationVar(fs, &f.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long (`DURATION`) in-flight requests may take to finish")
+	DurationVar(fs, &f.KeepAliveDrain, "keep-alive-drain", wsgi.DefaultKeepAliveDrain, "on SIGTERM/SIGINT, how long (`DURATION`) idle keep-alive connections stay open first, the requests they send answered with Connection: close, before they are closed; behind a load balancer that keeps idle connections long, up to its idle timeout (AWS ALB: 60s), with -graceful-timeout at least 4 times as long; the default is bounded by a quarter of -graceful-timeout (0: none, idle connections closed at once)")
 	DurationVar(fs, &f.KeepAlive, "keep-alive", 2*time.Minute, "close a keep-alive connection idle for this long (`DURATION`); behind a load balancer, more than its idle timeout (AWS ALB: 60s)")
 	fs.StringVar(&f.CertFile, "certfile", "", "PEM certificate `FILE` (with its chain): serve HTTPS, with HTTP/2, on every -bind")
 	fs.StringVar(&f.KeyFile, "keyfile", "", "PEM private key `FILE` of -certfile")
@@ -197,7 +201,7 @@ func (f *Flags) Check() error {
 		{"-max-requests-jitter", int64(f.MaxRequestsJitter)}, {"-max-rss", f.MaxRSSMiB}, {"-min-heap", f.MinHeapMiB},
 		{"-response-spill", f.ResponseSpillMiB}, {"-max-body-size", f.MaxBodySizeMiB}, {"-max-response-head-size", int64(f.MaxResponseHead)},
 		{"-timeout", int64(f.Timeout)}, {"-start-timeout", int64(f.StartTimeout)},
-		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-keep-alive", int64(f.KeepAlive)}, {"-max-lifetime", int64(f.MaxLifetime)},
+		{"-graceful-timeout", int64(f.GracefulTimeout)}, {"-keep-alive-drain", int64(f.KeepAliveDrain)}, {"-keep-alive", int64(f.KeepAlive)}, {"-max-lifetime", int64(f.MaxLifetime)},
 		{"-slow-request", int64(f.SlowRequest)}, {"-send-timeout", int64(f.SendTimeout)}, {"-body-timeout", int64(f.BodyTimeout)}, {"-limit-request-line", int64(f.Limits.Line)},
 		{"-limit-request-fields", int64(f.Limits.Fields)}, {"-limit-request-field-size", int64(f.Limits.FieldSize)},
 		{"-limit-request-head", int64(f.Limits.Head)}, {"-static-max-age", int64(f.StaticMaxAge)},
@@ -236,6 +240,13 @@ func (f *Flags) Check() error {
 		if d.v == 0 {
 			return Usagef("%s must be more than 0", d.name)
 		}
+	}
+	// The default drain is bounded by the grace period (wsgi.Serve's
+	// default); one asked for is refused past it, as Serve would, but
+	// before Python starts.
+	if f.KeepAliveDrain != wsgi.DefaultKeepAliveDrain && f.KeepAliveDrain > f.GracefulTimeout/4 {
+		return Usagef("-keep-alive-drain %v is more than a quarter of -graceful-timeout (%v): make -graceful-timeout at least %v",
+			f.KeepAliveDrain, f.GracefulTimeout, 4*f.KeepAliveDrain)
 	}
 	if f.Threads < 1 {
 		return Usagef("-threads must be at least 1")
@@ -388,5 +399,12 @@ func (f *Flags) ServeConfig(reg *prometheus.Registry, log *slog.Logger) wsgi.Ser
 	if send == 0 {
 		send = -1
 	}
-	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, IdleTimeout: f.KeepAlive, H2C: f.H2C, Limits: f.Limits, BodyTimeout: body, SendTimeout: send, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
+	drain := f.KeepAliveDrain
+	switch drain {
+	case wsgi.DefaultKeepAliveDrain:
+		drain = 0 // Serve's default: bounded by a quarter of the grace period
+	case 0:
+		drain = -1 // none
+	}
+	return wsgi.ServeConfig{GracefulTimeout: f.GracefulTimeout, KeepAliveDrain: drain, IdleTimeout: f.KeepAlive, H2C: f.H2C, Limits: f.Limits, BodyTimeout: body, SendTimeout: send, MinHeap: f.MinHeapMiB << 20, Registry: reg, Logger: log}
 }

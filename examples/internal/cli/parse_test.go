@@ -208,6 +208,21 @@ func TestParse(t *testing.T) {
 		{"zero keep-alive", []string{"-keep-alive", "0"}, nil, "-keep-alive must be more than 0"},
 		{"h2c", []string{"-h2c"}, func(f Flags, pos []string) bool { return f.ServeConfig(nil, nil).H2C }, ""},
 		{"h2c with TLS", []string{"-h2c", "-certfile", file, "-keyfile", file}, nil, "-h2c is for plain HTTP"},
+		{"keep-alive drain by default", nil, func(f Flags, pos []string) bool {
+			return f.ServeConfig(nil, nil).KeepAliveDrain == 0
+		}, ""},
+		{"default keep-alive drain, short grace", []string{"-graceful-timeout", "2"}, func(f Flags, pos []string) bool {
+			return f.ServeConfig(nil, nil).KeepAliveDrain == 0 // Serve bounds it: 500ms
+		}, ""},
+		{"keep-alive drain 60s", []string{"-keep-alive-drain", "60", "-graceful-timeout", "240"}, func(f Flags, pos []string) bool {
+			return f.ServeConfig(nil, nil).KeepAliveDrain == 60*time.Second
+		}, ""},
+		{"no keep-alive drain", []string{"-keep-alive-drain", "0"}, func(f Flags, pos []string) bool {
+			return f.ServeConfig(nil, nil).KeepAliveDrain < 0
+		}, ""},
+		{"keep-alive drain over a quarter of the grace", []string{"-keep-alive-drain", "60"}, nil,
+			"-keep-alive-drain 1m0s is more than a quarter of -graceful-timeout (30s): make -graceful-timeout at least 4m0s"},
+		{"negative keep-alive drain", []string{"-keep-alive-drain", "-1"}, nil, "-keep-alive-drain must not be negative"},
 		{"keep-alive", []string{"-keep-alive", "75"}, func(f Flags, pos []string) bool {
 			return f.ServeConfig(nil, nil).IdleTimeout == 75*time.Second
 		}, ""},
