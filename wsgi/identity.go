@@ -42,7 +42,10 @@ import (
 // the session), not id != nil. With flask-login, user_id is the user
 // flask-login loads for the request, as for the app's views (a remember
 // cookie without a session too, and null for a user the user_loader no
-// longer finds).
+// longer finds). For "graft:pyramid": user_id (request.authenticated_userid,
+// as the app's security policy finds it, or null) and session (the
+// content of request.session, {} without a session factory), and None
+// when there is neither, as for graft:flask.
 type Identity map[string]any
 
 // String returns the value of key if it is a string, else "".
