@@ -45,6 +45,8 @@ const (
 // seconds (accessed an integer when Pyramid writes it, created a float)
 // and the session dict. A session that nobody accessed for longer than
 // Timeout is an empty one for Pyramid: Go rejects it with [ErrExpired].
+// Values are read as webob reads them, base64 that is not canonical
+// included (junk characters, the standard alphabet, padding).
 type Pyramid struct {
 	// SecretKey is the factory's secret. Cookies are signed with it.
 	SecretKey string
@@ -173,11 +175,9 @@ func (p *Pyramid) DecodeTimes(value string) (s Session, accessed, created time.T
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, err
 	}
-	// SignedSerializer pads the value and decodes it as base64url; a
-	// padded value is read the same.
-	raw, derr := b64.DecodeString(strings.TrimRight(value, "="))
+	raw, ok := webobBase64(value)
 	size := h().Size()
-	if derr != nil || len(raw) < size {
+	if !ok || len(raw) < size {
 		return nil, time.Time{}, time.Time{}, fmt.Errorf("%w: Pyramid session is not base64url of a signature and a value", ErrMalformed)
 	}
 	sig, data := raw[:size], raw[size:]
@@ -220,6 +220,71 @@ func (p *Pyramid) DecodeTimes(value string) (s Session, accessed, created time.T
 		}
 	}
 	return Session(m), floatTime(acc), floatTime(cre), nil
+}
+
+// webobBase64 decodes a cookie value as SignedSerializer.loads does:
+// bytes_(value) (latin-1: a character beyond U+00FF fails), padded with
+// "=" to a multiple of 4, then base64.urlsafe_b64decode, which reads the
+// standard alphabet too and, not validating, skips characters of
+// neither (and "=" before the last two of a group), and stops at the
+// padding that ends a group (binascii.a2b_base64, strict_mode=False).
+// Pyramid writes canonical base64url; this reads the values Pyramid
+// reads that are not.
+func webobBase64(value string) ([]byte, bool) {
+	b := make([]byte, 0, len(value)+3)
+	for _, r := range value {
+		if r > 0xFF { // utf8.RuneError for invalid UTF-8 too: not a str
+			return nil, false
+		}
+		b = append(b, byte(r))
+	}
+	for n := len(b); n%4 != 0; n++ {
+		b = append(b, '=')
+	}
+	out := make([]byte, 0, len(b)*3/4)
+	quad, pads := 0, 0
+	var left byte
+	for _, c := range b {
+		if c == '=' {
+			if quad >= 2 {
+				pads++
+				if quad+pads >= 4 {
+					return out, true
+				}
+			}
+			continue
+		}
+		var v byte
+		switch {
+		case 'A' <= c && c <= 'Z':
+			v = c - 'A'
+		case 'a' <= c && c <= 'z':
+			v = c - 'a' + 26
+		case '0' <= c && c <= '9':
+			v = c - '0' + 52
+		case c == '-' || c == '+':
+			v = 62
+		case c == '_' || c == '/':
+			v = 63
+		default:
+			continue
+		}
+		pads = 0
+		switch quad {
+		case 0:
+			left, quad = v, 1
+		case 1:
+			out = append(out, left<<2|v>>4)
+			left, quad = v&0x0f, 2
+		case 2:
+			out = append(out, left<<4|v>>2)
+			left, quad = v&0x03, 3
+		case 3:
+			out = append(out, left<<6|v)
+			left, quad = 0, 0
+		}
+	}
+	return out, quad == 0
 }
 
 // pyTime reads a JSON number as Pyramid's float(): seconds since the

@@ -26,6 +26,7 @@ type pyramidArg struct {
 	Cookie string  `json:"cookie,omitempty"`
 	Header string  `json:"header,omitempty"`
 	Name   string  `json:"name,omitempty"`
+	Direct bool    `json:"direct,omitempty"` // the cookie's value as request.cookies has it, no header
 }
 
 type pyramidOut struct {
@@ -135,7 +136,9 @@ func TestPyramidBothWays(t *testing.T) {
 
 // TestPyramidRejects: what Pyramid does not read as the session (another
 // secret, salt or hashalg, a tampered value, garbage) Go rejects with
-// the error that says why; a session past its timeout, which Pyramid
+// the error that says why, and what Pyramid reads (base64 that is not
+// canonical: junk, the standard alphabet, padding) Go reads; a session
+// past its timeout, which Pyramid
 // empties, is ErrExpired, to the second as Pyramid counts; a pickled
 // session (Pyramid 1's default serializer) verifies and is ErrPayload.
 func TestPyramidRejects(t *testing.T) {
@@ -158,7 +161,14 @@ func TestPyramidRejects(t *testing.T) {
 		{"tampered value", tamper(good, len(good)-5), pyramidAt, ErrBadSignature},
 		{"truncated", good[:len(good)-1], pyramidAt, ErrBadSignature},
 		{"short", good[:40], pyramidAt, ErrMalformed},
-		{"not base64", good[:50] + "!" + good[51:], pyramidAt, ErrMalformed},
+		{"a character replaced by junk", good[:50] + "!" + good[51:], pyramidAt, ErrMalformed},
+		{"junk inserted", good[:50] + "!*." + good[50:], pyramidAt, nil},
+		{"standard alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(good), pyramidAt, nil},
+		{"padded", good + "==", pyramidAt, nil},
+		{"a character too many", good + "A", pyramidAt, ErrMalformed},
+		{"latin-1 junk", good[:50] + "é" + good[50:], pyramidAt, nil},
+		{"not UTF-8", good[:50] + "\xe9" + good[50:], pyramidAt, ErrMalformed},
+		{"beyond latin-1", good[:50] + "€" + good[50:], pyramidAt, ErrMalformed},
 		{"expired", good, 1764400000 + 1200.5, ErrExpired},
 		{"at the timeout", good, 1764400000 + 1200, nil},
 		{"accessed in the future", good, 1764400000 - 3600, nil},
@@ -179,7 +189,7 @@ func TestPyramidRejects(t *testing.T) {
 				t.Fatalf("Decode returned a session with %v", err)
 			}
 			// What Pyramid makes of it at that time.
-			r := pyramid(t, pyramidReq{Op: "open", Factory: def, At: c.now, Cases: []pyramidArg{{Cookie: c.cookie}}})[0]
+			r := pyramid(t, pyramidReq{Op: "open", Factory: def, At: c.now, Cases: []pyramidArg{{Cookie: c.cookie, Direct: true}}})[0]
 			pyOK := !r.New && len(r.Session) > 0
 			if pyOK != (err == nil) {
 				t.Fatalf("Pyramid: new=%v session %v; Go: %v", r.New, r.Session, err)

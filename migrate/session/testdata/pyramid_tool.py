@@ -8,12 +8,14 @@ Reads one JSON request on stdin, writes one JSON list of results:
    "cases": [{"expr": PYTHON_EXPR, "at": UNIX_TIME}]}
       -> [{"cookie": VALUE, "set_cookie": SET_COOKIE_HEADER}]
   {"op": "open", "factory": {...}, "at": UNIX_TIME,
-   "cases": [{"cookie": VALUE} or {"header": COOKIE_HEADER}]}
+   "cases": [{"cookie": VALUE} or {"header": COOKIE_HEADER}
+             or {"cookie": VALUE, "direct": true}]}
       -> [{"new": BOOL, "session": DICT, "accessed": T, "created": T}]
 
 accessed is the cookie's (session.renewed: reading the session sets
 session.accessed to now). A COOKIE_HEADER is its bytes as latin-1 text, as
-in a WSGI environ.
+in a WSGI environ; with direct, the factory gets VALUE as the session
+cookie's value, with no Cookie header parsed.
   {"op": "cookie", "cases": [{"header": COOKIE_HEADER, "name": N}]}
       -> [{"found": BOOL, "value": V} or {"error": EXCEPTION_NAME}]
 
@@ -26,6 +28,7 @@ import sys
 from unittest import mock
 
 from pyramid.config import Configurator
+from pyramid.interfaces import ISessionFactory
 from pyramid.request import Request
 from pyramid.session import PickleSerializer, SignedCookieSessionFactory
 
@@ -64,7 +67,24 @@ def mint(app, case):
     return {"cookie": value, "set_cookie": sc}
 
 
+class CookieRequest:
+    """What the session factory reads of a request: its cookies."""
+
+    def __init__(self, cookies):
+        self.cookies = cookies
+
+    def add_response_callback(self, callback):
+        pass  # reading the session reissues its cookie: no response here
+
+
 def open_(app, at, case):
+    if case.get("direct"):
+        # The value as request.cookies has it, whatever webob's parsing
+        # of a Cookie header would make of it.
+        factory = app.registry.queryUtility(ISessionFactory)
+        with mock.patch("time.time", return_value=at):
+            s = factory(CookieRequest({"session": case["cookie"]}))
+        return {"new": s.new, "session": dict.copy(s), "accessed": s.renewed, "created": s.created}
     header = case.get("header")
     if header is None:
         header = "session=" + case["cookie"]
