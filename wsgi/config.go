@@ -289,8 +289,11 @@ type Config struct {
 	// user is (Container.Identity, Container.IdentityMiddleware):
 	// "module:function", called in a worker with the request's environ and
 	// returning a JSON-serialisable dict, or None for an anonymous request.
-	// graft ships "graft:django" (Django's session and auth middleware) and
-	// "graft:flask" (the Flask session and flask-login's user id). It is
+	// graft ships "graft:django" (Django's session and auth middleware),
+	// "graft:flask" (the Flask session and flask-login's user id) and
+	// "graft:pyramid" (request.authenticated_userid, from any Pyramid 2
+	// security policy or Pyramid 1 authentication policy, and the
+	// request's session); see [Identity] for what each returns. It is
 	// loaded with the app: one that cannot be loaded (no such module or
 	// function, an object that is not callable) makes New and Reload fail
 	// with a *LoadError. Empty (the default): no identity lookups.
@@ -311,8 +314,9 @@ type Config struct {
 	// cookies the app reads its users from: its SESSION_COOKIE_NAME and,
 	// with flask-login, its REMEMBER_COOKIE_NAME; with flask-login's
 	// SESSION_PROTECTION the client's address and User-Agent; with a
-	// flask-login request_loader what the lookups read; with Django's
-	// RemoteUserMiddleware REMOTE_USER or its header), and the
+	// flask-login request_loader, and with graft:pyramid, what the
+	// lookups read; with Django's RemoteUserMiddleware REMOTE_USER or its
+	// header), and the
 	// cache keys on those and the cookies named here; a WARN names the
 	// app's cookies a non-empty list leaves out. With a hook of the app's
 	// own, it must name every cookie the hook reads ("sessionid" for

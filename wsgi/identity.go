@@ -42,7 +42,10 @@ import (
 // the session), not id != nil. With flask-login, user_id is the user
 // flask-login loads for the request, as for the app's views (a remember
 // cookie without a session too, and null for a user the user_loader no
-// longer finds).
+// longer finds). For "graft:pyramid": user_id (request.authenticated_userid,
+// as the app's security policy finds it, or null) and session (the
+// content of request.session, {} without a session factory), and None
+// when there is neither, as for graft:flask.
 type Identity map[string]any
 
 // String returns the value of key if it is a string, else "".
@@ -63,6 +66,9 @@ const (
 	defaultIdentityCacheSize = 10000
 )
 
+// builtinHooks are graft's own identity hooks (worker.py's IDENTITY_HOOKS).
+var builtinHooks = []string{"graft:django", "graft:flask", "graft:pyramid"}
+
 // hookSpec matches "module:function" and graft's "graft:name" hooks.
 var hookSpec = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
@@ -70,9 +76,9 @@ var hookSpec = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9
 func (c *Config) identityDefaults() []error {
 	var errs []error
 	if c.IdentityHook != "" && !hookSpec.MatchString(c.IdentityHook) {
-		errs = append(errs, fmt.Errorf("IdentityHook %q is not module:function (or graft:django, graft:flask)", c.IdentityHook))
-	} else if strings.HasPrefix(c.IdentityHook, "graft:") && c.IdentityHook != "graft:django" && c.IdentityHook != "graft:flask" {
-		errs = append(errs, fmt.Errorf("IdentityHook %q: graft ships graft:django and graft:flask only", c.IdentityHook))
+		errs = append(errs, fmt.Errorf("IdentityHook %q is not module:function (or graft:django, graft:flask, graft:pyramid)", c.IdentityHook))
+	} else if strings.HasPrefix(c.IdentityHook, "graft:") && !slices.Contains(builtinHooks, c.IdentityHook) {
+		errs = append(errs, fmt.Errorf("IdentityHook %q: graft ships graft:django, graft:flask and graft:pyramid only", c.IdentityHook))
 	}
 	if c.IdentityTTL == 0 {
 		c.IdentityTTL = defaultIdentityTTL

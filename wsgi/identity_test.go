@@ -347,7 +347,7 @@ func TestIdentityConfig(t *testing.T) {
 	}{
 		{Config{App: "a:b", IdentityHook: "nocolon"}, "IdentityHook"},
 		{Config{App: "a:b", IdentityHook: "a:b c"}, "IdentityHook"},
-		{Config{App: "a:b", IdentityHook: "graft:nosuch"}, "graft ships graft:django and graft:flask only"},
+		{Config{App: "a:b", IdentityHook: "graft:nosuch"}, "graft ships graft:django, graft:flask and graft:pyramid only"},
 		{Config{App: "a:b", IdentityCacheSize: -1}, "IdentityCacheSize"},
 		{Config{App: "a:b", IdentityCookies: []string{"a;b"}}, "IdentityCookies"},
 	} {

@@ -18,8 +18,9 @@ import (
 // its users from (Flask's and Django's SESSION_COOKIE_NAME, flask-login's
 // REMEMBER_COOKIE_NAME), the headers and whether the client's address
 // (flask-login's SESSION_PROTECTION), the environ keys Go middleware sets
-// (REMOTE_USER for Django's RemoteUserMiddleware), or NoCache, why the
-// answers must not be cached at all. A hook of the app's own ("module:function") reports
+// (REMOTE_USER for Django's RemoteUserMiddleware; what each lookup read
+// for graft:pyramid and a flask-login request_loader), or NoCache, why
+// the answers must not be cached at all. A hook of the app's own ("module:function") reports
 // nothing: its answers are keyed as Config.IdentityCookies says.
 type identityVary struct {
 	Cookies    []string `json:"cookies"`

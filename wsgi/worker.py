@@ -2868,11 +2868,13 @@ class _Reads(dict):
         request.__dict__["cookies"] = _reads_multidict(cookies, self, "cookies")
         self.on = True
 
-    def vary(self, static):
+    def vary(self, static, skip=(), who="the app's flask-login loaders"):
         """What the answer depends on: static (the app's cookies) and what
-        was read, as identityVary says it; or no_cache, why not."""
+        was read, as identityVary says it; or no_cache, why not, saying
+        who read it. Keys starting with a prefix in skip are caches of the
+        request object (webob's webob.*) made from keys read with them."""
         if self.whole is not None:
-            return {"no_cache": "the app's flask-login loaders read %s" % self.whole}
+            return {"no_cache": "%s read %s" % (who, self.whole)}
         vary = {"cookies": sorted(set(static.get("cookies", [])) | self.cookies_read),
                 "headers": [], "environ": [], "remote_addr": False, "query": False}
         for key in sorted(self.keys_read):
@@ -2886,11 +2888,11 @@ class _Reads(dict):
                 vary["headers"].append(key.replace("_", "-"))
             elif key in ("REMOTE_USER", "AUTH_TYPE") or key.startswith("graft."):
                 vary["environ"].append(key)
-            elif key == _READS_KEY:
+            elif key == _READS_KEY or key.startswith(skip):
                 continue
             else:
                 what = "the request body" if key.startswith("wsgi.input") else "the environ's %s" % key
-                return {"no_cache": "the app's flask-login loaders read %s" % what}
+                return {"no_cache": "%s read %s" % (who, what)}
         return vary
 
 
@@ -3022,9 +3024,118 @@ def _jsonable(v):
     return str(v)
 
 
-IDENTITY_HOOKS = {"graft:django": identity_django, "graft:flask": identity_flask}
+def identity_pyramid(environ):
+    """graft:pyramid: the request's authenticated user, as Pyramid's
+    security policy finds it (request.authenticated_userid), and the
+    content of its session (request.session, from the app's session
+    factory), or None when there is neither.
+
+    The request is the one the app's Router makes (its request factory,
+    registry and request methods, threadlocals pushed), so the policy runs
+    as for the app's own views: a Pyramid 2 ISecurityPolicy (with
+    AuthTktCookieHelper, SessionAuthenticationHelper or the app's own
+    code), or the authentication policy of Pyramid 1 (AuthTkt, Session,
+    BasicAuth, RemoteUser, the app's own) through Pyramid's legacy bridge.
+    No response is made: what the lookup would write (a reissued auth_tkt,
+    a renewed session cookie) is dropped; the request's finished
+    callbacks run, as after a request. Every lookup records what it read
+    of the request (cookies by name, headers, the client's address,
+    REMOTE_USER, the query), for Go's cache to key on, as graft:flask
+    does for flask-login's request_loader."""
+    from pyramid.interfaces import ISessionFactory
+
+    router = _pyramid_router()
+    reads = _Reads(environ)
+    request = router.request_factory(environ)  # webob wants a plain dict
+    request.registry = router.registry
+    request.invoke_subrequest = router.invoke_subrequest
+    if router.request_extensions is not None:
+        from pyramid.request import apply_request_extensions
+
+        apply_request_extensions(request, extensions=router.request_extensions)
+    request.__dict__["environ"] = reads
+    request.__class__ = _pyramid_request_class(type(request))
+    from pyramid.threadlocal import RequestContext
+
+    try:
+        with RequestContext(request):
+            reads.on = True
+            try:
+                user_id = request.authenticated_userid
+                has_session = router.registry.queryUtility(ISessionFactory) is not None
+                data = _jsonable(dict(request.session)) if has_session else {}
+            finally:
+                reads.on = False
+                environ[_READS_KEY] = reads.vary({"cookies": []}, skip=("webob.",),
+                                                 who="the app's Pyramid security policy or session factory")
+    finally:
+        router.finish_request(request)
+    if user_id is None and not data:
+        return None
+    return {"user_id": _jsonable(user_id), "session": data}
+
+
+def vary_pyramid():
+    """What graft:pyramid's answers depend on: identity_pyramid records it
+    with each answer (a security policy may read any part of the request);
+    this is only the static part, none."""
+    return {"cookies": []}
+
+
+_pyramid_classes = {}
+
+
+def _pyramid_request_class(cls):
+    """cls whose cookies note, by name, what a lookup reads of them in the
+    environ's _Reads (webob's cookies read the whole Cookie header)."""
+    sub = _pyramid_classes.get(cls)
+    if sub is None:
+        from webob.cookies import RequestCookies
+
+        class Cookies(RequestCookies):
+            def _named(m):
+                def f(self, name, *a, **kw):
+                    reads = self._environ
+                    was = reads.on
+                    reads.on = False
+                    try:
+                        return m(self, name, *a, **kw)
+                    finally:
+                        reads.on = was
+                        if was:
+                            reads.cookies_read.add(str(name))
+
+                return f
+
+            __getitem__ = _named(RequestCookies.__getitem__)
+            get = _named(RequestCookies.get)
+            __contains__ = _named(RequestCookies.__contains__)
+
+        def cookies(self):
+            env = self.environ
+            return Cookies(env) if isinstance(env, _Reads) else RequestCookies(env)
+
+        sub = type(cls.__name__, (cls,), {"cookies": property(cookies)})
+        _pyramid_classes[cls] = sub
+    return sub
+
+
+def _pyramid_router():
+    if _pyramid[0] is None:
+        found = [a for _, fw, a, _ in find_apps(_worker_app[0]) if fw == "pyramid"]
+        if not found:
+            raise RuntimeError("graft:pyramid: the WSGI app is not (and does not wrap) a Pyramid app")
+        _pyramid[0] = found[0]
+    return _pyramid[0]
+
+
+_pyramid = [None]
+
+
+IDENTITY_HOOKS = {"graft:django": identity_django, "graft:flask": identity_flask,
+                  "graft:pyramid": identity_pyramid}
 # What the answers of graft's hooks depend on (see call_identity).
-IDENTITY_VARY = {identity_django: vary_django, identity_flask: vary_flask}
+IDENTITY_VARY = {identity_django: vary_django, identity_flask: vary_flask, identity_pyramid: vary_pyramid}
 _worker_app = [None]  # the loaded app, for hooks that need it
 _hooks = {}
 

@@ -20,14 +20,15 @@ var (
 	ErrBadSignature = errors.New("session: bad signature")
 
 	// ErrExpired is a correctly signed value older than the maximum age
-	// (or, for Flask, dated in the future, which itsdangerous rejects too).
+	// (or, for Flask, dated in the future, which itsdangerous rejects too;
+	// for Pyramid, not accessed within the factory's timeout).
 	// Nothing in it was decoded.
 	ErrExpired = errors.New("session: expired")
 
 	// ErrPayload is a correctly signed value whose payload cannot be
-	// decoded: not zlib, not JSON (a pickle-serialized Django session),
-	// not an object where a session must be one, or a Flask tag with a
-	// bad value.
+	// decoded: not zlib, not JSON (a pickle-serialized Django or Pyramid
+	// session), not an object where a session must be one, or a Flask tag
+	// with a bad value.
 	ErrPayload = errors.New("session: undecodable payload")
 
 	// ErrNoKey is returned by a codec with no secret key.

@@ -151,3 +151,22 @@ func ExampleDjangoCSRF_CheckSession() {
 	// 200 saved hi
 	// 403 session: CSRF check failed: CSRF token missing or incorrect.
 }
+
+// Pyramid's SignedCookieSessionFactory cookie: a Go handler reads the
+// session, and writes it back keeping its creation time, as Pyramid
+// reissues the cookie when a view reads the session.
+func ExamplePyramid() {
+	p := &session.Pyramid{SecretKey: "the factory's secret"} // SignedCookieSessionFactory(secret)
+	v, _ := p.Encode(session.Session{"user": "amy"})
+	s, _, created, err := p.DecodeTimes(v)
+	fmt.Println(s["user"], err)
+	v, _ = p.EncodeCreated(s, created) // accessed now: the session's timeout starts again
+	s, _ = p.Decode(v)
+	fmt.Println(s["user"])
+	_, err = (&session.Pyramid{SecretKey: "another secret"}).Decode(v)
+	fmt.Println(errors.Is(err, session.ErrBadSignature))
+	// Output:
+	// amy <nil>
+	// amy
+	// true
+}
