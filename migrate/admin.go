@@ -32,6 +32,9 @@ type AdminOptions struct {
 	// PythonRoutes, if not nil, gives the Python app's route map for
 	// GET /inventory, the migration inventory ([Inventory]) as JSON;
 	// typically the [wsgi.Container]'s AppRoutes. nil: no /inventory.
+	// The console (o.Console, when made by [Migrator.Console]) shows the
+	// same inventory as a page and links it, unless its own
+	// [ConsoleOptions].PythonRoutes is set.
 	PythonRoutes func(context.Context) (*wsgi.AppRouteMap, error)
 	// Hosts are the host names, besides IP addresses and localhost, under
 	// which the handler (the console included) answers: the names that
@@ -199,7 +202,11 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 		if done {
 			return
 		}
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCheckedCtxKey, true)))
+		ctx := context.WithValue(r.Context(), hostCheckedCtxKey, true)
+		if o.PythonRoutes != nil {
+			ctx = context.WithValue(ctx, pythonRoutesCtxKey, o.PythonRoutes)
+		}
+		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

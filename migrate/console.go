@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -52,6 +53,14 @@ type ConsoleOptions struct {
 	// handler's AdminOptions.Hosts instead. Console panics on an entry
 	// that is not a host name.
 	Hosts []string
+	// PythonRoutes, if not nil, gives the Python app's route map for the
+	// console's route inventory page (console/inventory, the [Inventory]
+	// that GET /inventory answers as JSON), which the console's page then
+	// links, with a link from each route to its lines; typically the
+	// [wsgi.Container]'s AppRoutes. nil means the admin handler's
+	// [AdminOptions].PythonRoutes when the console is served by one, and
+	// no inventory page without either.
+	PythonRoutes func(context.Context) (*wsgi.AppRouteMap, error)
 }
 
 // consoleCookie holds the per-browser CSRF nonce; the forms carry its
@@ -86,6 +95,15 @@ var consoleTemplate = template.Must(template.New("console.html").Funcs(template.
 // console works under [http.StripPrefix] when the page is the prefix with
 // its trailing slash.
 //
+// With the Python app's route map ([ConsoleOptions].PythonRoutes, or the
+// [AdminOptions].PythonRoutes of the admin handler serving the console),
+// the page links the route inventory, console/inventory: the
+// [Inventory] of GET /inventory as a page, every Python route with who
+// serves it, the Go-only routes and the conflicts; each route's row and
+// card link its own lines (console/inventory?route=GET+/x), whose Go
+// routes link back to their cards. The page itself never asks Python for
+// the route map: it shows when Python does not answer.
+//
 // The forms are protected against cross-site request forgery three ways:
 // a token in a hidden field, the HMAC of a random nonce kept in a
 // SameSite=Strict cookie; the Origin header (or, without one, the
@@ -100,7 +118,7 @@ var consoleTemplate = template.Must(template.New("console.html").Funcs(template.
 // rule; any other gets a 421 in plain text.
 func (m *Migrator) Console(o ConsoleOptions) http.Handler {
 	hosts := newHostRule("the console answers", "ConsoleOptions.Hosts", o.Hosts)
-	c := &console{m: m, user: o.User, secret: o.Secret, trusted: map[string]bool{}}
+	c := &console{m: m, user: o.User, secret: o.Secret, trusted: map[string]bool{}, pythonRoutes: o.PythonRoutes}
 	if len(c.secret) == 0 {
 		c.secret = make([]byte, 32)
 		rand.Read(c.secret)
@@ -120,6 +138,7 @@ func (m *Migrator) Console(o ConsoleOptions) http.Handler {
 	mux.HandleFunc("GET /{$}", c.page)
 	mux.HandleFunc("POST /console/stage", c.protect(c.setStage))
 	mux.HandleFunc("POST /console/kill", c.protect(c.kill))
+	mux.HandleFunc("GET /console/inventory", c.inventory)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Value(hostCheckedCtxKey) == nil { // served alone
 			if err := hosts.check(r.Host); err != nil {
@@ -158,6 +177,8 @@ type console struct {
 	user    func(*http.Request) string
 	secret  []byte
 	trusted map[string]bool // ConsoleOptions.TrustedOrigins, as originKey gives them
+	// pythonRoutes is ConsoleOptions.PythonRoutes (see routeMap).
+	pythonRoutes func(context.Context) (*wsgi.AppRouteMap, error)
 }
 
 func consoleUser(r *http.Request) string {
@@ -406,6 +427,8 @@ func (c *console) message(w http.ResponseWriter, status int, title, text string)
 type consolePage struct {
 	Nonce, Token, User string
 	ForcePython        bool
+	Inventory          bool   // the console has an inventory page (see routeMap)
+	InventoryJSON      bool   // the admin handler serving the console answers GET inventory
 	FileError          string // why the stages file is not applied, or ""
 	Stages             []Stage
 	Routes             []consoleRoute
@@ -440,6 +463,8 @@ func (c *console) page(w http.ResponseWriter, r *http.Request) {
 		ForcePython: c.m.ForcePython(), At: time.Now(),
 		Stages: []Stage{StagePython, StageShadow, StageCanary, StageGo},
 	}
+	p.Inventory = c.routeMap(r) != nil
+	p.InventoryJSON = r.Context().Value(pythonRoutesCtxKey) != nil
 	if err := c.m.FileError(); err != nil {
 		p.FileError = err.Error()
 	}

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"html"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/graft-dev/graft/middleware"
 	"github.com/graft-dev/graft/router"
+	"github.com/graft-dev/graft/wsgi"
 )
 
 // diffRoutes registers the Go side of flaskmig's /api/diff/{id}, which
@@ -599,4 +601,149 @@ func TestConsoleCookieSecure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConsoleInventory checks the console's route inventory page: linked
+// from the page (the whole inventory, and each route's lines from its row
+// and card) when the admin handler has the Python route map, absent
+// otherwise; the lines of one route, with links back to the cards; its
+// errors. Until 2026-12-03 the console did not link the inventory, which
+// only GET /inventory answered, as JSON.
+func TestConsoleInventory(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	const users, diff = "GET /api/users/{id:[0-9]+}", "GET /api/diff/{id}"
+	e := newEnv(t, py, Options{Routes: []RouteConfig{{Route: diff, Stage: StageShadow}, {Route: users, Stage: StageShadow}}}, func(r *router.Router) {
+		diffRoutes(r)
+		r.Get("/api/users/{id:[0-9]+}", okHandler)
+	})
+	serveAdmin := func(o AdminOptions) *httptest.Server {
+		srv := httptest.NewServer(e.m.Handler(o))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	get := func(base, path string) (int, http.Header, string) {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, string(b)
+	}
+	srv := serveAdmin(AdminOptions{Console: e.m.Console(ConsoleOptions{}), PythonRoutes: py.AppRoutes})
+	var usersCard string
+	for i, st := range e.m.Routes() {
+		if st.Route == users {
+			usersCard = "#" + cardID(i)
+		}
+	}
+
+	t.Run("links", func(t *testing.T) {
+		_, _, page := get(srv.URL, "/")
+		for _, want := range []string{
+			`<a href="console/inventory" id="inventory-link">`,
+			`<a href="inventory">inventory</a>`,
+			`<a class="inventory-route" href="console/inventory?route=GET%20%2fapi%2fusers%2f%7bid%3a%5b0-9%5d%2b%7d" aria-label="GET /api/users/{id:[0-9]&#43;} in the route inventory">(inventory)</a>`,
+			`<a class="inventory-route" href="console/inventory?route=GET%20%2fapi%2fdiff%2f%7bid%7d">GET /api/diff/{id} in the route inventory</a>`,
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the page has no %s", want)
+			}
+		}
+		// Without the route map, no link and no page.
+		if page := consoleHTML(t, e.m); strings.Contains(page, "console/inventory") || strings.Contains(page, `href="inventory"`) {
+			t.Errorf("without PythonRoutes, the page links the inventory")
+		}
+		plain := consoleServer(t, e.m, ConsoleOptions{}, nil)
+		if code, _, body := get(plain.URL, "/console/inventory"); code != http.StatusNotFound || !strings.Contains(body, "AdminOptions.PythonRoutes") {
+			t.Errorf("without PythonRoutes: %d %q, want 404 naming AdminOptions.PythonRoutes", code, body)
+		}
+	})
+
+	t.Run("all", func(t *testing.T) {
+		code, hdr, page := get(srv.URL, "/console/inventory")
+		if code != 200 || !strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'none'") || hdr.Get("X-Frame-Options") != "DENY" {
+			t.Fatalf("%d %v", code, hdr)
+		}
+		for _, want := range []string{
+			`data-rule="/api/users/&lt;int:user_id&gt;"`, `/api/items`, `data-rule="/api/side"`, `data-status="python"`,
+			`<a class="mono" href="../` + usersCard + `" aria-label="GET /api/users/{id:[0-9]&#43;} in the migration console">GET</a> <span class="stage stage-shadow">shadow</span>`,
+			`<td>constraint</td><td><a class="mono" href="../#`, // GET /api/diff/{id} against <int:user_id>
+			`<a href="../" id="back">`, `<a href="../inventory">inventory</a>`, "Python routes (0%) served by Go",
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the inventory page has no %s:\n%s", want, page)
+			}
+		}
+		if strings.Contains(page, "<script") || strings.Contains(page, `id="all-routes"`) {
+			t.Errorf("the full inventory has a script or a link to itself")
+		}
+	})
+
+	t.Run("one route", func(t *testing.T) {
+		_, _, page := get(srv.URL, "/console/inventory?route="+url.QueryEscape(users))
+		rows := regexp.MustCompile(`<tr id="py-\d+" class="python-route" data-rule="([^"]*)"`).FindAllStringSubmatch(page, -1)
+		if len(rows) != 1 || rows[0][1] != "/api/users/&lt;int:user_id&gt;" {
+			t.Errorf("the lines of %s: %q, want /api/users/<int:user_id> only:\n%s", users, rows, page)
+		}
+		for _, want := range []string{`id="inventory-route">GET /api/users/{id:[0-9]&#43;}</span>`, `<a href="inventory" id="all-routes">`,
+			`href="../` + usersCard + `"`, "other decimal digits"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the route's inventory has no %s:\n%s", want, page)
+			}
+		}
+		_, _, page = get(srv.URL, "/console/inventory?route="+url.QueryEscape(diff))
+		if strings.Contains(page, `class="python-route"`) || !strings.Contains(page, `<td>constraint</td>`) {
+			t.Errorf("the lines of %s: want its constraint conflict only:\n%s", diff, page)
+		}
+		_, _, page = get(srv.URL, "/console/inventory?route="+url.QueryEscape("POST /nowhere"))
+		if !strings.Contains(page, `id="no-lines"`) {
+			t.Errorf("a route with no line: want the page to say so:\n%s", page)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			path string
+			code int
+			want string
+		}{
+			{"/console/inventory?route=nope", http.StatusBadRequest, `is not &#34;METHOD /pattern&#34;`},
+			{"/console/inventory?route=GET+/a&route=GET+/b", http.StatusBadRequest, `sent 2 times`},
+		} {
+			if code, _, body := get(srv.URL, tc.path); code != tc.code || !strings.Contains(body, tc.want) {
+				t.Errorf("GET %s: %d %q, want %d saying %s", tc.path, code, body, tc.code, tc.want)
+			}
+		}
+		req, _ := http.NewRequest("POST", srv.URL+"/console/inventory", nil)
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("POST /console/inventory: %v %v, want 405", res, err)
+		} else {
+			res.Body.Close()
+		}
+		failing := serveAdmin(AdminOptions{Console: e.m.Console(ConsoleOptions{}), PythonRoutes: func(context.Context) (*wsgi.AppRouteMap, error) {
+			return nil, wsgi.ErrTimeout
+		}})
+		if code, _, body := get(failing.URL, "/console/inventory"); code != http.StatusBadGateway || !strings.Contains(body, "reading the Python route map") {
+			t.Errorf("a failing route map: %d %q, want 502", code, body)
+		}
+		// The console's page does not ask Python: it shows when the
+		// route map fails (a kill switch is needed most then).
+		if code, _, page := get(failing.URL, "/"); code != 200 || !strings.Contains(page, `id="inventory-link"`) {
+			t.Errorf("the page with a failing route map: %d", code)
+		}
+	})
+
+	t.Run("served alone", func(t *testing.T) {
+		alone := httptest.NewServer(e.m.Console(ConsoleOptions{PythonRoutes: py.AppRoutes}))
+		t.Cleanup(alone.Close)
+		_, _, page := get(alone.URL, "/")
+		if !strings.Contains(page, `id="inventory-link"`) || strings.Contains(page, `href="inventory"`) {
+			t.Errorf("served alone: want a link to the inventory page, none to the JSON the admin handler answers")
+		}
+		if code, _, page := get(alone.URL, "/console/inventory"); code != 200 || !strings.Contains(page, `data-rule="/api/side"`) || strings.Contains(page, `../inventory`) {
+			t.Errorf("served alone: %d\n%s", code, page)
+		}
+	})
 }

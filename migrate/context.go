@@ -17,6 +17,11 @@ var (
 	// it again with the rule of a console served alone
 	// (ConsoleOptions.Hosts).
 	hostCheckedCtxKey = &contextKey{"HostChecked"}
+	// pythonRoutesCtxKey holds, in the context of a request the admin
+	// handler passes to its console, the handler's
+	// AdminOptions.PythonRoutes (when set), so that the console shows the
+	// inventory the handler serves as JSON.
+	pythonRoutesCtxKey = &contextKey{"PythonRoutes"}
 )
 
 // IsShadow reports whether ctx is the context of a shadow run: a copy of a

@@ -121,7 +121,9 @@
 // which stage, the Go-only routes, the conflicts (partial captures,
 // shadowed routes, different constraints, trailing slashes) and the
 // coverage. [Inventory.WriteTable] prints it; the admin API serves it at
-// GET /inventory when [AdminOptions].PythonRoutes is set.
+// GET /inventory when [AdminOptions].PythonRoutes is set, and the console
+// then shows it as a page (console/inventory), linked from the console's
+// page and from each route's row and card.
 //
 // # Metrics
 //

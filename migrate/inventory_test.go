@@ -524,3 +524,43 @@ func TestInventoryConflictNamesRouteMapConstraint(t *testing.T) {
 		t.Errorf("detail %q\nwant it to say %s", d, want)
 	}
 }
+
+// Bottle keeps one route per rule and method; the route map lists one per
+// rule and callback, with its methods, as Flask's lists a rule with its
+// methods: a rule whose GET and POST are one function is one line, served
+// by Go when Go serves both (migrating with GET alone), and one whose GET
+// and POST are two functions stays two lines, each with its own status.
+// Until 2026-12-03 the first was two lines, GET "go" and POST "python",
+// which counted half a route as migrated.
+func TestInventoryBottleMethods(t *testing.T) {
+	c := startPython(t, "bottlemig:app")
+	e := newEnv(t, &fallback.Handler{App: c}, Options{}, func(r *router.Router) {
+		r.Get("/api/notes/{n:-?[0-9]+}", okHandler)
+		r.Get("/login", okHandler)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	py, err := c.AppRoutes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := NewInventory(py, e.r.Inventory(), e.m)
+	var got []string
+	for _, l := range inv.Python {
+		if l.Rule == "/api/notes/<n:int>" || l.Rule == "/login" {
+			var served []string
+			for _, g := range l.Go {
+				served = append(served, g.Method)
+			}
+			got = append(got, l.Rule+" ["+l.Endpoint+"] "+strings.Join(l.Methods, ",")+" go:"+strings.Join(served, ",")+" "+l.Status)
+		}
+	}
+	want := []string{
+		"/api/notes/<n:int> [note] GET,HEAD,POST go:GET migrating",
+		"/login [login_form] GET,HEAD go:GET go",
+		"/login [login] POST go: python",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("inventory lines:\n got %q\nwant %q", got, want)
+	}
+}

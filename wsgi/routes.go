@@ -25,7 +25,9 @@ type AppRouteMap struct {
 	Apps []PythonApp `json:"apps"`
 	// Routes lists every route, in the framework's order (Flask's
 	// url_map, Django's urlpatterns depth first, Bottle's app.routes,
-	// falcon.inspect's listing, Pyramid's route mapper).
+	// falcon.inspect's listing, Pyramid's route mapper). Bottle's routes
+	// of one rule, name and callback, which Bottle keeps one per method,
+	// are one route with their methods, at the first one's place.
 	Routes []AppRoute `json:"routes"`
 }
 

@@ -2360,7 +2360,10 @@ def _methods_with_head(methods):
 
 
 def bottle_routes(app):
-    """Bottle's app.routes, one route per rule and method, and the apps
+    """Bottle's app.routes, one route per rule, name and callback with its
+    methods (Bottle keeps one Route per rule and method: GET and POST of
+    one function are one route, as a Flask rule is; of two functions, two,
+    as Flask lists two rules of one path with two endpoints), and the apps
     Bottle.mount() mounts: ([route], [(prefix, app)])."""
     import bottle
 
@@ -2369,6 +2372,7 @@ def bottle_routes(app):
     builtin = {name: f.__code__ for name, f in bottle.Router().filters.items()}
     router = app.router
     out, mounted = [], []
+    grouped = {}  # (rule, name, id(callback)) -> (its entry in out, its methods or None for ANY)
     for route in app.routes:
         target = route.config.get("mountpoint.target")
         if target is not None:
@@ -2398,20 +2402,27 @@ def bottle_routes(app):
                 }
             )
         method = route.method.upper()
+        key = (route.rule, route.name, id(route.callback))
+        if key in grouped:
+            entry, methods = grouped[key]
+            # A GET route answers HEAD too; ANY answers every method.
+            methods = None if methods is None or method == "ANY" else methods | {method}
+            entry["methods"] = None if methods is None else _methods_with_head(methods)
+            grouped[key] = (entry, methods)
+            continue
         module, name, path, line = _source(route.get_undecorated_callback())
-        out.append(
-            {
-                "rule": route.rule,
-                "pieces": [{"kind": "bottle", "parts": parts}],
-                # A GET route answers HEAD too; ANY answers every method.
-                "methods": None if method == "ANY" else _methods_with_head([method]),
-                "endpoint": route.name or "",
-                "module": module,
-                "view": name,
-                "file": path,
-                "line": line,
-            }
-        )
+        entry = {
+            "rule": route.rule,
+            "pieces": [{"kind": "bottle", "parts": parts}],
+            "methods": None if method == "ANY" else _methods_with_head([method]),
+            "endpoint": route.name or "",
+            "module": module,
+            "view": name,
+            "file": path,
+            "line": line,
+        }
+        grouped[key] = (entry, None if method == "ANY" else {method})
+        out.append(entry)
     return out, mounted
 
 

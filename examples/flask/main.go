@@ -185,6 +185,7 @@ func run(args []string) error {
 		defer app.Shutdown(context.Background())
 		return inventory.Print(os.Stdout, app, o.mount, h)
 	}
+	o.migrate.PythonRoutes = inventory.Routes(app, o.mount) // GET /inventory and the console's inventory page
 	mg, err := migration.Start(h, o.migrate, log, reg)
 	if err != nil {
 		app.Shutdown(context.Background())

@@ -184,6 +184,7 @@ func run(args []string) error {
 		defer app.Shutdown(context.Background())
 		return inventory.Print(os.Stdout, app, o.mount, routes)
 	}
+	o.migrate.PythonRoutes = inventory.Routes(app, o.mount) // GET /inventory and the console's inventory page
 	mg, err := migration.Start(routes, o.migrate, log, reg)
 	if err != nil {
 		app.Shutdown(context.Background())

@@ -29,6 +29,25 @@ def user(name):
     return answer(name=name)
 
 
+# One rule, two methods, two callbacks (the usual form and its post): two
+# routes, one per callback, as Flask lists one rule per endpoint.
+@app.get("/login", name="login_form")
+def login_form():
+    return answer()
+
+
+@app.post("/login", name="login")
+def login():
+    return answer()
+
+
+# One callback for two methods in two decorators: one route.
+@app.get("/note/<n:int>")
+@app.put("/note/<n:int>")
+def note(n):
+    return answer(n=n)
+
+
 @app.route("/price/<f:float>")
 def price(f):
     return answer(f=f)

@@ -22,13 +22,26 @@ const Timeout = 30 * time.Second
 // Build asks app for its routes, served under mount ("" for the root),
 // and joins them with r's. m, if not nil, gives the stages.
 func Build(ctx context.Context, app *wsgi.Container, mount string, r *router.Router, m *migrate.Migrator) (*migrate.Inventory, error) {
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
-	defer cancel()
-	py, err := app.AppRoutes(ctx)
+	py, err := Routes(app, mount)(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return migrate.NewInventory(py.Under(mount), r.Inventory(), m), nil
+	return migrate.NewInventory(py, r.Inventory(), m), nil
+}
+
+// Routes returns the route map of app, served under mount ("" for the
+// root), for migrate.AdminOptions.PythonRoutes: the admin API's GET
+// /inventory and the migration console's inventory page.
+func Routes(app *wsgi.Container, mount string) func(context.Context) (*wsgi.AppRouteMap, error) {
+	return func(ctx context.Context) (*wsgi.AppRouteMap, error) {
+		ctx, cancel := context.WithTimeout(ctx, Timeout)
+		defer cancel()
+		py, err := app.AppRoutes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return py.Under(mount), nil
+	}
 }
 
 // Print writes the inventory table of app and h (a *router.Router) to w:

@@ -32,6 +32,11 @@ type Flags struct {
 	Stages string
 	// AdminBind is -admin-bind ADDR.
 	AdminBind string
+	// PythonRoutes, not a flag, is the Python app's route map for the
+	// admin API's GET /inventory and the console's inventory page
+	// (migrate.AdminOptions.PythonRoutes; inventory.Routes gives it); the
+	// example sets it before Start. nil: no inventory.
+	PythonRoutes func(context.Context) (*wsgi.AppRouteMap, error)
 
 	// ln is the admin listener Bind opened, which Start serves.
 	ln net.Listener
@@ -116,7 +121,7 @@ func Start(h http.Handler, f Flags, log *slog.Logger, reg *prometheus.Registry) 
 			}
 		}
 		mg.adminAddr = ln.Addr().String()
-		mg.admin = &http.Server{Handler: AdminHandler(m), ReadHeaderTimeout: 10 * time.Second}
+		mg.admin = &http.Server{Handler: AdminHandler(m, f.PythonRoutes), ReadHeaderTimeout: 10 * time.Second}
 		go mg.admin.Serve(ln)
 		log.Info("migration console", slog.String("url.full", "http://"+mg.adminAddr+"/"))
 		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
@@ -139,9 +144,11 @@ func Start(h http.Handler, f Flags, log *slog.Logger, reg *prometheus.Registry) 
 }
 
 // AdminHandler is the admin JSON API of m with the console at /, for
-// requests to an IP address or localhost (no AdminOptions.Hosts).
-func AdminHandler(m *migrate.Migrator) http.Handler {
-	return m.Handler(migrate.AdminOptions{Console: m.Console(migrate.ConsoleOptions{})})
+// requests to an IP address or localhost (no AdminOptions.Hosts), with
+// the migration inventory (GET /inventory, and the console's page) when
+// routes, the Python app's route map, is not nil.
+func AdminHandler(m *migrate.Migrator, routes func(context.Context) (*wsgi.AppRouteMap, error)) http.Handler {
+	return m.Handler(migrate.AdminOptions{Console: m.Console(migrate.ConsoleOptions{}), PythonRoutes: routes})
 }
 
 // AdminAddr returns the address of the admin listener, "" without one.
