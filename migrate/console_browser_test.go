@@ -2,11 +2,8 @@ package migrate
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/graft-dev/graft/internal/browsertest"
 )
@@ -42,11 +39,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	e.settle()
 
 	wd := browsertest.Start(t)
-	defer func() {
-		if t.Failed() {
-			wd.Screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-migrate-console-%d.png", time.Now().UnixNano())))
-		}
-	}()
+	wd.ScreenshotOnFailure(t, "migrate-console")
 	wd.Navigate(t, srv.URL+"/")
 	card := `section[data-route="` + route + `"]`
 	if got := wd.Execute(t, `return document.querySelector('`+card+` [data-effective]').textContent`); got != "shadow" {

@@ -1,14 +1,10 @@
 package migrate
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/graft-dev/graft/internal/browsertest"
 	"github.com/graft-dev/graft/router"
@@ -32,19 +28,7 @@ func TestConsoleInventoryInBrowser(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	wd := browsertest.Start(t)
-	defer func() {
-		if t.Failed() {
-			wd.Screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-console-inventory-%d.png", time.Now().UnixNano())))
-		}
-	}()
-	noErrors := func(when string) {
-		t.Helper()
-		for _, l := range wd.BrowserLog(t) {
-			if l.Level == "SEVERE" || l.Level == "WARNING" {
-				t.Errorf("%s, the page logged %s: %s", when, l.Level, l.Message)
-			}
-		}
-	}
+	wd.ScreenshotOnFailure(t, "console-inventory")
 	tabTo := func(css string) int {
 		t.Helper()
 		for n := 1; n <= 80; n++ {
@@ -68,7 +52,7 @@ func TestConsoleInventoryInBrowser(t *testing.T) {
 	}
 
 	wd.Navigate(t, srv.URL+"/")
-	noErrors("on load")
+	wd.CheckLog(t, "on load")
 	card := `section[data-route="` + users + `"]`
 
 	// From the route's card to its lines of the inventory.
@@ -90,7 +74,7 @@ func TestConsoleInventoryInBrowser(t *testing.T) {
 	if got := text(`tr.python-route [data-status]`); got != "migrating" {
 		t.Errorf("status %q, want migrating (Go's route is in shadow)", got)
 	}
-	noErrors("on the route's inventory")
+	wd.CheckLog(t, "on the route's inventory")
 
 	// Back to the route's card by its Go route's link.
 	tabTo(`tr.python-route a[href^="../#route-"]`)
@@ -112,9 +96,9 @@ func TestConsoleInventoryInBrowser(t *testing.T) {
 	if n := wd.Execute(t, `return document.querySelectorAll('tr.python-route').length`); n.(float64) < 10 {
 		t.Errorf("the whole inventory shows %v Python routes", n)
 	}
-	noErrors("on the inventory")
+	wd.CheckLog(t, "on the inventory")
 	tabTo(`#back`)
 	wd.Keys(t, browsertest.Enter)
 	wd.WaitFor(t, func() bool { return wd.CurrentURL(t) == srv.URL+"/" && text(card+` [data-effective]`) == "shadow" })
-	noErrors("at the end")
+	wd.CheckLog(t, "at the end")
 }

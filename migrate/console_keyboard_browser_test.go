@@ -2,11 +2,8 @@ package migrate
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/graft-dev/graft/internal/browsertest"
 )
@@ -33,19 +30,7 @@ func TestConsoleKeyboard(t *testing.T) {
 	e.settle()
 
 	wd := browsertest.Start(t)
-	defer func() {
-		if t.Failed() {
-			wd.Screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-console-keyboard-%d.png", time.Now().UnixNano())))
-		}
-	}()
-	noErrors := func(when string) {
-		t.Helper()
-		for _, l := range wd.BrowserLog(t) {
-			if l.Level == "SEVERE" || l.Level == "WARNING" {
-				t.Errorf("%s, the page logged %s: %s", when, l.Level, l.Message)
-			}
-		}
-	}
+	wd.ScreenshotOnFailure(t, "console-keyboard")
 	active := func() string {
 		s, _ := wd.Execute(t, `const a = document.activeElement; if (!a || a === document.body) return 'body';
 			const f = a.closest('form'); return a.tagName.toLowerCase() + (a.name ? '[name=' + a.name + ']' : '') +
@@ -79,7 +64,7 @@ func TestConsoleKeyboard(t *testing.T) {
 	}
 
 	wd.Navigate(t, srv.URL+"/")
-	noErrors("on load")
+	wd.CheckLog(t, "on load")
 	form := `form.stage-form[data-route="` + route + `"]`
 
 	// The stage: Tab to the route's select, "c" picks canary, Tab to the
@@ -101,7 +86,7 @@ func TestConsoleKeyboard(t *testing.T) {
 	if u := wd.CurrentURL(t); !strings.HasPrefix(u, srv.URL+"/") || strings.Contains(u, "console/") {
 		t.Errorf("after Apply the browser is at %s, want the console", u)
 	}
-	noErrors("after Apply")
+	wd.CheckLog(t, "after Apply")
 	// The next Tab stays in the changed route's card.
 	if n := tabTo(form + ` select[name="stage"]`); n != 1 {
 		t.Errorf("after Apply, %d Tabs back to the route's stage select, want 1: the focus went back to the top of the page", n)
@@ -114,7 +99,7 @@ func TestConsoleKeyboard(t *testing.T) {
 	if st := e.status(t, route); !st.ForcePython || st.Effective != StagePython {
 		t.Fatalf("after the kill switch: force_python %v, effective %s", st.ForcePython, st.Effective)
 	}
-	noErrors("after the kill switch")
+	wd.CheckLog(t, "after the kill switch")
 	if n := tabTo(form + ` select[name="stage"]`); n != 1 {
 		t.Errorf("after the kill switch, %d Tabs to the route's stage select, want 1", n)
 	}
@@ -145,5 +130,5 @@ func TestConsoleKeyboard(t *testing.T) {
 	if e.m.ForcePython() {
 		t.Fatal("the global kill switch is still on after its release")
 	}
-	noErrors("at the end")
+	wd.CheckLog(t, "at the end")
 }

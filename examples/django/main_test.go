@@ -288,12 +288,7 @@ func TestParseFlags(t *testing.T) {
 func TestAdminInBrowser(t *testing.T) {
 	srv := startSite(t, "/legacy", true)
 	wd := browsertest.Start(t)
-	defer func() {
-		if t.Failed() {
-			// Outside t.TempDir, which is removed with the test.
-			wd.Screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-django-admin-%d.png", time.Now().UnixNano())))
-		}
-	}()
+	wd.ScreenshotOnFailure(t, "django-admin")
 
 	wd.Navigate(t, srv.URL+"/legacy/admin/")
 	want := srv.URL + "/legacy/admin/login/?next=/legacy/admin/"

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -246,6 +247,18 @@ func (wd *WebDriver) Screenshot(t testing.TB, path string) {
 	t.Logf("screenshot of the failure: %s (%v)", path, err)
 }
 
+// ScreenshotOnFailure saves the page as a PNG in the system's temporary
+// directory (outside t.TempDir, which is removed with the test), named
+// graft-NAME-<nanoseconds>.png, once the test has failed. Call it after
+// Start: its cleanup runs before the browser is closed.
+func (wd *WebDriver) ScreenshotOnFailure(t testing.TB, name string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			wd.Screenshot(t, filepath.Join(os.TempDir(), fmt.Sprintf("graft-%s-%d.png", name, time.Now().UnixNano())))
+		}
+	})
+}
+
 // Keys of the WebDriver key actions (the W3C spec's code points).
 const (
 	Tab       = "\uE004"
@@ -294,4 +307,16 @@ func (wd *WebDriver) BrowserLog(t testing.TB) []LogEntry {
 	var entries []LogEntry
 	wd.do(t, http.MethodPost, "/se/log", map[string]string{"type": "browser"}, &entries)
 	return entries
+}
+
+// CheckLog fails the test for every error or warning the page logged
+// since the last look (a script error, a CSP violation, a resource that
+// failed to load), saying when it was looked at.
+func (wd *WebDriver) CheckLog(t testing.TB, when string) {
+	t.Helper()
+	for _, l := range wd.BrowserLog(t) {
+		if l.Level == "SEVERE" || l.Level == "WARNING" {
+			t.Errorf("%s, the page logged %s: %s", when, l.Level, l.Message)
+		}
+	}
 }

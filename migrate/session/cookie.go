@@ -128,14 +128,21 @@ func pyUnquote(s string) string {
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
 		return s
 	}
-	s = s[1 : len(s)-1]
+	return unescape(s[1:len(s)-1], false)
+}
+
+// unescape replaces in s "\ooo" (octal, up to \377) by that byte and "\c"
+// by c, as Python's http.cookies and WebOb unquote cookie values; a final
+// lone backslash stays, and so does one before "\n" when newline is set
+// (WebOb's pattern, whose "." does not match "\n").
+func unescape(s string, newline bool) string {
 	if strings.IndexByte(s, '\\') < 0 {
 		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c != '\\' || i+1 == len(s) { // a final lone backslash stays
+		if c != '\\' || i+1 == len(s) || (newline && s[i+1] == '\n') {
 			b.WriteByte(c)
 			continue
 		}
