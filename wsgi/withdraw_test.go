@@ -340,6 +340,35 @@ func (r *stallRig) stall(slows, fasts int, want func(Status) bool) (ids []string
 	return nil, nil
 }
 
+// recycleFirst sends requests one at a time until the first workers (pids
+// in first) have both been recycled for max-requests, then checks that
+// every request was answered 200 and that each of them served exactly its
+// budget, limit.
+func (r *stallRig) recycleFirst(first map[int]bool, limit int) {
+	t := r.t
+	t.Helper()
+	for i := 0; r.c.Status().Restarts["max-requests"] < 2; i++ {
+		if i == 3*limit {
+			t.Fatalf("%d more requests, and the first workers were not both recycled: %v", i, r.c.Status().Restarts)
+		}
+		r.fast(1)
+	}
+	served := map[int]int{}
+	r.mu.Lock()
+	for id, pid := range r.pids {
+		if r.codes[id] != 200 {
+			t.Errorf("%s: %d, want 200", id, r.codes[id])
+		}
+		served[pid]++
+	}
+	r.mu.Unlock()
+	for pid := range first {
+		if served[pid] != limit {
+			t.Errorf("worker %d answered %d requests before it was recycled, want MaxRequests (%d)", pid, served[pid], limit)
+		}
+	}
+}
+
 // checkRanOnce fails unless each of ids was answered 200 and ran once.
 func (r *stallRig) checkRanOnce(ids []string) {
 	t := r.t
@@ -432,26 +461,7 @@ func TestWithdrawnNotCountedAgainstMaxRequests(t *testing.T) {
 	r.reqs.Wait()
 	// One request at a time goes to the first worker in service with a
 	// free thread: the first until its limit, then the other.
-	for i := 0; r.c.Status().Restarts["max-requests"] < 2; i++ {
-		if i == 3*limit {
-			t.Fatalf("%d more requests, and the first workers were not both recycled: %v", i, r.c.Status().Restarts)
-		}
-		r.fast(1)
-	}
-	served := map[int]int{}
-	r.mu.Lock()
-	for id, pid := range r.pids {
-		if r.codes[id] != 200 {
-			t.Errorf("%s: %d, want 200", id, r.codes[id])
-		}
-		served[pid]++
-	}
-	r.mu.Unlock()
-	for pid := range first {
-		if served[pid] != limit {
-			t.Errorf("worker %d answered %d requests before it was recycled, want MaxRequests (%d)", pid, served[pid], limit)
-		}
-	}
+	r.recycleFirst(first, limit)
 }
 
 // TestNoWithdrawalWithoutAnotherWorker: when no other worker could take
@@ -578,28 +588,9 @@ func TestLastOfBudgetNotWithdrawn(t *testing.T) {
 	}
 	r.releaseAll()
 	r.reqs.Wait()
-	for i := 0; r.c.Status().Restarts["max-requests"] < 2; i++ {
-		if i == 3*limit {
-			t.Fatalf("%d more requests, and the first workers were not both recycled: %v", i, r.c.Status().Restarts)
-		}
-		r.fast(1)
-	}
+	r.recycleFirst(first, limit)
 	if n := r.c.Status().Restarts["max-requests"]; n != 2 {
 		t.Errorf("%d recycles for max-requests, want 2 (one per worker)", n)
-	}
-	served := map[int]int{}
-	r.mu.Lock()
-	for id, pid := range r.pids {
-		if r.codes[id] != 200 {
-			t.Errorf("%s: %d, want 200", id, r.codes[id])
-		}
-		served[pid]++
-	}
-	r.mu.Unlock()
-	for pid := range first {
-		if served[pid] != limit {
-			t.Errorf("worker %d answered %d requests before it was recycled, want MaxRequests (%d)", pid, served[pid], limit)
-		}
 	}
 	waitFor(t, 10*time.Second, "two workers in service", func() bool {
 		n := 0
