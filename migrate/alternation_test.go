@@ -232,12 +232,7 @@ func TestInventoryAlternationApps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startPython(t, tc.app)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			py, err := c.AppRoutes(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			py := appRoutes(t, c)
 			r := router.New()
 			tc.goRoutes(r)
 			inv := NewInventory(py, r.Inventory(), nil)
@@ -282,12 +277,7 @@ func TestInventoryFalconApp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startPython(t, "falconmig:app")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			py, err := c.AppRoutes(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			py := appRoutes(t, c)
 			r := router.New()
 			tc.goRoutes(r)
 			inv := NewInventory(py, r.Inventory(), nil)

@@ -19,6 +19,19 @@ import (
 	"github.com/graft-dev/graft/wsgi"
 )
 
+// appRoutes asks c's app for its route map, failing the test if it cannot
+// within 30 s.
+func appRoutes(t testing.TB, c *wsgi.Container) *wsgi.AppRouteMap {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	py, err := c.AppRoutes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return py
+}
+
 // startPython starts the container for app ("flaskmig:app",
 // "djangomig.wsgi:application") from testdata/; a Django app's settings
 // are its package's ("djangostatic.wsgi:application" has

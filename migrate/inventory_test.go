@@ -467,12 +467,7 @@ func TestInventoryPythonDigits(t *testing.T) {
 					io.WriteString(w, `{"served_by": "go"}`)
 				})
 			})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			py, err := c.AppRoutes(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			py := appRoutes(t, c)
 			inv := NewInventory(py, e.r.Inventory(), e.m)
 			var line *PythonRoute
 			for i := range inv.Python {
@@ -538,12 +533,7 @@ func TestInventoryBottleMethods(t *testing.T) {
 		r.Get("/api/notes/{n:-?[0-9]+}", okHandler)
 		r.Get("/login", okHandler)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	py, err := c.AppRoutes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	py := appRoutes(t, c)
 	inv := NewInventory(py, e.r.Inventory(), e.m)
 	var got []string
 	for _, l := range inv.Python {
