@@ -118,7 +118,7 @@ func main() {
 	}
 	md := report(res)
 	if o.noDocs {
-		fmt.Print(md)
+		fmt.Print(summary(res), "\n", targetsTable(res), "\n", md)
 		return
 	}
 	if err := writeDocs(o.docs, md, res); err != nil {

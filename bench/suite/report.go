@@ -318,21 +318,20 @@ func charts(res *Results) map[string]string {
 }
 
 // writeDocs replaces the measured section of dir/performance.md (or
-// appends it) and writes the charts.
+// appends it), the summary and targets regions where the page has their
+// markers, and writes the charts.
 func writeDocs(dir, section string, res *Results) error {
 	path := filepath.Join(dir, "performance.md")
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	s := string(old)
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-	section = strings.TrimSuffix(section, "\n")
-	if i >= 0 && j > i {
-		s = s[:i] + section + s[j+len(endMarker):]
-	} else {
-		s = strings.TrimRight(s, "\n") + "\n\n" + section + "\n"
+	s, ok := replaceRegion(string(old), beginMarker, endMarker, section)
+	if !ok {
+		s = strings.TrimRight(s, "\n") + "\n\n" + strings.TrimSuffix(section, "\n") + "\n"
 	}
+	s, _ = replaceRegion(s, summaryBegin, summaryEnd, summary(res))
+	s, _ = replaceRegion(s, targetsBegin, targetsEnd, targetsTable(res))
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		return err
 	}
@@ -342,6 +341,18 @@ func writeDocs(dir, section string, res *Results) error {
 		}
 	}
 	return nil
+}
+
+// replaceRegion replaces the text from begin to end, both markers
+// included, with region (which carries its own markers); ok is false, and
+// s unchanged, when s lacks the pair.
+func replaceRegion(s, begin, end, region string) (_ string, ok bool) {
+	i := strings.Index(s, begin)
+	j := strings.Index(s, end)
+	if i < 0 || j < i {
+		return s, false
+	}
+	return s[:i] + strings.TrimSuffix(region, "\n") + s[j+len(end):], true
 }
 
 // mainTables writes the throughput, latency, CPU and memory tables.

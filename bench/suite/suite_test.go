@@ -122,15 +122,25 @@ func TestCharts(t *testing.T) {
 func TestWriteDocs(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "performance.md")
-	os.WriteFile(path, []byte("# Performance\n\nintro\n\n"+beginMarker+"\nold\n"+endMarker+"\n\n## After\n"), 0o644)
+	os.WriteFile(path, []byte("# Performance\n\n"+summaryBegin+"\nold summary\n"+summaryEnd+"\n\nintro\n\n"+targetsBegin+"\nold targets\n"+targetsEnd+"\n\n"+beginMarker+"\nold\n"+endMarker+"\n\n## After\n"), 0o644)
 	res := sample()
 	if err := writeDocs(dir, report(res), res); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
 	s := string(b)
-	if strings.Contains(s, "\nold\n") || !strings.HasPrefix(s, "# Performance\n\nintro\n\n"+beginMarker) || !strings.HasSuffix(s, endMarker+"\n\n## After\n") {
+	if strings.Contains(s, "\nold") || !strings.HasPrefix(s, "# Performance\n\n"+summaryBegin) || !strings.HasSuffix(s, endMarker+"\n\n## After\n") ||
+		!strings.Contains(s, summaryEnd+"\n\nintro\n\n"+targetsBegin) || !strings.Contains(s, targetsEnd+"\n\n"+beginMarker) {
 		t.Errorf("got:\n%s", s)
+	}
+	// A page without the summary and targets markers gets neither.
+	os.WriteFile(path, []byte("# Performance\n\nintro\n"), 0o644)
+	if err := writeDocs(dir, report(res), res); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	if s := string(b); strings.Contains(s, summaryBegin) || strings.Contains(s, targetsBegin) || !strings.HasPrefix(s, "# Performance\n\nintro\n\n"+beginMarker) {
+		t.Errorf("page without the markers:\n%s", s)
 	}
 	for _, c := range []string{chartThroughput, chartLatency, chartCPU, chartGoCPU} {
 		if _, err := os.Stat(filepath.Join(dir, c)); err != nil {
@@ -280,5 +290,103 @@ func TestRotateGo(t *testing.T) {
 	bare := []goCPUDef{{Name: "bare"}, {Name: "native-nofallback"}, {Name: "bridged"}}
 	if got := names(rotateGo(bare, 1)); !slices.Equal(got, []string{"native-nofallback", "bridged", "bare"}) {
 		t.Errorf("without native: %v", got)
+	}
+}
+
+// judge says met, or by how much a ratio misses its bound, as a share of
+// the bound.
+func TestJudge(t *testing.T) {
+	tests := []struct {
+		v, bound float64
+		least    bool
+		want     string
+	}{
+		{2.62, 2, false, "missed by 31%"},
+		{2, 2, false, "met"},
+		{1.42, 1.5, false, "met"},
+		{2.48, 3, true, "missed by 17%"},
+		{3.15, 2.5, true, "met"},
+		{0.6, 0.6, true, "met"},
+		{math.NaN(), 2, false, "not measured"},
+	}
+	for _, tc := range tests {
+		if got := judge(tc.v, tc.bound, tc.least); got != tc.want {
+			t.Errorf("judge(%v, %v, %v) = %q, want %q", tc.v, tc.bound, tc.least, got, tc.want)
+		}
+	}
+}
+
+// targetRuns is a run with every target's inputs: per round, graft's
+// req/s over gunicorn's 2.5 on hello, 2 on Flask, 1.5 on Django; p99
+// higher than gunicorn's only on the download with 1 worker; Go CPU 24
+// µs bare, 36 native (1.5×), 60 bridged (2.5×).
+func targetRuns() *Results {
+	res := &Results{Rounds: 3, Secs: 3, Started: "S", Finished: "F", Machine: Machine{CPU: "cpu", Cores: "2", LoadStart: "0.50", LoadEnd: "0.60"}}
+	rps := map[string]map[string]float64{
+		"graft":    {"hello": 10000, "flask": 4000, "django": 3000, "download": 100},
+		"gunicorn": {"hello": 4000, "flask": 2000, "django": 2000, "download": 200},
+		"uwsgi":    {"hello": 20000, "flask": 4000, "django": 4000, "download": 200},
+		"tornado":  {"hello": 3000, "flask": 1000, "django": 1000, "download": 100},
+	}
+	for round := range 3 {
+		for s, byCase := range rps {
+			for c, v := range byCase {
+				for _, w := range []int{1, 2} {
+					p99 := 5.0
+					if s == "graft" && c == "download" && w == 1 {
+						p99 = 9
+					}
+					res.Runs = append(res.Runs, Run{Server: s, Case: c, Workers: w, Round: round, RPS: v, P50ms: 1, P99ms: p99, Requests: 100})
+				}
+			}
+		}
+		for s, cpu := range map[string]float64{"bare": 24, "native": 36, "native-nofallback": 35, "bridged": 60} {
+			res.GoCPU = append(res.GoCPU, Run{Server: s, Case: "gocpu", Workers: 2, Round: round, RPS: 1000, Requests: 10, GoCPUus: cpu})
+		}
+	}
+	return res
+}
+
+// The targets table judges each of issue 11's targets on the run; the
+// summary quotes the largest worker count.
+func TestTargetsAndSummary(t *testing.T) {
+	res := targetRuns()
+	got := targetsTable(res)
+	for _, want := range []string{
+		targetsBegin, targetsEnd,
+		"| native route through the default stack ÷ bare handler, Go CPU per request | ≤ 1.5× | 1.50× | met |",
+		"| bridged request ÷ bare handler, Go CPU per request | ≤ 2× | 2.50× | missed by 25% |",
+		"| hello, req/s ÷ gunicorn's | ≥ 3× | 2.50× | missed by 17% |",
+		"| hello, req/s ÷ Tornado's | ≥ 2.5× | 3.33× | met |",
+		"| hello, req/s ÷ uWSGI's | ≥ 0.6× | 0.50× | missed by 17% |",
+		"| Flask, req/s ÷ gunicorn's | ≥ 2× | 2.00× | met |",
+		"| Flask, req/s ÷ uWSGI's | ≥ 0.8× | 1.00× | met |",
+		"| Django, req/s ÷ gunicorn's | ≥ 1.8× | 1.50× | missed by 17% |",
+		"| native route with an idle fallback ÷ with none | within 10% | Go CPU 1.03×, req/s 1.00× | met |",
+		"| p99 ÷ gunicorn's, every case and worker count | ≤ 1× | higher in 1 of 8: download with 1 worker(s), 9.0 against 5.0 ms | missed |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets lack %q:\n%s", want, got)
+		}
+	}
+	// A run without the Go CPU part or the peers judges nothing it lacks.
+	empty := targetsTable(&Results{})
+	if strings.Count(empty, "not measured") != len(targets)+2 || strings.Contains(empty, "| met |") {
+		t.Errorf("empty run:\n%s", empty)
+	}
+
+	got = summary(res)
+	for _, want := range []string{
+		summaryBegin, summaryEnd, "2 workers × 1 thread",
+		"| hello (bare WSGI) | 10000 | 2.50 | 0.50 | 3.33 | 5.00 / 5.00 |",
+		"| 10 MiB download | 100 | 0.50 | 0.50 | 1.00 | 5.00 / 5.00 |",
+		"a bare `net/http` handler's (24.0 µs): a native route through the default middleware stack 1.50×, a request bridged to Python 2.50×",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if got := summary(&Results{}); !strings.Contains(got, "measured no case") {
+		t.Errorf("summary of an empty run:\n%s", got)
 	}
 }
