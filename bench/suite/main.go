@@ -100,6 +100,7 @@ func main() {
 		if err := json.Unmarshal(b, res); err != nil {
 			log.Fatalf("%s: %v", o.from, err)
 		}
+		res.RenderedFrom = true
 	} else {
 		if o.quick {
 			o.rounds, o.secs, o.warmup = 1, 2, 1

@@ -189,6 +189,9 @@ func report(res *Results) string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("%s\n\n## Measured by the suite\n\n", beginMarker)
 	p("Generated from %s to %s by\n\n```sh\n%s\n```\n\n", res.Started, res.Finished, res.Command)
+	if res.RenderedFrom {
+		p("and written into this page from its `-json` file (`go run ./bench/suite -from FILE`).\n\n")
+	}
 	p("%d round(s) of %g s of `wrk -t2 --latency` per server, case and worker count (64 connections; 16 for the upload and the download), after an unmeasured warm-up; the servers alternate, starting with a different one each round. Each number below is the median over rounds; ratios are medians of the per-round ratios.\n\n", res.Rounds, res.Secs)
 	m := res.Machine
 	p("* Machine: %s, %s cores, %s; load average %s at the start, %s at the end. **The machine is shared with other developers' builds and tests**: absolute numbers move from run to run, compare within a run.\n", m.CPU, m.Cores, m.Kernel, m.LoadStart, m.LoadEnd)

@@ -22,6 +22,9 @@ type Results struct {
 	GoCPU    []Run // the Go CPU measurement
 	// PeersBatch: the peers ran under SCHED_BATCH (-peers-sched-batch).
 	PeersBatch bool `json:",omitempty"`
+	// RenderedFrom: these results were read back from a -json file
+	// (-from), not measured by this process.
+	RenderedFrom bool `json:"-"`
 }
 
 // Run is one measured wrk run against one server.

@@ -100,6 +100,14 @@ func TestReport(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	const from = "written into this page from its `-json` file"
+	if strings.Contains(md, from) {
+		t.Errorf("measured results said to be read back:\n%s", md)
+	}
+	res.RenderedFrom = true
+	if md := report(res); !strings.Contains(md, from) {
+		t.Errorf("results read back (-from) not said so:\n%s", md)
+	}
 }
 
 // The charts are well-formed XML.
@@ -363,7 +371,7 @@ func TestTargetsAndSummary(t *testing.T) {
 		"| Flask, req/s ÷ uWSGI's | ≥ 0.8× | 1.00× | met |",
 		"| Django, req/s ÷ gunicorn's | ≥ 1.8× | 1.50× | missed by 17% |",
 		"| native route with an idle fallback ÷ with none | within 10% | Go CPU 1.03×, req/s 1.00× | met |",
-		"| p99 ÷ gunicorn's, every case and worker count | ≤ 1× | higher in 1 of 8: download with 1 worker(s), 9.0 against 5.0 ms | missed |",
+		"| p99 ÷ gunicorn's, every case and worker count | ≤ 1× | higher in 1 of 8: download with 1 worker, 9.0 against 5.0 ms | missed |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("targets lack %q:\n%s", want, got)

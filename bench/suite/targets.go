@@ -104,7 +104,7 @@ func p99Verdict(idx map[key][]Run, cases []caseDef, workers []int) (measured, ve
 			}
 			n++
 			if g > u {
-				over = append(over, fmt.Sprintf("%s with %d worker(s), %s against %s ms", c.Name, w, f1(g), f1(u)))
+				over = append(over, fmt.Sprintf("%s with %s, %s against %s ms", c.Name, workersPhrase(w), f1(g), f1(u)))
 			}
 		}
 	}
@@ -118,6 +118,14 @@ func p99Verdict(idx map[key][]Run, cases []caseDef, workers []int) (measured, ve
 	}
 }
 
+// workersPhrase is "1 worker" or "N workers".
+func workersPhrase(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
+}
+
 // targetsTable returns the generated region of the targets section: each
 // of issue 11's targets, what this run measured and whether it is met.
 func targetsTable(res *Results) string {
@@ -126,7 +134,7 @@ func targetsTable(res *Results) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("%s\n\n", targetsBegin)
-	p("Issue 11's targets judged on the latest run of the suite (%s to %s, load average %s at the start; peers with %d workers × 1 thread; medians of %d rounds, ratios as in [its section](#measured-by-the-suite)):\n\n", res.Started, res.Finished, res.Machine.LoadStart, targetWorkers, res.Rounds)
+	p("Issue 11's targets judged on the latest run of the suite (%s to %s, load average %s at the start; peers with %s × 1 thread; medians of %d rounds, ratios as in [its section](#measured-by-the-suite)):\n\n", res.Started, res.Finished, res.Machine.LoadStart, workersPhrase(targetWorkers), res.Rounds)
 	p("| target | bound | this run | verdict |\n|---|---|---|---|\n")
 	for _, t := range targets {
 		v := t.value(idx, gidx)
@@ -178,7 +186,7 @@ func summary(res *Results) string {
 // waitress at w workers, and the p99 beside gunicorn's.
 func summaryTable(p func(string, ...any), res *Results, idx map[key][]Run, cases []caseDef, w int, servers []string) {
 	peers := slices.DeleteFunc(slices.Clone(servers), func(s string) bool { return s == "graft" || s == "waitress" })
-	p("The latest run of the suite ([its section](#measured-by-the-suite)), %s to %s, on %s with %s cores that `wrk` uses too (load average %s at the start, %s at the end); %d workers × 1 thread per server, medians of %d rounds of %g s:\n\n", res.Started, res.Finished, res.Machine.CPU, res.Machine.Cores, res.Machine.LoadStart, res.Machine.LoadEnd, w, res.Rounds, res.Secs)
+	p("The latest run of the suite ([its section](#measured-by-the-suite)), %s to %s, on %s with %s cores that `wrk` uses too (load average %s at the start, %s at the end); %s × 1 thread per server, medians of %d rounds of %g s:\n\n", res.Started, res.Finished, res.Machine.CPU, res.Machine.Cores, res.Machine.LoadStart, res.Machine.LoadEnd, workersPhrase(w), res.Rounds, res.Secs)
 	p("| case | graft req/s |")
 	for _, s := range peers {
 		p(" ÷ %s |", s)
