@@ -199,10 +199,11 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 		}
 		g := &goEntry{GoRoute: GoRoute{Method: ri.Method, Pattern: ri.Pattern, Name: ri.Name, Stage: StageGo}}
 		if ri.Method != "*" {
-			g.Route = ri.Method + " " + ri.Pattern
+			staged := router.StagedRoute{Method: ri.Method, Pattern: ri.Pattern}
 			if ri.Of != "" {
-				g.Route = ri.Method + " " + ri.Of // a sub-Router's prefix, served by its "/" route
+				staged.Pattern = ri.Of // a sub-Router's prefix, served by its "/" route
 			}
+			g.Route = staged.Key()
 			if m != nil {
 				if st, ok := m.Route(g.Route); ok {
 					g.Stage = st.Effective
