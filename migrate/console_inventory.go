@@ -44,8 +44,8 @@ type inventoryLine struct {
 }
 
 // inventoryGo is a Go route of the inventory page, with the fragment of
-// its console card ("#route-2"), "" for a route the console does not show
-// (not staged).
+// the console card of its [GoRoute].Route ("#route-2"), "" for a route
+// the console does not show (not staged).
 type inventoryGo struct {
 	GoRoute
 	Card string
@@ -89,8 +89,11 @@ func (c *console) inventory(w http.ResponseWriter, r *http.Request) {
 	for i, st := range c.m.Routes() {
 		cards[st.Route] = "#" + cardID(i)
 	}
-	link := func(g GoRoute) inventoryGo { return inventoryGo{GoRoute: g, Card: cards[g.Method+" "+g.Pattern]} }
-	is := func(g GoRoute) bool { return p.Route == "" || g.Method+" "+g.Pattern == p.Route }
+	// A Go route is the card of the staged route whose stage it has
+	// (GoRoute.Route: the "/" route of a sub-Router for the path of its
+	// prefix), and one of that route's lines.
+	link := func(g GoRoute) inventoryGo { return inventoryGo{GoRoute: g, Card: cards[g.Route]} }
+	is := func(g GoRoute) bool { return p.Route == "" || g.Route != "" && g.Route == p.Route }
 	p.Framework, p.Coverage = inv.Framework, inv.Coverage
 	for i, l := range inv.Python {
 		line := inventoryLine{PythonRoute: l, ID: fmt.Sprintf("py-%d", i+1), Methods: "any"}

@@ -747,3 +747,60 @@ func TestConsoleInventory(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleInventoryPrefixRoute checks that a Go route at a sub-Router's
+// prefix (r.Route("/api/items", ...) or r.Mount("/api/side", sub) with a
+// "/" route), which chi serves at the prefix without its slash too, links
+// back to the card of the route that serves it ("GET /api/items/", whose
+// stage it has), and is among that route's lines. Until 2026-12-03 the
+// inventory page joined its Go routes to the cards by their own pattern
+// ("GET /api/items"), which is no card: it had no link, and the route's
+// lines left its Python route out.
+func TestConsoleInventoryPrefixRoute(t *testing.T) {
+	py := startPython(t, "flaskmig:app")
+	for _, tc := range []struct {
+		name, route, rule, implicit string
+		register                    func(r *router.Router)
+	}{
+		{"Route", "GET /api/items/", "/api/items", "/api/items", func(r *router.Router) {
+			r.Route("/api/items", func(s *router.Router) { s.Get("/", okHandler) })
+		}},
+		{"Mount", "GET /api/side/", "/api/side", "/api/side", func(r *router.Router) {
+			sub := router.New()
+			sub.Get("/", okHandler)
+			r.Mount("/api/side", sub)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, py, Options{Routes: []RouteConfig{{Route: tc.route, Stage: StageShadow}}}, tc.register)
+			srv := httptest.NewServer(e.m.Handler(AdminOptions{Console: e.m.Console(ConsoleOptions{}), PythonRoutes: py.AppRoutes}))
+			t.Cleanup(srv.Close)
+			card := ""
+			for i, st := range e.m.Routes() {
+				if st.Route == tc.route {
+					card = "#" + cardID(i)
+				}
+			}
+			if card == "" {
+				t.Fatalf("%s has no card", tc.route)
+			}
+			link := `<a class="mono" href="../` + card + `" aria-label="GET ` + tc.implicit + ` in the migration console">GET</a> <span class="stage stage-shadow">shadow</span>`
+			for _, q := range []string{"", "?route=" + url.QueryEscape(tc.route)} {
+				res, err := http.Get(srv.URL + "/console/inventory" + q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				page := string(b)
+				row := regexp.MustCompile(`(?s)<tr id="py-\d+" class="python-route" data-rule="` + regexp.QuoteMeta(tc.rule) + `".*?</tr>`).FindString(page)
+				if res.StatusCode != 200 || row == "" {
+					t.Fatalf("GET console/inventory%s: %d, no row for %s:\n%s", q, res.StatusCode, tc.rule, page)
+				}
+				if !strings.Contains(row, link) {
+					t.Errorf("GET console/inventory%s: the row of %s has no link to the card of %s (%s):\n%s", q, tc.rule, tc.route, link, row)
+				}
+			}
+		})
+	}
+}

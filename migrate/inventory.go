@@ -87,6 +87,14 @@ type GoRoute struct {
 	Pattern string `json:"pattern"`
 	// Name is the route's name, if any.
 	Name string `json:"name,omitempty"`
+	// Route is the staged route whose stage this is, "METHOD /pattern",
+	// the route's name in the stages file, in GET /routes and on the
+	// console's cards: Method and Pattern, but for the path of a
+	// sub-Router's prefix without its slash ("/api", which chi serves
+	// with the sub-Router's "/" route: see [router.RouteInfo].Of), whose
+	// Route is that "/" route's ("GET /api/"). "" for a route of every
+	// method, which is not staged.
+	Route string `json:"route,omitempty"`
 	// Stage is the stage requests see (the effective stage): always go
 	// without a Migrator, and for routes that are not staged (every
 	// method, Mount).
@@ -190,13 +198,16 @@ func NewInventory(py *wsgi.AppRouteMap, goRoutes []router.RouteInfo, m *Migrator
 			continue // HEAD at a sub-Router's prefix, implied by its GET route too
 		}
 		g := &goEntry{GoRoute: GoRoute{Method: ri.Method, Pattern: ri.Pattern, Name: ri.Name, Stage: StageGo}}
-		key := ri.Pattern
-		if ri.Of != "" {
-			key = ri.Of // a sub-Router's prefix, served by its "/" route
-		}
-		if m != nil && ri.Method != "*" {
-			if st, ok := m.Route(ri.Method + " " + key); ok {
-				g.Stage = st.Effective
+		if ri.Method != "*" {
+			staged := router.StagedRoute{Method: ri.Method, Pattern: ri.Pattern}
+			if ri.Of != "" {
+				staged.Pattern = ri.Of // a sub-Router's prefix, served by its "/" route
+			}
+			g.Route = staged.Key()
+			if m != nil {
+				if st, ok := m.Route(g.Route); ok {
+					g.Stage = st.Effective
+				}
 			}
 		}
 		g.segs = parseSegments(ri.Pattern)

@@ -434,6 +434,12 @@ func TestInventoryPrefixRoot(t *testing.T) {
 		if l.Rule == "/admin" && (len(l.Go) != 1 || l.Go[0].Stage != StageShadow) {
 			t.Errorf("/admin: go %+v, want GET /admin at the shadow stage of GET /admin/", l.Go)
 		}
+		// Each Go route names the staged route whose stage it has: its
+		// own, or the "/" route's for the prefix without its slash.
+		want = map[string]string{"/api": "GET /api/", "/api/": "GET /api/", "/admin": "GET /admin/"}[l.Rule]
+		if len(l.Go) != 1 || l.Go[0].Route != want {
+			t.Errorf("%s: go %+v, want one Go route whose Route is %s", l.Rule, l.Go, want)
+		}
 	}
 	if len(inv.Conflicts) != 0 {
 		t.Errorf("conflicts %+v, want none", inv.Conflicts)

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +19,10 @@ import (
 
 // listening matches the "listening" log line of an example and its URL.
 var listening = regexp.MustCompile(`listening.* url.full=(http://[^ ]+?)/?(\s|$)`)
+
+// adminConsole matches the "migration console" log line of an example
+// with -admin-bind and the admin API's URL.
+var adminConsole = regexp.MustCompile(`migration console.* url.full=(http://[^ ]+?)/?(\s|$)`)
 
 // Build builds the command in the current directory with go build into a
 // temporary directory, as name, and returns the binary's path.
@@ -55,9 +61,30 @@ func SingleBinary(t *testing.T, name string, args ...string) string {
 		t.Fatalf("the run directory holds %d entries, want the binary alone", len(entries))
 	}
 
+	return Start(t, name, bin, empty).URL
+}
+
+// Server is a running example started by [Start].
+type Server struct {
+	// URL is the server's base URL ("http://127.0.0.1:PORT").
+	URL string
+	// Admin is the base URL of the migration's admin API and console
+	// ("http://127.0.0.1:PORT"), from the "migration console" log line;
+	// "" without -admin-bind.
+	Admin string
+}
+
+// Start runs the example's binary bin in dir with args, -python
+// pythontest.Python(t) and -bind 127.0.0.1:0, its TMPDIR a fresh
+// directory, and returns it once it listens (and, with -admin-bind among
+// args, once its admin API does). When the test ends the server gets
+// SIGTERM; the test then fails if it did not exit or left anything in
+// its TMPDIR (such as the app's copy).
+func Start(t *testing.T, name, bin, dir string, args ...string) Server {
+	t.Helper()
 	tmp := t.TempDir()
 	cmd := exec.Command(bin, append([]string{"-python", pythontest.Python(t), "-bind", "127.0.0.1:0"}, args...)...)
-	cmd.Dir = empty
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -67,19 +94,32 @@ func SingleBinary(t *testing.T, name string, args ...string) string {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
+	var mu sync.Mutex
 	var log strings.Builder
-	urls := make(chan string, 1)
+	logged := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return log.String()
+	}
+	urls, admins := make(chan string, 1), make(chan string, 1)
 	go func() {
 		defer close(exited)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			mu.Lock()
 			log.WriteString(line + "\n")
-			if m := listening.FindStringSubmatch(line); m != nil {
-				select {
-				case urls <- m[1]:
-				default:
+			mu.Unlock()
+			for _, f := range []struct {
+				re *regexp.Regexp
+				c  chan string
+			}{{listening, urls}, {adminConsole, admins}} {
+				if m := f.re.FindStringSubmatch(line); m != nil {
+					select {
+					case f.c <- strings.TrimSuffix(m[1], "/"):
+					default:
+					}
 				}
 			}
 		}
@@ -103,16 +143,24 @@ func SingleBinary(t *testing.T, name string, args ...string) string {
 			t.Errorf("%s left %v in its TMPDIR", name, names)
 		}
 		if t.Failed() {
-			t.Logf("%s log:\n%s", name, log.String())
+			t.Logf("%s log:\n%s", name, logged())
 		}
 	})
-	select {
-	case u := <-urls:
-		return strings.TrimSuffix(u, "/")
-	case <-exited:
-		t.Fatalf("%s exited before listening:\n%s", name, log.String())
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("%s did not start listening:\n%s", name, log.String())
+	wait := func(c chan string, what string) string {
+		select {
+		case u := <-c:
+			return u
+		case <-exited:
+			t.Fatalf("%s exited before %s:\n%s", name, what, logged())
+		case <-time.After(3 * time.Minute):
+			t.Fatalf("%s did not start %s:\n%s", name, what, logged())
+		}
+		return ""
 	}
-	return ""
+	var s Server
+	if slices.Contains(args, "-admin-bind") {
+		s.Admin = wait(admins, "its admin API")
+	}
+	s.URL = wait(urls, "listening")
+	return s
 }
