@@ -186,6 +186,10 @@ func (m *Migrator) Handler(o AdminOptions) http.Handler {
 	if o.PythonRoutes != nil {
 		mux.HandleFunc("GET /inventory", m.inventoryHandler(o.PythonRoutes))
 		mux.HandleFunc("/inventory", methodNotAllowed("GET, HEAD"))
+	} else {
+		// The API's path, with or without a console: its JSON error says
+		// what /inventory needs.
+		mux.HandleFunc("/inventory", notFound(false))
 	}
 	if o.Console != nil {
 		mux.Handle("/", o.Console)

@@ -386,5 +386,13 @@ func TestAdminNotFound(t *testing.T) {
 		if rec.Code != http.StatusOK || rec.Body.String() != "console\n" {
 			t.Fatalf("%d %q, want the console's answer", rec.Code, rec.Body)
 		}
+		// /inventory is the API's path: without a route map it is the
+		// API's JSON error, not the console's page (it was net/http's
+		// plain-text 404 through a real console).
+		rec = serve(e.m.Handler(AdminOptions{Console: console}), http.MethodGet, "127.0.0.1", "/inventory", "", "")
+		var out map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusNotFound || !strings.Contains(out["error"], "/inventory needs AdminOptions.PythonRoutes") {
+			t.Fatalf("%d %q (%v), want a 404 with the API's JSON error", rec.Code, rec.Body, err)
+		}
 	})
 }
