@@ -104,13 +104,12 @@ const fallbackTarget = 0.10
 // the same binary with -no-fallback, and whether it is within
 // fallbackTarget. It writes nothing unless both were measured.
 func fallbackCost(p func(string, ...any), gidx map[key][]Run) {
-	with, without := gidx[key{"native", "gocpu", 2}], gidx[key{"native-nofallback", "gocpu", 2}]
+	with, without, cr, rr := fallbackRatios(gidx)
 	if len(with) == 0 || len(without) == 0 {
 		return
 	}
 	rps := func(r Run) float64 { return r.RPS }
 	cpu := func(r Run) float64 { return r.GoCPUus }
-	rr, cr := pairedRatio(with, without, rps), pairedRatio(with, without, cpu)
 	p("\n#### The native route with and without a fallback\n\n")
 	p("The same route (`GET /api/health`) of the same `examples/hybrid` binary through the same middleware, with the fallback configured (2 Python workers started, idle: no request reaches them) and with `-no-fallback` (no Python at all), in the same rounds, run one right after the other in alternating order. Target of issue 11: with the fallback within %.0f%% of without, i.e. at most %.0f%% more Go CPU per request and at most %.0f%% fewer requests per second. Ratios are medians of the per-round ratios.\n\n", 100*fallbackTarget, 100*fallbackTarget, 100*fallbackTarget)
 	p("| native route | req/s | Go CPU µs/request |\n|---|---|---|\n")
@@ -127,13 +126,30 @@ func fallbackCost(p func(string, ...any), gidx map[key][]Run) {
 		}
 		return "not within"
 	}
-	cok, rok := cr <= 1+fallbackTarget, rr >= 1-fallbackTarget
+	cok, rok := withinFallback(cr, rr)
 	both := "Both within"
 	if !cok || !rok {
 		both = "Not both within"
 	}
 	p("**%s %.0f%%**: with the idle fallback, Go CPU per request %s (%s), req/s %s (%s).\n",
 		both, 100*fallbackTarget, signedPct(cr), verdict(cok), signedPct(rr), verdict(rok))
+}
+
+// fallbackRatios returns the Go CPU runs of the native route with the
+// fallback configured and with none, and the medians of their per-round
+// ratios: Go CPU per request and requests per second (NaN when no round
+// has both).
+func fallbackRatios(gidx map[key][]Run) (with, without []Run, cpu, rps float64) {
+	with, without = gidx[key{"native", "gocpu", 2}], gidx[key{"native-nofallback", "gocpu", 2}]
+	cpu = pairedRatio(with, without, func(r Run) float64 { return r.GoCPUus })
+	rps = pairedRatio(with, without, func(r Run) float64 { return r.RPS })
+	return with, without, cpu, rps
+}
+
+// withinFallback says whether each of fallbackRatios' ratios is within
+// fallbackTarget: at most that much more Go CPU, that much fewer req/s.
+func withinFallback(cpu, rps float64) (cpuOK, rpsOK bool) {
+	return cpu <= 1+fallbackTarget, rps >= 1-fallbackTarget
 }
 
 // signedPct writes a ratio as a signed percentage change: 1.034 is "+3.4%".
@@ -218,7 +234,6 @@ func report(res *Results) string {
 	}
 	if len(res.GoCPU) > 0 {
 		gidx := index(res.GoCPU)
-		bare := median(gidx[key{"bare", "gocpu", 2}], func(r Run) float64 { return r.GoCPUus })
 		p("\n### Go CPU per request\n\n")
 		p("The Go process's own CPU time per request (utime+stime from `/proc`, divided by requests) under the same `wrk -t2 -c64` load, in one run, servers alternating. The targets of issue 11: a native route through the default middleware stack ≤ 1.5× the bare handler, a bridged request ≤ 2×, and the native route with the fallback configured within 10%% of the same route with none (see below). The hybrid server has 2 Python workers (none with `-no-fallback`); it logs an access line per request, its default, to stderr (a file here) through `middleware.LogWriter`. The bare handler and the hybrid server keep the same heap floor (`-min-heap`, 16 MiB by default), so that both collect garbage alike (a baseline binary older than the floor has none). The native route's handler writes a constant JSON body, as the bare handler writes its constant text (a baseline binary older than that encodes a small map with `encoding/json`). GOMAXPROCS=1 and the socket options are the variants investigated (SO_BUSY_POLL acts only on NAPI devices, not on loopback). The last column divides each round's Go CPU by the bare handler's in the same round: their spread is the machine's noise.\n\n")
 		p("| server | req/s | Go CPU µs/request | ÷ bare | ÷ bare, each round |\n|---|---|---|---|---|\n")
@@ -232,7 +247,7 @@ func report(res *Results) string {
 				continue
 			}
 			c := median(rs, func(r Run) float64 { return r.GoCPUus })
-			p("| %s | %s | %s | %s | %s |\n", g.Title, f0(median(rs, func(r Run) float64 { return r.RPS })), f1(c), f2(c/bare), roundRatios(rs, bareRounds))
+			p("| %s | %s | %s | %s | %s |\n", g.Title, f0(median(rs, func(r Run) float64 { return r.RPS })), f1(c), f2(goCPURatio(gidx, g.Name)), roundRatios(rs, bareRounds))
 		}
 		p("\n![Go CPU per request](%s)\n", chartGoCPU)
 		fallbackCost(p, gidx)

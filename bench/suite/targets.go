@@ -53,6 +53,8 @@ var targets = []target{
 	{"Django, req/s ÷ gunicorn's", 1.8, true, peerRatio("gunicorn", "django")},
 }
 
+// peerRatio is a target's value: graft's req/s over peer's on cas at
+// targetWorkers.
 func peerRatio(peer, cas string) func(idx, _ map[key][]Run) float64 {
 	return func(idx, _ map[key][]Run) float64 { return ratio(idx, peer, cas, targetWorkers) }
 }
@@ -77,14 +79,12 @@ func judge(v, bound float64, least bool) string {
 // the same route with none, as fallbackCost does: Go CPU per request and
 // requests per second within fallbackTarget.
 func fallbackVerdict(gidx map[key][]Run) (measured, verdict string) {
-	with, without := gidx[key{"native", "gocpu", 2}], gidx[key{"native-nofallback", "gocpu", 2}]
-	cr := pairedRatio(with, without, func(r Run) float64 { return r.GoCPUus })
-	rr := pairedRatio(with, without, func(r Run) float64 { return r.RPS })
+	_, _, cr, rr := fallbackRatios(gidx)
 	if math.IsNaN(cr) || math.IsNaN(rr) {
 		return "–", "not measured"
 	}
 	measured = fmt.Sprintf("Go CPU %s×, req/s %s×", f2(cr), f2(rr))
-	if cr <= 1+fallbackTarget && rr >= 1-fallbackTarget {
+	if cok, rok := withinFallback(cr, rr); cok && rok {
 		return measured, "met"
 	}
 	return measured, "missed"
