@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
@@ -18,7 +19,14 @@ import (
 // under a steady load reload the workers without failing a request, and a
 // SIGTERM with slow requests in flight answers them all and every request
 // of the load that reached the server, while new connections are refused
-// (ECONNREFUSED: never a reset, an EOF or a 5xx); Serve then returns nil.
+// (ECONNREFUSED: never a 5xx, nor a reset or an EOF on a connection that
+// was reused or got a response); Serve then returns nil. The one
+// exception is the kernel's: a connection still in the listener's accept
+// queue when the listener closes is reset (in 1 of 15 runs here; gunicorn
+// and nginx close their listeners alike). It is a fresh connection that
+// never got a byte back, and it can happen once per client: the next
+// connection is refused. More such failures than clients would be the
+// server dropping connections it accepted.
 func TestServeSignalsUnderLoad(t *testing.T) {
 	s := startServe(t, context.Background(), writeServeApp(t, "v1"), ServeConfig{GracefulTimeout: 20 * time.Second})
 
@@ -36,11 +44,12 @@ func TestServeSignalsUnderLoad(t *testing.T) {
 	stop := make(chan struct{})
 	var mu sync.Mutex
 	var ok, refused int
-	var bad []string
+	var bad, queued []string // queued: reset in the accept queue (see above)
 	var wg sync.WaitGroup
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 20 * time.Second}
 	defer client.CloseIdleConnections()
-	for range 4 {
+	const clients = 4
+	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -50,7 +59,15 @@ func TestServeSignalsUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := client.Get(s.url + "/")
+				// fresh: the connection was dialled for this request (or
+				// its dial failed), not reused.
+				fresh, answered := true, false
+				trace := &httptrace.ClientTrace{
+					GotConn:              func(info httptrace.GotConnInfo) { fresh = !info.Reused },
+					GotFirstResponseByte: func() { answered = true },
+				}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", s.url+"/", nil)
+				resp, err := client.Do(req)
 				var b []byte
 				if err == nil {
 					b, err = io.ReadAll(resp.Body)
@@ -60,6 +77,9 @@ func TestServeSignalsUnderLoad(t *testing.T) {
 				switch {
 				case err != nil && errors.Is(err, syscall.ECONNREFUSED):
 					refused++
+				case err != nil && fresh && !answered &&
+					(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+					queued = append(queued, err.Error())
 				case err != nil:
 					bad = append(bad, err.Error())
 				case resp.StatusCode != 200 || !strings.HasPrefix(string(b), "v1 "):
@@ -102,9 +122,13 @@ func TestServeSignalsUnderLoad(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("shutdown load: %d ok, %d refused, %d bad", ok, refused, len(bad))
+	t.Logf("shutdown load: %d ok, %d refused, %d reset in the accept queue, %d bad", ok, refused, len(queued), len(bad))
 	if len(bad) > 0 {
 		t.Errorf("%d requests failed otherwise than refused; first: %s", len(bad), strings.Join(bad[:min(5, len(bad))], "\n"))
+	}
+	if len(queued) > clients {
+		t.Errorf("%d fresh connections reset or closed unanswered, more than one per client (%d): the server dropped connections it accepted; first: %s",
+			len(queued), clients, strings.Join(queued[:min(5, len(queued))], "\n"))
 	}
 	if refused == 0 {
 		t.Error("no request was refused after the listener closed")
