@@ -586,24 +586,30 @@ func TestCloseCalled(t *testing.T) {
 					}
 					waitFor(t, time.Second, "close() after an early error", closed("before"))
 				})
-				t.Run("client disconnect", func(t *testing.T) {
-					resp, err := http.Get(a.srv.URL + "/?mode=forever&tok=gone")
-					if err != nil {
-						t.Fatal(err)
-					}
-					buf := make([]byte, 6)
-					if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first;" {
-						t.Fatalf("read %q %v", buf, err)
-					}
-					resp.Body.Close() // closes the connection mid-stream
-					waitFor(t, time.Second, "close() after the client went away", closed("gone"))
-					// The only worker thread(s) must be free again.
-					for i := 0; i < threads; i++ {
-						if b := mustGet(t, a.srv.URL+"/?mode=ok&tok=after"); string(b) != "first;last" {
-							t.Errorf("next request got %q", b)
+				// A stream with pauses between its blocks, and a burst of
+				// small blocks with none, in which a single-threaded worker
+				// looks for the CANCEL once per CANCEL_LOOK_INTERVAL only.
+				for _, mode := range []string{"forever", "burst"} {
+					t.Run("client disconnect, "+mode, func(t *testing.T) {
+						tok := "gone-" + mode
+						resp, err := http.Get(a.srv.URL + "/?mode=" + mode + "&tok=" + tok)
+						if err != nil {
+							t.Fatal(err)
 						}
-					}
-				})
+						buf := make([]byte, 6)
+						if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first;" {
+							t.Fatalf("read %q %v", buf, err)
+						}
+						resp.Body.Close() // closes the connection mid-stream
+						waitFor(t, time.Second, "close() after the client went away", closed(tok))
+						// The only worker thread(s) must be free again.
+						for i := 0; i < threads; i++ {
+							if b := mustGet(t, a.srv.URL+"/?mode=ok&tok=after"); string(b) != "first;last" {
+								t.Errorf("next request got %q", b)
+							}
+						}
+					})
+				}
 				// A response that can have no body (HEAD, 304, 204) is complete
 				// with its head: the rest of an endless stream (an SSE view,
 				// a big export hit by a monitor's HEAD) is not iterated into

@@ -46,6 +46,7 @@ import struct
 import sys
 import threading
 import traceback
+from time import monotonic
 
 # Protocol constants. wire.go has the same ones (frameReq is REQ, flagBodyFD
 # is F_BODY_FD, maxFrame is MAX_FRAME); TestProtocolConstants parses both
@@ -94,6 +95,13 @@ HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
 # Payloads from this size on are sent without copying them behind their
 # frame header (Conn.send).
 GATHER = 16384
+
+# A single-threaded worker streaming a response looks at its socket for a
+# CANCEL at most this often (seconds): a poll per yielded block cost as
+# much as the block's own send. A block yielded after a longer pause is
+# always preceded by a look; a burst of small blocks is cut short within
+# this interval of the CANCEL.
+CANCEL_LOOK_INTERVAL = 0.001
 
 HEADER = struct.Struct("<BBHI")
 assert HEADER.size == HEADER_SIZE
@@ -1335,6 +1343,7 @@ class Worker:
         }
         self.cancelled = set()  # running or queued streams Go cancelled
         self.backlog = collections.deque()  # prefetched REQ frames (single thread)
+        self.next_look = 0.0  # monotonic time of check_cancel's next look at the socket (single thread)
         self.current = -1  # the stream being served (single thread)
         # Withdrawals (see watch_withdrawals): REQ and CALL frames come in
         # the order Go numbered them (1, 2, ...), and withdrawn holds the
@@ -1437,18 +1446,22 @@ class Worker:
         cancelled = self.cancelled
         if self.threads == 1:
             # Single-threaded: nothing else reads the socket, so look for
-            # frames without blocking (one select() per chunk). A REQ is a
-            # prefetched next request: keep it for later. A CANCEL is for
-            # this response or for a prefetched one.
-            conn = self.conn
-            while conn.pending():
-                frame = conn.read_frame()
-                if frame is None:
-                    leave(0)  # Go is gone
-                if frame[0] == REQ or frame[0] == CALL:
-                    self.backlog.append(frame)
-                elif frame[0] == CANCEL:
-                    self.note_cancel(frame[2])
+            # frames without blocking (a poll, at most one per
+            # CANCEL_LOOK_INTERVAL). A REQ is a prefetched next request:
+            # keep it for later. A CANCEL is for this response or for a
+            # prefetched one.
+            now = monotonic()
+            if now >= self.next_look:
+                self.next_look = now + CANCEL_LOOK_INTERVAL
+                conn = self.conn
+                while conn.pending():
+                    frame = conn.read_frame()
+                    if frame is None:
+                        leave(0)  # Go is gone
+                    if frame[0] == REQ or frame[0] == CALL:
+                        self.backlog.append(frame)
+                    elif frame[0] == CANCEL:
+                        self.note_cancel(frame[2])
         # Threaded: the reader thread records CANCEL frames; just look.
         if stream in cancelled:
             cancelled.discard(stream)

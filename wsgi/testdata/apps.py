@@ -671,6 +671,9 @@ class ClosingIter:
             while True:
                 time.sleep(0.02)
                 yield b"tick;" * 100
+        if self.mode == "burst":  # endless, and no pause between blocks
+            while True:
+                yield b"tick;"
         yield b"last"
 
     def close(self):
