@@ -97,10 +97,10 @@ HEADER_SIZE = 8  # u8 type | u8 flags | u16 stream | u32 payload length
 GATHER = 16384
 
 # A single-threaded worker streaming a response looks at its socket for a
-# CANCEL at most this often (seconds): a poll per yielded block cost as
-# much as the block's own send. A block yielded after a longer pause is
-# always preceded by a look; a burst of small blocks is cut short within
-# this interval of the CANCEL.
+# CANCEL at most this often (seconds), not with a poll after each block
+# (as many system calls as the blocks' sends). A block sent this long or
+# more after the last look is followed by one; a burst of small blocks is
+# cut short within this interval of the CANCEL.
 CANCEL_LOOK_INTERVAL = 0.001
 
 HEADER = struct.Struct("<BBHI")
