@@ -625,6 +625,13 @@ func TestWriteControlWhole(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ours, theirs := socketPair(t)
 			p := &proc{}
+			ctlFree := func() bool { // the control socket's lock is free: the frame is done with
+				if !p.ctlMu.TryLock() {
+					return false
+				}
+				p.ctlMu.Unlock()
+				return true
+			}
 			// Fill the socket, as a worker whose thread does not read.
 			filler := 0
 			chunk := make([]byte, 4096)
@@ -658,13 +665,7 @@ func TestWriteControlWhole(t *testing.T) {
 			}
 			if tc.close {
 				ours.Close()
-				waitFor(t, 10*time.Second, "the control socket to be free", func() bool {
-					if !p.ctlMu.TryLock() {
-						return false
-					}
-					p.ctlMu.Unlock()
-					return true
-				})
+				waitFor(t, 10*time.Second, "the control socket to be free", ctlFree)
 				if n := p.withdrawing.Load(); n != 0 {
 					t.Errorf("withdrawing %d after the socket closed; want 0 (no answer will come)", n)
 				}
@@ -678,13 +679,7 @@ func TestWriteControlWhole(t *testing.T) {
 			if !bytes.Equal(got[filler-tc.room:], want) {
 				t.Error("the frame the worker read differs from the one written")
 			}
-			waitFor(t, 10*time.Second, "the control socket to be free", func() bool {
-				if !p.ctlMu.TryLock() {
-					return false
-				}
-				p.ctlMu.Unlock()
-				return true
-			})
+			waitFor(t, 10*time.Second, "the control socket to be free", ctlFree)
 			if n := p.withdrawing.Load(); n != 1 {
 				t.Errorf("withdrawing %d; want 1 (the worker's answer is awaited)", n)
 			}

@@ -45,9 +45,7 @@ func FuzzPyramidPayload(f *testing.F) {
 	}
 	p := &Pyramid{SecretKey: fuzzKey, Now: fuzzNow}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := hmac.New(sha512.New, []byte(PyramidSalt+fuzzKey))
-		m.Write(data)
-		cookie := b64.EncodeToString(append(m.Sum(nil), data...))
+		cookie := signPyramid(data)
 		roundTripPyramid(t, p, cookie)
 	})
 }
@@ -145,23 +143,12 @@ func FuzzPyramidPayloadPython(f *testing.F) {
 	}
 	p := &Pyramid{SecretKey: fuzzKey, Now: fuzzNow}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := hmac.New(sha512.New, []byte(PyramidSalt+fuzzKey))
-		m.Write(data)
-		cookie := b64.EncodeToString(append(m.Sum(nil), data...))
-		s, err := p.Decode(cookie)
-		var again *string
-		if err == nil {
-			enc, err := p.Encode(s)
-			if err != nil {
-				t.Fatalf("Encode(%#v): %v", s, err)
-			}
-			again = &enc
-		} else if !errors.Is(err, ErrPayload) && !errors.Is(err, ErrExpired) {
+		cookie := signPyramid(data)
+		s, a, err := askPyramid(t, oracle, p, cookie)
+		if err != nil && !errors.Is(err, ErrPayload) && !errors.Is(err, ErrExpired) {
 			t.Fatalf("Decode(signed %q): %v, want ErrPayload or ErrExpired", data, err)
 		}
-		var out [4]bool
-		oracle.Ask(t, []any{cookie, again}, &out)
-		ok, okAgain, same, expired := out[0], out[1], out[2], out[3]
+		ok, okAgain, same, expired := a.ok, a.okAgain, a.same, a.expired
 		switch {
 		case errors.Is(err, ErrExpired) && !expired:
 			t.Fatalf("payload %q: Go says expired (%v), Pyramid does not", data, err)
@@ -203,20 +190,11 @@ func FuzzPyramidDecodePython(f *testing.F) {
 		if !utf8.ValidString(cookie) || strings.ContainsRune(cookie, 0) {
 			return // not a str that webob gives the factory
 		}
-		s, err := p.Decode(cookie)
-		var again *string
-		if err == nil {
-			enc, err := p.Encode(s)
-			if err != nil {
-				t.Fatalf("Encode(%#v): %v", s, err)
-			}
-			again = &enc
-		} else if !sentinel(err) {
+		s, a, err := askPyramid(t, oracle, p, cookie)
+		if err != nil && !sentinel(err) {
 			t.Fatalf("Decode(%q): %v", cookie, err)
 		}
-		var out [4]bool
-		oracle.Ask(t, []any{cookie, again}, &out)
-		ok, okAgain, same, expired := out[0], out[1], out[2], out[3]
+		ok, okAgain, same, expired := a.ok, a.okAgain, a.same, a.expired
 		switch {
 		case errors.Is(err, ErrExpired) != expired:
 			t.Fatalf("%q: Go %v, Pyramid expired: %v", cookie, err, expired)
@@ -226,4 +204,37 @@ func FuzzPyramidDecodePython(f *testing.F) {
 			t.Fatalf("%q: Go decodes %#v; Pyramid reads it: %v, reads Go's Encode: %v, the same: %v", cookie, s, ok, okAgain, same)
 		}
 	})
+}
+
+// pyramidAnswer is what Pyramid's oracle (FuzzPyramidPayloadPython's)
+// says of a cookie: it reads a session from it (ok), from Go's Encode of
+// what Go decoded (okAgain), the same one from both (same), and the
+// cookie's session timed out (expired).
+type pyramidAnswer struct{ ok, okAgain, same, expired bool }
+
+// askPyramid decodes cookie with p, encodes again what it decoded, and
+// asks the oracle about both.
+func askPyramid(t *testing.T, oracle *pythontest.Oracle, p *Pyramid, cookie string) (Session, pyramidAnswer, error) {
+	t.Helper()
+	s, err := p.Decode(cookie)
+	var again *string
+	if err == nil {
+		enc, err := p.Encode(s)
+		if err != nil {
+			t.Fatalf("Encode(%#v): %v", s, err)
+		}
+		again = &enc
+	}
+	var out [4]bool
+	oracle.Ask(t, []any{cookie, again}, &out)
+	return s, pyramidAnswer{out[0], out[1], out[2], out[3]}, err
+}
+
+// signPyramid is the cookie Pyramid's default factory writes for the
+// serialized value data, with fuzzKey: base64url of its HMAC-SHA512
+// (keyed by the salt and the secret) followed by data.
+func signPyramid(data []byte) string {
+	m := hmac.New(sha512.New, []byte(PyramidSalt+fuzzKey))
+	m.Write(data)
+	return b64.EncodeToString(append(m.Sum(nil), data...))
 }
